@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Configuration: one YAML or JSON file per deployment, one section per service.
+ *
+ * Each program describes its sections with a table of keys (name, type, default, bounds,
+ * reloadable, help). The same table parses the file, rejects unknown keys and bad values with
+ * a message naming the key, applies environment overrides VEXFS_<SECTION>_<KEY> (for example
+ * VEXFS_EVENT_PROPAGATION_DEDUP_WINDOW_MS=500), prints --help, serves GET /v1/config and
+ * validates live updates. Sections of the file that belong to other services of the suite are
+ * left to them; a section no service knows is an error (a typo must not pass silently). */
+#ifndef VX_CONFIG_H
+#define VX_CONFIG_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+enum vx_cfg_type {
+    VX_CFG_BOOL,
+    VX_CFG_INT,
+    VX_CFG_STRING,
+};
+
+struct vx_cfg_key {
+    const char *name;
+    enum vx_cfg_type type;
+    const char *def;      /* default, written as in the file ("1000", "true", "tcp://...") */
+    long long min, max;   /* bounds for VX_CFG_INT; for strings: max length (0: 4096) */
+    bool reloadable;      /* may change at run time (PUT /v1/config, SIGHUP) */
+    const char *help;
+};
+
+struct vx_cfg_section {
+    const char *name;
+    const struct vx_cfg_key *keys;
+    size_t n_keys;
+};
+
+typedef struct vx_config vx_config_t;
+
+/* The sections every daemon reads: "admin" (REST security and limits) and "logging". */
+extern const struct vx_cfg_section vx_cfg_admin_section;
+extern const struct vx_cfg_section vx_cfg_logging_section;
+
+/* Loads path (NULL: defaults only), applies environment overrides, validates every key of the
+ * given sections. Returns 0 and *out (caller owns), or -EINVAL with a message in err. */
+int vx_config_load(vx_config_t **out, const char *path, const struct vx_cfg_section *const *sections,
+                   size_t n_sections, char *err, size_t errlen);
+/* Same from an already parsed document (borrowed); used by tests and reloads. */
+int vx_config_from_json(vx_config_t **out, json_t *doc, const struct vx_cfg_section *const *sections,
+                        size_t n_sections, char *err, size_t errlen);
+void vx_config_destroy(vx_config_t **cfg);
+/* A deep copy (caller owns). */
+vx_config_t *vx_config_dup(const vx_config_t *cfg);
+
+/* Typed getters. The key must be in the section's table (a programming error otherwise:
+ * assert). Strings are borrowed, valid while cfg lives. */
+long long vx_config_int(const vx_config_t *cfg, const char *section, const char *key);
+bool vx_config_bool(const vx_config_t *cfg, const char *section, const char *key);
+const char *vx_config_str(const vx_config_t *cfg, const char *section, const char *key);
+
+/* The effective configuration of the given sections as JSON (new reference); values of keys
+ * whose name ends in "token" or "password" are masked. */
+json_t *vx_config_to_json(const vx_config_t *cfg);
+
+/* Validates a patch {key: value, ...} for one section: every key known and reloadable, every
+ * value valid. Returns 0 and a new config with the patch applied (caller owns), or -EINVAL. */
+int vx_config_patch(const vx_config_t *cfg, const char *section, json_t *patch, vx_config_t **out,
+                    char *err, size_t errlen);
+
+/* Prints every key of the sections with type, default, bounds and help (for --help). */
+void vx_config_print_help(FILE *f, const struct vx_cfg_section *const *sections, size_t n_sections);
+
+/* Reads the first line of a file (a token), trimming whitespace. Returns a heap string or NULL
+ * with err set. An empty path yields NULL with err empty. */
+char *vx_config_read_secret(const char *path, char *err, size_t errlen);
+
+#endif

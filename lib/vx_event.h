@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The semantic event: names of types and boundaries, ids, content hashes, validation and the
+ * JSON form used over REST and by vexfsctl.
+ *
+ * JSON form (every field optional except type, and path for filesystem events):
+ *   {"id":"0193b2c4-...-...", "type":"filesystem_write", "source":"userspace_api",
+ *    "timestamp_ns":1732543200000000000, "path":"/data/a.txt",
+ *    "content":{"size":"4096"}, "metadata":{"user_id":"42"}, "tenant":"acme", "priority":5,
+ *    "producer_id":"fuse-1", "sequence":7, "trace_id":"4bf92f35...",
+ *    "causality":{"parent_ids":["0193..."], "vector_clock":{"node-a":3}},
+ *    "custom_type":"backup_done", "ingest_ns":...}
+ * Content and metadata values are strings. Unknown fields are rejected. */
+#ifndef VX_EVENT_H
+#define VX_EVENT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vexfs/v1/event.pb-c.h"
+#include "vx_arena.h"
+
+typedef Vexfs__V1__Event vx_event_t;
+typedef Vexfs__V1__EventBatch vx_batch_t;
+
+#define VX_EVENT_ID_LEN 16
+#define VX_EVENT_ID_STR 37 /* 36 characters and NUL */
+#define VX_EVENT_MAX_PATH 4096
+#define VX_EVENT_MAX_FIELDS 256
+#define VX_EVENT_MAX_VALUE (64 * 1024)
+
+/* Type and boundary names as in JSON ("filesystem_write", "kernel_module"). NULL if unknown. */
+const char *vx_event_type_name(int type);
+int vx_event_type_parse(const char *name, int *out);
+const char *vx_boundary_name(int boundary);
+int vx_boundary_parse(const char *name, int *out);
+bool vx_event_type_is_filesystem(int type);
+
+/* A new time-ordered id: 48-bit Unix milliseconds, then random bits (UUID version 7 layout). */
+void vx_event_id_new(uint8_t id[VX_EVENT_ID_LEN]);
+/* Canonical 8-4-4-4-12 lowercase hex. */
+void vx_event_id_format(const uint8_t id[VX_EVENT_ID_LEN], char out[VX_EVENT_ID_STR]);
+/* Accepts the canonical form or 32 hex digits. Returns 0 or -EINVAL. */
+int vx_event_id_parse(const char *s, uint8_t id[VX_EVENT_ID_LEN]);
+/* 32 random lowercase hex digits and NUL (a W3C trace id). */
+void vx_trace_id_new(char out[33]);
+
+/* Hash of what the event says, for deduplication: type, custom type, source, path, tenant,
+ * content and metadata (maps hashed independent of entry order). Ids, times, sequences and
+ * causality are excluded: a re-sent event is the same event. */
+uint64_t vx_event_content_hash(const vx_event_t *e);
+
+/* Checks an event from outside. Returns 0, or -EINVAL with a precise message in err and a
+ * short stable reason (for metric labels) in *reason: "unknown_type", "missing_path",
+ * "bad_path", "bad_id", "too_large", "bad_utf8", "bad_field". */
+int vx_event_validate(const vx_event_t *e, char *err, size_t errlen, const char **reason);
+
+/* Decodes one event from JSON into memory owned by arena. Returns 0 or -EINVAL with a message
+ * ("field 'priority': expected an integer 0..255") and a reason as for vx_event_validate
+ * ("bad_json" for shape errors). Does not run vx_event_validate. */
+int vx_event_from_json(json_t *obj, vx_arena_t *arena, vx_event_t **out, char *err, size_t errlen,
+                       const char **reason);
+/* Encodes an event as JSON (new reference). */
+json_t *vx_event_to_json(const vx_event_t *e);
+
+/* True when s[0..len) is valid UTF-8. */
+bool vx_utf8_valid(const char *s, size_t len);
+
+/* Fast 64-bit hash of bytes with a seed (not cryptographic). */
+uint64_t vx_hash64(const void *data, size_t len, uint64_t seed);
+
+#endif

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* ZeroMQ + protobuf framing: a message is two frames, a topic string and a packed EventBatch.
+ *
+ * Senders stamp each batch with their id and a per-sender batch sequence (contiguous from 1);
+ * receivers feed (sender, sequence) to a vx_seqtrack to detect and count gaps, so a lost batch
+ * anywhere on a link is visible. Packing goes straight into the ZeroMQ frame (no copy);
+ * unpacking draws from an arena (no malloc per field). */
+#ifndef VX_WIRE_H
+#define VX_WIRE_H
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vx_arena.h"
+#include "vx_event.h"
+
+#define VX_WIRE_MAX_BATCH_BYTES (64u * 1024 * 1024)
+#define VX_WIRE_MAX_TOPIC 256
+
+/* Packs and sends topic + batch. flags: 0 blocks (up to the socket's send timeout),
+ * ZMQ_DONTWAIT does not. Returns 0, -EAGAIN when it would block or timed out, -EMSGSIZE when
+ * the batch is larger than VX_WIRE_MAX_BATCH_BYTES, or another -errno. */
+int vx_wire_send(zsock_t *sock, const char *topic, const vx_batch_t *batch, int flags);
+
+/* Sends an already packed batch (len bytes). Same returns as vx_wire_send. */
+int vx_wire_send_packed(zsock_t *sock, const char *topic, const void *data, size_t len, int flags);
+
+/* A received message: topic and the raw batch bytes, owned until vx_wire_msg_fini. */
+struct vx_wire_msg {
+    char topic[VX_WIRE_MAX_TOPIC];
+    zmq_msg_t body;
+    bool has_body;
+};
+
+/* Receives one message. flags as for zmq_msg_recv. Returns 0, -EAGAIN, -EINTR, or -EPROTO
+ * when the message does not have exactly two frames or the topic is too long (the rest of the
+ * message is drained, so the socket stays usable). */
+int vx_wire_recv(zsock_t *sock, struct vx_wire_msg *msg, int flags);
+void vx_wire_msg_fini(struct vx_wire_msg *msg);
+
+/* Decodes a batch from bytes into arena memory. Returns the batch (valid until the arena is
+ * reset) or NULL when the bytes are not a valid EventBatch or the arena limit is exceeded. */
+vx_batch_t *vx_wire_decode(const void *data, size_t len, vx_arena_t *arena);
+
+/* Per-sender sequence tracking, bounded: at most max_senders senders are remembered (the least
+ * recently seen is forgotten first). */
+typedef struct vx_seqtrack vx_seqtrack_t;
+
+struct vx_seq_result {
+    uint64_t missing;   /* sequences skipped before this one (a gap) */
+    bool duplicate;     /* sequence at or below the last seen: replay or restart */
+    bool new_sender;
+};
+
+vx_seqtrack_t *vx_seqtrack_new(size_t max_senders);
+void vx_seqtrack_destroy(vx_seqtrack_t **t);
+/* Records seq from sender. A sender's first sequence is taken as its start. */
+struct vx_seq_result vx_seqtrack_observe(vx_seqtrack_t *t, const char *sender, uint64_t seq);
+/* Last sequence seen from sender, 0 when unknown. */
+uint64_t vx_seqtrack_last(const vx_seqtrack_t *t, const char *sender);
+
+#endif

@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* REST routes: event ingest, statistics and live configuration. */
+#include "prop_http.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "vx_arena.h"
+#include "vx_event.h"
+#include "vx_mem.h"
+
+#define S_MAX_EVENTS_PER_REQUEST 10000
+
+struct prop_http {
+    prop_server_t *server;
+    pthread_mutex_t mu;
+    vx_config_t *current; /* effective configuration after live patches; guarded by mu */
+    const vx_config_t *initial;
+};
+
+static bool
+s_query_true(vx_http_req_t *req, const char *name)
+{
+    const char *v = vx_http_req_query(req, name);
+    return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcmp(v, "") == 0);
+}
+
+static void
+cb_post_events(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    prop_http_t *p = arg;
+    json_t *body = vx_http_req_json(req);
+    bool durable = s_query_true(req, "durable");
+    if (!body) {
+        vx_http_error(resp, 400, "invalid_event", "expected an event object or an array of events");
+        return;
+    }
+    if (durable && !prop_server_has_kafka(p->server)) {
+        vx_http_error(resp, 409, "no_journal",
+                      "durable=true needs Kafka: event_propagation.kafka_brokers is empty");
+        return;
+    }
+    size_t n = json_is_array(body) ? json_array_size(body) : 1;
+    if (n == 0 || n > S_MAX_EVENTS_PER_REQUEST) {
+        vx_http_error(resp, n ? 413 : 400, n ? "too_many_events" : "invalid_event",
+                      "a request carries 1 to %d events, got %zu", S_MAX_EVENTS_PER_REQUEST, n);
+        return;
+    }
+    size_t blen = 0;
+    vx_http_req_body(req, &blen);
+    vx_arena_t *arena = vx_arena_new(64 * 1024, 8 * blen + (1u << 20));
+    vx_event_t **events = vx_calloc(n, sizeof *events);
+    for (size_t i = 0; i < n; i++) {
+        json_t *obj = json_is_array(body) ? json_array_get(body, i) : body;
+        char err[300];
+        const char *reason = "bad_json";
+        int rc = vx_event_from_json(obj, arena, &events[i], err, sizeof err, &reason);
+        if (rc == 0) {
+            rc = vx_event_validate(events[i], err, sizeof err, &reason);
+        }
+        if (rc < 0) {
+            prop_server_count_invalid(p->server, reason, 1);
+            unsigned status = strcmp(reason, "bad_json") == 0 ? 400 : 422;
+            if (json_is_array(body)) {
+                vx_http_error(resp, status, "invalid_event", "events[%zu]: %s", i, err);
+            } else {
+                vx_http_error(resp, status, "invalid_event", "%s", err);
+            }
+            goto out;
+        }
+    }
+    struct prop_outcome o;
+    prop_server_submit(p->server, events, n, durable, &o);
+    switch (o.status) {
+    case 0:
+        resp->status = durable ? 200 : 202;
+        resp->json = json_pack("{s:I, s:I, s:b, s:o}", "accepted", (json_int_t)o.accepted,
+                               "duplicates", (json_int_t)o.duplicates, "durable", durable, "ids",
+                               o.ids ? o.ids : json_array());
+        o.ids = NULL;
+        break;
+    case -EIO:
+        vx_http_error(resp, 502, "journal_failed", "%s", o.message);
+        break;
+    case -ETIMEDOUT:
+        vx_http_error(resp, 504, "timeout", "%s", o.message);
+        break;
+    case -EBUSY:
+        vx_http_error(resp, 503, "busy", "%s", o.message);
+        break;
+    default:
+        vx_http_error(resp, 503, "shutting_down", "%s", o.message);
+        break;
+    }
+    json_decref(o.ids);
+out:
+    free(events);
+    vx_arena_destroy(&arena);
+}
+
+static void
+cb_get_stats(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    (void)req;
+    prop_http_t *p = arg;
+    resp->json = prop_server_stats(p->server);
+}
+
+static void
+cb_get_config(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    (void)req;
+    prop_http_t *p = arg;
+    pthread_mutex_lock(&p->mu);
+    resp->json = vx_config_to_json(p->current);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void
+cb_put_config(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    prop_http_t *p = arg;
+    json_t *body = vx_http_req_json(req);
+    /* Accept {"event_propagation": {...}} or the keys of the section directly. */
+    json_t *patch = body;
+    if (json_is_object(body) && json_object_size(body) == 1 &&
+        json_object_get(body, PROP_SECTION)) {
+        patch = json_object_get(body, PROP_SECTION);
+    }
+    char err[512];
+    vx_config_t *next = NULL;
+    pthread_mutex_lock(&p->mu);
+    int rc = vx_config_patch(p->current, PROP_SECTION, patch, &next, err, sizeof err);
+    if (rc == 0) {
+        vx_config_destroy(&p->current);
+        p->current = next;
+        prop_live_load(prop_server_live(p->server), next);
+        resp->json = vx_config_to_json(next);
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (rc < 0) {
+        vx_http_error(resp, 422, "invalid_config", "%s", err);
+    }
+}
+
+static bool
+cb_ready(void *arg, json_t *detail)
+{
+    prop_http_t *p = arg;
+    return prop_server_ready(p->server, detail);
+}
+
+prop_http_t *
+prop_http_new(vx_http_t *http, prop_server_t *server, const vx_config_t *cfg)
+{
+    prop_http_t *p = vx_calloc(1, sizeof *p);
+    p->server = server;
+    p->initial = cfg;
+    pthread_mutex_init(&p->mu, NULL);
+    /* A private copy, so live patches never touch the configuration the server was built
+     * from. */
+    p->current = vx_config_dup(cfg);
+    vx_http_route(http, "POST", "/v1/events", cb_post_events, p);
+    vx_http_route(http, "GET", "/v1/stats", cb_get_stats, p);
+    vx_http_route(http, "GET", "/v1/config", cb_get_config, p);
+    vx_http_route(http, "PUT", "/v1/config", cb_put_config, p);
+    vx_http_set_ready(http, cb_ready, p);
+    return p;
+}
+
+void
+prop_http_destroy(prop_http_t **pp)
+{
+    if (!pp || !*pp) {
+        return;
+    }
+    vx_config_destroy(&(*pp)->current);
+    pthread_mutex_destroy(&(*pp)->mu);
+    vx_free(pp);
+}

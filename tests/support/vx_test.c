@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Test support: real HTTP requests (libcurl), free loopback ports, real daemon processes. */
+#include "vx_test.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct s_buf {
+    char *data;
+    size_t len;
+};
+
+static size_t
+cb_write(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+    struct s_buf *b = arg;
+    size_t n = size * nmemb;
+    char *d = realloc(b->data, b->len + n + 1);
+    if (!d) {
+        return 0;
+    }
+    memcpy(d + b->len, ptr, n);
+    b->data = d;
+    b->len += n;
+    b->data[b->len] = '\0';
+    return n;
+}
+
+int
+vt_http(const char *method, uint16_t port, const char *path, const char *body, size_t body_len,
+        const char *token, struct vt_http_result *out)
+{
+    memset(out, 0, sizeof *out);
+    CURL *c = curl_easy_init();
+    if (!c) {
+        return -ENOMEM;
+    }
+    char url[1024];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", (unsigned)port, path);
+    struct s_buf buf = {calloc(1, 1), 0};
+    struct curl_slist *hdrs = NULL;
+    char auth[512];
+    if (token) {
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+        hdrs = curl_slist_append(hdrs, auth);
+    }
+    hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+    hdrs = curl_slist_append(hdrs, "Expect:");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, cb_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &buf);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    }
+    CURLcode rc = curl_easy_perform(c);
+    if (rc == CURLE_OK) {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+        char *ct = NULL;
+        curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
+        out->content_type = ct ? strdup(ct) : NULL;
+    }
+    out->body = buf.data;
+    out->len = buf.len;
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(c);
+    return rc == CURLE_OK ? 0 : -EIO;
+}
+
+void
+vt_http_result_fini(struct vt_http_result *r)
+{
+    free(r->body);
+    free(r->content_type);
+    memset(r, 0, sizeof *r);
+}
+
+uint16_t
+vt_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    uint16_t port = 0;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sa, &len) == 0) {
+        port = ntohs(sa.sin_port);
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    return port;
+}
+
+static uint64_t
+s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+bool
+vt_wait_until(bool (*fn)(void *arg), void *arg, int timeout_ms)
+{
+    uint64_t deadline = s_now_ms() + (uint64_t)timeout_ms;
+    for (;;) {
+        if (fn(arg)) {
+            return true;
+        }
+        if (s_now_ms() >= deadline) {
+            return fn(arg);
+        }
+        usleep(10 * 1000);
+    }
+}
+
+static bool
+s_is_ready(void *arg)
+{
+    uint16_t port = *(uint16_t *)arg;
+    struct vt_http_result r;
+    bool ok = vt_http("GET", port, "/ready", NULL, 0, NULL, &r) == 0 && r.status == 200;
+    vt_http_result_fini(&r);
+    return ok;
+}
+
+bool
+vt_wait_ready(uint16_t port, int timeout_ms)
+{
+    return vt_wait_until(s_is_ready, &port, timeout_ms);
+}
+
+pid_t
+vt_spawn(char *const argv[], char *const env[], const char *log_path)
+{
+    pid_t pid = fork();
+    if (pid != 0) {
+        return pid;
+    }
+    if (env) {
+        for (char *const *e = env; *e; e++) {
+            putenv(*e);
+        }
+    }
+    if (log_path) {
+        int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, STDERR_FILENO);
+            close(fd);
+        }
+    }
+    execv(argv[0], argv);
+    fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+}
+
+int
+vt_stop(pid_t pid, int sig, int timeout_ms)
+{
+    if (pid <= 0) {
+        return -1;
+    }
+    kill(pid, sig);
+    uint64_t deadline = s_now_ms() + (uint64_t)timeout_ms;
+    int status = 0;
+    for (;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid) {
+            return status;
+        }
+        if (r < 0 || s_now_ms() >= deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return -1;
+        }
+        usleep(10 * 1000);
+    }
+}
+
+const char *
+vt_bin_dir(void)
+{
+    const char *d = getenv("VX_BIN_DIR");
+    return d && *d ? d : "build/bin";
+}
+
+char *
+vt_tmpdir(void)
+{
+    char tmpl[] = "/tmp/vexfs-test.XXXXXX";
+    char *d = mkdtemp(tmpl);
+    return d ? strdup(d) : NULL;
+}
+
+int
+vt_write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        return -errno;
+    }
+    fputs(text, f);
+    return fclose(f) == 0 ? 0 : -errno;
+}

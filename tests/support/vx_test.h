@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Test support: real HTTP requests (libcurl), free loopback ports, real daemon processes. */
+#ifndef VX_TEST_H
+#define VX_TEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct vt_http_result {
+    long status;      /* HTTP status, or 0 when the request failed at transport level */
+    char *body;       /* NUL-terminated, caller frees with vt_http_result_fini */
+    size_t len;
+    char *content_type;
+};
+
+/* Performs one request against http://127.0.0.1:port<path>. body may be NULL.
+ * token: when non-NULL sends "Authorization: Bearer <token>". Returns 0 on transport success. */
+int vt_http(const char *method, uint16_t port, const char *path, const char *body, size_t body_len,
+            const char *token, struct vt_http_result *out);
+void vt_http_result_fini(struct vt_http_result *r);
+
+/* A TCP port on 127.0.0.1 that was free a moment ago. */
+uint16_t vt_free_port(void);
+
+/* Polls fn until it returns true or timeout_ms passes; returns the last result. */
+bool vt_wait_until(bool (*fn)(void *arg), void *arg, int timeout_ms);
+/* Waits until GET /ready on port answers 200. */
+bool vt_wait_ready(uint16_t port, int timeout_ms);
+
+/* Starts argv[0] (a path) with argv and extra environment entries "K=V" (NULL-terminated,
+ * may be NULL); stderr goes to log_path when non-NULL. Returns the pid or -1. */
+pid_t vt_spawn(char *const argv[], char *const env[], const char *log_path);
+/* Sends sig and waits up to timeout_ms; returns the exit status as from waitpid, or -1. */
+int vt_stop(pid_t pid, int sig, int timeout_ms);
+
+/* Directory of built programs: $VX_BIN_DIR or "build/bin". */
+const char *vt_bin_dir(void);
+/* A fresh temporary directory (caller frees the string). */
+char *vt_tmpdir(void);
+/* Writes text to path; returns 0 or -errno. */
+int vt_write_file(const char *path, const char *text);
+
+#endif
