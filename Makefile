@@ -42,6 +42,7 @@ BINS      := $(BUILD)/bin/vexfs-propagation $(BUILD)/bin/vexfsctl
 
 UNIT_SRC  := $(wildcard tests/lib/test_*.c) $(wildcard tests/propagation/test_*.c)
 INTEG_SRC := $(wildcard tests/integration/test_*.c)
+HARNESS_O := $(BUILD)/obj/tests/integration/prop_harness.o
 TEST_BINS := $(UNIT_SRC:%.c=$(BUILD)/%) $(INTEG_SRC:%.c=$(BUILD)/%)
 TEST_OBJ  := $(UNIT_SRC:%.c=$(BUILD)/obj/%.o) $(INTEG_SRC:%.c=$(BUILD)/obj/%.o) \
              $(BUILD)/obj/tests/support/vx_test.o
@@ -86,12 +87,15 @@ $(BUILD)/tests/lib/%: $(BUILD)/obj/tests/lib/%.o $(BUILD)/obj/tests/support/vx_t
 	@echo '  LD      $@'
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
 
+$(BUILD)/obj/tests/propagation/%.o: CFLAGS += -Iservices/propagation
+$(BUILD)/obj/bench/%.o: CFLAGS += -Iservices/propagation
 $(BUILD)/tests/propagation/%: $(BUILD)/obj/tests/propagation/%.o $(BUILD)/obj/tests/support/vx_test.o $(PROP_CORE) $(LIBVX)
 	@mkdir -p $(dir $@)
 	@echo '  LD      $@'
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
 
-$(BUILD)/tests/integration/%: $(BUILD)/obj/tests/integration/%.o $(BUILD)/obj/tests/support/vx_test.o $(LIBVX)
+$(BUILD)/obj/tests/integration/%.o: CFLAGS += -Itests/support
+$(BUILD)/tests/integration/%: $(BUILD)/obj/tests/integration/%.o $(BUILD)/obj/tests/support/vx_test.o $(BUILD)/obj/tests/integration/prop_harness.o $(LIBVX)
 	@mkdir -p $(dir $@)
 	@echo '  LD      $@'
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)

@@ -20,6 +20,6 @@ CC        ?= cc
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wno-format-nonliteral \
              -Wvla -Wpointer-arith -Wno-format-truncation
 CFLAGS    := -std=gnu11 -g $(OPT) $(WARN) -D_GNU_SOURCE -pthread -MMD -MP \
-             -Ilib -I$(BUILD)/gen $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+             -Ilib -Itests/support -I$(BUILD)/gen $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS   := -pthread $(LDSAN) $(EXTRA_LDFLAGS)
 LDLIBS    := $(PKG_LIBS) -lm

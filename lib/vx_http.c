@@ -1,0 +1,823 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Admin HTTP server on libmicrohttpd: built-in endpoints, a route table, limits, auth, metrics. */
+#include "vx_http.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "vx_clock.h"
+#include "vx_mem.h"
+
+#define S_DEFAULT_BODY_LIMIT ((size_t)1024 * 1024)
+#define S_DEFAULT_CONN_LIMIT 64u
+#define S_DEFAULT_TIMEOUT_S 10u
+#define S_MAX_SEGS 32
+#define S_N_DURATION_BOUNDS 14
+#define S_REQUESTS_NAME "vexfs_http_requests_total"
+#define S_REQUESTS_HELP "HTTP requests answered, by route pattern, method and status code."
+#define S_DURATION_NAME "vexfs_http_request_duration_seconds"
+#define S_DURATION_HELP "Time from request headers to queued response, by route pattern."
+#define S_METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+struct s_route {
+    char *method;
+    char *pattern;
+    char *buf; /* split copy of pattern; segs point into it */
+    size_t n_segs;
+    const char *segs[S_MAX_SEGS]; /* literal text, or the parameter name when is_param */
+    bool is_param[S_MAX_SEGS];
+    vx_http_handler_fn *fn;
+    void *arg;
+};
+
+struct vx_http {
+    char *service;
+    char *version;
+    char *token; /* NULL: mutating methods are refused */
+    size_t token_len;
+    struct sockaddr_in addr;
+    size_t body_limit;
+    unsigned conn_limit;
+    unsigned timeout_s;
+    vx_metrics_t *metrics; /* borrowed; may be NULL */
+    double duration_bounds[S_N_DURATION_BOUNDS];
+    struct s_route *routes; /* immutable once the daemon runs, so handlers read it unlocked */
+    size_t n_routes;
+    pthread_mutex_t lock; /* guards ready_fn and ready_arg */
+    vx_http_ready_fn *ready_fn;
+    void *ready_arg;
+    struct MHD_Daemon *daemon;
+    uint16_t port;
+    uint64_t started_ns;
+};
+
+/* Per-request state, created on microhttpd's first call (headers only) and freed in
+ * cb_completed. Decisions that need only the headers are made up front so a rejected or
+ * oversized body is discarded as it arrives instead of being buffered. */
+struct vx_http_req {
+    vx_http_t *h;
+    struct MHD_Connection *conn;
+    const char *method; /* microhttpd's strings, valid for the whole request */
+    const char *path;
+    const char *method_label; /* bounded set, for metrics */
+    const char *route_label;  /* the matched pattern or "unmatched", for metrics */
+    const struct s_route *route;
+    char *path_buf;
+    size_t n_segs; /* SIZE_MAX when the path has too many segments to route */
+    char *segs[S_MAX_SEGS];
+    unsigned reject; /* 401, 403, 404 or 405 decided from the headers; 0 if none */
+    bool too_big;
+    uint64_t received;
+    char *body;
+    size_t body_len;
+    size_t body_cap;
+    json_t *json;
+    char *scratch; /* a built-in's buffer that must outlive the handler */
+    uint64_t t0;
+};
+
+static const char *const s_methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
+
+static bool
+s_is_mutating(const char *method)
+{
+    return strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
+           strcmp(method, "PATCH") == 0 || strcmp(method, "DELETE") == 0;
+}
+
+/* Client-chosen methods would otherwise create unbounded metric series. */
+static const char *
+s_method_label(const char *method)
+{
+    static const char *const known[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        if (strcmp(method, known[i]) == 0) {
+            return known[i];
+        }
+    }
+    return "other";
+}
+
+/* Splits "/a/b" in place into {"a", "b"}; "/" gives no segment. Returns the count, or -1 when
+ * the text does not start with '/' or has more than S_MAX_SEGS segments. */
+static int
+s_split(char *buf, char **segs)
+{
+    if (buf[0] != '/') {
+        return -1;
+    }
+    char *p = buf + 1;
+    if (*p == '\0') {
+        return 0;
+    }
+    int n = 0;
+    for (;;) {
+        if (n == S_MAX_SEGS) {
+            return -1;
+        }
+        segs[n++] = p;
+        char *slash = strchr(p, '/');
+        if (!slash) {
+            return n;
+        }
+        *slash = '\0';
+        p = slash + 1;
+    }
+}
+
+static bool
+s_route_matches(const struct s_route *r, const struct vx_http_req *req)
+{
+    if (r->n_segs != req->n_segs) {
+        return false;
+    }
+    for (size_t i = 0; i < r->n_segs; i++) {
+        if (r->is_param[i] ? req->segs[i][0] == '\0' : strcmp(r->segs[i], req->segs[i]) != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* When two patterns match one path, a literal segment beats a {param} at the first place
+ * they differ, so "/v1/rules/stats" wins over "/v1/rules/{id}". */
+static bool
+s_route_beats(const struct s_route *a, const struct s_route *b)
+{
+    for (size_t i = 0; i < a->n_segs; i++) {
+        if (a->is_param[i] != b->is_param[i]) {
+            return !a->is_param[i];
+        }
+    }
+    return false;
+}
+
+static bool
+s_method_fits(const struct s_route *r, const char *method)
+{
+    return strcmp(r->method, method) == 0 ||
+           (strcmp(method, "HEAD") == 0 && strcmp(r->method, "GET") == 0);
+}
+
+/* Finds the route for the request, or sets reject to 404 or 405. */
+static void
+s_req_route(struct vx_http_req *req)
+{
+    const vx_http_t *h = req->h;
+    const struct s_route *best = NULL, *path_only = NULL;
+    for (size_t i = 0; i < h->n_routes; i++) {
+        const struct s_route *r = &h->routes[i];
+        if (!s_route_matches(r, req)) {
+            continue;
+        }
+        if (!s_method_fits(r, req->method)) {
+            path_only = path_only ? path_only : r;
+        } else if (!best || s_route_beats(r, best)) {
+            best = r;
+        }
+    }
+    req->route = best;
+    if (best) {
+        req->route_label = best->pattern;
+    } else if (path_only) {
+        req->route_label = path_only->pattern;
+        req->reject = MHD_HTTP_METHOD_NOT_ALLOWED;
+    } else {
+        req->route_label = "unmatched";
+        req->reject = MHD_HTTP_NOT_FOUND;
+    }
+}
+
+/* Compares the bearer token in time that depends only on the configured token's length. */
+static bool
+s_token_ok(const vx_http_t *h, const char *authorization)
+{
+    if (!authorization || strncasecmp(authorization, "Bearer ", 7) != 0) {
+        return false;
+    }
+    const char *given = authorization + 7;
+    while (*given == ' ') {
+        given++;
+    }
+    size_t given_len = strlen(given);
+    volatile unsigned diff = given_len != h->token_len;
+    for (size_t i = 0; i < h->token_len; i++) {
+        unsigned char g = i < given_len ? (unsigned char)given[i] : 0;
+        diff |= g ^ (unsigned char)h->token[i];
+    }
+    return diff == 0;
+}
+
+static bool
+s_is_json_type(const char *ct)
+{
+    if (!ct) {
+        return true;
+    }
+    while (*ct == ' ') {
+        ct++;
+    }
+    size_t n = strlen("application/json");
+    return strncasecmp(ct, "application/json", n) == 0 &&
+           (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t');
+}
+
+static void
+s_record(struct vx_http_req *req, unsigned status)
+{
+    vx_http_t *h = req->h;
+    if (!h->metrics) {
+        return;
+    }
+    char code[16];
+    snprintf(code, sizeof code, "%u", status);
+    vx_counter_t *c = vx_metrics_counter(h->metrics, S_REQUESTS_NAME, S_REQUESTS_HELP, "route",
+                                         req->route_label, "method", req->method_label, "code",
+                                         code, NULL);
+    if (c) {
+        vx_counter_add(c, 1);
+    }
+    vx_histogram_t *d =
+        vx_metrics_histogram(h->metrics, S_DURATION_NAME, S_DURATION_HELP, h->duration_bounds,
+                             S_N_DURATION_BOUNDS, "route", req->route_label, NULL);
+    if (d) {
+        vx_histogram_observe(d, (double)(vx_mono_ns() - req->t0) / (double)VX_NS_PER_S);
+    }
+}
+
+/* "GET, HEAD, POST": the methods of every route whose pattern matches the path. */
+static void
+s_allow_list(const struct vx_http_req *req, char *out, size_t size)
+{
+    const vx_http_t *h = req->h;
+    size_t len = 0;
+    out[0] = '\0';
+    for (size_t k = 0; k < sizeof s_methods / sizeof s_methods[0]; k++) {
+        for (size_t i = 0; i < h->n_routes; i++) {
+            const struct s_route *r = &h->routes[i];
+            if (strcmp(r->method, s_methods[k]) == 0 && s_route_matches(r, req)) {
+                int n = snprintf(out + len, size - len, "%s%s%s", len ? ", " : "", r->method,
+                                 k == 0 ? ", HEAD" : "");
+                len += n > 0 && (size_t)n < size - len ? (size_t)n : 0;
+                break;
+            }
+        }
+    }
+}
+
+/* Turns resp into a microhttpd response and queues it; frees resp->json. */
+static enum MHD_Result
+s_send(struct vx_http_req *req, struct vx_http_resp *resp)
+{
+    unsigned status = resp->status >= 100 && resp->status <= 599 ? resp->status : 500;
+    const char *ctype = resp->content_type;
+    char *dumped = NULL;
+    const char *data = "";
+    size_t len = 0;
+    if (resp->json) {
+        dumped = json_dumps(resp->json, JSON_COMPACT | JSON_ENCODE_ANY);
+        json_decref(resp->json);
+        resp->json = NULL;
+        if (!dumped) {
+            status = 500;
+        }
+        data = dumped ? dumped : "";
+        len = strlen(data);
+        ctype = ctype ? ctype : "application/json";
+    } else if (resp->text) {
+        data = resp->text;
+        len = resp->text_len ? resp->text_len : strlen(resp->text);
+        ctype = ctype ? ctype : "text/plain; charset=utf-8";
+    }
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+    free(dumped);
+    if (!r) {
+        return MHD_NO;
+    }
+    if (ctype) {
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    }
+    if (status == MHD_HTTP_METHOD_NOT_ALLOWED) {
+        char allow[128];
+        s_allow_list(req, allow, sizeof allow);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+    } else if (status == MHD_HTTP_UNAUTHORIZED) {
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    }
+    enum MHD_Result ret = MHD_queue_response(req->conn, status, r);
+    MHD_destroy_response(r);
+    s_record(req, status);
+    return ret;
+}
+
+static enum MHD_Result
+s_send_error(struct vx_http_req *req, unsigned status, const char *code, const char *message)
+{
+    struct vx_http_resp resp = {0};
+    vx_http_error(&resp, status, code, "%s", message);
+    return s_send(req, &resp);
+}
+
+static enum MHD_Result
+s_send_reject(struct vx_http_req *req)
+{
+    switch (req->reject) {
+    case MHD_HTTP_UNAUTHORIZED:
+        return s_send_error(req, req->reject, "unauthorized", "missing or wrong bearer token");
+    case MHD_HTTP_FORBIDDEN:
+        return s_send_error(req, req->reject, "forbidden",
+                            "no admin token is configured, so mutating calls are refused");
+    case MHD_HTTP_METHOD_NOT_ALLOWED:
+        return s_send_error(req, req->reject, "method_not_allowed",
+                            "method not allowed on this path");
+    default:
+        return s_send_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such route");
+    }
+}
+
+/* First call: headers only. Returns the early 413 when Content-Length already exceeds the
+ * limit (microhttpd then closes the connection without reading the body). */
+static enum MHD_Result
+s_req_begin(vx_http_t *h, struct MHD_Connection *conn, const char *url, const char *method,
+            void **con_cls)
+{
+    struct vx_http_req *req = vx_calloc(1, sizeof *req);
+    *con_cls = req;
+    req->t0 = vx_mono_ns();
+    req->h = h;
+    req->conn = conn;
+    req->method = method;
+    req->path = url;
+    req->method_label = s_method_label(method);
+    req->path_buf = vx_strdup(url);
+    int n = s_split(req->path_buf, req->segs);
+    req->n_segs = n < 0 ? SIZE_MAX : (size_t)n;
+    s_req_route(req);
+    if (s_is_mutating(method)) {
+        if (!h->token) {
+            req->reject = MHD_HTTP_FORBIDDEN;
+        } else if (!s_token_ok(h, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                              MHD_HTTP_HEADER_AUTHORIZATION))) {
+            req->reject = MHD_HTTP_UNAUTHORIZED;
+        }
+    }
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl && strtoull(cl, NULL, 10) > h->body_limit) {
+        req->too_big = true;
+        return s_send_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "body_too_large",
+                            "request body exceeds the limit");
+    }
+    return MHD_YES;
+}
+
+/* A body chunk: kept up to the limit, discarded past it or when the request is rejected.
+ * A client that keeps streaming far past the limit is disconnected. */
+static enum MHD_Result
+s_req_absorb(struct vx_http_req *req, const char *data, size_t n)
+{
+    size_t limit = req->h->body_limit;
+    req->received += n;
+    if (req->received > limit && !req->too_big) {
+        req->too_big = true;
+        vx_free(&req->body);
+        req->body_len = req->body_cap = 0;
+    }
+    if (req->too_big && req->received > (uint64_t)limit * 4 + 65536) {
+        return MHD_NO;
+    }
+    if (req->too_big || req->reject) {
+        return MHD_YES;
+    }
+    if (req->body_len + n + 1 > req->body_cap) {
+        size_t cap = req->body_cap ? req->body_cap : 4096;
+        while (cap < req->body_len + n + 1) {
+            cap *= 2;
+        }
+        req->body_cap = cap < limit + 1 ? cap : limit + 1;
+        req->body = vx_realloc(req->body, req->body_cap);
+    }
+    memcpy(req->body + req->body_len, data, n);
+    req->body_len += n;
+    req->body[req->body_len] = '\0';
+    return MHD_YES;
+}
+
+/* Last call: the whole body is in; apply the remaining rules and run the handler. */
+static enum MHD_Result
+s_req_finish(struct vx_http_req *req)
+{
+    if (req->too_big) {
+        return s_send_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "body_too_large",
+                            "request body exceeds the limit");
+    }
+    if (req->reject) {
+        return s_send_reject(req);
+    }
+    const char *ct = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_TYPE);
+    struct vx_http_resp resp = {.status = MHD_HTTP_OK};
+    if (req->body_len > 0 && s_is_json_type(ct)) {
+        json_error_t e;
+        req->json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &e);
+        if (!req->json) {
+            vx_http_error(&resp, MHD_HTTP_BAD_REQUEST, "invalid_json",
+                          "invalid JSON at line %d, column %d: %s", e.line, e.column, e.text);
+            return s_send(req, &resp);
+        }
+    }
+    req->route->fn(req, &resp, req->route->arg);
+    return s_send(req, &resp);
+}
+
+static enum MHD_Result
+cb_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+          const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    struct vx_http_req *req = *con_cls;
+    if (!req) {
+        return s_req_begin(cls, conn, url, method, con_cls);
+    }
+    if (*upload_data_size > 0) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        return s_req_absorb(req, upload_data, n);
+    }
+    return s_req_finish(req);
+}
+
+static void
+cb_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+             enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    struct vx_http_req *req = *con_cls;
+    if (!req) {
+        return;
+    }
+    json_decref(req->json);
+    free(req->body);
+    free(req->path_buf);
+    free(req->scratch);
+    free(req);
+    *con_cls = NULL;
+}
+
+/* --- built-in endpoints ----------------------------------------------------------------- */
+
+static void
+s_health(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    vx_http_t *h = arg;
+    (void)req;
+    resp->json = json_pack("{s:s, s:s, s:s, s:I}", "status", "ok", "service", h->service,
+                           "version", h->version, "uptime_s",
+                           (json_int_t)((vx_mono_ns() - h->started_ns) / VX_NS_PER_S));
+}
+
+static void
+s_ready(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    vx_http_t *h = arg;
+    (void)req;
+    pthread_mutex_lock(&h->lock);
+    vx_http_ready_fn *fn = h->ready_fn;
+    void *fn_arg = h->ready_arg;
+    pthread_mutex_unlock(&h->lock);
+    json_t *detail = json_object();
+    bool ready = fn ? fn(fn_arg, detail) : true;
+    resp->status = ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
+    resp->json = json_pack("{s:s, s:o}", "status", ready ? "ready" : "not_ready", "detail", detail);
+}
+
+static void
+s_metrics(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    vx_http_t *h = arg;
+    size_t len = 0;
+    req->scratch = h->metrics ? vx_metrics_render(h->metrics, &len) : vx_strdup("");
+    resp->text = req->scratch;
+    resp->text_len = len;
+    resp->content_type = S_METRICS_TYPE;
+}
+
+/* --- lifecycle and routes --------------------------------------------------------------- */
+
+static bool
+s_valid_param_name(const char *s, size_t n)
+{
+    if (n == 0) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!(isalnum((unsigned char)s[i]) || s[i] == '_')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Parses pattern into r; {name} must fill a whole segment, names are unique. */
+static int
+s_route_parse(struct s_route *r, const char *pattern)
+{
+    char *segs[S_MAX_SEGS];
+    r->buf = vx_strdup(pattern);
+    int n = s_split(r->buf, segs);
+    if (n < 0) {
+        return -EINVAL;
+    }
+    r->n_segs = (size_t)n;
+    for (size_t i = 0; i < r->n_segs; i++) {
+        char *s = segs[i];
+        size_t len = strlen(s);
+        r->is_param[i] = s[0] == '{';
+        if (r->is_param[i]) {
+            if (len < 2 || s[len - 1] != '}' || !s_valid_param_name(s + 1, len - 2)) {
+                return -EINVAL;
+            }
+            s[len - 1] = '\0';
+            s++;
+            for (size_t j = 0; j < i; j++) {
+                if (r->is_param[j] && strcmp(r->segs[j], s) == 0) {
+                    return -EINVAL;
+                }
+            }
+        } else if (len == 0 || strpbrk(s, "{}?#")) {
+            return -EINVAL;
+        }
+        r->segs[i] = s;
+    }
+    return 0;
+}
+
+/* Same method and the same shape: both would answer exactly the same requests. */
+static bool
+s_route_conflicts(const struct s_route *a, const struct s_route *b)
+{
+    if (strcmp(a->method, b->method) != 0 || a->n_segs != b->n_segs) {
+        return false;
+    }
+    for (size_t i = 0; i < a->n_segs; i++) {
+        if (a->is_param[i] != b->is_param[i] ||
+            (!a->is_param[i] && strcmp(a->segs[i], b->segs[i]) != 0)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int
+s_route_add(vx_http_t *h, const char *method, const char *pattern, vx_http_handler_fn *fn,
+            void *arg)
+{
+    struct s_route r = {.fn = fn, .arg = arg};
+    int rc = s_route_parse(&r, pattern);
+    if (rc < 0) {
+        free(r.buf);
+        return rc;
+    }
+    r.method = vx_strdup(method);
+    for (size_t i = 0; i < h->n_routes; i++) {
+        if (s_route_conflicts(&h->routes[i], &r)) {
+            free(r.buf);
+            free(r.method);
+            return -EINVAL;
+        }
+    }
+    r.pattern = vx_strdup(pattern);
+    h->routes = vx_realloc(h->routes, (h->n_routes + 1) * sizeof *h->routes);
+    h->routes[h->n_routes++] = r;
+    return 0;
+}
+
+int
+vx_http_route(vx_http_t *h, const char *method, const char *pattern, vx_http_handler_fn *fn,
+              void *arg)
+{
+    if (!h || !method || !pattern || !fn || h->daemon) {
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < sizeof s_methods / sizeof s_methods[0]; i++) {
+        if (strcmp(method, s_methods[i]) == 0) {
+            return s_route_add(h, s_methods[i], pattern, fn, arg);
+        }
+    }
+    return -EINVAL;
+}
+
+vx_http_t *
+vx_http_new(const struct vx_http_opts *opts, vx_metrics_t *metrics, const char **err)
+{
+    const char *dummy;
+    err = err ? err : &dummy;
+    struct sockaddr_in addr = {.sin_family = AF_INET};
+    if (!opts) {
+        *err = "no options given";
+        return NULL;
+    }
+    /* No bind address means loopback: an admin API is never exposed by omission. */
+    if (inet_pton(AF_INET, opts->bind ? opts->bind : "127.0.0.1", &addr.sin_addr) != 1) {
+        *err = "bind is not an IPv4 address";
+        return NULL;
+    }
+    if (opts->token && !*opts->token) {
+        *err = "token is empty (leave it unset to refuse mutating calls)";
+        return NULL;
+    }
+    addr.sin_port = htons(opts->port);
+    vx_http_t *h = vx_calloc(1, sizeof *h);
+    h->service = vx_strdup(opts->service ? opts->service : "unknown");
+    h->version = vx_strdup(opts->version ? opts->version : "unknown");
+    if (opts->token) {
+        h->token = vx_strdup(opts->token);
+        h->token_len = strlen(h->token);
+    }
+    h->addr = addr;
+    h->body_limit = opts->body_limit ? opts->body_limit : S_DEFAULT_BODY_LIMIT;
+    h->conn_limit = opts->conn_limit ? opts->conn_limit : S_DEFAULT_CONN_LIMIT;
+    h->timeout_s = opts->timeout_s ? opts->timeout_s : S_DEFAULT_TIMEOUT_S;
+    h->metrics = metrics;
+    h->port = opts->port;
+    h->started_ns = vx_mono_ns();
+    vx_metrics_exp_bounds(h->duration_bounds, S_N_DURATION_BOUNDS, 0.001, 2.0);
+    pthread_mutex_init(&h->lock, NULL);
+    s_route_add(h, "GET", "/health", s_health, h);
+    s_route_add(h, "GET", "/ready", s_ready, h);
+    s_route_add(h, "GET", "/metrics", s_metrics, h);
+    return h;
+}
+
+void
+vx_http_set_ready(vx_http_t *h, vx_http_ready_fn *fn, void *arg)
+{
+    pthread_mutex_lock(&h->lock);
+    h->ready_fn = fn;
+    h->ready_arg = arg;
+    pthread_mutex_unlock(&h->lock);
+}
+
+/* microhttpd reports a failed start without a reason; binding a probe socket the same way
+ * recovers it (EADDRINUSE, EADDRNOTAVAIL, EACCES). */
+static int
+s_start_errno(const vx_http_t *h)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return -errno;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    int rc = bind(fd, (const struct sockaddr *)&h->addr, sizeof h->addr) < 0 ? -errno : -EIO;
+    close(fd);
+    return rc;
+}
+
+int
+vx_http_start(vx_http_t *h)
+{
+    if (h->daemon) {
+        return -EALREADY;
+    }
+    /* Leave a quarter of the connection slots to other addresses, so one client (or a
+     * slowloris) cannot hold them all until the idle timeout. */
+    unsigned per_ip = h->conn_limit - h->conn_limit / 4;
+    h->daemon = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL,
+        ntohs(h->addr.sin_port), NULL, NULL, cb_access, h, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&h->addr, MHD_OPTION_CONNECTION_LIMIT, h->conn_limit,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip ? per_ip : 1u, MHD_OPTION_CONNECTION_TIMEOUT,
+        h->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, cb_completed, h, MHD_OPTION_END);
+    if (!h->daemon) {
+        return s_start_errno(h);
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    if (info && info->port) {
+        h->port = info->port;
+    }
+    h->started_ns = vx_mono_ns();
+    return 0;
+}
+
+uint16_t
+vx_http_port(const vx_http_t *h)
+{
+    return h->port;
+}
+
+void
+vx_http_stop(vx_http_t *h)
+{
+    if (h && h->daemon) {
+        MHD_stop_daemon(h->daemon);
+        h->daemon = NULL;
+    }
+}
+
+void
+vx_http_destroy(vx_http_t **hp)
+{
+    if (!hp || !*hp) {
+        return;
+    }
+    vx_http_t *h = *hp;
+    vx_http_stop(h);
+    for (size_t i = 0; i < h->n_routes; i++) {
+        free(h->routes[i].method);
+        free(h->routes[i].pattern);
+        free(h->routes[i].buf);
+    }
+    free(h->routes);
+    free(h->service);
+    free(h->version);
+    free(h->token);
+    pthread_mutex_destroy(&h->lock);
+    vx_free(hp);
+}
+
+/* --- request accessors ------------------------------------------------------------------ */
+
+const char *
+vx_http_req_method(const vx_http_req_t *req)
+{
+    return req->method;
+}
+
+const char *
+vx_http_req_path(const vx_http_req_t *req)
+{
+    return req->path;
+}
+
+const char *
+vx_http_req_param(const vx_http_req_t *req, const char *name)
+{
+    const struct s_route *r = req->route;
+    for (size_t i = 0; r && i < r->n_segs; i++) {
+        if (r->is_param[i] && strcmp(r->segs[i], name) == 0) {
+            return req->segs[i];
+        }
+    }
+    return NULL;
+}
+
+const char *
+vx_http_req_query(const vx_http_req_t *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *
+vx_http_req_body(const vx_http_req_t *req, size_t *len)
+{
+    if (len) {
+        *len = req->body_len;
+    }
+    return req->body_len ? req->body : NULL;
+}
+
+json_t *
+vx_http_req_json(const vx_http_req_t *req)
+{
+    return req->json;
+}
+
+void
+vx_http_error(struct vx_http_resp *resp, unsigned status, const char *code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_t *m = json_string(msg);
+    if (!m) {
+        /* Not UTF-8 (jansson quotes the offending input, or truncation split a character):
+         * keep the ASCII and mark the rest. */
+        for (char *p = msg; *p; p++) {
+            *p = (unsigned char)*p < 0x80 ? *p : '?';
+        }
+        m = json_string(msg);
+    }
+    json_decref(resp->json);
+    resp->status = status;
+    resp->json = json_pack("{s:{s:s, s:o}}", "error", "code", code, "message", m);
+    resp->text = NULL;
+    resp->text_len = 0;
+    resp->content_type = NULL;
+}

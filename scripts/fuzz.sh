@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Short libFuzzer runs of every decoder of outside input (tests/fuzz/fuzz_*.c).
+#
+#   scripts/fuzz.sh [SECONDS]      seconds per target: argument, else $VX_FUZZ_SECONDS, else 30
+#
+# Each target and the library sources it needs are compiled with clang, libFuzzer, ASan and
+# UBSan into build/fuzz/ (never the gcc objects: they carry no coverage instrumentation).
+# A target runs over build/fuzz/corpus/<target>/, seeded from tests/fuzz/corpus/<target>/ and
+# kept between runs, so coverage accumulates on one machine while git holds only the seeds.
+# Seeds of fuzz_batch are protobuf text format (*.txtpb), encoded here with protoc-c so they
+# stay readable in review. Exit 1 when any target finds a crash, leak, timeout or UB; the
+# input that did it is in build/fuzz/artifacts/<target>/.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+SECONDS_PER_TARGET=${1:-${VX_FUZZ_SECONDS:-30}}
+if ! [[ $SECONDS_PER_TARGET =~ ^[0-9]+$ ]] || [ "$SECONDS_PER_TARGET" -lt 1 ]; then
+    echo "usage: scripts/fuzz.sh [SECONDS]  (whole seconds per target, at least 1)" >&2
+    exit 2
+fi
+
+OUT=build/fuzz
+GEN_H=build/gen/vexfs/v1/event.pb-c.h
+GEN_C=build/gen/vexfs/v1/event.pb-c.c
+PROTO=proto/vexfs/v1/event.proto
+CC=${FUZZ_CC:-clang}
+
+# Only the library files the targets call; lib/vx_http.c, lib/vx_metrics.c and the Kafka
+# producer stay out so a half-written or heavy module cannot break fuzzing.
+LIB_SRC=(lib/vx_mem.c lib/vx_arena.c lib/vx_event.c lib/vx_wire.c lib/vx_yaml.c lib/vx_config.c)
+PKGS="libczmq libzmq libprotobuf-c jansson yaml-0.1"
+
+if ! command -v "$CC" >/dev/null; then
+    echo "fuzz: $CC not found (apt-get install clang libclang-rt-14-dev)" >&2
+    exit 1
+fi
+make "$GEN_H" >/dev/null
+
+SAN=(-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+# -fsanitize=fuzzer-no-link instruments like -fsanitize=fuzzer without linking libFuzzer's
+# main(): the library objects get the same coverage hooks as the targets.
+read -r -a PKG_CFLAGS <<<"$(pkg-config --cflags $PKGS)"
+read -r -a PKG_LIBS <<<"$(pkg-config --libs $PKGS)"
+CFLAGS=(-std=gnu11 -g -O1 -D_GNU_SOURCE -pthread -Wall -Wextra -Ilib -Ibuild/gen "${PKG_CFLAGS[@]}")
+
+mkdir -p "$OUT/obj"
+
+# Rebuilds obj from src when src, a lib/ header or the generated header is newer.
+s_compile() {
+    local src=$1 obj=$2
+    shift 2
+    if [ -f "$obj" ] && [ -z "$(find "$src" lib/*.h "$GEN_H" -newer "$obj" 2>/dev/null | head -1)" ]; then
+        return 0
+    fi
+    echo "  CC      $src (fuzz)"
+    "$CC" "${CFLAGS[@]}" "$@" -c -o "$obj" "$src"
+}
+
+# The generated code is not ours to fix: compiled without -Werror, like the main build does.
+objs=()
+for src in "${LIB_SRC[@]}"; do
+    obj=$OUT/obj/$(basename "${src%.c}").o
+    s_compile "$src" "$obj" -Werror "${SAN[@]}" -fsanitize=fuzzer-no-link
+    objs+=("$obj")
+done
+gen_obj=$OUT/obj/event.pb-c.o
+s_compile "$GEN_C" "$gen_obj" "${SAN[@]}" -fsanitize=fuzzer-no-link
+objs+=("$gen_obj")
+
+targets=()
+for src in tests/fuzz/fuzz_*.c; do
+    t=$(basename "${src%.c}")
+    s_compile "$src" "$OUT/obj/$t.o" -Werror "${SAN[@]}" -fsanitize=fuzzer
+    echo "  LD      $OUT/$t"
+    "$CC" -fsanitize=fuzzer "${SAN[@]}" -pthread -o "$OUT/$t" "$OUT/obj/$t.o" "${objs[@]}" \
+        "${PKG_LIBS[@]}" -lm
+    targets+=("$t")
+done
+
+# Seeds into the working corpus; an encoded seed replaces an older one of the same name.
+s_seed() {
+    local t=$1 dir=$OUT/corpus/$1 f
+    mkdir -p "$dir"
+    for f in tests/fuzz/corpus/"$t"/*; do
+        [ -f "$f" ] || continue
+        case $f in
+        *.txtpb)
+            protoc-c --encode=vexfs.v1.EventBatch -I proto "$PROTO" <"$f" \
+                >"$dir/seed-$(basename "${f%.txtpb}").pb"
+            ;;
+        *)
+            cp "$f" "$dir/seed-$(basename "$f")"
+            ;;
+        esac
+    done
+}
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+failed=0
+summary=()
+for t in "${targets[@]}"; do
+    s_seed "$t"
+    mkdir -p "$OUT/artifacts/$t"
+    log=$OUT/$t.log
+    seeds=$(find "$OUT/corpus/$t" -type f | wc -l)
+    echo "  FUZZ    $t for ${SECONDS_PER_TARGET}s over $seeds inputs (log: $log)"
+    rc=0
+    # -timeout: one input taking 10 s is a hang worth reporting, not something to wait out.
+    "$OUT/$t" -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=2048 -max_len=65536 \
+        -timeout=10 -print_final_stats=1 -artifact_prefix="$OUT/artifacts/$t/" \
+        "$OUT/corpus/$t" >"$log" 2>&1 || rc=$?
+    # libFuzzer prints "#N INITED cov: C ..." once the corpus is loaded and "Done N runs"
+    # at the end; the difference in cov is what this run discovered.
+    cov0=$(sed -n 's/.*INITED cov: \([0-9]*\).*/\1/p' "$log" | head -1)
+    cov1=$(sed -n 's/.*[A-Z]* cov: \([0-9]*\).*/\1/p' "$log" | tail -1)
+    execs=$(sed -n 's/^stat::number_of_executed_units: *\([0-9]*\).*/\1/p' "$log" | tail -1)
+    corp=$(find "$OUT/corpus/$t" -type f | wc -l)
+    if [ "$rc" -ne 0 ]; then
+        failed=1
+        status="FAILED (exit $rc): $(grep -m1 -E 'ERROR: |runtime error:|==[0-9]+== *ABORTING|deadly signal|timeout' "$log" || echo 'see log')"
+    else
+        status=ok
+    fi
+    summary+=("$(printf '%-16s %10s execs  cov %5s (+%s new)  corpus %s -> %s  %s' \
+        "$t" "${execs:-?}" "${cov1:-?}" "$(( ${cov1:-0} - ${cov0:-0} ))" "$seeds" "$corp" "$status")")
+done
+
+echo
+for line in "${summary[@]}"; do
+    echo "fuzz: $line"
+done
+if [ "$failed" -ne 0 ]; then
+    echo "fuzz: failures; reproduce with build/fuzz/<target> build/fuzz/artifacts/<target>/<file>" >&2
+    exit 1
+fi

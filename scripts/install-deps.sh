@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs every Debian package the project builds, tests and benchmarks with.
+# Idempotent: silent and fast when everything is already present.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential pkg-config clang libclang-rt-14-dev clang-tidy cppcheck
+  libzmq3-dev libczmq-dev libprotobuf-c-dev protobuf-c-compiler
+  libraft-dev libuv1-dev libmicrohttpd-dev libvectorscan-dev librdkafka-dev
+  libjansson-dev check libsubunit-dev libcurl4-openssl-dev libyaml-dev libpcre2-dev
+  prometheus kcat default-jdk-headless maven curl procps iproute2
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO=sudo
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+# Another apt run (unattended upgrades, a parallel job) may hold the lists lock: retry.
+for attempt in 1 2 3 4 5 6; do
+  if $SUDO apt-get -o DPkg::Lock::Timeout=120 update -qq &&
+     $SUDO apt-get -o DPkg::Lock::Timeout=120 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
+    exit 0
+  fi
+  echo "install-deps: apt-get failed (attempt $attempt); retrying in 20 s" >&2
+  sleep 20
+done
+echo "install-deps: could not install: ${missing[*]}" >&2
+exit 1

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* vexfsctl: the commands and the argument helpers they share.
+ *
+ * Exit statuses, the same for every command: 0 success, 1 the operation failed (a service
+ * down, a bad input line, a send error), 2 the command line itself is wrong. */
+#ifndef CTL_H
+#define CTL_H
+
+#include <signal.h>
+#include <stdbool.h>
+
+#define CTL_PROG "vexfsctl"
+
+enum {
+    CTL_EXIT_OK = 0,
+    CTL_EXIT_FAIL = 1,
+    CTL_EXIT_USAGE = 2,
+};
+
+/* Set by SIGINT and SIGTERM; long-running commands poll it and finish cleanly. */
+extern volatile sig_atomic_t ctl_stop;
+
+/* The commands. argv[0] is the command name; options are parsed with getopt_long from
+ * argv[1]. Each returns an exit status. */
+int ctl_status_main(int argc, char **argv);
+int ctl_emit_main(int argc, char **argv);
+int ctl_tail_main(int argc, char **argv);
+
+/* Prepares getopt_long for a fresh scan of a command's argv (it was used by main before). */
+void ctl_getopt_reset(void);
+
+/* Reports an option getopt_long rejected (c is '?' or ':', from an optstring starting with
+ * ':') as "vexfsctl CMD: ..." on stderr. Returns CTL_EXIT_USAGE. */
+int ctl_opt_error(const char *cmd, int c, char **argv);
+
+/* Parses a whole decimal integer in [min, max]. On failure prints
+ * "vexfsctl CMD: OPT: expected MIN..MAX, got S" and returns -EINVAL. */
+int ctl_parse_int(const char *cmd, const char *opt, const char *s, long long min, long long max,
+                  long long *out);
+
+/* True when s starts with http:// or https:// and has a host part. */
+bool ctl_is_http_url(const char *s);
+
+#endif

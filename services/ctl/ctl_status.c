@@ -1,0 +1,416 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* vexfsctl status: probes GET /health and GET /ready of every service of the suite.
+ *
+ * All probes run at once (libcurl multi), so the command takes at most one timeout however
+ * many services are down. A service "answered" when either probe got an HTTP response; the
+ * suite is fine (exit 0) when at least one service answered and every one that answered is
+ * ready. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "vx_mem.h"
+
+#define S_CMD "status"
+#define S_TIMEOUT_MS 2000L
+#define S_MAX_BODY (64 * 1024)
+#define S_MAX_URL 1024
+#define S_OPT_URL 1000 /* getopt values S_OPT_URL + i select the URL of service i */
+
+struct s_service {
+    const char *name;
+    const char *env;
+    const char *def;
+};
+
+static const struct s_service s_services[] = {
+    {"propagation", "VEXFS_PROPAGATION_URL", "http://127.0.0.1:8080"},
+    {"routing", "VEXFS_ROUTING_URL", "http://127.0.0.1:8081"},
+    {"coordinator", "VEXFS_COORDINATOR_URL", "http://127.0.0.1:8082"},
+    {"automation", "VEXFS_AUTOMATION_URL", "http://127.0.0.1:8083"},
+    {"analytics", "VEXFS_ANALYTICS_URL", "http://127.0.0.1:8084"},
+};
+#define S_N_SERVICES (sizeof s_services / sizeof s_services[0])
+
+/* One GET: the easy handle, the body collected so far and the outcome. */
+struct s_get {
+    CURL *curl;
+    char *body;
+    size_t len;
+    bool done;
+    CURLcode result;
+    long code; /* HTTP status, 0 without a response */
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+struct s_probe {
+    const struct s_service *svc;
+    bool selected;
+    char url[S_MAX_URL]; /* base URL without a trailing slash */
+    struct s_get health;
+    struct s_get ready;
+};
+
+static void
+s_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: " CTL_PROG " status [--json] [--only NAME[,NAME...]] [--SERVICE URL ...]\n\n"
+            "Asks every service for GET /health and GET /ready (%ld ms timeout each, all at\n"
+            "once) and prints service, url, health (up/down), ready (yes/no) and version.\n"
+            "Exit status 0 when at least one service answered and every service that answered\n"
+            "is ready, 1 otherwise.\n\n"
+            "  --json              print a JSON document instead of a table\n"
+            "  --only LIST         probe only these services (comma-separated)\n",
+            S_TIMEOUT_MS);
+    for (size_t i = 0; i < S_N_SERVICES; i++) {
+        fprintf(f, "  --%-11s URL    base URL (env %s, default %s)\n", s_services[i].name,
+                s_services[i].env, s_services[i].def);
+    }
+    fprintf(f, "  --help, --version\n");
+}
+
+/* Stores a base URL without trailing slashes; origin names the option or variable for the
+ * error message. */
+static int
+s_set_url(struct s_probe *p, const char *url, const char *origin)
+{
+    size_t n = strlen(url);
+    while (n > 0 && url[n - 1] == '/') {
+        n--;
+    }
+    if (!ctl_is_http_url(url)) {
+        fprintf(stderr, CTL_PROG " " S_CMD ": %s: expected an http:// or https:// URL, got '%s'\n",
+                origin, url);
+        return -EINVAL;
+    }
+    if (n >= S_MAX_URL) {
+        fprintf(stderr, CTL_PROG " " S_CMD ": %s: URL longer than %d characters\n", origin,
+                S_MAX_URL - 1);
+        return -EINVAL;
+    }
+    memcpy(p->url, url, n);
+    p->url[n] = '\0';
+    return 0;
+}
+
+static int
+s_select(struct s_probe *probes, const char *list)
+{
+    for (size_t i = 0; i < S_N_SERVICES; i++) {
+        probes[i].selected = false;
+    }
+    const char *s = list;
+    for (;;) {
+        size_t n = strcspn(s, ",");
+        bool found = false;
+        for (size_t i = 0; i < S_N_SERVICES; i++) {
+            if (strlen(s_services[i].name) == n && strncmp(s, s_services[i].name, n) == 0) {
+                probes[i].selected = true;
+                found = true;
+            }
+        }
+        if (!found) {
+            fprintf(stderr, CTL_PROG " " S_CMD ": --only: unknown service '%.*s' (expected %s)\n",
+                    (int)n, s, "propagation, routing, coordinator, automation or analytics");
+            return -EINVAL;
+        }
+        if (s[n] == '\0') {
+            return 0;
+        }
+        s += n + 1;
+    }
+}
+
+static size_t
+cb_write(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+    struct s_get *g = arg;
+    size_t n = size * nmemb;
+    if (g->len + n > S_MAX_BODY) {
+        return 0; /* a health answer this large is not one: fail the transfer */
+    }
+    g->body = vx_realloc(g->body, g->len + n + 1);
+    memcpy(g->body + g->len, ptr, n);
+    g->len += n;
+    g->body[g->len] = '\0';
+    return n;
+}
+
+static void
+s_get_start(struct s_get *g, CURLM *multi, const char *base, const char *path)
+{
+    char url[S_MAX_URL + 16];
+    snprintf(url, sizeof url, "%s%s", base, path);
+    g->curl = curl_easy_init();
+    if (!g->curl) {
+        g->done = true;
+        g->result = CURLE_OUT_OF_MEMORY;
+        snprintf(g->errbuf, sizeof g->errbuf, "cannot create a request");
+        return;
+    }
+    curl_easy_setopt(g->curl, CURLOPT_URL, url);
+    curl_easy_setopt(g->curl, CURLOPT_TIMEOUT_MS, S_TIMEOUT_MS);
+    curl_easy_setopt(g->curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(g->curl, CURLOPT_WRITEFUNCTION, cb_write);
+    curl_easy_setopt(g->curl, CURLOPT_WRITEDATA, g);
+    curl_easy_setopt(g->curl, CURLOPT_ERRORBUFFER, g->errbuf);
+    curl_easy_setopt(g->curl, CURLOPT_PRIVATE, g);
+    curl_easy_setopt(g->curl, CURLOPT_USERAGENT, CTL_PROG "/" VX_VERSION);
+    curl_multi_add_handle(multi, g->curl);
+}
+
+static void
+s_get_fini(struct s_get *g, CURLM *multi)
+{
+    if (g->curl) {
+        curl_multi_remove_handle(multi, g->curl);
+        curl_easy_cleanup(g->curl);
+        g->curl = NULL;
+    }
+    vx_free(&g->body);
+}
+
+/* Runs every started request to completion (each has its own timeout) or until a signal. */
+static void
+s_run_all(CURLM *multi)
+{
+    int running = 1;
+    while (running > 0 && !ctl_stop) {
+        if (curl_multi_perform(multi, &running) != CURLM_OK) {
+            break;
+        }
+        CURLMsg *m;
+        int left;
+        while ((m = curl_multi_info_read(multi, &left)) != NULL) {
+            if (m->msg != CURLMSG_DONE) {
+                continue;
+            }
+            char *priv = NULL;
+            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
+            struct s_get *g = (struct s_get *)priv;
+            g->done = true;
+            g->result = m->data.result;
+            if (g->result == CURLE_OK) {
+                curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &g->code);
+            }
+        }
+        if (running > 0) {
+            curl_multi_poll(multi, NULL, 0, 100, NULL);
+        }
+    }
+}
+
+static bool
+s_answered(const struct s_get *g)
+{
+    return g->done && g->result == CURLE_OK && g->code > 0;
+}
+
+/* Why a probe did not say yes, for the JSON "error" field; NULL when it did. */
+static const char *
+s_get_problem(const struct s_get *g, char *buf, size_t len)
+{
+    if (!g->done) {
+        snprintf(buf, len, "interrupted");
+    } else if (g->result != CURLE_OK) {
+        snprintf(buf, len, "%s", g->errbuf[0] ? g->errbuf : curl_easy_strerror(g->result));
+    } else if (g->code != 200) {
+        snprintf(buf, len, "HTTP %ld", g->code);
+    } else {
+        return NULL;
+    }
+    return buf;
+}
+
+/* The "version" field of a /health answer, or NULL. Caller owns the result. */
+static char *
+s_health_version(const struct s_get *g)
+{
+    if (!s_answered(g) || !g->body) {
+        return NULL;
+    }
+    json_t *doc = json_loadb(g->body, g->len, 0, NULL);
+    const char *v = json_string_value(json_object_get(doc, "version"));
+    char *out = v ? vx_strdup(v) : NULL;
+    json_decref(doc);
+    return out;
+}
+
+static void
+s_print_table(const struct s_probe *probes)
+{
+    int urlw = 3;
+    for (size_t i = 0; i < S_N_SERVICES; i++) {
+        if (probes[i].selected && (int)strlen(probes[i].url) > urlw) {
+            urlw = (int)strlen(probes[i].url);
+        }
+    }
+    printf("%-12s %-*s %-6s %-5s %s\n", "SERVICE", urlw, "URL", "HEALTH", "READY", "VERSION");
+    for (size_t i = 0; i < S_N_SERVICES; i++) {
+        const struct s_probe *p = &probes[i];
+        if (!p->selected) {
+            continue;
+        }
+        char *version = s_health_version(&p->health);
+        printf("%-12s %-*s %-6s %-5s %s\n", p->svc->name, urlw, p->url,
+               s_answered(&p->health) && p->health.code == 200 ? "up" : "down",
+               s_answered(&p->ready) && p->ready.code == 200 ? "yes" : "no",
+               version ? version : "-");
+        free(version);
+    }
+}
+
+static void
+s_print_json(const struct s_probe *probes, bool ok)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < S_N_SERVICES; i++) {
+        const struct s_probe *p = &probes[i];
+        if (!p->selected) {
+            continue;
+        }
+        char *version = s_health_version(&p->health);
+        bool up = s_answered(&p->health) && p->health.code == 200;
+        bool ready = s_answered(&p->ready) && p->ready.code == 200;
+        json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:o}", "service", p->svc->name, "url",
+                              p->url, "health", up ? "up" : "down", "ready", ready, "version",
+                              version ? json_string(version) : json_null());
+        free(version);
+        char buf[CURL_ERROR_SIZE + 32];
+        const char *problem = s_get_problem(&p->health, buf, sizeof buf);
+        if (!problem) {
+            problem = s_get_problem(&p->ready, buf, sizeof buf);
+        }
+        if (problem) {
+            json_object_set_new(o, "error", json_string(problem));
+        }
+        /* /ready may explain itself (an object of details): pass it through. */
+        json_t *detail = s_answered(&p->ready) && p->ready.body
+                             ? json_loadb(p->ready.body, p->ready.len, 0, NULL)
+                             : NULL;
+        if (json_is_object(detail)) {
+            json_object_set(o, "detail", detail);
+        }
+        json_decref(detail);
+        json_array_append_new(list, o);
+    }
+    json_t *doc = json_pack("{s:b, s:o}", "ok", ok, "services", list);
+    json_dumpf(doc, stdout, JSON_INDENT(2));
+    fputc('\n', stdout);
+    json_decref(doc);
+}
+
+int
+ctl_status_main(int argc, char **argv)
+{
+    struct s_probe probes[S_N_SERVICES];
+    memset(probes, 0, sizeof probes);
+    for (size_t i = 0; i < S_N_SERVICES; i++) {
+        probes[i].svc = &s_services[i];
+        probes[i].selected = true;
+        const char *env = getenv(s_services[i].env);
+        if (s_set_url(&probes[i], env && *env ? env : s_services[i].def, s_services[i].env) < 0) {
+            return CTL_EXIT_USAGE;
+        }
+    }
+
+    struct option opts[S_N_SERVICES + 5];
+    size_t no = 0;
+    opts[no++] = (struct option){"json", no_argument, NULL, 'j'};
+    opts[no++] = (struct option){"only", required_argument, NULL, 'o'};
+    opts[no++] = (struct option){"help", no_argument, NULL, 'h'};
+    opts[no++] = (struct option){"version", no_argument, NULL, 'V'};
+    for (size_t i = 0; i < S_N_SERVICES; i++) {
+        opts[no++] = (struct option){s_services[i].name, required_argument, NULL,
+                                     S_OPT_URL + (int)i};
+    }
+    opts[no] = (struct option){NULL, 0, NULL, 0};
+
+    bool json = false;
+    int c;
+    while ((c = getopt_long(argc, argv, ":o:jhV", opts, NULL)) != -1) {
+        if (c >= S_OPT_URL && c < S_OPT_URL + (int)S_N_SERVICES) {
+            char origin[32];
+            snprintf(origin, sizeof origin, "--%s", s_services[c - S_OPT_URL].name);
+            if (s_set_url(&probes[c - S_OPT_URL], optarg, origin) < 0) {
+                return CTL_EXIT_USAGE;
+            }
+            continue;
+        }
+        switch (c) {
+        case 'j':
+            json = true;
+            break;
+        case 'o':
+            if (s_select(probes, optarg) < 0) {
+                return CTL_EXIT_USAGE;
+            }
+            break;
+        case 'h':
+            s_usage(stdout);
+            return CTL_EXIT_OK;
+        case 'V':
+            printf(CTL_PROG " %s\n", VX_VERSION);
+            return CTL_EXIT_OK;
+        default:
+            return ctl_opt_error(S_CMD, c, argv);
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, CTL_PROG " " S_CMD ": unexpected argument '%s'\n", argv[optind]);
+        return CTL_EXIT_USAGE;
+    }
+
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, CTL_PROG " " S_CMD ": cannot initialise libcurl\n");
+        return CTL_EXIT_FAIL;
+    }
+    CURLM *multi = curl_multi_init();
+    if (!multi) {
+        fprintf(stderr, CTL_PROG " " S_CMD ": cannot initialise libcurl\n");
+        curl_global_cleanup();
+        return CTL_EXIT_FAIL;
+    }
+    for (size_t i = 0; i < S_N_SERVICES; i++) {
+        if (probes[i].selected) {
+            s_get_start(&probes[i].health, multi, probes[i].url, "/health");
+            s_get_start(&probes[i].ready, multi, probes[i].url, "/ready");
+        }
+    }
+    s_run_all(multi);
+
+    size_t answered = 0, unready = 0;
+    for (size_t i = 0; i < S_N_SERVICES; i++) {
+        const struct s_probe *p = &probes[i];
+        if (p->selected && (s_answered(&p->health) || s_answered(&p->ready))) {
+            answered++;
+            if (!(s_answered(&p->ready) && p->ready.code == 200)) {
+                unready++;
+            }
+        }
+    }
+    bool ok = answered > 0 && unready == 0 && !ctl_stop;
+    if (json) {
+        s_print_json(probes, ok);
+    } else {
+        s_print_table(probes);
+    }
+    fflush(stdout);
+    if (ctl_stop) {
+        fprintf(stderr, CTL_PROG " " S_CMD ": interrupted\n");
+    }
+
+    for (size_t i = 0; i < S_N_SERVICES; i++) {
+        s_get_fini(&probes[i].health, multi);
+        s_get_fini(&probes[i].ready, multi);
+    }
+    curl_multi_cleanup(multi);
+    curl_global_cleanup();
+    return ok ? CTL_EXIT_OK : CTL_EXIT_FAIL;
+}

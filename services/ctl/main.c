@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* vexfsctl: the suite's command-line tool; dispatches to status, emit and tail. */
+#include <czmq.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+
+volatile sig_atomic_t ctl_stop;
+
+static void
+cb_signal(int sig)
+{
+    (void)sig;
+    ctl_stop = 1;
+}
+
+struct s_command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+};
+
+static const struct s_command s_commands[] = {
+    {"status", ctl_status_main, "health and readiness of every service of the suite"},
+    {"emit", ctl_emit_main, "send events built from arguments or read as JSON lines on stdin"},
+    {"tail", ctl_tail_main, "print the events propagation publishes on its tap, as JSON lines"},
+};
+#define S_N_COMMANDS (sizeof s_commands / sizeof s_commands[0])
+
+static void
+s_usage(FILE *f)
+{
+    fprintf(f, "usage: " CTL_PROG " [--help] [--version] COMMAND [OPTIONS]\n\n"
+               "Operates the VexFS semantic event suite.\n\nCommands:\n");
+    for (size_t i = 0; i < S_N_COMMANDS; i++) {
+        fprintf(f, "  %-8s %s\n", s_commands[i].name, s_commands[i].help);
+    }
+    fprintf(f, "\nRun '" CTL_PROG " COMMAND --help' for the options of a command.\n");
+}
+
+void
+ctl_getopt_reset(void)
+{
+    /* glibc: 0 re-initialises the scanner completely (a plain 1 would keep its state). */
+    optind = 0;
+    opterr = 0;
+}
+
+int
+ctl_opt_error(const char *cmd, int c, char **argv)
+{
+    const char *arg = optind > 0 ? argv[optind - 1] : "?";
+    if (c == ':') {
+        fprintf(stderr, CTL_PROG " %s: option '%s' needs a value\n", cmd, arg);
+    } else if (optopt != 0) {
+        fprintf(stderr, CTL_PROG " %s: unknown option '-%c'\n", cmd, optopt);
+    } else {
+        fprintf(stderr, CTL_PROG " %s: unknown option '%s'\n", cmd, arg);
+    }
+    fprintf(stderr, "Run '" CTL_PROG " %s --help' for its options.\n", cmd);
+    return CTL_EXIT_USAGE;
+}
+
+int
+ctl_parse_int(const char *cmd, const char *opt, const char *s, long long min, long long max,
+              long long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
+        fprintf(stderr, CTL_PROG " %s: %s: expected %lld..%lld, got %s\n", cmd, opt, min, max, s);
+        return -EINVAL;
+    }
+    *out = v;
+    return 0;
+}
+
+bool
+ctl_is_http_url(const char *s)
+{
+    return (strncmp(s, "http://", 7) == 0 && s[7] != '\0') ||
+           (strncmp(s, "https://", 8) == 0 && s[8] != '\0');
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    opterr = 0;
+    int c;
+    /* '+': stop at the command name, its options belong to the command. */
+    while ((c = getopt_long(argc, argv, "+:hV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            s_usage(stdout);
+            return CTL_EXIT_OK;
+        case 'V':
+            printf(CTL_PROG " %s\n", VX_VERSION);
+            return CTL_EXIT_OK;
+        default:
+            fprintf(stderr, CTL_PROG ": unknown option '%s'\n", argv[optind - 1]);
+            s_usage(stderr);
+            return CTL_EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, CTL_PROG ": missing command\n");
+        s_usage(stderr);
+        return CTL_EXIT_USAGE;
+    }
+    const struct s_command *cmd = NULL;
+    for (size_t i = 0; i < S_N_COMMANDS; i++) {
+        if (strcmp(argv[optind], s_commands[i].name) == 0) {
+            cmd = &s_commands[i];
+        }
+    }
+    if (!cmd) {
+        fprintf(stderr, CTL_PROG ": unknown command '%s'\n", argv[optind]);
+        s_usage(stderr);
+        return CTL_EXIT_USAGE;
+    }
+
+    /* We own the signals: CZMQ must not install its own before the first socket. No
+     * SA_RESTART, so a blocking receive or read returns and the command sees ctl_stop. */
+    zsys_handler_set(NULL);
+    signal(SIGPIPE, SIG_IGN);
+    struct sigaction sa = {.sa_handler = cb_signal};
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
+    ctl_getopt_reset();
+    return cmd->run(argc - optind, argv + optind);
+}

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Fuzz target: a ZeroMQ batch frame as propagation receives it from any producer.
+ *
+ * Bytes are decoded with vx_wire_decode into a size-limited arena (the limit is small so the
+ * out-of-arena path inside protobuf-c's unpack is exercised too), every event is validated,
+ * and every valid event is rendered with vx_event_to_json: that JSON goes to REST clients and
+ * vexfsctl, so it must serialise and parse back. The arena is reset after each input, as the
+ * daemon does after each batch. */
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "vx_arena.h"
+#include "vx_event.h"
+#include "vx_wire.h"
+
+#define S_ARENA_CHUNK (64u * 1024)
+#define S_ARENA_LIMIT (1u * 1024 * 1024)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static vx_arena_t *s_arena;
+
+/* Dumps the event's JSON and parses the text back; any failure is a bug worth a crash. */
+static void
+s_check_json(const vx_event_t *e)
+{
+    json_t *j = vx_event_to_json(e);
+    if (!j) {
+        abort();
+    }
+    char *text = json_dumps(j, JSON_COMPACT);
+    if (!text) {
+        abort();
+    }
+    json_error_t je;
+    json_t *back = json_loads(text, 0, &je);
+    if (!back || !json_equal(j, back)) {
+        abort();
+    }
+    json_decref(back);
+    free(text);
+    json_decref(j);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (!s_arena) {
+        s_arena = vx_arena_new(S_ARENA_CHUNK, S_ARENA_LIMIT);
+    }
+    vx_batch_t *b = vx_wire_decode(data, size, s_arena);
+    if (b) {
+        for (size_t i = 0; i < b->n_events; i++) {
+            char err[300];
+            const char *reason = NULL;
+            if (vx_event_validate(b->events[i], err, sizeof err, &reason) == 0) {
+                (void)vx_event_content_hash(b->events[i]); /* deduplication reads every field */
+                s_check_json(b->events[i]);
+            } else if (!reason) {
+                abort(); /* a rejection must name its reason: it becomes a metric label */
+            }
+        }
+    }
+    vx_arena_reset(s_arena);
+    return 0;
+}

@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* vx_config: tables, defaults, files, environment overrides, validation messages, patches. */
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vx_config.h"
+#include "vx_yaml.h"
+
+static const struct vx_cfg_key s_keys[] = {
+    {"window_ms", VX_CFG_INT, "1000", 1, 60000, true, "window"},
+    {"enabled", VX_CFG_BOOL, "true", 0, 0, false, "switch"},
+    {"endpoint", VX_CFG_STRING, "tcp://127.0.0.1:5550", 0, 64, false, "where"},
+    {"api_token", VX_CFG_STRING, "", 0, 64, true, "secret"},
+};
+static const struct vx_cfg_section s_sec = {"event_propagation", s_keys, 4};
+static const struct vx_cfg_section *const s_secs[] = {&s_sec, &vx_cfg_logging_section};
+
+static int
+s_load_text(const char *text, vx_config_t **cfg, char *err, size_t errlen)
+{
+    json_t *doc = vx_yaml_parse(text, strlen(text), err, errlen);
+    ck_assert_msg(doc != NULL, "yaml: %s", err);
+    int rc = vx_config_from_json(cfg, doc, s_secs, 2, err, errlen);
+    json_decref(doc);
+    return rc;
+}
+
+START_TEST(t_defaults)
+{
+    char err[256];
+    vx_config_t *c = NULL;
+    ck_assert_int_eq(vx_config_load(&c, NULL, s_secs, 2, err, sizeof err), 0);
+    ck_assert_int_eq(vx_config_int(c, "event_propagation", "window_ms"), 1000);
+    ck_assert(vx_config_bool(c, "event_propagation", "enabled"));
+    ck_assert_str_eq(vx_config_str(c, "event_propagation", "endpoint"), "tcp://127.0.0.1:5550");
+    ck_assert_str_eq(vx_config_str(c, "logging", "level"), "info");
+    vx_config_destroy(&c);
+    ck_assert_ptr_null(c);
+}
+END_TEST
+
+START_TEST(t_file_values_and_other_sections)
+{
+    char err[256];
+    vx_config_t *c = NULL;
+    int rc = s_load_text("event_propagation:\n  window_ms: 2_500\n  enabled: false\n"
+                         "event_routing:\n  anything: 1\n",
+                         &c, err, sizeof err);
+    ck_assert_msg(rc == 0, "load: %s", err);
+    ck_assert_int_eq(vx_config_int(c, "event_propagation", "window_ms"), 2500);
+    ck_assert(!vx_config_bool(c, "event_propagation", "enabled"));
+    vx_config_destroy(&c);
+}
+END_TEST
+
+START_TEST(t_unknown_key_named)
+{
+    char err[256];
+    vx_config_t *c = NULL;
+    ck_assert_int_eq(s_load_text("event_propagation:\n  windw_ms: 5\n", &c, err, sizeof err),
+                     -EINVAL);
+    ck_assert_ptr_null(c);
+    ck_assert_str_eq(err, "event_propagation.windw_ms: unknown key");
+}
+END_TEST
+
+START_TEST(t_unknown_section_named)
+{
+    char err[256];
+    vx_config_t *c = NULL;
+    ck_assert_int_eq(s_load_text("event_propagaton:\n  window_ms: 5\n", &c, err, sizeof err),
+                     -EINVAL);
+    ck_assert_str_eq(err, "event_propagaton: unknown section");
+}
+END_TEST
+
+START_TEST(t_bounds_and_types)
+{
+    char err[256];
+    vx_config_t *c = NULL;
+    ck_assert_int_eq(s_load_text("event_propagation:\n  window_ms: 0\n", &c, err, sizeof err),
+                     -EINVAL);
+    ck_assert_str_eq(err, "event_propagation.window_ms: must be between 1 and 60000, got 0");
+    ck_assert_int_eq(s_load_text("event_propagation:\n  window_ms: soon\n", &c, err, sizeof err),
+                     -EINVAL);
+    ck_assert_str_eq(err, "event_propagation.window_ms: expected an integer");
+    ck_assert_int_eq(s_load_text("event_propagation:\n  enabled: maybe\n", &c, err, sizeof err),
+                     -EINVAL);
+    ck_assert_str_eq(err, "event_propagation.enabled: expected a boolean (true or false)");
+    ck_assert_int_eq(s_load_text("event_propagation:\n  endpoint: 5\n", &c, err, sizeof err),
+                     -EINVAL);
+    ck_assert_str_eq(err, "event_propagation.endpoint: expected a string");
+}
+END_TEST
+
+START_TEST(t_environment_overrides)
+{
+    char err[256];
+    vx_config_t *c = NULL;
+    setenv("VEXFS_EVENT_PROPAGATION_WINDOW_MS", "777", 1);
+    setenv("VEXFS_EVENT_PROPAGATION_ENABLED", "no", 1);
+    int rc = s_load_text("event_propagation:\n  window_ms: 5\n", &c, err, sizeof err);
+    ck_assert_msg(rc == 0, "load: %s", err);
+    ck_assert_int_eq(vx_config_int(c, "event_propagation", "window_ms"), 777);
+    ck_assert(!vx_config_bool(c, "event_propagation", "enabled"));
+    vx_config_destroy(&c);
+    setenv("VEXFS_EVENT_PROPAGATION_WINDOW_MS", "99999999", 1);
+    ck_assert_int_eq(vx_config_load(&c, NULL, s_secs, 2, err, sizeof err), -EINVAL);
+    ck_assert_msg(strstr(err, "VEXFS_EVENT_PROPAGATION_WINDOW_MS") &&
+                      strstr(err, "must be between 1 and 60000"),
+                  "got: %s", err);
+    unsetenv("VEXFS_EVENT_PROPAGATION_WINDOW_MS");
+    unsetenv("VEXFS_EVENT_PROPAGATION_ENABLED");
+}
+END_TEST
+
+START_TEST(t_load_file_error_names_file)
+{
+    char err[512];
+    char path[] = "/tmp/vx-config-test-XXXXXX.yaml";
+    int fd = mkstemps(path, 5);
+    ck_assert_int_ge(fd, 0);
+    const char *text = "logging:\n  level: info\n  colour: red\n";
+    ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    vx_config_t *c = NULL;
+    ck_assert_int_eq(vx_config_load(&c, path, s_secs, 2, err, sizeof err), -EINVAL);
+    ck_assert_msg(strstr(err, path) && strstr(err, "logging.colour: unknown key"), "got: %s", err);
+    unlink(path);
+}
+END_TEST
+
+START_TEST(t_patch)
+{
+    char err[256];
+    vx_config_t *c = NULL;
+    vx_config_t *n = NULL;
+    ck_assert_int_eq(vx_config_load(&c, NULL, s_secs, 2, err, sizeof err), 0);
+    json_t *p = json_pack("{s:i}", "window_ms", 250);
+    ck_assert_int_eq(vx_config_patch(c, "event_propagation", p, &n, err, sizeof err), 0);
+    ck_assert_int_eq(vx_config_int(n, "event_propagation", "window_ms"), 250);
+    ck_assert_int_eq(vx_config_int(c, "event_propagation", "window_ms"), 1000);
+    vx_config_destroy(&n);
+    json_decref(p);
+
+    p = json_pack("{s:b}", "enabled", 0);
+    ck_assert_int_eq(vx_config_patch(c, "event_propagation", p, &n, err, sizeof err), -EINVAL);
+    ck_assert_str_eq(err, "event_propagation.enabled: cannot be changed at run time (restart needed)");
+    json_decref(p);
+    p = json_pack("{s:i}", "window_ms", -1);
+    ck_assert_int_eq(vx_config_patch(c, "event_propagation", p, &n, err, sizeof err), -EINVAL);
+    ck_assert_ptr_null(n);
+    json_decref(p);
+    vx_config_destroy(&c);
+}
+END_TEST
+
+START_TEST(t_secrets_masked)
+{
+    char err[256];
+    vx_config_t *c = NULL;
+    ck_assert_int_eq(s_load_text("event_propagation:\n  api_token: hunter2\n", &c, err, sizeof err),
+                     0);
+    json_t *j = vx_config_to_json(c);
+    char *dump = json_dumps(j, 0);
+    ck_assert_ptr_null(strstr(dump, "hunter2"));
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "event_propagation"),
+                                                       "api_token")),
+                     "***");
+    free(dump);
+    json_decref(j);
+    vx_config_destroy(&c);
+}
+END_TEST
+
+START_TEST(t_read_secret)
+{
+    char err[256];
+    char path[] = "/tmp/vx-token-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_eq(write(fd, "  s3cret \n", 10), 10);
+    close(fd);
+    char *tok = vx_config_read_secret(path, err, sizeof err);
+    ck_assert_str_eq(tok, "s3cret");
+    free(tok);
+    unlink(path);
+    ck_assert_ptr_null(vx_config_read_secret(path, err, sizeof err));
+    ck_assert_msg(strstr(err, "No such file"), "got: %s", err);
+    ck_assert_ptr_null(vx_config_read_secret("", err, sizeof err));
+    ck_assert_str_eq(err, "");
+}
+END_TEST
+
+int
+main(void)
+{
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("load");
+    tcase_add_test(tc, t_defaults);
+    tcase_add_test(tc, t_file_values_and_other_sections);
+    tcase_add_test(tc, t_environment_overrides);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("errors");
+    tcase_add_test(tc, t_unknown_key_named);
+    tcase_add_test(tc, t_unknown_section_named);
+    tcase_add_test(tc, t_bounds_and_types);
+    tcase_add_test(tc, t_load_file_error_names_file);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("runtime");
+    tcase_add_test(tc, t_patch);
+    tcase_add_test(tc, t_secrets_masked);
+    tcase_add_test(tc, t_read_secret);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
