@@ -100,7 +100,7 @@ $(BUILD)/tests/integration/%: $(BUILD)/obj/tests/integration/%.o $(BUILD)/obj/te
 	@echo '  LD      $@'
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
 
-$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(PROP_CORE) $(LIBVX)
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/obj/tests/support/vx_test.o $(PROP_CORE) $(LIBVX)
 	@mkdir -p $(dir $@)
 	@echo '  LD      $@'
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

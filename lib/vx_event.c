@@ -545,6 +545,7 @@ s_jmap(struct s_jctx *c, json_t *v, const char *field, size_t *n_out, char ***ke
     return 0;
 }
 
+/* NOLINTBEGIN(bugprone-macro-parentheses): Entry is a type name, which cannot be parenthesised */
 #define S_JMAP_INTO(c, v, field, e, member, Entry, INIT)                                           \
     do {                                                                                           \
         size_t n_ = 0;                                                                             \
@@ -567,6 +568,7 @@ s_jmap(struct s_jctx *c, json_t *v, const char *field, size_t *n_out, char ***ke
         (e)->n_##member = n_;                                                                      \
         (e)->member = arr_;                                                                        \
     } while (0)
+/* NOLINTEND(bugprone-macro-parentheses) */
 
 static int
 s_jcausality(struct s_jctx *c, json_t *v, vx_event_t *e)

@@ -3,7 +3,6 @@
 #include "vx_http.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -23,11 +22,15 @@
 #define S_DEFAULT_CONN_LIMIT 64u
 #define S_DEFAULT_TIMEOUT_S 10u
 #define S_MAX_SEGS 32
+/* How far past body_limit a body is read and dropped so that the 413 arrives cleanly. */
+#define S_DRAIN_MAX ((uint64_t)16 * 1024 * 1024)
 #define S_N_DURATION_BOUNDS 14
+#define S_NAME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
 #define S_REQUESTS_NAME "vexfs_http_requests_total"
 #define S_REQUESTS_HELP "HTTP requests answered, by route pattern, method and status code."
 #define S_DURATION_NAME "vexfs_http_request_duration_seconds"
 #define S_DURATION_HELP "Time from request headers to queued response, by route pattern."
+#define S_TOO_LARGE "body_too_large", "request body exceeds the limit"
 #define S_METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 struct s_route {
@@ -76,8 +79,9 @@ struct vx_http_req {
     char *path_buf;
     size_t n_segs; /* SIZE_MAX when the path has too many segments to route */
     char *segs[S_MAX_SEGS];
-    unsigned reject; /* 401, 403, 404 or 405 decided from the headers; 0 if none */
-    bool too_big;
+    unsigned reject; /* 401, 403, 404, 405 or 413 decided before the handler; 0 if none */
+    const char *reject_code;
+    const char *reject_msg;
     uint64_t received;
     char *body;
     size_t body_len;
@@ -87,26 +91,20 @@ struct vx_http_req {
     uint64_t t0;
 };
 
-static const char *const s_methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
+/* Routes take the first five, of which 1 to 4 mutate. Any other method is
+ * labelled "other" in metrics, since client-chosen methods would make unbounded series. */
+static const char *const s_methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"};
+#define S_N_ROUTE_METHODS 5
 
-static bool
-s_is_mutating(const char *method)
+static int
+s_method_index(const char *method)
 {
-    return strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
-           strcmp(method, "PATCH") == 0 || strcmp(method, "DELETE") == 0;
-}
-
-/* Client-chosen methods would otherwise create unbounded metric series. */
-static const char *
-s_method_label(const char *method)
-{
-    static const char *const known[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
-        if (strcmp(method, known[i]) == 0) {
-            return known[i];
+    for (int i = 0; i < (int)(sizeof s_methods / sizeof s_methods[0]); i++) {
+        if (strcmp(method, s_methods[i]) == 0) {
+            return i;
         }
     }
-    return "other";
+    return -1;
 }
 
 /* Splits "/a/b" in place into {"a", "b"}; "/" gives no segment. Returns the count, or -1 when
@@ -163,14 +161,16 @@ s_route_beats(const struct s_route *a, const struct s_route *b)
     return false;
 }
 
-static bool
-s_method_fits(const struct s_route *r, const char *method)
+/* Later decisions override earlier ones: routing, then credentials, then body size. */
+static void
+s_req_reject(struct vx_http_req *req, unsigned status, const char *code, const char *msg)
 {
-    return strcmp(r->method, method) == 0 ||
-           (strcmp(method, "HEAD") == 0 && strcmp(r->method, "GET") == 0);
+    req->reject = status;
+    req->reject_code = code;
+    req->reject_msg = msg;
 }
 
-/* Finds the route for the request, or sets reject to 404 or 405. */
+/* Finds the route for the request (HEAD is served by GET routes), or rejects with 404/405. */
 static void
 s_req_route(struct vx_http_req *req)
 {
@@ -181,21 +181,21 @@ s_req_route(struct vx_http_req *req)
         if (!s_route_matches(r, req)) {
             continue;
         }
-        if (!s_method_fits(r, req->method)) {
+        bool fits = strcmp(r->method, req->method) == 0 ||
+                    (strcmp(req->method, "HEAD") == 0 && strcmp(r->method, "GET") == 0);
+        if (!fits) {
             path_only = path_only ? path_only : r;
         } else if (!best || s_route_beats(r, best)) {
             best = r;
         }
     }
     req->route = best;
-    if (best) {
-        req->route_label = best->pattern;
-    } else if (path_only) {
-        req->route_label = path_only->pattern;
-        req->reject = MHD_HTTP_METHOD_NOT_ALLOWED;
-    } else {
-        req->route_label = "unmatched";
-        req->reject = MHD_HTTP_NOT_FOUND;
+    req->route_label = best ? best->pattern : path_only ? path_only->pattern : "unmatched";
+    if (!best && path_only) {
+        s_req_reject(req, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+                     "method not allowed on this path");
+    } else if (!best) {
+        s_req_reject(req, MHD_HTTP_NOT_FOUND, "not_found", "no such route");
     }
 }
 
@@ -222,15 +222,9 @@ s_token_ok(const vx_http_t *h, const char *authorization)
 static bool
 s_is_json_type(const char *ct)
 {
-    if (!ct) {
-        return true;
-    }
-    while (*ct == ' ') {
-        ct++;
-    }
     size_t n = strlen("application/json");
-    return strncasecmp(ct, "application/json", n) == 0 &&
-           (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t');
+    /* strchr also finds the terminating NUL: the type may end right there. */
+    return !ct || (strncasecmp(ct, "application/json", n) == 0 && strchr("; \t", ct[n]));
 }
 
 static void
@@ -263,7 +257,7 @@ s_allow_list(const struct vx_http_req *req, char *out, size_t size)
     const vx_http_t *h = req->h;
     size_t len = 0;
     out[0] = '\0';
-    for (size_t k = 0; k < sizeof s_methods / sizeof s_methods[0]; k++) {
+    for (size_t k = 0; k < S_N_ROUTE_METHODS; k++) {
         for (size_t i = 0; i < h->n_routes; i++) {
             const struct s_route *r = &h->routes[i];
             if (strcmp(r->method, s_methods[k]) == 0 && s_route_matches(r, req)) {
@@ -330,25 +324,8 @@ s_send_error(struct vx_http_req *req, unsigned status, const char *code, const c
     return s_send(req, &resp);
 }
 
-static enum MHD_Result
-s_send_reject(struct vx_http_req *req)
-{
-    switch (req->reject) {
-    case MHD_HTTP_UNAUTHORIZED:
-        return s_send_error(req, req->reject, "unauthorized", "missing or wrong bearer token");
-    case MHD_HTTP_FORBIDDEN:
-        return s_send_error(req, req->reject, "forbidden",
-                            "no admin token is configured, so mutating calls are refused");
-    case MHD_HTTP_METHOD_NOT_ALLOWED:
-        return s_send_error(req, req->reject, "method_not_allowed",
-                            "method not allowed on this path");
-    default:
-        return s_send_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such route");
-    }
-}
-
-/* First call: headers only. Returns the early 413 when Content-Length already exceeds the
- * limit (microhttpd then closes the connection without reading the body). */
+/* First call: headers only. Decides what the headers can (route, credentials, declared size)
+ * and answers at once only when that is safe, see below. */
 static enum MHD_Result
 s_req_begin(vx_http_t *h, struct MHD_Connection *conn, const char *url, const char *method,
             void **con_cls)
@@ -360,53 +337,60 @@ s_req_begin(vx_http_t *h, struct MHD_Connection *conn, const char *url, const ch
     req->conn = conn;
     req->method = method;
     req->path = url;
-    req->method_label = s_method_label(method);
+    int mi = s_method_index(method);
+    req->method_label = mi < 0 ? "other" : s_methods[mi];
     req->path_buf = vx_strdup(url);
     int n = s_split(req->path_buf, req->segs);
     req->n_segs = n < 0 ? SIZE_MAX : (size_t)n;
     s_req_route(req);
-    if (s_is_mutating(method)) {
-        if (!h->token) {
-            req->reject = MHD_HTTP_FORBIDDEN;
-        } else if (!s_token_ok(h, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                              MHD_HTTP_HEADER_AUTHORIZATION))) {
-            req->reject = MHD_HTTP_UNAUTHORIZED;
-        }
+    bool mutating = mi >= 1 && mi < S_N_ROUTE_METHODS; /* POST, PUT, PATCH, DELETE */
+    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                   MHD_HTTP_HEADER_AUTHORIZATION);
+    if (mutating && !h->token) {
+        s_req_reject(req, MHD_HTTP_FORBIDDEN, "forbidden",
+                     "no admin token is configured, so mutating calls are refused");
+    } else if (mutating && !s_token_ok(h, auth)) {
+        s_req_reject(req, MHD_HTTP_UNAUTHORIZED, "unauthorized", "missing or wrong bearer token");
     }
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl && strtoull(cl, NULL, 10) > h->body_limit) {
-        req->too_big = true;
-        return s_send_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "body_too_large",
-                            "request body exceeds the limit");
+    uint64_t declared = cl ? strtoull(cl, NULL, 10) : 0;
+    if (declared > h->body_limit) {
+        s_req_reject(req, MHD_HTTP_CONTENT_TOO_LARGE, S_TOO_LARGE);
+    }
+    /* Answering before the body is read makes microhttpd close the connection with the body
+     * unread, and the client may then see a reset instead of the answer. That is safe only when
+     * the client waits for "100 Continue" before sending; otherwise the body is drained (and
+     * dropped) first, unless it is too large even to drain. */
+    const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+    if (req->reject && ((expect && strcasecmp(expect, "100-continue") == 0) ||
+                        declared > h->body_limit + S_DRAIN_MAX)) {
+        return s_send_error(req, req->reject, req->reject_code, req->reject_msg);
     }
     return MHD_YES;
 }
 
 /* A body chunk: kept up to the limit, discarded past it or when the request is rejected.
- * A client that keeps streaming far past the limit is disconnected. */
+ * A client that keeps streaming past what we are willing to drain is disconnected. */
 static enum MHD_Result
 s_req_absorb(struct vx_http_req *req, const char *data, size_t n)
 {
     size_t limit = req->h->body_limit;
     req->received += n;
-    if (req->received > limit && !req->too_big) {
-        req->too_big = true;
+    if (req->received > limit + S_DRAIN_MAX) {
+        return MHD_NO;
+    }
+    if (req->received > limit && req->reject != MHD_HTTP_CONTENT_TOO_LARGE) {
+        s_req_reject(req, MHD_HTTP_CONTENT_TOO_LARGE, S_TOO_LARGE);
         vx_free(&req->body);
         req->body_len = req->body_cap = 0;
     }
-    if (req->too_big && req->received > (uint64_t)limit * 4 + 65536) {
-        return MHD_NO;
-    }
-    if (req->too_big || req->reject) {
+    if (req->reject) {
         return MHD_YES;
     }
     if (req->body_len + n + 1 > req->body_cap) {
-        size_t cap = req->body_cap ? req->body_cap : 4096;
-        while (cap < req->body_len + n + 1) {
-            cap *= 2;
-        }
-        req->body_cap = cap < limit + 1 ? cap : limit + 1;
+        req->body_cap = 2 * (req->body_len + n + 1); /* amortised growth, capped by the limit */
+        req->body_cap = req->body_cap < limit + 1 ? req->body_cap : limit + 1;
         req->body = vx_realloc(req->body, req->body_cap);
     }
     memcpy(req->body + req->body_len, data, n);
@@ -419,12 +403,8 @@ s_req_absorb(struct vx_http_req *req, const char *data, size_t n)
 static enum MHD_Result
 s_req_finish(struct vx_http_req *req)
 {
-    if (req->too_big) {
-        return s_send_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "body_too_large",
-                            "request body exceeds the limit");
-    }
     if (req->reject) {
-        return s_send_reject(req);
+        return s_send_error(req, req->reject, req->reject_code, req->reject_msg);
     }
     const char *ct = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -518,20 +498,6 @@ s_metrics(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 
 /* --- lifecycle and routes --------------------------------------------------------------- */
 
-static bool
-s_valid_param_name(const char *s, size_t n)
-{
-    if (n == 0) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (!(isalnum((unsigned char)s[i]) || s[i] == '_')) {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* Parses pattern into r; {name} must fill a whole segment, names are unique. */
 static int
 s_route_parse(struct s_route *r, const char *pattern)
@@ -548,7 +514,7 @@ s_route_parse(struct s_route *r, const char *pattern)
         size_t len = strlen(s);
         r->is_param[i] = s[0] == '{';
         if (r->is_param[i]) {
-            if (len < 2 || s[len - 1] != '}' || !s_valid_param_name(s + 1, len - 2)) {
+            if (len < 3 || s[len - 1] != '}' || strspn(s + 1, S_NAME_CHARS) != len - 2) {
                 return -EINVAL;
             }
             s[len - 1] = '\0';
@@ -613,18 +579,15 @@ vx_http_route(vx_http_t *h, const char *method, const char *pattern, vx_http_han
     if (!h || !method || !pattern || !fn || h->daemon) {
         return -EINVAL;
     }
-    for (size_t i = 0; i < sizeof s_methods / sizeof s_methods[0]; i++) {
-        if (strcmp(method, s_methods[i]) == 0) {
-            return s_route_add(h, s_methods[i], pattern, fn, arg);
-        }
-    }
-    return -EINVAL;
+    int mi = s_method_index(method);
+    return mi >= 0 && mi < S_N_ROUTE_METHODS ? s_route_add(h, s_methods[mi], pattern, fn, arg)
+                                             : -EINVAL;
 }
 
 vx_http_t *
 vx_http_new(const struct vx_http_opts *opts, vx_metrics_t *metrics, const char **err)
 {
-    const char *dummy;
+    const char *dummy = NULL;
     err = err ? err : &dummy;
     struct sockaddr_in addr = {.sin_family = AF_INET};
     if (!opts) {
@@ -697,6 +660,7 @@ vx_http_start(vx_http_t *h)
     /* Leave a quarter of the connection slots to other addresses, so one client (or a
      * slowloris) cannot hold them all until the idle timeout. */
     unsigned per_ip = h->conn_limit - h->conn_limit / 4;
+    json_object_seed(0); /* seed jansson's hashing once, before handler threads build objects */
     h->daemon = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL,
         ntohs(h->addr.sin_port), NULL, NULL, cb_access, h, MHD_OPTION_SOCK_ADDR,

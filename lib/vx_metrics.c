@@ -242,21 +242,22 @@ s_family_compatible(const struct s_family *f, enum s_kind kind, const struct s_l
     return true;
 }
 
+/* l carries the family's label names (checked by the caller), in the family's order. */
 static struct s_series *
 s_series_get(struct s_family *f, const struct s_labels *l)
 {
     for (struct s_series *s = f->head; s; s = s->next) {
         size_t i = 0;
-        while (i < f->n_labels && strcmp(s->values[i], l->values[i]) == 0) {
+        while (i < l->n && strcmp(s->values[i], l->values[i]) == 0) {
             i++;
         }
-        if (i == f->n_labels) {
+        if (i == l->n) {
             return s;
         }
     }
     struct s_series *s = vx_calloc(1, sizeof *s);
-    s->values = vx_calloc(f->n_labels, sizeof *s->values);
-    for (size_t i = 0; i < f->n_labels; i++) {
+    s->values = vx_calloc(l->n, sizeof *s->values);
+    for (size_t i = 0; i < l->n; i++) {
         s->values[i] = vx_strdup(l->values[i]);
     }
     switch (f->kind) {

@@ -65,6 +65,10 @@ s_parse_real(const char *s, double *out)
         if (*p == '_') {
             continue;
         }
+        /* Decimal notation only: strtod would also take "nan(e)", "0x1p3" and "infinity". */
+        if (!strchr("0123456789+-.eE", *p)) {
+            return false;
+        }
         if (n + 1 >= sizeof buf) {
             return false;
         }

@@ -26,6 +26,9 @@ int ctl_status_main(int argc, char **argv);
 int ctl_emit_main(int argc, char **argv);
 int ctl_tail_main(int argc, char **argv);
 
+/* Prints "vexfsctl CMD: message" and a newline on stderr. */
+void ctl_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Prepares getopt_long for a fresh scan of a command's argv (it was used by main before). */
 void ctl_getopt_reset(void);
 

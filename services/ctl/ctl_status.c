@@ -85,12 +85,12 @@ s_set_url(struct s_probe *p, const char *url, const char *origin)
         n--;
     }
     if (!ctl_is_http_url(url)) {
-        fprintf(stderr, CTL_PROG " " S_CMD ": %s: expected an http:// or https:// URL, got '%s'\n",
+        ctl_err(S_CMD, "%s: expected an http:// or https:// URL, got '%s'",
                 origin, url);
         return -EINVAL;
     }
     if (n >= S_MAX_URL) {
-        fprintf(stderr, CTL_PROG " " S_CMD ": %s: URL longer than %d characters\n", origin,
+        ctl_err(S_CMD, "%s: URL longer than %d characters", origin,
                 S_MAX_URL - 1);
         return -EINVAL;
     }
@@ -116,7 +116,7 @@ s_select(struct s_probe *probes, const char *list)
             }
         }
         if (!found) {
-            fprintf(stderr, CTL_PROG " " S_CMD ": --only: unknown service '%.*s' (expected %s)\n",
+            ctl_err(S_CMD, "--only: unknown service '%.*s' (expected %s)",
                     (int)n, s, "propagation, routing, coordinator, automation or analytics");
             return -EINVAL;
         }
@@ -363,17 +363,17 @@ ctl_status_main(int argc, char **argv)
         }
     }
     if (optind < argc) {
-        fprintf(stderr, CTL_PROG " " S_CMD ": unexpected argument '%s'\n", argv[optind]);
+        ctl_err(S_CMD, "unexpected argument '%s'", argv[optind]);
         return CTL_EXIT_USAGE;
     }
 
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        fprintf(stderr, CTL_PROG " " S_CMD ": cannot initialise libcurl\n");
+        ctl_err(S_CMD, "cannot initialise libcurl");
         return CTL_EXIT_FAIL;
     }
     CURLM *multi = curl_multi_init();
     if (!multi) {
-        fprintf(stderr, CTL_PROG " " S_CMD ": cannot initialise libcurl\n");
+        ctl_err(S_CMD, "cannot initialise libcurl");
         curl_global_cleanup();
         return CTL_EXIT_FAIL;
     }
@@ -403,7 +403,7 @@ ctl_status_main(int argc, char **argv)
     }
     fflush(stdout);
     if (ctl_stop) {
-        fprintf(stderr, CTL_PROG " " S_CMD ": interrupted\n");
+        ctl_err(S_CMD, "interrupted");
     }
 
     for (size_t i = 0; i < S_N_SERVICES; i++) {

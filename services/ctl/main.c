@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,17 @@ s_usage(FILE *f)
         fprintf(f, "  %-8s %s\n", s_commands[i].name, s_commands[i].help);
     }
     fprintf(f, "\nRun '" CTL_PROG " COMMAND --help' for the options of a command.\n");
+}
+
+void
+ctl_err(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, CTL_PROG " %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
 }
 
 void
@@ -138,6 +150,7 @@ main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
 
+    int first = optind;
     ctl_getopt_reset();
-    return cmd->run(argc - optind, argv + optind);
+    return cmd->run(argc - first, argv + first);
 }

@@ -91,11 +91,22 @@ s_remove(prop_dedup_t *d, uint64_t hash, uint64_t seen_ns)
     d->table[i].hash = 0;
 }
 
+void
+prop_dedup_prefetch(const prop_dedup_t *d, uint64_t hash)
+{
+    __builtin_prefetch(&d->table[s_index(d, hash ? hash : 1)]);
+}
+
 static void
 s_pop_oldest(prop_dedup_t *d)
 {
     struct s_slot *old = &d->ring[d->head];
+    /* Expiry walks the ring in order but deletes at random table slots: fetch ahead. */
+    if (d->count > 16) {
+        __builtin_prefetch(&d->table[s_index(d, d->ring[(d->head + 16) % d->ring_cap].hash)]);
+    }
     s_remove(d, old->hash, old->seen_ns);
+    /* NOLINTNEXTLINE(clang-analyzer-core.DivideZero): prop_dedup_new makes ring_cap >= 1 */
     d->head = (d->head + 1) % d->ring_cap;
     d->count--;
 }

@@ -19,6 +19,11 @@ void prop_dedup_destroy(prop_dedup_t **d);
 /* Returns true when hash is a duplicate at time now_ns (monotonic); otherwise records it. */
 bool prop_dedup_check(prop_dedup_t *d, uint64_t hash, uint64_t now_ns);
 
+/* Hints that hash will be checked soon: starts loading its table slot into cache. Checking a
+ * batch in two passes (prefetch all, then check all) hides most cache misses of a large
+ * window. */
+void prop_dedup_prefetch(const prop_dedup_t *d, uint64_t hash);
+
 /* Changes the window; hashes already recorded keep their first-seen time. */
 void prop_dedup_set_window(prop_dedup_t *d, uint64_t window_ns);
 

@@ -4,8 +4,8 @@
  * Bytes are decoded with vx_wire_decode into a size-limited arena (the limit is small so the
  * out-of-arena path inside protobuf-c's unpack is exercised too), every event is validated,
  * and every valid event is rendered with vx_event_to_json: that JSON goes to REST clients and
- * vexfsctl, so it must serialise and parse back. The arena is reset after each input, as the
- * daemon does after each batch. */
+ * vexfsctl, so it must serialise, parse back, and decode again as the same event. The arena
+ * is reset after each input, as the daemon does after each batch. */
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,9 +20,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static vx_arena_t *s_arena;
+static vx_arena_t *s_arena;      /* the batch, limited like the daemon's */
+static vx_arena_t *s_json_arena; /* one event read back from its JSON form */
 
-/* Dumps the event's JSON and parses the text back; any failure is a bug worth a crash. */
+/* Dumps the event's JSON, parses the text back, and decodes that as POST /v1/events would:
+ * an event propagation accepted from the wire must read back through its own REST API the
+ * same. Any failure is a bug worth a crash. */
 static void
 s_check_json(const vx_event_t *e)
 {
@@ -35,13 +38,26 @@ s_check_json(const vx_event_t *e)
         abort();
     }
     json_error_t je;
-    json_t *back = json_loads(text, 0, &je);
+    json_t *back = json_loads(text, JSON_REJECT_DUPLICATES, &je);
     if (!back || !json_equal(j, back)) {
         abort();
     }
+    vx_event_t *again = NULL;
+    char err[300];
+    const char *reason = NULL;
+    if (vx_event_from_json(back, s_json_arena, &again, err, sizeof err, &reason) < 0 ||
+        vx_event_validate(again, err, sizeof err, &reason) < 0) {
+        abort();
+    }
+    json_t *j2 = vx_event_to_json(again);
+    if (!j2 || !json_equal(j, j2)) {
+        abort();
+    }
+    json_decref(j2);
     json_decref(back);
     free(text);
     json_decref(j);
+    vx_arena_reset(s_json_arena);
 }
 
 int
@@ -49,6 +65,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!s_arena) {
         s_arena = vx_arena_new(S_ARENA_CHUNK, S_ARENA_LIMIT);
+        s_json_arena = vx_arena_new(S_ARENA_CHUNK, 0);
     }
     vx_batch_t *b = vx_wire_decode(data, size, s_arena);
     if (b) {

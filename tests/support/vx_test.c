@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -217,4 +218,200 @@ vt_write_file(const char *path, const char *text)
     }
     fputs(text, f);
     return fclose(f) == 0 ? 0 : -errno;
+}
+
+pid_t
+vt_spawn_pipes(char *const argv[], char *const env[], int *in_fd, int *out_fd, int *err_fd)
+{
+    int p_in[2] = {-1, -1}, p_out[2] = {-1, -1}, p_err[2] = {-1, -1};
+    if ((in_fd && pipe2(p_in, O_CLOEXEC) < 0) || (out_fd && pipe2(p_out, O_CLOEXEC) < 0) ||
+        (err_fd && pipe2(p_err, O_CLOEXEC) < 0)) {
+        goto fail;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        goto fail;
+    }
+    if (pid == 0) {
+        if (env) {
+            for (char *const *e = env; *e; e++) {
+                putenv(*e);
+            }
+        }
+        int in = in_fd ? p_in[0] : open("/dev/null", O_RDONLY);
+        if (in >= 0) {
+            dup2(in, STDIN_FILENO);
+        }
+        if (out_fd) {
+            dup2(p_out[1], STDOUT_FILENO);
+        }
+        if (err_fd) {
+            dup2(p_err[1], STDERR_FILENO);
+        }
+        execv(argv[0], argv);
+        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    if (in_fd) {
+        close(p_in[0]);
+        *in_fd = p_in[1];
+    }
+    if (out_fd) {
+        close(p_out[1]);
+        *out_fd = p_out[0];
+    }
+    if (err_fd) {
+        close(p_err[1]);
+        *err_fd = p_err[0];
+    }
+    return pid;
+fail:
+    for (int i = 0; i < 2; i++) {
+        if (p_in[i] >= 0) {
+            close(p_in[i]);
+        }
+        if (p_out[i] >= 0) {
+            close(p_out[i]);
+        }
+        if (p_err[i] >= 0) {
+            close(p_err[i]);
+        }
+    }
+    return -1;
+}
+
+int
+vt_wait_exit(pid_t pid, int timeout_ms)
+{
+    if (pid <= 0) {
+        return -1;
+    }
+    uint64_t deadline = s_now_ms() + (uint64_t)timeout_ms;
+    int status = 0;
+    for (;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid) {
+            return status;
+        }
+        if (r < 0 || s_now_ms() >= deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return -1;
+        }
+        usleep(5 * 1000);
+    }
+}
+
+/* Appends what fd has to b; closes fd and sets it to -1 at end of file or on error. */
+static void
+s_drain_fd(int *fd, struct s_buf *b)
+{
+    char chunk[8192];
+    ssize_t n = read(*fd, chunk, sizeof chunk);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+        return;
+    }
+    if (n <= 0) {
+        close(*fd);
+        *fd = -1;
+        return;
+    }
+    cb_write(chunk, 1, (size_t)n, b);
+}
+
+int
+vt_run(char *const argv[], char *const env[], const char *stdin_text, int timeout_ms,
+       struct vt_run_result *out)
+{
+    memset(out, 0, sizeof *out);
+    out->status = -1;
+    struct s_buf ob = {calloc(1, 1), 0}, eb = {calloc(1, 1), 0};
+    int in = -1, o = -1, e = -1;
+    /* A child that exits before reading all of stdin must not kill us with SIGPIPE. */
+    struct sigaction ign = {.sa_handler = SIG_IGN}, old;
+    sigaction(SIGPIPE, &ign, &old);
+    pid_t pid = vt_spawn_pipes(argv, env, &in, &o, &e);
+    if (pid < 0) {
+        int err = errno;
+        sigaction(SIGPIPE, &old, NULL);
+        out->out = ob.data;
+        out->err = eb.data;
+        return -(err ? err : EIO);
+    }
+    out->pid = pid;
+    fcntl(in, F_SETFL, fcntl(in, F_GETFL) | O_NONBLOCK);
+    size_t to_write = stdin_text ? strlen(stdin_text) : 0, written = 0;
+    if (to_write == 0) {
+        close(in);
+        in = -1;
+    }
+    uint64_t deadline = s_now_ms() + (uint64_t)timeout_ms;
+    bool timed_out = false;
+    while (o >= 0 || e >= 0 || in >= 0) {
+        uint64_t now = s_now_ms();
+        if (now >= deadline) {
+            timed_out = true;
+            break;
+        }
+        struct pollfd pfd[3] = {
+            {.fd = in, .events = POLLOUT},
+            {.fd = o, .events = POLLIN},
+            {.fd = e, .events = POLLIN},
+        };
+        int rc = poll(pfd, 3, (int)(deadline - now));
+        if (rc < 0 && errno != EINTR) {
+            break;
+        }
+        if (rc <= 0) {
+            continue;
+        }
+        if (in >= 0 && pfd[0].revents) {
+            ssize_t n = write(in, stdin_text + written, to_write - written);
+            if (n > 0) {
+                written += (size_t)n;
+            }
+            if ((n < 0 && errno != EAGAIN && errno != EINTR) || written == to_write) {
+                close(in);
+                in = -1;
+            }
+        }
+        if (o >= 0 && pfd[1].revents) {
+            s_drain_fd(&o, &ob);
+        }
+        if (e >= 0 && pfd[2].revents) {
+            s_drain_fd(&e, &eb);
+        }
+    }
+    if (in >= 0) {
+        close(in);
+    }
+    if (o >= 0) {
+        close(o);
+    }
+    if (e >= 0) {
+        close(e);
+    }
+    if (timed_out) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &out->status, 0);
+        out->status = -1;
+    } else {
+        uint64_t now = s_now_ms();
+        out->status = vt_wait_exit(pid, now < deadline ? (int)(deadline - now) : 0);
+        timed_out = out->status == -1;
+    }
+    sigaction(SIGPIPE, &old, NULL);
+    out->out = ob.data;
+    out->out_len = ob.len;
+    out->err = eb.data;
+    out->err_len = eb.len;
+    return timed_out ? -ETIMEDOUT : 0;
+}
+
+void
+vt_run_result_fini(struct vt_run_result *r)
+{
+    free(r->out);
+    free(r->err);
+    memset(r, 0, sizeof *r);
 }

@@ -35,6 +35,31 @@ pid_t vt_spawn(char *const argv[], char *const env[], const char *log_path);
 /* Sends sig and waits up to timeout_ms; returns the exit status as from waitpid, or -1. */
 int vt_stop(pid_t pid, int sig, int timeout_ms);
 
+/* Starts argv[0] like vt_spawn, connected by pipes: *in_fd receives the write end of its
+ * stdin (in_fd NULL: stdin is /dev/null), *out_fd and *err_fd the read ends of its stdout and
+ * stderr (NULL: inherited). The caller closes the descriptors. Returns the pid or -1. */
+pid_t vt_spawn_pipes(char *const argv[], char *const env[], int *in_fd, int *out_fd, int *err_fd);
+/* Waits up to timeout_ms for pid to exit; returns the status as from waitpid, or -1 after
+ * killing it with SIGKILL when it did not exit in time. */
+int vt_wait_exit(pid_t pid, int timeout_ms);
+
+/* The outcome of vt_run. */
+struct vt_run_result {
+    pid_t pid;
+    int status;      /* as from waitpid; -1 when it was killed at the timeout */
+    char *out;       /* stdout, NUL-terminated; free with vt_run_result_fini */
+    size_t out_len;
+    char *err;       /* stderr, NUL-terminated */
+    size_t err_len;
+};
+
+/* Runs argv to completion with stdin_text on its stdin (NULL: empty stdin), capturing stdout
+ * and stderr; kills it after timeout_ms. Returns 0 when it exited by itself, -ETIMEDOUT when
+ * it was killed, -errno when it could not be started. out is filled in every case. */
+int vt_run(char *const argv[], char *const env[], const char *stdin_text, int timeout_ms,
+           struct vt_run_result *out);
+void vt_run_result_fini(struct vt_run_result *r);
+
 /* Directory of built programs: $VX_BIN_DIR or "build/bin". */
 const char *vt_bin_dir(void);
 /* A fresh temporary directory (caller frees the string). */

@@ -1,0 +1,493 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Benchmarks of the real vexfs-propagation process over loopback, each beside its peer
+ * measured in the same run:
+ *   1. throughput, batches of 100, ingest -> publish; peer: raw ZeroMQ PUSH/PULL of the same
+ *      packed batches on the same kind of link;
+ *   2. latency per event (p50/p99) at 10% of the measured throughput; peer: raw ZeroMQ at the
+ *      same rate;
+ *   3. throughput with the Kafka journal on (when VEXFS_KAFKA_BOOTSTRAP is set): until Kafka
+ *      acknowledged every event.
+ * Usage: bench_propagation [EVENTS] (default 2,000,000); programs from $VX_BIN_DIR. */
+#include <czmq.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "vx_clock.h"
+#include "vx_test.h"
+#include "vx_wire.h"
+
+#define BATCH 100
+#define N_TEMPLATES 64 /* distinct packed batches, so dedup sees distinct content */
+
+struct packed {
+    unsigned char *data;
+    size_t len;
+    size_t digits[BATCH]; /* offset of each event's 12-digit serial inside data */
+    size_t sent_at[BATCH]; /* offset of each event's 19-digit send time inside data */
+};
+
+#define SERIAL_DIGITS 12
+#define TIME_DIGITS 19
+static uint64_t s_serial; /* makes every sent event distinct, across runs too */
+
+static struct packed s_batches[N_TEMPLATES];
+
+/* Realistic events: a path, two content fields, one metadata field, tenant, priority. */
+static void
+s_make_batches(uint64_t salt)
+{
+    static char paths[BATCH][64], vals[BATCH][32];
+    for (int t = 0; t < N_TEMPLATES; t++) {
+        vx_event_t ev[BATCH];
+        vx_event_t *ptrs[BATCH];
+        Vexfs__V1__Event__ContentEntry c1[BATCH], c2[BATCH], c3[BATCH];
+        Vexfs__V1__Event__ContentEntry *cp[BATCH][3];
+        static char times[BATCH][32];
+        Vexfs__V1__Event__MetadataEntry m1[BATCH];
+        Vexfs__V1__Event__MetadataEntry *mp[BATCH][1];
+        for (int k = 0; k < BATCH; k++) {
+            vx_event_t init = VEXFS__V1__EVENT__INIT;
+            Vexfs__V1__Event__ContentEntry ci = VEXFS__V1__EVENT__CONTENT_ENTRY__INIT;
+            Vexfs__V1__Event__MetadataEntry mi = VEXFS__V1__EVENT__METADATA_ENTRY__INIT;
+            ev[k] = init;
+            c1[k] = ci;
+            c2[k] = ci;
+            c3[k] = ci;
+            snprintf(times[k], sizeof times[k], "T%0*d", TIME_DIGITS - 1, t * BATCH + k);
+            c3[k].key = (char *)"sent_ns";
+            c3[k].value = times[k];
+            m1[k] = mi;
+            snprintf(paths[k], sizeof paths[k], "/srv/data/project-%d/file-%d.txt", t, k);
+            snprintf(vals[k], sizeof vals[k], "S%0*llu", SERIAL_DIGITS,
+                     (unsigned long long)(salt * 100000 + (uint64_t)t * BATCH + (uint64_t)k));
+            c1[k].key = (char *)"size";
+            c1[k].value = (char *)"4096";
+            c2[k].key = (char *)"seq";
+            c2[k].value = vals[k];
+            cp[k][0] = &c1[k];
+            cp[k][1] = &c2[k];
+            cp[k][2] = &c3[k];
+            m1[k].key = (char *)"user_id";
+            m1[k].value = (char *)"1001";
+            mp[k][0] = &m1[k];
+            ev[k].type = VEXFS__V1__EVENT_TYPE__FILESYSTEM_WRITE;
+            ev[k].source = VEXFS__V1__BOUNDARY__FUSE;
+            ev[k].path = paths[k];
+            ev[k].n_content = 3;
+            ev[k].content = cp[k];
+            ev[k].n_metadata = 1;
+            ev[k].metadata = mp[k];
+            ev[k].tenant = (char *)"acme";
+            ev[k].priority = 5;
+            ptrs[k] = &ev[k];
+        }
+        vx_batch_t b = VEXFS__V1__EVENT_BATCH__INIT;
+        b.events = ptrs;
+        b.n_events = BATCH;
+        free(s_batches[t].data);
+        s_batches[t].len = vexfs__v1__event_batch__get_packed_size(&b);
+        s_batches[t].data = malloc(s_batches[t].len);
+        vexfs__v1__event_batch__pack(&b, s_batches[t].data);
+        for (int k = 0; k < BATCH; k++) {
+            unsigned char *at = memmem(s_batches[t].data, s_batches[t].len, vals[k],
+                                       strlen(vals[k]));
+            s_batches[t].digits[k] = (size_t)(at - s_batches[t].data) + 1;
+            at = memmem(s_batches[t].data, s_batches[t].len, times[k], strlen(times[k]));
+            s_batches[t].sent_at[k] = (size_t)(at - s_batches[t].data);
+        }
+    }
+}
+
+/* Counts the events of a packed EventBatch by walking its top-level fields, without decoding
+ * them: the receiver must stay cheaper than the daemon it measures. */
+static uint64_t
+s_count_events(const unsigned char *p, size_t len)
+{
+    uint64_t n = 0;
+    const unsigned char *end = p + len;
+    while (p < end) {
+        uint64_t tag = 0;
+        int shift = 0;
+        while (p < end && (*p & 0x80)) {
+            tag |= (uint64_t)(*p++ & 0x7f) << shift;
+            shift += 7;
+        }
+        if (p >= end) {
+            break;
+        }
+        tag |= (uint64_t)(*p++) << shift;
+        uint64_t v = 0;
+        shift = 0;
+        switch (tag & 7) {
+        case 0:
+            while (p < end && (*p++ & 0x80)) {
+            }
+            break;
+        case 2:
+            while (p < end && (*p & 0x80)) {
+                v |= (uint64_t)(*p++ & 0x7f) << shift;
+                shift += 7;
+            }
+            if (p < end) {
+                v |= (uint64_t)(*p++) << shift;
+            }
+            n += (tag >> 3) == 1;
+            p += v;
+            break;
+        case 1:
+            p += 8;
+            break;
+        case 5:
+            p += 4;
+            break;
+        default:
+            return n;
+        }
+    }
+    return n;
+}
+
+/* ---- receiver thread: counts events and per-event latency from timestamp_ns ------------- */
+
+struct receiver {
+    char endpoint[128];
+    bool bind;
+    bool decode;           /* decode batches (propagation output) or only count (raw) */
+    uint64_t expect_events;
+    uint64_t got_events;
+    uint64_t first_ns, last_ns;
+    double *lat_us;        /* per batch latency samples (decode mode, latency runs) */
+    size_t n_lat, cap_lat;
+    atomic_bool ready;     /* set once the socket is bound or connected */
+    pthread_t thread;
+};
+
+static void *
+s_receiver_main(void *arg)
+{
+    struct receiver *r = arg;
+    zsock_t *pull = zsock_new(ZMQ_PULL);
+    zsock_set_rcvhwm(pull, 10000);
+    if (r->bind) {
+        int port = zsock_bind(pull, "tcp://127.0.0.1:*");
+        snprintf(r->endpoint, sizeof r->endpoint, "tcp://127.0.0.1:%d", port);
+    } else {
+        zsock_connect(pull, "%s", r->endpoint);
+    }
+    zsock_set_rcvtimeo(pull, 10000);
+    atomic_store(&r->ready, true);
+    vx_arena_t *a = vx_arena_new(1 << 20, 0);
+    while (r->got_events < r->expect_events) {
+        struct vx_wire_msg m;
+        if (vx_wire_recv(pull, &m, 0) < 0) {
+            break;
+        }
+        uint64_t now = vx_wall_ns();
+        if (!r->first_ns) {
+            r->first_ns = now;
+        }
+        if (r->decode && r->lat_us) {
+            vx_batch_t *b = vx_wire_decode(zmq_msg_data(&m.body), zmq_msg_size(&m.body), a);
+            if (b) {
+                r->got_events += b->n_events;
+                for (size_t i = 0; i < b->n_events && r->n_lat < r->cap_lat; i++) {
+                    const vx_event_t *e = b->events[i];
+                    for (size_t c = 0; c < e->n_content; c++) {
+                        if (strcmp(e->content[c]->key, "sent_ns") == 0) {
+                            uint64_t sent = strtoull(e->content[c]->value, NULL, 10);
+                            r->lat_us[r->n_lat++] = (double)(now - sent) / 1e3;
+                        }
+                    }
+                }
+            }
+            vx_arena_reset(a);
+        } else if (r->decode) {
+            r->got_events += s_count_events(zmq_msg_data(&m.body), zmq_msg_size(&m.body));
+        } else {
+            /* Raw peer: the sender put its send time in the topic frame. */
+            r->got_events += BATCH;
+            if (r->lat_us && r->n_lat < r->cap_lat) {
+                uint64_t sent = strtoull(m.topic, NULL, 10);
+                for (int i = 0; i < BATCH && r->n_lat < r->cap_lat; i++) {
+                    r->lat_us[r->n_lat++] = (double)(now - sent) / 1e3;
+                }
+            }
+        }
+        r->last_ns = now;
+        vx_wire_msg_fini(&m);
+    }
+    vx_arena_destroy(&a);
+    zsock_destroy(&pull);
+    return NULL;
+}
+
+static void
+s_receiver_start(struct receiver *r)
+{
+    atomic_init(&r->ready, false);
+    pthread_create(&r->thread, NULL, s_receiver_main, r);
+    while (!atomic_load(&r->ready)) {
+        usleep(1000);
+    }
+}
+
+static void
+s_receiver_join(struct receiver *r)
+{
+    pthread_join(r->thread, NULL);
+}
+
+/* ---- sending ---------------------------------------------------------------------------- */
+
+/* Sends n events in batches; rate 0 = as fast as possible, else events per second.
+ * stamp: rewrite each batch with the send time (latency runs). raw: topic carries send time. */
+static void
+s_send(zsock_t *push, uint64_t n, double rate, bool stamp, bool raw, uint64_t *seq)
+{
+    uint64_t start = vx_mono_ns();
+    (void)seq;
+    for (uint64_t sent = 0, i = 0; sent < n; sent += BATCH, i++) {
+        if (rate > 0) {
+            /* Pace by sleeping, not spinning: a spinning sender would take a core from the
+             * daemon on a 2-core machine and inflate its latency. */
+            uint64_t due = start + (uint64_t)((double)sent / rate * 1e9);
+            uint64_t now = vx_mono_ns();
+            if (due > now) {
+                struct timespec ts = {(time_t)((due - now) / VX_NS_PER_S),
+                                      (long)((due - now) % VX_NS_PER_S)};
+                nanosleep(&ts, NULL);
+            }
+        }
+        struct packed *p = &s_batches[i % N_TEMPLATES];
+        for (int k = 0; k < BATCH; k++) {
+            uint64_t v = ++s_serial;
+            unsigned char *d = p->data + p->digits[k];
+            for (int j = SERIAL_DIGITS - 1; j >= 0; j--, v /= 10) {
+                d[j] = (unsigned char)('0' + v % 10);
+            }
+        }
+        char topic[32] = "events";
+        if (raw) {
+            snprintf(topic, sizeof topic, "%llu", (unsigned long long)vx_wall_ns());
+        } else if (stamp) {
+            /* The send time goes into each event in place (fixed width), so no re-encoding
+             * sits between taking the time and sending. */
+            uint64_t now = vx_wall_ns();
+            for (int k = 0; k < BATCH; k++) {
+                uint64_t v = now;
+                unsigned char *d = p->data + p->sent_at[k];
+                for (int j = TIME_DIGITS - 1; j >= 0; j--, v /= 10) {
+                    d[j] = (unsigned char)('0' + v % 10);
+                }
+            }
+        }
+        vx_wire_send_packed(push, topic, p->data, p->len, 0);
+    }
+}
+
+static int
+cb_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double
+s_pct(double *v, size_t n, double q)
+{
+    if (!n) {
+        return NAN;
+    }
+    size_t i = (size_t)(q * (double)(n - 1));
+    return v[i];
+}
+
+/* ---- the daemon -------------------------------------------------------------------------- */
+
+struct daemon {
+    pid_t pid;
+    uint16_t rest;
+    char ingest[64], output[64];
+};
+
+static int
+s_daemon_start(struct daemon *d, const char *kafka, const char *topic)
+{
+    d->rest = vt_free_port();
+    snprintf(d->ingest, sizeof d->ingest, "tcp://127.0.0.1:%u", (unsigned)vt_free_port());
+    snprintf(d->output, sizeof d->output, "tcp://127.0.0.1:%u", (unsigned)vt_free_port());
+    char *dir = vt_tmpdir();
+    char cfg[300], text[2048], log[300];
+    snprintf(cfg, sizeof cfg, "%s/bench.yaml", dir);
+    snprintf(log, sizeof log, "%s/propagation.log", dir);
+    snprintf(text, sizeof text,
+             "event_propagation:\n  rest_port: %u\n  ingest_endpoint: %s\n  output_endpoint: %s\n"
+             "  tap_endpoint: \"\"\n  queue_hwm: 1000\n  dedup_window_ms: 1000\n"
+             "  kafka_brokers: \"%s\"\n  kafka_topic: \"%s\"\nlogging:\n  level: warn\n",
+             (unsigned)d->rest, d->ingest, d->output, kafka ? kafka : "", topic ? topic : "x");
+    vt_write_file(cfg, text);
+    free(dir);
+    char bin[512];
+    snprintf(bin, sizeof bin, "%s/vexfs-propagation", vt_bin_dir());
+    char *argv[] = {bin, (char *)"--config", cfg, NULL};
+    d->pid = vt_spawn(argv, NULL, log);
+    if (!vt_wait_ready(d->rest, 20000)) {
+        fprintf(stderr, "bench: propagation did not start; see %s\n", log);
+        return -1;
+    }
+    return 0;
+}
+
+static double
+s_metric(uint16_t port, const char *series)
+{
+    struct vt_http_result r;
+    double v = -1;
+    if (vt_http("GET", port, "/metrics", NULL, 0, NULL, &r) == 0) {
+        char *p = strstr(r.body, series);
+        while (p && p[strlen(series)] != ' ') {
+            p = strstr(p + 1, series);
+        }
+        if (p) {
+            v = strtod(p + strlen(series) + 1, NULL);
+        }
+    }
+    vt_http_result_fini(&r);
+    return v;
+}
+
+/* Throughput of one configuration: events per second from first send to last receipt. */
+static double
+s_run_throughput(const char *to, bool bind_receiver, const char *from, uint64_t n, bool raw)
+{
+    struct receiver r = {.decode = !raw, .expect_events = n, .bind = bind_receiver};
+    if (!bind_receiver) {
+        snprintf(r.endpoint, sizeof r.endpoint, "%s", from);
+    }
+    s_receiver_start(&r);
+    zsock_t *push = zsock_new(ZMQ_PUSH);
+    zsock_set_sndhwm(push, 1000);
+    zsock_connect(push, "%s", bind_receiver ? r.endpoint : to);
+    uint64_t t0 = vx_wall_ns();
+    uint64_t seq = 0;
+    s_send(push, n, 0, false, raw, &seq);
+    s_receiver_join(&r);
+    zsock_destroy(&push);
+    if (r.got_events < n) {
+        fprintf(stderr, "bench: only %llu of %llu events arrived\n",
+                (unsigned long long)r.got_events, (unsigned long long)n);
+        return NAN;
+    }
+    return (double)n / ((double)(r.last_ns - t0) / 1e9);
+}
+
+static void
+s_run_latency(const char *to, bool bind_receiver, const char *from, uint64_t n, double rate,
+              bool raw, double *p50, double *p99)
+{
+    struct receiver r = {.decode = !raw, .expect_events = n, .bind = bind_receiver};
+    r.cap_lat = n;
+    r.lat_us = calloc(n, sizeof(double));
+    if (!bind_receiver) {
+        snprintf(r.endpoint, sizeof r.endpoint, "%s", from);
+    }
+    s_receiver_start(&r);
+    zsock_t *push = zsock_new(ZMQ_PUSH);
+    zsock_connect(push, "%s", bind_receiver ? r.endpoint : to);
+    usleep(100 * 1000);
+    static uint64_t seq = 1;
+    s_send(push, n, rate, !raw, raw, &seq);
+    s_receiver_join(&r);
+    zsock_destroy(&push);
+    qsort(r.lat_us, r.n_lat, sizeof(double), cb_cmp);
+    *p50 = s_pct(r.lat_us, r.n_lat, 0.50);
+    *p99 = s_pct(r.lat_us, r.n_lat, 0.99);
+    free(r.lat_us);
+}
+
+int
+main(int argc, char **argv)
+{
+    uint64_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 2000000;
+    n -= n % BATCH;
+    zsys_handler_set(NULL);
+    signal(SIGPIPE, SIG_IGN);
+    const int reps = 3;
+
+    printf("== propagation: ingest -> publish over loopback, batches of %d, %llu events per run\n",
+           BATCH, (unsigned long long)n);
+    double raw[3], prop[3];
+    struct daemon d;
+    if (s_daemon_start(&d, NULL, NULL) < 0) {
+        return 1;
+    }
+    for (int i = 0; i < reps; i++) {
+        s_make_batches((uint64_t)i + 1);
+        raw[i] = s_run_throughput(NULL, true, NULL, n, true);
+        s_make_batches((uint64_t)i + 100);
+        prop[i] = s_run_throughput(d.ingest, false, d.output, n, false);
+        printf("  run %d: raw ZeroMQ %.0f ev/s, propagation %.0f ev/s\n", i + 1, raw[i], prop[i]);
+    }
+    qsort(raw, reps, sizeof(double), cb_cmp);
+    qsort(prop, reps, sizeof(double), cb_cmp);
+    printf("throughput  propagation %.0f events/s (median of %d; min %.0f, max %.0f)\n", prop[1],
+           reps, prop[0], prop[2]);
+    printf("throughput  raw ZeroMQ PUSH/PULL %.0f events/s (median; min %.0f, max %.0f)\n", raw[1],
+           raw[0], raw[2]);
+    printf("ratio       propagation / raw ZeroMQ = %.2f; target >= 1,000,000 events/s: %s\n",
+           prop[1] / raw[1], prop[1] >= 1e6 ? "met" : "NOT met");
+
+    double rate = prop[1] * 0.10;
+    uint64_t ln = (uint64_t)(rate * 3);
+    ln -= ln % BATCH;
+    double p50r, p99r, p50p[3], p99p[3];
+    s_run_latency(NULL, true, NULL, ln, rate, true, &p50r, &p99r);
+    for (int i = 0; i < reps; i++) {
+        s_make_batches((uint64_t)i + 200);
+        s_run_latency(d.ingest, false, d.output, ln, rate, false, &p50p[i], &p99p[i]);
+    }
+    qsort(p50p, reps, sizeof(double), cb_cmp);
+    qsort(p99p, reps, sizeof(double), cb_cmp);
+    printf("latency     at %.0f events/s (10%%): propagation p50 %.1f us, p99 %.1f us (median of "
+           "%d; p99 range %.1f..%.1f)\n",
+           rate, p50p[1], p99p[1], reps, p99p[0], p99p[2]);
+    printf("latency     raw ZeroMQ at the same rate: p50 %.1f us, p99 %.1f us; target p99 < 50 us: "
+           "%s\n",
+           p50r, p99r, p99p[1] < 50 ? "met" : "NOT met");
+    vt_stop(d.pid, SIGTERM, 30000);
+
+    const char *kafka = getenv("VEXFS_KAFKA_BOOTSTRAP");
+    if (kafka && *kafka) {
+        char topic[128];
+        snprintf(topic, sizeof topic, "vexfs.bench.%d.%ld", (int)getpid(), (long)time(NULL));
+        if (s_daemon_start(&d, kafka, topic) < 0) {
+            return 1;
+        }
+        uint64_t kn = n / 2 - (n / 2) % BATCH;
+        s_make_batches(999);
+        uint64_t t0 = vx_wall_ns();
+        double zt = s_run_throughput(d.ingest, false, d.output, kn, false);
+        double delivered = 0;
+        while ((delivered = s_metric(d.rest, "vexfs_kafka_delivered_total")) < (double)kn) {
+            if (vx_wall_ns() - t0 > 300 * VX_NS_PER_S) {
+                break;
+            }
+            usleep(5000);
+        }
+        double secs = (double)(vx_wall_ns() - t0) / 1e9;
+        printf("kafka       journal on: %.0f events/s acknowledged by Kafka (%.0f of %llu in "
+               "%.2f s); publish rate meanwhile %.0f events/s\n",
+               delivered / secs, delivered, (unsigned long long)kn, secs, zt);
+        vt_stop(d.pid, SIGTERM, 60000);
+    } else {
+        printf("kafka       not measured: VEXFS_KAFKA_BOOTSTRAP unset\n");
+    }
+    return 0;
+}

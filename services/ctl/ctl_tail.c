@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* vexfsctl tail: subscribes to propagation's observer tap and prints every event as one
+ * compact JSON line, so the stream can be piped into jq, grep or a file.
+ *
+ * The tap is a PUB socket: a late subscriber misses what was published before it joined and
+ * a slow one loses batches at its high-water mark, by design (observation must never slow the
+ * pipeline). A message that is not a decodable batch is counted, not printed. */
+#include <czmq.h>
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "vx_arena.h"
+#include "vx_event.h"
+#include "vx_wire.h"
+
+#define S_CMD "tail"
+#define S_DEFAULT_ENDPOINT "tcp://127.0.0.1:5553"
+#define S_TOPIC "events"
+#define S_ARENA_LIMIT (4ull * VX_WIRE_MAX_BATCH_BYTES) /* decoded form of the largest batch */
+#define S_MAX_TIMEOUT_MS 86400000LL
+
+static void
+s_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: " CTL_PROG " tail [--endpoint EP] [--count N] [--timeout-ms T]\n\n"
+            "Subscribes to the propagation tap (topic prefix \"%s\") and prints each event as\n"
+            "one compact JSON line on stdout. Stops after N events, after T ms without any\n"
+            "message, or on SIGINT/SIGTERM; exit status 0. A summary, including the number of\n"
+            "messages that could not be decoded, goes to stderr.\n\n"
+            "  -e, --endpoint EP     tap endpoint to connect to (default %s)\n"
+            "  -n, --count N         stop after N events (default: no limit)\n"
+            "  -t, --timeout-ms T    stop after T ms without a message (default: wait forever)\n"
+            "      --help, --version\n",
+            S_TOPIC, S_DEFAULT_ENDPOINT);
+}
+
+/* Prints the events of one batch, at most limit of them (0: all). Returns how many were
+ * printed, or -errno when stdout failed (a closed pipe ends the command). */
+static long long
+s_print_batch(const vx_batch_t *b, long long limit)
+{
+    long long printed = 0;
+    for (size_t i = 0; i < b->n_events && (limit == 0 || printed < limit); i++) {
+        json_t *o = vx_event_to_json(b->events[i]);
+        char *line = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        if (!line) {
+            continue; /* jansson refused (out of memory): skip rather than print half */
+        }
+        fputs(line, stdout);
+        fputc('\n', stdout);
+        free(line);
+        printed++;
+    }
+    if (fflush(stdout) != 0) {
+        return -errno;
+    }
+    return printed;
+}
+
+int
+ctl_tail_main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"endpoint", required_argument, NULL, 'e'},
+        {"count", required_argument, NULL, 'n'},
+        {"timeout-ms", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *endpoint = S_DEFAULT_ENDPOINT;
+    long long count = 0, timeout_ms = -1;
+    int c;
+    while ((c = getopt_long(argc, argv, ":e:n:t:hV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'e':
+            endpoint = optarg;
+            break;
+        case 'n':
+            if (ctl_parse_int(S_CMD, "--count", optarg, 1, LLONG_MAX, &count) < 0) {
+                return CTL_EXIT_USAGE;
+            }
+            break;
+        case 't':
+            if (ctl_parse_int(S_CMD, "--timeout-ms", optarg, 1, S_MAX_TIMEOUT_MS, &timeout_ms) <
+                0) {
+                return CTL_EXIT_USAGE;
+            }
+            break;
+        case 'h':
+            s_usage(stdout);
+            return CTL_EXIT_OK;
+        case 'V':
+            printf(CTL_PROG " %s\n", VX_VERSION);
+            return CTL_EXIT_OK;
+        default:
+            return ctl_opt_error(S_CMD, c, argv);
+        }
+    }
+    if (optind < argc) {
+        ctl_err(S_CMD, "unexpected argument '%s'", argv[optind]);
+        return CTL_EXIT_USAGE;
+    }
+
+    zsock_t *sub = zsock_new(ZMQ_SUB);
+    if (!sub) {
+        ctl_err(S_CMD, "cannot create a ZeroMQ socket: %s", zmq_strerror(zmq_errno()));
+        return CTL_EXIT_FAIL;
+    }
+    zsock_set_subscribe(sub, S_TOPIC);
+    zsock_set_rcvtimeo(sub, (int)timeout_ms);
+    if (zsock_connect(sub, "%s", endpoint) < 0) {
+        ctl_err(S_CMD, "--endpoint: cannot connect to '%s': %s", endpoint,
+                zmq_strerror(zmq_errno()));
+        zsock_destroy(&sub);
+        return CTL_EXIT_USAGE;
+    }
+
+    int status = CTL_EXIT_OK;
+    vx_arena_t *arena = vx_arena_new(64 * 1024, S_ARENA_LIMIT);
+    long long events = 0, batches = 0, undecodable = 0;
+    while (!ctl_stop && (count == 0 || events < count)) {
+        struct vx_wire_msg msg;
+        int rc = vx_wire_recv(sub, &msg, 0);
+        if (rc == -EAGAIN) {
+            break; /* --timeout-ms passed without a message */
+        }
+        if (rc == -EINTR) {
+            continue;
+        }
+        if (rc == -EPROTO) {
+            undecodable++;
+            continue;
+        }
+        if (rc < 0) {
+            ctl_err(S_CMD, "%s: receiving: %s", endpoint, zmq_strerror(-rc));
+            status = CTL_EXIT_FAIL;
+            break;
+        }
+        vx_batch_t *b = vx_wire_decode(zmq_msg_data(&msg.body), zmq_msg_size(&msg.body), arena);
+        vx_wire_msg_fini(&msg);
+        if (!b) {
+            undecodable++;
+            vx_arena_reset(arena);
+            continue;
+        }
+        batches++;
+        long long printed = s_print_batch(b, count == 0 ? 0 : count - events);
+        vx_arena_reset(arena);
+        if (printed < 0) {
+            /* The reader went away (e.g. "| head"): that ends tail, it is not a failure. */
+            if (printed != -EPIPE) {
+                ctl_err(S_CMD, "writing stdout: %s", strerror((int)-printed));
+                status = CTL_EXIT_FAIL;
+            }
+            break;
+        }
+        events += printed;
+    }
+    fprintf(stderr, "received %lld events in %lld batches (%lld undecodable messages)\n", events,
+            batches, undecodable);
+    vx_arena_destroy(&arena);
+    zsock_destroy(&sub);
+    return status;
+}
