@@ -108,9 +108,8 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/obj/tests/support/vx_test.o $(
 deps:
 	@scripts/install-deps.sh
 
-check: deps
-	@$(MAKE) all
-	@scripts/run-tests.sh $(BUILD)
+check:
+	@scripts/check.sh
 
 test: all
 	@scripts/run-tests.sh $(BUILD)

@@ -220,11 +220,20 @@ s_token_ok(const vx_http_t *h, const char *authorization)
 }
 
 static bool
+s_type_is(const char *ct, const char *type)
+{
+    size_t n = strlen(type);
+    /* strchr also finds the terminating NUL: the type may end right there. */
+    return strncasecmp(ct, type, n) == 0 && strchr("; \t", ct[n]);
+}
+
+/* The admin API speaks JSON only. A body without a type, and curl's default form type
+ * (`curl -d`), are read as JSON too, so the obvious command line works. */
+static bool
 s_is_json_type(const char *ct)
 {
-    size_t n = strlen("application/json");
-    /* strchr also finds the terminating NUL: the type may end right there. */
-    return !ct || (strncasecmp(ct, "application/json", n) == 0 && strchr("; \t", ct[n]));
+    return !ct || s_type_is(ct, "application/json") ||
+           s_type_is(ct, "application/x-www-form-urlencoded");
 }
 
 static void
@@ -409,7 +418,13 @@ s_req_finish(struct vx_http_req *req)
     const char *ct = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_TYPE);
     struct vx_http_resp resp = {.status = MHD_HTTP_OK};
-    if (req->body_len > 0 && s_is_json_type(ct)) {
+    if (req->body_len > 0 && !s_is_json_type(ct)) {
+        vx_http_error(&resp, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+                      "request bodies are JSON: send Content-Type application/json, not '%.64s'",
+                      ct);
+        return s_send(req, &resp);
+    }
+    if (req->body_len > 0) {
         json_error_t e;
         req->json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &e);
         if (!req->json) {

@@ -11,9 +11,10 @@
  *  - a mutating method (POST, PUT, PATCH, DELETE) without "Authorization: Bearer <token>"
  *    matching the configured token gets 401; when no token is configured, mutating calls
  *    are refused with 403 (an admin API is never open by accident);
- *  - a body sent with Content-Type application/json (or with no type) is parsed with jansson
- *    (duplicate keys rejected); invalid JSON gets 400 with jansson's line/column message and the
- *    handler is not called; an empty body leaves req->json NULL;
+ *  - a body is parsed with jansson (duplicate keys rejected) when its Content-Type is
+ *    application/json, absent, or curl's default application/x-www-form-urlencoded; any other
+ *    type gets 415; invalid JSON gets 400 with jansson's line/column message and the handler is
+ *    not called; an empty body leaves req->json NULL;
  *  - no matching route: 404, matching path but other method: 405 with an Allow header.
  * Errors are JSON: {"error":{"code":"invalid_json","message":"..."}}.
  *

@@ -66,6 +66,7 @@ struct s_emit {
     /* transport: exactly one of push and curl */
     zsock_t *push;
     CURL *curl;
+    bool curl_global; /* curl_global_init succeeded: cleanup owed */
     struct curl_slist *headers;
     char *url;
     char curl_err[CURL_ERROR_SIZE];
@@ -145,8 +146,7 @@ s_parse_kv(const char *opt, char *arg, struct s_kv **list, size_t *n)
     size_t klen = (size_t)(eq - arg);
     for (size_t i = 0; i < *n; i++) {
         if (strlen((*list)[i].key) == klen && strncmp((*list)[i].key, arg, klen) == 0) {
-            ctl_err(S_CMD, "%s: key '%.*s' given twice", opt, (int)klen,
-                    arg);
+            ctl_err(S_CMD, "%s: key '%.*s' given twice", opt, (int)klen, arg);
             return -EINVAL;
         }
     }
@@ -278,6 +278,7 @@ s_open(struct s_emit *em)
             ctl_err(S_CMD, "cannot initialise libcurl");
             return CTL_EXIT_FAIL;
         }
+        em->curl_global = true;
         em->curl = curl_easy_init();
         if (!em->curl || !em->headers) {
             ctl_err(S_CMD, "cannot initialise libcurl");
@@ -303,8 +304,7 @@ s_open(struct s_emit *em)
     snprintf(em->sender, sizeof em->sender, CTL_PROG "-%s-%ld", host, (long)getpid());
     em->push = zsock_new(ZMQ_PUSH);
     if (!em->push) {
-        ctl_err(S_CMD, "cannot create a ZeroMQ socket: %s",
-                zmq_strerror(zmq_errno()));
+        ctl_err(S_CMD, "cannot create a ZeroMQ socket: %s", zmq_strerror(zmq_errno()));
         return CTL_EXIT_FAIL;
     }
     /* Queue only to a completed connection, so a send waits for a live receiver (and fails
@@ -314,8 +314,8 @@ s_open(struct s_emit *em)
     zsock_set_sndtimeo(em->push, S_SEND_TIMEOUT_MS);
     zsock_set_linger(em->push, S_LINGER_MS);
     if (zsock_connect(em->push, "%s", em->endpoint) < 0) {
-        ctl_err(S_CMD, "--endpoint: cannot connect to '%s': %s",
-                em->endpoint, zmq_strerror(zmq_errno()));
+        ctl_err(S_CMD, "--endpoint: cannot connect to '%s': %s", em->endpoint,
+                zmq_strerror(zmq_errno()));
         return CTL_EXIT_USAGE;
     }
     return CTL_EXIT_OK;
@@ -328,7 +328,10 @@ s_close(struct s_emit *em)
     if (em->curl) {
         curl_easy_cleanup(em->curl);
         em->curl = NULL;
+    }
+    if (em->curl_global) {
         curl_global_cleanup();
+        em->curl_global = false;
     }
     curl_slist_free_all(em->headers);
     em->headers = NULL;
@@ -346,11 +349,12 @@ s_push(struct s_emit *em)
     b.batch_sequence = em->batch_seq + 1;
     int rc = vx_wire_send(em->push, S_TOPIC, &b, 0);
     if (rc == -EAGAIN) {
-        ctl_err(S_CMD, "%s: no receiver took batch %llu within %d ms",
+        ctl_err(S_CMD,
+                "%s: no receiver took batch %llu within %d ms (none connected, or all full)",
                 em->endpoint, (unsigned long long)b.batch_sequence, S_SEND_TIMEOUT_MS);
     } else if (rc == -EINTR) {
-        ctl_err(S_CMD, "%s: interrupted while sending batch %llu",
-                em->endpoint, (unsigned long long)b.batch_sequence);
+        ctl_err(S_CMD, "%s: interrupted while sending batch %llu", em->endpoint,
+                (unsigned long long)b.batch_sequence);
     } else if (rc == -EMSGSIZE) {
         ctl_err(S_CMD, "batch %llu exceeds %u bytes; use a smaller --batch",
                 (unsigned long long)b.batch_sequence, VX_WIRE_MAX_BATCH_BYTES);
@@ -391,8 +395,7 @@ s_post(struct s_emit *em)
     char *body = json_dumps(arr, JSON_COMPACT);
     json_decref(arr);
     if (!body) {
-        ctl_err(S_CMD, "cannot encode batch %llu as JSON",
-                (unsigned long long)em->batch_seq + 1);
+        ctl_err(S_CMD, "cannot encode batch %llu as JSON", (unsigned long long)em->batch_seq + 1);
         return -ENOMEM;
     }
     struct s_buf resp = {NULL, 0};
@@ -404,11 +407,12 @@ s_post(struct s_emit *em)
     int rc = 0;
     long code = 0;
     if (cc != CURLE_OK) {
-        ctl_err(S_CMD, "POST %s (batch %llu): %s", em->url,
-                (unsigned long long)em->batch_seq + 1,
-                cc == CURLE_ABORTED_BY_CALLBACK ? "interrupted"
-                : em->curl_err[0]               ? em->curl_err
-                                                : curl_easy_strerror(cc));
+        const char *why = em->curl_err[0] ? em->curl_err : curl_easy_strerror(cc);
+        if (cc == CURLE_ABORTED_BY_CALLBACK) {
+            why = "interrupted";
+        }
+        ctl_err(S_CMD, "POST %s (batch %llu): %s", em->url, (unsigned long long)em->batch_seq + 1,
+                why);
         rc = -EIO;
     } else {
         curl_easy_getinfo(em->curl, CURLINFO_RESPONSE_CODE, &code);
@@ -578,8 +582,7 @@ ctl_emit_main(int argc, char **argv)
             break;
         case 'r':
             if (!ctl_is_http_url(optarg)) {
-                ctl_err(S_CMD, "--rest: expected an http:// or https:// URL, got '%s'",
-                        optarg);
+                ctl_err(S_CMD, "--rest: expected an http:// or https:// URL, got '%s'", optarg);
                 goto out;
             }
             em.rest = optarg;
@@ -599,8 +602,7 @@ ctl_emit_main(int argc, char **argv)
         case 't':
             if (vx_event_type_parse(optarg, &t.type) < 0) {
                 s_names(vx_event_type_name, names, sizeof names);
-                ctl_err(S_CMD, "--type: unknown event type '%s' (one of %s)",
-                        optarg, names);
+                ctl_err(S_CMD, "--type: unknown event type '%s' (one of %s)", optarg, names);
                 goto out;
             }
             type_name = optarg;
@@ -635,8 +637,7 @@ ctl_emit_main(int argc, char **argv)
         case S_OPT_SOURCE:
             if (vx_boundary_parse(optarg, &t.source) < 0) {
                 s_names(vx_boundary_name, names, sizeof names);
-                ctl_err(S_CMD, "--source: unknown boundary '%s' (one of %s)",
-                        optarg, names);
+                ctl_err(S_CMD, "--source: unknown boundary '%s' (one of %s)", optarg, names);
                 goto out;
             }
             template_opt = template_opt ? template_opt : "--source";
@@ -679,8 +680,7 @@ ctl_emit_main(int argc, char **argv)
         goto out;
     }
     if (!em.rest && (em.durable || em.token_file)) {
-        ctl_err(S_CMD, "%s needs --rest",
-                em.durable ? "--durable" : "--token-file");
+        ctl_err(S_CMD, "%s needs --rest", em.durable ? "--durable" : "--token-file");
         goto out;
     }
     if (count_set) {

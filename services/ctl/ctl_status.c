@@ -69,8 +69,10 @@ s_usage(FILE *f)
             "  --only LIST         probe only these services (comma-separated)\n",
             S_TIMEOUT_MS);
     for (size_t i = 0; i < S_N_SERVICES; i++) {
-        fprintf(f, "  --%-11s URL    base URL (env %s, default %s)\n", s_services[i].name,
-                s_services[i].env, s_services[i].def);
+        char opt[32];
+        snprintf(opt, sizeof opt, "--%s URL", s_services[i].name);
+        fprintf(f, "  %-19s base URL (env %s, default %s)\n", opt, s_services[i].env,
+                s_services[i].def);
     }
     fprintf(f, "  --help, --version\n");
 }
@@ -85,13 +87,11 @@ s_set_url(struct s_probe *p, const char *url, const char *origin)
         n--;
     }
     if (!ctl_is_http_url(url)) {
-        ctl_err(S_CMD, "%s: expected an http:// or https:// URL, got '%s'",
-                origin, url);
+        ctl_err(S_CMD, "%s: expected an http:// or https:// URL, got '%s'", origin, url);
         return -EINVAL;
     }
     if (n >= S_MAX_URL) {
-        ctl_err(S_CMD, "%s: URL longer than %d characters", origin,
-                S_MAX_URL - 1);
+        ctl_err(S_CMD, "%s: URL longer than %d characters", origin, S_MAX_URL - 1);
         return -EINVAL;
     }
     memcpy(p->url, url, n);
@@ -116,8 +116,8 @@ s_select(struct s_probe *probes, const char *list)
             }
         }
         if (!found) {
-            ctl_err(S_CMD, "--only: unknown service '%.*s' (expected %s)",
-                    (int)n, s, "propagation, routing, coordinator, automation or analytics");
+            ctl_err(S_CMD, "--only: unknown service '%.*s' (expected %s)", (int)n, s,
+                    "propagation, routing, coordinator, automation or analytics");
             return -EINVAL;
         }
         if (s[n] == '\0') {

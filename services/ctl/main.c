@@ -67,12 +67,15 @@ int
 ctl_opt_error(const char *cmd, int c, char **argv)
 {
     const char *arg = optind > 0 ? argv[optind - 1] : "?";
+    bool is_long = strncmp(arg, "--", 2) == 0;
     if (c == ':') {
-        fprintf(stderr, CTL_PROG " %s: option '%s' needs a value\n", cmd, arg);
-    } else if (optopt != 0) {
-        fprintf(stderr, CTL_PROG " %s: unknown option '-%c'\n", cmd, optopt);
+        ctl_err(cmd, "option '%s' needs a value", arg);
+    } else if (is_long && optopt != 0) {
+        ctl_err(cmd, "option '%.*s' takes no value", (int)strcspn(arg, "="), arg);
+    } else if (!is_long && optopt > 0 && optopt < 128) {
+        ctl_err(cmd, "unknown option '-%c'", optopt);
     } else {
-        fprintf(stderr, CTL_PROG " %s: unknown option '%s'\n", cmd, arg);
+        ctl_err(cmd, "unknown option '%s'", arg);
     }
     fprintf(stderr, "Run '" CTL_PROG " %s --help' for its options.\n", cmd);
     return CTL_EXIT_USAGE;

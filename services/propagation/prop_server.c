@@ -496,11 +496,9 @@ s_bind(int type, const char *endpoint, int hwm, char *bound, size_t boundlen, ch
         zsock_destroy(&z);
         return NULL;
     }
-    snprintf(bound, boundlen, "%s", zsock_endpoint(z) ? zsock_endpoint(z) : endpoint);
-    const char *last = zsock_last_endpoint(z);
-    if (last) {
-        snprintf(bound, boundlen, "%s", last);
-    }
+    char *last = zsock_last_endpoint(z); /* caller frees, in czmq 4.2 */
+    snprintf(bound, boundlen, "%s", last ? last : endpoint);
+    free(last);
     return z;
 }
 

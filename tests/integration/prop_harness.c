@@ -58,6 +58,10 @@ ph_stop(struct ph_daemon *d)
 {
     int status = vt_stop(d->pid, SIGTERM, 60000);
     d->pid = 0;
+    /* A clean exit is part of every test: under the sanitizers it also means no leak. */
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "propagation did not exit cleanly on SIGTERM (status %d); log in %s", status,
+                  d->log);
     return status;
 }
 

@@ -24,7 +24,8 @@ struct ph_daemon {
 /* Starts the daemon with extra YAML lines for the event_propagation section (may be NULL)
  * and extra admin lines; waits for /ready. Fails the test when it does not come up. */
 void ph_start(struct ph_daemon *d, const char *prop_yaml, const char *admin_yaml);
-/* SIGTERM and wait; returns the exit status (waitpid form). */
+/* SIGTERM and wait; fails the test unless the daemon exits with status 0 (with the
+ * sanitizers, a leak makes the exit status nonzero). Returns the waitpid status. */
 int ph_stop(struct ph_daemon *d);
 /* Kills with SIGKILL and reaps. */
 void ph_kill9(struct ph_daemon *d);

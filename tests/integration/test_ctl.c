@@ -272,9 +272,10 @@ START_TEST(t_emit_stdin_skips_bad_line)
 {
     char ep[128];
     zsock_t *pull = s_bind(ZMQ_PULL, ep, sizeof ep);
-    const char *input = "{\"type\":\"filesystem_write\",\"path\":\"/a\",\"content\":{\"k\":\"1\"}}\n"
-                        "{\"type\":\"no_such_type\",\"path\":\"/b\"}\n"
-                        "{\"type\":\"filesystem_create\",\"path\":\"/c\",\"tenant\":\"acme\"}\n";
+    const char *input =
+        "{\"type\":\"filesystem_write\",\"path\":\"/a\",\"content\":{\"k\":\"1\"}}\n"
+        "{\"type\":\"no_such_type\",\"path\":\"/b\"}\n"
+        "{\"type\":\"filesystem_create\",\"path\":\"/c\",\"tenant\":\"acme\"}\n";
     struct vt_run_result r;
     s_run(&r, input, "emit", "--endpoint", ep, NULL);
     ck_assert_int_eq(s_exit_code(&r), 1);

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Everything CI checks, in one command (`make check`): packages, a -Werror build, every test
+# against real parts (one Kafka broker for the whole run), the same tests under ASan+UBSan with
+# LeakSanitizer, short fuzz runs of every decoder of outside input, and lint.
+#   VX_FUZZ_SECONDS   seconds per fuzz target (default 20)
+#   VX_SKIP_LINT=1    leave out cppcheck/clang-tidy (local iterations only)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+t0=$(date +%s)
+step() { printf '\n==== %s (%ss)\n' "$*" "$(( $(date +%s) - t0 ))"; }
+
+step "packages"
+scripts/install-deps.sh
+
+step "build (gcc -Werror)"
+make all
+
+step "build (ASan+UBSan)"
+make SANITIZE=1 all
+
+step "Kafka broker"
+VEXFS_KAFKA_BOOTSTRAP=$(scripts/kafka.sh start)
+export VEXFS_KAFKA_BOOTSTRAP
+trap 'scripts/kafka.sh stop >/dev/null 2>&1 || true' EXIT
+
+step "tests"
+scripts/run-tests.sh build
+
+step "tests under ASan+UBSan+LSan"
+VX_SANITIZE=1 scripts/run-tests.sh build/san
+
+step "fuzz"
+scripts/fuzz.sh "${VX_FUZZ_SECONDS:-20}"
+
+if [ "${VX_SKIP_LINT:-0}" != 1 ]; then
+  step "lint"
+  scripts/lint.sh build
+fi
+
+step "all checks passed"
