@@ -121,13 +121,15 @@ sanitize:
 fuzz:
 	@scripts/fuzz.sh
 
-bench: all
+bench: deps
+	@$(MAKE) all
 	@scripts/bench.sh $(BUILD)
 
 lint: | $(GEN_H)
 	@scripts/lint.sh $(BUILD)
 
-run: all
+run: deps
+	@$(MAKE) all
 	@scripts/run-demo.sh $(BUILD)
 
 clean:

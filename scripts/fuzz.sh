@@ -118,7 +118,7 @@ for t in "${targets[@]}"; do
     cov0=$(sed -n 's/.*INITED cov: \([0-9]*\).*/\1/p' "$log" | head -1)
     cov1=$(sed -n 's/.*[A-Z]* cov: \([0-9]*\).*/\1/p' "$log" | tail -1)
     execs=$(sed -n 's/^stat::number_of_executed_units: *\([0-9]*\).*/\1/p' "$log" | tail -1)
-    corp=$(find "$OUT/corpus/$t" -type f | wc -l)
+    corp=$(sed -n 's/.* corp: \([0-9]*\)\/.*/\1/p' "$log" | tail -1)
     if [ "$rc" -ne 0 ]; then
         failed=1
         status="FAILED (exit $rc): $(grep -m1 -E 'ERROR: |runtime error:|==[0-9]+== *ABORTING|deadly signal|timeout' "$log" || echo 'see log')"
@@ -126,7 +126,8 @@ for t in "${targets[@]}"; do
         status=ok
     fi
     summary+=("$(printf '%-16s %10s execs  cov %5s (+%s new)  corpus %s -> %s  %s' \
-        "$t" "${execs:-?}" "${cov1:-?}" "$(( ${cov1:-0} - ${cov0:-0} ))" "$seeds" "$corp" "$status")")
+        "$t" "${execs:-?}" "${cov1:-?}" "$(( ${cov1:-0} - ${cov0:-0} ))" "$seeds" "${corp:-?}" \
+        "$status")")
 done
 
 echo

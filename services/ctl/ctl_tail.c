@@ -7,6 +7,7 @@
  * pipeline). A message that is not a decodable batch is counted, not printed. */
 #include <czmq.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
@@ -29,12 +30,15 @@ static void
 s_usage(FILE *f)
 {
     fprintf(f,
-            "usage: " CTL_PROG " tail [--endpoint EP] [--count N] [--timeout-ms T]\n\n"
+            "usage: " CTL_PROG " tail [--endpoint EP] [--pull] [--count N] [--timeout-ms T]\n\n"
             "Subscribes to the propagation tap (topic prefix \"%s\") and prints each event as\n"
             "one compact JSON line on stdout. Stops after N events, after T ms without any\n"
             "message, or on SIGINT/SIGTERM; exit status 0. A summary, including the number of\n"
             "messages that could not be decoded, goes to stderr.\n\n"
             "  -e, --endpoint EP     tap endpoint to connect to (default %s)\n"
+            "      --pull            consume the lossless routing link instead (PULL from\n"
+            "                        propagation's output_endpoint, e.g. tcp://127.0.0.1:5551),\n"
+            "                        standing in for routing: every event is taken exactly once\n"
             "  -n, --count N         stop after N events (default: no limit)\n"
             "  -t, --timeout-ms T    stop after T ms without a message (default: wait forever)\n"
             "      --help, --version\n",
@@ -70,6 +74,7 @@ ctl_tail_main(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"endpoint", required_argument, NULL, 'e'},
+        {"pull", no_argument, NULL, 'p'},
         {"count", required_argument, NULL, 'n'},
         {"timeout-ms", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
@@ -77,12 +82,16 @@ ctl_tail_main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *endpoint = S_DEFAULT_ENDPOINT;
+    bool pull = false;
     long long count = 0, timeout_ms = -1;
     int c;
     while ((c = getopt_long(argc, argv, ":e:n:t:hV", opts, NULL)) != -1) {
         switch (c) {
         case 'e':
             endpoint = optarg;
+            break;
+        case 'p':
+            pull = true;
             break;
         case 'n':
             if (ctl_parse_int(S_CMD, "--count", optarg, 1, LLONG_MAX, &count) < 0) {
@@ -110,12 +119,14 @@ ctl_tail_main(int argc, char **argv)
         return CTL_EXIT_USAGE;
     }
 
-    zsock_t *sub = zsock_new(ZMQ_SUB);
+    zsock_t *sub = zsock_new(pull ? ZMQ_PULL : ZMQ_SUB);
     if (!sub) {
         ctl_err(S_CMD, "cannot create a ZeroMQ socket: %s", zmq_strerror(zmq_errno()));
         return CTL_EXIT_FAIL;
     }
-    zsock_set_subscribe(sub, S_TOPIC);
+    if (!pull) {
+        zsock_set_subscribe(sub, S_TOPIC);
+    }
     zsock_set_rcvtimeo(sub, (int)timeout_ms);
     if (zsock_connect(sub, "%s", endpoint) < 0) {
         ctl_err(S_CMD, "--endpoint: cannot connect to '%s': %s", endpoint,

@@ -132,8 +132,8 @@ main(int argc, char **argv)
                  strerror(-hrc));
         goto out;
     }
-    vx_info("PROP-START", "vexfs-propagation %s ready: rest %s:%u, producer %s%s", VX_VERSION,
-            hopts.bind, (unsigned)vx_http_port(http), vx_config_str(cfg, PROP_SECTION, "producer_id"),
+    vx_info("PROP-START", "vexfs-propagation %s ready: rest %s:%u%s", VX_VERSION, hopts.bind,
+            (unsigned)vx_http_port(http),
             token ? "" : " (no admin token: mutating REST calls are refused)");
     rc = prop_server_run(server, &s_stop) < 0 ? 1 : 0;
     vx_http_stop(http);

@@ -623,8 +623,9 @@ prop_server_run(prop_server_t *s, volatile sig_atomic_t *stop)
         {zsock_resolve(s->rest_pull), 0, ZMQ_POLLIN, 0},
     };
     uint64_t last_gauges = 0;
-    vx_info("PROP-RUN", "ingest %s, output %s, tap %s, kafka %s", s->ingest_ep, s->output_ep,
-            s->tap ? s->tap_ep : "off", s->kafka ? s->kafka_topic : "off");
+    vx_info("PROP-RUN", "producer %s: ingest %s, output %s, tap %s, kafka %s", s->producer_id,
+            s->ingest_ep, s->output_ep, s->tap ? s->tap_ep : "off",
+            s->kafka ? s->kafka_topic : "off");
     while (!*stop) {
         long timeout = 100;
         if (s->out->n > 0) {
