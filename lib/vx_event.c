@@ -387,6 +387,15 @@ vx_event_validate(const vx_event_t *e, char *err, size_t errlen, const char **re
         *reason = "bad_field";
         return -EINVAL;
     }
+    /* The JSON form holds these as signed 64-bit integers (vx_event_from_json takes
+     * 0..INT64_MAX); anything larger would render as a negative number. */
+    const char *big = e->timestamp_ns > (uint64_t)INT64_MAX ? "timestamp_ns"
+                      : e->ingest_ns > (uint64_t)INT64_MAX  ? "ingest_ns"
+                      : e->sequence > (uint64_t)INT64_MAX   ? "sequence"
+                                                            : NULL;
+    if (big) {
+        return s_fail(err, errlen, reason, "bad_field", "field '%s': must be at most 2^63-1", big);
+    }
     if (s_check_str(e->path, VX_EVENT_MAX_PATH, "path", err, errlen, reason) < 0 ||
         s_check_str(e->tenant, 256, "tenant", err, errlen, reason) < 0 ||
         s_check_str(e->producer_id, 256, "producer_id", err, errlen, reason) < 0 ||
@@ -427,6 +436,11 @@ vx_event_validate(const vx_event_t *e, char *err, size_t errlen, const char **re
             if (s_check_str(c->vector_clock[i]->node, 256, "causality.vector_clock", err, errlen,
                             reason) < 0) {
                 return -EINVAL;
+            }
+            if (c->vector_clock[i]->counter > (uint64_t)INT64_MAX) {
+                return s_fail(err, errlen, reason, "bad_field",
+                              "field '%s': counters must be at most 2^63-1",
+                              "causality.vector_clock");
             }
         }
     }

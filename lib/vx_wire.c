@@ -121,6 +121,101 @@ vx_wire_decode(const void *data, size_t len, vx_arena_t *arena)
     return vexfs__v1__event_batch__unpack(vx_arena_pb(arena), len, data);
 }
 
+/* ---- hand encoding and span walking ----------------------------------------------------- */
+
+size_t
+vx_pb_varint(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+size_t
+vx_pb_bytes(uint8_t *p, uint32_t field, const void *data, size_t len)
+{
+    size_t n = vx_pb_varint(p, (uint64_t)field << 3 | 2);
+    n += vx_pb_varint(p + n, len);
+    memcpy(p + n, data, len);
+    return n + len;
+}
+
+size_t
+vx_pb_uint(uint8_t *p, uint32_t field, uint64_t v)
+{
+    size_t n = vx_pb_varint(p, (uint64_t)field << 3);
+    return n + vx_pb_varint(p + n, v);
+}
+
+static int
+s_read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    uint64_t r = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (*p >= end) {
+            return -EPROTO;
+        }
+        uint8_t b = *(*p)++;
+        r |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = r;
+            return 0;
+        }
+    }
+    return -EPROTO;
+}
+
+int
+vx_wire_event_spans(const void *data, size_t len, struct vx_span *out, size_t max, size_t *n)
+{
+    const uint8_t *p = data;
+    const uint8_t *end = p + len;
+    *n = 0;
+    while (p < end) {
+        uint64_t tag, v;
+        if (s_read_varint(&p, end, &tag) < 0) {
+            return -EPROTO;
+        }
+        switch (tag & 7) {
+        case 0:
+            if (s_read_varint(&p, end, &v) < 0) {
+                return -EPROTO;
+            }
+            break;
+        case 1:
+        case 5: {
+            size_t w = (tag & 7) == 1 ? 8 : 4;
+            if ((size_t)(end - p) < w) {
+                return -EPROTO;
+            }
+            p += w;
+            break;
+        }
+        case 2:
+            if (s_read_varint(&p, end, &v) < 0 || v > (uint64_t)(end - p)) {
+                return -EPROTO;
+            }
+            if (tag >> 3 == 1) {
+                if (*n == max) {
+                    return -E2BIG;
+                }
+                out[*n].data = p;
+                out[*n].len = (size_t)v;
+                (*n)++;
+            }
+            p += v;
+            break;
+        default:
+            return -EPROTO;
+        }
+    }
+    return 0;
+}
+
 /* ---- sequence tracking -------------------------------------------------------------------- */
 
 struct s_sender {

@@ -43,6 +43,24 @@ void vx_wire_msg_fini(struct vx_wire_msg *msg);
  * reset) or NULL when the bytes are not a valid EventBatch or the arena limit is exceeded. */
 vx_batch_t *vx_wire_decode(const void *data, size_t len, vx_arena_t *arena);
 
+/* A byte range inside a packed message. */
+struct vx_span {
+    const uint8_t *data;
+    size_t len;
+};
+
+/* Finds the packed Event of every `events` entry (field 1) of a packed EventBatch, in order,
+ * without decoding them: lets a hop forward events as the bytes it received. Returns 0 and *n,
+ * -EPROTO when the bytes are not well-formed protobuf, -E2BIG when there are more than max. */
+int vx_wire_event_spans(const void *data, size_t len, struct vx_span *out, size_t max, size_t *n);
+
+/* Protobuf encoding helpers for writing fields by hand: each returns bytes written. */
+size_t vx_pb_varint(uint8_t *p, uint64_t v);
+/* A length-delimited field: tag, length, bytes. */
+size_t vx_pb_bytes(uint8_t *p, uint32_t field, const void *data, size_t len);
+/* A varint field. */
+size_t vx_pb_uint(uint8_t *p, uint32_t field, uint64_t v);
+
 /* Per-sender sequence tracking, bounded: at most max_senders senders are remembered (the least
  * recently seen is forgotten first). */
 typedef struct vx_seqtrack vx_seqtrack_t;

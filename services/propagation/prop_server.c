@@ -51,13 +51,16 @@ struct s_submit {
     json_t *ids;
 };
 
+/* The output batch under construction, already in its packed form: one `events` field per
+ * event, holding the event's bytes as received followed by its stamp. */
 struct s_out {
-    vx_event_t events[S_OUT_CAP];
-    vx_event_t *ptrs[S_OUT_CAP];
-    struct prop_stamp_store store[S_OUT_CAP];
+    uint8_t *buf;
+    size_t len, cap;
+    size_t n;
+    size_t rec_off[S_OUT_CAP];  /* where each packed Event starts in buf */
+    size_t rec_len[S_OUT_CAP];
     uint64_t recv_ns[S_OUT_CAP];
     struct s_submit *req[S_OUT_CAP];
-    size_t n;
     uint64_t oldest_ns; /* monotonic time the first event of this batch was accepted */
 };
 
@@ -87,10 +90,12 @@ struct prop_server {
     vx_arena_t *arena;
     vx_seqtrack_t *ingest_seq;
     struct prop_stamper stamper;
+    bool keep_unknown;
     struct s_out *out;
     uint64_t out_batch_seq;
-    void *packbuf;
-    size_t packcap;
+    struct vx_span spans[S_OUT_CAP];
+    uint8_t *scratch; /* re-encoding of events whose unknown fields are stripped */
+    size_t scratch_cap;
     uint64_t shutdown_deadline; /* monotonic; 0 while running */
     atomic_bool running;
 
@@ -251,18 +256,11 @@ s_send_reliable(prop_server_t *s, const void *data, size_t len)
 }
 
 static void
-s_journal(prop_server_t *s, const vx_event_t *e, struct s_submit *req)
+s_journal(prop_server_t *s, const uint8_t *event, size_t len, const char *path, size_t path_len,
+          struct s_submit *req)
 {
-    size_t len = vexfs__v1__event__get_packed_size(e);
-    uint8_t stackbuf[4096];
-    uint8_t *buf = len <= sizeof stackbuf ? stackbuf : vx_malloc(len);
-    vexfs__v1__event__pack(e, buf);
-    const char *key = e->path ? e->path : "";
-    int rc = vx_kafka_produce(s->kafka, s->kafka_topic, key, strlen(key), buf, len,
+    int rc = vx_kafka_produce(s->kafka, s->kafka_topic, path, path_len, event, len,
                               req && req->durable ? req : NULL, s->durable_timeout_ms);
-    if (buf != stackbuf) {
-        free(buf);
-    }
     if (rc < 0) {
         vx_counter_add(s->kafka_failed, 1);
         vx_counter_add(s_dropped(s, "kafka_failed"), 1);
@@ -278,6 +276,61 @@ s_journal(prop_server_t *s, const vx_event_t *e, struct s_submit *req)
     }
 }
 
+/* The key of a journaled event is its path; read it back from the packed bytes (the last
+ * occurrence of field 5 wins, as in any protobuf reader). */
+static size_t
+s_packed_path(const uint8_t *p, size_t len, const char **path)
+{
+    const uint8_t *end = p + len;
+    size_t found = 0;
+    *path = "";
+    while (p < end) {
+        uint64_t tag = 0, v = 0;
+        int shift = 0;
+        while (p < end && (*p & 0x80)) {
+            tag |= (uint64_t)(*p++ & 0x7f) << shift;
+            shift += 7;
+        }
+        if (p >= end) {
+            break;
+        }
+        tag |= (uint64_t)(*p++) << shift;
+        shift = 0;
+        switch (tag & 7) {
+        case 0:
+            while (p < end && (*p++ & 0x80)) {
+            }
+            break;
+        case 1:
+            p += 8;
+            break;
+        case 5:
+            p += 4;
+            break;
+        case 2:
+            while (p < end && (*p & 0x80)) {
+                v |= (uint64_t)(*p++ & 0x7f) << shift;
+                shift += 7;
+            }
+            if (p < end) {
+                v |= (uint64_t)(*p++) << shift;
+            }
+            if (v > (uint64_t)(end - p)) {
+                return found;
+            }
+            if (tag >> 3 == 5) {
+                *path = (const char *)p;
+                found = (size_t)v;
+            }
+            p += v;
+            break;
+        default:
+            return found;
+        }
+    }
+    return found;
+}
+
 static void
 s_flush(prop_server_t *s)
 {
@@ -285,19 +338,11 @@ s_flush(prop_server_t *s)
     if (o->n == 0) {
         return;
     }
-    vx_batch_t batch = VEXFS__V1__EVENT_BATCH__INIT;
-    batch.events = o->ptrs;
-    batch.n_events = o->n;
-    batch.sender = s->producer_id;
-    batch.batch_sequence = ++s->out_batch_seq;
-    size_t len = vexfs__v1__event_batch__get_packed_size(&batch);
-    if (len > s->packcap) {
-        s->packcap = len * 2;
-        s->packbuf = vx_realloc(s->packbuf, s->packcap);
-    }
-    vexfs__v1__event_batch__pack(&batch, s->packbuf);
+    /* The batch trailer: sender and batch sequence (fields 2 and 3 of EventBatch). */
+    o->len += vx_pb_bytes(o->buf + o->len, 2, s->producer_id, strlen(s->producer_id));
+    o->len += vx_pb_uint(o->buf + o->len, 3, ++s->out_batch_seq);
 
-    int rc = s_send_reliable(s, s->packbuf, len);
+    int rc = s_send_reliable(s, o->buf, o->len);
     uint64_t now = vx_mono_ns();
     if (rc < 0) {
         vx_error("PROP-PUBLISH", "batch of %zu events not published: %s", o->n, strerror(-rc));
@@ -306,7 +351,7 @@ s_flush(prop_server_t *s)
     } else {
         vx_counter_add(s->batches_out, 1);
         vx_counter_add(s->processed, o->n);
-        if (s->tap && vx_wire_send_packed(s->tap, "events", s->packbuf, len, ZMQ_DONTWAIT) < 0) {
+        if (s->tap && vx_wire_send_packed(s->tap, "events", o->buf, o->len, ZMQ_DONTWAIT) < 0) {
             vx_counter_add(s->tap_dropped, 1);
         }
     }
@@ -317,7 +362,10 @@ s_flush(prop_server_t *s)
         slow += lat > budget;
         vx_histogram_observe(s->latency, (double)lat * 1e-9);
         if (rc == 0 && s->kafka) {
-            s_journal(s, o->ptrs[i], o->req[i]);
+            const uint8_t *ev = o->buf + o->rec_off[i];
+            const char *path;
+            size_t plen = s_packed_path(ev, o->rec_len[i], &path);
+            s_journal(s, ev, o->rec_len[i], path, plen, o->req[i]);
         } else if (rc < 0 && o->req[i] && o->req[i]->status == 0) {
             o->req[i]->status = -ESHUTDOWN;
             snprintf(o->req[i]->message, sizeof o->req[i]->message, "not published: %s",
@@ -328,9 +376,46 @@ s_flush(prop_server_t *s)
         vx_counter_add(s->slow, slow);
     }
     o->n = 0;
+    o->len = 0;
     if (s->kafka) {
         vx_kafka_poll(s->kafka, 0);
     }
+}
+
+/* Appends one accepted event: its bytes as received (or re-encoded without unknown fields)
+ * and its stamp, as one `events` field of the output batch. */
+static void
+s_append(prop_server_t *s, const vx_event_t *e, struct vx_span span, uint64_t wall, int source,
+         uint8_t id[VX_EVENT_ID_LEN])
+{
+    struct s_out *o = s->out;
+    if (!s->keep_unknown && e->base.n_unknown_fields) {
+        vx_event_t copy = *e;
+        copy.base.n_unknown_fields = 0;
+        copy.base.unknown_fields = NULL;
+        size_t need = vexfs__v1__event__get_packed_size(&copy);
+        if (need > s->scratch_cap) {
+            s->scratch_cap = need * 2;
+            s->scratch = vx_realloc(s->scratch, s->scratch_cap);
+        }
+        span.len = vexfs__v1__event__pack(&copy, s->scratch);
+        span.data = s->scratch;
+    }
+    uint8_t stamp[PROP_STAMP_MAX];
+    size_t slen = prop_stamp_encode(&s->stamper, e, stamp, id, wall, source);
+    size_t rec = span.len + slen;
+    size_t need = o->len + 1 + 10 + rec + 300 /* room for the trailer */;
+    if (need > o->cap) {
+        o->cap = need * 2;
+        o->buf = vx_realloc(o->buf, o->cap);
+    }
+    o->buf[o->len++] = 0x0a; /* EventBatch.events, length-delimited */
+    o->len += vx_pb_varint(o->buf + o->len, rec);
+    o->rec_off[o->n] = o->len;
+    o->rec_len[o->n] = rec;
+    memcpy(o->buf + o->len, span.data, span.len);
+    memcpy(o->buf + o->len + span.len, stamp, slen);
+    o->len += rec;
 }
 
 /* ---- processing --------------------------------------------------------------------------- */
@@ -338,7 +423,8 @@ s_flush(prop_server_t *s)
 /* Validates, deduplicates and stamps every event of batch into the output. req is the REST
  * submission the batch came from, or NULL for ZeroMQ ingest. */
 static void
-s_process(prop_server_t *s, const vx_batch_t *batch, struct s_submit *req, int source)
+s_process(prop_server_t *s, const vx_batch_t *batch, const struct vx_span *spans,
+          struct s_submit *req, int source)
 {
     struct s_out *o = s->out;
     uint64_t mono = vx_mono_ns();
@@ -386,15 +472,16 @@ s_process(prop_server_t *s, const vx_batch_t *batch, struct s_submit *req, int s
         if (o->n == 0) {
             o->oldest_ns = mono;
         }
-        size_t k = o->n++;
-        prop_stamp(&s->stamper, e, &o->events[k], &o->store[k], wall, source);
-        o->ptrs[k] = &o->events[k];
+        size_t k = o->n;
+        uint8_t id[VX_EVENT_ID_LEN];
+        s_append(s, e, spans[i], wall, source, id);
         o->recv_ns[k] = mono;
         o->req[k] = req;
+        o->n++;
         if (req) {
-            char id[VX_EVENT_ID_STR];
-            vx_event_id_format(o->events[k].id.data, id);
-            json_array_append_new(req->ids, json_string(id));
+            char idtext[VX_EVENT_ID_STR];
+            vx_event_id_format(id, idtext);
+            json_array_append_new(req->ids, json_string(idtext));
             req->accepted++;
         }
     }
@@ -411,9 +498,14 @@ s_ingest_bytes(prop_server_t *s, const void *data, size_t len, struct s_submit *
         vx_arena_reset(s->arena);
     }
     vx_batch_t *b = vx_wire_decode(data, len, s->arena);
-    if (!b) {
-        vx_counter_add(s_dropped(s, "bad_protobuf"), 1);
-        vx_warn("PROP-BAD-BATCH", "undecodable batch of %zu bytes dropped", len);
+    size_t n_spans = 0;
+    int src = b ? vx_wire_event_spans(data, len, s->spans, S_OUT_CAP, &n_spans) : -EPROTO;
+    if (!b || src < 0 || n_spans != b->n_events) {
+        /* Events of an undecodable batch cannot be counted: the batch counts as one. */
+        vx_counter_add(s_dropped(s, src == -E2BIG ? "too_large" : "bad_protobuf"),
+                       src == -E2BIG ? b->n_events : 1);
+        vx_warn("PROP-BAD-BATCH", "%s batch of %zu bytes dropped",
+                src == -E2BIG ? "oversized (more than 10000 events)" : "undecodable", len);
         return;
     }
     vx_counter_add(req ? s->received_rest : s->received_zmq, b->n_events);
@@ -429,7 +521,7 @@ s_ingest_bytes(prop_server_t *s, const void *data, size_t len, struct s_submit *
             }
         }
     }
-    s_process(s, b, req, source);
+    s_process(s, b, s->spans, req, source);
     if (vx_arena_used(s->arena) > S_ARENA_FLUSH) {
         s_flush(s);
         vx_arena_reset(s->arena);
@@ -520,7 +612,7 @@ prop_server_new(const vx_config_t *cfg, vx_metrics_t *metrics, char *err, size_t
         snprintf(s->producer_id, sizeof s->producer_id, "propagation-%s", host);
     }
     s->stamper.producer_id = s->producer_id;
-    s->stamper.keep_unknown = vx_config_bool(cfg, PROP_SECTION, "enable_context_preservation");
+    s->keep_unknown = vx_config_bool(cfg, PROP_SECTION, "enable_context_preservation");
     s->coalesce = vx_config_bool(cfg, PROP_SECTION, "enable_performance_optimization");
     s->durable_timeout_ms = (int)vx_config_int(cfg, PROP_SECTION, "durable_timeout_ms");
     s->shutdown_timeout_ms = (int)vx_config_int(cfg, PROP_SECTION, "shutdown_timeout_ms");
@@ -598,8 +690,11 @@ prop_server_destroy(prop_server_t **sp)
     prop_dedup_destroy(&s->dedup);
     vx_arena_destroy(&s->arena);
     vx_seqtrack_destroy(&s->ingest_seq);
+    if (s->out) {
+        free(s->out->buf);
+    }
     free(s->out);
-    free(s->packbuf);
+    free(s->scratch);
     pthread_mutex_destroy(&s->rest_mu);
     vx_free(sp);
 }

@@ -1,37 +1,52 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Stamping accepted events: fill what is absent, keep everything else as it came. */
+/* Stamping accepted events: encode what is absent, as fields appended to the event. */
 #include "prop_stamp.h"
 
-void
-prop_stamp(struct prop_stamper *st, const vx_event_t *in, vx_event_t *out,
-           struct prop_stamp_store *store, uint64_t now_ns, int source)
+#include <string.h>
+
+#include "vx_wire.h"
+
+/* Field numbers of vexfs.v1.Event (proto/vexfs/v1/event.proto). */
+enum {
+    S_F_ID = 1,
+    S_F_SOURCE = 3,
+    S_F_TIMESTAMP = 4,
+    S_F_PRODUCER = 10,
+    S_F_SEQUENCE = 11,
+    S_F_TRACE = 13,
+    S_F_INGEST = 14,
+};
+
+size_t
+prop_stamp_encode(struct prop_stamper *st, const vx_event_t *in, uint8_t out[PROP_STAMP_MAX],
+                  uint8_t id[VX_EVENT_ID_LEN], uint64_t now_ns, int source)
 {
-    *out = *in;
-    if (in->id.len != VX_EVENT_ID_LEN) {
-        vx_event_id_new(store->id);
-        out->id.data = store->id;
-        out->id.len = VX_EVENT_ID_LEN;
+    size_t n = 0;
+    if (in->id.len == VX_EVENT_ID_LEN) {
+        memcpy(id, in->id.data, VX_EVENT_ID_LEN);
+    } else {
+        vx_event_id_new(id);
+        n += vx_pb_bytes(out + n, S_F_ID, id, VX_EVENT_ID_LEN);
+    }
+    if (in->source == 0 && source != 0) {
+        n += vx_pb_uint(out + n, S_F_SOURCE, (uint64_t)source);
+    }
+    if (in->timestamp_ns == 0) {
+        n += vx_pb_uint(out + n, S_F_TIMESTAMP, now_ns);
     }
     if (!in->producer_id || !in->producer_id[0]) {
         /* The event's origin is this daemon: number it in our own sequence. */
-        out->producer_id = (char *)st->producer_id;
-        out->sequence = ++st->sequence;
-    }
-    if (in->timestamp_ns == 0) {
-        out->timestamp_ns = now_ns;
-    }
-    if (in->ingest_ns == 0) {
-        out->ingest_ns = now_ns;
+        size_t len = strnlen(st->producer_id, 256);
+        n += vx_pb_bytes(out + n, S_F_PRODUCER, st->producer_id, len);
+        n += vx_pb_uint(out + n, S_F_SEQUENCE, ++st->sequence);
     }
     if (!in->trace_id || !in->trace_id[0]) {
-        vx_trace_id_new(store->trace);
-        out->trace_id = store->trace;
+        char trace[33];
+        vx_trace_id_new(trace);
+        n += vx_pb_bytes(out + n, S_F_TRACE, trace, 32);
     }
-    if (in->source == 0 && source != 0) {
-        out->source = (Vexfs__V1__Boundary)source;
+    if (in->ingest_ns == 0) {
+        n += vx_pb_uint(out + n, S_F_INGEST, now_ns);
     }
-    if (!st->keep_unknown) {
-        out->base.n_unknown_fields = 0;
-        out->base.unknown_fields = NULL;
-    }
+    return n;
 }

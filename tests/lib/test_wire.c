@@ -143,6 +143,51 @@ START_TEST(t_seqtrack)
 }
 END_TEST
 
+START_TEST(t_event_spans)
+{
+    vx_event_t a = VEXFS__V1__EVENT__INIT, b = VEXFS__V1__EVENT__INIT;
+    a.type = VEXFS__V1__EVENT_TYPE__FILESYSTEM_WRITE;
+    a.path = (char *)"/a";
+    b.type = VEXFS__V1__EVENT_TYPE__SYSTEM;
+    vx_event_t *evs[2] = {&a, &b};
+    vx_batch_t batch = VEXFS__V1__EVENT_BATCH__INIT;
+    batch.events = evs;
+    batch.n_events = 2;
+    batch.sender = (char *)"s";
+    batch.batch_sequence = 9;
+    uint8_t buf[256];
+    size_t len = vexfs__v1__event_batch__pack(&batch, buf);
+    struct vx_span spans[4];
+    size_t n = 0;
+    ck_assert_int_eq(vx_wire_event_spans(buf, len, spans, 4, &n), 0);
+    ck_assert_uint_eq(n, 2);
+    for (size_t i = 0; i < 2; i++) {
+        uint8_t want[64];
+        size_t wl = vexfs__v1__event__pack(evs[i], want);
+        ck_assert_uint_eq(spans[i].len, wl);
+        ck_assert(memcmp(spans[i].data, want, wl) == 0);
+    }
+    ck_assert_int_eq(vx_wire_event_spans(buf, len, spans, 1, &n), -E2BIG);
+    ck_assert_int_eq(vx_wire_event_spans(buf, len - 1, spans, 4, &n), -EPROTO);
+    const uint8_t bad_wire_type[] = {0x0f, 0x00};
+    ck_assert_int_eq(vx_wire_event_spans(bad_wire_type, 2, spans, 4, &n), -EPROTO);
+    const uint8_t overlong[] = {0x0a, 0x7f, 0x00};
+    ck_assert_int_eq(vx_wire_event_spans(overlong, 3, spans, 4, &n), -EPROTO);
+    /* Hand-encoded fields read back as protobuf-c encodes them. */
+    uint8_t hand[64];
+    size_t hl = vx_pb_bytes(hand, 5, "/a", 2);
+    hl += vx_pb_uint(hand + hl, 2, VEXFS__V1__EVENT_TYPE__FILESYSTEM_WRITE);
+    vx_event_t *e = vexfs__v1__event__unpack(NULL, hl, hand);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_str_eq(e->path, "/a");
+    ck_assert_int_eq(e->type, VEXFS__V1__EVENT_TYPE__FILESYSTEM_WRITE);
+    vexfs__v1__event__free_unpacked(e, NULL);
+    ck_assert_uint_eq(vx_pb_varint(hand, 300), 2);
+    ck_assert_uint_eq(hand[0], 0xac);
+    ck_assert_uint_eq(hand[1], 0x02);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -155,6 +200,7 @@ main(void)
     tc = tcase_create("decode");
     tcase_add_test(tc, t_decode_garbage);
     tcase_add_test(tc, t_decode_respects_arena_limit);
+    tcase_add_test(tc, t_event_spans);
     suite_add_tcase(s, tc);
     tc = tcase_create("sequence");
     tcase_add_test(tc, t_seqtrack);
