@@ -32,20 +32,23 @@ LIB_SRC   := $(wildcard lib/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/event.pb-c.o
 LIBVX     := $(BUILD)/lib/libvx.a
 
-PROP_SRC  := $(wildcard services/propagation/*.c)
-PROP_OBJ  := $(PROP_SRC:%.c=$(BUILD)/obj/%.o)
-PROP_CORE := $(filter-out $(BUILD)/obj/services/propagation/main.o,$(PROP_OBJ))
+# Every folder services/<svc>/ with a main.c is a daemon, built into build/bin/vexfs-<svc>;
+# its other objects form build/lib/lib<svc>.a, which its unit tests (tests/<svc>/test_*.c)
+# and the benchmarks link against. services/ctl/ is vexfsctl.
+SERVICES  := $(filter-out ctl,$(notdir $(patsubst %/main.c,%,$(wildcard services/*/main.c))))
+svc_obj    = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard services/$(1)/*.c))
+svc_core   = $(filter-out $(BUILD)/obj/services/$(1)/main.o,$(call svc_obj,$(1)))
+SVC_LIBS  := $(SERVICES:%=$(BUILD)/lib/lib%.a)
 CTL_SRC   := $(wildcard services/ctl/*.c)
 CTL_OBJ   := $(CTL_SRC:%.c=$(BUILD)/obj/%.o)
 
-BINS      := $(BUILD)/bin/vexfs-propagation $(BUILD)/bin/vexfsctl
+BINS      := $(SERVICES:%=$(BUILD)/bin/vexfs-%) $(BUILD)/bin/vexfsctl
 
-UNIT_SRC  := $(wildcard tests/lib/test_*.c) $(wildcard tests/propagation/test_*.c)
+UNIT_SRC  := $(wildcard tests/lib/test_*.c) $(foreach s,$(SERVICES),$(wildcard tests/$(s)/test_*.c))
 INTEG_SRC := $(wildcard tests/integration/test_*.c)
-HARNESS_O := $(BUILD)/obj/tests/integration/prop_harness.o
 TEST_BINS := $(UNIT_SRC:%.c=$(BUILD)/%) $(INTEG_SRC:%.c=$(BUILD)/%)
-TEST_OBJ  := $(UNIT_SRC:%.c=$(BUILD)/obj/%.o) $(INTEG_SRC:%.c=$(BUILD)/obj/%.o) \
-             $(BUILD)/obj/tests/support/vx_test.o
+SUPPORT_O := $(BUILD)/obj/tests/support/vx_test.o
+HARNESS_O := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out tests/integration/test_%,$(wildcard tests/integration/*.c)))
 
 BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCH_BINS:= $(BENCH_SRC:%.c=$(BUILD)/%)
@@ -72,35 +75,42 @@ $(LIBVX): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/bin/vexfs-propagation: $(PROP_OBJ) $(LIBVX)
-	@mkdir -p $(dir $@)
-	@echo '  LD      $@'
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+define service_rules
+$(BUILD)/lib/lib$(1).a: $(call svc_core,$(1))
+	@mkdir -p $$(dir $$@)
+	$(Q)rm -f $$@ && ar rcs $$@ $$^
+
+$(BUILD)/bin/vexfs-$(1): $(BUILD)/obj/services/$(1)/main.o $(BUILD)/lib/lib$(1).a $(LIBVX)
+	@mkdir -p $$(dir $$@)
+	@echo '  LD      $$@'
+	$(Q)$(CC) $(LDFLAGS) -o $$@ $$^ $(LDLIBS)
+
+$(BUILD)/obj/tests/$(1)/%.o: CFLAGS += -Iservices/$(1)
+
+$(BUILD)/tests/$(1)/%: $(BUILD)/obj/tests/$(1)/%.o $(SUPPORT_O) $(BUILD)/lib/lib$(1).a $(LIBVX)
+	@mkdir -p $$(dir $$@)
+	@echo '  LD      $$@'
+	$(Q)$(CC) $(LDFLAGS) -o $$@ $$^ $(LDLIBS) $(CHECK_LIBS)
+endef
+$(foreach s,$(SERVICES),$(eval $(call service_rules,$(s))))
 
 $(BUILD)/bin/vexfsctl: $(CTL_OBJ) $(LIBVX)
 	@mkdir -p $(dir $@)
 	@echo '  LD      $@'
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/lib/%: $(BUILD)/obj/tests/lib/%.o $(BUILD)/obj/tests/support/vx_test.o $(LIBVX)
+$(BUILD)/tests/lib/%: $(BUILD)/obj/tests/lib/%.o $(SUPPORT_O) $(LIBVX)
 	@mkdir -p $(dir $@)
 	@echo '  LD      $@'
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
 
-$(BUILD)/obj/tests/propagation/%.o: CFLAGS += -Iservices/propagation
-$(BUILD)/obj/bench/%.o: CFLAGS += -Iservices/propagation
-$(BUILD)/tests/propagation/%: $(BUILD)/obj/tests/propagation/%.o $(BUILD)/obj/tests/support/vx_test.o $(PROP_CORE) $(LIBVX)
+$(BUILD)/tests/integration/%: $(BUILD)/obj/tests/integration/%.o $(SUPPORT_O) $(HARNESS_O) $(LIBVX)
 	@mkdir -p $(dir $@)
 	@echo '  LD      $@'
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
 
-$(BUILD)/obj/tests/integration/%.o: CFLAGS += -Itests/support
-$(BUILD)/tests/integration/%: $(BUILD)/obj/tests/integration/%.o $(BUILD)/obj/tests/support/vx_test.o $(BUILD)/obj/tests/integration/prop_harness.o $(LIBVX)
-	@mkdir -p $(dir $@)
-	@echo '  LD      $@'
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
-
-$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/obj/tests/support/vx_test.o $(PROP_CORE) $(LIBVX)
+$(BUILD)/obj/bench/%.o: CFLAGS += $(SERVICES:%=-Iservices/%)
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(SUPPORT_O) $(SVC_LIBS) $(LIBVX)
 	@mkdir -p $(dir $@)
 	@echo '  LD      $@'
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
