@@ -350,13 +350,16 @@ s_metric(uint16_t port, const char *series)
 {
     struct vt_http_result r;
     double v = -1;
+    size_t n = strlen(series);
     if (vt_http("GET", port, "/metrics", NULL, 0, NULL, &r) == 0) {
-        char *p = strstr(r.body, series);
-        while (p && p[strlen(series)] != ' ') {
-            p = strstr(p + 1, series);
-        }
-        if (p) {
-            v = strtod(p + strlen(series) + 1, NULL);
+        /* A sample line starts with the series name; # HELP / # TYPE lines do not. */
+        for (char *line = r.body; line && *line;) {
+            if (strncmp(line, series, n) == 0 && line[n] == ' ') {
+                v = strtod(line + n + 1, NULL);
+                break;
+            }
+            char *next = strchr(line, '\n');
+            line = next ? next + 1 : NULL;
         }
     }
     vt_http_result_fini(&r);

@@ -7,7 +7,8 @@
 # Each target and the library sources it needs are compiled with clang, libFuzzer, ASan and
 # UBSan into build/fuzz/ (never the gcc objects: they carry no coverage instrumentation).
 # A target runs over build/fuzz/corpus/<target>/, seeded from tests/fuzz/corpus/<target>/ and
-# kept between runs, so coverage accumulates on one machine while git holds only the seeds.
+# kept (minimised) between runs, so coverage accumulates on one machine while git holds only
+# the seeds.
 # Seeds of fuzz_batch are protobuf text format (*.txtpb), encoded here with protoc-c so they
 # stay readable in review. Exit 1 when any target finds a crash, leak, timeout or UB; the
 # input that did it is in build/fuzz/artifacts/<target>/.
@@ -38,10 +39,11 @@ if ! command -v "$CC" >/dev/null; then
 fi
 make "$GEN_H" >/dev/null
 
+# shellcheck disable=SC2054 # comma-separated sanitizer list, one argument
 SAN=(-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
-# -fsanitize=fuzzer-no-link instruments like -fsanitize=fuzzer without linking libFuzzer's
-# main(): the library objects get the same coverage hooks as the targets.
+# shellcheck disable=SC2086 # PKGS is a list of package names
 read -r -a PKG_CFLAGS <<<"$(pkg-config --cflags $PKGS)"
+# shellcheck disable=SC2086
 read -r -a PKG_LIBS <<<"$(pkg-config --libs $PKGS)"
 CFLAGS=(-std=gnu11 -g -O1 -D_GNU_SOURCE -pthread -Wall -Wextra -Ilib -Ibuild/gen "${PKG_CFLAGS[@]}")
 
@@ -58,13 +60,15 @@ s_compile() {
     "$CC" "${CFLAGS[@]}" "$@" -c -o "$obj" "$src"
 }
 
-# The generated code is not ours to fix: compiled without -Werror, like the main build does.
+# -fsanitize=fuzzer-no-link instruments like -fsanitize=fuzzer without linking libFuzzer's
+# main(): the library objects get the same coverage hooks as the targets.
 objs=()
 for src in "${LIB_SRC[@]}"; do
     obj=$OUT/obj/$(basename "${src%.c}").o
     s_compile "$src" "$obj" -Werror "${SAN[@]}" -fsanitize=fuzzer-no-link
     objs+=("$obj")
 done
+# The generated code is not ours to fix: compiled without -Werror, as the main build does.
 gen_obj=$OUT/obj/event.pb-c.o
 s_compile "$GEN_C" "$gen_obj" "${SAN[@]}" -fsanitize=fuzzer-no-link
 objs+=("$gen_obj")
@@ -118,15 +122,26 @@ for t in "${targets[@]}"; do
     cov0=$(sed -n 's/.*INITED cov: \([0-9]*\).*/\1/p' "$log" | head -1)
     cov1=$(sed -n 's/.*[A-Z]* cov: \([0-9]*\).*/\1/p' "$log" | tail -1)
     execs=$(sed -n 's/^stat::number_of_executed_units: *\([0-9]*\).*/\1/p' "$log" | tail -1)
-    corp=$(sed -n 's/.* corp: \([0-9]*\)\/.*/\1/p' "$log" | tail -1)
     if [ "$rc" -ne 0 ]; then
         failed=1
         status="FAILED (exit $rc): $(grep -m1 -E 'ERROR: |runtime error:|==[0-9]+== *ABORTING|deadly signal|timeout' "$log" || echo 'see log')"
     else
         status=ok
+        # libFuzzer never deletes inputs it loaded, so superseded ones pile up across runs:
+        # keep only a minimal set with the same coverage.
+        rm -rf "$OUT/corpus/$t.new"
+        mkdir -p "$OUT/corpus/$t.new"
+        if "$OUT/$t" -merge=1 -rss_limit_mb=2048 -max_len=65536 -timeout=10 \
+            "$OUT/corpus/$t.new" "$OUT/corpus/$t" >"$OUT/$t.merge.log" 2>&1; then
+            rm -rf "$OUT/corpus/$t"
+            mv "$OUT/corpus/$t.new" "$OUT/corpus/$t"
+        else
+            rm -rf "$OUT/corpus/$t.new"
+        fi
     fi
+    corp=$(find "$OUT/corpus/$t" -type f | wc -l)
     summary+=("$(printf '%-16s %10s execs  cov %5s (+%s new)  corpus %s -> %s  %s' \
-        "$t" "${execs:-?}" "${cov1:-?}" "$(( ${cov1:-0} - ${cov0:-0} ))" "$seeds" "${corp:-?}" \
+        "$t" "${execs:-?}" "${cov1:-?}" "$(( ${cov1:-0} - ${cov0:-0} ))" "$seeds" "$corp" \
         "$status")")
 done
 

@@ -41,7 +41,7 @@ start=$(date +%s)
 PBC_H=$(pkg-config --variable=includedir libprotobuf-c 2>/dev/null || echo /usr/include)/protobuf-c/protobuf-c.h
 PBC_DEFS=()
 for macro in PROTOBUF_C_VERSION_NUMBER PROTOBUF_C_MIN_COMPILER_VERSION; do
-    value=$(sed -n "s/^#define[[:space:]]*$macro[[:space:]]*\([0-9]*\).*/\1/p" "$PBC_H" | head -1)
+    value=$(sed -n "s/^#define[[:space:]]*${macro}[[:space:]]*\([0-9]*\).*/\1/p" "$PBC_H" | head -1)
     PBC_DEFS+=("-D$macro=${value:?lint: $macro not found in $PBC_H}")
 done
 
@@ -64,20 +64,21 @@ cppcheck_s=$(($(date +%s) - start))
 # ---- clang-tidy ---------------------------------------------------------------------------
 PKGS=$(sed -n 's/^PKGS[[:space:]]*:=[[:space:]]*//p' mk/flags.mk)
 # shellcheck disable=SC2086 # PKGS is a list of package names
-PKG_CFLAGS=$(pkg-config --cflags $PKGS)
-TIDY_FLAGS="-std=gnu11 -D_GNU_SOURCE -DVX_VERSION=\"$VERSION\" -Ilib -I$GEN $PKG_CFLAGS"
-export TIDY_FLAGS
+read -r -a PKG_CFLAGS <<<"$(pkg-config --cflags $PKGS)"
+TIDY_FLAGS=(-std=gnu11 -D_GNU_SOURCE "-DVX_VERSION=\"$VERSION\"" -Ilib "-I$GEN" "${PKG_CFLAGS[@]}")
 
 # One clang-tidy per file, two at a time; a file's findings print together once it is done.
 # The "N warnings generated" lines count diagnostics in system headers that .clang-tidy
 # already filters out, so they are dropped.
 echo "  TIDY     ${#SRC[@]} files"
 tidy_start=$(date +%s)
+# shellcheck disable=SC2016 # the script is for the inner bash: $1 is the file, then the flags
 if ! printf '%s\n' "${SRC[@]}" | xargs -P2 -I{} bash -c '
-    out=$(clang-tidy --quiet "$1" -- $TIDY_FLAGS 2>&1); rc=$?
+    file=$1; shift
+    out=$(clang-tidy --quiet "$file" -- "$@" 2>&1); rc=$?
     out=$(printf "%s\n" "$out" | grep -Ev "^[0-9]+ warnings? (and [0-9]+ errors? )?generated\.$" || true)
     if [ -n "$out" ]; then printf "%s\n" "$out"; fi
-    exit $rc' _ {}; then
+    exit $rc' _ {} "${TIDY_FLAGS[@]}"; then
     failed=1
 fi
 tidy_s=$(($(date +%s) - tidy_start))
