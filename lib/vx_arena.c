@@ -67,7 +67,9 @@ void *
 vx_arena_alloc(vx_arena_t *a, size_t n)
 {
     size_t need = (n + 15) & ~(size_t)15;
-    if (need < n || (a->limit && a->total + need > a->limit)) {
+    /* Refuse sizes whose rounding or chunk header would wrap, and anything past the limit
+     * (written so that total + need cannot wrap either). */
+    if (need < n || need > SIZE_MAX / 2 || (a->limit && need > a->limit - a->total)) {
         return NULL;
     }
     struct s_chunk *c = a->head;

@@ -247,6 +247,7 @@ START_TEST(t_arena_limit)
     ck_assert_ptr_nonnull(vx_arena_alloc(a, 500));
     ck_assert_ptr_nonnull(vx_arena_alloc(a, 500));
     ck_assert_ptr_null(vx_arena_alloc(a, 100));
+    ck_assert_ptr_null(vx_arena_alloc(a, SIZE_MAX - 3)); /* would wrap when rounded */
     vx_arena_reset(a);
     ck_assert_uint_eq(vx_arena_used(a), 0);
     void *p = vx_arena_alloc(a, 3);
@@ -254,6 +255,9 @@ START_TEST(t_arena_limit)
     ck_assert_uint_eq((uintptr_t)p % 16, 0);
     vx_arena_destroy(&a);
     ck_assert_ptr_null(a);
+    vx_arena_t *unlimited = vx_arena_new(256, 0);
+    ck_assert_ptr_null(vx_arena_alloc(unlimited, SIZE_MAX - 100));
+    vx_arena_destroy(&unlimited);
 }
 END_TEST
 
