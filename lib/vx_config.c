@@ -37,7 +37,7 @@ const struct vx_cfg_section vx_cfg_admin_section = {"admin", s_admin_keys,
                                                     sizeof s_admin_keys / sizeof s_admin_keys[0]};
 
 static const struct vx_cfg_key s_logging_keys[] = {
-    {"level", VX_CFG_STRING, "info", 0, 16, true, "lowest level written: debug, info, warn, error"},
+    {"level", VX_CFG_STRING, "info", 0, 16, false, "lowest level written: debug, info, warn, error"},
 };
 const struct vx_cfg_section vx_cfg_logging_section = {
     "logging", s_logging_keys, sizeof s_logging_keys / sizeof s_logging_keys[0]};

@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* REST routes: event ingest, statistics and live configuration. */
+/* REST routes: event ingest and statistics (configuration routes come from vx_daemon). */
 #include "prop_http.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <string.h>
 
 #include "vx_arena.h"
@@ -14,9 +13,6 @@
 
 struct prop_http {
     prop_server_t *server;
-    pthread_mutex_t mu;
-    vx_config_t *current; /* effective configuration after live patches; guarded by mu */
-    const vx_config_t *initial;
 };
 
 static bool
@@ -107,43 +103,6 @@ cb_get_stats(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     resp->json = prop_server_stats(p->server);
 }
 
-static void
-cb_get_config(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
-{
-    (void)req;
-    prop_http_t *p = arg;
-    pthread_mutex_lock(&p->mu);
-    resp->json = vx_config_to_json(p->current);
-    pthread_mutex_unlock(&p->mu);
-}
-
-static void
-cb_put_config(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
-{
-    prop_http_t *p = arg;
-    json_t *body = vx_http_req_json(req);
-    /* Accept {"event_propagation": {...}} or the keys of the section directly. */
-    json_t *patch = body;
-    if (json_is_object(body) && json_object_size(body) == 1 &&
-        json_object_get(body, PROP_SECTION)) {
-        patch = json_object_get(body, PROP_SECTION);
-    }
-    char err[512];
-    vx_config_t *next = NULL;
-    pthread_mutex_lock(&p->mu);
-    int rc = vx_config_patch(p->current, PROP_SECTION, patch, &next, err, sizeof err);
-    if (rc == 0) {
-        vx_config_destroy(&p->current);
-        p->current = next;
-        prop_live_load(prop_server_live(p->server), next);
-        resp->json = vx_config_to_json(next);
-    }
-    pthread_mutex_unlock(&p->mu);
-    if (rc < 0) {
-        vx_http_error(resp, 422, "invalid_config", "%s", err);
-    }
-}
-
 static bool
 cb_ready(void *arg, json_t *detail)
 {
@@ -152,19 +111,12 @@ cb_ready(void *arg, json_t *detail)
 }
 
 prop_http_t *
-prop_http_new(vx_http_t *http, prop_server_t *server, const vx_config_t *cfg)
+prop_http_new(vx_http_t *http, prop_server_t *server)
 {
     prop_http_t *p = vx_calloc(1, sizeof *p);
     p->server = server;
-    p->initial = cfg;
-    pthread_mutex_init(&p->mu, NULL);
-    /* A private copy, so live patches never touch the configuration the server was built
-     * from. */
-    p->current = vx_config_dup(cfg);
     vx_http_route(http, "POST", "/v1/events", cb_post_events, p);
     vx_http_route(http, "GET", "/v1/stats", cb_get_stats, p);
-    vx_http_route(http, "GET", "/v1/config", cb_get_config, p);
-    vx_http_route(http, "PUT", "/v1/config", cb_put_config, p);
     vx_http_set_ready(http, cb_ready, p);
     return p;
 }
@@ -175,7 +127,5 @@ prop_http_destroy(prop_http_t **pp)
     if (!pp || !*pp) {
         return;
     }
-    vx_config_destroy(&(*pp)->current);
-    pthread_mutex_destroy(&(*pp)->mu);
     vx_free(pp);
 }

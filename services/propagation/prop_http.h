@@ -9,8 +9,9 @@
 
 typedef struct prop_http prop_http_t;
 
-/* Registers the /v1 routes on http. server and cfg are borrowed. */
-prop_http_t *prop_http_new(vx_http_t *http, prop_server_t *server, const vx_config_t *cfg);
+/* Registers POST /v1/events, GET /v1/stats and the readiness check on http. server is
+ * borrowed. */
+prop_http_t *prop_http_new(vx_http_t *http, prop_server_t *server);
 void prop_http_destroy(prop_http_t **p);
 
 #endif

@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The common start and end of every daemon: command line, configuration, signals, REST. */
+#include "vx_daemon.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vx_log.h"
+#include "vx_mem.h"
+
+volatile sig_atomic_t vx_daemon_stop;
+volatile sig_atomic_t vx_daemon_reload;
+
+struct s_priv {
+    pthread_mutex_t mu;
+    vx_config_t *current; /* effective configuration after live patches; guarded by mu */
+    vx_daemon_apply_fn *apply;
+    void *apply_arg;
+    const char *section;
+};
+
+static void
+cb_stop(int sig)
+{
+    (void)sig;
+    vx_daemon_stop = 1;
+}
+
+static void
+cb_reload(int sig)
+{
+    (void)sig;
+    vx_daemon_reload = 1;
+}
+
+static void
+s_usage(const struct vx_daemon *d, FILE *f)
+{
+    fprintf(f, "usage: %s [--config FILE] [--help] [--version]\n\n%s\n\n"
+               "Configuration keys (file sections; environment VEXFS_<SECTION>_<KEY> overrides):\n",
+            d->name, d->summary);
+    vx_config_print_help(f, d->sections, d->n_sections);
+}
+
+int
+vx_daemon_init(struct vx_daemon *d, int argc, char **argv, int *exit_code)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    *exit_code = 2;
+    int c;
+    while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            d->config_path = optarg;
+            break;
+        case 'h':
+            s_usage(d, stdout);
+            *exit_code = 0;
+            return -1;
+        case 'V':
+            printf("%s %s\n", d->name, VX_VERSION);
+            *exit_code = 0;
+            return -1;
+        default:
+            s_usage(d, stderr);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", d->name, argv[optind]);
+        return -1;
+    }
+    vx_log_init(d->name, VX_LOG_INFO);
+
+    char err[1024];
+    if (vx_config_load(&d->cfg, d->config_path, d->sections, d->n_sections, err, sizeof err) < 0) {
+        vx_error("DAEMON-CONFIG", "%s", err);
+        return -1;
+    }
+    enum vx_log_level level;
+    const char *lname = vx_config_str(d->cfg, "logging", "level");
+    if (vx_log_level_parse(lname, &level) < 0) {
+        vx_error("DAEMON-CONFIG", "logging.level: expected debug, info, warn or error, got '%s'",
+                 lname);
+        return -1;
+    }
+    vx_log_init(d->name, level);
+    d->token = vx_config_read_secret(vx_config_str(d->cfg, "admin", "token_file"), err, sizeof err);
+    if (!d->token && err[0]) {
+        vx_error("DAEMON-CONFIG", "admin.token_file: %s", err);
+        return -1;
+    }
+
+    /* The daemon owns the signals: CZMQ must not install its own at the first socket. */
+    zsys_handler_set(NULL);
+    signal(SIGPIPE, SIG_IGN);
+    struct sigaction stop = {.sa_handler = cb_stop};
+    struct sigaction reload = {.sa_handler = cb_reload};
+    sigaction(SIGTERM, &stop, NULL);
+    sigaction(SIGINT, &stop, NULL);
+    sigaction(SIGHUP, &reload, NULL);
+
+    d->metrics = vx_metrics_new();
+    struct vx_http_opts hopts = {
+        .service = d->name,
+        .version = VX_VERSION,
+        .bind = vx_config_str(d->cfg, d->section, "rest_bind"),
+        .port = (uint16_t)vx_config_int(d->cfg, d->section, "rest_port"),
+        .body_limit = (size_t)vx_config_int(d->cfg, "admin", "body_limit_bytes"),
+        .conn_limit = (unsigned)vx_config_int(d->cfg, "admin", "connection_limit"),
+        .timeout_s = (unsigned)vx_config_int(d->cfg, "admin", "request_timeout_s"),
+        .token = d->token,
+    };
+    const char *herr = NULL;
+    d->http = vx_http_new(&hopts, d->metrics, &herr);
+    if (!d->http) {
+        vx_error("DAEMON-CONFIG", "REST server: %s", herr);
+        return -1;
+    }
+    struct s_priv *p = vx_calloc(1, sizeof *p);
+    pthread_mutex_init(&p->mu, NULL);
+    d->priv = p;
+    *exit_code = 0;
+    return 0;
+}
+
+static void
+cb_get_config(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    (void)req;
+    struct s_priv *p = arg;
+    pthread_mutex_lock(&p->mu);
+    resp->json = vx_config_to_json(p->current);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void
+cb_put_config(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    struct s_priv *p = arg;
+    json_t *body = vx_http_req_json(req);
+    json_t *patch = body;
+    if (json_is_object(body) && json_object_size(body) == 1 &&
+        json_object_get(body, p->section)) {
+        patch = json_object_get(body, p->section);
+    }
+    char err[512];
+    vx_config_t *next = NULL;
+    pthread_mutex_lock(&p->mu);
+    int rc = vx_config_patch(p->current, p->section, patch, &next, err, sizeof err);
+    if (rc == 0) {
+        vx_config_destroy(&p->current);
+        p->current = next;
+        if (p->apply) {
+            p->apply(next, p->apply_arg);
+        }
+        resp->json = vx_config_to_json(next);
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (rc < 0) {
+        vx_http_error(resp, 422, "invalid_config", "%s", err);
+    } else {
+        vx_info("DAEMON-CONFIG-PATCH", "configuration changed live");
+    }
+}
+
+void
+vx_daemon_config_routes(struct vx_daemon *d, vx_daemon_apply_fn *apply, void *arg)
+{
+    struct s_priv *p = d->priv;
+    /* A private copy, so live patches never touch the configuration the service was built
+     * from. */
+    p->current = vx_config_dup(d->cfg);
+    p->apply = apply;
+    p->apply_arg = arg;
+    p->section = d->section;
+    vx_http_route(d->http, "GET", "/v1/config", cb_get_config, p);
+    vx_http_route(d->http, "PUT", "/v1/config", cb_put_config, p);
+}
+
+int
+vx_daemon_serve(struct vx_daemon *d)
+{
+    int rc = vx_http_start(d->http);
+    if (rc < 0) {
+        vx_error("DAEMON-START", "REST server on %s:%lld: %s",
+                 vx_config_str(d->cfg, d->section, "rest_bind"),
+                 vx_config_int(d->cfg, d->section, "rest_port"), strerror(-rc));
+        return rc;
+    }
+    vx_info("DAEMON-START", "%s %s: rest %s:%u%s", d->name, VX_VERSION,
+            vx_config_str(d->cfg, d->section, "rest_bind"), (unsigned)vx_http_port(d->http),
+            d->token ? "" : " (no admin token: mutating REST calls are refused)");
+    return 0;
+}
+
+void
+vx_daemon_fini(struct vx_daemon *d)
+{
+    if (d->http) {
+        vx_http_stop(d->http);
+    }
+    vx_http_destroy(&d->http);
+    struct s_priv *p = d->priv;
+    if (p) {
+        vx_config_destroy(&p->current);
+        pthread_mutex_destroy(&p->mu);
+        vx_free(&d->priv);
+    }
+    vx_metrics_destroy(&d->metrics);
+    vx_config_destroy(&d->cfg);
+    vx_free(&d->token);
+}

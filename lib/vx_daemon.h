@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* What every daemon of the suite does the same way before and after its own loop: the command
+ * line (--config, --help, --version), configuration and logging, the admin token, signals,
+ * the metrics registry and the admin REST server, and the GET/PUT /v1/config routes.
+ *
+ *     struct vx_daemon d = {.name = "vexfs-routing", .summary = "...", .section = "event_routing",
+ *                           .sections = s_sections, .n_sections = 3};
+ *     int code;
+ *     if (vx_daemon_init(&d, argc, argv, &code) < 0) return code;   // --help, bad config, ...
+ *     ... build the service with d.cfg and d.metrics, add routes to d.http ...
+ *     vx_daemon_serve(&d);            // starts REST; its port is in the log
+ *     while (!vx_daemon_stop) ...     // the service's loop
+ *     vx_daemon_fini(&d);
+ */
+#ifndef VX_DAEMON_H
+#define VX_DAEMON_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "vx_config.h"
+#include "vx_http.h"
+#include "vx_metrics.h"
+
+/* Set by SIGTERM/SIGINT and by SIGHUP; the loop polls them. */
+extern volatile sig_atomic_t vx_daemon_stop;
+extern volatile sig_atomic_t vx_daemon_reload;
+
+/* Called with the new configuration after PUT /v1/config validated a patch; runs on a REST
+ * thread and must apply the reloadable keys thread-safely (atomics). */
+typedef void(vx_daemon_apply_fn)(const vx_config_t *cfg, void *arg);
+
+struct vx_daemon {
+    /* filled by the caller */
+    const char *name;     /* "vexfs-propagation": log, /health, --version */
+    const char *summary;  /* one paragraph for --help */
+    const char *section;  /* the service's own section: holds rest_bind and rest_port */
+    const struct vx_cfg_section *const *sections; /* the service's, admin and logging */
+    size_t n_sections;
+    /* filled by vx_daemon_init */
+    const char *config_path; /* NULL: defaults and environment only */
+    vx_config_t *cfg;
+    char *token;          /* admin bearer token, NULL when none is configured */
+    vx_metrics_t *metrics;
+    vx_http_t *http;      /* routes may be added until vx_daemon_serve */
+    /* private */
+    void *priv;
+};
+
+/* Parses the command line, loads and validates the configuration, sets up logging, reads the
+ * token, takes the signals (SIGPIPE ignored; CZMQ's handlers off) and creates the metrics
+ * registry and the REST server. Returns 0 to go on, or -1 with *exit_code set: 0 after
+ * --help/--version, 2 for a bad command line or configuration (already logged). */
+int vx_daemon_init(struct vx_daemon *d, int argc, char **argv, int *exit_code);
+
+/* Adds GET /v1/config (effective configuration, secrets masked) and PUT /v1/config (validates
+ * a patch of reloadable keys of d->section, given flat or as {"<section>": {...}}; 422 and no
+ * change when refused; apply(new, arg) on success). Call before vx_daemon_serve. */
+void vx_daemon_config_routes(struct vx_daemon *d, vx_daemon_apply_fn *apply, void *arg);
+
+/* Starts the REST server. Returns 0 or -errno (logged). */
+int vx_daemon_serve(struct vx_daemon *d);
+
+/* Stops the REST server (if the caller has not yet: vx_http_stop is idempotent) and frees
+ * everything vx_daemon_init made, the metrics registry last: destroy whatever holds series of
+ * it before. */
+void vx_daemon_fini(struct vx_daemon *d);
+
+#endif
