@@ -24,9 +24,12 @@ fi
 
 # One broker for the whole run; tests read its address from VEXFS_KAFKA_BOOTSTRAP.
 if [ -z "${VEXFS_KAFKA_BOOTSTRAP:-}" ]; then
+  # Stop the broker at the end only if this run started it.
+  started=1
+  scripts/kafka.sh status >/dev/null 2>&1 && started=0
   VEXFS_KAFKA_BOOTSTRAP=$(scripts/kafka.sh start)
   export VEXFS_KAFKA_BOOTSTRAP
-  if [ "${VX_KEEP_KAFKA:-0}" != 1 ]; then
+  if [ "$started" = 1 ] && [ "${VX_KEEP_KAFKA:-0}" != 1 ]; then
     trap 'scripts/kafka.sh stop >/dev/null 2>&1 || true' EXIT
   fi
 fi

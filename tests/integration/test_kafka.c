@@ -72,6 +72,8 @@ s_drain_start(struct s_drain *d, const char *endpoint)
     d->endpoint = endpoint;
     atomic_init(&d->stop, false);
     atomic_init(&d->events, 0);
+    /* CZMQ creates its context at the first socket; two threads doing that at once race. */
+    zsys_init();
     pthread_create(&d->thread, NULL, s_drain_main, d);
 }
 
