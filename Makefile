@@ -7,6 +7,7 @@
 #   make bench      benchmarks; figures on stdout
 #   make lint       cppcheck and clang-tidy
 #   make run        start the pipeline locally and show events flowing
+#   make kmod       build the kernel module (W=1) and test it in Debian's kernel under qemu
 MAKEFLAGS += --no-print-directory
 ifeq ($(filter -j%,$(MAKEFLAGS)),)
 MAKEFLAGS += -j$(shell nproc)
@@ -53,7 +54,7 @@ HARNESS_O := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out tests/integration/test
 BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCH_BINS:= $(BENCH_SRC:%.c=$(BUILD)/%)
 
-.PHONY: all check test sanitize fuzz bench lint run clean deps kafka-start kafka-stop tests
+.PHONY: all check test sanitize fuzz bench lint run clean deps kmod
 all: $(BINS) $(TEST_BINS) $(BENCH_BINS)
 
 $(GEN_C) $(GEN_H): $(PROTO)
@@ -141,6 +142,9 @@ lint: | $(GEN_H)
 run: deps
 	@$(MAKE) all
 	@scripts/run-demo.sh $(BUILD)
+
+kmod:
+	@scripts/kmod-test.sh
 
 clean:
 	rm -rf build

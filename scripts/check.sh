@@ -29,6 +29,9 @@ scripts/run-tests.sh build
 step "tests under ASan+UBSan+LSan"
 VX_SANITIZE=1 scripts/run-tests.sh build/san
 
+step "kernel module under qemu"
+scripts/kmod-test.sh
+
 step "fuzz"
 scripts/fuzz.sh "${VX_FUZZ_SECONDS:-20}"
 

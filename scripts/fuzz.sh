@@ -77,9 +77,16 @@ targets=()
 for src in tests/fuzz/fuzz_*.c; do
     t=$(basename "${src%.c}")
     s_compile "$src" "$OUT/obj/$t.o" -Werror "${SAN[@]}" -fsanitize=fuzzer
+    # A target names service sources it needs on a "fuzz-sources:" line of its own comment.
+    extra=()
+    for x in $(grep -o 'fuzz-sources:[^*]*' "$src" | sed 's/fuzz-sources://'); do
+        xo=$OUT/obj/$t-$(basename "${x%.c}").o
+        s_compile "$x" "$xo" -Werror "${SAN[@]}" -fsanitize=fuzzer-no-link
+        extra+=("$xo")
+    done
     echo "  LD      $OUT/$t"
-    "$CC" -fsanitize=fuzzer "${SAN[@]}" -pthread -o "$OUT/$t" "$OUT/obj/$t.o" "${objs[@]}" \
-        "${PKG_LIBS[@]}" -lm
+    "$CC" -fsanitize=fuzzer "${SAN[@]}" -pthread -o "$OUT/$t" "$OUT/obj/$t.o" "${extra[@]}" \
+        "${objs[@]}" "${PKG_LIBS[@]}" -lm
     targets+=("$t")
 done
 
