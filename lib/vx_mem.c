@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void
-s_oom(size_t size, const char *file, int line)
+void
+vx_oom_at(size_t size, const char *file, int line)
 {
     fprintf(stderr, "FATAL out of memory allocating %zu bytes at %s:%d\n", size, file, line);
     abort();
@@ -18,7 +18,7 @@ vx_malloc_at(size_t size, const char *file, int line)
 {
     void *p = malloc(size ? size : 1);
     if (!p) {
-        s_oom(size, file, line);
+        vx_oom_at(size, file, line);
     }
     return p;
 }
@@ -28,7 +28,7 @@ vx_calloc_at(size_t n, size_t size, const char *file, int line)
 {
     void *p = calloc(n ? n : 1, size ? size : 1);
     if (!p) {
-        s_oom(n * size, file, line);
+        vx_oom_at(n * size, file, line);
     }
     return p;
 }
@@ -38,7 +38,7 @@ vx_realloc_at(void *p, size_t size, const char *file, int line)
 {
     void *q = realloc(p, size ? size : 1);
     if (!q) {
-        s_oom(size, file, line);
+        vx_oom_at(size, file, line);
     }
     return q;
 }

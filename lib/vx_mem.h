@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdlib.h>
 
+/* Reports an allocation of size that failed (in a library's own allocator, say) and aborts. */
+_Noreturn void vx_oom_at(size_t size, const char *file, int line);
 void *vx_malloc_at(size_t size, const char *file, int line);
 void *vx_calloc_at(size_t n, size_t size, const char *file, int line);
 void *vx_realloc_at(void *p, size_t size, const char *file, int line);
@@ -13,6 +15,7 @@ char *vx_strdup_at(const char *s, const char *file, int line);
 char *vx_strndup_at(const char *s, size_t n, const char *file, int line);
 
 /* All return memory the caller owns and frees with free(). Never NULL. */
+#define vx_oom(size) vx_oom_at((size), __FILE__, __LINE__)
 #define vx_malloc(size) vx_malloc_at((size), __FILE__, __LINE__)
 #define vx_calloc(n, size) vx_calloc_at((n), (size), __FILE__, __LINE__)
 #define vx_realloc(p, size) vx_realloc_at((p), (size), __FILE__, __LINE__)

@@ -30,6 +30,7 @@ static const struct s_command s_commands[] = {
     {"status", ctl_status_main, "health and readiness of every service of the suite"},
     {"emit", ctl_emit_main, "send events built from arguments or read as JSON lines on stdin"},
     {"tail", ctl_tail_main, "print the events propagation publishes on its tap, as JSON lines"},
+    {"rules", ctl_rules_main, "list, show, apply, delete and test vexfs-routing's rules"},
 };
 #define S_N_COMMANDS (sizeof s_commands / sizeof s_commands[0])
 

@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The distributed_coordination section: every key the daemon reads, with bounds and help. */
+#include "coord_config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct vx_cfg_key s_keys[] = {
+    {"cluster_size", VX_CFG_INT, "3", 1, COORD_MAX_MEMBERS, false,
+     "voters the cluster is meant to have; /v1/cluster and /ready compare the healthy count "
+     "with it, and it is exported as vexfs_cluster_size_expected for alerts"},
+    {"max_consensus_latency_ms", VX_CFG_INT, "10", 1, 600000, true,
+     "commit latency budget; slower commits are counted in vexfs_consensus_slow_total and the "
+     "budget is exported as vexfs_consensus_latency_budget_seconds"},
+    {"enable_raft_consensus", VX_CFG_BOOL, "true", 0, 0, false,
+     "replicate through the members; false runs this node as a cluster of one (members "
+     "ignored), for a single-machine setup"},
+    {"enable_conflict_resolution", VX_CFG_BOOL, "true", 0, 0, false,
+     "apply the per-prefix strategies to concurrent updates; false resolves every conflict "
+     "last-writer-wins (still counted)"},
+    {"enable_partition_tolerance", VX_CFG_BOOL, "true", 0, 0, false,
+     "pre-vote on (a node that was cut off does not disrupt the leader when it returns) and a "
+     "node without a leader reports itself partitioned and refuses writes at once"},
+    {"node_id", VX_CFG_INT, "1", 1, 1000000, false, "this node's raft id; must be in members"},
+    {"members", VX_CFG_STRING, "1@127.0.0.1:5560/8082", 0, 4096, false,
+     "initial voters, comma-separated id@ip:raft_port[/rest_port[/input_port]]; used to "
+     "bootstrap an empty data_dir, later changes go through /v1/members"},
+    {"bootstrap", VX_CFG_BOOL, "true", 0, 0, false,
+     "on first start (empty data_dir) write the initial configuration from members; false for "
+     "a node that joins a running cluster through POST /v1/members"},
+    {"data_dir", VX_CFG_STRING, "/var/lib/vexfs/coordinator", 0, 1024, false,
+     "raft log, metadata and snapshots; created if missing; needs O_DIRECT (ext4, xfs) or tmpfs"},
+    {"rest_bind", VX_CFG_STRING, "127.0.0.1", 0, 64, false, "address of the REST server"},
+    {"rest_port", VX_CFG_INT, "8082", 0, 65535, false, "port of the REST server (0: any)"},
+    {"input_endpoint", VX_CFG_STRING, ">tcp://127.0.0.1:5552", 0, 1024, false,
+     "ZeroMQ PULL for batches from routing's coordinator boundary; '>' connects, '@' binds; "
+     "only the leader attaches it, so routing's PUSH sends to the leader alone; empty: off"},
+    {"election_timeout_ms", VX_CFG_INT, "1000", 50, 60000, false,
+     "raft election timeout (randomised between 1x and 2x)"},
+    {"heartbeat_ms", VX_CFG_INT, "100", 10, 10000, false, "raft heartbeat interval"},
+    {"snapshot_threshold", VX_CFG_INT, "1024", 16, 10000000, false,
+     "log entries between snapshots (bounds the log on disk)"},
+    {"snapshot_trailing", VX_CFG_INT, "128", 0, 10000000, false,
+     "entries kept behind a snapshot for slow followers"},
+    {"connect_retry_ms", VX_CFG_INT, "200", 10, 60000, false,
+     "delay before reconnecting to an unreachable peer"},
+    {"apply_timeout_ms", VX_CFG_INT, "5000", 10, 600000, false,
+     "longest a REST write waits for its commit before answering 504"},
+    {"log_memory_entries", VX_CFG_INT, "100000", 16, 10000000, false,
+     "committed events kept in memory for GET /v1/log (and in snapshots)"},
+    {"default_strategy", VX_CFG_STRING, "last_writer_wins", 0, 32, false,
+     "conflict strategy for keys no prefix matches: last_writer_wins, merge, user_intervention"},
+    {"conflict_strategies", VX_CFG_STRING, "", 0, 8192, false,
+     "per key prefix, comma-separated prefix=strategy; the longest matching prefix wins"},
+};
+
+const struct vx_cfg_section coord_cfg_section = {COORD_SECTION, s_keys,
+                                                 sizeof s_keys / sizeof s_keys[0]};
+
+static int
+s_port(const char *s, const char *what, uint16_t *out, char *err, size_t errlen)
+{
+    char *end = NULL;
+    long v = strtol(s, &end, 10);
+    if (end == s || v < 1 || v > 65535 || (*end != '\0' && *end != '/')) {
+        snprintf(err, errlen, "bad %s port in '%s'", what, s);
+        return -EINVAL;
+    }
+    *out = (uint16_t)v;
+    return 0;
+}
+
+int
+coord_member_parse(const char *text, struct coord_member *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    const char *at = strchr(text, '@');
+    char *end = NULL;
+    unsigned long long id = strtoull(text, &end, 10);
+    if (!at || end != at || id == 0 || text[0] == '-' || id > 1000000) {
+        snprintf(err, errlen, "member '%s': expected id@ip:port[/rest_port[/input_port]] with "
+                              "id 1..1000000", text);
+        return -EINVAL;
+    }
+    out->id = id;
+    const char *colon = strchr(at + 1, ':');
+    if (!colon || (size_t)(colon - at - 1) >= sizeof out->host || colon == at + 1) {
+        snprintf(err, errlen, "member '%s': missing ip:port", text);
+        return -EINVAL;
+    }
+    memcpy(out->host, at + 1, (size_t)(colon - at - 1));
+    out->host[colon - at - 1] = '\0';
+    struct in_addr a;
+    if (inet_pton(AF_INET, out->host, &a) != 1) {
+        snprintf(err, errlen, "member '%s': '%s' is not an IPv4 address (raft needs literals)",
+                 text, out->host);
+        return -EINVAL;
+    }
+    uint16_t raft_port;
+    if (s_port(colon + 1, "raft", &raft_port, err, errlen) < 0) {
+        return -EINVAL;
+    }
+    snprintf(out->raft_addr, sizeof out->raft_addr, "%s:%u", out->host, (unsigned)raft_port);
+    const char *slash = strchr(colon + 1, '/');
+    if (slash) {
+        if (s_port(slash + 1, "REST", &out->rest_port, err, errlen) < 0) {
+            return -EINVAL;
+        }
+        const char *slash2 = strchr(slash + 1, '/');
+        if (slash2) {
+            if (s_port(slash2 + 1, "input", &out->input_port, err, errlen) < 0 ||
+                strchr(slash2 + 1, '/')) {
+                snprintf(err, errlen, "member '%s': too many '/' fields", text);
+                return -EINVAL;
+            }
+        }
+    }
+    return 0;
+}
+
+int
+coord_members_parse(const char *text, struct coord_member *out, size_t max, size_t *n, char *err,
+                    size_t errlen)
+{
+    *n = 0;
+    char *copy = strdup(text);
+    if (!copy) {
+        return -ENOMEM;
+    }
+    int rc = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+        if (*n == max) {
+            snprintf(err, errlen, "members: more than %zu", max);
+            rc = -EINVAL;
+            break;
+        }
+        rc = coord_member_parse(tok, &out[*n], err, errlen);
+        if (rc < 0) {
+            break;
+        }
+        for (size_t i = 0; i < *n; i++) {
+            if (out[i].id == out[*n].id || strcmp(out[i].raft_addr, out[*n].raft_addr) == 0) {
+                snprintf(err, errlen, "members: '%s' repeats an id or address", tok);
+                rc = -EINVAL;
+                break;
+            }
+        }
+        if (rc < 0) {
+            break;
+        }
+        (*n)++;
+    }
+    free(copy);
+    if (rc == 0 && *n == 0) {
+        snprintf(err, errlen, "members: empty");
+        rc = -EINVAL;
+    }
+    return rc;
+}
+
+static const char *const s_strategy_names[COORD_N_STRATEGIES] = {
+    "last_writer_wins",
+    "merge",
+    "user_intervention",
+};
+
+const char *
+coord_strategy_name(enum coord_strategy s)
+{
+    return (unsigned)s < COORD_N_STRATEGIES ? s_strategy_names[s] : "unknown";
+}
+
+int
+coord_strategy_parse(const char *name, enum coord_strategy *out)
+{
+    for (int i = 0; i < COORD_N_STRATEGIES; i++) {
+        if (strcmp(name, s_strategy_names[i]) == 0) {
+            *out = (enum coord_strategy)i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+int
+coord_strategies_parse(struct coord_strategies *out, const char *table, const char *def,
+                       char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (coord_strategy_parse(def, &out->def) < 0) {
+        snprintf(err, errlen, "default_strategy: unknown strategy '%s' (last_writer_wins, "
+                              "merge, user_intervention)", def);
+        return -EINVAL;
+    }
+    char *copy = strdup(table);
+    if (!copy) {
+        return -ENOMEM;
+    }
+    int rc = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ') {
+            tok++;
+        }
+        char *eq = strrchr(tok, '=');
+        if (!eq || eq == tok || (size_t)(eq - tok) >= sizeof out->rule[0].prefix ||
+            out->n == COORD_MAX_STRATEGIES) {
+            snprintf(err, errlen, "conflict_strategies: expected prefix=strategy, got '%s'", tok);
+            rc = -EINVAL;
+            break;
+        }
+        *eq = '\0';
+        if (coord_strategy_parse(eq + 1, &out->rule[out->n].strategy) < 0) {
+            snprintf(err, errlen, "conflict_strategies: unknown strategy '%s' for '%s'", eq + 1,
+                     tok);
+            rc = -EINVAL;
+            break;
+        }
+        snprintf(out->rule[out->n].prefix, sizeof out->rule[0].prefix, "%s", tok);
+        out->n++;
+    }
+    free(copy);
+    return rc;
+}
+
+enum coord_strategy
+coord_strategies_for(const struct coord_strategies *s, const char *key)
+{
+    size_t best = 0;
+    enum coord_strategy st = s->def;
+    for (size_t i = 0; i < s->n; i++) {
+        size_t len = strlen(s->rule[i].prefix);
+        if (len > best && strncmp(key, s->rule[i].prefix, len) == 0) {
+            best = len;
+            st = s->rule[i].strategy;
+        }
+    }
+    return st;
+}

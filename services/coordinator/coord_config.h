@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The distributed_coordination section, the member list and the conflict strategy table. */
+#ifndef COORD_CONFIG_H
+#define COORD_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vx_config.h"
+
+#define COORD_SECTION "distributed_coordination"
+#define COORD_MAX_MEMBERS 16
+#define COORD_MAX_STRATEGIES 64
+
+extern const struct vx_cfg_section coord_cfg_section;
+
+/* One member of the cluster as written in `members`: "id@ip:raft_port[/rest_port[/input_port]]".
+ * The REST and input ports let a follower point clients at the leader (0: unknown). */
+struct coord_member {
+    uint64_t id;
+    char raft_addr[64]; /* "127.0.0.1:5560": raft 0.15 takes IPv4 literals only */
+    char host[48];
+    uint16_t rest_port;
+    uint16_t input_port;
+};
+
+/* Parses one member. Returns 0 or -EINVAL with a message naming the problem. */
+int coord_member_parse(const char *text, struct coord_member *out, char *err, size_t errlen);
+/* Parses a comma-separated member list (ids unique, addresses unique). */
+int coord_members_parse(const char *text, struct coord_member *out, size_t max, size_t *n,
+                        char *err, size_t errlen);
+
+enum coord_strategy {
+    COORD_LWW = 0,
+    COORD_MERGE = 1,
+    COORD_USER = 2,
+};
+#define COORD_N_STRATEGIES 3
+
+const char *coord_strategy_name(enum coord_strategy s);
+int coord_strategy_parse(const char *name, enum coord_strategy *out);
+
+/* Strategy per key prefix; the longest matching prefix decides, else the default. */
+struct coord_strategies {
+    struct {
+        char prefix[256];
+        enum coord_strategy strategy;
+    } rule[COORD_MAX_STRATEGIES];
+    size_t n;
+    enum coord_strategy def;
+};
+
+/* Parses "prefix=strategy,prefix=strategy" and the default. Returns 0 or -EINVAL. */
+int coord_strategies_parse(struct coord_strategies *out, const char *table, const char *def,
+                           char *err, size_t errlen);
+enum coord_strategy coord_strategies_for(const struct coord_strategies *s, const char *key);
+
+#endif

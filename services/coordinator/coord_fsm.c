@@ -1,0 +1,738 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The replicated state machine: applying committed entries, and reading the state. */
+#include "coord_fsm_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vx_arena.h"
+#include "vx_event.h"
+#include "vx_mem.h"
+#include "vx_wire.h"
+
+#define S_NODE_PREFIX "node-"
+
+/* ---- tables ----------------------------------------------------------------------------- */
+
+static size_t
+s_bucket(const coord_fsm_t *f, const char *path)
+{
+    return (size_t)(vx_hash64(path, strlen(path), 0x9e3779b97f4a7c15ULL) % f->n_buckets);
+}
+
+struct coord_key *
+coord_fsm_key_get(coord_fsm_t *f, const char *path, bool create)
+{
+    for (struct coord_key *k = f->buckets[s_bucket(f, path)]; k; k = k->next) {
+        if (strcmp(k->path, path) == 0) {
+            return k;
+        }
+    }
+    if (!create) {
+        return NULL;
+    }
+    if (f->n_keys >= 2 * f->n_buckets) {
+        size_t nb = 4 * f->n_buckets;
+        struct coord_key **b = vx_calloc(nb, sizeof *b);
+        for (size_t i = 0; i < f->n_buckets; i++) {
+            while (f->buckets[i]) {
+                struct coord_key *k = f->buckets[i];
+                f->buckets[i] = k->next;
+                size_t h = (size_t)(vx_hash64(k->path, strlen(k->path), 0x9e3779b97f4a7c15ULL) % nb);
+                k->next = b[h];
+                b[h] = k;
+            }
+        }
+        free(f->buckets);
+        f->buckets = b;
+        f->n_buckets = nb;
+    }
+    struct coord_key *k = vx_calloc(1, sizeof *k);
+    k->path = vx_strdup(path);
+    coord_lww_init(&k->reg);
+    coord_vclock_init(&k->clock);
+    coord_orset_init(&k->tags);
+    size_t h = s_bucket(f, path);
+    k->next = f->buckets[h];
+    f->buckets[h] = k;
+    f->n_keys++;
+    return k;
+}
+
+void
+coord_fsm_key_free(struct coord_key *k)
+{
+    coord_lww_fini(&k->reg);
+    coord_vclock_fini(&k->clock);
+    coord_orset_fini(&k->tags);
+    for (size_t i = 0; i < k->n_counters; i++) {
+        free(k->counters[i].name);
+        coord_pn_fini(&k->counters[i].c);
+    }
+    free(k->counters);
+    free(k->path);
+    free(k);
+}
+
+struct coord_pncounter *
+coord_fsm_counter(struct coord_key *k, const char *name)
+{
+    for (size_t i = 0; i < k->n_counters; i++) {
+        if (strcmp(k->counters[i].name, name) == 0) {
+            return &k->counters[i].c;
+        }
+    }
+    k->counters = vx_realloc(k->counters, (k->n_counters + 1) * sizeof *k->counters);
+    struct coord_named_counter *c = &k->counters[k->n_counters++];
+    c->name = vx_strdup(name);
+    coord_pn_init(&c->c);
+    return &c->c;
+}
+
+static void
+s_idgen_reset(struct coord_idgen *g)
+{
+    if (!g->ids) {
+        g->ids = vx_malloc(COORD_RECENT_IDS * sizeof *g->ids);
+        g->slots = vx_malloc(2 * COORD_RECENT_IDS * sizeof *g->slots);
+    }
+    memset(g->slots, 0, 2 * COORD_RECENT_IDS * sizeof *g->slots);
+    g->n = 0;
+}
+
+static bool
+s_idgen_has(const struct coord_idgen *g, const uint8_t *id)
+{
+    size_t mask = 2 * COORD_RECENT_IDS - 1;
+    for (size_t h = (size_t)vx_hash64(id, COORD_EID_LEN, 7) & mask;; h = (h + 1) & mask) {
+        uint32_t s = g->slots[h];
+        if (s == 0) {
+            return false;
+        }
+        if (memcmp(g->ids[s - 1], id, COORD_EID_LEN) == 0) {
+            return true;
+        }
+    }
+}
+
+bool
+coord_fsm_id_seen(coord_fsm_t *f, const uint8_t *id)
+{
+    return s_idgen_has(&f->gen[0], id) || s_idgen_has(&f->gen[1], id);
+}
+
+void
+coord_fsm_id_add(coord_fsm_t *f, const uint8_t *id)
+{
+    struct coord_idgen *g = &f->gen[f->cur];
+    if (g->n == COORD_RECENT_IDS) {
+        f->cur ^= 1;
+        g = &f->gen[f->cur];
+        s_idgen_reset(g);
+    }
+    memcpy(g->ids[g->n], id, COORD_EID_LEN);
+    g->n++;
+    size_t mask = 2 * COORD_RECENT_IDS - 1;
+    size_t h = (size_t)vx_hash64(id, COORD_EID_LEN, 7) & mask;
+    while (g->slots[h] != 0) {
+        h = (h + 1) & mask;
+    }
+    g->slots[h] = (uint32_t)g->n;
+}
+
+void
+coord_fsm_log_push(coord_fsm_t *f, struct coord_log_rec *rec)
+{
+    size_t pos = (size_t)((rec->seq - 1) % f->ring_cap);
+    if (f->ring_n == f->ring_cap) {
+        free(f->ring[pos].path);
+        free(f->ring[pos].clock);
+    } else {
+        f->ring_n++;
+    }
+    f->ring[pos] = *rec;
+}
+
+void
+coord_fsm_clear(coord_fsm_t *f)
+{
+    for (size_t i = 0; i < f->n_buckets; i++) {
+        while (f->buckets[i]) {
+            struct coord_key *k = f->buckets[i];
+            f->buckets[i] = k->next;
+            coord_fsm_key_free(k);
+        }
+    }
+    f->n_keys = 0;
+    for (size_t i = 0; i < f->ring_n; i++) {
+        size_t pos = (size_t)((f->n_events - i - 1) % f->ring_cap);
+        free(f->ring[pos].path);
+        free(f->ring[pos].clock);
+    }
+    f->ring_n = 0;
+    f->n_events = 0;
+    f->last_index = 0;
+    coord_vclock_fini(&f->cluster);
+    for (size_t i = 0; i < f->n_conflicts; i++) {
+        free(f->conflicts[i].key);
+        json_decref(f->conflicts[i].candidates);
+    }
+    f->n_conflicts = 0;
+    f->conflict_seq = 0;
+    s_idgen_reset(&f->gen[0]);
+    s_idgen_reset(&f->gen[1]);
+    f->cur = 0;
+    memset(f->counts, 0, sizeof f->counts);
+    f->resolved = f->stale = 0;
+}
+
+/* ---- life cycle ------------------------------------------------------------------------- */
+
+coord_fsm_t *
+coord_fsm_new(const struct coord_fsm_opts *opts)
+{
+    coord_fsm_t *f = vx_calloc(1, sizeof *f);
+    f->opts = *opts;
+    if (f->opts.log_memory == 0) {
+        f->opts.log_memory = 16;
+    }
+    pthread_rwlock_init(&f->lock, NULL);
+    f->n_buckets = 1024;
+    f->buckets = vx_calloc(f->n_buckets, sizeof *f->buckets);
+    f->ring_cap = f->opts.log_memory;
+    f->ring = vx_calloc(f->ring_cap, sizeof *f->ring);
+    coord_vclock_init(&f->cluster);
+    s_idgen_reset(&f->gen[0]);
+    s_idgen_reset(&f->gen[1]);
+    vx_metrics_t *m = opts->metrics;
+    if (m) {
+        for (int i = 0; i < COORD_N_STRATEGIES; i++) {
+            f->m_conflicts[i] = vx_metrics_counter(
+                m, "vexfs_conflicts_total", "Concurrent updates met, by resolution strategy.",
+                "strategy", coord_strategy_name((enum coord_strategy)i), NULL);
+        }
+        f->m_resolved = vx_metrics_counter(m, "vexfs_conflicts_resolved_total",
+                                           "Open conflicts settled by an operator.", NULL);
+        f->m_events = vx_metrics_counter(m, "vexfs_consensus_events_applied_total",
+                                         "Events applied to the state machine.", NULL);
+        f->m_dups = vx_metrics_counter(m, "vexfs_consensus_events_duplicate_total",
+                                       "Committed events skipped: their id was applied before.",
+                                       NULL);
+        f->m_stale = vx_metrics_counter(m, "vexfs_consensus_stale_writes_total",
+                                        "Writes causally older than the value held (ignored).",
+                                        NULL);
+    }
+    return f;
+}
+
+void
+coord_fsm_destroy(coord_fsm_t **fp)
+{
+    if (!fp || !*fp) {
+        return;
+    }
+    coord_fsm_t *f = *fp;
+    coord_fsm_clear(f);
+    free(f->buckets);
+    free(f->ring);
+    free(f->conflicts);
+    for (int i = 0; i < 2; i++) {
+        free(f->gen[i].ids);
+        free(f->gen[i].slots);
+    }
+    pthread_rwlock_destroy(&f->lock);
+    vx_free(fp);
+}
+
+void
+coord_entry_header(uint8_t *hdr, int kind, uint64_t origin, size_t payload_len)
+{
+    for (int i = 0; i < 4; i++) {
+        hdr[12 + i] = (uint8_t)(payload_len >> (8 * i));
+    }
+    hdr[0] = 'V';
+    hdr[1] = 'C';
+    hdr[2] = (uint8_t)kind;
+    hdr[3] = 1;
+    for (int i = 0; i < 8; i++) {
+        hdr[4 + i] = (uint8_t)(origin >> (8 * i));
+    }
+}
+
+/* ---- applying events -------------------------------------------------------------------- */
+
+static void
+s_count(vx_counter_t *c)
+{
+    if (c) {
+        vx_counter_add(c, 1);
+    }
+}
+
+/* The register value an event writes: what it says about the key. */
+static json_t *
+s_event_value(const vx_event_t *e, uint64_t origin, uint64_t seq)
+{
+    json_t *content = json_object();
+    for (size_t i = 0; i < e->n_content; i++) {
+        json_object_set_new(content, e->content[i]->key, json_string(e->content[i]->value));
+    }
+    const char *type = vx_event_type_name(e->type);
+    return json_pack("{s:s, s:o, s:I, s:I, s:I}", "type", type ? type : "unknown", "content",
+                     content, "timestamp_ns", (json_int_t)e->timestamp_ns, "origin",
+                     (json_int_t)origin, "seq", (json_int_t)seq);
+}
+
+static struct coord_conflict *
+s_conflict_find(coord_fsm_t *f, uint64_t id, size_t *pos)
+{
+    for (size_t i = 0; i < f->n_conflicts; i++) {
+        if (f->conflicts[i].id == id) {
+            if (pos) {
+                *pos = i;
+            }
+            return &f->conflicts[i];
+        }
+    }
+    return NULL;
+}
+
+/* A register's JSON form for a candidate write. */
+static json_t *
+s_candidate(const struct coord_vclock *clock, uint64_t node, const uint8_t *eid, json_t *value)
+{
+    struct coord_lww r;
+    coord_lww_init(&r);
+    coord_lww_offer(&r, clock, node, eid, value);
+    json_t *j = coord_lww_to_json(&r);
+    coord_lww_fini(&r);
+    return j;
+}
+
+/* Concurrent write of `value` under `ctx` to key k, by the key's strategy. */
+static void
+s_resolve_concurrent(coord_fsm_t *f, struct coord_key *k, const struct coord_vclock *ctx,
+                     uint64_t origin, const uint8_t *eid, json_t *value, uint64_t index)
+{
+    enum coord_strategy st = coord_strategies_for(&f->opts.strategies, k->path);
+    if (!f->opts.resolve_conflicts) {
+        st = COORD_LWW;
+    }
+    f->counts[st]++;
+    s_count(f->m_conflicts[st]);
+    f->last.conflicts++;
+    switch (st) {
+    case COORD_LWW:
+        coord_lww_offer(&k->reg, ctx, origin, eid, value);
+        break;
+    case COORD_MERGE: {
+        /* Fields of both writes; where both set one, the write later in the register's
+         * total order keeps its value. */
+        json_t *merged = json_deep_copy(k->reg.value);
+        json_t *mc = json_object_get(merged, "content");
+        json_t *nc = json_object_get(value, "content");
+        struct coord_lww probe;
+        coord_lww_init(&probe);
+        coord_lww_offer(&probe, ctx, origin, eid, value);
+        bool new_wins = coord_lww_cmp(&probe, &k->reg) > 0;
+        coord_lww_fini(&probe);
+        const char *ck;
+        json_t *cv;
+        json_object_foreach(nc, ck, cv)
+        {
+            if (new_wins || !json_object_get(mc, ck)) {
+                json_object_set(mc, ck, cv);
+            }
+        }
+        if (new_wins) {
+            json_object_set(merged, "type", json_object_get(value, "type"));
+            json_object_set(merged, "seq", json_object_get(value, "seq"));
+        }
+        json_object_set_new(merged, "merged", json_true());
+        struct coord_vclock join;
+        coord_vclock_init(&join);
+        coord_vclock_copy(&join, &k->reg.clock);
+        coord_vclock_merge(&join, ctx);
+        if (new_wins) {
+            coord_lww_offer(&k->reg, &join, origin, eid, merged);
+        } else {
+            coord_vclock_copy(&k->reg.clock, &join);
+            json_decref(k->reg.value);
+            k->reg.value = json_incref(merged);
+        }
+        coord_vclock_fini(&join);
+        json_decref(merged);
+        break;
+    }
+    case COORD_USER: {
+        struct coord_conflict *c = k->open_conflict ? s_conflict_find(f, k->open_conflict, NULL)
+                                                    : NULL;
+        if (!c) {
+            if (f->n_conflicts == f->cap_conflicts) {
+                f->cap_conflicts = f->cap_conflicts ? 2 * f->cap_conflicts : 8;
+                f->conflicts = vx_realloc(f->conflicts, f->cap_conflicts * sizeof *f->conflicts);
+            }
+            c = &f->conflicts[f->n_conflicts++];
+            c->id = ++f->conflict_seq;
+            c->key = vx_strdup(k->path);
+            c->opened_index = index;
+            c->candidates = json_array();
+            json_array_append_new(c->candidates, coord_lww_to_json(&k->reg));
+            k->open_conflict = c->id;
+        }
+        json_array_append_new(c->candidates, s_candidate(ctx, origin, eid, value));
+        break;
+    }
+    }
+}
+
+static const char *
+s_apply_event(coord_fsm_t *f, const vx_event_t *e, const uint8_t *eid, uint64_t origin,
+              uint64_t index)
+{
+    uint64_t seq = ++f->n_events;
+    char node[32];
+    snprintf(node, sizeof node, S_NODE_PREFIX "%" PRIu64, origin);
+    uint64_t stamp = coord_vclock_tick(&f->cluster, node);
+    const char *path = e->path && e->path[0] ? e->path : "(none)";
+    struct coord_key *k = coord_fsm_key_get(f, path, true);
+    k->events++;
+    k->last_seq = seq;
+
+    bool has_ctx = e->causality && e->causality->n_vector_clock > 0;
+    struct coord_vclock ctx;
+    coord_vclock_init(&ctx);
+    if (has_ctx) {
+        for (size_t i = 0; i < e->causality->n_vector_clock; i++) {
+            const Vexfs__V1__ClockEntry *ce = e->causality->vector_clock[i];
+            if (ce->node && ce->node[0] && strlen(ce->node) <= COORD_VCLOCK_MAX_NAME &&
+                ce->counter > coord_vclock_get(&ctx, ce->node)) {
+                coord_vclock_set(&ctx, ce->node, ce->counter);
+            }
+        }
+    } else {
+        coord_vclock_copy(&ctx, &k->clock);
+    }
+    coord_vclock_set(&ctx, node, stamp);
+
+    const char *relation = "first";
+    json_t *value = s_event_value(e, origin, seq);
+    if (!k->reg.set) {
+        coord_lww_offer(&k->reg, &ctx, origin, eid, value);
+    } else {
+        enum coord_order o = coord_vclock_compare(&k->clock, &ctx, has_ctx ? S_NODE_PREFIX : NULL);
+        if (o == COORD_BEFORE) {
+            relation = "after";
+            /* Causally later: it replaces the value whatever the strategy. */
+            k->reg.set = false;
+            coord_lww_offer(&k->reg, &ctx, origin, eid, value);
+        } else if (o == COORD_AFTER) {
+            relation = "stale";
+            f->stale++;
+            s_count(f->m_stale);
+        } else {
+            relation = "concurrent";
+            s_resolve_concurrent(f, k, &ctx, origin, eid, value, index);
+        }
+    }
+    json_decref(value);
+    coord_vclock_merge(&k->clock, &ctx);
+
+    char tag[VX_EVENT_ID_STR];
+    vx_event_id_format(eid, tag);
+    for (size_t i = 0; i < e->n_metadata; i++) {
+        const char *mk = e->metadata[i]->key, *mv = e->metadata[i]->value;
+        if (strncmp(mk, "tag.", 4) == 0 && mk[4]) {
+            if (strcmp(mv, "-") == 0) {
+                coord_orset_remove(&k->tags, mk + 4);
+            } else {
+                coord_orset_add(&k->tags, mk + 4, tag);
+            }
+        } else if (strncmp(mk, "counter.", 8) == 0 && mk[8]) {
+            char *end = NULL;
+            errno = 0;
+            long long d = strtoll(mv, &end, 10);
+            if (errno == 0 && end != mv && *end == '\0') {
+                coord_pn_add(coord_fsm_counter(k, mk + 8), node, d);
+            }
+        }
+    }
+
+    struct coord_log_rec rec = {.seq = seq, .index = index, .origin = origin, .type = e->type};
+    memcpy(rec.eid, eid, COORD_EID_LEN);
+    rec.path = vx_strdup(path);
+    json_t *cj = coord_vclock_to_json(&ctx);
+    rec.clock = json_dumps(cj, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(cj);
+    rec.relation = relation;
+    coord_fsm_log_push(f, &rec);
+    coord_vclock_fini(&ctx);
+    return relation;
+}
+
+static void
+s_apply_events(coord_fsm_t *f, const uint8_t *data, size_t len, uint64_t origin, uint64_t index)
+{
+    vx_arena_t *a = vx_arena_new(64 * 1024, 16 * len + (1u << 20));
+    vx_batch_t *b = vx_wire_decode(data, len, a);
+    if (!b) {
+        f->last.status = -EPROTO;
+        snprintf(f->last.message, sizeof f->last.message, "entry %" PRIu64 ": not an EventBatch",
+                 index);
+        vx_arena_destroy(&a);
+        return;
+    }
+    for (size_t i = 0; i < b->n_events; i++) {
+        const vx_event_t *e = b->events[i];
+        uint8_t eid[COORD_EID_LEN];
+        if (e->id.len == COORD_EID_LEN) {
+            memcpy(eid, e->id.data, COORD_EID_LEN);
+        } else {
+            /* Submitters give every event an id; this keeps apply total for any input. */
+            uint64_t h1 = vx_hash64(&index, sizeof index, i), h2 = vx_hash64(&i, sizeof i, index);
+            memcpy(eid, &h1, 8);
+            memcpy(eid + 8, &h2, 8);
+        }
+        if (coord_fsm_id_seen(f, eid)) {
+            f->last.duplicates++;
+            s_count(f->m_dups);
+            continue;
+        }
+        coord_fsm_id_add(f, eid);
+        s_apply_event(f, e, eid, origin, index);
+        if (f->last.accepted++ == 0) {
+            f->last.first_seq = f->n_events;
+        }
+        f->last.last_seq = f->n_events;
+        s_count(f->m_events);
+    }
+    vx_arena_destroy(&a);
+}
+
+/* {"conflict": id, "choose": "<event id>"} or {"conflict": id, "value": {...}}. */
+static void
+s_apply_resolve(coord_fsm_t *f, const uint8_t *data, size_t len, uint64_t origin)
+{
+    json_error_t jerr;
+    json_t *doc = json_loadb((const char *)data, len, 0, &jerr);
+    json_int_t id = 0;
+    const char *choose = NULL;
+    json_t *value = NULL;
+    if (!doc || json_unpack(doc, "{s:I, s?s, s?o}", "conflict", &id, "choose", &choose, "value",
+                            &value) < 0 ||
+        (!choose == !value)) {
+        f->last.status = -EINVAL;
+        snprintf(f->last.message, sizeof f->last.message, "bad resolution entry");
+        json_decref(doc);
+        return;
+    }
+    size_t pos;
+    struct coord_conflict *c = id > 0 ? s_conflict_find(f, (uint64_t)id, &pos) : NULL;
+    if (!c) {
+        f->last.status = -ENOENT;
+        snprintf(f->last.message, sizeof f->last.message, "no open conflict %lld",
+                 (long long)id);
+        json_decref(doc);
+        return;
+    }
+    struct coord_key *k = coord_fsm_key_get(f, c->key, true);
+    json_t *chosen = NULL;
+    if (choose) {
+        size_t i;
+        json_t *cand;
+        json_array_foreach(c->candidates, i, cand)
+        {
+            const char *eid = json_string_value(json_object_get(cand, "event_id"));
+            if (eid && strcmp(eid, choose) == 0) {
+                chosen = json_object_get(cand, "value");
+            }
+        }
+        if (!chosen) {
+            f->last.status = -EINVAL;
+            snprintf(f->last.message, sizeof f->last.message,
+                     "conflict %lld has no candidate with event id %s", (long long)id, choose);
+            json_decref(doc);
+            return;
+        }
+    } else {
+        chosen = value;
+    }
+    /* The settled value is causally after every candidate: the key's clock joined, plus a
+     * tick of the resolving node. */
+    char node[32];
+    snprintf(node, sizeof node, S_NODE_PREFIX "%" PRIu64, origin);
+    coord_vclock_set(&k->clock, node, coord_vclock_tick(&f->cluster, node));
+    uint8_t eid[COORD_EID_LEN] = {0};
+    uint64_t h = vx_hash64(data, len, (uint64_t)id);
+    memcpy(eid, &h, 8);
+    k->reg.set = false;
+    coord_lww_offer(&k->reg, &k->clock, origin, eid, chosen);
+    k->open_conflict = 0;
+    free(c->key);
+    json_decref(c->candidates);
+    memmove(&f->conflicts[pos], &f->conflicts[pos + 1],
+            (f->n_conflicts - pos - 1) * sizeof *f->conflicts);
+    f->n_conflicts--;
+    f->resolved++;
+    s_count(f->m_resolved);
+    json_decref(doc);
+}
+
+const struct coord_apply_result *
+coord_fsm_apply(coord_fsm_t *f, const void *data, size_t len, uint64_t index)
+{
+    const uint8_t *p = data;
+    pthread_rwlock_wrlock(&f->lock);
+    memset(&f->last, 0, sizeof f->last);
+    if (index > f->last_index) {
+        f->last_index = index;
+    }
+    if (len < COORD_ENTRY_HDR || p[0] != 'V' || p[1] != 'C' || p[3] != 1) {
+        f->last.status = -EPROTO;
+        snprintf(f->last.message, sizeof f->last.message, "entry %" PRIu64 ": bad header",
+                 index);
+    } else {
+        uint64_t origin = 0;
+        size_t plen = 0;
+        for (int i = 0; i < 8; i++) {
+            origin |= (uint64_t)p[4 + i] << (8 * i);
+        }
+        for (int i = 0; i < 4; i++) {
+            plen |= (size_t)p[12 + i] << (8 * i);
+        }
+        if (plen <= len - COORD_ENTRY_HDR) {
+            len = COORD_ENTRY_HDR + plen; /* drop the padding raft adds on disk */
+        }
+        if (p[2] == COORD_ENTRY_EVENTS) {
+            s_apply_events(f, p + COORD_ENTRY_HDR, len - COORD_ENTRY_HDR, origin, index);
+        } else if (p[2] == COORD_ENTRY_RESOLVE) {
+            s_apply_resolve(f, p + COORD_ENTRY_HDR, len - COORD_ENTRY_HDR, origin);
+        } else {
+            f->last.status = -EPROTO;
+            snprintf(f->last.message, sizeof f->last.message, "entry %" PRIu64 ": kind %u",
+                     index, (unsigned)p[2]);
+        }
+    }
+    pthread_rwlock_unlock(&f->lock);
+    return &f->last;
+}
+
+/* ---- reads ------------------------------------------------------------------------------ */
+
+static json_t *
+s_rec_json(const struct coord_log_rec *r)
+{
+    char id[VX_EVENT_ID_STR];
+    vx_event_id_format(r->eid, id);
+    const char *type = vx_event_type_name(r->type);
+    json_error_t e;
+    json_t *clock = json_loads(r->clock ? r->clock : "{}", 0, &e);
+    return json_pack("{s:I, s:I, s:s, s:s, s:s, s:I, s:o, s:s}", "seq", (json_int_t)r->seq,
+                     "index", (json_int_t)r->index, "id", id, "type", type ? type : "unknown",
+                     "path", r->path, "origin", (json_int_t)r->origin, "vector_clock",
+                     clock ? clock : json_object(), "relation", r->relation);
+}
+
+json_t *
+coord_fsm_log(coord_fsm_t *f, uint64_t from, size_t limit)
+{
+    pthread_rwlock_rdlock(&f->lock);
+    uint64_t first = f->n_events - f->ring_n + 1;
+    if (from < first) {
+        from = first;
+    }
+    json_t *events = json_array();
+    uint64_t seq = from;
+    for (; seq <= f->n_events && json_array_size(events) < limit; seq++) {
+        json_array_append_new(events, s_rec_json(&f->ring[(seq - 1) % f->ring_cap]));
+    }
+    json_t *out = json_pack("{s:I, s:I, s:I, s:o}", "first", (json_int_t)first, "next",
+                            (json_int_t)seq, "total", (json_int_t)f->n_events, "events", events);
+    pthread_rwlock_unlock(&f->lock);
+    return out;
+}
+
+json_t *
+coord_fsm_key_json(const struct coord_key *k)
+{
+    json_t *counters = json_object();
+    for (size_t i = 0; i < k->n_counters; i++) {
+        json_object_set_new(counters, k->counters[i].name,
+                            json_integer((json_int_t)coord_pn_value(&k->counters[i].c)));
+    }
+    json_t *o = json_pack("{s:s, s:o, s:o, s:o, s:o, s:I, s:I}", "key", k->path, "register",
+                          coord_lww_to_json(&k->reg), "vector_clock",
+                          coord_vclock_to_json(&k->clock), "tags",
+                          coord_orset_elements(&k->tags), "counters", counters, "events",
+                          (json_int_t)k->events, "last_seq", (json_int_t)k->last_seq);
+    if (k->open_conflict) {
+        json_object_set_new(o, "open_conflict", json_integer((json_int_t)k->open_conflict));
+    }
+    return o;
+}
+
+json_t *
+coord_fsm_key(coord_fsm_t *f, const char *key)
+{
+    pthread_rwlock_rdlock(&f->lock);
+    struct coord_key *k = coord_fsm_key_get(f, key, false);
+    json_t *o = k ? coord_fsm_key_json(k) : NULL;
+    pthread_rwlock_unlock(&f->lock);
+    return o;
+}
+
+json_t *
+coord_fsm_conflicts(coord_fsm_t *f)
+{
+    pthread_rwlock_rdlock(&f->lock);
+    json_t *a = json_array();
+    for (size_t i = 0; i < f->n_conflicts; i++) {
+        const struct coord_conflict *c = &f->conflicts[i];
+        json_array_append_new(
+            a, json_pack("{s:I, s:s, s:s, s:I, s:O}", "id", (json_int_t)c->id, "key", c->key,
+                         "strategy", "user_intervention", "opened_index",
+                         (json_int_t)c->opened_index, "candidates", c->candidates));
+    }
+    pthread_rwlock_unlock(&f->lock);
+    return a;
+}
+
+bool
+coord_fsm_conflict_open(coord_fsm_t *f, uint64_t id)
+{
+    pthread_rwlock_rdlock(&f->lock);
+    bool open = s_conflict_find(f, id, NULL) != NULL;
+    pthread_rwlock_unlock(&f->lock);
+    return open;
+}
+
+json_t *
+coord_fsm_stats(coord_fsm_t *f)
+{
+    pthread_rwlock_rdlock(&f->lock);
+    json_t *by = json_object();
+    for (int i = 0; i < COORD_N_STRATEGIES; i++) {
+        json_object_set_new(by, coord_strategy_name((enum coord_strategy)i),
+                            json_integer((json_int_t)f->counts[i]));
+    }
+    json_t *o = json_pack("{s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:o}", "events",
+                          (json_int_t)f->n_events, "keys", (json_int_t)f->n_keys, "applied_index",
+                          (json_int_t)f->last_index, "conflicts", by, "open_conflicts",
+                          (json_int_t)f->n_conflicts, "resolved", (json_int_t)f->resolved,
+                          "stale_writes", (json_int_t)f->stale, "cluster_clock",
+                          coord_vclock_to_json(&f->cluster));
+    pthread_rwlock_unlock(&f->lock);
+    return o;
+}
+
+uint64_t
+coord_fsm_events(coord_fsm_t *f)
+{
+    pthread_rwlock_rdlock(&f->lock);
+    uint64_t n = f->n_events;
+    pthread_rwlock_unlock(&f->lock);
+    return n;
+}

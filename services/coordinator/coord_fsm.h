@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The replicated state machine: what every node computes from the committed log.
+ *
+ * A log entry is a 16-byte header (magic "VC", kind, version, origin node id, payload length:
+ * raft pads entries to 8 bytes on disk, so the length read back can be larger) and a payload:
+ * a packed EventBatch (kind EVENTS) or a JSON resolution of an open conflict (kind RESOLVE).
+ * Applying is deterministic: the result depends on the entries alone, so every node reaches
+ * the same state. The state is the recent event log (bounded in memory; older events live in
+ * raft's snapshots and log), per key (the event's path) a last-writer-wins register ordered by
+ * vector clock, an observed-remove set of tags (metadata keys "tag.<name>": value "-" removes,
+ * anything else adds), positive-negative counters (metadata "counter.<name>": a signed delta),
+ * and the open conflicts.
+ *
+ * Vector clocks: an event's causal context is the producer's causality.vector_clock when it
+ * sends one, else the key's current clock (the producer saw everything). Each committed event
+ * then gets the cluster's entry "node-<origin>" = the count of events committed through that
+ * node. Concurrency between a stored value and a new event is decided on the causal context
+ * (the "node-" entries are left out when the producer sent a clock, since producers cannot
+ * know them). Concurrent updates go to the key prefix's strategy: last_writer_wins (the
+ * register's total order decides), merge (content maps united; the later write's fields win
+ * where both set one), user_intervention (the value stays, a conflict opens until resolved).
+ *
+ * Thread safety: apply, snapshot and restore run on the raft thread; the read functions may
+ * run on any thread (a reader-writer lock). */
+#ifndef COORD_FSM_H
+#define COORD_FSM_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "coord_config.h"
+#include "vx_metrics.h"
+
+#define COORD_ENTRY_HDR 16
+#define COORD_ENTRY_EVENTS 1
+#define COORD_ENTRY_RESOLVE 2
+
+typedef struct coord_fsm coord_fsm_t;
+
+struct coord_fsm_opts {
+    struct coord_strategies strategies;
+    bool resolve_conflicts;   /* false: every conflict last-writer-wins */
+    size_t log_memory;        /* events kept for GET /v1/log */
+    vx_metrics_t *metrics;    /* may be NULL (unit tests) */
+};
+
+/* What applying one entry did; valid until the next apply. */
+struct coord_apply_result {
+    int status;        /* 0, -EPROTO (undecodable entry), -ENOENT (no such conflict), -EINVAL */
+    char message[200];
+    size_t accepted;   /* events newly committed */
+    size_t duplicates; /* events whose id was committed before */
+    size_t conflicts;  /* concurrent updates met */
+    uint64_t first_seq, last_seq; /* event numbers given (1-based, cluster-wide) */
+};
+
+coord_fsm_t *coord_fsm_new(const struct coord_fsm_opts *opts);
+void coord_fsm_destroy(coord_fsm_t **f);
+
+/* Writes the entry header into hdr (COORD_ENTRY_HDR bytes). */
+void coord_entry_header(uint8_t *hdr, int kind, uint64_t origin, size_t payload_len);
+
+/* Applies one committed entry at raft index `index`. Returns the result (owned by the FSM). */
+const struct coord_apply_result *coord_fsm_apply(coord_fsm_t *f, const void *data, size_t len,
+                                                 uint64_t index);
+
+/* The whole state as bytes (caller frees with free()). */
+int coord_fsm_snapshot(coord_fsm_t *f, void **data, size_t *len);
+/* Replaces the state with a snapshot's. Returns 0 or -EPROTO (state unchanged). */
+int coord_fsm_restore(coord_fsm_t *f, const void *data, size_t len);
+
+/* ---- reads (any thread; each returns a new reference) ---- */
+/* Events with seq >= from, at most limit: {"first":F,"next":N,"total":T,"events":[...]}. */
+json_t *coord_fsm_log(coord_fsm_t *f, uint64_t from, size_t limit);
+/* The state of one key, NULL when unknown. */
+json_t *coord_fsm_key(coord_fsm_t *f, const char *key);
+/* Open conflicts [...]. */
+json_t *coord_fsm_conflicts(coord_fsm_t *f);
+/* Counts: events, keys, conflicts by strategy, last applied index, cluster clock. */
+json_t *coord_fsm_stats(coord_fsm_t *f);
+uint64_t coord_fsm_events(coord_fsm_t *f);
+/* True when conflict id is open. */
+bool coord_fsm_conflict_open(coord_fsm_t *f, uint64_t id);
+
+#endif

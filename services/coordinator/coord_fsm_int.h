@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The state machine's internals, shared by its apply (coord_fsm.c) and snapshot
+ * (coord_fsm_snap.c) halves. */
+#ifndef COORD_FSM_INT_H
+#define COORD_FSM_INT_H
+
+#include <pthread.h>
+
+#include "coord_crdt.h"
+#include "coord_fsm.h"
+
+#define COORD_RECENT_IDS 32768 /* event ids per dedup generation; two generations kept */
+
+struct coord_named_counter {
+    char *name;
+    struct coord_pncounter c;
+};
+
+struct coord_key {
+    char *path;
+    struct coord_key *next;      /* hash chain */
+    struct coord_lww reg;        /* the value */
+    struct coord_vclock clock;   /* join of every causal context applied to the key */
+    struct coord_orset tags;
+    struct coord_named_counter *counters;
+    size_t n_counters;
+    uint64_t events;
+    uint64_t last_seq;
+    uint64_t open_conflict;      /* id of the open conflict, 0 when none */
+};
+
+struct coord_log_rec {
+    uint64_t seq, index, origin;
+    uint8_t eid[COORD_EID_LEN];
+    int type;
+    char *path;
+    char *clock;        /* compact JSON */
+    const char *relation; /* static string */
+};
+
+struct coord_conflict {
+    uint64_t id;
+    char *key;
+    uint64_t opened_index;
+    json_t *candidates; /* array of register JSON forms; [0] is the value held */
+};
+
+struct coord_idgen {
+    uint8_t (*ids)[COORD_EID_LEN]; /* insertion order */
+    size_t n;
+    uint32_t *slots;               /* open addressing: 0 empty, else index + 1 */
+};
+
+struct coord_fsm {
+    pthread_rwlock_t lock;
+    struct coord_fsm_opts opts;
+    struct coord_key **buckets;
+    size_t n_buckets, n_keys;
+    struct coord_log_rec *ring;
+    size_t ring_cap, ring_n;      /* ring holds events last_seq-ring_n+1 .. n_events */
+    uint64_t n_events;
+    uint64_t last_index;
+    struct coord_vclock cluster;  /* "node-<id>": events committed through that node */
+    uint64_t conflict_seq;
+    struct coord_conflict *conflicts;
+    size_t n_conflicts, cap_conflicts;
+    uint64_t counts[COORD_N_STRATEGIES];
+    uint64_t resolved, stale;
+    struct coord_idgen gen[2];
+    int cur;
+    struct coord_apply_result last;
+    vx_counter_t *m_conflicts[COORD_N_STRATEGIES], *m_resolved, *m_events, *m_dups, *m_stale;
+};
+
+/* Both halves: key table and dedup generations (callers hold the write lock). */
+struct coord_key *coord_fsm_key_get(coord_fsm_t *f, const char *path, bool create);
+void coord_fsm_key_free(struct coord_key *k);
+void coord_fsm_clear(coord_fsm_t *f);
+bool coord_fsm_id_seen(coord_fsm_t *f, const uint8_t *id);
+void coord_fsm_id_add(coord_fsm_t *f, const uint8_t *id);
+struct coord_pncounter *coord_fsm_counter(struct coord_key *k, const char *name);
+void coord_fsm_log_push(coord_fsm_t *f, struct coord_log_rec *rec);
+json_t *coord_fsm_key_json(const struct coord_key *k);
+
+#endif

@@ -1,0 +1,323 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The raft node's view for other threads: a status snapshot refreshed by a loop timer,
+ * partition detection, the member table with client ports, and the metrics. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "coord_input.h"
+#include "coord_raft_int.h"
+#include "vx_clock.h"
+#include "vx_log.h"
+
+static const char *
+s_state_name(int state)
+{
+    switch (state) {
+    case RAFT_LEADER:
+        return "leader";
+    case RAFT_FOLLOWER:
+        return "follower";
+    case RAFT_CANDIDATE:
+        return "candidate";
+    default:
+        return "unavailable";
+    }
+}
+
+static const char *
+s_role_name(int role)
+{
+    switch (role) {
+    case RAFT_VOTER:
+        return "voter";
+    case RAFT_STANDBY:
+        return "standby";
+    default:
+        return "spare";
+    }
+}
+
+void
+coord_raft_remember(coord_raft_t *r, const struct coord_member *m)
+{
+    pthread_mutex_lock(&r->st_mu);
+    size_t i = 0;
+    while (i < r->n_known && r->known[i].id != m->id) {
+        i++;
+    }
+    if (i < sizeof r->known / sizeof r->known[0]) {
+        r->known[i] = *m;
+        if (i == r->n_known) {
+            r->n_known++;
+        }
+    }
+    pthread_mutex_unlock(&r->st_mu);
+}
+
+bool
+coord_raft_member(coord_raft_t *r, uint64_t id, struct coord_member *out)
+{
+    bool found = false;
+    pthread_mutex_lock(&r->st_mu);
+    for (size_t i = 0; i < r->n_known; i++) {
+        if (r->known[i].id == id) {
+            if (out) {
+                *out = r->known[i];
+            }
+            found = true;
+        }
+    }
+    pthread_mutex_unlock(&r->st_mu);
+    return found;
+}
+
+bool
+coord_raft_has_voter(coord_raft_t *r, uint64_t id)
+{
+    for (unsigned i = 0; i < r->raft.configuration.n; i++) {
+        if (r->raft.configuration.servers[i].id == id &&
+            r->raft.configuration.servers[i].role == RAFT_VOTER) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Loop thread: refreshes the snapshot, detects partitions, attaches the input on the leader. */
+void
+coord_raft_cb_tick(uv_timer_t *t)
+{
+    coord_raft_t *r = t->data;
+    if (r->closing) {
+        return;
+    }
+    struct raft *raft = &r->raft;
+    uint64_t now = vx_mono_ns();
+    int state = raft_state(raft);
+    raft_id lid = 0;
+    const char *laddr = NULL;
+    raft_leader(raft, &lid, &laddr);
+    if (lid == 0) {
+        if (r->no_leader_since_ns == 0) {
+            r->no_leader_since_ns = now;
+        }
+    } else {
+        r->no_leader_since_ns = 0;
+    }
+    if (lid != 0 && lid != r->last_leader) {
+        vx_info("COORD-LEADER", "leader is now node %llu (term %llu)%s", (unsigned long long)lid,
+                (unsigned long long)raft->current_term, lid == raft->id ? ": this node" : "");
+        vx_counter_add(r->m_leader_changes, 1);
+        r->last_leader = lid;
+    }
+    raft_time now_ms = r->io.time(&r->io);
+    struct coord_status_member mem[COORD_MAX_MEMBERS] = {0};
+    size_t n = 0;
+    unsigned voters = 0, healthy_voters = 0, healthy = 0;
+    for (unsigned i = 0; i < raft->configuration.n && n < COORD_MAX_MEMBERS; i++) {
+        const struct raft_server *s = &raft->configuration.servers[i];
+        struct coord_status_member *m = &mem[n++];
+        memset(m, 0, sizeof *m);
+        m->id = s->id;
+        snprintf(m->addr, sizeof m->addr, "%s", s->address);
+        m->role = s->role;
+        m->last_contact_ms = -1;
+        if (s->id == raft->id) {
+            m->last_contact_ms = 0;
+            m->healthy = true;
+        } else if (state == RAFT_LEADER && raft->leader_state.progress) {
+            const struct raft_progress *p = &raft->leader_state.progress[i];
+            m->healthy = p->recent_recv;
+            if (p->last_send > 0 && now_ms >= p->last_send) {
+                m->last_contact_ms = m->healthy ? (int64_t)(now_ms - p->last_send) : -1;
+            }
+        } else if (s->id == lid && state == RAFT_FOLLOWER) {
+            m->last_contact_ms = now_ms >= raft->election_timer_start
+                                     ? (int64_t)(now_ms - raft->election_timer_start)
+                                     : 0;
+            m->healthy = (uint64_t)m->last_contact_ms < 2ULL * r->opts.election_ms;
+        }
+        healthy += m->healthy;
+        if (s->role == RAFT_VOTER) {
+            voters++;
+            healthy_voters += m->healthy;
+        }
+    }
+    uint64_t grace = (uint64_t)r->opts.election_ms * VX_NS_PER_MS * (r->opts.pre_vote ? 1 : 2);
+    bool partitioned =
+        (lid == 0 && r->no_leader_since_ns != 0 && now - r->no_leader_since_ns > grace) ||
+        (state == RAFT_LEADER && voters > 0 && healthy_voters <= voters / 2);
+    pthread_mutex_lock(&r->st_mu);
+    if (partitioned && !r->partitioned) {
+        vx_warn("COORD-PARTITION", "cut off from the majority: writes refused until it heals");
+        vx_counter_add(r->m_partitions, 1);
+    } else if (!partitioned && r->partitioned) {
+        vx_info("COORD-PARTITION", "majority reachable again (leader %llu)",
+                (unsigned long long)lid);
+    }
+    r->partitioned = partitioned;
+    r->state = state;
+    r->term = raft->current_term;
+    r->commit_index = raft->commit_index;
+    r->last_applied = raft->last_applied;
+    r->last_index = raft_last_index(raft);
+    memcpy(r->st_members, mem, n * sizeof mem[0]);
+    r->st_n = n;
+    pthread_mutex_unlock(&r->st_mu);
+    atomic_store(&r->leader_id, lid);
+    vx_gauge_set(r->m_term, (double)raft->current_term);
+    vx_gauge_set(r->m_commit, (double)raft->commit_index);
+    vx_gauge_set(r->m_leader, state == RAFT_LEADER ? 1 : 0);
+    vx_gauge_set(r->m_healthy, state == RAFT_LEADER ? healthy : (lid ? voters : 1));
+    vx_gauge_set(r->m_members, voters);
+    vx_gauge_set(r->m_partitioned, partitioned ? 1 : 0);
+    if (r->input) {
+        coord_input_update(r->input, state == RAFT_LEADER && !partitioned);
+    }
+}
+
+json_t *
+coord_raft_status(coord_raft_t *r)
+{
+    uint64_t lid = atomic_load(&r->leader_id);
+    json_t *members = json_array();
+    pthread_mutex_lock(&r->st_mu);
+    unsigned healthy = 0;
+    const char *lrest = NULL;
+    char lbuf[80] = "";
+    for (size_t i = 0; i < r->st_n; i++) {
+        const struct coord_status_member *m = &r->st_members[i];
+        json_t *o = json_pack("{s:I, s:s, s:s, s:b}", "id", (json_int_t)m->id, "address", m->addr,
+                              "role", s_role_name(m->role), "healthy", m->healthy);
+        json_object_set_new(o, "last_contact_ms", m->last_contact_ms >= 0
+                                                      ? json_integer(m->last_contact_ms)
+                                                      : json_null());
+        for (size_t k = 0; k < r->n_known; k++) {
+            if (r->known[k].id == m->id && r->known[k].rest_port) {
+                char rest[80];
+                snprintf(rest, sizeof rest, "%s:%u", r->known[k].host,
+                         (unsigned)r->known[k].rest_port);
+                json_object_set_new(o, "rest", json_string(rest));
+                if (m->id == lid) {
+                    snprintf(lbuf, sizeof lbuf, "%s", rest);
+                    lrest = lbuf;
+                }
+            }
+        }
+        healthy += m->healthy;
+        json_array_append_new(members, o);
+    }
+    const char *status = r->partitioned ? "partitioned" : s_state_name(r->state);
+    json_t *leader = lid ? json_pack("{s:I, s:s*}", "id", (json_int_t)lid, "rest", lrest)
+                         : json_null();
+    json_t *out = json_pack(
+        "{s:I, s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:b}", "node_id",
+        (json_int_t)r->opts.node_id, "role", s_state_name(r->state), "status", status, "leader",
+        leader, "term", (json_int_t)r->term, "commit_index", (json_int_t)r->commit_index,
+        "last_applied", (json_int_t)r->last_applied, "last_index", (json_int_t)r->last_index,
+        "members", members, "healthy", (json_int_t)healthy, "total", (json_int_t)r->st_n,
+        "cluster_size", (json_int_t)r->opts.cluster_size, "partitioned", r->partitioned);
+    pthread_mutex_unlock(&r->st_mu);
+    return out;
+}
+
+bool
+coord_raft_partitioned(coord_raft_t *r)
+{
+    pthread_mutex_lock(&r->st_mu);
+    bool p = r->partitioned;
+    pthread_mutex_unlock(&r->st_mu);
+    return p;
+}
+
+bool
+coord_raft_ready(coord_raft_t *r, json_t *detail)
+{
+    uint64_t lid = atomic_load(&r->leader_id);
+    bool part = coord_raft_partitioned(r);
+    if (detail) {
+        json_object_set_new(detail, "leader", json_integer((json_int_t)lid));
+        json_object_set_new(detail, "partitioned", json_boolean(part));
+    }
+    return lid != 0 && !part;
+}
+
+bool
+coord_raft_leader(coord_raft_t *r, struct coord_member *out)
+{
+    uint64_t lid = atomic_load(&r->leader_id);
+    if (lid == 0) {
+        return false;
+    }
+    if (out && !coord_raft_member(r, lid, out)) {
+        memset(out, 0, sizeof *out);
+        out->id = lid;
+    }
+    return true;
+}
+
+static double
+cb_latency_p99(void *arg)
+{
+    coord_raft_t *r = arg;
+    return vx_histogram_quantile(r->m_latency, 0.99);
+}
+
+static double
+cb_budget(void *arg)
+{
+    coord_raft_t *r = arg;
+    return (double)atomic_load(&r->max_latency_ms) / 1000.0;
+}
+
+static double
+cb_cluster_size(void *arg)
+{
+    coord_raft_t *r = arg;
+    return (double)r->opts.cluster_size;
+}
+
+void
+coord_raft_metrics_init(coord_raft_t *r, vx_metrics_t *m)
+{
+    double bounds[24];
+    size_t nb = vx_metrics_exp_bounds(bounds, 24, 50e-6, 2.0);
+    r->m_latency = vx_metrics_histogram(m, "vexfs_consensus_commit_latency_seconds",
+                                        "Time from proposal to apply on the leader.", bounds, nb,
+                                        NULL);
+    r->m_slow = vx_metrics_counter(m, "vexfs_consensus_slow_total",
+                                   "Commits slower than max_consensus_latency_ms.", NULL);
+    r->m_failures = vx_metrics_counter(m, "vexfs_consensus_failures_total",
+                                       "Proposals that failed or partitions entered, by reason.",
+                                       "reason", "commit", NULL);
+    r->m_partitions = vx_metrics_counter(m, "vexfs_consensus_failures_total",
+                                         "Proposals that failed or partitions entered, by reason.",
+                                         "reason", "partition", NULL);
+    r->m_leader_changes = vx_metrics_counter(m, "vexfs_raft_leader_changes_total",
+                                             "Leaders this node has seen take over.", NULL);
+    r->m_input_batches = vx_metrics_counter(m, "vexfs_batches_received_total",
+                                            "ZeroMQ batches received.", NULL);
+    r->m_input_events = vx_metrics_counter(m, "vexfs_events_received_total",
+                                           "Events received, by ingest channel.", "channel",
+                                           "zmq", NULL);
+    r->m_input_dropped = vx_metrics_counter(m, "vexfs_events_dropped_total",
+                                            "Events not committed, by reason.", "reason",
+                                            "bad_protobuf", NULL);
+    r->m_term = vx_metrics_gauge(m, "vexfs_raft_term", "Current raft term.", NULL);
+    r->m_commit = vx_metrics_gauge(m, "vexfs_raft_commit_index", "Raft commit index.", NULL);
+    r->m_leader = vx_metrics_gauge(m, "vexfs_raft_is_leader", "1 on the leader.", NULL);
+    r->m_healthy = vx_metrics_gauge(m, "vexfs_cluster_healthy_members",
+                                    "Members in contact (as far as this node can tell).", NULL);
+    r->m_members = vx_metrics_gauge(m, "vexfs_cluster_members", "Voters in the configuration.",
+                                    NULL);
+    r->m_partitioned = vx_metrics_gauge(m, "vexfs_cluster_partitioned",
+                                        "1 while this node cannot reach a majority.", NULL);
+    vx_metrics_gauge_fn(m, "vexfs_consensus_latency_p99_seconds",
+                        "p99 of commit latency on this node.", cb_latency_p99, r);
+    vx_metrics_gauge_fn(m, "vexfs_consensus_latency_budget_seconds",
+                        "Configured max_consensus_latency_ms.", cb_budget, r);
+    vx_metrics_gauge_fn(m, "vexfs_cluster_size_expected", "Configured cluster_size.",
+                        cb_cluster_size, r);
+}

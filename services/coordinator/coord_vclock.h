@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Vector clocks: a counter per node name, compared for happened-before and concurrency.
+ *
+ * Entries are kept sorted by name so that comparison and merge are one linear pass, and so that
+ * two equal clocks have the same JSON form. An absent entry counts as 0. */
+#ifndef COORD_VCLOCK_H
+#define COORD_VCLOCK_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define COORD_VCLOCK_MAX_NAME 128
+
+struct coord_vclock_entry {
+    char *name;
+    uint64_t counter;
+};
+
+/* Embedded object: coord_vclock_init/fini. */
+struct coord_vclock {
+    struct coord_vclock_entry *e;
+    size_t n, cap;
+};
+
+enum coord_order {
+    COORD_EQUAL = 0,
+    COORD_BEFORE = 1,     /* a happened before b */
+    COORD_AFTER = 2,      /* b happened before a */
+    COORD_CONCURRENT = 3, /* neither */
+};
+
+void coord_vclock_init(struct coord_vclock *c);
+void coord_vclock_fini(struct coord_vclock *c);
+/* Replaces dst with a copy of src. */
+void coord_vclock_copy(struct coord_vclock *dst, const struct coord_vclock *src);
+
+uint64_t coord_vclock_get(const struct coord_vclock *c, const char *name);
+/* Sets name's counter (adds the entry when missing). */
+void coord_vclock_set(struct coord_vclock *c, const char *name, uint64_t counter);
+/* Raises name's counter by one and returns the new value. */
+uint64_t coord_vclock_tick(struct coord_vclock *c, const char *name);
+/* dst = pointwise maximum of dst and src (the least upper bound). */
+void coord_vclock_merge(struct coord_vclock *dst, const struct coord_vclock *src);
+/* Sum of all counters (a causally later clock always has a larger sum). */
+uint64_t coord_vclock_sum(const struct coord_vclock *c);
+
+/* How a relates to b. When skip_prefix is non-NULL, entries whose name starts with it are
+ * ignored on both sides. */
+enum coord_order coord_vclock_compare(const struct coord_vclock *a, const struct coord_vclock *b,
+                                      const char *skip_prefix);
+const char *coord_order_name(enum coord_order o);
+
+/* {"name": counter, ...} (new reference). */
+json_t *coord_vclock_to_json(const struct coord_vclock *c);
+/* Reads {"name": counter, ...} into c (replacing it). Returns 0 or -EINVAL. */
+int coord_vclock_from_json(struct coord_vclock *c, json_t *obj);
+
+#endif

@@ -1,0 +1,305 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The event_routing section: every key the daemon reads, with bounds and help, and the
+ * output plan derived from the output keys. */
+#include "rt_config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static const struct vx_cfg_key s_keys[] = {
+    {"max_pattern_matching_latency_ns", VX_CFG_INT, "1000", 1, 60000000000LL, true,
+     "decision budget per event (rules and filters); slower decisions are counted in "
+     "vexfs_routing_slow_decisions_total"},
+    {"enable_dynamic_reconfiguration", VX_CFG_BOOL, "true", 0, 0, false,
+     "rules and filters may change while running (REST, SIGHUP, rules_file changes); false "
+     "keeps the set loaded at start until restart"},
+    {"enable_load_balancing", VX_CFG_BOOL, "true", 0, 0, false,
+     "a boundary with several ZeroMQ endpoints: true gives each event to one of them, chosen "
+     "by hash(path); false gives every event to each of them"},
+    {"enable_pattern_caching", VX_CFG_BOOL, "true", 0, 0, false,
+     "keep the last 4 replaced sets compiled: applying one of them again (same rules, "
+     "filters and max_routing_rules) reuses its pattern databases instead of compiling"},
+    {"max_routing_rules", VX_CFG_INT, "10000", 1, 1000000, true,
+     "most rules in one set (filters: at most 1024); a larger set is refused (413)"},
+    {"input_endpoint", VX_CFG_STRING, "tcp://127.0.0.1:5551", 0, 1024, false,
+     "ZeroMQ PULL endpoint (connected) of propagation's output; several routing instances "
+     "connected to it share the load"},
+    {"output_coordinator", VX_CFG_STRING, "tcp://127.0.0.1:5552", 0, 4096, false,
+     "ZeroMQ PUSH endpoints (bound, comma-separated) of the coordinator boundary; empty: none"},
+    {"output_automation", VX_CFG_STRING, "tcp://127.0.0.1:5554", 0, 4096, false,
+     "ZeroMQ PUSH endpoints of the automation boundary; empty: none"},
+    {"output_analytics", VX_CFG_STRING, "tcp://127.0.0.1:5555", 0, 4096, false,
+     "ZeroMQ PUSH endpoints of the analytics boundary (Kafka instead when kafka_brokers is "
+     "set and kafka_boundaries names it); empty: none"},
+    {"output_graph", VX_CFG_STRING, "tcp://127.0.0.1:5556", 0, 4096, false,
+     "ZeroMQ PUSH endpoints of the graph boundary; empty: none"},
+    {"output_vector", VX_CFG_STRING, "tcp://127.0.0.1:5557", 0, 4096, false,
+     "ZeroMQ PUSH endpoints of the vector boundary; empty: none"},
+    {"outputs", VX_CFG_STRING, "", 0, 16384, false,
+     "more boundaries, or other endpoints for the five above: "
+     "\"name=ep[,ep...][;name=ep...]\""},
+    {"default_boundary", VX_CFG_STRING, "", 0, 63, false,
+     "boundary that receives events no rule routes (they are counted either way); empty: "
+     "unrouted events go nowhere"},
+    {"kafka_brokers", VX_CFG_STRING, "", 0, 1024, false,
+     "Kafka bootstrap servers (host:port,...); empty: every boundary is a ZeroMQ stream"},
+    {"kafka_boundaries", VX_CFG_STRING, "analytics", 0, 1024, false,
+     "boundaries written to Kafka (comma-separated) when kafka_brokers is set"},
+    {"kafka_topic_prefix", VX_CFG_STRING, "vexfs.routed.", 0, 200, false,
+     "a Kafka boundary's topic is this prefix followed by the boundary name"},
+    {"kafka_message_timeout_ms", VX_CFG_INT, "300000", 1000, 3600000, false,
+     "how long the producer retries one event before reporting it failed"},
+    {"queue_hwm", VX_CFG_INT, "1000", 1, 1000000, false,
+     "ZeroMQ high-water mark in batches, input and every output socket"},
+    {"batch_max_events", VX_CFG_INT, "100", 1, 10000, true, "events per output batch"},
+    {"batch_max_delay_us", VX_CFG_INT, "1000", 0, 1000000, true,
+     "longest a routed event waits for its output batch to fill while input keeps coming"},
+    {"producer_id", VX_CFG_STRING, "", 0, 256, false,
+     "sender id of output batches; empty: routing-<hostname>-<pid>"},
+    {"rules_file", VX_CFG_STRING, "", 0, 4096, false,
+     "YAML or JSON file {rules: [...], filters: [...]}, loaded at start and again on SIGHUP "
+     "or when it changes; empty: none"},
+    {"rules_poll_ms", VX_CFG_INT, "1000", 100, 3600000, false,
+     "how often the rules file's modification time is checked"},
+    {"state_dir", VX_CFG_STRING, "", 0, 4096, false,
+     "directory where the current rules and filters persist across restarts; empty: not "
+     "persisted"},
+    {"apply_timeout_ms", VX_CFG_INT, "10000", 100, 600000, false,
+     "longest a rule change waits for the loop to take the new set (it is blocked only while "
+     "every consumer of a boundary is full)"},
+    {"rest_bind", VX_CFG_STRING, "127.0.0.1", 0, 64, false, "address of the REST server"},
+    {"rest_port", VX_CFG_INT, "8081", 0, 65535, false, "port of the REST server (0: any)"},
+    {"shutdown_timeout_ms", VX_CFG_INT, "30000", 0, 600000, false,
+     "on SIGTERM, how long to keep flushing outputs and Kafka before giving up"},
+};
+
+const struct vx_cfg_section rt_cfg_section = {RT_SECTION, s_keys, sizeof s_keys / sizeof s_keys[0]};
+
+/* The boundaries of the suite that have their own output key, in plan order. */
+static const char *const s_standard[] = {"analytics", "automation", "coordinator", "graph",
+                                         "vector"};
+#define S_N_STANDARD (sizeof s_standard / sizeof s_standard[0])
+
+bool
+rt_boundary_name_valid(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n >= RT_BOUNDARY_MAX) {
+        return false;
+    }
+    return strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
+}
+
+/* Copies the trimmed text [b, e) into out (outlen bytes); returns its length, or -1 when
+ * it does not fit. */
+static int
+s_trim(const char *b, const char *e, char *out, size_t outlen)
+{
+    while (b < e && (*b == ' ' || *b == '\t')) {
+        b++;
+    }
+    while (e > b && (e[-1] == ' ' || e[-1] == '\t')) {
+        e--;
+    }
+    size_t n = (size_t)(e - b);
+    if (n >= outlen) {
+        return -1;
+    }
+    memcpy(out, b, n);
+    out[n] = '\0';
+    return (int)n;
+}
+
+static struct rt_output_spec *
+s_find(struct rt_output_plan *plan, const char *name)
+{
+    for (size_t i = 0; i < plan->n; i++) {
+        if (strcmp(plan->outputs[i].name, name) == 0) {
+            return &plan->outputs[i];
+        }
+    }
+    return NULL;
+}
+
+static struct rt_output_spec *
+s_add(struct rt_output_plan *plan, const char *name, const char *where, char *err, size_t errlen)
+{
+    struct rt_output_spec *o = s_find(plan, name);
+    if (o) {
+        return o;
+    }
+    if (!rt_boundary_name_valid(name)) {
+        snprintf(err, errlen, "%s: '%.64s' is not a boundary name (1 to 63 of a-z 0-9 _ . -)",
+                 where, name);
+        return NULL;
+    }
+    if (plan->n == RT_MAX_OUTPUTS) {
+        snprintf(err, errlen, "%s: more than %d boundaries", where, RT_MAX_OUTPUTS);
+        return NULL;
+    }
+    o = &plan->outputs[plan->n++];
+    memset(o, 0, sizeof *o);
+    snprintf(o->name, sizeof o->name, "%s", name);
+    return o;
+}
+
+/* Parses a comma-separated endpoint list [b, e) into o's endpoints (replacing them). */
+static int
+s_endpoints(struct rt_output_spec *o, const char *b, const char *e, const char *where, char *err,
+            size_t errlen)
+{
+    o->n_endpoints = 0;
+    while (b < e) {
+        const char *comma = memchr(b, ',', (size_t)(e - b));
+        const char *end = comma ? comma : e;
+        char ep[RT_ENDPOINT_MAX];
+        int n = s_trim(b, end, ep, sizeof ep);
+        if (n < 0) {
+            snprintf(err, errlen, "%s: an endpoint is longer than %d characters", where,
+                     RT_ENDPOINT_MAX - 1);
+            return -EINVAL;
+        }
+        if (n == 0) {
+            snprintf(err, errlen, "%s: empty endpoint in the list", where);
+            return -EINVAL;
+        }
+        if (!strstr(ep, "://")) {
+            snprintf(err, errlen, "%s: '%s' is not a ZeroMQ endpoint (tcp://host:port, ipc://...)",
+                     where, ep);
+            return -EINVAL;
+        }
+        for (size_t i = 0; i < o->n_endpoints; i++) {
+            if (strcmp(o->endpoints[i], ep) == 0) {
+                snprintf(err, errlen, "%s: endpoint '%s' given twice", where, ep);
+                return -EINVAL;
+            }
+        }
+        if (o->n_endpoints == RT_MAX_ENDPOINTS) {
+            snprintf(err, errlen, "%s: more than %d endpoints for boundary '%s'", where,
+                     RT_MAX_ENDPOINTS, o->name);
+            return -EINVAL;
+        }
+        snprintf(o->endpoints[o->n_endpoints++], RT_ENDPOINT_MAX, "%s", ep);
+        b = comma ? comma + 1 : e;
+    }
+    return 0;
+}
+
+int
+rt_config_plan(const vx_config_t *cfg, struct rt_output_plan *plan, char *err, size_t errlen)
+{
+    memset(plan, 0, sizeof *plan);
+    plan->default_index = -1;
+    char where[128];
+    for (size_t i = 0; i < S_N_STANDARD; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "output_%s", s_standard[i]);
+        snprintf(where, sizeof where, RT_SECTION ".%s", key);
+        const char *v = vx_config_str(cfg, RT_SECTION, key);
+        struct rt_output_spec *o = s_add(plan, s_standard[i], where, err, errlen);
+        if (!o || s_endpoints(o, v, v + strlen(v), where, err, errlen) < 0) {
+            return -EINVAL;
+        }
+    }
+
+    /* outputs: "name=ep[,ep...][;name=...]" */
+    const char *p = vx_config_str(cfg, RT_SECTION, "outputs");
+    snprintf(where, sizeof where, RT_SECTION ".outputs");
+    while (*p) {
+        const char *semi = strchr(p, ';');
+        const char *end = semi ? semi : p + strlen(p);
+        const char *eq = memchr(p, '=', (size_t)(end - p));
+        char name[RT_BOUNDARY_MAX];
+        if (!eq) {
+            char entry[RT_ENDPOINT_MAX];
+            if (s_trim(p, end, entry, sizeof entry) == 0) {
+                p = semi ? semi + 1 : end; /* tolerate "a=x;" and blank entries */
+                continue;
+            }
+            snprintf(err, errlen, "%s: expected name=endpoint[,endpoint...], got '%s'", where,
+                     entry);
+            return -EINVAL;
+        }
+        if (s_trim(p, eq, name, sizeof name) <= 0) {
+            snprintf(err, errlen, "%s: an entry without a boundary name", where);
+            return -EINVAL;
+        }
+        struct rt_output_spec *o = s_add(plan, name, where, err, errlen);
+        if (!o || s_endpoints(o, eq + 1, end, where, err, errlen) < 0) {
+            return -EINVAL;
+        }
+        if (o->n_endpoints == 0) {
+            snprintf(err, errlen, "%s: boundary '%s' has no endpoint", where, name);
+            return -EINVAL;
+        }
+        p = semi ? semi + 1 : end;
+    }
+
+    /* Kafka boundaries take the place of their ZeroMQ endpoints. */
+    if (vx_config_str(cfg, RT_SECTION, "kafka_brokers")[0]) {
+        snprintf(where, sizeof where, RT_SECTION ".kafka_boundaries");
+        const char *k = vx_config_str(cfg, RT_SECTION, "kafka_boundaries");
+        while (*k) {
+            const char *comma = strchr(k, ',');
+            const char *end = comma ? comma : k + strlen(k);
+            char name[RT_BOUNDARY_MAX];
+            int n = s_trim(k, end, name, sizeof name);
+            if (n < 0) {
+                snprintf(err, errlen, "%s: a boundary name is longer than %d characters", where,
+                         RT_BOUNDARY_MAX - 1);
+                return -EINVAL;
+            }
+            if (n > 0) {
+                struct rt_output_spec *o = s_add(plan, name, where, err, errlen);
+                if (!o) {
+                    return -EINVAL;
+                }
+                o->kafka = true;
+                o->n_endpoints = 0;
+            }
+            k = comma ? comma + 1 : end;
+        }
+    }
+
+    /* A standard boundary with neither endpoints nor Kafka does not exist here. */
+    size_t kept = 0;
+    for (size_t i = 0; i < plan->n; i++) {
+        if (plan->outputs[i].kafka || plan->outputs[i].n_endpoints > 0) {
+            if (kept != i) {
+                plan->outputs[kept] = plan->outputs[i];
+            }
+            kept++;
+        }
+    }
+    plan->n = kept;
+
+    const char *def = vx_config_str(cfg, RT_SECTION, "default_boundary");
+    if (def[0]) {
+        for (size_t i = 0; i < plan->n; i++) {
+            if (strcmp(plan->outputs[i].name, def) == 0) {
+                plan->default_index = (int)i;
+            }
+        }
+        if (plan->default_index < 0) {
+            snprintf(err, errlen,
+                     RT_SECTION ".default_boundary: '%s' is not a configured boundary (it needs "
+                                "an output_%s endpoint, an outputs entry or Kafka)",
+                     def, def);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+void
+rt_live_load(struct rt_live *live, const vx_config_t *cfg)
+{
+    atomic_store(&live->max_decision_ns,
+                 (uint64_t)vx_config_int(cfg, RT_SECTION, "max_pattern_matching_latency_ns"));
+    atomic_store(&live->batch_max_events,
+                 (uint32_t)vx_config_int(cfg, RT_SECTION, "batch_max_events"));
+    atomic_store(&live->batch_max_delay_us,
+                 (uint32_t)vx_config_int(cfg, RT_SECTION, "batch_max_delay_us"));
+    atomic_store(&live->max_rules, (uint32_t)vx_config_int(cfg, RT_SECTION, "max_routing_rules"));
+}

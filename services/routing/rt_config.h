@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The event_routing configuration section, the output plan derived from it, and the
+ * settings that may change while events flow. */
+#ifndef RT_CONFIG_H
+#define RT_CONFIG_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vx_config.h"
+
+#define RT_SECTION "event_routing"
+#define RT_BOUNDARY_MAX 64     /* a boundary name and its NUL */
+#define RT_MAX_OUTPUTS 64      /* boundaries one daemon serves */
+#define RT_MAX_ENDPOINTS 16    /* ZeroMQ consumers of one boundary */
+#define RT_ENDPOINT_MAX 256
+
+extern const struct vx_cfg_section rt_cfg_section;
+
+/* One target boundary and where its events go: a Kafka topic, or one ZeroMQ PUSH socket per
+ * endpoint (bound). */
+struct rt_output_spec {
+    char name[RT_BOUNDARY_MAX];
+    bool kafka;
+    size_t n_endpoints;
+    char endpoints[RT_MAX_ENDPOINTS][RT_ENDPOINT_MAX];
+};
+
+/* Every boundary of this daemon, in a fixed order: the five of the suite that are
+ * configured, then the extra ones of `outputs` and `kafka_boundaries` in the order given. */
+struct rt_output_plan {
+    struct rt_output_spec outputs[RT_MAX_OUTPUTS];
+    size_t n;
+    int default_index; /* boundary of unrouted events, -1 when none */
+};
+
+/* Builds the plan from output_<boundary>, outputs, kafka_brokers, kafka_boundaries and
+ * default_boundary. Returns 0, or -EINVAL with a message naming the key in err. */
+int rt_config_plan(const vx_config_t *cfg, struct rt_output_plan *plan, char *err, size_t errlen);
+
+/* True when name is acceptable as a boundary name: 1..63 of [a-z0-9_.-]. */
+bool rt_boundary_name_valid(const char *name);
+
+/* Settings that PUT /v1/config may change: written by a REST thread, read by the loop once
+ * per batch (or by the REST thread for the next rule set). */
+struct rt_live {
+    _Atomic uint64_t max_decision_ns;
+    _Atomic uint32_t batch_max_events;
+    _Atomic uint32_t batch_max_delay_us;
+    _Atomic uint32_t max_rules;
+};
+
+/* Copies the reloadable keys of cfg into live. */
+void rt_live_load(struct rt_live *live, const vx_config_t *cfg);
+
+#endif

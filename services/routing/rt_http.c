@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* REST routes: rules and filters (read, replace, add, delete), explain and statistics. */
+#include "rt_http.h"
+
+#include <string.h>
+
+#include "rt_store.h"
+#include "vx_mem.h"
+
+struct rt_http {
+    rt_server_t *server;
+};
+
+/* Answers with a change's outcome. filters: the request was about filters, so a set that
+ * does not build is reported as invalid_filters. */
+static void
+s_answer(struct vx_http_resp *resp, struct rt_result *r, bool filters)
+{
+    if (r->body) {
+        resp->status = r->http;
+        resp->json = r->body;
+        r->body = NULL;
+        return;
+    }
+    const char *code = r->code ? r->code : "internal";
+    if (filters && strcmp(code, "invalid_rules") == 0) {
+        code = "invalid_filters";
+    }
+    vx_http_error(resp, r->http ? r->http : 500, code, "%s", r->message);
+}
+
+static void
+cb_get_rules(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    (void)req;
+    rt_http_t *p = arg;
+    resp->json = rt_server_rules(p->server);
+}
+
+static void
+cb_get_filters(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    (void)req;
+    rt_http_t *p = arg;
+    resp->json = rt_server_filters(p->server);
+}
+
+static void
+cb_get_rule(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    rt_http_t *p = arg;
+    const char *id = vx_http_req_param(req, "id");
+    json_t *rule = rt_server_rule(p->server, id);
+    if (!rule) {
+        vx_http_error(resp, 404, "not_found", "no rule with id \"%.128s\"", id);
+        return;
+    }
+    resp->json = rule;
+}
+
+/* PUT /v1/rules and /v1/filters: a list replaces that set; an object {"rules":[...],
+ * "filters":[...]} replaces the sets it names, both in one change. */
+static void
+s_put_set(vx_http_req_t *req, struct vx_http_resp *resp, rt_http_t *p, bool filters)
+{
+    json_t *body = vx_http_req_json(req);
+    const char *what = filters ? "filters" : "rules";
+    if (!body) {
+        vx_http_error(resp, 400, "invalid_body", "expected a list of %s, or {\"rules\":[...], "
+                                                 "\"filters\":[...]}", what);
+        return;
+    }
+    json_t *rules = NULL, *flt = NULL;
+    char err[512];
+    if (json_is_array(body)) {
+        if (filters) {
+            flt = json_incref(body);
+        } else {
+            rules = json_incref(body);
+        }
+    } else if (rt_set_parse(body, "body", &rules, &flt, err, sizeof err) < 0) {
+        vx_http_error(resp, 400, "invalid_body", "%s", err);
+        return;
+    } else if (!rules && !flt) {
+        vx_http_error(resp, 400, "invalid_body", "body: names neither rules nor filters");
+        return;
+    }
+    struct rt_result r;
+    rt_server_replace(p->server, rules, flt, "rest", &r);
+    s_answer(resp, &r, filters && !rules);
+    json_decref(rules);
+    json_decref(flt);
+}
+
+static void
+cb_put_rules(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    s_put_set(req, resp, arg, false);
+}
+
+static void
+cb_put_filters(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    s_put_set(req, resp, arg, true);
+}
+
+static void
+cb_post_rule(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    rt_http_t *p = arg;
+    json_t *body = vx_http_req_json(req);
+    if (!json_is_object(body)) {
+        vx_http_error(resp, 400, "invalid_body", "expected one rule (a JSON object)");
+        return;
+    }
+    struct rt_result r;
+    rt_server_add_rule(p->server, body, &r);
+    s_answer(resp, &r, false);
+}
+
+static void
+cb_delete_rule(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    rt_http_t *p = arg;
+    struct rt_result r;
+    rt_server_delete_rule(p->server, vx_http_req_param(req, "id"), &r);
+    s_answer(resp, &r, false);
+}
+
+/* POST /v1/route/test: the event itself, or {"event": {...}}. */
+static void
+cb_route_test(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    rt_http_t *p = arg;
+    json_t *body = vx_http_req_json(req);
+    if (!json_is_object(body)) {
+        vx_http_error(resp, 400, "invalid_event", "expected an event (a JSON object)");
+        return;
+    }
+    json_t *inner = json_object_get(body, "event");
+    if (json_object_size(body) == 1 && json_is_object(inner)) {
+        body = inner;
+    }
+    struct rt_result r;
+    rt_server_explain(p->server, body, &r);
+    s_answer(resp, &r, false);
+}
+
+static void
+cb_get_stats(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    (void)req;
+    rt_http_t *p = arg;
+    resp->json = rt_server_stats(p->server);
+}
+
+static bool
+cb_ready(void *arg, json_t *detail)
+{
+    rt_http_t *p = arg;
+    return rt_server_ready(p->server, detail);
+}
+
+rt_http_t *
+rt_http_new(vx_http_t *http, rt_server_t *server)
+{
+    rt_http_t *p = vx_calloc(1, sizeof *p);
+    p->server = server;
+    vx_http_route(http, "GET", "/v1/rules", cb_get_rules, p);
+    vx_http_route(http, "PUT", "/v1/rules", cb_put_rules, p);
+    vx_http_route(http, "POST", "/v1/rules", cb_post_rule, p);
+    vx_http_route(http, "GET", "/v1/rules/{id}", cb_get_rule, p);
+    vx_http_route(http, "DELETE", "/v1/rules/{id}", cb_delete_rule, p);
+    vx_http_route(http, "GET", "/v1/filters", cb_get_filters, p);
+    vx_http_route(http, "PUT", "/v1/filters", cb_put_filters, p);
+    vx_http_route(http, "POST", "/v1/route/test", cb_route_test, p);
+    vx_http_route(http, "GET", "/v1/stats", cb_get_stats, p);
+    vx_http_set_ready(http, cb_ready, p);
+    return p;
+}
+
+void
+rt_http_destroy(rt_http_t **pp)
+{
+    if (!pp || !*pp) {
+        return;
+    }
+    vx_free(pp);
+}

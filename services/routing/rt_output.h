@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The outputs of vexfs-routing: one per target boundary, each either ZeroMQ PUSH streams or a
+ * Kafka topic.
+ *
+ * ZeroMQ. A boundary has one PUSH socket per configured endpoint, each bound and meant for
+ * one consumer. PUSH blocks when its consumer is slow or absent, so nothing is lost: the
+ * loop waits (backpressure reaches propagation). With several endpoints and load balancing
+ * on, an event goes to endpoint vx_hash64(path) % N, so all events of one file reach the same
+ * consumer, in order; with load balancing off every endpoint receives every event. Events are
+ * sent in batches (EventBatch, topic "events"); each socket numbers its batches from 1 with
+ * this daemon's sender id, so each consumer can detect a gap with vx_seqtrack.
+ *
+ * Kafka. A boundary may instead go to topic <prefix><boundary>: idempotent producer,
+ * acks=all, keyed by path (one file's events stay in one partition, in order), one Event per
+ * message.
+ *
+ * An event is given as the bytes it arrived with plus optional appended protobuf fields (tags,
+ * priority); it is sent as those bytes, never re-encoded.
+ *
+ * Threading: everything but the getters marked thread-safe runs on the loop thread. */
+#ifndef RT_OUTPUT_H
+#define RT_OUTPUT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rt_config.h"
+#include "vx_metrics.h"
+
+typedef struct rt_outputs rt_outputs_t;
+
+/* Called while a send waits for a full consumer or Kafka's local queue. Returns true when the
+ * send should give up (shutdown deadline passed); the events concerned are then counted as
+ * dropped with reason "shutdown". */
+typedef bool(rt_outputs_wait_fn)(void *arg);
+
+struct rt_outputs_opts {
+    const struct rt_output_plan *plan;
+    int hwm;                  /* ZeroMQ high-water mark, in batches */
+    bool load_balance;        /* several endpoints: one by hash(path), or all */
+    const char *sender;       /* batch sender id (copied) */
+    const char *kafka_brokers;  /* needed when the plan has a Kafka boundary */
+    const char *kafka_topic_prefix;
+    int kafka_message_timeout_ms;
+    rt_outputs_wait_fn *wait;
+    void *wait_arg;
+};
+
+/* Binds every ZeroMQ endpoint and creates the Kafka producer when needed. Returns NULL with a
+ * message in err. opts->plan is copied; metrics is borrowed and must outlive the outputs. */
+rt_outputs_t *rt_outputs_new(const struct rt_outputs_opts *opts, vx_metrics_t *metrics, char *err,
+                             size_t errlen);
+/* Closes without flushing (see rt_outputs_shutdown). Accepts NULL; sets *o to NULL. */
+void rt_outputs_destroy(rt_outputs_t **o);
+
+/* Batching: events per batch and the longest a batch may wait once started. */
+void rt_outputs_set_batching(rt_outputs_t *o, uint32_t max_events, uint64_t max_delay_ns);
+
+/* Queues one event for boundary i (the plan's index): ev[0..len) as received, then
+ * extra[0..xlen) appended; path (for the hash and the Kafka key) is borrowed for the call.
+ * May send full batches, and then blocks while consumers are full (calling opts->wait). */
+void rt_outputs_put(rt_outputs_t *o, size_t i, const uint8_t *ev, size_t len,
+                    const uint8_t *extra, size_t xlen, const char *path, size_t path_len);
+
+/* Sends batches: all of them with force, else those full or older than the delay. */
+void rt_outputs_flush(rt_outputs_t *o, bool force);
+/* Monotonic time the oldest unsent batch was started, 0 when nothing waits. */
+uint64_t rt_outputs_oldest(const rt_outputs_t *o);
+/* Serves Kafka delivery reports (no-op without Kafka). */
+void rt_outputs_poll(rt_outputs_t *o);
+
+/* Shutdown: sends everything queued, waits for Kafka's acknowledgements, and lets ZeroMQ
+ * deliver what is queued, all within timeout_ms. Returns 0, or -ETIMEDOUT when something
+ * could not be delivered in time (counted as dropped, reason "shutdown"). */
+int rt_outputs_shutdown(rt_outputs_t *o, int timeout_ms);
+
+/* The bound endpoint of boundary i's consumer slot k ("" for Kafka boundaries). */
+const char *rt_outputs_endpoint(const rt_outputs_t *o, size_t i, size_t k);
+bool rt_outputs_has_kafka(const rt_outputs_t *o);
+/* True after a fatal Kafka producer error. Thread-safe. */
+bool rt_outputs_kafka_failed(const rt_outputs_t *o);
+
+/* Where an event with this path would go on boundary i: {"boundary","kind","topic"} or
+ * {"boundary","kind","endpoints":[...]} (new reference). Thread-safe. */
+json_t *rt_outputs_describe(const rt_outputs_t *o, size_t i, const char *path, size_t path_len);
+
+/* Per boundary: kind, endpoints or topic, events and batches sent, Kafka outcomes
+ * (new reference). Thread-safe. */
+json_t *rt_outputs_stats(const rt_outputs_t *o);
+
+#endif

@@ -1,0 +1,1292 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The routing loop, the rule sets it decides with, and how a new set reaches it. */
+#include "rt_server.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rt_engine.h"
+#include "rt_output.h"
+#include "rt_store.h"
+#include "vx_arena.h"
+#include "vx_clock.h"
+#include "vx_event.h"
+#include "vx_log.h"
+#include "vx_mem.h"
+#include "vx_wire.h"
+
+#define S_MAX_EVENTS 100000                 /* events in one input batch */
+#define S_DRAIN_MAX 256                     /* input messages read per loop turn */
+#define S_CACHE 4                           /* retired compiled sets kept (pattern caching) */
+#define S_QUIET_NS (50 * VX_NS_PER_MS)      /* at stop: the input counts as drained */
+#define S_STOP_DRAIN_NS (2 * VX_NS_PER_S)   /* at stop: longest spent draining input */
+#define S_CTL_FMT "inproc://rt-ctl-%p"
+#define S_N_SOURCES 9                       /* Boundary enum values, unspecified included */
+#define S_F_METADATA 7                      /* vexfs.v1.Event.metadata */
+#define S_F_PRIORITY 9                      /* vexfs.v1.Event.priority */
+
+/* A compiled rule set and what the loop needs beside the engine. Reference counted: see
+ * rt_server.h. Immutable once built. */
+struct s_set {
+    atomic_int refs;
+    rt_engine_t *engine;
+    json_t *rules;   /* normalized */
+    json_t *filters;
+    char *key;       /* the input it was built from, for the compile cache */
+    uint32_t n_rules, n_filters;
+    vx_counter_t **rule_ctr;   /* per rule: its exported match counter (emit_metrics), or NULL */
+    bool *rule_log;            /* per rule: log_match */
+    vx_counter_t **filter_ctr; /* per filter: vexfs_events_filtered_total{filter,action} */
+};
+
+/* A set handed to the loop. Two references: the caller's and the loop's. */
+struct s_swap {
+    atomic_int refs;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;      /* the loop took the set */
+    bool cancelled; /* the caller gave up waiting; the loop must not take it */
+    int status;     /* 0 or -ESHUTDOWN/-ENOMEM, valid when done */
+    struct s_set *set;
+};
+
+struct rt_server {
+    const vx_config_t *cfg;
+    vx_metrics_t *metrics;
+    struct rt_live live;
+    struct rt_output_plan *plan;
+    const char *boundaries[RT_MAX_OUTPUTS];
+    char sender[300];
+    bool reconfigurable;
+    bool caching;
+    int apply_timeout_ms;
+    int shutdown_timeout_ms;
+    int poll_ms;
+    const char *state_dir; /* borrowed from cfg; "" when not persisted */
+    const char *rules_file;
+
+    zsock_t *input;
+    char input_ep[RT_ENDPOINT_MAX];
+    zsock_t *ctl_pull;
+    zsock_t *ctl_push;  /* guarded by ctl_mu; shared by changing threads */
+    pthread_mutex_t ctl_mu;
+    bool loop_started;  /* guarded by ctl_mu */
+    bool closing;       /* guarded by ctl_mu */
+    char ctl_ep[64];
+    rt_outputs_t *outputs;
+
+    /* loop thread only */
+    struct s_set *loop_set;
+    rt_scratch_t *scratch;
+    vx_arena_t *arena;
+    vx_seqtrack_t *seq;
+    struct vx_span *spans;
+    uint8_t *xbuf;
+    size_t xcap;
+    bool in_batch;
+    volatile sig_atomic_t *stop;
+    uint64_t shutdown_deadline;
+    atomic_bool running;
+
+    /* changes: serialized by set_mu, which also guards cache and file_hash */
+    pthread_mutex_t set_mu;
+    struct s_set *cache[S_CACHE];
+    char file_hash[17];
+
+    /* the published set, for readers */
+    pthread_mutex_t pub_mu;
+    struct s_set *pub;
+    uint64_t version;
+
+    /* rules-file watcher */
+    rt_watch_t *watch;
+    struct rt_file_stamp stamp; /* the rules file as read at start */
+
+    /* metrics */
+    vx_counter_t *received[S_N_SOURCES];
+    vx_counter_t *processed, *unrouted, *to_default, *slow, *seq_gaps, *batches_in;
+    vx_counter_t *drop_bad_frame, *drop_bad_protobuf, *drop_too_large;
+    vx_histogram_t *latency;
+    vx_gauge_t *g_version, *g_rules, *g_filters;
+};
+
+/* ---- sets ----------------------------------------------------------------------------- */
+
+static struct s_set *
+s_set_ref(struct s_set *set)
+{
+    atomic_fetch_add(&set->refs, 1);
+    return set;
+}
+
+static void
+s_set_release(struct s_set **sp)
+{
+    struct s_set *set = *sp;
+    *sp = NULL;
+    if (!set || atomic_fetch_sub(&set->refs, 1) != 1) {
+        return;
+    }
+    rt_engine_destroy(&set->engine);
+    json_decref(set->rules);
+    json_decref(set->filters);
+    free(set->key);
+    free(set->rule_ctr);
+    free(set->rule_log);
+    free(set->filter_ctr);
+    free(set);
+}
+
+/* Wraps a built engine (takes ownership) with its normalized JSON and metric series. */
+static struct s_set *
+s_set_new(rt_server_t *s, rt_engine_t *engine, char *key)
+{
+    struct s_set *set = vx_calloc(1, sizeof *set);
+    atomic_init(&set->refs, 1);
+    set->engine = engine;
+    set->key = key;
+    set->rules = rt_engine_rules_json(engine);
+    set->filters = rt_engine_filters_json(engine);
+    set->n_rules = rt_engine_rule_count(engine);
+    set->n_filters = rt_engine_filter_count(engine);
+    set->rule_ctr = vx_calloc(set->n_rules + 1, sizeof *set->rule_ctr);
+    set->rule_log = vx_calloc(set->n_rules + 1, sizeof *set->rule_log);
+    set->filter_ctr = vx_calloc(set->n_filters + 1, sizeof *set->filter_ctr);
+    for (uint32_t i = 0; i < set->n_rules; i++) {
+        struct rt_rule_info ri;
+        if (rt_engine_rule_info(engine, i, &ri) < 0) {
+            continue;
+        }
+        set->rule_log[i] = ri.log_match;
+        if (ri.emit_metrics) {
+            set->rule_ctr[i] = vx_metrics_counter(s->metrics, "vexfs_routing_rule_matches_total",
+                                                  "Matches of rules with emit_metrics, by rule.",
+                                                  "rule", ri.id, NULL);
+        }
+    }
+    for (uint32_t i = 0; i < set->n_filters; i++) {
+        struct rt_filter_info fi;
+        if (rt_engine_filter_info(engine, i, &fi) < 0) {
+            continue;
+        }
+        set->filter_ctr[i] = vx_metrics_counter(
+            s->metrics, "vexfs_events_filtered_total",
+            "Events blocked or sampled out, by filter id and its action.", "filter", fi.id,
+            "action", rt_filter_action_name(fi.action), NULL);
+    }
+    return set;
+}
+
+static struct s_set *
+s_pub_ref(rt_server_t *s, uint64_t *version)
+{
+    pthread_mutex_lock(&s->pub_mu);
+    struct s_set *set = s_set_ref(s->pub);
+    if (version) {
+        *version = s->version;
+    }
+    pthread_mutex_unlock(&s->pub_mu);
+    return set;
+}
+
+/* ---- metrics -------------------------------------------------------------------------- */
+
+static double
+cb_latency_p99_ns(void *arg)
+{
+    rt_server_t *s = arg;
+    return vx_histogram_quantile(s->latency, 0.99) * 1e9;
+}
+
+static double
+cb_budget_ns(void *arg)
+{
+    rt_server_t *s = arg;
+    return (double)atomic_load(&s->live.max_decision_ns);
+}
+
+static void
+s_metrics_init(rt_server_t *s, vx_metrics_t *m)
+{
+    for (int i = 0; i < S_N_SOURCES; i++) {
+        const char *name = vx_boundary_name(i);
+        s->received[i] = vx_metrics_counter(m, "vexfs_events_received_total",
+                                            "Events received from propagation, by source "
+                                            "boundary.",
+                                            "source", name ? name : "unspecified", NULL);
+    }
+    s->processed = vx_metrics_counter(m, "vexfs_events_processed_total",
+                                      "Events decided by the rule set.", NULL);
+    s->unrouted = vx_metrics_counter(m, "vexfs_events_unrouted_total",
+                                     "Events no rule routed (sent to default_boundary when set).",
+                                     NULL);
+    s->to_default = vx_metrics_counter(m, "vexfs_events_default_routed_total",
+                                       "Unrouted events sent to default_boundary.", NULL);
+    s->slow = vx_metrics_counter(m, "vexfs_routing_slow_decisions_total",
+                                 "Decisions slower than max_pattern_matching_latency_ns.", NULL);
+    s->seq_gaps = vx_metrics_counter(m, "vexfs_sequence_gaps_total",
+                                     "Batches missing in a sender's sequence, by link.", "link",
+                                     "propagation", NULL);
+    s->batches_in = vx_metrics_counter(m, "vexfs_batches_received_total",
+                                       "ZeroMQ batches received.", NULL);
+    const char *help = "Events not forwarded, by reason.";
+    s->drop_bad_frame = vx_metrics_counter(m, "vexfs_events_dropped_total", help, "reason",
+                                           "bad_frame", NULL);
+    s->drop_bad_protobuf = vx_metrics_counter(m, "vexfs_events_dropped_total", help, "reason",
+                                              "bad_protobuf", NULL);
+    s->drop_too_large = vx_metrics_counter(m, "vexfs_events_dropped_total", help, "reason",
+                                           "too_large", NULL);
+    double bounds[24];
+    size_t nb = vx_metrics_exp_bounds(bounds, 24, 1e-8, 2.0);
+    s->latency = vx_metrics_histogram(m, "vexfs_routing_decision_seconds",
+                                      "Time to decide one event (filters and rules).", bounds, nb,
+                                      NULL);
+    s->g_version = vx_metrics_gauge(m, "vexfs_routing_rule_set_version",
+                                    "Version of the rule set in use.", NULL);
+    s->g_rules = vx_metrics_gauge(m, "vexfs_routing_rules", "Rules in the set in use.", NULL);
+    s->g_filters = vx_metrics_gauge(m, "vexfs_routing_filters", "Filters in the set in use.",
+                                    NULL);
+    vx_metrics_gauge_fn(m, "vexfs_routing_decision_latency_p99",
+                        "p99 of the decision time in nanoseconds.", cb_latency_p99_ns, s);
+    vx_metrics_gauge_fn(m, "vexfs_routing_max_pattern_matching_latency_ns",
+                        "Configured max_pattern_matching_latency_ns.", cb_budget_ns, s);
+}
+
+static void
+s_count_change(rt_server_t *s, const char *origin, bool ok)
+{
+    vx_counter_t *c = vx_metrics_counter(s->metrics, "vexfs_routing_reloads_total",
+                                         "Rule-set changes, by origin and result.", "origin",
+                                         origin, "result", ok ? "applied" : "rejected", NULL);
+    vx_counter_add(c, 1);
+}
+
+/* ---- handing a set to the loop -------------------------------------------------------- */
+
+static void
+s_swap_release(struct s_swap *w)
+{
+    if (atomic_fetch_sub(&w->refs, 1) == 1) {
+        s_set_release(&w->set);
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->cv);
+        free(w);
+    }
+}
+
+/* Loop side: takes the set of w unless its caller gave up. */
+static void
+s_adopt(rt_server_t *s, struct s_swap *w, bool refuse)
+{
+    pthread_mutex_lock(&w->mu);
+    if (!w->cancelled) {
+        int rc = refuse ? -ESHUTDOWN : rt_scratch_fit(s->scratch, w->set->engine);
+        if (rc == 0) {
+            struct s_set *old = s->loop_set;
+            rt_engine_inherit(w->set->engine, old->engine);
+            s->loop_set = s_set_ref(w->set);
+            s_set_release(&old); /* no decision is running: between batches */
+        }
+        w->status = rc;
+        w->done = true;
+        pthread_cond_signal(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    s_swap_release(w);
+}
+
+static void
+s_service_ctl(rt_server_t *s, bool refuse)
+{
+    for (;;) {
+        struct s_swap *w = NULL;
+        if (zmq_recv(zsock_resolve(s->ctl_pull), &w, sizeof w, ZMQ_DONTWAIT) != sizeof w) {
+            return;
+        }
+        s_adopt(s, w, refuse);
+    }
+}
+
+/* Caller side: hands set to the loop and waits until it is taken. Before the loop runs (at
+ * start) the set is installed directly. Returns 0, -ETIMEDOUT, -ESHUTDOWN or -ENOMEM. */
+static int
+s_handoff(rt_server_t *s, struct s_set *set)
+{
+    pthread_mutex_lock(&s->ctl_mu);
+    if (!s->loop_started) {
+        pthread_mutex_unlock(&s->ctl_mu);
+        if (!s->loop_set) {
+            s->scratch = rt_scratch_new(set->engine);
+            if (!s->scratch) {
+                return -ENOMEM;
+            }
+        } else if (rt_scratch_fit(s->scratch, set->engine) < 0) {
+            return -ENOMEM;
+        }
+        if (s->loop_set) {
+            rt_engine_inherit(set->engine, s->loop_set->engine);
+        }
+        s_set_release(&s->loop_set);
+        s->loop_set = s_set_ref(set);
+        return 0;
+    }
+    struct s_swap *w = vx_calloc(1, sizeof *w);
+    atomic_init(&w->refs, 2);
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    w->set = s_set_ref(set);
+    int sent = -1;
+    if (!s->closing) {
+        sent = zmq_send(zsock_resolve(s->ctl_push), &w, sizeof w, ZMQ_DONTWAIT);
+    }
+    pthread_mutex_unlock(&s->ctl_mu);
+    if (sent != (int)sizeof w) {
+        atomic_store(&w->refs, 1); /* the loop never saw it: ours is the only reference */
+        s_swap_release(w);
+        return -ESHUTDOWN;
+    }
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += s->apply_timeout_ms / 1000;
+    deadline.tv_nsec += (long)(s->apply_timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&w->mu);
+    while (!w->done) {
+        if (pthread_cond_timedwait(&w->cv, &w->mu, &deadline) == ETIMEDOUT) {
+            break;
+        }
+    }
+    int rc = w->done ? w->status : -ETIMEDOUT;
+    if (!w->done) {
+        w->cancelled = true;
+    }
+    pthread_mutex_unlock(&w->mu);
+    s_swap_release(w);
+    return rc;
+}
+
+/* ---- changing the set ----------------------------------------------------------------- */
+
+static void
+s_result_error(struct rt_result *out, unsigned http, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+s_result_error(struct rt_result *out, unsigned http, const char *code, const char *fmt, ...)
+{
+    out->http = http;
+    out->code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out->message, sizeof out->message, fmt, ap);
+    va_end(ap);
+}
+
+/* The cache key of an input: its canonical text and the limit it was checked against. */
+static char *
+s_set_key(json_t *rules, json_t *filters, uint32_t max_rules)
+{
+    json_t *k = json_pack("{s:O, s:O, s:I}", "r", rules, "f", filters, "m", (json_int_t)max_rules);
+    char *text = k ? json_dumps(k, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(k);
+    return text;
+}
+
+static struct s_set *
+s_cache_take(rt_server_t *s, const char *key)
+{
+    for (size_t i = 0; key && i < S_CACHE; i++) {
+        if (s->cache[i] && s->cache[i]->key && strcmp(s->cache[i]->key, key) == 0) {
+            struct s_set *set = s->cache[i];
+            s->cache[i] = NULL;
+            return set;
+        }
+    }
+    return NULL;
+}
+
+/* Keeps a retired set (takes the reference), forgetting the oldest when full. */
+static void
+s_cache_put(rt_server_t *s, struct s_set **sp)
+{
+    if (!s->caching || !(*sp)->key) {
+        s_set_release(sp);
+        return;
+    }
+    s_set_release(&s->cache[S_CACHE - 1]);
+    memmove(&s->cache[1], &s->cache[0], (S_CACHE - 1) * sizeof s->cache[0]);
+    s->cache[0] = *sp;
+    *sp = NULL;
+}
+
+/* Builds, persists and installs rules + filters (borrowed arrays). Called with set_mu held.
+ * persist false: the set came from the state file unchanged. file_hash: the rules file this
+ * set came from, NULL when it did not. */
+static void
+s_apply(rt_server_t *s, json_t *rules, json_t *filters, const char *origin, const char *file_hash,
+        bool persist, struct rt_result *out)
+{
+    memset(out, 0, sizeof *out);
+    uint32_t max_rules = atomic_load(&s->live.max_rules);
+    char *key = s_set_key(rules, filters, max_rules);
+    struct s_set *set = s_cache_take(s, key);
+    if (set) {
+        free(key);
+        vx_debug("RT-CACHE-HIT", "rule set taken from the compile cache");
+    } else {
+        struct rt_engine_opts opts = {
+            .boundaries = s->boundaries,
+            .n_boundaries = s->plan->n,
+            .default_boundary = s->plan->default_index >= 0 ? s->boundaries[s->plan->default_index]
+                                                            : NULL,
+            .max_rules = max_rules,
+            .max_filters = 0,
+        };
+        rt_engine_t *engine = NULL;
+        char err[900];
+        int rc = rt_engine_build(rules, filters, &opts, &engine, err, sizeof err);
+        if (rc < 0) {
+            free(key);
+            switch (rc) {
+            case -E2BIG:
+                s_result_error(out, 413, "too_many_rules", "%s", err);
+                break;
+            case -ENOMEM:
+                s_result_error(out, 503, "out_of_memory", "%s", err);
+                break;
+            default:
+                s_result_error(out, 422, "invalid_rules", "%s", err);
+                break;
+            }
+            s_count_change(s, origin, false);
+            return;
+        }
+        set = s_set_new(s, engine, key);
+    }
+
+    /* A set restored from the state file keeps its version; every change makes a new one. */
+    uint64_t version = persist ? s->version + 1 : s->version;
+    const char *fh = file_hash ? file_hash : s->file_hash;
+    struct rt_store_txn txn = {0};
+    if (persist && s->state_dir[0]) {
+        json_t *doc = json_pack("{s:i, s:I, s:O, s:O, s:s}", "format", RT_STORE_FORMAT, "version",
+                                (json_int_t)version, "rules", set->rules, "filters",
+                                set->filters, "rules_file_hash", fh);
+        char err[900];
+        int rc = doc ? rt_store_prepare(s->state_dir, doc, &txn, err, sizeof err) : -ENOMEM;
+        json_decref(doc);
+        if (rc < 0) {
+            s_result_error(out, 500, "persist_failed",
+                           "the set was not applied: cannot write the state file: %s",
+                           doc ? err : "out of memory");
+            s_cache_put(s, &set);
+            s_count_change(s, origin, false);
+            return;
+        }
+    }
+
+    int rc = s_handoff(s, set);
+    if (rc < 0) {
+        rt_store_abort(&txn);
+        if (rc == -ETIMEDOUT) {
+            s_result_error(out, 503, "busy",
+                           "the set was not applied: the loop did not take it within %d ms (a "
+                           "boundary's consumers are not taking events)",
+                           s->apply_timeout_ms);
+        } else if (rc == -ESHUTDOWN) {
+            s_result_error(out, 503, "shutting_down", "the set was not applied: shutting down");
+        } else {
+            s_result_error(out, 503, "out_of_memory",
+                           "the set was not applied: no memory for its scratch space");
+        }
+        s_cache_put(s, &set);
+        s_count_change(s, origin, false);
+        return;
+    }
+    bool persisted = !persist || !s->state_dir[0];
+    if (persist && s->state_dir[0]) {
+        char err[900];
+        persisted = rt_store_commit(&txn, err, sizeof err) == 0;
+        if (!persisted) {
+            vx_error("RT-STATE-WRITE", "rule set %llu applied but not persisted: %s",
+                     (unsigned long long)version, err);
+        }
+    }
+    if (file_hash) {
+        snprintf(s->file_hash, sizeof s->file_hash, "%s", file_hash);
+    }
+
+    pthread_mutex_lock(&s->pub_mu);
+    struct s_set *old = s->pub;
+    s->pub = set; /* our reference moves to the published slot */
+    s->version = version;
+    pthread_mutex_unlock(&s->pub_mu);
+    if (old) {
+        s_cache_put(s, &old);
+    }
+    vx_gauge_set(s->g_version, (double)version);
+    vx_gauge_set(s->g_rules, (double)set->n_rules);
+    vx_gauge_set(s->g_filters, (double)set->n_filters);
+    s_count_change(s, origin, true);
+    vx_info("RT-RULES-APPLIED", "rule set %llu from %s: %u rules, %u filters%s",
+            (unsigned long long)version, origin, set->n_rules, set->n_filters,
+            persisted ? "" : " (not persisted)");
+    out->http = 200;
+    out->body = json_pack("{s:I, s:I, s:I, s:b}", "version", (json_int_t)version, "rules",
+                          (json_int_t)set->n_rules, "filters", (json_int_t)set->n_filters,
+                          "persisted", persisted && s->state_dir[0]);
+}
+
+static bool
+s_check_reconfigurable(rt_server_t *s, struct rt_result *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!s->reconfigurable) {
+        s_result_error(out, 409, "reconfiguration_disabled",
+                       "event_routing.enable_dynamic_reconfiguration is false: the rule set "
+                       "changes only at restart");
+        return false;
+    }
+    return true;
+}
+
+void
+rt_server_replace(rt_server_t *s, json_t *rules, json_t *filters, const char *origin,
+                  struct rt_result *out)
+{
+    if (!s_check_reconfigurable(s, out)) {
+        return;
+    }
+    pthread_mutex_lock(&s->set_mu);
+    struct s_set *cur = s_pub_ref(s, NULL);
+    s_apply(s, rules ? rules : cur->rules, filters ? filters : cur->filters, origin, NULL, true,
+            out);
+    s_set_release(&cur);
+    pthread_mutex_unlock(&s->set_mu);
+}
+
+void
+rt_server_add_rule(rt_server_t *s, json_t *rule, struct rt_result *out)
+{
+    if (!s_check_reconfigurable(s, out)) {
+        return;
+    }
+    if (!json_is_object(rule)) {
+        s_result_error(out, 400, "invalid_body", "expected one rule (a JSON object)");
+        return;
+    }
+    const char *id = json_string_value(json_object_get(rule, "id"));
+    pthread_mutex_lock(&s->set_mu);
+    struct s_set *cur = s_pub_ref(s, NULL);
+    if (id && rt_engine_rule_index(cur->engine, id) >= 0) {
+        s_result_error(out, 409, "duplicate_id", "a rule with id \"%.128s\" exists", id);
+    } else {
+        json_t *next = json_copy(cur->rules);
+        json_array_append(next, rule);
+        s_apply(s, next, cur->filters, "rest", NULL, true, out);
+        json_decref(next);
+        if (out->body && id) {
+            struct s_set *now = s_pub_ref(s, NULL);
+            int32_t i = rt_engine_rule_index(now->engine, id);
+            json_object_set(out->body, "rule", json_array_get(now->rules, (size_t)i));
+            s_set_release(&now);
+            out->http = 201;
+        }
+    }
+    s_set_release(&cur);
+    pthread_mutex_unlock(&s->set_mu);
+}
+
+void
+rt_server_delete_rule(rt_server_t *s, const char *id, struct rt_result *out)
+{
+    if (!s_check_reconfigurable(s, out)) {
+        return;
+    }
+    pthread_mutex_lock(&s->set_mu);
+    struct s_set *cur = s_pub_ref(s, NULL);
+    int32_t i = rt_engine_rule_index(cur->engine, id);
+    if (i < 0) {
+        s_result_error(out, 404, "not_found", "no rule with id \"%.128s\"", id);
+    } else {
+        json_t *next = json_copy(cur->rules);
+        json_array_remove(next, (size_t)i);
+        s_apply(s, next, cur->filters, "rest", NULL, true, out);
+        json_decref(next);
+        if (out->body) {
+            json_object_set_new(out->body, "deleted", json_string(id));
+        }
+    }
+    s_set_release(&cur);
+    pthread_mutex_unlock(&s->set_mu);
+}
+
+/* ---- readers -------------------------------------------------------------------------- */
+
+json_t *
+rt_server_rules(rt_server_t *s)
+{
+    uint64_t v;
+    struct s_set *set = s_pub_ref(s, &v);
+    json_t *j = json_pack("{s:I, s:O}", "version", (json_int_t)v, "rules", set->rules);
+    s_set_release(&set);
+    return j;
+}
+
+json_t *
+rt_server_filters(rt_server_t *s)
+{
+    uint64_t v;
+    struct s_set *set = s_pub_ref(s, &v);
+    json_t *j = json_pack("{s:I, s:O}", "version", (json_int_t)v, "filters", set->filters);
+    s_set_release(&set);
+    return j;
+}
+
+json_t *
+rt_server_rule(rt_server_t *s, const char *id)
+{
+    struct s_set *set = s_pub_ref(s, NULL);
+    int32_t i = rt_engine_rule_index(set->engine, id);
+    json_t *j = i >= 0 ? json_incref(json_array_get(set->rules, (size_t)i)) : NULL;
+    s_set_release(&set);
+    return j;
+}
+
+void
+rt_server_explain(rt_server_t *s, json_t *event, struct rt_result *out)
+{
+    memset(out, 0, sizeof *out);
+    vx_arena_t *arena = vx_arena_new(64 * 1024, 64u * 1024 * 1024);
+    vx_event_t *e = NULL;
+    char err[512];
+    const char *reason = "bad_json";
+    int rc = vx_event_from_json(event, arena, &e, err, sizeof err, &reason);
+    if (rc == 0) {
+        rc = vx_event_validate(e, err, sizeof err, &reason);
+    }
+    if (rc < 0) {
+        s_result_error(out, strcmp(reason, "bad_json") == 0 ? 400 : 422, "invalid_event", "%s",
+                       err);
+        vx_arena_destroy(&arena);
+        return;
+    }
+    uint64_t version;
+    struct s_set *set = s_pub_ref(s, &version);
+    rt_scratch_t *scratch = rt_scratch_new(set->engine);
+    if (!scratch) {
+        s_result_error(out, 503, "out_of_memory", "no memory for a pattern-matching scratch");
+    } else {
+        struct rt_decision d;
+        rt_engine_decide(set->engine, scratch, e, vx_wall_ns(), true, &d);
+        json_t *j = rt_decision_explain(set->engine, &d);
+        json_t *outs = json_array();
+        const char *path = e->path ? e->path : "";
+        for (size_t i = 0; i < s->plan->n; i++) {
+            if (d.targets & (1ULL << i)) {
+                json_array_append_new(outs,
+                                      rt_outputs_describe(s->outputs, i, path, strlen(path)));
+            }
+        }
+        json_object_set_new(j, "outputs", outs);
+        json_object_set_new(j, "version", json_integer((json_int_t)version));
+        out->http = 200;
+        out->body = j;
+    }
+    rt_scratch_destroy(&scratch);
+    s_set_release(&set);
+    vx_arena_destroy(&arena);
+}
+
+json_t *
+rt_server_stats(rt_server_t *s)
+{
+    uint64_t version;
+    struct s_set *set = s_pub_ref(s, &version);
+    json_t *rules = json_array();
+    for (uint32_t i = 0; i < set->n_rules; i++) {
+        json_array_append_new(rules,
+                              json_pack("{s:s, s:I}", "id", rt_engine_rule_id(set->engine, i),
+                                        "matches",
+                                        (json_int_t)rt_engine_rule_matches(set->engine, i)));
+    }
+    json_t *filters = json_array();
+    for (uint32_t i = 0; i < set->n_filters; i++) {
+        struct rt_filter_info fi;
+        if (rt_engine_filter_info(set->engine, i, &fi) < 0) {
+            continue;
+        }
+        json_array_append_new(
+            filters, json_pack("{s:s, s:s, s:s, s:I, s:I}", "id", fi.id, "kind",
+                               rt_filter_kind_name(fi.kind), "action",
+                               rt_filter_action_name(fi.action), "matches",
+                               (json_int_t)rt_engine_filter_matches(set->engine, i), "dropped",
+                               (json_int_t)rt_engine_filter_drops(set->engine, i)));
+    }
+    struct rt_engine_stats es;
+    rt_engine_stats(set->engine, &es);
+    s_set_release(&set);
+    json_t *in = json_object();
+    for (int i = 0; i < S_N_SOURCES; i++) {
+        uint64_t v = vx_counter_value(s->received[i]);
+        const char *name = vx_boundary_name(i);
+        if (v) {
+            json_object_set_new(in, name ? name : "unspecified", json_integer((json_int_t)v));
+        }
+    }
+    json_t *lat = json_pack("{s:f, s:f, s:f, s:I}", "p50_ns",
+                            vx_histogram_quantile(s->latency, 0.50) * 1e9, "p99_ns",
+                            vx_histogram_quantile(s->latency, 0.99) * 1e9, "p999_ns",
+                            vx_histogram_quantile(s->latency, 0.999) * 1e9, "count",
+                            (json_int_t)vx_histogram_count(s->latency));
+    json_t *dropped = json_pack(
+        "{s:I, s:I, s:I}", "bad_frame", (json_int_t)vx_counter_value(s->drop_bad_frame),
+        "bad_protobuf", (json_int_t)vx_counter_value(s->drop_bad_protobuf), "too_large",
+        (json_int_t)vx_counter_value(s->drop_too_large));
+    return json_pack("{s:I, s:o, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:o, s:o, s:o, s:o, "
+                     "s:I, s:I, s:o}",
+                     "version", (json_int_t)version, "received", in, "decided",
+                     (json_int_t)vx_counter_value(s->processed), "decisions", "routed",
+                     (json_int_t)es.routed, "unrouted", (json_int_t)es.unrouted, "to_default",
+                     (json_int_t)es.to_default, "blocked", (json_int_t)es.blocked,
+                     "sampled_out", (json_int_t)es.sampled_out, "scan_errors",
+                     (json_int_t)es.scan_errors, "boundaries", rt_outputs_stats(s->outputs),
+                     "rules", rules, "filters", filters, "decision_latency", lat,
+                     "slow_decisions", (json_int_t)vx_counter_value(s->slow), "sequence_gaps",
+                     (json_int_t)vx_counter_value(s->seq_gaps), "dropped", dropped);
+}
+
+bool
+rt_server_ready(rt_server_t *s, json_t *detail)
+{
+    bool running = atomic_load(&s->running);
+    bool kafka_ok = !rt_outputs_kafka_failed(s->outputs);
+    json_object_set_new(detail, "loop", json_string(running ? "running" : "stopped"));
+    json_object_set_new(detail, "kafka",
+                        json_string(rt_outputs_has_kafka(s->outputs) ? (kafka_ok ? "ok" : "failed")
+                                                                     : "off"));
+    return running && kafka_ok;
+}
+
+bool
+rt_server_reconfigurable(const rt_server_t *s)
+{
+    return s->reconfigurable;
+}
+
+struct rt_live *
+rt_server_live(rt_server_t *s)
+{
+    return &s->live;
+}
+
+/* ---- routing one batch ---------------------------------------------------------------- */
+
+/* Encodes what the decision adds to the event: metadata entries for tags, the new priority.
+ * Appended after the event's own bytes, they win by protobuf's merge rules. */
+static size_t
+s_varint_len(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static size_t
+s_extra(rt_server_t *s, const vx_event_t *e, const struct rt_decision *d)
+{
+    size_t need = 16;
+    for (uint32_t i = 0; i < d->n_tags; i++) {
+        need += strlen(d->tags[i].key) + strlen(d->tags[i].value) + 32;
+    }
+    if (need > s->xcap) {
+        s->xcap = need * 2;
+        s->xbuf = vx_realloc(s->xbuf, s->xcap);
+    }
+    size_t n = 0;
+    for (uint32_t i = 0; i < d->n_tags; i++) {
+        /* A map entry is a MetadataEntry message: key (field 1) and value (field 2). */
+        size_t kl = strlen(d->tags[i].key), vl = strlen(d->tags[i].value);
+        size_t entry = 1 + s_varint_len(kl) + kl + 1 + s_varint_len(vl) + vl;
+        n += vx_pb_varint(s->xbuf + n, S_F_METADATA << 3 | 2);
+        n += vx_pb_varint(s->xbuf + n, entry);
+        n += vx_pb_bytes(s->xbuf + n, 1, d->tags[i].key, kl);
+        n += vx_pb_bytes(s->xbuf + n, 2, d->tags[i].value, vl);
+    }
+    if (d->priority_boost > 0 && d->priority != e->priority) {
+        n += vx_pb_uint(s->xbuf + n, S_F_PRIORITY, d->priority);
+    }
+    return n;
+}
+
+static void
+s_route_batch(rt_server_t *s, const vx_batch_t *b)
+{
+    struct s_set *set = s->loop_set;
+    uint64_t wall = vx_wall_ns();
+    uint64_t budget = atomic_load(&s->live.max_decision_ns);
+    for (size_t i = 0; i < b->n_events; i++) {
+        const vx_event_t *e = b->events[i];
+        vx_counter_add(s->received[(unsigned)e->source < S_N_SOURCES ? e->source : 0], 1);
+        struct rt_decision d;
+        uint64_t t0 = vx_mono_ns();
+        rt_engine_decide(set->engine, s->scratch, e, wall, false, &d);
+        uint64_t dt = vx_mono_ns() - t0;
+        vx_histogram_observe(s->latency, (double)dt * 1e-9);
+        vx_counter_add(s->processed, 1);
+        if (dt > budget) {
+            vx_counter_add(s->slow, 1);
+        }
+        for (uint32_t k = 0; k < d.n_rules; k++) {
+            uint32_t r = d.rules[k];
+            if (r < set->n_rules && set->rule_ctr[r]) {
+                vx_counter_add(set->rule_ctr[r], 1);
+            }
+        }
+        if (d.log_match) {
+            for (uint32_t k = 0; k < d.n_rules; k++) {
+                if (d.rules[k] < set->n_rules && set->rule_log[d.rules[k]]) {
+                    vx_info("RT-RULE-MATCH", "rule %s matched %s %s",
+                            rt_engine_rule_id(set->engine, d.rules[k]),
+                            vx_event_type_name(e->type) ? vx_event_type_name(e->type) : "event",
+                            e->path ? e->path : "");
+                }
+            }
+        }
+        if (d.dropped) {
+            if (d.drop_filter >= 0 && (uint32_t)d.drop_filter < set->n_filters) {
+                vx_counter_add(set->filter_ctr[d.drop_filter], 1);
+            }
+            continue;
+        }
+        if (d.unrouted) {
+            vx_counter_add(s->unrouted, 1);
+            if (d.to_default) {
+                vx_counter_add(s->to_default, 1);
+            }
+        }
+        if (d.targets == 0) {
+            continue;
+        }
+        size_t xlen = s_extra(s, e, &d);
+        const char *path = e->path ? e->path : "";
+        size_t plen = strlen(path);
+        for (size_t k = 0; k < s->plan->n; k++) {
+            if (d.targets & (1ULL << k)) {
+                rt_outputs_put(s->outputs, k, s->spans[i].data, s->spans[i].len, s->xbuf, xlen,
+                               path, plen);
+            }
+        }
+    }
+}
+
+/* Decodes and routes one received batch. */
+static void
+s_input(rt_server_t *s, const void *data, size_t len)
+{
+    vx_arena_reset(s->arena);
+    vx_batch_t *b = vx_wire_decode(data, len, s->arena);
+    size_t n_spans = 0;
+    int src = b ? vx_wire_event_spans(data, len, s->spans, S_MAX_EVENTS, &n_spans) : -EPROTO;
+    vx_counter_add(s->batches_in, 1);
+    if (!b || src < 0 || n_spans != b->n_events) {
+        /* Events of an undecodable batch cannot be counted: the batch counts as one. */
+        if (src == -E2BIG) {
+            vx_counter_add(s->drop_too_large, b->n_events);
+        } else {
+            vx_counter_add(s->drop_bad_protobuf, 1);
+        }
+        vx_warn("RT-BAD-BATCH", "%s batch of %zu bytes dropped",
+                src == -E2BIG ? "oversized (more than 100000 events)" : "undecodable", len);
+        return;
+    }
+    if (b->sender && b->sender[0] && b->batch_sequence) {
+        struct vx_seq_result r = vx_seqtrack_observe(s->seq, b->sender, b->batch_sequence);
+        if (r.missing) {
+            vx_counter_add(s->seq_gaps, r.missing);
+            vx_warn("RT-SEQ-GAP", "sender %s: %llu batches missing before %llu", b->sender,
+                    (unsigned long long)r.missing, (unsigned long long)b->batch_sequence);
+        }
+    }
+    s->in_batch = true;
+    s_route_batch(s, b);
+    s->in_batch = false;
+}
+
+/* Reads up to max messages without waiting; returns how many were read. */
+static int
+s_drain_input(rt_server_t *s, int max)
+{
+    int n = 0;
+    for (; n < max; n++) {
+        struct vx_wire_msg msg;
+        int rc = vx_wire_recv(s->input, &msg, ZMQ_DONTWAIT);
+        if (rc == -EAGAIN || rc == -EINTR) {
+            break;
+        }
+        if (rc < 0) {
+            vx_counter_add(s->drop_bad_frame, 1);
+            vx_warn("RT-BAD-FRAME", "message without exactly topic + batch frames dropped");
+            continue;
+        }
+        s_input(s, zmq_msg_data(&msg.body), zmq_msg_size(&msg.body));
+        vx_wire_msg_fini(&msg);
+    }
+    return n;
+}
+
+/* Outputs call this while a consumer is full: keep taking new sets (outside a batch) and
+ * decide when to give up (only once stopping and past the deadline). */
+static bool
+cb_output_wait(void *arg)
+{
+    rt_server_t *s = arg;
+    rt_outputs_poll(s->outputs);
+    if (!s->in_batch) {
+        s_service_ctl(s, false);
+    }
+    uint64_t now = vx_mono_ns();
+    if (s->stop && *s->stop && s->shutdown_deadline == 0) {
+        s->shutdown_deadline = now + (uint64_t)s->shutdown_timeout_ms * VX_NS_PER_MS;
+    }
+    return s->shutdown_deadline && now >= s->shutdown_deadline;
+}
+
+/* ---- rules file ----------------------------------------------------------------------- */
+
+/* Loads the rules file and applies it when it differs from what was applied last (or when
+ * forced). Runs on the watcher thread. */
+static void
+s_reload_file(rt_server_t *s, bool force)
+{
+    json_t *rules = NULL, *filters = NULL;
+    char hash[17], err[1024];
+    if (rt_rules_file_load(s->rules_file, &rules, &filters, hash, err, sizeof err) < 0) {
+        vx_error("RT-RULES-FILE", "not reloaded, the current set stays: %s", err);
+        s_count_change(s, force ? "signal" : "file", false);
+        return;
+    }
+    pthread_mutex_lock(&s->set_mu);
+    if (force || strcmp(hash, s->file_hash) != 0) {
+        struct s_set *cur = s_pub_ref(s, NULL);
+        struct rt_result res;
+        s_apply(s, rules ? rules : cur->rules, filters ? filters : cur->filters,
+                force ? "signal" : "file", hash, true, &res);
+        if (!res.body) {
+            vx_error("RT-RULES-FILE", "%s: not applied, the current set stays: %s",
+                     s->rules_file, res.message);
+        }
+        json_decref(res.body);
+        s_set_release(&cur);
+    }
+    pthread_mutex_unlock(&s->set_mu);
+    json_decref(rules);
+    json_decref(filters);
+}
+
+static void
+cb_rules_file(bool force, bool exists, void *arg)
+{
+    rt_server_t *s = arg;
+    if (!exists) {
+        vx_warn("RT-RULES-FILE", "%s: missing; the current set stays", s->rules_file);
+        return;
+    }
+    if (force) {
+        vx_info("RT-RULES-RELOAD", "SIGHUP: rereading %s", s->rules_file);
+    }
+    s_reload_file(s, force);
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------ */
+
+/* The first set: see rt_server_new. */
+static int
+s_initial_set(rt_server_t *s, char *err, size_t errlen)
+{
+    json_t *state = NULL;
+    if (!s->state_dir[0]) {
+        vx_warn("RT-STATE", RT_SECTION ".state_dir is empty: rule changes are lost at restart");
+    } else {
+        int rc = rt_store_init(s->state_dir, err, errlen);
+        if (rc == 0) {
+            rc = rt_store_load(s->state_dir, &state, err, errlen);
+        }
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    json_t *empty = json_array();
+    json_t *rules = state ? json_object_get(state, "rules") : empty;
+    json_t *filters = state ? json_object_get(state, "filters") : empty;
+    const char *origin = state ? "state" : "start";
+    if (state) {
+        s->version = (uint64_t)json_integer_value(json_object_get(state, "version"));
+        const char *fh = json_string_value(json_object_get(state, "rules_file_hash"));
+        snprintf(s->file_hash, sizeof s->file_hash, "%s", fh ? fh : "");
+    }
+    json_t *frules = NULL, *ffilters = NULL;
+    char hash[17] = "";
+    bool from_file = false;
+    if (s->rules_file[0]) {
+        rt_rules_file_stat(s->rules_file, &s->stamp);
+        char ferr[1024];
+        if (rt_rules_file_load(s->rules_file, &frules, &ffilters, hash, ferr, sizeof ferr) < 0) {
+            if (!state) {
+                snprintf(err, errlen, "%s", ferr);
+                json_decref(empty);
+                return -EINVAL;
+            }
+            vx_error("RT-RULES-FILE", "%s; starting with the saved set of %s", ferr,
+                     s->state_dir);
+        } else if (!state || strcmp(hash, s->file_hash) != 0) {
+            /* The file changed since the saved set was made from it: the file wins. */
+            rules = frules ? frules : rules;
+            filters = ffilters ? ffilters : filters;
+            origin = "file";
+            from_file = true;
+        }
+    }
+    struct rt_result res;
+    s_apply(s, rules, filters, origin, from_file ? hash : NULL, !state || from_file, &res);
+    if (!res.body) {
+        snprintf(err, errlen, "rule set from %s: %s",
+                 from_file ? s->rules_file : state ? s->state_dir : "start", res.message);
+    }
+    json_decref(res.body);
+    json_decref(frules);
+    json_decref(ffilters);
+    json_decref(state);
+    json_decref(empty);
+    return res.body ? 0 : -EINVAL;
+}
+
+rt_server_t *
+rt_server_new(const vx_config_t *cfg, vx_metrics_t *metrics, char *err, size_t errlen)
+{
+    rt_server_t *s = vx_calloc(1, sizeof *s);
+    s->cfg = cfg;
+    s->metrics = metrics;
+    rt_live_load(&s->live, cfg);
+    pthread_mutex_init(&s->ctl_mu, NULL);
+    pthread_mutex_init(&s->set_mu, NULL);
+    pthread_mutex_init(&s->pub_mu, NULL);
+    s_metrics_init(s, metrics);
+    s->reconfigurable = vx_config_bool(cfg, RT_SECTION, "enable_dynamic_reconfiguration");
+    s->caching = vx_config_bool(cfg, RT_SECTION, "enable_pattern_caching");
+    s->apply_timeout_ms = (int)vx_config_int(cfg, RT_SECTION, "apply_timeout_ms");
+    s->shutdown_timeout_ms = (int)vx_config_int(cfg, RT_SECTION, "shutdown_timeout_ms");
+    s->poll_ms = (int)vx_config_int(cfg, RT_SECTION, "rules_poll_ms");
+    s->state_dir = vx_config_str(cfg, RT_SECTION, "state_dir");
+    s->rules_file = vx_config_str(cfg, RT_SECTION, "rules_file");
+    s->arena = vx_arena_new(1u << 20, 0);
+    s->seq = vx_seqtrack_new(4096);
+    s->spans = vx_calloc(S_MAX_EVENTS, sizeof *s->spans);
+
+    const char *pid = vx_config_str(cfg, RT_SECTION, "producer_id");
+    if (pid[0]) {
+        snprintf(s->sender, sizeof s->sender, "%s", pid);
+    } else {
+        char host[256] = "localhost";
+        gethostname(host, sizeof host - 1);
+        snprintf(s->sender, sizeof s->sender, "routing-%s-%ld", host, (long)getpid());
+    }
+
+    s->plan = vx_calloc(1, sizeof *s->plan);
+    if (rt_config_plan(cfg, s->plan, err, errlen) < 0) {
+        goto fail;
+    }
+    for (size_t i = 0; i < s->plan->n; i++) {
+        s->boundaries[i] = s->plan->outputs[i].name;
+    }
+    struct rt_outputs_opts oo = {
+        .plan = s->plan,
+        .hwm = (int)vx_config_int(cfg, RT_SECTION, "queue_hwm"),
+        .load_balance = vx_config_bool(cfg, RT_SECTION, "enable_load_balancing"),
+        .sender = s->sender,
+        .kafka_brokers = vx_config_str(cfg, RT_SECTION, "kafka_brokers"),
+        .kafka_topic_prefix = vx_config_str(cfg, RT_SECTION, "kafka_topic_prefix"),
+        .kafka_message_timeout_ms = (int)vx_config_int(cfg, RT_SECTION,
+                                                       "kafka_message_timeout_ms"),
+        .wait = cb_output_wait,
+        .wait_arg = s,
+    };
+    s->outputs = rt_outputs_new(&oo, metrics, err, errlen);
+    if (!s->outputs) {
+        goto fail;
+    }
+
+    snprintf(s->ctl_ep, sizeof s->ctl_ep, S_CTL_FMT, (void *)s);
+    s->ctl_pull = zsock_new(ZMQ_PULL);
+    s->ctl_push = zsock_new(ZMQ_PUSH);
+    if (!s->ctl_pull || !s->ctl_push || zsock_bind(s->ctl_pull, "%s", s->ctl_ep) < 0 ||
+        zsock_connect(s->ctl_push, "%s", s->ctl_ep) < 0) {
+        snprintf(err, errlen, "cannot create the rule-set hand-over socket");
+        goto fail;
+    }
+
+    if (s_initial_set(s, err, errlen) < 0) {
+        goto fail;
+    }
+
+    s->input = zsock_new(ZMQ_PULL);
+    if (!s->input) {
+        snprintf(err, errlen, "cannot create ZeroMQ socket");
+        goto fail;
+    }
+    zsock_set_rcvhwm(s->input, (int)vx_config_int(cfg, RT_SECTION, "queue_hwm"));
+    snprintf(s->input_ep, sizeof s->input_ep, "%s",
+             vx_config_str(cfg, RT_SECTION, "input_endpoint"));
+    if (zsock_connect(s->input, "%s", s->input_ep) < 0) {
+        snprintf(err, errlen, RT_SECTION ".input_endpoint: cannot connect to %s: %s", s->input_ep,
+                 zmq_strerror(zmq_errno()));
+        goto fail;
+    }
+    atomic_store(&s->running, true);
+    return s;
+fail:
+    rt_server_destroy(&s);
+    return NULL;
+}
+
+void
+rt_server_destroy(rt_server_t **sp)
+{
+    if (!sp || !*sp) {
+        return;
+    }
+    rt_server_t *s = *sp;
+    rt_watch_destroy(&s->watch);
+    if (s->ctl_pull) {
+        s_service_ctl(s, true);
+    }
+    rt_outputs_destroy(&s->outputs);
+    zsock_destroy(&s->input);
+    zsock_destroy(&s->ctl_push);
+    zsock_destroy(&s->ctl_pull);
+    s_set_release(&s->loop_set);
+    s_set_release(&s->pub);
+    for (size_t i = 0; i < S_CACHE; i++) {
+        s_set_release(&s->cache[i]);
+    }
+    rt_scratch_destroy(&s->scratch);
+    vx_arena_destroy(&s->arena);
+    vx_seqtrack_destroy(&s->seq);
+    free(s->spans);
+    free(s->xbuf);
+    free(s->plan);
+    pthread_mutex_destroy(&s->ctl_mu);
+    pthread_mutex_destroy(&s->set_mu);
+    pthread_mutex_destroy(&s->pub_mu);
+    vx_free(sp);
+}
+
+static void
+s_apply_live(rt_server_t *s)
+{
+    rt_outputs_set_batching(s->outputs, atomic_load(&s->live.batch_max_events),
+                            (uint64_t)atomic_load(&s->live.batch_max_delay_us) * VX_NS_PER_US);
+}
+
+int
+rt_server_run(rt_server_t *s, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload)
+{
+    s->stop = stop;
+    pthread_mutex_lock(&s->ctl_mu);
+    s->loop_started = true;
+    pthread_mutex_unlock(&s->ctl_mu);
+    if (s->rules_file[0] && s->reconfigurable) {
+        s->watch = rt_watch_new(s->rules_file, &s->stamp, s->poll_ms, cb_rules_file, s);
+        if (!s->watch) {
+            vx_error("RT-RULES-WATCH", "cannot start the rules-file watcher; %s is read at start "
+                                       "only", s->rules_file);
+        }
+    }
+    zmq_pollitem_t items[2] = {
+        {zsock_resolve(s->input), 0, ZMQ_POLLIN, 0},
+        {zsock_resolve(s->ctl_pull), 0, ZMQ_POLLIN, 0},
+    };
+    vx_info("RT-RUN", "sender %s: input %s, %zu boundaries, rules file %s, state %s", s->sender,
+            s->input_ep, s->plan->n, s->rules_file[0] ? s->rules_file : "none",
+            s->state_dir[0] ? s->state_dir : "not persisted");
+    while (!*stop) {
+        if (*reload) {
+            *reload = 0;
+            if (!s->reconfigurable || !s->watch) {
+                vx_warn("RT-RULES-RELOAD", "SIGHUP ignored: %s",
+                        !s->reconfigurable ? "enable_dynamic_reconfiguration is false"
+                                           : "no rules_file configured");
+            } else {
+                rt_watch_trigger(s->watch);
+            }
+        }
+        s_apply_live(s);
+        long timeout = 100;
+        uint64_t oldest = rt_outputs_oldest(s->outputs);
+        uint64_t delay = (uint64_t)atomic_load(&s->live.batch_max_delay_us) * VX_NS_PER_US;
+        if (oldest) {
+            uint64_t age = vx_mono_ns() - oldest;
+            timeout = age >= delay ? 0 : (long)((delay - age) / VX_NS_PER_MS);
+        }
+        int n = zmq_poll(items, 2, timeout);
+        if (n < 0 && zmq_errno() != EINTR) {
+            vx_error("RT-POLL", "zmq_poll: %s", zmq_strerror(zmq_errno()));
+            break;
+        }
+        if (n > 0) {
+            if (items[1].revents & ZMQ_POLLIN) {
+                s_service_ctl(s, false);
+            }
+            if (items[0].revents & ZMQ_POLLIN) {
+                s_drain_input(s, S_DRAIN_MAX);
+            }
+        }
+        /* Send when input went quiet, or when the oldest waiting batch is due. */
+        rt_outputs_flush(s->outputs, n <= 0);
+        rt_outputs_poll(s->outputs);
+    }
+
+    /* Shutdown: take what propagation already delivered to us, then close the input. */
+    vx_info("RT-STOP", "stopping input; routing what was received and flushing outputs");
+    atomic_store(&s->running, false); /* /ready answers 503 from here on */
+    uint64_t now = vx_mono_ns();
+    s->shutdown_deadline = now + (uint64_t)s->shutdown_timeout_ms * VX_NS_PER_MS;
+    uint64_t drain_end = now + S_STOP_DRAIN_NS, last_msg = now;
+    while ((now = vx_mono_ns()) < drain_end && now - last_msg < S_QUIET_NS) {
+        if (s_drain_input(s, S_DRAIN_MAX) > 0) {
+            last_msg = vx_mono_ns();
+        } else {
+            zmq_poll(items, 1, 5);
+        }
+    }
+    zsock_set_linger(s->input, 0);
+    zsock_destroy(&s->input);
+    pthread_mutex_lock(&s->ctl_mu);
+    s->closing = true;
+    pthread_mutex_unlock(&s->ctl_mu);
+    s_service_ctl(s, true);
+    rt_watch_destroy(&s->watch);
+    now = vx_mono_ns();
+    int left = now < s->shutdown_deadline
+                   ? (int)((s->shutdown_deadline - now) / VX_NS_PER_MS)
+                   : 0;
+    int rc = rt_outputs_shutdown(s->outputs, left);
+    vx_info("RT-STOPPED", "flushed; %llu events decided in total",
+            (unsigned long long)vx_counter_value(s->processed));
+    return rc;
+}

@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Helpers shared by the routing tests: engines from JSON text, events built on the stack. */
+#ifndef RT_TEST_H
+#define RT_TEST_H
+
+#include <check.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rt_engine.h"
+
+#define RT_TEST_MAX_FIELDS 8
+
+/* An event with its map entries in the same struct, so a test needs no allocation. */
+struct rt_tev {
+    vx_event_t ev;
+    Vexfs__V1__Event__ContentEntry ce[RT_TEST_MAX_FIELDS];
+    Vexfs__V1__Event__ContentEntry *cp[RT_TEST_MAX_FIELDS];
+    Vexfs__V1__Event__MetadataEntry me[RT_TEST_MAX_FIELDS];
+    Vexfs__V1__Event__MetadataEntry *mp[RT_TEST_MAX_FIELDS];
+    uint8_t id[16];
+};
+
+static inline void
+rt_tev_init(struct rt_tev *t, const char *type, const char *path)
+{
+    memset(t, 0, sizeof *t);
+    vexfs__v1__event__init(&t->ev);
+    int ty = 0;
+    if (type != NULL) {
+        ck_assert_msg(vx_event_type_parse(type, &ty) == 0, "bad type %s", type);
+    }
+    t->ev.type = (Vexfs__V1__EventType)ty;
+    t->ev.path = (char *)(path ? path : "");
+    t->ev.content = t->cp;
+    t->ev.metadata = t->mp;
+}
+
+static inline void
+rt_tev_content(struct rt_tev *t, const char *k, const char *v)
+{
+    size_t i = t->ev.n_content++;
+    ck_assert_uint_lt(i, RT_TEST_MAX_FIELDS);
+    vexfs__v1__event__content_entry__init(&t->ce[i]);
+    t->ce[i].key = (char *)k;
+    t->ce[i].value = (char *)v;
+    t->cp[i] = &t->ce[i];
+}
+
+static inline void
+rt_tev_meta(struct rt_tev *t, const char *k, const char *v)
+{
+    size_t i = t->ev.n_metadata++;
+    ck_assert_uint_lt(i, RT_TEST_MAX_FIELDS);
+    vexfs__v1__event__metadata_entry__init(&t->me[i]);
+    t->me[i].key = (char *)k;
+    t->me[i].value = (char *)v;
+    t->mp[i] = &t->me[i];
+}
+
+static inline void
+rt_tev_id(struct rt_tev *t, uint64_t n)
+{
+    memset(t->id, 0, sizeof t->id);
+    memcpy(t->id, &n, sizeof n);
+    t->ev.id.data = t->id;
+    t->ev.id.len = sizeof t->id;
+}
+
+static inline json_t *
+rt_json(const char *text)
+{
+    if (text == NULL) {
+        return NULL;
+    }
+    json_error_t je;
+    json_t *j = json_loads(text, JSON_ALLOW_NUL, &je);
+    ck_assert_msg(j != NULL, "test JSON: %s at %d: %s", je.text, je.position, text);
+    return j;
+}
+
+/* Builds an engine from JSON text; fails the test with the engine's message on error. */
+static inline rt_engine_t *
+rt_engine_from(const char *rules, const char *filters, const char *default_boundary)
+{
+    json_t *r = rt_json(rules);
+    json_t *f = rt_json(filters);
+    struct rt_engine_opts o = {.default_boundary = default_boundary};
+    rt_engine_t *e = NULL;
+    char err[512] = "";
+    int rc = rt_engine_build(r, f, &o, &e, err, sizeof err);
+    json_decref(r);
+    json_decref(f);
+    ck_assert_msg(rc == 0, "build failed (%d): %s", rc, err);
+    return e;
+}
+
+/* Builds and expects failure; returns the return code, message copied to err. */
+static inline int
+rt_engine_fail(const char *rules, const char *filters, const struct rt_engine_opts *o, char *err,
+               size_t errlen)
+{
+    json_t *r = rt_json(rules);
+    json_t *f = rt_json(filters);
+    rt_engine_t *e = NULL;
+    err[0] = '\0';
+    int rc = rt_engine_build(r, f, o, &e, err, errlen);
+    json_decref(r);
+    json_decref(f);
+    ck_assert_msg(rc < 0, "build unexpectedly succeeded");
+    ck_assert_ptr_null(e);
+    return rc;
+}
+
+/* Matched rule ids in order, comma separated, for compact assertions. */
+static inline const char *
+rt_rules_str(const rt_engine_t *e, const struct rt_decision *d, char *buf, size_t len)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (uint32_t i = 0; i < d->n_rules && n < len; i++) {
+        n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? "," : "",
+                              rt_engine_rule_id(e, d->rules[i]));
+    }
+    return buf;
+}
+
+/* The boundary bit of name in e. */
+static inline uint64_t
+rt_bit(const rt_engine_t *e, const char *name)
+{
+    int i = rt_engine_boundary_index(e, name);
+    ck_assert_msg(i >= 0, "no boundary %s", name);
+    return 1ULL << i;
+}
+
+static inline const char *
+rt_tag_value(const struct rt_decision *d, const char *key)
+{
+    for (uint32_t i = 0; i < d->n_tags; i++) {
+        if (strcmp(d->tags[i].key, key) == 0) {
+            return d->tags[i].value;
+        }
+    }
+    return NULL;
+}
+
+static inline int
+rt_run_suite(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
+
+#endif
