@@ -41,7 +41,8 @@ cb_reload(int sig)
 static void
 s_usage(const struct vx_daemon *d, FILE *f)
 {
-    fprintf(f, "usage: %s [--config FILE] [--help] [--version]\n\n%s\n\n"
+    fprintf(f, "usage: %s [--config FILE] [--check] [--help] [--version]\n\n%s\n\n"
+               "  --check  validate the configuration (file, environment, token file) and exit\n\n"
                "Configuration keys (file sections; environment VEXFS_<SECTION>_<KEY> overrides):\n",
             d->name, d->summary);
     vx_config_print_help(f, d->sections, d->n_sections);
@@ -52,16 +53,21 @@ vx_daemon_init(struct vx_daemon *d, int argc, char **argv, int *exit_code)
 {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
+        {"check", no_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     *exit_code = 2;
+    bool check_only = false;
     int c;
     while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
             d->config_path = optarg;
+            break;
+        case 'C':
+            check_only = true;
             break;
         case 'h':
             s_usage(d, stdout);
@@ -98,6 +104,12 @@ vx_daemon_init(struct vx_daemon *d, int argc, char **argv, int *exit_code)
     d->token = vx_config_read_secret(vx_config_str(d->cfg, "admin", "token_file"), err, sizeof err);
     if (!d->token && err[0]) {
         vx_error("DAEMON-CONFIG", "admin.token_file: %s", err);
+        return -1;
+    }
+    if (check_only) {
+        printf("%s: configuration %s is valid\n", d->name,
+               d->config_path ? d->config_path : "(defaults)");
+        *exit_code = 0;
         return -1;
     }
 

@@ -48,10 +48,10 @@ struct vx_daemon {
     void *priv;
 };
 
-/* Parses the command line, loads and validates the configuration, sets up logging, reads the
+/* Parses the command line (--config FILE, --check, --help, --version), loads and validates the configuration, sets up logging, reads the
  * token, takes the signals (SIGPIPE ignored; CZMQ's handlers off) and creates the metrics
  * registry and the REST server. Returns 0 to go on, or -1 with *exit_code set: 0 after
- * --help/--version, 2 for a bad command line or configuration (already logged). */
+ * --help/--version/--check of a valid configuration, 2 for a bad command line or configuration (already logged). */
 int vx_daemon_init(struct vx_daemon *d, int argc, char **argv, int *exit_code);
 
 /* Adds GET /v1/config (effective configuration, secrets masked) and PUT /v1/config (validates
