@@ -8,7 +8,7 @@ PACKAGES=(
   libzmq3-dev libczmq-dev libprotobuf-c-dev protobuf-c-compiler
   libraft-dev libuv1-dev libmicrohttpd-dev libvectorscan-dev librdkafka-dev
   libjansson-dev check libsubunit-dev libcurl4-openssl-dev libyaml-dev libpcre2-dev
-  prometheus kcat default-jdk-headless maven curl procps iproute2
+  prometheus kcat default-jdk-headless maven curl jq procps iproute2 libfuse3-dev fuse3
 )
 
 missing=()
