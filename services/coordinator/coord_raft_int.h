@@ -70,6 +70,7 @@ struct coord_raft {
     bool loop_ready, transport_ready, io_ready, raft_ready, handles_ready, closing;
     unsigned inflight;
     uint64_t no_leader_since_ns;
+    uint64_t leader_alone_since_ns; /* first tick the leader lacked a majority, 0: has one */
     int last_state;
     uint64_t last_leader;
     coord_input_t *input;

@@ -146,9 +146,18 @@ coord_raft_cb_tick(uv_timer_t *t)
         }
     }
     uint64_t grace = (uint64_t)r->opts.election_ms * VX_NS_PER_MS * (r->opts.pre_vote ? 1 : 2);
+    /* libraft clears its per-follower "recent contact" flags at every election timeout and
+     * sets them again as replies arrive, so one sample right after a reset reads as no
+     * contact: only a leader that lacks a majority for a whole grace period is cut off. */
+    bool leader_alone = state == RAFT_LEADER && voters > 0 && healthy_voters <= voters / 2;
+    if (!leader_alone) {
+        r->leader_alone_since_ns = 0;
+    } else if (r->leader_alone_since_ns == 0) {
+        r->leader_alone_since_ns = now;
+    }
     bool partitioned =
         (lid == 0 && r->no_leader_since_ns != 0 && now - r->no_leader_since_ns > grace) ||
-        (state == RAFT_LEADER && voters > 0 && healthy_voters <= voters / 2);
+        (leader_alone && now - r->leader_alone_since_ns > grace);
     pthread_mutex_lock(&r->st_mu);
     if (partitioned && !r->partitioned) {
         vx_warn("COORD-PARTITION", "cut off from the majority: writes refused until it heals");

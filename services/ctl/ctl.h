@@ -26,6 +26,7 @@ int ctl_status_main(int argc, char **argv);
 int ctl_emit_main(int argc, char **argv);
 int ctl_tail_main(int argc, char **argv);
 int ctl_rules_main(int argc, char **argv);
+int ctl_cluster_main(int argc, char **argv);
 
 /* Prints "vexfsctl CMD: message" and a newline on stderr. */
 void ctl_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -31,6 +31,7 @@ static const struct s_command s_commands[] = {
     {"emit", ctl_emit_main, "send events built from arguments or read as JSON lines on stdin"},
     {"tail", ctl_tail_main, "print the events propagation publishes on its tap, as JSON lines"},
     {"rules", ctl_rules_main, "list, show, apply, delete and test vexfs-routing's rules"},
+    {"cluster", ctl_cluster_main, "status, leadership transfer and members of the coordinator"},
 };
 #define S_N_COMMANDS (sizeof s_commands / sizeof s_commands[0])
 

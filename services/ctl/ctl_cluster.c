@@ -1,0 +1,457 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* vexfsctl cluster: membership and leadership of a vexfs-coordinator cluster over its REST
+ * API.
+ *
+ * Any member answers status. Changes must be made on the leader: a follower answers 421 with
+ * the leader's REST address, and the change is sent there instead (a few hops at most, since
+ * leadership may move while we follow it). The daemon's error message is printed as it is. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "vx_config.h"
+#include "vx_mem.h"
+
+#define S_CMD "cluster"
+#define S_DEFAULT_URL "http://127.0.0.1:8082"
+#define S_URL_ENV "VEXFS_COORDINATOR_URL"
+#define S_TIMEOUT_MS 60000L /* a transfer or a member change waits for raft */
+#define S_MAX_RESPONSE (16 * 1024 * 1024)
+#define S_MAX_HOPS 3        /* leader redirects followed for one change */
+
+struct s_buf {
+    char *data;
+    size_t len;
+};
+
+struct s_client {
+    char *base; /* without trailing slash; replaced when a change follows the leader */
+    char *token;
+    bool json;
+};
+
+static void
+s_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: " CTL_PROG " cluster [--url URL] [--token-file F] [--json] COMMAND [ARG]\n\n"
+            "Commands:\n"
+            "  status                  leader, term, commit index and every member with its\n"
+            "                          role, last contact and health\n"
+            "  transfer [ID]           hand leadership to voter ID (no ID: any other voter)\n"
+            "  add ID@IP:RAFT/REST/INPUT\n"
+            "                          add a member (it joins as a voter once caught up)\n"
+            "  remove ID               remove a member\n\n"
+            "  -u, --url URL         a coordinator's REST address (env %s, default %s);\n"
+            "                        changes sent to a follower are forwarded to the leader\n"
+            "      --token-file F    bearer token for transfer, add and remove, first line of F\n"
+            "      --json            status: print the daemon's JSON instead of a table\n"
+            "      --help, --version\n\n"
+            "Exit status: 0 done, 1 the daemon refused or could not be reached, 2 usage.\n",
+            S_URL_ENV, S_DEFAULT_URL);
+}
+
+static size_t
+cb_write(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+    struct s_buf *b = arg;
+    size_t n = size * nmemb;
+    if (b->len + n > S_MAX_RESPONSE) {
+        return 0;
+    }
+    b->data = vx_realloc(b->data, b->len + n + 1);
+    memcpy(b->data + b->len, ptr, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return n;
+}
+
+static int
+cb_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+    (void)arg;
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return ctl_stop ? 1 : 0;
+}
+
+/* One request on url. Returns 0 with *code and *doc (parsed body or NULL; caller decrefs),
+ * or -EIO after printing the transport error. */
+static int
+s_perform(struct s_client *c, const char *method, const char *url, const char *body, long *code,
+          json_t **doc)
+{
+    *code = 0;
+    *doc = NULL;
+    struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
+    headers = curl_slist_append(headers, "Expect:");
+    if (c->token) {
+        size_t alen = strlen(c->token) + 32;
+        char *auth = vx_malloc(alen);
+        snprintf(auth, alen, "Authorization: Bearer %s", c->token);
+        headers = curl_slist_append(headers, auth);
+        free(auth);
+    }
+    struct s_buf resp = {NULL, 0};
+    char errbuf[CURL_ERROR_SIZE] = "";
+    int rc = -EIO;
+    CURL *curl = curl_easy_init();
+    if (!curl || !headers) {
+        ctl_err(S_CMD, "cannot initialise libcurl");
+        goto out;
+    }
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    if (body) {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+    }
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, S_TIMEOUT_MS);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, cb_write);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &resp);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, cb_progress);
+    curl_easy_setopt(curl, CURLOPT_USERAGENT, CTL_PROG "/" VX_VERSION);
+    CURLcode cc = curl_easy_perform(curl);
+    if (cc != CURLE_OK) {
+        ctl_err(S_CMD, "%s %s: %s", method, url,
+                cc == CURLE_ABORTED_BY_CALLBACK ? "interrupted"
+                : errbuf[0]                     ? errbuf
+                                                : curl_easy_strerror(cc));
+        goto out;
+    }
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, code);
+    *doc = resp.data ? json_loadb(resp.data, resp.len, 0, NULL) : NULL;
+    if (!*doc && resp.data) {
+        /* Keep the first line of a non-JSON answer for the error message. */
+        int n = (int)strcspn(resp.data, "\r\n");
+        *doc = json_pack("{s:{s:s, s:s#}}", "error", "code", "error", "message", resp.data,
+                         n > 512 ? 512 : n);
+    }
+    rc = 0;
+out:
+    if (curl) {
+        curl_easy_cleanup(curl);
+    }
+    curl_slist_free_all(headers);
+    free(resp.data);
+    return rc;
+}
+
+/* The leader's REST base URL from a 421 answer, with the scheme of the current base; NULL
+ * when the answer does not name one. Caller frees. */
+static char *
+s_leader_base(const struct s_client *c, json_t *doc)
+{
+    const char *rest = json_string_value(json_object_get(json_object_get(doc, "leader"), "rest"));
+    if (!rest || !*rest) {
+        return NULL;
+    }
+    const char *scheme = strncmp(c->base, "https://", 8) == 0 ? "https://" : "http://";
+    size_t len = strlen(scheme) + strlen(rest) + 1;
+    char *base = vx_malloc(len);
+    snprintf(base, len, "%s%s", scheme, rest);
+    return base;
+}
+
+/* Performs method on base + path. follow: a 421 answer is retried on the leader it names.
+ * Returns the parsed 2xx answer (caller decrefs); otherwise prints the daemon's error (or the
+ * transport's) and returns NULL. */
+static json_t *
+s_call(struct s_client *c, const char *method, const char *path, json_t *body, bool follow)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_t *out = NULL;
+    for (int hop = 0;; hop++) {
+        size_t len = strlen(c->base) + strlen(path) + 1;
+        char *url = vx_malloc(len);
+        snprintf(url, len, "%s%s", c->base, path);
+        long code = 0;
+        json_t *doc = NULL;
+        int rc = s_perform(c, method, url, text, &code, &doc);
+        if (rc < 0) {
+            free(url);
+            break;
+        }
+        if (code >= 200 && code <= 299 && doc) {
+            out = doc;
+            free(url);
+            break;
+        }
+        char *leader = code == 421 && follow && hop < S_MAX_HOPS ? s_leader_base(c, doc) : NULL;
+        if (leader && strcmp(leader, c->base) != 0) {
+            free(c->base);
+            c->base = leader;
+            json_decref(doc);
+            free(url);
+            continue;
+        }
+        free(leader);
+        json_t *e = json_object_get(doc, "error");
+        const char *ecode = json_string_value(json_object_get(e, "code"));
+        const char *msg = json_string_value(json_object_get(e, "message"));
+        ctl_err(S_CMD, "%s %s: HTTP %ld %s: %s", method, url, code, ecode ? ecode : "error",
+                msg ? msg : "(no message)");
+        json_decref(doc);
+        free(url);
+        break;
+    }
+    free(text);
+    return out;
+}
+
+static int
+s_print_json(json_t *j)
+{
+    char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (!text) {
+        ctl_err(S_CMD, "cannot print the answer");
+        return CTL_EXIT_FAIL;
+    }
+    printf("%s\n", text);
+    free(text);
+    return CTL_EXIT_OK;
+}
+
+static long long
+s_int(json_t *o, const char *key)
+{
+    return (long long)json_integer_value(json_object_get(o, key));
+}
+
+static const char *
+s_str(json_t *o, const char *key, const char *def)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : def;
+}
+
+static int
+s_status(struct s_client *c)
+{
+    json_t *st = s_call(c, "GET", "/v1/cluster", NULL, false);
+    if (!st) {
+        return CTL_EXIT_FAIL;
+    }
+    if (c->json) {
+        int rc = s_print_json(st);
+        json_decref(st);
+        return rc;
+    }
+    json_t *leader = json_object_get(st, "leader");
+    long long lid = s_int(leader, "id");
+    printf("node     %lld (answering): %s\n", s_int(st, "node_id"), s_str(st, "status", "?"));
+    if (lid) {
+        printf("leader   %lld at %s\n", lid, s_str(leader, "rest", "(REST address unknown)"));
+    } else {
+        printf("leader   none known\n");
+    }
+    printf("term     %lld\n", s_int(st, "term"));
+    printf("commit   index %lld, applied %lld, last %lld\n", s_int(st, "commit_index"),
+           s_int(st, "last_applied"), s_int(st, "last_index"));
+    printf("healthy  %lld of %lld members (cluster_size %lld)%s\n\n", s_int(st, "healthy"),
+           s_int(st, "total"), s_int(st, "cluster_size"),
+           json_is_true(json_object_get(st, "partitioned")) ? ", PARTITIONED" : "");
+    printf("%-8s %-22s %-22s %-8s %-7s %-13s %s\n", "ID", "RAFT", "REST", "ROLE", "LEADER",
+           "LAST CONTACT", "HEALTHY");
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(st, "members"), i, m) {
+        long long id = s_int(m, "id");
+        json_t *lc = json_object_get(m, "last_contact_ms");
+        char contact[32] = "-";
+        if (json_is_integer(lc)) {
+            snprintf(contact, sizeof contact, "%lld ms", (long long)json_integer_value(lc));
+        }
+        printf("%-8lld %-22s %-22s %-8s %-7s %-13s %s\n", id, s_str(m, "address", "?"),
+               s_str(m, "rest", "-"), s_str(m, "role", "?"), id == lid ? "*" : "", contact,
+               json_is_true(json_object_get(m, "healthy")) ? "yes" : "no");
+    }
+    json_decref(st);
+    return CTL_EXIT_OK;
+}
+
+static int
+s_transfer(struct s_client *c, long long id)
+{
+    json_t *body = id ? json_pack("{s:I}", "id", (json_int_t)id) : NULL;
+    json_t *r = s_call(c, "POST", "/v1/leadership/transfer", body, true);
+    json_decref(body);
+    if (!r) {
+        return CTL_EXIT_FAIL;
+    }
+    printf("leader is now node %lld (term %lld)\n", s_int(r, "leader"), s_int(r, "term"));
+    json_decref(r);
+    return CTL_EXIT_OK;
+}
+
+static int
+s_add(struct s_client *c, const char *member)
+{
+    json_t *body = json_pack("{s:s}", "member", member);
+    json_t *r = s_call(c, "POST", "/v1/members", body, true);
+    json_decref(body);
+    if (!r) {
+        return CTL_EXIT_FAIL;
+    }
+    printf("added node %lld at %s as %s\n", s_int(r, "id"), s_str(r, "address", "?"),
+           s_str(r, "role", "?"));
+    json_decref(r);
+    return CTL_EXIT_OK;
+}
+
+static int
+s_remove(struct s_client *c, long long id)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/v1/members/%lld", id);
+    json_t *r = s_call(c, "DELETE", path, NULL, true);
+    if (!r) {
+        return CTL_EXIT_FAIL;
+    }
+    printf("removed node %lld\n", id);
+    json_decref(r);
+    return CTL_EXIT_OK;
+}
+
+enum {
+    S_OPT_TOKEN_FILE = 1000,
+    S_OPT_JSON,
+};
+
+enum s_verb {
+    S_STATUS,
+    S_TRANSFER,
+    S_ADD,
+    S_REMOVE,
+};
+
+int
+ctl_cluster_main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"url", required_argument, NULL, 'u'},
+        {"token-file", required_argument, NULL, S_OPT_TOKEN_FILE},
+        {"json", no_argument, NULL, S_OPT_JSON},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    struct s_client c = {0};
+    const char *url = getenv(S_URL_ENV);
+    const char *token_file = NULL;
+    if (!url || !*url) {
+        url = S_DEFAULT_URL;
+    }
+    int ch;
+    while ((ch = getopt_long(argc, argv, ":u:hV", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'u':
+            url = optarg;
+            break;
+        case S_OPT_TOKEN_FILE:
+            token_file = optarg;
+            break;
+        case S_OPT_JSON:
+            c.json = true;
+            break;
+        case 'h':
+            s_usage(stdout);
+            return CTL_EXIT_OK;
+        case 'V':
+            printf(CTL_PROG " %s\n", VX_VERSION);
+            return CTL_EXIT_OK;
+        default:
+            return ctl_opt_error(S_CMD, ch, argv);
+        }
+    }
+    if (!ctl_is_http_url(url)) {
+        ctl_err(S_CMD, "--url: expected an http:// or https:// URL, got '%s'", url);
+        return CTL_EXIT_USAGE;
+    }
+    if (optind >= argc) {
+        ctl_err(S_CMD, "missing command (status, transfer, add or remove)");
+        return CTL_EXIT_USAGE;
+    }
+    static const struct {
+        const char *name;
+        int min_args, max_args;
+        const char *arg;
+    } cmds[] = {
+        [S_STATUS] = {"status", 0, 0, NULL},
+        [S_TRANSFER] = {"transfer", 0, 1, "ID"},
+        [S_ADD] = {"add", 1, 1, "ID@IP:RAFT/REST/INPUT"},
+        [S_REMOVE] = {"remove", 1, 1, "ID"},
+    };
+    const char *cmd = argv[optind];
+    size_t k = 0;
+    while (k < sizeof cmds / sizeof cmds[0] && strcmp(cmds[k].name, cmd) != 0) {
+        k++;
+    }
+    if (k == sizeof cmds / sizeof cmds[0]) {
+        ctl_err(S_CMD, "unknown command '%s' (status, transfer, add or remove)", cmd);
+        return CTL_EXIT_USAGE;
+    }
+    int nargs = argc - optind - 1;
+    if (nargs < cmds[k].min_args) {
+        ctl_err(S_CMD, "%s needs %s", cmd, cmds[k].arg);
+        return CTL_EXIT_USAGE;
+    }
+    if (nargs > cmds[k].max_args) {
+        ctl_err(S_CMD, "unexpected argument '%s'", argv[optind + 1 + cmds[k].max_args]);
+        return CTL_EXIT_USAGE;
+    }
+    const char *arg = nargs ? argv[optind + 1] : NULL;
+    long long id = 0;
+    if (arg && (k == S_TRANSFER || k == S_REMOVE) &&
+        ctl_parse_int(S_CMD, "ID", arg, 1, 1000000, &id) < 0) {
+        return CTL_EXIT_USAGE;
+    }
+
+    char err[512];
+    c.token = vx_config_read_secret(token_file, err, sizeof err);
+    if (!c.token && err[0]) {
+        ctl_err(S_CMD, "--token-file: %s", err);
+        return CTL_EXIT_USAGE;
+    }
+    c.base = vx_strdup(url);
+    size_t blen = strlen(c.base);
+    while (blen > 0 && c.base[blen - 1] == '/') {
+        c.base[--blen] = '\0';
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        ctl_err(S_CMD, "cannot initialise libcurl");
+        free(c.base);
+        free(c.token);
+        return CTL_EXIT_FAIL;
+    }
+    int rc;
+    switch ((enum s_verb)k) {
+    case S_STATUS:
+        rc = s_status(&c);
+        break;
+    case S_TRANSFER:
+        rc = s_transfer(&c, id);
+        break;
+    case S_ADD:
+        rc = s_add(&c, arg);
+        break;
+    default:
+        rc = s_remove(&c, id);
+        break;
+    }
+    curl_global_cleanup();
+    free(c.base);
+    free(c.token);
+    return rc;
+}

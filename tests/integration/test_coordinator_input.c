@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The ZeroMQ input of a real 3-node vexfs-coordinator cluster: a PUSH socket (as routing's
+ * coordinator boundary) connected to every member's input port reaches only the leader, which
+ * alone binds it; its batches are committed on all three members in the same order, and after
+ * a leadership transfer the new leader binds the input and takes the batches that follow. */
+#include <check.h>
+#include <czmq.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "coord_harness.h"
+#include "vx_arena.h"
+#include "vx_event.h"
+#include "vx_test.h"
+#include "vx_wire.h"
+
+#define S_BATCH 100
+
+static void
+s_pause_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static uint64_t
+s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Event n's id: fixed, so a batch sent twice commits once and logs can be compared. */
+static void
+s_id(uint64_t n, char out[40])
+{
+    snprintf(out, 40, "00000000-0000-7000-8000-%012llx", (unsigned long long)n);
+}
+
+/* Sends events first..first+S_BATCH-1 as one batch. Returns the vx_wire_send status. */
+static int
+s_send_batch(zsock_t *push, uint64_t first, uint64_t bseq)
+{
+    vx_arena_t *arena = vx_arena_new(64 * 1024, 0);
+    vx_event_t *events[S_BATCH];
+    for (size_t i = 0; i < S_BATCH; i++) {
+        char id[40], path[64], n[32], err[256];
+        s_id(first + i, id);
+        snprintf(path, sizeof path, "/data/in%llu", (unsigned long long)((first + i) % 31));
+        snprintf(n, sizeof n, "%llu", (unsigned long long)(first + i));
+        json_t *o = json_pack("{s:s, s:s, s:s, s:{s:s}}", "id", id, "type", "filesystem_write",
+                              "path", path, "content", "n", n);
+        const char *reason = NULL;
+        ck_assert_int_eq(vx_event_from_json(o, arena, &events[i], err, sizeof err, &reason), 0);
+        json_decref(o);
+    }
+    vx_batch_t b = VEXFS__V1__EVENT_BATCH__INIT;
+    b.events = events;
+    b.n_events = S_BATCH;
+    b.sender = (char *)"test-input";
+    b.batch_sequence = bseq;
+    int rc = vx_wire_send(push, "coordinator", &b, 0);
+    vx_arena_destroy(&arena);
+    return rc;
+}
+
+/* Sends the batch at first, and again (same ids: the copy is skipped) whenever node i's log
+ * has not reached want within a second; true once it has. */
+static bool
+s_deliver(struct ch_cluster *c, size_t i, zsock_t *push, uint64_t first, uint64_t bseq,
+          long long want, int timeout_ms)
+{
+    uint64_t deadline = s_now_ms() + (uint64_t)timeout_ms;
+    while (s_now_ms() < deadline) {
+        s_send_batch(push, first, bseq);
+        uint64_t resend = s_now_ms() + 1000;
+        while (s_now_ms() < resend) {
+            if (ch_int(c, i, "/v1/log?limit=0", "total") >= want) {
+                return true;
+            }
+            s_pause_ms(20);
+        }
+    }
+    return false;
+}
+
+static bool
+s_all_totals(struct ch_cluster *c, long long want, int timeout_ms)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 50) {
+        bool all = true;
+        for (size_t i = 0; i < c->n; i++) {
+            if (ch_int(c, i, "/v1/log?limit=0", "total") != want) {
+                all = false;
+            }
+        }
+        if (all) {
+            return true;
+        }
+        s_pause_ms(50);
+    }
+    return false;
+}
+
+/* Node i's log ids in order, one per line; checks the sequence numbers are contiguous. */
+static char *
+s_log_ids(struct ch_cluster *c, size_t i, long long total)
+{
+    size_t cap = (size_t)total * 40 + 1, len = 0;
+    char *out = calloc(1, cap);
+    for (long long from = 1; from <= total;) {
+        char path[80];
+        snprintf(path, sizeof path, "/v1/log?from=%lld&limit=5000", from);
+        json_t *o = NULL;
+        ck_assert_int_eq(ch_req(c, i, "GET", path, NULL, &o), 200);
+        json_t *ev = json_object_get(o, "events");
+        ck_assert_uint_gt(json_array_size(ev), 0);
+        size_t k;
+        json_t *e;
+        json_array_foreach(ev, k, e) {
+            ck_assert_int_eq(json_integer_value(json_object_get(e, "seq")), from + (long long)k);
+            len += (size_t)snprintf(out + len, cap - len, "%s\n",
+                                    json_string_value(json_object_get(e, "id")));
+        }
+        from += (long long)json_array_size(ev);
+        json_decref(o);
+    }
+    return out;
+}
+
+/* Every node holds the same ids in the same order, each of 1..n exactly once. */
+static void
+s_check_logs(struct ch_cluster *c, long long n)
+{
+    char *first = s_log_ids(c, 0, n);
+    for (size_t i = 1; i < c->n; i++) {
+        char *other = s_log_ids(c, i, n);
+        ck_assert_msg(strcmp(first, other) == 0, "node %zu's log differs from node 1's", i + 1);
+        free(other);
+    }
+    char *seen = calloc((size_t)n + 1, 1);
+    for (char *line = first; *line;) {
+        char *nl = strchr(line, '\n');
+        unsigned long long v = strtoull(line + 24, NULL, 16);
+        ck_assert_msg(v >= 1 && v <= (unsigned long long)n && !seen[v],
+                      "event %llu twice or unknown", v);
+        seen[v] = 1;
+        line = nl + 1;
+    }
+    free(seen);
+    free(first);
+}
+
+/* The value of an unlabelled series in node i's /metrics; -1 when absent. */
+static double
+s_metric(struct ch_cluster *c, size_t i, const char *series)
+{
+    struct vt_http_result r;
+    double v = -1;
+    size_t n = strlen(series);
+    if (vt_http("GET", c->node[i].rest_port, "/metrics", NULL, 0, NULL, &r) == 0 && r.body) {
+        for (char *line = r.body; line && *line;) {
+            if (strncmp(line, series, n) == 0 && line[n] == ' ') {
+                v = strtod(line + n + 1, NULL);
+                break;
+            }
+            char *next = strchr(line, '\n');
+            line = next ? next + 1 : NULL;
+        }
+    }
+    vt_http_result_fini(&r);
+    return v;
+}
+
+START_TEST(t_leader_takes_input_and_hands_it_over)
+{
+    struct ch_cluster c;
+    ch_start(&c, 3, NULL);
+    int leader = ch_leader(&c, 10000, 0);
+    ck_assert_int_ge(leader, 0);
+    size_t L = (size_t)leader, T = (L + 1) % 3;
+
+    /* Immediate: messages wait for a completed connection instead of queueing on a pipe to a
+     * member that has not bound its input (a follower never does). */
+    zsock_t *push = zsock_new(ZMQ_PUSH);
+    ck_assert_ptr_nonnull(push);
+    zsock_set_immediate(push, 1);
+    zsock_set_sndtimeo(push, 2000);
+    zsock_set_linger(push, 0);
+    zsock_set_reconnect_ivl(push, 50);
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_int_eq(zsock_connect(push, "tcp://127.0.0.1:%u", (unsigned)c.node[i].input_port),
+                         0);
+    }
+
+    enum { BEFORE = 10, AFTER = 10 };
+    uint64_t bseq = 0;
+    for (int b = 0; b < BEFORE; b++) {
+        ck_assert_msg(s_deliver(&c, L, push, (uint64_t)b * S_BATCH + 1, ++bseq,
+                                (long long)(b + 1) * S_BATCH, 20000),
+                      "batch %d not committed through the leader's input", b);
+    }
+    ck_assert_msg(s_all_totals(&c, BEFORE * S_BATCH, 10000), "not every node applied the input");
+    s_check_logs(&c, BEFORE * S_BATCH);
+    ck_assert_double_ge(s_metric(&c, L, "vexfs_batches_received_total"), BEFORE);
+    for (size_t i = 0; i < 3; i++) {
+        if (i != L) {
+            ck_assert_double_eq(s_metric(&c, i, "vexfs_batches_received_total"), 0);
+        }
+    }
+
+    /* Hand leadership to T: the old leader unbinds, T binds, the PUSH reconnects to it. */
+    char body[32];
+    snprintf(body, sizeof body, "{\"id\":%zu}", T + 1);
+    json_t *o = NULL;
+    ck_assert_int_eq(ch_req(&c, L, "POST", "/v1/leadership/transfer", body, &o), 200);
+    json_decref(o);
+    ck_assert_int_eq(ch_leader(&c, 5000, 1u << L), (int)T);
+    double old_batches = s_metric(&c, L, "vexfs_batches_received_total");
+
+    for (int b = BEFORE; b < BEFORE + AFTER; b++) {
+        ck_assert_msg(s_deliver(&c, T, push, (uint64_t)b * S_BATCH + 1, ++bseq,
+                                (long long)(b + 1) * S_BATCH, 20000),
+                      "batch %d not committed through the new leader's input", b);
+    }
+    ck_assert_msg(s_all_totals(&c, (BEFORE + AFTER) * S_BATCH, 10000),
+                  "not every node applied the input after the transfer");
+    s_check_logs(&c, (BEFORE + AFTER) * S_BATCH);
+    ck_assert_double_ge(s_metric(&c, T, "vexfs_batches_received_total"), 1);
+    ck_assert_double_eq(s_metric(&c, L, "vexfs_batches_received_total"), old_batches);
+
+    zsock_destroy(&push);
+    ch_stop_all(&c);
+}
+END_TEST
+
+int
+main(void)
+{
+    Suite *s = suite_create("coordinator_input");
+    TCase *tc = tcase_create("input");
+    tcase_set_timeout(tc, 180);
+    tcase_add_test(tc, t_leader_takes_input_and_hands_it_over);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
