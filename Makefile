@@ -39,6 +39,9 @@ LIBVX     := $(BUILD)/lib/libvx.a
 SERVICES  := $(filter-out ctl,$(notdir $(patsubst %/main.c,%,$(wildcard services/*/main.c))))
 svc_obj    = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard services/$(1)/*.c))
 svc_core   = $(filter-out $(BUILD)/obj/services/$(1)/main.o,$(call svc_obj,$(1)))
+# services/<svc>/DEPS names other services whose libraries it builds on (producers share the
+# kernel-record translation of the forwarder, for instance); they are linked after its own.
+svc_deps   = $(foreach d,$(strip $(file <services/$(1)/DEPS)),$(BUILD)/lib/lib$(d).a)
 SVC_LIBS  := $(SERVICES:%=$(BUILD)/lib/lib%.a)
 CTL_SRC   := $(wildcard services/ctl/*.c)
 CTL_OBJ   := $(CTL_SRC:%.c=$(BUILD)/obj/%.o)
@@ -81,14 +84,14 @@ $(BUILD)/lib/lib$(1).a: $(call svc_core,$(1))
 	@mkdir -p $$(dir $$@)
 	$(Q)rm -f $$@ && ar rcs $$@ $$^
 
-$(BUILD)/bin/vexfs-$(1): $(BUILD)/obj/services/$(1)/main.o $(BUILD)/lib/lib$(1).a $(LIBVX)
+$(BUILD)/bin/vexfs-$(1): $(BUILD)/obj/services/$(1)/main.o $(BUILD)/lib/lib$(1).a $(call svc_deps,$(1)) $(LIBVX)
 	@mkdir -p $$(dir $$@)
 	@echo '  LD      $$@'
 	$(Q)$(CC) $(LDFLAGS) -o $$@ $$^ $(LDLIBS)
 
 $(BUILD)/obj/tests/$(1)/%.o: CFLAGS += -Iservices/$(1)
 
-$(BUILD)/tests/$(1)/%: $(BUILD)/obj/tests/$(1)/%.o $(SUPPORT_O) $(BUILD)/lib/lib$(1).a $(LIBVX)
+$(BUILD)/tests/$(1)/%: $(BUILD)/obj/tests/$(1)/%.o $(SUPPORT_O) $(BUILD)/lib/lib$(1).a $(call svc_deps,$(1)) $(LIBVX)
 	@mkdir -p $$(dir $$@)
 	@echo '  LD      $$@'
 	$(Q)$(CC) $(LDFLAGS) -o $$@ $$^ $(LDLIBS) $(CHECK_LIBS)

@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The fuse_layer configuration section. */
+#ifndef FU_CONFIG_H
+#define FU_CONFIG_H
+
+#include "vx_config.h"
+
+#define FU_SECTION "fuse_layer"
+
+extern const struct vx_cfg_section fu_cfg_section;
+
+#endif
