@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* REST routes: POST/GET /v1/queries, GET/PUT/DELETE /v1/queries/{id},
+ * GET /v1/queries/{id}/results?limit=N, GET /v1/anomalies?query=ID. */
+#include "an_http.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vx_mem.h"
+
+#define S_DEFAULT_LIMIT 100
+
+struct an_http {
+    an_server_t *server;
+};
+
+static void
+s_put(an_http_t *h, json_t *body, bool replace, struct vx_http_resp *resp)
+{
+    char err[512] = "";
+    bool created = false;
+    int rc = an_server_put_query(h->server, body, replace, &created, err, sizeof err);
+    switch (rc) {
+    case 0:
+        resp->status = created ? 201 : 200;
+        resp->json = an_server_get_query(h->server, json_string_value(json_object_get(body, "id")));
+        break;
+    case -EEXIST:
+        vx_http_error(resp, 409, "query_exists", "%s", err);
+        break;
+    case -ENOSPC:
+        vx_http_error(resp, 507, "too_many_queries", "%s", err);
+        break;
+    default:
+        vx_http_error(resp, 422, "invalid_query", "%s", err);
+        break;
+    }
+}
+
+static void
+cb_post_query(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    json_t *body = vx_http_req_json(req);
+    if (!json_is_object(body)) {
+        vx_http_error(resp, 400, "invalid_query", "expected a query object");
+        return;
+    }
+    s_put(arg, body, false, resp);
+}
+
+static void
+cb_put_query(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    json_t *body = vx_http_req_json(req);
+    const char *id = vx_http_req_param(req, "id");
+    if (!json_is_object(body)) {
+        vx_http_error(resp, 400, "invalid_query", "expected a query object");
+        return;
+    }
+    json_t *bid = json_object_get(body, "id");
+    if (bid && (!json_is_string(bid) || strcmp(json_string_value(bid), id) != 0)) {
+        vx_http_error(resp, 422, "invalid_query", "id: the body says '%s', the path '%s'",
+                      json_is_string(bid) ? json_string_value(bid) : "(not a string)", id);
+        return;
+    }
+    json_t *copy = json_copy(body);
+    json_object_set_new(copy, "id", json_string(id));
+    s_put(arg, copy, true, resp);
+    json_decref(copy);
+}
+
+static void
+cb_list_queries(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    (void)req;
+    an_http_t *h = arg;
+    resp->json = json_pack("{s:o}", "queries", an_server_get_query(h->server, NULL));
+}
+
+static void
+cb_get_query(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    an_http_t *h = arg;
+    const char *id = vx_http_req_param(req, "id");
+    resp->json = an_server_get_query(h->server, id);
+    if (!resp->json) {
+        vx_http_error(resp, 404, "no_such_query", "no query '%s'", id);
+    }
+}
+
+static void
+cb_delete_query(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    an_http_t *h = arg;
+    const char *id = vx_http_req_param(req, "id");
+    if (an_server_delete_query(h->server, id) < 0) {
+        vx_http_error(resp, 404, "no_such_query", "no query '%s'", id);
+        return;
+    }
+    resp->json = json_pack("{s:s}", "deleted", id);
+}
+
+static void
+cb_results(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    an_http_t *h = arg;
+    const char *id = vx_http_req_param(req, "id");
+    const char *ls = vx_http_req_query(req, "limit");
+    long limit = S_DEFAULT_LIMIT;
+    if (ls) {
+        char *end;
+        limit = strtol(ls, &end, 10);
+        if (!*ls || *end || limit < 1 || limit > 1000000) {
+            vx_http_error(resp, 400, "bad_limit", "limit: expected 1..1000000, got '%s'", ls);
+            return;
+        }
+    }
+    resp->json = an_server_results(h->server, id, (size_t)limit);
+    if (!resp->json) {
+        vx_http_error(resp, 404, "no_such_query", "no query '%s'", id);
+    }
+}
+
+static void
+cb_anomalies(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    an_http_t *h = arg;
+    resp->json = an_server_anomalies(h->server, vx_http_req_query(req, "query"));
+}
+
+static bool
+cb_ready(void *arg, json_t *detail)
+{
+    an_http_t *h = arg;
+    return an_server_ready(h->server, detail);
+}
+
+an_http_t *
+an_http_new(vx_http_t *http, an_server_t *server)
+{
+    an_http_t *h = vx_calloc(1, sizeof *h);
+    h->server = server;
+    vx_http_route(http, "POST", "/v1/queries", cb_post_query, h);
+    vx_http_route(http, "GET", "/v1/queries", cb_list_queries, h);
+    vx_http_route(http, "GET", "/v1/queries/{id}", cb_get_query, h);
+    vx_http_route(http, "PUT", "/v1/queries/{id}", cb_put_query, h);
+    vx_http_route(http, "DELETE", "/v1/queries/{id}", cb_delete_query, h);
+    vx_http_route(http, "GET", "/v1/queries/{id}/results", cb_results, h);
+    vx_http_route(http, "GET", "/v1/anomalies", cb_anomalies, h);
+    vx_http_set_ready(http, cb_ready, h);
+    return h;
+}
+
+void
+an_http_destroy(an_http_t **hp)
+{
+    if (!hp || !*hp) {
+        return;
+    }
+    vx_free(hp);
+}

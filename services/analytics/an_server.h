@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The analytics daemon's state and loop: queries, one windowing engine per input partition,
+ * results, anomalies, metrics and the inputs (a Kafka consumer group, or ZeroMQ).
+ *
+ * Threading: the loop thread consumes and processes events; REST threads call the functions
+ * below. Both take the server's lock, the loop once per batch of input, so a REST call waits
+ * at most one batch and never sees a query half-installed. */
+#ifndef AN_SERVER_H
+#define AN_SERVER_H
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "vx_config.h"
+#include "vx_metrics.h"
+
+typedef struct an_server an_server_t;
+
+/* Returns NULL with a message in err when an input, the results socket or the stored queries
+ * cannot be set up. cfg and metrics are borrowed and must outlive the server. */
+an_server_t *an_server_new(const vx_config_t *cfg, vx_metrics_t *metrics, char *err,
+                           size_t errlen);
+/* Runs until *stop is set. Returns 0, or -errno after a fatal input error (logged). */
+int an_server_run(an_server_t *s, volatile sig_atomic_t *stop);
+/* Leaves the consumer group (committing what is safe), closes sockets, frees everything. */
+void an_server_destroy(an_server_t **s);
+
+/* Installs a query (body borrowed). replace: an existing query with this id is replaced (its
+ * windows restart); otherwise -EEXIST. Returns 0 (*created tells whether it is new), -EINVAL
+ * with the reason in err, -EEXIST, or -ENOSPC (max_queries). Persisted when state_dir is set. */
+int an_server_put_query(an_server_t *s, json_t *body, bool replace, bool *created, char *err,
+                        size_t errlen);
+/* Returns 0 or -ENOENT. */
+int an_server_delete_query(an_server_t *s, const char *id);
+/* The query with its statistics, or every query (id NULL) as an array; NULL when not found.
+ * New reference. */
+json_t *an_server_get_query(an_server_t *s, const char *id);
+/* {"query":id,"closed":[last limit final windows, oldest first],"open":[open windows]}; NULL
+ * when not found. New reference. */
+json_t *an_server_results(an_server_t *s, const char *id, size_t limit);
+/* {"anomalies":[...]} of one query or all (NULL). New reference. */
+json_t *an_server_anomalies(an_server_t *s, const char *query);
+/* Readiness, with details (input, partitions). */
+bool an_server_ready(an_server_t *s, json_t *detail);
+
+#endif

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* vexfs-analytics: windowed aggregations, anomalies and metrics over the routed event stream. */
+#include <stdlib.h>
+
+#include "an_config.h"
+#include "an_http.h"
+#include "an_server.h"
+#include "vx_daemon.h"
+#include "vx_log.h"
+
+static const struct vx_cfg_section *const s_sections[] = {
+    &an_cfg_section,
+    &vx_cfg_admin_section,
+    &vx_cfg_logging_section,
+};
+
+int
+main(int argc, char **argv)
+{
+    struct vx_daemon d = {
+        .name = "vexfs-analytics",
+        .summary = "Consumes routed events (a Kafka consumer group, or ZeroMQ), computes tumbling,\n"
+                   "sliding and session windows with group-by aggregations, detects anomalies\n"
+                   "and serves the results over REST, ZeroMQ and /metrics.",
+        .section = AN_SECTION,
+        .sections = s_sections,
+        .n_sections = sizeof s_sections / sizeof s_sections[0],
+    };
+    int code;
+    if (vx_daemon_init(&d, argc, argv, &code) < 0) {
+        vx_daemon_fini(&d);
+        return code;
+    }
+    int rc = 1;
+    char err[1024];
+    an_http_t *routes = NULL;
+    an_server_t *server = an_server_new(d.cfg, d.metrics, err, sizeof err);
+    if (!server) {
+        vx_error("AN-START", "%s", err);
+        goto out;
+    }
+    routes = an_http_new(d.http, server);
+    vx_daemon_config_routes(&d, NULL, NULL);
+    if (vx_daemon_serve(&d) < 0) {
+        goto out;
+    }
+    rc = an_server_run(server, &vx_daemon_stop) < 0 ? 1 : 0;
+out:
+    /* Order: REST handlers end before the server goes, the server before its metrics. */
+    if (d.http) {
+        vx_http_stop(d.http);
+    }
+    an_http_destroy(&routes);
+    an_server_destroy(&server);
+    vx_daemon_fini(&d);
+    vx_info("AN-EXIT", "exit %d", rc);
+    return rc;
+}
