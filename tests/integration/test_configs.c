@@ -10,7 +10,8 @@
 
 #include "vx_test.h"
 
-static const char *const s_daemons[] = {"propagation", "routing", "coordinator", "forwarder"};
+static const char *const s_daemons[] = {"propagation", "routing", "coordinator", "forwarder",
+                                        "analytics"};
 static const char *const s_profiles[] = {"config/development.yaml", "config/production.yaml"};
 
 static int
