@@ -230,7 +230,16 @@ START_TEST(t_leader_takes_input_and_hands_it_over)
                   "not every node applied the input after the transfer");
     s_check_logs(&c, (BEFORE + AFTER) * S_BATCH);
     ck_assert_double_ge(s_metric(&c, T, "vexfs_batches_received_total"), 1);
-    ck_assert_double_eq(s_metric(&c, L, "vexfs_batches_received_total"), old_batches);
+    /* A batch sent in the moment of the hand-over may still reach the old leader, which
+     * refuses it (counted) and the sender delivers it again; once the hand-over is done, the
+     * old leader takes nothing more. */
+    double settled = s_metric(&c, L, "vexfs_batches_received_total");
+    ck_assert_double_le(settled, old_batches + 2);
+    int extra = BEFORE + AFTER;
+    ck_assert_msg(s_deliver(&c, T, push, (uint64_t)extra * S_BATCH + 1, ++bseq,
+                            (long long)(extra + 1) * S_BATCH, 20000),
+                  "a batch after the hand-over was not committed");
+    ck_assert_double_eq(s_metric(&c, L, "vexfs_batches_received_total"), settled);
 
     zsock_destroy(&push);
     ch_stop_all(&c);
