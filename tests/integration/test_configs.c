@@ -11,7 +11,7 @@
 #include "vx_test.h"
 
 static const char *const s_daemons[] = {"propagation", "routing", "coordinator", "forwarder",
-                                        "analytics"};
+                                        "analytics",   "automation"};
 static const char *const s_profiles[] = {"config/development.yaml", "config/production.yaml"};
 
 static int

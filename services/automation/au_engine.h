@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The complex event processing engine: a set of patterns (au_pattern.h) and, per pattern and
+ * partition, the partial matches in progress.
+ *
+ * Time is whatever the caller passes (monotonic ns in the daemon, injected in tests); it must
+ * not go back (an earlier time is treated as the latest seen). Partial matches expire on a
+ * timer wheel when their window (or an element's within_ms) has passed, so memory follows the
+ * live matches and expiry costs nothing per event. Each pattern holds at most
+ * max_partial_matches partial matches; a new one beyond that evicts the pattern's oldest, and
+ * evictions are counted. Absence patterns fire from the wheel: au_engine_advance (called by
+ * au_engine_on_event too) must be called regularly for them to fire on time.
+ *
+ * Not thread-safe: one thread feeds an engine. Replacing the pattern set builds a new engine
+ * (au_engine_new) and carries the counters over (au_engine_inherit); partial matches are not
+ * carried. */
+#ifndef AU_ENGINE_H
+#define AU_ENGINE_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "au_pattern.h"
+#include "vx_event.h"
+
+#define AU_DEFAULT_MAX_PARTIALS 10000
+#define AU_MAX_PATTERNS 10000
+
+typedef struct au_engine au_engine_t;
+
+/* One alert action of one completed match. Strings are borrowed, valid during the call. */
+struct au_alert {
+    const char *pattern_id;
+    uint32_t pattern;        /* index */
+    uint32_t action;         /* index of the action in the pattern: 0 once per match */
+    enum au_kind kind;
+    enum au_severity severity;
+    const char *message;
+    const char *partition;   /* the partition key; "" when the pattern is not partitioned */
+    uint64_t time_ns;        /* engine time of the match */
+    uint64_t first_ns;       /* time of the match's first event */
+    uint32_t n_events;       /* events that made up the match (1 for an absence: its start) */
+};
+
+typedef void(au_alert_fn)(const struct au_alert *a, void *arg);
+
+struct au_engine_opts {
+    uint32_t max_partials;   /* per pattern; 0: AU_DEFAULT_MAX_PARTIALS */
+    au_alert_fn *on_alert;   /* may be NULL: matches are only counted */
+    void *arg;
+    uint64_t now_ns;         /* the engine's start time */
+};
+
+/* Validates and compiles patterns (a JSON array, borrowed; NULL for none). Returns 0 and *out
+ * (caller owns), or a negative errno with *out untouched and a message in err such as
+ *   patterns[1] (id "burst"): elements[0].conditions[0].op: expected eq, ne, ...
+ * -EINVAL for a bad pattern or a duplicate id, -E2BIG for more than AU_MAX_PATTERNS. */
+int au_engine_new(json_t *patterns, const struct au_engine_opts *opts, au_engine_t **out,
+                  char *err, size_t errlen);
+/* Accepts NULL; sets *e to NULL. */
+void au_engine_destroy(au_engine_t **e);
+/* Copies per-pattern counters (by id) and the engine totals from old. */
+void au_engine_inherit(au_engine_t *e, const au_engine_t *old);
+
+/* Feeds one event at time now_ns; alerts go to opts.on_alert before it returns (the callback
+ * must not call back into the engine). */
+void au_engine_on_event(au_engine_t *e, const vx_event_t *ev, uint64_t now_ns);
+/* Moves time to now_ns: expires partial matches and fires absences that are due. */
+void au_engine_advance(au_engine_t *e, uint64_t now_ns);
+
+/* The patterns as given (new reference, an array in input order). */
+json_t *au_engine_patterns_json(const au_engine_t *e);
+uint32_t au_engine_pattern_count(const au_engine_t *e);
+/* Borrowed, valid while e lives; NULL when out of range. */
+const struct au_pattern *au_engine_pattern(const au_engine_t *e, uint32_t i);
+/* Index of the pattern with this id, or -1. */
+int32_t au_engine_pattern_index(const au_engine_t *e, const char *id);
+
+struct au_pattern_stats {
+    uint64_t matches;      /* completed matches (each may raise several alerts) */
+    uint64_t evictions;    /* partial matches dropped by the cap */
+    uint64_t expired;      /* partial matches that ran out of time without matching */
+    uint64_t partials;     /* partial matches held now */
+};
+/* Returns 0, or -ERANGE when i is out of range. */
+int au_engine_pattern_stats(const au_engine_t *e, uint32_t i, struct au_pattern_stats *out);
+
+struct au_engine_stats {
+    uint64_t events;
+    uint64_t alerts;
+    uint64_t matches;
+    uint64_t evictions;
+    uint64_t partials;     /* held now, all patterns */
+};
+void au_engine_stats(const au_engine_t *e, struct au_engine_stats *out);
+
+#endif

@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* REST routes for patterns and alerts (see au_http.h). */
+#include "au_http.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_DEFAULT_LIMIT 100
+#define S_MAX_LIMIT 10000
+
+/* Answers a refused change with the status its code stands for. */
+static void
+s_refused(struct vx_http_resp *resp, int rc, const char *err)
+{
+    switch (rc) {
+    case -EEXIST:
+        vx_http_error(resp, 409, "exists", "%s", err);
+        break;
+    case -ENOENT:
+        vx_http_error(resp, 404, "not_found", "%s", err);
+        break;
+    case -E2BIG:
+        vx_http_error(resp, 413, "too_many_patterns", "%s", err);
+        break;
+    default:
+        vx_http_error(resp, 422, "invalid_pattern", "%s", err);
+        break;
+    }
+}
+
+static void
+cb_get_patterns(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    (void)req;
+    resp->json = json_pack("{s:o}", "patterns", au_server_patterns_json(arg));
+}
+
+static void
+cb_put_patterns(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    json_t *body = vx_http_req_json(req);
+    json_t *arr = json_is_object(body) ? json_object_get(body, "patterns") : body;
+    if (!json_is_array(arr)) {
+        vx_http_error(resp, 400, "invalid_body",
+                      "expected a list of patterns, or {\"patterns\":[...]}");
+        return;
+    }
+    char err[512];
+    int rc = au_server_set_patterns(arg, arr, err, sizeof err);
+    if (rc < 0) {
+        s_refused(resp, rc, err);
+        return;
+    }
+    resp->json = json_pack("{s:i}", "patterns", (int)json_array_size(arr));
+}
+
+static void
+cb_post_pattern(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    json_t *body = vx_http_req_json(req);
+    if (!json_is_object(body)) {
+        vx_http_error(resp, 400, "invalid_body", "expected one pattern (a JSON object)");
+        return;
+    }
+    char err[512];
+    int rc = au_server_add_pattern(arg, body, err, sizeof err);
+    if (rc < 0) {
+        s_refused(resp, rc, err);
+        return;
+    }
+    resp->status = 201;
+    resp->json = json_pack("{s:O}", "id", json_object_get(body, "id"));
+}
+
+static void
+cb_get_pattern(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    const char *id = vx_http_req_param(req, "id");
+    json_t *p = au_server_pattern_json(arg, id);
+    if (p == NULL) {
+        vx_http_error(resp, 404, "not_found", "no pattern with id \"%.128s\"", id);
+        return;
+    }
+    resp->json = p;
+}
+
+static void
+cb_put_pattern(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    const char *id = vx_http_req_param(req, "id");
+    json_t *body = vx_http_req_json(req);
+    if (!json_is_object(body)) {
+        vx_http_error(resp, 400, "invalid_body", "expected one pattern (a JSON object)");
+        return;
+    }
+    json_t *given = json_object_get(body, "id");
+    if (given != NULL && !(json_is_string(given) && strcmp(json_string_value(given), id) == 0)) {
+        vx_http_error(resp, 400, "invalid_body", "id in the body differs from \"%.128s\"", id);
+        return;
+    }
+    json_t *p = json_deep_copy(body);
+    json_object_set_new(p, "id", json_string(id));
+    char err[512];
+    bool created = false;
+    int rc = au_server_put_pattern(arg, p, &created, err, sizeof err);
+    json_decref(p);
+    if (rc < 0) {
+        s_refused(resp, rc, err);
+        return;
+    }
+    resp->status = created ? 201 : 200;
+    resp->json = json_pack("{s:s}", "id", id);
+}
+
+static void
+cb_delete_pattern(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    const char *id = vx_http_req_param(req, "id");
+    if (au_server_delete_pattern(arg, id) < 0) {
+        vx_http_error(resp, 404, "not_found", "no pattern with id \"%.128s\"", id);
+        return;
+    }
+    resp->status = 204;
+    resp->text = "";
+    resp->text_len = 0;
+}
+
+/* A non-negative integer query argument; def when absent, -1 when malformed. */
+static long long
+s_query_uint(vx_http_req_t *req, const char *name, long long def)
+{
+    const char *v = vx_http_req_query(req, name);
+    if (v == NULL) {
+        return def;
+    }
+    char *end = NULL;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (end == v || *end != '\0' || errno != 0 || n < 0) {
+        return -1;
+    }
+    return n;
+}
+
+static void
+cb_get_alerts(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    long long since = s_query_uint(req, "since", 0);
+    long long limit = s_query_uint(req, "limit", S_DEFAULT_LIMIT);
+    if (since < 0 || limit < 1 || limit > S_MAX_LIMIT) {
+        vx_http_error(resp, 400, "invalid_query",
+                      "since is a sequence number >= 0, limit 1..%d", S_MAX_LIMIT);
+        return;
+    }
+    resp->json = au_server_alerts_json(arg, (uint64_t)since, (size_t)limit);
+}
+
+static void
+cb_get_stats(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    (void)req;
+    resp->json = au_server_stats_json(arg);
+}
+
+void
+au_http_routes(vx_http_t *http, au_server_t *server)
+{
+    vx_http_route(http, "GET", "/v1/patterns", cb_get_patterns, server);
+    vx_http_route(http, "PUT", "/v1/patterns", cb_put_patterns, server);
+    vx_http_route(http, "POST", "/v1/patterns", cb_post_pattern, server);
+    vx_http_route(http, "GET", "/v1/patterns/{id}", cb_get_pattern, server);
+    vx_http_route(http, "PUT", "/v1/patterns/{id}", cb_put_pattern, server);
+    vx_http_route(http, "DELETE", "/v1/patterns/{id}", cb_delete_pattern, server);
+    vx_http_route(http, "GET", "/v1/alerts", cb_get_alerts, server);
+    vx_http_route(http, "GET", "/v1/stats", cb_get_stats, server);
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The automation daemon's state and loop: batches from routing's automation boundary (ZeroMQ
+ * PULL) go through the CEP engine; alerts are kept in a bounded ring for GET /v1/alerts and
+ * counted per pattern in the metrics.
+ *
+ * Threading: the loop and the REST threads share the engine and the ring under one mutex,
+ * held by the loop for one batch at a time and by REST calls for a copy or a swap. A pattern
+ * change builds the new engine before taking it, so events wait only for the swap. */
+#ifndef AU_SERVER_H
+#define AU_SERVER_H
+
+#include <jansson.h>
+#include <signal.h>
+#include <stddef.h>
+
+#include "vx_config.h"
+#include "vx_metrics.h"
+
+typedef struct au_server au_server_t;
+
+/* Creates the server from cfg (borrowed, must outlive it) with series in metrics: connects
+ * the input socket and loads patterns_file. Returns NULL with a message in err. */
+au_server_t *au_server_new(const vx_config_t *cfg, vx_metrics_t *metrics, char *err,
+                           size_t errlen);
+void au_server_destroy(au_server_t **s);
+
+/* Runs until *stop is set. Returns 0. */
+int au_server_run(au_server_t *s, volatile sig_atomic_t *stop);
+
+/* Pattern set changes. Each validates first and changes nothing on error: returns 0, or
+ * -EINVAL (message in err), -EEXIST (add of an id in use), -ENOENT (delete of an unknown id),
+ * -E2BIG. patterns and p are borrowed. */
+int au_server_set_patterns(au_server_t *s, json_t *patterns, char *err, size_t errlen);
+int au_server_add_pattern(au_server_t *s, json_t *p, char *err, size_t errlen);
+/* Replaces the pattern with p's id, or adds it when there is none; *created says which. */
+int au_server_put_pattern(au_server_t *s, json_t *p, bool *created, char *err, size_t errlen);
+int au_server_delete_pattern(au_server_t *s, const char *id);
+
+/* New references, caller owns them. */
+json_t *au_server_patterns_json(au_server_t *s);
+/* The pattern with its counters under "stats", or NULL when there is none. */
+json_t *au_server_pattern_json(au_server_t *s, const char *id);
+/* {"alerts":[...oldest first, seq > since...], "dropped":n, "last_seq":n} */
+json_t *au_server_alerts_json(au_server_t *s, uint64_t since, size_t limit);
+/* Engine totals: {"events":..,"alerts":..,"matches":..,"evictions":..,"partials":..,...} */
+json_t *au_server_stats_json(au_server_t *s);
+
+#endif

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* vexfs-automation: complex event processing over routing's automation boundary. */
+#include <stdlib.h>
+
+#include "au_config.h"
+#include "au_http.h"
+#include "au_server.h"
+#include "vx_daemon.h"
+#include "vx_log.h"
+
+static const struct vx_cfg_section *const s_sections[] = {
+    &au_cfg_section,
+    &vx_cfg_admin_section,
+    &vx_cfg_logging_section,
+};
+
+int
+main(int argc, char **argv)
+{
+    struct vx_daemon d = {
+        .name = "vexfs-automation",
+        .summary = "Matches complex event patterns (sequence, conjunction, absence, threshold)\n"
+                   "over the events routing sends to the automation boundary and raises alerts.",
+        .section = AU_SECTION,
+        .sections = s_sections,
+        .n_sections = sizeof s_sections / sizeof s_sections[0],
+    };
+    int code;
+    if (vx_daemon_init(&d, argc, argv, &code) < 0) {
+        vx_daemon_fini(&d);
+        return code;
+    }
+    int rc = 1;
+    char err[1024];
+    au_server_t *server = au_server_new(d.cfg, d.metrics, err, sizeof err);
+    if (server == NULL) {
+        vx_error("AU-START", "%s", err);
+        goto out;
+    }
+    au_http_routes(d.http, server);
+    vx_daemon_config_routes(&d, NULL, NULL);
+    if (vx_daemon_serve(&d) < 0) {
+        goto out;
+    }
+    rc = au_server_run(server, &vx_daemon_stop) < 0 ? 1 : 0;
+out:
+    /* Order: REST handlers end before the server goes, the server before its metrics. */
+    if (d.http) {
+        vx_http_stop(d.http);
+    }
+    au_server_destroy(&server);
+    vx_daemon_fini(&d);
+    vx_info("AU-EXIT", "exit %d", rc);
+    return rc;
+}
