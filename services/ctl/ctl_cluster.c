@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ctl.h"
 #include "vx_config.h"
@@ -22,7 +23,8 @@
 #define S_URL_ENV "VEXFS_COORDINATOR_URL"
 #define S_TIMEOUT_MS 60000L /* a transfer or a member change waits for raft */
 #define S_MAX_RESPONSE (16 * 1024 * 1024)
-#define S_MAX_HOPS 3        /* leader redirects followed for one change */
+#define S_MAX_HOPS 30       /* redirects and waits for one change: about 3 s while leadership moves */
+#define S_RETRY_US 100000   /* wait before asking a node again that named no other leader */
 
 struct s_buf {
     char *data;
@@ -188,15 +190,21 @@ s_call(struct s_client *c, const char *method, const char *path, json_t *body, b
             free(url);
             break;
         }
-        char *leader = code == 421 && follow && hop < S_MAX_HOPS ? s_leader_base(c, doc) : NULL;
-        if (leader && strcmp(leader, c->base) != 0) {
-            free(c->base);
-            c->base = leader;
+        if (code == 421 && follow && hop < S_MAX_HOPS) {
+            /* Follow the named leader; while leadership is moving a node may not know the new
+             * leader yet (it names none, or itself): wait a moment and ask again. */
+            char *leader = s_leader_base(c, doc);
+            if (leader && strcmp(leader, c->base) != 0) {
+                free(c->base);
+                c->base = leader;
+            } else {
+                free(leader);
+                usleep(S_RETRY_US);
+            }
             json_decref(doc);
             free(url);
             continue;
         }
-        free(leader);
         json_t *e = json_object_get(doc, "error");
         const char *ecode = json_string_value(json_object_get(e, "code"));
         const char *msg = json_string_value(json_object_get(e, "message"));
