@@ -5,7 +5,6 @@
  * Any member answers status. Changes must be made on the leader: a follower answers 421 with
  * the leader's REST address, and the change is sent there instead (a few hops at most, since
  * leadership may move while we follow it). The daemon's error message is printed as it is. */
-#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "ctl_rest.h"
 #include "vx_config.h"
 #include "vx_mem.h"
 
@@ -23,17 +23,9 @@
 #define S_URL_ENV "VEXFS_COORDINATOR_URL"
 #define S_TIMEOUT_MS 60000L /* a transfer or a member change waits for raft */
 #define S_MAX_RESPONSE (16 * 1024 * 1024)
-#define S_MAX_HOPS 30       /* redirects and waits for one change: about 3 s while leadership moves */
-#define S_RETRY_US 100000   /* wait before asking a node again that named no other leader */
-
-struct s_buf {
-    char *data;
-    size_t len;
-};
 
 struct s_client {
-    char *base; /* without trailing slash; replaced when a change follows the leader */
-    char *token;
+    struct ctl_rest rest;
     bool json;
 };
 
@@ -58,179 +50,6 @@ s_usage(FILE *f)
             S_URL_ENV, S_DEFAULT_URL);
 }
 
-static size_t
-cb_write(char *ptr, size_t size, size_t nmemb, void *arg)
-{
-    struct s_buf *b = arg;
-    size_t n = size * nmemb;
-    if (b->len + n > S_MAX_RESPONSE) {
-        return 0;
-    }
-    b->data = vx_realloc(b->data, b->len + n + 1);
-    memcpy(b->data + b->len, ptr, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return n;
-}
-
-static int
-cb_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
-{
-    (void)arg;
-    (void)dltotal;
-    (void)dlnow;
-    (void)ultotal;
-    (void)ulnow;
-    return ctl_stop ? 1 : 0;
-}
-
-/* One request on url. Returns 0 with *code and *doc (parsed body or NULL; caller decrefs),
- * or -EIO after printing the transport error. */
-static int
-s_perform(struct s_client *c, const char *method, const char *url, const char *body, long *code,
-          json_t **doc)
-{
-    *code = 0;
-    *doc = NULL;
-    struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
-    headers = curl_slist_append(headers, "Expect:");
-    if (c->token) {
-        size_t alen = strlen(c->token) + 32;
-        char *auth = vx_malloc(alen);
-        snprintf(auth, alen, "Authorization: Bearer %s", c->token);
-        headers = curl_slist_append(headers, auth);
-        free(auth);
-    }
-    struct s_buf resp = {NULL, 0};
-    char errbuf[CURL_ERROR_SIZE] = "";
-    int rc = -EIO;
-    CURL *curl = curl_easy_init();
-    if (!curl || !headers) {
-        ctl_err(S_CMD, "cannot initialise libcurl");
-        goto out;
-    }
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    if (body) {
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
-    }
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, S_TIMEOUT_MS);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, cb_write);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &resp);
-    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, cb_progress);
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, CTL_PROG "/" VX_VERSION);
-    CURLcode cc = curl_easy_perform(curl);
-    if (cc != CURLE_OK) {
-        ctl_err(S_CMD, "%s %s: %s", method, url,
-                cc == CURLE_ABORTED_BY_CALLBACK ? "interrupted"
-                : errbuf[0]                     ? errbuf
-                                                : curl_easy_strerror(cc));
-        goto out;
-    }
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, code);
-    *doc = resp.data ? json_loadb(resp.data, resp.len, 0, NULL) : NULL;
-    if (!*doc && resp.data) {
-        /* Keep the first line of a non-JSON answer for the error message. */
-        int n = (int)strcspn(resp.data, "\r\n");
-        *doc = json_pack("{s:{s:s, s:s#}}", "error", "code", "error", "message", resp.data,
-                         n > 512 ? 512 : n);
-    }
-    rc = 0;
-out:
-    if (curl) {
-        curl_easy_cleanup(curl);
-    }
-    curl_slist_free_all(headers);
-    free(resp.data);
-    return rc;
-}
-
-/* The leader's REST base URL from a 421 answer, with the scheme of the current base; NULL
- * when the answer does not name one. Caller frees. */
-static char *
-s_leader_base(const struct s_client *c, json_t *doc)
-{
-    const char *rest = json_string_value(json_object_get(json_object_get(doc, "leader"), "rest"));
-    if (!rest || !*rest) {
-        return NULL;
-    }
-    const char *scheme = strncmp(c->base, "https://", 8) == 0 ? "https://" : "http://";
-    size_t len = strlen(scheme) + strlen(rest) + 1;
-    char *base = vx_malloc(len);
-    snprintf(base, len, "%s%s", scheme, rest);
-    return base;
-}
-
-/* Performs method on base + path. follow: a 421 answer is retried on the leader it names.
- * Returns the parsed 2xx answer (caller decrefs); otherwise prints the daemon's error (or the
- * transport's) and returns NULL. */
-static json_t *
-s_call(struct s_client *c, const char *method, const char *path, json_t *body, bool follow)
-{
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_t *out = NULL;
-    for (int hop = 0;; hop++) {
-        size_t len = strlen(c->base) + strlen(path) + 1;
-        char *url = vx_malloc(len);
-        snprintf(url, len, "%s%s", c->base, path);
-        long code = 0;
-        json_t *doc = NULL;
-        int rc = s_perform(c, method, url, text, &code, &doc);
-        if (rc < 0) {
-            free(url);
-            break;
-        }
-        if (code >= 200 && code <= 299 && doc) {
-            out = doc;
-            free(url);
-            break;
-        }
-        if (code == 421 && follow && hop < S_MAX_HOPS) {
-            /* Follow the named leader; while leadership is moving a node may not know the new
-             * leader yet (it names none, or itself): wait a moment and ask again. */
-            char *leader = s_leader_base(c, doc);
-            if (leader && strcmp(leader, c->base) != 0) {
-                free(c->base);
-                c->base = leader;
-            } else {
-                free(leader);
-                usleep(S_RETRY_US);
-            }
-            json_decref(doc);
-            free(url);
-            continue;
-        }
-        json_t *e = json_object_get(doc, "error");
-        const char *ecode = json_string_value(json_object_get(e, "code"));
-        const char *msg = json_string_value(json_object_get(e, "message"));
-        ctl_err(S_CMD, "%s %s: HTTP %ld %s: %s", method, url, code, ecode ? ecode : "error",
-                msg ? msg : "(no message)");
-        json_decref(doc);
-        free(url);
-        break;
-    }
-    free(text);
-    return out;
-}
-
-static int
-s_print_json(json_t *j)
-{
-    char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    if (!text) {
-        ctl_err(S_CMD, "cannot print the answer");
-        return CTL_EXIT_FAIL;
-    }
-    printf("%s\n", text);
-    free(text);
-    return CTL_EXIT_OK;
-}
-
 static long long
 s_int(json_t *o, const char *key)
 {
@@ -247,12 +66,12 @@ s_str(json_t *o, const char *key, const char *def)
 static int
 s_status(struct s_client *c)
 {
-    json_t *st = s_call(c, "GET", "/v1/cluster", NULL, false);
+    json_t *st = ctl_rest_call(&c->rest, "GET", "/v1/cluster", NULL, false);
     if (!st) {
         return CTL_EXIT_FAIL;
     }
     if (c->json) {
-        int rc = s_print_json(st);
+        int rc = ctl_rest_print_json(&c->rest, st);
         json_decref(st);
         return rc;
     }
@@ -293,7 +112,7 @@ static int
 s_transfer(struct s_client *c, long long id)
 {
     json_t *body = id ? json_pack("{s:I}", "id", (json_int_t)id) : NULL;
-    json_t *r = s_call(c, "POST", "/v1/leadership/transfer", body, true);
+    json_t *r = ctl_rest_call(&c->rest, "POST", "/v1/leadership/transfer", body, true);
     json_decref(body);
     if (!r) {
         return CTL_EXIT_FAIL;
@@ -307,7 +126,7 @@ static int
 s_add(struct s_client *c, const char *member)
 {
     json_t *body = json_pack("{s:s}", "member", member);
-    json_t *r = s_call(c, "POST", "/v1/members", body, true);
+    json_t *r = ctl_rest_call(&c->rest, "POST", "/v1/members", body, true);
     json_decref(body);
     if (!r) {
         return CTL_EXIT_FAIL;
@@ -323,7 +142,7 @@ s_remove(struct s_client *c, long long id)
 {
     char path[64];
     snprintf(path, sizeof path, "/v1/members/%lld", id);
-    json_t *r = s_call(c, "DELETE", path, NULL, true);
+    json_t *r = ctl_rest_call(&c->rest, "DELETE", path, NULL, true);
     if (!r) {
         return CTL_EXIT_FAIL;
     }
@@ -426,22 +245,9 @@ ctl_cluster_main(int argc, char **argv)
         return CTL_EXIT_USAGE;
     }
 
-    char err[512];
-    c.token = vx_config_read_secret(token_file, err, sizeof err);
-    if (!c.token && err[0]) {
-        ctl_err(S_CMD, "--token-file: %s", err);
-        return CTL_EXIT_USAGE;
-    }
-    c.base = vx_strdup(url);
-    size_t blen = strlen(c.base);
-    while (blen > 0 && c.base[blen - 1] == '/') {
-        c.base[--blen] = '\0';
-    }
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        ctl_err(S_CMD, "cannot initialise libcurl");
-        free(c.base);
-        free(c.token);
-        return CTL_EXIT_FAIL;
+    int irc = ctl_rest_init(&c.rest, S_CMD, url, token_file, S_TIMEOUT_MS, S_MAX_RESPONSE);
+    if (irc != 0) {
+        return irc;
     }
     int rc;
     switch ((enum s_verb)k) {
@@ -458,8 +264,6 @@ ctl_cluster_main(int argc, char **argv)
         rc = s_remove(&c, id);
         break;
     }
-    curl_global_cleanup();
-    free(c.base);
-    free(c.token);
+    ctl_rest_fini(&c.rest);
     return rc;
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "ctl_rest.h"
 #include "vx_config.h"
 #include "vx_mem.h"
 #include "vx_yaml.h"
@@ -24,15 +25,8 @@
 #define S_TIMEOUT_MS 60000L /* a large set takes a while to compile */
 #define S_MAX_RESPONSE (256 * 1024 * 1024)
 
-struct s_buf {
-    char *data;
-    size_t len;
-};
-
 struct s_client {
-    const char *base; /* without trailing slash: base_len */
-    size_t base_len;
-    char *token;
+    struct ctl_rest rest;
     bool json;
 };
 
@@ -57,126 +51,6 @@ s_usage(FILE *f)
             S_URL_ENV, S_DEFAULT_URL);
 }
 
-static size_t
-cb_write(char *ptr, size_t size, size_t nmemb, void *arg)
-{
-    struct s_buf *b = arg;
-    size_t n = size * nmemb;
-    if (b->len + n > S_MAX_RESPONSE) {
-        return 0;
-    }
-    b->data = vx_realloc(b->data, b->len + n + 1);
-    memcpy(b->data + b->len, ptr, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return n;
-}
-
-static int
-cb_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
-{
-    (void)arg;
-    (void)dltotal;
-    (void)dlnow;
-    (void)ultotal;
-    (void)ulnow;
-    return ctl_stop ? 1 : 0;
-}
-
-/* Performs one request on base + path with an optional JSON body. Returns the parsed JSON
- * answer (new reference) when the status is 2xx; otherwise prints the daemon's error (or the
- * transport's) and returns NULL. */
-static json_t *
-s_request(struct s_client *c, const char *method, const char *path, json_t *body)
-{
-    size_t plen = strlen(path);
-    char *url = vx_malloc(c->base_len + plen + 1);
-    memcpy(url, c->base, c->base_len);
-    memcpy(url + c->base_len, path, plen + 1);
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
-    headers = curl_slist_append(headers, "Expect:");
-    if (c->token) {
-        size_t alen = strlen(c->token) + 32;
-        char *auth = vx_malloc(alen);
-        snprintf(auth, alen, "Authorization: Bearer %s", c->token);
-        headers = curl_slist_append(headers, auth);
-        free(auth);
-    }
-    struct s_buf resp = {NULL, 0};
-    char errbuf[CURL_ERROR_SIZE] = "";
-    json_t *out = NULL;
-    CURL *curl = curl_easy_init();
-    if (!curl || !headers) {
-        ctl_err(S_CMD, "cannot initialise libcurl");
-        goto done;
-    }
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    if (text) {
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, text);
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(text));
-    }
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, S_TIMEOUT_MS);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, cb_write);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &resp);
-    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, cb_progress);
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, CTL_PROG "/" VX_VERSION);
-    CURLcode cc = curl_easy_perform(curl);
-    if (cc != CURLE_OK) {
-        ctl_err(S_CMD, "%s %s: %s", method, url,
-                cc == CURLE_ABORTED_BY_CALLBACK ? "interrupted"
-                : errbuf[0]                     ? errbuf
-                                                : curl_easy_strerror(cc));
-        goto done;
-    }
-    long code = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-    json_t *doc = resp.data ? json_loadb(resp.data, resp.len, 0, NULL) : NULL;
-    if (code >= 200 && code <= 299 && doc) {
-        out = doc;
-        goto done;
-    }
-    json_t *e = json_object_get(doc, "error");
-    const char *ecode = json_string_value(json_object_get(e, "code"));
-    const char *msg = json_string_value(json_object_get(e, "message"));
-    if (msg) {
-        ctl_err(S_CMD, "%s %s: HTTP %ld %s: %s", method, url, code, ecode ? ecode : "error", msg);
-    } else {
-        int n = resp.data ? (int)strcspn(resp.data, "\r\n") : 0;
-        ctl_err(S_CMD, "%s %s: HTTP %ld%s%.*s", method, url, code, n ? ": " : "",
-                n > 512 ? 512 : n, resp.data ? resp.data : "");
-    }
-    json_decref(doc);
-done:
-    if (curl) {
-        curl_easy_cleanup(curl);
-    }
-    curl_slist_free_all(headers);
-    free(resp.data);
-    free(text);
-    free(url);
-    return out;
-}
-
-static int
-s_print_json(json_t *j)
-{
-    char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    if (!text) {
-        ctl_err(S_CMD, "cannot print the answer");
-        return CTL_EXIT_FAIL;
-    }
-    printf("%s\n", text);
-    free(text);
-    return CTL_EXIT_OK;
-}
-
-/* "a,b" from a JSON list of strings. */
 static void
 s_join(json_t *list, char *out, size_t len)
 {
@@ -195,8 +69,8 @@ s_join(json_t *list, char *out, size_t len)
 static int
 s_list(struct s_client *c)
 {
-    json_t *rules = s_request(c, "GET", "/v1/rules", NULL);
-    json_t *filters = rules ? s_request(c, "GET", "/v1/filters", NULL) : NULL;
+    json_t *rules = ctl_rest_call(&c->rest, "GET", "/v1/rules", NULL, false);
+    json_t *filters = rules ? ctl_rest_call(&c->rest, "GET", "/v1/filters", NULL, false) : NULL;
     if (!rules || !filters) {
         json_decref(rules);
         return CTL_EXIT_FAIL;
@@ -206,7 +80,7 @@ s_list(struct s_client *c)
         json_t *all = json_pack("{s:O, s:O, s:O}", "version", json_object_get(rules, "version"),
                                 "rules", json_object_get(rules, "rules"), "filters",
                                 json_object_get(filters, "filters"));
-        rc = s_print_json(all);
+        rc = ctl_rest_print_json(&c->rest, all);
         json_decref(all);
     } else {
         printf("version %lld\n", (long long)json_integer_value(json_object_get(rules, "version")));
@@ -257,12 +131,12 @@ static int
 s_get(struct s_client *c, const char *id)
 {
     char *path = s_rule_path(id);
-    json_t *r = path ? s_request(c, "GET", path, NULL) : NULL;
+    json_t *r = path ? ctl_rest_call(&c->rest, "GET", path, NULL, false) : NULL;
     free(path);
     if (!r) {
         return CTL_EXIT_FAIL;
     }
-    int rc = s_print_json(r);
+    int rc = ctl_rest_print_json(&c->rest, r);
     json_decref(r);
     return rc;
 }
@@ -271,7 +145,7 @@ static int
 s_delete(struct s_client *c, const char *id)
 {
     char *path = s_rule_path(id);
-    json_t *r = path ? s_request(c, "DELETE", path, NULL) : NULL;
+    json_t *r = path ? ctl_rest_call(&c->rest, "DELETE", path, NULL, false) : NULL;
     free(path);
     if (!r) {
         return CTL_EXIT_FAIL;
@@ -302,7 +176,7 @@ s_apply(struct s_client *c, const char *file)
         json_decref(doc);
         return CTL_EXIT_FAIL;
     }
-    json_t *r = s_request(c, "PUT", "/v1/rules", body);
+    json_t *r = ctl_rest_call(&c->rest, "PUT", "/v1/rules", body, false);
     json_decref(body);
     json_decref(doc);
     if (!r) {
@@ -325,12 +199,12 @@ s_test(struct s_client *c, const char *file)
         ctl_err(S_CMD, "%s", err);
         return CTL_EXIT_FAIL;
     }
-    json_t *r = s_request(c, "POST", "/v1/route/test", event);
+    json_t *r = ctl_rest_call(&c->rest, "POST", "/v1/route/test", event, false);
     json_decref(event);
     if (!r) {
         return CTL_EXIT_FAIL;
     }
-    int rc = s_print_json(r);
+    int rc = ctl_rest_print_json(&c->rest, r);
     json_decref(r);
     return rc;
 }
@@ -413,21 +287,9 @@ ctl_rules_main(int argc, char **argv)
     }
     const char *arg = cmds[k].has_arg ? argv[optind + 1] : NULL;
 
-    char err[512];
-    c.token = vx_config_read_secret(token_file, err, sizeof err);
-    if (!c.token && err[0]) {
-        ctl_err(S_CMD, "--token-file: %s", err);
-        return CTL_EXIT_USAGE;
-    }
-    c.base = url;
-    c.base_len = strlen(url);
-    while (c.base_len > 0 && url[c.base_len - 1] == '/') {
-        c.base_len--;
-    }
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        ctl_err(S_CMD, "cannot initialise libcurl");
-        free(c.token);
-        return CTL_EXIT_FAIL;
+    int irc = ctl_rest_init(&c.rest, S_CMD, url, token_file, S_TIMEOUT_MS, S_MAX_RESPONSE);
+    if (irc != 0) {
+        return irc;
     }
     int rc;
     switch (k) {
@@ -447,7 +309,6 @@ ctl_rules_main(int argc, char **argv)
         rc = s_test(&c, arg);
         break;
     }
-    curl_global_cleanup();
-    free(c.token);
+    ctl_rest_fini(&c.rest);
     return rc;
 }
