@@ -16,8 +16,9 @@ static const struct vx_cfg_key s_keys[] = {
      "kernel ring then drops and counts)"},
     {"producer_id", VX_CFG_STRING, "", 0, 256, false,
      "sender id of the batches and producer id of the events; empty: forwarder-<hostname>"},
-    {"retry_interval_ms", VX_CFG_INT, "100", 1, 60000, false,
-     "how often a batch propagation did not take is offered again"},
+    {"retry_interval_ms", VX_CFG_INT, "2", 1, 60000, false,
+     "how often a batch propagation did not take (its queue was full) is offered again; "
+     "short, since a full queue is usually a brief backpressure"},
     {"shutdown_timeout_ms", VX_CFG_INT, "5000", 0, 600000, false,
      "on SIGTERM, how long to keep delivering buffered batches; the rest count as dropped"},
     {"rest_bind", VX_CFG_STRING, "127.0.0.1", 0, 64, false, "address of the REST server"},

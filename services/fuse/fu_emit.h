@@ -32,7 +32,7 @@
     {"queue_block_ms", VX_CFG_INT, "1000", 0, 600000, false,                                   \
      "longest a producer waits for room before the operation is dropped and counted"},         \
     {"producer_id", VX_CFG_STRING, "", 0, 256, false, producer_help},                          \
-    {"retry_interval_ms", VX_CFG_INT, "100", 1, 60000, false,                                  \
+    {"retry_interval_ms", VX_CFG_INT, "2",   1, 60000, false,                                  \
      "how often a batch propagation did not take is offered again"},                           \
     {"shutdown_timeout_ms", VX_CFG_INT, "5000", 0, 600000, false,                              \
      "on SIGTERM, how long to keep delivering buffered batches; the rest count as dropped"},   \
