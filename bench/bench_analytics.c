@@ -50,19 +50,7 @@ static const char *s_query =
 static double
 s_metric(uint16_t port, const char *series)
 {
-    struct vt_http_result r;
-    double v = -1;
-    if (vt_http("GET", port, "/metrics", NULL, 0, NULL, &r) == 0 && r.status == 200) {
-        /* the sample line, not the # HELP/# TYPE lines that also name the series */
-        char key[256];
-        snprintf(key, sizeof key, "\n%s ", series);
-        const char *p = strstr(r.body, key);
-        if (p) {
-            v = strtod(p + strlen(key), NULL);
-        }
-    }
-    vt_http_result_fini(&r);
-    return v;
+    return vt_metric(port, series);
 }
 
 /* CPU seconds (user + system) a process has used so far; -1 when unknown. */

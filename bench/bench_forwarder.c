@@ -165,52 +165,12 @@ s_make_packed(uint64_t n, size_t *n_batches)
 /* ---- receiver thread: counts events of propagation's output batches ---------------------- */
 
 /* Counts the events of a packed EventBatch by walking its top-level fields, without decoding
- * them: the receiver must stay cheaper than the daemons it measures. */
+ * them: the receiver must stay cheaper than the daemon it measures. */
 static uint64_t
-s_count_events(const unsigned char *p, size_t len)
+s_count_events(const void *data, size_t len)
 {
-    uint64_t n = 0;
-    const unsigned char *end = p + len;
-    while (p < end) {
-        uint64_t tag = 0;
-        int shift = 0;
-        while (p < end && (*p & 0x80)) {
-            tag |= (uint64_t)(*p++ & 0x7f) << shift;
-            shift += 7;
-        }
-        if (p >= end) {
-            break;
-        }
-        tag |= (uint64_t)(*p++) << shift;
-        uint64_t v = 0;
-        shift = 0;
-        switch (tag & 7) {
-        case 0:
-            while (p < end && (*p++ & 0x80)) {
-            }
-            break;
-        case 2:
-            while (p < end && (*p & 0x80)) {
-                v |= (uint64_t)(*p++ & 0x7f) << shift;
-                shift += 7;
-            }
-            if (p < end) {
-                v |= (uint64_t)(*p++) << shift;
-            }
-            n += (tag >> 3) == 1;
-            p += v;
-            break;
-        case 1:
-            p += 8;
-            break;
-        case 5:
-            p += 4;
-            break;
-        default:
-            return n;
-        }
-    }
-    return n;
+    size_t n = 0;
+    return vx_wire_event_spans(data, len, NULL, 0, &n) == 0 ? n : 0;
 }
 
 struct receiver {
@@ -333,22 +293,7 @@ s_daemons_start(struct daemons *d)
 static double
 s_metric(uint16_t port, const char *series)
 {
-    struct vt_http_result r;
-    double v = -1;
-    size_t n = strlen(series);
-    if (vt_http("GET", port, "/metrics", NULL, 0, NULL, &r) == 0) {
-        /* A sample line starts with the series name; # HELP / # TYPE lines do not. */
-        for (char *line = r.body; line && *line;) {
-            if (strncmp(line, series, n) == 0 && line[n] == ' ') {
-                v = strtod(line + n + 1, NULL);
-                break;
-            }
-            char *next = strchr(line, '\n');
-            line = next ? next + 1 : NULL;
-        }
-    }
-    vt_http_result_fini(&r);
-    return v;
+    return vt_metric(port, series);
 }
 
 /* ---- the two measurements --------------------------------------------------------------- */

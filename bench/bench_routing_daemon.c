@@ -80,52 +80,13 @@ s_make_batches(void)
     }
 }
 
-/* Counts the events (field 1) of a packed EventBatch by walking its top-level fields, without
- * decoding them: the consumers must stay cheaper than the daemon they measure. */
+/* Counts the events of a packed EventBatch by walking its top-level fields, without decoding
+ * them: the receiver must stay cheaper than the daemon it measures. */
 static uint64_t
-s_count_events(const unsigned char *p, size_t len)
+s_count_events(const void *data, size_t len)
 {
-    uint64_t n = 0;
-    const unsigned char *end = p + len;
-    while (p < end) {
-        uint64_t tag = 0, v = 0;
-        int shift = 0;
-        while (p < end && (*p & 0x80)) {
-            tag |= (uint64_t)(*p++ & 0x7f) << shift;
-            shift += 7;
-        }
-        if (p >= end) {
-            break;
-        }
-        tag |= (uint64_t)(*p++) << shift;
-        shift = 0;
-        switch (tag & 7) {
-        case 0:
-            while (p < end && (*p++ & 0x80)) {
-            }
-            break;
-        case 2:
-            while (p < end && (*p & 0x80)) {
-                v |= (uint64_t)(*p++ & 0x7f) << shift;
-                shift += 7;
-            }
-            if (p < end) {
-                v |= (uint64_t)(*p++) << shift;
-            }
-            n += (tag >> 3) == 1;
-            p += v;
-            break;
-        case 1:
-            p += 8;
-            break;
-        case 5:
-            p += 4;
-            break;
-        default:
-            return n;
-        }
-    }
-    return n;
+    size_t n = 0;
+    return vx_wire_event_spans(data, len, NULL, 0, &n) == 0 ? n : 0;
 }
 
 /* ---- consumers -------------------------------------------------------------------------- */

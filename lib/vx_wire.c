@@ -200,11 +200,13 @@ vx_wire_event_spans(const void *data, size_t len, struct vx_span *out, size_t ma
                 return -EPROTO;
             }
             if (tag >> 3 == 1) {
-                if (*n == max) {
+                if (out && *n == max) {
                     return -E2BIG;
                 }
-                out[*n].data = p;
-                out[*n].len = (size_t)v;
+                if (out) {
+                    out[*n].data = p;
+                    out[*n].len = (size_t)v;
+                }
                 (*n)++;
             }
             p += v;

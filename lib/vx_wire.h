@@ -51,7 +51,8 @@ struct vx_span {
 
 /* Finds the packed Event of every `events` entry (field 1) of a packed EventBatch, in order,
  * without decoding them: lets a hop forward events as the bytes it received. Returns 0 and *n,
- * -EPROTO when the bytes are not well-formed protobuf, -E2BIG when there are more than max. */
+ * -EPROTO when the bytes are not well-formed protobuf, -E2BIG when there are more than max.
+ * With out NULL it only counts the events (max is ignored). */
 int vx_wire_event_spans(const void *data, size_t len, struct vx_span *out, size_t max, size_t *n);
 
 /* Protobuf encoding helpers for writing fields by hand: each returns bytes written. */

@@ -151,21 +151,7 @@ rh_call(const struct rh_daemon *d, const char *method, const char *path, const c
 double
 rh_metric(const struct rh_daemon *d, const char *series)
 {
-    struct vt_http_result r;
-    double v = -1;
-    if (vt_http("GET", d->rest_port, "/metrics", NULL, 0, NULL, &r) == 0 && r.status == 200) {
-        size_t n = strlen(series);
-        for (char *line = r.body; line && *line;) {
-            char *next = strchr(line, '\n');
-            if (strncmp(line, series, n) == 0 && line[n] == ' ') {
-                v = strtod(line + n + 1, NULL);
-                break;
-            }
-            line = next ? next + 1 : NULL;
-        }
-    }
-    vt_http_result_fini(&r);
-    return v;
+    return vt_metric(d->rest_port, series);
 }
 
 /* ---- collectors ----------------------------------------------------------------------- */

@@ -168,6 +168,9 @@ START_TEST(t_event_spans)
         ck_assert(memcmp(spans[i].data, want, wl) == 0);
     }
     ck_assert_int_eq(vx_wire_event_spans(buf, len, spans, 1, &n), -E2BIG);
+    size_t counted = 0;
+    ck_assert_int_eq(vx_wire_event_spans(buf, len, NULL, 0, &counted), 0);
+    ck_assert_uint_eq(counted, 2);
     ck_assert_int_eq(vx_wire_event_spans(buf, len - 1, spans, 4, &n), -EPROTO);
     const uint8_t bad_wire_type[] = {0x0f, 0x00};
     ck_assert_int_eq(vx_wire_event_spans(bad_wire_type, 2, spans, 4, &n), -EPROTO);

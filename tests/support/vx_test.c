@@ -91,6 +91,27 @@ vt_http_result_fini(struct vt_http_result *r)
     memset(r, 0, sizeof *r);
 }
 
+double
+vt_metric(uint16_t port, const char *series)
+{
+    struct vt_http_result r;
+    double v = -1;
+    if (vt_http("GET", port, "/metrics", NULL, 0, NULL, &r) == 0 && r.status == 200) {
+        /* A sample line starts with the series; # HELP and # TYPE lines do not. */
+        size_t n = strlen(series);
+        for (char *line = r.body; line && *line;) {
+            char *next = strchr(line, '\n');
+            if (strncmp(line, series, n) == 0 && line[n] == ' ') {
+                v = strtod(line + n + 1, NULL);
+                break;
+            }
+            line = next ? next + 1 : NULL;
+        }
+    }
+    vt_http_result_fini(&r);
+    return v;
+}
+
 uint16_t
 vt_free_port(void)
 {

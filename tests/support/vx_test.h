@@ -21,6 +21,11 @@ int vt_http(const char *method, uint16_t port, const char *path, const char *bod
             const char *token, struct vt_http_result *out);
 void vt_http_result_fini(struct vt_http_result *r);
 
+/* The value of one sample of GET /metrics on port, e.g. series
+ * `vexfs_events_dropped_total{reason="duplicate"}` (exactly as printed); -1 when absent or the
+ * server did not answer. */
+double vt_metric(uint16_t port, const char *series);
+
 /* A TCP port on 127.0.0.1 that was free a moment ago. */
 uint16_t vt_free_port(void);
 
