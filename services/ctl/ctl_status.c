@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* vexfsctl status: probes GET /health and GET /ready of every service of the suite.
+/* vexfsctl status: probes GET /health and GET /ready of every service of the suite, and reads
+ * GET /metrics twice, --interval apart, for each service's event rate and drops.
  *
- * All probes run at once (libcurl multi), so the command takes at most one timeout however
- * many services are down. A service "answered" when either probe got an HTTP response; the
+ * All probes run at once (libcurl multi), so the command takes at most one timeout (plus the
+ * interval) however many services are down. A service "answered" when either probe got an HTTP response; the
  * suite is fine (exit 0) when at least one service answered and every one that answered is
  * ready. */
 #include <curl/curl.h>
@@ -12,28 +13,40 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ctl.h"
+#include "vx_clock.h"
 #include "vx_mem.h"
 
 #define S_CMD "status"
 #define S_TIMEOUT_MS 2000L
-#define S_MAX_BODY (64 * 1024)
+#define S_MAX_BODY (4 * 1024 * 1024) /* /metrics of a busy service stays far below */
 #define S_MAX_URL 1024
 #define S_OPT_URL 1000 /* getopt values S_OPT_URL + i select the URL of service i */
 
+#define S_DEFAULT_INTERVAL_MS 1000L
+
+/* A service, where to find it, and the counters its rates come from (every series of the
+ * metric summed: all labels). */
 struct s_service {
     const char *name;
     const char *env;
     const char *def;
+    const char *events_metric; /* events the service took in */
 };
 
+#define S_DROPS_METRIC "vexfs_events_dropped_total"
+
 static const struct s_service s_services[] = {
-    {"propagation", "VEXFS_PROPAGATION_URL", "http://127.0.0.1:8080"},
-    {"routing", "VEXFS_ROUTING_URL", "http://127.0.0.1:8081"},
-    {"coordinator", "VEXFS_COORDINATOR_URL", "http://127.0.0.1:8082"},
-    {"automation", "VEXFS_AUTOMATION_URL", "http://127.0.0.1:8083"},
-    {"analytics", "VEXFS_ANALYTICS_URL", "http://127.0.0.1:8084"},
+    {"propagation", "VEXFS_PROPAGATION_URL", "http://127.0.0.1:8080",
+     "vexfs_events_received_total"},
+    {"routing", "VEXFS_ROUTING_URL", "http://127.0.0.1:8081", "vexfs_events_received_total"},
+    {"coordinator", "VEXFS_COORDINATOR_URL", "http://127.0.0.1:8082",
+     "vexfs_consensus_events_applied_total"},
+    {"automation", "VEXFS_AUTOMATION_URL", "http://127.0.0.1:8083",
+     "vexfs_automation_events_total"},
+    {"analytics", "VEXFS_ANALYTICS_URL", "http://127.0.0.1:8084", "vexfs_analytics_events_total"},
 };
 #define S_N_SERVICES (sizeof s_services / sizeof s_services[0])
 
@@ -45,6 +58,7 @@ struct s_get {
     bool done;
     CURLcode result;
     long code; /* HTTP status, 0 without a response */
+    double done_s; /* monotonic time the answer was complete */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -54,20 +68,26 @@ struct s_probe {
     char url[S_MAX_URL]; /* base URL without a trailing slash */
     struct s_get health;
     struct s_get ready;
+    struct s_get metrics[2]; /* before and after the interval */
 };
 
 static void
 s_usage(FILE *f)
 {
     fprintf(f,
-            "usage: " CTL_PROG " status [--json] [--only NAME[,NAME...]] [--SERVICE URL ...]\n\n"
+            "usage: " CTL_PROG " status [--json] [--only NAME[,NAME...]] [--interval MS]\n"
+            "       [--SERVICE URL ...]\n\n"
             "Asks every service for GET /health and GET /ready (%ld ms timeout each, all at\n"
-            "once) and prints service, url, health (up/down), ready (yes/no) and version.\n"
+            "once) and reads GET /metrics twice, --interval apart; prints service, url, health\n"
+            "(up/down), ready (yes/no), version, uptime, the rate of events the service took in\n"
+            "over the interval and its dropped events since it started (every reason; the\n"
+            "service's /metrics has them by reason).\n"
             "Exit status 0 when at least one service answered and every service that answered\n"
             "is ready, 1 otherwise.\n\n"
             "  --json              print a JSON document instead of a table\n"
-            "  --only LIST         probe only these services (comma-separated)\n",
-            S_TIMEOUT_MS);
+            "  --only LIST         probe only these services (comma-separated)\n"
+            "  --interval MS       time between the two metric reads (default %ld; 0: no rates)\n",
+            S_TIMEOUT_MS, S_DEFAULT_INTERVAL_MS);
     for (size_t i = 0; i < S_N_SERVICES; i++) {
         char opt[32];
         snprintf(opt, sizeof opt, "--%s URL", s_services[i].name);
@@ -133,7 +153,7 @@ cb_write(char *ptr, size_t size, size_t nmemb, void *arg)
     struct s_get *g = arg;
     size_t n = size * nmemb;
     if (g->len + n > S_MAX_BODY) {
-        return 0; /* a health answer this large is not one: fail the transfer */
+        return 0; /* an answer this large is not one: fail the transfer */
     }
     g->body = vx_realloc(g->body, g->len + n + 1);
     memcpy(g->body + g->len, ptr, n);
@@ -195,6 +215,7 @@ s_run_all(CURLM *multi)
             curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
             struct s_get *g = (struct s_get *)priv;
             g->done = true;
+            g->done_s = (double)vx_mono_ns() / 1e9;
             g->result = m->data.result;
             if (g->result == CURLE_OK) {
                 curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &g->code);
@@ -242,6 +263,102 @@ s_health_version(const struct s_get *g)
     return out;
 }
 
+/* The "uptime_s" field of a /health answer, or -1. */
+static long long
+s_health_uptime(const struct s_get *g)
+{
+    if (!s_answered(g) || !g->body) {
+        return -1;
+    }
+    json_t *doc = json_loadb(g->body, g->len, 0, NULL);
+    json_t *u = json_object_get(doc, "uptime_s");
+    long long out = json_is_integer(u) ? (long long)json_integer_value(u) : -1;
+    json_decref(doc);
+    return out;
+}
+
+/* The sum of every sample of counter `name` (all label sets) in a Prometheus text exposition,
+ * or -1 when the answer is missing or has no such series. */
+static double
+s_metric_sum(const struct s_get *g, const char *name)
+{
+    if (!s_answered(g) || g->code != 200 || !g->body) {
+        return -1;
+    }
+    size_t nlen = strlen(name);
+    double sum = 0;
+    bool found = false;
+    for (const char *line = g->body; *line;) {
+        const char *eol = strchr(line, '\n');
+        size_t len = eol ? (size_t)(eol - line) : strlen(line);
+        if (len > nlen && strncmp(line, name, nlen) == 0 &&
+            (line[nlen] == ' ' || line[nlen] == '{')) {
+            const char *v = line + nlen;
+            if (*v == '{') {
+                v = memchr(v, '}', len - nlen);
+            }
+            if (v) {
+                char *end;
+                double d = strtod(v + 1, &end);
+                if (end != v + 1) {
+                    sum += d;
+                    found = true;
+                }
+            }
+        }
+        line += len + (eol ? 1 : 0);
+    }
+    return found ? sum : -1;
+}
+
+/* Events per second over the interval from a counter read twice, or -1 when either read
+ * failed, the interval is empty or the counter went back (the service restarted). */
+static double
+s_rate(const struct s_probe *p, const char *metric)
+{
+    double a = s_metric_sum(&p->metrics[0], metric);
+    double b = s_metric_sum(&p->metrics[1], metric);
+    double dt = p->metrics[1].done_s - p->metrics[0].done_s;
+    if (a < 0 || b < a || dt <= 0) {
+        return -1;
+    }
+    return (b - a) / dt;
+}
+
+/* The newest read of a counter, or -1. */
+static double
+s_latest(const struct s_probe *p, const char *metric)
+{
+    double b = s_metric_sum(&p->metrics[1], metric);
+    return b >= 0 ? b : s_metric_sum(&p->metrics[0], metric);
+}
+
+static void
+s_fmt_uptime(long long s, char *buf, size_t len)
+{
+    if (s < 0) {
+        snprintf(buf, len, "-");
+    } else if (s < 60) {
+        snprintf(buf, len, "%llds", s);
+    } else if (s < 3600) {
+        snprintf(buf, len, "%lldm%02llds", s / 60, s % 60);
+    } else if (s < 86400) {
+        snprintf(buf, len, "%lldh%02lldm", s / 3600, s % 3600 / 60);
+    } else {
+        snprintf(buf, len, "%lldd%02lldh", s / 86400, s % 86400 / 3600);
+    }
+}
+
+static void
+s_fmt_number(double v, int decimals, char *buf, size_t len)
+{
+    if (v < 0) {
+        snprintf(buf, len, "-");
+    } else {
+        snprintf(buf, len, "%.*f", decimals, v);
+    }
+}
+
 static void
 s_print_table(const struct s_probe *probes)
 {
@@ -251,17 +368,22 @@ s_print_table(const struct s_probe *probes)
             urlw = (int)strlen(probes[i].url);
         }
     }
-    printf("%-12s %-*s %-6s %-5s %s\n", "SERVICE", urlw, "URL", "HEALTH", "READY", "VERSION");
+    printf("%-12s %-*s %-6s %-5s %-8s %-8s %10s %9s\n", "SERVICE", urlw, "URL", "HEALTH",
+           "READY", "VERSION", "UPTIME", "EVENTS/S", "DROPPED");
     for (size_t i = 0; i < S_N_SERVICES; i++) {
         const struct s_probe *p = &probes[i];
         if (!p->selected) {
             continue;
         }
         char *version = s_health_version(&p->health);
-        printf("%-12s %-*s %-6s %-5s %s\n", p->svc->name, urlw, p->url,
+        char up[32], rate[32], drops[32];
+        s_fmt_uptime(s_health_uptime(&p->health), up, sizeof up);
+        s_fmt_number(s_rate(p, p->svc->events_metric), 1, rate, sizeof rate);
+        s_fmt_number(s_latest(p, S_DROPS_METRIC), 0, drops, sizeof drops);
+        printf("%-12s %-*s %-6s %-5s %-8s %-8s %10s %9s\n", p->svc->name, urlw, p->url,
                s_answered(&p->health) && p->health.code == 200 ? "up" : "down",
                s_answered(&p->ready) && p->ready.code == 200 ? "yes" : "no",
-               version ? version : "-");
+               version ? version : "-", up, rate, drops);
         free(version);
     }
 }
@@ -282,6 +404,13 @@ s_print_json(const struct s_probe *probes, bool ok)
                               p->url, "health", up ? "up" : "down", "ready", ready, "version",
                               version ? json_string(version) : json_null());
         free(version);
+        long long uptime = s_health_uptime(&p->health);
+        double rate = s_rate(p, p->svc->events_metric);
+        double drops = s_latest(p, S_DROPS_METRIC);
+        json_object_set_new(o, "uptime_s", uptime >= 0 ? json_integer(uptime) : json_null());
+        json_object_set_new(o, "events_per_s", rate >= 0 ? json_real(rate) : json_null());
+        json_object_set_new(o, "dropped_total",
+                            drops >= 0 ? json_integer((json_int_t)drops) : json_null());
         char buf[CURL_ERROR_SIZE + 32];
         const char *problem = s_get_problem(&p->health, buf, sizeof buf);
         if (!problem) {
@@ -320,10 +449,11 @@ ctl_status_main(int argc, char **argv)
         }
     }
 
-    struct option opts[S_N_SERVICES + 5];
+    struct option opts[S_N_SERVICES + 6];
     size_t no = 0;
     opts[no++] = (struct option){"json", no_argument, NULL, 'j'};
     opts[no++] = (struct option){"only", required_argument, NULL, 'o'};
+    opts[no++] = (struct option){"interval", required_argument, NULL, 'i'};
     opts[no++] = (struct option){"help", no_argument, NULL, 'h'};
     opts[no++] = (struct option){"version", no_argument, NULL, 'V'};
     for (size_t i = 0; i < S_N_SERVICES; i++) {
@@ -333,8 +463,9 @@ ctl_status_main(int argc, char **argv)
     opts[no] = (struct option){NULL, 0, NULL, 0};
 
     bool json = false;
+    long interval_ms = S_DEFAULT_INTERVAL_MS;
     int c;
-    while ((c = getopt_long(argc, argv, ":o:jhV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:i:jhV", opts, NULL)) != -1) {
         if (c >= S_OPT_URL && c < S_OPT_URL + (int)S_N_SERVICES) {
             char origin[32];
             snprintf(origin, sizeof origin, "--%s", s_services[c - S_OPT_URL].name);
@@ -347,6 +478,17 @@ ctl_status_main(int argc, char **argv)
         case 'j':
             json = true;
             break;
+        case 'i': {
+            char *end;
+            errno = 0;
+            interval_ms = strtol(optarg, &end, 10);
+            if (errno || end == optarg || *end || interval_ms < 0 || interval_ms > 60000) {
+                ctl_err(S_CMD, "--interval: expected milliseconds from 0 to 60000, got '%s'",
+                        optarg);
+                return CTL_EXIT_USAGE;
+            }
+            break;
+        }
         case 'o':
             if (s_select(probes, optarg) < 0) {
                 return CTL_EXIT_USAGE;
@@ -381,9 +523,23 @@ ctl_status_main(int argc, char **argv)
         if (probes[i].selected) {
             s_get_start(&probes[i].health, multi, probes[i].url, "/health");
             s_get_start(&probes[i].ready, multi, probes[i].url, "/ready");
+            s_get_start(&probes[i].metrics[0], multi, probes[i].url, "/metrics");
         }
     }
     s_run_all(multi);
+    if (interval_ms > 0 && !ctl_stop) {
+        /* Sleep in short steps so Ctrl-C stays prompt, then read the counters again. */
+        for (long waited = 0; waited < interval_ms && !ctl_stop; waited += 50) {
+            struct timespec ts = {0, 50 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        for (size_t i = 0; i < S_N_SERVICES; i++) {
+            if (probes[i].selected && s_answered(&probes[i].metrics[0])) {
+                s_get_start(&probes[i].metrics[1], multi, probes[i].url, "/metrics");
+            }
+        }
+        s_run_all(multi);
+    }
 
     size_t answered = 0, unready = 0;
     for (size_t i = 0; i < S_N_SERVICES; i++) {
@@ -409,6 +565,8 @@ ctl_status_main(int argc, char **argv)
     for (size_t i = 0; i < S_N_SERVICES; i++) {
         s_get_fini(&probes[i].health, multi);
         s_get_fini(&probes[i].ready, multi);
+        s_get_fini(&probes[i].metrics[0], multi);
+        s_get_fini(&probes[i].metrics[1], multi);
     }
     curl_multi_cleanup(multi);
     curl_global_cleanup();

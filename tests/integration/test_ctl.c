@@ -7,6 +7,8 @@
 #include <czmq.h>
 #include <jansson.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -496,6 +498,90 @@ START_TEST(t_status_up_against_propagation)
 }
 END_TEST
 
+/* Posts small batches of events to propagation's REST ingest until told to stop. */
+struct s_loader {
+    uint16_t port;
+    atomic_bool stop;
+    long posted;
+};
+
+static void *
+s_load(void *arg)
+{
+    struct s_loader *l = arg;
+    const char *ev = "[{\"type\":\"filesystem_write\",\"path\":\"/load/a\"},"
+                     "{\"type\":\"filesystem_write\",\"path\":\"/load/b\"}]";
+    while (!atomic_load(&l->stop)) {
+        struct vt_http_result r;
+        if (vt_http("POST", l->port, "/v1/events", ev, strlen(ev), PH_TOKEN, &r) == 0 &&
+            r.status == 202) {
+            l->posted += 2;
+        }
+        vt_http_result_fini(&r);
+        usleep(5000);
+    }
+    return NULL;
+}
+
+/* status reads uptime from /health and, from /metrics read twice, the rate of events taken in
+ * and the dropped events (all reasons). */
+START_TEST(t_status_uptime_rates_and_drops)
+{
+    struct ph_daemon d;
+    ph_start(&d, NULL, NULL);
+    zsock_t *pull = ph_pull(&d); /* a consumer, so propagation never blocks on its output */
+    const char *bad = "{\"type\":\"filesystem_teleport\",\"path\":\"/x\"}";
+    struct vt_http_result hr;
+    ck_assert_int_eq(vt_http("POST", d.rest_port, "/v1/events", bad, strlen(bad), PH_TOKEN, &hr),
+                     0);
+    ck_assert_msg(hr.status == 422, "bad event: expected 422, got %ld %s", hr.status, hr.body);
+    vt_http_result_fini(&hr);
+
+    struct s_loader l = {.port = d.rest_port};
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, s_load, &l), 0);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)d.rest_port);
+    struct vt_run_result r;
+    s_run(&r, NULL, "status", "--json", "--interval", "1500", "--only", "propagation",
+          "--propagation", url, NULL);
+    atomic_store(&l.stop, true);
+    pthread_join(th, NULL);
+    ck_assert_msg(s_exit_code(&r) == 0, "exit %d: %s %s", s_exit_code(&r), r.out, r.err);
+    json_t *doc = json_loads(r.out, 0, NULL);
+    ck_assert_ptr_nonnull(doc);
+    json_t *p = json_array_get(json_object_get(doc, "services"), 0);
+    ck_assert_msg(json_is_integer(json_object_get(p, "uptime_s")) &&
+                      json_integer_value(json_object_get(p, "uptime_s")) >= 0,
+                  "uptime_s: %s", r.out);
+    double rate = json_number_value(json_object_get(p, "events_per_s"));
+    ck_assert_msg(json_is_number(json_object_get(p, "events_per_s")) && rate > 0,
+                  "expected a positive events_per_s while %ld events were posted: %s", l.posted,
+                  r.out);
+    ck_assert_msg(json_integer_value(json_object_get(p, "dropped_total")) >= 1,
+                  "expected the refused event among dropped_total: %s", r.out);
+    json_decref(doc);
+    vt_run_result_fini(&r);
+
+    /* The table has the same columns. */
+    s_run(&r, NULL, "status", "--interval", "0", "--only", "propagation", "--propagation", url,
+          NULL);
+    ck_assert_msg(s_exit_code(&r) == 0, "exit %d: %s %s", s_exit_code(&r), r.out, r.err);
+    S_ASSERT_HAS(r.out, "UPTIME");
+    S_ASSERT_HAS(r.out, "EVENTS/S");
+    S_ASSERT_HAS(r.out, "DROPPED");
+    vt_run_result_fini(&r);
+
+    /* A bad interval is refused with a precise message. */
+    s_run(&r, NULL, "status", "--interval", "soon", "--only", "propagation", NULL);
+    ck_assert_int_eq(s_exit_code(&r), 2);
+    S_ASSERT_HAS(r.err, "--interval");
+    vt_run_result_fini(&r);
+    zsock_destroy(&pull);
+    ck_assert_int_eq(ph_stop(&d), 0);
+}
+END_TEST
+
 START_TEST(t_emit_through_propagation_to_tail)
 {
     struct ph_daemon d;
@@ -625,6 +711,7 @@ main(void)
     s_add(s, "status_down", t_status_down, 30);
     s_add(s, "status_json_env", t_status_json_down, 30);
     s_add(s, "status_up_propagation", t_status_up_against_propagation, 90);
+    s_add(s, "status_rates", t_status_uptime_rates_and_drops, 90);
     s_add(s, "emit_propagation_tail", t_emit_through_propagation_to_tail, 120);
     s_add(s, "emit_rest", t_emit_rest, 90);
     SRunner *sr = srunner_create(s);
