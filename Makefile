@@ -142,9 +142,11 @@ bench: deps
 lint: | $(GEN_H)
 	@scripts/lint.sh $(BUILD)
 
+KAFKA ?= 0
+
 run: deps
 	@$(MAKE) all
-	@scripts/run-demo.sh $(BUILD)
+	@KAFKA=$(KAFKA) scripts/run-demo.sh $(BUILD)
 
 kmod:
 	@scripts/kmod-test.sh

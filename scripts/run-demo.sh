@@ -1,90 +1,248 @@
 #!/usr/bin/env bash
-# `make run`: starts vexfs-propagation and vexfs-routing on their default ports
-# (config/development.yaml with deduplication on, rules from config/demo-rules.yaml), consumers
-# on routing's analytics and automation boundaries, and a producer writing filesystem events
-# over ZeroMQ and REST; shows events routed by rule, duplicates removed, a secret blocked by a
-# filter, bad input refused, and both daemons' statistics.
-#   VX_DEMO_SECONDS   how long the producer keeps writing (default 20; 0 = until Ctrl-C)
+# `make run`: the whole suite on one machine, without containers, on the default ports:
+# vexfs-propagation (8080), vexfs-routing (8081), three vexfs-coordinator nodes (8082, 8092,
+# 8102), vexfs-automation (8083), vexfs-analytics (8084) and a producer watching a demo
+# directory (vexfs-forwarder on the kernel module when /dev/vexfs_events exists, vexfs-watch
+# otherwise). A scenario then writes, renames and deletes files there; the terminal shows the
+# events as routing routes them, the alerts automation raises, the coordinator's state of a
+# file and the analytics windows as they close. Ctrl-C (or the end of the scenario) stops
+# everything with SIGTERM and reports how each daemon exited.
+#
+#   scripts/run-demo.sh [BUILD_DIR]
+#   VX_DEMO_SECONDS  how long the scenario keeps producing after the first round (default 30;
+#                    0: until Ctrl-C)
+#   KAFKA=1          start a local Kafka broker (scripts/kafka.sh): propagation journals every
+#                    event to it and analytics reads routing's analytics boundary from it
+# Rules, patterns and queries of the demo: config/demo/. Logs: printed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
 BIN=$PWD/$BUILD/bin
-SECONDS_TOTAL=${VX_DEMO_SECONDS:-20}
+SECONDS_TOTAL=${VX_DEMO_SECONDS:-30}
+KAFKA=${KAFKA:-0}
 WORK=$(mktemp -d /tmp/vexfs-demo.XXXXXX)
-REST=http://127.0.0.1:8080
-ROUTING=http://127.0.0.1:8081
+DEMO=$WORK/demo
+LOGS=$WORK/logs
+mkdir -p "$DEMO" "$LOGS"
+TOKEN_FILE=$WORK/token
+head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TOKEN_FILE"
+TOKEN=$(cat "$TOKEN_FILE")
 
-head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$WORK/token"
+for tool in curl jq; do
+  command -v "$tool" >/dev/null || { echo "demo: $tool is needed (apt-get install $tool)" >&2; exit 2; }
+done
+for b in vexfs-propagation vexfs-routing vexfs-coordinator vexfs-automation vexfs-analytics \
+         vexfs-watch vexfsctl; do
+  [ -x "$BIN/$b" ] || { echo "demo: $BIN/$b missing: run make first" >&2; exit 2; }
+done
+for port in 8080 8081 8082 8083 8084 8092 8102 8085 8087; do
+  if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/health"; then
+    echo "demo: something already answers on port $port (an earlier demo?); stop it first" >&2
+    exit 2
+  fi
+done
+
+names=()
 pids=()
+kafka_started=0
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  echo "demo: logs in $WORK"
+  trap - EXIT INT TERM
+  echo
+  echo "demo: stopping (SIGTERM, in reverse order of start)"
+  local i
+  for (( i=${#pids[@]}-1; i>=0; i-- )); do
+    kill -TERM -- "-${pids[$i]}" 2>/dev/null || kill -TERM "${pids[$i]}" 2>/dev/null || true
+    local rc=0
+    wait "${pids[$i]}" 2>/dev/null || rc=$?
+    case "${names[$i]}" in
+      console|alerts|windows) ;;
+      *) echo "  ${names[$i]} exited with status $rc" ;;
+    esac
+  done
+  if [ "$kafka_started" = 1 ]; then
+    scripts/kafka.sh stop >/dev/null 2>&1 || true
+  fi
+  echo "demo: logs in $LOGS"
 }
 trap cleanup EXIT
 trap 'exit 0' INT TERM
 
-echo "demo: starting vexfs-propagation (REST $REST, ingest tcp://127.0.0.1:5550, output :5551, tap :5553)"
-VEXFS_ADMIN_TOKEN_FILE=$WORK/token VEXFS_EVENT_PROPAGATION_ENABLE_DEDUPLICATION=true \
-VEXFS_LOGGING_LEVEL=info \
-  "$BIN/vexfs-propagation" --config config/development.yaml 2>"$WORK/propagation.log" &
-pids+=($!)
-for _ in $(seq 100); do
-  curl -fs "$REST/ready" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-curl -fs "$REST/ready" >/dev/null || { echo "demo: propagation did not start:"; cat "$WORK/propagation.log"; exit 1; }
-echo "demo: starting vexfs-routing (REST $ROUTING) with config/demo-rules.yaml"
-VEXFS_ADMIN_TOKEN_FILE=$WORK/token VEXFS_EVENT_ROUTING_RULES_FILE=$PWD/config/demo-rules.yaml \
-VEXFS_LOGGING_LEVEL=info \
-  "$BIN/vexfs-routing" --config config/development.yaml 2>"$WORK/routing.log" &
-pids+=($!)
-for _ in $(seq 100); do
-  curl -fs "$ROUTING/ready" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-curl -fs "$ROUTING/ready" >/dev/null || { echo "demo: routing did not start:"; cat "$WORK/routing.log"; exit 1; }
-"$BIN/vexfsctl" status --only propagation,routing
-
-echo "demo: consumers on routing's boundaries print what each receives:"
-for b in analytics:5555 automation:5554; do
-  "$BIN/vexfsctl" tail --pull --endpoint "tcp://127.0.0.1:${b#*:}" 2>/dev/null |
-    jq -c --unbuffered '{path, type, tags: .metadata}' 2>/dev/null | sed -u "s/^/  ${b%%:*}> /" &
+# start NAME CMD...: runs a command in the background, in a process group of its own (so a
+# pipeline stops as a whole), with its stderr in $LOGS/NAME.log.
+start() {
+  local name=$1
+  shift
+  setsid "$@" 2>"$LOGS/$name.log" &
   pids+=($!)
+  names+=("$name")
+}
+
+# ready NAME PORT: waits up to 30 s for GET /ready; shows the log when it never comes.
+ready() {
+  local name=$1 port=$2
+  for _ in $(seq 300); do
+    curl -fs -o /dev/null "http://127.0.0.1:$port/ready" && return 0
+    sleep 0.1
+  done
+  echo "demo: $name is not ready on port $port; its log:" >&2
+  tail -n 30 "$LOGS/$name.log" >&2
+  exit 1
+}
+
+BROKERS=""
+if [ "$KAFKA" = 1 ]; then
+  echo "demo: starting a Kafka broker (scripts/kafka.sh; the first run downloads its jars)"
+  scripts/kafka.sh status >/dev/null 2>&1 || kafka_started=1
+  BROKERS=$(scripts/kafka.sh start)
+  echo "demo: Kafka at $BROKERS"
+fi
+
+# One configuration for the whole suite; each daemon reads its own section. Per-node values of
+# the coordinators come from VEXFS_<SECTION>_<KEY> variables.
+CONFIG=$WORK/suite.yaml
+cat >"$CONFIG" <<EOF
+event_propagation:
+  enable_deduplication: true
+  dedup_window_ms: 1000
+  kafka_brokers: "$BROKERS"
+event_routing:
+  rules_file: $PWD/config/demo/rules.yaml
+  state_dir: $WORK/routing
+  outputs: "console=tcp://127.0.0.1:5558"
+  enable_load_balancing: false
+  kafka_brokers: "$BROKERS"
+distributed_coordination:
+  enable_raft_consensus: true
+  cluster_size: 3
+  members: "1@127.0.0.1:5560/8082,2@127.0.0.1:5561/8092,3@127.0.0.1:5562/8102"
+  input_endpoint: ">tcp://127.0.0.1:5552"
+reactive_automation:
+  patterns_file: $PWD/config/demo/patterns.json
+stream_analytics:
+  queries_file: $PWD/config/demo/queries.json
+  kafka_brokers: "$BROKERS"
+  group_id: vexfs-analytics-demo-$$
+userspace_watcher:
+  batch_max_delay_ms: 5
+event_forwarder:
+  batch_max_delay_ms: 5
+admin:
+  token_file: $TOKEN_FILE
+logging:
+  level: info
+EOF
+export VEXFS_LOGGING_LEVEL=info
+
+echo "demo: starting vexfs-propagation (REST :8080, ingest tcp://127.0.0.1:5550)"
+start propagation "$BIN/vexfs-propagation" --config "$CONFIG"
+ready propagation 8080
+echo "demo: starting vexfs-routing (REST :8081) with config/demo/rules.yaml"
+start routing "$BIN/vexfs-routing" --config "$CONFIG"
+ready routing 8081
+echo "demo: starting a 3-node vexfs-coordinator cluster (REST :8082 :8092 :8102, Raft :5560-5562)"
+for n in 1 2 3; do
+  rest=$((8072 + 10 * n))
+  VEXFS_DISTRIBUTED_COORDINATION_NODE_ID=$n VEXFS_DISTRIBUTED_COORDINATION_REST_PORT=$rest \
+  VEXFS_DISTRIBUTED_COORDINATION_DATA_DIR=$WORK/coordinator$n \
+    start "coordinator$n" "$BIN/vexfs-coordinator" --config "$CONFIG"
 done
+for n in 1 2 3; do ready "coordinator$n" $((8072 + 10 * n)); done
+echo "demo: starting vexfs-automation (REST :8083) with config/demo/patterns.json"
+start automation "$BIN/vexfs-automation" --config "$CONFIG"
+ready automation 8083
+echo "demo: starting vexfs-analytics (REST :8084) with config/demo/queries.json${BROKERS:+, reading Kafka}"
+start analytics "$BIN/vexfs-analytics" --config "$CONFIG"
+ready analytics 8084
+if [ -c /dev/vexfs_events ] && [ -x "$BIN/vexfs-forwarder" ]; then
+  echo "demo: the kernel module is loaded: capturing $DEMO with it through vexfs-forwarder (REST :8085)"
+  echo "$DEMO" >/sys/module/vexfs_events/parameters/prefixes
+  start producer "$BIN/vexfs-forwarder" --config "$CONFIG"
+  ready producer 8085
+else
+  echo "demo: no kernel module loaded: watching $DEMO with vexfs-watch (REST :8087)"
+  start producer "$BIN/vexfs-watch" "$DEMO" --config "$CONFIG"
+  ready producer 8087
+fi
+echo
+"$BIN/vexfsctl" status --interval 0 || true
+echo
+"$BIN/vexfsctl" cluster status --url http://127.0.0.1:8082 2>/dev/null | head -n 8 || true
+echo
+
+# What routing routes: the demo's `console` boundary receives every event under the demo
+# directory with the tags the rules added.
+start console bash -c "'$BIN/vexfsctl' tail --pull --endpoint tcp://127.0.0.1:5558 |
+  jq -c --unbuffered '{type, path: (.path | sub(\".*/demo/\"; \"demo/\")), tags: (.metadata // {} | with_entries(select(.key == \"class\")))}' |
+  sed -u 's/^/  routed> /'"
+# Alerts and closed analytics windows, polled every second.
+show_alerts() {
+  local since=0 doc n
+  while sleep 1; do
+    doc=$(curl -fs "http://127.0.0.1:8083/v1/alerts?since=$since") || continue
+    jq -c '.alerts[]? | {pattern, severity, message, partition: (.partition | sub(".*/demo/"; "demo/"))}' <<<"$doc" |
+      sed -u 's/^/  ALERT> /'
+    n=$(jq '[.alerts[]?.seq] | max // empty' <<<"$doc")
+    [ -n "$n" ] && since=$n
+  done
+}
+show_windows() {
+  local seen=" " line
+  while sleep 1; do
+    while read -r line; do
+      case "$seen" in *" $line "*) ;; *) echo "  window> $line"; seen="$seen$line " ;; esac
+    done < <(curl -fs 'http://127.0.0.1:8084/v1/queries/events-by-type/results' |
+      jq -c '.closed[]? | {window: (.start_ns / 1e9 | strftime("%H:%M:%S")), type: .group.type, events, bytes: .values.bytes} | tostring | gsub(" "; "")' -r 2>/dev/null)
+  done
+}
+show_alerts &
+pids+=($!)
+names+=(alerts)
+show_windows &
+pids+=($!)
+names+=(windows)
 sleep 0.5
 
-echo "demo: four writes over ZeroMQ: a report, a duplicate of it, a log line, and a secret"
-printf '%s\n' \
-  '{"type":"filesystem_create","path":"/demo/report.txt","source":"fuse","metadata":{"user_id":"1001"}}' \
-  '{"type":"filesystem_write","path":"/demo/report.txt","content":{"size":"4096"},"source":"fuse"}' \
-  '{"type":"filesystem_write","path":"/demo/report.txt","content":{"size":"4096"},"source":"fuse"}' \
-  '{"type":"filesystem_write","path":"/demo/app/today.log","content":{"text":"started"}}' \
-  '{"type":"filesystem_write","path":"/demo/notes.txt","content":{"text":"the Password is hunter2"}}' |
-  "$BIN/vexfsctl" emit
-sleep 0.5
-echo "demo: one event over REST, then a bad one (unknown type) that is refused:"
-"$BIN/vexfsctl" emit --rest "$REST" --token-file "$WORK/token" \
-  --type filesystem_rename --path /demo/report-final.txt --content from=/demo/report.txt
-curl -s -X POST -H "Authorization: Bearer $(cat "$WORK/token")" "$REST/v1/events" \
-  -d '{"type":"filesystem_teleport","path":"/x"}'
-echo
+round() {
+  local r=$1
+  echo "demo: round $r: create and write a report, rename it, write logs, delete three files"
+  mkdir -p "$DEMO/logs"
+  printf 'quarterly figures %s\n' "$r" >"$DEMO/report-$r.txt"
+  sleep 0.3
+  mv "$DEMO/report-$r.txt" "$DEMO/report-$r-final.txt"
+  for i in 1 2 3; do printf 'line %s.%s\n' "$r" "$i" >>"$DEMO/logs/app.log"; done
+  for i in 1 2 3; do printf 'scratch %s\n' "$i" >"$DEMO/tmp-$r-$i.dat"; done
+  sleep 0.3
+  rm -f "$DEMO/tmp-$r-"*.dat "$DEMO/report-$r-final.txt"
+}
 
-start=$(date +%s)
-i=0
-while [ "$SECONDS_TOTAL" = 0 ] || [ $(( $(date +%s) - start )) -lt "$SECONDS_TOTAL" ]; do
-  i=$((i + 1))
-  "$BIN/vexfsctl" emit --type filesystem_write --path "/demo/stream/$i.log" --content "tick=$i" \
-    --metadata user_id=1001 2>/dev/null
-  sleep 2
+round 1
+sleep 2
+echo "demo: the coordinator's replicated state of demo/logs/app.log (GET /v1/state):"
+for port in 8082 8092 8102; do
+  if curl -fs "http://127.0.0.1:$port/v1/state?key=$DEMO/logs/app.log" >"$WORK/state.json" 2>/dev/null; then
+    jq -c '{key: (.key | sub(".*/demo/"; "demo/")), last_write: .register.value.type, by_node: .register.node, vector_clock, events}' "$WORK/state.json" 2>/dev/null ||
+      head -c 300 "$WORK/state.json"
+    echo
+    break
+  fi
 done
 
-echo "demo: statistics (GET $REST/v1/stats):"
-curl -s "$REST/v1/stats"
+start_s=$(date +%s)
+r=1
+while [ "$SECONDS_TOTAL" = 0 ] || [ $(( $(date +%s) - start_s )) -lt "$SECONDS_TOTAL" ]; do
+  sleep 5
+  r=$((r + 1))
+  round "$r"
+done
+sleep 6 # let the last analytics window close
 echo
-echo "demo: routing statistics (GET $ROUTING/v1/stats):"
-curl -s "$ROUTING/v1/stats"
-echo
-echo "demo: selected metrics:"
-curl -s "$REST/metrics" | grep -E '^vexfs_events_(processed|deduplicated|dropped)_total' | grep -v ' 0$' || true
-curl -s "$ROUTING/metrics" | grep -E '^vexfs_events_(filtered|unrouted|routed)' | grep -v ' 0$' || true
+echo "demo: the suite after the scenario:"
+"$BIN/vexfsctl" status || true
+echo "demo: automation statistics:"
+curl -s http://127.0.0.1:8083/v1/stats | jq -c . || true
+echo "demo: dropped events by reason (every service):"
+drops=$(for port in 8080 8081 8082 8092 8102 8084; do
+  curl -s "http://127.0.0.1:$port/metrics" |
+    grep -E '^vexfs_(events|analytics)_dropped_total' | grep -v ' 0$' | sed "s/^/  :$port /"
+done || true)
+echo "${drops:-  none}"

@@ -34,19 +34,20 @@ struct s_service {
     const char *env;
     const char *def;
     const char *events_metric; /* events the service took in */
+    const char *drops_metric;  /* events it dropped, by reason; NULL: it drops none */
 };
-
-#define S_DROPS_METRIC "vexfs_events_dropped_total"
 
 static const struct s_service s_services[] = {
     {"propagation", "VEXFS_PROPAGATION_URL", "http://127.0.0.1:8080",
-     "vexfs_events_received_total"},
-    {"routing", "VEXFS_ROUTING_URL", "http://127.0.0.1:8081", "vexfs_events_received_total"},
+     "vexfs_events_received_total", "vexfs_events_dropped_total"},
+    {"routing", "VEXFS_ROUTING_URL", "http://127.0.0.1:8081", "vexfs_events_received_total",
+     "vexfs_events_dropped_total"},
     {"coordinator", "VEXFS_COORDINATOR_URL", "http://127.0.0.1:8082",
-     "vexfs_consensus_events_applied_total"},
+     "vexfs_consensus_events_applied_total", "vexfs_events_dropped_total"},
     {"automation", "VEXFS_AUTOMATION_URL", "http://127.0.0.1:8083",
-     "vexfs_automation_events_total"},
-    {"analytics", "VEXFS_ANALYTICS_URL", "http://127.0.0.1:8084", "vexfs_analytics_events_total"},
+     "vexfs_automation_events_total", NULL},
+    {"analytics", "VEXFS_ANALYTICS_URL", "http://127.0.0.1:8084", "vexfs_analytics_events_total",
+     "vexfs_analytics_dropped_total"},
 };
 #define S_N_SERVICES (sizeof s_services / sizeof s_services[0])
 
@@ -325,10 +326,13 @@ s_rate(const struct s_probe *p, const char *metric)
     return (b - a) / dt;
 }
 
-/* The newest read of a counter, or -1. */
+/* The newest read of a counter, or -1 (also when there is no such counter). */
 static double
 s_latest(const struct s_probe *p, const char *metric)
 {
+    if (!metric) {
+        return -1;
+    }
     double b = s_metric_sum(&p->metrics[1], metric);
     return b >= 0 ? b : s_metric_sum(&p->metrics[0], metric);
 }
@@ -379,7 +383,7 @@ s_print_table(const struct s_probe *probes)
         char up[32], rate[32], drops[32];
         s_fmt_uptime(s_health_uptime(&p->health), up, sizeof up);
         s_fmt_number(s_rate(p, p->svc->events_metric), 1, rate, sizeof rate);
-        s_fmt_number(s_latest(p, S_DROPS_METRIC), 0, drops, sizeof drops);
+        s_fmt_number(s_latest(p, p->svc->drops_metric), 0, drops, sizeof drops);
         printf("%-12s %-*s %-6s %-5s %-8s %-8s %10s %9s\n", p->svc->name, urlw, p->url,
                s_answered(&p->health) && p->health.code == 200 ? "up" : "down",
                s_answered(&p->ready) && p->ready.code == 200 ? "yes" : "no",
@@ -406,7 +410,7 @@ s_print_json(const struct s_probe *probes, bool ok)
         free(version);
         long long uptime = s_health_uptime(&p->health);
         double rate = s_rate(p, p->svc->events_metric);
-        double drops = s_latest(p, S_DROPS_METRIC);
+        double drops = s_latest(p, p->svc->drops_metric);
         json_object_set_new(o, "uptime_s", uptime >= 0 ? json_integer(uptime) : json_null());
         json_object_set_new(o, "events_per_s", rate >= 0 ? json_real(rate) : json_null());
         json_object_set_new(o, "dropped_total",
