@@ -14,24 +14,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "kafka_harness.h"
 #include "prop_harness.h"
 #include "vx_test.h"
 #include "vx_wire.h"
-
-static const char *
-s_bootstrap(void)
-{
-    const char *b = getenv("VEXFS_KAFKA_BOOTSTRAP");
-    ck_assert_msg(b && *b, "VEXFS_KAFKA_BOOTSTRAP is not set: run through scripts/run-tests.sh, "
-                           "which starts the broker");
-    return b;
-}
-
-static void
-s_topic(char *out, size_t len, const char *what)
-{
-    snprintf(out, len, "vexfs.test.%s.%d.%ld", what, (int)getpid(), (long)time(NULL));
-}
 
 /* Drains propagation's output so the pipeline never backs up. */
 struct s_drain {
@@ -84,66 +70,12 @@ s_drain_stop(struct s_drain *d)
     pthread_join(d->thread, NULL);
 }
 
-/* Reads the whole topic from the beginning; returns a JSON object id -> count, and sets
- * *total. Stops when no message came for idle_ms after at least expect messages (or at the
- * deadline). Every value must decode as an Event whose key is its path. */
-static json_t *
-s_read_topic(const char *topic, size_t expect, size_t *total)
-{
-    char err[512];
-    char group[128];
-    snprintf(group, sizeof group, "vexfs-test-%d-%ld", (int)getpid(), (long)random());
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    ck_assert_int_eq(rd_kafka_conf_set(c, "bootstrap.servers", s_bootstrap(), err, sizeof err), 0);
-    rd_kafka_conf_set(c, "group.id", group, err, sizeof err);
-    rd_kafka_conf_set(c, "auto.offset.reset", "earliest", err, sizeof err);
-    rd_kafka_conf_set(c, "enable.auto.commit", "false", err, sizeof err);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof err);
-    ck_assert_msg(rk != NULL, "consumer: %s", err);
-    rd_kafka_poll_set_consumer(rk);
-    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(topics, topic, RD_KAFKA_PARTITION_UA);
-    ck_assert_int_eq(rd_kafka_subscribe(rk, topics), 0);
-    rd_kafka_topic_partition_list_destroy(topics);
-    json_t *ids = json_object();
-    *total = 0;
-    time_t deadline = time(NULL) + 60;
-    int idle = 0;
-    while (time(NULL) < deadline && !(*total >= expect && idle >= 20)) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
-        if (!m) {
-            idle++;
-            continue;
-        }
-        if (m->err) {
-            rd_kafka_message_destroy(m);
-            continue;
-        }
-        idle = 0;
-        vx_event_t *e = vexfs__v1__event__unpack(NULL, m->len, m->payload);
-        ck_assert_msg(e != NULL, "journal holds an undecodable event at offset %lld",
-                      (long long)m->offset);
-        ck_assert_msg(m->key_len == strlen(e->path) && memcmp(m->key, e->path, m->key_len) == 0,
-                      "message key is not the event's path");
-        char id[VX_EVENT_ID_STR];
-        ck_assert_uint_eq(e->id.len, 16);
-        vx_event_id_format(e->id.data, id);
-        json_object_set_new(ids, id,
-                            json_integer(json_integer_value(json_object_get(ids, id)) + 1));
-        (*total)++;
-        vexfs__v1__event__free_unpacked(e, NULL);
-        rd_kafka_message_destroy(m);
-    }
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
-    return ids;
-}
 
 START_TEST(t_every_event_journaled_once_and_sigterm_flushes)
 {
     char topic[200], yaml[512];
-    s_topic(topic, sizeof topic, "once");
-    snprintf(yaml, sizeof yaml, "  kafka_brokers: \"%s\"\n  kafka_topic: \"%s\"\n", s_bootstrap(),
+    kh_topic(topic, sizeof topic, "once");
+    snprintf(yaml, sizeof yaml, "  kafka_brokers: \"%s\"\n  kafka_topic: \"%s\"\n", kh_bootstrap(),
              topic);
     struct ph_daemon d;
     ph_start(&d, yaml, NULL);
@@ -193,7 +125,7 @@ START_TEST(t_every_event_journaled_once_and_sigterm_flushes)
     ck_assert_uint_eq(atomic_load(&drain.events), TOTAL);
 
     size_t total = 0;
-    json_t *ids = s_read_topic(topic, TOTAL, &total);
+    json_t *ids = kh_read_topic(topic, TOTAL, &total);
     ck_assert_msg(total == TOTAL, "expected %d events in %s, found %zu", TOTAL, topic, total);
     ck_assert_uint_eq(json_object_size(ids), TOTAL); /* no id twice */
     json_decref(ids);
@@ -250,8 +182,8 @@ s_poster_main(void *arg)
 START_TEST(t_durable_ack_survives_kill9)
 {
     char topic[200], yaml[512];
-    s_topic(topic, sizeof topic, "durable");
-    snprintf(yaml, sizeof yaml, "  kafka_brokers: \"%s\"\n  kafka_topic: \"%s\"\n", s_bootstrap(),
+    kh_topic(topic, sizeof topic, "durable");
+    snprintf(yaml, sizeof yaml, "  kafka_brokers: \"%s\"\n  kafka_topic: \"%s\"\n", kh_bootstrap(),
              topic);
     struct ph_daemon d;
     ph_start(&d, yaml, NULL);
@@ -274,7 +206,7 @@ START_TEST(t_durable_ack_survives_kill9)
 
     size_t acked = json_array_size(p.acked_ids);
     size_t total = 0;
-    json_t *ids = s_read_topic(topic, acked, &total);
+    json_t *ids = kh_read_topic(topic, acked, &total);
     size_t missing = 0;
     size_t i;
     json_t *id;
