@@ -112,21 +112,46 @@ vt_metric(uint16_t port, const char *series)
     return v;
 }
 
+/* Ports handed out come from 20000-32767, below Linux's default ephemeral range
+ * (32768-60999): a port chosen there could be taken, before the daemon binds it, by the
+ * outgoing connection of some other process (a Kafka client, a ZeroMQ peer) on this busy
+ * machine. The start is random per process, and one process never gets a port twice. */
+#define S_PORT_LO 20000
+#define S_PORT_HI 32767
+
+static bool
+s_port_bindable(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) {
+        return false;
+    }
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                             .sin_port = htons(port)};
+    bool ok = bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    close(fd);
+    return ok;
+}
+
 uint16_t
 vt_free_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof sa;
-    uint16_t port = 0;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-        getsockname(fd, (struct sockaddr *)&sa, &len) == 0) {
-        port = ntohs(sa.sin_port);
+    static unsigned next;
+    static bool seeded;
+    if (!seeded) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        next = ((unsigned)getpid() * 7919u + (unsigned)ts.tv_nsec) % (S_PORT_HI - S_PORT_LO + 1);
+        seeded = true;
     }
-    if (fd >= 0) {
-        close(fd);
+    for (unsigned tries = 0; tries <= S_PORT_HI - S_PORT_LO; tries++) {
+        uint16_t port = (uint16_t)(S_PORT_LO + next);
+        next = (next + 1) % (S_PORT_HI - S_PORT_LO + 1);
+        if (s_port_bindable(port)) {
+            return port;
+        }
     }
-    return port;
+    return 0;
 }
 
 static uint64_t

@@ -1,0 +1,350 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "suite_harness.h"
+
+#include <check.h>
+#include <czmq.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kafka_harness.h"
+#include "vx_arena.h"
+#include "vx_test.h"
+#include "vx_wire.h"
+
+static const char *const s_names[SH_N] = {"propagation", "routing",    "coordinator1",
+                                          "coordinator2", "coordinator3", "automation",
+                                          "analytics",   "watch"};
+
+const char *
+sh_name(enum sh_daemon d)
+{
+    return s_names[d];
+}
+
+static void
+s_pause_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* The repository's config/demo directory, absolute (tests run from the repository root). */
+static void
+s_demo_config(char *out, size_t len, const char *file)
+{
+    char cwd[PATH_MAX];
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+    snprintf(out, len, "%s/config/demo/%s", cwd, file);
+    ck_assert_msg(access(out, R_OK) == 0, "%s is missing (run from the repository root)", out);
+}
+
+/* One configuration file for daemon d: every section the suite needs, with the per-node
+ * values of a coordinator. */
+static void
+s_write_config(struct sh_suite *s, enum sh_daemon d)
+{
+    char rules[PATH_MAX], patterns[PATH_MAX], queries[PATH_MAX], members[512], path[400];
+    s_demo_config(rules, sizeof rules, "rules.yaml");
+    s_demo_config(patterns, sizeof patterns, "patterns.json");
+    s_demo_config(queries, sizeof queries, "queries.json");
+    snprintf(members, sizeof members, "1@127.0.0.1:%u/%u,2@127.0.0.1:%u/%u,3@127.0.0.1:%u/%u",
+             s->raft[0], s->rest[SH_COORD1], s->raft[1], s->rest[SH_COORD2], s->raft[2],
+             s->rest[SH_COORD3]);
+    int node = d >= SH_COORD1 && d <= SH_COORD3 ? (int)(d - SH_COORD1) + 1 : 1;
+    uint16_t rest = s->rest[d];
+    char prefix[200];
+    snprintf(prefix, sizeof prefix, "%.*s", (int)(strlen(s->routed) - strlen("analytics")),
+             s->routed);
+    size_t cap = 8192;
+    char *y = malloc(cap);
+    ck_assert_ptr_nonnull(y);
+    snprintf(y, cap,
+             "event_propagation:\n"
+             "  enable_deduplication: true\n"
+             "  dedup_window_ms: 1000\n"
+             "  ingest_endpoint: tcp://127.0.0.1:%u\n"
+             "  output_endpoint: tcp://127.0.0.1:%u\n"
+             "  tap_endpoint: tcp://127.0.0.1:%u\n"
+             "  rest_port: %u\n"
+             "  kafka_brokers: \"%s\"\n"
+             "  kafka_topic: \"%s\"\n"
+             "event_routing:\n"
+             "  input_endpoint: tcp://127.0.0.1:%u\n"
+             "  output_coordinator: tcp://127.0.0.1:%u\n"
+             "  output_automation: tcp://127.0.0.1:%u\n"
+             "  output_analytics: tcp://127.0.0.1:%u\n"
+             "  output_graph: tcp://127.0.0.1:%u\n"
+             "  output_vector: tcp://127.0.0.1:%u\n"
+             "  outputs: \"console=tcp://127.0.0.1:%u\"\n"
+             "  enable_load_balancing: false\n"
+             "  rules_file: %s\n"
+             "  state_dir: %s/routing-state\n"
+             "  kafka_brokers: \"%s\"\n"
+             "  kafka_topic_prefix: \"%s\"\n"
+             "  rest_port: %u\n"
+             "distributed_coordination:\n"
+             "  enable_raft_consensus: true\n"
+             "  cluster_size: 3\n"
+             "  node_id: %d\n"
+             "  members: \"%s\"\n"
+             "  data_dir: %s/coordinator%d\n"
+             "  input_endpoint: \">tcp://127.0.0.1:%u\"\n"
+             "  election_timeout_ms: 300\n"
+             "  heartbeat_ms: 50\n"
+             "  connect_retry_ms: 100\n"
+             "  rest_port: %u\n"
+             "reactive_automation:\n"
+             "  input_endpoint: tcp://127.0.0.1:%u\n"
+             "  patterns_file: %s\n"
+             "  rest_port: %u\n"
+             "stream_analytics:\n"
+             "  kafka_brokers: \"%s\"\n"
+             "  topic: \"%s\"\n"
+             "  group_id: \"%s\"\n"
+             "  commit_interval_ms: 200\n"
+             "  input_endpoint: \">tcp://127.0.0.1:%u\"\n"
+             "  results_endpoint: tcp://127.0.0.1:%u\n"
+             "  queries_file: %s\n"
+             "  state_dir: %s/analytics-state\n"
+             "  rest_port: %u\n"
+             "userspace_watcher:\n"
+             "  ingest_endpoint: tcp://127.0.0.1:%u\n"
+             "  batch_max_delay_ms: 5\n"
+             "  rest_port: %u\n"
+             "admin:\n"
+             "  token_file: %s/token\n"
+             "logging:\n"
+             "  level: info\n",
+             s->ingest, s->prop_out, s->tap, rest, kh_bootstrap(), s->journal, s->prop_out,
+             s->out_coord, s->out_auto, s->out_an, s->out_graph, s->out_vector, s->out_console,
+             rules, s->dir, kh_bootstrap(), prefix, rest, node, members, s->dir, node,
+             s->out_coord, rest, s->out_auto, patterns, rest, kh_bootstrap(), s->routed,
+             s->routed, s->an_input, s->an_results, queries, s->dir, rest, s->ingest, rest,
+             s->dir);
+    snprintf(path, sizeof path, "%s/%s.yaml", s->dir, s_names[d]);
+    ck_assert_int_eq(vt_write_file(path, y), 0);
+    free(y);
+}
+
+/* Pulls routing's console boundary until told to stop. */
+static void *
+s_console_main(void *arg)
+{
+    struct sh_suite *s = arg;
+    zsock_t *pull = zsock_new(ZMQ_PULL);
+    ck_assert_ptr_nonnull(pull);
+    zsock_set_rcvtimeo(pull, 100);
+    zsock_connect(pull, "tcp://127.0.0.1:%u", s->out_console);
+    vx_arena_t *a = vx_arena_new(1 << 20, 0);
+    while (!atomic_load(&s->console_stop)) {
+        struct vx_wire_msg m;
+        if (vx_wire_recv(pull, &m, 0) < 0) {
+            continue;
+        }
+        vx_batch_t *b = vx_wire_decode(zmq_msg_data(&m.body), zmq_msg_size(&m.body), a);
+        if (b) {
+            atomic_fetch_add(&s->console_events, (long)b->n_events);
+        }
+        vx_wire_msg_fini(&m);
+        vx_arena_reset(a);
+    }
+    vx_arena_destroy(&a);
+    zsock_destroy(&pull);
+    return NULL;
+}
+
+void
+sh_start(struct sh_suite *s, enum sh_daemon d)
+{
+    char bin[PATH_MAX], cfg[400], log[400];
+    const char *prog = d >= SH_COORD1 && d <= SH_COORD3 ? "coordinator" : s_names[d];
+    snprintf(bin, sizeof bin, "%s/vexfs-%s", vt_bin_dir(), prog);
+    snprintf(cfg, sizeof cfg, "%s/%s.yaml", s->dir, s_names[d]);
+    snprintf(log, sizeof log, "%s/%s.%d.log", s->dir, s_names[d], s->restarts[d]);
+    char *argv_std[] = {bin, "--config", cfg, NULL};
+    char *argv_watch[] = {bin, s->demo, "--config", cfg, NULL};
+    s->pid[d] = vt_spawn(d == SH_WATCH ? argv_watch : argv_std, NULL, log);
+    ck_assert_msg(s->pid[d] > 0, "cannot start %s", bin);
+    ck_assert_msg(vt_wait_ready(s->rest[d], 30000), "%s not ready in 30 s; log in %s",
+                  s_names[d], log);
+}
+
+void
+sh_start_all(struct sh_suite *s)
+{
+    memset(s, 0, sizeof *s);
+    char *dir = vt_tmpdir();
+    snprintf(s->dir, sizeof s->dir, "%s", dir);
+    free(dir);
+    snprintf(s->demo, sizeof s->demo, "%s/demo", s->dir);
+    ck_assert_int_eq(mkdir(s->demo, 0755), 0);
+    char tok[300];
+    snprintf(tok, sizeof tok, "%s/token", s->dir);
+    ck_assert_int_eq(vt_write_file(tok, SH_TOKEN "\n"), 0);
+
+    kh_topic(s->journal, sizeof s->journal, "e2e-events");
+    char base[140];
+    kh_topic(base, sizeof base, "e2e");
+    snprintf(s->routed, sizeof s->routed, "%s.routed.analytics", base);
+    /* Routing creates its topic when it first writes; analytics subscribes before that, so the
+     * topic must exist first (a consumer does not create topics). */
+    kh_create_topic(s->routed, 3);
+    kh_create_topic(s->journal, 3);
+
+    for (int d = 0; d < SH_N; d++) {
+        s->rest[d] = vt_free_port();
+    }
+    s->ingest = vt_free_port();
+    s->prop_out = vt_free_port();
+    s->tap = vt_free_port();
+    s->out_coord = vt_free_port();
+    s->out_auto = vt_free_port();
+    s->out_an = vt_free_port();
+    s->out_graph = vt_free_port();
+    s->out_vector = vt_free_port();
+    s->out_console = vt_free_port();
+    s->an_input = vt_free_port();
+    s->an_results = vt_free_port();
+    for (int i = 0; i < 3; i++) {
+        s->raft[i] = vt_free_port();
+    }
+    for (int d = 0; d < SH_N; d++) {
+        s_write_config(s, (enum sh_daemon)d);
+    }
+
+    zsys_init();
+    atomic_init(&s->console_stop, false);
+    atomic_init(&s->console_events, 0);
+    ck_assert_int_eq(pthread_create(&s->console_thread, NULL, s_console_main, s), 0);
+
+    sh_start(s, SH_PROPAGATION);
+    sh_start(s, SH_ROUTING);
+    /* The three nodes must be up together for the first election. */
+    char bin[PATH_MAX];
+    snprintf(bin, sizeof bin, "%s/vexfs-coordinator", vt_bin_dir());
+    for (int d = SH_COORD1; d <= SH_COORD3; d++) {
+        char cfg[400], log[400];
+        snprintf(cfg, sizeof cfg, "%s/%s.yaml", s->dir, s_names[d]);
+        snprintf(log, sizeof log, "%s/%s.0.log", s->dir, s_names[d]);
+        char *argv[] = {bin, "--config", cfg, NULL};
+        s->pid[d] = vt_spawn(argv, NULL, log);
+        ck_assert_int_gt(s->pid[d], 0);
+    }
+    for (int d = SH_COORD1; d <= SH_COORD3; d++) {
+        ck_assert_msg(vt_wait_ready(s->rest[d], 30000), "%s not ready; log in %s/%s.0.log",
+                      s_names[d], s->dir, s_names[d]);
+    }
+    ck_assert_msg(sh_leader(s, 20000) >= 0, "the coordinators elected no leader");
+    sh_start(s, SH_AUTOMATION);
+    sh_start(s, SH_ANALYTICS);
+    sh_start(s, SH_WATCH);
+}
+
+void
+sh_kill9(struct sh_suite *s, enum sh_daemon d)
+{
+    ck_assert_int_gt(s->pid[d], 0);
+    int st = vt_stop(s->pid[d], SIGKILL, 10000);
+    ck_assert_msg(st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+                  "%s did not die of SIGKILL (status %d)", s_names[d], st);
+    s->pid[d] = 0;
+    s->restarts[d]++;
+}
+
+void
+sh_stop_all(struct sh_suite *s)
+{
+    static const enum sh_daemon order[SH_N] = {SH_WATCH,  SH_ANALYTICS, SH_AUTOMATION,
+                                               SH_COORD3, SH_COORD2,    SH_COORD1,
+                                               SH_ROUTING, SH_PROPAGATION};
+    char failed[512] = "";
+    for (int i = 0; i < SH_N; i++) {
+        enum sh_daemon d = order[i];
+        if (s->pid[d] <= 0) {
+            continue;
+        }
+        int st = vt_stop(s->pid[d], SIGTERM, 30000);
+        if (!(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+            size_t n = strlen(failed);
+            snprintf(failed + n, sizeof failed - n, " %s (status %d; log %s/%s.%d.log)",
+                     s_names[d], st, s->dir, s_names[d], s->restarts[d]);
+        }
+        s->pid[d] = 0;
+    }
+    atomic_store(&s->console_stop, true);
+    pthread_join(s->console_thread, NULL);
+    ck_assert_msg(failed[0] == '\0', "did not exit 0 on SIGTERM:%s", failed);
+}
+
+long
+sh_call(const struct sh_suite *s, enum sh_daemon d, const char *method, const char *path,
+        const char *body, json_t **out)
+{
+    struct vt_http_result r;
+    if (out) {
+        *out = NULL;
+    }
+    if (vt_http(method, s->rest[d], path, body, body ? strlen(body) : 0, SH_TOKEN, &r) != 0) {
+        vt_http_result_fini(&r);
+        return 0;
+    }
+    long status = r.status;
+    if (out && r.body) {
+        *out = json_loads(r.body, 0, NULL);
+    }
+    vt_http_result_fini(&r);
+    return status;
+}
+
+double
+sh_metric_sum(const struct sh_suite *s, enum sh_daemon d, const char *name)
+{
+    struct vt_http_result r;
+    double sum = -1;
+    if (vt_http("GET", s->rest[d], "/metrics", NULL, 0, NULL, &r) == 0 && r.status == 200 &&
+        r.body) {
+        size_t n = strlen(name);
+        for (char *line = r.body; line && *line;) {
+            char *eol = strchr(line, '\n');
+            if (strncmp(line, name, n) == 0 && (line[n] == ' ' || line[n] == '{')) {
+                char *v = line[n] == '{' ? strchr(line + n, '}') : line + n;
+                if (v) {
+                    sum = (sum < 0 ? 0 : sum) + strtod(v + 1, NULL);
+                }
+            }
+            line = eol ? eol + 1 : NULL;
+        }
+    }
+    vt_http_result_fini(&r);
+    return sum;
+}
+
+int
+sh_leader(const struct sh_suite *s, int timeout_ms)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 50) {
+        for (int d = SH_COORD1; d <= SH_COORD3; d++) {
+            if (s->pid[d] <= 0) {
+                continue;
+            }
+            json_t *o = NULL;
+            bool leader =
+                sh_call(s, (enum sh_daemon)d, "GET", "/v1/cluster", NULL, &o) == 200 &&
+                strcmp(json_string_value(json_object_get(o, "status")) ?: "", "leader") == 0;
+            json_decref(o);
+            if (leader) {
+                return d;
+            }
+        }
+        s_pause_ms(50);
+    }
+    return -1;
+}
