@@ -246,6 +246,22 @@ def dockerfile_health_port():
     return int(m.group(1)) if m else None
 
 
+def check_dockerfile(binary_dir):
+    """The image's default command and its HEALTHCHECK port agree; the config it names ships."""
+    text = open(os.path.join(ROOT, "docker", "Dockerfile"), encoding="utf-8").read()
+    ok("COPY config/ /etc/vexfs/" in text, "Dockerfile", "config/ is not copied to /etc/vexfs")
+    m = re.search(r'^CMD \["(vexfs-[a-z]+)", "--config", "/etc/vexfs/([^"]+)"\]', text, re.M)
+    if ok(m and m.group(1) in DAEMONS, "Dockerfile", "CMD runs no vexfs daemon with --config"):
+        eff = effective(binary_dir, m.group(1), os.path.join(ROOT, "config", m.group(2)), {},
+                        "Dockerfile CMD")
+        if eff:
+            rest = eff[DAEMONS[m.group(1)]]["rest_port"]
+            ok(dockerfile_health_port() == rest, "Dockerfile", f"VX_HEALTH_PORT "
+               f"{dockerfile_health_port()} but the default command serves REST on {rest}")
+    ok(re.search(r"HEALTHCHECK .*\n?.*/health", text), "Dockerfile", "HEALTHCHECK without /health")
+    ok(re.search(r"^USER (?!0|root)", text, re.M), "Dockerfile", "runs as root")
+
+
 def check_compose(binary_dir):
     path = os.path.join(ROOT, "docker", "docker-compose.yml")
     base = os.path.dirname(path)
@@ -675,6 +691,7 @@ def main():
                 yaml.safe_dump_all(docs, f, sort_keys=False)
         return 0
 
+    check_dockerfile(a.bin)
     jobs = check_compose(a.bin)
     check_monitoring(jobs)
 
