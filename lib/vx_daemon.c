@@ -41,8 +41,10 @@ cb_reload(int sig)
 static void
 s_usage(const struct vx_daemon *d, FILE *f)
 {
-    fprintf(f, "usage: %s [--config FILE] [--check] [--help] [--version]\n\n%s\n\n"
-               "  --check  validate the configuration (file, environment, token file) and exit\n\n"
+    fprintf(f, "usage: %s [--config FILE] [--check] [--print-config] [--help] [--version]\n\n%s\n\n"
+               "  --check         validate the configuration (file, environment, token file) and exit\n"
+               "  --print-config  validate it, print the effective configuration as JSON (secrets\n"
+               "                  masked) and exit\n\n"
                "Configuration keys (file sections; environment VEXFS_<SECTION>_<KEY> overrides):\n",
             d->name, d->summary);
     vx_config_print_help(f, d->sections, d->n_sections);
@@ -54,12 +56,14 @@ vx_daemon_init(struct vx_daemon *d, int argc, char **argv, int *exit_code)
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"check", no_argument, NULL, 'C'},
+        {"print-config", no_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     *exit_code = 2;
     bool check_only = false;
+    bool print_config = false;
     int c;
     while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
         switch (c) {
@@ -68,6 +72,9 @@ vx_daemon_init(struct vx_daemon *d, int argc, char **argv, int *exit_code)
             break;
         case 'C':
             check_only = true;
+            break;
+        case 'P':
+            print_config = true;
             break;
         case 'h':
             s_usage(d, stdout);
@@ -104,6 +111,15 @@ vx_daemon_init(struct vx_daemon *d, int argc, char **argv, int *exit_code)
     d->token = vx_config_read_secret(vx_config_str(d->cfg, "admin", "token_file"), err, sizeof err);
     if (!d->token && err[0]) {
         vx_error("DAEMON-CONFIG", "admin.token_file: %s", err);
+        return -1;
+    }
+    if (print_config) {
+        json_t *eff = vx_config_to_json(d->cfg);
+        char *text = json_dumps(eff, JSON_INDENT(2) | JSON_SORT_KEYS);
+        printf("%s\n", text ? text : "{}");
+        free(text);
+        json_decref(eff);
+        *exit_code = text ? 0 : 1;
         return -1;
     }
     if (check_only) {

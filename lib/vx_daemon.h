@@ -48,7 +48,7 @@ struct vx_daemon {
     void *priv;
 };
 
-/* Parses the command line (--config FILE, --check, --help, --version), loads and validates the configuration, sets up logging, reads the
+/* Parses the command line (--config FILE, --check, --print-config, --help, --version), loads and validates the configuration, sets up logging, reads the
  * token, takes the signals (SIGPIPE ignored; CZMQ's handlers off) and creates the metrics
  * registry and the REST server. Returns 0 to go on, or -1 with *exit_code set: 0 after
  * --help/--version/--check of a valid configuration, 2 for a bad command line or configuration (already logged). */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Everything CI checks, in one command (`make check`): packages, a -Werror build, every test
 # against real parts (one Kafka broker for the whole run), the same tests under ASan+UBSan with
-# LeakSanitizer, short fuzz runs of every decoder of outside input, and lint.
+# LeakSanitizer, short fuzz runs of every decoder of outside input, the deployment files
+# (docker/, k8s/) against the daemons, and lint.
 #   VX_FUZZ_SECONDS   seconds per fuzz target (default 20)
 #   VX_SKIP_LINT=1    leave out cppcheck/clang-tidy (local iterations only)
 set -euo pipefail
@@ -14,6 +15,9 @@ scripts/install-deps.sh
 
 step "build (gcc -Werror)"
 make all
+
+step "deployment files (compose, Kubernetes schemas, Prometheus, cross-check with the daemons)"
+scripts/validate-deploy.sh
 
 step "build (ASan+UBSan)"
 make SANITIZE=1 all

@@ -1,15 +1,26 @@
 #!/usr/bin/env bash
 # Installs every Debian package the project builds, tests and benchmarks with.
 # Idempotent: silent and fast when everything is already present.
+#   --build   only what `make` needs to build the programs (the container image's builder)
 set -euo pipefail
 
-PACKAGES=(
-  build-essential pkg-config clang libclang-rt-14-dev clang-tidy cppcheck
+BUILD_PACKAGES=(
+  build-essential pkg-config
   libzmq3-dev libczmq-dev libprotobuf-c-dev protobuf-c-compiler
   libraft-dev libuv1-dev libmicrohttpd-dev libvectorscan-dev librdkafka-dev
-  libjansson-dev check libsubunit-dev libcurl4-openssl-dev libyaml-dev libpcre2-dev
-  prometheus kcat default-jdk-headless maven curl jq procps iproute2 libfuse3-dev fuse3
+  libjansson-dev check libsubunit-dev libcurl4-openssl-dev libyaml-dev libpcre2-dev libfuse3-dev
 )
+# Tests, lint, benchmarks and deployment checks (docker-compose validates docker/, promtool
+# the Prometheus files, python3-venv holds the Kubernetes schema validator).
+TOOL_PACKAGES=(
+  clang libclang-rt-14-dev clang-tidy cppcheck
+  prometheus kcat default-jdk-headless maven curl jq procps iproute2 fuse3
+  docker-compose python3-venv
+)
+PACKAGES=("${BUILD_PACKAGES[@]}")
+if [ "${1:-}" != --build ]; then
+  PACKAGES+=("${TOOL_PACKAGES[@]}")
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,10 @@ static const struct vx_cfg_key s_keys[] = {
     {"bootstrap", VX_CFG_BOOL, "true", 0, 0, false,
      "on first start (empty data_dir) write the initial configuration from members; false for "
      "a node that joins a running cluster through POST /v1/members"},
+    {"raft_bind", VX_CFG_STRING, "", 0, 64, false,
+     "IPv4 address the raft transport listens on, with this node's raft port (0.0.0.0 when "
+     "the member address is not on this host, e.g. a Kubernetes Service); empty: the member "
+     "address itself"},
     {"data_dir", VX_CFG_STRING, "/var/lib/vexfs/coordinator", 0, 1024, false,
      "raft log, metadata and snapshots; created if missing; needs O_DIRECT (ext4, xfs) or tmpfs"},
     {"rest_bind", VX_CFG_STRING, "127.0.0.1", 0, 64, false, "address of the REST server"},
@@ -73,6 +78,38 @@ s_port(const char *s, const char *what, uint16_t *out, char *err, size_t errlen)
     return 0;
 }
 
+/* raft 0.15 connects to IPv4 literals only: a host name (a container or a Kubernetes Service
+ * with a stable address) is resolved once, here, and the raft address holds the result. */
+static int
+s_resolve(const char *text, const char *host, char ip[INET_ADDRSTRLEN], char *err, size_t errlen)
+{
+    struct in_addr a;
+    if (inet_pton(AF_INET, host, &a) == 1) {
+        snprintf(ip, INET_ADDRSTRLEN, "%s", host);
+        return 0;
+    }
+    for (const char *p = host; *p; p++) {
+        if (!(*p == '-' || *p == '.' || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+              (*p >= 'A' && *p <= 'Z'))) {
+            snprintf(err, errlen, "member '%s': '%s' is neither an IPv4 address nor a host name",
+                     text, host);
+            return -EINVAL;
+        }
+    }
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(host, NULL, &hints, &res);
+    if (rc != 0 || !res) {
+        snprintf(err, errlen, "member '%s': cannot resolve '%s' to an IPv4 address: %s", text,
+                 host, rc ? gai_strerror(rc) : "no address");
+        return -EINVAL;
+    }
+    const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)res->ai_addr;
+    inet_ntop(AF_INET, &sin->sin_addr, ip, INET_ADDRSTRLEN);
+    freeaddrinfo(res);
+    return 0;
+}
+
 int
 coord_member_parse(const char *text, struct coord_member *out, char *err, size_t errlen)
 {
@@ -93,17 +130,15 @@ coord_member_parse(const char *text, struct coord_member *out, char *err, size_t
     }
     memcpy(out->host, at + 1, (size_t)(colon - at - 1));
     out->host[colon - at - 1] = '\0';
-    struct in_addr a;
-    if (inet_pton(AF_INET, out->host, &a) != 1) {
-        snprintf(err, errlen, "member '%s': '%s' is not an IPv4 address (raft needs literals)",
-                 text, out->host);
+    char ip[INET_ADDRSTRLEN];
+    if (s_resolve(text, out->host, ip, err, errlen) < 0) {
         return -EINVAL;
     }
     uint16_t raft_port;
     if (s_port(colon + 1, "raft", &raft_port, err, errlen) < 0) {
         return -EINVAL;
     }
-    snprintf(out->raft_addr, sizeof out->raft_addr, "%s:%u", out->host, (unsigned)raft_port);
+    snprintf(out->raft_addr, sizeof out->raft_addr, "%s:%u", ip, (unsigned)raft_port);
     const char *slash = strchr(colon + 1, '/');
     if (slash) {
         if (s_port(slash + 1, "REST", &out->rest_port, err, errlen) < 0) {

@@ -14,12 +14,13 @@
 
 extern const struct vx_cfg_section coord_cfg_section;
 
-/* One member of the cluster as written in `members`: "id@ip:raft_port[/rest_port[/input_port]]".
- * The REST and input ports let a follower point clients at the leader (0: unknown). */
+/* One member of the cluster as written in `members`: "id@host:raft_port[/rest_port[/input_port]]",
+ * host an IPv4 address or a name resolved once when parsed (raft 0.15 takes IPv4 literals
+ * only). The REST and input ports let a follower point clients at the leader (0: unknown). */
 struct coord_member {
     uint64_t id;
-    char raft_addr[64]; /* "127.0.0.1:5560": raft 0.15 takes IPv4 literals only */
-    char host[48];
+    char raft_addr[64]; /* "127.0.0.1:5560": the resolved address */
+    char host[48];      /* as written: clients are sent to host:rest_port */
     uint16_t rest_port;
     uint16_t input_port;
 };

@@ -474,6 +474,16 @@ s_start(coord_raft_t *r, char *err, size_t errlen)
         return -EIO;
     }
     r->io_ready = true;
+    if (o->raft_bind && o->raft_bind[0]) {
+        const char *port = strrchr(self->raft_addr, ':');
+        char bind[96];
+        snprintf(bind, sizeof bind, "%s%s", o->raft_bind, port ? port : "");
+        rv = raft_uv_tcp_set_bind_address(&r->transport, bind);
+        if (rv != 0) {
+            snprintf(err, errlen, "raft_bind %s: %s", bind, raft_strerror(rv));
+            return -EINVAL;
+        }
+    }
     raft_uv_set_connect_retry_delay(&r->io, o->connect_retry_ms);
     r->fsm_iface = (struct raft_fsm){.version = 1, .data = r, .apply = cb_fsm_apply,
                                      .snapshot = cb_fsm_snapshot, .restore = cb_fsm_restore};

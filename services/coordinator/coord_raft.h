@@ -30,6 +30,7 @@ struct coord_raft_opts {
     size_t n_members;
     bool bootstrap;           /* bootstrap from members when the data dir is empty */
     const char *data_dir;
+    const char *raft_bind;    /* "" or NULL: listen on the member address */
     unsigned election_ms, heartbeat_ms, connect_retry_ms;
     unsigned snapshot_threshold, snapshot_trailing;
     bool pre_vote;            /* and immediate partition reporting */

@@ -51,6 +51,7 @@ s_options(const vx_config_t *cfg, struct coord_fsm_opts *fo, struct coord_raft_o
         }
     }
     ro->data_dir = vx_config_str(cfg, S, "data_dir");
+    ro->raft_bind = vx_config_str(cfg, S, "raft_bind");
     ro->election_ms = (unsigned)vx_config_int(cfg, S, "election_timeout_ms");
     ro->heartbeat_ms = (unsigned)vx_config_int(cfg, S, "heartbeat_ms");
     ro->connect_retry_ms = (unsigned)vx_config_int(cfg, S, "connect_retry_ms");

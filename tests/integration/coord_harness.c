@@ -23,6 +23,12 @@ s_pause_ms(int ms)
 void
 ch_start(struct ch_cluster *c, size_t n, const char *extra)
 {
+    ch_start_host(c, n, extra, "127.0.0.1");
+}
+
+void
+ch_start_host(struct ch_cluster *c, size_t n, const char *extra, const char *host)
+{
     memset(c, 0, sizeof *c);
     ck_assert_uint_le(n, CH_MAX);
     c->n = n;
@@ -40,8 +46,8 @@ ch_start(struct ch_cluster *c, size_t n, const char *extra)
         d->rest_port = vt_free_port();
         d->raft_port = vt_free_port();
         d->input_port = vt_free_port();
-        off += (size_t)snprintf(c->members + off, sizeof c->members - off, "%s%llu@127.0.0.1:%u/%u/%u",
-                                i ? "," : "", (unsigned long long)d->id, (unsigned)d->raft_port,
+        off += (size_t)snprintf(c->members + off, sizeof c->members - off, "%s%llu@%s:%u/%u/%u",
+                                i ? "," : "", (unsigned long long)d->id, host, (unsigned)d->raft_port,
                                 (unsigned)d->rest_port, (unsigned)d->input_port);
     }
     for (size_t i = 0; i < n; i++) {

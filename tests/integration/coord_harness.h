@@ -31,6 +31,8 @@ struct ch_cluster {
 /* Writes configurations for n nodes (extra YAML lines for the distributed_coordination
  * section may be NULL) and starts them all; waits until a leader is known everywhere. */
 void ch_start(struct ch_cluster *c, size_t n, const char *extra);
+/* The same with members written as host:port (a name is resolved by the coordinator). */
+void ch_start_host(struct ch_cluster *c, size_t n, const char *extra, const char *host);
 /* Starts (or restarts, with its data dir) node i. */
 void ch_start_node(struct ch_cluster *c, size_t i);
 /* SIGTERM node i; fails the test unless it exits 0. */

@@ -120,10 +120,10 @@ START_TEST(t_status_transfer_errors)
     S_ASSERT_HAS(r.err, "node 42 is not a member of the cluster");
     vt_run_result_fini(&r);
 
-    /* A malformed member is refused by the daemon with its reason. */
-    s_run(&r, "--url", url, "--token-file", tok, "add", "9@nohost:1/2/3", NULL);
+    /* A member the daemon cannot use is refused with its reason (.invalid never resolves). */
+    s_run(&r, "--url", url, "--token-file", tok, "add", "9@nohost.invalid:1/2/3", NULL);
     ck_assert_int_eq(s_exit_code(&r), 1);
-    S_ASSERT_HAS(r.err, "not an IPv4 address");
+    S_ASSERT_HAS(r.err, "cannot resolve 'nohost.invalid' to an IPv4 address");
     vt_run_result_fini(&r);
 
     /* Without the token the change is refused. */

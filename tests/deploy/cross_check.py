@@ -1,0 +1,725 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Cross-checks docker/ and k8s/ against what the daemons really read and export.
+
+Every configuration a container gets (config/docker.yaml with the compose environment, the
+Kubernetes ConfigMap with each pod's environment) is given to the real daemon with --check and
+--print-config; then ports, probes, health checks, endpoints, peers, Service selectors, the
+autoscaler and disruption budget targets, Prometheus targets and every metric named in the alert
+rules and the dashboard are compared with that effective configuration and with the metric
+registrations in services/ and lib/. Any mismatch is printed and the exit status is 1.
+
+usage: cross_check.py [--bin build/bin] [--k8s-render FILE...] [--render-out DIR]
+  --k8s-render  manifests already rendered by `kubectl kustomize` (one file per entry point);
+                without it the kustomizations are followed here (namespace, resources,
+                configMapGenerator without the name hash).
+"""
+import argparse
+import glob
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+import yaml
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+DAEMONS = {
+    "vexfs-propagation": "event_propagation",
+    "vexfs-routing": "event_routing",
+    "vexfs-coordinator": "distributed_coordination",
+    "vexfs-automation": "reactive_automation",
+    "vexfs-analytics": "stream_analytics",
+    "vexfs-forwarder": "event_forwarder",
+    "vexfs-watch": "userspace_watcher",
+    "vexfs-fuse": "fuse_layer",
+}
+# ZeroMQ endpoint keys: which ones bind and which connect ('>' connects and '@' binds where the
+# daemon takes a prefix; see each daemon's --help).
+BIND_KEYS = {
+    "event_propagation": ["ingest_endpoint", "output_endpoint", "tap_endpoint"],
+    "event_routing": ["output_coordinator", "output_automation", "output_analytics",
+                      "output_graph", "output_vector"],
+    "stream_analytics": ["results_endpoint"],
+}
+CONNECT_KEYS = {
+    "event_routing": ["input_endpoint"],
+    "reactive_automation": ["input_endpoint"],
+    "event_forwarder": ["ingest_endpoint"],
+    "userspace_watcher": ["ingest_endpoint"],
+    "fuse_layer": ["ingest_endpoint"],
+}
+PREFIXED_KEYS = {  # '>' connects, '@' (or none) binds
+    "distributed_coordination": ["input_endpoint"],
+    "stream_analytics": ["input_endpoint"],
+}
+ANY_ADDR = ("0.0.0.0", "*")
+
+failures = []
+checks = 0
+
+
+def fail(where, msg):
+    failures.append(f"{where}: {msg}")
+
+
+def ok(cond, where, msg):
+    global checks
+    checks += 1
+    if not cond:
+        fail(where, msg)
+    return cond
+
+
+# ---- the daemons ---------------------------------------------------------------------------
+
+def effective(binary_dir, daemon, cfg_path, env, where):
+    """Runs the real daemon on the configuration: --check, then --print-config (JSON)."""
+    run_env = {k: v for k, v in os.environ.items() if not k.startswith("VEXFS_")}
+    run_env.update(env)
+    exe = os.path.join(binary_dir, daemon)
+    r = subprocess.run([exe, "--check", "--config", cfg_path], env=run_env,
+                       capture_output=True, text=True)
+    if not ok(r.returncode == 0, where, f"{daemon} --check refused {cfg_path}: "
+              f"{(r.stderr or r.stdout).strip()}"):
+        return None
+    r = subprocess.run([exe, "--print-config", "--config", cfg_path], env=run_env,
+                       capture_output=True, text=True)
+    if not ok(r.returncode == 0, where, f"{daemon} --print-config failed: {r.stderr.strip()}"):
+        return None
+    return json.loads(r.stdout)
+
+
+def env_value_matches(expected, given):
+    if isinstance(expected, bool):
+        return (given.lower() in ("true", "1", "yes", "on")) == expected
+    if isinstance(expected, int):
+        try:
+            return int(given.replace("_", "")) == expected
+        except ValueError:
+            return False
+    return expected == given or expected == "***"
+
+
+def check_env(where, daemon, eff, env):
+    """Every VEXFS_* variable must name a key of this daemon and show in its configuration."""
+    for name, value in env.items():
+        if not name.startswith("VEXFS_"):
+            continue
+        hit = None
+        for sec, keys in eff.items():
+            for key, val in keys.items():
+                if f"VEXFS_{sec}_{key}".upper() == name:
+                    hit = (sec, key, val)
+        if ok(hit is not None, where, f"environment {name} names no configuration key that "
+              f"{daemon} reads"):
+            sec, key, val = hit
+            ok(env_value_matches(val, str(value)), where,
+               f"{name}={value} but {daemon} reads {sec}.{key} = {val!r}")
+
+
+def parse_endpoint(text):
+    """'>tcp://host:port' -> (prefix, host, port) or None."""
+    m = re.fullmatch(r"([>@]?)tcp://([^:/]+):(\d+)", text.strip())
+    if not m:
+        return None
+    return m.group(1), m.group(2), int(m.group(3))
+
+
+def endpoints(eff, section):
+    """(bound, connected): lists of (key, host, port)."""
+    conf = eff[section]
+    bound, connected = [], []
+    for key in BIND_KEYS.get(section, []):
+        for part in filter(None, (p.strip() for p in conf.get(key, "").split(","))):
+            e = parse_endpoint(part)
+            if e:
+                bound.append((key, e[1], e[2]))
+            else:
+                fail(section, f"{key}: cannot parse endpoint {part!r}")
+    for key in CONNECT_KEYS.get(section, []):
+        e = parse_endpoint(conf.get(key, "")) if conf.get(key) else None
+        if e:
+            connected.append((key, e[1], e[2]))
+    for key in PREFIXED_KEYS.get(section, []):
+        if not conf.get(key):
+            continue
+        if section == "stream_analytics" and key == "input_endpoint" and conf["kafka_brokers"]:
+            continue  # read only without Kafka (services/analytics/an_input.c)
+        e = parse_endpoint(conf[key])
+        if e and e[0] == ">":
+            connected.append((key, e[1], e[2]))
+        elif e:
+            bound.append((key, e[1], e[2]))
+    return bound, connected
+
+
+def kafka_brokers(eff, section):
+    brokers = eff[section].get("kafka_brokers", "")
+    out = []
+    for b in filter(None, (x.strip() for x in brokers.split(","))):
+        host, _, port = b.rpartition(":")
+        out.append((host, int(port) if port.isdigit() else -1))
+    return out
+
+
+def members(eff):
+    out = []
+    for m in eff["distributed_coordination"]["members"].split(","):
+        mm = re.fullmatch(r"(\d+)@([^:]+):(\d+)(?:/(\d+))?(?:/(\d+))?", m.strip())
+        if mm:
+            out.append({"id": int(mm.group(1)), "host": mm.group(2), "raft": int(mm.group(3)),
+                        "rest": int(mm.group(4) or 0), "input": int(mm.group(5) or 0)})
+        else:
+            fail("distributed_coordination.members", f"cannot parse member {m!r}")
+    return out
+
+
+def daemon_ports(eff, section, node_id=None):
+    """Ports the daemon listens on: REST, bound endpoints, raft."""
+    ports = {eff[section]["rest_port"]}
+    ports |= {p for _, _, p in endpoints(eff, section)[0]}
+    if section == "distributed_coordination":
+        ports |= {m["raft"] for m in members(eff) if m["id"] == node_id}
+    return ports
+
+
+def check_binds(where, eff, section):
+    ok(eff[section]["rest_bind"] in ANY_ADDR, where,
+       f"{section}.rest_bind is {eff[section]['rest_bind']!r}: unreachable from outside the "
+       f"container (use 0.0.0.0)")
+    for key, host, _ in endpoints(eff, section)[0]:
+        ok(host in ANY_ADDR, where, f"{section}.{key} binds {host}: unreachable from outside the "
+           f"container (use 0.0.0.0)")
+    if section == "distributed_coordination" and eff[section].get("raft_bind"):
+        ok(eff[section]["raft_bind"] in ANY_ADDR, where, "raft_bind should be 0.0.0.0")
+
+
+# ---- metrics -------------------------------------------------------------------------------
+
+def exported_metrics():
+    names, hist = set(), set()
+    sources = glob.glob(os.path.join(ROOT, "services", "*", "*.c")) + \
+        glob.glob(os.path.join(ROOT, "lib", "*.c"))
+    services = [os.path.basename(d) for d in glob.glob(os.path.join(ROOT, "services", "*"))]
+    for path in sources:
+        text = open(path, encoding="utf-8").read()
+        names |= set(re.findall(r'"(vexfs_[a-z0-9_]+)"', text))
+        for suffix in re.findall(r'"vexfs_%s_([a-z0-9_]+)"', text):
+            names |= {f"vexfs_{s}_{suffix}" for s in services}
+        defines = dict(re.findall(r'#define\s+([A-Z_][A-Z0-9_]*)\s+"(vexfs_[a-z0-9_]+)"', text))
+        for arg in re.findall(r"vx_metrics_histogram\(\s*[^,]+,\s*([^,]+),", text):
+            arg = arg.strip()
+            m = re.fullmatch(r'"(vexfs_[a-z0-9_]+)"', arg)
+            name = m.group(1) if m else defines.get(arg)
+            if name:
+                hist.add(name)
+    for h in hist:
+        names |= {h + "_bucket", h + "_sum", h + "_count"}
+    return names
+
+
+def check_metrics(exprs, exported, jobs):
+    for where, expr in exprs:
+        for name in set(re.findall(r"\b(vexfs_[a-z0-9_]+)\b", expr)):
+            ok(name in exported, where, f"metric {name} is exported by no daemon "
+               f"(not registered in services/ or lib/)")
+        for sel in re.findall(r'job\s*(=~|=)\s*"([^"]*)"', expr):
+            wanted = sel[1].split("|") if sel[0] == "=~" else [sel[1]]
+            for j in wanted:
+                ok(j in jobs, where, f"job {j!r} is not a Prometheus job ({sorted(jobs)})")
+
+
+# ---- docker compose ------------------------------------------------------------------------
+
+def as_env(env):
+    if isinstance(env, list):
+        return dict(e.split("=", 1) for e in env)
+    return {k: str(v) for k, v in (env or {}).items()}
+
+
+def dockerfile_health_port():
+    text = open(os.path.join(ROOT, "docker", "Dockerfile"), encoding="utf-8").read()
+    m = re.search(r"ENV VX_HEALTH_PORT=(\d+)", text)
+    return int(m.group(1)) if m else None
+
+
+def check_dockerfile(binary_dir):
+    """The image's default command and its HEALTHCHECK port agree; the config it names ships."""
+    text = open(os.path.join(ROOT, "docker", "Dockerfile"), encoding="utf-8").read()
+    ok("COPY config/ /etc/vexfs/" in text, "Dockerfile", "config/ is not copied to /etc/vexfs")
+    m = re.search(r'^CMD \["(vexfs-[a-z]+)", "--config", "/etc/vexfs/([^"]+)"\]', text, re.M)
+    if ok(m and m.group(1) in DAEMONS, "Dockerfile", "CMD runs no vexfs daemon with --config"):
+        eff = effective(binary_dir, m.group(1), os.path.join(ROOT, "config", m.group(2)), {},
+                        "Dockerfile CMD")
+        if eff:
+            rest = eff[DAEMONS[m.group(1)]]["rest_port"]
+            ok(dockerfile_health_port() == rest, "Dockerfile", f"VX_HEALTH_PORT "
+               f"{dockerfile_health_port()} but the default command serves REST on {rest}")
+    ok(re.search(r"HEALTHCHECK .*\n?.*/health", text), "Dockerfile", "HEALTHCHECK without /health")
+    ok(re.search(r"^USER (?!0|root)", text, re.M), "Dockerfile", "runs as root")
+
+
+def check_compose(binary_dir):
+    path = os.path.join(ROOT, "docker", "docker-compose.yml")
+    base = os.path.dirname(path)
+    doc = yaml.safe_load(open(path, encoding="utf-8"))
+    services = doc["services"]
+    info = {}
+    tmp = tempfile.mkdtemp(prefix="vexfs-xcheck-")
+    for name, svc in services.items():
+        cmd = svc.get("command") or []
+        if not cmd or os.path.basename(cmd[0]) not in DAEMONS:
+            continue
+        where = f"compose {name}"
+        daemon = os.path.basename(cmd[0])
+        section = DAEMONS[daemon]
+        if not ok("--config" in cmd, where, "command has no --config"):
+            continue
+        cpath = cmd[cmd.index("--config") + 1]
+        host_path = None
+        for vol in svc.get("volumes", []):
+            parts = vol.split(":")
+            if len(parts) >= 2 and (parts[0].startswith(".") or parts[0].startswith("/")) and \
+                    (cpath == parts[1] or cpath.startswith(parts[1].rstrip("/") + "/")):
+                host_path = os.path.normpath(os.path.join(base, parts[0] + cpath[len(parts[1]):]))
+        if not ok(host_path and os.path.isfile(host_path), where,
+                  f"--config {cpath} is not a file mounted from the repository"):
+            continue
+        env = as_env(svc.get("environment"))
+        eff = effective(binary_dir, daemon, host_path, env, where)
+        if eff is None:
+            continue
+        check_env(where, daemon, eff, env)
+        check_binds(where, eff, section)
+        node_id = eff[section].get("node_id")
+        info[name] = {"daemon": daemon, "section": section, "eff": eff,
+                      "ports": daemon_ports(eff, section, node_id), "svc": svc}
+        rest = eff[section]["rest_port"]
+        hc = svc.get("healthcheck")
+        if hc:
+            test = " ".join(hc["test"]) if isinstance(hc["test"], list) else hc["test"]
+            ok(re.search(rf"http://(127\.0\.0\.1|localhost):{rest}/health\b", test), where,
+               f"healthcheck {test!r} does not ask /health on the REST port {rest}")
+        else:
+            port = int(env.get("VX_HEALTH_PORT", dockerfile_health_port() or 0))
+            ok(port == rest, where, f"image HEALTHCHECK asks port {port}, REST is on {rest}: "
+               f"set VX_HEALTH_PORT or a healthcheck")
+        for p in svc.get("ports", []):
+            cport = int(str(p).split(":")[-1].split("/")[0])
+            ok(cport in info[name]["ports"], where,
+               f"published container port {cport} is not one {daemon} listens on "
+               f"({sorted(info[name]['ports'])})")
+        for p in svc.get("expose", []):
+            ok(int(p) in info[name]["ports"], where,
+               f"exposed port {p} is not one {daemon} listens on ({sorted(info[name]['ports'])})")
+    ok("analytics" in info, "compose", "no analytics service")
+    if "analytics" in info:
+        a = services["analytics"]
+        ok("container_name" not in a and not a.get("ports"), "compose analytics",
+           "a scaled service must have no container_name and no fixed host port")
+        ok(a.get("deploy", {}).get("replicas", 1) >= 1, "compose analytics", "replicas")
+
+    # Connections: a peer is a compose service that listens on that port.
+    kafka = services.get("kafka", {})
+    advertised = as_env(kafka.get("environment")).get("KAFKA_ADVERTISED_LISTENERS", "")
+    for name, i in info.items():
+        where = f"compose {name}"
+        for key, host, port in endpoints(i["eff"], i["section"])[1]:
+            if ok(host in info, where, f"{i['section']}.{key} connects to {host!r}, which is no "
+                  f"vexfs service of the compose file"):
+                ok(port in info[host]["ports"], where, f"{i['section']}.{key} connects to "
+                   f"{host}:{port} but {host} listens on {sorted(info[host]['ports'])}")
+        for host, port in kafka_brokers(i["eff"], i["section"]):
+            ok(f"{host}:{port}" in advertised, where,
+               f"kafka_brokers {host}:{port} is not an advertised listener of the kafka service "
+               f"({advertised})")
+        for dep, cond in (i["svc"].get("depends_on") or {}).items():
+            ok(isinstance(cond, dict) and cond.get("condition") == "service_healthy", where,
+               f"depends_on {dep} without condition service_healthy")
+            ok(dep in services and ("healthcheck" in services[dep] or dep in info), where,
+               f"depends_on {dep}, which has no health check")
+
+    # The coordinators: members by service name, node ids, fixed addresses.
+    coords = {n: i for n, i in info.items() if i["section"] == "distributed_coordination"}
+    for name, i in coords.items():
+        where = f"compose {name}"
+        eff = i["eff"]["distributed_coordination"]
+        ms = members(i["eff"])
+        ok(len(ms) == eff["cluster_size"] == len(coords), where,
+           f"{len(ms)} members, cluster_size {eff['cluster_size']}, {len(coords)} coordinator "
+           f"services")
+        mine = [m for m in ms if m["id"] == eff["node_id"]]
+        ok(mine and mine[0]["host"] == name, where,
+           f"node_id {eff['node_id']} is member {mine[0]['host'] if mine else None!r}, not {name}")
+        extra = dict(h.split(":", 1) for h in i["svc"].get("extra_hosts", []))
+        for m in ms:
+            peer = coords.get(m["host"])
+            if not ok(peer is not None, where, f"member {m['host']} is no coordinator service"):
+                continue
+            pe = peer["eff"]["distributed_coordination"]
+            ok(pe["node_id"] == m["id"], where, f"member {m['id']}@{m['host']} but {m['host']} "
+               f"runs node_id {pe['node_id']}")
+            ok(m["rest"] in (0, pe["rest_port"]), where,
+               f"member {m['host']} REST port {m['rest']}, service has {pe['rest_port']}")
+            nets = peer["svc"].get("networks")
+            ip = None
+            if isinstance(nets, dict):
+                ip = next((v.get("ipv4_address") for v in nets.values() if v), None)
+            ok(ip is not None and extra.get(m["host"]) == ip, where,
+               f"extra_hosts maps {m['host']} to {extra.get(m['host'])}, its address is {ip}")
+
+    # Prometheus: every target is a vexfs service on its REST port; every service is scraped.
+    prom = yaml.safe_load(open(os.path.join(base, "prometheus", "prometheus.yml"),
+                               encoding="utf-8"))
+    scraped, jobs = set(), set()
+    for job in prom["scrape_configs"]:
+        jobs.add(job["job_name"])
+        targets = [t for sc in job.get("static_configs", []) for t in sc["targets"]]
+        targets += [f"{n}:{sd.get('port', 80)}" for sd in job.get("dns_sd_configs", [])
+                    for n in sd["names"]]
+        for t in targets:
+            host, _, port = t.rpartition(":")
+            where = f"prometheus job {job['job_name']}"
+            if ok(host in info, where, f"target {t}: {host} is no vexfs service"):
+                sec = info[host]["section"]
+                ok(int(port) == info[host]["eff"][sec]["rest_port"], where,
+                   f"target {t}: {host} serves /metrics on {info[host]['eff'][sec]['rest_port']}")
+                scraped.add(host)
+    for name in info:
+        ok(name in scraped, "prometheus", f"service {name} is not scraped")
+    promsvc = services.get("prometheus", {})
+    ok(any(v.startswith("./prometheus:") for v in promsvc.get("volumes", [])), "compose prometheus",
+       "docker/prometheus is not mounted")
+    return jobs
+
+
+def check_monitoring(jobs):
+    exported = exported_metrics()
+    exprs = []
+    for path in glob.glob(os.path.join(ROOT, "docker", "prometheus", "rules", "*.yml")):
+        for g in yaml.safe_load(open(path, encoding="utf-8"))["groups"]:
+            for r in g["rules"]:
+                exprs.append((f"rule {r.get('alert') or r.get('record')}", r["expr"]))
+    ok(exprs, "prometheus rules", "no rules found")
+    dash = json.load(open(os.path.join(ROOT, "docker", "grafana", "dashboards", "vexfs.json"),
+                          encoding="utf-8"))
+    for p in dash["panels"]:
+        for t in p.get("targets", []):
+            exprs.append((f"dashboard panel {p['title']!r}", t["expr"]))
+    check_metrics(exprs, exported, jobs)
+    for path in glob.glob(os.path.join(ROOT, "docker", "grafana", "provisioning", "datasources",
+                                       "*.yml")):
+        for ds in yaml.safe_load(open(path, encoding="utf-8"))["datasources"]:
+            ok(ds["url"] == "http://prometheus:9090", "grafana datasource", ds["url"])
+            uids = {t["datasource"]["uid"] for p in dash["panels"] for t in p["targets"]}
+            ok(uids == {ds["uid"]}, "grafana dashboard", f"datasource uids {uids} != {ds['uid']}")
+
+
+# ---- Kubernetes ----------------------------------------------------------------------------
+
+def kustomize(dirpath, seen_files):
+    """A small kustomize: resources (files and directories), namespace, configMapGenerator."""
+    k = yaml.safe_load(open(os.path.join(dirpath, "kustomization.yaml"), encoding="utf-8"))
+    seen_files.add(os.path.join(dirpath, "kustomization.yaml"))
+    docs = []
+    for res in k.get("resources", []):
+        p = os.path.normpath(os.path.join(dirpath, res))
+        if os.path.isdir(p):
+            docs += kustomize(p, seen_files)
+        else:
+            seen_files.add(p)
+            docs += [d for d in yaml.safe_load_all(open(p, encoding="utf-8")) if d]
+    for gen in k.get("configMapGenerator", []):
+        data = {}
+        for f in gen.get("files", []):
+            key, _, src = f.rpartition("=")
+            src_path = os.path.join(dirpath, src or key)
+            seen_files.add(os.path.normpath(src_path))
+            data[key or os.path.basename(src)] = open(src_path, encoding="utf-8").read()
+        docs.append({"apiVersion": "v1", "kind": "ConfigMap",
+                     "metadata": {"name": gen["name"]}, "data": data})
+    if k.get("namespace"):
+        for d in docs:
+            if d["kind"] != "Namespace":
+                d["metadata"]["namespace"] = k["namespace"]
+    return docs
+
+
+def pod_templates(docs):
+    """(workload, pod labels (selector-relevant), pod spec, ordinals or None)."""
+    out = []
+    for d in docs:
+        if d["kind"] in ("Deployment", "StatefulSet", "DaemonSet"):
+            t = d["spec"]["template"]
+            out.append((d, t["metadata"].get("labels", {}), t["spec"]))
+    return out
+
+
+def selects(selector, labels, workload):
+    """Does a Service/PDB selector match the pods of this workload?"""
+    extra = {}
+    if workload["kind"] == "StatefulSet":
+        names = [f"{workload['metadata']['name']}-{i}" for i in range(workload["spec"]["replicas"])]
+        if "statefulset.kubernetes.io/pod-name" in selector:
+            if selector["statefulset.kubernetes.io/pod-name"] not in names:
+                return False
+            extra["statefulset.kubernetes.io/pod-name"] = selector[
+                "statefulset.kubernetes.io/pod-name"]
+    full = dict(labels, **extra)
+    return all(full.get(k) == v for k, v in selector.items())
+
+
+def container_daemon(c):
+    cmd = (c.get("command") or []) + (c.get("args") or [])
+    if cmd and os.path.basename(cmd[0]) in DAEMONS:
+        return os.path.basename(cmd[0]), cmd, None
+    if len(cmd) >= 3 and cmd[0] in ("/bin/sh", "sh") and cmd[1] == "-c":
+        m = re.search(r"exec\s+(vexfs-[a-z]+)\s+(.*)$", cmd[2])
+        if m and m.group(1) in DAEMONS:
+            return m.group(1), [m.group(1)] + m.group(2).split(), cmd[2]
+    return None, cmd, None
+
+
+def shell_env(script, daemon, hostname):
+    """Runs the pod's own shell command with the daemon replaced by `env`: the variables it
+    exports for this pod."""
+    probe = script.replace(f"exec {daemon}", "exec env #")
+    r = subprocess.run(["/bin/sh", "-c", probe], env={"HOSTNAME": hostname, "PATH": "/usr/bin:/bin"},
+                       capture_output=True, text=True)
+    return dict(l.split("=", 1) for l in r.stdout.splitlines()
+                if l.startswith("VEXFS_") and "=" in l)
+
+
+def port_number(container, port):
+    if isinstance(port, int):
+        return port
+    for p in container.get("ports", []):
+        if p.get("name") == port:
+            return p["containerPort"]
+    return None
+
+
+def check_k8s(binary_dir, docs, label):
+    services = [d for d in docs if d["kind"] == "Service"]
+    cms = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ConfigMap"}
+    pods = pod_templates(docs)
+    tmp = tempfile.mkdtemp(prefix="vexfs-xcheck-k8s-")
+    listen = {}  # workload name -> {container port numbers the daemon listens on}
+    configs = {}  # workload name -> [(eff, section, container, where)]
+    for w, labels, spec in pods:
+        wname = w["metadata"]["name"]
+        for c in spec["containers"]:
+            daemon, cmd, script = container_daemon(c)
+            where = f"{label} {w['kind']}/{wname} container {c['name']}"
+            if not daemon:
+                continue
+            section = DAEMONS[daemon]
+            if not ok("--config" in cmd, where, "command has no --config"):
+                continue
+            cpath = cmd[cmd.index("--config") + 1]
+            data = None
+            for vm in c.get("volumeMounts", []):
+                if cpath.startswith(vm["mountPath"].rstrip("/") + "/"):
+                    vol = next((v for v in spec.get("volumes", []) if v["name"] == vm["name"]), {})
+                    cm = cms.get(vol.get("configMap", {}).get("name"))
+                    key = cpath[len(vm["mountPath"].rstrip("/")) + 1:]
+                    if ok(cm is not None, where, f"volume {vm['name']} names no ConfigMap"):
+                        data = cm["data"].get(key)
+                        ok(data is not None, where, f"ConfigMap has no key {key}")
+            if not ok(data is not None, where, f"--config {cpath} comes from no ConfigMap"):
+                continue
+            cfg = os.path.join(tmp, f"{wname}-{c['name']}.yaml")
+            open(cfg, "w", encoding="utf-8").write(data)
+            env = {e["name"]: e["value"] for e in c.get("env", []) if "value" in e}
+            ordinals = [None]
+            if w["kind"] == "StatefulSet":
+                ordinals = list(range(w["spec"]["replicas"]))
+            for o in ordinals:
+                penv = dict(env)
+                hostname = f"{wname}-{o}" if o is not None else wname
+                if script:
+                    penv.update(shell_env(script, daemon, hostname))
+                pwhere = where + (f" (pod {hostname})" if o is not None else "")
+                eff = effective(binary_dir, daemon, cfg, penv, pwhere)
+                if eff is None:
+                    continue
+                check_env(pwhere, daemon, eff, penv)
+                check_binds(pwhere, eff, section)
+                node_id = eff[section].get("node_id")
+                ports = daemon_ports(eff, section, node_id)
+                listen.setdefault(wname, set()).update(ports)
+                configs.setdefault(wname, []).append((eff, section, c, pwhere, hostname))
+                rest = eff[section]["rest_port"]
+                ok(port_number(c, "http") == rest, pwhere,
+                   f"container port 'http' is {port_number(c, 'http')}, REST is on {rest}")
+                for p in c.get("ports", []):
+                    ok(p["containerPort"] in ports, pwhere, f"containerPort {p['containerPort']} "
+                       f"({p.get('name')}) is not one {daemon} listens on ({sorted(ports)})")
+                for probe, path in (("livenessProbe", "/health"), ("readinessProbe", "/ready")):
+                    pr = c.get(probe, {}).get("httpGet")
+                    if ok(pr is not None, pwhere, f"no {probe} httpGet"):
+                        ok(pr["path"] == path, pwhere, f"{probe} path {pr['path']}, want {path}")
+                        ok(port_number(c, pr["port"]) == rest, pwhere,
+                           f"{probe} port {pr['port']} is not the REST port {rest}")
+                res = c.get("resources", {})
+                ok(res.get("requests") and res.get("limits"), pwhere, "no resource requests/limits")
+
+    # Services: selectors match pods, target ports exist.
+    svc_targets = {}  # service name -> {service port: set of pod container ports}
+    for s in services:
+        sname = s["metadata"]["name"]
+        where = f"{label} Service/{sname}"
+        sel = s["spec"].get("selector", {})
+        matched = [(w, spec) for w, labels, spec in pods if selects(sel, labels, w)]
+        if not ok(matched, where, f"selector {sel} matches no pod template"):
+            continue
+        for sp in s["spec"]["ports"]:
+            tp = sp.get("targetPort", sp["port"])
+            nums = set()
+            for w, spec in matched:
+                for c in spec["containers"]:
+                    n = port_number(c, tp)
+                    if n is not None:
+                        nums.add((w["metadata"]["name"], n))
+            ok(nums, where, f"targetPort {tp!r} is no container port of the selected pods")
+            for wname, n in nums:
+                ok(n in listen.get(wname, set()), where,
+                   f"port {sp['port']} -> {wname}:{n}, where the daemon does not listen")
+            svc_targets.setdefault(sname, {})[sp["port"]] = nums
+
+    def service_host(host):
+        short = host.split(".")[0]
+        return short if short in svc_targets else None
+
+    # Connections and peers.
+    for wname, entries in configs.items():
+        for eff, section, c, where, hostname in entries:
+            for key, host, port in endpoints(eff, section)[1]:
+                sname = service_host(host)
+                if ok(sname is not None, where, f"{section}.{key} connects to {host!r}, which is "
+                      f"no Service"):
+                    ok(port in svc_targets[sname], where, f"{section}.{key} connects to "
+                       f"{host}:{port}; Service {sname} has ports {sorted(svc_targets[sname])}")
+            for host, port in kafka_brokers(eff, section):
+                ok(host and port > 0, where, f"kafka_brokers entry {host}:{port}")
+            if section == "distributed_coordination":
+                dc = eff[section]
+                ms = members(eff)
+                w = next(w for w, _, _ in pods if w["metadata"]["name"] == wname)
+                ok(w["kind"] == "StatefulSet" and len(ms) == dc["cluster_size"] ==
+                   w["spec"]["replicas"], where, f"{len(ms)} members, cluster_size "
+                   f"{dc['cluster_size']}, {w['spec'].get('replicas')} replicas")
+                for m in ms:
+                    sname = service_host(m["host"])
+                    if not ok(sname is not None, where, f"member {m['host']} is no Service"):
+                        continue
+                    pods_of = {n for p in svc_targets[sname].values() for n in p}
+                    ok(any(n == m["raft"] for _, n in svc_targets[sname].get(m["raft"], set())),
+                       where, f"member {m['host']}: Service has no raft port {m['raft']}")
+                    ok(m["rest"] == 0 or m["rest"] in svc_targets[sname], where,
+                       f"member {m['host']}: Service has no REST port {m['rest']}")
+                    ok(pods_of, where, f"member {m['host']}: Service selects no pod")
+                    s = next(s for s in services if s["metadata"]["name"] == sname)
+                    ok(s["spec"].get("publishNotReadyAddresses") is True, where,
+                       f"Service {sname} must publish not-ready pods (raft runs before /ready)")
+                    pod = s["spec"]["selector"].get("statefulset.kubernetes.io/pod-name")
+                    if ok(pod is not None, where, f"Service {sname} selects more than one pod"):
+                        ok(m["id"] == int(pod.rsplit("-", 1)[1]) + 1 if pod.startswith(wname)
+                           else False, where, f"member {m['id']}@{m['host']} selects pod {pod}, "
+                           f"whose node_id is ordinal+1")
+                mine = [m for m in ms if m["id"] == dc["node_id"]]
+                ok(mine and service_host(mine[0]["host"]) == hostname, where,
+                   f"pod {hostname} runs node_id {dc['node_id']}, member "
+                   f"{mine[0]['host'] if mine else None}")
+                ok(dc.get("raft_bind") in ANY_ADDR, where,
+                   "members are Service addresses: raft_bind must be 0.0.0.0")
+
+    # StatefulSet serviceName, HPA and PDB targets, ConfigMap references.
+    for w, labels, spec in pods:
+        where = f"{label} {w['kind']}/{w['metadata']['name']}"
+        ok(selects(w["spec"]["selector"]["matchLabels"], labels, w), where,
+           "selector does not match its own pod template")
+        if w["kind"] == "StatefulSet":
+            hs = [s for s in services if s["metadata"]["name"] == w["spec"]["serviceName"]]
+            ok(hs and hs[0]["spec"].get("clusterIP") == "None", where,
+               f"serviceName {w['spec']['serviceName']} is no headless Service")
+    analytics = [w for w, _, _ in pods if w["kind"] == "Deployment" and
+                 any(container_daemon(c)[0] == "vexfs-analytics"
+                     for c in w["spec"]["template"]["spec"]["containers"])]
+    ok(len(analytics) == 1, label, "exactly one analytics Deployment expected")
+    hpas = [d for d in docs if d["kind"] == "HorizontalPodAutoscaler"]
+    ok(hpas, label, "no HorizontalPodAutoscaler")
+    for h in hpas:
+        ref = h["spec"]["scaleTargetRef"]
+        ok(analytics and ref["kind"] == "Deployment" and
+           ref["name"] == analytics[0]["metadata"]["name"], f"{label} HPA/{h['metadata']['name']}",
+           f"targets {ref['kind']}/{ref['name']}, not the analytics Deployment")
+    pdbs = [d for d in docs if d["kind"] == "PodDisruptionBudget"]
+    for p in pdbs:
+        sel = p["spec"]["selector"]["matchLabels"]
+        hit = [w["metadata"]["name"] for w, labels, _ in pods if selects(sel, labels, w)]
+        ok(len(hit) == 1, f"{label} PDB/{p['metadata']['name']}",
+           f"selects the pods of {hit}, want exactly one workload")
+    ok(any(analytics and selects(p["spec"]["selector"]["matchLabels"],
+                                 analytics[0]["spec"]["template"]["metadata"]["labels"],
+                                 analytics[0]) for p in pdbs), label,
+       "no PodDisruptionBudget selects the analytics pods")
+    ok(any(d["kind"] == "Namespace" and d["metadata"]["name"] == "vexfs" for d in docs), label,
+       "no Namespace vexfs")
+    for d in docs:
+        if d["kind"] != "Namespace":
+            ok(d["metadata"].get("namespace") == "vexfs", label,
+               f"{d['kind']}/{d['metadata']['name']} is not in namespace vexfs")
+    ok(any(d["kind"] == "DaemonSet" for d in docs), label, "no producer DaemonSet")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", default=os.path.join(ROOT, "build", "bin"))
+    ap.add_argument("--k8s-render", nargs="*", default=None,
+                    help="rendered k8s/ and k8s/overlays/kernel-module, in that order")
+    ap.add_argument("--render-out", help="write this script's own rendering of k8s/ and "
+                    "k8s/overlays/kernel-module into DIR (k8s.yaml, kernel-module.yaml) and exit")
+    a = ap.parse_args()
+    if a.render_out:
+        for name, path in (("k8s.yaml", "k8s"), ("kernel-module.yaml", "k8s/overlays/kernel-module")):
+            docs = kustomize(os.path.join(ROOT, path), set())
+            with open(os.path.join(a.render_out, name), "w", encoding="utf-8") as f:
+                yaml.safe_dump_all(docs, f, sort_keys=False)
+        return 0
+
+    check_dockerfile(a.bin)
+    jobs = check_compose(a.bin)
+    check_monitoring(jobs)
+
+    # Every manifest is part of some kustomization.
+    seen = set()
+    entries = {"k8s": os.path.join(ROOT, "k8s"),
+               "k8s/overlays/kernel-module": os.path.join(ROOT, "k8s", "overlays", "kernel-module")}
+    own = {name: kustomize(path, seen) for name, path in entries.items()}
+    for f in glob.glob(os.path.join(ROOT, "k8s", "**", "*.yaml"), recursive=True):
+        ok(os.path.normpath(f) in seen, "k8s", f"{os.path.relpath(f, ROOT)} is in no kustomization "
+           f"reachable from k8s/ or k8s/overlays/kernel-module")
+    if a.k8s_render:
+        rendered = {}
+        for name, path in zip(entries, a.k8s_render):
+            rendered[name] = [d for d in yaml.safe_load_all(open(path, encoding="utf-8")) if d]
+    else:
+        rendered = own
+    for name, docs in rendered.items():
+        check_k8s(a.bin, docs, name)
+
+    if failures:
+        for f in failures:
+            print(f"MISMATCH {f}")
+        print(f"cross_check: {len(failures)} mismatches in {checks} checks")
+        return 1
+    print(f"cross_check: {checks} checks, docker/ and k8s/ match what the daemons read and export")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
