@@ -215,6 +215,12 @@ s_process(an_server_t *s, struct an_part *p, const vx_event_t *ev)
     if (vx_mono_ns() - t0 > s->latency_target_ns) {
         vx_counter_add(s->c_slow, 1);
     }
+    /* From propagation's acceptance to the windows holding the event: the suite's end-to-end
+     * latency (both stamps are Unix time on hosts that share a clock). */
+    uint64_t now = vx_wall_ns();
+    if (ev->ingest_ns && now >= ev->ingest_ns) {
+        vx_histogram_observe(s->h_ingest_latency, (double)(now - ev->ingest_ns) / 1e9);
+    }
 }
 
 static void

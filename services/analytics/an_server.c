@@ -527,6 +527,14 @@ an_server_new(const vx_config_t *cfg, vx_metrics_t *m, char *err, size_t errlen)
 
     s->c_events = vx_metrics_counter(m, "vexfs_analytics_events_total",
                                      "Events consumed from the input.", NULL);
+    static const double latency_bounds[] = {50e-6, 100e-6, 200e-6, 300e-6, 500e-6, 750e-6,
+                                            1e-3,  1.5e-3, 2e-3,   3e-3,   5e-3,   7.5e-3,
+                                            10e-3, 20e-3,  50e-3,  100e-3, 250e-3, 500e-3,
+                                            1,     2.5,    5,      10};
+    s->h_ingest_latency = vx_metrics_histogram(
+        m, "vexfs_analytics_ingest_latency_seconds",
+        "From propagation accepting an event (its ingest_ns) to the windows holding it.",
+        latency_bounds, sizeof latency_bounds / sizeof latency_bounds[0], NULL);
     s->c_slow = vx_metrics_counter(m, "vexfs_analytics_slow_events_total",
                                    "Events whose processing took longer than "
                                    "processing_latency_target_ns.",

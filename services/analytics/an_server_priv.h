@@ -69,6 +69,7 @@ struct an_server {
     atomic_bool ready;
     atomic_bool fatal;
     vx_counter_t *c_events, *c_slow, *c_decode, *c_anomalies, *c_unexported, *c_commit_err;
+    vx_histogram_t *h_ingest_latency; /* propagation's ingest_ns to the windows, seconds */
     vx_counter_t *c_rebalance_assign, *c_rebalance_revoke;
 };
 
