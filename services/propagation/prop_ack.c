@@ -129,8 +129,7 @@ prop_acks_recv(zsock_t *router, uint8_t *id, size_t *id_len, zmq_msg_t *body)
         frames++;
         more = zmq_msg_more(&f);
         if (frames == 3) {
-            zmq_msg_close(body);
-            zmq_msg_move(body, &f);
+            zmq_msg_move(body, &f); /* releases body's (empty) content */
         }
         zmq_msg_close(&f);
     }
