@@ -38,6 +38,8 @@ struct fwd_link {
     size_t head, count, inflight;
     uint64_t batch_seq;
     uint64_t next_try_ns;
+    uint64_t timeout_log_ns; /* last FWD-LINK-TIMEOUT line: at most one a second */
+    size_t timeouts_unlogged;
     vx_counter_t *sent_events, *sent_batches, *retries, *send_failed, *acked_events,
         *resent_events, *resent_batches, *resets, *backpressure;
     vx_gauge_t *buffered, *unacked;
@@ -199,8 +201,13 @@ s_timeouts(fwd_link_t *l, uint64_t now)
     }
     if (n) {
         l->inflight -= n;
-        vx_info("FWD-LINK-TIMEOUT", "%zu batches unacknowledged after %llu ms; sending again", n,
-                (unsigned long long)(l->timeout_ns / VX_NS_PER_MS));
+        l->timeouts_unlogged += n;
+    }
+    if (l->timeouts_unlogged && now - l->timeout_log_ns >= VX_NS_PER_S) {
+        vx_info("FWD-LINK-TIMEOUT", "%zu batches unacknowledged after %llu ms; sending again",
+                l->timeouts_unlogged, (unsigned long long)(l->timeout_ns / VX_NS_PER_MS));
+        l->timeouts_unlogged = 0;
+        l->timeout_log_ns = now;
     }
 }
 

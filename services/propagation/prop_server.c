@@ -190,7 +190,7 @@ s_metrics_init(prop_server_t *s, vx_metrics_t *m)
                                        "Acknowledged-ingest batches not yet handed on.", NULL);
     s->replayed = vx_metrics_counter(m, "vexfs_batches_replayed_total",
                                      "Batches at or below their sender's last sequence (a "
-                                     "producer's resend); their events meet the dedup window.",
+                                     "producer's resend, or a producer that restarted its sequence).",
                                      NULL);
     double bounds[24];
     size_t nb = vx_metrics_exp_bounds(bounds, 24, 1e-6, 2.0);
