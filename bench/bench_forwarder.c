@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Throughput of the real vexfs-forwarder in front of the real vexfs-propagation over loopback:
  * kernel records written into a FIFO the forwarder reads (its event_forwarder.device) ->
- * forwarder (parse, translate, batch, PUSH) -> propagation (validate, dedup, stamp, publish)
- * -> a PULL receiver here. Events per second from the first write to the last receipt.
- * Beside it, in the same run, its peer: the same number of events as pre-packed batches of
+ * forwarder (parse, translate, batch, send over the acknowledged ingest: DEALER to
+ * propagation's ROUTER, a window of unacknowledged batches) -> propagation (validate, dedup,
+ * stamp, publish, acknowledge) -> a PULL receiver here. Events per second from the first write to the last receipt.
+ * Beside it, in the same run, the same forwarder over plain PUSH, and its peer: the same number of events as pre-packed batches of
  * 100 (the same translation, done beforehand) PUSHed straight into propagation's ingest.
  * Records are made from the recorded ones (tests/forwarder/data/kernel_v1.bin), each with its
  * own path and kernel sequence, so propagation's deduplication keeps every one.
@@ -42,7 +43,7 @@ struct tmpl {
 static struct tmpl s_tmpl[MAX_TEMPLATES];
 static size_t s_n_tmpl;
 static uint64_t s_serial; /* distinct paths, across runs and between the two sides */
-static uint64_t s_kseq;   /* the forwarder's kernel sequence: contiguous, never restarts */
+static uint64_t s_kseq[2]; /* each forwarder's kernel sequence: contiguous, never restarts */
 
 static int
 s_load_templates(void)
@@ -105,12 +106,12 @@ s_make_record(uint8_t *out, uint64_t i, uint64_t kseq)
 
 /* n records for the forwarder, back to back, as the device would hand them out. */
 static uint8_t *
-s_make_stream(uint64_t n, size_t *len)
+s_make_stream(uint64_t n, size_t *len, uint64_t *kseq)
 {
     uint8_t *buf = malloc(n * 1024);
     size_t off = 0;
     for (uint64_t i = 0; i < n; i++) {
-        off += s_make_record(buf + off, i, ++s_kseq);
+        off += s_make_record(buf + off, i, ++*kseq);
     }
     *len = off;
     return buf;
@@ -232,11 +233,13 @@ s_rate(const struct receiver *r, uint64_t n, uint64_t t0, const char *what)
 
 /* ---- daemons ---------------------------------------------------------------------------- */
 
+/* Two forwarders: [0] over the acknowledged ingest, [1] plain PUSH (the path before
+ * acknowledgements), measured in the same run. */
 struct daemons {
-    pid_t prop, fwd;
-    uint16_t prop_rest, fwd_rest;
-    char ingest[64], output[64];
-    char fifo[300];
+    pid_t prop, fwd[2];
+    uint16_t prop_rest, fwd_rest[2];
+    char ingest[64], acked[64], output[64];
+    char fifo[2][300];
     char dir[256];
 };
 
@@ -247,18 +250,19 @@ s_daemons_start(struct daemons *d)
     snprintf(d->dir, sizeof d->dir, "%s", dir);
     free(dir);
     d->prop_rest = vt_free_port();
-    d->fwd_rest = vt_free_port();
     snprintf(d->ingest, sizeof d->ingest, "tcp://127.0.0.1:%u", (unsigned)vt_free_port());
+    snprintf(d->acked, sizeof d->acked, "tcp://127.0.0.1:%u", (unsigned)vt_free_port());
     snprintf(d->output, sizeof d->output, "tcp://127.0.0.1:%u", (unsigned)vt_free_port());
     char cfg[300], text[2048], log[300], bin[512];
 
     snprintf(cfg, sizeof cfg, "%s/propagation.yaml", d->dir);
     snprintf(log, sizeof log, "%s/propagation.log", d->dir);
     snprintf(text, sizeof text,
-             "event_propagation:\n  rest_port: %u\n  ingest_endpoint: %s\n  output_endpoint: %s\n"
+             "event_propagation:\n  rest_port: %u\n  ingest_endpoint: %s\n"
+             "  ingest_acked_endpoint: %s\n  output_endpoint: %s\n"
              "  tap_endpoint: \"\"\n  queue_hwm: 1000\n  dedup_window_ms: 1000\n"
              "  kafka_brokers: \"\"\nlogging:\n  level: warn\n",
-             (unsigned)d->prop_rest, d->ingest, d->output);
+             (unsigned)d->prop_rest, d->ingest, d->acked, d->output);
     vt_write_file(cfg, text);
     snprintf(bin, sizeof bin, "%s/vexfs-propagation", vt_bin_dir());
     char *pargv[] = {bin, (char *)"--config", cfg, NULL};
@@ -268,24 +272,28 @@ s_daemons_start(struct daemons *d)
         return -1;
     }
 
-    snprintf(d->fifo, sizeof d->fifo, "%s/records.fifo", d->dir);
-    if (mkfifo(d->fifo, 0600) < 0) {
-        fprintf(stderr, "bench: mkfifo %s: %s\n", d->fifo, strerror(errno));
-        return -1;
-    }
-    snprintf(cfg, sizeof cfg, "%s/forwarder.yaml", d->dir);
-    snprintf(log, sizeof log, "%s/forwarder.log", d->dir);
-    snprintf(text, sizeof text,
-             "event_forwarder:\n  device: %s\n  ingest_endpoint: %s\n  rest_port: %u\n"
-             "  producer_id: bench-forwarder\nlogging:\n  level: warn\n",
-             d->fifo, d->ingest, (unsigned)d->fwd_rest);
-    vt_write_file(cfg, text);
-    snprintf(bin, sizeof bin, "%s/vexfs-forwarder", vt_bin_dir());
-    char *fargv[] = {bin, (char *)"--config", cfg, NULL};
-    d->fwd = vt_spawn(fargv, NULL, log);
-    if (d->fwd < 0 || !vt_wait_ready(d->fwd_rest, 20000)) {
-        fprintf(stderr, "bench: forwarder did not start; see %s\n", log);
-        return -1;
+    for (int k = 0; k < 2; k++) {
+        d->fwd_rest[k] = vt_free_port();
+        snprintf(d->fifo[k], sizeof d->fifo[k], "%s/records%d.fifo", d->dir, k);
+        if (mkfifo(d->fifo[k], 0600) < 0) {
+            fprintf(stderr, "bench: mkfifo %s: %s\n", d->fifo[k], strerror(errno));
+            return -1;
+        }
+        snprintf(cfg, sizeof cfg, "%s/forwarder%d.yaml", d->dir, k);
+        snprintf(log, sizeof log, "%s/forwarder%d.log", d->dir, k);
+        snprintf(text, sizeof text,
+                 "event_forwarder:\n  device: %s\n  %s: %s\n  rest_port: %u\n"
+                 "  producer_id: bench-forwarder-%d\nlogging:\n  level: warn\n",
+                 d->fifo[k], k == 0 ? "ack_endpoint" : "ingest_endpoint",
+                 k == 0 ? d->acked : d->ingest, (unsigned)d->fwd_rest[k], k);
+        vt_write_file(cfg, text);
+        snprintf(bin, sizeof bin, "%s/vexfs-forwarder", vt_bin_dir());
+        char *fargv[] = {bin, (char *)"--config", cfg, NULL};
+        d->fwd[k] = vt_spawn(fargv, NULL, log);
+        if (d->fwd[k] < 0 || !vt_wait_ready(d->fwd_rest[k], 20000)) {
+            fprintf(stderr, "bench: forwarder did not start; see %s\n", log);
+            return -1;
+        }
     }
     return 0;
 }
@@ -299,16 +307,16 @@ s_metric(uint16_t port, const char *series)
 /* ---- the two measurements --------------------------------------------------------------- */
 
 static double
-s_run_forwarder(const struct daemons *d, uint64_t n)
+s_run_forwarder(const struct daemons *d, int k, uint64_t n)
 {
     size_t len = 0;
-    uint8_t *stream = s_make_stream(n, &len);
+    uint8_t *stream = s_make_stream(n, &len, &s_kseq[k]);
     struct receiver r;
     s_receiver_start(&r, d->output, n);
     /* The forwarder holds the FIFO open for reading, so this open does not block. */
-    int fd = open(d->fifo, O_WRONLY | O_CLOEXEC);
+    int fd = open(d->fifo[k], O_WRONLY | O_CLOEXEC);
     if (fd < 0) {
-        fprintf(stderr, "bench: open %s: %s\n", d->fifo, strerror(errno));
+        fprintf(stderr, "bench: open %s: %s\n", d->fifo[k], strerror(errno));
         exit(1);
     }
     uint64_t t0 = vx_wall_ns();
@@ -318,7 +326,7 @@ s_run_forwarder(const struct daemons *d, uint64_t n)
             if (errno == EINTR) {
                 continue;
             }
-            fprintf(stderr, "bench: write %s: %s\n", d->fifo, strerror(errno));
+            fprintf(stderr, "bench: write %s: %s\n", d->fifo[k], strerror(errno));
             break;
         }
         off += (size_t)w;
@@ -326,7 +334,7 @@ s_run_forwarder(const struct daemons *d, uint64_t n)
     close(fd);
     pthread_join(r.thread, NULL);
     free(stream);
-    return s_rate(&r, n, t0, "forwarder");
+    return s_rate(&r, n, t0, k == 0 ? "forwarder (acknowledged)" : "forwarder (PUSH)");
 }
 
 static double
@@ -381,29 +389,42 @@ main(int argc, char **argv)
     printf("== forwarder: FIFO of kernel records -> vexfs-forwarder -> vexfs-propagation -> PULL,"
            " %llu events per run (from %zu recorded records)\n",
            (unsigned long long)n, s_n_tmpl);
-    double fwd[reps], peer[reps];
+    double fwd[reps], plain[reps], peer[reps];
     for (int i = 0; i < reps; i++) {
-        fwd[i] = s_run_forwarder(&d, n);
+        fwd[i] = s_run_forwarder(&d, 0, n);
+        plain[i] = s_run_forwarder(&d, 1, n);
         peer[i] = s_run_peer(&d, n);
-        printf("  run %d: forwarder %.0f ev/s, direct PUSH into propagation %.0f ev/s\n", i + 1,
-               fwd[i], peer[i]);
+        printf("  run %d: forwarder acknowledged %.0f ev/s, forwarder PUSH %.0f ev/s, direct PUSH "
+               "into propagation %.0f ev/s\n",
+               i + 1, fwd[i], plain[i], peer[i]);
     }
     qsort(fwd, reps, sizeof(double), cb_cmp);
+    qsort(plain, reps, sizeof(double), cb_cmp);
     qsort(peer, reps, sizeof(double), cb_cmp);
-    printf("throughput  forwarder -> propagation %.0f events/s (median of %d; min %.0f, max %.0f)\n",
+    printf("throughput  forwarder -> propagation (acknowledged) %.0f events/s (median of %d; "
+           "min %.0f, max %.0f)\n",
            fwd[1], reps, fwd[0], fwd[2]);
     printf("throughput  pre-packed batches of %d PUSHed into propagation %.0f events/s (median; "
            "min %.0f, max %.0f)\n",
            BATCH, peer[1], peer[0], peer[2]);
+    printf("throughput  forwarder -> propagation (PUSH, no acknowledgements) %.0f events/s "
+           "(median; min %.0f, max %.0f)\n",
+           plain[1], plain[0], plain[2]);
     printf("ratio       forwarder path / direct PUSH = %.2f\n", fwd[1] / peer[1]);
+    printf("ratio       acknowledged / PUSH forwarder = %.2f\n", fwd[1] / plain[1]);
     /* Each retry is a batch propagation could not take yet; the forwarder then waits its
      * retry_interval_ms (config default) before offering it again. */
     printf("forwarder   %.0f send retries (propagation full) over the %d runs, at the default "
-           "retry_interval_ms\n",
-           s_metric(d.fwd_rest, "vexfs_forwarder_send_retries_total"), reps);
-    int st = vt_stop(d.fwd, SIGTERM, 30000);
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        fprintf(stderr, "bench: forwarder exit status %d; see %s/forwarder.log\n", st, d.dir);
+           "retry_interval_ms; %.0f events acknowledged, %.0f resent\n",
+           s_metric(d.fwd_rest[0], "vexfs_forwarder_send_retries_total"), reps,
+           s_metric(d.fwd_rest[0], "vexfs_forwarder_events_acked_total"),
+           s_metric(d.fwd_rest[0], "vexfs_forwarder_events_resent_total"));
+    for (int k = 0; k < 2; k++) {
+        int st = vt_stop(d.fwd[k], SIGTERM, 30000);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            fprintf(stderr, "bench: forwarder exit status %d; see %s/forwarder%d.log\n", st,
+                    d.dir, k);
+        }
     }
     vt_stop(d.prop, SIGTERM, 30000);
     return 0;

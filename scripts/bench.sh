@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make bench`: every benchmark, figures on stdout. Starts a Kafka broker for the journal
+# `make bench`: every benchmark, figures on stdout, then the kernel module's overhead in a qemu
+# guest (scripts/kmod-bench.sh; skipped with the reason when qemu or the kernel is missing). Starts a Kafka broker for the journal
 # figure unless VEXFS_KAFKA_BOOTSTRAP points at one.
 #   VX_BENCH_EVENTS   events per throughput run of propagation and routing (default 2,000,000)
 set -euo pipefail
@@ -21,3 +22,6 @@ for b in "$BUILD"/bench/bench_*; do
   esac
   echo
 done
+# The kernel module's overhead inside the qemu guest (says why and goes on when it cannot).
+echo "## kmod-bench"
+scripts/kmod-bench.sh

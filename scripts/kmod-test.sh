@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Builds kmod/vexfs_events.ko (W=1, warnings are errors) and tests it in Debian's own kernel
+# Builds kmod/vexfs_events.ko (W=1, warnings are errors), runs checkpatch.pl --strict on kmod/
+# (scripts/checkpatch.sh), and tests it in Debian's own kernel
 # under qemu (software emulation; no KVM needed): a tiny initramfs with busybox, the module
 # and a static reader performs file operations in the guest, the records leave through a
 # second serial port, and this script checks them on the host: every expected operation with
@@ -54,6 +55,14 @@ if grep -E '(^|[^a-z])warning:' "$OUT/build.log" | grep -v '^make'; then
     exit 1
 fi
 echo "  ok   module builds without warnings"
+# The kernel's own style checker (scripts/checkpatch.sh says where it comes from).
+cp_rc=0
+scripts/checkpatch.sh || cp_rc=$?
+case $cp_rc in
+    0) echo "  ok   checkpatch --strict finds nothing in kmod/" ;;
+    2) echo "  skip checkpatch: checkpatch.pl not available (see above)" ;;
+    *) echo "kmod-test: FAIL: checkpatch findings in kmod/" >&2; exit 1 ;;
+esac
 [ "${1:-}" = "--build" ] && exit 0
 
 # ---- initramfs ----------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Static analysis of lib/ and services/: cppcheck, then clang-tidy with the checks in
-# .clang-tidy. Any finding of either fails (exit 1).
+# .clang-tidy; then checkpatch.pl --strict on kmod/ when it is at hand (scripts/checkpatch.sh).
+# Any finding fails (exit 1).
 #
 #   scripts/lint.sh BUILD_DIR      BUILD_DIR holds gen/ (make lint generates it first)
 #
@@ -82,6 +83,12 @@ if ! printf '%s\n' "${SRC[@]}" | xargs -P2 -I{} bash -c '
     failed=1
 fi
 tidy_s=$(($(date +%s) - tidy_start))
+
+# ---- checkpatch on kmod/ --------------------------------------------------------------------
+# Only when checkpatch.pl is at hand (scripts/checkpatch.sh fetches it; make kmod does too).
+if ! scripts/checkpatch.sh --no-fetch; then
+    failed=1
+fi
 
 if [ "$failed" -ne 0 ]; then
     echo "lint: FAILED (cppcheck ${cppcheck_s}s, clang-tidy ${tidy_s}s)" >&2

@@ -5,13 +5,13 @@
 #include <czmq.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "fwd_config.h"
+#include "fwd_link.h"
 #include "fwd_translate.h"
 #include "vx_arena.h"
 #include "vx_clock.h"
@@ -19,17 +19,9 @@
 #include "vx_mem.h"
 #include "vx_wire.h"
 
-#define S_TOPIC "events"
 #define S_INBUF (4 * FWD_RECORD_MAX)
 #define S_REOPEN_MS 1000
 #define S_IDLE_MS 200
-#define S_SNDHWM 64 /* batches inside ZeroMQ; the rest wait in our queue, where they are counted */
-
-struct s_packed {
-    uint8_t *data;
-    size_t len;
-    size_t n_events;
-};
 
 static const char *const s_reasons[] = {FWD_R_TRUNCATED, FWD_R_CORRUPT, FWD_R_VERSION, FWD_R_OP,
                                         FWD_R_PATH};
@@ -39,8 +31,7 @@ struct fwd_server {
     /* settings */
     char *device;
     size_t batch_max;
-    uint64_t delay_ns, retry_ns, shutdown_ns;
-    size_t queue_max;
+    uint64_t delay_ns, shutdown_ns;
     /* input */
     int fd;
     bool eof;
@@ -54,17 +45,13 @@ struct fwd_server {
     size_t n;
     uint64_t open_ns;
     /* delivery */
-    zsock_t *push;
+    fwd_link_t *link;
     char sender[300];
-    uint64_t batch_seq, event_seq;
-    struct s_packed *q;
-    size_t q_head, q_count;
-    uint64_t next_try_ns;
+    uint64_t event_seq;
+    bool paused; /* input not read: the link's buffer is full */
     /* observability */
     _Atomic bool input_open;
-    vx_counter_t *translated, *rejected[S_N_REASONS], *kernel_lost, *shutdown_lost,
-        *send_failed, *sent_events, *sent_batches, *retries;
-    vx_gauge_t *buffered;
+    vx_counter_t *translated, *rejected[S_N_REASONS], *kernel_lost, *shutdown_lost;
 };
 
 /* ---- input ---------------------------------------------------------------------------- */
@@ -201,59 +188,10 @@ s_close_batch(fwd_server_t *s, uint64_t now)
     if (s->n == 0) {
         return;
     }
-    vx_batch_t b;
-    vexfs__v1__event_batch__init(&b);
-    b.events = s->events;
-    b.n_events = s->n;
-    b.sender = s->sender;
-    b.batch_sequence = ++s->batch_seq;
-    struct s_packed p = {.n_events = s->n};
-    p.len = vexfs__v1__event_batch__get_packed_size(&b);
-    p.data = vx_malloc(p.len ? p.len : 1);
-    vexfs__v1__event_batch__pack(&b, p.data);
-    /* The loop stops reading before the queue is full, so there is always room here. */
-    s->q[(s->q_head + s->q_count) % s->queue_max] = p;
-    s->q_count++;
-    vx_gauge_set(s->buffered, (double)s->q_count);
+    /* The loop stops reading before the buffer is full, so there is always room here. */
+    fwd_link_put(s->link, s->events, s->n, s->sender);
     s->n = 0;
     vx_arena_reset(s->arena);
-}
-
-static void
-s_pop(fwd_server_t *s)
-{
-    free(s->q[s->q_head].data);
-    s->q[s->q_head].data = NULL;
-    s->q_head = (s->q_head + 1) % s->queue_max;
-    s->q_count--;
-    vx_gauge_set(s->buffered, (double)s->q_count);
-}
-
-static void
-s_deliver(fwd_server_t *s, uint64_t now)
-{
-    if (now < s->next_try_ns) {
-        return;
-    }
-    while (s->q_count > 0) {
-        struct s_packed *p = &s->q[s->q_head];
-        int rc = vx_wire_send_packed(s->push, S_TOPIC, p->data, p->len, ZMQ_DONTWAIT);
-        if (rc == -EAGAIN || rc == -EINTR) {
-            /* Propagation is down or full: keep the batch and offer it again later. */
-            vx_counter_add(s->retries, 1);
-            s->next_try_ns = now + s->retry_ns;
-            return;
-        }
-        if (rc < 0) {
-            vx_counter_add(s->send_failed, p->n_events);
-            vx_error("FWD-SEND", "batch of %zu events dropped: %s", p->n_events,
-                     zmq_strerror(-rc));
-        } else {
-            vx_counter_add(s->sent_events, p->n_events);
-            vx_counter_add(s->sent_batches, 1);
-        }
-        s_pop(s);
-    }
 }
 
 /* ---- life cycle ----------------------------------------------------------------------- */
@@ -267,11 +205,8 @@ fwd_server_new(const vx_config_t *cfg, const char *device, vx_metrics_t *m, char
     s->device = vx_strdup(device ? device : vx_config_str(cfg, FWD_SECTION, "device"));
     s->batch_max = (size_t)vx_config_int(cfg, FWD_SECTION, "batch_max_events");
     s->delay_ns = (uint64_t)vx_config_int(cfg, FWD_SECTION, "batch_max_delay_ms") * VX_NS_PER_MS;
-    s->retry_ns = (uint64_t)vx_config_int(cfg, FWD_SECTION, "retry_interval_ms") * VX_NS_PER_MS;
     s->shutdown_ns =
         (uint64_t)vx_config_int(cfg, FWD_SECTION, "shutdown_timeout_ms") * VX_NS_PER_MS;
-    s->queue_max = (size_t)vx_config_int(cfg, FWD_SECTION, "buffer_max_batches") + 1;
-    s->q = vx_calloc(s->queue_max, sizeof *s->q);
     s->in = vx_malloc(S_INBUF);
     s->arena = vx_arena_new(64 * 1024, 0);
     s->events = vx_calloc(s->batch_max, sizeof *s->events);
@@ -299,34 +234,8 @@ fwd_server_new(const vx_config_t *cfg, const char *device, vx_metrics_t *m, char
                                         "kernel_ring_full", NULL);
     s->shutdown_lost = vx_metrics_counter(m, "vexfs_forwarder_events_dropped_total", dh, "reason",
                                           "shutdown", NULL);
-    s->send_failed = vx_metrics_counter(m, "vexfs_forwarder_events_dropped_total", dh, "reason",
-                                        "send_error", NULL);
-    s->sent_events = vx_metrics_counter(m, "vexfs_forwarder_events_sent_total",
-                                        "Events handed to ZeroMQ for propagation.", NULL);
-    s->sent_batches = vx_metrics_counter(m, "vexfs_forwarder_batches_sent_total",
-                                         "Batches handed to ZeroMQ for propagation.", NULL);
-    s->retries = vx_metrics_counter(m, "vexfs_forwarder_send_retries_total",
-                                    "Times propagation could not take a batch yet.", NULL);
-    s->buffered = vx_metrics_gauge(m, "vexfs_forwarder_buffered_batches",
-                                   "Batches waiting for propagation.", NULL);
-
-    s->push = zsock_new(ZMQ_PUSH);
-    if (!s->push) {
-        snprintf(err, errlen, "cannot create a ZeroMQ socket: %s", zmq_strerror(zmq_errno()));
-        fwd_server_destroy(&s);
-        return NULL;
-    }
-    /* Queue only to a live connection: while propagation is away, batches stay in our own
-     * counted queue instead of a pipe that dies with the connection. */
-    zsock_set_immediate(s->push, 1);
-    zsock_set_sndhwm(s->push, S_SNDHWM);
-    zsock_set_linger(s->push, 2000);
-    zsock_set_reconnect_ivl(s->push, 100);
-    zsock_set_reconnect_ivl_max(s->push, 1000);
-    const char *ep = vx_config_str(cfg, FWD_SECTION, "ingest_endpoint");
-    if (zsock_connect(s->push, "%s", ep) < 0) {
-        snprintf(err, errlen, "ingest_endpoint: cannot connect to '%s': %s", ep,
-                 zmq_strerror(zmq_errno()));
+    s->link = fwd_link_new(cfg, FWD_SECTION, "vexfs_forwarder", dh, m, err, errlen);
+    if (!s->link) {
         fwd_server_destroy(&s);
         return NULL;
     }
@@ -340,14 +249,10 @@ fwd_server_destroy(fwd_server_t **sp)
     if (!s) {
         return;
     }
-    zsock_destroy(&s->push);
-    while (s->q_count > 0) {
-        s_pop(s);
-    }
+    fwd_link_destroy(&s->link);
     if (s->fd >= 0) {
         close(s->fd);
     }
-    free(s->q);
     free(s->in);
     free(s->events);
     free(s->device);
@@ -371,8 +276,9 @@ s_timeout_ms(const fwd_server_t *s, uint64_t now)
     if (s->n > 0 && s->open_ns + s->delay_ns < wake) {
         wake = s->open_ns + s->delay_ns;
     }
-    if (s->q_count > 0 && s->next_try_ns < wake) {
-        wake = s->next_try_ns;
+    uint64_t link = fwd_link_wake_ns(s->link);
+    if (link < wake) {
+        wake = link;
     }
     if (s->fd < 0 && s->next_open_ns < wake) {
         wake = s->next_open_ns;
@@ -384,44 +290,56 @@ int
 fwd_server_run(fwd_server_t *s, volatile sig_atomic_t *stop)
 {
     vx_info("FWD-RUN", "sender %s: %s -> propagation", s->sender, s->device);
+    /* Room for every batch the input can close in one read, so fwd_link_put never lacks it. */
+    size_t reserve = S_INBUF / 16 / s->batch_max + 2;
     while (!*stop) {
         uint64_t now = vx_mono_ns();
         if (s->fd < 0 && now >= s->next_open_ns) {
             s_open_input(s, now);
         }
-        /* Room for one more batch than the input can close in one read, so never full. */
-        bool room = s->q_count + S_INBUF / 16 / s->batch_max + 2 < s->queue_max;
-        struct pollfd p = {s->fd, POLLIN, 0};
+        bool room = fwd_link_room(s->link) > reserve;
+        if (!room && !s->paused) {
+            fwd_link_count_backpressure(s->link);
+        }
+        s->paused = !room;
+        zmq_pollitem_t items[3];
+        size_t n_items = 0;
         bool reading = s->fd >= 0 && !s->eof && room;
-        int rc = poll(&p, reading ? 1 : 0, s_timeout_ms(s, now));
+        if (reading) {
+            items[n_items++] = (zmq_pollitem_t){NULL, s->fd, ZMQ_POLLIN, 0};
+        }
+        n_items += fwd_link_pollitems(s->link, items + n_items);
+        int rc = zmq_poll(items, (int)n_items, s_timeout_ms(s, now));
         now = vx_mono_ns();
-        if (rc > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR))) {
+        if (rc > 0 && reading && (items[0].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) {
             s_read_input(s, now);
         }
         if (s->n > 0 && now >= s->open_ns + s->delay_ns) {
             s_close_batch(s, now);
         }
-        s_deliver(s, now);
+        fwd_link_pump(s->link, now);
     }
 
-    vx_info("FWD-STOP", "stopping: delivering %zu buffered batches", s->q_count + (s->n > 0));
+    vx_info("FWD-STOP", "stopping: delivering %zu buffered batches",
+            fwd_link_held(s->link) + (s->n > 0));
     s_close_batch(s, vx_mono_ns());
     uint64_t deadline = vx_mono_ns() + s->shutdown_ns;
-    while (s->q_count > 0 && vx_mono_ns() < deadline) {
-        s->next_try_ns = 0;
-        s_deliver(s, vx_mono_ns());
-        if (s->q_count > 0) {
-            zclock_sleep(10);
+    for (;;) {
+        uint64_t now = vx_mono_ns();
+        fwd_link_pump(s->link, now);
+        if (fwd_link_held(s->link) == 0 || now >= deadline) {
+            break;
         }
+        zmq_pollitem_t items[2];
+        size_t n_items = fwd_link_pollitems(s->link, items);
+        zmq_poll(items, (int)n_items, 10);
     }
-    if (s->q_count > 0) {
-        size_t lost = 0;
-        for (size_t i = 0; i < s->q_count; i++) {
-            lost += s->q[(s->q_head + i) % s->queue_max].n_events;
-        }
+    if (fwd_link_held(s->link) > 0) {
+        size_t held = fwd_link_held(s->link);
+        size_t lost = fwd_link_abandon(s->link);
         vx_counter_add(s->shutdown_lost, lost);
         vx_warn("FWD-STOP-DROP", "%zu events in %zu batches not delivered before the timeout",
-                lost, s->q_count);
+                lost, held);
         return -ETIMEDOUT;
     }
     return 0;

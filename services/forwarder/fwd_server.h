@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The forwarder loop: reads kernel records, translates them, batches the events and pushes
- * the batches to propagation over ZeroMQ.
+/* The forwarder loop: reads kernel records, translates them, batches the events and hands
+ * the batches to the link to propagation (fwd_link.h: acknowledged and resent with
+ * ack_endpoint, plain PUSH without).
  *
- * Batches are packed when they close and kept in a bounded queue until ZeroMQ takes them, so
- * propagation may restart at will: while it is unreachable the queue fills, and when the
- * queue is full the input is no longer read (the kernel ring drops then, and the module and
- * the sequence gaps count it). One thread owns everything; REST threads read atomics only. */
+ * Batches are packed when they close and kept in the link's bounded buffer until propagation
+ * took them, so propagation may restart (or be killed) at will: while it is unreachable the
+ * buffer fills, and when it is full the input is no longer read (counted in
+ * vexfs_forwarder_backpressure_total; the kernel ring then drops, and the module and the
+ * kernel sequence gaps count it). One thread owns everything; REST threads read atomics
+ * only. */
 #ifndef FWD_SERVER_H
 #define FWD_SERVER_H
 

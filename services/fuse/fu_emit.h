@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The userspace event emitter shared by vexfs-fuse and vexfs-watch: producers hand it
  * operations (fu_emit_push, any thread); its own thread translates them into events, batches
- * them and pushes the batches to propagation over ZeroMQ PUSH, each batch stamped with the
- * sender id and a contiguous batch_sequence, each event with producer id and sequence.
+ * them and hands the batches to the forwarder's link to propagation (fwd_link.h: acknowledged
+ * and resent with ack_endpoint, plain PUSH without), each batch stamped with the sender id and
+ * a contiguous batch_sequence, each event with producer id and sequence.
  *
  * Backpressure: operations wait in a bounded queue; when it is full (propagation away long
  * enough to fill the batch buffer too) fu_emit_push blocks the producer for up to
@@ -14,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "../forwarder/fwd_link.h"
 #include "fu_record.h"
 #include "vx_config.h"
 #include "vx_metrics.h"
@@ -21,12 +23,14 @@
 /* The emitter's keys, shared by the sections of both programs (rest_port differs). */
 #define FU_EMIT_CFG_KEYS(producer_help, port)                                                  \
     {"ingest_endpoint", VX_CFG_STRING, "tcp://127.0.0.1:5550", 0, 1024, false,                 \
-     "propagation's ZeroMQ PULL endpoint (connected; reconnects by itself)"},                  \
+     "propagation's ZeroMQ PULL endpoint (connected; reconnects by itself); used when "        \
+     "ack_endpoint is empty"},                                                                 \
+    FWD_LINK_CFG_KEYS,                                                                         \
     {"batch_max_events", VX_CFG_INT, "100", 1, 10000, false, "events per batch"},              \
     {"batch_max_delay_ms", VX_CFG_INT, "5", 0, 60000, false,                                   \
      "longest an event waits for its batch to fill"},                                          \
     {"buffer_max_batches", VX_CFG_INT, "1000", 1, 1000000, false,                              \
-     "batches held while propagation is unreachable"},                                         \
+     "batches held until propagation took (with ack_endpoint: acknowledged) them"},            \
     {"queue_max_ops", VX_CFG_INT, "10000", 1, 10000000, false,                                 \
      "operations waiting to be translated; when full, producers wait"},                        \
     {"queue_block_ms", VX_CFG_INT, "1000", 0, 600000, false,                                   \

@@ -25,6 +25,12 @@ static const struct vx_cfg_key s_keys[] = {
      "longest an accepted event waits for its batch to fill while input keeps coming"},
     {"ingest_endpoint", VX_CFG_STRING, "tcp://127.0.0.1:5550", 0, 1024, false,
      "ZeroMQ PULL endpoint (bound) producers send batches to"},
+    {"ingest_acked_endpoint", VX_CFG_STRING, "", 0, 1024, false,
+     "ZeroMQ ROUTER endpoint (bound) for producers that want each batch acknowledged once "
+     "handed on (their ack_endpoint); empty: off"},
+    {"ingest_ack_durable", VX_CFG_BOOL, "true", 0, 0, false,
+     "with Kafka, acknowledge an acknowledged-ingest batch only after Kafka reported on each "
+     "of its events"},
     {"output_endpoint", VX_CFG_STRING, "tcp://127.0.0.1:5551", 0, 1024, false,
      "ZeroMQ PUSH endpoint (bound) routing pulls from; lossless, blocks when full"},
     {"tap_endpoint", VX_CFG_STRING, "tcp://127.0.0.1:5553", 0, 1024, false,

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "prop_ack.h"
 #include "prop_dedup.h"
 #include "prop_stamp.h"
 #include "vx_arena.h"
@@ -24,6 +25,7 @@
 #define S_DRAIN_MAX 256                     /* messages read per socket per loop turn */
 #define S_PREFETCH 128                      /* events validated and hashed ahead of dedup */
 #define S_REST_ENDPOINT_FMT "inproc://prop-rest-%p"
+#define S_ACK_MAX_PENDING 8192               /* acknowledged batches not yet handed on */
 
 static const char *const s_reasons[] = {
     "unknown_type", "missing_path", "bad_path", "bad_id",   "too_large", "bad_utf8",
@@ -61,6 +63,7 @@ struct s_out {
     size_t rec_len[S_OUT_CAP];
     uint64_t recv_ns[S_OUT_CAP];
     struct s_submit *req[S_OUT_CAP];
+    struct prop_ack *ack[S_OUT_CAP]; /* the acknowledged-ingest batch of each event, or NULL */
     uint64_t oldest_ns; /* monotonic time the first event of this batch was accepted */
 };
 
@@ -71,13 +74,18 @@ struct prop_server {
     bool coalesce;
 
     zsock_t *ingest;
+    zsock_t *acked; /* ROUTER of the acknowledged ingest, or NULL (prop_ack.h) */
     zsock_t *output;
     zsock_t *tap;
     zsock_t *rest_pull;
     zsock_t *rest_push; /* guarded by rest_mu; shared by REST threads */
     pthread_mutex_t rest_mu;
     bool closing;       /* guarded by rest_mu */
-    char ingest_ep[256], output_ep[256], tap_ep[256], rest_ep[64];
+    char ingest_ep[256], acked_ep[256], output_ep[256], tap_ep[256], rest_ep[64];
+    prop_acks_t *acks;
+    uint64_t published_epoch; /* successful publishes so far */
+    bool ack_durable;         /* acknowledge only after Kafka reported on every event */
+    bool acks_broken;         /* a publish failed (shutdown): acknowledge nothing more */
 
     vx_kafka_t *kafka;
     bool kafka_enabled;      /* constant after new: REST threads read it */
@@ -104,6 +112,8 @@ struct prop_server {
     vx_counter_t *dropped[S_N_REASONS];
     vx_counter_t *seq_gaps, *batches_in, *batches_out, *tap_dropped;
     vx_counter_t *kafka_delivered, *kafka_failed;
+    vx_counter_t *acks_sent, *replayed, *ack_unsent;
+    vx_gauge_t *acks_pending;
     vx_histogram_t *latency;
     vx_gauge_t *dedup_entries, *dedup_evictions, *kafka_inflight;
 };
@@ -169,6 +179,19 @@ s_metrics_init(prop_server_t *s, vx_metrics_t *m)
                                             "Events Kafka acknowledged.", NULL);
     s->kafka_failed = vx_metrics_counter(m, "vexfs_kafka_failed_total",
                                          "Events Kafka did not take (after retries).", NULL);
+    s->acks_sent = vx_metrics_counter(m, "vexfs_ingest_acks_total",
+                                      "Acknowledgements sent on the acknowledged ingest.", NULL);
+    s->ack_unsent = vx_metrics_counter(m, "vexfs_ingest_unacknowledged_batches_total",
+                                       "Batches of the acknowledged ingest that will never be "
+                                       "acknowledged (no sender or sequence, or too many "
+                                       "pending).",
+                                       NULL);
+    s->acks_pending = vx_metrics_gauge(m, "vexfs_ingest_acks_pending",
+                                       "Acknowledged-ingest batches not yet handed on.", NULL);
+    s->replayed = vx_metrics_counter(m, "vexfs_batches_replayed_total",
+                                     "Batches at or below their sender's last sequence (a "
+                                     "producer's resend, or a producer that restarted its sequence).",
+                                     NULL);
     double bounds[24];
     size_t nb = vx_metrics_exp_bounds(bounds, 24, 1e-6, 2.0);
     s->latency = vx_metrics_histogram(m, "vexfs_event_propagation_latency_seconds",
@@ -217,7 +240,11 @@ static void
 cb_kafka_delivery(void *opaque, int err, const char *errstr, void *arg)
 {
     prop_server_t *s = arg;
-    struct s_submit *r = opaque;
+    struct prop_ack *ack = s->acks ? prop_acks_entry(s->acks, opaque) : NULL;
+    struct s_submit *r = ack ? NULL : opaque;
+    if (ack) {
+        ack->kafka_pending--; /* a failure is counted below; the batch was handed on */
+    }
     if (err) {
         vx_counter_add(s->kafka_failed, 1);
         vx_counter_add(s_dropped(s, "kafka_failed"), 1);
@@ -257,10 +284,14 @@ s_send_reliable(prop_server_t *s, const void *data, size_t len)
 
 static void
 s_journal(prop_server_t *s, const uint8_t *event, size_t len, const char *path, size_t path_len,
-          struct s_submit *req)
+          struct s_submit *req, struct prop_ack *ack)
 {
-    int rc = vx_kafka_produce(s->kafka, s->kafka_topic, path, path_len, event, len,
-                              req && req->durable ? req : NULL, s->durable_timeout_ms);
+    void *opaque = req && req->durable ? (void *)req : NULL;
+    if (ack && s->ack_durable) {
+        opaque = ack;
+    }
+    int rc = vx_kafka_produce(s->kafka, s->kafka_topic, path, path_len, event, len, opaque,
+                              s->durable_timeout_ms);
     if (rc < 0) {
         vx_counter_add(s->kafka_failed, 1);
         vx_counter_add(s_dropped(s, "kafka_failed"), 1);
@@ -273,6 +304,9 @@ s_journal(prop_server_t *s, const uint8_t *event, size_t len, const char *path, 
     }
     if (req && req->durable) {
         req->pending++;
+    }
+    if (opaque && opaque == (void *)ack) {
+        ack->kafka_pending++;
     }
 }
 
@@ -348,7 +382,9 @@ s_flush(prop_server_t *s)
         vx_error("PROP-PUBLISH", "batch of %zu events not published: %s", o->n, strerror(-rc));
         vx_counter_add(s_dropped(s, "shutdown"), o->n);
         s->out_batch_seq--; /* nothing left: the next batch keeps the sequence contiguous */
+        s->acks_broken = true;
     } else {
+        s->published_epoch++;
         vx_counter_add(s->batches_out, 1);
         vx_counter_add(s->processed, o->n);
         if (s->tap && vx_wire_send_packed(s->tap, "events", o->buf, o->len, ZMQ_DONTWAIT) < 0) {
@@ -365,7 +401,7 @@ s_flush(prop_server_t *s)
             const uint8_t *ev = o->buf + o->rec_off[i];
             const char *path;
             size_t plen = s_packed_path(ev, o->rec_len[i], &path);
-            s_journal(s, ev, o->rec_len[i], path, plen, o->req[i]);
+            s_journal(s, ev, o->rec_len[i], path, plen, o->req[i], o->ack[i]);
         } else if (rc < 0 && o->req[i] && o->req[i]->status == 0) {
             o->req[i]->status = -ESHUTDOWN;
             snprintf(o->req[i]->message, sizeof o->req[i]->message, "not published: %s",
@@ -424,7 +460,7 @@ s_append(prop_server_t *s, const vx_event_t *e, struct vx_span span, uint64_t wa
  * submission the batch came from, or NULL for ZeroMQ ingest. */
 static void
 s_process(prop_server_t *s, const vx_batch_t *batch, const struct vx_span *spans,
-          struct s_submit *req, int source)
+          struct s_submit *req, struct prop_ack *ack, int source)
 {
     struct s_out *o = s->out;
     uint64_t mono = vx_mono_ns();
@@ -477,6 +513,7 @@ s_process(prop_server_t *s, const vx_batch_t *batch, const struct vx_span *spans
         s_append(s, e, spans[i], wall, source, id);
         o->recv_ns[k] = mono;
         o->req[k] = req;
+        o->ack[k] = ack;
         o->n++;
         if (req) {
             char idtext[VX_EVENT_ID_STR];
@@ -490,9 +527,17 @@ s_process(prop_server_t *s, const vx_batch_t *batch, const struct vx_span *spans
     }
 }
 
-/* Decodes and processes one received message body. */
+/* The connection an acknowledged-ingest batch came on. */
+struct s_from {
+    const uint8_t *id;
+    size_t id_len;
+};
+
+/* Decodes and processes one received message body. from: the acknowledged-ingest connection
+ * to answer, or NULL. */
 static void
-s_ingest_bytes(prop_server_t *s, const void *data, size_t len, struct s_submit *req, int source)
+s_ingest_bytes(prop_server_t *s, const void *data, size_t len, struct s_submit *req, int source,
+               const struct s_from *from)
 {
     if (vx_arena_used(s->arena) > S_ARENA_FLUSH && s->out->n == 0) {
         vx_arena_reset(s->arena);
@@ -514,6 +559,9 @@ s_ingest_bytes(prop_server_t *s, const void *data, size_t len, struct s_submit *
         if (b->sender && b->sender[0] && b->batch_sequence) {
             struct vx_seq_result r = vx_seqtrack_observe(s->ingest_seq, b->sender,
                                                          b->batch_sequence);
+            if (r.duplicate) {
+                vx_counter_add(s->replayed, 1);
+            }
             if (r.missing) {
                 vx_counter_add(s->seq_gaps, r.missing);
                 vx_warn("PROP-SEQ-GAP", "sender %s: %llu batches missing before %llu", b->sender,
@@ -521,7 +569,23 @@ s_ingest_bytes(prop_server_t *s, const void *data, size_t len, struct s_submit *
             }
         }
     }
-    s_process(s, b, s->spans, req, source);
+    struct prop_ack *ack = NULL;
+    if (from) {
+        if (b->sender && b->sender[0] && b->batch_sequence && !prop_acks_full(s->acks)) {
+            ack = prop_acks_push(s->acks, from->id, from->id_len, b->batch_sequence, 0);
+        } else {
+            vx_counter_add(s->ack_unsent, 1);
+            vx_warn("PROP-ACK-NONE", "batch from %s will not be acknowledged: %s",
+                    b->sender && b->sender[0] ? b->sender : "an unnamed sender",
+                    b->batch_sequence ? "too many pending" : "no sender or batch_sequence");
+        }
+    }
+    s_process(s, b, s->spans, req, ack, source);
+    if (ack) {
+        /* Handed on once what the output holds now is published (at once when it is empty:
+         * every event of the batch was published already, a duplicate or invalid). */
+        ack->epoch = s->published_epoch + (s->out->n > 0);
+    }
     if (vx_arena_used(s->arena) > S_ARENA_FLUSH) {
         s_flush(s);
         vx_arena_reset(s->arena);
@@ -542,15 +606,50 @@ s_drain_ingest(prop_server_t *s)
             vx_warn("PROP-BAD-FRAME", "message without exactly topic + batch frames dropped");
             continue;
         }
-        s_ingest_bytes(s, zmq_msg_data(&msg.body), zmq_msg_size(&msg.body), NULL, 0);
+        s_ingest_bytes(s, zmq_msg_data(&msg.body), zmq_msg_size(&msg.body), NULL, 0, NULL);
         vx_wire_msg_fini(&msg);
+    }
+}
+
+static void
+s_drain_acked(prop_server_t *s)
+{
+    for (int i = 0; i < S_DRAIN_MAX && !prop_acks_full(s->acks); i++) {
+        uint8_t id[PROP_ACK_ID_MAX];
+        struct s_from from = {id, 0};
+        zmq_msg_t body;
+        int rc = prop_acks_recv(s->acked, id, &from.id_len, &body);
+        if (rc == -EAGAIN) {
+            return;
+        }
+        if (rc < 0) {
+            vx_counter_add(s_dropped(s, "bad_frame"), 1);
+            vx_warn("PROP-BAD-FRAME", "acknowledged ingest: message without exactly topic + "
+                                      "batch frames dropped");
+            continue;
+        }
+        s_ingest_bytes(s, zmq_msg_data(&body), zmq_msg_size(&body), NULL, 0, &from);
+        zmq_msg_close(&body);
+    }
+}
+
+/* Sends the acknowledgements that became due. */
+static void
+s_release_acks(prop_server_t *s)
+{
+    if (!s->acked || s->acks_broken) {
+        return;
+    }
+    size_t n = prop_acks_release(s->acks, s->published_epoch, s->acked);
+    if (n) {
+        vx_counter_add(s->acks_sent, n);
     }
 }
 
 static void
 s_handle_submit(prop_server_t *s, struct s_submit *r)
 {
-    s_ingest_bytes(s, r->packed, r->len, r, VEXFS__V1__BOUNDARY__USERSPACE_API);
+    s_ingest_bytes(s, r->packed, r->len, r, VEXFS__V1__BOUNDARY__USERSPACE_API, NULL);
     /* A REST caller waits: publish now rather than when the batch fills. */
     s_flush(s);
     if (r->pending == 0) {
@@ -628,6 +727,16 @@ prop_server_new(const vx_config_t *cfg, vx_metrics_t *metrics, char *err, size_t
     if (!s->ingest) {
         goto fail;
     }
+    const char *acked = vx_config_str(cfg, PROP_SECTION, "ingest_acked_endpoint");
+    if (acked[0]) {
+        s->acked = s_bind(ZMQ_ROUTER, acked, hwm, s->acked_ep, sizeof s->acked_ep, err, errlen);
+        if (!s->acked) {
+            goto fail;
+        }
+        zsock_set_sndhwm(s->acked, 0); /* acknowledgements are bounded by S_ACK_MAX_PENDING */
+        s->acks = prop_acks_new(S_ACK_MAX_PENDING);
+        s->ack_durable = vx_config_bool(cfg, PROP_SECTION, "ingest_ack_durable");
+    }
     s->output = s_bind(ZMQ_PUSH, vx_config_str(cfg, PROP_SECTION, "output_endpoint"), hwm,
                        s->output_ep, sizeof s->output_ep, err, errlen);
     if (!s->output) {
@@ -683,6 +792,8 @@ prop_server_destroy(prop_server_t **sp)
         vx_kafka_destroy(&s->kafka, 0);
     }
     zsock_destroy(&s->ingest);
+    zsock_destroy(&s->acked);
+    prop_acks_destroy(&s->acks);
     zsock_destroy(&s->output);
     zsock_destroy(&s->tap);
     zsock_destroy(&s->rest_push);
@@ -708,19 +819,24 @@ s_update_gauges(prop_server_t *s)
         vx_gauge_set(s->kafka_inflight, (double)vx_kafka_inflight(s->kafka));
         atomic_store(&s->kafka_fatal, vx_kafka_fatal(s->kafka));
     }
+    if (s->acks) {
+        vx_gauge_set(s->acks_pending, (double)prop_acks_pending(s->acks));
+    }
 }
 
 int
 prop_server_run(prop_server_t *s, volatile sig_atomic_t *stop)
 {
-    zmq_pollitem_t items[2] = {
+    zmq_pollitem_t items[3] = {
         {zsock_resolve(s->ingest), 0, ZMQ_POLLIN, 0},
         {zsock_resolve(s->rest_pull), 0, ZMQ_POLLIN, 0},
+        {s->acked ? zsock_resolve(s->acked) : NULL, 0, 0, 0},
     };
+    int n_items = s->acked ? 3 : 2;
     uint64_t last_gauges = 0;
-    vx_info("PROP-RUN", "producer %s: ingest %s, output %s, tap %s, kafka %s", s->producer_id,
-            s->ingest_ep, s->output_ep, s->tap ? s->tap_ep : "off",
-            s->kafka ? s->kafka_topic : "off");
+    vx_info("PROP-RUN", "producer %s: ingest %s, acknowledged ingest %s, output %s, tap %s, kafka %s",
+            s->producer_id, s->ingest_ep, s->acked ? s->acked_ep : "off", s->output_ep,
+            s->tap ? s->tap_ep : "off", s->kafka ? s->kafka_topic : "off");
     while (!*stop) {
         long timeout = 100;
         if (s->out->n > 0) {
@@ -728,7 +844,10 @@ prop_server_run(prop_server_t *s, volatile sig_atomic_t *stop)
             uint64_t age = vx_mono_ns() - s->out->oldest_ns;
             timeout = age >= delay ? 0 : (long)((delay - age) / VX_NS_PER_MS);
         }
-        int n = zmq_poll(items, 2, timeout);
+        /* While too many acknowledgements are pending the ROUTER is not read: its high-water
+         * mark then holds the producers back. */
+        items[2].events = s->acked && !prop_acks_full(s->acks) ? ZMQ_POLLIN : 0;
+        int n = zmq_poll(items, n_items, timeout);
         if (n < 0 && zmq_errno() != EINTR) {
             vx_error("PROP-POLL", "zmq_poll: %s", zmq_strerror(zmq_errno()));
             break;
@@ -739,6 +858,9 @@ prop_server_run(prop_server_t *s, volatile sig_atomic_t *stop)
             }
             if (items[1].revents & ZMQ_POLLIN) {
                 s_drain_rest(s);
+            }
+            if (items[2].revents & ZMQ_POLLIN) {
+                s_drain_acked(s);
             }
         }
         /* Flush when input went quiet, or when the oldest waiting event is due. */
@@ -754,6 +876,7 @@ prop_server_run(prop_server_t *s, volatile sig_atomic_t *stop)
         if (s->kafka) {
             vx_kafka_poll(s->kafka, 0);
         }
+        s_release_acks(s);
         uint64_t now = vx_mono_ns();
         if (now - last_gauges > 100 * VX_NS_PER_MS) {
             s_update_gauges(s);
@@ -778,6 +901,12 @@ prop_server_run(prop_server_t *s, volatile sig_atomic_t *stop)
             rc = -ETIMEDOUT;
         }
         vx_kafka_destroy(&s->kafka, 0);
+    }
+    /* Answer what was handed on, so producers do not send it again to the next instance. */
+    s_release_acks(s);
+    if (s->acked) {
+        zsock_set_linger(s->acked, 1000);
+        zsock_destroy(&s->acked);
     }
     /* Let ZeroMQ deliver what is queued for routing before the socket closes. */
     zsock_set_linger(s->output, s->shutdown_timeout_ms);
@@ -923,6 +1052,12 @@ const char *
 prop_server_ingest_endpoint(const prop_server_t *s)
 {
     return s->ingest_ep;
+}
+
+const char *
+prop_server_acked_endpoint(const prop_server_t *s)
+{
+    return s->acked_ep;
 }
 
 const char *

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The propagation loop: ingest (ZeroMQ PULL and REST submissions), validation,
+/* The propagation loop: ingest (ZeroMQ PULL, the acknowledged ROUTER of prop_ack.h, and REST
+ * submissions), validation,
  * deduplication, stamping, publishing (PUSH to routing, PUB tap) and the Kafka journal.
  *
  * One thread runs prop_server_run and owns every socket and the Kafka producer. REST
@@ -58,6 +59,8 @@ void prop_server_count_invalid(prop_server_t *s, const char *reason, size_t n);
 
 /* The endpoints actually bound (useful when configured with port 0 / wildcard). */
 const char *prop_server_ingest_endpoint(const prop_server_t *s);
+/* "" when ingest_acked_endpoint is off. */
+const char *prop_server_acked_endpoint(const prop_server_t *s);
 const char *prop_server_output_endpoint(const prop_server_t *s);
 const char *prop_server_tap_endpoint(const prop_server_t *s);
 

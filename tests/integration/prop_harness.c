@@ -22,6 +22,7 @@ ph_start(struct ph_daemon *d, const char *prop_yaml, const char *admin_yaml)
     free(dir);
     d->rest_port = vt_free_port();
     snprintf(d->ingest, sizeof d->ingest, "tcp://127.0.0.1:%u", (unsigned)vt_free_port());
+    snprintf(d->acked, sizeof d->acked, "tcp://127.0.0.1:%u", (unsigned)vt_free_port());
     snprintf(d->output, sizeof d->output, "tcp://127.0.0.1:%u", (unsigned)vt_free_port());
     snprintf(d->tap, sizeof d->tap, "tcp://127.0.0.1:%u", (unsigned)vt_free_port());
     char tokpath[300], cfgpath[300], cfg[4096];
@@ -33,6 +34,7 @@ ph_start(struct ph_daemon *d, const char *prop_yaml, const char *admin_yaml)
              "event_propagation:\n"
              "  rest_port: %u\n"
              "  ingest_endpoint: %s\n"
+             "  ingest_acked_endpoint: %s\n"
              "  output_endpoint: %s\n"
              "  tap_endpoint: %s\n"
              "  producer_id: prop-test\n"
@@ -42,10 +44,17 @@ ph_start(struct ph_daemon *d, const char *prop_yaml, const char *admin_yaml)
              "%s"
              "logging:\n"
              "  level: info\n",
-             (unsigned)d->rest_port, d->ingest, d->output, d->tap, prop_yaml ? prop_yaml : "",
+             (unsigned)d->rest_port, d->ingest, d->acked, d->output, d->tap, prop_yaml ? prop_yaml : "",
              tokpath, admin_yaml ? admin_yaml : "");
     ck_assert_int_eq(vt_write_file(cfgpath, cfg), 0);
-    char bin[512];
+    ph_restart(d);
+}
+
+void
+ph_restart(struct ph_daemon *d)
+{
+    char bin[512], cfgpath[300];
+    snprintf(cfgpath, sizeof cfgpath, "%s/vexfs.yaml", d->dir);
     snprintf(bin, sizeof bin, "%s/vexfs-propagation", vt_bin_dir());
     char *argv[] = {bin, (char *)"--config", cfgpath, NULL};
     d->pid = vt_spawn(argv, NULL, d->log);

@@ -16,7 +16,7 @@
 struct ph_daemon {
     pid_t pid;
     uint16_t rest_port;
-    char ingest[64], output[64], tap[64];
+    char ingest[64], acked[64], output[64], tap[64]; /* acked: ingest_acked_endpoint */
     char dir[256];
     char log[300];
 };
@@ -29,6 +29,9 @@ void ph_start(struct ph_daemon *d, const char *prop_yaml, const char *admin_yaml
 int ph_stop(struct ph_daemon *d);
 /* Kills with SIGKILL and reaps. */
 void ph_kill9(struct ph_daemon *d);
+/* Starts the daemon again with the same configuration and ports (after ph_kill9); waits for
+ * /ready. */
+void ph_restart(struct ph_daemon *d);
 
 /* Connected sockets: PUSH to ingest, PULL from output. */
 zsock_t *ph_push(const struct ph_daemon *d);

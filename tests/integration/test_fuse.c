@@ -103,9 +103,9 @@ s_fuse_start(struct s_fuse *fz, const struct ph_daemon *d, const char *extra)
     snprintf(cfgpath, sizeof cfgpath, "%s/fuse.yaml", s_dir);
     fz->rest_port = vt_free_port();
     snprintf(cfg, sizeof cfg,
-             "fuse_layer:\n  ingest_endpoint: %s\n  rest_port: %u\n  producer_id: fuse-test\n"
+             "fuse_layer:\n  ack_endpoint: %s\n  rest_port: %u\n  producer_id: fuse-test\n"
              "  retry_interval_ms: 20\n  batch_max_delay_ms: 2\n%s",
-             d->ingest, (unsigned)fz->rest_port, extra ? extra : "");
+             d->acked, (unsigned)fz->rest_port, extra ? extra : "");
     ck_assert_int_eq(vt_write_file(cfgpath, cfg), 0);
     char bin[512];
     snprintf(bin, sizeof bin, "%s/vexfs-fuse", vt_bin_dir());
@@ -268,6 +268,9 @@ START_TEST(t_operations_arrive)
     ck_assert(vt_wait_until(cb_metric_is, &m, 5000));
     m.series = "vexfs_fuse_events_total";
     ck_assert(cb_metric_is(&m));
+    /* Over the acknowledged ingest: propagation answered for all of them. */
+    m.series = "vexfs_fuse_events_acked_total";
+    ck_assert(vt_wait_until(cb_metric_is, &m, 5000));
 
     s_fuse_stop(&fz);
     zsock_destroy(&pull);

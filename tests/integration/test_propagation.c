@@ -387,6 +387,78 @@ START_TEST(t_sigterm_flushes_everything)
 }
 END_TEST
 
+/* ---- the acknowledged ingest -------------------------------------------------------------- */
+
+/* The sequence of the next acknowledgement on dealer, 0 when none came within timeout_ms. */
+static uint64_t
+s_next_ack(zsock_t *dealer, int timeout_ms)
+{
+    zsock_set_rcvtimeo(dealer, timeout_ms);
+    zmsg_t *m = zmsg_recv(dealer);
+    if (!m) {
+        return 0;
+    }
+    ck_assert_uint_eq(zmsg_size(m), 2);
+    zframe_t *f = zmsg_first(m);
+    ck_assert(zframe_streq(f, "ack"));
+    f = zmsg_next(m);
+    ck_assert_uint_eq(zframe_size(f), 8);
+    uint64_t seq = 0;
+    for (int i = 7; i >= 0; i--) {
+        seq = seq << 8 | zframe_data(f)[i];
+    }
+    zmsg_destroy(&m);
+    return seq;
+}
+
+START_TEST(t_acked_ingest)
+{
+    const char *kafka = getenv("VEXFS_KAFKA_BOOTSTRAP");
+    ck_assert_msg(kafka && *kafka, "VEXFS_KAFKA_BOOTSTRAP is not set (run through run-tests.sh)");
+    char yaml[512];
+    snprintf(yaml, sizeof yaml,
+             "  dedup_window_ms: 60000\n  kafka_brokers: %s\n  kafka_topic: acked-%d\n", kafka,
+             (int)getpid());
+    struct ph_daemon d;
+    ph_start(&d, yaml, NULL);
+    zsock_t *pull = ph_pull(&d);
+    zsock_t *dealer = zsock_new(ZMQ_DEALER);
+    ck_assert_int_eq(zsock_connect(dealer, "%s", d.acked), 0);
+
+    s_send_one(dealer, "/acked/a", "1", 1);
+    s_send_one(dealer, "/acked/a", "2", 2);
+    ck_assert_uint_eq(s_next_ack(dealer, 30000), 1);
+    ck_assert_uint_eq(s_next_ack(dealer, 30000), 2);
+    /* Acknowledged only once journaled (ingest_ack_durable is on by default). */
+    ck_assert_double_ge(ph_metric(&d, "vexfs_kafka_delivered_total"), 2);
+    ck_assert_uint_eq(ph_receive(pull, 2, 5000, NULL, NULL), 2);
+
+    /* A resend: acknowledged again, its event removed by the dedup window. */
+    s_send_one(dealer, "/acked/a", "1", 1);
+    ck_assert_uint_eq(s_next_ack(dealer, 30000), 1);
+    ck_assert_double_eq(ph_metric(&d, "vexfs_events_deduplicated_total"), 1);
+    ck_assert_double_eq(ph_metric(&d, "vexfs_batches_replayed_total"), 1);
+    ck_assert_uint_eq(ph_receive(pull, 1, 300, NULL, NULL), 0);
+
+    /* Without a batch_sequence: processed, never acknowledged, counted. */
+    s_send_one(dealer, "/acked/b", "1", 0);
+    ck_assert_uint_eq(ph_receive(pull, 1, 5000, NULL, NULL), 1);
+    ck_assert_uint_eq(s_next_ack(dealer, 500), 0);
+    ck_assert_double_eq(ph_metric(&d, "vexfs_ingest_unacknowledged_batches_total"), 1);
+    ck_assert_double_eq(ph_metric(&d, "vexfs_ingest_acks_total"), 3);
+
+    /* The plain PULL ingest still works beside it. */
+    zsock_t *push = ph_push(&d);
+    s_send_one(push, "/acked/c", "1", 1);
+    ck_assert_uint_eq(ph_receive(pull, 1, 5000, NULL, NULL), 1);
+
+    zsock_destroy(&push);
+    zsock_destroy(&dealer);
+    zsock_destroy(&pull);
+    ph_stop(&d);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -396,6 +468,7 @@ main(void)
     tcase_add_test(tc, t_100k_events_complete_in_order_preserved);
     tcase_add_test(tc, t_sequence_gap_counted);
     tcase_add_test(tc, t_sigterm_flushes_everything);
+    tcase_add_test(tc, t_acked_ingest);
     suite_add_tcase(s, tc);
     tc = tcase_create("dedup");
     tcase_set_timeout(tc, 60);

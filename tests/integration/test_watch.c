@@ -147,10 +147,10 @@ START_TEST(t_operations_arrive)
     snprintf(log, sizeof log, "%s/watch.log", s_dir);
     uint16_t port = vt_free_port();
     snprintf(cfg, sizeof cfg,
-             "userspace_watcher:\n  ingest_endpoint: %s\n  rest_port: %u\n"
+             "userspace_watcher:\n  ack_endpoint: %s\n  rest_port: %u\n"
              "  producer_id: watch-test\n  mode: %s\n  batch_max_delay_ms: 2\n"
              "  retry_interval_ms: 20\n",
-             d.ingest, (unsigned)port, mode);
+             d.acked, (unsigned)port, mode);
     ck_assert_int_eq(vt_write_file(cfgpath, cfg), 0);
     char bin[512];
     snprintf(bin, sizeof bin, "%s/vexfs-watch", vt_bin_dir());

@@ -1,0 +1,479 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The link to propagation: buffer, window, acknowledgements, resends (see fwd_link.h). */
+#include "fwd_link.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vx_clock.h"
+#include "vx_log.h"
+#include "vx_mem.h"
+#include "vx_wire.h"
+
+#define S_TOPIC "events"
+#define S_SNDHWM 64     /* plain mode: batches inside ZeroMQ; the rest wait in the buffer */
+#define S_ACK_FRAME "ack"
+
+enum { S_WAIT, S_SENT, S_DONE };
+
+struct s_slot {
+    uint8_t *data;
+    size_t len;
+    size_t n_events;
+    uint64_t seq;
+    uint64_t sent_ns;
+    int state;
+    bool sent_before; /* a send of this batch already left: the next one is a resend */
+};
+
+struct fwd_link {
+    bool acked;
+    size_t cap, window;
+    uint64_t retry_ns, timeout_ns;
+    zsock_t *sock;
+    zsock_t *monitor; /* PAIR receiving the DEALER's disconnections; acked mode only */
+    char monitor_ep[64];
+    struct s_slot *slots;
+    size_t head, count, inflight;
+    uint64_t batch_seq;
+    uint64_t next_try_ns;
+    uint64_t timeout_log_ns; /* last FWD-LINK-TIMEOUT line: at most one a second */
+    size_t timeouts_unlogged;
+    vx_counter_t *sent_events, *sent_batches, *retries, *send_failed, *acked_events,
+        *resent_events, *resent_batches, *resets, *backpressure;
+    vx_gauge_t *buffered, *unacked;
+};
+
+static struct s_slot *
+s_at(fwd_link_t *l, size_t i)
+{
+    return &l->slots[(l->head + i) % l->cap];
+}
+
+static void
+s_gauges(fwd_link_t *l)
+{
+    vx_gauge_set(l->buffered, (double)l->count);
+    vx_gauge_set(l->unacked, (double)l->inflight);
+}
+
+static void
+s_pop_done(fwd_link_t *l)
+{
+    while (l->count > 0 && l->slots[l->head].state == S_DONE) {
+        free(l->slots[l->head].data);
+        l->slots[l->head].data = NULL;
+        l->head = (l->head + 1) % l->cap;
+        l->count--;
+    }
+    s_gauges(l);
+}
+
+/* ---- acknowledgements and connection events ---------------------------------------------- */
+
+static void
+s_ack(fwd_link_t *l, uint64_t seq)
+{
+    if (l->count == 0) {
+        return;
+    }
+    uint64_t first = l->slots[l->head].seq;
+    if (seq < first || seq - first >= l->count) {
+        vx_debug("FWD-LINK-ACK-LATE", "acknowledgement of batch %llu, no longer held",
+                 (unsigned long long)seq);
+        return;
+    }
+    struct s_slot *p = s_at(l, (size_t)(seq - first));
+    if (p->state == S_DONE) {
+        return;
+    }
+    if (p->state == S_SENT) {
+        l->inflight--;
+    }
+    p->state = S_DONE;
+    vx_counter_add(l->acked_events, p->n_events);
+}
+
+static void
+s_read_acks(fwd_link_t *l)
+{
+    void *z = zsock_resolve(l->sock);
+    for (;;) {
+        zmq_msg_t f[2];
+        int nf = 0;
+        bool more = true;
+        bool bad = false;
+        while (more) {
+            zmq_msg_t m;
+            zmq_msg_init(&m);
+            if (zmq_msg_recv(&m, z, ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close(&m);
+                if (nf == 0) {
+                    return; /* EAGAIN: nothing more */
+                }
+                bad = true;
+                break;
+            }
+            more = zmq_msg_more(&m);
+            if (nf < 2) {
+                f[nf++] = m;
+            } else {
+                zmq_msg_close(&m);
+                bad = true;
+            }
+        }
+        if (!bad && nf == 2 && zmq_msg_size(&f[0]) == strlen(S_ACK_FRAME) &&
+            memcmp(zmq_msg_data(&f[0]), S_ACK_FRAME, strlen(S_ACK_FRAME)) == 0 &&
+            zmq_msg_size(&f[1]) == 8) {
+            const uint8_t *b = zmq_msg_data(&f[1]);
+            uint64_t seq = 0;
+            for (int i = 7; i >= 0; i--) {
+                seq = seq << 8 | b[i];
+            }
+            s_ack(l, seq);
+        } else {
+            vx_warn("FWD-LINK-BAD-ACK", "unexpected message from propagation ignored");
+        }
+        for (int i = 0; i < nf; i++) {
+            zmq_msg_close(&f[i]);
+        }
+    }
+}
+
+/* Every batch sent and not acknowledged goes back to waiting: what was in the dropped
+ * connection is gone. */
+static void
+s_requeue_inflight(fwd_link_t *l, const char *why)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < l->count && l->inflight > 0; i++) {
+        struct s_slot *p = s_at(l, i);
+        if (p->state == S_SENT) {
+            p->state = S_WAIT;
+            l->inflight--;
+            n++;
+        }
+    }
+    if (n) {
+        vx_counter_add(l->resets, 1);
+        vx_warn("FWD-LINK-RESEND", "%s: %zu unacknowledged batches will be sent again", why, n);
+    }
+    l->next_try_ns = 0;
+}
+
+static void
+s_read_monitor(fwd_link_t *l)
+{
+    bool down = false;
+    for (;;) {
+        zmsg_t *m = zmsg_recv_nowait(l->monitor);
+        if (!m) {
+            break;
+        }
+        zframe_t *ev = zmsg_first(m);
+        if (ev && zframe_size(ev) >= 2) {
+            uint16_t id;
+            memcpy(&id, zframe_data(ev), sizeof id);
+            down = down || id == ZMQ_EVENT_DISCONNECTED;
+        }
+        zmsg_destroy(&m);
+    }
+    if (down) {
+        s_requeue_inflight(l, "connection to propagation lost");
+    }
+}
+
+static void
+s_timeouts(fwd_link_t *l, uint64_t now)
+{
+    size_t seen = 0, n = 0;
+    for (size_t i = 0; i < l->count && seen < l->inflight; i++) {
+        struct s_slot *p = s_at(l, i);
+        if (p->state != S_SENT) {
+            continue;
+        }
+        seen++;
+        if (now - p->sent_ns >= l->timeout_ns) {
+            p->state = S_WAIT;
+            n++;
+        }
+    }
+    if (n) {
+        l->inflight -= n;
+        l->timeouts_unlogged += n;
+    }
+    if (l->timeouts_unlogged && now - l->timeout_log_ns >= VX_NS_PER_S) {
+        vx_info("FWD-LINK-TIMEOUT", "%zu batches unacknowledged after %llu ms; sending again",
+                l->timeouts_unlogged, (unsigned long long)(l->timeout_ns / VX_NS_PER_MS));
+        l->timeouts_unlogged = 0;
+        l->timeout_log_ns = now;
+    }
+}
+
+/* ---- sending ----------------------------------------------------------------------------- */
+
+static void
+s_send(fwd_link_t *l, uint64_t now)
+{
+    if (now < l->next_try_ns) {
+        return;
+    }
+    for (size_t i = 0; i < l->count && (!l->acked || l->inflight < l->window); i++) {
+        struct s_slot *p = s_at(l, i);
+        if (p->state != S_WAIT) {
+            continue;
+        }
+        int rc = vx_wire_send_packed(l->sock, S_TOPIC, p->data, p->len, ZMQ_DONTWAIT);
+        if (rc == -EAGAIN || rc == -EINTR) {
+            /* Propagation is away or full: keep the batch and offer it again later. */
+            vx_counter_add(l->retries, 1);
+            l->next_try_ns = now + l->retry_ns;
+            return;
+        }
+        if (rc < 0) {
+            vx_counter_add(l->send_failed, p->n_events);
+            vx_error("FWD-SEND", "batch of %zu events dropped: %s", p->n_events,
+                     zmq_strerror(-rc));
+            p->state = S_DONE;
+            continue;
+        }
+        if (p->sent_before) {
+            vx_counter_add(l->resent_events, p->n_events);
+            vx_counter_add(l->resent_batches, 1);
+        } else {
+            vx_counter_add(l->sent_events, p->n_events);
+            vx_counter_add(l->sent_batches, 1);
+        }
+        p->sent_before = true;
+        if (l->acked) {
+            p->state = S_SENT;
+            p->sent_ns = now;
+            l->inflight++;
+        } else {
+            p->state = S_DONE; /* ZeroMQ has it: nothing more to know */
+        }
+    }
+}
+
+void
+fwd_link_pump(fwd_link_t *l, uint64_t now)
+{
+    if (l->acked) {
+        s_read_monitor(l);
+        s_read_acks(l);
+        s_timeouts(l, now);
+    }
+    s_send(l, now);
+    if (l->acked) {
+        s_read_acks(l); /* ZMQ_FD is edge-triggered: leave nothing readable behind */
+    }
+    s_pop_done(l);
+}
+
+uint64_t
+fwd_link_wake_ns(const fwd_link_t *l)
+{
+    uint64_t wake = UINT64_MAX;
+    size_t seen = 0;
+    bool waiting = false;
+    for (size_t i = 0; i < l->count; i++) {
+        const struct s_slot *p = &l->slots[(l->head + i) % l->cap];
+        if (p->state == S_WAIT) {
+            waiting = true;
+        } else if (p->state == S_SENT) {
+            seen++;
+            if (p->sent_ns + l->timeout_ns < wake) {
+                wake = p->sent_ns + l->timeout_ns;
+            }
+        }
+        if (waiting && seen >= l->inflight) {
+            break;
+        }
+    }
+    if (waiting && (!l->acked || l->inflight < l->window) && l->next_try_ns < wake) {
+        wake = l->next_try_ns;
+    }
+    return wake;
+}
+
+size_t
+fwd_link_pollitems(fwd_link_t *l, zmq_pollitem_t *items)
+{
+    if (!l->acked) {
+        return 0;
+    }
+    items[0] = (zmq_pollitem_t){zsock_resolve(l->sock), 0, ZMQ_POLLIN, 0};
+    items[1] = (zmq_pollitem_t){zsock_resolve(l->monitor), 0, ZMQ_POLLIN, 0};
+    return 2;
+}
+
+/* ---- buffer ------------------------------------------------------------------------------ */
+
+size_t
+fwd_link_room(const fwd_link_t *l)
+{
+    return l->cap - l->count;
+}
+
+size_t
+fwd_link_held(const fwd_link_t *l)
+{
+    return l->count;
+}
+
+void
+fwd_link_count_backpressure(fwd_link_t *l)
+{
+    vx_counter_add(l->backpressure, 1);
+}
+
+void
+fwd_link_put(fwd_link_t *l, vx_event_t **events, size_t n, const char *sender)
+{
+    vx_batch_t b;
+    vexfs__v1__event_batch__init(&b);
+    b.events = events;
+    b.n_events = n;
+    b.sender = (char *)sender;
+    b.batch_sequence = ++l->batch_seq;
+    struct s_slot p = {.n_events = n, .seq = b.batch_sequence, .state = S_WAIT};
+    p.len = vexfs__v1__event_batch__get_packed_size(&b);
+    p.data = vx_malloc(p.len ? p.len : 1);
+    vexfs__v1__event_batch__pack(&b, p.data);
+    l->slots[(l->head + l->count) % l->cap] = p;
+    l->count++;
+    s_gauges(l);
+}
+
+size_t
+fwd_link_abandon(fwd_link_t *l)
+{
+    size_t lost = 0;
+    for (size_t i = 0; i < l->count; i++) {
+        struct s_slot *p = s_at(l, i);
+        if (p->state != S_DONE) {
+            lost += p->n_events;
+            p->state = S_DONE;
+        }
+    }
+    l->inflight = 0;
+    s_pop_done(l);
+    return lost;
+}
+
+/* ---- life cycle -------------------------------------------------------------------------- */
+
+static void
+s_metrics(fwd_link_t *l, const char *prefix, const char *dropped_help, vx_metrics_t *m)
+{
+    char name[160];
+#define S_NAME(suffix) (snprintf(name, sizeof name, "%s_%s", prefix, suffix), name)
+    l->sent_events = vx_metrics_counter(m, S_NAME("events_sent_total"),
+                                        "Events handed to ZeroMQ for propagation (first sends).",
+                                        NULL);
+    l->sent_batches = vx_metrics_counter(m, S_NAME("batches_sent_total"),
+                                         "Batches handed to ZeroMQ for propagation (first sends).",
+                                         NULL);
+    l->retries = vx_metrics_counter(m, S_NAME("send_retries_total"),
+                                    "Times propagation could not take a batch yet.", NULL);
+    l->send_failed = vx_metrics_counter(m, S_NAME("events_dropped_total"), dropped_help, "reason",
+                                        "send_error", NULL);
+    l->acked_events = vx_metrics_counter(m, S_NAME("events_acked_total"),
+                                         "Events propagation acknowledged (ack_endpoint).", NULL);
+    l->resent_events = vx_metrics_counter(m, S_NAME("events_resent_total"),
+                                          "Events sent again after an acknowledgement timeout "
+                                          "or a lost connection.",
+                                          NULL);
+    l->resent_batches = vx_metrics_counter(m, S_NAME("batches_resent_total"),
+                                           "Batches sent again after an acknowledgement timeout "
+                                           "or a lost connection.",
+                                           NULL);
+    l->resets = vx_metrics_counter(m, S_NAME("link_resets_total"),
+                                   "Lost connections to propagation with batches unacknowledged.",
+                                   NULL);
+    l->backpressure = vx_metrics_counter(m, S_NAME("backpressure_total"),
+                                         "Times input was paused because the batch buffer was "
+                                         "full.",
+                                         NULL);
+    l->buffered = vx_metrics_gauge(m, S_NAME("buffered_batches"),
+                                   "Batches held: waiting, or sent and not acknowledged.", NULL);
+    l->unacked = vx_metrics_gauge(m, S_NAME("unacked_batches"),
+                                  "Batches sent and not yet acknowledged.", NULL);
+#undef S_NAME
+}
+
+fwd_link_t *
+fwd_link_new(const vx_config_t *cfg, const char *sec, const char *prefix,
+             const char *dropped_help, vx_metrics_t *m, char *err, size_t errlen)
+{
+    fwd_link_t *l = vx_calloc(1, sizeof *l);
+    l->cap = (size_t)vx_config_int(cfg, sec, "buffer_max_batches");
+    l->window = (size_t)vx_config_int(cfg, sec, "ack_window_batches");
+    l->retry_ns = (uint64_t)vx_config_int(cfg, sec, "retry_interval_ms") * VX_NS_PER_MS;
+    l->timeout_ns = (uint64_t)vx_config_int(cfg, sec, "ack_timeout_ms") * VX_NS_PER_MS;
+    l->slots = vx_calloc(l->cap, sizeof *l->slots);
+    s_metrics(l, prefix, dropped_help, m);
+
+    const char *ack_ep = vx_config_str(cfg, sec, "ack_endpoint");
+    const char *ep = ack_ep[0] ? ack_ep : vx_config_str(cfg, sec, "ingest_endpoint");
+    const char *key = ack_ep[0] ? "ack_endpoint" : "ingest_endpoint";
+    l->acked = ack_ep[0] != '\0';
+    l->sock = zsock_new(l->acked ? ZMQ_DEALER : ZMQ_PUSH);
+    if (!l->sock) {
+        snprintf(err, errlen, "cannot create a ZeroMQ socket: %s", zmq_strerror(zmq_errno()));
+        fwd_link_destroy(&l);
+        return NULL;
+    }
+    /* Queue only to a live connection: while propagation is away, batches stay in the counted
+     * buffer instead of a pipe that dies with the connection. In acked mode the window bounds
+     * what ZeroMQ holds. */
+    zsock_set_immediate(l->sock, 1);
+    zsock_set_sndhwm(l->sock, l->acked ? (int)l->window + 1 : S_SNDHWM);
+    zsock_set_rcvhwm(l->sock, 0); /* acknowledgements are few and must not be dropped */
+    zsock_set_linger(l->sock, 2000);
+    zsock_set_reconnect_ivl(l->sock, 100);
+    zsock_set_reconnect_ivl_max(l->sock, 1000);
+    if (l->acked) {
+        snprintf(l->monitor_ep, sizeof l->monitor_ep, "inproc://fwd-link-%p", (void *)l);
+        l->monitor = zsock_new(ZMQ_PAIR);
+        if (!l->monitor ||
+            zmq_socket_monitor(zsock_resolve(l->sock), l->monitor_ep, ZMQ_EVENT_DISCONNECTED) <
+                0 ||
+            zsock_connect(l->monitor, "%s", l->monitor_ep) < 0) {
+            snprintf(err, errlen, "cannot monitor the ZeroMQ socket: %s",
+                     zmq_strerror(zmq_errno()));
+            fwd_link_destroy(&l);
+            return NULL;
+        }
+    }
+    if (zsock_connect(l->sock, "%s", ep) < 0) {
+        snprintf(err, errlen, "%s: cannot connect to '%s': %s", key, ep,
+                 zmq_strerror(zmq_errno()));
+        fwd_link_destroy(&l);
+        return NULL;
+    }
+    vx_info("FWD-LINK", "%s to propagation at %s", l->acked ? "acknowledged batches" : "PUSH",
+            ep);
+    return l;
+}
+
+void
+fwd_link_destroy(fwd_link_t **lp)
+{
+    fwd_link_t *l = *lp;
+    if (!l) {
+        return;
+    }
+    if (l->monitor && l->sock) {
+        zmq_socket_monitor(zsock_resolve(l->sock), NULL, 0);
+    }
+    zsock_destroy(&l->monitor);
+    zsock_destroy(&l->sock);
+    for (size_t i = 0; i < l->count; i++) {
+        free(s_at(l, i)->data);
+    }
+    free(l->slots);
+    free(l);
+    *lp = NULL;
+}

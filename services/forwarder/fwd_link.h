@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The producers' link to propagation, shared by vexfs-forwarder, vexfs-fuse and vexfs-watch:
+ * a bounded buffer of packed batches and their delivery.
+ *
+ * Two modes, chosen by the ack_endpoint key:
+ *
+ * - Plain (ack_endpoint empty): batches are PUSHed to propagation's ingest_endpoint and
+ *   forgotten once ZeroMQ took them. A batch inside ZeroMQ (or a TCP buffer) when propagation
+ *   is killed is lost; the receiver sees it only as a sequence gap.
+ *
+ * - Acknowledged (ack_endpoint set: propagation's ingest_acked_endpoint, a ROUTER): a DEALER
+ *   sends the same two frames (topic "events", packed EventBatch with sender and a contiguous
+ *   batch_sequence). Propagation answers each batch with two frames, "ack" and the batch's
+ *   sequence (8 bytes, little-endian), once it handed the batch on: published to routing and,
+ *   with Kafka and ingest_ack_durable, reported on by Kafka for every event. The link keeps
+ *   every batch until its acknowledgement arrives:
+ *     - at most ack_window_batches are sent and unacknowledged at once (pipelined, not
+ *       stop-and-wait); the rest wait in the buffer (buffer_max_batches in all);
+ *     - a batch unacknowledged after ack_timeout_ms is sent again, and so is every
+ *       unacknowledged batch when the connection drops (a ZeroMQ monitor reports it): they go
+ *       out again, oldest first, once a propagation is reachable;
+ *     - a resent batch carries the same sequence and the same events, so propagation's
+ *       content-hash deduplication (which covers every field the producer sets, including
+ *       metadata kernel_seq) drops the copies that arrive within its dedup window; after a
+ *       restart of propagation its window is empty, so a batch published just before the
+ *       crash whose acknowledgement was lost is published twice (at least once, never lost);
+ *     - an acknowledgement of a sequence no longer held (a late answer to a resend) is
+ *       ignored.
+ *   Memory is bounded by buffer_max_batches; when the buffer is full the producer stops
+ *   taking input (fwd_link_room) and counts it (backpressure_total).
+ *
+ * Not thread-safe: one thread owns the link. */
+#ifndef FWD_LINK_H
+#define FWD_LINK_H
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vx_config.h"
+#include "vx_event.h"
+#include "vx_metrics.h"
+
+/* The link's own keys, shared by the sections of every producer. */
+#define FWD_LINK_CFG_KEYS                                                                      \
+    {"ack_endpoint", VX_CFG_STRING, "", 0, 1024, false,                                        \
+     "propagation's ingest_acked_endpoint (ROUTER, connected): batches are kept until "        \
+     "propagation acknowledges them, and resent after ack_timeout_ms or a reconnection; "      \
+     "empty: PUSH to ingest_endpoint without acknowledgements"},                               \
+    {"ack_window_batches", VX_CFG_INT, "64", 1, 100000, false,                                 \
+     "batches sent and not yet acknowledged at once; the rest wait in the buffer"},            \
+    {"ack_timeout_ms", VX_CFG_INT, "2000", 1, 600000, false,                                   \
+     "a batch unacknowledged this long is sent again (duplicates meet propagation's dedup)"}
+
+typedef struct fwd_link fwd_link_t;
+
+/* Reads ingest_endpoint, buffer_max_batches, retry_interval_ms and the keys above from
+ * section. prefix names the metrics ("vexfs_forwarder" -> vexfs_forwarder_events_sent_total);
+ * dropped_help is the help text of <prefix>_events_dropped_total, whose reason send_error the
+ * link counts. Returns NULL with a message in err. */
+fwd_link_t *fwd_link_new(const vx_config_t *cfg, const char *section, const char *prefix,
+                         const char *dropped_help, vx_metrics_t *metrics, char *err,
+                         size_t errlen);
+void fwd_link_destroy(fwd_link_t **l);
+
+/* Free buffer slots. */
+size_t fwd_link_room(const fwd_link_t *l);
+/* Batches held: waiting, or sent and not acknowledged. */
+size_t fwd_link_held(const fwd_link_t *l);
+/* Counts one transition of the producer into "input paused because the buffer is full". */
+void fwd_link_count_backpressure(fwd_link_t *l);
+
+/* Packs events[0..n) as the next batch of sender into the buffer. The caller checked
+ * fwd_link_room() > 0. */
+void fwd_link_put(fwd_link_t *l, vx_event_t **events, size_t n, const char *sender);
+
+/* Reads acknowledgements and connection events, resends what timed out or was cut off, sends
+ * what the window allows. now: vx_mono_ns(). */
+void fwd_link_pump(fwd_link_t *l, uint64_t now);
+
+/* The link's sockets for zmq_poll (ZMQ_POLLIN); returns how many were written (at most 2). */
+size_t fwd_link_pollitems(fwd_link_t *l, zmq_pollitem_t *items);
+/* Monotonic time the link next needs fwd_link_pump without socket activity (UINT64_MAX:
+ * never). */
+uint64_t fwd_link_wake_ns(const fwd_link_t *l);
+
+/* Gives up on every held batch; returns the number of events in them (for the caller's
+ * shutdown count). */
+size_t fwd_link_abandon(fwd_link_t *l);
+
+#endif
