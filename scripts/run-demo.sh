@@ -104,6 +104,7 @@ cat >"$CONFIG" <<EOF
 event_propagation:
   enable_deduplication: true
   dedup_window_ms: 1000
+  ingest_acked_endpoint: tcp://127.0.0.1:5549
   kafka_brokers: "$BROKERS"
 event_routing:
   rules_file: $PWD/config/demo/rules.yaml
@@ -124,8 +125,10 @@ stream_analytics:
   group_id: vexfs-analytics-demo-$$
 userspace_watcher:
   batch_max_delay_ms: 5
+  ack_endpoint: tcp://127.0.0.1:5549
 event_forwarder:
   batch_max_delay_ms: 5
+  ack_endpoint: tcp://127.0.0.1:5549
 admin:
   token_file: $TOKEN_FILE
 logging:
@@ -133,7 +136,7 @@ logging:
 EOF
 export VEXFS_LOGGING_LEVEL=info
 
-echo "demo: starting vexfs-propagation (REST :8080, ingest tcp://127.0.0.1:5550)"
+echo "demo: starting vexfs-propagation (REST :8080, ingest tcp://127.0.0.1:5550, acknowledged ingest :5549)"
 start propagation "$BIN/vexfs-propagation" --config "$CONFIG"
 ready propagation 8080
 echo "demo: starting vexfs-routing (REST :8081) with config/demo/rules.yaml"

@@ -71,6 +71,7 @@ s_write_config(struct sh_suite *s, enum sh_daemon d)
              "  enable_deduplication: true\n"
              "  dedup_window_ms: 1000\n"
              "  ingest_endpoint: tcp://127.0.0.1:%u\n"
+             "  ingest_acked_endpoint: tcp://127.0.0.1:%u\n"
              "  output_endpoint: tcp://127.0.0.1:%u\n"
              "  tap_endpoint: tcp://127.0.0.1:%u\n"
              "  rest_port: %u\n"
@@ -117,18 +118,19 @@ s_write_config(struct sh_suite *s, enum sh_daemon d)
              "  rest_port: %u\n"
              "userspace_watcher:\n"
              "  ingest_endpoint: tcp://127.0.0.1:%u\n"
+             "  ack_endpoint: tcp://127.0.0.1:%u\n"
              "  batch_max_delay_ms: 5\n"
              "  rest_port: %u\n"
              "admin:\n"
              "  token_file: %s/token\n"
              "logging:\n"
              "  level: info\n",
-             s->ingest, s->prop_out, s->tap, rest, kh_bootstrap(), s->journal, s->prop_out,
+             s->ingest, s->ingest_acked, s->prop_out, s->tap, rest, kh_bootstrap(), s->journal, s->prop_out,
              s->out_coord, s->out_auto, s->out_an, s->out_graph, s->out_vector, s->out_console,
              rules, s->dir, kh_bootstrap(), prefix, rest, node, members, s->dir, node,
              s->out_coord, rest, s->out_auto, patterns, rest, kh_bootstrap(), s->routed,
-             s->routed, s->an_input, s->an_results, queries, s->dir, rest, s->ingest, rest,
-             s->dir);
+             s->routed, s->an_input, s->an_results, queries, s->dir, rest, s->ingest,
+             s->ingest_acked, rest, s->dir);
     snprintf(path, sizeof path, "%s/%s.yaml", s->dir, s_names[d]);
     ck_assert_int_eq(vt_write_file(path, y), 0);
     free(y);
@@ -203,6 +205,7 @@ sh_start_all(struct sh_suite *s)
         s->rest[d] = vt_free_port();
     }
     s->ingest = vt_free_port();
+    s->ingest_acked = vt_free_port();
     s->prop_out = vt_free_port();
     s->tap = vt_free_port();
     s->out_coord = vt_free_port();

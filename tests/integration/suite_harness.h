@@ -3,7 +3,8 @@
  * (journaling to the Kafka broker of the run), vexfs-routing (rules config/demo/rules.yaml,
  * the analytics boundary to Kafka), three vexfs-coordinator nodes, vexfs-automation
  * (config/demo/patterns.json), vexfs-analytics (config/demo/queries.json, reading routing's
- * analytics topic in a consumer group) and vexfs-watch on a `demo` directory. Every port is
+ * analytics topic in a consumer group) and vexfs-watch on a `demo` directory, sending over
+ * propagation's acknowledged ingest. Every port is
  * free when chosen, every topic and group fresh, so runs do not meet. Each daemon can be
  * killed with SIGKILL and started again on the same ports and state. */
 #ifndef SUITE_HARNESS_H
@@ -37,7 +38,7 @@ struct sh_suite {
     char routed[160];   /* routing's analytics topic */
     pid_t pid[SH_N];
     uint16_t rest[SH_N];
-    uint16_t ingest, prop_out, tap, out_coord, out_auto, out_an, out_graph, out_vector,
+    uint16_t ingest, ingest_acked, prop_out, tap, out_coord, out_auto, out_an, out_graph, out_vector,
         out_console, an_input, an_results, raft[3];
     int restarts[SH_N];
     /* A consumer of routing's `console` boundary, so that boundary never backs up. */

@@ -211,6 +211,10 @@ START_TEST(t_files_flow_through_every_service)
                   "console boundary received %ld events, expected at least 9",
                   atomic_load(&s.console_events));
 
+    /* The watcher's batches came over the acknowledged ingest. */
+    double acks = sh_metric_sum(&s, SH_PROPAGATION, "vexfs_ingest_acks_total");
+    ck_assert_msg(acks >= 1, "propagation acknowledged %.0f batches of the watcher", acks);
+
     s_assert_status_green(&s, 20000);
     sh_stop_all(&s);
 }
