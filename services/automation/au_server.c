@@ -638,7 +638,22 @@ s_emit(au_server_t *s, const char *tenant, json_t *event, char *err, size_t errl
         vx_counter_add(s->c_emit_failed, 1);
         return -EINVAL;
     }
-    json_t *ev = json_copy(event);
+    json_t *ev = json_deep_copy(event);
+    /* Content and metadata values are strings in an event; a template that produced a number
+     * or a boolean (a whole-string "{{input.count}}") is sent as its JSON text. */
+    const char *const maps[] = {"content", "metadata"};
+    for (size_t m = 0; m < 2; m++) {
+        json_t *obj = json_object_get(ev, maps[m]);
+        const char *k;
+        json_t *v;
+        json_object_foreach(obj, k, v) {
+            if (json_is_number(v) || json_is_boolean(v)) {
+                char *t = json_dumps(v, JSON_ENCODE_ANY);
+                json_object_set_new(obj, k, json_string(t ? t : ""));
+                free(t);
+            }
+        }
+    }
     if (json_object_get(ev, "source") == NULL) {
         json_object_set_new(ev, "source", json_string("automation"));
     }
