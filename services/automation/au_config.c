@@ -8,13 +8,13 @@ static const struct vx_cfg_key s_keys[] = {
      "in vexfs_automation_slow_batches_total"},
     {"target_throughput_events_per_sec", VX_CFG_INT, "10000", 1, 100000000, false,
      "expected load, exported as vexfs_target_throughput_events_per_second for alert rules"},
-    {"max_concurrent_workflows", VX_CFG_INT, "100", 1, 4096, false,
+    {"max_concurrent_workflows", VX_CFG_INT, "100", 1, 1000000, false,
      "workflow executions running at once, all tenants (one worker thread each, started on "
      "demand); more wait in the queue"},
     {"max_queued_workflows", VX_CFG_INT, "10000", 1, 1000000, false,
      "executions waiting to start; a trigger beyond this is refused and counted in "
      "vexfs_automation_queue_rejected_total"},
-    {"tenant_max_concurrent", VX_CFG_INT, "10", 1, 4096, false,
+    {"tenant_max_concurrent", VX_CFG_INT, "10", 1, 1000000, false,
      "executions of one tenant running at once; its further work waits in the queue"},
     {"tenant_rate_per_sec", VX_CFG_INT, "0", 0, 1000000, false,
      "executions one tenant may start per second (token bucket); 0: no limit"},
