@@ -170,6 +170,9 @@ au_script_run(const struct au_act *a, json_t *ctx, uint64_t timeout_ms,
         goto done;
     }
     out->pid = (int)pid;
+    if (out->on_start != NULL) {
+        out->on_start((int)pid, out->on_start_arg);
+    }
     uint64_t deadline = vx_mono_ns() + timeout_ms * VX_NS_PER_MS;
     bool o_open = true, e_open = true;
     int status = 0;

@@ -24,6 +24,10 @@ struct au_act_out {
     char err[512];    /* why it failed */
     bool timed_out;
     int pid;          /* script: the process started (for the record), 0 if none */
+    /* script, set by the caller: called once the process (the leader of its own process
+     * group) has started, before waiting for it */
+    void (*on_start)(int pid, void *arg);
+    void *on_start_arg;
 };
 
 /* Runs a script action. ctx is the execution context (templates of args and env resolve

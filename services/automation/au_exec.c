@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -332,6 +333,44 @@ s_snapshot(au_exec_t *x, struct s_exec *e)
     return c;
 }
 
+struct s_pg {
+    au_exec_t *x;
+    struct s_exec *e;
+};
+
+/* A script started: its process group goes into the journal, so that after a crash the next
+ * start can kill what is left of it. */
+static void
+cb_script_started(int pid, void *arg)
+{
+    struct s_pg *pg = arg;
+    pthread_mutex_lock(&pg->x->lock);
+    json_t *a = json_object_get(pg->e->rec, "running_pgids");
+    if (a == NULL) {
+        a = json_array();
+        json_object_set_new(pg->e->rec, "running_pgids", a);
+    }
+    json_array_append_new(a, json_integer(pid));
+    pthread_mutex_unlock(&pg->x->lock);
+    s_journal_write(pg->x, pg->e);
+}
+
+static void
+s_script_done(au_exec_t *x, struct s_exec *e, int pid)
+{
+    pthread_mutex_lock(&x->lock);
+    json_t *a = json_object_get(e->rec, "running_pgids");
+    for (size_t i = json_array_size(a); i-- > 0;) {
+        if (json_integer_value(json_array_get(a, i)) == pid) {
+            json_array_remove(a, i);
+        }
+    }
+    if (a != NULL && json_array_size(a) == 0) {
+        json_object_del(e->rec, "running_pgids");
+    }
+    pthread_mutex_unlock(&x->lock);
+}
+
 /* Runs one action once. Returns 0 or -errno with out->err. */
 static int
 s_act(au_exec_t *x, struct s_exec *e, const char *step_id, const struct au_act *a,
@@ -354,9 +393,16 @@ s_act(au_exec_t *x, struct s_exec *e, const char *step_id, const struct au_act *
         target[0] = '\0'; /* not a call: nothing to report to the breaker */
     } else if (rc == 0) {
         switch (a->kind) {
-        case AU_ACT_SCRIPT:
+        case AU_ACT_SCRIPT: {
+            struct s_pg pg = {x, e};
+            out->on_start = x->journal_dir ? cb_script_started : NULL;
+            out->on_start_arg = &pg;
             rc = au_script_run(a, ctx, timeout_ms, &x->stop, e->id, step_id, out);
+            if (out->pid > 0 && x->journal_dir) {
+                s_script_done(x, e, out->pid);
+            }
             break;
+        }
         case AU_ACT_HTTP:
             rc = au_http_run(a, ctx, url, timeout_ms, &x->stop, out);
             break;
@@ -886,6 +932,79 @@ au_exec_submit(au_exec_t *x, struct au_workflow *w, json_t *input, json_t *trigg
     return 0;
 }
 
+/* True when process pid's environment holds needle ("VX_EXECUTION_ID=<id>"). */
+static bool
+s_environ_has(const char *pid, const char *needle)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%s/environ", pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return false;
+    }
+    char *buf = vx_malloc(65536);
+    size_t n = fread(buf, 1, 65535, f);
+    fclose(f);
+    buf[n] = '\0';
+    bool found = false;
+    size_t nl = strlen(needle);
+    for (size_t off = 0; off < n && !found; off += strlen(buf + off) + 1) {
+        found = strncmp(buf + off, needle, nl) == 0 && buf[off + nl] == '\0';
+    }
+    free(buf);
+    return found;
+}
+
+/* Kills what is left of the scripts an interrupted execution had started: a process group in
+ * its record is killed only when one of its members carries that execution's id in its
+ * environment (the group id may have been reused since). Returns the groups killed. */
+static int
+s_kill_orphans(const char *exec_id, json_t *pgids)
+{
+    int killed = 0;
+    char needle[AU_EXEC_ID_LEN + 24];
+    snprintf(needle, sizeof needle, "VX_EXECUTION_ID=%s", exec_id);
+    size_t i;
+    json_t *v;
+    json_array_foreach(pgids, i, v) {
+        long pg = (long)json_integer_value(v);
+        if (pg <= 1) {
+            continue;
+        }
+        DIR *d = opendir("/proc");
+        struct dirent *de;
+        bool ours = false;
+        while (d != NULL && !ours && (de = readdir(d)) != NULL) {
+            if (de->d_name[0] < '0' || de->d_name[0] > '9') {
+                continue;
+            }
+            char path[64], stat[512];
+            snprintf(path, sizeof path, "/proc/%s/stat", de->d_name);
+            FILE *f = fopen(path, "r");
+            if (f == NULL) {
+                continue;
+            }
+            size_t n = fread(stat, 1, sizeof stat - 1, f);
+            fclose(f);
+            stat[n] = '\0';
+            const char *p = strrchr(stat, ')');
+            char state = 0;
+            long ppid = 0, pgrp = 0;
+            if (p != NULL && sscanf(p + 1, " %c %ld %ld", &state, &ppid, &pgrp) == 3 &&
+                pgrp == pg && s_environ_has(de->d_name, needle)) {
+                ours = true;
+            }
+        }
+        if (d != NULL) {
+            closedir(d);
+        }
+        if (ours && kill((pid_t)-pg, SIGKILL) == 0) {
+            killed++;
+        }
+    }
+    return killed;
+}
+
 int
 au_exec_recover(au_exec_t *x)
 {
@@ -939,6 +1058,12 @@ au_exec_recover(au_exec_t *x)
             e->completed = json_incref(done);
         }
         e->recovery = true;
+        json_t *pgids = json_object_get(e->rec, "running_pgids");
+        if (pgids != NULL) {
+            int k = s_kill_orphans(id, pgids);
+            json_object_set_new(e->rec, "orphans_killed", json_integer(k));
+            json_object_del(e->rec, "running_pgids");
+        }
         s_enqueue(x, e);
         pthread_mutex_unlock(&x->lock);
         vx_warn("AU-RECOVER", "execution %s of workflow %s (tenant %s) was interrupted; "
@@ -1056,10 +1181,16 @@ au_exec_list(au_exec_t *x, const char *tenant, const char *status, size_t limit)
         if (status != NULL && (st == NULL || strcmp(st, status) != 0)) {
             continue;
         }
-        json_t *r = json_copy(e->rec);
-        json_object_del(r, "input");
-        json_object_del(r, "steps");
-        json_object_del(r, "compensations");
+        /* A deep copy: the worker keeps changing the record after the lock is released. */
+        json_t *r = json_object();
+        const char *k;
+        json_t *v;
+        json_object_foreach(e->rec, k, v) {
+            if (strcmp(k, "input") != 0 && strcmp(k, "steps") != 0 &&
+                strcmp(k, "compensations") != 0) {
+                json_object_set_new(r, k, json_deep_copy(v));
+            }
+        }
         json_object_set_new(r, "steps_run",
                             json_integer((json_int_t)json_array_size(
                                 json_object_get(e->rec, "steps"))));

@@ -19,9 +19,11 @@
  *
  * Journal. With a journal directory, every unfinished execution has a file there (written at
  * submission and after each completed step, by write and rename; not fsynced: it survives a
- * process crash, not a power loss). au_exec_recover turns each file left by a crash into an
- * execution with status "interrupted" whose completed steps are compensated (at least once:
- * a crash during that compensation repeats it). On a clean shutdown, running executions stop
+ * process crash, not a power loss; a script's process group is added when it starts).
+ * au_exec_recover turns each file left by a crash into an execution with status "interrupted"
+ * whose completed steps are compensated (at least once: a crash during that compensation
+ * repeats it), after killing the process groups of its scripts that still run (a group is
+ * killed only when a member's environment holds the execution's VX_EXECUTION_ID). On a clean shutdown, running executions stop
  * at their next step boundary (scripts are killed) and keep their journal, so the next start
  * reports them interrupted too.
  *

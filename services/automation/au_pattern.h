@@ -27,7 +27,9 @@
  *                                       complete another match
  *    "enabled":true,                    default true
  *    "tenant":"acme",                   optional (default "default"); set from the
- *                                       X-VexFS-Tenant header by REST
+ *                                       X-VexFS-Tenant header by REST. The pattern sees only
+ *                                       events of its tenant (an event's "tenant" field,
+ *                                       "default" when empty)
  *    "actions":[{"kind":"alert","severity":"warning","message":"..."}]}
  *                                       1..8 actions:
  *                                       alert: severity info|warning|critical (default

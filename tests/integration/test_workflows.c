@@ -417,6 +417,38 @@ START_TEST(t_http_and_breaker)
 }
 END_TEST
 
+static bool
+cb_file(void *arg)
+{
+    FILE *f = fopen(arg, "r");
+    int pid = 0;
+    bool ok = f != NULL && fscanf(f, "%d", &pid) == 1 && pid > 1;
+    if (f != NULL) {
+        fclose(f);
+    }
+    return ok;
+}
+
+/* Gone: no such process, or a zombie nobody has reaped yet. */
+static bool
+s_gone(int pid)
+{
+    if (kill(pid, 0) < 0) {
+        return true;
+    }
+    char path[64], st[512] = "";
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return true;
+    }
+    size_t n = fread(st, 1, sizeof st - 1, f);
+    st[n] = '\0';
+    fclose(f);
+    const char *p = strrchr(st, ')');
+    return p != NULL && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+}
+
 static const char *const s_crash_wf =
     "{\"id\":\"long\",\"kind\":\"linear\",\"steps\":["
     "{\"id\":\"reserve\",\"action\":{\"kind\":\"script\",\"interpreter\":\"bash\",\"args\":"
@@ -424,8 +456,8 @@ static const char *const s_crash_wf =
     "\"compensate\":{\"kind\":\"script\",\"interpreter\":\"bash\",\"args\":[\"{{input.dir}}\","
     "\"{{steps.reserve.result.slot}}\"],\"content\":\"echo release-$2 >> \\\"$1/log\\\"\"}},"
     "{\"id\":\"mark\",\"action\":{\"kind\":\"set_state\",\"path\":\"job.phase\",\"value\":\"b\"}},"
-    "{\"id\":\"wait\",\"action\":{\"kind\":\"script\",\"interpreter\":\"bash\",\"content\":"
-    "\"sleep 600\"}}]}";
+    "{\"id\":\"wait\",\"action\":{\"kind\":\"script\",\"interpreter\":\"bash\",\"args\":"
+    "[\"{{input.dir}}\"],\"content\":\"sleep 600 & echo $! > \\\"$1/sleep.pid\\\"; wait\"}}]}";
 
 START_TEST(t_kill9_interrupted)
 {
@@ -444,11 +476,25 @@ START_TEST(t_kill9_interrupted)
     snprintf(id, sizeof id, "%s", s_execute(&d, "acme", "long", input));
     struct s_wait_exec w = {&d, "acme", id, NULL, "wait"};
     ck_assert(vt_wait_until(cb_exec, &w, 60000));
+    char pidfile[512];
+    snprintf(pidfile, sizeof pidfile, "%s/sleep.pid", d.dir);
+    ck_assert(vt_wait_until(cb_file, pidfile, 30000));
     ck_assert_int_eq(vt_stop(d.pid, SIGKILL, 10000) >= 0, 1);
+    FILE *pf = fopen(pidfile, "r");
+    ck_assert_ptr_nonnull(pf);
+    int sleeper = 0;
+    ck_assert_int_eq(fscanf(pf, "%d", &sleeper), 1);
+    fclose(pf);
+    ck_assert(!s_gone(sleeper)); /* the crash left the script's child running */
 
     s_spawn(&d); /* same configuration and state directory */
     json_t *r = s_wait_status(&d, "acme", id, "interrupted");
     ck_assert(json_is_true(json_object_get(r, "recovered")));
+    ck_assert_int_eq(json_integer_value(json_object_get(r, "orphans_killed")), 1);
+    for (int i = 0; i < 500 && !s_gone(sleeper); i++) {
+        usleep(10000);
+    }
+    ck_assert_msg(s_gone(sleeper), "the interrupted script's child %d still runs", sleeper);
     json_t *comp = json_object_get(r, "compensations");
     ck_assert_uint_eq(json_array_size(comp), 1);
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(comp, 0), "step")),
