@@ -987,11 +987,15 @@ s_kill_orphans(const char *exec_id, json_t *pgids)
             size_t n = fread(stat, 1, sizeof stat - 1, f);
             fclose(f);
             stat[n] = '\0';
+            /* after "(comm)": state, ppid, pgrp */
             const char *p = strrchr(stat, ')');
-            char state = 0;
-            long ppid = 0, pgrp = 0;
-            if (p != NULL && sscanf(p + 1, " %c %ld %ld", &state, &ppid, &pgrp) == 3 &&
-                pgrp == pg && s_environ_has(de->d_name, needle)) {
+            if (p == NULL || p[1] != ' ' || p[2] == '\0' || p[3] != ' ') {
+                continue;
+            }
+            char *end = NULL;
+            (void)strtol(p + 4, &end, 10); /* ppid */
+            long pgrp = end != NULL ? strtol(end, NULL, 10) : 0;
+            if (pgrp == pg && s_environ_has(de->d_name, needle)) {
                 ours = true;
             }
         }

@@ -248,7 +248,7 @@ static int
 s_dispatch(struct s_client *c, const char *sub, const char *a1, const char *a2)
 {
     char q[128];
-    if (strcmp(c->cmd, "alerts") == 0) {
+    if (sub == NULL) { /* alerts: the only command without subcommands */
         snprintf(q, sizeof q, "/v1/alerts?since=%lld&limit=%lld", c->since,
                  c->limit ? c->limit : 100);
         return s_list(c, q, "alerts");
