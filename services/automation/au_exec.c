@@ -42,6 +42,10 @@ struct s_exec {
     /* waiting for an event in a state machine */
     const struct au_state *waiting;
     int32_t got_tr;
+    struct s_pg {
+        au_exec_t *x;
+        struct s_exec *e;
+    } pg;                     /* argument of cb_script_started */
 };
 
 struct s_tenant {
@@ -333,11 +337,6 @@ s_snapshot(au_exec_t *x, struct s_exec *e)
     return c;
 }
 
-struct s_pg {
-    au_exec_t *x;
-    struct s_exec *e;
-};
-
 /* A script started: its process group goes into the journal, so that after a crash the next
  * start can kill what is left of it. */
 static void
@@ -394,9 +393,8 @@ s_act(au_exec_t *x, struct s_exec *e, const char *step_id, const struct au_act *
     } else if (rc == 0) {
         switch (a->kind) {
         case AU_ACT_SCRIPT: {
-            struct s_pg pg = {x, e};
             out->on_start = x->journal_dir ? cb_script_started : NULL;
-            out->on_start_arg = &pg;
+            out->on_start_arg = &e->pg;
             rc = au_script_run(a, ctx, timeout_ms, &x->stop, e->id, step_id, out);
             if (out->pid > 0 && x->journal_dir) {
                 s_script_done(x, e, out->pid);
@@ -884,6 +882,8 @@ s_exec_new(au_exec_t *x, struct au_workflow *w, json_t *input, json_t *trigger, 
         snprintf(e->id, sizeof e->id, "%s", s);
     }
     e->wf = au_workflow_ref(w);
+    e->pg.x = x;
+    e->pg.e = e;
     e->priority = w->priority;
     e->seq = ++x->seq;
     e->submit_ns = vx_mono_ns();
