@@ -612,6 +612,7 @@ s_wait_event(au_exec_t *x, struct s_exec *e, const struct au_state *st)
     pthread_mutex_lock(&x->lock);
     e->got_tr = -1;
     e->waiting = st;
+    json_object_set_new(e->rec, "waiting_in", json_string(st->name));
     __atomic_add_fetch(&x->n_waiting, 1, __ATOMIC_RELAXED);
     while (!x->stop && e->got_tr < 0 && vx_mono_ns() < end) {
         struct timespec ts;
@@ -619,6 +620,7 @@ s_wait_event(au_exec_t *x, struct s_exec *e, const struct au_state *st)
         pthread_cond_timedwait(&x->tick, &x->lock, &ts);
     }
     e->waiting = NULL;
+    json_object_del(e->rec, "waiting_in");
     __atomic_sub_fetch(&x->n_waiting, 1, __ATOMIC_RELAXED);
     int32_t t = e->got_tr;
     pthread_mutex_unlock(&x->lock);
