@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -252,6 +253,9 @@ cb_web(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
     }
     unsigned status = 200;
     char reply[4400];
+    if (strcmp(url, "/slow") == 0) {
+        usleep(3000000); /* past the step's timeout */
+    }
     pthread_mutex_lock(&w->lock);
     if (strcmp(url, "/flaky") == 0) {
         w->hits_flaky++;
@@ -410,6 +414,18 @@ START_TEST(t_http_and_breaker)
     ck_assert_double_eq(vt_metric(d.port, series), 0);
     bw.state = "closed";
     ck_assert(cb_breaker(&bw));
+
+    /* a call that outlives the step's timeout is aborted and recorded as timed out */
+    snprintf(wf, sizeof wf,
+             "{\"id\":\"slow\",\"kind\":\"linear\",\"steps\":[{\"id\":\"get\",\"timeout_ms\":"
+             "300,\"action\":{\"kind\":\"http\",\"url\":\"http://127.0.0.1:%u/slow\"}}]}",
+             (unsigned)web.port);
+    ck_assert_int_eq(s_req(&d, "POST", "/v1/workflows", wf, NULL, body, sizeof body), 201);
+    id = s_execute(&d, NULL, "slow", NULL);
+    r = s_wait_status(&d, NULL, id, "failed");
+    json_t *a0 = json_array_get(json_object_get(s_step(r, "get"), "attempts"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(a0, "status")), "timed_out");
+    json_decref(r);
     pthread_mutex_lock(&web.lock);
     ck_assert_int_eq(web.hits_flaky, 3); /* the probe was the only call since it opened */
     pthread_mutex_unlock(&web.lock);
@@ -836,6 +852,80 @@ START_TEST(t_limits_queue)
 }
 END_TEST
 
+/* Workflows from a directory named in the configuration; SIGTERM while one runs exits cleanly
+ * and the next start reports it interrupted; the state directory then wins over the files. */
+START_TEST(t_workflows_path_and_sigterm)
+{
+    char *dir = vt_tmpdir();
+    char wdir[300], f1[340], f2[340], extra[600];
+    snprintf(wdir, sizeof wdir, "%s/wf", dir);
+    ck_assert_int_eq(mkdir(wdir, 0700), 0);
+    snprintf(f1, sizeof f1, "%s/a.json", wdir);
+    snprintf(f2, sizeof f2, "%s/b.json", wdir);
+    ck_assert_int_eq(vt_write_file(f1, "{\"id\":\"one\",\"kind\":\"linear\",\"steps\":[{\"id\":"
+                                       "\"s\",\"action\":{\"kind\":\"script\",\"interpreter\":"
+                                       "\"bash\",\"content\":\"sleep 600\"}}]}"),
+                     0);
+    ck_assert_int_eq(vt_write_file(f2, "{\"workflows\":[{\"tenant\":\"acme\",\"workflow\":{\"id\":"
+                                       "\"two\",\"kind\":\"linear\",\"steps\":[{\"id\":\"s\","
+                                       "\"action\":{\"kind\":\"delay\",\"ms\":1}}]}}]}"),
+                     0);
+    snprintf(extra, sizeof extra, "  workflows_path: %s\n", wdir);
+    struct s_daemon d;
+    s_start(&d, extra);
+    char body[65536];
+    ck_assert_int_eq(s_req(&d, "GET", "/v1/workflows/one", NULL, NULL, body, sizeof body), 200);
+    ck_assert_int_eq(s_req(&d, "GET", "/v1/workflows/two", NULL, "acme", body, sizeof body), 200);
+    ck_assert_int_eq(s_req(&d, "GET", "/v1/workflows/two", NULL, NULL, body, sizeof body), 404);
+    char id[64];
+    snprintf(id, sizeof id, "%s", s_execute(&d, NULL, "one", NULL));
+    struct s_wait_exec w = {&d, NULL, id, "running", NULL};
+    ck_assert(vt_wait_until(cb_exec, &w, 60000));
+    ck_assert_int_eq(s_req(&d, "DELETE", "/v1/workflows/one", NULL, NULL, body, sizeof body),
+                     204);
+    s_stop(&d); /* exit 0, no leak, while the script runs */
+    /* a broken file no longer matters: state_dir holds the definitions now */
+    ck_assert_int_eq(vt_write_file(f1, "{\"id\":"), 0);
+    s_spawn(&d);
+    json_t *r = s_wait_status(&d, NULL, id, "interrupted");
+    json_decref(r);
+    ck_assert_int_eq(s_req(&d, "GET", "/v1/workflows/one", NULL, NULL, body, sizeof body), 404);
+    ck_assert_int_eq(s_req(&d, "GET", "/v1/workflows/two", NULL, "acme", body, sizeof body), 200);
+    s_stop(&d);
+    free(dir);
+}
+END_TEST
+
+/* A definition file that does not validate stops the daemon at start with the reason. */
+START_TEST(t_bad_workflows_path)
+{
+    char *dir = vt_tmpdir();
+    char f[300], cfg[300], log[300], text[1024];
+    snprintf(f, sizeof f, "%s/wf.json", dir);
+    snprintf(cfg, sizeof cfg, "%s/c.yaml", dir);
+    snprintf(log, sizeof log, "%s/log", dir);
+    ck_assert_int_eq(vt_write_file(f, "[{\"id\":\"x\",\"kind\":\"linear\",\"steps\":[{\"id\":"
+                                      "\"s\",\"action\":{\"kind\":\"teleport\"}}]}]"),
+                     0);
+    snprintf(text, sizeof text,
+             "reactive_automation:\n  rest_port: %u\n  input_endpoint: tcp://127.0.0.1:%u\n"
+             "  workflows_path: %s\n",
+             (unsigned)vt_free_port(), (unsigned)vt_free_port(), f);
+    ck_assert_int_eq(vt_write_file(cfg, text), 0);
+    char bin[512];
+    snprintf(bin, sizeof bin, "%s/vexfs-automation", vt_bin_dir());
+    char *argv[] = {bin, (char *)"--config", cfg, NULL};
+    struct vt_run_result r;
+    ck_assert_int_eq(vt_run(argv, NULL, NULL, 30000, &r), 0);
+    ck_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) != 0);
+    ck_assert_msg(strstr(r.err, "workflows[0]: workflow \"x\": steps[0].action.kind: unknown step "
+                                "kind \"teleport\"") != NULL,
+                  "%s", r.err);
+    vt_run_result_fini(&r);
+    free(dir);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -851,6 +941,8 @@ main(void)
         {"bad_definitions", t_bad_definitions},
         {"triggers_and_emit", t_triggers_and_emit},
         {"limits_queue", t_limits_queue},
+        {"workflows_path_and_sigterm", t_workflows_path_and_sigterm},
+        {"bad_workflows_path", t_bad_workflows_path},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);
