@@ -39,6 +39,7 @@ struct s_exec {
     json_t *ctx;              /* {"input","steps","state"} */
     json_t *completed;        /* ids of completed steps, in completion order */
     pthread_mutex_t jlock;    /* orders journal writes */
+    bool journal_closed;      /* under jlock: removed for good, never written again */
     /* waiting for an event in a state machine */
     const struct au_state *waiting;
     int32_t got_tr;
@@ -127,6 +128,11 @@ s_journal_write(au_exec_t *x, struct s_exec *e)
         return;
     }
     pthread_mutex_lock(&e->jlock);
+    if (e->journal_closed) {
+        /* finished before this write got its turn (a fast execution and a slow submitter) */
+        pthread_mutex_unlock(&e->jlock);
+        return;
+    }
     pthread_mutex_lock(&x->lock);
     json_t *j = json_pack("{s:s, s:s, s:O, s:O, s:O, s:O, s:O}", "id", e->id, "tenant",
                           e->wf->tenant, "workflow", e->wf->json, "input",
@@ -157,6 +163,7 @@ s_journal_remove(au_exec_t *x, struct s_exec *e)
     pthread_mutex_lock(&e->jlock);
     s_journal_path(x, e->id, path, sizeof path);
     unlink(path);
+    e->journal_closed = true;
     pthread_mutex_unlock(&e->jlock);
 }
 
