@@ -862,6 +862,38 @@ START_TEST(t_journal_interrupted)
 }
 END_TEST
 
+/* Finished executions leave no journal entry, however fast they finish. */
+START_TEST(t_journal_clean)
+{
+    struct s_env env;
+    struct au_exec_opts o = s_opts();
+    s_start(&env, o);
+    char jdir[512];
+    snprintf(jdir, sizeof jdir, "%s/journal", env.dir);
+    ck_assert_int_eq(mkdir(jdir, 0700), 0);
+    au_exec_destroy(&env.x);
+    o.breakers = env.br;
+    o.max_concurrent = 4;
+    o.max_queue = 1000;
+    o.tenant_concurrency = 4;
+    o.max_history = 1000;
+    o.journal_dir = jdir;
+    env.x = au_exec_new(&o);
+    struct au_workflow *w = s_wf("t", "{\"id\":\"f\",\"kind\":\"linear\",\"steps\":[{\"id\":\"s\","
+                                      "\"action\":{\"kind\":\"delay\",\"ms\":0}}]}");
+    for (int i = 0; i < 300; i++) {
+        char id[AU_EXEC_ID_LEN];
+        ck_assert_int_eq(au_exec_submit(env.x, w, NULL, NULL, id), 0);
+    }
+    ck_assert(au_exec_idle(env.x, 60000));
+    au_exec_destroy(&env.x);
+    env.x = au_exec_new(&o);
+    ck_assert_int_eq(au_exec_recover(env.x), 0);
+    au_workflow_unref(&w);
+    s_stop(&env);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -887,6 +919,7 @@ main(void)
         {"tenant_rate_queues", t_tenant_rate_queues},
         {"history_bound", t_history_bound},
         {"journal_interrupted", t_journal_interrupted},
+        {"journal_clean", t_journal_clean},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);
