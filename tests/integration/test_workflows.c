@@ -4,7 +4,8 @@
  * and recovers, kill -9 in the middle of a workflow (interrupted and compensated on restart,
  * definitions all there), tenant isolation over REST, malformed definitions refused with the
  * field named and nothing changed, pattern/event/state triggers, emit into a ZeroMQ PULL socket
- * standing in for propagation's ingest, and limits that queue work instead of dropping it. */
+ * and into a real vexfs-propagation, definitions from workflows_path, SIGTERM with a script
+ * running, and limits that queue work instead of dropping it. */
 #include <check.h>
 #include <curl/curl.h>
 #include <microhttpd.h>
@@ -17,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "prop_harness.h"
 #include "vx_test.h"
 #include "vx_wire.h"
 
@@ -45,9 +47,10 @@ s_spawn(struct s_daemon *d)
     ck_assert_msg(vt_wait_ready(d->port, 20000), "automation not ready; log in %s", d->log);
 }
 
-/* Writes the configuration (extra: more reactive_automation lines) and starts the daemon. */
+/* Writes the configuration (extra: more reactive_automation lines; emit: the emit endpoint,
+ * NULL for one of its own) and starts the daemon. */
 static void
-s_start(struct s_daemon *d, const char *extra)
+s_start_emit(struct s_daemon *d, const char *extra, const char *emit)
 {
     memset(d, 0, sizeof *d);
     char *dir = vt_tmpdir();
@@ -56,7 +59,11 @@ s_start(struct s_daemon *d, const char *extra)
     free(dir);
     d->port = vt_free_port();
     snprintf(d->input, sizeof d->input, "tcp://127.0.0.1:%u", (unsigned)vt_free_port());
-    snprintf(d->emit, sizeof d->emit, "tcp://127.0.0.1:%u", (unsigned)vt_free_port());
+    if (emit != NULL) {
+        snprintf(d->emit, sizeof d->emit, "%s", emit);
+    } else {
+        snprintf(d->emit, sizeof d->emit, "tcp://127.0.0.1:%u", (unsigned)vt_free_port());
+    }
     char tok[300], cfg[4096];
     snprintf(tok, sizeof tok, "%s/token", d->dir);
     snprintf(d->cfg, sizeof d->cfg, "%s/vexfs.yaml", d->dir);
@@ -70,6 +77,12 @@ s_start(struct s_daemon *d, const char *extra)
              (unsigned)d->port, d->input, d->emit, d->dir, extra ? extra : "", tok);
     ck_assert_int_eq(vt_write_file(d->cfg, cfg), 0);
     s_spawn(d);
+}
+
+static void
+s_start(struct s_daemon *d, const char *extra)
+{
+    s_start_emit(d, extra, NULL);
 }
 
 static void
@@ -852,6 +865,56 @@ START_TEST(t_limits_queue)
 }
 END_TEST
 
+struct s_got {
+    int n;
+    char custom[64];
+    char source[32];
+    char path[64];
+};
+
+static void
+cb_got(const vx_batch_t *b, const vx_event_t *e, void *arg)
+{
+    (void)b;
+    struct s_got *g = arg;
+    g->n++;
+    snprintf(g->custom, sizeof g->custom, "%s", e->custom_type ? e->custom_type : "");
+    snprintf(g->source, sizeof g->source, "%d", (int)e->source);
+    snprintf(g->path, sizeof g->path, "%s", e->path ? e->path : "");
+}
+
+/* An emit step's event goes into a real vexfs-propagation and comes out of its output. */
+START_TEST(t_emit_into_propagation)
+{
+    struct ph_daemon p;
+    ph_start(&p, NULL, NULL);
+    zsock_t *out = ph_pull(&p);
+    struct s_daemon d;
+    s_start_emit(&d, NULL, p.ingest);
+    char body[65536];
+    const char *wf = "{\"id\":\"tell\",\"kind\":\"linear\",\"steps\":[{\"id\":\"e\",\"action\":"
+                     "{\"kind\":\"emit\",\"event\":{\"type\":\"custom\",\"custom_type\":"
+                     "\"cleanup_done\",\"path\":\"{{input.path}}\"}}}]}";
+    ck_assert_int_eq(s_req(&d, "POST", "/v1/workflows", wf, NULL, body, sizeof body), 201);
+    const char *id = s_execute(&d, NULL, "tell", "{\"path\":\"/srv/x\"}");
+    json_t *r = s_wait_status(&d, NULL, id, "succeeded");
+    json_decref(r);
+    struct s_got g = {0};
+    ck_assert_uint_eq(ph_receive(out, 1, 30000, cb_got, &g), 1);
+    ck_assert_str_eq(g.custom, "cleanup_done");
+    ck_assert_str_eq(g.path, "/srv/x");
+    int src = 0;
+    ck_assert_int_eq(vx_boundary_parse("automation", &src), 0);
+    char want[32];
+    snprintf(want, sizeof want, "%d", src);
+    ck_assert_str_eq(g.source, want);
+    ck_assert_double_eq(vt_metric(d.port, "vexfs_automation_emitted_total"), 1);
+    s_stop(&d);
+    zsock_destroy(&out);
+    ph_stop(&p);
+}
+END_TEST
+
 /* Workflows from a directory named in the configuration; SIGTERM while one runs exits cleanly
  * and the next start reports it interrupted; the state directory then wins over the files. */
 START_TEST(t_workflows_path_and_sigterm)
@@ -943,6 +1006,7 @@ main(void)
         {"limits_queue", t_limits_queue},
         {"workflows_path_and_sigterm", t_workflows_path_and_sigterm},
         {"bad_workflows_path", t_bad_workflows_path},
+        {"emit_into_propagation", t_emit_into_propagation},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);
