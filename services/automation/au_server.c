@@ -235,17 +235,18 @@ au_server_set_tenant_patterns(au_server_t *s, const char *tenant, json_t *patter
     json_t *arr = json_array();
     size_t i;
     json_t *p;
-    json_array_foreach(cur, i, p) {
-        if (strcmp(s_tenant_of(p), tenant) != 0) {
-            json_array_append(arr, p);
-        }
-    }
+    /* The tenant's first, so that "patterns[N]" in an error is N of the request's list. */
     json_array_foreach(patterns, i, p) {
         json_t *c = json_is_object(p) ? json_copy(p) : json_incref(p);
         if (json_is_object(c)) {
             json_object_set_new(c, "tenant", json_string(tenant));
         }
         json_array_append_new(arr, c);
+    }
+    json_array_foreach(cur, i, p) {
+        if (strcmp(s_tenant_of(p), tenant) != 0) {
+            json_array_append(arr, p);
+        }
     }
     int rc = s_replace(s, arr, err, errlen);
     if (rc == 0) {
