@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "au_config.h"
+#include "au_emit.h"
 #include "au_engine.h"
 #include "au_expr.h"
 #include "au_store.h"
@@ -50,14 +51,10 @@ struct au_server {
     au_breakers_t *breakers;
     pthread_mutex_t state_lock;
     json_t *state;                /* under state_lock: {"<tenant>":{...nested values...}} */
-    pthread_mutex_t emit_lock;
-    zsock_t *emit;                /* under emit_lock; NULL when emit_endpoint is empty */
-    uint64_t emit_seq;
-    char sender[64];
+    au_emit_t *emit;
     char *state_dir;              /* NULL: nothing persists */
     pthread_mutex_t save_lock;    /* orders writes of workflows.json */
     const vx_event_t *cur_ev;     /* loop thread, lock held: the event being fed */
-    vx_counter_t *c_emitted, *c_emit_failed;
 };
 
 static void s_save_patterns(au_server_t *s);
@@ -625,70 +622,10 @@ cb_state(const char *tenant, void *arg)
 
 /* ---- emit -------------------------------------------------------------------------------- */
 
-/* Sends one event (JSON form) into propagation's ingest as a one-event batch. */
 static int
 s_emit(au_server_t *s, const char *tenant, json_t *event, char *err, size_t errlen)
 {
-    if (s->emit == NULL) {
-        snprintf(err, errlen, "emit_endpoint is not configured");
-        vx_counter_add(s->c_emit_failed, 1);
-        return -ENOTCONN;
-    }
-    if (!json_is_object(event)) {
-        snprintf(err, errlen, "the event is not an object");
-        vx_counter_add(s->c_emit_failed, 1);
-        return -EINVAL;
-    }
-    json_t *ev = json_deep_copy(event);
-    /* Content and metadata values are strings in an event; a template that produced a number
-     * or a boolean (a whole-string "{{input.count}}") is sent as its JSON text. */
-    const char *const maps[] = {"content", "metadata"};
-    for (size_t m = 0; m < 2; m++) {
-        json_t *obj = json_object_get(ev, maps[m]);
-        const char *k;
-        json_t *v;
-        json_object_foreach(obj, k, v) {
-            if (json_is_number(v) || json_is_boolean(v)) {
-                char *t = json_dumps(v, JSON_ENCODE_ANY);
-                json_object_set_new(obj, k, json_string(t ? t : ""));
-                free(t);
-            }
-        }
-    }
-    if (json_object_get(ev, "source") == NULL) {
-        json_object_set_new(ev, "source", json_string("automation"));
-    }
-    if (json_object_get(ev, "tenant") == NULL && strcmp(tenant, "default") != 0) {
-        json_object_set_new(ev, "tenant", json_string(tenant));
-    }
-    vx_arena_t *arena = vx_arena_new(16u << 10, 4u << 20);
-    vx_event_t *e = NULL;
-    const char *reason = NULL;
-    int rc = vx_event_from_json(ev, arena, &e, err, errlen, &reason);
-    if (rc == 0) {
-        rc = vx_event_validate(e, err, errlen, &reason);
-    }
-    if (rc == 0) {
-        vx_batch_t b;
-        vexfs__v1__event_batch__init(&b);
-        b.events = &e;
-        b.n_events = 1;
-        b.sender = s->sender;
-        pthread_mutex_lock(&s->emit_lock);
-        b.batch_sequence = ++s->emit_seq;
-        rc = vx_wire_send(s->emit, "automation", &b, 0);
-        if (rc < 0) {
-            s->emit_seq--; /* not sent: the next one takes this number */
-        }
-        pthread_mutex_unlock(&s->emit_lock);
-        if (rc < 0) {
-            snprintf(err, errlen, "send to emit_endpoint: %s", strerror(-rc));
-        }
-    }
-    vx_arena_destroy(&arena);
-    json_decref(ev);
-    vx_counter_add(rc == 0 ? s->c_emitted : s->c_emit_failed, 1);
-    return rc;
+    return au_emit_send(s->emit, tenant, event, err, errlen);
 }
 
 static int
@@ -815,16 +752,14 @@ au_server_new(const vx_config_t *cfg, vx_metrics_t *metrics, char *err, size_t e
                                   "Configured target_throughput_events_per_sec.", NULL),
                  (double)vx_config_int(cfg, AU_SECTION, "target_throughput_events_per_sec"));
     pthread_mutex_init(&s->state_lock, NULL);
-    pthread_mutex_init(&s->emit_lock, NULL);
     pthread_mutex_init(&s->save_lock, NULL);
     s->state = json_object();
-    snprintf(s->sender, sizeof s->sender, "vexfs-automation-%d", (int)getpid());
-    s->c_emitted = vx_metrics_counter(metrics, "vexfs_automation_emitted_total",
-                                      "Events sent into propagation by emit actions.", NULL);
-    s->c_emit_failed = vx_metrics_counter(metrics, "vexfs_automation_emit_failures_total",
-                                          "Emit actions whose event was invalid or not sent.",
-                                          NULL);
     s->flows = au_flows_new();
+    s->emit = au_emit_new(vx_config_str(cfg, AU_SECTION, "emit_endpoint"), metrics, err, errlen);
+    if (s->emit == NULL) {
+        au_server_destroy(&s);
+        return NULL;
+    }
     s->breakers = au_breakers_new(
         (uint32_t)vx_config_int(cfg, AU_SECTION, "breaker_failure_threshold"),
         (uint64_t)vx_config_int(cfg, AU_SECTION, "breaker_cooldown_ms"), metrics);
@@ -888,17 +823,7 @@ au_server_new(const vx_config_t *cfg, vx_metrics_t *metrics, char *err, size_t e
         au_server_destroy(&s);
         return NULL;
     }
-    const char *emit = vx_config_str(cfg, AU_SECTION, "emit_endpoint");
-    if (emit[0] != '\0') {
-        s->emit = zsock_new(ZMQ_PUSH);
-        if (s->emit == NULL || zsock_connect(s->emit, "%s", emit) < 0) {
-            snprintf(err, errlen, "emit_endpoint %s: %s", emit, zmq_strerror(zmq_errno()));
-            au_server_destroy(&s);
-            return NULL;
-        }
-        zsock_set_sndtimeo(s->emit, 1000);
-        zsock_set_linger(s->emit, 1000);
-    }
+
     const char *ep = vx_config_str(cfg, AU_SECTION, "input_endpoint");
     s->input = zsock_new(ZMQ_PULL);
     if (s->input == NULL) {
@@ -929,11 +854,10 @@ au_server_destroy(au_server_t **sp)
     au_exec_destroy(&s->exec);
     au_flows_destroy(&s->flows);
     au_breakers_destroy(&s->breakers);
-    zsock_destroy(&s->emit);
+    au_emit_destroy(&s->emit);
     json_decref(s->state);
     free(s->state_dir);
     pthread_mutex_destroy(&s->state_lock);
-    pthread_mutex_destroy(&s->emit_lock);
     pthread_mutex_destroy(&s->save_lock);
     zsock_destroy(&s->input);
     au_engine_destroy(&s->engine);
