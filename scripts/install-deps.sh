@@ -9,6 +9,7 @@ PACKAGES=(
   libraft-dev libuv1-dev libmicrohttpd-dev libvectorscan-dev librdkafka-dev
   libjansson-dev check libsubunit-dev libcurl4-openssl-dev libyaml-dev libpcre2-dev
   prometheus kcat default-jdk-headless maven curl jq procps iproute2 libfuse3-dev fuse3
+  python3
 )
 
 missing=()
