@@ -762,6 +762,12 @@ vx_http_req_query(const vx_http_req_t *req, const char *name)
 }
 
 const char *
+vx_http_req_header(const vx_http_req_t *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *
 vx_http_req_body(const vx_http_req_t *req, size_t *len)
 {
     if (len) {

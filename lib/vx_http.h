@@ -85,6 +85,8 @@ const char *vx_http_req_path(const vx_http_req_t *req);
 const char *vx_http_req_param(const vx_http_req_t *req, const char *name);
 /* Value of a query-string argument (URL-decoded), NULL when absent. */
 const char *vx_http_req_query(const vx_http_req_t *req, const char *name);
+/* Value of a request header (name case-insensitive), NULL when absent. */
+const char *vx_http_req_header(const vx_http_req_t *req, const char *name);
 /* Raw body and its parsed JSON (NULL when the body is empty). */
 const char *vx_http_req_body(const vx_http_req_t *req, size_t *len);
 json_t *vx_http_req_json(const vx_http_req_t *req);

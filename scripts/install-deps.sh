@@ -15,7 +15,7 @@ BUILD_PACKAGES=(
 TOOL_PACKAGES=(
   clang libclang-rt-14-dev clang-tidy cppcheck
   prometheus kcat default-jdk-headless maven curl jq procps iproute2 fuse3
-  docker-compose python3-venv
+  docker-compose python3-venv python3
 )
 PACKAGES=("${BUILD_PACKAGES[@]}")
 if [ "${1:-}" != --build ]; then

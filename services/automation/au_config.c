@@ -9,11 +9,38 @@ static const struct vx_cfg_key s_keys[] = {
     {"target_throughput_events_per_sec", VX_CFG_INT, "10000", 1, 100000000, false,
      "expected load, exported as vexfs_target_throughput_events_per_second for alert rules"},
     {"max_concurrent_workflows", VX_CFG_INT, "100", 1, 1000000, false,
-     "workflows run at once (workflows are not in this version; kept for the seed files)"},
+     "workflow executions running at once, all tenants (one worker thread each, started on "
+     "demand); more wait in the queue"},
+    {"max_queued_workflows", VX_CFG_INT, "10000", 1, 1000000, false,
+     "executions waiting to start; a trigger beyond this is refused and counted in "
+     "vexfs_automation_queue_rejected_total"},
+    {"tenant_max_concurrent", VX_CFG_INT, "10", 1, 1000000, false,
+     "executions of one tenant running at once; its further work waits in the queue"},
+    {"tenant_rate_per_sec", VX_CFG_INT, "0", 0, 1000000, false,
+     "executions one tenant may start per second (token bucket); 0: no limit"},
+    {"tenant_burst", VX_CFG_INT, "10", 1, 1000000, false,
+     "depth of a tenant's token bucket (starts allowed at once after a quiet period)"},
+    {"max_executions", VX_CFG_INT, "1000", 1, 1000000, false,
+     "finished executions kept for GET /v1/executions; older ones are evicted (counted in "
+     "vexfs_automation_executions_evicted_total)"},
     {"enable_fault_tolerance", VX_CFG_BOOL, "true", 0, 0, false,
-     "workflow retries (workflows are not in this version; kept for the seed files)"},
+     "retry failed steps per their retry policy (false: one attempt each)"},
     {"enable_compensation", VX_CFG_BOOL, "true", 0, 0, false,
-     "workflow compensation (workflows are not in this version; kept for the seed files)"},
+     "run the compensation actions of completed steps when a workflow fails or was "
+     "interrupted"},
+    {"breaker_failure_threshold", VX_CFG_INT, "5", 1, 1000000, false,
+     "failures in a row that open the circuit breaker of an action target"},
+    {"breaker_cooldown_ms", VX_CFG_INT, "30000", 1, 86400000, false,
+     "time an open breaker refuses calls before letting one probe through (half-open)"},
+    {"workflows_path", VX_CFG_STRING, "", 0, 4096, false,
+     "JSON file, or directory of *.json files, with workflows loaded at start when state_dir "
+     "holds none; empty: none"},
+    {"state_dir", VX_CFG_STRING, "", 0, 4096, false,
+     "directory for patterns.json, workflows.json (every REST change, written atomically) "
+     "and the journal of running executions; empty: nothing persists"},
+    {"emit_endpoint", VX_CFG_STRING, "", 0, 1024, false,
+     "ZeroMQ PUSH endpoint (connected) of propagation's ingest, for emit actions; empty: "
+     "emit actions fail"},
     {"input_endpoint", VX_CFG_STRING, "tcp://127.0.0.1:5554", 0, 1024, false,
      "ZeroMQ PULL endpoint (connected) of routing's automation boundary"},
     {"queue_hwm", VX_CFG_INT, "1000", 1, 1000000, false,

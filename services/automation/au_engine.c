@@ -495,10 +495,12 @@ au_engine_on_event(au_engine_t *e, const vx_event_t *ev, uint64_t now_ns)
     if ((unsigned)ev->type >= S_MAX_TYPES) {
         return;
     }
+    /* A pattern sees only its tenant's events: tenants never match on each other's data. */
+    const char *tenant = ev->tenant != NULL && ev->tenant[0] != '\0' ? ev->tenant : "default";
     const uint32_t *idx = e->by_type[ev->type];
     for (uint32_t i = 0; i < e->n_by_type[ev->type]; i++) {
         struct s_pstate *ps = &e->ps[idx[i]];
-        if (ps->pat.enabled) {
+        if (ps->pat.enabled && strcmp(ps->pat.tenant, tenant) == 0) {
             s_feed(ps, ev, e->now_ns);
         }
     }

@@ -9,6 +9,28 @@
 #define S_DEFAULT_LIMIT 100
 #define S_MAX_LIMIT 10000
 
+const char *
+au_http_tenant(vx_http_req_t *req, struct vx_http_resp *resp)
+{
+    const char *t = vx_http_req_header(req, AU_TENANT_HEADER);
+    if (t == NULL || t[0] == '\0') {
+        return "default";
+    }
+    size_t n = strlen(t);
+    bool ok = n <= 64;
+    for (size_t i = 0; i < n && ok; i++) {
+        char c = t[i];
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '_' || c == '-' || c == '.' || c == ':';
+    }
+    if (!ok) {
+        vx_http_error(resp, 400, "invalid_tenant",
+                      AU_TENANT_HEADER ": expected 1..64 characters of [A-Za-z0-9_.:-]");
+        return NULL;
+    }
+    return t;
+}
+
 /* Answers a refused change with the status its code stands for. */
 static void
 s_refused(struct vx_http_resp *resp, int rc, const char *err)
@@ -32,13 +54,20 @@ s_refused(struct vx_http_resp *resp, int rc, const char *err)
 static void
 cb_get_patterns(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
-    (void)req;
-    resp->json = json_pack("{s:o}", "patterns", au_server_patterns_json(arg));
+    const char *tenant = au_http_tenant(req, resp);
+    if (tenant == NULL) {
+        return;
+    }
+    resp->json = json_pack("{s:o}", "patterns", au_server_tenant_patterns_json(arg, tenant));
 }
 
 static void
 cb_put_patterns(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
+    const char *tenant = au_http_tenant(req, resp);
+    if (tenant == NULL) {
+        return;
+    }
     json_t *body = vx_http_req_json(req);
     json_t *arr = json_is_object(body) ? json_object_get(body, "patterns") : body;
     if (!json_is_array(arr)) {
@@ -47,7 +76,7 @@ cb_put_patterns(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
         return;
     }
     char err[512];
-    int rc = au_server_set_patterns(arg, arr, err, sizeof err);
+    int rc = au_server_set_tenant_patterns(arg, tenant, arr, err, sizeof err);
     if (rc < 0) {
         s_refused(resp, rc, err);
         return;
@@ -58,13 +87,17 @@ cb_put_patterns(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 static void
 cb_post_pattern(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
+    const char *tenant = au_http_tenant(req, resp);
+    if (tenant == NULL) {
+        return;
+    }
     json_t *body = vx_http_req_json(req);
     if (!json_is_object(body)) {
         vx_http_error(resp, 400, "invalid_body", "expected one pattern (a JSON object)");
         return;
     }
     char err[512];
-    int rc = au_server_add_pattern(arg, body, err, sizeof err);
+    int rc = au_server_add_pattern(arg, tenant, body, err, sizeof err);
     if (rc < 0) {
         s_refused(resp, rc, err);
         return;
@@ -76,8 +109,12 @@ cb_post_pattern(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 static void
 cb_get_pattern(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
+    const char *tenant = au_http_tenant(req, resp);
+    if (tenant == NULL) {
+        return;
+    }
     const char *id = vx_http_req_param(req, "id");
-    json_t *p = au_server_pattern_json(arg, id);
+    json_t *p = au_server_pattern_json(arg, tenant, id);
     if (p == NULL) {
         vx_http_error(resp, 404, "not_found", "no pattern with id \"%.128s\"", id);
         return;
@@ -88,6 +125,10 @@ cb_get_pattern(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 static void
 cb_put_pattern(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
+    const char *tenant = au_http_tenant(req, resp);
+    if (tenant == NULL) {
+        return;
+    }
     const char *id = vx_http_req_param(req, "id");
     json_t *body = vx_http_req_json(req);
     if (!json_is_object(body)) {
@@ -103,7 +144,7 @@ cb_put_pattern(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     json_object_set_new(p, "id", json_string(id));
     char err[512];
     bool created = false;
-    int rc = au_server_put_pattern(arg, p, &created, err, sizeof err);
+    int rc = au_server_put_pattern(arg, tenant, p, &created, err, sizeof err);
     json_decref(p);
     if (rc < 0) {
         s_refused(resp, rc, err);
@@ -116,8 +157,12 @@ cb_put_pattern(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 static void
 cb_delete_pattern(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
+    const char *tenant = au_http_tenant(req, resp);
+    if (tenant == NULL) {
+        return;
+    }
     const char *id = vx_http_req_param(req, "id");
-    if (au_server_delete_pattern(arg, id) < 0) {
+    if (au_server_delete_pattern(arg, tenant, id) < 0) {
         vx_http_error(resp, 404, "not_found", "no pattern with id \"%.128s\"", id);
         return;
     }
@@ -127,8 +172,8 @@ cb_delete_pattern(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 }
 
 /* A non-negative integer query argument; def when absent, -1 when malformed. */
-static long long
-s_query_uint(vx_http_req_t *req, const char *name, long long def)
+long long
+au_http_query_uint(vx_http_req_t *req, const char *name, long long def)
 {
     const char *v = vx_http_req_query(req, name);
     if (v == NULL) {
@@ -146,14 +191,18 @@ s_query_uint(vx_http_req_t *req, const char *name, long long def)
 static void
 cb_get_alerts(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
-    long long since = s_query_uint(req, "since", 0);
-    long long limit = s_query_uint(req, "limit", S_DEFAULT_LIMIT);
+    const char *tenant = au_http_tenant(req, resp);
+    if (tenant == NULL) {
+        return;
+    }
+    long long since = au_http_query_uint(req, "since", 0);
+    long long limit = au_http_query_uint(req, "limit", S_DEFAULT_LIMIT);
     if (since < 0 || limit < 1 || limit > S_MAX_LIMIT) {
         vx_http_error(resp, 400, "invalid_query",
                       "since is a sequence number >= 0, limit 1..%d", S_MAX_LIMIT);
         return;
     }
-    resp->json = au_server_alerts_json(arg, (uint64_t)since, (size_t)limit);
+    resp->json = au_server_alerts_json(arg, tenant, (uint64_t)since, (size_t)limit);
 }
 
 static void
@@ -174,4 +223,5 @@ au_http_routes(vx_http_t *http, au_server_t *server)
     vx_http_route(http, "DELETE", "/v1/patterns/{id}", cb_delete_pattern, server);
     vx_http_route(http, "GET", "/v1/alerts", cb_get_alerts, server);
     vx_http_route(http, "GET", "/v1/stats", cb_get_stats, server);
+    au_wf_http_routes(http, server);
 }

@@ -9,14 +9,27 @@
  *   GET    /v1/alerts              ?since=<seq>&limit=<n> (default 100, at most 10000)
  *   GET    /v1/stats               engine totals
  * A rejected change answers {"error":{"code":"invalid_pattern","message":...}} and changes
- * nothing. */
+ * nothing. Workflow, execution, breaker and state routes are in au_wf_http.c.
+ *
+ * Tenancy: every route acts for the tenant named by the X-VexFS-Tenant header ("default"
+ * when absent; 1..64 characters of [A-Za-z0-9_.:-], else 400). A tenant sees, changes and
+ * runs only its own patterns, alerts, workflows, executions and state. */
 #ifndef AU_HTTP_H
 #define AU_HTTP_H
 
 #include "au_server.h"
 #include "vx_http.h"
 
+#define AU_TENANT_HEADER "X-VexFS-Tenant"
+
 /* Adds the routes to http (before it starts); server is borrowed and must outlive it. */
 void au_http_routes(vx_http_t *http, au_server_t *server);
+/* The workflow routes (au_wf_http.c), added by au_http_routes. */
+void au_wf_http_routes(vx_http_t *http, au_server_t *server);
+
+/* The request's tenant, or NULL after answering 400 for a malformed header. */
+const char *au_http_tenant(vx_http_req_t *req, struct vx_http_resp *resp);
+/* A non-negative integer query argument; def when absent, -1 when malformed. */
+long long au_http_query_uint(vx_http_req_t *req, const char *name, long long def);
 
 #endif

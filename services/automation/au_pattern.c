@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "au_expr.h"
 #include "vx_mem.h"
 
 /* Where an error is: "patterns[2] (id \"x\")", then the field path given to s_err. */
@@ -289,10 +290,81 @@ s_element_parse(json_t *j, const char *where, enum au_kind kind, uint32_t idx,
     return 0;
 }
 
+/* An action: alert (severity, message), workflow (the id of a workflow of the pattern's
+ * tenant to start) or emit (an event template sent into propagation). */
+static int
+s_action_parse(json_t *a, const char *where, struct au_action *out, struct s_perr *pe)
+{
+    static const char *const akeys[] = {"kind", "severity", "message", NULL};
+    static const char *const wkeys[] = {"kind", "workflow", NULL};
+    static const char *const ekeys[] = {"kind", "event", NULL};
+    char sub[80];
+    if (!json_is_object(a)) {
+        return s_err(pe, "%s: expected an object", where);
+    }
+    const char *k = json_string_value(json_object_get(a, "kind"));
+    if (k != NULL && strcmp(k, "workflow") == 0) {
+        int rc = s_keys(a, where, wkeys, pe);
+        if (rc < 0) {
+            return rc;
+        }
+        json_t *w = json_object_get(a, "workflow");
+        if (!json_is_string(w) || json_string_length(w) == 0 ||
+            json_string_length(w) > AU_MAX_ID_LEN) {
+            return s_err(pe, "%s.workflow: expected the id of a workflow", where);
+        }
+        out->kind = AU_ACTION_WORKFLOW;
+        out->workflow = vx_strdup(json_string_value(w));
+        return 0;
+    }
+    if (k != NULL && strcmp(k, "emit") == 0) {
+        int rc = s_keys(a, where, ekeys, pe);
+        if (rc < 0) {
+            return rc;
+        }
+        json_t *ev = json_object_get(a, "event");
+        if (!json_is_object(ev) || !json_is_string(json_object_get(ev, "type"))) {
+            return s_err(pe, "%s.event: expected an event object with a \"type\"", where);
+        }
+        char why[512];
+        snprintf(sub, sizeof sub, "%s.event", where);
+        if (au_template_check(ev, sub, why, sizeof why) < 0) {
+            return s_err(pe, "%s", why);
+        }
+        out->kind = AU_ACTION_EMIT;
+        out->event = json_incref(ev);
+        return 0;
+    }
+    if (k == NULL || strcmp(k, "alert") != 0) {
+        return s_err(pe, "%s.kind: expected alert, workflow or emit", where);
+    }
+    int rc = s_keys(a, where, akeys, pe);
+    if (rc < 0) {
+        return rc;
+    }
+    snprintf(sub, sizeof sub, "%s.", where);
+    int sev = 0;
+    rc = s_enum(a, "severity", sub, s_sevs, "info, warning or critical", AU_SEV_WARNING, &sev,
+                pe);
+    if (rc < 0) {
+        return rc;
+    }
+    json_t *m = json_object_get(a, "message");
+    if (!json_is_string(m) || json_string_length(m) == 0 ||
+        json_string_length(m) > AU_MAX_MESSAGE_LEN ||
+        strlen(json_string_value(m)) != json_string_length(m)) {
+        return s_err(pe, "%s.message: expected a string of 1..%d bytes", where,
+                     AU_MAX_MESSAGE_LEN);
+    }
+    out->kind = AU_ACTION_ALERT;
+    out->severity = (enum au_severity)sev;
+    out->message = vx_strdup(json_string_value(m));
+    return 0;
+}
+
 static int
 s_actions_parse(json_t *as, struct au_pattern *p, struct s_perr *pe)
 {
-    static const char *const keys[] = {"kind", "severity", "message", NULL};
     if (as == NULL) {
         return s_err(pe, "actions: missing");
     }
@@ -304,36 +376,12 @@ s_actions_parse(json_t *as, struct au_pattern *p, struct s_perr *pe)
     json_t *a;
     json_array_foreach(as, i, a) {
         char where[64];
-        char sub[80];
         snprintf(where, sizeof where, "actions[%zu]", i);
-        if (!json_is_object(a)) {
-            return s_err(pe, "%s: expected an object", where);
-        }
-        int rc = s_keys(a, where, keys, pe);
-        if (rc < 0) {
-            return rc;
-        }
-        json_t *k = json_object_get(a, "kind");
-        if (!json_is_string(k) || strcmp(json_string_value(k), "alert") != 0) {
-            return s_err(pe, "%s.kind: expected \"alert\"", where);
-        }
-        snprintf(sub, sizeof sub, "%s.", where);
-        int sev = 0;
-        rc = s_enum(a, "severity", sub, s_sevs, "info, warning or critical", AU_SEV_WARNING, &sev,
-                    pe);
-        if (rc < 0) {
-            return rc;
-        }
-        json_t *m = json_object_get(a, "message");
-        if (!json_is_string(m) || json_string_length(m) == 0 ||
-            json_string_length(m) > AU_MAX_MESSAGE_LEN ||
-            strlen(json_string_value(m)) != json_string_length(m)) {
-            return s_err(pe, "%s.message: expected a string of 1..%d bytes", where,
-                         AU_MAX_MESSAGE_LEN);
-        }
-        p->actions[i].severity = (enum au_severity)sev;
-        p->actions[i].message = vx_strdup(json_string_value(m));
         p->n_actions++;
+        int rc = s_action_parse(a, where, &p->actions[i], pe);
+        if (rc < 0) {
+            return rc;
+        }
     }
     return 0;
 }
@@ -382,7 +430,8 @@ static int
 s_parse(json_t *j, struct au_pattern *p, struct s_perr *pe)
 {
     static const char *const keys[] = {"id", "description", "kind", "elements", "window_ms",
-                                       "partition_by", "skip", "enabled", "actions", NULL};
+                                       "partition_by", "skip", "enabled", "actions", "tenant",
+                                       NULL};
     if (!json_is_object(j)) {
         return s_err(pe, "expected an object");
     }
@@ -403,6 +452,11 @@ s_parse(json_t *j, struct au_pattern *p, struct s_perr *pe)
     if (d != NULL && !json_is_string(d)) {
         return s_err(pe, "description: expected a string");
     }
+    json_t *tn = json_object_get(j, "tenant");
+    if (tn != NULL && (!json_is_string(tn) || !s_id_ok(json_string_value(tn)))) {
+        return s_err(pe, "tenant: expected 1..%d characters of [A-Za-z0-9_.:-]", AU_MAX_ID_LEN);
+    }
+    p->tenant = vx_strdup(tn != NULL ? json_string_value(tn) : "default");
     int kind = 0;
     rc = s_enum(j, "kind", "", s_kinds, "sequence, conjunction, absence or threshold", -1, &kind,
                 pe);
@@ -500,10 +554,13 @@ au_pattern_fini(struct au_pattern *p)
     free(p->elems);
     for (uint32_t i = 0; i < p->n_actions; i++) {
         free(p->actions[i].message);
+        free(p->actions[i].workflow);
+        json_decref(p->actions[i].event);
     }
     free(p->actions);
     free(p->partition.name);
     free(p->id);
+    free(p->tenant);
     json_decref(p->json);
     memset(p, 0, sizeof *p);
 }

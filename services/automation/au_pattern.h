@@ -26,9 +26,20 @@
  *                                       (conjunction, threshold), so the next event may
  *                                       complete another match
  *    "enabled":true,                    default true
+ *    "tenant":"acme",                   optional (default "default"); set from the
+ *                                       X-VexFS-Tenant header by REST. The pattern sees only
+ *                                       events of its tenant (an event's "tenant" field,
+ *                                       "default" when empty)
  *    "actions":[{"kind":"alert","severity":"warning","message":"..."}]}
- *                                       1..8 actions; kind alert only; severity info|warning|
- *                                       critical (default warning); message 1..1024 bytes
+ *                                       1..8 actions:
+ *                                       alert: severity info|warning|critical (default
+ *                                       warning); message 1..1024 bytes
+ *                                       workflow: {"kind":"workflow","workflow":"<id>"}
+ *                                       starts that workflow of the pattern's tenant with
+ *                                       the match as input (au_server.h)
+ *                                       emit: {"kind":"emit","event":{...}} sends the event
+ *                                       (a template over {"match":..,"event":..}, see
+ *                                       au_expr.h) into propagation
  *
  * Conditions: "field" as for partition_by; "op" one of
  *   eq ne        string value: byte equality; number value: numeric equality
@@ -102,13 +113,19 @@ struct au_element {
     uint32_t min_occurrences;
 };
 
+enum au_action_kind { AU_ACTION_ALERT = 0, AU_ACTION_WORKFLOW, AU_ACTION_EMIT };
+
 struct au_action {
-    enum au_severity severity;
-    char *message;
+    enum au_action_kind kind;
+    enum au_severity severity; /* alert */
+    char *message;             /* alert */
+    char *workflow;            /* workflow: the id (in the pattern's tenant) */
+    json_t *event;             /* emit: the event template (own reference) */
 };
 
 struct au_pattern {
     char *id;
+    char *tenant; /* "default" unless given */
     enum au_kind kind;
     enum au_skip skip;
     bool enabled;

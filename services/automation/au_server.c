@@ -5,10 +5,17 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <dirent.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "au_config.h"
+#include "au_emit.h"
 #include "au_engine.h"
+#include "au_expr.h"
+#include "au_store.h"
 #include "vx_arena.h"
 #include "vx_clock.h"
 #include "vx_log.h"
@@ -38,17 +45,102 @@ struct au_server {
     vx_counter_t *c_batches, *c_events, *c_bad, *c_gaps, *c_slow, *c_evictions;
     vx_gauge_t *g_partials, *g_patterns;
     uint64_t evictions_seen;
+    /* workflows */
+    au_flows_t *flows;
+    au_exec_t *exec;
+    au_breakers_t *breakers;
+    pthread_mutex_t state_lock;
+    json_t *state;                /* under state_lock: {"<tenant>":{...nested values...}} */
+    au_emit_t *emit;
+    char *state_dir;              /* NULL: nothing persists */
+    pthread_mutex_t save_lock;    /* orders writes of workflows.json */
+    const vx_event_t *cur_ev;     /* loop thread, lock held: the event being fed */
 };
 
-/* Keeps one alert (loop thread, lock held). */
+static void s_save_patterns(au_server_t *s);
+static int s_submit(au_server_t *s, struct au_workflow *w, json_t *input, json_t *trigger,
+                    char *id);
+static int s_emit(au_server_t *s, const char *tenant, json_t *event, char *err, size_t errlen);
+
+/* The input of a workflow started by a match: the match and the event that completed it
+ * (null for an absence, which fires on time). */
+static json_t *
+s_match_json(au_server_t *s, const struct au_alert *a, const char *tenant)
+{
+    return json_pack("{s:{s:s, s:s, s:s, s:s, s:i, s:I, s:I}, s:o}", "match", "pattern",
+                     a->pattern_id, "tenant", tenant, "kind", au_kind_name(a->kind),
+                     "partition", a->partition, "events", (int)a->n_events, "first_ns",
+                     (json_int_t)a->first_ns, "time_ns", (json_int_t)a->time_ns, "event",
+                     s->cur_ev ? vx_event_to_json(s->cur_ev) : json_null());
+}
+
+/* Starts ws[0..n) (references dropped) with the match as input. */
+static void
+s_match_start(au_server_t *s, const struct au_alert *a, const char *tenant,
+              struct au_workflow **ws, size_t n)
+{
+    if (n == 0) {
+        return;
+    }
+    json_t *input = s_match_json(s, a, tenant);
+    json_t *trig = json_pack("{s:s, s:s}", "kind", "pattern", "pattern", a->pattern_id);
+    for (size_t i = 0; i < n; i++) {
+        char id[AU_EXEC_ID_LEN];
+        s_submit(s, ws[i], input, trig, id);
+        au_workflow_unref(&ws[i]);
+    }
+    json_decref(trig);
+    json_decref(input);
+}
+
+/* One action of one match (loop thread, lock held). Once per match, the tenant's workflows
+ * with a trigger on the pattern start; then alerts go to the ring, workflow actions start
+ * their workflow and emit actions send their event. */
 static void
 cb_alert(const struct au_alert *a, void *arg)
 {
     au_server_t *s = arg;
+    const struct au_pattern *pat = au_engine_pattern(s->engine, a->pattern);
+    const struct au_action *act = &pat->actions[a->action];
+    const char *tenant = pat->tenant;
+    struct au_workflow *ws[AU_FLOWS_MAX_FIRE];
+    if (a->action == 0) {
+        vx_counter_add(vx_metrics_counter(s->metrics, "vexfs_automation_matches_total",
+                                          "Completed pattern matches, by pattern.", "pattern",
+                                          a->pattern_id, NULL),
+                       1);
+        size_t n = au_flows_on_pattern(s->flows, tenant, a->pattern_id, ws, AU_FLOWS_MAX_FIRE);
+        s_match_start(s, a, tenant, ws, n);
+    }
+    if (act->kind == AU_ACTION_WORKFLOW) {
+        ws[0] = au_flows_get(s->flows, tenant, act->workflow);
+        if (ws[0] == NULL) {
+            vx_counter_add(vx_metrics_counter(s->metrics, "vexfs_automation_trigger_failures_total",
+                                              "Triggers that started no execution, by reason.",
+                                              "reason", "unknown_workflow", NULL),
+                           1);
+            vx_warn("AU-TRIGGER", "pattern %s: no workflow \"%s\" in tenant %s", a->pattern_id,
+                    act->workflow, tenant);
+            return;
+        }
+        s_match_start(s, a, tenant, ws, 1);
+        return;
+    }
+    if (act->kind == AU_ACTION_EMIT) {
+        json_t *ctx = s_match_json(s, a, tenant);
+        json_t *ev = au_template_eval(act->event, ctx);
+        char err[512];
+        if (s_emit(s, tenant, ev, err, sizeof err) < 0) {
+            vx_warn("AU-EMIT", "pattern %s: emit failed: %s", a->pattern_id, err);
+        }
+        json_decref(ev);
+        json_decref(ctx);
+        return;
+    }
     uint64_t seq = s->seq + 1;
     uint64_t span = a->time_ns - a->first_ns;
-    json_t *j = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:i}", "seq",
-                          (json_int_t)seq, "pattern", a->pattern_id, "kind",
+    json_t *j = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:i}", "seq",
+                          (json_int_t)seq, "pattern", a->pattern_id, "tenant", tenant, "kind",
                           au_kind_name(a->kind), "severity", au_severity_name(a->severity),
                           "message", a->message, "partition", a->partition, "time_ns",
                           (json_int_t)vx_wall_ns(), "span_ns",
@@ -70,12 +162,6 @@ cb_alert(const struct au_alert *a, void *arg)
                                       a->pattern_id, "severity", au_severity_name(a->severity),
                                       NULL),
                    1);
-    if (a->action == 0) {
-        vx_counter_add(vx_metrics_counter(s->metrics, "vexfs_automation_matches_total",
-                                          "Completed pattern matches, by pattern.", "pattern",
-                                          a->pattern_id, NULL),
-                       1);
-    }
     vx_info("AU-ALERT", "pattern %s partition \"%.200s\" severity %s: %s", a->pattern_id,
             a->partition, au_severity_name(a->severity), a->message);
 }
@@ -123,6 +209,48 @@ au_server_set_patterns(au_server_t *s, json_t *patterns, char *err, size_t errle
 {
     pthread_mutex_lock(&s->edit_lock);
     int rc = s_replace(s, patterns, err, errlen);
+    if (rc == 0) {
+        s_save_patterns(s);
+    }
+    pthread_mutex_unlock(&s->edit_lock);
+    return rc;
+}
+
+static const char *
+s_tenant_of(json_t *p)
+{
+    const char *t = json_string_value(json_object_get(p, "tenant"));
+    return t != NULL ? t : "default";
+}
+
+int
+au_server_set_tenant_patterns(au_server_t *s, const char *tenant, json_t *patterns, char *err,
+                              size_t errlen)
+{
+    pthread_mutex_lock(&s->edit_lock);
+    json_t *cur = au_server_patterns_json(s);
+    json_t *arr = json_array();
+    size_t i;
+    json_t *p;
+    /* The tenant's first, so that "patterns[N]" in an error is N of the request's list. */
+    json_array_foreach(patterns, i, p) {
+        json_t *c = json_is_object(p) ? json_copy(p) : json_incref(p);
+        if (json_is_object(c)) {
+            json_object_set_new(c, "tenant", json_string(tenant));
+        }
+        json_array_append_new(arr, c);
+    }
+    json_array_foreach(cur, i, p) {
+        if (strcmp(s_tenant_of(p), tenant) != 0) {
+            json_array_append(arr, p);
+        }
+    }
+    int rc = s_replace(s, arr, err, errlen);
+    if (rc == 0) {
+        s_save_patterns(s);
+    }
+    json_decref(arr);
+    json_decref(cur);
     pthread_mutex_unlock(&s->edit_lock);
     return rc;
 }
@@ -144,14 +272,23 @@ s_find(json_t *arr, const char *id)
 
 /* Edits a copy of the current set: mode 'a' adds, 'p' puts (replace or add), 'd' deletes. */
 static int
-s_edit(au_server_t *s, char mode, json_t *p, const char *id, bool *created, char *err,
-       size_t errlen)
+s_edit(au_server_t *s, const char *tenant, char mode, json_t *p, const char *id, bool *created,
+       char *err, size_t errlen)
 {
     pthread_mutex_lock(&s->edit_lock);
     json_t *arr = au_server_patterns_json(s);
     ssize_t at = id != NULL ? s_find(arr, id) : -1;
     int rc = 0;
-    if (mode == 'a' && at >= 0) {
+    bool other = at >= 0 && strcmp(s_tenant_of(json_array_get(arr, (size_t)at)), tenant) != 0;
+    if (other && mode == 'd') {
+        at = -1;
+    } else if (other) {
+        snprintf(err, errlen, "pattern id \"%.128s\" is in use", id);
+        rc = -EEXIST;
+    }
+    if (rc < 0) {
+        /* refused above */
+    } else if (mode == 'a' && at >= 0) {
         snprintf(err, errlen, "pattern \"%.128s\" exists (PUT /v1/patterns/%.128s replaces it)",
                  id, id);
         rc = -EEXIST;
@@ -171,6 +308,9 @@ s_edit(au_server_t *s, char mode, json_t *p, const char *id, bool *created, char
     if (rc == 0) {
         rc = s_replace(s, arr, err, errlen);
     }
+    if (rc == 0) {
+        s_save_patterns(s);
+    }
     json_decref(arr);
     pthread_mutex_unlock(&s->edit_lock);
     return rc;
@@ -184,22 +324,31 @@ s_id_of(json_t *p)
 }
 
 int
-au_server_add_pattern(au_server_t *s, json_t *p, char *err, size_t errlen)
+au_server_add_pattern(au_server_t *s, const char *tenant, json_t *p, char *err, size_t errlen)
 {
-    return s_edit(s, 'a', p, s_id_of(p), NULL, err, errlen);
+    json_t *c = json_copy(p);
+    json_object_set_new(c, "tenant", json_string(tenant));
+    int rc = s_edit(s, tenant, 'a', c, s_id_of(p), NULL, err, errlen);
+    json_decref(c);
+    return rc;
 }
 
 int
-au_server_put_pattern(au_server_t *s, json_t *p, bool *created, char *err, size_t errlen)
+au_server_put_pattern(au_server_t *s, const char *tenant, json_t *p, bool *created, char *err,
+                      size_t errlen)
 {
-    return s_edit(s, 'p', p, s_id_of(p), created, err, errlen);
+    json_t *c = json_copy(p);
+    json_object_set_new(c, "tenant", json_string(tenant));
+    int rc = s_edit(s, tenant, 'p', c, s_id_of(p), created, err, errlen);
+    json_decref(c);
+    return rc;
 }
 
 int
-au_server_delete_pattern(au_server_t *s, const char *id)
+au_server_delete_pattern(au_server_t *s, const char *tenant, const char *id)
 {
     char err[256];
-    return s_edit(s, 'd', NULL, id, NULL, err, sizeof err);
+    return s_edit(s, tenant, 'd', NULL, id, NULL, err, sizeof err);
 }
 
 json_t *
@@ -212,13 +361,30 @@ au_server_patterns_json(au_server_t *s)
 }
 
 json_t *
-au_server_pattern_json(au_server_t *s, const char *id)
+au_server_tenant_patterns_json(au_server_t *s, const char *tenant)
+{
+    json_t *all = au_server_patterns_json(s);
+    json_t *arr = json_array();
+    size_t i;
+    json_t *p;
+    json_array_foreach(all, i, p) {
+        if (strcmp(s_tenant_of(p), tenant) == 0) {
+            json_array_append(arr, p);
+        }
+    }
+    json_decref(all);
+    return arr;
+}
+
+json_t *
+au_server_pattern_json(au_server_t *s, const char *tenant, const char *id)
 {
     json_t *out = NULL;
     pthread_mutex_lock(&s->lock);
     int32_t i = au_engine_pattern_index(s->engine, id);
     struct au_pattern_stats st;
-    if (i >= 0 && au_engine_pattern_stats(s->engine, (uint32_t)i, &st) == 0) {
+    if (i >= 0 && strcmp(au_engine_pattern(s->engine, (uint32_t)i)->tenant, tenant) == 0 &&
+        au_engine_pattern_stats(s->engine, (uint32_t)i, &st) == 0) {
         out = json_deep_copy(au_engine_pattern(s->engine, (uint32_t)i)->json);
         json_object_set_new(out, "stats",
                             json_pack("{s:I, s:I, s:I, s:I}", "matches", (json_int_t)st.matches,
@@ -231,14 +397,16 @@ au_server_pattern_json(au_server_t *s, const char *id)
 }
 
 json_t *
-au_server_alerts_json(au_server_t *s, uint64_t since, size_t limit)
+au_server_alerts_json(au_server_t *s, const char *tenant, uint64_t since, size_t limit)
 {
     json_t *arr = json_array();
     pthread_mutex_lock(&s->lock);
     uint64_t first = s->seq - s->n + 1; /* seq of ring[head] */
     for (size_t i = 0; i < s->n && json_array_size(arr) < limit; i++) {
-        if (first + i > since) {
-            json_array_append(arr, s->ring[(s->head + i) % s->cap]);
+        json_t *al = s->ring[(s->head + i) % s->cap];
+        if (first + i > since &&
+            strcmp(json_string_value(json_object_get(al, "tenant")), tenant) == 0) {
+            json_array_append(arr, al);
         }
     }
     json_t *j = json_pack("{s:o, s:I, s:I}", "alerts", arr, "dropped", (json_int_t)s->dropped,
@@ -255,13 +423,277 @@ au_server_stats_json(au_server_t *s)
     au_engine_stats(s->engine, &st);
     uint32_t n = au_engine_pattern_count(s->engine);
     pthread_mutex_unlock(&s->lock);
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:i, s:I, s:I}", "events",
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:i, s:I, s:I, s:i, s:o}", "events",
                      (json_int_t)st.events, "alerts", (json_int_t)st.alerts, "matches",
                      (json_int_t)st.matches, "evictions", (json_int_t)st.evictions, "partials",
                      (json_int_t)st.partials, "patterns", (int)n, "batches",
                      (json_int_t)vx_counter_value(s->c_batches), "bad_batches",
-                     (json_int_t)vx_counter_value(s->c_bad));
+                     (json_int_t)vx_counter_value(s->c_bad), "workflows",
+                     (int)au_flows_count(s->flows), "executions", au_exec_stats(s->exec));
 }
+
+/* ---- workflows ------------------------------------------------------------------------------ */
+
+au_flows_t *
+au_server_flows(au_server_t *s)
+{
+    return s->flows;
+}
+
+au_exec_t *
+au_server_exec(au_server_t *s)
+{
+    return s->exec;
+}
+
+au_breakers_t *
+au_server_breakers(au_server_t *s)
+{
+    return s->breakers;
+}
+
+static void
+s_trigger_failed(au_server_t *s, const char *reason)
+{
+    vx_counter_add(vx_metrics_counter(s->metrics, "vexfs_automation_trigger_failures_total",
+                                      "Triggers that started no execution, by reason.", "reason",
+                                      reason, NULL),
+                   1);
+}
+
+/* Queues an execution; a refusal is counted by reason. */
+static int
+s_submit(au_server_t *s, struct au_workflow *w, json_t *input, json_t *trigger, char *id)
+{
+    int rc = au_exec_submit(s->exec, w, input, trigger, id);
+    if (rc == -EAGAIN) {
+        s_trigger_failed(s, "queue_full");
+    } else if (rc == -EPERM) {
+        s_trigger_failed(s, "disabled");
+    } else if (rc < 0) {
+        s_trigger_failed(s, "stopping");
+    }
+    if (rc < 0) {
+        vx_warn("AU-TRIGGER", "workflow %s (tenant %s) not started: %s", w->id, w->tenant,
+                rc == -EAGAIN ? "queue full" : rc == -EPERM ? "disabled" : "stopping");
+    }
+    return rc;
+}
+
+int
+au_server_execute(au_server_t *s, const char *tenant, const char *id, json_t *input,
+                  char out_id[AU_EXEC_ID_LEN])
+{
+    struct au_workflow *w = au_flows_get(s->flows, tenant, id);
+    if (w == NULL) {
+        return -ENOENT;
+    }
+    json_t *trig = json_pack("{s:s}", "kind", "manual");
+    int rc = s_submit(s, w, input, trig, out_id);
+    json_decref(trig);
+    au_workflow_unref(&w);
+    return rc;
+}
+
+/* Writes workflows.json (after every change). */
+static void
+s_save_workflows(au_server_t *s)
+{
+    if (s->state_dir == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&s->save_lock);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/workflows.json", s->state_dir);
+    json_t *doc = json_pack("{s:o}", "workflows", au_flows_dump(s->flows));
+    int rc = au_store_write(path, doc);
+    json_decref(doc);
+    pthread_mutex_unlock(&s->save_lock);
+    if (rc < 0) {
+        vx_error("AU-SAVE", "%s: %s", path, strerror(-rc));
+    }
+}
+
+/* Writes patterns.json (edit_lock held). */
+static void
+s_save_patterns(au_server_t *s)
+{
+    if (s->state_dir == NULL) {
+        return;
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s/patterns.json", s->state_dir);
+    json_t *doc = json_pack("{s:o}", "patterns", au_server_patterns_json(s));
+    int rc = au_store_write(path, doc);
+    json_decref(doc);
+    if (rc < 0) {
+        vx_error("AU-SAVE", "%s: %s", path, strerror(-rc));
+    }
+}
+
+int
+au_server_put_workflow(au_server_t *s, const char *tenant, json_t *def, char mode, bool *created,
+                       char *err, size_t errlen)
+{
+    int rc = au_flows_put(s->flows, def, tenant, mode, created, err, errlen);
+    if (rc == 0) {
+        s_save_workflows(s);
+    }
+    return rc;
+}
+
+int
+au_server_delete_workflow(au_server_t *s, const char *tenant, const char *id)
+{
+    int rc = au_flows_delete(s->flows, tenant, id);
+    if (rc == 0) {
+        s_save_workflows(s);
+    }
+    return rc;
+}
+
+/* ---- state ------------------------------------------------------------------------------- */
+
+json_t *
+au_server_state_json(au_server_t *s, const char *tenant)
+{
+    pthread_mutex_lock(&s->state_lock);
+    json_t *t = json_object_get(s->state, tenant);
+    json_t *out = t ? json_deep_copy(t) : json_object();
+    pthread_mutex_unlock(&s->state_lock);
+    return out;
+}
+
+void
+au_server_set_state(au_server_t *s, const char *tenant, const char *path, json_t *value)
+{
+    pthread_mutex_lock(&s->state_lock);
+    json_t *cur = json_object_get(s->state, tenant);
+    if (cur == NULL) {
+        cur = json_object();
+        json_object_set_new(s->state, tenant, cur);
+    }
+    char *copy = vx_strdup(path);
+    char *save = NULL;
+    char *part = strtok_r(copy, ".", &save);
+    while (part != NULL) {
+        char *next = strtok_r(NULL, ".", &save);
+        if (next == NULL) {
+            json_object_set(cur, part, value);
+        } else {
+            json_t *sub = json_object_get(cur, part);
+            if (!json_is_object(sub)) {
+                sub = json_object();
+                json_object_set_new(cur, part, sub);
+            }
+            cur = sub;
+        }
+        part = next;
+    }
+    free(copy);
+    pthread_mutex_unlock(&s->state_lock);
+    struct au_workflow *ws[AU_FLOWS_MAX_FIRE];
+    size_t n = au_flows_on_state(s->flows, tenant, path, value, ws, AU_FLOWS_MAX_FIRE);
+    if (n == 0) {
+        return;
+    }
+    json_t *input = json_pack("{s:s, s:O}", "state_path", path, "value", value);
+    json_t *trig = json_pack("{s:s, s:s}", "kind", "state", "state_path", path);
+    for (size_t i = 0; i < n; i++) {
+        char id[AU_EXEC_ID_LEN];
+        s_submit(s, ws[i], input, trig, id);
+        au_workflow_unref(&ws[i]);
+    }
+    json_decref(trig);
+    json_decref(input);
+}
+
+static void
+cb_set_state(const char *tenant, const char *path, json_t *value, void *arg)
+{
+    au_server_set_state(arg, tenant, path, value);
+}
+
+static json_t *
+cb_state(const char *tenant, void *arg)
+{
+    return au_server_state_json(arg, tenant);
+}
+
+/* ---- emit -------------------------------------------------------------------------------- */
+
+static int
+s_emit(au_server_t *s, const char *tenant, json_t *event, char *err, size_t errlen)
+{
+    return au_emit_send(s->emit, tenant, event, err, errlen);
+}
+
+static int
+cb_emit(const char *tenant, json_t *event, char *err, size_t errlen, void *arg)
+{
+    return s_emit(arg, tenant, event, err, errlen);
+}
+
+/* Loads workflows_path: one file, or every *.json file of a directory (in name order). */
+static int
+s_load_workflows_path(au_server_t *s, const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(path, &st) < 0) {
+        snprintf(err, errlen, "workflows_path %s: %s", path, strerror(errno));
+        return -errno;
+    }
+    json_t *all = json_array();
+    struct dirent **names = NULL;
+    int n = 0;
+    int rc = 0;
+    if (S_ISDIR(st.st_mode)) {
+        n = scandir(path, &names, NULL, alphasort);
+    }
+    for (int i = 0; i < (S_ISDIR(st.st_mode) ? n : 1) && rc == 0; i++) {
+        char file[4200];
+        if (S_ISDIR(st.st_mode)) {
+            size_t len = strlen(names[i]->d_name);
+            if (len < 6 || strcmp(names[i]->d_name + len - 5, ".json") != 0) {
+                continue;
+            }
+            snprintf(file, sizeof file, "%s/%s", path, names[i]->d_name);
+        } else {
+            snprintf(file, sizeof file, "%s", path);
+        }
+        int missing = 0;
+        char why[1024];
+        json_t *doc = au_store_read(file, &missing, why, sizeof why);
+        if (doc == NULL) {
+            snprintf(err, errlen, "workflows_path %s", missing ? file : why);
+            rc = -EINVAL;
+            break;
+        }
+        json_t *arr = json_is_object(doc) && json_object_get(doc, "workflows")
+                          ? json_object_get(doc, "workflows")
+                          : doc;
+        if (json_is_array(arr)) {
+            json_array_extend(all, arr);
+        } else {
+            json_array_append(all, arr);
+        }
+        json_decref(doc);
+    }
+    for (int i = 0; i < n; i++) {
+        free(names[i]);
+    }
+    free(names);
+    if (rc == 0) {
+        char why[1024];
+        rc = au_flows_load(s->flows, all, why, sizeof why);
+        if (rc < 0) {
+            snprintf(err, errlen, "workflows_path %s: %s", path, why);
+        }
+    }
+    json_decref(all);
+    return rc;
+}
+
 
 /* Loads patterns_file: an array or {"patterns":[...]}. */
 static int
@@ -319,15 +751,79 @@ au_server_new(const vx_config_t *cfg, vx_metrics_t *metrics, char *err, size_t e
     vx_gauge_set(vx_metrics_gauge(metrics, "vexfs_target_throughput_events_per_second",
                                   "Configured target_throughput_events_per_sec.", NULL),
                  (double)vx_config_int(cfg, AU_SECTION, "target_throughput_events_per_sec"));
-    int rc = s_engine_build(s, NULL, &s->engine, err, errlen);
+    pthread_mutex_init(&s->state_lock, NULL);
+    pthread_mutex_init(&s->save_lock, NULL);
+    s->state = json_object();
+    s->flows = au_flows_new();
+    s->emit = au_emit_new(vx_config_str(cfg, AU_SECTION, "emit_endpoint"), metrics, err, errlen);
+    if (s->emit == NULL) {
+        au_server_destroy(&s);
+        return NULL;
+    }
+    s->breakers = au_breakers_new(
+        (uint32_t)vx_config_int(cfg, AU_SECTION, "breaker_failure_threshold"),
+        (uint64_t)vx_config_int(cfg, AU_SECTION, "breaker_cooldown_ms"), metrics);
+    const char *sd = vx_config_str(cfg, AU_SECTION, "state_dir");
+    char journal[4200] = "";
+    int rc = 0;
+    if (sd[0] != '\0') {
+        s->state_dir = vx_strdup(sd);
+        snprintf(journal, sizeof journal, "%s/journal", sd);
+        rc = au_store_mkdir(journal);
+        if (rc < 0) {
+            snprintf(err, errlen, "state_dir %s: %s", sd, strerror(-rc));
+            au_server_destroy(&s);
+            return NULL;
+        }
+    }
+    struct au_exec_opts xo = {
+        .max_concurrent = (uint32_t)vx_config_int(cfg, AU_SECTION, "max_concurrent_workflows"),
+        .max_queue = (uint32_t)vx_config_int(cfg, AU_SECTION, "max_queued_workflows"),
+        .tenant_concurrency = (uint32_t)vx_config_int(cfg, AU_SECTION, "tenant_max_concurrent"),
+        .tenant_rate = (double)vx_config_int(cfg, AU_SECTION, "tenant_rate_per_sec"),
+        .tenant_burst = (uint32_t)vx_config_int(cfg, AU_SECTION, "tenant_burst"),
+        .max_history = (uint32_t)vx_config_int(cfg, AU_SECTION, "max_executions"),
+        .retries = vx_config_bool(cfg, AU_SECTION, "enable_fault_tolerance"),
+        .compensation = vx_config_bool(cfg, AU_SECTION, "enable_compensation"),
+        .journal_dir = journal,
+        .breakers = s->breakers,
+        .metrics = metrics,
+        .hooks = {.emit = cb_emit, .set_state = cb_set_state, .state = cb_state, .arg = s},
+    };
+    s->exec = au_exec_new(&xo);
+    rc = s_engine_build(s, NULL, &s->engine, err, errlen);
+    /* The state directory, once written, holds every change made since: it wins over the
+     * files named in the configuration. */
+    char path[4200];
+    snprintf(path, sizeof path, "%s/patterns.json", sd);
     const char *file = vx_config_str(cfg, AU_SECTION, "patterns_file");
-    if (rc == 0 && file[0] != '\0') {
+    if (rc == 0 && s->state_dir != NULL && access(path, F_OK) == 0) {
+        rc = s_load_file(s, path, err, errlen);
+    } else if (rc == 0 && file[0] != '\0') {
         rc = s_load_file(s, file, err, errlen);
+    }
+    snprintf(path, sizeof path, "%s/workflows.json", sd);
+    const char *wpath = vx_config_str(cfg, AU_SECTION, "workflows_path");
+    if (rc == 0 && s->state_dir != NULL && access(path, F_OK) == 0) {
+        int missing = 0;
+        char why[1024];
+        json_t *doc = au_store_read(path, &missing, why, sizeof why);
+        rc = doc ? au_flows_load(s->flows, doc, why, sizeof why) : -EINVAL;
+        if (rc < 0) {
+            snprintf(err, errlen, "%s: %s", path, why);
+        }
+        json_decref(doc);
+    } else if (rc == 0 && wpath[0] != '\0') {
+        rc = s_load_workflows_path(s, wpath, err, errlen);
+        if (rc == 0) {
+            s_save_workflows(s);
+        }
     }
     if (rc < 0) {
         au_server_destroy(&s);
         return NULL;
     }
+
     const char *ep = vx_config_str(cfg, AU_SECTION, "input_endpoint");
     s->input = zsock_new(ZMQ_PULL);
     if (s->input == NULL) {
@@ -341,7 +837,9 @@ au_server_new(const vx_config_t *cfg, vx_metrics_t *metrics, char *err, size_t e
         au_server_destroy(&s);
         return NULL;
     }
-    vx_info("AU-INPUT", "input %s, %u patterns", ep, au_engine_pattern_count(s->engine));
+    int rec = au_exec_recover(s->exec);
+    vx_info("AU-INPUT", "input %s, %u patterns, %zu workflows, %d interrupted executions",
+            ep, au_engine_pattern_count(s->engine), au_flows_count(s->flows), rec < 0 ? 0 : rec);
     return s;
 }
 
@@ -352,6 +850,15 @@ au_server_destroy(au_server_t **sp)
         return;
     }
     au_server_t *s = *sp;
+    /* Workers first: they call back into the state, the registry and the emit socket. */
+    au_exec_destroy(&s->exec);
+    au_flows_destroy(&s->flows);
+    au_breakers_destroy(&s->breakers);
+    au_emit_destroy(&s->emit);
+    json_decref(s->state);
+    free(s->state_dir);
+    pthread_mutex_destroy(&s->state_lock);
+    pthread_mutex_destroy(&s->save_lock);
     zsock_destroy(&s->input);
     au_engine_destroy(&s->engine);
     for (size_t i = 0; i < s->n; i++) {
@@ -383,8 +890,31 @@ s_batch(au_server_t *s, const void *data, size_t len)
             vx_counter_add(s->c_gaps, r.missing);
         }
     }
+    bool triggers = au_flows_has_event_triggers(s->flows);
     for (size_t i = 0; i < b->n_events; i++) {
-        au_engine_on_event(s->engine, b->events[i], vx_mono_ns());
+        const vx_event_t *ev = b->events[i];
+        s->cur_ev = ev;
+        au_engine_on_event(s->engine, ev, vx_mono_ns());
+        s->cur_ev = NULL;
+        au_exec_event(s->exec, ev);
+        if (triggers) {
+            struct au_workflow *ws[AU_FLOWS_MAX_FIRE];
+            size_t n = au_flows_on_event(s->flows, ev, ws, AU_FLOWS_MAX_FIRE);
+            if (n > 0) {
+                json_t *input = json_pack("{s:o}", "event", vx_event_to_json(ev));
+                json_t *trig = json_pack("{s:s, s:s}", "kind", "event", "event_type",
+                                         vx_event_type_name((int)ev->type)
+                                             ? vx_event_type_name((int)ev->type)
+                                             : "unknown");
+                for (size_t k = 0; k < n; k++) {
+                    char id[AU_EXEC_ID_LEN];
+                    s_submit(s, ws[k], input, trig, id);
+                    au_workflow_unref(&ws[k]);
+                }
+                json_decref(trig);
+                json_decref(input);
+            }
+        }
     }
     vx_counter_add(s->c_events, b->n_events);
 }

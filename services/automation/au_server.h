@@ -3,6 +3,9 @@
  * PULL) go through the CEP engine; alerts are kept in a bounded ring for GET /v1/alerts and
  * counted per pattern in the metrics.
  *
+ * Workflows (au_flows.h) start from pattern matches, input events, state changes and REST;
+ * they run on the executor's workers (au_exec.h), which call back for emit and state.
+ *
  * Threading: the loop and the REST threads share the engine and the ring under one mutex,
  * held by the loop for one batch at a time and by REST calls for a copy or a swap. A pattern
  * change builds the new engine before taking it, so events wait only for the swap. */
@@ -13,6 +16,9 @@
 #include <signal.h>
 #include <stddef.h>
 
+#include "au_breaker.h"
+#include "au_exec.h"
+#include "au_flows.h"
 #include "vx_config.h"
 #include "vx_metrics.h"
 
@@ -31,18 +37,45 @@ int au_server_run(au_server_t *s, volatile sig_atomic_t *stop);
  * -EINVAL (message in err), -EEXIST (add of an id in use), -ENOENT (delete of an unknown id),
  * -E2BIG. patterns and p are borrowed. */
 int au_server_set_patterns(au_server_t *s, json_t *patterns, char *err, size_t errlen);
-int au_server_add_pattern(au_server_t *s, json_t *p, char *err, size_t errlen);
+/* Replaces the patterns of tenant only (each gets "tenant" set); the others stay. */
+int au_server_set_tenant_patterns(au_server_t *s, const char *tenant, json_t *patterns,
+                                  char *err, size_t errlen);
+/* Pattern ids are unique across tenants: an id held by another tenant is -EEXIST (its
+ * pattern stays invisible). p gets "tenant" set. */
+int au_server_add_pattern(au_server_t *s, const char *tenant, json_t *p, char *err,
+                          size_t errlen);
 /* Replaces the pattern with p's id, or adds it when there is none; *created says which. */
-int au_server_put_pattern(au_server_t *s, json_t *p, bool *created, char *err, size_t errlen);
-int au_server_delete_pattern(au_server_t *s, const char *id);
+int au_server_put_pattern(au_server_t *s, const char *tenant, json_t *p, bool *created,
+                          char *err, size_t errlen);
+int au_server_delete_pattern(au_server_t *s, const char *tenant, const char *id);
 
-/* New references, caller owns them. */
+/* New references, caller owns them. All tenants: */
 json_t *au_server_patterns_json(au_server_t *s);
-/* The pattern with its counters under "stats", or NULL when there is none. */
-json_t *au_server_pattern_json(au_server_t *s, const char *id);
-/* {"alerts":[...oldest first, seq > since...], "dropped":n, "last_seq":n} */
-json_t *au_server_alerts_json(au_server_t *s, uint64_t since, size_t limit);
+/* Those of one tenant: */
+json_t *au_server_tenant_patterns_json(au_server_t *s, const char *tenant);
+/* The pattern of tenant with its counters under "stats", or NULL when there is none. */
+json_t *au_server_pattern_json(au_server_t *s, const char *tenant, const char *id);
+/* {"alerts":[...oldest first, seq > since, of tenant...], "dropped":n, "last_seq":n} */
+json_t *au_server_alerts_json(au_server_t *s, const char *tenant, uint64_t since, size_t limit);
 /* Engine totals: {"events":..,"alerts":..,"matches":..,"evictions":..,"partials":..,...} */
 json_t *au_server_stats_json(au_server_t *s);
+
+/* Workflows. Definitions changes are written to state_dir (when set) before returning. */
+au_flows_t *au_server_flows(au_server_t *s);
+au_exec_t *au_server_exec(au_server_t *s);
+au_breakers_t *au_server_breakers(au_server_t *s);
+/* au_flows_put / au_flows_delete, then persisted. */
+int au_server_put_workflow(au_server_t *s, const char *tenant, json_t *def, char mode,
+                           bool *created, char *err, size_t errlen);
+int au_server_delete_workflow(au_server_t *s, const char *tenant, const char *id);
+/* Starts tenant's workflow id by hand with input (borrowed). Returns 0 and out_id, -ENOENT,
+ * or au_exec_submit's errors. */
+int au_server_execute(au_server_t *s, const char *tenant, const char *id, json_t *input,
+                      char out_id[AU_EXEC_ID_LEN]);
+
+/* The state: one nested object per tenant, set by set_state steps and PUT /v1/state. Setting
+ * a value runs the tenant's state triggers. value is borrowed. */
+void au_server_set_state(au_server_t *s, const char *tenant, const char *path, json_t *value);
+json_t *au_server_state_json(au_server_t *s, const char *tenant);
 
 #endif

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* vexfs-automation: complex event processing over routing's automation boundary. */
+/* vexfs-automation: complex event processing over routing's automation boundary, and the
+ * reactive workflows its matches, events, state changes and REST calls start. */
+#include <curl/curl.h>
 #include <stdlib.h>
 
 #include "au_config.h"
@@ -20,7 +22,9 @@ main(int argc, char **argv)
     struct vx_daemon d = {
         .name = "vexfs-automation",
         .summary = "Matches complex event patterns (sequence, conjunction, absence, threshold)\n"
-                   "over the events routing sends to the automation boundary and raises alerts.",
+                   "over the events routing sends to the automation boundary, raises alerts and\n"
+                   "runs reactive workflows (scripts, HTTP calls, events, state) with retries,\n"
+                   "compensation, circuit breakers and per-tenant limits.",
         .section = AU_SECTION,
         .sections = s_sections,
         .n_sections = sizeof s_sections / sizeof s_sections[0],
@@ -32,6 +36,8 @@ main(int argc, char **argv)
     }
     int rc = 1;
     char err[1024];
+    /* Before any thread starts: libcurl's global state is not thread-safe to set up. */
+    curl_global_init(CURL_GLOBAL_DEFAULT);
     au_server_t *server = au_server_new(d.cfg, d.metrics, err, sizeof err);
     if (server == NULL) {
         vx_error("AU-START", "%s", err);
@@ -50,6 +56,7 @@ out:
     }
     au_server_destroy(&server);
     vx_daemon_fini(&d);
+    curl_global_cleanup();
     vx_info("AU-EXIT", "exit %d", rc);
     return rc;
 }

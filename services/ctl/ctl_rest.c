@@ -102,6 +102,13 @@ s_perform(struct ctl_rest *r, const char *method, const char *url, const char *b
         headers = curl_slist_append(headers, auth);
         free(auth);
     }
+    if (r->tenant) {
+        size_t tlen = strlen(r->tenant) + 32;
+        char *th = vx_malloc(tlen);
+        snprintf(th, tlen, "X-VexFS-Tenant: %s", r->tenant);
+        headers = curl_slist_append(headers, th);
+        free(th);
+    }
     struct s_buf resp = {NULL, 0, r->max_response};
     char errbuf[CURL_ERROR_SIZE] = "";
     int rc = -EIO;
@@ -183,8 +190,8 @@ ctl_rest_call(struct ctl_rest *r, const char *method, const char *path, json_t *
             free(url);
             break;
         }
-        if (code >= 200 && code <= 299 && doc) {
-            out = doc;
+        if (code >= 200 && code <= 299) {
+            out = doc ? doc : json_object();
             free(url);
             break;
         }

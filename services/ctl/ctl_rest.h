@@ -15,6 +15,7 @@ struct ctl_rest {
     char *token;         /* bearer token, NULL when none */
     long timeout_ms;
     size_t max_response; /* bytes */
+    const char *tenant;  /* borrowed; sent as X-VexFS-Tenant when not NULL (automation) */
 };
 
 /* Reads the token file (may be NULL), keeps a copy of url and initialises libcurl. Returns 0,
@@ -24,7 +25,7 @@ int ctl_rest_init(struct ctl_rest *r, const char *cmd, const char *url, const ch
 void ctl_rest_fini(struct ctl_rest *r);
 
 /* method on base + path with an optional JSON body. Returns the parsed 2xx answer (caller
- * decrefs); otherwise prints the daemon's error (or the transport's) and returns NULL.
+ * decrefs; an empty one, such as 204, as an empty object); otherwise prints the daemon's error (or the transport's) and returns NULL.
  * follow_leader: a 421 answer is retried on the leader it names, waiting while leadership
  * moves (about 3 s at most). */
 json_t *ctl_rest_call(struct ctl_rest *r, const char *method, const char *path, json_t *body,

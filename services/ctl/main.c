@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* vexfsctl: the suite's command-line tool; dispatches to status, emit and tail. */
+/* vexfsctl: the suite's command-line tool; dispatches to its commands. */
 #include <czmq.h>
 #include <errno.h>
 #include <getopt.h>
@@ -32,6 +32,10 @@ static const struct s_command s_commands[] = {
     {"tail", ctl_tail_main, "print the events propagation publishes on its tap, as JSON lines"},
     {"rules", ctl_rules_main, "list, show, apply, delete and test vexfs-routing's rules"},
     {"cluster", ctl_cluster_main, "status, leadership transfer and members of the coordinator"},
+    {"patterns", ctl_patterns_main, "list, show, apply and delete vexfs-automation's patterns"},
+    {"workflows", ctl_workflows_main, "list, show, apply, delete and run automation workflows"},
+    {"executions", ctl_executions_main, "list and show workflow executions"},
+    {"alerts", ctl_alerts_main, "print the alerts of vexfs-automation's patterns"},
 };
 #define S_N_COMMANDS (sizeof s_commands / sizeof s_commands[0])
 
@@ -41,7 +45,7 @@ s_usage(FILE *f)
     fprintf(f, "usage: " CTL_PROG " [--help] [--version] COMMAND [OPTIONS]\n\n"
                "Operates the VexFS semantic event suite.\n\nCommands:\n");
     for (size_t i = 0; i < S_N_COMMANDS; i++) {
-        fprintf(f, "  %-8s %s\n", s_commands[i].name, s_commands[i].help);
+        fprintf(f, "  %-10s %s\n", s_commands[i].name, s_commands[i].help);
     }
     fprintf(f, "\nRun '" CTL_PROG " COMMAND --help' for the options of a command.\n");
 }

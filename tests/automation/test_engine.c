@@ -397,6 +397,35 @@ START_TEST(t_conjunction_skip_and_disabled)
 }
 END_TEST
 
+/* A pattern sees only the events of its tenant; an event without one is the default
+ * tenant's. */
+START_TEST(t_tenants)
+{
+    struct au_rec r;
+    au_engine_t *e = au_engine_from(
+        "[{\"id\":\"a\",\"tenant\":\"acme\",\"kind\":\"threshold\",\"window_ms\":1000,"
+        "\"elements\":[{\"event_type\":\"filesystem_write\"}],\"actions\":[{\"kind\":"
+        "\"alert\",\"message\":\"m\"}]},"
+        "{\"id\":\"d\",\"kind\":\"threshold\",\"window_ms\":1000,"
+        "\"elements\":[{\"event_type\":\"filesystem_write\"}],\"actions\":[{\"kind\":"
+        "\"alert\",\"message\":\"m\"}]}]",
+        0, &r);
+    struct au_tev t;
+    au_tev_init(&t, "filesystem_write", "/x");
+    au_engine_on_event(e, &t.ev, MS(1));
+    ck_assert_int_eq(r.n, 1);
+    ck_assert_str_eq(r.what[0], "d//1");
+    t.ev.tenant = (char *)"acme";
+    au_engine_on_event(e, &t.ev, MS(2));
+    ck_assert_int_eq(r.n, 2);
+    ck_assert_str_eq(r.what[1], "a//1");
+    t.ev.tenant = (char *)"other";
+    au_engine_on_event(e, &t.ev, MS(3));
+    ck_assert_int_eq(r.n, 2);
+    au_engine_destroy(&e);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -419,6 +448,7 @@ main(void)
         {"eviction_cap", t_eviction_cap},
         {"conditions", t_conditions},
         {"inherit_and_json", t_inherit_and_json},
+        {"tenants", t_tenants},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);

@@ -154,7 +154,11 @@ START_TEST(t_bad_actions)
         {"", "actions: missing"},
         {",\"actions\":[]", "actions: expected an array of 1..8 actions"},
         {",\"actions\":[{\"kind\":\"email\",\"message\":\"m\"}]", "actions[0].kind: expected "
-                                                               "\"alert\""},
+                                                               "alert, workflow or emit"},
+        {",\"actions\":[{\"kind\":\"workflow\"}]", "actions[0].workflow: expected the id of a "
+                                                  "workflow"},
+        {",\"actions\":[{\"kind\":\"emit\",\"event\":{\"type\":\"custom\",\"path\":\"{{x\"}}]",
+         "actions[0].event.path: \"{{\" without a closing \"}}\""},
         {",\"actions\":[{\"kind\":\"alert\",\"severity\":\"panic\",\"message\":\"m\"}]",
          "actions[0].severity: expected info, warning or critical"},
         {",\"actions\":[{\"kind\":\"alert\",\"message\":\"\"}]",

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The workflow executor: a bounded pool of worker threads, a bounded priority queue with
+ * per-tenant concurrency and rate limits, execution records with a bounded history, and a
+ * journal of unfinished executions.
+ *
+ * Scheduling. At most max_concurrent executions run at once (one worker thread each; threads
+ * are started on demand up to that number and live until shutdown). Further work waits in one
+ * queue of at most max_queue entries (a submission beyond it is refused with -EAGAIN and
+ * counted). A worker takes the queued execution of highest workflow priority (then oldest)
+ * whose tenant runs fewer than tenant_concurrency executions and has a rate token (a token
+ * bucket of tenant_rate per second, tenant_burst deep; 0: no rate limit). The steps of a
+ * parallel workflow run on threads of their own, at most AU_WF_MAX_STEPS per execution.
+ *
+ * Steps. Each attempt of a step's action runs with the step's timeout; a failed attempt is
+ * retried up to retry.max_retries times (when retries are enabled) after the backoff delay.
+ * Script, http and emit actions go through the circuit breaker of their target. When a step
+ * fails for good, the compensation actions of the steps completed so far run in reverse order
+ * of completion (when compensation is enabled), each recorded in the execution.
+ *
+ * Journal. With a journal directory, every unfinished execution has a file there (written at
+ * submission and after each completed step, by write and rename; not fsynced: it survives a
+ * process crash, not a power loss; a script's process group is added when it starts).
+ * au_exec_recover turns each file left by a crash into an execution with status "interrupted"
+ * whose completed steps are compensated (at least once: a crash during that compensation
+ * repeats it), after killing the process groups of its scripts that still run (a group is
+ * killed only when a member's environment holds the execution's VX_EXECUTION_ID). On a clean shutdown, running executions stop
+ * at their next step boundary (scripts are killed) and keep their journal, so the next start
+ * reports them interrupted too.
+ *
+ * Thread-safe. */
+#ifndef AU_EXEC_H
+#define AU_EXEC_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "au_breaker.h"
+#include "au_workflow.h"
+#include "vx_event.h"
+#include "vx_metrics.h"
+
+#define AU_EXEC_ID_LEN 40
+
+/* What steps call back into the daemon for; called on worker threads, without locks held. */
+struct au_exec_hooks {
+    /* Sends an event (JSON form, borrowed) of tenant into propagation. 0 or -errno with err. */
+    int (*emit)(const char *tenant, json_t *event, char *err, size_t errlen, void *arg);
+    /* Sets a state value (borrowed) of tenant. */
+    void (*set_state)(const char *tenant, const char *path, json_t *value, void *arg);
+    /* A snapshot of tenant's state (new reference), exposed to templates as "state". */
+    json_t *(*state)(const char *tenant, void *arg);
+    void *arg;
+};
+
+struct au_exec_opts {
+    uint32_t max_concurrent;     /* > 0 */
+    uint32_t max_queue;          /* > 0 */
+    uint32_t tenant_concurrency; /* > 0 */
+    double tenant_rate;          /* executions started per second per tenant; 0: unlimited */
+    uint32_t tenant_burst;       /* >= 1 when tenant_rate > 0 */
+    uint32_t max_history;        /* finished executions kept; older ones evicted (counted) */
+    bool retries;                /* enable_fault_tolerance */
+    bool compensation;           /* enable_compensation */
+    const char *journal_dir;     /* NULL or "": no journal */
+    au_breakers_t *breakers;     /* borrowed, required */
+    vx_metrics_t *metrics;       /* borrowed, may be NULL */
+    struct au_exec_hooks hooks;
+};
+
+typedef struct au_exec au_exec_t;
+
+au_exec_t *au_exec_new(const struct au_exec_opts *o);
+/* Stops the workers (running executions are interrupted, see above) and frees everything. */
+void au_exec_destroy(au_exec_t **x);
+
+/* Queues an execution of w (a reference is taken) with input (borrowed; copied). trigger
+ * describes the cause ({"kind":"manual"}; borrowed, copied; may be NULL). Writes the new id
+ * into id. Returns 0, -EAGAIN when the queue is full (counted), -ECANCELED when stopping,
+ * -EPERM when w is disabled. */
+int au_exec_submit(au_exec_t *x, struct au_workflow *w, json_t *input, json_t *trigger,
+                   char id[AU_EXEC_ID_LEN]);
+
+/* Reads the journal left by a previous run and queues the compensation of each execution in
+ * it. Returns the number of executions recovered, or -errno. */
+int au_exec_recover(au_exec_t *x);
+
+/* The record of execution id when it belongs to tenant (new reference), or NULL. */
+json_t *au_exec_get(au_exec_t *x, const char *tenant, const char *id);
+/* {"executions":[records newest first, without input and results], "evicted":n} of tenant,
+ * at most limit, only those with status when given. */
+json_t *au_exec_list(au_exec_t *x, const char *tenant, const char *status, size_t limit);
+/* Offers an input event to executions waiting in a state with event transitions. */
+void au_exec_event(au_exec_t *x, const vx_event_t *ev);
+/* Totals: {"queued":..,"running":..,"rejected":..,"evicted":..,"started":..,...} */
+json_t *au_exec_stats(au_exec_t *x);
+/* Waits up to timeout_ms until nothing is queued or running (tests and benchmarks). */
+bool au_exec_idle(au_exec_t *x, int timeout_ms);
+
+#endif

@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The workflow registry and trigger matching (see au_flows.h). */
+#include "au_flows.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "au_expr.h"
+#include "vx_mem.h"
+
+struct s_entry {
+    struct au_workflow *w;
+    bool armed[AU_WF_MAX_TRIGGERS]; /* state triggers: may fire on the next crossing */
+};
+
+struct au_flows {
+    pthread_mutex_t lock;
+    struct s_entry *v;
+    size_t n, cap;
+    uint32_t event_triggers;
+};
+
+au_flows_t *
+au_flows_new(void)
+{
+    au_flows_t *f = vx_calloc(1, sizeof *f);
+    pthread_mutex_init(&f->lock, NULL);
+    return f;
+}
+
+static void
+s_count(au_flows_t *f)
+{
+    uint32_t n = 0;
+    for (size_t i = 0; i < f->n; i++) {
+        for (uint32_t t = 0; t < f->v[i].w->n_triggers; t++) {
+            n += f->v[i].w->triggers[t].kind == AU_TRIG_EVENT;
+        }
+    }
+    __atomic_store_n(&f->event_triggers, n, __ATOMIC_RELAXED);
+}
+
+void
+au_flows_destroy(au_flows_t **fp)
+{
+    if (fp == NULL || *fp == NULL) {
+        return;
+    }
+    au_flows_t *f = *fp;
+    for (size_t i = 0; i < f->n; i++) {
+        au_workflow_unref(&f->v[i].w);
+    }
+    free(f->v);
+    pthread_mutex_destroy(&f->lock);
+    vx_free(fp);
+}
+
+static ssize_t
+s_find(au_flows_t *f, const char *tenant, const char *id)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        if (strcmp(f->v[i].w->id, id) == 0 && strcmp(f->v[i].w->tenant, tenant) == 0) {
+            return (ssize_t)i;
+        }
+    }
+    return -1;
+}
+
+static void
+s_entry_init(struct s_entry *e, struct au_workflow *w)
+{
+    e->w = w;
+    for (size_t t = 0; t < AU_WF_MAX_TRIGGERS; t++) {
+        e->armed[t] = true;
+    }
+}
+
+int
+au_flows_put(au_flows_t *f, json_t *def, const char *tenant, char mode, bool *created,
+             char *err, size_t errlen)
+{
+    struct au_workflow *w = NULL;
+    int rc = au_workflow_parse(def, tenant, &w, err, errlen);
+    if (rc < 0) {
+        return rc;
+    }
+    pthread_mutex_lock(&f->lock);
+    ssize_t at = s_find(f, tenant, w->id);
+    if (created != NULL) {
+        *created = at < 0;
+    }
+    if (at >= 0 && mode == 'a') {
+        snprintf(err, errlen, "workflow \"%s\" exists (PUT /v1/workflows/%s replaces it)", w->id,
+                 w->id);
+        rc = -EEXIST;
+    } else if (at >= 0) {
+        au_workflow_unref(&f->v[at].w);
+        s_entry_init(&f->v[at], w);
+        w = NULL;
+    } else if (f->n >= AU_MAX_WORKFLOWS) {
+        snprintf(err, errlen, "more than %d workflows", AU_MAX_WORKFLOWS);
+        rc = -E2BIG;
+    } else {
+        if (f->n == f->cap) {
+            f->cap = f->cap ? f->cap * 2 : 16;
+            f->v = vx_realloc(f->v, f->cap * sizeof *f->v);
+        }
+        s_entry_init(&f->v[f->n++], w);
+        w = NULL;
+    }
+    s_count(f);
+    pthread_mutex_unlock(&f->lock);
+    au_workflow_unref(&w);
+    return rc;
+}
+
+int
+au_flows_delete(au_flows_t *f, const char *tenant, const char *id)
+{
+    pthread_mutex_lock(&f->lock);
+    ssize_t at = s_find(f, tenant, id);
+    if (at >= 0) {
+        au_workflow_unref(&f->v[at].w);
+        memmove(&f->v[at], &f->v[at + 1], (f->n - (size_t)at - 1) * sizeof *f->v);
+        f->n--;
+        s_count(f);
+    }
+    pthread_mutex_unlock(&f->lock);
+    return at >= 0 ? 0 : -ENOENT;
+}
+
+struct au_workflow *
+au_flows_get(au_flows_t *f, const char *tenant, const char *id)
+{
+    pthread_mutex_lock(&f->lock);
+    ssize_t at = s_find(f, tenant, id);
+    struct au_workflow *w = at >= 0 ? au_workflow_ref(f->v[at].w) : NULL;
+    pthread_mutex_unlock(&f->lock);
+    return w;
+}
+
+json_t *
+au_flows_list(au_flows_t *f, const char *tenant)
+{
+    json_t *arr = json_array();
+    pthread_mutex_lock(&f->lock);
+    for (size_t i = 0; i < f->n; i++) {
+        if (strcmp(f->v[i].w->tenant, tenant) == 0) {
+            json_array_append(arr, f->v[i].w->json);
+        }
+    }
+    pthread_mutex_unlock(&f->lock);
+    return arr;
+}
+
+json_t *
+au_flows_dump(au_flows_t *f)
+{
+    json_t *arr = json_array();
+    pthread_mutex_lock(&f->lock);
+    for (size_t i = 0; i < f->n; i++) {
+        json_array_append_new(arr, json_pack("{s:s, s:O}", "tenant", f->v[i].w->tenant,
+                                             "workflow", f->v[i].w->json));
+    }
+    pthread_mutex_unlock(&f->lock);
+    return arr;
+}
+
+size_t
+au_flows_count(au_flows_t *f)
+{
+    pthread_mutex_lock(&f->lock);
+    size_t n = f->n;
+    pthread_mutex_unlock(&f->lock);
+    return n;
+}
+
+int
+au_flows_load(au_flows_t *f, json_t *doc, char *err, size_t errlen)
+{
+    json_t *arr = doc;
+    if (json_is_object(doc) && json_object_get(doc, "workflows") != NULL) {
+        arr = json_object_get(doc, "workflows");
+    }
+    json_t *one = NULL;
+    if (json_is_object(arr)) {
+        one = json_pack("[O]", arr);
+        arr = one;
+    }
+    if (!json_is_array(arr)) {
+        snprintf(err, errlen, "expected a workflow, a list of them or {\"workflows\":[...]}");
+        return -EINVAL;
+    }
+    au_flows_t *tmp = au_flows_new();
+    size_t i;
+    json_t *x;
+    int rc = 0;
+    json_array_foreach(arr, i, x) {
+        json_t *def = x;
+        const char *tenant = "default";
+        if (json_is_object(x) && json_object_get(x, "workflow") != NULL) {
+            def = json_object_get(x, "workflow");
+            const char *t = json_string_value(json_object_get(x, "tenant"));
+            tenant = t ? t : "default";
+        }
+        char why[512];
+        rc = au_flows_put(tmp, def, tenant, 'a', NULL, why, sizeof why);
+        if (rc < 0) {
+            snprintf(err, errlen, "workflows[%zu]: %s", i, why);
+            break;
+        }
+    }
+    json_decref(one);
+    if (rc == 0) {
+        pthread_mutex_lock(&f->lock);
+        struct s_entry *old = f->v;
+        size_t n_old = f->n;
+        f->v = tmp->v;
+        f->n = tmp->n;
+        f->cap = tmp->cap;
+        tmp->v = old;
+        tmp->n = n_old;
+        s_count(f);
+        pthread_mutex_unlock(&f->lock);
+    }
+    au_flows_destroy(&tmp);
+    return rc;
+}
+
+size_t
+au_flows_on_pattern(au_flows_t *f, const char *tenant, const char *pattern,
+                    struct au_workflow **out, size_t max)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&f->lock);
+    for (size_t i = 0; i < f->n && n < max; i++) {
+        struct au_workflow *w = f->v[i].w;
+        if (!w->enabled || strcmp(w->tenant, tenant) != 0) {
+            continue;
+        }
+        for (uint32_t t = 0; t < w->n_triggers; t++) {
+            if (w->triggers[t].kind == AU_TRIG_PATTERN &&
+                strcmp(w->triggers[t].pattern, pattern) == 0) {
+                out[n++] = au_workflow_ref(w);
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&f->lock);
+    return n;
+}
+
+bool
+au_flows_has_event_triggers(au_flows_t *f)
+{
+    return __atomic_load_n(&f->event_triggers, __ATOMIC_RELAXED) > 0;
+}
+
+size_t
+au_flows_on_event(au_flows_t *f, const vx_event_t *ev, struct au_workflow **out, size_t max)
+{
+    const char *tenant = ev->tenant && ev->tenant[0] ? ev->tenant : "default";
+    json_t *ctx = NULL;
+    size_t n = 0;
+    pthread_mutex_lock(&f->lock);
+    for (size_t i = 0; i < f->n && n < max; i++) {
+        struct au_workflow *w = f->v[i].w;
+        if (!w->enabled || strcmp(w->tenant, tenant) != 0) {
+            continue;
+        }
+        for (uint32_t t = 0; t < w->n_triggers; t++) {
+            const struct au_trigger *tr = &w->triggers[t];
+            if (tr->kind != AU_TRIG_EVENT || tr->event_type != (int)ev->type) {
+                continue;
+            }
+            if (tr->when != NULL) {
+                if (ctx == NULL) {
+                    ctx = json_pack("{s:o}", "event", vx_event_to_json(ev));
+                }
+                if (!au_cond_eval(tr->when, ctx)) {
+                    continue;
+                }
+            }
+            out[n++] = au_workflow_ref(w);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&f->lock);
+    json_decref(ctx);
+    return n;
+}
+
+static bool
+s_num(json_t *v, double *out)
+{
+    if (json_is_number(v)) {
+        *out = json_number_value(v);
+        return true;
+    }
+    if (json_is_string(v)) {
+        char *end = NULL;
+        *out = strtod(json_string_value(v), &end);
+        return end != json_string_value(v) && *end == '\0';
+    }
+    return false;
+}
+
+size_t
+au_flows_on_state(au_flows_t *f, const char *tenant, const char *path, json_t *value,
+                  struct au_workflow **out, size_t max)
+{
+    double v = 0;
+    if (!s_num(value, &v)) {
+        return 0;
+    }
+    size_t n = 0;
+    pthread_mutex_lock(&f->lock);
+    for (size_t i = 0; i < f->n; i++) {
+        struct s_entry *e = &f->v[i];
+        struct au_workflow *w = e->w;
+        if (strcmp(w->tenant, tenant) != 0) {
+            continue;
+        }
+        for (uint32_t t = 0; t < w->n_triggers; t++) {
+            const struct au_trigger *tr = &w->triggers[t];
+            if (tr->kind != AU_TRIG_STATE || strcmp(tr->state_path, path) != 0) {
+                continue;
+            }
+            double x = tr->value, tol = tr->tolerance;
+            bool holds, rearm;
+            switch (tr->op) {
+            case 0: holds = v > x; rearm = v < x - tol; break;
+            case 1: holds = v >= x; rearm = v < x - tol; break;
+            case 2: holds = v < x; rearm = v > x + tol; break;
+            case 3: holds = v <= x; rearm = v > x + tol; break;
+            default: holds = fabs(v - x) <= tol; rearm = !holds; break;
+            }
+            if (holds && e->armed[t]) {
+                e->armed[t] = false;
+                if (w->enabled && n < max) {
+                    out[n++] = au_workflow_ref(w);
+                }
+            } else if (!holds && rearm) {
+                e->armed[t] = true;
+            }
+        }
+    }
+    pthread_mutex_unlock(&f->lock);
+    return n;
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The workflow registry: definitions per tenant, and the triggers that pick workflows for a
+ * pattern match, an input event or a state change.
+ *
+ * A workflow belongs to one tenant; (tenant, id) is unique and no call of one tenant sees
+ * another's. Thread-safe (one mutex); workflows handed out carry a reference. */
+#ifndef AU_FLOWS_H
+#define AU_FLOWS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "au_workflow.h"
+#include "vx_event.h"
+
+#define AU_MAX_WORKFLOWS 10000
+#define AU_FLOWS_MAX_FIRE 64  /* workflows one trigger may start at once */
+
+typedef struct au_flows au_flows_t;
+
+au_flows_t *au_flows_new(void);
+void au_flows_destroy(au_flows_t **f);
+
+/* Validates def and stores it for tenant. mode 'a' adds (-EEXIST when the id exists), 'p'
+ * replaces or adds (*created says which). Returns 0, -EINVAL (err), -EEXIST, -E2BIG. */
+int au_flows_put(au_flows_t *f, json_t *def, const char *tenant, char mode, bool *created,
+                 char *err, size_t errlen);
+/* 0 or -ENOENT. */
+int au_flows_delete(au_flows_t *f, const char *tenant, const char *id);
+/* The workflow with a reference (caller unrefs), or NULL. */
+struct au_workflow *au_flows_get(au_flows_t *f, const char *tenant, const char *id);
+/* Definitions of tenant as given (new reference, an array). */
+json_t *au_flows_list(au_flows_t *f, const char *tenant);
+/* Every workflow in the persisted form [{"tenant":..,"workflow":{...}}] (new reference). */
+json_t *au_flows_dump(au_flows_t *f);
+/* Loads the persisted form, or plain workflow objects (tenant "default"), into an empty
+ * registry; all or nothing. Returns 0 or -EINVAL with err. doc is an array, an object
+ * {"workflows":[...]}, or one workflow. */
+int au_flows_load(au_flows_t *f, json_t *doc, char *err, size_t errlen);
+size_t au_flows_count(au_flows_t *f);
+
+/* Triggers: fill out with referenced workflows to start (at most max); return how many. */
+size_t au_flows_on_pattern(au_flows_t *f, const char *tenant, const char *pattern,
+                           struct au_workflow **out, size_t max);
+/* ev's tenant is its "tenant" field, "default" when empty. True when any workflow has an
+ * event trigger (a cheap test before building the event's JSON). */
+bool au_flows_has_event_triggers(au_flows_t *f);
+size_t au_flows_on_event(au_flows_t *f, const vx_event_t *ev, struct au_workflow **out,
+                         size_t max);
+/* A state value changed (value borrowed): the state triggers of tenant on path that start to
+ * hold fire (see au_workflow.h for the tolerance). */
+size_t au_flows_on_state(au_flows_t *f, const char *tenant, const char *path, json_t *value,
+                         struct au_workflow **out, size_t max);
+
+#endif

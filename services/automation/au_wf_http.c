@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* REST routes for workflows, executions, circuit breakers and state, per tenant
+ * (X-VexFS-Tenant, see au_http.h):
+ *   GET    /v1/workflows                {"workflows":[...definitions as given...]}
+ *   POST   /v1/workflows                adds one: 201 {"id":..}; 400 invalid_workflow; 409
+ *   GET    /v1/workflows/{id}           the definition; 404
+ *   PUT    /v1/workflows/{id}           replaces (200) or adds (201); "id" must be {id} or absent
+ *   DELETE /v1/workflows/{id}           204; 404 (running executions finish)
+ *   POST   /v1/workflows/{id}/execute   body = the input (any JSON; empty: null): 202
+ *                                       {"execution":id}; 404; 409 disabled; 429 queue full
+ *   GET    /v1/executions               ?status=&limit= (default 100, 1..10000), newest first
+ *   GET    /v1/executions/{id}          the full record; 404
+ *   GET    /v1/breakers                 circuit breakers of every action target
+ *   GET    /v1/state                    the tenant's state
+ *   PUT    /v1/state/{path}             {"value":..}: sets it (state triggers run); 204 */
+#include <errno.h>
+#include <string.h>
+
+#include "au_expr.h"
+#include "au_http.h"
+#include "vx_clock.h"
+
+#define S_DEFAULT_LIMIT 100
+#define S_MAX_LIMIT 10000
+
+static void
+s_refused(struct vx_http_resp *resp, int rc, const char *err)
+{
+    switch (rc) {
+    case -EEXIST:
+        vx_http_error(resp, 409, "exists", "%s", err);
+        break;
+    case -ENOENT:
+        vx_http_error(resp, 404, "not_found", "%s", err);
+        break;
+    case -E2BIG:
+        vx_http_error(resp, 413, "too_many_workflows", "%s", err);
+        break;
+    default:
+        vx_http_error(resp, 400, "invalid_workflow", "%s", err);
+        break;
+    }
+}
+
+static void
+cb_list(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    const char *tenant = au_http_tenant(req, resp);
+    if (tenant != NULL) {
+        resp->json = json_pack("{s:o}", "workflows",
+                               au_flows_list(au_server_flows(arg), tenant));
+    }
+}
+
+static void
+cb_post(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    const char *tenant = au_http_tenant(req, resp);
+    if (tenant == NULL) {
+        return;
+    }
+    json_t *body = vx_http_req_json(req);
+    if (!json_is_object(body)) {
+        vx_http_error(resp, 400, "invalid_body", "expected one workflow (a JSON object)");
+        return;
+    }
+    char err[1024];
+    int rc = au_server_put_workflow(arg, tenant, body, 'a', NULL, err, sizeof err);
+    if (rc < 0) {
+        s_refused(resp, rc, err);
+        return;
+    }
+    resp->status = 201;
+    resp->json = json_pack("{s:O}", "id", json_object_get(body, "id"));
+}
+
+static void
+cb_get(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    const char *tenant = au_http_tenant(req, resp);
+    if (tenant == NULL) {
+        return;
+    }
+    const char *id = vx_http_req_param(req, "id");
+    struct au_workflow *w = au_flows_get(au_server_flows(arg), tenant, id);
+    if (w == NULL) {
+        vx_http_error(resp, 404, "not_found", "no workflow with id \"%.128s\"", id);
+        return;
+    }
+    resp->json = json_deep_copy(w->json);
+    au_workflow_unref(&w);
+}
+
+static void
+cb_put(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    const char *tenant = au_http_tenant(req, resp);
+    if (tenant == NULL) {
+        return;
+    }
+    const char *id = vx_http_req_param(req, "id");
+    json_t *body = vx_http_req_json(req);
+    if (!json_is_object(body)) {
+        vx_http_error(resp, 400, "invalid_body", "expected one workflow (a JSON object)");
+        return;
+    }
+    json_t *given = json_object_get(body, "id");
+    if (given != NULL && !(json_is_string(given) && strcmp(json_string_value(given), id) == 0)) {
+        vx_http_error(resp, 400, "invalid_body", "id in the body differs from \"%.128s\"", id);
+        return;
+    }
+    json_t *w = json_copy(body);
+    json_object_set_new(w, "id", json_string(id));
+    char err[1024];
+    bool created = false;
+    int rc = au_server_put_workflow(arg, tenant, w, 'p', &created, err, sizeof err);
+    json_decref(w);
+    if (rc < 0) {
+        s_refused(resp, rc, err);
+        return;
+    }
+    resp->status = created ? 201 : 200;
+    resp->json = json_pack("{s:s}", "id", id);
+}
+
+static void
+cb_delete(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    const char *tenant = au_http_tenant(req, resp);
+    if (tenant == NULL) {
+        return;
+    }
+    const char *id = vx_http_req_param(req, "id");
+    if (au_server_delete_workflow(arg, tenant, id) < 0) {
+        vx_http_error(resp, 404, "not_found", "no workflow with id \"%.128s\"", id);
+        return;
+    }
+    resp->status = 204;
+    resp->text = "";
+    resp->text_len = 0;
+}
+
+static void
+cb_execute(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    const char *tenant = au_http_tenant(req, resp);
+    if (tenant == NULL) {
+        return;
+    }
+    const char *id = vx_http_req_param(req, "id");
+    char eid[AU_EXEC_ID_LEN];
+    int rc = au_server_execute(arg, tenant, id, vx_http_req_json(req), eid);
+    switch (rc) {
+    case 0:
+        resp->status = 202;
+        resp->json = json_pack("{s:s, s:s}", "execution", eid, "status", "queued");
+        break;
+    case -ENOENT:
+        vx_http_error(resp, 404, "not_found", "no workflow with id \"%.128s\"", id);
+        break;
+    case -EPERM:
+        vx_http_error(resp, 409, "disabled", "workflow \"%.128s\" is disabled", id);
+        break;
+    case -EAGAIN:
+        vx_http_error(resp, 429, "queue_full",
+                      "the execution queue is full (max_queued_workflows); try again later");
+        break;
+    default:
+        vx_http_error(resp, 503, "stopping", "the daemon is shutting down");
+        break;
+    }
+}
+
+static void
+cb_executions(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    const char *tenant = au_http_tenant(req, resp);
+    if (tenant == NULL) {
+        return;
+    }
+    long long limit = au_http_query_uint(req, "limit", S_DEFAULT_LIMIT);
+    if (limit < 1 || limit > S_MAX_LIMIT) {
+        vx_http_error(resp, 400, "invalid_query", "limit: expected 1..%d", S_MAX_LIMIT);
+        return;
+    }
+    resp->json = au_exec_list(au_server_exec(arg), tenant, vx_http_req_query(req, "status"),
+                              (size_t)limit);
+}
+
+static void
+cb_execution(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    const char *tenant = au_http_tenant(req, resp);
+    if (tenant == NULL) {
+        return;
+    }
+    const char *id = vx_http_req_param(req, "id");
+    json_t *r = au_exec_get(au_server_exec(arg), tenant, id);
+    if (r == NULL) {
+        vx_http_error(resp, 404, "not_found", "no execution with id \"%.64s\"", id);
+        return;
+    }
+    resp->json = r;
+}
+
+static void
+cb_breakers(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    (void)req;
+    resp->json = au_breakers_json(au_server_breakers(arg), vx_mono_ns());
+}
+
+static void
+cb_state(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    const char *tenant = au_http_tenant(req, resp);
+    if (tenant != NULL) {
+        resp->json = json_pack("{s:o}", "state", au_server_state_json(arg, tenant));
+    }
+}
+
+static void
+cb_put_state(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    const char *tenant = au_http_tenant(req, resp);
+    if (tenant == NULL) {
+        return;
+    }
+    const char *path = vx_http_req_param(req, "path");
+    if (!au_path_ok(path)) {
+        vx_http_error(resp, 400, "invalid_path",
+                      "path: expected a dotted state path such as disk.usage");
+        return;
+    }
+    json_t *body = vx_http_req_json(req);
+    json_t *v = json_object_get(body, "value");
+    if (!json_is_object(body) || v == NULL || json_object_size(body) != 1) {
+        vx_http_error(resp, 400, "invalid_body", "expected {\"value\": <any JSON value>}");
+        return;
+    }
+    au_server_set_state(arg, tenant, path, v);
+    resp->status = 204;
+    resp->text = "";
+    resp->text_len = 0;
+}
+
+void
+au_wf_http_routes(vx_http_t *http, au_server_t *server)
+{
+    vx_http_route(http, "GET", "/v1/workflows", cb_list, server);
+    vx_http_route(http, "POST", "/v1/workflows", cb_post, server);
+    vx_http_route(http, "GET", "/v1/workflows/{id}", cb_get, server);
+    vx_http_route(http, "PUT", "/v1/workflows/{id}", cb_put, server);
+    vx_http_route(http, "DELETE", "/v1/workflows/{id}", cb_delete, server);
+    vx_http_route(http, "POST", "/v1/workflows/{id}/execute", cb_execute, server);
+    vx_http_route(http, "GET", "/v1/executions", cb_executions, server);
+    vx_http_route(http, "GET", "/v1/executions/{id}", cb_execution, server);
+    vx_http_route(http, "GET", "/v1/breakers", cb_breakers, server);
+    vx_http_route(http, "GET", "/v1/state", cb_state, server);
+    vx_http_route(http, "PUT", "/v1/state/{path}", cb_put_state, server);
+}

@@ -1,0 +1,438 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* vexfsctl patterns | workflows | executions | alerts: vexfs-automation's definitions,
+ * executions and alerts over its REST API, as one tenant (--tenant, sent as X-VexFS-Tenant).
+ *
+ * Files are the daemon's own JSON (or YAML) forms; the daemon validates everything and its
+ * error message (field and reason) is printed as it is. */
+#include <curl/curl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "ctl_rest.h"
+#include "vx_mem.h"
+#include "vx_yaml.h"
+
+#define S_DEFAULT_URL "http://127.0.0.1:8083"
+#define S_URL_ENV "VEXFS_AUTOMATION_URL"
+#define S_TIMEOUT_MS 30000L
+#define S_MAX_RESPONSE (64 * 1024 * 1024)
+
+struct s_client {
+    struct ctl_rest rest;
+    const char *cmd;
+    bool json;
+    const char *status;
+    long long limit;
+    long long since;
+};
+
+static void
+s_usage(FILE *f, const char *cmd)
+{
+    fprintf(f, "usage: " CTL_PROG " %s [--url URL] [--token-file F] [--tenant T] [--json] ", cmd);
+    if (strcmp(cmd, "patterns") == 0) {
+        fprintf(f, "COMMAND [ARG]\n\nCommands:\n"
+                   "  list              the tenant's patterns, one per line\n"
+                   "  get ID            one pattern with its counters, as JSON\n"
+                   "  apply FILE        replace the tenant's patterns ([...] or {patterns: [...]})\n"
+                   "  delete ID         remove one pattern\n");
+    } else if (strcmp(cmd, "workflows") == 0) {
+        fprintf(f, "COMMAND [ARG]\n\nCommands:\n"
+                   "  list              the tenant's workflows, one per line\n"
+                   "  get ID            one workflow, as JSON\n"
+                   "  apply FILE        add or replace each workflow of FILE (one, a list, or\n"
+                   "                    {workflows: [...]})\n"
+                   "  delete ID         remove one workflow\n"
+                   "  run ID [INPUT]    start it with INPUT (a JSON file, - for stdin; default\n"
+                   "                    null) and print the execution id\n");
+    } else if (strcmp(cmd, "executions") == 0) {
+        fprintf(f, "[--status S] [--limit N] COMMAND [ARG]\n\nCommands:\n"
+                   "  list              the tenant's executions, newest first, one per line\n"
+                   "  get ID            one execution's record (steps, attempts, compensations)\n");
+    } else {
+        fprintf(f, "[--since SEQ] [--limit N]\n\n"
+                   "Prints the alerts of the tenant's patterns, oldest first.\n");
+    }
+    fprintf(f,
+            "\n  -u, --url URL         vexfs-automation's REST address (env %s, default %s)\n"
+            "      --token-file F    bearer token for changes, first line of F\n"
+            "      --tenant T        act as tenant T (default: the daemon's \"default\")\n"
+            "      --json            list: print the daemon's JSON instead of lines\n"
+            "      --help, --version\n\n"
+            "Exit status: 0 done, 1 the daemon refused or could not be reached, 2 usage.\n",
+            S_URL_ENV, S_DEFAULT_URL);
+}
+
+/* "/v1/<what>/<escaped id><tail>" (caller frees). */
+static char *
+s_path(const char *what, const char *id, const char *tail)
+{
+    char *esc = curl_easy_escape(NULL, id, 0);
+    if (!esc) {
+        return NULL;
+    }
+    size_t len = strlen(esc) + strlen(what) + strlen(tail) + 8;
+    char *path = vx_malloc(len);
+    snprintf(path, len, "/v1/%s/%s%s", what, esc, tail);
+    curl_free(esc);
+    return path;
+}
+
+static int
+s_call_print(struct s_client *c, const char *method, const char *path, json_t *body)
+{
+    json_t *r = path ? ctl_rest_call(&c->rest, method, path, body, false) : NULL;
+    if (!r) {
+        return CTL_EXIT_FAIL;
+    }
+    int rc = ctl_rest_print_json(&c->rest, r);
+    json_decref(r);
+    return rc;
+}
+
+static int
+s_delete(struct s_client *c, const char *what, const char *id)
+{
+    char *path = s_path(what, id, "");
+    json_t *r = path ? ctl_rest_call(&c->rest, "DELETE", path, NULL, false) : NULL;
+    free(path);
+    if (!r) {
+        return CTL_EXIT_FAIL;
+    }
+    fprintf(stderr, "deleted %s %s\n", c->cmd, id);
+    json_decref(r);
+    return CTL_EXIT_OK;
+}
+
+static json_t *
+s_load(struct s_client *c, const char *file)
+{
+    char err[512];
+    json_t *doc = vx_yaml_load_file(file, err, sizeof err);
+    if (!doc) {
+        ctl_err(c->cmd, "%s", err);
+    }
+    return doc;
+}
+
+static int
+s_list(struct s_client *c, const char *path, const char *key)
+{
+    json_t *r = ctl_rest_call(&c->rest, "GET", path, NULL, false);
+    if (!r) {
+        return CTL_EXIT_FAIL;
+    }
+    int rc = CTL_EXIT_OK;
+    if (c->json) {
+        rc = ctl_rest_print_json(&c->rest, r);
+        json_decref(r);
+        return rc;
+    }
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(r, key), i, x) {
+        const char *id = json_string_value(json_object_get(x, "id"));
+        if (strcmp(key, "executions") == 0) {
+            printf("%-36s %-24s %-12s steps %lld%s%s\n", id,
+                   json_string_value(json_object_get(x, "workflow")),
+                   json_string_value(json_object_get(x, "status")),
+                   (long long)json_integer_value(json_object_get(x, "steps_run")),
+                   json_object_get(x, "error") ? "  " : "",
+                   json_object_get(x, "error") ? json_string_value(json_object_get(x, "error"))
+                                               : "");
+        } else if (strcmp(key, "alerts") == 0) {
+            printf("%-6lld %-24s %-9s %-24s %s\n",
+                   (long long)json_integer_value(json_object_get(x, "seq")),
+                   json_string_value(json_object_get(x, "pattern")),
+                   json_string_value(json_object_get(x, "severity")),
+                   json_string_value(json_object_get(x, "partition")),
+                   json_string_value(json_object_get(x, "message")));
+        } else {
+            printf("%-32s %-14s%s\n", id, json_string_value(json_object_get(x, "kind")),
+                   json_is_false(json_object_get(x, "enabled")) ? " (disabled)" : "");
+        }
+    }
+    json_decref(r);
+    return rc;
+}
+
+static int
+s_patterns_apply(struct s_client *c, const char *file)
+{
+    json_t *doc = s_load(c, file);
+    if (!doc) {
+        return CTL_EXIT_FAIL;
+    }
+    json_t *r = ctl_rest_call(&c->rest, "PUT", "/v1/patterns", doc, false);
+    json_decref(doc);
+    if (!r) {
+        return CTL_EXIT_FAIL;
+    }
+    fprintf(stderr, "applied %s: %lld patterns\n", file,
+            (long long)json_integer_value(json_object_get(r, "patterns")));
+    json_decref(r);
+    return CTL_EXIT_OK;
+}
+
+static int
+s_workflows_apply(struct s_client *c, const char *file)
+{
+    json_t *doc = s_load(c, file);
+    if (!doc) {
+        return CTL_EXIT_FAIL;
+    }
+    json_t *arr = json_is_object(doc) && json_object_get(doc, "workflows")
+                      ? json_incref(json_object_get(doc, "workflows"))
+                  : json_is_array(doc) ? json_incref(doc)
+                                       : json_pack("[O]", doc);
+    int rc = CTL_EXIT_OK;
+    size_t i;
+    json_t *w;
+    json_array_foreach(arr, i, w) {
+        const char *id = json_string_value(json_object_get(w, "id"));
+        if (id == NULL) {
+            ctl_err(c->cmd, "%s: workflows[%zu]: id: missing", file, i);
+            rc = CTL_EXIT_FAIL;
+            break;
+        }
+        char *path = s_path("workflows", id, "");
+        json_t *r = path ? ctl_rest_call(&c->rest, "PUT", path, w, false) : NULL;
+        free(path);
+        if (!r) {
+            rc = CTL_EXIT_FAIL;
+            break;
+        }
+        fprintf(stderr, "applied workflow %s\n", id);
+        json_decref(r);
+    }
+    json_decref(arr);
+    json_decref(doc);
+    return rc;
+}
+
+static int
+s_workflows_run(struct s_client *c, const char *id, const char *file)
+{
+    json_t *input = NULL;
+    if (file != NULL && strcmp(file, "-") == 0) {
+        json_error_t je;
+        input = json_loadf(stdin, JSON_DECODE_ANY, &je);
+        if (!input) {
+            ctl_err(c->cmd, "stdin: %s (line %d)", je.text, je.line);
+            return CTL_EXIT_FAIL;
+        }
+    } else if (file != NULL) {
+        input = s_load(c, file);
+        if (!input) {
+            return CTL_EXIT_FAIL;
+        }
+    }
+    char *path = s_path("workflows", id, "/execute");
+    json_t *r = path ? ctl_rest_call(&c->rest, "POST", path, input, false) : NULL;
+    free(path);
+    json_decref(input);
+    if (!r) {
+        return CTL_EXIT_FAIL;
+    }
+    printf("%s\n", json_string_value(json_object_get(r, "execution")));
+    json_decref(r);
+    return CTL_EXIT_OK;
+}
+
+static int
+s_dispatch(struct s_client *c, const char *sub, const char *a1, const char *a2)
+{
+    char q[128];
+    if (sub == NULL) { /* alerts: the only command without subcommands */
+        snprintf(q, sizeof q, "/v1/alerts?since=%lld&limit=%lld", c->since,
+                 c->limit ? c->limit : 100);
+        return s_list(c, q, "alerts");
+    }
+    if (strcmp(c->cmd, "executions") == 0) {
+        if (strcmp(sub, "list") == 0) {
+            char path[256];
+            char *st = c->status ? curl_easy_escape(NULL, c->status, 0) : NULL;
+            snprintf(path, sizeof path, "/v1/executions?limit=%lld%s%s",
+                     c->limit ? c->limit : 100, st ? "&status=" : "", st ? st : "");
+            curl_free(st);
+            return s_list(c, path, "executions");
+        }
+        char *path = s_path("executions", a1, "");
+        int rc = s_call_print(c, "GET", path, NULL);
+        free(path);
+        return rc;
+    }
+    bool pat = strcmp(c->cmd, "patterns") == 0;
+    const char *what = pat ? "patterns" : "workflows";
+    if (strcmp(sub, "list") == 0) {
+        return s_list(c, pat ? "/v1/patterns" : "/v1/workflows", what);
+    }
+    if (strcmp(sub, "get") == 0) {
+        char *path = s_path(what, a1, "");
+        int rc = s_call_print(c, "GET", path, NULL);
+        free(path);
+        return rc;
+    }
+    if (strcmp(sub, "delete") == 0) {
+        return s_delete(c, what, a1);
+    }
+    if (strcmp(sub, "apply") == 0) {
+        return pat ? s_patterns_apply(c, a1) : s_workflows_apply(c, a1);
+    }
+    return s_workflows_run(c, a1, a2);
+}
+
+enum {
+    S_OPT_TOKEN_FILE = 1000,
+    S_OPT_JSON,
+    S_OPT_TENANT,
+    S_OPT_STATUS,
+    S_OPT_LIMIT,
+    S_OPT_SINCE,
+};
+
+/* The subcommands of each command: name, least and most arguments. */
+struct s_sub {
+    const char *name;
+    int min, max;
+};
+
+static int
+s_main(const char *cmd, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"url", required_argument, NULL, 'u'},
+        {"token-file", required_argument, NULL, S_OPT_TOKEN_FILE},
+        {"tenant", required_argument, NULL, S_OPT_TENANT},
+        {"json", no_argument, NULL, S_OPT_JSON},
+        {"status", required_argument, NULL, S_OPT_STATUS},
+        {"limit", required_argument, NULL, S_OPT_LIMIT},
+        {"since", required_argument, NULL, S_OPT_SINCE},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    struct s_client c = {.cmd = cmd};
+    const char *url = getenv(S_URL_ENV);
+    const char *token_file = NULL;
+    const char *tenant = NULL;
+    if (!url || !*url) {
+        url = S_DEFAULT_URL;
+    }
+    int ch;
+    while ((ch = getopt_long(argc, argv, ":u:hV", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'u':
+            url = optarg;
+            break;
+        case S_OPT_TOKEN_FILE:
+            token_file = optarg;
+            break;
+        case S_OPT_TENANT:
+            tenant = optarg;
+            break;
+        case S_OPT_JSON:
+            c.json = true;
+            break;
+        case S_OPT_STATUS:
+            c.status = optarg;
+            break;
+        case S_OPT_LIMIT:
+            if (ctl_parse_int(cmd, "--limit", optarg, 1, 10000, &c.limit) < 0) {
+                return CTL_EXIT_USAGE;
+            }
+            break;
+        case S_OPT_SINCE:
+            if (ctl_parse_int(cmd, "--since", optarg, 0, INT64_MAX, &c.since) < 0) {
+                return CTL_EXIT_USAGE;
+            }
+            break;
+        case 'h':
+            s_usage(stdout, cmd);
+            return CTL_EXIT_OK;
+        case 'V':
+            printf(CTL_PROG " %s\n", VX_VERSION);
+            return CTL_EXIT_OK;
+        default:
+            return ctl_opt_error(cmd, ch, argv);
+        }
+    }
+    if (!ctl_is_http_url(url)) {
+        ctl_err(cmd, "--url: expected an http:// or https:// URL, got '%s'", url);
+        return CTL_EXIT_USAGE;
+    }
+    static const struct s_sub pats[] = {{"list", 0, 0}, {"get", 1, 1}, {"apply", 1, 1},
+                                        {"delete", 1, 1}, {NULL, 0, 0}};
+    static const struct s_sub wfs[] = {{"list", 0, 0},   {"get", 1, 1}, {"apply", 1, 1},
+                                       {"delete", 1, 1}, {"run", 1, 2}, {NULL, 0, 0}};
+    static const struct s_sub exs[] = {{"list", 0, 0}, {"get", 1, 1}, {NULL, 0, 0}};
+    const struct s_sub *subs = strcmp(cmd, "patterns") == 0    ? pats
+                               : strcmp(cmd, "workflows") == 0 ? wfs
+                               : strcmp(cmd, "executions") == 0 ? exs
+                                                                : NULL;
+    const char *sub = NULL, *a1 = NULL, *a2 = NULL;
+    if (subs == NULL) {
+        if (optind < argc) {
+            ctl_err(cmd, "unexpected argument '%s'", argv[optind]);
+            return CTL_EXIT_USAGE;
+        }
+    } else {
+        if (optind >= argc) {
+            ctl_err(cmd, "missing command (see --help)");
+            return CTL_EXIT_USAGE;
+        }
+        sub = argv[optind];
+        const struct s_sub *s = subs;
+        while (s->name != NULL && strcmp(s->name, sub) != 0) {
+            s++;
+        }
+        if (s->name == NULL) {
+            ctl_err(cmd, "unknown command '%s' (see --help)", sub);
+            return CTL_EXIT_USAGE;
+        }
+        int n = argc - optind - 1;
+        if (n < s->min || n > s->max) {
+            ctl_err(cmd, "%s takes %d..%d arguments, got %d", sub, s->min, s->max, n);
+            return CTL_EXIT_USAGE;
+        }
+        a1 = n >= 1 ? argv[optind + 1] : NULL;
+        a2 = n >= 2 ? argv[optind + 2] : NULL;
+    }
+    int irc = ctl_rest_init(&c.rest, cmd, url, token_file, S_TIMEOUT_MS, S_MAX_RESPONSE);
+    if (irc != 0) {
+        return irc;
+    }
+    c.rest.tenant = tenant;
+    int rc = s_dispatch(&c, sub, a1, a2);
+    ctl_rest_fini(&c.rest);
+    return rc;
+}
+
+int
+ctl_patterns_main(int argc, char **argv)
+{
+    return s_main("patterns", argc, argv);
+}
+
+int
+ctl_workflows_main(int argc, char **argv)
+{
+    return s_main("workflows", argc, argv);
+}
+
+int
+ctl_executions_main(int argc, char **argv)
+{
+    return s_main("executions", argc, argv);
+}
+
+int
+ctl_alerts_main(int argc, char **argv)
+{
+    return s_main("alerts", argc, argv);
+}
