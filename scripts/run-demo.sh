@@ -5,7 +5,8 @@
 # directory (vexfs-forwarder on the kernel module when /dev/vexfs_events exists, vexfs-watch
 # otherwise). A scenario then writes, renames and deletes files there; the terminal shows the
 # events as routing routes them, the alerts automation raises, the coordinator's state of a
-# file and the analytics windows as they close. Ctrl-C (or the end of the scenario) stops
+# file, the workflow a pattern starts with its steps, and the analytics windows as they
+# close. Ctrl-C (or the end of the scenario) stops
 # everything with SIGTERM and reports how each daemon exited.
 #
 #   scripts/run-demo.sh [BUILD_DIR]
@@ -55,7 +56,7 @@ cleanup() {
     local rc=0
     wait "${pids[$i]}" 2>/dev/null || rc=$?
     case "${names[$i]}" in
-      console|alerts|windows) ;;
+      console|alerts|windows|workflows) ;;
       *) echo "  ${names[$i]} exited with status $rc" ;;
     esac
   done
@@ -119,6 +120,9 @@ distributed_coordination:
   input_endpoint: ">tcp://127.0.0.1:5552"
 reactive_automation:
   patterns_file: $PWD/config/demo/patterns.json
+  workflows_path: $PWD/config/demo/workflows.json
+  state_dir: $WORK/automation
+  emit_endpoint: tcp://127.0.0.1:5550
 stream_analytics:
   queries_file: $PWD/config/demo/queries.json
   kafka_brokers: "$BROKERS"
@@ -150,7 +154,7 @@ for n in 1 2 3; do
     start "coordinator$n" "$BIN/vexfs-coordinator" --config "$CONFIG"
 done
 for n in 1 2 3; do ready "coordinator$n" $((8072 + 10 * n)); done
-echo "demo: starting vexfs-automation (REST :8083) with config/demo/patterns.json"
+echo "demo: starting vexfs-automation (REST :8083) with config/demo/patterns.json and workflows.json"
 start automation "$BIN/vexfs-automation" --config "$CONFIG"
 ready automation 8083
 echo "demo: starting vexfs-analytics (REST :8084) with config/demo/queries.json${BROKERS:+, reading Kafka}"
@@ -197,12 +201,27 @@ show_windows() {
       jq -c '.closed[]? | {window: (.start_ns / 1e9 | strftime("%H:%M:%S")), type: .group.type, events, bytes: .values.bytes} | tostring | gsub(" "; "")' -r 2>/dev/null)
   done
 }
+show_workflows() {
+  local seen=" " id
+  while sleep 1; do
+    for id in $(curl -fs http://127.0.0.1:8083/v1/executions |
+                jq -r '.executions[]? | select(.status != "queued" and .status != "running") | .id'); do
+      case "$seen" in *" $id "*) continue ;; esac
+      seen="$seen$id "
+      curl -fs "http://127.0.0.1:8083/v1/executions/$id" | jq -r '"  WORKFLOW> \(.workflow) \(.status) in \(.duration_ms * 10 | round / 10) ms: " +
+        ([.steps[]? | "\(.id) \(.status) (\(.attempts | length) attempt\(if (.attempts | length) == 1 then "" else "s" end))"] | join(" -> "))' 2>/dev/null
+    done
+  done
+}
 show_alerts &
 pids+=($!)
 names+=(alerts)
 show_windows &
 pids+=($!)
 names+=(windows)
+show_workflows &
+pids+=($!)
+names+=(workflows)
 sleep 0.5
 
 round() {

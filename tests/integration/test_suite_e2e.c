@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The whole suite end to end, every daemon a real process, with the run's real Kafka broker:
  *  - files written, renamed and deleted under the watched directory reach routing's
- *    boundaries, commit on every coordinator node, fire automation's demo patterns and land in
- *    analytics windows; `vexfsctl status` shows every service green;
+ *    boundaries, commit on every coordinator node, fire automation's demo patterns and its
+ *    workflow (whose emitted event comes round to analytics) and land in analytics windows; `vexfsctl status` shows every service green;
  *  - under a steady load of acknowledged (durable) REST events, each daemon in turn is killed
  *    with SIGKILL and started again: every acknowledged event is in the journal exactly once,
  *    `vexfsctl status` returns to green, and afterwards every hop delivers every new event
@@ -75,6 +75,43 @@ s_window_events(const struct sh_suite *s, const char *type)
                     n += json_integer_value(json_object_get(r, "events"));
                 }
             }
+        }
+    }
+    json_decref(o);
+    return n;
+}
+
+/* The finished executions of a workflow that succeeded with every step succeeded. */
+static int
+s_succeeded_executions(const struct sh_suite *s, const char *workflow)
+{
+    json_t *o = NULL;
+    int n = 0;
+    if (sh_call(s, SH_AUTOMATION, "GET", "/v1/executions", NULL, &o) == 200) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(json_object_get(o, "executions"), i, e) {
+            const char *wf = json_string_value(json_object_get(e, "workflow"));
+            const char *st = json_string_value(json_object_get(e, "status"));
+            if (!wf || !st || strcmp(wf, workflow) != 0 || strcmp(st, "succeeded") != 0) {
+                continue;
+            }
+            char path[128];
+            snprintf(path, sizeof path, "/v1/executions/%s",
+                     json_string_value(json_object_get(e, "id")));
+            json_t *rec = NULL;
+            if (sh_call(s, SH_AUTOMATION, "GET", path, NULL, &rec) == 200) {
+                json_t *steps = json_object_get(rec, "steps");
+                bool all = json_array_size(steps) == 3;
+                size_t k;
+                json_t *st_rec;
+                json_array_foreach(steps, k, st_rec) {
+                    all = all && strcmp(json_string_value(json_object_get(st_rec, "status")) ?: "",
+                                        "succeeded") == 0;
+                }
+                n += all;
+            }
+            json_decref(rec);
         }
     }
     json_decref(o);
@@ -184,6 +221,26 @@ START_TEST(t_files_flow_through_every_service)
     }
     ck_assert_msg(seq, "no alert of pattern report-written-then-renamed in 30 s");
     ck_assert_msg(burst, "no alert of pattern delete-burst in 30 s");
+
+    /* Automation: the burst started the demo workflow, whose three steps succeeded; its last
+     * step emitted an event back into propagation, which routing sent on to analytics. */
+    int runs = 0;
+    for (int waited = 0; waited < 30000 && runs < 1; waited += 200) {
+        runs = s_succeeded_executions(&s, "review-deletions");
+        if (runs < 1) {
+            s_pause_ms(200);
+        }
+    }
+    ck_assert_msg(runs >= 1, "no succeeded execution of workflow review-deletions in 30 s");
+    long long reviews = 0;
+    for (int waited = 0; waited < 30000 && reviews < 1; waited += 200) {
+        reviews = s_window_events(&s, "deletion_review");
+        if (reviews < 1) {
+            s_pause_ms(200);
+        }
+    }
+    ck_assert_msg(reviews >= 1, "the workflow's emitted deletion_review event is in no "
+                                "analytics window after 30 s");
 
     /* Coordinator: the log file's write is committed and replicated to all three nodes. */
     int nodes = 0;
@@ -334,6 +391,11 @@ START_TEST(t_kill9_each_daemon_under_load)
 {
     struct sh_suite s;
     sh_start_all(&s);
+    /* The demo workflow emits events of its own on delete bursts; without it every hop's count
+     * below is exactly the load's. Removed over REST, it stays removed across restarts. */
+    ck_assert_int_eq(sh_call(&s, SH_AUTOMATION, "DELETE", "/v1/workflows/review-deletions", NULL,
+                             NULL),
+                     204);
     struct s_loader l = {.s = &s, .ids = json_array()};
     pthread_mutex_init(&l.lock, NULL);
     atomic_init(&l.stop, false);
