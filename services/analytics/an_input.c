@@ -220,6 +220,7 @@ s_restore(an_server_t *s, const rd_kafka_topic_partition_t *tp)
     }
     an_engine_set_clock(p->eng, clock);
     p->replay_until = pos;
+    p->start_offset = tp->offset;
     if (pos < 0) {
         vx_info("AN-KAFKA-ASSIGN", "partition %d: no commit, from auto.offset.reset",
                 (int)tp->partition);
@@ -427,6 +428,7 @@ s_replay_begin(an_server_t *s)
         an_server_part_drop(s, rr->parts[i].partition);
         struct an_part *p = an_server_part(s, rr->parts[i].partition);
         an_engine_set_min_start(p->eng, min_start);
+        p->start_offset = rr->parts[i].start;
     }
     rr->state = AN_REPLAY_RUNNING;
     vx_info("AN-REPLAY-START", "replaying %" PRIu64 " events in %zu partitions", rr->total,
@@ -525,11 +527,42 @@ an_server_replay_status(an_server_t *s)
 
 /* ---- idle partitions and the group's results ---------------------------------------------- */
 
+/* Remembers the group's event time now; returns the one of idle_timeout_ms ago (0: none). */
+static uint64_t
+s_idle_delayed(an_server_t *s, uint64_t now, uint64_t target)
+{
+    uint64_t spacing = s->idle_timeout_ns / (AN_IDLE_HISTORY / 2);
+    size_t last = (s->idle_head + s->idle_n - 1) % AN_IDLE_HISTORY;
+    if (s->idle_n == 0 || now - s->idle_hist[last].at >= spacing) {
+        if (s->idle_n == AN_IDLE_HISTORY) {
+            s->idle_head = (s->idle_head + 1) % AN_IDLE_HISTORY;
+            s->idle_n--;
+        }
+        size_t k = (s->idle_head + s->idle_n++) % AN_IDLE_HISTORY;
+        s->idle_hist[k].at = now;
+        s->idle_hist[k].target = target;
+    }
+    uint64_t out = 0;
+    for (size_t i = 0; i < s->idle_n; i++) {
+        size_t k = (s->idle_head + i) % AN_IDLE_HISTORY;
+        if (now - s->idle_hist[k].at >= s->idle_timeout_ns) {
+            out = s->idle_hist[k].target;
+        }
+    }
+    return out;
+}
+
 /* Moves the clock of every idle owned partition up to the group's event time, so the windows
- * an idle partition holds close instead of waiting for its next event: the lowest clock of the
- * group's active partitions (this instance's and, from the results topic, the others'), or,
- * when every partition is idle (nothing is in flight), the highest clock of the group. Lock
- * held. */
+ * an idle partition holds close instead of waiting for its next event.
+ *
+ * A partition is idle when it delivered nothing for idle_timeout_ms and the consumer holds no
+ * backlog of it (its position is at the partition's end as last fetched). The group's event
+ * time is the lowest clock of the group's active partitions (this instance's and, from the
+ * results topic, the others'), or, when every partition is idle (nothing is in flight), the
+ * highest clock. Idle partitions follow the value it had idle_timeout_ms ago, not the current
+ * one: a busy partition can race through seconds of event time in milliseconds while it
+ * catches up, and an idle partition's next events, produced meanwhile, must not become late.
+ * Lock held. */
 static void
 s_idle(an_server_t *s)
 {
@@ -547,6 +580,19 @@ s_idle(an_server_t *s)
         }
         own[n_own++] = p->partition;
         p->idle = now - p->last_msg_ns > s->idle_timeout_ns;
+        if (p->idle) {
+            /* Idle only when known to be caught up: the partition's end, as last fetched, is
+             * known and reached. Before its first fetch, or with a backlog, it is only slow. */
+            int64_t lo = -1, hi = -1;
+            bool known = rd_kafka_get_watermark_offsets(s->rk, s->topic, p->partition, &lo,
+                                                        &hi) == 0 &&
+                         hi >= 0;
+            int64_t pos = p->next_offset >= 0    ? p->next_offset
+                          : p->start_offset >= 0 ? p->start_offset
+                          : known                ? lo
+                                                 : -1;
+            p->idle = known && pos >= 0 && pos >= hi;
+        }
         any_idle |= p->idle;
         uint64_t c = an_engine_clock(p->eng);
         high = c > high ? c : high;
@@ -555,17 +601,19 @@ s_idle(an_server_t *s)
             active = true;
         }
     }
-    if (any_idle && s->merge) {
+    if (s->merge) {
         an_merge_clocks(s->merge, own, n_own, &low, &active, &high);
     }
     free(own);
-    uint64_t target = active ? low : high;
+    uint64_t target = s_idle_delayed(s, now, active ? low : high);
     if (!any_idle || target == 0) {
         return;
     }
     for (size_t i = 0; i < s->n_parts; i++) {
         struct an_part *p = s->parts[i];
         if (p->partition >= 0 && p->idle && an_engine_clock(p->eng) < target) {
+            vx_debug("AN-IDLE", "partition %d idle: clock %llu -> %llu", (int)p->partition,
+                     (unsigned long long)an_engine_clock(p->eng), (unsigned long long)target);
             an_engine_advance(p->eng, target);
             vx_counter_add(s->c_idle, 1);
         }

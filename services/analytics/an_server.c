@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "an_config.h"
+#include "an_monitor.h"
 #include "an_server_priv.h"
 #include "vx_clock.h"
 #include "vx_log.h"
@@ -113,6 +114,9 @@ cb_emit(const struct an_result *r, void *arg)
         return; /* not reached: engines only hold installed queries */
     }
     json_t *j = s_result_json(r);
+    vx_debug("AN-WINDOW", "query %s partition %d window %llu..%llu: %llu events", qs->q->id,
+             (int)r->partition, (unsigned long long)r->start_ns, (unsigned long long)r->end_ns,
+             (unsigned long long)r->events);
     if (qs->ring_n == s->max_results) {
         json_decref(qs->ring[qs->ring_head]);
         qs->ring[qs->ring_head] = j;
@@ -137,6 +141,14 @@ cb_emit(const struct an_result *r, void *arg)
         int n = an_anomaly_observe(s->anomaly, r);
         if (n > 0) {
             vx_counter_add(s->c_anomalies, (uint64_t)n);
+            if (s->monitor) {
+                json_t *all = an_anomaly_list(s->anomaly, r->query->id);
+                size_t total = json_array_size(all);
+                for (size_t i = total > (size_t)n ? total - (size_t)n : 0; i < total; i++) {
+                    an_monitor_anomaly(s->monitor, json_array_get(all, i));
+                }
+                json_decref(all);
+            }
         }
     }
     if (r->query->export_metrics) {
@@ -174,6 +186,14 @@ an_server_ring_forget(an_server_t *s, const int32_t *parts, size_t n, uint64_t m
     }
 }
 
+void
+an_server_set_monitor(an_server_t *s, struct an_monitor *monitor)
+{
+    pthread_mutex_lock(&s->lock);
+    s->monitor = monitor;
+    pthread_mutex_unlock(&s->lock);
+}
+
 /* ---- partitions ----------------------------------------------------------------------------- */
 
 struct an_part *
@@ -198,6 +218,7 @@ an_server_part(an_server_t *s, int32_t partition)
     p->partition = partition;
     p->next_offset = -1;
     p->replay_until = -1;
+    p->start_offset = -1;
     p->last_msg_ns = vx_mono_ns();
     p->eng = an_engine_new(partition, s->max_groups, cb_emit, s);
     for (size_t i = 0; i < s->n_queries; i++) {

@@ -39,6 +39,7 @@ struct an_block {
 };
 
 #define AN_BLOCK_EVENTS 1024
+#define AN_IDLE_HISTORY 64
 
 /* One input stream: a Kafka partition (or -1 for ZeroMQ) and its engine. */
 struct an_part {
@@ -46,6 +47,7 @@ struct an_part {
     an_engine_t *eng;
     int64_t next_offset;    /* after the last consumed message; -1 before any */
     int64_t replay_until;   /* offsets below were processed by a previous owner */
+    int64_t start_offset;   /* where consumption started (the commit; <0: none, earliest) */
     struct an_block *blocks;
     size_t b_head, b_n, b_cap;
     uint64_t last_msg_ns;   /* monotonic time of the last message (or of the assignment) */
@@ -78,6 +80,7 @@ struct an_server {
     struct an_part **parts;
     size_t n_parts;
     an_anomaly_t *anomaly;
+    struct an_monitor *monitor; /* anomalies become alerts; may be NULL */
     zsock_t *pub;
     zsock_t *pull;
     rd_kafka_t *rk;
@@ -89,6 +92,12 @@ struct an_server {
     char *group_id;
     uint64_t idle_timeout_ns;
     long long replay_rate;  /* replay_max_events_per_sec; 0: unlimited */
+    /* The group's event time as seen over the last idle_timeout_ms, oldest first: idle
+     * partitions follow it with that delay (see s_idle in an_input.c). */
+    struct {
+        uint64_t at, target;
+    } idle_hist[AN_IDLE_HISTORY];
+    size_t idle_head, idle_n;
     struct an_replay_run replay;
     vx_arena_t *arena;
     char *topic;

@@ -27,6 +27,11 @@ int ctl_emit_main(int argc, char **argv);
 int ctl_tail_main(int argc, char **argv);
 int ctl_rules_main(int argc, char **argv);
 int ctl_cluster_main(int argc, char **argv);
+int ctl_queries_main(int argc, char **argv);
+int ctl_results_main(int argc, char **argv);
+int ctl_replay_main(int argc, char **argv);
+int ctl_alerts_main(int argc, char **argv);
+int ctl_health_main(int argc, char **argv);
 
 /* Prints "vexfsctl CMD: message" and a newline on stderr. */
 void ctl_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* vexfsctl: the suite's command-line tool; dispatches to status, emit and tail. */
+/* vexfsctl: the suite's command-line tool; dispatches to its commands. */
 #include <czmq.h>
 #include <errno.h>
 #include <getopt.h>
@@ -32,6 +32,11 @@ static const struct s_command s_commands[] = {
     {"tail", ctl_tail_main, "print the events propagation publishes on its tap, as JSON lines"},
     {"rules", ctl_rules_main, "list, show, apply, delete and test vexfs-routing's rules"},
     {"cluster", ctl_cluster_main, "status, leadership transfer and members of the coordinator"},
+    {"queries", ctl_queries_main, "list, show, apply and delete vexfs-analytics' queries"},
+    {"results", ctl_results_main, "the closed windows of an analytics query"},
+    {"replay", ctl_replay_main, "recompute the analytics queries from the Kafka log, with progress"},
+    {"alerts", ctl_alerts_main, "alerts, and the alert rules on the suite's metrics"},
+    {"health", ctl_health_main, "the suite's health aggregated by vexfs-analytics"},
 };
 #define S_N_COMMANDS (sizeof s_commands / sizeof s_commands[0])
 
