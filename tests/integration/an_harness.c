@@ -3,6 +3,7 @@
 #include "an_harness.h"
 
 #include <check.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,4 +205,34 @@ ah_wait_member(const struct ah_daemon *d, const char *path, const char *key, con
         }
         usleep(100000);
     }
+}
+
+int
+ah_ctl(const struct ah_daemon *d, char **out, const char *cmd, ...)
+{
+    char bin[512], url[64], tok[300];
+    snprintf(bin, sizeof bin, "%s/vexfsctl", vt_bin_dir());
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)d->rest_port);
+    snprintf(tok, sizeof tok, "%s/token", d->dir);
+    char *argv[24] = {bin, (char *)cmd, (char *)"--url", url, (char *)"--token-file", tok};
+    int n = 6;
+    va_list ap;
+    va_start(ap, cmd);
+    for (const char *a = va_arg(ap, const char *); a && n < 23; a = va_arg(ap, const char *)) {
+        argv[n++] = (char *)a;
+    }
+    va_end(ap);
+    argv[n] = NULL;
+    struct vt_run_result r;
+    int rc = vt_run(argv, NULL, NULL, 120000, &r);
+    ck_assert_msg(rc == 0, "vexfsctl %s did not finish", cmd);
+    int status = WIFEXITED(r.status) ? WEXITSTATUS(r.status) : -1;
+    if (out) {
+        *out = strdup(r.out ? r.out : "");
+    }
+    if (status != 0) {
+        fprintf(stderr, "vexfsctl %s: exit %d: %s\n", cmd, status, r.err ? r.err : "");
+    }
+    vt_run_result_fini(&r);
+    return status;
 }

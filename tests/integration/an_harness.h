@@ -63,4 +63,8 @@ int ah_partitions(rd_kafka_t *p, const char *topic);
 json_t *ah_wait_member(const struct ah_daemon *d, const char *path, const char *key,
                        const char *want, int timeout_s);
 
+/* Runs vexfsctl CMD ARGS... against d (--url and --token-file added after CMD); returns the
+ * exit status and stdout in *out (caller frees; may be NULL). */
+int ah_ctl(const struct ah_daemon *d, char **out, const char *cmd, ...);
+
 #endif

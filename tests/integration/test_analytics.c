@@ -354,6 +354,21 @@ START_TEST(t_kafka_replay)
     ck_assert_double_eq(ah_metric(&d, "vexfs_analytics_replays_total{result=\"done\"}"), 1);
     s_check(ds, 1, &x, (size_t)parts);
 
+    /* vexfsctl replay: a progress bar (one line per state when not on a terminal) to done */
+    char *out = NULL;
+    ck_assert_int_eq(ah_ctl(&d, &out, "replay", "--earliest", NULL), 0);
+    ck_assert_msg(strstr(out, "100%") && strstr(out, "done"), "vexfsctl replay printed: %s", out);
+    free(out);
+    ck_assert_int_eq(ah_ctl(&d, &out, "replay", NULL), 2);
+    free(out);
+    s_check(ds, 1, &x, (size_t)parts);
+    ck_assert_int_eq(ah_ctl(&d, &out, "results", "per-user", NULL), 0);
+    ck_assert_ptr_nonnull(strstr(out, "{\"metadata.user_id\":\"u0\"}"));
+    free(out);
+    ck_assert_int_eq(ah_ctl(&d, &out, "queries", NULL), 0);
+    ck_assert_ptr_nonnull(strstr(out, "per-user"));
+    free(out);
+
     /* from a timestamp inside window 2: the messages from there on; window 2, seen only in
      * part, keeps its earlier result, window 3 is computed again */
     char body[128];

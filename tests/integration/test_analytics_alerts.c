@@ -338,6 +338,20 @@ START_TEST(t_rule_fires_and_resolves)
     ck_assert_int_eq(json_integer_value(json_object_get(hl, "services_up")), 2);
     json_decref(hl);
 
+    /* the same through vexfsctl */
+    char *out = NULL;
+    ck_assert_int_eq(ah_ctl(&d, &out, "health", NULL), 1); /* not healthy */
+    ck_assert_ptr_nonnull(strstr(out, "degraded (2 of 3 services up)"));
+    ck_assert_ptr_nonnull(strstr(out, "ghost"));
+    free(out);
+    ck_assert_int_eq(ah_ctl(&d, &out, "alerts", NULL), 0);
+    ck_assert_ptr_nonnull(strstr(out, "resolved  critical high: test_value > 5"));
+    free(out);
+    ck_assert_int_eq(ah_ctl(&d, &out, "alerts", "rules", NULL), 0);
+    ck_assert_ptr_nonnull(strstr(out, "high"));
+    ck_assert_ptr_nonnull(strstr(out, "inactive"));
+    free(out);
+
     /* replace and delete; the rule survives a restart until deleted */
     ck_assert_int_eq(ah_call(&d, "PUT", "/v1/alert-rules/high", body, true, NULL), 200);
     ah_stop(&d);
@@ -345,7 +359,7 @@ START_TEST(t_rule_fires_and_resolves)
     snprintf(dir, sizeof dir, "%s", d.dir);
     ah_start(&d, yaml, dir);
     ck_assert_int_eq(ah_call(&d, "GET", "/v1/alert-rules/high", NULL, false, NULL), 200);
-    ck_assert_int_eq(ah_call(&d, "DELETE", "/v1/alert-rules/high", NULL, true, NULL), 200);
+    ck_assert_int_eq(ah_ctl(&d, NULL, "alerts", "delete", "high", NULL), 0);
     ck_assert_int_eq(ah_call(&d, "DELETE", "/v1/alert-rules/high", NULL, true, NULL), 404);
     ck_assert_int_eq(ah_call(&d, "GET", "/v1/alert-rules/high", NULL, false, NULL), 404);
     ah_stop(&d);
