@@ -304,7 +304,7 @@ s_process(an_server_t *s, struct an_part *p, const vx_event_t *ev)
 }
 
 static void
-s_kafka_message(an_server_t *s, rd_kafka_message_t *m)
+s_kafka_message(an_server_t *s, rd_kafka_message_t *m, uint64_t now)
 {
     if (m->err) {
         if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -317,7 +317,7 @@ s_kafka_message(an_server_t *s, rd_kafka_message_t *m)
         /* Fetched before a revoke: the partition's new owner reads it from the commit. */
         return;
     }
-    p->last_msg_ns = vx_mono_ns();
+    p->last_msg_ns = now; /* of the batch: one clock read per batch, not per message */
     p->idle = false;
     if (s->replay.state == AN_REPLAY_RUNNING) {
         for (size_t k = 0; k < s->replay.n_parts; k++) {
@@ -684,8 +684,9 @@ s_run_kafka(an_server_t *s, volatile sig_atomic_t *stop)
         s_replay_throttle(s);
         ssize_t n = rd_kafka_consume_batch_queue(q, 100, msgs, S_BATCH);
         pthread_mutex_lock(&s->lock);
+        uint64_t now = vx_mono_ns();
         for (ssize_t i = 0; i < n; i++) {
-            s_kafka_message(s, msgs[i]);
+            s_kafka_message(s, msgs[i], now);
             rd_kafka_message_destroy(msgs[i]);
         }
         if (s->replay.state == AN_REPLAY_PENDING) {

@@ -257,7 +257,7 @@ s_merged(const struct an_query *q, struct s_mwin *w)
     const char *k;
     json_t *rec;
     json_object_foreach(w->parts, k, rec) {
-        json_array_append_new(parts, json_integer(atoi(k)));
+        json_array_append_new(parts, json_integer(strtol(k, NULL, 10)));
         uint64_t e = (uint64_t)json_integer_value(json_object_get(rec, "end_ns"));
         end = e > end ? e : end;
         events += (uint64_t)json_integer_value(json_object_get(rec, "events"));
