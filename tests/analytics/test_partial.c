@@ -4,10 +4,9 @@
  * reading one metric from a Prometheus page; alert rules' conditions. */
 #include <check.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <stdio.h>
 
 #include "an_agg.h"
 #include "an_partial.h"
