@@ -114,8 +114,9 @@ s_bench_kafka(const char *bootstrap, struct s_ev *evs, size_t n)
     snprintf(text, sizeof text,
              "stream_analytics:\n  rest_port: %u\n  kafka_brokers: %s\n  topic: %s\n"
              "  group_id: %s\n  queries_file: %s\n  results_endpoint: \"\"\n"
+             "  results_topic: %s.results\n"
              "  enable_real_time_processing: false\n",
-             (unsigned)port, bootstrap, topic, topic, qfile);
+             (unsigned)port, bootstrap, topic, topic, qfile, topic);
     vt_write_file(cfg, text);
     char bin[512];
     snprintf(bin, sizeof bin, "%s/vexfs-analytics", vt_bin_dir());

@@ -29,6 +29,16 @@ static const struct vx_cfg_key s_keys[] = {
      "Kafka topic of routed events (one packed Event per message)"},
     {"group_id", VX_CFG_STRING, "vexfs-analytics", 1, 255, false,
      "Kafka consumer group: instances in one group share the topic's partitions"},
+    {"results_topic", VX_CFG_STRING, "vexfs.analytics.results", 0, 249, false,
+     "Kafka topic where every instance publishes its final windows per partition and reads the "
+     "whole group's, so GET /v1/queries/{id}/results answers for the group; use a compacted "
+     "topic; empty: results of this instance only"},
+    {"idle_timeout_ms", VX_CFG_INT, "30000", 0, 86400000, false,
+     "a partition that delivered nothing for this long is idle: its clock follows the lowest "
+     "clock of the group's active partitions so its windows close; 0: never"},
+    {"replay_max_events_per_sec", VX_CFG_INT, "0", 0, 1000000000, false,
+     "POST /v1/replay consumes at most this many events per second (spares the brokers and the "
+     "live load); 0: as fast as possible"},
     {"commit_interval_ms", VX_CFG_INT, "1000", 10, 3600000, false,
      "how often offsets are committed (up to the oldest event an open window still needs)"},
     {"input_endpoint", VX_CFG_STRING, ">tcp://127.0.0.1:5555", 0, 1024, false,

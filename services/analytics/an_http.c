@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* REST routes: POST/GET /v1/queries, GET/PUT/DELETE /v1/queries/{id},
- * GET /v1/queries/{id}/results?limit=N, GET /v1/anomalies?query=ID. */
+ * GET /v1/queries/{id}/results?limit=N, GET /v1/anomalies?query=ID, POST/GET /v1/replay. */
 #include "an_http.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "an_replay.h"
 #include "vx_mem.h"
 
 #define S_DEFAULT_LIMIT 100
@@ -129,6 +130,39 @@ cb_anomalies(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     resp->json = an_server_anomalies(h->server, vx_http_req_query(req, "query"));
 }
 
+static void
+cb_post_replay(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    an_http_t *h = arg;
+    struct an_replay_req rq;
+    char err[256];
+    if (an_replay_parse(vx_http_req_json(req), &rq, err, sizeof err) < 0) {
+        vx_http_error(resp, 400, "invalid_replay", "%s", err);
+        return;
+    }
+    int rc = an_server_replay(h->server, &rq);
+    if (rc == -EBUSY) {
+        vx_http_error(resp, 409, "replay_running",
+                      "a replay is running; GET /v1/replay shows its progress");
+        return;
+    }
+    if (rc == -ENOTSUP) {
+        vx_http_error(resp, 409, "replay_unavailable",
+                      "replay needs the Kafka input (stream_analytics.kafka_brokers)");
+        return;
+    }
+    resp->status = 202;
+    resp->json = an_server_replay_status(h->server);
+}
+
+static void
+cb_get_replay(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    (void)req;
+    an_http_t *h = arg;
+    resp->json = an_server_replay_status(h->server);
+}
+
 static bool
 cb_ready(void *arg, json_t *detail)
 {
@@ -148,6 +182,8 @@ an_http_new(vx_http_t *http, an_server_t *server)
     vx_http_route(http, "DELETE", "/v1/queries/{id}", cb_delete_query, h);
     vx_http_route(http, "GET", "/v1/queries/{id}/results", cb_results, h);
     vx_http_route(http, "GET", "/v1/anomalies", cb_anomalies, h);
+    vx_http_route(http, "POST", "/v1/replay", cb_post_replay, h);
+    vx_http_route(http, "GET", "/v1/replay", cb_get_replay, h);
     vx_http_set_ready(http, cb_ready, h);
     return h;
 }

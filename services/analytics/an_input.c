@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "an_config.h"
 #include "an_server_priv.h"
@@ -83,10 +85,88 @@ s_commit_add(an_server_t *s, rd_kafka_topic_partition_list_t *list, struct an_pa
     tp->metadata_size = (size_t)n;
 }
 
+static void
+s_produce(an_server_t *s, const char *key, size_t klen, const char *val)
+{
+    rd_kafka_resp_err_t err;
+    for (int tries = 0;; tries++) {
+        err = rd_kafka_producev(s->rk_out, RD_KAFKA_V_TOPIC(s->results_topic),
+                                RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_VALUE((void *)val, strlen(val)),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || tries >= 100) {
+            break;
+        }
+        rd_kafka_poll(s->rk_out, 10);
+    }
+    if (err) {
+        vx_counter_add(s->c_res_out_err, 1);
+        vx_warn("AN-RESULTS-PRODUCE", "%s: %s", s->results_topic, rd_kafka_err2str(err));
+    }
+}
+
+void
+an_input_publish(an_server_t *s, const struct an_result *r)
+{
+    if (!s->rk_out) {
+        return;
+    }
+    size_t klen;
+    char *key = an_merge_key(s->group_id, r, &klen);
+    char *val = an_merge_value(s->group_id, r);
+    s_produce(s, key, klen, val);
+    vx_counter_add(s->c_res_out, 1);
+    free(key);
+    free(val);
+}
+
+/* Publishes the clock of every owned partition, then waits until every result produced so
+ * far is delivered: offsets are only committed past events whose windows are durable in the
+ * results topic. Returns false when delivery did not finish (the commit is skipped). */
+static bool
+s_results_sync(an_server_t *s, const rd_kafka_topic_partition_list_t *only)
+{
+    if (!s->rk_out) {
+        return true;
+    }
+    for (size_t i = 0; i < s->n_parts; i++) {
+        struct an_part *p = s->parts[i];
+        if (p->partition < 0 || an_engine_clock(p->eng) == 0 ||
+            (only && !rd_kafka_topic_partition_list_find(only, s->topic, p->partition))) {
+            continue;
+        }
+        size_t klen;
+        char *key = an_merge_wm_key(s->group_id, p->partition, &klen);
+        char *val = an_merge_wm_value(s->group_id, p->partition, an_engine_clock(p->eng), p->idle);
+        s_produce(s, key, klen, val);
+        free(key);
+        free(val);
+    }
+    if (rd_kafka_flush(s->rk_out, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        vx_counter_add(s->c_res_out_err, 1);
+        vx_warn("AN-RESULTS-FLUSH", "results not delivered in 10 s: offsets not committed");
+        return false;
+    }
+    return true;
+}
+
+static void
+cb_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    an_server_t *s = opaque;
+    if (m->err) {
+        vx_counter_add(s->c_res_out_err, 1);
+        vx_warn("AN-RESULTS-DELIVERY", "%s", rd_kafka_err2str(m->err));
+    }
+}
+
 /* Commits every partition with consumed messages (or only those in `only`). Lock held. */
 static void
 s_commit(an_server_t *s, const rd_kafka_topic_partition_list_t *only, bool sync)
 {
+    if (!s_results_sync(s, only)) {
+        return;
+    }
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(8);
     for (size_t i = 0; i < s->n_parts; i++) {
         struct an_part *p = s->parts[i];
@@ -140,6 +220,7 @@ s_restore(an_server_t *s, const rd_kafka_topic_partition_t *tp)
     }
     an_engine_set_clock(p->eng, clock);
     p->replay_until = pos;
+    p->start_offset = tp->offset;
     if (pos < 0) {
         vx_info("AN-KAFKA-ASSIGN", "partition %d: no commit, from auto.offset.reset",
                 (int)tp->partition);
@@ -179,6 +260,11 @@ cb_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_l
             s_commit(s, parts, true); /* the last chance to commit these partitions */
         }
         for (int i = 0; i < parts->cnt; i++) {
+            for (size_t k = 0; k < s->replay.n_parts; k++) {
+                if (s->replay.parts[k].partition == parts->elems[i].partition) {
+                    s->replay.parts[k].gone = true;
+                }
+            }
             an_server_part_drop(s, parts->elems[i].partition);
             vx_info("AN-KAFKA-REVOKE", "partition %d revoked", (int)parts->elems[i].partition);
         }
@@ -224,7 +310,7 @@ s_process(an_server_t *s, struct an_part *p, const vx_event_t *ev)
 }
 
 static void
-s_kafka_message(an_server_t *s, rd_kafka_message_t *m)
+s_kafka_message(an_server_t *s, rd_kafka_message_t *m, uint64_t now)
 {
     if (m->err) {
         if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -236,6 +322,17 @@ s_kafka_message(an_server_t *s, rd_kafka_message_t *m)
     if (!p) {
         /* Fetched before a revoke: the partition's new owner reads it from the commit. */
         return;
+    }
+    p->last_msg_ns = now; /* of the batch: one clock read per batch, not per message */
+    p->idle = false;
+    if (s->replay.state == AN_REPLAY_RUNNING) {
+        for (size_t k = 0; k < s->replay.n_parts; k++) {
+            const struct an_replay_part *rp = &s->replay.parts[k];
+            if (rp->partition == m->partition && m->offset < rp->end) {
+                s->replay.done++;
+                vx_counter_add(s->c_replay_events, 1);
+            }
+        }
     }
     vx_arena_reset(s->arena);
     vx_event_t *ev = vexfs__v1__event__unpack(vx_arena_pb(s->arena), m->len, m->payload);
@@ -250,6 +347,337 @@ s_kafka_message(an_server_t *s, rd_kafka_message_t *m)
     s_track(p, m->offset, ev->timestamp_ns);
 }
 
+/* ---- replay -------------------------------------------------------------------------------- */
+
+static void
+s_replay_fail(an_server_t *s, const char *what, const char *why)
+{
+    struct an_replay_run *rr = &s->replay;
+    snprintf(rr->error, sizeof rr->error, "%s: %s", what, why);
+    rr->state = AN_REPLAY_FAILED;
+    rr->finished_ns = vx_mono_ns();
+    vx_counter_add(s->c_replay_failed, 1);
+    vx_warn("AN-REPLAY-FAILED", "%s", rr->error);
+}
+
+/* Finds where the replay starts and ends in every owned partition, seeks there and starts the
+ * partitions' windows afresh. Lock held, on the loop thread. */
+static void
+s_replay_begin(an_server_t *s)
+{
+    struct an_replay_run *rr = &s->replay;
+    free(rr->parts);
+    rr->parts = vx_calloc(s->n_parts ? s->n_parts : 1, sizeof *rr->parts);
+    rr->n_parts = 0;
+    rr->done = rr->total = 0;
+    rr->started_ns = vx_mono_ns();
+    rr->error[0] = '\0';
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(8);
+    for (size_t i = 0; i < s->n_parts; i++) {
+        int32_t id = s->parts[i]->partition;
+        if (id < 0) {
+            continue;
+        }
+        int64_t lo = 0, hi = 0;
+        rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(s->rk, s->topic, id, &lo, &hi,
+                                                                   10000);
+        if (err) {
+            s_replay_fail(s, "reading the partition's offsets", rd_kafka_err2str(err));
+            goto out;
+        }
+        rr->parts[rr->n_parts++] = (struct an_replay_part){id, lo, hi, false};
+        rd_kafka_topic_partition_list_add(list, s->topic, id)->offset =
+            rr->req.earliest ? lo : rr->req.from_ms;
+    }
+    if (!rr->req.earliest && list->cnt > 0) {
+        rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(s->rk, list, 10000);
+        if (err) {
+            s_replay_fail(s, "offsets for the timestamp", rd_kafka_err2str(err));
+            goto out;
+        }
+    }
+    for (int i = 0; i < list->cnt; i++) {
+        struct an_replay_part *rp = &rr->parts[i];
+        rd_kafka_topic_partition_t *tp = &list->elems[i];
+        if (tp->err) {
+            s_replay_fail(s, "offsets for the timestamp", rd_kafka_err2str(tp->err));
+            goto out;
+        }
+        /* no message at or after the timestamp: nothing to replay in this partition */
+        rp->start = tp->offset >= 0 ? tp->offset : rp->end;
+        tp->offset = rp->start;
+        rr->total += rp->end > rp->start ? (uint64_t)(rp->end - rp->start) : 0;
+    }
+    if (list->cnt > 0) {
+        rd_kafka_error_t *kerr = rd_kafka_seek_partitions(s->rk, list, 10000);
+        if (kerr) {
+            s_replay_fail(s, "seeking", rd_kafka_error_string(kerr));
+            rd_kafka_error_destroy(kerr);
+            goto out;
+        }
+        for (int i = 0; i < list->cnt; i++) {
+            if (list->elems[i].err) {
+                s_replay_fail(s, "seeking", rd_kafka_err2str(list->elems[i].err));
+                goto out;
+            }
+        }
+    }
+    int32_t *ids = vx_calloc(rr->n_parts ? rr->n_parts : 1, sizeof *ids);
+    for (size_t i = 0; i < rr->n_parts; i++) {
+        ids[i] = rr->parts[i].partition;
+    }
+    uint64_t min_start = rr->req.earliest ? 0 : (uint64_t)rr->req.from_ms * VX_NS_PER_MS;
+    an_server_ring_forget(s, ids, rr->n_parts, min_start);
+    free(ids);
+    an_server_sync_metrics(s);
+    for (size_t i = 0; i < rr->n_parts; i++) {
+        an_server_part_drop(s, rr->parts[i].partition);
+        struct an_part *p = an_server_part(s, rr->parts[i].partition);
+        an_engine_set_min_start(p->eng, min_start);
+        p->start_offset = rr->parts[i].start;
+    }
+    rr->state = AN_REPLAY_RUNNING;
+    vx_info("AN-REPLAY-START", "replaying %" PRIu64 " events in %zu partitions", rr->total,
+            rr->n_parts);
+out:
+    rd_kafka_topic_partition_list_destroy(list);
+}
+
+static uint64_t
+s_replay_remaining(an_server_t *s)
+{
+    uint64_t left = 0;
+    for (size_t i = 0; i < s->replay.n_parts; i++) {
+        const struct an_replay_part *rp = &s->replay.parts[i];
+        struct an_part *p = rp->gone ? NULL : an_server_part_find(s, rp->partition);
+        if (!p) {
+            continue;
+        }
+        int64_t pos = p->next_offset > rp->start ? p->next_offset : rp->start;
+        left += rp->end > pos ? (uint64_t)(rp->end - pos) : 0;
+    }
+    return left;
+}
+
+static void
+s_replay_check(an_server_t *s)
+{
+    if (s_replay_remaining(s) == 0) {
+        s->replay.state = AN_REPLAY_DONE;
+        s->replay.finished_ns = vx_mono_ns();
+        vx_counter_add(s->c_replay_done, 1);
+        vx_info("AN-REPLAY-DONE", "replayed %" PRIu64 " events", s->replay.done);
+    }
+}
+
+int
+an_server_replay(an_server_t *s, const struct an_replay_req *req)
+{
+    if (!s->rk) {
+        return -ENOTSUP;
+    }
+    int rc = 0;
+    pthread_mutex_lock(&s->lock);
+    if (s->replay.state == AN_REPLAY_PENDING || s->replay.state == AN_REPLAY_RUNNING) {
+        rc = -EBUSY;
+    } else {
+        s->replay.state = AN_REPLAY_PENDING;
+        s->replay.req = *req;
+        s->replay.started_ns = vx_mono_ns();
+        s->replay.finished_ns = 0;
+        s->replay.done = s->replay.total = 0;
+        s->replay.n_parts = 0;
+        s->replay.error[0] = '\0';
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+json_t *
+an_server_replay_status(an_server_t *s)
+{
+    pthread_mutex_lock(&s->lock);
+    const struct an_replay_run *rr = &s->replay;
+    uint64_t remaining = rr->state == AN_REPLAY_RUNNING ? s_replay_remaining(s) : 0;
+    uint64_t end = rr->finished_ns ? rr->finished_ns : vx_mono_ns();
+    double secs = rr->state == AN_REPLAY_IDLE ? 0 : (double)(end - rr->started_ns) / 1e9;
+    json_t *j = json_pack("{s:s, s:b, s:I, s:I, s:I, s:f, s:f}", "state",
+                          an_replay_state_name(rr->state), "kafka", s->rk != NULL, "events_done",
+                          (json_int_t)rr->done, "events_remaining", (json_int_t)remaining,
+                          "events_total", (json_int_t)rr->total, "elapsed_s", secs,
+                          "rate_events_per_s", secs > 0 ? (double)rr->done / secs : 0.0);
+    if (rr->state != AN_REPLAY_IDLE) {
+        json_object_set_new(j, "from",
+                            rr->req.earliest ? json_string("earliest")
+                                             : json_pack("{s:I}", "timestamp_ms",
+                                                         (json_int_t)rr->req.from_ms));
+    }
+    json_t *parts = json_array();
+    for (size_t i = 0; i < rr->n_parts; i++) {
+        const struct an_replay_part *rp = &rr->parts[i];
+        struct an_part *p = rp->gone ? NULL : an_server_part_find(s, rp->partition);
+        json_array_append_new(parts, json_pack("{s:i, s:I, s:I, s:I, s:b}", "partition",
+                                               (int)rp->partition, "start_offset",
+                                               (json_int_t)rp->start, "end_offset",
+                                               (json_int_t)rp->end, "position",
+                                               (json_int_t)(p ? p->next_offset : -1), "revoked",
+                                               rp->gone));
+    }
+    json_object_set_new(j, "partitions", parts);
+    if (rr->error[0]) {
+        json_object_set_new(j, "error", json_string(rr->error));
+    }
+    pthread_mutex_unlock(&s->lock);
+    return j;
+}
+
+/* ---- idle partitions and the group's results ---------------------------------------------- */
+
+/* Remembers the group's event time now; returns the one of idle_timeout_ms ago (0: none). */
+static uint64_t
+s_idle_delayed(an_server_t *s, uint64_t now, uint64_t target)
+{
+    uint64_t spacing = s->idle_timeout_ns / (AN_IDLE_HISTORY / 2);
+    size_t last = (s->idle_head + s->idle_n - 1) % AN_IDLE_HISTORY;
+    if (s->idle_n == 0 || now - s->idle_hist[last].at >= spacing) {
+        if (s->idle_n == AN_IDLE_HISTORY) {
+            s->idle_head = (s->idle_head + 1) % AN_IDLE_HISTORY;
+            s->idle_n--;
+        }
+        size_t k = (s->idle_head + s->idle_n++) % AN_IDLE_HISTORY;
+        s->idle_hist[k].at = now;
+        s->idle_hist[k].target = target;
+    }
+    uint64_t out = 0;
+    for (size_t i = 0; i < s->idle_n; i++) {
+        size_t k = (s->idle_head + i) % AN_IDLE_HISTORY;
+        if (now - s->idle_hist[k].at >= s->idle_timeout_ns) {
+            out = s->idle_hist[k].target;
+        }
+    }
+    return out;
+}
+
+/* Moves the clock of every idle owned partition up to the group's event time, so the windows
+ * an idle partition holds close instead of waiting for its next event.
+ *
+ * A partition is idle when it delivered nothing for idle_timeout_ms and the consumer holds no
+ * backlog of it (its position is at the partition's end as last fetched). The group's event
+ * time is the lowest clock of the group's active partitions (this instance's and, from the
+ * results topic, the others'), or, when every partition is idle (nothing is in flight), the
+ * highest clock. Idle partitions follow the value it had idle_timeout_ms ago, not the current
+ * one: a busy partition can race through seconds of event time in milliseconds while it
+ * catches up, and an idle partition's next events, produced meanwhile, must not become late.
+ * Lock held. */
+static void
+s_idle(an_server_t *s)
+{
+    if (!s->idle_timeout_ns || !s->rk) {
+        return;
+    }
+    uint64_t now = vx_mono_ns(), low = 0, high = 0;
+    bool active = false, any_idle = false;
+    int32_t *own = vx_calloc(s->n_parts ? s->n_parts : 1, sizeof *own);
+    size_t n_own = 0;
+    for (size_t i = 0; i < s->n_parts; i++) {
+        struct an_part *p = s->parts[i];
+        if (p->partition < 0) {
+            continue;
+        }
+        own[n_own++] = p->partition;
+        p->idle = now - p->last_msg_ns > s->idle_timeout_ns;
+        if (p->idle) {
+            /* Idle only when known to be caught up: the partition's end, as last fetched, is
+             * known and reached. Before its first fetch, or with a backlog, it is only slow. */
+            int64_t lo = -1, hi = -1;
+            bool known = rd_kafka_get_watermark_offsets(s->rk, s->topic, p->partition, &lo,
+                                                        &hi) == 0 &&
+                         hi >= 0;
+            int64_t pos = p->next_offset >= 0    ? p->next_offset
+                          : p->start_offset >= 0 ? p->start_offset
+                          : known                ? lo
+                                                 : -1;
+            p->idle = known && pos >= 0 && pos >= hi;
+        }
+        any_idle |= p->idle;
+        uint64_t c = an_engine_clock(p->eng);
+        high = c > high ? c : high;
+        if (!p->idle && (!active || c < low)) {
+            low = c;
+            active = true;
+        }
+    }
+    if (s->merge) {
+        an_merge_clocks(s->merge, own, n_own, &low, &active, &high);
+    }
+    free(own);
+    uint64_t target = s_idle_delayed(s, now, active ? low : high);
+    if (!any_idle || target == 0) {
+        return;
+    }
+    for (size_t i = 0; i < s->n_parts; i++) {
+        struct an_part *p = s->parts[i];
+        if (p->partition >= 0 && p->idle && an_engine_clock(p->eng) < target) {
+            vx_debug("AN-IDLE", "partition %d idle: clock %llu -> %llu", (int)p->partition,
+                     (unsigned long long)an_engine_clock(p->eng), (unsigned long long)target);
+            an_engine_advance(p->eng, target);
+            vx_counter_add(s->c_idle, 1);
+        }
+    }
+}
+
+/* Merges what the results topic holds that is new. Lock held. */
+static void
+s_results_read(an_server_t *s)
+{
+    if (!s->res_q) {
+        return;
+    }
+    rd_kafka_poll(s->rk_out, 0); /* delivery reports */
+    rd_kafka_message_t *msgs[S_BATCH];
+    for (int round = 0; round < 8; round++) {
+        ssize_t n = rd_kafka_consume_batch_queue(s->res_q, 0, msgs, S_BATCH);
+        for (ssize_t i = 0; i < n; i++) {
+            rd_kafka_message_t *m = msgs[i];
+            if (!m->err) {
+                int rc = an_merge_apply(s->merge, m->payload, m->len);
+                vx_counter_add(rc < 0 ? s->c_res_bad : s->c_res_in, rc == 1 ? 0 : 1);
+            } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                vx_warn("AN-RESULTS-CONSUME", "%s", rd_kafka_message_errstr(m));
+            }
+            rd_kafka_message_destroy(m);
+        }
+        if (n < S_BATCH) {
+            break;
+        }
+    }
+    uint64_t ev = an_merge_evicted(s->merge);
+    vx_counter_add(s->c_merge_evicted, ev - s->merge_evicted_published);
+    s->merge_evicted_published = ev;
+}
+
+/* Keeps a replay under replay_max_events_per_sec by waiting before the next batch (at most
+ * 100 ms at a time, so a stop is seen). */
+static void
+s_replay_throttle(an_server_t *s)
+{
+    pthread_mutex_lock(&s->lock);
+    uint64_t wait_ns = 0;
+    if (s->replay.state == AN_REPLAY_RUNNING && s->replay_rate > 0) {
+        double elapsed = (double)(vx_mono_ns() - s->replay.started_ns) / 1e9;
+        double ahead = (double)s->replay.done - (double)s->replay_rate * elapsed;
+        if (ahead > 0) {
+            double secs = ahead / (double)s->replay_rate;
+            wait_ns = secs > 0.1 ? 100 * VX_NS_PER_MS : (uint64_t)(secs * 1e9);
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (wait_ns) {
+        struct timespec ts = {(time_t)(wait_ns / 1000000000ULL), (long)(wait_ns % 1000000000ULL)};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static int
 s_run_kafka(an_server_t *s, volatile sig_atomic_t *stop)
 {
@@ -259,12 +687,22 @@ s_run_kafka(an_server_t *s, volatile sig_atomic_t *stop)
     while (!*stop && !atomic_load(&s->fatal)) {
         /* The consumer queue also carries rebalances: the callback runs inside this call, on
          * this thread, before the messages of the new assignment are returned. */
+        s_replay_throttle(s);
         ssize_t n = rd_kafka_consume_batch_queue(q, 100, msgs, S_BATCH);
         pthread_mutex_lock(&s->lock);
+        uint64_t now = vx_mono_ns();
         for (ssize_t i = 0; i < n; i++) {
-            s_kafka_message(s, msgs[i]);
+            s_kafka_message(s, msgs[i], now);
             rd_kafka_message_destroy(msgs[i]);
         }
+        if (s->replay.state == AN_REPLAY_PENDING) {
+            s_replay_begin(s);
+        }
+        if (s->replay.state == AN_REPLAY_RUNNING) {
+            s_replay_check(s);
+        }
+        s_idle(s);
+        s_results_read(s);
         /* Counters move with the results, under the same lock: a reader sees both or neither. */
         an_server_sync_metrics(s);
         if (vx_mono_ns() >= next_commit) {
@@ -382,11 +820,92 @@ s_open_kafka(an_server_t *s, const vx_config_t *cfg, char *err, size_t errlen)
     return 0;
 }
 
+/* The producer of the results topic and a reader of all its partitions from the start. */
+static int
+s_open_results(an_server_t *s, const vx_config_t *cfg, char *err, size_t errlen)
+{
+    const char *brokers = vx_config_str(cfg, AN_SECTION, "kafka_brokers");
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    if (s_set(c, "bootstrap.servers", brokers, err, errlen) < 0 ||
+        s_set(c, "enable.idempotence", "true", err, errlen) < 0 ||
+        s_set(c, "linger.ms", "5", err, errlen) < 0) {
+        rd_kafka_conf_destroy(c);
+        return -EINVAL;
+    }
+    rd_kafka_conf_set_opaque(c, s);
+    rd_kafka_conf_set_dr_msg_cb(c, cb_delivery);
+    char e[512];
+    s->rk_out = rd_kafka_new(RD_KAFKA_PRODUCER, c, e, sizeof e);
+    if (!s->rk_out) {
+        rd_kafka_conf_destroy(c);
+        snprintf(err, errlen, "kafka producer: %s", e);
+        return -EINVAL;
+    }
+    /* The producer's metadata request creates the topic where the broker allows it. */
+    rd_kafka_topic_t *t = rd_kafka_topic_new(s->rk_out, s->results_topic, NULL);
+    int n = 0;
+    for (int tries = 0; tries < 60 && n == 0; tries++) {
+        const struct rd_kafka_metadata *md = NULL;
+        if (rd_kafka_metadata(s->rk_out, 0, t, &md, 5000) == 0) {
+            if (md->topic_cnt == 1 && md->topics[0].err == 0) {
+                n = md->topics[0].partition_cnt;
+            }
+            rd_kafka_metadata_destroy(md);
+        }
+        if (n == 0) {
+            usleep(500000);
+        }
+    }
+    rd_kafka_topic_destroy(t);
+    if (n == 0) {
+        snprintf(err, errlen, "results_topic %s: no partitions after 30 s (create it)",
+                 s->results_topic);
+        return -EINVAL;
+    }
+    /* librdkafka wants a group for assign(); this one never subscribes nor commits. */
+    char rgroup[400];
+    snprintf(rgroup, sizeof rgroup, "%s.results-reader.%ld", s->group_id, (long)getpid());
+    c = rd_kafka_conf_new();
+    if (s_set(c, "bootstrap.servers", brokers, err, errlen) < 0 ||
+        s_set(c, "group.id", rgroup, err, errlen) < 0 ||
+        s_set(c, "enable.auto.commit", "false", err, errlen) < 0 ||
+        s_set(c, "enable.partition.eof", "false", err, errlen) < 0 ||
+        s_set(c, "fetch.wait.max.ms", "50", err, errlen) < 0) {
+        rd_kafka_conf_destroy(c);
+        return -EINVAL;
+    }
+    s->rk_res = rd_kafka_new(RD_KAFKA_CONSUMER, c, e, sizeof e);
+    if (!s->rk_res) {
+        rd_kafka_conf_destroy(c);
+        snprintf(err, errlen, "kafka results reader: %s", e);
+        return -EINVAL;
+    }
+    rd_kafka_poll_set_consumer(s->rk_res);
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(n);
+    for (int i = 0; i < n; i++) {
+        rd_kafka_topic_partition_list_add(list, s->results_topic, i)->offset =
+            RD_KAFKA_OFFSET_BEGINNING;
+    }
+    rd_kafka_resp_err_t kerr = rd_kafka_assign(s->rk_res, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (kerr) {
+        snprintf(err, errlen, "results_topic %s: %s", s->results_topic, rd_kafka_err2str(kerr));
+        return -EINVAL;
+    }
+    s->res_q = rd_kafka_queue_get_consumer(s->rk_res);
+    vx_info("AN-RESULTS", "results topic %s, %d partitions", s->results_topic, n);
+    return 0;
+}
+
 int
 an_input_open(an_server_t *s, const vx_config_t *cfg, char *err, size_t errlen)
 {
     if (*vx_config_str(cfg, AN_SECTION, "kafka_brokers")) {
-        int rc = s_open_kafka(s, cfg, err, errlen);
+        int rc = s->merge ? s_open_results(s, cfg, err, errlen) : 0;
+        if (rc < 0) {
+            return rc;
+        }
+        rc = s_open_kafka(s, cfg, err, errlen);
         if (rc < 0) {
             return rc;
         }
@@ -415,6 +934,22 @@ an_input_close(an_server_t *s)
         }
         rd_kafka_destroy(s->rk);
         s->rk = NULL;
+    }
+    if (s->rk_out) {
+        if (rd_kafka_flush(s->rk_out, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            vx_warn("AN-RESULTS-FLUSH", "results not all delivered at exit");
+        }
+        rd_kafka_destroy(s->rk_out);
+        s->rk_out = NULL;
+    }
+    if (s->res_q) {
+        rd_kafka_queue_destroy(s->res_q);
+        s->res_q = NULL;
+    }
+    if (s->rk_res) {
+        rd_kafka_consumer_close(s->rk_res);
+        rd_kafka_destroy(s->rk_res);
+        s->rk_res = NULL;
     }
     zsock_destroy(&s->pull);
 }

@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include "an_config.h"
+#include "an_monitor.h"
 #include "an_server_priv.h"
+#include "vx_clock.h"
 #include "vx_log.h"
 #include "vx_mem.h"
 
@@ -112,6 +114,9 @@ cb_emit(const struct an_result *r, void *arg)
         return; /* not reached: engines only hold installed queries */
     }
     json_t *j = s_result_json(r);
+    vx_debug("AN-WINDOW", "query %s partition %d window %llu..%llu: %llu events", qs->q->id,
+             (int)r->partition, (unsigned long long)r->start_ns, (unsigned long long)r->end_ns,
+             (unsigned long long)r->events);
     if (qs->ring_n == s->max_results) {
         json_decref(qs->ring[qs->ring_head]);
         qs->ring[qs->ring_head] = j;
@@ -130,10 +135,20 @@ cb_emit(const struct an_result *r, void *arg)
         }
         free(text);
     }
-    if (s->anomaly_on) {
+    an_input_publish(s, r);
+    /* A replay emits windows already judged: they would count twice in the baselines. */
+    if (s->anomaly_on && s->replay.state != AN_REPLAY_RUNNING) {
         int n = an_anomaly_observe(s->anomaly, r);
         if (n > 0) {
             vx_counter_add(s->c_anomalies, (uint64_t)n);
+            if (s->monitor) {
+                json_t *all = an_anomaly_list(s->anomaly, r->query->id);
+                size_t total = json_array_size(all);
+                for (size_t i = total > (size_t)n ? total - (size_t)n : 0; i < total; i++) {
+                    an_monitor_anomaly(s->monitor, json_array_get(all, i));
+                }
+                json_decref(all);
+            }
         }
     }
     if (r->query->export_metrics) {
@@ -141,6 +156,42 @@ cb_emit(const struct an_result *r, void *arg)
         s_export(s, qs, r, group ? group : "{}");
         free(group);
     }
+}
+
+void
+an_server_ring_forget(an_server_t *s, const int32_t *parts, size_t n, uint64_t min_start)
+{
+    for (size_t q = 0; q < s->n_queries; q++) {
+        struct an_qstate *qs = s->queries[q];
+        size_t kept = 0;
+        json_t **keep = vx_calloc(s->max_results, sizeof *keep);
+        for (size_t i = 0; i < qs->ring_n; i++) {
+            json_t *j = qs->ring[(qs->ring_head + i) % s->max_results];
+            int32_t p = (int32_t)json_integer_value(json_object_get(j, "partition"));
+            uint64_t start = (uint64_t)json_integer_value(json_object_get(j, "start_ns"));
+            bool drop = false;
+            for (size_t k = 0; k < n && !drop; k++) {
+                drop = parts[k] == p && start >= min_start;
+            }
+            if (drop) {
+                json_decref(j);
+            } else {
+                keep[kept++] = j;
+            }
+        }
+        free(qs->ring);
+        qs->ring = keep;
+        qs->ring_head = 0;
+        qs->ring_n = kept;
+    }
+}
+
+void
+an_server_set_monitor(an_server_t *s, struct an_monitor *monitor)
+{
+    pthread_mutex_lock(&s->lock);
+    s->monitor = monitor;
+    pthread_mutex_unlock(&s->lock);
 }
 
 /* ---- partitions ----------------------------------------------------------------------------- */
@@ -167,6 +218,8 @@ an_server_part(an_server_t *s, int32_t partition)
     p->partition = partition;
     p->next_offset = -1;
     p->replay_until = -1;
+    p->start_offset = -1;
+    p->last_msg_ns = vx_mono_ns();
     p->eng = an_engine_new(partition, s->max_groups, cb_emit, s);
     for (size_t i = 0; i < s->n_queries; i++) {
         an_engine_add_query(p->eng, s->queries[i]->q);
@@ -186,6 +239,7 @@ s_retire(struct an_qstate *qs, an_engine_t *eng)
         qs->retired.dropped_replay += st.dropped_replay;
         qs->retired.evicted_groups += st.evicted_groups;
         qs->retired.emitted += st.emitted;
+        qs->retired.skipped += st.skipped;
     }
 }
 
@@ -317,6 +371,9 @@ s_uninstall(an_server_t *s, size_t idx)
         an_engine_remove_query(s->parts[i]->eng, qs->q->id);
     }
     an_anomaly_forget(s->anomaly, qs->q->id);
+    if (s->merge) {
+        an_merge_forget(s->merge, qs->q->id);
+    }
     s_qstate_free(s, &qs);
     s->queries[idx] = s->queries[--s->n_queries];
 }
@@ -377,10 +434,11 @@ s_query_json(an_server_t *s, struct an_qstate *qs)
     json_t *j = json_deep_copy(qs->q->json);
     json_object_set_new(
         j, "stats",
-        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "matched", (json_int_t)st.matched,
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "matched", (json_int_t)st.matched,
                   "dropped_late", (json_int_t)st.dropped_late, "dropped_replay",
                   (json_int_t)st.dropped_replay, "evicted_groups", (json_int_t)st.evicted_groups,
-                  "windows_emitted", (json_int_t)st.emitted, "open_groups",
+                  "windows_emitted", (json_int_t)st.emitted, "windows_skipped",
+                  (json_int_t)st.skipped, "open_groups",
                   (json_int_t)st.open_groups, "open_windows", (json_int_t)st.open_windows));
     return j;
 }
@@ -416,15 +474,23 @@ an_server_results(an_server_t *s, const char *id, size_t limit)
     json_t *out = NULL;
     struct an_qstate *qs = s_qstate_by_id(s, id, NULL);
     if (qs) {
-        json_t *closed = json_array(), *open = json_array();
-        size_t from = qs->ring_n > limit ? qs->ring_n - limit : 0;
-        for (size_t i = from; i < qs->ring_n; i++) {
-            json_array_append(closed, qs->ring[(qs->ring_head + i) % s->max_results]);
+        json_t *closed, *open = json_array();
+        if (s->merge) {
+            closed = an_merge_results(s->merge, qs->q, limit);
+        } else {
+            closed = json_array();
+            size_t from = qs->ring_n > limit ? qs->ring_n - limit : 0;
+            for (size_t i = from; i < qs->ring_n; i++) {
+                json_array_append(closed, qs->ring[(qs->ring_head + i) % s->max_results]);
+            }
         }
         for (size_t i = 0; i < s->n_parts; i++) {
             an_engine_snapshot(s->parts[i]->eng, id, cb_snapshot, open);
         }
-        out = json_pack("{s:s, s:o, s:o}", "query", id, "closed", closed, "open", open);
+        /* closed: the whole consumer group's windows, merged across partitions (results
+         * topic), or this instance's own per partition; open: this instance's partitions. */
+        out = json_pack("{s:s, s:s, s:o, s:o}", "query", id, "scope",
+                        s->merge ? "group" : "instance", "closed", closed, "open", open);
     }
     pthread_mutex_unlock(&s->lock);
     return out;
@@ -520,6 +586,13 @@ an_server_new(const vx_config_t *cfg, vx_metrics_t *m, char *err, size_t errlen)
     s->latency_target_ns = (uint64_t)vx_config_int(cfg, AN_SECTION, "processing_latency_target_ns");
     s->state_dir = vx_strdup(vx_config_str(cfg, AN_SECTION, "state_dir"));
     s->topic = vx_strdup(vx_config_str(cfg, AN_SECTION, "topic"));
+    s->group_id = vx_strdup(vx_config_str(cfg, AN_SECTION, "group_id"));
+    s->results_topic = vx_strdup(vx_config_str(cfg, AN_SECTION, "results_topic"));
+    s->replay_rate = vx_config_int(cfg, AN_SECTION, "replay_max_events_per_sec");
+    s->idle_timeout_ns = (uint64_t)vx_config_int(cfg, AN_SECTION, "idle_timeout_ms") * VX_NS_PER_MS;
+    if (*vx_config_str(cfg, AN_SECTION, "kafka_brokers") && *s->results_topic) {
+        s->merge = an_merge_new(s->group_id, s->max_results);
+    }
     s->anomaly = an_anomaly_new(100000, 1000);
     s->arena = vx_arena_new(64 * 1024, 64u << 20);
     atomic_init(&s->ready, false);
@@ -548,6 +621,32 @@ an_server_new(const vx_config_t *cfg, vx_metrics_t *m, char *err, size_t errlen)
                                          "Final windows not exported because a query reached "
                                          "max_exported_series.",
                                          NULL);
+    s->c_res_out = vx_metrics_counter(m, "vexfs_analytics_results_published_total",
+                                      "Final windows published to the results topic.", NULL);
+    s->c_res_out_err = vx_metrics_counter(m, "vexfs_analytics_results_publish_errors_total",
+                                          "Results-topic records that could not be produced or "
+                                          "delivered (the offsets are then not committed).",
+                                          NULL);
+    s->c_res_in = vx_metrics_counter(m, "vexfs_analytics_results_merged_total",
+                                     "Results-topic records of this group merged.", NULL);
+    s->c_res_bad = vx_metrics_counter(m, "vexfs_analytics_dropped_total",
+                                      "Input the daemon could not use, by reason.", "reason",
+                                      "results_record", NULL);
+    s->c_merge_evicted = vx_metrics_counter(m, "vexfs_analytics_merged_windows_evicted_total",
+                                            "Merged windows forgotten because a query had "
+                                            "max_results_per_query of them.",
+                                            NULL);
+    s->c_idle = vx_metrics_counter(m, "vexfs_analytics_idle_advances_total",
+                                   "Times an idle partition's clock was moved to the group's "
+                                   "lowest active clock (idle_timeout_ms).",
+                                   NULL);
+    s->c_replay_events = vx_metrics_counter(m, "vexfs_analytics_replay_events_total",
+                                            "Events consumed again by POST /v1/replay.", NULL);
+    s->c_replay_done = vx_metrics_counter(m, "vexfs_analytics_replays_total",
+                                          "Replays finished, by result.", "result", "done", NULL);
+    s->c_replay_failed = vx_metrics_counter(m, "vexfs_analytics_replays_total",
+                                            "Replays finished, by result.", "result", "failed",
+                                            NULL);
     s->c_commit_err = vx_metrics_counter(m, "vexfs_analytics_commit_errors_total",
                                          "Kafka offset commits that failed.", NULL);
     s->c_rebalance_assign = vx_metrics_counter(m, "vexfs_analytics_rebalances_total",
@@ -624,6 +723,10 @@ an_server_destroy(an_server_t **sp)
     }
     free(s->queries);
     an_anomaly_destroy(&s->anomaly);
+    an_merge_destroy(&s->merge);
+    free(s->replay.parts);
+    free(s->group_id);
+    free(s->results_topic);
     zsock_destroy(&s->pub);
     vx_arena_destroy(&s->arena);
     free(s->state_dir);

@@ -42,6 +42,17 @@ json_t *an_server_get_query(an_server_t *s, const char *id);
 json_t *an_server_results(an_server_t *s, const char *id, size_t limit);
 /* {"anomalies":[...]} of one query or all (NULL). New reference. */
 json_t *an_server_anomalies(an_server_t *s, const char *query);
+/* Anomalies are raised as alerts on monitor (borrowed; it must outlive the server). */
+struct an_monitor;
+void an_server_set_monitor(an_server_t *s, struct an_monitor *monitor);
+
+/* Starts a replay (req borrowed): 0, -EBUSY while one is pending or running, -ENOTSUP
+ * without Kafka input. The loop carries it out. */
+struct an_replay_req;
+int an_server_replay(an_server_t *s, const struct an_replay_req *req);
+/* The current or last replay: state, events done and remaining, rate. New reference. */
+json_t *an_server_replay_status(an_server_t *s);
+
 /* Readiness, with details (input, partitions). */
 bool an_server_ready(an_server_t *s, json_t *detail);
 

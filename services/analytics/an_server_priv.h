@@ -11,7 +11,9 @@
 #include <stdint.h>
 
 #include "an_anomaly.h"
+#include "an_merge.h"
 #include "an_query.h"
+#include "an_replay.h"
 #include "an_server.h"
 #include "an_window.h"
 #include "vx_arena.h"
@@ -37,6 +39,7 @@ struct an_block {
 };
 
 #define AN_BLOCK_EVENTS 1024
+#define AN_IDLE_HISTORY 64
 
 /* One input stream: a Kafka partition (or -1 for ZeroMQ) and its engine. */
 struct an_part {
@@ -44,8 +47,29 @@ struct an_part {
     an_engine_t *eng;
     int64_t next_offset;    /* after the last consumed message; -1 before any */
     int64_t replay_until;   /* offsets below were processed by a previous owner */
+    int64_t start_offset;   /* where consumption started (the commit; <0: none, earliest) */
     struct an_block *blocks;
     size_t b_head, b_n, b_cap;
+    uint64_t last_msg_ns;   /* monotonic time of the last message (or of the assignment) */
+    bool idle;              /* nothing for idle_timeout_ms */
+};
+
+/* A replay in progress or finished: per partition, the offset it ends at (the high watermark
+ * when it started). */
+struct an_replay_part {
+    int32_t partition;
+    int64_t start, end;
+    bool gone; /* revoked during the replay: its new owner carries on */
+};
+
+struct an_replay_run {
+    enum an_replay_state state;
+    struct an_replay_req req;
+    uint64_t started_ns, finished_ns; /* monotonic */
+    uint64_t done, total;
+    struct an_replay_part *parts;
+    size_t n_parts;
+    char error[256];
 };
 
 struct an_server {
@@ -56,9 +80,25 @@ struct an_server {
     struct an_part **parts;
     size_t n_parts;
     an_anomaly_t *anomaly;
+    struct an_monitor *monitor; /* anomalies become alerts; may be NULL */
     zsock_t *pub;
     zsock_t *pull;
     rd_kafka_t *rk;
+    rd_kafka_t *rk_out;     /* producer of the results topic */
+    rd_kafka_t *rk_res;     /* reader of the whole results topic (no group) */
+    rd_kafka_queue_t *res_q;
+    an_merge_t *merge;      /* the group's merged results; NULL without a results topic */
+    char *results_topic;
+    char *group_id;
+    uint64_t idle_timeout_ns;
+    long long replay_rate;  /* replay_max_events_per_sec; 0: unlimited */
+    /* The group's event time as seen over the last idle_timeout_ms, oldest first: idle
+     * partitions follow it with that delay (see s_idle in an_input.c). */
+    struct {
+        uint64_t at, target;
+    } idle_hist[AN_IDLE_HISTORY];
+    size_t idle_head, idle_n;
+    struct an_replay_run replay;
     vx_arena_t *arena;
     char *topic;
     char *state_dir;
@@ -71,6 +111,9 @@ struct an_server {
     vx_counter_t *c_events, *c_slow, *c_decode, *c_anomalies, *c_unexported, *c_commit_err;
     vx_histogram_t *h_ingest_latency; /* propagation's ingest_ns to the windows, seconds */
     vx_counter_t *c_rebalance_assign, *c_rebalance_revoke;
+    vx_counter_t *c_res_out, *c_res_out_err, *c_res_in, *c_res_bad, *c_merge_evicted;
+    vx_counter_t *c_idle, *c_replay_events, *c_replay_done, *c_replay_failed;
+    uint64_t merge_evicted_published;
 };
 
 /* The stream of a partition, NULL when this instance does not own it. Lock held. */
@@ -82,7 +125,13 @@ void an_server_part_drop(an_server_t *s, int32_t partition);
 /* Publishes engine counters to the metrics registry. Lock held. */
 void an_server_sync_metrics(an_server_t *s);
 
+/* Drops the closed windows of the given partitions starting at or after min_start from the
+ * local result lists (a replay is about to emit them again). Lock held. */
+void an_server_ring_forget(an_server_t *s, const int32_t *parts, size_t n, uint64_t min_start);
+
 /* an_input.c */
+/* Publishes a final window to the results topic (no-op without one). Lock held. */
+void an_input_publish(an_server_t *s, const struct an_result *r);
 int an_input_open(an_server_t *s, const vx_config_t *cfg, char *err, size_t errlen);
 void an_input_close(an_server_t *s);
 

@@ -56,6 +56,7 @@ struct an_engine {
     an_emit_fn *emit;
     void *arg;
     uint64_t clock;
+    uint64_t min_start;
     bool replaying;
     struct s_run **runs;
     size_t n_runs;
@@ -156,6 +157,7 @@ s_emit(an_engine_t *e, struct s_run *r, struct s_group *g, struct s_win *w, an_e
         .events = w->events,
         .values = r->values,
         .has_value = r->has,
+        .accs = w->accs,
         .saturated = saturated,
         .final = final,
         .evicted = evicted,
@@ -184,8 +186,12 @@ static void
 s_close(an_engine_t *e, struct s_run *r, struct s_group *g, size_t i, bool evicted)
 {
     struct s_win *w = g->wins[i];
-    s_emit(e, r, g, w, e->emit, e->arg, true, evicted);
-    r->st.emitted++;
+    if (w->start < e->min_start) {
+        r->st.skipped++;
+    } else {
+        s_emit(e, r, g, w, e->emit, e->arg, true, evicted);
+        r->st.emitted++;
+    }
     s_win_release(r->q, w);
     g->wins[i] = g->wins[--g->n_wins];
     r->st.open_windows--;
@@ -579,6 +585,24 @@ an_engine_set_replaying(an_engine_t *e, bool on)
     e->replaying = on;
 }
 
+void
+an_engine_advance(an_engine_t *e, uint64_t clock_ns)
+{
+    if (clock_ns <= e->clock) {
+        return;
+    }
+    e->clock = clock_ns;
+    for (size_t i = 0; i < e->n_runs; i++) {
+        s_advance(e, e->runs[i]);
+    }
+}
+
+void
+an_engine_set_min_start(an_engine_t *e, uint64_t start_ns)
+{
+    e->min_start = start_ns;
+}
+
 uint64_t
 an_engine_low_time(const an_engine_t *e)
 {
@@ -630,6 +654,7 @@ an_engine_stats(const an_engine_t *e, const char *id, struct an_query_stats *st)
     st->dropped_replay += r->st.dropped_replay;
     st->evicted_groups += r->st.evicted_groups;
     st->emitted += r->st.emitted;
+    st->skipped += r->st.skipped;
     st->open_groups += r->st.open_groups;
     st->open_windows += r->st.open_windows;
     return 0;

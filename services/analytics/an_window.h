@@ -32,6 +32,8 @@
 
 #include "an_query.h"
 
+struct an_acc;
+
 typedef struct an_engine an_engine_t;
 
 /* A window's result, handed to the emit callback; everything is borrowed for the call. */
@@ -43,6 +45,7 @@ struct an_result {
     uint64_t events;         /* events that went into the window */
     const double *values;    /* one per aggregation, in query order */
     const bool *has_value;   /* false: no value (avg of nothing): null in JSON */
+    const struct an_acc *accs; /* the accumulators, one per aggregation (mergeable state) */
     bool saturated;          /* a distinct/percentile aggregation hit its bound */
     bool final;              /* closed by the watermark (false: a snapshot of an open window) */
     bool evicted;            /* closed early by the group bound */
@@ -54,6 +57,7 @@ struct an_query_stats {
     uint64_t matched;        /* events that passed the query's types and filters */
     uint64_t dropped_late;   /* events whose windows had all closed */
     uint64_t dropped_replay; /* the same while replaying what a previous owner processed */
+    uint64_t skipped;        /* windows not emitted: they start before a replay's timestamp */
     uint64_t evicted_groups;
     uint64_t emitted;        /* final windows emitted */
     uint64_t open_groups;
@@ -80,6 +84,12 @@ void an_engine_process(an_engine_t *e, const vx_event_t *ev);
 uint64_t an_engine_clock(const an_engine_t *e);
 void an_engine_set_clock(an_engine_t *e, uint64_t clock_ns);
 void an_engine_set_replaying(an_engine_t *e, bool on);
+/* Moves the clock forward to clock_ns (never back) and emits every window the new watermark
+ * closes, as an event at that time would. Used to let an idle input's windows close. */
+void an_engine_advance(an_engine_t *e, uint64_t clock_ns);
+/* Windows that start before start_ns are discarded when they close instead of emitted
+ * (counted as skipped): a replay from a timestamp sees only part of them. 0: off. */
+void an_engine_set_min_start(an_engine_t *e, uint64_t start_ns);
 
 /* The start of the oldest open window over all queries (UINT64_MAX when none): events older
  * than that are no longer needed by any window. */

@@ -4,12 +4,15 @@
 
 #include "an_config.h"
 #include "an_http.h"
+#include "an_mon_http.h"
+#include "an_monitor.h"
 #include "an_server.h"
 #include "vx_daemon.h"
 #include "vx_log.h"
 
 static const struct vx_cfg_section *const s_sections[] = {
     &an_cfg_section,
+    &an_mon_cfg_section,
     &vx_cfg_admin_section,
     &vx_cfg_logging_section,
 };
@@ -21,7 +24,8 @@ main(int argc, char **argv)
         .name = "vexfs-analytics",
         .summary = "Consumes routed events (a Kafka consumer group, or ZeroMQ), computes tumbling,\n"
                    "sliding and session windows with group-by aggregations, detects anomalies\n"
-                   "and serves the results over REST, ZeroMQ and /metrics.",
+                   "and serves the results over REST, ZeroMQ and /metrics. Also monitors the\n"
+                   "suite: alert rules on any service's metrics (webhook, email) and system health.",
         .section = AN_SECTION,
         .sections = s_sections,
         .n_sections = sizeof s_sections / sizeof s_sections[0],
@@ -34,12 +38,22 @@ main(int argc, char **argv)
     int rc = 1;
     char err[1024];
     an_http_t *routes = NULL;
-    an_server_t *server = an_server_new(d.cfg, d.metrics, err, sizeof err);
+    an_server_t *server = NULL;
+    an_monitor_t *monitor = an_monitor_new(d.cfg, d.metrics,
+                                           vx_config_str(d.cfg, AN_SECTION, "state_dir"), err,
+                                           sizeof err);
+    if (!monitor) {
+        vx_error("AN-START", "%s", err);
+        goto out;
+    }
+    server = an_server_new(d.cfg, d.metrics, err, sizeof err);
     if (!server) {
         vx_error("AN-START", "%s", err);
         goto out;
     }
+    an_server_set_monitor(server, monitor);
     routes = an_http_new(d.http, server);
+    an_mon_http_routes(d.http, monitor);
     vx_daemon_config_routes(&d, NULL, NULL);
     if (vx_daemon_serve(&d) < 0) {
         goto out;
@@ -52,6 +66,7 @@ out:
     }
     an_http_destroy(&routes);
     an_server_destroy(&server);
+    an_monitor_destroy(&monitor);
     vx_daemon_fini(&d);
     vx_info("AN-EXIT", "exit %d", rc);
     return rc;

@@ -30,7 +30,15 @@ int ctl_cluster_main(int argc, char **argv);
 int ctl_patterns_main(int argc, char **argv);
 int ctl_workflows_main(int argc, char **argv);
 int ctl_executions_main(int argc, char **argv);
+int ctl_queries_main(int argc, char **argv);
+int ctl_results_main(int argc, char **argv);
+int ctl_replay_main(int argc, char **argv);
+int ctl_health_main(int argc, char **argv);
+/* alerts: automation's pattern alerts; "alerts metrics ...": analytics' metric alerts and
+ * alert rules. */
 int ctl_alerts_main(int argc, char **argv);
+int ctl_pattern_alerts_main(int argc, char **argv);
+int ctl_metric_alerts_main(int argc, char **argv);
 
 /* Prints "vexfsctl CMD: message" and a newline on stderr. */
 void ctl_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -56,7 +56,8 @@ s_usage(FILE *f, const char *cmd)
                    "  get ID            one execution's record (steps, attempts, compensations)\n");
     } else {
         fprintf(f, "[--since SEQ] [--limit N]\n\n"
-                   "Prints the alerts of the tenant's patterns, oldest first.\n");
+                   "Prints the alerts of the tenant's patterns, oldest first. Alerts on\n"
+                   "metrics and their rules (vexfs-analytics): " CTL_PROG " alerts metrics --help.\n");
     }
     fprintf(f,
             "\n  -u, --url URL         vexfs-automation's REST address (env %s, default %s)\n"
@@ -432,7 +433,7 @@ ctl_executions_main(int argc, char **argv)
 }
 
 int
-ctl_alerts_main(int argc, char **argv)
+ctl_pattern_alerts_main(int argc, char **argv)
 {
     return s_main("alerts", argc, argv);
 }

@@ -35,7 +35,12 @@ static const struct s_command s_commands[] = {
     {"patterns", ctl_patterns_main, "list, show, apply and delete vexfs-automation's patterns"},
     {"workflows", ctl_workflows_main, "list, show, apply, delete and run automation workflows"},
     {"executions", ctl_executions_main, "list and show workflow executions"},
-    {"alerts", ctl_alerts_main, "print the alerts of vexfs-automation's patterns"},
+    {"alerts", ctl_alerts_main,
+     "alerts of automation's patterns; `alerts metrics`: analytics' metric alerts and rules"},
+    {"queries", ctl_queries_main, "list, show, apply and delete vexfs-analytics' queries"},
+    {"results", ctl_results_main, "the closed windows of an analytics query"},
+    {"replay", ctl_replay_main, "recompute the analytics queries from the Kafka log, with progress"},
+    {"health", ctl_health_main, "the suite's health aggregated by vexfs-analytics"},
 };
 #define S_N_COMMANDS (sizeof s_commands / sizeof s_commands[0])
 
@@ -107,6 +112,36 @@ ctl_is_http_url(const char *s)
 {
     return (strncmp(s, "http://", 7) == 0 && s[7] != '\0') ||
            (strncmp(s, "https://", 8) == 0 && s[8] != '\0');
+}
+
+/* "alerts metrics ..." goes to analytics, every other "alerts ..." to automation. "metrics" is
+ * the first argument that is neither an option nor an option's value; it is taken out, so the
+ * analytics command sees "alerts [OPTIONS] [list | rules | ...]". */
+int
+ctl_alerts_main(int argc, char **argv)
+{
+    static const char *const with_value[] = {"-u", "--url", "--token-file", "--tenant",
+                                             "--since", "--limit", NULL};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) {
+            break;
+        }
+        if (a[0] == '-') {
+            for (size_t k = 0; with_value[k]; k++) {
+                if (strcmp(a, with_value[k]) == 0) {
+                    i++; /* its value */
+                }
+            }
+            continue;
+        }
+        if (strcmp(a, "metrics") != 0) {
+            break;
+        }
+        memmove(&argv[i], &argv[i + 1], (size_t)(argc - i) * sizeof argv[0]); /* with NULL */
+        return ctl_metric_alerts_main(argc - 1, argv);
+    }
+    return ctl_pattern_alerts_main(argc, argv);
 }
 
 int

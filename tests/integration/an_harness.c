@@ -3,11 +3,14 @@
 #include "an_harness.h"
 
 #include <check.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "vx_test.h"
 
@@ -123,4 +126,113 @@ ah_event(vx_event_t *e, struct ah_ev_storage *st, int type, uint64_t ts_ms, cons
     st->cp[0] = &st->ce;
     e->content = st->cp;
     e->n_content = 1;
+}
+
+const char *
+ah_bootstrap(void)
+{
+    const char *b = getenv("VEXFS_KAFKA_BOOTSTRAP");
+    ck_assert_msg(b && *b, "VEXFS_KAFKA_BOOTSTRAP is not set: run through scripts/run-tests.sh, "
+                           "which starts the broker");
+    return b;
+}
+
+rd_kafka_t *
+ah_producer(void)
+{
+    char err[512];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    ck_assert_int_eq(rd_kafka_conf_set(c, "bootstrap.servers", ah_bootstrap(), err, sizeof err),
+                     0);
+    rd_kafka_conf_set(c, "enable.idempotence", "true", err, sizeof err);
+    rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof err);
+    ck_assert_msg(p != NULL, "producer: %s", err);
+    return p;
+}
+
+void
+ah_produce(rd_kafka_t *p, const char *topic, int32_t partition, const vx_event_t *e, int64_t ts_ms)
+{
+    size_t len;
+    uint8_t *buf = ah_pack_event(e, &len);
+    rd_kafka_resp_err_t err;
+    while ((err = rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+                                    RD_KAFKA_V_KEY(e->path, strlen(e->path)),
+                                    RD_KAFKA_V_VALUE(buf, len), RD_KAFKA_V_TIMESTAMP(ts_ms),
+                                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END)) ==
+           RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        rd_kafka_poll(p, 100);
+    }
+    ck_assert_msg(err == 0, "produce: %s", rd_kafka_err2str(err));
+    free(buf);
+}
+
+int
+ah_partitions(rd_kafka_t *p, const char *topic)
+{
+    rd_kafka_topic_t *t = rd_kafka_topic_new(p, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    int n = 0;
+    for (int tries = 0; tries < 50 && n == 0; tries++) {
+        if (rd_kafka_metadata(p, 0, t, &md, 5000) == 0) {
+            if (md->topic_cnt == 1 && md->topics[0].err == 0) {
+                n = md->topics[0].partition_cnt;
+            }
+            rd_kafka_metadata_destroy(md);
+        }
+        if (n == 0) {
+            usleep(100000);
+        }
+    }
+    rd_kafka_topic_destroy(t);
+    ck_assert_int_gt(n, 0);
+    return n;
+}
+
+json_t *
+ah_wait_member(const struct ah_daemon *d, const char *path, const char *key, const char *want,
+               int timeout_s)
+{
+    json_t *j = NULL;
+    time_t deadline = time(NULL) + timeout_s;
+    for (;;) {
+        json_decref(j);
+        j = NULL;
+        ah_call(d, "GET", path, NULL, false, &j);
+        const char *v = json_string_value(json_object_get(j, key));
+        if ((v && strcmp(v, want) == 0) || time(NULL) > deadline) {
+            return j;
+        }
+        usleep(100000);
+    }
+}
+
+int
+ah_ctl(const struct ah_daemon *d, char **out, const char *cmd, ...)
+{
+    char bin[512], url[64], tok[300];
+    snprintf(bin, sizeof bin, "%s/vexfsctl", vt_bin_dir());
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)d->rest_port);
+    snprintf(tok, sizeof tok, "%s/token", d->dir);
+    char *argv[24] = {bin, (char *)cmd, (char *)"--url", url, (char *)"--token-file", tok};
+    int n = 6;
+    va_list ap;
+    va_start(ap, cmd);
+    for (const char *a = va_arg(ap, const char *); a && n < 23; a = va_arg(ap, const char *)) {
+        argv[n++] = (char *)a;
+    }
+    va_end(ap);
+    argv[n] = NULL;
+    struct vt_run_result r;
+    int rc = vt_run(argv, NULL, NULL, 120000, &r);
+    ck_assert_msg(rc == 0, "vexfsctl %s did not finish", cmd);
+    int status = WIFEXITED(r.status) ? WEXITSTATUS(r.status) : -1;
+    if (out) {
+        *out = strdup(r.out ? r.out : "");
+    }
+    if (status != 0) {
+        fprintf(stderr, "vexfsctl %s: exit %d: %s\n", cmd, status, r.err ? r.err : "");
+    }
+    vt_run_result_fini(&r);
+    return status;
 }

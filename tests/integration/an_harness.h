@@ -6,6 +6,7 @@
 
 #include <czmq.h>
 #include <jansson.h>
+#include <librdkafka/rdkafka.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -47,5 +48,23 @@ struct ah_ev_storage {
 };
 void ah_event(vx_event_t *e, struct ah_ev_storage *st, int type, uint64_t ts_ms, const char *path,
               const char *user, long size);
+
+/* Kafka: the broker of scripts/run-tests.sh (VEXFS_KAFKA_BOOTSTRAP; fails the test without
+ * it), an idempotent producer, one event produced with a Kafka timestamp (ms, 0: now) to a
+ * partition (RD_KAFKA_PARTITION_UA: by key, the path), a topic's partition count. */
+const char *ah_bootstrap(void);
+rd_kafka_t *ah_producer(void);
+void ah_produce(rd_kafka_t *p, const char *topic, int32_t partition, const vx_event_t *e,
+                int64_t ts_ms);
+int ah_partitions(rd_kafka_t *p, const char *topic);
+
+/* Polls GET path on d until the JSON body's member `key` equals the string want (or
+ * timeout_s); returns the last body (caller decrefs). */
+json_t *ah_wait_member(const struct ah_daemon *d, const char *path, const char *key,
+                       const char *want, int timeout_s);
+
+/* Runs vexfsctl CMD ARGS... against d (--url and --token-file added after CMD); returns the
+ * exit status and stdout in *out (caller frees; may be NULL). */
+int ah_ctl(const struct ah_daemon *d, char **out, const char *cmd, ...);
 
 #endif

@@ -19,67 +19,11 @@
 
 #define USERS 5
 #define WINDOWS 4
-#define BASE_MS 1700000000000ULL /* event time of the first event */
-
-static const char *
-s_bootstrap(void)
-{
-    const char *b = getenv("VEXFS_KAFKA_BOOTSTRAP");
-    ck_assert_msg(b && *b, "VEXFS_KAFKA_BOOTSTRAP is not set: run through scripts/run-tests.sh, "
-                           "which starts the broker");
-    return b;
-}
-
-static rd_kafka_t *
-s_producer(void)
-{
-    char err[512];
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    ck_assert_int_eq(rd_kafka_conf_set(c, "bootstrap.servers", s_bootstrap(), err, sizeof err), 0);
-    rd_kafka_conf_set(c, "enable.idempotence", "true", err, sizeof err);
-    rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof err);
-    ck_assert_msg(p != NULL, "producer: %s", err);
-    return p;
-}
-
-static void
-s_produce(rd_kafka_t *p, const char *topic, int32_t partition, const vx_event_t *e)
-{
-    size_t len;
-    uint8_t *buf = ah_pack_event(e, &len);
-    rd_kafka_resp_err_t err;
-    while ((err = rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
-                                    RD_KAFKA_V_KEY(e->path, strlen(e->path)),
-                                    RD_KAFKA_V_VALUE(buf, len),
-                                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END)) ==
-           RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-        rd_kafka_poll(p, 100);
-    }
-    ck_assert_msg(err == 0, "produce: %s", rd_kafka_err2str(err));
-    free(buf);
-}
-
-static int
-s_partitions(rd_kafka_t *p, const char *topic)
-{
-    rd_kafka_topic_t *t = rd_kafka_topic_new(p, topic, NULL);
-    const struct rd_kafka_metadata *md = NULL;
-    int n = 0;
-    for (int tries = 0; tries < 50 && n == 0; tries++) {
-        if (rd_kafka_metadata(p, 0, t, &md, 5000) == 0) {
-            if (md->topic_cnt == 1 && md->topics[0].err == 0) {
-                n = md->topics[0].partition_cnt;
-            }
-            rd_kafka_metadata_destroy(md);
-        }
-        if (n == 0) {
-            usleep(100000);
-        }
-    }
-    rd_kafka_topic_destroy(t);
-    ck_assert_int_gt(n, 0);
-    return n;
-}
+/* Event time of the first event: ten minutes ago, on a whole second. Events carry it as their
+ * Kafka timestamp too (replay by timestamp reads those), so it must stay within the broker's
+ * retention: a fixed date in the past gets the test's messages deleted under it. */
+static uint64_t s_base_ms;
+#define BASE_MS s_base_ms
 
 /* The stream: n filesystem_write events over WINDOWS seconds for USERS users, keyed by path
  * over 10 files; what each (user, window) must hold is added to cnt/sum. */
@@ -101,7 +45,7 @@ s_produce_range(rd_kafka_t *p, const char *topic, int from, int to, int n, struc
         snprintf(path, sizeof path, "/data/f%d", i % 10);
         snprintf(user, sizeof user, "u%d", u);
         ah_event(&e, &st, VEXFS__V1__EVENT_TYPE__FILESYSTEM_WRITE, t, path, user, size);
-        s_produce(p, topic, RD_KAFKA_PARTITION_UA, &e);
+        ah_produce(p, topic, RD_KAFKA_PARTITION_UA, &e, (int64_t)t);
         x->cnt[u][(t - BASE_MS) / 1000]++;
         x->sum[u][(t - BASE_MS) / 1000] += size;
     }
@@ -117,7 +61,7 @@ s_produce_flush(rd_kafka_t *p, const char *topic, int parts)
         struct ah_ev_storage st;
         ah_event(&e, &st, VEXFS__V1__EVENT_TYPE__SYSTEM, BASE_MS + 3600 * 1000, "/flush", "none",
                  0);
-        s_produce(p, topic, k, &e);
+        ah_produce(p, topic, k, &e, (int64_t)(BASE_MS + 3600 * 1000));
     }
     ck_assert_int_eq(rd_kafka_flush(p, 30000), 0);
 }
@@ -128,15 +72,18 @@ static const char *s_query_json =
     "\"aggregations\":[{\"fn\":\"count\",\"as\":\"n\"},{\"fn\":\"sum\",\"field\":\"content.size\","
     "\"as\":\"bytes\"}],\"export_metrics\":true}]";
 
+/* results: the results topic ("" for results per instance and partition). */
 static void
-s_config(char *yaml, size_t len, const char *topic, const char *group, const char *qfile)
+s_config(char *yaml, size_t len, const char *topic, const char *group, const char *qfile,
+         const char *results)
 {
     snprintf(yaml, len,
              "  kafka_brokers: %s\n"
              "  topic: %s\n"
              "  group_id: %s\n"
-             "  queries_file: %s\n",
-             s_bootstrap(), topic, group, qfile);
+             "  queries_file: %s\n"
+             "  results_topic: \"%s\"\n",
+             ah_bootstrap(), topic, group, qfile, results);
 }
 
 /* Adds the final windows of d's query to merged[user][window] (count, sum); returns how many
@@ -187,7 +134,8 @@ s_unique(char *out, size_t len, const char *what)
 }
 
 /* Waits until the merged windows of the daemons hold every expected event (or 60 s), then
- * checks they equal the expected ones exactly. */
+ * checks they equal the expected ones exactly. parts: partial windows per (user, window) allowed
+ * (the input partitions; 1 when results are merged for the group). */
 static void
 s_check(struct ah_daemon *const *ds, size_t nd, const struct s_expect *x, size_t parts)
 {
@@ -227,6 +175,12 @@ s_check(struct ah_daemon *const *ds, size_t nd, const struct s_expect *x, size_t
     }
     /* at most one partial window per (user, window, partition): nothing emitted twice */
     ck_assert_uint_ge(windows, s_expected_windows(x));
+    if (parts == 1) {
+        /* merged for the group: each (user, window) exactly once, whatever the instances */
+        struct s_expect one;
+        memset(&one, 0, sizeof one);
+        ck_assert_uint_eq(s_collect(ds[0], &one), s_expected_windows(x));
+    }
     ck_assert_uint_le(windows, s_expected_windows(x) * parts);
 }
 
@@ -234,22 +188,26 @@ START_TEST(t_kafka_tumbling)
 {
     char topic[128], qfile[300], yaml[2048];
     s_unique(topic, sizeof topic, "one");
-    rd_kafka_t *p = s_producer();
+    rd_kafka_t *p = ah_producer();
     struct s_expect x;
     memset(&x, 0, sizeof x);
     const int n = 4000;
     s_produce_range(p, topic, 0, n, n, &x);
-    int parts = s_partitions(p, topic);
+    int parts = ah_partitions(p, topic);
     s_produce_flush(p, topic, parts);
 
     char *dir = vt_tmpdir();
     snprintf(qfile, sizeof qfile, "%s/queries.seed.json", dir);
     ck_assert_int_eq(vt_write_file(qfile, s_query_json), 0);
-    s_config(yaml, sizeof yaml, topic, topic, qfile);
+    s_config(yaml, sizeof yaml, topic, topic, qfile, "");
     struct ah_daemon d;
     ah_start(&d, yaml, dir);
     struct ah_daemon *ds[] = {&d};
     s_check(ds, 1, &x, (size_t)parts);
+    json_t *res = NULL;
+    ah_call(&d, "GET", "/v1/queries/per-user/results", NULL, false, &res);
+    ck_assert_str_eq(json_string_value(json_object_get(res, "scope")), "instance");
+    json_decref(res);
     /* every message consumed once; results exported for the query with export_metrics */
     ck_assert_double_eq(ah_metric(&d, "vexfs_analytics_events_total"), n + parts);
     ck_assert_double_eq(ah_metric(&d, "vexfs_analytics_query_events_total{query=\"per-user\"}"),
@@ -272,18 +230,20 @@ START_TEST(t_kafka_two_instances)
 {
     char topic[128], qfile[300], yaml[2048];
     s_unique(topic, sizeof topic, "two");
-    rd_kafka_t *p = s_producer();
+    rd_kafka_t *p = ah_producer();
     struct s_expect x;
     memset(&x, 0, sizeof x);
     const int n = 6000;
     s_produce_range(p, topic, 0, n / 2, n, &x);
     ck_assert_int_eq(rd_kafka_flush(p, 30000), 0);
-    int parts = s_partitions(p, topic);
+    int parts = ah_partitions(p, topic);
 
     char *dir1 = vt_tmpdir(), *dir2 = vt_tmpdir();
     snprintf(qfile, sizeof qfile, "%s/queries.seed.json", dir1);
     ck_assert_int_eq(vt_write_file(qfile, s_query_json), 0);
-    s_config(yaml, sizeof yaml, topic, topic, qfile);
+    char results[160];
+    s_unique(results, sizeof results, "two-results");
+    s_config(yaml, sizeof yaml, topic, topic, qfile, results);
     struct ah_daemon a, b;
     ah_start(&a, yaml, dir1);
     /* wait until the first instance has consumed part of the stream, then let the second
@@ -303,12 +263,133 @@ START_TEST(t_kafka_two_instances)
     ck_assert_double_gt(ah_metric(&a, "vexfs_analytics_rebalances_total{kind=\"revoke\"}"), 0);
     s_produce_range(p, topic, n / 2, n, n, &x);
     s_produce_flush(p, topic, parts);
-    struct ah_daemon *ds[] = {&a, &b};
-    s_check(ds, 2, &x, (size_t)parts);
+    /* results merged for the group through the results topic: each instance alone answers
+     * for both, every window once */
+    struct ah_daemon *da[] = {&a}, *db[] = {&b};
+    s_check(da, 1, &x, 1);
+    s_check(db, 1, &x, 1);
     ah_stop(&b);
     ah_stop(&a);
     free(dir1);
     free(dir2);
+    rd_kafka_destroy(p);
+}
+END_TEST
+
+/* POST /v1/replay with body; returns the status and checks the error message holds want. */
+static long
+s_replay_bad(const struct ah_daemon *d, const char *body, const char *want)
+{
+    json_t *out = NULL;
+    long st = ah_call(d, "POST", "/v1/replay", body, true, &out);
+    const char *msg =
+        json_string_value(json_object_get(json_object_get(out, "error"), "message"));
+    ck_assert_msg(msg && strstr(msg, want), "body %s: got '%s', expected '%s'", body,
+                  msg ? msg : "(none)", want);
+    json_decref(out);
+    return st;
+}
+
+START_TEST(t_kafka_replay)
+{
+    char topic[128], qfile[300], yaml[2048];
+    s_unique(topic, sizeof topic, "replay");
+    rd_kafka_t *p = ah_producer();
+    struct s_expect x;
+    memset(&x, 0, sizeof x);
+    const int n = 4000;
+    s_produce_range(p, topic, 0, n, n, &x);
+    int parts = ah_partitions(p, topic);
+    s_produce_flush(p, topic, parts);
+    const uint64_t from_ms = BASE_MS + 2500;
+    long after = parts; /* the flush events are after from_ms */
+    for (int i = 0; i < n; i++) {
+        after += BASE_MS + (uint64_t)i * (WINDOWS * 1000ULL) / (uint64_t)n >= from_ms;
+    }
+
+    char *dir = vt_tmpdir();
+    snprintf(qfile, sizeof qfile, "%s/queries.seed.json", dir);
+    ck_assert_int_eq(vt_write_file(qfile, s_query_json), 0);
+    s_config(yaml, sizeof yaml, topic, topic, qfile, "");
+    /* slowed down, so the replay is certainly still running when the second one is asked */
+    strcat(yaml, "  replay_max_events_per_sec: 2000\n");
+    struct ah_daemon d;
+    ah_start(&d, yaml, dir);
+    struct ah_daemon *ds[] = {&d};
+    s_check(ds, 1, &x, (size_t)parts);
+
+    /* bad bodies: 400 naming the member, nothing started */
+    ck_assert_int_eq(s_replay_bad(&d, "{\"from\":\"latest\"}", "from: expected \"earliest\""), 400);
+    ck_assert_int_eq(s_replay_bad(&d, "{\"from_timestamp_ms\":-5}", "from_timestamp_ms: expected"),
+                     400);
+    ck_assert_int_eq(s_replay_bad(&d, "{\"from_timestamp_ms\":\"today\"}",
+                                  "from_timestamp_ms: expected"),
+                     400);
+    ck_assert_int_eq(s_replay_bad(&d, "{\"from\":\"earliest\",\"from_timestamp_ms\":1}",
+                                  "not both"),
+                     400);
+    ck_assert_int_eq(s_replay_bad(&d, "{\"form\":\"earliest\"}", "unknown member 'form'"), 400);
+    ck_assert_int_eq(s_replay_bad(&d, "[1]", "expected a JSON object"), 400);
+    ck_assert_int_eq(s_replay_bad(&d, NULL, "expected a body"), 400);
+    json_t *st = NULL;
+    ck_assert_int_eq(ah_call(&d, "GET", "/v1/replay", NULL, false, &st), 200);
+    ck_assert_str_eq(json_string_value(json_object_get(st, "state")), "idle");
+    json_decref(st);
+    double events0 = ah_metric(&d, "vexfs_analytics_events_total");
+
+    /* from the earliest offset: every message again, the same windows */
+    ck_assert_int_eq(ah_call(&d, "POST", "/v1/replay", "{\"from\":\"earliest\"}", false, NULL),
+                     401);
+    ck_assert_int_eq(ah_call(&d, "POST", "/v1/replay", "{\"from\":\"earliest\"}", true, NULL),
+                     202);
+    ck_assert_int_eq(s_replay_bad(&d, "{\"from\":\"earliest\"}", "a replay is running"), 409);
+    st = ah_wait_member(&d, "/v1/replay", "state", "done", 120);
+    ck_assert_str_eq(json_string_value(json_object_get(st, "state")), "done");
+    ck_assert_int_eq(json_integer_value(json_object_get(st, "events_total")), n + parts);
+    ck_assert_int_eq(json_integer_value(json_object_get(st, "events_done")), n + parts);
+    ck_assert_int_eq(json_integer_value(json_object_get(st, "events_remaining")), 0);
+    ck_assert_uint_eq(json_array_size(json_object_get(st, "partitions")), (size_t)parts);
+    json_decref(st);
+    ck_assert_double_eq(ah_metric(&d, "vexfs_analytics_events_total"), events0 + n + parts);
+    ck_assert_double_eq(ah_metric(&d, "vexfs_analytics_replays_total{result=\"done\"}"), 1);
+    s_check(ds, 1, &x, (size_t)parts);
+
+    /* vexfsctl replay: a progress bar (one line per state when not on a terminal) to done */
+    char *out = NULL;
+    ck_assert_int_eq(ah_ctl(&d, &out, "replay", "--earliest", NULL), 0);
+    ck_assert_msg(strstr(out, "100%") && strstr(out, "done"), "vexfsctl replay printed: %s", out);
+    free(out);
+    ck_assert_int_eq(ah_ctl(&d, &out, "replay", NULL), 2);
+    free(out);
+    s_check(ds, 1, &x, (size_t)parts);
+    ck_assert_int_eq(ah_ctl(&d, &out, "results", "per-user", NULL), 0);
+    ck_assert_ptr_nonnull(strstr(out, "{\"metadata.user_id\":\"u0\"}"));
+    free(out);
+    ck_assert_int_eq(ah_ctl(&d, &out, "queries", NULL), 0);
+    ck_assert_ptr_nonnull(strstr(out, "per-user"));
+    free(out);
+
+    /* from a timestamp inside window 2: the messages from there on; window 2, seen only in
+     * part, keeps its earlier result, window 3 is computed again */
+    char body[128];
+    snprintf(body, sizeof body, "{\"from_timestamp_ms\":%llu}", (unsigned long long)from_ms);
+    ck_assert_int_eq(ah_call(&d, "POST", "/v1/replay", body, true, NULL), 202);
+    st = ah_wait_member(&d, "/v1/replay", "state", "done", 120);
+    ck_assert_str_eq(json_string_value(json_object_get(st, "state")), "done");
+    ck_assert_int_eq(json_integer_value(json_object_get(st, "events_done")), after);
+    ck_assert_int_eq(json_integer_value(json_object_get(
+                         json_object_get(st, "from"), "timestamp_ms")),
+                     (json_int_t)from_ms);
+    json_decref(st);
+    s_check(ds, 1, &x, (size_t)parts);
+    json_t *q = NULL;
+    ck_assert_int_eq(ah_call(&d, "GET", "/v1/queries/per-user", NULL, false, &q), 200);
+    ck_assert_int_gt(json_integer_value(json_object_get(json_object_get(q, "stats"),
+                                                        "windows_skipped")),
+                     0);
+    json_decref(q);
+    ah_stop(&d);
+    free(dir);
     rd_kafka_destroy(p);
 }
 END_TEST
@@ -332,6 +413,8 @@ START_TEST(t_rest_queries_and_anomalies)
     struct ah_daemon d;
     ah_start(&d, NULL, NULL);
     json_t *out = NULL;
+    /* no Kafka input, no replay */
+    ck_assert_int_eq(s_replay_bad(&d, "{\"from\":\"earliest\"}", "needs the Kafka input"), 409);
     /* bad queries: a precise 422, nothing installed */
     long st = ah_call(&d, "POST", "/v1/queries",
                       "{\"id\":\"q1\",\"window\":{\"kind\":\"hopping\",\"size_ms\":10},"
@@ -379,6 +462,16 @@ START_TEST(t_rest_queries_and_anomalies)
     ck_assert_uint_eq(json_array_size(list), 1);
     ck_assert_double_eq(json_real_value(json_object_get(json_array_get(list, 0), "value")), 50);
     json_decref(an);
+    /* raised as an alert too */
+    ck_assert_int_eq(ah_call(&d, "GET", "/v1/alerts", NULL, false, &out), 200);
+    json_t *recent = json_object_get(out, "recent");
+    ck_assert_uint_eq(json_array_size(recent), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(recent, 0), "source")),
+                     "anomaly");
+    ck_assert_double_eq(json_real_value(json_object_get(
+                            json_object_get(json_array_get(recent, 0), "anomaly"), "value")),
+                        50);
+    json_decref(out);
     ck_assert_int_eq(ah_call(&d, "GET", "/v1/queries/q1/results", NULL, false, &out), 200);
     ck_assert_uint_eq(json_array_size(json_object_get(out, "closed")), 9);
     ck_assert_uint_eq(json_array_size(json_object_get(out, "open")), 1);
@@ -414,11 +507,15 @@ END_TEST
 int
 main(void)
 {
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    s_base_ms = ((uint64_t)now.tv_sec - 600) * 1000ULL;
     Suite *s = suite_create("analytics");
     TCase *tc = tcase_create("kafka");
     tcase_set_timeout(tc, 180);
     tcase_add_test(tc, t_kafka_tumbling);
     tcase_add_test(tc, t_kafka_two_instances);
+    tcase_add_test(tc, t_kafka_replay);
     suite_add_tcase(s, tc);
     tc = tcase_create("rest");
     tcase_set_timeout(tc, 90);

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* REST routes: POST/GET /v1/alert-rules, GET/PUT/DELETE /v1/alert-rules/{name},
+ * GET /v1/alerts, GET /v1/health/system. */
+#include "an_mon_http.h"
+
+#include <errno.h>
+#include <string.h>
+
+static void
+s_put(an_monitor_t *m, json_t *body, bool replace, const char *name, struct vx_http_resp *resp)
+{
+    char err[512] = "";
+    bool created = false;
+    int rc = an_monitor_put_rule(m, body, replace, &created, err, sizeof err);
+    switch (rc) {
+    case 0:
+        resp->status = created ? 201 : 200;
+        resp->json = an_monitor_get_rule(m, name);
+        break;
+    case -EEXIST:
+        vx_http_error(resp, 409, "rule_exists", "%s", err);
+        break;
+    case -ENOSPC:
+        vx_http_error(resp, 507, "too_many_rules", "%s", err);
+        break;
+    default:
+        vx_http_error(resp, 400, "invalid_rule", "%s", err);
+        break;
+    }
+}
+
+static void
+cb_post_rule(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    json_t *body = vx_http_req_json(req);
+    if (!json_is_object(body)) {
+        vx_http_error(resp, 400, "invalid_rule", "expected a rule object");
+        return;
+    }
+    s_put(arg, body, false, json_string_value(json_object_get(body, "name")), resp);
+}
+
+static void
+cb_put_rule(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    json_t *body = vx_http_req_json(req);
+    const char *name = vx_http_req_param(req, "name");
+    if (!json_is_object(body)) {
+        vx_http_error(resp, 400, "invalid_rule", "expected a rule object");
+        return;
+    }
+    json_t *bn = json_object_get(body, "name");
+    if (bn && (!json_is_string(bn) || strcmp(json_string_value(bn), name) != 0)) {
+        vx_http_error(resp, 400, "invalid_rule", "name: the body says '%s', the path '%s'",
+                      json_is_string(bn) ? json_string_value(bn) : "(not a string)", name);
+        return;
+    }
+    json_t *copy = json_copy(body);
+    json_object_set_new(copy, "name", json_string(name));
+    s_put(arg, copy, true, name, resp);
+    json_decref(copy);
+}
+
+static void
+cb_list_rules(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    (void)req;
+    resp->json = json_pack("{s:o}", "rules", an_monitor_get_rule(arg, NULL));
+}
+
+static void
+cb_get_rule(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    const char *name = vx_http_req_param(req, "name");
+    resp->json = an_monitor_get_rule(arg, name);
+    if (!resp->json) {
+        vx_http_error(resp, 404, "no_such_rule", "no alert rule '%s'", name);
+    }
+}
+
+static void
+cb_delete_rule(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    const char *name = vx_http_req_param(req, "name");
+    if (an_monitor_delete_rule(arg, name) < 0) {
+        vx_http_error(resp, 404, "no_such_rule", "no alert rule '%s'", name);
+        return;
+    }
+    resp->json = json_pack("{s:s}", "deleted", name);
+}
+
+static void
+cb_alerts(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    (void)req;
+    resp->json = an_monitor_alerts(arg);
+}
+
+static void
+cb_health(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    (void)req;
+    int rc = 0;
+    resp->json = an_monitor_health(arg, &rc);
+    if (rc == -ENOTSUP) {
+        vx_http_error(resp, 409, "health_monitoring_off",
+                      "system health is off (monitoring.enable_health_monitoring)");
+    }
+}
+
+void
+an_mon_http_routes(vx_http_t *http, an_monitor_t *m)
+{
+    vx_http_route(http, "POST", "/v1/alert-rules", cb_post_rule, m);
+    vx_http_route(http, "GET", "/v1/alert-rules", cb_list_rules, m);
+    vx_http_route(http, "GET", "/v1/alert-rules/{name}", cb_get_rule, m);
+    vx_http_route(http, "PUT", "/v1/alert-rules/{name}", cb_put_rule, m);
+    vx_http_route(http, "DELETE", "/v1/alert-rules/{name}", cb_delete_rule, m);
+    vx_http_route(http, "GET", "/v1/alerts", cb_alerts, m);
+    vx_http_route(http, "GET", "/v1/health/system", cb_health, m);
+}

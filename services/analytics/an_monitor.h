@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Monitoring of the whole suite, run by vexfs-analytics (configuration section "monitoring"):
+ *
+ *  - alert rules (an_rule.h) evaluated every metrics_collection_interval_ms on their target's
+ *    /metrics: inactive -> pending when the condition holds -> firing once it held for for_ms
+ *    (actions notified) -> resolved when it stops holding (actions notified again). A failed
+ *    scrape leaves the state as it is and is shown on the rule;
+ *  - anomalies found by the analytics queries are raised as alerts (source "anomaly") and sent
+ *    to anomaly_webhook_url when set;
+ *  - system health: GET /health and /ready of every service in `services`, aggregated into
+ *    healthy (all up), degraded, or critical (more than half of the services down).
+ *
+ * Threading: one thread scrapes and notifies; REST threads call the functions below. Network
+ * calls are never made with the lock held. */
+#ifndef AN_MONITOR_H
+#define AN_MONITOR_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "vx_config.h"
+#include "vx_metrics.h"
+
+#define AN_MON_SECTION "monitoring"
+
+extern const struct vx_cfg_section an_mon_cfg_section;
+
+typedef struct an_monitor an_monitor_t;
+
+/* Loads the rules (state_dir/alert_rules.json, else monitoring.alert_rules_file) and starts the
+ * evaluation thread. NULL with the reason in err. cfg and metrics are borrowed. */
+an_monitor_t *an_monitor_new(const vx_config_t *cfg, vx_metrics_t *metrics, const char *state_dir,
+                             char *err, size_t errlen);
+/* Stops the thread and frees everything. */
+void an_monitor_destroy(an_monitor_t **m);
+
+/* Adds (replace: or replaces) a rule from a body (borrowed). 0 (*created), -EINVAL (reason in
+ * err), -EEXIST, -ENOSPC. Persisted in state_dir. */
+int an_monitor_put_rule(an_monitor_t *m, json_t *body, bool replace, bool *created, char *err,
+                        size_t errlen);
+/* 0 or -ENOENT. */
+int an_monitor_delete_rule(an_monitor_t *m, const char *name);
+/* One rule with its state, or all (name NULL) as an array; NULL when not found. */
+json_t *an_monitor_get_rule(an_monitor_t *m, const char *name);
+/* {"active":[pending and firing alerts], "recent":[firing/resolved transitions, anomalies]}. */
+json_t *an_monitor_alerts(an_monitor_t *m);
+/* Raises an anomaly (borrowed) found by query as an alert. */
+void an_monitor_anomaly(an_monitor_t *m, json_t *anomaly);
+/* Probes every configured service now. New reference; -ENOTSUP in *rc when health monitoring
+ * is off. */
+json_t *an_monitor_health(an_monitor_t *m, int *rc);
+
+#endif

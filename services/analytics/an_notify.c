@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* HTTP GET/POST and SMTP with libcurl for the monitor. */
+#include "an_notify.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "vx_mem.h"
+
+struct s_buf {
+    char *data;
+    size_t len, cap;
+    bool over;
+};
+
+static size_t
+cb_write(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+    struct s_buf *b = arg;
+    size_t n = size * nmemb;
+    if (b->len + n > AN_FETCH_MAX) {
+        b->over = true;
+        return 0; /* aborts the transfer */
+    }
+    if (b->len + n + 1 > b->cap) {
+        b->cap = (b->len + n + 1) * 2;
+        b->data = vx_realloc(b->data, b->cap);
+    }
+    memcpy(b->data + b->len, ptr, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return n;
+}
+
+static size_t
+cb_discard(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+    (void)ptr;
+    (void)arg;
+    return size * nmemb;
+}
+
+static CURL *
+s_easy(const char *url, long timeout_ms)
+{
+    CURL *c = curl_easy_init();
+    if (!c) {
+        return NULL;
+    }
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https,smtp,smtps");
+    return c;
+}
+
+int
+an_fetch(const char *url, long timeout_ms, long *status, char **body, size_t *len, char *err,
+         size_t errlen)
+{
+    CURL *c = s_easy(url, timeout_ms);
+    if (!c) {
+        snprintf(err, errlen, "curl_easy_init failed");
+        return -EIO;
+    }
+    struct s_buf b = {0};
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body ? cb_write : cb_discard);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    CURLcode rc = curl_easy_perform(c);
+    int out = 0;
+    if (rc != CURLE_OK) {
+        snprintf(err, errlen, "%s%s", b.over ? "page larger than 8 MiB: " : "",
+                 curl_easy_strerror(rc));
+        out = -EIO;
+        free(b.data);
+    } else {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+        if (body) {
+            *body = b.data ? b.data : vx_strdup("");
+            *len = b.len;
+        }
+    }
+    curl_easy_cleanup(c);
+    return out;
+}
+
+int
+an_notify_webhook(const char *url, const char *json, long timeout_ms, char *err, size_t errlen)
+{
+    CURL *c = s_easy(url, timeout_ms);
+    if (!c) {
+        snprintf(err, errlen, "curl_easy_init failed");
+        return -EIO;
+    }
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, json);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(json));
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, cb_discard);
+    CURLcode rc = curl_easy_perform(c);
+    long status = 0;
+    int out = 0;
+    if (rc != CURLE_OK) {
+        snprintf(err, errlen, "%s", curl_easy_strerror(rc));
+        out = -EIO;
+    } else {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        if (status < 200 || status > 299) {
+            snprintf(err, errlen, "HTTP %ld", status);
+            out = -EIO;
+        }
+    }
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    return out;
+}
+
+struct s_reader {
+    const char *data;
+    size_t len, pos;
+};
+
+static size_t
+cb_read(char *buf, size_t size, size_t nmemb, void *arg)
+{
+    struct s_reader *r = arg;
+    size_t n = size * nmemb;
+    if (n > r->len - r->pos) {
+        n = r->len - r->pos;
+    }
+    memcpy(buf, r->data + r->pos, n);
+    r->pos += n;
+    return n;
+}
+
+int
+an_notify_email(const struct an_smtp *smtp, char *const *to, size_t n, const char *subject,
+                const char *body, char *err, size_t errlen)
+{
+    if (!smtp->url || !*smtp->url || n == 0) {
+        snprintf(err, errlen, "no SMTP server or no recipient (monitoring.smtp_url, smtp_to)");
+        return -EIO;
+    }
+    CURL *c = s_easy(smtp->url, smtp->timeout_ms);
+    if (!c) {
+        snprintf(err, errlen, "curl_easy_init failed");
+        return -EIO;
+    }
+    char date[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+    char *msg = NULL;
+    int mlen = asprintf(&msg,
+                        "Date: %s\r\nFrom: <%s>\r\nTo: <%s>%s\r\nSubject: %s\r\n"
+                        "Content-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n",
+                        date, smtp->from, to[0], n > 1 ? " (and others)" : "", subject, body);
+    if (mlen < 0) {
+        vx_oom(0);
+    }
+    struct curl_slist *rcpt = NULL;
+    for (size_t i = 0; i < n; i++) {
+        char addr[300];
+        snprintf(addr, sizeof addr, "<%s>", to[i]);
+        rcpt = curl_slist_append(rcpt, addr);
+    }
+    char from[300];
+    snprintf(from, sizeof from, "<%s>", smtp->from);
+    struct s_reader rd = {msg, (size_t)mlen, 0};
+    curl_easy_setopt(c, CURLOPT_MAIL_FROM, from);
+    curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, cb_read);
+    curl_easy_setopt(c, CURLOPT_READDATA, &rd);
+    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+    CURLcode rc = curl_easy_perform(c);
+    int out = 0;
+    if (rc != CURLE_OK) {
+        snprintf(err, errlen, "%s", curl_easy_strerror(rc));
+        out = -EIO;
+    }
+    curl_slist_free_all(rcpt);
+    curl_easy_cleanup(c);
+    free(msg);
+    return out;
+}

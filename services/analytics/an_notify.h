@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The monitor's HTTP and SMTP client (libcurl, one easy handle per call): scraping /metrics,
+ * probing /health and /ready, webhook POSTs and emails. Each call has its own timeout and
+ * is safe from any thread once curl_global_init ran. */
+#ifndef AN_NOTIFY_H
+#define AN_NOTIFY_H
+
+#include <stddef.h>
+
+#define AN_FETCH_MAX (8u << 20) /* bytes of a scraped page */
+
+/* GET url. Returns 0 with the HTTP status (and, when body is not NULL, the body: caller
+ * frees, NUL-terminated, *len bytes), or -EIO with the transport's error in err. */
+int an_fetch(const char *url, long timeout_ms, long *status, char **body, size_t *len, char *err,
+             size_t errlen);
+
+/* POSTs json to url. Returns 0 on a 2xx answer, -EIO otherwise (reason in err). */
+int an_notify_webhook(const char *url, const char *json, long timeout_ms, char *err,
+                      size_t errlen);
+
+struct an_smtp {
+    const char *url;  /* smtp://host:port or smtps://... */
+    const char *from;
+    long timeout_ms;
+};
+
+/* Sends a plain-text mail to n recipients. Returns 0 or -EIO (reason in err). */
+int an_notify_email(const struct an_smtp *smtp, char *const *to, size_t n, const char *subject,
+                    const char *body, char *err, size_t errlen);
+
+#endif

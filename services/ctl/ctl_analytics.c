@@ -1,0 +1,625 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* vexfsctl queries | results | replay | alerts metrics | health: vexfs-analytics over its REST
+ * API.
+ *
+ * One option set for all five (--url, --token-file, --json); the daemon validates everything
+ * and its error messages are printed as they are. replay draws a progress bar from
+ * GET /v1/replay until the replay is done or failed. */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "ctl_rest.h"
+#include "vx_config.h"
+
+#define S_DEFAULT_URL "http://127.0.0.1:8084"
+#define S_URL_ENV "VEXFS_ANALYTICS_URL"
+#define S_TIMEOUT_MS 30000L
+#define S_MAX_RESPONSE (256 * 1024 * 1024)
+#define S_BAR 40
+
+enum { S_OPT_TOKEN_FILE = 256, S_OPT_JSON, S_OPT_LIMIT, S_OPT_EARLIEST, S_OPT_FROM, S_OPT_STATUS };
+
+struct s_args {
+    const char *cmd;
+    const char *url, *token_file;
+    bool json, earliest, status_only;
+    long long limit, from_ms;
+    bool has_from;
+    int argc;    /* positional arguments after the options */
+    char **argv;
+};
+
+static void
+s_usage(FILE *f, const char *cmd)
+{
+    if (strcmp(cmd, "queries") == 0) {
+        fprintf(f, "usage: " CTL_PROG " queries [OPTIONS] [list | get ID | apply FILE | delete ID]\n"
+                   "  list (default)  the queries with their counters, one per line\n"
+                   "  get ID          one query with its statistics, as JSON\n"
+                   "  apply FILE      add or replace the queries of FILE (a query or an array)\n"
+                   "  delete ID       remove a query\n");
+    } else if (strcmp(cmd, "results") == 0) {
+        fprintf(f, "usage: " CTL_PROG " results [OPTIONS] [--limit N] ID\n"
+                   "  the last N (100) closed windows of query ID, one per line: start, group,\n"
+                   "  values (for the whole consumer group when the daemon has a results topic)\n");
+    } else if (strcmp(cmd, "replay") == 0) {
+        fprintf(f, "usage: " CTL_PROG " replay [OPTIONS] (--earliest | --from-timestamp MS | --status)\n"
+                   "  recomputes the queries from the Kafka log and shows a progress bar until\n"
+                   "  the replay is done; --status only shows the current or last replay\n");
+    } else if (strcmp(cmd, "alerts") == 0) {
+        fprintf(f, "usage: " CTL_PROG " alerts metrics [OPTIONS] [list | rules | apply FILE | delete NAME]\n"
+                   "  list (default)  active alerts, then recent firing/resolved ones\n"
+                   "  rules           the alert rules with their state\n"
+                   "  apply FILE      add or replace the rules of FILE (a rule or an array)\n"
+                   "  delete NAME     remove a rule\n");
+    } else {
+        fprintf(f, "usage: " CTL_PROG " health [OPTIONS]\n"
+                   "  the suite's health as vexfs-analytics sees it (monitoring.services);\n"
+                   "  exit 0 when healthy, 1 when degraded or critical\n");
+    }
+    fprintf(f, "\n  -u, --url URL         vexfs-analytics' REST address (env %s, default %s)\n"
+               "      --token-file F    bearer token for changes, first line of F\n"
+               "      --json            print the daemon's JSON\n"
+               "      --help, --version\n\n"
+               "Exit status: 0 done, 1 the daemon refused or could not be reached, 2 usage.\n",
+            S_URL_ENV, S_DEFAULT_URL);
+}
+
+static int
+s_parse(int argc, char **argv, struct s_args *a, bool *done, int *code)
+{
+    static const struct option opts[] = {
+        {"url", required_argument, NULL, 'u'},
+        {"token-file", required_argument, NULL, S_OPT_TOKEN_FILE},
+        {"json", no_argument, NULL, S_OPT_JSON},
+        {"limit", required_argument, NULL, S_OPT_LIMIT},
+        {"earliest", no_argument, NULL, S_OPT_EARLIEST},
+        {"from-timestamp", required_argument, NULL, S_OPT_FROM},
+        {"status", no_argument, NULL, S_OPT_STATUS},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    memset(a, 0, sizeof *a);
+    a->cmd = argv[0];
+    a->url = getenv(S_URL_ENV);
+    a->limit = 100;
+    if (!a->url || !*a->url) {
+        a->url = S_DEFAULT_URL;
+    }
+    *done = false;
+    int ch;
+    while ((ch = getopt_long(argc, argv, ":u:hV", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'u':
+            a->url = optarg;
+            break;
+        case S_OPT_TOKEN_FILE:
+            a->token_file = optarg;
+            break;
+        case S_OPT_JSON:
+            a->json = true;
+            break;
+        case S_OPT_LIMIT:
+            if (ctl_parse_int(a->cmd, "--limit", optarg, 1, 1000000, &a->limit) < 0) {
+                *code = CTL_EXIT_USAGE;
+                return -1;
+            }
+            break;
+        case S_OPT_EARLIEST:
+            a->earliest = true;
+            break;
+        case S_OPT_FROM:
+            if (ctl_parse_int(a->cmd, "--from-timestamp", optarg, 0, 253402300799999LL,
+                              &a->from_ms) < 0) {
+                *code = CTL_EXIT_USAGE;
+                return -1;
+            }
+            a->has_from = true;
+            break;
+        case S_OPT_STATUS:
+            a->status_only = true;
+            break;
+        case 'h':
+            s_usage(stdout, a->cmd);
+            *done = true;
+            *code = CTL_EXIT_OK;
+            return 0;
+        case 'V':
+            printf(CTL_PROG " %s\n", VX_VERSION);
+            *done = true;
+            *code = CTL_EXIT_OK;
+            return 0;
+        default:
+            *code = ctl_opt_error(a->cmd, ch, argv);
+            return -1;
+        }
+    }
+    if (!ctl_is_http_url(a->url)) {
+        ctl_err(a->cmd, "--url: expected an http:// or https:// URL, got '%s'", a->url);
+        *code = CTL_EXIT_USAGE;
+        return -1;
+    }
+    a->argc = argc - optind;
+    a->argv = argv + optind;
+    return 0;
+}
+
+/* Checks the positional arguments: sub is one of names (NULL-terminated, with_arg tells which
+ * take one). Returns its index or -1 (usage printed). No positional: index 0. */
+static int
+s_sub(const struct s_args *a, const char *const *names, const bool *with_arg)
+{
+    if (a->argc == 0) {
+        return with_arg[0] ? -1 : 0;
+    }
+    for (int i = 0; names[i]; i++) {
+        if (strcmp(a->argv[0], names[i]) != 0) {
+            continue;
+        }
+        int want = with_arg[i] ? 2 : 1;
+        if (a->argc != want) {
+            ctl_err(a->cmd, a->argc < want ? "%s needs an argument" : "%s: too many arguments",
+                    names[i]);
+            return -1;
+        }
+        return i;
+    }
+    ctl_err(a->cmd, "unknown command '%s'", a->argv[0]);
+    return -1;
+}
+
+static json_t *
+s_load(const char *cmd, const char *path)
+{
+    json_error_t je;
+    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    if (!j) {
+        ctl_err(cmd, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+        return NULL;
+    }
+    if (json_is_object(j)) {
+        json_t *arr = json_array();
+        json_array_append_new(arr, j);
+        j = arr;
+    }
+    if (!json_is_array(j)) {
+        ctl_err(cmd, "%s: expected an object or an array of them", path);
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
+/* Percent-encodes an id for a path segment (caller frees). */
+static char *
+s_escape(const char *id)
+{
+    size_t n = strlen(id);
+    char *out = malloc(3 * n + 1), *o = out;
+    if (!out) {
+        abort();
+    }
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr("-._~", *p)) {
+            *o++ = (char)*p;
+        } else {
+            o += sprintf(o, "%%%02X", *p);
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* PUTs every item of FILE to base/<item[key]>. */
+static int
+s_apply(struct ctl_rest *r, const char *cmd, const char *path, const char *base, const char *key)
+{
+    json_t *items = s_load(cmd, path);
+    if (!items) {
+        return CTL_EXIT_FAIL;
+    }
+    int rc = CTL_EXIT_OK;
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it) {
+        const char *id = json_string_value(json_object_get(it, key));
+        if (!id) {
+            ctl_err(cmd, "%s: item %zu has no %s", path, i, key);
+            rc = CTL_EXIT_FAIL;
+            break;
+        }
+        char *esc = s_escape(id);
+        char p[1024];
+        snprintf(p, sizeof p, "%s/%s", base, esc);
+        free(esc);
+        json_t *out = ctl_rest_call(r, "PUT", p, it, false);
+        if (!out) {
+            rc = CTL_EXIT_FAIL;
+            break;
+        }
+        printf("%s %s\n", id, "applied");
+        json_decref(out);
+    }
+    json_decref(items);
+    return rc;
+}
+
+static int
+s_delete(struct ctl_rest *r, const char *base, const char *id)
+{
+    char *esc = s_escape(id);
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", base, esc);
+    free(esc);
+    json_t *out = ctl_rest_call(r, "DELETE", p, NULL, false);
+    if (!out) {
+        return CTL_EXIT_FAIL;
+    }
+    printf("%s deleted\n", id);
+    json_decref(out);
+    return CTL_EXIT_OK;
+}
+
+static int
+s_get_print(struct ctl_rest *r, const char *path)
+{
+    json_t *out = ctl_rest_call(r, "GET", path, NULL, false);
+    if (!out) {
+        return CTL_EXIT_FAIL;
+    }
+    int rc = ctl_rest_print_json(r, out);
+    json_decref(out);
+    return rc;
+}
+
+/* Runs fn with the REST client of the parsed arguments. */
+static int
+s_with_rest(int argc, char **argv, int (*fn)(struct ctl_rest *, struct s_args *))
+{
+    struct s_args a;
+    bool done;
+    int code = 0;
+    if (s_parse(argc, argv, &a, &done, &code) < 0 || done) {
+        return code;
+    }
+    struct ctl_rest r;
+    int irc = ctl_rest_init(&r, a.cmd, a.url, a.token_file, S_TIMEOUT_MS, S_MAX_RESPONSE);
+    if (irc != 0) {
+        return irc;
+    }
+    int rc = fn(&r, &a);
+    ctl_rest_fini(&r);
+    return rc;
+}
+
+/* ---- queries ---------------------------------------------------------------------------------- */
+
+static int
+s_queries(struct ctl_rest *r, struct s_args *a)
+{
+    static const char *const names[] = {"list", "get", "apply", "delete", NULL};
+    static const bool args[] = {false, true, true, true};
+    int k = s_sub(a, names, args);
+    if (k < 0) {
+        return CTL_EXIT_USAGE;
+    }
+    if (k == 1) {
+        char *esc = s_escape(a->argv[1]);
+        char p[1024];
+        snprintf(p, sizeof p, "/v1/queries/%s", esc);
+        free(esc);
+        return s_get_print(r, p);
+    }
+    if (k == 2) {
+        return s_apply(r, a->cmd, a->argv[1], "/v1/queries", "id");
+    }
+    if (k == 3) {
+        return s_delete(r, "/v1/queries", a->argv[1]);
+    }
+    json_t *out = ctl_rest_call(r, "GET", "/v1/queries", NULL, false);
+    if (!out) {
+        return CTL_EXIT_FAIL;
+    }
+    if (a->json) {
+        int rc = ctl_rest_print_json(r, out);
+        json_decref(out);
+        return rc;
+    }
+    size_t i;
+    json_t *q;
+    json_array_foreach(json_object_get(out, "queries"), i, q) {
+        json_t *st = json_object_get(q, "stats");
+        printf("%-32s %-9s matched=%lld windows=%lld open=%lld late=%lld\n",
+               json_string_value(json_object_get(q, "id")),
+               json_string_value(json_object_get(json_object_get(q, "window"), "kind")),
+               (long long)json_integer_value(json_object_get(st, "matched")),
+               (long long)json_integer_value(json_object_get(st, "windows_emitted")),
+               (long long)json_integer_value(json_object_get(st, "open_windows")),
+               (long long)json_integer_value(json_object_get(st, "dropped_late")));
+    }
+    json_decref(out);
+    return CTL_EXIT_OK;
+}
+
+int
+ctl_queries_main(int argc, char **argv)
+{
+    return s_with_rest(argc, argv, s_queries);
+}
+
+/* ---- results ---------------------------------------------------------------------------------- */
+
+static int
+s_results(struct ctl_rest *r, struct s_args *a)
+{
+    if (a->argc != 1) {
+        ctl_err(a->cmd, a->argc ? "too many arguments" : "missing the query ID");
+        return CTL_EXIT_USAGE;
+    }
+    char *esc = s_escape(a->argv[0]);
+    char p[1024];
+    snprintf(p, sizeof p, "/v1/queries/%s/results?limit=%lld", esc, a->limit);
+    free(esc);
+    json_t *out = ctl_rest_call(r, "GET", p, NULL, false);
+    if (!out) {
+        return CTL_EXIT_FAIL;
+    }
+    if (a->json) {
+        int rc = ctl_rest_print_json(r, out);
+        json_decref(out);
+        return rc;
+    }
+    size_t i;
+    json_t *w;
+    json_array_foreach(json_object_get(out, "closed"), i, w) {
+        time_t start = (time_t)(json_integer_value(json_object_get(w, "start_ns")) / 1000000000LL);
+        long long ms = (json_integer_value(json_object_get(w, "start_ns")) / 1000000LL) % 1000;
+        struct tm tm;
+        gmtime_r(&start, &tm);
+        char when[32];
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+        char *group = json_dumps(json_object_get(w, "group"), JSON_COMPACT | JSON_SORT_KEYS);
+        char *vals = json_dumps(json_object_get(w, "values"), JSON_COMPACT | JSON_SORT_KEYS);
+        printf("%s.%03lldZ %s %s%s\n", when, ms, group ? group : "{}", vals ? vals : "{}",
+               json_object_get(w, "approximate") ? " (approximate)" : "");
+        free(group);
+        free(vals);
+    }
+    json_decref(out);
+    return CTL_EXIT_OK;
+}
+
+int
+ctl_results_main(int argc, char **argv)
+{
+    return s_with_rest(argc, argv, s_results);
+}
+
+/* ---- replay ----------------------------------------------------------------------------------- */
+
+static void
+s_bar(json_t *st, bool tty)
+{
+    long long done = json_integer_value(json_object_get(st, "events_done"));
+    long long left = json_integer_value(json_object_get(st, "events_remaining"));
+    const char *state = json_string_value(json_object_get(st, "state"));
+    if (strcmp(state, "done") == 0) {
+        left = 0;
+    }
+    long long total = done + left;
+    double frac = total > 0 ? (double)done / (double)total : strcmp(state, "done") == 0 ? 1 : 0;
+    int fill = (int)(frac * S_BAR);
+    char bar[S_BAR + 1];
+    for (int i = 0; i < S_BAR; i++) {
+        bar[i] = i < fill ? '#' : '.';
+    }
+    bar[S_BAR] = '\0';
+    printf("%s[%s] %3d%% %lld/%lld events, %.0f events/s, %s%s", tty ? "\r" : "", bar,
+           (int)(frac * 100), done, total,
+           json_number_value(json_object_get(st, "rate_events_per_s")), state,
+           tty ? "   " : "\n");
+    fflush(stdout);
+}
+
+static int
+s_replay(struct ctl_rest *r, struct s_args *a)
+{
+    if (a->argc) {
+        ctl_err(a->cmd, "unexpected argument '%s'", a->argv[0]);
+        return CTL_EXIT_USAGE;
+    }
+    if ((int)a->earliest + (int)a->has_from + (int)a->status_only != 1) {
+        ctl_err(a->cmd, "give one of --earliest, --from-timestamp MS, --status");
+        return CTL_EXIT_USAGE;
+    }
+    if (a->status_only) {
+        return s_get_print(r, "/v1/replay");
+    }
+    json_t *body = a->earliest ? json_pack("{s:s}", "from", "earliest")
+                               : json_pack("{s:I}", "from_timestamp_ms", (json_int_t)a->from_ms);
+    json_t *out = ctl_rest_call(r, "POST", "/v1/replay", body, false);
+    json_decref(body);
+    if (!out) {
+        return CTL_EXIT_FAIL;
+    }
+    json_decref(out);
+    bool tty = isatty(STDOUT_FILENO) && !a->json;
+    int rc = CTL_EXIT_FAIL;
+    const char *last = "";
+    while (!ctl_stop) {
+        json_t *st = ctl_rest_call(r, "GET", "/v1/replay", NULL, false);
+        if (!st) {
+            break;
+        }
+        const char *state = json_string_value(json_object_get(st, "state"));
+        bool end = strcmp(state, "done") == 0 || strcmp(state, "failed") == 0;
+        if (a->json) {
+            if (end) {
+                ctl_rest_print_json(r, st);
+            }
+        } else if (tty || end || strcmp(state, last) != 0) {
+            s_bar(st, tty);
+        }
+        last = strcmp(state, "running") == 0 ? "running" : "pending";
+        if (end) {
+            if (tty) {
+                printf("\n");
+            }
+            if (strcmp(state, "failed") == 0) {
+                ctl_err(a->cmd, "replay failed: %s",
+                        json_string_value(json_object_get(st, "error")));
+            } else {
+                rc = CTL_EXIT_OK;
+            }
+            json_decref(st);
+            break;
+        }
+        json_decref(st);
+        usleep(200000);
+    }
+    return rc;
+}
+
+int
+ctl_replay_main(int argc, char **argv)
+{
+    return s_with_rest(argc, argv, s_replay);
+}
+
+/* ---- alerts ----------------------------------------------------------------------------------- */
+
+static void
+s_alert_line(json_t *al)
+{
+    const char *source = json_string_value(json_object_get(al, "source"));
+    if (source && strcmp(source, "anomaly") == 0) {
+        json_t *an = json_object_get(al, "anomaly");
+        char *text = json_dumps(an, JSON_COMPACT | JSON_SORT_KEYS);
+        printf("%-9s %-8s anomaly %s\n", json_string_value(json_object_get(al, "status")),
+               json_string_value(json_object_get(al, "severity")), text ? text : "");
+        free(text);
+        return;
+    }
+    json_t *v = json_object_get(al, "value");
+    printf("%-9s %-8s %s: %s %s %g (value %s%g)\n",
+           json_string_value(json_object_get(al, "status")),
+           json_string_value(json_object_get(al, "severity")),
+           json_string_value(json_object_get(al, "rule")),
+           json_string_value(json_object_get(al, "metric")),
+           json_string_value(json_object_get(al, "condition")),
+           json_number_value(json_object_get(al, "threshold")), v ? "" : "none ",
+           v ? json_number_value(v) : 0.0);
+}
+
+static int
+s_alerts(struct ctl_rest *r, struct s_args *a)
+{
+    static const char *const names[] = {"list", "rules", "apply", "delete", NULL};
+    static const bool args[] = {false, false, true, true};
+    int k = s_sub(a, names, args);
+    if (k < 0) {
+        return CTL_EXIT_USAGE;
+    }
+    if (k == 2) {
+        return s_apply(r, a->cmd, a->argv[1], "/v1/alert-rules", "name");
+    }
+    if (k == 3) {
+        return s_delete(r, "/v1/alert-rules", a->argv[1]);
+    }
+    json_t *out = ctl_rest_call(r, "GET", k == 1 ? "/v1/alert-rules" : "/v1/alerts", NULL, false);
+    if (!out) {
+        return CTL_EXIT_FAIL;
+    }
+    if (a->json) {
+        int rc = ctl_rest_print_json(r, out);
+        json_decref(out);
+        return rc;
+    }
+    size_t i;
+    json_t *it;
+    if (k == 1) {
+        json_array_foreach(json_object_get(out, "rules"), i, it) {
+            json_t *st = json_object_get(it, "status");
+            printf("%-32s %-8s %-8s %s %s %g for %lld ms%s%s\n",
+                   json_string_value(json_object_get(it, "name")),
+                   json_string_value(json_object_get(st, "state")),
+                   json_string_value(json_object_get(it, "severity")),
+                   json_string_value(json_object_get(it, "metric")),
+                   json_string_value(json_object_get(it, "condition")),
+                   json_number_value(json_object_get(it, "threshold")),
+                   (long long)json_integer_value(json_object_get(it, "for_ms")),
+                   json_object_get(st, "error") ? " error: " : "",
+                   json_object_get(st, "error") ? json_string_value(json_object_get(st, "error"))
+                                                : "");
+        }
+    } else {
+        printf("active:\n");
+        json_array_foreach(json_object_get(out, "active"), i, it) {
+            printf("  ");
+            s_alert_line(it);
+        }
+        printf("recent:\n");
+        json_array_foreach(json_object_get(out, "recent"), i, it) {
+            printf("  ");
+            s_alert_line(it);
+        }
+    }
+    json_decref(out);
+    return CTL_EXIT_OK;
+}
+
+int
+ctl_metric_alerts_main(int argc, char **argv)
+{
+    return s_with_rest(argc, argv, s_alerts);
+}
+
+/* ---- health ----------------------------------------------------------------------------------- */
+
+static int
+s_health(struct ctl_rest *r, struct s_args *a)
+{
+    if (a->argc) {
+        ctl_err(a->cmd, "unexpected argument '%s'", a->argv[0]);
+        return CTL_EXIT_USAGE;
+    }
+    json_t *out = ctl_rest_call(r, "GET", "/v1/health/system", NULL, false);
+    if (!out) {
+        return CTL_EXIT_FAIL;
+    }
+    const char *status = json_string_value(json_object_get(out, "status"));
+    int rc = status && strcmp(status, "healthy") == 0 ? CTL_EXIT_OK : CTL_EXIT_FAIL;
+    if (a->json) {
+        ctl_rest_print_json(r, out);
+    } else {
+        printf("%s (%lld of %lld services up)\n", status,
+               (long long)json_integer_value(json_object_get(out, "services_up")),
+               (long long)json_integer_value(json_object_get(out, "services_total")));
+        size_t i;
+        json_t *sv;
+        json_array_foreach(json_object_get(out, "services"), i, sv) {
+            printf("  %-16s %-9s %s%s%s\n", json_string_value(json_object_get(sv, "name")),
+                   json_string_value(json_object_get(sv, "status")),
+                   json_string_value(json_object_get(sv, "url")),
+                   json_object_get(sv, "error") ? "  " : "",
+                   json_object_get(sv, "error") ? json_string_value(json_object_get(sv, "error"))
+                                                : "");
+        }
+    }
+    json_decref(out);
+    return rc;
+}
+
+int
+ctl_health_main(int argc, char **argv)
+{
+    return s_with_rest(argc, argv, s_health);
+}

@@ -1,0 +1,386 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* vexfs-analytics as the suite's monitor, against a real HTTP server started here
+ * (libmicrohttpd on loopback) that plays a service — its /metrics, /health and /ready are set
+ * by the test — and a webhook receiver. An alert rule goes pending when its condition starts
+ * to hold, fires to the webhook only after holding for its for_ms (never before: no webhook
+ * while it is pending, and the daemon reports having held it at least that long), and is
+ * resolved when the condition stops. Bad rules get a 400 naming the member. System health
+ * follows the services' answers: degraded, critical, degraded. */
+#include <check.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "an_harness.h"
+#include "vx_test.h"
+
+#define S_MAX_HOOKS 16
+
+static struct {
+    pthread_mutex_t lock;
+    double value;         /* test_value{kind="a"} */
+    unsigned a_health, a_ready, b_health, b_ready;
+    char *hooks[S_MAX_HOOKS];
+    int n_hooks;
+} s_svc = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+struct s_upload {
+    char *data;
+    size_t len;
+};
+
+static enum MHD_Result
+s_reply(struct MHD_Connection *c, unsigned status, const char *text)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
+    enum MHD_Result rc = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+static enum MHD_Result
+cb_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+           const char *version, const char *data, size_t *size, void **con_cls)
+{
+    (void)cls;
+    (void)version;
+    if (strcmp(method, "POST") == 0) {
+        struct s_upload *u = *con_cls;
+        if (!u) {
+            *con_cls = calloc(1, sizeof *u);
+            return *con_cls ? MHD_YES : MHD_NO;
+        }
+        if (*size) {
+            u->data = realloc(u->data, u->len + *size + 1);
+            memcpy(u->data + u->len, data, *size);
+            u->len += *size;
+            u->data[u->len] = '\0';
+            *size = 0;
+            return MHD_YES;
+        }
+        pthread_mutex_lock(&s_svc.lock);
+        if (strcmp(url, "/hook") == 0 && s_svc.n_hooks < S_MAX_HOOKS) {
+            s_svc.hooks[s_svc.n_hooks++] = u->data ? u->data : strdup("");
+            u->data = NULL;
+        }
+        pthread_mutex_unlock(&s_svc.lock);
+        free(u->data);
+        free(u);
+        *con_cls = NULL;
+        return s_reply(c, 200, "{}");
+    }
+    char text[256];
+    unsigned status = 404;
+    pthread_mutex_lock(&s_svc.lock);
+    if (strcmp(url, "/metrics") == 0) {
+        snprintf(text, sizeof text,
+                 "# TYPE test_value gauge\ntest_value{kind=\"a\"} %g\ntest_value{kind=\"b\"} 100\n"
+                 "test_value_other 100\n",
+                 s_svc.value);
+        status = 200;
+    } else {
+        snprintf(text, sizeof text, "{}");
+        status = strcmp(url, "/a/health") == 0   ? s_svc.a_health
+                 : strcmp(url, "/a/ready") == 0  ? s_svc.a_ready
+                 : strcmp(url, "/b/health") == 0 ? s_svc.b_health
+                 : strcmp(url, "/b/ready") == 0  ? s_svc.b_ready
+                                                 : 404;
+    }
+    pthread_mutex_unlock(&s_svc.lock);
+    return s_reply(c, status, text);
+}
+
+static struct MHD_Daemon *
+s_serve(uint16_t port)
+{
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, port, NULL, NULL,
+        cb_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_END);
+    ck_assert_ptr_nonnull(d);
+    return d;
+}
+
+static void
+s_set(double value)
+{
+    pthread_mutex_lock(&s_svc.lock);
+    s_svc.value = value;
+    pthread_mutex_unlock(&s_svc.lock);
+}
+
+static int
+s_hooks(void)
+{
+    pthread_mutex_lock(&s_svc.lock);
+    int n = s_svc.n_hooks;
+    pthread_mutex_unlock(&s_svc.lock);
+    return n;
+}
+
+static json_t *
+s_hook(int i)
+{
+    pthread_mutex_lock(&s_svc.lock);
+    json_t *j = json_loads(s_svc.hooks[i], 0, NULL);
+    pthread_mutex_unlock(&s_svc.lock);
+    ck_assert_ptr_nonnull(j);
+    return j;
+}
+
+/* The rule's status object (state, evaluations, ...); caller decrefs. */
+static json_t *
+s_rule_status(const struct ah_daemon *d, const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/v1/alert-rules/%s", name);
+    json_t *r = NULL;
+    ck_assert_int_eq(ah_call(d, "GET", path, NULL, false, &r), 200);
+    json_t *st = json_incref(json_object_get(r, "status"));
+    json_decref(r);
+    return st;
+}
+
+static long
+s_post_bad(const struct ah_daemon *d, const char *body, const char *want)
+{
+    json_t *out = NULL;
+    long st = ah_call(d, "POST", "/v1/alert-rules", body, true, &out);
+    const char *msg = json_string_value(json_object_get(json_object_get(out, "error"), "message"));
+    ck_assert_msg(msg && strstr(msg, want), "body %s: got '%s', expected '%s'", body,
+                  msg ? msg : "(none)", want);
+    json_decref(out);
+    return st;
+}
+
+static const char *
+s_health(const struct ah_daemon *d, json_t **out)
+{
+    ck_assert_int_eq(ah_call(d, "GET", "/v1/health/system", NULL, false, out), 200);
+    return json_string_value(json_object_get(*out, "status"));
+}
+
+static const char *
+s_service_status(json_t *h, const char *name)
+{
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(h, "services"), i, s) {
+        if (strcmp(json_string_value(json_object_get(s, "name")), name) == 0) {
+            return json_string_value(json_object_get(s, "status"));
+        }
+    }
+    return "(absent)";
+}
+
+START_TEST(t_rule_fires_and_resolves)
+{
+    uint16_t port = vt_free_port(), dead = vt_free_port();
+    s_svc.value = 1;
+    s_svc.a_health = s_svc.a_ready = s_svc.b_health = 200;
+    s_svc.b_ready = 503;
+    struct MHD_Daemon *srv = s_serve(port);
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "monitoring:\n"
+             "  metrics_collection_interval_ms: 100\n"
+             "  enable_real_time_alerts: true\n"
+             "  services: a=http://127.0.0.1:%u/a, b=http://127.0.0.1:%u/b/,"
+             "ghost=http://127.0.0.1:%u\n"
+             "  health_timeout_ms: 2000\n",
+             (unsigned)port, (unsigned)port, (unsigned)dead);
+    struct ah_daemon d;
+    ah_start(&d, yaml, NULL);
+
+    /* bad rules: 400 naming the member, nothing installed */
+    char base[256];
+    snprintf(base, sizeof base, "\"target\":\"http://127.0.0.1:%u/metrics\",\"metric\":\"test_value\"",
+             (unsigned)port);
+    char body[2048];
+    snprintf(body, sizeof body, "{\"name\":\"x\",%s,\"condition\":\"=>\",\"threshold\":1}", base);
+    ck_assert_int_eq(s_post_bad(&d, body, "condition: expected one of"), 400);
+    snprintf(body, sizeof body, "{\"name\":\"x\",%s,\"condition\":\">\",\"threshold\":1,"
+                                "\"for_ms\":-1}", base);
+    ck_assert_int_eq(s_post_bad(&d, body, "for_ms: expected"), 400);
+    snprintf(body, sizeof body, "{\"name\":\"x\",%s,\"condition\":\">\",\"threshold\":\"1\"}", base);
+    ck_assert_int_eq(s_post_bad(&d, body, "threshold: expected a number"), 400);
+    snprintf(body, sizeof body, "{\"name\":\"x\",%s,\"condition\":\">\",\"threshold\":1,"
+                                "\"severity\":\"panic\"}", base);
+    ck_assert_int_eq(s_post_bad(&d, body, "severity: expected"), 400);
+    snprintf(body, sizeof body, "{\"name\":\"x\",%s,\"condition\":\">\",\"threshold\":1,"
+                                "\"colour\":1}", base);
+    ck_assert_int_eq(s_post_bad(&d, body, "unknown member 'colour'"), 400);
+    snprintf(body, sizeof body, "{\"name\":\"x\",%s,\"condition\":\">\",\"threshold\":1,"
+                                "\"actions\":[{\"type\":\"email\"}]}", base);
+    ck_assert_int_eq(s_post_bad(&d, body, "email needs monitoring.smtp_url"), 400);
+    snprintf(body, sizeof body, "{\"name\":\"x\",%s,\"condition\":\">\",\"threshold\":1,"
+                                "\"actions\":[{\"type\":\"webhook\",\"url\":\"ftp://h/\"}]}", base);
+    ck_assert_int_eq(s_post_bad(&d, body, "actions[0].url"), 400);
+    ck_assert_int_eq(s_post_bad(&d, "{\"name\":\"x\",\"target\":\"file:///etc/passwd\"}",
+                                "target: expected"),
+                     400);
+    ck_assert_int_eq(s_post_bad(&d, "[]", "expected a rule object"), 400);
+    json_t *list = NULL;
+    ck_assert_int_eq(ah_call(&d, "GET", "/v1/alert-rules", NULL, false, &list), 200);
+    ck_assert_uint_eq(json_array_size(json_object_get(list, "rules")), 0);
+    json_decref(list);
+
+    snprintf(body, sizeof body,
+             "{\"name\":\"high\",%s,\"labels\":{\"kind\":\"a\"},\"condition\":\">\","
+             "\"threshold\":5,\"for_ms\":1500,\"severity\":\"critical\","
+             "\"actions\":[{\"type\":\"webhook\",\"url\":\"http://127.0.0.1:%u/hook\"}]}",
+             base, (unsigned)port);
+    ck_assert_int_eq(ah_call(&d, "POST", "/v1/alert-rules", body, false, NULL), 401);
+    ck_assert_int_eq(ah_call(&d, "POST", "/v1/alert-rules", body, true, NULL), 201);
+    ck_assert_int_eq(ah_call(&d, "POST", "/v1/alert-rules", body, true, NULL), 409);
+
+    /* below the threshold: evaluated, inactive, nothing sent */
+    time_t deadline = time(NULL) + 60;
+    json_t *st = NULL;
+    for (;;) {
+        json_decref(st);
+        st = s_rule_status(&d, "high");
+        if (json_integer_value(json_object_get(st, "evaluations")) >= 3 || time(NULL) > deadline) {
+            break;
+        }
+        usleep(50000);
+    }
+    ck_assert_int_ge(json_integer_value(json_object_get(st, "evaluations")), 3);
+    ck_assert_str_eq(json_string_value(json_object_get(st, "state")), "inactive");
+    ck_assert_double_eq(json_number_value(json_object_get(st, "value")), 1);
+    json_decref(st);
+    ck_assert_int_eq(s_hooks(), 0);
+
+    /* above: pending first, with no webhook yet; firing only after for_ms */
+    s_set(10);
+    bool saw_pending = false;
+    int hooks_while_pending = -1;
+    deadline = time(NULL) + 60;
+    while (s_hooks() == 0 && time(NULL) < deadline) {
+        st = s_rule_status(&d, "high");
+        const char *state = json_string_value(json_object_get(st, "state"));
+        if (strcmp(state, "pending") == 0) {
+            int h = s_hooks();
+            saw_pending = true;
+            hooks_while_pending = hooks_while_pending < h ? h : hooks_while_pending;
+        }
+        json_decref(st);
+        usleep(20000);
+    }
+    ck_assert_msg(saw_pending, "the rule never showed as pending");
+    ck_assert_int_eq(hooks_while_pending, 0);
+    ck_assert_int_eq(s_hooks(), 1);
+    json_t *h = s_hook(0);
+    ck_assert_str_eq(json_string_value(json_object_get(h, "status")), "firing");
+    ck_assert_str_eq(json_string_value(json_object_get(h, "rule")), "high");
+    ck_assert_str_eq(json_string_value(json_object_get(h, "severity")), "critical");
+    ck_assert_double_eq(json_number_value(json_object_get(h, "value")), 10);
+    ck_assert_int_ge(json_integer_value(json_object_get(h, "held_ms")), 1500);
+    ck_assert_int_le(json_integer_value(json_object_get(h, "pending_since_ms")),
+                     json_integer_value(json_object_get(h, "fired_at_ms")));
+    json_decref(h);
+    json_t *al = NULL;
+    ck_assert_int_eq(ah_call(&d, "GET", "/v1/alerts", NULL, false, &al), 200);
+    ck_assert_uint_eq(json_array_size(json_object_get(al, "active")), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(json_object_get(al, "active"), 0), "status")),
+                     "firing");
+    json_decref(al);
+    ck_assert_double_eq(ah_metric(&d, "vexfs_analytics_alerts_firing"), 1);
+
+    /* back below: resolved, notified once more */
+    s_set(0);
+    deadline = time(NULL) + 60;
+    while (s_hooks() < 2 && time(NULL) < deadline) {
+        usleep(50000);
+    }
+    ck_assert_int_eq(s_hooks(), 2);
+    h = s_hook(1);
+    ck_assert_str_eq(json_string_value(json_object_get(h, "status")), "resolved");
+    json_decref(h);
+    ck_assert_int_eq(ah_call(&d, "GET", "/v1/alerts", NULL, false, &al), 200);
+    ck_assert_uint_eq(json_array_size(json_object_get(al, "active")), 0);
+    ck_assert_uint_eq(json_array_size(json_object_get(al, "recent")), 2);
+    json_decref(al);
+    ck_assert_double_eq(
+        ah_metric(&d, "vexfs_analytics_alert_notifications_total{action=\"webhook\",result=\"sent\"}"),
+        2);
+
+    /* system health */
+    json_t *hl = NULL;
+    ck_assert_str_eq(s_health(&d, &hl), "degraded");
+    ck_assert_str_eq(s_service_status(hl, "a"), "up");
+    ck_assert_str_eq(s_service_status(hl, "b"), "not_ready");
+    ck_assert_str_eq(s_service_status(hl, "ghost"), "down");
+    json_decref(hl);
+    pthread_mutex_lock(&s_svc.lock);
+    s_svc.b_health = 500;
+    pthread_mutex_unlock(&s_svc.lock);
+    ck_assert_str_eq(s_health(&d, &hl), "critical");
+    ck_assert_str_eq(s_service_status(hl, "b"), "down");
+    json_decref(hl);
+    pthread_mutex_lock(&s_svc.lock);
+    s_svc.b_health = 200;
+    s_svc.b_ready = 200;
+    pthread_mutex_unlock(&s_svc.lock);
+    ck_assert_str_eq(s_health(&d, &hl), "degraded");
+    ck_assert_int_eq(json_integer_value(json_object_get(hl, "services_up")), 2);
+    json_decref(hl);
+
+    /* the same through vexfsctl */
+    char *out = NULL;
+    ck_assert_int_eq(ah_ctl(&d, &out, "health", NULL), 1); /* not healthy */
+    ck_assert_ptr_nonnull(strstr(out, "degraded (2 of 3 services up)"));
+    ck_assert_ptr_nonnull(strstr(out, "ghost"));
+    free(out);
+    ck_assert_int_eq(ah_ctl(&d, &out, "alerts", "metrics", NULL), 0);
+    ck_assert_ptr_nonnull(strstr(out, "resolved  critical high: test_value > 5"));
+    free(out);
+    ck_assert_int_eq(ah_ctl(&d, &out, "alerts", "metrics", "rules", NULL), 0);
+    ck_assert_ptr_nonnull(strstr(out, "high"));
+    ck_assert_ptr_nonnull(strstr(out, "inactive"));
+    free(out);
+
+    /* replace and delete; the rule survives a restart until deleted */
+    ck_assert_int_eq(ah_call(&d, "PUT", "/v1/alert-rules/high", body, true, NULL), 200);
+    ah_stop(&d);
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s", d.dir);
+    ah_start(&d, yaml, dir);
+    ck_assert_int_eq(ah_call(&d, "GET", "/v1/alert-rules/high", NULL, false, NULL), 200);
+    ck_assert_int_eq(ah_ctl(&d, NULL, "alerts", "metrics", "delete", "high", NULL), 0);
+    ck_assert_int_eq(ah_call(&d, "DELETE", "/v1/alert-rules/high", NULL, true, NULL), 404);
+    ck_assert_int_eq(ah_call(&d, "GET", "/v1/alert-rules/high", NULL, false, NULL), 404);
+    ah_stop(&d);
+    MHD_stop_daemon(srv);
+    for (int i = 0; i < s_svc.n_hooks; i++) {
+        free(s_svc.hooks[i]);
+    }
+}
+END_TEST
+
+int
+main(void)
+{
+    Suite *s = suite_create("analytics-alerts");
+    TCase *tc = tcase_create("alerts");
+    tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, t_rule_fires_and_resolves);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
