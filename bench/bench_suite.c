@@ -256,12 +256,14 @@ s_suite_start(struct suite *s)
              "  kafka_topic_prefix: \"%s\"\n"
              "stream_analytics:\n  input_endpoint: \">tcp://127.0.0.1:%u\"\n"
              "  results_endpoint: \"\"\n  queries_file: %s\n  rest_port: %u\n"
-             "  kafka_brokers: \"%s\"\n  topic: \"%s\"\n  group_id: \"bench-%d\"\n"
+             "  kafka_brokers: \"%s\"\n  topic: \"%s\"\n  results_topic: \"%s.results\"\n"
+             "  group_id: \"bench-%d\"\n"
              "admin:\n  token_file: %s\nlogging:\n  level: warn\n",
              s->ingest, s->prop_out, s->rest[D_PROP], s->prop_out, s->out_an, rules,
              s->rest[D_ROUTING], s->kafka ? s->kafka : "", s->kafka ? prefix : "vexfs.routed.",
              s->out_an, queries, s->rest[D_ANALYTICS], s->kafka ? s->kafka : "",
-             s->kafka ? s->topic : "vexfs.routed.analytics", (int)getpid(), tok);
+             s->kafka ? s->topic : "vexfs.routed.analytics",
+             s->kafka ? s->topic : "vexfs.analytics", (int)getpid(), tok);
     vt_write_file(cfg, text);
     for (int d = 0; d < D_N; d++) {
         if (s_start(s, d) < 0) {

@@ -114,6 +114,7 @@ s_write_config(struct sh_suite *s, enum sh_daemon d)
              "stream_analytics:\n"
              "  kafka_brokers: \"%s\"\n"
              "  topic: \"%s\"\n"
+             "  results_topic: \"%s.results\"\n"
              "  group_id: \"%s\"\n"
              "  commit_interval_ms: 200\n"
              "  input_endpoint: \">tcp://127.0.0.1:%u\"\n"
@@ -134,7 +135,7 @@ s_write_config(struct sh_suite *s, enum sh_daemon d)
              s->out_coord, s->out_auto, s->out_an, s->out_graph, s->out_vector, s->out_console,
              rules, s->dir, kh_bootstrap(), prefix, rest, node, members, s->dir, node,
              s->out_coord, rest, s->out_auto, patterns, workflows, s->dir, s->ingest, rest, kh_bootstrap(), s->routed,
-             s->routed, s->an_input, s->an_results, queries, s->dir, rest, s->ingest,
+             s->routed, s->routed, s->an_input, s->an_results, queries, s->dir, rest, s->ingest,
              s->ingest_acked, rest, s->dir);
     snprintf(path, sizeof path, "%s/%s.yaml", s->dir, s_names[d]);
     ck_assert_int_eq(vt_write_file(path, y), 0);
