@@ -15,6 +15,8 @@
  * identical content (a partition replays in offset order), and can be deduplicated by
  * (query, partition, group, start_ns). */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -678,17 +680,45 @@ s_replay_throttle(an_server_t *s)
     }
 }
 
+/* Takes what the consumer queue holds now, up to S_BATCH messages; when it is empty, waits
+ * (at most 100 ms) for librdkafka to signal that something arrived, then takes that.
+ * rd_kafka_consume_batch_queue with a timeout would wait for a full batch, holding a lone
+ * event back for the whole timeout at low rates. */
+static ssize_t
+s_consume(rd_kafka_queue_t *q, int wake_fd, rd_kafka_message_t **msgs)
+{
+    ssize_t n = rd_kafka_consume_batch_queue(q, 0, msgs, S_BATCH);
+    if (n != 0) {
+        return n;
+    }
+    struct pollfd pfd = {.fd = wake_fd, .events = POLLIN};
+    if (poll(&pfd, 1, 100) > 0) {
+        char buf[64];
+        while (read(wake_fd, buf, sizeof buf) > 0) {
+        }
+    }
+    return rd_kafka_consume_batch_queue(q, 0, msgs, S_BATCH);
+}
+
 static int
 s_run_kafka(an_server_t *s, volatile sig_atomic_t *stop)
 {
     uint64_t next_commit = vx_mono_ns() + (uint64_t)s->commit_interval_ms * VX_NS_PER_MS;
     rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(s->rk);
+    int wake[2];
+    if (pipe2(wake, O_NONBLOCK | O_CLOEXEC) < 0) {
+        vx_error("AN-KAFKA-WAKE", "pipe: %s", strerror(errno));
+        rd_kafka_queue_destroy(q);
+        return -errno;
+    }
+    /* librdkafka writes a byte to wake[1] when a message or event lands in the empty queue. */
+    rd_kafka_queue_io_event_enable(q, wake[1], "1", 1);
     rd_kafka_message_t *msgs[S_BATCH];
     while (!*stop && !atomic_load(&s->fatal)) {
         /* The consumer queue also carries rebalances: the callback runs inside this call, on
          * this thread, before the messages of the new assignment are returned. */
         s_replay_throttle(s);
-        ssize_t n = rd_kafka_consume_batch_queue(q, 100, msgs, S_BATCH);
+        ssize_t n = s_consume(q, wake[0], msgs);
         pthread_mutex_lock(&s->lock);
         uint64_t now = vx_mono_ns();
         for (ssize_t i = 0; i < n; i++) {
@@ -711,7 +741,10 @@ s_run_kafka(an_server_t *s, volatile sig_atomic_t *stop)
         }
         pthread_mutex_unlock(&s->lock);
     }
+    rd_kafka_queue_io_event_enable(q, -1, NULL, 0);
     rd_kafka_queue_destroy(q);
+    close(wake[0]);
+    close(wake[1]);
     return atomic_load(&s->fatal) ? -EIO : 0;
 }
 
