@@ -10,13 +10,14 @@
 # linux-source-6.1 package (/usr/src/linux-source-6.1.tar.xz, scripts/checkpatch.pl);
 # linux-kbuild-6.1 and linux-headers-* do not carry it, and the image has no deb-src entries
 # for `apt-get source linux`. So, in order: $CHECKPATCH; a copy extracted before into
-# build/tools/checkpatch/; the installed tarball; the package fetched with
+# ~/.cache/vexfs/checkpatch/ ($VEXFS_CACHE); the installed tarball; the package fetched with
 # `apt-get download linux-source-6.1` (139 MB, once; only checkpatch.pl, spelling.txt and
 # const_structs.checkpatch are kept). It runs with --no-tree (kmod/ is an out-of-tree module).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DIR=build/tools/checkpatch
+# Kept beside the Kafka jars, so a fresh clone (CI) does not fetch it again.
+DIR=${VEXFS_CACHE:-$HOME/.cache/vexfs}/checkpatch
 fetch=1
 [ "${1:-}" = "--no-fetch" ] && fetch=0
 
