@@ -268,9 +268,22 @@ START_TEST(t_files_flow_through_every_service)
                   "console boundary received %ld events, expected at least 9",
                   atomic_load(&s.console_events));
 
-    /* The watcher's batches came over the acknowledged ingest. */
-    double acks = sh_metric_sum(&s, SH_PROPAGATION, "vexfs_ingest_acks_total");
-    ck_assert_msg(acks >= 1, "propagation acknowledged %.0f batches of the watcher", acks);
+    /* The watcher's batches came over the acknowledged ingest; each is acknowledged once its
+     * events are in the Kafka journal, which can take a while on a broker that just started
+     * (its producer id comes first). */
+    double acks = 0;
+    for (int waited = 0; waited < 60000 && acks < 1; waited += 200) {
+        acks = sh_metric_sum(&s, SH_PROPAGATION, "vexfs_ingest_acks_total");
+        if (acks < 1) {
+            s_pause_ms(200);
+        }
+    }
+    ck_assert_msg(acks >= 1,
+                  "propagation acknowledged %.0f batches of the watcher in 60 s (%.0f pending; "
+                  "Kafka delivered %.0f events, failed %.0f)",
+                  acks, sh_metric_sum(&s, SH_PROPAGATION, "vexfs_ingest_acks_pending"),
+                  sh_metric_sum(&s, SH_PROPAGATION, "vexfs_kafka_delivered_total"),
+                  sh_metric_sum(&s, SH_PROPAGATION, "vexfs_kafka_failed_total"));
 
     s_assert_status_green(&s, 20000);
     sh_stop_all(&s);
