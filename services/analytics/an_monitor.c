@@ -75,6 +75,7 @@ struct s_note {
     struct s_note *next;
     char *json;     /* payload */
     char *subject;  /* email subject */
+    char *text;     /* email body */
     struct an_rule *actions_of; /* a copy of the rule's actions (owned) or NULL */
     char *anomaly_url;
 };
@@ -268,17 +269,83 @@ s_actions_copy(const struct an_rule *r)
     return c;
 }
 
+/* Appends "label: value" for a member of the alert when present. */
+static void
+s_line(char **text, const char *label, json_t *v)
+{
+    char num[64], *val = NULL, *old = *text;
+    if (json_is_string(v)) {
+        val = vx_strdup(json_string_value(v));
+    } else if (json_is_number(v)) {
+        snprintf(num, sizeof num, "%.17g", json_number_value(v));
+        val = vx_strdup(num);
+    } else if (v && !json_is_null(v)) {
+        val = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    }
+    if (!val) {
+        return;
+    }
+    if (asprintf(text, "%s%-11s %s\n", old, label, val) < 0) {
+        vx_oom(0);
+    }
+    free(old);
+    free(val);
+}
+
+/* The subject and the plain-text body of an alert's email. */
+static void
+s_mail(struct s_note *n, json_t *p)
+{
+    const char *status = json_string_value(json_object_get(p, "status"));
+    const char *name = json_string_value(json_object_get(p, "rule"));
+    const char *sev = json_string_value(json_object_get(p, "severity"));
+    const char *metric = json_string_value(json_object_get(p, "metric"));
+    const char *cond = json_string_value(json_object_get(p, "condition"));
+    json_t *value = json_object_get(p, "value");
+    char vtext[64] = "no value";
+    if (json_is_number(value)) {
+        snprintf(vtext, sizeof vtext, "value %.17g", json_number_value(value));
+    }
+    int rc;
+    if (metric && cond) {
+        rc = asprintf(&n->subject, "[vexfs %s] %s %s: %s %s %.17g (%s)", sev ? sev : "alert",
+                      name ? name : "?", status ? status : "", metric, cond,
+                      json_number_value(json_object_get(p, "threshold")), vtext);
+    } else {
+        rc = asprintf(&n->subject, "[vexfs %s] %s %s", sev ? sev : "alert",
+                      name ? name : "anomaly", status ? status : "");
+    }
+    if (rc < 0) {
+        vx_oom(0);
+    }
+    n->text = vx_strdup("");
+    s_line(&n->text, "Alert:", json_object_get(p, "rule"));
+    s_line(&n->text, "Status:", json_object_get(p, "status"));
+    s_line(&n->text, "Severity:", json_object_get(p, "severity"));
+    s_line(&n->text, "Metric:", json_object_get(p, "metric"));
+    s_line(&n->text, "Labels:", json_object_get(p, "labels"));
+    s_line(&n->text, "Condition:", json_object_get(p, "condition"));
+    s_line(&n->text, "Threshold:", json_object_get(p, "threshold"));
+    s_line(&n->text, "Value:", value);
+    s_line(&n->text, "Target:", json_object_get(p, "target"));
+    s_line(&n->text, "Held ms:", json_object_get(p, "held_ms"));
+    s_line(&n->text, "Resolved:", json_object_get(p, "resolved_at_ms"));
+    char *json = json_dumps(p, JSON_INDENT(2) | JSON_SORT_KEYS), *old = n->text;
+    if (asprintf(&n->text, "%s\nThe alert as JSON (as sent to webhooks):\n%s\n", old,
+                 json ? json : "{}") < 0) {
+        vx_oom(0);
+    }
+    free(old);
+    free(json);
+}
+
 static void
 s_queue(struct s_note **list, json_t *payload, const struct an_rule *r, const char *anomaly_url)
 {
     struct s_note *n = vx_calloc(1, sizeof *n);
     n->json = json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS);
-    const char *status = json_string_value(json_object_get(payload, "status"));
-    const char *name = json_string_value(json_object_get(payload, "rule"));
-    const char *sev = json_string_value(json_object_get(payload, "severity"));
-    if (asprintf(&n->subject, "[vexfs %s] %s %s", sev ? sev : "alert", name ? name : "anomaly",
-                 status ? status : "") < 0) {
-        vx_oom(0);
+    if (r) {
+        s_mail(n, payload);
     }
     n->actions_of = r ? s_actions_copy(r) : NULL;
     n->anomaly_url = anomaly_url ? vx_strdup(anomaly_url) : NULL;
@@ -320,16 +387,23 @@ s_send(an_monitor_t *m, struct s_note *list)
                     s_count(m, 0, rc, a->url, err);
                 } else {
                     struct an_smtp smtp = {m->smtp_url, m->smtp_from, m->scrape_timeout_ms};
-                    int rc = a->n_to ? an_notify_email(&smtp, a->to, a->n_to, n->subject, n->json,
+                    int rc = a->n_to ? an_notify_email(&smtp, a->to, a->n_to, n->subject, n->text,
                                                        err, sizeof err)
                                      : an_notify_email(&smtp, m->smtp_to, m->n_smtp_to,
-                                                       n->subject, n->json, err, sizeof err);
-                    s_count(m, 1, rc, m->smtp_url, err);
+                                                       n->subject, n->text, err, sizeof err);
+                    char where[2300];
+                    snprintf(where, sizeof where, "%s: email to %s%s via %s",
+                             n->actions_of->name,
+                             a->n_to ? a->to[0] : m->n_smtp_to ? m->smtp_to[0] : "(nobody)",
+                             (a->n_to ? a->n_to : m->n_smtp_to) > 1 ? " and others" : "",
+                             m->smtp_url);
+                    s_count(m, 1, rc, where, err);
                 }
             }
         }
         free(n->json);
         free(n->subject);
+        free(n->text);
         free(n->anomaly_url);
         an_rule_destroy(&n->actions_of);
         free(n);
@@ -794,6 +868,12 @@ an_monitor_new(const vx_config_t *cfg, vx_metrics_t *metrics, const char *state_
                      vx_config_bool(cfg, AN_MON_SECTION, key) ? 1 : 0);
     }
     int rc = s_services(m, vx_config_str(cfg, AN_MON_SECTION, "services"), err, errlen);
+    if (rc == 0 && *m->smtp_url && strncmp(m->smtp_url, "smtp://", 7) != 0 &&
+        strncmp(m->smtp_url, "smtps://", 8) != 0) {
+        snprintf(err, errlen, "monitoring.smtp_url: '%s': expected smtp://host:port or "
+                              "smtps://host:port", m->smtp_url);
+        rc = -EINVAL;
+    }
     if (rc == 0) {
         rc = 1;
         if (*m->state_dir) {
