@@ -44,6 +44,11 @@ static const struct vx_cfg_key s_keys[] = {
      "firing/resolved transitions and anomaly alerts kept for GET /v1/alerts"},
     {"anomaly_webhook_url", VX_CFG_STRING, "", 0, 2048, false,
      "webhook notified of every anomaly (as an alert, source anomaly); empty: none"},
+    {"anomaly_resolve_after_ms", VX_CFG_INT, "3600000", 0, 604800000, false,
+     "an anomaly alert is resolved when the next final window of its query and group is not "
+     "anomalous, or after this long without one (0: only by a normal window)"},
+    {"max_active_anomaly_alerts", VX_CFG_INT, "1000", 1, 1000000, false,
+     "anomaly alerts firing at once; beyond, the oldest is resolved (reason evicted, counted)"},
     {"smtp_url", VX_CFG_STRING, "", 0, 2048, false,
      "SMTP server of email actions (smtp://host:25, smtps://host:465); empty: email off"},
     {"smtp_from", VX_CFG_STRING, "vexfs@localhost", 0, 254, false, "sender of alert emails"},
@@ -75,8 +80,18 @@ struct s_note {
     struct s_note *next;
     char *json;     /* payload */
     char *subject;  /* email subject */
+    char *text;     /* email body */
     struct an_rule *actions_of; /* a copy of the rule's actions (owned) or NULL */
     char *anomaly_url;
+};
+
+/* A firing anomaly alert: one per query, partition and group (the series' identity). */
+struct s_anom {
+    char *key;        /* query \x1f partition \x1f group (compact, sorted) */
+    char *query;
+    json_t *alert;    /* the firing alert of its latest anomalous window */
+    uint64_t fired_wall, last_mono;
+    uint64_t windows; /* anomalous windows since it fired */
 };
 
 struct an_monitor {
@@ -87,6 +102,9 @@ struct an_monitor {
     struct s_rstate **rules;
     size_t n_rules, max_rules;
     struct s_note *pending; /* anomaly notifications for the thread to send */
+    struct s_anom *anoms;   /* firing anomaly alerts, oldest first */
+    size_t n_anoms, max_anoms;
+    uint64_t anom_timeout_ms;
     json_t **recent;
     size_t recent_head, recent_n, max_recent;
     struct s_service *services;
@@ -99,7 +117,7 @@ struct an_monitor {
     bool notify_on, health_on;
     long interval_ms, scrape_timeout_ms, health_timeout_ms;
     vx_gauge_t *g_rules, *g_firing;
-    vx_counter_t *c_evals, *c_scrape_err, *c_anomalies;
+    vx_counter_t *c_evals, *c_scrape_err, *c_anomalies, *c_anom_resolved, *c_anom_evicted;
     vx_counter_t *c_sent[2], *c_failed[2], *c_suppressed;
 };
 
@@ -268,17 +286,83 @@ s_actions_copy(const struct an_rule *r)
     return c;
 }
 
+/* Appends "label: value" for a member of the alert when present. */
+static void
+s_line(char **text, const char *label, json_t *v)
+{
+    char num[64], *val = NULL, *old = *text;
+    if (json_is_string(v)) {
+        val = vx_strdup(json_string_value(v));
+    } else if (json_is_number(v)) {
+        snprintf(num, sizeof num, "%.17g", json_number_value(v));
+        val = vx_strdup(num);
+    } else if (v && !json_is_null(v)) {
+        val = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    }
+    if (!val) {
+        return;
+    }
+    if (asprintf(text, "%s%-11s %s\n", old, label, val) < 0) {
+        vx_oom(0);
+    }
+    free(old);
+    free(val);
+}
+
+/* The subject and the plain-text body of an alert's email. */
+static void
+s_mail(struct s_note *n, json_t *p)
+{
+    const char *status = json_string_value(json_object_get(p, "status"));
+    const char *name = json_string_value(json_object_get(p, "rule"));
+    const char *sev = json_string_value(json_object_get(p, "severity"));
+    const char *metric = json_string_value(json_object_get(p, "metric"));
+    const char *cond = json_string_value(json_object_get(p, "condition"));
+    json_t *value = json_object_get(p, "value");
+    char vtext[64] = "no value";
+    if (json_is_number(value)) {
+        snprintf(vtext, sizeof vtext, "value %.17g", json_number_value(value));
+    }
+    int rc;
+    if (metric && cond) {
+        rc = asprintf(&n->subject, "[vexfs %s] %s %s: %s %s %.17g (%s)", sev ? sev : "alert",
+                      name ? name : "?", status ? status : "", metric, cond,
+                      json_number_value(json_object_get(p, "threshold")), vtext);
+    } else {
+        rc = asprintf(&n->subject, "[vexfs %s] %s %s", sev ? sev : "alert",
+                      name ? name : "anomaly", status ? status : "");
+    }
+    if (rc < 0) {
+        vx_oom(0);
+    }
+    n->text = vx_strdup("");
+    s_line(&n->text, "Alert:", json_object_get(p, "rule"));
+    s_line(&n->text, "Status:", json_object_get(p, "status"));
+    s_line(&n->text, "Severity:", json_object_get(p, "severity"));
+    s_line(&n->text, "Metric:", json_object_get(p, "metric"));
+    s_line(&n->text, "Labels:", json_object_get(p, "labels"));
+    s_line(&n->text, "Condition:", json_object_get(p, "condition"));
+    s_line(&n->text, "Threshold:", json_object_get(p, "threshold"));
+    s_line(&n->text, "Value:", value);
+    s_line(&n->text, "Target:", json_object_get(p, "target"));
+    s_line(&n->text, "Held ms:", json_object_get(p, "held_ms"));
+    s_line(&n->text, "Resolved:", json_object_get(p, "resolved_at_ms"));
+    char *json = json_dumps(p, JSON_INDENT(2) | JSON_SORT_KEYS), *old = n->text;
+    if (asprintf(&n->text, "%s\nThe alert as JSON (as sent to webhooks):\n%s\n", old,
+                 json ? json : "{}") < 0) {
+        vx_oom(0);
+    }
+    free(old);
+    free(json);
+}
+
 static void
 s_queue(struct s_note **list, json_t *payload, const struct an_rule *r, const char *anomaly_url)
 {
     struct s_note *n = vx_calloc(1, sizeof *n);
     n->json = json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS);
-    const char *status = json_string_value(json_object_get(payload, "status"));
-    const char *name = json_string_value(json_object_get(payload, "rule"));
-    const char *sev = json_string_value(json_object_get(payload, "severity"));
-    if (asprintf(&n->subject, "[vexfs %s] %s %s", sev ? sev : "alert", name ? name : "anomaly",
-                 status ? status : "") < 0) {
-        vx_oom(0);
+    if (r) {
+        s_mail(n, payload);
     }
     n->actions_of = r ? s_actions_copy(r) : NULL;
     n->anomaly_url = anomaly_url ? vx_strdup(anomaly_url) : NULL;
@@ -320,21 +404,30 @@ s_send(an_monitor_t *m, struct s_note *list)
                     s_count(m, 0, rc, a->url, err);
                 } else {
                     struct an_smtp smtp = {m->smtp_url, m->smtp_from, m->scrape_timeout_ms};
-                    int rc = a->n_to ? an_notify_email(&smtp, a->to, a->n_to, n->subject, n->json,
+                    int rc = a->n_to ? an_notify_email(&smtp, a->to, a->n_to, n->subject, n->text,
                                                        err, sizeof err)
                                      : an_notify_email(&smtp, m->smtp_to, m->n_smtp_to,
-                                                       n->subject, n->json, err, sizeof err);
-                    s_count(m, 1, rc, m->smtp_url, err);
+                                                       n->subject, n->text, err, sizeof err);
+                    char where[2300];
+                    snprintf(where, sizeof where, "%s: email to %s%s via %s",
+                             n->actions_of->name,
+                             a->n_to ? a->to[0] : m->n_smtp_to ? m->smtp_to[0] : "(nobody)",
+                             (a->n_to ? a->n_to : m->n_smtp_to) > 1 ? " and others" : "",
+                             m->smtp_url);
+                    s_count(m, 1, rc, where, err);
                 }
             }
         }
         free(n->json);
         free(n->subject);
+        free(n->text);
         free(n->anomaly_url);
         an_rule_destroy(&n->actions_of);
         free(n);
     }
 }
+
+static void s_anom_expire(an_monitor_t *m);
 
 /* ---- evaluation --------------------------------------------------------------------------- */
 
@@ -461,6 +554,7 @@ s_round(an_monitor_t *m)
         s_scrape(&sc[i], m->scrape_timeout_ms);
     }
     pthread_mutex_lock(&m->lock);
+    s_anom_expire(m);
     struct s_note *notes = m->pending;
     m->pending = NULL;
     for (size_t i = 0; i < n; i++) {
@@ -602,6 +696,9 @@ an_monitor_alerts(an_monitor_t *m)
             json_array_append_new(active, s_alert_json(rs, s_state_names[rs->state]));
         }
     }
+    for (size_t i = 0; i < m->n_anoms; i++) {
+        json_array_append(active, m->anoms[i].alert);
+    }
     for (size_t i = 0; i < m->recent_n; i++) {
         json_array_append(recent, m->recent[(m->recent_head + i) % m->max_recent]);
     }
@@ -609,14 +706,91 @@ an_monitor_alerts(an_monitor_t *m)
     return json_pack("{s:o, s:o}", "active", active, "recent", recent);
 }
 
+/* The identity of an anomaly's series without its aggregation (caller frees). */
+static char *
+s_anom_key(const char *query, int partition, json_t *group)
+{
+    char *g = group ? json_dumps(group, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
+    char *key = NULL;
+    if (asprintf(&key, "%s\x1f%d\x1f%s", query, partition, g ? g : "{}") < 0) {
+        vx_oom(0);
+    }
+    free(g);
+    return key;
+}
+
+static struct s_anom *
+s_anom_find(an_monitor_t *m, const char *key)
+{
+    for (size_t i = 0; i < m->n_anoms; i++) {
+        if (strcmp(m->anoms[i].key, key) == 0) {
+            return &m->anoms[i];
+        }
+    }
+    return NULL;
+}
+
+/* Resolves the firing anomaly alert i: a resolved alert in recent and for the webhook, the
+ * entry removed (order kept). window: the normal window that resolved it, or NULL. Lock held. */
+static void
+s_anom_resolve(an_monitor_t *m, size_t i, const char *reason, json_t *window)
+{
+    struct s_anom *a = &m->anoms[i];
+    uint64_t now = s_wall_ms();
+    json_t *r = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:O}", "source", "anomaly",
+                          "status", "resolved", "severity", "warning", "reason", reason, "at_ms",
+                          (json_int_t)now, "resolved_at_ms", (json_int_t)now, "fired_at_ms",
+                          (json_int_t)a->fired_wall, "anomalous_windows",
+                          (json_int_t)a->windows, "anomaly",
+                          json_object_get(a->alert, "anomaly"));
+    if (window) {
+        json_object_set(r, "resolved_by_window", window);
+    }
+    if (*m->anomaly_url) {
+        s_queue(&m->pending, r, NULL, m->anomaly_url);
+        pthread_cond_signal(&m->wake);
+    }
+    s_recent_add(m, r);
+    vx_counter_add(m->c_anom_resolved, 1);
+    vx_info("AN-ANOMALY-RESOLVED", "anomaly alert of query %s resolved (%s)", a->query, reason);
+    free(a->key);
+    free(a->query);
+    json_decref(a->alert);
+    memmove(&m->anoms[i], &m->anoms[i + 1], (m->n_anoms - i - 1) * sizeof *m->anoms);
+    m->n_anoms--;
+}
+
 void
 an_monitor_anomaly(an_monitor_t *m, json_t *anomaly)
 {
+    uint64_t now = s_wall_ms();
     json_t *a = json_pack("{s:s, s:s, s:s, s:I, s:O}", "source", "anomaly", "status", "firing",
-                          "severity", "warning", "at_ms", (json_int_t)s_wall_ms(), "anomaly",
-                          anomaly);
+                          "severity", "warning", "at_ms", (json_int_t)now, "anomaly", anomaly);
+    const char *query = json_string_value(json_object_get(anomaly, "query"));
+    char *key = s_anom_key(query ? query : "", (int)json_integer_value(json_object_get(anomaly,
+                                                                                      "partition")),
+                           json_object_get(anomaly, "group"));
     pthread_mutex_lock(&m->lock);
     vx_counter_add(m->c_anomalies, 1);
+    struct s_anom *fa = s_anom_find(m, key);
+    if (fa) {
+        /* the same series again (or another aggregation of the same window): still firing */
+        json_object_set_new(a, "fired_at_ms", json_integer((json_int_t)fa->fired_wall));
+        json_decref(fa->alert);
+        fa->alert = json_incref(a);
+        fa->windows++;
+        fa->last_mono = vx_mono_ns();
+        free(key);
+    } else {
+        if (m->n_anoms == m->max_anoms) {
+            vx_counter_add(m->c_anom_evicted, 1);
+            s_anom_resolve(m, 0, "evicted", NULL);
+        }
+        json_object_set_new(a, "fired_at_ms", json_integer((json_int_t)now));
+        m->anoms = vx_realloc(m->anoms, (m->n_anoms + 1) * sizeof *m->anoms);
+        m->anoms[m->n_anoms++] = (struct s_anom){key, vx_strdup(query ? query : ""),
+                                                 json_incref(a), now, vx_mono_ns(), 1};
+    }
     if (*m->anomaly_url) {
         /* sent by the evaluation thread: the caller (the analytics loop) must not wait */
         s_queue(&m->pending, a, NULL, m->anomaly_url);
@@ -624,6 +798,58 @@ an_monitor_anomaly(an_monitor_t *m, json_t *anomaly)
     }
     s_recent_add(m, a);
     pthread_mutex_unlock(&m->lock);
+}
+
+void
+an_monitor_window_normal(an_monitor_t *m, const char *query, int partition, json_t *group,
+                         uint64_t start_ns, uint64_t end_ns)
+{
+    pthread_mutex_lock(&m->lock);
+    if (m->n_anoms == 0) {
+        pthread_mutex_unlock(&m->lock);
+        return;
+    }
+    char *key = s_anom_key(query, partition, group);
+    struct s_anom *fa = s_anom_find(m, key);
+    if (fa) {
+        json_t *w = json_pack("{s:I, s:I}", "start_ns", (json_int_t)start_ns, "end_ns",
+                              (json_int_t)end_ns);
+        s_anom_resolve(m, (size_t)(fa - m->anoms), "normal_window", w);
+        json_decref(w);
+    }
+    pthread_mutex_unlock(&m->lock);
+    free(key);
+}
+
+void
+an_monitor_forget_query(an_monitor_t *m, const char *query)
+{
+    pthread_mutex_lock(&m->lock);
+    for (size_t i = 0; i < m->n_anoms;) {
+        if (strcmp(m->anoms[i].query, query) == 0) {
+            s_anom_resolve(m, i, "query_removed", NULL);
+        } else {
+            i++;
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* Resolves the anomaly alerts without a window for anomaly_resolve_after_ms. Lock held. */
+static void
+s_anom_expire(an_monitor_t *m)
+{
+    if (m->anom_timeout_ms == 0) {
+        return;
+    }
+    uint64_t now = vx_mono_ns();
+    for (size_t i = 0; i < m->n_anoms;) {
+        if (now - m->anoms[i].last_mono >= m->anom_timeout_ms * VX_NS_PER_MS) {
+            s_anom_resolve(m, i, "timeout", NULL);
+        } else {
+            i++;
+        }
+    }
 }
 
 /* ---- health ------------------------------------------------------------------------------------ */
@@ -760,6 +986,8 @@ an_monitor_new(const vx_config_t *cfg, vx_metrics_t *metrics, const char *state_
     m->health_on = vx_config_bool(cfg, AN_MON_SECTION, "enable_health_monitoring");
     m->state_dir = vx_strdup(state_dir ? state_dir : "");
     m->anomaly_url = vx_strdup(vx_config_str(cfg, AN_MON_SECTION, "anomaly_webhook_url"));
+    m->max_anoms = (size_t)vx_config_int(cfg, AN_MON_SECTION, "max_active_anomaly_alerts");
+    m->anom_timeout_ms = (uint64_t)vx_config_int(cfg, AN_MON_SECTION, "anomaly_resolve_after_ms");
     m->smtp_url = vx_strdup(vx_config_str(cfg, AN_MON_SECTION, "smtp_url"));
     m->smtp_from = vx_strdup(vx_config_str(cfg, AN_MON_SECTION, "smtp_from"));
     m->smtp_to = s_split(vx_config_str(cfg, AN_MON_SECTION, "smtp_to"), &m->n_smtp_to);
@@ -773,6 +1001,14 @@ an_monitor_new(const vx_config_t *cfg, vx_metrics_t *metrics, const char *state_
                                          "Alert rule scrapes that failed (state kept).", NULL);
     m->c_anomalies = vx_metrics_counter(metrics, "vexfs_analytics_anomaly_alerts_total",
                                         "Anomalies raised as alerts.", NULL);
+    m->c_anom_resolved = vx_metrics_counter(metrics, "vexfs_analytics_anomaly_alerts_resolved_total",
+                                            "Anomaly alerts resolved (normal window, timeout, "
+                                            "query removed or evicted).",
+                                            NULL);
+    m->c_anom_evicted = vx_metrics_counter(metrics, "vexfs_analytics_anomaly_alerts_evicted_total",
+                                           "Anomaly alerts resolved early because "
+                                           "max_active_anomaly_alerts were firing.",
+                                           NULL);
     static const char *const kinds[] = {"webhook", "email"};
     const char *help = "Alert notifications, by action and result.";
     for (int k = 0; k < 2; k++) {
@@ -794,6 +1030,12 @@ an_monitor_new(const vx_config_t *cfg, vx_metrics_t *metrics, const char *state_
                      vx_config_bool(cfg, AN_MON_SECTION, key) ? 1 : 0);
     }
     int rc = s_services(m, vx_config_str(cfg, AN_MON_SECTION, "services"), err, errlen);
+    if (rc == 0 && *m->smtp_url && strncmp(m->smtp_url, "smtp://", 7) != 0 &&
+        strncmp(m->smtp_url, "smtps://", 8) != 0) {
+        snprintf(err, errlen, "monitoring.smtp_url: '%s': expected smtp://host:port or "
+                              "smtps://host:port", m->smtp_url);
+        rc = -EINVAL;
+    }
     if (rc == 0) {
         rc = 1;
         if (*m->state_dir) {
@@ -836,6 +1078,12 @@ an_monitor_destroy(an_monitor_t **mp)
     while (m->n_rules) {
         s_rstate_free(&m->rules[--m->n_rules]);
     }
+    for (size_t i = 0; i < m->n_anoms; i++) {
+        free(m->anoms[i].key);
+        free(m->anoms[i].query);
+        json_decref(m->anoms[i].alert);
+    }
+    free(m->anoms);
     m->notify_on = false;
     s_send(m, m->pending); /* frees them (counted as suppressed) */
     free(m->rules);

@@ -6,7 +6,10 @@
  *    (actions notified) -> resolved when it stops holding (actions notified again). A failed
  *    scrape leaves the state as it is and is shown on the rule;
  *  - anomalies found by the analytics queries are raised as alerts (source "anomaly") and sent
- *    to anomaly_webhook_url when set;
+ *    to anomaly_webhook_url when set; one alert fires per query, partition and group, and is
+ *    resolved (and sent again) by the next final window of that series that is not anomalous,
+ *    after anomaly_resolve_after_ms without one, when its query is removed, or when
+ *    max_active_anomaly_alerts newer ones push it out;
  *  - system health: GET /health and /ready of every service in `services`, aggregated into
  *    healthy (all up), degraded, or critical (more than half of the services down).
  *
@@ -43,10 +46,17 @@ int an_monitor_put_rule(an_monitor_t *m, json_t *body, bool replace, bool *creat
 int an_monitor_delete_rule(an_monitor_t *m, const char *name);
 /* One rule with its state, or all (name NULL) as an array; NULL when not found. */
 json_t *an_monitor_get_rule(an_monitor_t *m, const char *name);
-/* {"active":[pending and firing alerts], "recent":[firing/resolved transitions, anomalies]}. */
+/* {"active":[pending and firing alerts, firing anomaly alerts], "recent":[firing/resolved
+ * transitions of rules and anomalies]}. */
 json_t *an_monitor_alerts(an_monitor_t *m);
 /* Raises an anomaly (borrowed) found by query as an alert. */
 void an_monitor_anomaly(an_monitor_t *m, json_t *anomaly);
+/* A final window of query, partition and group (borrowed) judged not anomalous: resolves that
+ * series' firing anomaly alert, if any. */
+void an_monitor_window_normal(an_monitor_t *m, const char *query, int partition, json_t *group,
+                              uint64_t start_ns, uint64_t end_ns);
+/* The query was removed or replaced: its anomaly alerts are resolved. */
+void an_monitor_forget_query(an_monitor_t *m, const char *query);
 /* Probes every configured service now. New reference; -ENOTSUP in *rc when health monitoring
  * is off. */
 json_t *an_monitor_health(an_monitor_t *m, int *rc);

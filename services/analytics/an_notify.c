@@ -139,6 +139,30 @@ cb_read(char *buf, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
+/* Appends text to the message: CR and LF of header values become spaces; in the body, every
+ * line ends with CRLF (SMTP has no bare LF). */
+static void
+s_put(char **msg, size_t *len, size_t *cap, const char *text, bool header)
+{
+    for (const char *p = text; *p; p++) {
+        if (*len + 3 > *cap) {
+            *cap = (*len + 3) * 2;
+            *msg = vx_realloc(*msg, *cap);
+        }
+        if (header && (*p == '\r' || *p == '\n')) {
+            (*msg)[(*len)++] = ' ';
+        } else if (!header && *p == '\n') {
+            if (p == text || p[-1] != '\r') {
+                (*msg)[(*len)++] = '\r';
+            }
+            (*msg)[(*len)++] = '\n';
+        } else {
+            (*msg)[(*len)++] = *p;
+        }
+    }
+    (*msg)[*len] = '\0';
+}
+
 int
 an_notify_email(const struct an_smtp *smtp, char *const *to, size_t n, const char *subject,
                 const char *body, char *err, size_t errlen)
@@ -152,19 +176,34 @@ an_notify_email(const struct an_smtp *smtp, char *const *to, size_t n, const cha
         snprintf(err, errlen, "curl_easy_init failed");
         return -EIO;
     }
+    /* only mail: a mistyped http:// URL must not turn the message into an HTTP upload */
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
     char date[64];
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
-    char *msg = NULL;
-    int mlen = asprintf(&msg,
-                        "Date: %s\r\nFrom: <%s>\r\nTo: <%s>%s\r\nSubject: %s\r\n"
-                        "Content-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n",
-                        date, smtp->from, to[0], n > 1 ? " (and others)" : "", subject, body);
-    if (mlen < 0) {
-        vx_oom(0);
+    size_t mlen = 0, mcap = 1024;
+    char *msg = vx_malloc(mcap);
+    msg[0] = '\0';
+    s_put(&msg, &mlen, &mcap, "Date: ", true);
+    s_put(&msg, &mlen, &mcap, date, true);
+    s_put(&msg, &mlen, &mcap, "\r\nFrom: <", false);
+    s_put(&msg, &mlen, &mcap, smtp->from, true);
+    s_put(&msg, &mlen, &mcap, ">\r\nTo: ", false);
+    for (size_t i = 0; i < n; i++) {
+        s_put(&msg, &mlen, &mcap, i ? ", <" : "<", true);
+        s_put(&msg, &mlen, &mcap, to[i], true);
+        s_put(&msg, &mlen, &mcap, ">", true);
     }
+    s_put(&msg, &mlen, &mcap, "\r\nSubject: ", false);
+    s_put(&msg, &mlen, &mcap, subject, true);
+    s_put(&msg, &mlen, &mcap,
+          "\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+          "Content-Transfer-Encoding: 8bit\r\n\r\n",
+          false);
+    s_put(&msg, &mlen, &mcap, body, false);
+    s_put(&msg, &mlen, &mcap, "\n", false);
     struct curl_slist *rcpt = NULL;
     for (size_t i = 0; i < n; i++) {
         char addr[300];
@@ -173,7 +212,7 @@ an_notify_email(const struct an_smtp *smtp, char *const *to, size_t n, const cha
     }
     char from[300];
     snprintf(from, sizeof from, "<%s>", smtp->from);
-    struct s_reader rd = {msg, (size_t)mlen, 0};
+    struct s_reader rd = {msg, mlen, 0};
     curl_easy_setopt(c, CURLOPT_MAIL_FROM, from);
     curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
     curl_easy_setopt(c, CURLOPT_READFUNCTION, cb_read);
@@ -182,7 +221,13 @@ an_notify_email(const struct an_smtp *smtp, char *const *to, size_t n, const cha
     CURLcode rc = curl_easy_perform(c);
     int out = 0;
     if (rc != CURLE_OK) {
-        snprintf(err, errlen, "%s", curl_easy_strerror(rc));
+        long code = 0; /* the server's last reply, 0 when it never answered */
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+        if (code) {
+            snprintf(err, errlen, "%s (SMTP reply %ld)", curl_easy_strerror(rc), code);
+        } else {
+            snprintf(err, errlen, "%s", curl_easy_strerror(rc));
+        }
         out = -EIO;
     }
     curl_slist_free_all(rcpt);

@@ -139,6 +139,10 @@ cb_emit(const struct an_result *r, void *arg)
     /* A replay emits windows already judged: they would count twice in the baselines. */
     if (s->anomaly_on && s->replay.state != AN_REPLAY_RUNNING) {
         int n = an_anomaly_observe(s->anomaly, r);
+        if (n == 0 && s->monitor) {
+            an_monitor_window_normal(s->monitor, r->query->id, (int)r->partition, r->group,
+                                     r->start_ns, r->end_ns);
+        }
         if (n > 0) {
             vx_counter_add(s->c_anomalies, (uint64_t)n);
             if (s->monitor) {
@@ -371,6 +375,9 @@ s_uninstall(an_server_t *s, size_t idx)
         an_engine_remove_query(s->parts[i]->eng, qs->q->id);
     }
     an_anomaly_forget(s->anomaly, qs->q->id);
+    if (s->monitor) {
+        an_monitor_forget_query(s->monitor, qs->q->id);
+    }
     if (s->merge) {
         an_merge_forget(s->merge, qs->q->id);
     }

@@ -5,7 +5,15 @@
  * to hold, fires to the webhook only after holding for its for_ms (never before: no webhook
  * while it is pending, and the daemon reports having held it at least that long), and is
  * resolved when the condition stops. Bad rules get a 400 naming the member. System health
- * follows the services' answers: degraded, critical, degraded. */
+ * follows the services' answers: degraded, critical, degraded.
+ *
+ * Email actions go to a real SMTP server started here (smtp_harness.c): the envelope and the
+ * message name the rule, metric, value and severity; a recipient refused with 550 makes the
+ * delivery count as failed and logged, and the rule's next action still runs.
+ *
+ * Anomaly alerts: a spike in one group fires an alert (listed as active, sent to the anomaly
+ * webhook) that stays firing while other groups' windows are normal, and is resolved by the
+ * next normal window of its own group: listed as resolved with its time, and sent again. */
 #include <check.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -18,7 +26,9 @@
 #include <unistd.h>
 
 #include "an_harness.h"
+#include "smtp_harness.h"
 #include "vx_test.h"
+#include "vx_wire.h"
 
 #define S_MAX_HOOKS 16
 
@@ -370,6 +380,294 @@ START_TEST(t_rule_fires_and_resolves)
 }
 END_TEST
 
+/* The whole file (caller frees), "" when it cannot be read. */
+static char *
+s_slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *text = calloc(1, 1 << 20);
+    ck_assert_ptr_nonnull(text);
+    if (f) {
+        size_t n = fread(text, 1, (1 << 20) - 1, f);
+        text[n] = '\0';
+        fclose(f);
+    }
+    return text;
+}
+
+static void
+s_wait_mails(sh_smtp_t *smtp, size_t want)
+{
+    time_t deadline = time(NULL) + 60;
+    while (sh_smtp_count(smtp) < want && time(NULL) < deadline) {
+        usleep(50000);
+    }
+    ck_assert_uint_eq(sh_smtp_count(smtp), want);
+}
+
+static void
+s_assert_mail(sh_smtp_t *smtp, size_t i, const char *status, const char *value)
+{
+    struct sh_mail m;
+    ck_assert_int_eq(sh_smtp_get(smtp, i, &m), 0);
+    ck_assert_str_eq(m.from, "alerts@vexfs.test");
+    ck_assert_uint_eq(m.n_rcpt, 2);
+    ck_assert_str_eq(m.rcpt[0], "ops@example.com");
+    ck_assert_str_eq(m.rcpt[1], "dev@example.com");
+    ck_assert_msg(m.helo[0] != '\0', "EHLO without a domain");
+    char want[256];
+    snprintf(want, sizeof want,
+             "\r\nSubject: [vexfs critical] mailhigh %s: test_value > 5 (value %s)\r\n", status,
+             value);
+    ck_assert_msg(strstr(m.data, want), "no '%s' in:\n%s", want, m.data);
+    ck_assert_ptr_nonnull(strstr(m.data, "\r\nFrom: <alerts@vexfs.test>\r\n"));
+    ck_assert_ptr_nonnull(strstr(m.data, "\r\nTo: <ops@example.com>, <dev@example.com>\r\n"));
+    ck_assert_ptr_nonnull(strstr(m.data, "\r\n\r\nAlert:      mailhigh\r\n"));
+    snprintf(want, sizeof want, "\r\nStatus:     %s\r\n", status);
+    ck_assert_msg(strstr(m.data, want), "no '%s' in:\n%s", want, m.data);
+    ck_assert_ptr_nonnull(strstr(m.data, "\r\nSeverity:   critical\r\n"));
+    ck_assert_ptr_nonnull(strstr(m.data, "\r\nMetric:     test_value\r\n"));
+    ck_assert_ptr_nonnull(strstr(m.data, "\r\nLabels:     {\"kind\":\"a\"}\r\n"));
+    snprintf(want, sizeof want, "\r\nValue:      %s\r\n", value);
+    ck_assert_msg(strstr(m.data, want), "no '%s' in:\n%s", want, m.data);
+    /* no bare LF anywhere: SMTP lines end with CRLF */
+    for (const char *p = strchr(m.data, '\n'); p; p = strchr(p + 1, '\n')) {
+        ck_assert_msg(p > m.data && p[-1] == '\r', "bare LF in the message");
+    }
+    sh_mail_free(&m);
+}
+
+START_TEST(t_email_actions)
+{
+    uint16_t port = vt_free_port(), smtp_port = 0;
+    s_svc.value = 1;
+    struct MHD_Daemon *srv = s_serve(port);
+    sh_smtp_t *smtp = sh_smtp_start(&smtp_port);
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "monitoring:\n"
+             "  metrics_collection_interval_ms: 100\n"
+             "  smtp_url: smtp://127.0.0.1:%u\n"
+             "  smtp_from: alerts@vexfs.test\n",
+             (unsigned)smtp_port);
+    struct ah_daemon d;
+    ah_start(&d, yaml, NULL);
+    char body[2048];
+    /* the email first, then a webhook: a failed email must not stop the webhook */
+    snprintf(body, sizeof body,
+             "{\"name\":\"mailhigh\",\"target\":\"http://127.0.0.1:%u/metrics\","
+             "\"metric\":\"test_value\",\"labels\":{\"kind\":\"a\"},\"condition\":\">\","
+             "\"threshold\":5,\"severity\":\"critical\","
+             "\"actions\":[{\"type\":\"email\",\"to\":[\"ops@example.com\",\"dev@example.com\"]},"
+             "{\"type\":\"webhook\",\"url\":\"http://127.0.0.1:%u/hook\"}]}",
+             (unsigned)port, (unsigned)port);
+    ck_assert_int_eq(ah_call(&d, "POST", "/v1/alert-rules", body, true, NULL), 201);
+
+    /* fires: one mail; resolves: a second one */
+    s_set(10);
+    s_wait_mails(smtp, 1);
+    s_assert_mail(smtp, 0, "firing", "10");
+    s_set(0);
+    s_wait_mails(smtp, 2);
+    s_assert_mail(smtp, 1, "resolved", "0");
+    time_t deadline = time(NULL) + 60;
+    while (s_hooks() < 2 && time(NULL) < deadline) {
+        usleep(50000);
+    }
+    ck_assert_int_eq(s_hooks(), 2);
+    ck_assert_double_eq(
+        ah_metric(&d, "vexfs_analytics_alert_notifications_total{action=\"email\",result=\"sent\"}"),
+        2);
+    ck_assert_double_eq(
+        ah_metric(&d,
+                  "vexfs_analytics_alert_notifications_total{action=\"email\",result=\"failed\"}"),
+        0);
+
+    /* a refused recipient: the delivery fails, is counted and logged; the webhook still goes */
+    sh_smtp_refuse(smtp, "dev@example.com");
+    s_set(20);
+    deadline = time(NULL) + 60;
+    while (s_hooks() < 3 && time(NULL) < deadline) {
+        usleep(50000);
+    }
+    ck_assert_int_eq(s_hooks(), 3);
+    json_t *h = s_hook(2);
+    ck_assert_str_eq(json_string_value(json_object_get(h, "status")), "firing");
+    ck_assert_double_eq(json_number_value(json_object_get(h, "value")), 20);
+    json_decref(h);
+    ck_assert_uint_eq(sh_smtp_refused(smtp), 1);
+    ck_assert_uint_eq(sh_smtp_count(smtp), 2); /* nothing delivered to the other recipient */
+    ck_assert_double_eq(
+        ah_metric(&d,
+                  "vexfs_analytics_alert_notifications_total{action=\"email\",result=\"failed\"}"),
+        1);
+    ck_assert_double_eq(
+        ah_metric(&d, "vexfs_analytics_alert_notifications_total{action=\"email\",result=\"sent\"}"),
+        2);
+    ck_assert_double_eq(
+        ah_metric(&d, "vexfs_analytics_alert_notifications_total{action=\"webhook\",result=\"sent\"}"),
+        3);
+    char *log = s_slurp(d.log);
+    ck_assert_msg(strstr(log, "AN-ALERT-NOTIFY") &&
+                      strstr(log, "mailhigh: email to ops@example.com and others") &&
+                      strstr(log, "SMTP reply 550"),
+                  "the failed email is not logged in %s", d.log);
+    free(log);
+    ah_stop(&d);
+    sh_smtp_stop(&smtp);
+    MHD_stop_daemon(srv);
+    for (int i = 0; i < s_svc.n_hooks; i++) {
+        free(s_svc.hooks[i]);
+    }
+}
+END_TEST
+
+static void
+s_push(zsock_t *push, uint64_t ts_ms, const char *user)
+{
+    vx_event_t e;
+    struct ah_ev_storage st;
+    ah_event(&e, &st, 2, ts_ms, "/data/x", user, 10);
+    vx_event_t *ev = &e;
+    vx_batch_t b;
+    vexfs__v1__event_batch__init(&b);
+    b.events = &ev;
+    b.n_events = 1;
+    ck_assert_int_eq(vx_wire_send(push, "analytics", &b, 0), 0);
+}
+
+static void
+s_push_n(zsock_t *push, uint64_t from_ms, int n, const char *user)
+{
+    for (int i = 0; i < n; i++) {
+        s_push(push, from_ms + (uint64_t)i, user);
+    }
+}
+
+/* The members of GET /v1/alerts whose source is anomaly (new array; caller decrefs). */
+static json_t *
+s_anomaly_alerts(const struct ah_daemon *d, const char *list)
+{
+    json_t *al = NULL, *out = json_array();
+    ck_assert_int_eq(ah_call(d, "GET", "/v1/alerts", NULL, false, &al), 200);
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(al, list), i, a) {
+        if (strcmp(json_string_value(json_object_get(a, "source")), "anomaly") == 0) {
+            json_array_append(out, a);
+        }
+    }
+    json_decref(al);
+    return out;
+}
+
+static const char *
+s_group_user(json_t *alert)
+{
+    json_t *g = json_object_get(json_object_get(alert, "anomaly"), "group");
+    return json_string_value(json_object_get(g, "metadata.user_id"));
+}
+
+START_TEST(t_anomaly_alert_resolves)
+{
+    uint16_t port = vt_free_port();
+    struct MHD_Daemon *srv = s_serve(port);
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "monitoring:\n"
+             "  metrics_collection_interval_ms: 100\n"
+             "  anomaly_webhook_url: http://127.0.0.1:%u/hook\n",
+             (unsigned)port);
+    struct ah_daemon d;
+    ah_start(&d, yaml, NULL);
+    const char *q = "{\"id\":\"q1\",\"window\":{\"kind\":\"tumbling\",\"size_ms\":1000},"
+                    "\"group_by\":[\"metadata.user_id\"],"
+                    "\"aggregations\":[{\"fn\":\"count\",\"as\":\"n\"}],"
+                    "\"anomaly\":{\"min_windows\":5,\"z_threshold\":3}}";
+    ck_assert_int_eq(ah_call(&d, "POST", "/v1/queries", q, true, NULL), 201);
+    zsock_t *push = zsock_new(ZMQ_PUSH);
+    ck_assert_int_eq(zsock_connect(push, "%s", d.input), 0);
+    zsock_set_linger(push, 5000);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    uint64_t base = ((uint64_t)now.tv_sec - 600) * 1000ULL;
+
+    /* 8 steady windows for u and v, then a spike of u; v's window 9 closes window 8 */
+    for (int w = 0; w < 9; w++) {
+        s_push_n(push, base + (uint64_t)w * 1000, w == 8 ? 50 : 5, "u");
+        s_push_n(push, base + (uint64_t)w * 1000 + 100, 5, "v");
+    }
+    s_push_n(push, base + 9000 + 100, 5, "v");
+    time_t deadline = time(NULL) + 60;
+    while (s_hooks() < 1 && time(NULL) < deadline) {
+        usleep(50000);
+    }
+    ck_assert_int_eq(s_hooks(), 1);
+    json_t *h = s_hook(0);
+    ck_assert_str_eq(json_string_value(json_object_get(h, "source")), "anomaly");
+    ck_assert_str_eq(json_string_value(json_object_get(h, "status")), "firing");
+    ck_assert_str_eq(s_group_user(h), "u");
+    json_decref(h);
+    /* window 8 of v was normal: u's alert stays firing */
+    json_t *active = s_anomaly_alerts(&d, "active");
+    ck_assert_uint_eq(json_array_size(active), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(active, 0), "status")),
+                     "firing");
+    ck_assert_str_eq(s_group_user(json_array_get(active, 0)), "u");
+    ck_assert_double_eq(json_real_value(json_object_get(
+                            json_object_get(json_array_get(active, 0), "anomaly"), "value")),
+                        50);
+    json_decref(active);
+    json_t *recent = s_anomaly_alerts(&d, "recent");
+    ck_assert_uint_eq(json_array_size(recent), 1);
+    json_decref(recent);
+    ck_assert_double_eq(ah_metric(&d, "vexfs_analytics_anomaly_alerts_resolved_total"), 0);
+
+    /* u back to normal in window 9; a far event closes it */
+    s_push_n(push, base + 9000 + 200, 5, "u");
+    s_push(push, base + 100000, "w");
+    deadline = time(NULL) + 60;
+    while (s_hooks() < 2 && time(NULL) < deadline) {
+        usleep(50000);
+    }
+    ck_assert_int_eq(s_hooks(), 2);
+    h = s_hook(1);
+    ck_assert_str_eq(json_string_value(json_object_get(h, "source")), "anomaly");
+    ck_assert_str_eq(json_string_value(json_object_get(h, "status")), "resolved");
+    ck_assert_str_eq(json_string_value(json_object_get(h, "reason")), "normal_window");
+    ck_assert_str_eq(s_group_user(h), "u");
+    json_decref(h);
+    active = s_anomaly_alerts(&d, "active");
+    ck_assert_uint_eq(json_array_size(active), 0);
+    json_decref(active);
+    recent = s_anomaly_alerts(&d, "recent");
+    ck_assert_uint_eq(json_array_size(recent), 2);
+    json_t *fired = json_array_get(recent, 0), *res = json_array_get(recent, 1);
+    ck_assert_str_eq(json_string_value(json_object_get(fired, "status")), "firing");
+    ck_assert_str_eq(json_string_value(json_object_get(res, "status")), "resolved");
+    ck_assert_str_eq(s_group_user(res), "u");
+    ck_assert_int_ge(json_integer_value(json_object_get(res, "resolved_at_ms")),
+                     json_integer_value(json_object_get(fired, "fired_at_ms")));
+    ck_assert_int_eq(json_integer_value(json_object_get(res, "fired_at_ms")),
+                     json_integer_value(json_object_get(fired, "fired_at_ms")));
+    ck_assert_int_eq(json_integer_value(json_object_get(
+                         json_object_get(res, "resolved_by_window"), "start_ns")),
+                     (json_int_t)((base + 9000) * 1000000ULL));
+    json_decref(recent);
+    ck_assert_double_eq(ah_metric(&d, "vexfs_analytics_anomaly_alerts_resolved_total"), 1);
+    ck_assert_double_eq(ah_metric(&d, "vexfs_analytics_anomaly_alerts_total"), 1);
+    ck_assert_double_eq(
+        ah_metric(&d, "vexfs_analytics_alert_notifications_total{action=\"webhook\",result=\"sent\"}"),
+        2);
+    zsock_destroy(&push);
+    ah_stop(&d);
+    MHD_stop_daemon(srv);
+    for (int i = 0; i < s_svc.n_hooks; i++) {
+        free(s_svc.hooks[i]);
+    }
+}
+END_TEST
+
 int
 main(void)
 {
@@ -377,6 +675,8 @@ main(void)
     TCase *tc = tcase_create("alerts");
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, t_rule_fires_and_resolves);
+    tcase_add_test(tc, t_email_actions);
+    tcase_add_test(tc, t_anomaly_alert_resolves);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
