@@ -100,9 +100,11 @@ struct s_ev {
     Vexfs__V1__Event__MetadataEntry *mp;
     char path[64];
     char user[16];
-    const uint8_t *packed; /* the event as the daemon receives it, for the kept events */
-    size_t packed_len;
 };
+
+/* The events as the daemon receives them (packed, one buffer in stream order, with their spans
+ * in a compact array as vx_wire_event_spans gives them), for the kept events. */
+static struct vx_span s_spans[N_DISTINCT];
 
 static void
 cb_alert(const struct au_alert *a, void *arg)
@@ -134,8 +136,9 @@ s_run(const struct s_ev *evs, unsigned long long n, int with_regex)
     }
     uint64_t t0 = vx_mono_ns();
     for (unsigned long long i = 0; i < n; i++) {
-        const struct s_ev *ev = &evs[i % N_DISTINCT];
-        au_engine_on_event_packed(eng, &ev->ev, ev->packed, ev->packed_len, i * S_STEP_NS);
+        size_t k = i % N_DISTINCT;
+        au_engine_on_event_packed(eng, &evs[k].ev, s_spans[k].data, s_spans[k].len,
+                                  i * S_STEP_NS);
     }
     uint64_t dt = vx_mono_ns() - t0;
     struct au_engine_stats st;
@@ -272,9 +275,9 @@ main(int argc, char **argv)
         return 1;
     }
     for (uint32_t i = 0, off = 0; i < N_DISTINCT; i++) {
-        evs[i].packed = packed + off;
-        evs[i].packed_len = vexfs__v1__event__pack(&evs[i].ev, packed + off);
-        off += (uint32_t)evs[i].packed_len;
+        s_spans[i].data = packed + off;
+        s_spans[i].len = vexfs__v1__event__pack(&evs[i].ev, packed + off);
+        off += (uint32_t)s_spans[i].len;
     }
     printf("automation engine: %u patterns (25 per kind, 100,000 users), %llu events, one "
            "core, engine time +%llu us per event\n",

@@ -781,6 +781,16 @@ au_engine_on_event_packed(au_engine_t *e, const vx_event_t *ev, const void *data
     e->cur_data = data;
     e->cur_len = len;
     e->cur_blob = NULL;
+    if (e->max_ev > 0) {
+        /* Most events are kept by some partial match: start loading what s_keep copies
+         * while the patterns are tested. */
+        if (data != NULL) {
+            __builtin_prefetch(data);
+        }
+        if (e->free_blobs != NULL) {
+            __builtin_prefetch(e->free_blobs, 1);
+        }
+    }
     /* A pattern sees only its tenant's events: tenants never match on each other's data. */
     const char *tenant = ev->tenant != NULL && ev->tenant[0] != '\0' ? ev->tenant : "default";
     const uint32_t *idx = e->by_type[ev->type];
