@@ -48,6 +48,13 @@ static const struct vx_cfg_key s_keys[] = {
     {"max_partial_matches", VX_CFG_INT, "10000", 1, 10000000, false,
      "partial matches held per pattern; a new one beyond this evicts the oldest (counted in "
      "vexfs_automation_evictions_total)"},
+    {"max_match_events", VX_CFG_INT, "16", 0, 1024, false,
+     "matching events a partial match keeps for the input of the workflows it triggers; a "
+     "longer match keeps its most recent ones (the others counted in "
+     "vexfs_automation_match_events_truncated_total); 0: none"},
+    {"max_match_event_bytes", VX_CFG_INT, "67108864", 1024, 68719476736LL, false,
+     "bytes of kept matching events (packed), all patterns together; an event beyond this "
+     "is not kept (counted in vexfs_automation_match_events_truncated_total)"},
     {"max_alerts", VX_CFG_INT, "1000", 1, 1000000, false,
      "alerts kept for GET /v1/alerts; older ones are dropped first"},
     {"patterns_file", VX_CFG_STRING, "", 0, 4096, false,

@@ -10,6 +10,18 @@
  * evictions are counted. Absence patterns fire from the wheel: au_engine_advance (called by
  * au_engine_on_event too) must be called regularly for them to fire on time.
  *
+ * Matching events: each partial match keeps the events that make it up (packed protobuf,
+ * shared between the partial matches and patterns that keep the same event, freed with the
+ * last of them), at most max_match_events per partial match: when a match has more (a
+ * threshold with min_occurrences above the cap, a sequence longer than it), the most recent
+ * ones are kept and the others counted as truncated. Every kept event counts its packed size
+ * against max_match_event_bytes, all patterns together; an event that would go over is not
+ * kept (counted as over budget) and the match goes on without it. So the events kept take at
+ * most max_match_event_bytes, and the references to them at most patterns x
+ * max_partial_matches x max_match_events pointers. A completed match hands its kept events to
+ * the alert callback in the order they came (au_alert_events_json); an absence keeps the
+ * event of its first element.
+ *
  * Not thread-safe: one thread feeds an engine. Replacing the pattern set builds a new engine
  * (au_engine_new) and carries the counters over (au_engine_inherit); partial matches are not
  * carried. */
@@ -24,6 +36,9 @@
 
 #define AU_DEFAULT_MAX_PARTIALS 10000
 #define AU_MAX_PATTERNS 10000
+#define AU_DEFAULT_MATCH_EVENTS 16
+#define AU_MAX_MATCH_EVENTS 1024
+#define AU_DEFAULT_MATCH_EVENT_BYTES (64ULL << 20)
 
 typedef struct au_engine au_engine_t;
 
@@ -39,7 +54,16 @@ struct au_alert {
     uint64_t time_ns;        /* engine time of the match */
     uint64_t first_ns;       /* time of the match's first event */
     uint32_t n_events;       /* events that made up the match (1 for an absence: its start) */
+    const void *const *kept; /* the kept events, oldest first: opaque, see
+                              * au_alert_events_json */
+    uint32_t n_kept;
+    uint32_t n_truncated;    /* matching events left out by max_match_events */
+    uint32_t n_over_budget;  /* matching events left out by max_match_event_bytes */
 };
+
+/* The kept events of a match, oldest first, as a JSON array of events (vx_event_to_json; new
+ * reference). One event that filled several conjunction elements appears once. */
+json_t *au_alert_events_json(const struct au_alert *a);
 
 typedef void(au_alert_fn)(const struct au_alert *a, void *arg);
 
@@ -48,6 +72,10 @@ struct au_engine_opts {
     au_alert_fn *on_alert;   /* may be NULL: matches are only counted */
     void *arg;
     uint64_t now_ns;         /* the engine's start time */
+    /* Events kept per partial match, 0..AU_MAX_MATCH_EVENTS (larger is taken as the max);
+     * 0 keeps none. Not defaulted: zeroed options keep no events. */
+    uint32_t max_match_events;
+    uint64_t max_match_event_bytes; /* all kept events; 0: AU_DEFAULT_MATCH_EVENT_BYTES */
 };
 
 /* Validates and compiles patterns (a JSON array, borrowed; NULL for none). Returns 0 and *out
@@ -64,6 +92,10 @@ void au_engine_inherit(au_engine_t *e, const au_engine_t *old);
 /* Feeds one event at time now_ns; alerts go to opts.on_alert before it returns (the callback
  * must not call back into the engine). */
 void au_engine_on_event(au_engine_t *e, const vx_event_t *ev, uint64_t now_ns);
+/* The same with ev's packed protobuf at hand (data[0..len), borrowed for the call, as received
+ * from the wire): an event that is kept is copied instead of packed again. */
+void au_engine_on_event_packed(au_engine_t *e, const vx_event_t *ev, const void *data,
+                               size_t len, uint64_t now_ns);
 /* Moves time to now_ns: expires partial matches and fires absences that are due. */
 void au_engine_advance(au_engine_t *e, uint64_t now_ns);
 
@@ -90,6 +122,10 @@ struct au_engine_stats {
     uint64_t matches;
     uint64_t evictions;
     uint64_t partials;     /* held now, all patterns */
+    uint64_t events_truncated;   /* matching events of completed matches not kept: cap */
+    uint64_t events_over_budget; /* ... not kept: byte budget */
+    uint64_t kept_events;        /* distinct events held now */
+    uint64_t kept_bytes;         /* their packed size (with a small header each) */
 };
 void au_engine_stats(const au_engine_t *e, struct au_engine_stats *out);
 

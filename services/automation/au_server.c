@@ -24,6 +24,7 @@
 
 #define S_POLL_MS 10              /* how late an absence may fire when no input comes */
 #define S_ARENA_LIMIT (256u << 20) /* one decoded batch at most */
+#define S_MAX_SPANS 65536          /* larger batches: kept events are packed again */
 
 struct au_server {
     const vx_config_t *cfg;
@@ -38,13 +39,16 @@ struct au_server {
     uint64_t seq;                 /* seq of the newest alert */
     uint64_t dropped;             /* alerts pushed out of the ring */
     uint32_t max_partials;
+    uint32_t max_match_events;
+    uint64_t max_match_event_bytes;
     uint64_t budget_ns;
     zsock_t *input;
     vx_arena_t *arena;
     vx_seqtrack_t *seqs;
     vx_counter_t *c_batches, *c_events, *c_bad, *c_gaps, *c_slow, *c_evictions;
-    vx_gauge_t *g_partials, *g_patterns;
-    uint64_t evictions_seen;
+    vx_gauge_t *g_partials, *g_patterns, *g_kept_bytes;
+    vx_counter_t *c_trunc_cap, *c_trunc_budget;
+    uint64_t evictions_seen, trunc_cap_seen, trunc_budget_seen;
     /* workflows */
     au_flows_t *flows;
     au_exec_t *exec;
@@ -55,6 +59,7 @@ struct au_server {
     char *state_dir;              /* NULL: nothing persists */
     pthread_mutex_t save_lock;    /* orders writes of workflows.json */
     const vx_event_t *cur_ev;     /* loop thread, lock held: the event being fed */
+    struct vx_span *spans;        /* loop thread: S_MAX_SPANS */
 };
 
 static void s_save_patterns(au_server_t *s);
@@ -62,16 +67,19 @@ static int s_submit(au_server_t *s, struct au_workflow *w, json_t *input, json_t
                     char *id);
 static int s_emit(au_server_t *s, const char *tenant, json_t *event, char *err, size_t errlen);
 
-/* The input of a workflow started by a match: the match and the event that completed it
- * (null for an absence, which fires on time). */
+/* The input of a workflow started by a match: the match, the event that completed it (null
+ * for an absence, which fires on time) and the matching events kept (max_match_events),
+ * oldest first. */
 static json_t *
 s_match_json(au_server_t *s, const struct au_alert *a, const char *tenant)
 {
-    return json_pack("{s:{s:s, s:s, s:s, s:s, s:i, s:I, s:I}, s:o}", "match", "pattern",
-                     a->pattern_id, "tenant", tenant, "kind", au_kind_name(a->kind),
+    return json_pack("{s:{s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:i}, s:o, s:o}", "match",
+                     "pattern", a->pattern_id, "tenant", tenant, "kind", au_kind_name(a->kind),
                      "partition", a->partition, "events", (int)a->n_events, "first_ns",
-                     (json_int_t)a->first_ns, "time_ns", (json_int_t)a->time_ns, "event",
-                     s->cur_ev ? vx_event_to_json(s->cur_ev) : json_null());
+                     (json_int_t)a->first_ns, "time_ns", (json_int_t)a->time_ns,
+                     "events_truncated", (int)(a->n_truncated + a->n_over_budget), "event",
+                     s->cur_ev ? vx_event_to_json(s->cur_ev) : json_null(), "events",
+                     au_alert_events_json(a));
 }
 
 /* Starts ws[0..n) (references dropped) with the match as input. */
@@ -171,6 +179,8 @@ s_engine_build(au_server_t *s, json_t *patterns, au_engine_t **out, char *err, s
 {
     struct au_engine_opts o = {
         .max_partials = s->max_partials,
+        .max_match_events = s->max_match_events,
+        .max_match_event_bytes = s->max_match_event_bytes,
         .on_alert = cb_alert,
         .arg = s,
         .now_ns = vx_mono_ns(),
@@ -727,9 +737,13 @@ au_server_new(const vx_config_t *cfg, vx_metrics_t *metrics, char *err, size_t e
     s->cap = (size_t)vx_config_int(cfg, AU_SECTION, "max_alerts");
     s->ring = vx_calloc(s->cap, sizeof *s->ring);
     s->max_partials = (uint32_t)vx_config_int(cfg, AU_SECTION, "max_partial_matches");
+    s->max_match_events = (uint32_t)vx_config_int(cfg, AU_SECTION, "max_match_events");
+    s->max_match_event_bytes =
+        (uint64_t)vx_config_int(cfg, AU_SECTION, "max_match_event_bytes");
     s->budget_ns =
         (uint64_t)vx_config_int(cfg, AU_SECTION, "max_automation_latency_ms") * VX_NS_PER_MS;
     s->arena = vx_arena_new(1u << 20, S_ARENA_LIMIT);
+    s->spans = vx_calloc(S_MAX_SPANS, sizeof *s->spans);
     s->seqs = vx_seqtrack_new(4096);
     s->c_batches = vx_metrics_counter(metrics, "vexfs_automation_batches_total",
                                       "Input batches received.", NULL);
@@ -744,6 +758,17 @@ au_server_new(const vx_config_t *cfg, vx_metrics_t *metrics, char *err, size_t e
                                    NULL);
     s->c_evictions = vx_metrics_counter(metrics, "vexfs_automation_evictions_total",
                                         "Partial matches evicted by max_partial_matches.", NULL);
+    s->c_trunc_cap = vx_metrics_counter(
+        metrics, "vexfs_automation_match_events_truncated_total",
+        "Matching events of completed matches left out of the workflow input, by reason.",
+        "reason", "max_match_events", NULL);
+    s->c_trunc_budget = vx_metrics_counter(
+        metrics, "vexfs_automation_match_events_truncated_total",
+        "Matching events of completed matches left out of the workflow input, by reason.",
+        "reason", "max_match_event_bytes", NULL);
+    s->g_kept_bytes = vx_metrics_gauge(metrics, "vexfs_automation_match_event_bytes",
+                                       "Bytes of matching events kept by partial matches.",
+                                       NULL);
     s->g_partials = vx_metrics_gauge(metrics, "vexfs_automation_partial_matches",
                                      "Partial matches held, all patterns.", NULL);
     s->g_patterns = vx_metrics_gauge(metrics, "vexfs_automation_patterns",
@@ -866,6 +891,7 @@ au_server_destroy(au_server_t **sp)
     }
     free(s->ring);
     vx_arena_destroy(&s->arena);
+    free(s->spans);
     vx_seqtrack_destroy(&s->seqs);
     pthread_mutex_destroy(&s->lock);
     pthread_mutex_destroy(&s->edit_lock);
@@ -891,10 +917,17 @@ s_batch(au_server_t *s, const void *data, size_t len)
         }
     }
     bool triggers = au_flows_has_event_triggers(s->flows);
+    /* The events' packed bytes, so that the engine copies rather than packs those it keeps. */
+    size_t n_spans = 0;
+    if (vx_wire_event_spans(data, len, s->spans, S_MAX_SPANS, &n_spans) < 0 ||
+        n_spans != b->n_events) {
+        n_spans = 0;
+    }
     for (size_t i = 0; i < b->n_events; i++) {
         const vx_event_t *ev = b->events[i];
         s->cur_ev = ev;
-        au_engine_on_event(s->engine, ev, vx_mono_ns());
+        au_engine_on_event_packed(s->engine, ev, n_spans ? s->spans[i].data : NULL,
+                                  n_spans ? s->spans[i].len : 0, vx_mono_ns());
         s->cur_ev = NULL;
         au_exec_event(s->exec, ev);
         if (triggers) {
@@ -930,6 +963,15 @@ s_export(au_server_t *s)
         vx_counter_add(s->c_evictions, st.evictions - s->evictions_seen);
     }
     s->evictions_seen = st.evictions;
+    if (st.events_truncated > s->trunc_cap_seen) {
+        vx_counter_add(s->c_trunc_cap, st.events_truncated - s->trunc_cap_seen);
+    }
+    s->trunc_cap_seen = st.events_truncated;
+    if (st.events_over_budget > s->trunc_budget_seen) {
+        vx_counter_add(s->c_trunc_budget, st.events_over_budget - s->trunc_budget_seen);
+    }
+    s->trunc_budget_seen = st.events_over_budget;
+    vx_gauge_set(s->g_kept_bytes, (double)st.kept_bytes);
 }
 
 int

@@ -813,6 +813,63 @@ START_TEST(t_triggers_and_emit)
 }
 END_TEST
 
+/* A sequence pattern starts a workflow whose script reads its input (VX_INPUT) and prints the
+ * number of matching events and their paths: exactly the three events of the match, in order,
+ * none of the events in between; the workflow is read back from GET /v1/executions/{id}. */
+START_TEST(t_match_events_input)
+{
+    struct s_daemon d;
+    zsock_t *push = zsock_new(ZMQ_PUSH);
+    s_start(&d, "  max_match_events: 16\n");
+    ck_assert_int_ge(zsock_bind(push, "%s", d.input), 0);
+    zsock_set_linger(push, 1000);
+    char body[65536];
+    const char *wf =
+        "{\"id\":\"seen\",\"kind\":\"linear\",\"triggers\":[{\"kind\":\"pattern\",\"pattern\":"
+        "\"cwd\"}],\"steps\":[{\"id\":\"echo\",\"action\":{\"kind\":\"script\",\"interpreter\":"
+        "\"python\",\"content\":\"import json, os\\ni = json.loads(os.environ['VX_INPUT'])\\n"
+        "print(json.dumps({'n': len(i['events']), 'paths': [e['path'] for e in i['events']], "
+        "'last': i['event']['path'], 'kind': i['match']['kind']}))\\n\"}}]}";
+    ck_assert_int_eq(s_req(&d, "POST", "/v1/workflows", wf, NULL, body, sizeof body), 201);
+    const char *pat =
+        "{\"id\":\"cwd\",\"kind\":\"sequence\",\"window_ms\":60000,\"elements\":["
+        "{\"event_type\":\"filesystem_create\"},{\"event_type\":\"filesystem_write\","
+        "\"conditions\":[{\"field\":\"path\",\"op\":\"prefix\",\"value\":\"/data/\"}]},"
+        "{\"event_type\":\"filesystem_delete\"}],\"actions\":[{\"kind\":\"alert\","
+        "\"message\":\"churn\"}]}";
+    ck_assert_int_eq(s_req(&d, "POST", "/v1/patterns", pat, NULL, body, sizeof body), 201);
+    s_send(push, VEXFS__V1__EVENT_TYPE__FILESYSTEM_CREATE, "/data/a", 1, NULL, 1);
+    s_send(push, VEXFS__V1__EVENT_TYPE__FILESYSTEM_READ, "/data/noise", 1, NULL, 2);
+    s_send(push, VEXFS__V1__EVENT_TYPE__FILESYSTEM_WRITE, "/tmp/no-match", 1, NULL, 3);
+    s_send(push, VEXFS__V1__EVENT_TYPE__FILESYSTEM_WRITE, "/data/b", 1, NULL, 4);
+    s_send(push, VEXFS__V1__EVENT_TYPE__FILESYSTEM_DELETE, "/data/c", 1, NULL, 5);
+    struct s_count_wait cw = {&d, NULL, "seen", 1};
+    ck_assert(vt_wait_until(cb_count, &cw, 60000));
+    json_t *l = s_get_json(&d, "/v1/executions", NULL);
+    ck_assert_uint_eq(json_array_size(json_object_get(l, "executions")), 1);
+    const char *id =
+        json_string_value(json_object_get(json_array_get(json_object_get(l, "executions"), 0), "id"));
+    ck_assert_ptr_nonnull(id);
+    json_t *r = s_wait_status(&d, NULL, id, "succeeded");
+    json_decref(l);
+    json_t *res = json_object_get(s_step(r, "echo"), "result");
+    ck_assert_msg(res != NULL, "step echo has no result");
+    ck_assert_int_eq(json_integer_value(json_object_get(res, "n")), 3);
+    char *paths = json_dumps(json_object_get(res, "paths"), JSON_COMPACT);
+    ck_assert_str_eq(paths, "[\"/data/a\",\"/data/b\",\"/data/c\"]");
+    free(paths);
+    ck_assert_str_eq(json_string_value(json_object_get(res, "last")), "/data/c");
+    ck_assert_str_eq(json_string_value(json_object_get(res, "kind")), "sequence");
+    json_decref(r);
+    ck_assert_double_eq(vt_metric(d.port, "vexfs_automation_match_events_truncated_total"
+                                          "{reason=\"max_match_events\"}"),
+                        0);
+    ck_assert_double_gt(vt_metric(d.port, "vexfs_automation_match_event_bytes"), -1);
+    zsock_destroy(&push);
+    s_stop(&d);
+}
+END_TEST
+
 struct s_queue_wait {
     const struct s_daemon *d;
     int running, queued;
@@ -1003,6 +1060,7 @@ main(void)
         {"tenant_isolation", t_tenant_isolation},
         {"bad_definitions", t_bad_definitions},
         {"triggers_and_emit", t_triggers_and_emit},
+        {"match_events_input", t_match_events_input},
         {"limits_queue", t_limits_queue},
         {"workflows_path_and_sigterm", t_workflows_path_and_sigterm},
         {"bad_workflows_path", t_bad_workflows_path},
