@@ -59,32 +59,13 @@ s_get_metrics(uint16_t port)
     return out;
 }
 
-/* Sum over every series of a metric (all labels). */
-static double
-s_sum(const char *text, const char *name)
-{
-    double sum = 0;
-    size_t n = strlen(name);
-    for (const char *line = text; line && *line;) {
-        const char *eol = strchr(line, '\n');
-        if (strncmp(line, name, n) == 0 && (line[n] == ' ' || line[n] == '{')) {
-            const char *v = line[n] == '{' ? strchr(line + n, '}') : line + n;
-            if (v) {
-                sum += strtod(v + 1, NULL);
-            }
-        }
-        line = eol ? eol + 1 : NULL;
-    }
-    return sum;
-}
-
+/* A counter summed over its series; 0 when it has none yet (labelled counters appear with
+ * their first increment). */
 static double
 s_metric(uint16_t port, const char *name)
 {
-    char *t = s_get_metrics(port);
-    double v = t ? s_sum(t, name) : -1;
-    free(t);
-    return v;
+    double v = vt_metric_sum(port, name);
+    return v < 0 ? 0 : v;
 }
 
 static void

@@ -15,6 +15,7 @@
 #include "an_prom.h"
 #include "an_rule.h"
 #include "vx_clock.h"
+#include "vx_jsonfile.h"
 #include "vx_log.h"
 #include "vx_mem.h"
 
@@ -209,7 +210,7 @@ s_alert_json(const struct s_rstate *rs, const char *status)
     return j;
 }
 
-/* Saves the rules to state_dir/alert_rules.json (temporary file and rename). Lock held. */
+/* Saves the rules to state_dir/alert_rules.json (durably: vx_jsonfile.h). Lock held. */
 static void
 s_save(an_monitor_t *m)
 {
@@ -220,13 +221,12 @@ s_save(an_monitor_t *m)
     for (size_t i = 0; i < m->n_rules; i++) {
         json_array_append(arr, m->rules[i]->rule->json);
     }
-    char path[4200], tmp[4210];
+    char path[4200];
     snprintf(path, sizeof path, "%s/alert_rules.json", m->state_dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int rc = json_dump_file(arr, tmp, JSON_INDENT(2) | JSON_SORT_KEYS);
+    int rc = vx_jsonfile_write(path, arr);
     json_decref(arr);
-    if (rc < 0 || rename(tmp, path) < 0) {
-        vx_error("AN-ALERT-SAVE", "cannot write %s: %s", path, strerror(errno));
+    if (rc < 0) {
+        vx_error("AN-ALERT-SAVE", "cannot write %s: %s", path, strerror(-rc));
     }
 }
 

@@ -13,6 +13,7 @@
 #include "an_monitor.h"
 #include "an_server_priv.h"
 #include "vx_clock.h"
+#include "vx_jsonfile.h"
 #include "vx_log.h"
 #include "vx_mem.h"
 
@@ -345,13 +346,12 @@ s_save(an_server_t *s)
     for (size_t i = 0; i < s->n_queries; i++) {
         json_array_append(arr, s->queries[i]->q->json);
     }
-    char path[4200], tmp[4210];
+    char path[4200];
     snprintf(path, sizeof path, "%s/queries.json", s->state_dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int rc = json_dump_file(arr, tmp, JSON_INDENT(2) | JSON_SORT_KEYS);
+    int rc = vx_jsonfile_write(path, arr);
     json_decref(arr);
-    if (rc < 0 || rename(tmp, path) < 0) {
-        vx_error("AN-STATE-SAVE", "cannot write %s: %s", path, strerror(errno));
+    if (rc < 0) {
+        vx_error("AN-STATE-SAVE", "cannot write %s: %s", path, strerror(-rc));
     }
 }
 

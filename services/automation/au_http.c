@@ -3,6 +3,7 @@
 #include "au_http.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,9 +32,11 @@ au_http_tenant(vx_http_req_t *req, struct vx_http_resp *resp)
     return t;
 }
 
-/* Answers a refused change with the status its code stands for. */
-static void
-s_refused(struct vx_http_resp *resp, int rc, const char *err)
+/* Answers a refused change of a `what` ("pattern", "workflow") with the status its code
+ * stands for; a definition that does not validate gets invalid_status. */
+void
+au_http_refused(struct vx_http_resp *resp, int rc, const char *err, const char *what,
+                int invalid_status)
 {
     switch (rc) {
     case -EEXIST:
@@ -42,13 +45,25 @@ s_refused(struct vx_http_resp *resp, int rc, const char *err)
     case -ENOENT:
         vx_http_error(resp, 404, "not_found", "%s", err);
         break;
-    case -E2BIG:
-        vx_http_error(resp, 413, "too_many_patterns", "%s", err);
-        break;
-    default:
-        vx_http_error(resp, 422, "invalid_pattern", "%s", err);
+    case -E2BIG: {
+        char code[48];
+        snprintf(code, sizeof code, "too_many_%ss", what);
+        vx_http_error(resp, 413, code, "%s", err);
         break;
     }
+    default: {
+        char code[48];
+        snprintf(code, sizeof code, "invalid_%s", what);
+        vx_http_error(resp, invalid_status, code, "%s", err);
+        break;
+    }
+    }
+}
+
+static void
+s_refused(struct vx_http_resp *resp, int rc, const char *err)
+{
+    au_http_refused(resp, rc, err, "pattern", 422);
 }
 
 static void

@@ -30,6 +30,8 @@ void au_wf_http_routes(vx_http_t *http, au_server_t *server);
 /* The request's tenant, or NULL after answering 400 for a malformed header. */
 const char *au_http_tenant(vx_http_req_t *req, struct vx_http_resp *resp);
 /* A non-negative integer query argument; def when absent, -1 when malformed. */
+void au_http_refused(struct vx_http_resp *resp, int rc, const char *err, const char *what,
+                     int invalid_status);
 long long au_http_query_uint(vx_http_req_t *req, const char *name, long long def);
 
 #endif

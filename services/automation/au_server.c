@@ -15,7 +15,7 @@
 #include "au_emit.h"
 #include "au_engine.h"
 #include "au_expr.h"
-#include "au_store.h"
+#include "vx_jsonfile.h"
 #include "vx_arena.h"
 #include "vx_clock.h"
 #include "vx_log.h"
@@ -516,7 +516,7 @@ s_save_workflows(au_server_t *s)
     char path[4200];
     snprintf(path, sizeof path, "%s/workflows.json", s->state_dir);
     json_t *doc = json_pack("{s:o}", "workflows", au_flows_dump(s->flows));
-    int rc = au_store_write(path, doc);
+    int rc = vx_jsonfile_write(path, doc);
     json_decref(doc);
     pthread_mutex_unlock(&s->save_lock);
     if (rc < 0) {
@@ -534,7 +534,7 @@ s_save_patterns(au_server_t *s)
     char path[4200];
     snprintf(path, sizeof path, "%s/patterns.json", s->state_dir);
     json_t *doc = json_pack("{s:o}", "patterns", au_server_patterns_json(s));
-    int rc = au_store_write(path, doc);
+    int rc = vx_jsonfile_write(path, doc);
     json_decref(doc);
     if (rc < 0) {
         vx_error("AU-SAVE", "%s: %s", path, strerror(-rc));
@@ -673,7 +673,7 @@ s_load_workflows_path(au_server_t *s, const char *path, char *err, size_t errlen
         }
         int missing = 0;
         char why[1024];
-        json_t *doc = au_store_read(file, &missing, why, sizeof why);
+        json_t *doc = vx_jsonfile_read(file, &missing, why, sizeof why);
         if (doc == NULL) {
             snprintf(err, errlen, "workflows_path %s", missing ? file : why);
             rc = -EINVAL;
@@ -794,7 +794,7 @@ au_server_new(const vx_config_t *cfg, vx_metrics_t *metrics, char *err, size_t e
     if (sd[0] != '\0') {
         s->state_dir = vx_strdup(sd);
         snprintf(journal, sizeof journal, "%s/journal", sd);
-        rc = au_store_mkdir(journal);
+        rc = vx_jsonfile_mkdir(journal);
         if (rc < 0) {
             snprintf(err, errlen, "state_dir %s: %s", sd, strerror(-rc));
             au_server_destroy(&s);
@@ -832,7 +832,7 @@ au_server_new(const vx_config_t *cfg, vx_metrics_t *metrics, char *err, size_t e
     if (rc == 0 && s->state_dir != NULL && access(path, F_OK) == 0) {
         int missing = 0;
         char why[1024];
-        json_t *doc = au_store_read(path, &missing, why, sizeof why);
+        json_t *doc = vx_jsonfile_read(path, &missing, why, sizeof why);
         rc = doc ? au_flows_load(s->flows, doc, why, sizeof why) : -EINVAL;
         if (rc < 0) {
             snprintf(err, errlen, "%s: %s", path, why);

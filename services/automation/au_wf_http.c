@@ -26,20 +26,7 @@
 static void
 s_refused(struct vx_http_resp *resp, int rc, const char *err)
 {
-    switch (rc) {
-    case -EEXIST:
-        vx_http_error(resp, 409, "exists", "%s", err);
-        break;
-    case -ENOENT:
-        vx_http_error(resp, 404, "not_found", "%s", err);
-        break;
-    case -E2BIG:
-        vx_http_error(resp, 413, "too_many_workflows", "%s", err);
-        break;
-    default:
-        vx_http_error(resp, 400, "invalid_workflow", "%s", err);
-        break;
-    }
+    au_http_refused(resp, rc, err, "workflow", 400);
 }
 
 static void

@@ -316,24 +316,7 @@ sh_call(const struct sh_suite *s, enum sh_daemon d, const char *method, const ch
 double
 sh_metric_sum(const struct sh_suite *s, enum sh_daemon d, const char *name)
 {
-    struct vt_http_result r;
-    double sum = -1;
-    if (vt_http("GET", s->rest[d], "/metrics", NULL, 0, NULL, &r) == 0 && r.status == 200 &&
-        r.body) {
-        size_t n = strlen(name);
-        for (char *line = r.body; line && *line;) {
-            char *eol = strchr(line, '\n');
-            if (strncmp(line, name, n) == 0 && (line[n] == ' ' || line[n] == '{')) {
-                char *v = line[n] == '{' ? strchr(line + n, '}') : line + n;
-                if (v) {
-                    sum = (sum < 0 ? 0 : sum) + strtod(v + 1, NULL);
-                }
-            }
-            line = eol ? eol + 1 : NULL;
-        }
-    }
-    vt_http_result_fini(&r);
-    return sum;
+    return vt_metric_sum(s->rest[d], name);
 }
 
 int

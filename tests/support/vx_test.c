@@ -112,6 +112,37 @@ vt_metric(uint16_t port, const char *series)
     return v;
 }
 
+/* The sum of every sample of a metric in a Prometheus text exposition, or -1 without one. */
+double
+vt_metric_text_sum(const char *text, const char *name)
+{
+    double sum = -1;
+    size_t n = strlen(name);
+    for (const char *line = text; line && *line;) {
+        const char *eol = strchr(line, '\n');
+        if (strncmp(line, name, n) == 0 && (line[n] == ' ' || line[n] == '{')) {
+            const char *v = line[n] == '{' ? strchr(line + n, '}') : line + n;
+            if (v) {
+                sum = (sum < 0 ? 0 : sum) + strtod(v + 1, NULL);
+            }
+        }
+        line = eol ? eol + 1 : NULL;
+    }
+    return sum;
+}
+
+double
+vt_metric_sum(uint16_t port, const char *name)
+{
+    struct vt_http_result r;
+    double v = -1;
+    if (vt_http("GET", port, "/metrics", NULL, 0, NULL, &r) == 0 && r.status == 200 && r.body) {
+        v = vt_metric_text_sum(r.body, name);
+    }
+    vt_http_result_fini(&r);
+    return v;
+}
+
 /* Ports handed out come from 20000-32767, below Linux's default ephemeral range
  * (32768-60999): a port chosen there could be taken, before the daemon binds it, by the
  * outgoing connection of some other process (a Kafka client, a ZeroMQ peer) on this busy

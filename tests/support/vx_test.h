@@ -25,6 +25,10 @@ void vt_http_result_fini(struct vt_http_result *r);
  * `vexfs_events_dropped_total{reason="duplicate"}` (exactly as printed); -1 when absent or the
  * server did not answer. */
 double vt_metric(uint16_t port, const char *series);
+/* The sum of every series of metric `name` (all labels) on port's GET /metrics, or in a text
+ * already fetched; -1 when there is none or the server did not answer. */
+double vt_metric_sum(uint16_t port, const char *name);
+double vt_metric_text_sum(const char *text, const char *name);
 
 /* A TCP port on 127.0.0.1 that was free a moment ago. */
 uint16_t vt_free_port(void);

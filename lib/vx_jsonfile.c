@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Atomic JSON files (see au_store.h). */
-#include "au_store.h"
+/* Durable JSON files (see vx_jsonfile.h). */
+#include "vx_jsonfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +14,7 @@
 #include "vx_mem.h"
 
 int
-au_store_mkdir(const char *dir)
+vx_jsonfile_mkdir(const char *dir)
 {
     char *copy = vx_strdup(dir);
     for (char *p = copy + 1; *p; p++) {
@@ -30,7 +30,7 @@ au_store_mkdir(const char *dir)
 }
 
 int
-au_store_write(const char *path, json_t *j)
+vx_jsonfile_write(const char *path, json_t *j)
 {
     char *text = json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS);
     if (text == NULL) {
@@ -81,7 +81,7 @@ out:
 }
 
 json_t *
-au_store_read(const char *path, int *missing, char *err, size_t errlen)
+vx_jsonfile_read(const char *path, int *missing, char *err, size_t errlen)
 {
     *missing = 0;
     if (access(path, F_OK) < 0 && errno == ENOENT) {
