@@ -60,7 +60,7 @@ cp_rc=0
 scripts/checkpatch.sh || cp_rc=$?
 case $cp_rc in
     0) echo "  ok   checkpatch --strict finds nothing in kmod/" ;;
-    2) echo "  skip checkpatch: checkpatch.pl not available (see above)" ;;
+    2) echo "kmod-test: FAIL: checkpatch.pl could not be had (see above)" >&2; exit 1 ;;
     *) echo "kmod-test: FAIL: checkpatch findings in kmod/" >&2; exit 1 ;;
 esac
 [ "${1:-}" = "--build" ] && exit 0
