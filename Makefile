@@ -1,5 +1,6 @@
 # VexFS semantic event propagation: the one build file.
 #   make            build every program into build/bin/ (parallel by default)
+#   make programs   only the daemons and vexfsctl (what the container image holds)
 #   make check      install missing packages, build, run every test (Kafka included)
 #   make test       run every test on what is built
 #   make sanitize   ASan+UBSan build (build/san) and the same tests under it
@@ -57,8 +58,10 @@ HARNESS_O := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out tests/integration/test
 BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCH_BINS:= $(BENCH_SRC:%.c=$(BUILD)/%)
 
-.PHONY: all check test sanitize fuzz bench lint run clean deps kmod
+.PHONY: all programs check test sanitize fuzz bench lint run clean deps kmod
 all: $(BINS) $(TEST_BINS) $(BENCH_BINS)
+
+programs: $(BINS)
 
 $(GEN_C) $(GEN_H): $(PROTO)
 	@mkdir -p $(BUILD)/gen

@@ -11,11 +11,13 @@ BUILD_PACKAGES=(
   libjansson-dev check libsubunit-dev libcurl4-openssl-dev libyaml-dev libpcre2-dev libfuse3-dev
 )
 # Tests, lint, benchmarks and deployment checks (docker-compose validates docker/, promtool
-# the Prometheus files, python3-venv holds the Kubernetes schema validator).
+# the Prometheus files, python3-venv holds the Kubernetes schema validator; Debian's Docker
+# engine and debootstrap run the compose file for real in scripts/compose-test.sh, util-linux
+# gives unshare for the cross-check's daemon starts).
 TOOL_PACKAGES=(
   clang libclang-rt-14-dev clang-tidy cppcheck
   prometheus kcat default-jdk-headless maven curl jq procps iproute2 fuse3
-  docker-compose python3-venv python3
+  docker-compose docker.io debootstrap iptables util-linux python3-venv python3
 )
 PACKAGES=("${BUILD_PACKAGES[@]}")
 if [ "${1:-}" != --build ]; then

@@ -668,6 +668,24 @@ START_TEST(t_anomaly_alert_resolves)
 }
 END_TEST
 
+/* Without monitoring.services there is nothing to probe: the rollup refuses to call that
+ * healthy (it used to answer "healthy, 0 of 0 services up"). */
+START_TEST(t_health_without_services)
+{
+    struct ah_daemon d;
+    ah_start(&d, "monitoring:\n  services: \"\"\n", NULL);
+    json_t *out = NULL;
+    long st = ah_call(&d, "GET", "/v1/health/system", NULL, false, &out);
+    const char *code =
+        json_string_value(json_object_get(json_object_get(out, "error"), "code"));
+    ck_assert_msg(st == 409 && code && strcmp(code, "no_services") == 0,
+                  "GET /v1/health/system without services: expected 409 no_services, got %ld %s",
+                  st, code ? code : "(no error code)");
+    json_decref(out);
+    ah_stop(&d);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -677,6 +695,7 @@ main(void)
     tcase_add_test(tc, t_rule_fires_and_resolves);
     tcase_add_test(tc, t_email_actions);
     tcase_add_test(tc, t_anomaly_alert_resolves);
+    tcase_add_test(tc, t_health_without_services);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -42,13 +42,20 @@ int
 vt_http(const char *method, uint16_t port, const char *path, const char *body, size_t body_len,
         const char *token, struct vt_http_result *out)
 {
+    char url[1024];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", (unsigned)port, path);
+    return vt_http_url(method, url, body, body_len, token, out);
+}
+
+int
+vt_http_url(const char *method, const char *url, const char *body, size_t body_len,
+            const char *token, struct vt_http_result *out)
+{
     memset(out, 0, sizeof *out);
     CURL *c = curl_easy_init();
     if (!c) {
         return -ENOMEM;
     }
-    char url[1024];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", (unsigned)port, path);
     struct s_buf buf = {calloc(1, 1), 0};
     struct curl_slist *hdrs = NULL;
     char auth[512];

@@ -19,6 +19,9 @@ struct vt_http_result {
  * token: when non-NULL sends "Authorization: Bearer <token>". Returns 0 on transport success. */
 int vt_http(const char *method, uint16_t port, const char *path, const char *body, size_t body_len,
             const char *token, struct vt_http_result *out);
+/* The same against a whole URL (http://host:port/path), for servers off loopback. */
+int vt_http_url(const char *method, const char *url, const char *body, size_t body_len,
+                const char *token, struct vt_http_result *out);
 void vt_http_result_fini(struct vt_http_result *r);
 
 /* The value of one sample of GET /metrics on port, e.g. series
