@@ -84,6 +84,10 @@ cleanup() {
   if [ "$kafka_started" = 1 ]; then
     scripts/kafka.sh stop >/dev/null 2>&1
   fi
+  if [ "$rc" != 0 ] && [ -d "$WORK" ]; then # the build and scenario logs, not the secrets
+    rm -rf "$WORK/secrets" build/compose-test-logs
+    mkdir -p build && cp -r "$WORK" build/compose-test-logs && say "logs kept in build/compose-test-logs"
+  fi
   rm -rf "$WORK"
   exit "$rc"
 }
@@ -127,6 +131,16 @@ else
   done
   "$DOCKER" info >/dev/null || { tail -n 20 "$DROOT/dockerd.log" >&2; exit 1; }
   say "started dockerd $("$DOCKER" version -f '{{.Server.Version}}') at $DOCKER_HOST (log $DROOT/dockerd.log)"
+fi
+
+# The compose file publishes fixed host ports (README "Docker compose"): say which is taken.
+busy=""
+for port in 5549 5550 8080 8081 8082 8083 8087 8092 8102 9090; do
+  if ss -Hltn "sport = :$port" | grep -q .; then busy="$busy $port"; fi
+done
+if [ -n "$busy" ]; then
+  say "host ports in use, the compose file cannot publish them:$busy ($(ss -Hltnp | grep -E "$(echo "$busy" | sed 's/ /|:/g; s/^|//')" | head -3))"
+  exit 1
 fi
 
 step "base image debian:bookworm-slim"

@@ -8,8 +8,12 @@
 #   every rendered manifest validates against the Kubernetes API schemas, offline
 #   (kubernetes-validate, which bundles them, in a venv under ~/.cache/vexfs)
 #   tests/deploy/cross_check.py: ports, probes, selectors, environment, peers, Prometheus
-#   targets and metric names against what the built daemons read and export
-# Needs the programs built (make). Installs what it lacks (scripts/install-deps.sh, pip).
+#   targets and metric names against what the built daemons read and export; the files each
+#   profile names, the boundaries of its rules, the health rollup; and every daemon started
+#   for real with every profile (compose, Kubernetes, config/*.yaml) and its shipped files
+# Needs the programs built (make) and, for the real starts, a Kafka broker: the one
+# VEXFS_KAFKA_BOOTSTRAP names, else one started here with scripts/kafka.sh (and stopped).
+# Installs what it lacks (scripts/install-deps.sh, pip).
 #   VX_K8S_VERSION  Kubernetes version of the schemas (default 1.30.0)
 #   VX_KUBECTL      kubectl to render with (default kubectl; "none": the script's own renderer)
 set -euo pipefail
@@ -31,7 +35,12 @@ fi
 PY=$VENV/bin/python
 
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+kafka_started=0
+cleanup() {
+  rm -rf "$tmp"
+  if [ "$kafka_started" = 1 ]; then scripts/kafka.sh stop >/dev/null 2>&1 || true; fi
+}
+trap cleanup EXIT
 
 say "docker-compose config"
 docker-compose -f docker/docker-compose.yml config -q
@@ -69,6 +78,12 @@ fi
 say "Kubernetes schemas ($K8S_VERSION, strict)"
 "$VENV/bin/kubernetes-validate" --strict --quiet -k "$K8S_VERSION" "$tmp/k8s.yaml" "$tmp/kernel-module.yaml"
 
-say "cross-check against the daemons"
+if [ -z "${VEXFS_KAFKA_BOOTSTRAP:-}" ]; then
+  say "starting a Kafka broker for the real starts (scripts/kafka.sh)"
+  scripts/kafka.sh status >/dev/null 2>&1 || kafka_started=1
+  VEXFS_KAFKA_BOOTSTRAP=$(scripts/kafka.sh start)
+  export VEXFS_KAFKA_BOOTSTRAP
+fi
+say "cross-check against the daemons, and every daemon started with every profile"
 "$PY" tests/deploy/cross_check.py --bin build/bin "${render[@]}"
 say "ok"

@@ -33,6 +33,7 @@ secrets and logs); VX_BENCH_BIN (build/bench/bench_suite); VEXFS_KAFKA_BOOTSTRAP
 the host for the processes' figure); VX_COMPOSE_BENCH_RUNS (3); VX_COMPOSE_BENCH_SECONDS (2).
 No timing is asserted: every figure is printed.
 """
+import calendar
 import json
 import os
 import re
@@ -126,7 +127,10 @@ def build(s, label):
                            env=s.p.env, stdout=f, stderr=subprocess.STDOUT, timeout=3600)
     dt = time.monotonic() - t0
     if r.returncode != 0:
-        print(open(log, encoding="utf-8").read()[-6000:], file=sys.stderr)
+        text = open(log, encoding="utf-8").read()
+        # The first error of a parallel build is not at the end of the log.
+        first = max(0, text.find("ERROR") - 4000) if "ERROR" in text else len(text) - 6000
+        print(text[max(0, first):][:8000], file=sys.stderr)
         raise Failure(f"docker-compose build exited {r.returncode} (log {log})")
     clock.note(f"built {', '.join(BUILD_SERVICES)} images in {dt:.1f} s ({label} cache; log {log})")
     return dt
@@ -171,8 +175,8 @@ def idle(s):
     def evaluated():
         st, doc = http("GET", prom + "/api/v1/rules")
         groups = doc["data"]["groups"]
-        last = [time.mktime(time.strptime(g["lastEvaluation"][:19], "%Y-%m-%dT%H:%M:%S"))
-                - time.timezone for g in groups]
+        last = [calendar.timegm(time.strptime(g["lastEvaluation"][:19], "%Y-%m-%dT%H:%M:%S"))
+                for g in groups]
         return groups and min(last) >= t_up + 11
     poll(evaluated, 90, "two scrapes of every target, then a rule evaluation")
     st, doc = http("GET", prom + "/api/v1/rules")

@@ -7,12 +7,17 @@ Kubernetes ConfigMap with each pod's environment) is given to the real daemon wi
 --print-config; then ports, probes, health checks, endpoints, peers, Service selectors, the
 autoscaler and disruption budget targets, Prometheus targets and every metric named in the alert
 rules and the dashboard are compared with that effective configuration and with the metric
-registrations in services/ and lib/. Any mismatch is printed and the exit status is 1.
+registrations in services/ and lib/. For every profile (the compose services, the
+Kubernetes containers, and the host profiles of config/) profile_check.py verifies the files
+the configuration names (in the image, a mounted folder or a ConfigMap), the boundaries its
+rule set names, the health rollup, and starts every daemon for real with it (start_check.py).
+Any mismatch is printed and the exit status is 1.
 
-usage: cross_check.py [--bin build/bin] [--k8s-render FILE...] [--render-out DIR]
+usage: cross_check.py [--bin build/bin] [--k8s-render FILE...] [--render-out DIR] [--no-start]
   --k8s-render  manifests already rendered by `kubectl kustomize` (one file per entry point);
                 without it the kustomizations are followed here (namespace, resources,
                 configMapGenerator without the name hash).
+  --no-start    skip the real starts (they need VEXFS_KAFKA_BOOTSTRAP, a broker to join).
 """
 import argparse
 import glob
@@ -24,6 +29,10 @@ import sys
 import tempfile
 
 import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import profile_check as pc  # noqa: E402
+import start_check  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DAEMONS = {
@@ -38,27 +47,20 @@ DAEMONS = {
 }
 # ZeroMQ endpoint keys: which ones bind and which connect ('>' connects and '@' binds where the
 # daemon takes a prefix; see each daemon's --help).
-BIND_KEYS = {
-    "event_propagation": ["ingest_endpoint", "output_endpoint", "tap_endpoint"],
-    "event_routing": ["output_coordinator", "output_automation", "output_analytics",
-                      "output_graph", "output_vector"],
-    "stream_analytics": ["results_endpoint"],
-}
+BIND_KEYS = start_check.BIND_KEYS
 CONNECT_KEYS = {
     "event_routing": ["input_endpoint"],
-    "reactive_automation": ["input_endpoint"],
-    "event_forwarder": ["ingest_endpoint"],
-    "userspace_watcher": ["ingest_endpoint"],
-    "fuse_layer": ["ingest_endpoint"],
+    "reactive_automation": ["input_endpoint", "emit_endpoint"],
+    "event_forwarder": ["ingest_endpoint", "ack_endpoint"],
+    "userspace_watcher": ["ingest_endpoint", "ack_endpoint"],
+    "fuse_layer": ["ingest_endpoint", "ack_endpoint"],
 }
-PREFIXED_KEYS = {  # '>' connects, '@' (or none) binds
-    "distributed_coordination": ["input_endpoint"],
-    "stream_analytics": ["input_endpoint"],
-}
+PREFIXED_KEYS = start_check.PREFIXED_KEYS  # '>' connects, '@' (or none) binds
 ANY_ADDR = ("0.0.0.0", "*")
 
 failures = []
 checks = 0
+starts = None  # profile_check.Starts, when daemons are started for real
 
 
 def fail(where, msg):
@@ -181,6 +183,8 @@ def daemon_ports(eff, section, node_id=None):
     """Ports the daemon listens on: REST, bound endpoints, raft."""
     ports = {eff[section]["rest_port"]}
     ports |= {p for _, _, p in endpoints(eff, section)[0]}
+    if section == "event_routing":
+        ports |= {p for _, p in pc.zmq_outputs(eff[section])}
     if section == "distributed_coordination":
         ports |= {m["raft"] for m in members(eff) if m["id"] == node_id}
     return ports
@@ -262,15 +266,54 @@ def check_dockerfile(binary_dir):
     ok(re.search(r"^USER (?!0|root)", text, re.M), "Dockerfile", "runs as root")
 
 
+def compose_doc(path):
+    """The compose file as Compose reads it (`docker-compose config`: anchors merged, variables
+    at their defaults, paths absolute)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VEXFS_")}
+    r = subprocess.run(["docker-compose", "-f", path, "config"], env=env, capture_output=True,
+                       text=True)
+    if not ok(r.returncode == 0, "compose", f"docker-compose config: {r.stderr.strip()}"):
+        return {"services": {}}
+    return yaml.safe_load(r.stdout)
+
+
+def container_port(p):
+    """The container side of a `ports` entry, short ("8080:8080") or long ({target: 8080})."""
+    if isinstance(p, dict):
+        return int(p["target"])
+    return int(str(p).split(":")[-1].split("/")[0])
+
+
+def compose_mounts(svc):
+    out = []
+    for v in svc.get("volumes", []):
+        if isinstance(v, dict):
+            src, dst, ro, kind = v.get("source"), v["target"], v.get("read_only", False), v["type"]
+        else:
+            parts = v.split(":")
+            src, dst = parts[0], parts[1]
+            ro = len(parts) > 2 and "ro" in parts[2].split(",")
+            kind = "bind" if src.startswith("/") else "volume"
+        out.append(pc.Mount("bind" if kind == "bind" else "named", dst, src, ro))
+    for t in svc.get("tmpfs", []) or []:
+        out.append(pc.Mount("volume", t, None, False))
+    return out
+
+
 def check_compose(binary_dir):
     path = os.path.join(ROOT, "docker", "docker-compose.yml")
-    base = os.path.dirname(path)
-    doc = yaml.safe_load(open(path, encoding="utf-8"))
+    doc = compose_doc(path)
     services = doc["services"]
     info = {}
+    image = pc.Image(os.path.join(ROOT, "docker", "Dockerfile"))
     tmp = tempfile.mkdtemp(prefix="vexfs-xcheck-")
+    readers = []  # (service, host, port) of every connection, vexfsctl readers included
     for name, svc in services.items():
         cmd = svc.get("command") or []
+        if cmd and os.path.basename(cmd[0]) == "vexfsctl" and "--endpoint" in cmd:
+            e = parse_endpoint(cmd[cmd.index("--endpoint") + 1])
+            if e:
+                readers.append((name, e[1], e[2]))
         if not cmd or os.path.basename(cmd[0]) not in DAEMONS:
             continue
         where = f"compose {name}"
@@ -279,14 +322,12 @@ def check_compose(binary_dir):
         if not ok("--config" in cmd, where, "command has no --config"):
             continue
         cpath = cmd[cmd.index("--config") + 1]
-        host_path = None
-        for vol in svc.get("volumes", []):
-            parts = vol.split(":")
-            if len(parts) >= 2 and (parts[0].startswith(".") or parts[0].startswith("/")) and \
-                    (cpath == parts[1] or cpath.startswith(parts[1].rstrip("/") + "/")):
-                host_path = os.path.normpath(os.path.join(base, parts[0] + cpath[len(parts[1]):]))
+        mounts = compose_mounts(svc)
+        resolve = pc.resolver(mounts, image, tmp)
+        host_path = resolve(cpath)
         if not ok(host_path and os.path.isfile(host_path), where,
-                  f"--config {cpath} is not a file mounted from the repository"):
+                  f"--config {cpath} is neither in a folder mounted from the repository nor in "
+                  f"the image"):
             continue
         env = as_env(svc.get("environment"))
         eff = effective(binary_dir, daemon, host_path, env, where)
@@ -294,6 +335,11 @@ def check_compose(binary_dir):
             continue
         check_env(where, daemon, eff, env)
         check_binds(where, eff, section)
+        pc.check_files(ok, where, eff, mounts, image, resolve, not svc.get("read_only"))
+        pc.check_rules(ok, where, eff, resolve)
+        if starts:
+            args = cmd[1:cmd.index("--config")] + cmd[cmd.index("--config") + 2:]
+            starts.add(where, daemon, section, host_path, env, args, eff, resolve)
         node_id = eff[section].get("node_id")
         info[name] = {"daemon": daemon, "section": section, "eff": eff,
                       "ports": daemon_ports(eff, section, node_id), "svc": svc}
@@ -308,7 +354,7 @@ def check_compose(binary_dir):
             ok(port == rest, where, f"image HEALTHCHECK asks port {port}, REST is on {rest}: "
                f"set VX_HEALTH_PORT or a healthcheck")
         for p in svc.get("ports", []):
-            cport = int(str(p).split(":")[-1].split("/")[0])
+            cport = container_port(p)
             ok(cport in info[name]["ports"], where,
                f"published container port {cport} is not one {daemon} listens on "
                f"({sorted(info[name]['ports'])})")
@@ -327,6 +373,7 @@ def check_compose(binary_dir):
     advertised = as_env(kafka.get("environment")).get("KAFKA_ADVERTISED_LISTENERS", "")
     for name, i in info.items():
         where = f"compose {name}"
+        readers.extend((name, h, p) for _, h, p in endpoints(i["eff"], i["section"])[1])
         for key, host, port in endpoints(i["eff"], i["section"])[1]:
             if ok(host in info, where, f"{i['section']}.{key} connects to {host!r}, which is no "
                   f"vexfs service of the compose file"):
@@ -341,6 +388,23 @@ def check_compose(binary_dir):
                f"depends_on {dep} without condition service_healthy")
             ok(dep in services and ("healthcheck" in services[dep] or dep in info), where,
                f"depends_on {dep}, which has no health check")
+
+    # Every ZeroMQ boundary routing binds has a reader: PUSH blocks when nobody reads, and
+    # routing then waits on that boundary.
+    for name, i in info.items():
+        if i["section"] != "event_routing":
+            continue
+        for boundary, port in pc.zmq_outputs(i["eff"]["event_routing"]):
+            ok(any(h == name and p == port for _, h, p in readers), f"compose {name}",
+               f"boundary {boundary!r} (port {port}) has no reader among the services")
+    # The health rollup of analytics probes every daemon service at its REST port.
+    expected = {n: {f"{n}:{i['eff'][i['section']]['rest_port']}"} for n, i in info.items()}
+    for name, i in info.items():
+        if i["section"] == "stream_analytics":
+            rest = i["eff"]["stream_analytics"]["rest_port"]
+            exp = dict(expected)
+            exp[name] = exp[name] | {f"127.0.0.1:{rest}", f"localhost:{rest}"}
+            pc.check_rollup(ok, f"compose {name}", i["eff"], exp)
 
     # The coordinators: members by service name, node ids, fixed addresses.
     coords = {n: i for n, i in info.items() if i["section"] == "distributed_coordination"}
@@ -372,6 +436,7 @@ def check_compose(binary_dir):
                f"extra_hosts maps {m['host']} to {extra.get(m['host'])}, its address is {ip}")
 
     # Prometheus: every target is a vexfs service on its REST port; every service is scraped.
+    base = os.path.dirname(path)
     prom = yaml.safe_load(open(os.path.join(base, "prometheus", "prometheus.yml"),
                                encoding="utf-8"))
     scraped, jobs = set(), set()
@@ -391,8 +456,8 @@ def check_compose(binary_dir):
     for name in info:
         ok(name in scraped, "prometheus", f"service {name} is not scraped")
     promsvc = services.get("prometheus", {})
-    ok(any(v.startswith("./prometheus:") for v in promsvc.get("volumes", [])), "compose prometheus",
-       "docker/prometheus is not mounted")
+    ok(any(m.source == os.path.join(base, "prometheus") for m in compose_mounts(promsvc)),
+       "compose prometheus", "docker/prometheus is not mounted")
     return jobs
 
 
@@ -502,8 +567,34 @@ def port_number(container, port):
     return None
 
 
+def k8s_mounts(c, spec, cms):
+    """The container's mounts: ConfigMaps with their data, Secrets, and volumes (PVCs,
+    claim templates, emptyDir, hostPath)."""
+    out = []
+    for vm in c.get("volumeMounts", []):
+        vol = next((v for v in spec.get("volumes", []) if v["name"] == vm["name"]), {})
+        target = vm["mountPath"]
+        if "configMap" in vol:
+            cm = cms.get(vol["configMap"]["name"], {})
+            out.append(pc.Mount("configmap", target, cm.get("data", {}), True))
+        elif "secret" in vol:
+            out.append(pc.Mount("secret", target, None, True))
+        else:
+            out.append(pc.Mount("volume", target, None, vm.get("readOnly", False)))
+    return out
+
+
+def pod_selected(selector, labels, workload, hostname):
+    """Does this selector pick the pod `hostname` of the workload?"""
+    full = dict(labels)
+    if workload["kind"] == "StatefulSet":
+        full["statefulset.kubernetes.io/pod-name"] = hostname
+    return bool(selector) and all(full.get(k) == v for k, v in selector.items())
+
+
 def check_k8s(binary_dir, docs, label):
     services = [d for d in docs if d["kind"] == "Service"]
+    image = pc.Image(os.path.join(ROOT, "docker", "Dockerfile"))
     cms = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ConfigMap"}
     pods = pod_templates(docs)
     tmp = tempfile.mkdtemp(prefix="vexfs-xcheck-k8s-")
@@ -533,6 +624,9 @@ def check_k8s(binary_dir, docs, label):
                 continue
             cfg = os.path.join(tmp, f"{wname}-{c['name']}.yaml")
             open(cfg, "w", encoding="utf-8").write(data)
+            mounts = k8s_mounts(c, spec, cms)
+            resolve = pc.resolver(mounts, image, tmp)
+            writable = not c.get("securityContext", {}).get("readOnlyRootFilesystem", False)
             env = {e["name"]: e["value"] for e in c.get("env", []) if "value" in e}
             ordinals = [None]
             if w["kind"] == "StatefulSet":
@@ -548,6 +642,11 @@ def check_k8s(binary_dir, docs, label):
                     continue
                 check_env(pwhere, daemon, eff, penv)
                 check_binds(pwhere, eff, section)
+                pc.check_files(ok, pwhere, eff, mounts, image, resolve, writable)
+                pc.check_rules(ok, pwhere, eff, resolve)
+                if starts:
+                    args = cmd[1:cmd.index("--config")] + cmd[cmd.index("--config") + 2:]
+                    starts.add(pwhere, daemon, section, cfg, penv, args, eff, resolve)
                 node_id = eff[section].get("node_id")
                 ports = daemon_ports(eff, section, node_id)
                 listen.setdefault(wname, set()).update(ports)
@@ -593,6 +692,44 @@ def check_k8s(binary_dir, docs, label):
     def service_host(host):
         short = host.split(".")[0]
         return short if short in svc_targets else None
+
+    # The health rollup probes every daemon pod (producers run one per node: not probed)
+    # through a Service that is not headless, at its REST port.
+    expected = {}
+    for wname, entries in configs.items():
+        w, labels = next((w, lb) for w, lb, _ in pods if w["metadata"]["name"] == wname)
+        if w["kind"] == "DaemonSet":
+            continue
+        for eff, section, c, where, hostname in entries:
+            rest = eff[section]["rest_port"]
+            urls = set()
+            for s in services:
+                if s["spec"].get("clusterIP") == "None" or \
+                        not pod_selected(s["spec"].get("selector", {}), labels, w, hostname):
+                    continue
+                for sp in s["spec"]["ports"]:
+                    if port_number(c, sp.get("targetPort", sp["port"])) == rest:
+                        urls.add(f"{s['metadata']['name']}:{sp['port']}")
+            expected[hostname] = urls
+            if section == "stream_analytics":
+                expected[hostname] |= {f"127.0.0.1:{rest}", f"localhost:{rest}"}
+    for wname, entries in configs.items():
+        for eff, section, c, where, hostname in entries:
+            if section == "stream_analytics":
+                pc.check_rollup(ok, where, eff, expected)
+
+    # Every ZeroMQ boundary routing binds has a reader among the pods.
+    conns = [(host, port) for entries in configs.values() for eff, section, _, _, _ in entries
+             for _, host, port in endpoints(eff, section)[1]]
+    for wname, entries in configs.items():
+        for eff, section, c, where, hostname in entries:
+            if section != "event_routing":
+                continue
+            mine = {s for s, ports in svc_targets.items()
+                    for nums in ports.values() for w, _ in nums if w == wname}
+            for boundary, port in pc.zmq_outputs(eff[section]):
+                ok(any(service_host(h) in mine and p == port for h, p in conns), where,
+                   f"boundary {boundary!r} (port {port}) has no reader among the pods")
 
     # Connections and peers.
     for wname, entries in configs.items():
@@ -676,9 +813,39 @@ def check_k8s(binary_dir, docs, label):
     ok(any(d["kind"] == "DaemonSet" for d in docs), label, "no producer DaemonSet")
 
 
+def check_host_profiles(binary_dir):
+    """config/*.yaml other than the compose profile, as a host runs them: every daemon whose
+    section the profile has is started with it (producers on a temporary folder)."""
+    for rel, path in pc.host_profiles():
+        doc = yaml.safe_load(open(path, encoding="utf-8")) or {}
+        for daemon, section in DAEMONS.items():
+            if section not in doc:
+                continue
+            where = f"{rel} {daemon}"
+            # The admin token is the operator's secret: a stand-in where the profile names one.
+            env = {}
+            if (doc.get("admin") or {}).get("token_file"):
+                tok = os.path.join(tempfile.mkdtemp(prefix="vexfs-xcheck-"), "token")
+                with open(tok, "w", encoding="utf-8") as f:
+                    f.write("cross-check-token\n")
+                env["VEXFS_ADMIN_TOKEN_FILE"] = tok
+            eff = effective(binary_dir, daemon, path, env, where)
+            if eff is None:
+                continue
+            resolve = lambda p: p if os.path.exists(p) else None  # noqa: E731
+            pc.check_rules(ok, where, eff, resolve)
+            if starts:
+                args = {"vexfs-watch": ["/srv/vexfs"], "vexfs-fuse": ["/source", "/mnt"]}
+                starts.add(where, daemon, section, path, env, args.get(daemon, []), eff, resolve)
+
+
 def main():
+    global starts
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default=os.path.join(ROOT, "build", "bin"))
+    ap.add_argument("--no-start", action="store_true",
+                    help="skip the real starts of every daemon with every profile")
+    ap.add_argument("--verbose", action="store_true", help="print each real start's overrides")
     ap.add_argument("--k8s-render", nargs="*", default=None,
                     help="rendered k8s/ and k8s/overlays/kernel-module, in that order")
     ap.add_argument("--render-out", help="write this script's own rendering of k8s/ and "
@@ -691,6 +858,13 @@ def main():
                 yaml.safe_dump_all(docs, f, sort_keys=False)
         return 0
 
+    if not a.no_start:
+        kafka = os.environ.get("VEXFS_KAFKA_BOOTSTRAP")
+        if not kafka:
+            print("cross_check: the real starts need a Kafka broker: set VEXFS_KAFKA_BOOTSTRAP "
+                  "(scripts/kafka.sh start) or pass --no-start")
+            return 2
+        starts = pc.Starts(a.bin, kafka, a.verbose)
     check_dockerfile(a.bin)
     jobs = check_compose(a.bin)
     check_monitoring(jobs)
@@ -711,13 +885,16 @@ def main():
         rendered = own
     for name, docs in rendered.items():
         check_k8s(a.bin, docs, name)
+    check_host_profiles(a.bin)
+    n_starts = starts.run(ok) if starts else 0
 
     if failures:
         for f in failures:
             print(f"MISMATCH {f}")
         print(f"cross_check: {len(failures)} mismatches in {checks} checks")
         return 1
-    print(f"cross_check: {checks} checks, docker/ and k8s/ match what the daemons read and export")
+    print(f"cross_check: {checks} checks ({n_starts} real starts), docker/, k8s/ and config/ "
+          f"match what the daemons read and export")
     return 0
 
 
