@@ -57,7 +57,10 @@ cleanup() {
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
       kill -TERM "$pid"
       for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -0 "$pid" 2>/dev/null && { say "dockerd did not stop in 30 s: SIGKILL"; kill -KILL "$pid"; }
+      if kill -0 "$pid" 2>/dev/null; then
+        say "dockerd did not stop in 30 s: SIGKILL"
+        kill -KILL "$pid"
+      fi
     fi
     # Mounts the engine left (netns files, overlays of a killed engine), deepest first.
     findmnt -rn -o TARGET | grep -F "$DROOT/" | sort -r | while read -r m; do umount -l "$m"; done
@@ -79,14 +82,16 @@ cleanup() {
     if [ -z "${VX_DOCKER_ROOT:-}" ]; then
       rm -rf "$DROOT"
     fi
-    say "own dockerd stopped; mounts, bridge and folder removed; FORWARD policy ${forward_policy:-unchanged}"
+    say "own dockerd stopped; mounts, bridge and folder removed;" \
+      "FORWARD policy ${forward_policy:-unchanged}"
   fi
   if [ "$kafka_started" = 1 ]; then
     scripts/kafka.sh stop >/dev/null 2>&1
   fi
   if [ "$rc" != 0 ] && [ -d "$WORK" ]; then # the build and scenario logs, not the secrets
     rm -rf "$WORK/secrets" build/compose-test-logs
-    mkdir -p build && cp -r "$WORK" build/compose-test-logs && say "logs kept in build/compose-test-logs"
+    mkdir -p build && cp -r "$WORK" build/compose-test-logs &&
+      say "logs kept in build/compose-test-logs"
   fi
   rm -rf "$WORK"
   exit "$rc"
@@ -118,6 +123,7 @@ if [ -n "${DOCKER_HOST:-}" ] && "$DOCKER" info >/dev/null 2>&1; then
   say "using the engine at $DOCKER_HOST"
 else
   DROOT=${VX_DOCKER_ROOT:-$(mktemp -d /tmp/vexfs-docker.XXXXXX)}
+  [ -n "${VX_DOCKER_ROOT:-}" ] || export VX_COMPOSE_FRESH_ENGINE=1 # no layer cache: a cold build
   mkdir -p "$DROOT"
   export DOCKER_HOST=unix://$DROOT/docker.sock
   own_dockerd=1
@@ -130,7 +136,8 @@ else
     sleep 0.1
   done
   "$DOCKER" info >/dev/null || { tail -n 20 "$DROOT/dockerd.log" >&2; exit 1; }
-  say "started dockerd $("$DOCKER" version -f '{{.Server.Version}}') at $DOCKER_HOST (log $DROOT/dockerd.log)"
+  say "started dockerd $("$DOCKER" version -f '{{.Server.Version}}') at $DOCKER_HOST" \
+    "(log $DROOT/dockerd.log)"
 fi
 
 # The compose file publishes fixed host ports (README "Docker compose"): say which is taken.
@@ -139,7 +146,9 @@ for port in 5549 5550 8080 8081 8082 8083 8087 8092 8102 9090; do
   if ss -Hltn "sport = :$port" | grep -q .; then busy="$busy $port"; fi
 done
 if [ -n "$busy" ]; then
-  say "host ports in use, the compose file cannot publish them:$busy ($(ss -Hltnp | grep -E "$(echo "$busy" | sed 's/ /|:/g; s/^|//')" | head -3))"
+  pattern=$(echo "$busy" | sed 's/ /|:/g; s/^|//')
+  say "host ports in use, the compose file cannot publish them:$busy"
+  ss -Hltnp | grep -E "$pattern" | head -n 5 >&2
   exit 1
 fi
 

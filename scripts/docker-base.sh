@@ -34,14 +34,18 @@ mirror() {
 if [ ! -s "$TARBALL" ]; then
   SUDO=()
   [ "$(id -u)" = 0 ] || SUDO=(sudo)
-  command -v debootstrap >/dev/null || { say "debootstrap is missing (scripts/install-deps.sh)"; exit 1; }
+  if ! command -v debootstrap >/dev/null; then
+    say "debootstrap is missing (scripts/install-deps.sh)"
+    exit 1
+  fi
   mkdir -p "$CACHE"
   root=$(mktemp -d "$CACHE/rootfs.XXXXXX")
   trap '"${SUDO[@]}" rm -rf "$root" "$TARBALL.tmp"' EXIT
   m=$(mirror)
   say "debootstrap --variant=minbase bookworm from $m (once; kept in $TARBALL)"
   t0=$SECONDS
-  "${SUDO[@]}" debootstrap --variant=minbase bookworm "$root" "$m" >"$CACHE/debootstrap.log" 2>&1 || {
+  "${SUDO[@]}" debootstrap --variant=minbase bookworm "$root" "$m" \
+    >"$CACHE/debootstrap.log" 2>&1 || {
     tail -n 20 "$CACHE/debootstrap.log" >&2
     exit 1
   }

@@ -113,14 +113,14 @@ class Project:
         self.docker_cmd = [docker]
         self.network = f"{name}_vexfs"
 
-    def _run(self, argv, check_rc=True, timeout=600, input_text=None, quiet=False):
+    def _run(self, argv, check_rc=True, timeout=600, input_text=None):
+        """Runs a command; with check_rc a non-zero exit is a Failure, else the caller
+        looks at the result."""
         r = subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=timeout,
                            input=input_text)
         if check_rc and r.returncode != 0:
             raise Failure(f"{' '.join(argv)} exited {r.returncode}: "
                           f"{(r.stderr or r.stdout).strip()[-2000:]}")
-        if not quiet and r.returncode != 0:
-            print(f"   ({' '.join(argv[:6])}... exited {r.returncode})", flush=True)
         return r
 
     def compose(self, *args, check_rc=True, timeout=900, input_text=None, stream=False):
@@ -136,9 +136,14 @@ class Project:
         return self._run(self.docker_cmd + list(args), check_rc, timeout, input_text)
 
     def exec(self, service, *cmd, check_rc=True, input_text=None, timeout=120):
-        """Runs cmd in the (first) container of service, without a terminal."""
-        return self.compose("exec", "-T", service, *cmd, check_rc=check_rc,
-                            input_text=input_text, timeout=timeout)
+        """Runs cmd in the (first) running container of service, without a terminal, as
+        `docker-compose exec -T` does (through docker itself: no Python start-up per call)."""
+        cids = self.containers(service, all_states=False)
+        if not cids:
+            raise Failure(f"service {service}: no running container")
+        return self.docker("exec", "-i", cids[0], *cmd, check_rc=check_rc,
+                           input_text=input_text if input_text is not None else "",
+                           timeout=timeout)
 
     def containers(self, service=None, all_states=True):
         """Container ids of this project (of one service), oldest first."""
