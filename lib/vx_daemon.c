@@ -50,6 +50,35 @@ s_usage(const struct vx_daemon *d, FILE *f)
     vx_config_print_help(f, d->sections, d->n_sections);
 }
 
+/* The socket factory from the transport section; a program that does not list the section
+ * gets its defaults (and the environment's overrides). */
+static int
+s_make_socks(struct vx_daemon *d, char *err, size_t errlen)
+{
+    const vx_config_t *from = d->cfg;
+    vx_config_t *defaults = NULL;
+    bool listed = false;
+    for (size_t i = 0; i < d->n_sections; i++) {
+        listed = listed || d->sections[i] == &vx_cfg_transport_section;
+    }
+    if (!listed) {
+        static const struct vx_cfg_section *const only[] = {&vx_cfg_transport_section};
+        if (vx_config_load(&defaults, NULL, only, 1, err, errlen) < 0) {
+            return -EINVAL;
+        }
+        from = defaults;
+    }
+    struct vx_transport_config tc;
+    int rc = vx_config_bind(from, &vx_cfg_transport_section, &tc);
+    vx_config_destroy(&defaults);
+    if (rc < 0) {
+        snprintf(err, errlen, "transport: the section does not fit its table");
+        return rc;
+    }
+    d->socks = vx_socks_new(&tc, err, errlen);
+    return d->socks ? 0 : -EINVAL;
+}
+
 int
 vx_daemon_init(struct vx_daemon *d, int argc, char **argv, int *exit_code)
 {
@@ -100,15 +129,17 @@ vx_daemon_init(struct vx_daemon *d, int argc, char **argv, int *exit_code)
         vx_error("DAEMON-CONFIG", "%s", err);
         return -1;
     }
-    enum vx_log_level level;
-    const char *lname = vx_config_str(d->cfg, "logging", "level");
-    if (vx_log_level_parse(lname, &level) < 0) {
-        vx_error("DAEMON-CONFIG", "logging.level: expected debug, info, warn or error, got '%s'",
-                 lname);
+    struct vx_logging_config logging;
+    struct vx_admin_config admin;
+    if (vx_config_bind(d->cfg, &vx_cfg_logging_section, &logging) < 0 ||
+        vx_config_bind(d->cfg, &vx_cfg_admin_section, &admin) < 0) {
+        vx_error("DAEMON-CONFIG", "the admin and logging sections are not in this program's tables");
         return -1;
     }
+    enum vx_log_level level = VX_LOG_INFO;
+    vx_log_level_parse(logging.level, &level); /* checked when the configuration loaded */
     vx_log_init(d->name, level);
-    d->token = vx_config_read_secret(vx_config_str(d->cfg, "admin", "token_file"), err, sizeof err);
+    d->token = vx_config_read_secret(admin.token_file, err, sizeof err);
     if (!d->token && err[0]) {
         vx_error("DAEMON-CONFIG", "admin.token_file: %s", err);
         return -1;
@@ -138,15 +169,19 @@ vx_daemon_init(struct vx_daemon *d, int argc, char **argv, int *exit_code)
     sigaction(SIGINT, &stop, NULL);
     sigaction(SIGHUP, &reload, NULL);
 
+    if (s_make_socks(d, err, sizeof err) < 0) {
+        vx_error("DAEMON-CONFIG", "%s", err);
+        return -1;
+    }
     d->metrics = vx_metrics_new();
     struct vx_http_opts hopts = {
         .service = d->name,
         .version = VX_VERSION,
         .bind = vx_config_str(d->cfg, d->section, "rest_bind"),
         .port = (uint16_t)vx_config_int(d->cfg, d->section, "rest_port"),
-        .body_limit = (size_t)vx_config_int(d->cfg, "admin", "body_limit_bytes"),
-        .conn_limit = (unsigned)vx_config_int(d->cfg, "admin", "connection_limit"),
-        .timeout_s = (unsigned)vx_config_int(d->cfg, "admin", "request_timeout_s"),
+        .body_limit = (size_t)admin.body_limit_bytes,
+        .conn_limit = (unsigned)admin.connection_limit,
+        .timeout_s = (unsigned)admin.request_timeout_s,
         .token = d->token,
     };
     const char *herr = NULL;
@@ -246,6 +281,7 @@ vx_daemon_fini(struct vx_daemon *d)
         vx_free(&d->priv);
     }
     vx_metrics_destroy(&d->metrics);
+    vx_socks_destroy(&d->socks);
     vx_config_destroy(&d->cfg);
     vx_free(&d->token);
 }

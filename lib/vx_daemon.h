@@ -22,6 +22,7 @@
 #include "vx_config.h"
 #include "vx_http.h"
 #include "vx_metrics.h"
+#include "vx_sock.h"
 
 /* Set by SIGTERM/SIGINT and by SIGHUP; the loop polls them. */
 extern volatile sig_atomic_t vx_daemon_stop;
@@ -44,13 +45,15 @@ struct vx_daemon {
     char *token;          /* admin bearer token, NULL when none is configured */
     vx_metrics_t *metrics;
     vx_http_t *http;      /* routes may be added until vx_daemon_serve */
+    vx_socks_t *socks;    /* the socket factory (vx_sock.h), from the transport section */
     /* private */
     void *priv;
 };
 
 /* Parses the command line (--config FILE, --check, --print-config, --help, --version), loads and validates the configuration, sets up logging, reads the
  * token, takes the signals (SIGPIPE ignored; CZMQ's handlers off) and creates the metrics
- * registry and the REST server. Returns 0 to go on, or -1 with *exit_code set: 0 after
+ * registry, the socket factory (from the transport section when the program lists it, else
+ * its defaults) and the REST server. Returns 0 to go on, or -1 with *exit_code set: 0 after
  * --help/--version/--check of a valid configuration, 2 for a bad command line or configuration (already logged). */
 int vx_daemon_init(struct vx_daemon *d, int argc, char **argv, int *exit_code);
 

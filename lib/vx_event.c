@@ -315,7 +315,8 @@ vx_utf8_valid(const char *s, size_t len)
 }
 
 static int
-s_fail(char *err, size_t errlen, const char **reason, const char *why, const char *fmt,
+s_fail(char *err, size_t errlen, enum vx_drop_reason *reason, enum vx_drop_reason why,
+       const char *fmt,
        const char *arg)
 {
     snprintf(err, errlen, fmt, arg);
@@ -325,24 +326,24 @@ s_fail(char *err, size_t errlen, const char **reason, const char *why, const cha
 
 static int
 s_check_str(const char *s, size_t max, const char *field, char *err, size_t errlen,
-            const char **reason)
+            enum vx_drop_reason *reason)
 {
     size_t len = s ? strlen(s) : 0;
     if (len > max) {
-        return s_fail(err, errlen, reason, "too_large", "field '%s': too long", field);
+        return s_fail(err, errlen, reason, VX_DROP_TOO_LARGE, "field '%s': too long", field);
     }
     if (!vx_utf8_valid(s ? s : "", len)) {
-        return s_fail(err, errlen, reason, "bad_utf8", "field '%s': not valid UTF-8", field);
+        return s_fail(err, errlen, reason, VX_DROP_BAD_UTF8, "field '%s': not valid UTF-8", field);
     }
     return 0;
 }
 
 static int
 s_check_entry(const char *key, const char *value, const char *field, char *err, size_t errlen,
-              const char **reason)
+              enum vx_drop_reason *reason)
 {
     if (!key || !key[0]) {
-        return s_fail(err, errlen, reason, "bad_field", "field '%s': empty key", field);
+        return s_fail(err, errlen, reason, VX_DROP_BAD_FIELD, "field '%s': empty key", field);
     }
     if (s_check_str(key, 256, field, err, errlen, reason) < 0 ||
         s_check_str(value, VX_EVENT_MAX_VALUE, field, err, errlen, reason) < 0) {
@@ -352,39 +353,39 @@ s_check_entry(const char *key, const char *value, const char *field, char *err, 
 }
 
 int
-vx_event_validate(const vx_event_t *e, char *err, size_t errlen, const char **reason)
+vx_event_validate(const vx_event_t *e, char *err, size_t errlen, enum vx_drop_reason *reason)
 {
     if (!vx_event_type_name(e->type)) {
         snprintf(err, errlen, "field 'type': unknown event type %d", (int)e->type);
-        *reason = "unknown_type";
+        *reason = VX_DROP_UNKNOWN_TYPE;
         return -EINVAL;
     }
     if (e->type == VEXFS__V1__EVENT_TYPE__CUSTOM && (!e->custom_type || !e->custom_type[0])) {
-        return s_fail(err, errlen, reason, "bad_field", "field '%s': required for custom events",
+        return s_fail(err, errlen, reason, VX_DROP_BAD_FIELD, "field '%s': required for custom events",
                       "custom_type");
     }
     if (e->source != 0 && !vx_boundary_name(e->source)) {
         snprintf(err, errlen, "field 'source': unknown boundary %d", (int)e->source);
-        *reason = "bad_field";
+        *reason = VX_DROP_BAD_FIELD;
         return -EINVAL;
     }
     if (e->id.len != 0 && e->id.len != VX_EVENT_ID_LEN) {
         snprintf(err, errlen, "field 'id': must be 16 bytes, got %zu", e->id.len);
-        *reason = "bad_id";
+        *reason = VX_DROP_BAD_ID;
         return -EINVAL;
     }
     bool has_path = e->path && e->path[0];
     if (vx_event_type_is_filesystem(e->type) && !has_path) {
-        return s_fail(err, errlen, reason, "missing_path", "field 'path': required for %s events",
+        return s_fail(err, errlen, reason, VX_DROP_MISSING_PATH, "field 'path': required for %s events",
                       vx_event_type_name(e->type));
     }
     if (has_path && e->path[0] != '/') {
-        return s_fail(err, errlen, reason, "bad_path", "field 'path': must be absolute, got '%.64s'",
+        return s_fail(err, errlen, reason, VX_DROP_BAD_PATH, "field 'path': must be absolute, got '%.64s'",
                       e->path);
     }
     if (e->priority > 255) {
         snprintf(err, errlen, "field 'priority': must be 0..255, got %u", (unsigned)e->priority);
-        *reason = "bad_field";
+        *reason = VX_DROP_BAD_FIELD;
         return -EINVAL;
     }
     /* The JSON form holds these as signed 64-bit integers (vx_event_from_json takes
@@ -394,7 +395,7 @@ vx_event_validate(const vx_event_t *e, char *err, size_t errlen, const char **re
                       : e->sequence > (uint64_t)INT64_MAX   ? "sequence"
                                                             : NULL;
     if (big) {
-        return s_fail(err, errlen, reason, "bad_field", "field '%s': must be at most 2^63-1", big);
+        return s_fail(err, errlen, reason, VX_DROP_BAD_FIELD, "field '%s': must be at most 2^63-1", big);
     }
     if (s_check_str(e->path, VX_EVENT_MAX_PATH, "path", err, errlen, reason) < 0 ||
         s_check_str(e->tenant, 256, "tenant", err, errlen, reason) < 0 ||
@@ -404,7 +405,7 @@ vx_event_validate(const vx_event_t *e, char *err, size_t errlen, const char **re
         return -EINVAL;
     }
     if (e->n_content > VX_EVENT_MAX_FIELDS || e->n_metadata > VX_EVENT_MAX_FIELDS) {
-        return s_fail(err, errlen, reason, "too_large", "field '%s': more than 256 entries",
+        return s_fail(err, errlen, reason, VX_DROP_TOO_LARGE, "field '%s': more than 256 entries",
                       e->n_content > VX_EVENT_MAX_FIELDS ? "content" : "metadata");
     }
     for (size_t i = 0; i < e->n_content; i++) {
@@ -422,12 +423,12 @@ vx_event_validate(const vx_event_t *e, char *err, size_t errlen, const char **re
     const Vexfs__V1__Causality *c = e->causality;
     if (c) {
         if (c->n_parent_ids > VX_EVENT_MAX_FIELDS || c->n_vector_clock > VX_EVENT_MAX_FIELDS) {
-            return s_fail(err, errlen, reason, "too_large", "field '%s': more than 256 entries",
+            return s_fail(err, errlen, reason, VX_DROP_TOO_LARGE, "field '%s': more than 256 entries",
                           "causality");
         }
         for (size_t i = 0; i < c->n_parent_ids; i++) {
             if (c->parent_ids[i].len != VX_EVENT_ID_LEN) {
-                return s_fail(err, errlen, reason, "bad_id",
+                return s_fail(err, errlen, reason, VX_DROP_BAD_ID,
                               "field '%s': every parent id must be 16 bytes",
                               "causality.parent_ids");
             }
@@ -438,7 +439,7 @@ vx_event_validate(const vx_event_t *e, char *err, size_t errlen, const char **re
                 return -EINVAL;
             }
             if (c->vector_clock[i]->counter > (uint64_t)INT64_MAX) {
-                return s_fail(err, errlen, reason, "bad_field",
+                return s_fail(err, errlen, reason, VX_DROP_BAD_FIELD,
                               "field '%s': counters must be at most 2^63-1",
                               "causality.vector_clock");
             }
@@ -453,14 +454,14 @@ struct s_jctx {
     vx_arena_t *arena;
     char *err;
     size_t errlen;
-    const char **reason;
+    enum vx_drop_reason *reason;
 };
 
 static int
 s_jfail(struct s_jctx *c, const char *field, const char *what)
 {
     snprintf(c->err, c->errlen, "field '%s': %s", field, what);
-    *c->reason = "bad_json";
+    *c->reason = VX_DROP_BAD_JSON;
     return -EINVAL;
 }
 
@@ -510,7 +511,7 @@ s_jid(struct s_jctx *c, json_t *v, const char *field, ProtobufCBinaryData *out)
     if (vx_event_id_parse(json_string_value(v), id) < 0) {
         snprintf(c->err, c->errlen, "field '%s': not a 16-byte id in UUID form: '%.40s'", field,
                  json_string_value(v));
-        *c->reason = "bad_id";
+        *c->reason = VX_DROP_BAD_ID;
         return -EINVAL;
     }
     out->data = id;
@@ -531,7 +532,7 @@ s_jmap(struct s_jctx *c, json_t *v, const char *field, size_t *n_out, char ***ke
     if (n > VX_EVENT_MAX_FIELDS) {
         snprintf(c->err, c->errlen, "field '%s': more than %d entries", field,
                  VX_EVENT_MAX_FIELDS);
-        *c->reason = "too_large";
+        *c->reason = VX_DROP_TOO_LARGE;
         return -EINVAL;
     }
     *keys = s_jalloc(c, sizeof(char *) * (n + 1));
@@ -545,7 +546,7 @@ s_jmap(struct s_jctx *c, json_t *v, const char *field, size_t *n_out, char ***ke
     json_object_foreach(v, k, val) {
         if (!json_is_string(val)) {
             snprintf(c->err, c->errlen, "field '%s.%.64s': expected a string value", field, k);
-            *c->reason = "bad_json";
+            *c->reason = VX_DROP_BAD_JSON;
             return -EINVAL;
         }
         (*keys)[i] = vx_arena_strndup(c->arena, k, strlen(k));
@@ -641,7 +642,7 @@ s_jcausality(struct s_jctx *c, json_t *v, vx_event_t *e)
             cz->n_vector_clock = n;
         } else {
             snprintf(c->err, c->errlen, "field 'causality.%.64s': unknown field", k);
-            *c->reason = "bad_json";
+            *c->reason = VX_DROP_BAD_JSON;
             return -EINVAL;
         }
     }
@@ -651,13 +652,13 @@ s_jcausality(struct s_jctx *c, json_t *v, vx_event_t *e)
 
 int
 vx_event_from_json(json_t *obj, vx_arena_t *arena, vx_event_t **out, char *err, size_t errlen,
-                   const char **reason)
+                   enum vx_drop_reason *reason)
 {
     struct s_jctx c = {arena, err, errlen, reason};
     *out = NULL;
     if (!json_is_object(obj)) {
         snprintf(err, errlen, "an event must be a JSON object");
-        *reason = "bad_json";
+        *reason = VX_DROP_BAD_JSON;
         return -EINVAL;
     }
     vx_event_t *e = s_jalloc(&c, sizeof *e);
@@ -680,7 +681,7 @@ vx_event_from_json(json_t *obj, vx_arena_t *arena, vx_event_t **out, char *err, 
             } else if (vx_event_type_parse(json_string_value(v), &t) < 0) {
                 snprintf(err, errlen, "field 'type': unknown event type '%.64s'",
                          json_string_value(v));
-                *reason = "unknown_type";
+                *reason = VX_DROP_UNKNOWN_TYPE;
                 rc = -EINVAL;
             } else {
                 e->type = (Vexfs__V1__EventType)t;
@@ -694,7 +695,7 @@ vx_event_from_json(json_t *obj, vx_arena_t *arena, vx_event_t **out, char *err, 
                          "userspace_api, graph, vector, analytics, automation, coordinator)",
                          json_is_string(v) ? " '" : "", json_is_string(v) ? json_string_value(v) : "",
                          json_is_string(v) ? "'" : "");
-                *reason = "bad_field";
+                *reason = VX_DROP_BAD_FIELD;
                 rc = -EINVAL;
             } else {
                 e->source = (Vexfs__V1__Boundary)b;
@@ -728,7 +729,7 @@ vx_event_from_json(json_t *obj, vx_arena_t *arena, vx_event_t **out, char *err, 
             rc = s_jcausality(&c, v, e);
         } else {
             snprintf(err, errlen, "field '%.64s': unknown field", k);
-            *reason = "bad_json";
+            *reason = VX_DROP_BAD_JSON;
             rc = -EINVAL;
         }
         if (rc < 0) {
@@ -737,7 +738,7 @@ vx_event_from_json(json_t *obj, vx_arena_t *arena, vx_event_t **out, char *err, 
     }
     if (!has_type) {
         snprintf(err, errlen, "field 'type': required");
-        *reason = "unknown_type";
+        *reason = VX_DROP_UNKNOWN_TYPE;
         return -EINVAL;
     }
     *out = e;

@@ -20,6 +20,7 @@
 
 #include "vexfs/v1/event.pb-c.h"
 #include "vx_arena.h"
+#include "vx_drop.h"
 
 typedef Vexfs__V1__Event vx_event_t;
 typedef Vexfs__V1__EventBatch vx_batch_t;
@@ -52,15 +53,15 @@ void vx_trace_id_new(char out[33]);
 uint64_t vx_event_content_hash(const vx_event_t *e);
 
 /* Checks an event from outside. Returns 0, or -EINVAL with a precise message in err and a
- * short stable reason (for metric labels) in *reason: "unknown_type", "missing_path",
+ * reason (vx_drop.h, for metric labels) in *reason: "unknown_type", "missing_path",
  * "bad_path", "bad_id", "too_large", "bad_utf8", "bad_field". */
-int vx_event_validate(const vx_event_t *e, char *err, size_t errlen, const char **reason);
+int vx_event_validate(const vx_event_t *e, char *err, size_t errlen, enum vx_drop_reason *reason);
 
 /* Decodes one event from JSON into memory owned by arena. Returns 0 or -EINVAL with a message
  * ("field 'priority': expected an integer 0..255") and a reason as for vx_event_validate
  * ("bad_json" for shape errors). Does not run vx_event_validate. */
 int vx_event_from_json(json_t *obj, vx_arena_t *arena, vx_event_t **out, char *err, size_t errlen,
-                       const char **reason);
+                       enum vx_drop_reason *reason);
 /* Encodes an event as JSON (new reference). */
 json_t *vx_event_to_json(const vx_event_t *e);
 

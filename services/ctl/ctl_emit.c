@@ -516,7 +516,7 @@ s_from_stdin(struct s_emit *em)
             continue;
         }
         vx_event_t *e = NULL;
-        const char *reason = NULL;
+        enum vx_drop_reason reason = VX_DROP_BAD_JSON;
         int rc = vx_event_from_json(obj, em->arena, &e, err, sizeof err, &reason);
         json_decref(obj);
         if (rc == 0) {
@@ -697,7 +697,7 @@ ctl_emit_main(int argc, char **argv)
     if (type_name) {
         /* Check the event once before anything is sent: a mistake here is a usage error. */
         char err[512];
-        const char *reason = NULL;
+        enum vx_drop_reason reason = VX_DROP_BAD_JSON;
         if (vx_event_validate(s_build(&t, em.arena, count_set ? 0 : -1), err, sizeof err,
                               &reason) < 0) {
             ctl_err(S_CMD, "%s", err);

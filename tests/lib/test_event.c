@@ -8,7 +8,7 @@
 #include "vx_event.h"
 
 static vx_event_t *
-s_from(const char *json, vx_arena_t *a, char *err, size_t errlen, const char **reason)
+s_from(const char *json, vx_arena_t *a, char *err, size_t errlen, enum vx_drop_reason *reason)
 {
     json_error_t je;
     json_t *j = json_loads(json, 0, &je);
@@ -69,7 +69,7 @@ START_TEST(t_hash_ignores_stamps_and_map_order)
 {
     vx_arena_t *a = vx_arena_new(4096, 0);
     char err[256];
-    const char *reason;
+    enum vx_drop_reason reason = VX_DROP_N;
     vx_event_t *e1 = s_from("{\"type\":\"filesystem_write\",\"path\":\"/a\",\"content\":{\"x\":\"1\","
                             "\"y\":\"2\"},\"sequence\":5,\"timestamp_ns\":10}",
                             a, err, sizeof err, &reason);
@@ -100,7 +100,7 @@ START_TEST(t_json_round_trip)
 {
     vx_arena_t *a = vx_arena_new(4096, 0);
     char err[256];
-    const char *reason;
+    enum vx_drop_reason reason = VX_DROP_N;
     const char *in =
         "{\"id\":\"0193b2c4-1111-7222-8333-444455556666\",\"type\":\"custom\",\"custom_type\":"
         "\"backup_done\",\"source\":\"fuse\",\"timestamp_ns\":1732543200000000000,\"path\":"
@@ -162,10 +162,10 @@ START_TEST(t_json_errors)
     const struct s_bad *b = &s_bad_json[_i];
     vx_arena_t *a = vx_arena_new(4096, 0);
     char err[256];
-    const char *reason = NULL;
+    enum vx_drop_reason reason = VX_DROP_N;
     vx_event_t *e = s_from(b->json, a, err, sizeof err, &reason);
     ck_assert_ptr_null(e);
-    ck_assert_str_eq(reason, b->reason);
+    ck_assert_str_eq(vx_drop_names[reason], b->reason);
     ck_assert_msg(strncmp(err, b->message, strlen(b->message)) == 0, "expected '%s', got '%s'",
                   b->message, err);
     vx_arena_destroy(&a);
@@ -186,7 +186,7 @@ START_TEST(t_validate)
     const struct s_bad *b = &s_invalid[_i];
     vx_arena_t *a = vx_arena_new(4096, 0);
     char err[256];
-    const char *reason = NULL;
+    enum vx_drop_reason reason = VX_DROP_N;
     vx_event_t *e = s_from(b->json, a, err, sizeof err, &reason);
     ck_assert_msg(e != NULL, "decode: %s", err);
     int rc = vx_event_validate(e, err, sizeof err, &reason);
@@ -194,7 +194,7 @@ START_TEST(t_validate)
         ck_assert_msg(rc == 0, "unexpected error: %s", err);
     } else {
         ck_assert_int_eq(rc, -EINVAL);
-        ck_assert_str_eq(reason, b->reason);
+        ck_assert_str_eq(vx_drop_names[reason], b->reason);
         ck_assert_msg(strncmp(err, b->message, strlen(b->message)) == 0,
                       "expected '%s', got '%s'", b->message, err);
     }
@@ -206,22 +206,22 @@ START_TEST(t_validate_binary_fields)
 {
     vx_event_t e = VEXFS__V1__EVENT__INIT;
     char err[256];
-    const char *reason;
+    enum vx_drop_reason reason = VX_DROP_N;
     e.type = 77;
     ck_assert_int_eq(vx_event_validate(&e, err, sizeof err, &reason), -EINVAL);
-    ck_assert_str_eq(reason, "unknown_type");
+    ck_assert_str_eq(vx_drop_names[reason], "unknown_type");
     ck_assert_str_eq(err, "field 'type': unknown event type 77");
     e.type = VEXFS__V1__EVENT_TYPE__USER_ACTION;
     uint8_t id[5] = {1, 2, 3, 4, 5};
     e.id.data = id;
     e.id.len = 5;
     ck_assert_int_eq(vx_event_validate(&e, err, sizeof err, &reason), -EINVAL);
-    ck_assert_str_eq(reason, "bad_id");
+    ck_assert_str_eq(vx_drop_names[reason], "bad_id");
     e.id.len = 0;
     char bad[] = {'/', (char)0xc3, (char)0x28, 0};
     e.path = bad;
     ck_assert_int_eq(vx_event_validate(&e, err, sizeof err, &reason), -EINVAL);
-    ck_assert_str_eq(reason, "bad_utf8");
+    ck_assert_str_eq(vx_drop_names[reason], "bad_utf8");
     e.path = (char *)"/ok";
     e.priority = 300;
     ck_assert_int_eq(vx_event_validate(&e, err, sizeof err, &reason), -EINVAL);
