@@ -33,6 +33,10 @@ double vt_metric_text_sum(const char *text, const char *name);
 /* A TCP port on 127.0.0.1 that was free a moment ago. */
 uint16_t vt_free_port(void);
 
+/* Sleeps ms milliseconds (signals do not cut it short). For pacing a load or letting a fault
+ * last; never to wait for a condition: poll it with vt_wait_until. */
+void vt_sleep_ms(int ms);
+
 /* Polls fn until it returns true or timeout_ms passes; returns the last result. */
 bool vt_wait_until(bool (*fn)(void *arg), void *arg, int timeout_ms);
 /* Waits until GET /ready on port answers 200. */
