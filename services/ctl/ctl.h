@@ -55,6 +55,11 @@ int ctl_opt_error(const char *cmd, int c, char **argv);
 int ctl_parse_int(const char *cmd, const char *opt, const char *s, long long min, long long max,
                   long long *out);
 
+/* The socket factory of the command (transport defaults and environment overrides). Returns
+ * NULL after printing why; the caller destroys it with vx_socks_destroy. */
+typedef struct vx_socks vx_socks_t;
+vx_socks_t *ctl_socks(const char *cmd);
+
 /* True when s starts with http:// or https:// and has a host part. */
 bool ctl_is_http_url(const char *s);
 

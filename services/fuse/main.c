@@ -18,6 +18,7 @@
 
 static const struct vx_cfg_section *const s_sections[] = {
     &fu_cfg_section,
+    &vx_cfg_transport_section,
     &vx_cfg_admin_section,
     &vx_cfg_logging_section,
 };
@@ -131,7 +132,12 @@ main(int argc, char **argv)
         vx_error("FU-MOUNTPOINT", "%s: %s", pos[1], strerror(errno));
         goto out;
     }
-    fs.capture_reads = vx_config_bool(d.cfg, FU_SECTION, "capture_reads");
+    struct fu_config cfg;
+    if (vx_config_bind(d.cfg, &fu_cfg_section, &cfg) < 0) {
+        vx_error("FU-START", "the configuration does not fit its table");
+        goto out;
+    }
+    fs.capture_reads = cfg.capture_reads;
     rc = 1;
 
     /* Threads started from here on (emitter, REST) inherit the blocked stop signals; only
@@ -147,7 +153,7 @@ main(int argc, char **argv)
     sigdelset(&waitmask, SIGHUP);
 
     char err[1024];
-    emit = fu_emit_new(d.cfg, FU_SECTION, VEXFS__V1__BOUNDARY__FUSE, "fuse", d.metrics, err,
+    emit = fu_emit_new(&cfg.emit, d.socks, VEXFS__V1__BOUNDARY__FUSE, "fuse", d.metrics, err,
                        sizeof err);
     if (!emit) {
         vx_error("FU-START", "%s", err);

@@ -16,6 +16,7 @@
 
 static const struct vx_cfg_section *const s_sections[] = {
     &wt_cfg_section,
+    &vx_cfg_transport_section,
     &vx_cfg_admin_section,
     &vx_cfg_logging_section,
 };
@@ -99,15 +100,18 @@ main(int argc, char **argv)
     sigdelset(&waitmask, SIGHUP);
 
     rc = 1;
-    emit = fu_emit_new(d.cfg, WT_SECTION, VEXFS__V1__BOUNDARY__USERSPACE_API, "watch", d.metrics,
-                       err, sizeof err);
+    struct wt_config cfg;
+    if (vx_config_bind(d.cfg, &wt_cfg_section, &cfg) < 0) {
+        vx_error("WT-START", "the configuration does not fit its table");
+        goto out;
+    }
+    emit = fu_emit_new(&cfg.emit, d.socks, VEXFS__V1__BOUNDARY__USERSPACE_API, "watch",
+                       d.metrics, err, sizeof err);
     if (!emit) {
         vx_error("WT-START", "%s", err);
         goto out;
     }
-    if (wt_watch_new(&w, vx_config_str(d.cfg, WT_SECTION, "mode"), dirs, n,
-                     (int)vx_config_int(d.cfg, WT_SECTION, "rename_pair_ms"), emit, err,
-                     sizeof err) < 0) {
+    if (wt_watch_new(&w, cfg.mode, dirs, n, cfg.rename_pair_ms, emit, err, sizeof err) < 0) {
         vx_error("WT-START", "%s", err);
         rc = 2;
         goto out;
