@@ -118,8 +118,11 @@ vx_daemon_init(struct vx_daemon *d, int argc, char **argv, int *exit_code)
             return -1;
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", d->name, argv[optind]);
+    d->args = argv + optind;
+    d->n_args = argc - optind;
+    if (d->n_args > d->max_args) {
+        fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", d->name,
+                argv[optind + d->max_args]);
         return -1;
     }
     vx_log_init(d->name, VX_LOG_INFO);
@@ -249,6 +252,20 @@ vx_daemon_config_routes(struct vx_daemon *d, vx_daemon_apply_fn *apply, void *ar
     p->section = d->section;
     vx_http_route(d->http, "GET", "/v1/config", cb_get_config, p);
     vx_http_route(d->http, "PUT", "/v1/config", cb_put_config, p);
+}
+
+void
+vx_daemon_block_stops(sigset_t *waitmask)
+{
+    sigset_t stops;
+    sigemptyset(&stops);
+    sigaddset(&stops, SIGTERM);
+    sigaddset(&stops, SIGINT);
+    sigaddset(&stops, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &stops, waitmask);
+    sigdelset(waitmask, SIGTERM);
+    sigdelset(waitmask, SIGINT);
+    sigdelset(waitmask, SIGHUP);
 }
 
 int

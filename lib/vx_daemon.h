@@ -39,8 +39,11 @@ struct vx_daemon {
     const char *section;  /* the service's own section: holds rest_bind and rest_port */
     const struct vx_cfg_section *const *sections; /* the service's, admin and logging */
     size_t n_sections;
+    int max_args;         /* positional arguments accepted (directories, ...); 0: none */
     /* filled by vx_daemon_init */
     const char *config_path; /* NULL: defaults and environment only */
+    char **args;          /* the positional arguments (borrowed from argv) */
+    int n_args;
     vx_config_t *cfg;
     char *token;          /* admin bearer token, NULL when none is configured */
     vx_metrics_t *metrics;
@@ -61,6 +64,12 @@ int vx_daemon_init(struct vx_daemon *d, int argc, char **argv, int *exit_code);
  * a patch of reloadable keys of d->section, given flat or as {"<section>": {...}}; 422 and no
  * change when refused; apply(new, arg) on success). Call before vx_daemon_serve. */
 void vx_daemon_config_routes(struct vx_daemon *d, vx_daemon_apply_fn *apply, void *arg);
+
+/* For a loop that waits in ppoll: blocks SIGTERM, SIGINT and SIGHUP in the calling thread
+ * (threads started afterwards inherit it) and fills *waitmask with the mask that lets them in
+ * during ppoll only, so a signal never slips in between the check of the stop flag and the
+ * wait. */
+void vx_daemon_block_stops(sigset_t *waitmask);
 
 /* Starts the REST server. Returns 0 or -errno (logged). */
 int vx_daemon_serve(struct vx_daemon *d);
