@@ -75,7 +75,26 @@ s_make_socks(struct vx_daemon *d, char *err, size_t errlen)
         snprintf(err, errlen, "transport: the section does not fit its table");
         return rc;
     }
-    d->socks = vx_socks_new(&tc, err, errlen);
+    struct vx_security_config sc;
+    bool secured = false;
+    for (size_t i = 0; i < d->n_sections; i++) {
+        secured = secured || d->sections[i] == &vx_cfg_security_section;
+    }
+    if (secured && vx_config_bind(d->cfg, &vx_cfg_security_section, &sc) < 0) {
+        snprintf(err, errlen, "security: the section does not fit its table");
+        return -EINVAL;
+    }
+    const char *program = strncmp(d->name, "vexfs-", 6) == 0 ? d->name + 6 : d->name;
+    d->socks = vx_socks_new(&tc, secured ? &sc : NULL, program, d->metrics, err, errlen);
+    if (d->socks && secured) {
+        if (vx_socks_curve(d->socks)) {
+            vx_info("DAEMON-CURVE", "ZeroMQ links use CURVE: keys in %s, identity %s",
+                    sc.keys_dir, sc.identity[0] ? sc.identity : program);
+        } else {
+            vx_warn("DAEMON-PLAIN", "security.curve is off: plain ZeroMQ links, allowed on "
+                                    "loopback and ipc:// endpoints only");
+        }
+    }
     return d->socks ? 0 : -EINVAL;
 }
 
@@ -172,11 +191,11 @@ vx_daemon_init(struct vx_daemon *d, int argc, char **argv, int *exit_code)
     sigaction(SIGINT, &stop, NULL);
     sigaction(SIGHUP, &reload, NULL);
 
+    d->metrics = vx_metrics_new();
     if (s_make_socks(d, err, sizeof err) < 0) {
         vx_error("DAEMON-CONFIG", "%s", err);
         return -1;
     }
-    d->metrics = vx_metrics_new();
     struct vx_http_opts hopts = {
         .service = d->name,
         .version = VX_VERSION,
@@ -297,8 +316,8 @@ vx_daemon_fini(struct vx_daemon *d)
         pthread_mutex_destroy(&p->mu);
         vx_free(&d->priv);
     }
+    vx_socks_destroy(&d->socks); /* its ZAP handler counts into the registry */
     vx_metrics_destroy(&d->metrics);
-    vx_socks_destroy(&d->socks);
     vx_config_destroy(&d->cfg);
     vx_free(&d->token);
 }

@@ -141,13 +141,22 @@ s_walk(vx_rx_t *rx, const uint8_t *data, size_t len, struct vx_rx_batch *out)
     return 0;
 }
 
+const char *
+vx_rx_msg_peer(zmq_msg_t *msg)
+{
+    const char *id = zmq_msg_gets(msg, "User-Id");
+    return id ? id : "";
+}
+
 int
-vx_rx_bytes(vx_rx_t *rx, const void *data, size_t len, bool track, struct vx_rx_batch *out)
+vx_rx_bytes(vx_rx_t *rx, const void *data, size_t len, bool track, const char *peer,
+            struct vx_rx_batch *out)
 {
     memset(out, 0, sizeof *out);
     out->data = data;
     out->len = len;
     out->sender = "";
+    out->peer = peer ? peer : "";
     if (s_walk(rx, data, len, out) < 0) {
         return -EPROTO;
     }
@@ -204,7 +213,8 @@ vx_rx_recv(vx_rx_t *rx, zsock_t *sock, struct vx_rx_batch *out, int flags)
     }
     rx->body = msg.body;
     rx->has_body = true;
-    return vx_rx_bytes(rx, zmq_msg_data(&rx->body), zmq_msg_size(&rx->body), true, out);
+    return vx_rx_bytes(rx, zmq_msg_data(&rx->body), zmq_msg_size(&rx->body), true,
+                       vx_rx_msg_peer(&rx->body), out);
 }
 
 uint64_t

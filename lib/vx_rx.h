@@ -56,6 +56,8 @@ struct vx_rx_batch {
     const struct vx_span *events; /* each event's packed bytes, in order */
     size_t n_events;
     const char *sender;           /* NUL-terminated; "" when the batch names none */
+    const char *peer;             /* the CURVE identity that sent it (the name of its key in
+                                     the receiver's authorized/ folder); "" on plain links */
     uint64_t batch_seq;           /* 0 when the batch has none */
     struct vx_seq_result seq;     /* the sequence check; zero when sender or sequence is absent */
 };
@@ -72,8 +74,13 @@ int vx_rx_recv(vx_rx_t *rx, zsock_t *sock, struct vx_rx_batch *out, int flags);
 
 /* The same checks for batch bytes that came another way (a ROUTER's frames, a REST body, a
  * Kafka message). data is borrowed and must stay valid while *out is used. track: feed the
- * sequence tracker (false for bytes without a sender's numbering). Returns 0 or -EPROTO. */
-int vx_rx_bytes(vx_rx_t *rx, const void *data, size_t len, bool track, struct vx_rx_batch *out);
+ * sequence tracker (false for bytes without a sender's numbering). peer: who sent them (NULL:
+ * unknown), borrowed like data. Returns 0 or -EPROTO. */
+int vx_rx_bytes(vx_rx_t *rx, const void *data, size_t len, bool track, const char *peer,
+                struct vx_rx_batch *out);
+
+/* The CURVE identity of a received ZeroMQ frame ("" on a plain link). Borrowed from msg. */
+const char *vx_rx_msg_peer(zmq_msg_t *msg);
 
 /* The last sequence seen from sender (0 when unknown). */
 uint64_t vx_rx_last_seq(const vx_rx_t *rx, const char *sender);

@@ -1,11 +1,24 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The socket factory: every ZeroMQ socket of every program of the suite is opened here.
  *
- * A program makes one vx_socks_t at start from its `transport` configuration section and
- * opens each socket from a spec (type, endpoint, bind or connect, the few options that differ
- * per socket). The factory applies what no socket may go without: high-water marks, linger,
- * and on every socket that receives from the network ZMQ_MAXMSGSIZE, so a frame larger than
- * the largest legal batch is refused by libzmq before it reaches memory.
+ * A program makes one vx_socks_t at start from its `transport` and `security` configuration
+ * sections and opens each socket from a spec (type, endpoint, bind or connect, the few options
+ * that differ per socket). The factory applies what no socket may go without: high-water
+ * marks, linger, on every socket that receives from the network ZMQ_MAXMSGSIZE (a frame
+ * larger than the largest legal batch is refused by libzmq before it reaches memory), and
+ * CURVE:
+ *
+ *   - security.curve: required (the default). Every tcp:// and ipc:// socket is encrypted and
+ *     authenticated. A bound socket presents <keys_dir>/server.key and admits only clients
+ *     whose public key is in <keys_dir>/authorized/ (a ZAP handler, vx_zap.h, started before
+ *     the first bind); the admitted key's file name is the sender's identity on every message
+ *     (vx_rx_batch.peer). A connecting socket presents <keys_dir>/<identity>.key and accepts
+ *     only a server holding <keys_dir>/server.key (it knows server.pub). Key files are loaded
+ *     when the first socket needs them; a missing, malformed or group-readable one fails that
+ *     open with a message naming the file, so the daemon refuses to start.
+ *   - security.curve: off. Plain links, refused on any endpoint but loopback tcp://, ipc://
+ *     and inproc://.
+ * In-process sockets (inproc://) never use CURVE: they do not leave the process.
  *
  *     struct vx_sock_spec spec = {.type = ZMQ_PULL, .endpoint = "tcp://127.0.0.1:5550",
  *                                 .bind = true};
@@ -22,6 +35,7 @@
 #include <stdint.h>
 
 #include "vx_config.h"
+#include "vx_metrics.h"
 
 /* The transport section of every program: defaults for its sockets. */
 struct vx_transport_config {
@@ -30,6 +44,14 @@ struct vx_transport_config {
     int64_t max_message_bytes; /* largest frame a receiving socket accepts */
 };
 extern const struct vx_cfg_section vx_cfg_transport_section;
+
+/* The security section of every program (its ZeroMQ part; see above). */
+struct vx_security_config {
+    const char *curve;        /* "required" or "off" */
+    const char *keys_dir;
+    const char *identity;     /* "": the program's own name (vx_socks_new's program) */
+};
+extern const struct vx_cfg_section vx_cfg_security_section;
 
 typedef struct vx_socks vx_socks_t;
 
@@ -52,9 +74,17 @@ struct vx_sock_spec {
     const char *subscribe;    /* SUB: topic prefix to subscribe to (NULL: every message) */
 };
 
-/* Makes the factory of a program. Returns NULL with a message in err. cfg is copied. */
-vx_socks_t *vx_socks_new(const struct vx_transport_config *cfg, char *err, size_t errlen);
+/* Makes the factory of a program. sec NULL: no security applied at all (tests of the
+ * factory's other options).
+ * program: the default identity ("propagation"). metrics (may be NULL) receives the ZAP
+ * handler's counters. Returns NULL with a message in err. cfg and sec are copied. */
+vx_socks_t *vx_socks_new(const struct vx_transport_config *cfg,
+                         const struct vx_security_config *sec, const char *program,
+                         vx_metrics_t *metrics, char *err, size_t errlen);
+/* Stops the ZAP handler: every socket of the factory must be closed before. */
 void vx_socks_destroy(vx_socks_t **s);
+/* Whether the factory's sockets use CURVE. */
+bool vx_socks_curve(const vx_socks_t *s);
 
 /* Opens, configures and binds or connects one socket. bound (may be NULL) receives the
  * endpoint actually bound or connected (a wildcard port resolved). Returns the socket (caller

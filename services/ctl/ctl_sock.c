@@ -21,7 +21,7 @@ ctl_socks(const char *cmd)
     struct vx_transport_config tc;
     vx_socks_t *socks = NULL;
     if (vx_config_bind(cfg, &vx_cfg_transport_section, &tc) == 0) {
-        socks = vx_socks_new(&tc, err, sizeof err);
+        socks = vx_socks_new(&tc, NULL, "ctl", NULL, err, sizeof err);
     }
     if (!socks) {
         ctl_err(cmd, "transport: %s", err);

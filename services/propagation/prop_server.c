@@ -498,7 +498,8 @@ cb_acked(void *arg)
             continue;
         }
         struct vx_rx_batch in;
-        if (vx_rx_bytes(s->rx_zmq, zmq_msg_data(&body), zmq_msg_size(&body), true, &in) == 0) {
+        if (vx_rx_bytes(s->rx_zmq, zmq_msg_data(&body), zmq_msg_size(&body), true,
+                        vx_rx_msg_peer(&body), &in) == 0) {
             s_process_acked(s, &in, id, id_len);
         }
         zmq_msg_close(&body);
@@ -522,7 +523,7 @@ static void
 s_handle_submit(prop_server_t *s, struct s_submit *r)
 {
     struct vx_rx_batch in;
-    if (vx_rx_bytes(s->rx_rest, r->packed, r->len, false, &in) == 0) {
+    if (vx_rx_bytes(s->rx_rest, r->packed, r->len, false, NULL, &in) == 0) {
         s_process(s, &in, r, NULL, VEXFS__V1__BOUNDARY__USERSPACE_API);
     } else {
         r->status = -EPROTO;

@@ -23,7 +23,7 @@ s_fix_init(struct s_fix *f, int64_t max_message)
 {
     char err[256], bound[256];
     struct vx_transport_config tc = {.hwm = 1000, .linger_ms = 0, .max_message_bytes = max_message};
-    f->socks = vx_socks_new(&tc, err, sizeof err);
+    f->socks = vx_socks_new(&tc, NULL, "test", NULL, err, sizeof err);
     ck_assert_msg(f->socks != NULL, "%s", err);
     struct vx_sock_spec in = {.type = ZMQ_PULL, .endpoint = "tcp://127.0.0.1:*", .bind = true,
                               .rcvtimeo_ms = 5000};
@@ -183,12 +183,12 @@ START_TEST(t_malformed_bytes_dropped)
                                        0xff, 0xff, 0xff}};
     static const size_t len[] = {3, 1, 2, 12};
     for (size_t i = 0; i < 4; i++) {
-        ck_assert_int_eq(vx_rx_bytes(rx, bad[i], len[i], true, &b), -EPROTO);
+        ck_assert_int_eq(vx_rx_bytes(rx, bad[i], len[i], true, NULL, &b), -EPROTO);
     }
     ck_assert_uint_eq(vx_drops_value(&f.drops, VX_DROP_BAD_PROTOBUF), 4);
     /* An event whose own bytes do not decode: the batch is well-formed, the event is not. */
     static const uint8_t inner[] = {0x0a, 0x02, 0x0a, 0x05};
-    ck_assert_int_eq(vx_rx_bytes(rx, inner, sizeof inner, true, &b), -EPROTO);
+    ck_assert_int_eq(vx_rx_bytes(rx, inner, sizeof inner, true, NULL, &b), -EPROTO);
     ck_assert_uint_eq(vx_drops_value(&f.drops, VX_DROP_BAD_PROTOBUF), 5);
     ck_assert_uint_eq(vx_counter_value(f.batches), 0);
     vx_rx_destroy(&rx);
@@ -229,12 +229,12 @@ START_TEST(t_decode_bound)
         bytes[2 * i + 1] = 0x00;
     }
     struct vx_rx_batch b;
-    ck_assert_int_eq(vx_rx_bytes(rx, bytes, 2 * n, true, &b), -EPROTO);
+    ck_assert_int_eq(vx_rx_bytes(rx, bytes, 2 * n, true, NULL, &b), -EPROTO);
     ck_assert_uint_eq(vx_drops_value(&f.drops, VX_DROP_TOO_LARGE), n);
     /* The same without decoding passes: spans cost nothing per event beyond the array. */
     struct vx_rx_opts spans = {.max_events = 1000000};
     vx_rx_t *rx2 = s_rx(&f, &spans);
-    ck_assert_int_eq(vx_rx_bytes(rx2, bytes, 2 * n, true, &b), 0);
+    ck_assert_int_eq(vx_rx_bytes(rx2, bytes, 2 * n, true, NULL, &b), 0);
     ck_assert_uint_eq(b.n_events, n);
     free(bytes);
     vx_rx_destroy(&rx);
@@ -287,7 +287,7 @@ START_TEST(t_sequences)
     s_send(&f, VX_WIRE_TOPIC, 1, "p", 9);
     zmsg_t *m = zmsg_recv(f.pull);
     zframe_t *body = zmsg_last(m);
-    ck_assert_int_eq(vx_rx_bytes(rx, zframe_data(body), zframe_size(body), false, &b), 0);
+    ck_assert_int_eq(vx_rx_bytes(rx, zframe_data(body), zframe_size(body), false, NULL, &b), 0);
     ck_assert_uint_eq(b.batch_seq, 9);
     ck_assert_uint_eq(vx_rx_last_seq(rx, "p"), 1);
     zmsg_destroy(&m);
