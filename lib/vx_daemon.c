@@ -12,6 +12,7 @@
 
 #include "vx_log.h"
 #include "vx_mem.h"
+#include "vx_tls.h"
 
 volatile sig_atomic_t vx_daemon_stop;
 volatile sig_atomic_t vx_daemon_reload;
@@ -96,6 +97,88 @@ s_make_socks(struct vx_daemon *d, char *err, size_t errlen)
         }
     }
     return d->socks ? 0 : -EINVAL;
+}
+
+/* The admin server's TLS material, read from the security section's tls_dir. */
+struct s_tls {
+    char *cert, *key, *client_ca; /* PEM text; NULL: plain HTTP / no client check */
+};
+
+static void
+s_tls_fini(struct s_tls *t)
+{
+    free(t->cert);
+    free(t->key);
+    free(t->client_ca);
+    *t = (struct s_tls){0};
+}
+
+static bool
+s_loopback(const char *ipv4)
+{
+    return strncmp(ipv4, "127.", 4) == 0;
+}
+
+/* Reads server.crt, server.key and, for mutual TLS, ca.crt from security.tls_dir, refusing a
+ * start with a precise message when one is missing, unreadable, malformed or not a pair; with
+ * security.tls off, refuses a REST bind off loopback. Fills the client-side paths too. */
+static int
+s_load_tls(struct vx_daemon *d, struct s_tls *t, char *err, size_t errlen)
+{
+    bool secured = false;
+    for (size_t i = 0; i < d->n_sections; i++) {
+        secured = secured || d->sections[i] == &vx_cfg_security_section;
+    }
+    if (!secured) {
+        return 0;
+    }
+    struct vx_security_config sc;
+    if (vx_config_bind(d->cfg, &vx_cfg_security_section, &sc) < 0) {
+        snprintf(err, errlen, "security: the section does not fit its table");
+        return -EINVAL;
+    }
+    const char *bind = vx_config_str(d->cfg, d->section, "rest_bind");
+    if (strcmp(sc.tls, "off") == 0) {
+        if (!s_loopback(bind)) {
+            snprintf(err, errlen,
+                     "security.tls is off, so rest_bind must be a loopback address, not %s",
+                     bind);
+            return -EPERM;
+        }
+        vx_warn("DAEMON-PLAIN-HTTP", "security.tls is off: plain HTTP on %s only", bind);
+        return 0;
+    }
+    char path[4200], perr[4400];
+    snprintf(path, sizeof path, "%s/server.crt", sc.tls_dir);
+    t->cert = vx_tls_read_pem(path, false, NULL, perr, sizeof perr);
+    if (t->cert) {
+        snprintf(path, sizeof path, "%s/server.key", sc.tls_dir);
+        t->key = vx_tls_read_pem(path, true, NULL, perr, sizeof perr);
+    }
+    if (t->key && vx_tls_check_pair(t->cert, t->key, perr, sizeof perr) < 0) {
+        char why[300];
+        snprintf(why, sizeof why, "%s", perr);
+        snprintf(perr, sizeof perr, "%s/server.crt and server.key: %s", sc.tls_dir, why);
+        vx_free(&t->key);
+    }
+    if (t->key && sc.tls_client_auth) {
+        snprintf(path, sizeof path, "%s/ca.crt", sc.tls_dir);
+        t->client_ca = vx_tls_read_pem(path, false, NULL, perr, sizeof perr);
+        if (!t->client_ca) {
+            vx_free(&t->key);
+        }
+    }
+    if (!t->key) {
+        snprintf(err, errlen, "security.tls is required: %s", perr);
+        return -EINVAL;
+    }
+    snprintf(d->tls_ca_file, sizeof d->tls_ca_file, "%s/ca.crt", sc.tls_dir);
+    const char *who = sc.identity[0] ? sc.identity
+                      : strncmp(d->name, "vexfs-", 6) == 0 ? d->name + 6 : d->name;
+    snprintf(d->tls_client_cert_file, sizeof d->tls_client_cert_file, "%s/%s.crt", sc.tls_dir,
+             who);
+    snprintf(d->tls_client_key_file, sizeof d->tls_client_key_file, "%s/%s.key", sc.tls_dir, who);
+    return 0;
 }
 
 int
@@ -196,6 +279,12 @@ vx_daemon_init(struct vx_daemon *d, int argc, char **argv, int *exit_code)
         vx_error("DAEMON-CONFIG", "%s", err);
         return -1;
     }
+    struct s_tls tls = {0};
+    if (s_load_tls(d, &tls, err, sizeof err) < 0) {
+        vx_error("DAEMON-CONFIG", "%s", err);
+        s_tls_fini(&tls);
+        return -1;
+    }
     struct vx_http_opts hopts = {
         .service = d->name,
         .version = VX_VERSION,
@@ -205,9 +294,13 @@ vx_daemon_init(struct vx_daemon *d, int argc, char **argv, int *exit_code)
         .conn_limit = (unsigned)admin.connection_limit,
         .timeout_s = (unsigned)admin.request_timeout_s,
         .token = d->token,
+        .tls_cert = tls.cert,
+        .tls_key = tls.key,
+        .tls_client_ca = tls.client_ca,
     };
     const char *herr = NULL;
     d->http = vx_http_new(&hopts, d->metrics, &herr);
+    s_tls_fini(&tls); /* the server keeps copies */
     if (!d->http) {
         vx_error("DAEMON-CONFIG", "REST server: %s", herr);
         return -1;

@@ -49,6 +49,12 @@ struct vx_daemon {
     vx_metrics_t *metrics;
     vx_http_t *http;      /* routes may be added until vx_daemon_serve */
     vx_socks_t *socks;    /* the socket factory (vx_sock.h), from the transport section */
+    /* For the program's own HTTPS clients (calls to other services of the suite): the
+     * authority that verifies them and the client certificate to present (mutual TLS); ""
+     * when the program runs without the security section or with security.tls off. */
+    char tls_ca_file[4200];
+    char tls_client_cert_file[4200];
+    char tls_client_key_file[4200];
     /* private */
     void *priv;
 };

@@ -46,6 +46,19 @@ static const struct vx_cfg_key s_security_keys[] = {
      "the name of this program's key (<keys_dir>/<identity>.key); empty: the program's name "
      "(propagation, routing, coordinator, automation, analytics, forwarder, fuse, watch)",
      VX_CFG_AT(struct vx_security_config, identity)},
+    {"tls", VX_CFG_STRING, "required", 0, 16, false,
+     "required: the REST server speaks HTTPS only, with <tls_dir>/server.crt and server.key; "
+     "off: plain HTTP, allowed only when rest_bind is a loopback address",
+     VX_CFG_AT(struct vx_security_config, tls)},
+    {"tls_dir", VX_CFG_STRING, "/etc/vexfs/tls", 0, 4096, false,
+     "TLS files: ca.crt (verifies the suite's servers and, with tls_client_auth, its clients), "
+     "server.crt and server.key (every REST server), <name>.crt/.key (client certificates); "
+     "vexfsctl certs init makes the set",
+     VX_CFG_AT(struct vx_security_config, tls_dir)},
+    {"tls_client_auth", VX_CFG_BOOL, "false", 0, 0, false,
+     "mutual TLS: every REST route but /health and /ready needs a client certificate issued "
+     "by <tls_dir>/ca.crt",
+     VX_CFG_AT(struct vx_security_config, tls_client_auth)},
 };
 
 static int
@@ -54,6 +67,18 @@ cb_security_check(const void *bound, char *err, size_t errlen)
     const struct vx_security_config *c = bound;
     if (strcmp(c->curve, "required") != 0 && strcmp(c->curve, "off") != 0) {
         snprintf(err, errlen, "security.curve: expected required or off, got \"%s\"", c->curve);
+        return -EINVAL;
+    }
+    if (strcmp(c->tls, "required") != 0 && strcmp(c->tls, "off") != 0) {
+        snprintf(err, errlen, "security.tls: expected required or off, got \"%s\"", c->tls);
+        return -EINVAL;
+    }
+    if (strcmp(c->tls, "required") == 0 && !c->tls_dir[0]) {
+        snprintf(err, errlen, "security.tls_dir: needed when security.tls is required");
+        return -EINVAL;
+    }
+    if (c->tls_client_auth && strcmp(c->tls, "required") != 0) {
+        snprintf(err, errlen, "security.tls_client_auth: needs security.tls: required");
         return -EINVAL;
     }
     if (strcmp(c->curve, "required") == 0 && !c->keys_dir[0]) {

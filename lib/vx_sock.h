@@ -45,11 +45,15 @@ struct vx_transport_config {
 };
 extern const struct vx_cfg_section vx_cfg_transport_section;
 
-/* The security section of every program (its ZeroMQ part; see above). */
+/* The security section of every program: the ZeroMQ part (see above) and the REST part
+ * (vx_daemon.h: TLS for the admin server, the CA its HTTP clients verify with). */
 struct vx_security_config {
     const char *curve;        /* "required" or "off" */
     const char *keys_dir;
     const char *identity;     /* "": the program's own name (vx_socks_new's program) */
+    const char *tls;          /* "required" or "off" */
+    const char *tls_dir;      /* ca.crt, server.crt, server.key, <name>.crt/.key */
+    bool tls_client_auth;     /* mutual TLS on the admin server */
 };
 extern const struct vx_cfg_section vx_cfg_security_section;
 
