@@ -35,6 +35,7 @@ int ctl_results_main(int argc, char **argv);
 int ctl_replay_main(int argc, char **argv);
 int ctl_health_main(int argc, char **argv);
 int ctl_keys_main(int argc, char **argv);
+int ctl_certs_main(int argc, char **argv);
 /* alerts: automation's pattern alerts; "alerts metrics ...": analytics' metric alerts and
  * alert rules. */
 int ctl_alerts_main(int argc, char **argv);

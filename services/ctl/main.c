@@ -42,6 +42,7 @@ static const struct s_command s_commands[] = {
     {"replay", ctl_replay_main, "recompute the analytics queries from the Kafka log, with progress"},
     {"health", ctl_health_main, "the suite's health aggregated by vexfs-analytics"},
     {"keys", ctl_keys_main, "CURVE key pairs for the suite's ZeroMQ links (generate, init)"},
+    {"certs", ctl_certs_main, "TLS certificates for the suite's REST servers (init, generate)"},
 };
 #define S_N_COMMANDS (sizeof s_commands / sizeof s_commands[0])
 
