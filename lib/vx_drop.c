@@ -20,6 +20,7 @@ const char *const vx_drop_names[VX_DROP_N] = {
     [VX_DROP_SHUTDOWN] = "shutdown",
     [VX_DROP_KAFKA_FAILED] = "kafka_failed",
     [VX_DROP_BUSY] = "busy",
+    [VX_DROP_IDENTITY] = "identity",
 };
 
 int

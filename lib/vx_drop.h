@@ -27,6 +27,7 @@ enum vx_drop_reason {
     VX_DROP_SHUTDOWN,      /* could not be delivered before the shutdown deadline */
     VX_DROP_KAFKA_FAILED,  /* Kafka did not take it */
     VX_DROP_BUSY,          /* a full queue whose policy is to refuse */
+    VX_DROP_IDENTITY,      /* claims a source or tenant its sender's identity may not */
     VX_DROP_N
 };
 

@@ -78,6 +78,11 @@ static const struct vx_cfg_key s_keys[] = {
     {"shutdown_timeout_ms", VX_CFG_INT, "30000", 0, 600000, false,
      "on SIGTERM, how long to keep flushing to routing and Kafka before giving up",
      VX_CFG_AT(struct prop_config, shutdown_timeout_ms)},
+    {"producer_identities_file", VX_CFG_STRING, "", 0, 4096, false,
+     "YAML or JSON file mapping each producer's CURVE identity to the sources and tenants it "
+     "may claim and the tenant stamped where an event names none (README, \"Producer "
+     "identities\"); empty: the suite's own producers with their own source and any tenant",
+     VX_CFG_AT(struct prop_config, producer_identities_file)},
 };
 
 /* Rules across keys: a journal needs a topic, and two sockets cannot bind one endpoint (the

@@ -37,6 +37,7 @@ struct prop_config {
     int32_t kafka_message_timeout_ms;
     int32_t durable_timeout_ms;
     int32_t shutdown_timeout_ms;
+    const char *producer_identities_file;
 };
 
 extern const struct vx_cfg_section prop_cfg_section;

@@ -17,6 +17,7 @@
 
 #include "prop_ack.h"
 #include "prop_dedup.h"
+#include "prop_identity.h"
 #include "prop_stamp.h"
 #include "vx_call.h"
 #include "vx_clock.h"
@@ -35,6 +36,7 @@
 #define S_ACK_MAX_PENDING 8192              /* acknowledged batches not yet handed on */
 #define S_BLOCKED_WARN_NS (2 * VX_NS_PER_S) /* routing not taking batches: say so after this */
 #define S_GAUGE_PERIOD_NS (100 * VX_NS_PER_MS)
+#define S_IDENTITY_LOG_NS (10 * VX_NS_PER_S) /* refused claims logged at most this often */
 
 /* A REST submission travelling to the loop and back. */
 struct s_submit {
@@ -86,6 +88,9 @@ struct prop_server {
     atomic_bool kafka_fatal; /* mirrored by the loop: REST threads never touch kafka */
 
     prop_dedup_t *dedup;
+    prop_identities_t *identities;
+    uint64_t identity_logged_ns;
+    uint64_t identity_unlogged;
     vx_rx_t *rx_zmq;  /* the PULL ingest and the acknowledged ROUTER */
     vx_rx_t *rx_rest; /* REST submissions (already validated, never sequence-tracked) */
     struct prop_stamper stamper;
@@ -112,7 +117,8 @@ struct prop_server {
 /* The reasons propagation drops events for, shown from the start. */
 #define S_DROP_MASK                                                                                \
     (VX_DROP_MASK_EVENT | VX_DROP_MASK_RX | VX_DROP_BIT(VX_DROP_DUPLICATE) |                       \
-     VX_DROP_BIT(VX_DROP_SHUTDOWN) | VX_DROP_BIT(VX_DROP_KAFKA_FAILED) | VX_DROP_BIT(VX_DROP_BUSY))
+     VX_DROP_BIT(VX_DROP_SHUTDOWN) | VX_DROP_BIT(VX_DROP_KAFKA_FAILED) |                           \
+     VX_DROP_BIT(VX_DROP_BUSY) | VX_DROP_BIT(VX_DROP_IDENTITY))
 
 static double
 cb_latency_p99_ns(void *arg)
@@ -347,7 +353,7 @@ s_flush(prop_server_t *s)
  * and its stamp. */
 static void
 s_append(prop_server_t *s, const vx_event_t *e, struct vx_span span, uint64_t wall, int source,
-         uint8_t id[VX_EVENT_ID_LEN])
+         const char *tenant, uint8_t id[VX_EVENT_ID_LEN])
 {
     struct s_out *o = s->out;
     if (!s->cfg.keep_unknown_fields && e->base.n_unknown_fields) {
@@ -363,13 +369,30 @@ s_append(prop_server_t *s, const vx_event_t *e, struct vx_span span, uint64_t wa
         span.data = s->scratch;
     }
     uint8_t stamp[PROP_STAMP_MAX];
-    size_t slen = prop_stamp_encode(&s->stamper, e, stamp, id, wall, source);
+    size_t slen = prop_stamp_encode(&s->stamper, e, stamp, id, wall, source, tenant);
     size_t k = o->b.n;
     o->rec_off[k] = vx_batchbuf_add(&o->b, span.data, span.len, stamp, slen);
     o->rec_len[k] = span.len + slen;
 }
 
 /* ---- processing --------------------------------------------------------------------------- */
+
+/* Counts a refused claim and says so, at most every S_IDENTITY_LOG_NS. */
+static void
+s_identity_refused(prop_server_t *s, const char *peer, const char *why, size_t n)
+{
+    vx_drops_add(&s->drops, VX_DROP_IDENTITY, n);
+    uint64_t now = vx_mono_ns();
+    if (now - s->identity_logged_ns < S_IDENTITY_LOG_NS) {
+        s->identity_unlogged += n;
+        return;
+    }
+    vx_warn("PROP-IDENTITY", "identity %s: %zu event%s refused (%s); %llu more refused since the "
+                             "last report",
+            peer, n, n == 1 ? "" : "s", why, (unsigned long long)s->identity_unlogged);
+    s->identity_logged_ns = now;
+    s->identity_unlogged = 0;
+}
 
 /* Validates, deduplicates and stamps every event of a received batch into the output. req is
  * the REST submission the batch came from, or NULL for ZeroMQ ingest. Validation and hashing
@@ -380,6 +403,17 @@ s_process(prop_server_t *s, const struct vx_rx_batch *in, struct s_submit *req,
 {
     struct s_out *o = s->out;
     const vx_batch_t *batch = in->batch;
+    /* A batch over CURVE names its sender; what that identity may claim is checked per event.
+     * An identity the policy does not list may send nothing at all. */
+    const struct prop_identity *who = NULL;
+    if (in->peer[0]) {
+        who = prop_identities_find(s->identities, in->peer);
+        if (!who) {
+            s_identity_refused(s, in->peer, "not a producer", batch->n_events);
+            return;
+        }
+    }
+    const char *tenant = who ? prop_identity_default_tenant(who) : NULL;
     uint64_t mono = vx_mono_ns();
     uint64_t wall = vx_wall_ns();
     uint32_t max = atomic_load(&s->live.batch_max_events);
@@ -410,6 +444,11 @@ s_process(prop_server_t *s, const struct vx_rx_batch *in, struct s_submit *req,
         if (!valid[slot]) {
             continue;
         }
+        char why[128];
+        if (who && !prop_identity_allows(who, e, why, sizeof why)) {
+            s_identity_refused(s, in->peer, why, 1);
+            continue;
+        }
         if (dedup && prop_dedup_check(s->dedup, hashes[slot], mono)) {
             vx_counter_add(s->deduplicated, 1);
             vx_drops_add(&s->drops, VX_DROP_DUPLICATE, 1);
@@ -426,7 +465,7 @@ s_process(prop_server_t *s, const struct vx_rx_batch *in, struct s_submit *req,
         }
         size_t k = o->b.n;
         uint8_t id[VX_EVENT_ID_LEN];
-        s_append(s, e, in->events[i], wall, source, id);
+        s_append(s, e, in->events[i], wall, source, tenant, id);
         o->recv_ns[k] = mono;
         o->req[k] = req;
         o->ack[k] = ack;
@@ -587,6 +626,10 @@ prop_server_new(const struct prop_config *cfg, const vx_socks_t *socks, vx_metri
     s->stamper.producer_id = s->producer_id;
     s->dedup = prop_dedup_new((size_t)cfg->dedup_max_entries,
                               (uint64_t)cfg->dedup_window_ms * VX_NS_PER_MS);
+    s->identities = prop_identities_load(cfg->producer_identities_file, err, errlen);
+    if (!s->identities) {
+        goto fail;
+    }
     struct vx_rx_opts rxo = {.max_events = S_OUT_CAP, .decode = true,
                              .arena_limit = S_ARENA_LIMIT};
     struct vx_rx_counters zc = {.drops = &s->drops, .batches = s->batches_in,
@@ -670,6 +713,7 @@ prop_server_destroy(prop_server_t **sp)
     zsock_destroy(&s->tap);
     vx_inbox_destroy(&s->rest);
     prop_dedup_destroy(&s->dedup);
+    prop_identities_destroy(&s->identities);
     vx_rx_destroy(&s->rx_zmq);
     vx_rx_destroy(&s->rx_rest);
     if (s->out) {

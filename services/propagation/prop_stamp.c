@@ -8,7 +8,7 @@
 
 size_t
 prop_stamp_encode(struct prop_stamper *st, const vx_event_t *in, uint8_t out[PROP_STAMP_MAX],
-                  uint8_t id[VX_EVENT_ID_LEN], uint64_t now_ns, int source)
+                  uint8_t id[VX_EVENT_ID_LEN], uint64_t now_ns, int source, const char *tenant)
 {
     size_t n = 0;
     if (in->id.len == VX_EVENT_ID_LEN) {
@@ -36,6 +36,9 @@ prop_stamp_encode(struct prop_stamper *st, const vx_event_t *in, uint8_t out[PRO
     }
     if (in->ingest_ns == 0) {
         n += vx_pb_uint(out + n, VX_PB_EVENT_INGEST_NS, now_ns);
+    }
+    if (tenant && tenant[0] && (!in->tenant || !in->tenant[0])) {
+        n += vx_pb_bytes(out + n, VX_PB_EVENT_TENANT, tenant, strnlen(tenant, 256));
     }
     return n;
 }
