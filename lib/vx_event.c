@@ -4,10 +4,12 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
 #include "vx_clock.h"
+#include "vx_wire.h"
 
 static const char *const s_type_names[] = {
     [VEXFS__V1__EVENT_TYPE__EVENT_TYPE_UNSPECIFIED] = NULL,
@@ -352,6 +354,103 @@ s_check_entry(const char *key, const char *value, const char *field, char *err, 
     return 0;
 }
 
+/* A canonical absolute path: "/" alone, or "/" followed by segments that are neither empty,
+ * ".", nor "..", with no trailing '/'. What a filesystem would resolve differently ("/a//b",
+ * "/a/../etc") would route and match differently from the file it names. */
+static bool
+s_path_canonical(const char *p)
+{
+    if (strcmp(p, "/") == 0) {
+        return true;
+    }
+    const char *seg = p + 1;
+    for (;;) {
+        const char *end = strchr(seg, '/');
+        size_t n = end ? (size_t)(end - seg) : strlen(seg);
+        if (n == 0 || (n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.')) {
+            return false;
+        }
+        if (!end) {
+            return true;
+        }
+        seg = end + 1;
+    }
+}
+
+/* Whether the bytes of a string field hold a NUL: protobuf-c ends its copy of a string at the
+ * field's length, so a NUL inside would cut the string short for every reader after it. */
+static int
+s_check_nul(const struct vx_pb_field *f, const char *field, char *err, size_t errlen,
+            enum vx_drop_reason *reason)
+{
+    if (f->wire == VX_PB_LEN && memchr(f->bytes.data, 0, f->bytes.len)) {
+        snprintf(err, errlen, "field '%s': holds a NUL character", field);
+        *reason = strcmp(field, "path") == 0 ? VX_DROP_BAD_PATH : VX_DROP_BAD_FIELD;
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* The string fields inside a map entry (key, value) or a clock entry (node). */
+static int
+s_check_nested(const struct vx_pb_field *outer, const char *field, char *err, size_t errlen,
+               enum vx_drop_reason *reason)
+{
+    struct vx_pb_reader r = {outer->bytes.data, outer->bytes.data + outer->bytes.len};
+    struct vx_pb_field f;
+    int rc;
+    while ((rc = vx_pb_next(&r, &f)) > 0) {
+        if (s_check_nul(&f, field, err, errlen, reason) < 0) {
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+int
+vx_event_check_bytes(const void *data, size_t len, char *err, size_t errlen,
+                     enum vx_drop_reason *reason)
+{
+    static const char *const names[16] = {
+        [VX_PB_EVENT_PATH] = "path",           [VX_PB_EVENT_TENANT] = "tenant",
+        [VX_PB_EVENT_PRODUCER_ID] = "producer_id", [VX_PB_EVENT_TRACE_ID] = "trace_id",
+        [VX_PB_EVENT_CUSTOM_TYPE] = "custom_type",
+    };
+    struct vx_pb_reader r = {data, (const uint8_t *)data + len};
+    struct vx_pb_field f;
+    int rc;
+    while ((rc = vx_pb_next(&r, &f)) > 0) {
+        if (f.wire != VX_PB_LEN) {
+            continue;
+        }
+        if (f.number < 16 && names[f.number]) {
+            if (s_check_nul(&f, names[f.number], err, errlen, reason) < 0) {
+                return -EINVAL;
+            }
+        } else if (f.number == VX_PB_EVENT_CONTENT || f.number == VX_PB_EVENT_METADATA) {
+            if (s_check_nested(&f, f.number == VX_PB_EVENT_CONTENT ? "content" : "metadata", err,
+                               errlen, reason) < 0) {
+                return -EINVAL;
+            }
+        } else if (f.number == VX_PB_EVENT_CAUSALITY) {
+            struct vx_pb_reader cr = {f.bytes.data, f.bytes.data + f.bytes.len};
+            struct vx_pb_field cf;
+            while (vx_pb_next(&cr, &cf) > 0) {
+                if (cf.number == 2 && cf.wire == VX_PB_LEN &&
+                    s_check_nested(&cf, "causality.vector_clock", err, errlen, reason) < 0) {
+                    return -EINVAL;
+                }
+            }
+        }
+    }
+    if (rc < 0) {
+        snprintf(err, errlen, "the event's bytes are not well-formed protobuf");
+        *reason = VX_DROP_BAD_PROTOBUF;
+        return -EINVAL;
+    }
+    return 0;
+}
+
 int
 vx_event_validate(const vx_event_t *e, char *err, size_t errlen, enum vx_drop_reason *reason)
 {
@@ -383,19 +482,16 @@ vx_event_validate(const vx_event_t *e, char *err, size_t errlen, enum vx_drop_re
         return s_fail(err, errlen, reason, VX_DROP_BAD_PATH, "field 'path': must be absolute, got '%.64s'",
                       e->path);
     }
+    if (has_path && !s_path_canonical(e->path)) {
+        return s_fail(err, errlen, reason, VX_DROP_BAD_PATH,
+                      "field 'path': must be canonical (no empty, '.' or '..' segments and no "
+                      "trailing '/'), got '%.64s'",
+                      e->path);
+    }
     if (e->priority > 255) {
         snprintf(err, errlen, "field 'priority': must be 0..255, got %u", (unsigned)e->priority);
         *reason = VX_DROP_BAD_FIELD;
         return -EINVAL;
-    }
-    /* The JSON form holds these as signed 64-bit integers (vx_event_from_json takes
-     * 0..INT64_MAX); anything larger would render as a negative number. */
-    const char *big = e->timestamp_ns > (uint64_t)INT64_MAX ? "timestamp_ns"
-                      : e->ingest_ns > (uint64_t)INT64_MAX  ? "ingest_ns"
-                      : e->sequence > (uint64_t)INT64_MAX   ? "sequence"
-                                                            : NULL;
-    if (big) {
-        return s_fail(err, errlen, reason, VX_DROP_BAD_FIELD, "field '%s': must be at most 2^63-1", big);
     }
     if (s_check_str(e->path, VX_EVENT_MAX_PATH, "path", err, errlen, reason) < 0 ||
         s_check_str(e->tenant, 256, "tenant", err, errlen, reason) < 0 ||
@@ -437,11 +533,6 @@ vx_event_validate(const vx_event_t *e, char *err, size_t errlen, enum vx_drop_re
             if (s_check_str(c->vector_clock[i]->node, 256, "causality.vector_clock", err, errlen,
                             reason) < 0) {
                 return -EINVAL;
-            }
-            if (c->vector_clock[i]->counter > (uint64_t)INT64_MAX) {
-                return s_fail(err, errlen, reason, VX_DROP_BAD_FIELD,
-                              "field '%s': counters must be at most 2^63-1",
-                              "causality.vector_clock");
             }
         }
     }
@@ -485,17 +576,40 @@ s_jstr(struct s_jctx *c, json_t *v, const char *field, char **out)
     return *out ? 0 : s_jfail(c, field, "event too large");
 }
 
+/* An unsigned integer field: a JSON integer, or for the uint64 fields (max UINT64_MAX) also a
+ * string of decimal digits, since JSON numbers past 2^63-1 do not survive most parsers (and
+ * past 2^53 not JavaScript's). */
 static int
 s_juint(struct s_jctx *c, json_t *v, const char *field, uint64_t max, uint64_t *out)
 {
-    if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-        (uint64_t)json_integer_value(v) > max) {
-        char what[96];
-        snprintf(what, sizeof what, "expected an integer 0..%llu", (unsigned long long)max);
-        return s_jfail(c, field, what);
+    if (json_is_integer(v) && json_integer_value(v) >= 0 &&
+        (uint64_t)json_integer_value(v) <= max) {
+        *out = (uint64_t)json_integer_value(v);
+        return 0;
     }
-    *out = (uint64_t)json_integer_value(v);
-    return 0;
+    if (max == UINT64_MAX && json_is_string(v)) {
+        const char *s = json_string_value(v);
+        size_t n = json_string_length(v);
+        bool digits = n > 0 && n <= 20;
+        for (size_t i = 0; digits && i < n; i++) {
+            digits = s[i] >= '0' && s[i] <= '9';
+        }
+        if (digits) {
+            errno = 0;
+            unsigned long long u = strtoull(s, NULL, 10);
+            if (errno == 0) {
+                *out = u;
+                return 0;
+            }
+        }
+    }
+    char what[128];
+    snprintf(what, sizeof what,
+             max == UINT64_MAX ? "expected an integer 0..%llu (as a number, or a string of "
+                                 "digits)"
+                               : "expected an integer 0..%llu",
+             (unsigned long long)max);
+    return s_jfail(c, field, what);
 }
 
 static int
@@ -632,7 +746,7 @@ s_jcausality(struct s_jctx *c, json_t *v, vx_event_t *e)
                 vexfs__v1__clock_entry__init(&ents[i]);
                 ents[i].node = vx_arena_strndup(c->arena, node, strlen(node));
                 if (!ents[i].node ||
-                    s_juint(c, cnt, "causality.vector_clock", UINT64_MAX >> 1, &ents[i].counter) <
+                    s_juint(c, cnt, "causality.vector_clock", UINT64_MAX, &ents[i].counter) <
                         0) {
                     return ents[i].node ? -EINVAL : s_jfail(c, "causality", "event too large");
                 }
@@ -701,11 +815,11 @@ vx_event_from_json(json_t *obj, vx_arena_t *arena, vx_event_t **out, char *err, 
                 e->source = (Vexfs__V1__Boundary)b;
             }
         } else if (strcmp(k, "timestamp_ns") == 0) {
-            rc = s_juint(&c, v, k, INT64_MAX, &e->timestamp_ns);
+            rc = s_juint(&c, v, k, UINT64_MAX, &e->timestamp_ns);
         } else if (strcmp(k, "ingest_ns") == 0) {
-            rc = s_juint(&c, v, k, INT64_MAX, &e->ingest_ns);
+            rc = s_juint(&c, v, k, UINT64_MAX, &e->ingest_ns);
         } else if (strcmp(k, "sequence") == 0) {
-            rc = s_juint(&c, v, k, INT64_MAX, &e->sequence);
+            rc = s_juint(&c, v, k, UINT64_MAX, &e->sequence);
         } else if (strcmp(k, "priority") == 0) {
             rc = s_juint(&c, v, k, 255, &u);
             e->priority = (uint32_t)u;
@@ -745,8 +859,27 @@ vx_event_from_json(json_t *obj, vx_arena_t *arena, vx_event_t **out, char *err, 
     return 0;
 }
 
+/* A uint64 as JSON: a number while JSON parsers keep it exact, else a string of digits. */
+static json_t *
+s_u64(uint64_t v, unsigned flags)
+{
+    uint64_t exact = flags & VX_EVENT_JSON_SAFE_INTEGERS ? (UINT64_C(1) << 53) : (uint64_t)INT64_MAX;
+    if (v <= exact) {
+        return json_integer((json_int_t)v);
+    }
+    char buf[24];
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)v);
+    return json_string(buf);
+}
+
 json_t *
 vx_event_to_json(const vx_event_t *e)
+{
+    return vx_event_to_json_flags(e, 0);
+}
+
+json_t *
+vx_event_to_json_flags(const vx_event_t *e, unsigned flags)
 {
     json_t *o = json_object();
     char idbuf[VX_EVENT_ID_STR];
@@ -760,7 +893,7 @@ vx_event_to_json(const vx_event_t *e)
     if (bn) {
         json_object_set_new(o, "source", json_string(bn));
     }
-    json_object_set_new(o, "timestamp_ns", json_integer((json_int_t)e->timestamp_ns));
+    json_object_set_new(o, "timestamp_ns", s_u64(e->timestamp_ns, flags));
     if (e->path && e->path[0]) {
         json_object_set_new(o, "path", json_string(e->path));
     }
@@ -781,7 +914,7 @@ vx_event_to_json(const vx_event_t *e)
     if (e->producer_id && e->producer_id[0]) {
         json_object_set_new(o, "producer_id", json_string(e->producer_id));
     }
-    json_object_set_new(o, "sequence", json_integer((json_int_t)e->sequence));
+    json_object_set_new(o, "sequence", s_u64(e->sequence, flags));
     if (e->trace_id && e->trace_id[0]) {
         json_object_set_new(o, "trace_id", json_string(e->trace_id));
     }
@@ -789,7 +922,7 @@ vx_event_to_json(const vx_event_t *e)
         json_object_set_new(o, "custom_type", json_string(e->custom_type));
     }
     if (e->ingest_ns) {
-        json_object_set_new(o, "ingest_ns", json_integer((json_int_t)e->ingest_ns));
+        json_object_set_new(o, "ingest_ns", s_u64(e->ingest_ns, flags));
     }
     if (e->causality) {
         json_t *cz = json_object();
@@ -804,8 +937,7 @@ vx_event_to_json(const vx_event_t *e)
         json_t *vc = json_object();
         for (size_t i = 0; i < e->causality->n_vector_clock; i++) {
             const Vexfs__V1__ClockEntry *ce = e->causality->vector_clock[i];
-            json_object_set_new(vc, ce->node ? ce->node : "",
-                                json_integer((json_int_t)ce->counter));
+            json_object_set_new(vc, ce->node ? ce->node : "", s_u64(ce->counter, flags));
         }
         json_object_set_new(cz, "vector_clock", vc);
         json_object_set_new(o, "causality", cz);

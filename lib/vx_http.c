@@ -472,8 +472,12 @@ s_req_finish(struct vx_http_req *req)
         json_error_t e;
         req->json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &e);
         if (!req->json) {
+            /* Say what our rule is, not which option of the JSON library would lift it. */
+            const char *why = strstr(e.text, "JSON_ALLOW_NUL")
+                                  ? "a NUL character (\\u0000) is not allowed in strings"
+                                  : e.text;
             vx_http_error(&resp, MHD_HTTP_BAD_REQUEST, "invalid_json",
-                          "invalid JSON at line %d, column %d: %s", e.line, e.column, e.text);
+                          "invalid JSON at line %d, column %d: %s", e.line, e.column, why);
             return s_send(req, &resp);
         }
     }

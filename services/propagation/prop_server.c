@@ -431,7 +431,10 @@ s_process(prop_server_t *s, const struct vx_rx_batch *in, struct s_submit *req,
             for (size_t j = i; j < batch->n_events && j < i + S_PREFETCH; j++) {
                 char err[256];
                 enum vx_drop_reason reason = VX_DROP_BAD_FIELD;
-                valid[j - i] = vx_event_validate(batch->events[j], err, sizeof err, &reason) == 0;
+                valid[j - i] =
+                    vx_event_check_bytes(in->events[j].data, in->events[j].len, err, sizeof err,
+                                         &reason) == 0 &&
+                    vx_event_validate(batch->events[j], err, sizeof err, &reason) == 0;
                 if (!valid[j - i]) {
                     vx_drops_add(&s->drops, reason, 1);
                     vx_debug("PROP-INVALID", "event dropped: %s", err);
