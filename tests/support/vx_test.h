@@ -73,6 +73,19 @@ int vt_run(char *const argv[], char *const env[], const char *stdin_text, int ti
            struct vt_run_result *out);
 void vt_run_result_fini(struct vt_run_result *r);
 
+/* The test process's security material (tests/support/vt_secure.c), made before main: a CURVE
+ * key folder (security.keys_dir layout, identities of every program plus "test") and a TLS
+ * folder (security.tls_dir layout, client certificates "test" and "ctl"). The environment
+ * points VEXFS_SECURITY_KEYS_DIR and VEXFS_SECURITY_TLS_DIR at them, so every daemon a test
+ * starts is secured as in production. */
+const char *vt_keys_dir(void);
+const char *vt_tls_dir(void);
+/* A socket of the test's own, through the suite's factory with CURVE identity "test" (bound:
+ * presents the server key and admits the authorized keys). NULL (reason on stderr) on error.
+ * The caller destroys it. */
+#include <czmq.h>
+zsock_t *vt_sock(int type, const char *endpoint, bool bind);
+
 /* Directory of built programs: $VX_BIN_DIR or "build/bin". */
 const char *vt_bin_dir(void);
 /* A fresh temporary directory (caller frees the string). */
