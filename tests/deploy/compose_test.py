@@ -639,6 +639,29 @@ def down_clean(s):
 
 # ---- main --------------------------------------------------------------------------------------
 
+def make_secrets(folder):
+    """The secrets of the deployment, as files of the folder mounted at /run/secrets/vexfs in
+    every suite container (VEXFS_SECRETS_DIR): the admin token now; CURVE keys and TLS
+    certificates go here the same way (`vexfsctl keys init FOLDER/keys`, `vexfsctl certs init
+    FOLDER/tls`, with security.keys_dir and tls_dir pointing under /run/secrets/vexfs). The
+    containers run as uid 10001: as root the folder becomes theirs with private modes,
+    otherwise the files are made world-readable. A token already there is kept: running
+    containers read it at start (VX_COMPOSE_ONLY runs). Returns the token."""
+    tok_path = os.path.join(folder, "admin-token")
+    if not os.path.exists(tok_path):
+        with open(tok_path, "w", encoding="utf-8") as f:
+            f.write(secrets.token_hex(24) + "\n")
+    for dirpath, dirs, files in os.walk(folder):
+        for name in [dirpath] + [os.path.join(dirpath, x) for x in files]:
+            is_dir = name == dirpath
+            if os.geteuid() == 0:
+                os.chown(name, 10001, 10001)
+                os.chmod(name, 0o700 if is_dir else 0o600)
+            else:
+                os.chmod(name, 0o755 if is_dir else 0o644)
+    return open(tok_path, encoding="utf-8").read().strip()
+
+
 def median_spread(xs):
     return (f"median {statistics.median(xs):,.0f} (min {min(xs):,.0f}, max {max(xs):,.0f}, "
             f"n={len(xs)})")
@@ -649,16 +672,7 @@ def main():
     os.makedirs(work, exist_ok=True)
     secrets_dir = os.path.join(work, "secrets")
     os.makedirs(secrets_dir, exist_ok=True)
-    os.chmod(secrets_dir, 0o755)
-    # The secrets folder is mounted into every suite container (VEXFS_SECRETS_DIR): more
-    # secrets (keys, certificates) are more files here. A token already there is kept: the
-    # running containers read it at start (VX_COMPOSE_ONLY runs).
-    tok_path = os.path.join(secrets_dir, "admin-token")
-    if not os.path.exists(tok_path):
-        with open(tok_path, "w", encoding="utf-8") as f:
-            f.write(secrets.token_hex(24) + "\n")
-    os.chmod(tok_path, 0o644)
-    token = open(tok_path, encoding="utf-8").read().strip()
+    token = make_secrets(secrets_dir)
     env = {"VEXFS_SECRETS_DIR": secrets_dir, "VEXFS_ADMIN_TOKEN_FILE": TOKEN_PATH}
     project = Project(ROOT, os.environ.get("VX_COMPOSE_PROJECT", "vexfsci"), env)
     s = Suite(project, token, work)
