@@ -639,6 +639,30 @@ def down_clean(s):
 
 # ---- main --------------------------------------------------------------------------------------
 
+def renice_broker(value):
+    """The host's broker (scripts/kafka.sh) at this process's nice value while the processes
+    are measured, as the containers' broker runs at the engine's: the same footing for both
+    figures. Every thread (nice is per thread). Returns a function that puts them back (threads
+    started meanwhile get the main thread's former value)."""
+    work = os.environ.get("VEXFS_KAFKA_DIR", "/tmp/vexfs-kafka")
+    old, pid = {}, None
+    try:
+        pid = int(open(os.path.join(work, "broker.pid"), encoding="utf-8").read())
+        for tid in map(int, os.listdir(f"/proc/{pid}/task")):
+            old[tid] = os.getpriority(os.PRIO_PROCESS, tid)
+            os.setpriority(os.PRIO_PROCESS, tid, value)
+    except (OSError, ValueError) as e:
+        clock.note(f"(the host broker keeps its priority: {e})")
+
+    def restore():
+        try:
+            for tid in map(int, os.listdir(f"/proc/{pid}/task")):
+                os.setpriority(os.PRIO_PROCESS, tid, old.get(tid, old.get(pid, 0)))
+        except (OSError, TypeError):
+            pass
+    return restore
+
+
 def make_secrets(folder):
     """The secrets of the deployment, as files of the folder mounted at /run/secrets/vexfs in
     every suite container (VEXFS_SECRETS_DIR): the admin token now; CURVE keys and TLS
@@ -715,16 +739,20 @@ def main():
     if only and "processes" not in only:
         print("\ncompose-test: the steps asked for passed")
         return 0
-    figure(f"up to all healthy, {first} build cache",
-           f"{results['up_cold']:.1f} s after a {results['build_cold']:.1f} s build")
-    figure("up to all healthy, warm build cache",
-           f"{results['up_warm']:.1f} s after a {results['build_warm']:.1f} s build")
+    if "up_cold" in results:
+        figure(f"up to all healthy, {first} build cache",
+               f"{results['up_cold']:.1f} s after a {results['build_cold']:.1f} s build")
+    if "up_warm" in results:
+        figure("up to all healthy, warm build cache",
+               f"{results['up_warm']:.1f} s after a {results['build_warm']:.1f} s build")
 
     clock.step("the same suite as processes on loopback "
                "(bench_suite --only kafka --journal --partitions 6)")
+    restore = None
     try:
         check(os.environ.get("VEXFS_KAFKA_BOOTSTRAP"), "VEXFS_KAFKA_BOOTSTRAP",
               "a broker on the host", "unset")
+        restore = renice_broker(os.nice(0))
         procs = bench_runs([bench_bin, "--only", "kafka", "--journal", "--partitions", "6",
                             str(seconds)],
                            dict(os.environ, VX_BIN_DIR=os.path.join(ROOT, "build", "bin")),
@@ -732,12 +760,18 @@ def main():
     except Failure as e:
         print(f"\nFAIL processes: {e}", file=sys.stderr)
         return 1
-    cont = results["rates_containers"]
-    figure("end to end, highest rate with no drops, containers", median_spread(cont) + " events/s")
+    finally:
+        if restore:
+            restore()
     figure("end to end, highest rate with no drops, processes on loopback",
            median_spread(procs) + " events/s")
-    ratio = statistics.median(cont) / statistics.median(procs) if statistics.median(procs) else 0
-    figure("containers / processes", f"{ratio:.2f} (the containers' overhead)")
+    cont = results.get("rates_containers")
+    if cont:
+        figure("end to end, highest rate with no drops, containers",
+               median_spread(cont) + " events/s")
+        ratio = statistics.median(cont) / statistics.median(procs) if statistics.median(procs) \
+            else 0
+        figure("containers / processes", f"{ratio:.2f} (below 1: the containers' overhead)")
     print("\ncompose-test: every check passed; figures:")
     for name, text in figures:
         print(f"  {name}: {text}")
