@@ -817,16 +817,17 @@ s_open_kafka(an_server_t *s, const vx_config_t *cfg, char *err, size_t errlen)
         {"partition.assignment.strategy", "cooperative-sticky"},
         {"session.timeout.ms", "10000"},
         {"heartbeat.interval.ms", "1000"},
-        {"fetch.wait.max.ms", rt ? "10" : "500"},
-        {"fetch.min.bytes", rt ? "1" : "65536"},
-        /* Prefetch deep enough that the loop never waits for a fetch round trip; the bytes
-         * limit (one consumer queue for all partitions) bounds the memory it takes. */
-        {"max.partition.fetch.bytes", "8388608"},
-        {"queued.min.messages", "1000000"},
-        {"queued.max.messages.kbytes", "65536"},
     };
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
         if (s_set(c, kv[i][0], kv[i][1], err, errlen) < 0) {
+            rd_kafka_conf_destroy(c);
+            return -EINVAL;
+        }
+    }
+    size_t nf;
+    const struct an_kafka_kv *fetch = an_kafka_fetch_conf(rt, &nf);
+    for (size_t i = 0; i < nf; i++) {
+        if (s_set(c, fetch[i].key, fetch[i].value, err, errlen) < 0) {
             rd_kafka_conf_destroy(c);
             return -EINVAL;
         }
