@@ -114,11 +114,96 @@ an_plan_fini(struct an_plan *p)
 
 /* The entries of one map that the plan reads: for each key, the value of its first entry. */
 struct s_map {
-    char *const *keys;
+    char **keys;            /* the plan's */
+    size_t *klen;
     size_t n_keys;
     struct vx_span *values; /* n_keys; data NULL: no entry yet */
+    size_t *order;          /* the keys found, in the order found */
     size_t found;
 };
+
+struct an_decoder {
+    struct an_plan plan;
+    struct s_map content, meta;
+    Vexfs__V1__Event__ContentEntry *cents, **cptrs;
+    Vexfs__V1__Event__MetadataEntry *ments, **mptrs;
+    char *buf;              /* the strings of the event being decoded */
+    size_t cap;
+};
+
+static void
+s_map_init(struct s_map *m, char **keys, size_t n)
+{
+    free(m->klen);
+    free(m->values);
+    free(m->order);
+    m->keys = keys;
+    m->n_keys = n;
+    m->found = 0;
+    m->klen = vx_calloc(n ? n : 1, sizeof *m->klen);
+    m->values = vx_calloc(n ? n : 1, sizeof *m->values);
+    m->order = vx_calloc(n ? n : 1, sizeof *m->order);
+    for (size_t i = 0; i < n; i++) {
+        m->klen[i] = strlen(keys[i]);
+    }
+}
+
+an_decoder_t *
+an_decoder_new(void)
+{
+    an_decoder_t *d = vx_calloc(1, sizeof *d);
+    an_decoder_plan(d, NULL, 0);
+    return d;
+}
+
+void
+an_decoder_destroy(an_decoder_t **dp)
+{
+    an_decoder_t *d = *dp;
+    if (!d) {
+        return;
+    }
+    an_plan_fini(&d->plan);
+    free(d->content.klen);
+    free(d->content.values);
+    free(d->content.order);
+    free(d->meta.klen);
+    free(d->meta.values);
+    free(d->meta.order);
+    free(d->cents);
+    free(d->cptrs);
+    free(d->ments);
+    free(d->mptrs);
+    free(d->buf);
+    free(d);
+    *dp = NULL;
+}
+
+void
+an_decoder_plan(an_decoder_t *d, struct an_query *const *qs, size_t n)
+{
+    an_plan_build(&d->plan, qs, n);
+    s_map_init(&d->content, d->plan.content_keys, d->plan.n_content);
+    s_map_init(&d->meta, d->plan.metadata_keys, d->plan.n_metadata);
+    size_t nc = d->plan.n_content ? d->plan.n_content : 1;
+    size_t nm = d->plan.n_metadata ? d->plan.n_metadata : 1;
+    d->cents = vx_realloc(d->cents, nc * sizeof *d->cents);
+    d->cptrs = vx_realloc(d->cptrs, nc * sizeof *d->cptrs);
+    d->ments = vx_realloc(d->ments, nm * sizeof *d->ments);
+    d->mptrs = vx_realloc(d->mptrs, nm * sizeof *d->mptrs);
+    for (size_t i = 0; i < d->plan.n_content; i++) {
+        vexfs__v1__event__content_entry__init(&d->cents[i]);
+    }
+    for (size_t i = 0; i < d->plan.n_metadata; i++) {
+        vexfs__v1__event__metadata_entry__init(&d->ments[i]);
+    }
+}
+
+const struct an_plan *
+an_decoder_get_plan(const an_decoder_t *d)
+{
+    return &d->plan;
+}
 
 /* Reads one map entry (key = 1, value = 2, both strings; the last of each counts) and keeps
  * its value when the plan reads its key and no earlier entry had it. */
@@ -130,13 +215,11 @@ s_map_entry(struct s_map *m, struct vx_span entry)
     struct vx_pb_field f;
     int rc;
     while ((rc = vx_pb_next(&p, end, &f)) > 0) {
-        if ((f.number == 1 || f.number == 2) && f.wire != 2) {
-            return -EPROTO;
-        }
-        if (f.number == 1) {
-            key = f.span;
-        } else if (f.number == 2) {
-            value = f.span;
+        if (f.number == 1 || f.number == 2) {
+            if (f.wire != 2) {
+                return -EPROTO;
+            }
+            *(f.number == 1 ? &key : &value) = f.span;
         }
     }
     if (rc < 0) {
@@ -149,78 +232,60 @@ s_map_entry(struct s_map *m, struct vx_span entry)
     const uint8_t *nul = memchr(key.data, 0, key.len);
     size_t klen = nul ? (size_t)(nul - key.data) : key.len;
     for (size_t i = 0; i < m->n_keys; i++) {
-        if (!m->values[i].data && strncmp(m->keys[i], (const char *)key.data, klen) == 0 &&
-            m->keys[i][klen] == '\0') {
+        if (m->klen[i] == klen && !m->values[i].data && memcmp(m->keys[i], key.data, klen) == 0) {
             m->values[i] = value;
-            m->found++;
+            m->order[m->found++] = i;
             break;
         }
     }
     return 0;
 }
 
-static struct vx_span *
-s_spans(vx_arena_t *a, size_t n)
-{
-    struct vx_span *v = vx_arena_alloc(a, n * sizeof *v);
-    if (v) {
-        memset(v, 0, n * sizeof *v);
-    }
-    return v;
-}
-
+/* Copies s into the decoder's buffer as a C string (room was made beforehand). */
 static char *
-s_str(vx_arena_t *a, struct vx_span s)
+s_str(an_decoder_t *d, size_t *used, struct vx_span s)
 {
-    return vx_arena_strndup(a, (const char *)s.data, s.len);
+    char *out = d->buf + *used;
+    memcpy(out, s.data, s.len);
+    out[s.len] = '\0';
+    *used += s.len + 1;
+    return out;
 }
 
-/* Builds the entries of a map in arena memory (ContentEntry and MetadataEntry share their
- * layout, both key = 1, value = 2 strings, but each keeps its own type here). */
-#define S_ENTRIES(type, init, m, arena, out, n_out)                                            \
-    do {                                                                                       \
-        if ((m)->found == 0) {                                                                 \
-            break;                                                                             \
-        }                                                                                      \
-        type *ents = vx_arena_alloc((arena), (m)->found * sizeof *ents);                       \
-        type **ptrs = vx_arena_alloc((arena), (m)->found * sizeof *ptrs);                      \
-        if (!ents || !ptrs) {                                                                  \
-            return -ENOMEM;                                                                    \
-        }                                                                                      \
-        size_t k = 0;                                                                          \
-        for (size_t i = 0; i < (m)->n_keys; i++) {                                             \
-            if (!(m)->values[i].data) {                                                        \
-                continue;                                                                      \
-            }                                                                                  \
-            init(&ents[k]);                                                                    \
-            ents[k].key = (m)->keys[i];                                                        \
-            ents[k].value = s_str((arena), (m)->values[i]);                                    \
-            if (!ents[k].value) {                                                              \
-                return -ENOMEM;                                                                \
-            }                                                                                  \
-            ptrs[k] = &ents[k];                                                                \
-            k++;                                                                               \
-        }                                                                                      \
-        (out) = ptrs;                                                                          \
-        (n_out) = k;                                                                           \
-    } while (0)
-
-/* Why one walk with spans: the queries read a handful of fields, and protobuf-c's unpack
- * allocates and copies every field and map entry of every event (most of the daemon's time
- * per event before this). Strings are copied only once the walk is over, and only the last
- * occurrence of each (protobuf's rule for a repeated singular field). */
-int
-an_decode_event(const struct an_plan *plan, const uint8_t *data, size_t len, vx_event_t *ev,
-                vx_arena_t *arena)
+static size_t
+s_map_bytes(const struct s_map *m)
 {
+    size_t n = 0;
+    for (size_t i = 0; i < m->found; i++) {
+        n += m->values[m->order[i]].len + 1;
+    }
+    return n;
+}
+
+/* Forgets the previous event's entries. */
+static void
+s_map_reset(struct s_map *m)
+{
+    for (size_t i = 0; i < m->found; i++) {
+        m->values[m->order[i]].data = NULL;
+    }
+    m->found = 0;
+}
+
+/* Why one walk with spans, then one copy: the queries read a handful of fields, and
+ * protobuf-c's unpack allocates and copies every field and map entry of every event (most of
+ * the daemon's time per event before this). The walk records where the fields the plan reads
+ * are (the last occurrence of a singular field, protobuf's rule; the first entry of a map key,
+ * as an_field_text finds it); then their total size is known, the buffer grows once if it must,
+ * and the strings are copied into it. */
+int
+an_decoder_decode(an_decoder_t *d, const uint8_t *data, size_t len, vx_event_t *ev)
+{
+    const struct an_plan *plan = &d->plan;
     vexfs__v1__event__init(ev);
     struct vx_span path = {0}, tenant = {0}, custom = {0};
-    struct s_map content = {plan->content_keys, plan->n_content, NULL, 0};
-    struct s_map meta = {plan->metadata_keys, plan->n_metadata, NULL, 0};
-    if ((plan->n_content && !(content.values = s_spans(arena, plan->n_content))) ||
-        (plan->n_metadata && !(meta.values = s_spans(arena, plan->n_metadata)))) {
-        return -ENOMEM;
-    }
+    s_map_reset(&d->content);
+    s_map_reset(&d->meta);
     const uint8_t *p = data, *end = data + len;
     struct vx_pb_field f;
     int rc;
@@ -254,12 +319,12 @@ an_decode_event(const struct an_plan *plan, const uint8_t *data, size_t len, vx_
             custom = f.span;
             break;
         case S_F_CONTENT:
-            if (plan->n_content && s_map_entry(&content, f.span) < 0) {
+            if (d->content.n_keys && s_map_entry(&d->content, f.span) < 0) {
                 return -EPROTO;
             }
             break;
         case S_F_METADATA:
-            if (plan->n_metadata && s_map_entry(&meta, f.span) < 0) {
+            if (d->meta.n_keys && s_map_entry(&d->meta, f.span) < 0) {
                 return -EPROTO;
             }
             break;
@@ -270,18 +335,44 @@ an_decode_event(const struct an_plan *plan, const uint8_t *data, size_t len, vx_
     if (rc < 0) {
         return -EPROTO;
     }
-    if (plan->path && path.data && !(ev->path = s_str(arena, path))) {
-        return -ENOMEM;
+    path.data = plan->path ? path.data : NULL;
+    tenant.data = plan->tenant ? tenant.data : NULL;
+    custom.data = plan->custom_type ? custom.data : NULL;
+    size_t need = s_map_bytes(&d->content) + s_map_bytes(&d->meta) +
+                  (path.data ? path.len + 1 : 0) + (tenant.data ? tenant.len + 1 : 0) +
+                  (custom.data ? custom.len + 1 : 0);
+    if (need > d->cap) {
+        d->cap = need > 2 * d->cap ? need : 2 * d->cap;
+        free(d->buf);
+        d->buf = vx_malloc(d->cap);
     }
-    if (plan->tenant && tenant.data && !(ev->tenant = s_str(arena, tenant))) {
-        return -ENOMEM;
+    size_t used = 0;
+    if (path.data) {
+        ev->path = s_str(d, &used, path);
     }
-    if (plan->custom_type && custom.data && !(ev->custom_type = s_str(arena, custom))) {
-        return -ENOMEM;
+    if (tenant.data) {
+        ev->tenant = s_str(d, &used, tenant);
     }
-    S_ENTRIES(Vexfs__V1__Event__ContentEntry, vexfs__v1__event__content_entry__init, &content,
-              arena, ev->content, ev->n_content);
-    S_ENTRIES(Vexfs__V1__Event__MetadataEntry, vexfs__v1__event__metadata_entry__init, &meta,
-              arena, ev->metadata, ev->n_metadata);
+    if (custom.data) {
+        ev->custom_type = s_str(d, &used, custom);
+    }
+    for (size_t i = 0; i < d->content.found; i++) {
+        size_t k = d->content.order[i];
+        Vexfs__V1__Event__ContentEntry *e = &d->cents[i];
+        e->key = d->content.keys[k];
+        e->value = s_str(d, &used, d->content.values[k]);
+        d->cptrs[i] = e;
+    }
+    ev->n_content = d->content.found;
+    for (size_t i = 0; i < d->meta.found; i++) {
+        size_t k = d->meta.order[i];
+        Vexfs__V1__Event__MetadataEntry *e = &d->ments[i];
+        e->key = d->meta.keys[k];
+        e->value = s_str(d, &used, d->meta.values[k]);
+        d->mptrs[i] = e;
+    }
+    ev->n_metadata = d->meta.found;
+    ev->content = ev->n_content ? d->cptrs : NULL;
+    ev->metadata = ev->n_metadata ? d->mptrs : NULL;
     return 0;
 }

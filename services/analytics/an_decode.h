@@ -7,7 +7,7 @@
  * histogram). The decoder fills a vx_event_t whose other fields are empty: content and
  * metadata hold only the entries whose keys the plan names (the first entry of each key, as
  * an_field_text would find it in a full decode), strings are NUL-terminated copies in the
- * caller's arena. For every field a query reads, the values equal those of protobuf-c's
+ * decoder's memory. For every field a query reads, the values equal those of protobuf-c's
  * unpack of the same bytes.
  *
  * Bad input: the event is refused (-EPROTO) when its bytes are not well-formed protobuf at
@@ -23,7 +23,6 @@
 #include <stdint.h>
 
 #include "an_query.h"
-#include "vx_arena.h"
 #include "vx_event.h"
 
 
@@ -39,10 +38,20 @@ struct an_plan {
 void an_plan_build(struct an_plan *p, struct an_query *const *qs, size_t n);
 void an_plan_fini(struct an_plan *p);
 
-/* Decodes what plan names from the packed Event data[0..len) into *ev; strings and entries
- * are drawn from arena (valid until its reset). Returns 0, -EPROTO for bytes that are not an
- * Event (see above), -ENOMEM when the arena is over its limit. */
-int an_decode_event(const struct an_plan *p, const uint8_t *data, size_t len, vx_event_t *ev,
-                    vx_arena_t *arena);
+/* A decoder: a plan and the memory decoded events are built in (reused from one event to the
+ * next, grown to the largest event seen: no allocation per event). One thread. */
+typedef struct an_decoder an_decoder_t;
+
+an_decoder_t *an_decoder_new(void);
+void an_decoder_destroy(an_decoder_t **d);
+/* Sets the plan to the fields the n queries (borrowed) read. */
+void an_decoder_plan(an_decoder_t *d, struct an_query *const *qs, size_t n);
+/* The current plan (borrowed). */
+const struct an_plan *an_decoder_get_plan(const an_decoder_t *d);
+
+/* Decodes what the plan names from the packed Event data[0..len) into *ev, which points into
+ * the decoder's memory until its next decode. Returns 0, or -EPROTO for bytes that are not an
+ * Event (see above). */
+int an_decoder_decode(an_decoder_t *d, const uint8_t *data, size_t len, vx_event_t *ev);
 
 #endif

@@ -205,9 +205,8 @@ s_kafka_batch(an_server_t *s, rd_kafka_message_t **msgs, ssize_t n)
         first = run ? first : m->offset;
         last = m->offset;
         run++;
-        vx_arena_reset(s->arena);
         vx_event_t ev;
-        if (an_decode_event(&s->plan, m->payload, m->len, &ev, s->arena) < 0) {
+        if (an_decoder_decode(s->dec, m->payload, m->len, &ev) < 0) {
             t.bad++;
             continue;
         }

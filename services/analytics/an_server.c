@@ -364,7 +364,7 @@ s_plan(an_server_t *s)
     for (size_t i = 0; i < s->n_queries; i++) {
         qs[i] = s->queries[i]->q;
     }
-    an_plan_build(&s->plan, qs, s->n_queries);
+    an_decoder_plan(s->dec, qs, s->n_queries);
     free(qs);
 }
 
@@ -617,6 +617,7 @@ an_server_new(const vx_config_t *cfg, vx_metrics_t *m, char *err, size_t errlen)
     s->anomaly = an_anomaly_new(100000, 1000);
     s->arena = vx_arena_new(64 * 1024, 64u << 20);
     s->res_ring = vx_calloc(AN_RES_RING, 1);
+    s->dec = an_decoder_new();
     atomic_init(&s->ready, false);
     atomic_init(&s->fatal, false);
 
@@ -739,7 +740,7 @@ an_server_destroy(an_server_t **sp)
     }
     an_input_close(s); /* leaves the group first: its revoke commits need the engines */
     an_commit_fini(s);
-    an_plan_fini(&s->plan);
+    an_decoder_destroy(&s->dec);
     free(s->res_ring);
     while (s->n_parts) {
         an_server_part_drop(s, s->parts[0]->partition);

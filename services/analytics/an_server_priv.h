@@ -111,8 +111,8 @@ struct an_server {
     } idle_hist[AN_IDLE_HISTORY];
     size_t idle_head, idle_n;
     struct an_replay_run replay;
-    struct an_plan plan;    /* the fields the installed queries read */
-    vx_arena_t *arena;      /* one decoded event at a time */
+    an_decoder_t *dec;      /* reads the fields the installed queries read */
+    vx_arena_t *arena;      /* a ZeroMQ batch, decoded */
     rd_kafka_message_t *msgs[AN_BATCH];
     uint64_t ingest[AN_BATCH]; /* ingest_ns of the batch's events, for the latency histogram */
     uint64_t res_seq;       /* results-topic records produced */

@@ -27,12 +27,13 @@ s_query(const char *json)
     return q;
 }
 
-/* A plan reading every plain field, content.size, content.k, metadata.user_id and
+/* A decoder reading every plain field, content.size, content.k, metadata.user_id and
  * metadata.tag. */
-static void
-s_plan_all(struct an_plan *p, struct an_query **q)
+static an_decoder_t *
+s_dec_all(void)
 {
-    *q = s_query("{\"id\":\"all\",\"filters\":[{\"field\":\"path\",\"op\":\"prefix\",\"value\":\"/\"},"
+    struct an_query *q;
+    q = s_query("{\"id\":\"all\",\"filters\":[{\"field\":\"path\",\"op\":\"prefix\",\"value\":\"/\"},"
                  "{\"field\":\"tenant\",\"op\":\"ne\",\"value\":\"x\"},"
                  "{\"field\":\"type\",\"op\":\"ne\",\"value\":\"x\"},"
                  "{\"field\":\"content.k\",\"op\":\"ne\",\"value\":\"x\"},"
@@ -40,8 +41,10 @@ s_plan_all(struct an_plan *p, struct an_query **q)
                  "\"window\":{\"kind\":\"tumbling\",\"size_ms\":1000},"
                  "\"group_by\":[\"metadata.user_id\",\"priority\"],"
                  "\"aggregations\":[{\"fn\":\"sum\",\"field\":\"content.size\"}]}");
-    memset(p, 0, sizeof *p);
-    an_plan_build(p, q, 1);
+    an_decoder_t *d = an_decoder_new();
+    an_decoder_plan(d, &q, 1);
+    an_query_destroy(&q); /* the plan keeps copies of what it needs */
+    return d;
 }
 
 static const char *const s_fields[] = {"path",          "tenant",      "type",
@@ -52,14 +55,11 @@ static const char *const s_fields[] = {"path",          "tenant",      "type",
 static void
 s_same(const uint8_t *buf, size_t len)
 {
-    struct an_query *q;
-    struct an_plan plan;
-    s_plan_all(&plan, &q);
+    an_decoder_t *d = s_dec_all();
     vx_event_t *full = vexfs__v1__event__unpack(NULL, len, buf);
     ck_assert_ptr_nonnull(full);
-    vx_arena_t *a = vx_arena_new(4096, 1 << 20);
     vx_event_t part;
-    ck_assert_int_eq(an_decode_event(&plan, buf, len, &part, a), 0);
+    ck_assert_int_eq(an_decoder_decode(d, buf, len, &part), 0);
     ck_assert_int_eq(part.type, full->type);
     ck_assert_uint_eq(part.timestamp_ns, full->timestamp_ns);
     ck_assert_uint_eq(part.ingest_ns, full->ingest_ns);
@@ -76,9 +76,7 @@ s_same(const uint8_t *buf, size_t len)
         an_field_fini(&f);
     }
     vexfs__v1__event__free_unpacked(full, NULL);
-    vx_arena_destroy(&a);
-    an_plan_fini(&plan);
-    an_query_destroy(&q);
+    an_decoder_destroy(&d);
 }
 
 struct s_ev {
@@ -142,19 +140,20 @@ START_TEST(t_plan)
                 "\"aggregations\":[{\"fn\":\"max\",\"field\":\"content.size\"},"
                 "{\"fn\":\"p50\",\"field\":\"metadata.user_id\"}]}"),
     };
-    struct an_plan p = {0};
-    an_plan_build(&p, qs, 2);
-    ck_assert(p.path);
-    ck_assert(!p.tenant && !p.priority && !p.custom_type);
-    ck_assert_uint_eq(p.n_content, 1); /* content.size once, though two queries read it */
-    ck_assert_str_eq(p.content_keys[0], "size");
-    ck_assert_uint_eq(p.n_metadata, 1);
-    ck_assert_str_eq(p.metadata_keys[0], "user_id");
-    an_plan_build(&p, qs, 1); /* rebuilt when the queries change: b's path is gone */
-    ck_assert(!p.path);
-    an_plan_build(&p, NULL, 0);
-    ck_assert_uint_eq(p.n_content + p.n_metadata, 0);
-    an_plan_fini(&p);
+    an_decoder_t *d = an_decoder_new();
+    an_decoder_plan(d, qs, 2);
+    const struct an_plan *p = an_decoder_get_plan(d);
+    ck_assert(p->path);
+    ck_assert(!p->tenant && !p->priority && !p->custom_type);
+    ck_assert_uint_eq(p->n_content, 1); /* content.size once, though two queries read it */
+    ck_assert_str_eq(p->content_keys[0], "size");
+    ck_assert_uint_eq(p->n_metadata, 1);
+    ck_assert_str_eq(p->metadata_keys[0], "user_id");
+    an_decoder_plan(d, qs, 1); /* rebuilt when the queries change: b's path is gone */
+    ck_assert(!p->path);
+    an_decoder_plan(d, NULL, 0);
+    ck_assert_uint_eq(p->n_content + p->n_metadata, 0);
+    an_decoder_destroy(&d);
     an_query_destroy(&qs[0]);
     an_query_destroy(&qs[1]);
 }
@@ -176,6 +175,13 @@ START_TEST(t_ordinary_event)
     x.e.path = (char *)"";
     x.e.tenant = (char *)"";
     x.e.priority = 0;
+    s_same(buf, s_pack(&x.e, buf));
+    /* a long path: the decoder's memory grows */
+    char path[3001];
+    memset(path, 'p', 3000);
+    path[0] = '/';
+    path[3000] = '\0';
+    x.e.path = path;
     s_same(buf, s_pack(&x.e, buf));
     vexfs__v1__event__init(&x.e);
     s_same(buf, s_pack(&x.e, buf)); /* the empty message */
@@ -242,10 +248,7 @@ END_TEST
  * reads are not checked (a broken causality). */
 START_TEST(t_malformed)
 {
-    struct an_query *q;
-    struct an_plan plan;
-    s_plan_all(&plan, &q);
-    vx_arena_t *a = vx_arena_new(4096, 1 << 20);
+    an_decoder_t *d = s_dec_all();
     vx_event_t ev;
     struct s_ev x;
     s_event(&x);
@@ -253,7 +256,7 @@ START_TEST(t_malformed)
     size_t n = s_pack(&x.e, buf);
     for (size_t cut = 1; cut < n; cut++) {
         vx_event_t *full = vexfs__v1__event__unpack(NULL, n - cut, buf);
-        int rc = an_decode_event(&plan, buf, n - cut, &ev, a);
+        int rc = an_decoder_decode(d, buf, n - cut, &ev);
         if (full) {
             ck_assert_msg(rc == 0, "cut %zu: protobuf-c accepts, the decoder refuses", cut);
             vexfs__v1__event__free_unpacked(full, NULL);
@@ -262,7 +265,6 @@ START_TEST(t_malformed)
             ck_assert_msg(rc == -EPROTO, "cut %zu: protobuf-c refuses, the decoder gives %d",
                           cut, rc);
         }
-        vx_arena_reset(a);
     }
     static const uint8_t wrong_wire[] = {2 << 3 | 2, 1, 0};      /* type as bytes */
     static const uint8_t group[] = {20 << 3 | 3};                /* a group */
@@ -282,7 +284,7 @@ START_TEST(t_malformed)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ck_assert_msg(vexfs__v1__event__unpack(NULL, bad[i].n, bad[i].b) == NULL,
                       "case %zu: protobuf-c accepts it", i);
-        ck_assert_int_eq(an_decode_event(&plan, bad[i].b, bad[i].n, &ev, a), -EPROTO);
+        ck_assert_int_eq(an_decoder_decode(d, bad[i].b, bad[i].n, &ev), -EPROTO);
     }
     /* causality (12) holding a field 1 with a varint where bytes belong */
     n = vx_pb_uint(buf, 4, 9);
@@ -290,16 +292,9 @@ START_TEST(t_malformed)
     size_t il = vx_pb_uint(inner, 1, 3);
     n += vx_pb_bytes(buf + n, 12, inner, il);
     ck_assert_ptr_null(vexfs__v1__event__unpack(NULL, n, buf));
-    ck_assert_int_eq(an_decode_event(&plan, buf, n, &ev, a), 0);
+    ck_assert_int_eq(an_decoder_decode(d, buf, n, &ev), 0);
     ck_assert_uint_eq(ev.timestamp_ns, 9);
-    /* the arena's limit */
-    vx_arena_t *tiny = vx_arena_new(16, 16);
-    n = s_pack(&x.e, buf);
-    ck_assert_int_eq(an_decode_event(&plan, buf, n, &ev, tiny), -ENOMEM);
-    vx_arena_destroy(&tiny);
-    vx_arena_destroy(&a);
-    an_plan_fini(&plan);
-    an_query_destroy(&q);
+    an_decoder_destroy(&d);
 }
 END_TEST
 
