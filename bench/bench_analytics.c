@@ -23,6 +23,8 @@
  * events, counters zeroed once it is ready (before its first fetch) and dumped at its last
  * event (callgrind_control), and
  * the instructions are split by stage (see s_stages).
+ * VX_BENCH_FETCH="key=value;..." gives the bare consumer other librdkafka settings, to measure
+ * fetch settings; VX_BENCH_DAEMONS=0 runs the bare consumer alone.
  *   bench_analytics [EVENTS [KAFKA_EVENTS [PROFILE_EVENTS]]]
  *   (defaults 5,000,000, 2,000,000 and 100,000) */
 #include <dirent.h>
@@ -353,6 +355,19 @@ s_bare(const char *bootstrap, const char *topic, const char *group, size_t n)
             fprintf(stderr, "bench: %s=%s: %s\n", kv[i].key, kv[i].value, err);
         }
     }
+    /* VX_BENCH_FETCH="key=value;...": other settings to measure (the daemon keeps its own) */
+    const char *extra = getenv("VX_BENCH_FETCH");
+    char *copy = strdup(extra ? extra : ""), *save = NULL;
+    for (char *kvs = strtok_r(copy, ";", &save); kvs; kvs = strtok_r(NULL, ";", &save)) {
+        char *eq = strchr(kvs, '=');
+        if (eq) {
+            *eq = '\0';
+            if (rd_kafka_conf_set(c, kvs, eq + 1, err, sizeof err) != RD_KAFKA_CONF_OK) {
+                fprintf(stderr, "bench: %s=%s: %s\n", kvs, eq + 1, err);
+            }
+        }
+    }
+    free(copy);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof err);
     if (!rk) {
         fprintf(stderr, "bench: consumer: %s\n", err);
@@ -767,16 +782,24 @@ s_timed(const char *bootstrap, const char *topic, struct s_ev *evs, size_t n, co
     bool have_base = base != NULL;
     struct s_fig bare[S_ROUNDS], today[S_ROUNDS], now[S_ROUNDS];
     memset(today, 0, sizeof today);
+    memset(now, 0, sizeof now);
     for (int r = 0; r < S_ROUNDS; r++) {
         char group[200];
         snprintf(group, sizeof group, "%s.bare.%d", topic, r);
         bare[r] = s_bare(bootstrap, topic, group, n);
+        const char *dm = getenv("VX_BENCH_DAEMONS");
+        if (dm && strcmp(dm, "0") == 0) {
+            continue;
+        }
         if (have_base) {
             snprintf(group, sizeof group, "%s.today.%d", topic, r);
             today[r] = s_daemon(base, bootstrap, topic, group, n, NULL);
         }
         snprintf(group, sizeof group, "%s.now.%d", topic, r);
         now[r] = s_daemon(vt_bin_dir(), bootstrap, topic, group, n, NULL);
+    }
+    if (getenv("VX_BENCH_FETCH")) {
+        printf("(the bare consumer with VX_BENCH_FETCH=%s)\n", getenv("VX_BENCH_FETCH"));
     }
     printf("analytics from Kafka, one consumer, %zu events on %d partitions, median of %d "
            "(min..max); the broker runs on the same %ld cores:\n",

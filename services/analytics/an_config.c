@@ -7,8 +7,8 @@ static const struct vx_cfg_key s_keys[] = {
      "expected load, exported as vexfs_analytics_target_throughput_events_per_second for alert "
      "rules (compare with rate(vexfs_analytics_events_total))"},
     {"processing_latency_target_ns", VX_CFG_INT, "1000000", 1, 60000000000LL, false,
-     "budget for processing one event through every query; slower events are counted in "
-     "vexfs_analytics_slow_events_total"},
+     "budget for decoding one event and running it through every query; slower events are "
+     "counted in vexfs_analytics_slow_events_total"},
     {"enable_real_time_processing", VX_CFG_BOOL, "true", 0, 0, false,
      "true: Kafka fetches tuned for latency (fetch.wait.max.ms=10); false: for throughput "
      "(fetch.wait.max.ms=500, fetch.min.bytes=65536)"},
