@@ -228,11 +228,13 @@ s_map_entry(struct s_map *m, struct vx_span entry)
     if (m->found == m->n_keys) {
         return 0;
     }
-    /* A C string ends at its first NUL: compare as the full decode's strcmp would. */
-    const uint8_t *nul = memchr(key.data, 0, key.len);
-    size_t klen = nul ? (size_t)(nul - key.data) : key.len;
+    /* A C string ends at its first NUL, so the key reads as plan key k (which has none) when
+     * its bytes start with k and end there or continue with a NUL: what the full decode's
+     * strcmp would say. */
     for (size_t i = 0; i < m->n_keys; i++) {
-        if (m->klen[i] == klen && !m->values[i].data && memcmp(m->keys[i], key.data, klen) == 0) {
+        size_t kl = m->klen[i];
+        if (key.len >= kl && !m->values[i].data && (key.len == kl || key.data[kl] == 0) &&
+            memcmp(m->keys[i], key.data, kl) == 0) {
             m->values[i] = value;
             m->order[m->found++] = i;
             break;
