@@ -9,32 +9,16 @@
 #include "vx_mem.h"
 #include "vx_wire.h"
 
-/* Field numbers of vexfs.v1.Event (proto/vexfs/v1/event.proto). */
-enum {
-    S_F_ID = 1,
-    S_F_TYPE = 2,
-    S_F_SOURCE = 3,
-    S_F_TIMESTAMP = 4,
-    S_F_PATH = 5,
-    S_F_CONTENT = 6,
-    S_F_METADATA = 7,
-    S_F_TENANT = 8,
-    S_F_PRIORITY = 9,
-    S_F_PRODUCER = 10,
-    S_F_SEQUENCE = 11,
-    S_F_CAUSALITY = 12,
-    S_F_TRACE = 13,
-    S_F_INGEST = 14,
-    S_F_CUSTOM_TYPE = 15,
-    S_F_MAX = 15,
-};
-
 /* The wire type each field of the schema must have (protobuf-c refuses any other). */
-static const uint8_t s_wire[S_F_MAX + 1] = {
-    [S_F_ID] = 2,       [S_F_TYPE] = 0,     [S_F_SOURCE] = 0,   [S_F_TIMESTAMP] = 0,
-    [S_F_PATH] = 2,     [S_F_CONTENT] = 2,  [S_F_METADATA] = 2, [S_F_TENANT] = 2,
-    [S_F_PRIORITY] = 0, [S_F_PRODUCER] = 2, [S_F_SEQUENCE] = 0, [S_F_CAUSALITY] = 2,
-    [S_F_TRACE] = 2,    [S_F_INGEST] = 0,   [S_F_CUSTOM_TYPE] = 2,
+static const enum vx_pb_wire s_wire[VX_PB_EVENT_CUSTOM_TYPE + 1] = {
+    [VX_PB_EVENT_ID] = VX_PB_LEN,           [VX_PB_EVENT_TYPE] = VX_PB_VARINT,
+    [VX_PB_EVENT_SOURCE] = VX_PB_VARINT,    [VX_PB_EVENT_TIMESTAMP_NS] = VX_PB_VARINT,
+    [VX_PB_EVENT_PATH] = VX_PB_LEN,         [VX_PB_EVENT_CONTENT] = VX_PB_LEN,
+    [VX_PB_EVENT_METADATA] = VX_PB_LEN,     [VX_PB_EVENT_TENANT] = VX_PB_LEN,
+    [VX_PB_EVENT_PRIORITY] = VX_PB_VARINT,  [VX_PB_EVENT_PRODUCER_ID] = VX_PB_LEN,
+    [VX_PB_EVENT_SEQUENCE] = VX_PB_VARINT,  [VX_PB_EVENT_CAUSALITY] = VX_PB_LEN,
+    [VX_PB_EVENT_TRACE_ID] = VX_PB_LEN,     [VX_PB_EVENT_INGEST_NS] = VX_PB_VARINT,
+    [VX_PB_EVENT_CUSTOM_TYPE] = VX_PB_LEN,
 };
 
 /* ---- the plan ------------------------------------------------------------------------------ */
@@ -210,16 +194,16 @@ an_decoder_get_plan(const an_decoder_t *d)
 static int
 s_map_entry(struct s_map *m, struct vx_span entry)
 {
-    const uint8_t *p = entry.data, *end = p + entry.len;
+    struct vx_pb_reader r = {entry.data, entry.data + entry.len};
     struct vx_span key = {(const uint8_t *)"", 0}, value = {(const uint8_t *)"", 0};
     struct vx_pb_field f;
     int rc;
-    while ((rc = vx_pb_next(&p, end, &f)) > 0) {
-        if (f.number == 1 || f.number == 2) {
-            if (f.wire != 2) {
+    while ((rc = vx_pb_next(&r, &f)) > 0) {
+        if (f.number == VX_PB_MAP_KEY || f.number == VX_PB_MAP_VALUE) {
+            if (f.wire != VX_PB_LEN) {
                 return -EPROTO;
             }
-            *(f.number == 1 ? &key : &value) = f.span;
+            *(f.number == VX_PB_MAP_KEY ? &key : &value) = f.bytes;
         }
     }
     if (rc < 0) {
@@ -288,45 +272,45 @@ an_decoder_decode(an_decoder_t *d, const uint8_t *data, size_t len, vx_event_t *
     struct vx_span path = {0}, tenant = {0}, custom = {0};
     s_map_reset(&d->content);
     s_map_reset(&d->meta);
-    const uint8_t *p = data, *end = data + len;
+    struct vx_pb_reader r = {data, data + len};
     struct vx_pb_field f;
     int rc;
-    while ((rc = vx_pb_next(&p, end, &f)) > 0) {
-        if (f.number > S_F_MAX || f.number == 0) {
+    while ((rc = vx_pb_next(&r, &f)) > 0) {
+        if (f.number > VX_PB_EVENT_CUSTOM_TYPE) {
             continue; /* a field of a newer schema */
         }
         if (f.wire != s_wire[f.number]) {
             return -EPROTO;
         }
         switch (f.number) {
-        case S_F_TYPE:
+        case VX_PB_EVENT_TYPE:
             ev->type = (Vexfs__V1__EventType)(int32_t)(uint32_t)f.value;
             break;
-        case S_F_TIMESTAMP:
+        case VX_PB_EVENT_TIMESTAMP_NS:
             ev->timestamp_ns = f.value;
             break;
-        case S_F_INGEST:
+        case VX_PB_EVENT_INGEST_NS:
             ev->ingest_ns = f.value;
             break;
-        case S_F_PRIORITY:
+        case VX_PB_EVENT_PRIORITY:
             ev->priority = (uint32_t)f.value;
             break;
-        case S_F_PATH:
-            path = f.span;
+        case VX_PB_EVENT_PATH:
+            path = f.bytes;
             break;
-        case S_F_TENANT:
-            tenant = f.span;
+        case VX_PB_EVENT_TENANT:
+            tenant = f.bytes;
             break;
-        case S_F_CUSTOM_TYPE:
-            custom = f.span;
+        case VX_PB_EVENT_CUSTOM_TYPE:
+            custom = f.bytes;
             break;
-        case S_F_CONTENT:
-            if (d->content.n_keys && s_map_entry(&d->content, f.span) < 0) {
+        case VX_PB_EVENT_CONTENT:
+            if (d->content.n_keys && s_map_entry(&d->content, f.bytes) < 0) {
                 return -EPROTO;
             }
             break;
-        case S_F_METADATA:
-            if (d->meta.n_keys && s_map_entry(&d->meta, f.span) < 0) {
+        case VX_PB_EVENT_METADATA:
+            if (d->meta.n_keys && s_map_entry(&d->meta, f.bytes) < 0) {
                 return -EPROTO;
             }
             break;

@@ -11,10 +11,11 @@
  * unpack of the same bytes.
  *
  * Bad input: the event is refused (-EPROTO) when its bytes are not well-formed protobuf at
- * the top level, when a field of the schema has the wrong wire type, or when an entry of a map
- * a query reads is malformed. The insides of fields no query reads (causality, ids) are not
- * checked, so an event protobuf-c would refuse for a broken causality is still counted in
- * windows that do not read it. */
+ * the top level (vx_pb_next's rules), when a field of the schema has the wrong wire type, or
+ * when an entry of a map a query reads is malformed. The insides of fields no query reads
+ * (causality, ids) are not checked, so an event protobuf-c would refuse for a broken causality
+ * is still counted in windows that do not read it; field number 0 is refused in every
+ * encoding (protobuf-c keeps it as an unknown field when its tag takes more than a byte). */
 #ifndef AN_DECODE_H
 #define AN_DECODE_H
 

@@ -3,7 +3,7 @@
  * packed Event. Every field a query can name must read the same through the partial decode as
  * through protobuf-c's full unpack of the same bytes, for ordinary events, repeated fields
  * (the last counts), duplicate map keys (the first counts), keys with a NUL, unknown fields and
- * numbers of every width; malformed bytes are refused. Also the span walker (vx_pb_next). */
+ * numbers of every width; malformed bytes are refused. */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
@@ -298,33 +298,6 @@ START_TEST(t_malformed)
 }
 END_TEST
 
-START_TEST(t_walker)
-{
-    uint8_t buf[64];
-    size_t n = vx_pb_uint(buf, 1, 300);
-    n += vx_pb_bytes(buf + n, 2, "ab", 2);
-    buf[n++] = 3 << 3 | 5;
-    memcpy(buf + n, "\x01\x02\x03\x04", 4);
-    n += 4;
-    buf[n++] = 4 << 3 | 1;
-    memcpy(buf + n, "\x01\0\0\0\0\0\0\x80", 8);
-    n += 8;
-    const uint8_t *p = buf;
-    struct vx_pb_field f;
-    ck_assert_int_eq(vx_pb_next(&p, buf + n, &f), 1);
-    ck_assert(f.number == 1 && f.wire == 0 && f.value == 300);
-    ck_assert_int_eq(vx_pb_next(&p, buf + n, &f), 1);
-    ck_assert(f.number == 2 && f.wire == 2 && f.span.len == 2 && memcmp(f.span.data, "ab", 2) == 0);
-    ck_assert_int_eq(vx_pb_next(&p, buf + n, &f), 1);
-    ck_assert(f.number == 3 && f.wire == 5 && f.value == 0x04030201);
-    ck_assert_int_eq(vx_pb_next(&p, buf + n, &f), 1);
-    ck_assert(f.number == 4 && f.wire == 1 && f.value == 0x8000000000000001ULL);
-    ck_assert_int_eq(vx_pb_next(&p, buf + n, &f), 0);
-    ck_assert_ptr_eq(p, buf + n);
-    p = buf;
-    ck_assert_int_eq(vx_pb_next(&p, buf + 1, &f), -EPROTO); /* a varint cut short */
-}
-END_TEST
 
 static Suite *
 s_suite(void)
@@ -336,7 +309,6 @@ s_suite(void)
     tcase_add_test(tc, t_repeated_fields);
     tcase_add_test(tc, t_odd_bytes);
     tcase_add_test(tc, t_malformed);
-    tcase_add_test(tc, t_walker);
     suite_add_tcase(s, tc);
     return s;
 }
