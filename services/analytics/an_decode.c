@@ -194,20 +194,31 @@ an_decoder_get_plan(const an_decoder_t *d)
 static int
 s_map_entry(struct s_map *m, struct vx_span entry)
 {
-    struct vx_pb_reader r = {entry.data, entry.data + entry.len};
     struct vx_span key = {(const uint8_t *)"", 0}, value = {(const uint8_t *)"", 0};
-    struct vx_pb_field f;
-    int rc;
-    while ((rc = vx_pb_next(&r, &f)) > 0) {
-        if (f.number == VX_PB_MAP_KEY || f.number == VX_PB_MAP_VALUE) {
-            if (f.wire != VX_PB_LEN) {
-                return -EPROTO;
+    const uint8_t *e = entry.data;
+    size_t n = entry.len;
+    /* The layout every encoder writes for short strings: key tag, 1-byte length, key, value
+     * tag, 1-byte length, value and nothing else. Anything else goes through the walker. */
+    if (n >= 4 && e[0] == (VX_PB_MAP_KEY << 3 | VX_PB_LEN) && e[1] < 0x80 &&
+        (size_t)e[1] + 4 <= n && e[2 + e[1]] == (VX_PB_MAP_VALUE << 3 | VX_PB_LEN) &&
+        e[3 + e[1]] < 0x80 && (size_t)e[1] + e[3 + e[1]] + 4 == n) {
+        key = (struct vx_span){e + 2, e[1]};
+        value = (struct vx_span){e + 4 + e[1], e[3 + e[1]]};
+    } else {
+        struct vx_pb_reader r = {e, e + n};
+        struct vx_pb_field f;
+        int rc;
+        while ((rc = vx_pb_next(&r, &f)) > 0) {
+            if (f.number == VX_PB_MAP_KEY || f.number == VX_PB_MAP_VALUE) {
+                if (f.wire != VX_PB_LEN) {
+                    return -EPROTO;
+                }
+                *(f.number == VX_PB_MAP_KEY ? &key : &value) = f.bytes;
             }
-            *(f.number == VX_PB_MAP_KEY ? &key : &value) = f.bytes;
         }
-    }
-    if (rc < 0) {
-        return -EPROTO;
+        if (rc < 0) {
+            return -EPROTO;
+        }
     }
     if (m->found == m->n_keys) {
         return 0;
