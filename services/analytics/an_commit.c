@@ -110,15 +110,17 @@ s_commit_list(an_server_t *s, const rd_kafka_topic_partition_list_t *only)
 
 /* ---- the results topic's producer ------------------------------------------------------------ */
 
-/* A delivery report (success or failure) for record seq: moves res_done over every record
- * whose report has arrived, in order. */
+/* A delivery report (success or failure) for the record whose slot in the ring is `slot`:
+ * moves res_done over every record whose report has arrived, in order. Fewer than
+ * AN_RES_RING records are ever outstanding, so a slot names one record. */
 static void
-s_delivered(an_server_t *s, uint64_t seq)
+s_delivered(an_server_t *s, const void *slot)
 {
-    if (seq <= s->res_done || seq > s->res_seq) {
-        return; /* not one of ours (a record produced before a restart of the counting) */
+    const uint8_t *at = slot;
+    if (!at || at < s->res_ring || at >= s->res_ring + AN_RES_RING) {
+        return; /* not one of ours */
     }
-    s->res_ring[seq % AN_RES_RING] = 1;
+    s->res_ring[at - s->res_ring] = 1;
     while (s->res_done < s->res_seq && s->res_ring[(s->res_done + 1) % AN_RES_RING]) {
         s->res_ring[(s->res_done + 1) % AN_RES_RING] = 0;
         s->res_done++;
@@ -134,7 +136,7 @@ cb_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         vx_counter_add(s->c_res_out_err, 1);
         vx_warn("AN-RESULTS-DELIVERY", "%s", rd_kafka_err2str(m->err));
     }
-    s_delivered(s, (uint64_t)(uintptr_t)m->_private);
+    s_delivered(s, m->_private);
 }
 
 void
@@ -143,7 +145,8 @@ an_commit_producer_conf(rd_kafka_conf_t *c)
     rd_kafka_conf_set_dr_msg_cb(c, cb_delivery);
 }
 
-/* Produces one record, numbered for the delivery tracking; waits (serving delivery reports)
+/* Produces one record, numbered for the delivery tracking (its slot in the ring travels as
+ * librdkafka's message opaque); waits (serving delivery reports)
  * while the producer's queue or the tracking ring is full, at most about a second. */
 static void
 s_produce(an_server_t *s, const char *key, size_t klen, const char *val)
@@ -154,7 +157,7 @@ s_produce(an_server_t *s, const char *key, size_t klen, const char *val)
             err = rd_kafka_producev(
                 s->rk_out, RD_KAFKA_V_TOPIC(s->results_topic), RD_KAFKA_V_KEY(key, klen),
                 RD_KAFKA_V_VALUE((void *)val, strlen(val)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_OPAQUE((void *)(uintptr_t)(s->res_seq + 1)), RD_KAFKA_V_END);
+                RD_KAFKA_V_OPAQUE(&s->res_ring[(s->res_seq + 1) % AN_RES_RING]), RD_KAFKA_V_END);
             if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                 break;
             }
