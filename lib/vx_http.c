@@ -535,7 +535,7 @@ s_route_add(vx_http_t *h, const char *method, const char *pattern, enum vx_role 
         *why = "no handler";
         return -EINVAL;
     }
-    if (role < VX_ROLE_OPEN || role > VX_ROLE_ADMIN) {
+    if ((unsigned)role > VX_ROLE_ADMIN) {
         *why = "the role is not viewer, operator or admin";
         return -EINVAL;
     }
