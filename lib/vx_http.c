@@ -406,6 +406,9 @@ cb_http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!req) {
         return;
     }
+    if (req->state != VX_HTTP_REQ_READING) {
+        vx_http_pool_sent(cls);
+    }
     vx_http_auth_end(req);
     json_decref(req->json);
     json_decref(req->resp.json);

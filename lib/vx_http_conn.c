@@ -22,8 +22,11 @@
 #include "vx_mem.h"
 
 #define S_REAP_PERIOD_MS 100
+#define S_FLUSH_MS 2000 /* longest a stop waits for answers already made to leave */
 #define S_OPEN_NAME "vexfs_http_connections"
 #define S_OPEN_HELP "Open REST connections."
+#define S_WAITING_NAME "vexfs_http_requests_waiting"
+#define S_WAITING_HELP "REST requests waiting for a handler worker."
 #define S_EXPIRED_NAME "vexfs_http_connections_expired_total"
 #define S_EXPIRED_HELP                                                                             \
     "REST connections shut down because a request (headers and body) or its answer took longer " \
@@ -32,18 +35,19 @@
 void
 vx_http_conn_init(vx_http_t *h)
 {
-    pthread_mutex_init(&h->pool.mu, NULL);
-    pthread_cond_init(&h->pool.work, NULL);
-    pthread_cond_init(&h->pool.idle, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&h->pool.mu, NULL);
+    pthread_cond_init(&h->pool.work, NULL);
+    pthread_cond_init(&h->pool.idle, &ca);
     pthread_mutex_init(&h->conns.mu, NULL);
     pthread_cond_init(&h->conns.wake, &ca);
     pthread_condattr_destroy(&ca);
     if (h->metrics) {
         h->open_conns = vx_metrics_gauge(h->metrics, S_OPEN_NAME, S_OPEN_HELP, NULL);
         h->expired = vx_metrics_counter(h->metrics, S_EXPIRED_NAME, S_EXPIRED_HELP, NULL);
+        h->waiting = vx_metrics_gauge(h->metrics, S_WAITING_NAME, S_WAITING_HELP, NULL);
     }
 }
 
@@ -140,11 +144,11 @@ s_reaper(void *arg)
         for (struct vx_http_conn *c = cs->head; c; c = c->next) {
             uint64_t d = atomic_load(&c->deadline_ns);
             if (d && now >= d && !c->expired && c->fd >= 0) {
-                shutdown(c->fd, SHUT_RDWR);
-                c->expired = true;
-                if (h->expired) {
+                if (h->expired) { /* counted first: whoever sees the close sees the count */
                     vx_counter_add(h->expired, 1);
                 }
+                c->expired = true;
+                shutdown(c->fd, SHUT_RDWR);
             }
         }
         struct timespec ts;
@@ -170,6 +174,7 @@ vx_http_pool_submit(struct vx_http_req *req)
         return false;
     }
     p->pending++;
+    p->unsent++;
     req->state = VX_HTTP_REQ_QUEUED;
     pthread_mutex_unlock(&p->mu);
     /* Suspended before it is queued: the worker may resume it at once. microhttpd's own lock is
@@ -183,9 +188,23 @@ vx_http_pool_submit(struct vx_http_req *req)
         p->head = req;
     }
     p->tail = req;
+    if (req->h->waiting) {
+        vx_gauge_add(req->h->waiting, 1);
+    }
     pthread_cond_signal(&p->work);
     pthread_mutex_unlock(&p->mu);
     return true;
+}
+
+void
+vx_http_pool_sent(vx_http_t *h)
+{
+    struct vx_http_pool *p = &h->pool;
+    pthread_mutex_lock(&p->mu);
+    if (p->unsent > 0 && --p->unsent == 0) {
+        pthread_cond_broadcast(&p->idle);
+    }
+    pthread_mutex_unlock(&p->mu);
 }
 
 /* Runs queued requests; once the server stops, answers those still queued with 503 instead,
@@ -206,6 +225,9 @@ s_worker(void *arg)
         }
         p->head = req->next;
         p->tail = p->head ? p->tail : NULL;
+        if (h->waiting) {
+            vx_gauge_add(h->waiting, -1);
+        }
         bool stopping = p->stopping;
         pthread_mutex_unlock(&p->mu);
         if (stopping) {
@@ -226,9 +248,11 @@ s_worker(void *arg)
     return NULL;
 }
 
-/* Stops the workers (after every pending request was answered) and the reaper. */
+/* Stops the workers (after every pending request was answered) and the reaper. With
+ * flush_ms, then waits up to that long for the I/O threads to send those answers, so a request
+ * that ran is not cut off by the stop that follows. */
 static void
-s_threads_stop(vx_http_t *h)
+s_threads_stop(vx_http_t *h, unsigned flush_ms)
 {
     struct vx_http_pool *p = &h->pool;
     pthread_mutex_lock(&p->mu);
@@ -239,6 +263,17 @@ s_threads_stop(vx_http_t *h)
         pthread_join(p->threads[i], NULL);
     }
     p->n_threads = 0;
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += flush_ms / 1000;
+    until.tv_nsec += (long)(flush_ms % 1000) * 1000000L;
+    until.tv_sec += until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    pthread_mutex_lock(&p->mu);
+    while (flush_ms && p->unsent > 0 &&
+           pthread_cond_timedwait(&p->idle, &p->mu, &until) != ETIMEDOUT) {
+    }
+    pthread_mutex_unlock(&p->mu);
     struct vx_http_conns *cs = &h->conns;
     if (cs->running) {
         pthread_mutex_lock(&cs->mu);
@@ -259,7 +294,7 @@ s_threads_start(vx_http_t *h)
     for (unsigned i = 0; i < h->n_workers; i++) {
         int rc = pthread_create(&p->threads[i], NULL, s_worker, h);
         if (rc != 0) {
-            s_threads_stop(h);
+            s_threads_stop(h, 0);
             return -rc;
         }
         p->n_threads++;
@@ -267,7 +302,7 @@ s_threads_start(vx_http_t *h)
     h->conns.stop = false;
     int rc = pthread_create(&h->conns.reaper, NULL, s_reaper, h);
     if (rc != 0) {
-        s_threads_stop(h);
+        s_threads_stop(h, 0);
         return -rc;
     }
     h->conns.running = true;
@@ -339,7 +374,7 @@ vx_http_start(vx_http_t *h)
         MHD_OPTION_NOTIFY_COMPLETED, cb_http_completed, h, MHD_OPTION_NOTIFY_CONNECTION,
         cb_connection, h, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (!h->daemon) {
-        s_threads_stop(h);
+        s_threads_stop(h, 0);
         return s_start_errno(h);
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -358,7 +393,7 @@ vx_http_stop(vx_http_t *h)
     }
     /* Workers first: microhttpd must not be stopped with a connection still suspended. New
      * requests meanwhile are answered 503 by the I/O threads. */
-    s_threads_stop(h);
+    s_threads_stop(h, S_FLUSH_MS);
     MHD_stop_daemon(h->daemon);
     h->daemon = NULL;
 }

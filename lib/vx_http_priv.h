@@ -61,6 +61,7 @@ struct vx_http_pool {
     pthread_cond_t idle; /* pending dropped to zero */
     struct vx_http_req *head, *tail;
     size_t pending;      /* requests suspended and not yet resumed */
+    size_t unsent;       /* requests queued whose answer has not yet gone out */
     bool stopping;
     pthread_t *threads;
     unsigned n_threads;
@@ -112,6 +113,7 @@ struct vx_http {
     struct vx_http_pool pool;
     struct vx_http_conns conns;
     vx_gauge_t *open_conns;
+    vx_gauge_t *waiting; /* requests queued for a worker */
     vx_counter_t *expired;
 };
 
@@ -193,6 +195,8 @@ void vx_http_conn_fini(vx_http_t *h);
 /* Suspends the request's connection and queues it for a worker. Returns false, leaving the
  * connection as it was, when the server is stopping. Call only from cb_http_access. */
 bool vx_http_pool_submit(struct vx_http_req *req);
+/* A request that went through the pool has completed (its answer is out, or it failed). */
+void vx_http_pool_sent(vx_http_t *h);
 /* The connection's deadline: none while its handler runs (running), else timeout_s from now. */
 void vx_http_conn_deadline(vx_http_t *h, struct MHD_Connection *conn, bool running);
 
