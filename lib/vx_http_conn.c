@@ -10,6 +10,7 @@
  * timeout_s, however busy it keeps the connection. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -362,8 +363,17 @@ vx_http_start(vx_http_t *h)
     } else {
         tls[0].option = MHD_OPTION_END;
     }
+    /* The server's threads (ours and microhttpd's inherit this mask) never take the stop and
+     * reload signals: they belong to the daemon's loop, which may wait for them in ppoll. */
+    sigset_t stops, old;
+    sigemptyset(&stops);
+    sigaddset(&stops, SIGTERM);
+    sigaddset(&stops, SIGINT);
+    sigaddset(&stops, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &stops, &old);
     int rc = s_threads_start(h);
     if (rc < 0) {
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
         return rc;
     }
     h->daemon = MHD_start_daemon(
@@ -373,6 +383,7 @@ vx_http_start(vx_http_t *h)
         h->conn_limit_per_ip, MHD_OPTION_CONNECTION_TIMEOUT, h->timeout_s,
         MHD_OPTION_NOTIFY_COMPLETED, cb_http_completed, h, MHD_OPTION_NOTIFY_CONNECTION,
         cb_connection, h, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (!h->daemon) {
         s_threads_stop(h, 0);
         return s_start_errno(h);

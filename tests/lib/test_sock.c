@@ -164,7 +164,7 @@ s_secure_socks(const char *dir, const char *curve, const char *identity)
 {
     char err[512];
     struct vx_transport_config tc = {1000, 0, 1 << 20};
-    struct vx_security_config sc = {curve, dir, identity, "off", "", false};
+    struct vx_security_config sc = {curve, dir, identity, "off", "", false, "", "", "", false};
     vx_socks_t *s = vx_socks_new(&tc, &sc, "test", NULL, err, sizeof err);
     ck_assert_msg(s != NULL, "%s", err);
     return s;

@@ -139,7 +139,8 @@ vt_sock(int type, const char *endpoint, bool bind)
     if (!socks || owner != getpid()) {
         char err[512];
         struct vx_transport_config tc = {1000, 0, 64 * 1024 * 1024 + 4096};
-        struct vx_security_config sc = {"required", s_keys, "test", "required", s_tls, false};
+        struct vx_security_config sc = {"required", s_keys, "test", "required", s_tls, false,
+                                        "",         "",     "",     false};
         socks = vx_socks_new(&tc, &sc, "test", NULL, err, sizeof err);
         owner = getpid();
         if (!socks) {
