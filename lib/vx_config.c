@@ -75,7 +75,7 @@ cb_logging_check(const void *bound, char *err, size_t errlen)
 const struct vx_cfg_section vx_cfg_logging_section =
     VX_CFG_SECTION("logging", s_logging_keys, struct vx_logging_config, cb_logging_check);
 
-static const char *const s_type_names[] = {"boolean", "integer", "string"};
+static const char *const s_type_names[] = {"boolean", "integer", "string", "secret"};
 
 static const struct vx_cfg_key *
 s_find_key(const struct vx_cfg_section *sec, const char *key)
@@ -163,7 +163,8 @@ s_coerce(const struct vx_cfg_key *k, const char *where, json_t *raw, char *err, 
         }
         return json_integer(v);
     }
-    case VX_CFG_STRING: {
+    case VX_CFG_STRING:
+    case VX_CFG_SECRET: {
         if (!json_is_string(raw)) {
             snprintf(err, errlen, "%s: expected a string", where);
             return NULL;
@@ -254,7 +255,8 @@ s_store(const struct vx_cfg_key *k, json_t *v, uint8_t *base)
             memcpy(at, &i, sizeof i);
         }
         break;
-    case VX_CFG_STRING: {
+    case VX_CFG_STRING:
+    case VX_CFG_SECRET: {
         const char *str = json_string_value(v);
         memcpy(at, &str, sizeof str);
         break;
@@ -278,6 +280,7 @@ s_row_fits(const struct vx_cfg_key *k, size_t struct_size)
         }
         return k->size == sizeof(int64_t);
     case VX_CFG_STRING:
+    case VX_CFG_SECRET:
         return k->size == sizeof(const char *);
     }
     return false;
@@ -486,11 +489,46 @@ vx_config_str(const vx_config_t *cfg, const char *section, const char *key)
 }
 
 static bool
-s_is_secret(const char *key)
+s_is_secret(const struct vx_cfg_section *sec, const char *key)
 {
+    const struct vx_cfg_key *k = sec ? s_find_key(sec, key) : NULL;
+    if (k && k->type == VX_CFG_SECRET) {
+        return true;
+    }
     size_t n = strlen(key);
     return (n >= 5 && strcmp(key + n - 5, "token") == 0) ||
            (n >= 8 && strcmp(key + n - 8, "password") == 0);
+}
+
+char *
+vx_mask_urls(const char *text, char *out, size_t outlen)
+{
+    size_t o = 0;
+    const char *p = text;
+    if (!outlen) {
+        return out;
+    }
+    while (*p && o + 1 < outlen) {
+        if (p[0] == ':' && p[1] == '/' && p[2] == '/') {
+            for (int i = 0; i < 3 && o + 1 < outlen; i++) {
+                out[o++] = *p++;
+            }
+            /* The authority ends at the path, query, fragment or the end of the word; its
+             * user-info is whatever precedes its last '@'. */
+            size_t auth = strcspn(p, "/?# \t\n\"'");
+            const char *at = memrchr(p, '@', auth);
+            if (at) {
+                for (const char *m = "***@"; *m && o + 1 < outlen; m++) {
+                    out[o++] = *m;
+                }
+                p = at + 1;
+            }
+            continue;
+        }
+        out[o++] = *p++;
+    }
+    out[o] = '\0';
+    return out;
 }
 
 json_t *
@@ -500,11 +538,18 @@ vx_config_to_json(const vx_config_t *cfg)
     const char *sname;
     json_t *sec;
     json_object_foreach(copy, sname, sec) {
+        const struct vx_cfg_section *table = s_find_section(cfg->sections, cfg->n_sections, sname);
         const char *key;
         json_t *v;
         json_object_foreach(sec, key, v) {
-            if (s_is_secret(key)) {
-                json_object_set_new(sec, key, json_string("***"));
+            if (s_is_secret(table, key)) {
+                json_object_set_new(sec, key, json_string(json_string_length(v) ? "***" : ""));
+            } else if (json_is_string(v) && strstr(json_string_value(v), "://")) {
+                size_t n = json_string_length(v) + 8;
+                char *masked = vx_malloc(n);
+                vx_mask_urls(json_string_value(v), masked, n);
+                json_object_set_new(sec, key, json_string(masked));
+                free(masked);
             }
         }
     }

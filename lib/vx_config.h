@@ -20,6 +20,7 @@ enum vx_cfg_type {
     VX_CFG_BOOL,
     VX_CFG_INT,
     VX_CFG_STRING,
+    VX_CFG_SECRET, /* a string never shown: masked in GET /v1/config, --print-config and logs */
 };
 
 /* One key of a section. Rows are written positionally and end with VX_CFG_AT, which binds the
@@ -105,9 +106,15 @@ long long vx_config_int(const vx_config_t *cfg, const char *section, const char 
 bool vx_config_bool(const vx_config_t *cfg, const char *section, const char *key);
 const char *vx_config_str(const vx_config_t *cfg, const char *section, const char *key);
 
-/* The effective configuration of the given sections as JSON (new reference); values of keys
- * whose name ends in "token" or "password" are masked. */
+/* The effective configuration of the given sections as JSON (new reference): VX_CFG_SECRET
+ * values (and keys named *token or *password) read "***", and the user-info part of every URL
+ * (scheme://user:password@host) reads "***" too. */
 json_t *vx_config_to_json(const vx_config_t *cfg);
+
+/* Copies text into out (outlen bytes) with the user-info of every URL in it (what stands
+ * between "://" and "@") replaced by three asterisks, so smtp URLs with a password keep only
+ * their host. For messages and logs that quote a configured URL. Returns out. */
+char *vx_mask_urls(const char *text, char *out, size_t outlen);
 
 /* Validates a patch {key: value, ...} for one section: every key known and reloadable, every
  * value valid. Returns 0 and a new config with the patch applied (caller owns), or -EINVAL. */

@@ -36,6 +36,8 @@ int ctl_replay_main(int argc, char **argv);
 int ctl_health_main(int argc, char **argv);
 int ctl_keys_main(int argc, char **argv);
 int ctl_certs_main(int argc, char **argv);
+int ctl_creds_main(int argc, char **argv);
+int ctl_audit_main(int argc, char **argv);
 /* alerts: automation's pattern alerts; "alerts metrics ...": analytics' metric alerts and
  * alert rules. */
 int ctl_alerts_main(int argc, char **argv);

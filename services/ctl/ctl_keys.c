@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "vx_audit.h"
 #include "vx_keys.h"
 
 #define S_CMD "keys"
@@ -32,7 +33,8 @@ s_usage(FILE *f)
             "                  into the daemon's <keys_dir>/authorized/.\n"
             "  init DIR        make a deployment's set in DIR (created with mode 0700):\n"
             "                  server.key/.pub (presented by every daemon's bound sockets), one\n"
-            "                  pair per identity, and authorized/ with each identity's public key.\n"
+            "                  pair per identity, authorized/ with each identity's public key, and\n"
+            "                  audit.key/.pub (Ed25519: signs the daemons' audit logs).\n"
             "                  Point every program's security.keys_dir at DIR.\n\n"
             "  -d, --dir DIR          where generate writes (default .)\n"
             "  -i, --identities LIST  comma-separated identities for init (default\n"
@@ -75,7 +77,8 @@ s_init(const char *dir, const char *identities)
         ctl_err(S_CMD, "%s: %s", auth, strerror(errno));
         return CTL_EXIT_FAIL;
     }
-    if (vx_keys_generate(dir, "server", err, sizeof err) < 0) {
+    if (vx_keys_generate(dir, "server", err, sizeof err) < 0 ||
+        vx_audit_keygen(dir, "audit", err, sizeof err) < 0) {
         ctl_err(S_CMD, "%s", err);
         return CTL_EXIT_FAIL;
     }

@@ -223,6 +223,55 @@ START_TEST(t_read_secret)
 }
 END_TEST
 
+START_TEST(t_secrets_and_urls_masked)
+{
+    struct sc {
+        const char *smtp;
+        const char *hook;
+        const char *api_key;
+    };
+    static const struct vx_cfg_key keys[] = {
+        {"smtp_url", VX_CFG_SECRET, "", 0, 256, false, "mail", VX_CFG_AT(struct sc, smtp)},
+        {"webhook", VX_CFG_STRING, "", 0, 256, false, "hook", VX_CFG_AT(struct sc, hook)},
+        {"api_key", VX_CFG_SECRET, "", 0, 256, false, "key", VX_CFG_AT(struct sc, api_key)},
+    };
+    static const struct vx_cfg_section sec = VX_CFG_SECTION("monitoring", keys, struct sc, NULL);
+    static const struct vx_cfg_section *const secs[] = {&sec};
+    char err[256];
+    ck_assert_msg(vx_config_check_table(&sec, err, sizeof err) == 0, "%s", err);
+    json_t *doc = json_pack("{s:{s:s, s:s}}", "monitoring", "smtp_url",
+                            "smtp://alice:S3cretMailPw@mail.example:25", "webhook",
+                            "https://bob:pw@hooks.example/x?y=1");
+    vx_config_t *c = NULL;
+    ck_assert_int_eq(vx_config_from_json(&c, doc, secs, 1, err, sizeof err), 0);
+    struct sc bound;
+    ck_assert_int_eq(vx_config_bind(c, &sec, &bound), 0);
+    ck_assert_str_eq(bound.smtp, "smtp://alice:S3cretMailPw@mail.example:25"); /* usable */
+    json_t *shown = vx_config_to_json(c);
+    char *text = json_dumps(shown, JSON_COMPACT);
+    ck_assert_msg(!strstr(text, "S3cretMailPw") && !strstr(text, "alice") && !strstr(text, ":pw@"),
+                  "a secret shows: %s", text);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(shown, "monitoring"),
+                                                       "smtp_url")),
+                     "***");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(shown, "monitoring"),
+                                                       "webhook")),
+                     "https://***@hooks.example/x?y=1");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(shown, "monitoring"),
+                                                       "api_key")),
+                     ""); /* empty stays empty: nothing to hide */
+    free(text);
+    json_decref(shown);
+    json_decref(doc);
+    vx_config_destroy(&c);
+    char out[256];
+    ck_assert_str_eq(vx_mask_urls("send to smtp://a:b@h:25 and http://h/p@x", out, sizeof out),
+                     "send to smtp://***@h:25 and http://h/p@x");
+    ck_assert_str_eq(vx_mask_urls("no url here", out, sizeof out), "no url here");
+    ck_assert_str_eq(vx_mask_urls("x://u:p@h", out, 8), "x://***");
+}
+END_TEST
+
 START_TEST(t_bind_fills_struct)
 {
     char err[256];
@@ -338,6 +387,7 @@ main(void)
     tcase_add_test(tc, t_bind_fills_struct);
     tcase_add_test(tc, t_cross_key_check);
     tcase_add_test(tc, t_table_check);
+    tcase_add_test(tc, t_secrets_and_urls_masked);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
