@@ -23,6 +23,10 @@
 #define S_DURATION_NAME "vexfs_http_request_duration_seconds"
 #define S_DURATION_HELP "Time from request headers to queued response, by route pattern."
 #define S_TOO_LARGE "body_too_large", "request body exceeds the limit"
+#define S_BUSY_NAME "vexfs_http_body_memory_refused_total"
+#define S_BUSY_HELP "REST requests refused (503 busy) because bodies held at once reached their budget."
+#define S_HELD_NAME "vexfs_http_body_bytes"
+#define S_HELD_HELP "Bytes of REST request bodies held now (buffers), all requests together."
 #define S_METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 /* Routes take the first five, of which 1 to 4 mutate. Any other method is
@@ -295,6 +299,35 @@ s_req_begin(vx_http_t *h, struct MHD_Connection *conn, const char *url, const ch
     return MHD_YES;
 }
 
+/* Drops the body kept so far and gives its memory back to the server's budget. */
+static void
+s_req_drop_body(struct vx_http_req *req)
+{
+    vx_free(&req->body);
+    req->body_len = req->body_cap = 0;
+    atomic_fetch_sub(&req->h->body_bytes, req->body_reserved);
+    if (req->h->body_held && req->body_reserved) {
+        vx_gauge_add(req->h->body_held, -(double)req->body_reserved);
+    }
+    req->body_reserved = 0;
+}
+
+/* Takes grow more bytes of body memory from the server's budget, or says there is none. */
+static bool
+s_req_reserve(struct vx_http_req *req, size_t grow)
+{
+    vx_http_t *h = req->h;
+    if (atomic_fetch_add(&h->body_bytes, grow) + grow > h->body_budget) {
+        atomic_fetch_sub(&h->body_bytes, grow);
+        return false;
+    }
+    req->body_reserved += grow;
+    if (h->body_held) {
+        vx_gauge_add(h->body_held, (double)grow);
+    }
+    return true;
+}
+
 /* A body chunk: kept up to the limit, discarded past it or when the request is rejected.
  * A client that keeps streaming past what we are willing to drain is disconnected. */
 static enum MHD_Result
@@ -307,15 +340,25 @@ s_req_absorb(struct vx_http_req *req, const char *data, size_t n)
     }
     if (req->received > limit && req->reject != MHD_HTTP_CONTENT_TOO_LARGE) {
         vx_http_req_reject(req, MHD_HTTP_CONTENT_TOO_LARGE, S_TOO_LARGE);
-        vx_free(&req->body);
-        req->body_len = req->body_cap = 0;
+        s_req_drop_body(req);
     }
     if (req->reject) {
         return MHD_YES;
     }
     if (req->body_len + n + 1 > req->body_cap) {
-        req->body_cap = 2 * (req->body_len + n + 1); /* amortised growth, capped by the limit */
-        req->body_cap = req->body_cap < limit + 1 ? req->body_cap : limit + 1;
+        size_t cap = 2 * (req->body_len + n + 1); /* amortised growth, capped by the limit */
+        cap = cap < limit + 1 ? cap : limit + 1;
+        if (!s_req_reserve(req, cap - req->body_cap)) {
+            /* Every connection may send a body: together they stay within the budget. */
+            vx_http_req_reject(req, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
+                               "the server holds as many request bodies as it may; retry");
+            s_req_drop_body(req);
+            if (req->h->body_refused) {
+                vx_counter_add(req->h->body_refused, 1);
+            }
+            return MHD_YES;
+        }
+        req->body_cap = cap;
         req->body = vx_realloc(req->body, req->body_cap);
     }
     memcpy(req->body + req->body_len, data, n);
@@ -412,7 +455,7 @@ cb_http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     vx_http_auth_end(req);
     json_decref(req->json);
     json_decref(req->resp.json);
-    free(req->body);
+    s_req_drop_body(req);
     free(req->path_buf);
     free(req->scratch);
     free(req);
@@ -679,6 +722,14 @@ vx_http_new(const struct vx_http_opts *opts, vx_metrics_t *metrics, const char *
     }
     h->addr = addr;
     h->body_limit = opts->body_limit ? opts->body_limit : S_DEFAULT_BODY_LIMIT;
+    /* As much body memory as the former limit of 64 connections allowed, however many
+     * connections there are now. */
+    h->body_budget = opts->body_memory ? opts->body_memory : 64 * (h->body_limit + 1);
+    atomic_init(&h->body_bytes, 0);
+    if (metrics) {
+        h->body_refused = vx_metrics_counter(metrics, S_BUSY_NAME, S_BUSY_HELP, NULL);
+        h->body_held = vx_metrics_gauge(metrics, S_HELD_NAME, S_HELD_HELP, NULL);
+    }
     h->conn_limit = conn_limit;
     /* By default a quarter of the slots stays for other addresses, so one client cannot hold
      * them all until the deadline. */

@@ -9,7 +9,8 @@
  * /metrics when opts.metrics_open is set.
  *
  * Rules applied to every request before a handler runs:
- *  - a body larger than body_limit gets 413 (the body is never buffered past the limit);
+ *  - a body larger than body_limit gets 413 (the body is never buffered past the limit); when
+ *    the bodies held by all requests together would pass body_memory, 503 busy;
  *  - with a credential set (vx_http_set_creds): the caller is identified by
  *    "Authorization: Bearer <token>", else by a verified client certificate's common name;
  *    none on a route that is not open: 401 unauthenticated; a role below the route's: 403
@@ -42,8 +43,10 @@
  *
  * Metrics: vexfs_http_requests_total{route,method,code},
  * vexfs_http_request_duration_seconds{route}, vexfs_http_auth_refused_total{reason},
- * vexfs_http_connections, vexfs_http_connections_expired_total and
- * vexfs_http_audit_failures_total in the registry given to vx_http_new. */
+ * vexfs_http_connections, vexfs_http_connections_expired_total, vexfs_http_requests_waiting,
+ * vexfs_http_body_bytes, vexfs_http_body_memory_refused_total and
+ * vexfs_http_audit_failures_total in the registry
+ * given to vx_http_new. */
 #ifndef VX_HTTP_H
 #define VX_HTTP_H
 
@@ -71,6 +74,8 @@ struct vx_http_opts {
     const char *bind;        /* IPv4 address, e.g. "127.0.0.1" or "0.0.0.0" */
     uint16_t port;           /* 0 picks a free port (see vx_http_port) */
     size_t body_limit;       /* bytes; 0 means 1 MiB */
+    size_t body_memory;      /* request bodies held at once, all connections together; past it
+                                a request gets 503 busy; 0 means 64 * body_limit */
     unsigned conn_limit;     /* connections in all; 0 means VX_HTTP_DEFAULT_CONN_LIMIT */
     unsigned conn_limit_per_ip; /* per client address; 0: the smaller of the default and
                                    conn_limit - conn_limit / 4 */

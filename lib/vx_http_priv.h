@@ -84,6 +84,10 @@ struct vx_http {
     size_t token_len;
     struct sockaddr_in addr;
     size_t body_limit;
+    size_t body_budget;          /* bytes of request bodies held at once, all requests */
+    atomic_size_t body_bytes;    /* held now */
+    vx_counter_t *body_refused;
+    vx_gauge_t *body_held;
     unsigned conn_limit;
     unsigned conn_limit_per_ip;
     unsigned timeout_s;
@@ -146,6 +150,7 @@ struct vx_http_req {
     char *body;
     size_t body_len;
     size_t body_cap;
+    size_t body_reserved; /* taken from the server's body budget */
     json_t *json;
     char *scratch; /* a built-in's buffer that must outlive the handler */
     char client_cn[256]; /* the verified client certificate's common name, or "" */

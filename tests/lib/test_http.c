@@ -663,6 +663,97 @@ START_TEST(t_concurrent_clients)
 }
 END_TEST
 
+/* A raw connection that sends a POST's headers and the first part of its body. */
+static int
+s_partial_post(uint16_t port, size_t declared, size_t sent)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    char head[256];
+    int n = snprintf(head, sizeof head,
+                     "POST /v1/echo HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN "\r\n"
+                     "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                     declared);
+    ck_assert_int_eq(send(fd, head, (size_t)n, MSG_NOSIGNAL), n);
+    char *body = malloc(declared);
+    memset(body, ' ', declared);
+    body[0] = '{';
+    body[declared - 1] = '}';
+    ck_assert_int_eq(send(fd, body, sent, MSG_NOSIGNAL), (ssize_t)sent);
+    free(body);
+    return fd;
+}
+
+/* Sends the rest of the body and returns the status line's code. */
+static int
+s_finish_post(int fd, size_t declared, size_t sent)
+{
+    char *body = malloc(declared);
+    memset(body, ' ', declared);
+    body[declared - 1] = '}';
+    ck_assert_int_eq(send(fd, body + sent, declared - sent, MSG_NOSIGNAL),
+                     (ssize_t)(declared - sent));
+    free(body);
+    char reply[2048];
+    size_t got = 0;
+    while (got < sizeof reply - 1 && !memmem(reply, got, "\r\n\r\n", 4)) {
+        ssize_t r = recv(fd, reply + got, sizeof reply - 1 - got, 0);
+        if (r <= 0) {
+            break;
+        }
+        got += (size_t)r;
+    }
+    reply[got] = '\0';
+    close(fd);
+    int code = 0;
+    sscanf(reply, "HTTP/1.1 %d", &code);
+    return code;
+}
+
+struct held_bytes {
+    vx_metrics_t *m;
+    double want;
+};
+
+static bool
+cb_held(void *arg)
+{
+    struct held_bytes *hb = arg;
+    return vx_gauge_value(vx_metrics_gauge(hb->m, "vexfs_http_body_bytes", "", NULL)) >=
+           hb->want;
+}
+
+/* However many connections there are, the bodies held at once stay within the budget: a body
+ * that would pass it gets 503 busy, and the memory comes back when requests end. */
+START_TEST(t_body_memory)
+{
+    struct vx_http_opts opts = {.bind = "127.0.0.1", .token = TOKEN, .body_limit = 2048,
+                                .body_memory = 5000};
+    vx_metrics_t *m = vx_metrics_new();
+    vx_http_t *h = vx_http_new(&opts, m, NULL);
+    ck_assert_int_eq(vx_http_route(h, "POST", "/v1/echo", h_echo, NULL), 0);
+    ck_assert_int_eq(vx_http_start(h), 0);
+    uint16_t port = vx_http_port(h);
+    int a = s_partial_post(port, 2000, 1500);
+    int b = s_partial_post(port, 2000, 1500);
+    struct held_bytes hb = {m, 2 * 2049};
+    ck_assert_msg(vt_wait_until(cb_held, &hb, 10000), "two bodies are not held");
+    int c = s_partial_post(port, 2000, 1500);
+    ck_assert_int_eq(s_finish_post(c, 2000, 1500), 503);
+    ck_assert_int_eq(s_finish_post(a, 2000, 1500), 200);
+    ck_assert_int_eq(s_finish_post(b, 2000, 1500), 200);
+    ck_assert_uint_eq(vx_counter_value(vx_metrics_counter(
+                          m, "vexfs_http_body_memory_refused_total", "", NULL)),
+                      1);
+    vx_http_destroy(&h); /* every request ended: the gauge is back to zero */
+    ck_assert_double_eq(vx_gauge_value(vx_metrics_gauge(m, "vexfs_http_body_bytes", "", NULL)),
+                        0);
+    vx_metrics_destroy(&m);
+}
+END_TEST
+
 START_TEST(t_setup_errors)
 {
     const char *err = NULL;
@@ -671,6 +762,9 @@ START_TEST(t_setup_errors)
     ck_assert_str_eq(err, "bind is not an IPv4 address");
     struct vx_http_opts empty_token = {.bind = "127.0.0.1", .token = ""};
     ck_assert_ptr_null(vx_http_new(&empty_token, NULL, &err));
+    struct vx_http_opts per_ip = {.bind = "127.0.0.1", .conn_limit = 10, .conn_limit_per_ip = 11};
+    ck_assert_ptr_null(vx_http_new(&per_ip, NULL, &err));
+    ck_assert_str_eq(err, "the per-address connection limit exceeds the connection limit");
     ck_assert_ptr_null(vx_http_new(NULL, NULL, &err));
 
     /* Bad patterns and methods. */
@@ -933,6 +1027,7 @@ s_suite(void)
         {"forbidden_without_token", t_forbidden_without_token},
         {"post_json", t_post_json},
         {"concurrent_clients", t_concurrent_clients},
+        {"body_memory", t_body_memory},
         {"setup_errors", t_setup_errors},
         {"tls", t_tls},
         {"mutual_tls", t_mutual_tls},
