@@ -546,7 +546,7 @@ s_route_conflicts(const struct vx_http_route *a, const struct vx_http_route *b)
     if (strcmp(a->method, b->method) != 0 || a->n_segs != b->n_segs) {
         return false;
     }
-    for (size_t i = 0; i < a->n_segs; i++) {
+    for (size_t i = 0; i < a->n_segs && i < b->n_segs; i++) {
         if (a->is_param[i] != b->is_param[i] ||
             (!a->is_param[i] && strcmp(a->segs[i], b->segs[i]) != 0)) {
             return false;
