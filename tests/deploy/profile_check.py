@@ -218,6 +218,15 @@ class Starts:
         self.jobs.append(Start(where, daemon, section, cfg, dict(env), list(args), eff, resolve))
 
     def _one(self, i, job):
+        """One start; again with other ports when a port was taken by something else on the
+        machine between choosing it and binding it."""
+        for attempt in range(3):
+            job_, problem = self._attempt(f"{i}.{attempt}", job)
+            if not problem or "Address already in use" not in problem:
+                break
+        return job_, problem
+
+    def _attempt(self, i, job):
         d = os.path.join(self.tmp, str(i))
         os.makedirs(d)
         env, problems = start_check.overrides(job.eff, job.section, job.resolve, d, self.kafka)

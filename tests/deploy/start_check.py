@@ -25,6 +25,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -45,10 +46,21 @@ PREFIXED_KEYS = {
 KAFKA_NAME_KEYS = ["kafka_topic", "topic", "results_topic", "kafka_topic_prefix", "group_id"]
 
 
+_given = set()
+_given_lock = threading.Lock()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free a moment ago, never the same twice in this process: starts run in parallel,
+    and two daemons on one port would answer each other's health checks."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        with _given_lock:
+            if port not in _given:
+                _given.add(port)
+                return port
 
 
 def is_file_key(key):
