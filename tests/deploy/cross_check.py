@@ -406,6 +406,13 @@ def check_compose(binary_dir):
             exp[name] = exp[name] | {f"127.0.0.1:{rest}", f"localhost:{rest}"}
             pc.check_rollup(ok, f"compose {name}", i["eff"], exp)
 
+    # Producers' resends fall inside propagation's dedup window.
+    for name, i in info.items():
+        if i["section"] == "event_propagation":
+            pc.check_resend_dedup(ok, f"compose {name}", i["eff"],
+                                  [(n, j["eff"]) for n, j in info.items()
+                                   if j["section"] in pc.PRODUCERS])
+
     # The coordinators: members by service name, node ids, fixed addresses.
     coords = {n: i for n, i in info.items() if i["section"] == "distributed_coordination"}
     for name, i in coords.items():
@@ -718,6 +725,14 @@ def check_k8s(binary_dir, docs, label):
             if section == "stream_analytics":
                 pc.check_rollup(ok, where, eff, expected)
 
+    # Producers' resends fall inside propagation's dedup window.
+    producers = [(e[3], e[0]) for entries in configs.values() for e in entries
+                 if e[1] in pc.PRODUCERS]
+    for entries in configs.values():
+        for eff, section, c, where, hostname in entries:
+            if section == "event_propagation":
+                pc.check_resend_dedup(ok, where, eff, producers)
+
     # Every ZeroMQ boundary routing binds has a reader among the pods.
     conns = [(host, port) for entries in configs.values() for eff, section, _, _, _ in entries
              for _, host, port in endpoints(eff, section)[1]]
@@ -818,6 +833,7 @@ def check_host_profiles(binary_dir):
     section the profile has is started with it (producers on a temporary folder)."""
     for rel, path in pc.host_profiles():
         doc = yaml.safe_load(open(path, encoding="utf-8")) or {}
+        effs = {}
         for daemon, section in DAEMONS.items():
             if section not in doc:
                 continue
@@ -832,11 +848,15 @@ def check_host_profiles(binary_dir):
             eff = effective(binary_dir, daemon, path, env, where)
             if eff is None:
                 continue
+            effs[section] = eff
             resolve = lambda p: p if os.path.exists(p) else None  # noqa: E731
             pc.check_rules(ok, where, eff, resolve)
             if starts:
                 args = {"vexfs-watch": ["/srv/vexfs"], "vexfs-fuse": ["/source", "/mnt"]}
                 starts.add(where, daemon, section, path, env, args.get(daemon, []), eff, resolve)
+        if "event_propagation" in effs:
+            pc.check_resend_dedup(ok, rel, effs["event_propagation"],
+                                  [(s, e) for s, e in effs.items() if s in pc.PRODUCERS])
 
 
 def main():

@@ -201,6 +201,27 @@ def check_rollup(ok, where, eff, expected):
         ok(hp in every, where, f"monitoring.services {name}={hp} is no daemon of this deployment")
 
 
+PRODUCERS = ("event_forwarder", "userspace_watcher", "fuse_layer")
+
+
+def check_resend_dedup(ok, where, prop_eff, producers):
+    """A producer on the acknowledged link sends a batch again after ack_timeout_ms without an
+    answer (Kafka slow to journal, propagation restarting); propagation removes the copy only
+    while the original is inside its dedup window. So the window must outlast that timeout,
+    or every resend is published twice. producers: [(name, eff)]."""
+    pc_ = prop_eff.get("event_propagation", {})
+    if not pc_.get("enable_deduplication"):
+        return
+    for name, eff in producers:
+        for sec in PRODUCERS:
+            conf = eff.get(sec)
+            if conf and conf.get("ack_endpoint"):
+                ok(pc_["dedup_window_ms"] > conf["ack_timeout_ms"], where,
+                   f"event_propagation.dedup_window_ms {pc_['dedup_window_ms']} is not longer "
+                   f"than {name}'s {sec}.ack_timeout_ms {conf['ack_timeout_ms']}: a batch it "
+                   f"sends again is published twice")
+
+
 # ---- real starts -------------------------------------------------------------------------
 
 Start = collections.namedtuple("Start", "where daemon section cfg env args eff resolve")
