@@ -407,6 +407,11 @@ s_check_nested(const struct vx_pb_field *outer, const char *field, char *err, si
             return -EINVAL;
         }
     }
+    if (rc < 0) {
+        snprintf(err, errlen, "field '%s': an entry is not well-formed protobuf", field);
+        *reason = VX_DROP_BAD_PROTOBUF;
+        return -EINVAL;
+    }
     return 0;
 }
 
