@@ -187,9 +187,12 @@ coord_fsm_clear(coord_fsm_t *f)
     f->cur = 0;
     memset(f->counts, 0, sizeof f->counts);
     f->resolved = f->stale = 0;
+    f->revision = 0;
 }
 
 /* ---- life cycle ------------------------------------------------------------------------- */
+
+static void s_results_reset(coord_fsm_t *f);
 
 coord_fsm_t *
 coord_fsm_new(const struct coord_fsm_opts *opts)
@@ -236,6 +239,8 @@ coord_fsm_destroy(coord_fsm_t **fp)
     }
     coord_fsm_t *f = *fp;
     coord_fsm_clear(f);
+    s_results_reset(f);
+    free(f->results.r);
     free(f->buckets);
     free(f->ring);
     free(f->conflicts);
@@ -323,7 +328,7 @@ s_resolve_concurrent(coord_fsm_t *f, struct coord_key *k, const struct coord_vcl
     }
     f->counts[st]++;
     s_count(f->m_conflicts[st]);
-    f->last.conflicts++;
+    f->res->conflicts++;
     switch (st) {
     case COORD_LWW:
         coord_lww_offer(&k->reg, ctx, origin, eid, value);
@@ -401,6 +406,7 @@ s_apply_event(coord_fsm_t *f, const vx_event_t *e, const uint8_t *eid, uint64_t 
     struct coord_key *k = coord_fsm_key_get(f, path, true);
     k->events++;
     k->last_seq = seq;
+    k->rev = ++f->revision;
 
     bool has_ctx = e->causality && e->causality->n_vector_clock > 0;
     struct coord_vclock ctx;
@@ -473,42 +479,170 @@ s_apply_event(coord_fsm_t *f, const vx_event_t *e, const uint8_t *eid, uint64_t 
     return relation;
 }
 
+/* The id an event is known by: its own, or (events without one: submitters give every event
+ * an id, this keeps apply total for any input) one derived from its place in the log. */
 static void
-s_apply_events(coord_fsm_t *f, const uint8_t *data, size_t len, uint64_t origin, uint64_t index)
+s_event_id(const vx_event_t *e, uint64_t index, size_t part, size_t i, uint8_t eid[COORD_EID_LEN])
+{
+    if (e->id.len == COORD_EID_LEN) {
+        memcpy(eid, e->id.data, COORD_EID_LEN);
+        return;
+    }
+    uint64_t slot = ((uint64_t)part << 32) + i;
+    uint64_t h1 = vx_hash64(&index, sizeof index, slot), h2 = vx_hash64(&slot, sizeof slot, index);
+    memcpy(eid, &h1, 8);
+    memcpy(eid + 8, &h2, 8);
+}
+
+/* Applies one event unless its id was applied before. */
+static void
+s_apply_one(coord_fsm_t *f, const vx_event_t *e, const uint8_t *eid, uint64_t origin,
+            uint64_t index)
+{
+    if (coord_fsm_id_seen(f, eid)) {
+        f->res->duplicates++;
+        s_count(f->m_dups);
+        return;
+    }
+    coord_fsm_id_add(f, eid);
+    s_apply_event(f, e, eid, origin, index);
+    if (f->res->accepted++ == 0) {
+        f->res->first_seq = f->n_events;
+    }
+    f->res->last_seq = f->n_events;
+    s_count(f->m_events);
+}
+
+static void
+s_apply_events(coord_fsm_t *f, const uint8_t *data, size_t len, uint64_t origin, uint64_t index,
+               size_t part)
 {
     vx_arena_t *a = vx_arena_new(64 * 1024, 16 * len + (1u << 20));
     vx_batch_t *b = vx_wire_decode(data, len, a);
     if (!b) {
-        f->last.status = -EPROTO;
-        snprintf(f->last.message, sizeof f->last.message, "entry %" PRIu64 ": not an EventBatch",
+        f->res->status = -EPROTO;
+        snprintf(f->res->message, sizeof f->res->message, "entry %" PRIu64 ": not an EventBatch",
                  index);
         vx_arena_destroy(&a);
         return;
     }
     for (size_t i = 0; i < b->n_events; i++) {
-        const vx_event_t *e = b->events[i];
         uint8_t eid[COORD_EID_LEN];
-        if (e->id.len == COORD_EID_LEN) {
-            memcpy(eid, e->id.data, COORD_EID_LEN);
-        } else {
-            /* Submitters give every event an id; this keeps apply total for any input. */
-            uint64_t h1 = vx_hash64(&index, sizeof index, i), h2 = vx_hash64(&i, sizeof i, index);
-            memcpy(eid, &h1, 8);
-            memcpy(eid + 8, &h2, 8);
-        }
-        if (coord_fsm_id_seen(f, eid)) {
-            f->last.duplicates++;
-            s_count(f->m_dups);
-            continue;
-        }
-        coord_fsm_id_add(f, eid);
-        s_apply_event(f, e, eid, origin, index);
-        if (f->last.accepted++ == 0) {
-            f->last.first_seq = f->n_events;
-        }
-        f->last.last_seq = f->n_events;
-        s_count(f->m_events);
+        s_event_id(b->events[i], index, part, i, eid);
+        s_apply_one(f, b->events[i], eid, origin, index);
     }
+    vx_arena_destroy(&a);
+}
+
+static uint64_t
+s_le(const uint8_t *p, int bytes)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; i++) {
+        v |= (uint64_t)p[i] << (8 * i);
+    }
+    return v;
+}
+
+static void
+s_put_le(uint8_t *p, uint64_t v, int bytes)
+{
+    for (int i = 0; i < bytes; i++) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+uint8_t *
+coord_cas_payload(const struct coord_cond *c, const void *batch, size_t batch_len, size_t *len)
+{
+    size_t vlen = c->type == COORD_IF_VALUE ? c->value_len : 0;
+    *len = 16 + vlen + batch_len;
+    uint8_t *p = vx_calloc(1, *len);
+    p[0] = (uint8_t)c->type;
+    s_put_le(p + 4, vlen, 4);
+    s_put_le(p + 8, c->revision, 8);
+    if (vlen) {
+        memcpy(p + 16, c->value, vlen);
+    }
+    memcpy(p + 16 + vlen, batch, batch_len);
+    return p;
+}
+
+/* Whether the condition holds for key k (NULL: the key does not exist). -EPROTO for a
+ * condition that cannot be read. */
+static int
+s_cond_holds(const struct coord_key *k, int type, uint64_t rev, const uint8_t *value, size_t vlen)
+{
+    switch (type) {
+    case COORD_IF_REVISION:
+        return (k ? k->rev : 0) == rev;
+    case COORD_IF_ABSENT:
+        return k == NULL;
+    case COORD_IF_EXISTS:
+        return k != NULL;
+    case COORD_IF_VALUE: {
+        json_error_t jerr;
+        json_t *want = json_loadb((const char *)value, vlen, 0, &jerr);
+        if (!want) {
+            return -EPROTO;
+        }
+        json_t *have = k && k->reg.set ? json_object_get(k->reg.value, "content") : NULL;
+        int holds = have && json_equal(have, want);
+        json_decref(want);
+        return holds;
+    }
+    default:
+        return -EPROTO;
+    }
+}
+
+/* A conditional write: [type u8][0 x3][value length u32][revision u64][value][EventBatch of
+ * one event]. The event id is checked first: a retry of a write that took effect is a
+ * duplicate, whatever the key holds now. */
+static void
+s_apply_cas(coord_fsm_t *f, const uint8_t *data, size_t len, uint64_t origin, uint64_t index,
+            size_t part)
+{
+    size_t vlen = len >= 16 ? (size_t)s_le(data + 4, 4) : 0;
+    if (len < 16 || vlen > len - 16) {
+        f->res->status = -EPROTO;
+        snprintf(f->res->message, sizeof f->res->message, "entry %" PRIu64 ": bad condition",
+                 index);
+        return;
+    }
+    vx_arena_t *a = vx_arena_new(64 * 1024, 16 * len + (1u << 20));
+    vx_batch_t *b = vx_wire_decode(data + 16 + vlen, len - 16 - vlen, a);
+    if (!b || b->n_events != 1) {
+        f->res->status = -EPROTO;
+        snprintf(f->res->message, sizeof f->res->message,
+                 "entry %" PRIu64 ": a conditional write carries one event", index);
+        goto out;
+    }
+    const vx_event_t *e = b->events[0];
+    uint8_t eid[COORD_EID_LEN];
+    s_event_id(e, index, part, 0, eid);
+    if (coord_fsm_id_seen(f, eid)) {
+        f->res->duplicates++;
+        s_count(f->m_dups);
+        goto out;
+    }
+    const char *path = e->path && e->path[0] ? e->path : "(none)";
+    struct coord_key *k = coord_fsm_key_get(f, path, false);
+    int holds = s_cond_holds(k, data[0], s_le(data + 8, 8), data + 16, vlen);
+    if (holds < 0) {
+        f->res->status = -EPROTO;
+        snprintf(f->res->message, sizeof f->res->message, "entry %" PRIu64 ": bad condition",
+                 index);
+    } else if (!holds) {
+        f->res->status = -ECANCELED;
+        snprintf(f->res->message, sizeof f->res->message,
+                 "the condition on '%.120s' does not hold (its revision is %" PRIu64 ")", path,
+                 k ? k->rev : 0);
+        f->res->current = k ? coord_fsm_key_json(k) : NULL;
+    } else {
+        s_apply_one(f, e, eid, origin, index);
+    }
+out:
     vx_arena_destroy(&a);
 }
 
@@ -524,16 +658,16 @@ s_apply_resolve(coord_fsm_t *f, const uint8_t *data, size_t len, uint64_t origin
     if (!doc || json_unpack(doc, "{s:I, s?s, s?o}", "conflict", &id, "choose", &choose, "value",
                             &value) < 0 ||
         (!choose == !value)) {
-        f->last.status = -EINVAL;
-        snprintf(f->last.message, sizeof f->last.message, "bad resolution entry");
+        f->res->status = -EINVAL;
+        snprintf(f->res->message, sizeof f->res->message, "bad resolution entry");
         json_decref(doc);
         return;
     }
     size_t pos;
     struct coord_conflict *c = id > 0 ? s_conflict_find(f, (uint64_t)id, &pos) : NULL;
     if (!c) {
-        f->last.status = -ENOENT;
-        snprintf(f->last.message, sizeof f->last.message, "no open conflict %lld",
+        f->res->status = -ENOENT;
+        snprintf(f->res->message, sizeof f->res->message, "no open conflict %lld",
                  (long long)id);
         json_decref(doc);
         return;
@@ -551,8 +685,8 @@ s_apply_resolve(coord_fsm_t *f, const uint8_t *data, size_t len, uint64_t origin
             }
         }
         if (!chosen) {
-            f->last.status = -EINVAL;
-            snprintf(f->last.message, sizeof f->last.message,
+            f->res->status = -EINVAL;
+            snprintf(f->res->message, sizeof f->res->message,
                      "conflict %lld has no candidate with event id %s", (long long)id, choose);
             json_decref(doc);
             return;
@@ -571,6 +705,7 @@ s_apply_resolve(coord_fsm_t *f, const uint8_t *data, size_t len, uint64_t origin
     k->reg.set = false;
     coord_lww_offer(&k->reg, &k->clock, origin, eid, chosen);
     k->open_conflict = 0;
+    k->rev = ++f->revision;
     free(c->key);
     json_decref(c->candidates);
     memmove(&f->conflicts[pos], &f->conflicts[pos + 1],
@@ -581,43 +716,118 @@ s_apply_resolve(coord_fsm_t *f, const uint8_t *data, size_t len, uint64_t origin
     json_decref(doc);
 }
 
-const struct coord_apply_result *
+/* A fresh result for the next part. */
+static struct coord_apply_result *
+s_result_next(coord_fsm_t *f)
+{
+    if (f->results.n == f->results_cap) {
+        f->results_cap = f->results_cap ? 2 * f->results_cap : 16;
+        f->results.r = vx_realloc(f->results.r, f->results_cap * sizeof *f->results.r);
+    }
+    struct coord_apply_result *r = &f->results.r[f->results.n++];
+    memset(r, 0, sizeof *r);
+    f->res = r;
+    return r;
+}
+
+static void
+s_results_reset(coord_fsm_t *f)
+{
+    for (size_t i = 0; i < f->results.n; i++) {
+        json_decref(f->results.r[i].current);
+    }
+    f->results.n = 0;
+}
+
+static void
+s_apply_part(coord_fsm_t *f, int kind, const uint8_t *p, size_t len, uint64_t origin,
+             uint64_t index, size_t part)
+{
+    switch (kind) {
+    case COORD_ENTRY_EVENTS:
+        s_apply_events(f, p, len, origin, index, part);
+        break;
+    case COORD_ENTRY_RESOLVE:
+        s_apply_resolve(f, p, len, origin);
+        break;
+    case COORD_ENTRY_CAS:
+        s_apply_cas(f, p, len, origin, index, part);
+        break;
+    default:
+        f->res->status = -EPROTO;
+        snprintf(f->res->message, sizeof f->res->message, "entry %" PRIu64 ": kind %u", index,
+                 (unsigned)kind);
+        break;
+    }
+    f->res->revision = f->revision;
+}
+
+size_t
+coord_part_size(size_t len)
+{
+    return COORD_PART_HDR + ((len + 7) & ~(size_t)7);
+}
+
+void
+coord_part_write(uint8_t *p, int kind, const void *data, size_t len)
+{
+    memset(p, 0, coord_part_size(len));
+    p[0] = (uint8_t)kind;
+    s_put_le(p + 4, len, 4);
+    memcpy(p + COORD_PART_HDR, data, len);
+}
+
+/* A group entry: parts until the payload ends; a part whose length overruns it is refused
+ * (and so is everything after it, which cannot be found). */
+static void
+s_apply_group(coord_fsm_t *f, const uint8_t *p, size_t len, uint64_t origin, uint64_t index)
+{
+    size_t off = 0;
+    for (size_t part = 0; len - off >= COORD_PART_HDR; part++) {
+        size_t plen = (size_t)s_le(p + off + 4, 4);
+        s_result_next(f);
+        if (plen > len - off - COORD_PART_HDR) {
+            f->res->status = -EPROTO;
+            snprintf(f->res->message, sizeof f->res->message,
+                     "entry %" PRIu64 ": part %zu overruns the entry", index, part);
+            return;
+        }
+        s_apply_part(f, p[off], p + off + COORD_PART_HDR, plen, origin, index, part);
+        size_t step = coord_part_size(plen);
+        off = step > len - off ? len : off + step;
+    }
+}
+
+const struct coord_apply_results *
 coord_fsm_apply(coord_fsm_t *f, const void *data, size_t len, uint64_t index)
 {
     const uint8_t *p = data;
     pthread_rwlock_wrlock(&f->lock);
-    memset(&f->last, 0, sizeof f->last);
+    s_results_reset(f);
     if (index > f->last_index) {
         f->last_index = index;
     }
     if (len < COORD_ENTRY_HDR || p[0] != 'V' || p[1] != 'C' || p[3] != 1) {
-        f->last.status = -EPROTO;
-        snprintf(f->last.message, sizeof f->last.message, "entry %" PRIu64 ": bad header",
+        s_result_next(f);
+        f->res->status = -EPROTO;
+        snprintf(f->res->message, sizeof f->res->message, "entry %" PRIu64 ": bad header",
                  index);
     } else {
-        uint64_t origin = 0;
-        size_t plen = 0;
-        for (int i = 0; i < 8; i++) {
-            origin |= (uint64_t)p[4 + i] << (8 * i);
-        }
-        for (int i = 0; i < 4; i++) {
-            plen |= (size_t)p[12 + i] << (8 * i);
-        }
+        uint64_t origin = s_le(p + 4, 8);
+        size_t plen = (size_t)s_le(p + 12, 4);
         if (plen <= len - COORD_ENTRY_HDR) {
             len = COORD_ENTRY_HDR + plen; /* drop the padding raft adds on disk */
         }
-        if (p[2] == COORD_ENTRY_EVENTS) {
-            s_apply_events(f, p + COORD_ENTRY_HDR, len - COORD_ENTRY_HDR, origin, index);
-        } else if (p[2] == COORD_ENTRY_RESOLVE) {
-            s_apply_resolve(f, p + COORD_ENTRY_HDR, len - COORD_ENTRY_HDR, origin);
+        if (p[2] == COORD_ENTRY_GROUP) {
+            s_apply_group(f, p + COORD_ENTRY_HDR, len - COORD_ENTRY_HDR, origin, index);
         } else {
-            f->last.status = -EPROTO;
-            snprintf(f->last.message, sizeof f->last.message, "entry %" PRIu64 ": kind %u",
-                     index, (unsigned)p[2]);
+            s_result_next(f);
+            s_apply_part(f, p[2], p + COORD_ENTRY_HDR, len - COORD_ENTRY_HDR, origin, index, 0);
         }
     }
+    f->res = NULL;
     pthread_rwlock_unlock(&f->lock);
-    return &f->last;
+    return &f->results;
 }
 
 /* ---- reads ------------------------------------------------------------------------------ */
@@ -663,7 +873,8 @@ coord_fsm_key_json(const struct coord_key *k)
         json_object_set_new(counters, k->counters[i].name,
                             json_integer((json_int_t)coord_pn_value(&k->counters[i].c)));
     }
-    json_t *o = json_pack("{s:s, s:o, s:o, s:o, s:o, s:I, s:I}", "key", k->path, "register",
+    json_t *o = json_pack("{s:s, s:I, s:o, s:o, s:o, s:o, s:I, s:I}", "key", k->path,
+                          "revision", (json_int_t)k->rev, "register",
                           coord_lww_to_json(&k->reg), "vector_clock",
                           coord_vclock_to_json(&k->clock), "tags",
                           coord_orset_elements(&k->tags), "counters", counters, "events",
@@ -682,6 +893,15 @@ coord_fsm_key(coord_fsm_t *f, const char *key)
     json_t *o = k ? coord_fsm_key_json(k) : NULL;
     pthread_rwlock_unlock(&f->lock);
     return o;
+}
+
+uint64_t
+coord_fsm_revision(coord_fsm_t *f)
+{
+    pthread_rwlock_rdlock(&f->lock);
+    uint64_t rev = f->revision;
+    pthread_rwlock_unlock(&f->lock);
+    return rev;
 }
 
 json_t *
@@ -718,8 +938,9 @@ coord_fsm_stats(coord_fsm_t *f)
         json_object_set_new(by, coord_strategy_name((enum coord_strategy)i),
                             json_integer((json_int_t)f->counts[i]));
     }
-    json_t *o = json_pack("{s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:o}", "events",
-                          (json_int_t)f->n_events, "keys", (json_int_t)f->n_keys, "applied_index",
+    json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:o}", "events",
+                          (json_int_t)f->n_events, "keys", (json_int_t)f->n_keys, "revision",
+                          (json_int_t)f->revision, "applied_index",
                           (json_int_t)f->last_index, "conflicts", by, "open_conflicts",
                           (json_int_t)f->n_conflicts, "resolved", (json_int_t)f->resolved,
                           "stale_writes", (json_int_t)f->stale, "cluster_clock",

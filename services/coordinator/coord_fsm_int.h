@@ -26,6 +26,7 @@ struct coord_key {
     size_t n_counters;
     uint64_t events;
     uint64_t last_seq;
+    uint64_t rev;                /* the state's revision at the key's last change */
     uint64_t open_conflict;      /* id of the open conflict, 0 when none */
 };
 
@@ -68,7 +69,10 @@ struct coord_fsm {
     uint64_t resolved, stale;
     struct coord_idgen gen[2];
     int cur;
-    struct coord_apply_result last;
+    uint64_t revision;            /* changes applied: events and resolutions */
+    struct coord_apply_results results; /* of the last entry applied */
+    size_t results_cap;
+    struct coord_apply_result *res;     /* the part being applied */
     vx_counter_t *m_conflicts[COORD_N_STRATEGIES], *m_resolved, *m_events, *m_dups, *m_stale;
 };
 

@@ -12,7 +12,7 @@
 #include "vx_event.h"
 #include "vx_mem.h"
 
-#define S_VERSION 1
+#define S_VERSION 2 /* 2 added revisions; 1 is still read (revisions start at 0) */
 
 static const char *const s_relations[] = {"first", "after", "stale", "concurrent"};
 
@@ -80,12 +80,13 @@ coord_fsm_snapshot(coord_fsm_t *f, void **data, size_t *len)
                                     coord_pn_to_json(&k->counters[i].c));
             }
             json_array_append_new(
-                keys, json_pack("{s:s, s:o, s:o, s:o, s:o, s:I, s:I, s:I}", "path", k->path,
+                keys, json_pack("{s:s, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I}", "path", k->path,
                                 "reg", coord_lww_to_json(&k->reg), "clock",
                                 coord_vclock_to_json(&k->clock), "tags",
                                 coord_orset_to_json(&k->tags), "counters", counters, "events",
                                 (json_int_t)k->events, "last_seq", (json_int_t)k->last_seq,
-                                "open", (json_int_t)k->open_conflict));
+                                "open", (json_int_t)k->open_conflict, "rev",
+                                (json_int_t)k->rev));
         }
     }
     json_t *conflicts = json_array();
@@ -105,7 +106,8 @@ coord_fsm_snapshot(coord_fsm_t *f, void **data, size_t *len)
         json_array_append_new(ids, s_hex(f->gen[g].ids[0], f->gen[g].n * COORD_EID_LEN));
     }
     json_t *doc = json_pack(
-        "{s:i, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:i, s:o, s:o, s:o, s:o, s:I}", "v", S_VERSION,
+        "{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:i, s:o, s:o, s:o, s:o, s:I}", "v",
+        S_VERSION, "revision", (json_int_t)f->revision,
         "n_events", (json_int_t)f->n_events, "last_index", (json_int_t)f->last_index,
         "conflict_seq", (json_int_t)f->conflict_seq, "resolved", (json_int_t)f->resolved, "stale",
         (json_int_t)f->stale, "counts", counts, "cluster", coord_vclock_to_json(&f->cluster),
@@ -130,10 +132,10 @@ s_restore_key(coord_fsm_t *f, json_t *kj)
 {
     const char *path;
     json_t *reg, *clock, *tags, *counters;
-    json_int_t events, last_seq, open;
-    if (json_unpack(kj, "{s:s, s:o, s:o, s:o, s:o, s:I, s:I, s:I}", "path", &path, "reg", &reg,
-                    "clock", &clock, "tags", &tags, "counters", &counters, "events", &events,
-                    "last_seq", &last_seq, "open", &open) < 0 ||
+    json_int_t events, last_seq, open, rev = 0;
+    if (json_unpack(kj, "{s:s, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s?I}", "path", &path, "reg",
+                    &reg, "clock", &clock, "tags", &tags, "counters", &counters, "events",
+                    &events, "last_seq", &last_seq, "open", &open, "rev", &rev) < 0 ||
         !json_is_object(counters)) {
         return -EPROTO;
     }
@@ -153,27 +155,31 @@ s_restore_key(coord_fsm_t *f, json_t *kj)
     k->events = (uint64_t)events;
     k->last_seq = (uint64_t)last_seq;
     k->open_conflict = (uint64_t)open;
+    k->rev = (uint64_t)rev;
     return 0;
 }
 
 static int
 s_restore(coord_fsm_t *f, json_t *doc)
 {
-    json_int_t v, n_events, last_index, conflict_seq, resolved, stale, ring_n;
+    json_int_t v, n_events, last_index, conflict_seq, resolved, stale, ring_n, revision = 0;
     int cur;
     json_t *counts, *cluster, *ids, *log, *keys, *conflicts;
-    if (json_unpack(doc, "{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:i, s:o, s:o, s:o, s:o, s:I}",
-                    "v", &v, "n_events", &n_events, "last_index", &last_index, "conflict_seq",
+    if (json_unpack(doc,
+                    "{s:I, s?I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:i, s:o, s:o, s:o, s:o, s:I}",
+                    "v", &v, "revision", &revision, "n_events", &n_events, "last_index",
+                    &last_index, "conflict_seq",
                     &conflict_seq, "resolved", &resolved, "stale", &stale, "counts", &counts,
                     "cluster", &cluster, "cur", &cur, "ids", &ids, "log", &log, "keys", &keys,
                     "conflicts", &conflicts, "ring_n", &ring_n) < 0 ||
-        v != S_VERSION || !json_is_array(log) || !json_is_array(keys) ||
+        (v != S_VERSION && v != 1) || !json_is_array(log) || !json_is_array(keys) ||
         !json_is_array(conflicts) || json_array_size(ids) != 2 || (cur != 0 && cur != 1) ||
         json_array_size(counts) != COORD_N_STRATEGIES || n_events < 0 ||
         (json_int_t)json_array_size(log) > n_events) {
         return -EPROTO;
     }
     f->n_events = (uint64_t)n_events;
+    f->revision = (uint64_t)revision;
     f->last_index = (uint64_t)last_index;
     f->conflict_seq = (uint64_t)conflict_seq;
     f->resolved = (uint64_t)resolved;
