@@ -23,7 +23,8 @@ s_pause_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-/* One node's configuration file. */
+/* One node's configuration file: defaults for tests, then extra lines for all nodes and for
+ * this node; a default whose key the extra lines set is left out (YAML keys are unique). */
 static void
 s_write_config(struct ch_cluster *c, size_t i, const char *rest_bind, const char *extra,
                const char *extra_node)
@@ -33,28 +34,37 @@ s_write_config(struct ch_cluster *c, size_t i, const char *rest_bind, const char
     snprintf(tok, sizeof tok, "%s/token", c->dir);
     snprintf(d->cfg, sizeof d->cfg, "%s/node%zu.yaml", c->dir, i + 1);
     snprintf(d->log, sizeof d->log, "%s/node%zu.log", c->dir, i + 1);
+    char defaults[6][96];
+    snprintf(defaults[0], sizeof defaults[0], "  election_timeout_ms: %d\n", CH_ELECTION_MS);
+    snprintf(defaults[1], sizeof defaults[1], "  heartbeat_ms: 50\n");
+    snprintf(defaults[2], sizeof defaults[2], "  connect_retry_ms: 100\n");
+    snprintf(defaults[3], sizeof defaults[3], "  snapshot_threshold: 256\n");
+    snprintf(defaults[4], sizeof defaults[4], "  snapshot_trailing: 64\n");
+    snprintf(defaults[5], sizeof defaults[5], "  rest_bind: %s\n", rest_bind);
+    char kept[1024] = "";
+    for (size_t k = 0; k < 6; k++) {
+        char key[64];
+        size_t kl = (size_t)(strchr(defaults[k], ':') - defaults[k]) + 1;
+        snprintf(key, sizeof key, "%.*s", (int)kl, defaults[k]);
+        if ((!extra || !strstr(extra, key)) && (!extra_node || !strstr(extra_node, key))) {
+            strncat(kept, defaults[k], sizeof kept - strlen(kept) - 1);
+        }
+    }
     char cfg[4096];
     snprintf(cfg, sizeof cfg,
              "distributed_coordination:\n"
              "  node_id: %llu\n"
              "  members: \"%s\"\n"
              "  data_dir: %s/data%zu\n"
-             "  rest_bind: %s\n"
              "  rest_port: %u\n"
              "  input_endpoint: \"@tcp://127.0.0.1:%u\"\n"
-             "  election_timeout_ms: %d\n"
-             "  heartbeat_ms: 50\n"
-             "  connect_retry_ms: 100\n"
-             "  snapshot_threshold: 256\n"
-             "  snapshot_trailing: 64\n"
-             "%s%s"
+             "%s%s%s"
              "admin:\n"
              "  token_file: %s\n"
              "logging:\n"
              "  level: info\n",
-             (unsigned long long)d->id, c->members, c->dir, i + 1, rest_bind,
-             (unsigned)d->rest_port, (unsigned)d->input_port, CH_ELECTION_MS, extra ? extra : "",
-             extra_node ? extra_node : "", tok);
+             (unsigned long long)d->id, c->members, c->dir, i + 1, (unsigned)d->rest_port,
+             (unsigned)d->input_port, kept, extra ? extra : "", extra_node ? extra_node : "", tok);
     ck_assert_int_eq(vt_write_file(d->cfg, cfg), 0);
 }
 

@@ -35,6 +35,8 @@ cn_prefix(void)
     return prefix;
 }
 
+static bool s_quiet; /* cleanup: a link may vanish with its namespace while we look */
+
 /* Runs `ip ARGS` (words separated by spaces); fills out (may be NULL) with its stdout.
  * Returns the exit status, -1 when it did not run. */
 static int
@@ -59,7 +61,7 @@ s_ip_try(char *out, size_t outlen, const char *fmt, ...)
     if (out && outlen) {
         snprintf(out, outlen, "%s", r.out ? r.out : "");
     }
-    if (status != 0 && r.err && r.err[0]) {
+    if (status != 0 && r.err && r.err[0] && !s_quiet) {
         fprintf(stderr, "netns: ip %s: %s", argv[1], r.err);
     }
     vt_run_result_fini(&r);
@@ -78,6 +80,7 @@ cn_setup(struct cn_net *net, size_t n)
     ck_assert_msg(geteuid() == 0, "network namespace tests run as root (euid %d)", (int)geteuid());
     net->n = n;
     snprintf(net->prefix, sizeof net->prefix, "%s", cn_prefix());
+    cn_cleanup(net->prefix); /* what an earlier, failed test of this run left */
     unsigned sub = (unsigned)(getpid() % 250);
     for (size_t i = 0; i < n; i++) {
         snprintf(net->ns[i], sizeof net->ns[i], "%sn%zu", net->prefix, i);
@@ -167,7 +170,9 @@ cn_cleanup(const char *prefix)
             char name[64];
             if (sscanf(line, "%*d: %63[^:@]", name) == 1 && strncmp(name, prefix, plen) == 0 &&
                 (name[plen] < '0' || name[plen] > '9')) {
+                s_quiet = true;
                 s_ip_try(NULL, 0, "link del %s", name);
+                s_quiet = false;
             }
         }
     }
