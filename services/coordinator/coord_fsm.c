@@ -149,11 +149,21 @@ coord_fsm_log_push(coord_fsm_t *f, struct coord_log_rec *rec)
     size_t pos = (size_t)((rec->seq - 1) % f->ring_cap);
     if (f->ring_n == f->ring_cap) {
         free(f->ring[pos].path);
-        free(f->ring[pos].clock);
     } else {
         f->ring_n++;
     }
     f->ring[pos] = *rec;
+}
+
+void
+coord_fsm_rec_fill(struct coord_log_rec *rec, const char *path, const struct coord_vclock *clock)
+{
+    size_t plen = strlen(path) + 1;
+    char *blob = vx_malloc(plen + coord_vclock_packed_size(clock));
+    memcpy(blob, path, plen);
+    coord_vclock_pack(clock, (uint8_t *)blob + plen);
+    rec->path = blob;
+    rec->clock = (const uint8_t *)blob + plen;
 }
 
 void
@@ -167,10 +177,10 @@ coord_fsm_clear(coord_fsm_t *f)
         }
     }
     f->n_keys = 0;
-    for (size_t i = 0; i < f->ring_n; i++) {
-        size_t pos = (size_t)((f->n_events - i - 1) % f->ring_cap);
-        free(f->ring[pos].path);
-        free(f->ring[pos].clock);
+    /* Every slot: a restore that failed halfway may have filled any of them. */
+    for (size_t i = 0; i < f->ring_cap; i++) {
+        free(f->ring[i].path);
+        f->ring[i].path = NULL;
     }
     f->ring_n = 0;
     f->n_events = 0;
@@ -278,17 +288,24 @@ s_count(vx_counter_t *c)
 }
 
 /* The register value an event writes: what it says about the key. */
-static json_t *
-s_event_value(const vx_event_t *e, uint64_t origin, uint64_t seq)
+static struct coord_val *
+s_event_val(const vx_event_t *e, uint64_t origin, uint64_t seq)
 {
-    json_t *content = json_object();
+    const char *kbuf[16], *vbuf[16];
+    const char **keys = e->n_content <= 16 ? kbuf : vx_malloc(e->n_content * sizeof *keys);
+    const char **vals = e->n_content <= 16 ? vbuf : vx_malloc(e->n_content * sizeof *vals);
     for (size_t i = 0; i < e->n_content; i++) {
-        json_object_set_new(content, e->content[i]->key, json_string(e->content[i]->value));
+        keys[i] = e->content[i]->key;
+        vals[i] = e->content[i]->value;
     }
     const char *type = vx_event_type_name(e->type);
-    return json_pack("{s:s, s:o, s:I, s:I, s:I}", "type", type ? type : "unknown", "content",
-                     content, "timestamp_ns", (json_int_t)e->timestamp_ns, "origin",
-                     (json_int_t)origin, "seq", (json_int_t)seq);
+    struct coord_val *v = coord_val_from_event(type ? type : "unknown", e->n_content, keys, vals,
+                                               e->timestamp_ns, origin, seq);
+    if (keys != kbuf) {
+        free(keys);
+        free(vals);
+    }
+    return v;
 }
 
 static struct coord_conflict *
@@ -307,11 +324,12 @@ s_conflict_find(coord_fsm_t *f, uint64_t id, size_t *pos)
 
 /* A register's JSON form for a candidate write. */
 static json_t *
-s_candidate(const struct coord_vclock *clock, uint64_t node, const uint8_t *eid, json_t *value)
+s_candidate(const struct coord_vclock *clock, uint64_t node, const uint8_t *eid,
+            struct coord_val *value)
 {
     struct coord_lww r;
     coord_lww_init(&r);
-    coord_lww_offer(&r, clock, node, eid, value);
+    coord_lww_offer_val(&r, clock, node, eid, value);
     json_t *j = coord_lww_to_json(&r);
     coord_lww_fini(&r);
     return j;
@@ -320,7 +338,7 @@ s_candidate(const struct coord_vclock *clock, uint64_t node, const uint8_t *eid,
 /* Concurrent write of `value` under `ctx` to key k, by the key's strategy. */
 static void
 s_resolve_concurrent(coord_fsm_t *f, struct coord_key *k, const struct coord_vclock *ctx,
-                     uint64_t origin, const uint8_t *eid, json_t *value, uint64_t index)
+                     uint64_t origin, const uint8_t *eid, struct coord_val *value, uint64_t index)
 {
     enum coord_strategy st = coord_strategies_for(&f->opts.strategies, k->path);
     if (!f->opts.resolve_conflicts) {
@@ -331,17 +349,20 @@ s_resolve_concurrent(coord_fsm_t *f, struct coord_key *k, const struct coord_vcl
     f->res->conflicts++;
     switch (st) {
     case COORD_LWW:
-        coord_lww_offer(&k->reg, ctx, origin, eid, value);
+        coord_lww_offer_val(&k->reg, ctx, origin, eid, value);
         break;
     case COORD_MERGE: {
         /* Fields of both writes; where both set one, the write later in the register's
          * total order keeps its value. */
-        json_t *merged = json_deep_copy(k->reg.value);
+        json_t *held = coord_val_json(k->reg.val);
+        json_t *merged = json_deep_copy(held);
+        json_decref(held);
+        json_t *newj = coord_val_json(value);
         json_t *mc = json_object_get(merged, "content");
-        json_t *nc = json_object_get(value, "content");
+        json_t *nc = json_object_get(newj, "content");
         struct coord_lww probe;
         coord_lww_init(&probe);
-        coord_lww_offer(&probe, ctx, origin, eid, value);
+        coord_lww_offer_val(&probe, ctx, origin, eid, value);
         bool new_wins = coord_lww_cmp(&probe, &k->reg) > 0;
         coord_lww_fini(&probe);
         const char *ck;
@@ -353,9 +374,10 @@ s_resolve_concurrent(coord_fsm_t *f, struct coord_key *k, const struct coord_vcl
             }
         }
         if (new_wins) {
-            json_object_set(merged, "type", json_object_get(value, "type"));
-            json_object_set(merged, "seq", json_object_get(value, "seq"));
+            json_object_set(merged, "type", json_object_get(newj, "type"));
+            json_object_set(merged, "seq", json_object_get(newj, "seq"));
         }
+        json_decref(newj);
         json_object_set_new(merged, "merged", json_true());
         struct coord_vclock join;
         coord_vclock_init(&join);
@@ -365,8 +387,8 @@ s_resolve_concurrent(coord_fsm_t *f, struct coord_key *k, const struct coord_vcl
             coord_lww_offer(&k->reg, &join, origin, eid, merged);
         } else {
             coord_vclock_copy(&k->reg.clock, &join);
-            json_decref(k->reg.value);
-            k->reg.value = json_incref(merged);
+            coord_val_unref(&k->reg.val);
+            k->reg.val = coord_val_from_json(merged);
         }
         coord_vclock_fini(&join);
         json_decref(merged);
@@ -425,16 +447,16 @@ s_apply_event(coord_fsm_t *f, const vx_event_t *e, const uint8_t *eid, uint64_t 
     coord_vclock_set(&ctx, node, stamp);
 
     const char *relation = "first";
-    json_t *value = s_event_value(e, origin, seq);
+    struct coord_val *value = s_event_val(e, origin, seq);
     if (!k->reg.set) {
-        coord_lww_offer(&k->reg, &ctx, origin, eid, value);
+        coord_lww_offer_val(&k->reg, &ctx, origin, eid, value);
     } else {
         enum coord_order o = coord_vclock_compare(&k->clock, &ctx, has_ctx ? S_NODE_PREFIX : NULL);
         if (o == COORD_BEFORE) {
             relation = "after";
             /* Causally later: it replaces the value whatever the strategy. */
             k->reg.set = false;
-            coord_lww_offer(&k->reg, &ctx, origin, eid, value);
+            coord_lww_offer_val(&k->reg, &ctx, origin, eid, value);
         } else if (o == COORD_AFTER) {
             relation = "stale";
             f->stale++;
@@ -444,7 +466,7 @@ s_apply_event(coord_fsm_t *f, const vx_event_t *e, const uint8_t *eid, uint64_t 
             s_resolve_concurrent(f, k, &ctx, origin, eid, value, index);
         }
     }
-    json_decref(value);
+    coord_val_unref(&value);
     coord_vclock_merge(&k->clock, &ctx);
 
     char tag[VX_EVENT_ID_STR];
@@ -469,10 +491,7 @@ s_apply_event(coord_fsm_t *f, const vx_event_t *e, const uint8_t *eid, uint64_t 
 
     struct coord_log_rec rec = {.seq = seq, .index = index, .origin = origin, .type = e->type};
     memcpy(rec.eid, eid, COORD_EID_LEN);
-    rec.path = vx_strdup(path);
-    json_t *cj = coord_vclock_to_json(&ctx);
-    rec.clock = json_dumps(cj, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(cj);
+    coord_fsm_rec_fill(&rec, path, &ctx);
     rec.relation = relation;
     coord_fsm_log_push(f, &rec);
     coord_vclock_fini(&ctx);
@@ -586,8 +605,7 @@ s_cond_holds(const struct coord_key *k, int type, uint64_t rev, const uint8_t *v
         if (!want) {
             return -EPROTO;
         }
-        json_t *have = k && k->reg.set ? json_object_get(k->reg.value, "content") : NULL;
-        int holds = have && json_equal(have, want);
+        int holds = k && k->reg.set && coord_val_content_equal(k->reg.val, want);
         json_decref(want);
         return holds;
     }
@@ -838,12 +856,10 @@ s_rec_json(const struct coord_log_rec *r)
     char id[VX_EVENT_ID_STR];
     vx_event_id_format(r->eid, id);
     const char *type = vx_event_type_name(r->type);
-    json_error_t e;
-    json_t *clock = json_loads(r->clock ? r->clock : "{}", 0, &e);
     return json_pack("{s:I, s:I, s:s, s:s, s:s, s:I, s:o, s:s}", "seq", (json_int_t)r->seq,
                      "index", (json_int_t)r->index, "id", id, "type", type ? type : "unknown",
                      "path", r->path, "origin", (json_int_t)r->origin, "vector_clock",
-                     clock ? clock : json_object(), "relation", r->relation);
+                     coord_vclock_packed_json(r->clock), "relation", r->relation);
 }
 
 json_t *

@@ -34,8 +34,8 @@ struct coord_log_rec {
     uint64_t seq, index, origin;
     uint8_t eid[COORD_EID_LEN];
     int type;
-    char *path;
-    char *clock;        /* compact JSON */
+    char *path;           /* owned: the path, then the packed clock (coord_vclock_pack) */
+    const uint8_t *clock; /* inside path's allocation */
     const char *relation; /* static string */
 };
 
@@ -84,6 +84,9 @@ bool coord_fsm_id_seen(coord_fsm_t *f, const uint8_t *id);
 void coord_fsm_id_add(coord_fsm_t *f, const uint8_t *id);
 struct coord_pncounter *coord_fsm_counter(struct coord_key *k, const char *name);
 void coord_fsm_log_push(coord_fsm_t *f, struct coord_log_rec *rec);
+/* Fills rec's path and packed clock (one allocation). */
+void coord_fsm_rec_fill(struct coord_log_rec *rec, const char *path,
+                        const struct coord_vclock *clock);
 json_t *coord_fsm_key_json(const struct coord_key *k);
 
 #endif

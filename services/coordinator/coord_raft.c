@@ -355,10 +355,15 @@ cb_fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n)
     coord_raft_t *r = fsm->data;
     void *data = NULL;
     size_t len = 0;
+    uint64_t t0 = vx_mono_ns();
     int rc = coord_fsm_snapshot(r->fsm, &data, &len);
     if (rc < 0) {
         return RAFT_NOMEM;
     }
+    double secs = (double)(vx_mono_ns() - t0) / 1e9;
+    vx_histogram_observe(r->m_snapshot, secs);
+    vx_info("COORD-SNAPSHOT", "state of %zu bytes taken at index %llu in %.1f ms", len,
+            (unsigned long long)r->raft.last_applied, secs * 1000.0);
     *bufs = raft_malloc(sizeof **bufs);
     if (!*bufs) {
         vx_oom(sizeof **bufs);

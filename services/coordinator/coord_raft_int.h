@@ -144,7 +144,7 @@ struct coord_raft {
     vx_counter_t *m_slow, *m_failures, *m_leader_changes, *m_partitions;
     vx_counter_t *m_input_batches, *m_input_dropped, *m_input_events;
     vx_counter_t *m_entries, *m_grouped, *m_rounds, *m_reads[3];
-    vx_histogram_t *m_read_latency;
+    vx_histogram_t *m_read_latency, *m_snapshot;
     vx_gauge_t *m_term, *m_commit, *m_leader, *m_healthy, *m_members, *m_partitioned;
 };
 
