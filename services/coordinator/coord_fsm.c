@@ -237,6 +237,10 @@ coord_fsm_new(const struct coord_fsm_opts *opts)
         f->m_stale = vx_metrics_counter(m, "vexfs_consensus_stale_writes_total",
                                         "Writes causally older than the value held (ignored).",
                                         NULL);
+        f->m_skipped = vx_metrics_counter(m, "vexfs_consensus_events_skipped_total",
+                                          "Committed events not applied: their text is not "
+                                          "valid UTF-8.",
+                                          NULL);
     }
     return f;
 }
@@ -513,11 +517,41 @@ s_event_id(const vx_event_t *e, uint64_t index, size_t part, size_t i, uint8_t e
     memcpy(eid + 8, &h2, 8);
 }
 
+static bool
+s_utf8(const char *s)
+{
+    return !s || vx_utf8_valid(s, strlen(s));
+}
+
+/* Whether every text of the event that the state shows as JSON is valid UTF-8. Checked here,
+ * in the state machine, because entries can come from any leader and any input: a string JSON
+ * cannot hold would vanish from reads and snapshots. */
+static bool
+s_representable(const vx_event_t *e)
+{
+    bool ok = s_utf8(e->path);
+    for (size_t i = 0; ok && i < e->n_content; i++) {
+        ok = s_utf8(e->content[i]->key) && s_utf8(e->content[i]->value);
+    }
+    for (size_t i = 0; ok && i < e->n_metadata; i++) {
+        ok = s_utf8(e->metadata[i]->key) && s_utf8(e->metadata[i]->value);
+    }
+    for (size_t i = 0; ok && e->causality && i < e->causality->n_vector_clock; i++) {
+        ok = s_utf8(e->causality->vector_clock[i]->node);
+    }
+    return ok;
+}
+
 /* Applies one event unless its id was applied before. */
 static void
 s_apply_one(coord_fsm_t *f, const vx_event_t *e, const uint8_t *eid, uint64_t origin,
             uint64_t index)
 {
+    if (!s_representable(e)) {
+        f->res->skipped++;
+        s_count(f->m_skipped);
+        return;
+    }
     if (coord_fsm_id_seen(f, eid)) {
         f->res->duplicates++;
         s_count(f->m_dups);

@@ -80,6 +80,7 @@ struct coord_apply_result {
     char message[200];
     size_t accepted;   /* events newly committed */
     size_t duplicates; /* events whose id was committed before */
+    size_t skipped;    /* events not applied: text that is not UTF-8 (no JSON can show it) */
     size_t conflicts;  /* concurrent updates met */
     uint64_t first_seq, last_seq; /* event numbers given (1-based, cluster-wide) */
     uint64_t revision; /* the state's revision after this part */

@@ -74,6 +74,7 @@ struct coord_fsm {
     size_t results_cap;
     struct coord_apply_result *res;     /* the part being applied */
     vx_counter_t *m_conflicts[COORD_N_STRATEGIES], *m_resolved, *m_events, *m_dups, *m_stale;
+    vx_counter_t *m_skipped;
 };
 
 /* Both halves: key table and dedup generations (callers hold the write lock). */
