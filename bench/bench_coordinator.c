@@ -496,7 +496,7 @@ s_coord_start(const char *dir, struct target *t)
                  "distributed_coordination:\n  node_id: %d\n  members: \"%s\"\n"
                  "  data_dir: %s/coord%d\n  rest_port: %u\n  input_endpoint: \"\"\n"
                  "  max_consensus_latency_ms: 10000\n  log_memory_entries: 10000\n"
-                 "admin:\n  token_file: %s\nlogging:\n  level: info\n",
+                 "admin:\n  token_file: %s\nlogging:\n  level: warn\n",
                  i + 1, members, dir, i + 1, (unsigned)rest[i], tok);
         vt_write_file(cfg, text);
         char bin[512];

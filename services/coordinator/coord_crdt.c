@@ -560,11 +560,11 @@ void
 coord_pn_add(struct coord_pncounter *c, const char *node, int64_t delta)
 {
     struct coord_pn_entry *e = s_pn_entry(c, node);
-    if (delta >= 0) {
-        e->p += (uint64_t)delta;
-    } else {
-        e->n += (uint64_t)(-(delta + 1)) + 1;
-    }
+    /* Each side stops at INT64_MAX: the state must stay representable as JSON integers, or
+     * no snapshot of it could be restored. */
+    uint64_t d = delta >= 0 ? (uint64_t)delta : (uint64_t)(-(delta + 1)) + 1;
+    uint64_t *side = delta >= 0 ? &e->p : &e->n;
+    *side = *side > (uint64_t)INT64_MAX - d ? (uint64_t)INT64_MAX : *side + d;
 }
 
 int64_t

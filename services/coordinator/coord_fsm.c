@@ -312,8 +312,8 @@ s_event_val(const vx_event_t *e, uint64_t origin, uint64_t seq)
     return v;
 }
 
-static struct coord_conflict *
-s_conflict_find(coord_fsm_t *f, uint64_t id, size_t *pos)
+struct coord_conflict *
+coord_fsm_conflict_find(coord_fsm_t *f, uint64_t id, size_t *pos)
 {
     for (size_t i = 0; i < f->n_conflicts; i++) {
         if (f->conflicts[i].id == id) {
@@ -399,7 +399,7 @@ s_resolve_concurrent(coord_fsm_t *f, struct coord_key *k, const struct coord_vcl
         break;
     }
     case COORD_USER: {
-        struct coord_conflict *c = k->open_conflict ? s_conflict_find(f, k->open_conflict, NULL)
+        struct coord_conflict *c = k->open_conflict ? coord_fsm_conflict_find(f, k->open_conflict, NULL)
                                                     : NULL;
         if (!c) {
             if (f->n_conflicts == f->cap_conflicts) {
@@ -440,9 +440,12 @@ s_apply_event(coord_fsm_t *f, const vx_event_t *e, const uint8_t *eid, uint64_t 
     if (has_ctx) {
         for (size_t i = 0; i < e->causality->n_vector_clock; i++) {
             const Vexfs__V1__ClockEntry *ce = e->causality->vector_clock[i];
+            /* Counters stop at INT64_MAX, the largest a JSON integer here holds. */
+            uint64_t counter = ce->counter > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX
+                                                                 : ce->counter;
             if (ce->node && ce->node[0] && strlen(ce->node) <= COORD_VCLOCK_MAX_NAME &&
-                ce->counter > coord_vclock_get(&ctx, ce->node)) {
-                coord_vclock_set(&ctx, ce->node, ce->counter);
+                counter > coord_vclock_get(&ctx, ce->node)) {
+                coord_vclock_set(&ctx, ce->node, counter);
             }
         }
     } else {
@@ -716,7 +719,7 @@ s_apply_resolve(coord_fsm_t *f, const uint8_t *data, size_t len, uint64_t origin
         return;
     }
     size_t pos;
-    struct coord_conflict *c = id > 0 ? s_conflict_find(f, (uint64_t)id, &pos) : NULL;
+    struct coord_conflict *c = id > 0 ? coord_fsm_conflict_find(f, (uint64_t)id, &pos) : NULL;
     if (!c) {
         f->res->status = -ENOENT;
         snprintf(f->res->message, sizeof f->res->message, "no open conflict %lld",
@@ -870,7 +873,12 @@ coord_fsm_apply(coord_fsm_t *f, const void *data, size_t len, uint64_t index)
         if (plen <= len - COORD_ENTRY_HDR) {
             len = COORD_ENTRY_HDR + plen; /* drop the padding raft adds on disk */
         }
-        if (p[2] == COORD_ENTRY_GROUP) {
+        if (origin > COORD_MAX_NODE_ID) {
+            s_result_next(f);
+            f->res->status = -EPROTO;
+            snprintf(f->res->message, sizeof f->res->message,
+                     "entry %" PRIu64 ": origin %" PRIu64 " is not a node id", index, origin);
+        } else if (p[2] == COORD_ENTRY_GROUP) {
             s_apply_group(f, p + COORD_ENTRY_HDR, len - COORD_ENTRY_HDR, origin, index);
         } else {
             s_result_next(f);
@@ -880,130 +888,4 @@ coord_fsm_apply(coord_fsm_t *f, const void *data, size_t len, uint64_t index)
     f->res = NULL;
     pthread_rwlock_unlock(&f->lock);
     return &f->results;
-}
-
-/* ---- reads ------------------------------------------------------------------------------ */
-
-static json_t *
-s_rec_json(const struct coord_log_rec *r)
-{
-    char id[VX_EVENT_ID_STR];
-    vx_event_id_format(r->eid, id);
-    const char *type = vx_event_type_name(r->type);
-    return json_pack("{s:I, s:I, s:s, s:s, s:s, s:I, s:o, s:s}", "seq", (json_int_t)r->seq,
-                     "index", (json_int_t)r->index, "id", id, "type", type ? type : "unknown",
-                     "path", r->path, "origin", (json_int_t)r->origin, "vector_clock",
-                     coord_vclock_packed_json(r->clock), "relation", r->relation);
-}
-
-json_t *
-coord_fsm_log(coord_fsm_t *f, uint64_t from, size_t limit)
-{
-    pthread_rwlock_rdlock(&f->lock);
-    uint64_t first = f->n_events - f->ring_n + 1;
-    if (from < first) {
-        from = first;
-    }
-    json_t *events = json_array();
-    uint64_t seq = from;
-    for (; seq <= f->n_events && json_array_size(events) < limit; seq++) {
-        json_array_append_new(events, s_rec_json(&f->ring[(seq - 1) % f->ring_cap]));
-    }
-    json_t *out = json_pack("{s:I, s:I, s:I, s:o}", "first", (json_int_t)first, "next",
-                            (json_int_t)seq, "total", (json_int_t)f->n_events, "events", events);
-    pthread_rwlock_unlock(&f->lock);
-    return out;
-}
-
-json_t *
-coord_fsm_key_json(const struct coord_key *k)
-{
-    json_t *counters = json_object();
-    for (size_t i = 0; i < k->n_counters; i++) {
-        json_object_set_new(counters, k->counters[i].name,
-                            json_integer((json_int_t)coord_pn_value(&k->counters[i].c)));
-    }
-    json_t *o = json_pack("{s:s, s:I, s:o, s:o, s:o, s:o, s:I, s:I}", "key", k->path,
-                          "revision", (json_int_t)k->rev, "register",
-                          coord_lww_to_json(&k->reg), "vector_clock",
-                          coord_vclock_to_json(&k->clock), "tags",
-                          coord_orset_elements(&k->tags), "counters", counters, "events",
-                          (json_int_t)k->events, "last_seq", (json_int_t)k->last_seq);
-    if (k->open_conflict) {
-        json_object_set_new(o, "open_conflict", json_integer((json_int_t)k->open_conflict));
-    }
-    return o;
-}
-
-json_t *
-coord_fsm_key(coord_fsm_t *f, const char *key)
-{
-    pthread_rwlock_rdlock(&f->lock);
-    struct coord_key *k = coord_fsm_key_get(f, key, false);
-    json_t *o = k ? coord_fsm_key_json(k) : NULL;
-    pthread_rwlock_unlock(&f->lock);
-    return o;
-}
-
-uint64_t
-coord_fsm_revision(coord_fsm_t *f)
-{
-    pthread_rwlock_rdlock(&f->lock);
-    uint64_t rev = f->revision;
-    pthread_rwlock_unlock(&f->lock);
-    return rev;
-}
-
-json_t *
-coord_fsm_conflicts(coord_fsm_t *f)
-{
-    pthread_rwlock_rdlock(&f->lock);
-    json_t *a = json_array();
-    for (size_t i = 0; i < f->n_conflicts; i++) {
-        const struct coord_conflict *c = &f->conflicts[i];
-        json_array_append_new(
-            a, json_pack("{s:I, s:s, s:s, s:I, s:O}", "id", (json_int_t)c->id, "key", c->key,
-                         "strategy", "user_intervention", "opened_index",
-                         (json_int_t)c->opened_index, "candidates", c->candidates));
-    }
-    pthread_rwlock_unlock(&f->lock);
-    return a;
-}
-
-bool
-coord_fsm_conflict_open(coord_fsm_t *f, uint64_t id)
-{
-    pthread_rwlock_rdlock(&f->lock);
-    bool open = s_conflict_find(f, id, NULL) != NULL;
-    pthread_rwlock_unlock(&f->lock);
-    return open;
-}
-
-json_t *
-coord_fsm_stats(coord_fsm_t *f)
-{
-    pthread_rwlock_rdlock(&f->lock);
-    json_t *by = json_object();
-    for (int i = 0; i < COORD_N_STRATEGIES; i++) {
-        json_object_set_new(by, coord_strategy_name((enum coord_strategy)i),
-                            json_integer((json_int_t)f->counts[i]));
-    }
-    json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:o}", "events",
-                          (json_int_t)f->n_events, "keys", (json_int_t)f->n_keys, "revision",
-                          (json_int_t)f->revision, "applied_index",
-                          (json_int_t)f->last_index, "conflicts", by, "open_conflicts",
-                          (json_int_t)f->n_conflicts, "resolved", (json_int_t)f->resolved,
-                          "stale_writes", (json_int_t)f->stale, "cluster_clock",
-                          coord_vclock_to_json(&f->cluster));
-    pthread_rwlock_unlock(&f->lock);
-    return o;
-}
-
-uint64_t
-coord_fsm_events(coord_fsm_t *f)
-{
-    pthread_rwlock_rdlock(&f->lock);
-    uint64_t n = f->n_events;
-    pthread_rwlock_unlock(&f->lock);
-    return n;
 }

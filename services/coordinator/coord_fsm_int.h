@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The state machine's internals, shared by its apply (coord_fsm.c) and snapshot
- * (coord_fsm_snap.c) halves. */
+/* The state machine's internals, shared by its apply (coord_fsm.c), read (coord_fsm_read.c)
+ * and snapshot (coord_fsm_snap.c) parts. */
 #ifndef COORD_FSM_INT_H
 #define COORD_FSM_INT_H
 
@@ -89,5 +89,7 @@ void coord_fsm_log_push(coord_fsm_t *f, struct coord_log_rec *rec);
 void coord_fsm_rec_fill(struct coord_log_rec *rec, const char *path,
                         const struct coord_vclock *clock);
 json_t *coord_fsm_key_json(const struct coord_key *k);
+/* The open conflict id (and its position), NULL when none. */
+struct coord_conflict *coord_fsm_conflict_find(coord_fsm_t *f, uint64_t id, size_t *pos);
 
 #endif

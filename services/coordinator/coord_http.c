@@ -331,6 +331,7 @@ cb_post_events(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
         vx_http_error(resp, n ? 413 : 400, n ? "too_many_events" : "invalid_event",
                       "a request carries 1 to %d events, got %zu", S_MAX_EVENTS_PER_REQUEST, n);
         coord_http_outcome(resp, COORD_OUTCOME_NOT_DONE);
+        free(cond_value);
         return;
     }
     if (s_refuse_write(h, resp)) {

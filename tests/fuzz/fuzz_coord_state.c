@@ -6,7 +6,7 @@
  * must be accepted or refused cleanly. Whatever state results must then survive a snapshot
  * and a restore into another state machine unchanged (every read of it renders the same), so
  * a decoder that accepts what the encoder cannot write back, or the reverse, aborts.
- * fuzz-sources: lib/vx_metrics.c services/coordinator/coord_fsm.c services/coordinator/coord_fsm_snap.c services/coordinator/coord_crdt.c services/coordinator/coord_vclock.c services/coordinator/coord_config.c */
+ * fuzz-sources: lib/vx_metrics.c services/coordinator/coord_fsm.c services/coordinator/coord_fsm_read.c services/coordinator/coord_fsm_snap.c services/coordinator/coord_crdt.c services/coordinator/coord_vclock.c services/coordinator/coord_config.c */
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -313,8 +313,9 @@ ch_call(struct ch_cluster *c, ch_client_t *cl, size_t i, const char *method, con
     ck_assert_ptr_nonnull(curl);
     curl_easy_reset(curl);
     char url[1024];
-    snprintf(url, sizeof url, "http://%s:%u%s", c->node[i].host, (unsigned)c->node[i].rest_port,
-             path);
+    /* A node set up by hand (a joiner) has no host: loopback. */
+    snprintf(url, sizeof url, "http://%s:%u%s", c->node[i].host[0] ? c->node[i].host : "127.0.0.1",
+             (unsigned)c->node[i].rest_port, path);
     struct curl_slist *hdrs = curl_slist_append(NULL, "Authorization: Bearer " CH_TOKEN);
     hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
     hdrs = curl_slist_append(hdrs, "Expect:");
