@@ -399,8 +399,8 @@ s_resolve_concurrent(coord_fsm_t *f, struct coord_key *k, const struct coord_vcl
         break;
     }
     case COORD_USER: {
-        struct coord_conflict *c = k->open_conflict ? coord_fsm_conflict_find(f, k->open_conflict, NULL)
-                                                    : NULL;
+        struct coord_conflict *c =
+            k->open_conflict ? coord_fsm_conflict_find(f, k->open_conflict, NULL) : NULL;
         if (!c) {
             if (f->n_conflicts == f->cap_conflicts) {
                 f->cap_conflicts = f->cap_conflicts ? 2 * f->cap_conflicts : 8;

@@ -104,13 +104,13 @@ s_propose_one(coord_raft_t *r)
     g->req.data = g;
     /* Whole 8-byte words (parts are padded): entries of other lengths did not read back
      * correctly from raft 0.15's segments after a restart. */
-    struct raft_buffer buf = {.len = COORD_ENTRY_HDR + bytes,
-                              .base = raft_malloc(COORD_ENTRY_HDR + bytes)};
-    if (!buf.base) {
-        vx_oom(buf.len);
+    uint8_t *base = raft_malloc(COORD_ENTRY_HDR + bytes);
+    if (!base) {
+        vx_oom(COORD_ENTRY_HDR + bytes);
     }
-    coord_entry_header(buf.base, COORD_ENTRY_GROUP, r->opts.node_id, bytes);
-    uint8_t *p = (uint8_t *)buf.base + COORD_ENTRY_HDR;
+    struct raft_buffer buf = {.len = COORD_ENTRY_HDR + bytes, .base = base};
+    coord_entry_header(base, COORD_ENTRY_GROUP, r->opts.node_id, bytes);
+    uint8_t *p = base + COORD_ENTRY_HDR;
     for (size_t i = 0; i < n; i++) {
         struct coord_op *op = r->pend_head;
         r->pend_head = op->next;

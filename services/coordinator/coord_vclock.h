@@ -56,8 +56,9 @@ const char *coord_order_name(enum coord_order o);
 /* {"name": counter, ...} (new reference). */
 json_t *coord_vclock_to_json(const struct coord_vclock *c);
 
-/* A compact copy for keeping many clocks: [entries u16 little-endian] then per entry [name length u8][name]
- * [counter u64 little-endian]. coord_vclock_packed_size bytes are written by _pack. */
+/* A compact copy for keeping many clocks: [entries u16 little-endian] then per entry
+ * [name length u8][name][counter u64 little-endian]. _pack writes coord_vclock_packed_size
+ * bytes. */
 size_t coord_vclock_packed_size(const struct coord_vclock *c);
 void coord_vclock_pack(const struct coord_vclock *c, uint8_t *out);
 /* The JSON form of a packed clock (new reference). */

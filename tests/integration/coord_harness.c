@@ -123,8 +123,9 @@ ch_start_host(struct ch_cluster *c, size_t n, const char *extra, const char *hos
         d->input_port = vt_free_port();
         snprintf(d->host, sizeof d->host, "127.0.0.1");
         off += (size_t)snprintf(c->members + off, sizeof c->members - off, "%s%llu@%s:%u/%u/%u",
-                                i ? "," : "", (unsigned long long)d->id, host, (unsigned)d->raft_port,
-                                (unsigned)d->rest_port, (unsigned)d->input_port);
+                                i ? "," : "", (unsigned long long)d->id, host,
+                                (unsigned)d->raft_port, (unsigned)d->rest_port,
+                                (unsigned)d->input_port);
     }
     for (size_t i = 0; i < n; i++) {
         s_write_config(c, i, "127.0.0.1", extra, NULL);
@@ -133,8 +134,8 @@ ch_start_host(struct ch_cluster *c, size_t n, const char *extra, const char *hos
 }
 
 void
-ch_start_netns(struct ch_cluster *c, size_t n, const char *extra, const char *const *extra_node,
-               const struct cn_net *net)
+ch_start_netns(struct ch_cluster *c, size_t n, const char *extra,
+               const char *const *extra_node, const struct cn_net *net)
 {
     s_prepare(c, n);
     ck_assert_uint_le(n, net->n);
@@ -314,8 +315,8 @@ ch_call(struct ch_cluster *c, ch_client_t *cl, size_t i, const char *method, con
     curl_easy_reset(curl);
     char url[1024];
     /* A node set up by hand (a joiner) has no host: loopback. */
-    snprintf(url, sizeof url, "http://%s:%u%s", c->node[i].host[0] ? c->node[i].host : "127.0.0.1",
-             (unsigned)c->node[i].rest_port, path);
+    const char *host = c->node[i].host[0] ? c->node[i].host : "127.0.0.1";
+    snprintf(url, sizeof url, "http://%s:%u%s", host, (unsigned)c->node[i].rest_port, path);
     struct curl_slist *hdrs = curl_slist_append(NULL, "Authorization: Bearer " CH_TOKEN);
     hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
     hdrs = curl_slist_append(hdrs, "Expect:");

@@ -41,8 +41,8 @@ void ch_start(struct ch_cluster *c, size_t n, const char *extra);
 void ch_start_host(struct ch_cluster *c, size_t n, const char *extra, const char *host);
 /* The same with node i in net's namespace i (net set up by cn_setup with at least n nodes).
  * extra_node[i] (may be NULL, or hold NULLs) adds YAML lines to node i alone. */
-void ch_start_netns(struct ch_cluster *c, size_t n, const char *extra, const char *const *extra_node,
-                    const struct cn_net *net);
+void ch_start_netns(struct ch_cluster *c, size_t n, const char *extra,
+                    const char *const *extra_node, const struct cn_net *net);
 /* Starts (or restarts, with its data dir) node i. */
 void ch_start_node(struct ch_cluster *c, size_t i);
 /* SIGTERM node i; fails the test unless it exits 0. */

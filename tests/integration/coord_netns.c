@@ -166,7 +166,8 @@ cn_cleanup(const char *prefix)
     char links[16384];
     if (s_ip_try(links, sizeof links, "-o link show") == 0) {
         char *lsave = NULL;
-        for (char *line = strtok_r(links, "\n", &lsave); line; line = strtok_r(NULL, "\n", &lsave)) {
+        for (char *line = strtok_r(links, "\n", &lsave); line;
+             line = strtok_r(NULL, "\n", &lsave)) {
             char name[64];
             if (sscanf(line, "%*d: %63[^:@]", name) == 1 && strncmp(name, prefix, plen) == 0 &&
                 (name[plen] < '0' || name[plen] > '9')) {

@@ -95,7 +95,8 @@ s_all_totals(struct ch_cluster *c, long long want, int timeout_ms, unsigned skip
     for (int waited = 0; waited <= timeout_ms; waited += 50) {
         bool all = true;
         for (size_t i = 0; i < c->n; i++) {
-            if (!(skip & (1u << i)) && ch_int(c, i, "/v1/log?limit=0&consistency=any", "total") != want) {
+            if (!(skip & (1u << i)) &&
+                ch_int(c, i, "/v1/log?limit=0&consistency=any", "total") != want) {
                 all = false;
             }
         }
