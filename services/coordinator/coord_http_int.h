@@ -7,15 +7,14 @@
 #include <stdbool.h>
 
 #include "coord_http.h"
-
-#define COORD_HTTP_N_REASONS 8
+#include "vx_drop.h"
 
 struct coord_http {
     coord_raft_t *raft;
     coord_fsm_t *fsm;
     struct coord_http_opts opts;
     uint64_t node_id;
-    vx_counter_t *invalid[COORD_HTTP_N_REASONS];
+    struct vx_drops invalid; /* events refused at the REST boundary */
     vx_counter_t *received_rest;
 };
 

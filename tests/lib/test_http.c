@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Tests of vx_http over real loopback HTTP: built-ins, routing, limits, auth, JSON, metrics. */
+/* Tests of vx_http over real loopback HTTP: built-ins, routing, limits, the admin token, JSON,
+ * metrics, handler workers and the body budget (TLS: test_http_tls.c). */
 #include <arpa/inet.h>
 #include <check.h>
 #include <curl/curl.h>
@@ -14,6 +15,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
 
 #include "vx_http.h"
 #include "vx_metrics.h"
@@ -576,6 +578,7 @@ END_TEST
 
 static atomic_int s_in_flight;
 static atomic_int s_max_in_flight;
+static atomic_int s_gather_target; /* handlers wait until this many ran at once */
 
 static uint64_t
 s_now_ms(void)
@@ -585,8 +588,8 @@ s_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Holds each request until all clients are inside a handler at once (or 5 s pass), which
- * shows that handlers run concurrently, one thread per connection. */
+/* Holds each request until s_gather_target handlers are inside at once (or 5 s pass), which
+ * shows how many handlers run concurrently. */
 static void
 h_gather(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
@@ -597,7 +600,8 @@ h_gather(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     while (now > max && !atomic_compare_exchange_weak(&s_max_in_flight, &max, now)) {
     }
     uint64_t deadline = s_now_ms() + 5000;
-    while (atomic_load(&s_max_in_flight) < N_CLIENTS && s_now_ms() < deadline) {
+    while (atomic_load(&s_max_in_flight) < atomic_load(&s_gather_target) &&
+           s_now_ms() < deadline) {
         usleep(1000);
     }
     atomic_fetch_sub(&s_in_flight, 1);
@@ -622,11 +626,16 @@ s_client(void *arg)
     return NULL;
 }
 
+/* Handlers run on a bounded pool of workers: with as many workers as clients every handler
+ * runs at once; with 4, never more than 4 run at once and every request is still answered. */
 START_TEST(t_concurrent_clients)
 {
     curl_global_init(CURL_GLOBAL_ALL); /* before threads: curl's lazy init is not thread-safe */
     struct server s;
-    struct vx_http_opts opts = {.bind = "127.0.0.1", .conn_limit = 2 * N_CLIENTS};
+    unsigned workers = _i == 0 ? N_CLIENTS : 4;
+    atomic_store(&s_gather_target, (int)workers);
+    struct vx_http_opts opts = {.bind = "127.0.0.1", .conn_limit = 2 * N_CLIENTS,
+                                .workers = workers};
     s.metrics = vx_metrics_new();
     s.http = vx_http_new(&opts, s.metrics, NULL);
     ck_assert_int_eq(vx_http_route(s.http, "GET", "/v1/gather", h_gather, NULL), 0);
@@ -643,13 +652,104 @@ START_TEST(t_concurrent_clients)
         ok += clients[i].status == 200;
     }
     ck_assert_int_eq(ok, N_CLIENTS);
-    ck_assert_int_eq(atomic_load(&s_max_in_flight), N_CLIENTS);
+    ck_assert_int_eq(atomic_load(&s_max_in_flight), (int)workers);
     vx_counter_t *c = vx_metrics_counter(s.metrics, "vexfs_http_requests_total", "",
                                          "route", "/v1/gather", "method", "GET", "code", "200",
                                          NULL);
     ck_assert_uint_eq(vx_counter_value(c), N_CLIENTS);
     s_server_stop(&s);
     curl_global_cleanup();
+}
+END_TEST
+
+/* A raw connection that sends a POST's headers and the first part of its body. */
+static int
+s_partial_post(uint16_t port, size_t declared, size_t sent)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    char head[256];
+    int n = snprintf(head, sizeof head,
+                     "POST /v1/echo HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN "\r\n"
+                     "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                     declared);
+    ck_assert_int_eq(send(fd, head, (size_t)n, MSG_NOSIGNAL), n);
+    char *body = malloc(declared);
+    memset(body, ' ', declared);
+    body[0] = '{';
+    body[declared - 1] = '}';
+    ck_assert_int_eq(send(fd, body, sent, MSG_NOSIGNAL), (ssize_t)sent);
+    free(body);
+    return fd;
+}
+
+/* Sends the rest of the body and returns the status line's code. */
+static int
+s_finish_post(int fd, size_t declared, size_t sent)
+{
+    char *body = malloc(declared);
+    memset(body, ' ', declared);
+    body[declared - 1] = '}';
+    ck_assert_int_eq(send(fd, body + sent, declared - sent, MSG_NOSIGNAL),
+                     (ssize_t)(declared - sent));
+    free(body);
+    char reply[2048];
+    size_t got = 0;
+    while (got < sizeof reply - 1 && !memmem(reply, got, "\r\n\r\n", 4)) {
+        ssize_t r = recv(fd, reply + got, sizeof reply - 1 - got, 0);
+        if (r <= 0) {
+            break;
+        }
+        got += (size_t)r;
+    }
+    reply[got] = '\0';
+    close(fd);
+    int code = 0;
+    sscanf(reply, "HTTP/1.1 %d", &code);
+    return code;
+}
+
+struct held_bytes {
+    vx_metrics_t *m;
+    double want;
+};
+
+static bool
+cb_held(void *arg)
+{
+    struct held_bytes *hb = arg;
+    return vx_gauge_value(vx_metrics_gauge(hb->m, "vexfs_http_body_bytes", "", NULL)) >=
+           hb->want;
+}
+
+/* However many connections there are, the bodies held at once stay within the budget: a body
+ * that would pass it gets 503 busy, and the memory comes back when requests end. */
+START_TEST(t_body_memory)
+{
+    struct vx_http_opts opts = {.bind = "127.0.0.1", .token = TOKEN, .body_limit = 2048,
+                                .body_memory = 5000};
+    vx_metrics_t *m = vx_metrics_new();
+    vx_http_t *h = vx_http_new(&opts, m, NULL);
+    ck_assert_int_eq(vx_http_route(h, "POST", "/v1/echo", h_echo, NULL), 0);
+    ck_assert_int_eq(vx_http_start(h), 0);
+    uint16_t port = vx_http_port(h);
+    int a = s_partial_post(port, 2000, 1500);
+    int b = s_partial_post(port, 2000, 1500);
+    struct held_bytes hb = {m, 2 * 2049};
+    ck_assert_msg(vt_wait_until(cb_held, &hb, 10000), "two bodies are not held");
+    int c = s_partial_post(port, 2000, 1500);
+    ck_assert_int_eq(s_finish_post(c, 2000, 1500), 503);
+    ck_assert_int_eq(s_finish_post(a, 2000, 1500), 200);
+    ck_assert_int_eq(s_finish_post(b, 2000, 1500), 200);
+    ck_assert_uint_eq(vx_counter_value(vx_metrics_counter(
+                          m, "vexfs_http_body_memory_refused_total", "", NULL)),
+                      1);
+    vx_http_destroy(&h); /* every request ended: the gauge is back to zero */
+    ck_assert_double_eq(vx_gauge_value(vx_metrics_gauge(m, "vexfs_http_body_bytes", "", NULL)),
+                        0);
+    vx_metrics_destroy(&m);
 }
 END_TEST
 
@@ -661,6 +761,9 @@ START_TEST(t_setup_errors)
     ck_assert_str_eq(err, "bind is not an IPv4 address");
     struct vx_http_opts empty_token = {.bind = "127.0.0.1", .token = ""};
     ck_assert_ptr_null(vx_http_new(&empty_token, NULL, &err));
+    struct vx_http_opts per_ip = {.bind = "127.0.0.1", .conn_limit = 10, .conn_limit_per_ip = 11};
+    ck_assert_ptr_null(vx_http_new(&per_ip, NULL, &err));
+    ck_assert_str_eq(err, "the per-address connection limit exceeds the connection limit");
     ck_assert_ptr_null(vx_http_new(NULL, NULL, &err));
 
     /* Bad patterns and methods. */
@@ -719,12 +822,17 @@ s_suite(void)
         {"forbidden_without_token", t_forbidden_without_token},
         {"post_json", t_post_json},
         {"concurrent_clients", t_concurrent_clients},
+        {"body_memory", t_body_memory},
         {"setup_errors", t_setup_errors},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);
         tcase_set_timeout(tc, 30);
-        tcase_add_test(tc, cases[i].test);
+        if (cases[i].test == t_concurrent_clients) {
+            tcase_add_loop_test(tc, cases[i].test, 0, 2);
+        } else {
+            tcase_add_test(tc, cases[i].test);
+        }
         suite_add_tcase(s, tc);
     }
     return s;
