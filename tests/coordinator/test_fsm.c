@@ -45,7 +45,7 @@ s_batch(const char *path, const char *value, unsigned idn, size_t *len)
     json_t *j = json_loads(json, 0, &jerr);
     vx_event_t *e = NULL;
     char err[256];
-    const char *reason;
+    enum vx_drop_reason reason = VX_DROP_N;
     ck_assert_int_eq(vx_event_from_json(j, a, &e, err, sizeof err, &reason), 0);
     vx_batch_t b = VEXFS__V1__EVENT_BATCH__INIT;
     b.events = &e;

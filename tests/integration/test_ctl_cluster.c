@@ -171,6 +171,14 @@ START_TEST(t_get_with_consistency)
                      200);
     long long rev = json_integer_value(json_object_get(o, "revision"));
     json_decref(o);
+    /* The REST answer carries the revision as its ETag, for If-Match. */
+    struct ch_resp hr;
+    ch_call(&c, NULL, L, "GET", "/v1/state/ctl/a%20b.txt", NULL, NULL, 10000, &hr);
+    ck_assert_int_eq(hr.status, 200);
+    char etag[40];
+    snprintf(etag, sizeof etag, "\"%lld\"", rev);
+    ck_assert_str_eq(hr.etag, etag);
+    ch_resp_fini(&hr);
     char url[64], want[128];
     s_url(&c, F, url);
     struct vt_run_result r;
