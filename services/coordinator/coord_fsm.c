@@ -93,20 +93,20 @@ coord_fsm_counter(struct coord_key *k, const char *name)
 }
 
 static void
-s_idgen_reset(struct coord_idgen *g)
+s_idgen_reset(struct coord_idgen *g, size_t cap)
 {
     if (!g->ids) {
-        g->ids = vx_malloc(COORD_RECENT_IDS * sizeof *g->ids);
-        g->slots = vx_malloc(2 * COORD_RECENT_IDS * sizeof *g->slots);
+        g->ids = vx_malloc(cap * sizeof *g->ids);
+        g->slots = vx_malloc(2 * cap * sizeof *g->slots);
     }
-    memset(g->slots, 0, 2 * COORD_RECENT_IDS * sizeof *g->slots);
+    memset(g->slots, 0, 2 * cap * sizeof *g->slots);
     g->n = 0;
 }
 
 static bool
-s_idgen_has(const struct coord_idgen *g, const uint8_t *id)
+s_idgen_has(const struct coord_idgen *g, size_t cap, const uint8_t *id)
 {
-    size_t mask = 2 * COORD_RECENT_IDS - 1;
+    size_t mask = 2 * cap - 1;
     for (size_t h = (size_t)vx_hash64(id, COORD_EID_LEN, 7) & mask;; h = (h + 1) & mask) {
         uint32_t s = g->slots[h];
         if (s == 0) {
@@ -121,21 +121,22 @@ s_idgen_has(const struct coord_idgen *g, const uint8_t *id)
 bool
 coord_fsm_id_seen(coord_fsm_t *f, const uint8_t *id)
 {
-    return s_idgen_has(&f->gen[0], id) || s_idgen_has(&f->gen[1], id);
+    return s_idgen_has(&f->gen[0], f->recent_ids, id) ||
+           s_idgen_has(&f->gen[1], f->recent_ids, id);
 }
 
 void
 coord_fsm_id_add(coord_fsm_t *f, const uint8_t *id)
 {
     struct coord_idgen *g = &f->gen[f->cur];
-    if (g->n == COORD_RECENT_IDS) {
+    if (g->n == f->recent_ids) {
         f->cur ^= 1;
         g = &f->gen[f->cur];
-        s_idgen_reset(g);
+        s_idgen_reset(g, f->recent_ids);
     }
     memcpy(g->ids[g->n], id, COORD_EID_LEN);
     g->n++;
-    size_t mask = 2 * COORD_RECENT_IDS - 1;
+    size_t mask = 2 * f->recent_ids - 1;
     size_t h = (size_t)vx_hash64(id, COORD_EID_LEN, 7) & mask;
     while (g->slots[h] != 0) {
         h = (h + 1) & mask;
@@ -192,8 +193,8 @@ coord_fsm_clear(coord_fsm_t *f)
     }
     f->n_conflicts = 0;
     f->conflict_seq = 0;
-    s_idgen_reset(&f->gen[0]);
-    s_idgen_reset(&f->gen[1]);
+    s_idgen_reset(&f->gen[0], f->recent_ids);
+    s_idgen_reset(&f->gen[1], f->recent_ids);
     f->cur = 0;
     memset(f->counts, 0, sizeof f->counts);
     f->resolved = f->stale = 0;
@@ -213,13 +214,18 @@ coord_fsm_new(const struct coord_fsm_opts *opts)
         f->opts.log_memory = 16;
     }
     pthread_rwlock_init(&f->lock, NULL);
+    /* A power of two (the id table masks its hash); fewer only in tests and fuzzing. */
+    f->recent_ids = COORD_RECENT_IDS;
+    while (opts->recent_ids && f->recent_ids > opts->recent_ids && f->recent_ids > 16) {
+        f->recent_ids /= 2;
+    }
     f->n_buckets = 1024;
     f->buckets = vx_calloc(f->n_buckets, sizeof *f->buckets);
     f->ring_cap = f->opts.log_memory;
     f->ring = vx_calloc(f->ring_cap, sizeof *f->ring);
     coord_vclock_init(&f->cluster);
-    s_idgen_reset(&f->gen[0]);
-    s_idgen_reset(&f->gen[1]);
+    s_idgen_reset(&f->gen[0], f->recent_ids);
+    s_idgen_reset(&f->gen[1], f->recent_ids);
     vx_metrics_t *m = opts->metrics;
     if (m) {
         for (int i = 0; i < COORD_N_STRATEGIES; i++) {

@@ -70,6 +70,8 @@ struct coord_fsm_opts {
     struct coord_strategies strategies;
     bool resolve_conflicts;   /* false: every conflict last-writer-wins */
     size_t log_memory;        /* events kept for GET /v1/log */
+    size_t recent_ids;        /* event ids remembered per deduplication generation (two kept);
+                               * 0: 32768; smaller only for tests and fuzzing */
     vx_metrics_t *metrics;    /* may be NULL (unit tests) */
 };
 

@@ -68,6 +68,7 @@ struct coord_fsm {
     uint64_t counts[COORD_N_STRATEGIES];
     uint64_t resolved, stale;
     struct coord_idgen gen[2];
+    size_t recent_ids;            /* ids per generation (COORD_RECENT_IDS) */
     int cur;
     uint64_t revision;            /* changes applied: events and resolutions */
     struct coord_apply_results results; /* of the last entry applied */

@@ -350,7 +350,7 @@ s_restore_doc(coord_fsm_t *f, json_t *doc, json_int_t *version, int *cur)
 static int
 s_restore_ids(coord_fsm_t *f, int g, const uint8_t *ids, size_t n)
 {
-    if (n > COORD_RECENT_IDS) {
+    if (n > f->recent_ids) {
         return -EPROTO;
     }
     f->cur = g;
@@ -398,7 +398,7 @@ s_restore_v3(coord_fsm_t *f, const uint8_t *data, size_t len)
     size_t n_ids[2];
     for (int g = 0; g < 2; g++) {
         n_ids[g] = (size_t)s_get(&in, 4);
-        ids[g] = n_ids[g] <= COORD_RECENT_IDS ? s_get_bytes(&in, n_ids[g] * COORD_EID_LEN) : NULL;
+        ids[g] = n_ids[g] <= f->recent_ids ? s_get_bytes(&in, n_ids[g] * COORD_EID_LEN) : NULL;
         if (!ids[g] && n_ids[g]) {
             return -EPROTO;
         }
@@ -456,7 +456,7 @@ s_restore_json(coord_fsm_t *f, json_t *doc)
         json_t *hex = json_array_get(ids, (size_t)g);
         size_t hl = json_string_length(hex);
         if (!json_is_string(hex) || hl % (2 * COORD_EID_LEN) != 0 ||
-            hl / (2 * COORD_EID_LEN) > COORD_RECENT_IDS) {
+            hl / (2 * COORD_EID_LEN) > f->recent_ids) {
             return -EPROTO;
         }
         size_t n = hl / (2 * COORD_EID_LEN);

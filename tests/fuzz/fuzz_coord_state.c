@@ -20,7 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static coord_fsm_t *
 s_fsm(void)
 {
-    struct coord_fsm_opts o = {.log_memory = 64, .resolve_conflicts = true};
+    /* A small id table: each input builds two state machines. */
+    struct coord_fsm_opts o = {.log_memory = 64, .recent_ids = 64, .resolve_conflicts = true};
     char err[64];
     if (coord_strategies_parse(&o.strategies, "/m/=merge,/u/=user_intervention",
                                "last_writer_wins", err, sizeof err) < 0) {
