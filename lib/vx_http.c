@@ -245,6 +245,9 @@ s_send(struct vx_http_req *req, struct vx_http_resp *resp)
     } else if (status == MHD_HTTP_UNAUTHORIZED) {
         MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     }
+    for (size_t i = 0; i < resp->n_headers && i < VX_HTTP_RESP_HEADERS; i++) {
+        MHD_add_response_header(r, resp->headers[i].name, resp->headers[i].value);
+    }
     vx_http_conn_deadline(req->h, req->conn, false); /* the client has timeout_s to take it */
     enum MHD_Result ret = MHD_queue_response(req->conn, status, r);
     MHD_destroy_response(r);
@@ -856,6 +859,26 @@ json_t *
 vx_http_req_json(const vx_http_req_t *req)
 {
     return req->json;
+}
+
+void
+vx_http_resp_header(struct vx_http_resp *resp, const char *name, const char *fmt, ...)
+{
+    size_t i = 0;
+    while (i < resp->n_headers && strcasecmp(resp->headers[i].name, name) != 0) {
+        i++;
+    }
+    if (i == VX_HTTP_RESP_HEADERS) {
+        return;
+    }
+    resp->headers[i].name = name;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(resp->headers[i].value, sizeof resp->headers[i].value, fmt, ap);
+    va_end(ap);
+    if (i == resp->n_headers) {
+        resp->n_headers++;
+    }
 }
 
 void

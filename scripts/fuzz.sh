@@ -49,11 +49,12 @@ CFLAGS=(-std=gnu11 -g -O1 -D_GNU_SOURCE -pthread -Wall -Wextra -Ilib -Ibuild/gen
 
 mkdir -p "$OUT/obj"
 
-# Rebuilds obj from src when src, a lib/ header or the generated header is newer.
+# Rebuilds obj from src when src, a lib/ header, a header beside src (a service's own) or the
+# generated header is newer.
 s_compile() {
     local src=$1 obj=$2
     shift 2
-    if [ -f "$obj" ] && [ -z "$(find "$src" lib/*.h "$GEN_H" -newer "$obj" 2>/dev/null | head -1)" ]; then
+    if [ -f "$obj" ] && [ -z "$(find "$src" lib/*.h "$(dirname "$src")"/*.h "$GEN_H" -newer "$obj" 2>/dev/null | head -1)" ]; then
         return 0
     fi
     echo "  CC      $src (fuzz)"
