@@ -823,6 +823,8 @@ au_alert_events_json(const struct au_alert *a)
 
 /* ---- building ---------------------------------------------------------------------------- */
 
+/* Parses every pattern (the first error wins and nothing is built) and indexes them by event
+ * type, so that an event is offered only to the patterns with an element of its type. */
 int
 au_engine_new(json_t *patterns, const struct au_engine_opts *opts, au_engine_t **out,
               char *err, size_t errlen)

@@ -80,8 +80,8 @@ s_entry_init(struct s_entry *e, struct au_workflow *w)
 }
 
 int
-au_flows_put(au_flows_t *f, json_t *def, const char *tenant, char mode, bool *created,
-             char *err, size_t errlen)
+au_flows_put(au_flows_t *f, json_t *def, const char *tenant, enum au_put_mode mode,
+             bool *created, char *err, size_t errlen)
 {
     struct au_workflow *w = NULL;
     int rc = au_workflow_parse(def, tenant, &w, err, errlen);
@@ -93,7 +93,7 @@ au_flows_put(au_flows_t *f, json_t *def, const char *tenant, char mode, bool *cr
     if (created != NULL) {
         *created = at < 0;
     }
-    if (at >= 0 && mode == 'a') {
+    if (at >= 0 && mode == AU_PUT_ADD) {
         snprintf(err, errlen, "workflow \"%s\" exists (PUT /v1/workflows/%s replaces it)", w->id,
                  w->id);
         rc = -EEXIST;
@@ -208,7 +208,7 @@ au_flows_load(au_flows_t *f, json_t *doc, char *err, size_t errlen)
             tenant = t ? t : "default";
         }
         char why[512];
-        rc = au_flows_put(tmp, def, tenant, 'a', NULL, why, sizeof why);
+        rc = au_flows_put(tmp, def, tenant, AU_PUT_ADD, NULL, why, sizeof why);
         if (rc < 0) {
             snprintf(err, errlen, "workflows[%zu]: %s", i, why);
             break;

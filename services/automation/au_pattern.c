@@ -222,6 +222,9 @@ s_cond_parse(json_t *j, const char *where, struct au_cond *c, struct s_perr *pe)
     return 0;
 }
 
+/* One element: its event type, within_ms and min_occurrences (each refused on the kinds
+ * where it means nothing, rather than silently ignored) and its conditions, compiled here so
+ * that the per-event test does no parsing. */
 static int
 s_element_parse(json_t *j, const char *where, enum au_kind kind, uint32_t idx,
                 struct au_element *el, struct s_perr *pe)
@@ -291,7 +294,10 @@ s_element_parse(json_t *j, const char *where, enum au_kind kind, uint32_t idx,
 }
 
 /* An action: alert (severity, message), workflow (the id of a workflow of the pattern's
- * tenant to start) or emit (an event template sent into propagation). */
+ * tenant to start) or emit (an event template sent into propagation). Each kind has its own
+ * key list, so a member of another kind is refused by name; a workflow id is not looked up
+ * here, since workflows may be added after the pattern (a missing one is counted when the
+ * pattern matches). */
 static int
 s_action_parse(json_t *a, const char *where, struct au_action *out, struct s_perr *pe)
 {
@@ -426,6 +432,9 @@ s_kind_check(struct au_pattern *p, struct s_perr *pe)
     return 0;
 }
 
+/* The whole pattern, in the order a reader would check it: the id first (every later message
+ * names it), then the keys, tenant, kind, skip, enabled, window, partition, elements and
+ * actions. The first problem found is reported and nothing is kept. */
 static int
 s_parse(json_t *j, struct au_pattern *p, struct s_perr *pe)
 {

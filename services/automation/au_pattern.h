@@ -153,6 +153,7 @@ bool au_element_match(const struct au_element *el, const vx_event_t *ev);
  * 4 bytes). Borrowed from ev or buf. */
 const char *au_field_get(const struct au_field *f, const vx_event_t *ev, char *buf, size_t len);
 
+/* Static strings. */
 const char *au_kind_name(enum au_kind k);
 const char *au_severity_name(enum au_severity s);
 

@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* What a completed match does (see au_server.h): counts it, starts the workflows it
+ * triggers, raises alerts into the bounded ring read by GET /v1/alerts, and sends emits. */
+#include <string.h>
+
+#include "au_expr.h"
+#include "au_server_priv.h"
+#include "vx_clock.h"
+#include "vx_log.h"
+
+/* The input of a workflow started by a match: the match, the event that completed it (null
+ * for an absence, which fires on time) and the matching events kept (max_match_events),
+ * oldest first. */
+static json_t *
+s_match_json(au_server_t *s, const struct au_alert *a, const char *tenant)
+{
+    return json_pack("{s:{s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:i}, s:o, s:o}", "match",
+                     "pattern", a->pattern_id, "tenant", tenant, "kind", au_kind_name(a->kind),
+                     "partition", a->partition, "events", (int)a->n_events, "first_ns",
+                     (json_int_t)a->first_ns, "time_ns", (json_int_t)a->time_ns,
+                     "events_truncated", (int)(a->n_truncated + a->n_over_budget), "event",
+                     s->cur_ev ? vx_event_to_json(s->cur_ev) : json_null(), "events",
+                     au_alert_events_json(a));
+}
+
+/* Starts ws[0..n) (references dropped) with the match as input. */
+static void
+s_match_start(au_server_t *s, const struct au_alert *a, const char *tenant,
+              struct au_workflow **ws, size_t n)
+{
+    if (n == 0) {
+        return;
+    }
+    json_t *input = s_match_json(s, a, tenant);
+    json_t *trig = json_pack("{s:s, s:s}", "kind", "pattern", "pattern", a->pattern_id);
+    for (size_t i = 0; i < n; i++) {
+        char id[AU_EXEC_ID_LEN];
+        au_server_submit(s, ws[i], input, trig, id);
+        au_workflow_unref(&ws[i]);
+    }
+    json_decref(trig);
+    json_decref(input);
+}
+
+/* A workflow action: starts that workflow of the pattern's tenant, or counts why not. */
+static void
+s_action_workflow(au_server_t *s, const struct au_alert *a, const struct au_action *act,
+                  const char *tenant)
+{
+    struct au_workflow *w = au_flows_get(s->flows, tenant, act->workflow);
+    if (w == NULL) {
+        vx_counter_add(vx_metrics_counter(s->metrics, "vexfs_automation_trigger_failures_total",
+                                          "Triggers that started no execution, by reason.",
+                                          "reason", "unknown_workflow", NULL),
+                       1);
+        vx_warn("AU-TRIGGER", "pattern %s: no workflow \"%s\" in tenant %s", a->pattern_id,
+                act->workflow, tenant);
+        return;
+    }
+    s_match_start(s, a, tenant, &w, 1);
+}
+
+/* An emit action: its event template evaluated over the match, sent into propagation. */
+static void
+s_action_emit(au_server_t *s, const struct au_alert *a, const struct au_action *act,
+              const char *tenant)
+{
+    json_t *ctx = s_match_json(s, a, tenant);
+    json_t *ev = au_template_eval(act->event, ctx);
+    char err[512];
+    if (au_server_emit(s, tenant, ev, err, sizeof err) < 0) {
+        vx_warn("AU-EMIT", "pattern %s: emit failed: %s", a->pattern_id, err);
+    }
+    json_decref(ev);
+    json_decref(ctx);
+}
+
+/* An alert action: a record in the ring (the oldest goes when full, counted as dropped). */
+static void
+s_action_alert(au_server_t *s, const struct au_alert *a, const char *tenant)
+{
+    uint64_t seq = s->seq + 1;
+    uint64_t span = a->time_ns - a->first_ns;
+    json_t *j = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:i}", "seq",
+                          (json_int_t)seq, "pattern", a->pattern_id, "tenant", tenant, "kind",
+                          au_kind_name(a->kind), "severity", au_severity_name(a->severity),
+                          "message", a->message, "partition", a->partition, "time_ns",
+                          (json_int_t)vx_wall_ns(), "span_ns", (json_int_t)span, "events",
+                          (int)a->n_events);
+    if (j == NULL) {
+        return;
+    }
+    s->seq++;
+    if (s->n == s->cap) {
+        json_decref(s->ring[s->head]);
+        s->head = (s->head + 1) % s->cap;
+        s->n--;
+        s->dropped++;
+    }
+    s->ring[(s->head + s->n) % s->cap] = j;
+    s->n++;
+    vx_counter_add(vx_metrics_counter(s->metrics, "vexfs_automation_alerts_total",
+                                      "Alerts raised, by pattern and severity.", "pattern",
+                                      a->pattern_id, "severity", au_severity_name(a->severity),
+                                      NULL),
+                   1);
+    vx_info("AU-ALERT", "pattern %s partition \"%.200s\" severity %s: %s", a->pattern_id,
+            a->partition, au_severity_name(a->severity), a->message);
+}
+
+/* Once per match (action 0), the tenant's workflows with a trigger on the pattern start;
+ * then each action does its kind. */
+void
+au_server_on_alert(const struct au_alert *a, void *arg)
+{
+    au_server_t *s = arg;
+    const struct au_pattern *pat = au_engine_pattern(s->engine, a->pattern);
+    const struct au_action *act = &pat->actions[a->action];
+    const char *tenant = pat->tenant;
+    if (a->action == 0) {
+        struct au_workflow *ws[AU_FLOWS_MAX_FIRE];
+        vx_counter_add(vx_metrics_counter(s->metrics, "vexfs_automation_matches_total",
+                                          "Completed pattern matches, by pattern.", "pattern",
+                                          a->pattern_id, NULL),
+                       1);
+        size_t n = au_flows_on_pattern(s->flows, tenant, a->pattern_id, ws, AU_FLOWS_MAX_FIRE);
+        s_match_start(s, a, tenant, ws, n);
+    }
+    switch (act->kind) {
+    case AU_ACTION_WORKFLOW:
+        s_action_workflow(s, a, act, tenant);
+        break;
+    case AU_ACTION_EMIT:
+        s_action_emit(s, a, act, tenant);
+        break;
+    case AU_ACTION_ALERT:
+        s_action_alert(s, a, tenant);
+        break;
+    }
+}
+
+json_t *
+au_server_alerts_json(au_server_t *s, const char *tenant, uint64_t since, size_t limit)
+{
+    json_t *arr = json_array();
+    pthread_mutex_lock(&s->lock);
+    uint64_t first = s->seq - s->n + 1; /* seq of ring[head] */
+    for (size_t i = 0; i < s->n && json_array_size(arr) < limit; i++) {
+        json_t *al = s->ring[(s->head + i) % s->cap];
+        if (first + i > since &&
+            strcmp(json_string_value(json_object_get(al, "tenant")), tenant) == 0) {
+            json_array_append(arr, al);
+        }
+    }
+    json_t *j = json_pack("{s:o, s:I, s:I}", "alerts", arr, "dropped", (json_int_t)s->dropped,
+                          "last_seq", (json_int_t)s->seq);
+    pthread_mutex_unlock(&s->lock);
+    return j;
+}

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Internals of the automation daemon shared by its files: au_server.c (start, stop, the loop
+ * and the input), au_server_patterns.c (the pattern set and its persistence),
+ * au_server_alerts.c (what a match does: alerts, workflows, emits), au_server_flows.c
+ * (workflow definitions, their persistence and submissions) and au_server_state.c (the state
+ * values and their triggers). Not for other files. */
+#ifndef AU_SERVER_PRIV_H
+#define AU_SERVER_PRIV_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "au_emit.h"
+#include "au_engine.h"
+#include "au_server.h"
+#include "vx_arena.h"
+#include "vx_wire.h"
+
+struct au_server {
+    const vx_config_t *cfg;
+    vx_metrics_t *metrics;
+    pthread_mutex_t lock;
+    /* Serializes pattern changes: each edits a copy of the current set, so two at once
+     * would lose one. Taken before lock, never while the loop waits on it. */
+    pthread_mutex_t edit_lock;
+    au_engine_t *engine;          /* under lock */
+    json_t **ring;                /* under lock: alerts, ring[(head + i) % cap] */
+    size_t cap, head, n;
+    uint64_t seq;                 /* seq of the newest alert */
+    uint64_t dropped;             /* alerts pushed out of the ring */
+    uint32_t max_partials;
+    uint32_t max_match_events;
+    uint64_t max_match_event_bytes;
+    uint64_t budget_ns;
+    zsock_t *input;
+    vx_arena_t *arena;
+    vx_seqtrack_t *seqs;
+    vx_counter_t *c_batches, *c_events, *c_bad, *c_gaps, *c_slow, *c_evictions;
+    vx_gauge_t *g_partials, *g_patterns, *g_kept_bytes;
+    vx_counter_t *c_trunc_cap, *c_trunc_budget;
+    uint64_t evictions_seen, trunc_cap_seen, trunc_budget_seen;
+    /* workflows */
+    au_flows_t *flows;
+    au_exec_t *exec;
+    au_breakers_t *breakers;
+    pthread_mutex_t state_lock;
+    json_t *state;                /* under state_lock: {"<tenant>":{...nested values...}} */
+    au_emit_t *emit;
+    char *state_dir;              /* NULL: nothing persists */
+    pthread_mutex_t save_lock;    /* orders writes of workflows.json */
+    const vx_event_t *cur_ev;     /* loop thread, lock held: the event being fed */
+    struct vx_span *spans;        /* loop thread: AU_SERVER_MAX_SPANS */
+};
+
+#define AU_SERVER_MAX_SPANS 65536 /* larger batches: kept events are packed again */
+
+/* ---- au_server_patterns.c ---- */
+
+/* Builds an engine for patterns (borrowed; NULL for none) with the daemon's options and
+ * au_server_on_alert as its callback. Returns 0 and *out (caller owns), or -errno with err. */
+int au_server_engine_build(au_server_t *s, json_t *patterns, au_engine_t **out, char *err,
+                           size_t errlen);
+/* Loads a patterns file (an array or {"patterns":[...]}) in place of the current set. */
+int au_server_load_patterns(au_server_t *s, const char *path, char *err, size_t errlen);
+
+/* ---- au_server_alerts.c ---- */
+
+/* The engine's alert callback (loop thread, lock held): counts the match, starts the
+ * workflows it triggers, raises alerts into the ring and sends emits. arg is the server. */
+void au_server_on_alert(const struct au_alert *a, void *arg);
+
+/* ---- au_server_flows.c ---- */
+
+/* Queues an execution of w (borrowed) with input and trigger (borrowed); a refusal is counted
+ * by reason. Returns au_exec_submit's result; id receives the execution's id. */
+int au_server_submit(au_server_t *s, struct au_workflow *w, json_t *input, json_t *trigger,
+                     char *id);
+/* Starts the tenant's workflows with an event trigger that ev satisfies (loop thread). */
+void au_server_event_triggers(au_server_t *s, const vx_event_t *ev);
+/* Sends an emit action's event (borrowed) into propagation; -errno with err on failure. */
+int au_server_emit(au_server_t *s, const char *tenant, json_t *event, char *err,
+                   size_t errlen);
+/* Loads workflows at start: state_dir/workflows.json when it exists, else workflows_path. */
+int au_server_load_workflows(au_server_t *s, char *err, size_t errlen);
+
+/* ---- au_server_state.c ---- */
+
+/* The executor's hooks into the server's state and emit socket. */
+void au_server_exec_hooks(au_server_t *s, struct au_exec_hooks *hooks);
+
+#endif
