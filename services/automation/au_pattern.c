@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "au_expr.h"
+#include "vx_clock.h"
 #include "vx_mem.h"
 
 /* Where an error is: "patterns[2] (id \"x\")", then the field path given to s_err. */
@@ -78,6 +79,8 @@ static const char *const s_skips[] = {"past_last", "skip_to_next", NULL};
 static const char *const s_sevs[] = {"info", "warning", "critical", NULL};
 static const char *const s_ops[] = {"eq", "ne", "prefix", "contains", "regex",
                                     "gt", "ge", "lt", "le", NULL};
+/* Indexed by enum au_time_mode - 1 (the default has no name). */
+static const char *const s_time_modes[] = {"processing", "event", NULL};
 
 const char *
 au_kind_name(enum au_kind k)
@@ -392,6 +395,35 @@ s_actions_parse(json_t *as, struct au_pattern *p, struct s_perr *pe)
     return 0;
 }
 
+/* time_mode and allowed_lateness_ms; a lateness on a pattern that says it runs in processing
+ * time is refused rather than ignored. */
+static int
+s_time_parse(json_t *j, struct au_pattern *p, struct s_perr *pe)
+{
+    int mode = -1;
+    if (json_object_get(j, "time_mode") != NULL) {
+        int rc = s_enum(j, "time_mode", "", s_time_modes, "processing or event", -1, &mode, pe);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    p->time_mode = mode < 0 ? AU_TIME_DEFAULT : (enum au_time_mode)(mode + 1);
+    if (json_object_get(j, "allowed_lateness_ms") == NULL) {
+        return 0;
+    }
+    if (p->time_mode == AU_TIME_PROCESSING) {
+        return s_err(pe, "allowed_lateness_ms: only with time_mode event");
+    }
+    long long late = 0;
+    int rc = s_int(j, "allowed_lateness_ms", "", 0, AU_MAX_WINDOW_MS, &late, pe);
+    if (rc < 0) {
+        return rc;
+    }
+    p->has_lateness = true;
+    p->lateness_ns = (uint64_t)late * VX_NS_PER_MS;
+    return 0;
+}
+
 static bool
 s_id_ok(const char *s)
 {
@@ -440,7 +472,7 @@ s_parse(json_t *j, struct au_pattern *p, struct s_perr *pe)
 {
     static const char *const keys[] = {"id", "description", "kind", "elements", "window_ms",
                                        "partition_by", "skip", "enabled", "actions", "tenant",
-                                       NULL};
+                                       "time_mode", "allowed_lateness_ms", NULL};
     if (!json_is_object(j)) {
         return s_err(pe, "expected an object");
     }
@@ -526,6 +558,10 @@ s_parse(json_t *j, struct au_pattern *p, struct s_perr *pe)
         return rc;
     }
     rc = s_actions_parse(json_object_get(j, "actions"), p, pe);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = s_time_parse(j, p, pe);
     if (rc < 0) {
         return rc;
     }

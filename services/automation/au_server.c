@@ -17,18 +17,41 @@
 #define S_POLL_MS 10               /* how late an absence may fire when no input comes */
 #define S_ARENA_LIMIT (256u << 20) /* one decoded batch at most */
 
+#define S_DROPPED_HELP "Events not matched by event-time patterns, by reason."
+
 /* The loop's counters and gauges, registered once. */
 static void
 s_metrics_init(au_server_t *s, vx_metrics_t *metrics)
 {
-    s->c_batches = vx_metrics_counter(metrics, "vexfs_automation_batches_total",
-                                      "Input batches received.", NULL);
-    s->c_events = vx_metrics_counter(metrics, "vexfs_automation_events_total",
-                                     "Events fed to the pattern engine.", NULL);
-    s->c_bad = vx_metrics_counter(metrics, "vexfs_automation_bad_batches_total",
-                                  "Input messages that were not a valid batch (dropped).", NULL);
-    s->c_gaps = vx_metrics_counter(metrics, "vexfs_automation_lost_batches_total",
-                                   "Batches missing in a sender's sequence.", NULL);
+    s->live.c_batches = vx_metrics_counter(metrics, "vexfs_automation_batches_total",
+                                           "Input batches received.", NULL);
+    s->live.c_events = vx_metrics_counter(metrics, "vexfs_automation_events_total",
+                                          "Events fed to the pattern engine.", NULL);
+    s->live.c_bad = vx_metrics_counter(metrics, "vexfs_automation_bad_batches_total",
+                                       "Input messages that were not a valid batch (dropped).",
+                                       NULL);
+    s->live.c_gaps = vx_metrics_counter(metrics, "vexfs_automation_lost_batches_total",
+                                        "Batches missing in a sender's sequence.", NULL);
+    s->replay.c_batches = vx_metrics_counter(metrics, "vexfs_automation_replay_batches_total",
+                                             "Batches received on the replay input.", NULL);
+    s->replay.c_events = vx_metrics_counter(metrics, "vexfs_automation_replay_events_total",
+                                            "Events fed to the replay engine.", NULL);
+    s->replay.c_bad =
+        vx_metrics_counter(metrics, "vexfs_automation_replay_bad_batches_total",
+                           "Replay input messages that were not a valid batch (dropped).", NULL);
+    s->replay.c_gaps =
+        vx_metrics_counter(metrics, "vexfs_automation_replay_lost_batches_total",
+                           "Batches missing in a replay sender's sequence.", NULL);
+    s->c_late = vx_metrics_counter(metrics, "vexfs_automation_events_dropped_total",
+                                   S_DROPPED_HELP, "reason", "late", NULL);
+    s->c_no_time = vx_metrics_counter(metrics, "vexfs_automation_events_dropped_total",
+                                      S_DROPPED_HELP, "reason", "no_event_time", NULL);
+    s->c_forced = vx_metrics_counter(
+        metrics, "vexfs_automation_watermark_forced_total",
+        "Held events released before their watermark because of max_reorder_bytes.", NULL);
+    s->g_held = vx_metrics_gauge(metrics, "vexfs_automation_held_events",
+                                 "Events held until the watermark passes them (event time).",
+                                 NULL);
     s->c_slow = vx_metrics_counter(metrics, "vexfs_automation_slow_batches_total",
                                    "Batches that took longer than max_automation_latency_ms.",
                                    NULL);
@@ -97,43 +120,76 @@ s_workflows_init(au_server_t *s, char *err, size_t errlen)
     return 0;
 }
 
-/* The patterns at start: state_dir/patterns.json once it exists (it holds every change made
- * since), else patterns_file. */
+/* The time settings: time_mode names the clock of live patterns without their own. */
 static int
-s_patterns_init(au_server_t *s, char *err, size_t errlen)
+s_time_init(au_server_t *s, char *err, size_t errlen)
 {
-    int rc = au_server_engine_build(s, NULL, &s->engine, err, errlen);
-    if (rc < 0) {
-        return rc;
+    const char *mode = vx_config_str(s->cfg, AU_SECTION, "time_mode");
+    if (strcmp(mode, "processing") == 0) {
+        s->time_mode = AU_TIME_PROCESSING;
+    } else if (strcmp(mode, "event") == 0) {
+        s->time_mode = AU_TIME_EVENT;
+    } else {
+        snprintf(err, errlen, "%s.time_mode: expected processing or event, not \"%.64s\"",
+                 AU_SECTION, mode);
+        return -EINVAL;
     }
-    char path[4200];
-    snprintf(path, sizeof path, "%s/patterns.json", s->state_dir ? s->state_dir : "");
-    const char *file = vx_config_str(s->cfg, AU_SECTION, "patterns_file");
-    if (s->state_dir != NULL && access(path, F_OK) == 0) {
-        return au_server_load_patterns(s, path, err, errlen);
+    s->lateness_ns =
+        (uint64_t)vx_config_int(s->cfg, AU_SECTION, "allowed_lateness_ms") * VX_NS_PER_MS;
+    s->idle_ns = (uint64_t)vx_config_int(s->cfg, AU_SECTION, "idle_timeout_ms") * VX_NS_PER_MS;
+    s->max_reorder_bytes = (uint64_t)vx_config_int(s->cfg, AU_SECTION, "max_reorder_bytes");
+    return 0;
+}
+
+/* The inputs: a PULL socket connected to routing's automation boundary, and, when
+ * replay_endpoint is set, a PULL socket bound there for replays. */
+static int
+s_inputs_open(au_server_t *s, char *err, size_t errlen)
+{
+    int hwm = (int)vx_config_int(s->cfg, AU_SECTION, "queue_hwm");
+    const char *ep = vx_config_str(s->cfg, AU_SECTION, "input_endpoint");
+    s->live.sock = zsock_new(ZMQ_PULL);
+    if (s->live.sock == NULL) {
+        snprintf(err, errlen, "input socket: %s", zmq_strerror(zmq_errno()));
+        return -ENOMEM;
     }
-    if (file[0] != '\0') {
-        return au_server_load_patterns(s, file, err, errlen);
+    zsock_set_rcvhwm(s->live.sock, hwm);
+    if (zsock_connect(s->live.sock, "%s", ep) < 0) {
+        snprintf(err, errlen, "input_endpoint %s: %s", ep, zmq_strerror(zmq_errno()));
+        return -EINVAL;
+    }
+    const char *rep = vx_config_str(s->cfg, AU_SECTION, "replay_endpoint");
+    if (rep[0] == '\0') {
+        return 0;
+    }
+    s->replay.sock = zsock_new(ZMQ_PULL);
+    if (s->replay.sock == NULL) {
+        snprintf(err, errlen, "replay socket: %s", zmq_strerror(zmq_errno()));
+        return -ENOMEM;
+    }
+    zsock_set_rcvhwm(s->replay.sock, hwm);
+    if (zsock_bind(s->replay.sock, "%s", rep) < 0) {
+        snprintf(err, errlen, "replay_endpoint %s: %s", rep, zmq_strerror(zmq_errno()));
+        return -EINVAL;
     }
     return 0;
 }
 
-/* Connects the PULL socket to routing's automation boundary. */
-static int
-s_input_open(au_server_t *s, char *err, size_t errlen)
+static void
+s_feed_init(au_server_t *s, struct au_feed *f, bool replay)
 {
-    const char *ep = vx_config_str(s->cfg, AU_SECTION, "input_endpoint");
-    s->input = zsock_new(ZMQ_PULL);
-    if (s->input == NULL) {
-        snprintf(err, errlen, "input socket: %s", zmq_strerror(zmq_errno()));
-        return -ENOMEM;
-    }
-    zsock_set_rcvhwm(s->input, (int)vx_config_int(s->cfg, AU_SECTION, "queue_hwm"));
-    if (zsock_connect(s->input, "%s", ep) < 0) {
-        snprintf(err, errlen, "input_endpoint %s: %s", ep, zmq_strerror(zmq_errno()));
-        return -EINVAL;
-    }
-    return 0;
+    f->s = s;
+    f->replay = replay;
+    f->name = replay ? "replay" : "live";
+    f->seqs = vx_seqtrack_new(4096);
+}
+
+static void
+s_feed_fini(struct au_feed *f)
+{
+    zsock_destroy(&f->sock);
+    au_engine_destroy(&f->engine);
+    vx_seqtrack_destroy(&f->seqs);
 }
 
 au_server_t *
@@ -156,28 +212,38 @@ au_server_new(const vx_config_t *cfg, vx_metrics_t *metrics, char *err, size_t e
         (uint64_t)vx_config_int(cfg, AU_SECTION, "max_automation_latency_ms") * VX_NS_PER_MS;
     s->arena = vx_arena_new(1u << 20, S_ARENA_LIMIT);
     s->spans = vx_calloc(AU_SERVER_MAX_SPANS, sizeof *s->spans);
-    s->seqs = vx_seqtrack_new(4096);
+    s_feed_init(s, &s->live, false);
+    s_feed_init(s, &s->replay, true);
     s->state = json_object();
     s->flows = au_flows_new();
     s_metrics_init(s, metrics);
-    int rc = s_workflows_init(s, err, errlen);
+    int rc = s_time_init(s, err, errlen);
     if (rc == 0) {
-        rc = s_patterns_init(s, err, errlen);
+        rc = s_workflows_init(s, err, errlen);
+    }
+    /* The sockets before the patterns: whether a replay engine is built depends on them. */
+    if (rc == 0) {
+        rc = s_inputs_open(s, err, errlen);
+    }
+    if (rc == 0) {
+        rc = au_server_patterns_init(s, err, errlen);
     }
     if (rc == 0) {
         rc = au_server_load_workflows(s, err, errlen);
-    }
-    if (rc == 0) {
-        rc = s_input_open(s, err, errlen);
     }
     if (rc < 0) {
         au_server_destroy(&s);
         return NULL;
     }
     int rec = au_exec_recover(s->exec);
-    vx_info("AU-INPUT", "input %s, %u patterns, %zu workflows, %d interrupted executions",
-            vx_config_str(cfg, AU_SECTION, "input_endpoint"), au_engine_pattern_count(s->engine),
-            au_flows_count(s->flows), rec < 0 ? 0 : rec);
+    vx_info("AU-INPUT",
+            "input %s, replay %s, %u patterns (time %s by default), %zu workflows, %d "
+            "interrupted executions",
+            vx_config_str(cfg, AU_SECTION, "input_endpoint"),
+            s->replay.sock ? vx_config_str(cfg, AU_SECTION, "replay_endpoint") : "off",
+            au_engine_pattern_count(s->engine),
+            s->time_mode == AU_TIME_EVENT ? "event" : "processing", au_flows_count(s->flows),
+            rec < 0 ? 0 : rec);
     return s;
 }
 
@@ -197,39 +263,42 @@ au_server_destroy(au_server_t **sp)
     free(s->state_dir);
     pthread_mutex_destroy(&s->state_lock);
     pthread_mutex_destroy(&s->save_lock);
-    zsock_destroy(&s->input);
-    au_engine_destroy(&s->engine);
+    s_feed_fini(&s->live);
+    s_feed_fini(&s->replay);
+    s->engine = NULL;
     for (size_t i = 0; i < s->n; i++) {
         json_decref(s->ring[(s->head + i) % s->cap]);
     }
     free(s->ring);
     vx_arena_destroy(&s->arena);
     free(s->spans);
-    vx_seqtrack_destroy(&s->seqs);
     pthread_mutex_destroy(&s->lock);
     pthread_mutex_destroy(&s->edit_lock);
     vx_free(sp);
 }
 
-/* Decodes one batch and feeds its events (lock held). */
+/* Decodes one batch of feed f and feeds its events (lock held). Live events also go to the
+ * executions waiting for an event and to event triggers; replayed ones only to the replay
+ * engine (they happened already). */
 static void
-s_batch(au_server_t *s, const void *data, size_t len)
+s_batch(au_server_t *s, struct au_feed *f, const void *data, size_t len)
 {
     vx_arena_reset(s->arena);
     vx_batch_t *b = vx_wire_decode(data, len, s->arena);
     if (b == NULL) {
-        vx_counter_add(s->c_bad, 1);
-        vx_warn("AU-BAD-BATCH", "dropped an input message of %zu bytes: not a valid batch", len);
+        vx_counter_add(f->c_bad, 1);
+        vx_warn("AU-BAD-BATCH", "dropped a %s input message of %zu bytes: not a valid batch",
+                f->name, len);
         return;
     }
-    vx_counter_add(s->c_batches, 1);
+    vx_counter_add(f->c_batches, 1);
     if (b->sender != NULL && b->sender[0] != '\0' && b->batch_sequence != 0) {
-        struct vx_seq_result r = vx_seqtrack_observe(s->seqs, b->sender, b->batch_sequence);
+        struct vx_seq_result r = vx_seqtrack_observe(f->seqs, b->sender, b->batch_sequence);
         if (r.missing > 0) {
-            vx_counter_add(s->c_gaps, r.missing);
+            vx_counter_add(f->c_gaps, r.missing);
         }
     }
-    bool triggers = au_flows_has_event_triggers(s->flows);
+    bool triggers = !f->replay && au_flows_has_event_triggers(s->flows);
     /* The events' packed bytes, so that the engine copies rather than packs those it keeps. */
     size_t n_spans = 0;
     if (vx_wire_event_spans(data, len, s->spans, AU_SERVER_MAX_SPANS, &n_spans) < 0 ||
@@ -238,64 +307,90 @@ s_batch(au_server_t *s, const void *data, size_t len)
     }
     for (size_t i = 0; i < b->n_events; i++) {
         const vx_event_t *ev = b->events[i];
-        s->cur_ev = ev;
-        au_engine_on_event_packed(s->engine, ev, n_spans ? s->spans[i].data : NULL,
+        au_engine_on_event_packed(f->engine, ev, n_spans ? s->spans[i].data : NULL,
                                   n_spans ? s->spans[i].len : 0, vx_mono_ns());
-        s->cur_ev = NULL;
+        if (f->replay) {
+            continue;
+        }
         au_exec_event(s->exec, ev);
         if (triggers) {
             au_server_event_triggers(s, ev);
         }
     }
-    vx_counter_add(s->c_events, b->n_events);
+    vx_counter_add(f->c_events, b->n_events);
 }
 
-/* Publishes engine gauges and new evictions (lock held). */
+/* Adds what total grew by since *seen to c. */
+static void
+s_count(vx_counter_t *c, uint64_t total, uint64_t *seen)
+{
+    if (total > *seen) {
+        vx_counter_add(c, total - *seen);
+    }
+    *seen = total;
+}
+
+/* Publishes the engines' gauges and what their counters grew by (lock held). */
 static void
 s_export(au_server_t *s)
 {
-    struct au_engine_stats st;
-    au_engine_stats(s->engine, &st);
-    vx_gauge_set(s->g_partials, (double)st.partials);
-    if (st.evictions > s->evictions_seen) {
-        vx_counter_add(s->c_evictions, st.evictions - s->evictions_seen);
+    struct au_engine_stats st, rs = {0};
+    au_engine_stats(s->live.engine, &st);
+    if (s->replay.engine != NULL) {
+        au_engine_stats(s->replay.engine, &rs);
     }
-    s->evictions_seen = st.evictions;
-    if (st.events_truncated > s->trunc_cap_seen) {
-        vx_counter_add(s->c_trunc_cap, st.events_truncated - s->trunc_cap_seen);
+    vx_gauge_set(s->g_partials, (double)(st.partials + rs.partials));
+    vx_gauge_set(s->g_kept_bytes, (double)(st.kept_bytes + rs.kept_bytes));
+    vx_gauge_set(s->g_held, (double)(st.held_events + rs.held_events));
+    s_count(s->c_evictions, st.evictions + rs.evictions, &s->evictions_seen);
+    s_count(s->c_trunc_cap, st.events_truncated + rs.events_truncated, &s->trunc_cap_seen);
+    s_count(s->c_trunc_budget, st.events_over_budget + rs.events_over_budget,
+            &s->trunc_budget_seen);
+    s_count(s->c_late, st.events_late + rs.events_late, &s->late_seen);
+    s_count(s->c_no_time, st.events_no_time + rs.events_no_time, &s->no_time_seen);
+    s_count(s->c_forced, st.forced_releases + rs.forced_releases, &s->forced_seen);
+}
+
+/* Reads up to 64 messages of feed f (lock held). */
+static void
+s_drain(au_server_t *s, struct au_feed *f)
+{
+    for (int k = 0; k < 64; k++) {
+        struct vx_wire_msg msg;
+        if (vx_wire_recv(f->sock, &msg, ZMQ_DONTWAIT) < 0) {
+            break;
+        }
+        uint64_t t0 = vx_mono_ns();
+        if (msg.has_body) {
+            s_batch(s, f, zmq_msg_data(&msg.body), zmq_msg_size(&msg.body));
+        }
+        vx_wire_msg_fini(&msg);
+        if (vx_mono_ns() - t0 > s->budget_ns) {
+            vx_counter_add(s->c_slow, 1);
+        }
     }
-    s->trunc_cap_seen = st.events_truncated;
-    if (st.events_over_budget > s->trunc_budget_seen) {
-        vx_counter_add(s->c_trunc_budget, st.events_over_budget - s->trunc_budget_seen);
-    }
-    s->trunc_budget_seen = st.events_over_budget;
-    vx_gauge_set(s->g_kept_bytes, (double)st.kept_bytes);
 }
 
 int
 au_server_run(au_server_t *s, volatile sig_atomic_t *stop)
 {
-    zpoller_t *poller = zpoller_new(s->input, NULL);
+    zpoller_t *poller = zpoller_new(s->live.sock, NULL);
+    if (s->replay.sock != NULL) {
+        zpoller_add(poller, s->replay.sock);
+    }
     while (!*stop) {
         void *which = zpoller_wait(poller, S_POLL_MS);
         pthread_mutex_lock(&s->lock);
-        if (which == s->input) {
-            for (int k = 0; k < 64; k++) {
-                struct vx_wire_msg msg;
-                if (vx_wire_recv(s->input, &msg, ZMQ_DONTWAIT) < 0) {
-                    break;
-                }
-                uint64_t t0 = vx_mono_ns();
-                if (msg.has_body) {
-                    s_batch(s, zmq_msg_data(&msg.body), zmq_msg_size(&msg.body));
-                }
-                vx_wire_msg_fini(&msg);
-                if (vx_mono_ns() - t0 > s->budget_ns) {
-                    vx_counter_add(s->c_slow, 1);
-                }
-            }
+        if (which == s->live.sock) {
+            s_drain(s, &s->live);
+        } else if (which != NULL && which == s->replay.sock) {
+            s_drain(s, &s->replay);
         }
-        au_engine_advance(s->engine, vx_mono_ns());
+        uint64_t now = vx_mono_ns();
+        au_engine_advance(s->live.engine, now);
+        if (s->replay.engine != NULL) {
+            au_engine_advance(s->replay.engine, now);
+        }
         s_export(s);
         pthread_mutex_unlock(&s->lock);
     }
@@ -303,19 +398,34 @@ au_server_run(au_server_t *s, volatile sig_atomic_t *stop)
     return 0;
 }
 
+static json_t *
+s_engine_json(const au_engine_t *e)
+{
+    struct au_engine_stats st;
+    au_engine_stats(e, &st);
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "events",
+                     (json_int_t)st.events, "alerts", (json_int_t)st.alerts, "matches",
+                     (json_int_t)st.matches, "evictions", (json_int_t)st.evictions, "partials",
+                     (json_int_t)st.partials, "late", (json_int_t)st.events_late,
+                     "no_event_time", (json_int_t)st.events_no_time, "held",
+                     (json_int_t)st.held_events, "forced", (json_int_t)st.forced_releases);
+}
+
 json_t *
 au_server_stats_json(au_server_t *s)
 {
-    struct au_engine_stats st;
     pthread_mutex_lock(&s->lock);
-    au_engine_stats(s->engine, &st);
+    json_t *j = s_engine_json(s->live.engine);
+    json_t *r = s->replay.engine != NULL ? s_engine_json(s->replay.engine) : json_null();
     uint32_t n = au_engine_pattern_count(s->engine);
     pthread_mutex_unlock(&s->lock);
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:i, s:I, s:I, s:i, s:o}", "events",
-                     (json_int_t)st.events, "alerts", (json_int_t)st.alerts, "matches",
-                     (json_int_t)st.matches, "evictions", (json_int_t)st.evictions, "partials",
-                     (json_int_t)st.partials, "patterns", (int)n, "batches",
-                     (json_int_t)vx_counter_value(s->c_batches), "bad_batches",
-                     (json_int_t)vx_counter_value(s->c_bad), "workflows",
-                     (int)au_flows_count(s->flows), "executions", au_exec_stats(s->exec));
+    json_t *x = json_pack("{s:i, s:I, s:I, s:i, s:o, s:s, s:o}", "patterns", (int)n, "batches",
+                          (json_int_t)vx_counter_value(s->live.c_batches), "bad_batches",
+                          (json_int_t)vx_counter_value(s->live.c_bad), "workflows",
+                          (int)au_flows_count(s->flows), "executions", au_exec_stats(s->exec),
+                          "time_mode", s->time_mode == AU_TIME_EVENT ? "event" : "processing",
+                          "replay", r);
+    json_object_update(j, x);
+    json_decref(x);
+    return j;
 }

@@ -12,26 +12,29 @@
  * for an absence, which fires on time) and the matching events kept (max_match_events),
  * oldest first. */
 static json_t *
-s_match_json(au_server_t *s, const struct au_alert *a, const char *tenant)
+s_match_json(struct au_feed *f, const struct au_alert *a, const char *tenant)
 {
-    return json_pack("{s:{s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:i}, s:o, s:o}", "match",
-                     "pattern", a->pattern_id, "tenant", tenant, "kind", au_kind_name(a->kind),
-                     "partition", a->partition, "events", (int)a->n_events, "first_ns",
-                     (json_int_t)a->first_ns, "time_ns", (json_int_t)a->time_ns,
-                     "events_truncated", (int)(a->n_truncated + a->n_over_budget), "event",
-                     s->cur_ev ? vx_event_to_json(s->cur_ev) : json_null(), "events",
+    return json_pack("{s:{s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:i, s:s, s:s}, s:o, s:o}",
+                     "match", "pattern", a->pattern_id, "tenant", tenant, "kind",
+                     au_kind_name(a->kind), "partition", a->partition, "events",
+                     (int)a->n_events, "first_ns", (json_int_t)a->first_ns, "time_ns",
+                     (json_int_t)a->time_ns, "events_truncated",
+                     (int)(a->n_truncated + a->n_over_budget), "time_mode",
+                     a->event_time ? "event" : "processing", "input", f->name, "event",
+                     a->event ? vx_event_to_json(a->event) : json_null(), "events",
                      au_alert_events_json(a));
 }
 
 /* Starts ws[0..n) (references dropped) with the match as input. */
 static void
-s_match_start(au_server_t *s, const struct au_alert *a, const char *tenant,
+s_match_start(struct au_feed *f, const struct au_alert *a, const char *tenant,
               struct au_workflow **ws, size_t n)
 {
     if (n == 0) {
         return;
     }
-    json_t *input = s_match_json(s, a, tenant);
+    au_server_t *s = f->s;
+    json_t *input = s_match_json(f, a, tenant);
     json_t *trig = json_pack("{s:s, s:s}", "kind", "pattern", "pattern", a->pattern_id);
     for (size_t i = 0; i < n; i++) {
         char id[AU_EXEC_ID_LEN];
@@ -44,9 +47,10 @@ s_match_start(au_server_t *s, const struct au_alert *a, const char *tenant,
 
 /* A workflow action: starts that workflow of the pattern's tenant, or counts why not. */
 static void
-s_action_workflow(au_server_t *s, const struct au_alert *a, const struct au_action *act,
+s_action_workflow(struct au_feed *f, const struct au_alert *a, const struct au_action *act,
                   const char *tenant)
 {
+    au_server_t *s = f->s;
     struct au_workflow *w = au_flows_get(s->flows, tenant, act->workflow);
     if (w == NULL) {
         vx_counter_add(vx_metrics_counter(s->metrics, "vexfs_automation_trigger_failures_total",
@@ -57,15 +61,16 @@ s_action_workflow(au_server_t *s, const struct au_alert *a, const struct au_acti
                 act->workflow, tenant);
         return;
     }
-    s_match_start(s, a, tenant, &w, 1);
+    s_match_start(f, a, tenant, &w, 1);
 }
 
 /* An emit action: its event template evaluated over the match, sent into propagation. */
 static void
-s_action_emit(au_server_t *s, const struct au_alert *a, const struct au_action *act,
+s_action_emit(struct au_feed *f, const struct au_alert *a, const struct au_action *act,
               const char *tenant)
 {
-    json_t *ctx = s_match_json(s, a, tenant);
+    au_server_t *s = f->s;
+    json_t *ctx = s_match_json(f, a, tenant);
     json_t *ev = au_template_eval(act->event, ctx);
     char err[512];
     if (au_server_emit(s, tenant, ev, err, sizeof err) < 0) {
@@ -75,20 +80,26 @@ s_action_emit(au_server_t *s, const struct au_alert *a, const struct au_action *
     json_decref(ctx);
 }
 
-/* An alert action: a record in the ring (the oldest goes when full, counted as dropped). */
+/* An alert action: a record in the ring (the oldest goes when full, counted as dropped). An
+ * event-time match also carries its time in event time, which a replay reproduces. */
 static void
-s_action_alert(au_server_t *s, const struct au_alert *a, const char *tenant)
+s_action_alert(struct au_feed *f, const struct au_alert *a, const char *tenant)
 {
+    au_server_t *s = f->s;
     uint64_t seq = s->seq + 1;
     uint64_t span = a->time_ns - a->first_ns;
-    json_t *j = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:i}", "seq",
-                          (json_int_t)seq, "pattern", a->pattern_id, "tenant", tenant, "kind",
-                          au_kind_name(a->kind), "severity", au_severity_name(a->severity),
-                          "message", a->message, "partition", a->partition, "time_ns",
-                          (json_int_t)vx_wall_ns(), "span_ns", (json_int_t)span, "events",
-                          (int)a->n_events);
+    json_t *j = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:i, s:s, s:s}",
+                          "seq", (json_int_t)seq, "pattern", a->pattern_id, "tenant", tenant,
+                          "kind", au_kind_name(a->kind), "severity",
+                          au_severity_name(a->severity), "message", a->message, "partition",
+                          a->partition, "time_ns", (json_int_t)vx_wall_ns(), "span_ns",
+                          (json_int_t)span, "events", (int)a->n_events, "input", f->name,
+                          "time_mode", a->event_time ? "event" : "processing");
     if (j == NULL) {
         return;
+    }
+    if (a->event_time) {
+        json_object_set_new(j, "event_time_ns", json_integer((json_int_t)a->time_ns));
     }
     s->seq++;
     if (s->n == s->cap) {
@@ -113,8 +124,9 @@ s_action_alert(au_server_t *s, const struct au_alert *a, const char *tenant)
 void
 au_server_on_alert(const struct au_alert *a, void *arg)
 {
-    au_server_t *s = arg;
-    const struct au_pattern *pat = au_engine_pattern(s->engine, a->pattern);
+    struct au_feed *f = arg;
+    au_server_t *s = f->s;
+    const struct au_pattern *pat = au_engine_pattern(f->engine, a->pattern);
     const struct au_action *act = &pat->actions[a->action];
     const char *tenant = pat->tenant;
     if (a->action == 0) {
@@ -124,17 +136,17 @@ au_server_on_alert(const struct au_alert *a, void *arg)
                                           a->pattern_id, NULL),
                        1);
         size_t n = au_flows_on_pattern(s->flows, tenant, a->pattern_id, ws, AU_FLOWS_MAX_FIRE);
-        s_match_start(s, a, tenant, ws, n);
+        s_match_start(f, a, tenant, ws, n);
     }
     switch (act->kind) {
     case AU_ACTION_WORKFLOW:
-        s_action_workflow(s, a, act, tenant);
+        s_action_workflow(f, a, act, tenant);
         break;
     case AU_ACTION_EMIT:
-        s_action_emit(s, a, act, tenant);
+        s_action_emit(f, a, act, tenant);
         break;
     case AU_ACTION_ALERT:
-        s_action_alert(s, a, tenant);
+        s_action_alert(f, a, tenant);
         break;
     }
 }

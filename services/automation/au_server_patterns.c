@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "au_config.h"
 #include "au_server_priv.h"
@@ -20,42 +21,55 @@ enum s_edit_mode {
 };
 
 int
-au_server_engine_build(au_server_t *s, json_t *patterns, au_engine_t **out, char *err,
+au_server_engine_build(struct au_feed *f, json_t *patterns, au_engine_t **out, char *err,
                        size_t errlen)
 {
+    au_server_t *s = f->s;
     struct au_engine_opts o = {
         .max_partials = s->max_partials,
         .max_match_events = s->max_match_events,
         .max_match_event_bytes = s->max_match_event_bytes,
         .on_alert = au_server_on_alert,
-        .arg = s,
+        .arg = f,
         .now_ns = vx_mono_ns(),
+        .time_mode = f->replay ? AU_TIME_EVENT : s->time_mode,
+        .allowed_lateness_ns = s->lateness_ns,
+        .idle_timeout_ns = s->idle_ns,
+        .max_reorder_bytes = s->max_reorder_bytes,
     };
     return au_engine_new(patterns, &o, out, err, errlen);
 }
 
-/* Publishes e in place of the current engine, keeping the counters (lock held). */
+/* Publishes e in place of the feed's engine, keeping the counters (lock held). */
 static void
-s_swap(au_server_t *s, au_engine_t *e)
+s_swap(struct au_feed *f, au_engine_t *e)
 {
-    au_engine_inherit(e, s->engine);
-    au_engine_destroy(&s->engine);
-    s->engine = e;
-    vx_gauge_set(s->g_patterns, (double)au_engine_pattern_count(e));
+    au_engine_inherit(e, f->engine);
+    au_engine_destroy(&f->engine);
+    f->engine = e;
 }
 
-/* Builds from patterns and swaps; the build happens before the lock is taken, so the loop
- * waits only for the swap. Callers hold edit_lock. */
+/* Builds the engines of both inputs from patterns and swaps them in; the builds happen before
+ * the lock is taken, so the loop waits only for the swap. Callers hold edit_lock. */
 static int
 s_replace(au_server_t *s, json_t *patterns, char *err, size_t errlen)
 {
-    au_engine_t *e = NULL;
-    int rc = au_server_engine_build(s, patterns, &e, err, errlen);
+    au_engine_t *live = NULL, *replay = NULL;
+    int rc = au_server_engine_build(&s->live, patterns, &live, err, errlen);
+    if (rc == 0 && s->replay.sock != NULL) {
+        rc = au_server_engine_build(&s->replay, patterns, &replay, err, errlen);
+    }
     if (rc < 0) {
+        au_engine_destroy(&live);
         return rc;
     }
     pthread_mutex_lock(&s->lock);
-    s_swap(s, e);
+    s_swap(&s->live, live);
+    if (replay != NULL) {
+        s_swap(&s->replay, replay);
+    }
+    s->engine = s->live.engine;
+    vx_gauge_set(s->g_patterns, (double)au_engine_pattern_count(live));
     pthread_mutex_unlock(&s->lock);
     return 0;
 }
@@ -278,18 +292,21 @@ au_server_pattern_json(au_server_t *s, const char *tenant, const char *id)
     if (i >= 0 && strcmp(au_engine_pattern(s->engine, (uint32_t)i)->tenant, tenant) == 0 &&
         au_engine_pattern_stats(s->engine, (uint32_t)i, &st) == 0) {
         out = json_deep_copy(au_engine_pattern(s->engine, (uint32_t)i)->json);
-        json_object_set_new(out, "stats",
-                            json_pack("{s:I, s:I, s:I, s:I}", "matches", (json_int_t)st.matches,
-                                      "evictions", (json_int_t)st.evictions, "expired",
-                                      (json_int_t)st.expired, "partials",
-                                      (json_int_t)st.partials));
+        json_t *js = json_pack("{s:I, s:I, s:I, s:I, s:s}", "matches", (json_int_t)st.matches,
+                               "evictions", (json_int_t)st.evictions, "expired",
+                               (json_int_t)st.expired, "partials", (json_int_t)st.partials,
+                               "time_mode", st.event_time ? "event" : "processing");
+        if (st.event_time) {
+            json_object_set_new(js, "watermark_ns", json_integer((json_int_t)st.watermark_ns));
+        }
+        json_object_set_new(out, "stats", js);
     }
     pthread_mutex_unlock(&s->lock);
     return out;
 }
 
-int
-au_server_load_patterns(au_server_t *s, const char *path, char *err, size_t errlen)
+static int
+s_load(au_server_t *s, const char *path, char *err, size_t errlen)
 {
     json_error_t je;
     json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
@@ -306,4 +323,25 @@ au_server_load_patterns(au_server_t *s, const char *path, char *err, size_t errl
     }
     json_decref(doc);
     return rc;
+}
+
+/* The patterns at start: state_dir/patterns.json once it exists (it holds every change made
+ * since), else patterns_file, else none. */
+int
+au_server_patterns_init(au_server_t *s, char *err, size_t errlen)
+{
+    int rc = s_replace(s, NULL, err, errlen);
+    if (rc < 0) {
+        return rc;
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s/patterns.json", s->state_dir ? s->state_dir : "");
+    const char *file = vx_config_str(s->cfg, AU_SECTION, "patterns_file");
+    if (s->state_dir != NULL && access(path, F_OK) == 0) {
+        return s_load(s, path, err, errlen);
+    }
+    if (file[0] != '\0') {
+        return s_load(s, file, err, errlen);
+    }
+    return 0;
 }

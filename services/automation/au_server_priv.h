@@ -16,6 +16,19 @@
 #include "vx_arena.h"
 #include "vx_wire.h"
 
+/* One input and the engine it feeds: the live input (routing's automation boundary) or the
+ * replay input (recorded events sent again; its patterns run in event time by default). Both
+ * engines hold the same pattern set. */
+struct au_feed {
+    au_server_t *s;
+    bool replay;
+    const char *name;             /* "live" or "replay", as alerts carry it */
+    zsock_t *sock;                /* NULL: the input is off */
+    au_engine_t *engine;          /* under s->lock; NULL when the input is off */
+    vx_seqtrack_t *seqs;
+    vx_counter_t *c_batches, *c_events, *c_bad, *c_gaps;
+};
+
 struct au_server {
     const vx_config_t *cfg;
     vx_metrics_t *metrics;
@@ -23,7 +36,11 @@ struct au_server {
     /* Serializes pattern changes: each edits a copy of the current set, so two at once
      * would lose one. Taken before lock, never while the loop waits on it. */
     pthread_mutex_t edit_lock;
-    au_engine_t *engine;          /* under lock */
+    struct au_feed live;
+    struct au_feed replay;
+    au_engine_t *engine;          /* under lock: live.engine, the set REST reads */
+    enum au_time_mode time_mode;  /* of live patterns without their own */
+    uint64_t lateness_ns, idle_ns, max_reorder_bytes;
     json_t **ring;                /* under lock: alerts, ring[(head + i) % cap] */
     size_t cap, head, n;
     uint64_t seq;                 /* seq of the newest alert */
@@ -32,13 +49,13 @@ struct au_server {
     uint32_t max_match_events;
     uint64_t max_match_event_bytes;
     uint64_t budget_ns;
-    zsock_t *input;
     vx_arena_t *arena;
-    vx_seqtrack_t *seqs;
-    vx_counter_t *c_batches, *c_events, *c_bad, *c_gaps, *c_slow, *c_evictions;
-    vx_gauge_t *g_partials, *g_patterns, *g_kept_bytes;
-    vx_counter_t *c_trunc_cap, *c_trunc_budget;
-    uint64_t evictions_seen, trunc_cap_seen, trunc_budget_seen;
+    vx_counter_t *c_slow, *c_evictions;
+    vx_gauge_t *g_partials, *g_patterns, *g_kept_bytes, *g_held;
+    vx_counter_t *c_trunc_cap, *c_trunc_budget, *c_late, *c_no_time, *c_forced;
+    /* engine totals (both engines) already added to the counters above */
+    uint64_t evictions_seen, trunc_cap_seen, trunc_budget_seen, late_seen, no_time_seen,
+        forced_seen;
     /* workflows */
     au_flows_t *flows;
     au_exec_t *exec;
@@ -48,7 +65,6 @@ struct au_server {
     au_emit_t *emit;
     char *state_dir;              /* NULL: nothing persists */
     pthread_mutex_t save_lock;    /* orders writes of workflows.json */
-    const vx_event_t *cur_ev;     /* loop thread, lock held: the event being fed */
     struct vx_span *spans;        /* loop thread: AU_SERVER_MAX_SPANS */
 };
 
@@ -56,17 +72,19 @@ struct au_server {
 
 /* ---- au_server_patterns.c ---- */
 
-/* Builds an engine for patterns (borrowed; NULL for none) with the daemon's options and
- * au_server_on_alert as its callback. Returns 0 and *out (caller owns), or -errno with err. */
-int au_server_engine_build(au_server_t *s, json_t *patterns, au_engine_t **out, char *err,
+/* Builds the engine of feed f for patterns (borrowed; NULL for none) with the daemon's
+ * options and au_server_on_alert as its callback. Returns 0 and *out (caller owns), or
+ * -errno with err. */
+int au_server_engine_build(struct au_feed *f, json_t *patterns, au_engine_t **out, char *err,
                            size_t errlen);
-/* Loads a patterns file (an array or {"patterns":[...]}) in place of the current set. */
-int au_server_load_patterns(au_server_t *s, const char *path, char *err, size_t errlen);
+/* Builds the engines of the inputs and loads the patterns of state_dir or patterns_file (an
+ * array or {"patterns":[...]}). Returns 0, or -errno with err. */
+int au_server_patterns_init(au_server_t *s, char *err, size_t errlen);
 
 /* ---- au_server_alerts.c ---- */
 
-/* The engine's alert callback (loop thread, lock held): counts the match, starts the
- * workflows it triggers, raises alerts into the ring and sends emits. arg is the server. */
+/* The engines' alert callback (loop thread, lock held): counts the match, starts the
+ * workflows it triggers, raises alerts into the ring and sends emits. arg is the feed. */
 void au_server_on_alert(const struct au_alert *a, void *arg);
 
 /* ---- au_server_flows.c ---- */
