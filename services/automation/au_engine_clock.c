@@ -18,8 +18,8 @@
 #include "au_engine_priv.h"
 #include "vx_mem.h"
 
-#define S_TICK_NS (1ULL << 20) /* about 1 ms: deadlines are windows of whole milliseconds */
-#define S_SLOTS 4096           /* one turn: about 4.3 s; a longer jump scans each slot once */
+#define S_TICK_NS 65536ULL    /* as the engine's wheel: about 66 us, so few timers share one */
+#define S_SLOTS 65536         /* one turn: about 4.3 s; a longer jump scans each slot once */
 #define S_RELEASE_ARENA (1u << 16)
 
 /* ---- the reorder buffer ------------------------------------------------------------------ */
@@ -71,33 +71,25 @@ s_heap_pop(struct au_clock *c)
 
 /* ---- release ----------------------------------------------------------------------------- */
 
-/* Offers one released event to the clock's patterns of its type, at its event time, after
- * the deadlines up to that time have fired. */
+/* Offers one released event (data: its packed bytes, or NULL) to the clock's patterns of its
+ * type, at its event time ts, after the deadlines up to that time have fired. */
 static void
-s_offer(au_engine_t *e, struct au_clock *c, struct au_held *h)
+s_offer(au_engine_t *e, struct au_clock *c, const vx_event_t *ev, const void *data, size_t len,
+        uint64_t ts)
 {
-    au_wheel_advance(c->wheel, h->ts, au_match_expire, e);
+    au_wheel_advance(c->wheel, ts, au_match_expire, e);
+    au_dispatch_run(e, &c->disp, ev, c->tenant_id, data, len, ts);
+}
+
+/* A held event, unpacked again to be offered. */
+static void
+s_offer_held(au_engine_t *e, struct au_clock *c, struct au_held *h)
+{
     vx_event_t *ev =
         vexfs__v1__event__unpack(vx_arena_pb(e->release_arena), h->len, h->data);
-    if (ev == NULL) {
-        vx_arena_reset(e->release_arena);
-        return; /* packed by us or checked by the caller's decoder: cannot happen */
+    if (ev != NULL) { /* packed by us or checked by the caller's decoder: never NULL */
+        s_offer(e, c, ev, h->data, h->len, h->ts);
     }
-    e->cur_ev = ev;
-    e->cur_data = h->data;
-    e->cur_len = h->len;
-    e->cur_blob = NULL;
-    for (uint32_t i = 0; i < c->n_patterns; i++) {
-        struct au_pstate *ps = &e->ps[c->patterns[i]];
-        if (ps->pat.enabled && (unsigned)ev->type < AU_ENG_MAX_TYPES &&
-            (ps->types & (1ULL << ev->type)) != 0) {
-            au_match_feed(ps, ev, h->ts);
-        }
-    }
-    au_blob_release(e, e->cur_blob);
-    e->cur_blob = NULL;
-    e->cur_ev = NULL;
-    e->cur_data = NULL;
     vx_arena_reset(e->release_arena);
 }
 
@@ -116,7 +108,7 @@ s_release(au_engine_t *e, struct au_clock *c, uint64_t wm)
         e->held_bytes -= size;
         e->held--;
         c->wm = h->ts > c->wm ? h->ts : c->wm;
-        s_offer(e, c, h);
+        s_offer_held(e, c, h);
         free(h);
     }
     c->wm = wm;
@@ -210,6 +202,14 @@ au_clock_on_event(au_engine_t *e, const vx_event_t *ev, const void *data, size_t
         if (!c->started) {
             s_start(e, c, ts);
         }
+        if (want && c->lateness_ns == 0 && c->n_held == 0 && ts >= c->max_ts) {
+            /* In order with no lateness: the watermark moves to this very event, which is
+             * released at once; nothing to copy. */
+            c->max_ts = ts;
+            c->wm = ts;
+            s_offer(e, c, ev, data, len, ts);
+            continue;
+        }
         if (want) {
             if (n == 0) {
                 n = data != NULL ? len : vexfs__v1__event__get_packed_size(ev);
@@ -291,6 +291,7 @@ au_clock_build(au_engine_t *e, const struct au_engine_opts *opts)
         }
         uint64_t late = ps->pat.has_lateness ? ps->pat.lateness_ns : opts->allowed_lateness_ns;
         struct au_clock *c = s_clock_get(e, ps->pat.tenant, late);
+        c->tenant_id = ps->tenant;
         c->patterns = vx_realloc(c->patterns, (c->n_patterns + 1) * sizeof *c->patterns);
         c->patterns[c->n_patterns++] = i;
         c->types |= ps->types;
@@ -317,6 +318,9 @@ au_clock_destroy_all(au_engine_t *e)
         }
         free(c->heap);
         free(c->patterns);
+        for (int t = 0; t < AU_ENG_MAX_TYPES; t++) {
+            free(c->disp.tlist[t]);
+        }
         free(c->tenant);
         au_wheel_destroy(&c->wheel);
     }

@@ -8,11 +8,14 @@
 #include "au_engine_priv.h"
 #include "vx_mem.h"
 
-#define S_HASH_SEED 0x6175746f6d617465ULL
 #define S_FREE_MAX 8192       /* idle chunks kept for reuse (1 MiB) */
+#define S_PART_KEY_SMALL 47   /* partitions with keys up to this long are reused */
+#define S_FREE_PARTS 4096     /* idle partitions kept for reuse, all patterns */
+#define S_FREE_PARTIALS 256   /* idle partial matches kept for reuse, per pattern */
 #define S_BLOB_SMALL 112 /* events up to this packed size take a recycled chunk */
 
 struct au_blob au_blob_over;
+
 
 /* ---- kept events ------------------------------------------------------------------------- */
 
@@ -148,13 +151,13 @@ s_conj_gather(au_engine_t *e, const struct au_partial *m, uint32_t *missing)
 /* ---- partitions and partial matches ------------------------------------------------------ */
 
 static struct au_part *
-s_part_find(struct au_pstate *ps, const char *key, uint64_t h)
+s_part_find(struct au_pstate *ps, const char *key, size_t len, uint64_t h)
 {
     if (ps->n_buckets == 0) {
         return NULL;
     }
     for (struct au_part *p = ps->buckets[h & (ps->n_buckets - 1)]; p != NULL; p = p->hnext) {
-        if (p->hash == h && strcmp(p->key, key) == 0) {
+        if (p->hash == h && p->key_len == len && memcmp(p->key, key, len) == 0) {
             return p;
         }
     }
@@ -180,18 +183,30 @@ s_part_grow(struct au_pstate *ps)
     ps->n_buckets = n;
 }
 
+/* The partition of key, created when new. A short key's partition comes from the engine's
+ * idle ones: partitions come and go with their partial matches, often several per event. */
 static struct au_part *
-s_part_get(struct au_pstate *ps, const char *key, uint64_t h)
+s_part_get(struct au_pstate *ps, const char *key, size_t len, uint64_t h)
 {
-    struct au_part *p = s_part_find(ps, key, h);
+    struct au_part *p = s_part_find(ps, key, len, h);
     if (p != NULL) {
         return p;
     }
     if (ps->n_parts >= ps->n_buckets) {
         s_part_grow(ps);
     }
-    p = vx_calloc(1, sizeof *p);
-    p->key = vx_strdup(key);
+    au_engine_t *e = ps->e;
+    if (len <= S_PART_KEY_SMALL && e->free_parts != NULL) {
+        p = e->free_parts;
+        e->free_parts = p->hnext;
+        e->n_free_parts--;
+    } else {
+        p = vx_malloc(sizeof *p + (len <= S_PART_KEY_SMALL ? S_PART_KEY_SMALL : len) + 1);
+    }
+    memcpy(p->key, key, len);
+    p->key[len] = '\0';
+    p->key_len = (uint32_t)len;
+    p->head = NULL;
     p->hash = h;
     p->hnext = ps->buckets[h & (ps->n_buckets - 1)];
     ps->buckets[h & (ps->n_buckets - 1)] = p;
@@ -208,7 +223,13 @@ s_part_drop(struct au_pstate *ps, struct au_part *p)
     }
     *pp = p->hnext;
     ps->n_parts--;
-    free(p->key);
+    au_engine_t *e = ps->e;
+    if (p->key_len <= S_PART_KEY_SMALL && e->n_free_parts < S_FREE_PARTS) {
+        p->hnext = e->free_parts;
+        e->free_parts = p;
+        e->n_free_parts++;
+        return;
+    }
     free(p);
 }
 
@@ -242,7 +263,13 @@ s_partial_free(struct au_partial *m)
     for (uint32_t i = 0; i < m->ev_cap; i++) {
         au_blob_release(ps->e, m->ev[i]);
     }
-    free(m);
+    if (ps->n_free_partials < S_FREE_PARTIALS) {
+        m->p_next = ps->free_partials;
+        ps->free_partials = m;
+        ps->n_free_partials++;
+    } else {
+        free(m);
+    }
     if (part->head == NULL) {
         s_part_drop(ps, part);
     }
@@ -260,17 +287,12 @@ s_part_clear(struct au_part *part)
     }
 }
 
-/* A new partial match in the partition key, evicting the pattern's oldest first when at the
- * cap (before the partition is looked up: the eviction may free it). */
-static struct au_partial *
-s_partial_new(struct au_pstate *ps, const char *key, uint64_t h, uint64_t now_ns)
+/* The size of the pattern's partial matches: times (conjunction: one per element; threshold:
+ * a ring of min_occurrences) and kept events (the ring, or one per conjunction element). */
+static void
+s_partial_layout(struct au_pstate *ps, size_t *slots_out, size_t *evs_out)
 {
     au_engine_t *e = ps->e;
-    if (ps->partials >= e->max_partials && ps->age_head != NULL) {
-        s_partial_free(ps->age_head);
-        ps->evictions++;
-        e->evictions++;
-    }
     size_t slots = 0;
     size_t evs = 0;
     switch (ps->pat.kind) {
@@ -289,13 +311,38 @@ s_partial_new(struct au_pstate *ps, const char *key, uint64_t h, uint64_t now_ns
         evs = e->max_ev > 0 ? 1 : 0;
         break;
     }
-    struct au_partial *m =
-        vx_calloc(1, sizeof *m + slots * sizeof m->times[0] + evs * sizeof m->ev[0]);
+    *slots_out = slots;
+    *evs_out = evs;
+}
+
+/* A new partial match in the partition key, evicting the pattern's oldest first when at the
+ * cap (before the partition is looked up: the eviction may free it). Reuses an idle one of
+ * the pattern when there is one: they all have the same size. */
+static struct au_partial *
+s_partial_new(struct au_pstate *ps, const char *key, size_t len, uint64_t h, uint64_t now_ns)
+{
+    au_engine_t *e = ps->e;
+    if (ps->partials >= e->max_partials && ps->age_head != NULL) {
+        s_partial_free(ps->age_head);
+        ps->evictions++;
+        e->evictions++;
+    }
+    size_t slots, evs;
+    s_partial_layout(ps, &slots, &evs);
+    struct au_partial *m = ps->free_partials;
+    size_t size = sizeof *m + slots * sizeof m->times[0] + evs * sizeof m->ev[0];
+    if (m != NULL) {
+        ps->free_partials = m->p_next;
+        ps->n_free_partials--;
+        memset(m, 0, size);
+    } else {
+        m = vx_calloc(1, size);
+    }
     m->ev = (struct au_blob **)(void *)(m->times + slots);
     m->ev_cap = (uint16_t)evs;
     m->ps = ps;
     m->first_ns = m->last_ns = now_ns;
-    struct au_part *part = s_part_get(ps, key, h);
+    struct au_part *part = s_part_get(ps, key, len, h);
     m->part = part;
     m->p_next = part->head;
     if (part->head != NULL) {
@@ -315,6 +362,20 @@ s_partial_new(struct au_pstate *ps, const char *key, uint64_t h, uint64_t now_ns
 }
 
 /* ---- matching ---------------------------------------------------------------------------- */
+
+/* Arms m's timer for deadline_ns, unless it is armed already for that time or earlier: a
+ * partial match's deadline mostly moves later as events come (a threshold's or conjunction's
+ * newest event, a sequence's next element), and re-arming on every event costs two list
+ * updates in cold memory. A timer that fires early finds the true deadline in
+ * au_match_expire and is re-armed there, so a partial match still expires exactly on time. */
+static void
+s_arm(struct au_pstate *ps, struct au_partial *m, uint64_t deadline_ns)
+{
+    if (m->timer.armed && m->timer.deadline_ns <= deadline_ns) {
+        return;
+    }
+    au_wheel_add(ps->wheel, &m->timer, deadline_ns);
+}
 
 /* Raises the actions of a match whose kept events are e->scratch[0..n_kept), over-budget
  * marks included (dropped here and counted); n_cut of its events were left out by the cap.
@@ -443,11 +504,11 @@ s_conj_cap(au_engine_t *e, struct au_partial *m)
 }
 
 static void
-s_sequence(struct au_pstate *ps, uint32_t hit, const char *key, uint64_t h, uint64_t now_ns)
+s_sequence(struct au_pstate *ps, uint32_t hit, const struct au_key *k, uint64_t now_ns)
 {
     const struct au_pattern *p = &ps->pat;
     au_engine_t *e = ps->e;
-    struct au_part *part = s_part_find(ps, key, h);
+    struct au_part *part = s_part_find(ps, k->s, k->len, k->h);
     bool consumed = false;
     struct au_partial *m = part ? part->head : NULL;
     while (m != NULL) {
@@ -457,7 +518,7 @@ s_sequence(struct au_pstate *ps, uint32_t hit, const char *key, uint64_t h, uint
             m->last_ns = now_ns;
             s_ev_push(e, m);
             if (m->next == p->n_elems) {
-                s_fire(ps, key, m->first_ns, m->next, now_ns, s_ev_gather(e, m),
+                s_fire(ps, k->s, m->first_ns, m->next, now_ns, s_ev_gather(e, m),
                        m->next - m->ev_n, false);
                 consumed = true;
                 if (p->skip == AU_SKIP_PAST_LAST) {
@@ -466,7 +527,7 @@ s_sequence(struct au_pstate *ps, uint32_t hit, const char *key, uint64_t h, uint
                 }
                 s_partial_free(m);
             } else {
-                au_wheel_add(ps->wheel, &m->timer, s_seq_deadline(m));
+                s_arm(ps, m, s_seq_deadline(m));
             }
         }
         m = next;
@@ -477,24 +538,24 @@ s_sequence(struct au_pstate *ps, uint32_t hit, const char *key, uint64_t h, uint
     if (p->n_elems == 1) {
         struct au_blob *b = e->max_ev > 0 ? s_keep(e) : NULL;
         e->scratch[0] = b;
-        s_fire(ps, key, now_ns, 1, now_ns, b != NULL ? 1 : 0, b != NULL ? 0 : 1, false);
+        s_fire(ps, k->s, now_ns, 1, now_ns, b != NULL ? 1 : 0, b != NULL ? 0 : 1, false);
         au_blob_release(e, b);
         return;
     }
-    m = s_partial_new(ps, key, h, now_ns);
+    m = s_partial_new(ps, k->s, k->len, k->h, now_ns);
     m->next = 1;
     s_ev_push(e, m);
-    au_wheel_add(ps->wheel, &m->timer, s_seq_deadline(m));
+    s_arm(ps, m, s_seq_deadline(m));
 }
 
 static void
-s_conjunction(struct au_pstate *ps, uint32_t hit, const char *key, uint64_t h, uint64_t now_ns)
+s_conjunction(struct au_pstate *ps, uint32_t hit, const struct au_key *k, uint64_t now_ns)
 {
     const struct au_pattern *p = &ps->pat;
-    struct au_part *part = s_part_find(ps, key, h);
+    struct au_part *part = s_part_find(ps, k->s, k->len, k->h);
     struct au_partial *m = part ? part->head : NULL;
     if (m == NULL) {
-        m = s_partial_new(ps, key, h, now_ns);
+        m = s_partial_new(ps, k->s, k->len, k->h, now_ns);
     }
     for (uint32_t i = 0; i < p->n_elems; i++) {
         if ((hit & (1u << i)) != 0) {
@@ -523,7 +584,7 @@ s_conjunction(struct au_pstate *ps, uint32_t hit, const char *key, uint64_t h, u
         }
         uint32_t missing = p->n_elems;
         uint32_t n_kept = m->ev_cap > 0 ? s_conj_gather(ps->e, m, &missing) : 0;
-        s_fire(ps, key, first, p->n_elems, now_ns, n_kept, missing, false);
+        s_fire(ps, k->s, first, p->n_elems, now_ns, n_kept, missing, false);
         if (p->skip == AU_SKIP_PAST_LAST) {
             s_partial_free(m);
             return;
@@ -531,24 +592,24 @@ s_conjunction(struct au_pstate *ps, uint32_t hit, const char *key, uint64_t h, u
         s_conj_forget(ps->e, m, oldest);
         deadline = s_conj_prune(m, now_ns);
     }
-    au_wheel_add(ps->wheel, &m->timer, deadline);
+    s_arm(ps, m, deadline);
 }
 
 static void
-s_absence(struct au_pstate *ps, uint32_t hit, const char *key, uint64_t h, uint64_t now_ns)
+s_absence(struct au_pstate *ps, uint32_t hit, const struct au_key *k, uint64_t now_ns)
 {
     const struct au_pattern *p = &ps->pat;
     if ((hit & 2u) != 0) {
         /* Every pending start in the partition is still inside its period (due ones fired
          * before this event was fed), so this event follows each of them in time. */
-        struct au_part *part = s_part_find(ps, key, h);
+        struct au_part *part = s_part_find(ps, k->s, k->len, k->h);
         if (part != NULL) {
             s_part_clear(part);
         }
     }
     if ((hit & 1u) != 0) {
         uint64_t period = p->elems[1].within_ns ? p->elems[1].within_ns : p->window_ns;
-        struct au_partial *m = s_partial_new(ps, key, h, now_ns);
+        struct au_partial *m = s_partial_new(ps, k->s, k->len, k->h, now_ns);
         s_ev_push(ps->e, m);
         au_wheel_add(ps->wheel, &m->timer, now_ns + period + 1);
     }
@@ -567,14 +628,14 @@ s_thr_pop(au_engine_t *e, struct au_partial *m, uint32_t cap)
 }
 
 static void
-s_threshold(struct au_pstate *ps, const char *key, uint64_t h, uint64_t now_ns)
+s_threshold(struct au_pstate *ps, const struct au_key *k, uint64_t now_ns)
 {
     const struct au_pattern *p = &ps->pat;
     uint32_t cap = p->elems[0].min_occurrences;
-    struct au_part *part = s_part_find(ps, key, h);
+    struct au_part *part = s_part_find(ps, k->s, k->len, k->h);
     struct au_partial *m = part ? part->head : NULL;
     if (m == NULL) {
-        m = s_partial_new(ps, key, h, now_ns);
+        m = s_partial_new(ps, k->s, k->len, k->h, now_ns);
     }
     while (m->next > 0 && now_ns - m->times[m->head] > p->window_ns) {
         s_thr_pop(ps->e, m, cap);
@@ -584,7 +645,7 @@ s_threshold(struct au_pstate *ps, const char *key, uint64_t h, uint64_t now_ns)
     s_ev_push(ps->e, m);
     m->last_ns = now_ns;
     if (m->next >= cap) {
-        s_fire(ps, key, m->times[m->head], cap, now_ns, s_ev_gather(ps->e, m), cap - m->ev_n,
+        s_fire(ps, k->s, m->times[m->head], cap, now_ns, s_ev_gather(ps->e, m), cap - m->ev_n,
                false);
         if (p->skip == AU_SKIP_PAST_LAST) {
             s_partial_free(m);
@@ -596,7 +657,7 @@ s_threshold(struct au_pstate *ps, const char *key, uint64_t h, uint64_t now_ns)
             return;
         }
     }
-    au_wheel_add(ps->wheel, &m->timer, now_ns + p->window_ns + 1);
+    s_arm(ps, m, now_ns + p->window_ns + 1);
 }
 
 /* A partial match's deadline passed. In event time the deadline itself is the time of what
@@ -637,40 +698,48 @@ au_match_expire(struct au_timer *t, uint64_t now_ns, void *arg)
     s_partial_free(m);
 }
 
-void
-au_match_feed(struct au_pstate *ps, const vx_event_t *ev, uint64_t now_ns)
+bool
+au_match_key(struct au_pstate *ps, struct au_key *k)
 {
-    const struct au_pattern *p = &ps->pat;
-    uint32_t hit = 0;
-    for (uint32_t i = 0; i < p->n_elems; i++) {
-        if (p->elems[i].event_type == (int)ev->type && au_element_match(&p->elems[i], ev)) {
-            hit |= 1u << i;
-        }
+    if (!ps->pat.partitioned) {
+        *k = (struct au_key){.s = "", .len = 0, .h = ps->e->empty_hash};
+        return true;
     }
-    if (hit == 0) {
-        return;
+    struct au_memo_field *f = au_memo_field(ps->e, ps->pat.partition.memo);
+    if (f->val == NULL) {
+        return false;
     }
-    char buf[16];
-    const char *key = "";
-    if (p->partitioned) {
-        key = au_field_get(&p->partition, ev, buf, sizeof buf);
-        if (key == NULL) {
-            return;
-        }
+    if (!f->hashed) {
+        f->hash = vx_hash64(f->val, f->len, AU_ENG_HASH_SEED);
+        f->hashed = true;
     }
-    uint64_t h = vx_hash64(key, strlen(key), S_HASH_SEED);
-    switch (p->kind) {
+    *k = (struct au_key){.s = f->val, .len = f->len, .h = f->hash};
+    return true;
+}
+
+void
+au_match_prefetch(const struct au_pstate *ps, const struct au_key *k)
+{
+    if (ps->n_buckets > 0) {
+        __builtin_prefetch(&ps->buckets[k->h & (ps->n_buckets - 1)]);
+    }
+}
+
+void
+au_match_hit(struct au_pstate *ps, uint32_t hit, const struct au_key *k, uint64_t now_ns)
+{
+    switch (ps->pat.kind) {
     case AU_SEQUENCE:
-        s_sequence(ps, hit, key, h, now_ns);
+        s_sequence(ps, hit, k, now_ns);
         break;
     case AU_CONJUNCTION:
-        s_conjunction(ps, hit, key, h, now_ns);
+        s_conjunction(ps, hit, k, now_ns);
         break;
     case AU_ABSENCE:
-        s_absence(ps, hit, key, h, now_ns);
+        s_absence(ps, hit, k, now_ns);
         break;
     case AU_THRESHOLD:
-        s_threshold(ps, key, h, now_ns);
+        s_threshold(ps, k, now_ns);
         break;
     }
 }
@@ -684,6 +753,12 @@ au_match_clear(struct au_pstate *ps)
         s_partial_free(m);
         m = next;
     }
+    while (ps->free_partials != NULL) {
+        m = ps->free_partials;
+        ps->free_partials = m->p_next;
+        free(m);
+    }
+    ps->n_free_partials = 0;
 }
 
 void
@@ -695,4 +770,10 @@ au_blob_free_idle(au_engine_t *e)
         free(b);
     }
     e->n_free = 0;
+    while (e->free_parts != NULL) {
+        struct au_part *p = e->free_parts;
+        e->free_parts = p->hnext;
+        free(p);
+    }
+    e->n_free_parts = 0;
 }

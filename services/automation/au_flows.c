@@ -22,6 +22,7 @@ struct au_flows {
     struct s_entry *v;
     size_t n, cap;
     uint32_t event_triggers;
+    uint32_t pattern_triggers;
 };
 
 au_flows_t *
@@ -35,13 +36,15 @@ au_flows_new(void)
 static void
 s_count(au_flows_t *f)
 {
-    uint32_t n = 0;
+    uint32_t n = 0, np = 0;
     for (size_t i = 0; i < f->n; i++) {
         for (uint32_t t = 0; t < f->v[i].w->n_triggers; t++) {
             n += f->v[i].w->triggers[t].kind == AU_TRIG_EVENT;
+            np += f->v[i].w->triggers[t].kind == AU_TRIG_PATTERN;
         }
     }
     __atomic_store_n(&f->event_triggers, n, __ATOMIC_RELAXED);
+    __atomic_store_n(&f->pattern_triggers, np, __ATOMIC_RELAXED);
 }
 
 void
@@ -258,6 +261,12 @@ bool
 au_flows_has_event_triggers(au_flows_t *f)
 {
     return __atomic_load_n(&f->event_triggers, __ATOMIC_RELAXED) > 0;
+}
+
+bool
+au_flows_has_pattern_triggers(au_flows_t *f)
+{
+    return __atomic_load_n(&f->pattern_triggers, __ATOMIC_RELAXED) > 0;
 }
 
 size_t

@@ -46,6 +46,8 @@ json_t *au_flows_dump(au_flows_t *f);
 int au_flows_load(au_flows_t *f, json_t *doc, char *err, size_t errlen);
 size_t au_flows_count(au_flows_t *f);
 
+/* True when any workflow has a pattern trigger (a cheap test before each match's lookup). */
+bool au_flows_has_pattern_triggers(au_flows_t *f);
 /* Triggers: fill out with referenced workflows to start (at most max); return how many. */
 size_t au_flows_on_pattern(au_flows_t *f, const char *tenant, const char *pattern,
                            struct au_workflow **out, size_t max);

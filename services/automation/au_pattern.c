@@ -653,11 +653,9 @@ s_number(const char *s, double *out)
     return true;
 }
 
-static bool
-s_cond_holds(const struct au_cond *c, const vx_event_t *ev)
+bool
+au_cond_test(const struct au_cond *c, const char *v)
 {
-    char buf[16];
-    const char *v = au_field_get(&c->field, ev, buf, sizeof buf);
     if (v == NULL) {
         return false;
     }
@@ -703,7 +701,9 @@ bool
 au_element_match(const struct au_element *el, const vx_event_t *ev)
 {
     for (uint32_t i = 0; i < el->n_conds; i++) {
-        if (!s_cond_holds(&el->conds[i], ev)) {
+        char buf[16];
+        const struct au_cond *c = &el->conds[i];
+        if (!au_cond_test(c, au_field_get(&c->field, ev, buf, sizeof buf))) {
             return false;
         }
     }

@@ -102,7 +102,8 @@ enum au_time_mode { AU_TIME_DEFAULT = 0, AU_TIME_PROCESSING, AU_TIME_EVENT };
 
 struct au_field {
     enum au_field_kind kind;
-    char *name; /* the key for content/metadata, else NULL */
+    char *name;    /* the key for content/metadata, else NULL */
+    uint32_t memo; /* set by the engine: the slot of this field's value for the event */
 };
 
 struct au_cond {
@@ -114,6 +115,7 @@ struct au_cond {
     size_t str_len;
     regex_t re;
     bool has_re;
+    uint32_t memo; /* set by the engine: the slot of this condition's result for the event */
 };
 
 struct au_element {
@@ -163,6 +165,8 @@ void au_pattern_fini(struct au_pattern *p);
 
 /* True when ev satisfies every condition of el (its type is checked by the caller). */
 bool au_element_match(const struct au_element *el, const vx_event_t *ev);
+/* True when the value v of c's field (NULL: the event does not carry it) satisfies c. */
+bool au_cond_test(const struct au_cond *c, const char *v);
 /* The value of a field in ev, or NULL when absent. priority is formatted into buf (at least
  * 4 bytes). Borrowed from ev or buf. */
 const char *au_field_get(const struct au_field *f, const vx_event_t *ev, char *buf, size_t len);

@@ -52,6 +52,14 @@ s_metrics_init(au_server_t *s, vx_metrics_t *metrics)
     s->g_held = vx_metrics_gauge(metrics, "vexfs_automation_held_events",
                                  "Events held until the watermark passes them (event time).",
                                  NULL);
+    static const char *const stages[AU_N_STAGES] = {"receive", "decode", "match", "actions"};
+    for (int i = 0; i < AU_N_STAGES; i++) {
+        s->c_stage[i] = vx_metrics_counter(
+            metrics, "vexfs_automation_stage_nanoseconds_total",
+            "Time the input loop spent per stage: receive (ZeroMQ), decode (protobuf), match "
+            "(the engines), actions (alerts, workflows, emits).",
+            "stage", stages[i], NULL);
+    }
     s->c_slow = vx_metrics_counter(metrics, "vexfs_automation_slow_batches_total",
                                    "Batches that took longer than max_automation_latency_ms.",
                                    NULL);
@@ -212,6 +220,8 @@ au_server_new(const vx_config_t *cfg, vx_metrics_t *metrics, char *err, size_t e
         (uint64_t)vx_config_int(cfg, AU_SECTION, "max_automation_latency_ms") * VX_NS_PER_MS;
     s->arena = vx_arena_new(1u << 20, S_ARENA_LIMIT);
     s->spans = vx_calloc(AU_SERVER_MAX_SPANS, sizeof *s->spans);
+    s->cyc0 = au_cycles();
+    s->mono0 = vx_mono_ns();
     s_feed_init(s, &s->live, false);
     s_feed_init(s, &s->replay, true);
     s->state = json_object();
@@ -266,9 +276,7 @@ au_server_destroy(au_server_t **sp)
     s_feed_fini(&s->live);
     s_feed_fini(&s->replay);
     s->engine = NULL;
-    for (size_t i = 0; i < s->n; i++) {
-        json_decref(s->ring[(s->head + i) % s->cap]);
-    }
+    au_server_alerts_fini(s);
     free(s->ring);
     vx_arena_destroy(&s->arena);
     free(s->spans);
@@ -277,12 +285,16 @@ au_server_destroy(au_server_t **sp)
     vx_free(sp);
 }
 
-/* Decodes one batch of feed f and feeds its events (lock held). Live events also go to the
+/* Decodes one batch of feed f and feeds its events (lock held), all at the time it arrived
+ * (t0, the daemon's clock when it was taken from the socket). Live events also go to the
  * executions waiting for an event and to event triggers; replayed ones only to the replay
- * engine (they happened already). */
+ * engine (they happened already). The time of each stage is added to s->stage_cyc: decode,
+ * then match (the engine, less what the alert callback counts as actions), then actions. */
 static void
-s_batch(au_server_t *s, struct au_feed *f, const void *data, size_t len)
+s_batch(au_server_t *s, struct au_feed *f, const void *data, size_t len, uint64_t t0)
 {
+    uint64_t c0 = au_cycles();
+    s->wall_ns = vx_wall_ns();
     vx_arena_reset(s->arena);
     vx_batch_t *b = vx_wire_decode(data, len, s->arena);
     if (b == NULL) {
@@ -305,17 +317,23 @@ s_batch(au_server_t *s, struct au_feed *f, const void *data, size_t len)
         n_spans != b->n_events) {
         n_spans = 0;
     }
+    uint64_t c1 = au_cycles();
+    s->stage_cyc[AU_STAGE_DECODE] += c1 - c0;
+    uint64_t actions0 = s->stage_cyc[AU_STAGE_ACTIONS];
     for (size_t i = 0; i < b->n_events; i++) {
-        const vx_event_t *ev = b->events[i];
-        au_engine_on_event_packed(f->engine, ev, n_spans ? s->spans[i].data : NULL,
-                                  n_spans ? s->spans[i].len : 0, vx_mono_ns());
-        if (f->replay) {
-            continue;
+        au_engine_on_event_packed(f->engine, b->events[i], n_spans ? s->spans[i].data : NULL,
+                                  n_spans ? s->spans[i].len : 0, t0);
+    }
+    uint64_t c2 = au_cycles();
+    s->stage_cyc[AU_STAGE_MATCH] += (c2 - c1) - (s->stage_cyc[AU_STAGE_ACTIONS] - actions0);
+    if (!f->replay) {
+        for (size_t i = 0; i < b->n_events; i++) {
+            au_exec_event(s->exec, b->events[i]);
+            if (triggers) {
+                au_server_event_triggers(s, b->events[i]);
+            }
         }
-        au_exec_event(s->exec, ev);
-        if (triggers) {
-            au_server_event_triggers(s, ev);
-        }
+        s->stage_cyc[AU_STAGE_ACTIONS] += au_cycles() - c2;
     }
     vx_counter_add(f->c_events, b->n_events);
 }
@@ -349,6 +367,16 @@ s_export(au_server_t *s)
     s_count(s->c_late, st.events_late + rs.events_late, &s->late_seen);
     s_count(s->c_no_time, st.events_no_time + rs.events_no_time, &s->no_time_seen);
     s_count(s->c_forced, st.forced_releases + rs.forced_releases, &s->forced_seen);
+    uint64_t cyc = au_cycles() - s->cyc0;
+    uint64_t ns = vx_mono_ns() - s->mono0;
+    double ns_per_cycle = cyc > 0 ? (double)ns / (double)cyc : 1.0;
+    for (int i = 0; i < AU_N_STAGES; i++) {
+        double v = (double)s->stage_cyc[i] * ns_per_cycle + s->stage_rest[i];
+        uint64_t whole = (uint64_t)v;
+        vx_counter_add(s->c_stage[i], whole);
+        s->stage_rest[i] = v - (double)whole;
+        s->stage_cyc[i] = 0;
+    }
 }
 
 /* Reads up to 64 messages of feed f (lock held). */
@@ -357,12 +385,15 @@ s_drain(au_server_t *s, struct au_feed *f)
 {
     for (int k = 0; k < 64; k++) {
         struct vx_wire_msg msg;
-        if (vx_wire_recv(f->sock, &msg, ZMQ_DONTWAIT) < 0) {
+        uint64_t c = au_cycles();
+        int rc = vx_wire_recv(f->sock, &msg, ZMQ_DONTWAIT);
+        s->stage_cyc[AU_STAGE_RECEIVE] += au_cycles() - c;
+        if (rc < 0) {
             break;
         }
         uint64_t t0 = vx_mono_ns();
         if (msg.has_body) {
-            s_batch(s, f, zmq_msg_data(&msg.body), zmq_msg_size(&msg.body));
+            s_batch(s, f, zmq_msg_data(&msg.body), zmq_msg_size(&msg.body), t0);
         }
         vx_wire_msg_fini(&msg);
         if (vx_mono_ns() - t0 > s->budget_ns) {
@@ -387,10 +418,15 @@ au_server_run(au_server_t *s, volatile sig_atomic_t *stop)
             s_drain(s, &s->replay);
         }
         uint64_t now = vx_mono_ns();
+        uint64_t c0 = au_cycles();
+        uint64_t actions0 = s->stage_cyc[AU_STAGE_ACTIONS];
+        s->wall_ns = vx_wall_ns();
         au_engine_advance(s->live.engine, now);
         if (s->replay.engine != NULL) {
             au_engine_advance(s->replay.engine, now);
         }
+        s->stage_cyc[AU_STAGE_MATCH] +=
+            (au_cycles() - c0) - (s->stage_cyc[AU_STAGE_ACTIONS] - actions0);
         s_export(s);
         pthread_mutex_unlock(&s->lock);
     }

@@ -7,6 +7,7 @@
 #include "au_server_priv.h"
 #include "vx_clock.h"
 #include "vx_log.h"
+#include "vx_mem.h"
 
 /* The input of a workflow started by a match: the match, the event that completed it (null
  * for an absence, which fires on time) and the matching events kept (max_match_events),
@@ -80,63 +81,141 @@ s_action_emit(struct au_feed *f, const struct au_alert *a, const struct au_actio
     json_decref(ctx);
 }
 
-/* An alert action: a record in the ring (the oldest goes when full, counted as dropped). An
- * event-time match also carries its time in event time, which a replay reproduces. */
+/* ---- the alert ring ----------------------------------------------------------------------- */
+
 static void
-s_action_alert(struct au_feed *f, const struct au_alert *a, const char *tenant)
+s_src_unref(struct au_alert_src *src)
 {
-    au_server_t *s = f->s;
-    uint64_t seq = s->seq + 1;
-    uint64_t span = a->time_ns - a->first_ns;
-    json_t *j = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:i, s:s, s:s}",
-                          "seq", (json_int_t)seq, "pattern", a->pattern_id, "tenant", tenant,
-                          "kind", au_kind_name(a->kind), "severity",
-                          au_severity_name(a->severity), "message", a->message, "partition",
-                          a->partition, "time_ns", (json_int_t)vx_wall_ns(), "span_ns",
-                          (json_int_t)span, "events", (int)a->n_events, "input", f->name,
-                          "time_mode", a->event_time ? "event" : "processing");
-    if (j == NULL) {
+    if (src == NULL || --src->refs > 0) {
         return;
     }
-    if (a->event_time) {
-        json_object_set_new(j, "event_time_ns", json_integer((json_int_t)a->time_ns));
+    free(src->pattern);
+    free(src->tenant);
+    free(src->message);
+    free(src);
+}
+
+/* Empties one slot of the ring. */
+static void
+s_rec_fini(struct au_alert_rec *r)
+{
+    s_src_unref(r->src);
+    if (r->partition != r->part_buf) {
+        free(r->partition);
     }
-    s->seq++;
+    memset(r, 0, sizeof *r);
+}
+
+void
+au_server_alerts_fini(au_server_t *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        s_rec_fini(&s->ring[(s->head + i) % s->cap]);
+    }
+    s->n = 0;
+    au_server_pattern_info_set(s, NULL);
+}
+
+/* The counters and alert sources of a pattern set, resolved once per set rather than per
+ * match (a series is found by its labels, a string compare per label). Lock held. */
+void
+au_server_pattern_info_set(au_server_t *s, const au_engine_t *e)
+{
+    for (uint32_t i = 0; i < s->n_pinfo; i++) {
+        for (uint32_t k = 0; k < AU_MAX_ACTIONS; k++) {
+            s_src_unref(s->pinfo[i].src[k]);
+        }
+    }
+    free(s->pinfo);
+    s->pinfo = NULL;
+    s->n_pinfo = 0;
+    if (e == NULL) {
+        return;
+    }
+    s->n_pinfo = au_engine_pattern_count(e);
+    s->pinfo = vx_calloc(s->n_pinfo + 1, sizeof *s->pinfo);
+    for (uint32_t i = 0; i < s->n_pinfo; i++) {
+        const struct au_pattern *p = au_engine_pattern(e, i);
+        struct au_pat_info *pi = &s->pinfo[i];
+        pi->c_matches = vx_metrics_counter(s->metrics, "vexfs_automation_matches_total",
+                                           "Completed pattern matches, by pattern.", "pattern",
+                                           p->id, NULL);
+        for (uint32_t k = 0; k < p->n_actions; k++) {
+            const struct au_action *act = &p->actions[k];
+            if (act->kind != AU_ACTION_ALERT) {
+                continue;
+            }
+            struct au_alert_src *src = vx_calloc(1, sizeof *src);
+            src->refs = 1;
+            src->pattern = vx_strdup(p->id);
+            src->tenant = vx_strdup(p->tenant);
+            src->message = vx_strdup(act->message);
+            src->kind = p->kind;
+            src->severity = act->severity;
+            src->c_alerts = vx_metrics_counter(s->metrics, "vexfs_automation_alerts_total",
+                                               "Alerts raised, by pattern and severity.",
+                                               "pattern", p->id, "severity",
+                                               au_severity_name(act->severity), NULL);
+            pi->src[k] = src;
+        }
+    }
+}
+
+/* An alert action: a record in the ring (the oldest goes when full, counted as dropped). The
+ * record shares its pattern's strings and copies only the partition, so raising an alert costs
+ * no allocation for a short partition; GET /v1/alerts turns records into JSON. An event-time
+ * match also carries its time in event time, which a replay reproduces. */
+static void
+s_action_alert(struct au_feed *f, const struct au_alert *a, struct au_alert_src *src)
+{
+    au_server_t *s = f->s;
     if (s->n == s->cap) {
-        json_decref(s->ring[s->head]);
+        s_rec_fini(&s->ring[s->head]);
         s->head = (s->head + 1) % s->cap;
         s->n--;
         s->dropped++;
     }
-    s->ring[(s->head + s->n) % s->cap] = j;
+    struct au_alert_rec *r = &s->ring[(s->head + s->n) % s->cap];
     s->n++;
-    vx_counter_add(vx_metrics_counter(s->metrics, "vexfs_automation_alerts_total",
-                                      "Alerts raised, by pattern and severity.", "pattern",
-                                      a->pattern_id, "severity", au_severity_name(a->severity),
-                                      NULL),
-                   1);
+    r->src = src;
+    src->refs++;
+    r->seq = ++s->seq;
+    r->wall_ns = s->wall_ns;
+    r->span_ns = a->time_ns - a->first_ns;
+    r->event_time_ns = a->time_ns;
+    r->events = a->n_events;
+    r->replay = f->replay;
+    r->event_time = a->event_time;
+    size_t len = strlen(a->partition);
+    r->partition = len < sizeof r->part_buf ? r->part_buf : vx_malloc(len + 1);
+    memcpy(r->partition, a->partition, len + 1);
+    vx_counter_add(src->c_alerts, 1);
     vx_info("AU-ALERT", "pattern %s partition \"%.200s\" severity %s: %s", a->pattern_id,
             a->partition, au_severity_name(a->severity), a->message);
 }
 
-/* Once per match (action 0), the tenant's workflows with a trigger on the pattern start;
- * then each action does its kind. */
+/* Once per match (action 0) the match is counted and the tenant's workflows with a trigger on
+ * the pattern start; then each action does its kind. */
 void
 au_server_on_alert(const struct au_alert *a, void *arg)
 {
     struct au_feed *f = arg;
     au_server_t *s = f->s;
+    uint64_t t0 = au_cycles();
     const struct au_pattern *pat = au_engine_pattern(f->engine, a->pattern);
     const struct au_action *act = &pat->actions[a->action];
     const char *tenant = pat->tenant;
+    struct au_pat_info *pi = a->pattern < s->n_pinfo ? &s->pinfo[a->pattern] : NULL;
     if (a->action == 0) {
-        struct au_workflow *ws[AU_FLOWS_MAX_FIRE];
-        vx_counter_add(vx_metrics_counter(s->metrics, "vexfs_automation_matches_total",
-                                          "Completed pattern matches, by pattern.", "pattern",
-                                          a->pattern_id, NULL),
-                       1);
-        size_t n = au_flows_on_pattern(s->flows, tenant, a->pattern_id, ws, AU_FLOWS_MAX_FIRE);
-        s_match_start(f, a, tenant, ws, n);
+        if (pi != NULL) {
+            vx_counter_add(pi->c_matches, 1);
+        }
+        if (au_flows_has_pattern_triggers(s->flows)) {
+            struct au_workflow *ws[AU_FLOWS_MAX_FIRE];
+            size_t n =
+                au_flows_on_pattern(s->flows, tenant, a->pattern_id, ws, AU_FLOWS_MAX_FIRE);
+            s_match_start(f, a, tenant, ws, n);
+        }
     }
     switch (act->kind) {
     case AU_ACTION_WORKFLOW:
@@ -146,9 +225,30 @@ au_server_on_alert(const struct au_alert *a, void *arg)
         s_action_emit(f, a, act, tenant);
         break;
     case AU_ACTION_ALERT:
-        s_action_alert(f, a, tenant);
+        if (pi != NULL && pi->src[a->action] != NULL) {
+            s_action_alert(f, a, pi->src[a->action]);
+        }
         break;
     }
+    s->stage_cyc[AU_STAGE_ACTIONS] += au_cycles() - t0;
+}
+
+static json_t *
+s_rec_json(const struct au_alert_rec *r)
+{
+    const struct au_alert_src *src = r->src;
+    json_t *j = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:i, s:s, s:s}", "seq",
+                          (json_int_t)r->seq, "pattern", src->pattern, "tenant", src->tenant,
+                          "kind", au_kind_name(src->kind), "severity",
+                          au_severity_name(src->severity), "message", src->message,
+                          "partition", r->partition, "time_ns", (json_int_t)r->wall_ns,
+                          "span_ns", (json_int_t)r->span_ns, "events", (int)r->events, "input",
+                          r->replay ? "replay" : "live", "time_mode",
+                          r->event_time ? "event" : "processing");
+    if (j != NULL && r->event_time) {
+        json_object_set_new(j, "event_time_ns", json_integer((json_int_t)r->event_time_ns));
+    }
+    return j;
 }
 
 json_t *
@@ -158,10 +258,9 @@ au_server_alerts_json(au_server_t *s, const char *tenant, uint64_t since, size_t
     pthread_mutex_lock(&s->lock);
     uint64_t first = s->seq - s->n + 1; /* seq of ring[head] */
     for (size_t i = 0; i < s->n && json_array_size(arr) < limit; i++) {
-        json_t *al = s->ring[(s->head + i) % s->cap];
-        if (first + i > since &&
-            strcmp(json_string_value(json_object_get(al, "tenant")), tenant) == 0) {
-            json_array_append(arr, al);
+        const struct au_alert_rec *r = &s->ring[(s->head + i) % s->cap];
+        if (first + i > since && strcmp(r->src->tenant, tenant) == 0) {
+            json_array_append_new(arr, s_rec_json(r));
         }
     }
     json_t *j = json_pack("{s:o, s:I, s:I}", "alerts", arr, "dropped", (json_int_t)s->dropped,

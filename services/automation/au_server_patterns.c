@@ -69,6 +69,7 @@ s_replace(au_server_t *s, json_t *patterns, char *err, size_t errlen)
         s_swap(&s->replay, replay);
     }
     s->engine = s->live.engine;
+    au_server_pattern_info_set(s, live);
     vx_gauge_set(s->g_patterns, (double)au_engine_pattern_count(live));
     pthread_mutex_unlock(&s->lock);
     return 0;

@@ -9,10 +9,14 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>
+#endif
 
 #include "au_emit.h"
 #include "au_engine.h"
 #include "au_server.h"
+#include "vx_clock.h"
 #include "vx_arena.h"
 #include "vx_wire.h"
 
@@ -29,6 +33,39 @@ struct au_feed {
     vx_counter_t *c_batches, *c_events, *c_bad, *c_gaps;
 };
 
+/* What every alert of one alert action of one pattern shares; alerts in the ring hold a
+ * reference, so a replaced pattern set leaves earlier alerts as they were. refs under lock. */
+struct au_alert_src {
+    uint32_t refs;
+    char *pattern, *tenant, *message;
+    enum au_kind kind;
+    enum au_severity severity;
+    vx_counter_t *c_alerts;       /* vexfs_automation_alerts_total{pattern,severity} */
+};
+
+/* One alert in the ring. */
+struct au_alert_rec {
+    struct au_alert_src *src;     /* one reference */
+    uint64_t seq;
+    uint64_t wall_ns;             /* when it was raised */
+    uint64_t span_ns;
+    uint64_t event_time_ns;       /* the match's time, when event_time */
+    uint32_t events;
+    bool replay, event_time;
+    char *partition;              /* part_buf, or its own allocation */
+    char part_buf[48];
+};
+
+/* Per pattern of the current set (index as in the engines): its series and alert sources. */
+struct au_pat_info {
+    vx_counter_t *c_matches;
+    struct au_alert_src *src[AU_MAX_ACTIONS]; /* per action; NULL for other kinds */
+};
+
+/* Where the loop's time goes, for vexfs_automation_stage_nanoseconds_total. */
+enum au_stage { AU_STAGE_RECEIVE = 0, AU_STAGE_DECODE, AU_STAGE_MATCH, AU_STAGE_ACTIONS };
+#define AU_N_STAGES 4
+
 struct au_server {
     const vx_config_t *cfg;
     vx_metrics_t *metrics;
@@ -41,7 +78,14 @@ struct au_server {
     au_engine_t *engine;          /* under lock: live.engine, the set REST reads */
     enum au_time_mode time_mode;  /* of live patterns without their own */
     uint64_t lateness_ns, idle_ns, max_reorder_bytes;
-    json_t **ring;                /* under lock: alerts, ring[(head + i) % cap] */
+    struct au_alert_rec *ring;    /* under lock: alerts, ring[(head + i) % cap] */
+    struct au_pat_info *pinfo;    /* under lock: per pattern of the current set */
+    uint32_t n_pinfo;
+    uint64_t stage_cyc[AU_N_STAGES];  /* loop thread: au_cycles per stage, not yet exported */
+    double stage_rest[AU_N_STAGES];   /* fractions of a nanosecond not yet exported */
+    uint64_t cyc0, mono0;             /* au_cycles and vx_mono_ns at start: the cycle rate */
+    vx_counter_t *c_stage[AU_N_STAGES];
+    uint64_t wall_ns;                 /* loop thread: the wall time of the batch being fed */
     size_t cap, head, n;
     uint64_t seq;                 /* seq of the newest alert */
     uint64_t dropped;             /* alerts pushed out of the ring */
@@ -70,6 +114,19 @@ struct au_server {
 
 #define AU_SERVER_MAX_SPANS 65536 /* larger batches: kept events are packed again */
 
+/* A cheap clock for the stage times (several reads per batch and two per alert): the cycle
+ * counter where there is one (a read costs a few ns, clock_gettime here about 100), converted
+ * to ns at export with the rate seen since start; elsewhere the monotonic clock. */
+static inline uint64_t
+au_cycles(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    return __rdtsc();
+#else
+    return vx_mono_ns();
+#endif
+}
+
 /* ---- au_server_patterns.c ---- */
 
 /* Builds the engine of feed f for patterns (borrowed; NULL for none) with the daemon's
@@ -86,6 +143,11 @@ int au_server_patterns_init(au_server_t *s, char *err, size_t errlen);
 /* The engines' alert callback (loop thread, lock held): counts the match, starts the
  * workflows it triggers, raises alerts into the ring and sends emits. arg is the feed. */
 void au_server_on_alert(const struct au_alert *a, void *arg);
+/* Resolves the per-pattern series and alert sources of e's pattern set (NULL: none), dropping
+ * the previous set's (lock held). */
+void au_server_pattern_info_set(au_server_t *s, const au_engine_t *e);
+/* Empties the ring and the pattern info (at destruction). */
+void au_server_alerts_fini(au_server_t *s);
 
 /* ---- au_server_flows.c ---- */
 

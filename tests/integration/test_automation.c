@@ -52,7 +52,7 @@ s_start_with(struct s_daemon *d, const char *extra)
     ck_assert_int_eq(vt_write_file(tok, S_TOKEN "\n"), 0);
     snprintf(cfg, sizeof cfg,
              "reactive_automation:\n  rest_port: %u\n  input_endpoint: %s\n"
-             "  max_partial_matches: 100\n  max_alerts: 5000\n%s"
+             "  max_partial_matches: 100\n%s"
              "admin:\n  token_file: %s\nlogging:\n  level: info\n",
              (unsigned)d->port, d->input, extra, tok);
     ck_assert_int_eq(vt_write_file(cfgpath, cfg), 0);
@@ -68,7 +68,7 @@ s_start_with(struct s_daemon *d, const char *extra)
 static zsock_t *
 s_start(struct s_daemon *d)
 {
-    return s_start_with(d, "");
+    return s_start_with(d, "  max_alerts: 50\n");
 }
 
 static void
@@ -578,7 +578,7 @@ START_TEST(t_live_and_replay_agree)
     char extra[512];
     snprintf(extra, sizeof extra,
              "  time_mode: event\n  allowed_lateness_ms: 2000\n  idle_timeout_ms: 300\n"
-             "  replay_endpoint: tcp://127.0.0.1:%u\n",
+             "  replay_endpoint: tcp://127.0.0.1:%u\n  max_alerts: 5000\n",
              (unsigned)rport);
     zsock_t *push = s_start_with(&d, extra);
     char body[16384];
@@ -641,6 +641,50 @@ START_TEST(t_live_and_replay_agree)
 }
 END_TEST
 
+/* The alert ring keeps the newest max_alerts alerts and counts what it pushed out; a long
+ * partition is kept whole; the loop's time per stage is exported. */
+START_TEST(t_alert_ring)
+{
+    struct s_daemon d;
+    zsock_t *push = s_start_with(&d, "  max_alerts: 3\n");
+    char body[16384];
+    const char *one = "[{\"id\":\"w\",\"kind\":\"threshold\",\"window_ms\":60000,"
+                      "\"partition_by\":\"path\",\"elements\":[{\"event_type\":"
+                      "\"filesystem_write\"}],\"actions\":[{\"kind\":\"alert\","
+                      "\"message\":\"written\"}]}]";
+    ck_assert_int_eq(s_call(&d, "PUT", "/v1/patterns", one, body, sizeof body), 200);
+    static const char long_path[] =
+        "/a/path/long/enough/not/to/fit/the/inline/buffer/of/an/alert/record/x";
+    const char *const paths[] = {"/p1", "/p2", "/p3", "/p4", long_path};
+    s_send(push, VEXFS__V1__EVENT_TYPE__FILESYSTEM_WRITE, paths, 5, "u", 1);
+    struct s_alert_wait w = {&d, "w", long_path};
+    ck_assert_msg(vt_wait_until(cb_has_alert, &w, 5000), "no alert for the long path");
+    ck_assert_int_eq(s_call(&d, "GET", "/v1/alerts", NULL, body, sizeof body), 200);
+    json_t *j = json_loads(body, 0, NULL);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "dropped")), 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "last_seq")), 5);
+    json_t *alerts = json_object_get(j, "alerts");
+    ck_assert_uint_eq(json_array_size(alerts), 3);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(alerts, 0), "partition")),
+                     "/p3");
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(alerts, 0), "seq")), 3);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(alerts, 2), "message")),
+                     "written");
+    json_decref(j);
+    /* A replaced set leaves earlier alerts as they were. */
+    ck_assert_int_eq(s_call(&d, "PUT", "/v1/patterns", "[]", body, sizeof body), 200);
+    ck_assert_int_eq(s_call(&d, "GET", "/v1/alerts", NULL, body, sizeof body), 200);
+    ck_assert_msg(strstr(body, "\"message\":\"written\"") != NULL, "%s", body);
+    ck_assert_double_gt(
+        s_metric(&d, "vexfs_automation_stage_nanoseconds_total{stage=\"match\"}"), 0);
+    ck_assert_double_gt(
+        s_metric(&d, "vexfs_automation_stage_nanoseconds_total{stage=\"decode\"}"), 0);
+    zsock_destroy(&push);
+    s_stop(&d);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -648,6 +692,7 @@ main(void)
     TCase *tc = tcase_create("end_to_end");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, t_end_to_end);
+    tcase_add_test(tc, t_alert_ring);
     suite_add_tcase(s, tc);
     tc = tcase_create("event_time");
     tcase_set_timeout(tc, 120);
