@@ -173,8 +173,13 @@ s_part_grow(struct au_pstate *ps)
         struct au_part *p = ps->buckets[i];
         while (p != NULL) {
             struct au_part *next = p->hnext;
-            p->hnext = b[p->hash & (n - 1)];
-            b[p->hash & (n - 1)] = p;
+            struct au_part **slot = &b[p->hash & (n - 1)];
+            p->hnext = *slot;
+            if (*slot != NULL) {
+                (*slot)->hpprev = &p->hnext;
+            }
+            p->hpprev = slot;
+            *slot = p;
             p = next;
         }
     }
@@ -208,20 +213,25 @@ s_part_get(struct au_pstate *ps, const char *key, size_t len, uint64_t h)
     p->key_len = (uint32_t)len;
     p->head = NULL;
     p->hash = h;
-    p->hnext = ps->buckets[h & (ps->n_buckets - 1)];
-    ps->buckets[h & (ps->n_buckets - 1)] = p;
+    struct au_part **slot = &ps->buckets[h & (ps->n_buckets - 1)];
+    p->hnext = *slot;
+    if (*slot != NULL) {
+        (*slot)->hpprev = &p->hnext;
+    }
+    p->hpprev = slot;
+    *slot = p;
     ps->n_parts++;
     return p;
 }
 
+/* Unlinks an empty partition (without walking its bucket) and keeps it for reuse. */
 static void
 s_part_drop(struct au_pstate *ps, struct au_part *p)
 {
-    struct au_part **pp = &ps->buckets[p->hash & (ps->n_buckets - 1)];
-    while (*pp != p) {
-        pp = &(*pp)->hnext;
+    *p->hpprev = p->hnext;
+    if (p->hnext != NULL) {
+        p->hnext->hpprev = p->hpprev;
     }
-    *pp = p->hnext;
     ps->n_parts--;
     au_engine_t *e = ps->e;
     if (p->key_len <= S_PART_KEY_SMALL && e->n_free_parts < S_FREE_PARTS) {

@@ -64,6 +64,7 @@ struct au_partial {
 struct au_part {
     uint64_t hash;
     struct au_part *hnext;   /* in the pattern's bucket; on the engine's free list when idle */
+    struct au_part **hpprev; /* what points at it: its bucket, or the previous one's hnext */
     struct au_partial *head;
     uint32_t key_len;
     char key[];              /* NUL-terminated, in this allocation */

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "au_config.h"
+#include "au_decode.h"
 #include "au_server_priv.h"
 #include "vx_clock.h"
 #include "vx_jsonfile.h"
@@ -19,7 +20,8 @@
 
 #define S_DROPPED_HELP "Events not matched by event-time patterns, by reason."
 
-/* The loop's counters and gauges, registered once. */
+/* The loop's counters and gauges, registered once at start so that the loop adds to them
+ * without looking a series up by its labels. */
 static void
 s_metrics_init(au_server_t *s, vx_metrics_t *metrics)
 {
@@ -296,7 +298,10 @@ s_batch(au_server_t *s, struct au_feed *f, const void *data, size_t len, uint64_
     uint64_t c0 = au_cycles();
     s->wall_ns = vx_wall_ns();
     vx_arena_reset(s->arena);
-    vx_batch_t *b = vx_wire_decode(data, len, s->arena);
+    /* The events' packed bytes come with them, so that the engine copies rather than packs
+     * those it keeps. */
+    size_t n_spans = 0;
+    vx_batch_t *b = au_wire_decode(data, len, s->arena, s->spans, AU_SERVER_MAX_SPANS, &n_spans);
     if (b == NULL) {
         vx_counter_add(f->c_bad, 1);
         vx_warn("AU-BAD-BATCH", "dropped a %s input message of %zu bytes: not a valid batch",
@@ -311,12 +316,6 @@ s_batch(au_server_t *s, struct au_feed *f, const void *data, size_t len, uint64_
         }
     }
     bool triggers = !f->replay && au_flows_has_event_triggers(s->flows);
-    /* The events' packed bytes, so that the engine copies rather than packs those it keeps. */
-    size_t n_spans = 0;
-    if (vx_wire_event_spans(data, len, s->spans, AU_SERVER_MAX_SPANS, &n_spans) < 0 ||
-        n_spans != b->n_events) {
-        n_spans = 0;
-    }
     uint64_t c1 = au_cycles();
     s->stage_cyc[AU_STAGE_DECODE] += c1 - c0;
     uint64_t actions0 = s->stage_cyc[AU_STAGE_ACTIONS];
