@@ -28,7 +28,9 @@
  *
  * Today's code: the commit named in bench/BASELINE, built by scripts/bench-baseline.sh
  * ($VX_BASELINE_BUILD names its build folder; else the script is run), is measured in the same
- * run by its own bench_automation, round by round with ours, so both see the same machine.
+ * run by its own bench_automation, round by round with ours, so both see the same machine;
+ * its engine runs are timed in CPU time too (its process's, read from /proc as each of its
+ * result lines appears; stdbuf makes its output line-buffered).
  *
  * Every figure is given twice: events per second of wall time, and events per second of CPU
  * time (the engine's thread; the daemon's whole process, ZeroMQ's I/O thread included, from
@@ -155,6 +157,7 @@ struct s_round {
     double stage_ns[N_STAGES];        /* daemon, processing time: ns per event per stage */
     double stage_et_ns[N_STAGES];     /* daemon, event time */
     double base_prefix, base_regex, base_daemon;
+    double base_prefix_cpu, base_regex_cpu; /* 0 when its CPU time could not be read */
 };
 
 static uint64_t
@@ -398,27 +401,75 @@ s_figure(const char *out, const char *label)
     return p != NULL ? strtod(p + strlen(label), NULL) : 0;
 }
 
-/* Runs today's bench_automation over the same stream (its daemon is today's too). */
+/* The CPU time of pid (from /proc) each time a line of its output begins with one of the
+ * labels, in label order: today's bench prints a banner once its stream is built, then a line
+ * after each engine run, so the differences are the CPU time of each run. Its output is line
+ * buffered through stdbuf, so each line comes when it is printed. */
+struct s_marks {
+    const char *label[3];
+    uint64_t cpu[3];
+};
+
+static void
+s_mark_lines(pid_t pid, char *text, size_t *done, struct s_marks *m)
+{
+    char *nl;
+    while ((nl = strchr(text + *done, '\n')) != NULL) {
+        *nl = '\0';
+        for (int i = 0; i < 3; i++) {
+            if (m->cpu[i] == 0 && strstr(text + *done, m->label[i]) != NULL) {
+                m->cpu[i] = s_proc_cpu_ns(pid);
+            }
+        }
+        *nl = '\n';
+        *done = (size_t)(nl - text) + 1;
+    }
+}
+
+/* Runs today's bench_automation over the same stream (its daemon is today's too); its engine
+ * runs are also measured in CPU time. */
 static void
 s_baseline_run(const char *dir, unsigned long long n, struct s_round *r)
 {
-    char bin[1024], bindir[1024], env_bin[1100], count[32];
+    char bin[1024], env_bin[1100], count[32];
     snprintf(bin, sizeof bin, "%s/bench/bench_automation", dir);
-    snprintf(bindir, sizeof bindir, "%s/bin", dir);
-    snprintf(env_bin, sizeof env_bin, "VX_BIN_DIR=%s", bindir);
+    snprintf(env_bin, sizeof env_bin, "VX_BIN_DIR=%s/bin", dir);
     snprintf(count, sizeof count, "%llu", n);
-    char *argv[] = {bin, count, NULL};
+    char *argv[] = {(char *)"/usr/bin/stdbuf", (char *)"-oL", bin, count, NULL};
     char *env[] = {env_bin, NULL};
-    struct vt_run_result res;
-    int rc = vt_run(argv, env, NULL, 1800000, &res);
-    if (rc == 0 && res.out != NULL) {
-        r->base_prefix = s_figure(res.out, "prefix conditions only:");
-        r->base_regex = s_figure(res.out, "prefix + regex conditions:");
-        r->base_daemon = s_figure(res.out, "through the daemon (ZeroMQ):");
+    int out_fd = -1;
+    pid_t pid = vt_spawn_pipes(argv, env, NULL, &out_fd, NULL);
+    static char text[65536];
+    size_t len = 0, done = 0;
+    struct s_marks m = {.label = {"automation engine:", "prefix conditions only:",
+                                  "prefix + regex conditions:"}};
+    while (pid > 0 && len + 1 < sizeof text) {
+        ssize_t k = read(out_fd, text + len, sizeof text - 1 - len);
+        if (k <= 0) {
+            break;
+        }
+        len += (size_t)k;
+        text[len] = '\0';
+        s_mark_lines(pid, text, &done, &m);
     }
-    vt_run_result_fini(&res);
-    printf("  %-36s %9.0f events/s\n", "today's engine, prefix only:", r->base_prefix);
-    printf("  %-36s %9.0f events/s\n", "today's engine, prefix + regex:", r->base_regex);
+    if (out_fd >= 0) {
+        close(out_fd);
+    }
+    if (pid > 0) {
+        vt_wait_exit(pid, 600000);
+    }
+    text[len] = '\0';
+    r->base_prefix = s_figure(text, "prefix conditions only:");
+    r->base_regex = s_figure(text, "prefix + regex conditions:");
+    r->base_daemon = s_figure(text, "through the daemon (ZeroMQ):");
+    if (m.cpu[0] > 0 && m.cpu[1] > m.cpu[0] && m.cpu[2] > m.cpu[1]) {
+        r->base_prefix_cpu = (double)n / ((double)(m.cpu[1] - m.cpu[0]) / 1e9);
+        r->base_regex_cpu = (double)n / ((double)(m.cpu[2] - m.cpu[1]) / 1e9);
+    }
+    printf("  %-36s %9.0f events/s  %9.0f /cpu-s\n", "today's engine, prefix only:",
+           r->base_prefix, r->base_prefix_cpu);
+    printf("  %-36s %9.0f events/s  %9.0f /cpu-s\n", "today's engine, prefix + regex:",
+           r->base_regex, r->base_regex_cpu);
     printf("  %-36s %9.0f events/s\n", "today's daemon (ZeroMQ):", r->base_daemon);
 }
 
@@ -511,8 +562,12 @@ s_summary(const struct s_round *r, int n, bool base)
         s_line(r, n, F(base_prefix), "today's engine, prefix only", "events/s");
         s_line(r, n, F(base_regex), "today's engine, prefix + regex", "events/s");
         s_line(r, n, F(base_daemon), "today's daemon", "events/s");
+        s_line(r, n, F(base_prefix_cpu), "today's engine, prefix only", "/cpu-s");
+        s_line(r, n, F(base_regex_cpu), "today's engine, prefix + regex", "/cpu-s");
         s_ratio(r, n, F(regex), F(base_regex), "engine regex / today's (target >= 2)");
         s_ratio(r, n, F(prefix), F(base_prefix), "engine prefix / today's");
+        s_ratio(r, n, F(regex_cpu), F(base_regex_cpu), "per cpu-s: engine regex / today's");
+        s_ratio(r, n, F(prefix_cpu), F(base_prefix_cpu), "per cpu-s: engine prefix / today's");
         s_ratio(r, n, F(daemon), F(base_daemon), "daemon / today's daemon");
     }
     if (r[0].daemon > 0) {

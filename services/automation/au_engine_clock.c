@@ -128,6 +128,9 @@ s_make_room(au_engine_t *e, uint64_t size)
                 big = &e->clocks[i];
             }
         }
+        if (big == NULL) {
+            break; /* e->held counts the clocks' events: cannot happen */
+        }
         e->forced++;
         s_release(e, big, big->heap[0]->ts);
     }
