@@ -369,6 +369,7 @@ vx_link_stats(const vx_link_t *l, struct vx_link_stats *out)
         .put_batches = l->put_batches,
         .done_batches = l->done_batches,
         .sent_events = vx_counter_value(l->sent_events),
+        .sent_batches = vx_counter_value(l->sent_batches),
         .acked_events = vx_counter_value(l->acked_events),
         .resent_events = vx_counter_value(l->resent_events),
         .resent_batches = vx_counter_value(l->resent_batches),

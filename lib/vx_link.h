@@ -104,6 +104,7 @@ struct vx_link_stats {
     uint64_t done_batches;   /* of those, finished (acknowledged, taken by ZeroMQ in plain
                                 mode, or dropped): the buffer releases them in order */
     uint64_t sent_events;    /* first sends */
+    uint64_t sent_batches;
     uint64_t acked_events;
     uint64_t resent_events;
     uint64_t resent_batches;
