@@ -28,11 +28,14 @@
 static pthread_once_t s_once = PTHREAD_ONCE_INIT;
 
 /* CZMQ installs SIGINT/SIGTERM handlers of its own when its first socket opens; a library must
- * leave the program's signals alone. */
+ * leave the program's signals alone. CZMQ's own start is made here, on the caller's thread:
+ * started lazily by two threads at once (our I/O thread and one of the program's), it can
+ * abort on its own assertion. */
 static void
 cb_init_once(void)
 {
     zsys_handler_set(NULL);
+    zsys_init();
 }
 
 void

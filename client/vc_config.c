@@ -201,25 +201,21 @@ vexfs_config_load(vexfs_config_t *cfg, const char *path)
         json_decref(file);
         return vc_fail(-EINVAL, "%s: expected a mapping of sections", path);
     }
-    /* The client's sections of the file, under what was set before; the rest is checked for
-     * unknown sections and left to the other programs of the suite. */
-    json_t *doc = json_object();
+    /* Last one wins: the file's keys over what was set before, the other keys kept. The
+     * sections of the other services are checked (an unknown section is an error) and left
+     * to them. */
+    json_t *doc = json_deep_copy(cfg->doc);
     const char *name;
     json_t *val;
     json_object_foreach(file, name, val) {
-        json_t *sec = json_deep_copy(val);
-        json_t *set = json_object_get(cfg->doc, name);
-        if (json_is_object(sec) && json_is_object(set)) {
-            json_object_update(sec, set);
-        }
-        json_object_set_new(doc, name, sec);
-    }
-    json_decref(file);
-    json_object_foreach(cfg->doc, name, val) {
-        if (!json_object_get(doc, name)) {
+        json_t *have = json_object_get(doc, name);
+        if (json_is_object(have) && json_is_object(val)) {
+            json_object_update(have, val);
+        } else {
             json_object_set(doc, name, val);
         }
     }
+    json_decref(file);
     int rc = s_try(doc);
     if (rc < 0) {
         char inner[900];

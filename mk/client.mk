@@ -66,7 +66,7 @@ $(BUILD)/examples/%: examples/%.c include/vexfs/client.h $(LIBVEXFS_SO)
 
 # The library's own tests (tests/client/): linked with the static library, and with
 # propagation's objects where they run a real propagation loop in the process.
-$(BUILD)/obj/tests/client/%.o: CFLAGS += -Iinclude -Iservices/propagation
+$(BUILD)/obj/tests/client/%.o: CFLAGS += -Iinclude -Iservices/propagation -Itests/integration
 $(BUILD)/tests/client/%: $(BUILD)/obj/tests/client/%.o $(SUPPORT_O) $(HARNESS_O) $(LIBVEXFS_A) \
                          $(BUILD)/lib/libpropagation.a $(LIBVX)
 	@mkdir -p $(dir $@)
@@ -77,3 +77,5 @@ CLIENT_TEST_BINS := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/client/test_*.c))
 CLIENT_ALL := $(LIBVEXFS_SO) $(LIBVEXFS_A) $(EXAMPLE_BINS) $(CLIENT_TEST_BINS)
 
 -include $(shell find $(BUILD)/pic -name '*.d' 2>/dev/null)
+# Objects named only by pattern rules are intermediates to make: keep them.
+.SECONDARY: $(SUPPORT_O) $(HARNESS_O) $(CLIENT_TEST_BINS:$(BUILD)/%=$(BUILD)/obj/%.o)

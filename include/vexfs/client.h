@@ -105,7 +105,8 @@ VEXFS_API void vexfs_config_destroy(vexfs_config_t **cfg);
 
 /* Reads a YAML or JSON file of the suite's configuration layout and takes its `client`,
  * `security` and `transport` sections (the other services' sections are left alone; an
- * unknown section or key is an error). Keys set later with vexfs_config_set override it.
+ * unknown section or key is an error). The last word wins: the file's keys replace those set
+ * before, and keys set afterwards replace the file's.
  * Returns 0, or -EINVAL / -ENOENT with the file and key named in vexfs_last_error(); cfg is
  * unchanged on error. */
 VEXFS_API int vexfs_config_load(vexfs_config_t *cfg, const char *path);
