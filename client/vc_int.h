@@ -5,8 +5,8 @@
  *
  * Files: vc_config.c (configuration), vc_client.c (life cycle and the I/O thread that owns the
  * link to propagation), vc_emit.c (events into batches, flush), vc_event.c (a struct vexfs_event
- * or JSON into a packed Event), vc_tap.c (taps), vc_http.c (admin REST calls), vc_error.c (the
- * per-thread error message). */
+ * or JSON into a packed Event), vc_tap.c (taps), vc_http.c (admin REST calls), vc_answer.c (their
+ * answers decoded), vc_error.c (the per-thread error message). */
 #ifndef VC_INT_H
 #define VC_INT_H
 
@@ -136,17 +136,6 @@ void vc_client_wake(vexfs_client_t *c);
 int vc_event_pack(const struct vexfs_event *ev, uint8_t **out, size_t *len, char *err,
                   size_t errlen);
 int vc_event_pack_json(json_t *obj, uint8_t **out, size_t *len, char *err, size_t errlen);
-
-/* A decoded admin answer (vc_http.c): what one HTTP response turns into. */
-struct vc_answer {
-    int rc;                    /* 0, -EPROTO (not JSON), -EMSGSIZE */
-    char *json;                /* the answer as JSON text (caller frees), NULL on error */
-    char leader[300];          /* a 421 answer's leader "host:port", "" when none */
-    char err[300];
-};
-/* Turns status and body bytes (borrowed, len bytes, need not end in NUL) into *out: the one
- * decoder of what a REST server sends the library (fuzzed by tests/fuzz/fuzz_client_answer.c). */
-void vc_http_answer(long status, const char *body, size_t len, struct vc_answer *out);
 
 /* HTTP settings from the configuration (URLs checked; files are read at the first call).
  * Returns 0 or -errno with the message set. */

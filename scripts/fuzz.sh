@@ -30,7 +30,7 @@ CC=${FUZZ_CC:-clang}
 
 # Only the library files the targets call; lib/vx_http.c, lib/vx_metrics.c and the Kafka
 # producer stay out so a half-written or heavy module cannot break fuzzing.
-LIB_SRC=(lib/vx_mem.c lib/vx_arena.c lib/vx_event.c lib/vx_wire.c lib/vx_yaml.c lib/vx_config.c)
+LIB_SRC=(lib/vx_mem.c lib/vx_arena.c lib/vx_event.c lib/vx_wire.c lib/vx_yaml.c lib/vx_config.c lib/vx_log.c)
 PKGS="libczmq libzmq libprotobuf-c jansson yaml-0.1"
 
 if ! command -v "$CC" >/dev/null; then
@@ -45,7 +45,7 @@ SAN=(-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-fram
 read -r -a PKG_CFLAGS <<<"$(pkg-config --cflags $PKGS)"
 # shellcheck disable=SC2086
 read -r -a PKG_LIBS <<<"$(pkg-config --libs $PKGS)"
-CFLAGS=(-std=gnu11 -g -O1 -D_GNU_SOURCE -pthread -Wall -Wextra -Ilib -Ibuild/gen "${PKG_CFLAGS[@]}")
+CFLAGS=(-std=gnu11 -g -O1 -D_GNU_SOURCE -pthread -Wall -Wextra -Ilib -Iclient -Iinclude -Ibuild/gen "${PKG_CFLAGS[@]}")
 
 mkdir -p "$OUT/obj"
 
@@ -53,7 +53,7 @@ mkdir -p "$OUT/obj"
 s_compile() {
     local src=$1 obj=$2
     shift 2
-    if [ -f "$obj" ] && [ -z "$(find "$src" lib/*.h "$GEN_H" -newer "$obj" 2>/dev/null | head -1)" ]; then
+    if [ -f "$obj" ] && [ -z "$(find "$src" lib/*.h client/*.h "$GEN_H" -newer "$obj" 2>/dev/null | head -1)" ]; then
         return 0
     fi
     echo "  CC      $src (fuzz)"
