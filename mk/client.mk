@@ -7,6 +7,7 @@
 # links libvexfs.a never meets the suite's internal names.
 
 CLIENT_SOMAJOR := 1
+CLIENT_ABI     := 1.0.0
 CLIENT_SRC  := $(wildcard client/*.c)
 CLIENT_PIC  := $(CLIENT_SRC:%.c=$(BUILD)/pic/%.o)
 LIBVX_PIC_O := $(LIB_SRC:%.c=$(BUILD)/pic/%.o) $(BUILD)/pic/gen/event.pb-c.o
@@ -79,3 +80,38 @@ CLIENT_ALL := $(LIBVEXFS_SO) $(LIBVEXFS_A) $(EXAMPLE_BINS) $(CLIENT_TEST_BINS)
 -include $(shell find $(BUILD)/pic -name '*.d' 2>/dev/null)
 # Objects named only by pattern rules are intermediates to make: keep them.
 .SECONDARY: $(SUPPORT_O) $(HARNESS_O) $(CLIENT_TEST_BINS:$(BUILD)/%=$(BUILD)/obj/%.o)
+
+# ---- make install / make uninstall ------------------------------------------------------------
+# PREFIX (default /usr/local) and DESTDIR as usual; the folders below may be set one by one.
+PREFIX        ?= /usr/local
+BINDIR        ?= $(PREFIX)/bin
+LIBDIR        ?= $(PREFIX)/lib
+INCLUDEDIR    ?= $(PREFIX)/include
+MANDIR        ?= $(PREFIX)/share/man
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+# The packages vexfs.pc names for static linking: those the shared library records.
+CLIENT_REQUIRES := libczmq libzmq libprotobuf-c jansson libcurl yaml-0.1 gnutls
+
+# Man pages from each program's --help (scripts/gen-man.sh): section 1 for vexfsctl, 8 for the
+# daemons and producers.
+MAN_PAGES := $(SERVICES:%=$(BUILD)/man/vexfs-%.8) $(BUILD)/man/vexfsctl.1
+$(BUILD)/man/vexfs-%.8: $(BUILD)/bin/vexfs-% scripts/gen-man.sh
+	@mkdir -p $(dir $@)
+	@echo '  MAN     $@'
+	$(Q)scripts/gen-man.sh $< 8 > $@.tmp && mv $@.tmp $@
+$(BUILD)/man/vexfsctl.1: $(BUILD)/bin/vexfsctl scripts/gen-man.sh
+	@mkdir -p $(dir $@)
+	@echo '  MAN     $@'
+	$(Q)scripts/gen-man.sh $< 1 > $@.tmp && mv $@.tmp $@
+
+INSTALL_ENV = BUILD=$(BUILD) PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) BINDIR=$(BINDIR) \
+              LIBDIR=$(LIBDIR) INCLUDEDIR=$(INCLUDEDIR) MANDIR=$(MANDIR) \
+              COMPLETIONDIR=$(COMPLETIONDIR) VERSION=$(VERSION) SOMAJOR=$(CLIENT_SOMAJOR) \
+              ABI=$(CLIENT_ABI) \
+              REQUIRES="$(CLIENT_REQUIRES)"
+
+install: $(BINS) $(LIBVEXFS_SO) $(LIBVEXFS_A) $(MAN_PAGES)
+	@$(INSTALL_ENV) scripts/install.sh install
+
+uninstall:
+	@$(INSTALL_ENV) scripts/install.sh uninstall
