@@ -3,6 +3,7 @@
 #include "vx_link.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -474,7 +475,11 @@ vx_link_new(const struct vx_link_config *cfg, const vx_socks_t *socks, const cha
     }
     if (l->acked) {
         /* A dropped connection takes unacknowledged batches with it: the monitor says so. */
-        snprintf(l->monitor_ep, sizeof l->monitor_ep, "inproc://vx-link-%p", (void *)l);
+        /* A fresh name per link: a closed monitor's endpoint stays taken until libzmq's reaper
+         * gets to it, so a link made later at the same address could not bind it. */
+        static atomic_ulong s_links;
+        snprintf(l->monitor_ep, sizeof l->monitor_ep, "inproc://vx-link-%lu",
+                 atomic_fetch_add(&s_links, 1));
         struct vx_sock_spec mon = {.type = ZMQ_PAIR, .endpoint = l->monitor_ep};
         if (zmq_socket_monitor(zsock_resolve(l->sock), l->monitor_ep, ZMQ_EVENT_DISCONNECTED) <
                 0 ||

@@ -115,3 +115,10 @@ install: $(BINS) $(LIBVEXFS_SO) $(LIBVEXFS_A) $(MAN_PAGES)
 
 uninstall:
 	@$(INSTALL_ENV) scripts/install.sh uninstall
+
+# The library's benchmark links the static library (bench/bench_client.c).
+$(BUILD)/obj/bench/bench_client.o: CFLAGS += -Iinclude
+$(BUILD)/bench/bench_client: $(BUILD)/obj/bench/bench_client.o $(SUPPORT_O) $(LIBVEXFS_A) $(LIBVX)
+	@mkdir -p $(dir $@)
+	@echo '  LD      $@'
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

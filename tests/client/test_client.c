@@ -556,6 +556,34 @@ START_TEST(t_kill9_at_least_once)
 }
 END_TEST
 
+/* Clients made and closed in turn in one process (each with its own link and monitor). */
+START_TEST(t_clients_in_turn)
+{
+    struct ph_daemon d;
+    s_zmq_init();
+    ph_start(&d, NULL, NULL);
+    zsock_t *pull = ph_pull(&d);
+    for (unsigned i = 0; i < 5; i++) {
+        vexfs_client_t *c = s_client(&d, NULL);
+        struct s_ev e;
+        s_ev_make(&e, i);
+        ck_assert_msg(vexfs_client_emit(c, &e.ev, 1000) == 0, "client %u: %s", i,
+                      vexfs_last_error());
+        ck_assert_msg(vexfs_client_flush(c, 10000) == 0, "client %u: %s", i, vexfs_last_error());
+        ck_assert_int_eq(vexfs_client_close(&c, 1000, NULL), 0);
+    }
+    ck_assert_uint_eq(ph_receive(pull, 5, 10000, NULL, NULL), 5);
+    /* Made and closed at once, many times: each link's monitor gets a name of its own. */
+    for (unsigned i = 0; i < 50; i++) {
+        vexfs_client_t *c = s_client(&d, NULL);
+        ck_assert_msg(vexfs_client_connect(c) == 0, "client %u: %s", i, vexfs_last_error());
+        ck_assert_int_eq(vexfs_client_close(&c, 0, NULL), 0);
+    }
+    zsock_destroy(&pull);
+    ph_stop(&d);
+}
+END_TEST
+
 struct s_emitter {
     vexfs_client_t *c;
     unsigned first, n;
@@ -810,6 +838,7 @@ s_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, t_emit_flush_delivers_exact_fields);
     tcase_add_test(tc, t_invalid_events_refused_and_nothing_taken);
+    tcase_add_test(tc, t_clients_in_turn);
     tcase_add_test(tc, t_full_buffer_blocks_then_refuses);
     tcase_add_test(tc, t_kill9_at_least_once);
     tcase_add_test(tc, t_threads_emit_at_once);
