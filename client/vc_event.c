@@ -164,7 +164,7 @@ vc_event_pack(const struct vexfs_event *given, uint8_t **out, size_t *len, char 
         causality.parent_ids = parents;
         e.causality = &causality;
     }
-    enum vx_drop_reason reason;
+    enum vx_drop_reason reason = VX_DROP_N;
     if (vx_event_validate(&e, err, errlen, &reason) < 0) {
         goto out;
     }
@@ -187,7 +187,7 @@ vc_event_pack_json(json_t *obj, uint8_t **out, size_t *len, char *err, size_t er
      * only guards against a programming error. */
     vx_arena_t *arena = vx_arena_new(64 * 1024, 256u * 1024 * 1024);
     vx_event_t *e = NULL;
-    enum vx_drop_reason reason;
+    enum vx_drop_reason reason = VX_DROP_N;
     int rc = vx_event_from_json(obj, arena, &e, err, errlen, &reason);
     if (rc == 0) {
         rc = vx_event_validate(e, err, errlen, &reason);

@@ -90,8 +90,9 @@ s_urls(struct vc_http *h, const struct vc_config *cc, bool tls)
         }
         const char *u = cc->url[i];
         const char *from = "client.";
-        if (!u[0] && getenv(env) && getenv(env)[0]) {
-            u = getenv(env);
+        const char *given = getenv(env);
+        if (!u[0] && given && given[0]) {
+            u = given;
             from = "$";
         }
         if (u[0]) {

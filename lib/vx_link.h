@@ -57,7 +57,9 @@ struct vx_link_config {
 /* The link's own keys, shared by the sections of every producer: bound to the member `m` (a
  * struct vx_link_config) of the section's struct T. ingest_endpoint, buffer_max_batches and
  * retry_interval_ms have help texts of each producer's own. */
-#define VX_LINK_CFG_KEYS(T, m)                                                                 \
+/* NOLINTBEGIN(bugprone-macro-parentheses): m is a member path (link, m.link), which cannot be
+ * parenthesised inside offsetof */
+#define VX_LINK_CFG_KEYS(T, m)                                                                \
     {"ack_endpoint", VX_CFG_STRING, "", 0, 1024, false,                                        \
      "propagation's ingest_acked_endpoint (ROUTER, connected): batches are kept until "        \
      "propagation acknowledges them, and resent after ack_timeout_ms or a reconnection; "      \
@@ -69,6 +71,7 @@ struct vx_link_config {
     {"ack_timeout_ms", VX_CFG_INT, "2000", 1, 600000, false,                                   \
      "a batch unacknowledged this long is sent again (duplicates meet propagation's dedup)",   \
      VX_CFG_AT(T, m.ack_timeout_ms)}
+/* NOLINTEND(bugprone-macro-parentheses) */
 
 typedef struct vx_link vx_link_t;
 
