@@ -136,8 +136,10 @@ typedef struct vexfs_client vexfs_client_t;
 VEXFS_API vexfs_client_t *vexfs_client_new(const vexfs_config_t *cfg);
 
 /* Starts the emitting link now (it otherwise starts at the first emit), so a program can
- * fail at start when its keys are wrong. Returns 0, -ENOTCONN when ingest_endpoint is empty,
- * or -errno when the key files are missing or malformed (named in vexfs_last_error()). */
+ * fail at start when its settings are wrong. Returns 0; -ENOTCONN when ingest_endpoint is
+ * empty; -EIO when the link cannot start: a CURVE key file missing, malformed or readable by
+ * others, or an endpoint the settings refuse (plain links off loopback), named in
+ * vexfs_last_error(). A failed start is tried again by the next call. */
 VEXFS_API int vexfs_client_connect(vexfs_client_t *c);
 
 /* Delivers what is buffered for up to timeout_ms (0: not at all, < 0: without limit), stops
@@ -212,7 +214,7 @@ struct vexfs_stats {
     uint64_t acked_events;      /* acknowledged by propagation */
     uint64_t resent_events;     /* sent again after a timeout or a lost connection */
     uint64_t lost_events;       /* given up on a send error */
-    uint64_t refused_events;    /* emit calls refused: invalid (-EINVAL) */
+    uint64_t refused_events;    /* events refused as invalid (-EINVAL; a batch counts whole) */
     uint64_t full_waits;        /* emit calls that found the buffer full and waited */
     uint64_t full_timeouts;     /* of those, gave up with -ENOBUFS */
     uint64_t batches_sent;      /* first sends */

@@ -92,8 +92,9 @@ s_prop_start(struct s_prop *p, bool client_auth)
     ck_assert_int_eq(vx_config_bind(p->cfg, &prop_cfg_section, &p->pc), 0);
     struct vx_transport_config tc;
     ck_assert_int_eq(vx_config_bind(p->cfg, &vx_cfg_transport_section, &tc), 0);
-    struct vx_security_config sc = {"required", vt_keys_dir(), "propagation", "required",
-                                    vt_tls_dir(), client_auth};
+    struct vx_security_config sc = {.curve = "required", .keys_dir = vt_keys_dir(),
+                                    .identity = "propagation", .tls = "required",
+                                    .tls_dir = vt_tls_dir(), .tls_client_auth = client_auth};
     p->metrics = vx_metrics_new();
     p->socks = vx_socks_new(&tc, &sc, "propagation", p->metrics, err, sizeof err);
     ck_assert_msg(p->socks != NULL, "%s", err);

@@ -166,7 +166,8 @@ START_TEST(t_install_build_run_uninstall)
              "PATH='%s/bin':$PATH bash -c '. \"%s/share/bash-completion/completions/vexfsctl\"; "
              "COMP_WORDS=(vexfsctl ru); COMP_CWORD=1; _vexfsctl; echo \"1:${COMPREPLY[*]}\"; "
              "COMP_WORDS=(vexfsctl rules a); COMP_CWORD=2; _vexfsctl; echo \"2:${COMPREPLY[*]}\"; "
-             "COMP_WORDS=(vexfsctl emit --ty); COMP_CWORD=2; _vexfsctl; echo \"3:${COMPREPLY[*]}\"'",
+             "COMP_WORDS=(vexfsctl emit --ty); COMP_CWORD=2; _vexfsctl; "
+             "echo \"3:${COMPREPLY[*]}\"'",
              prefix, prefix);
     s_sh(&r, cmd, NULL);
     ck_assert_msg(strstr(r.out, "1:rules\n") && strstr(r.out, "2:apply\n") &&
