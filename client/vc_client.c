@@ -185,11 +185,16 @@ vc_client_start_locked(vexfs_client_t *c)
         pthread_cond_wait(&c->cv, &c->mu);
     }
     if (!c->started) {
-        /* The thread reported and ended: reap it, so a later emit may try again. */
+        /* The thread reported and ended: reap it, so a later emit may try again. Another
+         * thread may start a new one meanwhile: keep what belongs to this attempt. */
+        pthread_t t = c->thread;
+        int failed = c->start_rc;
+        char why[sizeof c->start_err];
+        snprintf(why, sizeof why, "%s", c->start_err);
         pthread_mutex_unlock(&c->mu);
-        pthread_join(c->thread, NULL);
+        pthread_join(t, NULL);
         pthread_mutex_lock(&c->mu);
-        return vc_fail(c->start_rc, "%s", c->start_err);
+        return vc_fail(failed, "%s", why);
     }
     return 0;
 }

@@ -99,7 +99,8 @@ static const struct vx_cfg_key s_keys[] = {
      VX_CFG_AT(struct vc_config, max_response_bytes)},
     {"log_level", VX_CFG_STRING, "warn", 0, 16, false,
      "the library's own log lines on stderr (a connection lost with batches unacknowledged, "
-     "resends): debug, info, warn, error or off",
+     "resends): debug, info, warn, error or off; one level for the process (the client made "
+     "last sets it)",
      VX_CFG_AT(struct vc_config, log_level)},
 };
 

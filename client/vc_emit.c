@@ -7,6 +7,7 @@
  * finishes) up to its deadline, then fails with -ENOBUFS having taken nothing. A batch of
  * events is taken whole or not at all: it waits until every batch it will fill has room. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,14 +192,19 @@ vexfs_client_emit_batch(vexfs_client_t *c, const struct vexfs_event *events, siz
     if (n == 0) {
         return 0;
     }
+    /* The events are laid out with the caller's struct size: an older header's is smaller, a
+     * newer one's larger (fields are only ever appended). */
+    size_t stride = events[0].size;
+    if (stride < offsetof(struct vexfs_event, custom_type) || stride > 16 * sizeof *events) {
+        vc_fail(-EINVAL, "%sthe event's size is not set: initialise it with VEXFS_EVENT_INIT",
+                n == 1 ? "" : "events[0]: ");
+        return s_refused(c, n);
+    }
     struct s_packed p = {0};
     char err[900];
     for (size_t i = 0; i < n; i++) {
-        /* Events of a batch are laid out with the caller's struct size. */
         const struct vexfs_event *ev =
-            (const struct vexfs_event *)((const char *)events + i * (events[0].size
-                                                                         ? events[0].size
-                                                                         : sizeof *events));
+            (const struct vexfs_event *)((const char *)events + i * stride);
         uint8_t *buf = NULL;
         size_t len = 0;
         if (vc_event_pack(ev, &buf, &len, err, sizeof err) < 0) {
