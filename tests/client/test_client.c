@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -556,6 +557,43 @@ START_TEST(t_kill9_at_least_once)
 }
 END_TEST
 
+/* Programs built against other versions of the header: an older, shorter struct is read only
+ * as far as its size; a newer, longer one is stepped over by its size in a batch. */
+START_TEST(t_struct_sizes)
+{
+    struct ph_daemon d;
+    s_zmq_init();
+    ph_start(&d, NULL, NULL);
+    zsock_t *pull = ph_pull(&d);
+    vexfs_client_t *c = s_client(&d, NULL);
+    struct vexfs_event old = VEXFS_EVENT_INIT;
+    old.size = offsetof(struct vexfs_event, source); /* knows size, type, custom_type */
+    old.type = "system";
+    old.source = "not a boundary"; /* past its size: never read */
+    ck_assert_msg(vexfs_client_emit(c, &old, 1000) == 0, "%s", vexfs_last_error());
+
+    struct newer {
+        struct vexfs_event e;
+        const char *field_of_the_future;
+    } arr[3];
+    for (unsigned i = 0; i < 3; i++) {
+        struct vexfs_event init = VEXFS_EVENT_INIT;
+        arr[i].e = init;
+        arr[i].e.size = sizeof arr[i];
+        arr[i].e.type = "filesystem_create";
+        arr[i].e.path = i == 0 ? "/newer/0" : i == 1 ? "/newer/1" : "/newer/2";
+        arr[i].field_of_the_future = "ignored";
+    }
+    ck_assert_msg(vexfs_client_emit_batch(c, &arr[0].e, 3, 1000) == 0, "%s", vexfs_last_error());
+    ck_assert_int_eq(vexfs_client_flush(c, 10000), 0);
+    ck_assert_uint_eq(ph_receive(pull, 4, 10000, NULL, NULL), 4);
+    ck_assert_uint_eq(s_stats(c).acked_events, 4);
+    ck_assert_int_eq(vexfs_client_close(&c, 1000, NULL), 0);
+    zsock_destroy(&pull);
+    ph_stop(&d);
+}
+END_TEST
+
 /* Clients made and closed in turn in one process (each with its own link and monitor). */
 START_TEST(t_clients_in_turn)
 {
@@ -839,6 +877,7 @@ s_suite(void)
     tcase_add_test(tc, t_emit_flush_delivers_exact_fields);
     tcase_add_test(tc, t_invalid_events_refused_and_nothing_taken);
     tcase_add_test(tc, t_clients_in_turn);
+    tcase_add_test(tc, t_struct_sizes);
     tcase_add_test(tc, t_full_buffer_blocks_then_refuses);
     tcase_add_test(tc, t_kill9_at_least_once);
     tcase_add_test(tc, t_threads_emit_at_once);
