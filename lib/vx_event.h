@@ -80,6 +80,10 @@ json_t *vx_event_to_json_flags(const vx_event_t *e, unsigned flags);
  * JSON library's option that would lift it (a NUL character in a string). Borrowed from e. */
 const char *vx_json_error_text(const json_error_t *e);
 
+/* Whether p[0..len) is an absolute canonical path: "/" alone, or "/" followed by segments that
+ * are neither empty, "." nor "..", with no trailing '/'. */
+bool vx_path_canonical(const char *p, size_t len);
+
 /* True when s[0..len) is valid UTF-8. */
 bool vx_utf8_valid(const char *s, size_t len);
 

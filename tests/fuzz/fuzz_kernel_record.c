@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "../../services/forwarder/fwd_translate.h"
@@ -36,6 +37,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 char err[256];
                 enum vx_drop_reason why;
                 if (vx_event_validate(e, err, sizeof err, &why) < 0) {
+                    fprintf(stderr, "translated event refused: %s\n", err);
                     abort(); /* a translated event must be one propagation accepts */
                 }
             }
