@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "vx_clock.h"
+#include "vx_event.h"
 #include "vx_http_priv.h"
 #include "vx_mem.h"
 
@@ -245,6 +246,9 @@ s_send(struct vx_http_req *req, struct vx_http_resp *resp)
     } else if (status == MHD_HTTP_UNAUTHORIZED) {
         MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     }
+    for (size_t i = 0; i < resp->n_headers && i < VX_HTTP_RESP_HEADERS; i++) {
+        MHD_add_response_header(r, resp->headers[i].name, resp->headers[i].value);
+    }
     vx_http_conn_deadline(req->h, req->conn, false); /* the client has timeout_s to take it */
     enum MHD_Result ret = MHD_queue_response(req->conn, status, r);
     MHD_destroy_response(r);
@@ -396,12 +400,9 @@ s_req_finish(struct vx_http_req *req)
         json_error_t e;
         req->json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &e);
         if (!req->json) {
-            /* Say what our rule is, not which option of the JSON library would lift it. */
-            const char *why = strstr(e.text, "JSON_ALLOW_NUL")
-                                  ? "a NUL character (\\u0000) is not allowed in strings"
-                                  : e.text;
             vx_http_error(resp, MHD_HTTP_BAD_REQUEST, "invalid_json",
-                          "invalid JSON at line %d, column %d: %s", e.line, e.column, why);
+                          "invalid JSON at line %d, column %d: %s", e.line, e.column,
+                          vx_json_error_text(&e));
             return s_send(req, resp);
         }
     }
@@ -856,6 +857,26 @@ json_t *
 vx_http_req_json(const vx_http_req_t *req)
 {
     return req->json;
+}
+
+void
+vx_http_resp_header(struct vx_http_resp *resp, const char *name, const char *fmt, ...)
+{
+    size_t i = 0;
+    while (i < resp->n_headers && strcasecmp(resp->headers[i].name, name) != 0) {
+        i++;
+    }
+    if (i == VX_HTTP_RESP_HEADERS) {
+        return;
+    }
+    resp->headers[i].name = name;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(resp->headers[i].value, sizeof resp->headers[i].value, fmt, ap);
+    va_end(ap);
+    if (i == resp->n_headers) {
+        resp->n_headers++;
+    }
 }
 
 void

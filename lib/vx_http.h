@@ -96,13 +96,21 @@ struct vx_http_opts {
     bool metrics_open;       /* /metrics needs no credential (else it needs viewer) */
 };
 
-/* What a handler fills in. Either json (owned: freed after sending) or text/len (copied). */
+#define VX_HTTP_RESP_HEADERS 4
+
+/* What a handler fills in. Either json (owned: freed after sending) or text/len (copied).
+ * Extra headers (Retry-After, ETag, ...) are added with vx_http_resp_header. */
 struct vx_http_resp {
     unsigned status;         /* default 200 */
     json_t *json;
     const char *text;
     size_t text_len;
     const char *content_type; /* default application/json, or text/plain for text */
+    struct {
+        const char *name;    /* a string literal */
+        char value[64];
+    } headers[VX_HTTP_RESP_HEADERS];
+    size_t n_headers;
 };
 
 typedef void(vx_http_handler_fn)(vx_http_req_t *req, struct vx_http_resp *resp, void *arg);
@@ -169,6 +177,11 @@ const char *vx_http_req_header(const vx_http_req_t *req, const char *name);
 /* Raw body and its parsed JSON (NULL when the body is empty). */
 const char *vx_http_req_body(const vx_http_req_t *req, size_t *len);
 json_t *vx_http_req_json(const vx_http_req_t *req);
+
+/* Adds (or replaces) a response header; name must outlive the response (a literal). At most
+ * VX_HTTP_RESP_HEADERS headers; values are cut at 63 bytes. */
+void vx_http_resp_header(struct vx_http_resp *resp, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* The tenant the request acts for. With credentials: the X-VexFS-Tenant header when the
  * credential may act for it (an admin for any tenant, on behalf of it), else the credential's
