@@ -245,10 +245,11 @@ def end_to_end(s):
          "the console service prints the emitted event")
     clock.note("console: prints the emitted events")
 
+    # Each node's own copy (consistency=any): replication, not a read through the leader.
     def state_everywhere():
         regs = {}
         for c in COORDS:
-            st, doc = s.get(c, "/v1/state?key=" + emitted)
+            st, doc = s.get(c, "/v1/state?consistency=any&key=" + emitted)
             if st != 200:
                 return False, f"{c}: {st} {doc}"
             regs[c] = json.dumps(doc.get("register"), sort_keys=True)
@@ -419,7 +420,7 @@ def partition(s):
         doc = cluster(s, old)
         if not doc or doc.get("partitioned") or doc.get("commit_index", 0) < commit:
             return False, doc
-        st, state = s.get(old, "/v1/state?key=/partition/majority-2.txt")
+        st, state = s.get(old, "/v1/state?consistency=any&key=/partition/majority-2.txt")
         st_r, _ = s.get(old, "/ready")
         return (st == 200 and st_r == 200) or (False, f"state {st}, ready {st_r}")
     poll(healed, 60, f"{old} rejoins: ready, commit index >= {commit}, the majority's writes")
