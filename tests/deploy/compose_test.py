@@ -213,9 +213,14 @@ def routed(s):
 
 def end_to_end(s):
     before = routed(s)
+    # The folders first, and only once the watcher watches them: inotify sees what happens
+    # in a new folder from the moment its watch is added, and this is not a test of that race.
+    s.p.exec("watch", "mkdir", "-p", "/srv/vexfs/demo/logs")
+    poll(lambda: '"path":"/srv/vexfs/demo/logs"' in s.p.logs("console", 400), 30,
+         "the watcher's event of the new folder /srv/vexfs/demo/logs")
     # The watcher: a report written and renamed, log lines, three files deleted (a burst).
     s.p.exec("watch", "sh", "-c",
-             "set -e; d=/srv/vexfs/demo; mkdir -p $d/logs; "
+             "set -e; d=/srv/vexfs/demo; "
              "printf 'quarterly figures\\n' > $d/report-1.txt; "
              "mv $d/report-1.txt $d/report-1-final.txt; "
              "for i in 1 2 3; do printf 'line %s\\n' $i >> $d/logs/app.log; done; "
