@@ -181,7 +181,9 @@ vx_pb_next(struct vx_pb_reader *r, struct vx_pb_field *f)
         return 0;
     }
     uint64_t tag;
-    if (s_read_varint(&r->p, r->end, &tag) < 0 || (tag >> 3) == 0 || (tag >> 3) > UINT32_MAX) {
+    /* Field number 0 is not valid protobuf, but protobuf-c reads it as an unknown field; so
+     * does the walker, so that both see the same events in the same bytes. */
+    if (s_read_varint(&r->p, r->end, &tag) < 0 || (tag >> 3) > UINT32_MAX) {
         return -EPROTO;
     }
     f->number = (uint32_t)(tag >> 3);
