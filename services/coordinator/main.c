@@ -98,6 +98,7 @@ main(int argc, char **argv)
         goto out;
     }
     fsm = coord_fsm_new(&fo);
+    ro.socks = d.socks;
     raft = coord_raft_new(&ro, fsm, d.metrics, err, sizeof err);
     if (!raft) {
         vx_error("COORD-START", "%s", err);
