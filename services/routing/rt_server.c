@@ -784,6 +784,13 @@ rt_server_ready(rt_server_t *s, json_t *detail)
     json_object_set_new(detail, "kafka",
                         json_string(rt_outputs_has_kafka(s->outputs) ? (kafka_ok ? "ok" : "failed")
                                                                      : "off"));
+    /* A blocked boundary degrades, it does not unready: one absent consumer must not take
+     * the whole router out of service, but it is named here. */
+    json_t *names = json_array(), *blocked = json_object();
+    size_t n_blocked = rt_outputs_blocked(s->outputs, names, blocked);
+    json_object_set_new(detail, "boundaries", json_string(n_blocked ? "degraded" : "ok"));
+    json_object_set_new(detail, "degraded", names);
+    json_object_set_new(detail, "blocked", blocked);
     json_object_set_new(detail, "pattern_library",
                         json_string(!s->hscheck.ran        ? "failed"
                                     : s->hscheck.affected ? "affected"
@@ -1252,10 +1259,12 @@ rt_server_run(rt_server_t *s, volatile sig_atomic_t *stop, volatile sig_atomic_t
                                        "only", s->rules_file);
         }
     }
-    zmq_pollitem_t items[2] = {
-        {zsock_resolve(s->input), 0, ZMQ_POLLIN, 0},
-        {zsock_resolve(s->ctl_pull), 0, ZMQ_POLLIN, 0},
-    };
+    /* Input, rule-set hand-over, and the output sockets whose consumers have batches
+     * waiting (writable again: send them). */
+    size_t max_items = 2 + RT_MAX_OUTPUTS * RT_MAX_ENDPOINTS;
+    zmq_pollitem_t *items = vx_calloc(max_items, sizeof *items);
+    items[0] = (zmq_pollitem_t){zsock_resolve(s->input), 0, ZMQ_POLLIN, 0};
+    items[1] = (zmq_pollitem_t){zsock_resolve(s->ctl_pull), 0, ZMQ_POLLIN, 0};
     vx_info("RT-RUN", "sender %s: input %s, %zu boundaries, rules file %s, state %s", s->sender,
             s->input_ep, s->plan->n, s->rules_file[0] ? s->rules_file : "none",
             s->state_dir[0] ? s->state_dir : "not persisted");
@@ -1278,23 +1287,28 @@ rt_server_run(rt_server_t *s, volatile sig_atomic_t *stop, volatile sig_atomic_t
             uint64_t age = vx_mono_ns() - oldest;
             timeout = age >= delay ? 0 : (long)((delay - age) / VX_NS_PER_MS);
         }
-        int n = zmq_poll(items, 2, timeout);
+        size_t n_out = rt_outputs_pollitems(s->outputs, items + 2, max_items - 2);
+        items[0].revents = items[1].revents = 0;
+        int n = zmq_poll(items, (int)(2 + n_out), timeout);
         if (n < 0 && zmq_errno() != EINTR) {
             vx_error("RT-POLL", "zmq_poll: %s", zmq_strerror(zmq_errno()));
             break;
         }
+        bool input = n > 0 && (items[0].revents & ZMQ_POLLIN);
         if (n > 0) {
             if (items[1].revents & ZMQ_POLLIN) {
                 s_service_ctl(s, false);
             }
-            if (items[0].revents & ZMQ_POLLIN) {
+            if (input) {
                 s_drain_input(s, S_DRAIN_MAX);
             }
         }
-        /* Send when input went quiet, or when the oldest waiting batch is due. */
-        rt_outputs_flush(s->outputs, n <= 0);
+        /* Send when input went quiet, or when the oldest waiting batch is due; and whatever
+         * waits for consumers that take it now. */
+        rt_outputs_flush(s->outputs, !input);
         rt_outputs_poll(s->outputs);
     }
+    free(items);
 
     /* Shutdown: take what propagation already delivered to us, then close the input. */
     vx_info("RT-STOP", "stopping input; routing what was received and flushing outputs");
@@ -1306,7 +1320,8 @@ rt_server_run(rt_server_t *s, volatile sig_atomic_t *stop, volatile sig_atomic_t
         if (s_drain_input(s, S_DRAIN_MAX) > 0) {
             last_msg = vx_mono_ns();
         } else {
-            zmq_poll(items, 1, 5);
+            zmq_pollitem_t in = {zsock_resolve(s->input), 0, ZMQ_POLLIN, 0};
+            zmq_poll(&in, 1, 5);
         }
     }
     zsock_set_linger(s->input, 0);
