@@ -59,8 +59,8 @@ static const struct vx_cfg_key s_keys[] = {
      "skips that boundary, counted in vexfs_events_dropped_total{reason=\"boundary_full\"} "
      "and vexfs_routing_boundary_dropped_total{boundary})"},
     {"boundary_queue_events", VX_CFG_INT, "10000", 1, 10000000, false,
-     "events one boundary may have waiting in routing (not yet taken by its consumer or "
-     "acknowledged by Kafka) before its policy applies"},
+     "events one consumer of a boundary may have waiting in routing (for Kafka: the "
+     "boundary's events not yet acknowledged) before the boundary's policy applies"},
     {"boundary_policies", VX_CFG_STRING, "", 0, 16384, false,
      "per-boundary policy and queue size: \"name=block|drop[:events][;name=...]\", e.g. "
      "\"automation=drop;analytics=block:100000\"; boundaries not named use boundary_policy "
