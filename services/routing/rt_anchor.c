@@ -38,12 +38,17 @@ struct s_bout {
     uint32_t next;
 };
 
-/* Sealed form: children of a node are contiguous in labels/kids, sorted by label. */
+/* Sealed form: children of a node are contiguous in labels/kids, sorted by label. A chain of
+ * nodes with one child and no output is folded into the node it leads to: entering that node
+ * by its edge label also requires its run of bytes (a radix trie), so a long shared prefix such
+ * as /srv/data/project- costs one comparison, not one step per byte. */
 struct s_node {
     uint32_t edge0;
     uint32_t n_edges;
     uint32_t out0;
     uint32_t n_out;
+    uint32_t run0;   /* offset in runs */
+    uint32_t run_len;
 };
 
 struct s_trie {
@@ -59,6 +64,7 @@ struct s_trie {
     uint8_t *labels;
     uint32_t *kids;
     struct s_out *outs;
+    uint8_t *runs;
     uint32_t n_nodes;
 };
 
@@ -98,6 +104,7 @@ s_trie_fini(struct s_trie *t)
     free(t->labels);
     free(t->kids);
     free(t->outs);
+    free(t->runs);
 }
 
 void
@@ -233,7 +240,21 @@ cb_edge_order(const void *x, const void *y)
     return p[0] < q[0] ? -1 : p[0] > q[0];
 }
 
-/* Lays out t breadth first: a node's children become contiguous edges sorted by label. */
+/* The build node a chain of single-child nodes without outputs leads to from k, its labels
+ * appended to run (at most the trie's size). */
+static uint32_t
+s_chain_end(const struct s_trie *t, uint32_t k, uint8_t *run, uint32_t *run_len)
+{
+    while (t->b[k].out == S_NONE && t->b[k].child != S_NONE &&
+           t->b[t->b[k].child].sibling == S_NONE) {
+        k = t->b[k].child;
+        run[(*run_len)++] = t->b[k].label;
+    }
+    return k;
+}
+
+/* Lays out t breadth first: a node's children become contiguous edges sorted by label, and
+ * chains without branches or outputs fold into runs. */
 static void
 s_seal(struct s_trie *t)
 {
@@ -244,9 +265,10 @@ s_seal(struct s_trie *t)
     t->labels = vx_calloc(t->nb, sizeof *t->labels);
     t->kids = vx_calloc(t->nb, sizeof *t->kids);
     t->outs = vx_calloc(t->nbo + 1, sizeof *t->outs);
+    t->runs = vx_calloc(t->nb, 1);
     uint32_t *queue = vx_calloc(t->nb, sizeof *queue);
     uint32_t(*kids)[2] = vx_calloc(257, sizeof *kids);
-    uint32_t tail = 1, n_edges = 0, n_outs = 0;
+    uint32_t tail = 1, n_edges = 0, n_outs = 0, n_runs = 0;
     queue[0] = 0;
     for (uint32_t head = 0; head < tail; head++) {
         const struct s_bnode *bn = &t->b[queue[head]];
@@ -261,9 +283,14 @@ s_seal(struct s_trie *t)
         nd->edge0 = n_edges;
         nd->n_edges = nk;
         for (uint32_t i = 0; i < nk; i++) {
+            struct s_node *kid = &t->nodes[tail];
+            kid->run0 = n_runs;
+            kid->run_len = 0;
+            uint32_t end = s_chain_end(t, kids[i][1], t->runs + n_runs, &kid->run_len);
+            n_runs += kid->run_len;
             t->labels[n_edges] = (uint8_t)kids[i][0];
             t->kids[n_edges] = tail;
-            queue[tail++] = kids[i][1];
+            queue[tail++] = end;
             n_edges++;
         }
         nd->out0 = n_outs;
@@ -272,7 +299,7 @@ s_seal(struct s_trie *t)
         }
         nd->n_out = n_outs - nd->out0;
     }
-    t->n_nodes = t->nb;
+    t->n_nodes = tail;
     free(kids);
     free(queue);
     free(t->b);
@@ -357,12 +384,30 @@ s_report(const rt_anchor_t *a, const struct s_trie *t, const struct s_node *nd, 
     }
 }
 
+/* Does v, from depth d on, hold the run of bytes nd was folded from? */
+static bool
+s_run_matches(const struct s_trie *t, const struct s_node *nd, const char *v, size_t len,
+              size_t d)
+{
+    const uint8_t *run = t->runs + nd->run0;
+    if (!t->reverse && !t->caseless) {
+        return memcmp(v + d, run, nd->run_len) == 0;
+    }
+    for (uint32_t j = 0; j < nd->run_len; j++) {
+        uint8_t c = (uint8_t)(t->reverse ? v[len - 1 - d - j] : v[d + j]);
+        if ((t->caseless ? rt_fold(c) : c) != run[j]) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static void
 s_walk(const rt_anchor_t *a, const struct s_trie *t, const char *v, size_t len,
        rt_anchor_hit_fn *fn, void *arg)
 {
     const struct s_node *nd = &t->nodes[0];
-    for (size_t d = 0;; d++) {
+    for (size_t d = 0;;) {
         if (nd->n_out > 0) {
             s_report(a, t, nd, v, len, d, fn, arg);
         }
@@ -378,6 +423,13 @@ s_walk(const rt_anchor_t *a, const struct s_trie *t, const char *v, size_t len,
             return;
         }
         nd = &t->nodes[k];
+        d++;
+        if (nd->run_len > 0) {
+            if (len - d < nd->run_len || !s_run_matches(t, nd, v, len, d)) {
+                return;
+            }
+            d += nd->run_len;
+        }
     }
 }
 
