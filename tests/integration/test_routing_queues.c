@@ -333,6 +333,62 @@ START_TEST(t_shutdown_ends_in_time_and_counts_undelivered)
 }
 END_TEST
 
+/* A Kafka boundary's queue is its events not yet acknowledged: with the broker unreachable
+ * nothing is, so a drop policy of 50 keeps 50 and counts every other one. */
+START_TEST(t_kafka_boundary_queue_and_drop_policy)
+{
+    struct ph_daemon prop;
+    ph_start(&prop, NULL, NULL);
+    struct rh_daemon rt;
+    rh_start(&rt, prop.output,
+             "  kafka_brokers: \"127.0.0.1:1\"\n  kafka_boundaries: analytics\n"
+             "  kafka_message_timeout_ms: 600000\n  shutdown_timeout_ms: 1000\n"
+             "  boundary_policies: \"analytics=drop:50\"\n");
+    rh_expect(&rt, "PUT", "/v1/rules",
+              "{\"rules\":[{\"id\":\"k\",\"conditions\":{\"patterns\":"
+              "[{\"kind\":\"prefix\",\"pattern\":\"/k/\"}]},"
+              "\"target_boundaries\":[\"analytics\"]},"
+              "{\"id\":\"c\",\"conditions\":{\"patterns\":"
+              "[{\"kind\":\"prefix\",\"pattern\":\"/c/\"}]},"
+              "\"target_boundaries\":[\"coordinator\"]}]}",
+              200);
+    struct rh_collector coord;
+    rh_collect_start(&coord, rh_out(&rt, "coordinator"), S_MAX);
+    static const char *const dirs[] = {"k", "c"};
+    size_t n = 400, per = n / 2, cap = 50;
+    s_events(n, dirs, 2);
+    zsock_t *push = ph_push(&prop);
+    uint64_t bseq = 0;
+    rh_send(push, s_ev, n, &bseq);
+    ck_assert_uint_eq(rh_collect_wait(&coord, per, 30000), per);
+    rh_wait_decided(&rt, (double)n, 30000);
+    ck_assert_double_eq(s_metric(&rt, "vexfs_routing_boundary_dropped_total", "analytics"),
+                        (double)(per - cap));
+    ck_assert_double_eq(rh_metric(&rt, "vexfs_events_dropped_total{reason=\"boundary_full\"}"),
+                        (double)(per - cap));
+    ck_assert_double_eq(s_metric(&rt, "vexfs_routing_boundary_queued_events", "analytics"),
+                        (double)cap);
+    s_wait_degraded(&rt, "analytics", 10000);
+    json_t *stats = NULL;
+    ck_assert_int_eq(rh_call(&rt, "GET", "/v1/stats", NULL, &stats), 200);
+    json_t *ab = json_object_get(json_object_get(stats, "boundaries"), "analytics");
+    ck_assert_str_eq(json_string_value(json_object_get(ab, "kind")), "kafka");
+    ck_assert_str_eq(json_string_value(json_object_get(ab, "policy")), "drop");
+    ck_assert_int_eq(json_integer_value(json_object_get(ab, "queued")), (json_int_t)cap);
+    json_decref(stats);
+    /* Nothing will be acknowledged: shutdown gives up at its deadline and says so. */
+    int status = vt_stop(rt.pid, SIGTERM, 20000);
+    rt.pid = 0;
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1,
+                  "routing exit status %d, expected exit 1; log in %s", status, rt.log);
+    ck_assert_msg(s_log_has(rt.log, "RT-STOP-KAFKA", "50 events not acknowledged"),
+                  "no RT-STOP-KAFKA line in %s", rt.log);
+    rh_collect_stop(&coord);
+    zsock_destroy(&push);
+    ph_stop(&prop);
+}
+END_TEST
+
 START_TEST(t_bad_policies_are_refused)
 {
     /* A bad policy stops the daemon at start with a message naming the key. */
@@ -379,6 +435,7 @@ main(void)
     tcase_add_test(tc, t_drop_policy_counts_exactly_what_it_dropped);
     tcase_add_test(tc, t_full_block_queue_holds_routing_and_loses_nothing);
     tcase_add_test(tc, t_shutdown_ends_in_time_and_counts_undelivered);
+    tcase_add_test(tc, t_kafka_boundary_queue_and_drop_policy);
     tcase_add_test(tc, t_bad_policies_are_refused);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
