@@ -179,6 +179,10 @@ s_insert(struct s_trie *t, const uint8_t *key, size_t len, struct s_out o)
     t->b[n].out = t->nbo++;
 }
 
+/* Where a pattern goes: prefix and exact into the forward trie of its case mode, suffix into
+ * the backward one; a glob without wildcards is an exact pattern; any other glob is keyed by
+ * the longer of its literal head (forward) and tail (backward), so a walk reaches it only when
+ * that literal part is there, or tried on every value when it has neither. */
 int
 rt_anchor_add(rt_anchor_t *a, enum rt_pat_kind kind, const char *text, bool caseless,
               uint32_t id)
