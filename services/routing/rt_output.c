@@ -93,10 +93,20 @@ s_queued(const struct s_output *out)
     return q;
 }
 
+/* Queue sizes have one writer, the loop thread (Kafka's delivery reports are served there
+ * too): a relaxed load and store, not a locked add on every event. REST threads read whole
+ * values. */
+static void
+s_queued_add(_Atomic uint64_t *q, int64_t n)
+{
+    atomic_store_explicit(q, atomic_load_explicit(q, memory_order_relaxed) + (uint64_t)n,
+                          memory_order_relaxed);
+}
+
 static void
 s_queued_sub(_Atomic uint64_t *q, uint64_t n)
 {
-    atomic_fetch_sub(q, n);
+    s_queued_add(q, -(int64_t)n);
 }
 
 /* ---- ZeroMQ --------------------------------------------------------------------------- */
@@ -210,7 +220,7 @@ s_slot_put(rt_outputs_t *o, struct s_output *out, struct s_slot *sl, const uint8
     }
     sl->len += rec;
     sl->n++;
-    atomic_fetch_add(&sl->queued, 1);
+    s_queued_add(&sl->queued, 1);
     if (sl->n >= o->batch_max || sl->len >= VX_WIRE_MAX_BATCH_BYTES / 2) {
         s_seal(o, out, sl);
     }
@@ -361,7 +371,7 @@ s_kafka_put(rt_outputs_t *o, struct s_output *out, const uint8_t *ev, size_t len
         }
         int rc = vx_kafka_produce(o->kafka, out->topic, path, path_len, value, vlen, out, 0);
         if (rc == 0) {
-            atomic_fetch_add(&out->kqueued, 1);
+            s_queued_add(&out->kqueued, 1);
             out->kfull = false;
             return true;
         }
