@@ -12,13 +12,16 @@
  * is linked, and literal and regex patterns stay on Hyperscan (rt_hscheck.h warns at start
  * when the linked library has the bug, because a user's regex can still hit it).
  *
- * Layout: per case mode, a trie of the patterns read forwards (prefix and exact patterns, and
- * globs by their literal head) and one read backwards (suffix patterns, and globs without a
- * head by their literal tail); a walk follows the value from its start (or end) and reports
- * what it passes, so one walk costs at most the length of the longest pattern whatever the
- * number of patterns. A glob reached this way, and a glob with neither head nor tail, is then
- * matched whole by rt_glob_match. Measured against hs_scan of the same expressions by
- * `make bench` (bench_routing, "anchored" lines).
+ * Layout: per case mode, a hash table of the exact patterns (one hash and one probe per
+ * value), a trie of the patterns read forwards (prefixes, and globs by their literal head) and
+ * one read backwards (suffixes, and globs without a head by their literal tail); a walk
+ * follows the value from its start (or end) and reports what it passes, so it costs at most
+ * the length of the longest pattern whatever their number, and chains without branches are
+ * folded into runs compared at once. A glob reached this way, and a glob with neither head nor
+ * tail, is then matched whole by rt_glob_match. Exact strings in a table and the rest in tries
+ * was the fastest layout measured (length-bucketed hashing of suffixes was slower than the
+ * backward trie; a trie of exact strings slower than the table); the whole is measured
+ * against hs_scan of the same expressions by `make bench` (bench_routing, "anchored" lines).
  *
  * Threading: built by one thread, then immutable; rt_anchor_scan may run on any number of
  * threads at once. */
