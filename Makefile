@@ -51,7 +51,7 @@ BINS      := $(SERVICES:%=$(BUILD)/bin/vexfs-%) $(BUILD)/bin/vexfsctl
 UNIT_SRC  := $(wildcard tests/lib/test_*.c) $(foreach s,$(SERVICES),$(wildcard tests/$(s)/test_*.c))
 INTEG_SRC := $(wildcard tests/integration/test_*.c)
 TEST_BINS := $(UNIT_SRC:%.c=$(BUILD)/%) $(INTEG_SRC:%.c=$(BUILD)/%)
-SUPPORT_O := $(BUILD)/obj/tests/support/vx_test.o
+SUPPORT_O := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/support/*.c))
 HARNESS_O := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out tests/integration/test_%,$(wildcard tests/integration/*.c)))
 
 BENCH_SRC := $(wildcard bench/bench_*.c)

@@ -2,6 +2,7 @@
 /* Bump allocator in linked chunks. */
 #include "vx_arena.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@ struct vx_arena {
     size_t chunk;
     size_t limit;
     size_t total; /* bytes handed out */
+    bool refused; /* an allocation hit the limit since the last reset */
     ProtobufCAllocator pb;
 };
 
@@ -70,6 +72,7 @@ vx_arena_alloc(vx_arena_t *a, size_t n)
     /* Refuse sizes whose rounding or chunk header would wrap, and anything past the limit
      * (written so that total + need cannot wrap either). */
     if (need < n || need > SIZE_MAX / 2 || (a->limit && need > a->limit - a->total)) {
+        a->refused = true;
         return NULL;
     }
     struct s_chunk *c = a->head;
@@ -124,6 +127,13 @@ vx_arena_reset(vx_arena_t *a)
     }
     a->head = keep;
     a->total = 0;
+    a->refused = false;
+}
+
+bool
+vx_arena_refused(const vx_arena_t *a)
+{
+    return a->refused;
 }
 
 size_t

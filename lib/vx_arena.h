@@ -5,6 +5,7 @@
 #define VX_ARENA_H
 
 #include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct vx_arena vx_arena_t;
@@ -22,6 +23,8 @@ char *vx_arena_strndup(vx_arena_t *a, const char *s, size_t n);
 void vx_arena_reset(vx_arena_t *a);
 /* Bytes handed out since the last reset. */
 size_t vx_arena_used(const vx_arena_t *a);
+/* Whether an allocation was refused for the limit since the last reset. */
+bool vx_arena_refused(const vx_arena_t *a);
 
 /* A protobuf-c allocator drawing from the arena (its free does nothing): unpack with it and
  * release the tree with vx_arena_reset, never with free_unpacked. Borrowed pointer, valid

@@ -28,4 +28,28 @@ vx_mono_ns(void)
     return (uint64_t)ts.tv_sec * VX_NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
+/* The monotonic time ms milliseconds from now: a deadline for vx_ms_until and
+ * vx_cond_wait_until (vx_call.h). */
+static inline uint64_t
+vx_deadline_ms(uint64_t ms)
+{
+    return vx_mono_ns() + ms * VX_NS_PER_MS;
+}
+
+/* Milliseconds left until deadline (monotonic ns), rounded up, 0 when past: a poll timeout. */
+static inline long
+vx_ms_until(uint64_t deadline)
+{
+    uint64_t now = vx_mono_ns();
+    return now >= deadline ? 0 : (long)((deadline - now + VX_NS_PER_MS - 1) / VX_NS_PER_MS);
+}
+
+/* A monotonic time as a timespec, for pthread_cond_timedwait on a CLOCK_MONOTONIC condition. */
+static inline struct timespec
+vx_mono_timespec(uint64_t mono_ns)
+{
+    struct timespec ts = {(time_t)(mono_ns / VX_NS_PER_S), (long)(mono_ns % VX_NS_PER_S)};
+    return ts;
+}
+
 #endif

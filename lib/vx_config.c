@@ -5,9 +5,11 @@
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "vx_log.h"
 #include "vx_mem.h"
 #include "vx_yaml.h"
 
@@ -22,27 +24,47 @@ static const char *const s_known_sections[] = {
     "event_propagation", "event_routing", "distributed_coordination", "reactive_automation",
     "stream_analytics",  "monitoring",    "admin",                    "logging",
     "ctl",               "event_forwarder",          "fuse_layer",  "userspace_watcher",
+    "transport",
 };
 
 static const struct vx_cfg_key s_admin_keys[] = {
     {"token_file", VX_CFG_STRING, "", 0, 4096, false,
-     "file holding the bearer token for mutating REST calls; empty refuses them (403)"},
+     "file holding the bearer token for mutating REST calls; empty refuses them (403)",
+     VX_CFG_AT(struct vx_admin_config, token_file)},
     {"body_limit_bytes", VX_CFG_INT, "1048576", 1024, 256LL * 1024 * 1024, false,
-     "largest accepted request body; larger bodies get 413"},
-    {"connection_limit", VX_CFG_INT, "64", 1, 10000, false, "concurrent REST connections"},
+     "largest accepted request body; larger bodies get 413",
+     VX_CFG_AT(struct vx_admin_config, body_limit_bytes)},
+    {"connection_limit", VX_CFG_INT, "64", 1, 10000, false, "concurrent REST connections",
+     VX_CFG_AT(struct vx_admin_config, connection_limit)},
     {"request_timeout_s", VX_CFG_INT, "10", 1, 3600, false,
-     "idle REST connections are closed after this many seconds"},
+     "idle REST connections are closed after this many seconds",
+     VX_CFG_AT(struct vx_admin_config, request_timeout_s)},
 };
-const struct vx_cfg_section vx_cfg_admin_section = {"admin", s_admin_keys,
-                                                    sizeof s_admin_keys / sizeof s_admin_keys[0]};
+const struct vx_cfg_section vx_cfg_admin_section =
+    VX_CFG_SECTION("admin", s_admin_keys, struct vx_admin_config, NULL);
 
 static const struct vx_cfg_key s_logging_keys[] = {
-    {"level", VX_CFG_STRING, "info", 0, 16, false, "lowest level written: debug, info, warn, error"},
+    {"level", VX_CFG_STRING, "info", 0, 16, false, "lowest level written: debug, info, warn, error",
+     VX_CFG_AT(struct vx_logging_config, level)},
 };
-const struct vx_cfg_section vx_cfg_logging_section = {
-    "logging", s_logging_keys, sizeof s_logging_keys / sizeof s_logging_keys[0]};
 
-static const char *const s_type_names[] = {"boolean", "integer", "string"};
+static int
+cb_logging_check(const void *bound, char *err, size_t errlen)
+{
+    const struct vx_logging_config *c = bound;
+    enum vx_log_level lvl;
+    if (vx_log_level_parse(c->level, &lvl) < 0) {
+        snprintf(err, errlen, "logging.level: expected debug, info, warn or error, got \"%s\"",
+                 c->level);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+const struct vx_cfg_section vx_cfg_logging_section =
+    VX_CFG_SECTION("logging", s_logging_keys, struct vx_logging_config, cb_logging_check);
+
+static const char *const s_type_names[] = {"boolean", "integer", "string", "secret"};
 
 static const struct vx_cfg_key *
 s_find_key(const struct vx_cfg_section *sec, const char *key)
@@ -130,7 +152,8 @@ s_coerce(const struct vx_cfg_key *k, const char *where, json_t *raw, char *err, 
         }
         return json_integer(v);
     }
-    case VX_CFG_STRING: {
+    case VX_CFG_STRING:
+    case VX_CFG_SECRET: {
         if (!json_is_string(raw)) {
             snprintf(err, errlen, "%s: expected a string", where);
             return NULL;
@@ -201,6 +224,141 @@ s_section_fill(json_t *dst, const struct vx_cfg_section *sec, json_t *given, cha
     return 0;
 }
 
+/* Writes one typed value into its field. The table was checked by s_row_fits. */
+static void
+s_store(const struct vx_cfg_key *k, json_t *v, uint8_t *base)
+{
+    uint8_t *at = base + k->offset;
+    switch (k->type) {
+    case VX_CFG_BOOL: {
+        bool b = json_is_true(v);
+        memcpy(at, &b, sizeof b);
+        break;
+    }
+    case VX_CFG_INT:
+        if (k->size == sizeof(int32_t)) {
+            int32_t i = (int32_t)json_integer_value(v);
+            memcpy(at, &i, sizeof i);
+        } else {
+            int64_t i = (int64_t)json_integer_value(v);
+            memcpy(at, &i, sizeof i);
+        }
+        break;
+    case VX_CFG_STRING:
+    case VX_CFG_SECRET: {
+        const char *str = json_string_value(v);
+        memcpy(at, &str, sizeof str);
+        break;
+    }
+    }
+}
+
+/* Whether a row's field can hold its type and bounds, inside a struct of struct_size. */
+static bool
+s_row_fits(const struct vx_cfg_key *k, size_t struct_size)
+{
+    if (k->size == 0 || k->offset + k->size > struct_size) {
+        return false;
+    }
+    switch (k->type) {
+    case VX_CFG_BOOL:
+        return k->size == sizeof(bool);
+    case VX_CFG_INT:
+        if (k->size == sizeof(int32_t)) {
+            return k->min >= INT32_MIN && k->max <= INT32_MAX;
+        }
+        return k->size == sizeof(int64_t);
+    case VX_CFG_STRING:
+    case VX_CFG_SECRET:
+        return k->size == sizeof(const char *);
+    }
+    return false;
+}
+
+int
+vx_config_check_table(const struct vx_cfg_section *sec, char *err, size_t errlen)
+{
+    if (sec->struct_size == 0) {
+        snprintf(err, errlen, "%s: not bound to a struct", sec->name);
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < sec->n_keys; i++) {
+        const struct vx_cfg_key *k = &sec->keys[i];
+        if (!s_row_fits(k, sec->struct_size)) {
+            snprintf(err, errlen, "%s.%s: field of %zu bytes at %zu does not fit a %s", sec->name,
+                     k->name, k->size, k->offset, s_type_names[k->type]);
+            return -EINVAL;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(sec->keys[j].name, k->name) == 0) {
+                snprintf(err, errlen, "%s.%s: listed twice", sec->name, k->name);
+                return -EINVAL;
+            }
+        }
+        json_t *def = json_string(k->def);
+        char where[256];
+        snprintf(where, sizeof where, "%s.%s (default)", sec->name, k->name);
+        json_t *v = s_coerce(k, where, def, err, errlen);
+        json_decref(def);
+        if (!v) {
+            return -EINVAL;
+        }
+        json_decref(v);
+    }
+    return 0;
+}
+
+static int
+s_bind_values(json_t *values, const struct vx_cfg_section *sec, void *out)
+{
+    json_t *sv = json_object_get(values, sec->name);
+    if (!sv || sec->struct_size == 0) {
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < sec->n_keys; i++) {
+        const struct vx_cfg_key *k = &sec->keys[i];
+        if (!s_row_fits(k, sec->struct_size)) {
+            return -EINVAL;
+        }
+        s_store(k, json_object_get(sv, k->name), out);
+    }
+    return 0;
+}
+
+int
+vx_config_bind(const vx_config_t *cfg, const struct vx_cfg_section *sec, void *out)
+{
+    if (!s_find_section(cfg->sections, cfg->n_sections, sec->name)) {
+        return -EINVAL;
+    }
+    return s_bind_values(cfg->values, sec, out);
+}
+
+/* Runs every bound section's cross-key check on values. */
+static int
+s_check_sections(json_t *values, const struct vx_cfg_section *const *sections, size_t n,
+                 char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct vx_cfg_section *sec = sections[i];
+        if (!sec->check || sec->struct_size == 0) {
+            continue;
+        }
+        void *tmp = vx_calloc(1, sec->struct_size);
+        int rc = s_bind_values(values, sec, tmp);
+        if (rc < 0) {
+            snprintf(err, errlen, "%s: the key table does not fit its struct", sec->name);
+        } else {
+            rc = sec->check(tmp, err, errlen);
+        }
+        free(tmp);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
 int
 vx_config_from_json(vx_config_t **out, json_t *doc, const struct vx_cfg_section *const *sections,
                     size_t n_sections, char *err, size_t errlen)
@@ -233,6 +391,11 @@ vx_config_from_json(vx_config_t **out, json_t *doc, const struct vx_cfg_section 
             json_decref(values);
             return rc;
         }
+    }
+    int rc = s_check_sections(values, sections, n_sections, err, errlen);
+    if (rc < 0) {
+        json_decref(values);
+        return rc;
     }
     vx_config_t *cfg = vx_calloc(1, sizeof *cfg);
     cfg->sections = sections;
@@ -315,11 +478,46 @@ vx_config_str(const vx_config_t *cfg, const char *section, const char *key)
 }
 
 static bool
-s_is_secret(const char *key)
+s_is_secret(const struct vx_cfg_section *sec, const char *key)
 {
+    const struct vx_cfg_key *k = sec ? s_find_key(sec, key) : NULL;
+    if (k && k->type == VX_CFG_SECRET) {
+        return true;
+    }
     size_t n = strlen(key);
     return (n >= 5 && strcmp(key + n - 5, "token") == 0) ||
            (n >= 8 && strcmp(key + n - 8, "password") == 0);
+}
+
+char *
+vx_mask_urls(const char *text, char *out, size_t outlen)
+{
+    size_t o = 0;
+    const char *p = text;
+    if (!outlen) {
+        return out;
+    }
+    while (*p && o + 1 < outlen) {
+        if (p[0] == ':' && p[1] == '/' && p[2] == '/') {
+            for (int i = 0; i < 3 && o + 1 < outlen; i++) {
+                out[o++] = *p++;
+            }
+            /* The authority ends at the path, query, fragment or the end of the word; its
+             * user-info is whatever precedes its last '@'. */
+            size_t auth = strcspn(p, "/?# \t\n\"'");
+            const char *at = memrchr(p, '@', auth);
+            if (at) {
+                for (const char *m = "***@"; *m && o + 1 < outlen; m++) {
+                    out[o++] = *m;
+                }
+                p = at + 1;
+            }
+            continue;
+        }
+        out[o++] = *p++;
+    }
+    out[o] = '\0';
+    return out;
 }
 
 json_t *
@@ -329,11 +527,18 @@ vx_config_to_json(const vx_config_t *cfg)
     const char *sname;
     json_t *sec;
     json_object_foreach(copy, sname, sec) {
+        const struct vx_cfg_section *table = s_find_section(cfg->sections, cfg->n_sections, sname);
         const char *key;
         json_t *v;
         json_object_foreach(sec, key, v) {
-            if (s_is_secret(key)) {
-                json_object_set_new(sec, key, json_string("***"));
+            if (s_is_secret(table, key)) {
+                json_object_set_new(sec, key, json_string(json_string_length(v) ? "***" : ""));
+            } else if (json_is_string(v) && strstr(json_string_value(v), "://")) {
+                size_t n = json_string_length(v) + 8;
+                char *masked = vx_malloc(n);
+                vx_mask_urls(json_string_value(v), masked, n);
+                json_object_set_new(sec, key, json_string(masked));
+                free(masked);
             }
         }
     }
@@ -375,6 +580,9 @@ vx_config_patch(const vx_config_t *cfg, const char *section, json_t *patch, vx_c
             goto fail;
         }
         json_object_set_new(dst, key, v);
+    }
+    if (s_check_sections(values, cfg->sections, cfg->n_sections, err, errlen) < 0) {
+        goto fail;
     }
     vx_config_t *c = vx_calloc(1, sizeof *c);
     c->sections = cfg->sections;

@@ -22,6 +22,7 @@
 #include "vx_config.h"
 #include "vx_http.h"
 #include "vx_metrics.h"
+#include "vx_sock.h"
 
 /* Set by SIGTERM/SIGINT and by SIGHUP; the loop polls them. */
 extern volatile sig_atomic_t vx_daemon_stop;
@@ -38,19 +39,30 @@ struct vx_daemon {
     const char *section;  /* the service's own section: holds rest_bind and rest_port */
     const struct vx_cfg_section *const *sections; /* the service's, admin and logging */
     size_t n_sections;
+    int max_args;         /* positional arguments accepted (directories, ...); 0: none */
     /* filled by vx_daemon_init */
     const char *config_path; /* NULL: defaults and environment only */
+    char **args;          /* the positional arguments (borrowed from argv) */
+    int n_args;
     vx_config_t *cfg;
     char *token;          /* admin bearer token, NULL when none is configured */
     vx_metrics_t *metrics;
     vx_http_t *http;      /* routes may be added until vx_daemon_serve */
+    vx_socks_t *socks;    /* the socket factory (vx_sock.h), from the transport section */
+    /* For the program's own HTTPS clients (calls to other services of the suite): the
+     * authority that verifies them and the client certificate to present (mutual TLS); ""
+     * when the program runs without the security section or with security.tls off. */
+    char tls_ca_file[4200];
+    char tls_client_cert_file[4200];
+    char tls_client_key_file[4200];
     /* private */
     void *priv;
 };
 
 /* Parses the command line (--config FILE, --check, --print-config, --help, --version), loads and validates the configuration, sets up logging, reads the
  * token, takes the signals (SIGPIPE ignored; CZMQ's handlers off) and creates the metrics
- * registry and the REST server. Returns 0 to go on, or -1 with *exit_code set: 0 after
+ * registry, the socket factory (from the transport section when the program lists it, else
+ * its defaults) and the REST server. Returns 0 to go on, or -1 with *exit_code set: 0 after
  * --help/--version/--check of a valid configuration, 2 for a bad command line or configuration (already logged). */
 int vx_daemon_init(struct vx_daemon *d, int argc, char **argv, int *exit_code);
 
@@ -58,6 +70,12 @@ int vx_daemon_init(struct vx_daemon *d, int argc, char **argv, int *exit_code);
  * a patch of reloadable keys of d->section, given flat or as {"<section>": {...}}; 422 and no
  * change when refused; apply(new, arg) on success). Call before vx_daemon_serve. */
 void vx_daemon_config_routes(struct vx_daemon *d, vx_daemon_apply_fn *apply, void *arg);
+
+/* For a loop that waits in ppoll: blocks SIGTERM, SIGINT and SIGHUP in the calling thread
+ * (threads started afterwards inherit it) and fills *waitmask with the mask that lets them in
+ * during ppoll only, so a signal never slips in between the check of the stop flag and the
+ * wait. */
+void vx_daemon_block_stops(sigset_t *waitmask);
 
 /* Starts the REST server. Returns 0 or -errno (logged). */
 int vx_daemon_serve(struct vx_daemon *d);

@@ -4,10 +4,12 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
 #include "vx_clock.h"
+#include "vx_wire.h"
 
 static const char *const s_type_names[] = {
     [VEXFS__V1__EVENT_TYPE__EVENT_TYPE_UNSPECIFIED] = NULL,
@@ -315,7 +317,8 @@ vx_utf8_valid(const char *s, size_t len)
 }
 
 static int
-s_fail(char *err, size_t errlen, const char **reason, const char *why, const char *fmt,
+s_fail(char *err, size_t errlen, enum vx_drop_reason *reason, enum vx_drop_reason why,
+       const char *fmt,
        const char *arg)
 {
     snprintf(err, errlen, fmt, arg);
@@ -325,24 +328,24 @@ s_fail(char *err, size_t errlen, const char **reason, const char *why, const cha
 
 static int
 s_check_str(const char *s, size_t max, const char *field, char *err, size_t errlen,
-            const char **reason)
+            enum vx_drop_reason *reason)
 {
     size_t len = s ? strlen(s) : 0;
     if (len > max) {
-        return s_fail(err, errlen, reason, "too_large", "field '%s': too long", field);
+        return s_fail(err, errlen, reason, VX_DROP_TOO_LARGE, "field '%s': too long", field);
     }
     if (!vx_utf8_valid(s ? s : "", len)) {
-        return s_fail(err, errlen, reason, "bad_utf8", "field '%s': not valid UTF-8", field);
+        return s_fail(err, errlen, reason, VX_DROP_BAD_UTF8, "field '%s': not valid UTF-8", field);
     }
     return 0;
 }
 
 static int
 s_check_entry(const char *key, const char *value, const char *field, char *err, size_t errlen,
-              const char **reason)
+              enum vx_drop_reason *reason)
 {
     if (!key || !key[0]) {
-        return s_fail(err, errlen, reason, "bad_field", "field '%s': empty key", field);
+        return s_fail(err, errlen, reason, VX_DROP_BAD_FIELD, "field '%s': empty key", field);
     }
     if (s_check_str(key, 256, field, err, errlen, reason) < 0 ||
         s_check_str(value, VX_EVENT_MAX_VALUE, field, err, errlen, reason) < 0) {
@@ -351,50 +354,144 @@ s_check_entry(const char *key, const char *value, const char *field, char *err, 
     return 0;
 }
 
+/* A canonical absolute path: "/" alone, or "/" followed by segments that are neither empty,
+ * ".", nor "..", with no trailing '/'. What a filesystem would resolve differently ("/a//b",
+ * "/a/../etc") would route and match differently from the file it names. */
+static bool
+s_path_canonical(const char *p)
+{
+    if (strcmp(p, "/") == 0) {
+        return true;
+    }
+    const char *seg = p + 1;
+    for (;;) {
+        const char *end = strchr(seg, '/');
+        size_t n = end ? (size_t)(end - seg) : strlen(seg);
+        if (n == 0 || (n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.')) {
+            return false;
+        }
+        if (!end) {
+            return true;
+        }
+        seg = end + 1;
+    }
+}
+
+/* Whether the bytes of a string field hold a NUL: protobuf-c ends its copy of a string at the
+ * field's length, so a NUL inside would cut the string short for every reader after it. */
+static int
+s_check_nul(const struct vx_pb_field *f, const char *field, char *err, size_t errlen,
+            enum vx_drop_reason *reason)
+{
+    if (f->wire == VX_PB_LEN && memchr(f->bytes.data, 0, f->bytes.len)) {
+        snprintf(err, errlen, "field '%s': holds a NUL character", field);
+        *reason = strcmp(field, "path") == 0 ? VX_DROP_BAD_PATH : VX_DROP_BAD_FIELD;
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* The string fields inside a map entry (key, value) or a clock entry (node). */
+static int
+s_check_nested(const struct vx_pb_field *outer, const char *field, char *err, size_t errlen,
+               enum vx_drop_reason *reason)
+{
+    struct vx_pb_reader r = {outer->bytes.data, outer->bytes.data + outer->bytes.len};
+    struct vx_pb_field f;
+    int rc;
+    while ((rc = vx_pb_next(&r, &f)) > 0) {
+        if (s_check_nul(&f, field, err, errlen, reason) < 0) {
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
 int
-vx_event_validate(const vx_event_t *e, char *err, size_t errlen, const char **reason)
+vx_event_check_bytes(const void *data, size_t len, char *err, size_t errlen,
+                     enum vx_drop_reason *reason)
+{
+    static const char *const names[16] = {
+        [VX_PB_EVENT_PATH] = "path",           [VX_PB_EVENT_TENANT] = "tenant",
+        [VX_PB_EVENT_PRODUCER_ID] = "producer_id", [VX_PB_EVENT_TRACE_ID] = "trace_id",
+        [VX_PB_EVENT_CUSTOM_TYPE] = "custom_type",
+    };
+    struct vx_pb_reader r = {data, (const uint8_t *)data + len};
+    struct vx_pb_field f;
+    int rc;
+    while ((rc = vx_pb_next(&r, &f)) > 0) {
+        if (f.wire != VX_PB_LEN) {
+            continue;
+        }
+        if (f.number < 16 && names[f.number]) {
+            if (s_check_nul(&f, names[f.number], err, errlen, reason) < 0) {
+                return -EINVAL;
+            }
+        } else if (f.number == VX_PB_EVENT_CONTENT || f.number == VX_PB_EVENT_METADATA) {
+            if (s_check_nested(&f, f.number == VX_PB_EVENT_CONTENT ? "content" : "metadata", err,
+                               errlen, reason) < 0) {
+                return -EINVAL;
+            }
+        } else if (f.number == VX_PB_EVENT_CAUSALITY) {
+            struct vx_pb_reader cr = {f.bytes.data, f.bytes.data + f.bytes.len};
+            struct vx_pb_field cf;
+            while (vx_pb_next(&cr, &cf) > 0) {
+                if (cf.number == 2 && cf.wire == VX_PB_LEN &&
+                    s_check_nested(&cf, "causality.vector_clock", err, errlen, reason) < 0) {
+                    return -EINVAL;
+                }
+            }
+        }
+    }
+    if (rc < 0) {
+        snprintf(err, errlen, "the event's bytes are not well-formed protobuf");
+        *reason = VX_DROP_BAD_PROTOBUF;
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int
+vx_event_validate(const vx_event_t *e, char *err, size_t errlen, enum vx_drop_reason *reason)
 {
     if (!vx_event_type_name(e->type)) {
         snprintf(err, errlen, "field 'type': unknown event type %d", (int)e->type);
-        *reason = "unknown_type";
+        *reason = VX_DROP_UNKNOWN_TYPE;
         return -EINVAL;
     }
     if (e->type == VEXFS__V1__EVENT_TYPE__CUSTOM && (!e->custom_type || !e->custom_type[0])) {
-        return s_fail(err, errlen, reason, "bad_field", "field '%s': required for custom events",
+        return s_fail(err, errlen, reason, VX_DROP_BAD_FIELD, "field '%s': required for custom events",
                       "custom_type");
     }
     if (e->source != 0 && !vx_boundary_name(e->source)) {
         snprintf(err, errlen, "field 'source': unknown boundary %d", (int)e->source);
-        *reason = "bad_field";
+        *reason = VX_DROP_BAD_FIELD;
         return -EINVAL;
     }
     if (e->id.len != 0 && e->id.len != VX_EVENT_ID_LEN) {
         snprintf(err, errlen, "field 'id': must be 16 bytes, got %zu", e->id.len);
-        *reason = "bad_id";
+        *reason = VX_DROP_BAD_ID;
         return -EINVAL;
     }
     bool has_path = e->path && e->path[0];
     if (vx_event_type_is_filesystem(e->type) && !has_path) {
-        return s_fail(err, errlen, reason, "missing_path", "field 'path': required for %s events",
+        return s_fail(err, errlen, reason, VX_DROP_MISSING_PATH, "field 'path': required for %s events",
                       vx_event_type_name(e->type));
     }
     if (has_path && e->path[0] != '/') {
-        return s_fail(err, errlen, reason, "bad_path", "field 'path': must be absolute, got '%.64s'",
+        return s_fail(err, errlen, reason, VX_DROP_BAD_PATH, "field 'path': must be absolute, got '%.64s'",
+                      e->path);
+    }
+    if (has_path && !s_path_canonical(e->path)) {
+        return s_fail(err, errlen, reason, VX_DROP_BAD_PATH,
+                      "field 'path': must be canonical (no empty, '.' or '..' segments and no "
+                      "trailing '/'), got '%.64s'",
                       e->path);
     }
     if (e->priority > 255) {
         snprintf(err, errlen, "field 'priority': must be 0..255, got %u", (unsigned)e->priority);
-        *reason = "bad_field";
+        *reason = VX_DROP_BAD_FIELD;
         return -EINVAL;
-    }
-    /* The JSON form holds these as signed 64-bit integers (vx_event_from_json takes
-     * 0..INT64_MAX); anything larger would render as a negative number. */
-    const char *big = e->timestamp_ns > (uint64_t)INT64_MAX ? "timestamp_ns"
-                      : e->ingest_ns > (uint64_t)INT64_MAX  ? "ingest_ns"
-                      : e->sequence > (uint64_t)INT64_MAX   ? "sequence"
-                                                            : NULL;
-    if (big) {
-        return s_fail(err, errlen, reason, "bad_field", "field '%s': must be at most 2^63-1", big);
     }
     if (s_check_str(e->path, VX_EVENT_MAX_PATH, "path", err, errlen, reason) < 0 ||
         s_check_str(e->tenant, 256, "tenant", err, errlen, reason) < 0 ||
@@ -404,7 +501,7 @@ vx_event_validate(const vx_event_t *e, char *err, size_t errlen, const char **re
         return -EINVAL;
     }
     if (e->n_content > VX_EVENT_MAX_FIELDS || e->n_metadata > VX_EVENT_MAX_FIELDS) {
-        return s_fail(err, errlen, reason, "too_large", "field '%s': more than 256 entries",
+        return s_fail(err, errlen, reason, VX_DROP_TOO_LARGE, "field '%s': more than 256 entries",
                       e->n_content > VX_EVENT_MAX_FIELDS ? "content" : "metadata");
     }
     for (size_t i = 0; i < e->n_content; i++) {
@@ -422,12 +519,12 @@ vx_event_validate(const vx_event_t *e, char *err, size_t errlen, const char **re
     const Vexfs__V1__Causality *c = e->causality;
     if (c) {
         if (c->n_parent_ids > VX_EVENT_MAX_FIELDS || c->n_vector_clock > VX_EVENT_MAX_FIELDS) {
-            return s_fail(err, errlen, reason, "too_large", "field '%s': more than 256 entries",
+            return s_fail(err, errlen, reason, VX_DROP_TOO_LARGE, "field '%s': more than 256 entries",
                           "causality");
         }
         for (size_t i = 0; i < c->n_parent_ids; i++) {
             if (c->parent_ids[i].len != VX_EVENT_ID_LEN) {
-                return s_fail(err, errlen, reason, "bad_id",
+                return s_fail(err, errlen, reason, VX_DROP_BAD_ID,
                               "field '%s': every parent id must be 16 bytes",
                               "causality.parent_ids");
             }
@@ -436,11 +533,6 @@ vx_event_validate(const vx_event_t *e, char *err, size_t errlen, const char **re
             if (s_check_str(c->vector_clock[i]->node, 256, "causality.vector_clock", err, errlen,
                             reason) < 0) {
                 return -EINVAL;
-            }
-            if (c->vector_clock[i]->counter > (uint64_t)INT64_MAX) {
-                return s_fail(err, errlen, reason, "bad_field",
-                              "field '%s': counters must be at most 2^63-1",
-                              "causality.vector_clock");
             }
         }
     }
@@ -453,14 +545,14 @@ struct s_jctx {
     vx_arena_t *arena;
     char *err;
     size_t errlen;
-    const char **reason;
+    enum vx_drop_reason *reason;
 };
 
 static int
 s_jfail(struct s_jctx *c, const char *field, const char *what)
 {
     snprintf(c->err, c->errlen, "field '%s': %s", field, what);
-    *c->reason = "bad_json";
+    *c->reason = VX_DROP_BAD_JSON;
     return -EINVAL;
 }
 
@@ -484,17 +576,40 @@ s_jstr(struct s_jctx *c, json_t *v, const char *field, char **out)
     return *out ? 0 : s_jfail(c, field, "event too large");
 }
 
+/* An unsigned integer field: a JSON integer, or for the uint64 fields (max UINT64_MAX) also a
+ * string of decimal digits, since JSON numbers past 2^63-1 do not survive most parsers (and
+ * past 2^53 not JavaScript's). */
 static int
 s_juint(struct s_jctx *c, json_t *v, const char *field, uint64_t max, uint64_t *out)
 {
-    if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-        (uint64_t)json_integer_value(v) > max) {
-        char what[96];
-        snprintf(what, sizeof what, "expected an integer 0..%llu", (unsigned long long)max);
-        return s_jfail(c, field, what);
+    if (json_is_integer(v) && json_integer_value(v) >= 0 &&
+        (uint64_t)json_integer_value(v) <= max) {
+        *out = (uint64_t)json_integer_value(v);
+        return 0;
     }
-    *out = (uint64_t)json_integer_value(v);
-    return 0;
+    if (max == UINT64_MAX && json_is_string(v)) {
+        const char *s = json_string_value(v);
+        size_t n = json_string_length(v);
+        bool digits = n > 0 && n <= 20;
+        for (size_t i = 0; digits && i < n; i++) {
+            digits = s[i] >= '0' && s[i] <= '9';
+        }
+        if (digits) {
+            errno = 0;
+            unsigned long long u = strtoull(s, NULL, 10);
+            if (errno == 0) {
+                *out = u;
+                return 0;
+            }
+        }
+    }
+    char what[128];
+    snprintf(what, sizeof what,
+             max == UINT64_MAX ? "expected an integer 0..%llu (as a number, or a string of "
+                                 "digits)"
+                               : "expected an integer 0..%llu",
+             (unsigned long long)max);
+    return s_jfail(c, field, what);
 }
 
 static int
@@ -510,7 +625,7 @@ s_jid(struct s_jctx *c, json_t *v, const char *field, ProtobufCBinaryData *out)
     if (vx_event_id_parse(json_string_value(v), id) < 0) {
         snprintf(c->err, c->errlen, "field '%s': not a 16-byte id in UUID form: '%.40s'", field,
                  json_string_value(v));
-        *c->reason = "bad_id";
+        *c->reason = VX_DROP_BAD_ID;
         return -EINVAL;
     }
     out->data = id;
@@ -531,7 +646,7 @@ s_jmap(struct s_jctx *c, json_t *v, const char *field, size_t *n_out, char ***ke
     if (n > VX_EVENT_MAX_FIELDS) {
         snprintf(c->err, c->errlen, "field '%s': more than %d entries", field,
                  VX_EVENT_MAX_FIELDS);
-        *c->reason = "too_large";
+        *c->reason = VX_DROP_TOO_LARGE;
         return -EINVAL;
     }
     *keys = s_jalloc(c, sizeof(char *) * (n + 1));
@@ -545,7 +660,7 @@ s_jmap(struct s_jctx *c, json_t *v, const char *field, size_t *n_out, char ***ke
     json_object_foreach(v, k, val) {
         if (!json_is_string(val)) {
             snprintf(c->err, c->errlen, "field '%s.%.64s': expected a string value", field, k);
-            *c->reason = "bad_json";
+            *c->reason = VX_DROP_BAD_JSON;
             return -EINVAL;
         }
         (*keys)[i] = vx_arena_strndup(c->arena, k, strlen(k));
@@ -631,7 +746,7 @@ s_jcausality(struct s_jctx *c, json_t *v, vx_event_t *e)
                 vexfs__v1__clock_entry__init(&ents[i]);
                 ents[i].node = vx_arena_strndup(c->arena, node, strlen(node));
                 if (!ents[i].node ||
-                    s_juint(c, cnt, "causality.vector_clock", UINT64_MAX >> 1, &ents[i].counter) <
+                    s_juint(c, cnt, "causality.vector_clock", UINT64_MAX, &ents[i].counter) <
                         0) {
                     return ents[i].node ? -EINVAL : s_jfail(c, "causality", "event too large");
                 }
@@ -641,7 +756,7 @@ s_jcausality(struct s_jctx *c, json_t *v, vx_event_t *e)
             cz->n_vector_clock = n;
         } else {
             snprintf(c->err, c->errlen, "field 'causality.%.64s': unknown field", k);
-            *c->reason = "bad_json";
+            *c->reason = VX_DROP_BAD_JSON;
             return -EINVAL;
         }
     }
@@ -651,13 +766,13 @@ s_jcausality(struct s_jctx *c, json_t *v, vx_event_t *e)
 
 int
 vx_event_from_json(json_t *obj, vx_arena_t *arena, vx_event_t **out, char *err, size_t errlen,
-                   const char **reason)
+                   enum vx_drop_reason *reason)
 {
     struct s_jctx c = {arena, err, errlen, reason};
     *out = NULL;
     if (!json_is_object(obj)) {
         snprintf(err, errlen, "an event must be a JSON object");
-        *reason = "bad_json";
+        *reason = VX_DROP_BAD_JSON;
         return -EINVAL;
     }
     vx_event_t *e = s_jalloc(&c, sizeof *e);
@@ -680,7 +795,7 @@ vx_event_from_json(json_t *obj, vx_arena_t *arena, vx_event_t **out, char *err, 
             } else if (vx_event_type_parse(json_string_value(v), &t) < 0) {
                 snprintf(err, errlen, "field 'type': unknown event type '%.64s'",
                          json_string_value(v));
-                *reason = "unknown_type";
+                *reason = VX_DROP_UNKNOWN_TYPE;
                 rc = -EINVAL;
             } else {
                 e->type = (Vexfs__V1__EventType)t;
@@ -694,17 +809,17 @@ vx_event_from_json(json_t *obj, vx_arena_t *arena, vx_event_t **out, char *err, 
                          "userspace_api, graph, vector, analytics, automation, coordinator)",
                          json_is_string(v) ? " '" : "", json_is_string(v) ? json_string_value(v) : "",
                          json_is_string(v) ? "'" : "");
-                *reason = "bad_field";
+                *reason = VX_DROP_BAD_FIELD;
                 rc = -EINVAL;
             } else {
                 e->source = (Vexfs__V1__Boundary)b;
             }
         } else if (strcmp(k, "timestamp_ns") == 0) {
-            rc = s_juint(&c, v, k, INT64_MAX, &e->timestamp_ns);
+            rc = s_juint(&c, v, k, UINT64_MAX, &e->timestamp_ns);
         } else if (strcmp(k, "ingest_ns") == 0) {
-            rc = s_juint(&c, v, k, INT64_MAX, &e->ingest_ns);
+            rc = s_juint(&c, v, k, UINT64_MAX, &e->ingest_ns);
         } else if (strcmp(k, "sequence") == 0) {
-            rc = s_juint(&c, v, k, INT64_MAX, &e->sequence);
+            rc = s_juint(&c, v, k, UINT64_MAX, &e->sequence);
         } else if (strcmp(k, "priority") == 0) {
             rc = s_juint(&c, v, k, 255, &u);
             e->priority = (uint32_t)u;
@@ -728,7 +843,7 @@ vx_event_from_json(json_t *obj, vx_arena_t *arena, vx_event_t **out, char *err, 
             rc = s_jcausality(&c, v, e);
         } else {
             snprintf(err, errlen, "field '%.64s': unknown field", k);
-            *reason = "bad_json";
+            *reason = VX_DROP_BAD_JSON;
             rc = -EINVAL;
         }
         if (rc < 0) {
@@ -737,15 +852,34 @@ vx_event_from_json(json_t *obj, vx_arena_t *arena, vx_event_t **out, char *err, 
     }
     if (!has_type) {
         snprintf(err, errlen, "field 'type': required");
-        *reason = "unknown_type";
+        *reason = VX_DROP_UNKNOWN_TYPE;
         return -EINVAL;
     }
     *out = e;
     return 0;
 }
 
+/* A uint64 as JSON: a number while JSON parsers keep it exact, else a string of digits. */
+static json_t *
+s_u64(uint64_t v, unsigned flags)
+{
+    uint64_t exact = flags & VX_EVENT_JSON_SAFE_INTEGERS ? (UINT64_C(1) << 53) : (uint64_t)INT64_MAX;
+    if (v <= exact) {
+        return json_integer((json_int_t)v);
+    }
+    char buf[24];
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)v);
+    return json_string(buf);
+}
+
 json_t *
 vx_event_to_json(const vx_event_t *e)
+{
+    return vx_event_to_json_flags(e, 0);
+}
+
+json_t *
+vx_event_to_json_flags(const vx_event_t *e, unsigned flags)
 {
     json_t *o = json_object();
     char idbuf[VX_EVENT_ID_STR];
@@ -759,7 +893,7 @@ vx_event_to_json(const vx_event_t *e)
     if (bn) {
         json_object_set_new(o, "source", json_string(bn));
     }
-    json_object_set_new(o, "timestamp_ns", json_integer((json_int_t)e->timestamp_ns));
+    json_object_set_new(o, "timestamp_ns", s_u64(e->timestamp_ns, flags));
     if (e->path && e->path[0]) {
         json_object_set_new(o, "path", json_string(e->path));
     }
@@ -780,7 +914,7 @@ vx_event_to_json(const vx_event_t *e)
     if (e->producer_id && e->producer_id[0]) {
         json_object_set_new(o, "producer_id", json_string(e->producer_id));
     }
-    json_object_set_new(o, "sequence", json_integer((json_int_t)e->sequence));
+    json_object_set_new(o, "sequence", s_u64(e->sequence, flags));
     if (e->trace_id && e->trace_id[0]) {
         json_object_set_new(o, "trace_id", json_string(e->trace_id));
     }
@@ -788,7 +922,7 @@ vx_event_to_json(const vx_event_t *e)
         json_object_set_new(o, "custom_type", json_string(e->custom_type));
     }
     if (e->ingest_ns) {
-        json_object_set_new(o, "ingest_ns", json_integer((json_int_t)e->ingest_ns));
+        json_object_set_new(o, "ingest_ns", s_u64(e->ingest_ns, flags));
     }
     if (e->causality) {
         json_t *cz = json_object();
@@ -803,8 +937,7 @@ vx_event_to_json(const vx_event_t *e)
         json_t *vc = json_object();
         for (size_t i = 0; i < e->causality->n_vector_clock; i++) {
             const Vexfs__V1__ClockEntry *ce = e->causality->vector_clock[i];
-            json_object_set_new(vc, ce->node ? ce->node : "",
-                                json_integer((json_int_t)ce->counter));
+            json_object_set_new(vc, ce->node ? ce->node : "", s_u64(ce->counter, flags));
         }
         json_object_set_new(cz, "vector_clock", vc);
         json_object_set_new(o, "causality", cz);

@@ -20,6 +20,7 @@
 
 #include "vexfs/v1/event.pb-c.h"
 #include "vx_arena.h"
+#include "vx_drop.h"
 
 typedef Vexfs__V1__Event vx_event_t;
 typedef Vexfs__V1__EventBatch vx_batch_t;
@@ -52,17 +53,28 @@ void vx_trace_id_new(char out[33]);
 uint64_t vx_event_content_hash(const vx_event_t *e);
 
 /* Checks an event from outside. Returns 0, or -EINVAL with a precise message in err and a
- * short stable reason (for metric labels) in *reason: "unknown_type", "missing_path",
+ * reason (vx_drop.h, for metric labels) in *reason: "unknown_type", "missing_path",
  * "bad_path", "bad_id", "too_large", "bad_utf8", "bad_field". */
-int vx_event_validate(const vx_event_t *e, char *err, size_t errlen, const char **reason);
+int vx_event_validate(const vx_event_t *e, char *err, size_t errlen, enum vx_drop_reason *reason);
+
+/* Checks what decoding hides: a NUL character inside a string field of a packed Event (path,
+ * tenant, ids, map keys and values, clock nodes), which protobuf-c would silently cut at.
+ * Returns 0, or -EINVAL with a message and reason (bad_path, bad_field, bad_protobuf). */
+int vx_event_check_bytes(const void *data, size_t len, char *err, size_t errlen,
+                         enum vx_drop_reason *reason);
 
 /* Decodes one event from JSON into memory owned by arena. Returns 0 or -EINVAL with a message
  * ("field 'priority': expected an integer 0..255") and a reason as for vx_event_validate
  * ("bad_json" for shape errors). Does not run vx_event_validate. */
 int vx_event_from_json(json_t *obj, vx_arena_t *arena, vx_event_t **out, char *err, size_t errlen,
-                       const char **reason);
-/* Encodes an event as JSON (new reference). */
+                       enum vx_drop_reason *reason);
+/* Encodes an event as JSON (new reference). The uint64 fields (timestamp_ns, ingest_ns,
+ * sequence, vector clock counters) are numbers up to 2^63-1 and strings of digits above;
+ * with VX_EVENT_JSON_SAFE_INTEGERS, strings already above 2^53 (what JavaScript's numbers hold
+ * exactly). vx_event_from_json takes either form. */
+#define VX_EVENT_JSON_SAFE_INTEGERS 1u
 json_t *vx_event_to_json(const vx_event_t *e);
+json_t *vx_event_to_json_flags(const vx_event_t *e, unsigned flags);
 
 /* True when s[0..len) is valid UTF-8. */
 bool vx_utf8_valid(const char *s, size_t len);

@@ -4,6 +4,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -63,6 +65,7 @@ struct vx_http {
     struct MHD_Daemon *daemon;
     uint16_t port;
     uint64_t started_ns;
+    char *tls_cert, *tls_key, *tls_client_ca; /* PEM; NULL: plain HTTP, no client check */
 };
 
 /* Per-request state, created on microhttpd's first call (headers only) and freed in
@@ -88,6 +91,7 @@ struct vx_http_req {
     size_t body_cap;
     json_t *json;
     char *scratch; /* a built-in's buffer that must outlive the handler */
+    char client_cn[256]; /* the verified client certificate's common name, or "" */
     uint64_t t0;
 };
 
@@ -333,6 +337,42 @@ s_send_error(struct vx_http_req *req, unsigned status, const char *code, const c
     return s_send(req, &resp);
 }
 
+/* /health and /ready answer anyone: probes and load balancers carry no credentials. */
+static bool
+s_open_route(const struct vx_http_req *req)
+{
+    return req->route && (strcmp(req->route->pattern, "/health") == 0 ||
+                          strcmp(req->route->pattern, "/ready") == 0);
+}
+
+/* Mutual TLS: whether the connection presented a certificate the authority issued; keeps its
+ * common name. microhttpd requests the certificate but leaves the verdict to us. */
+static bool
+s_client_cert_ok(struct vx_http_req *req)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    gnutls_session_t session = ci ? (gnutls_session_t)ci->tls_session : NULL;
+    unsigned status = 0;
+    unsigned n = 0;
+    const gnutls_datum_t *chain = session ? gnutls_certificate_get_peers(session, &n) : NULL;
+    if (!chain || n == 0 || gnutls_certificate_verify_peers2(session, &status) < 0 ||
+        status != 0) {
+        return false;
+    }
+    gnutls_x509_crt_t crt;
+    if (gnutls_x509_crt_init(&crt) == 0) {
+        size_t len = sizeof req->client_cn - 1;
+        if (gnutls_x509_crt_import(crt, &chain[0], GNUTLS_X509_FMT_DER) == 0 &&
+            gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, req->client_cn,
+                                          &len) == 0) {
+            req->client_cn[len] = '\0';
+        }
+        gnutls_x509_crt_deinit(crt);
+    }
+    return true;
+}
+
 /* First call: headers only. Decides what the headers can (route, credentials, declared size)
  * and answers at once only when that is safe, see below. */
 static enum MHD_Result
@@ -352,6 +392,10 @@ s_req_begin(vx_http_t *h, struct MHD_Connection *conn, const char *url, const ch
     int n = s_split(req->path_buf, req->segs);
     req->n_segs = n < 0 ? SIZE_MAX : (size_t)n;
     s_req_route(req);
+    if (h->tls_client_ca && !s_client_cert_ok(req) && !s_open_route(req)) {
+        s_req_reject(req, MHD_HTTP_UNAUTHORIZED, "client_certificate_required",
+                     "this route needs a client certificate issued by the suite's authority");
+    }
     bool mutating = mi >= 1 && mi < S_N_ROUTE_METHODS; /* POST, PUT, PATCH, DELETE */
     const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                    MHD_HTTP_HEADER_AUTHORIZATION);
@@ -428,8 +472,12 @@ s_req_finish(struct vx_http_req *req)
         json_error_t e;
         req->json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &e);
         if (!req->json) {
+            /* Say what our rule is, not which option of the JSON library would lift it. */
+            const char *why = strstr(e.text, "JSON_ALLOW_NUL")
+                                  ? "a NUL character (\\u0000) is not allowed in strings"
+                                  : e.text;
             vx_http_error(&resp, MHD_HTTP_BAD_REQUEST, "invalid_json",
-                          "invalid JSON at line %d, column %d: %s", e.line, e.column, e.text);
+                          "invalid JSON at line %d, column %d: %s", e.line, e.column, why);
             return s_send(req, &resp);
         }
     }
@@ -618,6 +666,10 @@ vx_http_new(const struct vx_http_opts *opts, vx_metrics_t *metrics, const char *
         *err = "token is empty (leave it unset to refuse mutating calls)";
         return NULL;
     }
+    if (!opts->tls_cert != !opts->tls_key) {
+        *err = "a TLS certificate needs its key, and a key its certificate";
+        return NULL;
+    }
     addr.sin_port = htons(opts->port);
     vx_http_t *h = vx_calloc(1, sizeof *h);
     h->service = vx_strdup(opts->service ? opts->service : "unknown");
@@ -632,6 +684,10 @@ vx_http_new(const struct vx_http_opts *opts, vx_metrics_t *metrics, const char *
     h->timeout_s = opts->timeout_s ? opts->timeout_s : S_DEFAULT_TIMEOUT_S;
     h->metrics = metrics;
     h->port = opts->port;
+    h->tls_cert = opts->tls_cert ? vx_strdup(opts->tls_cert) : NULL;
+    h->tls_key = opts->tls_key ? vx_strdup(opts->tls_key) : NULL;
+    h->tls_client_ca = opts->tls_cert && opts->tls_client_ca ? vx_strdup(opts->tls_client_ca)
+                                                              : NULL;
     h->started_ns = vx_mono_ns();
     vx_metrics_exp_bounds(h->duration_bounds, S_N_DURATION_BOUNDS, 0.001, 2.0);
     pthread_mutex_init(&h->lock, NULL);
@@ -676,12 +732,24 @@ vx_http_start(vx_http_t *h)
      * slowloris) cannot hold them all until the idle timeout. */
     unsigned per_ip = h->conn_limit - h->conn_limit / 4;
     json_object_seed(0); /* seed jansson's hashing once, before handler threads build objects */
+    struct MHD_OptionItem tls[] = {
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key},
+        {h->tls_client_ca ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0, h->tls_client_ca},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
+    if (h->tls_cert) {
+        flags |= MHD_USE_TLS;
+    } else {
+        tls[0].option = MHD_OPTION_END;
+    }
     h->daemon = MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL,
-        ntohs(h->addr.sin_port), NULL, NULL, cb_access, h, MHD_OPTION_SOCK_ADDR,
+        flags, ntohs(h->addr.sin_port), NULL, NULL, cb_access, h, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&h->addr, MHD_OPTION_CONNECTION_LIMIT, h->conn_limit,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip ? per_ip : 1u, MHD_OPTION_CONNECTION_TIMEOUT,
-        h->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, cb_completed, h, MHD_OPTION_END);
+        h->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, cb_completed, h, MHD_OPTION_ARRAY, tls,
+        MHD_OPTION_END);
     if (!h->daemon) {
         return s_start_errno(h);
     }
@@ -725,6 +793,9 @@ vx_http_destroy(vx_http_t **hp)
     free(h->service);
     free(h->version);
     free(h->token);
+    free(h->tls_cert);
+    free(h->tls_key);
+    free(h->tls_client_ca);
     pthread_mutex_destroy(&h->lock);
     vx_free(hp);
 }
@@ -759,6 +830,12 @@ const char *
 vx_http_req_query(const vx_http_req_t *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *
+vx_http_req_client_cn(const vx_http_req_t *req)
+{
+    return req->client_cn[0] ? req->client_cn : NULL;
 }
 
 const char *

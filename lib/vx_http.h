@@ -47,6 +47,12 @@ struct vx_http_opts {
     unsigned conn_limit;     /* 0 means 64 */
     unsigned timeout_s;      /* idle connection timeout; 0 means 10 */
     const char *token;       /* bearer token for mutating methods; NULL: mutating calls get 403 */
+    /* HTTPS: the server's certificate chain and private key (PEM text, copied). NULL: plain
+     * HTTP. tls_client_ca (PEM, copied): mutual TLS, every route but /health and /ready needs
+     * a client certificate issued by it (401 client_certificate_required otherwise). */
+    const char *tls_cert;
+    const char *tls_key;
+    const char *tls_client_ca;
 };
 
 /* What a handler fills in. Either json (owned: freed after sending) or text/len (copied). */
@@ -85,6 +91,8 @@ const char *vx_http_req_path(const vx_http_req_t *req);
 const char *vx_http_req_param(const vx_http_req_t *req, const char *name);
 /* Value of a query-string argument (URL-decoded), NULL when absent. */
 const char *vx_http_req_query(const vx_http_req_t *req, const char *name);
+/* The common name of the verified client certificate (mutual TLS), NULL without one. */
+const char *vx_http_req_client_cn(const vx_http_req_t *req);
 /* Value of a request header (name case-insensitive), NULL when absent. */
 const char *vx_http_req_header(const vx_http_req_t *req, const char *name);
 /* Raw body and its parsed JSON (NULL when the body is empty). */

@@ -3,6 +3,7 @@
 #include "vx_wire.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "vx_mem.h"
@@ -138,7 +139,7 @@ vx_pb_varint(uint8_t *p, uint64_t v)
 size_t
 vx_pb_bytes(uint8_t *p, uint32_t field, const void *data, size_t len)
 {
-    size_t n = vx_pb_varint(p, (uint64_t)field << 3 | 2);
+    size_t n = vx_pb_varint(p, (uint64_t)field << 3 | VX_PB_LEN);
     n += vx_pb_varint(p + n, len);
     memcpy(p + n, data, len);
     return n + len;
@@ -170,52 +171,149 @@ s_read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 }
 
 int
-vx_wire_event_spans(const void *data, size_t len, struct vx_span *out, size_t max, size_t *n)
+vx_pb_next(struct vx_pb_reader *r, struct vx_pb_field *f)
 {
-    const uint8_t *p = data;
-    const uint8_t *end = p + len;
-    *n = 0;
-    while (p < end) {
-        uint64_t tag, v;
-        if (s_read_varint(&p, end, &tag) < 0) {
+    if (r->p >= r->end) {
+        return 0;
+    }
+    uint64_t tag;
+    if (s_read_varint(&r->p, r->end, &tag) < 0 || (tag >> 3) == 0 || (tag >> 3) > UINT32_MAX) {
+        return -EPROTO;
+    }
+    f->number = (uint32_t)(tag >> 3);
+    f->wire = (enum vx_pb_wire)(tag & 7);
+    f->value = 0;
+    switch (f->wire) {
+    case VX_PB_VARINT: {
+        const uint8_t *at = r->p;
+        if (s_read_varint(&r->p, r->end, &f->value) < 0) {
             return -EPROTO;
         }
-        switch (tag & 7) {
-        case 0:
-            if (s_read_varint(&p, end, &v) < 0) {
-                return -EPROTO;
-            }
-            break;
-        case 1:
-        case 5: {
-            size_t w = (tag & 7) == 1 ? 8 : 4;
-            if ((size_t)(end - p) < w) {
-                return -EPROTO;
-            }
-            p += w;
-            break;
-        }
-        case 2:
-            if (s_read_varint(&p, end, &v) < 0 || v > (uint64_t)(end - p)) {
-                return -EPROTO;
-            }
-            if (tag >> 3 == 1) {
-                if (out && *n == max) {
-                    return -E2BIG;
-                }
-                if (out) {
-                    out[*n].data = p;
-                    out[*n].len = (size_t)v;
-                }
-                (*n)++;
-            }
-            p += v;
-            break;
-        default:
+        f->bytes = (struct vx_span){at, (size_t)(r->p - at)};
+        return 1;
+    }
+    case VX_PB_FIXED64:
+    case VX_PB_FIXED32: {
+        size_t w = f->wire == VX_PB_FIXED64 ? 8 : 4;
+        if ((size_t)(r->end - r->p) < w) {
             return -EPROTO;
+        }
+        for (size_t i = 0; i < w; i++) {
+            f->value |= (uint64_t)r->p[i] << (8 * i);
+        }
+        f->bytes = (struct vx_span){r->p, w};
+        r->p += w;
+        return 1;
+    }
+    case VX_PB_LEN: {
+        uint64_t v;
+        if (s_read_varint(&r->p, r->end, &v) < 0 || v > (uint64_t)(r->end - r->p)) {
+            return -EPROTO;
+        }
+        f->bytes = (struct vx_span){r->p, (size_t)v};
+        r->p += v;
+        return 1;
+    }
+    }
+    return -EPROTO; /* groups (3, 4) and reserved wire types */
+}
+
+int
+vx_pb_find_bytes(const void *data, size_t len, uint32_t number, struct vx_span *out)
+{
+    struct vx_pb_reader r = {data, (const uint8_t *)data + len};
+    struct vx_pb_field f;
+    int found = 0, rc;
+    while ((rc = vx_pb_next(&r, &f)) > 0) {
+        if (f.number == number && f.wire == VX_PB_LEN) {
+            *out = f.bytes;
+            found = 1;
         }
     }
-    return 0;
+    return rc < 0 ? rc : found;
+}
+
+int
+vx_wire_event_spans(const void *data, size_t len, struct vx_span *out, size_t max, size_t *n)
+{
+    struct vx_pb_reader r = {data, (const uint8_t *)data + len};
+    struct vx_pb_field f;
+    int rc;
+    *n = 0;
+    while ((rc = vx_pb_next(&r, &f)) > 0) {
+        if (f.number != VX_PB_BATCH_EVENTS || f.wire != VX_PB_LEN) {
+            continue;
+        }
+        if (out) {
+            if (*n == max) {
+                return -E2BIG;
+            }
+            out[*n] = f.bytes;
+        }
+        (*n)++;
+    }
+    return rc;
+}
+
+/* ---- batch builder ------------------------------------------------------------------------ */
+
+/* Room for len more bytes. */
+static void
+s_reserve(struct vx_batchbuf *b, size_t len)
+{
+    if (b->len + len > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + len) {
+            cap *= 2;
+        }
+        b->buf = vx_realloc(b->buf, cap);
+        b->cap = cap;
+    }
+}
+
+size_t
+vx_batchbuf_add(struct vx_batchbuf *b, const void *ev, size_t len, const void *extra, size_t xlen)
+{
+    size_t rec = len + xlen;
+    s_reserve(b, 1 + 10 + rec);
+    b->buf[b->len++] = (uint8_t)(VX_PB_BATCH_EVENTS << 3 | VX_PB_LEN);
+    b->len += vx_pb_varint(b->buf + b->len, rec);
+    size_t at = b->len;
+    memcpy(b->buf + b->len, ev, len);
+    if (xlen) {
+        memcpy(b->buf + b->len + len, extra, xlen);
+    }
+    b->len += rec;
+    b->n++;
+    return at;
+}
+
+size_t
+vx_batchbuf_seal(struct vx_batchbuf *b, const char *sender, size_t sender_len, uint64_t seq)
+{
+    s_reserve(b, 2 * 10 + 2 + sender_len);
+    size_t len = b->len;
+    if (sender_len) {
+        len += vx_pb_bytes(b->buf + len, VX_PB_BATCH_SENDER, sender, sender_len);
+    }
+    if (seq) {
+        len += vx_pb_uint(b->buf + len, VX_PB_BATCH_SEQUENCE, seq);
+    }
+    return len;
+}
+
+void
+vx_batchbuf_clear(struct vx_batchbuf *b)
+{
+    b->len = 0;
+    b->n = 0;
+}
+
+void
+vx_batchbuf_fini(struct vx_batchbuf *b)
+{
+    free(b->buf);
+    *b = (struct vx_batchbuf){0};
 }
 
 /* ---- sequence tracking -------------------------------------------------------------------- */

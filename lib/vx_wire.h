@@ -17,6 +17,45 @@
 
 #define VX_WIRE_MAX_BATCH_BYTES (64u * 1024 * 1024)
 #define VX_WIRE_MAX_TOPIC 256
+/* The topic frame of every event message. */
+#define VX_WIRE_TOPIC "events"
+
+/* Field numbers of proto/vexfs/v1/event.proto: the one place C code outside the generated
+ * files names them (tests/lib/test_wire.c checks them against the generated descriptors). */
+enum vx_pb_event_field {
+    VX_PB_EVENT_ID = 1,
+    VX_PB_EVENT_TYPE = 2,
+    VX_PB_EVENT_SOURCE = 3,
+    VX_PB_EVENT_TIMESTAMP_NS = 4,
+    VX_PB_EVENT_PATH = 5,
+    VX_PB_EVENT_CONTENT = 6,
+    VX_PB_EVENT_METADATA = 7,
+    VX_PB_EVENT_TENANT = 8,
+    VX_PB_EVENT_PRIORITY = 9,
+    VX_PB_EVENT_PRODUCER_ID = 10,
+    VX_PB_EVENT_SEQUENCE = 11,
+    VX_PB_EVENT_CAUSALITY = 12,
+    VX_PB_EVENT_TRACE_ID = 13,
+    VX_PB_EVENT_INGEST_NS = 14,
+    VX_PB_EVENT_CUSTOM_TYPE = 15,
+};
+enum vx_pb_batch_field {
+    VX_PB_BATCH_EVENTS = 1,
+    VX_PB_BATCH_SENDER = 2,
+    VX_PB_BATCH_SEQUENCE = 3,
+};
+/* A map entry (content, metadata) is a message of key and value. */
+enum vx_pb_map_field {
+    VX_PB_MAP_KEY = 1,
+    VX_PB_MAP_VALUE = 2,
+};
+/* Protobuf wire types. */
+enum vx_pb_wire {
+    VX_PB_VARINT = 0,
+    VX_PB_FIXED64 = 1,
+    VX_PB_LEN = 2,
+    VX_PB_FIXED32 = 5,
+};
 
 /* Packs and sends topic + batch. flags: 0 blocks (up to the socket's send timeout),
  * ZMQ_DONTWAIT does not. Returns 0, -EAGAIN when it would block or timed out, -EMSGSIZE when
@@ -55,12 +94,71 @@ struct vx_span {
  * With out NULL it only counts the events (max is ignored). */
 int vx_wire_event_spans(const void *data, size_t len, struct vx_span *out, size_t max, size_t *n);
 
+/* One field read from packed protobuf bytes. */
+struct vx_pb_field {
+    uint32_t number;
+    enum vx_pb_wire wire;
+    uint64_t value;      /* VX_PB_VARINT, VX_PB_FIXED64, VX_PB_FIXED32 */
+    struct vx_span bytes; /* VX_PB_LEN: the payload; others: the raw value bytes */
+};
+
+/* Walks the top-level fields of a packed message without decoding it: the one protobuf walker
+ * of the suite, used to find events in a batch and single fields in an event.
+ *
+ *     struct vx_pb_reader r = {p, p + len};
+ *     struct vx_pb_field f;
+ *     while ((rc = vx_pb_next(&r, &f)) > 0) { ... }
+ *
+ * Returns 1 with *f filled, 0 at the end, -EPROTO on malformed bytes (a bad varint, a length
+ * past the end, a group or reserved wire type, field number 0). */
+struct vx_pb_reader {
+    const uint8_t *p;
+    const uint8_t *end;
+};
+int vx_pb_next(struct vx_pb_reader *r, struct vx_pb_field *f);
+
+/* The payload of the last occurrence of length-delimited field `number` of a packed message
+ * (the last one wins, as for any protobuf reader). Returns 1 and *out, 0 when absent, or
+ * -EPROTO. */
+int vx_pb_find_bytes(const void *data, size_t len, uint32_t number, struct vx_span *out);
+
 /* Protobuf encoding helpers for writing fields by hand: each returns bytes written. */
 size_t vx_pb_varint(uint8_t *p, uint64_t v);
 /* A length-delimited field: tag, length, bytes. */
 size_t vx_pb_bytes(uint8_t *p, uint32_t field, const void *data, size_t len);
 /* A varint field. */
 size_t vx_pb_uint(uint8_t *p, uint32_t field, uint64_t v);
+
+/* A packed EventBatch built from events that are already packed: the one batch builder of the
+ * suite. Each event is appended as an `events` entry holding the event's bytes followed by
+ * fields the hop adds (a stamp, tags: protobuf readers take the last occurrence of a field,
+ * so appended fields override). vx_batchbuf_seal adds the sender and batch sequence.
+ *
+ *     struct vx_batchbuf b = {0};
+ *     vx_batchbuf_add(&b, ev, ev_len, stamp, stamp_len);
+ *     size_t len = vx_batchbuf_seal(&b, "routing-1", 9, ++seq);
+ *     vx_wire_send_packed(sock, VX_WIRE_TOPIC, b.buf, len, 0);
+ *     vx_batchbuf_clear(&b);
+ *
+ * A plain struct (zero is empty); its memory grows to the largest batch built and is kept. */
+struct vx_batchbuf {
+    uint8_t *buf;
+    size_t len;  /* bytes of the events appended so far */
+    size_t cap;
+    size_t n;    /* events appended */
+};
+
+/* Appends one event: its bytes, then extra (xlen bytes, may be 0). Returns the offset in buf
+ * where the event's bytes start; the event occupies len + xlen bytes there. */
+size_t vx_batchbuf_add(struct vx_batchbuf *b, const void *ev, size_t len, const void *extra,
+                       size_t xlen);
+/* Appends the trailer (sender, batch sequence; an empty sender or 0 is left out) and returns
+ * the length of the complete batch in buf. After sealing, only vx_batchbuf_clear may follow. */
+size_t vx_batchbuf_seal(struct vx_batchbuf *b, const char *sender, size_t sender_len,
+                        uint64_t seq);
+/* Empties the batch, keeping its memory. */
+void vx_batchbuf_clear(struct vx_batchbuf *b);
+void vx_batchbuf_fini(struct vx_batchbuf *b);
 
 /* Per-sender sequence tracking, bounded: at most max_senders senders are remembered (the least
  * recently seen is forgotten first). */

@@ -104,7 +104,7 @@ au_emit_send(au_emit_t *em, const char *tenant, json_t *event, char *err, size_t
     json_t *ev = s_prepare(tenant, event);
     vx_arena_t *arena = vx_arena_new(16u << 10, 4u << 20);
     vx_event_t *e = NULL;
-    const char *reason = NULL;
+    enum vx_drop_reason reason = VX_DROP_BAD_JSON;
     int rc = vx_event_from_json(ev, arena, &e, err, errlen, &reason);
     if (rc == 0) {
         rc = vx_event_validate(e, err, errlen, &reason);
@@ -117,7 +117,7 @@ au_emit_send(au_emit_t *em, const char *tenant, json_t *event, char *err, size_t
         b.sender = em->sender;
         pthread_mutex_lock(&em->lock);
         b.batch_sequence = ++em->seq;
-        rc = vx_wire_send(em->sock, "automation", &b, 0);
+        rc = vx_wire_send(em->sock, VX_WIRE_TOPIC, &b, 0);
         if (rc < 0) {
             em->seq--; /* not sent: the next one takes this number */
         }

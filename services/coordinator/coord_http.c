@@ -16,29 +16,13 @@
 #define S_LOG_LIMIT_MAX 10000
 #define S_STATE_DEPTH 12 /* path segments accepted after /v1/state/ */
 
-static const char *const s_reasons[] = {"unknown_type", "missing_path", "bad_path", "bad_id",
-                                        "too_large",    "bad_utf8",     "bad_field", "bad_json"};
-#define S_N_REASONS (sizeof s_reasons / sizeof s_reasons[0])
-
 struct coord_http {
     coord_raft_t *raft;
     coord_fsm_t *fsm;
     struct coord_http_opts opts;
-    vx_counter_t *invalid[S_N_REASONS];
+    struct vx_drops invalid; /* events refused at the REST boundary */
     vx_counter_t *received_rest;
 };
-
-static void
-s_count_invalid(coord_http_t *h, const char *reason)
-{
-    for (size_t i = 0; i < S_N_REASONS; i++) {
-        if (strcmp(reason, s_reasons[i]) == 0) {
-            vx_counter_add(h->invalid[i], 1);
-            return;
-        }
-    }
-    vx_counter_add(h->invalid[6], 1);
-}
 
 /* Adds the leader's whereabouts to an error body. */
 static void
@@ -147,14 +131,14 @@ cb_post_events(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     for (size_t i = 0; i < n; i++) {
         json_t *obj = json_is_array(body) ? json_array_get(body, i) : body;
         char err[300];
-        const char *reason = "bad_json";
+        enum vx_drop_reason reason = VX_DROP_BAD_JSON;
         int rc = vx_event_from_json(obj, arena, &events[i], err, sizeof err, &reason);
         if (rc == 0) {
             rc = vx_event_validate(events[i], err, sizeof err, &reason);
         }
         if (rc < 0) {
-            s_count_invalid(h, reason);
-            unsigned status = strcmp(reason, "bad_json") == 0 ? 400 : 422;
+            vx_drops_add(&h->invalid, reason, 1);
+            unsigned status = reason == VX_DROP_BAD_JSON ? 400 : 422;
             if (json_is_array(body)) {
                 vx_http_error(resp, status, "invalid_event", "events[%zu]: %s", i, err);
             } else {
@@ -460,11 +444,8 @@ coord_http_new(vx_http_t *http, coord_raft_t *raft, coord_fsm_t *fsm, vx_metrics
     h->raft = raft;
     h->fsm = fsm;
     h->opts = *opts;
-    for (size_t i = 0; i < S_N_REASONS; i++) {
-        h->invalid[i] = vx_metrics_counter(metrics, "vexfs_events_dropped_total",
-                                           "Events not committed, by reason.", "reason",
-                                           s_reasons[i], NULL);
-    }
+    vx_drops_init(&h->invalid, metrics, "vexfs_events_dropped_total",
+                  "Events not committed, by reason.", VX_DROP_MASK_EVENT);
     h->received_rest = vx_metrics_counter(metrics, "vexfs_events_received_total",
                                           "Events received, by ingest channel.", "channel",
                                           "rest", NULL);

@@ -34,6 +34,10 @@ int ctl_queries_main(int argc, char **argv);
 int ctl_results_main(int argc, char **argv);
 int ctl_replay_main(int argc, char **argv);
 int ctl_health_main(int argc, char **argv);
+int ctl_keys_main(int argc, char **argv);
+int ctl_certs_main(int argc, char **argv);
+int ctl_creds_main(int argc, char **argv);
+int ctl_audit_main(int argc, char **argv);
 /* alerts: automation's pattern alerts; "alerts metrics ...": analytics' metric alerts and
  * alert rules. */
 int ctl_alerts_main(int argc, char **argv);
@@ -54,6 +58,11 @@ int ctl_opt_error(const char *cmd, int c, char **argv);
  * "vexfsctl CMD: OPT: expected MIN..MAX, got S" and returns -EINVAL. */
 int ctl_parse_int(const char *cmd, const char *opt, const char *s, long long min, long long max,
                   long long *out);
+
+/* The socket factory of the command (transport defaults and environment overrides). Returns
+ * NULL after printing why; the caller destroys it with vx_socks_destroy. */
+typedef struct vx_socks vx_socks_t;
+vx_socks_t *ctl_socks(const char *cmd);
 
 /* True when s starts with http:// or https:// and has a host part. */
 bool ctl_is_http_url(const char *s);

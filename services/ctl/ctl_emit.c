@@ -23,11 +23,11 @@
 #include "vx_config.h"
 #include "vx_event.h"
 #include "vx_mem.h"
+#include "vx_sock.h"
 #include "vx_wire.h"
 
 #define S_CMD "emit"
 #define S_DEFAULT_ENDPOINT "tcp://127.0.0.1:5550"
-#define S_TOPIC "events"
 #define S_DEFAULT_BATCH 100
 #define S_MAX_BATCH 10000           /* events propagation takes in one REST request */
 #define S_MAX_COUNT 1000000000LL
@@ -64,6 +64,7 @@ struct s_emit {
     bool durable;
     size_t batch_max;
     /* transport: exactly one of push and curl */
+    vx_socks_t *socks;
     zsock_t *push;
     CURL *curl;
     bool curl_global; /* curl_global_init succeeded: cleanup owed */
@@ -302,20 +303,24 @@ s_open(struct s_emit *em)
         snprintf(host, sizeof host, "unknown");
     }
     snprintf(em->sender, sizeof em->sender, CTL_PROG "-%s-%ld", host, (long)getpid());
-    em->push = zsock_new(ZMQ_PUSH);
-    if (!em->push) {
-        ctl_err(S_CMD, "cannot create a ZeroMQ socket: %s", zmq_strerror(zmq_errno()));
+    em->socks = ctl_socks(S_CMD);
+    if (!em->socks) {
         return CTL_EXIT_FAIL;
     }
     /* Queue only to a completed connection, so a send waits for a live receiver (and fails
      * after S_SEND_TIMEOUT_MS) instead of piling up for nobody; linger then delivers the
      * queued batches before the process exits. */
-    zsock_set_immediate(em->push, 1);
-    zsock_set_sndtimeo(em->push, S_SEND_TIMEOUT_MS);
-    zsock_set_linger(em->push, S_LINGER_MS);
-    if (zsock_connect(em->push, "%s", em->endpoint) < 0) {
-        ctl_err(S_CMD, "--endpoint: cannot connect to '%s': %s", em->endpoint,
-                zmq_strerror(zmq_errno()));
+    struct vx_sock_spec spec = {
+        .type = ZMQ_PUSH,
+        .endpoint = em->endpoint,
+        .immediate = true,
+        .sndtimeo_ms = S_SEND_TIMEOUT_MS,
+        .linger_ms = S_LINGER_MS,
+    };
+    char err[512];
+    em->push = vx_sock_open(em->socks, &spec, NULL, 0, err, sizeof err);
+    if (!em->push) {
+        ctl_err(S_CMD, "--endpoint: %s", err);
         return CTL_EXIT_USAGE;
     }
     return CTL_EXIT_OK;
@@ -325,6 +330,7 @@ static void
 s_close(struct s_emit *em)
 {
     zsock_destroy(&em->push);
+    vx_socks_destroy(&em->socks);
     if (em->curl) {
         curl_easy_cleanup(em->curl);
         em->curl = NULL;
@@ -347,7 +353,7 @@ s_push(struct s_emit *em)
     b.n_events = em->n;
     b.sender = em->sender;
     b.batch_sequence = em->batch_seq + 1;
-    int rc = vx_wire_send(em->push, S_TOPIC, &b, 0);
+    int rc = vx_wire_send(em->push, VX_WIRE_TOPIC, &b, 0);
     if (rc == -EAGAIN) {
         ctl_err(S_CMD,
                 "%s: no receiver took batch %llu within %d ms (none connected, or all full)",
@@ -516,7 +522,7 @@ s_from_stdin(struct s_emit *em)
             continue;
         }
         vx_event_t *e = NULL;
-        const char *reason = NULL;
+        enum vx_drop_reason reason = VX_DROP_BAD_JSON;
         int rc = vx_event_from_json(obj, em->arena, &e, err, sizeof err, &reason);
         json_decref(obj);
         if (rc == 0) {
@@ -697,7 +703,7 @@ ctl_emit_main(int argc, char **argv)
     if (type_name) {
         /* Check the event once before anything is sent: a mistake here is a usage error. */
         char err[512];
-        const char *reason = NULL;
+        enum vx_drop_reason reason = VX_DROP_BAD_JSON;
         if (vx_event_validate(s_build(&t, em.arena, count_set ? 0 : -1), err, sizeof err,
                               &reason) < 0) {
             ctl_err(S_CMD, "%s", err);

@@ -16,13 +16,13 @@
 #include <string.h>
 
 #include "ctl.h"
-#include "vx_arena.h"
 #include "vx_event.h"
+#include "vx_rx.h"
+#include "vx_sock.h"
 #include "vx_wire.h"
 
 #define S_CMD "tail"
 #define S_DEFAULT_ENDPOINT "tcp://127.0.0.1:5553"
-#define S_TOPIC "events"
 #define S_ARENA_LIMIT (4ull * VX_WIRE_MAX_BATCH_BYTES) /* decoded form of the largest batch */
 #define S_MAX_TIMEOUT_MS 86400000LL
 
@@ -42,7 +42,7 @@ s_usage(FILE *f)
             "  -n, --count N         stop after N events (default: no limit)\n"
             "  -t, --timeout-ms T    stop after T ms without a message (default: wait forever)\n"
             "      --help, --version\n",
-            S_TOPIC, S_DEFAULT_ENDPOINT);
+            VX_WIRE_TOPIC, S_DEFAULT_ENDPOINT);
 }
 
 /* Prints the events of one batch, at most limit of them (0: all). Returns how many were
@@ -119,28 +119,31 @@ ctl_tail_main(int argc, char **argv)
         return CTL_EXIT_USAGE;
     }
 
-    zsock_t *sub = zsock_new(pull ? ZMQ_PULL : ZMQ_SUB);
-    if (!sub) {
-        ctl_err(S_CMD, "cannot create a ZeroMQ socket: %s", zmq_strerror(zmq_errno()));
+    vx_socks_t *socks = ctl_socks(S_CMD);
+    if (!socks) {
         return CTL_EXIT_FAIL;
     }
-    if (!pull) {
-        zsock_set_subscribe(sub, S_TOPIC);
-    }
-    zsock_set_rcvtimeo(sub, (int)timeout_ms);
-    if (zsock_connect(sub, "%s", endpoint) < 0) {
-        ctl_err(S_CMD, "--endpoint: cannot connect to '%s': %s", endpoint,
-                zmq_strerror(zmq_errno()));
-        zsock_destroy(&sub);
+    struct vx_sock_spec spec = {
+        .type = pull ? ZMQ_PULL : ZMQ_SUB,
+        .endpoint = endpoint,
+        .subscribe = VX_WIRE_TOPIC,
+        .rcvtimeo_ms = (int)timeout_ms,
+    };
+    char err[512];
+    zsock_t *sub = vx_sock_open(socks, &spec, NULL, 0, err, sizeof err);
+    if (!sub) {
+        ctl_err(S_CMD, "--endpoint: %s", err);
+        vx_socks_destroy(&socks);
         return CTL_EXIT_USAGE;
     }
 
     int status = CTL_EXIT_OK;
-    vx_arena_t *arena = vx_arena_new(64 * 1024, S_ARENA_LIMIT);
+    struct vx_rx_opts ro = {.decode = true, .arena_limit = S_ARENA_LIMIT};
+    vx_rx_t *rx = vx_rx_new("tail", &ro, NULL);
     long long events = 0, batches = 0, undecodable = 0;
     while (!ctl_stop && (count == 0 || events < count)) {
-        struct vx_wire_msg msg;
-        int rc = vx_wire_recv(sub, &msg, 0);
+        struct vx_rx_batch in;
+        int rc = vx_rx_recv(rx, sub, &in, 0);
         if (rc == -EAGAIN) {
             break; /* --timeout-ms passed without a message */
         }
@@ -151,21 +154,8 @@ ctl_tail_main(int argc, char **argv)
             undecodable++;
             continue;
         }
-        if (rc < 0) {
-            ctl_err(S_CMD, "%s: receiving: %s", endpoint, zmq_strerror(-rc));
-            status = CTL_EXIT_FAIL;
-            break;
-        }
-        vx_batch_t *b = vx_wire_decode(zmq_msg_data(&msg.body), zmq_msg_size(&msg.body), arena);
-        vx_wire_msg_fini(&msg);
-        if (!b) {
-            undecodable++;
-            vx_arena_reset(arena);
-            continue;
-        }
         batches++;
-        long long printed = s_print_batch(b, count == 0 ? 0 : count - events);
-        vx_arena_reset(arena);
+        long long printed = s_print_batch(in.batch, count == 0 ? 0 : count - events);
         if (printed < 0) {
             /* The reader went away (e.g. "| head"): that ends tail, it is not a failure. */
             if (printed != -EPIPE) {
@@ -178,7 +168,8 @@ ctl_tail_main(int argc, char **argv)
     }
     fprintf(stderr, "received %lld events in %lld batches (%lld undecodable messages)\n", events,
             batches, undecodable);
-    vx_arena_destroy(&arena);
+    vx_rx_destroy(&rx);
     zsock_destroy(&sub);
+    vx_socks_destroy(&socks);
     return status;
 }

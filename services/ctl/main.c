@@ -41,6 +41,10 @@ static const struct s_command s_commands[] = {
     {"results", ctl_results_main, "the closed windows of an analytics query"},
     {"replay", ctl_replay_main, "recompute the analytics queries from the Kafka log, with progress"},
     {"health", ctl_health_main, "the suite's health aggregated by vexfs-analytics"},
+    {"keys", ctl_keys_main, "CURVE key pairs for the suite's ZeroMQ links (generate, init)"},
+    {"certs", ctl_certs_main, "TLS certificates for the suite's REST servers (init, generate)"},
+    {"creds", ctl_creds_main, "credentials for the REST APIs: add, list, revoke"},
+    {"audit", ctl_audit_main, "verify a daemon's audit log; make its signing key"},
 };
 #define S_N_COMMANDS (sizeof s_commands / sizeof s_commands[0])
 

@@ -404,54 +404,52 @@ s_metrics(fwd_link_t *l, const char *prefix, const char *dropped_help, vx_metric
 }
 
 fwd_link_t *
-fwd_link_new(const vx_config_t *cfg, const char *sec, const char *prefix,
+fwd_link_new(const struct fwd_link_config *cfg, const vx_socks_t *socks, const char *prefix,
              const char *dropped_help, vx_metrics_t *m, char *err, size_t errlen)
 {
     fwd_link_t *l = vx_calloc(1, sizeof *l);
-    l->cap = (size_t)vx_config_int(cfg, sec, "buffer_max_batches");
-    l->window = (size_t)vx_config_int(cfg, sec, "ack_window_batches");
-    l->retry_ns = (uint64_t)vx_config_int(cfg, sec, "retry_interval_ms") * VX_NS_PER_MS;
-    l->timeout_ns = (uint64_t)vx_config_int(cfg, sec, "ack_timeout_ms") * VX_NS_PER_MS;
+    l->cap = (size_t)cfg->buffer_max_batches;
+    l->window = (size_t)cfg->ack_window_batches;
+    l->retry_ns = (uint64_t)cfg->retry_interval_ms * VX_NS_PER_MS;
+    l->timeout_ns = (uint64_t)cfg->ack_timeout_ms * VX_NS_PER_MS;
     l->slots = vx_calloc(l->cap, sizeof *l->slots);
     s_metrics(l, prefix, dropped_help, m);
 
-    const char *ack_ep = vx_config_str(cfg, sec, "ack_endpoint");
-    const char *ep = ack_ep[0] ? ack_ep : vx_config_str(cfg, sec, "ingest_endpoint");
-    const char *key = ack_ep[0] ? "ack_endpoint" : "ingest_endpoint";
-    l->acked = ack_ep[0] != '\0';
-    l->sock = zsock_new(l->acked ? ZMQ_DEALER : ZMQ_PUSH);
+    l->acked = cfg->ack_endpoint[0] != '\0';
+    const char *ep = l->acked ? cfg->ack_endpoint : cfg->ingest_endpoint;
+    const char *key = l->acked ? "ack_endpoint" : "ingest_endpoint";
+    /* Queue only to a live connection (immediate): while propagation is away, batches stay in
+     * the counted buffer instead of a pipe that dies with the connection. In acked mode the
+     * window bounds what ZeroMQ holds; acknowledgements are few and must not be dropped. */
+    struct vx_sock_spec spec = {
+        .type = l->acked ? ZMQ_DEALER : ZMQ_PUSH,
+        .endpoint = ep,
+        .sndhwm = l->acked ? (int)l->window + 1 : S_SNDHWM,
+        .rcvhwm = VX_SOCK_HWM_NONE,
+        .linger_ms = 2000,
+        .immediate = true,
+        .reconnect_ivl_ms = 100,
+        .reconnect_ivl_max_ms = 1000,
+    };
+    char serr[512];
+    l->sock = vx_sock_open(socks, &spec, NULL, 0, serr, sizeof serr);
     if (!l->sock) {
-        snprintf(err, errlen, "cannot create a ZeroMQ socket: %s", zmq_strerror(zmq_errno()));
+        snprintf(err, errlen, "%s: %s", key, serr);
         fwd_link_destroy(&l);
         return NULL;
     }
-    /* Queue only to a live connection: while propagation is away, batches stay in the counted
-     * buffer instead of a pipe that dies with the connection. In acked mode the window bounds
-     * what ZeroMQ holds. */
-    zsock_set_immediate(l->sock, 1);
-    zsock_set_sndhwm(l->sock, l->acked ? (int)l->window + 1 : S_SNDHWM);
-    zsock_set_rcvhwm(l->sock, 0); /* acknowledgements are few and must not be dropped */
-    zsock_set_linger(l->sock, 2000);
-    zsock_set_reconnect_ivl(l->sock, 100);
-    zsock_set_reconnect_ivl_max(l->sock, 1000);
     if (l->acked) {
+        /* A dropped connection takes unacknowledged batches with it: the monitor says so. */
         snprintf(l->monitor_ep, sizeof l->monitor_ep, "inproc://fwd-link-%p", (void *)l);
-        l->monitor = zsock_new(ZMQ_PAIR);
-        if (!l->monitor ||
-            zmq_socket_monitor(zsock_resolve(l->sock), l->monitor_ep, ZMQ_EVENT_DISCONNECTED) <
+        struct vx_sock_spec mon = {.type = ZMQ_PAIR, .endpoint = l->monitor_ep};
+        if (zmq_socket_monitor(zsock_resolve(l->sock), l->monitor_ep, ZMQ_EVENT_DISCONNECTED) <
                 0 ||
-            zsock_connect(l->monitor, "%s", l->monitor_ep) < 0) {
+            !(l->monitor = vx_sock_open(socks, &mon, NULL, 0, serr, sizeof serr))) {
             snprintf(err, errlen, "cannot monitor the ZeroMQ socket: %s",
                      zmq_strerror(zmq_errno()));
             fwd_link_destroy(&l);
             return NULL;
         }
-    }
-    if (zsock_connect(l->sock, "%s", ep) < 0) {
-        snprintf(err, errlen, "%s: cannot connect to '%s': %s", key, ep,
-                 zmq_strerror(zmq_errno()));
-        fwd_link_destroy(&l);
-        return NULL;
     }
     vx_info("FWD-LINK", "%s to propagation at %s", l->acked ? "acknowledged batches" : "PUSH",
             ep);

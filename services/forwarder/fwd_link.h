@@ -41,27 +41,43 @@
 #include "vx_config.h"
 #include "vx_event.h"
 #include "vx_metrics.h"
+#include "vx_sock.h"
 
-/* The link's own keys, shared by the sections of every producer. */
-#define FWD_LINK_CFG_KEYS                                                                      \
+/* What the link reads of its producer's section. */
+struct fwd_link_config {
+    const char *ingest_endpoint;
+    const char *ack_endpoint;
+    int32_t ack_window_batches;
+    int32_t ack_timeout_ms;
+    int32_t buffer_max_batches;
+    int32_t retry_interval_ms;
+};
+
+/* The link's own keys, shared by the sections of every producer: bound to the member `m` (a
+ * struct fwd_link_config) of the section's struct T. ingest_endpoint, buffer_max_batches and
+ * retry_interval_ms have help texts of each producer's own. */
+#define FWD_LINK_CFG_KEYS(T, m)                                                                 \
     {"ack_endpoint", VX_CFG_STRING, "", 0, 1024, false,                                        \
      "propagation's ingest_acked_endpoint (ROUTER, connected): batches are kept until "        \
      "propagation acknowledges them, and resent after ack_timeout_ms or a reconnection; "      \
-     "empty: PUSH to ingest_endpoint without acknowledgements"},                               \
+     "empty: PUSH to ingest_endpoint without acknowledgements",                                \
+     VX_CFG_AT(T, m.ack_endpoint)},                                                            \
     {"ack_window_batches", VX_CFG_INT, "64", 1, 100000, false,                                 \
-     "batches sent and not yet acknowledged at once; the rest wait in the buffer"},            \
+     "batches sent and not yet acknowledged at once; the rest wait in the buffer",             \
+     VX_CFG_AT(T, m.ack_window_batches)},                                                      \
     {"ack_timeout_ms", VX_CFG_INT, "2000", 1, 600000, false,                                   \
-     "a batch unacknowledged this long is sent again (duplicates meet propagation's dedup)"}
+     "a batch unacknowledged this long is sent again (duplicates meet propagation's dedup)",   \
+     VX_CFG_AT(T, m.ack_timeout_ms)}
 
 typedef struct fwd_link fwd_link_t;
 
-/* Reads ingest_endpoint, buffer_max_batches, retry_interval_ms and the keys above from
- * section. prefix names the metrics ("vexfs_forwarder" -> vexfs_forwarder_events_sent_total);
- * dropped_help is the help text of <prefix>_events_dropped_total, whose reason send_error the
- * link counts. Returns NULL with a message in err. */
-fwd_link_t *fwd_link_new(const vx_config_t *cfg, const char *section, const char *prefix,
-                         const char *dropped_help, vx_metrics_t *metrics, char *err,
-                         size_t errlen);
+/* Opens the link's socket through socks. prefix names the metrics ("vexfs_forwarder" ->
+ * vexfs_forwarder_events_sent_total); dropped_help is the help text of
+ * <prefix>_events_dropped_total, whose reason send_error the link counts. cfg is copied (its
+ * strings are used only here). Returns NULL with a message in err. */
+fwd_link_t *fwd_link_new(const struct fwd_link_config *cfg, const vx_socks_t *socks,
+                         const char *prefix, const char *dropped_help, vx_metrics_t *metrics,
+                         char *err, size_t errlen);
 void fwd_link_destroy(fwd_link_t **l);
 
 /* Free buffer slots. */

@@ -197,21 +197,20 @@ s_close_batch(fwd_server_t *s, uint64_t now)
 /* ---- life cycle ----------------------------------------------------------------------- */
 
 fwd_server_t *
-fwd_server_new(const vx_config_t *cfg, const char *device, vx_metrics_t *m, char *err,
-               size_t errlen)
+fwd_server_new(const struct fwd_config *cfg, const vx_socks_t *socks, const char *device,
+               vx_metrics_t *m, char *err, size_t errlen)
 {
     fwd_server_t *s = vx_calloc(1, sizeof *s);
     s->fd = -1;
-    s->device = vx_strdup(device ? device : vx_config_str(cfg, FWD_SECTION, "device"));
-    s->batch_max = (size_t)vx_config_int(cfg, FWD_SECTION, "batch_max_events");
-    s->delay_ns = (uint64_t)vx_config_int(cfg, FWD_SECTION, "batch_max_delay_ms") * VX_NS_PER_MS;
-    s->shutdown_ns =
-        (uint64_t)vx_config_int(cfg, FWD_SECTION, "shutdown_timeout_ms") * VX_NS_PER_MS;
+    s->device = vx_strdup(device ? device : cfg->device);
+    s->batch_max = (size_t)cfg->batch_max_events;
+    s->delay_ns = (uint64_t)cfg->batch_max_delay_ms * VX_NS_PER_MS;
+    s->shutdown_ns = (uint64_t)cfg->shutdown_timeout_ms * VX_NS_PER_MS;
     s->in = vx_malloc(S_INBUF);
     s->arena = vx_arena_new(64 * 1024, 0);
     s->events = vx_calloc(s->batch_max, sizeof *s->events);
 
-    const char *id = vx_config_str(cfg, FWD_SECTION, "producer_id");
+    const char *id = cfg->producer_id;
     if (id[0]) {
         snprintf(s->sender, sizeof s->sender, "%s", id);
     } else {
@@ -234,7 +233,7 @@ fwd_server_new(const vx_config_t *cfg, const char *device, vx_metrics_t *m, char
                                         "kernel_ring_full", NULL);
     s->shutdown_lost = vx_metrics_counter(m, "vexfs_forwarder_events_dropped_total", dh, "reason",
                                           "shutdown", NULL);
-    s->link = fwd_link_new(cfg, FWD_SECTION, "vexfs_forwarder", dh, m, err, errlen);
+    s->link = fwd_link_new(&cfg->link, socks, "vexfs_forwarder", dh, m, err, errlen);
     if (!s->link) {
         fwd_server_destroy(&s);
         return NULL;

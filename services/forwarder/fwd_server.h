@@ -17,15 +17,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "fwd_config.h"
 #include "vx_config.h"
 #include "vx_metrics.h"
+#include "vx_sock.h"
 
 typedef struct fwd_server fwd_server_t;
 
-/* device: the record source (NULL: the configured one). cfg and metrics are borrowed and
- * must outlive the server. Returns NULL with a message in err. */
-fwd_server_t *fwd_server_new(const vx_config_t *cfg, const char *device, vx_metrics_t *metrics,
-                             char *err, size_t errlen);
+/* device: the record source (NULL: the configured one). cfg is read here only; socks and
+ * metrics are borrowed and must outlive the server. Returns NULL with a message in err. */
+fwd_server_t *fwd_server_new(const struct fwd_config *cfg, const vx_socks_t *socks,
+                             const char *device, vx_metrics_t *metrics, char *err,
+                             size_t errlen);
 void fwd_server_destroy(fwd_server_t **s);
 
 /* Runs until *stop, then delivers buffered batches for at most shutdown_timeout_ms (the rest

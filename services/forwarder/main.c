@@ -10,6 +10,7 @@
 
 static const struct vx_cfg_section *const s_sections[] = {
     &fwd_cfg_section,
+    &vx_cfg_transport_section,
     &vx_cfg_admin_section,
     &vx_cfg_logging_section,
 };
@@ -61,7 +62,13 @@ main(int argc, char **argv)
     }
     int rc = 1;
     char err[1024];
-    fwd_server_t *server = fwd_server_new(d.cfg, device, d.metrics, err, sizeof err);
+    fwd_server_t *server = NULL;
+    struct fwd_config cfg;
+    if (vx_config_bind(d.cfg, &fwd_cfg_section, &cfg) == 0) {
+        server = fwd_server_new(&cfg, d.socks, device, d.metrics, err, sizeof err);
+    } else {
+        snprintf(err, sizeof err, "the configuration does not fit its table");
+    }
     if (!server) {
         vx_error("FWD-START", "%s", err);
         goto out;

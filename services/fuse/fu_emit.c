@@ -222,16 +222,16 @@ cb_thread(void *arg)
 /* ---- life cycle ----------------------------------------------------------------------- */
 
 fu_emit_t *
-fu_emit_new(const vx_config_t *cfg, const char *sec, int boundary, const char *prefix,
-            vx_metrics_t *m, char *err, size_t errlen)
+fu_emit_new(const struct fu_emit_config *cfg, const vx_socks_t *socks, int boundary,
+            const char *prefix, vx_metrics_t *m, char *err, size_t errlen)
 {
     fu_emit_t *e = vx_calloc(1, sizeof *e);
     e->boundary = boundary;
-    e->batch_max = (size_t)vx_config_int(cfg, sec, "batch_max_events");
-    e->delay_ns = (uint64_t)vx_config_int(cfg, sec, "batch_max_delay_ms") * VX_NS_PER_MS;
-    e->shutdown_ns = (uint64_t)vx_config_int(cfg, sec, "shutdown_timeout_ms") * VX_NS_PER_MS;
-    e->block_ns = (uint64_t)vx_config_int(cfg, sec, "queue_block_ms") * VX_NS_PER_MS;
-    e->ops_max = (size_t)vx_config_int(cfg, sec, "queue_max_ops");
+    e->batch_max = (size_t)cfg->batch_max_events;
+    e->delay_ns = (uint64_t)cfg->batch_max_delay_ms * VX_NS_PER_MS;
+    e->shutdown_ns = (uint64_t)cfg->shutdown_timeout_ms * VX_NS_PER_MS;
+    e->block_ns = (uint64_t)cfg->queue_block_ms * VX_NS_PER_MS;
+    e->ops_max = (size_t)cfg->queue_max_ops;
     e->ops = vx_calloc(e->ops_max, sizeof *e->ops);
     e->taken = vx_calloc(e->ops_max, sizeof *e->taken);
     e->events = vx_calloc(e->batch_max, sizeof *e->events);
@@ -240,7 +240,7 @@ fu_emit_new(const vx_config_t *cfg, const char *sec, int boundary, const char *p
     pthread_cond_init(&e->nonempty, NULL);
     pthread_cond_init(&e->room, NULL);
 
-    const char *id = vx_config_str(cfg, sec, "producer_id");
+    const char *id = cfg->producer_id;
     if (id[0]) {
         snprintf(e->sender, sizeof e->sender, "%s", id);
     } else {
@@ -260,7 +260,7 @@ fu_emit_new(const vx_config_t *cfg, const char *sec, int boundary, const char *p
     e->queue_full = vx_metrics_counter(m, name, dh, "reason", "queue_full", NULL);
     e->shutdown_lost = vx_metrics_counter(m, name, dh, "reason", "shutdown", NULL);
     snprintf(name, sizeof name, "vexfs_%s", prefix);
-    e->link = fwd_link_new(cfg, sec, name, dh, m, err, errlen);
+    e->link = fwd_link_new(&cfg->link, socks, name, dh, m, err, errlen);
     if (!e->link) {
         fu_emit_destroy(&e);
         return NULL;

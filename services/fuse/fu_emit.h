@@ -21,35 +21,60 @@
 #include "vx_metrics.h"
 
 /* The emitter's keys, shared by the sections of both programs (rest_port differs). */
-#define FU_EMIT_CFG_KEYS(producer_help, port)                                                  \
+/* What the emitter reads of its producer's section. */
+struct fu_emit_config {
+    struct fwd_link_config link;
+    int32_t batch_max_events;
+    int32_t batch_max_delay_ms;
+    int32_t queue_max_ops;
+    int32_t queue_block_ms;
+    const char *producer_id;
+    int32_t shutdown_timeout_ms;
+    const char *rest_bind;
+    int32_t rest_port;
+};
+
+/* The emitter's keys, bound to the member `m` (a struct fu_emit_config) of the section's
+ * struct T. */
+#define FU_EMIT_CFG_KEYS(T, m, producer_help, port)                                             \
     {"ingest_endpoint", VX_CFG_STRING, "tcp://127.0.0.1:5550", 0, 1024, false,                 \
      "propagation's ZeroMQ PULL endpoint (connected; reconnects by itself); used when "        \
-     "ack_endpoint is empty"},                                                                 \
-    FWD_LINK_CFG_KEYS,                                                                         \
-    {"batch_max_events", VX_CFG_INT, "100", 1, 10000, false, "events per batch"},              \
+     "ack_endpoint is empty",                                                                  \
+     VX_CFG_AT(T, m.link.ingest_endpoint)},                                                    \
+    FWD_LINK_CFG_KEYS(T, m.link),                                                              \
+    {"batch_max_events", VX_CFG_INT, "100", 1, 10000, false, "events per batch",               \
+     VX_CFG_AT(T, m.batch_max_events)},                                                        \
     {"batch_max_delay_ms", VX_CFG_INT, "5", 0, 60000, false,                                   \
-     "longest an event waits for its batch to fill"},                                          \
+     "longest an event waits for its batch to fill", VX_CFG_AT(T, m.batch_max_delay_ms)},      \
     {"buffer_max_batches", VX_CFG_INT, "1000", 1, 1000000, false,                              \
-     "batches held until propagation took (with ack_endpoint: acknowledged) them"},            \
+     "batches held until propagation took (with ack_endpoint: acknowledged) them",             \
+     VX_CFG_AT(T, m.link.buffer_max_batches)},                                                 \
     {"queue_max_ops", VX_CFG_INT, "10000", 1, 10000000, false,                                 \
-     "operations waiting to be translated; when full, producers wait"},                        \
+     "operations waiting to be translated; when full, producers wait",                         \
+     VX_CFG_AT(T, m.queue_max_ops)},                                                           \
     {"queue_block_ms", VX_CFG_INT, "1000", 0, 600000, false,                                   \
-     "longest a producer waits for room before the operation is dropped and counted"},         \
-    {"producer_id", VX_CFG_STRING, "", 0, 256, false, producer_help},                          \
-    {"retry_interval_ms", VX_CFG_INT, "2",   1, 60000, false,                                  \
-     "how often a batch propagation did not take is offered again"},                           \
+     "longest a producer waits for room before the operation is dropped and counted",          \
+     VX_CFG_AT(T, m.queue_block_ms)},                                                          \
+    {"producer_id", VX_CFG_STRING, "", 0, 256, false, producer_help,                           \
+     VX_CFG_AT(T, m.producer_id)},                                                             \
+    {"retry_interval_ms", VX_CFG_INT, "2", 1, 60000, false,                                    \
+     "how often a batch propagation did not take is offered again",                            \
+     VX_CFG_AT(T, m.link.retry_interval_ms)},                                                  \
     {"shutdown_timeout_ms", VX_CFG_INT, "5000", 0, 600000, false,                              \
-     "on SIGTERM, how long to keep delivering buffered batches; the rest count as dropped"},   \
-    {"rest_bind", VX_CFG_STRING, "127.0.0.1", 0, 64, false, "address of the REST server"},     \
-    {"rest_port", VX_CFG_INT, port, 0, 65535, false, "port of the REST server (0: any)"}
+     "on SIGTERM, how long to keep delivering buffered batches; the rest count as dropped",    \
+     VX_CFG_AT(T, m.shutdown_timeout_ms)},                                                     \
+    {"rest_bind", VX_CFG_STRING, "127.0.0.1", 0, 64, false, "address of the REST server",      \
+     VX_CFG_AT(T, m.rest_bind)},                                                               \
+    {"rest_port", VX_CFG_INT, port, 0, 65535, false, "port of the REST server (0: any)",       \
+     VX_CFG_AT(T, m.rest_port)}
 
 typedef struct fu_emit fu_emit_t;
 
-/* Reads the keys above from section. boundary: the events' source (VEXFS__V1__BOUNDARY__*);
- * prefix: the metric prefix ("vexfs_fuse") and default producer id prefix ("fuse").
- * cfg and metrics are borrowed and must outlive the emitter. Starts the thread. Returns NULL
- * with a message in err. */
-fu_emit_t *fu_emit_new(const vx_config_t *cfg, const char *section, int boundary,
+/* boundary: the events' source (VEXFS__V1__BOUNDARY__*); prefix: the metric prefix
+ * ("vexfs_fuse") and default producer id prefix ("fuse"). cfg is read here only; socks and
+ * metrics are borrowed and must outlive the emitter. Starts the thread. Returns NULL with a
+ * message in err. */
+fu_emit_t *fu_emit_new(const struct fu_emit_config *cfg, const vx_socks_t *socks, int boundary,
                        const char *prefix, vx_metrics_t *metrics, char *err, size_t errlen);
 
 /* Stops the thread after delivering what is queued for at most shutdown_timeout_ms (the rest

@@ -10,14 +10,19 @@
 
 static const struct vx_cfg_section *const s_sections[] = {
     &prop_cfg_section,
+    &vx_cfg_transport_section,
     &vx_cfg_admin_section,
     &vx_cfg_logging_section,
 };
 
+/* PUT /v1/config validated a patch: the reloadable keys go to the loop through atomics. */
 static void
 cb_apply(const vx_config_t *cfg, void *arg)
 {
-    prop_live_load(prop_server_live(arg), cfg);
+    struct prop_config c;
+    if (vx_config_bind(cfg, &prop_cfg_section, &c) == 0) {
+        prop_live_load(prop_server_live(arg), &c);
+    }
 }
 
 int
@@ -39,7 +44,13 @@ main(int argc, char **argv)
     int rc = 1;
     char err[1024];
     prop_http_t *routes = NULL;
-    prop_server_t *server = prop_server_new(d.cfg, d.metrics, err, sizeof err);
+    prop_server_t *server = NULL;
+    struct prop_config cfg;
+    if (vx_config_bind(d.cfg, &prop_cfg_section, &cfg) < 0) {
+        vx_error("PROP-START", "the configuration does not fit its table");
+        goto out;
+    }
+    server = prop_server_new(&cfg, d.socks, d.metrics, err, sizeof err);
     if (!server) {
         vx_error("PROP-START", "%s", err);
         goto out;

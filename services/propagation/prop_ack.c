@@ -7,6 +7,7 @@
 
 #include "vx_log.h"
 #include "vx_mem.h"
+#include "vx_wire.h"
 
 struct prop_acks {
     struct prop_ack *ring;
@@ -119,6 +120,7 @@ prop_acks_recv(zsock_t *router, uint8_t *id, size_t *id_len, zmq_msg_t *body)
     memcpy(id, zmq_msg_data(&m), *id_len);
     zmq_msg_close(&m);
     zmq_msg_init(body);
+    bool topic_ok = false;
     while (more) {
         zmq_msg_t f;
         zmq_msg_init(&f);
@@ -128,12 +130,15 @@ prop_acks_recv(zsock_t *router, uint8_t *id, size_t *id_len, zmq_msg_t *body)
         }
         frames++;
         more = zmq_msg_more(&f);
-        if (frames == 3) {
+        if (frames == 2) {
+            topic_ok = zmq_msg_size(&f) == strlen(VX_WIRE_TOPIC) &&
+                       memcmp(zmq_msg_data(&f), VX_WIRE_TOPIC, zmq_msg_size(&f)) == 0;
+        } else if (frames == 3) {
             zmq_msg_move(body, &f); /* releases body's (empty) content */
         }
         zmq_msg_close(&f);
     }
-    if (frames != 3) {
+    if (frames != 3 || !topic_ok) {
         zmq_msg_close(body);
         return -EPROTO;
     }

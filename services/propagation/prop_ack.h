@@ -62,7 +62,8 @@ size_t prop_acks_release(prop_acks_t *a, uint64_t published, zsock_t *router);
 
 /* Receives one message from the ROUTER: routing id into id (PROP_ACK_ID_MAX bytes), the batch
  * frame into body (initialised; the caller closes it on 0). Returns 0, -EAGAIN when nothing is
- * waiting, or -EPROTO when the message is not id + topic + batch (drained; body closed). */
+ * waiting, or -EPROTO when the message is not id + topic "events" + batch (drained; body
+ * closed). */
 int prop_acks_recv(zsock_t *router, uint8_t *id, size_t *id_len, zmq_msg_t *body);
 
 #endif

@@ -11,6 +11,35 @@
 
 #define PROP_SECTION "event_propagation"
 
+/* Every key of the section, bound by prop_cfg_section's table. Strings are borrowed from the
+ * vx_config_t they were bound from. */
+struct prop_config {
+    int64_t max_latency_ns;
+    int64_t target_throughput;
+    bool keep_unknown_fields;
+    bool dedup_enabled;
+    bool coalesce;
+    int64_t dedup_window_ms;
+    int64_t dedup_max_entries;
+    int32_t batch_max_events;
+    int32_t batch_max_delay_us;
+    const char *ingest_endpoint;
+    const char *ingest_acked_endpoint;
+    bool ingest_ack_durable;
+    const char *output_endpoint;
+    const char *tap_endpoint;
+    int32_t queue_hwm;
+    const char *producer_id;
+    const char *rest_bind;
+    int32_t rest_port;
+    const char *kafka_brokers;
+    const char *kafka_topic;
+    int32_t kafka_message_timeout_ms;
+    int32_t durable_timeout_ms;
+    int32_t shutdown_timeout_ms;
+    const char *producer_identities_file;
+};
+
 extern const struct vx_cfg_section prop_cfg_section;
 
 /* Settings that PUT /v1/config may change while events flow: written by the REST thread,
@@ -23,7 +52,7 @@ struct prop_live {
     _Atomic uint64_t max_latency_ns;
 };
 
-/* Copies the reloadable keys of cfg into live. */
-void prop_live_load(struct prop_live *live, const vx_config_t *cfg);
+/* Copies the reloadable keys into live. */
+void prop_live_load(struct prop_live *live, const struct prop_config *c);
 
 #endif

@@ -50,14 +50,14 @@ cb_post_events(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     for (size_t i = 0; i < n; i++) {
         json_t *obj = json_is_array(body) ? json_array_get(body, i) : body;
         char err[300];
-        const char *reason = "bad_json";
+        enum vx_drop_reason reason = VX_DROP_BAD_JSON;
         int rc = vx_event_from_json(obj, arena, &events[i], err, sizeof err, &reason);
         if (rc == 0) {
             rc = vx_event_validate(events[i], err, sizeof err, &reason);
         }
         if (rc < 0) {
             prop_server_count_invalid(p->server, reason, 1);
-            unsigned status = strcmp(reason, "bad_json") == 0 ? 400 : 422;
+            unsigned status = reason == VX_DROP_BAD_JSON ? 400 : 422;
             if (json_is_array(body)) {
                 vx_http_error(resp, status, "invalid_event", "events[%zu]: %s", i, err);
             } else {

@@ -17,20 +17,24 @@
 
 #include "prop_config.h"
 #include "vx_config.h"
+#include "vx_drop.h"
 #include "vx_event.h"
 #include "vx_metrics.h"
+#include "vx_sock.h"
 
 typedef struct prop_server prop_server_t;
 
-/* Creates sockets (bound), the Kafka producer when configured and the metrics. Returns NULL
- * with a message in err. cfg and metrics are borrowed and must outlive the server. */
-prop_server_t *prop_server_new(const vx_config_t *cfg, vx_metrics_t *metrics, char *err,
-                               size_t errlen);
+/* Creates sockets (bound, through socks), the Kafka producer when configured and the metrics.
+ * Returns NULL with a message in err. cfg is copied, but its strings are borrowed from the
+ * vx_config_t it was bound from; that, socks and metrics must outlive the server. */
+prop_server_t *prop_server_new(const struct prop_config *cfg, const vx_socks_t *socks,
+                               vx_metrics_t *metrics, char *err, size_t errlen);
 void prop_server_destroy(prop_server_t **s);
 
 /* Runs the loop until *stop becomes nonzero, then stops ingest, flushes everything in flight
- * (routing and Kafka) within shutdown_timeout_ms and returns 0 (or -ETIMEDOUT when something
- * could not be flushed in time; those events are counted as dropped with reason shutdown). */
+ * (routing and Kafka) within shutdown_timeout_ms of the stop request (also when routing takes
+ * nothing) and returns 0 (or -ETIMEDOUT when something could not be flushed in time; those
+ * events are counted as dropped with reason shutdown). */
 int prop_server_run(prop_server_t *s, volatile sig_atomic_t *stop);
 
 /* The outcome of one REST submission. */
@@ -55,7 +59,7 @@ bool prop_server_ready(prop_server_t *s, json_t *detail);
 /* GET /v1/stats body (new reference). Thread-safe. */
 json_t *prop_server_stats(prop_server_t *s);
 /* Counts an event refused at the REST boundary (validation) under its reason. Thread-safe. */
-void prop_server_count_invalid(prop_server_t *s, const char *reason, size_t n);
+void prop_server_count_invalid(prop_server_t *s, enum vx_drop_reason reason, size_t n);
 
 /* The endpoints actually bound (useful when configured with port 0 / wildcard). */
 const char *prop_server_ingest_endpoint(const prop_server_t *s);

@@ -6,47 +6,39 @@
 
 #include "vx_wire.h"
 
-/* Field numbers of vexfs.v1.Event (proto/vexfs/v1/event.proto). */
-enum {
-    S_F_ID = 1,
-    S_F_SOURCE = 3,
-    S_F_TIMESTAMP = 4,
-    S_F_PRODUCER = 10,
-    S_F_SEQUENCE = 11,
-    S_F_TRACE = 13,
-    S_F_INGEST = 14,
-};
-
 size_t
 prop_stamp_encode(struct prop_stamper *st, const vx_event_t *in, uint8_t out[PROP_STAMP_MAX],
-                  uint8_t id[VX_EVENT_ID_LEN], uint64_t now_ns, int source)
+                  uint8_t id[VX_EVENT_ID_LEN], uint64_t now_ns, int source, const char *tenant)
 {
     size_t n = 0;
     if (in->id.len == VX_EVENT_ID_LEN) {
         memcpy(id, in->id.data, VX_EVENT_ID_LEN);
     } else {
         vx_event_id_new(id);
-        n += vx_pb_bytes(out + n, S_F_ID, id, VX_EVENT_ID_LEN);
+        n += vx_pb_bytes(out + n, VX_PB_EVENT_ID, id, VX_EVENT_ID_LEN);
     }
     if (in->source == 0 && source != 0) {
-        n += vx_pb_uint(out + n, S_F_SOURCE, (uint64_t)source);
+        n += vx_pb_uint(out + n, VX_PB_EVENT_SOURCE, (uint64_t)source);
     }
     if (in->timestamp_ns == 0) {
-        n += vx_pb_uint(out + n, S_F_TIMESTAMP, now_ns);
+        n += vx_pb_uint(out + n, VX_PB_EVENT_TIMESTAMP_NS, now_ns);
     }
     if (!in->producer_id || !in->producer_id[0]) {
         /* The event's origin is this daemon: number it in our own sequence. */
         size_t len = strnlen(st->producer_id, 256);
-        n += vx_pb_bytes(out + n, S_F_PRODUCER, st->producer_id, len);
-        n += vx_pb_uint(out + n, S_F_SEQUENCE, ++st->sequence);
+        n += vx_pb_bytes(out + n, VX_PB_EVENT_PRODUCER_ID, st->producer_id, len);
+        n += vx_pb_uint(out + n, VX_PB_EVENT_SEQUENCE, ++st->sequence);
     }
     if (!in->trace_id || !in->trace_id[0]) {
         char trace[33];
         vx_trace_id_new(trace);
-        n += vx_pb_bytes(out + n, S_F_TRACE, trace, 32);
+        n += vx_pb_bytes(out + n, VX_PB_EVENT_TRACE_ID, trace, 32);
     }
     if (in->ingest_ns == 0) {
-        n += vx_pb_uint(out + n, S_F_INGEST, now_ns);
+        n += vx_pb_uint(out + n, VX_PB_EVENT_INGEST_NS, now_ns);
+    }
+    if (tenant && tenant[0] && (!in->tenant || !in->tenant[0])) {
+        n += vx_pb_bytes(out + n, VX_PB_EVENT_TENANT, tenant, strnlen(tenant, 256));
     }
     return n;
 }

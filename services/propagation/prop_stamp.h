@@ -16,8 +16,8 @@
 #include "vx_event.h"
 
 /* Largest stamp: id 18 + source 3 + two times 2*11 + producer id (up to 256) + sequence 11 +
- * trace id 34. */
-#define PROP_STAMP_MAX 400
+ * trace id 34 + tenant (up to 256). */
+#define PROP_STAMP_MAX 700
 
 struct prop_stamper {
     const char *producer_id; /* borrowed; at most 256 bytes */
@@ -26,8 +26,10 @@ struct prop_stamper {
 
 /* Encodes the stamp for in into out and returns its length. id receives the event's
  * effective id (its own, or the new one). now_ns: wall clock. source: boundary to stamp when
- * the event names none (0: leave it unspecified). */
+ * the event names none (0: leave it unspecified). tenant: stamped when the event names none
+ * (NULL or "": leave it without). */
 size_t prop_stamp_encode(struct prop_stamper *st, const vx_event_t *in, uint8_t out[PROP_STAMP_MAX],
-                         uint8_t id[VX_EVENT_ID_LEN], uint64_t now_ns, int source);
+                         uint8_t id[VX_EVENT_ID_LEN], uint64_t now_ns, int source,
+                         const char *tenant);
 
 #endif

@@ -678,13 +678,13 @@ rt_server_explain(rt_server_t *s, json_t *event, struct rt_result *out)
     vx_arena_t *arena = vx_arena_new(64 * 1024, 64u * 1024 * 1024);
     vx_event_t *e = NULL;
     char err[512];
-    const char *reason = "bad_json";
+    enum vx_drop_reason reason = VX_DROP_BAD_JSON;
     int rc = vx_event_from_json(event, arena, &e, err, sizeof err, &reason);
     if (rc == 0) {
         rc = vx_event_validate(e, err, sizeof err, &reason);
     }
     if (rc < 0) {
-        s_result_error(out, strcmp(reason, "bad_json") == 0 ? 400 : 422, "invalid_event", "%s",
+        s_result_error(out, reason == VX_DROP_BAD_JSON ? 400 : 422, "invalid_event", "%s",
                        err);
         vx_arena_destroy(&arena);
         return;

@@ -63,7 +63,8 @@ s_all(const uint8_t *buf, size_t len, vx_arena_t *a, vx_event_t **out, size_t ma
         vx_event_t *e = NULL;
         ck_assert_int_eq(fwd_record_translate(&r, a, &e, &reason), 0);
         char err[256];
-        ck_assert_msg(vx_event_validate(e, err, sizeof err, &reason) == 0, "%s", err);
+        enum vx_drop_reason why;
+        ck_assert_msg(vx_event_validate(e, err, sizeof err, &why) == 0, "%s", err);
         if (n < max) {
             out[n++] = e;
         }

@@ -51,7 +51,7 @@ s_check_json(const vx_event_t *e)
     }
     vx_event_t *again = NULL;
     char err[300];
-    const char *reason = NULL;
+    enum vx_drop_reason reason = VX_DROP_N;
     if (vx_event_from_json(back, s_json_arena, &again, err, sizeof err, &reason) < 0 ||
         vx_event_validate(again, err, sizeof err, &reason) < 0) {
         abort();
@@ -124,7 +124,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         s_check_spans(data, size, b);
         for (size_t i = 0; i < b->n_events; i++) {
             char err[300];
-            const char *reason = NULL;
+            enum vx_drop_reason reason = VX_DROP_N;
             if (vx_event_validate(b->events[i], err, sizeof err, &reason) == 0) {
                 (void)vx_event_content_hash(b->events[i]); /* deduplication reads every field */
                 s_check_json(b->events[i]);

@@ -49,7 +49,7 @@ s_wire_trip(const vx_event_t *e, json_t *want)
     vx_event_t *back = vexfs__v1__event__unpack(vx_arena_pb(s_trip), len, buf);
     free(buf);
     char err[300];
-    const char *reason = NULL;
+    enum vx_drop_reason reason = VX_DROP_N;
     if (!back || vx_event_validate(back, err, sizeof err, &reason) < 0) {
         abort();
     }
@@ -72,7 +72,7 @@ s_json_trip(json_t *want)
     free(text);
     vx_event_t *back = NULL;
     char err[300];
-    const char *reason = NULL;
+    enum vx_drop_reason reason = VX_DROP_N;
     if (!obj || vx_event_from_json(obj, s_trip, &back, err, sizeof err, &reason) < 0 ||
         vx_event_validate(back, err, sizeof err, &reason) < 0) {
         abort();
@@ -95,7 +95,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     vx_event_t *e = NULL;
     char err[300];
-    const char *reason = NULL;
+    enum vx_drop_reason reason = VX_DROP_N;
     int rc = vx_event_from_json(obj, s_arena, &e, err, sizeof err, &reason);
     if (rc == 0) {
         rc = vx_event_validate(e, err, sizeof err, &reason);

@@ -21,7 +21,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (off < size) {
         struct fwd_record r;
         size_t used = 0;
-        const char *reason = NULL;
+        enum vx_drop_reason reason = VX_DROP_N;
         int rc = fwd_record_parse(data + off, size - off, &r, &used, &reason);
         if (rc == -EAGAIN) {
             break;

@@ -132,3 +132,14 @@ ph_receive(zsock_t *pull, size_t n, int timeout_ms,
     vx_arena_destroy(&a);
     return got;
 }
+
+double
+ph_wait_metric(const struct ph_daemon *d, const char *series, double want, int timeout_ms)
+{
+    double v = ph_metric(d, series);
+    for (int waited = 0; v < want && waited < timeout_ms; waited += 10) {
+        vt_sleep_ms(10);
+        v = ph_metric(d, series);
+    }
+    return v;
+}

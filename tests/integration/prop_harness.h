@@ -40,6 +40,10 @@ zsock_t *ph_pull(const struct ph_daemon *d);
 /* A metric's value from /metrics (series text as printed, e.g.
  * vexfs_events_dropped_total{reason="duplicate"}); -1 when absent. */
 double ph_metric(const struct ph_daemon *d, const char *series);
+/* Waits up to timeout_ms until series reaches at least want; returns its last value. A counter
+ * is updated after the batch it counts left the daemon, so a receiver may see the events
+ * first. */
+double ph_wait_metric(const struct ph_daemon *d, const char *series, double want, int timeout_ms);
 
 /* Receives batches from pull until n events arrived or timeout_ms passed without any; calls
  * fn for each event (arena memory valid during the call). Returns the number received. */

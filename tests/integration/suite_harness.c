@@ -29,13 +29,6 @@ sh_name(enum sh_daemon d)
     return s_names[d];
 }
 
-static void
-s_pause_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* The repository's config/demo directory, absolute (tests run from the repository root). */
 static void
 s_demo_config(char *out, size_t len, const char *file)
@@ -336,7 +329,7 @@ sh_leader(const struct sh_suite *s, int timeout_ms)
                 return d;
             }
         }
-        s_pause_ms(50);
+        vt_sleep_ms(50);
     }
     return -1;
 }

@@ -53,7 +53,7 @@ s_send_batch(zsock_t *push, uint64_t first, uint64_t bseq)
         snprintf(n, sizeof n, "%llu", (unsigned long long)(first + i));
         json_t *o = json_pack("{s:s, s:s, s:s, s:{s:s}}", "id", id, "type", "filesystem_write",
                               "path", path, "content", "n", n);
-        const char *reason = NULL;
+        enum vx_drop_reason reason = VX_DROP_N;
         ck_assert_int_eq(vx_event_from_json(o, arena, &events[i], err, sizeof err, &reason), 0);
         json_decref(o);
     }

@@ -344,7 +344,7 @@ START_TEST(t_tail_prints_json_lines)
         ck_assert_msg(strchr(line, ' ') == NULL, "not compact: %s", line);
         vx_event_t *e = NULL;
         char err[256];
-        const char *reason = NULL;
+        enum vx_drop_reason reason = VX_DROP_N;
         ck_assert_int_eq(vx_event_from_json(o, arena, &e, err, sizeof err, &reason), 0);
         char want[32];
         snprintf(want, sizeof want, "/tail/%zu", i);
@@ -621,7 +621,7 @@ START_TEST(t_emit_through_propagation_to_tail)
         ck_assert_msg(o != NULL, "not JSON: %s", line);
         vx_event_t *e = NULL;
         char err[256];
-        const char *reason = NULL;
+        enum vx_drop_reason reason = VX_DROP_N;
         ck_assert_int_eq(vx_event_from_json(o, arena, &e, err, sizeof err, &reason), 0);
         ck_assert_int_eq(vx_event_validate(e, err, sizeof err, &reason), 0);
         ck_assert_int_eq(e->type, VEXFS__V1__EVENT_TYPE__FILESYSTEM_WRITE);

@@ -139,7 +139,7 @@ START_TEST(t_100k_events_complete_in_order_preserved)
     size_t got = ph_receive(pull, TOTAL, 20000, cb_flow_event, &f);
     ck_assert_msg(got == TOTAL, "expected %d events downstream, got %zu", TOTAL, got);
     ck_assert_msg(f.errors == 0, "%zu errors, first: %s", f.errors, f.first_error);
-    ck_assert_double_eq(ph_metric(&d, "vexfs_events_processed_total"), TOTAL);
+    ck_assert_double_eq(ph_wait_metric(&d, "vexfs_events_processed_total", TOTAL, 5000), TOTAL);
     ck_assert_double_eq(ph_metric(&d, "vexfs_sequence_gaps_total{link=\"ingest\"}"), 0);
     zsock_destroy(&push);
     zsock_destroy(&pull);

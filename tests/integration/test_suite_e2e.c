@@ -25,13 +25,6 @@
 #include "vx_test.h"
 
 static void
-s_pause_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static void
 s_write(const char *path, const char *text)
 {
     ck_assert_msg(vt_write_file(path, text) == 0, "cannot write %s", path);
@@ -174,7 +167,7 @@ s_assert_status_green(const struct sh_suite *s, int timeout_ms)
         if (code == 0) {
             break;
         }
-        s_pause_ms(500);
+        vt_sleep_ms(500);
     }
     ck_assert_msg(code == 0, "vexfsctl status: expected every service ready (exit 0), got exit "
                              "%d:\n%s", code, text);
@@ -194,7 +187,7 @@ START_TEST(t_files_flow_through_every_service)
     ck_assert_int_eq(mkdir(p, 0755), 0);
     snprintf(p, sizeof p, "%s/report.txt", s.demo);
     s_write(p, "quarterly figures\n");
-    s_pause_ms(300);
+    vt_sleep_ms(300);
     snprintf(q, sizeof q, "%s/report-final.txt", s.demo);
     ck_assert_int_eq(rename(p, q), 0);
     char app[600];
@@ -204,7 +197,7 @@ START_TEST(t_files_flow_through_every_service)
         snprintf(p, sizeof p, "%s/tmp-%d.dat", s.demo, i);
         s_write(p, "scratch\n");
     }
-    s_pause_ms(300);
+    vt_sleep_ms(300);
     for (int i = 0; i < 3; i++) {
         snprintf(p, sizeof p, "%s/tmp-%d.dat", s.demo, i);
         ck_assert_int_eq(unlink(p), 0);
@@ -216,7 +209,7 @@ START_TEST(t_files_flow_through_every_service)
         seq = s_has_alert(&s, "report-written-then-renamed");
         burst = s_has_alert(&s, "delete-burst");
         if (!(seq && burst)) {
-            s_pause_ms(200);
+            vt_sleep_ms(200);
         }
     }
     ck_assert_msg(seq, "no alert of pattern report-written-then-renamed in 30 s");
@@ -228,7 +221,7 @@ START_TEST(t_files_flow_through_every_service)
     for (int waited = 0; waited < 30000 && runs < 1; waited += 200) {
         runs = s_succeeded_executions(&s, "review-deletions");
         if (runs < 1) {
-            s_pause_ms(200);
+            vt_sleep_ms(200);
         }
     }
     ck_assert_msg(runs >= 1, "no succeeded execution of workflow review-deletions in 30 s");
@@ -236,7 +229,7 @@ START_TEST(t_files_flow_through_every_service)
     for (int waited = 0; waited < 30000 && reviews < 1; waited += 200) {
         reviews = s_window_events(&s, "deletion_review");
         if (reviews < 1) {
-            s_pause_ms(200);
+            vt_sleep_ms(200);
         }
     }
     ck_assert_msg(reviews >= 1, "the workflow's emitted deletion_review event is in no "
@@ -247,7 +240,7 @@ START_TEST(t_files_flow_through_every_service)
     for (int waited = 0; waited < 30000 && nodes < 3; waited += 200) {
         nodes = s_nodes_with_key(&s, app);
         if (nodes < 3) {
-            s_pause_ms(200);
+            vt_sleep_ms(200);
         }
     }
     ck_assert_msg(nodes == 3, "state of %s on %d of 3 coordinator nodes after 30 s", app, nodes);
@@ -257,7 +250,7 @@ START_TEST(t_files_flow_through_every_service)
     for (int waited = 0; waited < 30000 && deletes < 3; waited += 200) {
         deletes = s_window_events(&s, "filesystem_delete");
         if (deletes < 3) {
-            s_pause_ms(200);
+            vt_sleep_ms(200);
         }
     }
     ck_assert_msg(deletes == 3, "analytics windows: expected 3 filesystem_delete events, got %lld",
@@ -275,7 +268,7 @@ START_TEST(t_files_flow_through_every_service)
     for (int waited = 0; waited < 60000 && acks < 1; waited += 200) {
         acks = sh_metric_sum(&s, SH_PROPAGATION, "vexfs_ingest_acks_total");
         if (acks < 1) {
-            s_pause_ms(200);
+            vt_sleep_ms(200);
         }
     }
     ck_assert_msg(acks >= 1,
@@ -347,7 +340,7 @@ s_loader_main(void *arg)
     struct s_loader *l = arg;
     while (!atomic_load(&l->stop)) {
         s_post_batch(l, "filesystem_write");
-        s_pause_ms(20);
+        vt_sleep_ms(20);
     }
     return NULL;
 }
@@ -358,7 +351,7 @@ s_wait_acked(struct s_loader *l, long more, const char *when)
 {
     long target = atomic_load(&l->acked) + more;
     for (int waited = 0; waited < 60000 && atomic_load(&l->acked) < target; waited += 50) {
-        s_pause_ms(50);
+        vt_sleep_ms(50);
     }
     ck_assert_msg(atomic_load(&l->acked) >= target,
                   "%s: propagation acknowledged %ld events, expected at least %ld", when,
@@ -391,7 +384,7 @@ s_quiesce(const struct sh_suite *s, struct s_counts *c)
     s_counts(s, c);
     int still = 0;
     for (int waited = 0; waited < 60000 && still < 4; waited += 500) {
-        s_pause_ms(500);
+        vt_sleep_ms(500);
         struct s_counts n;
         s_counts(s, &n);
         still = memcmp(&n, c, sizeof n) == 0 ? still + 1 : 0;
@@ -427,7 +420,7 @@ START_TEST(t_kill9_each_daemon_under_load)
             d = (enum sh_daemon)leader;
         }
         sh_kill9(&s, d);
-        s_pause_ms(300);
+        vt_sleep_ms(300);
         sh_start(&s, d);
         if (d >= SH_COORD1 && d <= SH_COORD3) {
             ck_assert_msg(sh_leader(&s, 20000) >= 0, "no leader after %s restarted", sh_name(d));
@@ -477,7 +470,7 @@ START_TEST(t_kill9_each_daemon_under_load)
             after.an_creates >= before.an_creates + CREATES) {
             break;
         }
-        s_pause_ms(250);
+        vt_sleep_ms(250);
     }
     s_quiesce(&s, &after);
     ck_assert_msg(after.prop_in - before.prop_in == M,

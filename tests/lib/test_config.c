@@ -2,6 +2,9 @@
 /* vx_config: tables, defaults, files, environment overrides, validation messages, patches. */
 #include <check.h>
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -9,13 +12,39 @@
 #include "vx_config.h"
 #include "vx_yaml.h"
 
-static const struct vx_cfg_key s_keys[] = {
-    {"window_ms", VX_CFG_INT, "1000", 1, 60000, true, "window"},
-    {"enabled", VX_CFG_BOOL, "true", 0, 0, false, "switch"},
-    {"endpoint", VX_CFG_STRING, "tcp://127.0.0.1:5550", 0, 64, false, "where"},
-    {"api_token", VX_CFG_STRING, "", 0, 64, true, "secret"},
+struct s_conf {
+    int32_t window_ms;
+    bool enabled;
+    const char *endpoint;
+    const char *api_token;
+    int64_t budget_ns;
 };
-static const struct vx_cfg_section s_sec = {"event_propagation", s_keys, 4};
+
+static const struct vx_cfg_key s_keys[] = {
+    {"window_ms", VX_CFG_INT, "1000", 1, 60000, true, "window", VX_CFG_AT(struct s_conf, window_ms)},
+    {"enabled", VX_CFG_BOOL, "true", 0, 0, false, "switch", VX_CFG_AT(struct s_conf, enabled)},
+    {"endpoint", VX_CFG_STRING, "tcp://127.0.0.1:5550", 0, 64, false, "where",
+     VX_CFG_AT(struct s_conf, endpoint)},
+    {"api_token", VX_CFG_STRING, "", 0, 64, true, "secret", VX_CFG_AT(struct s_conf, api_token)},
+    {"budget_ns", VX_CFG_INT, "5000000000", 1, 60000000000LL, true, "budget",
+     VX_CFG_AT(struct s_conf, budget_ns)},
+};
+
+/* A cross-key rule: the window must be shorter than the budget. */
+static int
+cb_check(const void *bound, char *err, size_t errlen)
+{
+    const struct s_conf *c = bound;
+    if ((int64_t)c->window_ms * 1000000 >= c->budget_ns) {
+        snprintf(err, errlen, "event_propagation.window_ms: must be below budget_ns (%lld ns)",
+                 (long long)c->budget_ns);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static const struct vx_cfg_section s_sec =
+    VX_CFG_SECTION("event_propagation", s_keys, struct s_conf, cb_check);
 static const struct vx_cfg_section *const s_secs[] = {&s_sec, &vx_cfg_logging_section};
 
 static int
@@ -194,6 +223,146 @@ START_TEST(t_read_secret)
 }
 END_TEST
 
+START_TEST(t_secrets_and_urls_masked)
+{
+    struct sc {
+        const char *smtp;
+        const char *hook;
+        const char *api_key;
+    };
+    static const struct vx_cfg_key keys[] = {
+        {"smtp_url", VX_CFG_SECRET, "", 0, 256, false, "mail", VX_CFG_AT(struct sc, smtp)},
+        {"webhook", VX_CFG_STRING, "", 0, 256, false, "hook", VX_CFG_AT(struct sc, hook)},
+        {"api_key", VX_CFG_SECRET, "", 0, 256, false, "key", VX_CFG_AT(struct sc, api_key)},
+    };
+    static const struct vx_cfg_section sec = VX_CFG_SECTION("monitoring", keys, struct sc, NULL);
+    static const struct vx_cfg_section *const secs[] = {&sec};
+    char err[256];
+    ck_assert_msg(vx_config_check_table(&sec, err, sizeof err) == 0, "%s", err);
+    json_t *doc = json_pack("{s:{s:s, s:s}}", "monitoring", "smtp_url",
+                            "smtp://alice:S3cretMailPw@mail.example:25", "webhook",
+                            "https://bob:pw@hooks.example/x?y=1");
+    vx_config_t *c = NULL;
+    ck_assert_int_eq(vx_config_from_json(&c, doc, secs, 1, err, sizeof err), 0);
+    struct sc bound;
+    ck_assert_int_eq(vx_config_bind(c, &sec, &bound), 0);
+    ck_assert_str_eq(bound.smtp, "smtp://alice:S3cretMailPw@mail.example:25"); /* usable */
+    json_t *shown = vx_config_to_json(c);
+    char *text = json_dumps(shown, JSON_COMPACT);
+    ck_assert_msg(!strstr(text, "S3cretMailPw") && !strstr(text, "alice") && !strstr(text, ":pw@"),
+                  "a secret shows: %s", text);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(shown, "monitoring"),
+                                                       "smtp_url")),
+                     "***");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(shown, "monitoring"),
+                                                       "webhook")),
+                     "https://***@hooks.example/x?y=1");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(shown, "monitoring"),
+                                                       "api_key")),
+                     ""); /* empty stays empty: nothing to hide */
+    free(text);
+    json_decref(shown);
+    json_decref(doc);
+    vx_config_destroy(&c);
+    char out[256];
+    ck_assert_str_eq(vx_mask_urls("send to smtp://a:b@h:25 and http://h/p@x", out, sizeof out),
+                     "send to smtp://***@h:25 and http://h/p@x");
+    ck_assert_str_eq(vx_mask_urls("no url here", out, sizeof out), "no url here");
+    ck_assert_str_eq(vx_mask_urls("x://u:p@h", out, 8), "x://***");
+}
+END_TEST
+
+START_TEST(t_bind_fills_struct)
+{
+    char err[256];
+    vx_config_t *c = NULL;
+    int rc = s_load_text("event_propagation:\n  window_ms: 2_500\n  enabled: false\n"
+                         "  endpoint: ipc:///tmp/x\n",
+                         &c, err, sizeof err);
+    ck_assert_msg(rc == 0, "load: %s", err);
+    struct s_conf conf;
+    memset(&conf, 0xa5, sizeof conf);
+    ck_assert_int_eq(vx_config_bind(c, &s_sec, &conf), 0);
+    ck_assert_int_eq(conf.window_ms, 2500);
+    ck_assert(!conf.enabled);
+    ck_assert_str_eq(conf.endpoint, "ipc:///tmp/x");
+    ck_assert_str_eq(conf.api_token, "");
+    ck_assert(conf.budget_ns == 5000000000LL);
+    struct vx_logging_config lg;
+    ck_assert_int_eq(vx_config_bind(c, &vx_cfg_logging_section, &lg), 0);
+    ck_assert_str_eq(lg.level, "info");
+    /* A section the configuration was not loaded with. */
+    struct vx_admin_config adm;
+    ck_assert_int_eq(vx_config_bind(c, &vx_cfg_admin_section, &adm), -EINVAL);
+    vx_config_destroy(&c);
+}
+END_TEST
+
+START_TEST(t_cross_key_check)
+{
+    char err[256];
+    vx_config_t *c = NULL;
+    int rc = s_load_text("event_propagation:\n  window_ms: 6000\n  budget_ns: 5000000000\n", &c,
+                         err, sizeof err);
+    ck_assert_int_eq(rc, -EINVAL);
+    ck_assert_ptr_null(c);
+    ck_assert_msg(strstr(err, "window_ms: must be below budget_ns"), "got: %s", err);
+    /* A live patch is held to the same rule and changes nothing when refused. */
+    ck_assert_int_eq(vx_config_load(&c, NULL, s_secs, 2, err, sizeof err), 0);
+    json_t *patch = json_pack("{s:i}", "budget_ns", 1000);
+    vx_config_t *next = NULL;
+    ck_assert_int_eq(vx_config_patch(c, "event_propagation", patch, &next, err, sizeof err),
+                     -EINVAL);
+    ck_assert_ptr_null(next);
+    ck_assert_msg(strstr(err, "must be below budget_ns"), "got: %s", err);
+    json_decref(patch);
+    struct s_conf conf;
+    ck_assert_int_eq(vx_config_bind(c, &s_sec, &conf), 0);
+    ck_assert(conf.budget_ns == 5000000000LL);
+    vx_config_destroy(&c);
+}
+END_TEST
+
+struct s_bad {
+    int32_t small;
+    char flag;
+    int64_t big;
+};
+
+START_TEST(t_table_check)
+{
+    char err[256];
+    /* The suite's shared tables are well-formed. */
+    ck_assert_msg(vx_config_check_table(&s_sec, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(vx_config_check_table(&vx_cfg_admin_section, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(vx_config_check_table(&vx_cfg_logging_section, err, sizeof err) == 0, "%s", err);
+    /* An int32 field whose bounds do not fit it. */
+    static const struct vx_cfg_key wide[] = {
+        {"small", VX_CFG_INT, "1", 0, 5000000000LL, false, "x", VX_CFG_AT(struct s_bad, small)},
+    };
+    static const struct vx_cfg_section wide_sec =
+        VX_CFG_SECTION("event_routing", wide, struct s_bad, NULL);
+    ck_assert_int_eq(vx_config_check_table(&wide_sec, err, sizeof err), -EINVAL);
+    ck_assert_msg(strstr(err, "event_routing.small"), "got: %s", err);
+    /* A boolean key bound to a field of another size. */
+    static const struct vx_cfg_key mistyped[] = {
+        {"big", VX_CFG_BOOL, "true", 0, 0, false, "x", VX_CFG_AT(struct s_bad, big)},
+    };
+    static const struct vx_cfg_section mistyped_sec =
+        VX_CFG_SECTION("event_routing", mistyped, struct s_bad, NULL);
+    ck_assert_int_eq(vx_config_check_table(&mistyped_sec, err, sizeof err), -EINVAL);
+    ck_assert_msg(strstr(err, "event_routing.big"), "got: %s", err);
+    /* A default outside the bounds. */
+    static const struct vx_cfg_key baddef[] = {
+        {"small", VX_CFG_INT, "9", 0, 5, false, "x", VX_CFG_AT(struct s_bad, small)},
+    };
+    static const struct vx_cfg_section baddef_sec =
+        VX_CFG_SECTION("event_routing", baddef, struct s_bad, NULL);
+    ck_assert_int_eq(vx_config_check_table(&baddef_sec, err, sizeof err), -EINVAL);
+    ck_assert_msg(strstr(err, "between 0 and 5"), "got: %s", err);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -213,6 +382,12 @@ main(void)
     tcase_add_test(tc, t_patch);
     tcase_add_test(tc, t_secrets_masked);
     tcase_add_test(tc, t_read_secret);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("binding");
+    tcase_add_test(tc, t_bind_fills_struct);
+    tcase_add_test(tc, t_cross_key_check);
+    tcase_add_test(tc, t_table_check);
+    tcase_add_test(tc, t_secrets_and_urls_masked);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

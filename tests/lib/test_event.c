@@ -6,9 +6,10 @@
 #include <string.h>
 
 #include "vx_event.h"
+#include "vx_wire.h"
 
 static vx_event_t *
-s_from(const char *json, vx_arena_t *a, char *err, size_t errlen, const char **reason)
+s_from(const char *json, vx_arena_t *a, char *err, size_t errlen, enum vx_drop_reason *reason)
 {
     json_error_t je;
     json_t *j = json_loads(json, 0, &je);
@@ -69,7 +70,7 @@ START_TEST(t_hash_ignores_stamps_and_map_order)
 {
     vx_arena_t *a = vx_arena_new(4096, 0);
     char err[256];
-    const char *reason;
+    enum vx_drop_reason reason = VX_DROP_N;
     vx_event_t *e1 = s_from("{\"type\":\"filesystem_write\",\"path\":\"/a\",\"content\":{\"x\":\"1\","
                             "\"y\":\"2\"},\"sequence\":5,\"timestamp_ns\":10}",
                             a, err, sizeof err, &reason);
@@ -100,7 +101,7 @@ START_TEST(t_json_round_trip)
 {
     vx_arena_t *a = vx_arena_new(4096, 0);
     char err[256];
-    const char *reason;
+    enum vx_drop_reason reason = VX_DROP_N;
     const char *in =
         "{\"id\":\"0193b2c4-1111-7222-8333-444455556666\",\"type\":\"custom\",\"custom_type\":"
         "\"backup_done\",\"source\":\"fuse\",\"timestamp_ns\":1732543200000000000,\"path\":"
@@ -162,10 +163,10 @@ START_TEST(t_json_errors)
     const struct s_bad *b = &s_bad_json[_i];
     vx_arena_t *a = vx_arena_new(4096, 0);
     char err[256];
-    const char *reason = NULL;
+    enum vx_drop_reason reason = VX_DROP_N;
     vx_event_t *e = s_from(b->json, a, err, sizeof err, &reason);
     ck_assert_ptr_null(e);
-    ck_assert_str_eq(reason, b->reason);
+    ck_assert_str_eq(vx_drop_names[reason], b->reason);
     ck_assert_msg(strncmp(err, b->message, strlen(b->message)) == 0, "expected '%s', got '%s'",
                   b->message, err);
     vx_arena_destroy(&a);
@@ -179,6 +180,21 @@ static const struct s_bad s_invalid[] = {
      "field 'path': must be absolute"},
     {"{\"type\":\"custom\"}", "bad_field", "field 'custom_type': required for custom events"},
     {"{\"type\":\"user_action\",\"path\":\"/\\u00e9\\ud83d\\ude00\"}", NULL, NULL},
+    {"{\"type\":\"filesystem_write\",\"path\":\"/\"}", NULL, NULL},
+    {"{\"type\":\"filesystem_write\",\"path\":\"/a/./b\"}", "bad_path",
+     "field 'path': must be canonical"},
+    {"{\"type\":\"filesystem_write\",\"path\":\"/a/../etc/passwd\"}", "bad_path",
+     "field 'path': must be canonical"},
+    {"{\"type\":\"filesystem_write\",\"path\":\"/a//b\"}", "bad_path",
+     "field 'path': must be canonical"},
+    {"{\"type\":\"filesystem_write\",\"path\":\"/a/b/\"}", "bad_path",
+     "field 'path': must be canonical"},
+    {"{\"type\":\"filesystem_write\",\"path\":\"/a/..\"}", "bad_path",
+     "field 'path': must be canonical"},
+    {"{\"type\":\"filesystem_write\",\"path\":\"/a/.hidden/..x/...\"}", NULL, NULL},
+    {"{\"type\":\"system\",\"timestamp_ns\":\"18446744073709551615\",\"sequence\":"
+     "9223372036854775807,\"ingest_ns\":\"9223372036854775808\"}",
+     NULL, NULL},
 };
 
 START_TEST(t_validate)
@@ -186,7 +202,7 @@ START_TEST(t_validate)
     const struct s_bad *b = &s_invalid[_i];
     vx_arena_t *a = vx_arena_new(4096, 0);
     char err[256];
-    const char *reason = NULL;
+    enum vx_drop_reason reason = VX_DROP_N;
     vx_event_t *e = s_from(b->json, a, err, sizeof err, &reason);
     ck_assert_msg(e != NULL, "decode: %s", err);
     int rc = vx_event_validate(e, err, sizeof err, &reason);
@@ -194,7 +210,7 @@ START_TEST(t_validate)
         ck_assert_msg(rc == 0, "unexpected error: %s", err);
     } else {
         ck_assert_int_eq(rc, -EINVAL);
-        ck_assert_str_eq(reason, b->reason);
+        ck_assert_str_eq(vx_drop_names[reason], b->reason);
         ck_assert_msg(strncmp(err, b->message, strlen(b->message)) == 0,
                       "expected '%s', got '%s'", b->message, err);
     }
@@ -206,26 +222,112 @@ START_TEST(t_validate_binary_fields)
 {
     vx_event_t e = VEXFS__V1__EVENT__INIT;
     char err[256];
-    const char *reason;
+    enum vx_drop_reason reason = VX_DROP_N;
     e.type = 77;
     ck_assert_int_eq(vx_event_validate(&e, err, sizeof err, &reason), -EINVAL);
-    ck_assert_str_eq(reason, "unknown_type");
+    ck_assert_str_eq(vx_drop_names[reason], "unknown_type");
     ck_assert_str_eq(err, "field 'type': unknown event type 77");
     e.type = VEXFS__V1__EVENT_TYPE__USER_ACTION;
     uint8_t id[5] = {1, 2, 3, 4, 5};
     e.id.data = id;
     e.id.len = 5;
     ck_assert_int_eq(vx_event_validate(&e, err, sizeof err, &reason), -EINVAL);
-    ck_assert_str_eq(reason, "bad_id");
+    ck_assert_str_eq(vx_drop_names[reason], "bad_id");
     e.id.len = 0;
     char bad[] = {'/', (char)0xc3, (char)0x28, 0};
     e.path = bad;
     ck_assert_int_eq(vx_event_validate(&e, err, sizeof err, &reason), -EINVAL);
-    ck_assert_str_eq(reason, "bad_utf8");
+    ck_assert_str_eq(vx_drop_names[reason], "bad_utf8");
     e.path = (char *)"/ok";
     e.priority = 300;
     ck_assert_int_eq(vx_event_validate(&e, err, sizeof err, &reason), -EINVAL);
     ck_assert_str_eq(err, "field 'priority': must be 0..255, got 300");
+}
+END_TEST
+
+/* The whole uint64 range survives protobuf, validation and JSON both ways. */
+START_TEST(t_uint64_range)
+{
+    static const uint64_t values[] = {0, 1, (UINT64_C(1) << 53), (UINT64_C(1) << 53) + 1,
+                                      (uint64_t)INT64_MAX, (uint64_t)INT64_MAX + 1, UINT64_MAX};
+    vx_arena_t *a = vx_arena_new(4096, 0);
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        Vexfs__V1__ClockEntry ce = VEXFS__V1__CLOCK_ENTRY__INIT, *cep = &ce;
+        ce.node = (char *)"n";
+        ce.counter = values[i];
+        Vexfs__V1__Causality cz = VEXFS__V1__CAUSALITY__INIT;
+        cz.n_vector_clock = 1;
+        cz.vector_clock = &cep;
+        vx_event_t e = VEXFS__V1__EVENT__INIT;
+        e.type = VEXFS__V1__EVENT_TYPE__SYSTEM;
+        e.timestamp_ns = e.ingest_ns = e.sequence = values[i];
+        e.causality = &cz;
+        char err[256];
+        enum vx_drop_reason reason = VX_DROP_N;
+        ck_assert_msg(vx_event_validate(&e, err, sizeof err, &reason) == 0, "%s", err);
+        for (unsigned flags = 0; flags <= VX_EVENT_JSON_SAFE_INTEGERS; flags++) {
+            json_t *j = vx_event_to_json_flags(&e, flags);
+            json_t *ts = json_object_get(j, "timestamp_ns");
+            uint64_t limit = flags ? (UINT64_C(1) << 53) : (uint64_t)INT64_MAX;
+            ck_assert_msg(values[i] > limit ? json_is_string(ts) : json_is_integer(ts),
+                          "value %llu, flags %u", (unsigned long long)values[i], flags);
+            vx_event_t *back = NULL;
+            ck_assert_msg(vx_event_from_json(j, a, &back, err, sizeof err, &reason) == 0, "%s",
+                          err);
+            ck_assert(back->timestamp_ns == values[i] && back->ingest_ns == values[i] &&
+                      back->sequence == values[i]);
+            ck_assert(back->causality->vector_clock[0]->counter == values[i]);
+            json_decref(j);
+        }
+    }
+    /* Strings must be plain digits within range. */
+    const char *bad[] = {"\"-1\"", "\"18446744073709551616\"", "\"12a\"", "\"\"", "\" 1\"", "1.5",
+                         "-3"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char doc[128], err[256];
+        snprintf(doc, sizeof doc, "{\"type\":\"system\",\"sequence\":%s}", bad[i]);
+        enum vx_drop_reason reason = VX_DROP_N;
+        ck_assert_msg(s_from(doc, a, err, sizeof err, &reason) == NULL, "%s accepted", bad[i]);
+        ck_assert_msg(strstr(err, "field 'sequence': expected an integer 0..18446744073709551615"),
+                      "%s: %s", bad[i], err);
+    }
+    vx_arena_destroy(&a);
+}
+END_TEST
+
+/* A NUL inside a packed string field is what decoding would hide: the bytes check finds it. */
+START_TEST(t_nul_in_bytes)
+{
+    uint8_t buf[256];
+    size_t n = vx_pb_uint(buf, VX_PB_EVENT_TYPE, VEXFS__V1__EVENT_TYPE__FILESYSTEM_WRITE);
+    size_t clean = n + vx_pb_bytes(buf + n, VX_PB_EVENT_PATH, "/a/b", 4);
+    char err[256];
+    enum vx_drop_reason reason = VX_DROP_N;
+    ck_assert_int_eq(vx_event_check_bytes(buf, clean, err, sizeof err, &reason), 0);
+    size_t len = n + vx_pb_bytes(buf + n, VX_PB_EVENT_PATH, "/a\0b", 4);
+    ck_assert_int_eq(vx_event_check_bytes(buf, len, err, sizeof err, &reason), -EINVAL);
+    ck_assert_str_eq(vx_drop_names[reason], "bad_path");
+    ck_assert_str_eq(err, "field 'path': holds a NUL character");
+    /* The decoded event would look clean. */
+    vx_event_t *e = vexfs__v1__event__unpack(NULL, len, buf);
+    ck_assert_str_eq(e->path, "/a");
+    vexfs__v1__event__free_unpacked(e, NULL);
+    /* In a map value and a clock node. */
+    clean = n + vx_pb_bytes(buf + n, VX_PB_EVENT_PATH, "/a/b", 4);
+    uint8_t ent[32];
+    size_t el = vx_pb_bytes(ent, VX_PB_MAP_KEY, "k", 1);
+    el += vx_pb_bytes(ent + el, VX_PB_MAP_VALUE, "v\0", 2);
+    len = clean + vx_pb_bytes(buf + clean, VX_PB_EVENT_METADATA, ent, el);
+    ck_assert_int_eq(vx_event_check_bytes(buf, len, err, sizeof err, &reason), -EINVAL);
+    ck_assert_str_eq(err, "field 'metadata': holds a NUL character");
+    uint8_t node[16], cz[32];
+    size_t nl = vx_pb_bytes(node, 1, "n\0", 2);
+    size_t cl = vx_pb_bytes(cz, 2, node, nl);
+    len = clean + vx_pb_bytes(buf + clean, VX_PB_EVENT_CAUSALITY, cz, cl);
+    ck_assert_int_eq(vx_event_check_bytes(buf, len, err, sizeof err, &reason), -EINVAL);
+    ck_assert_str_eq(err, "field 'causality.vector_clock': holds a NUL character");
+    ck_assert_int_eq(vx_event_check_bytes(buf, len - 1, err, sizeof err, &reason), -EINVAL);
+    ck_assert_str_eq(vx_drop_names[reason], "bad_protobuf");
 }
 END_TEST
 
@@ -281,6 +383,8 @@ main(void)
     tc = tcase_create("validate");
     tcase_add_loop_test(tc, t_validate, 0, (int)(sizeof s_invalid / sizeof s_invalid[0]));
     tcase_add_test(tc, t_validate_binary_fields);
+    tcase_add_test(tc, t_uint64_range);
+    tcase_add_test(tc, t_nul_in_bytes);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -191,6 +191,130 @@ START_TEST(t_event_spans)
 }
 END_TEST
 
+/* The field numbers of vx_wire.h are those of the generated code. */
+START_TEST(t_field_numbers)
+{
+    static const struct {
+        const char *name;
+        int number;
+    } ev[] = {
+        {"id", VX_PB_EVENT_ID},
+        {"type", VX_PB_EVENT_TYPE},
+        {"source", VX_PB_EVENT_SOURCE},
+        {"timestamp_ns", VX_PB_EVENT_TIMESTAMP_NS},
+        {"path", VX_PB_EVENT_PATH},
+        {"content", VX_PB_EVENT_CONTENT},
+        {"metadata", VX_PB_EVENT_METADATA},
+        {"tenant", VX_PB_EVENT_TENANT},
+        {"priority", VX_PB_EVENT_PRIORITY},
+        {"producer_id", VX_PB_EVENT_PRODUCER_ID},
+        {"sequence", VX_PB_EVENT_SEQUENCE},
+        {"causality", VX_PB_EVENT_CAUSALITY},
+        {"trace_id", VX_PB_EVENT_TRACE_ID},
+        {"ingest_ns", VX_PB_EVENT_INGEST_NS},
+        {"custom_type", VX_PB_EVENT_CUSTOM_TYPE},
+    };
+    const ProtobufCMessageDescriptor *d = &vexfs__v1__event__descriptor;
+    ck_assert_uint_eq(d->n_fields, sizeof ev / sizeof ev[0]);
+    for (size_t i = 0; i < sizeof ev / sizeof ev[0]; i++) {
+        const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(d,
+                                                                                         ev[i].name);
+        ck_assert_msg(f && (int)f->id == ev[i].number, "Event.%s: enum %d, proto %d", ev[i].name,
+                      ev[i].number, f ? (int)f->id : -1);
+    }
+    const ProtobufCMessageDescriptor *b = &vexfs__v1__event_batch__descriptor;
+    ck_assert_int_eq(protobuf_c_message_descriptor_get_field_by_name(b, "events")->id,
+                     VX_PB_BATCH_EVENTS);
+    ck_assert_int_eq(protobuf_c_message_descriptor_get_field_by_name(b, "sender")->id,
+                     VX_PB_BATCH_SENDER);
+    ck_assert_int_eq(protobuf_c_message_descriptor_get_field_by_name(b, "batch_sequence")->id,
+                     VX_PB_BATCH_SEQUENCE);
+    ck_assert_uint_eq(b->n_fields, 3);
+}
+END_TEST
+
+START_TEST(t_pb_reader)
+{
+    uint8_t buf[128];
+    size_t n = vx_pb_uint(buf, 2, 300);
+    n += vx_pb_bytes(buf + n, 5, "/x", 2);
+    buf[n++] = (uint8_t)(9 << 3 | VX_PB_FIXED32);
+    memcpy(buf + n, "\x01\x02\x03\x04", 4);
+    n += 4;
+    buf[n++] = (uint8_t)(10 << 3 | VX_PB_FIXED64);
+    memcpy(buf + n, "\x01\x00\x00\x00\x00\x00\x00\x80", 8);
+    n += 8;
+    n += vx_pb_bytes(buf + n, 5, "/last", 5);
+    struct vx_pb_reader r = {buf, buf + n};
+    struct vx_pb_field f;
+    ck_assert_int_eq(vx_pb_next(&r, &f), 1);
+    ck_assert(f.number == 2 && f.wire == VX_PB_VARINT && f.value == 300);
+    ck_assert_int_eq(vx_pb_next(&r, &f), 1);
+    ck_assert(f.number == 5 && f.wire == VX_PB_LEN && f.bytes.len == 2);
+    ck_assert(memcmp(f.bytes.data, "/x", 2) == 0);
+    ck_assert_int_eq(vx_pb_next(&r, &f), 1);
+    ck_assert(f.number == 9 && f.value == 0x04030201);
+    ck_assert_int_eq(vx_pb_next(&r, &f), 1);
+    ck_assert(f.number == 10 && f.value == 0x8000000000000001ULL);
+    ck_assert_int_eq(vx_pb_next(&r, &f), 1);
+    ck_assert_int_eq(vx_pb_next(&r, &f), 0);
+    /* The last occurrence of a field wins, as in protobuf-c. */
+    struct vx_span path;
+    ck_assert_int_eq(vx_pb_find_bytes(buf, n, 5, &path), 1);
+    ck_assert(path.len == 5 && memcmp(path.data, "/last", 5) == 0);
+    ck_assert_int_eq(vx_pb_find_bytes(buf, n, 13, &path), 0);
+    /* Truncations are -EPROTO at every cut that splits a field. */
+    for (size_t cut = 1; cut < n; cut++) {
+        struct vx_pb_reader t = {buf, buf + cut};
+        int rc;
+        while ((rc = vx_pb_next(&t, &f)) > 0) {
+        }
+        bool boundary = cut == 3 || cut == 7 || cut == 12 || cut == 21;
+        ck_assert_msg(rc == (boundary ? 0 : -EPROTO), "cut %zu: %d", cut, rc);
+    }
+}
+END_TEST
+
+/* A batch built from packed events and appended stamps decodes with protobuf-c as the same
+ * events with the stamp's fields overriding. */
+START_TEST(t_batchbuf)
+{
+    struct vx_batchbuf b = {0};
+    uint8_t ev[64], stamp[32];
+    vx_event_t e = VEXFS__V1__EVENT__INIT;
+    e.type = VEXFS__V1__EVENT_TYPE__FILESYSTEM_WRITE;
+    e.path = (char *)"/a";
+    e.priority = 3;
+    size_t el = vexfs__v1__event__pack(&e, ev);
+    size_t sl = vx_pb_uint(stamp, VX_PB_EVENT_PRIORITY, 9);
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 1000; i++) {
+            size_t at = vx_batchbuf_add(&b, ev, el, i % 2 ? stamp : NULL, i % 2 ? sl : 0);
+            ck_assert(memcmp(b.buf + at, ev, el) == 0);
+        }
+        size_t len = vx_batchbuf_seal(&b, "hop-1", 5, 77);
+        vx_batch_t *got = vexfs__v1__event_batch__unpack(NULL, len, b.buf);
+        ck_assert_ptr_nonnull(got);
+        ck_assert_uint_eq(got->n_events, 1000);
+        ck_assert_str_eq(got->sender, "hop-1");
+        ck_assert_uint_eq(got->batch_sequence, 77);
+        ck_assert_uint_eq(got->events[0]->priority, 3);
+        ck_assert_uint_eq(got->events[1]->priority, 9);
+        ck_assert_str_eq(got->events[999]->path, "/a");
+        vexfs__v1__event_batch__free_unpacked(got, NULL);
+        ck_assert_uint_eq(b.n, 1000);
+        vx_batchbuf_clear(&b);
+        ck_assert_uint_eq(b.n, 0);
+    }
+    /* Without sender and sequence the trailer is empty. */
+    vx_batchbuf_add(&b, ev, el, NULL, 0);
+    size_t len = vx_batchbuf_seal(&b, "", 0, 0);
+    ck_assert_uint_eq(len, b.len);
+    vx_batchbuf_fini(&b);
+    ck_assert_ptr_null(b.buf);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -204,6 +328,9 @@ main(void)
     tcase_add_test(tc, t_decode_garbage);
     tcase_add_test(tc, t_decode_respects_arena_limit);
     tcase_add_test(tc, t_event_spans);
+    tcase_add_test(tc, t_field_numbers);
+    tcase_add_test(tc, t_pb_reader);
+    tcase_add_test(tc, t_batchbuf);
     suite_add_tcase(s, tc);
     tc = tcase_create("sequence");
     tcase_add_test(tc, t_seqtrack);

@@ -14,13 +14,35 @@ s_stamped(struct prop_stamper *st, const vx_event_t *in, uint64_t now, int sourc
     size_t len = vexfs__v1__event__get_packed_size(in);
     uint8_t *buf = malloc(len + PROP_STAMP_MAX);
     vexfs__v1__event__pack(in, buf);
-    size_t slen = prop_stamp_encode(st, in, buf + len, id, now, source);
+    size_t slen = prop_stamp_encode(st, in, buf + len, id, now, source, NULL);
     ck_assert_uint_le(slen, PROP_STAMP_MAX);
     vx_event_t *out = vexfs__v1__event__unpack(NULL, len + slen, buf);
     ck_assert_ptr_nonnull(out);
     free(buf);
     return out;
 }
+
+/* The default tenant of the sender's identity fills an absent tenant and never replaces one. */
+START_TEST(t_default_tenant)
+{
+    struct prop_stamper st = {"prop-1", 0};
+    vx_event_t in = VEXFS__V1__EVENT__INIT;
+    in.type = VEXFS__V1__EVENT_TYPE__FILESYSTEM_CREATE;
+    in.path = (char *)"/x";
+    uint8_t buf[1024], id[16];
+    size_t len = vexfs__v1__event__pack(&in, buf);
+    len += prop_stamp_encode(&st, &in, buf + len, id, 1, 0, "acme");
+    vx_event_t *out = vexfs__v1__event__unpack(NULL, len, buf);
+    ck_assert_str_eq(out->tenant, "acme");
+    vexfs__v1__event__free_unpacked(out, NULL);
+    in.tenant = (char *)"globex";
+    len = vexfs__v1__event__pack(&in, buf);
+    len += prop_stamp_encode(&st, &in, buf + len, id, 1, 0, "acme");
+    out = vexfs__v1__event__unpack(NULL, len, buf);
+    ck_assert_str_eq(out->tenant, "globex");
+    vexfs__v1__event__free_unpacked(out, NULL);
+}
+END_TEST
 
 START_TEST(t_fills_absent_fields)
 {
@@ -71,7 +93,7 @@ START_TEST(t_keeps_given_fields)
     uint8_t out_stamp[PROP_STAMP_MAX];
     uint8_t id[16];
     /* Nothing is absent: the stamp is empty and the event goes out byte for byte. */
-    ck_assert_uint_eq(prop_stamp_encode(&st, &in, out_stamp, id, 1234, 3), 0);
+    ck_assert_uint_eq(prop_stamp_encode(&st, &in, out_stamp, id, 1234, 3, NULL), 0);
     ck_assert(memcmp(id, given, 16) == 0);
     vx_event_t *out = s_stamped(&st, &in, 1234, VEXFS__V1__BOUNDARY__USERSPACE_API, id);
     ck_assert_str_eq(out->producer_id, "fuse-7");
@@ -108,7 +130,7 @@ START_TEST(t_unknown_fields_survive)
     buf[len++] = 42;
     struct prop_stamper st = {"p", 0};
     uint8_t id[16];
-    len += prop_stamp_encode(&st, &in, buf + len, id, 1, 0);
+    len += prop_stamp_encode(&st, &in, buf + len, id, 1, 0, NULL);
     vx_event_t *out = vexfs__v1__event__unpack(NULL, len, buf);
     ck_assert_ptr_nonnull(out);
     ck_assert_uint_eq(out->base.n_unknown_fields, 1);
@@ -126,6 +148,7 @@ main(void)
     tcase_add_test(tc, t_fills_absent_fields);
     tcase_add_test(tc, t_keeps_given_fields);
     tcase_add_test(tc, t_unknown_fields_survive);
+    tcase_add_test(tc, t_default_tenant);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

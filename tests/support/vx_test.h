@@ -33,6 +33,10 @@ double vt_metric_text_sum(const char *text, const char *name);
 /* A TCP port on 127.0.0.1 that was free a moment ago. */
 uint16_t vt_free_port(void);
 
+/* Sleeps ms milliseconds (signals do not cut it short). For pacing a load or letting a fault
+ * last; never to wait for a condition: poll it with vt_wait_until. */
+void vt_sleep_ms(int ms);
+
 /* Polls fn until it returns true or timeout_ms passes; returns the last result. */
 bool vt_wait_until(bool (*fn)(void *arg), void *arg, int timeout_ms);
 /* Waits until GET /ready on port answers 200. */
@@ -68,6 +72,19 @@ struct vt_run_result {
 int vt_run(char *const argv[], char *const env[], const char *stdin_text, int timeout_ms,
            struct vt_run_result *out);
 void vt_run_result_fini(struct vt_run_result *r);
+
+/* The test process's security material (tests/support/vt_secure.c), made before main: a CURVE
+ * key folder (security.keys_dir layout, identities of every program plus "test") and a TLS
+ * folder (security.tls_dir layout, client certificates "test" and "ctl"). The environment
+ * points VEXFS_SECURITY_KEYS_DIR and VEXFS_SECURITY_TLS_DIR at them, so every daemon a test
+ * starts is secured as in production. */
+const char *vt_keys_dir(void);
+const char *vt_tls_dir(void);
+/* A socket of the test's own, through the suite's factory with CURVE identity "test" (bound:
+ * presents the server key and admits the authorized keys). NULL (reason on stderr) on error.
+ * The caller destroys it. */
+#include <czmq.h>
+zsock_t *vt_sock(int type, const char *endpoint, bool bind);
 
 /* Directory of built programs: $VX_BIN_DIR or "build/bin". */
 const char *vt_bin_dir(void);

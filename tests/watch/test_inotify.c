@@ -23,6 +23,8 @@ struct s_env {
     zsock_t *pull;
     vx_config_t *cfg;
     vx_metrics_t *metrics;
+    vx_socks_t *socks;
+    struct wt_config conf;
     fu_emit_t *emit;
     wt_watch_t *w;
     vx_arena_t *arena;
@@ -46,7 +48,10 @@ s_env_init(struct s_env *v)
     ck_assert_int_eq(vx_config_from_json(&v->cfg, j, secs, 1, err, sizeof err), 0);
     json_decref(j);
     v->metrics = vx_metrics_new();
-    v->emit = fu_emit_new(v->cfg, WT_SECTION, VEXFS__V1__BOUNDARY__USERSPACE_API, "watch",
+    ck_assert_int_eq(vx_config_bind(v->cfg, &wt_cfg_section, &v->conf), 0);
+    struct vx_transport_config tc = {1000, 0, 1 << 20};
+    v->socks = vx_socks_new(&tc, NULL, "test", NULL, err, sizeof err);
+    v->emit = fu_emit_new(&v->conf.emit, v->socks, VEXFS__V1__BOUNDARY__USERSPACE_API, "watch",
                           v->metrics, err, sizeof err);
     ck_assert_msg(v->emit != NULL, "%s", err);
     char *d = vt_tmpdir();
@@ -68,6 +73,7 @@ s_env_fini(struct s_env *v)
     fu_emit_destroy(&v->emit);
     vx_metrics_destroy(&v->metrics);
     vx_config_destroy(&v->cfg);
+    vx_socks_destroy(&v->socks);
     zsock_destroy(&v->pull);
     vx_arena_destroy(&v->arena);
 }

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The socket factory: every ZeroMQ socket of every program of the suite is opened here.
+ *
+ * A program makes one vx_socks_t at start from its `transport` and `security` configuration
+ * sections and opens each socket from a spec (type, endpoint, bind or connect, the few options
+ * that differ per socket). The factory applies what no socket may go without: high-water
+ * marks, linger, on every socket that receives from the network ZMQ_MAXMSGSIZE (a frame
+ * larger than the largest legal batch is refused by libzmq before it reaches memory), and
+ * CURVE:
+ *
+ *   - security.curve: required (the default). Every tcp:// and ipc:// socket is encrypted and
+ *     authenticated. A bound socket presents <keys_dir>/server.key and admits only clients
+ *     whose public key is in <keys_dir>/authorized/ (a ZAP handler, vx_zap.h, started before
+ *     the first bind); the admitted key's file name is the sender's identity on every message
+ *     (vx_rx_batch.peer). A connecting socket presents <keys_dir>/<identity>.key and accepts
+ *     only a server holding <keys_dir>/server.key (it knows server.pub). Key files are loaded
+ *     when the first socket needs them; a missing, malformed or group-readable one fails that
+ *     open with a message naming the file, so the daemon refuses to start.
+ *   - security.curve: off. Plain links, refused on any endpoint but loopback tcp://, ipc://
+ *     and inproc://.
+ * In-process sockets (inproc://) never use CURVE: they do not leave the process.
+ *
+ *     struct vx_sock_spec spec = {.type = ZMQ_PULL, .endpoint = "tcp://127.0.0.1:5550",
+ *                                 .bind = true};
+ *     zsock_t *s = vx_sock_open(socks, &spec, bound, sizeof bound, err, sizeof err);
+ *
+ * No other file calls zsock_new. Sockets are used and destroyed (zsock_destroy) by the thread
+ * that owns them; the factory itself is immutable after vx_socks_new and may be shared. */
+#ifndef VX_SOCK_H
+#define VX_SOCK_H
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vx_config.h"
+#include "vx_metrics.h"
+
+/* The transport section of every program: defaults for its sockets. */
+struct vx_transport_config {
+    int32_t hwm;              /* messages queued per socket and direction */
+    int32_t linger_ms;        /* how long a closing socket may keep sending what is queued */
+    int64_t max_message_bytes; /* largest frame a receiving socket accepts */
+};
+extern const struct vx_cfg_section vx_cfg_transport_section;
+
+/* The security section of every program: the ZeroMQ part (see above) and the REST part
+ * (vx_daemon.h: TLS for the admin server, the CA its HTTP clients verify with). */
+struct vx_security_config {
+    const char *curve;        /* "required" or "off" */
+    const char *keys_dir;
+    const char *identity;     /* "": the program's own name (vx_socks_new's program) */
+    const char *tls;          /* "required" or "off" */
+    const char *tls_dir;      /* ca.crt, server.crt, server.key, <name>.crt/.key */
+    bool tls_client_auth;     /* mutual TLS on the admin server */
+};
+extern const struct vx_cfg_section vx_cfg_security_section;
+
+typedef struct vx_socks vx_socks_t;
+
+/* Sentinel for hwm fields: no limit (only where another bound exists, e.g. a window). */
+#define VX_SOCK_HWM_NONE (-1)
+
+struct vx_sock_spec {
+    int type;                 /* ZMQ_PUSH, ZMQ_PULL, ZMQ_PUB, ZMQ_SUB, ZMQ_ROUTER, ZMQ_DEALER,
+                                 ZMQ_PAIR */
+    const char *endpoint;     /* "tcp://host:port", "ipc://path" or "inproc://name"; several
+                                 separated by commas */
+    bool bind;                /* bind (servers) or connect (clients) */
+    int sndhwm, rcvhwm;       /* 0: the transport default; VX_SOCK_HWM_NONE: unlimited */
+    int sndtimeo_ms;          /* 0: a blocking send waits (libzmq's default) */
+    int rcvtimeo_ms;          /* 0: a blocking receive waits */
+    int linger_ms;            /* 0: the transport default */
+    bool immediate;           /* queue only to completed connections (ZMQ_IMMEDIATE) */
+    int reconnect_ivl_ms;     /* 0: libzmq's default (100 ms) */
+    int reconnect_ivl_max_ms; /* 0: libzmq's default (no backoff) */
+    const char *subscribe;    /* SUB: topic prefix to subscribe to (NULL: every message) */
+};
+
+/* Makes the factory of a program. sec NULL: no security applied at all (tests of the
+ * factory's other options).
+ * program: the default identity ("propagation"). metrics (may be NULL) receives the ZAP
+ * handler's counters. Returns NULL with a message in err. cfg and sec are copied. */
+vx_socks_t *vx_socks_new(const struct vx_transport_config *cfg,
+                         const struct vx_security_config *sec, const char *program,
+                         vx_metrics_t *metrics, char *err, size_t errlen);
+/* Stops the ZAP handler: every socket of the factory must be closed before. */
+void vx_socks_destroy(vx_socks_t **s);
+/* Whether the factory's sockets use CURVE. */
+bool vx_socks_curve(const vx_socks_t *s);
+
+/* Opens, configures and binds or connects one socket. bound (may be NULL) receives the
+ * endpoint actually bound or connected (a wildcard port resolved). Returns the socket (caller
+ * owns; zsock_destroy) or NULL with a message naming the endpoint in err. */
+zsock_t *vx_sock_open(const vx_socks_t *socks, const struct vx_sock_spec *spec, char *bound,
+                      size_t boundlen, char *err, size_t errlen);
+
+/* A connected pair of in-process sockets (PUSH → PULL) for handing messages from other threads
+ * to a loop; name must be unique in the process. Returns 0 or -errno. */
+int vx_sock_pipe(const vx_socks_t *socks, const char *name, zsock_t **push, zsock_t **pull);
+
+#endif

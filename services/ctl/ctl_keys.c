@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* vexfsctl keys: CURVE key pairs for the suite's ZeroMQ links.
+ *
+ *   keys generate NAME [--dir DIR]    one pair: DIR/NAME.pub and DIR/NAME.key (0600)
+ *   keys init DIR [--identities LIST] the set a deployment needs (see vx_keys.h): server,
+ *                                     one pair per identity, and authorized/ holding the
+ *                                     public key of each identity */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "vx_audit.h"
+#include "vx_keys.h"
+
+#define S_CMD "keys"
+#define S_DEFAULT_IDENTITIES                                                                   \
+    "propagation,routing,coordinator,automation,analytics,forwarder,fuse,watch,ctl"
+
+static void
+s_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: " CTL_PROG " keys generate NAME [--dir DIR]\n"
+            "       " CTL_PROG " keys init DIR [--identities NAME,NAME,...]\n\n"
+            "CURVE key pairs for the suite's ZeroMQ links (security.curve: required).\n\n"
+            "  generate NAME   write DIR/NAME.pub (public) and DIR/NAME.key (secret, mode 0600);\n"
+            "                  never overwrites. To let NAME connect to a daemon, copy NAME.pub\n"
+            "                  into the daemon's <keys_dir>/authorized/.\n"
+            "  init DIR        make a deployment's set in DIR (created with mode 0700):\n"
+            "                  server.key/.pub (presented by every daemon's bound sockets), one\n"
+            "                  pair per identity, authorized/ with each identity's public key, and\n"
+            "                  audit.key/.pub (Ed25519: signs the daemons' audit logs).\n"
+            "                  Point every program's security.keys_dir at DIR.\n\n"
+            "  -d, --dir DIR          where generate writes (default .)\n"
+            "  -i, --identities LIST  comma-separated identities for init (default\n"
+            "                         " S_DEFAULT_IDENTITIES ")\n");
+}
+
+/* Copies src to dst (a public key: small). */
+static int
+s_copy(const char *src, const char *dst)
+{
+    FILE *in = fopen(src, "r");
+    if (!in) {
+        return -errno;
+    }
+    FILE *out = fopen(dst, "wx");
+    if (!out) {
+        int e = errno;
+        fclose(in);
+        return -e;
+    }
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0) {
+        fwrite(buf, 1, n, out);
+    }
+    fclose(in);
+    return fclose(out) == 0 ? 0 : -errno;
+}
+
+static int
+s_init(const char *dir, const char *identities)
+{
+    char err[1024], path[4400], auth[4200];
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        ctl_err(S_CMD, "%s: %s", dir, strerror(errno));
+        return CTL_EXIT_FAIL;
+    }
+    snprintf(auth, sizeof auth, "%s/authorized", dir);
+    if (mkdir(auth, 0700) < 0 && errno != EEXIST) {
+        ctl_err(S_CMD, "%s: %s", auth, strerror(errno));
+        return CTL_EXIT_FAIL;
+    }
+    if (vx_keys_generate(dir, "server", err, sizeof err) < 0 ||
+        vx_audit_keygen(dir, "audit", err, sizeof err) < 0) {
+        ctl_err(S_CMD, "%s", err);
+        return CTL_EXIT_FAIL;
+    }
+    char *list = strdup(identities);
+    int n = 0, rc = CTL_EXIT_OK;
+    for (char *save = NULL, *name = strtok_r(list, ",", &save); name;
+         name = strtok_r(NULL, ",", &save)) {
+        if (strcmp(name, "server") == 0) {
+            ctl_err(S_CMD, "--identities: \"server\" is the daemons' own key, not an identity");
+            rc = CTL_EXIT_USAGE;
+            break;
+        }
+        if (vx_keys_generate(dir, name, err, sizeof err) < 0) {
+            ctl_err(S_CMD, "%s", err);
+            rc = CTL_EXIT_FAIL;
+            break;
+        }
+        char pub[4400];
+        snprintf(pub, sizeof pub, "%s/%s.pub", dir, name);
+        snprintf(path, sizeof path, "%s/%s.pub", auth, name);
+        int e = s_copy(pub, path);
+        if (e < 0) {
+            ctl_err(S_CMD, "%s: %s", path, strerror(-e));
+            rc = CTL_EXIT_FAIL;
+            break;
+        }
+        n++;
+    }
+    free(list);
+    if (rc == CTL_EXIT_OK) {
+        printf("%s: server key and %d identit%s, each authorized\n", dir, n, n == 1 ? "y" : "ies");
+    }
+    return rc;
+}
+
+int
+ctl_keys_main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"dir", required_argument, NULL, 'd'},
+        {"identities", required_argument, NULL, 'i'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *dir = ".";
+    const char *identities = S_DEFAULT_IDENTITIES;
+    int c;
+    while ((c = getopt_long(argc, argv, ":d:i:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            dir = optarg;
+            break;
+        case 'i':
+            identities = optarg;
+            break;
+        case 'h':
+            s_usage(stdout);
+            return CTL_EXIT_OK;
+        default:
+            return ctl_opt_error(S_CMD, c, argv);
+        }
+    }
+    int n = argc - optind;
+    const char *verb = n > 0 ? argv[optind] : "";
+    if (strcmp(verb, "generate") == 0 && n == 2) {
+        char err[1024];
+        if (vx_keys_generate(dir, argv[optind + 1], err, sizeof err) < 0) {
+            ctl_err(S_CMD, "%s", err);
+            return CTL_EXIT_FAIL;
+        }
+        printf("%s/%s.pub\n%s/%s.key\n", dir, argv[optind + 1], dir, argv[optind + 1]);
+        return CTL_EXIT_OK;
+    }
+    if (strcmp(verb, "init") == 0 && n == 2) {
+        return s_init(argv[optind + 1], identities);
+    }
+    ctl_err(S_CMD, "expected 'generate NAME' or 'init DIR' (see --help)");
+    return CTL_EXIT_USAGE;
+}

@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* vx_sock: the socket factory applies its options to real sockets, resolves wildcard ports,
+ * names the endpoint in its errors, and the transport section loads with its defaults. */
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vx_keys.h"
+#include "vx_rx.h"
+#include "vx_sock.h"
+#include "vx_test.h"
+
+static vx_socks_t *
+s_socks(int hwm, int linger, int64_t max)
+{
+    char err[256];
+    struct vx_transport_config tc = {hwm, linger, max};
+    vx_socks_t *s = vx_socks_new(&tc, NULL, "test", NULL, err, sizeof err);
+    ck_assert_msg(s != NULL, "%s", err);
+    return s;
+}
+
+START_TEST(t_options_applied)
+{
+    vx_socks_t *socks = s_socks(123, 250, 1 << 20);
+    char bound[256], err[256];
+    struct vx_sock_spec spec = {.type = ZMQ_PULL, .endpoint = "tcp://127.0.0.1:*", .bind = true,
+                                .rcvtimeo_ms = 700};
+    zsock_t *pull = vx_sock_open(socks, &spec, bound, sizeof bound, err, sizeof err);
+    ck_assert_msg(pull != NULL, "%s", err);
+    ck_assert_msg(strncmp(bound, "tcp://127.0.0.1:", 16) == 0 && strcmp(bound + 16, "*") != 0,
+                  "bound %s", bound);
+    ck_assert_int_eq(zsock_rcvhwm(pull), 123);
+    ck_assert_int_eq(zsock_sndhwm(pull), 123);
+    ck_assert_int_eq(zsock_linger(pull), 250);
+    ck_assert_int_eq(zsock_maxmsgsize(pull), 1 << 20);
+    ck_assert_int_eq(zsock_rcvtimeo(pull), 700);
+
+    struct vx_sock_spec out = {.type = ZMQ_PUSH, .endpoint = bound, .sndhwm = 7,
+                               .linger_ms = 9, .immediate = true, .sndtimeo_ms = 100,
+                               .reconnect_ivl_ms = 50, .reconnect_ivl_max_ms = 500};
+    zsock_t *push = vx_sock_open(socks, &out, NULL, 0, err, sizeof err);
+    ck_assert_msg(push != NULL, "%s", err);
+    ck_assert_int_eq(zsock_sndhwm(push), 7);
+    ck_assert_int_eq(zsock_linger(push), 9);
+    ck_assert_int_eq(zsock_immediate(push), 1);
+    ck_assert_int_eq(zsock_sndtimeo(push), 100);
+    ck_assert_int_eq(zsock_reconnect_ivl(push), 50);
+    ck_assert_int_eq(zsock_reconnect_ivl_max(push), 500);
+    /* A sending-only socket gets no frame limit: it reads nothing from peers. */
+    ck_assert_int_eq(zsock_maxmsgsize(push), -1);
+    zstr_send(push, "hello");
+    char *got = zstr_recv(pull);
+    ck_assert_str_eq(got, "hello");
+    free(got);
+
+    struct vx_sock_spec unl = {.type = ZMQ_DEALER, .endpoint = bound,
+                               .rcvhwm = VX_SOCK_HWM_NONE};
+    zsock_t *dealer = vx_sock_open(socks, &unl, NULL, 0, err, sizeof err);
+    ck_assert_int_eq(zsock_rcvhwm(dealer), 0);
+    ck_assert_int_eq(zsock_maxmsgsize(dealer), 1 << 20);
+    zsock_destroy(&dealer);
+    zsock_destroy(&push);
+    zsock_destroy(&pull);
+    vx_socks_destroy(&socks);
+    ck_assert_ptr_null(socks);
+}
+END_TEST
+
+START_TEST(t_subscribe)
+{
+    vx_socks_t *socks = s_socks(1000, 0, 1 << 20);
+    char bound[256], err[256];
+    struct vx_sock_spec pub = {.type = ZMQ_PUB, .endpoint = "tcp://127.0.0.1:*", .bind = true};
+    zsock_t *p = vx_sock_open(socks, &pub, bound, sizeof bound, err, sizeof err);
+    struct vx_sock_spec sub = {.type = ZMQ_SUB, .endpoint = bound, .subscribe = "events",
+                               .rcvtimeo_ms = 100};
+    zsock_t *s = vx_sock_open(socks, &sub, NULL, 0, err, sizeof err);
+    ck_assert_ptr_nonnull(s);
+    /* Publish until the subscription has reached the publisher. */
+    char *got = NULL;
+    for (int i = 0; i < 50 && !got; i++) {
+        zstr_send(p, "other");
+        zstr_send(p, "events-1");
+        got = zstr_recv(s);
+    }
+    ck_assert_ptr_nonnull(got);
+    ck_assert_str_eq(got, "events-1");
+    free(got);
+    zsock_destroy(&s);
+    zsock_destroy(&p);
+    vx_socks_destroy(&socks);
+}
+END_TEST
+
+START_TEST(t_errors_name_endpoint)
+{
+    vx_socks_t *socks = s_socks(1000, 0, 1 << 20);
+    char err[256];
+    struct vx_sock_spec bad = {.type = ZMQ_PULL, .endpoint = "tcp://300.1.1.1:5", .bind = true};
+    ck_assert_ptr_null(vx_sock_open(socks, &bad, NULL, 0, err, sizeof err));
+    ck_assert_msg(strstr(err, "cannot bind tcp://300.1.1.1:5"), "got: %s", err);
+    struct vx_sock_spec none = {.type = ZMQ_PULL, .endpoint = "", .bind = true};
+    ck_assert_ptr_null(vx_sock_open(socks, &none, NULL, 0, err, sizeof err));
+    ck_assert_str_eq(err, "no endpoint given");
+    /* Two binds of one endpoint: the second names it. */
+    char bound[256];
+    struct vx_sock_spec a = {.type = ZMQ_PULL, .endpoint = "tcp://127.0.0.1:*", .bind = true};
+    zsock_t *first = vx_sock_open(socks, &a, bound, sizeof bound, err, sizeof err);
+    struct vx_sock_spec b = {.type = ZMQ_PULL, .endpoint = bound, .bind = true};
+    ck_assert_ptr_null(vx_sock_open(socks, &b, NULL, 0, err, sizeof err));
+    ck_assert_msg(strstr(err, bound) && strstr(err, "in use"), "got: %s", err);
+    zsock_destroy(&first);
+    struct vx_transport_config zero = {0, 0, 0};
+    ck_assert_ptr_null(vx_socks_new(&zero, NULL, "test", NULL, err, sizeof err));
+    vx_socks_destroy(&socks);
+}
+END_TEST
+
+START_TEST(t_transport_section)
+{
+    char err[256];
+    ck_assert_msg(vx_config_check_table(&vx_cfg_transport_section, err, sizeof err) == 0, "%s",
+                  err);
+    static const struct vx_cfg_section *const secs[] = {&vx_cfg_transport_section};
+    setenv("VEXFS_TRANSPORT_HWM", "77", 1);
+    vx_config_t *c = NULL;
+    ck_assert_int_eq(vx_config_load(&c, NULL, secs, 1, err, sizeof err), 0);
+    unsetenv("VEXFS_TRANSPORT_HWM");
+    struct vx_transport_config tc;
+    ck_assert_int_eq(vx_config_bind(c, &vx_cfg_transport_section, &tc), 0);
+    ck_assert_int_eq(tc.hwm, 77);
+    ck_assert_int_eq(tc.linger_ms, 0);
+    ck_assert(tc.max_message_bytes == 64 * 1024 * 1024 + 4096);
+    vx_config_destroy(&c);
+}
+END_TEST
+
+/* ---- CURVE -------------------------------------------------------------------------------- */
+
+/* A key directory: server, alice (authorized), mallory (not). */
+static char *
+s_keys(void)
+{
+    char *dir = vt_tmpdir();
+    char auth[600], err[512], src[700], dst[700];
+    snprintf(auth, sizeof auth, "%s/authorized", dir);
+    ck_assert_int_eq(mkdir(auth, 0700), 0);
+    ck_assert_msg(vx_keys_generate(dir, "server", err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(vx_keys_generate(dir, "alice", err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(vx_keys_generate(dir, "mallory", err, sizeof err) == 0, "%s", err);
+    snprintf(src, sizeof src, "%s/alice.pub", dir);
+    snprintf(dst, sizeof dst, "%s/alice.pub", auth);
+    ck_assert_int_eq(link(src, dst), 0);
+    return dir;
+}
+
+static vx_socks_t *
+s_secure_socks(const char *dir, const char *curve, const char *identity)
+{
+    char err[512];
+    struct vx_transport_config tc = {1000, 0, 1 << 20};
+    struct vx_security_config sc = {curve, dir, identity, "off", "", false};
+    vx_socks_t *s = vx_socks_new(&tc, &sc, "test", NULL, err, sizeof err);
+    ck_assert_msg(s != NULL, "%s", err);
+    return s;
+}
+
+/* Sends "hi" from a client of the given identity; returns what the server received within
+ * wait_ms (NULL: nothing) and its User-Id in peer. */
+static char *
+s_exchange(zsock_t *server, vx_socks_t *client, const char *bound, int wait_ms, char *peer)
+{
+    char err[512];
+    struct vx_sock_spec out = {.type = ZMQ_PUSH, .endpoint = bound};
+    zsock_t *push = vx_sock_open(client, &out, NULL, 0, err, sizeof err);
+    ck_assert_msg(push != NULL, "%s", err);
+    zstr_send(push, "hi");
+    zsock_set_rcvtimeo(server, wait_ms);
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    char *got = NULL;
+    if (zmq_msg_recv(&m, zsock_resolve(server), 0) >= 0) {
+        got = strndup(zmq_msg_data(&m), zmq_msg_size(&m));
+        snprintf(peer, 64, "%s", vx_rx_msg_peer(&m));
+    }
+    zmq_msg_close(&m);
+    zsock_destroy(&push);
+    return got;
+}
+
+START_TEST(t_curve_admits_listed_keys_only)
+{
+    char *dir = s_keys();
+    vx_socks_t *srv = s_secure_socks(dir, "required", "server-side");
+    vx_socks_t *alice = s_secure_socks(dir, "required", "alice");
+    vx_socks_t *mallory = s_secure_socks(dir, "required", "mallory");
+    vx_socks_t *plain = s_secure_socks(dir, "off", "");
+    ck_assert(vx_socks_curve(srv));
+    ck_assert(!vx_socks_curve(plain));
+    char bound[256], err[512], peer[64] = "";
+    struct vx_sock_spec in = {.type = ZMQ_PULL, .endpoint = "tcp://127.0.0.1:*", .bind = true};
+    zsock_t *pull = vx_sock_open(srv, &in, bound, sizeof bound, err, sizeof err);
+    ck_assert_msg(pull != NULL, "%s", err);
+    ck_assert_int_eq(zsock_mechanism(pull), ZMQ_CURVE);
+
+    char *got = s_exchange(pull, mallory, bound, 500, peer);
+    ck_assert_msg(got == NULL, "an unlisted key got a message through: %s", got);
+    got = s_exchange(pull, plain, bound, 500, peer);
+    ck_assert_msg(got == NULL, "a plain client got a message through: %s", got);
+    got = s_exchange(pull, alice, bound, 5000, peer);
+    ck_assert_ptr_nonnull(got);
+    ck_assert_str_eq(got, "hi");
+    ck_assert_str_eq(peer, "alice");
+    free(got);
+    zsock_destroy(&pull);
+    vx_socks_destroy(&plain);
+    vx_socks_destroy(&mallory);
+    vx_socks_destroy(&alice);
+    vx_socks_destroy(&srv);
+    free(dir);
+}
+END_TEST
+
+START_TEST(t_curve_key_errors_named)
+{
+    char *dir = s_keys();
+    char path[700], err[1024];
+    struct vx_sock_spec in = {.type = ZMQ_PULL, .endpoint = "tcp://127.0.0.1:*", .bind = true};
+    struct vx_sock_spec out = {.type = ZMQ_PUSH, .endpoint = "tcp://127.0.0.1:9"};
+
+    /* A client identity without a key file. */
+    vx_socks_t *nobody = s_secure_socks(dir, "required", "nobody");
+    ck_assert_ptr_null(vx_sock_open(nobody, &out, NULL, 0, err, sizeof err));
+    ck_assert_msg(strstr(err, "nobody.key") && strstr(err, "No such file"), "got: %s", err);
+    vx_socks_destroy(&nobody);
+
+    /* A secret key readable by others. */
+    snprintf(path, sizeof path, "%s/alice.key", dir);
+    ck_assert_int_eq(chmod(path, 0644), 0);
+    vx_socks_t *alice = s_secure_socks(dir, "required", "alice");
+    ck_assert_ptr_null(vx_sock_open(alice, &out, NULL, 0, err, sizeof err));
+    ck_assert_msg(strstr(err, "alice.key") && strstr(err, "owner only"), "got: %s", err);
+    vx_socks_destroy(&alice);
+    ck_assert_int_eq(chmod(path, 0600), 0);
+
+    /* A malformed key. */
+    snprintf(path, sizeof path, "%s/mallory.key", dir);
+    ck_assert_int_eq(vt_write_file(path, "curve\n    secret-key = \"short\"\n"), 0);
+    vx_socks_t *mal = s_secure_socks(dir, "required", "mallory");
+    ck_assert_ptr_null(vx_sock_open(mal, &out, NULL, 0, err, sizeof err));
+    ck_assert_msg(strstr(err, "mallory.key") && strstr(err, "secret-key"), "got: %s", err);
+    vx_socks_destroy(&mal);
+
+    /* A daemon whose server key is missing cannot bind. */
+    snprintf(path, sizeof path, "%s/server.key", dir);
+    ck_assert_int_eq(unlink(path), 0);
+    vx_socks_t *srv = s_secure_socks(dir, "required", "alice");
+    ck_assert_ptr_null(vx_sock_open(srv, &in, NULL, 0, err, sizeof err));
+    ck_assert_msg(strstr(err, "server.key"), "got: %s", err);
+    vx_socks_destroy(&srv);
+    free(dir);
+}
+END_TEST
+
+START_TEST(t_plain_loopback_only)
+{
+    vx_socks_t *plain = s_secure_socks("/nonexistent", "off", "");
+    char err[512], bound[256];
+    const char *refused[] = {"tcp://0.0.0.0:*", "tcp://*:*", "tcp://10.1.2.3:5550",
+                             "tcp://127.0.0.1:*,tcp://0.0.0.0:*", "udp://127.0.0.1:5"};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        struct vx_sock_spec s = {.type = ZMQ_PULL, .endpoint = refused[i], .bind = true};
+        ck_assert_ptr_null(vx_sock_open(plain, &s, NULL, 0, err, sizeof err));
+        ck_assert_msg(strstr(err, "security.curve is off"), "%s: got %s", refused[i], err);
+    }
+    char *dir = vt_tmpdir();
+    char ipc[700];
+    snprintf(ipc, sizeof ipc, "ipc://%s/s", dir);
+    const char *allowed[] = {"tcp://127.0.0.1:*", "tcp://127.1.2.3:*", ipc, "inproc://x"};
+    for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++) {
+        struct vx_sock_spec s = {.type = ZMQ_PULL, .endpoint = allowed[i], .bind = true};
+        zsock_t *z = vx_sock_open(plain, &s, bound, sizeof bound, err, sizeof err);
+        ck_assert_msg(z != NULL, "%s: %s", allowed[i], err);
+        ck_assert_int_eq(zsock_mechanism(z), ZMQ_NULL);
+        zsock_destroy(&z);
+    }
+    /* Connecting to a loopback name is fine too. */
+    struct vx_sock_spec c = {.type = ZMQ_PUSH, .endpoint = "tcp://localhost:9"};
+    zsock_t *z = vx_sock_open(plain, &c, NULL, 0, err, sizeof err);
+    ck_assert_msg(z != NULL, "%s", err);
+    zsock_destroy(&z);
+    vx_socks_destroy(&plain);
+    free(dir);
+}
+END_TEST
+
+START_TEST(t_security_section)
+{
+    char err[256];
+    ck_assert_msg(vx_config_check_table(&vx_cfg_security_section, err, sizeof err) == 0, "%s",
+                  err);
+    static const struct vx_cfg_section *const secs[] = {&vx_cfg_security_section};
+    setenv("VEXFS_SECURITY_CURVE", "maybe", 1);
+    vx_config_t *c = NULL;
+    ck_assert_int_eq(vx_config_load(&c, NULL, secs, 1, err, sizeof err), -EINVAL);
+    ck_assert_msg(strstr(err, "security.curve: expected required or off"), "got: %s", err);
+    unsetenv("VEXFS_SECURITY_CURVE");
+    ck_assert_int_eq(vx_config_load(&c, NULL, secs, 1, err, sizeof err), 0);
+    struct vx_security_config sc;
+    ck_assert_int_eq(vx_config_bind(c, &vx_cfg_security_section, &sc), 0);
+    ck_assert_str_eq(sc.curve, "required");
+    ck_assert_str_eq(sc.keys_dir, "/etc/vexfs/keys");
+    vx_config_destroy(&c);
+}
+END_TEST
+
+int
+main(void)
+{
+    Suite *s = suite_create("sock");
+    TCase *tc = tcase_create("factory");
+    tcase_add_test(tc, t_options_applied);
+    tcase_add_test(tc, t_subscribe);
+    tcase_add_test(tc, t_errors_name_endpoint);
+    tcase_add_test(tc, t_transport_section);
+    tcase_set_timeout(tc, 20);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("curve");
+    tcase_add_test(tc, t_curve_admits_listed_keys_only);
+    tcase_add_test(tc, t_curve_key_errors_named);
+    tcase_add_test(tc, t_plain_loopback_only);
+    tcase_add_test(tc, t_security_section);
+    tcase_set_timeout(tc, 20);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

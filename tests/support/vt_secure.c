@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The test process's security material, so tests run the suite as production does: CURVE on
+ * every ZeroMQ link, HTTPS on every REST server.
+ *
+ * Before main, each test program makes a folder with a CURVE key set (vexfsctl keys init's
+ * layout: server, one identity per program of the suite plus "test", all authorized) and a
+ * TLS set (vexfsctl certs init's: an authority, a server certificate for 127.0.0.1, localhost
+ * and ::1, client certificates "test" and "ctl"), and points VEXFS_SECURITY_KEYS_DIR and
+ * VEXFS_SECURITY_TLS_DIR at it. Daemons and tools the test starts inherit the environment. */
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vx_keys.h"
+#include "vx_sock.h"
+#include "vx_tls.h"
+#include "vx_test.h"
+
+static char s_root[256];
+static pid_t s_maker;
+static char s_keys[300];
+static char s_tls[300];
+
+static const char *const s_identities[] = {
+    "propagation", "routing", "coordinator", "automation", "analytics", "forwarder",
+    "fuse",        "watch",   "ctl",         "test",
+};
+
+static void
+s_die(const char *what, const char *err)
+{
+    fprintf(stderr, "test security material: %s: %s\n", what, err);
+    exit(99);
+}
+
+static void
+s_copy(const char *src, const char *dst)
+{
+    FILE *in = fopen(src, "r"), *out = fopen(dst, "w");
+    if (!in || !out) {
+        s_die(dst, strerror(errno));
+    }
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0) {
+        fwrite(buf, 1, n, out);
+    }
+    fclose(in);
+    fclose(out);
+}
+
+static void
+s_make(void)
+{
+    char err[1024], path[700], dst[800];
+    snprintf(s_root, sizeof s_root, "/tmp/vexfs-test-secure.XXXXXX");
+    if (!mkdtemp(s_root)) {
+        s_die(s_root, strerror(errno));
+    }
+    snprintf(s_keys, sizeof s_keys, "%s/keys", s_root);
+    snprintf(s_tls, sizeof s_tls, "%s/tls", s_root);
+    snprintf(path, sizeof path, "%s/authorized", s_keys);
+    if (mkdir(s_keys, 0700) < 0 || mkdir(path, 0700) < 0 || mkdir(s_tls, 0700) < 0) {
+        s_die(s_root, strerror(errno));
+    }
+    if (vx_keys_generate(s_keys, "server", err, sizeof err) < 0) {
+        s_die("server key", err);
+    }
+    for (size_t i = 0; i < sizeof s_identities / sizeof s_identities[0]; i++) {
+        if (vx_keys_generate(s_keys, s_identities[i], err, sizeof err) < 0) {
+            s_die(s_identities[i], err);
+        }
+        snprintf(path, sizeof path, "%s/%s.pub", s_keys, s_identities[i]);
+        snprintf(dst, sizeof dst, "%s/authorized/%s.pub", s_keys, s_identities[i]);
+        s_copy(path, dst);
+    }
+    const char *hosts[] = {"127.0.0.1", "localhost", "::1"};
+    if (vx_tls_make_ca(s_tls, "ca", err, sizeof err) < 0 ||
+        vx_tls_make_cert(s_tls, "server", "ca", hosts, 3, true, err, sizeof err) < 0 ||
+        vx_tls_make_cert(s_tls, "test", "ca", NULL, 0, false, err, sizeof err) < 0 ||
+        vx_tls_make_cert(s_tls, "ctl", "ca", NULL, 0, false, err, sizeof err) < 0) {
+        s_die("TLS certificates", err);
+    }
+    setenv("VEXFS_SECURITY_KEYS_DIR", s_keys, 1);
+    setenv("VEXFS_SECURITY_TLS_DIR", s_tls, 1);
+}
+
+static int
+cb_unlink(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* Only the process that made the folder removes it: Check's forked tests exit too. */
+static void
+cb_remove(void)
+{
+    if (getpid() == s_maker && s_root[0]) {
+        nftw(s_root, cb_unlink, 16, FTW_DEPTH | FTW_PHYS);
+    }
+}
+
+/* Before main, and before Check forks the tests: each test inherits the folder. */
+__attribute__((constructor)) static void
+cb_make_material(void)
+{
+    if (getenv("VT_NO_SECURITY_MATERIAL")) { /* programs that only want the helpers */
+        return;
+    }
+    s_make();
+    s_maker = getpid();
+    atexit(cb_remove);
+}
+
+const char *
+vt_keys_dir(void)
+{
+    return s_keys;
+}
+
+const char *
+vt_tls_dir(void)
+{
+    return s_tls;
+}
+
+zsock_t *
+vt_sock(int type, const char *endpoint, bool bind)
+{
+    static vx_socks_t *socks; /* one per test process (per forked test) */
+    static pid_t owner;
+    if (!socks || owner != getpid()) {
+        char err[512];
+        struct vx_transport_config tc = {1000, 0, 64 * 1024 * 1024 + 4096};
+        struct vx_security_config sc = {"required", s_keys, "test", "required", s_tls, false};
+        socks = vx_socks_new(&tc, &sc, "test", NULL, err, sizeof err);
+        owner = getpid();
+        if (!socks) {
+            s_die("socket factory", err);
+        }
+    }
+    char err[512];
+    struct vx_sock_spec spec = {.type = type, .endpoint = endpoint, .bind = bind,
+                                .subscribe = ""};
+    zsock_t *s = vx_sock_open(socks, &spec, NULL, 0, err, sizeof err);
+    if (!s) {
+        fprintf(stderr, "vt_sock %s: %s\n", endpoint, err);
+    }
+    return s;
+}
