@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "vx_clock.h"
+#include "vx_drop.h"
 #include "vx_event.h"
 #include "vx_kafka.h"
 #include "vx_log.h"
@@ -569,13 +570,13 @@ rt_outputs_new(const struct rt_outputs_opts *opts, vx_metrics_t *m, char *err, s
     rt_outputs_set_batching(o, 100, 1000 * VX_NS_PER_US);
     const char *help = "Events not forwarded, by reason.";
     o->drop_shutdown = vx_metrics_counter(m, "vexfs_events_dropped_total", help, "reason",
-                                          "shutdown", NULL);
+                                          vx_drop_names[VX_DROP_SHUTDOWN], NULL);
     o->drop_kafka = vx_metrics_counter(m, "vexfs_events_dropped_total", help, "reason",
-                                       "kafka_failed", NULL);
+                                       vx_drop_names[VX_DROP_KAFKA_FAILED], NULL);
     o->drop_full = vx_metrics_counter(m, "vexfs_events_dropped_total", help, "reason",
-                                      "boundary_full", NULL);
+                                      vx_drop_names[VX_DROP_BOUNDARY_FULL], NULL);
     o->drop_send = vx_metrics_counter(m, "vexfs_events_dropped_total", help, "reason",
-                                      "send_failed", NULL);
+                                      vx_drop_names[VX_DROP_SEND_FAILED], NULL);
     o->kafka_inflight = vx_metrics_gauge(m, "vexfs_kafka_inflight_messages",
                                          "Events queued for Kafka, not yet acknowledged.", NULL);
     bool need_kafka = false;
