@@ -81,8 +81,8 @@ static const struct vx_cfg_key s_keys[] = {
      "directory where the current rules and filters persist across restarts; empty: not "
      "persisted"},
     {"apply_timeout_ms", VX_CFG_INT, "10000", 100, 600000, false,
-     "longest a rule change waits for the loop to take the new set (it is blocked only while "
-     "every consumer of a boundary is full)"},
+     "longest a rule change waits for the loop to take the new set (it is held up only while "
+     "it waits for room in a full queue of a block-policy boundary)"},
     {"rest_bind", VX_CFG_STRING, "127.0.0.1", 0, 64, false, "address of the REST server"},
     {"rest_port", VX_CFG_INT, "8081", 0, 65535, false, "port of the REST server (0: any)"},
     {"shutdown_timeout_ms", VX_CFG_INT, "30000", 0, 600000, false,

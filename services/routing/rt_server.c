@@ -508,8 +508,9 @@ s_apply(rt_server_t *s, json_t *rules, json_t *filters, const char *origin, cons
         rt_store_abort(&txn);
         if (rc == -ETIMEDOUT) {
             s_result_error(out, 503, "busy",
-                           "the set was not applied: the loop did not take it within %d ms (a "
-                           "boundary's consumers are not taking events)",
+                           "the set was not applied: the loop did not take it within %d ms (it "
+                           "waits for room in a full queue of a block-policy boundary; /ready "
+                           "names it)",
                            s->apply_timeout_ms);
         } else if (rc == -ESHUTDOWN) {
             s_result_error(out, 503, "shutting_down", "the set was not applied: shutting down");
