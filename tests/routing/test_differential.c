@@ -870,10 +870,13 @@ START_TEST(t_anchored_sweep)
     pcre2_match_data *md = pcre2_match_data_create(4, NULL);
     unsigned long checks = 0, target_hits = 0, target_misses = 0, builds = 0;
     unsigned shape_i = 0;
-    for (unsigned k = 0; k < N_OF(kinds); k++)
-    for (unsigned plen = 1; plen <= 8; plen++)
-    for (unsigned cs = 0; cs < 2; cs++)
-    for (unsigned c = 0; c < SW_N_COMP; c++) {
+    /* Every kind x pattern length 1..8 x case mode x companion set, as one index. */
+    unsigned n_sets = (unsigned)(N_OF(kinds) * 8 * 2 * SW_N_COMP);
+    for (unsigned set = 0; set < n_sets; set++) {
+        unsigned c = set % SW_N_COMP;
+        unsigned cs = set / SW_N_COMP % 2;
+        unsigned plen = 1 + set / (SW_N_COMP * 2) % 8;
+        unsigned k = set / (SW_N_COMP * 2 * 8);
         unsigned fi = (plen + c) % 2;
         struct sw_pat pats[SW_MAX_RULES];
         unsigned np = 0;
