@@ -101,6 +101,24 @@ s_wait_metric(const struct rh_daemon *rt, const char *name, const char *boundary
     ck_abort_msg("%s{boundary=\"%s\"} is %.0f, expected at least %.0f", name, boundary, v, want);
 }
 
+/* Polls a gauge until it equals want (gauges follow the loop's turns, a moment behind the
+ * counters); fails with the last value after timeout_ms. */
+static void
+s_wait_gauge(const struct rh_daemon *rt, const char *name, const char *boundary, double want,
+             int timeout_ms)
+{
+    double v = -1;
+    for (int waited = 0; waited < timeout_ms; waited += 20) {
+        v = s_metric(rt, name, boundary);
+        if (v == want) {
+            return;
+        }
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    ck_abort_msg("%s{boundary=\"%s\"} is %.0f, expected %.0f", name, boundary, v, want);
+}
+
 static void
 s_expect_each_once(struct rh_collector *c, size_t n, const char *dir, const char *boundary)
 {
@@ -138,12 +156,11 @@ START_TEST(t_absent_consumer_others_receive_everything)
 
     /* The blocked boundary is named: /ready (200, degraded), metrics, /v1/stats, vexfsctl. */
     s_wait_degraded(&rt, "automation", 10000);
-    ck_assert_double_eq(s_metric(&rt, "vexfs_routing_boundary_queued_events", "automation"),
-                        (double)per);
+    s_wait_gauge(&rt, "vexfs_routing_boundary_queued_events", "automation", (double)per, 5000);
     /* Gauges follow the loop's turns (at most 100 ms behind /ready, which reads live). */
     s_wait_metric(&rt, "vexfs_routing_boundary_blocked", "automation", 1, 5000);
     ck_assert_double_eq(s_metric(&rt, "vexfs_routing_boundary_blocked", "coordinator"), 0);
-    ck_assert_double_eq(s_metric(&rt, "vexfs_routing_boundary_queued_events", "coordinator"), 0);
+    s_wait_gauge(&rt, "vexfs_routing_boundary_queued_events", "coordinator", 0, 5000);
     s_wait_metric(&rt, "vexfs_routing_boundary_blocked_seconds_total", "automation", 1, 10000);
     ck_assert_double_eq(s_metric(&rt, "vexfs_routing_boundary_blocked_seconds_total", "graph"),
                         0);
@@ -174,7 +191,7 @@ START_TEST(t_absent_consumer_others_receive_everything)
     ck_assert_uint_eq(rh_collect_wait(&late, per, 30000), per);
     s_expect_each_once(&late, n, "a/", "automation");
     s_wait_degraded(&rt, NULL, 10000);
-    ck_assert_double_eq(s_metric(&rt, "vexfs_routing_boundary_queued_events", "automation"), 0);
+    s_wait_gauge(&rt, "vexfs_routing_boundary_queued_events", "automation", 0, 5000);
     ck_assert_double_eq(rh_metric(&rt, "vexfs_events_dropped_total{reason=\"boundary_full\"}"),
                         0);
     rh_stop(&rt);
@@ -211,8 +228,7 @@ START_TEST(t_drop_policy_counts_exactly_what_it_dropped)
     ck_assert_double_eq(rh_metric(&rt, "vexfs_events_dropped_total{reason=\"boundary_full\"}"),
                         (double)(per - cap));
     ck_assert_double_eq(s_metric(&rt, "vexfs_routing_boundary_dropped_total", "coordinator"), 0);
-    ck_assert_double_eq(s_metric(&rt, "vexfs_routing_boundary_queued_events", "automation"),
-                        (double)cap);
+    s_wait_gauge(&rt, "vexfs_routing_boundary_queued_events", "automation", (double)cap, 5000);
     ck_assert_double_eq(s_metric(&rt, "vexfs_routing_boundary_queue_capacity", "automation"),
                         (double)cap);
     ck_assert_double_eq(s_metric(&rt, "vexfs_events_routed_total", "automation"), (double)cap);
@@ -261,7 +277,7 @@ START_TEST(t_full_block_queue_holds_routing_and_loses_nothing)
     /* Automation's queue fills after 100 of its events: routing waits for it (lossless), so
      * coordinator gets about as many and then nothing more until automation is read. */
     s_wait_degraded(&rt, "automation", 20000);
-    ck_assert_double_eq(s_metric(&rt, "vexfs_routing_boundary_queued_events", "automation"), 100);
+    s_wait_gauge(&rt, "vexfs_routing_boundary_queued_events", "automation", 100, 5000);
     ck_assert_uint_lt(atomic_load(&coord.total), per);
     rh_collect_start(&late, rh_out(&rt, "automation"), S_MAX);
     ck_assert_uint_eq(rh_collect_wait(&late, per, 30000), per);
@@ -366,8 +382,7 @@ START_TEST(t_kafka_boundary_queue_and_drop_policy)
                         (double)(per - cap));
     ck_assert_double_eq(rh_metric(&rt, "vexfs_events_dropped_total{reason=\"boundary_full\"}"),
                         (double)(per - cap));
-    ck_assert_double_eq(s_metric(&rt, "vexfs_routing_boundary_queued_events", "analytics"),
-                        (double)cap);
+    s_wait_gauge(&rt, "vexfs_routing_boundary_queued_events", "analytics", (double)cap, 5000);
     s_wait_degraded(&rt, "analytics", 10000);
     json_t *stats = NULL;
     ck_assert_int_eq(rh_call(&rt, "GET", "/v1/stats", NULL, &stats), 200);
