@@ -1,14 +1,29 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Benchmarks of a real 3-node vexfs-coordinator cluster on loopback, data on disk with
- * libraft's fsync on every append, beside a 3-member etcd cluster measured the same way in the
- * same run (when etcd is installed):
- *   1. commit latency p50/p99: sequential single-event POSTs to the leader, each answered
- *      only after the entry is committed and applied;
- *   2. throughput: batches of 100 events from 4 client threads, one raft entry per batch (for
- *      etcd: one transaction of 100 puts through the JSON gateway, also one raft entry).
- * Each figure is the median of 3 runs with min and max.
- * Usage: bench_coordinator [SEQUENTIAL] [BATCHES_PER_THREAD] (defaults 1000 and 100);
- * programs from $VX_BIN_DIR; data under $VX_BENCH_DIR (default /tmp). */
+/* The coordinator beside etcd, measured in the same run by the same load generator.
+ *
+ * Method. A 3-node vexfs-coordinator cluster and a 3-member etcd cluster (Debian's
+ * etcd-server 3.4) run side by side on loopback for the whole run, data on disk under
+ * $VX_BENCH_DIR (default /tmp) with fsync on in both: libraft writes its log with O_DIRECT and
+ * a sync per append, etcd fsyncs its WAL (its default). Both are driven by this program over
+ * the same transport, HTTP/1.1 with JSON and kept-alive libcurl connections, sent to each
+ * cluster's leader: the coordinator's REST API, and etcd's JSON gateway (/v3/kv/put,
+ * /v3/kv/txn, /v3/kv/range). Request bodies are built before the clock starts. Each value is
+ * the same small document in both ({"n": serial, "size": "4096"}), on 1000 keys. Runs are
+ * interleaved: coordinator then etcd, three times, so that load on the shared machine falls
+ * on both alike; each figure is the median of the three runs, with min and max, and the ratio
+ * of the medians.
+ *   1. commit latency: sequential single writes from one client, p50 and p99;
+ *   2. batched write throughput: 4 clients each sending batches of 100 writes, one request
+ *      per batch (coordinator: an array of 100 events, one raft entry or part of a group
+ *      entry; etcd: one transaction of 100 puts, one raft entry), events per second and the
+ *      p99 of the batch requests;
+ *   3. linearizable reads (the coordinator's default, read index; etcd's default range, also
+ *      read index): latency from one client (p50, p99) and throughput from 8 clients;
+ *   4. leader-local reads (?consistency=leader) beside etcd's serializable reads
+ *      ("serializable": true, answered from the member's local state), the same figures.
+ * Usage: bench_coordinator [SEQUENTIAL] [BATCHES_PER_CLIENT] [READS_PER_CLIENT]
+ * (defaults 1000, 100, 1000); programs from $VX_BIN_DIR. Without etcd installed the
+ * coordinator is measured alone and the missing peer is said. */
 #include <curl/curl.h>
 #include <jansson.h>
 #include <math.h>
@@ -26,8 +41,10 @@
 
 #define N_NODES 3
 #define BATCH 100
-#define THREADS 4
+#define WRITERS 4
+#define READERS 8
 #define REPS 3
+#define KEYS 1000
 #define TOKEN "bench-token"
 
 /* ---- HTTP --------------------------------------------------------------------------------- */
@@ -69,13 +86,17 @@ s_client_fini(struct client *c)
     curl_slist_free_all(c->headers);
 }
 
-/* POSTs body to url; returns the HTTP status (0 on transport failure). */
+/* POSTs body to url (body NULL: GET); returns the HTTP status (0 on transport failure). */
 static long
-s_post(struct client *c, const char *url, const char *body)
+s_send(struct client *c, const char *url, const char *body)
 {
     curl_easy_setopt(c->curl, CURLOPT_URL, url);
-    curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+    if (body) {
+        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+    } else {
+        curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
+    }
     if (curl_easy_perform(c->curl) != CURLE_OK) {
         return 0;
     }
@@ -86,25 +107,41 @@ s_post(struct client *c, const char *url, const char *body)
 
 /* ---- the two systems ---------------------------------------------------------------------- */
 
-/* What a workload needs from a system: where to send, and how to build a request body of n
- * events (n == 1: a single write; n > 1: one batch) numbered from serial. */
+/* A request: a URL (relative to the system's leader) and a body (NULL for a GET). */
+struct req {
+    char *path;
+    char *body;
+};
+
+/* What a workload needs from a system: where to send, and how to build each request. */
 struct target {
     const char *name;
     char url[128];
     bool token;
-    char *(*body)(uint64_t serial, size_t n);
+    /* n == 1: a single write; n > 1: a batch of n. */
+    struct req (*write)(uint64_t serial, size_t n);
+    /* consistent: linearizable; else leader-local (coordinator) / serializable (etcd). */
+    struct req (*read)(uint64_t serial, bool consistent);
+    const char *consistent_name, *local_name;
 };
 
 static char *
-s_coord_body(uint64_t serial, size_t n)
+s_dump(json_t *doc)
+{
+    char *s = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    return s;
+}
+
+static struct req
+s_coord_write(uint64_t serial, size_t n)
 {
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++) {
-        char path[64], v[32];
-        snprintf(path, sizeof path, "/bench/f%llu", (unsigned long long)((serial + i) % 1000));
+        char path[64], v[32], id[40];
+        snprintf(path, sizeof path, "/bench/f%llu", (unsigned long long)((serial + i) % KEYS));
         snprintf(v, sizeof v, "%llu", (unsigned long long)(serial + i));
         /* Explicit ids make a retried batch idempotent: the copy that committed is skipped. */
-        char id[40];
         snprintf(id, sizeof id, "00000000-0000-7000-8000-%012llx",
                  (unsigned long long)(serial + i));
         json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:{s:s, s:s}}", "id", id, "type",
@@ -112,10 +149,17 @@ s_coord_body(uint64_t serial, size_t n)
                                            "size", "4096"));
     }
     json_t *doc = n == 1 ? json_incref(json_array_get(a, 0)) : json_incref(a);
-    char *s = json_dumps(doc, JSON_COMPACT);
-    json_decref(doc);
     json_decref(a);
-    return s;
+    return (struct req){strdup("/v1/events"), s_dump(doc)};
+}
+
+static struct req
+s_coord_read(uint64_t serial, bool consistent)
+{
+    char path[96];
+    snprintf(path, sizeof path, "/v1/state/bench/f%llu%s", (unsigned long long)(serial % KEYS),
+             consistent ? "" : "?consistency=leader");
+    return (struct req){strdup(path), NULL};
 }
 
 /* etcd's gateway takes base64 keys and values. */
@@ -140,35 +184,56 @@ s_b64(const char *in, char *out)
     out[o] = '\0';
 }
 
+static void
+s_etcd_key(uint64_t serial, char *k64)
+{
+    char key[64];
+    snprintf(key, sizeof key, "/bench/f%llu", (unsigned long long)(serial % KEYS));
+    s_b64(key, k64);
+}
+
 /* The same content as a coordinator event: key = path, value = a small JSON document. */
 static json_t *
 s_etcd_put(uint64_t serial)
 {
-    char key[64], val[128], k64[128], v64[200];
-    snprintf(key, sizeof key, "/bench/f%llu", (unsigned long long)(serial % 1000));
+    char val[128], k64[128], v64[200];
+    s_etcd_key(serial, k64);
     snprintf(val, sizeof val, "{\"type\":\"filesystem_write\",\"n\":\"%llu\",\"size\":\"4096\"}",
              (unsigned long long)serial);
-    s_b64(key, k64);
     s_b64(val, v64);
     return json_pack("{s:s, s:s}", "key", k64, "value", v64);
 }
 
-static char *
-s_etcd_body(uint64_t serial, size_t n)
+static struct req
+s_etcd_write(uint64_t serial, size_t n)
 {
-    json_t *doc;
     if (n == 1) {
-        doc = s_etcd_put(serial);
-    } else {
-        json_t *ops = json_array();
-        for (size_t i = 0; i < n; i++) {
-            json_array_append_new(ops, json_pack("{s:o}", "request_put", s_etcd_put(serial + i)));
-        }
-        doc = json_pack("{s:o}", "success", ops);
+        return (struct req){strdup("/v3/kv/put"), s_dump(s_etcd_put(serial))};
     }
-    char *s = json_dumps(doc, JSON_COMPACT);
-    json_decref(doc);
-    return s;
+    json_t *ops = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(ops, json_pack("{s:o}", "request_put", s_etcd_put(serial + i)));
+    }
+    return (struct req){strdup("/v3/kv/txn"), s_dump(json_pack("{s:o}", "success", ops))};
+}
+
+static struct req
+s_etcd_read(uint64_t serial, bool consistent)
+{
+    char k64[128];
+    s_etcd_key(serial, k64);
+    json_t *doc = json_pack("{s:s}", "key", k64);
+    if (!consistent) {
+        json_object_set_new(doc, "serializable", json_true());
+    }
+    return (struct req){strdup("/v3/kv/range"), s_dump(doc)};
+}
+
+static void
+s_req_fini(struct req *r)
+{
+    free(r->path);
+    free(r->body);
 }
 
 /* ---- workloads ---------------------------------------------------------------------------- */
@@ -180,33 +245,37 @@ cb_cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+static double
+s_pct(double *v, size_t n, double q)
+{
+    qsort(v, n, sizeof *v, cb_cmp);
+    return v[(size_t)(q * (double)(n - 1))];
+}
+
 static uint64_t s_serial = 1;
 
-/* Sequential single writes; fills p50 and p99 in ms. Returns 0, or -1 when a write failed. */
+/* Sequential requests from one client; p50 and p99 in ms. Returns 0, or -1 when one failed. */
 static int
-s_latency(const struct target *t, const char *path, size_t n, double *p50, double *p99)
+s_latency(const struct target *t, struct req *reqs, size_t n, double *p50, double *p99)
 {
-    char url[256];
-    snprintf(url, sizeof url, "%s%s", t->url, path);
     struct client c;
     s_client_init(&c, t->token);
     double *lat = calloc(n, sizeof *lat);
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
-        char *body = t->body(s_serial++, 1);
+        char url[256];
+        snprintf(url, sizeof url, "%s%s", t->url, reqs[i].path);
         uint64_t t0 = vx_mono_ns();
-        long st = s_post(&c, url, body);
+        long st = s_send(&c, url, reqs[i].body);
         lat[i] = (double)(vx_mono_ns() - t0) / 1e6;
-        free(body);
         if (st != 200) {
-            fprintf(stderr, "bench: %s: single write answered %ld\n", t->name, st);
+            fprintf(stderr, "bench: %s: %s answered %ld\n", t->name, reqs[i].path, st);
             rc = -1;
             break;
         }
     }
-    qsort(lat, n, sizeof *lat, cb_cmp);
-    *p50 = lat[n / 2];
-    *p99 = lat[(size_t)(0.99 * (double)(n - 1))];
+    *p99 = s_pct(lat, n, 0.99);
+    *p50 = s_pct(lat, n, 0.50);
     free(lat);
     s_client_fini(&c);
     return rc;
@@ -214,12 +283,11 @@ s_latency(const struct target *t, const char *path, size_t n, double *p50, doubl
 
 struct worker {
     const struct target *t;
-    const char *url;
-    char **bodies;
+    struct req *reqs;
     size_t n;
-    size_t failed;
-    size_t retried;
-    long last_refusal; /* HTTP status of the last refused batch */
+    double *lat;
+    size_t failed, retried;
+    long last_refusal; /* HTTP status of the last refused request */
     pthread_t thread;
 };
 
@@ -229,102 +297,152 @@ s_worker_main(void *arg)
     struct worker *w = arg;
     struct client c;
     s_client_init(&c, w->t->token);
-    /* A refused batch (503 while the leader believes itself cut off, 504) is sent again, as
-     * a client would, for up to 10 s; the time spent counts against the throughput. */
+    /* A refused request (a 503 while leadership is checked, a 504) is sent again, as a client
+     * would, for up to 10 s; the time spent counts against the throughput. */
     for (size_t i = 0; i < w->n; i++) {
-        uint64_t deadline = vx_mono_ns() + 10 * VX_NS_PER_S;
+        char url[256];
+        snprintf(url, sizeof url, "%s%s", w->t->url, w->reqs[i].path);
+        uint64_t t0 = vx_mono_ns(), deadline = t0 + 10 * VX_NS_PER_S;
         long st;
-        while ((st = s_post(&c, w->url, w->bodies[i])) != 200 && vx_mono_ns() < deadline) {
+        while ((st = s_send(&c, url, w->reqs[i].body)) != 200 && vx_mono_ns() < deadline) {
             w->retried++;
             w->last_refusal = st;
             usleep(1000);
         }
-        if (st != 200) {
-            w->failed++;
-        }
+        w->lat[i] = (double)(vx_mono_ns() - t0) / 1e6;
+        w->failed += st != 200;
     }
     s_client_fini(&c);
     return NULL;
 }
 
-/* Batches of BATCH from THREADS clients; events per second, NAN when a batch failed. Bodies
- * are built before the clock starts, so only the servers are timed. */
-static double
-s_throughput(const struct target *t, const char *path, size_t per_thread)
+/* k clients, each sending its share of reqs; fills the rate (requests/s) and the p99 of the
+ * requests in ms. Returns 0 or -1 when a request failed. */
+static int
+s_concurrent(const struct target *t, struct req *reqs, size_t k, size_t per, double *rate,
+             double *p99)
 {
-    char url[256];
-    snprintf(url, sizeof url, "%s%s", t->url, path);
-    struct worker w[THREADS];
-    for (int k = 0; k < THREADS; k++) {
-        w[k] = (struct worker){.t = t, .url = url, .n = per_thread};
-        w[k].bodies = calloc(per_thread, sizeof(char *));
-        for (size_t i = 0; i < per_thread; i++) {
-            w[k].bodies[i] = t->body(s_serial, BATCH);
-            s_serial += BATCH;
-        }
+    struct worker *w = calloc(k, sizeof *w);
+    double *lat = calloc(k * per, sizeof *lat);
+    for (size_t i = 0; i < k; i++) {
+        w[i] = (struct worker){.t = t, .reqs = reqs + i * per, .n = per, .lat = lat + i * per};
     }
     uint64_t t0 = vx_mono_ns();
-    for (int k = 0; k < THREADS; k++) {
-        pthread_create(&w[k].thread, NULL, s_worker_main, &w[k]);
+    for (size_t i = 0; i < k; i++) {
+        pthread_create(&w[i].thread, NULL, s_worker_main, &w[i]);
     }
     size_t failed = 0, retried = 0;
     long refusal = 0;
-    for (int k = 0; k < THREADS; k++) {
-        pthread_join(w[k].thread, NULL);
-        failed += w[k].failed;
-        retried += w[k].retried;
-        refusal = w[k].last_refusal ? w[k].last_refusal : refusal;
-    }
-    if (retried) {
-        printf("  (%s: %zu batch sends refused and retried, last with HTTP %ld)\n", t->name,
-               retried, refusal);
+    for (size_t i = 0; i < k; i++) {
+        pthread_join(w[i].thread, NULL);
+        failed += w[i].failed;
+        retried += w[i].retried;
+        refusal = w[i].last_refusal ? w[i].last_refusal : refusal;
     }
     double secs = (double)(vx_mono_ns() - t0) / 1e9;
-    for (int k = 0; k < THREADS; k++) {
-        for (size_t i = 0; i < per_thread; i++) {
-            free(w[k].bodies[i]);
-        }
-        free(w[k].bodies);
+    if (retried) {
+        printf("  (%s: %zu sends refused and retried, last with HTTP %ld)\n", t->name, retried,
+               refusal);
     }
+    *rate = (double)(k * per) / secs;
+    *p99 = s_pct(lat, k * per, 0.99);
+    free(lat);
+    free(w);
     if (failed) {
-        fprintf(stderr, "bench: %s: %zu batches failed\n", t->name, failed);
-        return NAN;
+        fprintf(stderr, "bench: %s: %zu requests failed\n", t->name, failed);
+        return -1;
     }
-    return (double)(THREADS * per_thread * BATCH) / secs;
-}
-
-struct figures {
-    double p50[REPS], p99[REPS], tput[REPS];
-};
-
-static int
-s_measure(const struct target *t, const char *single_path, const char *batch_path, size_t seq,
-          size_t per_thread, struct figures *f)
-{
-    for (int r = 0; r < REPS; r++) {
-        if (s_latency(t, single_path, seq, &f->p50[r], &f->p99[r]) < 0) {
-            return -1;
-        }
-        f->tput[r] = s_throughput(t, batch_path, per_thread);
-        printf("  run %d: %-11s p50 %.2f ms, p99 %.2f ms, %.0f events/s in batches\n", r + 1,
-               t->name, f->p50[r], f->p99[r], f->tput[r]);
-        fflush(stdout);
-    }
-    qsort(f->p50, REPS, sizeof(double), cb_cmp);
-    qsort(f->p99, REPS, sizeof(double), cb_cmp);
-    qsort(f->tput, REPS, sizeof(double), cb_cmp);
     return 0;
 }
 
-static void
-s_report(const char *name, const struct figures *f)
+/* ---- one run of every workload ------------------------------------------------------------- */
+
+enum {
+    F_W_P50,
+    F_W_P99,
+    F_TPUT,
+    F_TPUT_P99,
+    F_LR_P50,
+    F_LR_P99,
+    F_LR_RATE,
+    F_SR_P50,
+    F_SR_P99,
+    F_SR_RATE,
+    F_N,
+};
+
+struct figures {
+    double v[F_N][REPS];
+};
+
+struct sizes {
+    size_t seq, per_writer, per_reader;
+};
+
+static struct req *
+s_build(size_t n, struct req (*fn)(uint64_t, size_t), size_t batch)
 {
-    printf("latency     %-11s p50 %.2f ms (min %.2f, max %.2f), p99 %.2f ms (min %.2f, max "
-           "%.2f), median of %d\n",
-           name, f->p50[1], f->p50[0], f->p50[2], f->p99[1], f->p99[0], f->p99[2], REPS);
-    printf("throughput  %-11s %.0f events/s (min %.0f, max %.0f), batches of %d from %d "
-           "clients, median of %d\n",
-           name, f->tput[1], f->tput[0], f->tput[2], BATCH, THREADS, REPS);
+    struct req *r = calloc(n, sizeof *r);
+    for (size_t i = 0; i < n; i++) {
+        r[i] = fn(s_serial, batch);
+        s_serial += batch;
+    }
+    return r;
+}
+
+static struct req *
+s_build_reads(const struct target *t, size_t n, bool consistent)
+{
+    struct req *r = calloc(n, sizeof *r);
+    for (size_t i = 0; i < n; i++) {
+        r[i] = t->read((uint64_t)(i * 7919u), consistent);
+    }
+    return r;
+}
+
+static void
+s_free_reqs(struct req *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        s_req_fini(&r[i]);
+    }
+    free(r);
+}
+
+/* Why long: the four workloads of one run in order, each with its requests built first. */
+static int
+s_run(const struct target *t, const struct sizes *z, struct figures *f, int rep)
+{
+    int rc = 0;
+    double *v[F_N];
+    for (int i = 0; i < F_N; i++) {
+        v[i] = &f->v[i][rep];
+    }
+    struct req *r = s_build(z->seq, t->write, 1);
+    rc |= s_latency(t, r, z->seq, v[F_W_P50], v[F_W_P99]);
+    s_free_reqs(r, z->seq);
+    r = s_build(WRITERS * z->per_writer, t->write, BATCH);
+    double reqs_per_s = 0;
+    rc |= s_concurrent(t, r, WRITERS, z->per_writer, &reqs_per_s, v[F_TPUT_P99]);
+    *v[F_TPUT] = reqs_per_s * BATCH;
+    s_free_reqs(r, WRITERS * z->per_writer);
+    for (int consistent = 1; consistent >= 0; consistent--) {
+        int base = consistent ? F_LR_P50 : F_SR_P50;
+        r = s_build_reads(t, z->per_reader, consistent);
+        rc |= s_latency(t, r, z->per_reader, v[base], v[base + 1]);
+        s_free_reqs(r, z->per_reader);
+        r = s_build_reads(t, READERS * z->per_reader, consistent);
+        double p99;
+        rc |= s_concurrent(t, r, READERS, z->per_reader, v[base + 2], &p99);
+        s_free_reqs(r, READERS * z->per_reader);
+    }
+    printf("  run %d: %-11s write p50 %.2f p99 %.2f ms | %.0f events/s batched (p99 %.1f ms) | "
+           "%s read p50 %.2f p99 %.2f ms, %.0f/s | %s read p50 %.2f p99 %.2f ms, %.0f/s\n",
+           rep + 1, t->name, *v[F_W_P50], *v[F_W_P99], *v[F_TPUT], *v[F_TPUT_P99],
+           t->consistent_name, *v[F_LR_P50], *v[F_LR_P99], *v[F_LR_RATE], t->local_name,
+           *v[F_SR_P50], *v[F_SR_P99], *v[F_SR_RATE]);
+    fflush(stdout);
+    return rc ? -1 : 0;
 }
 
 /* ---- starting the clusters ---------------------------------------------------------------- */
@@ -414,8 +532,7 @@ s_etcd_installed(void)
     return access("/usr/bin/etcd", X_OK) == 0;
 }
 
-/* Starts 3 etcd members on loopback; the client URL of member 1 (any member forwards a write
- * to the leader, as a coordinator follower does not: the URL of the leader is found below). */
+/* Starts 3 etcd members on loopback and finds the leader's client URL. */
 static int
 s_etcd_start(const char *dir, struct target *t)
 {
@@ -450,27 +567,25 @@ s_etcd_start(const char *dir, struct target *t)
         s_pids[s_npids++] = vt_spawn(argv, NULL, log);
     }
     /* Ready when a write through member 1 commits; then find the leader's client URL. */
-    struct target probe = *t;
-    snprintf(probe.url, sizeof probe.url, "http://127.0.0.1:%u", (unsigned)client[0]);
+    snprintf(t->url, sizeof t->url, "http://127.0.0.1:%u", (unsigned)client[0]);
     struct client c;
     s_client_init(&c, false);
     char url[256];
-    snprintf(url, sizeof url, "%s/v3/kv/put", probe.url);
-    char *body = s_etcd_body(0, 1);
+    snprintf(url, sizeof url, "%s/v3/kv/put", t->url);
+    struct req probe = s_etcd_write(0, 1);
     bool up = false;
     for (int i = 0; i < 300 && !up; i++) {
-        up = s_post(&c, url, body) == 200;
+        up = s_send(&c, url, probe.body) == 200;
         if (!up) {
             usleep(100 * 1000);
         }
     }
-    free(body);
+    s_req_fini(&probe);
     s_client_fini(&c);
     if (!up) {
         fprintf(stderr, "bench: etcd did not start; logs in %s\n", dir);
         return -1;
     }
-    *t = probe;
     for (int i = 0; i < N_NODES; i++) {
         struct vt_http_result r;
         if (vt_http("POST", client[i], "/v3/maintenance/status", "{}", 2, NULL, &r) == 0 &&
@@ -489,13 +604,73 @@ s_etcd_start(const char *dir, struct target *t)
     return 0;
 }
 
+/* Writes every key once, so that reads find them. */
+static int
+s_prefill(const struct target *t)
+{
+    struct req *r = s_build(KEYS / BATCH, t->write, BATCH);
+    double rate, p99;
+    int rc = s_concurrent(t, r, 1, KEYS / BATCH, &rate, &p99);
+    s_free_reqs(r, KEYS / BATCH);
+    return rc;
+}
+
+/* ---- report ------------------------------------------------------------------------------- */
+
+static double
+s_med(struct figures *f, int k, double *lo, double *hi)
+{
+    qsort(f->v[k], REPS, sizeof(double), cb_cmp);
+    *lo = f->v[k][0];
+    *hi = f->v[k][REPS - 1];
+    return f->v[k][REPS / 2];
+}
+
+static void
+s_line(const char *what, const char *unit, struct figures *c, struct figures *e, int k,
+       bool higher_better)
+{
+    double clo, chi, elo, ehi;
+    double cm = s_med(c, k, &clo, &chi);
+    if (!e) {
+        printf("%-44s coordinator %9.2f %s (min %.2f, max %.2f); etcd not measured\n", what, cm,
+               unit, clo, chi);
+        return;
+    }
+    double em = s_med(e, k, &elo, &ehi);
+    printf("%-44s coordinator %9.2f %s (min %.2f, max %.2f)  etcd %9.2f %s (min %.2f, max %.2f)"
+           "  ratio %.2f (%s is better)\n",
+           what, cm, unit, clo, chi, em, unit, elo, ehi, cm / em,
+           higher_better ? "higher" : "lower");
+}
+
+static void
+s_report(struct figures *c, struct figures *e)
+{
+    printf("== medians of %d runs (coordinator / etcd = ratio)\n", REPS);
+    s_line("commit latency p50 (sequential writes)", "ms", c, e, F_W_P50, false);
+    s_line("commit latency p99 (sequential writes)", "ms", c, e, F_W_P99, false);
+    s_line("batched write throughput (4 x 100)", "ev/s", c, e, F_TPUT, true);
+    s_line("batched write request p99", "ms", c, e, F_TPUT_P99, false);
+    s_line("linearizable read p50 (one client)", "ms", c, e, F_LR_P50, false);
+    s_line("linearizable read p99 (one client)", "ms", c, e, F_LR_P99, false);
+    s_line("linearizable reads/s (8 clients)", "r/s", c, e, F_LR_RATE, true);
+    s_line("leader / serializable read p50", "ms", c, e, F_SR_P50, false);
+    s_line("leader / serializable read p99", "ms", c, e, F_SR_P99, false);
+    s_line("leader / serializable reads/s (8 clients)", "r/s", c, e, F_SR_RATE, true);
+}
+
 int
 main(int argc, char **argv)
 {
-    size_t seq = argc > 1 ? strtoull(argv[1], NULL, 10) : 1000;
-    size_t per_thread = argc > 2 ? strtoull(argv[2], NULL, 10) : 100;
-    if (seq < 10 || per_thread < 1) {
-        fprintf(stderr, "usage: bench_coordinator [SEQUENTIAL >= 10] [BATCHES_PER_THREAD >= 1]\n");
+    struct sizes z = {
+        .seq = argc > 1 ? strtoull(argv[1], NULL, 10) : 1000,
+        .per_writer = argc > 2 ? strtoull(argv[2], NULL, 10) : 100,
+        .per_reader = argc > 3 ? strtoull(argv[3], NULL, 10) : 1000,
+    };
+    if (z.seq < 10 || z.per_writer < 1 || z.per_reader < 10) {
+        fprintf(stderr, "usage: bench_coordinator [SEQUENTIAL >= 10] [BATCHES_PER_CLIENT >= 1] "
+                        "[READS_PER_CLIENT >= 10]\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -510,46 +685,40 @@ main(int argc, char **argv)
     if (statfs(dir, &sfs) == 0) {
         fs = sfs.f_type == 0x01021994 ? "tmpfs (fsync costs nothing)" : "disk";
     }
-    printf("== coordinator: 3 nodes on loopback, data in %s (%s), %zu sequential writes and "
-           "%d x %zu batches of %d per run\n",
-           dir, fs, seq, THREADS, per_thread, BATCH);
-
-    struct target coord = {.name = "coordinator", .token = true, .body = s_coord_body};
-    struct figures fc, fe;
-    if (s_coord_start(dir, &coord) < 0) {
-        s_stop_all();
-        return 1;
+    bool with_etcd = s_etcd_installed();
+    printf("== coordinator%s: 3 nodes each on loopback, data in %s (%s); per run %zu sequential "
+           "writes, %d x %zu batches of %d, %zu sequential and %d x %zu concurrent reads of "
+           "each kind\n",
+           with_etcd ? " and etcd" : "", dir, fs, z.seq, WRITERS, z.per_writer, BATCH,
+           z.per_reader, READERS, z.per_reader);
+    struct target coord = {.name = "coordinator", .token = true, .write = s_coord_write,
+                           .read = s_coord_read, .consistent_name = "linearizable",
+                           .local_name = "leader"};
+    struct target etcd = {.name = "etcd", .token = false, .write = s_etcd_write,
+                          .read = s_etcd_read, .consistent_name = "linearizable",
+                          .local_name = "serializable"};
+    int rc = 1;
+    struct figures fc = {0}, fe = {0};
+    if (s_coord_start(dir, &coord) < 0 || s_prefill(&coord) < 0) {
+        goto out;
     }
-    int rc = s_measure(&coord, "/v1/events", "/v1/events", seq, per_thread, &fc);
+    if (with_etcd && (s_etcd_start(dir, &etcd) < 0 || s_prefill(&etcd) < 0)) {
+        goto out;
+    }
+    for (int rep = 0; rep < REPS; rep++) {
+        if (s_run(&coord, &z, &fc, rep) < 0 || (with_etcd && s_run(&etcd, &z, &fe, rep) < 0)) {
+            goto out;
+        }
+    }
+    s_report(&fc, with_etcd ? &fe : NULL);
+    if (!with_etcd) {
+        printf("etcd: not measured, etcd-server is not installed (scripts/install-deps.sh "
+               "installs it)\n");
+    }
+    rc = 0;
+out:
     s_stop_all();
-    if (rc < 0) {
-        return 1;
-    }
-    s_report("coordinator", &fc);
-
-    if (!s_etcd_installed()) {
-        printf("etcd        not measured: etcd-server is not installed (apt-get install -y "
-               "--no-install-recommends etcd-server etcd-client)\n");
-        free(dir);
-        return 0;
-    }
-    struct target etcd = {.name = "etcd", .token = false, .body = s_etcd_body};
-    if (s_etcd_start(dir, &etcd) < 0) {
-        s_stop_all();
-        free(dir);
-        return 1;
-    }
-    rc = s_measure(&etcd, "/v3/kv/put", "/v3/kv/txn", seq, per_thread, &fe);
-    s_stop_all();
-    if (rc < 0) {
-        free(dir);
-        return 1;
-    }
-    s_report("etcd", &fe);
-    printf("ratio       coordinator / etcd: p50 latency %.2f, p99 latency %.2f (lower is "
-           "faster), batched throughput %.2f (higher is faster)\n",
-           fc.p50[1] / fe.p50[1], fc.p99[1] / fe.p99[1], fc.tput[1] / fe.tput[1]);
     free(dir);
     curl_global_cleanup();
-    return 0;
+    return rc;
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,6 +25,8 @@
 
 struct vx_audit {
     pthread_mutex_t mu;
+    pthread_cond_t synced; /* signalled when syncing drops to 0 */
+    unsigned syncing;      /* appenders syncing outside the lock: the fd must stay open */
     char path[4096];
     char service[128];
     int fd;
@@ -137,16 +140,14 @@ s_write(vx_audit_t *a, json_t *line)
         return -ENOMEM;
     }
     size_t n = strlen(text);
-    char *buf = vx_malloc(n + 1);
-    memcpy(buf, text, n);
-    buf[n] = '\n';
-    ssize_t w = write(a->fd, buf, n + 1);
+    /* One write for the line and its newline: concurrent readers never see half a line. */
+    struct iovec iov[2] = {{text, n}, {(void *)"\n", 1}};
+    ssize_t w = writev(a->fd, iov, 2);
     int rc = w == (ssize_t)(n + 1) ? 0 : -EIO;
     if (rc == 0) {
         vx_sha256_hex(text, n, a->prev);
         a->size += n + 1;
     }
-    free(buf);
     free(text);
     return rc;
 }
@@ -176,7 +177,6 @@ s_checkpoint(vx_audit_t *a)
                                                    "public_key", a->pk_hex));
     int rc = s_write(a, o);
     json_decref(o);
-    fdatasync(a->fd);
     a->since_checkpoint = 0;
     a->last_checkpoint = vx_mono_ns();
     return rc;
@@ -187,6 +187,10 @@ static int
 s_rotate(vx_audit_t *a)
 {
     s_checkpoint(a);
+    while (a->syncing) {
+        pthread_cond_wait(&a->synced, &a->mu);
+    }
+    fdatasync(a->fd);
     char old[4200];
     snprintf(old, sizeof old, "%s.%llu-%llu", a->path, (unsigned long long)a->first_seq,
              (unsigned long long)a->seq);
@@ -262,6 +266,7 @@ vx_audit_open(const struct vx_audit_opts *o, char *err, size_t errlen)
     vx_crypto_init();
     vx_audit_t *a = vx_calloc(1, sizeof *a);
     pthread_mutex_init(&a->mu, NULL);
+    pthread_cond_init(&a->synced, NULL);
     a->fd = -1;
     snprintf(a->path, sizeof a->path, "%s", o->path);
     snprintf(a->service, sizeof a->service, "%s", o->service ? o->service : "");
@@ -292,6 +297,7 @@ vx_audit_open(const struct vx_audit_opts *o, char *err, size_t errlen)
     return a;
 fail:
     sodium_memzero(a->sk, sizeof a->sk);
+    pthread_cond_destroy(&a->synced);
     pthread_mutex_destroy(&a->mu);
     free(a);
     return NULL;
@@ -306,9 +312,11 @@ vx_audit_close(vx_audit_t **ap)
     vx_audit_t *a = *ap;
     if (a->fd >= 0) {
         s_checkpoint(a);
+        fdatasync(a->fd);
         close(a->fd);
     }
     sodium_memzero(a->sk, sizeof a->sk);
+    pthread_cond_destroy(&a->synced);
     pthread_mutex_destroy(&a->mu);
     vx_free(ap);
 }
@@ -344,14 +352,32 @@ vx_audit_append(vx_audit_t *a, const struct vx_audit_record *r)
     s_set_str(o, "detail", r->detail);
     int rc = s_write(a, o);
     json_decref(o);
+    bool synced = false;
     if (rc == 0 && (++a->since_checkpoint >= a->checkpoint_lines ||
                     vx_mono_ns() - a->last_checkpoint >= a->checkpoint_ns)) {
         rc = s_checkpoint(a);
+        synced = true;
     }
     if (rc == 0 && a->size >= a->max_bytes) {
         rc = s_rotate(a);
     }
+    int fd = a->fd;
+    if (synced) {
+        a->syncing++; /* a rotation waits before it closes fd */
+    }
     pthread_mutex_unlock(&a->mu);
+    /* A checkpoint's lines reach the disk outside the lock: other requests keep appending
+     * meanwhile (the sync covers them too). */
+    if (synced) {
+        if (fd >= 0) {
+            fdatasync(fd);
+        }
+        pthread_mutex_lock(&a->mu);
+        if (--a->syncing == 0) {
+            pthread_cond_broadcast(&a->synced);
+        }
+        pthread_mutex_unlock(&a->mu);
+    }
     return rc;
 }
 

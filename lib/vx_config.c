@@ -24,7 +24,7 @@ static const char *const s_known_sections[] = {
     "event_propagation", "event_routing", "distributed_coordination", "reactive_automation",
     "stream_analytics",  "monitoring",    "admin",                    "logging",
     "ctl",               "event_forwarder",          "fuse_layer",  "userspace_watcher",
-    "transport",
+    "transport",         "security",
 };
 
 static const struct vx_cfg_key s_admin_keys[] = {
@@ -34,11 +34,22 @@ static const struct vx_cfg_key s_admin_keys[] = {
     {"body_limit_bytes", VX_CFG_INT, "1048576", 1024, 256LL * 1024 * 1024, false,
      "largest accepted request body; larger bodies get 413",
      VX_CFG_AT(struct vx_admin_config, body_limit_bytes)},
-    {"connection_limit", VX_CFG_INT, "64", 1, 10000, false, "concurrent REST connections",
+    {"connection_limit", VX_CFG_INT, "1024", 1, 100000, false,
+     "concurrent REST connections in all (each costs a descriptor and up to 32 KiB)",
      VX_CFG_AT(struct vx_admin_config, connection_limit)},
+    {"connection_limit_per_ip", VX_CFG_INT, "0", 0, 100000, false,
+     "concurrent REST connections from one client address; 0: three quarters of "
+     "connection_limit, at most 768",
+     VX_CFG_AT(struct vx_admin_config, connection_limit_per_ip)},
     {"request_timeout_s", VX_CFG_INT, "10", 1, 3600, false,
-     "idle REST connections are closed after this many seconds",
+     "a REST connection must deliver each request (headers and body) within this many seconds "
+     "of opening or of its previous answer, and take each answer within it; past that it is "
+     "shut down, however slowly it keeps sending",
      VX_CFG_AT(struct vx_admin_config, request_timeout_s)},
+    {"worker_threads", VX_CFG_INT, "16", 1, 1024, false,
+     "threads that run REST handlers (which may wait, e.g. for Kafka); more requests wait in "
+     "line, and /health, /ready and /metrics never wait",
+     VX_CFG_AT(struct vx_admin_config, worker_threads)},
 };
 const struct vx_cfg_section vx_cfg_admin_section =
     VX_CFG_SECTION("admin", s_admin_keys, struct vx_admin_config, NULL);

@@ -67,7 +67,9 @@ struct vx_admin_config {
     const char *token_file;
     int64_t body_limit_bytes;
     int32_t connection_limit;
+    int32_t connection_limit_per_ip;
     int32_t request_timeout_s;
+    int32_t worker_threads;
 };
 struct vx_logging_config {
     const char *level;

@@ -96,8 +96,9 @@ s_parse_one(struct vx_cred *cr, json_t *o, const char *source, size_t i, char *e
     const char *key;
     json_t *v;
     json_object_foreach(o, key, v) {
-        if (strcmp(key, "name") && strcmp(key, "role") && strcmp(key, "tenants") &&
-            strcmp(key, "token_sha256") && strcmp(key, "certificate_cn")) {
+        if (strcmp(key, "name") != 0 && strcmp(key, "role") != 0 &&
+            strcmp(key, "tenants") != 0 && strcmp(key, "token_sha256") != 0 &&
+            strcmp(key, "certificate_cn") != 0) {
             char what[200];
             snprintf(what, sizeof what,
                      "%.64s: unknown key (name, role, tenants, token_sha256, certificate_cn)",

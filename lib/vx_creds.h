@@ -14,7 +14,7 @@
  *         certificate_cn: ops        # a TLS client certificate (mutual TLS) with this name
  *
  * A credential has a token hash, a certificate name, or both. vexfsctl creds add/list/revoke
- * edit the file; a daemon rereads it on SIGHUP and when it changes (vx_creds_watch). */
+ * edit the file; a daemon rereads it on SIGHUP and when it changes (vx_daemon.c). */
 #ifndef VX_CREDS_H
 #define VX_CREDS_H
 

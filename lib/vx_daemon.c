@@ -9,13 +9,48 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
 
+#include "vx_audit.h"
+#include "vx_creds.h"
 #include "vx_log.h"
 #include "vx_mem.h"
 #include "vx_tls.h"
+#include "vx_yaml.h"
+
+#define S_WATCH_PERIOD_MS 500
 
 volatile sig_atomic_t vx_daemon_stop;
 volatile sig_atomic_t vx_daemon_reload;
+/* Counts SIGHUPs for the credentials watcher, which must not consume vx_daemon_reload: the
+ * service's own loop reads that one. */
+static volatile sig_atomic_t s_hups;
+
+/* What identifies a version of the credentials file without reading it. */
+struct s_filesig {
+    bool present;
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+};
+
+/* The REST API's credentials and audit log, for a program that lists the security section. */
+struct s_security {
+    struct vx_security_config sc; /* strings borrowed from the daemon's configuration */
+    const char *token;            /* admin.token_file's token (borrowed), or NULL */
+    vx_audit_t *audit;            /* NULL when audit_dir is empty */
+    char audit_path[4200];
+    struct s_filesig sig;         /* of the file last loaded */
+    sig_atomic_t hups_seen;
+    pthread_t watcher;
+    bool watching;
+    pthread_mutex_t mu;           /* guards stop */
+    pthread_cond_t wake;
+    bool stop;
+};
 
 struct s_priv {
     pthread_mutex_t mu;
@@ -23,6 +58,7 @@ struct s_priv {
     vx_daemon_apply_fn *apply;
     void *apply_arg;
     const char *section;
+    struct s_security *sec; /* NULL without the security section */
 };
 
 static void
@@ -37,6 +73,7 @@ cb_reload(int sig)
 {
     (void)sig;
     vx_daemon_reload = 1;
+    s_hups++;
 }
 
 static void
@@ -49,6 +86,17 @@ s_usage(const struct vx_daemon *d, FILE *f)
                "Configuration keys (file sections; environment VEXFS_<SECTION>_<KEY> overrides):\n",
             d->name, d->summary);
     vx_config_print_help(f, d->sections, d->n_sections);
+}
+
+static bool
+s_lists_security(const struct vx_daemon *d)
+{
+    for (size_t i = 0; i < d->n_sections; i++) {
+        if (d->sections[i] == &vx_cfg_security_section) {
+            return true;
+        }
+    }
+    return false;
 }
 
 /* The socket factory from the transport section; a program that does not list the section
@@ -77,10 +125,7 @@ s_make_socks(struct vx_daemon *d, char *err, size_t errlen)
         return rc;
     }
     struct vx_security_config sc;
-    bool secured = false;
-    for (size_t i = 0; i < d->n_sections; i++) {
-        secured = secured || d->sections[i] == &vx_cfg_security_section;
-    }
+    bool secured = s_lists_security(d);
     if (secured && vx_config_bind(d->cfg, &vx_cfg_security_section, &sc) < 0) {
         snprintf(err, errlen, "security: the section does not fit its table");
         return -EINVAL;
@@ -101,7 +146,9 @@ s_make_socks(struct vx_daemon *d, char *err, size_t errlen)
 
 /* The admin server's TLS material, read from the security section's tls_dir. */
 struct s_tls {
-    char *cert, *key, *client_ca; /* PEM text; NULL: plain HTTP / no client check */
+    char *cert, *key; /* PEM text; NULL: plain HTTP */
+    char *ca;         /* the authority client certificates are checked against, or NULL */
+    bool required;    /* mutual TLS: a client certificate is required */
 };
 
 static void
@@ -109,7 +156,7 @@ s_tls_fini(struct s_tls *t)
 {
     free(t->cert);
     free(t->key);
-    free(t->client_ca);
+    free(t->ca);
     *t = (struct s_tls){0};
 }
 
@@ -119,17 +166,14 @@ s_loopback(const char *ipv4)
     return strncmp(ipv4, "127.", 4) == 0;
 }
 
-/* Reads server.crt, server.key and, for mutual TLS, ca.crt from security.tls_dir, refusing a
- * start with a precise message when one is missing, unreadable, malformed or not a pair; with
+/* Reads server.crt, server.key and ca.crt from security.tls_dir, refusing a start with a
+ * precise message when one is missing, unreadable, malformed or not a pair (ca.crt only
+ * matters for mutual TLS: without it, client certificates are not asked for); with
  * security.tls off, refuses a REST bind off loopback. Fills the client-side paths too. */
 static int
 s_load_tls(struct vx_daemon *d, struct s_tls *t, char *err, size_t errlen)
 {
-    bool secured = false;
-    for (size_t i = 0; i < d->n_sections; i++) {
-        secured = secured || d->sections[i] == &vx_cfg_security_section;
-    }
-    if (!secured) {
+    if (!s_lists_security(d)) {
         return 0;
     }
     struct vx_security_config sc;
@@ -161,11 +205,16 @@ s_load_tls(struct vx_daemon *d, struct s_tls *t, char *err, size_t errlen)
         snprintf(perr, sizeof perr, "%s/server.crt and server.key: %s", sc.tls_dir, why);
         vx_free(&t->key);
     }
-    if (t->key && sc.tls_client_auth) {
+    if (t->key) {
+        /* Client certificates are always asked for (they may be credentials); mutual TLS
+         * makes them mandatory. */
         snprintf(path, sizeof path, "%s/ca.crt", sc.tls_dir);
-        t->client_ca = vx_tls_read_pem(path, false, NULL, perr, sizeof perr);
-        if (!t->client_ca) {
+        t->ca = vx_tls_read_pem(path, false, NULL, perr, sizeof perr);
+        t->required = sc.tls_client_auth;
+        if (!t->ca && sc.tls_client_auth) {
             vx_free(&t->key);
+        } else if (!t->ca) {
+            vx_warn("DAEMON-TLS-CA", "%s: client certificates are not asked for", perr);
         }
     }
     if (!t->key) {
@@ -179,6 +228,228 @@ s_load_tls(struct vx_daemon *d, struct s_tls *t, char *err, size_t errlen)
              who);
     snprintf(d->tls_client_key_file, sizeof d->tls_client_key_file, "%s/%s.key", sc.tls_dir, who);
     return 0;
+}
+
+/* --- credentials and the audit log (the security section) ----------------------------- */
+
+static void
+s_filesig_read(const char *path, struct s_filesig *sig)
+{
+    struct stat st;
+    *sig = (struct s_filesig){0};
+    if (stat(path, &st) == 0) {
+        *sig = (struct s_filesig){true, st.st_dev, st.st_ino, st.st_size, st.st_mtim};
+    }
+}
+
+static bool
+s_filesig_eq(const struct s_filesig *a, const struct s_filesig *b)
+{
+    return a->present == b->present && a->dev == b->dev && a->ino == b->ino &&
+           a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec &&
+           a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+/* Loads the credentials file and adds the admin token (admin.token_file), when there is one,
+ * as an admin credential for every tenant named "admin" ("admin-token" when the file has an
+ * "admin"), unless the file lists that token already. */
+static vx_creds_t *
+s_creds_load(const char *path, const char *token, char *err, size_t errlen)
+{
+    char lerr[1024];
+    if (!path[0]) {
+        snprintf(err, errlen, "security.credentials_file: empty: the REST API needs a "
+                              "credentials file (see Credentials in the README)");
+        return NULL;
+    }
+    json_t *doc = vx_yaml_load_file(path, lerr, sizeof lerr);
+    if (!doc) {
+        snprintf(err, errlen, "security.credentials_file: %s%s%s",
+                 strncmp(lerr, path, strlen(path)) == 0 ? "" : path,
+                 strncmp(lerr, path, strlen(path)) == 0 ? "" : ": ", lerr);
+        return NULL;
+    }
+    json_t *list = json_object_get(doc, "credentials");
+    if (token && json_is_array(list)) {
+        char hex[65];
+        vx_sha256_hex(token, strlen(token), hex);
+        bool listed = false, named = false;
+        size_t i;
+        json_t *e;
+        json_array_foreach(list, i, e) {
+            const char *h = json_string_value(json_object_get(e, "token_sha256"));
+            const char *n = json_string_value(json_object_get(e, "name"));
+            listed = listed || (h && strcasecmp(h, hex) == 0);
+            named = named || (n && strcmp(n, "admin") == 0);
+        }
+        if (!listed) {
+            json_array_append_new(list, json_pack("{s:s, s:s, s:[s], s:s}", "name",
+                                                  named ? "admin-token" : "admin", "role",
+                                                  "admin", "tenants", "*", "token_sha256", hex));
+        }
+    }
+    vx_creds_t *c = vx_creds_from_json(doc, path, lerr, sizeof lerr);
+    json_decref(doc);
+    if (!c) {
+        snprintf(err, errlen, "security.credentials_file: %s", lerr);
+    }
+    return c;
+}
+
+/* Binds the security section and loads the credentials, for a program that lists the
+ * section; the set waits in *creds until the REST server exists. */
+static int
+s_security_init(struct vx_daemon *d, struct s_priv *p, vx_creds_t **creds, char *err,
+                size_t errlen)
+{
+    if (!s_lists_security(d)) {
+        return 0;
+    }
+    struct s_security *sec = vx_calloc(1, sizeof *sec);
+    pthread_mutex_init(&sec->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&sec->wake, &ca);
+    pthread_condattr_destroy(&ca);
+    p->sec = sec;
+    if (vx_config_bind(d->cfg, &vx_cfg_security_section, &sec->sc) < 0) {
+        snprintf(err, errlen, "security: the section does not fit its table");
+        return -EINVAL;
+    }
+    sec->token = d->token;
+    sec->hups_seen = s_hups;
+    /* The file's identity is taken before it is read: a change while reading is seen later. */
+    s_filesig_read(sec->sc.credentials_file, &sec->sig);
+    *creds = s_creds_load(sec->sc.credentials_file, sec->token, err, errlen);
+    return *creds ? 0 : -EINVAL;
+}
+
+/* mkdir -p with mode 0700 for what it creates. */
+static int
+s_mkdirs(const char *dir)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s", dir);
+    for (char *s = path + 1; *s; s++) {
+        if (*s == '/') {
+            *s = '\0';
+            if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+                return -errno;
+            }
+            *s = '/';
+        }
+    }
+    return mkdir(path, 0700) < 0 && errno != EEXIST ? -errno : 0;
+}
+
+static void
+s_audit_note(struct s_security *sec, const char *outcome, const char *detail)
+{
+    if (sec->audit) {
+        struct vx_audit_record r = {.path = sec->sc.credentials_file, .outcome = outcome,
+                                    .detail = detail};
+        vx_audit_append(sec->audit, &r);
+    }
+}
+
+/* Opens <audit_dir>/<identity>.audit.jsonl, signed with audit_key_file (default
+ * <keys_dir>/audit.key); an empty audit_dir means no audit log, said at start. */
+static int
+s_audit_open(struct vx_daemon *d, struct s_security *sec, size_t n_creds, char *err,
+             size_t errlen)
+{
+    const struct vx_security_config *sc = &sec->sc;
+    if (!sc->audit_dir[0]) {
+        vx_warn("DAEMON-AUDIT-OFF", "security.audit_dir is empty: REST calls are not audited");
+        return 0;
+    }
+    char key[4200], aerr[1200];
+    if (sc->audit_key_file[0]) {
+        snprintf(key, sizeof key, "%s", sc->audit_key_file);
+    } else if (sc->keys_dir[0]) {
+        snprintf(key, sizeof key, "%s/audit.key", sc->keys_dir);
+    } else {
+        snprintf(err, errlen, "security.audit_key_file: empty, and so is security.keys_dir");
+        return -EINVAL;
+    }
+    int rc = s_mkdirs(sc->audit_dir);
+    if (rc < 0) {
+        snprintf(err, errlen, "security.audit_dir: %s: %s", sc->audit_dir, strerror(-rc));
+        return rc;
+    }
+    const char *who = sc->identity[0] ? sc->identity
+                      : strncmp(d->name, "vexfs-", 6) == 0 ? d->name + 6 : d->name;
+    snprintf(sec->audit_path, sizeof sec->audit_path, "%s/%s.audit.jsonl", sc->audit_dir, who);
+    struct vx_audit_opts o = {.path = sec->audit_path, .key_file = key, .service = d->name};
+    aerr[0] = '\0';
+    sec->audit = vx_audit_open(&o, aerr, sizeof aerr);
+    if (!sec->audit) {
+        snprintf(err, errlen, "audit log: %s", aerr);
+        return -EINVAL;
+    }
+    char detail[4400];
+    snprintf(detail, sizeof detail, "started with %zu credentials from %s", n_creds,
+             sc->credentials_file);
+    s_audit_note(sec, "ok", detail);
+    return 0;
+}
+
+/* Rereads the credentials: a valid file replaces the set (requests in flight keep theirs); an
+ * invalid one changes nothing. Either way the log and the audit log say so. */
+static void
+s_creds_reload(struct vx_daemon *d, struct s_security *sec, const char *why)
+{
+    char err[1200], detail[1600];
+    vx_creds_t *c = s_creds_load(sec->sc.credentials_file, sec->token, err, sizeof err);
+    if (c) {
+        size_t n = vx_creds_count(c);
+        vx_http_set_creds(d->http, c);
+        snprintf(detail, sizeof detail, "credentials reloaded (%s): %zu credentials from %s", why,
+                 n, sec->sc.credentials_file);
+        vx_info("DAEMON-CREDS-RELOAD", "%s", detail);
+    } else {
+        snprintf(detail, sizeof detail, "credentials not reloaded (%s), the previous ones stay: %s",
+                 why, err);
+        vx_warn("DAEMON-CREDS-RELOAD", "%s", detail);
+    }
+    s_audit_note(sec, c ? "ok" : "error", detail);
+}
+
+/* Polls the credentials file's identity (device, inode, size, modification time) and the
+ * SIGHUP count every S_WATCH_PERIOD_MS and reloads on either. Polling needs nothing of the
+ * file system (inotify misses a file replaced through a symlink swap, as Kubernetes mounts
+ * Secrets) and costs one stat a period. */
+static void *
+s_watch(void *arg)
+{
+    struct vx_daemon *d = arg;
+    struct s_security *sec = ((struct s_priv *)d->priv)->sec;
+    pthread_mutex_lock(&sec->mu);
+    while (!sec->stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += S_WATCH_PERIOD_MS * 1000000L;
+        until.tv_sec += until.tv_nsec / 1000000000L;
+        until.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&sec->wake, &sec->mu, &until);
+        if (sec->stop) {
+            break;
+        }
+        pthread_mutex_unlock(&sec->mu);
+        sig_atomic_t hups = s_hups;
+        struct s_filesig now;
+        s_filesig_read(sec->sc.credentials_file, &now);
+        bool hup = hups != sec->hups_seen;
+        if (hup || !s_filesig_eq(&now, &sec->sig)) {
+            sec->hups_seen = hups;
+            sec->sig = now;
+            s_creds_reload(d, sec, hup ? "SIGHUP" : "the file changed");
+        }
+        pthread_mutex_lock(&sec->mu);
+    }
+    pthread_mutex_unlock(&sec->mu);
+    return NULL;
 }
 
 int
@@ -244,10 +515,27 @@ vx_daemon_init(struct vx_daemon *d, int argc, char **argv, int *exit_code)
     enum vx_log_level level = VX_LOG_INFO;
     vx_log_level_parse(logging.level, &level); /* checked when the configuration loaded */
     vx_log_init(d->name, level);
+    if (admin.connection_limit_per_ip > admin.connection_limit) {
+        vx_error("DAEMON-CONFIG", "admin.connection_limit_per_ip: %d exceeds "
+                                  "admin.connection_limit %d",
+                 (int)admin.connection_limit_per_ip, (int)admin.connection_limit);
+        return -1;
+    }
     d->token = vx_config_read_secret(admin.token_file, err, sizeof err);
     if (!d->token && err[0]) {
         vx_error("DAEMON-CONFIG", "admin.token_file: %s", err);
         return -1;
+    }
+    struct s_priv *p = vx_calloc(1, sizeof *p);
+    pthread_mutex_init(&p->mu, NULL);
+    d->priv = p;
+    vx_creds_t *creds = NULL;
+    if (s_security_init(d, p, &creds, err, sizeof err) < 0) {
+        vx_error("DAEMON-CONFIG", "%s", err);
+        return -1;
+    }
+    if (print_config || check_only) {
+        vx_creds_destroy(&creds);
     }
     if (print_config) {
         json_t *eff = vx_config_to_json(d->cfg);
@@ -277,12 +565,14 @@ vx_daemon_init(struct vx_daemon *d, int argc, char **argv, int *exit_code)
     d->metrics = vx_metrics_new();
     if (s_make_socks(d, err, sizeof err) < 0) {
         vx_error("DAEMON-CONFIG", "%s", err);
+        vx_creds_destroy(&creds);
         return -1;
     }
     struct s_tls tls = {0};
     if (s_load_tls(d, &tls, err, sizeof err) < 0) {
         vx_error("DAEMON-CONFIG", "%s", err);
         s_tls_fini(&tls);
+        vx_creds_destroy(&creds);
         return -1;
     }
     struct vx_http_opts hopts = {
@@ -292,22 +582,33 @@ vx_daemon_init(struct vx_daemon *d, int argc, char **argv, int *exit_code)
         .port = (uint16_t)vx_config_int(d->cfg, d->section, "rest_port"),
         .body_limit = (size_t)admin.body_limit_bytes,
         .conn_limit = (unsigned)admin.connection_limit,
+        .conn_limit_per_ip = (unsigned)admin.connection_limit_per_ip,
         .timeout_s = (unsigned)admin.request_timeout_s,
+        .workers = (unsigned)admin.worker_threads,
+        .metrics_open = p->sec && p->sec->sc.metrics_open,
         .token = d->token,
         .tls_cert = tls.cert,
         .tls_key = tls.key,
-        .tls_client_ca = tls.client_ca,
+        .tls_client_ca = tls.required ? tls.ca : NULL,
+        .tls_request_ca = tls.ca,
     };
     const char *herr = NULL;
     d->http = vx_http_new(&hopts, d->metrics, &herr);
     s_tls_fini(&tls); /* the server keeps copies */
     if (!d->http) {
         vx_error("DAEMON-CONFIG", "REST server: %s", herr);
+        vx_creds_destroy(&creds);
         return -1;
     }
-    struct s_priv *p = vx_calloc(1, sizeof *p);
-    pthread_mutex_init(&p->mu, NULL);
-    d->priv = p;
+    if (p->sec) {
+        size_t n = vx_creds_count(creds);
+        vx_http_set_creds(d->http, creds);
+        if (s_audit_open(d, p->sec, n, err, sizeof err) < 0) {
+            vx_error("DAEMON-CONFIG", "%s", err);
+            return -1;
+        }
+        vx_http_set_audit(d->http, p->sec->audit);
+    }
     *exit_code = 0;
     return 0;
 }
@@ -362,8 +663,17 @@ vx_daemon_config_routes(struct vx_daemon *d, vx_daemon_apply_fn *apply, void *ar
     p->apply = apply;
     p->apply_arg = arg;
     p->section = d->section;
-    vx_http_route(d->http, "GET", "/v1/config", cb_get_config, p);
-    vx_http_route(d->http, "PUT", "/v1/config", cb_put_config, p);
+    /* The configuration shows every key (secrets masked): operators read it; changing it is
+     * for admins. */
+    static const struct vx_http_route_def routes[] = {
+        {"GET", "/v1/config", VX_ROLE_OPERATOR, cb_get_config},
+        {"PUT", "/v1/config", VX_ROLE_ADMIN, cb_put_config},
+    };
+    char err[256];
+    if (vx_http_routes(d->http, routes, sizeof routes / sizeof routes[0], p, err, sizeof err) <
+        0) {
+        vx_error("DAEMON-ROUTES", "%s", err);
+    }
 }
 
 void
@@ -380,9 +690,28 @@ vx_daemon_block_stops(sigset_t *waitmask)
     sigdelset(waitmask, SIGHUP);
 }
 
+/* Starts the credentials watcher with the stop signals blocked, so they keep going to the
+ * service's own threads. */
+static int
+s_watch_start(struct vx_daemon *d, struct s_security *sec)
+{
+    sigset_t stops, old;
+    sigemptyset(&stops);
+    sigaddset(&stops, SIGTERM);
+    sigaddset(&stops, SIGINT);
+    sigaddset(&stops, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &stops, &old);
+    int rc = pthread_create(&sec->watcher, NULL, s_watch, d);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    sec->watching = rc == 0;
+    return -rc;
+}
+
 int
 vx_daemon_serve(struct vx_daemon *d)
 {
+    struct s_priv *p = d->priv;
+    struct s_security *sec = p ? p->sec : NULL;
     int rc = vx_http_start(d->http);
     if (rc < 0) {
         vx_error("DAEMON-START", "REST server on %s:%lld: %s",
@@ -390,20 +719,49 @@ vx_daemon_serve(struct vx_daemon *d)
                  vx_config_int(d->cfg, d->section, "rest_port"), strerror(-rc));
         return rc;
     }
-    vx_info("DAEMON-START", "%s %s: rest %s:%u%s", d->name, VX_VERSION,
-            vx_config_str(d->cfg, d->section, "rest_bind"), (unsigned)vx_http_port(d->http),
-            d->token ? "" : " (no admin token: mutating REST calls are refused)");
+    if (sec && !sec->watching) {
+        rc = s_watch_start(d, sec);
+        if (rc < 0) {
+            vx_error("DAEMON-START", "credentials watcher: %s", strerror(-rc));
+            return rc;
+        }
+    }
+    if (sec) {
+        vx_info("DAEMON-START", "%s %s: rest %s:%u, credentials %s, audit log %s", d->name,
+                VX_VERSION, vx_config_str(d->cfg, d->section, "rest_bind"),
+                (unsigned)vx_http_port(d->http), sec->sc.credentials_file,
+                sec->audit ? sec->audit_path : "off");
+    } else {
+        vx_info("DAEMON-START", "%s %s: rest %s:%u%s", d->name, VX_VERSION,
+                vx_config_str(d->cfg, d->section, "rest_bind"), (unsigned)vx_http_port(d->http),
+                d->token ? "" : " (no admin token: mutating REST calls are refused)");
+    }
     return 0;
 }
 
 void
 vx_daemon_fini(struct vx_daemon *d)
 {
+    struct s_priv *p = d->priv;
+    struct s_security *sec = p ? p->sec : NULL;
+    if (sec && sec->watching) { /* it swaps the server's credentials: stopped first */
+        pthread_mutex_lock(&sec->mu);
+        sec->stop = true;
+        pthread_cond_signal(&sec->wake);
+        pthread_mutex_unlock(&sec->mu);
+        pthread_join(sec->watcher, NULL);
+        sec->watching = false;
+    }
     if (d->http) {
         vx_http_stop(d->http);
     }
     vx_http_destroy(&d->http);
-    struct s_priv *p = d->priv;
+    if (sec) { /* after the server: its last requests may still append */
+        vx_audit_close(&sec->audit);
+        pthread_cond_destroy(&sec->wake);
+        pthread_mutex_destroy(&sec->mu);
+        free(sec);
+    }
     if (p) {
         vx_config_destroy(&p->current);
         pthread_mutex_destroy(&p->mu);

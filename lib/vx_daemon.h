@@ -63,10 +63,21 @@ struct vx_daemon {
  * token, takes the signals (SIGPIPE ignored; CZMQ's handlers off) and creates the metrics
  * registry, the socket factory (from the transport section when the program lists it, else
  * its defaults) and the REST server. Returns 0 to go on, or -1 with *exit_code set: 0 after
- * --help/--version/--check of a valid configuration, 2 for a bad command line or configuration (already logged). */
+ * --help/--version/--check of a valid configuration, 2 for a bad command line or configuration (already logged).
+ *
+ * When the program lists the security section, the REST server also gets: HTTPS (tls,
+ * tls_dir; client certificates always asked for, required with tls_client_auth), the
+ * credentials of security.credentials_file (admin.token_file's token added as the admin
+ * credential "admin"; a missing or malformed file stops the start, --check included), the
+ * audit log <audit_dir>/<identity>.audit.jsonl signed with audit_key_file (default
+ * <keys_dir>/audit.key; an empty audit_dir turns it off with a warning), and /metrics open
+ * only with metrics_open. vx_daemon_serve then starts a thread that rereads the credentials
+ * on SIGHUP and when the file changes (polled every 500 ms), keeping the previous set when the
+ * new file is invalid, and writes an audit line for each reload. */
 int vx_daemon_init(struct vx_daemon *d, int argc, char **argv, int *exit_code);
 
-/* Adds GET /v1/config (effective configuration, secrets masked) and PUT /v1/config (validates
+/* Adds GET /v1/config (operator role; effective configuration, secrets masked) and
+ * PUT /v1/config (admin role; validates
  * a patch of reloadable keys of d->section, given flat or as {"<section>": {...}}; 422 and no
  * change when refused; apply(new, arg) on success). Call before vx_daemon_serve. */
 void vx_daemon_config_routes(struct vx_daemon *d, vx_daemon_apply_fn *apply, void *arg);
@@ -77,10 +88,11 @@ void vx_daemon_config_routes(struct vx_daemon *d, vx_daemon_apply_fn *apply, voi
  * wait. */
 void vx_daemon_block_stops(sigset_t *waitmask);
 
-/* Starts the REST server. Returns 0 or -errno (logged). */
+/* Starts the REST server (and the credentials watcher). Returns 0 or -errno (logged). */
 int vx_daemon_serve(struct vx_daemon *d);
 
-/* Stops the REST server (if the caller has not yet: vx_http_stop is idempotent) and frees
+/* Stops the credentials watcher and the REST server (if the caller has not yet: vx_http_stop
+ * is idempotent), closes the audit log (a last signed checkpoint) and frees
  * everything vx_daemon_init made, the metrics registry last: destroy whatever holds series of
  * it before. */
 void vx_daemon_fini(struct vx_daemon *d);

@@ -357,16 +357,19 @@ s_check_entry(const char *key, const char *value, const char *field, char *err, 
 /* A canonical absolute path: "/" alone, or "/" followed by segments that are neither empty,
  * ".", nor "..", with no trailing '/'. What a filesystem would resolve differently ("/a//b",
  * "/a/../etc") would route and match differently from the file it names. */
-static bool
-s_path_canonical(const char *p)
+bool
+vx_path_canonical(const char *p, size_t len)
 {
-    if (strcmp(p, "/") == 0) {
+    if (len == 0 || p[0] != '/') {
+        return false;
+    }
+    if (len == 1) {
         return true;
     }
-    const char *seg = p + 1;
+    const char *seg = p + 1, *stop = p + len;
     for (;;) {
-        const char *end = strchr(seg, '/');
-        size_t n = end ? (size_t)(end - seg) : strlen(seg);
+        const char *end = memchr(seg, '/', (size_t)(stop - seg));
+        size_t n = end ? (size_t)(end - seg) : (size_t)(stop - seg);
         if (n == 0 || (n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.')) {
             return false;
         }
@@ -403,6 +406,11 @@ s_check_nested(const struct vx_pb_field *outer, const char *field, char *err, si
         if (s_check_nul(&f, field, err, errlen, reason) < 0) {
             return -EINVAL;
         }
+    }
+    if (rc < 0) {
+        snprintf(err, errlen, "field '%s': an entry is not well-formed protobuf", field);
+        *reason = VX_DROP_BAD_PROTOBUF;
+        return -EINVAL;
     }
     return 0;
 }
@@ -482,7 +490,7 @@ vx_event_validate(const vx_event_t *e, char *err, size_t errlen, enum vx_drop_re
         return s_fail(err, errlen, reason, VX_DROP_BAD_PATH, "field 'path': must be absolute, got '%.64s'",
                       e->path);
     }
-    if (has_path && !s_path_canonical(e->path)) {
+    if (has_path && !vx_path_canonical(e->path, strlen(e->path))) {
         return s_fail(err, errlen, reason, VX_DROP_BAD_PATH,
                       "field 'path': must be canonical (no empty, '.' or '..' segments and no "
                       "trailing '/'), got '%.64s'",

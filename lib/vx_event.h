@@ -76,6 +76,10 @@ int vx_event_from_json(json_t *obj, vx_arena_t *arena, vx_event_t **out, char *e
 json_t *vx_event_to_json(const vx_event_t *e);
 json_t *vx_event_to_json_flags(const vx_event_t *e, unsigned flags);
 
+/* Whether p[0..len) is an absolute canonical path: "/" alone, or "/" followed by segments that
+ * are neither empty, "." nor "..", with no trailing '/'. */
+bool vx_path_canonical(const char *p, size_t len);
+
 /* True when s[0..len) is valid UTF-8. */
 bool vx_utf8_valid(const char *s, size_t len);
 

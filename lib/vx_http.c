@@ -1,29 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Admin HTTP server on libmicrohttpd: built-in endpoints, a route table, limits, auth, metrics. */
-#include "vx_http.h"
-
+/* Admin HTTP server: route tables, the request life cycle and the built-in endpoints (see
+ * vx_http_priv.h for how the three files of the server divide the work). */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
-#include <microhttpd.h>
-#include <netinet/in.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "vx_clock.h"
+#include "vx_http_priv.h"
 #include "vx_mem.h"
 
 #define S_DEFAULT_BODY_LIMIT ((size_t)1024 * 1024)
-#define S_DEFAULT_CONN_LIMIT 64u
-#define S_DEFAULT_TIMEOUT_S 10u
-#define S_MAX_SEGS 32
 /* How far past body_limit a body is read and dropped so that the 413 arrives cleanly. */
 #define S_DRAIN_MAX ((uint64_t)16 * 1024 * 1024)
 #define S_N_DURATION_BOUNDS 14
@@ -33,67 +23,11 @@
 #define S_DURATION_NAME "vexfs_http_request_duration_seconds"
 #define S_DURATION_HELP "Time from request headers to queued response, by route pattern."
 #define S_TOO_LARGE "body_too_large", "request body exceeds the limit"
+#define S_BUSY_NAME "vexfs_http_body_memory_refused_total"
+#define S_BUSY_HELP "REST requests refused (503 busy) because bodies held at once reached their budget."
+#define S_HELD_NAME "vexfs_http_body_bytes"
+#define S_HELD_HELP "Bytes of REST request bodies held now (buffers), all requests together."
 #define S_METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
-
-struct s_route {
-    char *method;
-    char *pattern;
-    char *buf; /* split copy of pattern; segs point into it */
-    size_t n_segs;
-    const char *segs[S_MAX_SEGS]; /* literal text, or the parameter name when is_param */
-    bool is_param[S_MAX_SEGS];
-    vx_http_handler_fn *fn;
-    void *arg;
-};
-
-struct vx_http {
-    char *service;
-    char *version;
-    char *token; /* NULL: mutating methods are refused */
-    size_t token_len;
-    struct sockaddr_in addr;
-    size_t body_limit;
-    unsigned conn_limit;
-    unsigned timeout_s;
-    vx_metrics_t *metrics; /* borrowed; may be NULL */
-    double duration_bounds[S_N_DURATION_BOUNDS];
-    struct s_route *routes; /* immutable once the daemon runs, so handlers read it unlocked */
-    size_t n_routes;
-    pthread_mutex_t lock; /* guards ready_fn and ready_arg */
-    vx_http_ready_fn *ready_fn;
-    void *ready_arg;
-    struct MHD_Daemon *daemon;
-    uint16_t port;
-    uint64_t started_ns;
-    char *tls_cert, *tls_key, *tls_client_ca; /* PEM; NULL: plain HTTP, no client check */
-};
-
-/* Per-request state, created on microhttpd's first call (headers only) and freed in
- * cb_completed. Decisions that need only the headers are made up front so a rejected or
- * oversized body is discarded as it arrives instead of being buffered. */
-struct vx_http_req {
-    vx_http_t *h;
-    struct MHD_Connection *conn;
-    const char *method; /* microhttpd's strings, valid for the whole request */
-    const char *path;
-    const char *method_label; /* bounded set, for metrics */
-    const char *route_label;  /* the matched pattern or "unmatched", for metrics */
-    const struct s_route *route;
-    char *path_buf;
-    size_t n_segs; /* SIZE_MAX when the path has too many segments to route */
-    char *segs[S_MAX_SEGS];
-    unsigned reject; /* 401, 403, 404, 405 or 413 decided before the handler; 0 if none */
-    const char *reject_code;
-    const char *reject_msg;
-    uint64_t received;
-    char *body;
-    size_t body_len;
-    size_t body_cap;
-    json_t *json;
-    char *scratch; /* a built-in's buffer that must outlive the handler */
-    char client_cn[256]; /* the verified client certificate's common name, or "" */
-    uint64_t t0;
-};
 
 /* Routes take the first five, of which 1 to 4 mutate. Any other method is
  * labelled "other" in metrics, since client-chosen methods would make unbounded series. */
@@ -112,7 +46,7 @@ s_method_index(const char *method)
 }
 
 /* Splits "/a/b" in place into {"a", "b"}; "/" gives no segment. Returns the count, or -1 when
- * the text does not start with '/' or has more than S_MAX_SEGS segments. */
+ * the text does not start with '/' or has more than VX_HTTP_MAX_SEGS segments. */
 static int
 s_split(char *buf, char **segs)
 {
@@ -125,7 +59,7 @@ s_split(char *buf, char **segs)
     }
     int n = 0;
     for (;;) {
-        if (n == S_MAX_SEGS) {
+        if (n == VX_HTTP_MAX_SEGS) {
             return -1;
         }
         segs[n++] = p;
@@ -139,7 +73,7 @@ s_split(char *buf, char **segs)
 }
 
 static bool
-s_route_matches(const struct s_route *r, const struct vx_http_req *req)
+s_route_matches(const struct vx_http_route *r, const struct vx_http_req *req)
 {
     if (r->n_segs != req->n_segs) {
         return false;
@@ -155,7 +89,7 @@ s_route_matches(const struct s_route *r, const struct vx_http_req *req)
 /* When two patterns match one path, a literal segment beats a {param} at the first place
  * they differ, so "/v1/rules/stats" wins over "/v1/rules/{id}". */
 static bool
-s_route_beats(const struct s_route *a, const struct s_route *b)
+s_route_beats(const struct vx_http_route *a, const struct vx_http_route *b)
 {
     for (size_t i = 0; i < a->n_segs; i++) {
         if (a->is_param[i] != b->is_param[i]) {
@@ -165,9 +99,8 @@ s_route_beats(const struct s_route *a, const struct s_route *b)
     return false;
 }
 
-/* Later decisions override earlier ones: routing, then credentials, then body size. */
-static void
-s_req_reject(struct vx_http_req *req, unsigned status, const char *code, const char *msg)
+void
+vx_http_req_reject(struct vx_http_req *req, unsigned status, const char *code, const char *msg)
 {
     req->reject = status;
     req->reject_code = code;
@@ -179,9 +112,9 @@ static void
 s_req_route(struct vx_http_req *req)
 {
     const vx_http_t *h = req->h;
-    const struct s_route *best = NULL, *path_only = NULL;
+    const struct vx_http_route *best = NULL, *path_only = NULL;
     for (size_t i = 0; i < h->n_routes; i++) {
-        const struct s_route *r = &h->routes[i];
+        const struct vx_http_route *r = &h->routes[i];
         if (!s_route_matches(r, req)) {
             continue;
         }
@@ -196,31 +129,11 @@ s_req_route(struct vx_http_req *req)
     req->route = best;
     req->route_label = best ? best->pattern : path_only ? path_only->pattern : "unmatched";
     if (!best && path_only) {
-        s_req_reject(req, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
-                     "method not allowed on this path");
+        vx_http_req_reject(req, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+                           "method not allowed on this path");
     } else if (!best) {
-        s_req_reject(req, MHD_HTTP_NOT_FOUND, "not_found", "no such route");
+        vx_http_req_reject(req, MHD_HTTP_NOT_FOUND, "not_found", "no such route");
     }
-}
-
-/* Compares the bearer token in time that depends only on the configured token's length. */
-static bool
-s_token_ok(const vx_http_t *h, const char *authorization)
-{
-    if (!authorization || strncasecmp(authorization, "Bearer ", 7) != 0) {
-        return false;
-    }
-    const char *given = authorization + 7;
-    while (*given == ' ') {
-        given++;
-    }
-    size_t given_len = strlen(given);
-    volatile unsigned diff = given_len != h->token_len;
-    for (size_t i = 0; i < h->token_len; i++) {
-        unsigned char g = i < given_len ? (unsigned char)given[i] : 0;
-        diff |= g ^ (unsigned char)h->token[i];
-    }
-    return diff == 0;
 }
 
 static bool
@@ -272,7 +185,7 @@ s_allow_list(const struct vx_http_req *req, char *out, size_t size)
     out[0] = '\0';
     for (size_t k = 0; k < S_N_ROUTE_METHODS; k++) {
         for (size_t i = 0; i < h->n_routes; i++) {
-            const struct s_route *r = &h->routes[i];
+            const struct vx_http_route *r = &h->routes[i];
             if (strcmp(r->method, s_methods[k]) == 0 && s_route_matches(r, req)) {
                 int n = snprintf(out + len, size - len, "%s%s%s", len ? ", " : "", r->method,
                                  k == 0 ? ", HEAD" : "");
@@ -283,11 +196,19 @@ s_allow_list(const struct vx_http_req *req, char *out, size_t size)
     }
 }
 
-/* Turns resp into a microhttpd response and queues it; frees resp->json. */
+static unsigned
+s_status(const struct vx_http_resp *resp)
+{
+    return resp->status >= 100 && resp->status <= 599 ? resp->status : 500;
+}
+
+/* Turns resp into a microhttpd response and queues it; frees resp->json. The audit line (when
+ * the request needs one and no worker wrote it) goes out first, so an answered mutation is
+ * always on record. */
 static enum MHD_Result
 s_send(struct vx_http_req *req, struct vx_http_resp *resp)
 {
-    unsigned status = resp->status >= 100 && resp->status <= 599 ? resp->status : 500;
+    unsigned status = s_status(resp);
     const char *ctype = resp->content_type;
     char *dumped = NULL;
     const char *data = "";
@@ -307,6 +228,7 @@ s_send(struct vx_http_req *req, struct vx_http_resp *resp)
         len = resp->text_len ? resp->text_len : strlen(resp->text);
         ctype = ctype ? ctype : "text/plain; charset=utf-8";
     }
+    vx_http_audit_request(req, status);
     struct MHD_Response *r =
         MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
     free(dumped);
@@ -323,6 +245,10 @@ s_send(struct vx_http_req *req, struct vx_http_resp *resp)
     } else if (status == MHD_HTTP_UNAUTHORIZED) {
         MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     }
+    for (size_t i = 0; i < resp->n_headers && i < VX_HTTP_RESP_HEADERS; i++) {
+        MHD_add_response_header(r, resp->headers[i].name, resp->headers[i].value);
+    }
+    vx_http_conn_deadline(req->h, req->conn, false); /* the client has timeout_s to take it */
     enum MHD_Result ret = MHD_queue_response(req->conn, status, r);
     MHD_destroy_response(r);
     s_record(req, status);
@@ -335,42 +261,6 @@ s_send_error(struct vx_http_req *req, unsigned status, const char *code, const c
     struct vx_http_resp resp = {0};
     vx_http_error(&resp, status, code, "%s", message);
     return s_send(req, &resp);
-}
-
-/* /health and /ready answer anyone: probes and load balancers carry no credentials. */
-static bool
-s_open_route(const struct vx_http_req *req)
-{
-    return req->route && (strcmp(req->route->pattern, "/health") == 0 ||
-                          strcmp(req->route->pattern, "/ready") == 0);
-}
-
-/* Mutual TLS: whether the connection presented a certificate the authority issued; keeps its
- * common name. microhttpd requests the certificate but leaves the verdict to us. */
-static bool
-s_client_cert_ok(struct vx_http_req *req)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-    gnutls_session_t session = ci ? (gnutls_session_t)ci->tls_session : NULL;
-    unsigned status = 0;
-    unsigned n = 0;
-    const gnutls_datum_t *chain = session ? gnutls_certificate_get_peers(session, &n) : NULL;
-    if (!chain || n == 0 || gnutls_certificate_verify_peers2(session, &status) < 0 ||
-        status != 0) {
-        return false;
-    }
-    gnutls_x509_crt_t crt;
-    if (gnutls_x509_crt_init(&crt) == 0) {
-        size_t len = sizeof req->client_cn - 1;
-        if (gnutls_x509_crt_import(crt, &chain[0], GNUTLS_X509_FMT_DER) == 0 &&
-            gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, req->client_cn,
-                                          &len) == 0) {
-            req->client_cn[len] = '\0';
-        }
-        gnutls_x509_crt_deinit(crt);
-    }
-    return true;
 }
 
 /* First call: headers only. Decides what the headers can (route, credentials, declared size)
@@ -388,28 +278,17 @@ s_req_begin(vx_http_t *h, struct MHD_Connection *conn, const char *url, const ch
     req->path = url;
     int mi = s_method_index(method);
     req->method_label = mi < 0 ? "other" : s_methods[mi];
+    req->mutating = mi >= 1 && mi < S_N_ROUTE_METHODS; /* POST, PUT, PATCH, DELETE */
     req->path_buf = vx_strdup(url);
     int n = s_split(req->path_buf, req->segs);
     req->n_segs = n < 0 ? SIZE_MAX : (size_t)n;
     s_req_route(req);
-    if (h->tls_client_ca && !s_client_cert_ok(req) && !s_open_route(req)) {
-        s_req_reject(req, MHD_HTTP_UNAUTHORIZED, "client_certificate_required",
-                     "this route needs a client certificate issued by the suite's authority");
-    }
-    bool mutating = mi >= 1 && mi < S_N_ROUTE_METHODS; /* POST, PUT, PATCH, DELETE */
-    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                   MHD_HTTP_HEADER_AUTHORIZATION);
-    if (mutating && !h->token) {
-        s_req_reject(req, MHD_HTTP_FORBIDDEN, "forbidden",
-                     "no admin token is configured, so mutating calls are refused");
-    } else if (mutating && !s_token_ok(h, auth)) {
-        s_req_reject(req, MHD_HTTP_UNAUTHORIZED, "unauthorized", "missing or wrong bearer token");
-    }
+    vx_http_auth_begin(req);
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
     uint64_t declared = cl ? strtoull(cl, NULL, 10) : 0;
     if (declared > h->body_limit) {
-        s_req_reject(req, MHD_HTTP_CONTENT_TOO_LARGE, S_TOO_LARGE);
+        vx_http_req_reject(req, MHD_HTTP_CONTENT_TOO_LARGE, S_TOO_LARGE);
     }
     /* Answering before the body is read makes microhttpd close the connection with the body
      * unread, and the client may then see a reset instead of the answer. That is safe only when
@@ -423,6 +302,35 @@ s_req_begin(vx_http_t *h, struct MHD_Connection *conn, const char *url, const ch
     return MHD_YES;
 }
 
+/* Drops the body kept so far and gives its memory back to the server's budget. */
+static void
+s_req_drop_body(struct vx_http_req *req)
+{
+    vx_free(&req->body);
+    req->body_len = req->body_cap = 0;
+    atomic_fetch_sub(&req->h->body_bytes, req->body_reserved);
+    if (req->h->body_held && req->body_reserved) {
+        vx_gauge_add(req->h->body_held, -(double)req->body_reserved);
+    }
+    req->body_reserved = 0;
+}
+
+/* Takes grow more bytes of body memory from the server's budget, or says there is none. */
+static bool
+s_req_reserve(struct vx_http_req *req, size_t grow)
+{
+    vx_http_t *h = req->h;
+    if (atomic_fetch_add(&h->body_bytes, grow) + grow > h->body_budget) {
+        atomic_fetch_sub(&h->body_bytes, grow);
+        return false;
+    }
+    req->body_reserved += grow;
+    if (h->body_held) {
+        vx_gauge_add(h->body_held, (double)grow);
+    }
+    return true;
+}
+
 /* A body chunk: kept up to the limit, discarded past it or when the request is rejected.
  * A client that keeps streaming past what we are willing to drain is disconnected. */
 static enum MHD_Result
@@ -434,16 +342,26 @@ s_req_absorb(struct vx_http_req *req, const char *data, size_t n)
         return MHD_NO;
     }
     if (req->received > limit && req->reject != MHD_HTTP_CONTENT_TOO_LARGE) {
-        s_req_reject(req, MHD_HTTP_CONTENT_TOO_LARGE, S_TOO_LARGE);
-        vx_free(&req->body);
-        req->body_len = req->body_cap = 0;
+        vx_http_req_reject(req, MHD_HTTP_CONTENT_TOO_LARGE, S_TOO_LARGE);
+        s_req_drop_body(req);
     }
     if (req->reject) {
         return MHD_YES;
     }
     if (req->body_len + n + 1 > req->body_cap) {
-        req->body_cap = 2 * (req->body_len + n + 1); /* amortised growth, capped by the limit */
-        req->body_cap = req->body_cap < limit + 1 ? req->body_cap : limit + 1;
+        size_t cap = 2 * (req->body_len + n + 1); /* amortised growth, capped by the limit */
+        cap = cap < limit + 1 ? cap : limit + 1;
+        if (!s_req_reserve(req, cap - req->body_cap)) {
+            /* Every connection may send a body: together they stay within the budget. */
+            vx_http_req_reject(req, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
+                               "the server holds as many request bodies as it may; retry");
+            s_req_drop_body(req);
+            if (req->h->body_refused) {
+                vx_counter_add(req->h->body_refused, 1);
+            }
+            return MHD_YES;
+        }
+        req->body_cap = cap;
         req->body = vx_realloc(req->body, req->body_cap);
     }
     memcpy(req->body + req->body_len, data, n);
@@ -452,7 +370,15 @@ s_req_absorb(struct vx_http_req *req, const char *data, size_t n)
     return MHD_YES;
 }
 
-/* Last call: the whole body is in; apply the remaining rules and run the handler. */
+void
+vx_http_req_run(struct vx_http_req *req)
+{
+    req->route->fn(req, &req->resp, req->route->arg);
+    vx_http_audit_request(req, s_status(&req->resp));
+}
+
+/* Last call: the whole body is in; apply the remaining rules, then answer a built-in here or
+ * hand the request to a worker. */
 static enum MHD_Result
 s_req_finish(struct vx_http_req *req)
 {
@@ -461,12 +387,13 @@ s_req_finish(struct vx_http_req *req)
     }
     const char *ct = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_TYPE);
-    struct vx_http_resp resp = {.status = MHD_HTTP_OK};
+    struct vx_http_resp *resp = &req->resp;
+    *resp = (struct vx_http_resp){.status = MHD_HTTP_OK};
     if (req->body_len > 0 && !s_is_json_type(ct)) {
-        vx_http_error(&resp, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+        vx_http_error(resp, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
                       "request bodies are JSON: send Content-Type application/json, not '%.64s'",
                       ct);
-        return s_send(req, &resp);
+        return s_send(req, resp);
     }
     if (req->body_len > 0) {
         json_error_t e;
@@ -476,18 +403,28 @@ s_req_finish(struct vx_http_req *req)
             const char *why = strstr(e.text, "JSON_ALLOW_NUL")
                                   ? "a NUL character (\\u0000) is not allowed in strings"
                                   : e.text;
-            vx_http_error(&resp, MHD_HTTP_BAD_REQUEST, "invalid_json",
+            vx_http_error(resp, MHD_HTTP_BAD_REQUEST, "invalid_json",
                           "invalid JSON at line %d, column %d: %s", e.line, e.column, why);
-            return s_send(req, &resp);
+            return s_send(req, resp);
         }
     }
-    req->route->fn(req, &resp, req->route->arg);
-    return s_send(req, &resp);
+    if (req->route->inline_answer) {
+        vx_http_req_run(req);
+        return s_send(req, resp);
+    }
+    vx_http_conn_deadline(req->h, req->conn, true);
+    if (!vx_http_pool_submit(req)) {
+        vx_http_error(resp, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting_down",
+                      "the server is stopping");
+        return s_send(req, resp);
+    }
+    return MHD_YES;
 }
 
-static enum MHD_Result
-cb_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-          const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+enum MHD_Result
+cb_http_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+               const char *version, const char *upload_data, size_t *upload_data_size,
+               void **con_cls)
 {
     (void)version;
     struct vx_http_req *req = *con_cls;
@@ -499,22 +436,29 @@ cb_access(void *cls, struct MHD_Connection *conn, const char *url, const char *m
         *upload_data_size = 0;
         return s_req_absorb(req, upload_data, n);
     }
+    if (req->state == VX_HTTP_REQ_DONE) { /* resumed: the worker's answer */
+        return s_send(req, &req->resp);
+    }
     return s_req_finish(req);
 }
 
-static void
-cb_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-             enum MHD_RequestTerminationCode toe)
+void
+cb_http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                  enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
-    (void)conn;
     (void)toe;
     struct vx_http_req *req = *con_cls;
+    vx_http_conn_deadline(cls, conn, false); /* the next request's time starts now */
     if (!req) {
         return;
     }
+    if (req->state != VX_HTTP_REQ_READING) {
+        vx_http_pool_sent(cls);
+    }
+    vx_http_auth_end(req);
     json_decref(req->json);
-    free(req->body);
+    json_decref(req->resp.json);
+    s_req_drop_body(req);
     free(req->path_buf);
     free(req->scratch);
     free(req);
@@ -559,17 +503,18 @@ s_metrics(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     resp->content_type = S_METRICS_TYPE;
 }
 
-/* --- lifecycle and routes --------------------------------------------------------------- */
+/* --- route tables ----------------------------------------------------------------------- */
 
-/* Parses pattern into r; {name} must fill a whole segment, names are unique. */
-static int
-s_route_parse(struct s_route *r, const char *pattern)
+/* Parses pattern into r; {name} must fill a whole segment, names are unique. Returns NULL or
+ * why the pattern is refused. */
+static const char *
+s_route_parse(struct vx_http_route *r, const char *pattern)
 {
-    char *segs[S_MAX_SEGS];
+    char *segs[VX_HTTP_MAX_SEGS];
     r->buf = vx_strdup(pattern);
     int n = s_split(r->buf, segs);
     if (n < 0) {
-        return -EINVAL;
+        return pattern[0] != '/' ? "a pattern starts with '/'" : "more than 32 segments";
     }
     r->n_segs = (size_t)n;
     for (size_t i = 0; i < r->n_segs; i++) {
@@ -578,31 +523,33 @@ s_route_parse(struct s_route *r, const char *pattern)
         r->is_param[i] = s[0] == '{';
         if (r->is_param[i]) {
             if (len < 3 || s[len - 1] != '}' || strspn(s + 1, S_NAME_CHARS) != len - 2) {
-                return -EINVAL;
+                return "a {name} fills a whole segment and its name is letters, digits and _";
             }
             s[len - 1] = '\0';
             s++;
             for (size_t j = 0; j < i; j++) {
                 if (r->is_param[j] && strcmp(r->segs[j], s) == 0) {
-                    return -EINVAL;
+                    return "a {name} appears twice";
                 }
             }
-        } else if (len == 0 || strpbrk(s, "{}?#")) {
-            return -EINVAL;
+        } else if (len == 0) {
+            return "an empty segment (\"//\" or a trailing '/')";
+        } else if (strpbrk(s, "{}?#")) {
+            return "'{', '}', '?' or '#' inside a literal segment";
         }
         r->segs[i] = s;
     }
-    return 0;
+    return NULL;
 }
 
 /* Same method and the same shape: both would answer exactly the same requests. */
 static bool
-s_route_conflicts(const struct s_route *a, const struct s_route *b)
+s_route_conflicts(const struct vx_http_route *a, const struct vx_http_route *b)
 {
     if (strcmp(a->method, b->method) != 0 || a->n_segs != b->n_segs) {
         return false;
     }
-    for (size_t i = 0; i < a->n_segs; i++) {
+    for (size_t i = 0; i < a->n_segs && i < b->n_segs; i++) {
         if (a->is_param[i] != b->is_param[i] ||
             (!a->is_param[i] && strcmp(a->segs[i], b->segs[i]) != 0)) {
             return false;
@@ -611,19 +558,48 @@ s_route_conflicts(const struct s_route *a, const struct s_route *b)
     return true;
 }
 
-static int
-s_route_add(vx_http_t *h, const char *method, const char *pattern, vx_http_handler_fn *fn,
-            void *arg)
+static void
+s_route_free(struct vx_http_route *r)
 {
-    struct s_route r = {.fn = fn, .arg = arg};
-    int rc = s_route_parse(&r, pattern);
-    if (rc < 0) {
-        free(r.buf);
-        return rc;
+    free(r->method);
+    free(r->pattern);
+    free(r->buf);
+}
+
+/* Adds one route, or says why not (why points to static text or into whybuf). */
+static int
+s_route_add(vx_http_t *h, const char *method, const char *pattern, enum vx_role role,
+            vx_http_handler_fn *fn, void *arg, const char **why, char *whybuf, size_t whylen)
+{
+    int mi = method ? s_method_index(method) : -1;
+    if (mi < 0 || mi >= S_N_ROUTE_METHODS) {
+        *why = "the method is not GET, POST, PUT, PATCH or DELETE";
+        return -EINVAL;
     }
-    r.method = vx_strdup(method);
+    if (!pattern) {
+        *why = "no pattern";
+        return -EINVAL;
+    }
+    if (!fn) {
+        *why = "no handler";
+        return -EINVAL;
+    }
+    if ((unsigned)role > VX_ROLE_ADMIN) {
+        *why = "the role is not viewer, operator or admin";
+        return -EINVAL;
+    }
+    struct vx_http_route r = {.role = role, .fn = fn, .arg = arg};
+    *why = s_route_parse(&r, pattern);
+    if (*why) {
+        free(r.buf);
+        return -EINVAL;
+    }
+    r.method = vx_strdup(s_methods[mi]);
     for (size_t i = 0; i < h->n_routes; i++) {
         if (s_route_conflicts(&h->routes[i], &r)) {
+            snprintf(whybuf, whylen, "answers the same requests as %s %s", h->routes[i].method,
+                     h->routes[i].pattern);
+            *why = whybuf;
             free(r.buf);
             free(r.method);
             return -EINVAL;
@@ -636,15 +612,79 @@ s_route_add(vx_http_t *h, const char *method, const char *pattern, vx_http_handl
 }
 
 int
+vx_http_routes(vx_http_t *h, const struct vx_http_route_def *table, size_t n, void *arg,
+               char *err, size_t errlen)
+{
+    if (!h || (!table && n > 0)) {
+        snprintf(err, errlen, "no server or no table");
+        return -EINVAL;
+    }
+    if (h->daemon) {
+        snprintf(err, errlen, "routes are added before the server starts");
+        return -EINVAL;
+    }
+    size_t before = h->n_routes;
+    for (size_t i = 0; i < n; i++) {
+        const struct vx_http_route_def *d = &table[i];
+        const char *why = NULL;
+        char whybuf[256];
+        int rc = d->role == VX_ROLE_OPEN
+                     ? (why = "only /health, /ready and /metrics may be open", -EINVAL)
+                     : s_route_add(h, d->method, d->pattern, d->role, d->fn, arg, &why, whybuf,
+                                   sizeof whybuf);
+        if (rc < 0) {
+            snprintf(err, errlen, "routes[%zu] %s %s: %s", i, d->method ? d->method : "(null)",
+                     d->pattern ? d->pattern : "(null)", why);
+            while (h->n_routes > before) { /* all or nothing */
+                s_route_free(&h->routes[--h->n_routes]);
+            }
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+int
 vx_http_route(vx_http_t *h, const char *method, const char *pattern, vx_http_handler_fn *fn,
               void *arg)
 {
-    if (!h || !method || !pattern || !fn || h->daemon) {
+    if (!h || !method || h->daemon) {
         return -EINVAL;
     }
-    int mi = s_method_index(method);
-    return mi >= 0 && mi < S_N_ROUTE_METHODS ? s_route_add(h, s_methods[mi], pattern, fn, arg)
-                                             : -EINVAL;
+    const char *why;
+    char whybuf[256];
+    enum vx_role role = strcmp(method, "GET") == 0 ? VX_ROLE_VIEWER : VX_ROLE_OPERATOR;
+    return s_route_add(h, method, pattern, role, fn, arg, &why, whybuf, sizeof whybuf);
+}
+
+size_t
+vx_http_route_count(const vx_http_t *h)
+{
+    return h->n_routes;
+}
+
+int
+vx_http_route_at(const vx_http_t *h, size_t i, const char **method, const char **pattern,
+                 enum vx_role *role)
+{
+    if (i >= h->n_routes) {
+        return -ERANGE;
+    }
+    *method = h->routes[i].method;
+    *pattern = h->routes[i].pattern;
+    *role = h->routes[i].role;
+    return 0;
+}
+
+/* --- life cycle ------------------------------------------------------------------------- */
+
+static void
+s_builtin(vx_http_t *h, const char *pattern, enum vx_role role, vx_http_handler_fn *fn)
+{
+    const char *why;
+    char whybuf[256];
+    s_route_add(h, "GET", pattern, role, fn, h, &why, whybuf, sizeof whybuf);
+    h->routes[h->n_routes - 1].inline_answer = true;
 }
 
 vx_http_t *
@@ -670,6 +710,11 @@ vx_http_new(const struct vx_http_opts *opts, vx_metrics_t *metrics, const char *
         *err = "a TLS certificate needs its key, and a key its certificate";
         return NULL;
     }
+    unsigned conn_limit = opts->conn_limit ? opts->conn_limit : VX_HTTP_DEFAULT_CONN_LIMIT;
+    if (opts->conn_limit_per_ip > conn_limit) {
+        *err = "the per-address connection limit exceeds the connection limit";
+        return NULL;
+    }
     addr.sin_port = htons(opts->port);
     vx_http_t *h = vx_calloc(1, sizeof *h);
     h->service = vx_strdup(opts->service ? opts->service : "unknown");
@@ -680,20 +725,41 @@ vx_http_new(const struct vx_http_opts *opts, vx_metrics_t *metrics, const char *
     }
     h->addr = addr;
     h->body_limit = opts->body_limit ? opts->body_limit : S_DEFAULT_BODY_LIMIT;
-    h->conn_limit = opts->conn_limit ? opts->conn_limit : S_DEFAULT_CONN_LIMIT;
-    h->timeout_s = opts->timeout_s ? opts->timeout_s : S_DEFAULT_TIMEOUT_S;
+    /* As much body memory as the former limit of 64 connections allowed, however many
+     * connections there are now. */
+    h->body_budget = opts->body_memory ? opts->body_memory : 64 * (h->body_limit + 1);
+    atomic_init(&h->body_bytes, 0);
+    if (metrics) {
+        h->body_refused = vx_metrics_counter(metrics, S_BUSY_NAME, S_BUSY_HELP, NULL);
+        h->body_held = vx_metrics_gauge(metrics, S_HELD_NAME, S_HELD_HELP, NULL);
+    }
+    h->conn_limit = conn_limit;
+    /* By default a quarter of the slots stays for other addresses, so one client cannot hold
+     * them all until the deadline. */
+    unsigned quarter_free = conn_limit - conn_limit / 4;
+    h->conn_limit_per_ip = opts->conn_limit_per_ip ? opts->conn_limit_per_ip
+                           : quarter_free < VX_HTTP_DEFAULT_CONN_LIMIT_PER_IP
+                               ? (quarter_free ? quarter_free : 1)
+                               : VX_HTTP_DEFAULT_CONN_LIMIT_PER_IP;
+    h->timeout_s = opts->timeout_s ? opts->timeout_s : VX_HTTP_DEFAULT_TIMEOUT_S;
+    h->n_workers = opts->workers ? opts->workers : VX_HTTP_DEFAULT_WORKERS;
+    h->io_threads = opts->io_threads ? opts->io_threads : VX_HTTP_DEFAULT_IO_THREADS;
+    h->metrics_open = opts->metrics_open;
     h->metrics = metrics;
     h->port = opts->port;
     h->tls_cert = opts->tls_cert ? vx_strdup(opts->tls_cert) : NULL;
     h->tls_key = opts->tls_key ? vx_strdup(opts->tls_key) : NULL;
-    h->tls_client_ca = opts->tls_cert && opts->tls_client_ca ? vx_strdup(opts->tls_client_ca)
-                                                              : NULL;
+    const char *trust = opts->tls_client_ca ? opts->tls_client_ca : opts->tls_request_ca;
+    h->tls_trust = opts->tls_cert && trust ? vx_strdup(trust) : NULL;
+    h->tls_client_required = opts->tls_cert && opts->tls_client_ca;
     h->started_ns = vx_mono_ns();
     vx_metrics_exp_bounds(h->duration_bounds, S_N_DURATION_BOUNDS, 0.001, 2.0);
     pthread_mutex_init(&h->lock, NULL);
-    s_route_add(h, "GET", "/health", s_health, h);
-    s_route_add(h, "GET", "/ready", s_ready, h);
-    s_route_add(h, "GET", "/metrics", s_metrics, h);
+    vx_http_auth_init(h);
+    vx_http_conn_init(h);
+    s_builtin(h, "/health", VX_ROLE_OPEN, s_health);
+    s_builtin(h, "/ready", VX_ROLE_OPEN, s_ready);
+    s_builtin(h, "/metrics", opts->metrics_open ? VX_ROLE_OPEN : VX_ROLE_VIEWER, s_metrics);
     return h;
 }
 
@@ -706,74 +772,10 @@ vx_http_set_ready(vx_http_t *h, vx_http_ready_fn *fn, void *arg)
     pthread_mutex_unlock(&h->lock);
 }
 
-/* microhttpd reports a failed start without a reason; binding a probe socket the same way
- * recovers it (EADDRINUSE, EADDRNOTAVAIL, EACCES). */
-static int
-s_start_errno(const vx_http_t *h)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        return -errno;
-    }
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    int rc = bind(fd, (const struct sockaddr *)&h->addr, sizeof h->addr) < 0 ? -errno : -EIO;
-    close(fd);
-    return rc;
-}
-
-int
-vx_http_start(vx_http_t *h)
-{
-    if (h->daemon) {
-        return -EALREADY;
-    }
-    /* Leave a quarter of the connection slots to other addresses, so one client (or a
-     * slowloris) cannot hold them all until the idle timeout. */
-    unsigned per_ip = h->conn_limit - h->conn_limit / 4;
-    json_object_seed(0); /* seed jansson's hashing once, before handler threads build objects */
-    struct MHD_OptionItem tls[] = {
-        {MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert},
-        {MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key},
-        {h->tls_client_ca ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0, h->tls_client_ca},
-        {MHD_OPTION_END, 0, NULL},
-    };
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
-    if (h->tls_cert) {
-        flags |= MHD_USE_TLS;
-    } else {
-        tls[0].option = MHD_OPTION_END;
-    }
-    h->daemon = MHD_start_daemon(
-        flags, ntohs(h->addr.sin_port), NULL, NULL, cb_access, h, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&h->addr, MHD_OPTION_CONNECTION_LIMIT, h->conn_limit,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip ? per_ip : 1u, MHD_OPTION_CONNECTION_TIMEOUT,
-        h->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, cb_completed, h, MHD_OPTION_ARRAY, tls,
-        MHD_OPTION_END);
-    if (!h->daemon) {
-        return s_start_errno(h);
-    }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    if (info && info->port) {
-        h->port = info->port;
-    }
-    h->started_ns = vx_mono_ns();
-    return 0;
-}
-
 uint16_t
 vx_http_port(const vx_http_t *h)
 {
     return h->port;
-}
-
-void
-vx_http_stop(vx_http_t *h)
-{
-    if (h && h->daemon) {
-        MHD_stop_daemon(h->daemon);
-        h->daemon = NULL;
-    }
 }
 
 void
@@ -785,9 +787,7 @@ vx_http_destroy(vx_http_t **hp)
     vx_http_t *h = *hp;
     vx_http_stop(h);
     for (size_t i = 0; i < h->n_routes; i++) {
-        free(h->routes[i].method);
-        free(h->routes[i].pattern);
-        free(h->routes[i].buf);
+        s_route_free(&h->routes[i]);
     }
     free(h->routes);
     free(h->service);
@@ -795,7 +795,9 @@ vx_http_destroy(vx_http_t **hp)
     free(h->token);
     free(h->tls_cert);
     free(h->tls_key);
-    free(h->tls_client_ca);
+    free(h->tls_trust);
+    vx_http_conn_fini(h);
+    vx_http_auth_fini(h);
     pthread_mutex_destroy(&h->lock);
     vx_free(hp);
 }
@@ -817,7 +819,7 @@ vx_http_req_path(const vx_http_req_t *req)
 const char *
 vx_http_req_param(const vx_http_req_t *req, const char *name)
 {
-    const struct s_route *r = req->route;
+    const struct vx_http_route *r = req->route;
     for (size_t i = 0; r && i < r->n_segs; i++) {
         if (r->is_param[i] && strcmp(r->segs[i], name) == 0) {
             return req->segs[i];
@@ -857,6 +859,26 @@ json_t *
 vx_http_req_json(const vx_http_req_t *req)
 {
     return req->json;
+}
+
+void
+vx_http_resp_header(struct vx_http_resp *resp, const char *name, const char *fmt, ...)
+{
+    size_t i = 0;
+    while (i < resp->n_headers && strcasecmp(resp->headers[i].name, name) != 0) {
+        i++;
+    }
+    if (i == VX_HTTP_RESP_HEADERS) {
+        return;
+    }
+    resp->headers[i].name = name;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(resp->headers[i].value, sizeof resp->headers[i].value, fmt, ap);
+    va_end(ap);
+    if (i == resp->n_headers) {
+        resp->n_headers++;
+    }
 }
 
 void

@@ -33,7 +33,11 @@ static bool
 s_field(const char *text, const char *field, char out[VX_KEY_TXT])
 {
     size_t flen = strlen(field);
-    for (const char *line = text; line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+    const char *next = text;
+    while (next) {
+        const char *line = next;
+        const char *nl = strchr(line, '\n');
+        next = nl ? nl + 1 : NULL;
         const char *p = line;
         while (*p == ' ' || *p == '\t') {
             p++;
@@ -94,8 +98,8 @@ s_read(const char *path, char *buf, size_t cap, struct stat *st, char *err, size
 int
 vx_keys_load_secret(const char *path, struct vx_keypair *out, char *err, size_t errlen)
 {
-    char buf[S_FILE_MAX];
-    struct stat st;
+    char buf[S_FILE_MAX] = "";
+    struct stat st = {0};
     int rc = s_read(path, buf, sizeof buf, &st, err, errlen);
     if (rc < 0) {
         return rc;
@@ -126,8 +130,8 @@ vx_keys_load_secret(const char *path, struct vx_keypair *out, char *err, size_t 
 int
 vx_keys_load_public(const char *path, char out[VX_KEY_TXT], char *err, size_t errlen)
 {
-    char buf[S_FILE_MAX];
-    struct stat st;
+    char buf[S_FILE_MAX] = "";
+    struct stat st = {0};
     int rc = s_read(path, buf, sizeof buf, &st, err, errlen);
     if (rc < 0) {
         return rc;

@@ -437,8 +437,8 @@ vx_gauge_value(const vx_gauge_t *g)
     return s_double(atomic_load_explicit(&g->bits, memory_order_relaxed));
 }
 
-void
-vx_histogram_observe(vx_histogram_t *h, double v)
+size_t
+vx_histogram_bucket(const vx_histogram_t *h, double v)
 {
     /* Binary search for the first bound >= v; NaN and values above every bound land in +Inf. */
     size_t lo = 0, hi = h->n_bounds;
@@ -453,8 +453,25 @@ vx_histogram_observe(vx_histogram_t *h, double v)
             lo = mid + 1;
         }
     }
-    atomic_fetch_add_explicit(&h->buckets[lo], 1, memory_order_relaxed);
+    return lo;
+}
+
+void
+vx_histogram_observe(vx_histogram_t *h, double v)
+{
+    atomic_fetch_add_explicit(&h->buckets[vx_histogram_bucket(h, v)], 1, memory_order_relaxed);
     s_atomic_add_double(&h->sum_bits, v);
+}
+
+void
+vx_histogram_add(vx_histogram_t *h, const uint64_t *counts, double sum)
+{
+    for (size_t i = 0; i <= h->n_bounds; i++) {
+        if (counts[i]) {
+            atomic_fetch_add_explicit(&h->buckets[i], counts[i], memory_order_relaxed);
+        }
+    }
+    s_atomic_add_double(&h->sum_bits, sum);
 }
 
 /* The count is the sum of the buckets, so it always agrees with the +Inf bucket. */

@@ -55,6 +55,11 @@ void vx_gauge_add(vx_gauge_t *g, double delta);
 double vx_gauge_value(const vx_gauge_t *g);
 
 void vx_histogram_observe(vx_histogram_t *h, double v);
+/* For callers that observe many values at once: the bucket v falls into (0..n_bounds, where
+ * n_bounds is +Inf), counted by the caller; then vx_histogram_add adds counts[0..n_bounds]
+ * and their sum in one go (n_bounds + 2 atomic operations instead of two per value). */
+size_t vx_histogram_bucket(const vx_histogram_t *h, double v);
+void vx_histogram_add(vx_histogram_t *h, const uint64_t *counts, double sum);
 uint64_t vx_histogram_count(const vx_histogram_t *h);
 double vx_histogram_sum(const vx_histogram_t *h);
 /* Estimated q-quantile (0 < q < 1) by linear interpolation inside the bucket that holds it;

@@ -59,6 +59,21 @@ static const struct vx_cfg_key s_security_keys[] = {
      "mutual TLS: every REST route but /health and /ready needs a client certificate issued "
      "by <tls_dir>/ca.crt",
      VX_CFG_AT(struct vx_security_config, tls_client_auth)},
+    {"credentials_file", VX_CFG_STRING, "/etc/vexfs/credentials.yaml", 0, 4096, false,
+     "who may call the REST API: names, roles (viewer, operator, admin), tenants, SHA-256 of "
+     "bearer tokens, client-certificate names; reread on SIGHUP and when the file changes",
+     VX_CFG_AT(struct vx_security_config, credentials_file)},
+    {"audit_dir", VX_CFG_STRING, "/var/lib/vexfs/audit", 0, 4096, false,
+     "folder of the audit log <identity>.audit.jsonl (mutating REST calls, refusals, actions on "
+     "behalf of a tenant, credential reloads; hash-chained and signed); empty: no audit log",
+     VX_CFG_AT(struct vx_security_config, audit_dir)},
+    {"audit_key_file", VX_CFG_STRING, "", 0, 4096, false,
+     "Ed25519 key that signs the audit log's checkpoints (hex, mode 0600); empty: "
+     "<keys_dir>/audit.key",
+     VX_CFG_AT(struct vx_security_config, audit_key_file)},
+    {"metrics_open", VX_CFG_BOOL, "false", 0, 0, false,
+     "true: GET /metrics needs no credential; false: it needs the viewer role",
+     VX_CFG_AT(struct vx_security_config, metrics_open)},
 };
 
 static int

@@ -54,6 +54,10 @@ struct vx_security_config {
     const char *tls;          /* "required" or "off" */
     const char *tls_dir;      /* ca.crt, server.crt, server.key, <name>.crt/.key */
     bool tls_client_auth;     /* mutual TLS on the admin server */
+    const char *credentials_file; /* REST credentials (vx_creds.h) */
+    const char *audit_dir;    /* "": no audit log */
+    const char *audit_key_file; /* "": <keys_dir>/audit.key */
+    bool metrics_open;        /* GET /metrics needs no credential */
 };
 extern const struct vx_cfg_section vx_cfg_security_section;
 

@@ -155,6 +155,10 @@ vx_pb_uint(uint8_t *p, uint32_t field, uint64_t v)
 static int
 s_read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 {
+    if (*p < end && !(**p & 0x80)) { /* one byte: most tags and lengths */
+        *v = *(*p)++;
+        return 0;
+    }
     uint64_t r = 0;
     for (int shift = 0; shift < 64; shift += 7) {
         if (*p >= end) {

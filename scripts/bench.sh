@@ -12,6 +12,10 @@ if [ -z "${VEXFS_KAFKA_BOOTSTRAP:-}" ]; then
   export VEXFS_KAFKA_BOOTSTRAP
   trap 'scripts/kafka.sh stop >/dev/null 2>&1 || true' EXIT
 fi
+# Today's code (the commit in bench/BASELINE), for benchmarks that measure it in the same run.
+if [ -z "${VX_BASELINE_BIN_DIR:-}" ] && base=$(scripts/bench-baseline.sh); then
+  export VX_BASELINE_BIN_DIR=$base/bin
+fi
 # Each benchmark's own defaults; the event-stream ones take VX_BENCH_EVENTS.
 for b in "$BUILD"/bench/bench_*; do
   name=$(basename "$b")

@@ -30,7 +30,7 @@ CC=${FUZZ_CC:-clang}
 
 # Only the library files the targets call; lib/vx_http.c, lib/vx_metrics.c and the Kafka
 # producer stay out so a half-written or heavy module cannot break fuzzing.
-LIB_SRC=(lib/vx_mem.c lib/vx_arena.c lib/vx_event.c lib/vx_wire.c lib/vx_yaml.c lib/vx_config.c)
+LIB_SRC=(lib/vx_mem.c lib/vx_arena.c lib/vx_event.c lib/vx_wire.c lib/vx_yaml.c lib/vx_config.c lib/vx_log.c)
 PKGS="libczmq libzmq libprotobuf-c jansson yaml-0.1"
 
 if ! command -v "$CC" >/dev/null; then
@@ -49,11 +49,12 @@ CFLAGS=(-std=gnu11 -g -O1 -D_GNU_SOURCE -pthread -Wall -Wextra -Ilib -Ibuild/gen
 
 mkdir -p "$OUT/obj"
 
-# Rebuilds obj from src when src, a lib/ header or the generated header is newer.
+# Rebuilds obj from src when src, a lib/ header, a header beside src (a service's own) or the
+# generated header is newer.
 s_compile() {
     local src=$1 obj=$2
     shift 2
-    if [ -f "$obj" ] && [ -z "$(find "$src" lib/*.h "$GEN_H" -newer "$obj" 2>/dev/null | head -1)" ]; then
+    if [ -f "$obj" ] && [ -z "$(find "$src" lib/*.h "$(dirname "$src")"/*.h "$GEN_H" -newer "$obj" 2>/dev/null | head -1)" ]; then
         return 0
     fi
     echo "  CC      $src (fuzz)"

@@ -9,8 +9,8 @@ static const struct vx_cfg_key s_keys[] = {
      "expected load, exported as vexfs_analytics_target_throughput_events_per_second for alert "
      "rules (compare with rate(vexfs_analytics_events_total))"},
     {"processing_latency_target_ns", VX_CFG_INT, "1000000", 1, 60000000000LL, false,
-     "budget for processing one event through every query; slower events are counted in "
-     "vexfs_analytics_slow_events_total"},
+     "budget for decoding one event and running it through every query; slower events are "
+     "counted in vexfs_analytics_slow_events_total"},
     {"enable_real_time_processing", VX_CFG_BOOL, "true", 0, 0, false,
      "true: Kafka fetches tuned for latency (fetch.wait.max.ms=10); false: for throughput "
      "(fetch.wait.max.ms=500, fetch.min.bytes=65536)"},
@@ -66,3 +66,33 @@ static const struct vx_cfg_key s_keys[] = {
 
 const struct vx_cfg_section an_cfg_section = {AN_SECTION, s_keys,
                                               sizeof s_keys / sizeof s_keys[0]};
+
+/* Throughput: the fetch waits for 64 KiB or 500 ms; latency: it answers after 10 ms with
+ * whatever there is. Both prefetch deep enough that the loop never waits for a fetch round
+ * trip; the bytes limit (one consumer queue for all partitions) bounds the memory it takes.
+ * The daemon stores and commits offsets itself (the oldest an open window needs), so
+ * librdkafka's per-message offset store is off. See the README for the measurements. */
+static const struct an_kafka_kv s_fetch_tput[] = {
+    {"fetch.wait.max.ms", "500"},
+    {"fetch.min.bytes", "65536"},
+    {"max.partition.fetch.bytes", "8388608"},
+    {"queued.min.messages", "1000000"},
+    {"queued.max.messages.kbytes", "65536"},
+    {"enable.auto.offset.store", "false"},
+};
+static const struct an_kafka_kv s_fetch_rt[] = {
+    {"fetch.wait.max.ms", "10"},
+    {"fetch.min.bytes", "1"},
+    {"max.partition.fetch.bytes", "8388608"},
+    {"queued.min.messages", "1000000"},
+    {"queued.max.messages.kbytes", "65536"},
+    {"enable.auto.offset.store", "false"},
+};
+
+const struct an_kafka_kv *
+an_kafka_fetch_conf(bool real_time, size_t *n)
+{
+    *n = real_time ? sizeof s_fetch_rt / sizeof s_fetch_rt[0]
+                   : sizeof s_fetch_tput / sizeof s_fetch_tput[0];
+    return real_time ? s_fetch_rt : s_fetch_tput;
+}

@@ -1,19 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The inputs and the loop: a Kafka consumer in a consumer group, or a ZeroMQ PULL socket.
- *
- * Commit strategy (Kafka). Each partition has its own engine, so a partition's windows only
- * ever hold that partition's events. The committed offset of a partition is the first offset
- * that an open window may still need (the oldest consumed event whose time is not before the
- * oldest open window), never simply the last consumed one; the commit's metadata carries the
- * engine's clock and the next offset ("clock=<ns>;pos=<offset>"). On revoke the instance
- * commits synchronously and drops the partition's open windows without emitting them. The
- * new owner reads the commit, restores the clock — so the windows the previous owner already
- * emitted stay closed — and replays from the committed offset, rebuilding exactly the open
- * windows; events below pos that fall into closed windows are counted as "replay", not "late".
- * Every final window is therefore emitted once across a rebalance. After a crash the last
- * periodic commit is used the same way: windows closed since then are emitted again, with
- * identical content (a partition replays in offset order), and can be deduplicated by
- * (query, partition, group, start_ns). */
+ * Messages are taken in batches (up to AN_BATCH per wake-up) and processed under one lock:
+ * decoded field by field (an_decode.c), windowed, their offsets tracked per run of a
+ * partition and the counters updated once per batch. Offsets and commits: an_commit.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -31,208 +20,8 @@
 #include "vx_mem.h"
 #include "vx_wire.h"
 
-#define S_BATCH 1024 /* input messages processed per lock */
-
-/* ---- offsets ------------------------------------------------------------------------------ */
-
-static void
-s_track(struct an_part *p, int64_t offset, uint64_t time)
-{
-    struct an_block *tail = p->b_n ? &p->blocks[(p->b_head + p->b_n - 1) % p->b_cap] : NULL;
-    if (!tail || tail->n >= AN_BLOCK_EVENTS) {
-        if (p->b_n == p->b_cap) {
-            size_t cap = p->b_cap ? p->b_cap * 2 : 16;
-            struct an_block *b = vx_calloc(cap, sizeof *b);
-            for (size_t i = 0; i < p->b_n; i++) {
-                b[i] = p->blocks[(p->b_head + i) % p->b_cap]; // NOLINT(clang-analyzer-core.NullDereference)
-            }
-            free(p->blocks);
-            p->blocks = b;
-            p->b_cap = cap;
-            p->b_head = 0;
-        }
-        /* b_cap > 0 and blocks allocated here or before: the analyzer cannot follow the ring. */
-        tail = &p->blocks[(p->b_head + p->b_n++) % p->b_cap]; // NOLINT(clang-analyzer-core.NullDereference)
-        tail->first_offset = offset; // NOLINT(clang-analyzer-core.NullDereference)
-        tail->max_time = 0;
-        tail->n = 0;
-    }
-    tail->n++;
-    tail->max_time = time > tail->max_time ? time : tail->max_time;
-    p->next_offset = offset + 1;
-}
-
-/* The offset to commit: the start of the first block an open window may still need. */
-static int64_t
-s_safe_offset(struct an_part *p)
-{
-    uint64_t low = an_engine_low_time(p->eng);
-    while (p->b_n && p->blocks[p->b_head].max_time < low) {
-        p->b_head = (p->b_head + 1) % p->b_cap;
-        p->b_n--;
-    }
-    return p->b_n ? p->blocks[p->b_head].first_offset : p->next_offset;
-}
-
-/* Adds the commit of partition p to list. */
-static void
-s_commit_add(an_server_t *s, rd_kafka_topic_partition_list_t *list, struct an_part *p)
-{
-    rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_add(list, s->topic, p->partition);
-    tp->offset = s_safe_offset(p);
-    char meta[96];
-    int n = snprintf(meta, sizeof meta, "clock=%" PRIu64 ";pos=%" PRId64, an_engine_clock(p->eng),
-                     p->next_offset);
-    tp->metadata = vx_strndup(meta, (size_t)n); /* freed with the list */
-    tp->metadata_size = (size_t)n;
-}
-
-static void
-s_produce(an_server_t *s, const char *key, size_t klen, const char *val)
-{
-    rd_kafka_resp_err_t err;
-    for (int tries = 0;; tries++) {
-        err = rd_kafka_producev(s->rk_out, RD_KAFKA_V_TOPIC(s->results_topic),
-                                RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_VALUE((void *)val, strlen(val)),
-                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || tries >= 100) {
-            break;
-        }
-        rd_kafka_poll(s->rk_out, 10);
-    }
-    if (err) {
-        vx_counter_add(s->c_res_out_err, 1);
-        vx_warn("AN-RESULTS-PRODUCE", "%s: %s", s->results_topic, rd_kafka_err2str(err));
-    }
-}
-
-void
-an_input_publish(an_server_t *s, const struct an_result *r)
-{
-    if (!s->rk_out) {
-        return;
-    }
-    size_t klen;
-    char *key = an_merge_key(s->group_id, r, &klen);
-    char *val = an_merge_value(s->group_id, r);
-    s_produce(s, key, klen, val);
-    vx_counter_add(s->c_res_out, 1);
-    free(key);
-    free(val);
-}
-
-/* Publishes the clock of every owned partition, then waits until every result produced so
- * far is delivered: offsets are only committed past events whose windows are durable in the
- * results topic. Returns false when delivery did not finish (the commit is skipped). */
-static bool
-s_results_sync(an_server_t *s, const rd_kafka_topic_partition_list_t *only)
-{
-    if (!s->rk_out) {
-        return true;
-    }
-    for (size_t i = 0; i < s->n_parts; i++) {
-        struct an_part *p = s->parts[i];
-        if (p->partition < 0 || an_engine_clock(p->eng) == 0 ||
-            (only && !rd_kafka_topic_partition_list_find(only, s->topic, p->partition))) {
-            continue;
-        }
-        size_t klen;
-        char *key = an_merge_wm_key(s->group_id, p->partition, &klen);
-        char *val = an_merge_wm_value(s->group_id, p->partition, an_engine_clock(p->eng), p->idle);
-        s_produce(s, key, klen, val);
-        free(key);
-        free(val);
-    }
-    if (rd_kafka_flush(s->rk_out, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        vx_counter_add(s->c_res_out_err, 1);
-        vx_warn("AN-RESULTS-FLUSH", "results not delivered in 10 s: offsets not committed");
-        return false;
-    }
-    return true;
-}
-
-static void
-cb_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
-{
-    (void)rk;
-    an_server_t *s = opaque;
-    if (m->err) {
-        vx_counter_add(s->c_res_out_err, 1);
-        vx_warn("AN-RESULTS-DELIVERY", "%s", rd_kafka_err2str(m->err));
-    }
-}
-
-/* Commits every partition with consumed messages (or only those in `only`). Lock held. */
-static void
-s_commit(an_server_t *s, const rd_kafka_topic_partition_list_t *only, bool sync)
-{
-    if (!s_results_sync(s, only)) {
-        return;
-    }
-    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(8);
-    for (size_t i = 0; i < s->n_parts; i++) {
-        struct an_part *p = s->parts[i];
-        if (p->partition < 0 || p->next_offset < 0) {
-            continue;
-        }
-        if (only && !rd_kafka_topic_partition_list_find(only, s->topic, p->partition)) {
-            continue;
-        }
-        s_commit_add(s, list, p);
-    }
-    if (list->cnt > 0) {
-        rd_kafka_resp_err_t err = rd_kafka_commit(s->rk, list, sync ? 0 : 1);
-        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
-            vx_counter_add(s->c_commit_err, 1);
-            vx_warn("AN-KAFKA-COMMIT", "commit failed: %s", rd_kafka_err2str(err));
-        }
-    }
-    rd_kafka_topic_partition_list_destroy(list);
-}
-
-/* Restores what the previous owner of a partition committed (see the file comment). */
-static void
-s_restore(an_server_t *s, const rd_kafka_topic_partition_t *tp)
-{
-    struct an_part *p = an_server_part(s, tp->partition);
-    uint64_t clock = 0;
-    int64_t pos = -1;
-    if (tp->metadata && tp->metadata_size && tp->metadata_size < 96) {
-        char meta[96];
-        memcpy(meta, tp->metadata, tp->metadata_size);
-        meta[tp->metadata_size] = '\0';
-        /* "clock=<u64>;pos=<i64>", as written by this file's commits. */
-        char *end = NULL;
-        bool ok = strncmp(meta, "clock=", 6) == 0;
-        if (ok) {
-            errno = 0;
-            clock = strtoull(meta + 6, &end, 10);
-            ok = errno == 0 && end != meta + 6 && strncmp(end, ";pos=", 5) == 0;
-        }
-        if (ok) {
-            const char *ps = end + 5;
-            errno = 0;
-            pos = strtoll(ps, &end, 10);
-            ok = errno == 0 && end != ps && *end == '\0';
-        }
-        if (!ok) {
-            clock = 0;
-            pos = -1;
-        }
-    }
-    an_engine_set_clock(p->eng, clock);
-    p->replay_until = pos;
-    p->start_offset = tp->offset;
-    if (pos < 0) {
-        vx_info("AN-KAFKA-ASSIGN", "partition %d: no commit, from auto.offset.reset",
-                (int)tp->partition);
-    } else {
-        vx_info("AN-KAFKA-ASSIGN",
-                "partition %d from offset %" PRId64 " (clock %" PRIu64 ", replaying to %" PRId64
-                ")",
-                (int)tp->partition, tp->offset, clock, pos);
-    }
-}
+#define S_ZMQ_BATCH 1024 /* ZeroMQ messages processed per lock */
+#define S_RES_BATCH 1024 /* results-topic records merged per call */
 
 static void
 cb_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
@@ -248,7 +37,7 @@ cb_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_l
             vx_warn("AN-KAFKA-COMMITTED", "reading committed offsets: %s", rd_kafka_err2str(cerr));
         }
         for (int i = 0; i < parts->cnt; i++) {
-            s_restore(s, &parts->elems[i]);
+            an_commit_restore(s, &parts->elems[i]);
         }
         if (coop) {
             rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
@@ -259,7 +48,7 @@ cb_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_l
         vx_counter_add(s->c_rebalance_revoke, (uint64_t)parts->cnt);
         an_server_sync_metrics(s);
         if (!rd_kafka_assignment_lost(rk)) {
-            s_commit(s, parts, true); /* the last chance to commit these partitions */
+            an_commit_sync(s, parts); /* the last chance to commit these partitions */
         }
         for (int i = 0; i < parts->cnt; i++) {
             for (size_t k = 0; k < s->replay.n_parts; k++) {
@@ -295,58 +84,140 @@ cb_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 
 /* ---- events --------------------------------------------------------------------------------- */
 
+/* What a batch adds to the counters and the latency histogram, applied once at its end. */
+struct s_tally {
+    uint64_t events, bad, slow, n_ingest;
+    uint64_t t_prev; /* monotonic time the previous event was done */
+};
+
+/* The ingest latencies gathered so far: from propagation's acceptance (ingest_ns) to the
+ * windows holding the event, the suite's end-to-end latency (both stamps are Unix time on
+ * hosts that share a clock). Counted into local buckets, added to the histogram at once. */
 static void
-s_process(an_server_t *s, struct an_part *p, const vx_event_t *ev)
+s_latency_flush(an_server_t *s, struct s_tally *t)
 {
-    uint64_t t0 = vx_mono_ns();
-    an_engine_process(p->eng, ev);
-    if (vx_mono_ns() - t0 > s->latency_target_ns) {
-        vx_counter_add(s->c_slow, 1);
+    if (t->n_ingest == 0) {
+        return;
     }
-    /* From propagation's acceptance to the windows holding the event: the suite's end-to-end
-     * latency (both stamps are Unix time on hosts that share a clock). */
+    uint64_t counts[AN_LAT_BUCKETS] = {0};
+    double sum = 0;
     uint64_t now = vx_wall_ns();
-    if (ev->ingest_ns && now >= ev->ingest_ns) {
-        vx_histogram_observe(s->h_ingest_latency, (double)(now - ev->ingest_ns) / 1e9);
+    for (uint64_t i = 0; i < t->n_ingest; i++) {
+        if (now >= s->ingest[i]) {
+            double v = (double)(now - s->ingest[i]) / 1e9;
+            counts[vx_histogram_bucket(s->h_ingest_latency, v)]++;
+            sum += v;
+        }
+    }
+    vx_histogram_add(s->h_ingest_latency, counts, sum);
+    t->n_ingest = 0;
+}
+
+static void
+s_tally_end(an_server_t *s, struct s_tally *t)
+{
+    s_latency_flush(s, t);
+    if (t->events) {
+        vx_counter_add(s->c_events, t->events);
+    }
+    if (t->bad) {
+        vx_counter_add(s->c_decode, t->bad);
+    }
+    if (t->slow) {
+        vx_counter_add(s->c_slow, t->slow);
+    }
+}
+
+/* One decoded event through the partition's engine. An event is slow when more than
+ * processing_latency_target_ns passed since the previous one was done (its decoding and
+ * windowing): one clock read per event. */
+static void
+s_process(an_server_t *s, struct an_part *p, const vx_event_t *ev, struct s_tally *t)
+{
+    an_engine_process(p->eng, ev);
+    uint64_t now = vx_mono_ns();
+    t->slow += now - t->t_prev > s->latency_target_ns;
+    t->t_prev = now;
+    if (ev->ingest_ns) {
+        if (t->n_ingest == AN_BATCH) {
+            s_latency_flush(s, t);
+        }
+        s->ingest[t->n_ingest++] = ev->ingest_ns;
     }
 }
 
 static void
-s_kafka_message(an_server_t *s, rd_kafka_message_t *m, uint64_t now)
+s_replay_count(an_server_t *s, const rd_kafka_message_t *m)
 {
-    if (m->err) {
-        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            vx_warn("AN-KAFKA-CONSUME", "%s", rd_kafka_message_errstr(m));
+    for (size_t k = 0; k < s->replay.n_parts; k++) {
+        const struct an_replay_part *rp = &s->replay.parts[k];
+        if (rp->partition == m->partition && m->offset < rp->end) {
+            s->replay.done++;
+            vx_counter_add(s->c_replay_events, 1);
         }
-        return;
     }
-    struct an_part *p = an_server_part_find(s, m->partition);
-    if (!p) {
-        /* Fetched before a revoke: the partition's new owner reads it from the commit. */
-        return;
-    }
-    p->last_msg_ns = now; /* of the batch: one clock read per batch, not per message */
-    p->idle = false;
-    if (s->replay.state == AN_REPLAY_RUNNING) {
-        for (size_t k = 0; k < s->replay.n_parts; k++) {
-            const struct an_replay_part *rp = &s->replay.parts[k];
-            if (rp->partition == m->partition && m->offset < rp->end) {
-                s->replay.done++;
-                vx_counter_add(s->c_replay_events, 1);
+}
+
+/* Why per batch: a message costs the daemon little beyond what librdkafka spends on it only
+ * if nothing else is paid per message. The batch's messages are decoded one at a time into
+ * the same arena (reset per event: no allocation), offsets are tracked per run of one
+ * partition, and counters, the latency histogram and the clock for idleness are updated once
+ * per batch. Lock held. */
+static void
+s_kafka_batch(an_server_t *s, rd_kafka_message_t **msgs, ssize_t n)
+{
+    struct s_tally t = {.t_prev = vx_mono_ns()};
+    uint64_t now = t.t_prev;
+    bool replay = s->replay.state == AN_REPLAY_RUNNING;
+    struct an_part *p = NULL;
+    int32_t cur = INT32_MIN;
+    int64_t first = -1, last = -1;
+    uint32_t run = 0;
+    uint64_t max_time = 0;
+    for (ssize_t i = 0; i < n; i++) {
+        const rd_kafka_message_t *m = msgs[i];
+        if (m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                vx_warn("AN-KAFKA-CONSUME", "%s", rd_kafka_message_errstr(m));
+            }
+            continue;
+        }
+        if (m->partition != cur) {
+            if (p && run) {
+                an_offsets_track(p, first, last, run, max_time);
+            }
+            run = 0;
+            max_time = 0;
+            cur = m->partition;
+            p = an_server_part_find(s, cur);
+            if (p) {
+                p->last_msg_ns = now;
+                p->idle = false;
             }
         }
+        if (!p) {
+            continue; /* fetched before a revoke: the new owner reads it from the commit */
+        }
+        if (replay) {
+            s_replay_count(s, m);
+        }
+        t.events++;
+        first = run ? first : m->offset;
+        last = m->offset;
+        run++;
+        vx_event_t ev;
+        if (an_decoder_decode(s->dec, m->payload, m->len, &ev) < 0) {
+            t.bad++;
+            continue;
+        }
+        an_engine_set_replaying(p->eng, m->offset < p->replay_until);
+        s_process(s, p, &ev, &t);
+        max_time = ev.timestamp_ns > max_time ? ev.timestamp_ns : max_time;
     }
-    vx_arena_reset(s->arena);
-    vx_event_t *ev = vexfs__v1__event__unpack(vx_arena_pb(s->arena), m->len, m->payload);
-    vx_counter_add(s->c_events, 1);
-    if (!ev) {
-        vx_counter_add(s->c_decode, 1);
-        s_track(p, m->offset, 0);
-        return;
+    if (p && run) {
+        an_offsets_track(p, first, last, run, max_time);
     }
-    an_engine_set_replaying(p->eng, m->offset < p->replay_until);
-    s_process(s, p, ev);
-    s_track(p, m->offset, ev->timestamp_ns);
+    s_tally_end(s, &t);
 }
 
 /* ---- replay -------------------------------------------------------------------------------- */
@@ -636,9 +507,9 @@ s_results_read(an_server_t *s)
         return;
     }
     rd_kafka_poll(s->rk_out, 0); /* delivery reports */
-    rd_kafka_message_t *msgs[S_BATCH];
+    rd_kafka_message_t *msgs[S_RES_BATCH];
     for (int round = 0; round < 8; round++) {
-        ssize_t n = rd_kafka_consume_batch_queue(s->res_q, 0, msgs, S_BATCH);
+        ssize_t n = rd_kafka_consume_batch_queue(s->res_q, 0, msgs, S_RES_BATCH);
         for (ssize_t i = 0; i < n; i++) {
             rd_kafka_message_t *m = msgs[i];
             if (!m->err) {
@@ -649,7 +520,7 @@ s_results_read(an_server_t *s)
             }
             rd_kafka_message_destroy(m);
         }
-        if (n < S_BATCH) {
+        if (n < S_RES_BATCH) {
             break;
         }
     }
@@ -680,14 +551,14 @@ s_replay_throttle(an_server_t *s)
     }
 }
 
-/* Takes what the consumer queue holds now, up to S_BATCH messages; when it is empty, waits
+/* Takes what the consumer queue holds now, up to AN_BATCH messages; when it is empty, waits
  * (at most 100 ms) for librdkafka to signal that something arrived, then takes that.
  * rd_kafka_consume_batch_queue with a timeout would wait for a full batch, holding a lone
  * event back for the whole timeout at low rates. */
 static ssize_t
 s_consume(rd_kafka_queue_t *q, int wake_fd, rd_kafka_message_t **msgs)
 {
-    ssize_t n = rd_kafka_consume_batch_queue(q, 0, msgs, S_BATCH);
+    ssize_t n = rd_kafka_consume_batch_queue(q, 0, msgs, AN_BATCH);
     if (n != 0) {
         return n;
     }
@@ -697,7 +568,7 @@ s_consume(rd_kafka_queue_t *q, int wake_fd, rd_kafka_message_t **msgs)
         while (read(wake_fd, buf, sizeof buf) > 0) {
         }
     }
-    return rd_kafka_consume_batch_queue(q, 0, msgs, S_BATCH);
+    return rd_kafka_consume_batch_queue(q, 0, msgs, AN_BATCH);
 }
 
 static int
@@ -713,17 +584,15 @@ s_run_kafka(an_server_t *s, volatile sig_atomic_t *stop)
     }
     /* librdkafka writes a byte to wake[1] when a message or event lands in the empty queue. */
     rd_kafka_queue_io_event_enable(q, wake[1], "1", 1);
-    rd_kafka_message_t *msgs[S_BATCH];
     while (!*stop && !atomic_load(&s->fatal)) {
         /* The consumer queue also carries rebalances: the callback runs inside this call, on
          * this thread, before the messages of the new assignment are returned. */
         s_replay_throttle(s);
-        ssize_t n = s_consume(q, wake[0], msgs);
+        ssize_t n = s_consume(q, wake[0], s->msgs);
         pthread_mutex_lock(&s->lock);
-        uint64_t now = vx_mono_ns();
+        s_kafka_batch(s, s->msgs, n);
         for (ssize_t i = 0; i < n; i++) {
-            s_kafka_message(s, msgs[i], now);
-            rd_kafka_message_destroy(msgs[i]);
+            rd_kafka_message_destroy(s->msgs[i]);
         }
         if (s->replay.state == AN_REPLAY_PENDING) {
             s_replay_begin(s);
@@ -732,12 +601,14 @@ s_run_kafka(an_server_t *s, volatile sig_atomic_t *stop)
             s_replay_check(s);
         }
         s_idle(s);
-        s_results_read(s);
+        s_results_read(s); /* also serves the results producer's delivery reports */
         /* Counters move with the results, under the same lock: a reader sees both or neither. */
         an_server_sync_metrics(s);
         if (vx_mono_ns() >= next_commit) {
-            s_commit(s, NULL, false);
+            an_commit_start(s);
             next_commit = vx_mono_ns() + (uint64_t)s->commit_interval_ms * VX_NS_PER_MS;
+        } else {
+            an_commit_ready(s);
         }
         pthread_mutex_unlock(&s->lock);
     }
@@ -764,13 +635,14 @@ s_run_zmq(an_server_t *s, volatile sig_atomic_t *stop)
                 vx_counter_add(s->c_decode, 1);
             } else {
                 struct an_part *p = an_server_part(s, -1);
-                vx_counter_add(s->c_events, b->n_events);
+                struct s_tally t = {.events = b->n_events, .t_prev = vx_mono_ns()};
                 for (size_t i = 0; i < b->n_events; i++) {
-                    s_process(s, p, b->events[i]);
+                    s_process(s, p, b->events[i], &t);
                 }
+                s_tally_end(s, &t);
             }
             /* more without waiting, up to a batch per lock; the rest on the next round */
-            rc = n + 1 < S_BATCH ? vx_wire_recv(s->pull, &msg, ZMQ_DONTWAIT) : -EAGAIN;
+            rc = n + 1 < S_ZMQ_BATCH ? vx_wire_recv(s->pull, &msg, ZMQ_DONTWAIT) : -EAGAIN;
         }
         if (rc == -EPROTO) {
             vx_counter_add(s->c_decode, 1);
@@ -817,16 +689,17 @@ s_open_kafka(an_server_t *s, const vx_config_t *cfg, char *err, size_t errlen)
         {"partition.assignment.strategy", "cooperative-sticky"},
         {"session.timeout.ms", "10000"},
         {"heartbeat.interval.ms", "1000"},
-        {"fetch.wait.max.ms", rt ? "10" : "500"},
-        {"fetch.min.bytes", rt ? "1" : "65536"},
-        /* Prefetch deep enough that the loop never waits for a fetch round trip; the bytes
-         * limit (one consumer queue for all partitions) bounds the memory it takes. */
-        {"max.partition.fetch.bytes", "8388608"},
-        {"queued.min.messages", "1000000"},
-        {"queued.max.messages.kbytes", "65536"},
     };
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
         if (s_set(c, kv[i][0], kv[i][1], err, errlen) < 0) {
+            rd_kafka_conf_destroy(c);
+            return -EINVAL;
+        }
+    }
+    size_t nf;
+    const struct an_kafka_kv *fetch = an_kafka_fetch_conf(rt, &nf);
+    for (size_t i = 0; i < nf; i++) {
+        if (s_set(c, fetch[i].key, fetch[i].value, err, errlen) < 0) {
             rd_kafka_conf_destroy(c);
             return -EINVAL;
         }
@@ -861,12 +734,14 @@ s_open_results(an_server_t *s, const vx_config_t *cfg, char *err, size_t errlen)
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     if (s_set(c, "bootstrap.servers", brokers, err, errlen) < 0 ||
         s_set(c, "enable.idempotence", "true", err, errlen) < 0 ||
-        s_set(c, "linger.ms", "5", err, errlen) < 0) {
+        s_set(c, "linger.ms", "5", err, errlen) < 0 ||
+        /* fewer than AN_RES_RING records await their delivery report at any time */
+        s_set(c, "queue.buffering.max.messages", "100000", err, errlen) < 0) {
         rd_kafka_conf_destroy(c);
         return -EINVAL;
     }
     rd_kafka_conf_set_opaque(c, s);
-    rd_kafka_conf_set_dr_msg_cb(c, cb_delivery);
+    an_commit_producer_conf(c);
     char e[512];
     s->rk_out = rd_kafka_new(RD_KAFKA_PRODUCER, c, e, sizeof e);
     if (!s->rk_out) {

@@ -356,6 +356,18 @@ s_save(an_server_t *s)
 }
 
 /* Installs a parsed query; takes ownership of q. Lock held. */
+/* The decoder reads what the installed queries read: rebuilt whenever they change. */
+static void
+s_plan(an_server_t *s)
+{
+    struct an_query **qs = vx_calloc(s->n_queries ? s->n_queries : 1, sizeof *qs);
+    for (size_t i = 0; i < s->n_queries; i++) {
+        qs[i] = s->queries[i]->q;
+    }
+    an_decoder_plan(s->dec, qs, s->n_queries);
+    free(qs);
+}
+
 static void
 s_install(an_server_t *s, struct an_query *q)
 {
@@ -365,6 +377,7 @@ s_install(an_server_t *s, struct an_query *q)
     for (size_t i = 0; i < s->n_parts; i++) {
         an_engine_add_query(s->parts[i]->eng, q);
     }
+    s_plan(s);
 }
 
 static void
@@ -383,6 +396,7 @@ s_uninstall(an_server_t *s, size_t idx)
     }
     s_qstate_free(s, &qs);
     s->queries[idx] = s->queries[--s->n_queries];
+    s_plan(s);
 }
 
 int
@@ -602,6 +616,8 @@ an_server_new(const vx_config_t *cfg, vx_metrics_t *m, char *err, size_t errlen)
     }
     s->anomaly = an_anomaly_new(100000, 1000);
     s->arena = vx_arena_new(64 * 1024, 64u << 20);
+    s->res_ring = vx_calloc(AN_RES_RING, 1);
+    s->dec = an_decoder_new();
     atomic_init(&s->ready, false);
     atomic_init(&s->fatal, false);
 
@@ -611,6 +627,8 @@ an_server_new(const vx_config_t *cfg, vx_metrics_t *m, char *err, size_t errlen)
                                             1e-3,  1.5e-3, 2e-3,   3e-3,   5e-3,   7.5e-3,
                                             10e-3, 20e-3,  50e-3,  100e-3, 250e-3, 500e-3,
                                             1,     2.5,    5,      10};
+    _Static_assert(sizeof latency_bounds / sizeof latency_bounds[0] < AN_LAT_BUCKETS,
+                   "the loop counts latencies in AN_LAT_BUCKETS local buckets");
     s->h_ingest_latency = vx_metrics_histogram(
         m, "vexfs_analytics_ingest_latency_seconds",
         "From propagation accepting an event (its ingest_ns) to the windows holding it.",
@@ -721,6 +739,9 @@ an_server_destroy(an_server_t **sp)
         return;
     }
     an_input_close(s); /* leaves the group first: its revoke commits need the engines */
+    an_commit_fini(s);
+    an_decoder_destroy(&s->dec);
+    free(s->res_ring);
     while (s->n_parts) {
         an_server_part_drop(s, s->parts[0]->partition);
     }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "an_anomaly.h"
+#include "an_decode.h"
 #include "an_merge.h"
 #include "an_query.h"
 #include "an_replay.h"
@@ -40,6 +41,17 @@ struct an_block {
 
 #define AN_BLOCK_EVENTS 1024
 #define AN_IDLE_HISTORY 64
+#define AN_BATCH 4096          /* input messages taken and processed per lock */
+#define AN_RES_RING (1u << 17) /* results-topic records awaiting their delivery report, at most */
+#define AN_COMMITS_PENDING 4   /* periodic commits waiting for the results they follow */
+#define AN_LAT_BUCKETS 32      /* room for the ingest latency histogram's buckets */
+
+/* A periodic commit taken at a moment, sent once the results produced before it (records up
+ * to `need`) are delivered. */
+struct an_pending_commit {
+    rd_kafka_topic_partition_list_t *list;
+    uint64_t need;
+};
 
 /* One input stream: a Kafka partition (or -1 for ZeroMQ) and its engine. */
 struct an_part {
@@ -99,7 +111,15 @@ struct an_server {
     } idle_hist[AN_IDLE_HISTORY];
     size_t idle_head, idle_n;
     struct an_replay_run replay;
-    vx_arena_t *arena;
+    an_decoder_t *dec;      /* reads the fields the installed queries read */
+    vx_arena_t *arena;      /* a ZeroMQ batch, decoded */
+    rd_kafka_message_t *msgs[AN_BATCH];
+    uint64_t ingest[AN_BATCH]; /* ingest_ns of the batch's events, for the latency histogram */
+    uint64_t res_seq;       /* results-topic records produced */
+    uint64_t res_done;      /* every record up to this one has its delivery report */
+    uint8_t *res_ring;      /* reports arrived beyond res_done, by record % AN_RES_RING */
+    struct an_pending_commit pending[AN_COMMITS_PENDING];
+    size_t n_pending;
     char *topic;
     char *state_dir;
     size_t max_groups, max_results, max_queries, max_exported;
@@ -129,9 +149,25 @@ void an_server_sync_metrics(an_server_t *s);
  * local result lists (a replay is about to emit them again). Lock held. */
 void an_server_ring_forget(an_server_t *s, const int32_t *parts, size_t n, uint64_t min_start);
 
-/* an_input.c */
-/* Publishes a final window to the results topic (no-op without one). Lock held. */
+/* an_commit.c: offsets, commits and the results producer. Lock held for all. */
+/* Records n consumed messages of p, offsets first..last, newest event time max_time. */
+void an_offsets_track(struct an_part *p, int64_t first, int64_t last, uint32_t n,
+                      uint64_t max_time);
+/* Publishes a final window to the results topic (no-op without one). */
 void an_input_publish(an_server_t *s, const struct an_result *r);
+/* Sets the delivery-report callback on the results producer's configuration. */
+void an_commit_producer_conf(rd_kafka_conf_t *c);
+/* Commits now (all partitions, or those in `only`) after every result is delivered; drops the
+ * periodic commits still waiting. For revokes and shutdown. */
+void an_commit_sync(an_server_t *s, const rd_kafka_topic_partition_list_t *only);
+/* Takes a periodic commit; it is sent by an_commit_ready once its results are delivered. */
+void an_commit_start(an_server_t *s);
+void an_commit_ready(an_server_t *s);
+void an_commit_fini(an_server_t *s);
+/* Restores the clock and replay point a previous owner of tp committed. */
+void an_commit_restore(an_server_t *s, const rd_kafka_topic_partition_t *tp);
+
+/* an_input.c */
 int an_input_open(an_server_t *s, const vx_config_t *cfg, char *err, size_t errlen);
 void an_input_close(an_server_t *s);
 

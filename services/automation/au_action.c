@@ -88,59 +88,82 @@ s_kill(pid_t pid)
     }
 }
 
-int
-au_script_run(const struct au_act *a, json_t *ctx, uint64_t timeout_ms,
-              const volatile int *stop, const char *exec_id, const char *step_id,
-              struct au_act_out *out)
+/* argv: the interpreter, the script (inline with -c, or its file), then the templated args.
+ * bash -c gets "vexfs-step" as $0 so that the args are $1... */
+static void
+s_script_argv(const struct au_act *a, json_t *ctx, const char *interp, struct s_strv *argv)
 {
-    struct s_strv argv = {0}, envv = {0};
-    const char *interp = a->python ? "python3" : "bash";
-    s_strv_add(&argv, vx_strdup(interp));
+    s_strv_add(argv, vx_strdup(interp));
     if (a->content != NULL) {
-        s_strv_add(&argv, vx_strdup("-c"));
-        s_strv_add(&argv, vx_strdup(a->content));
+        s_strv_add(argv, vx_strdup("-c"));
+        s_strv_add(argv, vx_strdup(a->content));
         if (!a->python) {
-            s_strv_add(&argv, vx_strdup("vexfs-step")); /* $0 */
+            s_strv_add(argv, vx_strdup("vexfs-step")); /* $0 */
         }
     } else {
-        s_strv_add(&argv, vx_strdup(a->path));
+        s_strv_add(argv, vx_strdup(a->path));
     }
     size_t i;
     json_t *x;
     json_array_foreach(a->args, i, x) {
-        s_strv_add(&argv, s_text(x, ctx));
+        s_strv_add(argv, s_text(x, ctx));
     }
+}
+
+/* The environment: the daemon's own without VX_* (those are the step's), the templated env,
+ * then VX_INPUT, VX_EXECUTION_ID and VX_STEP_ID, which the step cannot override. */
+static void
+s_script_env(const struct au_act *a, json_t *ctx, const char *exec_id, const char *step_id,
+             struct s_strv *envv)
+{
     for (char **e = environ; e != NULL && *e != NULL; e++) {
         if (strncmp(*e, "VX_", 3) != 0) {
-            s_strv_add(&envv, vx_strdup(*e));
+            s_strv_add(envv, vx_strdup(*e));
         }
     }
     const char *name;
+    json_t *x;
     json_object_foreach(a->env, name, x) {
         char *v = s_text(x, ctx);
-        s_strv_add(&envv, s_kv(name, v));
+        s_strv_add(envv, s_kv(name, v));
         free(v);
     }
-    char *input = json_dumps(json_object_get(ctx, "input") ? json_object_get(ctx, "input")
-                                                           : json_null(),
-                             JSON_COMPACT | JSON_ENCODE_ANY);
-    s_strv_add(&envv, s_kv("VX_INPUT", input ? input : "null"));
+    json_t *in = json_object_get(ctx, "input");
+    char *input = json_dumps(in ? in : json_null(), JSON_COMPACT | JSON_ENCODE_ANY);
+    s_strv_add(envv, s_kv("VX_INPUT", input ? input : "null"));
     free(input);
-    s_strv_add(&envv, s_kv("VX_EXECUTION_ID", exec_id));
-    s_strv_add(&envv, s_kv("VX_STEP_ID", step_id));
+    s_strv_add(envv, s_kv("VX_EXECUTION_ID", exec_id));
+    s_strv_add(envv, s_kv("VX_STEP_ID", step_id));
+}
 
-    int rc = 0;
+/* What a running script said: stdout (at most AU_SCRIPT_MAX_OUT), the tail of stderr for the
+ * error message, and how it ended. */
+struct s_output {
+    char *obuf; /* AU_SCRIPT_MAX_OUT + 1 bytes */
+    size_t olen;
+    bool too_big;
+    char etail[S_ERR_TAIL + 1];
+    size_t elen;
+    int status;
+};
+
+/* Starts the script in a process group of its own (so a timeout kills what it started too),
+ * stdin from /dev/null, stdout and stderr into pipes whose read ends go to *out_fd and
+ * *err_fd. posix_spawn, because a fork of a process holding ZeroMQ threads is not safe.
+ * Returns 0, or -EIO / -ENOENT with out->err set. */
+static int
+s_script_spawn(const char *interp, char **argv, char **envp, pid_t *pid, int *out_fd,
+               int *err_fd, struct au_act_out *out)
+{
     int po[2] = {-1, -1}, pe[2] = {-1, -1};
-    char *obuf = vx_malloc(AU_SCRIPT_MAX_OUT + 1);
-    size_t olen = 0;
-    bool too_big = false;
-    char etail[S_ERR_TAIL + 1] = "";
-    size_t elen = 0;
-    pid_t pid = -1;
     if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0) {
         snprintf(out->err, sizeof out->err, "pipe: %s", strerror(errno));
-        rc = -EIO;
-        goto done;
+        for (int k = 0; k < 2; k++) {
+            if (po[k] >= 0) {
+                close(po[k]);
+            }
+        }
+        return -EIO;
     }
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
@@ -157,44 +180,63 @@ au_script_run(const struct au_act *a, json_t *ctx, uint64_t timeout_ms,
     posix_spawnattr_setpgroup(&at, 0);
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
                                       POSIX_SPAWN_SETSIGDEF);
-    int src = posix_spawnp(&pid, interp, &fa, &at, argv.v, envv.v);
+    int src = posix_spawnp(pid, interp, &fa, &at, argv, envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
     close(po[1]);
     close(pe[1]);
-    po[1] = pe[1] = -1;
     if (src != 0) {
+        close(po[0]);
+        close(pe[0]);
         snprintf(out->err, sizeof out->err, "cannot start %s: %s", interp, strerror(src));
-        rc = -ENOENT;
-        pid = -1;
-        goto done;
+        return -ENOENT;
     }
-    out->pid = (int)pid;
-    if (out->on_start != NULL) {
-        out->on_start((int)pid, out->on_start_arg);
+    *out_fd = po[0];
+    *err_fd = pe[0];
+    return 0;
+}
+
+/* Keeps the last S_ERR_TAIL bytes of stderr. */
+static void
+s_err_tail(struct s_output *o, const char *tmp, size_t n)
+{
+    size_t take = n > S_ERR_TAIL ? S_ERR_TAIL : n;
+    const char *src = tmp + n - take;
+    if (o->elen + take > S_ERR_TAIL) {
+        size_t drop = o->elen + take - S_ERR_TAIL;
+        memmove(o->etail, o->etail + drop, o->elen - drop);
+        o->elen -= drop;
     }
+    memcpy(o->etail + o->elen, src, take);
+    o->elen += take;
+    o->etail[o->elen] = '\0';
+}
+
+/* Reads stdout and stderr until both close and the process has exited, killing its group at
+ * the deadline or when *stop is set. Polls at most 50 ms at a time so that *stop is seen
+ * promptly. Returns 0 (o->status set), or -ETIMEDOUT / -ECANCELED with out->err set. */
+static int
+s_script_collect(pid_t pid, int out_fd, int err_fd, uint64_t timeout_ms,
+                 const volatile int *stop, struct s_output *o, struct au_act_out *out)
+{
     uint64_t deadline = vx_mono_ns() + timeout_ms * VX_NS_PER_MS;
     bool o_open = true, e_open = true;
-    int status = 0;
-    bool exited = false;
-    while (!exited) {
+    for (;;) {
         uint64_t now = vx_mono_ns();
         if (now >= deadline) {
             s_kill(pid);
             snprintf(out->err, sizeof out->err, "timed out after %llu ms; process group %d killed",
                      (unsigned long long)timeout_ms, (int)pid);
             out->timed_out = true;
-            rc = -ETIMEDOUT;
-            goto done;
+            return -ETIMEDOUT;
         }
         if (*stop) {
             s_kill(pid);
             snprintf(out->err, sizeof out->err, "stopped: the daemon is shutting down");
-            rc = -ECANCELED;
-            goto done;
+            return -ECANCELED;
         }
-        struct pollfd fds[2] = {{.fd = o_open ? po[0] : -1, .events = POLLIN},
-                                {.fd = e_open ? pe[0] : -1, .events = POLLIN}};
+        struct pollfd fds[2] = {{.fd = o_open ? out_fd : -1, .events = POLLIN},
+                                {.fd = e_open ? err_fd : -1, .events = POLLIN}};
         uint64_t left_ms = (deadline - now) / VX_NS_PER_MS + 1;
         int wait_ms = left_ms < 50 ? (int)left_ms : 50;
         if (o_open || e_open) {
@@ -202,89 +244,113 @@ au_script_run(const struct au_act *a, json_t *ctx, uint64_t timeout_ms,
         }
         char tmp[4096];
         if (o_open && (fds[0].revents & (POLLIN | POLLHUP | POLLERR))) {
-            ssize_t n = read(po[0], tmp, sizeof tmp);
+            ssize_t n = read(out_fd, tmp, sizeof tmp);
             if (n <= 0) {
                 o_open = false;
-            } else if (olen + (size_t)n > AU_SCRIPT_MAX_OUT) {
-                too_big = true;
+            } else if (o->olen + (size_t)n > AU_SCRIPT_MAX_OUT) {
+                o->too_big = true;
             } else {
-                memcpy(obuf + olen, tmp, (size_t)n);
-                olen += (size_t)n;
+                memcpy(o->obuf + o->olen, tmp, (size_t)n);
+                o->olen += (size_t)n;
             }
         }
         if (e_open && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
-            ssize_t n = read(pe[0], tmp, sizeof tmp);
+            ssize_t n = read(err_fd, tmp, sizeof tmp);
             if (n <= 0) {
                 e_open = false;
             } else {
-                /* keep the last S_ERR_TAIL bytes */
-                size_t take = (size_t)n > S_ERR_TAIL ? S_ERR_TAIL : (size_t)n;
-                const char *src2 = tmp + (size_t)n - take;
-                if (elen + take > S_ERR_TAIL) {
-                    size_t drop = elen + take - S_ERR_TAIL;
-                    memmove(etail, etail + drop, elen - drop);
-                    elen -= drop;
-                }
-                memcpy(etail + elen, src2, take);
-                elen += take;
-                etail[elen] = '\0';
+                s_err_tail(o, tmp, (size_t)n);
             }
         }
         if (!o_open && !e_open) {
-            pid_t w = waitpid(pid, &status, WNOHANG);
+            pid_t w = waitpid(pid, &o->status, WNOHANG);
             if (w == pid) {
-                exited = true;
-            } else if (w == 0) {
+                return 0;
+            }
+            if (w == 0) {
                 struct timespec ts = {0, 5 * 1000 * 1000};
                 nanosleep(&ts, NULL);
             }
         }
     }
-    /* Whatever the script left running in its group goes with it. */
-    kill(-pid, SIGKILL);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        for (size_t k = 0; k < elen; k++) {
-            if (etail[k] == '\n' || etail[k] == '\r') {
-                etail[k] = ' ';
+}
+
+/* The step's outcome from an exited script: exit 0 with JSON (or nothing) on stdout succeeds;
+ * otherwise -EIO (exit status or signal, with the tail of stderr) or -EPROTO (stdout too
+ * large or not JSON). */
+static int
+s_script_result(struct s_output *o, struct au_act_out *out)
+{
+    if (!WIFEXITED(o->status) || WEXITSTATUS(o->status) != 0) {
+        for (size_t k = 0; k < o->elen; k++) {
+            if (o->etail[k] == '\n' || o->etail[k] == '\r') {
+                o->etail[k] = ' ';
             }
         }
-        if (WIFEXITED(status)) {
-            snprintf(out->err, sizeof out->err, "exit status %d: %s", WEXITSTATUS(status), etail);
+        if (WIFEXITED(o->status)) {
+            snprintf(out->err, sizeof out->err, "exit status %d: %s", WEXITSTATUS(o->status),
+                     o->etail);
         } else {
             snprintf(out->err, sizeof out->err, "killed by signal %d: %s",
-                     WIFSIGNALED(status) ? WTERMSIG(status) : 0, etail);
+                     WIFSIGNALED(o->status) ? WTERMSIG(o->status) : 0, o->etail);
         }
-        rc = -EIO;
-        goto done;
+        return -EIO;
     }
-    if (too_big) {
+    if (o->too_big) {
         snprintf(out->err, sizeof out->err, "stdout larger than %u bytes", AU_SCRIPT_MAX_OUT);
-        rc = -EPROTO;
-        goto done;
+        return -EPROTO;
     }
-    obuf[olen] = '\0';
-    size_t s0 = strspn(obuf, " \t\r\n");
-    if (obuf[s0] == '\0') {
+    o->obuf[o->olen] = '\0';
+    size_t s0 = strspn(o->obuf, " \t\r\n");
+    if (o->obuf[s0] == '\0') {
         out->result = json_null();
-        goto done;
+        return 0;
     }
     json_error_t je;
-    out->result = json_loadb(obuf, olen, JSON_DECODE_ANY, &je);
+    out->result = json_loadb(o->obuf, o->olen, JSON_DECODE_ANY, &je);
     if (out->result == NULL) {
-        snprintf(out->err, sizeof out->err, "stdout is not JSON: %s (line %d, column %d)", je.text,
-                 je.line, je.column);
-        rc = -EPROTO;
+        snprintf(out->err, sizeof out->err, "stdout is not JSON: %s (line %d, column %d)",
+                 je.text, je.line, je.column);
+        return -EPROTO;
     }
-done:
-    for (int k = 0; k < 2; k++) {
-        if (po[k] >= 0) {
-            close(po[k]);
-        }
-        if (pe[k] >= 0) {
-            close(pe[k]);
-        }
+    return 0;
+}
+
+int
+au_script_run(const struct au_act *a, json_t *ctx, uint64_t timeout_ms,
+              const volatile int *stop, const char *exec_id, const char *step_id,
+              struct au_act_out *out)
+{
+    struct s_strv argv = {0}, envv = {0};
+    const char *interp = a->python ? "python3" : "bash";
+    s_script_argv(a, ctx, interp, &argv);
+    s_script_env(a, ctx, exec_id, step_id, &envv);
+    struct s_output o = {.obuf = vx_malloc(AU_SCRIPT_MAX_OUT + 1)};
+    pid_t pid = -1;
+    int out_fd = -1, err_fd = -1;
+    int rc = s_script_spawn(interp, argv.v, envv.v, &pid, &out_fd, &err_fd, out);
+    if (rc < 0) {
+        goto out;
     }
-    free(obuf);
+    out->pid = (int)pid;
+    if (out->on_start != NULL) {
+        out->on_start((int)pid, out->on_start_arg);
+    }
+    rc = s_script_collect(pid, out_fd, err_fd, timeout_ms, stop, &o, out);
+    if (rc < 0) {
+        goto out;
+    }
+    /* Whatever the script left running in its group goes with it. */
+    kill(-pid, SIGKILL);
+    rc = s_script_result(&o, out);
+out:
+    if (out_fd >= 0) {
+        close(out_fd);
+    }
+    if (err_fd >= 0) {
+        close(err_fd);
+    }
+    free(o.obuf);
     s_strv_free(&argv);
     s_strv_free(&envv);
     return rc;
@@ -350,17 +416,13 @@ cb_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t u
     return *stop ? 1 : 0;
 }
 
-int
-au_http_run(const struct au_act *a, json_t *ctx, const char *url, uint64_t timeout_ms,
-            const volatile int *stop, struct au_act_out *out)
+/* The request's header lines (templated; a CR or LF from the input becomes a space, so it
+ * never adds a line) and body: a template yielding a string is sent as is, any other value as
+ * JSON with a JSON Content-Type unless the step set one. *body is the caller's to free. */
+static struct curl_slist *
+s_http_request(const struct au_act *a, json_t *ctx, char **body)
 {
-    CURL *c = curl_easy_init();
-    if (c == NULL) {
-        snprintf(out->err, sizeof out->err, "curl_easy_init failed");
-        return -ENOMEM;
-    }
     struct curl_slist *hdrs = NULL;
-    char *body = NULL;
     bool has_ct = false;
     const char *hn;
     json_t *hv;
@@ -378,18 +440,64 @@ au_http_run(const struct au_act *a, json_t *ctx, const char *url, uint64_t timeo
         free(line);
         free(v);
     }
+    *body = NULL;
     if (a->body != NULL) {
         json_t *b = au_template_eval(a->body, ctx);
         if (json_is_string(b)) {
-            body = vx_strndup(json_string_value(b), json_string_length(b));
+            *body = vx_strndup(json_string_value(b), json_string_length(b));
         } else {
-            body = json_dumps(b, JSON_COMPACT | JSON_ENCODE_ANY);
+            *body = json_dumps(b, JSON_COMPACT | JSON_ENCODE_ANY);
             if (!has_ct) {
                 hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
             }
         }
         json_decref(b);
     }
+    return hdrs;
+}
+
+/* The step's result {"status","body"} from a completed transfer, and whether the status is
+ * one the step expects (default 2xx): 0 or -EBADMSG. */
+static int
+s_http_outcome(const struct au_act *a, CURL *c, const char *url, const struct s_buf *rb,
+               struct au_act_out *out)
+{
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    json_t *rj = NULL;
+    if (rb->len > 0) {
+        rj = json_loadb(rb->data, rb->len, JSON_DECODE_ANY, NULL);
+        if (rj == NULL) {
+            rj = json_stringn(rb->data, rb->len);
+        }
+    }
+    out->result = json_pack("{s:i, s:o}", "status", (int)status, "body", rj ? rj : json_null());
+    bool ok = false;
+    if (a->n_expect == 0) {
+        ok = status >= 200 && status <= 299;
+    }
+    for (uint32_t i = 0; i < a->n_expect; i++) {
+        ok = ok || status == a->expect[i];
+    }
+    if (!ok) {
+        snprintf(out->err, sizeof out->err, "%s %.200s: unexpected status %ld", a->method, url,
+                 status);
+        return -EBADMSG;
+    }
+    return 0;
+}
+
+int
+au_http_run(const struct au_act *a, json_t *ctx, const char *url, uint64_t timeout_ms,
+            const volatile int *stop, struct au_act_out *out)
+{
+    CURL *c = curl_easy_init();
+    if (c == NULL) {
+        snprintf(out->err, sizeof out->err, "curl_easy_init failed");
+        return -ENOMEM;
+    }
+    char *body = NULL;
+    struct curl_slist *hdrs = s_http_request(a, ctx, &body);
     struct s_buf rb = {0};
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, a->method);
@@ -412,8 +520,9 @@ au_http_run(const struct au_act *a, json_t *ctx, const char *url, uint64_t timeo
     }
     CURLcode cc = curl_easy_perform(c);
     int rc = 0;
-    long status = 0;
-    if (cc != CURLE_OK) {
+    if (cc == CURLE_OK) {
+        rc = s_http_outcome(a, c, url, &rb, out);
+    } else {
         if (cc == CURLE_OPERATION_TIMEDOUT) {
             out->timed_out = true;
             rc = -ETIMEDOUT;
@@ -424,29 +533,6 @@ au_http_run(const struct au_act *a, json_t *ctx, const char *url, uint64_t timeo
         }
         snprintf(out->err, sizeof out->err, "%s %.200s: %s%s", a->method, url,
                  curl_easy_strerror(cc), rb.too_big ? " (response larger than 1 MiB)" : "");
-    } else {
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-        json_t *rj = NULL;
-        if (rb.len > 0) {
-            rj = json_loadb(rb.data, rb.len, JSON_DECODE_ANY, NULL);
-            if (rj == NULL) {
-                rj = json_stringn(rb.data, rb.len);
-            }
-        }
-        out->result = json_pack("{s:i, s:o}", "status", (int)status, "body",
-                                rj ? rj : json_null());
-        bool ok = false;
-        if (a->n_expect == 0) {
-            ok = status >= 200 && status <= 299;
-        }
-        for (uint32_t i = 0; i < a->n_expect; i++) {
-            ok = ok || status == a->expect[i];
-        }
-        if (!ok) {
-            snprintf(out->err, sizeof out->err, "%s %.200s: unexpected status %ld", a->method, url,
-                     status);
-            rc = -EBADMSG;
-        }
     }
     free(rb.data);
     free(body);

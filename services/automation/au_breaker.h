@@ -25,6 +25,7 @@ typedef struct au_breakers au_breakers_t;
 /* metrics may be NULL. Caller owns the result. */
 au_breakers_t *au_breakers_new(uint32_t failure_threshold, uint64_t cooldown_ms,
                                vx_metrics_t *metrics);
+/* Accepts NULL; sets *b to NULL. */
 void au_breakers_destroy(au_breakers_t **b);
 
 /* May a call to target go now? false when open (or half-open with a probe out). */
@@ -36,6 +37,7 @@ enum au_breaker_state au_breaker_state(au_breakers_t *b, const char *target, uin
 /* {"breakers":[{"target":..,"state":..,"failures":n,"opens":n,"rejected":n}],
  *  "failure_threshold":n,"cooldown_ms":n,"untracked":n} (new reference) */
 json_t *au_breakers_json(au_breakers_t *b, uint64_t now_ns);
+/* A static string ("closed", "open", "half_open"). */
 const char *au_breaker_state_name(enum au_breaker_state s);
 
 #endif

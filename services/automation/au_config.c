@@ -45,8 +45,26 @@ static const struct vx_cfg_key s_keys[] = {
      "emit actions fail"},
     {"input_endpoint", VX_CFG_STRING, "tcp://127.0.0.1:5554", 0, 1024, false,
      "ZeroMQ PULL endpoint (connected) of routing's automation boundary"},
+    {"replay_endpoint", VX_CFG_STRING, "", 0, 1024, false,
+     "ZeroMQ PULL endpoint (bound) for replays: recorded events sent again go to a replay "
+     "engine with the same patterns, in event time unless a pattern says otherwise; empty: "
+     "off"},
     {"queue_hwm", VX_CFG_INT, "1000", 1, 1000000, false,
-     "ZeroMQ high-water mark in batches for the input socket"},
+     "ZeroMQ high-water mark in batches for each input socket"},
+    {"time_mode", VX_CFG_STRING, "processing", 0, 16, false,
+     "clock of live patterns without their own time_mode: processing (the daemon's clock when "
+     "an event arrives) or event (the events' timestamp_ns, in order, as the watermark "
+     "passes them)"},
+    {"allowed_lateness_ms", VX_CFG_INT, "1000", 0, 86400000, false,
+     "event time: how far behind the newest event time of its tenant an event may come and "
+     "still be matched (patterns without their own); later ones are counted in "
+     "vexfs_automation_events_dropped_total{reason=\"late\"}"},
+    {"idle_timeout_ms", VX_CFG_INT, "30000", 0, 86400000, false,
+     "event time: a tenant silent for this long has its watermark move on with the daemon's "
+     "clock, so pending absences fire; 0: only events move it"},
+    {"max_reorder_bytes", VX_CFG_INT, "67108864", 1024, 68719476736LL, false,
+     "event time: bytes of events held until their watermark, all tenants; beyond it the "
+     "oldest are released early (vexfs_automation_watermark_forced_total)"},
     {"max_partial_matches", VX_CFG_INT, "10000", 1, 10000000, false,
      "partial matches held per pattern; a new one beyond this evicts the oldest (counted in "
      "vexfs_automation_evictions_total)"},

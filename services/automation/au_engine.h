@@ -2,8 +2,32 @@
 /* The complex event processing engine: a set of patterns (au_pattern.h) and, per pattern and
  * partition, the partial matches in progress.
  *
- * Time is whatever the caller passes (monotonic ns in the daemon, injected in tests); it must
- * not go back (an earlier time is treated as the latest seen). Partial matches expire on a
+ * Time: each pattern runs in processing time or in event time (its time_mode, else the
+ * engine's default).
+ *
+ *   processing  the pattern's time is the engine's time, whatever the caller passes with each
+ *               event (monotonic ns in the daemon, injected in tests); it must not go back (an
+ *               earlier time is treated as the latest seen). Events are matched as they come.
+ *   event       the pattern's time is the event's timestamp_ns (ingest_ns when it has none;
+ *               an event with neither is counted in events_no_time and not matched). The
+ *               patterns of one tenant with one allowed lateness share a clock whose
+ *               watermark is the highest event time seen minus the lateness; events wait
+ *               until the watermark passes them and are then matched in event-time order
+ *               (arrival order among equal times), each at its own time. An event behind the
+ *               watermark is late: not matched, counted in events_late. Deadlines (expiry,
+ *               absences) are on the watermark: an absence fires once the watermark passes
+ *               start + T, with time_ns start + T + 1. So the matches depend only on the
+ *               events and their times, not on when they arrive, as long as each arrives
+ *               within the lateness: a live run and a replay give the same matches, at the
+ *               cost of a delay of the lateness. When a clock's tenant sends nothing for
+ *               idle_timeout_ns (engine time), its watermark moves on as if event time passed
+ *               at the engine's pace since its last event (so the last absence fires without
+ *               a later event); events behind it then are late. Held events of all clocks take
+ *               at most max_reorder_bytes: beyond it, the clock holding the most releases its
+ *               oldest events early (counted in forced_releases), which may make later events
+ *               late.
+ *
+ * Partial matches expire on a
  * timer wheel when their window (or an element's within_ms) has passed, so memory follows the
  * live matches and expiry costs nothing per event. Each pattern holds at most
  * max_partial_matches partial matches; a new one beyond that evicts the pattern's oldest, and
@@ -39,6 +63,7 @@
 #define AU_DEFAULT_MATCH_EVENTS 16
 #define AU_MAX_MATCH_EVENTS 1024
 #define AU_DEFAULT_MATCH_EVENT_BYTES (64ULL << 20)
+#define AU_DEFAULT_REORDER_BYTES (64ULL << 20)
 
 typedef struct au_engine au_engine_t;
 
@@ -59,6 +84,9 @@ struct au_alert {
     uint32_t n_kept;
     uint32_t n_truncated;    /* matching events left out by max_match_events */
     uint32_t n_over_budget;  /* matching events left out by max_match_event_bytes */
+    const vx_event_t *event; /* the event that completed the match; NULL for an absence,
+                              * which fires on time (borrowed, valid during the call) */
+    bool event_time;         /* the pattern runs in event time: times are event times */
 };
 
 /* The kept events of a match, oldest first, as a JSON array of events (vx_event_to_json; new
@@ -76,6 +104,14 @@ struct au_engine_opts {
      * 0 keeps none. Not defaulted: zeroed options keep no events. */
     uint32_t max_match_events;
     uint64_t max_match_event_bytes; /* all kept events; 0: AU_DEFAULT_MATCH_EVENT_BYTES */
+    /* Event time (see above). time_mode: of patterns without their own (AU_TIME_DEFAULT is
+     * processing). allowed_lateness_ns: of event-time patterns without their own.
+     * idle_timeout_ns: 0 never moves a watermark without events. max_reorder_bytes: 0 is
+     * AU_DEFAULT_REORDER_BYTES. */
+    enum au_time_mode time_mode;
+    uint64_t allowed_lateness_ns;
+    uint64_t idle_timeout_ns;
+    uint64_t max_reorder_bytes;
 };
 
 /* Validates and compiles patterns (a JSON array, borrowed; NULL for none). Returns 0 and *out
@@ -96,7 +132,8 @@ void au_engine_on_event(au_engine_t *e, const vx_event_t *ev, uint64_t now_ns);
  * from the wire): an event that is kept is copied instead of packed again. */
 void au_engine_on_event_packed(au_engine_t *e, const vx_event_t *ev, const void *data,
                                size_t len, uint64_t now_ns);
-/* Moves time to now_ns: expires partial matches and fires absences that are due. */
+/* Moves time to now_ns: expires partial matches and fires absences that are due, and moves
+ * the event-time clocks idle for idle_timeout_ns on. */
 void au_engine_advance(au_engine_t *e, uint64_t now_ns);
 
 /* The patterns as given (new reference, an array in input order). */
@@ -106,12 +143,16 @@ uint32_t au_engine_pattern_count(const au_engine_t *e);
 const struct au_pattern *au_engine_pattern(const au_engine_t *e, uint32_t i);
 /* Index of the pattern with this id, or -1. */
 int32_t au_engine_pattern_index(const au_engine_t *e, const char *id);
+/* True when pattern i runs in event time (its own time_mode or the engine's default). */
+bool au_engine_pattern_event_time(const au_engine_t *e, uint32_t i);
 
 struct au_pattern_stats {
     uint64_t matches;      /* completed matches (each may raise several alerts) */
     uint64_t evictions;    /* partial matches dropped by the cap */
     uint64_t expired;      /* partial matches that ran out of time without matching */
     uint64_t partials;     /* partial matches held now */
+    bool event_time;       /* runs in event time */
+    uint64_t watermark_ns; /* event time: its clock's watermark (0 before its first event) */
 };
 /* Returns 0, or -ERANGE when i is out of range. */
 int au_engine_pattern_stats(const au_engine_t *e, uint32_t i, struct au_pattern_stats *out);
@@ -126,6 +167,12 @@ struct au_engine_stats {
     uint64_t events_over_budget; /* ... not kept: byte budget */
     uint64_t kept_events;        /* distinct events held now */
     uint64_t kept_bytes;         /* their packed size (with a small header each) */
+    uint64_t events_late;        /* event time: behind the watermark of a clock that wanted
+                                  * them, not matched there */
+    uint64_t events_no_time;     /* event time: wanted, but without timestamp_ns and ingest_ns */
+    uint64_t held_events;        /* event time: waiting for the watermark now */
+    uint64_t held_bytes;
+    uint64_t forced_releases;    /* held events released early by max_reorder_bytes */
 };
 void au_engine_stats(const au_engine_t *e, struct au_engine_stats *out);
 

@@ -425,6 +425,11 @@ s_kill_orphans(const char *exec_id, json_t *pgids)
     return killed;
 }
 
+/* Turns every journal entry left by a previous process into an execution reported
+ * interrupted, queued to compensate its completed steps. A crash can leave a half-written or
+ * foreign file: such an entry is logged and removed rather than failing the start. The
+ * process groups of scripts the dead process was running are killed first (only those whose
+ * member carries this execution's id), so a compensation never races the step it undoes. */
 int
 au_exec_recover(au_exec_t *x)
 {

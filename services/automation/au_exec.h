@@ -70,6 +70,8 @@ struct au_exec_opts {
 
 typedef struct au_exec au_exec_t;
 
+/* Starts an executor with o (copied; its pointers are borrowed and must outlive it). Caller
+ * owns the result. */
 au_exec_t *au_exec_new(const struct au_exec_opts *o);
 /* Stops the workers (running executions are interrupted, see above) and frees everything. */
 void au_exec_destroy(au_exec_t **x);
@@ -88,11 +90,12 @@ int au_exec_recover(au_exec_t *x);
 /* The record of execution id when it belongs to tenant (new reference), or NULL. */
 json_t *au_exec_get(au_exec_t *x, const char *tenant, const char *id);
 /* {"executions":[records newest first, without input and results], "evicted":n} of tenant,
- * at most limit, only those with status when given. */
+ * at most limit, only those with status when given (new reference, caller owns it). */
 json_t *au_exec_list(au_exec_t *x, const char *tenant, const char *status, size_t limit);
 /* Offers an input event to executions waiting in a state with event transitions. */
 void au_exec_event(au_exec_t *x, const vx_event_t *ev);
-/* Totals: {"queued":..,"running":..,"rejected":..,"evicted":..,"started":..,...} */
+/* Totals: {"queued":..,"running":..,"rejected":..,"evicted":..,"started":..,...} (new
+ * reference, caller owns it). */
 json_t *au_exec_stats(au_exec_t *x);
 /* Waits up to timeout_ms until nothing is queued or running (tests and benchmarks). */
 bool au_exec_idle(au_exec_t *x, int timeout_ms);

@@ -121,7 +121,12 @@ s_script_done(au_exec_t *x, struct au_execution *e, int pid)
     pthread_mutex_unlock(&x->lock);
 }
 
-/* Runs one action once. Returns 0 or -errno with out->err. */
+/* Runs one action once. Returns 0 or -errno with out->err.
+ *
+ * One function for every kind because they share the frame around the call: the context is
+ * a snapshot taken under the lock, so templates see one consistent state while the action
+ * runs unlocked; the target's breaker is asked before the call and told the outcome after,
+ * except when the daemon stops (a cancelled call says nothing about the target). */
 static int
 s_act(au_exec_t *x, struct au_execution *e, const char *step_id, const struct au_act *a,
       uint64_t timeout_ms, struct au_act_out *out)
@@ -201,7 +206,11 @@ s_act(au_exec_t *x, struct au_execution *e, const char *step_id, const struct au
     return rc;
 }
 
-/* Runs a step with its retries; records every attempt. true on success. */
+/* Runs a step with its retries; records every attempt. true on success.
+ *
+ * The record is updated under the executor's lock after each attempt, because REST reads it
+ * while the step runs; a success is journalled at once so that recovery after a crash knows
+ * to compensate it. The backoff wait wakes on stop, so shutdown never waits out a delay. */
 static bool
 s_step(au_exec_t *x, struct au_execution *e, const struct au_step *st)
 {
@@ -388,6 +397,11 @@ s_rec_error(au_exec_t *x, struct au_execution *e, const char *msg)
     pthread_mutex_unlock(&x->lock);
 }
 
+/* Runs a state machine from its initial state until a terminal one, taking the first
+ * transition that fits each state's outcome (success, failure, then an awaited event or its
+ * timeout). Validation only proves that every reachable state can end, not that it will:
+ * AU_WF_MAX_RUN_TRANSITIONS bounds a run that keeps looping. A failure that a transition
+ * handles is removed from the record, since the machine recovered from it. */
 static bool
 s_state_machine(au_exec_t *x, struct au_execution *e)
 {

@@ -74,7 +74,9 @@ s_op_index(const char *op)
     return -1;
 }
 
-/* Recursion is bounded: checked definitions nest at most AU_EXPR_MAX_DEPTH deep. */
+/* Validates a condition when its workflow is loaded, so that a definition whose condition
+ * could not be evaluated is refused with the path of the bad member instead of misbehaving
+ * at run time. Recursion is bounded: it stops at AU_EXPR_MAX_DEPTH. */
 static int
 // NOLINTNEXTLINE(misc-no-recursion)
 s_check(json_t *c, const char *where, int depth, char *err, size_t errlen)
@@ -193,7 +195,11 @@ s_equal(json_t *a, json_t *b)
     return json_equal(a, b) != 0;
 }
 
-/* Recursion is bounded: checked definitions nest at most AU_EXPR_MAX_DEPTH deep. */
+/* Evaluates a condition that s_check accepted, so it trusts the shape and cannot fail: a
+ * path the context lacks makes every comparison false except ne (a missing value differs
+ * from any). Numbers compare numerically even when one side is a numeric string, since
+ * results of scripts and HTTP bodies often carry numbers as text. Recursion is bounded:
+ * checked definitions nest at most AU_EXPR_MAX_DEPTH deep. */
 bool
 // NOLINTNEXTLINE(misc-no-recursion)
 au_cond_eval(json_t *c, json_t *ctx)

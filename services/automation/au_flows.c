@@ -22,6 +22,7 @@ struct au_flows {
     struct s_entry *v;
     size_t n, cap;
     uint32_t event_triggers;
+    uint32_t pattern_triggers;
 };
 
 au_flows_t *
@@ -35,13 +36,15 @@ au_flows_new(void)
 static void
 s_count(au_flows_t *f)
 {
-    uint32_t n = 0;
+    uint32_t n = 0, np = 0;
     for (size_t i = 0; i < f->n; i++) {
         for (uint32_t t = 0; t < f->v[i].w->n_triggers; t++) {
             n += f->v[i].w->triggers[t].kind == AU_TRIG_EVENT;
+            np += f->v[i].w->triggers[t].kind == AU_TRIG_PATTERN;
         }
     }
     __atomic_store_n(&f->event_triggers, n, __ATOMIC_RELAXED);
+    __atomic_store_n(&f->pattern_triggers, np, __ATOMIC_RELAXED);
 }
 
 void
@@ -80,8 +83,8 @@ s_entry_init(struct s_entry *e, struct au_workflow *w)
 }
 
 int
-au_flows_put(au_flows_t *f, json_t *def, const char *tenant, char mode, bool *created,
-             char *err, size_t errlen)
+au_flows_put(au_flows_t *f, json_t *def, const char *tenant, enum au_put_mode mode,
+             bool *created, char *err, size_t errlen)
 {
     struct au_workflow *w = NULL;
     int rc = au_workflow_parse(def, tenant, &w, err, errlen);
@@ -93,7 +96,7 @@ au_flows_put(au_flows_t *f, json_t *def, const char *tenant, char mode, bool *cr
     if (created != NULL) {
         *created = at < 0;
     }
-    if (at >= 0 && mode == 'a') {
+    if (at >= 0 && mode == AU_PUT_ADD) {
         snprintf(err, errlen, "workflow \"%s\" exists (PUT /v1/workflows/%s replaces it)", w->id,
                  w->id);
         rc = -EEXIST;
@@ -208,7 +211,7 @@ au_flows_load(au_flows_t *f, json_t *doc, char *err, size_t errlen)
             tenant = t ? t : "default";
         }
         char why[512];
-        rc = au_flows_put(tmp, def, tenant, 'a', NULL, why, sizeof why);
+        rc = au_flows_put(tmp, def, tenant, AU_PUT_ADD, NULL, why, sizeof why);
         if (rc < 0) {
             snprintf(err, errlen, "workflows[%zu]: %s", i, why);
             break;
@@ -258,6 +261,12 @@ bool
 au_flows_has_event_triggers(au_flows_t *f)
 {
     return __atomic_load_n(&f->event_triggers, __ATOMIC_RELAXED) > 0;
+}
+
+bool
+au_flows_has_pattern_triggers(au_flows_t *f)
+{
+    return __atomic_load_n(&f->pattern_triggers, __ATOMIC_RELAXED) > 0;
 }
 
 size_t

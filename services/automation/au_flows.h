@@ -19,13 +19,19 @@
 
 typedef struct au_flows au_flows_t;
 
+/* An empty registry; caller owns it. */
 au_flows_t *au_flows_new(void);
+/* Drops every definition (executions keep their references). Accepts NULL; sets *f to NULL. */
 void au_flows_destroy(au_flows_t **f);
 
-/* Validates def and stores it for tenant. mode 'a' adds (-EEXIST when the id exists), 'p'
- * replaces or adds (*created says which). Returns 0, -EINVAL (err), -EEXIST, -E2BIG. */
-int au_flows_put(au_flows_t *f, json_t *def, const char *tenant, char mode, bool *created,
-                 char *err, size_t errlen);
+/* How a definition is stored when its id exists: refused, or in place of the old one. */
+enum au_put_mode { AU_PUT_ADD = 0, AU_PUT_REPLACE };
+
+/* Validates def (borrowed; the registry keeps its own copy) and stores it for tenant.
+ * AU_PUT_ADD adds (-EEXIST when the id exists), AU_PUT_REPLACE replaces or adds (*created, may
+ * be NULL, says which). Returns 0, -EINVAL (err), -EEXIST, -E2BIG. */
+int au_flows_put(au_flows_t *f, json_t *def, const char *tenant, enum au_put_mode mode,
+                 bool *created, char *err, size_t errlen);
 /* 0 or -ENOENT. */
 int au_flows_delete(au_flows_t *f, const char *tenant, const char *id);
 /* The workflow with a reference (caller unrefs), or NULL. */
@@ -40,6 +46,8 @@ json_t *au_flows_dump(au_flows_t *f);
 int au_flows_load(au_flows_t *f, json_t *doc, char *err, size_t errlen);
 size_t au_flows_count(au_flows_t *f);
 
+/* True when any workflow has a pattern trigger (a cheap test before each match's lookup). */
+bool au_flows_has_pattern_triggers(au_flows_t *f);
 /* Triggers: fill out with referenced workflows to start (at most max); return how many. */
 size_t au_flows_on_pattern(au_flows_t *f, const char *tenant, const char *pattern,
                            struct au_workflow **out, size_t max);

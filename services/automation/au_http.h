@@ -27,7 +27,8 @@ void au_http_routes(vx_http_t *http, au_server_t *server);
 /* The workflow routes (au_wf_http.c), added by au_http_routes. */
 void au_wf_http_routes(vx_http_t *http, au_server_t *server);
 
-/* The request's tenant, or NULL after answering 400 for a malformed header. */
+/* The request's tenant (borrowed from the request, valid during the handler), or NULL after
+ * answering 400 for a malformed header. */
 const char *au_http_tenant(vx_http_req_t *req, struct vx_http_resp *resp);
 /* A non-negative integer query argument; def when absent, -1 when malformed. */
 void au_http_refused(struct vx_http_resp *resp, int rc, const char *err, const char *what,

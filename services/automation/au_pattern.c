@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "au_expr.h"
+#include "vx_clock.h"
 #include "vx_mem.h"
 
 /* Where an error is: "patterns[2] (id \"x\")", then the field path given to s_err. */
@@ -78,6 +79,8 @@ static const char *const s_skips[] = {"past_last", "skip_to_next", NULL};
 static const char *const s_sevs[] = {"info", "warning", "critical", NULL};
 static const char *const s_ops[] = {"eq", "ne", "prefix", "contains", "regex",
                                     "gt", "ge", "lt", "le", NULL};
+/* Indexed by enum au_time_mode - 1 (the default has no name). */
+static const char *const s_time_modes[] = {"processing", "event", NULL};
 
 const char *
 au_kind_name(enum au_kind k)
@@ -222,6 +225,9 @@ s_cond_parse(json_t *j, const char *where, struct au_cond *c, struct s_perr *pe)
     return 0;
 }
 
+/* One element: its event type, within_ms and min_occurrences (each refused on the kinds
+ * where it means nothing, rather than silently ignored) and its conditions, compiled here so
+ * that the per-event test does no parsing. */
 static int
 s_element_parse(json_t *j, const char *where, enum au_kind kind, uint32_t idx,
                 struct au_element *el, struct s_perr *pe)
@@ -291,7 +297,10 @@ s_element_parse(json_t *j, const char *where, enum au_kind kind, uint32_t idx,
 }
 
 /* An action: alert (severity, message), workflow (the id of a workflow of the pattern's
- * tenant to start) or emit (an event template sent into propagation). */
+ * tenant to start) or emit (an event template sent into propagation). Each kind has its own
+ * key list, so a member of another kind is refused by name; a workflow id is not looked up
+ * here, since workflows may be added after the pattern (a missing one is counted when the
+ * pattern matches). */
 static int
 s_action_parse(json_t *a, const char *where, struct au_action *out, struct s_perr *pe)
 {
@@ -386,6 +395,35 @@ s_actions_parse(json_t *as, struct au_pattern *p, struct s_perr *pe)
     return 0;
 }
 
+/* time_mode and allowed_lateness_ms; a lateness on a pattern that says it runs in processing
+ * time is refused rather than ignored. */
+static int
+s_time_parse(json_t *j, struct au_pattern *p, struct s_perr *pe)
+{
+    int mode = -1;
+    if (json_object_get(j, "time_mode") != NULL) {
+        int rc = s_enum(j, "time_mode", "", s_time_modes, "processing or event", -1, &mode, pe);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    p->time_mode = mode < 0 ? AU_TIME_DEFAULT : (enum au_time_mode)(mode + 1);
+    if (json_object_get(j, "allowed_lateness_ms") == NULL) {
+        return 0;
+    }
+    if (p->time_mode == AU_TIME_PROCESSING) {
+        return s_err(pe, "allowed_lateness_ms: only with time_mode event");
+    }
+    long long late = 0;
+    int rc = s_int(j, "allowed_lateness_ms", "", 0, AU_MAX_WINDOW_MS, &late, pe);
+    if (rc < 0) {
+        return rc;
+    }
+    p->has_lateness = true;
+    p->lateness_ns = (uint64_t)late * VX_NS_PER_MS;
+    return 0;
+}
+
 static bool
 s_id_ok(const char *s)
 {
@@ -426,12 +464,15 @@ s_kind_check(struct au_pattern *p, struct s_perr *pe)
     return 0;
 }
 
+/* The whole pattern, in the order a reader would check it: the id first (every later message
+ * names it), then the keys, tenant, kind, skip, enabled, window, partition, elements and
+ * actions. The first problem found is reported and nothing is kept. */
 static int
 s_parse(json_t *j, struct au_pattern *p, struct s_perr *pe)
 {
     static const char *const keys[] = {"id", "description", "kind", "elements", "window_ms",
                                        "partition_by", "skip", "enabled", "actions", "tenant",
-                                       NULL};
+                                       "time_mode", "allowed_lateness_ms", NULL};
     if (!json_is_object(j)) {
         return s_err(pe, "expected an object");
     }
@@ -517,6 +558,10 @@ s_parse(json_t *j, struct au_pattern *p, struct s_perr *pe)
         return rc;
     }
     rc = s_actions_parse(json_object_get(j, "actions"), p, pe);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = s_time_parse(j, p, pe);
     if (rc < 0) {
         return rc;
     }
@@ -608,11 +653,9 @@ s_number(const char *s, double *out)
     return true;
 }
 
-static bool
-s_cond_holds(const struct au_cond *c, const vx_event_t *ev)
+bool
+au_cond_test(const struct au_cond *c, const char *v)
 {
-    char buf[16];
-    const char *v = au_field_get(&c->field, ev, buf, sizeof buf);
     if (v == NULL) {
         return false;
     }
@@ -658,7 +701,9 @@ bool
 au_element_match(const struct au_element *el, const vx_event_t *ev)
 {
     for (uint32_t i = 0; i < el->n_conds; i++) {
-        if (!s_cond_holds(&el->conds[i], ev)) {
+        char buf[16];
+        const struct au_cond *c = &el->conds[i];
+        if (!au_cond_test(c, au_field_get(&c->field, ev, buf, sizeof buf))) {
             return false;
         }
     }

@@ -26,6 +26,15 @@
  *                                       (conjunction, threshold), so the next event may
  *                                       complete another match
  *    "enabled":true,                    default true
+ *    "time_mode":"event",               processing|event; absent: the engine's default (the
+ *                                       daemon's time_mode, or event for its replay input).
+ *                                       processing: t is the engine's clock when the event
+ *                                       is fed; event: t is the event's timestamp_ns (else
+ *                                       ingest_ns) and the pattern sees events in that order,
+ *                                       as the watermark passes them (au_engine.h)
+ *    "allowed_lateness_ms":1000,        event time only, 0..86400000: how far behind the
+ *                                       newest event time an event is still in time;
+ *                                       absent: the engine's default
  *    "tenant":"acme",                   optional (default "default"); set from the
  *                                       X-VexFS-Tenant header by REST. The pattern sees only
  *                                       events of its tenant (an event's "tenant" field,
@@ -88,10 +97,13 @@ enum au_skip { AU_SKIP_PAST_LAST = 0, AU_SKIP_TO_NEXT };
 enum au_severity { AU_SEV_INFO = 0, AU_SEV_WARNING, AU_SEV_CRITICAL };
 enum au_field_kind { AU_F_PATH = 0, AU_F_TENANT, AU_F_PRIORITY, AU_F_CONTENT, AU_F_METADATA };
 enum au_op { AU_EQ = 0, AU_NE, AU_PREFIX, AU_CONTAINS, AU_REGEX, AU_GT, AU_GE, AU_LT, AU_LE };
+/* Which clock a pattern runs on; AU_TIME_DEFAULT: the engine's default (au_engine.h). */
+enum au_time_mode { AU_TIME_DEFAULT = 0, AU_TIME_PROCESSING, AU_TIME_EVENT };
 
 struct au_field {
     enum au_field_kind kind;
-    char *name; /* the key for content/metadata, else NULL */
+    char *name;    /* the key for content/metadata, else NULL */
+    uint32_t memo; /* set by the engine: the slot of this field's value for the event */
 };
 
 struct au_cond {
@@ -103,6 +115,7 @@ struct au_cond {
     size_t str_len;
     regex_t re;
     bool has_re;
+    uint32_t memo; /* set by the engine: the slot of this condition's result for the event */
 };
 
 struct au_element {
@@ -136,6 +149,9 @@ struct au_pattern {
     struct au_field partition;
     struct au_action *actions;
     uint32_t n_actions;
+    enum au_time_mode time_mode;
+    bool has_lateness;    /* allowed_lateness_ms given: overrides the engine's default */
+    uint64_t lateness_ns;
     json_t *json; /* the pattern as given (own reference), for GET */
 };
 
@@ -149,10 +165,13 @@ void au_pattern_fini(struct au_pattern *p);
 
 /* True when ev satisfies every condition of el (its type is checked by the caller). */
 bool au_element_match(const struct au_element *el, const vx_event_t *ev);
+/* True when the value v of c's field (NULL: the event does not carry it) satisfies c. */
+bool au_cond_test(const struct au_cond *c, const char *v);
 /* The value of a field in ev, or NULL when absent. priority is formatted into buf (at least
  * 4 bytes). Borrowed from ev or buf. */
 const char *au_field_get(const struct au_field *f, const vx_event_t *ev, char *buf, size_t len);
 
+/* Static strings. */
 const char *au_kind_name(enum au_kind k);
 const char *au_severity_name(enum au_severity s);
 

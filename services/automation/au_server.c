@@ -1,758 +1,67 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The automation loop, the alert ring and pattern set changes (see au_server.h). */
-#include "au_server.h"
-
+/* The automation daemon's start, stop and loop: batches from the input socket through the
+ * CEP engine (see au_server.h; the pattern set, alerts, workflows and state are in the
+ * au_server_*.c files beside this one). */
 #include <errno.h>
-#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
-#include <dirent.h>
-#include <stdlib.h>
-#include <sys/stat.h>
-#include <sys/types.h>
 #include <unistd.h>
 
 #include "au_config.h"
-#include "au_emit.h"
-#include "au_engine.h"
-#include "au_expr.h"
-#include "vx_jsonfile.h"
-#include "vx_arena.h"
+#include "au_decode.h"
+#include "au_server_priv.h"
 #include "vx_clock.h"
+#include "vx_jsonfile.h"
 #include "vx_log.h"
 #include "vx_mem.h"
-#include "vx_wire.h"
 
-#define S_POLL_MS 10              /* how late an absence may fire when no input comes */
+#define S_POLL_MS 10               /* how late an absence may fire when no input comes */
 #define S_ARENA_LIMIT (256u << 20) /* one decoded batch at most */
-#define S_MAX_SPANS 65536          /* larger batches: kept events are packed again */
 
-struct au_server {
-    const vx_config_t *cfg;
-    vx_metrics_t *metrics;
-    pthread_mutex_t lock;
-    /* Serializes pattern changes: each edits a copy of the current set, so two at once
-     * would lose one. Taken before lock, never while the loop waits on it. */
-    pthread_mutex_t edit_lock;
-    au_engine_t *engine;          /* under lock */
-    json_t **ring;                /* under lock: alerts, ring[(head + i) % cap] */
-    size_t cap, head, n;
-    uint64_t seq;                 /* seq of the newest alert */
-    uint64_t dropped;             /* alerts pushed out of the ring */
-    uint32_t max_partials;
-    uint32_t max_match_events;
-    uint64_t max_match_event_bytes;
-    uint64_t budget_ns;
-    zsock_t *input;
-    vx_arena_t *arena;
-    vx_seqtrack_t *seqs;
-    vx_counter_t *c_batches, *c_events, *c_bad, *c_gaps, *c_slow, *c_evictions;
-    vx_gauge_t *g_partials, *g_patterns, *g_kept_bytes;
-    vx_counter_t *c_trunc_cap, *c_trunc_budget;
-    uint64_t evictions_seen, trunc_cap_seen, trunc_budget_seen;
-    /* workflows */
-    au_flows_t *flows;
-    au_exec_t *exec;
-    au_breakers_t *breakers;
-    pthread_mutex_t state_lock;
-    json_t *state;                /* under state_lock: {"<tenant>":{...nested values...}} */
-    au_emit_t *emit;
-    char *state_dir;              /* NULL: nothing persists */
-    pthread_mutex_t save_lock;    /* orders writes of workflows.json */
-    const vx_event_t *cur_ev;     /* loop thread, lock held: the event being fed */
-    struct vx_span *spans;        /* loop thread: S_MAX_SPANS */
-};
+#define S_DROPPED_HELP "Events not matched by event-time patterns, by reason."
 
-static void s_save_patterns(au_server_t *s);
-static int s_submit(au_server_t *s, struct au_workflow *w, json_t *input, json_t *trigger,
-                    char *id);
-static int s_emit(au_server_t *s, const char *tenant, json_t *event, char *err, size_t errlen);
-
-/* The input of a workflow started by a match: the match, the event that completed it (null
- * for an absence, which fires on time) and the matching events kept (max_match_events),
- * oldest first. */
-static json_t *
-s_match_json(au_server_t *s, const struct au_alert *a, const char *tenant)
-{
-    return json_pack("{s:{s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:i}, s:o, s:o}", "match",
-                     "pattern", a->pattern_id, "tenant", tenant, "kind", au_kind_name(a->kind),
-                     "partition", a->partition, "events", (int)a->n_events, "first_ns",
-                     (json_int_t)a->first_ns, "time_ns", (json_int_t)a->time_ns,
-                     "events_truncated", (int)(a->n_truncated + a->n_over_budget), "event",
-                     s->cur_ev ? vx_event_to_json(s->cur_ev) : json_null(), "events",
-                     au_alert_events_json(a));
-}
-
-/* Starts ws[0..n) (references dropped) with the match as input. */
+/* The loop's counters and gauges, registered once at start so that the loop adds to them
+ * without looking a series up by its labels. */
 static void
-s_match_start(au_server_t *s, const struct au_alert *a, const char *tenant,
-              struct au_workflow **ws, size_t n)
+s_metrics_init(au_server_t *s, vx_metrics_t *metrics)
 {
-    if (n == 0) {
-        return;
+    s->live.c_batches = vx_metrics_counter(metrics, "vexfs_automation_batches_total",
+                                           "Input batches received.", NULL);
+    s->live.c_events = vx_metrics_counter(metrics, "vexfs_automation_events_total",
+                                          "Events fed to the pattern engine.", NULL);
+    s->live.c_bad = vx_metrics_counter(metrics, "vexfs_automation_bad_batches_total",
+                                       "Input messages that were not a valid batch (dropped).",
+                                       NULL);
+    s->live.c_gaps = vx_metrics_counter(metrics, "vexfs_automation_lost_batches_total",
+                                        "Batches missing in a sender's sequence.", NULL);
+    s->replay.c_batches = vx_metrics_counter(metrics, "vexfs_automation_replay_batches_total",
+                                             "Batches received on the replay input.", NULL);
+    s->replay.c_events = vx_metrics_counter(metrics, "vexfs_automation_replay_events_total",
+                                            "Events fed to the replay engine.", NULL);
+    s->replay.c_bad =
+        vx_metrics_counter(metrics, "vexfs_automation_replay_bad_batches_total",
+                           "Replay input messages that were not a valid batch (dropped).", NULL);
+    s->replay.c_gaps =
+        vx_metrics_counter(metrics, "vexfs_automation_replay_lost_batches_total",
+                           "Batches missing in a replay sender's sequence.", NULL);
+    s->c_late = vx_metrics_counter(metrics, "vexfs_automation_events_dropped_total",
+                                   S_DROPPED_HELP, "reason", "late", NULL);
+    s->c_no_time = vx_metrics_counter(metrics, "vexfs_automation_events_dropped_total",
+                                      S_DROPPED_HELP, "reason", "no_event_time", NULL);
+    s->c_forced = vx_metrics_counter(
+        metrics, "vexfs_automation_watermark_forced_total",
+        "Held events released before their watermark because of max_reorder_bytes.", NULL);
+    s->g_held = vx_metrics_gauge(metrics, "vexfs_automation_held_events",
+                                 "Events held until the watermark passes them (event time).",
+                                 NULL);
+    static const char *const stages[AU_N_STAGES] = {"receive", "decode", "match", "actions"};
+    for (int i = 0; i < AU_N_STAGES; i++) {
+        s->c_stage[i] = vx_metrics_counter(
+            metrics, "vexfs_automation_stage_nanoseconds_total",
+            "Time the input loop spent per stage: receive (ZeroMQ), decode (protobuf), match "
+            "(the engines), actions (alerts, workflows, emits).",
+            "stage", stages[i], NULL);
     }
-    json_t *input = s_match_json(s, a, tenant);
-    json_t *trig = json_pack("{s:s, s:s}", "kind", "pattern", "pattern", a->pattern_id);
-    for (size_t i = 0; i < n; i++) {
-        char id[AU_EXEC_ID_LEN];
-        s_submit(s, ws[i], input, trig, id);
-        au_workflow_unref(&ws[i]);
-    }
-    json_decref(trig);
-    json_decref(input);
-}
-
-/* One action of one match (loop thread, lock held). Once per match, the tenant's workflows
- * with a trigger on the pattern start; then alerts go to the ring, workflow actions start
- * their workflow and emit actions send their event. */
-static void
-cb_alert(const struct au_alert *a, void *arg)
-{
-    au_server_t *s = arg;
-    const struct au_pattern *pat = au_engine_pattern(s->engine, a->pattern);
-    const struct au_action *act = &pat->actions[a->action];
-    const char *tenant = pat->tenant;
-    struct au_workflow *ws[AU_FLOWS_MAX_FIRE];
-    if (a->action == 0) {
-        vx_counter_add(vx_metrics_counter(s->metrics, "vexfs_automation_matches_total",
-                                          "Completed pattern matches, by pattern.", "pattern",
-                                          a->pattern_id, NULL),
-                       1);
-        size_t n = au_flows_on_pattern(s->flows, tenant, a->pattern_id, ws, AU_FLOWS_MAX_FIRE);
-        s_match_start(s, a, tenant, ws, n);
-    }
-    if (act->kind == AU_ACTION_WORKFLOW) {
-        ws[0] = au_flows_get(s->flows, tenant, act->workflow);
-        if (ws[0] == NULL) {
-            vx_counter_add(vx_metrics_counter(s->metrics, "vexfs_automation_trigger_failures_total",
-                                              "Triggers that started no execution, by reason.",
-                                              "reason", "unknown_workflow", NULL),
-                           1);
-            vx_warn("AU-TRIGGER", "pattern %s: no workflow \"%s\" in tenant %s", a->pattern_id,
-                    act->workflow, tenant);
-            return;
-        }
-        s_match_start(s, a, tenant, ws, 1);
-        return;
-    }
-    if (act->kind == AU_ACTION_EMIT) {
-        json_t *ctx = s_match_json(s, a, tenant);
-        json_t *ev = au_template_eval(act->event, ctx);
-        char err[512];
-        if (s_emit(s, tenant, ev, err, sizeof err) < 0) {
-            vx_warn("AU-EMIT", "pattern %s: emit failed: %s", a->pattern_id, err);
-        }
-        json_decref(ev);
-        json_decref(ctx);
-        return;
-    }
-    uint64_t seq = s->seq + 1;
-    uint64_t span = a->time_ns - a->first_ns;
-    json_t *j = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:i}", "seq",
-                          (json_int_t)seq, "pattern", a->pattern_id, "tenant", tenant, "kind",
-                          au_kind_name(a->kind), "severity", au_severity_name(a->severity),
-                          "message", a->message, "partition", a->partition, "time_ns",
-                          (json_int_t)vx_wall_ns(), "span_ns",
-                          (json_int_t)span, "events", (int)a->n_events);
-    if (j == NULL) {
-        return;
-    }
-    s->seq++;
-    if (s->n == s->cap) {
-        json_decref(s->ring[s->head]);
-        s->head = (s->head + 1) % s->cap;
-        s->n--;
-        s->dropped++;
-    }
-    s->ring[(s->head + s->n) % s->cap] = j;
-    s->n++;
-    vx_counter_add(vx_metrics_counter(s->metrics, "vexfs_automation_alerts_total",
-                                      "Alerts raised, by pattern and severity.", "pattern",
-                                      a->pattern_id, "severity", au_severity_name(a->severity),
-                                      NULL),
-                   1);
-    vx_info("AU-ALERT", "pattern %s partition \"%.200s\" severity %s: %s", a->pattern_id,
-            a->partition, au_severity_name(a->severity), a->message);
-}
-
-static int
-s_engine_build(au_server_t *s, json_t *patterns, au_engine_t **out, char *err, size_t errlen)
-{
-    struct au_engine_opts o = {
-        .max_partials = s->max_partials,
-        .max_match_events = s->max_match_events,
-        .max_match_event_bytes = s->max_match_event_bytes,
-        .on_alert = cb_alert,
-        .arg = s,
-        .now_ns = vx_mono_ns(),
-    };
-    return au_engine_new(patterns, &o, out, err, errlen);
-}
-
-/* Publishes e in place of the current engine, keeping the counters (lock held). */
-static void
-s_swap(au_server_t *s, au_engine_t *e)
-{
-    au_engine_inherit(e, s->engine);
-    au_engine_destroy(&s->engine);
-    s->engine = e;
-    vx_gauge_set(s->g_patterns, (double)au_engine_pattern_count(e));
-}
-
-/* Builds from patterns and swaps; the build happens before the lock is taken, so the loop
- * waits only for the swap. Callers hold edit_lock. */
-static int
-s_replace(au_server_t *s, json_t *patterns, char *err, size_t errlen)
-{
-    au_engine_t *e = NULL;
-    int rc = s_engine_build(s, patterns, &e, err, errlen);
-    if (rc < 0) {
-        return rc;
-    }
-    pthread_mutex_lock(&s->lock);
-    s_swap(s, e);
-    pthread_mutex_unlock(&s->lock);
-    return 0;
-}
-
-int
-au_server_set_patterns(au_server_t *s, json_t *patterns, char *err, size_t errlen)
-{
-    pthread_mutex_lock(&s->edit_lock);
-    int rc = s_replace(s, patterns, err, errlen);
-    if (rc == 0) {
-        s_save_patterns(s);
-    }
-    pthread_mutex_unlock(&s->edit_lock);
-    return rc;
-}
-
-static const char *
-s_tenant_of(json_t *p)
-{
-    const char *t = json_string_value(json_object_get(p, "tenant"));
-    return t != NULL ? t : "default";
-}
-
-int
-au_server_set_tenant_patterns(au_server_t *s, const char *tenant, json_t *patterns, char *err,
-                              size_t errlen)
-{
-    pthread_mutex_lock(&s->edit_lock);
-    json_t *cur = au_server_patterns_json(s);
-    json_t *arr = json_array();
-    size_t i;
-    json_t *p;
-    /* The tenant's first, so that "patterns[N]" in an error is N of the request's list. */
-    json_array_foreach(patterns, i, p) {
-        json_t *c = json_is_object(p) ? json_copy(p) : json_incref(p);
-        if (json_is_object(c)) {
-            json_object_set_new(c, "tenant", json_string(tenant));
-        }
-        json_array_append_new(arr, c);
-    }
-    json_array_foreach(cur, i, p) {
-        if (strcmp(s_tenant_of(p), tenant) != 0) {
-            json_array_append(arr, p);
-        }
-    }
-    int rc = s_replace(s, arr, err, errlen);
-    if (rc == 0) {
-        s_save_patterns(s);
-    }
-    json_decref(arr);
-    json_decref(cur);
-    pthread_mutex_unlock(&s->edit_lock);
-    return rc;
-}
-
-/* The index of the pattern with id in the array, or -1. */
-static ssize_t
-s_find(json_t *arr, const char *id)
-{
-    size_t i;
-    json_t *p;
-    json_array_foreach(arr, i, p) {
-        const char *pid = json_string_value(json_object_get(p, "id"));
-        if (pid != NULL && strcmp(pid, id) == 0) {
-            return (ssize_t)i;
-        }
-    }
-    return -1;
-}
-
-/* Edits a copy of the current set: mode 'a' adds, 'p' puts (replace or add), 'd' deletes. */
-static int
-s_edit(au_server_t *s, const char *tenant, char mode, json_t *p, const char *id, bool *created,
-       char *err, size_t errlen)
-{
-    pthread_mutex_lock(&s->edit_lock);
-    json_t *arr = au_server_patterns_json(s);
-    ssize_t at = id != NULL ? s_find(arr, id) : -1;
-    int rc = 0;
-    bool other = at >= 0 && strcmp(s_tenant_of(json_array_get(arr, (size_t)at)), tenant) != 0;
-    if (other && mode == 'd') {
-        at = -1;
-    } else if (other) {
-        snprintf(err, errlen, "pattern id \"%.128s\" is in use", id);
-        rc = -EEXIST;
-    }
-    if (rc < 0) {
-        /* refused above */
-    } else if (mode == 'a' && at >= 0) {
-        snprintf(err, errlen, "pattern \"%.128s\" exists (PUT /v1/patterns/%.128s replaces it)",
-                 id, id);
-        rc = -EEXIST;
-    } else if (mode == 'd' && at < 0) {
-        snprintf(err, errlen, "no pattern with id \"%.128s\"", id);
-        rc = -ENOENT;
-    } else if (mode == 'd') {
-        json_array_remove(arr, (size_t)at);
-    } else if (at >= 0) {
-        json_array_set(arr, (size_t)at, p);
-    } else {
-        json_array_append(arr, p);
-    }
-    if (created != NULL) {
-        *created = at < 0;
-    }
-    if (rc == 0) {
-        rc = s_replace(s, arr, err, errlen);
-    }
-    if (rc == 0) {
-        s_save_patterns(s);
-    }
-    json_decref(arr);
-    pthread_mutex_unlock(&s->edit_lock);
-    return rc;
-}
-
-static const char *
-s_id_of(json_t *p)
-{
-    const char *id = json_string_value(json_object_get(p, "id"));
-    return id != NULL ? id : "";
-}
-
-int
-au_server_add_pattern(au_server_t *s, const char *tenant, json_t *p, char *err, size_t errlen)
-{
-    json_t *c = json_copy(p);
-    json_object_set_new(c, "tenant", json_string(tenant));
-    int rc = s_edit(s, tenant, 'a', c, s_id_of(p), NULL, err, errlen);
-    json_decref(c);
-    return rc;
-}
-
-int
-au_server_put_pattern(au_server_t *s, const char *tenant, json_t *p, bool *created, char *err,
-                      size_t errlen)
-{
-    json_t *c = json_copy(p);
-    json_object_set_new(c, "tenant", json_string(tenant));
-    int rc = s_edit(s, tenant, 'p', c, s_id_of(p), created, err, errlen);
-    json_decref(c);
-    return rc;
-}
-
-int
-au_server_delete_pattern(au_server_t *s, const char *tenant, const char *id)
-{
-    char err[256];
-    return s_edit(s, tenant, 'd', NULL, id, NULL, err, sizeof err);
-}
-
-json_t *
-au_server_patterns_json(au_server_t *s)
-{
-    pthread_mutex_lock(&s->lock);
-    json_t *j = au_engine_patterns_json(s->engine);
-    pthread_mutex_unlock(&s->lock);
-    return j;
-}
-
-json_t *
-au_server_tenant_patterns_json(au_server_t *s, const char *tenant)
-{
-    json_t *all = au_server_patterns_json(s);
-    json_t *arr = json_array();
-    size_t i;
-    json_t *p;
-    json_array_foreach(all, i, p) {
-        if (strcmp(s_tenant_of(p), tenant) == 0) {
-            json_array_append(arr, p);
-        }
-    }
-    json_decref(all);
-    return arr;
-}
-
-json_t *
-au_server_pattern_json(au_server_t *s, const char *tenant, const char *id)
-{
-    json_t *out = NULL;
-    pthread_mutex_lock(&s->lock);
-    int32_t i = au_engine_pattern_index(s->engine, id);
-    struct au_pattern_stats st;
-    if (i >= 0 && strcmp(au_engine_pattern(s->engine, (uint32_t)i)->tenant, tenant) == 0 &&
-        au_engine_pattern_stats(s->engine, (uint32_t)i, &st) == 0) {
-        out = json_deep_copy(au_engine_pattern(s->engine, (uint32_t)i)->json);
-        json_object_set_new(out, "stats",
-                            json_pack("{s:I, s:I, s:I, s:I}", "matches", (json_int_t)st.matches,
-                                      "evictions", (json_int_t)st.evictions, "expired",
-                                      (json_int_t)st.expired, "partials",
-                                      (json_int_t)st.partials));
-    }
-    pthread_mutex_unlock(&s->lock);
-    return out;
-}
-
-json_t *
-au_server_alerts_json(au_server_t *s, const char *tenant, uint64_t since, size_t limit)
-{
-    json_t *arr = json_array();
-    pthread_mutex_lock(&s->lock);
-    uint64_t first = s->seq - s->n + 1; /* seq of ring[head] */
-    for (size_t i = 0; i < s->n && json_array_size(arr) < limit; i++) {
-        json_t *al = s->ring[(s->head + i) % s->cap];
-        if (first + i > since &&
-            strcmp(json_string_value(json_object_get(al, "tenant")), tenant) == 0) {
-            json_array_append(arr, al);
-        }
-    }
-    json_t *j = json_pack("{s:o, s:I, s:I}", "alerts", arr, "dropped", (json_int_t)s->dropped,
-                          "last_seq", (json_int_t)s->seq);
-    pthread_mutex_unlock(&s->lock);
-    return j;
-}
-
-json_t *
-au_server_stats_json(au_server_t *s)
-{
-    struct au_engine_stats st;
-    pthread_mutex_lock(&s->lock);
-    au_engine_stats(s->engine, &st);
-    uint32_t n = au_engine_pattern_count(s->engine);
-    pthread_mutex_unlock(&s->lock);
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:i, s:I, s:I, s:i, s:o}", "events",
-                     (json_int_t)st.events, "alerts", (json_int_t)st.alerts, "matches",
-                     (json_int_t)st.matches, "evictions", (json_int_t)st.evictions, "partials",
-                     (json_int_t)st.partials, "patterns", (int)n, "batches",
-                     (json_int_t)vx_counter_value(s->c_batches), "bad_batches",
-                     (json_int_t)vx_counter_value(s->c_bad), "workflows",
-                     (int)au_flows_count(s->flows), "executions", au_exec_stats(s->exec));
-}
-
-/* ---- workflows ------------------------------------------------------------------------------ */
-
-au_flows_t *
-au_server_flows(au_server_t *s)
-{
-    return s->flows;
-}
-
-au_exec_t *
-au_server_exec(au_server_t *s)
-{
-    return s->exec;
-}
-
-au_breakers_t *
-au_server_breakers(au_server_t *s)
-{
-    return s->breakers;
-}
-
-static void
-s_trigger_failed(au_server_t *s, const char *reason)
-{
-    vx_counter_add(vx_metrics_counter(s->metrics, "vexfs_automation_trigger_failures_total",
-                                      "Triggers that started no execution, by reason.", "reason",
-                                      reason, NULL),
-                   1);
-}
-
-/* Queues an execution; a refusal is counted by reason. */
-static int
-s_submit(au_server_t *s, struct au_workflow *w, json_t *input, json_t *trigger, char *id)
-{
-    int rc = au_exec_submit(s->exec, w, input, trigger, id);
-    if (rc == -EAGAIN) {
-        s_trigger_failed(s, "queue_full");
-    } else if (rc == -EPERM) {
-        s_trigger_failed(s, "disabled");
-    } else if (rc < 0) {
-        s_trigger_failed(s, "stopping");
-    }
-    if (rc < 0) {
-        vx_warn("AU-TRIGGER", "workflow %s (tenant %s) not started: %s", w->id, w->tenant,
-                rc == -EAGAIN ? "queue full" : rc == -EPERM ? "disabled" : "stopping");
-    }
-    return rc;
-}
-
-int
-au_server_execute(au_server_t *s, const char *tenant, const char *id, json_t *input,
-                  char out_id[AU_EXEC_ID_LEN])
-{
-    struct au_workflow *w = au_flows_get(s->flows, tenant, id);
-    if (w == NULL) {
-        return -ENOENT;
-    }
-    json_t *trig = json_pack("{s:s}", "kind", "manual");
-    int rc = s_submit(s, w, input, trig, out_id);
-    json_decref(trig);
-    au_workflow_unref(&w);
-    return rc;
-}
-
-/* Writes workflows.json (after every change). */
-static void
-s_save_workflows(au_server_t *s)
-{
-    if (s->state_dir == NULL) {
-        return;
-    }
-    pthread_mutex_lock(&s->save_lock);
-    char path[4200];
-    snprintf(path, sizeof path, "%s/workflows.json", s->state_dir);
-    json_t *doc = json_pack("{s:o}", "workflows", au_flows_dump(s->flows));
-    int rc = vx_jsonfile_write(path, doc);
-    json_decref(doc);
-    pthread_mutex_unlock(&s->save_lock);
-    if (rc < 0) {
-        vx_error("AU-SAVE", "%s: %s", path, strerror(-rc));
-    }
-}
-
-/* Writes patterns.json (edit_lock held). */
-static void
-s_save_patterns(au_server_t *s)
-{
-    if (s->state_dir == NULL) {
-        return;
-    }
-    char path[4200];
-    snprintf(path, sizeof path, "%s/patterns.json", s->state_dir);
-    json_t *doc = json_pack("{s:o}", "patterns", au_server_patterns_json(s));
-    int rc = vx_jsonfile_write(path, doc);
-    json_decref(doc);
-    if (rc < 0) {
-        vx_error("AU-SAVE", "%s: %s", path, strerror(-rc));
-    }
-}
-
-int
-au_server_put_workflow(au_server_t *s, const char *tenant, json_t *def, char mode, bool *created,
-                       char *err, size_t errlen)
-{
-    int rc = au_flows_put(s->flows, def, tenant, mode, created, err, errlen);
-    if (rc == 0) {
-        s_save_workflows(s);
-    }
-    return rc;
-}
-
-int
-au_server_delete_workflow(au_server_t *s, const char *tenant, const char *id)
-{
-    int rc = au_flows_delete(s->flows, tenant, id);
-    if (rc == 0) {
-        s_save_workflows(s);
-    }
-    return rc;
-}
-
-/* ---- state ------------------------------------------------------------------------------- */
-
-json_t *
-au_server_state_json(au_server_t *s, const char *tenant)
-{
-    pthread_mutex_lock(&s->state_lock);
-    json_t *t = json_object_get(s->state, tenant);
-    json_t *out = t ? json_deep_copy(t) : json_object();
-    pthread_mutex_unlock(&s->state_lock);
-    return out;
-}
-
-void
-au_server_set_state(au_server_t *s, const char *tenant, const char *path, json_t *value)
-{
-    pthread_mutex_lock(&s->state_lock);
-    json_t *cur = json_object_get(s->state, tenant);
-    if (cur == NULL) {
-        cur = json_object();
-        json_object_set_new(s->state, tenant, cur);
-    }
-    char *copy = vx_strdup(path);
-    char *save = NULL;
-    char *part = strtok_r(copy, ".", &save);
-    while (part != NULL) {
-        char *next = strtok_r(NULL, ".", &save);
-        if (next == NULL) {
-            json_object_set(cur, part, value);
-        } else {
-            json_t *sub = json_object_get(cur, part);
-            if (!json_is_object(sub)) {
-                sub = json_object();
-                json_object_set_new(cur, part, sub);
-            }
-            cur = sub;
-        }
-        part = next;
-    }
-    free(copy);
-    pthread_mutex_unlock(&s->state_lock);
-    struct au_workflow *ws[AU_FLOWS_MAX_FIRE];
-    size_t n = au_flows_on_state(s->flows, tenant, path, value, ws, AU_FLOWS_MAX_FIRE);
-    if (n == 0) {
-        return;
-    }
-    json_t *input = json_pack("{s:s, s:O}", "state_path", path, "value", value);
-    json_t *trig = json_pack("{s:s, s:s}", "kind", "state", "state_path", path);
-    for (size_t i = 0; i < n; i++) {
-        char id[AU_EXEC_ID_LEN];
-        s_submit(s, ws[i], input, trig, id);
-        au_workflow_unref(&ws[i]);
-    }
-    json_decref(trig);
-    json_decref(input);
-}
-
-static void
-cb_set_state(const char *tenant, const char *path, json_t *value, void *arg)
-{
-    au_server_set_state(arg, tenant, path, value);
-}
-
-static json_t *
-cb_state(const char *tenant, void *arg)
-{
-    return au_server_state_json(arg, tenant);
-}
-
-/* ---- emit -------------------------------------------------------------------------------- */
-
-static int
-s_emit(au_server_t *s, const char *tenant, json_t *event, char *err, size_t errlen)
-{
-    return au_emit_send(s->emit, tenant, event, err, errlen);
-}
-
-static int
-cb_emit(const char *tenant, json_t *event, char *err, size_t errlen, void *arg)
-{
-    return s_emit(arg, tenant, event, err, errlen);
-}
-
-/* Loads workflows_path: one file, or every *.json file of a directory (in name order). */
-static int
-s_load_workflows_path(au_server_t *s, const char *path, char *err, size_t errlen)
-{
-    struct stat st;
-    if (stat(path, &st) < 0) {
-        snprintf(err, errlen, "workflows_path %s: %s", path, strerror(errno));
-        return -errno;
-    }
-    json_t *all = json_array();
-    struct dirent **names = NULL;
-    int n = 0;
-    int rc = 0;
-    if (S_ISDIR(st.st_mode)) {
-        n = scandir(path, &names, NULL, alphasort);
-    }
-    for (int i = 0; i < (S_ISDIR(st.st_mode) ? n : 1) && rc == 0; i++) {
-        char file[4200];
-        if (S_ISDIR(st.st_mode)) {
-            size_t len = strlen(names[i]->d_name);
-            if (len < 6 || strcmp(names[i]->d_name + len - 5, ".json") != 0) {
-                continue;
-            }
-            snprintf(file, sizeof file, "%s/%s", path, names[i]->d_name);
-        } else {
-            snprintf(file, sizeof file, "%s", path);
-        }
-        int missing = 0;
-        char why[1024];
-        json_t *doc = vx_jsonfile_read(file, &missing, why, sizeof why);
-        if (doc == NULL) {
-            snprintf(err, errlen, "workflows_path %s", missing ? file : why);
-            rc = -EINVAL;
-            break;
-        }
-        json_t *arr = json_is_object(doc) && json_object_get(doc, "workflows")
-                          ? json_object_get(doc, "workflows")
-                          : doc;
-        if (json_is_array(arr)) {
-            json_array_extend(all, arr);
-        } else {
-            json_array_append(all, arr);
-        }
-        json_decref(doc);
-    }
-    for (int i = 0; i < n; i++) {
-        free(names[i]);
-    }
-    free(names);
-    if (rc == 0) {
-        char why[1024];
-        rc = au_flows_load(s->flows, all, why, sizeof why);
-        if (rc < 0) {
-            snprintf(err, errlen, "workflows_path %s: %s", path, why);
-        }
-    }
-    json_decref(all);
-    return rc;
-}
-
-
-/* Loads patterns_file: an array or {"patterns":[...]}. */
-static int
-s_load_file(au_server_t *s, const char *path, char *err, size_t errlen)
-{
-    json_error_t je;
-    json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-    if (doc == NULL) {
-        snprintf(err, errlen, "patterns_file %s: %s (line %d, column %d)", path, je.text,
-                 je.line, je.column);
-        return -EINVAL;
-    }
-    json_t *arr = json_is_object(doc) ? json_object_get(doc, "patterns") : doc;
-    char why[512];
-    int rc = au_server_set_patterns(s, arr, why, sizeof why);
-    if (rc < 0) {
-        snprintf(err, errlen, "patterns_file %s: %s", path, why);
-    }
-    json_decref(doc);
-    return rc;
-}
-
-au_server_t *
-au_server_new(const vx_config_t *cfg, vx_metrics_t *metrics, char *err, size_t errlen)
-{
-    au_server_t *s = vx_calloc(1, sizeof *s);
-    s->cfg = cfg;
-    s->metrics = metrics;
-    pthread_mutex_init(&s->lock, NULL);
-    pthread_mutex_init(&s->edit_lock, NULL);
-    s->cap = (size_t)vx_config_int(cfg, AU_SECTION, "max_alerts");
-    s->ring = vx_calloc(s->cap, sizeof *s->ring);
-    s->max_partials = (uint32_t)vx_config_int(cfg, AU_SECTION, "max_partial_matches");
-    s->max_match_events = (uint32_t)vx_config_int(cfg, AU_SECTION, "max_match_events");
-    s->max_match_event_bytes =
-        (uint64_t)vx_config_int(cfg, AU_SECTION, "max_match_event_bytes");
-    s->budget_ns =
-        (uint64_t)vx_config_int(cfg, AU_SECTION, "max_automation_latency_ms") * VX_NS_PER_MS;
-    s->arena = vx_arena_new(1u << 20, S_ARENA_LIMIT);
-    s->spans = vx_calloc(S_MAX_SPANS, sizeof *s->spans);
-    s->seqs = vx_seqtrack_new(4096);
-    s->c_batches = vx_metrics_counter(metrics, "vexfs_automation_batches_total",
-                                      "Input batches received.", NULL);
-    s->c_events = vx_metrics_counter(metrics, "vexfs_automation_events_total",
-                                     "Events fed to the pattern engine.", NULL);
-    s->c_bad = vx_metrics_counter(metrics, "vexfs_automation_bad_batches_total",
-                                  "Input messages that were not a valid batch (dropped).", NULL);
-    s->c_gaps = vx_metrics_counter(metrics, "vexfs_automation_lost_batches_total",
-                                   "Batches missing in a sender's sequence.", NULL);
     s->c_slow = vx_metrics_counter(metrics, "vexfs_automation_slow_batches_total",
                                    "Batches that took longer than max_automation_latency_ms.",
                                    NULL);
@@ -775,30 +84,32 @@ au_server_new(const vx_config_t *cfg, vx_metrics_t *metrics, char *err, size_t e
                                      "Patterns loaded.", NULL);
     vx_gauge_set(vx_metrics_gauge(metrics, "vexfs_target_throughput_events_per_second",
                                   "Configured target_throughput_events_per_sec.", NULL),
-                 (double)vx_config_int(cfg, AU_SECTION, "target_throughput_events_per_sec"));
-    pthread_mutex_init(&s->state_lock, NULL);
-    pthread_mutex_init(&s->save_lock, NULL);
-    s->state = json_object();
-    s->flows = au_flows_new();
-    s->emit = au_emit_new(vx_config_str(cfg, AU_SECTION, "emit_endpoint"), metrics, err, errlen);
+                 (double)vx_config_int(s->cfg, AU_SECTION, "target_throughput_events_per_sec"));
+}
+
+/* The workflow side: emit socket, breakers, state_dir (with its journal) and the executor.
+ * Returns 0, or -errno with err. */
+static int
+s_workflows_init(au_server_t *s, char *err, size_t errlen)
+{
+    const vx_config_t *cfg = s->cfg;
+    s->emit =
+        au_emit_new(vx_config_str(cfg, AU_SECTION, "emit_endpoint"), s->metrics, err, errlen);
     if (s->emit == NULL) {
-        au_server_destroy(&s);
-        return NULL;
+        return -EINVAL;
     }
     s->breakers = au_breakers_new(
         (uint32_t)vx_config_int(cfg, AU_SECTION, "breaker_failure_threshold"),
-        (uint64_t)vx_config_int(cfg, AU_SECTION, "breaker_cooldown_ms"), metrics);
+        (uint64_t)vx_config_int(cfg, AU_SECTION, "breaker_cooldown_ms"), s->metrics);
     const char *sd = vx_config_str(cfg, AU_SECTION, "state_dir");
     char journal[4200] = "";
-    int rc = 0;
     if (sd[0] != '\0') {
         s->state_dir = vx_strdup(sd);
         snprintf(journal, sizeof journal, "%s/journal", sd);
-        rc = vx_jsonfile_mkdir(journal);
+        int rc = vx_jsonfile_mkdir(journal);
         if (rc < 0) {
             snprintf(err, errlen, "state_dir %s: %s", sd, strerror(-rc));
-            au_server_destroy(&s);
-            return NULL;
+            return rc;
         }
     }
     struct au_exec_opts xo = {
@@ -812,59 +123,139 @@ au_server_new(const vx_config_t *cfg, vx_metrics_t *metrics, char *err, size_t e
         .compensation = vx_config_bool(cfg, AU_SECTION, "enable_compensation"),
         .journal_dir = journal,
         .breakers = s->breakers,
-        .metrics = metrics,
-        .hooks = {.emit = cb_emit, .set_state = cb_set_state, .state = cb_state, .arg = s},
+        .metrics = s->metrics,
     };
+    au_server_exec_hooks(s, &xo.hooks);
     s->exec = au_exec_new(&xo);
-    rc = s_engine_build(s, NULL, &s->engine, err, errlen);
-    /* The state directory, once written, holds every change made since: it wins over the
-     * files named in the configuration. */
-    char path[4200];
-    snprintf(path, sizeof path, "%s/patterns.json", sd);
-    const char *file = vx_config_str(cfg, AU_SECTION, "patterns_file");
-    if (rc == 0 && s->state_dir != NULL && access(path, F_OK) == 0) {
-        rc = s_load_file(s, path, err, errlen);
-    } else if (rc == 0 && file[0] != '\0') {
-        rc = s_load_file(s, file, err, errlen);
+    return 0;
+}
+
+/* The time settings: time_mode names the clock of live patterns without their own. */
+static int
+s_time_init(au_server_t *s, char *err, size_t errlen)
+{
+    const char *mode = vx_config_str(s->cfg, AU_SECTION, "time_mode");
+    if (strcmp(mode, "processing") == 0) {
+        s->time_mode = AU_TIME_PROCESSING;
+    } else if (strcmp(mode, "event") == 0) {
+        s->time_mode = AU_TIME_EVENT;
+    } else {
+        snprintf(err, errlen, "%s.time_mode: expected processing or event, not \"%.64s\"",
+                 AU_SECTION, mode);
+        return -EINVAL;
     }
-    snprintf(path, sizeof path, "%s/workflows.json", sd);
-    const char *wpath = vx_config_str(cfg, AU_SECTION, "workflows_path");
-    if (rc == 0 && s->state_dir != NULL && access(path, F_OK) == 0) {
-        int missing = 0;
-        char why[1024];
-        json_t *doc = vx_jsonfile_read(path, &missing, why, sizeof why);
-        rc = doc ? au_flows_load(s->flows, doc, why, sizeof why) : -EINVAL;
-        if (rc < 0) {
-            snprintf(err, errlen, "%s: %s", path, why);
-        }
-        json_decref(doc);
-    } else if (rc == 0 && wpath[0] != '\0') {
-        rc = s_load_workflows_path(s, wpath, err, errlen);
-        if (rc == 0) {
-            s_save_workflows(s);
-        }
+    s->lateness_ns =
+        (uint64_t)vx_config_int(s->cfg, AU_SECTION, "allowed_lateness_ms") * VX_NS_PER_MS;
+    s->idle_ns = (uint64_t)vx_config_int(s->cfg, AU_SECTION, "idle_timeout_ms") * VX_NS_PER_MS;
+    s->max_reorder_bytes = (uint64_t)vx_config_int(s->cfg, AU_SECTION, "max_reorder_bytes");
+    return 0;
+}
+
+/* The inputs: a PULL socket connected to routing's automation boundary, and, when
+ * replay_endpoint is set, a PULL socket bound there for replays. */
+static int
+s_inputs_open(au_server_t *s, char *err, size_t errlen)
+{
+    int hwm = (int)vx_config_int(s->cfg, AU_SECTION, "queue_hwm");
+    const char *ep = vx_config_str(s->cfg, AU_SECTION, "input_endpoint");
+    s->live.sock = zsock_new(ZMQ_PULL);
+    if (s->live.sock == NULL) {
+        snprintf(err, errlen, "input socket: %s", zmq_strerror(zmq_errno()));
+        return -ENOMEM;
+    }
+    zsock_set_rcvhwm(s->live.sock, hwm);
+    if (zsock_connect(s->live.sock, "%s", ep) < 0) {
+        snprintf(err, errlen, "input_endpoint %s: %s", ep, zmq_strerror(zmq_errno()));
+        return -EINVAL;
+    }
+    const char *rep = vx_config_str(s->cfg, AU_SECTION, "replay_endpoint");
+    if (rep[0] == '\0') {
+        return 0;
+    }
+    s->replay.sock = zsock_new(ZMQ_PULL);
+    if (s->replay.sock == NULL) {
+        snprintf(err, errlen, "replay socket: %s", zmq_strerror(zmq_errno()));
+        return -ENOMEM;
+    }
+    zsock_set_rcvhwm(s->replay.sock, hwm);
+    if (zsock_bind(s->replay.sock, "%s", rep) < 0) {
+        snprintf(err, errlen, "replay_endpoint %s: %s", rep, zmq_strerror(zmq_errno()));
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static void
+s_feed_init(au_server_t *s, struct au_feed *f, bool replay)
+{
+    f->s = s;
+    f->replay = replay;
+    f->name = replay ? "replay" : "live";
+    f->seqs = vx_seqtrack_new(4096);
+}
+
+static void
+s_feed_fini(struct au_feed *f)
+{
+    zsock_destroy(&f->sock);
+    au_engine_destroy(&f->engine);
+    vx_seqtrack_destroy(&f->seqs);
+}
+
+au_server_t *
+au_server_new(const vx_config_t *cfg, vx_metrics_t *metrics, char *err, size_t errlen)
+{
+    au_server_t *s = vx_calloc(1, sizeof *s);
+    s->cfg = cfg;
+    s->metrics = metrics;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->edit_lock, NULL);
+    pthread_mutex_init(&s->state_lock, NULL);
+    pthread_mutex_init(&s->save_lock, NULL);
+    s->cap = (size_t)vx_config_int(cfg, AU_SECTION, "max_alerts");
+    s->ring = vx_calloc(s->cap, sizeof *s->ring);
+    s->max_partials = (uint32_t)vx_config_int(cfg, AU_SECTION, "max_partial_matches");
+    s->max_match_events = (uint32_t)vx_config_int(cfg, AU_SECTION, "max_match_events");
+    s->max_match_event_bytes =
+        (uint64_t)vx_config_int(cfg, AU_SECTION, "max_match_event_bytes");
+    s->budget_ns =
+        (uint64_t)vx_config_int(cfg, AU_SECTION, "max_automation_latency_ms") * VX_NS_PER_MS;
+    s->arena = vx_arena_new(1u << 20, S_ARENA_LIMIT);
+    s->spans = vx_calloc(AU_SERVER_MAX_SPANS, sizeof *s->spans);
+    s->cyc0 = au_cycles();
+    s->mono0 = vx_mono_ns();
+    s_feed_init(s, &s->live, false);
+    s_feed_init(s, &s->replay, true);
+    s->state = json_object();
+    s->flows = au_flows_new();
+    s_metrics_init(s, metrics);
+    int rc = s_time_init(s, err, errlen);
+    if (rc == 0) {
+        rc = s_workflows_init(s, err, errlen);
+    }
+    /* The sockets before the patterns: whether a replay engine is built depends on them. */
+    if (rc == 0) {
+        rc = s_inputs_open(s, err, errlen);
+    }
+    if (rc == 0) {
+        rc = au_server_patterns_init(s, err, errlen);
+    }
+    if (rc == 0) {
+        rc = au_server_load_workflows(s, err, errlen);
     }
     if (rc < 0) {
         au_server_destroy(&s);
         return NULL;
     }
-
-    const char *ep = vx_config_str(cfg, AU_SECTION, "input_endpoint");
-    s->input = zsock_new(ZMQ_PULL);
-    if (s->input == NULL) {
-        snprintf(err, errlen, "input socket: %s", zmq_strerror(zmq_errno()));
-        au_server_destroy(&s);
-        return NULL;
-    }
-    zsock_set_rcvhwm(s->input, (int)vx_config_int(cfg, AU_SECTION, "queue_hwm"));
-    if (zsock_connect(s->input, "%s", ep) < 0) {
-        snprintf(err, errlen, "input_endpoint %s: %s", ep, zmq_strerror(zmq_errno()));
-        au_server_destroy(&s);
-        return NULL;
-    }
     int rec = au_exec_recover(s->exec);
-    vx_info("AU-INPUT", "input %s, %u patterns, %zu workflows, %d interrupted executions",
-            ep, au_engine_pattern_count(s->engine), au_flows_count(s->flows), rec < 0 ? 0 : rec);
+    vx_info("AU-INPUT",
+            "input %s, replay %s, %u patterns (time %s by default), %zu workflows, %d "
+            "interrupted executions",
+            vx_config_str(cfg, AU_SECTION, "input_endpoint"),
+            s->replay.sock ? vx_config_str(cfg, AU_SECTION, "replay_endpoint") : "off",
+            au_engine_pattern_count(s->engine),
+            s->time_mode == AU_TIME_EVENT ? "event" : "processing", au_flows_count(s->flows),
+            rec < 0 ? 0 : rec);
     return s;
 }
 
@@ -884,123 +275,192 @@ au_server_destroy(au_server_t **sp)
     free(s->state_dir);
     pthread_mutex_destroy(&s->state_lock);
     pthread_mutex_destroy(&s->save_lock);
-    zsock_destroy(&s->input);
-    au_engine_destroy(&s->engine);
-    for (size_t i = 0; i < s->n; i++) {
-        json_decref(s->ring[(s->head + i) % s->cap]);
-    }
+    s_feed_fini(&s->live);
+    s_feed_fini(&s->replay);
+    s->engine = NULL;
+    au_server_alerts_fini(s);
     free(s->ring);
     vx_arena_destroy(&s->arena);
     free(s->spans);
-    vx_seqtrack_destroy(&s->seqs);
     pthread_mutex_destroy(&s->lock);
     pthread_mutex_destroy(&s->edit_lock);
     vx_free(sp);
 }
 
-/* Decodes one batch and feeds its events (lock held). */
+/* Decodes one batch of feed f and feeds its events (lock held), all at the time it arrived
+ * (t0, the daemon's clock when it was taken from the socket). Live events also go to the
+ * executions waiting for an event and to event triggers; replayed ones only to the replay
+ * engine (they happened already). The time of each stage is added to s->stage_cyc: decode,
+ * then match (the engine, less what the alert callback counts as actions), then actions. */
 static void
-s_batch(au_server_t *s, const void *data, size_t len)
+s_batch(au_server_t *s, struct au_feed *f, const void *data, size_t len, uint64_t t0)
 {
+    uint64_t c0 = au_cycles();
+    s->wall_ns = vx_wall_ns();
     vx_arena_reset(s->arena);
-    vx_batch_t *b = vx_wire_decode(data, len, s->arena);
+    /* The events' packed bytes come with them, so that the engine copies rather than packs
+     * those it keeps. */
+    size_t n_spans = 0;
+    vx_batch_t *b = au_wire_decode(data, len, s->arena, s->spans, AU_SERVER_MAX_SPANS, &n_spans);
     if (b == NULL) {
-        vx_counter_add(s->c_bad, 1);
-        vx_warn("AU-BAD-BATCH", "dropped an input message of %zu bytes: not a valid batch", len);
+        vx_counter_add(f->c_bad, 1);
+        vx_warn("AU-BAD-BATCH", "dropped a %s input message of %zu bytes: not a valid batch",
+                f->name, len);
         return;
     }
-    vx_counter_add(s->c_batches, 1);
+    vx_counter_add(f->c_batches, 1);
     if (b->sender != NULL && b->sender[0] != '\0' && b->batch_sequence != 0) {
-        struct vx_seq_result r = vx_seqtrack_observe(s->seqs, b->sender, b->batch_sequence);
+        struct vx_seq_result r = vx_seqtrack_observe(f->seqs, b->sender, b->batch_sequence);
         if (r.missing > 0) {
-            vx_counter_add(s->c_gaps, r.missing);
+            vx_counter_add(f->c_gaps, r.missing);
         }
     }
-    bool triggers = au_flows_has_event_triggers(s->flows);
-    /* The events' packed bytes, so that the engine copies rather than packs those it keeps. */
-    size_t n_spans = 0;
-    if (vx_wire_event_spans(data, len, s->spans, S_MAX_SPANS, &n_spans) < 0 ||
-        n_spans != b->n_events) {
-        n_spans = 0;
-    }
+    bool triggers = !f->replay && au_flows_has_event_triggers(s->flows);
+    uint64_t c1 = au_cycles();
+    s->stage_cyc[AU_STAGE_DECODE] += c1 - c0;
+    uint64_t actions0 = s->stage_cyc[AU_STAGE_ACTIONS];
     for (size_t i = 0; i < b->n_events; i++) {
-        const vx_event_t *ev = b->events[i];
-        s->cur_ev = ev;
-        au_engine_on_event_packed(s->engine, ev, n_spans ? s->spans[i].data : NULL,
-                                  n_spans ? s->spans[i].len : 0, vx_mono_ns());
-        s->cur_ev = NULL;
-        au_exec_event(s->exec, ev);
-        if (triggers) {
-            struct au_workflow *ws[AU_FLOWS_MAX_FIRE];
-            size_t n = au_flows_on_event(s->flows, ev, ws, AU_FLOWS_MAX_FIRE);
-            if (n > 0) {
-                json_t *input = json_pack("{s:o}", "event", vx_event_to_json(ev));
-                json_t *trig = json_pack("{s:s, s:s}", "kind", "event", "event_type",
-                                         vx_event_type_name((int)ev->type)
-                                             ? vx_event_type_name((int)ev->type)
-                                             : "unknown");
-                for (size_t k = 0; k < n; k++) {
-                    char id[AU_EXEC_ID_LEN];
-                    s_submit(s, ws[k], input, trig, id);
-                    au_workflow_unref(&ws[k]);
-                }
-                json_decref(trig);
-                json_decref(input);
+        au_engine_on_event_packed(f->engine, b->events[i], n_spans ? s->spans[i].data : NULL,
+                                  n_spans ? s->spans[i].len : 0, t0);
+    }
+    uint64_t c2 = au_cycles();
+    s->stage_cyc[AU_STAGE_MATCH] += (c2 - c1) - (s->stage_cyc[AU_STAGE_ACTIONS] - actions0);
+    if (!f->replay) {
+        for (size_t i = 0; i < b->n_events; i++) {
+            au_exec_event(s->exec, b->events[i]);
+            if (triggers) {
+                au_server_event_triggers(s, b->events[i]);
             }
         }
+        s->stage_cyc[AU_STAGE_ACTIONS] += au_cycles() - c2;
     }
-    vx_counter_add(s->c_events, b->n_events);
+    vx_counter_add(f->c_events, b->n_events);
 }
 
-/* Publishes engine gauges and new evictions (lock held). */
+/* Adds what total grew by since *seen to c. */
+static void
+s_count(vx_counter_t *c, uint64_t total, uint64_t *seen)
+{
+    if (total > *seen) {
+        vx_counter_add(c, total - *seen);
+    }
+    *seen = total;
+}
+
+/* Publishes the engines' gauges and what their counters grew by (lock held). */
 static void
 s_export(au_server_t *s)
 {
-    struct au_engine_stats st;
-    au_engine_stats(s->engine, &st);
-    vx_gauge_set(s->g_partials, (double)st.partials);
-    if (st.evictions > s->evictions_seen) {
-        vx_counter_add(s->c_evictions, st.evictions - s->evictions_seen);
+    struct au_engine_stats st, rs = {0};
+    au_engine_stats(s->live.engine, &st);
+    if (s->replay.engine != NULL) {
+        au_engine_stats(s->replay.engine, &rs);
     }
-    s->evictions_seen = st.evictions;
-    if (st.events_truncated > s->trunc_cap_seen) {
-        vx_counter_add(s->c_trunc_cap, st.events_truncated - s->trunc_cap_seen);
+    vx_gauge_set(s->g_partials, (double)(st.partials + rs.partials));
+    vx_gauge_set(s->g_kept_bytes, (double)(st.kept_bytes + rs.kept_bytes));
+    vx_gauge_set(s->g_held, (double)(st.held_events + rs.held_events));
+    s_count(s->c_evictions, st.evictions + rs.evictions, &s->evictions_seen);
+    s_count(s->c_trunc_cap, st.events_truncated + rs.events_truncated, &s->trunc_cap_seen);
+    s_count(s->c_trunc_budget, st.events_over_budget + rs.events_over_budget,
+            &s->trunc_budget_seen);
+    s_count(s->c_late, st.events_late + rs.events_late, &s->late_seen);
+    s_count(s->c_no_time, st.events_no_time + rs.events_no_time, &s->no_time_seen);
+    s_count(s->c_forced, st.forced_releases + rs.forced_releases, &s->forced_seen);
+    uint64_t cyc = au_cycles() - s->cyc0;
+    uint64_t ns = vx_mono_ns() - s->mono0;
+    double ns_per_cycle = cyc > 0 ? (double)ns / (double)cyc : 1.0;
+    for (int i = 0; i < AU_N_STAGES; i++) {
+        double v = (double)s->stage_cyc[i] * ns_per_cycle + s->stage_rest[i];
+        uint64_t whole = (uint64_t)v;
+        vx_counter_add(s->c_stage[i], whole);
+        s->stage_rest[i] = v - (double)whole;
+        s->stage_cyc[i] = 0;
     }
-    s->trunc_cap_seen = st.events_truncated;
-    if (st.events_over_budget > s->trunc_budget_seen) {
-        vx_counter_add(s->c_trunc_budget, st.events_over_budget - s->trunc_budget_seen);
+}
+
+/* Reads up to 64 messages of feed f (lock held). */
+static void
+s_drain(au_server_t *s, struct au_feed *f)
+{
+    for (int k = 0; k < 64; k++) {
+        struct vx_wire_msg msg;
+        uint64_t c = au_cycles();
+        int rc = vx_wire_recv(f->sock, &msg, ZMQ_DONTWAIT);
+        s->stage_cyc[AU_STAGE_RECEIVE] += au_cycles() - c;
+        if (rc < 0) {
+            break;
+        }
+        uint64_t t0 = vx_mono_ns();
+        if (msg.has_body) {
+            s_batch(s, f, zmq_msg_data(&msg.body), zmq_msg_size(&msg.body), t0);
+        }
+        vx_wire_msg_fini(&msg);
+        if (vx_mono_ns() - t0 > s->budget_ns) {
+            vx_counter_add(s->c_slow, 1);
+        }
     }
-    s->trunc_budget_seen = st.events_over_budget;
-    vx_gauge_set(s->g_kept_bytes, (double)st.kept_bytes);
 }
 
 int
 au_server_run(au_server_t *s, volatile sig_atomic_t *stop)
 {
-    zpoller_t *poller = zpoller_new(s->input, NULL);
+    zpoller_t *poller = zpoller_new(s->live.sock, NULL);
+    if (s->replay.sock != NULL) {
+        zpoller_add(poller, s->replay.sock);
+    }
     while (!*stop) {
         void *which = zpoller_wait(poller, S_POLL_MS);
         pthread_mutex_lock(&s->lock);
-        if (which == s->input) {
-            for (int k = 0; k < 64; k++) {
-                struct vx_wire_msg msg;
-                if (vx_wire_recv(s->input, &msg, ZMQ_DONTWAIT) < 0) {
-                    break;
-                }
-                uint64_t t0 = vx_mono_ns();
-                if (msg.has_body) {
-                    s_batch(s, zmq_msg_data(&msg.body), zmq_msg_size(&msg.body));
-                }
-                vx_wire_msg_fini(&msg);
-                if (vx_mono_ns() - t0 > s->budget_ns) {
-                    vx_counter_add(s->c_slow, 1);
-                }
-            }
+        if (which == s->live.sock) {
+            s_drain(s, &s->live);
+        } else if (which != NULL && which == s->replay.sock) {
+            s_drain(s, &s->replay);
         }
-        au_engine_advance(s->engine, vx_mono_ns());
+        uint64_t now = vx_mono_ns();
+        uint64_t c0 = au_cycles();
+        uint64_t actions0 = s->stage_cyc[AU_STAGE_ACTIONS];
+        s->wall_ns = vx_wall_ns();
+        au_engine_advance(s->live.engine, now);
+        if (s->replay.engine != NULL) {
+            au_engine_advance(s->replay.engine, now);
+        }
+        s->stage_cyc[AU_STAGE_MATCH] +=
+            (au_cycles() - c0) - (s->stage_cyc[AU_STAGE_ACTIONS] - actions0);
         s_export(s);
         pthread_mutex_unlock(&s->lock);
     }
     zpoller_destroy(&poller);
     return 0;
+}
+
+static json_t *
+s_engine_json(const au_engine_t *e)
+{
+    struct au_engine_stats st;
+    au_engine_stats(e, &st);
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "events",
+                     (json_int_t)st.events, "alerts", (json_int_t)st.alerts, "matches",
+                     (json_int_t)st.matches, "evictions", (json_int_t)st.evictions, "partials",
+                     (json_int_t)st.partials, "late", (json_int_t)st.events_late,
+                     "no_event_time", (json_int_t)st.events_no_time, "held",
+                     (json_int_t)st.held_events, "forced", (json_int_t)st.forced_releases);
+}
+
+json_t *
+au_server_stats_json(au_server_t *s)
+{
+    pthread_mutex_lock(&s->lock);
+    json_t *j = s_engine_json(s->live.engine);
+    json_t *r = s->replay.engine != NULL ? s_engine_json(s->replay.engine) : json_null();
+    uint32_t n = au_engine_pattern_count(s->engine);
+    pthread_mutex_unlock(&s->lock);
+    json_t *x = json_pack("{s:i, s:I, s:I, s:i, s:o, s:s, s:o}", "patterns", (int)n, "batches",
+                          (json_int_t)vx_counter_value(s->live.c_batches), "bad_batches",
+                          (json_int_t)vx_counter_value(s->live.c_bad), "workflows",
+                          (int)au_flows_count(s->flows), "executions", au_exec_stats(s->exec),
+                          "time_mode", s->time_mode == AU_TIME_EVENT ? "event" : "processing",
+                          "replay", r);
+    json_object_update(j, x);
+    json_decref(x);
+    return j;
 }

@@ -24,10 +24,12 @@
 
 typedef struct au_server au_server_t;
 
-/* Creates the server from cfg (borrowed, must outlive it) with series in metrics: connects
- * the input socket and loads patterns_file. Returns NULL with a message in err. */
+/* Creates the server from cfg (borrowed, must outlive it) with series in metrics (borrowed,
+ * must outlive it): connects the input socket and loads patterns_file. Returns NULL with a
+ * message in err; the caller owns the result. */
 au_server_t *au_server_new(const vx_config_t *cfg, vx_metrics_t *metrics, char *err,
                            size_t errlen);
+/* Stops the workers and frees everything. Accepts NULL; sets *s to NULL. */
 void au_server_destroy(au_server_t **s);
 
 /* Runs until *stop is set. Returns 0. */
@@ -60,13 +62,14 @@ json_t *au_server_alerts_json(au_server_t *s, const char *tenant, uint64_t since
 /* Engine totals: {"events":..,"alerts":..,"matches":..,"evictions":..,"partials":..,...} */
 json_t *au_server_stats_json(au_server_t *s);
 
-/* Workflows. Definitions changes are written to state_dir (when set) before returning. */
+/* Workflows. Definitions changes are written to state_dir (when set) before returning. The
+ * three accessors return parts the server owns (borrowed, valid while it lives). */
 au_flows_t *au_server_flows(au_server_t *s);
 au_exec_t *au_server_exec(au_server_t *s);
 au_breakers_t *au_server_breakers(au_server_t *s);
-/* au_flows_put / au_flows_delete, then persisted. */
-int au_server_put_workflow(au_server_t *s, const char *tenant, json_t *def, char mode,
-                           bool *created, char *err, size_t errlen);
+/* au_flows_put / au_flows_delete, then persisted. def is borrowed. */
+int au_server_put_workflow(au_server_t *s, const char *tenant, json_t *def,
+                           enum au_put_mode mode, bool *created, char *err, size_t errlen);
 int au_server_delete_workflow(au_server_t *s, const char *tenant, const char *id);
 /* Starts tenant's workflow id by hand with input (borrowed). Returns 0 and out_id, -ENOENT,
  * or au_exec_submit's errors. */
@@ -76,6 +79,7 @@ int au_server_execute(au_server_t *s, const char *tenant, const char *id, json_t
 /* The state: one nested object per tenant, set by set_state steps and PUT /v1/state. Setting
  * a value runs the tenant's state triggers. value is borrowed. */
 void au_server_set_state(au_server_t *s, const char *tenant, const char *path, json_t *value);
+/* A copy of the tenant's state (new reference, caller owns it; {} when it has none). */
 json_t *au_server_state_json(au_server_t *s, const char *tenant);
 
 #endif

@@ -52,7 +52,7 @@ cb_post(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
         return;
     }
     char err[1024];
-    int rc = au_server_put_workflow(arg, tenant, body, 'a', NULL, err, sizeof err);
+    int rc = au_server_put_workflow(arg, tenant, body, AU_PUT_ADD, NULL, err, sizeof err);
     if (rc < 0) {
         s_refused(resp, rc, err);
         return;
@@ -100,7 +100,7 @@ cb_put(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     json_object_set_new(w, "id", json_string(id));
     char err[1024];
     bool created = false;
-    int rc = au_server_put_workflow(arg, tenant, w, 'p', &created, err, sizeof err);
+    int rc = au_server_put_workflow(arg, tenant, w, AU_PUT_REPLACE, &created, err, sizeof err);
     json_decref(w);
     if (rc < 0) {
         s_refused(resp, rc, err);

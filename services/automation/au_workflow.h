@@ -196,15 +196,18 @@ struct au_workflow {
  *   http, emit, set_state or delay) */
 int au_workflow_parse(json_t *j, const char *tenant, struct au_workflow **out, char *err,
                       size_t errlen);
+/* Takes one more reference; returns w (the caller owns that reference). */
 struct au_workflow *au_workflow_ref(struct au_workflow *w);
 /* Drops one reference; frees on the last. Accepts NULL; sets *w to NULL. */
 void au_workflow_unref(struct au_workflow **w);
-/* Finds a step by id anywhere in the workflow, or NULL. */
+/* Finds a step by id anywhere in the workflow (borrowed, valid while w lives), or NULL. */
 const struct au_step *au_workflow_step(const struct au_workflow *w, const char *id);
 /* The breaker target of a step's action given its resolved URL (http) or NULL: "http:host:port",
- * "script:<path>" or "script:<workflow>/<step>", "emit"; NULL for actions without one. */
+ * "script:<path>" or "script:<workflow>/<step>", "emit" (caller frees); NULL for actions
+ * without one. */
 char *au_act_target(const struct au_workflow *w, const char *step_id, const struct au_act *a,
                     const char *url);
+/* Static strings. */
 const char *au_wf_kind_name(enum au_wf_kind k);
 const char *au_act_kind_name(enum au_act_kind k);
 

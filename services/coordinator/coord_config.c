@@ -27,7 +27,8 @@ static const struct vx_cfg_key s_keys[] = {
     {"enable_partition_tolerance", VX_CFG_BOOL, "true", 0, 0, false,
      "pre-vote on (a node that was cut off does not disrupt the leader when it returns) and a "
      "node without a leader reports itself partitioned and refuses writes at once"},
-    {"node_id", VX_CFG_INT, "1", 1, 1000000, false, "this node's raft id; must be in members"},
+    {"node_id", VX_CFG_INT, "1", 1, COORD_MAX_NODE_ID, false,
+     "this node's raft id; must be in members"},
     {"members", VX_CFG_STRING, "1@127.0.0.1:5560/8082", 0, 4096, false,
      "initial voters, comma-separated id@ip:raft_port[/rest_port[/input_port]]; used to "
      "bootstrap an empty data_dir, later changes go through /v1/members"},
@@ -119,7 +120,7 @@ coord_member_parse(const char *text, struct coord_member *out, char *err, size_t
     const char *at = strchr(text, '@');
     char *end = NULL;
     unsigned long long id = strtoull(text, &end, 10);
-    if (!at || end != at || id == 0 || text[0] == '-' || id > 1000000) {
+    if (!at || end != at || id == 0 || text[0] == '-' || id > COORD_MAX_NODE_ID) {
         snprintf(err, errlen, "member '%s': expected id@ip:port[/rest_port[/input_port]] with "
                               "id 1..1000000", text);
         return -EINVAL;

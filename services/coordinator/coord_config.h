@@ -11,6 +11,7 @@
 #define COORD_SECTION "distributed_coordination"
 #define COORD_MAX_MEMBERS 16
 #define COORD_MAX_STRATEGIES 64
+#define COORD_MAX_NODE_ID 1000000
 
 extern const struct vx_cfg_section coord_cfg_section;
 

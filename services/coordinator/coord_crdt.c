@@ -8,6 +8,116 @@
 #include "vx_event.h"
 #include "vx_mem.h"
 
+/* ---- register values -------------------------------------------------------------------- */
+
+struct coord_val {
+    unsigned refs;
+    json_t *json;           /* the JSON form, or NULL for an event's compact form: */
+    const char *type;       /* a static type name */
+    uint64_t ts, origin, seq;
+    size_t n;               /* content pairs: keys then values, NUL-terminated, in data */
+    char data[];
+};
+
+struct coord_val *
+coord_val_from_json(json_t *value)
+{
+    struct coord_val *v = vx_calloc(1, sizeof *v);
+    v->refs = 1;
+    v->json = value ? json_incref(value) : json_null();
+    return v;
+}
+
+struct coord_val *
+coord_val_from_event(const char *type, size_t n, const char *const *keys,
+                     const char *const *vals, uint64_t ts, uint64_t origin, uint64_t seq)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        bytes += strlen(keys[i]) + strlen(vals[i]) + 2;
+    }
+    struct coord_val *v = vx_malloc(sizeof *v + bytes);
+    v->refs = 1;
+    v->json = NULL;
+    v->type = type;
+    v->ts = ts;
+    v->origin = origin;
+    v->seq = seq;
+    v->n = n;
+    char *p = v->data;
+    for (size_t i = 0; i < n; i++) {
+        size_t kl = strlen(keys[i]) + 1, vl = strlen(vals[i]) + 1;
+        memcpy(p, keys[i], kl);
+        memcpy(p + kl, vals[i], vl);
+        p += kl + vl;
+    }
+    return v;
+}
+
+struct coord_val *
+coord_val_ref(struct coord_val *v)
+{
+    if (v) {
+        v->refs++;
+    }
+    return v;
+}
+
+void
+coord_val_unref(struct coord_val **vp)
+{
+    struct coord_val *v = *vp;
+    if (v && --v->refs == 0) {
+        json_decref(v->json);
+        free(v);
+    }
+    *vp = NULL;
+}
+
+static json_t *
+s_val_content(const struct coord_val *v)
+{
+    json_t *content = json_object();
+    const char *p = v->data;
+    for (size_t i = 0; i < v->n; i++) {
+        const char *k = p;
+        const char *val = k + strlen(k) + 1;
+        json_object_set_new(content, k, json_string(val));
+        p = val + strlen(val) + 1;
+    }
+    return content;
+}
+
+json_t *
+coord_val_json(const struct coord_val *v)
+{
+    if (!v) {
+        return json_null();
+    }
+    if (v->json) {
+        return json_incref(v->json);
+    }
+    return json_pack("{s:s, s:o, s:I, s:I, s:I}", "type", v->type, "content", s_val_content(v),
+                     "timestamp_ns", (json_int_t)v->ts, "origin", (json_int_t)v->origin, "seq",
+                     (json_int_t)v->seq);
+}
+
+bool
+coord_val_content_equal(const struct coord_val *v, json_t *content)
+{
+    if (!v) {
+        return false;
+    }
+    if (v->json) {
+        json_t *have = json_object_get(v->json, "content");
+        return have && json_equal(have, content);
+    }
+    json_t *have = s_val_content(v);
+    bool eq = json_equal(have, content);
+    json_decref(have);
+    return eq;
+}
+
 /* ---- last-writer-wins register ---------------------------------------------------------- */
 
 void
@@ -21,7 +131,7 @@ void
 coord_lww_fini(struct coord_lww *r)
 {
     coord_vclock_fini(&r->clock);
-    json_decref(r->value);
+    coord_val_unref(&r->val);
     memset(r, 0, sizeof *r);
 }
 
@@ -31,9 +141,9 @@ coord_lww_copy(struct coord_lww *dst, const struct coord_lww *src)
     if (dst == src) {
         return;
     }
-    json_t *v = src->value ? json_incref(src->value) : NULL;
-    json_decref(dst->value);
-    dst->value = v;
+    struct coord_val *v = coord_val_ref(src->val);
+    coord_val_unref(&dst->val);
+    dst->val = v;
     dst->set = src->set;
     dst->node = src->node;
     memcpy(dst->eid, src->eid, sizeof dst->eid);
@@ -82,8 +192,8 @@ coord_lww_cmp(const struct coord_lww *a, const struct coord_lww *b)
 }
 
 bool
-coord_lww_offer(struct coord_lww *r, const struct coord_vclock *clock, uint64_t node,
-                const uint8_t eid[COORD_EID_LEN], json_t *value)
+coord_lww_offer_val(struct coord_lww *r, const struct coord_vclock *clock, uint64_t node,
+                    const uint8_t eid[COORD_EID_LEN], struct coord_val *val)
 {
     if (r->set && s_lww_key_cmp(clock, node, eid, &r->clock, r->node, r->eid) <= 0) {
         return false;
@@ -92,10 +202,20 @@ coord_lww_offer(struct coord_lww *r, const struct coord_vclock *clock, uint64_t 
     coord_vclock_copy(&r->clock, clock);
     r->node = node;
     memcpy(r->eid, eid, COORD_EID_LEN);
-    json_t *v = value ? json_incref(value) : json_null();
-    json_decref(r->value);
-    r->value = v;
+    struct coord_val *v = coord_val_ref(val);
+    coord_val_unref(&r->val);
+    r->val = v;
     return true;
+}
+
+bool
+coord_lww_offer(struct coord_lww *r, const struct coord_vclock *clock, uint64_t node,
+                const uint8_t eid[COORD_EID_LEN], json_t *value)
+{
+    struct coord_val *v = coord_val_from_json(value);
+    bool won = coord_lww_offer_val(r, clock, node, eid, v);
+    coord_val_unref(&v);
+    return won;
 }
 
 void
@@ -112,7 +232,14 @@ coord_lww_equal(const struct coord_lww *a, const struct coord_lww *b)
     if (coord_lww_cmp(a, b) != 0) {
         return false;
     }
-    return !a->set || json_equal(a->value, b->value);
+    if (!a->set) {
+        return true;
+    }
+    json_t *va = coord_val_json(a->val), *vb = coord_val_json(b->val);
+    bool eq = json_equal(va, vb);
+    json_decref(va);
+    json_decref(vb);
+    return eq;
 }
 
 json_t *
@@ -123,8 +250,8 @@ coord_lww_to_json(const struct coord_lww *r)
     }
     char id[VX_EVENT_ID_STR];
     vx_event_id_format(r->eid, id);
-    return json_pack("{s:o, s:I, s:s, s:O}", "clock", coord_vclock_to_json(&r->clock), "node",
-                     (json_int_t)r->node, "event_id", id, "value", r->value);
+    return json_pack("{s:o, s:I, s:s, s:o}", "clock", coord_vclock_to_json(&r->clock), "node",
+                     (json_int_t)r->node, "event_id", id, "value", coord_val_json(r->val));
 }
 
 int
@@ -147,7 +274,7 @@ coord_lww_from_json(struct coord_lww *r, json_t *obj)
     }
     r->set = true;
     r->node = (uint64_t)node;
-    r->value = json_incref(value);
+    r->val = coord_val_from_json(value);
     return 0;
 }
 
@@ -433,11 +560,11 @@ void
 coord_pn_add(struct coord_pncounter *c, const char *node, int64_t delta)
 {
     struct coord_pn_entry *e = s_pn_entry(c, node);
-    if (delta >= 0) {
-        e->p += (uint64_t)delta;
-    } else {
-        e->n += (uint64_t)(-(delta + 1)) + 1;
-    }
+    /* Each side stops at INT64_MAX: the state must stay representable as JSON integers, or
+     * no snapshot of it could be restored. */
+    uint64_t d = delta >= 0 ? (uint64_t)delta : (uint64_t)(-(delta + 1)) + 1;
+    uint64_t *side = delta >= 0 ? &e->p : &e->n;
+    *side = *side > (uint64_t)INT64_MAX - d ? (uint64_t)INT64_MAX : *side + d;
 }
 
 int64_t

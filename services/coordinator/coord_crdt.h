@@ -18,6 +18,28 @@
 
 #define COORD_EID_LEN 16
 
+/* ---- register values ---------------------------------------------------------------------
+ * A register holds a value: any JSON value (a resolution, a merge), or an event's own fields
+ * kept compact (type, content, timestamp, origin, seq) and turned into JSON only when read:
+ * most values are written once and overwritten unread, so building JSON for each would be
+ * wasted. Values are immutable and shared by reference count; references are taken and
+ * dropped by the thread that applies (the state machine's writer), reads only look. */
+struct coord_val;
+
+/* v's JSON form: takes its own reference of value (NULL means JSON null). */
+struct coord_val *coord_val_from_json(json_t *value);
+/* An event's value: {"type":type,"content":{keys[i]:vals[i]},"timestamp_ns":ts,"origin":o,
+ * "seq":s}; a repeated key keeps its last value, as in a JSON object built in order. */
+struct coord_val *coord_val_from_event(const char *type, size_t n, const char *const *keys,
+                                       const char *const *vals, uint64_t ts, uint64_t origin,
+                                       uint64_t seq);
+struct coord_val *coord_val_ref(struct coord_val *v);
+void coord_val_unref(struct coord_val **v);
+/* The JSON form (new reference). */
+json_t *coord_val_json(const struct coord_val *v);
+/* Whether the value's "content" equals the JSON object content. */
+bool coord_val_content_equal(const struct coord_val *v, json_t *content);
+
 /* ---- last-writer-wins register ----------------------------------------------------------
  * Ordered by vector clock: a causally later write always wins. Among concurrent writes the
  * order is total and the same everywhere: larger clock sum first (a causally later clock has
@@ -28,7 +50,7 @@ struct coord_lww {
     struct coord_vclock clock;
     uint64_t node;
     uint8_t eid[COORD_EID_LEN];
-    json_t *value; /* owned reference; NULL while unset */
+    struct coord_val *val; /* owned reference; NULL while unset */
 };
 
 void coord_lww_init(struct coord_lww *r);
@@ -40,6 +62,8 @@ int coord_lww_cmp(const struct coord_lww *a, const struct coord_lww *b);
  * it won and the register now holds it. */
 bool coord_lww_offer(struct coord_lww *r, const struct coord_vclock *clock, uint64_t node,
                      const uint8_t eid[COORD_EID_LEN], json_t *value);
+bool coord_lww_offer_val(struct coord_lww *r, const struct coord_vclock *clock, uint64_t node,
+                         const uint8_t eid[COORD_EID_LEN], struct coord_val *val);
 void coord_lww_merge(struct coord_lww *dst, const struct coord_lww *src);
 bool coord_lww_equal(const struct coord_lww *a, const struct coord_lww *b);
 json_t *coord_lww_to_json(const struct coord_lww *r);

@@ -93,20 +93,20 @@ coord_fsm_counter(struct coord_key *k, const char *name)
 }
 
 static void
-s_idgen_reset(struct coord_idgen *g)
+s_idgen_reset(struct coord_idgen *g, size_t cap)
 {
     if (!g->ids) {
-        g->ids = vx_malloc(COORD_RECENT_IDS * sizeof *g->ids);
-        g->slots = vx_malloc(2 * COORD_RECENT_IDS * sizeof *g->slots);
+        g->ids = vx_malloc(cap * sizeof *g->ids);
+        g->slots = vx_malloc(2 * cap * sizeof *g->slots);
     }
-    memset(g->slots, 0, 2 * COORD_RECENT_IDS * sizeof *g->slots);
+    memset(g->slots, 0, 2 * cap * sizeof *g->slots);
     g->n = 0;
 }
 
 static bool
-s_idgen_has(const struct coord_idgen *g, const uint8_t *id)
+s_idgen_has(const struct coord_idgen *g, size_t cap, const uint8_t *id)
 {
-    size_t mask = 2 * COORD_RECENT_IDS - 1;
+    size_t mask = 2 * cap - 1;
     for (size_t h = (size_t)vx_hash64(id, COORD_EID_LEN, 7) & mask;; h = (h + 1) & mask) {
         uint32_t s = g->slots[h];
         if (s == 0) {
@@ -121,21 +121,22 @@ s_idgen_has(const struct coord_idgen *g, const uint8_t *id)
 bool
 coord_fsm_id_seen(coord_fsm_t *f, const uint8_t *id)
 {
-    return s_idgen_has(&f->gen[0], id) || s_idgen_has(&f->gen[1], id);
+    return s_idgen_has(&f->gen[0], f->recent_ids, id) ||
+           s_idgen_has(&f->gen[1], f->recent_ids, id);
 }
 
 void
 coord_fsm_id_add(coord_fsm_t *f, const uint8_t *id)
 {
     struct coord_idgen *g = &f->gen[f->cur];
-    if (g->n == COORD_RECENT_IDS) {
+    if (g->n == f->recent_ids) {
         f->cur ^= 1;
         g = &f->gen[f->cur];
-        s_idgen_reset(g);
+        s_idgen_reset(g, f->recent_ids);
     }
     memcpy(g->ids[g->n], id, COORD_EID_LEN);
     g->n++;
-    size_t mask = 2 * COORD_RECENT_IDS - 1;
+    size_t mask = 2 * f->recent_ids - 1;
     size_t h = (size_t)vx_hash64(id, COORD_EID_LEN, 7) & mask;
     while (g->slots[h] != 0) {
         h = (h + 1) & mask;
@@ -149,11 +150,21 @@ coord_fsm_log_push(coord_fsm_t *f, struct coord_log_rec *rec)
     size_t pos = (size_t)((rec->seq - 1) % f->ring_cap);
     if (f->ring_n == f->ring_cap) {
         free(f->ring[pos].path);
-        free(f->ring[pos].clock);
     } else {
         f->ring_n++;
     }
     f->ring[pos] = *rec;
+}
+
+void
+coord_fsm_rec_fill(struct coord_log_rec *rec, const char *path, const struct coord_vclock *clock)
+{
+    size_t plen = strlen(path) + 1;
+    char *blob = vx_malloc(plen + coord_vclock_packed_size(clock));
+    memcpy(blob, path, plen);
+    coord_vclock_pack(clock, (uint8_t *)blob + plen);
+    rec->path = blob;
+    rec->clock = (const uint8_t *)blob + plen;
 }
 
 void
@@ -167,10 +178,10 @@ coord_fsm_clear(coord_fsm_t *f)
         }
     }
     f->n_keys = 0;
-    for (size_t i = 0; i < f->ring_n; i++) {
-        size_t pos = (size_t)((f->n_events - i - 1) % f->ring_cap);
-        free(f->ring[pos].path);
-        free(f->ring[pos].clock);
+    /* Every slot: a restore that failed halfway may have filled any of them. */
+    for (size_t i = 0; i < f->ring_cap; i++) {
+        free(f->ring[i].path);
+        f->ring[i].path = NULL;
     }
     f->ring_n = 0;
     f->n_events = 0;
@@ -182,14 +193,17 @@ coord_fsm_clear(coord_fsm_t *f)
     }
     f->n_conflicts = 0;
     f->conflict_seq = 0;
-    s_idgen_reset(&f->gen[0]);
-    s_idgen_reset(&f->gen[1]);
+    s_idgen_reset(&f->gen[0], f->recent_ids);
+    s_idgen_reset(&f->gen[1], f->recent_ids);
     f->cur = 0;
     memset(f->counts, 0, sizeof f->counts);
     f->resolved = f->stale = 0;
+    f->revision = 0;
 }
 
 /* ---- life cycle ------------------------------------------------------------------------- */
+
+static void s_results_reset(coord_fsm_t *f);
 
 coord_fsm_t *
 coord_fsm_new(const struct coord_fsm_opts *opts)
@@ -200,13 +214,18 @@ coord_fsm_new(const struct coord_fsm_opts *opts)
         f->opts.log_memory = 16;
     }
     pthread_rwlock_init(&f->lock, NULL);
+    /* A power of two (the id table masks its hash); fewer only in tests and fuzzing. */
+    f->recent_ids = COORD_RECENT_IDS;
+    while (opts->recent_ids && f->recent_ids > opts->recent_ids && f->recent_ids > 16) {
+        f->recent_ids /= 2;
+    }
     f->n_buckets = 1024;
     f->buckets = vx_calloc(f->n_buckets, sizeof *f->buckets);
     f->ring_cap = f->opts.log_memory;
     f->ring = vx_calloc(f->ring_cap, sizeof *f->ring);
     coord_vclock_init(&f->cluster);
-    s_idgen_reset(&f->gen[0]);
-    s_idgen_reset(&f->gen[1]);
+    s_idgen_reset(&f->gen[0], f->recent_ids);
+    s_idgen_reset(&f->gen[1], f->recent_ids);
     vx_metrics_t *m = opts->metrics;
     if (m) {
         for (int i = 0; i < COORD_N_STRATEGIES; i++) {
@@ -224,6 +243,10 @@ coord_fsm_new(const struct coord_fsm_opts *opts)
         f->m_stale = vx_metrics_counter(m, "vexfs_consensus_stale_writes_total",
                                         "Writes causally older than the value held (ignored).",
                                         NULL);
+        f->m_skipped = vx_metrics_counter(m, "vexfs_consensus_events_skipped_total",
+                                          "Committed events not applied: their text is not "
+                                          "valid UTF-8.",
+                                          NULL);
     }
     return f;
 }
@@ -236,6 +259,8 @@ coord_fsm_destroy(coord_fsm_t **fp)
     }
     coord_fsm_t *f = *fp;
     coord_fsm_clear(f);
+    s_results_reset(f);
+    free(f->results.r);
     free(f->buckets);
     free(f->ring);
     free(f->conflicts);
@@ -273,21 +298,28 @@ s_count(vx_counter_t *c)
 }
 
 /* The register value an event writes: what it says about the key. */
-static json_t *
-s_event_value(const vx_event_t *e, uint64_t origin, uint64_t seq)
+static struct coord_val *
+s_event_val(const vx_event_t *e, uint64_t origin, uint64_t seq)
 {
-    json_t *content = json_object();
+    const char *kbuf[16], *vbuf[16];
+    const char **keys = e->n_content <= 16 ? kbuf : vx_malloc(e->n_content * sizeof *keys);
+    const char **vals = e->n_content <= 16 ? vbuf : vx_malloc(e->n_content * sizeof *vals);
     for (size_t i = 0; i < e->n_content; i++) {
-        json_object_set_new(content, e->content[i]->key, json_string(e->content[i]->value));
+        keys[i] = e->content[i]->key;
+        vals[i] = e->content[i]->value;
     }
     const char *type = vx_event_type_name(e->type);
-    return json_pack("{s:s, s:o, s:I, s:I, s:I}", "type", type ? type : "unknown", "content",
-                     content, "timestamp_ns", (json_int_t)e->timestamp_ns, "origin",
-                     (json_int_t)origin, "seq", (json_int_t)seq);
+    struct coord_val *v = coord_val_from_event(type ? type : "unknown", e->n_content, keys, vals,
+                                               e->timestamp_ns, origin, seq);
+    if (keys != kbuf) {
+        free(keys);
+        free(vals);
+    }
+    return v;
 }
 
-static struct coord_conflict *
-s_conflict_find(coord_fsm_t *f, uint64_t id, size_t *pos)
+struct coord_conflict *
+coord_fsm_conflict_find(coord_fsm_t *f, uint64_t id, size_t *pos)
 {
     for (size_t i = 0; i < f->n_conflicts; i++) {
         if (f->conflicts[i].id == id) {
@@ -302,11 +334,12 @@ s_conflict_find(coord_fsm_t *f, uint64_t id, size_t *pos)
 
 /* A register's JSON form for a candidate write. */
 static json_t *
-s_candidate(const struct coord_vclock *clock, uint64_t node, const uint8_t *eid, json_t *value)
+s_candidate(const struct coord_vclock *clock, uint64_t node, const uint8_t *eid,
+            struct coord_val *value)
 {
     struct coord_lww r;
     coord_lww_init(&r);
-    coord_lww_offer(&r, clock, node, eid, value);
+    coord_lww_offer_val(&r, clock, node, eid, value);
     json_t *j = coord_lww_to_json(&r);
     coord_lww_fini(&r);
     return j;
@@ -315,7 +348,7 @@ s_candidate(const struct coord_vclock *clock, uint64_t node, const uint8_t *eid,
 /* Concurrent write of `value` under `ctx` to key k, by the key's strategy. */
 static void
 s_resolve_concurrent(coord_fsm_t *f, struct coord_key *k, const struct coord_vclock *ctx,
-                     uint64_t origin, const uint8_t *eid, json_t *value, uint64_t index)
+                     uint64_t origin, const uint8_t *eid, struct coord_val *value, uint64_t index)
 {
     enum coord_strategy st = coord_strategies_for(&f->opts.strategies, k->path);
     if (!f->opts.resolve_conflicts) {
@@ -323,20 +356,23 @@ s_resolve_concurrent(coord_fsm_t *f, struct coord_key *k, const struct coord_vcl
     }
     f->counts[st]++;
     s_count(f->m_conflicts[st]);
-    f->last.conflicts++;
+    f->res->conflicts++;
     switch (st) {
     case COORD_LWW:
-        coord_lww_offer(&k->reg, ctx, origin, eid, value);
+        coord_lww_offer_val(&k->reg, ctx, origin, eid, value);
         break;
     case COORD_MERGE: {
         /* Fields of both writes; where both set one, the write later in the register's
          * total order keeps its value. */
-        json_t *merged = json_deep_copy(k->reg.value);
+        json_t *held = coord_val_json(k->reg.val);
+        json_t *merged = json_deep_copy(held);
+        json_decref(held);
+        json_t *newj = coord_val_json(value);
         json_t *mc = json_object_get(merged, "content");
-        json_t *nc = json_object_get(value, "content");
+        json_t *nc = json_object_get(newj, "content");
         struct coord_lww probe;
         coord_lww_init(&probe);
-        coord_lww_offer(&probe, ctx, origin, eid, value);
+        coord_lww_offer_val(&probe, ctx, origin, eid, value);
         bool new_wins = coord_lww_cmp(&probe, &k->reg) > 0;
         coord_lww_fini(&probe);
         const char *ck;
@@ -348,9 +384,10 @@ s_resolve_concurrent(coord_fsm_t *f, struct coord_key *k, const struct coord_vcl
             }
         }
         if (new_wins) {
-            json_object_set(merged, "type", json_object_get(value, "type"));
-            json_object_set(merged, "seq", json_object_get(value, "seq"));
+            json_object_set(merged, "type", json_object_get(newj, "type"));
+            json_object_set(merged, "seq", json_object_get(newj, "seq"));
         }
+        json_decref(newj);
         json_object_set_new(merged, "merged", json_true());
         struct coord_vclock join;
         coord_vclock_init(&join);
@@ -360,16 +397,16 @@ s_resolve_concurrent(coord_fsm_t *f, struct coord_key *k, const struct coord_vcl
             coord_lww_offer(&k->reg, &join, origin, eid, merged);
         } else {
             coord_vclock_copy(&k->reg.clock, &join);
-            json_decref(k->reg.value);
-            k->reg.value = json_incref(merged);
+            coord_val_unref(&k->reg.val);
+            k->reg.val = coord_val_from_json(merged);
         }
         coord_vclock_fini(&join);
         json_decref(merged);
         break;
     }
     case COORD_USER: {
-        struct coord_conflict *c = k->open_conflict ? s_conflict_find(f, k->open_conflict, NULL)
-                                                    : NULL;
+        struct coord_conflict *c =
+            k->open_conflict ? coord_fsm_conflict_find(f, k->open_conflict, NULL) : NULL;
         if (!c) {
             if (f->n_conflicts == f->cap_conflicts) {
                 f->cap_conflicts = f->cap_conflicts ? 2 * f->cap_conflicts : 8;
@@ -401,6 +438,7 @@ s_apply_event(coord_fsm_t *f, const vx_event_t *e, const uint8_t *eid, uint64_t 
     struct coord_key *k = coord_fsm_key_get(f, path, true);
     k->events++;
     k->last_seq = seq;
+    k->rev = ++f->revision;
 
     bool has_ctx = e->causality && e->causality->n_vector_clock > 0;
     struct coord_vclock ctx;
@@ -408,9 +446,12 @@ s_apply_event(coord_fsm_t *f, const vx_event_t *e, const uint8_t *eid, uint64_t 
     if (has_ctx) {
         for (size_t i = 0; i < e->causality->n_vector_clock; i++) {
             const Vexfs__V1__ClockEntry *ce = e->causality->vector_clock[i];
+            /* Counters stop at INT64_MAX, the largest a JSON integer here holds. */
+            uint64_t counter = ce->counter > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX
+                                                                 : ce->counter;
             if (ce->node && ce->node[0] && strlen(ce->node) <= COORD_VCLOCK_MAX_NAME &&
-                ce->counter > coord_vclock_get(&ctx, ce->node)) {
-                coord_vclock_set(&ctx, ce->node, ce->counter);
+                counter > coord_vclock_get(&ctx, ce->node)) {
+                coord_vclock_set(&ctx, ce->node, counter);
             }
         }
     } else {
@@ -419,16 +460,16 @@ s_apply_event(coord_fsm_t *f, const vx_event_t *e, const uint8_t *eid, uint64_t 
     coord_vclock_set(&ctx, node, stamp);
 
     const char *relation = "first";
-    json_t *value = s_event_value(e, origin, seq);
+    struct coord_val *value = s_event_val(e, origin, seq);
     if (!k->reg.set) {
-        coord_lww_offer(&k->reg, &ctx, origin, eid, value);
+        coord_lww_offer_val(&k->reg, &ctx, origin, eid, value);
     } else {
         enum coord_order o = coord_vclock_compare(&k->clock, &ctx, has_ctx ? S_NODE_PREFIX : NULL);
         if (o == COORD_BEFORE) {
             relation = "after";
             /* Causally later: it replaces the value whatever the strategy. */
             k->reg.set = false;
-            coord_lww_offer(&k->reg, &ctx, origin, eid, value);
+            coord_lww_offer_val(&k->reg, &ctx, origin, eid, value);
         } else if (o == COORD_AFTER) {
             relation = "stale";
             f->stale++;
@@ -438,7 +479,7 @@ s_apply_event(coord_fsm_t *f, const vx_event_t *e, const uint8_t *eid, uint64_t 
             s_resolve_concurrent(f, k, &ctx, origin, eid, value, index);
         }
     }
-    json_decref(value);
+    coord_val_unref(&value);
     coord_vclock_merge(&k->clock, &ctx);
 
     char tag[VX_EVENT_ID_STR];
@@ -463,52 +504,206 @@ s_apply_event(coord_fsm_t *f, const vx_event_t *e, const uint8_t *eid, uint64_t 
 
     struct coord_log_rec rec = {.seq = seq, .index = index, .origin = origin, .type = e->type};
     memcpy(rec.eid, eid, COORD_EID_LEN);
-    rec.path = vx_strdup(path);
-    json_t *cj = coord_vclock_to_json(&ctx);
-    rec.clock = json_dumps(cj, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(cj);
+    coord_fsm_rec_fill(&rec, path, &ctx);
     rec.relation = relation;
     coord_fsm_log_push(f, &rec);
     coord_vclock_fini(&ctx);
     return relation;
 }
 
+/* The id an event is known by: its own, or (events without one: submitters give every event
+ * an id, this keeps apply total for any input) one derived from its place in the log. */
 static void
-s_apply_events(coord_fsm_t *f, const uint8_t *data, size_t len, uint64_t origin, uint64_t index)
+s_event_id(const vx_event_t *e, uint64_t index, size_t part, size_t i, uint8_t eid[COORD_EID_LEN])
+{
+    if (e->id.len == COORD_EID_LEN) {
+        memcpy(eid, e->id.data, COORD_EID_LEN);
+        return;
+    }
+    uint64_t slot = ((uint64_t)part << 32) + i;
+    uint64_t h1 = vx_hash64(&index, sizeof index, slot), h2 = vx_hash64(&slot, sizeof slot, index);
+    memcpy(eid, &h1, 8);
+    memcpy(eid + 8, &h2, 8);
+}
+
+static bool
+s_utf8(const char *s)
+{
+    return !s || vx_utf8_valid(s, strlen(s));
+}
+
+/* Whether every text of the event that the state shows as JSON is valid UTF-8. Checked here,
+ * in the state machine, because entries can come from any leader and any input: a string JSON
+ * cannot hold would vanish from reads and snapshots. */
+static bool
+s_representable(const vx_event_t *e)
+{
+    bool ok = s_utf8(e->path);
+    for (size_t i = 0; ok && i < e->n_content; i++) {
+        ok = s_utf8(e->content[i]->key) && s_utf8(e->content[i]->value);
+    }
+    for (size_t i = 0; ok && i < e->n_metadata; i++) {
+        ok = s_utf8(e->metadata[i]->key) && s_utf8(e->metadata[i]->value);
+    }
+    for (size_t i = 0; ok && e->causality && i < e->causality->n_vector_clock; i++) {
+        ok = s_utf8(e->causality->vector_clock[i]->node);
+    }
+    return ok;
+}
+
+/* Applies one event unless its id was applied before. */
+static void
+s_apply_one(coord_fsm_t *f, const vx_event_t *e, const uint8_t *eid, uint64_t origin,
+            uint64_t index)
+{
+    if (!s_representable(e)) {
+        f->res->skipped++;
+        s_count(f->m_skipped);
+        return;
+    }
+    if (coord_fsm_id_seen(f, eid)) {
+        f->res->duplicates++;
+        s_count(f->m_dups);
+        return;
+    }
+    coord_fsm_id_add(f, eid);
+    s_apply_event(f, e, eid, origin, index);
+    if (f->res->accepted++ == 0) {
+        f->res->first_seq = f->n_events;
+    }
+    f->res->last_seq = f->n_events;
+    s_count(f->m_events);
+}
+
+static void
+s_apply_events(coord_fsm_t *f, const uint8_t *data, size_t len, uint64_t origin, uint64_t index,
+               size_t part)
 {
     vx_arena_t *a = vx_arena_new(64 * 1024, 16 * len + (1u << 20));
     vx_batch_t *b = vx_wire_decode(data, len, a);
     if (!b) {
-        f->last.status = -EPROTO;
-        snprintf(f->last.message, sizeof f->last.message, "entry %" PRIu64 ": not an EventBatch",
+        f->res->status = -EPROTO;
+        snprintf(f->res->message, sizeof f->res->message, "entry %" PRIu64 ": not an EventBatch",
                  index);
         vx_arena_destroy(&a);
         return;
     }
     for (size_t i = 0; i < b->n_events; i++) {
-        const vx_event_t *e = b->events[i];
         uint8_t eid[COORD_EID_LEN];
-        if (e->id.len == COORD_EID_LEN) {
-            memcpy(eid, e->id.data, COORD_EID_LEN);
-        } else {
-            /* Submitters give every event an id; this keeps apply total for any input. */
-            uint64_t h1 = vx_hash64(&index, sizeof index, i), h2 = vx_hash64(&i, sizeof i, index);
-            memcpy(eid, &h1, 8);
-            memcpy(eid + 8, &h2, 8);
-        }
-        if (coord_fsm_id_seen(f, eid)) {
-            f->last.duplicates++;
-            s_count(f->m_dups);
-            continue;
-        }
-        coord_fsm_id_add(f, eid);
-        s_apply_event(f, e, eid, origin, index);
-        if (f->last.accepted++ == 0) {
-            f->last.first_seq = f->n_events;
-        }
-        f->last.last_seq = f->n_events;
-        s_count(f->m_events);
+        s_event_id(b->events[i], index, part, i, eid);
+        s_apply_one(f, b->events[i], eid, origin, index);
     }
+    vx_arena_destroy(&a);
+}
+
+static uint64_t
+s_le(const uint8_t *p, int bytes)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; i++) {
+        v |= (uint64_t)p[i] << (8 * i);
+    }
+    return v;
+}
+
+static void
+s_put_le(uint8_t *p, uint64_t v, int bytes)
+{
+    for (int i = 0; i < bytes; i++) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+uint8_t *
+coord_cas_payload(const struct coord_cond *c, const void *batch, size_t batch_len, size_t *len)
+{
+    size_t vlen = c->type == COORD_IF_VALUE ? c->value_len : 0;
+    *len = 16 + vlen + batch_len;
+    uint8_t *p = vx_calloc(1, *len);
+    p[0] = (uint8_t)c->type;
+    s_put_le(p + 4, vlen, 4);
+    s_put_le(p + 8, c->revision, 8);
+    if (vlen) {
+        memcpy(p + 16, c->value, vlen);
+    }
+    memcpy(p + 16 + vlen, batch, batch_len);
+    return p;
+}
+
+/* Whether the condition holds for key k (NULL: the key does not exist). -EPROTO for a
+ * condition that cannot be read. */
+static int
+s_cond_holds(const struct coord_key *k, int type, uint64_t rev, const uint8_t *value, size_t vlen)
+{
+    switch (type) {
+    case COORD_IF_REVISION:
+        return (k ? k->rev : 0) == rev;
+    case COORD_IF_ABSENT:
+        return k == NULL;
+    case COORD_IF_EXISTS:
+        return k != NULL;
+    case COORD_IF_VALUE: {
+        json_error_t jerr;
+        json_t *want = json_loadb((const char *)value, vlen, 0, &jerr);
+        if (!want) {
+            return -EPROTO;
+        }
+        int holds = k && k->reg.set && coord_val_content_equal(k->reg.val, want);
+        json_decref(want);
+        return holds;
+    }
+    default:
+        return -EPROTO;
+    }
+}
+
+/* A conditional write: [type u8][0 x3][value length u32][revision u64][value][EventBatch of
+ * one event]. The event id is checked first: a retry of a write that took effect is a
+ * duplicate, whatever the key holds now. */
+static void
+s_apply_cas(coord_fsm_t *f, const uint8_t *data, size_t len, uint64_t origin, uint64_t index,
+            size_t part)
+{
+    size_t vlen = len >= 16 ? (size_t)s_le(data + 4, 4) : 0;
+    if (len < 16 || vlen > len - 16) {
+        f->res->status = -EPROTO;
+        snprintf(f->res->message, sizeof f->res->message, "entry %" PRIu64 ": bad condition",
+                 index);
+        return;
+    }
+    vx_arena_t *a = vx_arena_new(64 * 1024, 16 * len + (1u << 20));
+    vx_batch_t *b = vx_wire_decode(data + 16 + vlen, len - 16 - vlen, a);
+    if (!b || b->n_events != 1) {
+        f->res->status = -EPROTO;
+        snprintf(f->res->message, sizeof f->res->message,
+                 "entry %" PRIu64 ": a conditional write carries one event", index);
+        goto out;
+    }
+    const vx_event_t *e = b->events[0];
+    uint8_t eid[COORD_EID_LEN];
+    s_event_id(e, index, part, 0, eid);
+    if (coord_fsm_id_seen(f, eid)) {
+        f->res->duplicates++;
+        s_count(f->m_dups);
+        goto out;
+    }
+    const char *path = e->path && e->path[0] ? e->path : "(none)";
+    struct coord_key *k = coord_fsm_key_get(f, path, false);
+    int holds = s_cond_holds(k, data[0], s_le(data + 8, 8), data + 16, vlen);
+    if (holds < 0) {
+        f->res->status = -EPROTO;
+        snprintf(f->res->message, sizeof f->res->message, "entry %" PRIu64 ": bad condition",
+                 index);
+    } else if (!holds) {
+        f->res->status = -ECANCELED;
+        snprintf(f->res->message, sizeof f->res->message,
+                 "the condition on '%.120s' does not hold (its revision is %" PRIu64 ")", path,
+                 k ? k->rev : 0);
+        f->res->current = k ? coord_fsm_key_json(k) : NULL;
+    } else {
+        s_apply_one(f, e, eid, origin, index);
+    }
+out:
     vx_arena_destroy(&a);
 }
 
@@ -524,16 +719,16 @@ s_apply_resolve(coord_fsm_t *f, const uint8_t *data, size_t len, uint64_t origin
     if (!doc || json_unpack(doc, "{s:I, s?s, s?o}", "conflict", &id, "choose", &choose, "value",
                             &value) < 0 ||
         (!choose == !value)) {
-        f->last.status = -EINVAL;
-        snprintf(f->last.message, sizeof f->last.message, "bad resolution entry");
+        f->res->status = -EINVAL;
+        snprintf(f->res->message, sizeof f->res->message, "bad resolution entry");
         json_decref(doc);
         return;
     }
     size_t pos;
-    struct coord_conflict *c = id > 0 ? s_conflict_find(f, (uint64_t)id, &pos) : NULL;
+    struct coord_conflict *c = id > 0 ? coord_fsm_conflict_find(f, (uint64_t)id, &pos) : NULL;
     if (!c) {
-        f->last.status = -ENOENT;
-        snprintf(f->last.message, sizeof f->last.message, "no open conflict %lld",
+        f->res->status = -ENOENT;
+        snprintf(f->res->message, sizeof f->res->message, "no open conflict %lld",
                  (long long)id);
         json_decref(doc);
         return;
@@ -551,8 +746,8 @@ s_apply_resolve(coord_fsm_t *f, const uint8_t *data, size_t len, uint64_t origin
             }
         }
         if (!chosen) {
-            f->last.status = -EINVAL;
-            snprintf(f->last.message, sizeof f->last.message,
+            f->res->status = -EINVAL;
+            snprintf(f->res->message, sizeof f->res->message,
                      "conflict %lld has no candidate with event id %s", (long long)id, choose);
             json_decref(doc);
             return;
@@ -571,6 +766,7 @@ s_apply_resolve(coord_fsm_t *f, const uint8_t *data, size_t len, uint64_t origin
     k->reg.set = false;
     coord_lww_offer(&k->reg, &k->clock, origin, eid, chosen);
     k->open_conflict = 0;
+    k->rev = ++f->revision;
     free(c->key);
     json_decref(c->candidates);
     memmove(&f->conflicts[pos], &f->conflicts[pos + 1],
@@ -581,158 +777,121 @@ s_apply_resolve(coord_fsm_t *f, const uint8_t *data, size_t len, uint64_t origin
     json_decref(doc);
 }
 
-const struct coord_apply_result *
+/* A fresh result for the next part. */
+static struct coord_apply_result *
+s_result_next(coord_fsm_t *f)
+{
+    if (f->results.n == f->results_cap) {
+        f->results_cap = f->results_cap ? 2 * f->results_cap : 16;
+        f->results.r = vx_realloc(f->results.r, f->results_cap * sizeof *f->results.r);
+    }
+    struct coord_apply_result *r = &f->results.r[f->results.n++];
+    memset(r, 0, sizeof *r);
+    f->res = r;
+    return r;
+}
+
+static void
+s_results_reset(coord_fsm_t *f)
+{
+    for (size_t i = 0; i < f->results.n; i++) {
+        json_decref(f->results.r[i].current);
+    }
+    f->results.n = 0;
+}
+
+static void
+s_apply_part(coord_fsm_t *f, int kind, const uint8_t *p, size_t len, uint64_t origin,
+             uint64_t index, size_t part)
+{
+    switch (kind) {
+    case COORD_ENTRY_EVENTS:
+        s_apply_events(f, p, len, origin, index, part);
+        break;
+    case COORD_ENTRY_RESOLVE:
+        s_apply_resolve(f, p, len, origin);
+        break;
+    case COORD_ENTRY_CAS:
+        s_apply_cas(f, p, len, origin, index, part);
+        break;
+    default:
+        f->res->status = -EPROTO;
+        snprintf(f->res->message, sizeof f->res->message, "entry %" PRIu64 ": kind %u", index,
+                 (unsigned)kind);
+        break;
+    }
+    f->res->revision = f->revision;
+}
+
+size_t
+coord_part_size(size_t len)
+{
+    return COORD_PART_HDR + ((len + 7) & ~(size_t)7);
+}
+
+void
+coord_part_write(uint8_t *p, int kind, const void *data, size_t len)
+{
+    memset(p, 0, coord_part_size(len));
+    p[0] = (uint8_t)kind;
+    s_put_le(p + 4, len, 4);
+    memcpy(p + COORD_PART_HDR, data, len);
+}
+
+/* A group entry: parts until the payload ends; a part whose length overruns it is refused
+ * (and so is everything after it, which cannot be found). */
+static void
+s_apply_group(coord_fsm_t *f, const uint8_t *p, size_t len, uint64_t origin, uint64_t index)
+{
+    size_t off = 0;
+    for (size_t part = 0; len - off >= COORD_PART_HDR; part++) {
+        size_t plen = (size_t)s_le(p + off + 4, 4);
+        s_result_next(f);
+        if (plen > len - off - COORD_PART_HDR) {
+            f->res->status = -EPROTO;
+            snprintf(f->res->message, sizeof f->res->message,
+                     "entry %" PRIu64 ": part %zu overruns the entry", index, part);
+            return;
+        }
+        s_apply_part(f, p[off], p + off + COORD_PART_HDR, plen, origin, index, part);
+        size_t step = coord_part_size(plen);
+        off = step > len - off ? len : off + step;
+    }
+}
+
+const struct coord_apply_results *
 coord_fsm_apply(coord_fsm_t *f, const void *data, size_t len, uint64_t index)
 {
     const uint8_t *p = data;
     pthread_rwlock_wrlock(&f->lock);
-    memset(&f->last, 0, sizeof f->last);
+    s_results_reset(f);
     if (index > f->last_index) {
         f->last_index = index;
     }
     if (len < COORD_ENTRY_HDR || p[0] != 'V' || p[1] != 'C' || p[3] != 1) {
-        f->last.status = -EPROTO;
-        snprintf(f->last.message, sizeof f->last.message, "entry %" PRIu64 ": bad header",
+        s_result_next(f);
+        f->res->status = -EPROTO;
+        snprintf(f->res->message, sizeof f->res->message, "entry %" PRIu64 ": bad header",
                  index);
     } else {
-        uint64_t origin = 0;
-        size_t plen = 0;
-        for (int i = 0; i < 8; i++) {
-            origin |= (uint64_t)p[4 + i] << (8 * i);
-        }
-        for (int i = 0; i < 4; i++) {
-            plen |= (size_t)p[12 + i] << (8 * i);
-        }
+        uint64_t origin = s_le(p + 4, 8);
+        size_t plen = (size_t)s_le(p + 12, 4);
         if (plen <= len - COORD_ENTRY_HDR) {
             len = COORD_ENTRY_HDR + plen; /* drop the padding raft adds on disk */
         }
-        if (p[2] == COORD_ENTRY_EVENTS) {
-            s_apply_events(f, p + COORD_ENTRY_HDR, len - COORD_ENTRY_HDR, origin, index);
-        } else if (p[2] == COORD_ENTRY_RESOLVE) {
-            s_apply_resolve(f, p + COORD_ENTRY_HDR, len - COORD_ENTRY_HDR, origin);
+        if (origin > COORD_MAX_NODE_ID) {
+            s_result_next(f);
+            f->res->status = -EPROTO;
+            snprintf(f->res->message, sizeof f->res->message,
+                     "entry %" PRIu64 ": origin %" PRIu64 " is not a node id", index, origin);
+        } else if (p[2] == COORD_ENTRY_GROUP) {
+            s_apply_group(f, p + COORD_ENTRY_HDR, len - COORD_ENTRY_HDR, origin, index);
         } else {
-            f->last.status = -EPROTO;
-            snprintf(f->last.message, sizeof f->last.message, "entry %" PRIu64 ": kind %u",
-                     index, (unsigned)p[2]);
+            s_result_next(f);
+            s_apply_part(f, p[2], p + COORD_ENTRY_HDR, len - COORD_ENTRY_HDR, origin, index, 0);
         }
     }
+    f->res = NULL;
     pthread_rwlock_unlock(&f->lock);
-    return &f->last;
-}
-
-/* ---- reads ------------------------------------------------------------------------------ */
-
-static json_t *
-s_rec_json(const struct coord_log_rec *r)
-{
-    char id[VX_EVENT_ID_STR];
-    vx_event_id_format(r->eid, id);
-    const char *type = vx_event_type_name(r->type);
-    json_error_t e;
-    json_t *clock = json_loads(r->clock ? r->clock : "{}", 0, &e);
-    return json_pack("{s:I, s:I, s:s, s:s, s:s, s:I, s:o, s:s}", "seq", (json_int_t)r->seq,
-                     "index", (json_int_t)r->index, "id", id, "type", type ? type : "unknown",
-                     "path", r->path, "origin", (json_int_t)r->origin, "vector_clock",
-                     clock ? clock : json_object(), "relation", r->relation);
-}
-
-json_t *
-coord_fsm_log(coord_fsm_t *f, uint64_t from, size_t limit)
-{
-    pthread_rwlock_rdlock(&f->lock);
-    uint64_t first = f->n_events - f->ring_n + 1;
-    if (from < first) {
-        from = first;
-    }
-    json_t *events = json_array();
-    uint64_t seq = from;
-    for (; seq <= f->n_events && json_array_size(events) < limit; seq++) {
-        json_array_append_new(events, s_rec_json(&f->ring[(seq - 1) % f->ring_cap]));
-    }
-    json_t *out = json_pack("{s:I, s:I, s:I, s:o}", "first", (json_int_t)first, "next",
-                            (json_int_t)seq, "total", (json_int_t)f->n_events, "events", events);
-    pthread_rwlock_unlock(&f->lock);
-    return out;
-}
-
-json_t *
-coord_fsm_key_json(const struct coord_key *k)
-{
-    json_t *counters = json_object();
-    for (size_t i = 0; i < k->n_counters; i++) {
-        json_object_set_new(counters, k->counters[i].name,
-                            json_integer((json_int_t)coord_pn_value(&k->counters[i].c)));
-    }
-    json_t *o = json_pack("{s:s, s:o, s:o, s:o, s:o, s:I, s:I}", "key", k->path, "register",
-                          coord_lww_to_json(&k->reg), "vector_clock",
-                          coord_vclock_to_json(&k->clock), "tags",
-                          coord_orset_elements(&k->tags), "counters", counters, "events",
-                          (json_int_t)k->events, "last_seq", (json_int_t)k->last_seq);
-    if (k->open_conflict) {
-        json_object_set_new(o, "open_conflict", json_integer((json_int_t)k->open_conflict));
-    }
-    return o;
-}
-
-json_t *
-coord_fsm_key(coord_fsm_t *f, const char *key)
-{
-    pthread_rwlock_rdlock(&f->lock);
-    struct coord_key *k = coord_fsm_key_get(f, key, false);
-    json_t *o = k ? coord_fsm_key_json(k) : NULL;
-    pthread_rwlock_unlock(&f->lock);
-    return o;
-}
-
-json_t *
-coord_fsm_conflicts(coord_fsm_t *f)
-{
-    pthread_rwlock_rdlock(&f->lock);
-    json_t *a = json_array();
-    for (size_t i = 0; i < f->n_conflicts; i++) {
-        const struct coord_conflict *c = &f->conflicts[i];
-        json_array_append_new(
-            a, json_pack("{s:I, s:s, s:s, s:I, s:O}", "id", (json_int_t)c->id, "key", c->key,
-                         "strategy", "user_intervention", "opened_index",
-                         (json_int_t)c->opened_index, "candidates", c->candidates));
-    }
-    pthread_rwlock_unlock(&f->lock);
-    return a;
-}
-
-bool
-coord_fsm_conflict_open(coord_fsm_t *f, uint64_t id)
-{
-    pthread_rwlock_rdlock(&f->lock);
-    bool open = s_conflict_find(f, id, NULL) != NULL;
-    pthread_rwlock_unlock(&f->lock);
-    return open;
-}
-
-json_t *
-coord_fsm_stats(coord_fsm_t *f)
-{
-    pthread_rwlock_rdlock(&f->lock);
-    json_t *by = json_object();
-    for (int i = 0; i < COORD_N_STRATEGIES; i++) {
-        json_object_set_new(by, coord_strategy_name((enum coord_strategy)i),
-                            json_integer((json_int_t)f->counts[i]));
-    }
-    json_t *o = json_pack("{s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:o}", "events",
-                          (json_int_t)f->n_events, "keys", (json_int_t)f->n_keys, "applied_index",
-                          (json_int_t)f->last_index, "conflicts", by, "open_conflicts",
-                          (json_int_t)f->n_conflicts, "resolved", (json_int_t)f->resolved,
-                          "stale_writes", (json_int_t)f->stale, "cluster_clock",
-                          coord_vclock_to_json(&f->cluster));
-    pthread_rwlock_unlock(&f->lock);
-    return o;
-}
-
-uint64_t
-coord_fsm_events(coord_fsm_t *f)
-{
-    pthread_rwlock_rdlock(&f->lock);
-    uint64_t n = f->n_events;
-    pthread_rwlock_unlock(&f->lock);
-    return n;
+    return &f->results;
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The state machine's internals, shared by its apply (coord_fsm.c) and snapshot
- * (coord_fsm_snap.c) halves. */
+/* The state machine's internals, shared by its apply (coord_fsm.c), read (coord_fsm_read.c)
+ * and snapshot (coord_fsm_snap.c) parts. */
 #ifndef COORD_FSM_INT_H
 #define COORD_FSM_INT_H
 
@@ -26,6 +26,7 @@ struct coord_key {
     size_t n_counters;
     uint64_t events;
     uint64_t last_seq;
+    uint64_t rev;                /* the state's revision at the key's last change */
     uint64_t open_conflict;      /* id of the open conflict, 0 when none */
 };
 
@@ -33,8 +34,8 @@ struct coord_log_rec {
     uint64_t seq, index, origin;
     uint8_t eid[COORD_EID_LEN];
     int type;
-    char *path;
-    char *clock;        /* compact JSON */
+    char *path;           /* owned: the path, then the packed clock (coord_vclock_pack) */
+    const uint8_t *clock; /* inside path's allocation */
     const char *relation; /* static string */
 };
 
@@ -67,9 +68,14 @@ struct coord_fsm {
     uint64_t counts[COORD_N_STRATEGIES];
     uint64_t resolved, stale;
     struct coord_idgen gen[2];
+    size_t recent_ids;            /* ids per generation (COORD_RECENT_IDS) */
     int cur;
-    struct coord_apply_result last;
+    uint64_t revision;            /* changes applied: events and resolutions */
+    struct coord_apply_results results; /* of the last entry applied */
+    size_t results_cap;
+    struct coord_apply_result *res;     /* the part being applied */
     vx_counter_t *m_conflicts[COORD_N_STRATEGIES], *m_resolved, *m_events, *m_dups, *m_stale;
+    vx_counter_t *m_skipped;
 };
 
 /* Both halves: key table and dedup generations (callers hold the write lock). */
@@ -80,6 +86,11 @@ bool coord_fsm_id_seen(coord_fsm_t *f, const uint8_t *id);
 void coord_fsm_id_add(coord_fsm_t *f, const uint8_t *id);
 struct coord_pncounter *coord_fsm_counter(struct coord_key *k, const char *name);
 void coord_fsm_log_push(coord_fsm_t *f, struct coord_log_rec *rec);
+/* Fills rec's path and packed clock (one allocation). */
+void coord_fsm_rec_fill(struct coord_log_rec *rec, const char *path,
+                        const struct coord_vclock *clock);
 json_t *coord_fsm_key_json(const struct coord_key *k);
+/* The open conflict id (and its position), NULL when none. */
+struct coord_conflict *coord_fsm_conflict_find(coord_fsm_t *f, uint64_t id, size_t *pos);
 
 #endif

@@ -1,6 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* REST routes: events, cluster administration, replicated state, conflicts. */
-#include "coord_http.h"
+/* REST routes that change things: events (plain and conditional), conflict resolution,
+ * membership and leadership; and the one mapping of outcomes onto HTTP statuses.
+ *
+ * Outcomes (README, "Outcomes of a write"): 2xx done; 4xx and 421 refused, nothing changed;
+ * 503 (with Retry-After) certainly not done, retry freely; 504 may have happened, retry with
+ * the same event ids (deduplication makes the retry safe). Error bodies of writes say which
+ * in "outcome": "not_done" or "unknown". */
+#include "coord_http_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -13,32 +19,48 @@
 #include "vx_mem.h"
 
 #define S_MAX_EVENTS_PER_REQUEST 10000
-#define S_LOG_LIMIT_MAX 10000
-#define S_STATE_DEPTH 12 /* path segments accepted after /v1/state/ */
 
-struct coord_http {
-    coord_raft_t *raft;
-    coord_fsm_t *fsm;
-    struct coord_http_opts opts;
-    struct vx_drops invalid; /* events refused at the REST boundary */
-    vx_counter_t *received_rest;
-};
+/* ---- outcomes --------------------------------------------------------------------------- */
 
-/* Adds the leader's whereabouts to an error body. */
+void
+coord_http_outcome(struct vx_http_resp *resp, enum coord_outcome o)
+{
+    if (resp->json && o != COORD_OUTCOME_NONE) {
+        json_object_set_new(resp->json, "outcome",
+                            json_string(o == COORD_OUTCOME_NOT_DONE ? "not_done" : "unknown"));
+    }
+}
+
+/* Adds {"leader":{"id":N,"rest":"host:port"}} for leader id (0: nothing). */
 static void
-s_add_leader(coord_http_t *h, struct vx_http_resp *resp)
+s_add_leader(coord_http_t *h, struct vx_http_resp *resp, uint64_t id)
 {
     struct coord_member m;
-    if (!resp->json || !coord_raft_leader(h->raft, &m)) {
+    if (!resp->json || id == 0) {
         return;
+    }
+    if (!coord_raft_member(h->raft, id, &m)) {
+        memset(&m, 0, sizeof m);
+        m.id = id;
     }
     char rest[80] = "";
     if (m.rest_port) {
         snprintf(rest, sizeof rest, "%s:%u", m.host, (unsigned)m.rest_port);
     }
     json_object_set_new(resp->json, "leader",
-                        json_pack("{s:I, s:s*}", "id", (json_int_t)m.id, "rest",
+                        json_pack("{s:I, s:s*}", "id", (json_int_t)id, "rest",
                                   rest[0] ? rest : NULL));
+}
+
+void
+coord_http_unavailable(coord_http_t *h, struct vx_http_resp *resp, const char *code, bool write,
+                       const char *msg)
+{
+    unsigned after = coord_raft_retry_after_s(h->raft);
+    vx_http_error(resp, 503, code, "%s", msg);
+    vx_http_resp_header(resp, "Retry-After", "%u", after);
+    json_object_set_new(resp->json, "retry_after_s", json_integer(after));
+    coord_http_outcome(resp, write ? COORD_OUTCOME_NOT_DONE : COORD_OUTCOME_NONE);
 }
 
 /* Refuses a write this node cannot take. Returns true when it answered. */
@@ -46,79 +68,258 @@ static bool
 s_refuse_write(coord_http_t *h, struct vx_http_resp *resp)
 {
     if (coord_raft_partitioned(h->raft)) {
-        vx_http_error(resp, 503, "partitioned",
-                      "this node cannot reach a majority of the cluster; writes are refused "
-                      "until the network heals");
+        coord_http_unavailable(h, resp, "partitioned", true,
+                               "this node cannot reach a majority of the cluster; nothing was "
+                               "written: retry (here once the network heals, or elsewhere)");
         return true;
     }
     return false;
 }
 
-/* Maps an operation's outcome onto the response; true when it was a failure. */
-static bool
-s_op_error(coord_http_t *h, const struct coord_op_result *res, struct vx_http_resp *resp)
+bool
+coord_http_op_error(coord_http_t *h, const struct coord_op_result *res,
+                    struct vx_http_resp *resp, bool write)
 {
+    enum coord_outcome unknown = write ? COORD_OUTCOME_UNKNOWN : COORD_OUTCOME_NONE;
+    enum coord_outcome not_done = write ? COORD_OUTCOME_NOT_DONE : COORD_OUTCOME_NONE;
     switch (res->status) {
     case 0:
         return false;
     case -ENOTCONN:
-        if (res->leader) {
+        if (res->leader != 0 && res->leader != h->node_id) {
             vx_http_error(resp, 421, "not_leader",
-                          "this node is a follower; send writes to the leader (node %" PRIu64 ")",
-                          res->leader);
+                          "this node is a follower; send %s to the leader (node %" PRIu64 ")",
+                          write ? "writes" : "linearizable and leader reads", res->leader);
+            coord_http_outcome(resp, not_done);
+            s_add_leader(h, resp, res->leader);
+        } else if (res->leader == h->node_id) {
+            coord_http_unavailable(h, resp, "leadership_transfer", write,
+                                   "leadership is being handed over; nothing was done: retry");
         } else {
-            vx_http_error(resp, 503, "no_leader",
-                          "no leader is known (election in progress or partition)");
+            coord_http_unavailable(h, resp, "no_leader", write,
+                                   "no live leader is known (election in progress or "
+                                   "partition); nothing was done: retry");
         }
-        s_add_leader(h, resp);
-        break;
+        return true;
     case -ETIMEDOUT:
-        vx_http_error(resp, 504, "timeout", "%s", res->message);
-        break;
+        if (write) {
+            vx_http_error(resp, 504, "timeout",
+                          "%s; the write may still commit: retry with the same event ids "
+                          "(duplicates are skipped)",
+                          res->message);
+        } else {
+            vx_http_error(resp, 504, "timeout", "the read could not be confirmed: %s",
+                          res->message);
+        }
+        coord_http_outcome(resp, unknown);
+        s_add_leader(h, resp, res->leader);
+        return true;
     case -EAGAIN:
-        vx_http_error(resp, 503, "leadership_lost",
-                      "leadership changed before the commit was confirmed; the entry may still "
-                      "commit: retry with the same event ids (duplicates are skipped)");
-        s_add_leader(h, resp);
-        break;
+        vx_http_error(resp, 504, "leadership_lost",
+                      "leadership changed before the commit was confirmed; the entry may "
+                      "still commit: retry with the same event ids (duplicates are skipped)");
+        coord_http_outcome(resp, unknown);
+        s_add_leader(h, resp, res->leader != h->node_id ? res->leader : 0);
+        return true;
+    case -ESHUTDOWN:
+        if (res->proposed) {
+            vx_http_error(resp, 504, "shutting_down",
+                          "the node stopped with the entry in flight; it may still commit: "
+                          "retry with the same event ids elsewhere");
+            coord_http_outcome(resp, unknown);
+        } else {
+            coord_http_unavailable(h, resp, "shutting_down", write,
+                                   "the node is stopping; nothing was done: retry elsewhere");
+        }
+        return true;
     case -EBUSY:
         vx_http_error(resp, 409, "change_in_progress",
                       "another membership change is in progress: %s", res->message);
-        break;
+        coord_http_outcome(resp, not_done);
+        return true;
     case -ENOENT:
         vx_http_error(resp, 404, "unknown_member", "%s", res->message);
-        break;
+        coord_http_outcome(resp, not_done);
+        return true;
     case -EEXIST:
         vx_http_error(resp, 409, "member_exists", "%s", res->message);
-        break;
-    case -ESHUTDOWN:
-        vx_http_error(resp, 503, "shutting_down", "%s", res->message);
-        break;
+        coord_http_outcome(resp, not_done);
+        return true;
     default:
-        vx_http_error(resp, 500, "raft_error", "%s", res->message);
-        break;
+        if (res->proposed) {
+            vx_http_error(resp, 504, "raft_error", "%s; the entry may still commit",
+                          res->message);
+            coord_http_outcome(resp, unknown);
+        } else {
+            coord_http_unavailable(h, resp, "raft_error", write, res->message);
+        }
+        return true;
     }
-    return true;
+}
+
+/* ---- conditions ------------------------------------------------------------------------- */
+
+/* A condition from a body's "if" object: {"revision":N}, {"value":{...}}, {"absent":true} or
+ * {"exists":true}. value_text receives the compact JSON of a value (caller frees). */
+static int
+s_cond_from_json(json_t *o, struct coord_cond *c, char **value_text, char *err, size_t errlen)
+{
+    json_t *v;
+    if (!json_is_object(o) || json_object_size(o) != 1) {
+        snprintf(err, errlen, "\"if\" must be one of {\"revision\":N}, {\"value\":{...}}, "
+                              "{\"absent\":true}, {\"exists\":true}");
+        return -EINVAL;
+    }
+    if ((v = json_object_get(o, "revision"))) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0) {
+            snprintf(err, errlen, "\"if\": revision must be an integer >= 0");
+            return -EINVAL;
+        }
+        c->type = COORD_IF_REVISION;
+        c->revision = (uint64_t)json_integer_value(v);
+    } else if ((v = json_object_get(o, "value"))) {
+        if (!json_is_object(v)) {
+            snprintf(err, errlen, "\"if\": value must be an object (the register's content)");
+            return -EINVAL;
+        }
+        *value_text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+        c->type = COORD_IF_VALUE;
+        c->value = *value_text;
+        c->value_len = strlen(*value_text);
+    } else if ((v = json_object_get(o, "absent")) && json_is_true(v)) {
+        c->type = COORD_IF_ABSENT;
+    } else if ((v = json_object_get(o, "exists")) && json_is_true(v)) {
+        c->type = COORD_IF_EXISTS;
+    } else {
+        snprintf(err, errlen, "\"if\" must be one of {\"revision\":N}, {\"value\":{...}}, "
+                              "{\"absent\":true}, {\"exists\":true}");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* If-Match: "N" (the key's revision, as GET /v1/state's ETag gives it) or *; If-None-Match: *.
+ * Returns 1 when a header set c, 0 when none, -EINVAL. */
+static int
+s_cond_from_headers(vx_http_req_t *req, struct coord_cond *c, char *err, size_t errlen)
+{
+    const char *im = vx_http_req_header(req, "If-Match");
+    const char *inm = vx_http_req_header(req, "If-None-Match");
+    if (im && inm) {
+        snprintf(err, errlen, "give If-Match or If-None-Match, not both");
+        return -EINVAL;
+    }
+    if (inm) {
+        if (strcmp(inm, "*") != 0) {
+            snprintf(err, errlen, "If-None-Match: only * (the key does not exist) is supported");
+            return -EINVAL;
+        }
+        c->type = COORD_IF_ABSENT;
+        return 1;
+    }
+    if (!im) {
+        return 0;
+    }
+    if (strcmp(im, "*") == 0) {
+        c->type = COORD_IF_EXISTS;
+        return 1;
+    }
+    const char *p = im;
+    size_t n = strlen(p);
+    if (n >= 2 && p[0] == '"' && p[n - 1] == '"') {
+        p++;
+        n -= 2;
+    }
+    char digits[24];
+    if (n == 0 || n >= sizeof digits) {
+        snprintf(err, errlen, "If-Match: expected a revision such as \"42\", got '%.60s'", im);
+        return -EINVAL;
+    }
+    memcpy(digits, p, n);
+    digits[n] = '\0';
+    char *end = NULL;
+    errno = 0;
+    unsigned long long rev = strtoull(digits, &end, 10);
+    if (errno || *end || digits[0] < '0' || digits[0] > '9') {
+        snprintf(err, errlen, "If-Match: expected a revision such as \"42\", got '%.60s'", im);
+        return -EINVAL;
+    }
+    c->type = COORD_IF_REVISION;
+    c->revision = rev;
+    return 1;
 }
 
 /* ---- events ----------------------------------------------------------------------------- */
 
+/* The answer to a write that committed: counts, its index and the state's revision. */
+static json_t *
+s_write_answer(const struct coord_op_result *res, json_t *idlist)
+{
+    return json_pack("{s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:O}", "index",
+                     (json_int_t)res->index, "term", (json_int_t)res->term, "latency_ms",
+                     res->latency_s * 1000.0, "accepted", (json_int_t)res->apply.accepted,
+                     "duplicates", (json_int_t)res->apply.duplicates, "conflicts",
+                     (json_int_t)res->apply.conflicts, "first_seq",
+                     (json_int_t)res->apply.first_seq, "last_seq",
+                     (json_int_t)res->apply.last_seq, "revision",
+                     (json_int_t)res->apply.revision, "ids", idlist);
+}
+
+/* Why long: one pass from the request to the answer, in order: shape (plain, array or
+ * conditional), condition headers, each event decoded, validated and given an id, then one
+ * part proposed and its outcome mapped. */
 static void
 cb_post_events(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
     coord_http_t *h = arg;
     json_t *body = vx_http_req_json(req);
     if (!body || (!json_is_object(body) && !json_is_array(body))) {
-        vx_http_error(resp, 400, "invalid_event", "expected an event object or an array of events");
+        vx_http_error(resp, 400, "invalid_event",
+                      "expected an event object, an array of events or "
+                      "{\"event\": {...}, \"if\": {...}}");
+        coord_http_outcome(resp, COORD_OUTCOME_NOT_DONE);
+        return;
+    }
+    /* The conditional form wraps one event; so do condition headers. */
+    struct coord_cond cond = {0};
+    char *cond_value = NULL;
+    char cerr[200];
+    int has_cond = s_cond_from_headers(req, &cond, cerr, sizeof cerr);
+    if (json_is_object(body) && json_object_get(body, "event")) {
+        json_t *ifo = json_object_get(body, "if");
+        if (!json_is_object(json_object_get(body, "event")) || !ifo ||
+            json_object_size(body) != 2) {
+            vx_http_error(resp, 400, "invalid_request",
+                          "a conditional write is {\"event\": {...}, \"if\": {...}}");
+            coord_http_outcome(resp, COORD_OUTCOME_NOT_DONE);
+            return;
+        }
+        if (has_cond != 0) {
+            vx_http_error(resp, 400, "invalid_request",
+                          "give the condition once: in \"if\" or in a header");
+            coord_http_outcome(resp, COORD_OUTCOME_NOT_DONE);
+            return;
+        }
+        has_cond = s_cond_from_json(ifo, &cond, &cond_value, cerr, sizeof cerr) < 0 ? -1 : 1;
+        body = json_object_get(body, "event");
+    }
+    if (has_cond < 0 || (has_cond > 0 && !json_is_object(body))) {
+        vx_http_error(resp, 400, "invalid_request", "%s",
+                      has_cond < 0 ? cerr : "a conditional write carries exactly one event");
+        coord_http_outcome(resp, COORD_OUTCOME_NOT_DONE);
+        free(cond_value);
         return;
     }
     size_t n = json_is_array(body) ? json_array_size(body) : 1;
     if (n == 0 || n > S_MAX_EVENTS_PER_REQUEST) {
         vx_http_error(resp, n ? 413 : 400, n ? "too_many_events" : "invalid_event",
                       "a request carries 1 to %d events, got %zu", S_MAX_EVENTS_PER_REQUEST, n);
+        coord_http_outcome(resp, COORD_OUTCOME_NOT_DONE);
+        free(cond_value);
         return;
     }
     if (s_refuse_write(h, resp)) {
+        free(cond_value);
         return;
     }
     size_t blen = 0;
@@ -126,8 +327,9 @@ cb_post_events(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     vx_arena_t *arena = vx_arena_new(64 * 1024, 8 * blen + (1u << 20));
     vx_event_t **events = vx_calloc(n, sizeof *events);
     uint8_t *ids = vx_malloc(n * VX_EVENT_ID_LEN);
-    uint8_t *packed = NULL;
+    uint8_t *packed = NULL, *part = NULL;
     json_t *idlist = json_array();
+    struct coord_op_result res = {0};
     for (size_t i = 0; i < n; i++) {
         json_t *obj = json_is_array(body) ? json_array_get(body, i) : body;
         char err[300];
@@ -144,6 +346,7 @@ cb_post_events(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
             } else {
                 vx_http_error(resp, status, "invalid_event", "%s", err);
             }
+            coord_http_outcome(resp, COORD_OUTCOME_NOT_DONE);
             goto out;
         }
         /* Ids make a retried request idempotent: the state machine skips ids it applied. */
@@ -164,24 +367,39 @@ cb_post_events(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     size_t len = vexfs__v1__event_batch__get_packed_size(&batch);
     packed = vx_malloc(len ? len : 1);
     vexfs__v1__event_batch__pack(&batch, packed);
-    struct coord_op_result res;
-    coord_raft_submit(h->raft, COORD_ENTRY_EVENTS, packed, len, h->opts.apply_timeout_ms, &res);
-    if (s_op_error(h, &res, resp)) {
+    if (has_cond > 0) {
+        size_t plen = 0;
+        part = coord_cas_payload(&cond, packed, len, &plen);
+        coord_raft_submit(h->raft, COORD_ENTRY_CAS, part, plen, h->opts.apply_timeout_ms, &res);
+    } else {
+        coord_raft_submit(h->raft, COORD_ENTRY_EVENTS, packed, len, h->opts.apply_timeout_ms,
+                          &res);
+    }
+    if (coord_http_op_error(h, &res, resp, true)) {
+        goto out;
+    }
+    if (res.apply.status == -ECANCELED) {
+        vx_http_error(resp, 412, "precondition_failed", "%s; nothing was written",
+                      res.apply.message);
+        coord_http_outcome(resp, COORD_OUTCOME_NOT_DONE);
+        json_t *cur = res.apply.current;
+        json_object_set_new(resp->json, "revision",
+                            json_integer(cur ? json_integer_value(json_object_get(cur, "revision"))
+                                             : 0));
+        json_object_set(resp->json, "current", cur ? cur : json_null());
         goto out;
     }
     if (res.apply.status < 0) {
         vx_http_error(resp, 422, "rejected", "%s", res.apply.message);
+        coord_http_outcome(resp, COORD_OUTCOME_NOT_DONE);
         goto out;
     }
-    resp->json = json_pack("{s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:I, s:O}", "index",
-                           (json_int_t)res.index, "term", (json_int_t)res.term, "latency_ms",
-                           res.latency_s * 1000.0, "accepted", (json_int_t)res.apply.accepted,
-                           "duplicates", (json_int_t)res.apply.duplicates, "conflicts",
-                           (json_int_t)res.apply.conflicts, "first_seq",
-                           (json_int_t)res.apply.first_seq, "last_seq",
-                           (json_int_t)res.apply.last_seq, "ids", idlist);
+    resp->json = s_write_answer(&res, idlist);
 out:
+    coord_op_result_fini(&res);
     json_decref(idlist);
+    free(cond_value);
+    free(part);
     free(packed);
     free(ids);
     free(events);
@@ -233,7 +451,7 @@ cb_post_transfer(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
         vx_http_error(resp, 504, "transfer_failed", "%s", res.message);
         return;
     }
-    if (s_op_error(h, &res, resp)) {
+    if (coord_http_op_error(h, &res, resp, true)) {
         return;
     }
     resp->json = json_pack("{s:I, s:I}", "leader", (json_int_t)res.leader, "term",
@@ -262,7 +480,7 @@ cb_post_member(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     }
     struct coord_op_result res;
     coord_raft_add(h->raft, &m, h->opts.member_timeout_ms, &res);
-    if (s_op_error(h, &res, resp)) {
+    if (coord_http_op_error(h, &res, resp, true)) {
         return;
     }
     resp->status = 201;
@@ -291,85 +509,13 @@ cb_delete_member(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
                       id);
         return;
     }
-    if (s_op_error(h, &res, resp)) {
+    if (coord_http_op_error(h, &res, resp, true)) {
         return;
     }
     resp->json = json_pack("{s:I, s:b}", "id", (json_int_t)id, "removed", 1);
 }
 
-/* ---- state, log, conflicts ---------------------------------------------------------------- */
-
-static void
-cb_get_state(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
-{
-    coord_http_t *h = arg;
-    const char *key = vx_http_req_query(req, "key");
-    char buf[4200];
-    if (!key) {
-        /* /v1/state/data/a.txt names the key "/data/a.txt". */
-        const char *path = vx_http_req_path(req);
-        const char *rest = path + strlen("/v1/state");
-        if (*rest != '/' || rest[1] == '\0') {
-            vx_http_error(resp, 400, "invalid_request",
-                          "name a key: /v1/state/<path without its leading slash> or "
-                          "/v1/state?key=<url-encoded key>");
-            return;
-        }
-        snprintf(buf, sizeof buf, "%s", rest);
-        key = buf;
-    }
-    json_t *o = coord_fsm_key(h->fsm, key);
-    if (!o) {
-        vx_http_error(resp, 404, "unknown_key", "no committed event touched key '%s'", key);
-        return;
-    }
-    resp->json = o;
-}
-
-static int
-s_query_u64(vx_http_req_t *req, const char *name, uint64_t def, uint64_t max, uint64_t *out)
-{
-    const char *v = vx_http_req_query(req, name);
-    if (!v) {
-        *out = def;
-        return 0;
-    }
-    char *end = NULL;
-    errno = 0;
-    unsigned long long x = strtoull(v, &end, 10);
-    if (errno || end == v || *end || v[0] == '-' || x > max) {
-        return -EINVAL;
-    }
-    *out = x;
-    return 0;
-}
-
-static void
-cb_get_log(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
-{
-    coord_http_t *h = arg;
-    uint64_t from, limit;
-    if (s_query_u64(req, "from", 1, UINT64_MAX, &from) < 0 ||
-        s_query_u64(req, "limit", 1000, S_LOG_LIMIT_MAX, &limit) < 0) {
-        vx_http_error(resp, 400, "invalid_request",
-                      "from must be an event number >= 0, limit 0..%d", S_LOG_LIMIT_MAX);
-        return;
-    }
-    json_t *o = coord_fsm_log(h->fsm, from, (size_t)limit);
-    uint64_t first = (uint64_t)json_integer_value(json_object_get(o, "first"));
-    if (from < first && from > 0 && first > 1) {
-        json_object_set_new(o, "truncated", json_true());
-    }
-    resp->json = o;
-}
-
-static void
-cb_get_conflicts(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
-{
-    (void)req;
-    coord_http_t *h = arg;
-    resp->json = json_pack("{s:o}", "conflicts", coord_fsm_conflicts(h->fsm));
-}
+/* ---- conflicts ---------------------------------------------------------------------- */
 
 static void
 cb_resolve(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
@@ -406,7 +552,8 @@ cb_resolve(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     coord_raft_submit(h->raft, COORD_ENTRY_RESOLVE, text, strlen(text), h->opts.apply_timeout_ms,
                       &res);
     free(text);
-    if (s_op_error(h, &res, resp)) {
+    coord_op_result_fini(&res);
+    if (coord_http_op_error(h, &res, resp, true)) {
         return;
     }
     if (res.apply.status == -ENOENT) {
@@ -419,14 +566,6 @@ cb_resolve(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     }
     resp->json = json_pack("{s:I, s:b, s:I}", "id", (json_int_t)id, "resolved", 1, "index",
                            (json_int_t)res.index);
-}
-
-static void
-cb_get_stats(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
-{
-    (void)req;
-    coord_http_t *h = arg;
-    resp->json = coord_fsm_stats(h->fsm);
 }
 
 static bool
@@ -444,6 +583,7 @@ coord_http_new(vx_http_t *http, coord_raft_t *raft, coord_fsm_t *fsm, vx_metrics
     h->raft = raft;
     h->fsm = fsm;
     h->opts = *opts;
+    h->node_id = opts->node_id;
     vx_drops_init(&h->invalid, metrics, "vexfs_events_dropped_total",
                   "Events not committed, by reason.", VX_DROP_MASK_EVENT);
     h->received_rest = vx_metrics_counter(metrics, "vexfs_events_received_total",
@@ -454,17 +594,8 @@ coord_http_new(vx_http_t *http, coord_raft_t *raft, coord_fsm_t *fsm, vx_metrics
     vx_http_route(http, "POST", "/v1/leadership/transfer", cb_post_transfer, h);
     vx_http_route(http, "POST", "/v1/members", cb_post_member, h);
     vx_http_route(http, "DELETE", "/v1/members/{id}", cb_delete_member, h);
-    vx_http_route(http, "GET", "/v1/state", cb_get_state, h);
-    char pattern[512] = "/v1/state";
-    for (int i = 0; i < S_STATE_DEPTH; i++) {
-        size_t l = strlen(pattern);
-        snprintf(pattern + l, sizeof pattern - l, "/{s%d}", i);
-        vx_http_route(http, "GET", pattern, cb_get_state, h);
-    }
-    vx_http_route(http, "GET", "/v1/log", cb_get_log, h);
-    vx_http_route(http, "GET", "/v1/conflicts", cb_get_conflicts, h);
     vx_http_route(http, "POST", "/v1/conflicts/{id}/resolve", cb_resolve, h);
-    vx_http_route(http, "GET", "/v1/stats", cb_get_stats, h);
+    coord_http_read_routes(h, http);
     vx_http_set_ready(http, cb_ready, h);
     return h;
 }

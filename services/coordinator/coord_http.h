@@ -3,9 +3,12 @@
  *
  * Writes (POST /v1/events, conflict resolution, membership, leadership) go to the leader: a
  * follower answers 421 with {"error":..., "leader":{"id":N,"rest":"ip:port"}} so the client
- * can retry there, and a node cut off from the majority answers 503 "partitioned". Reads
- * (/v1/cluster, /v1/state, /v1/log, /v1/conflicts) are served by any node from its own
- * applied state, which may lag the leader by a heartbeat. */
+ * can retry there (only a leader heard from within a few heartbeats is named; otherwise 503
+ * no_leader with Retry-After), and a node cut off from the majority answers 503
+ * "partitioned". Reads of the replicated state (/v1/state, /v1/log, /v1/conflicts,
+ * /v1/stats) take ?consistency=linearizable (default: the leader, after a read index
+ * round), leader (the leader's applied state) or any (this node's applied state, which may
+ * lag). /v1/cluster is this node's own view and always answered locally. */
 #ifndef COORD_HTTP_H
 #define COORD_HTTP_H
 
@@ -16,7 +19,8 @@
 typedef struct coord_http coord_http_t;
 
 struct coord_http_opts {
-    int apply_timeout_ms;
+    uint64_t node_id;
+    int apply_timeout_ms;     /* also the longest a read waits for its read index */
     int transfer_timeout_ms;
     int member_timeout_ms;
 };

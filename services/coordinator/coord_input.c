@@ -34,25 +34,13 @@ struct coord_input {
 static void
 s_propose(coord_input_t *in, const void *data, size_t len)
 {
-    coord_raft_t *r = in->r;
-    struct coord_op *op = vx_calloc(1, sizeof *op);
-    atomic_init(&op->refs, 1); /* the loop's only: nobody waits */
-    pthread_mutex_init(&op->mu, NULL);
-    pthread_cond_init(&op->cv, NULL);
-    op->kind = COORD_OP_APPLY;
+    struct coord_op *op = coord_op_new(COORD_OP_APPLY, 1); /* the loop's only: nobody waits */
     op->fire_and_forget = true;
-    op->start_ns = vx_mono_ns();
-    /* Whole 8-byte words: entries of other lengths did not read back correctly from raft
-     * 0.15's segments after a restart (the header records the payload's own length). */
-    op->buf.len = (COORD_ENTRY_HDR + len + 7) & ~(size_t)7;
-    op->buf.base = raft_malloc(op->buf.len);
-    if (!op->buf.base) {
-        vx_oom(op->buf.len);
-    }
-    memset((uint8_t *)op->buf.base + op->buf.len - 8, 0, 8);
-    coord_entry_header(op->buf.base, COORD_ENTRY_EVENTS, r->opts.node_id, len);
-    memcpy((uint8_t *)op->buf.base + COORD_ENTRY_HDR, data, len);
-    coord_raft_propose(r, op);
+    op->part_kind = COORD_ENTRY_EVENTS;
+    op->part = vx_malloc(len ? len : 1);
+    memcpy(op->part, data, len);
+    op->part_len = len;
+    coord_group_add(in->r, op);
 }
 
 static void
@@ -85,6 +73,7 @@ s_drain(coord_input_t *in)
         vx_arena_reset(in->arena);
         vx_wire_msg_fini(&m);
     }
+    coord_group_flush(in->r);
 }
 
 static void

@@ -21,11 +21,11 @@
 
 /* ---- operations ------------------------------------------------------------------------- */
 
-static struct coord_op *
-s_op_new(int kind)
+struct coord_op *
+coord_op_new(int kind, int refs)
 {
     struct coord_op *op = vx_calloc(1, sizeof *op);
-    atomic_init(&op->refs, 2);
+    atomic_init(&op->refs, refs);
     pthread_mutex_init(&op->mu, NULL);
     pthread_cond_init(&op->cv, NULL);
     op->kind = kind;
@@ -34,14 +34,20 @@ s_op_new(int kind)
 }
 
 void
+coord_op_result_fini(struct coord_op_result *res)
+{
+    json_decref(res->apply.current);
+    res->apply.current = NULL;
+}
+
+void
 coord_op_release(struct coord_op *op)
 {
     if (atomic_fetch_sub(&op->refs, 1) == 1) {
         pthread_mutex_destroy(&op->mu);
         pthread_cond_destroy(&op->cv);
-        if (op->buf.base) {
-            raft_free(op->buf.base);
-        }
+        free(op->part);
+        coord_op_result_fini(&op->res);
         free(op);
     }
 }
@@ -61,17 +67,19 @@ coord_op_finish(struct coord_op *op, int status, const char *fmt, ...)
     op->res.latency_s = (double)(vx_mono_ns() - op->start_ns) / 1e9;
     if (r) {
         op->res.term = r->raft.current_term;
-        raft_id lid = 0;
-        const char *laddr = NULL;
-        raft_leader(&r->raft, &lid, &laddr);
-        op->res.leader = lid;
-        if (status == 0 && op->kind == COORD_OP_APPLY) {
-            vx_histogram_observe(r->m_latency, op->res.latency_s);
-            if (op->res.latency_s * 1000.0 > (double)atomic_load(&r->max_latency_ms)) {
-                vx_counter_add(r->m_slow, 1);
+        op->res.leader = coord_raft_live_leader(r);
+        if (op->kind == COORD_OP_APPLY) {
+            r->inflight--;
+            if (status == 0) {
+                vx_histogram_observe(r->m_latency, op->res.latency_s);
+                if (op->res.latency_s * 1000.0 > (double)atomic_load(&r->max_latency_ms)) {
+                    vx_counter_add(r->m_slow, 1);
+                }
+            } else if (status != -ENOTCONN) {
+                vx_counter_add(r->m_failures, 1);
             }
-        } else if (status != 0 && status != -ENOTCONN && op->kind == COORD_OP_APPLY) {
-            vx_counter_add(r->m_failures, 1);
+        } else if (op->kind == COORD_OP_READ && status == 0) {
+            vx_histogram_observe(r->m_read_latency, op->res.latency_s);
         }
     }
     pthread_mutex_lock(&op->mu);
@@ -81,8 +89,8 @@ coord_op_finish(struct coord_op *op, int status, const char *fmt, ...)
     coord_op_release(op);
 }
 
-static int
-s_errno(int rv)
+int
+coord_raft_errno(int rv)
 {
     switch (rv) {
     case RAFT_NOTLEADER:
@@ -102,38 +110,6 @@ s_errno(int rv)
     default:
         return -EIO;
     }
-}
-
-static void
-cb_applied(struct raft_apply *req, int status, void *result)
-{
-    struct coord_op *op = req->data;
-    op->owner->inflight--;
-    if (status != 0) {
-        coord_op_finish(op, s_errno(status), "%s", raft_strerror(status));
-        return;
-    }
-    op->res.index = req->index;
-    if (result) {
-        op->res.apply = *(const struct coord_apply_result *)result;
-    }
-    coord_op_finish(op, 0, NULL);
-}
-
-/* Proposes op's buffer; on failure finishes it. Loop thread. */
-void
-coord_raft_propose(coord_raft_t *r, struct coord_op *op)
-{
-    op->owner = r;
-    op->apply.data = op;
-    struct raft_buffer b = op->buf;
-    int rv = raft_apply(&r->raft, &op->apply, &b, 1, cb_applied);
-    if (rv != 0) {
-        coord_op_finish(op, s_errno(rv), "%s", raft_errmsg(&r->raft));
-        return; /* the buffer is still ours: released with op */
-    }
-    op->buf.base = NULL; /* raft owns it now */
-    r->inflight++;
 }
 
 static void
@@ -162,7 +138,7 @@ cb_changed(struct raft_change *req, int status)
     struct coord_op *op = req->data;
     coord_raft_t *r = op->owner;
     if (status != 0) {
-        coord_op_finish(op, s_errno(status), "%s", raft_strerror(status));
+        coord_op_finish(op, coord_raft_errno(status), "%s", raft_strerror(status));
         return;
     }
     if (op->kind == COORD_OP_ADD && !op->assigned) {
@@ -170,7 +146,7 @@ cb_changed(struct raft_change *req, int status)
         op->assigned = true;
         int rv = raft_assign(&r->raft, &op->change, op->id, RAFT_VOTER, cb_changed);
         if (rv != 0) {
-            coord_op_finish(op, s_errno(rv), "%s", raft_errmsg(&r->raft));
+            coord_op_finish(op, coord_raft_errno(rv), "%s", raft_errmsg(&r->raft));
         }
         return;
     }
@@ -181,14 +157,18 @@ static void
 s_run_op(coord_raft_t *r, struct coord_op *op)
 {
     op->owner = r;
+    if (op->kind == COORD_OP_APPLY) {
+        coord_group_add(r, op);
+        return;
+    }
     if (r->closing) {
         coord_op_finish(op, -ESHUTDOWN, "shutting down");
         return;
     }
     int rv = 0;
     switch (op->kind) {
-    case COORD_OP_APPLY:
-        coord_raft_propose(r, op);
+    case COORD_OP_READ:
+        coord_read_add(r, op);
         return;
     case COORD_OP_TRANSFER:
         op->transfer.data = op;
@@ -214,7 +194,7 @@ s_run_op(coord_raft_t *r, struct coord_op *op)
         return;
     }
     if (rv != 0) {
-        coord_op_finish(op, s_errno(rv), "%s", raft_errmsg(&r->raft));
+        coord_op_finish(op, coord_raft_errno(rv), "%s", raft_errmsg(&r->raft));
     }
 }
 
@@ -229,9 +209,11 @@ cb_queue(uv_async_t *a)
     pthread_mutex_unlock(&r->q_mu);
     while (head) {
         struct coord_op *next = head->next;
+        head->next = NULL;
         s_run_op(r, head);
         head = next;
     }
+    coord_group_flush(r);
     if (stop && !r->closing) {
         coord_raft_close(r);
     }
@@ -285,6 +267,7 @@ s_call(coord_raft_t *r, struct coord_op *op, int timeout_ms, struct coord_op_res
     }
     if (op->done) {
         *res = op->res;
+        json_incref(res->apply.current);
     } else {
         res->status = -ETIMEDOUT;
         snprintf(res->message, sizeof res->message, "no outcome within %d ms", timeout_ms);
@@ -299,24 +282,31 @@ int
 coord_raft_submit(coord_raft_t *r, int kind, const void *payload, size_t len, int timeout_ms,
                   struct coord_op_result *res)
 {
-    struct coord_op *op = s_op_new(COORD_OP_APPLY);
-    /* Whole 8-byte words: entries of other lengths did not read back correctly from raft
-     * 0.15's segments after a restart (the header records the payload's own length). */
-    op->buf.len = (COORD_ENTRY_HDR + len + 7) & ~(size_t)7;
-    op->buf.base = raft_malloc(op->buf.len);
-    if (!op->buf.base) {
-        vx_oom(op->buf.len);
+    struct coord_op *op = coord_op_new(COORD_OP_APPLY, 2);
+    op->part_kind = kind;
+    op->part = vx_malloc(len ? len : 1);
+    memcpy(op->part, payload, len);
+    op->part_len = len;
+    return s_call(r, op, timeout_ms, res);
+}
+
+int
+coord_raft_read(coord_raft_t *r, enum coord_consistency mode, int timeout_ms,
+                struct coord_op_result *res)
+{
+    if (mode == COORD_READ_ANY) {
+        memset(res, 0, sizeof *res);
+        return 0;
     }
-    memset((uint8_t *)op->buf.base + op->buf.len - 8, 0, 8);
-    coord_entry_header(op->buf.base, kind, r->opts.node_id, len);
-    memcpy((uint8_t *)op->buf.base + COORD_ENTRY_HDR, payload, len);
+    struct coord_op *op = coord_op_new(COORD_OP_READ, 2);
+    op->read_mode = (int)mode;
     return s_call(r, op, timeout_ms, res);
 }
 
 int
 coord_raft_transfer(coord_raft_t *r, uint64_t id, int timeout_ms, struct coord_op_result *res)
 {
-    struct coord_op *op = s_op_new(COORD_OP_TRANSFER);
+    struct coord_op *op = coord_op_new(COORD_OP_TRANSFER, 2);
     op->id = id;
     return s_call(r, op, timeout_ms, res);
 }
@@ -325,7 +315,7 @@ int
 coord_raft_add(coord_raft_t *r, const struct coord_member *m, int timeout_ms,
                struct coord_op_result *res)
 {
-    struct coord_op *op = s_op_new(COORD_OP_ADD);
+    struct coord_op *op = coord_op_new(COORD_OP_ADD, 2);
     op->id = m->id;
     op->member = *m;
     return s_call(r, op, timeout_ms, res);
@@ -334,7 +324,7 @@ coord_raft_add(coord_raft_t *r, const struct coord_member *m, int timeout_ms,
 int
 coord_raft_remove(coord_raft_t *r, uint64_t id, int timeout_ms, struct coord_op_result *res)
 {
-    struct coord_op *op = s_op_new(COORD_OP_REMOVE);
+    struct coord_op *op = coord_op_new(COORD_OP_REMOVE, 2);
     op->id = id;
     return s_call(r, op, timeout_ms, res);
 }
@@ -346,12 +336,16 @@ cb_fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 {
     coord_raft_t *r = fsm->data;
     /* Entries are applied in order right after last_applied: this is the entry's index. */
-    const struct coord_apply_result *res =
-        coord_fsm_apply(r->fsm, buf->base, buf->len, r->raft.last_applied + 1);
-    if (res->status < 0) {
-        vx_warn("COORD-APPLY", "entry of %zu bytes not applied: %s", buf->len, res->message);
+    uint64_t index = r->raft.last_applied + 1;
+    const struct coord_apply_results *res = coord_fsm_apply(r->fsm, buf->base, buf->len, index);
+    for (size_t i = 0; i < res->n; i++) {
+        if (res->r[i].status == -EPROTO) {
+            vx_warn("COORD-APPLY", "part %zu of entry %" PRIu64 " not applied: %s", i, index,
+                    res->r[i].message);
+        }
     }
     *result = (void *)res;
+    coord_read_applied(r, index);
     return 0;
 }
 
@@ -361,10 +355,15 @@ cb_fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n)
     coord_raft_t *r = fsm->data;
     void *data = NULL;
     size_t len = 0;
+    uint64_t t0 = vx_mono_ns();
     int rc = coord_fsm_snapshot(r->fsm, &data, &len);
     if (rc < 0) {
         return RAFT_NOMEM;
     }
+    double secs = (double)(vx_mono_ns() - t0) / 1e9;
+    vx_histogram_observe(r->m_snapshot, secs);
+    vx_info("COORD-SNAPSHOT", "state of %zu bytes taken at index %llu in %.1f ms", len,
+            (unsigned long long)r->raft.last_applied, secs * 1000.0);
     *bufs = raft_malloc(sizeof **bufs);
     if (!*bufs) {
         vx_oom(sizeof **bufs);
@@ -416,6 +415,8 @@ void
 coord_raft_close(coord_raft_t *r)
 {
     r->closing = true;
+    coord_group_fail_pending(r, -ESHUTDOWN, "shutting down");
+    coord_read_fail_all(r, -ESHUTDOWN, "shutting down");
     uv_timer_stop(&r->timer);
     uv_close((uv_handle_t *)&r->timer, cb_handle_closed);
     coord_input_destroy(&r->input);
@@ -485,9 +486,10 @@ s_start(coord_raft_t *r, char *err, size_t errlen)
         }
     }
     raft_uv_set_connect_retry_delay(&r->io, o->connect_retry_ms);
+    coord_io_wrap(&r->iow, &r->io, r);
     r->fsm_iface = (struct raft_fsm){.version = 1, .data = r, .apply = cb_fsm_apply,
                                      .snapshot = cb_fsm_snapshot, .restore = cb_fsm_restore};
-    rv = raft_init(&r->raft, &r->io, &r->fsm_iface, o->node_id, self->raft_addr);
+    rv = raft_init(&r->raft, &r->iow.outer, &r->fsm_iface, o->node_id, self->raft_addr);
     if (rv != 0) {
         snprintf(err, errlen, "raft_init: %s", raft_errmsg(&r->raft));
         return -EIO;
@@ -592,6 +594,10 @@ coord_raft_new(const struct coord_raft_opts *opts, coord_fsm_t *fsm, vx_metrics_
     r->opts.input_endpoint = r->input_ep;
     r->fsm = fsm;
     atomic_init(&r->max_latency_ms, opts->max_latency_ms);
+    /* Three heartbeat intervals without a word from the leader (at most an election timeout):
+     * a heartbeat round failed, and this node stops sending clients to that leader. */
+    r->leader_stale_ms = 3 * opts->heartbeat_ms < opts->election_ms ? 3 * opts->heartbeat_ms
+                                                                     : opts->election_ms;
     pthread_mutex_init(&r->q_mu, NULL);
     pthread_cond_init(&r->start_cv, NULL);
     pthread_mutex_init(&r->st_mu, NULL);
@@ -640,6 +646,12 @@ coord_raft_destroy(coord_raft_t **rp)
     pthread_cond_destroy(&r->start_cv);
     pthread_mutex_destroy(&r->st_mu);
     vx_free(rp);
+}
+
+unsigned
+coord_raft_retry_after_s(const coord_raft_t *r)
+{
+    return (r->opts.election_ms * 2 + 999) / 1000;
 }
 
 void

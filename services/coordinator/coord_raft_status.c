@@ -85,7 +85,28 @@ coord_raft_has_voter(coord_raft_t *r, uint64_t id)
     return false;
 }
 
-/* Loop thread: refreshes the snapshot, detects partitions, attaches the input on the leader. */
+uint64_t
+coord_raft_live_leader(coord_raft_t *r)
+{
+    struct raft *raft = &r->raft;
+    int state = raft_state(raft);
+    if (state == RAFT_LEADER) {
+        return raft->id;
+    }
+    raft_id lid = 0;
+    const char *addr = NULL;
+    raft_leader(raft, &lid, &addr);
+    if (lid == 0 || state != RAFT_FOLLOWER) {
+        return 0;
+    }
+    /* A follower resets election_timer_start on every AppendEntries from its leader. */
+    raft_time now = r->io.time(&r->io);
+    raft_time quiet = now >= raft->election_timer_start ? now - raft->election_timer_start : 0;
+    return quiet <= r->leader_stale_ms ? lid : 0;
+}
+
+/* Loop thread: refreshes the snapshot, detects partitions, attaches the input on the leader,
+ * and gives the read index and group commit their periodic turn. */
 void
 coord_raft_cb_tick(uv_timer_t *t)
 {
@@ -175,7 +196,7 @@ coord_raft_cb_tick(uv_timer_t *t)
     memcpy(r->st_members, mem, n * sizeof mem[0]);
     r->st_n = n;
     pthread_mutex_unlock(&r->st_mu);
-    atomic_store(&r->leader_id, lid);
+    atomic_store(&r->leader_id, coord_raft_live_leader(r));
     vx_gauge_set(r->m_term, (double)raft->current_term);
     vx_gauge_set(r->m_commit, (double)raft->commit_index);
     vx_gauge_set(r->m_leader, state == RAFT_LEADER ? 1 : 0);
@@ -185,6 +206,8 @@ coord_raft_cb_tick(uv_timer_t *t)
     if (r->input) {
         coord_input_update(r->input, state == RAFT_LEADER && !partitioned);
     }
+    coord_read_tick(r);
+    coord_group_flush(r);
 }
 
 json_t *
@@ -267,6 +290,14 @@ coord_raft_leader(coord_raft_t *r, struct coord_member *out)
     return true;
 }
 
+void
+coord_raft_count_read(coord_raft_t *r, enum coord_consistency mode)
+{
+    if ((unsigned)mode < 3) {
+        vx_counter_add(r->m_reads[mode], 1);
+    }
+}
+
 static double
 cb_latency_p99(void *arg)
 {
@@ -314,6 +345,29 @@ coord_raft_metrics_init(coord_raft_t *r, vx_metrics_t *m)
     r->m_input_dropped = vx_metrics_counter(m, "vexfs_events_dropped_total",
                                             "Events not committed, by reason.", "reason",
                                             "bad_protobuf", NULL);
+    r->m_entries = vx_metrics_counter(m, "vexfs_consensus_entries_total",
+                                      "Raft entries this node proposed as leader (group commit: "
+                                      "one entry carries every request that waited).",
+                                      NULL);
+    r->m_grouped = vx_metrics_counter(m, "vexfs_consensus_requests_grouped_total",
+                                      "Write requests carried by those entries.", NULL);
+    r->m_rounds = vx_metrics_counter(m, "vexfs_consensus_read_rounds_total",
+                                     "Leadership rounds run for linearizable reads.", NULL);
+    static const char *const modes[3] = {"any", "leader", "linearizable"};
+    for (int i = 0; i < 3; i++) {
+        r->m_reads[i] = vx_metrics_counter(m, "vexfs_consensus_reads_total",
+                                           "Reads answered from the state machine, by "
+                                           "consistency.",
+                                           "consistency", modes[i], NULL);
+    }
+    r->m_read_latency = vx_metrics_histogram(m, "vexfs_consensus_read_wait_seconds",
+                                             "Time a leader or linearizable read waited for "
+                                             "the read index.",
+                                             bounds, nb, NULL);
+    r->m_snapshot = vx_metrics_histogram(m, "vexfs_consensus_snapshot_seconds",
+                                         "Time taken to serialise the state for a raft "
+                                         "snapshot (commits wait meanwhile).",
+                                         bounds, nb, NULL);
     r->m_term = vx_metrics_gauge(m, "vexfs_raft_term", "Current raft term.", NULL);
     r->m_commit = vx_metrics_gauge(m, "vexfs_raft_commit_index", "Raft commit index.", NULL);
     r->m_leader = vx_metrics_gauge(m, "vexfs_raft_is_leader", "1 on the leader.", NULL);

@@ -3,6 +3,7 @@
 #include "coord_vclock.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "vx_mem.h"
@@ -16,9 +17,6 @@ coord_vclock_init(struct coord_vclock *c)
 void
 coord_vclock_fini(struct coord_vclock *c)
 {
-    for (size_t i = 0; i < c->n; i++) {
-        free(c->e[i].name);
-    }
     free(c->e);
     memset(c, 0, sizeof *c);
 }
@@ -29,16 +27,18 @@ coord_vclock_copy(struct coord_vclock *dst, const struct coord_vclock *src)
     if (dst == src) {
         return;
     }
-    coord_vclock_fini(dst);
-    if (src->n == 0) {
-        return;
+    if (dst->cap < src->n) {
+        free(dst->e);
+        dst->cap = src->n + 2; /* room for the tick that usually follows */
+        dst->e = vx_malloc(dst->cap * sizeof *dst->e);
     }
-    dst->e = vx_calloc(src->n, sizeof *dst->e);
-    dst->cap = dst->n = src->n;
+    /* Copy only the used part of each name. */
     for (size_t i = 0; i < src->n; i++) {
-        dst->e[i].name = vx_strdup(src->e[i].name);
         dst->e[i].counter = src->e[i].counter;
+        size_t len = strlen(src->e[i].name);
+        memcpy(dst->e[i].name, src->e[i].name, len + 1);
     }
+    dst->n = src->n;
 }
 
 /* Index of name, or where it would be inserted (with *found false). */
@@ -85,7 +85,7 @@ coord_vclock_set(struct coord_vclock *c, const char *name, uint64_t counter)
         c->e = vx_realloc(c->e, c->cap * sizeof *c->e);
     }
     memmove(&c->e[i + 1], &c->e[i], (c->n - i) * sizeof *c->e);
-    c->e[i].name = vx_strdup(name);
+    snprintf(c->e[i].name, sizeof c->e[i].name, "%s", name);
     c->e[i].counter = counter;
     c->n++;
 }
@@ -219,4 +219,53 @@ coord_vclock_from_json(struct coord_vclock *c, json_t *obj)
         coord_vclock_set(c, k, (uint64_t)json_integer_value(v));
     }
     return 0;
+}
+
+size_t
+coord_vclock_packed_size(const struct coord_vclock *c)
+{
+    size_t n = 2;
+    for (size_t i = 0; i < c->n && i < 65535; i++) {
+        n += 1 + strlen(c->e[i].name) + 8;
+    }
+    return n;
+}
+
+void
+coord_vclock_pack(const struct coord_vclock *c, uint8_t *out)
+{
+    size_t n = c->n < 65535 ? c->n : 65535;
+    *out++ = (uint8_t)n;
+    *out++ = (uint8_t)(n >> 8);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(c->e[i].name);
+        *out++ = (uint8_t)len;
+        memcpy(out, c->e[i].name, len);
+        out += len;
+        for (int b = 0; b < 8; b++) {
+            *out++ = (uint8_t)(c->e[i].counter >> (8 * b));
+        }
+    }
+}
+
+json_t *
+coord_vclock_packed_json(const uint8_t *p)
+{
+    json_t *o = json_object();
+    size_t n = (size_t)p[0] | (size_t)p[1] << 8;
+    p += 2;
+    for (size_t i = 0; i < n; i++) {
+        char name[COORD_VCLOCK_MAX_NAME + 1];
+        size_t len = *p++;
+        memcpy(name, p, len);
+        name[len] = '\0';
+        p += len;
+        uint64_t v = 0;
+        for (int b = 0; b < 8; b++) {
+            v |= (uint64_t)p[b] << (8 * b);
+        }
+        p += 8;
+        json_object_set_new(o, name, json_integer((json_int_t)v));
+    }
+    return o;
 }

@@ -2,7 +2,8 @@
 /* Vector clocks: a counter per node name, compared for happened-before and concurrency.
  *
  * Entries are kept sorted by name so that comparison and merge are one linear pass, and so that
- * two equal clocks have the same JSON form. An absent entry counts as 0. */
+ * two equal clocks have the same JSON form. An absent entry counts as 0. Names live inside the
+ * entries, so a copy is one allocation (the state machine copies clocks for every event). */
 #ifndef COORD_VCLOCK_H
 #define COORD_VCLOCK_H
 
@@ -14,8 +15,8 @@
 #define COORD_VCLOCK_MAX_NAME 128
 
 struct coord_vclock_entry {
-    char *name;
     uint64_t counter;
+    char name[COORD_VCLOCK_MAX_NAME + 1];
 };
 
 /* Embedded object: coord_vclock_init/fini. */
@@ -54,6 +55,14 @@ const char *coord_order_name(enum coord_order o);
 
 /* {"name": counter, ...} (new reference). */
 json_t *coord_vclock_to_json(const struct coord_vclock *c);
+
+/* A compact copy for keeping many clocks: [entries u16 little-endian] then per entry
+ * [name length u8][name][counter u64 little-endian]. _pack writes coord_vclock_packed_size
+ * bytes. */
+size_t coord_vclock_packed_size(const struct coord_vclock *c);
+void coord_vclock_pack(const struct coord_vclock *c, uint8_t *out);
+/* The JSON form of a packed clock (new reference). */
+json_t *coord_vclock_packed_json(const uint8_t *p);
 /* Reads {"name": counter, ...} into c (replacing it). Returns 0 or -EINVAL. */
 int coord_vclock_from_json(struct coord_vclock *c, json_t *obj);
 

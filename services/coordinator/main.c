@@ -105,6 +105,7 @@ main(int argc, char **argv)
     }
     int apply_ms = (int)vx_config_int(d.cfg, S, "apply_timeout_ms");
     struct coord_http_opts ho = {
+        .node_id = ro.node_id,
         .apply_timeout_ms = apply_ms,
         .transfer_timeout_ms = 4 * (int)ro.election_ms + 1000,
         .member_timeout_ms = apply_ms * 4,

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* vexfsctl cluster: membership and leadership of a vexfs-coordinator cluster over its REST
- * API.
+ * API, and reads of its replicated state.
  *
  * Any member answers status. Changes must be made on the leader: a follower answers 421 with
  * the leader's REST address, and the change is sent there instead (a few hops at most, since
- * leadership may move while we follow it). The daemon's error message is printed as it is. */
+ * leadership may move while we follow it). `get` reads a key with a consistency (linearizable
+ * and leader reads are followed to the leader the same way). The daemon's error message is
+ * printed as it is. */
 #include <errno.h>
+#include <curl/curl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -27,6 +30,7 @@
 struct s_client {
     struct ctl_rest rest;
     bool json;
+    const char *consistency;
 };
 
 static void
@@ -40,11 +44,15 @@ s_usage(FILE *f)
             "  transfer [ID]           hand leadership to voter ID (no ID: any other voter)\n"
             "  add ID@IP:RAFT/REST/INPUT\n"
             "                          add a member (it joins as a voter once caught up)\n"
-            "  remove ID               remove a member\n\n"
+            "  remove ID               remove a member\n"
+            "  get KEY                 a key's replicated state: revision, value, events\n\n"
             "  -u, --url URL         a coordinator's REST address (env %s, default %s);\n"
             "                        changes sent to a follower are forwarded to the leader\n"
             "      --token-file F    bearer token for transfer, add and remove, first line of F\n"
-            "      --json            status: print the daemon's JSON instead of a table\n"
+            "      --consistency C   get: linearizable (default: every acknowledged write),\n"
+            "                        leader (the leader's state, possibly stale after a\n"
+            "                        partition) or any (the node asked, possibly behind)\n"
+            "      --json            status, get: print the daemon's JSON instead\n"
             "      --help, --version\n\n"
             "Exit status: 0 done, 1 the daemon refused or could not be reached, 2 usage.\n",
             S_URL_ENV, S_DEFAULT_URL);
@@ -151,9 +159,43 @@ s_remove(struct s_client *c, long long id)
     return CTL_EXIT_OK;
 }
 
+/* GET /v1/state?key=KEY&consistency=C, following 421 to the leader. */
+static int
+s_get(struct s_client *c, const char *key)
+{
+    char *esc = curl_easy_escape(NULL, key, 0);
+    if (!esc) {
+        ctl_err(S_CMD, "cannot encode key '%s'", key);
+        return CTL_EXIT_FAIL;
+    }
+    size_t len = strlen(esc) + 64;
+    char *path = vx_malloc(len);
+    snprintf(path, len, "/v1/state?key=%s&consistency=%s", esc, c->consistency);
+    curl_free(esc);
+    json_t *st = ctl_rest_call(&c->rest, "GET", path, NULL, true);
+    free(path);
+    if (!st) {
+        return CTL_EXIT_FAIL;
+    }
+    int rc = CTL_EXIT_OK;
+    if (c->json) {
+        rc = ctl_rest_print_json(&c->rest, st);
+    } else {
+        char *value = json_dumps(json_object_get(json_object_get(st, "register"), "value"),
+                                 JSON_COMPACT | JSON_ENCODE_ANY);
+        printf("key      %s\nrevision %lld\nvalue    %s\nevents   %lld\n",
+               s_str(st, "key", key), s_int(st, "revision"), value ? value : "null",
+               s_int(st, "events"));
+        free(value);
+    }
+    json_decref(st);
+    return rc;
+}
+
 enum {
     S_OPT_TOKEN_FILE = 1000,
     S_OPT_JSON,
+    S_OPT_CONSISTENCY,
 };
 
 enum s_verb {
@@ -161,6 +203,7 @@ enum s_verb {
     S_TRANSFER,
     S_ADD,
     S_REMOVE,
+    S_GET,
 };
 
 int
@@ -170,11 +213,12 @@ ctl_cluster_main(int argc, char **argv)
         {"url", required_argument, NULL, 'u'},
         {"token-file", required_argument, NULL, S_OPT_TOKEN_FILE},
         {"json", no_argument, NULL, S_OPT_JSON},
+        {"consistency", required_argument, NULL, S_OPT_CONSISTENCY},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    struct s_client c = {0};
+    struct s_client c = {.consistency = "linearizable"};
     const char *url = getenv(S_URL_ENV);
     const char *token_file = NULL;
     if (!url || !*url) {
@@ -192,6 +236,15 @@ ctl_cluster_main(int argc, char **argv)
         case S_OPT_JSON:
             c.json = true;
             break;
+        case S_OPT_CONSISTENCY:
+            if (strcmp(optarg, "linearizable") != 0 && strcmp(optarg, "leader") != 0 &&
+                strcmp(optarg, "any") != 0) {
+                ctl_err(S_CMD, "--consistency: expected linearizable, leader or any, got '%s'",
+                        optarg);
+                return CTL_EXIT_USAGE;
+            }
+            c.consistency = optarg;
+            break;
         case 'h':
             s_usage(stdout);
             return CTL_EXIT_OK;
@@ -207,7 +260,7 @@ ctl_cluster_main(int argc, char **argv)
         return CTL_EXIT_USAGE;
     }
     if (optind >= argc) {
-        ctl_err(S_CMD, "missing command (status, transfer, add or remove)");
+        ctl_err(S_CMD, "missing command (status, transfer, add, remove or get)");
         return CTL_EXIT_USAGE;
     }
     static const struct {
@@ -219,6 +272,7 @@ ctl_cluster_main(int argc, char **argv)
         [S_TRANSFER] = {"transfer", 0, 1, "ID"},
         [S_ADD] = {"add", 1, 1, "ID@IP:RAFT/REST/INPUT"},
         [S_REMOVE] = {"remove", 1, 1, "ID"},
+        [S_GET] = {"get", 1, 1, "KEY"},
     };
     const char *cmd = argv[optind];
     size_t k = 0;
@@ -226,7 +280,7 @@ ctl_cluster_main(int argc, char **argv)
         k++;
     }
     if (k == sizeof cmds / sizeof cmds[0]) {
-        ctl_err(S_CMD, "unknown command '%s' (status, transfer, add or remove)", cmd);
+        ctl_err(S_CMD, "unknown command '%s' (status, transfer, add, remove or get)", cmd);
         return CTL_EXIT_USAGE;
     }
     int nargs = argc - optind - 1;
@@ -259,6 +313,9 @@ ctl_cluster_main(int argc, char **argv)
         break;
     case S_ADD:
         rc = s_add(&c, arg);
+        break;
+    case S_GET:
+        rc = s_get(&c, arg);
         break;
     default:
         rc = s_remove(&c, id);

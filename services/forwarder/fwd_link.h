@@ -56,6 +56,7 @@ struct fwd_link_config {
 /* The link's own keys, shared by the sections of every producer: bound to the member `m` (a
  * struct fwd_link_config) of the section's struct T. ingest_endpoint, buffer_max_batches and
  * retry_interval_ms have help texts of each producer's own. */
+/* NOLINTBEGIN(bugprone-macro-parentheses): m names a member, which cannot be parenthesised */
 #define FWD_LINK_CFG_KEYS(T, m)                                                                 \
     {"ack_endpoint", VX_CFG_STRING, "", 0, 1024, false,                                        \
      "propagation's ingest_acked_endpoint (ROUTER, connected): batches are kept until "        \
@@ -68,6 +69,7 @@ struct fwd_link_config {
     {"ack_timeout_ms", VX_CFG_INT, "2000", 1, 600000, false,                                   \
      "a batch unacknowledged this long is sent again (duplicates meet propagation's dedup)",   \
      VX_CFG_AT(T, m.ack_timeout_ms)}
+/* NOLINTEND(bugprone-macro-parentheses) */
 
 typedef struct fwd_link fwd_link_t;
 

@@ -140,7 +140,7 @@ s_fmt(vx_arena_t *a, const char *fmt, uint64_t v)
 static bool
 s_path_ok(const char *p, size_t len)
 {
-    return len > 0 && p[0] == '/' && vx_utf8_valid(p, len);
+    return vx_path_canonical(p, len) && vx_utf8_valid(p, len);
 }
 
 int

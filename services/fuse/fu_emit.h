@@ -36,6 +36,7 @@ struct fu_emit_config {
 
 /* The emitter's keys, bound to the member `m` (a struct fu_emit_config) of the section's
  * struct T. */
+/* NOLINTBEGIN(bugprone-macro-parentheses): m names a member, which cannot be parenthesised */
 #define FU_EMIT_CFG_KEYS(T, m, producer_help, port)                                             \
     {"ingest_endpoint", VX_CFG_STRING, "tcp://127.0.0.1:5550", 0, 1024, false,                 \
      "propagation's ZeroMQ PULL endpoint (connected; reconnects by itself); used when "        \
@@ -67,6 +68,7 @@ struct fu_emit_config {
      VX_CFG_AT(T, m.rest_bind)},                                                               \
     {"rest_port", VX_CFG_INT, port, 0, 65535, false, "port of the REST server (0: any)",       \
      VX_CFG_AT(T, m.rest_port)}
+/* NOLINTEND(bugprone-macro-parentheses) */
 
 typedef struct fu_emit fu_emit_t;
 

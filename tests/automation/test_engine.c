@@ -426,6 +426,149 @@ START_TEST(t_tenants)
 }
 END_TEST
 
+/* Shared conditions: the engine tests a condition that several patterns hold once per event
+ * and shares field lookups and partition keys. Every pattern of a set built to overlap (the
+ * same condition in many patterns, the same value under other operators, on other fields, as
+ * a number and as a string; tenants; disabled patterns) must match exactly as it does alone. */
+struct s_log {
+    char (*lines)[96];
+    size_t n, cap;
+};
+
+static void
+cb_log(const struct au_alert *a, void *arg)
+{
+    struct s_log *l = arg;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 256;
+        l->lines = realloc(l->lines, l->cap * sizeof *l->lines);
+        ck_assert_ptr_nonnull(l->lines);
+    }
+    snprintf(l->lines[l->n++], sizeof l->lines[0], "%s/%s/%u@%llu", a->pattern_id, a->partition,
+             a->n_events, (unsigned long long)a->time_ns);
+}
+
+static au_engine_t *
+s_engine_log(json_t *set, struct s_log *l)
+{
+    struct au_engine_opts o = {.on_alert = cb_log, .arg = l, .max_match_events = 4};
+    au_engine_t *e = NULL;
+    char err[512] = "";
+    ck_assert_msg(au_engine_new(set, &o, &e, err, sizeof err) == 0, "%s", err);
+    return e;
+}
+
+START_TEST(t_shared_conditions)
+{
+    static const char *const conds[] = {
+        "{\"field\":\"path\",\"op\":\"prefix\",\"value\":\"/a\"}",
+        "{\"field\":\"path\",\"op\":\"contains\",\"value\":\"/a\"}",
+        "{\"field\":\"path\",\"op\":\"regex\",\"value\":\"/a\"}",
+        "{\"field\":\"path\",\"op\":\"eq\",\"value\":\"/a/1\"}",
+        "{\"field\":\"path\",\"op\":\"ne\",\"value\":\"/a/1\"}",
+        "{\"field\":\"metadata.k\",\"op\":\"eq\",\"value\":\"1\"}",
+        "{\"field\":\"metadata.k\",\"op\":\"eq\",\"value\":1}",
+        "{\"field\":\"content.k\",\"op\":\"eq\",\"value\":1}",
+        "{\"field\":\"metadata.k\",\"op\":\"gt\",\"value\":1}",
+        "{\"field\":\"metadata.k\",\"op\":\"ge\",\"value\":1}",
+        "{\"field\":\"priority\",\"op\":\"lt\",\"value\":2}",
+        "{\"field\":\"tenant\",\"op\":\"eq\",\"value\":\"t1\"}",
+    };
+    static const char *const kinds[] = {"sequence", "conjunction", "absence", "threshold"};
+    static const char *const types[] = {"filesystem_write", "filesystem_read"};
+    static const char *const parts[] = {"path", "metadata.k", "content.k", NULL};
+    json_t *set = json_array();
+    uint32_t seed = 99;
+    for (int i = 0; i < 40; i++) {
+        json_t *els = json_array();
+        const char *kind = kinds[i % 4];
+        int n_el = i % 4 == 3 ? 1 : 2;
+        for (int k = 0; k < n_el; k++) {
+            json_t *cs = json_array();
+            for (int c = 0; c < 1 + (i + k) % 2; c++) {
+                seed = seed * 1103515245u + 12345u;
+                json_array_append_new(cs, json_loads(conds[(seed >> 8) % 12], 0, NULL));
+            }
+            json_t *el = json_pack("{s:s, s:o}", "event_type", types[(i + k) % 2], "conditions",
+                                   cs);
+            if (i % 4 == 3) {
+                json_object_set_new(el, "min_occurrences", json_integer(2));
+            }
+            json_array_append_new(els, el);
+        }
+        char id[16];
+        snprintf(id, sizeof id, "p%d", i);
+        json_t *p = json_pack("{s:s, s:s, s:i, s:o, s:[{s:s, s:s}]}", "id", id, "kind", kind,
+                              "window_ms", 30 + i % 5 * 20, "elements", els, "actions", "kind",
+                              "alert", "message", "m");
+        if (parts[i % 4] != NULL) {
+            json_object_set_new(p, "partition_by", json_string(parts[i % 4]));
+        }
+        if (i % 7 == 5) {
+            json_object_set_new(p, "tenant", json_string("t1"));
+        }
+        if (i % 11 == 10) {
+            json_object_set_new(p, "enabled", json_false());
+        }
+        json_array_append_new(set, p);
+    }
+    struct s_log all = {0};
+    au_engine_t *e = s_engine_log(set, &all);
+    struct s_log one[40];
+    au_engine_t *alone[40];
+    memset(one, 0, sizeof one);
+    for (int i = 0; i < 40; i++) {
+        json_t *single = json_array();
+        json_array_append(single, json_array_get(set, (size_t)i));
+        alone[i] = s_engine_log(single, &one[i]);
+        json_decref(single);
+    }
+    static const char *const paths[] = {"/a/1", "/a/2", "/b/a", "/c"};
+    static const char *const vals[] = {"1", "2", "1.0", "x"};
+    for (int n = 0; n < 3000; n++) {
+        seed = seed * 1103515245u + 12345u;
+        struct au_tev t;
+        au_tev_init(&t, types[(seed >> 4) % 2], paths[(seed >> 8) % 4]);
+        au_tev_meta(&t, "k", vals[(seed >> 12) % 4]);
+        au_tev_content(&t, "k", vals[(seed >> 16) % 4]);
+        t.ev.priority = (seed >> 20) % 4;
+        t.ev.tenant = (char *)((seed >> 24) % 3 == 0 ? "t1" : "");
+        uint64_t now = MS(n * 3);
+        au_engine_on_event(e, &t.ev, now);
+        for (int i = 0; i < 40; i++) {
+            au_engine_on_event(alone[i], &t.ev, now);
+        }
+    }
+    au_engine_advance(e, MS(100000));
+    size_t total = 0;
+    for (int i = 0; i < 40; i++) {
+        au_engine_advance(alone[i], MS(100000));
+        char id[16];
+        snprintf(id, sizeof id, "p%d/", i);
+        size_t k = 0;
+        for (size_t j = 0; j < all.n; j++) {
+            if (strncmp(all.lines[j], id, strlen(id)) != 0) {
+                continue;
+            }
+            ck_assert_msg(k < one[i].n, "pattern %d: more alerts together than alone", i);
+            ck_assert_msg(strcmp(all.lines[j], one[i].lines[k]) == 0,
+                          "pattern %d, alert %zu: together %s, alone %s", i, k, all.lines[j],
+                          one[i].lines[k]);
+            k++;
+        }
+        ck_assert_msg(k == one[i].n, "pattern %d: %zu alerts together, %zu alone", i, k,
+                      one[i].n);
+        total += k;
+        au_engine_destroy(&alone[i]);
+        free(one[i].lines);
+    }
+    ck_assert_msg(total > 200, "too few alerts (%zu) for the comparison to mean much", total);
+    free(all.lines);
+    au_engine_destroy(&e);
+    json_decref(set);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -449,6 +592,7 @@ main(void)
         {"conditions", t_conditions},
         {"inherit_and_json", t_inherit_and_json},
         {"tenants", t_tenants},
+        {"shared_conditions", t_shared_conditions},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);

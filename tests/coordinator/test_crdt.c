@@ -127,6 +127,14 @@ s_random_lww(struct coord_lww *r, int ops)
     }
 }
 
+static void
+s_assert_value(const struct coord_lww *r, const char *want)
+{
+    json_t *v = coord_val_json(r->val);
+    ck_assert_str_eq(json_string_value(v), want);
+    json_decref(v);
+}
+
 START_TEST(t_lww_order_and_tiebreak)
 {
     struct coord_lww r;
@@ -141,12 +149,12 @@ START_TEST(t_lww_order_and_tiebreak)
     ck_assert(coord_lww_offer(&r, &c1, 1, e1, v1));
     /* Causally older: loses even with a higher node id. */
     ck_assert(!coord_lww_offer(&r, &c2, 9, e2, v2));
-    ck_assert_str_eq(json_string_value(r.value), "one");
+    s_assert_value(&r, "one");
     /* Concurrent with equal sums: the higher node id wins, then the higher event id. */
     coord_vclock_set(&c2, "b", 1);
     coord_vclock_set(&c2, "a", 1);
     ck_assert(coord_lww_offer(&r, &c2, 2, e2, v2));
-    ck_assert_str_eq(json_string_value(r.value), "two");
+    s_assert_value(&r, "two");
     ck_assert(!coord_lww_offer(&r, &c2, 2, e1, v1));
     json_t *j = coord_lww_to_json(&r);
     struct coord_lww back;
@@ -160,6 +168,33 @@ START_TEST(t_lww_order_and_tiebreak)
     coord_vclock_fini(&c2);
     coord_lww_fini(&r);
     coord_lww_fini(&back);
+}
+END_TEST
+
+/* An event's compact value reads back as the JSON object it stands for, a repeated content
+ * key keeping its last value, and compares on content like that object. */
+START_TEST(t_event_value_json)
+{
+    const char *keys[] = {"size", "v", "size"}, *vals[] = {"1", "x", "2"};
+    struct coord_val *v = coord_val_from_event("filesystem_write", 3, keys, vals, 7, 3, 11);
+    json_t *j = coord_val_json(v);
+    json_t *want = json_pack("{s:s, s:{s:s, s:s}, s:I, s:I, s:I}", "type", "filesystem_write",
+                             "content", "size", "2", "v", "x", "timestamp_ns", (json_int_t)7,
+                             "origin", (json_int_t)3, "seq", (json_int_t)11);
+    ck_assert(json_equal(j, want));
+    json_t *content = json_pack("{s:s, s:s}", "v", "x", "size", "2");
+    ck_assert(coord_val_content_equal(v, content));
+    json_object_set_new(content, "v", json_string("y"));
+    ck_assert(!coord_val_content_equal(v, content));
+    struct coord_val *w = coord_val_from_json(want);
+    json_object_set_new(content, "v", json_string("x"));
+    ck_assert(coord_val_content_equal(w, content));
+    coord_val_unref(&w);
+    coord_val_unref(&v);
+    ck_assert_ptr_null(v);
+    json_decref(content);
+    json_decref(want);
+    json_decref(j);
 }
 END_TEST
 
@@ -338,6 +373,7 @@ main(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("lww");
     tcase_add_test(tc, t_lww_order_and_tiebreak);
+    tcase_add_test(tc, t_event_value_json);
     tcase_add_test(tc, t_lww_merge_laws);
     suite_add_tcase(s, tc);
     tc = tcase_create("orset");

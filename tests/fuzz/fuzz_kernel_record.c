@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "../../services/forwarder/fwd_translate.h"
@@ -21,7 +22,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (off < size) {
         struct fwd_record r;
         size_t used = 0;
-        enum vx_drop_reason reason = VX_DROP_N;
+        const char *reason = NULL;
         int rc = fwd_record_parse(data + off, size - off, &r, &used, &reason);
         if (rc == -EAGAIN) {
             break;
@@ -34,7 +35,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             vx_event_t *e = NULL;
             if (fwd_record_translate(&r, a, &e, &reason) == 0) {
                 char err[256];
-                if (vx_event_validate(e, err, sizeof err, &reason) < 0) {
+                enum vx_drop_reason why;
+                if (vx_event_validate(e, err, sizeof err, &why) < 0) {
+                    fprintf(stderr, "translated event refused: %s\n", err);
                     abort(); /* a translated event must be one propagation accepts */
                 }
             }

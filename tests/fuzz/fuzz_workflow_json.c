@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz target: one workflow definition in JSON, as POST /v1/workflows and workflows_path give
  * it.
- * fuzz-sources: services/automation/au_workflow.c services/automation/au_expr.c
+ * fuzz-sources: services/automation/au_workflow.c services/automation/au_workflow_act.c
+ * fuzz-sources: services/automation/au_expr.c
  *
  * Bytes are parsed the way the REST layer parses a body (duplicate keys rejected) and handed to
  * au_workflow_parse. A rejection must leave no workflow and say why. An accepted workflow must

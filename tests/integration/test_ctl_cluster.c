@@ -153,6 +153,64 @@ START_TEST(t_status_transfer_errors)
 }
 END_TEST
 
+/* get: through a follower, a linearizable read is followed to the leader and shows the
+ * write; --consistency any answers from the follower itself; an unknown key and a bad mode
+ * are refused. */
+START_TEST(t_get_with_consistency)
+{
+    struct ch_cluster c;
+    ch_start(&c, 3, NULL);
+    int leader = ch_leader(&c, 10000, 0);
+    ck_assert_int_ge(leader, 0);
+    size_t L = (size_t)leader, F = (L + 1) % 3;
+    json_t *o = NULL;
+    ck_assert_int_eq(ch_req(&c, L, "POST", "/v1/events",
+                            "{\"type\":\"filesystem_write\",\"path\":\"/ctl/a b.txt\","
+                            "\"content\":{\"v\":\"7\"}}",
+                            &o),
+                     200);
+    long long rev = json_integer_value(json_object_get(o, "revision"));
+    json_decref(o);
+    /* The REST answer carries the revision as its ETag, for If-Match. */
+    struct ch_resp hr;
+    ch_call(&c, NULL, L, "GET", "/v1/state/ctl/a%20b.txt", NULL, NULL, 10000, &hr);
+    ck_assert_int_eq(hr.status, 200);
+    char etag[40];
+    snprintf(etag, sizeof etag, "\"%lld\"", rev);
+    ck_assert_str_eq(hr.etag, etag);
+    ch_resp_fini(&hr);
+    char url[64], want[128];
+    s_url(&c, F, url);
+    struct vt_run_result r;
+    s_run(&r, "--url", url, "get", "/ctl/a b.txt", NULL);
+    ck_assert_msg(s_exit_code(&r) == 0, "get failed: %s", r.err);
+    S_ASSERT_HAS(r.out, "key      /ctl/a b.txt");
+    snprintf(want, sizeof want, "revision %lld", rev);
+    S_ASSERT_HAS(r.out, want);
+    S_ASSERT_HAS(r.out, "\"v\":\"7\"");
+    vt_run_result_fini(&r);
+    /* The follower's own state, once it applied the write. */
+    bool seen = false;
+    for (int attempt = 0; attempt < 100 && !seen; attempt++) {
+        s_run(&r, "--url", url, "--consistency", "any", "--json", "get", "/ctl/a b.txt", NULL);
+        json_t *doc = s_exit_code(&r) == 0 ? json_loads(r.out, 0, NULL) : NULL;
+        seen = doc && json_integer_value(json_object_get(doc, "revision")) == rev;
+        json_decref(doc);
+        vt_run_result_fini(&r);
+    }
+    ck_assert_msg(seen, "the follower's any read never showed revision %lld", rev);
+    s_run(&r, "--url", url, "get", "/ctl/none", NULL);
+    ck_assert_int_eq(s_exit_code(&r), 1);
+    S_ASSERT_HAS(r.err, "unknown_key");
+    vt_run_result_fini(&r);
+    s_run(&r, "--url", url, "--consistency", "eventual", "get", "/ctl/none", NULL);
+    ck_assert_int_eq(s_exit_code(&r), 2);
+    S_ASSERT_HAS(r.err, "--consistency: expected linearizable, leader or any");
+    vt_run_result_fini(&r);
+    ch_stop_all(&c);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -160,6 +218,7 @@ main(void)
     TCase *tc = tcase_create("cluster");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, t_status_transfer_errors);
+    tcase_add_test(tc, t_get_with_consistency);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

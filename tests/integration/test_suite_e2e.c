@@ -115,7 +115,8 @@ s_succeeded_executions(const struct sh_suite *s, const char *workflow)
 static int
 s_nodes_with_key(const struct sh_suite *s, const char *key)
 {
-    char *path = zsys_sprintf("/v1/state?key=%s", key); /* no character here needs escaping */
+    /* Every node's own state (consistency=any); no character here needs escaping. */
+    char *path = zsys_sprintf("/v1/state?key=%s&consistency=any", key);
     int n = 0;
     for (int d = SH_COORD1; d <= SH_COORD3; d++) {
         json_t *o = NULL;

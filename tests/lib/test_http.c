@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Tests of vx_http over real loopback HTTP: built-ins, routing, limits, auth, JSON, metrics. */
+/* Tests of vx_http over real loopback HTTP: built-ins, routing, limits, the admin token, JSON,
+ * metrics, handler workers and the body budget (TLS: test_http_tls.c). */
 #include <arpa/inet.h>
 #include <check.h>
 #include <curl/curl.h>
@@ -15,10 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sys/stat.h>
 
 #include "vx_http.h"
-#include "vx_tls.h"
 #include "vx_metrics.h"
 #include "vx_test.h"
 
@@ -579,6 +578,7 @@ END_TEST
 
 static atomic_int s_in_flight;
 static atomic_int s_max_in_flight;
+static atomic_int s_gather_target; /* handlers wait until this many ran at once */
 
 static uint64_t
 s_now_ms(void)
@@ -588,8 +588,8 @@ s_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Holds each request until all clients are inside a handler at once (or 5 s pass), which
- * shows that handlers run concurrently, one thread per connection. */
+/* Holds each request until s_gather_target handlers are inside at once (or 5 s pass), which
+ * shows how many handlers run concurrently. */
 static void
 h_gather(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
@@ -600,7 +600,8 @@ h_gather(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     while (now > max && !atomic_compare_exchange_weak(&s_max_in_flight, &max, now)) {
     }
     uint64_t deadline = s_now_ms() + 5000;
-    while (atomic_load(&s_max_in_flight) < N_CLIENTS && s_now_ms() < deadline) {
+    while (atomic_load(&s_max_in_flight) < atomic_load(&s_gather_target) &&
+           s_now_ms() < deadline) {
         usleep(1000);
     }
     atomic_fetch_sub(&s_in_flight, 1);
@@ -625,11 +626,16 @@ s_client(void *arg)
     return NULL;
 }
 
+/* Handlers run on a bounded pool of workers: with as many workers as clients every handler
+ * runs at once; with 4, never more than 4 run at once and every request is still answered. */
 START_TEST(t_concurrent_clients)
 {
     curl_global_init(CURL_GLOBAL_ALL); /* before threads: curl's lazy init is not thread-safe */
     struct server s;
-    struct vx_http_opts opts = {.bind = "127.0.0.1", .conn_limit = 2 * N_CLIENTS};
+    unsigned workers = _i == 0 ? N_CLIENTS : 4;
+    atomic_store(&s_gather_target, (int)workers);
+    struct vx_http_opts opts = {.bind = "127.0.0.1", .conn_limit = 2 * N_CLIENTS,
+                                .workers = workers};
     s.metrics = vx_metrics_new();
     s.http = vx_http_new(&opts, s.metrics, NULL);
     ck_assert_int_eq(vx_http_route(s.http, "GET", "/v1/gather", h_gather, NULL), 0);
@@ -646,13 +652,104 @@ START_TEST(t_concurrent_clients)
         ok += clients[i].status == 200;
     }
     ck_assert_int_eq(ok, N_CLIENTS);
-    ck_assert_int_eq(atomic_load(&s_max_in_flight), N_CLIENTS);
+    ck_assert_int_eq(atomic_load(&s_max_in_flight), (int)workers);
     vx_counter_t *c = vx_metrics_counter(s.metrics, "vexfs_http_requests_total", "",
                                          "route", "/v1/gather", "method", "GET", "code", "200",
                                          NULL);
     ck_assert_uint_eq(vx_counter_value(c), N_CLIENTS);
     s_server_stop(&s);
     curl_global_cleanup();
+}
+END_TEST
+
+/* A raw connection that sends a POST's headers and the first part of its body. */
+static int
+s_partial_post(uint16_t port, size_t declared, size_t sent)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    char head[256];
+    int n = snprintf(head, sizeof head,
+                     "POST /v1/echo HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN "\r\n"
+                     "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                     declared);
+    ck_assert_int_eq(send(fd, head, (size_t)n, MSG_NOSIGNAL), n);
+    char *body = malloc(declared);
+    memset(body, ' ', declared);
+    body[0] = '{';
+    body[declared - 1] = '}';
+    ck_assert_int_eq(send(fd, body, sent, MSG_NOSIGNAL), (ssize_t)sent);
+    free(body);
+    return fd;
+}
+
+/* Sends the rest of the body and returns the status line's code. */
+static int
+s_finish_post(int fd, size_t declared, size_t sent)
+{
+    char *body = malloc(declared);
+    memset(body, ' ', declared);
+    body[declared - 1] = '}';
+    ck_assert_int_eq(send(fd, body + sent, declared - sent, MSG_NOSIGNAL),
+                     (ssize_t)(declared - sent));
+    free(body);
+    char reply[2048];
+    size_t got = 0;
+    while (got < sizeof reply - 1 && !memmem(reply, got, "\r\n\r\n", 4)) {
+        ssize_t r = recv(fd, reply + got, sizeof reply - 1 - got, 0);
+        if (r <= 0) {
+            break;
+        }
+        got += (size_t)r;
+    }
+    reply[got] = '\0';
+    close(fd);
+    int code = 0;
+    sscanf(reply, "HTTP/1.1 %d", &code);
+    return code;
+}
+
+struct held_bytes {
+    vx_metrics_t *m;
+    double want;
+};
+
+static bool
+cb_held(void *arg)
+{
+    struct held_bytes *hb = arg;
+    return vx_gauge_value(vx_metrics_gauge(hb->m, "vexfs_http_body_bytes", "", NULL)) >=
+           hb->want;
+}
+
+/* However many connections there are, the bodies held at once stay within the budget: a body
+ * that would pass it gets 503 busy, and the memory comes back when requests end. */
+START_TEST(t_body_memory)
+{
+    struct vx_http_opts opts = {.bind = "127.0.0.1", .token = TOKEN, .body_limit = 2048,
+                                .body_memory = 5000};
+    vx_metrics_t *m = vx_metrics_new();
+    vx_http_t *h = vx_http_new(&opts, m, NULL);
+    ck_assert_int_eq(vx_http_route(h, "POST", "/v1/echo", h_echo, NULL), 0);
+    ck_assert_int_eq(vx_http_start(h), 0);
+    uint16_t port = vx_http_port(h);
+    int a = s_partial_post(port, 2000, 1500);
+    int b = s_partial_post(port, 2000, 1500);
+    struct held_bytes hb = {m, 2 * 2049};
+    ck_assert_msg(vt_wait_until(cb_held, &hb, 10000), "two bodies are not held");
+    int c = s_partial_post(port, 2000, 1500);
+    ck_assert_int_eq(s_finish_post(c, 2000, 1500), 503);
+    ck_assert_int_eq(s_finish_post(a, 2000, 1500), 200);
+    ck_assert_int_eq(s_finish_post(b, 2000, 1500), 200);
+    ck_assert_uint_eq(vx_counter_value(vx_metrics_counter(
+                          m, "vexfs_http_body_memory_refused_total", "", NULL)),
+                      1);
+    vx_http_destroy(&h); /* every request ended: the gauge is back to zero */
+    ck_assert_double_eq(vx_gauge_value(vx_metrics_gauge(m, "vexfs_http_body_bytes", "", NULL)),
+                        0);
+    vx_metrics_destroy(&m);
 }
 END_TEST
 
@@ -664,6 +761,9 @@ START_TEST(t_setup_errors)
     ck_assert_str_eq(err, "bind is not an IPv4 address");
     struct vx_http_opts empty_token = {.bind = "127.0.0.1", .token = ""};
     ck_assert_ptr_null(vx_http_new(&empty_token, NULL, &err));
+    struct vx_http_opts per_ip = {.bind = "127.0.0.1", .conn_limit = 10, .conn_limit_per_ip = 11};
+    ck_assert_ptr_null(vx_http_new(&per_ip, NULL, &err));
+    ck_assert_str_eq(err, "the per-address connection limit exceeds the connection limit");
     ck_assert_ptr_null(vx_http_new(NULL, NULL, &err));
 
     /* Bad patterns and methods. */
@@ -698,210 +798,6 @@ START_TEST(t_setup_errors)
 }
 END_TEST
 
-/* ---- TLS -------------------------------------------------------------------------------- */
-
-/* A CA, a server certificate for 127.0.0.1, a client certificate "alice", and a second CA
- * that issued nothing the server trusts. */
-static char *
-s_pki(void)
-{
-    char *dir = vt_tmpdir();
-    char err[512];
-    const char *hosts[] = {"127.0.0.1", "localhost"};
-    ck_assert_msg(vx_tls_make_ca(dir, "ca", err, sizeof err) == 0, "%s", err);
-    ck_assert_msg(vx_tls_make_cert(dir, "server", "ca", hosts, 2, true, err, sizeof err) == 0,
-                  "%s", err);
-    ck_assert_msg(vx_tls_make_cert(dir, "alice", "ca", NULL, 0, false, err, sizeof err) == 0,
-                  "%s", err);
-    ck_assert_msg(vx_tls_make_ca(dir, "other", err, sizeof err) == 0, "%s", err);
-    ck_assert_msg(vx_tls_make_cert(dir, "mallory", "other", NULL, 0, false, err, sizeof err) ==
-                      0,
-                  "%s", err);
-    return dir;
-}
-
-static char *
-s_pem(const char *dir, const char *file, bool secret)
-{
-    char path[700], err[800];
-    snprintf(path, sizeof path, "%s/%s", dir, file);
-    char *pem = vx_tls_read_pem(path, secret, NULL, err, sizeof err);
-    ck_assert_msg(pem != NULL, "%s", err);
-    return pem;
-}
-
-static void
-h_whoami(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
-{
-    (void)arg;
-    const char *cn = vx_http_req_client_cn(req);
-    resp->json = json_pack("{s:s?}", "client", cn);
-}
-
-static void
-s_tls_start(struct server *s, const char *dir, bool client_auth)
-{
-    char *cert = s_pem(dir, "server.crt", false);
-    char *key = s_pem(dir, "server.key", true);
-    char *ca = s_pem(dir, "ca.crt", false);
-    struct vx_http_opts opts = {
-        .service = "vexfs-test",
-        .bind = "127.0.0.1",
-        .tls_cert = cert,
-        .tls_key = key,
-        .tls_client_ca = client_auth ? ca : NULL,
-    };
-    const char *err = NULL;
-    s->metrics = vx_metrics_new();
-    s->http = vx_http_new(&opts, s->metrics, &err);
-    ck_assert_msg(s->http != NULL, "%s", err);
-    free(cert);
-    free(key);
-    free(ca);
-    ck_assert_int_eq(vx_http_route(s->http, "GET", "/v1/whoami", h_whoami, NULL), 0);
-    ck_assert_int_eq(vx_http_start(s->http), 0);
-    s->port = vx_http_port(s->http);
-}
-
-static size_t
-cb_tls_sink(char *p, size_t sz, size_t n, void *arg)
-{
-    struct vt_http_result *r = arg;
-    size_t len = sz * n;
-    r->body = realloc(r->body, r->len + len + 1);
-    memcpy(r->body + r->len, p, len);
-    r->len += len;
-    r->body[r->len] = '\0';
-    return len;
-}
-
-/* One GET with the given scheme, CA and client certificate (NULL: none). Returns curl's code
- * and fills status and body. */
-static CURLcode
-s_get(const char *scheme, uint16_t port, const char *path, const char *dir, const char *ca,
-      const char *client, long *status, struct vt_http_result *body)
-{
-    char url[256], cafile[700], cert[700], key[700];
-    snprintf(url, sizeof url, "%s://127.0.0.1:%u%s", scheme, (unsigned)port, path);
-    CURL *c = curl_easy_init();
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, cb_tls_sink);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
-    if (ca) {
-        snprintf(cafile, sizeof cafile, "%s/%s.crt", dir, ca);
-        curl_easy_setopt(c, CURLOPT_CAINFO, cafile);
-    }
-    if (client) {
-        snprintf(cert, sizeof cert, "%s/%s.crt", dir, client);
-        snprintf(key, sizeof key, "%s/%s.key", dir, client);
-        curl_easy_setopt(c, CURLOPT_SSLCERT, cert);
-        curl_easy_setopt(c, CURLOPT_SSLKEY, key);
-    }
-    CURLcode rc = curl_easy_perform(c);
-    *status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-    curl_easy_cleanup(c);
-    return rc;
-}
-
-START_TEST(t_tls)
-{
-    char *dir = s_pki();
-    struct server s;
-    s_tls_start(&s, dir, false);
-    long status;
-    struct vt_http_result r = {0};
-    ck_assert_int_eq(s_get("https", s.port, "/health", dir, "ca", NULL, &status, &r), CURLE_OK);
-    ck_assert_int_eq(status, 200);
-    ck_assert_ptr_nonnull(strstr(r.body, "vexfs-test"));
-    vt_http_result_fini(&r);
-    /* Plain HTTP gets no answer, and a client trusting another authority refuses the server. */
-    ck_assert_int_ne(s_get("http", s.port, "/health", dir, NULL, NULL, &status, &r), CURLE_OK);
-    vt_http_result_fini(&r);
-    CURLcode wrong = s_get("https", s.port, "/health", dir, "other", NULL, &status, &r);
-    ck_assert_msg(wrong == CURLE_PEER_FAILED_VERIFICATION || wrong == CURLE_SSL_CACERT,
-                  "a server of another authority was accepted: %s", curl_easy_strerror(wrong));
-    vt_http_result_fini(&r);
-    /* Without mutual TLS every route answers without a client certificate. */
-    ck_assert_int_eq(s_get("https", s.port, "/v1/whoami", dir, "ca", NULL, &status, &r), CURLE_OK);
-    ck_assert_int_eq(status, 200);
-    vt_http_result_fini(&r);
-    vx_http_destroy(&s.http);
-    vx_metrics_destroy(&s.metrics);
-    free(dir);
-}
-END_TEST
-
-START_TEST(t_mutual_tls)
-{
-    char *dir = s_pki();
-    struct server s;
-    s_tls_start(&s, dir, true);
-    long status;
-    struct vt_http_result r = {0};
-    /* Probes need no certificate. */
-    ck_assert_int_eq(s_get("https", s.port, "/health", dir, "ca", NULL, &status, &r), CURLE_OK);
-    ck_assert_int_eq(status, 200);
-    vt_http_result_fini(&r);
-    ck_assert_int_eq(s_get("https", s.port, "/ready", dir, "ca", NULL, &status, &r), CURLE_OK);
-    ck_assert_int_eq(status, 200);
-    vt_http_result_fini(&r);
-    /* Everything else does: none, or one of another authority, is refused. */
-    ck_assert_int_eq(s_get("https", s.port, "/v1/whoami", dir, "ca", NULL, &status, &r), CURLE_OK);
-    ck_assert_int_eq(status, 401);
-    ck_assert_ptr_nonnull(strstr(r.body, "client_certificate_required"));
-    vt_http_result_fini(&r);
-    ck_assert_int_eq(s_get("https", s.port, "/metrics", dir, "ca", "mallory", &status, &r),
-                     CURLE_OK);
-    ck_assert_int_eq(status, 401);
-    vt_http_result_fini(&r);
-    ck_assert_int_eq(s_get("https", s.port, "/v1/whoami", dir, "ca", "alice", &status, &r),
-                     CURLE_OK);
-    ck_assert_int_eq(status, 200);
-    ck_assert_msg(strstr(r.body, "\"client\":\"alice\""), "got: %s", r.body);
-    vt_http_result_fini(&r);
-    vx_http_destroy(&s.http);
-    vx_metrics_destroy(&s.metrics);
-    free(dir);
-}
-END_TEST
-
-START_TEST(t_tls_files)
-{
-    char *dir = s_pki();
-    char path[700], err[800];
-    char *cert = s_pem(dir, "server.crt", false);
-    char *key = s_pem(dir, "server.key", true);
-    char *other = s_pem(dir, "alice.key", true);
-    ck_assert_int_eq(vx_tls_check_pair(cert, key, err, sizeof err), 0);
-    ck_assert_int_eq(vx_tls_check_pair(cert, other, err, sizeof err), -EINVAL);
-    char *ca = s_pem(dir, "ca.crt", false);
-    ck_assert_int_eq(vx_tls_verify(cert, ca, "127.0.0.1", err, sizeof err), 0);
-    ck_assert_int_eq(vx_tls_verify(cert, ca, "example.org", err, sizeof err), -EINVAL);
-    char *oca = s_pem(dir, "other.crt", false);
-    ck_assert_int_eq(vx_tls_verify(cert, oca, "127.0.0.1", err, sizeof err), -EINVAL);
-    /* A private key readable by others is refused; so is a file that is not PEM. */
-    snprintf(path, sizeof path, "%s/server.key", dir);
-    ck_assert_int_eq(chmod(path, 0644), 0);
-    ck_assert_ptr_null(vx_tls_read_pem(path, true, NULL, err, sizeof err));
-    ck_assert_msg(strstr(err, "owner only"), "got: %s", err);
-    snprintf(path, sizeof path, "%s/junk.crt", dir);
-    ck_assert_int_eq(vt_write_file(path, "hello"), 0);
-    ck_assert_ptr_null(vx_tls_read_pem(path, false, NULL, err, sizeof err));
-    ck_assert_msg(strstr(err, "not PEM"), "got: %s", err);
-    /* Never overwritten. */
-    ck_assert_int_eq(vx_tls_make_ca(dir, "ca", err, sizeof err), -EEXIST);
-    free(cert);
-    free(key);
-    free(other);
-    free(ca);
-    free(oca);
-    free(dir);
-}
-END_TEST
-
 static Suite *
 s_suite(void)
 {
@@ -926,15 +822,17 @@ s_suite(void)
         {"forbidden_without_token", t_forbidden_without_token},
         {"post_json", t_post_json},
         {"concurrent_clients", t_concurrent_clients},
+        {"body_memory", t_body_memory},
         {"setup_errors", t_setup_errors},
-        {"tls", t_tls},
-        {"mutual_tls", t_mutual_tls},
-        {"tls_files", t_tls_files},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);
         tcase_set_timeout(tc, 30);
-        tcase_add_test(tc, cases[i].test);
+        if (cases[i].test == t_concurrent_clients) {
+            tcase_add_loop_test(tc, cases[i].test, 0, 2);
+        } else {
+            tcase_add_test(tc, cases[i].test);
+        }
         suite_add_tcase(s, tc);
     }
     return s;

@@ -80,6 +80,33 @@ START_TEST(t_histogram)
 }
 END_TEST
 
+/* Values counted by the caller into buckets and added at once read as if observed one by one. */
+START_TEST(t_histogram_add)
+{
+    vx_metrics_t *m = vx_metrics_new();
+    static const double bounds[] = {0.25, 1.0, 4.0};
+    vx_histogram_t *one = vx_metrics_histogram(m, "t_one_seconds", "One.", bounds, 3, NULL);
+    vx_histogram_t *many = vx_metrics_histogram(m, "t_many_seconds", "Many.", bounds, 3, NULL);
+    static const double vals[] = {0.25, 0.5, 3.0, 100.0, 0.1, NAN};
+    uint64_t counts[4] = {0};
+    double sum = 0;
+    for (size_t i = 0; i < 5; i++) {
+        vx_histogram_observe(one, vals[i]);
+        counts[vx_histogram_bucket(many, vals[i])]++;
+        sum += vals[i];
+    }
+    ck_assert_uint_eq(vx_histogram_bucket(many, vals[5]), 3); /* NaN: +Inf */
+    ck_assert_uint_eq(vx_histogram_bucket(many, 0.25), 0);    /* on a bound: that bucket */
+    vx_histogram_add(many, counts, sum);
+    ck_assert_uint_eq(vx_histogram_count(many), vx_histogram_count(one));
+    ck_assert_double_eq(vx_histogram_sum(many), vx_histogram_sum(one));
+    for (double q = 0.1; q < 1.0; q += 0.2) {
+        ck_assert_double_eq(vx_histogram_quantile(many, q), vx_histogram_quantile(one, q));
+    }
+    vx_metrics_destroy(&m);
+}
+END_TEST
+
 START_TEST(t_labels)
 {
     vx_metrics_t *m = vx_metrics_new();
@@ -366,7 +393,7 @@ s_suite(void)
         {"counter", t_counter},     {"gauge", t_gauge},           {"histogram", t_histogram},
         {"labels", t_labels},       {"quantile", t_quantile},     {"invalid", t_invalid},
         {"exposition", t_exposition}, {"escaping", t_escaping},   {"concurrent", t_concurrent},
-        {"promtool", t_promtool},
+        {"promtool", t_promtool},   {"histogram_add", t_histogram_add},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);

@@ -164,7 +164,7 @@ s_secure_socks(const char *dir, const char *curve, const char *identity)
 {
     char err[512];
     struct vx_transport_config tc = {1000, 0, 1 << 20};
-    struct vx_security_config sc = {curve, dir, identity, "off", "", false};
+    struct vx_security_config sc = {curve, dir, identity, "off", "", false, "", "", "", false};
     vx_socks_t *s = vx_socks_new(&tc, &sc, "test", NULL, err, sizeof err);
     ck_assert_msg(s != NULL, "%s", err);
     return s;
@@ -305,6 +305,8 @@ START_TEST(t_security_section)
     ck_assert_msg(vx_config_check_table(&vx_cfg_security_section, err, sizeof err) == 0, "%s",
                   err);
     static const struct vx_cfg_section *const secs[] = {&vx_cfg_security_section};
+    /* The test process's own material is in the environment: look at the defaults. */
+    unsetenv("VEXFS_SECURITY_KEYS_DIR");
     setenv("VEXFS_SECURITY_CURVE", "maybe", 1);
     vx_config_t *c = NULL;
     ck_assert_int_eq(vx_config_load(&c, NULL, secs, 1, err, sizeof err), -EINVAL);

@@ -5,8 +5,11 @@
  * Before main, each test program makes a folder with a CURVE key set (vexfsctl keys init's
  * layout: server, one identity per program of the suite plus "test", all authorized) and a
  * TLS set (vexfsctl certs init's: an authority, a server certificate for 127.0.0.1, localhost
- * and ::1, client certificates "test" and "ctl"), and points VEXFS_SECURITY_KEYS_DIR and
- * VEXFS_SECURITY_TLS_DIR at it. Daemons and tools the test starts inherit the environment. */
+ * and ::1, client certificates "test" and "ctl"), a credentials file making those two
+ * certificates admins, an audit signing key (keys/audit.key) and an audit folder, and points
+ * VEXFS_SECURITY_KEYS_DIR, VEXFS_SECURITY_TLS_DIR, VEXFS_SECURITY_CREDENTIALS_FILE and
+ * VEXFS_SECURITY_AUDIT_DIR at them. Daemons and tools the test starts inherit the
+ * environment. */
 #include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -15,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vx_audit.h"
 #include "vx_keys.h"
 #include "vx_sock.h"
 #include "vx_tls.h"
@@ -85,8 +89,25 @@ s_make(void)
         vx_tls_make_cert(s_tls, "ctl", "ca", NULL, 0, false, err, sizeof err) < 0) {
         s_die("TLS certificates", err);
     }
+    /* REST credentials: the test's and vexfsctl's client certificates are admins of every
+     * tenant; the audit log's signing key and folder. */
+    char creds[400], audit[400];
+    snprintf(creds, sizeof creds, "%s/credentials.yaml", s_root);
+    snprintf(audit, sizeof audit, "%s/audit", s_root);
+    if (vt_write_file(creds, "credentials:\n"
+                             "  - {name: test, role: admin, tenants: [\"*\"], certificate_cn: test}\n"
+                             "  - {name: ctl, role: admin, tenants: [\"*\"], certificate_cn: ctl}\n") <
+            0 ||
+        mkdir(audit, 0700) < 0) {
+        s_die(creds, strerror(errno));
+    }
+    if (vx_audit_keygen(s_keys, "audit", err, sizeof err) < 0) {
+        s_die("audit key", err);
+    }
     setenv("VEXFS_SECURITY_KEYS_DIR", s_keys, 1);
     setenv("VEXFS_SECURITY_TLS_DIR", s_tls, 1);
+    setenv("VEXFS_SECURITY_CREDENTIALS_FILE", creds, 1);
+    setenv("VEXFS_SECURITY_AUDIT_DIR", audit, 1);
 }
 
 static int
@@ -139,7 +160,8 @@ vt_sock(int type, const char *endpoint, bool bind)
     if (!socks || owner != getpid()) {
         char err[512];
         struct vx_transport_config tc = {1000, 0, 64 * 1024 * 1024 + 4096};
-        struct vx_security_config sc = {"required", s_keys, "test", "required", s_tls, false};
+        struct vx_security_config sc = {"required", s_keys, "test", "required", s_tls, false,
+                                        "",         "",     "",     false};
         socks = vx_socks_new(&tc, &sc, "test", NULL, err, sizeof err);
         owner = getpid();
         if (!socks) {

@@ -74,9 +74,11 @@ int vt_run(char *const argv[], char *const env[], const char *stdin_text, int ti
 void vt_run_result_fini(struct vt_run_result *r);
 
 /* The test process's security material (tests/support/vt_secure.c), made before main: a CURVE
- * key folder (security.keys_dir layout, identities of every program plus "test") and a TLS
- * folder (security.tls_dir layout, client certificates "test" and "ctl"). The environment
- * points VEXFS_SECURITY_KEYS_DIR and VEXFS_SECURITY_TLS_DIR at them, so every daemon a test
+ * key folder (security.keys_dir layout, identities of every program plus "test", and the audit
+ * key audit.key), a TLS folder (security.tls_dir layout, client certificates "test" and "ctl"),
+ * a credentials file in which both certificates are admins of every tenant, and an audit
+ * folder. The environment points VEXFS_SECURITY_KEYS_DIR, VEXFS_SECURITY_TLS_DIR,
+ * VEXFS_SECURITY_CREDENTIALS_FILE and VEXFS_SECURITY_AUDIT_DIR at them, so every daemon a test
  * starts is secured as in production. */
 const char *vt_keys_dir(void);
 const char *vt_tls_dir(void);
