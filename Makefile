@@ -57,8 +57,10 @@ HARNESS_O := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out tests/integration/test
 BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCH_BINS:= $(BENCH_SRC:%.c=$(BUILD)/%)
 
-.PHONY: all check test sanitize fuzz bench lint run clean deps kmod
-all: $(BINS) $(TEST_BINS) $(BENCH_BINS)
+include mk/client.mk
+
+.PHONY: all check test sanitize fuzz bench lint run clean deps kmod install uninstall
+all: $(BINS) $(TEST_BINS) $(BENCH_BINS) $(CLIENT_ALL)
 
 $(GEN_C) $(GEN_H): $(PROTO)
 	@mkdir -p $(BUILD)/gen

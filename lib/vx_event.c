@@ -952,3 +952,10 @@ vx_event_to_json_flags(const vx_event_t *e, unsigned flags)
     }
     return o;
 }
+
+const char *
+vx_json_error_text(const json_error_t *e)
+{
+    return strstr(e->text, "JSON_ALLOW_NUL") ? "a NUL character (\\u0000) is not allowed in strings"
+                                             : e->text;
+}

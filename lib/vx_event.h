@@ -76,6 +76,10 @@ int vx_event_from_json(json_t *obj, vx_arena_t *arena, vx_event_t **out, char *e
 json_t *vx_event_to_json(const vx_event_t *e);
 json_t *vx_event_to_json_flags(const vx_event_t *e, unsigned flags);
 
+/* The reason of a JSON parse error as a user should read it: our rule, not the name of the
+ * JSON library's option that would lift it (a NUL character in a string). Borrowed from e. */
+const char *vx_json_error_text(const json_error_t *e);
+
 /* Whether p[0..len) is an absolute canonical path: "/" alone, or "/" followed by segments that
  * are neither empty, "." nor "..", with no trailing '/'. */
 bool vx_path_canonical(const char *p, size_t len);

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "vx_clock.h"
+#include "vx_event.h"
 #include "vx_http_priv.h"
 #include "vx_mem.h"
 
@@ -399,12 +400,9 @@ s_req_finish(struct vx_http_req *req)
         json_error_t e;
         req->json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &e);
         if (!req->json) {
-            /* Say what our rule is, not which option of the JSON library would lift it. */
-            const char *why = strstr(e.text, "JSON_ALLOW_NUL")
-                                  ? "a NUL character (\\u0000) is not allowed in strings"
-                                  : e.text;
             vx_http_error(resp, MHD_HTTP_BAD_REQUEST, "invalid_json",
-                          "invalid JSON at line %d, column %d: %s", e.line, e.column, why);
+                          "invalid JSON at line %d, column %d: %s", e.line, e.column,
+                          vx_json_error_text(&e));
             return s_send(req, resp);
         }
     }

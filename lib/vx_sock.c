@@ -166,6 +166,17 @@ vx_socks_curve(const vx_socks_t *s)
     return s->curve;
 }
 
+void
+vx_socks_set_client_keys(vx_socks_t *s, const struct vx_keypair *client,
+                         const char *server_public_txt)
+{
+    pthread_mutex_lock(&s->mu);
+    s->client = *client;
+    snprintf(s->server_pub, sizeof s->server_pub, "%s", server_public_txt);
+    s->have_client = true;
+    pthread_mutex_unlock(&s->mu);
+}
+
 static bool
 s_receives(int type)
 {

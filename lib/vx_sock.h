@@ -94,6 +94,14 @@ void vx_socks_destroy(vx_socks_t **s);
 /* Whether the factory's sockets use CURVE. */
 bool vx_socks_curve(const vx_socks_t *s);
 
+/* Gives the factory the key pair its connecting sockets present and the server public key they
+ * accept, instead of <keys_dir>/<identity>.key and <keys_dir>/server.pub: for a program
+ * configured with explicit key files (the client library). Call before the first connecting
+ * socket opens; both are copied. */
+struct vx_keypair;
+void vx_socks_set_client_keys(vx_socks_t *s, const struct vx_keypair *client,
+                              const char *server_public_txt);
+
 /* Opens, configures and binds or connects one socket. bound (may be NULL) receives the
  * endpoint actually bound or connected (a wildcard port resolved). Returns the socket (caller
  * owns; zsock_destroy) or NULL with a message naming the endpoint in err. */

@@ -45,7 +45,7 @@ SAN=(-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-fram
 read -r -a PKG_CFLAGS <<<"$(pkg-config --cflags $PKGS)"
 # shellcheck disable=SC2086
 read -r -a PKG_LIBS <<<"$(pkg-config --libs $PKGS)"
-CFLAGS=(-std=gnu11 -g -O1 -D_GNU_SOURCE -pthread -Wall -Wextra -Ilib -Ibuild/gen "${PKG_CFLAGS[@]}")
+CFLAGS=(-std=gnu11 -g -O1 -D_GNU_SOURCE -pthread -Wall -Wextra -Ilib -Iclient -Iinclude -Ibuild/gen "${PKG_CFLAGS[@]}")
 
 mkdir -p "$OUT/obj"
 
@@ -54,7 +54,7 @@ mkdir -p "$OUT/obj"
 s_compile() {
     local src=$1 obj=$2
     shift 2
-    if [ -f "$obj" ] && [ -z "$(find "$src" lib/*.h "$(dirname "$src")"/*.h "$GEN_H" -newer "$obj" 2>/dev/null | head -1)" ]; then
+    if [ -f "$obj" ] && [ -z "$(find "$src" lib/*.h client/*.h "$(dirname "$src")"/*.h "$GEN_H" -newer "$obj" 2>/dev/null | head -1)" ]; then
         return 0
     fi
     echo "  CC      $src (fuzz)"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Static analysis of lib/ and services/: cppcheck, then clang-tidy with the checks in
-# .clang-tidy; then checkpatch.pl --strict on kmod/ when it is at hand (scripts/checkpatch.sh).
-# Any finding fails (exit 1).
+# Static analysis of lib/, services/ and client/ (libvexfs): cppcheck, then clang-tidy with the
+# checks in .clang-tidy; then checkpatch.pl --strict on kmod/ when it is at hand
+# (scripts/checkpatch.sh). Any finding fails (exit 1).
 #
 #   scripts/lint.sh BUILD_DIR      BUILD_DIR holds gen/ (make lint generates it first)
 #
@@ -29,7 +29,7 @@ for tool in cppcheck clang-tidy; do
 done
 
 VERSION=$(cat VERSION 2>/dev/null || echo 0.0.0)
-mapfile -t SRC < <(find lib services -name '*.c' | sort)
+mapfile -t SRC < <(find lib services client -name '*.c' | sort)
 
 failed=0
 start=$(date +%s)
@@ -52,12 +52,12 @@ done
 #                         friends, declared __attribute__((sentinel))). glibc's NULL is
 #                         ((void *)0), which C11 7.16.1.1 lets va_arg read as a char *;
 #                         cppcheck warns for platforms where NULL is a plain 0.
-echo "  CPPCHECK lib/ services/"
+echo "  CPPCHECK lib/ services/ client/"
 if ! cppcheck --quiet --enable=warning,performance,portability --error-exitcode=1 \
     --inline-suppr --std=c11 --suppress=missingIncludeSystem --suppress=varFuncNullUB \
     --template='{file}:{line}:{column}: {severity}: {message} [{id}]' \
-    -I lib -I "$GEN" -D_GNU_SOURCE -DVX_VERSION="\"$VERSION\"" "${PBC_DEFS[@]}" \
-    lib services; then
+    -I lib -I include -I "$GEN" -D_GNU_SOURCE -DVX_VERSION="\"$VERSION\"" "${PBC_DEFS[@]}" \
+    lib services client; then
     failed=1
 fi
 cppcheck_s=$(($(date +%s) - start))
@@ -66,7 +66,7 @@ cppcheck_s=$(($(date +%s) - start))
 PKGS=$(sed -n 's/^PKGS[[:space:]]*:=[[:space:]]*//p' mk/flags.mk)
 # shellcheck disable=SC2086 # PKGS is a list of package names
 read -r -a PKG_CFLAGS <<<"$(pkg-config --cflags $PKGS)"
-TIDY_FLAGS=(-std=gnu11 -D_GNU_SOURCE "-DVX_VERSION=\"$VERSION\"" -Ilib "-I$GEN" "${PKG_CFLAGS[@]}")
+TIDY_FLAGS=(-std=gnu11 -D_GNU_SOURCE "-DVX_VERSION=\"$VERSION\"" -Ilib -Iinclude "-I$GEN" "${PKG_CFLAGS[@]}")
 
 # One clang-tidy per file, two at a time; a file's findings print together once it is done.
 # The "N warnings generated" lines count diagnostics in system headers that .clang-tidy

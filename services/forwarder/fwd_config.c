@@ -2,7 +2,7 @@
 /* The event_forwarder section: every key vexfs-forwarder reads, with bounds and help. */
 #include "fwd_config.h"
 
-#include "fwd_link.h"
+#include "vx_link.h"
 
 static const struct vx_cfg_key s_keys[] = {
     {"device", VX_CFG_STRING, "/dev/vexfs_events", 0, 4096, false,
@@ -13,7 +13,7 @@ static const struct vx_cfg_key s_keys[] = {
      "propagation's ZeroMQ PULL endpoint (connected; reconnects by itself); used when "
      "ack_endpoint is empty",
      VX_CFG_AT(struct fwd_config, link.ingest_endpoint)},
-    FWD_LINK_CFG_KEYS(struct fwd_config, link),
+    VX_LINK_CFG_KEYS(struct fwd_config, link),
     {"batch_max_events", VX_CFG_INT, "100", 1, 10000, false, "events per batch",
      VX_CFG_AT(struct fwd_config, batch_max_events)},
     {"batch_max_delay_ms", VX_CFG_INT, "5", 0, 60000, false,

@@ -3,7 +3,7 @@
 #ifndef FWD_CONFIG_H
 #define FWD_CONFIG_H
 
-#include "fwd_link.h"
+#include "vx_link.h"
 #include "vx_config.h"
 
 #define FWD_SECTION "event_forwarder"
@@ -11,7 +11,7 @@
 /* Every key of the section (strings borrowed from the vx_config_t bound from). */
 struct fwd_config {
     const char *device;
-    struct fwd_link_config link;
+    struct vx_link_config link;
     int32_t batch_max_events;
     int32_t batch_max_delay_ms;
     const char *producer_id;

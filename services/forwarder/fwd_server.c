@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "fwd_config.h"
-#include "fwd_link.h"
+#include "vx_link.h"
 #include "fwd_translate.h"
 #include "vx_arena.h"
 #include "vx_clock.h"
@@ -45,7 +45,7 @@ struct fwd_server {
     size_t n;
     uint64_t open_ns;
     /* delivery */
-    fwd_link_t *link;
+    vx_link_t *link;
     char sender[300];
     uint64_t event_seq;
     bool paused; /* input not read: the link's buffer is full */
@@ -189,7 +189,7 @@ s_close_batch(fwd_server_t *s, uint64_t now)
         return;
     }
     /* The loop stops reading before the buffer is full, so there is always room here. */
-    fwd_link_put(s->link, s->events, s->n, s->sender);
+    vx_link_put(s->link, s->events, s->n, s->sender);
     s->n = 0;
     vx_arena_reset(s->arena);
 }
@@ -233,7 +233,7 @@ fwd_server_new(const struct fwd_config *cfg, const vx_socks_t *socks, const char
                                         "kernel_ring_full", NULL);
     s->shutdown_lost = vx_metrics_counter(m, "vexfs_forwarder_events_dropped_total", dh, "reason",
                                           "shutdown", NULL);
-    s->link = fwd_link_new(&cfg->link, socks, "vexfs_forwarder", dh, m, err, errlen);
+    s->link = vx_link_new(&cfg->link, socks, "vexfs_forwarder", dh, m, err, errlen);
     if (!s->link) {
         fwd_server_destroy(&s);
         return NULL;
@@ -248,7 +248,7 @@ fwd_server_destroy(fwd_server_t **sp)
     if (!s) {
         return;
     }
-    fwd_link_destroy(&s->link);
+    vx_link_destroy(&s->link);
     if (s->fd >= 0) {
         close(s->fd);
     }
@@ -275,7 +275,7 @@ s_timeout_ms(const fwd_server_t *s, uint64_t now)
     if (s->n > 0 && s->open_ns + s->delay_ns < wake) {
         wake = s->open_ns + s->delay_ns;
     }
-    uint64_t link = fwd_link_wake_ns(s->link);
+    uint64_t link = vx_link_wake_ns(s->link);
     if (link < wake) {
         wake = link;
     }
@@ -289,16 +289,16 @@ int
 fwd_server_run(fwd_server_t *s, volatile sig_atomic_t *stop)
 {
     vx_info("FWD-RUN", "sender %s: %s -> propagation", s->sender, s->device);
-    /* Room for every batch the input can close in one read, so fwd_link_put never lacks it. */
+    /* Room for every batch the input can close in one read, so vx_link_put never lacks it. */
     size_t reserve = S_INBUF / 16 / s->batch_max + 2;
     while (!*stop) {
         uint64_t now = vx_mono_ns();
         if (s->fd < 0 && now >= s->next_open_ns) {
             s_open_input(s, now);
         }
-        bool room = fwd_link_room(s->link) > reserve;
+        bool room = vx_link_room(s->link) > reserve;
         if (!room && !s->paused) {
-            fwd_link_count_backpressure(s->link);
+            vx_link_count_backpressure(s->link);
         }
         s->paused = !room;
         zmq_pollitem_t items[3];
@@ -307,7 +307,7 @@ fwd_server_run(fwd_server_t *s, volatile sig_atomic_t *stop)
         if (reading) {
             items[n_items++] = (zmq_pollitem_t){NULL, s->fd, ZMQ_POLLIN, 0};
         }
-        n_items += fwd_link_pollitems(s->link, items + n_items);
+        n_items += vx_link_pollitems(s->link, items + n_items);
         int rc = zmq_poll(items, (int)n_items, s_timeout_ms(s, now));
         now = vx_mono_ns();
         if (rc > 0 && reading && (items[0].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) {
@@ -316,26 +316,26 @@ fwd_server_run(fwd_server_t *s, volatile sig_atomic_t *stop)
         if (s->n > 0 && now >= s->open_ns + s->delay_ns) {
             s_close_batch(s, now);
         }
-        fwd_link_pump(s->link, now);
+        vx_link_pump(s->link, now);
     }
 
     vx_info("FWD-STOP", "stopping: delivering %zu buffered batches",
-            fwd_link_held(s->link) + (s->n > 0));
+            vx_link_held(s->link) + (s->n > 0));
     s_close_batch(s, vx_mono_ns());
     uint64_t deadline = vx_mono_ns() + s->shutdown_ns;
     for (;;) {
         uint64_t now = vx_mono_ns();
-        fwd_link_pump(s->link, now);
-        if (fwd_link_held(s->link) == 0 || now >= deadline) {
+        vx_link_pump(s->link, now);
+        if (vx_link_held(s->link) == 0 || now >= deadline) {
             break;
         }
         zmq_pollitem_t items[2];
-        size_t n_items = fwd_link_pollitems(s->link, items);
+        size_t n_items = vx_link_pollitems(s->link, items);
         zmq_poll(items, (int)n_items, 10);
     }
-    if (fwd_link_held(s->link) > 0) {
-        size_t held = fwd_link_held(s->link);
-        size_t lost = fwd_link_abandon(s->link);
+    if (vx_link_held(s->link) > 0) {
+        size_t held = vx_link_held(s->link);
+        size_t lost = vx_link_abandon(s->link);
         vx_counter_add(s->shutdown_lost, lost);
         vx_warn("FWD-STOP-DROP", "%zu events in %zu batches not delivered before the timeout",
                 lost, held);

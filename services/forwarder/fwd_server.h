@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The forwarder loop: reads kernel records, translates them, batches the events and hands
- * the batches to the link to propagation (fwd_link.h: acknowledged and resent with
+ * the batches to the link to propagation (vx_link.h: acknowledged and resent with
  * ack_endpoint, plain PUSH without).
  *
  * Batches are packed when they close and kept in the link's bounded buffer until propagation

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../forwarder/fwd_link.h"
+#include "vx_link.h"
 #include "../forwarder/fwd_translate.h"
 #include "vx_clock.h"
 #include "vx_log.h"
@@ -39,7 +39,7 @@ struct fu_emit {
     vx_event_t **events;
     size_t n;
     uint64_t open_ns, event_seq;
-    fwd_link_t *link;
+    vx_link_t *link;
     bool paused;
     /* observability */
     vx_counter_t *ops_total, *rejected, *queue_full, *shutdown_lost;
@@ -92,7 +92,7 @@ s_close_batch(fu_emit_t *e)
         return;
     }
     /* The thread takes operations only while there is room for the batches they make. */
-    fwd_link_put(e->link, e->events, e->n, e->sender);
+    vx_link_put(e->link, e->events, e->n, e->sender);
     e->n = 0;
     vx_arena_reset(e->arena);
 }
@@ -128,7 +128,7 @@ s_timeout_ms(const fu_emit_t *e, uint64_t now)
     if (e->n > 0 && e->open_ns + e->delay_ns < wake) {
         wake = e->open_ns + e->delay_ns;
     }
-    uint64_t link = fwd_link_wake_ns(e->link);
+    uint64_t link = vx_link_wake_ns(e->link);
     if (link < wake) {
         wake = link;
     }
@@ -141,20 +141,20 @@ static size_t
 s_take(fu_emit_t *e, uint64_t now, bool *stopping, size_t *left)
 {
     /* One slot stays free for the batch still filling. */
-    size_t free_slots = fwd_link_room(e->link);
+    size_t free_slots = vx_link_room(e->link);
     size_t room = free_slots > 1 ? (free_slots - 1) * e->batch_max : 0;
     if (room > e->ops_max) {
         room = e->ops_max;
     }
     if (room == 0 && !e->paused) {
-        fwd_link_count_backpressure(e->link);
+        vx_link_count_backpressure(e->link);
     }
     e->paused = room == 0;
     pthread_mutex_lock(&e->mu);
     if ((e->count == 0 || room == 0) && !e->stopping) {
         int ms = s_timeout_ms(e, now);
         /* Acknowledgements arrive on a socket this wait does not watch: look often. */
-        if (fwd_link_held(e->link) > 0 && ms > S_ACK_WAIT_MS) {
+        if (vx_link_held(e->link) > 0 && ms > S_ACK_WAIT_MS) {
             ms = S_ACK_WAIT_MS;
         }
         struct timespec until;
@@ -197,22 +197,22 @@ cb_thread(void *arg)
         if (e->n > 0 && (stopping || now >= e->open_ns + e->delay_ns)) {
             s_close_batch(e);
         }
-        fwd_link_pump(e->link, now);
+        vx_link_pump(e->link, now);
         if (!stopping) {
             continue;
         }
         if (deadline == 0) {
             deadline = now + e->shutdown_ns;
         }
-        if ((left == 0 && fwd_link_held(e->link) == 0) || now >= deadline) {
+        if ((left == 0 && vx_link_held(e->link) == 0) || now >= deadline) {
             break;
         }
         if (n == 0) {
             zclock_sleep(10);
         }
     }
-    if (fwd_link_held(e->link) > 0 || left > 0) {
-        size_t lost = left + fwd_link_abandon(e->link);
+    if (vx_link_held(e->link) > 0 || left > 0) {
+        size_t lost = left + vx_link_abandon(e->link);
         vx_counter_add(e->shutdown_lost, lost);
         vx_warn("FU-STOP-DROP", "%zu events not delivered before the shutdown timeout", lost);
     }
@@ -260,7 +260,7 @@ fu_emit_new(const struct fu_emit_config *cfg, const vx_socks_t *socks, int bound
     e->queue_full = vx_metrics_counter(m, name, dh, "reason", "queue_full", NULL);
     e->shutdown_lost = vx_metrics_counter(m, name, dh, "reason", "shutdown", NULL);
     snprintf(name, sizeof name, "vexfs_%s", prefix);
-    e->link = fwd_link_new(&cfg->link, socks, name, dh, m, err, errlen);
+    e->link = vx_link_new(&cfg->link, socks, name, dh, m, err, errlen);
     if (!e->link) {
         fu_emit_destroy(&e);
         return NULL;
@@ -290,7 +290,7 @@ fu_emit_destroy(fu_emit_t **ep)
         pthread_mutex_unlock(&e->mu);
         pthread_join(e->thread, NULL);
     }
-    fwd_link_destroy(&e->link);
+    vx_link_destroy(&e->link);
     while (e->count > 0) {
         fu_op_fini(&e->ops[e->head]);
         e->head = (e->head + 1) % e->ops_max;

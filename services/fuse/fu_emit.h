@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The userspace event emitter shared by vexfs-fuse and vexfs-watch: producers hand it
  * operations (fu_emit_push, any thread); its own thread translates them into events, batches
- * them and hands the batches to the forwarder's link to propagation (fwd_link.h: acknowledged
+ * them and hands the batches to the forwarder's link to propagation (vx_link.h: acknowledged
  * and resent with ack_endpoint, plain PUSH without), each batch stamped with the sender id and
  * a contiguous batch_sequence, each event with producer id and sequence.
  *
@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../forwarder/fwd_link.h"
+#include "vx_link.h"
 #include "fu_record.h"
 #include "vx_config.h"
 #include "vx_metrics.h"
@@ -23,7 +23,7 @@
 /* The emitter's keys, shared by the sections of both programs (rest_port differs). */
 /* What the emitter reads of its producer's section. */
 struct fu_emit_config {
-    struct fwd_link_config link;
+    struct vx_link_config link;
     int32_t batch_max_events;
     int32_t batch_max_delay_ms;
     int32_t queue_max_ops;
@@ -42,7 +42,7 @@ struct fu_emit_config {
      "propagation's ZeroMQ PULL endpoint (connected; reconnects by itself); used when "        \
      "ack_endpoint is empty",                                                                  \
      VX_CFG_AT(T, m.link.ingest_endpoint)},                                                    \
-    FWD_LINK_CFG_KEYS(T, m.link),                                                              \
+    VX_LINK_CFG_KEYS(T, m.link),                                                              \
     {"batch_max_events", VX_CFG_INT, "100", 1, 10000, false, "events per batch",               \
      VX_CFG_AT(T, m.batch_max_events)},                                                        \
     {"batch_max_delay_ms", VX_CFG_INT, "5", 0, 60000, false,                                   \

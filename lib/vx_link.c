@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The link to propagation: buffer, window, acknowledgements, resends (see fwd_link.h). */
-#include "fwd_link.h"
+/* The link to propagation: buffer, window, acknowledgements, resends (see vx_link.h). */
+#include "vx_link.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,7 +28,7 @@ struct s_slot {
     bool sent_before; /* a send of this batch already left: the next one is a resend */
 };
 
-struct fwd_link {
+struct vx_link {
     bool acked;
     size_t cap, window;
     uint64_t retry_ns, timeout_ns;
@@ -37,8 +38,9 @@ struct fwd_link {
     struct s_slot *slots;
     size_t head, count, inflight;
     uint64_t batch_seq;
+    uint64_t put_batches, done_batches;
     uint64_t next_try_ns;
-    uint64_t timeout_log_ns; /* last FWD-LINK-TIMEOUT line: at most one a second */
+    uint64_t timeout_log_ns; /* last VX-LINK-TIMEOUT line: at most one a second */
     size_t timeouts_unlogged;
     vx_counter_t *sent_events, *sent_batches, *retries, *send_failed, *acked_events,
         *resent_events, *resent_batches, *resets, *backpressure;
@@ -46,26 +48,27 @@ struct fwd_link {
 };
 
 static struct s_slot *
-s_at(fwd_link_t *l, size_t i)
+s_at(vx_link_t *l, size_t i)
 {
     return &l->slots[(l->head + i) % l->cap];
 }
 
 static void
-s_gauges(fwd_link_t *l)
+s_gauges(vx_link_t *l)
 {
     vx_gauge_set(l->buffered, (double)l->count);
     vx_gauge_set(l->unacked, (double)l->inflight);
 }
 
 static void
-s_pop_done(fwd_link_t *l)
+s_pop_done(vx_link_t *l)
 {
     while (l->count > 0 && l->slots[l->head].state == S_DONE) {
         free(l->slots[l->head].data);
         l->slots[l->head].data = NULL;
         l->head = (l->head + 1) % l->cap;
         l->count--;
+        l->done_batches++;
     }
     s_gauges(l);
 }
@@ -73,14 +76,14 @@ s_pop_done(fwd_link_t *l)
 /* ---- acknowledgements and connection events ---------------------------------------------- */
 
 static void
-s_ack(fwd_link_t *l, uint64_t seq)
+s_ack(vx_link_t *l, uint64_t seq)
 {
     if (l->count == 0) {
         return;
     }
     uint64_t first = l->slots[l->head].seq;
     if (seq < first || seq - first >= l->count) {
-        vx_debug("FWD-LINK-ACK-LATE", "acknowledgement of batch %llu, no longer held",
+        vx_debug("VX-LINK-ACK-LATE", "acknowledgement of batch %llu, no longer held",
                  (unsigned long long)seq);
         return;
     }
@@ -96,7 +99,7 @@ s_ack(fwd_link_t *l, uint64_t seq)
 }
 
 static void
-s_read_acks(fwd_link_t *l)
+s_read_acks(vx_link_t *l)
 {
     void *z = zsock_resolve(l->sock);
     for (;;) {
@@ -133,7 +136,7 @@ s_read_acks(fwd_link_t *l)
             }
             s_ack(l, seq);
         } else {
-            vx_warn("FWD-LINK-BAD-ACK", "unexpected message from propagation ignored");
+            vx_warn("VX-LINK-BAD-ACK", "unexpected message from propagation ignored");
         }
         for (int i = 0; i < nf; i++) {
             zmq_msg_close(&f[i]);
@@ -144,7 +147,7 @@ s_read_acks(fwd_link_t *l)
 /* Every batch sent and not acknowledged goes back to waiting: what was in the dropped
  * connection is gone. */
 static void
-s_requeue_inflight(fwd_link_t *l, const char *why)
+s_requeue_inflight(vx_link_t *l, const char *why)
 {
     size_t n = 0;
     for (size_t i = 0; i < l->count && l->inflight > 0; i++) {
@@ -157,13 +160,13 @@ s_requeue_inflight(fwd_link_t *l, const char *why)
     }
     if (n) {
         vx_counter_add(l->resets, 1);
-        vx_warn("FWD-LINK-RESEND", "%s: %zu unacknowledged batches will be sent again", why, n);
+        vx_warn("VX-LINK-RESEND", "%s: %zu unacknowledged batches will be sent again", why, n);
     }
     l->next_try_ns = 0;
 }
 
 static void
-s_read_monitor(fwd_link_t *l)
+s_read_monitor(vx_link_t *l)
 {
     bool down = false;
     for (;;) {
@@ -185,7 +188,7 @@ s_read_monitor(fwd_link_t *l)
 }
 
 static void
-s_timeouts(fwd_link_t *l, uint64_t now)
+s_timeouts(vx_link_t *l, uint64_t now)
 {
     size_t seen = 0, n = 0;
     for (size_t i = 0; i < l->count && seen < l->inflight; i++) {
@@ -204,7 +207,7 @@ s_timeouts(fwd_link_t *l, uint64_t now)
         l->timeouts_unlogged += n;
     }
     if (l->timeouts_unlogged && now - l->timeout_log_ns >= VX_NS_PER_S) {
-        vx_info("FWD-LINK-TIMEOUT", "%zu batches unacknowledged after %llu ms; sending again",
+        vx_info("VX-LINK-TIMEOUT", "%zu batches unacknowledged after %llu ms; sending again",
                 l->timeouts_unlogged, (unsigned long long)(l->timeout_ns / VX_NS_PER_MS));
         l->timeouts_unlogged = 0;
         l->timeout_log_ns = now;
@@ -214,7 +217,7 @@ s_timeouts(fwd_link_t *l, uint64_t now)
 /* ---- sending ----------------------------------------------------------------------------- */
 
 static void
-s_send(fwd_link_t *l, uint64_t now)
+s_send(vx_link_t *l, uint64_t now)
 {
     if (now < l->next_try_ns) {
         return;
@@ -233,7 +236,7 @@ s_send(fwd_link_t *l, uint64_t now)
         }
         if (rc < 0) {
             vx_counter_add(l->send_failed, p->n_events);
-            vx_error("FWD-SEND", "batch of %zu events dropped: %s", p->n_events,
+            vx_error("VX-LINK-SEND", "batch of %zu events dropped: %s", p->n_events,
                      zmq_strerror(-rc));
             p->state = S_DONE;
             continue;
@@ -257,7 +260,7 @@ s_send(fwd_link_t *l, uint64_t now)
 }
 
 void
-fwd_link_pump(fwd_link_t *l, uint64_t now)
+vx_link_pump(vx_link_t *l, uint64_t now)
 {
     if (l->acked) {
         s_read_monitor(l);
@@ -272,7 +275,7 @@ fwd_link_pump(fwd_link_t *l, uint64_t now)
 }
 
 uint64_t
-fwd_link_wake_ns(const fwd_link_t *l)
+vx_link_wake_ns(const vx_link_t *l)
 {
     uint64_t wake = UINT64_MAX;
     size_t seen = 0;
@@ -298,7 +301,7 @@ fwd_link_wake_ns(const fwd_link_t *l)
 }
 
 size_t
-fwd_link_pollitems(fwd_link_t *l, zmq_pollitem_t *items)
+vx_link_pollitems(vx_link_t *l, zmq_pollitem_t *items)
 {
     if (!l->acked) {
         return 0;
@@ -311,25 +314,25 @@ fwd_link_pollitems(fwd_link_t *l, zmq_pollitem_t *items)
 /* ---- buffer ------------------------------------------------------------------------------ */
 
 size_t
-fwd_link_room(const fwd_link_t *l)
+vx_link_room(const vx_link_t *l)
 {
     return l->cap - l->count;
 }
 
 size_t
-fwd_link_held(const fwd_link_t *l)
+vx_link_held(const vx_link_t *l)
 {
     return l->count;
 }
 
 void
-fwd_link_count_backpressure(fwd_link_t *l)
+vx_link_count_backpressure(vx_link_t *l)
 {
     vx_counter_add(l->backpressure, 1);
 }
 
 void
-fwd_link_put(fwd_link_t *l, vx_event_t **events, size_t n, const char *sender)
+vx_link_put(vx_link_t *l, vx_event_t **events, size_t n, const char *sender)
 {
     vx_batch_t b;
     vexfs__v1__event_batch__init(&b);
@@ -343,11 +346,43 @@ fwd_link_put(fwd_link_t *l, vx_event_t **events, size_t n, const char *sender)
     vexfs__v1__event_batch__pack(&b, p.data);
     l->slots[(l->head + l->count) % l->cap] = p;
     l->count++;
+    l->put_batches++;
     s_gauges(l);
 }
 
+void
+vx_link_put_batch(vx_link_t *l, struct vx_batchbuf *b, const char *sender)
+{
+    struct s_slot p = {.n_events = b->n, .seq = ++l->batch_seq, .state = S_WAIT};
+    p.len = vx_batchbuf_seal(b, sender, strlen(sender), p.seq);
+    p.data = b->buf; /* the slot takes the builder's memory */
+    *b = (struct vx_batchbuf){0};
+    l->slots[(l->head + l->count) % l->cap] = p;
+    l->count++;
+    l->put_batches++;
+    s_gauges(l);
+}
+
+void
+vx_link_stats(const vx_link_t *l, struct vx_link_stats *out)
+{
+    *out = (struct vx_link_stats){
+        .put_batches = l->put_batches,
+        .done_batches = l->done_batches,
+        .sent_events = vx_counter_value(l->sent_events),
+        .sent_batches = vx_counter_value(l->sent_batches),
+        .acked_events = vx_counter_value(l->acked_events),
+        .resent_events = vx_counter_value(l->resent_events),
+        .resent_batches = vx_counter_value(l->resent_batches),
+        .dropped_events = vx_counter_value(l->send_failed),
+        .resets = vx_counter_value(l->resets),
+        .held = l->count,
+        .unacked = l->inflight,
+    };
+}
+
 size_t
-fwd_link_abandon(fwd_link_t *l)
+vx_link_abandon(vx_link_t *l)
 {
     size_t lost = 0;
     for (size_t i = 0; i < l->count; i++) {
@@ -365,7 +400,7 @@ fwd_link_abandon(fwd_link_t *l)
 /* ---- life cycle -------------------------------------------------------------------------- */
 
 static void
-s_metrics(fwd_link_t *l, const char *prefix, const char *dropped_help, vx_metrics_t *m)
+s_metrics(vx_link_t *l, const char *prefix, const char *dropped_help, vx_metrics_t *m)
 {
     char name[160];
 #define S_NAME(suffix) (snprintf(name, sizeof name, "%s_%s", prefix, suffix), name)
@@ -403,11 +438,11 @@ s_metrics(fwd_link_t *l, const char *prefix, const char *dropped_help, vx_metric
 #undef S_NAME
 }
 
-fwd_link_t *
-fwd_link_new(const struct fwd_link_config *cfg, const vx_socks_t *socks, const char *prefix,
+vx_link_t *
+vx_link_new(const struct vx_link_config *cfg, const vx_socks_t *socks, const char *prefix,
              const char *dropped_help, vx_metrics_t *m, char *err, size_t errlen)
 {
-    fwd_link_t *l = vx_calloc(1, sizeof *l);
+    vx_link_t *l = vx_calloc(1, sizeof *l);
     l->cap = (size_t)cfg->buffer_max_batches;
     l->window = (size_t)cfg->ack_window_batches;
     l->retry_ns = (uint64_t)cfg->retry_interval_ms * VX_NS_PER_MS;
@@ -435,31 +470,35 @@ fwd_link_new(const struct fwd_link_config *cfg, const vx_socks_t *socks, const c
     l->sock = vx_sock_open(socks, &spec, NULL, 0, serr, sizeof serr);
     if (!l->sock) {
         snprintf(err, errlen, "%s: %s", key, serr);
-        fwd_link_destroy(&l);
+        vx_link_destroy(&l);
         return NULL;
     }
     if (l->acked) {
         /* A dropped connection takes unacknowledged batches with it: the monitor says so. */
-        snprintf(l->monitor_ep, sizeof l->monitor_ep, "inproc://fwd-link-%p", (void *)l);
+        /* A fresh name per link: a closed monitor's endpoint stays taken until libzmq's reaper
+         * gets to it, so a link made later at the same address could not bind it. */
+        static atomic_ulong s_links;
+        snprintf(l->monitor_ep, sizeof l->monitor_ep, "inproc://vx-link-%lu",
+                 atomic_fetch_add(&s_links, 1));
         struct vx_sock_spec mon = {.type = ZMQ_PAIR, .endpoint = l->monitor_ep};
         if (zmq_socket_monitor(zsock_resolve(l->sock), l->monitor_ep, ZMQ_EVENT_DISCONNECTED) <
                 0 ||
             !(l->monitor = vx_sock_open(socks, &mon, NULL, 0, serr, sizeof serr))) {
             snprintf(err, errlen, "cannot monitor the ZeroMQ socket: %s",
                      zmq_strerror(zmq_errno()));
-            fwd_link_destroy(&l);
+            vx_link_destroy(&l);
             return NULL;
         }
     }
-    vx_info("FWD-LINK", "%s to propagation at %s", l->acked ? "acknowledged batches" : "PUSH",
+    vx_info("VX-LINK", "%s to propagation at %s", l->acked ? "acknowledged batches" : "PUSH",
             ep);
     return l;
 }
 
 void
-fwd_link_destroy(fwd_link_t **lp)
+vx_link_destroy(vx_link_t **lp)
 {
-    fwd_link_t *l = *lp;
+    vx_link_t *l = *lp;
     if (!l) {
         return;
     }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The producers' link to propagation, shared by vexfs-forwarder, vexfs-fuse and vexfs-watch:
- * a bounded buffer of packed batches and their delivery.
+/* The producers' link to propagation, shared by vexfs-forwarder, vexfs-fuse, vexfs-watch and
+ * the client library (libvexfs): a bounded buffer of packed batches and their delivery.
  *
  * Two modes, chosen by the ack_endpoint key:
  *
@@ -27,11 +27,11 @@
  *     - an acknowledgement of a sequence no longer held (a late answer to a resend) is
  *       ignored.
  *   Memory is bounded by buffer_max_batches; when the buffer is full the producer stops
- *   taking input (fwd_link_room) and counts it (backpressure_total).
+ *   taking input (vx_link_room) and counts it (backpressure_total).
  *
  * Not thread-safe: one thread owns the link. */
-#ifndef FWD_LINK_H
-#define FWD_LINK_H
+#ifndef VX_LINK_H
+#define VX_LINK_H
 
 #include <czmq.h>
 #include <stdbool.h>
@@ -42,9 +42,10 @@
 #include "vx_event.h"
 #include "vx_metrics.h"
 #include "vx_sock.h"
+#include "vx_wire.h"
 
 /* What the link reads of its producer's section. */
-struct fwd_link_config {
+struct vx_link_config {
     const char *ingest_endpoint;
     const char *ack_endpoint;
     int32_t ack_window_batches;
@@ -54,10 +55,11 @@ struct fwd_link_config {
 };
 
 /* The link's own keys, shared by the sections of every producer: bound to the member `m` (a
- * struct fwd_link_config) of the section's struct T. ingest_endpoint, buffer_max_batches and
+ * struct vx_link_config) of the section's struct T. ingest_endpoint, buffer_max_batches and
  * retry_interval_ms have help texts of each producer's own. */
-/* NOLINTBEGIN(bugprone-macro-parentheses): m names a member, which cannot be parenthesised */
-#define FWD_LINK_CFG_KEYS(T, m)                                                                 \
+/* NOLINTBEGIN(bugprone-macro-parentheses): m is a member path (link, m.link), which cannot be
+ * parenthesised inside offsetof */
+#define VX_LINK_CFG_KEYS(T, m)                                                                \
     {"ack_endpoint", VX_CFG_STRING, "", 0, 1024, false,                                        \
      "propagation's ingest_acked_endpoint (ROUTER, connected): batches are kept until "        \
      "propagation acknowledges them, and resent after ack_timeout_ms or a reconnection; "      \
@@ -71,40 +73,63 @@ struct fwd_link_config {
      VX_CFG_AT(T, m.ack_timeout_ms)}
 /* NOLINTEND(bugprone-macro-parentheses) */
 
-typedef struct fwd_link fwd_link_t;
+typedef struct vx_link vx_link_t;
 
 /* Opens the link's socket through socks. prefix names the metrics ("vexfs_forwarder" ->
  * vexfs_forwarder_events_sent_total); dropped_help is the help text of
  * <prefix>_events_dropped_total, whose reason send_error the link counts. cfg is copied (its
  * strings are used only here). Returns NULL with a message in err. */
-fwd_link_t *fwd_link_new(const struct fwd_link_config *cfg, const vx_socks_t *socks,
+vx_link_t *vx_link_new(const struct vx_link_config *cfg, const vx_socks_t *socks,
                          const char *prefix, const char *dropped_help, vx_metrics_t *metrics,
                          char *err, size_t errlen);
-void fwd_link_destroy(fwd_link_t **l);
+void vx_link_destroy(vx_link_t **l);
 
 /* Free buffer slots. */
-size_t fwd_link_room(const fwd_link_t *l);
+size_t vx_link_room(const vx_link_t *l);
 /* Batches held: waiting, or sent and not acknowledged. */
-size_t fwd_link_held(const fwd_link_t *l);
+size_t vx_link_held(const vx_link_t *l);
 /* Counts one transition of the producer into "input paused because the buffer is full". */
-void fwd_link_count_backpressure(fwd_link_t *l);
+void vx_link_count_backpressure(vx_link_t *l);
 
 /* Packs events[0..n) as the next batch of sender into the buffer. The caller checked
- * fwd_link_room() > 0. */
-void fwd_link_put(fwd_link_t *l, vx_event_t **events, size_t n, const char *sender);
+ * vx_link_room() > 0. */
+void vx_link_put(vx_link_t *l, vx_event_t **events, size_t n, const char *sender);
+
+/* Seals b (vx_wire.h's batch builder, holding b->n > 0 packed events) with sender and the next
+ * batch sequence and takes its bytes into the buffer: b is left empty (its memory taken). The
+ * caller checked vx_link_room() > 0. Touches no socket, so another thread may call it while
+ * the owner polls, provided both hold the same lock. */
+void vx_link_put_batch(vx_link_t *l, struct vx_batchbuf *b, const char *sender);
+
+/* What the link did so far, for programs that read it without a metrics page. */
+struct vx_link_stats {
+    uint64_t put_batches;    /* batches put into the buffer */
+    uint64_t done_batches;   /* of those, finished (acknowledged, taken by ZeroMQ in plain
+                                mode, or dropped): the buffer releases them in order */
+    uint64_t sent_events;    /* first sends */
+    uint64_t sent_batches;
+    uint64_t acked_events;
+    uint64_t resent_events;
+    uint64_t resent_batches;
+    uint64_t dropped_events; /* given up on a send error */
+    uint64_t resets;         /* lost connections with batches unacknowledged */
+    size_t held;             /* batches held now */
+    size_t unacked;          /* batches sent and not yet acknowledged */
+};
+void vx_link_stats(const vx_link_t *l, struct vx_link_stats *out);
 
 /* Reads acknowledgements and connection events, resends what timed out or was cut off, sends
  * what the window allows. now: vx_mono_ns(). */
-void fwd_link_pump(fwd_link_t *l, uint64_t now);
+void vx_link_pump(vx_link_t *l, uint64_t now);
 
 /* The link's sockets for zmq_poll (ZMQ_POLLIN); returns how many were written (at most 2). */
-size_t fwd_link_pollitems(fwd_link_t *l, zmq_pollitem_t *items);
-/* Monotonic time the link next needs fwd_link_pump without socket activity (UINT64_MAX:
+size_t vx_link_pollitems(vx_link_t *l, zmq_pollitem_t *items);
+/* Monotonic time the link next needs vx_link_pump without socket activity (UINT64_MAX:
  * never). */
-uint64_t fwd_link_wake_ns(const fwd_link_t *l);
+uint64_t vx_link_wake_ns(const vx_link_t *l);
 
 /* Gives up on every held batch; returns the number of events in them (for the caller's
  * shutdown count). */
-size_t fwd_link_abandon(fwd_link_t *l);
+size_t vx_link_abandon(vx_link_t *l);
 
 #endif
