@@ -1,27 +1,35 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Routing decision latency in-process: the Hyperscan engine (rt_engine_decide) with 10, 100
- * and 10,000 rules, beside a rule-by-rule PCRE2 loop (JIT-compiled, same rules, same events,
- * same semantics) measured in the same run. Prints median and p99 per decision in ns, the
+/* Routing decision latency in-process: the engine (rt_engine_decide) with 10, 100 and 10,000
+ * rules, beside a rule-by-rule PCRE2 loop (JIT-compiled, same rules, same events, same
+ * semantics) measured in the same run. Prints median and p99 per decision in ns, the
  * throughput of back-to-back decisions, the build time, and the ratio to PCRE2; checks on the
  * way that both sides chose the same boundaries for every measured event. Also prints the
  * floor under the engine: bare hs_scan of each field with a database of the same distinct
- * expressions and nothing else (no decision).
- * Usage: bench_routing [EVENTS] (decisions timed per engine run, default 200,000; capped). */
+ * expressions, anchored kinds included, and nothing else (no decision).
+ * Prefix, suffix, exact and glob patterns are decided without Hyperscan (rt_anchor.h); the
+ * "anchored" lines time that direct matcher alone against hs_scan of a database holding just
+ * those expressions, on the same values: what the direct comparisons cost against what they
+ * replace. Engine, floor and both anchored sides are timed in 3 interleaved rounds; each
+ * figure is the median of the rounds' medians, with the spread (lowest..highest) beside it.
+ * Usage: bench_routing [EVENTS] (decisions timed per round, default 200,000; capped). */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <hs/hs.h>
 #include <jansson.h>
 #include <pcre2.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "rt_anchor.h"
 #include "rt_engine.h"
 #include "vx_clock.h"
 
 #define N_EVENTS 4096      /* distinct events, cycled */
 #define MAX_TIMED 2000000
 #define PCRE_BUDGET 4e9    /* pattern evaluations allowed for the PCRE2 side per set */
+#define ROUNDS 3
 
 static const char *const s_bounds[] = {"analytics", "automation", "coordinator", "graph",
                                        "vector"};
@@ -159,6 +167,8 @@ struct rpat {
     int field;
     char *expr;     /* the same expression, valid for Hyperscan too */
     bool caseless;
+    enum rt_pat_kind kind;
+    char *text;     /* the pattern as the rule gives it */
 };
 
 struct rrule {
@@ -232,6 +242,13 @@ s_add_rule(struct ruleset *rs, int priority, uint32_t types, const char *tenant,
         r->pats[0].field = field;
         r->pats[0].expr = strdup(pcre);
         r->pats[0].caseless = caseless;
+        r->pats[0].text = strdup(pattern);
+        r->pats[0].kind = strcmp(kind, "prefix") == 0   ? RT_PAT_PREFIX
+                          : strcmp(kind, "suffix") == 0 ? RT_PAT_SUFFIX
+                          : strcmp(kind, "exact") == 0  ? RT_PAT_EXACT
+                          : strcmp(kind, "glob") == 0   ? RT_PAT_GLOB
+                          : strcmp(kind, "regex") == 0  ? RT_PAT_REGEX
+                                                        : RT_PAT_LITERAL;
         r->n_pats = 1;
     }
     rs->n++;
@@ -363,21 +380,28 @@ cb_count(unsigned id, unsigned long long from, unsigned long long to, unsigned f
     return 0;
 }
 
-/* Bare hs_scan of each field, with one database per field of the distinct expressions. */
-static struct stats
-s_floor(const struct ruleset *rs, struct bev *evs, size_t timed, uint64_t *lat)
+/* Bare hs_scan of each field, with one database per field of the distinct expressions (all
+ * of them, or only the anchored kinds), built once and timed per round. */
+struct hsfloor {
+    hs_database_t *db[3];
+    hs_scratch_t *scratch;
+    unsigned n_exprs;
+};
+
+static void
+s_floor_build(const struct ruleset *rs, bool anchored_only, struct hsfloor *fl)
 {
-    hs_database_t *db[3] = {NULL, NULL, NULL};
-    hs_scratch_t *scratch = NULL;
+    memset(fl, 0, sizeof *fl);
     for (int f = 0; f < 3; f++) {
         json_t *seen = json_object();
         const char **ex = calloc(rs->n + 1, sizeof *ex);
-        unsigned *fl = calloc(rs->n + 1, sizeof *fl), *ids = calloc(rs->n + 1, sizeof *ids);
+        unsigned *flg = calloc(rs->n + 1, sizeof *flg), *ids = calloc(rs->n + 1, sizeof *ids);
         unsigned m = 0;
         for (size_t i = 0; i < rs->n; i++) {
             const struct rpat *p = &rs->ref[i].pats[0];
             char key[300];
-            if (rs->ref[i].n_pats == 0 || p->field != f) {
+            if (rs->ref[i].n_pats == 0 || p->field != f ||
+                (anchored_only && !rt_anchor_kind(p->kind))) {
                 continue;
             }
             snprintf(key, sizeof key, "%d%s", p->caseless, p->expr);
@@ -386,29 +410,45 @@ s_floor(const struct ruleset *rs, struct bev *evs, size_t timed, uint64_t *lat)
             }
             json_object_set_new(seen, key, json_true());
             ex[m] = p->expr;
-            fl[m] = HS_FLAG_SINGLEMATCH | HS_FLAG_ALLOWEMPTY | (p->caseless ? HS_FLAG_CASELESS : 0);
+            flg[m] = HS_FLAG_SINGLEMATCH | HS_FLAG_ALLOWEMPTY |
+                     (p->caseless ? HS_FLAG_CASELESS : 0);
             ids[m] = m;
             m++;
         }
         hs_compile_error_t *ce = NULL;
-        if (m > 0 && (hs_compile_multi(ex, fl, ids, m, HS_MODE_BLOCK, NULL, &db[f], &ce) !=
+        if (m > 0 && (hs_compile_multi(ex, flg, ids, m, HS_MODE_BLOCK, NULL, &fl->db[f], &ce) !=
                           HS_SUCCESS ||
-                      hs_alloc_scratch(db[f], &scratch) != HS_SUCCESS)) {
+                      hs_alloc_scratch(fl->db[f], &fl->scratch) != HS_SUCCESS)) {
             fprintf(stderr, "bench: floor database: %s\n", ce ? ce->message : "scratch");
             exit(1);
         }
+        fl->n_exprs += m;
         free(ex);
-        free(fl);
+        free(flg);
         free(ids);
         json_decref(seen);
     }
+}
+
+static void
+s_floor_free(struct hsfloor *fl)
+{
+    hs_free_scratch(fl->scratch);
+    for (int f = 0; f < 3; f++) {
+        hs_free_database(fl->db[f]);
+    }
+}
+
+static struct stats
+s_floor_time(const struct hsfloor *fl, struct bev *evs, size_t timed, uint64_t *lat)
+{
     unsigned hits = 0;
     uint64_t w0 = vx_mono_ns();
     for (size_t i = 0; i < timed; i++) {
         for (int f = 0; f < 3; f++) {
             const char *v = s_field(&evs[i % N_EVENTS], f);
-            if (db[f] != NULL) {
-                hs_scan(db[f], v, (unsigned)strlen(v), 0, scratch, cb_count, &hits);
+            if (fl->db[f] != NULL) {
+                hs_scan(fl->db[f], v, (unsigned)strlen(v), 0, fl->scratch, cb_count, &hits);
             }
         }
     }
@@ -417,17 +457,135 @@ s_floor(const struct ruleset *rs, struct bev *evs, size_t timed, uint64_t *lat)
         uint64_t t0 = s_ticks();
         for (int f = 0; f < 3; f++) {
             const char *v = s_field(&evs[i % N_EVENTS], f);
-            if (db[f] != NULL) {
-                hs_scan(db[f], v, (unsigned)strlen(v), 0, scratch, cb_count, &hits);
+            if (fl->db[f] != NULL) {
+                hs_scan(fl->db[f], v, (unsigned)strlen(v), 0, fl->scratch, cb_count, &hits);
             }
         }
         lat[i] = s_ticks() - t0;
     }
-    hs_free_scratch(scratch);
+    return s_summarize(lat, timed, bulk);
+}
+
+/* The engine's direct matcher, one per field, of the same anchored patterns. */
+struct direct {
+    rt_anchor_t *a[3];
+    unsigned n;
+};
+
+static void
+cb_direct_hit(uint32_t id, void *arg)
+{
+    (void)id;
+    (*(unsigned *)arg)++;
+}
+
+static void
+s_direct_build(const struct ruleset *rs, struct direct *dm)
+{
+    memset(dm, 0, sizeof *dm);
+    json_t *seen = json_object();
+    for (size_t i = 0; i < rs->n; i++) {
+        const struct rpat *p = &rs->ref[i].pats[0];
+        char key[300];
+        if (rs->ref[i].n_pats == 0 || !rt_anchor_kind(p->kind)) {
+            continue;
+        }
+        snprintf(key, sizeof key, "%d%d%s", p->field, p->caseless, p->expr);
+        if (json_object_get(seen, key) != NULL) {
+            continue;
+        }
+        json_object_set_new(seen, key, json_true());
+        if (dm->a[p->field] == NULL) {
+            dm->a[p->field] = rt_anchor_new();
+        }
+        if (rt_anchor_add(dm->a[p->field], p->kind, p->text, p->caseless, dm->n++) < 0) {
+            fprintf(stderr, "bench: direct matcher refuses %s\n", p->text);
+            exit(1);
+        }
+    }
     for (int f = 0; f < 3; f++) {
-        hs_free_database(db[f]);
+        if (dm->a[f] != NULL) {
+            rt_anchor_seal(dm->a[f]);
+        }
+    }
+    json_decref(seen);
+}
+
+static struct stats
+s_direct_time(const struct direct *dm, struct bev *evs, size_t timed, uint64_t *lat)
+{
+    unsigned hits = 0;
+    uint64_t w0 = vx_mono_ns();
+    for (size_t i = 0; i < timed; i++) {
+        for (int f = 0; f < 3; f++) {
+            const char *v = s_field(&evs[i % N_EVENTS], f);
+            if (dm->a[f] != NULL) {
+                rt_anchor_scan(dm->a[f], v, strlen(v), cb_direct_hit, &hits);
+            }
+        }
+    }
+    uint64_t bulk = vx_mono_ns() - w0;
+    for (size_t i = 0; i < timed; i++) {
+        uint64_t t0 = s_ticks();
+        for (int f = 0; f < 3; f++) {
+            const char *v = s_field(&evs[i % N_EVENTS], f);
+            if (dm->a[f] != NULL) {
+                rt_anchor_scan(dm->a[f], v, strlen(v), cb_direct_hit, &hits);
+            }
+        }
+        lat[i] = s_ticks() - t0;
     }
     return s_summarize(lat, timed, bulk);
+}
+
+static struct stats
+s_engine_time(rt_engine_t *e, rt_scratch_t *s, struct bev *evs, size_t timed, uint64_t *lat)
+{
+    struct rt_decision d;
+    uint64_t w0 = vx_mono_ns();
+    for (size_t i = 0; i < timed; i++) {
+        rt_engine_decide(e, s, &evs[i % N_EVENTS].ev, 0, false, &d);
+    }
+    uint64_t bulk_ns = vx_mono_ns() - w0;
+    for (size_t i = 0; i < timed; i++) {
+        uint64_t t0 = s_ticks();
+        rt_engine_decide(e, s, &evs[i % N_EVENTS].ev, 0, false, &d);
+        lat[i] = s_ticks() - t0;
+    }
+    return s_summarize(lat, timed, bulk_ns);
+}
+
+/* Median and spread of one figure over the rounds. */
+struct spread {
+    double median, lo, hi;
+};
+
+static int
+cb_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static struct spread
+s_spread(const struct stats *r, size_t off)
+{
+    double v[ROUNDS];
+    for (int i = 0; i < ROUNDS; i++) {
+        v[i] = *(const double *)((const char *)&r[i] + off);
+    }
+    qsort(v, ROUNDS, sizeof v[0], cb_double);
+    return (struct spread){v[ROUNDS / 2], v[0], v[ROUNDS - 1]};
+}
+
+static void
+s_print_line(const char *label, const struct stats *r, const char *unit, const char *note)
+{
+    struct spread m = s_spread(r, offsetof(struct stats, median_ns));
+    struct spread p = s_spread(r, offsetof(struct stats, p99_ns));
+    struct spread t = s_spread(r, offsetof(struct stats, per_sec));
+    printf("  %-9s median %8.0f ns (%.0f..%.0f)  p99 %9.0f ns  %10.0f %s%s\n", label, m.median,
+           m.lo, m.hi, p.median, t.median, unit, note);
 }
 
 /* ---- one set ---------------------------------------------------------------------------- */
@@ -451,18 +609,20 @@ s_run(const char *name, struct ruleset *rs, struct bev *evs, size_t timed)
     for (size_t i = 0; i < N_EVENTS; i++) { /* warm caches */
         rt_engine_decide(e, s, &evs[i].ev, 0, false, &d);
     }
-    uint64_t w0 = vx_mono_ns();
-    for (size_t i = 0; i < timed; i++) {
-        rt_engine_decide(e, s, &evs[i % N_EVENTS].ev, 0, false, &d);
+    struct hsfloor fl_all, fl_anch;
+    struct direct dm;
+    s_floor_build(rs, false, &fl_all);
+    s_floor_build(rs, true, &fl_anch);
+    s_direct_build(rs, &dm);
+    struct stats eng[ROUNDS], flo[ROUNDS], dir[ROUNDS], ahs[ROUNDS];
+    for (int r = 0; r < ROUNDS; r++) {
+        eng[r] = s_engine_time(e, s, evs, timed, lat);
+        flo[r] = s_floor_time(&fl_all, evs, timed, lat);
+        if (dm.n > 0) {
+            dir[r] = s_direct_time(&dm, evs, timed, lat);
+            ahs[r] = s_floor_time(&fl_anch, evs, timed, lat);
+        }
     }
-    uint64_t bulk_ns = vx_mono_ns() - w0;
-    for (size_t i = 0; i < timed; i++) {
-        uint64_t t0 = s_ticks();
-        rt_engine_decide(e, s, &evs[i % N_EVENTS].ev, 0, false, &d);
-        lat[i] = s_ticks() - t0;
-    }
-    struct stats hs = s_summarize(lat, timed, bulk_ns);
-    struct stats fl = s_floor(rs, evs, timed, lat);
 
     /* PCRE2, rule by rule: as many events as the budget allows. */
     pcre2_match_data *md = pcre2_match_data_create(4, NULL);
@@ -475,7 +635,7 @@ s_run(const char *name, struct ruleset *rs, struct bev *evs, size_t timed)
         mismatches += want != d.targets;
         routed += want != 0;
     }
-    w0 = vx_mono_ns();
+    uint64_t w0 = vx_mono_ns();
     volatile uint64_t sink = 0;
     for (size_t i = 0; i < pn; i++) {
         sink += s_pcre_decide(rs, &evs[i % N_EVENTS], md);
@@ -491,18 +651,40 @@ s_run(const char *name, struct ruleset *rs, struct bev *evs, size_t timed)
     size_t checked = pn < N_EVENTS ? pn : N_EVENTS;
     printf("%s: %zu rules, built in %.1f ms; %zu/%zu events routed, %zu mismatches with PCRE2\n",
            name, rs->n, (double)build_ns / 1e6, routed, checked, mismatches);
-    printf("  engine   median %8.0f ns  p99 %9.0f ns  %10.0f decisions/s\n", hs.median_ns,
-           hs.p99_ns, hs.per_sec);
-    printf("  pcre2    median %8.0f ns  p99 %9.0f ns  %10.0f decisions/s  (rule by rule, JIT)\n",
+    s_print_line("engine", eng, "decisions/s", "");
+    printf("  pcre2     median %8.0f ns               p99 %9.0f ns  %10.0f decisions/s"
+           "  (rule by rule, JIT, one round)\n",
            pc.median_ns, pc.p99_ns, pc.per_sec);
-    printf("  hs floor median %8.0f ns  p99 %9.0f ns  %10.0f scans/s"
-           "      (bare hs_scan per field)\n",
-           fl.median_ns, fl.p99_ns, fl.per_sec);
-    printf("  ratio    pcre2/engine x%.1f median, x%.1f p99; engine/floor x%.2f median\n",
-           hs.median_ns > 0 ? pc.median_ns / hs.median_ns : 0,
-           hs.p99_ns > 0 ? pc.p99_ns / hs.p99_ns : 0,
-           fl.median_ns > 0 ? hs.median_ns / fl.median_ns : 0);
+    char note[96];
+    snprintf(note, sizeof note, "  (bare hs_scan per field, %u expressions)", fl_all.n_exprs);
+    s_print_line("hs floor", flo, "scans/s    ", note);
+    struct spread em = s_spread(eng, offsetof(struct stats, median_ns));
+    struct spread fm = s_spread(flo, offsetof(struct stats, median_ns));
+    printf("  ratio     pcre2/engine x%.1f median, x%.1f p99; engine/floor x%.2f median\n",
+           em.median > 0 ? pc.median_ns / em.median : 0,
+           s_spread(eng, offsetof(struct stats, p99_ns)).median > 0
+               ? pc.p99_ns / s_spread(eng, offsetof(struct stats, p99_ns)).median
+               : 0,
+           fm.median > 0 ? em.median / fm.median : 0);
+    if (dm.n > 0) {
+        snprintf(note, sizeof note, "  (rt_anchor, %u prefix/suffix/exact/glob patterns)", dm.n);
+        s_print_line("anchored", dir, "values/s   ", note);
+        snprintf(note, sizeof note, "  (hs_scan of the same %u expressions)", fl_anch.n_exprs);
+        s_print_line("  vs hs", ahs, "values/s   ", note);
+        struct spread dmed = s_spread(dir, offsetof(struct stats, median_ns));
+        struct spread hmed = s_spread(ahs, offsetof(struct stats, median_ns));
+        printf("  ratio     anchored direct/hs_scan x%.2f median (below 1: the direct "
+               "comparisons cost less than the scan they replace)\n",
+               hmed.median > 0 ? dmed.median / hmed.median : 0);
+    } else {
+        printf("  anchored  none in this set\n");
+    }
     fflush(stdout);
+    for (int f = 0; f < 3; f++) {
+        rt_anchor_destroy(&dm.a[f]);
+    }
+    s_floor_free(&fl_all);
+    s_floor_free(&fl_anch);
     pcre2_match_data_free(md);
     free(lat);
     rt_scratch_destroy(&s);
@@ -510,6 +692,7 @@ s_run(const char *name, struct ruleset *rs, struct bev *evs, size_t timed)
     for (size_t i = 0; i < rs->n; i++) {
         pcre2_code_free(rs->ref[i].pats[0].re);
         free(rs->ref[i].pats[0].expr);
+        free(rs->ref[i].pats[0].text);
     }
 }
 
@@ -522,9 +705,10 @@ main(int argc, char **argv)
         timed = timed < 10000 ? 10000 : timed > MAX_TIMED ? MAX_TIMED : timed;
     }
     s_calibrate();
-    printf("== routing: decision latency in-process, %zu timed decisions per engine run "
-           "(tsc %.3f ns/tick, timer overhead %.0f ticks subtracted)\n",
-           timed, s_ns_per_tick, s_overhead_ticks);
+    printf("== routing: decision latency in-process, %zu timed decisions per round, %d rounds "
+           "(tsc %.3f ns/tick, timer overhead %.0f ticks subtracted); median (lowest..highest "
+           "round)\n",
+           timed, ROUNDS, s_ns_per_tick, s_overhead_ticks);
     struct {
         const char *name;
         size_t n;

@@ -146,7 +146,7 @@ s_daemon(size_t n)
     b.sender = (char *)"bench-workflows";
     for (size_t i = 0; i < n; i++) {
         b.batch_sequence = i + 1;
-        vx_wire_send(push, "automation", &b, 0);
+        vx_wire_send(push, VX_WIRE_TOPIC, &b, 0);
         /* one at a time: wait for this execution to finish before the next event */
         uint64_t deadline = vx_mono_ns() + 10 * VX_NS_PER_S;
         while (vt_metric(port, "vexfs_automation_executions_total{status=\"succeeded\"}") <

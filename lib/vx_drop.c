@@ -21,6 +21,8 @@ const char *const vx_drop_names[VX_DROP_N] = {
     [VX_DROP_KAFKA_FAILED] = "kafka_failed",
     [VX_DROP_BUSY] = "busy",
     [VX_DROP_IDENTITY] = "identity",
+    [VX_DROP_BOUNDARY_FULL] = "boundary_full",
+    [VX_DROP_SEND_FAILED] = "send_failed",
 };
 
 int

@@ -28,6 +28,8 @@ enum vx_drop_reason {
     VX_DROP_KAFKA_FAILED,  /* Kafka did not take it */
     VX_DROP_BUSY,          /* a full queue whose policy is to refuse */
     VX_DROP_IDENTITY,      /* claims a source or tenant its sender's identity may not */
+    VX_DROP_BOUNDARY_FULL, /* a routing boundary's queue was full and its policy is drop */
+    VX_DROP_SEND_FAILED,   /* ZeroMQ refused a batch for another reason than a full peer */
     VX_DROP_N
 };
 

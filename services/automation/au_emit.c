@@ -26,7 +26,8 @@ struct au_emit {
 };
 
 au_emit_t *
-au_emit_new(const char *endpoint, vx_metrics_t *metrics, char *err, size_t errlen)
+au_emit_new(const char *endpoint, const vx_socks_t *socks, vx_metrics_t *metrics, char *err,
+            size_t errlen)
 {
     au_emit_t *em = vx_calloc(1, sizeof *em);
     pthread_mutex_init(&em->lock, NULL);
@@ -36,14 +37,15 @@ au_emit_new(const char *endpoint, vx_metrics_t *metrics, char *err, size_t errle
     em->c_failed = vx_metrics_counter(metrics, "vexfs_automation_emit_failures_total",
                                       "Emit actions whose event was invalid or not sent.", NULL);
     if (endpoint[0] != '\0') {
-        em->sock = zsock_new(ZMQ_PUSH);
-        if (em->sock == NULL || zsock_connect(em->sock, "%s", endpoint) < 0) {
-            snprintf(err, errlen, "emit_endpoint %s: %s", endpoint, zmq_strerror(zmq_errno()));
+        struct vx_sock_spec spec = {.type = ZMQ_PUSH, .endpoint = endpoint,
+                                    .sndtimeo_ms = S_SEND_TIMEOUT_MS, .linger_ms = 1000};
+        char serr[512];
+        em->sock = vx_sock_open(socks, &spec, NULL, 0, serr, sizeof serr);
+        if (em->sock == NULL) {
+            snprintf(err, errlen, "emit_endpoint: %s", serr);
             au_emit_destroy(&em);
             return NULL;
         }
-        zsock_set_sndtimeo(em->sock, S_SEND_TIMEOUT_MS);
-        zsock_set_linger(em->sock, 1000);
     }
     return em;
 }

@@ -10,13 +10,15 @@
 #include <stddef.h>
 
 #include "vx_metrics.h"
+#include "vx_sock.h"
 
 typedef struct au_emit au_emit_t;
 
 /* endpoint "" gives an emitter whose every send fails with -ENOTCONN (emit not configured).
  * Returns NULL with err when the socket cannot connect; the caller owns the result. Counters
  * go to metrics (borrowed, must outlive the emitter). */
-au_emit_t *au_emit_new(const char *endpoint, vx_metrics_t *metrics, char *err, size_t errlen);
+au_emit_t *au_emit_new(const char *endpoint, const vx_socks_t *socks, vx_metrics_t *metrics,
+                       char *err, size_t errlen);
 /* Accepts NULL; sets *em to NULL. */
 void au_emit_destroy(au_emit_t **em);
 

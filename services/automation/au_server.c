@@ -94,7 +94,8 @@ s_workflows_init(au_server_t *s, char *err, size_t errlen)
 {
     const vx_config_t *cfg = s->cfg;
     s->emit =
-        au_emit_new(vx_config_str(cfg, AU_SECTION, "emit_endpoint"), s->metrics, err, errlen);
+        au_emit_new(vx_config_str(cfg, AU_SECTION, "emit_endpoint"), s->socks, s->metrics, err,
+                    errlen);
     if (s->emit == NULL) {
         return -EINVAL;
     }
@@ -157,29 +158,23 @@ static int
 s_inputs_open(au_server_t *s, char *err, size_t errlen)
 {
     int hwm = (int)vx_config_int(s->cfg, AU_SECTION, "queue_hwm");
-    const char *ep = vx_config_str(s->cfg, AU_SECTION, "input_endpoint");
-    s->live.sock = zsock_new(ZMQ_PULL);
+    char serr[512];
+    struct vx_sock_spec live = {.type = ZMQ_PULL,
+                                .endpoint = vx_config_str(s->cfg, AU_SECTION, "input_endpoint"),
+                                .rcvhwm = hwm};
+    s->live.sock = vx_sock_open(s->socks, &live, NULL, 0, serr, sizeof serr);
     if (s->live.sock == NULL) {
-        snprintf(err, errlen, "input socket: %s", zmq_strerror(zmq_errno()));
-        return -ENOMEM;
-    }
-    zsock_set_rcvhwm(s->live.sock, hwm);
-    if (zsock_connect(s->live.sock, "%s", ep) < 0) {
-        snprintf(err, errlen, "input_endpoint %s: %s", ep, zmq_strerror(zmq_errno()));
+        snprintf(err, errlen, "input_endpoint: %s", serr);
         return -EINVAL;
     }
     const char *rep = vx_config_str(s->cfg, AU_SECTION, "replay_endpoint");
     if (rep[0] == '\0') {
         return 0;
     }
-    s->replay.sock = zsock_new(ZMQ_PULL);
+    struct vx_sock_spec replay = {.type = ZMQ_PULL, .endpoint = rep, .bind = true, .rcvhwm = hwm};
+    s->replay.sock = vx_sock_open(s->socks, &replay, NULL, 0, serr, sizeof serr);
     if (s->replay.sock == NULL) {
-        snprintf(err, errlen, "replay socket: %s", zmq_strerror(zmq_errno()));
-        return -ENOMEM;
-    }
-    zsock_set_rcvhwm(s->replay.sock, hwm);
-    if (zsock_bind(s->replay.sock, "%s", rep) < 0) {
-        snprintf(err, errlen, "replay_endpoint %s: %s", rep, zmq_strerror(zmq_errno()));
+        snprintf(err, errlen, "replay_endpoint: %s", serr);
         return -EINVAL;
     }
     return 0;
@@ -203,10 +198,12 @@ s_feed_fini(struct au_feed *f)
 }
 
 au_server_t *
-au_server_new(const vx_config_t *cfg, vx_metrics_t *metrics, char *err, size_t errlen)
+au_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *metrics, char *err,
+              size_t errlen)
 {
     au_server_t *s = vx_calloc(1, sizeof *s);
     s->cfg = cfg;
+    s->socks = socks;
     s->metrics = metrics;
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->edit_lock, NULL);

@@ -16,6 +16,7 @@
 #include "au_emit.h"
 #include "au_engine.h"
 #include "au_server.h"
+#include "vx_sock.h"
 #include "vx_clock.h"
 #include "vx_arena.h"
 #include "vx_wire.h"
@@ -68,6 +69,7 @@ enum au_stage { AU_STAGE_RECEIVE = 0, AU_STAGE_DECODE, AU_STAGE_MATCH, AU_STAGE_
 
 struct au_server {
     const vx_config_t *cfg;
+    const vx_socks_t *socks;
     vx_metrics_t *metrics;
     pthread_mutex_t lock;
     /* Serializes pattern changes: each edits a copy of the current set, so two at once

@@ -6,10 +6,10 @@
 #include <string.h>
 
 #include "coord_fsm.h"
-#include "vx_arena.h"
 #include "vx_clock.h"
 #include "vx_log.h"
 #include "vx_mem.h"
+#include "vx_rx.h"
 #include "vx_wire.h"
 
 #define S_MAX_INFLIGHT 1024
@@ -25,9 +25,10 @@ struct s_attached {
 
 struct coord_input {
     coord_raft_t *r;
+    const vx_socks_t *socks;
     char ep[1024];
     struct s_attached *att;
-    vx_arena_t *arena;
+    vx_rx_t *rx;
     uint64_t next_attempt_ns;
 };
 
@@ -51,27 +52,17 @@ s_drain(coord_input_t *in)
         if (!(zsock_events(a->sock) & ZMQ_POLLIN)) {
             break;
         }
-        struct vx_wire_msg m;
-        int rc = vx_wire_recv(a->sock, &m, ZMQ_DONTWAIT);
+        struct vx_rx_batch b;
+        int rc = vx_rx_recv(in->rx, a->sock, &b, ZMQ_DONTWAIT);
+        if (rc == -EPROTO) {
+            continue; /* counted by the receive path */
+        }
         if (rc < 0) {
-            if (rc == -EPROTO) {
-                vx_counter_add(in->r->m_input_dropped, 1);
-                continue;
-            }
             break;
         }
-        vx_counter_add(in->r->m_input_batches, 1);
-        const void *data = zmq_msg_data(&m.body);
-        size_t len = zmq_msg_size(&m.body);
-        vx_batch_t *b = vx_wire_decode(data, len, in->arena);
-        if (!b) {
-            vx_counter_add(in->r->m_input_dropped, 1);
-        } else if (b->n_events > 0) {
-            vx_counter_add(in->r->m_input_events, b->n_events);
-            s_propose(in, data, len);
+        if (b.n_events > 0) {
+            s_propose(in, b.data, b.len);
         }
-        vx_arena_reset(in->arena);
-        vx_wire_msg_fini(&m);
     }
     coord_group_flush(in->r);
 }
@@ -112,16 +103,11 @@ s_attach(coord_input_t *in)
     if (now < in->next_attempt_ns) {
         return;
     }
-    zsock_t *s = zsock_new(ZMQ_PULL);
+    struct vx_sock_spec spec = {.type = ZMQ_PULL, .endpoint = in->ep, .rcvhwm = 1000};
+    char err[512];
+    zsock_t *s = vx_sock_open(in->socks, &spec, NULL, 0, err, sizeof err);
     if (!s) {
-        in->next_attempt_ns = now + VX_NS_PER_S;
-        return;
-    }
-    zsock_set_rcvhwm(s, 1000);
-    zsock_set_linger(s, 0);
-    if (zsock_attach(s, in->ep, false) != 0) {
-        vx_warn("COORD-INPUT", "cannot attach input %s: %s", in->ep, zmq_strerror(zmq_errno()));
-        zsock_destroy(&s);
+        vx_warn("COORD-INPUT", "cannot attach input: %s", err);
         in->next_attempt_ns = now + VX_NS_PER_S;
         return;
     }
@@ -136,12 +122,17 @@ s_attach(coord_input_t *in)
 }
 
 coord_input_t *
-coord_input_new(coord_raft_t *r, const char *endpoint)
+coord_input_new(coord_raft_t *r, const vx_socks_t *socks, const char *endpoint)
 {
     coord_input_t *in = vx_calloc(1, sizeof *in);
     in->r = r;
+    in->socks = socks;
     snprintf(in->ep, sizeof in->ep, "%s", endpoint);
-    in->arena = vx_arena_new(256 * 1024, 256u * 1024 * 1024);
+    /* Decoded only to check: the batch is proposed as the bytes it arrived in. */
+    struct vx_rx_opts o = {.decode = true};
+    struct vx_rx_counters c = {.drops = &r->m_input_drops, .batches = r->m_input_batches,
+                               .events = r->m_input_events};
+    in->rx = vx_rx_new("coordinator input", &o, &c);
     return in;
 }
 
@@ -163,6 +154,6 @@ coord_input_destroy(coord_input_t **inp)
         return;
     }
     s_detach(*inp);
-    vx_arena_destroy(&(*inp)->arena);
+    vx_rx_destroy(&(*inp)->rx);
     vx_free(inp);
 }

@@ -16,7 +16,7 @@
 
 #include "coord_raft_int.h"
 
-coord_input_t *coord_input_new(coord_raft_t *r, const char *endpoint);
+coord_input_t *coord_input_new(coord_raft_t *r, const vx_socks_t *socks, const char *endpoint);
 /* Attaches the socket when leader is true, detaches it otherwise; drains what is waiting. */
 void coord_input_update(coord_input_t *in, bool leader);
 void coord_input_destroy(coord_input_t **in);

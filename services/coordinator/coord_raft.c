@@ -529,7 +529,7 @@ s_start(coord_raft_t *r, char *err, size_t errlen)
     unsigned period = o->heartbeat_ms < 50 ? o->heartbeat_ms : 50;
     uv_timer_start(&r->timer, coord_raft_cb_tick, 0, period);
     if (o->input_endpoint && o->input_endpoint[0]) {
-        r->input = coord_input_new(r, o->input_endpoint);
+        r->input = coord_input_new(r, o->socks, o->input_endpoint);
     }
     return 0;
 }

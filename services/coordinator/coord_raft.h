@@ -31,6 +31,7 @@
 #include "coord_config.h"
 #include "coord_fsm.h"
 #include "vx_metrics.h"
+#include "vx_sock.h"
 
 typedef struct coord_raft coord_raft_t;
 
@@ -46,6 +47,7 @@ struct coord_raft_opts {
     bool pre_vote;            /* and immediate partition reporting */
     unsigned cluster_size;
     const char *input_endpoint; /* "" for none */
+    const vx_socks_t *socks;      /* opens the input socket; borrowed, outlives the node */
     unsigned max_latency_ms;
 };
 

@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "coord_raft.h"
+#include "vx_drop.h"
 
 typedef struct coord_input coord_input_t;
 
@@ -145,7 +146,8 @@ struct coord_raft {
     /* metrics */
     vx_histogram_t *m_latency;
     vx_counter_t *m_slow, *m_failures, *m_leader_changes, *m_partitions;
-    vx_counter_t *m_input_batches, *m_input_dropped, *m_input_events;
+    vx_counter_t *m_input_batches, *m_input_events;
+    struct vx_drops m_input_drops; /* batches the input refused, by reason */
     vx_counter_t *m_entries, *m_grouped, *m_rounds, *m_reads[3];
     vx_histogram_t *m_read_latency, *m_snapshot;
     vx_gauge_t *m_term, *m_commit, *m_leader, *m_healthy, *m_members, *m_partitioned;

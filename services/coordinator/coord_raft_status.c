@@ -342,9 +342,8 @@ coord_raft_metrics_init(coord_raft_t *r, vx_metrics_t *m)
     r->m_input_events = vx_metrics_counter(m, "vexfs_events_received_total",
                                            "Events received, by ingest channel.", "channel",
                                            "zmq", NULL);
-    r->m_input_dropped = vx_metrics_counter(m, "vexfs_events_dropped_total",
-                                            "Events not committed, by reason.", "reason",
-                                            "bad_protobuf", NULL);
+    vx_drops_init(&r->m_input_drops, m, "vexfs_events_dropped_total",
+                  "Events not committed, by reason.", VX_DROP_MASK_RX);
     r->m_entries = vx_metrics_counter(m, "vexfs_consensus_entries_total",
                                       "Raft entries this node proposed as leader (group commit: "
                                       "one entry carries every request that waited).",

@@ -16,6 +16,8 @@ static const struct vx_cfg_section *const s_sections[] = {
     &coord_cfg_section,
     &vx_cfg_admin_section,
     &vx_cfg_logging_section,
+    &vx_cfg_transport_section,
+    &vx_cfg_security_section,
 };
 
 static void
@@ -98,6 +100,7 @@ main(int argc, char **argv)
         goto out;
     }
     fsm = coord_fsm_new(&fo);
+    ro.socks = d.socks;
     raft = coord_raft_new(&ro, fsm, d.metrics, err, sizeof err);
     if (!raft) {
         vx_error("COORD-START", "%s", err);

@@ -80,11 +80,13 @@ s_usage(FILE *f)
             "       [--SERVICE URL ...]\n\n"
             "Asks every service for GET /health and GET /ready (%ld ms timeout each, all at\n"
             "once) and reads GET /metrics twice, --interval apart; prints service, url, health\n"
-            "(up/down), ready (yes/no), version, uptime, the rate of events the service took in\n"
+            "(up/down), ready (yes/no, or degraded: ready, but /ready names parts that need\n"
+            "attention, such as a routing boundary whose consumer takes nothing; one line each\n"
+            "follows the table), version, uptime, the rate of events the service took in\n"
             "over the interval and its dropped events since it started (every reason; the\n"
             "service's /metrics has them by reason).\n"
             "Exit status 0 when at least one service answered and every service that answered\n"
-            "is ready, 1 otherwise.\n\n"
+            "is ready (degraded counts as ready), 1 otherwise.\n\n"
             "  --json              print a JSON document instead of a table\n"
             "  --only LIST         probe only these services (comma-separated)\n"
             "  --interval MS       time between the two metric reads (default %ld; 0: no rates)\n",
@@ -337,6 +339,28 @@ s_latest(const struct s_probe *p, const char *metric)
     return b >= 0 ? b : s_metric_sum(&p->metrics[0], metric);
 }
 
+/* The "detail" of a 200 /ready answer and its non-empty "degraded" list (names of parts that
+ * work but need attention, e.g. routing's blocked boundaries), or NULL. *detail gets a new
+ * reference when the list is returned; the caller releases it. */
+static json_t *
+s_degraded(const struct s_get *g, json_t **detail)
+{
+    *detail = NULL;
+    if (!s_answered(g) || g->code != 200 || !g->body) {
+        return NULL;
+    }
+    json_t *doc = json_loadb(g->body, g->len, 0, NULL);
+    json_t *d = json_object_get(doc, "detail");
+    json_t *list = json_object_get(d, "degraded");
+    if (!json_is_array(list) || json_array_size(list) == 0) {
+        json_decref(doc);
+        return NULL;
+    }
+    *detail = json_incref(d);
+    json_decref(doc);
+    return json_object_get(*detail, "degraded");
+}
+
 static void
 s_fmt_uptime(long long s, char *buf, size_t len)
 {
@@ -372,7 +396,7 @@ s_print_table(const struct s_probe *probes)
             urlw = (int)strlen(probes[i].url);
         }
     }
-    printf("%-12s %-*s %-6s %-5s %-8s %-8s %10s %9s\n", "SERVICE", urlw, "URL", "HEALTH",
+    printf("%-12s %-*s %-6s %-8s %-8s %-8s %10s %9s\n", "SERVICE", urlw, "URL", "HEALTH",
            "READY", "VERSION", "UPTIME", "EVENTS/S", "DROPPED");
     for (size_t i = 0; i < S_N_SERVICES; i++) {
         const struct s_probe *p = &probes[i];
@@ -384,11 +408,41 @@ s_print_table(const struct s_probe *probes)
         s_fmt_uptime(s_health_uptime(&p->health), up, sizeof up);
         s_fmt_number(s_rate(p, p->svc->events_metric), 1, rate, sizeof rate);
         s_fmt_number(s_latest(p, p->svc->drops_metric), 0, drops, sizeof drops);
-        printf("%-12s %-*s %-6s %-5s %-8s %-8s %10s %9s\n", p->svc->name, urlw, p->url,
+        json_t *detail = NULL;
+        bool degraded = s_degraded(&p->ready, &detail) != NULL;
+        json_decref(detail);
+        printf("%-12s %-*s %-6s %-8s %-8s %-8s %10s %9s\n", p->svc->name, urlw, p->url,
                s_answered(&p->health) && p->health.code == 200 ? "up" : "down",
-               s_answered(&p->ready) && p->ready.code == 200 ? "yes" : "no",
+               degraded                                          ? "degraded"
+               : s_answered(&p->ready) && p->ready.code == 200 ? "yes"
+                                                                 : "no",
                version ? version : "-", up, rate, drops);
         free(version);
+    }
+    /* What a degraded service names, one line each: ready, but someone should look. */
+    for (size_t i = 0; i < S_N_SERVICES; i++) {
+        const struct s_probe *p = &probes[i];
+        json_t *detail = NULL;
+        json_t *list = p->selected ? s_degraded(&p->ready, &detail) : NULL;
+        size_t k;
+        json_t *name;
+        json_array_foreach(list, k, name) {
+            const char *n = json_string_value(name);
+            json_t *b = json_object_get(json_object_get(detail, "blocked"), n ? n : "");
+            if (json_is_object(b)) {
+                printf("%s degraded: boundary %s blocked %.1f s (policy %s, %lld events "
+                       "queued, %lld dropped)\n",
+                       p->svc->name, n, json_number_value(json_object_get(b, "blocked_s")),
+                       json_string_value(json_object_get(b, "policy"))
+                           ? json_string_value(json_object_get(b, "policy"))
+                           : "?",
+                       (long long)json_integer_value(json_object_get(b, "queued")),
+                       (long long)json_integer_value(json_object_get(b, "dropped")));
+            } else {
+                printf("%s degraded: %s\n", p->svc->name, n ? n : "?");
+            }
+        }
+        json_decref(detail);
     }
 }
 
@@ -407,6 +461,12 @@ s_print_json(const struct s_probe *probes, bool ok)
         json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:o}", "service", p->svc->name, "url",
                               p->url, "health", up ? "up" : "down", "ready", ready, "version",
                               version ? json_string(version) : json_null());
+        json_t *ready_detail = NULL;
+        json_t *degraded = s_degraded(&p->ready, &ready_detail);
+        if (degraded) {
+            json_object_set(o, "degraded", degraded);
+        }
+        json_decref(ready_detail);
         free(version);
         long long uptime = s_health_uptime(&p->health);
         double rate = s_rate(p, p->svc->events_metric);

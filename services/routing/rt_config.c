@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const struct vx_cfg_key s_keys[] = {
@@ -54,6 +55,18 @@ static const struct vx_cfg_key s_keys[] = {
      "how long the producer retries one event before reporting it failed"},
     {"queue_hwm", VX_CFG_INT, "1000", 1, 1000000, false,
      "ZeroMQ high-water mark in batches, input and every output socket"},
+    {"boundary_policy", VX_CFG_STRING, "block", 0, 16, false,
+     "what a boundary does when its queue is full: block (lossless: routing waits for that "
+     "boundary's consumer; the others go on while its queue has room) or drop (the event "
+     "skips that boundary, counted in vexfs_events_dropped_total{reason=\"boundary_full\"} "
+     "and vexfs_routing_boundary_dropped_total{boundary})"},
+    {"boundary_queue_events", VX_CFG_INT, "10000", 1, 10000000, false,
+     "events one consumer of a boundary may have waiting in routing (for Kafka: the "
+     "boundary's events not yet acknowledged) before the boundary's policy applies"},
+    {"boundary_policies", VX_CFG_STRING, "", 0, 16384, false,
+     "per-boundary policy and queue size: \"name=block|drop[:events][;name=...]\", e.g. "
+     "\"automation=drop;analytics=block:100000\"; boundaries not named use boundary_policy "
+     "and boundary_queue_events"},
     {"batch_max_events", VX_CFG_INT, "100", 1, 10000, true, "events per output batch"},
     {"batch_max_delay_us", VX_CFG_INT, "1000", 0, 1000000, true,
      "longest a routed event waits for its output batch to fill while input keeps coming"},
@@ -68,8 +81,8 @@ static const struct vx_cfg_key s_keys[] = {
      "directory where the current rules and filters persist across restarts; empty: not "
      "persisted"},
     {"apply_timeout_ms", VX_CFG_INT, "10000", 100, 600000, false,
-     "longest a rule change waits for the loop to take the new set (it is blocked only while "
-     "every consumer of a boundary is full)"},
+     "longest a rule change waits for the loop to take the new set (it is held up only while "
+     "it waits for room in a full queue of a block-policy boundary)"},
     {"rest_bind", VX_CFG_STRING, "127.0.0.1", 0, 64, false, "address of the REST server"},
     {"rest_port", VX_CFG_INT, "8081", 0, 65535, false, "port of the REST server (0: any)"},
     {"shutdown_timeout_ms", VX_CFG_INT, "30000", 0, 600000, false,
@@ -82,6 +95,25 @@ const struct vx_cfg_section rt_cfg_section = {RT_SECTION, s_keys, sizeof s_keys 
 static const char *const s_standard[] = {"analytics", "automation", "coordinator", "graph",
                                          "vector"};
 #define S_N_STANDARD (sizeof s_standard / sizeof s_standard[0])
+
+const char *
+rt_policy_name(enum rt_policy p)
+{
+    return p == RT_POLICY_DROP ? "drop" : "block";
+}
+
+static int
+s_policy_parse(const char *text, enum rt_policy *out)
+{
+    if (strcmp(text, "block") == 0) {
+        *out = RT_POLICY_BLOCK;
+    } else if (strcmp(text, "drop") == 0) {
+        *out = RT_POLICY_DROP;
+    } else {
+        return -EINVAL;
+    }
+    return 0;
+}
 
 bool
 rt_boundary_name_valid(const char *name)
@@ -188,6 +220,75 @@ s_endpoints(struct rt_output_spec *o, const char *b, const char *e, const char *
     return 0;
 }
 
+/* Every boundary's policy and queue size: the defaults, then boundary_policies
+ * "name=block|drop[:events][;...]" for the boundaries it names (each must exist). */
+static int
+s_policies(const vx_config_t *cfg, struct rt_output_plan *plan, char *err, size_t errlen)
+{
+    enum rt_policy def;
+    if (s_policy_parse(vx_config_str(cfg, RT_SECTION, "boundary_policy"), &def) < 0) {
+        snprintf(err, errlen, RT_SECTION ".boundary_policy: expected block or drop, got '%.32s'",
+                 vx_config_str(cfg, RT_SECTION, "boundary_policy"));
+        return -EINVAL;
+    }
+    uint32_t def_events = (uint32_t)vx_config_int(cfg, RT_SECTION, "boundary_queue_events");
+    for (size_t i = 0; i < plan->n; i++) {
+        plan->outputs[i].policy = def;
+        plan->outputs[i].queue_events = def_events;
+    }
+    const char *where = RT_SECTION ".boundary_policies";
+    const char *p = vx_config_str(cfg, RT_SECTION, "boundary_policies");
+    while (*p) {
+        const char *semi = strchr(p, ';');
+        const char *end = semi ? semi : p + strlen(p);
+        char entry[RT_BOUNDARY_MAX + 64], name[RT_BOUNDARY_MAX], pol[16];
+        int n = s_trim(p, end, entry, sizeof entry);
+        p = semi ? semi + 1 : end;
+        if (n == 0) {
+            continue; /* tolerate "a=drop;" and blank entries */
+        }
+        char *eq = n > 0 ? strchr(entry, '=') : NULL;
+        if (!eq) {
+            snprintf(err, errlen, "%s: expected name=block|drop[:events], got '%.100s'", where,
+                     n > 0 ? entry : "(too long)");
+            return -EINVAL;
+        }
+        *eq = '\0';
+        char *colon = strchr(eq + 1, ':');
+        if (colon) {
+            *colon = '\0';
+        }
+        if (s_trim(entry, eq, name, sizeof name) <= 0 ||
+            s_trim(eq + 1, eq + 1 + strlen(eq + 1), pol, sizeof pol) < 0) {
+            snprintf(err, errlen, "%s: an entry without a boundary name", where);
+            return -EINVAL;
+        }
+        struct rt_output_spec *o = s_find(plan, name);
+        if (!o) {
+            snprintf(err, errlen, "%s: '%s' is not a configured boundary", where, name);
+            return -EINVAL;
+        }
+        if (s_policy_parse(pol, &o->policy) < 0) {
+            snprintf(err, errlen, "%s: boundary '%s': expected block or drop, got '%s'", where,
+                     name, pol);
+            return -EINVAL;
+        }
+        if (colon) {
+            char num[32], *stop = NULL;
+            int nl = s_trim(colon + 1, colon + 1 + strlen(colon + 1), num, sizeof num);
+            errno = 0;
+            unsigned long long q = nl > 0 ? strtoull(num, &stop, 10) : 0;
+            if (nl <= 0 || errno || stop == num || *stop != '\0' || q < 1 || q > 10000000) {
+                snprintf(err, errlen, "%s: boundary '%s': queue size '%.32s' is not 1..10000000",
+                         where, name, colon + 1);
+                return -EINVAL;
+            }
+            o->queue_events = (uint32_t)q;
+        }
+    }
+    return 0;
+}
+
 int
 rt_config_plan(const vx_config_t *cfg, struct rt_output_plan *plan, char *err, size_t errlen)
 {
@@ -275,6 +376,10 @@ rt_config_plan(const vx_config_t *cfg, struct rt_output_plan *plan, char *err, s
         }
     }
     plan->n = kept;
+
+    if (s_policies(cfg, plan, err, errlen) < 0) {
+        return -EINVAL;
+    }
 
     const char *def = vx_config_str(cfg, RT_SECTION, "default_boundary");
     if (def[0]) {

@@ -19,13 +19,21 @@
 
 extern const struct vx_cfg_section rt_cfg_section;
 
+/* What a boundary does when its queue is full. */
+enum rt_policy {
+    RT_POLICY_BLOCK = 0, /* lossless: routing waits for that boundary's consumer */
+    RT_POLICY_DROP,      /* the event is not given to that boundary; counted (boundary_full) */
+};
+
 /* One target boundary and where its events go: a Kafka topic, or one ZeroMQ PUSH socket per
- * endpoint (bound). */
+ * endpoint (bound); its own bounded queue and what happens when that queue is full. */
 struct rt_output_spec {
     char name[RT_BOUNDARY_MAX];
     bool kafka;
     size_t n_endpoints;
     char endpoints[RT_MAX_ENDPOINTS][RT_ENDPOINT_MAX];
+    enum rt_policy policy;
+    uint32_t queue_events;  /* most events waiting in routing for this boundary */
 };
 
 /* Every boundary of this daemon, in a fixed order: the five of the suite that are
@@ -36,9 +44,13 @@ struct rt_output_plan {
     int default_index; /* boundary of unrouted events, -1 when none */
 };
 
-/* Builds the plan from output_<boundary>, outputs, kafka_brokers, kafka_boundaries and
- * default_boundary. Returns 0, or -EINVAL with a message naming the key in err. */
+/* Builds the plan from output_<boundary>, outputs, kafka_brokers, kafka_boundaries,
+ * default_boundary, boundary_policy, boundary_queue_events and boundary_policies. Returns 0,
+ * or -EINVAL with a message naming the key in err. */
 int rt_config_plan(const vx_config_t *cfg, struct rt_output_plan *plan, char *err, size_t errlen);
+
+/* "block" or "drop". */
+const char *rt_policy_name(enum rt_policy p);
 
 /* True when name is acceptable as a boundary name: 1..63 of [a-z0-9_.-]. */
 bool rt_boundary_name_valid(const char *name);

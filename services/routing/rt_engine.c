@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Building the routing engine: parse and validate both sets, order them, compile one
- * Hyperscan database per field, precompute the type and tenant bitsets. Reading a built
+ * Hyperscan database and one direct matcher (rt_anchor) per field, precompute the type and
+ * tenant bitsets. Reading a built
  * engine is in rt_engine_info.c, deciding in rt_engine_decide.c. */
 #include "rt_engine_int.h"
 
@@ -287,7 +288,8 @@ s_dedupe(struct s_cpat *cps, uint32_t n)
     return n_exprs;
 }
 
-/* Compiles the distinct expressions of each field into its database. */
+/* Compiles the distinct literal and regex expressions of each field into its database, and
+ * gives its anchored ones (rt_anchor_kind) to its direct matcher. */
 static int
 s_compile_fields(rt_engine_t *e, const struct s_cpat *cps, const uint32_t *first_cp, char *err,
                  size_t errlen)
@@ -300,12 +302,31 @@ s_compile_fields(rt_engine_t *e, const struct s_cpat *cps, const uint32_t *first
         uint32_t m = 0;
         for (uint32_t u = 0; u < e->n_exprs; u++) {
             const struct s_cpat *cp = &cps[first_cp[u]];
-            if (cp->field == f) {
-                exprs[m] = cp->p->regex;
-                flags[m] = s_hs_flags(cp->p);
-                ids[m] = u;
-                m++;
+            if (cp->field != f) {
+                continue;
             }
+            if (rt_anchor_kind(cp->p->kind)) {
+                if (e->fields[f].anchor == NULL) {
+                    e->fields[f].anchor = rt_anchor_new();
+                }
+                if (rt_anchor_add(e->fields[f].anchor, cp->p->kind, cp->p->text,
+                                  !cp->p->case_sensitive, u) < 0) {
+                    s_pattern_error(e, cp, "not a valid pattern", err, errlen);
+                    rc = -EINVAL;
+                    break;
+                }
+                continue;
+            }
+            exprs[m] = cp->p->regex;
+            flags[m] = s_hs_flags(cp->p);
+            ids[m] = u;
+            m++;
+        }
+        if (e->fields[f].anchor != NULL) {
+            rt_anchor_seal(e->fields[f].anchor);
+        }
+        if (rc < 0 || m == 0) {
+            continue; /* only anchored patterns here: no database */
         }
         hs_compile_error_t *ce = NULL;
         if (hs_compile_multi(exprs, flags, ids, m, HS_MODE_BLOCK, NULL, &e->fields[f].db, &ce) !=
@@ -599,6 +620,7 @@ rt_engine_destroy(rt_engine_t **ep)
     }
     for (uint32_t f = 0; f < e->nfields; f++) {
         hs_free_database(e->fields[f].db);
+        rt_anchor_destroy(&e->fields[f].anchor);
         free(e->fields[f].rule_mask);
     }
     free(e->fields);

@@ -41,6 +41,9 @@
  *            Backreferences, lookaround and other constructs Hyperscan cannot compile are
  *            rejected at build time with the pattern and Hyperscan's reason.
  * Pattern text is 1..4096 bytes; at most RT_MAX_PATTERNS_PER_RULE patterns per rule or filter.
+ * Literal and regex patterns are matched by Hyperscan; prefix, suffix, exact and glob patterns
+ * are decided by direct comparison (rt_anchor.h, rt_glob.h), which stays exact where the linked
+ * Vectorscan misses end-anchored matches.
  *
  * ---- Filters (applied before rules, in "order" ascending, ties in input order) -------------
  *

@@ -2,8 +2,8 @@
 /* Deciding: per-thread scratch, the one-pass decision for an event, and its explanation.
  *
  * One decision: candidates = type mask & tenant masks (bitsets over rules); each field some
- * candidate or filter looks at is scanned once with its Hyperscan database, every match
- * marking its owner; filters run in order; then the candidate rules that need no pattern or
+ * candidate or filter looks at is scanned once with its Hyperscan database and its direct
+ * matcher of anchored patterns, every match marking its owner; filters run in order; then the candidate rules that need no pattern or
  * whose patterns hit are applied in evaluation order until a stop rule. Only touched entries
  * of the scratch are reset afterwards, so the cost follows the matches, not the rule count. */
 #include "rt_engine_int.h"
@@ -114,13 +114,11 @@ struct s_ctx {
     rt_scratch_t *s;
 };
 
-static int
-cb_match(unsigned int id, unsigned long long from, unsigned long long to, unsigned int flags,
-         void *arg)
+/* Expression id matched: every owner of it counts one more pattern hit. Each expression is
+ * reported at most once per field value (single-match databases, and rt_anchor). */
+static void
+cb_hit(uint32_t id, void *arg)
 {
-    (void)from;
-    (void)to;
-    (void)flags;
     struct s_ctx *c = arg;
     rt_scratch_t *s = c->s;
     const rt_engine_t *e = c->e;
@@ -133,6 +131,16 @@ cb_match(unsigned int id, unsigned long long from, unsigned long long to, unsign
             s->hit[o >> 6] |= 1ULL << (o & 63);
         }
     }
+}
+
+static int
+cb_match(unsigned int id, unsigned long long from, unsigned long long to, unsigned int flags,
+         void *arg)
+{
+    (void)from;
+    (void)to;
+    (void)flags;
+    cb_hit(id, arg);
     return 0;
 }
 
@@ -147,13 +155,14 @@ s_intersects(const uint64_t *a, const uint64_t *b, uint32_t words)
     return false;
 }
 
-/* Scans one field value when a candidate rule or a filter looks at that field. Returns false
- * on a Hyperscan error. */
+/* Scans one field value when a candidate rule or a filter looks at that field: its anchored
+ * patterns by direct comparison, the others with its Hyperscan database. Returns false on a
+ * Hyperscan error. */
 static bool
 s_scan(const rt_engine_t *e, rt_scratch_t *s, uint32_t f, const char *val)
 {
     const struct rt_field *fl = &e->fields[f];
-    if (s->scanned[f] == s->epoch || fl->db == NULL) {
+    if (s->scanned[f] == s->epoch) {
         return true; /* a repeated map key: the last entry was already scanned */
     }
     s->scanned[f] = s->epoch;
@@ -161,7 +170,14 @@ s_scan(const rt_engine_t *e, rt_scratch_t *s, uint32_t f, const char *val)
         return true;
     }
     struct s_ctx c = {e, s};
-    hs_error_t rc = hs_scan(fl->db, val, (unsigned)strlen(val), 0, s->hs, cb_match, &c);
+    size_t len = strlen(val);
+    if (fl->anchor != NULL) {
+        rt_anchor_scan(fl->anchor, val, len, cb_hit, &c);
+    }
+    if (fl->db == NULL) {
+        return true;
+    }
+    hs_error_t rc = hs_scan(fl->db, val, (unsigned)len, 0, s->hs, cb_match, &c);
     return rc == HS_SUCCESS || rc == HS_SCAN_TERMINATED;
 }
 

@@ -7,14 +7,18 @@
  * or metadata key) form that field's database, scanned at most once per event. Identical
  * expressions (same text and flags) on one field are compiled once: Hyperscan id u reports to
  * owners[expr_first[u] .. expr_first[u + 1]), so a regex shared by many rules costs one
- * match. Per-type and per-tenant bitsets over rules give the candidates of an event before
- * any scan, so a field is scanned only when some candidate (or a filter) looks at it. */
+ * match. Anchored kinds (prefix, suffix, exact, glob) are not compiled into the database:
+ * the field's rt_anchor decides them by direct comparison and reports the same ids (see
+ * rt_anchor.h for why). Per-type and per-tenant bitsets over rules give the candidates of an
+ * event before any scan, so a field is scanned only when some candidate (or a filter) looks
+ * at it. */
 #ifndef RT_ENGINE_INT_H
 #define RT_ENGINE_INT_H
 
 #include <hs/hs.h>
 #include <stdatomic.h>
 
+#include "rt_anchor.h"
 #include "rt_engine.h"
 #include "rt_rule.h"
 
@@ -30,7 +34,8 @@ enum {
 struct rt_field {
     enum rt_field_src src;
     const char *key;       /* borrowed from a pattern; NULL for the path */
-    hs_database_t *db;
+    hs_database_t *db;     /* literal and regex patterns; NULL when none */
+    rt_anchor_t *anchor;   /* prefix, suffix, exact and glob patterns; NULL when none */
     uint32_t n_pats;
     uint64_t *rule_mask;   /* rules with a pattern here (words) */
     bool for_filters;      /* an enabled filter has a pattern here */

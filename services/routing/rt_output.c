@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Output streams per boundary: batched ZeroMQ PUSH sockets (sharded by path or fanned out)
- * and Kafka topics. */
+ * and Kafka topics, each consumer with its own bounded queue. */
 #include "rt_output.h"
 
 #include <czmq.h>
@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "vx_clock.h"
+#include "vx_drop.h"
 #include "vx_event.h"
 #include "vx_kafka.h"
 #include "vx_log.h"
@@ -16,14 +17,21 @@
 #include "vx_wire.h"
 
 #define S_TOPIC "events"
-#define S_SEND_TIMEOUT_MS 100   /* a blocked send returns to the wait hook this often */
-#define S_KAFKA_BLOCK_MS 100
+#define S_WAIT_MS 100           /* a waiting put returns to the wait hook this often */
 #define S_TRAILER_MAX 320       /* sender (field 2, up to 300 bytes) + batch_sequence */
 #define S_HASH_SEED 0x76657866u /* fixed: the path → consumer mapping is part of the contract */
 #define S_MAX_BATCH 10000
 
-/* One ZeroMQ PUSH socket (one consumer) and the batch being built for it: `events` entries
- * (field 1) holding each event's bytes; the trailer is appended when sent. */
+/* A sealed batch (trailer included) its consumer has not taken yet. */
+struct s_batch {
+    uint8_t *buf;
+    size_t len;
+    uint32_t n;
+};
+
+/* One ZeroMQ PUSH socket (one consumer): the batch being built for it — `events` entries
+ * (field 1) holding each event's bytes; the trailer is appended when sealed — and its queue of
+ * sealed batches, oldest first. */
 struct s_slot {
     zsock_t *sock;
     char endpoint[RT_ENDPOINT_MAX];
@@ -32,6 +40,10 @@ struct s_slot {
     size_t n;
     uint64_t oldest_ns;
     uint64_t batch_seq;
+    struct s_batch *pend; /* ring */
+    uint32_t pend_head, pend_n, pend_cap;
+    _Atomic uint64_t queued; /* events in the batch being built and in pend */
+    bool stalled;            /* batches wait and the last send found the consumer full */
 };
 
 struct s_output {
@@ -40,7 +52,15 @@ struct s_output {
     char topic[RT_BOUNDARY_MAX + 256];
     struct s_slot slots[RT_MAX_ENDPOINTS];
     size_t n_slots;
-    vx_counter_t *routed, *batches, *kafka_ok, *kafka_err;
+    enum rt_policy policy;
+    uint64_t cap;                    /* events per queue (per consumer; the topic for Kafka) */
+    _Atomic uint64_t kqueued;        /* Kafka: produced, not yet acknowledged or failed */
+    bool kfull;                      /* Kafka: the last put found the queue full */
+    _Atomic uint64_t stall_since;    /* monotonic ns the current stall began, 0: none */
+    _Atomic uint64_t stall_ns;       /* ended stalls, in total */
+    uint64_t stall_counted_s;        /* whole seconds already in blocked_s */
+    vx_counter_t *routed, *batches, *kafka_ok, *kafka_err, *dropped, *blocked_s;
+    vx_gauge_t *g_queued, *g_blocked, *g_capacity;
 };
 
 struct rt_outputs {
@@ -57,16 +77,102 @@ struct rt_outputs {
     size_t kcap;
     rt_outputs_wait_fn *wait;
     void *wait_arg;
-    vx_counter_t *drop_shutdown, *drop_kafka;
+    vx_counter_t *drop_shutdown, *drop_kafka, *drop_full, *drop_send;
     vx_gauge_t *kafka_inflight;
 };
 
+static uint64_t
+s_queued(const struct s_output *out)
+{
+    if (out->kafka) {
+        return atomic_load(&out->kqueued);
+    }
+    uint64_t q = 0;
+    for (size_t k = 0; k < out->n_slots; k++) {
+        q += atomic_load(&out->slots[k].queued);
+    }
+    return q;
+}
+
+/* Queue sizes have one writer, the loop thread (Kafka's delivery reports are served there
+ * too): a relaxed load and store, not a locked add on every event. REST threads read whole
+ * values. */
+static void
+s_queued_add(_Atomic uint64_t *q, int64_t n)
+{
+    atomic_store_explicit(q, atomic_load_explicit(q, memory_order_relaxed) + (uint64_t)n,
+                          memory_order_relaxed);
+}
+
+static void
+s_queued_sub(_Atomic uint64_t *q, uint64_t n)
+{
+    s_queued_add(q, -(int64_t)n);
+}
+
 /* ---- ZeroMQ --------------------------------------------------------------------------- */
 
-/* Sends slot's batch. Blocks while the consumer is full, asking the wait hook whether to give
- * up; a batch given up is counted as dropped. */
+/* Tries to hand one sealed batch to the consumer without waiting. Returns 0, -EAGAIN (full
+ * or absent: try later) or another negative errno (the batch is lost: counted). */
+static int
+s_try_send(rt_outputs_t *o, struct s_output *out, struct s_slot *sl, const uint8_t *buf,
+           size_t len, uint32_t n)
+{
+    int rc = vx_wire_send_packed(sl->sock, S_TOPIC, buf, len, ZMQ_DONTWAIT);
+    if (rc == 0) {
+        vx_counter_add(out->batches, 1);
+        s_queued_sub(&sl->queued, n);
+        return 0;
+    }
+    if (rc == -EAGAIN || rc == -EINTR) {
+        return -EAGAIN;
+    }
+    vx_error("RT-OUT-SEND", "boundary %s, %s: %s; %u events dropped", out->name, sl->endpoint,
+             zmq_strerror(-rc), n);
+    vx_counter_add(o->drop_send, n);
+    s_queued_sub(&sl->queued, n);
+    return rc;
+}
+
+/* Sends the slot's waiting batches, oldest first, as long as its consumer takes them. */
 static void
-s_send(rt_outputs_t *o, struct s_output *out, struct s_slot *sl)
+s_pump(rt_outputs_t *o, struct s_output *out, struct s_slot *sl)
+{
+    while (sl->pend_n > 0) {
+        struct s_batch *b = &sl->pend[sl->pend_head];
+        if (s_try_send(o, out, sl, b->buf, b->len, b->n) == -EAGAIN) {
+            sl->stalled = true;
+            return;
+        }
+        free(b->buf);
+        sl->pend_head = (sl->pend_head + 1) % sl->pend_cap;
+        sl->pend_n--;
+    }
+    sl->stalled = false;
+}
+
+static void
+s_pend_push(struct s_slot *sl, struct s_batch b)
+{
+    if (sl->pend_n == sl->pend_cap) {
+        uint32_t cap = sl->pend_cap ? sl->pend_cap * 2 : 8;
+        struct s_batch *p = vx_calloc(cap, sizeof *p);
+        for (uint32_t i = 0; i < sl->pend_n; i++) {
+            p[i] = sl->pend[(sl->pend_head + i) % sl->pend_cap];
+        }
+        free(sl->pend);
+        sl->pend = p;
+        sl->pend_cap = cap;
+        sl->pend_head = 0;
+    }
+    sl->pend[(sl->pend_head + sl->pend_n) % sl->pend_cap] = b;
+    sl->pend_n++;
+}
+
+/* Closes the slot's batch (trailer with the next sequence number) and sends it, or queues it
+ * behind the batches already waiting, in order. */
+static void
+s_seal(rt_outputs_t *o, struct s_output *out, struct s_slot *sl)
 {
     if (sl->n == 0) {
         return;
@@ -77,28 +183,21 @@ s_send(rt_outputs_t *o, struct s_output *out, struct s_slot *sl)
     memcpy(sl->buf + len, o->sender, o->sender_len);
     len += o->sender_len;
     len += vx_pb_uint(sl->buf + len, 3, ++sl->batch_seq); /* EventBatch.batch_sequence */
-    for (;;) {
-        int rc = vx_wire_send_packed(sl->sock, S_TOPIC, sl->buf, len, 0);
-        if (rc == 0) {
-            vx_counter_add(out->batches, 1);
-            break;
-        }
-        if (rc != -EAGAIN && rc != -EINTR) {
-            vx_error("RT-OUT-SEND", "boundary %s, %s: %s; %zu events dropped", out->name,
-                     sl->endpoint, zmq_strerror(-rc), sl->n);
-            vx_counter_add(o->drop_shutdown, sl->n);
-            break;
-        }
-        if (o->wait && o->wait(o->wait_arg)) {
-            vx_warn("RT-OUT-GIVEUP", "boundary %s, %s: consumer not taking events; %zu dropped",
-                    out->name, sl->endpoint, sl->n);
-            vx_counter_add(o->drop_shutdown, sl->n);
-            break;
-        }
-    }
+    uint32_t n = (uint32_t)sl->n;
     sl->len = 0;
     sl->n = 0;
     sl->oldest_ns = 0;
+    if (sl->pend_n == 0) {
+        if (s_try_send(o, out, sl, sl->buf, len, n) != -EAGAIN) {
+            sl->stalled = false;
+            return; /* sent (or lost and counted): the buffer is reused */
+        }
+        sl->stalled = true;
+    }
+    s_pend_push(sl, (struct s_batch){sl->buf, len, n});
+    sl->buf = NULL;
+    sl->cap = 0;
+    s_pump(o, out, sl);
 }
 
 static void
@@ -122,8 +221,113 @@ s_slot_put(rt_outputs_t *o, struct s_output *out, struct s_slot *sl, const uint8
     }
     sl->len += rec;
     sl->n++;
+    s_queued_add(&sl->queued, 1);
     if (sl->n >= o->batch_max || sl->len >= VX_WIRE_MAX_BATCH_BYTES / 2) {
-        s_send(o, out, sl);
+        s_seal(o, out, sl);
+    }
+}
+
+/* ---- state ---------------------------------------------------------------------------- */
+
+/* Follows the boundary's stalls: when one begins and ends, the blocked-time counter (whole
+ * seconds), the blocked and queued gauges. */
+static void
+s_state(struct s_output *out, uint64_t now)
+{
+    if (out->kafka && out->kfull && s_queued(out) < out->cap) {
+        out->kfull = false; /* acknowledgements made room since a put found it full */
+    }
+    bool stalled = out->kfull;
+    for (size_t k = 0; k < out->n_slots && !stalled; k++) {
+        stalled = out->slots[k].stalled;
+    }
+    uint64_t since = atomic_load(&out->stall_since);
+    if (stalled && since == 0) {
+        since = now ? now : 1;
+        atomic_store(&out->stall_since, since);
+    } else if (!stalled && since != 0) {
+        atomic_fetch_add(&out->stall_ns, now - since);
+        atomic_store(&out->stall_since, 0);
+        since = 0;
+    }
+    uint64_t total = atomic_load(&out->stall_ns) + (since ? now - since : 0);
+    uint64_t whole = total / VX_NS_PER_S;
+    if (whole > out->stall_counted_s) {
+        vx_counter_add(out->blocked_s, whole - out->stall_counted_s);
+        out->stall_counted_s = whole;
+    }
+    vx_gauge_set(out->g_queued, (double)s_queued(out));
+    vx_gauge_set(out->g_blocked,
+                 since && now - since >= (uint64_t)RT_BLOCKED_AFTER_MS * VX_NS_PER_MS ? 1 : 0);
+}
+
+/* Sends what waits wherever consumers take it, and updates every boundary's state. */
+static void
+s_pump_all(rt_outputs_t *o)
+{
+    uint64_t now = vx_mono_ns();
+    for (size_t i = 0; i < o->n; i++) {
+        struct s_output *out = &o->out[i];
+        for (size_t k = 0; k < out->n_slots; k++) {
+            if (out->slots[k].pend_n > 0) {
+                s_pump(o, out, &out->slots[k]);
+            }
+        }
+        s_state(out, now);
+    }
+}
+
+/* ---- full queues ---------------------------------------------------------------------- */
+
+/* Waits, up to S_WAIT_MS, for the consumer of sl to become writable (or, for Kafka, for
+ * acknowledgements), sending everything else that can go meanwhile. */
+static void
+s_wait_once(rt_outputs_t *o, struct s_output *out, struct s_slot *sl)
+{
+    if (sl != NULL) {
+        s_seal(o, out, sl); /* a partial batch counts in the queue: let it go too */
+        if (sl->pend_n > 0) {
+            zmq_pollitem_t it = {zsock_resolve(sl->sock), 0, ZMQ_POLLOUT, 0};
+            zmq_poll(&it, 1, S_WAIT_MS);
+        }
+    } else if (o->kafka) {
+        vx_kafka_poll(o->kafka, S_WAIT_MS);
+    }
+    rt_outputs_flush(o, false);
+}
+
+/* Room for one more event in a queue (sl's, or the Kafka boundary's when sl is NULL): true
+ * when there is room, or was made by waiting (block policy); false when the event is dropped
+ * (drop policy, or given up at the shutdown deadline), counted. */
+static bool
+s_room(rt_outputs_t *o, struct s_output *out, struct s_slot *sl)
+{
+    _Atomic uint64_t *q = sl ? &sl->queued : &out->kqueued;
+    if (atomic_load(q) < out->cap) {
+        return true;
+    }
+    if (out->kafka) {
+        out->kfull = true;
+    }
+    if (out->policy == RT_POLICY_DROP) {
+        vx_counter_add(o->drop_full, 1);
+        vx_counter_add(out->dropped, 1);
+        return false;
+    }
+    for (;;) {
+        /* The hook first: past the shutdown deadline a put gives up at once, not after a wait
+         * per event. */
+        if (o->wait && o->wait(o->wait_arg)) {
+            vx_counter_add(o->drop_shutdown, 1);
+            return false;
+        }
+        if (atomic_load(q) < out->cap) {
+            return true;
+        }
+        s_wait_once(o, out, sl);
+        if (atomic_load(q) < out->cap) {
+            return true;
+        }
     }
 }
 
@@ -134,6 +338,7 @@ cb_kafka_delivery(void *opaque, int err, const char *errstr, void *arg)
 {
     rt_outputs_t *o = arg;
     struct s_output *out = opaque;
+    s_queued_sub(&out->kqueued, 1);
     if (err) {
         vx_counter_add(out->kafka_err, 1);
         vx_counter_add(o->drop_kafka, 1);
@@ -144,7 +349,8 @@ cb_kafka_delivery(void *opaque, int err, const char *errstr, void *arg)
     }
 }
 
-static void
+/* Returns true when the event was handed to the producer. */
+static bool
 s_kafka_put(rt_outputs_t *o, struct s_output *out, const uint8_t *ev, size_t len,
             const uint8_t *extra, size_t xlen, const char *path, size_t path_len)
 {
@@ -161,23 +367,34 @@ s_kafka_put(rt_outputs_t *o, struct s_output *out, const uint8_t *ev, size_t len
         vlen = len + xlen;
     }
     for (;;) {
-        int rc = vx_kafka_produce(o->kafka, out->topic, path, path_len, value, vlen, out,
-                                  S_KAFKA_BLOCK_MS);
+        if (!s_room(o, out, NULL)) {
+            return false;
+        }
+        int rc = vx_kafka_produce(o->kafka, out->topic, path, path_len, value, vlen, out, 0);
         if (rc == 0) {
-            return;
+            s_queued_add(&out->kqueued, 1);
+            out->kfull = false;
+            return true;
         }
         if (rc != -ENOBUFS) {
             /* A fatal producer: the event cannot be written; counted, never silent. */
             vx_counter_add(out->kafka_err, 1);
             vx_counter_add(o->drop_kafka, 1);
             atomic_store(&o->kafka_fatal, vx_kafka_fatal(o->kafka));
-            return;
+            return false;
         }
-        /* Kafka's local queue is full: wait for acknowledgements (backpressure). */
+        /* The producer's own queue filled before ours: the same as ours being full. */
+        out->kfull = true;
+        if (out->policy == RT_POLICY_DROP) {
+            vx_counter_add(o->drop_full, 1);
+            vx_counter_add(out->dropped, 1);
+            return false;
+        }
         if (o->wait && o->wait(o->wait_arg)) {
             vx_counter_add(o->drop_shutdown, 1);
-            return;
+            return false;
         }
+        s_wait_once(o, out, NULL);
     }
 }
 
@@ -188,20 +405,27 @@ rt_outputs_put(rt_outputs_t *o, size_t i, const uint8_t *ev, size_t len, const u
                size_t xlen, const char *path, size_t path_len)
 {
     struct s_output *out = &o->out[i];
-    vx_counter_add(out->routed, 1);
+    bool taken = false;
     if (out->kafka) {
-        s_kafka_put(o, out, ev, len, extra, xlen, path, path_len);
-        return;
-    }
-    if (out->n_slots == 1) {
-        s_slot_put(o, out, &out->slots[0], ev, len, extra, xlen);
-    } else if (o->load_balance) {
-        size_t k = (size_t)(vx_hash64(path, path_len, S_HASH_SEED) % out->n_slots);
-        s_slot_put(o, out, &out->slots[k], ev, len, extra, xlen);
+        taken = s_kafka_put(o, out, ev, len, extra, xlen, path, path_len);
+    } else if (out->n_slots == 1 || o->load_balance) {
+        size_t k = out->n_slots == 1
+                       ? 0
+                       : (size_t)(vx_hash64(path, path_len, S_HASH_SEED) % out->n_slots);
+        if (s_room(o, out, &out->slots[k])) {
+            s_slot_put(o, out, &out->slots[k], ev, len, extra, xlen);
+            taken = true;
+        }
     } else {
         for (size_t k = 0; k < out->n_slots; k++) {
-            s_slot_put(o, out, &out->slots[k], ev, len, extra, xlen);
+            if (s_room(o, out, &out->slots[k])) {
+                s_slot_put(o, out, &out->slots[k], ev, len, extra, xlen);
+                taken = true;
+            }
         }
+    }
+    if (taken) {
+        vx_counter_add(out->routed, 1);
     }
 }
 
@@ -214,10 +438,26 @@ rt_outputs_flush(rt_outputs_t *o, bool force)
         for (size_t k = 0; k < out->n_slots; k++) {
             struct s_slot *sl = &out->slots[k];
             if (sl->n > 0 && (force || now - sl->oldest_ns >= o->delay_ns)) {
-                s_send(o, out, sl);
+                s_seal(o, out, sl);
             }
         }
     }
+    s_pump_all(o);
+}
+
+size_t
+rt_outputs_pollitems(const rt_outputs_t *o, zmq_pollitem_t *items, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < o->n; i++) {
+        for (size_t k = 0; k < o->out[i].n_slots && n < max; k++) {
+            const struct s_slot *sl = &o->out[i].slots[k];
+            if (sl->pend_n > 0) {
+                items[n++] = (zmq_pollitem_t){zsock_resolve(sl->sock), 0, ZMQ_POLLOUT, 0};
+            }
+        }
+    }
+    return n;
 }
 
 uint64_t
@@ -250,6 +490,65 @@ rt_outputs_poll(rt_outputs_t *o)
         vx_gauge_set(o->kafka_inflight, (double)vx_kafka_inflight(o->kafka));
         atomic_store(&o->kafka_fatal, vx_kafka_fatal(o->kafka));
     }
+    s_pump_all(o);
+}
+
+static void
+s_output_metrics(struct s_output *out, vx_metrics_t *m)
+{
+    out->routed = vx_metrics_counter(m, "vexfs_events_routed_total",
+                                     "Events given to a boundary's queue, by boundary.",
+                                     "boundary", out->name, NULL);
+    out->batches = vx_metrics_counter(m, "vexfs_routing_batches_sent_total",
+                                      "ZeroMQ batches sent, by boundary.", "boundary", out->name,
+                                      NULL);
+    out->kafka_ok = vx_metrics_counter(m, "vexfs_kafka_delivered_total",
+                                       "Events Kafka acknowledged, by boundary.", "boundary",
+                                       out->name, NULL);
+    out->kafka_err = vx_metrics_counter(m, "vexfs_kafka_failed_total",
+                                        "Events Kafka did not take (after retries), by "
+                                        "boundary.",
+                                        "boundary", out->name, NULL);
+    out->dropped = vx_metrics_counter(m, "vexfs_routing_boundary_dropped_total",
+                                      "Events a drop-policy boundary did not take because its "
+                                      "queue was full, by boundary.",
+                                      "boundary", out->name, NULL);
+    out->blocked_s = vx_metrics_counter(m, "vexfs_routing_boundary_blocked_seconds_total",
+                                        "Time a boundary's consumer did not take the events "
+                                        "waiting for it, whole seconds, by boundary.",
+                                        "boundary", out->name, NULL);
+    out->g_queued = vx_metrics_gauge(m, "vexfs_routing_boundary_queued_events",
+                                     "Events waiting in routing for a boundary's consumers or "
+                                     "Kafka, by boundary.",
+                                     "boundary", out->name, NULL);
+    out->g_blocked = vx_metrics_gauge(m, "vexfs_routing_boundary_blocked",
+                                      "1 while a consumer of the boundary has taken nothing for "
+                                      "a second with events waiting, by boundary.",
+                                      "boundary", out->name, NULL);
+    out->g_capacity = vx_metrics_gauge(m, "vexfs_routing_boundary_queue_capacity",
+                                       "Events one queue of the boundary may hold, by "
+                                       "boundary.",
+                                       "boundary", out->name, NULL);
+    vx_gauge_set(out->g_capacity, (double)out->cap);
+}
+
+static int
+s_bind_slots(struct s_output *out, const struct rt_output_spec *spec, const vx_socks_t *socks,
+             int hwm, char *err, size_t errlen)
+{
+    for (size_t k = 0; k < spec->n_endpoints; k++) {
+        struct s_slot *sl = &out->slots[out->n_slots++];
+        atomic_init(&sl->queued, 0);
+        struct vx_sock_spec ss = {.type = ZMQ_PUSH, .endpoint = spec->endpoints[k], .bind = true,
+                                  .sndhwm = hwm};
+        char serr[512];
+        sl->sock = vx_sock_open(socks, &ss, sl->endpoint, sizeof sl->endpoint, serr, sizeof serr);
+        if (!sl->sock) {
+            snprintf(err, errlen, "boundary %s: %s", out->name, serr);
+            return -EADDRINUSE;
+        }
+    }
+    return 0;
 }
 
 rt_outputs_t *
@@ -263,12 +562,15 @@ rt_outputs_new(const struct rt_outputs_opts *opts, vx_metrics_t *m, char *err, s
     o->wait = opts->wait;
     o->wait_arg = opts->wait_arg;
     rt_outputs_set_batching(o, 100, 1000 * VX_NS_PER_US);
-    o->drop_shutdown = vx_metrics_counter(m, "vexfs_events_dropped_total",
-                                          "Events not forwarded, by reason.", "reason",
-                                          "shutdown", NULL);
-    o->drop_kafka = vx_metrics_counter(m, "vexfs_events_dropped_total",
-                                       "Events not forwarded, by reason.", "reason",
-                                       "kafka_failed", NULL);
+    const char *help = "Events not forwarded, by reason.";
+    o->drop_shutdown = vx_metrics_counter(m, "vexfs_events_dropped_total", help, "reason",
+                                          vx_drop_names[VX_DROP_SHUTDOWN], NULL);
+    o->drop_kafka = vx_metrics_counter(m, "vexfs_events_dropped_total", help, "reason",
+                                       vx_drop_names[VX_DROP_KAFKA_FAILED], NULL);
+    o->drop_full = vx_metrics_counter(m, "vexfs_events_dropped_total", help, "reason",
+                                      vx_drop_names[VX_DROP_BOUNDARY_FULL], NULL);
+    o->drop_send = vx_metrics_counter(m, "vexfs_events_dropped_total", help, "reason",
+                                      vx_drop_names[VX_DROP_SEND_FAILED], NULL);
     o->kafka_inflight = vx_metrics_gauge(m, "vexfs_kafka_inflight_messages",
                                          "Events queued for Kafka, not yet acknowledged.", NULL);
     bool need_kafka = false;
@@ -277,41 +579,17 @@ rt_outputs_new(const struct rt_outputs_opts *opts, vx_metrics_t *m, char *err, s
         struct s_output *out = &o->out[o->n++];
         snprintf(out->name, sizeof out->name, "%s", spec->name);
         out->kafka = spec->kafka;
-        out->routed = vx_metrics_counter(m, "vexfs_events_routed_total",
-                                         "Events sent to a boundary, by boundary.", "boundary",
-                                         out->name, NULL);
-        out->batches = vx_metrics_counter(m, "vexfs_routing_batches_sent_total",
-                                          "ZeroMQ batches sent, by boundary.", "boundary",
-                                          out->name, NULL);
-        out->kafka_ok = vx_metrics_counter(m, "vexfs_kafka_delivered_total",
-                                           "Events Kafka acknowledged, by boundary.", "boundary",
-                                           out->name, NULL);
-        out->kafka_err = vx_metrics_counter(m, "vexfs_kafka_failed_total",
-                                            "Events Kafka did not take (after retries), by "
-                                            "boundary.",
-                                            "boundary", out->name, NULL);
+        out->policy = spec->policy;
+        out->cap = spec->queue_events ? spec->queue_events : 1;
+        atomic_init(&out->kqueued, 0);
+        atomic_init(&out->stall_since, 0);
+        atomic_init(&out->stall_ns, 0);
+        s_output_metrics(out, m);
         if (spec->kafka) {
             need_kafka = true;
             snprintf(out->topic, sizeof out->topic, "%s%s", opts->kafka_topic_prefix, spec->name);
-            continue;
-        }
-        for (size_t k = 0; k < spec->n_endpoints; k++) {
-            struct s_slot *sl = &out->slots[out->n_slots++];
-            sl->sock = zsock_new(ZMQ_PUSH);
-            if (!sl->sock) {
-                snprintf(err, errlen, "boundary %s: cannot create a ZeroMQ socket", out->name);
-                goto fail;
-            }
-            zsock_set_sndhwm(sl->sock, opts->hwm);
-            zsock_set_sndtimeo(sl->sock, S_SEND_TIMEOUT_MS);
-            if (zsock_bind(sl->sock, "%s", spec->endpoints[k]) < 0) {
-                snprintf(err, errlen, "boundary %s: cannot bind %s: %s", out->name,
-                         spec->endpoints[k], zmq_strerror(zmq_errno()));
-                goto fail;
-            }
-            char *last = zsock_last_endpoint(sl->sock); /* caller frees, in czmq 4.2 */
-            snprintf(sl->endpoint, sizeof sl->endpoint, "%s", last ? last : spec->endpoints[k]);
-            free(last);
+        } else if (s_bind_slots(out, spec, opts->socks, opts->hwm, err, errlen) < 0) {
+            goto fail;
         }
     }
     if (need_kafka) {
@@ -329,11 +607,35 @@ fail:
     return NULL;
 }
 
+/* Why shutdown is built this way: batches may wait for consumers that never come, and the
+ * daemon must still end within its timeout and say what it could not deliver. So it seals
+ * every batch, sends whatever consumers take until nothing waits or the deadline passes
+ * (waking on writability, never sleeping blind), lets Kafka acknowledge within what is left,
+ * then counts and logs, per boundary, the events still waiting in routing before closing the
+ * sockets with the remaining time as linger. */
 int
 rt_outputs_shutdown(rt_outputs_t *o, int timeout_ms)
 {
     uint64_t deadline = vx_mono_ns() + (uint64_t)timeout_ms * VX_NS_PER_MS;
     rt_outputs_flush(o, true);
+    zmq_pollitem_t *items = vx_calloc(RT_MAX_OUTPUTS * RT_MAX_ENDPOINTS, sizeof *items);
+    for (;;) {
+        size_t n = rt_outputs_pollitems(o, items, RT_MAX_OUTPUTS * RT_MAX_ENDPOINTS);
+        uint64_t now = vx_mono_ns();
+        bool kafka_waits = o->kafka && vx_kafka_inflight(o->kafka) > 0;
+        if ((n == 0 && !kafka_waits) || now >= deadline) {
+            break;
+        }
+        long left = (long)((deadline - now) / VX_NS_PER_MS);
+        long step = left < S_WAIT_MS ? left : S_WAIT_MS;
+        if (n > 0) {
+            zmq_poll(items, (int)n, step);
+        } else {
+            vx_kafka_poll(o->kafka, (int)step);
+        }
+        rt_outputs_poll(o);
+    }
+    free(items);
     int rc = 0;
     if (o->kafka) {
         uint64_t now = vx_mono_ns();
@@ -348,15 +650,32 @@ rt_outputs_shutdown(rt_outputs_t *o, int timeout_ms)
         vx_kafka_destroy(&o->kafka, 0);
         vx_gauge_set(o->kafka_inflight, 0);
     }
-    /* Let ZeroMQ deliver what is queued before the sockets close. */
     for (size_t i = 0; i < o->n; i++) {
-        for (size_t k = 0; k < o->out[i].n_slots; k++) {
-            struct s_slot *sl = &o->out[i].slots[k];
+        struct s_output *out = &o->out[i];
+        uint64_t lost = 0;
+        for (size_t k = 0; k < out->n_slots; k++) {
+            struct s_slot *sl = &out->slots[k];
+            for (; sl->pend_n > 0; sl->pend_n--) {
+                struct s_batch *b = &sl->pend[sl->pend_head];
+                lost += b->n;
+                s_queued_sub(&sl->queued, b->n);
+                free(b->buf);
+                sl->pend_head = (sl->pend_head + 1) % sl->pend_cap;
+            }
             uint64_t now = vx_mono_ns();
             int linger = now < deadline ? (int)((deadline - now) / VX_NS_PER_MS) : 0;
             zsock_set_linger(sl->sock, linger);
             zsock_destroy(&sl->sock);
         }
+        if (lost > 0) {
+            vx_error("RT-STOP-UNDELIVERED",
+                     "boundary %s: %llu events not taken by its consumers by the shutdown "
+                     "deadline; counted as dropped (reason shutdown)",
+                     out->name, (unsigned long long)lost);
+            vx_counter_add(o->drop_shutdown, lost);
+            rc = -ETIMEDOUT;
+        }
+        s_state(out, vx_mono_ns());
     }
     return rc;
 }
@@ -373,8 +692,13 @@ rt_outputs_destroy(rt_outputs_t **op)
     }
     for (size_t i = 0; i < o->n; i++) {
         for (size_t k = 0; k < o->out[i].n_slots; k++) {
-            zsock_destroy(&o->out[i].slots[k].sock);
-            free(o->out[i].slots[k].buf);
+            struct s_slot *sl = &o->out[i].slots[k];
+            zsock_destroy(&sl->sock);
+            free(sl->buf);
+            for (uint32_t j = 0; j < sl->pend_n; j++) {
+                free(sl->pend[(sl->pend_head + j) % sl->pend_cap].buf);
+            }
+            free(sl->pend);
         }
     }
     free(o->kbuf);
@@ -434,14 +758,33 @@ rt_outputs_describe(const rt_outputs_t *o, size_t i, const char *path, size_t pa
     return d;
 }
 
+/* Seconds the boundary's consumers spent stalled, the current stall included, and whether
+ * the current one has lasted RT_BLOCKED_AFTER_MS. */
+static double
+s_blocked_s(const struct s_output *out, bool *blocked)
+{
+    uint64_t now = vx_mono_ns();
+    uint64_t since = atomic_load(&out->stall_since);
+    uint64_t total = atomic_load(&out->stall_ns) + (since && now > since ? now - since : 0);
+    *blocked = since && now - since >= (uint64_t)RT_BLOCKED_AFTER_MS * VX_NS_PER_MS;
+    return (double)total / 1e9;
+}
+
 json_t *
 rt_outputs_stats(const rt_outputs_t *o)
 {
     json_t *all = json_object();
     for (size_t i = 0; i < o->n; i++) {
         const struct s_output *out = &o->out[i];
-        json_t *b = json_pack("{s:s, s:I}", "kind", out->kafka ? "kafka" : "zmq", "events",
-                              (json_int_t)vx_counter_value(out->routed));
+        bool blocked;
+        double blocked_s = s_blocked_s(out, &blocked);
+        json_t *b = json_pack("{s:s, s:I, s:s, s:I, s:I, s:b, s:f, s:I}", "kind",
+                              out->kafka ? "kafka" : "zmq", "events",
+                              (json_int_t)vx_counter_value(out->routed), "policy",
+                              rt_policy_name(out->policy), "queue_capacity",
+                              (json_int_t)out->cap, "queued", (json_int_t)s_queued(out),
+                              "blocked", blocked, "blocked_s", blocked_s, "dropped",
+                              (json_int_t)vx_counter_value(out->dropped));
         if (out->kafka) {
             json_object_set_new(b, "topic", json_string(out->topic));
             json_object_set_new(b, "delivered",
@@ -460,4 +803,26 @@ rt_outputs_stats(const rt_outputs_t *o)
         json_object_set_new(all, out->name, b);
     }
     return all;
+}
+
+size_t
+rt_outputs_blocked(const rt_outputs_t *o, json_t *names, json_t *detail)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < o->n; i++) {
+        const struct s_output *out = &o->out[i];
+        bool blocked;
+        double blocked_s = s_blocked_s(out, &blocked);
+        if (!blocked) {
+            continue;
+        }
+        n++;
+        json_array_append_new(names, json_string(out->name));
+        json_object_set_new(detail, out->name,
+                            json_pack("{s:s, s:I, s:f, s:I}", "policy",
+                                      rt_policy_name(out->policy), "queued",
+                                      (json_int_t)s_queued(out), "blocked_s", blocked_s,
+                                      "dropped", (json_int_t)vx_counter_value(out->dropped)));
+    }
+    return n;
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "rt_glob.h"
 #include "vx_mem.h"
 
 #define S_MAX_TAG_KEY 256
@@ -275,88 +276,18 @@ s_put_literal(struct s_buf *b, const char *s)
     }
 }
 
-/* Translates a glob (see rt_engine.h) into an anchored expression; NULL and a reason when the
+/* A glob's expression comes from its one parser (rt_glob.c); NULL and a reason when the
  * glob is malformed. */
 static char *
-s_glob_to_regex(const char *g, const char **why)
+s_glob_to_regex(const char *text, const char **why)
 {
-    struct s_buf b = {0};
-    size_t n = strlen(g);
-    s_put(&b, "\\A");
-    for (size_t i = 0; i < n;) {
-        char c = g[i];
-        if (c == '*') {
-            if (i + 1 < n && g[i + 1] == '*') {
-                s_put(&b, "[\\x00-\\xff]*");
-                while (i < n && g[i] == '*') {
-                    i++;
-                }
-            } else {
-                s_put(&b, "[^/]*");
-                i++;
-            }
-        } else if (c == '?') {
-            s_put(&b, "[^/]");
-            i++;
-        } else if (c == '\\') {
-            if (i + 1 >= n) {
-                *why = "trailing backslash";
-                goto fail;
-            }
-            s_put_byte(&b, (unsigned char)g[i + 1]);
-            i += 2;
-        } else if (c == '[') {
-            size_t j = i + 1;
-            bool neg = j < n && (g[j] == '!' || g[j] == '^');
-            if (neg) {
-                j++;
-            }
-            s_put(&b, neg ? "[^/" : "[");
-            bool first = true;
-            bool closed = false;
-            while (j < n) {
-                if (g[j] == ']' && !first) {
-                    closed = true;
-                    j++;
-                    break;
-                }
-                unsigned char lo = (unsigned char)g[j];
-                if (lo == '\\' && j + 1 < n) {
-                    lo = (unsigned char)g[++j];
-                }
-                j++;
-                s_put_byte(&b, lo);
-                if (j + 1 < n && g[j] == '-' && g[j + 1] != ']') {
-                    unsigned char hi = (unsigned char)g[j + 1];
-                    j += 2;
-                    if (hi == '\\' && j < n) {
-                        hi = (unsigned char)g[j++];
-                    }
-                    if (hi < lo) {
-                        *why = "range out of order in [...]";
-                        goto fail;
-                    }
-                    s_put(&b, "-");
-                    s_put_byte(&b, hi);
-                }
-                first = false;
-            }
-            if (!closed) {
-                *why = "unterminated [";
-                goto fail;
-            }
-            s_put(&b, "]");
-            i = j;
-        } else {
-            s_put_byte(&b, (unsigned char)c);
-            i++;
-        }
+    struct rt_glob g;
+    if (rt_glob_parse(text, &g, why) < 0) {
+        return NULL;
     }
-    s_put(&b, "\\z");
-    return b.p;
-fail:
-    free(b.p);
-    return NULL;
+    char *re = rt_glob_regex(&g);
+    rt_glob_fini(&g);
+    return re;
 }
 
 static char *

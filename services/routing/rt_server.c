@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "rt_engine.h"
+#include "rt_hscheck.h"
 #include "rt_output.h"
 #include "rt_store.h"
 #include "vx_arena.h"
@@ -25,7 +26,7 @@
 #define S_CACHE 4                           /* retired compiled sets kept (pattern caching) */
 #define S_QUIET_NS (50 * VX_NS_PER_MS)      /* at stop: the input counts as drained */
 #define S_STOP_DRAIN_NS (2 * VX_NS_PER_S)   /* at stop: longest spent draining input */
-#define S_CTL_FMT "inproc://rt-ctl-%p"
+#define S_CTL_FMT "rt-ctl-%p"
 #define S_N_SOURCES 9                       /* Boundary enum values, unspecified included */
 #define S_F_METADATA 7                      /* vexfs.v1.Event.metadata */
 #define S_F_PRIORITY 9                      /* vexfs.v1.Event.priority */
@@ -79,6 +80,7 @@ struct rt_server {
     bool closing;       /* guarded by ctl_mu */
     char ctl_ep[64];
     rt_outputs_t *outputs;
+    struct rt_hscheck hscheck; /* the pattern library's self-test, run at start */
 
     /* loop thread only */
     struct s_set *loop_set;
@@ -112,7 +114,7 @@ struct rt_server {
     vx_counter_t *processed, *unrouted, *to_default, *slow, *seq_gaps, *batches_in;
     vx_counter_t *drop_bad_frame, *drop_bad_protobuf, *drop_too_large;
     vx_histogram_t *latency;
-    vx_gauge_t *g_version, *g_rules, *g_filters;
+    vx_gauge_t *g_version, *g_rules, *g_filters, *g_lib_affected;
 };
 
 /* ---- sets ----------------------------------------------------------------------------- */
@@ -251,6 +253,10 @@ s_metrics_init(rt_server_t *s, vx_metrics_t *m)
     s->g_rules = vx_metrics_gauge(m, "vexfs_routing_rules", "Rules in the set in use.", NULL);
     s->g_filters = vx_metrics_gauge(m, "vexfs_routing_filters", "Filters in the set in use.",
                                     NULL);
+    s->g_lib_affected = vx_metrics_gauge(m, "vexfs_routing_pattern_library_affected",
+                                         "1 when the linked Hyperscan/Vectorscan failed its "
+                                         "start-up self-test on end-anchored patterns.",
+                                         NULL);
     vx_metrics_gauge_fn(m, "vexfs_routing_decision_latency_p99",
                         "p99 of the decision time in nanoseconds.", cb_latency_p99_ns, s);
     vx_metrics_gauge_fn(m, "vexfs_routing_max_pattern_matching_latency_ns",
@@ -502,8 +508,9 @@ s_apply(rt_server_t *s, json_t *rules, json_t *filters, const char *origin, cons
         rt_store_abort(&txn);
         if (rc == -ETIMEDOUT) {
             s_result_error(out, 503, "busy",
-                           "the set was not applied: the loop did not take it within %d ms (a "
-                           "boundary's consumers are not taking events)",
+                           "the set was not applied: the loop did not take it within %d ms (it "
+                           "waits for room in a full queue of a block-policy boundary; /ready "
+                           "names it)",
                            s->apply_timeout_ms);
         } else if (rc == -ESHUTDOWN) {
             s_result_error(out, 503, "shutting_down", "the set was not applied: shutting down");
@@ -756,7 +763,7 @@ rt_server_stats(rt_server_t *s)
         "bad_protobuf", (json_int_t)vx_counter_value(s->drop_bad_protobuf), "too_large",
         (json_int_t)vx_counter_value(s->drop_too_large));
     return json_pack("{s:I, s:o, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:o, s:o, s:o, s:o, "
-                     "s:I, s:I, s:o}",
+                     "s:I, s:I, s:o, s:o}",
                      "version", (json_int_t)version, "received", in, "decided",
                      (json_int_t)vx_counter_value(s->processed), "decisions", "routed",
                      (json_int_t)es.routed, "unrouted", (json_int_t)es.unrouted, "to_default",
@@ -765,7 +772,8 @@ rt_server_stats(rt_server_t *s)
                      (json_int_t)es.scan_errors, "boundaries", rt_outputs_stats(s->outputs),
                      "rules", rules, "filters", filters, "decision_latency", lat,
                      "slow_decisions", (json_int_t)vx_counter_value(s->slow), "sequence_gaps",
-                     (json_int_t)vx_counter_value(s->seq_gaps), "dropped", dropped);
+                     (json_int_t)vx_counter_value(s->seq_gaps), "dropped", dropped,
+                     "pattern_library", rt_hscheck_json(&s->hscheck));
 }
 
 bool
@@ -777,6 +785,17 @@ rt_server_ready(rt_server_t *s, json_t *detail)
     json_object_set_new(detail, "kafka",
                         json_string(rt_outputs_has_kafka(s->outputs) ? (kafka_ok ? "ok" : "failed")
                                                                      : "off"));
+    /* A blocked boundary degrades, it does not unready: one absent consumer must not take
+     * the whole router out of service, but it is named here. */
+    json_t *names = json_array(), *blocked = json_object();
+    size_t n_blocked = rt_outputs_blocked(s->outputs, names, blocked);
+    json_object_set_new(detail, "boundaries", json_string(n_blocked ? "degraded" : "ok"));
+    json_object_set_new(detail, "degraded", names);
+    json_object_set_new(detail, "blocked", blocked);
+    json_object_set_new(detail, "pattern_library",
+                        json_string(!s->hscheck.ran        ? "failed"
+                                    : s->hscheck.affected ? "affected"
+                                                          : "ok"));
     return running && kafka_ok;
 }
 
@@ -1076,8 +1095,32 @@ s_initial_set(rt_server_t *s, char *err, size_t errlen)
     return res.body ? 0 : -EINVAL;
 }
 
+/* Tests the linked pattern library on the shapes Vectorscan 5.4.9 gets wrong and says so
+ * (rt_hscheck.h). Routing stays exact for every kind but regex either way. */
+static void
+s_selftest(rt_server_t *s)
+{
+    struct rt_hscheck *h = &s->hscheck;
+    if (rt_hscheck_run(h) < 0) {
+        vx_warn("RT-HS-SELFTEST", "pattern library %s: self-test could not run: %s", h->version,
+                h->example);
+    } else if (h->affected) {
+        vx_warn("RT-HS-SELFTEST",
+                "pattern library %s misses end-anchored matches (%u of %u known inputs, e.g. "
+                "%s): prefix, suffix, exact and glob patterns are decided without it and stay "
+                "exact, but a regex pattern ending in a short literal before $ or \\z can miss "
+                "events; prefer a suffix pattern, or a library without this fault",
+                h->version, h->missed, h->checked, h->example);
+    } else {
+        vx_info("RT-HS-SELFTEST", "pattern library %s passed its self-test (%u inputs, %.1f ms)",
+                h->version, h->checked, h->elapsed_ms);
+    }
+    vx_gauge_set(s->g_lib_affected, h->affected ? 1.0 : 0.0);
+}
+
 rt_server_t *
-rt_server_new(const vx_config_t *cfg, vx_metrics_t *metrics, char *err, size_t errlen)
+rt_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *metrics, char *err,
+              size_t errlen)
 {
     rt_server_t *s = vx_calloc(1, sizeof *s);
     s->cfg = cfg;
@@ -1116,6 +1159,7 @@ rt_server_new(const vx_config_t *cfg, vx_metrics_t *metrics, char *err, size_t e
     }
     struct rt_outputs_opts oo = {
         .plan = s->plan,
+        .socks = socks,
         .hwm = (int)vx_config_int(cfg, RT_SECTION, "queue_hwm"),
         .load_balance = vx_config_bool(cfg, RT_SECTION, "enable_load_balancing"),
         .sender = s->sender,
@@ -1132,29 +1176,24 @@ rt_server_new(const vx_config_t *cfg, vx_metrics_t *metrics, char *err, size_t e
     }
 
     snprintf(s->ctl_ep, sizeof s->ctl_ep, S_CTL_FMT, (void *)s);
-    s->ctl_pull = zsock_new(ZMQ_PULL);
-    s->ctl_push = zsock_new(ZMQ_PUSH);
-    if (!s->ctl_pull || !s->ctl_push || zsock_bind(s->ctl_pull, "%s", s->ctl_ep) < 0 ||
-        zsock_connect(s->ctl_push, "%s", s->ctl_ep) < 0) {
+    if (vx_sock_pipe(socks, s->ctl_ep, &s->ctl_push, &s->ctl_pull) < 0) {
         snprintf(err, errlen, "cannot create the rule-set hand-over socket");
         goto fail;
     }
 
+    s_selftest(s);
     if (s_initial_set(s, err, errlen) < 0) {
         goto fail;
     }
 
-    s->input = zsock_new(ZMQ_PULL);
-    if (!s->input) {
-        snprintf(err, errlen, "cannot create ZeroMQ socket");
-        goto fail;
-    }
-    zsock_set_rcvhwm(s->input, (int)vx_config_int(cfg, RT_SECTION, "queue_hwm"));
     snprintf(s->input_ep, sizeof s->input_ep, "%s",
              vx_config_str(cfg, RT_SECTION, "input_endpoint"));
-    if (zsock_connect(s->input, "%s", s->input_ep) < 0) {
-        snprintf(err, errlen, RT_SECTION ".input_endpoint: cannot connect to %s: %s", s->input_ep,
-                 zmq_strerror(zmq_errno()));
+    struct vx_sock_spec in = {.type = ZMQ_PULL, .endpoint = s->input_ep,
+                              .rcvhwm = (int)vx_config_int(cfg, RT_SECTION, "queue_hwm")};
+    char serr[512];
+    s->input = vx_sock_open(socks, &in, NULL, 0, serr, sizeof serr);
+    if (!s->input) {
+        snprintf(err, errlen, RT_SECTION ".input_endpoint: %s", serr);
         goto fail;
     }
     atomic_store(&s->running, true);
@@ -1217,10 +1256,12 @@ rt_server_run(rt_server_t *s, volatile sig_atomic_t *stop, volatile sig_atomic_t
                                        "only", s->rules_file);
         }
     }
-    zmq_pollitem_t items[2] = {
-        {zsock_resolve(s->input), 0, ZMQ_POLLIN, 0},
-        {zsock_resolve(s->ctl_pull), 0, ZMQ_POLLIN, 0},
-    };
+    /* Input, rule-set hand-over, and the output sockets whose consumers have batches
+     * waiting (writable again: send them). */
+    size_t max_items = 2 + RT_MAX_OUTPUTS * RT_MAX_ENDPOINTS;
+    zmq_pollitem_t *items = vx_calloc(max_items, sizeof *items);
+    items[0] = (zmq_pollitem_t){zsock_resolve(s->input), 0, ZMQ_POLLIN, 0};
+    items[1] = (zmq_pollitem_t){zsock_resolve(s->ctl_pull), 0, ZMQ_POLLIN, 0};
     vx_info("RT-RUN", "sender %s: input %s, %zu boundaries, rules file %s, state %s", s->sender,
             s->input_ep, s->plan->n, s->rules_file[0] ? s->rules_file : "none",
             s->state_dir[0] ? s->state_dir : "not persisted");
@@ -1243,23 +1284,28 @@ rt_server_run(rt_server_t *s, volatile sig_atomic_t *stop, volatile sig_atomic_t
             uint64_t age = vx_mono_ns() - oldest;
             timeout = age >= delay ? 0 : (long)((delay - age) / VX_NS_PER_MS);
         }
-        int n = zmq_poll(items, 2, timeout);
+        size_t n_out = rt_outputs_pollitems(s->outputs, items + 2, max_items - 2);
+        items[0].revents = items[1].revents = 0;
+        int n = zmq_poll(items, (int)(2 + n_out), timeout);
         if (n < 0 && zmq_errno() != EINTR) {
             vx_error("RT-POLL", "zmq_poll: %s", zmq_strerror(zmq_errno()));
             break;
         }
+        bool input = n > 0 && (items[0].revents & ZMQ_POLLIN);
         if (n > 0) {
             if (items[1].revents & ZMQ_POLLIN) {
                 s_service_ctl(s, false);
             }
-            if (items[0].revents & ZMQ_POLLIN) {
+            if (input) {
                 s_drain_input(s, S_DRAIN_MAX);
             }
         }
-        /* Send when input went quiet, or when the oldest waiting batch is due. */
-        rt_outputs_flush(s->outputs, n <= 0);
+        /* Send when input went quiet, or when the oldest waiting batch is due; and whatever
+         * waits for consumers that take it now. */
+        rt_outputs_flush(s->outputs, !input);
         rt_outputs_poll(s->outputs);
     }
+    free(items);
 
     /* Shutdown: take what propagation already delivered to us, then close the input. */
     vx_info("RT-STOP", "stopping input; routing what was received and flushing outputs");
@@ -1271,7 +1317,8 @@ rt_server_run(rt_server_t *s, volatile sig_atomic_t *stop, volatile sig_atomic_t
         if (s_drain_input(s, S_DRAIN_MAX) > 0) {
             last_msg = vx_mono_ns();
         } else {
-            zmq_poll(items, 1, 5);
+            zmq_pollitem_t in = {zsock_resolve(s->input), 0, ZMQ_POLLIN, 0};
+            zmq_poll(&in, 1, 5);
         }
     }
     zsock_set_linger(s->input, 0);

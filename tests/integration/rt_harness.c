@@ -154,6 +154,34 @@ rh_metric(const struct rh_daemon *d, const char *series)
     return vt_metric(d->rest_port, series);
 }
 
+void
+rh_wait_decided(const struct rh_daemon *d, double n, int timeout_ms)
+{
+    double v = 0;
+    for (int waited = 0; waited < timeout_ms; waited += 20) {
+        v = rh_metric(d, "vexfs_events_processed_total");
+        if (v >= n) {
+            return;
+        }
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    ck_abort_msg("routing decided %.0f of %.0f events; log in %s", v, n, d->log);
+}
+
+void
+rh_expect(const struct rh_daemon *d, const char *method, const char *path, const char *body,
+          long want)
+{
+    json_t *j = NULL;
+    long st = rh_call(d, method, path, body, &j);
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    ck_assert_msg(st == want, "%s %s: %ld, expected %ld: %s", method, path, st, want,
+                  text ? text : "");
+    free(text);
+    json_decref(j);
+}
+
 /* ---- collectors ----------------------------------------------------------------------- */
 
 static long

@@ -47,6 +47,12 @@ long rh_call(const struct rh_daemon *d, const char *method, const char *path, co
              json_t **out);
 /* A metric's value (series as printed), -1 when absent. */
 double rh_metric(const struct rh_daemon *d, const char *series);
+/* Waits until routing has decided n events (vexfs_events_processed_total); fails the test
+ * after timeout_ms. */
+void rh_wait_decided(const struct rh_daemon *d, double n, int timeout_ms);
+/* A REST call that must answer want; fails the test with the body otherwise. */
+void rh_expect(const struct rh_daemon *d, const char *method, const char *path,
+               const char *body, long want);
 
 /* A consumer thread on one ZeroMQ endpoint: counts each event by its content "n" (events
  * without n are counted in other), records per path the consumer saw it and whether the n

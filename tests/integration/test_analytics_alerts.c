@@ -533,7 +533,7 @@ s_push(zsock_t *push, uint64_t ts_ms, const char *user)
     vexfs__v1__event_batch__init(&b);
     b.events = &ev;
     b.n_events = 1;
-    ck_assert_int_eq(vx_wire_send(push, "analytics", &b, 0), 0);
+    ck_assert_int_eq(vx_wire_send(push, VX_WIRE_TOPIC, &b, 0), 0);
 }
 
 static void

@@ -123,7 +123,7 @@ s_send(zsock_t *push, int type, const char *const *paths, size_t n, const char *
     b.n_events = n;
     b.sender = (char *)"routing-test";
     b.batch_sequence = seq;
-    ck_assert_int_eq(vx_wire_send(push, "automation", &b, 0), 0);
+    ck_assert_int_eq(vx_wire_send(push, VX_WIRE_TOPIC, &b, 0), 0);
 }
 
 struct s_wait {
@@ -262,7 +262,7 @@ s_send_timed(zsock_t *push, const struct s_tev *evs, size_t n, const char *sende
     b.n_events = n;
     b.sender = (char *)sender;
     b.batch_sequence = seq;
-    ck_assert_int_eq(vx_wire_send(push, "automation", &b, 0), 0);
+    ck_assert_int_eq(vx_wire_send(push, VX_WIRE_TOPIC, &b, 0), 0);
 }
 
 static struct s_tev

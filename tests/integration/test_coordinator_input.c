@@ -62,7 +62,7 @@ s_send_batch(zsock_t *push, uint64_t first, uint64_t bseq)
     b.n_events = S_BATCH;
     b.sender = (char *)"test-input";
     b.batch_sequence = bseq;
-    int rc = vx_wire_send(push, "coordinator", &b, 0);
+    int rc = vx_wire_send(push, VX_WIRE_TOPIC, &b, 0);
     vx_arena_destroy(&arena);
     return rc;
 }

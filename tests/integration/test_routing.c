@@ -27,32 +27,6 @@ s_sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-/* Waits until routing has decided n events (its vexfs_events_processed_total). */
-static void
-s_wait_decided(const struct rh_daemon *rt, double n, int timeout_ms)
-{
-    double v = 0;
-    for (int waited = 0; waited < timeout_ms; waited += 20) {
-        v = rh_metric(rt, "vexfs_events_processed_total");
-        if (v >= n) {
-            return;
-        }
-        s_sleep_ms(20);
-    }
-    ck_abort_msg("routing decided %.0f of %.0f events; log in %s", v, n, rt->log);
-}
-
-static void
-s_put(const struct rh_daemon *rt, const char *path, const char *body, long want)
-{
-    json_t *j = NULL;
-    long st = rh_call(rt, "PUT", path, body, &j);
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    ck_assert_msg(st == want, "PUT %s: %ld, expected %ld: %s", path, st, want, text ? text : "");
-    free(text);
-    json_decref(j);
-}
-
 /* ---- boundaries ---------------------------------------------------------------------- */
 
 #define S_CATEGORIES 6
@@ -121,7 +95,7 @@ START_TEST(t_events_reach_exactly_their_boundaries)
     ph_start(&prop, NULL, NULL);
     struct rh_daemon rt;
     rh_start(&rt, prop.output, yaml);
-    s_put(&rt, "/v1/rules", s_main_set, 200);
+    rh_expect(&rt, "PUT", "/v1/rules", s_main_set, 200);
 
     /* One consumer per ZeroMQ boundary, vector included: it must receive nothing. */
     static const char *const zmq_b[] = {"automation", "coordinator", "graph", "vector"};
@@ -137,7 +111,7 @@ START_TEST(t_events_reach_exactly_their_boundaries)
     zsock_t *push = ph_push(&prop);
     uint64_t bseq = 0;
     rh_send(push, ev, S_N, &bseq);
-    s_wait_decided(&rt, S_N, 30000);
+    rh_wait_decided(&rt, S_N, 30000);
     /* What the daemon handed to each boundary: exactly the expected number, so once the
      * consumers hold that many distinct events nothing else can arrive. */
     for (int b = 0; b < RH_N_STD; b++) {
@@ -229,7 +203,7 @@ START_TEST(t_filtered_and_unrouted_are_counted)
     ph_start(&prop, NULL, NULL);
     struct rh_daemon rt;
     rh_start(&rt, prop.output, "  default_boundary: vector\n");
-    s_put(&rt, "/v1/rules", s_main_set, 200);
+    rh_expect(&rt, "PUT", "/v1/rules", s_main_set, 200);
     static const char *const zmq_b[] = {"automation", "coordinator", "graph", "vector",
                                         "analytics"};
     struct rh_collector col[5];
@@ -244,7 +218,7 @@ START_TEST(t_filtered_and_unrouted_are_counted)
     zsock_t *push = ph_push(&prop);
     uint64_t bseq = 0;
     rh_send(push, ev, S_N, &bseq);
-    s_wait_decided(&rt, S_N, 30000);
+    rh_wait_decided(&rt, S_N, 30000);
     size_t per_cat = S_N / S_CATEGORIES;
     ck_assert_double_eq(rh_metric(&rt, "vexfs_events_filtered_total{filter=\"secrets\","
                                        "action=\"block\"}"),
@@ -292,7 +266,7 @@ START_TEST(t_explain_has_no_side_effects)
     ph_start(&prop, NULL, NULL);
     struct rh_daemon rt;
     rh_start(&rt, prop.output, NULL);
-    s_put(&rt, "/v1/rules",
+    rh_expect(&rt, "PUT", "/v1/rules",
           "{\"rules\":["
           "{\"id\":\"first\",\"priority\":5,\"conditions\":{\"patterns\":"
           "  [{\"kind\":\"prefix\",\"pattern\":\"/rl/\"}]},\"target_boundaries\":[\"automation\"],"
@@ -338,7 +312,7 @@ START_TEST(t_explain_has_no_side_effects)
     struct rh_event two[2] = {{"filesystem_write", "/rl/a.log", 0},
                               {"filesystem_write", "/rl/b.log", 1}};
     rh_send(push, two, 2, &bseq);
-    s_wait_decided(&rt, 2, 10000);
+    rh_wait_decided(&rt, 2, 10000);
     /* The bucket held one token: the first event passed, the second was blocked; nothing the
      * explains looked at was routed. */
     ck_assert_uint_eq(rh_collect_wait(&col, 1, 10000), 1);
@@ -380,7 +354,7 @@ START_TEST(t_rules_persist_across_restart)
     ph_start(&prop, NULL, NULL);
     struct rh_daemon rt;
     rh_start(&rt, prop.output, NULL);
-    s_put(&rt, "/v1/rules", s_main_set, 200);
+    rh_expect(&rt, "PUT", "/v1/rules", s_main_set, 200);
     json_t *rules = NULL, *filters = NULL, *after = NULL;
     ck_assert_int_eq(rh_call(&rt, "POST", "/v1/rules",
                              "{\"id\":\"extra\",\"conditions\":{\"patterns\":[{\"kind\":"
@@ -534,7 +508,7 @@ START_TEST(t_rules_file_change_reloads)
     /* A REST change survives a restart while the file stays as it is ... */
     s_write_rules_file(file, "from-file-4", "graph");
     s_wait_first_rule(&rt, "from-file-4");
-    s_put(&rt, "/v1/rules", "[{\"id\":\"from-rest\",\"target_boundaries\":[\"vector\"]}]", 200);
+    rh_expect(&rt, "PUT", "/v1/rules", "[{\"id\":\"from-rest\",\"target_boundaries\":[\"vector\"]}]", 200);
     rh_stop(&rt);
     rh_restart(&rt);
     ck_assert_str_eq(s_first_rule_id(&rt, id, sizeof id), "from-rest");
@@ -607,7 +581,7 @@ START_TEST(t_bad_sets_change_nothing)
 {
     struct rh_daemon rt;
     rh_start(&rt, "tcp://127.0.0.1:1", "  max_routing_rules: 5\n");
-    s_put(&rt, "/v1/rules", s_main_set, 200);
+    rh_expect(&rt, "PUT", "/v1/rules", s_main_set, 200);
     json_t *rules = NULL, *filters = NULL;
     ck_assert_int_eq(rh_call(&rt, "GET", "/v1/rules", NULL, &rules), 200);
     ck_assert_int_eq(rh_call(&rt, "GET", "/v1/filters", NULL, &filters), 200);
@@ -742,7 +716,7 @@ START_TEST(t_hot_reload_100_swaps_under_load)
     static const char *const set_b =
         "[{\"id\":\"load\",\"conditions\":{\"patterns\":[{\"kind\":\"regex\","
         "\"pattern\":\"^/load/f[0-9]+$\"}]},\"target_boundaries\":[\"coordinator\"]}]";
-    s_put(&rt, "/v1/rules", set_a, 200);
+    rh_expect(&rt, "PUT", "/v1/rules", set_a, 200);
     struct rh_collector a, b;
     rh_collect_start(&a, rh_out(&rt, "automation"), S_LOAD_MAX);
     rh_collect_start(&b, rh_out(&rt, "coordinator"), S_LOAD_MAX);
@@ -760,13 +734,13 @@ START_TEST(t_hot_reload_100_swaps_under_load)
     json_int_t version0 = json_integer_value(json_object_get(v0, "version"));
     json_decref(v0);
     for (int i = 0; i < 100; i++) {
-        s_put(&rt, "/v1/rules", i % 2 == 0 ? set_b : set_a, 200);
+        rh_expect(&rt, "PUT", "/v1/rules", i % 2 == 0 ? set_b : set_a, 200);
     }
     size_t during = atomic_load(&a.total) + atomic_load(&b.total) - before;
     atomic_store(&snd.stop, true);
     pthread_join(snd.thread, NULL);
     size_t sent = atomic_load(&snd.sent);
-    s_wait_decided(&rt, (double)sent, 60000);
+    rh_wait_decided(&rt, (double)sent, 60000);
     size_t got = 0;
     for (int waited = 0; waited < 30000; waited += 20) {
         got = atomic_load(&a.total) + atomic_load(&b.total);
@@ -837,12 +811,12 @@ START_TEST(t_load_balancing_keeps_a_file_on_one_consumer)
              ep1, ep2);
     struct rh_daemon rt;
     rh_start(&rt, prop.output, yaml);
-    s_put(&rt, "/v1/rules", "[{\"id\":\"all\",\"target_boundaries\":[\"analytics\"]}]", 200);
+    rh_expect(&rt, "PUT", "/v1/rules", "[{\"id\":\"all\",\"target_boundaries\":[\"analytics\"]}]", 200);
     struct rh_collector c[2];
     rh_collect_start(&c[0], ep1, S_LB_N);
     rh_collect_start(&c[1], ep2, S_LB_N);
     s_lb_send(&prop);
-    s_wait_decided(&rt, S_LB_N, 30000);
+    rh_wait_decided(&rt, S_LB_N, 30000);
     for (int waited = 0;
          waited < 10000 && atomic_load(&c[0].total) + atomic_load(&c[1].total) < S_LB_N;
          waited += 10) {
@@ -893,7 +867,7 @@ START_TEST(t_without_load_balancing_every_consumer_gets_all)
              "  enable_load_balancing: false\n  outputs: \"audit=%s,%s\"\n", ep1, ep2);
     struct rh_daemon rt;
     rh_start(&rt, prop.output, yaml);
-    s_put(&rt, "/v1/rules", "[{\"id\":\"all\",\"target_boundaries\":[\"audit\"]}]", 200);
+    rh_expect(&rt, "PUT", "/v1/rules", "[{\"id\":\"all\",\"target_boundaries\":[\"audit\"]}]", 200);
     struct rh_collector c[2];
     rh_collect_start(&c[0], ep1, S_LB_N);
     rh_collect_start(&c[1], ep2, S_LB_N);

@@ -681,7 +681,7 @@ s_send(zsock_t *push, int type, const char *path, size_t n, const char *custom, 
     b.n_events = n;
     b.sender = (char *)"routing-test";
     b.batch_sequence = seq;
-    ck_assert_int_eq(vx_wire_send(push, "automation", &b, 0), 0);
+    ck_assert_int_eq(vx_wire_send(push, VX_WIRE_TOPIC, &b, 0), 0);
 }
 
 /* Receives one emitted event (JSON form) or NULL after timeout_ms. */

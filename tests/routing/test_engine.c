@@ -106,6 +106,120 @@ START_TEST(t_glob)
 }
 END_TEST
 
+/* The reduced reproducer of Vectorscan 5.4.9's missed end-anchored matches: a literal and a
+ * 2-byte suffix in one set miss the suffix at the end of inputs of 18 to 32 bytes (to 64 with
+ * AVX-512) when the regex engine decides it. The engine must decide them all. */
+static rt_engine_t *
+s_pair(const char *lit_kind, const char *lit, const char *kind, const char *pattern, bool cs)
+{
+    char rules[1024];
+    snprintf(rules, sizeof rules,
+             "[{\"id\":\"lit\",\"priority\":2,\"conditions\":{\"patterns\":"
+             "[{\"kind\":\"%s\",\"pattern\":\"%s\"}]},\"target_boundaries\":[\"graph\"]},"
+             "{\"id\":\"anchored\",\"priority\":1,\"conditions\":{\"patterns\":"
+             "[{\"kind\":\"%s\",\"pattern\":\"%s\",\"case_sensitive\":%s}]},"
+             "\"target_boundaries\":[\"analytics\"]}]",
+             lit_kind, lit, kind, pattern, cs ? "true" : "false");
+    return rt_engine_from(rules, NULL, "vector");
+}
+
+/* The rules of e that match path, as "id,id". */
+static const char *
+s_matched(rt_engine_t *e, rt_scratch_t *s, const char *path, char *buf, size_t cap)
+{
+    struct rt_tev t;
+    rt_tev_init(&t, "filesystem_write", path);
+    struct rt_decision d;
+    rt_engine_decide(e, s, &t.ev, 0, false, &d);
+    buf[0] = '\0';
+    for (uint32_t i = 0; i < d.n_rules; i++) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, cap - n, "%s%s", i ? "," : "", rt_engine_rule_id(e, d.rules[i]));
+    }
+    return buf;
+}
+
+START_TEST(t_vectorscan_suffix_reproducer)
+{
+    char got[128];
+    /* zzz + OG: every input of 1..80 bytes ending in OG, the failing 18..32 among them. */
+    for (int cs = 0; cs < 2; cs++) {
+        rt_engine_t *e = s_pair("literal", "zzz", "suffix", cs ? "OG" : "og", cs);
+        rt_scratch_t *s = rt_scratch_new(e);
+        for (size_t len = 2; len <= 80; len++) {
+            char in[81];
+            memset(in, 'a', len);
+            for (size_t i = 0; i < len; i += 3) {
+                in[i] = '/';
+            }
+            memcpy(in + len - 2, "OG", 2);
+            in[len] = '\0';
+            ck_assert_msg(strcmp(s_matched(e, s, in, got, sizeof got), "anchored") == 0,
+                          "zzz + suffix %s: input of %zu bytes \"%s\" matched \"%s\", expected "
+                          "\"anchored\"",
+                          cs ? "OG" : "og (caseless)", len, in, got);
+            in[len - 1] = 'X';
+            ck_assert_msg(strcmp(s_matched(e, s, in, got, sizeof got), "") == 0,
+                          "input \"%s\" matched \"%s\", expected nothing", in, got);
+        }
+        rt_scratch_destroy(&s);
+        rt_engine_destroy(&e);
+    }
+    /* The report's event, and its realistic form. */
+    rt_engine_t *e = s_pair("literal", "zzz", "suffix", "OG", true);
+    rt_scratch_t *s = rt_scratch_new(e);
+    ck_assert_str_eq(s_matched(e, s, "/a/b/c/d/e/f/g/h/i.LOG", got, sizeof got), "anchored");
+    ck_assert_str_eq(s_matched(e, s, "/x.LOG", got, sizeof got), "anchored");
+    struct rt_tev t;
+    rt_tev_init(&t, "filesystem_write", "/a/b/c/d/e/f/g/h/i.LOG");
+    struct rt_decision d;
+    rt_engine_decide(e, s, &t.ev, 0, true, &d);
+    ck_assert(!d.unrouted && !d.to_default);
+    ck_assert_uint_eq(d.targets, 1ULL << rt_engine_boundary_index(e, "analytics"));
+    rt_scratch_destroy(&s);
+    rt_engine_destroy(&e);
+    e = s_pair("literal", "main", "suffix", ".c", true);
+    s = rt_scratch_new(e);
+    ck_assert_str_eq(s_matched(e, s, "/src/lib/module/helper.c", got, sizeof got), "anchored");
+    ck_assert_str_eq(s_matched(e, s, "/src/main.c", got, sizeof got), "lit,anchored");
+    ck_assert_str_eq(s_matched(e, s, "/src/lib/module/helper.h", got, sizeof got), "");
+    rt_scratch_destroy(&s);
+    rt_engine_destroy(&e);
+    /* The same shape as a glob, and as an exact pattern of that length. */
+    e = s_pair("literal", "main", "glob", "**.c", true);
+    s = rt_scratch_new(e);
+    ck_assert_str_eq(s_matched(e, s, "/src/lib/module/helper.c", got, sizeof got), "anchored");
+    rt_scratch_destroy(&s);
+    rt_engine_destroy(&e);
+    e = s_pair("literal", "zzz", "exact", "/src/lib/module/helper.c", true);
+    s = rt_scratch_new(e);
+    ck_assert_str_eq(s_matched(e, s, "/src/lib/module/helper.c", got, sizeof got), "anchored");
+    rt_scratch_destroy(&s);
+    rt_engine_destroy(&e);
+}
+END_TEST
+
+/* Globs are matched without backtracking: a pattern that makes a backtracking matcher
+ * exponential still decides at once, and correctly. */
+START_TEST(t_glob_no_backtracking)
+{
+    ck_assert(!s_match("glob", "*a*a*a*a*a*a*a*a*a*a*a*a*b", true,
+                       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+    ck_assert(s_match("glob", "**a**a**a**a**a**a**a**a**b", true,
+                      "a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/ab"));
+    /* '**' then '*': the leftmost placement of the middle part is not the one that works. */
+    ck_assert(s_match("glob", "**/x*", true, "a/xb/xc"));
+    ck_assert(!s_match("glob", "*/x*", true, "a/xb/xc"));
+    /* Head and tail literals with wildcards between, caseless classes. */
+    ck_assert(s_match("glob", "/Data/[a-c]?/**.LOG", false, "/data/B7/x/y.log"));
+    ck_assert(!s_match("glob", "/Data/[!a-c]?/**.LOG", false, "/data/B7/x/y.log"));
+    ck_assert(s_match("glob", "*.c", true, ".c"));
+    ck_assert(s_match_field("glob", "**", true, "content.body", ""));
+    ck_assert(s_match_field("glob", "*", true, "content.body", ""));
+    ck_assert(!s_match_field("glob", "?", true, "content.body", ""));
+}
+END_TEST
+
 START_TEST(t_regex)
 {
     ck_assert(s_match("regex", ".*\\.(log|txt)$", true, "/var/a.txt"));
@@ -648,6 +762,8 @@ main(void)
         {"prefix_suffix_exact", t_prefix_suffix_exact},
         {"glob", t_glob},
         {"regex", t_regex},
+        {"vectorscan_suffix_reproducer", t_vectorscan_suffix_reproducer},
+        {"glob_no_backtracking", t_glob_no_backtracking},
         {"fields", t_fields},
         {"any_all", t_any_all},
         {"shared_expressions", t_shared_expressions},
