@@ -5,12 +5,15 @@
 #   the Grafana dashboard and provisioning parse
 #   k8s/ renders (kubectl kustomize when kubectl is there, else tests/deploy's own renderer,
 #   which also requires every manifest to be listed in a kustomization)
-#   every rendered manifest validates against the Kubernetes API schemas, offline
-#   (kubernetes-validate, which bundles them, in a venv under ~/.cache/vexfs)
+#   every rendered manifest, and the Secrets scripts/deploy-secrets.sh writes, validate
+#   against the Kubernetes API schemas, offline (kubernetes-validate, which bundles them, in a
+#   venv under ~/.cache/vexfs)
 #   tests/deploy/cross_check.py: ports, probes, selectors, environment, peers, Prometheus
 #   targets and metric names against what the built daemons read and export; the files each
-#   profile names, the boundaries of its rules, the health rollup; and every daemon started
-#   for real with every profile (compose, Kubernetes, config/*.yaml) and its shipped files
+#   profile names, the boundaries of its rules, the health rollup; the security material
+#   (keys, certificates, credentials) made by scripts/deploy-secrets.sh, found where each
+#   daemon reads it through the image or its mounts; and every daemon started for real, with
+#   that material, with every profile (compose, Kubernetes, config/*.yaml) and its shipped files
 # Needs the programs built (make) and, for the real starts, a Kafka broker: the one
 # VEXFS_KAFKA_BOOTSTRAP names, else one started here with scripts/kafka.sh (and stopped).
 # Installs what it lacks (scripts/install-deps.sh, pip).
@@ -75,8 +78,13 @@ else
   render=()
 fi
 
+say "the Secrets of scripts/deploy-secrets.sh --k8s-manifest"
+VEXFSCTL=build/bin/vexfsctl scripts/deploy-secrets.sh "$tmp/secrets" \
+  --k8s-manifest "$tmp/k8s-secrets.yaml" >/dev/null 2>&1
+
 say "Kubernetes schemas ($K8S_VERSION, strict)"
-"$VENV/bin/kubernetes-validate" --strict --quiet -k "$K8S_VERSION" "$tmp/k8s.yaml" "$tmp/kernel-module.yaml"
+"$VENV/bin/kubernetes-validate" --strict --quiet -k "$K8S_VERSION" "$tmp/k8s.yaml" \
+  "$tmp/kernel-module.yaml" "$tmp/k8s-secrets.yaml"
 
 if [ -z "${VEXFS_KAFKA_BOOTSTRAP:-}" ]; then
   say "starting a Kafka broker for the real starts (scripts/kafka.sh)"

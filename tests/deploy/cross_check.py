@@ -32,6 +32,7 @@ import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import profile_check as pc  # noqa: E402
+import secrets_check as sc  # noqa: E402
 import start_check  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -61,6 +62,7 @@ ANY_ADDR = ("0.0.0.0", "*")
 failures = []
 checks = 0
 starts = None  # profile_check.Starts, when daemons are started for real
+material = None  # secrets_check.Material: the deployment's security material, made here
 
 
 def fail(where, msg):
@@ -77,11 +79,20 @@ def ok(cond, where, msg):
 
 # ---- the daemons ---------------------------------------------------------------------------
 
-def effective(binary_dir, daemon, cfg_path, env, where):
-    """Runs the real daemon on the configuration: --check, then --print-config (JSON)."""
+def effective(binary_dir, daemon, cfg_path, env, where, resolve):
+    """Runs the real daemon on the configuration: --check, then --print-config (JSON).
+    The security material it reads must be where the deployment puts it (resolve: container
+    path -> host path, or None); the daemon gets that host material, and the configuration
+    returned shows the container's paths again."""
+    exe = os.path.join(binary_dir, daemon)
+    over, values, problems = sc.run_overrides(exe, cfg_path, env, resolve)
+    for problem in problems:
+        fail(where, problem)
+    if problems:
+        return None
     run_env = {k: v for k, v in os.environ.items() if not k.startswith("VEXFS_")}
     run_env.update(env)
-    exe = os.path.join(binary_dir, daemon)
+    run_env.update(over)
     r = subprocess.run([exe, "--check", "--config", cfg_path], env=run_env,
                        capture_output=True, text=True)
     if not ok(r.returncode == 0, where, f"{daemon} --check refused {cfg_path}: "
@@ -91,7 +102,15 @@ def effective(binary_dir, daemon, cfg_path, env, where):
                        capture_output=True, text=True)
     if not ok(r.returncode == 0, where, f"{daemon} --print-config failed: {r.stderr.strip()}"):
         return None
-    return json.loads(r.stdout)
+    eff = json.loads(r.stdout)
+    for (sec, key), val in values.items():
+        if sec in eff and key in eff[sec]:
+            eff[sec][key] = val
+    return eff
+
+
+def tls_required(eff):
+    return eff.get("security", {}).get("tls") == "required"
 
 
 def env_value_matches(expected, given):
@@ -190,6 +209,35 @@ def daemon_ports(eff, section, node_id=None):
     return ports
 
 
+def check_material(where, eff, section, daemon, resolve):
+    """The files the daemon reads inside its security folders are there for the container:
+    the TLS server's certificate, key and authority; the CURVE server key and the admitted
+    keys where it binds, its own key and the servers' public key where it connects; the
+    audit key where it writes an audit log."""
+    sec = eff.get("security")
+    if not sec:
+        return
+    need = []
+    if sec.get("tls") == "required":
+        need += [f"{sec['tls_dir']}/{f}" for f in ("ca.crt", "server.crt", "server.key")]
+    if sec.get("curve") == "required":
+        bound, connected = endpoints(eff, section)
+        if bound or (section == "event_routing" and pc.zmq_outputs(eff[section])) or \
+                section == "distributed_coordination":
+            need += [f"{sec['keys_dir']}/server.key", f"{sec['keys_dir']}/authorized"]
+        if connected or section == "distributed_coordination":
+            ident = sec.get("identity") or daemon[len("vexfs-"):]
+            need += [f"{sec['keys_dir']}/{ident}.key", f"{sec['keys_dir']}/server.pub"]
+    if sec.get("audit_dir"):
+        need.append(sec.get("audit_key_file") or f"{sec['keys_dir']}/audit.key")
+    for path in need:
+        host = resolve(path)
+        ok(host is not None and (os.path.isfile(host) or
+                                 (path.endswith("/authorized") and os.path.isdir(host) and
+                                  os.listdir(host))), where,
+           f"{daemon} reads {path}, which the image and the mounts do not provide")
+
+
 def check_binds(where, eff, section):
     ok(eff[section]["rest_bind"] in ANY_ADDR, where,
        f"{section}.rest_bind is {eff[section]['rest_bind']!r}: unreachable from outside the "
@@ -256,12 +304,21 @@ def check_dockerfile(binary_dir):
     ok("COPY config/ /etc/vexfs/" in text, "Dockerfile", "config/ is not copied to /etc/vexfs")
     m = re.search(r'^CMD \["(vexfs-[a-z]+)", "--config", "/etc/vexfs/([^"]+)"\]', text, re.M)
     if ok(m and m.group(1) in DAEMONS, "Dockerfile", "CMD runs no vexfs daemon with --config"):
+        # Run as documented: the secrets folder mounted at /run/secrets/vexfs.
+        image = pc.Image(os.path.join(ROOT, "docker", "Dockerfile"))
+        mounts = [pc.Mount("bind", "/run/secrets/vexfs", material.dir, True)]
         eff = effective(binary_dir, m.group(1), os.path.join(ROOT, "config", m.group(2)), {},
-                        "Dockerfile CMD")
+                        "Dockerfile CMD", pc.resolver(mounts, image, tempfile.mkdtemp()))
         if eff:
             rest = eff[DAEMONS[m.group(1)]]["rest_port"]
             ok(dockerfile_health_port() == rest, "Dockerfile", f"VX_HEALTH_PORT "
                f"{dockerfile_health_port()} but the default command serves REST on {rest}")
+            if tls_required(eff):
+                ca = re.search(r"ENV .*VX_HEALTH_CA=(\S+)", text)
+                ok(ca and ca.group(1) == eff["security"]["tls_dir"] + "/ca.crt" and
+                   re.search(r'HEALTHCHECK .*\n?.*--cacert "\$\{VX_HEALTH_CA\}" "https://', text),
+                   "Dockerfile", f"REST is HTTPS (security.tls required): HEALTHCHECK must ask "
+                   f"https:// with --cacert {eff['security']['tls_dir']}/ca.crt (VX_HEALTH_CA)")
     ok(re.search(r"HEALTHCHECK .*\n?.*/health", text), "Dockerfile", "HEALTHCHECK without /health")
     ok(re.search(r"^USER (?!0|root)", text, re.M), "Dockerfile", "runs as root")
 
@@ -270,6 +327,7 @@ def compose_doc(path):
     """The compose file as Compose reads it (`docker-compose config`: anchors merged, variables
     at their defaults, paths absolute)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VEXFS_")}
+    env["VEXFS_SECRETS_DIR"] = material.dir  # the documented step's folder
     r = subprocess.run(["docker-compose", "-f", path, "config"], env=env, capture_output=True,
                        text=True)
     if not ok(r.returncode == 0, "compose", f"docker-compose config: {r.stderr.strip()}"):
@@ -330,12 +388,13 @@ def check_compose(binary_dir):
                   f"the image"):
             continue
         env = as_env(svc.get("environment"))
-        eff = effective(binary_dir, daemon, host_path, env, where)
+        eff = effective(binary_dir, daemon, host_path, env, where, resolve)
         if eff is None:
             continue
         check_env(where, daemon, eff, env)
         check_binds(where, eff, section)
         pc.check_files(ok, where, eff, mounts, image, resolve, not svc.get("read_only"))
+        check_material(where, eff, section, daemon, resolve)
         pc.check_rules(ok, where, eff, resolve)
         if starts:
             args = cmd[1:cmd.index("--config")] + cmd[cmd.index("--config") + 2:]
@@ -347,8 +406,14 @@ def check_compose(binary_dir):
         hc = svc.get("healthcheck")
         if hc:
             test = " ".join(hc["test"]) if isinstance(hc["test"], list) else hc["test"]
-            ok(re.search(rf"http://(127\.0\.0\.1|localhost):{rest}/health\b", test), where,
-               f"healthcheck {test!r} does not ask /health on the REST port {rest}")
+            scheme = "https" if tls_required(eff) else "http"
+            ok(re.search(rf"{scheme}://(127\.0\.0\.1|localhost):{rest}/health\b", test), where,
+               f"healthcheck {test!r} does not ask {scheme}:// /health on the REST port {rest}")
+            if tls_required(eff):
+                ca = eff["security"]["tls_dir"] + "/ca.crt"
+                ok(f"--cacert {ca}" in test and resolve(ca), where,
+                   f"healthcheck {test!r}: REST is HTTPS; curl needs --cacert {ca}, provided by "
+                   f"a mount or the image")
         else:
             port = int(env.get("VX_HEALTH_PORT", dockerfile_health_port() or 0))
             ok(port == rest, where, f"image HEALTHCHECK asks port {port}, REST is on {rest}: "
@@ -574,9 +639,10 @@ def port_number(container, port):
     return None
 
 
-def k8s_mounts(c, spec, cms):
-    """The container's mounts: ConfigMaps with their data, Secrets, and volumes (PVCs,
-    claim templates, emptyDir, hostPath)."""
+def k8s_mounts(c, spec, cms, tmp, fill=True):
+    """The container's mounts: ConfigMaps with their data, Secrets as the documented manifest
+    (scripts/deploy-secrets.sh --k8s-manifest) fills them, emptyDirs an init container fills
+    (fill), and volumes (PVCs, claim templates, emptyDir, hostPath)."""
     out = []
     for vm in c.get("volumeMounts", []):
         vol = next((v for v in spec.get("volumes", []) if v["name"] == vm["name"]), {})
@@ -585,7 +651,16 @@ def k8s_mounts(c, spec, cms):
             cm = cms.get(vol["configMap"]["name"], {})
             out.append(pc.Mount("configmap", target, cm.get("data", {}), True))
         elif "secret" in vol:
-            out.append(pc.Mount("secret", target, None, True))
+            folder = material.secret_folder(vol["secret"]["secretName"],
+                                            vol["secret"].get("items"))
+            out.append(pc.Mount("secret", target, folder, True))
+        elif "emptyDir" in vol and fill and vm.get("readOnly"):
+            folder = tempfile.mkdtemp(prefix="filled-", dir=tmp)
+            filled = sc.init_filled(vm["name"], spec, lambda ic: pc.resolver(
+                k8s_mounts(ic, spec, cms, tmp, fill=False), pc.Image(os.path.join(
+                    ROOT, "docker", "Dockerfile")), tmp), folder)
+            out.append(pc.Mount("filled", target, folder, True) if filled else
+                       pc.Mount("volume", target, None, True))
         else:
             out.append(pc.Mount("volume", target, None, vm.get("readOnly", False)))
     return out
@@ -631,7 +706,7 @@ def check_k8s(binary_dir, docs, label):
                 continue
             cfg = os.path.join(tmp, f"{wname}-{c['name']}.yaml")
             open(cfg, "w", encoding="utf-8").write(data)
-            mounts = k8s_mounts(c, spec, cms)
+            mounts = k8s_mounts(c, spec, cms, tmp)
             resolve = pc.resolver(mounts, image, tmp)
             writable = not c.get("securityContext", {}).get("readOnlyRootFilesystem", False)
             env = {e["name"]: e["value"] for e in c.get("env", []) if "value" in e}
@@ -644,12 +719,13 @@ def check_k8s(binary_dir, docs, label):
                 if script:
                     penv.update(shell_env(script, daemon, hostname))
                 pwhere = where + (f" (pod {hostname})" if o is not None else "")
-                eff = effective(binary_dir, daemon, cfg, penv, pwhere)
+                eff = effective(binary_dir, daemon, cfg, penv, pwhere, resolve)
                 if eff is None:
                     continue
                 check_env(pwhere, daemon, eff, penv)
                 check_binds(pwhere, eff, section)
                 pc.check_files(ok, pwhere, eff, mounts, image, resolve, writable)
+                check_material(pwhere, eff, section, daemon, resolve)
                 pc.check_rules(ok, pwhere, eff, resolve)
                 if starts:
                     args = cmd[1:cmd.index("--config")] + cmd[cmd.index("--config") + 2:]
@@ -664,10 +740,14 @@ def check_k8s(binary_dir, docs, label):
                 for p in c.get("ports", []):
                     ok(p["containerPort"] in ports, pwhere, f"containerPort {p['containerPort']} "
                        f"({p.get('name')}) is not one {daemon} listens on ({sorted(ports)})")
+                scheme = "HTTPS" if tls_required(eff) else "HTTP"
                 for probe, path in (("livenessProbe", "/health"), ("readinessProbe", "/ready")):
                     pr = c.get(probe, {}).get("httpGet")
                     if ok(pr is not None, pwhere, f"no {probe} httpGet"):
                         ok(pr["path"] == path, pwhere, f"{probe} path {pr['path']}, want {path}")
+                        ok(pr.get("scheme", "HTTP") == scheme, pwhere, f"{probe} scheme "
+                           f"{pr.get('scheme', 'HTTP')}, the daemon serves {scheme} "
+                           f"(security.tls {eff.get('security', {}).get('tls')})")
                         ok(port_number(c, pr["port"]) == rest, pwhere,
                            f"{probe} port {pr['port']} is not the REST port {rest}")
                 res = c.get("resources", {})
@@ -845,11 +925,17 @@ def check_host_profiles(binary_dir):
                 with open(tok, "w", encoding="utf-8") as f:
                     f.write("cross-check-token\n")
                 env["VEXFS_ADMIN_TOKEN_FILE"] = tok
-            eff = effective(binary_dir, daemon, path, env, where)
+            # The security material where `scripts/deploy-secrets.sh /etc/vexfs` puts it.
+            resolve = material.host_resolver(lambda p: p if os.path.exists(p) else None)
+            eff = effective(binary_dir, daemon, path, env, where, resolve)
             if eff is None:
                 continue
             effs[section] = eff
-            resolve = lambda p: p if os.path.exists(p) else None  # noqa: E731
+            check_material(where, eff, section, daemon, resolve)
+            scheme = "https" if tls_required(eff) else "http"
+            for item in filter(None, eff.get("monitoring", {}).get("services", "").split(",")):
+                ok(item.partition("=")[2].strip().startswith(scheme + "://"), where,
+                   f"monitoring.services {item}: the daemons serve {scheme}")
             pc.check_rules(ok, where, eff, resolve)
             if starts:
                 args = {"vexfs-watch": ["/srv/vexfs"], "vexfs-fuse": ["/source", "/mnt"]}
@@ -885,6 +971,8 @@ def main():
                   "(scripts/kafka.sh start) or pass --no-start")
             return 2
         starts = pc.Starts(a.bin, kafka, a.verbose)
+    global material
+    material = sc.Material(a.bin, tempfile.mkdtemp(prefix="vexfs-xcheck-secrets-"))
     check_dockerfile(a.bin)
     jobs = check_compose(a.bin)
     check_monitoring(jobs)

@@ -25,14 +25,17 @@ import tempfile
 
 import yaml
 
+import secrets_check as sc
 import start_check
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILTIN_BOUNDARIES = ["coordinator", "automation", "analytics", "graph", "vector"]
 
 # A mount of a container: kind is bind (source: host path), configmap (source: its data),
-# secret, named (a compose named volume: starts as a copy of the image's folder), volume (a
-# Kubernetes PVC, emptyDir or hostPath, or a tmpfs: empty or the node's).
+# secret (source: a host folder as the kubelet fills it from the documented Secret, None when
+# there is no such Secret), filled (an emptyDir an init container fills; source: a host folder
+# with what it copies), named (a compose named volume: starts as a copy of the image's
+# folder), volume (a Kubernetes PVC, emptyDir or hostPath, or a tmpfs: empty or the node's).
 Mount = collections.namedtuple("Mount", "kind target source read_only")
 
 
@@ -89,7 +92,7 @@ def resolver(mounts, image, tmp):
         if m is None:
             return image.file(path)
         rest = path[len(m.target.rstrip("/")) + 1:]
-        if m.kind == "bind":
+        if m.kind in ("bind", "secret", "filled") and m.source:
             host = os.path.join(m.source, rest) if rest else m.source
             return host if os.path.exists(host) else None
         if m.kind == "configmap" and rest in (m.source or {}):
@@ -108,7 +111,13 @@ def check_files(ok, where, eff, mounts, image, resolve, writable_root):
             if not isinstance(val, str) or not val.startswith("/"):
                 continue
             name = f"{sec}.{key} = {val}"
-            if key.endswith("_dir"):
+            if (sec, key) in sc.READ_DIRS:
+                m = _mount_of(mounts, val)
+                host = resolve(val)
+                ok(host is not None and os.path.isdir(host), where,
+                   f"{name}: no such folder in " + (f"the {m.kind} mounted at {m.target}"
+                                                    if m else "the image"))
+            elif key.endswith("_dir"):
                 m = _mount_of(mounts, val)
                 if m is not None and m.kind == "named":
                     # A new named volume takes the content and owner of the image's folder.
@@ -128,7 +137,7 @@ def check_files(ok, where, eff, mounts, image, resolve, writable_root):
                                                            "the service user"))
             elif key.endswith("_file") or key.endswith("_path"):
                 m = _mount_of(mounts, val)
-                ok(resolve(val) is not None or (m is not None and m.kind == "secret"), where,
+                ok(resolve(val) is not None, where,
                    f"{name}: no such file in " + (f"the {m.kind} mounted at {m.target}"
                                                   if m else "the image"))
 
@@ -185,8 +194,11 @@ def check_rollup(ok, where, eff, expected):
     name in the deployment to the URLs that reach it (name -> set of 'host:port')."""
     mon = eff.get("monitoring", {})
     listed = {}
+    scheme = "https" if eff.get("security", {}).get("tls") == "required" else "http"
     for item in filter(None, (x.strip() for x in mon.get("services", "").split(","))):
         name, _, url = item.partition("=")
+        ok(url.strip().startswith(scheme + "://"), where, f"monitoring.services {item}: the "
+           f"daemons serve {scheme} (security.tls of this profile)")
         m = re.fullmatch(r"https?://([^:/]+):(\d+)/?", url.strip())
         host = m.group(1) if m and re.fullmatch(r"[\d.]+", m.group(1)) else \
             m.group(1).split(".")[0] if m else None  # a Service's FQDN: its first label
@@ -262,8 +274,11 @@ class Starts:
             print(f"start {job.where}: {job.daemon} {' '.join(args)} with {env}")
         port = int(env[f"VEXFS_{job.section}_REST_PORT".upper()])
         exe = os.path.join(self.binary_dir, job.daemon)
+        ca = None
+        if job.eff.get("security", {}).get("tls") == "required":
+            ca = os.path.join(env["VEXFS_SECURITY_TLS_DIR"], "ca.crt")
         return job, start_check.start(exe, args, job.cfg, full, port,
-                                      os.path.join(d, "daemon.log"))
+                                      os.path.join(d, "daemon.log"), ca)
 
     def run(self, ok):
         seen, unique = {}, []

@@ -9,8 +9,11 @@ pattern stops the daemon), opens its sockets and data folders and joins Kafka. W
 the same on this machine is replaced through VEXFS_<SECTION>_<KEY> overrides, each printed
 with --verbose:
   - files the profile names: the host file the container mount (or the image) provides;
-  - data folders (*_dir) and secrets (token_file): fresh temporary ones (an operator
+  - data folders (*_dir) and the admin token (token_file): fresh temporary ones (an operator
     provides them; the static check verifies they are on a volume or in the image);
+  - the security material (keys_dir, tls_dir, credentials_file): the host folder or file the
+    image or the container's mounts provide at that path, filled by the documented step
+    (secrets_check.py); REST is then HTTPS, checked against the deployment's CA;
   - every listening port: a free one on 127.0.0.1, so starts never collide with anything on
     a shared machine;
   - Kafka: the test broker (VEXFS_KAFKA_BOOTSTRAP), with topics and groups of its own;
@@ -23,11 +26,14 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
 import time
 import urllib.request
+
+import secrets_check as sc
 
 # The keys each daemon binds (ZeroMQ), by section; '@'-prefixed or unprefixed values of
 # PREFIXED keys bind too.
@@ -126,7 +132,14 @@ def overrides(eff, section, resolve, tmp, kafka):
         for key, val in keys.items():
             if not isinstance(val, str) or not val:
                 continue
-            if is_dir_key(key):
+            if (sec, key) in sc.READ_DIRS:
+                host = resolve(val)
+                if host is None or not os.path.isdir(host):
+                    problems.append(f"{sec}.{key} = {val}: no such folder in the image or a "
+                                    f"mount")
+                else:
+                    put(sec, key, host)
+            elif is_dir_key(key):
                 put(sec, key, tempfile.mkdtemp(prefix=f"{key}-", dir=tmp))
             elif key == "token_file":
                 tok = os.path.join(tmp, "admin-token")
@@ -142,17 +155,23 @@ def overrides(eff, section, resolve, tmp, kafka):
     return env, problems
 
 
-def _health(port):
+def _health(port, ca):
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
+        if ca:
+            ctx = ssl.create_default_context(cafile=ca)
+            url = f"https://127.0.0.1:{port}/health"
+        else:
+            ctx, url = None, f"http://127.0.0.1:{port}/health"
+        with urllib.request.urlopen(url, timeout=1, context=ctx) as r:
             return r.status == 200
     except OSError:
         return False
 
 
-def start(exe, args, cfg_path, env, rest_port, log_path, timeout=45):
-    """Runs exe with the configuration; returns None when it answered /health and stopped
-    with status 0 on SIGTERM, else what went wrong (with the end of its log)."""
+def start(exe, args, cfg_path, env, rest_port, log_path, ca=None, timeout=45):
+    """Runs exe with the configuration; returns None when it answered /health (over HTTPS
+    verified with the CA file ca when given) and stopped with status 0 on SIGTERM, else what
+    went wrong (with the end of its log)."""
     run_env = {k: v for k, v in os.environ.items() if not k.startswith("VEXFS_")}
     run_env.update(env)
     with open(log_path, "w", encoding="utf-8") as log:
@@ -164,7 +183,7 @@ def start(exe, args, cfg_path, env, rest_port, log_path, timeout=45):
         if p.poll() is not None:
             problem = f"exited with status {p.returncode} during start"
             break
-        if _health(rest_port):
+        if _health(rest_port, ca):
             break
         if time.monotonic() > deadline:
             problem = f"no answer on /health within {timeout} s"
