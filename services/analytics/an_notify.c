@@ -60,6 +60,17 @@ s_easy(const char *url, long timeout_ms)
     return c;
 }
 
+/* an_fetch_tls: set before the threads that fetch start, read-only afterwards. */
+static char s_fetch_ca[4200], s_fetch_cert[4200], s_fetch_key[4200];
+
+void
+an_fetch_tls(const char *ca_file, const char *cert_file, const char *key_file)
+{
+    snprintf(s_fetch_ca, sizeof s_fetch_ca, "%s", ca_file ? ca_file : "");
+    snprintf(s_fetch_cert, sizeof s_fetch_cert, "%s", cert_file ? cert_file : "");
+    snprintf(s_fetch_key, sizeof s_fetch_key, "%s", key_file ? key_file : "");
+}
+
 int
 an_fetch(const char *url, long timeout_ms, long *status, char **body, size_t *len, char *err,
          size_t errlen)
@@ -68,6 +79,13 @@ an_fetch(const char *url, long timeout_ms, long *status, char **body, size_t *le
     if (!c) {
         snprintf(err, errlen, "curl_easy_init failed");
         return -EIO;
+    }
+    if (s_fetch_ca[0]) {
+        curl_easy_setopt(c, CURLOPT_CAINFO, s_fetch_ca);
+    }
+    if (s_fetch_cert[0] && s_fetch_key[0]) {
+        curl_easy_setopt(c, CURLOPT_SSLCERT, s_fetch_cert);
+        curl_easy_setopt(c, CURLOPT_SSLKEY, s_fetch_key);
     }
     struct s_buf b = {0};
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body ? cb_write : cb_discard);

@@ -686,6 +686,28 @@ START_TEST(t_health_without_services)
 }
 END_TEST
 
+/* The rollup probes the suite's HTTPS servers trusting the deployment's authority
+ * (security.tls_dir's ca.crt), as a deployment with TLS on every REST server needs: another
+ * analytics over HTTPS is "up" and the rollup "healthy". */
+START_TEST(t_health_over_https)
+{
+    struct ah_daemon peer, d;
+    ah_start(&peer, "monitoring:\n  services: \"\"\n", NULL);
+    char yaml[256];
+    snprintf(yaml, sizeof yaml, "monitoring:\n  services: peer=https://127.0.0.1:%u\n",
+             (unsigned)peer.rest_port);
+    ah_start(&d, yaml, NULL);
+    json_t *h = NULL;
+    const char *status = s_health(&d, &h);
+    ck_assert_msg(strcmp(s_service_status(h, "peer"), "up") == 0 && strcmp(status, "healthy") == 0,
+                  "rollup of an HTTPS peer: expected peer up and healthy, got peer %s, %s",
+                  s_service_status(h, "peer"), status);
+    json_decref(h);
+    ah_stop(&d);
+    ah_stop(&peer);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -696,6 +718,7 @@ main(void)
     tcase_add_test(tc, t_email_actions);
     tcase_add_test(tc, t_anomaly_alert_resolves);
     tcase_add_test(tc, t_health_without_services);
+    tcase_add_test(tc, t_health_over_https);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
