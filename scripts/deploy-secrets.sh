@@ -4,16 +4,15 @@
 #                          identity, authorized/ (the identities' public keys), audit.key/.pub
 #   DIR/tls/               TLS (vexfsctl certs init): ca.crt/ca.key, server.crt/server.key
 #                          valid for every service name of docker/ and k8s/, client
-#                          certificates ctl, analytics, automation
+#                          certificates ctl, analytics, automation, prometheus
 #   DIR/credentials.yaml   who may call the REST APIs (vexfsctl creds add): ctl (admin, by its
-#                          client certificate), analytics (viewer), automation (operator) and
-#                          admin (admin, bearer token in DIR/admin-token)
+#                          client certificate), analytics and prometheus (viewer, by theirs),
+#                          automation (operator, by its) and admin (admin, bearer token)
 #   DIR/admin-token        that token (mode 0600)
 # docker/docker-compose.yml mounts DIR (VEXFS_SECRETS_DIR, default docker/secrets) at
 # /run/secrets/vexfs; k8s/ mounts the Secrets made from it (README, "Kubernetes"); on a host,
 # DIR=/etc/vexfs is where the daemons look by default (config/development.yaml and
-# production.yaml). Never
-# overwrites: a DIR that already has keys/ or tls/ is refused.
+# production.yaml). Never overwrites: a DIR that already has keys/ or tls/ is refused.
 #   scripts/deploy-secrets.sh DIR [--owner UID[:GID]] [--k8s-manifest FILE]
 #     --owner         chown -R DIR, e.g. 10001:10001 (the image's user; needs root)
 #     --k8s-manifest  also write FILE: the Secrets k8s/ mounts (namespace vexfs), for
@@ -59,7 +58,7 @@ if [ ! -d "$DIR" ]; then # a folder of its own is private; an existing one (/etc
   chmod 0700 "$DIR"
 fi
 "$CTL" keys init "$DIR/keys" >/dev/null
-"$CTL" certs init "$DIR/tls" --hosts "$HOSTS" --clients ctl,analytics,automation >/dev/null
+"$CTL" certs init "$DIR/tls" --hosts "$HOSTS" --clients ctl,analytics,automation,prometheus >/dev/null
 CREDS=$DIR/credentials.yaml
 "$CTL" creds add ctl --role admin --cert-cn ctl --file "$CREDS" --token-file "$DIR/.ctl-token" \
   >/dev/null 2>&1
@@ -67,7 +66,9 @@ CREDS=$DIR/credentials.yaml
   --token-file "$DIR/.analytics-token" >/dev/null 2>&1
 "$CTL" creds add automation --role operator --cert-cn automation --file "$CREDS" \
   --token-file "$DIR/.automation-token" >/dev/null 2>&1
-rm -f "$DIR/.ctl-token" "$DIR/.analytics-token" "$DIR/.automation-token"
+"$CTL" creds add prometheus --role viewer --cert-cn prometheus --file "$CREDS" \
+  --token-file "$DIR/.prometheus-token" >/dev/null 2>&1
+rm -f "$DIR/.ctl-token" "$DIR/.analytics-token" "$DIR/.automation-token" "$DIR/.prometheus-token"
 if [ ! -e "$DIR/admin-token" ]; then
   "$CTL" creds add admin --role admin --file "$CREDS" --token-file "$DIR/admin-token" >/dev/null
 fi

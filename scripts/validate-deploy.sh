@@ -48,10 +48,15 @@ trap cleanup EXIT
 say "docker-compose config"
 docker-compose -f docker/docker-compose.yml config -q
 
+say "the material of scripts/deploy-secrets.sh, and its Kubernetes Secrets"
+VEXFSCTL=build/bin/vexfsctl scripts/deploy-secrets.sh "$tmp/secrets" \
+  --k8s-manifest "$tmp/k8s-secrets.yaml" >/dev/null 2>&1
+
 say "promtool"
 mkdir -p "$tmp/prometheus"
 cp -r docker/prometheus/rules "$tmp/prometheus/rules"
-sed "s#/etc/prometheus/rules/#$tmp/prometheus/rules/#" docker/prometheus/prometheus.yml \
+sed -e "s#/etc/prometheus/rules/#$tmp/prometheus/rules/#" \
+  -e "s#/run/secrets/vexfs/#$tmp/secrets/#" docker/prometheus/prometheus.yml \
   > "$tmp/prometheus/prometheus.yml"
 promtool check config "$tmp/prometheus/prometheus.yml"
 promtool check rules docker/prometheus/rules/*.yml
@@ -77,10 +82,6 @@ else
   "$PY" tests/deploy/cross_check.py --render-out "$tmp"
   render=()
 fi
-
-say "the Secrets of scripts/deploy-secrets.sh --k8s-manifest"
-VEXFSCTL=build/bin/vexfsctl scripts/deploy-secrets.sh "$tmp/secrets" \
-  --k8s-manifest "$tmp/k8s-secrets.yaml" >/dev/null 2>&1
 
 say "Kubernetes schemas ($K8S_VERSION, strict)"
 "$VENV/bin/kubernetes-validate" --strict --quiet -k "$K8S_VERSION" "$tmp/k8s.yaml" \

@@ -401,7 +401,8 @@ def check_compose(binary_dir):
             starts.add(where, daemon, section, host_path, env, args, eff, resolve)
         node_id = eff[section].get("node_id")
         info[name] = {"daemon": daemon, "section": section, "eff": eff,
-                      "ports": daemon_ports(eff, section, node_id), "svc": svc}
+                      "ports": daemon_ports(eff, section, node_id), "svc": svc,
+                      "resolve": resolve}
         rest = eff[section]["rest_port"]
         hc = svc.get("healthcheck")
         if hc:
@@ -512,6 +513,9 @@ def check_compose(binary_dir):
     prom = yaml.safe_load(open(os.path.join(base, "prometheus", "prometheus.yml"),
                                encoding="utf-8"))
     scraped, jobs = set(), set()
+    promsvc = services.get("prometheus", {})
+    prom_resolve = pc.resolver(compose_mounts(promsvc), pc.Image(os.path.join(
+        ROOT, "docker", "prometheus", "Dockerfile")), tmp)
     for job in prom["scrape_configs"]:
         jobs.add(job["job_name"])
         targets = [t for sc in job.get("static_configs", []) for t in sc["targets"]]
@@ -524,13 +528,55 @@ def check_compose(binary_dir):
                 sec = info[host]["section"]
                 ok(int(port) == info[host]["eff"][sec]["rest_port"], where,
                    f"target {t}: {host} serves /metrics on {info[host]['eff'][sec]['rest_port']}")
+                check_scrape_tls(where, job, host, info[host], prom_resolve)
                 scraped.add(host)
     for name in info:
         ok(name in scraped, "prometheus", f"service {name} is not scraped")
-    promsvc = services.get("prometheus", {})
     ok(any(m.source == os.path.join(base, "prometheus") for m in compose_mounts(promsvc)),
        "compose prometheus", "docker/prometheus is not mounted")
     return jobs
+
+
+def cert_cn(path):
+    """The common name of a PEM certificate."""
+    r = subprocess.run(["openssl", "x509", "-noout", "-subject", "-nameopt", "multiline",
+                        "-in", path], capture_output=True, text=True)
+    m = re.search(r"commonName\s*=\s*(\S+)", r.stdout)
+    return m.group(1) if m else None
+
+
+ROLES = {"viewer": 1, "operator": 2, "admin": 3}
+
+
+def check_scrape_tls(where, job, host, target, resolve):
+    """A Prometheus job scraping a daemon that serves HTTPS: scheme https, the deployment's
+    CA, and (unless security.metrics_open) a client certificate whose common name is a
+    credential of at least viewer in the credentials file the daemon reads; every file
+    provided by Prometheus's mounts."""
+    sec = target["eff"].get("security", {})
+    if sec.get("tls") != "required":
+        return
+    tc = job.get("tls_config") or {}
+    ok(job.get("scheme") == "https", where, f"scrapes {host}, which serves HTTPS, with scheme "
+       f"{job.get('scheme', 'http')}")
+    ca = f"{sec['tls_dir']}/ca.crt"
+    ok(tc.get("ca_file") == ca and resolve(ca), where, f"tls_config.ca_file "
+       f"{tc.get('ca_file')!r}: {host} is signed by {ca}, which Prometheus must have mounted")
+    if sec.get("metrics_open"):
+        return
+    cert, key = tc.get("cert_file"), tc.get("key_file")
+    hcert = resolve(cert) if cert else None
+    if not ok(hcert and key and resolve(key), where, f"/metrics of {host} needs a credential: "
+              f"tls_config cert_file {cert!r} and key_file {key!r} provided by a mount"):
+        return
+    cn = cert_cn(hcert)
+    hcreds = target["resolve"](sec["credentials_file"])
+    creds = (yaml.safe_load(open(hcreds, encoding="utf-8")) or {}).get("credentials", []) \
+        if hcreds else []
+    role = max((ROLES.get(c.get("role"), 0) for c in creds if c.get("certificate_cn") == cn),
+               default=0)
+    ok(role >= ROLES["viewer"], where, f"the client certificate {cert} (CN {cn}) is no viewer "
+       f"in {host}'s {sec['credentials_file']}")
 
 
 def check_monitoring(jobs):
