@@ -163,7 +163,8 @@ event_propagation:
 event_routing:
   rules_file: $PWD/config/demo/rules.yaml
   state_dir: $WORK/routing
-  outputs: "console=tcp://127.0.0.1:5558"
+  outputs: "console=tap"
+  tap_endpoint: tcp://127.0.0.1:5563
   enable_load_balancing: false
   kafka_brokers: "$BROKERS"
 distributed_coordination:
@@ -238,7 +239,7 @@ echo
 
 # What routing routes: the demo's `console` boundary receives every event under the demo
 # directory with the tags the rules added.
-start console bash -c "'$BIN/vexfsctl' tail --pull --endpoint tcp://127.0.0.1:5558 |
+start console bash -c "'$BIN/vexfsctl' tail --boundary console |
   jq -c --unbuffered '{type, path: (.path // \"\" | sub(\".*/demo/\"; \"demo/\")), tags: (.metadata // {} | with_entries(select(.key == \"class\")))}' |
   sed -u 's/^/  routed> /'"
 # Alerts and closed analytics windows, polled every second.
