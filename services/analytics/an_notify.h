@@ -9,11 +9,11 @@
 
 #define AN_FETCH_MAX (8u << 20) /* bytes of a scraped page */
 
-/* The suite's TLS material for an_fetch's https URLs (the services it scrapes and probes
- * speak HTTPS with the deployment's authority): the CA to trust instead of the system's, and
- * the client certificate and key to present (NULL or "": none). Copied; call once before
- * any an_fetch, from one thread. Webhooks and mail keep the system's authorities. */
-void an_fetch_tls(const char *ca_file, const char *cert_file, const char *key_file);
+/* The suite's TLS material for an_fetch (scrapes and health probes of the suite's services):
+ * https URLs are verified against ca_file instead of the system's authorities, and cert_file
+ * and key_file are presented as the client certificate (mutual TLS). "" or NULL: the system's
+ * authorities, no client certificate. Call once at start, before any fetch; copies. */
+void an_fetch_set_tls(const char *ca_file, const char *cert_file, const char *key_file);
 
 /* GET url. Returns 0 with the HTTP status (and, when body is not NULL, the body: caller
  * frees, NUL-terminated, *len bytes), or -EIO with the transport's error in err. */

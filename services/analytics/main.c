@@ -1,10 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* vexfs-analytics: windowed aggregations, anomalies and metrics over the routed event stream. */
-#include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 #include "an_config.h"
 #include "an_http.h"
@@ -14,7 +10,6 @@
 #include "an_server.h"
 #include "vx_daemon.h"
 #include "vx_log.h"
-#include "vx_sock.h"
 
 static const struct vx_cfg_section *const s_sections[] = {
     &an_cfg_section,
@@ -24,25 +19,6 @@ static const struct vx_cfg_section *const s_sections[] = {
     &vx_cfg_transport_section,
     &vx_cfg_security_section,
 };
-
-/* The monitor's scrapes and probes reach the suite's HTTPS servers as its other clients do:
- * trusting <tls_dir>/ca.crt, presenting <tls_dir>/<identity>.crt when it exists. */
-static void
-s_fetch_tls(const vx_config_t *cfg)
-{
-    struct vx_security_config sc;
-    if (vx_config_bind(cfg, &vx_cfg_security_section, &sc) < 0 || strcmp(sc.tls, "required") != 0 ||
-        !sc.tls_dir[0]) {
-        return;
-    }
-    const char *id = sc.identity[0] ? sc.identity : "analytics";
-    char ca[4200], cert[4200], key[4200];
-    snprintf(ca, sizeof ca, "%s/ca.crt", sc.tls_dir);
-    snprintf(cert, sizeof cert, "%s/%s.crt", sc.tls_dir, id);
-    snprintf(key, sizeof key, "%s/%s.key", sc.tls_dir, id);
-    bool have_cert = access(cert, R_OK) == 0 && access(key, R_OK) == 0;
-    an_fetch_tls(ca, have_cert ? cert : NULL, have_cert ? key : NULL);
-}
 
 int
 main(int argc, char **argv)
@@ -66,7 +42,7 @@ main(int argc, char **argv)
     char err[1024];
     an_http_t *routes = NULL;
     an_server_t *server = NULL;
-    s_fetch_tls(d.cfg);
+    an_fetch_set_tls(d.tls_ca_file, d.tls_client_cert_file, d.tls_client_key_file);
     an_monitor_t *monitor = an_monitor_new(d.cfg, d.metrics,
                                            vx_config_str(d.cfg, AN_SECTION, "state_dir"), err,
                                            sizeof err);
