@@ -358,6 +358,21 @@ def compose_mounts(svc):
     return out
 
 
+def check_ctl_command(where, binary_dir, cmd):
+    """A vexfsctl command of a service: its command exists and takes every option given."""
+    words = [w for w in cmd[1:] if not w.startswith("-")]
+    r = subprocess.run([os.path.join(binary_dir, "vexfsctl"), *words[:1], "--help"],
+                       capture_output=True, text=True)
+    text = r.stdout + r.stderr
+    if not ok(r.returncode == 0 and words and f"vexfsctl {words[0]}" in text, where,
+              f"vexfsctl has no command {words[:1]}: {text.strip()[:200]}"):
+        return
+    for w in cmd[1:]:
+        if w.startswith("--"):
+            ok(re.search(rf"(^|[\s\[,]){re.escape(w.split('=')[0])}\b", text), where,
+               f"vexfsctl {words[0]} takes no option {w} (vexfsctl {words[0]} --help)")
+
+
 def check_compose(binary_dir):
     path = os.path.join(ROOT, "docker", "docker-compose.yml")
     doc = compose_doc(path)
@@ -366,12 +381,16 @@ def check_compose(binary_dir):
     image = pc.Image(os.path.join(ROOT, "docker", "Dockerfile"))
     tmp = tempfile.mkdtemp(prefix="vexfs-xcheck-")
     readers = []  # (service, host, port) of every connection, vexfsctl readers included
+    ctl_readers = []  # those of vexfsctl commands
     for name, svc in services.items():
         cmd = svc.get("command") or []
+        if cmd and os.path.basename(cmd[0]) == "vexfsctl":
+            check_ctl_command(f"compose {name}", binary_dir, cmd)
         if cmd and os.path.basename(cmd[0]) == "vexfsctl" and "--endpoint" in cmd:
             e = parse_endpoint(cmd[cmd.index("--endpoint") + 1])
             if e:
                 readers.append((name, e[1], e[2]))
+                ctl_readers.append((name, e[1], e[2]))
         if not cmd or os.path.basename(cmd[0]) not in DAEMONS:
             continue
         where = f"compose {name}"
@@ -454,6 +473,12 @@ def check_compose(binary_dir):
                f"depends_on {dep} without condition service_healthy")
             ok(dep in services and ("healthcheck" in services[dep] or dep in info), where,
                f"depends_on {dep}, which has no health check")
+
+    for name, host, port in ctl_readers:
+        ok(host in info and port in info[host]["ports"], f"compose {name}",
+           f"vexfsctl connects to {host}:{port}, where " +
+           (f"{host} listens on {sorted(info[host]['ports'])}" if host in info else
+            "no vexfs service listens"))
 
     # Every ZeroMQ boundary routing binds has a reader: PUSH blocks when nobody reads, and
     # routing then waits on that boundary.

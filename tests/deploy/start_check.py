@@ -41,7 +41,7 @@ BIND_KEYS = {
     "event_propagation": ["ingest_endpoint", "ingest_acked_endpoint", "output_endpoint",
                           "tap_endpoint"],
     "event_routing": ["output_coordinator", "output_automation", "output_analytics",
-                      "output_graph", "output_vector"],
+                      "output_graph", "output_vector", "tap_endpoint"],
     "stream_analytics": ["results_endpoint"],
 }
 PREFIXED_KEYS = {
