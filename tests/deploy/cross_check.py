@@ -474,6 +474,23 @@ def check_compose(binary_dir):
             ok(dep in services and ("healthcheck" in services[dep] or dep in info), where,
                f"depends_on {dep}, which has no health check")
 
+    # Host names clients use for each HTTPS daemon: its service name (peers, Prometheus) and
+    # the rollups' URLs.
+    for name, i in info.items():
+        check_cert_names(f"compose {name}", i["eff"], i["resolve"], {name},
+                         "every other service")
+    for name, i in info.items():
+        if i["section"] != "stream_analytics":
+            continue
+        for item in filter(None, i["eff"].get("monitoring", {}).get("services", "").split(",")):
+            m = re.fullmatch(r"\s*[^=]+=https?://([^:/]+):\d+/?\s*", item)
+            if m and m.group(1) in info:
+                check_cert_names(f"compose {m.group(1)}", info[m.group(1)]["eff"],
+                                 info[m.group(1)]["resolve"], {m.group(1)},
+                                 f"the health rollup of {name}")
+            elif m:
+                check_cert_names(f"compose {name}", i["eff"], i["resolve"], {m.group(1)},
+                                 f"its own health rollup")
     for name, host, port in ctl_readers:
         ok(host in info and port in info[host]["ports"], f"compose {name}",
            f"vexfsctl connects to {host}:{port}, where " +
@@ -554,6 +571,9 @@ def check_compose(binary_dir):
                 ok(int(port) == info[host]["eff"][sec]["rest_port"], where,
                    f"target {t}: {host} serves /metrics on {info[host]['eff'][sec]['rest_port']}")
                 check_scrape_tls(where, job, host, info[host], prom_resolve)
+                server_name = (job.get("tls_config") or {}).get("server_name", host)
+                check_cert_names(where, info[host]["eff"], info[host]["resolve"],
+                                 {server_name}, f"Prometheus (job {job['job_name']})")
                 scraped.add(host)
     for name in info:
         ok(name in scraped, "prometheus", f"service {name} is not scraped")
@@ -571,6 +591,26 @@ def cert_cn(path):
 
 
 ROLES = {"viewer": 1, "operator": 2, "admin": 3}
+
+
+def cert_names(path):
+    """The DNS names and IP addresses a PEM certificate is valid for."""
+    r = subprocess.run(["openssl", "x509", "-noout", "-ext", "subjectAltName", "-in", path],
+                       capture_output=True, text=True)
+    return set(re.findall(r"(?:DNS|IP Address):([^,\s]+)", r.stdout))
+
+
+def check_cert_names(where, eff, resolve, hosts, what):
+    """Clients reach a daemon serving HTTPS by these host names: its server certificate (as
+    the container sees it) must be valid for each, or they refuse it."""
+    sec = eff.get("security", {})
+    if sec.get("tls") != "required":
+        return
+    host = resolve(f"{sec['tls_dir']}/server.crt")
+    names = cert_names(host) if host else set()
+    for h in sorted(hosts):
+        ok(h in names, where, f"{what} reaches it as {h}, which its server certificate "
+           f"{sec['tls_dir']}/server.crt does not name (it names {sorted(names)})")
 
 
 def check_scrape_tls(where, job, host, target, resolve):
@@ -753,6 +793,7 @@ def check_k8s(binary_dir, docs, label):
     tmp = tempfile.mkdtemp(prefix="vexfs-xcheck-k8s-")
     listen = {}  # workload name -> {container port numbers the daemon listens on}
     configs = {}  # workload name -> [(eff, section, container, where)]
+    resolvers = {}  # where -> that container's resolver
     for w, labels, spec in pods:
         wname = w["metadata"]["name"]
         for c in spec["containers"]:
@@ -805,6 +846,7 @@ def check_k8s(binary_dir, docs, label):
                 ports = daemon_ports(eff, section, node_id)
                 listen.setdefault(wname, set()).update(ports)
                 configs.setdefault(wname, []).append((eff, section, c, pwhere, hostname))
+                resolvers[pwhere] = resolve
                 rest = eff[section]["rest_port"]
                 ok(port_number(c, "http") == rest, pwhere,
                    f"container port 'http' is {port_number(c, 'http')}, REST is on {rest}")
@@ -875,6 +917,13 @@ def check_k8s(binary_dir, docs, label):
         for eff, section, c, where, hostname in entries:
             if section == "stream_analytics":
                 pc.check_rollup(ok, where, eff, expected)
+                # Every pod mounts the same material: the certificate this pod sees is theirs.
+                hosts = set(re.findall(r"=https://([^:/,]+)", eff.get("monitoring", {})
+                                       .get("services", "")))
+                check_cert_names(where, eff, resolvers[where], hosts, "its health rollup")
+            if section == "distributed_coordination":
+                check_cert_names(where, eff, resolvers[where], {m["host"] for m in members(eff)},
+                                 "its members (REST forwarding)")
 
     # Producers' resends fall inside propagation's dedup window.
     producers = [(e[3], e[0]) for entries in configs.values() for e in entries
