@@ -3,8 +3,8 @@
 # against real parts (one Kafka broker for the whole run), the same tests under ASan+UBSan with
 # LeakSanitizer, short fuzz runs of every decoder of outside input, the deployment files
 # (docker/, k8s/, config/) against the daemons, and lint. The compose file run for real
-# (scripts/compose-test.sh) is not part of it until its scenarios speak to the secured suite
-# (README, "Tests, quality gates and benchmarks").
+# (scripts/compose-test.sh) is not part of it until its throughput step can measure the
+# secured containers (README, "Tests, quality gates and benchmarks").
 #   VX_FUZZ_SECONDS   seconds per fuzz target (default 20)
 #   VX_SKIP_LINT=1    leave out cppcheck/clang-tidy (local iterations only)
 set -euo pipefail

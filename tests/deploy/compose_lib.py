@@ -4,6 +4,7 @@ the docker-compose and docker command-line programs, as a user drives them), HTT
 containers' addresses, polling against a deadline, and the timed steps of the test's output."""
 import json
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -57,6 +58,21 @@ def poll(fn, timeout, what, interval=0.25):
         time.sleep(interval)
 
 
+_tls = None  # ssl context of https URLs (use_ca)
+_token = None  # bearer token of https requests that name none
+
+
+def use_ca(ca_file, token):
+    """https URLs trust the deployment's CA and carry `token` unless a request names its own
+    (reads need a credential too). Containers are reached by their addresses, which its
+    server certificate does not name: the chain is verified, the name is not (the
+    cross-check verifies the names clients use)."""
+    global _tls, _token
+    _tls = ssl.create_default_context(cafile=ca_file)
+    _tls.check_hostname = False
+    _token = token
+
+
 def http(method, url, body=None, token=None, timeout=10):
     """One request. Returns (status, parsed JSON or text). A refused or timed-out connection
     raises OSError."""
@@ -65,11 +81,12 @@ def http(method, url, body=None, token=None, timeout=10):
     if body is not None:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
         headers["Content-Type"] = "application/json"
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
+    if token or (_token and url.startswith("https:")):
+        headers["Authorization"] = f"Bearer {token or _token}"
     req = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
+        with urllib.request.urlopen(req, timeout=timeout,
+                                    context=_tls if url.startswith("https:") else None) as r:
             status, raw = r.status, r.read()
     except urllib.error.HTTPError as e:
         status, raw = e.code, e.read()
@@ -165,11 +182,11 @@ class Project:
         nets = self.inspect(cid)["NetworkSettings"]["Networks"]
         return nets[self.network]["IPAddress"] if self.network in nets else None
 
-    def url(self, service, port, index=0):
+    def url(self, service, port, index=0, scheme="https"):
         cids = self.containers(service, all_states=False)
         if len(cids) <= index:
             raise Failure(f"service {service}: no running container #{index + 1}")
-        return f"http://{self.ip(cids[index])}:{port}"
+        return f"{scheme}://{self.ip(cids[index])}:{port}"
 
     def health(self, cid):
         """'healthy', 'starting', 'unhealthy', or the state when it has no health check."""

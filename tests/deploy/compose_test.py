@@ -39,7 +39,6 @@ import calendar
 import json
 import os
 import re
-import secrets
 import statistics
 import subprocess
 import sys
@@ -48,7 +47,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from compose_lib import (Clock, Failure, Project, check, http,  # noqa: E402
-                         log_failure_context, metric_sum, poll)
+                         log_failure_context, metric_sum, poll, use_ca)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SERVICES = ["kafka", "propagation", "routing", "coordinator-1", "coordinator-2", "coordinator-3",
@@ -80,9 +79,9 @@ class Suite:
 
     def url(self, service):
         if service in COORDS:
-            return f"http://{COORDS[service]}:8082"
+            return f"https://{COORDS[service]}:8082"
         if service == "prometheus":
-            return self.p.url("prometheus", 9090)
+            return self.p.url("prometheus", 9090, scheme="http")
         return self.p.url(service, SUITE[service])
 
     def get(self, service, path, timeout=10):
@@ -108,11 +107,11 @@ class Suite:
     def status_green(self):
         """vexfsctl status from the producer container: every service up and ready."""
         r = self.p.exec("watch", "vexfsctl", "status", "--json", "--interval", "0",
-                        "--propagation", "http://propagation:8080",
-                        "--routing", "http://routing:8081",
-                        "--coordinator", "http://coordinator-1:8082",
-                        "--automation", "http://automation:8083",
-                        "--analytics", "http://analytics:8084", check_rc=False)
+                        "--propagation", "https://propagation:8080",
+                        "--routing", "https://routing:8081",
+                        "--coordinator", "https://coordinator-1:8082",
+                        "--automation", "https://automation:8083",
+                        "--analytics", "https://analytics:8084", check_rc=False)
         doc = json.loads(r.stdout)
         bad = [f"{s['service']} health {s['health']} ready {s['ready']}" for s in doc["services"]
                if s["health"] != "up" or not s["ready"]]
@@ -233,7 +232,7 @@ def end_to_end(s):
     check("sent 5 events" in r.stderr, "vexfsctl emit --count 5", "sent 5 events", r.stderr)
 
     # The README's example: REST through the port the compose file publishes on the host.
-    st, doc = http("POST", "http://127.0.0.1:8080/v1/events",
+    st, doc = http("POST", "https://127.0.0.1:8080/v1/events",
                    {"type": "filesystem_write", "path": "/srv/vexfs/demo/published.log",
                     "content": {"size": "4096"}}, token=s.token)
     check(st == 202, "POST /v1/events on the published host port 8080", 202, f"{st} {doc}")
@@ -366,8 +365,8 @@ def cluster(s, c):
 def exec_curl(s, service, *args):
     """curl inside a container (reaches a node cut off from the network), token from the
     mounted secret."""
-    script = ('curl -s -o /tmp/out -w "%{http_code}" -H "Authorization: Bearer $(cat ' +
-              TOKEN_PATH + ')" "$@"; echo; cat /tmp/out')
+    script = ('curl -s --cacert /run/secrets/vexfs/tls/ca.crt -o /tmp/out -w "%{http_code}" '
+              '-H "Authorization: Bearer $(cat ' + TOKEN_PATH + ')" "$@"; echo; cat /tmp/out')
     r = s.p.exec(service, "sh", "-c", script, "curl", *args, check_rc=False)
     code, _, body = r.stdout.partition("\n")
     try:
@@ -408,12 +407,12 @@ def partition(s):
                f"{time.monotonic() - t0:.1f} s after the cut")
 
     def refused():
-        code, doc = exec_curl(s, old, "localhost:8082/v1/cluster")
+        code, doc = exec_curl(s, old, "https://localhost:8082/v1/cluster")
         if code != 200 or not doc.get("partitioned"):
             return False, f"{code} {doc}"
         code, doc = exec_curl(s, old, "-X", "POST", "-d",
                               '{"type":"filesystem_write","path":"/partition/minority.txt"}',
-                              "localhost:8082/v1/events")
+                              "https://localhost:8082/v1/events")
         return (code == 503 and doc["error"]["code"] == "partitioned") or (False, f"{code} {doc}")
     poll(refused, 60, f"{old} reports partitioned and refuses writes with 503 partitioned")
     clock.note(f"minority: {old} reports partitioned and answers a write 503 partitioned")
@@ -588,7 +587,7 @@ def complete_windows(s, url, base_ns):
 
 
 def analytics_urls(s):
-    return [f"http://{s.p.ip(c)}:8084" for c in s.p.containers("analytics", all_states=False)]
+    return [f"https://{s.p.ip(c)}:8084" for c in s.p.containers("analytics", all_states=False)]
 
 
 def scale(s):
@@ -671,25 +670,20 @@ def renice_broker(value):
 
 def make_secrets(folder):
     """The secrets of the deployment, as files of the folder mounted at /run/secrets/vexfs in
-    every suite container (VEXFS_SECRETS_DIR): the admin token now; CURVE keys and TLS
-    certificates go here the same way (`vexfsctl keys init FOLDER/keys`, `vexfsctl certs init
-    FOLDER/tls`, with security.keys_dir and tls_dir pointing under /run/secrets/vexfs). The
-    containers run as uid 10001: as root the folder becomes theirs with private modes,
-    otherwise the files are made world-readable. A token already there is kept: running
-    containers read it at start (VX_COMPOSE_ONLY runs). Returns the token."""
-    tok_path = os.path.join(folder, "admin-token")
-    if not os.path.exists(tok_path):
-        with open(tok_path, "w", encoding="utf-8") as f:
-            f.write(secrets.token_hex(24) + "\n")
-    for dirpath, dirs, files in os.walk(folder):
-        for name in [dirpath] + [os.path.join(dirpath, x) for x in files]:
-            is_dir = name == dirpath
-            if os.geteuid() == 0:
-                os.chown(name, 10001, 10001)
-                os.chmod(name, 0o700 if is_dir else 0o600)
-            else:
-                os.chmod(name, 0o755 if is_dir else 0o644)
-    return open(tok_path, encoding="utf-8").read().strip()
+    every suite container (VEXFS_SECRETS_DIR), made by the documented step
+    (scripts/deploy-secrets.sh FOLDER --owner 10001:10001: CURVE keys, TLS certificates,
+    credentials, the admin token). Material already there is kept: running containers read
+    it at start (VX_COMPOSE_ONLY runs). https URLs then trust its CA. Returns the admin
+    token. Needs root (the containers' uid 10001 owns the folder, with private modes)."""
+    if not os.path.isdir(os.path.join(folder, "keys")):
+        env = dict(os.environ, VEXFSCTL=os.path.join(ROOT, "build", "bin", "vexfsctl"))
+        r = subprocess.run([os.path.join(ROOT, "scripts", "deploy-secrets.sh"), folder,
+                            "--owner", "10001:10001"], env=env, capture_output=True, text=True)
+        check(r.returncode == 0, "scripts/deploy-secrets.sh", "exit 0",
+              f"exit {r.returncode}: {r.stderr.strip()}")
+    token = open(os.path.join(folder, "admin-token"), encoding="utf-8").read().strip()
+    use_ca(os.path.join(folder, "tls", "ca.crt"), token)
+    return token
 
 
 def median_spread(xs):
