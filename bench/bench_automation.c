@@ -642,7 +642,8 @@ main(int argc, char **argv)
            "core, engine time +%llu us per event; %d rounds; our daemon: CURVE and HTTPS; "
            "today's code: %s%s\n",
            N_PATTERNS, n, (unsigned long long)(S_STEP_NS / VX_NS_PER_US), rounds,
-           base ? base : "not measured", base ? " (it has no security: plain ZeroMQ and HTTP)" : "");
+           base ? base : "not measured",
+           base ? " (it has no security: plain ZeroMQ and HTTP)" : "");
     struct s_round r[MAX_ROUNDS];
     memset(r, 0, sizeof r);
     int rc = 0;

@@ -393,8 +393,8 @@ main(int argc, char **argv)
     qsort(prop, reps, sizeof(double), cb_cmp);
     printf("throughput  propagation %.0f events/s (median of %d; min %.0f, max %.0f)\n", prop[1],
            reps, prop[0], prop[2]);
-    printf("throughput  raw ZeroMQ PUSH/PULL (CURVE) %.0f events/s (median; min %.0f, max %.0f)\n", raw[1],
-           raw[0], raw[2]);
+    printf("throughput  raw ZeroMQ PUSH/PULL (CURVE) %.0f events/s (median; min %.0f, max %.0f)\n",
+           raw[1], raw[0], raw[2]);
     printf("ratio       propagation / raw ZeroMQ = %.2f; target >= 1,000,000 events/s: %s\n",
            prop[1] / raw[1], prop[1] >= 1e6 ? "met" : "NOT met");
 

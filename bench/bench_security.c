@@ -16,7 +16,9 @@
  * credential plain HTTP can carry). GET /v1/stats one request at a time, in two ways: a new
  * connection per request (TCP, and for HTTPS a full handshake: the client keeps no TLS
  * session to resume) and one keep-alive connection. Requests/s of wall time and p50/p99
- * latency per run; the daemons run side by side and the runs alternate between them.
+ * latency per run; the daemons run side by side and the runs alternate between them. A third
+ * client, HTTPS with the bearer token and no client certificate, shows what checking the
+ * certificate costs (the server verifies a presented certificate's chain on every request).
  *
  * Printed: every run, then per figure the median over the runs with their spread (min..max),
  * and the ratio secured/plain (per run, its median and spread).
@@ -80,9 +82,9 @@ s_pair(const char *label, const double *sec, const double *plain, int n, const c
         ratio[i] = sec[i] / plain[i];
     }
     struct stat3 a = s_stat(sec, n), b = s_stat(plain, n), r = s_stat(ratio, n);
-    printf("  %-34s %-6s %12.1f %s (%.1f..%.1f)\n", label, sec_name, a.med, unit, a.lo, a.hi);
-    printf("  %-34s %-6s %12.1f %s (%.1f..%.1f)\n", "", plain_name, b.med, unit, b.lo, b.hi);
-    printf("  %-34s ratio %s/%s = %.3f (%.3f..%.3f, per run)\n", "", sec_name, plain_name, r.med,
+    printf("  %-36s %-6s %12.1f %s (%.1f..%.1f)\n", label, sec_name, a.med, unit, a.lo, a.hi);
+    printf("  %-36s %-6s %12.1f %s (%.1f..%.1f)\n", "", plain_name, b.med, unit, b.lo, b.hi);
+    printf("  %-36s ratio %s/%s = %.3f (%.3f..%.3f, per run)\n", "", sec_name, plain_name, r.med,
            r.lo, r.hi);
 }
 
@@ -339,16 +341,19 @@ cb_sink(char *p, size_t sz, size_t n, void *arg)
 }
 
 /* n GET /v1/stats, one at a time: over one keep-alive connection, or each on a new one (and
- * then, over HTTPS, with a full handshake: no TLS session is kept). Fills lat (microseconds)
- * and *rate (requests per second of wall time). Returns 0 or -1. */
+ * then, over HTTPS, with a full handshake: no TLS session is kept). Over HTTPS the client
+ * presents the certificate "test" when cert, else the bearer token. Fills lat (microseconds),
+ * *rate (requests per second of wall time) and *conns (connections opened for the measured
+ * requests). Returns 0 or -1. */
 static int
-s_requests(const struct daemon *d, bool keepalive, size_t n, double *lat, double *rate)
+s_requests(const struct daemon *d, bool cert, bool keepalive, size_t n, double *lat,
+           double *rate, long *conns)
 {
-    char url[128], ca[400], cert[400], key[400];
+    char url[128], ca[400], certf[400], key[400];
     snprintf(url, sizeof url, "%s://127.0.0.1:%u/v1/stats", d->tls ? "https" : "http",
              (unsigned)d->rest);
     snprintf(ca, sizeof ca, "%s/ca.crt", vt_tls_dir());
-    snprintf(cert, sizeof cert, "%s/test.crt", vt_tls_dir());
+    snprintf(certf, sizeof certf, "%s/test.crt", vt_tls_dir());
     snprintf(key, sizeof key, "%s/test.key", vt_tls_dir());
     CURL *c = curl_easy_init();
     struct curl_slist *hdrs = NULL;
@@ -358,7 +363,9 @@ s_requests(const struct daemon *d, bool keepalive, size_t n, double *lat, double
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
     if (d->tls) {
         curl_easy_setopt(c, CURLOPT_CAINFO, ca);
-        curl_easy_setopt(c, CURLOPT_SSLCERT, cert);
+    }
+    if (d->tls && cert) {
+        curl_easy_setopt(c, CURLOPT_SSLCERT, certf);
         curl_easy_setopt(c, CURLOPT_SSLKEY, key);
     } else {
         hdrs = curl_slist_append(hdrs, "Authorization: Bearer " TOKEN);
@@ -371,6 +378,7 @@ s_requests(const struct daemon *d, bool keepalive, size_t n, double *lat, double
     }
     int rc = 0;
     uint64_t t0 = 0;
+    *conns = 0;
     for (size_t i = 0; i < n + 20 && rc == 0; i++) { /* 20 to warm up */
         if (i == 20) {
             t0 = vx_mono_ns();
@@ -386,6 +394,9 @@ s_requests(const struct daemon *d, bool keepalive, size_t n, double *lat, double
         }
         if (i >= 20) {
             lat[i - 20] = (double)(vx_mono_ns() - t) / 1e3;
+            long k = 0;
+            curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &k);
+            *conns += k;
         }
     }
     *rate = rc == 0 ? (double)n / ((double)(vx_mono_ns() - t0) / 1e9) : NAN;
@@ -400,17 +411,21 @@ s_pct(const double *sorted, size_t n, double q)
     return sorted[(size_t)(q * (double)(n - 1))];
 }
 
-/* Figures of one way (new connection or keep-alive) over the runs: [0] TLS, [1] plain. */
+/* The clients: HTTPS with the client certificate, plain HTTP with the token, HTTPS with the
+ * token and no certificate. */
+enum { C_TLS, C_PLAIN, C_TLS_TOKEN, C_N };
+
+/* Figures of one way (new connection or keep-alive) over the runs, per client. */
 struct rest_way {
-    double rate[2][MAX_RUNS], p50[2][MAX_RUNS], p99[2][MAX_RUNS];
+    double rate[C_N][MAX_RUNS], p50[C_N][MAX_RUNS], p99[C_N][MAX_RUNS];
+    long conns[C_N][MAX_RUNS]; /* connections opened for the measured requests */
 };
 
 static int
-s_rest_run(const struct daemon *d, bool keepalive, size_t n, double *lat, struct rest_way *w,
-           int run)
+s_rest_run(const struct daemon *d, int k, bool keepalive, size_t n, double *lat,
+           struct rest_way *w, int run)
 {
-    int k = d->tls ? 0 : 1;
-    if (s_requests(d, keepalive, n, lat, &w->rate[k][run]) < 0) {
+    if (s_requests(d, k == C_TLS, keepalive, n, lat, &w->rate[k][run], &w->conns[k][run]) < 0) {
         return -1;
     }
     qsort(lat, n, sizeof *lat, cb_cmp);
@@ -424,9 +439,12 @@ s_rest_print(const char *way, const struct rest_way *w, int runs)
 {
     char label[96];
     snprintf(label, sizeof label, "GET /v1/stats, %s", way);
-    s_pair(label, w->rate[0], w->rate[1], runs, "requests/s", "HTTPS", "plain");
-    s_pair("  latency p50", w->p50[0], w->p50[1], runs, "us", "HTTPS", "plain");
-    s_pair("  latency p99", w->p99[0], w->p99[1], runs, "us", "HTTPS", "plain");
+    s_pair(label, w->rate[C_TLS], w->rate[C_PLAIN], runs, "requests/s", "HTTPS", "plain");
+    s_pair("  latency p50", w->p50[C_TLS], w->p50[C_PLAIN], runs, "us", "HTTPS", "plain");
+    s_pair("  latency p99", w->p99[C_TLS], w->p99[C_PLAIN], runs, "us", "HTTPS", "plain");
+    s_pair("  HTTPS, token, no client cert", w->rate[C_TLS_TOKEN], w->rate[C_PLAIN], runs,
+           "requests/s", "HTTPS", "plain");
+    s_pair("  latency p50", w->p50[C_TLS_TOKEN], w->p50[C_PLAIN], runs, "us", "HTTPS", "plain");
 }
 
 static int
@@ -447,17 +465,23 @@ s_rest(int runs, size_t n)
            "handshake each), %d runs alternating\n",
            n, fresh_n, runs);
     for (int i = 0; i < runs; i++) {
-        for (int k = 0; k < 2; k++) {
-            if (s_rest_run(&d[k], true, n, lat, &ka, i) < 0 ||
-                s_rest_run(&d[k], false, fresh_n, lat, &fresh, i) < 0) {
+        for (int k = 0; k < C_N; k++) {
+            const struct daemon *dk = &d[k == C_PLAIN ? 1 : 0];
+            if (s_rest_run(dk, k, true, n, lat, &ka, i) < 0 ||
+                s_rest_run(dk, k, false, fresh_n, lat, &fresh, i) < 0) {
                 goto out;
             }
         }
-        printf("  run %d: keep-alive HTTPS %.0f req/s (p50 %.0f us), plain %.0f req/s (p50 %.0f "
-               "us); new connection HTTPS %.0f req/s (p50 %.0f us), plain %.0f req/s (p50 %.0f "
-               "us)\n",
-               i + 1, ka.rate[0][i], ka.p50[0][i], ka.rate[1][i], ka.p50[1][i], fresh.rate[0][i],
-               fresh.p50[0][i], fresh.rate[1][i], fresh.p50[1][i]);
+        for (int w = 0; w < 2; w++) {
+            const struct rest_way *x = w == 0 ? &ka : &fresh;
+            printf("  run %d, %-15s HTTPS %6.0f req/s (p50 %5.0f us), plain %6.0f req/s (p50 "
+                   "%5.0f us), HTTPS token %6.0f req/s (p50 %5.0f us); connections opened "
+                   "%ld, %ld, %ld\n",
+                   i + 1, w == 0 ? "keep-alive:" : "new connection:", x->rate[C_TLS][i],
+                   x->p50[C_TLS][i], x->rate[C_PLAIN][i], x->p50[C_PLAIN][i],
+                   x->rate[C_TLS_TOKEN][i], x->p50[C_TLS_TOKEN][i], x->conns[C_TLS][i],
+                   x->conns[C_PLAIN][i], x->conns[C_TLS_TOKEN][i]);
+        }
         fflush(stdout);
     }
     printf("summary over %d runs: median (min..max)\n", runs);
