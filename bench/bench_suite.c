@@ -8,6 +8,9 @@
  * windows within 3 s of the end of the run, an event was dropped anywhere, or the producer
  * could not keep the pace. Routing's analytics boundary is ZeroMQ, and, when a Kafka broker is
  * given in VEXFS_KAFKA_BOOTSTRAP, also the Kafka topic analytics reads in a consumer group.
+ * Every link is secured as in production: the daemons run with the test support's key set and
+ * certificates (CURVE on every ZeroMQ link, HTTPS on every REST server), and the producer here
+ * opens its socket through the suite's factory (vt_sock_ex, CURVE as the identity "ctl").
  * Usage: bench_suite [--only zeromq|kafka] [--journal] [--partitions N] [--external]
  * [SECONDS_PER_RATE] (default 4 s per rate); programs from $VX_BIN_DIR.
  *   --journal   propagation also journals every event to Kafka (as the compose profile does)
@@ -452,15 +455,19 @@ s_bench(const char *kafka, int seconds, bool journal, bool external, int partiti
         s_stop(&s);
         return 1;
     }
-    zsock_t *push = zsock_new(ZMQ_PUSH);
-    zsock_set_sndhwm(push, 10000);
-    zsock_connect(push, "%s", s.ingest_ep);
+    zsock_t *push = vt_sock_ex(&(struct vt_sock_opts){.type = ZMQ_PUSH, .endpoint = s.ingest_ep,
+                                                      .hwm = 10000});
+    if (push == NULL) {
+        s_stop(&s);
+        return 1;
+    }
     uint64_t seq = 0;
     struct result warm;
     s_run_rate(&s, push, &seq, 5000, 2, &warm); /* connections, consumer group, first window */
 
     printf("== suite end to end (%s%s): propagation -> routing -> analytics window, "
-           "%d s per rate\n", external ? "a suite started elsewhere, at " : path,
+           "%d s per rate, CURVE on every ZeroMQ link\n",
+           external ? "a suite started elsewhere, at " : path,
            external ? s.ingest_ep : journal ? " boundary, propagation journaling" : " boundary",
            seconds);
     static const double fixed[] = {10000, 50000, 100000};
