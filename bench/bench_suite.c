@@ -218,7 +218,9 @@ s_suite_start(struct suite *s)
     free(dir);
     for (int d = 0; d < D_N; d++) {
         s->rest[d] = vt_free_port();
-        snprintf(s->url[d], sizeof s->url[d], "http://127.0.0.1:%u", (unsigned)s->rest[d]);
+        /* The daemons serve HTTPS with the test support's material (vt_http_url trusts it). */
+        snprintf(s->url[d], sizeof s->url[d], "%s://127.0.0.1:%u",
+                 vt_tls_dir()[0] ? "https" : "http", (unsigned)s->rest[d]);
     }
     s->ingest = vt_free_port();
     s->prop_out = vt_free_port();
