@@ -4,8 +4,10 @@
  * flows.
  *
  *   - ZeroMQ producers without a key, with an unlisted key, and with a listed key claiming a
- *     tenant or source its identity does not allow: nothing they send is published, each is
- *     counted by reason, a legitimate producer's events flow;
+ *     tenant or source its identity does not allow: nothing they send is published, the
+ *     unlisted key and the forged claims are counted by reason (a keyless client is refused
+ *     by libzmq at the greeting, before the ZAP handler, and no counter sees it), a legitimate
+ *     producer's events flow;
  *   - eavesdroppers (vexfsctl tail without the ctl key or with another key, a SUB on the tap and
  *     a PULL on the routing link without a key) receive nothing while the legitimate consumer
  *     receives every event;
