@@ -77,10 +77,17 @@ int au_server_delete_workflow(au_server_t *s, const char *tenant, const char *id
 int au_server_execute(au_server_t *s, const char *tenant, const char *id, json_t *input,
                       char out_id[AU_EXEC_ID_LEN]);
 
-/* The state: one nested object per tenant, set by set_state steps and PUT /v1/state. Setting
- * a value runs the tenant's state triggers. value is borrowed. */
-void au_server_set_state(au_server_t *s, const char *tenant, const char *path, json_t *value);
-/* A copy of the tenant's state (new reference, caller owns it; {} when it has none). */
-json_t *au_server_state_json(au_server_t *s, const char *tenant);
+/* The state: one nested object per tenant in the store, changed by the commits of succeeded
+ * executions and by PUT /v1/state. Setting a value commits it at once (a write of its own,
+ * without conflict check; executions that wrote the same key after their snapshot then
+ * conflict); its state triggers run once it is committed. value is borrowed. Returns 0,
+ * -ENOSPC (the store is full), -EINVAL or -EIO, with err. */
+int au_server_set_state(au_server_t *s, const char *tenant, const char *path, json_t *value,
+                        char *err, size_t errlen);
+/* The tenant's state (new reference, caller owns it; {} when it has none), or NULL with err
+ * when a stored record cannot be read. */
+json_t *au_server_state_json(au_server_t *s, const char *tenant, char *err, size_t errlen);
+/* The store (borrowed, valid while the server lives). */
+au_store_t *au_server_store(au_server_t *s);
 
 #endif
