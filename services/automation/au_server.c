@@ -91,6 +91,37 @@ s_metrics_init(au_server_t *s, vx_metrics_t *metrics)
                  (double)vx_config_int(s->cfg, AU_SECTION, "target_throughput_events_per_sec"));
 }
 
+/* The store's sealer: vx_seal records, the LMDB key as associated data. */
+static int
+cb_seal(void *arg, const void *ad, size_t adlen, const void *plain, size_t len, void **out,
+        size_t *outlen)
+{
+    size_t cap = len + VX_SEAL_OVERHEAD;
+    uint8_t *buf = vx_malloc(cap);
+    int rc = vx_seal(arg, ad, adlen, plain, len, buf, cap, outlen);
+    if (rc < 0) {
+        free(buf);
+        return rc;
+    }
+    *out = buf;
+    return 0;
+}
+
+static int
+cb_open(void *arg, const void *ad, size_t adlen, const void *sealed, size_t len, void **out,
+        size_t *outlen)
+{
+    uint8_t *buf = vx_malloc(len ? len : 1);
+    char err[256];
+    int rc = vx_unseal(arg, ad, adlen, sealed, len, buf, len, outlen, err, sizeof err);
+    if (rc < 0) {
+        free(buf);
+        return rc;
+    }
+    *out = buf;
+    return 0;
+}
+
 /* The store: state_dir's LMDB environment, or a temporary one (nothing persists). An earlier
  * version's journal files (state_dir/journal/<id>.json) are moved into its journal, so their
  * executions are recovered as before. */
@@ -120,6 +151,10 @@ s_store_open(au_server_t *s, char *err, size_t errlen)
         .history_age_ns =
             (uint64_t)vx_config_int(cfg, AU_SECTION, "history_max_age_s") * VX_NS_PER_S,
     };
+    struct au_store_sealer sealer = {cb_seal, cb_open, (void *)s->sealer};
+    if (s->sealer != NULL) {
+        so.sealer = &sealer;
+    }
     int rc = au_store_open(&s->store, &so, err, errlen);
     if (rc < 0) {
         return rc;
@@ -128,8 +163,9 @@ s_store_open(au_server_t *s, char *err, size_t errlen)
         au_server_journal_migrate(s);
     }
     vx_info("AU-STORE", "state store %s (%s, at most %llu bytes, %llu commits so far); values "
-            "are not sealed", dir, s->store_tmp ? "temporary" : "durable",
-            (unsigned long long)so.map_bytes, (unsigned long long)au_store_seq(s->store));
+            "%s", dir, s->store_tmp ? "temporary" : "durable",
+            (unsigned long long)so.map_bytes, (unsigned long long)au_store_seq(s->store),
+            s->sealer ? "sealed" : "NOT sealed (at_rest.encryption off)");
     return 0;
 }
 
@@ -237,10 +273,11 @@ s_feed_fini(struct au_feed *f)
 }
 
 au_server_t *
-au_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *metrics, char *err,
-              size_t errlen)
+au_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *metrics,
+              const vx_sealer_t *sealer, char *err, size_t errlen)
 {
     au_server_t *s = vx_calloc(1, sizeof *s);
+    s->sealer = sealer;
     s->cfg = cfg;
     s->socks = socks;
     s->metrics = metrics;

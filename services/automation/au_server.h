@@ -21,15 +21,17 @@
 #include "au_flows.h"
 #include "vx_config.h"
 #include "vx_metrics.h"
+#include "vx_seal.h"
 #include "vx_sock.h"
 
 typedef struct au_server au_server_t;
 
-/* Creates the server from cfg, socks and metrics (all borrowed, must outlive it): opens the
- * input sockets through socks and loads patterns_file. Returns NULL with a message in err;
- * the caller owns the result. */
+/* Creates the server from cfg, socks, metrics and sealer (all borrowed, must outlive it;
+ * sealer NULL: the store is not sealed): opens the input sockets through socks, the state
+ * store and loads patterns_file. Returns NULL with a message in err; the caller owns the
+ * result. */
 au_server_t *au_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *metrics,
-                           char *err, size_t errlen);
+                           const vx_sealer_t *sealer, char *err, size_t errlen);
 /* Stops the workers and frees everything. Accepts NULL; sets *s to NULL. */
 void au_server_destroy(au_server_t **s);
 

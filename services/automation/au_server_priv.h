@@ -108,6 +108,7 @@ struct au_server {
     au_exec_t *exec;
     au_breakers_t *breakers;
     au_store_t *store;            /* state, definitions, journal, history */
+    const vx_sealer_t *sealer;    /* borrowed; NULL: the store is not sealed */
     bool store_tmp;               /* no state_dir: the store's folder is removed at the end */
     /* the state triggers' thread (au_server_state.c) */
     pthread_t ob_thread;

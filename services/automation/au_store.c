@@ -10,9 +10,13 @@
 #include <string.h>
 #include <sodium.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "vx_jsonfile.h"
 #include "vx_mem.h"
+
+static const char *const s_dbi_names[AU_DBI_N] = {"meta", "state", "defs", "journal",
+                                                  "exec", "hist", "outbox"};
 
 /* ---- errors and values -------------------------------------------------------------------- */
 
@@ -108,8 +112,188 @@ au_store_get_json(au_store_t *s, const MDB_val *k, const MDB_val *v, int *rc)
 
 /* ---- the environment ---------------------------------------------------------------------- */
 
-static const char *const s_dbi_names[AU_DBI_N] = {"meta", "state", "defs", "journal",
-                                                  "exec", "hist", "outbox"};
+/* Re-writes every value of the plain store sealed (txn): the migration to sealing. */
+static int
+s_seal_all(au_store_t *s, MDB_txn *txn)
+{
+    for (int d = AU_DBI_STATE; d < AU_DBI_N; d++) {
+        MDB_cursor *cur = NULL;
+        int rc = mdb_cursor_open(txn, s->dbi[d], &cur);
+        MDB_val k, v;
+        for (rc = rc ? rc : mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            if (d == AU_DBI_STATE) {
+                rc = au_store_state_reseal(s, txn, cur, &k, &v);
+            } else {
+                uint8_t kb[AU_STORE_MAX_KEY];
+                memcpy(kb, k.mv_data, k.mv_size);
+                MDB_val kc = {k.mv_size, kb};
+                void *sealed = NULL;
+                size_t slen = 0;
+                rc = -s->sealer.seal(s->sealer.arg, kb, kc.mv_size, v.mv_data, v.mv_size,
+                                     &sealed, &slen);
+                if (rc == 0) {
+                    MDB_val nv = {slen, sealed};
+                    rc = mdb_cursor_put(cur, &kc, &nv, MDB_CURRENT);
+                }
+                free(sealed);
+            }
+            if (rc != 0) {
+                break;
+            }
+        }
+        mdb_cursor_close(cur);
+        if (rc != 0 && rc != MDB_NOTFOUND) {
+            return rc;
+        }
+    }
+    MDB_val k = {6, (void *)"sealed"}, v = {1, (void *)"1"};
+    return mdb_put(txn, s->dbi[AU_DBI_META], &k, &v, 0);
+}
+
+/* After sealing a plaintext store, its freed pages still hold the plaintext: the file is
+ * replaced by a compacted copy (live pages only) and the environment opened again. */
+static int
+s_compact(au_store_t *s, char *err, size_t errlen)
+{
+    char tmp[4200], from[4300], to[4300];
+    snprintf(tmp, sizeof tmp, "%s/compact.tmp", s->dir);
+    snprintf(from, sizeof from, "%s/data.mdb", tmp);
+    snprintf(to, sizeof to, "%s/data.mdb", s->dir);
+    unlink(from);
+    rmdir(tmp);
+    if (mkdir(tmp, 0700) < 0) {
+        snprintf(err, errlen, "state store %s: %s: %s", s->dir, tmp, strerror(errno));
+        return -errno;
+    }
+    int rc = mdb_env_copy2(s->env, tmp, MDB_CP_COMPACT);
+    if (rc != 0) {
+        unlink(from);
+        rmdir(tmp);
+        return au_store_fail(s, rc, "compacting", err, errlen);
+    }
+    MDB_envinfo info;
+    mdb_env_info(s->env, &info);
+    unsigned flags = 0;
+    mdb_env_get_flags(s->env, &flags);
+    mdb_env_close(s->env);
+    s->env = NULL;
+    if (rename(from, to) < 0) {
+        snprintf(err, errlen, "state store %s: %s: %s", s->dir, to, strerror(errno));
+        return -errno;
+    }
+    rmdir(tmp);
+    rc = mdb_env_create(&s->env);
+    if (rc == 0) {
+        mdb_env_set_mapsize(s->env, (size_t)s->map_bytes);
+        mdb_env_set_maxdbs(s->env, AU_DBI_N);
+        mdb_env_set_maxreaders(s->env, AU_STORE_READERS);
+        rc = mdb_env_open(s->env, s->dir, flags, 0600);
+    }
+    MDB_txn *txn = NULL;
+    if (rc == 0) {
+        rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    }
+    for (int i = 0; i < AU_DBI_N && rc == 0; i++) {
+        rc = mdb_dbi_open(txn, s_dbi_names[i], 0, &s->dbi[i]);
+    }
+    if (rc == 0) {
+        rc = mdb_txn_commit(txn);
+    } else if (txn != NULL) {
+        mdb_txn_abort(txn);
+    }
+    return rc ? au_store_fail(s, rc, "reopening after compaction", err, errlen) : 0;
+}
+
+/* The key of the state keys' hashes: read (opened) from meta, or made and stored; with a
+ * sealer, a plaintext store is sealed first. Refuses a sealed store without a sealer, and a
+ * key record the sealer cannot open (another data key), before anything is written. */
+static int
+s_keys_init(au_store_t *s, char *err, size_t errlen)
+{
+    MDB_txn *txn = NULL;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc != 0) {
+        return au_store_fail(s, rc, "opening", err, errlen);
+    }
+    MDB_val k = {6, (void *)"sealed"}, v;
+    bool sealed = mdb_get(txn, s->dbi[AU_DBI_META], &k, &v) == 0;
+    bool migrated = false;
+    if (sealed && !s->has_sealer) {
+        mdb_txn_abort(txn);
+        snprintf(err, errlen,
+                 "state store %s is sealed: it opens only with its data keys "
+                 "(at_rest.encryption is off here)",
+                 s->dir);
+        return -EPERM;
+    }
+    if (!sealed && s->has_sealer) {
+        rc = s_seal_all(s, txn);
+        migrated = rc == 0;
+    }
+    MDB_val ik = {4, (void *)"ikey"};
+    if (rc == 0 && mdb_get(txn, s->dbi[AU_DBI_META], &ik, &v) == 0) {
+        const uint8_t *p = v.mv_data;
+        size_t n = v.mv_size;
+        void *plain = NULL;
+        size_t plen = n;
+        if (s->has_sealer && sealed) {
+            int orc = s->sealer.open(s->sealer.arg, "ikey", 4, p, n, &plain, &plen);
+            if (orc < 0) {
+                mdb_txn_abort(txn);
+                snprintf(err, errlen,
+                         "state store %s: its key record cannot be opened with these data keys "
+                         "(%s): a wrong or missing key",
+                         s->dir, strerror(-orc));
+                return orc;
+            }
+            p = plain;
+        }
+        if (plen == sizeof s->index_key) {
+            memcpy(s->index_key, p, sizeof s->index_key);
+        } else {
+            rc = EBADMSG;
+        }
+        free(plain);
+        if (rc == 0 && migrated) { /* the plain key record, sealed now */
+            void *sk = NULL;
+            size_t sl = 0;
+            rc = -s->sealer.seal(s->sealer.arg, "ikey", 4, s->index_key, sizeof s->index_key,
+                                 &sk, &sl);
+            if (rc == 0) {
+                MDB_val nv = {sl, sk};
+                rc = mdb_put(txn, s->dbi[AU_DBI_META], &ik, &nv, 0);
+            }
+            free(sk);
+        }
+    } else if (rc == 0) {
+        randombytes_buf(s->index_key, sizeof s->index_key);
+        void *sealed_key = NULL;
+        size_t slen = sizeof s->index_key;
+        const void *val = s->index_key;
+        if (s->has_sealer) {
+            rc = -s->sealer.seal(s->sealer.arg, "ikey", 4, s->index_key, sizeof s->index_key,
+                                 &sealed_key, &slen);
+            val = sealed_key;
+        }
+        if (rc == 0) {
+            MDB_val nv = {slen, (void *)val};
+            rc = mdb_put(txn, s->dbi[AU_DBI_META], &ik, &nv, 0);
+        }
+        free(sealed_key);
+    }
+    if (rc == 0) {
+        rc = mdb_txn_commit(txn);
+    } else {
+        mdb_txn_abort(txn);
+    }
+    if (rc != 0) {
+        return au_store_fail(s, rc, "opening", err, errlen);
+    }
+    s->migrated = migrated;
+    return 0;
+}
+
 
 int
 au_store_open(au_store_t **out, const struct au_store_opts *o, char *err, size_t errlen)
@@ -128,11 +312,6 @@ au_store_open(au_store_t **out, const struct au_store_opts *o, char *err, size_t
     if (o->sealer != NULL) {
         s->sealer = *o->sealer;
         s->has_sealer = true;
-    }
-    if (o->index_key != NULL) {
-        memcpy(s->index_key, o->index_key, sizeof s->index_key);
-    } else {
-        memcpy(s->index_key, "vexfs-automation-state-key-hash", sizeof s->index_key);
     }
     if (sodium_init() < 0) {
         snprintf(err, errlen, "state store %s: libsodium cannot start", o->dir);
@@ -175,6 +354,14 @@ au_store_open(au_store_t **out, const struct au_store_opts *o, char *err, size_t
     if (mrc != 0) {
         snprintf(err, errlen, "state store %s: %s: %s", o->dir, step, mdb_strerror(mrc));
         rc = au_store_errno(mrc);
+        au_store_close(&s);
+        return rc;
+    }
+    rc = s_keys_init(s, err, errlen);
+    if (rc == 0 && s->migrated) {
+        rc = s_compact(s, err, errlen);
+    }
+    if (rc < 0) {
         au_store_close(&s);
         return rc;
     }

@@ -8,7 +8,14 @@
  * one; readers work on an MVCC snapshot and never block the single writer.
  *
  * Named databases (keys are bytes; values are JSON text, sealed when a sealer is given):
- *   meta      "seq" -> the last commit sequence number (8 bytes, big-endian)
+ *   meta      "seq" -> the last commit sequence number (8 bytes, big-endian); "ikey" -> the
+ *             32 random bytes that key the hashes state keys are made of (sealed); "sealed"
+ *             -> present once every value is sealed
+ *
+ * Sealing. A store opened with a sealer for the first time, holding plaintext values, is
+ * sealed in one transaction (every value re-written sealed; a crash leaves it as it was).
+ * Once sealed, a plaintext value is refused like a changed one, and opening without a sealer
+ * is refused with a message saying so.
  *   state     tenant \0 path -> {"v":version, "value":...}; version = commit seq of its writer
  *   defs      "patterns" | "workflows" -> the definitions document
  *   journal   execution id -> the journal entry of an unfinished execution
@@ -55,12 +62,11 @@ struct au_store_opts {
     uint32_t max_history;      /* finished executions kept, all tenants (>= 1) */
     uint64_t history_age_ns;   /* finished executions older than this go; 0: no age bound */
     const struct au_store_sealer *sealer; /* NULL: values stored as plain JSON; copied */
-    const uint8_t *index_key;  /* 32 bytes keying the hashes of state keys (derived from the
-                                * data key when sealing); NULL: a fixed key */
 };
 
 /* Opens (or creates) the environment. Returns 0 and *out (caller owns), or -errno with err
- * naming the folder and LMDB's reason. */
+ * naming the folder and LMDB's reason (-EPERM: sealed, and no sealer given; -EBADMSG: its key
+ * record cannot be opened, a wrong data key). Nothing is written on a refusal. */
 int au_store_open(au_store_t **out, const struct au_store_opts *o, char *err, size_t errlen);
 /* Closes it. Accepts NULL; sets *s to NULL. */
 void au_store_close(au_store_t **s);

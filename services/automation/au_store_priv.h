@@ -32,6 +32,7 @@ struct au_store {
     struct au_store_sealer sealer;
     bool has_sealer;
     uint8_t index_key[32];    /* keys the hashes that state keys are made of */
+    bool migrated;            /* this open sealed a plaintext store */
     uint64_t seq;             /* last commit (atomic; written under LMDB's writer lock) */
     uint64_t hist_evicted;    /* atomic */
 };
@@ -50,6 +51,9 @@ uint64_t au_store_read_seq(au_store_t *s);
 uint64_t au_store_be64(const void *p);
 void au_store_put_be64(void *p, uint64_t v);
 uint64_t au_store_read_seq_txn(au_store_t *s, MDB_txn *txn);
+/* Seals a state value's body (au_store_state.c knows the layout); an LMDB result. */
+int au_store_state_reseal(au_store_t *s, MDB_txn *txn, MDB_cursor *cur, const MDB_val *k,
+                          const MDB_val *v);
 /* Adds rec to the history in txn and drops what the bounds exclude. An LMDB result. */
 int au_store_hist_add(au_store_t *s, MDB_txn *txn, const char *id, json_t *rec, uint64_t ns);
 

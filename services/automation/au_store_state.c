@@ -120,6 +120,36 @@ s_put(au_store_t *s, MDB_txn *txn, const uint8_t *key, size_t klen, const char *
     return mrc;
 }
 
+int
+au_store_state_reseal(au_store_t *s, MDB_txn *txn, MDB_cursor *cur, const MDB_val *k,
+                       const MDB_val *v)
+{
+    if (v->mv_size < S_HDR) {
+        return EBADMSG;
+    }
+    uint8_t ad[AU_STORE_MAX_KEY + S_HDR];
+    memcpy(ad, k->mv_data, k->mv_size);
+    memcpy(ad + k->mv_size, v->mv_data, S_HDR);
+    size_t adlen = k->mv_size + S_HDR;
+    void *sealed = NULL;
+    size_t slen = 0;
+    int rc = -s->sealer.seal(s->sealer.arg, ad, adlen, (const uint8_t *)v->mv_data + S_HDR,
+                             v->mv_size - S_HDR, &sealed, &slen);
+    if (rc != 0) {
+        return rc;
+    }
+    uint8_t *buf = vx_malloc(S_HDR + slen);
+    memcpy(buf, ad + k->mv_size, S_HDR);
+    memcpy(buf + S_HDR, sealed, slen);
+    MDB_val kc = {k->mv_size, ad};
+    MDB_val nv = {S_HDR + slen, buf};
+    rc = mdb_cursor_put(cur, &kc, &nv, MDB_CURRENT);
+    (void)txn;
+    free(buf);
+    free(sealed);
+    return rc;
+}
+
 /* Sets value at the dotted path under root, creating (or replacing non-object values by)
  * the objects on the way. value: one reference, taken. */
 static void

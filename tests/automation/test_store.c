@@ -393,10 +393,8 @@ static au_store_t *
 s_open_sealed(const char *dir, struct s_sealer *t)
 {
     struct au_store_sealer se = {cb_seal, cb_open, t};
-    uint8_t ik[32];
-    memset(ik, 7, sizeof ik);
     struct au_store_opts o = {.dir = dir, .map_bytes = 16u << 20, .max_history = 10,
-                              .sealer = &se, .index_key = ik};
+                              .sealer = &se};
     au_store_t *s = NULL;
     char err[512] = "";
     ck_assert_msg(au_store_open(&s, &o, err, sizeof err) == 0, "open: %s", err);
@@ -502,6 +500,54 @@ START_TEST(t_sealed)
 }
 END_TEST
 
+/* A plaintext store opened with a sealer is sealed in place (its data readable, nothing left
+ * in clear, the freed pages included); then it opens neither without a sealer nor with another
+ * data key, each refusal saying why and changing nothing. */
+START_TEST(t_migration_and_keys)
+{
+    char *dir = vt_tmpdir();
+    au_store_t *s = s_open(dir, 16u << 20, 10, 0);
+    struct au_store_commit c;
+    char err[512] = "";
+    ck_assert_int_eq(s_commit(s, UINT64_MAX, "[[\"plainpath\",\"plainvalue\"]]", &c, err), 0);
+    ck_assert_int_eq(s_commit(s, UINT64_MAX, "[[\"plainpath\",\"plainvalue2\"]]", &c, err), 0);
+    json_t *j = s_json("{\"script\":\"plainscript\"}");
+    ck_assert_int_eq(au_store_journal_put(s, "e1", j, err, sizeof err), 0);
+    json_decref(j);
+    au_store_close(&s);
+    ck_assert(s_dir_has(dir, "plainvalue"));
+    struct s_sealer t = {.watch_adlen = 0};
+    randombytes_buf(t.key, sizeof t.key);
+    s = s_open_sealed(dir, &t);
+    s_expect_state(s, "t", "{\"plainpath\":\"plainvalue2\"}");
+    json_t *l = au_store_journal_list(s, err, sizeof err);
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_object_get(json_array_get(l, 0), "entry"), "script")),
+                     "plainscript");
+    json_decref(l);
+    au_store_close(&s);
+    ck_assert_msg(!s_dir_has(dir, "plainvalue"), "plaintext left after sealing");
+    ck_assert(!s_dir_has(dir, "plainscript"));
+    /* no sealer: refused */
+    struct au_store_opts o = {.dir = dir, .map_bytes = 16u << 20, .max_history = 10};
+    au_store_t *x = NULL;
+    ck_assert_int_eq(au_store_open(&x, &o, err, sizeof err), -EPERM);
+    ck_assert_msg(strstr(err, "is sealed") != NULL, "message: %s", err);
+    /* another data key: refused */
+    struct s_sealer other = {.watch_adlen = 0};
+    randombytes_buf(other.key, sizeof other.key);
+    struct au_store_sealer se = {cb_seal, cb_open, &other};
+    o.sealer = &se;
+    ck_assert_int_eq(au_store_open(&x, &o, err, sizeof err), -EBADMSG);
+    ck_assert_msg(strstr(err, "wrong or missing key") != NULL, "message: %s", err);
+    /* the right key still opens it, unchanged */
+    s = s_open_sealed(dir, &t);
+    s_expect_state(s, "t", "{\"plainpath\":\"plainvalue2\"}");
+    au_store_close(&s);
+    free(dir);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -513,7 +559,7 @@ main(void)
         {"state_view", t_state_view}, {"conflicts", t_conflicts},
         {"outbox", t_outbox},         {"map_full", t_map_full},
         {"defs_journal", t_defs_journal}, {"history", t_history},
-        {"sealed", t_sealed},
+        {"sealed", t_sealed}, {"migration_and_keys", t_migration_and_keys},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);
