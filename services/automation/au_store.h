@@ -100,7 +100,8 @@ struct au_store_commit {
     json_t *writes;            /* [[path, value], ...] in order (borrowed), or NULL */
     const char *journal_del;   /* execution whose journal entry goes, or NULL */
     const char *hist_id;       /* execution whose record is added to the history, or NULL */
-    json_t *hist_rec;          /* that record (borrowed) */
+    json_t *hist_rec;          /* that record (borrowed; gets "state_commit": seq when writes
+                                * were committed) */
     uint64_t hist_ns;          /* its finishing time (wall clock, ns) */
     /* out */
     uint64_t seq;              /* the commit's sequence number (0 when nothing was written) */

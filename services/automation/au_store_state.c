@@ -434,6 +434,9 @@ au_store_commit(au_store_t *s, struct au_store_commit *c, char *err, size_t errl
         rc = rc == MDB_NOTFOUND ? 0 : rc;
     }
     if (rc == 0 && c->hist_id != NULL) {
+        if (c->seq > 0) {
+            json_object_set_new(c->hist_rec, "state_commit", json_integer((json_int_t)c->seq));
+        }
         rc = au_store_hist_add(s, txn, c->hist_id, c->hist_rec, c->hist_ns);
     }
     if (rc == 0) {
