@@ -116,23 +116,21 @@ au_exec_journal_write(au_exec_t *x, struct au_execution *e)
 
 /* ---- finishing ---------------------------------------------------------------------------- */
 
-/* Sets the final fields of e's record (lock held). */
+/* Sets the final fields of a record. */
 static void
-s_final(struct au_execution *e, const char *status, uint64_t t0, uint64_t wall)
+s_final(json_t *rec, const char *status, uint64_t t0, uint64_t wall)
 {
-    json_object_set_new(e->rec, "status", json_string(status));
-    json_object_set_new(e->rec, "finished_ns", json_integer((json_int_t)wall));
-    json_object_set_new(e->rec, "duration_ms", json_real((double)(vx_mono_ns() - t0) / 1e6));
+    json_object_set_new(rec, "status", json_string(status));
+    json_object_set_new(rec, "finished_ns", json_integer((json_int_t)wall));
+    json_object_set_new(rec, "duration_ms", json_real((double)(vx_mono_ns() - t0) / 1e6));
 }
 
-/* One store commit for e (writes may be NULL): journal entry removed and record added. */
+/* One store commit for e (writes may be NULL): journal entry removed and rec (borrowed)
+ * added. */
 static int
-s_commit(au_exec_t *x, struct au_execution *e, json_t *writes, uint64_t wall,
+s_commit(au_exec_t *x, struct au_execution *e, json_t *writes, json_t *rec, uint64_t wall,
          struct au_store_commit *c, char *err, size_t errlen)
 {
-    pthread_mutex_lock(&x->lock);
-    json_t *rec = json_deep_copy(e->rec);
-    pthread_mutex_unlock(&x->lock);
     *c = (struct au_store_commit){.tenant = e->wf->tenant,
                                   .snap_seq = e->snap_seq,
                                   .writes = writes,
@@ -146,31 +144,33 @@ s_commit(au_exec_t *x, struct au_execution *e, json_t *writes, uint64_t wall,
         e->journal_closed = true;
     }
     pthread_mutex_unlock(&e->jlock);
-    json_decref(rec);
     return rc;
 }
 
+/* The record says succeeded only once the commit is done, so that no reader sees an execution
+ * succeeded before its writes are visible. */
 int
 au_exec_commit(au_exec_t *x, struct au_execution *e, uint64_t t0)
 {
     uint64_t wall = vx_wall_ns();
     pthread_mutex_lock(&x->lock);
-    s_final(e, "succeeded", t0, wall);
+    json_t *rec = json_deep_copy(e->rec);
+    s_final(rec, "succeeded", t0, wall);
     json_t *writes = e->writes ? json_incref(e->writes) : NULL;
     if (writes != NULL) {
-        json_object_set_new(e->rec, "state_writes",
-                            json_integer((json_int_t)json_array_size(writes)));
+        json_object_set_new(rec, "state_writes", json_integer((json_int_t)json_array_size(writes)));
     }
     pthread_mutex_unlock(&x->lock);
     struct au_store_commit c;
     char err[1024];
-    int rc = s_commit(x, e, writes, wall, &c, err, sizeof err);
+    int rc = s_commit(x, e, writes, rec, wall, &c, err, sizeof err);
     json_decref(writes);
     if (rc == 0) {
+        pthread_mutex_lock(&x->lock);
+        json_decref(e->rec);
+        e->rec = rec; /* with state_commit when writes were committed */
+        pthread_mutex_unlock(&x->lock);
         if (c.seq > 0) {
-            pthread_mutex_lock(&x->lock);
-            json_object_set_new(e->rec, "state_commit", json_integer((json_int_t)c.seq));
-            pthread_mutex_unlock(&x->lock);
             if (x->o.hooks.committed != NULL) {
                 x->o.hooks.committed(x->o.hooks.arg);
             }
@@ -180,10 +180,8 @@ au_exec_commit(au_exec_t *x, struct au_execution *e, uint64_t t0)
                 e->wf->id, e->wf->tenant);
         return 0;
     }
+    json_decref(rec);
     pthread_mutex_lock(&x->lock);
-    json_object_set_new(e->rec, "status", json_string("running"));
-    json_object_del(e->rec, "finished_ns");
-    json_object_del(e->rec, "duration_ms");
     if (rc == -EBUSY) {
         e->conflict_runs++;
         json_object_set_new(e->rec, "conflict",
@@ -220,15 +218,18 @@ au_exec_finish(au_exec_t *x, struct au_execution *e, const char *status, uint64_
 {
     uint64_t wall = vx_wall_ns();
     pthread_mutex_lock(&x->lock);
-    s_final(e, status, t0, wall);
+    s_final(e->rec, status, t0, wall);
     if (e->writes != NULL && json_array_size(e->writes) > 0) {
         json_object_set_new(e->rec, "state_writes_discarded",
                             json_integer((json_int_t)json_array_size(e->writes)));
     }
+    json_t *rec = json_deep_copy(e->rec);
     pthread_mutex_unlock(&x->lock);
     struct au_store_commit c;
     char err[1024];
-    if (s_commit(x, e, NULL, wall, &c, err, sizeof err) < 0) {
+    int rc = s_commit(x, e, NULL, rec, wall, &c, err, sizeof err);
+    json_decref(rec);
+    if (rc < 0) {
         /* The journal entry stays: the next start recovers it. The record stays in memory. */
         vx_error("AU-HISTORY", "execution %s: %s", e->id, err);
     }

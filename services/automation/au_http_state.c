@@ -94,8 +94,7 @@ au_http_get_state(struct vx_http_resp *resp, au_server_t *server, const char *te
         vx_http_error(resp, 500, "store_unreadable", "%s", err);
         return;
     }
-    resp->json = json_pack("{s:o, s:I}", "state", st, "commit",
-                           (json_int_t)au_store_seq(au_server_store(server)));
+    resp->json = json_pack("{s:o}", "state", st);
 }
 
 void

@@ -12,7 +12,7 @@
  *                                       100, 1..10000), newest first; next_cursor pages on
  *   GET    /v1/executions/{id}          the full record; 404
  *   GET    /v1/breakers                 circuit breakers of every action target
- *   GET    /v1/state                    the tenant's state {"state":{..},"commit":n}
+ *   GET    /v1/state                    the tenant's state {"state":{...}}
  *   PUT    /v1/state/{path}             {"value":..}: commits it (state triggers run); 204;
  *                                       507 store_full */
 #include <errno.h>
