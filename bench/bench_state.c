@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Automation's durable state:
+ *   - state commit latency, p50/p99, of executions writing 1, 10 and 100 keys: the commit that
+ *     finishes an execution (its writes with the conflict check, its record into the history,
+ *     its journal entry removed), sealed, fsynced, on this machine's disk; its limit is one
+ *     fsync of a small write in the same folder, measured in the same run;
+ *   - workflow throughput through the daemon: executions of a workflow with three set_state
+ *     steps started over REST, until all succeeded, with today's LMDB store (fsynced) and with
+ *     today's code in memory ($VX_BASELINE_BIN_DIR, built by scripts/bench-baseline.sh from the
+ *     commit in bench/BASELINE) in the same run.
+ * Usage: bench_state [EXECUTIONS] (default 2,000). */
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "au_store.h"
+#include "vx_clock.h"
+#include "vx_log.h"
+#include "vx_mem.h"
+#include "vx_seal.h"
+#include "vx_test.h"
+
+static int
+cb_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void
+s_pct(double *v, size_t n, double *p50, double *p99)
+{
+    qsort(v, n, sizeof *v, cb_cmp);
+    *p50 = v[n / 2];
+    *p99 = v[(n * 99) / 100];
+}
+
+static int
+cb_seal(void *arg, const void *ad, size_t adlen, const void *plain, size_t len, void **out,
+        size_t *outlen)
+{
+    size_t cap = len + VX_SEAL_OVERHEAD;
+    uint8_t *buf = vx_malloc(cap);
+    int rc = vx_seal(arg, ad, adlen, plain, len, buf, cap, outlen);
+    if (rc < 0) {
+        free(buf);
+        return rc;
+    }
+    *out = buf;
+    return 0;
+}
+
+static int
+cb_open(void *arg, const void *ad, size_t adlen, const void *sealed, size_t len, void **out,
+        size_t *outlen)
+{
+    uint8_t *buf = vx_malloc(len ? len : 1);
+    char err[128];
+    int rc = vx_unseal(arg, ad, adlen, sealed, len, buf, len, outlen, err, sizeof err);
+    if (rc < 0) {
+        free(buf);
+        return rc;
+    }
+    *out = buf;
+    return 0;
+}
+
+/* One fsync of a 4 KiB write in dir, p50 over n: the floor of a durable commit. */
+static double
+s_fsync_us(const char *dir, size_t n)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/fsync.probe", dir);
+    int fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+    if (fd < 0) {
+        return -1;
+    }
+    char buf[4096];
+    memset(buf, 'x', sizeof buf);
+    double *v = calloc(n, sizeof *v);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t t0 = vx_mono_ns();
+        if (pwrite(fd, buf, sizeof buf, 0) != (ssize_t)sizeof buf || fdatasync(fd) < 0) {
+            break;
+        }
+        v[i] = (double)(vx_mono_ns() - t0) / 1e3;
+    }
+    close(fd);
+    unlink(path);
+    double p50 = 0, p99 = 0;
+    s_pct(v, n, &p50, &p99);
+    free(v);
+    return p50;
+}
+
+/* Commits of executions writing k keys each: p50/p99 in us. */
+static int
+s_commits(const char *dir, vx_sealer_t *sealer, int k, size_t n, double *p50, double *p99)
+{
+    struct au_store_sealer se = {cb_seal, cb_open, sealer};
+    struct au_store_opts o = {.dir = dir, .map_bytes = 1ull << 30, .max_history = 1000,
+                              .sealer = &se};
+    au_store_t *s = NULL;
+    char err[512];
+    if (au_store_open(&s, &o, err, sizeof err) < 0) {
+        fprintf(stderr, "bench_state: %s\n", err);
+        return -1;
+    }
+    double *v = calloc(n, sizeof *v);
+    json_t *entry = json_pack("{s:s, s:[]}", "tenant", "t", "completed");
+    for (size_t i = 0; i < n; i++) {
+        char id[64];
+        snprintf(id, sizeof id, "exec-%d-%zu", k, i);
+        au_store_journal_put(s, id, entry, err, sizeof err); /* as at submission */
+        json_t *writes = json_array();
+        for (int j = 0; j < k; j++) {
+            char p[64];
+            snprintf(p, sizeof p, "bench.k%d", j);
+            json_array_append_new(writes, json_pack("[s, I]", p, (json_int_t)i));
+        }
+        json_t *rec = json_pack("{s:s, s:s, s:s, s:s}", "id", id, "tenant", "t", "workflow",
+                                "w", "status", "succeeded");
+        struct au_store_commit c = {.tenant = "t", .snap_seq = au_store_seq(s), .writes = writes,
+                                    .journal_del = id, .hist_id = id, .hist_rec = rec,
+                                    .hist_ns = vx_wall_ns()};
+        uint64_t t0 = vx_mono_ns();
+        int rc = au_store_commit(s, &c, err, sizeof err);
+        v[i] = (double)(vx_mono_ns() - t0) / 1e3;
+        json_decref(writes);
+        json_decref(rec);
+        if (rc < 0) {
+            fprintf(stderr, "bench_state: %s\n", err);
+            break;
+        }
+    }
+    json_decref(entry);
+    s_pct(v, n, p50, p99);
+    free(v);
+    au_store_close(&s);
+    return 0;
+}
+
+static const char *const s_wf =
+    "{\"id\":\"w\",\"kind\":\"linear\",\"steps\":[{\"id\":\"a\",\"action\":{\"kind\":"
+    "\"set_state\",\"path\":\"b.a\",\"value\":\"{{input.i}}\"}},{\"id\":\"b\",\"action\":{"
+    "\"kind\":\"set_state\",\"path\":\"b.b\",\"value\":\"{{input.i}}\"}},{\"id\":\"c\","
+    "\"action\":{\"kind\":\"set_state\",\"path\":\"b.c\",\"value\":\"{{input.i}}\"}}]}";
+
+/* Executions per second of bin (a vexfs-automation) for n executions; state_dir when
+ * durable. -1 when it could not run. */
+static double
+s_daemon(const char *bin_dir, bool durable, size_t n)
+{
+    char *dir = vt_tmpdir();
+    char cfg[300], log[300], tok[300], text[2048];
+    snprintf(cfg, sizeof cfg, "%s/automation.yaml", dir);
+    snprintf(log, sizeof log, "%s/automation.log", dir);
+    snprintf(tok, sizeof tok, "%s/token", dir);
+    vt_write_file(tok, "bench\n");
+    uint16_t port = vt_free_port();
+    char sd[400] = "";
+    if (durable) {
+        snprintf(sd, sizeof sd, "  state_dir: %s/state\n", dir);
+    }
+    snprintf(text, sizeof text,
+             "reactive_automation:\n  rest_port: %u\n  input_endpoint: tcp://127.0.0.1:%u\n"
+             "  max_executions: %zu\n  max_queued_workflows: %zu\n%sadmin:\n  token_file: %s\n"
+             "logging:\n  level: warn\n",
+             (unsigned)port, (unsigned)vt_free_port(), n + 10, n + 10, sd, tok);
+    vt_write_file(cfg, text);
+    char bin[512];
+    snprintf(bin, sizeof bin, "%s/vexfs-automation", bin_dir);
+    char *argv[] = {bin, (char *)"--config", cfg, NULL};
+    pid_t pid = vt_spawn(argv, NULL, log);
+    double rate = -1;
+    struct vt_http_result r = {0};
+    if (pid <= 0 || !vt_wait_ready(port, 30000)) {
+        fprintf(stderr, "bench_state: %s did not start; see %s\n", bin, log);
+        goto out;
+    }
+    vt_http("POST", port, "/v1/workflows", s_wf, strlen(s_wf), "bench", &r);
+    vt_http_result_fini(&r);
+    uint64_t t0 = vx_mono_ns();
+    for (size_t i = 0; i < n; i++) {
+        char body[64];
+        snprintf(body, sizeof body, "{\"i\":%zu}", i);
+        vt_http("POST", port, "/v1/workflows/w/execute", body, strlen(body), "bench", &r);
+        vt_http_result_fini(&r);
+    }
+    uint64_t deadline = vx_mono_ns() + 300 * VX_NS_PER_S;
+    while (vt_metric(port, "vexfs_automation_executions_total{status=\"succeeded\"}") <
+               (double)n &&
+           vx_mono_ns() < deadline) {
+        usleep(1000);
+    }
+    double secs = (double)(vx_mono_ns() - t0) / 1e9;
+    if (vt_metric(port, "vexfs_automation_executions_total{status=\"succeeded\"}") >= (double)n) {
+        rate = (double)n / secs;
+    }
+out:
+    if (pid > 0) {
+        vt_stop(pid, SIGTERM, 30000);
+    }
+    free(dir);
+    return rate;
+}
+
+int
+main(int argc, char **argv)
+{
+    size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 2000;
+    if (n < 100 || n > 1000000) {
+        n = 2000;
+    }
+    vx_log_init("bench_state", VX_LOG_WARN);
+    uint8_t key[VX_SEAL_KEY_BYTES];
+    memset(key, 7, sizeof key);
+    char err[256];
+    /* as at_rest.algorithm auto: AES-256-GCM where the CPU has AES-NI */
+    vx_sealer_t *sealer = vx_sealer_from_key(1, key, VX_SEAL_AES256GCM, err, sizeof err);
+    if (sealer == NULL) {
+        sealer = vx_sealer_from_key(1, key, VX_SEAL_XCHACHA20POLY1305, err, sizeof err);
+    }
+    if (sealer == NULL) {
+        fprintf(stderr, "bench_state: %s\n", err);
+        return 1;
+    }
+    char *dir = vt_tmpdir();
+    double fs = s_fsync_us(dir, 200);
+    printf("state commit, sealed (%s), fsynced, in %s (limit: one fdatasync of 4 KiB there, "
+           "p50 %.1f us)\n",
+           vx_sealer_algorithm(sealer), dir, fs);
+    const int keys[] = {1, 10, 100};
+    for (int i = 0; i < 3; i++) {
+        char sub[600];
+        snprintf(sub, sizeof sub, "%s/k%d", dir, keys[i]);
+        double p50 = 0, p99 = 0;
+        size_t runs = keys[i] == 100 ? n / 4 : n / 2;
+        if (s_commits(sub, sealer, keys[i], runs, &p50, &p99) < 0) {
+            return 1;
+        }
+        printf("  %3d keys per execution: p50 %8.1f us  p99 %8.1f us  (%zu commits; p50 = "
+               "%.2fx one fsync)\n",
+               keys[i], p50, p99, runs, fs > 0 ? p50 / fs : 0);
+    }
+    vx_sealer_destroy(&sealer);
+    free(dir);
+    printf("workflow throughput, 3 set_state steps per execution, %zu executions over REST\n", n);
+    double lmdb = s_daemon(vt_bin_dir(), true, n);
+    printf("  LMDB store (sealed, fsynced):   %10.0f executions/s\n", lmdb);
+    const char *base = getenv("VX_BASELINE_BIN_DIR");
+    if (base == NULL || base[0] == '\0') {
+        printf("  today's code (in memory): not measured (VX_BASELINE_BIN_DIR unset; "
+               "scripts/bench-baseline.sh builds it)\n");
+        return lmdb > 0 ? 0 : 1;
+    }
+    double mem = s_daemon(base, false, n);
+    printf("  today's code (in memory):       %10.0f executions/s\n", mem);
+    if (mem > 0 && lmdb > 0) {
+        printf("  ratio LMDB / in memory: %.2f\n", lmdb / mem);
+    }
+    return lmdb > 0 ? 0 : 1;
+}
