@@ -31,10 +31,15 @@ s_hash(const au_store_t *s, const char *p, size_t n, uint8_t out[S_HASH])
                        sizeof s->index_key);
 }
 
-/* The key of tenant's path; returns its length, or 0 when the path has too many parts. */
+/* The key of tenant's path; returns its length, or 0 when the path has too many parts or an
+ * empty one ("", ".a", "a..b", "a."). */
 static size_t
 s_key(const au_store_t *s, const char *tenant, const char *path, uint8_t *key)
 {
+    size_t pl = strlen(path);
+    if (pl == 0 || path[0] == '.' || path[pl - 1] == '.' || strstr(path, "..") != NULL) {
+        return 0;
+    }
     s_hash(s, tenant, strlen(tenant), key);
     size_t len = S_HASH;
     const char *p = path;
@@ -355,7 +360,9 @@ s_commit_writes(au_store_t *s, MDB_txn *txn, struct au_store_commit *c, char *er
         const char *path = json_string_value(json_array_get(w, 0));
         if (path == NULL || json_array_get(w, 1) == NULL ||
             (lens[i] = s_key(s, c->tenant, path, keys[i])) == 0) {
-            snprintf(err, errlen, "state write %zu: expected [path, value] with at most %d parts",
+            snprintf(err, errlen,
+                     "state write %zu: expected [path, value], a dotted path of at most %d "
+                     "non-empty parts",
                      i, (int)S_MAX_PARTS);
             rc = -EINVAL;
         } else if (c->snap_seq != UINT64_MAX) {
