@@ -28,8 +28,10 @@
  * rest. The store's outbox then holds every committed change, for the state triggers.
  *
  * Journal. Every unfinished execution has an entry in the store's journal (written at
- * submission and after each completed step, with its buffered writes; a script's process group
- * is added when it starts), removed in the commit that finishes it. au_exec_recover turns each
+ * submission and after each completed step, with its buffered writes — except after a
+ * set_state or delay step without a compensation, which a resume runs again and a compensation
+ * has nothing to undo of; a script's process group is added when it starts), removed in the
+ * commit that finishes it. au_exec_recover turns each
  * entry left by a crash or a shutdown into an execution: resumed from its last completed step
  * when every step of its workflow is declared idempotent (its writes kept; the steps completed
  * are not run again), otherwise reported "interrupted" with its completed steps compensated (at

@@ -85,6 +85,10 @@ void au_exec_count_status(au_exec_t *x, const char *status);
 /* au_exec_state.c (x->lock not held unless said) */
 /* Writes e's journal entry; a no-op once e finished. 0 or -errno with err. */
 int au_exec_journal_write(au_exec_t *x, struct au_execution *e);
+/* After step st of e completed: writes e's journal entry unless the step can be neither
+ * compensated nor seen outside (set_state or delay without a compensation): a crash then
+ * runs it again on resume, or has nothing of it to compensate. */
+void au_exec_step_journal(au_exec_t *x, struct au_execution *e, const struct au_step *st);
 /* The same with e->jlock held. */
 int au_exec_journal_write_locked(au_exec_t *x, struct au_execution *e);
 /* The state a step of e sees: its snapshot with its own writes (new reference). */

@@ -267,7 +267,7 @@ s_step(au_exec_t *x, struct au_execution *e, const struct au_step *st)
                                 json_pack("{s:s, s:o}", "status", "succeeded", "result", res));
             json_array_append_new(e->completed, json_string(st->id));
             pthread_mutex_unlock(&x->lock);
-            au_exec_journal_write(x, e);
+            au_exec_step_journal(x, e, st);
             return true;
         }
         snprintf(last_err, sizeof last_err, "%s", out.err);

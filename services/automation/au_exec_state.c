@@ -114,6 +114,16 @@ au_exec_journal_write(au_exec_t *x, struct au_execution *e)
     return rc;
 }
 
+void
+au_exec_step_journal(au_exec_t *x, struct au_execution *e, const struct au_step *st)
+{
+    bool inward = st->act.kind == AU_ACT_SET_STATE || st->act.kind == AU_ACT_DELAY;
+    if (inward && !st->has_comp) {
+        return; /* its completion need not survive a crash: each commit is an fsync */
+    }
+    au_exec_journal_write(x, e);
+}
+
 /* ---- finishing ---------------------------------------------------------------------------- */
 
 /* Sets the final fields of a record. */

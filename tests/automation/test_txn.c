@@ -341,7 +341,8 @@ START_TEST(t_resume_idempotent)
                   json_string_value(json_object_get(r, "error")));
     ck_assert(json_is_true(json_object_get(r, "resumed")));
     json_decref(r);
-    /* a's write came through the journal; a did not run again, n did (it had not completed) */
+    /* a's write is there (journaled or run again: a set_state step is), n ran again (it had not
+     * completed), b read a's write */
     s_expect_state(&env, "{\"r\":{\"a\":1,\"b\":1}}");
     char path[600];
     snprintf(path, sizeof path, "%s/log", env.dir);
