@@ -296,13 +296,15 @@ START_TEST(t_crash_model)
     /* the model: per group, the committed executions by commit */
     json_int_t last_i[2] = {0, 0}, last_commit[2] = {0, 0};
     json_t *committed = json_object(); /* i -> true */
-    size_t i;
+    size_t i, resumed = 0, interrupted = 0;
     json_t *rec;
     json_array_foreach(recs, i, rec) {
         const char *wf = json_string_value(json_object_get(rec, "workflow"));
         const char *st = json_string_value(json_object_get(rec, "status"));
         int g = strcmp(wf, "m") == 0 ? 0 : 1;
         json_int_t in = json_integer_value(json_object_get(json_object_get(rec, "input"), "i"));
+        resumed += json_is_true(json_object_get(rec, "resumed"));
+        interrupted += strcmp(st, "interrupted") == 0;
         if (strcmp(st, "succeeded") == 0) {
             json_int_t c = json_integer_value(json_object_get(rec, "state_commit"));
             ck_assert_msg(c > 0, "execution %s succeeded without a commit",
@@ -356,10 +358,15 @@ START_TEST(t_crash_model)
         ck_assert_msg(json_object_get(committed, key) != NULL,
                       "value %s was visible but its execution never committed", key);
     }
-    fprintf(stderr, "t_crash_model: %zu acknowledged, %zu records, %zu committed, %zu reads\n",
-            json_array_size(acked), json_array_size(recs), json_object_size(committed),
-            model->n_seen);
+    fprintf(stderr,
+            "t_crash_model: %zu acknowledged, %zu records, %zu committed, %zu resumed, %zu "
+            "interrupted, %zu reads\n",
+            json_array_size(acked), json_array_size(recs), json_object_size(committed), resumed,
+            interrupted, model->n_seen);
     ck_assert_uint_gt(json_object_size(committed), 0);
+    /* the kills did land inside executions, of both kinds */
+    ck_assert_uint_gt(resumed, 0);
+    ck_assert_uint_gt(interrupted, 0);
     json_decref(committed);
     json_decref(recs);
     json_decref(acked);
