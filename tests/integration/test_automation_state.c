@@ -507,7 +507,7 @@ START_TEST(t_history)
     /* vexfsctl executions --status failed --since 1h */
     char bin[512], url[64];
     snprintf(bin, sizeof bin, "%s/vexfsctl", vt_bin_dir());
-    snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)d.port);
+    snprintf(url, sizeof url, "https://127.0.0.1:%u", (unsigned)d.port);
     char *argv[] = {bin, (char *)"executions", (char *)"--url", url, (char *)"--token-file",
                     d.tok, (char *)"--status", (char *)"failed", (char *)"--since",
                     (char *)"1h", NULL};
