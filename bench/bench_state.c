@@ -162,10 +162,12 @@ s_wf(int k, bool store)
 }
 
 /* Executions per second of bin (a vexfs-automation) for n executions over nwf workflows
- * round-robin, conc at once; state_dir when durable. -1 when it could not run. */
+ * round-robin, conc at once; state_dir when durable. Today's code (durable false) predates the
+ * secured suite and serves plain HTTP: the requests to it are plain. -1 when it could not run. */
 static double
 s_daemon(const char *bin_dir, bool durable, size_t n, int nwf, int conc)
 {
+    vt_http_plain(!durable);
     char *dir = vt_tmpdir();
     char cfg[300], log[300], tok[300], text[2048];
     snprintf(cfg, sizeof cfg, "%s/automation.yaml", dir);
@@ -231,6 +233,7 @@ out:
     if (pid > 0) {
         vt_stop(pid, SIGTERM, 30000);
     }
+    vt_http_plain(false);
     free(dir);
     return rate;
 }
