@@ -5,9 +5,10 @@
  *     its journal entry removed), sealed, fsynced, on this machine's disk; its limit is one
  *     fsync of a small write in the same folder, measured in the same run;
  *   - workflow throughput through the daemon: executions of a workflow with three set_state
- *     steps started over REST, until all succeeded, with today's LMDB store (fsynced) and with
- *     today's code in memory ($VX_BASELINE_BIN_DIR, built by scripts/bench-baseline.sh from the
- *     commit in bench/BASELINE) in the same run.
+ *     steps started over REST, until all succeeded, with today's LMDB store (fsynced, over
+ *     HTTPS) and with today's code in memory ($VX_BASELINE_BIN_DIR, built by
+ *     scripts/bench-baseline.sh from the commit in bench/BASELINE; it predates security, so it
+ *     is spoken to in plain HTTP, as its figure says) in the same run.
  * Usage: bench_state [EXECUTIONS] (default 2,000). */
 #include <fcntl.h>
 #include <jansson.h>
@@ -289,13 +290,13 @@ main(int argc, char **argv)
                "%s\n",
                n, runs[k].what);
         double lmdb = s_daemon(vt_bin_dir(), true, n, runs[k].nwf, runs[k].conc);
-        printf("  LMDB store (sealed, fsynced):   %10.0f executions/s\n", lmdb);
+        printf("  LMDB store (sealed, fsynced, HTTPS): %10.0f executions/s\n", lmdb);
         if (base == NULL || base[0] == '\0') {
             printf("  today's code (in memory): not measured (VX_BASELINE_BIN_DIR unset; "
                    "scripts/bench-baseline.sh builds it)\n");
         } else {
             double mem = s_daemon(base, false, n, runs[k].nwf, runs[k].conc);
-            printf("  today's code (in memory):       %10.0f executions/s\n", mem);
+            printf("  today's code (in memory, plain HTTP): %8.0f executions/s\n", mem);
             if (mem > 0 && lmdb > 0) {
                 printf("  ratio LMDB / in memory: %.2f\n", lmdb / mem);
             }
