@@ -2,6 +2,8 @@
 # Makes the security material of a deployment in DIR, with vexfsctl:
 #   DIR/keys/              CURVE keys (vexfsctl keys init): server.key/.pub, one pair per
 #                          identity, authorized/ (the identities' public keys), audit.key/.pub
+#   DIR/data-keys/         the data key that seals what the daemons write (vexfsctl keys
+#                          rotate-data; at_rest.data_keys_dir)
 #   DIR/tls/               TLS (vexfsctl certs init): ca.crt/ca.key, server.crt/server.key
 #                          valid for every service name of docker/ and k8s/, client
 #                          certificates ctl, analytics, automation, prometheus
@@ -18,7 +20,7 @@
 #     --k8s-manifest  also write FILE: the Secrets k8s/ mounts (namespace vexfs), for
 #                     `kubectl apply -f FILE`: vexfs-curve (DIR/keys), vexfs-curve-authorized
 #                     (DIR/keys/authorized), vexfs-tls (DIR/tls without ca.key, which stays
-#                     here) and vexfs-credentials (credentials.yaml)
+#                     here), vexfs-credentials (credentials.yaml) and vexfs-data-keys
 # Environment: VEXFSCTL (default build/bin/vexfsctl, else vexfsctl on PATH).
 set -euo pipefail
 usage() { echo "usage: scripts/deploy-secrets.sh DIR [--owner UID[:GID]] [--k8s-manifest FILE]" >&2; exit 2; }
@@ -39,7 +41,7 @@ CTL=${VEXFSCTL:-}
 if [ -z "$CTL" ]; then
   if [ -x "$here/build/bin/vexfsctl" ]; then CTL=$here/build/bin/vexfsctl; else CTL=vexfsctl; fi
 fi
-for d in keys tls; do
+for d in keys tls data-keys; do
   if [ -e "$DIR/$d" ]; then
     echo "deploy-secrets: $DIR/$d exists; refusing to overwrite it" >&2
     exit 1
@@ -58,6 +60,7 @@ if [ ! -d "$DIR" ]; then # a folder of its own is private; an existing one (/etc
   chmod 0700 "$DIR"
 fi
 "$CTL" keys init "$DIR/keys" >/dev/null
+"$CTL" keys rotate-data "$DIR/data-keys" >/dev/null
 "$CTL" certs init "$DIR/tls" --hosts "$HOSTS" --clients ctl,analytics,automation,prometheus >/dev/null
 CREDS=$DIR/credentials.yaml
 "$CTL" creds add ctl --role admin --cert-cn ctl --file "$CREDS" --token-file "$DIR/.ctl-token" \
@@ -90,6 +93,7 @@ if [ -n "$MANIFEST" ]; then
       secret vexfs-curve-authorized $(find "$DIR/keys/authorized" -maxdepth 1 -type f | sort)
       secret vexfs-tls $(find "$DIR/tls" -maxdepth 1 -type f ! -name ca.key | sort)
       secret vexfs-credentials "$CREDS"
+      secret vexfs-data-keys $(find "$DIR/data-keys" -maxdepth 1 -type f | sort)
     } > "$MANIFEST"
   )
 fi
