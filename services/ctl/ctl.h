@@ -43,6 +43,7 @@ int ctl_audit_main(int argc, char **argv);
 int ctl_alerts_main(int argc, char **argv);
 int ctl_pattern_alerts_main(int argc, char **argv);
 int ctl_metric_alerts_main(int argc, char **argv);
+int ctl_alert_rules_main(int argc, char **argv);
 
 /* Prints "vexfsctl CMD: message" and a newline on stderr. */
 void ctl_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
