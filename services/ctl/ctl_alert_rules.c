@@ -28,16 +28,16 @@ static const char *const s_columns[] = {"NAME", "STATE", "SEVERITY", "CONDITION"
 
 static const struct ctl_kind s_kind = {
     .cmd = "alerts metrics rules",
-    .what = "vexfs-analytics' metric alert rules (list and get add their state). The alerts\n"
-            "themselves: " CTL_PROG " alerts metrics list",
+    .what = "Reads and changes vexfs-analytics' metric alert rules (list and get add their\n"
+            "state). The alerts themselves: " CTL_PROG " alerts metrics list",
     .url_env = "VEXFS_ANALYTICS_URL",
     .default_url = "https://127.0.0.1:8084",
     .nsec = 1,
     .sec = {{"rules", "alert rule", "alert rules", "/v1/alert-rules", "/v1/alert-rules",
              "name"}},
-    .file_help = "one rule, a list, or {rules: [...]}. Changes go one rule at a time (PUT\n"
-                 "and DELETE /v1/alert-rules/{name}), in FILE's order; the first refusal stops\n"
-                 "the command",
+    .file_help = "one rule, a list, or {rules: [...]}. Changes go one rule at a time (PUT and\n"
+                 "DELETE /v1/alert-rules/{name}, in FILE's order); the first refusal stops the\n"
+                 "command",
     .columns = s_columns,
     .row = s_row,
 };

@@ -22,15 +22,16 @@ static const char *const s_columns[] = {"ID", "KIND", "WINDOW_MS", "STATE", NULL
 
 static const struct ctl_kind s_kind = {
     .cmd = "patterns",
-    .what = "vexfs-automation's patterns of one tenant (get adds the pattern's counters)",
+    .what = "Reads and changes vexfs-automation's patterns of one tenant (get adds the\n"
+            "pattern's counters)",
     .url_env = "VEXFS_AUTOMATION_URL",
     .default_url = "https://127.0.0.1:8083",
     .tenant = true,
     .set_path = "/v1/patterns",
     .nsec = 1,
     .sec = {{"patterns", "pattern", "patterns", "/v1/patterns", "/v1/patterns", "id"}},
-    .file_help = "one pattern, a list, or {patterns: [...]}. Every change is one\n"
-                 "PUT /v1/patterns of the tenant's set: all of it or nothing",
+    .file_help = "one pattern, a list, or {patterns: [...]}. Every change is one PUT /v1/patterns\n"
+                 "of the tenant's set: all of it or nothing",
     .columns = s_columns,
     .row = s_row,
 };

@@ -25,14 +25,14 @@ static const char *const s_columns[] = {"ID", "WINDOW", "MATCHED", "WINDOWS", "O
 
 static const struct ctl_kind s_kind = {
     .cmd = "queries",
-    .what = "vexfs-analytics' queries (list and get add their counters)",
+    .what = "Reads and changes vexfs-analytics' queries (list and get add their counters)",
     .url_env = "VEXFS_ANALYTICS_URL",
     .default_url = "https://127.0.0.1:8084",
     .nsec = 1,
     .sec = {{"queries", "query", "queries", "/v1/queries", "/v1/queries", "id"}},
-    .file_help = "one query, a list, or {queries: [...]}. Changes go one query at a time\n"
-                 "(PUT and DELETE /v1/queries/{id}), in FILE's order; the first refusal stops\n"
-                 "the command",
+    .file_help = "one query, a list, or {queries: [...]}. Changes go one query at a time (PUT\n"
+                 "and DELETE /v1/queries/{id}, in FILE's order); the first refusal stops the\n"
+                 "command",
     .columns = s_columns,
     .row = s_row,
 };

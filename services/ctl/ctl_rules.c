@@ -83,19 +83,22 @@ static const char *const s_columns[] = {"KIND", "ID", "PRIORITY", "TARGETS", "ST
 
 static const struct ctl_kind s_kind = {
     .cmd = "rules",
-    .what = "vexfs-routing's rules and filters (list shows rules in evaluation order, then\n"
-            "filters; a filter's PRIORITY is its order, its TARGETS its kind and action)",
+    .what = "Reads and changes vexfs-routing's rules and filters, and tests how they decide\n"
+            "an event. list shows the rules in evaluation order, then the filters (a filter's\n"
+            "PRIORITY is its order, its TARGETS its kind and action)",
     .url_env = "VEXFS_ROUTING_URL",
     .default_url = "https://127.0.0.1:8081",
     .set_path = "/v1/rules",
     .nsec = 2,
     .sec = {{"rules", "rule", "rules", "/v1/rules", "/v1/rules", "id"},
             {"filters", "filter", "filters", "/v1/filters", NULL, "id"}},
-    .file_help = "{rules: [...], filters: [...]} (either may be absent), a list of rules, or\n"
-                 "one rule. Every change is one PUT /v1/rules: all of it or nothing",
+    .file_help = "{rules: [...], filters: [...]} (either may be absent: for replace, an absent\n"
+                 "list is empty), a list of rules, or one rule. Every change is one\n"
+                 "PUT /v1/rules: all of it or nothing",
     .columns = s_columns,
     .row = s_row,
-    .extra_help = "  test EVENT.json   how the current set decides for this event, without routing it\n",
+    .extra_help = "  test EVENT.json   how the current set decides for this event (JSON), without\n"
+                  "                    routing it\n",
     .extra = s_extra,
     .timeout_ms = 60000L, /* a large set takes a while to compile */
 };

@@ -21,34 +21,39 @@ static void
 s_usage(const struct ctl_kind *k, FILE *f)
 {
     const struct ctl_section *s0 = &k->sec[0];
-    char objs[64];
+    const char *id = strcmp(s0->key, "name") == 0 ? "NAME" : "ID";
+    char objs[64], get[32], del[32];
     snprintf(objs, sizeof objs, "%s%s%s", s0->many, k->nsec > 1 ? " and " : "",
              k->nsec > 1 ? k->sec[1].many : "");
+    snprintf(get, sizeof get, "get %s", id);
+    snprintf(del, sizeof del, "delete %s...", id);
     fprintf(f,
             "usage: " CTL_PROG " %s [OPTIONS] [COMMAND [ARG...]]\n\n"
-            "Reads and changes %s.\n\n"
+            "%s\n\n"
             "Commands:\n"
-            "  list              (the default) the %s, a table; \"none\" when there are none\n"
-            "  get %-13s one, as JSON (or -o yaml, -o table)\n"
-            "  apply FILE        create or update the %s named in FILE; no other changes\n"
+            "  list              (the default) the %s as a table;\n"
+            "                    \"none\" when there are none\n"
+            "  %-17s one, as JSON (or -o yaml, -o table)\n"
+            "  apply FILE        create or update the %s named in FILE;\n"
+            "                    nothing else changes\n"
             "  replace FILE      make FILE the whole set; when that deletes any, lists them\n"
             "                    and changes nothing unless --yes is given (exit 2)\n"
-            "  delete %s...%*s remove these; when one is unknown nothing changes\n"
+            "  %-17s remove these; when one is unknown nothing changes (exit 1)\n"
             "%s"
-            "\nFILE (YAML, or JSON when it ends in .json): %s\n\n"
+            "\nFILE is YAML, or JSON when its name ends in .json. It holds\n%s\n\n"
             "Options:\n"
-            "  -u, --url URL         the REST address (env %s, default %s)\n"
+            "  -u, --url URL         the REST address (env %s,\n"
+            "                        default %s)\n"
             "      --token-file F    bearer token, first line of F (env VEXFS_TOKEN_FILE)\n"
             "%s"
             "  -o, --output FORMAT   list and get: table, json or yaml\n"
             "      --json            the same as -o json\n"
             "  -y, --yes             replace: delete what FILE does not name\n"
             "      --help, --version\n\n"
-            "Exit status: 0 done, 1 the daemon refused or could not be reached (or an unknown\n"
-            "id), 2 usage, or a replace that would delete without --yes.\n",
-            k->cmd, k->what, objs, s0->key[0] == 'n' ? "NAME" : "ID", objs,
-            s0->key[0] == 'n' ? "NAME" : "ID", s0->key[0] == 'n' ? 5 : 7, "",
-            k->extra_help ? k->extra_help : "", k->file_help, k->url_env, k->default_url,
+            "Exit status: 0 done, 1 the daemon refused or could not be reached, or an unknown\n"
+            "id; 2 usage, or a replace that would delete without --yes.\n",
+            k->cmd, k->what, objs, get, objs, del, k->extra_help ? k->extra_help : "",
+            k->file_help, k->url_env, k->default_url,
             k->tenant ? "      --tenant T        act as tenant T (default: the daemon's \"default\")\n"
                       : "");
 }

@@ -36,14 +36,14 @@ struct ctl_set;
 
 struct ctl_kind {
     const char *cmd;      /* "patterns" */
-    const char *what;     /* for --help: "vexfs-automation's patterns" */
+    const char *what;     /* for --help: what the command does, whole lines */
     const char *url_env;  /* "VEXFS_AUTOMATION_URL" */
     const char *default_url;
     bool tenant;          /* --tenant T is sent as X-VexFS-Tenant */
     const char *set_path; /* PUT of the whole set, NULL: changes go object by object */
     int nsec;
     struct ctl_section sec[2];
-    const char *file_help; /* for --help: the forms FILE may take */
+    const char *file_help; /* for --help: the forms FILE may take, whole lines */
     /* The table of list: headers (NULL-terminated) and one row per object of section sec. */
     const char *const *columns;
     void (*row)(int sec, json_t *obj, char (*cells)[CTL_CELL]);

@@ -72,15 +72,15 @@ static const char *const s_columns[] = {"ID", "KIND", "STEPS", "STATE", NULL};
 
 static const struct ctl_kind s_kind = {
     .cmd = "workflows",
-    .what = "vexfs-automation's workflows of one tenant",
+    .what = "Reads, changes and runs vexfs-automation's workflows of one tenant",
     .url_env = "VEXFS_AUTOMATION_URL",
     .default_url = "https://127.0.0.1:8083",
     .tenant = true,
     .nsec = 1,
     .sec = {{"workflows", "workflow", "workflows", "/v1/workflows", "/v1/workflows", "id"}},
-    .file_help = "one workflow, a list, or {workflows: [...]}. Changes go one workflow at\n"
-                 "a time (PUT and DELETE /v1/workflows/{id}), in FILE's order; the first refusal\n"
-                 "stops the command",
+    .file_help = "one workflow, a list, or {workflows: [...]}. Changes go one workflow at a time\n"
+                 "(PUT and DELETE /v1/workflows/{id}, in FILE's order); the first refusal stops\n"
+                 "the command",
     .columns = s_columns,
     .row = s_row,
     .extra_help = "  run ID [INPUT]    start it with INPUT (a JSON or YAML file, - for JSON on\n"
