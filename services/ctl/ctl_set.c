@@ -6,6 +6,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,6 +271,20 @@ s_delete_one(struct ctl_set *s, const struct ctl_section *sec, const char *id)
     return 0;
 }
 
+/* Appends to the string in buf, cutting what does not fit. */
+static void __attribute__((format(printf, 3, 4)))
+s_append(char *buf, size_t len, const char *fmt, ...)
+{
+    size_t off = strlen(buf);
+    if (off + 1 >= len) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + off, len - off, fmt, ap);
+    va_end(ap);
+}
+
 /* Appends "N <noun> <verb>" to buf when n > 0. */
 static void
 s_part(char *buf, size_t len, long long n, const struct ctl_section *sec, const char *verb)
@@ -277,9 +292,8 @@ s_part(char *buf, size_t len, long long n, const struct ctl_section *sec, const 
     if (n <= 0) {
         return;
     }
-    size_t off = strlen(buf);
     char count[128];
-    snprintf(buf + off, len - off, "%s%s %s", off ? ", " : "",
+    s_append(buf, len, "%s%s %s", buf[0] ? ", " : "",
              ctl_out_count(n, sec->one, sec->many, count, sizeof count), verb);
 }
 
@@ -461,18 +475,14 @@ s_replace(struct ctl_set *s, const char *file)
                 created[i]++;
             }
         }
-        char count[128];
-        size_t off = strlen(list);
         if (json_array_size(gone[i]) > 0) {
-            off += (size_t)snprintf(list + off, sizeof list - off, "%s%s:", off ? "; " : "",
-                                    ctl_out_count((long long)json_array_size(gone[i]),
-                                                  k->sec[i].one, k->sec[i].many, count,
-                                                  sizeof count));
+            char count[128];
+            s_append(list, sizeof list, "%s%s:", list[0] ? "; " : "",
+                     ctl_out_count((long long)json_array_size(gone[i]), k->sec[i].one,
+                                   k->sec[i].many, count, sizeof count));
             json_t *id;
             json_array_foreach(gone[i], j, id) {
-                off += (size_t)snprintf(list + (off < sizeof list ? off : sizeof list - 1),
-                                        off < sizeof list ? sizeof list - off : 1, " %s",
-                                        json_string_value(id));
+                s_append(list, sizeof list, " %s", json_string_value(id));
             }
         }
     }
@@ -559,21 +569,24 @@ s_delete(struct ctl_set *s, int n, char **ids)
             continue; /* named twice */
         }
         json_array_remove(cur[i], (size_t)at);
-        count[i]++;
         if (k->set_path == NULL) {
             err = s_delete_one(s, &k->sec[i], ids[a]);
         }
+        count[i] += err == 0;
     }
     if (err == 0 && k->set_path != NULL) {
         err = s_put_set(s, cur);
     }
-    if (err < 0) {
-        rc = CTL_EXIT_FAIL;
-        goto out;
-    }
     char summary[512] = "";
     for (int i = 0; i < k->nsec; i++) {
         s_part(summary, sizeof summary, count[i], &k->sec[i], "deleted");
+    }
+    if (err < 0) {
+        if (k->set_path == NULL && summary[0]) {
+            fprintf(stderr, "stopped deleting after the error above: %s\n", summary);
+        }
+        rc = CTL_EXIT_FAIL;
+        goto out;
     }
     fprintf(stderr, "%s\n", summary);
 out:
@@ -598,6 +611,8 @@ static const struct {
                {"delete", 1, -1}};
 #define S_N_VERBS (sizeof s_verbs / sizeof s_verbs[0])
 
+/* Parses the options every kind shares, checks the verb and its number of arguments before
+ * anything is sent (a usage error changes nothing), then runs the verb with one REST client. */
 int
 ctl_set_main(const struct ctl_kind *k, int argc, char **argv)
 {

@@ -130,7 +130,7 @@ int
 ctl_alerts_main(int argc, char **argv)
 {
     static const char *const with_value[] = {"-u", "--url", "--token-file", "--tenant",
-                                             "--since", "--limit", NULL};
+                                             "--since", "--limit", "-o", "--output", NULL};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--") == 0) {
