@@ -2,7 +2,8 @@
 /* vexfsctl: the commands and the argument helpers they share.
  *
  * Exit statuses, the same for every command: 0 success, 1 the operation failed (a service
- * down, a bad input line, a send error), 2 the command line itself is wrong. */
+ * down, a bad input line, a send error), 2 the command line itself is wrong, or it asks for
+ * more than was confirmed (a replace that would delete objects, without --yes). */
 #ifndef CTL_H
 #define CTL_H
 
