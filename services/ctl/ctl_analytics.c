@@ -255,8 +255,9 @@ s_results(struct ctl_rest *r, struct s_args *a)
         gmtime_r(&start, &tm);
         char when[32];
         strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-        char *group = json_dumps(json_object_get(w, "group"), JSON_COMPACT | JSON_SORT_KEYS);
-        char *vals = json_dumps(json_object_get(w, "values"), JSON_COMPACT | JSON_SORT_KEYS);
+        const size_t flags = JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15);
+        char *group = json_dumps(json_object_get(w, "group"), flags);
+        char *vals = json_dumps(json_object_get(w, "values"), flags);
         printf("%s.%03lldZ %s %s%s\n", when, ms, group ? group : "{}", vals ? vals : "{}",
                json_object_get(w, "approximate") ? " (approximate)" : "");
         free(group);
@@ -371,7 +372,7 @@ s_alert_line(json_t *al)
     const char *source = json_string_value(json_object_get(al, "source"));
     if (source && strcmp(source, "anomaly") == 0) {
         json_t *an = json_object_get(al, "anomaly");
-        char *text = json_dumps(an, JSON_COMPACT | JSON_SORT_KEYS);
+        char *text = json_dumps(an, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
         printf("%-9s %-8s anomaly %s\n", json_string_value(json_object_get(al, "status")),
                json_string_value(json_object_get(al, "severity")), text ? text : "");
         free(text);

@@ -55,8 +55,9 @@ s_usage(const struct ctl_kind *k, FILE *f)
             "id; 2 usage, or a replace that would delete without --yes.\n",
             k->cmd, k->what, objs, get, objs, del, k->extra_help ? k->extra_help : "",
             k->file_help, k->url_env, k->default_url,
-            k->tenant ? "      --tenant T        act as tenant T (default: the daemon's \"default\")\n"
-                      : "");
+            k->tenant
+                ? "      --tenant T        act as tenant T (default: the daemon's \"default\")\n"
+                : "");
 }
 
 char *

@@ -38,7 +38,7 @@ struct s_case {
     const char *list_path; /* GET: {field: [...]} */
     const char *field;
     const char *key;       /* "id" or "name" */
-    const char *obj_fmt;   /* JSON of one object; %s is its id, %d a number that an update changes */
+    const char *obj_fmt;   /* JSON of one object: %s its id, %d a number an update changes */
     const char *mod_path;  /* "a/b": where that number shows in the daemon's answer */
     char dir[256];         /* files */
 };
@@ -415,7 +415,8 @@ START_TEST(t_rules_with_filters)
     snprintf(filters, sizeof filters, "%s/filters.yaml", c.dir);
     snprintf(both, sizeof both, "%s/both.yaml", c.dir);
     ck_assert_int_eq(vt_write_file(rules, "rules:\n"
-                                          "  - {id: logs, priority: 5, target_boundaries: [vector]}\n"
+                                          "  - {id: logs, priority: 5,\n"
+                                          "     target_boundaries: [vector]}\n"
                                           "filters: []\n"),
                      0);
     ck_assert_int_eq(vt_write_file(filters, "filters:\n"
