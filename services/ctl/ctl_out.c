@@ -133,8 +133,10 @@ s_yaml_is_block(json_t *v)
 }
 
 /* Writes a non-empty container at indent; when inline_first, the first line's indentation
- * is already written (the "- " of a sequence item). */
+ * is already written (the "- " of a sequence item). Recursive: the depth is that of a
+ * document jansson parsed, which its parser bounds (2,048 levels). */
 static void
+/* NOLINTNEXTLINE(misc-no-recursion): depth bounded by jansson's parser, see above */
 s_yaml_block(FILE *f, json_t *v, int indent, bool inline_first)
 {
     bool first = true;

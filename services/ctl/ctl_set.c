@@ -543,6 +543,7 @@ static int
 s_delete(struct ctl_set *s, int n, char **ids)
 {
     const struct ctl_kind *k = s->kind;
+    const int nsec = k->nsec < 2 ? k->nsec : 2;
     json_t *cur[2];
     if (s_fetch(s, cur) < 0) {
         return CTL_EXIT_FAIL;
@@ -552,7 +553,7 @@ s_delete(struct ctl_set *s, int n, char **ids)
     int *where = vx_malloc((size_t)n * sizeof *where);
     for (int a = 0; a < n; a++) {
         where[a] = -1;
-        for (int i = 0; i < k->nsec && where[a] < 0; i++) {
+        for (int i = 0; i < nsec && where[a] < 0; i++) {
             where[a] = s_find(&k->sec[i], cur[i], ids[a]) >= 0 ? i : -1;
         }
         if (where[a] < 0) {
@@ -579,7 +580,7 @@ s_delete(struct ctl_set *s, int n, char **ids)
         err = s_put_set(s, cur);
     }
     char summary[512] = "";
-    for (int i = 0; i < k->nsec; i++) {
+    for (int i = 0; i < nsec; i++) {
         s_part(summary, sizeof summary, count[i], &k->sec[i], "deleted");
     }
     if (err < 0) {
