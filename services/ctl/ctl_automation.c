@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "ctl_out.h"
 #include "ctl_rest.h"
 #include "vx_mem.h"
 
@@ -108,18 +109,26 @@ s_list(struct s_client *c, const char *path, const char *key)
         json_decref(r);
         return rc;
     }
+    /* An aligned table (the widest cell of each column sets its width), or "none". */
+    static const char *const headers[] = {"SEQ", "PATTERN", "SEVERITY", "PARTITION", "MESSAGE",
+                                          NULL};
+    static const char *const fields[] = {"seq", "pattern", "severity", "partition", "message"};
+    struct ctl_table t;
+    ctl_table_init(&t, headers);
     size_t i;
     json_t *x;
     json_array_foreach(json_object_get(r, key), i, x) {
-        if (strcmp(key, "alerts") == 0) {
-            printf("%-6lld %-24s %-9s %-24s %s\n",
-                   (long long)json_integer_value(json_object_get(x, "seq")),
-                   json_string_value(json_object_get(x, "pattern")),
-                   json_string_value(json_object_get(x, "severity")),
-                   json_string_value(json_object_get(x, "partition")),
-                   json_string_value(json_object_get(x, "message")));
+        char(*row)[CTL_CELL] = ctl_table_row(&t);
+        for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++) {
+            ctl_out_cell(json_object_get(x, fields[k]), row[k], CTL_CELL);
         }
     }
+    if (t.nrows == 0) {
+        printf("none\n");
+    } else {
+        ctl_table_print(&t, stdout);
+    }
+    ctl_table_fini(&t);
     json_decref(r);
     return rc;
 }
