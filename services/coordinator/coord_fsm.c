@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The replicated state machine: applying committed entries, and reading the state. */
-#include "coord_fsm_int.h"
+#include "coord_fsm_priv.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -72,6 +72,10 @@ struct coord_fsm_opts {
     size_t log_memory;        /* events kept for GET /v1/log */
     size_t recent_ids;        /* event ids remembered per deduplication generation (two kept);
                                * 0: 32768; smaller only for tests and fuzzing */
+    /* Producer clock names kept (coord_config.h's vclock_nodes; NULL or "*": any) and the
+     * most entries a key's clock may hold (0: unbounded, for unit tests). Copied. */
+    const char *vclock_nodes;
+    size_t vclock_max_entries;
     vx_metrics_t *metrics;    /* may be NULL (unit tests) */
 };
 

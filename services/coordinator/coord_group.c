@@ -12,7 +12,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "coord_raft_int.h"
+#include "coord_raft_priv.h"
 #include "vx_log.h"
 #include "vx_mem.h"
 

@@ -14,7 +14,8 @@
 #include <uv.h>
 
 #include "coord_input.h"
-#include "coord_raft_int.h"
+#include "coord_peer.h"
+#include "coord_raft_priv.h"
 #include "vx_clock.h"
 #include "vx_log.h"
 #include "vx_mem.h"
@@ -172,6 +173,11 @@ s_run_op(coord_raft_t *r, struct coord_op *op)
         return;
     case COORD_OP_TRANSFER:
         op->transfer.data = op;
+        if (op->id != 0 && op->id == r->raft.id && raft_state(&r->raft) == RAFT_LEADER) {
+            op->res.already_leader = true;
+            coord_op_finish(op, 0, "node %" PRIu64 " is the leader already", op->id);
+            return;
+        }
         if (op->id != 0 && !coord_raft_has_voter(r, op->id)) {
             coord_op_finish(op, -ENOENT, "node %" PRIu64 " is not a voter of the cluster", op->id);
             return;
@@ -400,12 +406,23 @@ cb_handle_closed(uv_handle_t *h)
     (void)h;
 }
 
+/* Frees the transport after libraft closed it. */
+static void
+s_transport_free(coord_raft_t *r)
+{
+    if (r->opts.peer_keys) {
+        coord_peer_fini(&r->transport);
+    } else {
+        raft_uv_tcp_close(&r->transport);
+    }
+}
+
 static void
 cb_raft_closed(struct raft *raft)
 {
     coord_raft_t *r = raft->data;
     raft_uv_close(&r->io);
-    raft_uv_tcp_close(&r->transport);
+    s_transport_free(r);
     if (r->handles_ready) {
         uv_close((uv_handle_t *)&r->async, cb_handle_closed);
     }
@@ -464,27 +481,44 @@ s_start(coord_raft_t *r, char *err, size_t errlen)
     }
     uv_loop_init(&r->loop);
     r->loop_ready = true;
-    int rv = raft_uv_tcp_init(&r->transport, &r->loop);
-    if (rv == 0) {
-        r->transport_ready = true;
-        rv = raft_uv_init(&r->io, &r->loop, o->data_dir, &r->transport);
+    char bind[96] = "";
+    if (o->raft_bind && o->raft_bind[0]) {
+        const char *port = strrchr(self->raft_addr, ':');
+        snprintf(bind, sizeof bind, "%s%s", o->raft_bind, port ? port : "");
     }
+    int rv;
+    if (o->peer_keys) {
+        struct coord_peer_opts po = {.keys = o->peer_keys,
+                                     .handshake_timeout_ms = o->handshake_timeout_ms,
+                                     .bind_address = bind,
+                                     .metrics = r->metrics,
+                                     .on_view = coord_raft_on_view,
+                                     .view_arg = r};
+        rv = coord_peer_init(&r->transport, &r->loop, &po);
+    } else {
+        rv = raft_uv_tcp_init(&r->transport, &r->loop);
+        if (rv == 0 && bind[0]) {
+            rv = raft_uv_tcp_set_bind_address(&r->transport, bind);
+            if (rv != 0) {
+                raft_uv_tcp_close(&r->transport);
+                snprintf(err, errlen, "raft_bind %s: %s", bind, raft_strerror(rv));
+                return -EINVAL;
+            }
+        }
+    }
+    if (rv != 0) {
+        snprintf(err, errlen, "raft transport: %s",
+                 r->transport.errmsg[0] ? r->transport.errmsg : raft_strerror(rv));
+        return -EIO;
+    }
+    r->transport_ready = true;
+    rv = raft_uv_init(&r->io, &r->loop, o->data_dir, &r->transport);
     if (rv != 0) {
         snprintf(err, errlen, "raft I/O in %s: %s (needs a filesystem with O_DIRECT or tmpfs)",
                  o->data_dir, r->io.errmsg[0] ? r->io.errmsg : raft_strerror(rv));
         return -EIO;
     }
     r->io_ready = true;
-    if (o->raft_bind && o->raft_bind[0]) {
-        const char *port = strrchr(self->raft_addr, ':');
-        char bind[96];
-        snprintf(bind, sizeof bind, "%s%s", o->raft_bind, port ? port : "");
-        rv = raft_uv_tcp_set_bind_address(&r->transport, bind);
-        if (rv != 0) {
-            snprintf(err, errlen, "raft_bind %s: %s", bind, raft_strerror(rv));
-            return -EINVAL;
-        }
-    }
     raft_uv_set_connect_retry_delay(&r->io, o->connect_retry_ms);
     coord_io_wrap(&r->iow, &r->io, r);
     r->fsm_iface = (struct raft_fsm){.version = 1, .data = r, .apply = cb_fsm_apply,
@@ -558,7 +592,7 @@ s_thread(void *arg)
                 raft_uv_close(&r->io);
             }
             if (r->transport_ready) {
-                raft_uv_tcp_close(&r->transport);
+                s_transport_free(r);
             }
         }
     }
@@ -593,6 +627,7 @@ coord_raft_new(const struct coord_raft_opts *opts, coord_fsm_t *fsm, vx_metrics_
     snprintf(r->input_ep, sizeof r->input_ep, "%s", opts->input_endpoint ? opts->input_endpoint : "");
     r->opts.input_endpoint = r->input_ep;
     r->fsm = fsm;
+    r->metrics = metrics;
     atomic_init(&r->max_latency_ms, opts->max_latency_ms);
     /* Three heartbeat intervals without a word from the leader (at most an election timeout):
      * a heartbeat round failed, and this node stops sending clients to that leader. */
@@ -645,6 +680,7 @@ coord_raft_destroy(coord_raft_t **rp)
     pthread_mutex_destroy(&r->q_mu);
     pthread_cond_destroy(&r->start_cv);
     pthread_mutex_destroy(&r->st_mu);
+    json_decref(r->view);
     vx_free(rp);
 }
 

@@ -13,7 +13,7 @@
  * with a higher term is passed on, so libraft steps down at once. */
 #include <string.h>
 
-#include "coord_raft_int.h"
+#include "coord_raft_priv.h"
 #include "vx_mem.h"
 
 static struct coord_io *

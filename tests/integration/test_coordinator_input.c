@@ -13,6 +13,7 @@
 #include "coord_harness.h"
 #include "vx_arena.h"
 #include "vx_event.h"
+#include "vx_sock.h"
 #include "vx_test.h"
 #include "vx_wire.h"
 
@@ -154,26 +155,6 @@ s_check_logs(struct ch_cluster *c, long long n)
     free(first);
 }
 
-/* The value of an unlabelled series in node i's /metrics; -1 when absent. */
-static double
-s_metric(struct ch_cluster *c, size_t i, const char *series)
-{
-    struct vt_http_result r;
-    double v = -1;
-    size_t n = strlen(series);
-    if (vt_http("GET", c->node[i].rest_port, "/metrics", NULL, 0, NULL, &r) == 0 && r.body) {
-        for (char *line = r.body; line && *line;) {
-            if (strncmp(line, series, n) == 0 && line[n] == ' ') {
-                v = strtod(line + n + 1, NULL);
-                break;
-            }
-            char *next = strchr(line, '\n');
-            line = next ? next + 1 : NULL;
-        }
-    }
-    vt_http_result_fini(&r);
-    return v;
-}
 
 START_TEST(t_leader_takes_input_and_hands_it_over)
 {
@@ -185,16 +166,14 @@ START_TEST(t_leader_takes_input_and_hands_it_over)
 
     /* Immediate: messages wait for a completed connection instead of queueing on a pipe to a
      * member that has not bound its input (a follower never does). */
-    zsock_t *push = zsock_new(ZMQ_PUSH);
+    char eps[256];
+    snprintf(eps, sizeof eps, "tcp://127.0.0.1:%u,tcp://127.0.0.1:%u,tcp://127.0.0.1:%u",
+             (unsigned)c.node[0].input_port, (unsigned)c.node[1].input_port,
+             (unsigned)c.node[2].input_port);
+    struct vx_sock_spec spec = {.type = ZMQ_PUSH, .endpoint = eps, .immediate = true,
+                                .sndtimeo_ms = 2000, .reconnect_ivl_ms = 50};
+    zsock_t *push = vt_sock_open(&spec);
     ck_assert_ptr_nonnull(push);
-    zsock_set_immediate(push, 1);
-    zsock_set_sndtimeo(push, 2000);
-    zsock_set_linger(push, 0);
-    zsock_set_reconnect_ivl(push, 50);
-    for (size_t i = 0; i < 3; i++) {
-        ck_assert_int_eq(zsock_connect(push, "tcp://127.0.0.1:%u", (unsigned)c.node[i].input_port),
-                         0);
-    }
 
     enum { BEFORE = 10, AFTER = 10 };
     uint64_t bseq = 0;
@@ -205,10 +184,10 @@ START_TEST(t_leader_takes_input_and_hands_it_over)
     }
     ck_assert_msg(s_all_totals(&c, BEFORE * S_BATCH, 10000), "not every node applied the input");
     s_check_logs(&c, BEFORE * S_BATCH);
-    ck_assert_double_ge(s_metric(&c, L, "vexfs_batches_received_total"), BEFORE);
+    ck_assert_double_ge(ch_metric(&c, L, "vexfs_batches_received_total"), BEFORE);
     for (size_t i = 0; i < 3; i++) {
         if (i != L) {
-            ck_assert_double_eq(s_metric(&c, i, "vexfs_batches_received_total"), 0);
+            ck_assert_double_eq(ch_metric(&c, i, "vexfs_batches_received_total"), 0);
         }
     }
 
@@ -219,7 +198,7 @@ START_TEST(t_leader_takes_input_and_hands_it_over)
     ck_assert_int_eq(ch_req(&c, L, "POST", "/v1/leadership/transfer", body, &o), 200);
     json_decref(o);
     ck_assert_int_eq(ch_leader(&c, 5000, 1u << L), (int)T);
-    double old_batches = s_metric(&c, L, "vexfs_batches_received_total");
+    double old_batches = ch_metric(&c, L, "vexfs_batches_received_total");
 
     for (int b = BEFORE; b < BEFORE + AFTER; b++) {
         ck_assert_msg(s_deliver(&c, T, push, (uint64_t)b * S_BATCH + 1, ++bseq,
@@ -229,17 +208,17 @@ START_TEST(t_leader_takes_input_and_hands_it_over)
     ck_assert_msg(s_all_totals(&c, (BEFORE + AFTER) * S_BATCH, 10000),
                   "not every node applied the input after the transfer");
     s_check_logs(&c, (BEFORE + AFTER) * S_BATCH);
-    ck_assert_double_ge(s_metric(&c, T, "vexfs_batches_received_total"), 1);
+    ck_assert_double_ge(ch_metric(&c, T, "vexfs_batches_received_total"), 1);
     /* A batch sent in the moment of the hand-over may still reach the old leader, which
      * refuses it (counted) and the sender delivers it again; once the hand-over is done, the
      * old leader takes nothing more. */
-    double settled = s_metric(&c, L, "vexfs_batches_received_total");
+    double settled = ch_metric(&c, L, "vexfs_batches_received_total");
     ck_assert_double_le(settled, old_batches + 2);
     int extra = BEFORE + AFTER;
     ck_assert_msg(s_deliver(&c, T, push, (uint64_t)extra * S_BATCH + 1, ++bseq,
                             (long long)(extra + 1) * S_BATCH, 20000),
                   "a batch after the hand-over was not committed");
-    ck_assert_double_eq(s_metric(&c, L, "vexfs_batches_received_total"), settled);
+    ck_assert_double_eq(ch_metric(&c, L, "vexfs_batches_received_total"), settled);
 
     zsock_destroy(&push);
     ch_stop_all(&c);

@@ -467,9 +467,9 @@ START_TEST(t_transfer_target_waits_for_own_term_commit)
         struct s_writer w = {.c = &c, .node = (size_t)l, .body = s_batch(key, n, n, 4000)};
         /* The transfer starts once the write is proposed (the leader's entry count moves)
          * and before the target stored it (a large batch takes a while to write). */
-        double entries = vt_metric(c.node[l].rest_port, "vexfs_consensus_entries_total");
+        double entries = ch_metric(&c, (size_t)l, "vexfs_consensus_entries_total");
         ck_assert_int_eq(pthread_create(&w.thread, NULL, s_writer_main, &w), 0);
-        for (int k = 0; k < 2000 && vt_metric(c.node[l].rest_port,
+        for (int k = 0; k < 2000 && ch_metric(&c, (size_t)l,
                                              "vexfs_consensus_entries_total") == entries;
              k++) {
         }

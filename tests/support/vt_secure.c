@@ -163,7 +163,7 @@ vt_tls_dir(void)
 }
 
 zsock_t *
-vt_sock(int type, const char *endpoint, bool bind)
+vt_sock_open(const struct vx_sock_spec *spec)
 {
     static vx_socks_t *socks; /* one per test process (per forked test) */
     static pid_t owner;
@@ -179,11 +179,17 @@ vt_sock(int type, const char *endpoint, bool bind)
         }
     }
     char err[512];
-    struct vx_sock_spec spec = {.type = type, .endpoint = endpoint, .bind = bind,
-                                .subscribe = ""};
-    zsock_t *s = vx_sock_open(socks, &spec, NULL, 0, err, sizeof err);
+    zsock_t *s = vx_sock_open(socks, spec, NULL, 0, err, sizeof err);
     if (!s) {
-        fprintf(stderr, "vt_sock %s: %s\n", endpoint, err);
+        fprintf(stderr, "vt_sock %s: %s\n", spec->endpoint, err);
     }
     return s;
+}
+
+zsock_t *
+vt_sock(int type, const char *endpoint, bool bind)
+{
+    struct vx_sock_spec spec = {.type = type, .endpoint = endpoint, .bind = bind,
+                                .subscribe = ""};
+    return vt_sock_open(&spec);
 }

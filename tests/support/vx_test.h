@@ -87,6 +87,9 @@ const char *vt_tls_dir(void);
  * The caller destroys it. */
 #include <czmq.h>
 zsock_t *vt_sock(int type, const char *endpoint, bool bind);
+/* The same with every option of a spec (vx_sock.h): immediate, timeouts, reconnect interval. */
+struct vx_sock_spec;
+zsock_t *vt_sock_open(const struct vx_sock_spec *spec);
 
 /* Directory of built programs: $VX_BIN_DIR or "build/bin". */
 const char *vt_bin_dir(void);

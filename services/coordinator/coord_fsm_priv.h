@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The state machine's internals, shared by its apply (coord_fsm.c), read (coord_fsm_read.c)
  * and snapshot (coord_fsm_snap.c) parts. */
-#ifndef COORD_FSM_INT_H
-#define COORD_FSM_INT_H
+#ifndef COORD_FSM_PRIV_H
+#define COORD_FSM_PRIV_H
 
 #include <pthread.h>
 
