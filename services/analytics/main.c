@@ -15,6 +15,8 @@ static const struct vx_cfg_section *const s_sections[] = {
     &an_mon_cfg_section,
     &vx_cfg_admin_section,
     &vx_cfg_logging_section,
+    &vx_cfg_transport_section,
+    &vx_cfg_security_section,
 };
 
 int
@@ -46,7 +48,7 @@ main(int argc, char **argv)
         vx_error("AN-START", "%s", err);
         goto out;
     }
-    server = an_server_new(d.cfg, d.metrics, err, sizeof err);
+    server = an_server_new(d.cfg, d.socks, d.metrics, err, sizeof err);
     if (!server) {
         vx_error("AN-START", "%s", err);
         goto out;

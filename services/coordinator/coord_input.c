@@ -103,11 +103,7 @@ s_attach(coord_input_t *in)
     if (now < in->next_attempt_ns) {
         return;
     }
-    /* '@' binds and '>' connects (as CZMQ writes it); the factory is told which, so a bound
-     * input presents the server key and admits only authorized clients. No prefix connects. */
-    bool bind = in->ep[0] == '@';
-    const char *ep = in->ep[0] == '@' || in->ep[0] == '>' ? in->ep + 1 : in->ep;
-    struct vx_sock_spec spec = {.type = ZMQ_PULL, .endpoint = ep, .bind = bind, .rcvhwm = 1000};
+    struct vx_sock_spec spec = {.type = ZMQ_PULL, .endpoint = in->ep, .rcvhwm = 1000};
     char err[512];
     zsock_t *s = vx_sock_open(in->socks, &spec, NULL, 0, err, sizeof err);
     if (!s) {
