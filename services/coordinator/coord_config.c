@@ -394,3 +394,26 @@ coord_strategies_for(const struct coord_strategies *s, const char *key)
     }
     return st;
 }
+
+bool
+coord_name_matches(const char *patterns, const char *name)
+{
+    size_t nlen = strlen(name);
+    const char *p = patterns;
+    while (*p) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len > 0 && p[len - 1] == '*') {
+            if (nlen >= len - 1 && strncmp(name, p, len - 1) == 0) {
+                return true;
+            }
+        } else if (len == nlen && strncmp(name, p, len) == 0) {
+            return true;
+        }
+        if (!end) {
+            break;
+        }
+        p = end + 1;
+    }
+    return false;
+}

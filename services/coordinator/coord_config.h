@@ -48,6 +48,10 @@ struct coord_config {
 
 extern const struct vx_cfg_section coord_cfg_section;
 
+/* Whether name matches a comma-separated list of names, each maybe ending in * (a prefix), or
+ * the list "*" (any). For raft_peer_keys and vclock_nodes. */
+bool coord_name_matches(const char *patterns, const char *name);
+
 /* One member of the cluster as written in `members`: "id@host:raft_port[/rest_port[/input_port]]",
  * host an IPv4 address or a name resolved once when parsed (raft 0.15 takes IPv4 literals
  * only). The REST and input ports let a follower point clients at the leader (0: unknown). */

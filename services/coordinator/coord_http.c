@@ -360,6 +360,13 @@ cb_post_events(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
         json_array_append_new(idlist, json_string(idtext));
     }
     vx_counter_add(h->received_rest, n);
+    char cerr2[400];
+    if (coord_fsm_clock_check(h->fsm, events, n, cerr2, sizeof cerr2) < 0) {
+        vx_drops_add(&h->invalid, VX_DROP_TOO_LARGE, n);
+        vx_http_error(resp, 422, "clock_too_large", "%s", cerr2);
+        coord_http_outcome(resp, COORD_OUTCOME_NOT_DONE);
+        goto out;
+    }
     vx_batch_t batch = VEXFS__V1__EVENT_BATCH__INIT;
     batch.events = events;
     batch.n_events = n;
@@ -387,6 +394,18 @@ cb_post_events(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
                             json_integer(cur ? json_integer_value(json_object_get(cur, "revision"))
                                              : 0));
         json_object_set(resp->json, "current", cur ? cur : json_null());
+        goto out;
+    }
+    if (res.apply.status == -E2BIG) {
+        /* The state moved between the check above and the commit: the events named in
+         * "refused" changed nothing, the "accepted" ones committed. */
+        vx_drops_add(&h->invalid, VX_DROP_TOO_LARGE, res.apply.refused);
+        vx_http_error(resp, 422, "clock_too_large", "%s; %zu of the request's events "
+                      "committed, %zu refused", res.apply.message, res.apply.accepted,
+                      res.apply.refused);
+        coord_http_outcome(resp, COORD_OUTCOME_NOT_DONE);
+        json_object_set_new(resp->json, "accepted", json_integer((json_int_t)res.apply.accepted));
+        json_object_set_new(resp->json, "refused", json_integer((json_int_t)res.apply.refused));
         goto out;
     }
     if (res.apply.status < 0) {

@@ -63,8 +63,6 @@ void coord_peer_keys_fini(struct coord_peer_keys *k);
  * patterns), or NULL. Borrowed, valid while k lives. */
 const char *coord_peer_keys_admitted(const struct coord_peer_keys *k,
                                      const uint8_t pk[COORD_HS_KEY]);
-/* Whether name matches a comma-separated list of names, each maybe ending in *. */
-bool coord_peer_name_matches(const char *patterns, const char *name);
 
 /* A view frame arrived from raft node `from` on an authenticated connection. data is borrowed
  * for the call. */

@@ -6,30 +6,8 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "coord_config.h"
 #include "coord_peer.h"
-
-bool
-coord_peer_name_matches(const char *patterns, const char *name)
-{
-    size_t nlen = strlen(name);
-    const char *p = patterns;
-    while (*p) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len > 0 && p[len - 1] == '*') {
-            if (nlen >= len - 1 && strncmp(name, p, len - 1) == 0) {
-                return true;
-            }
-        } else if (len == nlen && strncmp(name, p, len) == 0) {
-            return true;
-        }
-        if (!end) {
-            break;
-        }
-        p = end + 1;
-    }
-    return false;
-}
 
 int
 coord_peer_keys_load(struct coord_peer_keys *k, const char *keys_dir, const char *identity,
@@ -94,5 +72,5 @@ coord_peer_keys_admitted(const struct coord_peer_keys *k, const uint8_t pk[COORD
         return NULL;
     }
     const char *name = vx_keyring_name(k->ring, txt);
-    return name && coord_peer_name_matches(k->patterns, name) ? name : NULL;
+    return name && coord_name_matches(k->patterns, name) ? name : NULL;
 }
