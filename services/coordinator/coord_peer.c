@@ -246,10 +246,15 @@ s_refuse(struct s_conn *c, enum s_reason why, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(msg, sizeof msg, fmt, ap);
         va_end(ap);
-        vx_warn("COORD-PEER-REFUSED", "%s raft connection %s %s refused (%s): %s; %" PRIu64
-                                      " more refused for this reason since the last line",
+        char more[96] = "";
+        if (p->log_quiet[why] > 0) {
+            snprintf(more, sizeof more, " (and %" PRIu64 " more for this reason since the last "
+                                        "line)",
+                     p->log_quiet[why]);
+        }
+        vx_warn("COORD-PEER-REFUSED", "%s raft connection %s %s refused (%s): %s%s",
                 s_dir_names[dir], c->outbound ? "to" : "from", c->remote, s_reason_names[why],
-                msg, p->log_quiet[why]);
+                msg, more);
         p->log_last_ns[why] = now;
         p->log_quiet[why] = 0;
     } else {
@@ -531,8 +536,8 @@ s_on_hello(struct s_conn *c, size_t size)
     if (!coord_peer_keys_admitted(p->o.keys, c->hs.peer_s)) {
         char txt[VX_KEY_TXT] = "?";
         zmq_z85_encode(txt, c->hs.peer_s, COORD_HS_KEY);
-        s_refuse(c, S_R_UNKNOWN_KEY, "node %" PRIu64 " (%s) presents key %s, which no "
-                                     "authorized/ key named as raft_peer_keys says is",
+        s_refuse(c, S_R_UNKNOWN_KEY, "node %" PRIu64 " (%s) presents key %s, which is "
+                                     "not among the authorized/ keys raft_peer_keys admits",
                  c->peer_id, c->peer_addr, txt);
         return 0;
     }
