@@ -51,6 +51,7 @@
 #define COORD_ENTRY_RESOLVE 2
 #define COORD_ENTRY_GROUP 3
 #define COORD_ENTRY_CAS 4 /* a part of a group only */
+#define COORD_ENTRY_SEALED 5 /* a sealed entry or snapshot (coord_seal.h): opened before apply */
 #define COORD_PART_HDR 8
 
 /* A conditional write's condition on the key of its one event. */

@@ -10,11 +10,14 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "coord_input.h"
 #include "coord_peer.h"
+#include "coord_seal.h"
 #include "coord_raft_priv.h"
 #include "vx_clock.h"
 #include "vx_log.h"
@@ -337,13 +340,38 @@ coord_raft_remove(coord_raft_t *r, uint64_t id, int timeout_ms, struct coord_op_
 
 /* ---- the state machine, as raft sees it ---------------------------------------------------- */
 
+/* A sealed entry or snapshot that does not open stops this node: it must not apply less than
+ * the others, nor anything it cannot check. Loop thread. */
+static void
+s_fatal(coord_raft_t *r, const char *what, const char *err)
+{
+    vx_error("COORD-SEALED", "%s: %s; stopping (the state machine applied nothing of it)", what,
+             err);
+    atomic_store(&r->failed, true);
+    kill(getpid(), SIGTERM);
+}
+
 static int
 cb_fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 {
     coord_raft_t *r = fsm->data;
     /* Entries are applied in order right after last_applied: this is the entry's index. */
     uint64_t index = r->raft.last_applied + 1;
-    const struct coord_apply_results *res = coord_fsm_apply(r->fsm, buf->base, buf->len, index);
+    const void *data = buf->base;
+    size_t len = buf->len;
+    uint8_t *plain = NULL;
+    if (coord_seal_is_sealed(data, len)) {
+        char err[300], what[64];
+        if (coord_seal_open(r->opts.sealer, COORD_SEAL_ENTRY, data, len, &plain, &len, err,
+                            sizeof err) < 0) {
+            snprintf(what, sizeof what, "entry %" PRIu64, index);
+            s_fatal(r, what, err);
+            return RAFT_CORRUPT;
+        }
+        data = plain;
+    }
+    const struct coord_apply_results *res = coord_fsm_apply(r->fsm, data, len, index);
+    free(plain);
     for (size_t i = 0; i < res->n; i++) {
         if (res->r[i].status == -EPROTO) {
             vx_warn("COORD-APPLY", "part %zu of entry %" PRIu64 " not applied: %s", i, index,
@@ -366,22 +394,31 @@ cb_fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n)
     if (rc < 0) {
         return RAFT_NOMEM;
     }
-    double secs = (double)(vx_mono_ns() - t0) / 1e9;
-    vx_histogram_observe(r->m_snapshot, secs);
-    vx_info("COORD-SNAPSHOT", "state of %zu bytes taken at index %llu in %.1f ms", len,
-            (unsigned long long)r->raft.last_applied, secs * 1000.0);
     *bufs = raft_malloc(sizeof **bufs);
     if (!*bufs) {
         vx_oom(sizeof **bufs);
     }
-    (*bufs)[0].base = raft_malloc(len ? len : 1);
+    size_t out_len = r->opts.sealer ? coord_seal_size(len) : len;
+    (*bufs)[0].base = raft_malloc(out_len ? out_len : 1);
     if (!(*bufs)[0].base) {
-        vx_oom(len);
+        vx_oom(out_len);
     }
-    memcpy((*bufs)[0].base, data, len);
-    (*bufs)[0].len = len;
+    if (r->opts.sealer) {
+        if (coord_seal_wrap(r->opts.sealer, COORD_SEAL_SNAPSHOT, r->opts.node_id, data, len,
+                            (*bufs)[0].base) < 0) {
+            vx_oom(out_len);
+        }
+    } else {
+        memcpy((*bufs)[0].base, data, len);
+    }
+    (*bufs)[0].len = out_len;
     *n = 1;
     free(data);
+    double secs = (double)(vx_mono_ns() - t0) / 1e9;
+    vx_histogram_observe(r->m_snapshot, secs);
+    vx_info("COORD-SNAPSHOT", "state of %zu bytes taken at index %llu in %.1f ms%s", len,
+            (unsigned long long)r->raft.last_applied, secs * 1000.0,
+            r->opts.sealer ? ", sealed" : "");
     return 0;
 }
 
@@ -389,9 +426,22 @@ static int
 cb_fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 {
     coord_raft_t *r = fsm->data;
-    int rc = coord_fsm_restore(r->fsm, buf->base, buf->len);
+    const void *data = buf->base;
+    size_t len = buf->len;
+    uint8_t *plain = NULL;
+    if (coord_seal_is_sealed(data, len)) {
+        char err[300];
+        if (coord_seal_open(r->opts.sealer, COORD_SEAL_SNAPSHOT, data, len, &plain, &len, err,
+                            sizeof err) < 0) {
+            s_fatal(r, "snapshot", err);
+            return RAFT_CORRUPT;
+        }
+        data = plain;
+    }
+    int rc = coord_fsm_restore(r->fsm, data, len);
+    free(plain);
     if (rc < 0) {
-        vx_error("COORD-RESTORE", "snapshot of %zu bytes is not a coordinator state", buf->len);
+        vx_error("COORD-RESTORE", "snapshot of %zu bytes is not a coordinator state", len);
         return RAFT_MALFORMED;
     }
     raft_free(buf->base);
@@ -688,6 +738,12 @@ unsigned
 coord_raft_retry_after_s(const coord_raft_t *r)
 {
     return (r->opts.election_ms * 2 + 999) / 1000;
+}
+
+bool
+coord_raft_failed(const coord_raft_t *r)
+{
+    return atomic_load(&r->failed);
 }
 
 void

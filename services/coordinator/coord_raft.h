@@ -126,5 +126,8 @@ bool coord_raft_partitioned(coord_raft_t *r);
 /* A known member by id (from the configuration or added later). */
 bool coord_raft_member(coord_raft_t *r, uint64_t id, struct coord_member *out);
 void coord_raft_set_max_latency(coord_raft_t *r, unsigned ms);
+/* True once the node stopped applying because a sealed entry or snapshot did not open (it
+ * then sent the process SIGTERM). */
+bool coord_raft_failed(const coord_raft_t *r);
 
 #endif

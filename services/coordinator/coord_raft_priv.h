@@ -145,6 +145,7 @@ struct coord_raft {
     size_t n_known;
     atomic_uint_fast64_t leader_id;
     atomic_uint max_latency_ms;
+    atomic_bool failed;        /* a sealed entry or snapshot did not open */
     /* The leader's view of the members, as its last view frame said (coord_peer.h), under
      * st_mu: what a follower shows for members it cannot observe itself. */
     json_t *view;

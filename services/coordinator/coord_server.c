@@ -166,7 +166,7 @@ coord_server_run(coord_server_t *s, volatile sig_atomic_t *stop)
     while (!*stop) {
         ppoll(NULL, 0, NULL, &s->waitmask);
     }
-    return 0;
+    return coord_raft_failed(s->raft) ? -EIO : 0;
 }
 
 void
