@@ -13,7 +13,6 @@
 #include "coord_harness.h"
 #include "vx_arena.h"
 #include "vx_event.h"
-#include "vx_sock.h"
 #include "vx_test.h"
 #include "vx_wire.h"
 
@@ -170,9 +169,9 @@ START_TEST(t_leader_takes_input_and_hands_it_over)
     snprintf(eps, sizeof eps, "tcp://127.0.0.1:%u,tcp://127.0.0.1:%u,tcp://127.0.0.1:%u",
              (unsigned)c.node[0].input_port, (unsigned)c.node[1].input_port,
              (unsigned)c.node[2].input_port);
-    struct vx_sock_spec spec = {.type = ZMQ_PUSH, .endpoint = eps, .immediate = true,
-                                .sndtimeo_ms = 2000, .reconnect_ivl_ms = 50};
-    zsock_t *push = vt_sock_open(&spec);
+    zsock_t *push = vt_sock_ex(&(struct vt_sock_opts){.type = ZMQ_PUSH, .endpoint = eps,
+                                                      .immediate = true, .sndtimeo_ms = 2000,
+                                                      .reconnect_ivl_ms = 50});
     ck_assert_ptr_nonnull(push);
 
     enum { BEFORE = 10, AFTER = 10 };

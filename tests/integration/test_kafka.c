@@ -31,9 +31,9 @@ static void *
 s_drain_main(void *arg)
 {
     struct s_drain *d = arg;
-    zsock_t *pull = zsock_new(ZMQ_PULL);
-    zsock_connect(pull, "%s", d->endpoint);
-    zsock_set_rcvtimeo(pull, 100);
+    zsock_t *pull = vt_sock_ex(&(struct vt_sock_opts){.type = ZMQ_PULL, .endpoint = d->endpoint,
+                                                      .rcvtimeo_ms = 100});
+    ck_assert_ptr_nonnull(pull);
     vx_arena_t *a = vx_arena_new(1 << 20, 0);
     while (!atomic_load(&d->stop)) {
         struct vx_wire_msg m;
