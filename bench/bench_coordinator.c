@@ -429,43 +429,7 @@ s_free_reqs(struct req *r, size_t n)
     free(r);
 }
 
-/* Why long: the four workloads of one run in order, each with its requests built first. */
-static int
-s_run(const struct target *t, const struct sizes *z, struct figures *f, int rep)
-{
-    int rc = 0;
-    double *v[F_N];
-    for (int i = 0; i < F_N; i++) {
-        v[i] = &f->v[i][rep];
-    }
-    struct req *r = s_build(z->seq, t->write, 1);
-    rc |= s_latency(t, r, z->seq, v[F_W_P50], v[F_W_P99]);
-    s_free_reqs(r, z->seq);
-    r = s_build(WRITERS * z->per_writer, t->write, BATCH);
-    double reqs_per_s = 0;
-    rc |= s_concurrent(t, r, WRITERS, z->per_writer, &reqs_per_s, v[F_TPUT_P99]);
-    *v[F_TPUT] = reqs_per_s * BATCH;
-    s_free_reqs(r, WRITERS * z->per_writer);
-    for (int consistent = 1; consistent >= 0; consistent--) {
-        int base = consistent ? F_LR_P50 : F_SR_P50;
-        r = s_build_reads(t, z->per_reader, consistent);
-        rc |= s_latency(t, r, z->per_reader, v[base], v[base + 1]);
-        s_free_reqs(r, z->per_reader);
-        r = s_build_reads(t, READERS * z->per_reader, consistent);
-        double p99;
-        rc |= s_concurrent(t, r, READERS, z->per_reader, v[base + 2], &p99);
-        s_free_reqs(r, READERS * z->per_reader);
-    }
-    printf("  run %d: %-11s write p50 %.2f p99 %.2f ms | %.0f events/s batched (p99 %.1f ms) | "
-           "%s read p50 %.2f p99 %.2f ms, %.0f/s | %s read p50 %.2f p99 %.2f ms, %.0f/s\n",
-           rep + 1, t->name, *v[F_W_P50], *v[F_W_P99], *v[F_TPUT], *v[F_TPUT_P99],
-           t->consistent_name, *v[F_LR_P50], *v[F_LR_P99], *v[F_LR_RATE], t->local_name,
-           *v[F_SR_P50], *v[F_SR_P99], *v[F_SR_RATE]);
-    fflush(stdout);
-    return rc ? -1 : 0;
-}
-
-/* The write workloads (1 and 2) alone, for a variant of the coordinator. */
+/* The write workloads (1 and 2): commit latency, then batched throughput. */
 static int
 s_run_writes(const struct target *t, const struct sizes *z, struct figures *f, int rep)
 {
@@ -481,6 +445,30 @@ s_run_writes(const struct target *t, const struct sizes *z, struct figures *f, i
     printf("  run %d: %-11s write p50 %.2f p99 %.2f ms | %.0f events/s batched (p99 %.1f ms)\n",
            rep + 1, t->name, f->v[F_W_P50][rep], f->v[F_W_P99][rep], f->v[F_TPUT][rep],
            f->v[F_TPUT_P99][rep]);
+    fflush(stdout);
+    return rc ? -1 : 0;
+}
+
+/* The read workloads (3 and 4), each with its requests built first. */
+static int
+s_run_reads(const struct target *t, const struct sizes *z, struct figures *f, int rep)
+{
+    int rc = 0;
+    for (int consistent = 1; consistent >= 0; consistent--) {
+        int base = consistent ? F_LR_P50 : F_SR_P50;
+        struct req *r = s_build_reads(t, z->per_reader, consistent);
+        rc |= s_latency(t, r, z->per_reader, &f->v[base][rep], &f->v[base + 1][rep]);
+        s_free_reqs(r, z->per_reader);
+        r = s_build_reads(t, READERS * z->per_reader, consistent);
+        double p99;
+        rc |= s_concurrent(t, r, READERS, z->per_reader, &f->v[base + 2][rep], &p99);
+        s_free_reqs(r, READERS * z->per_reader);
+    }
+    printf("  run %d: %-11s %s read p50 %.2f p99 %.2f ms, %.0f/s | %s read p50 %.2f p99 %.2f "
+           "ms, %.0f/s\n",
+           rep + 1, t->name, t->consistent_name, f->v[F_LR_P50][rep], f->v[F_LR_P99][rep],
+           f->v[F_LR_RATE][rep], t->local_name, f->v[F_SR_P50][rep], f->v[F_SR_P99][rep],
+           f->v[F_SR_RATE][rep]);
     fflush(stdout);
     return rc ? -1 : 0;
 }
@@ -788,9 +776,20 @@ main(int argc, char **argv)
         goto out;
     }
     for (int rep = 0; rep < REPS; rep++) {
-        if (s_run(&coord, &z, &fc, rep) < 0 || s_run_writes(&variant[0], &z, &fv[0], rep) < 0 ||
-            s_run_writes(&variant[1], &z, &fv[1], rep) < 0 ||
-            (with_etcd && s_run(&etcd, &z, &fe, rep) < 0)) {
+        /* The three coordinator clusters write in a rotated order (whoever goes first meets
+         * the machine as the previous system left it), then the deployed one reads, then
+         * etcd does everything. */
+        struct target *order[3] = {&coord, &variant[0], &variant[1]};
+        struct figures *into[3] = {&fc, &fv[0], &fv[1]};
+        for (int k = 0; k < 3; k++) {
+            int j = (k + rep) % 3;
+            if (s_run_writes(order[j], &z, into[j], rep) < 0) {
+                goto out;
+            }
+        }
+        if (s_run_reads(&coord, &z, &fc, rep) < 0 ||
+            (with_etcd && (s_run_writes(&etcd, &z, &fe, rep) < 0 ||
+                           s_run_reads(&etcd, &z, &fe, rep) < 0))) {
             goto out;
         }
     }
