@@ -100,12 +100,15 @@ s_mac(const struct coord_hs *h, const char *label, uint8_t out[COORD_HS_KEY])
                        sizeof h->k);
 }
 
+/* Bytes, not a string: the version and a zero end it. */
+static const uint8_t s_magic[COORD_HS_MAGIC_LEN] = {'V', 'X', 'R', 'A', 'F', 'T', 0x01, 0x00};
+
 size_t
 coord_hs_hello(struct coord_hs *h, uint8_t out[COORD_HS_HELLO_MAX])
 {
     uint8_t *p = out;
     size_t alen = strlen(h->client_addr);
-    memcpy(p, COORD_HS_MAGIC, COORD_HS_MAGIC_LEN);
+    memcpy(p, s_magic, COORD_HS_MAGIC_LEN);
     p += COORD_HS_MAGIC_LEN;
     memcpy(p, h->e_pk, COORD_HS_KEY);
     p += COORD_HS_KEY;
@@ -124,7 +127,7 @@ coord_hs_hello(struct coord_hs *h, uint8_t out[COORD_HS_HELLO_MAX])
 size_t
 coord_hs_hello_size(const uint8_t fixed[COORD_HS_HELLO_FIXED])
 {
-    if (memcmp(fixed, COORD_HS_MAGIC, COORD_HS_MAGIC_LEN) != 0) {
+    if (memcmp(fixed, s_magic, COORD_HS_MAGIC_LEN) != 0) {
         return 0;
     }
     size_t alen = (size_t)s_get_le(fixed + COORD_HS_HELLO_FIXED - 2, 2);

@@ -34,7 +34,7 @@
 #include <stdint.h>
 
 #define COORD_HS_KEY 32
-#define COORD_HS_MAGIC "VXRAFT\x01\x00"
+/* The hello starts with the 8 bytes "VXRAFT", 0x01 (the version), 0x00. */
 #define COORD_HS_MAGIC_LEN 8
 #define COORD_HS_MAX_ADDR 255
 #define COORD_HS_HELLO_FIXED (COORD_HS_MAGIC_LEN + 2 * COORD_HS_KEY + 8 + 8 + 2)
