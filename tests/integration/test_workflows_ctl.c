@@ -112,7 +112,7 @@ START_TEST(t_ctl)
     ck_assert_ptr_nonnull(strstr(r.out, "other"));
     vt_run_result_fini(&r);
     ck_assert_int_eq(s_ctl(&e, "other-tenant", &r, "workflows", "list", NULL), 0);
-    ck_assert_str_eq(r.out, "");
+    ck_assert_str_eq(r.out, "none\n");
     vt_run_result_fini(&r);
     ck_assert_int_eq(s_ctl(&e, "acme", &r, "workflows", "apply", bad, NULL), 1);
     ck_assert_msg(strstr(r.err, "steps[0].action.kind: unknown step kind") != NULL, "%s", r.err);
