@@ -369,24 +369,36 @@ s_run_latency(const char *to, bool bind_receiver, const char *from, uint64_t n, 
     free(r.lat_us);
 }
 
-/* 4. The daemon with CURVE on every link against the same daemon and this program without it
- * (plain links on loopback), alternating runs: throughput, and latency at 10% of the plain
- * throughput. Issue target: CURVE >= 80% of plain throughput, p99 within +20%. */
+/* One run on a fresh daemon, CURVE (k 0) or plain (k 1): throughput of n events, or with
+ * rate > 0 the latency of n events at that rate. Returns false when the daemon did not start. */
+static bool
+s_curve_run(int k, int seed, uint64_t n, double rate, double *thr, double *p50, double *p99)
+{
+    s_plain = k == 1;
+    struct daemon d;
+    bool ok = s_daemon_start(&d, NULL, NULL) == 0;
+    if (ok) {
+        s_make_batches((uint64_t)seed);
+        if (rate > 0) {
+            s_run_latency(d.ingest, false, d.output, n, rate, false, p50, p99);
+        } else {
+            *thr = s_run_throughput(d.ingest, false, d.output, n, false);
+        }
+        vt_stop(d.pid, SIGTERM, 30000);
+    }
+    s_plain = false;
+    return ok;
+}
+
 static void
 s_curve_vs_plain(uint64_t n, int reps)
 {
     double thr[2][3], p50[2][3], p99[2][3];
     for (int i = 0; i < reps; i++) {
         for (int k = 0; k < 2; k++) {
-            s_plain = k == 1;
-            struct daemon d;
-            if (s_daemon_start(&d, NULL, NULL) < 0) {
-                s_plain = false;
+            if (!s_curve_run(k, 300 + i * 2 + k, n, 0, &thr[k][i], NULL, NULL)) {
                 return;
             }
-            s_make_batches((uint64_t)(300 + i * 2 + k));
-            thr[k][i] = s_run_throughput(d.ingest, false, d.output, n, false);
-            vt_stop(d.pid, SIGTERM, 30000);
         }
     }
     qsort(thr[0], (size_t)reps, sizeof(double), cb_cmp);
@@ -396,18 +408,11 @@ s_curve_vs_plain(uint64_t n, int reps)
     ln -= ln % BATCH;
     for (int i = 0; i < reps; i++) {
         for (int k = 0; k < 2; k++) {
-            s_plain = k == 1;
-            struct daemon d;
-            if (s_daemon_start(&d, NULL, NULL) < 0) {
-                s_plain = false;
+            if (!s_curve_run(k, 400 + i * 2 + k, ln, rate, NULL, &p50[k][i], &p99[k][i])) {
                 return;
             }
-            s_make_batches((uint64_t)(400 + i * 2 + k));
-            s_run_latency(d.ingest, false, d.output, ln, rate, false, &p50[k][i], &p99[k][i]);
-            vt_stop(d.pid, SIGTERM, 30000);
         }
     }
-    s_plain = false;
     for (int k = 0; k < 2; k++) {
         qsort(p50[k], (size_t)reps, sizeof(double), cb_cmp);
         qsort(p99[k], (size_t)reps, sizeof(double), cb_cmp);
