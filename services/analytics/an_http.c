@@ -170,20 +170,38 @@ cb_ready(void *arg, json_t *detail)
     return an_server_ready(h->server, detail);
 }
 
+/* Every route with the least role that may call it (README, "Analytics REST API"): reads
+ * need viewer, changing queries operator; a replay recomputes the windows of every query,
+ * whichever tenant's events they hold, so starting one needs admin. */
+static const struct vx_http_route_def s_routes[] = {
+    {"POST", "/v1/queries", VX_ROLE_OPERATOR, cb_post_query},
+    {"GET", "/v1/queries", VX_ROLE_VIEWER, cb_list_queries},
+    {"GET", "/v1/queries/{id}", VX_ROLE_VIEWER, cb_get_query},
+    {"PUT", "/v1/queries/{id}", VX_ROLE_OPERATOR, cb_put_query},
+    {"DELETE", "/v1/queries/{id}", VX_ROLE_OPERATOR, cb_delete_query},
+    {"GET", "/v1/queries/{id}/results", VX_ROLE_VIEWER, cb_results},
+    {"GET", "/v1/anomalies", VX_ROLE_VIEWER, cb_anomalies},
+    {"POST", "/v1/replay", VX_ROLE_ADMIN, cb_post_replay},
+    {"GET", "/v1/replay", VX_ROLE_VIEWER, cb_get_replay},
+};
+
+const struct vx_http_route_def *
+an_http_route_table(size_t *n)
+{
+    *n = sizeof s_routes / sizeof s_routes[0];
+    return s_routes;
+}
+
 an_http_t *
-an_http_new(vx_http_t *http, an_server_t *server)
+an_http_new(vx_http_t *http, an_server_t *server, char *err, size_t errlen)
 {
     an_http_t *h = vx_calloc(1, sizeof *h);
     h->server = server;
-    vx_http_route(http, "POST", "/v1/queries", cb_post_query, h);
-    vx_http_route(http, "GET", "/v1/queries", cb_list_queries, h);
-    vx_http_route(http, "GET", "/v1/queries/{id}", cb_get_query, h);
-    vx_http_route(http, "PUT", "/v1/queries/{id}", cb_put_query, h);
-    vx_http_route(http, "DELETE", "/v1/queries/{id}", cb_delete_query, h);
-    vx_http_route(http, "GET", "/v1/queries/{id}/results", cb_results, h);
-    vx_http_route(http, "GET", "/v1/anomalies", cb_anomalies, h);
-    vx_http_route(http, "POST", "/v1/replay", cb_post_replay, h);
-    vx_http_route(http, "GET", "/v1/replay", cb_get_replay, h);
+    if (vx_http_routes(http, s_routes, sizeof s_routes / sizeof s_routes[0], h, err, errlen) <
+        0) {
+        vx_free(&h);
+        return NULL;
+    }
     vx_http_set_ready(http, cb_ready, h);
     return h;
 }

@@ -108,14 +108,27 @@ cb_health(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     }
 }
 
-void
-an_mon_http_routes(vx_http_t *http, an_monitor_t *m)
+/* Every route with the least role that may call it: reads need viewer, changing alert rules
+ * operator. */
+static const struct vx_http_route_def s_routes[] = {
+    {"POST", "/v1/alert-rules", VX_ROLE_OPERATOR, cb_post_rule},
+    {"GET", "/v1/alert-rules", VX_ROLE_VIEWER, cb_list_rules},
+    {"GET", "/v1/alert-rules/{name}", VX_ROLE_VIEWER, cb_get_rule},
+    {"PUT", "/v1/alert-rules/{name}", VX_ROLE_OPERATOR, cb_put_rule},
+    {"DELETE", "/v1/alert-rules/{name}", VX_ROLE_OPERATOR, cb_delete_rule},
+    {"GET", "/v1/alerts", VX_ROLE_VIEWER, cb_alerts},
+    {"GET", "/v1/health/system", VX_ROLE_VIEWER, cb_health},
+};
+
+const struct vx_http_route_def *
+an_mon_http_route_table(size_t *n)
 {
-    vx_http_route(http, "POST", "/v1/alert-rules", cb_post_rule, m);
-    vx_http_route(http, "GET", "/v1/alert-rules", cb_list_rules, m);
-    vx_http_route(http, "GET", "/v1/alert-rules/{name}", cb_get_rule, m);
-    vx_http_route(http, "PUT", "/v1/alert-rules/{name}", cb_put_rule, m);
-    vx_http_route(http, "DELETE", "/v1/alert-rules/{name}", cb_delete_rule, m);
-    vx_http_route(http, "GET", "/v1/alerts", cb_alerts, m);
-    vx_http_route(http, "GET", "/v1/health/system", cb_health, m);
+    *n = sizeof s_routes / sizeof s_routes[0];
+    return s_routes;
+}
+
+int
+an_mon_http_routes(vx_http_t *http, an_monitor_t *m, char *err, size_t errlen)
+{
+    return vx_http_routes(http, s_routes, sizeof s_routes / sizeof s_routes[0], m, err, errlen);
 }
