@@ -89,11 +89,33 @@ cb_delete_rule(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     resp->json = json_pack("{s:s}", "deleted", name);
 }
 
+/* Drops from list the anomaly alerts of queries the caller may not see: an anomaly of a
+ * tenant's query names its tenant; one of a query over every tenant's events names none and
+ * is shown only to callers that may act for every tenant. Rule alerts are about the suite's
+ * own metrics and shown to every viewer. */
+static void
+s_filter_alerts(vx_http_req_t *req, json_t *list)
+{
+    for (size_t i = json_array_size(list); i-- > 0;) {
+        json_t *a = json_array_get(list, i);
+        const char *source = json_string_value(json_object_get(a, "source"));
+        if (!source || strcmp(source, "anomaly") != 0) {
+            continue;
+        }
+        const char *tenant =
+            json_string_value(json_object_get(json_object_get(a, "anomaly"), "tenant"));
+        if (!vx_http_req_tenant_allowed(req, tenant)) {
+            json_array_remove(list, i);
+        }
+    }
+}
+
 static void
 cb_alerts(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
-    (void)req;
     resp->json = an_monitor_alerts(arg);
+    s_filter_alerts(req, json_object_get(resp->json, "active"));
+    s_filter_alerts(req, json_object_get(resp->json, "recent"));
 }
 
 static void
