@@ -22,7 +22,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
-BIN=$PWD/$BUILD/bin
+case $BUILD in /*) BIN=$BUILD/bin ;; *) BIN=$PWD/$BUILD/bin ;; esac
 SECONDS_TOTAL=${VX_DEMO_SECONDS:-30}
 KAFKA=${KAFKA:-0}
 KEEP=${VX_DEMO_KEEP:-0}
@@ -163,7 +163,8 @@ event_propagation:
 event_routing:
   rules_file: $PWD/config/demo/rules.yaml
   state_dir: $WORK/routing
-  outputs: "console=tcp://127.0.0.1:5558"
+  outputs: "console=tap"
+  tap_endpoint: tcp://127.0.0.1:5563
   enable_load_balancing: false
   kafka_brokers: "$BROKERS"
 distributed_coordination:
@@ -226,19 +227,10 @@ echo
 echo
 "$BIN/vexfsctl" cluster status 2>/dev/null | head -n 8 || true
 echo
-ctx="" ctx_file=$USER_CONTEXT
-if [ "$wrote_context" != 1 ]; then ctx=" --context $CONTEXT" ctx_file=$CONTEXT; fi
-echo "demo: try in another terminal (vexfsctl reaches this run through the context file"
-echo "      $ctx_file: client certificate and CURVE key included):"
-echo "  $BIN/vexfsctl$ctx status"
-echo "  $BIN/vexfsctl$ctx emit --type filesystem_write --path /tmp/hello.txt --content text=hello"
-echo "  $BIN/vexfsctl$ctx tail --count 3"
-echo "      (the emitted event also shows below as routed>; VX_DEMO_KEEP=1 keeps $WORK)"
-echo
 
 # What routing routes: the demo's `console` boundary receives every event under the demo
 # directory with the tags the rules added.
-start console bash -c "'$BIN/vexfsctl' tail --pull --endpoint tcp://127.0.0.1:5558 |
+start console bash -c "'$BIN/vexfsctl' tail --boundary console |
   jq -c --unbuffered '{type, path: (.path // \"\" | sub(\".*/demo/\"; \"demo/\")), tags: (.metadata // {} | with_entries(select(.key == \"class\")))}' |
   sed -u 's/^/  routed> /'"
 # Alerts and closed analytics windows, polled every second.
@@ -282,7 +274,16 @@ names+=(windows)
 show_workflows &
 pids+=($!)
 names+=(workflows)
-sleep 0.5
+sleep 1 # the console subscribes to routing's tap before anything is sent
+ctx="" ctx_file=$USER_CONTEXT
+if [ "$wrote_context" != 1 ]; then ctx=" --context $CONTEXT" ctx_file=$CONTEXT; fi
+echo "demo: try in another terminal (vexfsctl reaches this run through the context file"
+echo "      $ctx_file: client certificate and CURVE key included):"
+echo "  $BIN/vexfsctl$ctx status"
+echo "  $BIN/vexfsctl$ctx emit --type filesystem_write --path /tmp/hello.txt --content text=hello"
+echo "  $BIN/vexfsctl$ctx tail --count 3"
+echo "      (the emitted event also shows below as routed>; VX_DEMO_KEEP=1 keeps $WORK)"
+echo
 
 round() {
   local r=$1

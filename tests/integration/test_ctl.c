@@ -33,23 +33,29 @@ s_ctl(void)
     return bin;
 }
 
-/* Runs vexfsctl with the given arguments (NULL-terminated) and stdin text; fails the test
- * when it does not exit by itself. */
+/* Runs vexfsctl with the arguments in ap (NULL-terminated), env added to the environment (may
+ * be NULL) and stdin text; fails the test when it does not exit by itself. */
 static void
-s_run(struct vt_run_result *r, const char *stdin_text, ...)
+s_run_va(struct vt_run_result *r, char *const *env, const char *stdin_text, va_list ap)
 {
     char *argv[64];
     size_t n = 0;
     argv[n++] = (char *)s_ctl();
-    va_list ap;
-    va_start(ap, stdin_text);
     for (char *a = va_arg(ap, char *); a && n < 63; a = va_arg(ap, char *)) {
         argv[n++] = a;
     }
-    va_end(ap);
     argv[n] = NULL;
-    int rc = vt_run(argv, NULL, stdin_text, S_RUN_TIMEOUT_MS, r);
+    int rc = vt_run(argv, env, stdin_text, S_RUN_TIMEOUT_MS, r);
     ck_assert_msg(rc == 0, "vexfsctl %s did not finish (rc %d); stderr: %s", argv[1], rc, r->err);
+}
+
+static void
+s_run(struct vt_run_result *r, const char *stdin_text, ...)
+{
+    va_list ap;
+    va_start(ap, stdin_text);
+    s_run_va(r, NULL, stdin_text, ap);
+    va_end(ap);
 }
 
 /* vexfsctl as a caller without a client certificate (VEXFS_CERT_FILE=none): only a token can
@@ -57,19 +63,11 @@ s_run(struct vt_run_result *r, const char *stdin_text, ...)
 static void
 s_run_anon(struct vt_run_result *r, const char *stdin_text, ...)
 {
-    char *argv[64];
-    size_t n = 0;
-    argv[n++] = (char *)s_ctl();
+    char *const env[] = {(char *)"VEXFS_CERT_FILE=none", NULL};
     va_list ap;
     va_start(ap, stdin_text);
-    for (char *a = va_arg(ap, char *); a && n < 63; a = va_arg(ap, char *)) {
-        argv[n++] = a;
-    }
+    s_run_va(r, env, stdin_text, ap);
     va_end(ap);
-    argv[n] = NULL;
-    char *const env[] = {(char *)"VEXFS_CERT_FILE=none", NULL};
-    int rc = vt_run(argv, env, stdin_text, S_RUN_TIMEOUT_MS, r);
-    ck_assert_msg(rc == 0, "vexfsctl %s did not finish (rc %d); stderr: %s", argv[1], rc, r->err);
 }
 
 static int
