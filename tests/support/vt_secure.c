@@ -13,6 +13,7 @@
  * environment. */
 #include <errno.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +168,10 @@ vt_sock_ex(const struct vt_sock_opts *o)
 {
     static vx_socks_t *socks; /* one per test process (per forked test) */
     static pid_t owner;
+    /* Threads of one test (a collector beside the main thread) may open their first socket
+     * at the same time: one factory, made once. */
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&lock);
     if (!socks || owner != getpid()) {
         char err[512];
         struct vx_transport_config tc = {1000, 0, 64 * 1024 * 1024 + 4096};
@@ -180,6 +185,7 @@ vt_sock_ex(const struct vt_sock_opts *o)
             s_die("socket factory", err);
         }
     }
+    pthread_mutex_unlock(&lock);
     char err[512], bound[256];
     struct vx_sock_spec spec = {.type = o->type, .endpoint = o->endpoint, .bind = o->bind,
                                 .subscribe = o->subscribe ? o->subscribe : "",
