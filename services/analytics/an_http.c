@@ -141,6 +141,12 @@ cb_put_query(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     /* Another tenant's query is not there for this caller: replacing it would be taking it. */
     json_t *old = an_server_get_query(((an_http_t *)arg)->server, id);
     bool foreign = old && !s_visible(req, old);
+    /* A caller of several tenants replacing a tenant's query keeps it that tenant's unless
+     * the body says otherwise (it must not become a query of every tenant's events). */
+    json_t *old_tenant = json_object_get(old, "tenant");
+    if (!foreign && old_tenant && !vx_http_req_tenant(req) && !json_object_get(copy, "tenant")) {
+        json_object_set(copy, "tenant", old_tenant);
+    }
     json_decref(old);
     if (foreign) {
         vx_http_error(resp, 409, "query_exists", "query '%s' exists", id);

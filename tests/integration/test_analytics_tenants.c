@@ -187,6 +187,10 @@ START_TEST(t_queries_belong_to_tenants)
     ck_assert_int_eq(s_call(&d, S_ACME, NULL, "GET", "/v1/queries/q-acme/results", NULL, NULL),
                      200);
     ck_assert_int_eq(s_call(&d, S_GLOBEX, NULL, "GET", "/v1/queries/q-all", NULL, NULL), 404);
+    /* the admin of every tenant replacing acme's query without naming a tenant: still acme's */
+    ck_assert_int_eq(s_call(&d, NULL, NULL, "PUT", "/v1/queries/q-acme", body, &j), 200);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "tenant")), "acme");
+    json_decref(j);
 
     /* Events of both tenants; acme's user u spikes in window 8 (an anomaly of q-acme). */
     zsock_t *push = vt_sock_ex(&(struct vt_sock_opts){.type = ZMQ_PUSH, .endpoint = d.input,
