@@ -6,7 +6,9 @@
  * In-process: au_exec with 4 workers, one execution at a time (the pool idle in between), and
  * bursts of 100 submitted at once (queueing included), without a journal and with one (a file
  * written at each submission). Through the daemon: a real vexfs-automation whose threshold
- * pattern (one event) starts the workflow; events sent one at a time over ZeroMQ.
+ * pattern (one event) starts the workflow; events sent one at a time over ZeroMQ. The daemon
+ * is secured as in production (the test support's key set and certificates: CURVE on its
+ * input, HTTPS), and the sender's socket is opened through the suite's factory (vt_sock_ex).
  * Usage: bench_workflows [EXECUTIONS] (default 2,000). */
 #include <jansson.h>
 #include <signal.h>
@@ -103,9 +105,8 @@ s_daemon(size_t n)
     vt_write_file(tok, "bench\n");
     uint16_t port = vt_free_port();
     snprintf(input, sizeof input, "tcp://127.0.0.1:%u", (unsigned)vt_free_port());
-    zsock_t *push = zsock_new(ZMQ_PUSH);
-    if (push == NULL || zsock_bind(push, "%s", input) < 0) {
-        zsock_destroy(&push);
+    zsock_t *push = vt_sock(ZMQ_PUSH, input, true);
+    if (push == NULL) {
         free(dir);
         return -1;
     }
@@ -130,10 +131,17 @@ s_daemon(size_t n)
     const char *pat = "{\"id\":\"one\",\"kind\":\"threshold\",\"window_ms\":1000,\"elements\":"
                       "[{\"event_type\":\"filesystem_write\",\"min_occurrences\":1}],"
                       "\"actions\":[{\"kind\":\"alert\",\"message\":\"w\"}]}";
-    vt_http("POST", port, "/v1/workflows", wf, strlen(wf), "bench", &r);
-    vt_http_result_fini(&r);
-    vt_http("POST", port, "/v1/patterns", pat, strlen(pat), "bench", &r);
-    vt_http_result_fini(&r);
+    const char *posts[2][2] = {{"/v1/workflows", wf}, {"/v1/patterns", pat}};
+    for (int i = 0; i < 2; i++) {
+        if (vt_http("POST", port, posts[i][0], posts[i][1], strlen(posts[i][1]), "bench", &r) !=
+                0 ||
+            r.status < 200 || r.status > 299) {
+            fprintf(stderr, "bench: POST %s answered %ld: %s\n", posts[i][0], r.status,
+                    r.body ? r.body : "");
+            goto out;
+        }
+        vt_http_result_fini(&r);
+    }
     vx_event_t ev;
     vexfs__v1__event__init(&ev);
     ev.type = VEXFS__V1__EVENT_TYPE__FILESYSTEM_WRITE;

@@ -3,6 +3,10 @@
 # guest (scripts/kmod-bench.sh; skipped with the reason when qemu or the kernel is missing). Starts a Kafka broker for the journal
 # figure unless VEXFS_KAFKA_BOOTSTRAP points at one.
 #   VX_BENCH_EVENTS   events per throughput run of propagation and routing (default 2,000,000)
+#   VX_BENCH_SECURITY_RUNS   runs of bench_security, CURVE/plain and HTTPS/plain (default 5)
+# Every benchmark runs the suite secured, as the tests do: tests/support makes its keys and
+# certificates and exports VEXFS_SECURITY_*, so each daemon it starts has CURVE and HTTPS; the
+# baseline's programs (today's code) predate security and run plain, as their figures say.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -22,6 +26,7 @@ for b in "$BUILD"/bench/bench_*; do
   echo "## $name"
   case $name in
     bench_propagation|bench_routing_daemon) "$b" "${VX_BENCH_EVENTS:-2000000}" ;;
+    bench_security) "$b" "${VX_BENCH_SECURITY_RUNS:-5}" ;;
     *) "$b" ;;
   esac
   echo
