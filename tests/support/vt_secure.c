@@ -13,6 +13,7 @@
  * environment. */
 #include <errno.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,9 +182,12 @@ zsock_t *
 vt_sock_ex(const struct vt_sock_opts *o)
 {
     int k = o->plain ? 1 : 0;
+    /* Threads of one test (a collector beside the main thread) may open their first socket
+     * at the same time: one factory of each kind, made once. */
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&lock);
     vx_socks_t *socks = s_factories[k];
     if (!socks || s_factory_owner[k] != getpid()) {
-
         char err[512];
         struct vx_transport_config tc = {1000, 0, 64 * 1024 * 1024 + 4096};
         /* Identity "ctl": the suite's operator tool, which propagation's built-in producer
@@ -204,6 +208,7 @@ vt_sock_ex(const struct vt_sock_opts *o)
             s_die("socket factory", err);
         }
     }
+    pthread_mutex_unlock(&lock);
     char err[512], bound[256];
     struct vx_sock_spec spec = {.type = o->type, .endpoint = o->endpoint, .bind = o->bind,
                                 .subscribe = o->subscribe ? o->subscribe : "",
