@@ -24,7 +24,8 @@ static const char *const s_known_sections[] = {
     "event_propagation", "event_routing", "distributed_coordination", "reactive_automation",
     "stream_analytics",  "monitoring",    "admin",                    "logging",
     "ctl",               "event_forwarder",          "fuse_layer",  "userspace_watcher",
-    "transport",         "security",                 "client",      "kafka_security",
+    "transport",         "security",                 "client",      "at_rest",
+    "kafka_security",
 };
 
 static const struct vx_cfg_key s_admin_keys[] = {

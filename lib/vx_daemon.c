@@ -325,6 +325,38 @@ s_security_init(struct vx_daemon *d, struct s_priv *p, vx_creds_t **creds, char 
     return *creds ? 0 : -EINVAL;
 }
 
+/* Loads the data keys when the program lists the at_rest section and encryption is
+ * required; says at start which algorithm seals, or that nothing is sealed. */
+static int
+s_at_rest_init(struct vx_daemon *d, char *err, size_t errlen)
+{
+    bool listed = false;
+    for (size_t i = 0; i < d->n_sections; i++) {
+        listed = listed || d->sections[i] == &vx_cfg_at_rest_section;
+    }
+    if (!listed) {
+        return 0;
+    }
+    struct vx_at_rest_config ar;
+    if (vx_config_bind(d->cfg, &vx_cfg_at_rest_section, &ar) < 0) {
+        snprintf(err, errlen, "at_rest: the section does not fit its table");
+        return -EINVAL;
+    }
+    if (strcmp(ar.encryption, "off") == 0) {
+        vx_warn("DAEMON-AT-REST-OFF", "at_rest.encryption is off: files and stored records are "
+                                      "written in plaintext");
+        return 0;
+    }
+    d->sealer = vx_sealer_load(ar.data_keys_dir, ar.algorithm, err, errlen);
+    if (!d->sealer) {
+        return -EINVAL;
+    }
+    vx_info("DAEMON-AT-REST", "sealing at rest with %s under data key %u (%zu key%s loaded)",
+            vx_sealer_algorithm(d->sealer), (unsigned)vx_sealer_key_id(d->sealer),
+            vx_sealer_key_count(d->sealer), vx_sealer_key_count(d->sealer) == 1 ? "" : "s");
+    return 0;
+}
+
 /* mkdir -p with mode 0700 for what it creates. */
 static int
 s_mkdirs(const char *dir)
@@ -532,6 +564,11 @@ vx_daemon_init(struct vx_daemon *d, int argc, char **argv, int *exit_code)
     vx_creds_t *creds = NULL;
     if (s_security_init(d, p, &creds, err, sizeof err) < 0) {
         vx_error("DAEMON-CONFIG", "%s", err);
+        return -1;
+    }
+    if (s_at_rest_init(d, err, sizeof err) < 0) {
+        vx_error("DAEMON-CONFIG", "%s", err);
+        vx_creds_destroy(&creds);
         return -1;
     }
     if (print_config || check_only) {
@@ -768,6 +805,7 @@ vx_daemon_fini(struct vx_daemon *d)
         vx_free(&d->priv);
     }
     vx_socks_destroy(&d->socks); /* its ZAP handler counts into the registry */
+    vx_sealer_destroy(&d->sealer);
     vx_metrics_destroy(&d->metrics);
     vx_config_destroy(&d->cfg);
     vx_free(&d->token);

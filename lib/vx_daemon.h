@@ -22,6 +22,7 @@
 #include "vx_config.h"
 #include "vx_http.h"
 #include "vx_metrics.h"
+#include "vx_seal.h"
 #include "vx_sock.h"
 
 /* Set by SIGTERM/SIGINT and by SIGHUP; the loop polls them. */
@@ -49,6 +50,10 @@ struct vx_daemon {
     vx_metrics_t *metrics;
     vx_http_t *http;      /* routes may be added until vx_daemon_serve */
     vx_socks_t *socks;    /* the socket factory (vx_sock.h), from the transport section */
+    /* Seals what the program writes (vx_seal.h): set when it lists the at_rest section with
+     * encryption required (a missing or bad key stops the start, --check included); NULL
+     * otherwise, and then files are plaintext. */
+    vx_sealer_t *sealer;
     /* For the program's own HTTPS clients (calls to other services of the suite): the
      * authority that verifies them and the client certificate to present (mutual TLS); ""
      * when the program runs without the security section or with security.tls off. */

@@ -327,6 +327,30 @@ s_secure(vx_socks_t *s, zsock_t *z, const struct vx_sock_spec *spec, char *err, 
     return 0;
 }
 
+/* Whether the endpoints bind (1) or connect (0): each part's '@' or '>' prefix, else dflt.
+ * -1 when the parts disagree. */
+static int
+s_endpoint_side(const char *endpoints, bool dflt)
+{
+    int side = -2;
+    const char *p = endpoints;
+    for (;;) {
+        while (*p == ' ') {
+            p++;
+        }
+        int this = *p == '@' ? 1 : *p == '>' ? 0 : dflt;
+        if (side != -2 && side != this) {
+            return -1;
+        }
+        side = this;
+        const char *comma = strchr(p, ',');
+        if (!comma) {
+            return side;
+        }
+        p = comma + 1;
+    }
+}
+
 zsock_t *
 vx_sock_open(const vx_socks_t *socks, const struct vx_sock_spec *spec, char *bound,
              size_t boundlen, char *err, size_t errlen)
@@ -335,6 +359,17 @@ vx_sock_open(const vx_socks_t *socks, const struct vx_sock_spec *spec, char *bou
         snprintf(err, errlen, "no endpoint given");
         return NULL;
     }
+    /* "@endpoint" binds and ">endpoint" connects whatever spec says (CZMQ's convention); the
+     * choice decides which CURVE side the socket takes, so every endpoint must agree. */
+    struct vx_sock_spec eff = *spec;
+    int side = s_endpoint_side(spec->endpoint, spec->bind);
+    if (side < 0) {
+        snprintf(err, errlen, "%s: endpoints of one socket must all bind (@) or all connect (>)",
+                 spec->endpoint);
+        return NULL;
+    }
+    eff.bind = side == 1;
+    spec = &eff;
     zsock_t *z = zsock_new(spec->type);
     if (!z) {
         snprintf(err, errlen, "%s: cannot create a ZeroMQ socket: %s", spec->endpoint,

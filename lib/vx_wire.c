@@ -181,9 +181,11 @@ vx_pb_next(struct vx_pb_reader *r, struct vx_pb_field *f)
         return 0;
     }
     uint64_t tag;
-    /* Field number 0 is not valid protobuf, but protobuf-c reads it as an unknown field; so
-     * does the walker, so that both see the same events in the same bytes. */
-    if (s_read_varint(&r->p, r->end, &tag) < 0 || (tag >> 3) > UINT32_MAX) {
+    /* Field number 0 is not valid protobuf. protobuf-c refuses it only in a one-byte tag
+     * (its check looks at the first byte) and reads a longer encoding of it as an unknown
+     * field; the walker judges the same way, so both always see the same events. */
+    bool short_zero = (r->p[0] & 0xf8) == 0;
+    if (short_zero || s_read_varint(&r->p, r->end, &tag) < 0 || (tag >> 3) > UINT32_MAX) {
         return -EPROTO;
     }
     f->number = (uint32_t)(tag >> 3);

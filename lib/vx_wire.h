@@ -110,7 +110,8 @@ struct vx_pb_field {
  *     while ((rc = vx_pb_next(&r, &f)) > 0) { ... }
  *
  * Returns 1 with *f filled, 0 at the end, -EPROTO on malformed bytes (a bad varint, a length
- * past the end, a group or reserved wire type), as protobuf-c judges them. */
+ * past the end, a group or reserved wire type, field number 0 in a one-byte tag), as
+ * protobuf-c judges them. */
 struct vx_pb_reader {
     const uint8_t *p;
     const uint8_t *end;

@@ -843,14 +843,15 @@ an_input_open(an_server_t *s, const vx_config_t *cfg, char *err, size_t errlen)
             return rc;
         }
     } else {
-        const char *ep = vx_config_str(cfg, AN_SECTION, "input_endpoint");
-        s->pull = zsock_new(ZMQ_PULL);
-        zsock_set_rcvhwm(s->pull, 1000);
-        if (!s->pull || zsock_attach(s->pull, ep, true) < 0) {
-            snprintf(err, errlen, "input_endpoint %s: %s", ep, zmq_strerror(zmq_errno()));
+        struct vx_sock_spec in = {.type = ZMQ_PULL,
+                                  .endpoint = vx_config_str(cfg, AN_SECTION, "input_endpoint"),
+                                  .bind = true, .rcvhwm = 1000, .rcvtimeo_ms = 100};
+        char serr[512];
+        s->pull = vx_sock_open(s->socks, &in, NULL, 0, serr, sizeof serr);
+        if (!s->pull) {
+            snprintf(err, errlen, "input_endpoint: %s", serr);
             return -EINVAL;
         }
-        zsock_set_rcvtimeo(s->pull, 100);
     }
     atomic_store(&s->ready, true);
     return 0;

@@ -588,9 +588,11 @@ s_load(an_server_t *s, const char *path, bool missing_ok, char *err, size_t errl
 }
 
 an_server_t *
-an_server_new(const vx_config_t *cfg, vx_metrics_t *m, char *err, size_t errlen)
+an_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *m, char *err,
+              size_t errlen)
 {
     an_server_t *s = vx_calloc(1, sizeof *s);
+    s->socks = socks;
     /* Recursive: Kafka's rebalance callback runs inside a poll the loop makes with the lock. */
     pthread_mutexattr_t attr;
     pthread_mutexattr_init(&attr);
@@ -715,9 +717,11 @@ an_server_new(const vx_config_t *cfg, vx_metrics_t *m, char *err, size_t errlen)
     }
     const char *pub = vx_config_str(cfg, AN_SECTION, "results_endpoint");
     if (*pub) {
-        s->pub = zsock_new(ZMQ_PUB);
-        if (!s->pub || zsock_bind(s->pub, "%s", pub) < 0) {
-            snprintf(err, errlen, "results_endpoint %s: %s", pub, zmq_strerror(zmq_errno()));
+        struct vx_sock_spec ps = {.type = ZMQ_PUB, .endpoint = pub, .bind = true};
+        char serr[512];
+        s->pub = vx_sock_open(s->socks, &ps, NULL, 0, serr, sizeof serr);
+        if (!s->pub) {
+            snprintf(err, errlen, "results_endpoint: %s", serr);
             goto fail;
         }
     }

@@ -87,6 +87,7 @@ struct an_replay_run {
 struct an_server {
     pthread_mutex_t lock;
     vx_metrics_t *metrics;
+    const vx_socks_t *socks; /* the socket factory (borrowed) */
     struct an_qstate **queries;
     size_t n_queries;
     struct an_part **parts;

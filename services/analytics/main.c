@@ -17,6 +17,8 @@ static const struct vx_cfg_section *const s_sections[] = {
     &vx_cfg_kafka_security_section,
     &vx_cfg_admin_section,
     &vx_cfg_logging_section,
+    &vx_cfg_transport_section,
+    &vx_cfg_security_section,
 };
 
 int
@@ -48,7 +50,7 @@ main(int argc, char **argv)
         vx_error("AN-START", "%s", err);
         goto out;
     }
-    server = an_server_new(d.cfg, d.metrics, err, sizeof err);
+    server = an_server_new(d.cfg, d.socks, d.metrics, err, sizeof err);
     if (!server) {
         vx_error("AN-START", "%s", err);
         goto out;

@@ -4,7 +4,8 @@
  *   keys generate NAME [--dir DIR]    one pair: DIR/NAME.pub and DIR/NAME.key (0600)
  *   keys init DIR [--identities LIST] the set a deployment needs (see vx_keys.h): server,
  *                                     one pair per identity, and authorized/ holding the
- *                                     public key of each identity */
+ *                                     public key of each identity
+ *   keys rotate-data DIR              a new data key for encryption at rest (vx_seal.h) */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "ctl.h"
 #include "vx_audit.h"
 #include "vx_keys.h"
+#include "vx_seal.h"
 
 #define S_CMD "keys"
 #define S_DEFAULT_IDENTITIES                                                                   \
@@ -26,8 +28,10 @@ s_usage(FILE *f)
 {
     fprintf(f,
             "usage: " CTL_PROG " keys generate NAME [--dir DIR]\n"
-            "       " CTL_PROG " keys init DIR [--identities NAME,NAME,...]\n\n"
-            "CURVE key pairs for the suite's ZeroMQ links (security.curve: required).\n\n"
+            "       " CTL_PROG " keys init DIR [--identities NAME,NAME,...]\n"
+            "       " CTL_PROG " keys rotate-data DIR\n\n"
+            "CURVE key pairs for the suite's ZeroMQ links (security.curve: required), and the\n"
+            "data keys that seal what the daemons write (at_rest.encryption: required).\n\n"
             "  generate NAME   write DIR/NAME.pub (public) and DIR/NAME.key (secret, mode 0600);\n"
             "                  never overwrites. To let NAME connect to a daemon, copy NAME.pub\n"
             "                  into the daemon's <keys_dir>/authorized/.\n"
@@ -35,7 +39,11 @@ s_usage(FILE *f)
             "                  server.key/.pub (presented by every daemon's bound sockets), one\n"
             "                  pair per identity, authorized/ with each identity's public key, and\n"
             "                  audit.key/.pub (Ed25519: signs the daemons' audit logs).\n"
-            "                  Point every program's security.keys_dir at DIR.\n\n"
+            "                  Point every program's security.keys_dir at DIR.\n"
+            "  rotate-data DIR add data key data-<id>.key (mode 0600; DIR made when absent) with\n"
+            "                  the next id, and print the id. Daemons seal new records with the\n"
+            "                  highest id after a restart; records under older ids stay readable\n"
+            "                  while the old key files remain. Point at_rest.data_keys_dir at DIR.\n\n"
             "  -d, --dir DIR          where generate writes (default .)\n"
             "  -i, --identities LIST  comma-separated identities for init (default\n"
             "                         " S_DEFAULT_IDENTITIES ")\n");
@@ -155,6 +163,16 @@ ctl_keys_main(int argc, char **argv)
     if (strcmp(verb, "init") == 0 && n == 2) {
         return s_init(argv[optind + 1], identities);
     }
-    ctl_err(S_CMD, "expected 'generate NAME' or 'init DIR' (see --help)");
+    if (strcmp(verb, "rotate-data") == 0 && n == 2) {
+        char err[1024];
+        uint32_t id = 0;
+        if (vx_seal_key_generate(argv[optind + 1], &id, err, sizeof err) < 0) {
+            ctl_err(S_CMD, "%s", err);
+            return CTL_EXIT_FAIL;
+        }
+        printf("%s/data-%u.key: data key %u\n", argv[optind + 1], (unsigned)id, (unsigned)id);
+        return CTL_EXIT_OK;
+    }
+    ctl_err(S_CMD, "expected 'generate NAME', 'init DIR' or 'rotate-data DIR' (see --help)");
     return CTL_EXIT_USAGE;
 }

@@ -10,6 +10,7 @@ static const struct vx_cfg_section *const s_sections[] = {
     &vx_cfg_transport_section,
     &vx_cfg_admin_section,
     &vx_cfg_logging_section,
+    &vx_cfg_security_section,
 };
 
 int

@@ -14,6 +14,8 @@ static const struct vx_cfg_section *const s_sections[] = {
     &vx_cfg_kafka_security_section,
     &vx_cfg_admin_section,
     &vx_cfg_logging_section,
+    &vx_cfg_transport_section,
+    &vx_cfg_security_section,
 };
 
 static void
@@ -42,7 +44,7 @@ main(int argc, char **argv)
     int rc = 1;
     char err[1024];
     rt_http_t *routes = NULL;
-    rt_server_t *server = rt_server_new(d.cfg, d.metrics, err, sizeof err);
+    rt_server_t *server = rt_server_new(d.cfg, d.socks, d.metrics, err, sizeof err);
     if (!server) {
         vx_error("RT-START", "%s", err);
         goto out;

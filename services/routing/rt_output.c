@@ -533,26 +533,20 @@ s_output_metrics(struct s_output *out, vx_metrics_t *m)
 }
 
 static int
-s_bind_slots(struct s_output *out, const struct rt_output_spec *spec, int hwm, char *err,
-             size_t errlen)
+s_bind_slots(struct s_output *out, const struct rt_output_spec *spec, const vx_socks_t *socks,
+             int hwm, char *err, size_t errlen)
 {
     for (size_t k = 0; k < spec->n_endpoints; k++) {
         struct s_slot *sl = &out->slots[out->n_slots++];
         atomic_init(&sl->queued, 0);
-        sl->sock = zsock_new(ZMQ_PUSH);
+        struct vx_sock_spec ss = {.type = ZMQ_PUSH, .endpoint = spec->endpoints[k], .bind = true,
+                                  .sndhwm = hwm};
+        char serr[512];
+        sl->sock = vx_sock_open(socks, &ss, sl->endpoint, sizeof sl->endpoint, serr, sizeof serr);
         if (!sl->sock) {
-            snprintf(err, errlen, "boundary %s: cannot create a ZeroMQ socket", out->name);
-            return -ENOMEM;
-        }
-        zsock_set_sndhwm(sl->sock, hwm);
-        if (zsock_bind(sl->sock, "%s", spec->endpoints[k]) < 0) {
-            snprintf(err, errlen, "boundary %s: cannot bind %s: %s", out->name,
-                     spec->endpoints[k], zmq_strerror(zmq_errno()));
+            snprintf(err, errlen, "boundary %s: %s", out->name, serr);
             return -EADDRINUSE;
         }
-        char *last = zsock_last_endpoint(sl->sock); /* caller frees, in czmq 4.2 */
-        snprintf(sl->endpoint, sizeof sl->endpoint, "%s", last ? last : spec->endpoints[k]);
-        free(last);
     }
     return 0;
 }
@@ -594,7 +588,7 @@ rt_outputs_new(const struct rt_outputs_opts *opts, vx_metrics_t *m, char *err, s
         if (spec->kafka) {
             need_kafka = true;
             snprintf(out->topic, sizeof out->topic, "%s%s", opts->kafka_topic_prefix, spec->name);
-        } else if (s_bind_slots(out, spec, opts->hwm, err, errlen) < 0) {
+        } else if (s_bind_slots(out, spec, opts->socks, opts->hwm, err, errlen) < 0) {
             goto fail;
         }
     }

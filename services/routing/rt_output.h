@@ -44,6 +44,7 @@
 #include "rt_config.h"
 #include "vx_kafka_conf.h"
 #include "vx_metrics.h"
+#include "vx_sock.h"
 
 /* A consumer stalled this long makes its boundary blocked. */
 #define RT_BLOCKED_AFTER_MS 1000
@@ -57,6 +58,7 @@ typedef bool(rt_outputs_wait_fn)(void *arg);
 
 struct rt_outputs_opts {
     const struct rt_output_plan *plan;
+    const vx_socks_t *socks;  /* the socket factory (borrowed, must outlive the outputs) */
     int hwm;                  /* ZeroMQ high-water mark, in batches */
     bool load_balance;        /* several endpoints: one by hash(path), or all */
     const char *sender;       /* batch sender id (copied) */

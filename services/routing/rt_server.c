@@ -26,7 +26,7 @@
 #define S_CACHE 4                           /* retired compiled sets kept (pattern caching) */
 #define S_QUIET_NS (50 * VX_NS_PER_MS)      /* at stop: the input counts as drained */
 #define S_STOP_DRAIN_NS (2 * VX_NS_PER_S)   /* at stop: longest spent draining input */
-#define S_CTL_FMT "inproc://rt-ctl-%p"
+#define S_CTL_FMT "rt-ctl-%p"
 #define S_N_SOURCES 9                       /* Boundary enum values, unspecified included */
 #define S_F_METADATA 7                      /* vexfs.v1.Event.metadata */
 #define S_F_PRIORITY 9                      /* vexfs.v1.Event.priority */
@@ -1119,7 +1119,8 @@ s_selftest(rt_server_t *s)
 }
 
 rt_server_t *
-rt_server_new(const vx_config_t *cfg, vx_metrics_t *metrics, char *err, size_t errlen)
+rt_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *metrics, char *err,
+              size_t errlen)
 {
     rt_server_t *s = vx_calloc(1, sizeof *s);
     s->cfg = cfg;
@@ -1161,6 +1162,7 @@ rt_server_new(const vx_config_t *cfg, vx_metrics_t *metrics, char *err, size_t e
     bool have_ks = vx_config_bind(cfg, &vx_cfg_kafka_security_section, &kafka_security) == 0;
     struct rt_outputs_opts oo = {
         .plan = s->plan,
+        .socks = socks,
         .hwm = (int)vx_config_int(cfg, RT_SECTION, "queue_hwm"),
         .load_balance = vx_config_bool(cfg, RT_SECTION, "enable_load_balancing"),
         .sender = s->sender,
@@ -1178,10 +1180,7 @@ rt_server_new(const vx_config_t *cfg, vx_metrics_t *metrics, char *err, size_t e
     }
 
     snprintf(s->ctl_ep, sizeof s->ctl_ep, S_CTL_FMT, (void *)s);
-    s->ctl_pull = zsock_new(ZMQ_PULL);
-    s->ctl_push = zsock_new(ZMQ_PUSH);
-    if (!s->ctl_pull || !s->ctl_push || zsock_bind(s->ctl_pull, "%s", s->ctl_ep) < 0 ||
-        zsock_connect(s->ctl_push, "%s", s->ctl_ep) < 0) {
+    if (vx_sock_pipe(socks, s->ctl_ep, &s->ctl_push, &s->ctl_pull) < 0) {
         snprintf(err, errlen, "cannot create the rule-set hand-over socket");
         goto fail;
     }
@@ -1191,17 +1190,14 @@ rt_server_new(const vx_config_t *cfg, vx_metrics_t *metrics, char *err, size_t e
         goto fail;
     }
 
-    s->input = zsock_new(ZMQ_PULL);
-    if (!s->input) {
-        snprintf(err, errlen, "cannot create ZeroMQ socket");
-        goto fail;
-    }
-    zsock_set_rcvhwm(s->input, (int)vx_config_int(cfg, RT_SECTION, "queue_hwm"));
     snprintf(s->input_ep, sizeof s->input_ep, "%s",
              vx_config_str(cfg, RT_SECTION, "input_endpoint"));
-    if (zsock_connect(s->input, "%s", s->input_ep) < 0) {
-        snprintf(err, errlen, RT_SECTION ".input_endpoint: cannot connect to %s: %s", s->input_ep,
-                 zmq_strerror(zmq_errno()));
+    struct vx_sock_spec in = {.type = ZMQ_PULL, .endpoint = s->input_ep,
+                              .rcvhwm = (int)vx_config_int(cfg, RT_SECTION, "queue_hwm")};
+    char serr[512];
+    s->input = vx_sock_open(socks, &in, NULL, 0, serr, sizeof serr);
+    if (!s->input) {
+        snprintf(err, errlen, RT_SECTION ".input_endpoint: %s", serr);
         goto fail;
     }
     atomic_store(&s->running, true);

@@ -26,6 +26,7 @@
 #include "rt_config.h"
 #include "vx_config.h"
 #include "vx_metrics.h"
+#include "vx_sock.h"
 
 typedef struct rt_server rt_server_t;
 
@@ -34,8 +35,8 @@ typedef struct rt_server rt_server_t;
  * since that state was written, or an empty set. Returns NULL with a message in err (a state
  * or rules file that does not build is an error: the daemon does not start routing with
  * nothing). cfg and metrics are borrowed and must outlive the server. */
-rt_server_t *rt_server_new(const vx_config_t *cfg, vx_metrics_t *metrics, char *err,
-                           size_t errlen);
+rt_server_t *rt_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *metrics,
+                           char *err, size_t errlen);
 void rt_server_destroy(rt_server_t **s);
 
 /* Runs the loop until *stop becomes nonzero; *reload nonzero (SIGHUP) rereads the rules file.

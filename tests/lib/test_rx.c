@@ -177,8 +177,8 @@ START_TEST(t_malformed_bytes_dropped)
     struct vx_rx_opts o = {.decode = true};
     vx_rx_t *rx = s_rx(&f, &o);
     struct vx_rx_batch b;
-    /* A length past the end, a group wire type, a reserved wire type, a bad varint. */
-    static const uint8_t bad[][12] = {{0x0a, 0x09, 'x'}, {0x0b}, {0x0e, 0x00},
+    /* A length past the end, a group wire type, field number 0, a bad varint. */
+    static const uint8_t bad[][12] = {{0x0a, 0x09, 'x'}, {0x0b}, {0x02, 0x00},
                                       {0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
                                        0xff, 0xff, 0xff}};
     static const size_t len[] = {3, 1, 2, 12};

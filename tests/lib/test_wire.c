@@ -272,6 +272,19 @@ START_TEST(t_pb_reader)
         bool boundary = cut == 3 || cut == 7 || cut == 12 || cut == 21;
         ck_assert_msg(rc == (boundary ? 0 : -EPROTO), "cut %zu: %d", cut, rc);
     }
+    /* Field number 0: refused in a one-byte tag, read as unknown in a longer one, exactly as
+     * protobuf-c judges both. */
+    static const uint8_t zero_short[] = {0x00, 0x05};
+    static const uint8_t zero_long[] = {0x80, 0x00, 0x05};
+    struct vx_pb_reader zs = {zero_short, zero_short + sizeof zero_short};
+    ck_assert_int_eq(vx_pb_next(&zs, &f), -EPROTO);
+    ck_assert_ptr_null(vexfs__v1__event__unpack(NULL, sizeof zero_short, zero_short));
+    struct vx_pb_reader zl = {zero_long, zero_long + sizeof zero_long};
+    ck_assert_int_eq(vx_pb_next(&zl, &f), 1);
+    ck_assert(f.number == 0 && f.value == 5);
+    vx_event_t *e = vexfs__v1__event__unpack(NULL, sizeof zero_long, zero_long);
+    ck_assert_ptr_nonnull(e);
+    vexfs__v1__event__free_unpacked(e, NULL);
 }
 END_TEST
 

@@ -6,9 +6,10 @@
  * layout: server, one identity per program of the suite plus "test", all authorized) and a
  * TLS set (vexfsctl certs init's: an authority, a server certificate for 127.0.0.1, localhost
  * and ::1, client certificates "test" and "ctl"), a credentials file making those two
- * certificates admins, an audit signing key (keys/audit.key) and an audit folder, and points
- * VEXFS_SECURITY_KEYS_DIR, VEXFS_SECURITY_TLS_DIR, VEXFS_SECURITY_CREDENTIALS_FILE and
- * VEXFS_SECURITY_AUDIT_DIR at them. Daemons and tools the test starts inherit the
+ * certificates admins, an audit signing key (keys/audit.key), an audit folder and a data key
+ * for encryption at rest (data-keys/data-1.key), and points VEXFS_SECURITY_KEYS_DIR,
+ * VEXFS_SECURITY_TLS_DIR, VEXFS_SECURITY_CREDENTIALS_FILE, VEXFS_SECURITY_AUDIT_DIR and
+ * VEXFS_AT_REST_DATA_KEYS_DIR at them. Daemons and tools the test starts inherit the
  * environment. */
 #include <errno.h>
 #include <ftw.h>
@@ -20,6 +21,7 @@
 
 #include "vx_audit.h"
 #include "vx_keys.h"
+#include "vx_seal.h"
 #include "vx_sock.h"
 #include "vx_tls.h"
 #include "vx_test.h"
@@ -104,6 +106,14 @@ s_make(void)
     if (vx_audit_keygen(s_keys, "audit", err, sizeof err) < 0) {
         s_die("audit key", err);
     }
+    /* Data keys for encryption at rest. */
+    char data_keys[400];
+    uint32_t data_id;
+    snprintf(data_keys, sizeof data_keys, "%s/data-keys", s_root);
+    if (vx_seal_key_generate(data_keys, &data_id, err, sizeof err) < 0) {
+        s_die("data key", err);
+    }
+    setenv("VEXFS_AT_REST_DATA_KEYS_DIR", data_keys, 1);
     setenv("VEXFS_SECURITY_KEYS_DIR", s_keys, 1);
     setenv("VEXFS_SECURITY_TLS_DIR", s_tls, 1);
     setenv("VEXFS_SECURITY_CREDENTIALS_FILE", creds, 1);

@@ -38,6 +38,14 @@ cb_write(char *ptr, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
+static bool s_plain_http;
+
+void
+vt_http_plain(bool plain)
+{
+    s_plain_http = plain;
+}
+
 int
 vt_http(const char *method, uint16_t port, const char *path, const char *body, size_t body_len,
         const char *token, struct vt_http_result *out)
@@ -48,7 +56,19 @@ vt_http(const char *method, uint16_t port, const char *path, const char *body, s
         return -ENOMEM;
     }
     char url[1024];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", (unsigned)port, path);
+    const char *tls = s_plain_http ? "" : vt_tls_dir();
+    snprintf(url, sizeof url, "%s://127.0.0.1:%u%s", tls[0] ? "https" : "http", (unsigned)port,
+             path);
+    if (tls[0]) {
+        /* As production clients do: the suite's authority, the admin certificate "test". */
+        char ca[400], cert[400], key[400];
+        snprintf(ca, sizeof ca, "%s/ca.crt", tls);
+        snprintf(cert, sizeof cert, "%s/test.crt", tls);
+        snprintf(key, sizeof key, "%s/test.key", tls);
+        curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+        curl_easy_setopt(c, CURLOPT_SSLCERT, cert);
+        curl_easy_setopt(c, CURLOPT_SSLKEY, key);
+    }
     struct s_buf buf = {calloc(1, 1), 0};
     struct curl_slist *hdrs = NULL;
     char auth[512];

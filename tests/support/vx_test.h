@@ -15,11 +15,17 @@ struct vt_http_result {
     char *content_type;
 };
 
-/* Performs one request against http://127.0.0.1:port<path>. body may be NULL.
+/* Performs one request against https://127.0.0.1:port<path> (the test's authority verifies
+ * the server; the client certificate "test", an admin of every tenant, is presented; token,
+ * when given, is sent as the bearer token and takes precedence), or http:// when the process
+ * has no security material or after vt_http_plain(true). body may be NULL.
  * token: when non-NULL sends "Authorization: Bearer <token>". Returns 0 on transport success. */
 int vt_http(const char *method, uint16_t port, const char *path, const char *body, size_t body_len,
             const char *token, struct vt_http_result *out);
 void vt_http_result_fini(struct vt_http_result *r);
+/* Makes vt_http (and the helpers built on it) speak plain HTTP in this process: for tests of
+ * servers started without TLS (the plain mode, the HTTP library itself). */
+void vt_http_plain(bool plain);
 
 /* The value of one sample of GET /metrics on port, e.g. series
  * `vexfs_events_dropped_total{reason="duplicate"}` (exactly as printed); -1 when absent or the
