@@ -18,7 +18,9 @@
  * The broker and its client settings come from the environment run-tests.sh exports
  * (VEXFS_KAFKA_BOOTSTRAP, scripts/kafka.sh env); the tests fail, never skip, without them. */
 #include <check.h>
+#include <czmq.h>
 #include <librdkafka/rdkafka.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -34,6 +36,7 @@
 #include "vt_kafka.h"
 #include "vx_kafka_conf.h"
 #include "vx_test.h"
+#include "vx_wire.h"
 
 #define S_TOKEN "kafka-security-token"
 
@@ -223,6 +226,7 @@ struct s_daemon {
     pid_t pid;
     uint16_t port;       /* REST */
     char dir[256], cfg[300], log[300];
+    char output[64];     /* propagation's output endpoint */
 };
 
 /* A folder, a REST port and the paths for program; nothing started. */
@@ -262,13 +266,13 @@ s_config(struct s_daemon *d, const char *fmt, ...)
 static void
 s_prop_config(struct s_daemon *d, const char *brokers, const char *topic)
 {
+    snprintf(d->output, sizeof d->output, "tcp://127.0.0.1:%u", (unsigned)vt_free_port());
     s_config(d,
              "event_propagation:\n  rest_port: %u\n  ingest_endpoint: tcp://127.0.0.1:%u\n"
-             "  output_endpoint: tcp://127.0.0.1:%u\n  tap_endpoint: \"\"\n"
-             "  kafka_brokers: \"%s\"\n  kafka_topic: \"%s\"\n  durable_timeout_ms: 3000\n"
+             "  output_endpoint: %s\n  tap_endpoint: \"\"\n"
+             "  kafka_brokers: \"%s\"\n  kafka_topic: \"%s\"\n  durable_timeout_ms: 5000\n"
              "  kafka_message_timeout_ms: 5000\n  shutdown_timeout_ms: 3000\n",
-             (unsigned)d->port, (unsigned)vt_free_port(), (unsigned)vt_free_port(), brokers,
-             topic);
+             (unsigned)d->port, (unsigned)vt_free_port(), d->output, brokers, topic);
 }
 
 static bool
@@ -384,18 +388,76 @@ s_post_durable(uint16_t port, int first, int n)
     return status;
 }
 
+/* Takes whatever propagation publishes, so its output never blocks (routing's place). */
+struct s_drain {
+    char endpoint[64];
+    atomic_bool stop;
+    atomic_size_t events;
+    pthread_t thread;
+};
+
+static void *
+s_drain_main(void *arg)
+{
+    struct s_drain *d = arg;
+    zsock_t *pull = vt_sock(ZMQ_PULL, d->endpoint, false);
+    if (!pull) {
+        return NULL;
+    }
+    zsock_set_rcvtimeo(pull, 100);
+    vx_arena_t *a = vx_arena_new(1 << 20, 0);
+    while (!atomic_load(&d->stop)) {
+        struct vx_wire_msg m;
+        if (vx_wire_recv(pull, &m, 0) < 0) {
+            continue;
+        }
+        vx_batch_t *b = vx_wire_decode(zmq_msg_data(&m.body), zmq_msg_size(&m.body), a);
+        if (b) {
+            atomic_fetch_add(&d->events, b->n_events);
+        }
+        vx_wire_msg_fini(&m);
+        vx_arena_reset(a);
+    }
+    vx_arena_destroy(&a);
+    zsock_destroy(&pull);
+    return NULL;
+}
+
+static void
+s_drain_start(struct s_drain *d, const char *endpoint)
+{
+    snprintf(d->endpoint, sizeof d->endpoint, "%s", endpoint);
+    atomic_init(&d->stop, false);
+    atomic_init(&d->events, 0);
+    zsys_init(); /* CZMQ's context before a second thread makes a socket */
+    ck_assert_int_eq(pthread_create(&d->thread, NULL, s_drain_main, d), 0);
+}
+
+static size_t
+s_drain_stop(struct s_drain *d)
+{
+    atomic_store(&d->stop, true);
+    pthread_join(d->thread, NULL);
+    return atomic_load(&d->events);
+}
+
 /* Propagation whose journal the broker refuses: it says so (KAFKA-REFUSED with expect and its
  * settings), turns not ready, does not acknowledge durable ingest and journals nothing. */
 static void
-s_refused_journal(const char *what, const char *expect)
+s_refused_journal(const char *what, const char *env_name, const char *env_value,
+                  const char *expect)
 {
     char topic[200];
     kh_topic(topic, sizeof topic, what);
-    kh_create_topic(topic, 1);
+    kh_create_topic(topic, 1); /* with the right settings, before the daemon's are changed */
+    char *saved = getenv(env_name) ? strdup(getenv(env_name)) : NULL;
+    setenv(env_name, env_value, 1);
     struct s_daemon d;
     s_init(&d, "propagation");
     s_prop_config(&d, kh_bootstrap(), topic);
     s_spawn(&d);
+    struct s_drain drain;
+    s_drain_start(&drain, d.output);
     long st = s_post_durable(d.port, 0, 10);
     ck_assert_msg(st != 200 && st > 0, "a durable ingest was acknowledged (%ld) by a journal the "
                                        "broker refuses",
@@ -409,6 +471,13 @@ s_refused_journal(const char *what, const char *expect)
     ck_assert_msg(vt_wait_until(cb_ready_is, &r, 20000), "still ready: %s", r.body);
     ck_assert_msg(strstr(r.body, "\"kafka\"") && strstr(r.body, "failed"), "ready: %s", r.body);
     s_stop(&d);
+    s_drain_stop(&drain);
+    if (saved) {
+        setenv(env_name, saved, 1); /* the reader below needs the right settings */
+        free(saved);
+    } else {
+        unsetenv(env_name);
+    }
     size_t total = 0;
     json_t *ids = kh_read_topic(topic, 0, &total);
     ck_assert_msg(total == 0, "%zu events reached %s", total, topic);
@@ -418,8 +487,8 @@ s_refused_journal(const char *what, const char *expect)
 START_TEST(t_propagation_without_credentials_says_so)
 {
     /* TLS with the right CA and no SASL user: the broker takes no request. */
-    setenv("VEXFS_KAFKA_SECURITY_PROTOCOL", "ssl", 1);
-    s_refused_journal("nocreds", "broker might require SASL authentication");
+    s_refused_journal("nocreds", "VEXFS_KAFKA_SECURITY_PROTOCOL", "ssl",
+                      "broker might require SASL authentication");
 }
 END_TEST
 
@@ -429,8 +498,8 @@ START_TEST(t_propagation_wrong_password_says_so)
     snprintf(wrong, sizeof wrong, "%s/wrong.password", dir);
     ck_assert_int_eq(vt_write_file(wrong, "not-the-password\n"), 0);
     ck_assert_int_eq(chmod(wrong, 0600), 0);
-    setenv("VEXFS_KAFKA_SECURITY_SASL_PASSWORD_FILE", wrong, 1);
-    s_refused_journal("wrongpw", "invalid credentials");
+    s_refused_journal("wrongpw", "VEXFS_KAFKA_SECURITY_SASL_PASSWORD_FILE", wrong,
+                      "invalid credentials");
     free(dir);
 }
 END_TEST
@@ -440,6 +509,7 @@ END_TEST
 START_TEST(t_start_errors_are_precise)
 {
     char *dir = vt_tmpdir(), shared[700], missing[700], *out = NULL;
+    char *password_file = strdup(getenv("VEXFS_KAFKA_SECURITY_SASL_PASSWORD_FILE"));
     snprintf(shared, sizeof shared, "%s/shared.password", dir);
     snprintf(missing, sizeof missing, "%s/none.password", dir);
     ck_assert_int_eq(vt_write_file(shared, "hunter2\n"), 0);
@@ -476,8 +546,10 @@ START_TEST(t_start_errors_are_precise)
                   "analytics said: %s", out);
     ck_assert_msg(!strstr(out, "hunter2"), "the password was quoted: %s", out);
     free(out);
-    unsetenv("VEXFS_KAFKA_SECURITY_SASL_PASSWORD_FILE");
+    setenv("VEXFS_KAFKA_SECURITY_SASL_PASSWORD_FILE", password_file, 1);
+    free(password_file);
 
+    char *user = strdup(getenv("VEXFS_KAFKA_SECURITY_SASL_USERNAME"));
     setenv("VEXFS_KAFKA_SECURITY_SASL_USERNAME", "", 1);
     s_init(&d, "propagation");
     s_prop_config(&d, b, "t");
@@ -485,7 +557,8 @@ START_TEST(t_start_errors_are_precise)
     ck_assert_msg(strstr(out, "kafka_security.sasl_username: needed with protocol sasl_ssl"),
                   "propagation said: %s", out);
     free(out);
-    unsetenv("VEXFS_KAFKA_SECURITY_SASL_USERNAME");
+    setenv("VEXFS_KAFKA_SECURITY_SASL_USERNAME", user, 1);
+    free(user);
 
     setenv("VEXFS_KAFKA_SECURITY_PROTOCOL", "plaintext", 1);
     s_init(&d, "propagation");
@@ -552,6 +625,8 @@ START_TEST(t_secured_pipeline)
     s_init(&p, "propagation");
     s_prop_config(&p, kh_bootstrap(), topic);
     s_spawn(&p);
+    struct s_drain drain;
+    s_drain_start(&drain, p.output);
     struct s_ready_wait r = {.port = p.port, .want = 200};
     ck_assert_msg(vt_wait_until(cb_ready_is, &r, 20000), "not ready: %s", r.body);
     for (int i = 0; i < REQUESTS; i++) {
@@ -562,6 +637,7 @@ START_TEST(t_secured_pipeline)
     struct s_log_wait w = {.path = p.log, .needle = "KAFKA-"};
     ck_assert_msg(!cb_log_has(&w), "a Kafka problem was logged: %s", w.line);
     ck_assert_int_eq(s_stop(&p), 0);
+    ck_assert_uint_eq(s_drain_stop(&drain), N);
 
     size_t total = 0;
     json_t *ids = kh_read_topic(topic, N, &total);
@@ -597,6 +673,7 @@ START_TEST(t_secured_pipeline)
     char topic2[200];
     kh_topic(topic2, sizeof topic2, "mtls");
     kh_create_topic(topic2, 1);
+    char *protocol = strdup(getenv("VEXFS_KAFKA_SECURITY_PROTOCOL"));
     setenv("VEXFS_KAFKA_SECURITY_PROTOCOL", "ssl", 1);
     setenv("VEXFS_KAFKA_SECURITY_SSL_CERTIFICATE_FILE", m.crt, 1);
     setenv("VEXFS_KAFKA_SECURITY_SSL_KEY_FILE", m.key, 1);
@@ -605,9 +682,15 @@ START_TEST(t_secured_pipeline)
     s_init(&q, "propagation");
     s_prop_config(&q, m.ssl_bootstrap, topic2);
     s_spawn(&q);
+    s_drain_start(&drain, q.output);
     ck_assert_int_eq(s_post_durable(q.port, 0, PER), 200);
     ck_assert_int_eq(s_stop(&q), 0);
-    unsetenv("VEXFS_KAFKA_SECURITY_PROTOCOL");
+    ck_assert_uint_eq(s_drain_stop(&drain), PER);
+    setenv("VEXFS_KAFKA_SECURITY_PROTOCOL", protocol, 1);
+    free(protocol);
+    unsetenv("VEXFS_KAFKA_SECURITY_SSL_CERTIFICATE_FILE");
+    unsetenv("VEXFS_KAFKA_SECURITY_SSL_KEY_FILE");
+    unsetenv("VEXFS_KAFKA_SECURITY_SSL_KEY_PASSWORD_FILE");
     total = 0;
     ids = kh_read_topic(topic2, PER, &total);
     ck_assert_uint_eq(total, PER);
