@@ -463,6 +463,12 @@ vx_kafka_conf_new(const char *brokers, const struct vx_kafka_security_config *se
     if (s_is_tls(sec->protocol) && s_apply_tls(conf, sec, err, errlen) < 0) {
         goto fail;
     }
+    static atomic_bool told;
+    if (!atomic_exchange(&told, true)) {
+        char d[1024];
+        vx_info("KAFKA-SECURITY", "Kafka clients of %s: %s", brokers,
+                vx_kafka_security_describe(sec, d, sizeof d));
+    }
     vx_config_destroy(&defaults);
     return conf;
 fail:
