@@ -113,7 +113,7 @@ s_drain_main(void *arg)
     return NULL;
 }
 
-/* ---- one run ---------------------------------------------------------------------------------- */
+/* ---- one run ------------------------------------------------------------------------------ */
 
 /* Packed batches of BATCH realistic events with distinct paths (Kafka keys). */
 static unsigned char *s_batch[16];
@@ -209,8 +209,8 @@ main(int argc, char **argv)
     printf("== kafka journal: propagation -> Kafka, %llu events per run, batches of %d\n",
            (unsigned long long)n, BATCH);
     if (!secured || !*secured || !protocol || !*protocol) {
-        printf("kafka       not measured: VEXFS_KAFKA_BOOTSTRAP or the settings of scripts/kafka.sh "
-               "env are not exported\n");
+        printf("kafka       not measured: VEXFS_KAFKA_BOOTSTRAP or the settings of "
+               "scripts/kafka.sh env are not exported\n");
         return 0;
     }
     s_make_batches();

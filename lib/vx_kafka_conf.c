@@ -2,6 +2,7 @@
 /* librdkafka configurations with the suite's Kafka security applied (see vx_kafka_conf.h). */
 #include "vx_kafka_conf.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -183,19 +184,22 @@ s_loopback_entry(const char *entry, size_t len)
             return false;
         }
         *close = '\0';
-        return strcmp(host + 1, "::1") == 0;
+        host++;
+    } else {
+        char *colon = strrchr(host, ':');
+        if (colon && strchr(host, ':') == colon) {
+            *colon = '\0'; /* one colon: host:port; more: a bare IPv6 address */
+        }
     }
-    char *colon = strrchr(host, ':');
-    if (colon && strchr(host, ':') == colon) {
-        *colon = '\0'; /* one colon: host:port; more: a bare IPv6 address */
-    }
-    if (strcasecmp(host, "localhost") == 0 || strcmp(host, "::1") == 0) {
+    if (strcasecmp(host, "localhost") == 0) {
         return true;
     }
-    unsigned a, b, c, d;
-    char tail;
-    return sscanf(host, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 && b < 256 &&
-           c < 256 && d < 256;
+    struct in_addr v4;
+    struct in6_addr v6;
+    if (inet_pton(AF_INET, host, &v4) == 1) {
+        return (ntohl(v4.s_addr) >> 24) == 127;
+    }
+    return inet_pton(AF_INET6, host, &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
 static bool
@@ -527,7 +531,8 @@ vx_kafka_classify(int err, const char *reason)
                    strstr(reason, "incorrect security.protocol") ||
                    strstr(reason, "alert bad certificate") ||
                    strstr(reason, "alert certificate required") ||
-                   strstr(reason, "alert unknown ca") || strstr(reason, "alert handshake failure"))) {
+                   strstr(reason, "alert unknown ca") ||
+                   strstr(reason, "alert handshake failure"))) {
         return VX_KAFKA_REFUSED;
     }
     if (reason && strstr(reason, "certificate verify failed")) {

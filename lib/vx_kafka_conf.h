@@ -64,8 +64,9 @@ int vx_kafka_security_from_env(vx_config_t **cfg, struct vx_kafka_security_confi
  * file is checked here, so a start fails with a message naming the key and the file: missing,
  * unreadable, not PEM, a secret readable by group or others, an empty secret. A plaintext
  * protocol towards a broker off loopback is refused; on loopback it is logged once per process
- * (KAFKA-PLAIN). The first client of a process logs its settings (KAFKA-SECURITY, info). Returns NULL with the reason in err. Secrets read from files are wiped from
- * this library's buffers once librdkafka holds its copy. */
+ * (KAFKA-PLAIN). The first client of a process logs its settings (KAFKA-SECURITY, info).
+ * Returns NULL with the reason in err. Secrets read from files are wiped from this library's
+ * buffers once librdkafka holds its copy. */
 rd_kafka_conf_t *vx_kafka_conf_new(const char *brokers, const struct vx_kafka_security_config *sec,
                                    char *err, size_t errlen);
 

@@ -81,8 +81,8 @@ START_TEST(t_every_event_journaled_once_and_sigterm_flushes)
     char *dir = vt_tmpdir();
     snprintf(idfile, sizeof idfile, "%s/identities.yaml", dir);
     free(dir);
-    ck_assert_int_eq(vt_write_file(idfile, "producers:\n  test: {sources: [\"*\"], tenants: [\"*\"]}\n"),
-                     0);
+    ck_assert_int_eq(
+        vt_write_file(idfile, "producers:\n  test: {sources: [\"*\"], tenants: [\"*\"]}\n"), 0);
     snprintf(yaml, sizeof yaml,
              "  kafka_brokers: \"%s\"\n  kafka_topic: \"%s\"\n  producer_identities_file: %s\n",
              kh_bootstrap(), topic, idfile);

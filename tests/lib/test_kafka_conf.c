@@ -84,7 +84,8 @@ START_TEST(t_bad_values_named)
         const char *json, *expect;
     } cases[] = {
         {"{\"kafka_security\":{\"protocol\":\"tls\"}}",
-         "kafka_security.protocol: expected sasl_ssl, ssl, sasl_plaintext or plaintext, got \"tls\""},
+         "kafka_security.protocol: expected sasl_ssl, ssl, sasl_plaintext or plaintext, got "
+         "\"tls\""},
         {"{\"kafka_security\":{\"sasl_mechanism\":\"GSSAPI\"}}",
          "kafka_security.sasl_mechanism: expected SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN"},
         {"{\"kafka_security\":{\"protocol\":\"sasl_plaintext\",\"sasl_mechanism\":\"PLAIN\"}}",
@@ -278,8 +279,8 @@ START_TEST(t_client_certificates)
 
     /* A CA that is not PEM, and one that is missing. */
     s_file(notpem, sizeof notpem, dir, "ca.txt", "not a certificate\n", 0644);
-    snprintf(json, sizeof json, "{\"kafka_security\":{\"protocol\":\"ssl\",\"ssl_ca_file\":\"%s\"}}",
-             notpem);
+    snprintf(json, sizeof json,
+             "{\"kafka_security\":{\"protocol\":\"ssl\",\"ssl_ca_file\":\"%s\"}}", notpem);
     ck_assert_int_eq(s_load(json, &cfg, &sec, err, sizeof err), 0);
     ck_assert_ptr_null(vx_kafka_conf_new("kafka.example:9094", &sec, err, sizeof err));
     ck_assert_msg(strstr(err, "kafka_security.ssl_ca_file: ") && strstr(err, "not PEM"),
@@ -325,6 +326,7 @@ START_TEST(t_plaintext_loopback_only)
         {"127.0.0.1:9092", true},
         {"127.3.4.5:9092,localhost:9093", true},
         {"[::1]:9092", true},
+        {"[0:0:0:0:0:0:0:1]:9092", true},
         {"PLAINTEXT://127.0.0.1:9092", true},
         {"LOCALHOST", true},
         {"kafka:9092", false},
