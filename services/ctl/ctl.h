@@ -64,6 +64,11 @@ int ctl_parse_int(const char *cmd, const char *opt, const char *s, long long min
 typedef struct vx_socks vx_socks_t;
 vx_socks_t *ctl_socks(const char *cmd);
 
+/* Sets the authority and client certificate of a libcurl handle (a CURL *) from the
+ * environment: VEXFS_CA_FILE, VEXFS_CERT_FILE, VEXFS_KEY_FILE, else VEXFS_SECURITY_TLS_DIR's
+ * ca.crt, ctl.crt and ctl.key (see ctl_tls.c). */
+void ctl_tls_apply(void *curl);
+
 /* True when s starts with http:// or https:// and has a host part. */
 bool ctl_is_http_url(const char *s);
 

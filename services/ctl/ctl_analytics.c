@@ -17,7 +17,7 @@
 #include "ctl_rest.h"
 #include "vx_config.h"
 
-#define S_DEFAULT_URL "http://127.0.0.1:8084"
+#define S_DEFAULT_URL "https://127.0.0.1:8084"
 #define S_URL_ENV "VEXFS_ANALYTICS_URL"
 #define S_TIMEOUT_MS 30000L
 #define S_MAX_RESPONSE (256 * 1024 * 1024)

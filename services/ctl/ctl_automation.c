@@ -17,7 +17,7 @@
 #include "vx_mem.h"
 #include "vx_yaml.h"
 
-#define S_DEFAULT_URL "http://127.0.0.1:8083"
+#define S_DEFAULT_URL "https://127.0.0.1:8083"
 #define S_URL_ENV "VEXFS_AUTOMATION_URL"
 #define S_TIMEOUT_MS 30000L
 #define S_MAX_RESPONSE (64 * 1024 * 1024)

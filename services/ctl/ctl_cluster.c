@@ -22,7 +22,7 @@
 #include "vx_mem.h"
 
 #define S_CMD "cluster"
-#define S_DEFAULT_URL "http://127.0.0.1:8082"
+#define S_DEFAULT_URL "https://127.0.0.1:8082"
 #define S_URL_ENV "VEXFS_COORDINATOR_URL"
 #define S_TIMEOUT_MS 60000L /* a transfer or a member change waits for raft */
 #define S_MAX_RESPONSE (16 * 1024 * 1024)

@@ -286,6 +286,7 @@ s_open(struct s_emit *em)
             return CTL_EXIT_FAIL;
         }
         curl_easy_setopt(em->curl, CURLOPT_URL, em->url);
+        ctl_tls_apply(em->curl);
         curl_easy_setopt(em->curl, CURLOPT_POST, 1L);
         curl_easy_setopt(em->curl, CURLOPT_HTTPHEADER, em->headers);
         curl_easy_setopt(em->curl, CURLOPT_TIMEOUT_MS, S_HTTP_TIMEOUT_MS);

@@ -118,6 +118,7 @@ s_perform(struct ctl_rest *r, const char *method, const char *url, const char *b
         goto out;
     }
     curl_easy_setopt(curl, CURLOPT_URL, url);
+    ctl_tls_apply(curl);
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     if (body) {

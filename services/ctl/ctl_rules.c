@@ -20,7 +20,7 @@
 #include "vx_yaml.h"
 
 #define S_CMD "rules"
-#define S_DEFAULT_URL "http://127.0.0.1:8081"
+#define S_DEFAULT_URL "https://127.0.0.1:8081"
 #define S_URL_ENV "VEXFS_ROUTING_URL"
 #define S_TIMEOUT_MS 60000L /* a large set takes a while to compile */
 #define S_MAX_RESPONSE (256 * 1024 * 1024)

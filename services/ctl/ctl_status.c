@@ -38,15 +38,15 @@ struct s_service {
 };
 
 static const struct s_service s_services[] = {
-    {"propagation", "VEXFS_PROPAGATION_URL", "http://127.0.0.1:8080",
+    {"propagation", "VEXFS_PROPAGATION_URL", "https://127.0.0.1:8080",
      "vexfs_events_received_total", "vexfs_events_dropped_total"},
-    {"routing", "VEXFS_ROUTING_URL", "http://127.0.0.1:8081", "vexfs_events_received_total",
+    {"routing", "VEXFS_ROUTING_URL", "https://127.0.0.1:8081", "vexfs_events_received_total",
      "vexfs_events_dropped_total"},
-    {"coordinator", "VEXFS_COORDINATOR_URL", "http://127.0.0.1:8082",
+    {"coordinator", "VEXFS_COORDINATOR_URL", "https://127.0.0.1:8082",
      "vexfs_consensus_events_applied_total", "vexfs_events_dropped_total"},
-    {"automation", "VEXFS_AUTOMATION_URL", "http://127.0.0.1:8083",
+    {"automation", "VEXFS_AUTOMATION_URL", "https://127.0.0.1:8083",
      "vexfs_automation_events_total", NULL},
-    {"analytics", "VEXFS_ANALYTICS_URL", "http://127.0.0.1:8084", "vexfs_analytics_events_total",
+    {"analytics", "VEXFS_ANALYTICS_URL", "https://127.0.0.1:8084", "vexfs_analytics_events_total",
      "vexfs_analytics_dropped_total"},
 };
 #define S_N_SERVICES (sizeof s_services / sizeof s_services[0])
@@ -178,6 +178,7 @@ s_get_start(struct s_get *g, CURLM *multi, const char *base, const char *path)
         return;
     }
     curl_easy_setopt(g->curl, CURLOPT_URL, url);
+    ctl_tls_apply(g->curl);
     curl_easy_setopt(g->curl, CURLOPT_TIMEOUT_MS, S_TIMEOUT_MS);
     curl_easy_setopt(g->curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(g->curl, CURLOPT_WRITEFUNCTION, cb_write);

@@ -39,17 +39,19 @@ s_set(vexfs_config_t *cfg, const char *key, const char *value)
     ck_assert_msg(rc == 0, "set %s=%s: %d %s", key, value, rc, vexfs_last_error());
 }
 
-/* A client of d over plain loopback links (the daemons run without the security section on
- * this branch; tests/client/test_client_secure.c runs the same paths with CURVE and TLS).
+/* A client of d as programs use it: CURVE with the identity "ctl" (authorized, and a producer
+ * of any source and tenant by propagation's built-in policy), HTTPS verified with the test's
+ * authority and the client certificate "ctl".
  * extra: more "key", "value" pairs, NULL-terminated. */
 static vexfs_client_t *
 s_client(const struct ph_daemon *d, const char *const *extra)
 {
     char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)d->rest_port);
+    snprintf(url, sizeof url, "https://127.0.0.1:%u", (unsigned)d->rest_port);
     vexfs_config_t *cfg = vexfs_config_new();
-    s_set(cfg, "security.curve", "off");
-    s_set(cfg, "security.tls", "off");
+    s_set(cfg, "security.keys_dir", vt_keys_dir());
+    s_set(cfg, "security.identity", "ctl");
+    s_set(cfg, "security.tls_dir", vt_tls_dir());
     s_set(cfg, "ingest_endpoint", d->acked);
     s_set(cfg, "tap_endpoint", d->tap);
     s_set(cfg, "propagation_url", url);
@@ -120,12 +122,9 @@ static void *
 s_counter_main(void *arg)
 {
     struct s_counter *c = arg;
-    /* Plain, as the daemon's output is on this branch (see s_client). */
-    zsock_t *pull = zsock_new(ZMQ_PULL);
+    zsock_t *pull = vt_sock_ex(&(struct vt_sock_opts){.type = ZMQ_PULL, .endpoint = c->endpoint,
+                                                      .hwm = 100000, .rcvtimeo_ms = 50});
     ck_assert_ptr_nonnull(pull);
-    zsock_set_rcvhwm(pull, 100000);
-    zsock_set_rcvtimeo(pull, 50);
-    ck_assert_int_eq(zsock_connect(pull, "%s", c->endpoint), 0);
     vx_arena_t *a = vx_arena_new(1 << 20, 0);
     while (!atomic_load(&c->stop)) {
         struct vx_wire_msg m;
@@ -835,11 +834,16 @@ START_TEST(t_admin_calls)
     ck_assert_ptr_null(answer);
     ck_assert_msg(strstr(vexfs_last_error(), "not JSON"), "%s", vexfs_last_error());
 
-    /* Without the token: the daemon's 401. A closed port: -ECONNREFUSED. */
+    /* Without a credential (no token, no client certificate): the daemon's 401. A closed
+     * port: -ECONNREFUSED. */
     vexfs_client_close(&c, 0, NULL);
-    char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)vt_free_port());
-    const char *extra[] = {"token", "", "routing_url", url, NULL};
+    char url[64], ca[400];
+    snprintf(url, sizeof url, "https://127.0.0.1:%u", (unsigned)vt_free_port());
+    snprintf(ca, sizeof ca, "%s/ca.crt", vt_tls_dir());
+    /* An identity without a certificate in tls_dir (the environment's VEXFS_SECURITY_TLS_DIR
+     * overrides a tls_dir set here); its CURVE key is never read, as nothing is emitted. */
+    const char *extra[] = {"token", "", "routing_url", url, "ca_file", ca,
+                           "security.identity", "no-certificate", NULL};
     c = s_client(&d, extra);
     ck_assert_int_eq(vexfs_client_call(c, "propagation", "POST", "/v1/events",
                                        "{\"type\":\"system\"}", &status, &answer),

@@ -212,7 +212,7 @@ ah_ctl(const struct ah_daemon *d, char **out, const char *cmd, ...)
 {
     char bin[512], url[64], tok[300];
     snprintf(bin, sizeof bin, "%s/vexfsctl", vt_bin_dir());
-    snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)d->rest_port);
+    snprintf(url, sizeof url, "https://127.0.0.1:%u", (unsigned)d->rest_port);
     snprintf(tok, sizeof tok, "%s/token", d->dir);
     char *argv[24] = {bin, (char *)cmd, (char *)"--url", url, (char *)"--token-file", tok};
     int n = 6;

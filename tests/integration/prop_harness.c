@@ -85,18 +85,18 @@ ph_kill9(struct ph_daemon *d)
 zsock_t *
 ph_push(const struct ph_daemon *d)
 {
-    zsock_t *s = zsock_new(ZMQ_PUSH);
-    ck_assert_int_eq(zsock_connect(s, "%s", d->ingest), 0);
-    zsock_set_linger(s, 5000);
+    zsock_t *s = vt_sock_ex(&(struct vt_sock_opts){.type = ZMQ_PUSH, .endpoint = d->ingest,
+                                                   .linger_ms = 5000});
+    ck_assert_ptr_nonnull(s);
     return s;
 }
 
 zsock_t *
 ph_pull(const struct ph_daemon *d)
 {
-    zsock_t *s = zsock_new(ZMQ_PULL);
-    zsock_set_rcvhwm(s, 100000);
-    ck_assert_int_eq(zsock_connect(s, "%s", d->output), 0);
+    zsock_t *s = vt_sock_ex(&(struct vt_sock_opts){.type = ZMQ_PULL, .endpoint = d->output,
+                                                   .hwm = 100000});
+    ck_assert_ptr_nonnull(s);
     return s;
 }
 

@@ -202,10 +202,9 @@ static void *
 s_collect_main(void *arg)
 {
     struct rh_collector *c = arg;
-    zsock_t *pull = zsock_new(ZMQ_PULL);
-    zsock_set_rcvhwm(pull, 100000);
-    zsock_set_rcvtimeo(pull, 50);
-    zsock_connect(pull, "%s", c->endpoint);
+    zsock_t *pull = vt_sock_ex(&(struct vt_sock_opts){.type = ZMQ_PULL, .endpoint = c->endpoint,
+                                                      .hwm = 100000, .rcvtimeo_ms = 50});
+    ck_assert_ptr_nonnull(pull);
     vx_arena_t *a = vx_arena_new(1 << 20, 0);
     while (!atomic_load(&c->stop)) {
         struct vx_wire_msg m;

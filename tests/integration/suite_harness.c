@@ -140,10 +140,11 @@ static void *
 s_console_main(void *arg)
 {
     struct sh_suite *s = arg;
-    zsock_t *pull = zsock_new(ZMQ_PULL);
+    char ep[64];
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%u", s->out_console);
+    zsock_t *pull = vt_sock_ex(&(struct vt_sock_opts){.type = ZMQ_PULL, .endpoint = ep,
+                                                      .rcvtimeo_ms = 100});
     ck_assert_ptr_nonnull(pull);
-    zsock_set_rcvtimeo(pull, 100);
-    zsock_connect(pull, "tcp://127.0.0.1:%u", s->out_console);
     vx_arena_t *a = vx_arena_new(1 << 20, 0);
     while (!atomic_load(&s->console_stop)) {
         struct vx_wire_msg m;

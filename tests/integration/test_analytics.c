@@ -338,7 +338,8 @@ START_TEST(t_kafka_replay)
     double events0 = ah_metric(&d, "vexfs_analytics_events_total");
 
     /* from the earliest offset: every message again, the same windows */
-    ck_assert_int_eq(ah_call(&d, "POST", "/v1/replay", "{\"from\":\"earliest\"}", false, NULL),
+    ck_assert_int_eq(vt_http_anon_status("POST", d.rest_port, "/v1/replay",
+                                         "{\"from\":\"earliest\"}"),
                      401);
     ck_assert_int_eq(ah_call(&d, "POST", "/v1/replay", "{\"from\":\"earliest\"}", true, NULL),
                      202);
@@ -428,19 +429,20 @@ START_TEST(t_rest_queries_and_anomalies)
     const char *q = "{\"id\":\"q1\",\"window\":{\"kind\":\"tumbling\",\"size_ms\":1000},"
                     "\"aggregations\":[{\"fn\":\"count\",\"as\":\"n\"}],"
                     "\"anomaly\":{\"min_windows\":5,\"z_threshold\":3}}";
-    ck_assert_int_eq(ah_call(&d, "POST", "/v1/queries", q, false, NULL), 401);
+    ck_assert_int_eq(vt_http_anon_status("POST", d.rest_port, "/v1/queries", q), 401);
     ck_assert_int_eq(ah_call(&d, "GET", "/v1/queries/q1", NULL, false, NULL), 404);
     ck_assert_int_eq(ah_call(&d, "POST", "/v1/queries", q, true, NULL), 201);
     ck_assert_int_eq(ah_call(&d, "POST", "/v1/queries", q, true, NULL), 409);
     ck_assert_int_eq(ah_call(&d, "PUT", "/v1/queries/q1", q, true, NULL), 200);
     /* the same count in 8 windows, then ten times as many: one anomaly */
     /* final windows are streamed on the PUB socket as well */
-    zsock_t *sub = zsock_new_sub(d.results, "analytics.q1");
+    zsock_t *sub = vt_sock_ex(&(struct vt_sock_opts){.type = ZMQ_SUB, .endpoint = d.results,
+                                                     .subscribe = "analytics.q1",
+                                                     .rcvtimeo_ms = 10000});
     ck_assert_ptr_nonnull(sub);
-    zsock_set_rcvtimeo(sub, 10000);
-    zsock_t *push = zsock_new(ZMQ_PUSH);
-    ck_assert_int_eq(zsock_connect(push, "%s", d.input), 0);
-    zsock_set_linger(push, 5000);
+    zsock_t *push = vt_sock_ex(&(struct vt_sock_opts){.type = ZMQ_PUSH, .endpoint = d.input,
+                                                      .linger_ms = 5000});
+    ck_assert_ptr_nonnull(push);
     for (int w = 0; w < 9; w++) {
         int n = w == 8 ? 50 : 5;
         for (int i = 0; i < n; i++) {

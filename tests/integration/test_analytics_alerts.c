@@ -251,7 +251,7 @@ START_TEST(t_rule_fires_and_resolves)
              "\"threshold\":5,\"for_ms\":1500,\"severity\":\"critical\","
              "\"actions\":[{\"type\":\"webhook\",\"url\":\"http://127.0.0.1:%u/hook\"}]}",
              base, (unsigned)port);
-    ck_assert_int_eq(ah_call(&d, "POST", "/v1/alert-rules", body, false, NULL), 401);
+    ck_assert_int_eq(vt_http_anon_status("POST", d.rest_port, "/v1/alert-rules", body), 401);
     ck_assert_int_eq(ah_call(&d, "POST", "/v1/alert-rules", body, true, NULL), 201);
     ck_assert_int_eq(ah_call(&d, "POST", "/v1/alert-rules", body, true, NULL), 409);
 
@@ -585,9 +585,9 @@ START_TEST(t_anomaly_alert_resolves)
                     "\"aggregations\":[{\"fn\":\"count\",\"as\":\"n\"}],"
                     "\"anomaly\":{\"min_windows\":5,\"z_threshold\":3}}";
     ck_assert_int_eq(ah_call(&d, "POST", "/v1/queries", q, true, NULL), 201);
-    zsock_t *push = zsock_new(ZMQ_PUSH);
-    ck_assert_int_eq(zsock_connect(push, "%s", d.input), 0);
-    zsock_set_linger(push, 5000);
+    zsock_t *push = vt_sock_ex(&(struct vt_sock_opts){.type = ZMQ_PUSH, .endpoint = d.input,
+                                                      .linger_ms = 5000});
+    ck_assert_ptr_nonnull(push);
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     uint64_t base = ((uint64_t)now.tv_sec - 600) * 1000ULL;

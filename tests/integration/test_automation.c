@@ -42,9 +42,9 @@ s_start_with(struct s_daemon *d, const char *extra)
     free(dir);
     d->port = vt_free_port();
     snprintf(d->input, sizeof d->input, "tcp://127.0.0.1:%u", (unsigned)vt_free_port());
-    zsock_t *push = zsock_new(ZMQ_PUSH);
-    ck_assert_int_ge(zsock_bind(push, "%s", d->input), 0);
-    zsock_set_linger(push, 1000);
+    zsock_t *push = vt_sock_ex(&(struct vt_sock_opts){.type = ZMQ_PUSH, .endpoint = d->input,
+                                                      .bind = true, .linger_ms = 1000});
+    ck_assert_ptr_nonnull(push);
     char tok[300], cfgpath[300], cfg[4096];
     snprintf(tok, sizeof tok, "%s/token", d->dir);
     snprintf(cfgpath, sizeof cfgpath, "%s/vexfs.yaml", d->dir);
@@ -601,9 +601,11 @@ START_TEST(t_live_and_replay_agree)
 
     /* Replay: through a real Kafka topic, then into the replay input at once. */
     s_kafka_round_trip(evs, S_STREAM, back);
-    zsock_t *rpush = zsock_new(ZMQ_PUSH);
-    zsock_set_linger(rpush, 1000);
-    ck_assert_int_ge(zsock_connect(rpush, "tcp://127.0.0.1:%u", (unsigned)rport), 0);
+    char rep_ep[64];
+    snprintf(rep_ep, sizeof rep_ep, "tcp://127.0.0.1:%u", (unsigned)rport);
+    zsock_t *rpush = vt_sock_ex(&(struct vt_sock_opts){.type = ZMQ_PUSH, .endpoint = rep_ep,
+                                                       .linger_ms = 1000});
+    ck_assert_ptr_nonnull(rpush);
     seq = 0;
     for (int i = 0; i < S_STREAM; i += 60) {
         s_send_timed(rpush, back + i, 60, "replay-test", ++seq);

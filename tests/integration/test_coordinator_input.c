@@ -185,16 +185,14 @@ START_TEST(t_leader_takes_input_and_hands_it_over)
 
     /* Immediate: messages wait for a completed connection instead of queueing on a pipe to a
      * member that has not bound its input (a follower never does). */
-    zsock_t *push = zsock_new(ZMQ_PUSH);
+    char eps[256];
+    snprintf(eps, sizeof eps, "tcp://127.0.0.1:%u,tcp://127.0.0.1:%u,tcp://127.0.0.1:%u",
+             (unsigned)c.node[0].input_port, (unsigned)c.node[1].input_port,
+             (unsigned)c.node[2].input_port);
+    zsock_t *push = vt_sock_ex(&(struct vt_sock_opts){.type = ZMQ_PUSH, .endpoint = eps,
+                                                      .immediate = true, .sndtimeo_ms = 2000,
+                                                      .reconnect_ivl_ms = 50});
     ck_assert_ptr_nonnull(push);
-    zsock_set_immediate(push, 1);
-    zsock_set_sndtimeo(push, 2000);
-    zsock_set_linger(push, 0);
-    zsock_set_reconnect_ivl(push, 50);
-    for (size_t i = 0; i < 3; i++) {
-        ck_assert_int_eq(zsock_connect(push, "tcp://127.0.0.1:%u", (unsigned)c.node[i].input_port),
-                         0);
-    }
 
     enum { BEFORE = 10, AFTER = 10 };
     uint64_t bseq = 0;

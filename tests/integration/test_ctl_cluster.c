@@ -33,7 +33,13 @@ s_run(struct vt_run_result *r, const char *first, ...)
     }
     va_end(ap);
     argv[n] = NULL;
-    int rc = vt_run(argv, NULL, NULL, S_RUN_TIMEOUT_MS, r);
+    /* "--anonymous" first: as a caller with no credential at all (no client certificate). */
+    bool anon = n > 2 && strcmp(argv[2], "--anonymous") == 0;
+    if (anon) {
+        memmove(&argv[2], &argv[3], (n - 2) * sizeof argv[0]);
+    }
+    char *const env[] = {(char *)"VEXFS_CERT_FILE=none", NULL};
+    int rc = vt_run(argv, anon ? env : NULL, NULL, S_RUN_TIMEOUT_MS, r);
     ck_assert_msg(rc == 0, "vexfsctl cluster did not finish (rc %d); stderr: %s", rc, r->err);
 }
 
@@ -49,7 +55,7 @@ s_exit_code(const struct vt_run_result *r)
 static void
 s_url(const struct ch_cluster *c, size_t i, char out[64])
 {
-    snprintf(out, 64, "http://127.0.0.1:%u", (unsigned)c->node[i].rest_port);
+    snprintf(out, 64, "https://127.0.0.1:%u", (unsigned)c->node[i].rest_port);
 }
 
 START_TEST(t_status_transfer_errors)
@@ -127,7 +133,7 @@ START_TEST(t_status_transfer_errors)
     vt_run_result_fini(&r);
 
     /* Without the token the change is refused. */
-    s_run(&r, "--url", url, "transfer", NULL);
+    s_run(&r, "--anonymous", "--url", url, "transfer", NULL);
     ck_assert_int_eq(s_exit_code(&r), 1);
     S_ASSERT_HAS(r.err, "HTTP 401");
     vt_run_result_fini(&r);

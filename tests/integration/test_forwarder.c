@@ -282,10 +282,9 @@ static void *
 s_counter_main(void *arg)
 {
     struct s_counter *c = arg;
-    zsock_t *pull = zsock_new(ZMQ_PULL);
-    zsock_set_rcvhwm(pull, 100000);
-    zsock_set_rcvtimeo(pull, 100);
-    zsock_connect(pull, "%s", c->endpoint);
+    zsock_t *pull = vt_sock_ex(&(struct vt_sock_opts){.type = ZMQ_PULL, .endpoint = c->endpoint,
+                                                      .hwm = 100000, .rcvtimeo_ms = 100});
+    ck_assert_ptr_nonnull(pull);
     vx_arena_t *a = vx_arena_new(1 << 20, 0);
     while (!atomic_load(&c->stop)) {
         struct vx_wire_msg m;

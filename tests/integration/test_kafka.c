@@ -31,11 +31,9 @@ static void *
 s_drain_main(void *arg)
 {
     struct s_drain *d = arg;
-    zsock_t *pull = vt_sock(ZMQ_PULL, d->endpoint, false);
-    if (!pull) {
-        return NULL;
-    }
-    zsock_set_rcvtimeo(pull, 100);
+    zsock_t *pull = vt_sock_ex(&(struct vt_sock_opts){.type = ZMQ_PULL, .endpoint = d->endpoint,
+                                                      .rcvtimeo_ms = 100});
+    ck_assert_ptr_nonnull(pull);
     vx_arena_t *a = vx_arena_new(1 << 20, 0);
     while (!atomic_load(&d->stop)) {
         struct vx_wire_msg m;
@@ -75,24 +73,15 @@ s_drain_stop(struct s_drain *d)
 
 START_TEST(t_every_event_journaled_once_and_sigterm_flushes)
 {
-    char topic[200], yaml[1024], idfile[300];
+    char topic[200], yaml[512];
     kh_topic(topic, sizeof topic, "once");
-    /* The test's CURVE identity is a producer that may claim any source and tenant. */
-    char *dir = vt_tmpdir();
-    snprintf(idfile, sizeof idfile, "%s/identities.yaml", dir);
-    free(dir);
-    ck_assert_int_eq(
-        vt_write_file(idfile, "producers:\n  test: {sources: [\"*\"], tenants: [\"*\"]}\n"), 0);
-    snprintf(yaml, sizeof yaml,
-             "  kafka_brokers: \"%s\"\n  kafka_topic: \"%s\"\n  producer_identities_file: %s\n",
-             kh_bootstrap(), topic, idfile);
+    snprintf(yaml, sizeof yaml, "  kafka_brokers: \"%s\"\n  kafka_topic: \"%s\"\n", kh_bootstrap(),
+             topic);
     struct ph_daemon d;
     ph_start(&d, yaml, NULL);
     struct s_drain drain;
     s_drain_start(&drain, d.output);
-    zsock_t *push = vt_sock(ZMQ_PUSH, d.ingest, false);
-    ck_assert_ptr_nonnull(push);
-    zsock_set_linger(push, 5000);
+    zsock_t *push = ph_push(&d);
     enum { TOTAL = 20000, BATCH = 100 };
     vx_event_t ev[BATCH];
     vx_event_t *ptrs[BATCH];

@@ -634,7 +634,7 @@ START_TEST(t_bad_sets_change_nothing)
     free(huge);
     /* No token: refused before anything is parsed. */
     struct vt_http_result r;
-    ck_assert_int_eq(vt_http("PUT", rt.rest_port, "/v1/rules", "[]", 2, NULL, &r), 0);
+    ck_assert_int_eq(vt_http_anon("PUT", rt.rest_port, "/v1/rules", "[]", &r), 0);
     ck_assert_int_eq(r.status, 401);
     vt_http_result_fini(&r);
     ck_assert_int_eq(vt_http("PUT", rt.rest_port, "/v1/rules", "[]", 2, "wrong", &r), 0);
@@ -893,7 +893,7 @@ s_ctl(const struct rh_daemon *rt, const char *tokfile, struct vt_run_result *r, 
 {
     char bin[512], url[64];
     snprintf(bin, sizeof bin, "%s/vexfsctl", vt_bin_dir());
-    snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)rt->rest_port);
+    snprintf(url, sizeof url, "https://127.0.0.1:%u", (unsigned)rt->rest_port);
     char *argv[] = {bin,      (char *)"rules", (char *)a1, (char *)"--url", url,
                     (char *)"--token-file", (char *)tokfile, (char *)a2, NULL};
     if (!a2) {

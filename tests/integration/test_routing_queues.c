@@ -174,7 +174,7 @@ START_TEST(t_absent_consumer_others_receive_everything)
     ck_assert(json_number_value(json_object_get(ab, "blocked_s")) >= 1.0);
     json_decref(stats);
     char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)rt.rest_port);
+    snprintf(url, sizeof url, "https://127.0.0.1:%u", (unsigned)rt.rest_port);
     char ctl[512];
     snprintf(ctl, sizeof ctl, "%s/vexfsctl", vt_bin_dir());
     char *argv[] = {ctl, "status", "--only", "routing", "--routing", url, "--interval", "0", NULL};

@@ -141,7 +141,7 @@ s_status(const struct sh_suite *s, char **out_text)
                                   SH_ANALYTICS};
     char *envp[6];
     for (int i = 0; i < 5; i++) {
-        snprintf(env[i], sizeof env[i], "VEXFS_%s_URL=http://127.0.0.1:%u", names[i],
+        snprintf(env[i], sizeof env[i], "VEXFS_%s_URL=https://127.0.0.1:%u", names[i],
                  s->rest[ds[i]]);
         envp[i] = env[i];
     }

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "prop_harness.h"
+#include "vt_https.h"
 #include "vx_test.h"
 #include "vx_wire.h"
 
@@ -94,57 +95,26 @@ s_stop(struct s_daemon *d)
                   d->log);
 }
 
-struct s_buf {
-    char *p;
-    size_t n;
-};
-
-static size_t
-cb_collect(char *ptr, size_t size, size_t nmemb, void *arg)
-{
-    struct s_buf *b = arg;
-    size_t n = size * nmemb;
-    b->p = realloc(b->p, b->n + n + 1);
-    memcpy(b->p + b->n, ptr, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-    return n;
-}
-
-/* One request as tenant (NULL: no header); the body into out. Returns the status. */
+/* One request as tenant (NULL: no header) with the admin token; the body into out. Returns
+ * the status. */
 static long
 s_req(const struct s_daemon *d, const char *method, const char *path, const char *body,
       const char *tenant, char *out, size_t outlen)
 {
-    CURL *c = curl_easy_init();
-    ck_assert_ptr_nonnull(c);
-    char url[512], th[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", (unsigned)d->port, path);
-    struct curl_slist *h = curl_slist_append(NULL, "Authorization: Bearer " S_TOKEN);
-    h = curl_slist_append(h, "Content-Type: application/json");
-    if (tenant != NULL) {
-        snprintf(th, sizeof th, "X-VexFS-Tenant: %s", tenant);
-        h = curl_slist_append(h, th);
-    }
-    struct s_buf b = {0};
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, cb_collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    if (body != NULL) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    }
-    long status = 0;
-    ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    char ca[400], cert[400], key[400];
+    snprintf(ca, sizeof ca, "%s/ca.crt", vt_tls_dir());
+    snprintf(cert, sizeof cert, "%s/test.crt", vt_tls_dir());
+    snprintf(key, sizeof key, "%s/test.key", vt_tls_dir());
+    struct vt_https_req rq = {.method = method, .port = d->port, .path = path, .body = body,
+                              .token = S_TOKEN, .tenant = tenant, .ca_file = ca,
+                              .cert_file = cert, .key_file = key, .timeout_ms = 20000};
+    struct vt_http_result r;
+    ck_assert_int_eq(vt_https(&rq, &r), 0);
     if (out != NULL) {
-        snprintf(out, outlen, "%s", b.p ? b.p : "");
+        snprintf(out, outlen, "%s", r.body ? r.body : "");
     }
-    free(b.p);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
+    long status = r.status;
+    vt_http_result_fini(&r);
     return status;
 }
 
@@ -733,12 +703,11 @@ cb_count(void *arg)
 START_TEST(t_triggers_and_emit)
 {
     struct s_daemon d;
-    zsock_t *push = zsock_new(ZMQ_PUSH);
-    zsock_t *pull = zsock_new(ZMQ_PULL);
     s_start(&d, NULL);
-    ck_assert_int_ge(zsock_bind(push, "%s", d.input), 0);
-    ck_assert_int_ge(zsock_bind(pull, "%s", d.emit), 0);
-    zsock_set_linger(push, 1000);
+    zsock_t *push = vt_sock_ex(&(struct vt_sock_opts){.type = ZMQ_PUSH, .endpoint = d.input,
+                                                      .bind = true, .linger_ms = 1000});
+    zsock_t *pull = vt_sock(ZMQ_PULL, d.emit, true);
+    ck_assert(push && pull);
     char body[65536];
     const char *react =
         "{\"id\":\"react\",\"kind\":\"linear\",\"triggers\":[{\"kind\":\"pattern\",\"pattern\":"
@@ -819,10 +788,10 @@ END_TEST
 START_TEST(t_match_events_input)
 {
     struct s_daemon d;
-    zsock_t *push = zsock_new(ZMQ_PUSH);
     s_start(&d, "  max_match_events: 16\n");
-    ck_assert_int_ge(zsock_bind(push, "%s", d.input), 0);
-    zsock_set_linger(push, 1000);
+    zsock_t *push = vt_sock_ex(&(struct vt_sock_opts){.type = ZMQ_PUSH, .endpoint = d.input,
+                                                      .bind = true, .linger_ms = 1000});
+    ck_assert_ptr_nonnull(push);
     char body[65536];
     const char *wf =
         "{\"id\":\"seen\",\"kind\":\"linear\",\"triggers\":[{\"kind\":\"pattern\",\"pattern\":"

@@ -33,7 +33,7 @@ s_start(struct s_env *e)
     snprintf(e->dir, sizeof e->dir, "%s", dir);
     free(dir);
     e->port = vt_free_port();
-    snprintf(e->url, sizeof e->url, "http://127.0.0.1:%u", (unsigned)e->port);
+    snprintf(e->url, sizeof e->url, "https://127.0.0.1:%u", (unsigned)e->port);
     char cfgpath[300], cfg[2048];
     snprintf(e->tok, sizeof e->tok, "%s/token", e->dir);
     snprintf(cfgpath, sizeof cfgpath, "%s/vexfs.yaml", e->dir);

@@ -163,27 +163,44 @@ vt_tls_dir(void)
 }
 
 zsock_t *
-vt_sock(int type, const char *endpoint, bool bind)
+vt_sock_ex(const struct vt_sock_opts *o)
 {
     static vx_socks_t *socks; /* one per test process (per forked test) */
     static pid_t owner;
     if (!socks || owner != getpid()) {
         char err[512];
         struct vx_transport_config tc = {1000, 0, 64 * 1024 * 1024 + 4096};
-        struct vx_security_config sc = {"required", s_keys, "test", "required", s_tls, false,
-                                        "",         "",     "",     false};
-        socks = vx_socks_new(&tc, &sc, "test", NULL, err, sizeof err);
+        /* Identity "ctl": the suite's operator tool, which propagation's built-in producer
+         * policy lets send events of any source and tenant, as tests do. */
+        struct vx_security_config sc = {"required", s_keys, "ctl", "required", s_tls, false,
+                                        "",         "",     "",    false};
+        socks = vx_socks_new(&tc, &sc, "ctl", NULL, err, sizeof err);
         owner = getpid();
         if (!socks) {
             s_die("socket factory", err);
         }
     }
-    char err[512];
-    struct vx_sock_spec spec = {.type = type, .endpoint = endpoint, .bind = bind,
-                                .subscribe = ""};
-    zsock_t *s = vx_sock_open(socks, &spec, NULL, 0, err, sizeof err);
+    char err[512], bound[256];
+    struct vx_sock_spec spec = {.type = o->type, .endpoint = o->endpoint, .bind = o->bind,
+                                .subscribe = o->subscribe ? o->subscribe : "",
+                                .sndhwm = o->hwm, .rcvhwm = o->hwm, .linger_ms = o->linger_ms,
+                                .rcvtimeo_ms = o->rcvtimeo_ms, .sndtimeo_ms = o->sndtimeo_ms,
+                                .immediate = o->immediate,
+                                .reconnect_ivl_ms = o->reconnect_ivl_ms};
+    zsock_t *s = vx_sock_open(socks, &spec, bound, sizeof bound, err, sizeof err);
     if (!s) {
-        fprintf(stderr, "vt_sock %s: %s\n", endpoint, err);
+        fprintf(stderr, "vt_sock %s: %s\n", o->endpoint, err);
+        return NULL;
+    }
+    if (o->port) {
+        const char *colon = strrchr(bound, ':');
+        *o->port = colon ? atoi(colon + 1) : -1;
     }
     return s;
+}
+
+zsock_t *
+vt_sock(int type, const char *endpoint, bool bind)
+{
+    return vt_sock_ex(&(struct vt_sock_opts){.type = type, .endpoint = endpoint, .bind = bind});
 }

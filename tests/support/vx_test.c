@@ -46,9 +46,9 @@ vt_http_plain(bool plain)
     s_plain_http = plain;
 }
 
-int
-vt_http(const char *method, uint16_t port, const char *path, const char *body, size_t body_len,
-        const char *token, struct vt_http_result *out)
+static int
+s_http(const char *method, uint16_t port, const char *path, const char *body, size_t body_len,
+       const char *token, bool present_cert, struct vt_http_result *out)
 {
     memset(out, 0, sizeof *out);
     CURL *c = curl_easy_init();
@@ -66,8 +66,10 @@ vt_http(const char *method, uint16_t port, const char *path, const char *body, s
         snprintf(cert, sizeof cert, "%s/test.crt", tls);
         snprintf(key, sizeof key, "%s/test.key", tls);
         curl_easy_setopt(c, CURLOPT_CAINFO, ca);
-        curl_easy_setopt(c, CURLOPT_SSLCERT, cert);
-        curl_easy_setopt(c, CURLOPT_SSLKEY, key);
+        if (present_cert) {
+            curl_easy_setopt(c, CURLOPT_SSLCERT, cert);
+            curl_easy_setopt(c, CURLOPT_SSLKEY, key);
+        }
     }
     struct s_buf buf = {calloc(1, 1), 0};
     struct curl_slist *hdrs = NULL;
@@ -101,6 +103,29 @@ vt_http(const char *method, uint16_t port, const char *path, const char *body, s
     curl_slist_free_all(hdrs);
     curl_easy_cleanup(c);
     return rc == CURLE_OK ? 0 : -EIO;
+}
+
+int
+vt_http(const char *method, uint16_t port, const char *path, const char *body, size_t body_len,
+        const char *token, struct vt_http_result *out)
+{
+    return s_http(method, port, path, body, body_len, token, true, out);
+}
+
+int
+vt_http_anon(const char *method, uint16_t port, const char *path, const char *body,
+             struct vt_http_result *out)
+{
+    return s_http(method, port, path, body, body ? strlen(body) : 0, NULL, false, out);
+}
+
+long
+vt_http_anon_status(const char *method, uint16_t port, const char *path, const char *body)
+{
+    struct vt_http_result r;
+    long status = vt_http_anon(method, port, path, body, &r) == 0 ? r.status : 0;
+    vt_http_result_fini(&r);
+    return status;
 }
 
 void

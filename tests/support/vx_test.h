@@ -23,6 +23,12 @@ struct vt_http_result {
 int vt_http(const char *method, uint16_t port, const char *path, const char *body, size_t body_len,
             const char *token, struct vt_http_result *out);
 void vt_http_result_fini(struct vt_http_result *r);
+/* The same request as a stranger: verifying the server, but with no token and no client
+ * certificate (only /health and /ready answer it). */
+int vt_http_anon(const char *method, uint16_t port, const char *path, const char *body,
+                 struct vt_http_result *out);
+/* vt_http_anon's HTTP status (0 when no answer came). */
+long vt_http_anon_status(const char *method, uint16_t port, const char *path, const char *body);
 /* Makes vt_http (and the helpers built on it) speak plain HTTP in this process: for tests of
  * servers started without TLS (the plain mode, the HTTP library itself). */
 void vt_http_plain(bool plain);
@@ -88,11 +94,28 @@ void vt_run_result_fini(struct vt_run_result *r);
  * starts is secured as in production. */
 const char *vt_keys_dir(void);
 const char *vt_tls_dir(void);
-/* A socket of the test's own, through the suite's factory with CURVE identity "test" (bound:
+/* A socket of the test's own, through the suite's factory with CURVE identity "ctl" (the
+ * operator tool's, which may send events of any source and tenant; bound:
  * presents the server key and admits the authorized keys). NULL (reason on stderr) on error.
  * The caller destroys it. */
 #include <czmq.h>
 zsock_t *vt_sock(int type, const char *endpoint, bool bind);
+/* The same with options: high-water marks (0: the default), linger and receive timeout, and
+ * the port actually bound (for "tcp://127.0.0.1:*") in *port when port is not NULL. */
+struct vt_sock_opts {
+    int type;
+    const char *endpoint;
+    bool bind;
+    int hwm;
+    int linger_ms;
+    int rcvtimeo_ms;
+    int sndtimeo_ms;
+    bool immediate;
+    int reconnect_ivl_ms;
+    const char *subscribe; /* SUB: NULL subscribes to everything */
+    int *port;
+};
+zsock_t *vt_sock_ex(const struct vt_sock_opts *o);
 
 /* Directory of built programs: $VX_BIN_DIR or "build/bin". */
 const char *vt_bin_dir(void);
