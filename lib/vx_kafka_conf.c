@@ -5,6 +5,11 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+#include <openssl/x509.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -346,6 +351,155 @@ s_set_secret(rd_kafka_conf_t *conf, const char *rdkey, const char *key, const ch
     return rc;
 }
 
+/* OpenSSL's reason for the last failure, its queue emptied. */
+static const char *
+s_ssl_reason(char *buf, size_t len)
+{
+    unsigned long e = ERR_peek_last_error();
+    if (e) {
+        ERR_error_string_n(e, buf, len);
+    } else {
+        snprintf(buf, len, "unknown reason");
+    }
+    ERR_clear_error();
+    return buf;
+}
+
+/* Hands a key's passphrase to OpenSSL; notes that one was asked for. */
+struct s_pass {
+    const char *pass; /* NULL: none configured */
+    bool asked;
+};
+
+static int
+cb_pem_pass(char *buf, int size, int rwflag, void *arg)
+{
+    (void)rwflag;
+    struct s_pass *p = arg;
+    p->asked = true;
+    if (!p->pass) {
+        return 0;
+    }
+    int n = (int)strlen(p->pass);
+    if (n >= size) {
+        return 0;
+    }
+    memcpy(buf, p->pass, (size_t)n);
+    return n;
+}
+
+/* Why the client certificate, its key and a keystore are opened here, with OpenSSL: librdkafka
+ * reads them with OpenSSL, so the same parser decides, and a start fails with a message naming
+ * the key at fault (a wrong passphrase, a key that is not the certificate's) where librdkafka
+ * would only say that the key did not load, and would leave OpenSSL's state behind on that
+ * path. Both files PEM, the key owner-only. */
+static int
+s_check_client_pem(const struct vx_kafka_security_config *sec, char *err, size_t errlen)
+{
+    char why[256], pass[S_SECRET_MAX] = "";
+    int rc = -EINVAL;
+    X509 *crt = NULL;
+    EVP_PKEY *key = NULL;
+    BIO *bio = NULL;
+    if (s_check_pem("ssl_certificate_file", sec->ssl_certificate_file, false, err, errlen) < 0 ||
+        s_check_pem("ssl_key_file", sec->ssl_key_file, true, err, errlen) < 0) {
+        return -EINVAL;
+    }
+    if (sec->ssl_key_password_file[0] &&
+        s_read_secret("ssl_key_password_file", sec->ssl_key_password_file, pass, sizeof pass,
+                      err, errlen) < 0) {
+        return -EINVAL;
+    }
+    bio = BIO_new_file(sec->ssl_certificate_file, "r");
+    crt = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    BIO_free(bio);
+    if (!crt) {
+        snprintf(err, errlen, S_SECTION ".ssl_certificate_file: %s: not a certificate: %s",
+                 sec->ssl_certificate_file, s_ssl_reason(why, sizeof why));
+        goto out;
+    }
+    struct s_pass p = {pass[0] ? pass : NULL, false};
+    bio = BIO_new_file(sec->ssl_key_file, "r");
+    key = bio ? PEM_read_bio_PrivateKey(bio, NULL, cb_pem_pass, &p) : NULL;
+    BIO_free(bio);
+    if (!key) {
+        if (p.asked && p.pass) {
+            snprintf(err, errlen,
+                     S_SECTION ".ssl_key_password_file: the passphrase does not open %s: %s",
+                     sec->ssl_key_file, s_ssl_reason(why, sizeof why));
+        } else if (p.asked) {
+            ERR_clear_error();
+            snprintf(err, errlen,
+                     S_SECTION ".ssl_key_file: %s is encrypted and no ssl_key_password_file is "
+                               "given",
+                     sec->ssl_key_file);
+        } else {
+            snprintf(err, errlen, S_SECTION ".ssl_key_file: %s: not a private key: %s",
+                     sec->ssl_key_file, s_ssl_reason(why, sizeof why));
+        }
+        goto out;
+    }
+    if (X509_check_private_key(crt, key) != 1) {
+        ERR_clear_error();
+        snprintf(err, errlen, S_SECTION ".ssl_key_file: %s is not the key of %s",
+                 sec->ssl_key_file, sec->ssl_certificate_file);
+        goto out;
+    }
+    rc = 0;
+out:
+    explicit_bzero(pass, sizeof pass);
+    EVP_PKEY_free(key);
+    X509_free(crt);
+    return rc;
+}
+
+/* A PKCS#12 keystore: owner-only, and opened by the password of ssl_keystore_password_file
+ * (or by none), for the same reasons. */
+static int
+s_check_keystore(const struct vx_kafka_security_config *sec, char *err, size_t errlen)
+{
+    const char *path = sec->ssl_keystore_file;
+    if (s_check_private("ssl_keystore_file", path, err, errlen) < 0) {
+        return -EINVAL;
+    }
+    char why[256], pass[S_SECRET_MAX] = "";
+    if (sec->ssl_keystore_password_file[0] &&
+        s_read_secret("ssl_keystore_password_file", sec->ssl_keystore_password_file, pass,
+                      sizeof pass, err, errlen) < 0) {
+        return -EINVAL;
+    }
+    int rc = -EINVAL;
+    BIO *bio = BIO_new_file(path, "rb");
+    PKCS12 *p12 = bio ? d2i_PKCS12_bio(bio, NULL) : NULL;
+    BIO_free(bio);
+    if (!p12) {
+        snprintf(err, errlen, S_SECTION ".ssl_keystore_file: %s: not a PKCS#12 file: %s", path,
+                 s_ssl_reason(why, sizeof why));
+        goto out;
+    }
+    bool opens = pass[0] ? PKCS12_verify_mac(p12, pass, -1) == 1
+                         : PKCS12_verify_mac(p12, NULL, 0) == 1 ||
+                               PKCS12_verify_mac(p12, "", 0) == 1;
+    if (!opens) {
+        ERR_clear_error();
+        if (pass[0]) {
+            snprintf(err, errlen,
+                     S_SECTION ".ssl_keystore_password_file: the password does not open %s", path);
+        } else {
+            snprintf(err, errlen,
+                     S_SECTION ".ssl_keystore_password_file: needed: %s does not open without a "
+                               "password",
+                     path);
+        }
+        goto out;
+    }
+    rc = 0;
+out:
+    explicit_bzero(pass, sizeof pass);
+    PKCS12_free(p12);
+    return rc;
+}
+
 /* The TLS half: the authority, a client certificate (PEM pair or PKCS#12), host checking. */
 static int
 s_apply_tls(rd_kafka_conf_t *conf, const struct vx_kafka_security_config *sec, char *err,
@@ -358,9 +512,7 @@ s_apply_tls(rd_kafka_conf_t *conf, const struct vx_kafka_security_config *sec, c
         }
     }
     if (sec->ssl_certificate_file[0]) {
-        if (s_check_pem("ssl_certificate_file", sec->ssl_certificate_file, false, err, errlen) <
-                0 ||
-            s_check_pem("ssl_key_file", sec->ssl_key_file, true, err, errlen) < 0 ||
+        if (s_check_client_pem(sec, err, errlen) < 0 ||
             vx_kafka_conf_set(conf, "ssl.certificate.location", sec->ssl_certificate_file, err,
                               errlen) < 0 ||
             vx_kafka_conf_set(conf, "ssl.key.location", sec->ssl_key_file, err, errlen) < 0) {
@@ -373,7 +525,7 @@ s_apply_tls(rd_kafka_conf_t *conf, const struct vx_kafka_security_config *sec, c
         }
     }
     if (sec->ssl_keystore_file[0]) {
-        if (s_check_private("ssl_keystore_file", sec->ssl_keystore_file, err, errlen) < 0 ||
+        if (s_check_keystore(sec, err, errlen) < 0 ||
             vx_kafka_conf_set(conf, "ssl.keystore.location", sec->ssl_keystore_file, err,
                               errlen) < 0) {
             return -EINVAL;

@@ -202,19 +202,38 @@ START_TEST(t_broker_refuses_without_credentials)
     ck_assert_msg(s_try(m.ssl_bootstrap, &s, why, sizeof why) == VX_KAFKA_TRANSIENT,
                   "refused: %s", why);
 
-    /* A wrong passphrase: the key cannot be read, so no client is made at all. */
+    /* A wrong passphrase or keystore password, or none for the encrypted key: refused before
+     * any client is made, naming the key at fault. */
+    char err[1024];
     s = s_sec("ssl");
     s.ssl_ca_file = m.ca;
     s.ssl_certificate_file = m.crt;
     s.ssl_key_file = m.key;
     s.ssl_key_password_file = wrong;
-    char err[1024];
-    rd_kafka_conf_t *c = vx_kafka_conf_new(m.ssl_bootstrap, &s, err, sizeof err);
-    ck_assert_ptr_nonnull(c);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof err);
-    ck_assert_msg(rk == NULL, "a client was made with a wrong key passphrase");
-    ck_assert_msg(strstr(err, "ssl.key"), "got: %s", err);
-    rd_kafka_conf_destroy(c);
+    ck_assert_ptr_null(vx_kafka_conf_new(m.ssl_bootstrap, &s, err, sizeof err));
+    ck_assert_msg(strstr(err, "kafka_security.ssl_key_password_file: the passphrase does not "
+                              "open ") &&
+                      strstr(err, m.key),
+                  "got: %s", err);
+    s.ssl_key_password_file = "";
+    ck_assert_ptr_null(vx_kafka_conf_new(m.ssl_bootstrap, &s, err, sizeof err));
+    ck_assert_msg(strstr(err, "kafka_security.ssl_key_file: ") &&
+                      strstr(err, "encrypted and no ssl_key_password_file"),
+                  "got: %s", err);
+    s = s_sec("ssl");
+    s.ssl_ca_file = m.ca;
+    s.ssl_keystore_file = m.p12;
+    s.ssl_keystore_password_file = wrong;
+    ck_assert_ptr_null(vx_kafka_conf_new(m.ssl_bootstrap, &s, err, sizeof err));
+    ck_assert_msg(strstr(err, "kafka_security.ssl_keystore_password_file: the password does not "
+                              "open ") &&
+                      strstr(err, m.p12),
+                  "got: %s", err);
+    s.ssl_keystore_password_file = "";
+    ck_assert_ptr_null(vx_kafka_conf_new(m.ssl_bootstrap, &s, err, sizeof err));
+    ck_assert_msg(strstr(err, "kafka_security.ssl_keystore_password_file: needed: ") &&
+                      strstr(err, m.p12) && strstr(err, "does not open without a password"),
+                  "got: %s", err);
     free(dir);
 }
 END_TEST

@@ -305,12 +305,37 @@ START_TEST(t_client_certificates)
     ck_assert_ptr_null(vx_kafka_conf_new("kafka.example:9094", &sec, err, sizeof err));
     ck_assert_msg(strstr(err, "kafka_security.ssl_keystore_file: ") && strstr(err, "(mode 644"),
                   "got: %s", err);
+    /* Owner-only but not PKCS#12 (a real keystore opens in test_kafka_security). */
     ck_assert_int_eq(chmod(p12, 0600), 0);
-    c = vx_kafka_conf_new("kafka.example:9094", &sec, err, sizeof err);
-    ck_assert_msg(c != NULL, "%s", err);
-    ck_assert_str_eq(s_get(c, "ssl.keystore.location"), p12);
-    ck_assert_str_eq(s_get(c, "ssl.keystore.password"), "passphrase");
-    rd_kafka_conf_destroy(c);
+    ck_assert_ptr_null(vx_kafka_conf_new("kafka.example:9094", &sec, err, sizeof err));
+    ck_assert_msg(strstr(err, "kafka_security.ssl_keystore_file: ") && strstr(err, p12) &&
+                      strstr(err, "PKCS#12"),
+                  "got: %s", err);
+    vx_config_destroy(&cfg);
+
+    /* A key that is not the certificate's. */
+    char other_key[700];
+    snprintf(other_key, sizeof other_key, "%s/ctl.key", vt_tls_dir());
+    snprintf(json, sizeof json,
+             "{\"kafka_security\":{\"protocol\":\"ssl\",\"ssl_certificate_file\":\"%s\","
+             "\"ssl_key_file\":\"%s\"}}",
+             crt, other_key);
+    ck_assert_int_eq(s_load(json, &cfg, &sec, err, sizeof err), 0);
+    ck_assert_ptr_null(vx_kafka_conf_new("kafka.example:9094", &sec, err, sizeof err));
+    ck_assert_msg(strstr(err, "kafka_security.ssl_key_file: ") && strstr(err, other_key) &&
+                      strstr(err, "is not the key of"),
+                  "got: %s", err);
+    vx_config_destroy(&cfg);
+    /* A certificate file that holds no certificate. */
+    snprintf(json, sizeof json,
+             "{\"kafka_security\":{\"protocol\":\"ssl\",\"ssl_certificate_file\":\"%s\","
+             "\"ssl_key_file\":\"%s\"}}",
+             key, key);
+    ck_assert_int_eq(s_load(json, &cfg, &sec, err, sizeof err), 0);
+    ck_assert_ptr_null(vx_kafka_conf_new("kafka.example:9094", &sec, err, sizeof err));
+    ck_assert_msg(strstr(err, "kafka_security.ssl_certificate_file: ") &&
+                      strstr(err, "not a certificate"),
+                  "got: %s", err);
     vx_config_destroy(&cfg);
     free(dir);
 }
