@@ -9,8 +9,11 @@
 #   make run        start the pipeline locally and show events flowing
 #   make kmod       build the kernel module (W=1) and test it in Debian's kernel under qemu
 MAKEFLAGS += --no-print-directory
+# Parallel by default; a recursive make inherits the jobserver instead.
+ifeq ($(MAKELEVEL),0)
 ifeq ($(filter -j%,$(MAKEFLAGS)),)
 MAKEFLAGS += -j$(shell nproc)
+endif
 endif
 
 include mk/flags.mk
@@ -146,9 +149,13 @@ lint: | $(GEN_H)
 
 KAFKA ?= 0
 
+RUN_BINS  := $(SERVICES:%=$(BUILD)/bin/vexfs-%) $(BUILD)/bin/vexfsctl
+
+# Only the programs the demo runs; exec, so that Ctrl-C reaches the demo alone and make
+# reports no error when it stops cleanly.
 run: deps
-	@$(MAKE) all
-	@KAFKA=$(KAFKA) scripts/run-demo.sh $(BUILD)
+	@$(MAKE) -s $(RUN_BINS)
+	@exec env KAFKA=$(KAFKA) scripts/run-demo.sh $(BUILD)
 
 kmod:
 	@scripts/kmod-test.sh

@@ -200,9 +200,10 @@ vx_rx_recv(vx_rx_t *rx, zsock_t *sock, struct vx_rx_batch *out, int flags)
     if (rc == -EAGAIN || rc == -EINTR) {
         return rc;
     }
-    if (rc == 0 && !rx->o.any_topic && strcmp(msg.topic, VX_WIRE_TOPIC) != 0) {
+    const char *want = rx->o.topic ? rx->o.topic : VX_WIRE_TOPIC;
+    if (rc == 0 && !rx->o.any_topic && strcmp(msg.topic, want) != 0) {
         vx_debug("RX-BAD-TOPIC", "%s: a message with topic \"%.64s\" dropped (expected \"%s\")",
-                 rx->link, msg.topic, VX_WIRE_TOPIC);
+                 rx->link, msg.topic, want);
         vx_wire_msg_fini(&msg);
         rc = -EPROTO;
     }

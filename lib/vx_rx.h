@@ -32,7 +32,9 @@ struct vx_rx_opts {
     bool decode;         /* unpack every batch into vx_batch_t (else spans and trailer only) */
     size_t arena_limit;  /* bytes a decoded batch may occupy; 0: 256 MiB */
     size_t max_senders;  /* senders remembered by the sequence tracker; 0: 4,096 */
-    bool any_topic;      /* accept any topic frame (a tap subscriber); else only VX_WIRE_TOPIC */
+    bool any_topic;      /* accept any topic frame; else only `topic` */
+    const char *topic;   /* the topic accepted (borrowed, outlives the vx_rx); NULL:
+                            VX_WIRE_TOPIC */
 };
 
 /* What the receiver counts. Every pointer may be NULL (not counted); all are borrowed and must

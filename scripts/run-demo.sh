@@ -14,20 +14,18 @@
 #                    0: until Ctrl-C)
 #   KAFKA=1          start a local Kafka broker (scripts/kafka.sh): propagation journals every
 #                    event to it and analytics reads routing's analytics boundary from it
-# Rules, patterns and queries of the demo: config/demo/. Logs: printed at the end.
+#   VX_DEMO_KEEP=1   keep the run's folder (/tmp/vexfs-demo.*: configuration, security material,
+#                    state, logs) after it stops; by default it is removed
+# Rules, patterns and queries of the demo: config/demo/. A daemon that does not become ready
+# has its log printed. Every daemon is stopped on Ctrl-C, SIGTERM, SIGHUP, or when whatever
+# reads the output goes away.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
-BIN=$PWD/$BUILD/bin
+case $BUILD in /*) BIN=$BUILD/bin ;; *) BIN=$PWD/$BUILD/bin ;; esac
 SECONDS_TOTAL=${VX_DEMO_SECONDS:-30}
 KAFKA=${KAFKA:-0}
-WORK=$(mktemp -d /tmp/vexfs-demo.XXXXXX)
-DEMO=$WORK/demo
-LOGS=$WORK/logs
-mkdir -p "$DEMO" "$LOGS"
-TOKEN_FILE=$WORK/token
-head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TOKEN_FILE"
-TOKEN=$(cat "$TOKEN_FILE")
+KEEP=${VX_DEMO_KEEP:-0}
 
 for tool in curl jq; do
   command -v "$tool" >/dev/null || { echo "demo: $tool is needed (apt-get install $tool)" >&2; exit 2; }
@@ -37,22 +35,68 @@ for b in vexfs-propagation vexfs-routing vexfs-coordinator vexfs-automation vexf
   [ -x "$BIN/$b" ] || { echo "demo: $BIN/$b missing: run make first" >&2; exit 2; }
 done
 for port in 8080 8081 8082 8083 8084 8092 8102 8085 8087; do
-  if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/health"; then
-    echo "demo: something already answers on port $port (an earlier demo?); stop it first" >&2
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "demo: something already listens on port $port (an earlier demo?); stop it first" >&2
     exit 2
   fi
 done
+
+# One state folder per run: security material, configuration, daemon state and logs. Removed
+# on exit unless VX_DEMO_KEEP=1.
+WORK=$(mktemp -d /tmp/vexfs-demo.XXXXXX)
+DEMO=$WORK/demo
+LOGS=$WORK/logs
+SECRETS=$WORK/secrets
+mkdir -p "$DEMO" "$LOGS"
+mkdir -m 0700 "$SECRETS"
+
+# The suite is secured in the demo too: CURVE keys for every ZeroMQ link, TLS certificates
+# for every REST server with vexfsctl's client certificate as the admin credential, data keys
+# sealing what the daemons store, a signing key for the audit logs.
+"$BIN/vexfsctl" keys init "$SECRETS/keys" >/dev/null
+"$BIN/vexfsctl" certs init "$SECRETS/tls" >/dev/null
+"$BIN/vexfsctl" keys rotate-data "$SECRETS/data-keys" >/dev/null
+CREDS=$SECRETS/credentials.yaml
+"$BIN/vexfsctl" creds add ctl --role admin --cert-cn ctl --file "$CREDS" \
+  --token-file "$SECRETS/admin.token" >/dev/null 2>&1
+"$BIN/vexfsctl" creds add analytics --role viewer --cert-cn analytics --file "$CREDS" \
+  --token-file "$SECRETS/analytics.token" >/dev/null 2>&1
+mkdir -m 0700 "$SECRETS/audit"
+export VEXFS_SECURITY_KEYS_DIR=$SECRETS/keys VEXFS_SECURITY_TLS_DIR=$SECRETS/tls
+export VEXFS_SECURITY_CREDENTIALS_FILE=$CREDS VEXFS_SECURITY_AUDIT_DIR=$SECRETS/audit
+export VEXFS_AT_REST_DATA_KEYS_DIR=$SECRETS/data-keys
+TLS=(--cacert "$SECRETS/tls/ca.crt" --cert "$SECRETS/tls/ctl.crt" --key "$SECRETS/tls/ctl.key")
+api() { curl -fs "${TLS[@]}" "https://127.0.0.1:$1"; }
+
+# vexfsctl's context (see `vexfsctl --help`): the default one points at this run while it
+# lasts, unless the user keeps a context of their own there.
+CONTEXT=$WORK/context
+cat >"$CONTEXT" <<EOF
+# written by make run ($WORK); removed when it stops
+VEXFS_SECURITY_KEYS_DIR=$SECRETS/keys
+VEXFS_SECURITY_TLS_DIR=$SECRETS/tls
+VEXFS_TOKEN_FILE=$SECRETS/admin.token
+EOF
+USER_CONTEXT=${XDG_CONFIG_HOME:-$HOME/.config}/vexfs/context
+wrote_context=0
+if [ ! -e "$USER_CONTEXT" ] || grep -q '^# written by make run' "$USER_CONTEXT" 2>/dev/null; then
+  if mkdir -p "$(dirname "$USER_CONTEXT")" 2>/dev/null && cp "$CONTEXT" "$USER_CONTEXT" 2>/dev/null; then
+    wrote_context=1
+  fi
+fi
 
 names=()
 pids=()
 kafka_started=0
 cleanup() {
-  trap - EXIT INT TERM
+  trap - EXIT INT TERM HUP PIPE
+  trap '' PIPE  # the terminal or pipe may be gone: writes fail instead of killing us
+  set +e
   echo
   echo "demo: stopping (SIGTERM, in reverse order of start)"
   local i
   for (( i=${#pids[@]}-1; i>=0; i-- )); do
-    kill -TERM -- "-${pids[$i]}" 2>/dev/null || kill -TERM "${pids[$i]}" 2>/dev/null || true
+    kill -TERM -- "-${pids[$i]}" 2>/dev/null || kill -TERM "${pids[$i]}" 2>/dev/null
     local rc=0
     wait "${pids[$i]}" 2>/dev/null || rc=$?
     case "${names[$i]}" in
@@ -61,12 +105,21 @@ cleanup() {
     esac
   done
   if [ "$kafka_started" = 1 ]; then
-    scripts/kafka.sh stop >/dev/null 2>&1 || true
+    scripts/kafka.sh stop >/dev/null 2>&1
   fi
-  echo "demo: logs in $LOGS"
+  if [ "$wrote_context" = 1 ] && grep -qF "($WORK)" "$USER_CONTEXT" 2>/dev/null; then
+    rm -f "$USER_CONTEXT"
+  fi
+  if [ "$KEEP" = 1 ]; then
+    echo "demo: state and logs kept in $WORK"
+  else
+    rm -rf "$WORK"
+  fi
 }
 trap cleanup EXIT
-trap 'exit 0' INT TERM
+# Ctrl-C, SIGTERM, a closed terminal (SIGHUP) or a reader of our output that went away
+# (SIGPIPE): every daemon is stopped all the same.
+trap 'exit 0' INT TERM HUP PIPE
 
 # start NAME CMD...: runs a command in the background, in a process group of its own (so a
 # pipeline stops as a whole), with its stderr in $LOGS/NAME.log.
@@ -82,7 +135,7 @@ start() {
 ready() {
   local name=$1 port=$2
   for _ in $(seq 300); do
-    curl -fs -o /dev/null "http://127.0.0.1:$port/ready" && return 0
+    curl -fs -o /dev/null --cacert "$SECRETS/tls/ca.crt" "https://127.0.0.1:$port/ready" && return 0
     sleep 0.1
   done
   echo "demo: $name is not ready on port $port; its log:" >&2
@@ -113,7 +166,8 @@ event_propagation:
 event_routing:
   rules_file: $PWD/config/demo/rules.yaml
   state_dir: $WORK/routing
-  outputs: "console=tcp://127.0.0.1:5558"
+  outputs: "console=tap"
+  tap_endpoint: tcp://127.0.0.1:5563
   enable_load_balancing: false
   kafka_brokers: "$BROKERS"
 distributed_coordination:
@@ -136,8 +190,6 @@ userspace_watcher:
 event_forwarder:
   batch_max_delay_ms: 5
   ack_endpoint: tcp://127.0.0.1:5549
-admin:
-  token_file: $TOKEN_FILE
 logging:
   level: info
 EOF
@@ -176,19 +228,19 @@ fi
 echo
 "$BIN/vexfsctl" status --interval 0 || true
 echo
-"$BIN/vexfsctl" cluster status --url http://127.0.0.1:8082 2>/dev/null | head -n 8 || true
+"$BIN/vexfsctl" cluster status 2>/dev/null | head -n 8 || true
 echo
 
 # What routing routes: the demo's `console` boundary receives every event under the demo
 # directory with the tags the rules added.
-start console bash -c "'$BIN/vexfsctl' tail --pull --endpoint tcp://127.0.0.1:5558 |
-  jq -c --unbuffered '{type, path: (.path | sub(\".*/demo/\"; \"demo/\")), tags: (.metadata // {} | with_entries(select(.key == \"class\")))}' |
+start console bash -c "'$BIN/vexfsctl' tail --boundary console |
+  jq -c --unbuffered '{type, path: (.path // \"\" | sub(\".*/demo/\"; \"demo/\")), tags: (.metadata // {} | with_entries(select(.key == \"class\")))}' |
   sed -u 's/^/  routed> /'"
 # Alerts and closed analytics windows, polled every second.
 show_alerts() {
   local since=0 doc n
   while sleep 1; do
-    doc=$(curl -fs "http://127.0.0.1:8083/v1/alerts?since=$since") || continue
+    doc=$(api "8083/v1/alerts?since=$since") || continue
     jq -c '.alerts[]? | {pattern, severity, message, partition: (.partition | sub(".*/demo/"; "demo/"))}' <<<"$doc" |
       sed -u 's/^/  ALERT> /'
     n=$(jq '[.alerts[]?.seq] | max // empty' <<<"$doc")
@@ -200,18 +252,18 @@ show_windows() {
   while sleep 1; do
     while read -r line; do
       case "$seen" in *" $line "*) ;; *) echo "  window> $line"; seen="$seen$line " ;; esac
-    done < <(curl -fs 'http://127.0.0.1:8084/v1/queries/events-by-type/results' |
+    done < <(api 8084/v1/queries/events-by-type/results |
       jq -c '.closed[]? | {window: (.start_ns / 1e9 | strftime("%H:%M:%S")), type: .group.type, events, bytes: .values.bytes} | tostring | gsub(" "; "")' -r 2>/dev/null)
   done
 }
 show_workflows() {
   local seen=" " id
   while sleep 1; do
-    for id in $(curl -fs http://127.0.0.1:8083/v1/executions |
+    for id in $(api 8083/v1/executions |
                 jq -r '.executions[]? | select(.status != "queued" and .status != "running") | .id'); do
       case "$seen" in *" $id "*) continue ;; esac
       seen="$seen$id "
-      curl -fs "http://127.0.0.1:8083/v1/executions/$id" | jq -r '"  WORKFLOW> \(.workflow) \(.status) in \(.duration_ms * 10 | round / 10) ms: " +
+      api "8083/v1/executions/$id" | jq -r '"  WORKFLOW> \(.workflow) \(.status) in \(.duration_ms * 10 | round / 10) ms: " +
         ([.steps[]? | "\(.id) \(.status) (\(.attempts | length) attempt\(if (.attempts | length) == 1 then "" else "s" end))"] | join(" -> "))' 2>/dev/null
     done
   done
@@ -225,7 +277,16 @@ names+=(windows)
 show_workflows &
 pids+=($!)
 names+=(workflows)
-sleep 0.5
+sleep 1 # the console subscribes to routing's tap before anything is sent
+ctx="" ctx_file=$USER_CONTEXT
+if [ "$wrote_context" != 1 ]; then ctx=" --context $CONTEXT" ctx_file=$CONTEXT; fi
+echo "demo: try in another terminal (vexfsctl reaches this run through the context file"
+echo "      $ctx_file: client certificate and CURVE key included):"
+echo "  $BIN/vexfsctl$ctx status"
+echo "  $BIN/vexfsctl$ctx emit --type filesystem_write --path /tmp/hello.txt --content text=hello"
+echo "  $BIN/vexfsctl$ctx tail --count 3"
+echo "      (the emitted event also shows below as routed>; VX_DEMO_KEEP=1 keeps $WORK)"
+echo
 
 round() {
   local r=$1
@@ -244,7 +305,7 @@ round 1
 sleep 2
 echo "demo: the coordinator's replicated state of demo/logs/app.log (GET /v1/state):"
 for port in 8082 8092 8102; do
-  if curl -fs "http://127.0.0.1:$port/v1/state?key=$DEMO/logs/app.log" >"$WORK/state.json" 2>/dev/null; then
+  if api "$port/v1/state?key=$DEMO/logs/app.log" >"$WORK/state.json" 2>/dev/null; then
     jq -c '{key: (.key | sub(".*/demo/"; "demo/")), last_write: .register.value.type, by_node: .register.node, vector_clock, events}' "$WORK/state.json" 2>/dev/null ||
       head -c 300 "$WORK/state.json"
     echo
@@ -264,10 +325,10 @@ echo
 echo "demo: the suite after the scenario:"
 "$BIN/vexfsctl" status || true
 echo "demo: automation statistics:"
-curl -s http://127.0.0.1:8083/v1/stats | jq -c . || true
+api 8083/v1/stats | jq -c . || true
 echo "demo: dropped events by reason (every service):"
 drops=$(for port in 8080 8081 8082 8092 8102 8084; do
-  curl -s "http://127.0.0.1:$port/metrics" |
+  api "$port/metrics" |
     grep -E '^vexfs_(events|analytics)_dropped_total' | grep -v ' 0$' | sed "s/^/  :$port /"
 done || true)
 echo "${drops:-  none}"

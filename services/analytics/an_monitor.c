@@ -35,7 +35,9 @@ static const struct vx_cfg_key s_keys[] = {
      "serve GET /v1/health/system (probes of every service in services)"},
     {"services", VX_CFG_STRING, "", 0, 8192, false,
      "services whose /health and /ready make up the system health: name=base URL, comma "
-     "separated (propagation=http://127.0.0.1:8080,routing=http://127.0.0.1:8081)"},
+     "separated (propagation=https://127.0.0.1:8080,routing=https://127.0.0.1:8081); https "
+     "URLs are verified against the suite's CA (security.tls_dir) and analytics presents its "
+     "client certificate"},
     {"health_timeout_ms", VX_CFG_INT, "2000", 10, 60000, false,
      "timeout of one /health or /ready probe"},
     {"scrape_timeout_ms", VX_CFG_INT, "3000", 10, 60000, false,

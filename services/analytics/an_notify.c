@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "vx_mem.h"
@@ -60,6 +61,24 @@ s_easy(const char *url, long timeout_ms)
     return c;
 }
 
+static struct {
+    char ca[4200];
+    char cert[4200];
+    char key[4200];
+} s_tls;
+
+void
+an_fetch_set_tls(const char *ca_file, const char *cert_file, const char *key_file)
+{
+    snprintf(s_tls.ca, sizeof s_tls.ca, "%s", ca_file ? ca_file : "");
+    /* A deployment may give analytics no client certificate of its own: then none is shown
+     * (health probes need none; scrapes then need security.metrics_open on the target). */
+    bool have = cert_file && key_file && access(cert_file, R_OK) == 0 &&
+                access(key_file, R_OK) == 0;
+    snprintf(s_tls.cert, sizeof s_tls.cert, "%s", have ? cert_file : "");
+    snprintf(s_tls.key, sizeof s_tls.key, "%s", have ? key_file : "");
+}
+
 int
 an_fetch(const char *url, long timeout_ms, long *status, char **body, size_t *len, char *err,
          size_t errlen)
@@ -68,6 +87,13 @@ an_fetch(const char *url, long timeout_ms, long *status, char **body, size_t *le
     if (!c) {
         snprintf(err, errlen, "curl_easy_init failed");
         return -EIO;
+    }
+    if (s_tls.ca[0]) {
+        curl_easy_setopt(c, CURLOPT_CAINFO, s_tls.ca);
+    }
+    if (s_tls.cert[0] && s_tls.key[0]) {
+        curl_easy_setopt(c, CURLOPT_SSLCERT, s_tls.cert);
+        curl_easy_setopt(c, CURLOPT_SSLKEY, s_tls.key);
     }
     struct s_buf b = {0};
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body ? cb_write : cb_discard);

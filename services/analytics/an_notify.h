@@ -9,6 +9,12 @@
 
 #define AN_FETCH_MAX (8u << 20) /* bytes of a scraped page */
 
+/* The suite's TLS material for an_fetch (scrapes and health probes of the suite's services):
+ * https URLs are verified against ca_file instead of the system's authorities, and cert_file
+ * and key_file are presented as the client certificate (mutual TLS). "" or NULL: the system's
+ * authorities, no client certificate. Call once at start, before any fetch; copies. */
+void an_fetch_set_tls(const char *ca_file, const char *cert_file, const char *key_file);
+
 /* GET url. Returns 0 with the HTTP status (and, when body is not NULL, the body: caller
  * frees, NUL-terminated, *len bytes), or -EIO with the transport's error in err. */
 int an_fetch(const char *url, long timeout_ms, long *status, char **body, size_t *len, char *err,

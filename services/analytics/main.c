@@ -6,6 +6,7 @@
 #include "an_http.h"
 #include "an_mon_http.h"
 #include "an_monitor.h"
+#include "an_notify.h"
 #include "an_server.h"
 #include "vx_daemon.h"
 #include "vx_kafka_conf.h"
@@ -43,6 +44,7 @@ main(int argc, char **argv)
     char err[1024];
     an_http_t *routes = NULL;
     an_server_t *server = NULL;
+    an_fetch_set_tls(d.tls_ca_file, d.tls_client_cert_file, d.tls_client_key_file);
     an_monitor_t *monitor = an_monitor_new(d.cfg, d.metrics,
                                            vx_config_str(d.cfg, AN_SECTION, "state_dir"), err,
                                            sizeof err);

@@ -69,6 +69,10 @@ vx_socks_t *ctl_socks(const char *cmd);
  * ca.crt, ctl.crt and ctl.key (see ctl_tls.c). */
 void ctl_tls_apply(void *curl);
 
+/* Applies the context file (--context FILE, $VEXFS_CONTEXT or the default one) to the
+ * environment; 0, or an exit status after an error message. */
+int ctl_context_load(const char *path);
+
 /* True when s starts with http:// or https:// and has a host part. */
 bool ctl_is_http_url(const char *s);
 

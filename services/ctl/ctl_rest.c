@@ -57,6 +57,9 @@ ctl_rest_init(struct ctl_rest *r, const char *cmd, const char *url, const char *
     r->timeout_ms = timeout_ms;
     r->max_response = max_response;
     char err[512];
+    if (!token_file) {
+        token_file = getenv("VEXFS_TOKEN_FILE");
+    }
     r->token = vx_config_read_secret(token_file, err, sizeof err);
     if (!r->token && err[0]) {
         ctl_err(cmd, "--token-file: %s", err);

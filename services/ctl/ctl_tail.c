@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* vexfsctl tail: subscribes to propagation's observer tap and prints every event as one
- * compact JSON line, so the stream can be piped into jq, grep or a file.
+/* vexfsctl tail: subscribes to an observer tap — propagation's (every event it publishes) or
+ * routing's (the events routed to one boundary) — and prints every event as one compact JSON
+ * line, so the stream can be piped into jq, grep or a file. It never reads a lossless
+ * PUSH/PULL link: a reader there would take events away from their consumer.
  *
- * The tap is a PUB socket: a late subscriber misses what was published before it joined and
+ * A tap is a PUB socket: a late subscriber misses what was published before it joined and
  * a slow one loses batches at its high-water mark, by design (observation must never slow the
  * pipeline). A message that is not a decodable batch is counted, not printed. */
 #include <czmq.h>
@@ -23,6 +25,8 @@
 
 #define S_CMD "tail"
 #define S_DEFAULT_ENDPOINT "tcp://127.0.0.1:5553"
+#define S_ROUTING_TAP "tcp://127.0.0.1:5563"
+#define S_BOUNDARY_MAX 64
 #define S_ARENA_LIMIT (4ull * VX_WIRE_MAX_BATCH_BYTES) /* decoded form of the largest batch */
 #define S_MAX_TIMEOUT_MS 86400000LL
 
@@ -30,19 +34,21 @@ static void
 s_usage(FILE *f)
 {
     fprintf(f,
-            "usage: " CTL_PROG " tail [--endpoint EP] [--pull] [--count N] [--timeout-ms T]\n\n"
-            "Subscribes to the propagation tap (topic prefix \"%s\") and prints each event as\n"
-            "one compact JSON line on stdout. Stops after N events, after T ms without any\n"
-            "message, or on SIGINT/SIGTERM; exit status 0. A summary, including the number of\n"
-            "messages that could not be decoded, goes to stderr.\n\n"
-            "  -e, --endpoint EP     tap endpoint to connect to (default %s)\n"
-            "      --pull            consume the lossless routing link instead (PULL from\n"
-            "                        propagation's output_endpoint, e.g. tcp://127.0.0.1:5551),\n"
-            "                        standing in for routing: every event is taken exactly once\n"
+            "usage: " CTL_PROG " tail [--endpoint EP] [--boundary NAME] [--count N]\n"
+            "                     [--timeout-ms T]\n\n"
+            "Subscribes to propagation's tap (topic \"%s\"), or with --boundary to routing's\n"
+            "tap (topic \"%s.NAME\": what routing routes to that boundary), and prints each\n"
+            "event as one compact JSON line on stdout. A tap loses batches for a slow reader\n"
+            "and never takes events away from their consumers. Stops after N events, after T\n"
+            "ms without any message, or on SIGINT/SIGTERM; exit status 0. A summary, including\n"
+            "the number of messages that could not be decoded, goes to stderr.\n\n"
+            "  -e, --endpoint EP     tap endpoint to connect to (default %s; with\n"
+            "                        --boundary, routing's tap_endpoint %s)\n"
+            "  -b, --boundary NAME   routing's events for boundary NAME\n"
             "  -n, --count N         stop after N events (default: no limit)\n"
             "  -t, --timeout-ms T    stop after T ms without a message (default: wait forever)\n"
             "      --help, --version\n",
-            VX_WIRE_TOPIC, S_DEFAULT_ENDPOINT);
+            VX_WIRE_TOPIC, VX_WIRE_TOPIC, S_DEFAULT_ENDPOINT, S_ROUTING_TAP);
 }
 
 /* Prints the events of one batch, at most limit of them (0: all). Returns how many were
@@ -74,6 +80,7 @@ ctl_tail_main(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"endpoint", required_argument, NULL, 'e'},
+        {"boundary", required_argument, NULL, 'b'},
         {"pull", no_argument, NULL, 'p'},
         {"count", required_argument, NULL, 'n'},
         {"timeout-ms", required_argument, NULL, 't'},
@@ -81,18 +88,26 @@ ctl_tail_main(int argc, char **argv)
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    const char *endpoint = S_DEFAULT_ENDPOINT;
-    bool pull = false;
+    const char *endpoint = NULL, *boundary = NULL;
     long long count = 0, timeout_ms = -1;
     int c;
-    while ((c = getopt_long(argc, argv, ":e:n:t:hV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":e:b:n:t:hV", opts, NULL)) != -1) {
         switch (c) {
         case 'e':
             endpoint = optarg;
             break;
-        case 'p':
-            pull = true;
+        case 'b':
+            boundary = optarg;
+            if (!boundary[0] || strlen(boundary) >= S_BOUNDARY_MAX) {
+                ctl_err(S_CMD, "--boundary: expected a boundary name of 1 to %d characters",
+                        S_BOUNDARY_MAX - 1);
+                return CTL_EXIT_USAGE;
+            }
             break;
+        case 'p':
+            ctl_err(S_CMD, "--pull is gone: a reader of a lossless link takes events away from "
+                           "their consumer; use --boundary NAME (routing's tap) instead");
+            return CTL_EXIT_USAGE;
         case 'n':
             if (ctl_parse_int(S_CMD, "--count", optarg, 1, LLONG_MAX, &count) < 0) {
                 return CTL_EXIT_USAGE;
@@ -123,10 +138,17 @@ ctl_tail_main(int argc, char **argv)
     if (!socks) {
         return CTL_EXIT_FAIL;
     }
+    /* "events.NAME" is also a prefix of "events.NAMEx": the topic is compared exactly below. */
+    char topic[S_BOUNDARY_MAX + 16];
+    snprintf(topic, sizeof topic, "%s%s%s", VX_WIRE_TOPIC, boundary ? "." : "",
+             boundary ? boundary : "");
+    if (!endpoint) {
+        endpoint = boundary ? S_ROUTING_TAP : S_DEFAULT_ENDPOINT;
+    }
     struct vx_sock_spec spec = {
-        .type = pull ? ZMQ_PULL : ZMQ_SUB,
+        .type = ZMQ_SUB,
         .endpoint = endpoint,
-        .subscribe = VX_WIRE_TOPIC,
+        .subscribe = topic,
         .rcvtimeo_ms = (int)timeout_ms,
     };
     char err[512];
@@ -138,7 +160,7 @@ ctl_tail_main(int argc, char **argv)
     }
 
     int status = CTL_EXIT_OK;
-    struct vx_rx_opts ro = {.decode = true, .arena_limit = S_ARENA_LIMIT};
+    struct vx_rx_opts ro = {.decode = true, .arena_limit = S_ARENA_LIMIT, .topic = topic};
     vx_rx_t *rx = vx_rx_new("tail", &ro, NULL);
     long long events = 0, batches = 0, undecodable = 0;
     while (!ctl_stop && (count == 0 || events < count)) {

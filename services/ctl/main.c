@@ -51,8 +51,13 @@ static const struct s_command s_commands[] = {
 static void
 s_usage(FILE *f)
 {
-    fprintf(f, "usage: " CTL_PROG " [--help] [--version] COMMAND [OPTIONS]\n\n"
-               "Operates the VexFS semantic event suite.\n\nCommands:\n");
+    fprintf(f, "usage: " CTL_PROG " [--help] [--version] [--context FILE] COMMAND [OPTIONS]\n\n"
+               "Operates the VexFS semantic event suite.\n\n"
+               "  -C, --context FILE  VEXFS_NAME=value lines (URLs, certificates, keys, token\n"
+               "                      file) applied where the environment does not set them;\n"
+               "                      default $VEXFS_CONTEXT, else\n"
+               "                      ${XDG_CONFIG_HOME:-~/.config}/vexfs/context if present\n"
+               "                      (`make run` writes it)\n\nCommands:\n");
     for (size_t i = 0; i < S_N_COMMANDS; i++) {
         fprintf(f, "  %-10s %s\n", s_commands[i].name, s_commands[i].help);
     }
@@ -154,19 +159,27 @@ main(int argc, char **argv)
     static const struct option opts[] = {
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
+        {"context", required_argument, NULL, 'C'},
         {NULL, 0, NULL, 0},
     };
     opterr = 0;
     int c;
+    const char *context = NULL;
     /* '+': stop at the command name, its options belong to the command. */
-    while ((c = getopt_long(argc, argv, "+:hV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:hVC:", opts, NULL)) != -1) {
         switch (c) {
+        case 'C':
+            context = optarg;
+            break;
         case 'h':
             s_usage(stdout);
             return CTL_EXIT_OK;
         case 'V':
             printf(CTL_PROG " %s\n", VX_VERSION);
             return CTL_EXIT_OK;
+        case ':':
+            fprintf(stderr, CTL_PROG ": option '%s' needs a value\n", argv[optind - 1]);
+            return CTL_EXIT_USAGE;
         default:
             fprintf(stderr, CTL_PROG ": unknown option '%s'\n", argv[optind - 1]);
             s_usage(stderr);
@@ -177,6 +190,10 @@ main(int argc, char **argv)
         fprintf(stderr, CTL_PROG ": missing command\n");
         s_usage(stderr);
         return CTL_EXIT_USAGE;
+    }
+    int rc = ctl_context_load(context);
+    if (rc != 0) {
+        return rc;
     }
     const struct s_command *cmd = NULL;
     for (size_t i = 0; i < S_N_COMMANDS; i++) {

@@ -41,7 +41,12 @@ static const struct vx_cfg_key s_keys[] = {
      "ZeroMQ PUSH endpoints of the vector boundary; empty: none"},
     {"outputs", VX_CFG_STRING, "", 0, 16384, false,
      "more boundaries, or other endpoints for the five above: "
-     "\"name=ep[,ep...][;name=ep...]\""},
+     "\"name=ep[,ep...][;name=ep...]\"; the endpoint \"tap\" makes a boundary whose events "
+     "go only to tap_endpoint (for observers such as vexfsctl tail)"},
+    {"tap_endpoint", VX_CFG_STRING, "", 0, 1024, false,
+     "ZeroMQ PUB endpoint, bound: every batch routed to a ZeroMQ boundary is also published "
+     "here with the topic events.<boundary>, for observers (a slow or absent subscriber loses "
+     "batches, never slows routing); empty: no tap (the profiles use tcp://127.0.0.1:5563)"},
     {"default_boundary", VX_CFG_STRING, "", 0, 63, false,
      "boundary that receives events no rule routes (they are counted either way); empty: "
      "unrouted events go nowhere"},
@@ -198,6 +203,11 @@ s_endpoints(struct rt_output_spec *o, const char *b, const char *e, const char *
             snprintf(err, errlen, "%s: empty endpoint in the list", where);
             return -EINVAL;
         }
+        if (strcmp(ep, "tap") == 0) {
+            o->tap_only = true;
+            b = comma ? comma + 1 : e;
+            continue;
+        }
         if (!strstr(ep, "://")) {
             snprintf(err, errlen, "%s: '%s' is not a ZeroMQ endpoint (tcp://host:port, ipc://...)",
                      where, ep);
@@ -332,7 +342,17 @@ rt_config_plan(const vx_config_t *cfg, struct rt_output_plan *plan, char *err, s
         if (!o || s_endpoints(o, eq + 1, end, where, err, errlen) < 0) {
             return -EINVAL;
         }
-        if (o->n_endpoints == 0) {
+        if (o->tap_only && o->n_endpoints > 0) {
+            snprintf(err, errlen, "%s: boundary '%s': \"tap\" goes alone, not with endpoints",
+                     where, name);
+            return -EINVAL;
+        }
+        if (o->tap_only && !vx_config_str(cfg, RT_SECTION, "tap_endpoint")[0]) {
+            snprintf(err, errlen, "%s: boundary '%s' is \"tap\" but tap_endpoint is empty",
+                     where, name);
+            return -EINVAL;
+        }
+        if (o->n_endpoints == 0 && !o->tap_only) {
             snprintf(err, errlen, "%s: boundary '%s' has no endpoint", where, name);
             return -EINVAL;
         }
@@ -359,6 +379,7 @@ rt_config_plan(const vx_config_t *cfg, struct rt_output_plan *plan, char *err, s
                     return -EINVAL;
                 }
                 o->kafka = true;
+                o->tap_only = false;
                 o->n_endpoints = 0;
             }
             k = comma ? comma + 1 : end;
@@ -368,7 +389,8 @@ rt_config_plan(const vx_config_t *cfg, struct rt_output_plan *plan, char *err, s
     /* A standard boundary with neither endpoints nor Kafka does not exist here. */
     size_t kept = 0;
     for (size_t i = 0; i < plan->n; i++) {
-        if (plan->outputs[i].kafka || plan->outputs[i].n_endpoints > 0) {
+        if (plan->outputs[i].kafka || plan->outputs[i].n_endpoints > 0 ||
+            plan->outputs[i].tap_only) {
             if (kept != i) {
                 plan->outputs[kept] = plan->outputs[i];
             }

@@ -30,6 +30,7 @@ enum rt_policy {
 struct rt_output_spec {
     char name[RT_BOUNDARY_MAX];
     bool kafka;
+    bool tap_only;          /* endpoint "tap": no consumer socket, only the routing tap */
     size_t n_endpoints;
     char endpoints[RT_MAX_ENDPOINTS][RT_ENDPOINT_MAX];
     enum rt_policy policy;

@@ -50,6 +50,7 @@ struct s_output {
     char name[RT_BOUNDARY_MAX];
     bool kafka;
     char topic[RT_BOUNDARY_MAX + 256];
+    char tap_topic[RT_BOUNDARY_MAX + 8]; /* "events.<name>" */
     struct s_slot slots[RT_MAX_ENDPOINTS];
     size_t n_slots;
     enum rt_policy policy;
@@ -78,6 +79,9 @@ struct rt_outputs {
     rt_outputs_wait_fn *wait;
     void *wait_arg;
     vx_counter_t *drop_shutdown, *drop_kafka, *drop_full, *drop_send;
+    zsock_t *tap;            /* PUB for observers, or NULL */
+    char tap_endpoint[RT_ENDPOINT_MAX];
+    vx_counter_t *tap_batches;
     vx_gauge_t *kafka_inflight;
 };
 
@@ -118,6 +122,11 @@ static int
 s_try_send(rt_outputs_t *o, struct s_output *out, struct s_slot *sl, const uint8_t *buf,
            size_t len, uint32_t n)
 {
+    if (!sl->sock) { /* a tap-only boundary: the tap had it when it was sealed */
+        vx_counter_add(out->batches, 1);
+        s_queued_sub(&sl->queued, n);
+        return 0;
+    }
     int rc = vx_wire_send_packed(sl->sock, S_TOPIC, buf, len, ZMQ_DONTWAIT);
     if (rc == 0) {
         vx_counter_add(out->batches, 1);
@@ -187,6 +196,10 @@ s_seal(rt_outputs_t *o, struct s_output *out, struct s_slot *sl)
     sl->len = 0;
     sl->n = 0;
     sl->oldest_ns = 0;
+    /* Observers see the batch as routed; PUB never waits (a slow subscriber loses it). */
+    if (o->tap && vx_wire_send_packed(o->tap, out->tap_topic, sl->buf, len, ZMQ_DONTWAIT) == 0) {
+        vx_counter_add(o->tap_batches, 1);
+    }
     if (sl->pend_n == 0) {
         if (s_try_send(o, out, sl, sl->buf, len, n) != -EAGAIN) {
             sl->stalled = false;
@@ -536,6 +549,12 @@ static int
 s_bind_slots(struct s_output *out, const struct rt_output_spec *spec, const vx_socks_t *socks,
              int hwm, char *err, size_t errlen)
 {
+    if (spec->tap_only) { /* one slot without a socket: batches are built for the tap */
+        struct s_slot *sl = &out->slots[out->n_slots++];
+        atomic_init(&sl->queued, 0);
+        snprintf(sl->endpoint, sizeof sl->endpoint, "tap");
+        return 0;
+    }
     for (size_t k = 0; k < spec->n_endpoints; k++) {
         struct s_slot *sl = &out->slots[out->n_slots++];
         atomic_init(&sl->queued, 0);
@@ -573,11 +592,26 @@ rt_outputs_new(const struct rt_outputs_opts *opts, vx_metrics_t *m, char *err, s
                                       vx_drop_names[VX_DROP_SEND_FAILED], NULL);
     o->kafka_inflight = vx_metrics_gauge(m, "vexfs_kafka_inflight_messages",
                                          "Events queued for Kafka, not yet acknowledged.", NULL);
+    o->tap_batches = vx_metrics_counter(m, "vexfs_routing_tap_batches_total",
+                                        "Batches published on the routing tap for observers.",
+                                        NULL);
+    if (opts->tap_endpoint && opts->tap_endpoint[0]) {
+        struct vx_sock_spec ts = {.type = ZMQ_PUB, .endpoint = opts->tap_endpoint, .bind = true,
+                                  .sndhwm = opts->hwm};
+        char terr[512];
+        o->tap = vx_sock_open(opts->socks, &ts, o->tap_endpoint, sizeof o->tap_endpoint, terr,
+                              sizeof terr);
+        if (!o->tap) {
+            snprintf(err, errlen, "tap_endpoint: %s", terr);
+            goto fail;
+        }
+    }
     bool need_kafka = false;
     for (size_t i = 0; i < plan->n; i++) {
         const struct rt_output_spec *spec = &plan->outputs[i];
         struct s_output *out = &o->out[o->n++];
         snprintf(out->name, sizeof out->name, "%s", spec->name);
+        snprintf(out->tap_topic, sizeof out->tap_topic, "events.%s", spec->name);
         out->kafka = spec->kafka;
         out->policy = spec->policy;
         out->cap = spec->queue_events ? spec->queue_events : 1;
@@ -665,8 +699,10 @@ rt_outputs_shutdown(rt_outputs_t *o, int timeout_ms)
             }
             uint64_t now = vx_mono_ns();
             int linger = now < deadline ? (int)((deadline - now) / VX_NS_PER_MS) : 0;
-            zsock_set_linger(sl->sock, linger);
-            zsock_destroy(&sl->sock);
+            if (sl->sock) {
+                zsock_set_linger(sl->sock, linger);
+                zsock_destroy(&sl->sock);
+            }
         }
         if (lost > 0) {
             vx_error("RT-STOP-UNDELIVERED",
@@ -702,6 +738,7 @@ rt_outputs_destroy(rt_outputs_t **op)
             free(sl->pend);
         }
     }
+    zsock_destroy(&o->tap);
     free(o->kbuf);
     vx_free(op);
 }

@@ -59,6 +59,7 @@ typedef bool(rt_outputs_wait_fn)(void *arg);
 struct rt_outputs_opts {
     const struct rt_output_plan *plan;
     const vx_socks_t *socks;  /* the socket factory (borrowed, must outlive the outputs) */
+    const char *tap_endpoint; /* PUB for observers, topic "events.<boundary>"; "" or NULL: none */
     int hwm;                  /* ZeroMQ high-water mark, in batches */
     bool load_balance;        /* several endpoints: one by hash(path), or all */
     const char *sender;       /* batch sender id (copied) */

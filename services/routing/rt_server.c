@@ -1163,6 +1163,7 @@ rt_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *met
     struct rt_outputs_opts oo = {
         .plan = s->plan,
         .socks = socks,
+        .tap_endpoint = vx_config_str(cfg, RT_SECTION, "tap_endpoint"),
         .hwm = (int)vx_config_int(cfg, RT_SECTION, "queue_hwm"),
         .load_balance = vx_config_bool(cfg, RT_SECTION, "enable_load_balancing"),
         .sender = s->sender,

@@ -33,23 +33,29 @@ s_ctl(void)
     return bin;
 }
 
-/* Runs vexfsctl with the given arguments (NULL-terminated) and stdin text; fails the test
- * when it does not exit by itself. */
+/* Runs vexfsctl with the arguments in ap (NULL-terminated), env added to the environment (may
+ * be NULL) and stdin text; fails the test when it does not exit by itself. */
 static void
-s_run(struct vt_run_result *r, const char *stdin_text, ...)
+s_run_va(struct vt_run_result *r, char *const *env, const char *stdin_text, va_list ap)
 {
     char *argv[64];
     size_t n = 0;
     argv[n++] = (char *)s_ctl();
-    va_list ap;
-    va_start(ap, stdin_text);
     for (char *a = va_arg(ap, char *); a && n < 63; a = va_arg(ap, char *)) {
         argv[n++] = a;
     }
-    va_end(ap);
     argv[n] = NULL;
-    int rc = vt_run(argv, NULL, stdin_text, S_RUN_TIMEOUT_MS, r);
+    int rc = vt_run(argv, env, stdin_text, S_RUN_TIMEOUT_MS, r);
     ck_assert_msg(rc == 0, "vexfsctl %s did not finish (rc %d); stderr: %s", argv[1], rc, r->err);
+}
+
+static void
+s_run(struct vt_run_result *r, const char *stdin_text, ...)
+{
+    va_list ap;
+    va_start(ap, stdin_text);
+    s_run_va(r, NULL, stdin_text, ap);
+    va_end(ap);
 }
 
 /* vexfsctl as a caller without a client certificate (VEXFS_CERT_FILE=none): only a token can
@@ -57,19 +63,11 @@ s_run(struct vt_run_result *r, const char *stdin_text, ...)
 static void
 s_run_anon(struct vt_run_result *r, const char *stdin_text, ...)
 {
-    char *argv[64];
-    size_t n = 0;
-    argv[n++] = (char *)s_ctl();
+    char *const env[] = {(char *)"VEXFS_CERT_FILE=none", NULL};
     va_list ap;
     va_start(ap, stdin_text);
-    for (char *a = va_arg(ap, char *); a && n < 63; a = va_arg(ap, char *)) {
-        argv[n++] = a;
-    }
+    s_run_va(r, env, stdin_text, ap);
     va_end(ap);
-    argv[n] = NULL;
-    char *const env[] = {(char *)"VEXFS_CERT_FILE=none", NULL};
-    int rc = vt_run(argv, env, stdin_text, S_RUN_TIMEOUT_MS, r);
-    ck_assert_msg(rc == 0, "vexfsctl %s did not finish (rc %d); stderr: %s", argv[1], rc, r->err);
 }
 
 static int
@@ -519,6 +517,68 @@ START_TEST(t_status_up_against_propagation)
 }
 END_TEST
 
+/* The context file: --context FILE and VEXFS_CONTEXT choose it, its VEXFS_NAME=value lines
+ * apply where the environment is silent (the environment wins), and a bad line or an absent
+ * named file stops vexfsctl with exit status 2, naming the file and line. */
+START_TEST(t_context_file)
+{
+    struct ph_daemon d;
+    ph_start(&d, NULL, NULL);
+    char *dir = vt_tmpdir();
+    ck_assert_ptr_nonnull(dir);
+    char ctx[512], bad[512], text[256], env_ctx[600], env_down[128];
+    snprintf(ctx, sizeof ctx, "%s/context", dir);
+    snprintf(bad, sizeof bad, "%s/bad-context", dir);
+    snprintf(text, sizeof text, "# the suite of this test\n\nVEXFS_PROPAGATION_URL=https://127.0.0.1:%u\n",
+             (unsigned)d.rest_port);
+    ck_assert_int_eq(vt_write_file(ctx, text), 0);
+    ck_assert_int_eq(vt_write_file(bad, "VEXFS_PROPAGATION_URL=https://127.0.0.1:1\nurl = x\n"), 0);
+
+    struct vt_run_result r;
+    s_run(&r, NULL, "--context", ctx, "status", "--only", "propagation", "--interval", "0", NULL);
+    ck_assert_msg(s_exit_code(&r) == 0, "exit %d: %s %s", s_exit_code(&r), r.out, r.err);
+    char url[64];
+    snprintf(url, sizeof url, "https://127.0.0.1:%u up", (unsigned)d.rest_port);
+    S_ASSERT_HAS(r.out, url);
+    vt_run_result_fini(&r);
+
+    /* VEXFS_CONTEXT chooses it too; an environment variable wins over the file. */
+    snprintf(env_ctx, sizeof env_ctx, "VEXFS_CONTEXT=%s", ctx);
+    snprintf(env_down, sizeof env_down, "VEXFS_PROPAGATION_URL=https://127.0.0.1:%u",
+             (unsigned)vt_free_port());
+    char *argv[] = {(char *)s_ctl(), "status", "--only", "propagation", "--interval", "0", NULL};
+    char *const env1[] = {env_ctx, NULL};
+    ck_assert_int_eq(vt_run(argv, env1, NULL, S_RUN_TIMEOUT_MS, &r), 0);
+    ck_assert_msg(s_exit_code(&r) == 0, "exit %d: %s %s", s_exit_code(&r), r.out, r.err);
+    S_ASSERT_HAS(r.out, "yes");
+    vt_run_result_fini(&r);
+    char *const env2[] = {env_ctx, env_down, NULL};
+    ck_assert_int_eq(vt_run(argv, env2, NULL, S_RUN_TIMEOUT_MS, &r), 0);
+    ck_assert_msg(s_exit_code(&r) != 0, "the environment's URL (down) should win: %s", r.out);
+    S_ASSERT_HAS(r.out, env_down + strlen("VEXFS_PROPAGATION_URL="));
+    vt_run_result_fini(&r);
+
+    /* Errors: a line that is not VEXFS_NAME=value, a named file that is absent. */
+    s_run(&r, NULL, "--context", bad, "status", NULL);
+    ck_assert_int_eq(s_exit_code(&r), 2);
+    char where[600];
+    snprintf(where, sizeof where, "context %s:2: expected VEXFS_NAME=value", bad);
+    S_ASSERT_HAS(r.err, where);
+    vt_run_result_fini(&r);
+    s_run(&r, NULL, "--context", "/nonexistent/vexfs-context", "status", NULL);
+    ck_assert_int_eq(s_exit_code(&r), 2);
+    S_ASSERT_HAS(r.err, "context /nonexistent/vexfs-context: No such file or directory");
+    vt_run_result_fini(&r);
+    s_run(&r, NULL, "--context", NULL);
+    ck_assert_int_eq(s_exit_code(&r), 2);
+    S_ASSERT_HAS(r.err, "option '--context' needs a value");
+    vt_run_result_fini(&r);
+
+    free(dir);
+    ck_assert_int_eq(ph_stop(&d), 0);
+}
+END_TEST
+
 /* Posts small batches of events to propagation's REST ingest until told to stop. */
 struct s_loader {
     uint16_t port;
@@ -732,6 +792,7 @@ main(void)
     s_add(s, "status_down", t_status_down, 30);
     s_add(s, "status_json_env", t_status_json_down, 30);
     s_add(s, "status_up_propagation", t_status_up_against_propagation, 90);
+    s_add(s, "context_file", t_context_file, 90);
     s_add(s, "status_rates", t_status_uptime_rates_and_drops, 90);
     s_add(s, "emit_propagation_tail", t_emit_through_propagation_to_tail, 120);
     s_add(s, "emit_rest", t_emit_rest, 90);

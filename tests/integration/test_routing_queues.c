@@ -4,8 +4,10 @@
  * drop-policy boundary counts exactly what it dropped; the blocked boundary is named on /ready,
  * in the metrics and by vexfsctl status; a reader that arrives later receives the queued
  * events; a full block-policy queue holds routing until its reader comes, losing nothing; and
- * shutdown ends within shutdown_timeout_ms, counting what could not be delivered. */
+ * shutdown ends within shutdown_timeout_ms, counting what could not be delivered; vexfsctl tail
+ * reads a boundary from routing's tap without taking anything from its consumer. */
 #include <check.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -199,6 +201,104 @@ START_TEST(t_absent_consumer_others_receive_everything)
     rh_collect_stop(&coord);
     rh_collect_stop(&graph);
     rh_collect_stop(&late);
+    zsock_destroy(&push);
+    ph_stop(&prop);
+}
+END_TEST
+
+/* vexfsctl tail never takes events away: it reads routing's tap (topic events.<boundary>)
+ * while the boundary's PULL consumer still receives every event, exactly once; the lossless
+ * link cannot be tailed (--pull is refused). */
+struct s_tail_run {
+    char *argv[12];
+    struct vt_run_result r;
+    int rc;
+    atomic_bool done;
+};
+
+static void *
+s_tail_thread(void *arg)
+{
+    struct s_tail_run *t = arg;
+    t->rc = vt_run(t->argv, NULL, NULL, 30000, &t->r);
+    atomic_store(&t->done, true);
+    return NULL;
+}
+
+START_TEST(t_tail_reads_the_tap_and_takes_nothing)
+{
+    struct ph_daemon prop;
+    ph_start(&prop, NULL, NULL);
+    uint16_t tap_port = vt_free_port();
+    char yaml[128], tap[64];
+    snprintf(tap, sizeof tap, "tcp://127.0.0.1:%u", (unsigned)tap_port);
+    snprintf(yaml, sizeof yaml, "  tap_endpoint: %s\n", tap);
+    struct rh_daemon rt;
+    rh_start(&rt, prop.output, yaml);
+    rh_expect(&rt, "PUT", "/v1/rules", s_rules, 200);
+    struct rh_collector coord, graph, autom;
+    rh_collect_start(&coord, rh_out(&rt, "coordinator"), S_MAX);
+    rh_collect_start(&graph, rh_out(&rt, "graph"), S_MAX);
+    rh_collect_start(&autom, rh_out(&rt, "automation"), S_MAX);
+
+    char ctl[512];
+    snprintf(ctl, sizeof ctl, "%s/vexfsctl", vt_bin_dir());
+    struct s_tail_run t = {.argv = {ctl, "tail", "--boundary", "automation", "--endpoint", tap,
+                                    "--count", "5", NULL}};
+    atomic_init(&t.done, false);
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, s_tail_thread, &t), 0);
+
+    /* Rounds of events until tail has its five (a subscriber misses what was published
+     * before it joined): the consumer of automation must still see every one. */
+    static const char *const dirs[] = {"a", "c", "g"};
+    s_events(S_MAX, dirs, 3);
+    zsock_t *push = ph_push(&prop);
+    uint64_t bseq = 0;
+    size_t sent = 0;
+    while (!atomic_load(&t.done) && sent + 30 <= S_MAX) {
+        rh_send(push, s_ev + sent, 30, &bseq);
+        sent += 30;
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    pthread_join(th, NULL);
+    ck_assert_int_eq(t.rc, 0);
+    ck_assert_msg(WIFEXITED(t.r.status) && WEXITSTATUS(t.r.status) == 0,
+                  "tail exit %d after %zu events sent: %s%s", t.r.status, sent, t.r.out,
+                  t.r.err);
+    size_t lines = 0;
+    for (const char *p = t.r.out; (p = strchr(p, '\n')) != NULL; p++) {
+        lines++;
+    }
+    ck_assert_msg(lines == 5, "tail printed %zu lines, expected 5:\n%s", lines, t.r.out);
+    ck_assert_msg(strstr(t.r.out, "\"/a/f") != NULL && strstr(t.r.out, "\"/c/f") == NULL &&
+                      strstr(t.r.out, "\"/g/f") == NULL,
+                  "tail --boundary automation printed events of other boundaries:\n%s", t.r.out);
+    vt_run_result_fini(&t.r);
+
+    size_t per = sent / 3;
+    ck_assert_uint_eq(rh_collect_wait(&autom, per, 30000), per);
+    ck_assert_uint_eq(rh_collect_wait(&coord, per, 30000), per);
+    ck_assert_uint_eq(rh_collect_wait(&graph, per, 30000), per);
+    s_expect_each_once(&autom, sent, "a/", "automation");
+    ck_assert_msg(rh_metric(&rt, "vexfs_routing_tap_batches_total") > 0,
+                  "vexfs_routing_tap_batches_total stayed 0");
+
+    /* The lossless link is not for observers. */
+    char *pull[] = {ctl, "tail", "--pull", "--endpoint", (char *)rh_out(&rt, "automation"),
+                    NULL};
+    struct vt_run_result r;
+    ck_assert_int_eq(vt_run(pull, NULL, NULL, 20000, &r), 0);
+    ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 2 &&
+                      strstr(r.err, "--pull is gone") != NULL,
+                  "tail --pull: exit %d, stderr %s", r.status, r.err);
+    vt_run_result_fini(&r);
+
+    rh_stop(&rt);
+    rh_collect_stop(&coord);
+    rh_collect_stop(&graph);
+    rh_collect_stop(&autom);
     zsock_destroy(&push);
     ph_stop(&prop);
 }
@@ -452,6 +552,7 @@ main(void)
     tcase_add_test(tc, t_shutdown_ends_in_time_and_counts_undelivered);
     tcase_add_test(tc, t_kafka_boundary_queue_and_drop_policy);
     tcase_add_test(tc, t_bad_policies_are_refused);
+    tcase_add_test(tc, t_tail_reads_the_tap_and_takes_nothing);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
