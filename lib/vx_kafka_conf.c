@@ -453,10 +453,46 @@ out:
     return rc;
 }
 
-/* A PKCS#12 keystore: owner-only, and opened by the password of ssl_keystore_password_file
- * (or by none), for the same reasons. */
+/* Hands the PEM form of one certificate or key to librdkafka; the memory is wiped after. */
 static int
-s_check_keystore(const struct vx_kafka_security_config *sec, char *err, size_t errlen)
+s_set_cert(rd_kafka_conf_t *conf, rd_kafka_cert_type_t type, X509 *crt, EVP_PKEY *key,
+           const char *path, char *err, size_t errlen)
+{
+    char e[512], why[256];
+    BIO *mem = BIO_new(BIO_s_mem());
+    int ok = mem && (crt ? PEM_write_bio_X509(mem, crt)
+                         : PEM_write_bio_PrivateKey(mem, key, NULL, NULL, 0, NULL, NULL));
+    if (!ok) {
+        snprintf(err, errlen, S_SECTION ".ssl_keystore_file: %s: cannot encode its %s: %s", path,
+                 crt ? "certificate" : "key", s_ssl_reason(why, sizeof why));
+        BIO_free(mem);
+        return -EINVAL;
+    }
+    char *data = NULL;
+    long len = BIO_get_mem_data(mem, &data);
+    rd_kafka_conf_res_t res =
+        rd_kafka_conf_set_ssl_cert(conf, type, RD_KAFKA_CERT_ENC_PEM, data, (size_t)len, e,
+                                   sizeof e);
+    OPENSSL_cleanse(data, (size_t)len);
+    BIO_free(mem);
+    if (res != RD_KAFKA_CONF_OK) {
+        snprintf(err, errlen, S_SECTION ".ssl_keystore_file: %s: librdkafka refused its %s: %s",
+                 path, crt ? "certificate" : "key", e);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* Why a PKCS#12 keystore is opened here and its certificate and key handed to librdkafka in
+ * memory rather than as ssl.keystore.location: librdkafka 2.0.2 leaks a key and a certificate
+ * each time it opens a keystore itself (it allocates both before PKCS12_parse replaces them),
+ * and opening it here also names the key at fault (a wrong or missing password) at start. The
+ * file must be owner-only and open with the password of ssl_keystore_password_file (or none).
+ * Only the keystore's own certificate is presented: other certificates in it are not sent as a
+ * chain (an intermediate authority needs the PEM pair). */
+static int
+s_apply_keystore(rd_kafka_conf_t *conf, const struct vx_kafka_security_config *sec, char *err,
+                 size_t errlen)
 {
     const char *path = sec->ssl_keystore_file;
     if (s_check_private("ssl_keystore_file", path, err, errlen) < 0) {
@@ -469,6 +505,9 @@ s_check_keystore(const struct vx_kafka_security_config *sec, char *err, size_t e
         return -EINVAL;
     }
     int rc = -EINVAL;
+    EVP_PKEY *key = NULL;
+    X509 *crt = NULL;
+    STACK_OF(X509) *others = NULL;
     BIO *bio = BIO_new_file(path, "rb");
     PKCS12 *p12 = bio ? d2i_PKCS12_bio(bio, NULL) : NULL;
     BIO_free(bio);
@@ -477,9 +516,17 @@ s_check_keystore(const struct vx_kafka_security_config *sec, char *err, size_t e
                  s_ssl_reason(why, sizeof why));
         goto out;
     }
-    bool opens = pass[0] ? PKCS12_verify_mac(p12, pass, -1) == 1
-                         : PKCS12_verify_mac(p12, NULL, 0) == 1 ||
-                               PKCS12_verify_mac(p12, "", 0) == 1;
+    const char *opener = NULL; /* the password that opens it: pass, NULL or "" */
+    bool opens = false;
+    if (pass[0]) {
+        opener = pass;
+        opens = PKCS12_verify_mac(p12, pass, -1) == 1;
+    } else if (PKCS12_verify_mac(p12, NULL, 0) == 1) {
+        opens = true;
+    } else if (PKCS12_verify_mac(p12, "", 0) == 1) {
+        opener = "";
+        opens = true;
+    }
     if (!opens) {
         ERR_clear_error();
         if (pass[0]) {
@@ -493,9 +540,22 @@ s_check_keystore(const struct vx_kafka_security_config *sec, char *err, size_t e
         }
         goto out;
     }
+    if (!PKCS12_parse(p12, opener, &key, &crt, &others) || !key || !crt) {
+        snprintf(err, errlen,
+                 S_SECTION ".ssl_keystore_file: %s holds no certificate with its key: %s", path,
+                 s_ssl_reason(why, sizeof why));
+        goto out;
+    }
+    if (s_set_cert(conf, RD_KAFKA_CERT_PUBLIC_KEY, crt, NULL, path, err, errlen) < 0 ||
+        s_set_cert(conf, RD_KAFKA_CERT_PRIVATE_KEY, NULL, key, path, err, errlen) < 0) {
+        goto out;
+    }
     rc = 0;
 out:
     explicit_bzero(pass, sizeof pass);
+    sk_X509_pop_free(others, X509_free);
+    EVP_PKEY_free(key);
+    X509_free(crt);
     PKCS12_free(p12);
     return rc;
 }
@@ -525,14 +585,7 @@ s_apply_tls(rd_kafka_conf_t *conf, const struct vx_kafka_security_config *sec, c
         }
     }
     if (sec->ssl_keystore_file[0]) {
-        if (s_check_keystore(sec, err, errlen) < 0 ||
-            vx_kafka_conf_set(conf, "ssl.keystore.location", sec->ssl_keystore_file, err,
-                              errlen) < 0) {
-            return -EINVAL;
-        }
-        if (sec->ssl_keystore_password_file[0] &&
-            s_set_secret(conf, "ssl.keystore.password", "ssl_keystore_password_file",
-                         sec->ssl_keystore_password_file, err, errlen) < 0) {
+        if (s_apply_keystore(conf, sec, err, errlen) < 0) {
             return -EINVAL;
         }
     }
