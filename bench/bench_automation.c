@@ -26,9 +26,15 @@
  * actions (alerts, workflows), from its vexfs_automation_stage_nanoseconds_total; the rest
  * is the loop waiting for input.
  *
+ * Our daemon runs secured as in production: the test support's key set and certificates
+ * (CURVE on its input, HTTPS on its REST API), and this program's sender opens its socket
+ * through the suite's factory (vt_sock_ex, CURVE).
+ *
  * Today's code: the commit named in bench/BASELINE, built by scripts/bench-baseline.sh
  * ($VX_BASELINE_BUILD names its build folder; else the script is run), is measured in the same
  * run by its own bench_automation, round by round with ours, so both see the same machine;
+ * that code has no security, so its daemon runs without CURVE or TLS (plain ZeroMQ and HTTP:
+ * "daemon / today's daemon" includes what CURVE costs ours);
  * its engine runs are timed in CPU time too (its process's, read from /proc as each of its
  * result lines appears; stdbuf makes its output line-buffered).
  *
@@ -303,12 +309,10 @@ s_daemon_run(unsigned long long n, bool event_time, double *stage_ns, double *cp
     json_decref(p);
     uint16_t port = vt_free_port();
     snprintf(input, sizeof input, "tcp://127.0.0.1:%u", (unsigned)vt_free_port());
-    zsock_t *push = zsock_new(ZMQ_PUSH);
-    zsock_set_sndhwm(push, 1000);
-    zsock_set_linger(push, 0);
-    if (push == NULL || zsock_bind(push, "%s", input) < 0) {
+    zsock_t *push = vt_sock_ex(&(struct vt_sock_opts){.type = ZMQ_PUSH, .endpoint = input,
+                                                      .bind = true, .hwm = 1000, .linger_ms = 0});
+    if (push == NULL) {
         fprintf(stderr, "bench: cannot bind %s\n", input);
-        zsock_destroy(&push);
         free(dir);
         return -1;
     }
@@ -353,7 +357,7 @@ s_daemon_run(unsigned long long n, bool event_time, double *stage_ns, double *cp
     double rate = counted >= (double)n ? (double)n / ((double)dt / 1e9) : 0;
     *cpu_rate = counted >= (double)n && cpu > 0 ? (double)n / ((double)cpu / 1e9) : 0;
     printf("  %-36s %9.0f events/s  %9.0f /cpu-s  counted %.0f  alerts %.0f  partials %.0f\n",
-           event_time ? "daemon (ZeroMQ), event time:" : "daemon (ZeroMQ), processing time:",
+           event_time ? "daemon (CURVE), event time:" : "daemon (CURVE), processing time:",
            rate, *cpu_rate, counted, alerts, partials);
     printf("  %-36s receive %.0f  decode %.0f  match %.0f  actions %.0f  waiting/other %.0f "
            "ns/event\n",
@@ -470,7 +474,7 @@ s_baseline_run(const char *dir, unsigned long long n, struct s_round *r)
            r->base_prefix, r->base_prefix_cpu);
     printf("  %-36s %9.0f events/s  %9.0f /cpu-s\n", "today's engine, prefix + regex:",
            r->base_regex, r->base_regex_cpu);
-    printf("  %-36s %9.0f events/s\n", "today's daemon (ZeroMQ):", r->base_daemon);
+    printf("  %-36s %9.0f events/s\n", "today's daemon (plain ZeroMQ):", r->base_daemon);
 }
 
 /* ---- summary ------------------------------------------------------------------------------ */
@@ -561,14 +565,14 @@ s_summary(const struct s_round *r, int n, bool base)
     if (base) {
         s_line(r, n, F(base_prefix), "today's engine, prefix only", "events/s");
         s_line(r, n, F(base_regex), "today's engine, prefix + regex", "events/s");
-        s_line(r, n, F(base_daemon), "today's daemon", "events/s");
+        s_line(r, n, F(base_daemon), "today's daemon (no security)", "events/s");
         s_line(r, n, F(base_prefix_cpu), "today's engine, prefix only", "/cpu-s");
         s_line(r, n, F(base_regex_cpu), "today's engine, prefix + regex", "/cpu-s");
         s_ratio(r, n, F(regex), F(base_regex), "engine regex / today's (target >= 2)");
         s_ratio(r, n, F(prefix), F(base_prefix), "engine prefix / today's");
         s_ratio(r, n, F(regex_cpu), F(base_regex_cpu), "per cpu-s: engine regex / today's");
         s_ratio(r, n, F(prefix_cpu), F(base_prefix_cpu), "per cpu-s: engine prefix / today's");
-        s_ratio(r, n, F(daemon), F(base_daemon), "daemon / today's daemon");
+        s_ratio(r, n, F(daemon), F(base_daemon), "daemon (CURVE) / today's (plain)");
     }
     if (r[0].daemon > 0) {
         s_ratio(r, n, F(daemon), F(regex_clock), "daemon (processing) / engine real clock");
@@ -635,9 +639,11 @@ main(int argc, char **argv)
     }
     char *base = engine_only || daemon_only ? NULL : s_baseline_dir();
     printf("automation engine: %u patterns (25 per kind, 100,000 users), %llu events, one "
-           "core, engine time +%llu us per event; %d rounds; today's code: %s\n",
+           "core, engine time +%llu us per event; %d rounds; our daemon: CURVE and HTTPS; "
+           "today's code: %s%s\n",
            N_PATTERNS, n, (unsigned long long)(S_STEP_NS / VX_NS_PER_US), rounds,
-           base ? base : "not measured");
+           base ? base : "not measured",
+           base ? " (it has no security: plain ZeroMQ and HTTP)" : "");
     struct s_round r[MAX_ROUNDS];
     memset(r, 0, sizeof r);
     int rc = 0;

@@ -9,6 +9,10 @@
  * and, in the same run, their peer: the same events as pre-packed batches of 100 PUSHed
  * straight into propagation's ingest (no validation or packing in the sender, no
  * acknowledgements) — what propagation takes at most on this machine.
+ * Every link is secured as in production: propagation runs with the test support's key set and
+ * certificates (CURVE on every ZeroMQ socket, HTTPS), the library emits with CURVE as the
+ * identity "ctl", and this program's own sockets are opened through the suite's factory
+ * (vt_sock_ex, CURVE).
  * Usage: bench_client [EVENTS] (default 300,000 per run); programs from $VX_BIN_DIR. */
 #include <czmq.h>
 #include <math.h>
@@ -54,12 +58,10 @@ static void *
 s_receiver_main(void *arg)
 {
     struct receiver *r = arg;
-    zsock_t *pull = zsock_new(ZMQ_PULL);
-    zsock_set_rcvhwm(pull, 10000);
-    zsock_set_rcvtimeo(pull, 10000);
-    zsock_connect(pull, "%s", r->endpoint);
+    zsock_t *pull = vt_sock_ex(&(struct vt_sock_opts){.type = ZMQ_PULL, .endpoint = r->endpoint,
+                                                      .hwm = 10000, .rcvtimeo_ms = 10000});
     atomic_store(&r->ready, true);
-    while (r->got < r->expect) {
+    while (pull != NULL && r->got < r->expect) {
         struct vx_wire_msg m;
         if (vx_wire_recv(pull, &m, 0) < 0) {
             break;
@@ -130,8 +132,10 @@ static vexfs_client_t *
 s_client(const char *acked)
 {
     vexfs_config_t *cfg = vexfs_config_new();
-    vexfs_config_set(cfg, "security.curve", "off"); /* the daemons run plain on loopback here */
-    vexfs_config_set(cfg, "security.tls", "off");
+    /* CURVE as "ctl" (authorized, and a producer of any source by propagation's policy). */
+    vexfs_config_set(cfg, "security.keys_dir", vt_keys_dir());
+    vexfs_config_set(cfg, "security.identity", "ctl");
+    vexfs_config_set(cfg, "security.tls_dir", vt_tls_dir());
     vexfs_config_set(cfg, "ingest_endpoint", acked);
     vexfs_client_t *c = vexfs_client_new(cfg);
     vexfs_config_destroy(&cfg);
@@ -214,9 +218,11 @@ s_run_peer(const char *ingest, const char *output, uint64_t n)
     vx_batchbuf_fini(&b);
     struct receiver r;
     s_receiver_start(&r, output, n);
-    zsock_t *push = zsock_new(ZMQ_PUSH);
-    zsock_set_sndhwm(push, 1000);
-    zsock_connect(push, "%s", ingest);
+    zsock_t *push = vt_sock_ex(&(struct vt_sock_opts){.type = ZMQ_PUSH, .endpoint = ingest,
+                                                      .hwm = 1000});
+    if (push == NULL) {
+        exit(1);
+    }
     usleep(100 * 1000);
     uint64_t t0 = vx_mono_ns();
     for (size_t bi = 0; bi < nb; bi++) {
@@ -274,7 +280,7 @@ main(int argc, char **argv)
     enum { reps = 3 };
     double one[reps], batch[reps], peer[reps];
     printf("== client library: program -> libvexfs (acknowledged ingest) -> vexfs-propagation -> "
-           "PULL, %llu events per run\n",
+           "PULL, %llu events per run, CURVE on every link\n",
            (unsigned long long)n);
     for (int i = 0; i < reps; i++) {
         one[i] = s_run_library(acked, output, n, false);

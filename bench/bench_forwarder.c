@@ -8,6 +8,9 @@
  * 100 (the same translation, done beforehand) PUSHed straight into propagation's ingest.
  * Records are made from the recorded ones (tests/forwarder/data/kernel_v1.bin), each with its
  * own path and kernel sequence, so propagation's deduplication keeps every one.
+ * Every link is secured as in production: the daemons run with the test support's key set and
+ * certificates (CURVE on every ZeroMQ link, HTTPS), and this program's sockets are opened
+ * through the suite's factory (vt_sock_ex, CURVE as the identity "ctl").
  * Usage: bench_forwarder [EVENTS] (default 1,000,000); programs from $VX_BIN_DIR. */
 #include <czmq.h>
 #include <errno.h>
@@ -187,12 +190,10 @@ static void *
 s_receiver_main(void *arg)
 {
     struct receiver *r = arg;
-    zsock_t *pull = zsock_new(ZMQ_PULL);
-    zsock_set_rcvhwm(pull, 10000);
-    zsock_connect(pull, "%s", r->endpoint);
-    zsock_set_rcvtimeo(pull, 10000);
+    zsock_t *pull = vt_sock_ex(&(struct vt_sock_opts){.type = ZMQ_PULL, .endpoint = r->endpoint,
+                                                      .hwm = 10000, .rcvtimeo_ms = 10000});
     atomic_store(&r->ready, true);
-    while (r->got_events < r->expect_events) {
+    while (pull != NULL && r->got_events < r->expect_events) {
         struct vx_wire_msg m;
         if (vx_wire_recv(pull, &m, 0) < 0) {
             break;
@@ -344,12 +345,11 @@ s_run_peer(const struct daemons *d, uint64_t n)
     struct packed *batches = s_make_packed(n, &nb);
     struct receiver r;
     s_receiver_start(&r, d->output, n);
-    zsock_t *push = zsock_new(ZMQ_PUSH);
-    zsock_set_sndhwm(push, 1000);
-    zsock_connect(push, "%s", d->ingest);
+    zsock_t *push = vt_sock_ex(&(struct vt_sock_opts){.type = ZMQ_PUSH, .endpoint = d->ingest,
+                                                      .hwm = 1000});
     usleep(100 * 1000);
     uint64_t t0 = vx_wall_ns();
-    for (size_t b = 0; b < nb; b++) {
+    for (size_t b = 0; push != NULL && b < nb; b++) {
         vx_wire_send_packed(push, "events", batches[b].data, batches[b].len, 0);
     }
     pthread_join(r.thread, NULL);
@@ -387,7 +387,7 @@ main(int argc, char **argv)
         return 1;
     }
     printf("== forwarder: FIFO of kernel records -> vexfs-forwarder -> vexfs-propagation -> PULL,"
-           " %llu events per run (from %zu recorded records)\n",
+           " %llu events per run (from %zu recorded records), CURVE on every link\n",
            (unsigned long long)n, s_n_tmpl);
     double fwd[reps], plain[reps], peer[reps];
     for (int i = 0; i < reps; i++) {

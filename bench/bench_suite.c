@@ -8,6 +8,9 @@
  * windows within 3 s of the end of the run, an event was dropped anywhere, or the producer
  * could not keep the pace. Routing's analytics boundary is ZeroMQ, and, when a Kafka broker is
  * given in VEXFS_KAFKA_BOOTSTRAP, also the Kafka topic analytics reads in a consumer group.
+ * Every link is secured as in production: the daemons run with the test support's key set and
+ * certificates (CURVE on every ZeroMQ link, HTTPS on every REST server), and the producer here
+ * opens its socket through the suite's factory (vt_sock_ex, CURVE as the identity "ctl").
  * Usage: bench_suite [SECONDS_PER_RATE] (default 4); programs from $VX_BIN_DIR. */
 #include <czmq.h>
 #include <librdkafka/rdkafka.h>
@@ -378,15 +381,20 @@ s_bench(const char *kafka, int seconds)
         s_stop(&s);
         return 1;
     }
-    zsock_t *push = zsock_new(ZMQ_PUSH);
-    zsock_set_sndhwm(push, 10000);
-    zsock_connect(push, "tcp://127.0.0.1:%u", s.ingest);
+    char ingest[64];
+    snprintf(ingest, sizeof ingest, "tcp://127.0.0.1:%u", (unsigned)s.ingest);
+    zsock_t *push = vt_sock_ex(&(struct vt_sock_opts){.type = ZMQ_PUSH, .endpoint = ingest,
+                                                      .hwm = 10000});
+    if (push == NULL) {
+        s_stop(&s);
+        return 1;
+    }
     uint64_t seq = 0;
     struct result warm;
     s_run_rate(&s, push, &seq, 5000, 2, &warm); /* connections, consumer group, first window */
 
     printf("== suite end to end (%s boundary): propagation -> routing -> analytics window, "
-           "%d s per rate\n", path, seconds);
+           "%d s per rate, CURVE on every ZeroMQ link\n", path, seconds);
     static const double fixed[] = {10000, 50000, 100000};
     struct result r50 = {0};
     double best = 0;

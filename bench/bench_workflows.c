@@ -4,9 +4,12 @@
  * starts, as each execution records it (start_latency_us), p50 and p99.
  *
  * In-process: au_exec with 4 workers, one execution at a time (the pool idle in between), and
- * bursts of 100 submitted at once (queueing included), without a journal and with one (a file
- * written at each submission). Through the daemon: a real vexfs-automation whose threshold
- * pattern (one event) starts the workflow; events sent one at a time over ZeroMQ.
+ * bursts of 100 submitted at once (queueing included), on a store that is not fsynced and on
+ * one that is (the journal entry written at each submission is an fsynced LMDB commit).
+ * Through the daemon: a real vexfs-automation whose threshold pattern (one event) starts the
+ * workflow; events sent one at a time over ZeroMQ. The daemon is secured as in production (the
+ * test support's key set and certificates: CURVE on its input, HTTPS), and the sender's socket
+ * is opened through the suite's factory (vt_sock_ex).
  * Usage: bench_workflows [EXECUTIONS] (default 2,000). */
 #include <jansson.h>
 #include <signal.h>
@@ -50,12 +53,22 @@ s_latency(au_exec_t *x, const char *id)
 }
 
 static int
-s_inproc(size_t n, const char *journal, bool burst)
+s_inproc(size_t n, bool sync, bool burst)
 {
+    char *dir = vt_tmpdir();
     au_breakers_t *br = au_breakers_new(5, 1000, NULL);
+    struct au_store_opts so = {.dir = dir, .map_bytes = 1ull << 30, .no_sync = !sync,
+                               .max_history = (uint32_t)n + 10};
+    au_store_t *st = NULL;
+    char serr[512];
+    if (au_store_open(&st, &so, serr, sizeof serr) < 0) {
+        fprintf(stderr, "bench: %s\n", serr);
+        free(dir);
+        return -1;
+    }
     struct au_exec_opts o = {.max_concurrent = 4, .max_queue = 100000, .tenant_concurrency = 4,
                              .max_history = (uint32_t)n + 10, .retries = true,
-                             .compensation = true, .journal_dir = journal, .breakers = br};
+                             .compensation = true, .store = st, .breakers = br};
     au_exec_t *x = au_exec_new(&o);
     json_t *j = json_loads(s_wf, 0, NULL);
     struct au_workflow *w = NULL;
@@ -82,13 +95,15 @@ s_inproc(size_t n, const char *journal, bool burst)
     }
     char what[128];
     snprintf(what, sizeof what, "in-process, %s, %s:", burst ? "bursts of 100" : "one at a time",
-             journal ? "journal" : "no journal");
+             sync ? "store fsynced" : "store not fsynced");
     s_print(what, lat, n);
     free(ids);
     free(lat);
     au_workflow_unref(&w);
     au_exec_destroy(&x);
     au_breakers_destroy(&br);
+    au_store_close(&st);
+    free(dir);
     return 0;
 }
 
@@ -103,9 +118,8 @@ s_daemon(size_t n)
     vt_write_file(tok, "bench\n");
     uint16_t port = vt_free_port();
     snprintf(input, sizeof input, "tcp://127.0.0.1:%u", (unsigned)vt_free_port());
-    zsock_t *push = zsock_new(ZMQ_PUSH);
-    if (push == NULL || zsock_bind(push, "%s", input) < 0) {
-        zsock_destroy(&push);
+    zsock_t *push = vt_sock(ZMQ_PUSH, input, true);
+    if (push == NULL) {
         free(dir);
         return -1;
     }
@@ -130,10 +144,17 @@ s_daemon(size_t n)
     const char *pat = "{\"id\":\"one\",\"kind\":\"threshold\",\"window_ms\":1000,\"elements\":"
                       "[{\"event_type\":\"filesystem_write\",\"min_occurrences\":1}],"
                       "\"actions\":[{\"kind\":\"alert\",\"message\":\"w\"}]}";
-    vt_http("POST", port, "/v1/workflows", wf, strlen(wf), "bench", &r);
-    vt_http_result_fini(&r);
-    vt_http("POST", port, "/v1/patterns", pat, strlen(pat), "bench", &r);
-    vt_http_result_fini(&r);
+    const char *posts[2][2] = {{"/v1/workflows", wf}, {"/v1/patterns", pat}};
+    for (int i = 0; i < 2; i++) {
+        if (vt_http("POST", port, posts[i][0], posts[i][1], strlen(posts[i][1]), "bench", &r) !=
+                0 ||
+            r.status < 200 || r.status > 299) {
+            fprintf(stderr, "bench: POST %s answered %ld: %s\n", posts[i][0], r.status,
+                    r.body ? r.body : "");
+            goto out;
+        }
+        vt_http_result_fini(&r);
+    }
     vx_event_t ev;
     vexfs__v1__event__init(&ev);
     ev.type = VEXFS__V1__EVENT_TYPE__FILESYSTEM_WRITE;
@@ -192,12 +213,9 @@ main(int argc, char **argv)
     }
     vx_log_init("bench_workflows", VX_LOG_WARN);
     printf("workflow trigger -> first step start (submission to the first step's start)\n");
-    char *dir = vt_tmpdir();
-    if (s_inproc(n, NULL, false) < 0 || s_inproc(n, NULL, true) < 0 ||
-        s_inproc(n, dir, false) < 0) {
-        free(dir);
+    if (s_inproc(n, false, false) < 0 || s_inproc(n, false, true) < 0 ||
+        s_inproc(n, true, false) < 0) {
         return 1;
     }
-    free(dir);
     return s_daemon(n < 1000 ? n : 1000) < 0 ? 1 : 0;
 }

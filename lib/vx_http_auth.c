@@ -96,11 +96,11 @@ vx_http_auth_end(struct vx_http_req *req)
     req->cred = NULL;
 }
 
-/* A client certificate: whether the connection presented one the authority issued (keeping its
- * common name), and whether it presented one at all. microhttpd asks for the certificate but
- * leaves the verdict to us. */
-static bool
-s_client_cert(struct vx_http_req *req, bool *presented)
+/* Verifies the connection's client certificate against the authority: VX_HTTP_CERT_OK with
+ * its common name in cn, VX_HTTP_CERT_BAD when one was presented that does not verify,
+ * VX_HTTP_CERT_NONE when none was. */
+static int
+s_verify_cert(struct vx_http_req *req, char *cn, size_t cnlen)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
@@ -108,21 +108,49 @@ s_client_cert(struct vx_http_req *req, bool *presented)
     unsigned status = 0;
     unsigned n = 0;
     const gnutls_datum_t *chain = session ? gnutls_certificate_get_peers(session, &n) : NULL;
-    *presented = chain && n > 0;
-    if (!*presented || gnutls_certificate_verify_peers2(session, &status) < 0 || status != 0) {
-        return false;
+    cn[0] = '\0';
+    if (!chain || n == 0) {
+        return VX_HTTP_CERT_NONE;
+    }
+    if (gnutls_certificate_verify_peers2(session, &status) < 0 || status != 0) {
+        return VX_HTTP_CERT_BAD;
     }
     gnutls_x509_crt_t crt;
     if (gnutls_x509_crt_init(&crt) == 0) {
-        size_t len = sizeof req->client_cn - 1;
+        size_t len = cnlen - 1;
         if (gnutls_x509_crt_import(crt, &chain[0], GNUTLS_X509_FMT_DER) == 0 &&
-            gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, req->client_cn,
-                                          &len) == 0) {
-            req->client_cn[len] = '\0';
+            gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &len) ==
+                0) {
+            cn[len] = '\0';
+        } else {
+            cn[0] = '\0';
         }
         gnutls_x509_crt_deinit(crt);
     }
-    return true;
+    return VX_HTTP_CERT_OK;
+}
+
+/* A client certificate: whether the connection presented one the authority issued (keeping its
+ * common name), and whether it presented one at all. microhttpd asks for the certificate but
+ * leaves the verdict to us; it is reached once per connection (verifying the chain is most of
+ * the cost of a request over a kept-alive connection). */
+static bool
+s_client_cert(struct vx_http_req *req, bool *presented)
+{
+    struct vx_http_conn *c = vx_http_conn_of(req->conn);
+    int verdict;
+    if (c && c->cert != VX_HTTP_CERT_UNKNOWN) {
+        verdict = c->cert;
+        snprintf(req->client_cn, sizeof req->client_cn, "%s", c->cert_cn);
+    } else {
+        verdict = s_verify_cert(req, req->client_cn, sizeof req->client_cn);
+        if (c) {
+            c->cert = verdict;
+            snprintf(c->cert_cn, sizeof c->cert_cn, "%s", req->client_cn);
+        }
+    }
+    *presented = verdict != VX_HTTP_CERT_NONE;
+    return verdict == VX_HTTP_CERT_OK;
 }
 
 /* The token of "Authorization: Bearer <token>", or NULL. */

@@ -65,8 +65,8 @@ vx_http_conn_fini(vx_http_t *h)
 
 /* --- connection deadlines --------------------------------------------------------------- */
 
-static struct vx_http_conn *
-s_conn_of(struct MHD_Connection *conn)
+struct vx_http_conn *
+vx_http_conn_of(struct MHD_Connection *conn)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
@@ -76,7 +76,7 @@ s_conn_of(struct MHD_Connection *conn)
 void
 vx_http_conn_deadline(vx_http_t *h, struct MHD_Connection *conn, bool running)
 {
-    struct vx_http_conn *c = s_conn_of(conn);
+    struct vx_http_conn *c = vx_http_conn_of(conn);
     if (c) {
         atomic_store(&c->deadline_ns,
                      running ? 0 : vx_mono_ns() + (uint64_t)h->timeout_s * VX_NS_PER_S);

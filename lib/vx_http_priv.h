@@ -51,7 +51,15 @@ struct vx_http_conn {
     int fd;
     _Atomic uint64_t deadline_ns; /* monotonic; 0 while a handler runs for it */
     bool expired;                 /* shut down by the reaper */
+    /* The client certificate's verdict, reached at the connection's first request and kept:
+     * the TLS session, and so the certificate, does not change while the connection lives,
+     * and a connection carries one request at a time. */
+    enum { VX_HTTP_CERT_UNKNOWN, VX_HTTP_CERT_NONE, VX_HTTP_CERT_BAD, VX_HTTP_CERT_OK } cert;
+    char cert_cn[256];
 };
+
+/* The bookkeeping of a connection microhttpd accepted (NULL when it has none). */
+struct vx_http_conn *vx_http_conn_of(struct MHD_Connection *conn);
 
 /* The handler workers: a FIFO of suspended requests. At most one request per connection waits
  * here, so the queue is bounded by the connection limit. */

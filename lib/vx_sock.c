@@ -14,6 +14,11 @@
 #include "vx_zap.h"
 
 #define S_ZAP_DOMAIN "vexfs"
+/* Largest frame a sending-only socket (PUSH, PUB) takes from a peer. Such a socket still reads:
+ * the CURVE handshake's commands (under 1 KiB) and subscriptions. Without a limit libzmq reads
+ * a handshake command of any announced size into memory before the peer is authenticated, so
+ * anyone who can reach an output or a tap could make the daemon allocate gigabytes. */
+#define S_SEND_ONLY_MAX_MSG (64 * 1024)
 
 static const struct vx_cfg_key s_transport_keys[] = {
     {"hwm", VX_CFG_INT, "1000", 1, 10000000, false,
@@ -384,9 +389,8 @@ vx_sock_open(const vx_socks_t *socks, const struct vx_sock_spec *spec, char *bou
     zsock_set_sndhwm(z, s_hwm(socks, spec->sndhwm));
     zsock_set_rcvhwm(z, s_hwm(socks, spec->rcvhwm));
     zsock_set_linger(z, spec->linger_ms > 0 ? spec->linger_ms : socks->cfg.linger_ms);
-    if (s_receives(spec->type)) {
-        zsock_set_maxmsgsize(z, (int)socks->cfg.max_message_bytes);
-    }
+    zsock_set_maxmsgsize(z, s_receives(spec->type) ? (int)socks->cfg.max_message_bytes
+                                                    : S_SEND_ONLY_MAX_MSG);
     if (spec->sndtimeo_ms > 0) {
         zsock_set_sndtimeo(z, spec->sndtimeo_ms);
     }

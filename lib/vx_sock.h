@@ -4,8 +4,9 @@
  * A program makes one vx_socks_t at start from its `transport` and `security` configuration
  * sections and opens each socket from a spec (type, endpoint, bind or connect, the few options
  * that differ per socket). The factory applies what no socket may go without: high-water
- * marks, linger, on every socket that receives from the network ZMQ_MAXMSGSIZE (a frame
- * larger than the largest legal batch is refused by libzmq before it reaches memory), and
+ * marks, linger, ZMQ_MAXMSGSIZE on every socket (on a receiving one a frame larger than the
+ * largest legal batch, on a sending-only one, PUSH or PUB, a frame over 64 KiB, is refused by
+ * libzmq before it reaches memory; the CURVE handshake is read under the same limit), and
  * CURVE:
  *
  *   - security.curve: required (the default). Every tcp:// and ipc:// socket is encrypted and

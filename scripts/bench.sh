@@ -4,6 +4,10 @@
 # figure unless VEXFS_KAFKA_BOOTSTRAP points at one; a broker it starts also has a bench-only plaintext
 # listener on VEXFS_KAFKA_BENCH_PLAIN_PORT (default VEXFS_KAFKA_PORT+3), the peer of the SASL_SSL journal.
 #   VX_BENCH_EVENTS   events per throughput run of propagation and routing (default 2,000,000)
+#   VX_BENCH_SECURITY_RUNS   runs of bench_security, CURVE/plain and HTTPS/plain (default 5)
+# Every benchmark runs the suite secured, as the tests do: tests/support makes its keys and
+# certificates and exports VEXFS_SECURITY_*, so each daemon it starts has CURVE and HTTPS; the
+# baseline's programs (today's code) predate security and run plain, as their figures say.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -30,6 +34,7 @@ for b in "$BUILD"/bench/bench_*; do
   echo "## $name"
   case $name in
     bench_propagation|bench_routing_daemon) "$b" "${VX_BENCH_EVENTS:-2000000}" ;;
+    bench_security) "$b" "${VX_BENCH_SECURITY_RUNS:-5}" ;;
     *) "$b" ;;
   esac
   echo

@@ -617,7 +617,6 @@ an_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *m, 
         s->merge = an_merge_new(s->group_id, s->max_results);
     }
     s->anomaly = an_anomaly_new(100000, 1000);
-    s->arena = vx_arena_new(64 * 1024, 64u << 20);
     s->res_ring = vx_calloc(AN_RES_RING, 1);
     s->dec = an_decoder_new();
     atomic_init(&s->ready, false);
@@ -642,6 +641,9 @@ an_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *m, 
     s->c_decode = vx_metrics_counter(m, "vexfs_analytics_dropped_total",
                                      "Input the daemon could not use, by reason.", "reason",
                                      "decode", NULL);
+    s->c_gaps = vx_metrics_counter(m, "vexfs_sequence_gaps_total",
+                                   "Batches missing in a sender's sequence, by link.", "link",
+                                   "routing", NULL);
     s->c_anomalies = vx_metrics_counter(m, "vexfs_analytics_anomalies_total",
                                         "Anomalous window values found.", NULL);
     s->c_unexported = vx_metrics_counter(m, "vexfs_analytics_unexported_windows_total",
@@ -760,7 +762,7 @@ an_server_destroy(an_server_t **sp)
     free(s->group_id);
     free(s->results_topic);
     zsock_destroy(&s->pub);
-    vx_arena_destroy(&s->arena);
+    vx_rx_destroy(&s->rx);
     free(s->state_dir);
     free(s->topic);
     pthread_mutex_destroy(&s->lock);

@@ -17,6 +17,7 @@
 #include "an_replay.h"
 #include "an_server.h"
 #include "an_window.h"
+#include "vx_rx.h"
 #include "vx_arena.h"
 
 /* One installed query and what the daemon keeps about it. */
@@ -96,6 +97,8 @@ struct an_server {
     struct an_monitor *monitor; /* anomalies become alerts; may be NULL */
     zsock_t *pub;
     zsock_t *pull;
+    vx_rx_t *rx;            /* the ZeroMQ input's receive path (vx_rx.h) */
+    vx_counter_t *c_gaps;   /* batches missing in routing's sequence */
     rd_kafka_t *rk;
     rd_kafka_t *rk_out;     /* producer of the results topic */
     rd_kafka_t *rk_res;     /* reader of the whole results topic (no group) */
@@ -113,7 +116,6 @@ struct an_server {
     size_t idle_head, idle_n;
     struct an_replay_run replay;
     an_decoder_t *dec;      /* reads the fields the installed queries read */
-    vx_arena_t *arena;      /* a ZeroMQ batch, decoded */
     rd_kafka_message_t *msgs[AN_BATCH];
     uint64_t ingest[AN_BATCH]; /* ingest_ns of the batch's events, for the latency histogram */
     uint64_t res_seq;       /* results-topic records produced */

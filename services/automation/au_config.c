@@ -23,8 +23,16 @@ static const struct vx_cfg_key s_keys[] = {
     {"tenant_burst", VX_CFG_INT, "10", 1, 1000000, false,
      "depth of a tenant's token bucket (starts allowed at once after a quiet period)"},
     {"max_executions", VX_CFG_INT, "1000", 1, 1000000, false,
-     "finished executions kept for GET /v1/executions; older ones are evicted (counted in "
-     "vexfs_automation_executions_evicted_total)"},
+     "finished executions kept in the history (GET /v1/executions), all tenants; older ones "
+     "are evicted (counted in vexfs_automation_executions_evicted_total)"},
+    {"history_max_age_s", VX_CFG_INT, "604800", 0, 315360000, false,
+     "finished executions older than this leave the history; 0: no age bound"},
+    {"state_map_bytes", VX_CFG_INT, "1073741824", 1048576, 1099511627776LL, false,
+     "the most the state store (state, definitions, journal, history) may hold; a commit "
+     "beyond it is refused with a store_full error and changes nothing"},
+    {"state_sync", VX_CFG_BOOL, "true", 0, 0, false,
+     "fsync every store commit (false: a power loss may lose the last commits; a process "
+     "crash never does)"},
     {"enable_fault_tolerance", VX_CFG_BOOL, "true", 0, 0, false,
      "retry failed steps per their retry policy (false: one attempt each)"},
     {"enable_compensation", VX_CFG_BOOL, "true", 0, 0, false,
@@ -38,8 +46,9 @@ static const struct vx_cfg_key s_keys[] = {
      "JSON file, or directory of *.json files, with workflows loaded at start when state_dir "
      "holds none; empty: none"},
     {"state_dir", VX_CFG_STRING, "", 0, 4096, false,
-     "directory for patterns.json, workflows.json (every REST change, written atomically) "
-     "and the journal of running executions; empty: nothing persists"},
+     "directory of the state store (LMDB: data.mdb, lock.mdb): state, patterns, workflows, "
+     "the journal of unfinished executions and their history; empty: a temporary store that "
+     "is removed at exit (nothing persists)"},
     {"emit_endpoint", VX_CFG_STRING, "", 0, 1024, false,
      "ZeroMQ PUSH endpoint (connected) of propagation's ingest, for emit actions; empty: "
      "emit actions fail"},

@@ -47,63 +47,10 @@ s_exec_free(struct au_execution *e)
     json_decref(e->rec);
     json_decref(e->ctx);
     json_decref(e->completed);
+    json_decref(e->view);
+    json_decref(e->writes);
     pthread_mutex_destroy(&e->jlock);
     free(e);
-}
-
-/* ---- journal ------------------------------------------------------------------------------ */
-
-static void
-s_journal_path(const au_exec_t *x, const char *id, char *buf, size_t len)
-{
-    snprintf(buf, len, "%s/%s.json", x->journal_dir, id);
-}
-
-/* Writes e's journal entry (not holding x->lock). */
-void
-au_exec_journal_write(au_exec_t *x, struct au_execution *e)
-{
-    if (x->journal_dir == NULL) {
-        return;
-    }
-    pthread_mutex_lock(&e->jlock);
-    if (e->journal_closed) {
-        /* finished before this write got its turn (a fast execution and a slow submitter) */
-        pthread_mutex_unlock(&e->jlock);
-        return;
-    }
-    pthread_mutex_lock(&x->lock);
-    json_t *j = json_pack("{s:s, s:s, s:O, s:O, s:O, s:O, s:O}", "id", e->id, "tenant",
-                          e->wf->tenant, "workflow", e->wf->json, "input",
-                          json_object_get(e->ctx, "input"), "steps",
-                          json_object_get(e->ctx, "steps"), "completed", e->completed, "record",
-                          e->rec);
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    pthread_mutex_unlock(&x->lock);
-    json_decref(j);
-    char path[1024], tmp[1100];
-    s_journal_path(x, e->id, path, sizeof path);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = text ? fopen(tmp, "w") : NULL;
-    if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0 || rename(tmp, path) < 0) {
-        vx_warn("AU-JOURNAL", "execution %s: journal write failed: %s", e->id, strerror(errno));
-    }
-    free(text);
-    pthread_mutex_unlock(&e->jlock);
-}
-
-void
-au_exec_journal_remove(au_exec_t *x, struct au_execution *e)
-{
-    if (x->journal_dir == NULL) {
-        return;
-    }
-    char path[1024];
-    pthread_mutex_lock(&e->jlock);
-    s_journal_path(x, e->id, path, sizeof path);
-    unlink(path);
-    e->journal_closed = true;
-    pthread_mutex_unlock(&e->jlock);
 }
 
 /* ---- tenants and the queue (lock held) ---------------------------------------------------- */
@@ -181,10 +128,22 @@ s_pick(au_exec_t *x, uint64_t *wait_ns)
     return e;
 }
 
-/* Drops the oldest finished executions beyond max_history (lock held). */
+/* Drops the finished executions the history holds, and the oldest others beyond max_history
+ * (lock held). */
 static void
 s_evict(au_exec_t *x)
 {
+    for (size_t i = 0; i < x->n_all;) {
+        struct au_execution *e = x->all[i];
+        if (e->phase == AU_EXEC_DONE && e->journal_closed) {
+            s_exec_free(e);
+            memmove(&x->all[i], &x->all[i + 1], (x->n_all - i - 1) * sizeof *x->all);
+            x->n_all--;
+            x->n_done--;
+        } else {
+            i++;
+        }
+    }
     size_t i = 0;
     while (x->n_done > x->o.max_history && i < x->n_all) {
         if (x->all[i]->phase == AU_EXEC_DONE) {
@@ -241,6 +200,17 @@ cb_worker(void *arg)
         t = s_tenant(x, e->wf->tenant);
         t->running--;
         x->running--;
+        if (e->rerun && !x->stop) {
+            /* refused by a conflict, on_conflict retry: queued again from its first step */
+            au_exec_reset(x, e);
+            x->queue[x->n_queue++] = e;
+            s_gauges(x);
+            pthread_cond_broadcast(&x->work);
+            pthread_mutex_unlock(&x->lock);
+            au_exec_journal_write(x, e);
+            pthread_mutex_lock(&x->lock);
+            continue;
+        }
         x->finished++;
         e->phase = AU_EXEC_DONE;
         x->n_done++;
@@ -320,14 +290,31 @@ s_exec_new(au_exec_t *x, struct au_workflow *w, json_t *input, json_t *trigger, 
     return e;
 }
 
-int
-au_exec_submit(au_exec_t *x, struct au_workflow *w, json_t *input, json_t *trigger,
-               char id[AU_EXEC_ID_LEN])
+/* True when an execution with id is in memory (lock held). */
+static bool
+s_known(au_exec_t *x, const char *id)
+{
+    for (size_t i = 0; i < x->n_all; i++) {
+        if (strcmp(x->all[i]->id, id) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Queues a new execution (id NULL: a fresh one); see au_exec_submit. */
+static int
+s_submit(au_exec_t *x, struct au_workflow *w, json_t *input, json_t *trigger, const char *given,
+         char id[AU_EXEC_ID_LEN])
 {
     if (!w->enabled) {
         return -EPERM;
     }
     pthread_mutex_lock(&x->lock);
+    if (given != NULL && (s_known(x, given) || au_store_exec_known(x->o.store, given))) {
+        pthread_mutex_unlock(&x->lock);
+        return -EEXIST;
+    }
     if (x->stop) {
         pthread_mutex_unlock(&x->lock);
         return -ECANCELED;
@@ -340,12 +327,34 @@ au_exec_submit(au_exec_t *x, struct au_workflow *w, json_t *input, json_t *trigg
         pthread_mutex_unlock(&x->lock);
         return -EAGAIN;
     }
-    struct au_execution *e = s_exec_new(x, w, input, trigger, NULL);
+    struct au_execution *e = s_exec_new(x, w, input, trigger, given);
     snprintf(id, AU_EXEC_ID_LEN, "%s", e->id);
+    /* In the journal before a worker may take it: its journal entry is what makes the
+     * submission durable (a state trigger removes its outbox entry only after this). */
+    pthread_mutex_lock(&e->jlock);
     s_enqueue(x, e);
     pthread_mutex_unlock(&x->lock);
-    au_exec_journal_write(x, e);
-    return 0;
+    int rc = au_exec_journal_write_locked(x, e);
+    pthread_mutex_unlock(&e->jlock);
+    return rc < 0 ? -EIO : 0;
+}
+
+int
+au_exec_submit(au_exec_t *x, struct au_workflow *w, json_t *input, json_t *trigger,
+               char id[AU_EXEC_ID_LEN])
+{
+    return s_submit(x, w, input, trigger, NULL, id);
+}
+
+int
+au_exec_submit_id(au_exec_t *x, struct au_workflow *w, json_t *input, json_t *trigger,
+                  const char *id)
+{
+    char out[AU_EXEC_ID_LEN];
+    if (strlen(id) >= AU_EXEC_ID_LEN) {
+        return -EINVAL;
+    }
+    return s_submit(x, w, input, trigger, id, out);
 }
 
 /* True when process pid's environment holds needle ("VX_EXECUTION_ID=<id>"). */
@@ -425,79 +434,97 @@ s_kill_orphans(const char *exec_id, json_t *pgids)
     return killed;
 }
 
-/* Turns every journal entry left by a previous process into an execution reported
- * interrupted, queued to compensate its completed steps. A crash can leave a half-written or
- * foreign file: such an entry is logged and removed rather than failing the start. The
- * process groups of scripts the dead process was running are killed first (only those whose
- * member carries this execution's id), so a compensation never races the step it undoes. */
+/* Turns one journal entry into a queued execution (lock held): resumed when every step of its
+ * workflow is idempotent, else to be compensated and reported interrupted. */
+static void
+s_recover_one(au_exec_t *x, const char *id, json_t *j, struct au_workflow *w)
+{
+    struct au_execution *e = s_exec_new(x, w, json_object_get(j, "input"), NULL, id);
+    json_t *rec = json_object_get(j, "record");
+    if (json_is_object(rec)) {
+        json_decref(e->rec);
+        e->rec = json_incref(rec);
+    }
+    json_object_set_new(e->rec, "recovered", json_true());
+    if (!json_is_array(json_object_get(e->rec, "compensations"))) {
+        json_object_set_new(e->rec, "compensations", json_array());
+    }
+    if (!json_is_array(json_object_get(e->rec, "steps"))) {
+        json_object_set_new(e->rec, "steps", json_array());
+    }
+    json_t *steps = json_object_get(j, "steps");
+    if (json_is_object(steps)) {
+        json_object_set(e->ctx, "steps", steps);
+    }
+    json_t *done = json_object_get(j, "completed");
+    if (json_is_array(done)) {
+        json_decref(e->completed);
+        e->completed = json_incref(done);
+    }
+    json_t *pgids = json_object_get(e->rec, "running_pgids");
+    if (pgids != NULL) {
+        int k = s_kill_orphans(id, pgids);
+        json_object_set_new(e->rec, "orphans_killed", json_integer(k));
+        json_object_del(e->rec, "running_pgids");
+    }
+    if (w->resumable) {
+        /* Its writes and snapshot sequence go on: the commit checks conflicts since then. */
+        json_t *writes = json_object_get(j, "writes");
+        if (json_is_array(writes)) {
+            e->writes = json_incref(writes);
+            e->snap_seq = (uint64_t)json_integer_value(json_object_get(j, "snap_seq"));
+        }
+        e->resume = true;
+        json_object_set_new(e->rec, "status", json_string("queued"));
+        json_object_set_new(e->rec, "resumed", json_true());
+    } else {
+        e->recovery = true;
+        json_object_set_new(e->rec, "status", json_string("interrupted"));
+    }
+    s_enqueue(x, e);
+}
+
+/* Turns every journal entry left by a previous process into an execution (see au_exec.h). A
+ * record that cannot be read (changed on disk, or a workflow this version refuses) is logged,
+ * kept in the journal and skipped, rather than failing the start or losing it. The process
+ * groups of scripts the dead process was running are killed first (only those whose member
+ * carries this execution's id), so neither a compensation nor a resumed step races what is
+ * left of the step it follows. */
 int
 au_exec_recover(au_exec_t *x)
 {
-    if (x->journal_dir == NULL) {
-        return 0;
-    }
-    DIR *d = opendir(x->journal_dir);
-    if (d == NULL) {
-        return -errno;
+    char err[512];
+    json_t *list = au_store_journal_list(x->o.store, err, sizeof err);
+    if (list == NULL) {
+        vx_error("AU-JOURNAL", "%s", err);
+        return -EIO;
     }
     int n = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        size_t len = strlen(de->d_name);
-        if (len < 6 || strcmp(de->d_name + len - 5, ".json") != 0) {
-            continue;
-        }
-        char path[1024];
-        snprintf(path, sizeof path, "%s/%s", x->journal_dir, de->d_name);
-        json_t *j = json_load_file(path, 0, NULL);
+    size_t i;
+    json_t *it;
+    json_array_foreach(list, i, it) {
+        const char *id = json_string_value(json_object_get(it, "id"));
+        json_t *j = json_object_get(it, "entry");
         const char *tenant = json_string_value(json_object_get(j, "tenant"));
-        const char *id = json_string_value(json_object_get(j, "id"));
         struct au_workflow *w = NULL;
-        char err[512];
         if (j == NULL || tenant == NULL || id == NULL || strlen(id) >= AU_EXEC_ID_LEN ||
             au_workflow_parse(json_object_get(j, "workflow"), tenant, &w, err, sizeof err) < 0) {
-            vx_warn("AU-JOURNAL", "%s: unreadable journal entry, removed", path);
-            json_decref(j);
-            unlink(path);
+            const char *why = json_string_value(json_object_get(it, "error"));
+            vx_error("AU-JOURNAL", "journal entry %s cannot be read (%s): kept, not recovered",
+                     id ? id : "?", why ? why : "not a journal entry");
             continue;
         }
         pthread_mutex_lock(&x->lock);
-        struct au_execution *e = s_exec_new(x, w, json_object_get(j, "input"), NULL, id);
-        json_t *rec = json_object_get(j, "record");
-        if (json_is_object(rec)) {
-            json_decref(e->rec);
-            e->rec = json_incref(rec);
-        }
-        json_object_set_new(e->rec, "status", json_string("interrupted"));
-        json_object_set_new(e->rec, "recovered", json_true());
-        if (!json_is_array(json_object_get(e->rec, "compensations"))) {
-            json_object_set_new(e->rec, "compensations", json_array());
-        }
-        json_t *steps = json_object_get(j, "steps");
-        if (json_is_object(steps)) {
-            json_object_set(e->ctx, "steps", steps);
-        }
-        json_t *done = json_object_get(j, "completed");
-        if (json_is_array(done)) {
-            json_decref(e->completed);
-            e->completed = json_incref(done);
-        }
-        e->recovery = true;
-        json_t *pgids = json_object_get(e->rec, "running_pgids");
-        if (pgids != NULL) {
-            int k = s_kill_orphans(id, pgids);
-            json_object_set_new(e->rec, "orphans_killed", json_integer(k));
-            json_object_del(e->rec, "running_pgids");
-        }
-        s_enqueue(x, e);
+        s_recover_one(x, id, j, w);
         pthread_mutex_unlock(&x->lock);
-        vx_warn("AU-RECOVER", "execution %s of workflow %s (tenant %s) was interrupted; "
-                "compensating its completed steps", id, w->id, tenant);
+        vx_warn("AU-RECOVER", "execution %s of workflow %s (tenant %s) was interrupted; %s", id,
+                w->id, tenant,
+                w->resumable ? "resuming it after its last completed step"
+                             : "compensating its completed steps");
         au_workflow_unref(&w);
-        json_decref(j);
         n++;
     }
-    closedir(d);
+    json_decref(list);
     return n;
 }
 
@@ -506,10 +533,6 @@ au_exec_new(const struct au_exec_opts *o)
 {
     au_exec_t *x = vx_calloc(1, sizeof *x);
     x->o = *o;
-    if (o->journal_dir != NULL && o->journal_dir[0] != '\0') {
-        x->journal_dir = vx_strdup(o->journal_dir);
-    }
-    x->o.journal_dir = x->journal_dir;
     if (x->o.tenant_burst == 0) {
         x->o.tenant_burst = 1;
     }
@@ -534,6 +557,11 @@ au_exec_new(const struct au_exec_opts *o)
                                           NULL);
         x->c_attempts = vx_metrics_counter(o->metrics, "vexfs_automation_step_attempts_total",
                                            "Step attempts (retries included).", NULL);
+        x->c_conflicts = vx_metrics_counter(
+            o->metrics, "vexfs_automation_state_conflicts_total",
+            "Execution commits refused because another execution committed a key they write "
+            "after their snapshot (first committer wins).",
+            NULL);
         x->c_comp = vx_metrics_counter(o->metrics, "vexfs_automation_compensations_total",
                                        "Compensation actions run.", NULL);
         x->g_running = vx_metrics_gauge(o->metrics, "vexfs_automation_executions_running",
@@ -569,7 +597,6 @@ au_exec_destroy(au_exec_t **xp)
         free(x->tenants[i].name);
     }
     free(x->tenants);
-    free(x->journal_dir);
     pthread_cond_destroy(&x->work);
     pthread_cond_destroy(&x->tick);
     pthread_mutex_destroy(&x->lock);
@@ -589,21 +616,24 @@ au_exec_get(au_exec_t *x, const char *tenant, const char *id)
         }
     }
     pthread_mutex_unlock(&x->lock);
-    return out;
+    return out ? out : au_store_exec_get(x->o.store, tenant, id);
 }
 
 json_t *
-au_exec_list(au_exec_t *x, const char *tenant, const char *status, size_t limit)
+au_exec_list(au_exec_t *x, const struct au_store_query *q, char *err, size_t errlen)
 {
     json_t *arr = json_array();
+    bool first = (q->cursor == NULL || q->cursor[0] == '\0') && q->until_ns == 0;
     pthread_mutex_lock(&x->lock);
-    for (size_t i = x->n_all; i-- > 0 && json_array_size(arr) < limit;) {
+    for (size_t i = x->n_all; first && i-- > 0 && json_array_size(arr) < q->limit;) {
         struct au_execution *e = x->all[i];
-        if (strcmp(e->wf->tenant, tenant) != 0) {
-            continue;
+        if (strcmp(e->wf->tenant, q->tenant) != 0 ||
+            (q->workflow != NULL && strcmp(e->wf->id, q->workflow) != 0) ||
+            (e->phase == AU_EXEC_DONE && e->journal_closed)) {
+            continue; /* another's, or in the history already */
         }
         const char *st = json_string_value(json_object_get(e->rec, "status"));
-        if (status != NULL && (st == NULL || strcmp(st, status) != 0)) {
+        if (q->status != NULL && (st == NULL || strcmp(st, q->status) != 0)) {
             continue;
         }
         /* A deep copy: the worker keeps changing the record after the lock is released. */
@@ -621,9 +651,31 @@ au_exec_list(au_exec_t *x, const char *tenant, const char *status, size_t limit)
                                 json_object_get(e->rec, "steps"))));
         json_array_append_new(arr, r);
     }
-    json_t *j = json_pack("{s:o, s:I}", "executions", arr, "evicted", (json_int_t)x->evicted);
+    uint64_t evicted = x->evicted;
     pthread_mutex_unlock(&x->lock);
-    return j;
+    json_t *page = NULL;
+    if (json_array_size(arr) < q->limit) {
+        struct au_store_query hq = *q;
+        hq.limit = q->limit - json_array_size(arr);
+        page = au_store_exec_query(x->o.store, &hq, err, errlen);
+        if (page == NULL) {
+            json_decref(arr);
+            return NULL;
+        }
+        json_array_extend(arr, json_object_get(page, "executions"));
+    } else {
+        page = json_object();
+        /* the memory filled the page: the history follows from its newest record */
+        json_object_set_new(page, "next_cursor", json_string("ffffffffffffffffff"));
+    }
+    json_t *out = json_pack("{s:o, s:I}", "executions", arr, "evicted",
+                            (json_int_t)(evicted + au_store_hist_evicted(x->o.store)));
+    json_t *nc = json_object_get(page, "next_cursor");
+    if (nc != NULL) {
+        json_object_set(out, "next_cursor", nc);
+    }
+    json_decref(page);
+    return out;
 }
 
 void

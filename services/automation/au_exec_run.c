@@ -76,11 +76,12 @@ s_backoff_ms(const struct au_retry *r, uint32_t retry)
     return (uint64_t)d;
 }
 
-/* The context for one attempt: a copy with the current state (lock not held). */
+/* The context for one attempt: a copy with the execution's view of the state (its snapshot
+ * and its own writes; lock not held). */
 static json_t *
 s_snapshot(au_exec_t *x, struct au_execution *e)
 {
-    json_t *st = x->o.hooks.state ? x->o.hooks.state(e->wf->tenant, x->o.hooks.arg) : json_object();
+    json_t *st = au_exec_state_view(x, e);
     pthread_mutex_lock(&x->lock);
     json_t *c = json_deep_copy(e->ctx);
     pthread_mutex_unlock(&x->lock);
@@ -149,10 +150,10 @@ s_act(au_exec_t *x, struct au_execution *e, const char *step_id, const struct au
     } else if (rc == 0) {
         switch (a->kind) {
         case AU_ACT_SCRIPT: {
-            out->on_start = x->journal_dir ? cb_script_started : NULL;
+            out->on_start = cb_script_started;
             out->on_start_arg = &e->pg;
             rc = au_script_run(a, ctx, timeout_ms, &x->stop, e->id, step_id, out);
-            if (out->pid > 0 && x->journal_dir) {
+            if (out->pid > 0) {
                 s_script_done(x, e, out->pid);
             }
             break;
@@ -177,9 +178,7 @@ s_act(au_exec_t *x, struct au_execution *e, const char *step_id, const struct au
         }
         case AU_ACT_SET_STATE: {
             json_t *v = au_template_eval(a->value, ctx);
-            if (x->o.hooks.set_state) {
-                x->o.hooks.set_state(e->wf->tenant, a->state_path, v, x->o.hooks.arg);
-            }
+            au_exec_state_set(x, e, a->state_path, v); /* buffered until the commit */
             out->result = v;
             break;
         }
@@ -214,6 +213,9 @@ s_act(au_exec_t *x, struct au_execution *e, const char *step_id, const struct au
 static bool
 s_step(au_exec_t *x, struct au_execution *e, const struct au_step *st)
 {
+    if (e->resume && au_exec_step_done(x, e, st->id)) {
+        return true; /* completed before the interruption; its result is in the context */
+    }
     uint32_t tries = 1 + (x->o.retries ? st->retry.max_retries : 0);
     uint64_t t_step = vx_mono_ns();
     pthread_mutex_lock(&x->lock);
@@ -265,7 +267,7 @@ s_step(au_exec_t *x, struct au_execution *e, const struct au_step *st)
                                 json_pack("{s:s, s:o}", "status", "succeeded", "result", res));
             json_array_append_new(e->completed, json_string(st->id));
             pthread_mutex_unlock(&x->lock);
-            au_exec_journal_write(x, e);
+            au_exec_step_journal(x, e, st);
             return true;
         }
         snprintf(last_err, sizeof last_err, "%s", out.err);
@@ -546,20 +548,18 @@ au_exec_run(au_exec_t *x, struct au_execution *e)
             au_exec_count_status(x, "interrupted");
             return;
         }
+        if (ok) {
+            /* Its writes become visible with its record, or it failed on a conflict. */
+            int crc = au_exec_commit(x, e, t0);
+            if (crc == 0 || crc == AU_EXEC_RERUN) {
+                return;
+            }
+            ok = false;
+        }
         if (!ok && x->o.compensation) {
             s_compensate(x, e);
         }
         status = ok ? "succeeded" : "failed";
     }
-    pthread_mutex_lock(&x->lock);
-    json_object_set_new(e->rec, "status", json_string(status));
-    json_object_set_new(e->rec, "finished_ns", json_integer((json_int_t)vx_wall_ns()));
-    json_object_set_new(e->rec, "duration_ms", json_real(s_ms_since(t0)));
-    pthread_mutex_unlock(&x->lock);
-    if (!x->stop || e->recovery) {
-        au_exec_journal_remove(x, e);
-    }
-    au_exec_count_status(x, status);
-    vx_info("AU-EXEC", "execution %s of workflow %s (tenant %s): %s", e->id, e->wf->id,
-            e->wf->tenant, status);
+    au_exec_finish(x, e, status, t0);
 }

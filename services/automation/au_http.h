@@ -35,4 +35,15 @@ void au_http_refused(struct vx_http_resp *resp, int rc, const char *err, const c
                      int invalid_status);
 long long au_http_query_uint(vx_http_req_t *req, const char *name, long long def);
 
+/* au_http_state.c: the store's routes, called by the handlers of au_wf_http.c with the
+ * request's tenant. */
+void au_http_executions(vx_http_req_t *req, struct vx_http_resp *resp, au_server_t *server,
+                        const char *tenant);
+void au_http_get_state(struct vx_http_resp *resp, au_server_t *server, const char *tenant);
+void au_http_put_state(vx_http_req_t *req, struct vx_http_resp *resp, au_server_t *server,
+                       const char *tenant);
+/* A time argument: Unix ns, or a duration before now_ns ("90s", "30m", "1h", "7d"). 0 or
+ * -EINVAL. */
+int au_http_time_arg(const char *v, uint64_t now_ns, uint64_t *out);
+
 #endif

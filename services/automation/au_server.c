@@ -4,6 +4,7 @@
  * au_server_*.c files beside this one). */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -62,6 +63,9 @@ s_metrics_init(au_server_t *s, vx_metrics_t *metrics)
             "(the engines), actions (alerts, workflows, emits).",
             "stage", stages[i], NULL);
     }
+    s->c_trig_unreadable = vx_metrics_counter(
+        metrics, "vexfs_automation_trigger_failures_total",
+        "Triggers that started no execution, by reason.", "reason", "unreadable_change", NULL);
     s->c_slow = vx_metrics_counter(metrics, "vexfs_automation_slow_batches_total",
                                    "Batches that took longer than max_automation_latency_ms.",
                                    NULL);
@@ -87,7 +91,85 @@ s_metrics_init(au_server_t *s, vx_metrics_t *metrics)
                  (double)vx_config_int(s->cfg, AU_SECTION, "target_throughput_events_per_sec"));
 }
 
-/* The workflow side: emit socket, breakers, state_dir (with its journal) and the executor.
+/* The store's sealer: vx_seal records, the LMDB key as associated data. */
+static int
+cb_seal(void *arg, const void *ad, size_t adlen, const void *plain, size_t len, void **out,
+        size_t *outlen)
+{
+    size_t cap = len + VX_SEAL_OVERHEAD;
+    uint8_t *buf = vx_malloc(cap);
+    int rc = vx_seal(arg, ad, adlen, plain, len, buf, cap, outlen);
+    if (rc < 0) {
+        free(buf);
+        return rc;
+    }
+    *out = buf;
+    return 0;
+}
+
+static int
+cb_open(void *arg, const void *ad, size_t adlen, const void *sealed, size_t len, void **out,
+        size_t *outlen)
+{
+    uint8_t *buf = vx_malloc(len ? len : 1);
+    char err[256];
+    int rc = vx_unseal(arg, ad, adlen, sealed, len, buf, len, outlen, err, sizeof err);
+    if (rc < 0) {
+        free(buf);
+        return rc;
+    }
+    *out = buf;
+    return 0;
+}
+
+/* The store: state_dir's LMDB environment, or a temporary one (nothing persists). An earlier
+ * version's journal files (state_dir/journal/<id>.json) are moved into its journal, so their
+ * executions are recovered as before. */
+static int
+s_store_open(au_server_t *s, char *err, size_t errlen)
+{
+    const vx_config_t *cfg = s->cfg;
+    const char *sd = vx_config_str(cfg, AU_SECTION, "state_dir");
+    char dir[4200];
+    if (sd[0] != '\0') {
+        s->state_dir = vx_strdup(sd);
+        snprintf(dir, sizeof dir, "%s", sd);
+    } else {
+        const char *tmp = getenv("TMPDIR");
+        snprintf(dir, sizeof dir, "%s/vexfs-automation-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+        if (mkdtemp(dir) == NULL) {
+            snprintf(err, errlen, "a temporary state store in %s: %s", dir, strerror(errno));
+            return -errno;
+        }
+        s->store_tmp = true;
+    }
+    struct au_store_opts so = {
+        .dir = dir,
+        .map_bytes = (uint64_t)vx_config_int(cfg, AU_SECTION, "state_map_bytes"),
+        .no_sync = s->store_tmp || !vx_config_bool(cfg, AU_SECTION, "state_sync"),
+        .max_history = (uint32_t)vx_config_int(cfg, AU_SECTION, "max_executions"),
+        .history_age_ns =
+            (uint64_t)vx_config_int(cfg, AU_SECTION, "history_max_age_s") * VX_NS_PER_S,
+    };
+    struct au_store_sealer sealer = {cb_seal, cb_open, (void *)s->sealer};
+    if (s->sealer != NULL) {
+        so.sealer = &sealer;
+    }
+    int rc = au_store_open(&s->store, &so, err, errlen);
+    if (rc < 0) {
+        return rc;
+    }
+    if (s->state_dir != NULL) {
+        au_server_journal_migrate(s);
+    }
+    vx_info("AU-STORE", "state store %s (%s, at most %llu bytes, %llu commits so far); values "
+            "%s", dir, s->store_tmp ? "temporary" : "durable",
+            (unsigned long long)so.map_bytes, (unsigned long long)au_store_seq(s->store),
+            s->sealer ? "sealed" : "NOT sealed (at_rest.encryption off)");
+    return 0;
+}
+
+/* The workflow side: emit socket, breakers, the store and the executor.
  * Returns 0, or -errno with err. */
 static int
 s_workflows_init(au_server_t *s, char *err, size_t errlen)
@@ -102,16 +184,9 @@ s_workflows_init(au_server_t *s, char *err, size_t errlen)
     s->breakers = au_breakers_new(
         (uint32_t)vx_config_int(cfg, AU_SECTION, "breaker_failure_threshold"),
         (uint64_t)vx_config_int(cfg, AU_SECTION, "breaker_cooldown_ms"), s->metrics);
-    const char *sd = vx_config_str(cfg, AU_SECTION, "state_dir");
-    char journal[4200] = "";
-    if (sd[0] != '\0') {
-        s->state_dir = vx_strdup(sd);
-        snprintf(journal, sizeof journal, "%s/journal", sd);
-        int rc = vx_jsonfile_mkdir(journal);
-        if (rc < 0) {
-            snprintf(err, errlen, "state_dir %s: %s", sd, strerror(-rc));
-            return rc;
-        }
+    int rc = s_store_open(s, err, errlen);
+    if (rc < 0) {
+        return rc;
     }
     struct au_exec_opts xo = {
         .max_concurrent = (uint32_t)vx_config_int(cfg, AU_SECTION, "max_concurrent_workflows"),
@@ -122,7 +197,7 @@ s_workflows_init(au_server_t *s, char *err, size_t errlen)
         .max_history = (uint32_t)vx_config_int(cfg, AU_SECTION, "max_executions"),
         .retries = vx_config_bool(cfg, AU_SECTION, "enable_fault_tolerance"),
         .compensation = vx_config_bool(cfg, AU_SECTION, "enable_compensation"),
-        .journal_dir = journal,
+        .store = s->store,
         .breakers = s->breakers,
         .metrics = s->metrics,
     };
@@ -198,16 +273,16 @@ s_feed_fini(struct au_feed *f)
 }
 
 au_server_t *
-au_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *metrics, char *err,
-              size_t errlen)
+au_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *metrics,
+              const vx_sealer_t *sealer, char *err, size_t errlen)
 {
     au_server_t *s = vx_calloc(1, sizeof *s);
+    s->sealer = sealer;
     s->cfg = cfg;
     s->socks = socks;
     s->metrics = metrics;
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->edit_lock, NULL);
-    pthread_mutex_init(&s->state_lock, NULL);
     pthread_mutex_init(&s->save_lock, NULL);
     s->cap = (size_t)vx_config_int(cfg, AU_SECTION, "max_alerts");
     s->ring = vx_calloc(s->cap, sizeof *s->ring);
@@ -223,7 +298,6 @@ au_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *met
     s->mono0 = vx_mono_ns();
     s_feed_init(s, &s->live, false);
     s_feed_init(s, &s->replay, true);
-    s->state = json_object();
     s->flows = au_flows_new();
     s_metrics_init(s, metrics);
     int rc = s_time_init(s, err, errlen);
@@ -245,6 +319,11 @@ au_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *met
         return NULL;
     }
     int rec = au_exec_recover(s->exec);
+    if (au_server_outbox_start(s) < 0) {
+        snprintf(err, errlen, "cannot start the state triggers' thread");
+        au_server_destroy(&s);
+        return NULL;
+    }
     vx_info("AU-INPUT",
             "input %s, replay %s, %u patterns (time %s by default), %zu workflows, %d "
             "interrupted executions",
@@ -263,14 +342,29 @@ au_server_destroy(au_server_t **sp)
         return;
     }
     au_server_t *s = *sp;
-    /* Workers first: they call back into the state, the registry and the emit socket. */
+    /* The triggers' thread and the workers first: they call into the registry, the executor,
+     * the store and the emit socket. */
+    au_server_outbox_stop(s);
     au_exec_destroy(&s->exec);
     au_flows_destroy(&s->flows);
     au_breakers_destroy(&s->breakers);
     au_emit_destroy(&s->emit);
-    json_decref(s->state);
+    if (s->store != NULL && s->store_tmp) {
+        char path[4200];
+        const char *dir = au_store_dir(s->store);
+        char *copy = strdup(dir);
+        au_store_close(&s->store);
+        for (int i = 0; i < 2 && copy != NULL; i++) {
+            snprintf(path, sizeof path, "%s/%s", copy, i == 0 ? "data.mdb" : "lock.mdb");
+            unlink(path);
+        }
+        if (copy != NULL) {
+            rmdir(copy);
+        }
+        free(copy);
+    }
+    au_store_close(&s->store);
     free(s->state_dir);
-    pthread_mutex_destroy(&s->state_lock);
     pthread_mutex_destroy(&s->save_lock);
     s_feed_fini(&s->live);
     s_feed_fini(&s->replay);

@@ -21,15 +21,17 @@
 #include "au_flows.h"
 #include "vx_config.h"
 #include "vx_metrics.h"
+#include "vx_seal.h"
 #include "vx_sock.h"
 
 typedef struct au_server au_server_t;
 
-/* Creates the server from cfg, socks and metrics (all borrowed, must outlive it): opens the
- * input sockets through socks and loads patterns_file. Returns NULL with a message in err;
- * the caller owns the result. */
+/* Creates the server from cfg, socks, metrics and sealer (all borrowed, must outlive it;
+ * sealer NULL: the store is not sealed): opens the input sockets through socks, the state
+ * store and loads patterns_file. Returns NULL with a message in err; the caller owns the
+ * result. */
 au_server_t *au_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *metrics,
-                           char *err, size_t errlen);
+                           const vx_sealer_t *sealer, char *err, size_t errlen);
 /* Stops the workers and frees everything. Accepts NULL; sets *s to NULL. */
 void au_server_destroy(au_server_t **s);
 
@@ -77,10 +79,17 @@ int au_server_delete_workflow(au_server_t *s, const char *tenant, const char *id
 int au_server_execute(au_server_t *s, const char *tenant, const char *id, json_t *input,
                       char out_id[AU_EXEC_ID_LEN]);
 
-/* The state: one nested object per tenant, set by set_state steps and PUT /v1/state. Setting
- * a value runs the tenant's state triggers. value is borrowed. */
-void au_server_set_state(au_server_t *s, const char *tenant, const char *path, json_t *value);
-/* A copy of the tenant's state (new reference, caller owns it; {} when it has none). */
-json_t *au_server_state_json(au_server_t *s, const char *tenant);
+/* The state: one nested object per tenant in the store, changed by the commits of succeeded
+ * executions and by PUT /v1/state. Setting a value commits it at once (a write of its own,
+ * without conflict check; executions that wrote the same key after their snapshot then
+ * conflict); its state triggers run once it is committed. value is borrowed. Returns 0,
+ * -ENOSPC (the store is full), -EINVAL or -EIO, with err. */
+int au_server_set_state(au_server_t *s, const char *tenant, const char *path, json_t *value,
+                        char *err, size_t errlen);
+/* The tenant's state (new reference, caller owns it; {} when it has none), or NULL with err
+ * when a stored record cannot be read. */
+json_t *au_server_state_json(au_server_t *s, const char *tenant, char *err, size_t errlen);
+/* The store (borrowed, valid while the server lives). */
+au_store_t *au_server_store(au_server_t *s);
 
 #endif

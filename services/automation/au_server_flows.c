@@ -42,20 +42,26 @@ s_trigger_failed(au_server_t *s, const char *reason)
                    1);
 }
 
+void
+au_server_trigger_failed(au_server_t *s, const struct au_workflow *w, int rc)
+{
+    const char *why = rc == -EAGAIN ? "queue full"
+                      : rc == -EPERM ? "disabled"
+                      : rc == -EIO   ? "journal write failed"
+                                     : "stopping";
+    s_trigger_failed(s, rc == -EAGAIN ? "queue_full"
+                        : rc == -EPERM ? "disabled"
+                        : rc == -EIO   ? "journal"
+                                       : "stopping");
+    vx_warn("AU-TRIGGER", "workflow %s (tenant %s) not started: %s", w->id, w->tenant, why);
+}
+
 int
 au_server_submit(au_server_t *s, struct au_workflow *w, json_t *input, json_t *trigger, char *id)
 {
     int rc = au_exec_submit(s->exec, w, input, trigger, id);
-    if (rc == -EAGAIN) {
-        s_trigger_failed(s, "queue_full");
-    } else if (rc == -EPERM) {
-        s_trigger_failed(s, "disabled");
-    } else if (rc < 0) {
-        s_trigger_failed(s, "stopping");
-    }
     if (rc < 0) {
-        vx_warn("AU-TRIGGER", "workflow %s (tenant %s) not started: %s", w->id, w->tenant,
-                rc == -EAGAIN ? "queue full" : rc == -EPERM ? "disabled" : "stopping");
+        au_server_trigger_failed(s, w, rc);
     }
     return rc;
 }
@@ -102,23 +108,15 @@ au_server_emit(au_server_t *s, const char *tenant, json_t *event, char *err, siz
     return au_emit_send(s->emit, tenant, event, err, errlen);
 }
 
-/* Writes workflows.json (after every change). */
+/* Stores the workflows (after every change). */
 static void
 s_save(au_server_t *s)
 {
-    if (s->state_dir == NULL) {
-        return;
-    }
     pthread_mutex_lock(&s->save_lock);
-    char path[4200];
-    snprintf(path, sizeof path, "%s/workflows.json", s->state_dir);
     json_t *doc = json_pack("{s:o}", "workflows", au_flows_dump(s->flows));
-    int rc = vx_jsonfile_write(path, doc);
+    au_server_defs_save(s, "workflows", doc);
     json_decref(doc);
     pthread_mutex_unlock(&s->save_lock);
-    if (rc < 0) {
-        vx_error("AU-SAVE", "%s: %s", path, strerror(-rc));
-    }
 }
 
 int
@@ -209,24 +207,23 @@ s_load_path(au_server_t *s, const char *path, char *err, size_t errlen)
     return rc;
 }
 
-/* The state directory, once written, holds every change made since: it wins over
- * workflows_path, which is read (and then saved there) only when it holds nothing yet. */
+/* The store, once written, holds every change made since: it wins over workflows_path, which
+ * is read (and then stored) only when the store holds no workflows yet. */
 int
 au_server_load_workflows(au_server_t *s, char *err, size_t errlen)
 {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/workflows.json", s->state_dir ? s->state_dir : "");
     const char *wpath = vx_config_str(s->cfg, AU_SECTION, "workflows_path");
     int rc = 0;
-    if (s->state_dir != NULL && access(path, F_OK) == 0) {
-        int missing = 0;
+    json_t *doc = au_server_defs_load(s, "workflows", &rc, err, errlen);
+    if (doc != NULL) {
         char why[1024];
-        json_t *doc = vx_jsonfile_read(path, &missing, why, sizeof why);
-        rc = doc ? au_flows_load(s->flows, doc, why, sizeof why) : -EINVAL;
+        rc = au_flows_load(s->flows, doc, why, sizeof why);
         if (rc < 0) {
-            snprintf(err, errlen, "%s: %s", path, why);
+            snprintf(err, errlen, "the stored workflows: %s", why);
         }
         json_decref(doc);
+    } else if (rc < 0) {
+        return rc;
     } else if (wpath[0] != '\0') {
         rc = s_load_path(s, wpath, err, errlen);
         if (rc == 0) {

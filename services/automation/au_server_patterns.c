@@ -75,21 +75,13 @@ s_replace(au_server_t *s, json_t *patterns, char *err, size_t errlen)
     return 0;
 }
 
-/* Writes patterns.json (edit_lock held). */
+/* Stores the pattern set (edit_lock held). */
 static void
 s_save(au_server_t *s)
 {
-    if (s->state_dir == NULL) {
-        return;
-    }
-    char path[4200];
-    snprintf(path, sizeof path, "%s/patterns.json", s->state_dir);
     json_t *doc = json_pack("{s:o}", "patterns", au_server_patterns_json(s));
-    int rc = vx_jsonfile_write(path, doc);
+    au_server_defs_save(s, "patterns", doc);
     json_decref(doc);
-    if (rc < 0) {
-        vx_error("AU-SAVE", "%s: %s", path, strerror(-rc));
-    }
 }
 
 int
@@ -326,7 +318,7 @@ s_load(au_server_t *s, const char *path, char *err, size_t errlen)
     return rc;
 }
 
-/* The patterns at start: state_dir/patterns.json once it exists (it holds every change made
+/* The patterns at start: the stored set once there is one (it holds every change made
  * since), else patterns_file, else none. */
 int
 au_server_patterns_init(au_server_t *s, char *err, size_t errlen)
@@ -335,11 +327,20 @@ au_server_patterns_init(au_server_t *s, char *err, size_t errlen)
     if (rc < 0) {
         return rc;
     }
-    char path[4200];
-    snprintf(path, sizeof path, "%s/patterns.json", s->state_dir ? s->state_dir : "");
     const char *file = vx_config_str(s->cfg, AU_SECTION, "patterns_file");
-    if (s->state_dir != NULL && access(path, F_OK) == 0) {
-        return s_load(s, path, err, errlen);
+    json_t *doc = au_server_defs_load(s, "patterns", &rc, err, errlen);
+    if (doc != NULL) {
+        json_t *arr = json_is_object(doc) ? json_object_get(doc, "patterns") : doc;
+        char why[512];
+        rc = au_server_set_patterns(s, arr, why, sizeof why);
+        if (rc < 0) {
+            snprintf(err, errlen, "the stored patterns: %s", why);
+        }
+        json_decref(doc);
+        return rc;
+    }
+    if (rc < 0) {
+        return rc;
     }
     if (file[0] != '\0') {
         return s_load(s, file, err, errlen);

@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <time.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <x86intrin.h>
 #endif
@@ -106,8 +107,16 @@ struct au_server {
     au_flows_t *flows;
     au_exec_t *exec;
     au_breakers_t *breakers;
-    pthread_mutex_t state_lock;
-    json_t *state;                /* under state_lock: {"<tenant>":{...nested values...}} */
+    au_store_t *store;            /* state, definitions, journal, history */
+    const vx_sealer_t *sealer;    /* borrowed; NULL: the store is not sealed */
+    bool store_tmp;               /* no state_dir: the store's folder is removed at the end */
+    /* the state triggers' thread (au_server_state.c) */
+    pthread_t ob_thread;
+    bool ob_started;
+    pthread_mutex_t ob_lock;
+    pthread_cond_t ob_cond;
+    bool ob_kick, ob_stop;        /* under ob_lock */
+    vx_counter_t *c_trig_unreadable;
     au_emit_t *emit;
     char *state_dir;              /* NULL: nothing persists */
     pthread_mutex_t save_lock;    /* orders writes of workflows.json */
@@ -165,9 +174,30 @@ int au_server_emit(au_server_t *s, const char *tenant, json_t *event, char *err,
 /* Loads workflows at start: state_dir/workflows.json when it exists, else workflows_path. */
 int au_server_load_workflows(au_server_t *s, char *err, size_t errlen);
 
+/* Counts and logs a trigger that started nothing because au_exec_submit returned rc. */
+void au_server_trigger_failed(au_server_t *s, const struct au_workflow *w, int rc);
+
 /* ---- au_server_state.c ---- */
 
-/* The executor's hooks into the server's state and emit socket. */
+/* The executor's hooks into the server's emit socket and state triggers. */
 void au_server_exec_hooks(au_server_t *s, struct au_exec_hooks *hooks);
+/* Starts (0 or -errno) and stops the thread that runs the state triggers of committed
+ * changes. */
+int au_server_outbox_start(au_server_t *s);
+void au_server_outbox_stop(au_server_t *s);
+/* An absolute CLOCK_MONOTONIC time ns from now (au_exec.c). */
+void au_exec_deadline(struct timespec *ts, uint64_t ns);
+
+/* ---- au_server_defs.c ---- */
+
+/* Stores definitions document name ("patterns", "workflows"); doc borrowed. 0 or -errno
+ * (logged). */
+int au_server_defs_save(au_server_t *s, const char *name, json_t *doc);
+/* The stored document (new reference), moving an earlier version's state_dir/<name>.json into
+ * the store; NULL with *rc 0 when there is none, or -errno with err. */
+json_t *au_server_defs_load(au_server_t *s, const char *name, int *rc, char *err,
+                            size_t errlen);
+/* Moves an earlier version's journal files into the store (state_dir set). */
+void au_server_journal_migrate(au_server_t *s);
 
 #endif

@@ -8,20 +8,18 @@
  *   DELETE /v1/workflows/{id}           204; 404 (running executions finish)
  *   POST   /v1/workflows/{id}/execute   body = the input (any JSON; empty: null): 202
  *                                       {"execution":id}; 404; 409 disabled; 429 queue full
- *   GET    /v1/executions               ?status=&limit= (default 100, 1..10000), newest first
+ *   GET    /v1/executions               ?status=&workflow=&since=&until=&cursor=&limit= (default
+ *                                       100, 1..10000), newest first; next_cursor pages on
  *   GET    /v1/executions/{id}          the full record; 404
  *   GET    /v1/breakers                 circuit breakers of every action target
- *   GET    /v1/state                    the tenant's state
- *   PUT    /v1/state/{path}             {"value":..}: sets it (state triggers run); 204 */
+ *   GET    /v1/state                    the tenant's state {"state":{...}}
+ *   PUT    /v1/state/{path}             {"value":..}: commits it (state triggers run); 204;
+ *                                       507 store_full */
 #include <errno.h>
 #include <string.h>
 
-#include "au_expr.h"
 #include "au_http.h"
 #include "vx_clock.h"
-
-#define S_DEFAULT_LIMIT 100
-#define S_MAX_LIMIT 10000
 
 static void
 s_refused(struct vx_http_resp *resp, int rc, const char *err)
@@ -165,13 +163,7 @@ cb_executions(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     if (tenant == NULL) {
         return;
     }
-    long long limit = au_http_query_uint(req, "limit", S_DEFAULT_LIMIT);
-    if (limit < 1 || limit > S_MAX_LIMIT) {
-        vx_http_error(resp, 400, "invalid_query", "limit: expected 1..%d", S_MAX_LIMIT);
-        return;
-    }
-    resp->json = au_exec_list(au_server_exec(arg), tenant, vx_http_req_query(req, "status"),
-                              (size_t)limit);
+    au_http_executions(req, resp, arg, tenant);
 }
 
 static void
@@ -202,7 +194,7 @@ cb_state(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
     const char *tenant = au_http_tenant(req, resp);
     if (tenant != NULL) {
-        resp->json = json_pack("{s:o}", "state", au_server_state_json(arg, tenant));
+        au_http_get_state(resp, arg, tenant);
     }
 }
 
@@ -213,22 +205,7 @@ cb_put_state(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     if (tenant == NULL) {
         return;
     }
-    const char *path = vx_http_req_param(req, "path");
-    if (!au_path_ok(path)) {
-        vx_http_error(resp, 400, "invalid_path",
-                      "path: expected a dotted state path such as disk.usage");
-        return;
-    }
-    json_t *body = vx_http_req_json(req);
-    json_t *v = json_object_get(body, "value");
-    if (!json_is_object(body) || v == NULL || json_object_size(body) != 1) {
-        vx_http_error(resp, 400, "invalid_body", "expected {\"value\": <any JSON value>}");
-        return;
-    }
-    au_server_set_state(arg, tenant, path, v);
-    resp->status = 204;
-    resp->text = "";
-    resp->text_len = 0;
+    au_http_put_state(req, resp, arg, tenant);
 }
 
 void

@@ -158,7 +158,8 @@ s_step_seen(const struct au_workflow *w, const char *id, const struct au_step *s
 static int
 s_steps(struct au_wf_ctx *c, json_t *arr, const char *where, bool required, struct au_steps *out)
 {
-    static const char *const keys[] = {"id", "action", "timeout_ms", "retry", "compensate", NULL};
+    static const char *const keys[] = {"id",         "action",     "timeout_ms", "retry",
+                                       "compensate", "idempotent", NULL};
     if (arr == NULL) {
         return required ? au_wf_err(c, "%s: missing", where) : 0;
     }
@@ -219,6 +220,12 @@ s_steps(struct au_wf_ctx *c, json_t *arr, const char *where, bool required, stru
         if (rc < 0) {
             return rc;
         }
+        json_t *idem = json_object_get(s, "idempotent");
+        if (idem != NULL && !json_is_boolean(idem)) {
+            return au_wf_err(c, "%s.idempotent: expected true or false", sw);
+        }
+        st->idempotent = json_is_true(idem);
+        c->w->resumable = c->w->resumable && st->idempotent;
     }
     return 0;
 }
@@ -716,7 +723,7 @@ s_header(struct au_wf_ctx *c, json_t *j)
 {
     static const char *const keys[] = {"id", "description", "kind", "priority", "enabled",
                                        "triggers", "steps", "join", "branches", "initial",
-                                       "states", NULL};
+                                       "states", "on_conflict", "conflict_retries", NULL};
     static const char *const kinds[] = {"linear", "parallel", "conditional", "state_machine",
                                         NULL};
     struct au_workflow *w = c->w;
@@ -762,6 +769,21 @@ s_header(struct au_wf_ctx *c, json_t *j)
         return au_wf_err(c, "enabled: expected true or false");
     }
     w->enabled = en == NULL || json_is_true(en);
+    json_t *oc = json_object_get(j, "on_conflict");
+    if (oc != NULL && !(json_is_string(oc) && (strcmp(json_string_value(oc), "fail") == 0 ||
+                                               strcmp(json_string_value(oc), "retry") == 0))) {
+        return au_wf_err(c, "on_conflict: expected fail or retry");
+    }
+    w->on_conflict = oc != NULL && strcmp(json_string_value(oc), "retry") == 0
+                         ? AU_CONFLICT_RETRY
+                         : AU_CONFLICT_FAIL;
+    long long cr = 0;
+    rc = au_wf_int(c, j, "", "conflict_retries", 0, 100, 3, &cr);
+    if (rc < 0) {
+        return rc;
+    }
+    w->conflict_retries = (uint32_t)cr;
+    w->resumable = true; /* until a step says otherwise */
     return 0;
 }
 

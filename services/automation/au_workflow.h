@@ -19,10 +19,18 @@
  *                                    "when" holds runs; a last branch without "when" is the
  *                                    else branch; none holding runs nothing
  *    "initial":"s0", "states":{...}  state_machine only, see below
+ *    "on_conflict":"fail",           fail | retry: what a commit refused by a state conflict
+ *                                    does (another execution committed a key this one
+ *                                    writes after its snapshot); see au_exec.h
+ *    "conflict_retries":3            retry: runs again at most this often (0..100, default 3)
  *   }
  *
- * Step: {"id":"s1", "action":{...}, "timeout_ms":30000, "retry":{...}, "compensate":{...}}
+ * Step: {"id":"s1", "action":{...}, "timeout_ms":30000, "retry":{...}, "compensate":{...},
+ *        "idempotent":false}
  *   id           required, unique in the workflow (all steps, every state)
+ *   idempotent   true: running it again has the effect of running it once; when every step
+ *                of a workflow says so, an execution interrupted by a crash resumes after
+ *                its last completed step instead of being compensated (default false)
  *   action       required: one of the action kinds below
  *   timeout_ms   1..86400000 (default 30000): a script is killed, a request aborted
  *   retry        {"max_retries":3, "backoff":"exponential", "base_delay_ms":100,
@@ -91,6 +99,7 @@ enum au_act_kind { AU_ACT_SCRIPT = 0, AU_ACT_HTTP, AU_ACT_EMIT, AU_ACT_SET_STATE
 enum au_backoff { AU_BACKOFF_FIXED = 0, AU_BACKOFF_LINEAR, AU_BACKOFF_EXPONENTIAL };
 enum au_on { AU_ON_SUCCESS = 0, AU_ON_FAILURE, AU_ON_EVENT, AU_ON_TIMEOUT };
 enum au_trig_kind { AU_TRIG_PATTERN = 0, AU_TRIG_EVENT, AU_TRIG_STATE, AU_TRIG_MANUAL };
+enum au_conflict { AU_CONFLICT_FAIL = 0, AU_CONFLICT_RETRY };
 
 /* An action; every pointer is borrowed from the workflow's JSON. */
 struct au_act {
@@ -123,6 +132,7 @@ struct au_retry {
 
 struct au_step {
     const char *id;
+    bool idempotent;      /* declared safe to run again after an interruption */
     struct au_act act;
     bool has_comp;
     struct au_act comp;
@@ -186,6 +196,9 @@ struct au_workflow {
     uint32_t initial;
     struct au_trigger *triggers;
     uint32_t n_triggers;
+    enum au_conflict on_conflict;
+    uint32_t conflict_retries;
+    bool resumable;       /* every step idempotent: an interruption resumes, not compensates */
     json_t *json;         /* as given, own reference */
     int refs;             /* atomic */
 };

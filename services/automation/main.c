@@ -9,6 +9,7 @@
 #include "au_server.h"
 #include "vx_daemon.h"
 #include "vx_log.h"
+#include "vx_seal.h"
 
 static const struct vx_cfg_section *const s_sections[] = {
     &au_cfg_section,
@@ -16,6 +17,7 @@ static const struct vx_cfg_section *const s_sections[] = {
     &vx_cfg_logging_section,
     &vx_cfg_transport_section,
     &vx_cfg_security_section,
+    &vx_cfg_at_rest_section,
 };
 
 int
@@ -40,7 +42,7 @@ main(int argc, char **argv)
     char err[1024];
     /* Before any thread starts: libcurl's global state is not thread-safe to set up. */
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    au_server_t *server = au_server_new(d.cfg, d.socks, d.metrics, err, sizeof err);
+    au_server_t *server = au_server_new(d.cfg, d.socks, d.metrics, d.sealer, err, sizeof err);
     if (server == NULL) {
         vx_error("AU-START", "%s", err);
         goto out;

@@ -29,6 +29,8 @@ struct s_client {
     const char *status;
     long long limit;
     long long since;
+    /* executions list */
+    const char *since_s, *until_s, *workflow, *cursor;
 };
 
 static void
@@ -51,9 +53,21 @@ s_usage(FILE *f, const char *cmd)
                    "  run ID [INPUT]    start it with INPUT (a JSON file, - for stdin; default\n"
                    "                    null) and print the execution id\n");
     } else if (strcmp(cmd, "executions") == 0) {
-        fprintf(f, "[--status S] [--limit N] COMMAND [ARG]\n\nCommands:\n"
-                   "  list              the tenant's executions, newest first, one per line\n"
-                   "  get ID            one execution's record (steps, attempts, compensations)\n");
+        fprintf(f, "[--status S] [--workflow W] [--since T] [--until T] [--limit N]\n"
+                   "       [--cursor C] [COMMAND [ARG]]\n\nCommands:\n"
+                   "  list              (the default) the tenant's executions, newest first, one\n"
+                   "                    per line: those queued or running, then the history\n"
+                   "  get ID            one execution's record (steps, attempts, compensations)\n"
+                   "\n  --status S        only those with status S (queued, running, succeeded,\n"
+                   "                    failed, interrupted)\n"
+                   "  --workflow W      only executions of workflow W\n"
+                   "  --since T         only those finished since T: a duration (90s, 30m, 1h,\n"
+                   "                    7d) or a time in Unix nanoseconds\n"
+                   "  --until T         only those finished before T (same forms)\n"
+                   "  --limit N         print at most N (1..10000, default 100), fetching pages\n"
+                   "                    as needed; when more are left, the cursor to go on\n"
+                   "                    from is printed on stderr\n"
+                   "  --cursor C        go on from a cursor printed before\n");
     } else {
         fprintf(f, "[--since SEQ] [--limit N]\n\n"
                    "Prints the alerts of the tenant's patterns, oldest first. Alerts on\n"
@@ -138,15 +152,7 @@ s_list(struct s_client *c, const char *path, const char *key)
     json_t *x;
     json_array_foreach(json_object_get(r, key), i, x) {
         const char *id = json_string_value(json_object_get(x, "id"));
-        if (strcmp(key, "executions") == 0) {
-            printf("%-36s %-24s %-12s steps %lld%s%s\n", id,
-                   json_string_value(json_object_get(x, "workflow")),
-                   json_string_value(json_object_get(x, "status")),
-                   (long long)json_integer_value(json_object_get(x, "steps_run")),
-                   json_object_get(x, "error") ? "  " : "",
-                   json_object_get(x, "error") ? json_string_value(json_object_get(x, "error"))
-                                               : "");
-        } else if (strcmp(key, "alerts") == 0) {
+        if (strcmp(key, "alerts") == 0) {
             printf("%-6lld %-24s %-9s %-24s %s\n",
                    (long long)json_integer_value(json_object_get(x, "seq")),
                    json_string_value(json_object_get(x, "pattern")),
@@ -245,6 +251,87 @@ s_workflows_run(struct s_client *c, const char *id, const char *file)
     return CTL_EXIT_OK;
 }
 
+/* Appends "&name=<escaped value>" to buf when value is set. */
+static void
+s_arg(char *buf, size_t len, const char *name, const char *value)
+{
+    if (value == NULL) {
+        return;
+    }
+    char *esc = curl_easy_escape(NULL, value, 0);
+    size_t n = strlen(buf);
+    snprintf(buf + n, len - n, "&%s=%s", name, esc ? esc : "");
+    curl_free(esc);
+}
+
+static void
+s_exec_line(json_t *x)
+{
+    const char *err = json_string_value(json_object_get(x, "error"));
+    printf("%-36s %-24s %-12s steps %lld%s%s\n", json_string_value(json_object_get(x, "id")),
+           json_string_value(json_object_get(x, "workflow")),
+           json_string_value(json_object_get(x, "status")),
+           (long long)json_integer_value(json_object_get(x, "steps_run")), err ? "  " : "",
+           err ? err : "");
+}
+
+/* Pages through GET /v1/executions until --limit lines are printed or none are left; the
+ * cursor to go on from goes to stderr. --json prints the executions as one array. */
+static int
+s_executions_list(struct s_client *c)
+{
+    long long want = c->limit ? c->limit : 100;
+    long long got = 0;
+    char *cursor = c->cursor ? vx_strdup(c->cursor) : NULL;
+    json_t *all = json_array();
+    int rc = CTL_EXIT_OK;
+    for (;;) {
+        char path[2048];
+        long long page = want - got < 1000 ? want - got : 1000;
+        snprintf(path, sizeof path, "/v1/executions?limit=%lld", page);
+        s_arg(path, sizeof path, "status", c->status);
+        s_arg(path, sizeof path, "workflow", c->workflow);
+        s_arg(path, sizeof path, "since", c->since_s);
+        s_arg(path, sizeof path, "until", c->until_s);
+        s_arg(path, sizeof path, "cursor", cursor);
+        json_t *r = ctl_rest_call(&c->rest, "GET", path, NULL, false);
+        if (r == NULL) {
+            rc = CTL_EXIT_FAIL;
+            break;
+        }
+        size_t i;
+        json_t *x;
+        json_array_foreach(json_object_get(r, "executions"), i, x) {
+            if (c->json) {
+                json_array_append(all, x);
+            } else {
+                s_exec_line(x);
+            }
+            got++;
+        }
+        const char *next = json_string_value(json_object_get(r, "next_cursor"));
+        free(cursor);
+        cursor = next ? vx_strdup(next) : NULL;
+        json_decref(r);
+        if (cursor == NULL || got >= want) {
+            break;
+        }
+    }
+    if (rc == CTL_EXIT_OK && c->json) {
+        json_t *doc = json_pack("{s:O}", "executions", all);
+        if (cursor != NULL) {
+            json_object_set_new(doc, "next_cursor", json_string(cursor));
+        }
+        rc = ctl_rest_print_json(&c->rest, doc);
+        json_decref(doc);
+    } else if (rc == CTL_EXIT_OK && cursor != NULL) {
+        fprintf(stderr, "more: --cursor %s\n", cursor);
+    }
+    json_decref(all);
+    free(cursor);
+    return rc;
+}
+
 static int
 s_dispatch(struct s_client *c, const char *sub, const char *a1, const char *a2)
 {
@@ -256,12 +343,7 @@ s_dispatch(struct s_client *c, const char *sub, const char *a1, const char *a2)
     }
     if (strcmp(c->cmd, "executions") == 0) {
         if (strcmp(sub, "list") == 0) {
-            char path[256];
-            char *st = c->status ? curl_easy_escape(NULL, c->status, 0) : NULL;
-            snprintf(path, sizeof path, "/v1/executions?limit=%lld%s%s",
-                     c->limit ? c->limit : 100, st ? "&status=" : "", st ? st : "");
-            curl_free(st);
-            return s_list(c, path, "executions");
+            return s_executions_list(c);
         }
         char *path = s_path("executions", a1, "");
         int rc = s_call_print(c, "GET", path, NULL);
@@ -295,6 +377,9 @@ enum {
     S_OPT_STATUS,
     S_OPT_LIMIT,
     S_OPT_SINCE,
+    S_OPT_UNTIL,
+    S_OPT_WORKFLOW,
+    S_OPT_CURSOR,
 };
 
 /* The subcommands of each command: name, least and most arguments. */
@@ -314,6 +399,9 @@ s_main(const char *cmd, int argc, char **argv)
         {"status", required_argument, NULL, S_OPT_STATUS},
         {"limit", required_argument, NULL, S_OPT_LIMIT},
         {"since", required_argument, NULL, S_OPT_SINCE},
+        {"until", required_argument, NULL, S_OPT_UNTIL},
+        {"workflow", required_argument, NULL, S_OPT_WORKFLOW},
+        {"cursor", required_argument, NULL, S_OPT_CURSOR},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -349,9 +437,22 @@ s_main(const char *cmd, int argc, char **argv)
             }
             break;
         case S_OPT_SINCE:
-            if (ctl_parse_int(cmd, "--since", optarg, 0, INT64_MAX, &c.since) < 0) {
+            if (strcmp(cmd, "executions") == 0) {
+                c.since_s = optarg; /* a duration or a time: the daemon checks it */
+            } else if (ctl_parse_int(cmd, "--since", optarg, 0, INT64_MAX, &c.since) < 0) {
                 return CTL_EXIT_USAGE;
             }
+            break;
+        case S_OPT_UNTIL:
+        case S_OPT_WORKFLOW:
+        case S_OPT_CURSOR:
+            if (strcmp(cmd, "executions") != 0) {
+                ctl_err(cmd, "%s: only for executions", argv[optind - 1]);
+                return CTL_EXIT_USAGE;
+            }
+            *(ch == S_OPT_UNTIL      ? &c.until_s
+              : ch == S_OPT_WORKFLOW ? &c.workflow
+                                     : &c.cursor) = optarg;
             break;
         case 'h':
             s_usage(stdout, cmd);
@@ -383,11 +484,11 @@ s_main(const char *cmd, int argc, char **argv)
             return CTL_EXIT_USAGE;
         }
     } else {
-        if (optind >= argc) {
+        if (optind >= argc && subs != exs) {
             ctl_err(cmd, "missing command (see --help)");
             return CTL_EXIT_USAGE;
         }
-        sub = argv[optind];
+        sub = optind < argc ? argv[optind] : "list"; /* executions: list by default */
         const struct s_sub *s = subs;
         while (s->name != NULL && strcmp(s->name, sub) != 0) {
             s++;
@@ -396,7 +497,7 @@ s_main(const char *cmd, int argc, char **argv)
             ctl_err(cmd, "unknown command '%s' (see --help)", sub);
             return CTL_EXIT_USAGE;
         }
-        int n = argc - optind - 1;
+        int n = optind < argc ? argc - optind - 1 : 0;
         if (n < s->min || n > s->max) {
             ctl_err(cmd, "%s takes %d..%d arguments, got %d", sub, s->min, s->max, n);
             return CTL_EXIT_USAGE;

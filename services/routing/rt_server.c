@@ -19,9 +19,11 @@
 #include "vx_event.h"
 #include "vx_log.h"
 #include "vx_mem.h"
+#include "vx_rx.h"
 #include "vx_wire.h"
 
 #define S_MAX_EVENTS 100000                 /* events in one input batch */
+#define S_ARENA_LIMIT (256u << 20)          /* decoded form of one input batch, at most */
 #define S_DRAIN_MAX 256                     /* input messages read per loop turn */
 #define S_CACHE 4                           /* retired compiled sets kept (pattern caching) */
 #define S_QUIET_NS (50 * VX_NS_PER_MS)      /* at stop: the input counts as drained */
@@ -85,9 +87,9 @@ struct rt_server {
     /* loop thread only */
     struct s_set *loop_set;
     rt_scratch_t *scratch;
-    vx_arena_t *arena;
-    vx_seqtrack_t *seq;
-    struct vx_span *spans;
+    vx_rx_t *rx;                /* the input's receive path (vx_rx.h) */
+    struct vx_drops drops;      /* bad_frame, bad_protobuf, too_large */
+    const struct vx_span *spans; /* the events of the batch being routed, from rx */
     uint8_t *xbuf;
     size_t xcap;
     bool in_batch;
@@ -236,7 +238,10 @@ s_metrics_init(rt_server_t *s, vx_metrics_t *m)
                                      "propagation", NULL);
     s->batches_in = vx_metrics_counter(m, "vexfs_batches_received_total",
                                        "ZeroMQ batches received.", NULL);
-    const char *help = "Events not forwarded, by reason.";
+    static const char help[] = "Events not forwarded, by reason.";
+    vx_drops_init(&s->drops, m, "vexfs_events_dropped_total", help,
+                  VX_DROP_BIT(VX_DROP_BAD_FRAME) | VX_DROP_BIT(VX_DROP_BAD_PROTOBUF) |
+                      VX_DROP_BIT(VX_DROP_TOO_LARGE));
     s->drop_bad_frame = vx_metrics_counter(m, "vexfs_events_dropped_total", help, "reason",
                                            "bad_frame", NULL);
     s->drop_bad_protobuf = vx_metrics_counter(m, "vexfs_events_dropped_total", help, "reason",
@@ -914,57 +919,32 @@ s_route_batch(rt_server_t *s, const vx_batch_t *b)
     }
 }
 
-/* Decodes and routes one received batch. */
-static void
-s_input(rt_server_t *s, const void *data, size_t len)
-{
-    vx_arena_reset(s->arena);
-    vx_batch_t *b = vx_wire_decode(data, len, s->arena);
-    size_t n_spans = 0;
-    int src = b ? vx_wire_event_spans(data, len, s->spans, S_MAX_EVENTS, &n_spans) : -EPROTO;
-    vx_counter_add(s->batches_in, 1);
-    if (!b || src < 0 || n_spans != b->n_events) {
-        /* Events of an undecodable batch cannot be counted: the batch counts as one. */
-        if (src == -E2BIG) {
-            vx_counter_add(s->drop_too_large, b->n_events);
-        } else {
-            vx_counter_add(s->drop_bad_protobuf, 1);
-        }
-        vx_warn("RT-BAD-BATCH", "%s batch of %zu bytes dropped",
-                src == -E2BIG ? "oversized (more than 100000 events)" : "undecodable", len);
-        return;
-    }
-    if (b->sender && b->sender[0] && b->batch_sequence) {
-        struct vx_seq_result r = vx_seqtrack_observe(s->seq, b->sender, b->batch_sequence);
-        if (r.missing) {
-            vx_counter_add(s->seq_gaps, r.missing);
-            vx_warn("RT-SEQ-GAP", "sender %s: %llu batches missing before %llu", b->sender,
-                    (unsigned long long)r.missing, (unsigned long long)b->batch_sequence);
-        }
-    }
-    s->in_batch = true;
-    s_route_batch(s, b);
-    s->in_batch = false;
-}
-
-/* Reads up to max messages without waiting; returns how many were read. */
+/* Reads up to max messages without waiting and routes each batch; returns how many were
+ * read. Framing, decoding into a bounded arena, sequence tracking and drop accounting are
+ * the suite's one receive path (vx_rx). */
 static int
 s_drain_input(rt_server_t *s, int max)
 {
     int n = 0;
     for (; n < max; n++) {
-        struct vx_wire_msg msg;
-        int rc = vx_wire_recv(s->input, &msg, ZMQ_DONTWAIT);
+        struct vx_rx_batch in;
+        int rc = vx_rx_recv(s->rx, s->input, &in, ZMQ_DONTWAIT);
         if (rc == -EAGAIN || rc == -EINTR) {
             break;
         }
+        vx_counter_add(s->batches_in, 1);
         if (rc < 0) {
-            vx_counter_add(s->drop_bad_frame, 1);
-            vx_warn("RT-BAD-FRAME", "message without exactly topic + batch frames dropped");
-            continue;
+            continue; /* dropped and counted by vx_rx */
         }
-        s_input(s, zmq_msg_data(&msg.body), zmq_msg_size(&msg.body));
-        vx_wire_msg_fini(&msg);
+        if (in.seq.missing) {
+            vx_warn("RT-SEQ-GAP", "sender %s: %llu batches missing before %llu", in.sender,
+                    (unsigned long long)in.seq.missing, (unsigned long long)in.batch_seq);
+        }
+        s->spans = in.events;
+        s->in_batch = true;
+        s_route_batch(s, in.batch);
+        s->in_batch = false;
+        s->spans = NULL;
     }
     return n;
 }
@@ -1137,9 +1117,10 @@ rt_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *met
     s->poll_ms = (int)vx_config_int(cfg, RT_SECTION, "rules_poll_ms");
     s->state_dir = vx_config_str(cfg, RT_SECTION, "state_dir");
     s->rules_file = vx_config_str(cfg, RT_SECTION, "rules_file");
-    s->arena = vx_arena_new(1u << 20, 0);
-    s->seq = vx_seqtrack_new(4096);
-    s->spans = vx_calloc(S_MAX_EVENTS, sizeof *s->spans);
+    struct vx_rx_opts rxo = {.max_events = S_MAX_EVENTS, .decode = true,
+                             .arena_limit = S_ARENA_LIMIT};
+    struct vx_rx_counters rxc = {.drops = &s->drops, .gaps = s->seq_gaps};
+    s->rx = vx_rx_new("input", &rxo, &rxc);
 
     const char *pid = vx_config_str(cfg, RT_SECTION, "producer_id");
     if (pid[0]) {
@@ -1229,9 +1210,7 @@ rt_server_destroy(rt_server_t **sp)
         s_set_release(&s->cache[i]);
     }
     rt_scratch_destroy(&s->scratch);
-    vx_arena_destroy(&s->arena);
-    vx_seqtrack_destroy(&s->seq);
-    free(s->spans);
+    vx_rx_destroy(&s->rx);
     free(s->xbuf);
     free(s->plan);
     pthread_mutex_destroy(&s->ctl_mu);

@@ -22,8 +22,33 @@
 struct s_env {
     au_breakers_t *br;
     au_exec_t *x;
+    au_store_t *st;
     char *dir;
 };
+
+/* A store of the test's own in dir/store (not fsynced: the tests kill no machine). */
+static au_store_t *
+s_store(const char *dir, uint32_t max_history)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/store", dir);
+    struct au_store_opts so = {.dir = path, .map_bytes = 64u << 20, .no_sync = true,
+                               .max_history = max_history};
+    au_store_t *st = NULL;
+    char err[512] = "";
+    ck_assert_msg(au_store_open(&st, &so, err, sizeof err) == 0, "store: %s", err);
+    return st;
+}
+
+static json_t *
+s_list(au_exec_t *x, const char *tenant)
+{
+    struct au_store_query q = {.tenant = tenant, .limit = 100};
+    char err[256];
+    json_t *l = au_exec_list(x, &q, err, sizeof err);
+    ck_assert_msg(l != NULL, "%s", err);
+    return l;
+}
 
 static json_t *
 s_json(const char *text)
@@ -66,6 +91,8 @@ s_start_br(struct s_env *env, struct au_exec_opts o, bool many_failures)
     if (o.max_history == 0) {
         o.max_history = 100;
     }
+    env->st = s_store(env->dir, o.max_history);
+    o.store = env->st;
     env->x = au_exec_new(&o);
 }
 
@@ -80,6 +107,7 @@ s_stop(struct s_env *env)
 {
     au_exec_destroy(&env->x);
     au_breakers_destroy(&env->br);
+    au_store_close(&env->st);
     free(env->dir);
 }
 
@@ -724,7 +752,7 @@ START_TEST(t_tenant_concurrency)
     ck_assert_str_eq(s_status_of(env.x, "A", a2, b, sizeof b), "queued");
     /* tenants see only their own executions */
     ck_assert_ptr_null(au_exec_get(env.x, "B", a1));
-    json_t *l = au_exec_list(env.x, "B", NULL, 100);
+    json_t *l = s_list(env.x, "B");
     ck_assert_uint_eq(json_array_size(json_object_get(l, "executions")), 1);
     json_decref(l);
     char go[512];
@@ -776,7 +804,7 @@ START_TEST(t_history_bound)
         json_t *r = s_run(&env, w, NULL);
         json_decref(r);
     }
-    json_t *l = au_exec_list(env.x, "t", NULL, 100);
+    json_t *l = s_list(env.x, "t");
     ck_assert_uint_eq(json_array_size(json_object_get(l, "executions")), 3);
     ck_assert_int_eq(json_integer_value(json_object_get(l, "evicted")), 2);
     json_decref(l);
@@ -813,16 +841,13 @@ START_TEST(t_journal_interrupted)
     struct s_env env;
     struct au_exec_opts o = s_opts();
     s_start(&env, o);
-    char jdir[512];
-    snprintf(jdir, sizeof jdir, "%s/journal", env.dir);
-    ck_assert_int_eq(mkdir(jdir, 0700), 0);
     au_exec_destroy(&env.x);
     o.breakers = env.br;
     o.max_concurrent = 2;
     o.max_queue = 10;
     o.tenant_concurrency = 2;
     o.max_history = 10;
-    o.journal_dir = jdir;
+    o.store = env.st;
     env.x = au_exec_new(&o);
     char text[2048];
     snprintf(text, sizeof text,
@@ -868,16 +893,13 @@ START_TEST(t_journal_clean)
     struct s_env env;
     struct au_exec_opts o = s_opts();
     s_start(&env, o);
-    char jdir[512];
-    snprintf(jdir, sizeof jdir, "%s/journal", env.dir);
-    ck_assert_int_eq(mkdir(jdir, 0700), 0);
     au_exec_destroy(&env.x);
     o.breakers = env.br;
     o.max_concurrent = 4;
     o.max_queue = 1000;
     o.tenant_concurrency = 4;
     o.max_history = 1000;
-    o.journal_dir = jdir;
+    o.store = env.st;
     env.x = au_exec_new(&o);
     struct au_workflow *w = s_wf("t", "{\"id\":\"f\",\"kind\":\"linear\",\"steps\":[{\"id\":\"s\","
                                       "\"action\":{\"kind\":\"delay\",\"ms\":0}}]}");

@@ -516,12 +516,22 @@ START_TEST(t_kill9_interrupted)
     ck_assert_uint_eq(json_array_size(json_object_get(l, "workflows")), 1);
     json_decref(l);
     ck_assert_int_eq(s_req(&d, "GET", "/v1/patterns/dels", NULL, "acme", body, sizeof body), 200);
-    /* and a clean restart does not compensate again */
+    /* and a clean restart does not compensate again: the record is in the durable history,
+     * interrupted, and the script ran no more */
     s_stop(&d);
     s_spawn(&d);
     r = s_get_json(&d, "/v1/executions", "acme");
-    ck_assert_uint_eq(json_array_size(json_object_get(r, "executions")), 0);
+    ck_assert_uint_eq(json_array_size(json_object_get(r, "executions")), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(json_object_get(r, "executions"), 0), "status")),
+                     "interrupted");
     json_decref(r);
+    f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    n = fread(log, 1, sizeof log - 1, f);
+    log[n] = '\0';
+    fclose(f);
+    ck_assert_str_eq(log, "reserve\nrelease-3\n");
     s_stop(&d);
 }
 END_TEST

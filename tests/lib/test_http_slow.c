@@ -518,6 +518,7 @@ s_suite(void)
 int
 main(void)
 {
+    vt_http_plain(true); /* the servers under test here are plain HTTP (TLS: test_http_tls) */
     SRunner *sr = srunner_create(s_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Automation's durable state:
+ *   - state commit latency, p50/p99, of executions writing 1, 10 and 100 keys: the commit that
+ *     finishes an execution (its writes with the conflict check, its record into the history,
+ *     its journal entry removed), sealed, fsynced, on this machine's disk; its limit is one
+ *     fsync of a small write in the same folder, measured in the same run;
+ *   - workflow throughput through the daemon: executions of a workflow with three set_state
+ *     steps started over REST, until all succeeded, with today's LMDB store (fsynced, over
+ *     HTTPS) and with today's code in memory ($VX_BASELINE_BIN_DIR, built by
+ *     scripts/bench-baseline.sh from the commit in bench/BASELINE; it predates security, so it
+ *     is spoken to in plain HTTP, as its figure says) in the same run.
+ * Usage: bench_state [EXECUTIONS] (default 2,000). */
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "au_store.h"
+#include "vx_clock.h"
+#include "vx_log.h"
+#include "vx_mem.h"
+#include "vx_seal.h"
+#include "vx_test.h"
+
+static int
+cb_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void
+s_pct(double *v, size_t n, double *p50, double *p99)
+{
+    qsort(v, n, sizeof *v, cb_cmp);
+    *p50 = v[n / 2];
+    *p99 = v[(n * 99) / 100];
+}
+
+static int
+cb_seal(void *arg, const void *ad, size_t adlen, const void *plain, size_t len, void **out,
+        size_t *outlen)
+{
+    size_t cap = len + VX_SEAL_OVERHEAD;
+    uint8_t *buf = vx_malloc(cap);
+    int rc = vx_seal(arg, ad, adlen, plain, len, buf, cap, outlen);
+    if (rc < 0) {
+        free(buf);
+        return rc;
+    }
+    *out = buf;
+    return 0;
+}
+
+static int
+cb_open(void *arg, const void *ad, size_t adlen, const void *sealed, size_t len, void **out,
+        size_t *outlen)
+{
+    uint8_t *buf = vx_malloc(len ? len : 1);
+    char err[128];
+    int rc = vx_unseal(arg, ad, adlen, sealed, len, buf, len, outlen, err, sizeof err);
+    if (rc < 0) {
+        free(buf);
+        return rc;
+    }
+    *out = buf;
+    return 0;
+}
+
+/* One fsync of a 4 KiB write in dir, p50 over n: the floor of a durable commit. */
+static double
+s_fsync_us(const char *dir, size_t n)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/fsync.probe", dir);
+    int fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+    if (fd < 0) {
+        return -1;
+    }
+    char buf[4096];
+    memset(buf, 'x', sizeof buf);
+    double *v = calloc(n, sizeof *v);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t t0 = vx_mono_ns();
+        if (pwrite(fd, buf, sizeof buf, 0) != (ssize_t)sizeof buf || fdatasync(fd) < 0) {
+            break;
+        }
+        v[i] = (double)(vx_mono_ns() - t0) / 1e3;
+    }
+    close(fd);
+    unlink(path);
+    double p50 = 0, p99 = 0;
+    s_pct(v, n, &p50, &p99);
+    free(v);
+    return p50;
+}
+
+/* Commits of executions writing k keys each: p50/p99 in us. */
+static int
+s_commits(const char *dir, vx_sealer_t *sealer, int k, size_t n, double *p50, double *p99)
+{
+    struct au_store_sealer se = {cb_seal, cb_open, sealer};
+    struct au_store_opts o = {.dir = dir, .map_bytes = 1ull << 30, .max_history = 1000,
+                              .sealer = &se};
+    au_store_t *s = NULL;
+    char err[512];
+    if (au_store_open(&s, &o, err, sizeof err) < 0) {
+        fprintf(stderr, "bench_state: %s\n", err);
+        return -1;
+    }
+    double *v = calloc(n, sizeof *v);
+    json_t *entry = json_pack("{s:s, s:[]}", "tenant", "t", "completed");
+    for (size_t i = 0; i < n; i++) {
+        char id[64];
+        snprintf(id, sizeof id, "exec-%d-%zu", k, i);
+        au_store_journal_put(s, id, entry, err, sizeof err); /* as at submission */
+        json_t *writes = json_array();
+        for (int j = 0; j < k; j++) {
+            char p[64];
+            snprintf(p, sizeof p, "bench.k%d", j);
+            json_array_append_new(writes, json_pack("[s, I]", p, (json_int_t)i));
+        }
+        json_t *rec = json_pack("{s:s, s:s, s:s, s:s}", "id", id, "tenant", "t", "workflow",
+                                "w", "status", "succeeded");
+        struct au_store_commit c = {.tenant = "t", .snap_seq = au_store_seq(s), .writes = writes,
+                                    .journal_del = id, .hist_id = id, .hist_rec = rec,
+                                    .hist_ns = vx_wall_ns()};
+        uint64_t t0 = vx_mono_ns();
+        int rc = au_store_commit(s, &c, err, sizeof err);
+        v[i] = (double)(vx_mono_ns() - t0) / 1e3;
+        json_decref(writes);
+        json_decref(rec);
+        if (rc < 0) {
+            fprintf(stderr, "bench_state: %s\n", err);
+            break;
+        }
+    }
+    json_decref(entry);
+    s_pct(v, n, p50, p99);
+    free(v);
+    au_store_close(&s);
+    return 0;
+}
+
+/* Workflow wk writes keys b<k>.a, b<k>.b, b<k>.c: executions of different workflows never
+ * conflict; with the store, executions of one workflow that overlap are run again (the
+ * in-memory code has no conflicts to detect, and no on_conflict key). */
+static char *
+s_wf(int k, bool store)
+{
+    char *t = vx_malloc(1024);
+    snprintf(t, 1024,
+             "{\"id\":\"w%d\",\"kind\":\"linear\",%s\"steps\":["
+             "{\"id\":\"a\",\"action\":{\"kind\":\"set_state\",\"path\":\"b%d.a\",\"value\":"
+             "\"{{input.i}}\"}},{\"id\":\"b\",\"action\":{\"kind\":\"set_state\",\"path\":"
+             "\"b%d.b\",\"value\":\"{{input.i}}\"}},{\"id\":\"c\",\"action\":{\"kind\":"
+             "\"set_state\",\"path\":\"b%d.c\",\"value\":\"{{input.i}}\"}}]}",
+             k, store ? "\"on_conflict\":\"retry\",\"conflict_retries\":100," : "", k, k, k);
+    return t;
+}
+
+/* Executions per second of bin (a vexfs-automation) for n executions over nwf workflows
+ * round-robin, conc at once; state_dir when durable. Today's code (durable false) predates the
+ * secured suite and serves plain HTTP: the requests to it are plain. -1 when it could not run. */
+static double
+s_daemon(const char *bin_dir, bool durable, size_t n, int nwf, int conc)
+{
+    vt_http_plain(!durable);
+    char *dir = vt_tmpdir();
+    char cfg[300], log[300], tok[300], text[2048];
+    snprintf(cfg, sizeof cfg, "%s/automation.yaml", dir);
+    snprintf(log, sizeof log, "%s/automation.log", dir);
+    snprintf(tok, sizeof tok, "%s/token", dir);
+    vt_write_file(tok, "bench\n");
+    uint16_t port = vt_free_port();
+    char sd[400] = "";
+    if (durable) {
+        snprintf(sd, sizeof sd, "  state_dir: %s/state\n", dir);
+    }
+    snprintf(text, sizeof text,
+             "reactive_automation:\n  rest_port: %u\n  input_endpoint: tcp://127.0.0.1:%u\n"
+             "  max_executions: %zu\n  max_queued_workflows: %zu\n  max_concurrent_workflows: %d\n"
+             "  tenant_max_concurrent: %d\n%sadmin:\n  token_file: %s\nlogging:\n  level: warn\n",
+             (unsigned)port, (unsigned)vt_free_port(), n + 10, n + 10, conc, conc, sd, tok);
+    vt_write_file(cfg, text);
+    char bin[512];
+    snprintf(bin, sizeof bin, "%s/vexfs-automation", bin_dir);
+    char *argv[] = {bin, (char *)"--config", cfg, NULL};
+    pid_t pid = vt_spawn(argv, NULL, log);
+    double rate = -1;
+    struct vt_http_result r = {0};
+    if (pid <= 0 || !vt_wait_ready(port, 30000)) {
+        fprintf(stderr, "bench_state: %s did not start; see %s\n", bin, log);
+        goto out;
+    }
+    for (int k = 0; k < nwf; k++) {
+        char *wf = s_wf(k, durable);
+        vt_http("POST", port, "/v1/workflows", wf, strlen(wf), "bench", &r);
+        if (r.status != 201) {
+            fprintf(stderr, "bench_state: POST /v1/workflows: %ld %s\n", r.status,
+                    r.body ? r.body : "");
+        }
+        vt_http_result_fini(&r);
+        free(wf);
+    }
+    uint64_t t0 = vx_mono_ns();
+    for (size_t i = 0; i < n; i++) {
+        char body[64], path[64];
+        snprintf(body, sizeof body, "{\"i\":%zu}", i);
+        snprintf(path, sizeof path, "/v1/workflows/w%d/execute", (int)(i % (size_t)nwf));
+        vt_http("POST", port, path, body, strlen(body), "bench", &r);
+        vt_http_result_fini(&r);
+    }
+    uint64_t deadline = vx_mono_ns() + 300 * VX_NS_PER_S;
+    const char *ok = "vexfs_automation_executions_total{status=\"succeeded\"}";
+    while (vt_metric(port, ok) < (double)n && vx_mono_ns() < deadline) {
+        usleep(1000);
+    }
+    double secs = (double)(vx_mono_ns() - t0) / 1e9;
+    if (vt_metric(port, ok) >= (double)n) {
+        rate = (double)n / secs;
+    } else {
+        fprintf(stderr, "bench_state: %.0f of %zu succeeded in 300 s; see %s\n",
+                vt_metric(port, ok), n, log);
+    }
+    double conflicts = vt_metric(port, "vexfs_automation_state_conflicts_total");
+    if (conflicts >= 0) {
+        printf("  (%.0f commits refused by a conflict and run again)\n", conflicts);
+    }
+out:
+    if (pid > 0) {
+        vt_stop(pid, SIGTERM, 30000);
+    }
+    vt_http_plain(false);
+    free(dir);
+    return rate;
+}
+
+int
+main(int argc, char **argv)
+{
+    size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 2000;
+    if (n < 100 || n > 1000000) {
+        n = 2000;
+    }
+    vx_log_init("bench_state", VX_LOG_WARN);
+    uint8_t key[VX_SEAL_KEY_BYTES];
+    memset(key, 7, sizeof key);
+    char err[256];
+    /* as at_rest.algorithm auto: AES-256-GCM where the CPU has AES-NI */
+    vx_sealer_t *sealer = vx_sealer_from_key(1, key, VX_SEAL_AES256GCM, err, sizeof err);
+    if (sealer == NULL) {
+        sealer = vx_sealer_from_key(1, key, VX_SEAL_XCHACHA20POLY1305, err, sizeof err);
+    }
+    if (sealer == NULL) {
+        fprintf(stderr, "bench_state: %s\n", err);
+        return 1;
+    }
+    char *dir = vt_tmpdir();
+    double fs = s_fsync_us(dir, 200);
+    printf("state commit, sealed (%s), fsynced, in %s (limit: one fdatasync of 4 KiB there, "
+           "p50 %.1f us)\n",
+           vx_sealer_algorithm(sealer), dir, fs);
+    const int keys[] = {1, 10, 100};
+    for (int i = 0; i < 3; i++) {
+        char sub[600];
+        snprintf(sub, sizeof sub, "%s/k%d", dir, keys[i]);
+        double p50 = 0, p99 = 0;
+        size_t runs = keys[i] == 100 ? n / 4 : n / 2;
+        if (s_commits(sub, sealer, keys[i], runs, &p50, &p99) < 0) {
+            return 1;
+        }
+        printf("  %3d keys per execution: p50 %8.1f us  p99 %8.1f us  (%zu commits; p50 = "
+               "%.2fx one fsync)\n",
+               keys[i], p50, p99, runs, fs > 0 ? p50 / fs : 0);
+    }
+    vx_sealer_destroy(&sealer);
+    free(dir);
+    const char *base = getenv("VX_BASELINE_BIN_DIR");
+    const struct {
+        const char *what;
+        int nwf, conc;
+    } runs[] = {{"one at a time", 1, 1}, {"8 at once, 8 workflows on their own keys", 8, 8}};
+    int rc = 0;
+    for (int k = 0; k < 2; k++) {
+        printf("workflow throughput, 3 set_state steps per execution, %zu executions over REST, "
+               "%s\n",
+               n, runs[k].what);
+        double lmdb = s_daemon(vt_bin_dir(), true, n, runs[k].nwf, runs[k].conc);
+        printf("  LMDB store (sealed, fsynced, HTTPS): %10.0f executions/s\n", lmdb);
+        if (base == NULL || base[0] == '\0') {
+            printf("  today's code (in memory): not measured (VX_BASELINE_BIN_DIR unset; "
+                   "scripts/bench-baseline.sh builds it)\n");
+        } else {
+            double mem = s_daemon(base, false, n, runs[k].nwf, runs[k].conc);
+            printf("  today's code (in memory, plain HTTP): %8.0f executions/s\n", mem);
+            if (mem > 0 && lmdb > 0) {
+                printf("  ratio LMDB / in memory: %.2f\n", lmdb / mem);
+            }
+        }
+        rc = lmdb > 0 ? rc : 1;
+    }
+    return rc;
+}
