@@ -1,5 +1,6 @@
 # VexFS semantic event propagation: the one build file.
 #   make            build every program into build/bin/ (parallel by default)
+#   make programs   only the daemons and vexfsctl (what the container image holds)
 #   make check      install missing packages, build, run every test (Kafka included)
 #   make test       run every test on what is built
 #   make sanitize   ASan+UBSan build (build/san) and the same tests under it
@@ -62,8 +63,10 @@ BENCH_BINS:= $(BENCH_SRC:%.c=$(BUILD)/%)
 
 include mk/client.mk
 
-.PHONY: all check test sanitize fuzz bench lint run clean deps kmod install uninstall
+.PHONY: all programs check test sanitize fuzz bench lint run clean deps kmod install uninstall
 all: $(BINS) $(TEST_BINS) $(BENCH_BINS) $(CLIENT_ALL)
+
+programs: $(BINS)
 
 $(GEN_C) $(GEN_H): $(PROTO)
 	@mkdir -p $(BUILD)/gen

@@ -11,7 +11,15 @@
  * Every link is secured as in production: the daemons run with the test support's key set and
  * certificates (CURVE on every ZeroMQ link, HTTPS on every REST server), and the producer here
  * opens its socket through the suite's factory (vt_sock_ex, CURVE as the identity "ctl").
- * Usage: bench_suite [SECONDS_PER_RATE] (default 4); programs from $VX_BIN_DIR. */
+ * Usage: bench_suite [--only zeromq|kafka] [--journal] [--partitions N] [--external]
+ * [SECONDS_PER_RATE] (default 4 s per rate); programs from $VX_BIN_DIR.
+ *   --journal   propagation also journals every event to Kafka (as the compose profile does)
+ *   --partitions N  of the topics created here (default 1; the compose broker makes 6)
+ *   --external  start nothing: measure a suite already running elsewhere (the containers of
+ *               scripts/compose-test.sh), given as VX_SUITE_INGEST (propagation's ZeroMQ
+ *               ingest) and VX_SUITE_PROPAGATION_URL, VX_SUITE_ROUTING_URL,
+ *               VX_SUITE_ANALYTICS_URL (REST base URLs). Its routing must send the writes
+ *               under /srv/bench/ to analytics, which must run the query bytes-per-user. */
 #include <czmq.h>
 #include <librdkafka/rdkafka.h>
 #include <math.h>
@@ -36,6 +44,11 @@ static const char *const s_prog[D_N] = {"propagation", "routing", "analytics"};
 
 struct suite {
     char dir[256];
+    bool external;      /* measured, not started here */
+    bool journal;       /* propagation journals to Kafka too */
+    int partitions;     /* of the Kafka topics created here */
+    char url[D_N][160]; /* REST base URL of each daemon */
+    char ingest_ep[160];
     uint16_t rest[D_N];
     uint16_t ingest, prop_out, out_an;
     pid_t pid[D_N];
@@ -52,11 +65,12 @@ struct hist {
 };
 
 static char *
-s_get_metrics(uint16_t port)
+s_get_metrics(const struct suite *s, int d)
 {
     struct vt_http_result r;
-    char *out = NULL;
-    if (vt_http("GET", port, "/metrics", NULL, 0, NULL, &r) == 0 && r.status == 200 && r.body) {
+    char *out = NULL, url[200];
+    snprintf(url, sizeof url, "%s/metrics", s->url[d]);
+    if (vt_http_url("GET", url, NULL, 0, NULL, &r) == 0 && r.status == 200 && r.body) {
         out = strdup(r.body);
     }
     vt_http_result_fini(&r);
@@ -66,17 +80,19 @@ s_get_metrics(uint16_t port)
 /* A counter summed over its series; 0 when it has none yet (labelled counters appear with
  * their first increment). */
 static double
-s_metric(uint16_t port, const char *name)
+s_metric(const struct suite *s, int d, const char *name)
 {
-    double v = vt_metric_sum(port, name);
+    char *text = s_get_metrics(s, d);
+    double v = text ? vt_metric_text_sum(text, name) : -1;
+    free(text);
     return v < 0 ? 0 : v;
 }
 
 static void
-s_hist(uint16_t port, const char *name, struct hist *h)
+s_hist(const struct suite *s, int d, const char *name, struct hist *h)
 {
     memset(h, 0, sizeof *h);
-    char *t = s_get_metrics(port);
+    char *t = s_get_metrics(s, d);
     char prefix[160];
     snprintf(prefix, sizeof prefix, "%s_bucket{le=\"", name);
     size_t pn = strlen(prefix);
@@ -126,9 +142,9 @@ s_quantile(const struct hist *a, const struct hist *b, double q)
 static double
 s_drops(const struct suite *s)
 {
-    return s_metric(s->rest[D_PROP], "vexfs_events_dropped_total") +
-           s_metric(s->rest[D_ROUTING], "vexfs_events_dropped_total") +
-           s_metric(s->rest[D_ANALYTICS], "vexfs_analytics_dropped_total");
+    return s_metric(s, D_PROP, "vexfs_events_dropped_total") +
+           s_metric(s, D_ROUTING, "vexfs_events_dropped_total") +
+           s_metric(s, D_ANALYTICS, "vexfs_analytics_dropped_total");
 }
 
 /* ---- the suite ------------------------------------------------------------------------------- */
@@ -161,7 +177,7 @@ s_stop(struct suite *s)
 }
 
 static int
-s_create_topic(const char *brokers, const char *topic)
+s_create_topic(const char *brokers, const char *topic, int partitions)
 {
     char err[512];
     rd_kafka_conf_t *c = vt_kafka_conf(brokers);
@@ -173,7 +189,7 @@ s_create_topic(const char *brokers, const char *topic)
         fprintf(stderr, "bench: Kafka client: %s\n", err);
         return -1;
     }
-    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, 1, 1, err, sizeof err);
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, 1, err, sizeof err);
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
     rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
@@ -205,10 +221,14 @@ s_suite_start(struct suite *s)
     free(dir);
     for (int d = 0; d < D_N; d++) {
         s->rest[d] = vt_free_port();
+        /* The daemons serve HTTPS with the test support's material (vt_http_url trusts it). */
+        snprintf(s->url[d], sizeof s->url[d], "%s://127.0.0.1:%u",
+                 vt_tls_dir()[0] ? "https" : "http", (unsigned)s->rest[d]);
     }
     s->ingest = vt_free_port();
     s->prop_out = vt_free_port();
     s->out_an = vt_free_port();
+    snprintf(s->ingest_ep, sizeof s->ingest_ep, "tcp://127.0.0.1:%u", (unsigned)s->ingest);
     char rules[400], queries[400], tok[400], cfg[400], text[4096], prefix[160] = "";
     snprintf(rules, sizeof rules, "%s/rules.yaml", s->dir);
     snprintf(queries, sizeof queries, "%s/queries.json", s->dir);
@@ -229,13 +249,23 @@ s_suite_start(struct suite *s)
                  (long)time(NULL));
         snprintf(prefix, sizeof prefix, "%.*s", (int)(strlen(s->topic) - strlen("analytics")),
                  s->topic);
-        if (s_create_topic(s->kafka, s->topic) < 0) {
+        if (s_create_topic(s->kafka, s->topic, s->partitions) < 0) {
             return -1;
         }
     }
+    char journal[400] = "";
+    if (s->kafka && s->journal) {
+        char jt[200];
+        snprintf(jt, sizeof jt, "%s.journal", s->topic);
+        if (s_create_topic(s->kafka, jt, s->partitions) < 0) {
+            return -1;
+        }
+        snprintf(journal, sizeof journal, "  kafka_brokers: \"%s\"\n  kafka_topic: \"%s.journal\"\n",
+                 s->kafka, s->topic);
+    }
     snprintf(text, sizeof text,
              "event_propagation:\n  ingest_endpoint: tcp://127.0.0.1:%u\n"
-             "  output_endpoint: tcp://127.0.0.1:%u\n  tap_endpoint: \"\"\n  rest_port: %u\n"
+             "  output_endpoint: tcp://127.0.0.1:%u\n  tap_endpoint: \"\"\n  rest_port: %u\n%s"
              "event_routing:\n  input_endpoint: tcp://127.0.0.1:%u\n"
              "  output_analytics: tcp://127.0.0.1:%u\n  output_automation: \"\"\n"
              "  output_coordinator: \"\"\n  output_graph: \"\"\n  output_vector: \"\"\n"
@@ -246,7 +276,7 @@ s_suite_start(struct suite *s)
              "  kafka_brokers: \"%s\"\n  topic: \"%s\"\n  results_topic: \"%s.results\"\n"
              "  group_id: \"bench-%d\"\n"
              "admin:\n  token_file: %s\nlogging:\n  level: warn\n",
-             s->ingest, s->prop_out, s->rest[D_PROP], s->prop_out, s->out_an, rules,
+             s->ingest, s->prop_out, s->rest[D_PROP], journal, s->prop_out, s->out_an, rules,
              s->rest[D_ROUTING], s->kafka ? s->kafka : "", s->kafka ? prefix : "vexfs.routed.",
              s->out_an, queries, s->rest[D_ANALYTICS], s->kafka ? s->kafka : "",
              s->kafka ? s->topic : "vexfs.routed.analytics",
@@ -313,17 +343,41 @@ struct result {
     bool sustained;
 };
 
+/* Waits (up to 2 minutes) until analytics has consumed what a rate that was not sustained left
+ * queued: its event counter stands still for 1.5 s. The next rate then measures itself only. */
+static void
+s_drain(const struct suite *s)
+{
+    double last = -1;
+    uint64_t changed = vx_mono_ns(), deadline = changed + 120 * VX_NS_PER_S;
+    while (vx_mono_ns() < deadline) {
+        double v = s_metric(s, D_ANALYTICS, "vexfs_analytics_events_total");
+        if (v != last) {
+            last = v;
+            changed = vx_mono_ns();
+        } else if (vx_mono_ns() - changed >= 1500 * VX_NS_PER_MS) {
+            return;
+        }
+        usleep(250000);
+    }
+}
+
 /* Sends `rate` events/s for `seconds` in batches every millisecond (or larger batches when
- * the rate needs more than 1000 per millisecond), then waits up to 3 s for analytics. */
+ * the rate needs more than 1000 per millisecond), then waits up to 3 s for analytics. A run
+ * after one that was not sustained first lets analytics drain. */
 static void
 s_run_rate(const struct suite *s, zsock_t *push, uint64_t *seq, double rate, int seconds,
            struct result *r)
 {
+    static bool backlog;
+    if (backlog) {
+        s_drain(s);
+    }
     memset(r, 0, sizeof *r);
     r->rate = rate;
     struct hist h0, h1;
-    s_hist(s->rest[D_ANALYTICS], "vexfs_analytics_ingest_latency_seconds", &h0);
-    double ev0 = s_metric(s->rest[D_ANALYTICS], "vexfs_analytics_events_total");
+    s_hist(s, D_ANALYTICS, "vexfs_analytics_ingest_latency_seconds", &h0);
+    double ev0 = s_metric(s, D_ANALYTICS, "vexfs_analytics_events_total");
     double drops0 = s_drops(s);
     uint64_t t0 = vx_mono_ns(), end = t0 + (uint64_t)seconds * VX_NS_PER_S;
     double sent = 0;
@@ -347,19 +401,20 @@ s_run_rate(const struct suite *s, zsock_t *push, uint64_t *seq, double rate, int
     r->achieved = sent / took;
     double delivered = 0;
     for (int i = 0; i < 60; i++) {
-        delivered = s_metric(s->rest[D_ANALYTICS], "vexfs_analytics_events_total") - ev0;
+        delivered = s_metric(s, D_ANALYTICS, "vexfs_analytics_events_total") - ev0;
         if (delivered >= sent) {
             break;
         }
         usleep(50000);
     }
     r->delivered = delivered;
-    s_hist(s->rest[D_ANALYTICS], "vexfs_analytics_ingest_latency_seconds", &h1);
+    s_hist(s, D_ANALYTICS, "vexfs_analytics_ingest_latency_seconds", &h1);
     r->p50 = s_quantile(&h0, &h1, 0.50);
     r->p99 = s_quantile(&h0, &h1, 0.99);
     r->drops = s_drops(s) - drops0;
     /* Sustained: everything arrived, nothing dropped, the producer kept the pace (5%). */
     r->sustained = delivered >= sent && r->drops == 0 && r->achieved >= 0.95 * rate;
+    backlog = !r->sustained;
 }
 
 static void
@@ -372,18 +427,40 @@ s_print(const char *path, const struct result *r)
     fflush(stdout);
 }
 
+/* A suite started elsewhere (--external): its addresses from the environment. */
 static int
-s_bench(const char *kafka, int seconds)
+s_external(struct suite *s)
 {
-    const char *path = kafka ? "kafka" : "zeromq";
-    struct suite s = {.kafka = kafka};
-    if (s_suite_start(&s) < 0) {
+    static const char *const vars[D_N] = {"VX_SUITE_PROPAGATION_URL", "VX_SUITE_ROUTING_URL",
+                                          "VX_SUITE_ANALYTICS_URL"};
+    const char *ingest = getenv("VX_SUITE_INGEST");
+    if (!ingest || !*ingest) {
+        fprintf(stderr, "bench: --external needs VX_SUITE_INGEST\n");
+        return -1;
+    }
+    snprintf(s->ingest_ep, sizeof s->ingest_ep, "%s", ingest);
+    for (int d = 0; d < D_N; d++) {
+        const char *u = getenv(vars[d]);
+        if (!u || !*u) {
+            fprintf(stderr, "bench: --external needs %s\n", vars[d]);
+            return -1;
+        }
+        snprintf(s->url[d], sizeof s->url[d], "%s", u);
+    }
+    return 0;
+}
+
+static int
+s_bench(const char *kafka, int seconds, bool journal, bool external, int partitions)
+{
+    const char *path = external ? "external" : kafka ? "kafka" : "zeromq";
+    struct suite s = {.kafka = kafka, .journal = journal, .external = external,
+                      .partitions = partitions};
+    if (external ? s_external(&s) < 0 : s_suite_start(&s) < 0) {
         s_stop(&s);
         return 1;
     }
-    char ingest[64];
-    snprintf(ingest, sizeof ingest, "tcp://127.0.0.1:%u", (unsigned)s.ingest);
-    zsock_t *push = vt_sock_ex(&(struct vt_sock_opts){.type = ZMQ_PUSH, .endpoint = ingest,
+    zsock_t *push = vt_sock_ex(&(struct vt_sock_opts){.type = ZMQ_PUSH, .endpoint = s.ingest_ep,
                                                       .hwm = 10000});
     if (push == NULL) {
         s_stop(&s);
@@ -393,11 +470,14 @@ s_bench(const char *kafka, int seconds)
     struct result warm;
     s_run_rate(&s, push, &seq, 5000, 2, &warm); /* connections, consumer group, first window */
 
-    printf("== suite end to end (%s boundary): propagation -> routing -> analytics window, "
-           "%d s per rate, CURVE on every ZeroMQ link\n", path, seconds);
+    printf("== suite end to end (%s%s): propagation -> routing -> analytics window, "
+           "%d s per rate, CURVE on every ZeroMQ link\n",
+           external ? "a suite started elsewhere, at " : path,
+           external ? s.ingest_ep : journal ? " boundary, propagation journaling" : " boundary",
+           seconds);
     static const double fixed[] = {10000, 50000, 100000};
     struct result r50 = {0};
-    double best = 0;
+    double best = 0, failed = 0; /* highest rate sustained, lowest above it that was not */
     for (size_t i = 0; i < 3; i++) {
         struct result r;
         s_run_rate(&s, push, &seq, fixed[i], seconds, &r);
@@ -407,6 +487,8 @@ s_bench(const char *kafka, int seconds)
         }
         if (r.sustained) {
             best = fixed[i];
+        } else if (failed == 0) {
+            failed = fixed[i];
         }
     }
     if (best == 100000) {
@@ -415,15 +497,38 @@ s_bench(const char *kafka, int seconds)
             s_run_rate(&s, push, &seq, rate, seconds, &r);
             s_print(path, &r);
             if (!r.sustained) {
+                failed = rate;
                 break;
             }
+            best = rate;
+        }
+    }
+    /* Two halvings of the gap between them: the figure within a quarter of that step. */
+    for (int k = 0; k < 2 && best > 0 && failed > best; k++) {
+        double mid = (best + failed) / 2;
+        struct result r;
+        s_run_rate(&s, push, &seq, mid, seconds, &r);
+        s_print(path, &r);
+        if (r.sustained) {
+            best = mid;
+        } else {
+            failed = mid;
+        }
+    }
+    /* Not even 10k: halve until a rate holds, so a slow suite still gets a figure. */
+    for (double rate = 5000; best == 0 && rate >= 625; rate /= 2) {
+        struct result r;
+        s_run_rate(&s, push, &seq, rate, seconds, &r);
+        s_print(path, &r);
+        if (r.sustained) {
             best = rate;
         }
     }
     printf("latency     %s: p99 at 50,000 events/s %.3f ms (p50 %.3f ms); target p99 < 5 ms: "
            "%s\n", path, r50.p99 * 1e3, r50.p50 * 1e3, r50.p99 < 5e-3 ? "met" : "NOT met");
     printf("throughput  %s: highest sustained rate with no drops %.0f events/s (rates tried: "
-           "10k, 50k, 100k, then doubling)\n", path, best);
+           "10k, 50k, 100k, then doubling, then two bisections; below 10k, halving)\n",
+           path, best);
     zsock_destroy(&push);
     s_stop(&s);
     return 0;
@@ -432,19 +537,40 @@ s_bench(const char *kafka, int seconds)
 int
 main(int argc, char **argv)
 {
-    int seconds = argc > 1 ? atoi(argv[1]) : 4;
-    if (seconds < 1 || seconds > 600) {
-        fprintf(stderr, "usage: bench_suite [SECONDS_PER_RATE 1..600]\n");
+    int seconds = 4, partitions = 1;
+    bool journal = false, external = false, zeromq = true, kafka_path = true;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--journal") == 0) {
+            journal = true;
+        } else if (strcmp(argv[i], "--external") == 0) {
+            external = true;
+        } else if (strcmp(argv[i], "--partitions") == 0 && i + 1 < argc) {
+            partitions = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+            zeromq = strcmp(argv[++i], "zeromq") == 0;
+            kafka_path = strcmp(argv[i], "kafka") == 0;
+        } else {
+            seconds = atoi(argv[i]);
+        }
+    }
+    if (seconds < 1 || seconds > 600 || (!zeromq && !kafka_path) || partitions < 1 ||
+        partitions > 64) {
+        fprintf(stderr, "usage: bench_suite [--only zeromq|kafka] [--journal] [--partitions N] "
+                        "[--external] [SECONDS_PER_RATE 1..600]\n");
         return 2;
     }
     zsys_handler_set(NULL);
     signal(SIGPIPE, SIG_IGN);
-    int rc = s_bench(NULL, seconds);
+    if (external) {
+        return s_bench(NULL, seconds, false, true, partitions);
+    }
+    int rc = zeromq ? s_bench(NULL, seconds, false, false, partitions) : 0;
     const char *kafka = getenv("VEXFS_KAFKA_BOOTSTRAP");
-    if (rc == 0 && kafka && *kafka) {
-        rc = s_bench(kafka, seconds);
-    } else if (rc == 0) {
+    if (rc == 0 && kafka_path && kafka && *kafka) {
+        rc = s_bench(kafka, seconds, journal, false, partitions);
+    } else if (rc == 0 && kafka_path) {
         printf("(no VEXFS_KAFKA_BOOTSTRAP: the Kafka path was not measured)\n");
+        rc = zeromq ? 0 : 1;
     }
     return rc;
 }

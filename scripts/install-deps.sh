@@ -13,11 +13,13 @@ BUILD_PACKAGES=(
 )
 # Tests, lint, benchmarks and deployment checks (docker-compose validates docker/, promtool
 # the Prometheus files, python3-venv holds the Kubernetes schema validator, etcd-server is the
-# coordinator benchmark's peer, iproute2 makes the network namespaces of partition tests).
+# coordinator benchmark's peer, iproute2 makes the network namespaces of partition tests;
+# Debian's Docker engine, iptables and debootstrap run the compose file for real in
+# scripts/compose-test.sh).
 TOOL_PACKAGES=(
   clang libclang-rt-14-dev clang-tidy cppcheck
   prometheus kcat default-jdk-headless maven curl jq procps iproute2 fuse3
-  docker-compose python3-venv python3 etcd-server
+  docker-compose docker.io debootstrap iptables python3-venv python3 etcd-server
 )
 PACKAGES=("${BUILD_PACKAGES[@]}")
 if [ "${1:-}" != --build ]; then

@@ -5,11 +5,18 @@
 #   the Grafana dashboard and provisioning parse
 #   k8s/ renders (kubectl kustomize when kubectl is there, else tests/deploy's own renderer,
 #   which also requires every manifest to be listed in a kustomization)
-#   every rendered manifest validates against the Kubernetes API schemas, offline
-#   (kubernetes-validate, which bundles them, in a venv under ~/.cache/vexfs)
+#   every rendered manifest, and the Secrets scripts/deploy-secrets.sh writes, validate
+#   against the Kubernetes API schemas, offline (kubernetes-validate, which bundles them, in a
+#   venv under ~/.cache/vexfs)
 #   tests/deploy/cross_check.py: ports, probes, selectors, environment, peers, Prometheus
-#   targets and metric names against what the built daemons read and export
-# Needs the programs built (make). Installs what it lacks (scripts/install-deps.sh, pip).
+#   targets and metric names against what the built daemons read and export; the files each
+#   profile names, the boundaries of its rules, the health rollup; the security material
+#   (keys, certificates, credentials) made by scripts/deploy-secrets.sh, found where each
+#   daemon reads it through the image or its mounts; and every daemon started for real, with
+#   that material, with every profile (compose, Kubernetes, config/*.yaml) and its shipped files
+# Needs the programs built (make) and, for the real starts, a Kafka broker: the one
+# VEXFS_KAFKA_BOOTSTRAP names, else one started here with scripts/kafka.sh (and stopped).
+# Installs what it lacks (scripts/install-deps.sh, pip).
 #   VX_K8S_VERSION  Kubernetes version of the schemas (default 1.30.0)
 #   VX_KUBECTL      kubectl to render with (default kubectl; "none": the script's own renderer)
 set -euo pipefail
@@ -31,15 +38,25 @@ fi
 PY=$VENV/bin/python
 
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+kafka_started=0
+cleanup() {
+  rm -rf "$tmp"
+  if [ "$kafka_started" = 1 ]; then scripts/kafka.sh stop >/dev/null 2>&1 || true; fi
+}
+trap cleanup EXIT
 
 say "docker-compose config"
 docker-compose -f docker/docker-compose.yml config -q
 
+say "the material of scripts/deploy-secrets.sh, and its Kubernetes Secrets"
+VEXFSCTL=build/bin/vexfsctl scripts/deploy-secrets.sh "$tmp/secrets" \
+  --k8s-manifest "$tmp/k8s-secrets.yaml" >/dev/null 2>&1
+
 say "promtool"
 mkdir -p "$tmp/prometheus"
 cp -r docker/prometheus/rules "$tmp/prometheus/rules"
-sed "s#/etc/prometheus/rules/#$tmp/prometheus/rules/#" docker/prometheus/prometheus.yml \
+sed -e "s#/etc/prometheus/rules/#$tmp/prometheus/rules/#" \
+  -e "s#/run/secrets/vexfs/#$tmp/secrets/#" docker/prometheus/prometheus.yml \
   > "$tmp/prometheus/prometheus.yml"
 promtool check config "$tmp/prometheus/prometheus.yml"
 promtool check rules docker/prometheus/rules/*.yml
@@ -67,8 +84,15 @@ else
 fi
 
 say "Kubernetes schemas ($K8S_VERSION, strict)"
-"$VENV/bin/kubernetes-validate" --strict --quiet -k "$K8S_VERSION" "$tmp/k8s.yaml" "$tmp/kernel-module.yaml"
+"$VENV/bin/kubernetes-validate" --strict --quiet -k "$K8S_VERSION" "$tmp/k8s.yaml" \
+  "$tmp/kernel-module.yaml" "$tmp/k8s-secrets.yaml"
 
-say "cross-check against the daemons"
+if [ -z "${VEXFS_KAFKA_BOOTSTRAP:-}" ]; then
+  say "starting a Kafka broker for the real starts (scripts/kafka.sh)"
+  scripts/kafka.sh status >/dev/null 2>&1 || kafka_started=1
+  VEXFS_KAFKA_BOOTSTRAP=$(scripts/kafka.sh start)
+  export VEXFS_KAFKA_BOOTSTRAP
+fi
+say "cross-check against the daemons, and every daemon started with every profile"
 "$PY" tests/deploy/cross_check.py --bin build/bin "${render[@]}"
 say "ok"

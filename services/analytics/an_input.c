@@ -704,6 +704,10 @@ s_open_kafka(an_server_t *s, const vx_config_t *cfg, char *err, size_t errlen)
         {"partition.assignment.strategy", "cooperative-sticky"},
         {"session.timeout.ms", "10000"},
         {"heartbeat.interval.ms", "1000"},
+        /* A topic that does not exist yet when the group subscribes (routing creates it with
+         * its first event) is found at the next metadata refresh: 10 s, not the default 5
+         * minutes of a fresh deployment without windows. */
+        {"topic.metadata.refresh.interval.ms", "10000"},
     };
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
         if (s_set(c, kv[i][0], kv[i][1], err, errlen) < 0) {

@@ -105,6 +105,9 @@ cb_health(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     if (rc == -ENOTSUP) {
         vx_http_error(resp, 409, "health_monitoring_off",
                       "system health is off (monitoring.enable_health_monitoring)");
+    } else if (rc == -ENOENT) {
+        vx_http_error(resp, 409, "no_services",
+                      "no service to probe: monitoring.services is empty");
     }
 }
 

@@ -866,6 +866,10 @@ an_monitor_health(an_monitor_t *m, int *rc)
         *rc = -ENOTSUP;
         return NULL;
     }
+    if (m->n_services == 0) {
+        *rc = -ENOENT; /* nothing to probe: "healthy (0 of 0)" would be a claim about nothing */
+        return NULL;
+    }
     json_t *services = json_array();
     size_t up = 0, down = 0;
     for (size_t i = 0; i < m->n_services; i++) {

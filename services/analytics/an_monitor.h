@@ -57,8 +57,8 @@ void an_monitor_window_normal(an_monitor_t *m, const char *query, int partition,
                               uint64_t start_ns, uint64_t end_ns);
 /* The query was removed or replaced: its anomaly alerts are resolved. */
 void an_monitor_forget_query(an_monitor_t *m, const char *query);
-/* Probes every configured service now. New reference; -ENOTSUP in *rc when health monitoring
- * is off. */
+/* Probes every configured service now. New reference; NULL with -ENOTSUP in *rc when health
+ * monitoring is off, -ENOENT when monitoring.services names no service. */
 json_t *an_monitor_health(an_monitor_t *m, int *rc);
 
 #endif

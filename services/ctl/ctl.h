@@ -2,7 +2,8 @@
 /* vexfsctl: the commands and the argument helpers they share.
  *
  * Exit statuses, the same for every command: 0 success, 1 the operation failed (a service
- * down, a bad input line, a send error), 2 the command line itself is wrong. */
+ * down, a bad input line, a send error), 2 the command line itself is wrong, or it asks for
+ * more than was confirmed (a replace that would delete objects, without --yes). */
 #ifndef CTL_H
 #define CTL_H
 
@@ -43,6 +44,7 @@ int ctl_audit_main(int argc, char **argv);
 int ctl_alerts_main(int argc, char **argv);
 int ctl_pattern_alerts_main(int argc, char **argv);
 int ctl_metric_alerts_main(int argc, char **argv);
+int ctl_alert_rules_main(int argc, char **argv);
 
 /* Prints "vexfsctl CMD: message" and a newline on stderr. */
 void ctl_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

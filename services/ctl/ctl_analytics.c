@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* vexfsctl queries | results | replay | alerts metrics | health: vexfs-analytics over its REST
- * API.
+/* vexfsctl results | replay | alerts metrics | health: vexfs-analytics over its REST API
+ * (queries: ctl_queries.c; alert rules: ctl_alert_rules.c).
  *
- * One option set for all five (--url, --token-file, --json); the daemon validates everything
+ * One option set for all four (--url, --token-file, --json); the daemon validates everything
  * and its error messages are printed as they are. replay draws a progress bar from
  * GET /v1/replay until the replay is done or failed. */
 #include <getopt.h>
@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "ctl_out.h"
 #include "ctl_rest.h"
 #include "vx_config.h"
 
@@ -38,13 +39,7 @@ struct s_args {
 static void
 s_usage(FILE *f, const char *cmd)
 {
-    if (strcmp(cmd, "queries") == 0) {
-        fprintf(f, "usage: " CTL_PROG " queries [OPTIONS] [list | get ID | apply FILE | delete ID]\n"
-                   "  list (default)  the queries with their counters, one per line\n"
-                   "  get ID          one query with its statistics, as JSON\n"
-                   "  apply FILE      add or replace the queries of FILE (a query or an array)\n"
-                   "  delete ID       remove a query\n");
-    } else if (strcmp(cmd, "results") == 0) {
+    if (strcmp(cmd, "results") == 0) {
         fprintf(f, "usage: " CTL_PROG " results [OPTIONS] [--limit N] ID\n"
                    "  the last N (100) closed windows of query ID, one per line: start, group,\n"
                    "  values (for the whole consumer group when the daemon has a results topic)\n");
@@ -53,11 +48,12 @@ s_usage(FILE *f, const char *cmd)
                    "  recomputes the queries from the Kafka log and shows a progress bar until\n"
                    "  the replay is done; --status only shows the current or last replay\n");
     } else if (strcmp(cmd, "alerts") == 0) {
-        fprintf(f, "usage: " CTL_PROG " alerts metrics [OPTIONS] [list | rules | apply FILE | delete NAME]\n"
-                   "  list (default)  active alerts, then recent firing/resolved ones\n"
-                   "  rules           the alert rules with their state\n"
-                   "  apply FILE      add or replace the rules of FILE (a rule or an array)\n"
-                   "  delete NAME     remove a rule\n");
+        fprintf(f, "usage: " CTL_PROG " alerts metrics [OPTIONS] [list]\n"
+                   "  list (default)  active alerts, then recent firing/resolved ones\n\n"
+                   "The alert rules: " CTL_PROG " alerts metrics rules [list | get NAME |\n"
+                   "apply FILE | replace FILE | delete NAME...] (see its --help);\n"
+                   "`alerts metrics apply FILE` and `alerts metrics delete NAME...` are the same\n"
+                   "as `alerts metrics rules apply FILE` and `... rules delete NAME...`.\n");
     } else {
         fprintf(f, "usage: " CTL_PROG " health [OPTIONS]\n"
                    "  the suite's health as vexfs-analytics sees it (monitoring.services);\n"
@@ -175,28 +171,6 @@ s_sub(const struct s_args *a, const char *const *names, const bool *with_arg)
     return -1;
 }
 
-static json_t *
-s_load(const char *cmd, const char *path)
-{
-    json_error_t je;
-    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-    if (!j) {
-        ctl_err(cmd, "%s:%d:%d: %s", path, je.line, je.column, je.text);
-        return NULL;
-    }
-    if (json_is_object(j)) {
-        json_t *arr = json_array();
-        json_array_append_new(arr, j);
-        j = arr;
-    }
-    if (!json_is_array(j)) {
-        ctl_err(cmd, "%s: expected an object or an array of them", path);
-        json_decref(j);
-        return NULL;
-    }
-    return j;
-}
-
 /* Percent-encodes an id for a path segment (caller frees). */
 static char *
 s_escape(const char *id)
@@ -216,56 +190,6 @@ s_escape(const char *id)
     }
     *o = '\0';
     return out;
-}
-
-/* PUTs every item of FILE to base/<item[key]>. */
-static int
-s_apply(struct ctl_rest *r, const char *cmd, const char *path, const char *base, const char *key)
-{
-    json_t *items = s_load(cmd, path);
-    if (!items) {
-        return CTL_EXIT_FAIL;
-    }
-    int rc = CTL_EXIT_OK;
-    size_t i;
-    json_t *it;
-    json_array_foreach(items, i, it) {
-        const char *id = json_string_value(json_object_get(it, key));
-        if (!id) {
-            ctl_err(cmd, "%s: item %zu has no %s", path, i, key);
-            rc = CTL_EXIT_FAIL;
-            break;
-        }
-        char *esc = s_escape(id);
-        char p[1024];
-        snprintf(p, sizeof p, "%s/%s", base, esc);
-        free(esc);
-        json_t *out = ctl_rest_call(r, "PUT", p, it, false);
-        if (!out) {
-            rc = CTL_EXIT_FAIL;
-            break;
-        }
-        printf("%s %s\n", id, "applied");
-        json_decref(out);
-    }
-    json_decref(items);
-    return rc;
-}
-
-static int
-s_delete(struct ctl_rest *r, const char *base, const char *id)
-{
-    char *esc = s_escape(id);
-    char p[1024];
-    snprintf(p, sizeof p, "%s/%s", base, esc);
-    free(esc);
-    json_t *out = ctl_rest_call(r, "DELETE", p, NULL, false);
-    if (!out) {
-        return CTL_EXIT_FAIL;
-    }
-    printf("%s deleted\n", id);
-    json_decref(out);
-    return CTL_EXIT_OK;
 }
 
 static int
@@ -300,61 +224,6 @@ s_with_rest(int argc, char **argv, int (*fn)(struct ctl_rest *, struct s_args *)
     return rc;
 }
 
-/* ---- queries ---------------------------------------------------------------------------------- */
-
-static int
-s_queries(struct ctl_rest *r, struct s_args *a)
-{
-    static const char *const names[] = {"list", "get", "apply", "delete", NULL};
-    static const bool args[] = {false, true, true, true};
-    int k = s_sub(a, names, args);
-    if (k < 0) {
-        return CTL_EXIT_USAGE;
-    }
-    if (k == 1) {
-        char *esc = s_escape(a->argv[1]);
-        char p[1024];
-        snprintf(p, sizeof p, "/v1/queries/%s", esc);
-        free(esc);
-        return s_get_print(r, p);
-    }
-    if (k == 2) {
-        return s_apply(r, a->cmd, a->argv[1], "/v1/queries", "id");
-    }
-    if (k == 3) {
-        return s_delete(r, "/v1/queries", a->argv[1]);
-    }
-    json_t *out = ctl_rest_call(r, "GET", "/v1/queries", NULL, false);
-    if (!out) {
-        return CTL_EXIT_FAIL;
-    }
-    if (a->json) {
-        int rc = ctl_rest_print_json(r, out);
-        json_decref(out);
-        return rc;
-    }
-    size_t i;
-    json_t *q;
-    json_array_foreach(json_object_get(out, "queries"), i, q) {
-        json_t *st = json_object_get(q, "stats");
-        printf("%-32s %-9s matched=%lld windows=%lld open=%lld late=%lld\n",
-               json_string_value(json_object_get(q, "id")),
-               json_string_value(json_object_get(json_object_get(q, "window"), "kind")),
-               (long long)json_integer_value(json_object_get(st, "matched")),
-               (long long)json_integer_value(json_object_get(st, "windows_emitted")),
-               (long long)json_integer_value(json_object_get(st, "open_windows")),
-               (long long)json_integer_value(json_object_get(st, "dropped_late")));
-    }
-    json_decref(out);
-    return CTL_EXIT_OK;
-}
-
-int
-ctl_queries_main(int argc, char **argv)
-{
-    return s_with_rest(argc, argv, s_queries);
-}
-
 /* ---- results ---------------------------------------------------------------------------------- */
 
 static int
@@ -386,8 +255,9 @@ s_results(struct ctl_rest *r, struct s_args *a)
         gmtime_r(&start, &tm);
         char when[32];
         strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-        char *group = json_dumps(json_object_get(w, "group"), JSON_COMPACT | JSON_SORT_KEYS);
-        char *vals = json_dumps(json_object_get(w, "values"), JSON_COMPACT | JSON_SORT_KEYS);
+        const size_t flags = JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15);
+        char *group = json_dumps(json_object_get(w, "group"), flags);
+        char *vals = json_dumps(json_object_get(w, "values"), flags);
         printf("%s.%03lldZ %s %s%s\n", when, ms, group ? group : "{}", vals ? vals : "{}",
                json_object_get(w, "approximate") ? " (approximate)" : "");
         free(group);
@@ -502,39 +372,34 @@ s_alert_line(json_t *al)
     const char *source = json_string_value(json_object_get(al, "source"));
     if (source && strcmp(source, "anomaly") == 0) {
         json_t *an = json_object_get(al, "anomaly");
-        char *text = json_dumps(an, JSON_COMPACT | JSON_SORT_KEYS);
+        char *text = json_dumps(an, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
         printf("%-9s %-8s anomaly %s\n", json_string_value(json_object_get(al, "status")),
                json_string_value(json_object_get(al, "severity")), text ? text : "");
         free(text);
         return;
     }
     json_t *v = json_object_get(al, "value");
-    printf("%-9s %-8s %s: %s %s %g (value %s%g)\n",
+    char threshold[64], value[64];
+    printf("%-9s %-8s %s: %s %s %s (value %s)\n",
            json_string_value(json_object_get(al, "status")),
            json_string_value(json_object_get(al, "severity")),
            json_string_value(json_object_get(al, "rule")),
            json_string_value(json_object_get(al, "metric")),
            json_string_value(json_object_get(al, "condition")),
-           json_number_value(json_object_get(al, "threshold")), v ? "" : "none ",
-           v ? json_number_value(v) : 0.0);
+           ctl_out_real(json_number_value(json_object_get(al, "threshold")), threshold,
+                        sizeof threshold),
+           v ? ctl_out_real(json_number_value(v), value, sizeof value) : "none");
 }
 
 static int
 s_alerts(struct ctl_rest *r, struct s_args *a)
 {
-    static const char *const names[] = {"list", "rules", "apply", "delete", NULL};
-    static const bool args[] = {false, false, true, true};
-    int k = s_sub(a, names, args);
-    if (k < 0) {
+    static const char *const names[] = {"list", NULL};
+    static const bool args[] = {false};
+    if (s_sub(a, names, args) < 0) {
         return CTL_EXIT_USAGE;
     }
-    if (k == 2) {
-        return s_apply(r, a->cmd, a->argv[1], "/v1/alert-rules", "name");
-    }
-    if (k == 3) {
-        return s_delete(r, "/v1/alert-rules", a->argv[1]);
-    }
-    json_t *out = ctl_rest_call(r, "GET", k == 1 ? "/v1/alert-rules" : "/v1/alerts", NULL, false);
+    json_t *out = ctl_rest_call(r, "GET", "/v1/alerts", NULL, false);
     if (!out) {
         return CTL_EXIT_FAIL;
     }
@@ -545,40 +410,57 @@ s_alerts(struct ctl_rest *r, struct s_args *a)
     }
     size_t i;
     json_t *it;
-    if (k == 1) {
-        json_array_foreach(json_object_get(out, "rules"), i, it) {
-            json_t *st = json_object_get(it, "status");
-            printf("%-32s %-8s %-8s %s %s %g for %lld ms%s%s\n",
-                   json_string_value(json_object_get(it, "name")),
-                   json_string_value(json_object_get(st, "state")),
-                   json_string_value(json_object_get(it, "severity")),
-                   json_string_value(json_object_get(it, "metric")),
-                   json_string_value(json_object_get(it, "condition")),
-                   json_number_value(json_object_get(it, "threshold")),
-                   (long long)json_integer_value(json_object_get(it, "for_ms")),
-                   json_object_get(st, "error") ? " error: " : "",
-                   json_object_get(st, "error") ? json_string_value(json_object_get(st, "error"))
-                                                : "");
-        }
-    } else {
-        printf("active:\n");
-        json_array_foreach(json_object_get(out, "active"), i, it) {
-            printf("  ");
-            s_alert_line(it);
-        }
-        printf("recent:\n");
-        json_array_foreach(json_object_get(out, "recent"), i, it) {
-            printf("  ");
-            s_alert_line(it);
-        }
+    printf("active:\n");
+    json_array_foreach(json_object_get(out, "active"), i, it) {
+        printf("  ");
+        s_alert_line(it);
+    }
+    if (json_array_size(json_object_get(out, "active")) == 0) {
+        printf("  none\n");
+    }
+    printf("recent:\n");
+    json_array_foreach(json_object_get(out, "recent"), i, it) {
+        printf("  ");
+        s_alert_line(it);
+    }
+    if (json_array_size(json_object_get(out, "recent")) == 0) {
+        printf("  none\n");
     }
     json_decref(out);
     return CTL_EXIT_OK;
 }
 
+/* "alerts metrics rules ..." (and the short forms "alerts metrics apply|replace|delete ...")
+ * go to the alert rules' command (ctl_alert_rules.c); anything else lists the alerts. The
+ * first argument that is neither an option nor an option's value decides. */
 int
 ctl_metric_alerts_main(int argc, char **argv)
 {
+    static const char *const with_value[] = {"-u", "--url", "--token-file", "-o", "--output",
+                                             "--limit", NULL};
+    for (int i = 1; i < argc; i++) {
+        const char *w = argv[i];
+        if (strcmp(w, "--") == 0) {
+            break;
+        }
+        if (w[0] == '-') {
+            for (size_t k = 0; with_value[k]; k++) {
+                if (strcmp(w, with_value[k]) == 0) {
+                    i++; /* its value */
+                }
+            }
+            continue;
+        }
+        if (strcmp(w, "rules") == 0) {
+            memmove(&argv[i], &argv[i + 1], (size_t)(argc - i) * sizeof argv[0]); /* with NULL */
+            return ctl_alert_rules_main(argc - 1, argv);
+        }
+        if (strcmp(w, "apply") == 0 || strcmp(w, "replace") == 0 || strcmp(w, "delete") == 0 ||
+            strcmp(w, "get") == 0) {
+            return ctl_alert_rules_main(argc, argv);
+        }
+        break;
+    }
     return s_with_rest(argc, argv, s_alerts);
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* vexfsctl patterns | workflows | executions | alerts: vexfs-automation's definitions,
- * executions and alerts over its REST API, as one tenant (--tenant, sent as X-VexFS-Tenant).
+/* vexfsctl executions | alerts: vexfs-automation's executions and pattern alerts over its REST
+ * API, as one tenant (--tenant, sent as X-VexFS-Tenant). Patterns and workflows:
+ * ctl_patterns.c and ctl_workflows.c.
  *
  * Files are the daemon's own JSON (or YAML) forms; the daemon validates everything and its
  * error message (field and reason) is printed as it is. */
@@ -13,9 +14,9 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "ctl_out.h"
 #include "ctl_rest.h"
 #include "vx_mem.h"
-#include "vx_yaml.h"
 
 #define S_DEFAULT_URL "https://127.0.0.1:8083"
 #define S_URL_ENV "VEXFS_AUTOMATION_URL"
@@ -37,22 +38,7 @@ static void
 s_usage(FILE *f, const char *cmd)
 {
     fprintf(f, "usage: " CTL_PROG " %s [--url URL] [--token-file F] [--tenant T] [--json] ", cmd);
-    if (strcmp(cmd, "patterns") == 0) {
-        fprintf(f, "COMMAND [ARG]\n\nCommands:\n"
-                   "  list              the tenant's patterns, one per line\n"
-                   "  get ID            one pattern with its counters, as JSON\n"
-                   "  apply FILE        replace the tenant's patterns ([...] or {patterns: [...]})\n"
-                   "  delete ID         remove one pattern\n");
-    } else if (strcmp(cmd, "workflows") == 0) {
-        fprintf(f, "COMMAND [ARG]\n\nCommands:\n"
-                   "  list              the tenant's workflows, one per line\n"
-                   "  get ID            one workflow, as JSON\n"
-                   "  apply FILE        add or replace each workflow of FILE (one, a list, or\n"
-                   "                    {workflows: [...]})\n"
-                   "  delete ID         remove one workflow\n"
-                   "  run ID [INPUT]    start it with INPUT (a JSON file, - for stdin; default\n"
-                   "                    null) and print the execution id\n");
-    } else if (strcmp(cmd, "executions") == 0) {
+    if (strcmp(cmd, "executions") == 0) {
         fprintf(f, "[--status S] [--workflow W] [--since T] [--until T] [--limit N]\n"
                    "       [--cursor C] [COMMAND [ARG]]\n\nCommands:\n"
                    "  list              (the default) the tenant's executions, newest first, one\n"
@@ -111,31 +97,6 @@ s_call_print(struct s_client *c, const char *method, const char *path, json_t *b
 }
 
 static int
-s_delete(struct s_client *c, const char *what, const char *id)
-{
-    char *path = s_path(what, id, "");
-    json_t *r = path ? ctl_rest_call(&c->rest, "DELETE", path, NULL, false) : NULL;
-    free(path);
-    if (!r) {
-        return CTL_EXIT_FAIL;
-    }
-    fprintf(stderr, "deleted %s %s\n", c->cmd, id);
-    json_decref(r);
-    return CTL_EXIT_OK;
-}
-
-static json_t *
-s_load(struct s_client *c, const char *file)
-{
-    char err[512];
-    json_t *doc = vx_yaml_load_file(file, err, sizeof err);
-    if (!doc) {
-        ctl_err(c->cmd, "%s", err);
-    }
-    return doc;
-}
-
-static int
 s_list(struct s_client *c, const char *path, const char *key)
 {
     json_t *r = ctl_rest_call(&c->rest, "GET", path, NULL, false);
@@ -148,110 +109,30 @@ s_list(struct s_client *c, const char *path, const char *key)
         json_decref(r);
         return rc;
     }
+    /* An aligned table (the widest cell of each column sets its width), or "none". */
+    static const char *const headers[] = {"SEQ", "PATTERN", "SEVERITY", "PARTITION", "MESSAGE",
+                                          NULL};
+    static const char *const fields[] = {"seq", "pattern", "severity", "partition", "message"};
+    struct ctl_table t;
+    ctl_table_init(&t, headers);
     size_t i;
     json_t *x;
     json_array_foreach(json_object_get(r, key), i, x) {
-        const char *id = json_string_value(json_object_get(x, "id"));
-        if (strcmp(key, "alerts") == 0) {
-            printf("%-6lld %-24s %-9s %-24s %s\n",
-                   (long long)json_integer_value(json_object_get(x, "seq")),
-                   json_string_value(json_object_get(x, "pattern")),
-                   json_string_value(json_object_get(x, "severity")),
-                   json_string_value(json_object_get(x, "partition")),
-                   json_string_value(json_object_get(x, "message")));
-        } else {
-            printf("%-32s %-14s%s\n", id, json_string_value(json_object_get(x, "kind")),
-                   json_is_false(json_object_get(x, "enabled")) ? " (disabled)" : "");
+        char(*row)[CTL_CELL] = ctl_table_row(&t);
+        for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++) {
+            ctl_out_cell(json_object_get(x, fields[k]), row[k], CTL_CELL);
         }
     }
+    if (t.nrows == 0) {
+        printf("none\n");
+    } else {
+        ctl_table_print(&t, stdout);
+    }
+    ctl_table_fini(&t);
     json_decref(r);
     return rc;
 }
 
-static int
-s_patterns_apply(struct s_client *c, const char *file)
-{
-    json_t *doc = s_load(c, file);
-    if (!doc) {
-        return CTL_EXIT_FAIL;
-    }
-    json_t *r = ctl_rest_call(&c->rest, "PUT", "/v1/patterns", doc, false);
-    json_decref(doc);
-    if (!r) {
-        return CTL_EXIT_FAIL;
-    }
-    fprintf(stderr, "applied %s: %lld patterns\n", file,
-            (long long)json_integer_value(json_object_get(r, "patterns")));
-    json_decref(r);
-    return CTL_EXIT_OK;
-}
-
-static int
-s_workflows_apply(struct s_client *c, const char *file)
-{
-    json_t *doc = s_load(c, file);
-    if (!doc) {
-        return CTL_EXIT_FAIL;
-    }
-    json_t *arr = json_is_object(doc) && json_object_get(doc, "workflows")
-                      ? json_incref(json_object_get(doc, "workflows"))
-                  : json_is_array(doc) ? json_incref(doc)
-                                       : json_pack("[O]", doc);
-    int rc = CTL_EXIT_OK;
-    size_t i;
-    json_t *w;
-    json_array_foreach(arr, i, w) {
-        const char *id = json_string_value(json_object_get(w, "id"));
-        if (id == NULL) {
-            ctl_err(c->cmd, "%s: workflows[%zu]: id: missing", file, i);
-            rc = CTL_EXIT_FAIL;
-            break;
-        }
-        char *path = s_path("workflows", id, "");
-        json_t *r = path ? ctl_rest_call(&c->rest, "PUT", path, w, false) : NULL;
-        free(path);
-        if (!r) {
-            rc = CTL_EXIT_FAIL;
-            break;
-        }
-        fprintf(stderr, "applied workflow %s\n", id);
-        json_decref(r);
-    }
-    json_decref(arr);
-    json_decref(doc);
-    return rc;
-}
-
-static int
-s_workflows_run(struct s_client *c, const char *id, const char *file)
-{
-    json_t *input = NULL;
-    if (file != NULL && strcmp(file, "-") == 0) {
-        json_error_t je;
-        input = json_loadf(stdin, JSON_DECODE_ANY, &je);
-        if (!input) {
-            ctl_err(c->cmd, "stdin: %s (line %d)", je.text, je.line);
-            return CTL_EXIT_FAIL;
-        }
-    } else if (file != NULL) {
-        input = s_load(c, file);
-        if (!input) {
-            return CTL_EXIT_FAIL;
-        }
-    }
-    char *path = s_path("workflows", id, "/execute");
-    json_t *r = path ? ctl_rest_call(&c->rest, "POST", path, input, false) : NULL;
-    free(path);
-    json_decref(input);
-    if (!r) {
-        return CTL_EXIT_FAIL;
-    }
-    printf("%s\n", json_string_value(json_object_get(r, "execution")));
-    json_decref(r);
-    return CTL_EXIT_OK;
-}
-
-/* Appends "&name=<escaped value>" to buf when value is set. */
 static void
 s_arg(char *buf, size_t len, const char *name, const char *value)
 {
@@ -335,6 +216,7 @@ s_executions_list(struct s_client *c)
 static int
 s_dispatch(struct s_client *c, const char *sub, const char *a1, const char *a2)
 {
+    (void)a2; /* no subcommand of executions takes two arguments */
     char q[128];
     if (sub == NULL) { /* alerts: the only command without subcommands */
         snprintf(q, sizeof q, "/v1/alerts?since=%lld&limit=%lld", c->since,
@@ -350,24 +232,7 @@ s_dispatch(struct s_client *c, const char *sub, const char *a1, const char *a2)
         free(path);
         return rc;
     }
-    bool pat = strcmp(c->cmd, "patterns") == 0;
-    const char *what = pat ? "patterns" : "workflows";
-    if (strcmp(sub, "list") == 0) {
-        return s_list(c, pat ? "/v1/patterns" : "/v1/workflows", what);
-    }
-    if (strcmp(sub, "get") == 0) {
-        char *path = s_path(what, a1, "");
-        int rc = s_call_print(c, "GET", path, NULL);
-        free(path);
-        return rc;
-    }
-    if (strcmp(sub, "delete") == 0) {
-        return s_delete(c, what, a1);
-    }
-    if (strcmp(sub, "apply") == 0) {
-        return pat ? s_patterns_apply(c, a1) : s_workflows_apply(c, a1);
-    }
-    return s_workflows_run(c, a1, a2);
+    return CTL_EXIT_USAGE; /* not reached: s_main checked the subcommand */
 }
 
 enum {
@@ -468,15 +333,8 @@ s_main(const char *cmd, int argc, char **argv)
         ctl_err(cmd, "--url: expected an http:// or https:// URL, got '%s'", url);
         return CTL_EXIT_USAGE;
     }
-    static const struct s_sub pats[] = {{"list", 0, 0}, {"get", 1, 1}, {"apply", 1, 1},
-                                        {"delete", 1, 1}, {NULL, 0, 0}};
-    static const struct s_sub wfs[] = {{"list", 0, 0},   {"get", 1, 1}, {"apply", 1, 1},
-                                       {"delete", 1, 1}, {"run", 1, 2}, {NULL, 0, 0}};
     static const struct s_sub exs[] = {{"list", 0, 0}, {"get", 1, 1}, {NULL, 0, 0}};
-    const struct s_sub *subs = strcmp(cmd, "patterns") == 0    ? pats
-                               : strcmp(cmd, "workflows") == 0 ? wfs
-                               : strcmp(cmd, "executions") == 0 ? exs
-                                                                : NULL;
+    const struct s_sub *subs = strcmp(cmd, "executions") == 0 ? exs : NULL;
     const char *sub = NULL, *a1 = NULL, *a2 = NULL;
     if (subs == NULL) {
         if (optind < argc) {
@@ -513,18 +371,6 @@ s_main(const char *cmd, int argc, char **argv)
     int rc = s_dispatch(&c, sub, a1, a2);
     ctl_rest_fini(&c.rest);
     return rc;
-}
-
-int
-ctl_patterns_main(int argc, char **argv)
-{
-    return s_main("patterns", argc, argv);
-}
-
-int
-ctl_workflows_main(int argc, char **argv)
-{
-    return s_main("workflows", argc, argv);
 }
 
 int

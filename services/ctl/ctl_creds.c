@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "ctl_out.h"
 #include "vx_audit.h"
 #include "vx_creds.h"
 #include "vx_jsonfile.h"
@@ -300,7 +301,9 @@ ctl_audit_main(int argc, char **argv)
         size_t lines = 0;
         int rc = vx_audit_verify(argv[optind + 1], pub, &lines, err, sizeof err);
         if (rc == 0) {
-            printf("%s: %zu lines, chain and signatures intact%s\n", argv[optind + 1], lines,
+            char count[64];
+            printf("%s: %s, chain and signatures intact%s\n", argv[optind + 1],
+                   ctl_out_count((long long)lines, "line", "lines", count, sizeof count),
                    pub ? "" : " (signatures checked against the keys the log names)");
             return CTL_EXIT_OK;
         }

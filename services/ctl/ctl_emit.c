@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "ctl_out.h"
 #include "vx_arena.h"
 #include "vx_clock.h"
 #include "vx_config.h"
@@ -115,7 +116,8 @@ s_usage(FILE *f)
             "      --custom-type N   name of the kind (required with --type custom)\n"
             "  -n, --count N         send N copies, content field n = 0..N-1 (not duplicates)\n"
             "      --help, --version\n\n"
-            "A summary 'sent N events in B batches (M invalid lines skipped)' goes to stderr.\n",
+            "A summary 'sent N events in B batches (M invalid lines skipped)' goes to stderr\n"
+            "(singular nouns for 1: 'sent 1 event in 1 batch').\n",
             S_DEFAULT_ENDPOINT, S_MAX_BATCH, S_DEFAULT_BATCH);
 }
 
@@ -722,9 +724,12 @@ ctl_emit_main(int argc, char **argv)
         s_from_stdin(&em);
     }
     s_flush(&em);
-    fprintf(stderr, "sent %llu events in %llu batches (%llu invalid lines skipped)\n",
-            (unsigned long long)em.sent, (unsigned long long)em.batch_seq,
-            (unsigned long long)em.bad_lines);
+    char sent[64], batches[64], bad[64];
+    fprintf(stderr, "sent %s in %s (%s skipped)\n",
+            ctl_out_count((long long)em.sent, "event", "events", sent, sizeof sent),
+            ctl_out_count((long long)em.batch_seq, "batch", "batches", batches, sizeof batches),
+            ctl_out_count((long long)em.bad_lines, "invalid line", "invalid lines", bad,
+                          sizeof bad));
     if (ctl_stop) {
         ctl_err(S_CMD, "interrupted");
     }

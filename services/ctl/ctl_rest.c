@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "ctl_out.h"
 #include "vx_config.h"
 #include "vx_mem.h"
 
@@ -230,7 +231,7 @@ ctl_rest_call(struct ctl_rest *r, const char *method, const char *path, json_t *
 int
 ctl_rest_print_json(const struct ctl_rest *r, json_t *j)
 {
-    char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *text = json_dumps(j, CTL_JSON_FLAGS);
     if (!text) {
         ctl_err(r->cmd, "cannot print the answer");
         return CTL_EXIT_FAIL;

@@ -495,7 +495,7 @@ s_print_json(const struct s_probe *probes, bool ok)
         json_array_append_new(list, o);
     }
     json_t *doc = json_pack("{s:b, s:o}", "ok", ok, "services", list);
-    json_dumpf(doc, stdout, JSON_INDENT(2));
+    json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
     fputc('\n', stdout);
     json_decref(doc);
 }

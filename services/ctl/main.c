@@ -30,14 +30,14 @@ static const struct s_command s_commands[] = {
     {"status", ctl_status_main, "health and readiness of every service of the suite"},
     {"emit", ctl_emit_main, "send events built from arguments or read as JSON lines on stdin"},
     {"tail", ctl_tail_main, "print the events propagation publishes on its tap, as JSON lines"},
-    {"rules", ctl_rules_main, "list, show, apply, delete and test vexfs-routing's rules"},
+    {"rules", ctl_rules_main, "routing rules and filters: list, get, apply, replace, delete, test"},
     {"cluster", ctl_cluster_main, "status, leadership transfer and members of the coordinator"},
-    {"patterns", ctl_patterns_main, "list, show, apply and delete vexfs-automation's patterns"},
-    {"workflows", ctl_workflows_main, "list, show, apply, delete and run automation workflows"},
+    {"patterns", ctl_patterns_main, "automation's patterns: list, get, apply, replace, delete"},
+    {"workflows", ctl_workflows_main, "automation's workflows: list, get, apply, replace, delete, run"},
     {"executions", ctl_executions_main, "list and show workflow executions"},
     {"alerts", ctl_alerts_main,
-     "alerts of automation's patterns; `alerts metrics`: analytics' metric alerts and rules"},
-    {"queries", ctl_queries_main, "list, show, apply and delete vexfs-analytics' queries"},
+     "pattern alerts; `alerts metrics [rules]`: analytics' alerts, rules"},
+    {"queries", ctl_queries_main, "analytics' queries: list, get, apply, replace, delete"},
     {"results", ctl_results_main, "the closed windows of an analytics query"},
     {"replay", ctl_replay_main, "recompute the analytics queries from the Kafka log, with progress"},
     {"health", ctl_health_main, "the suite's health aggregated by vexfs-analytics"},
@@ -130,7 +130,7 @@ int
 ctl_alerts_main(int argc, char **argv)
 {
     static const char *const with_value[] = {"-u", "--url", "--token-file", "--tenant",
-                                             "--since", "--limit", NULL};
+                                             "--since", "--limit", "-o", "--output", NULL};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--") == 0) {

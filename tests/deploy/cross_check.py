@@ -7,12 +7,17 @@ Kubernetes ConfigMap with each pod's environment) is given to the real daemon wi
 --print-config; then ports, probes, health checks, endpoints, peers, Service selectors, the
 autoscaler and disruption budget targets, Prometheus targets and every metric named in the alert
 rules and the dashboard are compared with that effective configuration and with the metric
-registrations in services/ and lib/. Any mismatch is printed and the exit status is 1.
+registrations in services/ and lib/. For every profile (the compose services, the
+Kubernetes containers, and the host profiles of config/) profile_check.py verifies the files
+the configuration names (in the image, a mounted folder or a ConfigMap), the boundaries its
+rule set names, the health rollup, and starts every daemon for real with it (start_check.py).
+Any mismatch is printed and the exit status is 1.
 
-usage: cross_check.py [--bin build/bin] [--k8s-render FILE...] [--render-out DIR]
+usage: cross_check.py [--bin build/bin] [--k8s-render FILE...] [--render-out DIR] [--no-start]
   --k8s-render  manifests already rendered by `kubectl kustomize` (one file per entry point);
                 without it the kustomizations are followed here (namespace, resources,
                 configMapGenerator without the name hash).
+  --no-start    skip the real starts (they need VEXFS_KAFKA_BOOTSTRAP, a broker to join).
 """
 import argparse
 import glob
@@ -24,6 +29,11 @@ import sys
 import tempfile
 
 import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import profile_check as pc  # noqa: E402
+import secrets_check as sc  # noqa: E402
+import start_check  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DAEMONS = {
@@ -38,27 +48,21 @@ DAEMONS = {
 }
 # ZeroMQ endpoint keys: which ones bind and which connect ('>' connects and '@' binds where the
 # daemon takes a prefix; see each daemon's --help).
-BIND_KEYS = {
-    "event_propagation": ["ingest_endpoint", "output_endpoint", "tap_endpoint"],
-    "event_routing": ["output_coordinator", "output_automation", "output_analytics",
-                      "output_graph", "output_vector"],
-    "stream_analytics": ["results_endpoint"],
-}
+BIND_KEYS = start_check.BIND_KEYS
 CONNECT_KEYS = {
     "event_routing": ["input_endpoint"],
-    "reactive_automation": ["input_endpoint"],
-    "event_forwarder": ["ingest_endpoint"],
-    "userspace_watcher": ["ingest_endpoint"],
-    "fuse_layer": ["ingest_endpoint"],
+    "reactive_automation": ["input_endpoint", "emit_endpoint"],
+    "event_forwarder": ["ingest_endpoint", "ack_endpoint"],
+    "userspace_watcher": ["ingest_endpoint", "ack_endpoint"],
+    "fuse_layer": ["ingest_endpoint", "ack_endpoint"],
 }
-PREFIXED_KEYS = {  # '>' connects, '@' (or none) binds
-    "distributed_coordination": ["input_endpoint"],
-    "stream_analytics": ["input_endpoint"],
-}
+PREFIXED_KEYS = start_check.PREFIXED_KEYS  # '>' connects, '@' (or none) binds
 ANY_ADDR = ("0.0.0.0", "*")
 
 failures = []
 checks = 0
+starts = None  # profile_check.Starts, when daemons are started for real
+material = None  # secrets_check.Material: the deployment's security material, made here
 
 
 def fail(where, msg):
@@ -75,11 +79,20 @@ def ok(cond, where, msg):
 
 # ---- the daemons ---------------------------------------------------------------------------
 
-def effective(binary_dir, daemon, cfg_path, env, where):
-    """Runs the real daemon on the configuration: --check, then --print-config (JSON)."""
+def effective(binary_dir, daemon, cfg_path, env, where, resolve):
+    """Runs the real daemon on the configuration: --check, then --print-config (JSON).
+    The security material it reads must be where the deployment puts it (resolve: container
+    path -> host path, or None); the daemon gets that host material, and the configuration
+    returned shows the container's paths again."""
+    exe = os.path.join(binary_dir, daemon)
+    over, values, problems = sc.run_overrides(exe, cfg_path, env, resolve)
+    for problem in problems:
+        fail(where, problem)
+    if problems:
+        return None
     run_env = {k: v for k, v in os.environ.items() if not k.startswith("VEXFS_")}
     run_env.update(env)
-    exe = os.path.join(binary_dir, daemon)
+    run_env.update(over)
     r = subprocess.run([exe, "--check", "--config", cfg_path], env=run_env,
                        capture_output=True, text=True)
     if not ok(r.returncode == 0, where, f"{daemon} --check refused {cfg_path}: "
@@ -89,7 +102,15 @@ def effective(binary_dir, daemon, cfg_path, env, where):
                        capture_output=True, text=True)
     if not ok(r.returncode == 0, where, f"{daemon} --print-config failed: {r.stderr.strip()}"):
         return None
-    return json.loads(r.stdout)
+    eff = json.loads(r.stdout)
+    for (sec, key), val in values.items():
+        if sec in eff and key in eff[sec]:
+            eff[sec][key] = val
+    return eff
+
+
+def tls_required(eff):
+    return eff.get("security", {}).get("tls") == "required"
 
 
 def env_value_matches(expected, given):
@@ -181,9 +202,40 @@ def daemon_ports(eff, section, node_id=None):
     """Ports the daemon listens on: REST, bound endpoints, raft."""
     ports = {eff[section]["rest_port"]}
     ports |= {p for _, _, p in endpoints(eff, section)[0]}
+    if section == "event_routing":
+        ports |= {p for _, p in pc.zmq_outputs(eff[section])}
     if section == "distributed_coordination":
         ports |= {m["raft"] for m in members(eff) if m["id"] == node_id}
     return ports
+
+
+def check_material(where, eff, section, daemon, resolve):
+    """The files the daemon reads inside its security folders are there for the container:
+    the TLS server's certificate, key and authority; the CURVE server key and the admitted
+    keys where it binds, its own key and the servers' public key where it connects; the
+    audit key where it writes an audit log."""
+    sec = eff.get("security")
+    if not sec:
+        return
+    need = []
+    if sec.get("tls") == "required":
+        need += [f"{sec['tls_dir']}/{f}" for f in ("ca.crt", "server.crt", "server.key")]
+    if sec.get("curve") == "required":
+        bound, connected = endpoints(eff, section)
+        if bound or (section == "event_routing" and pc.zmq_outputs(eff[section])) or \
+                section == "distributed_coordination":
+            need += [f"{sec['keys_dir']}/server.key", f"{sec['keys_dir']}/authorized"]
+        if connected or section == "distributed_coordination":
+            ident = sec.get("identity") or daemon[len("vexfs-"):]
+            need += [f"{sec['keys_dir']}/{ident}.key", f"{sec['keys_dir']}/server.pub"]
+    if sec.get("audit_dir"):
+        need.append(sec.get("audit_key_file") or f"{sec['keys_dir']}/audit.key")
+    for path in need:
+        host = resolve(path)
+        ok(host is not None and (os.path.isfile(host) or
+                                 (path.endswith("/authorized") and os.path.isdir(host) and
+                                  os.listdir(host))), where,
+           f"{daemon} reads {path}, which the image and the mounts do not provide")
 
 
 def check_binds(where, eff, section):
@@ -252,25 +304,93 @@ def check_dockerfile(binary_dir):
     ok("COPY config/ /etc/vexfs/" in text, "Dockerfile", "config/ is not copied to /etc/vexfs")
     m = re.search(r'^CMD \["(vexfs-[a-z]+)", "--config", "/etc/vexfs/([^"]+)"\]', text, re.M)
     if ok(m and m.group(1) in DAEMONS, "Dockerfile", "CMD runs no vexfs daemon with --config"):
+        # Run as documented: the secrets folder mounted at /run/secrets/vexfs.
+        image = pc.Image(os.path.join(ROOT, "docker", "Dockerfile"))
+        mounts = [pc.Mount("bind", "/run/secrets/vexfs", material.dir, True)]
         eff = effective(binary_dir, m.group(1), os.path.join(ROOT, "config", m.group(2)), {},
-                        "Dockerfile CMD")
+                        "Dockerfile CMD", pc.resolver(mounts, image, tempfile.mkdtemp()))
         if eff:
             rest = eff[DAEMONS[m.group(1)]]["rest_port"]
             ok(dockerfile_health_port() == rest, "Dockerfile", f"VX_HEALTH_PORT "
                f"{dockerfile_health_port()} but the default command serves REST on {rest}")
+            if tls_required(eff):
+                ca = re.search(r"ENV .*VX_HEALTH_CA=(\S+)", text)
+                ok(ca and ca.group(1) == eff["security"]["tls_dir"] + "/ca.crt" and
+                   re.search(r'HEALTHCHECK .*\n?.*--cacert "\$\{VX_HEALTH_CA\}" "https://', text),
+                   "Dockerfile", f"REST is HTTPS (security.tls required): HEALTHCHECK must ask "
+                   f"https:// with --cacert {eff['security']['tls_dir']}/ca.crt (VX_HEALTH_CA)")
     ok(re.search(r"HEALTHCHECK .*\n?.*/health", text), "Dockerfile", "HEALTHCHECK without /health")
     ok(re.search(r"^USER (?!0|root)", text, re.M), "Dockerfile", "runs as root")
 
 
+def compose_doc(path):
+    """The compose file as Compose reads it (`docker-compose config`: anchors merged, variables
+    at their defaults, paths absolute)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VEXFS_")}
+    env["VEXFS_SECRETS_DIR"] = material.dir  # the documented step's folder
+    r = subprocess.run(["docker-compose", "-f", path, "config"], env=env, capture_output=True,
+                       text=True)
+    if not ok(r.returncode == 0, "compose", f"docker-compose config: {r.stderr.strip()}"):
+        return {"services": {}}
+    return yaml.safe_load(r.stdout)
+
+
+def container_port(p):
+    """The container side of a `ports` entry, short ("8080:8080") or long ({target: 8080})."""
+    if isinstance(p, dict):
+        return int(p["target"])
+    return int(str(p).split(":")[-1].split("/")[0])
+
+
+def compose_mounts(svc):
+    out = []
+    for v in svc.get("volumes", []):
+        if isinstance(v, dict):
+            src, dst, ro, kind = v.get("source"), v["target"], v.get("read_only", False), v["type"]
+        else:
+            parts = v.split(":")
+            src, dst = parts[0], parts[1]
+            ro = len(parts) > 2 and "ro" in parts[2].split(",")
+            kind = "bind" if src.startswith("/") else "volume"
+        out.append(pc.Mount("bind" if kind == "bind" else "named", dst, src, ro))
+    for t in svc.get("tmpfs", []) or []:
+        out.append(pc.Mount("volume", t, None, False))
+    return out
+
+
+def check_ctl_command(where, binary_dir, cmd):
+    """A vexfsctl command of a service: its command exists and takes every option given."""
+    words = [w for w in cmd[1:] if not w.startswith("-")]
+    r = subprocess.run([os.path.join(binary_dir, "vexfsctl"), *words[:1], "--help"],
+                       capture_output=True, text=True)
+    text = r.stdout + r.stderr
+    if not ok(r.returncode == 0 and words and f"vexfsctl {words[0]}" in text, where,
+              f"vexfsctl has no command {words[:1]}: {text.strip()[:200]}"):
+        return
+    for w in cmd[1:]:
+        if w.startswith("--"):
+            ok(re.search(rf"(^|[\s\[,]){re.escape(w.split('=')[0])}\b", text), where,
+               f"vexfsctl {words[0]} takes no option {w} (vexfsctl {words[0]} --help)")
+
+
 def check_compose(binary_dir):
     path = os.path.join(ROOT, "docker", "docker-compose.yml")
-    base = os.path.dirname(path)
-    doc = yaml.safe_load(open(path, encoding="utf-8"))
+    doc = compose_doc(path)
     services = doc["services"]
     info = {}
+    image = pc.Image(os.path.join(ROOT, "docker", "Dockerfile"))
     tmp = tempfile.mkdtemp(prefix="vexfs-xcheck-")
+    readers = []  # (service, host, port) of every connection, vexfsctl readers included
+    ctl_readers = []  # those of vexfsctl commands
     for name, svc in services.items():
         cmd = svc.get("command") or []
+        if cmd and os.path.basename(cmd[0]) == "vexfsctl":
+            check_ctl_command(f"compose {name}", binary_dir, cmd)
+        if cmd and os.path.basename(cmd[0]) == "vexfsctl" and "--endpoint" in cmd:
+            e = parse_endpoint(cmd[cmd.index("--endpoint") + 1])
+            if e:
+                readers.append((name, e[1], e[2]))
+                ctl_readers.append((name, e[1], e[2]))
         if not cmd or os.path.basename(cmd[0]) not in DAEMONS:
             continue
         where = f"compose {name}"
@@ -279,36 +399,47 @@ def check_compose(binary_dir):
         if not ok("--config" in cmd, where, "command has no --config"):
             continue
         cpath = cmd[cmd.index("--config") + 1]
-        host_path = None
-        for vol in svc.get("volumes", []):
-            parts = vol.split(":")
-            if len(parts) >= 2 and (parts[0].startswith(".") or parts[0].startswith("/")) and \
-                    (cpath == parts[1] or cpath.startswith(parts[1].rstrip("/") + "/")):
-                host_path = os.path.normpath(os.path.join(base, parts[0] + cpath[len(parts[1]):]))
+        mounts = compose_mounts(svc)
+        resolve = pc.resolver(mounts, image, tmp)
+        host_path = resolve(cpath)
         if not ok(host_path and os.path.isfile(host_path), where,
-                  f"--config {cpath} is not a file mounted from the repository"):
+                  f"--config {cpath} is neither in a folder mounted from the repository nor in "
+                  f"the image"):
             continue
         env = as_env(svc.get("environment"))
-        eff = effective(binary_dir, daemon, host_path, env, where)
+        eff = effective(binary_dir, daemon, host_path, env, where, resolve)
         if eff is None:
             continue
         check_env(where, daemon, eff, env)
         check_binds(where, eff, section)
+        pc.check_files(ok, where, eff, mounts, image, resolve, not svc.get("read_only"))
+        check_material(where, eff, section, daemon, resolve)
+        pc.check_rules(ok, where, eff, resolve)
+        if starts:
+            args = cmd[1:cmd.index("--config")] + cmd[cmd.index("--config") + 2:]
+            starts.add(where, daemon, section, host_path, env, args, eff, resolve)
         node_id = eff[section].get("node_id")
         info[name] = {"daemon": daemon, "section": section, "eff": eff,
-                      "ports": daemon_ports(eff, section, node_id), "svc": svc}
+                      "ports": daemon_ports(eff, section, node_id), "svc": svc,
+                      "resolve": resolve}
         rest = eff[section]["rest_port"]
         hc = svc.get("healthcheck")
         if hc:
             test = " ".join(hc["test"]) if isinstance(hc["test"], list) else hc["test"]
-            ok(re.search(rf"http://(127\.0\.0\.1|localhost):{rest}/health\b", test), where,
-               f"healthcheck {test!r} does not ask /health on the REST port {rest}")
+            scheme = "https" if tls_required(eff) else "http"
+            ok(re.search(rf"{scheme}://(127\.0\.0\.1|localhost):{rest}/health\b", test), where,
+               f"healthcheck {test!r} does not ask {scheme}:// /health on the REST port {rest}")
+            if tls_required(eff):
+                ca = eff["security"]["tls_dir"] + "/ca.crt"
+                ok(f"--cacert {ca}" in test and resolve(ca), where,
+                   f"healthcheck {test!r}: REST is HTTPS; curl needs --cacert {ca}, provided by "
+                   f"a mount or the image")
         else:
             port = int(env.get("VX_HEALTH_PORT", dockerfile_health_port() or 0))
             ok(port == rest, where, f"image HEALTHCHECK asks port {port}, REST is on {rest}: "
                f"set VX_HEALTH_PORT or a healthcheck")
         for p in svc.get("ports", []):
-            cport = int(str(p).split(":")[-1].split("/")[0])
+            cport = container_port(p)
             ok(cport in info[name]["ports"], where,
                f"published container port {cport} is not one {daemon} listens on "
                f"({sorted(info[name]['ports'])})")
@@ -327,6 +458,7 @@ def check_compose(binary_dir):
     advertised = as_env(kafka.get("environment")).get("KAFKA_ADVERTISED_LISTENERS", "")
     for name, i in info.items():
         where = f"compose {name}"
+        readers.extend((name, h, p) for _, h, p in endpoints(i["eff"], i["section"])[1])
         for key, host, port in endpoints(i["eff"], i["section"])[1]:
             if ok(host in info, where, f"{i['section']}.{key} connects to {host!r}, which is no "
                   f"vexfs service of the compose file"):
@@ -341,6 +473,53 @@ def check_compose(binary_dir):
                f"depends_on {dep} without condition service_healthy")
             ok(dep in services and ("healthcheck" in services[dep] or dep in info), where,
                f"depends_on {dep}, which has no health check")
+
+    # Host names clients use for each HTTPS daemon: its service name (peers, Prometheus) and
+    # the rollups' URLs.
+    for name, i in info.items():
+        check_cert_names(f"compose {name}", i["eff"], i["resolve"], {name},
+                         "every other service")
+    for name, i in info.items():
+        if i["section"] != "stream_analytics":
+            continue
+        for item in filter(None, i["eff"].get("monitoring", {}).get("services", "").split(",")):
+            m = re.fullmatch(r"\s*[^=]+=https?://([^:/]+):\d+/?\s*", item)
+            if m and m.group(1) in info:
+                check_cert_names(f"compose {m.group(1)}", info[m.group(1)]["eff"],
+                                 info[m.group(1)]["resolve"], {m.group(1)},
+                                 f"the health rollup of {name}")
+            elif m:
+                check_cert_names(f"compose {name}", i["eff"], i["resolve"], {m.group(1)},
+                                 f"its own health rollup")
+    for name, host, port in ctl_readers:
+        ok(host in info and port in info[host]["ports"], f"compose {name}",
+           f"vexfsctl connects to {host}:{port}, where " +
+           (f"{host} listens on {sorted(info[host]['ports'])}" if host in info else
+            "no vexfs service listens"))
+
+    # Every ZeroMQ boundary routing binds has a reader: PUSH blocks when nobody reads, and
+    # routing then waits on that boundary.
+    for name, i in info.items():
+        if i["section"] != "event_routing":
+            continue
+        for boundary, port in pc.zmq_outputs(i["eff"]["event_routing"]):
+            ok(any(h == name and p == port for _, h, p in readers), f"compose {name}",
+               f"boundary {boundary!r} (port {port}) has no reader among the services")
+    # The health rollup of analytics probes every daemon service at its REST port.
+    expected = {n: {f"{n}:{i['eff'][i['section']]['rest_port']}"} for n, i in info.items()}
+    for name, i in info.items():
+        if i["section"] == "stream_analytics":
+            rest = i["eff"]["stream_analytics"]["rest_port"]
+            exp = dict(expected)
+            exp[name] = exp[name] | {f"127.0.0.1:{rest}", f"localhost:{rest}"}
+            pc.check_rollup(ok, f"compose {name}", i["eff"], exp)
+
+    # Producers' resends fall inside propagation's dedup window.
+    for name, i in info.items():
+        if i["section"] == "event_propagation":
+            pc.check_resend_dedup(ok, f"compose {name}", i["eff"],
+                                  [(n, j["eff"]) for n, j in info.items()
+                                   if j["section"] in pc.PRODUCERS])
 
     # The coordinators: members by service name, node ids, fixed addresses.
     coords = {n: i for n, i in info.items() if i["section"] == "distributed_coordination"}
@@ -372,9 +551,13 @@ def check_compose(binary_dir):
                f"extra_hosts maps {m['host']} to {extra.get(m['host'])}, its address is {ip}")
 
     # Prometheus: every target is a vexfs service on its REST port; every service is scraped.
+    base = os.path.dirname(path)
     prom = yaml.safe_load(open(os.path.join(base, "prometheus", "prometheus.yml"),
                                encoding="utf-8"))
     scraped, jobs = set(), set()
+    promsvc = services.get("prometheus", {})
+    prom_resolve = pc.resolver(compose_mounts(promsvc), pc.Image(os.path.join(
+        ROOT, "docker", "prometheus", "Dockerfile")), tmp)
     for job in prom["scrape_configs"]:
         jobs.add(job["job_name"])
         targets = [t for sc in job.get("static_configs", []) for t in sc["targets"]]
@@ -387,13 +570,78 @@ def check_compose(binary_dir):
                 sec = info[host]["section"]
                 ok(int(port) == info[host]["eff"][sec]["rest_port"], where,
                    f"target {t}: {host} serves /metrics on {info[host]['eff'][sec]['rest_port']}")
+                check_scrape_tls(where, job, host, info[host], prom_resolve)
+                server_name = (job.get("tls_config") or {}).get("server_name", host)
+                check_cert_names(where, info[host]["eff"], info[host]["resolve"],
+                                 {server_name}, f"Prometheus (job {job['job_name']})")
                 scraped.add(host)
     for name in info:
         ok(name in scraped, "prometheus", f"service {name} is not scraped")
-    promsvc = services.get("prometheus", {})
-    ok(any(v.startswith("./prometheus:") for v in promsvc.get("volumes", [])), "compose prometheus",
-       "docker/prometheus is not mounted")
+    ok(any(m.source == os.path.join(base, "prometheus") for m in compose_mounts(promsvc)),
+       "compose prometheus", "docker/prometheus is not mounted")
     return jobs
+
+
+def cert_cn(path):
+    """The common name of a PEM certificate."""
+    r = subprocess.run(["openssl", "x509", "-noout", "-subject", "-nameopt", "multiline",
+                        "-in", path], capture_output=True, text=True)
+    m = re.search(r"commonName\s*=\s*(\S+)", r.stdout)
+    return m.group(1) if m else None
+
+
+ROLES = {"viewer": 1, "operator": 2, "admin": 3}
+
+
+def cert_names(path):
+    """The DNS names and IP addresses a PEM certificate is valid for."""
+    r = subprocess.run(["openssl", "x509", "-noout", "-ext", "subjectAltName", "-in", path],
+                       capture_output=True, text=True)
+    return set(re.findall(r"(?:DNS|IP Address):([^,\s]+)", r.stdout))
+
+
+def check_cert_names(where, eff, resolve, hosts, what):
+    """Clients reach a daemon serving HTTPS by these host names: its server certificate (as
+    the container sees it) must be valid for each, or they refuse it."""
+    sec = eff.get("security", {})
+    if sec.get("tls") != "required":
+        return
+    host = resolve(f"{sec['tls_dir']}/server.crt")
+    names = cert_names(host) if host else set()
+    for h in sorted(hosts):
+        ok(h in names, where, f"{what} reaches it as {h}, which its server certificate "
+           f"{sec['tls_dir']}/server.crt does not name (it names {sorted(names)})")
+
+
+def check_scrape_tls(where, job, host, target, resolve):
+    """A Prometheus job scraping a daemon that serves HTTPS: scheme https, the deployment's
+    CA, and (unless security.metrics_open) a client certificate whose common name is a
+    credential of at least viewer in the credentials file the daemon reads; every file
+    provided by Prometheus's mounts."""
+    sec = target["eff"].get("security", {})
+    if sec.get("tls") != "required":
+        return
+    tc = job.get("tls_config") or {}
+    ok(job.get("scheme") == "https", where, f"scrapes {host}, which serves HTTPS, with scheme "
+       f"{job.get('scheme', 'http')}")
+    ca = f"{sec['tls_dir']}/ca.crt"
+    ok(tc.get("ca_file") == ca and resolve(ca), where, f"tls_config.ca_file "
+       f"{tc.get('ca_file')!r}: {host} is signed by {ca}, which Prometheus must have mounted")
+    if sec.get("metrics_open"):
+        return
+    cert, key = tc.get("cert_file"), tc.get("key_file")
+    hcert = resolve(cert) if cert else None
+    if not ok(hcert and key and resolve(key), where, f"/metrics of {host} needs a credential: "
+              f"tls_config cert_file {cert!r} and key_file {key!r} provided by a mount"):
+        return
+    cn = cert_cn(hcert)
+    hcreds = target["resolve"](sec["credentials_file"])
+    creds = (yaml.safe_load(open(hcreds, encoding="utf-8")) or {}).get("credentials", []) \
+        if hcreds else []
+    role = max((ROLES.get(c.get("role"), 0) for c in creds if c.get("certificate_cn") == cn),
+               default=0)
+    ok(role >= ROLES["viewer"], where, f"the client certificate {cert} (CN {cn}) is no viewer "
+       f"in {host}'s {sec['credentials_file']}")
 
 
 def check_monitoring(jobs):
@@ -502,13 +750,50 @@ def port_number(container, port):
     return None
 
 
+def k8s_mounts(c, spec, cms, tmp, fill=True):
+    """The container's mounts: ConfigMaps with their data, Secrets as the documented manifest
+    (scripts/deploy-secrets.sh --k8s-manifest) fills them, emptyDirs an init container fills
+    (fill), and volumes (PVCs, claim templates, emptyDir, hostPath)."""
+    out = []
+    for vm in c.get("volumeMounts", []):
+        vol = next((v for v in spec.get("volumes", []) if v["name"] == vm["name"]), {})
+        target = vm["mountPath"]
+        if "configMap" in vol:
+            cm = cms.get(vol["configMap"]["name"], {})
+            out.append(pc.Mount("configmap", target, cm.get("data", {}), True))
+        elif "secret" in vol:
+            folder = material.secret_folder(vol["secret"]["secretName"],
+                                            vol["secret"].get("items"))
+            out.append(pc.Mount("secret", target, folder, True))
+        elif "emptyDir" in vol and fill and vm.get("readOnly"):
+            folder = tempfile.mkdtemp(prefix="filled-", dir=tmp)
+            filled = sc.init_filled(vm["name"], spec, lambda ic: pc.resolver(
+                k8s_mounts(ic, spec, cms, tmp, fill=False), pc.Image(os.path.join(
+                    ROOT, "docker", "Dockerfile")), tmp), folder)
+            out.append(pc.Mount("filled", target, folder, True) if filled else
+                       pc.Mount("volume", target, None, True))
+        else:
+            out.append(pc.Mount("volume", target, None, vm.get("readOnly", False)))
+    return out
+
+
+def pod_selected(selector, labels, workload, hostname):
+    """Does this selector pick the pod `hostname` of the workload?"""
+    full = dict(labels)
+    if workload["kind"] == "StatefulSet":
+        full["statefulset.kubernetes.io/pod-name"] = hostname
+    return bool(selector) and all(full.get(k) == v for k, v in selector.items())
+
+
 def check_k8s(binary_dir, docs, label):
     services = [d for d in docs if d["kind"] == "Service"]
+    image = pc.Image(os.path.join(ROOT, "docker", "Dockerfile"))
     cms = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ConfigMap"}
     pods = pod_templates(docs)
     tmp = tempfile.mkdtemp(prefix="vexfs-xcheck-k8s-")
     listen = {}  # workload name -> {container port numbers the daemon listens on}
     configs = {}  # workload name -> [(eff, section, container, where)]
+    resolvers = {}  # where -> that container's resolver
     for w, labels, spec in pods:
         wname = w["metadata"]["name"]
         for c in spec["containers"]:
@@ -533,6 +818,9 @@ def check_k8s(binary_dir, docs, label):
                 continue
             cfg = os.path.join(tmp, f"{wname}-{c['name']}.yaml")
             open(cfg, "w", encoding="utf-8").write(data)
+            mounts = k8s_mounts(c, spec, cms, tmp)
+            resolve = pc.resolver(mounts, image, tmp)
+            writable = not c.get("securityContext", {}).get("readOnlyRootFilesystem", False)
             env = {e["name"]: e["value"] for e in c.get("env", []) if "value" in e}
             ordinals = [None]
             if w["kind"] == "StatefulSet":
@@ -543,25 +831,36 @@ def check_k8s(binary_dir, docs, label):
                 if script:
                     penv.update(shell_env(script, daemon, hostname))
                 pwhere = where + (f" (pod {hostname})" if o is not None else "")
-                eff = effective(binary_dir, daemon, cfg, penv, pwhere)
+                eff = effective(binary_dir, daemon, cfg, penv, pwhere, resolve)
                 if eff is None:
                     continue
                 check_env(pwhere, daemon, eff, penv)
                 check_binds(pwhere, eff, section)
+                pc.check_files(ok, pwhere, eff, mounts, image, resolve, writable)
+                check_material(pwhere, eff, section, daemon, resolve)
+                pc.check_rules(ok, pwhere, eff, resolve)
+                if starts:
+                    args = cmd[1:cmd.index("--config")] + cmd[cmd.index("--config") + 2:]
+                    starts.add(pwhere, daemon, section, cfg, penv, args, eff, resolve)
                 node_id = eff[section].get("node_id")
                 ports = daemon_ports(eff, section, node_id)
                 listen.setdefault(wname, set()).update(ports)
                 configs.setdefault(wname, []).append((eff, section, c, pwhere, hostname))
+                resolvers[pwhere] = resolve
                 rest = eff[section]["rest_port"]
                 ok(port_number(c, "http") == rest, pwhere,
                    f"container port 'http' is {port_number(c, 'http')}, REST is on {rest}")
                 for p in c.get("ports", []):
                     ok(p["containerPort"] in ports, pwhere, f"containerPort {p['containerPort']} "
                        f"({p.get('name')}) is not one {daemon} listens on ({sorted(ports)})")
+                scheme = "HTTPS" if tls_required(eff) else "HTTP"
                 for probe, path in (("livenessProbe", "/health"), ("readinessProbe", "/ready")):
                     pr = c.get(probe, {}).get("httpGet")
                     if ok(pr is not None, pwhere, f"no {probe} httpGet"):
                         ok(pr["path"] == path, pwhere, f"{probe} path {pr['path']}, want {path}")
+                        ok(pr.get("scheme", "HTTP") == scheme, pwhere, f"{probe} scheme "
+                           f"{pr.get('scheme', 'HTTP')}, the daemon serves {scheme} "
+                           f"(security.tls {eff.get('security', {}).get('tls')})")
                         ok(port_number(c, pr["port"]) == rest, pwhere,
                            f"{probe} port {pr['port']} is not the REST port {rest}")
                 res = c.get("resources", {})
@@ -593,6 +892,59 @@ def check_k8s(binary_dir, docs, label):
     def service_host(host):
         short = host.split(".")[0]
         return short if short in svc_targets else None
+
+    # The health rollup probes every daemon pod (producers run one per node: not probed)
+    # through a Service that is not headless, at its REST port.
+    expected = {}
+    for wname, entries in configs.items():
+        w, labels = next((w, lb) for w, lb, _ in pods if w["metadata"]["name"] == wname)
+        if w["kind"] == "DaemonSet":
+            continue
+        for eff, section, c, where, hostname in entries:
+            rest = eff[section]["rest_port"]
+            urls = set()
+            for s in services:
+                if s["spec"].get("clusterIP") == "None" or \
+                        not pod_selected(s["spec"].get("selector", {}), labels, w, hostname):
+                    continue
+                for sp in s["spec"]["ports"]:
+                    if port_number(c, sp.get("targetPort", sp["port"])) == rest:
+                        urls.add(f"{s['metadata']['name']}:{sp['port']}")
+            expected[hostname] = urls
+            if section == "stream_analytics":
+                expected[hostname] |= {f"127.0.0.1:{rest}", f"localhost:{rest}"}
+    for wname, entries in configs.items():
+        for eff, section, c, where, hostname in entries:
+            if section == "stream_analytics":
+                pc.check_rollup(ok, where, eff, expected)
+                # Every pod mounts the same material: the certificate this pod sees is theirs.
+                hosts = set(re.findall(r"=https://([^:/,]+)", eff.get("monitoring", {})
+                                       .get("services", "")))
+                check_cert_names(where, eff, resolvers[where], hosts, "its health rollup")
+            if section == "distributed_coordination":
+                check_cert_names(where, eff, resolvers[where], {m["host"] for m in members(eff)},
+                                 "its members (REST forwarding)")
+
+    # Producers' resends fall inside propagation's dedup window.
+    producers = [(e[3], e[0]) for entries in configs.values() for e in entries
+                 if e[1] in pc.PRODUCERS]
+    for entries in configs.values():
+        for eff, section, c, where, hostname in entries:
+            if section == "event_propagation":
+                pc.check_resend_dedup(ok, where, eff, producers)
+
+    # Every ZeroMQ boundary routing binds has a reader among the pods.
+    conns = [(host, port) for entries in configs.values() for eff, section, _, _, _ in entries
+             for _, host, port in endpoints(eff, section)[1]]
+    for wname, entries in configs.items():
+        for eff, section, c, where, hostname in entries:
+            if section != "event_routing":
+                continue
+            mine = {s for s, ports in svc_targets.items()
+                    for nums in ports.values() for w, _ in nums if w == wname}
+            for boundary, port in pc.zmq_outputs(eff[section]):
+                ok(any(service_host(h) in mine and p == port for h, p in conns), where,
+                   f"boundary {boundary!r} (port {port}) has no reader among the pods")
 
     # Connections and peers.
     for wname, entries in configs.items():
@@ -676,9 +1028,50 @@ def check_k8s(binary_dir, docs, label):
     ok(any(d["kind"] == "DaemonSet" for d in docs), label, "no producer DaemonSet")
 
 
+def check_host_profiles(binary_dir):
+    """config/*.yaml other than the compose profile, as a host runs them: every daemon whose
+    section the profile has is started with it (producers on a temporary folder)."""
+    for rel, path in pc.host_profiles():
+        doc = yaml.safe_load(open(path, encoding="utf-8")) or {}
+        effs = {}
+        for daemon, section in DAEMONS.items():
+            if section not in doc:
+                continue
+            where = f"{rel} {daemon}"
+            # The admin token is the operator's secret: a stand-in where the profile names one.
+            env = {}
+            if (doc.get("admin") or {}).get("token_file"):
+                tok = os.path.join(tempfile.mkdtemp(prefix="vexfs-xcheck-"), "token")
+                with open(tok, "w", encoding="utf-8") as f:
+                    f.write("cross-check-token\n")
+                env["VEXFS_ADMIN_TOKEN_FILE"] = tok
+            # The security material where `scripts/deploy-secrets.sh /etc/vexfs` puts it.
+            resolve = material.host_resolver(lambda p: p if os.path.exists(p) else None)
+            eff = effective(binary_dir, daemon, path, env, where, resolve)
+            if eff is None:
+                continue
+            effs[section] = eff
+            check_material(where, eff, section, daemon, resolve)
+            scheme = "https" if tls_required(eff) else "http"
+            for item in filter(None, eff.get("monitoring", {}).get("services", "").split(",")):
+                ok(item.partition("=")[2].strip().startswith(scheme + "://"), where,
+                   f"monitoring.services {item}: the daemons serve {scheme}")
+            pc.check_rules(ok, where, eff, resolve)
+            if starts:
+                args = {"vexfs-watch": ["/srv/vexfs"], "vexfs-fuse": ["/source", "/mnt"]}
+                starts.add(where, daemon, section, path, env, args.get(daemon, []), eff, resolve)
+        if "event_propagation" in effs:
+            pc.check_resend_dedup(ok, rel, effs["event_propagation"],
+                                  [(s, e) for s, e in effs.items() if s in pc.PRODUCERS])
+
+
 def main():
+    global starts
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default=os.path.join(ROOT, "build", "bin"))
+    ap.add_argument("--no-start", action="store_true",
+                    help="skip the real starts of every daemon with every profile")
+    ap.add_argument("--verbose", action="store_true", help="print each real start's overrides")
     ap.add_argument("--k8s-render", nargs="*", default=None,
                     help="rendered k8s/ and k8s/overlays/kernel-module, in that order")
     ap.add_argument("--render-out", help="write this script's own rendering of k8s/ and "
@@ -691,6 +1084,15 @@ def main():
                 yaml.safe_dump_all(docs, f, sort_keys=False)
         return 0
 
+    if not a.no_start:
+        kafka = os.environ.get("VEXFS_KAFKA_BOOTSTRAP")
+        if not kafka:
+            print("cross_check: the real starts need a Kafka broker: set VEXFS_KAFKA_BOOTSTRAP "
+                  "(scripts/kafka.sh start) or pass --no-start")
+            return 2
+        starts = pc.Starts(a.bin, kafka, a.verbose)
+    global material
+    material = sc.Material(a.bin, tempfile.mkdtemp(prefix="vexfs-xcheck-secrets-"))
     check_dockerfile(a.bin)
     jobs = check_compose(a.bin)
     check_monitoring(jobs)
@@ -711,13 +1113,16 @@ def main():
         rendered = own
     for name, docs in rendered.items():
         check_k8s(a.bin, docs, name)
+    check_host_profiles(a.bin)
+    n_starts = starts.run(ok) if starts else 0
 
     if failures:
         for f in failures:
             print(f"MISMATCH {f}")
         print(f"cross_check: {len(failures)} mismatches in {checks} checks")
         return 1
-    print(f"cross_check: {checks} checks, docker/ and k8s/ match what the daemons read and export")
+    print(f"cross_check: {checks} checks ({n_starts} real starts), docker/, k8s/ and config/ "
+          f"match what the daemons read and export")
     return 0
 
 

@@ -668,6 +668,46 @@ START_TEST(t_anomaly_alert_resolves)
 }
 END_TEST
 
+/* Without monitoring.services there is nothing to probe: the rollup refuses to call that
+ * healthy (it used to answer "healthy, 0 of 0 services up"). */
+START_TEST(t_health_without_services)
+{
+    struct ah_daemon d;
+    ah_start(&d, "monitoring:\n  services: \"\"\n", NULL);
+    json_t *out = NULL;
+    long st = ah_call(&d, "GET", "/v1/health/system", NULL, false, &out);
+    const char *code =
+        json_string_value(json_object_get(json_object_get(out, "error"), "code"));
+    ck_assert_msg(st == 409 && code && strcmp(code, "no_services") == 0,
+                  "GET /v1/health/system without services: expected 409 no_services, got %ld %s",
+                  st, code ? code : "(no error code)");
+    json_decref(out);
+    ah_stop(&d);
+}
+END_TEST
+
+/* The rollup probes the suite's HTTPS servers trusting the deployment's authority
+ * (security.tls_dir's ca.crt), as a deployment with TLS on every REST server needs: another
+ * analytics over HTTPS is "up" and the rollup "healthy". */
+START_TEST(t_health_over_https)
+{
+    struct ah_daemon peer, d;
+    ah_start(&peer, "monitoring:\n  services: \"\"\n", NULL);
+    char yaml[256];
+    snprintf(yaml, sizeof yaml, "monitoring:\n  services: peer=https://127.0.0.1:%u\n",
+             (unsigned)peer.rest_port);
+    ah_start(&d, yaml, NULL);
+    json_t *h = NULL;
+    const char *status = s_health(&d, &h);
+    ck_assert_msg(strcmp(s_service_status(h, "peer"), "up") == 0 && strcmp(status, "healthy") == 0,
+                  "rollup of an HTTPS peer: expected peer up and healthy, got peer %s, %s",
+                  s_service_status(h, "peer"), status);
+    json_decref(h);
+    ah_stop(&d);
+    ah_stop(&peer);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -677,6 +717,8 @@ main(void)
     tcase_add_test(tc, t_rule_fires_and_resolves);
     tcase_add_test(tc, t_email_actions);
     tcase_add_test(tc, t_anomaly_alert_resolves);
+    tcase_add_test(tc, t_health_without_services);
+    tcase_add_test(tc, t_health_over_https);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

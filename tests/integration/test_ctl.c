@@ -304,7 +304,7 @@ START_TEST(t_emit_stdin_skips_bad_line)
     S_ASSERT_HAS(r.err, "no_such_type");
     ck_assert_ptr_null(strstr(r.err, "line 1:"));
     ck_assert_ptr_null(strstr(r.err, "line 3:"));
-    S_ASSERT_HAS(r.err, "sent 2 events in 1 batches (1 invalid lines skipped)");
+    S_ASSERT_HAS(r.err, "sent 2 events in 1 batch (1 invalid line skipped)");
 
     vx_arena_t *arena = vx_arena_new(1 << 20, 0);
     vx_batch_t *b = s_recv_batch(pull, arena, 10000);

@@ -22,6 +22,10 @@ struct vt_http_result {
  * token: when non-NULL sends "Authorization: Bearer <token>". Returns 0 on transport success. */
 int vt_http(const char *method, uint16_t port, const char *path, const char *body, size_t body_len,
             const char *token, struct vt_http_result *out);
+/* The same against a whole URL (http:// or https://host:port/path), for servers off
+ * loopback; an https URL gets the test's authority and client certificate as above. */
+int vt_http_url(const char *method, const char *url, const char *body, size_t body_len,
+                const char *token, struct vt_http_result *out);
 void vt_http_result_fini(struct vt_http_result *r);
 /* The same request as a stranger: verifying the server, but with no token and no client
  * certificate (only /health and /ready answer it). */

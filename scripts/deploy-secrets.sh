@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Makes the security material of a deployment in DIR, with vexfsctl:
+#   DIR/keys/              CURVE keys (vexfsctl keys init): server.key/.pub, one pair per
+#                          identity, authorized/ (the identities' public keys), audit.key/.pub
+#   DIR/data-keys/         the data key that seals what the daemons write (vexfsctl keys
+#                          rotate-data; at_rest.data_keys_dir)
+#   DIR/tls/               TLS (vexfsctl certs init): ca.crt/ca.key, server.crt/server.key
+#                          valid for every service name of docker/ and k8s/, client
+#                          certificates ctl, analytics, automation, prometheus
+#   DIR/credentials.yaml   who may call the REST APIs (vexfsctl creds add): ctl (admin, by its
+#                          client certificate), analytics and prometheus (viewer, by theirs),
+#                          automation (operator, by its) and admin (admin, bearer token)
+#   DIR/admin-token        that token (mode 0600)
+# docker/docker-compose.yml mounts DIR (VEXFS_SECRETS_DIR, default docker/secrets) at
+# /run/secrets/vexfs; k8s/ mounts the Secrets made from it (README, "Kubernetes"); on a host,
+# DIR=/etc/vexfs is where the daemons look by default (config/development.yaml and
+# production.yaml). Never overwrites: a DIR that already has keys/ or tls/ is refused.
+#   scripts/deploy-secrets.sh DIR [--owner UID[:GID]] [--k8s-manifest FILE]
+#     --owner         chown -R DIR, e.g. 10001:10001 (the image's user; needs root)
+#     --k8s-manifest  also write FILE: the Secrets k8s/ mounts (namespace vexfs), for
+#                     `kubectl apply -f FILE`: vexfs-curve (DIR/keys), vexfs-curve-authorized
+#                     (DIR/keys/authorized), vexfs-tls (DIR/tls without ca.key, which stays
+#                     here), vexfs-credentials (credentials.yaml) and vexfs-data-keys
+# Environment: VEXFSCTL (default build/bin/vexfsctl, else vexfsctl on PATH).
+set -euo pipefail
+usage() { echo "usage: scripts/deploy-secrets.sh DIR [--owner UID[:GID]] [--k8s-manifest FILE]" >&2; exit 2; }
+[ $# -ge 1 ] || usage
+DIR=$1
+shift
+OWNER=
+MANIFEST=
+while [ $# -gt 0 ]; do
+  case $1 in
+    --owner) [ $# -ge 2 ] || usage; OWNER=$2; shift 2 ;;
+    --k8s-manifest) [ $# -ge 2 ] || usage; MANIFEST=$2; shift 2 ;;
+    *) usage ;;
+  esac
+done
+here=$(cd "$(dirname "$0")/.." && pwd)
+CTL=${VEXFSCTL:-}
+if [ -z "$CTL" ]; then
+  if [ -x "$here/build/bin/vexfsctl" ]; then CTL=$here/build/bin/vexfsctl; else CTL=vexfsctl; fi
+fi
+for d in keys tls data-keys; do
+  if [ -e "$DIR/$d" ]; then
+    echo "deploy-secrets: $DIR/$d exists; refusing to overwrite it" >&2
+    exit 1
+  fi
+done
+# Every name a client reaches a REST server by: the compose services and the Kubernetes
+# Services (short and namespaced), and loopback for the containers' own health checks.
+HOSTS=localhost,127.0.0.1,::1
+HOSTS+=,propagation,routing,coordinator-1,coordinator-2,coordinator-3,automation,analytics,watch
+for s in propagation routing coordinator coordinator-0 coordinator-1 coordinator-2 automation \
+         analytics; do
+  HOSTS+=,vexfs-$s,vexfs-$s.vexfs,vexfs-$s.vexfs.svc,vexfs-$s.vexfs.svc.cluster.local
+done
+if [ ! -d "$DIR" ]; then # a folder of its own is private; an existing one (/etc/vexfs) keeps its mode
+  mkdir -p "$DIR"
+  chmod 0700 "$DIR"
+fi
+"$CTL" keys init "$DIR/keys" >/dev/null
+"$CTL" keys rotate-data "$DIR/data-keys" >/dev/null
+"$CTL" certs init "$DIR/tls" --hosts "$HOSTS" --clients ctl,analytics,automation,prometheus >/dev/null
+CREDS=$DIR/credentials.yaml
+"$CTL" creds add ctl --role admin --cert-cn ctl --file "$CREDS" --token-file "$DIR/.ctl-token" \
+  >/dev/null 2>&1
+"$CTL" creds add analytics --role viewer --cert-cn analytics --file "$CREDS" \
+  --token-file "$DIR/.analytics-token" >/dev/null 2>&1
+"$CTL" creds add automation --role operator --cert-cn automation --file "$CREDS" \
+  --token-file "$DIR/.automation-token" >/dev/null 2>&1
+"$CTL" creds add prometheus --role viewer --cert-cn prometheus --file "$CREDS" \
+  --token-file "$DIR/.prometheus-token" >/dev/null 2>&1
+rm -f "$DIR/.ctl-token" "$DIR/.analytics-token" "$DIR/.automation-token" "$DIR/.prometheus-token"
+if [ ! -e "$DIR/admin-token" ]; then
+  "$CTL" creds add admin --role admin --file "$CREDS" --token-file "$DIR/admin-token" >/dev/null
+fi
+# One Secret of the regular files FILES... (keys: their names).
+secret() {
+  local name=$1 f
+  shift
+  printf -- '---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: %s\n  namespace: vexfs\n' "$name"
+  printf '  labels: {app.kubernetes.io/part-of: vexfs}\ntype: Opaque\ndata:\n'
+  for f in "$@"; do
+    printf '  %s: %s\n' "$(basename "$f")" "$(base64 -w0 < "$f")"
+  done
+}
+if [ -n "$MANIFEST" ]; then
+  (
+    umask 077
+    {
+      secret vexfs-curve $(find "$DIR/keys" -maxdepth 1 -type f | sort)
+      secret vexfs-curve-authorized $(find "$DIR/keys/authorized" -maxdepth 1 -type f | sort)
+      secret vexfs-tls $(find "$DIR/tls" -maxdepth 1 -type f ! -name ca.key | sort)
+      secret vexfs-credentials "$CREDS"
+      secret vexfs-data-keys $(find "$DIR/data-keys" -maxdepth 1 -type f | sort)
+    } > "$MANIFEST"
+  )
+fi
+if [ -n "$OWNER" ]; then
+  chown -R "$OWNER" "$DIR"
+fi
+echo "deploy-secrets: keys, TLS certificates and credentials in $DIR"
