@@ -213,7 +213,7 @@ def check_material(where, eff, section, daemon, resolve):
     """The files the daemon reads inside its security folders are there for the container:
     the TLS server's certificate, key and authority; the CURVE server key and the admitted
     keys where it binds, its own key and the servers' public key where it connects; the
-    audit key where it writes an audit log."""
+    audit key where it writes an audit log; Kafka's password file and CA where it joins Kafka."""
     sec = eff.get("security")
     if not sec:
         return
@@ -230,6 +230,15 @@ def check_material(where, eff, section, daemon, resolve):
             need += [f"{sec['keys_dir']}/{ident}.key", f"{sec['keys_dir']}/server.pub"]
     if sec.get("audit_dir"):
         need.append(sec.get("audit_key_file") or f"{sec['keys_dir']}/audit.key")
+    # Kafka clients: the SASL password file and the brokers' CA of kafka_security.
+    ks = eff.get("kafka_security") or {}
+    if eff[section].get("kafka_brokers") and ks:
+        if ks.get("protocol", "").startswith("sasl"):
+            ok(bool(ks.get("sasl_username")), where,
+               f"{daemon}: kafka_security.sasl_username is empty with protocol {ks['protocol']}")
+            need.append(ks.get("sasl_password_file", ""))
+        if ks.get("protocol") in ("sasl_ssl", "ssl") and ks.get("ssl_ca_file"):
+            need.append(ks["ssl_ca_file"])
     for path in need:
         host = resolve(path)
         ok(host is not None and (os.path.isfile(host) or
