@@ -220,7 +220,7 @@ static void *
 s_tail_thread(void *arg)
 {
     struct s_tail_run *t = arg;
-    t->rc = vt_run(t->argv, NULL, NULL, 30000, &t->r);
+    t->rc = vt_run(t->argv, NULL, NULL, 90000, &t->r);
     atomic_store(&t->done, true);
     return NULL;
 }
@@ -256,9 +256,9 @@ START_TEST(t_tail_reads_the_tap_and_takes_nothing)
     zsock_t *push = ph_push(&prop);
     uint64_t bseq = 0;
     size_t sent = 0;
-    while (!atomic_load(&t.done) && sent + 30 <= S_MAX) {
-        rh_send(push, s_ev + sent, 30, &bseq);
-        sent += 30;
+    while (!atomic_load(&t.done) && sent + 6 <= S_MAX) {
+        rh_send(push, s_ev + sent, 6, &bseq);
+        sent += 6;
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
