@@ -21,6 +21,12 @@
  *      read index): latency from one client (p50, p99) and throughput from 8 clients;
  *   4. leader-local reads (?consistency=leader) beside etcd's serializable reads
  *      ("serializable": true, answered from the member's local state), the same figures.
+ * The coordinator runs as deployed by default: HTTPS with the client certificate, raft peers
+ * on the authenticated and encrypted transport, entries and snapshots sealed at rest. Beside
+ * it, running the whole time and measured interleaved with it in every run, two more clusters
+ * of the same coordinator, each with one thing turned off, and their write figures (1 and 2)
+ * with the ratio to the deployed one: libraft's plain TCP transport (raft_security: off), and
+ * entries and snapshots in plaintext (at_rest.encryption: off).
  * Usage: bench_coordinator [SEQUENTIAL] [BATCHES_PER_CLIENT] [READS_PER_CLIENT]
  * (defaults 1000, 100, 1000); programs from $VX_BIN_DIR. Without etcd installed the
  * coordinator is measured alone and the missing peer is said. */
@@ -64,9 +70,18 @@ struct client {
 };
 
 static void
-s_client_init(struct client *c, bool token)
+s_client_init(struct client *c, bool token, bool https)
 {
     c->curl = curl_easy_init();
+    if (https) {
+        char ca[600], cert[600], key[600];
+        snprintf(ca, sizeof ca, "%s/ca.crt", vt_tls_dir());
+        snprintf(cert, sizeof cert, "%s/test.crt", vt_tls_dir());
+        snprintf(key, sizeof key, "%s/test.key", vt_tls_dir());
+        curl_easy_setopt(c->curl, CURLOPT_CAINFO, ca);
+        curl_easy_setopt(c->curl, CURLOPT_SSLCERT, cert);
+        curl_easy_setopt(c->curl, CURLOPT_SSLKEY, key);
+    }
     c->headers = curl_slist_append(NULL, "Content-Type: application/json");
     c->headers = curl_slist_append(c->headers, "Expect:");
     if (token) {
@@ -118,6 +133,11 @@ struct target {
     const char *name;
     char url[128];
     bool token;
+    bool https;           /* verify with the test authority, present the client certificate */
+    const char *label;    /* coordinator: names its files in the work folder */
+    const char *extra;    /* coordinator: YAML lines for distributed_coordination */
+    const char *sections; /* coordinator: more YAML sections (at_rest) */
+    const char *off;      /* a variant: the protection it turns off */
     /* n == 1: a single write; n > 1: a batch of n. */
     struct req (*write)(uint64_t serial, size_t n);
     /* consistent: linearizable; else leader-local (coordinator) / serializable (etcd). */
@@ -259,7 +279,7 @@ static int
 s_latency(const struct target *t, struct req *reqs, size_t n, double *p50, double *p99)
 {
     struct client c;
-    s_client_init(&c, t->token);
+    s_client_init(&c, t->token, t->https);
     double *lat = calloc(n, sizeof *lat);
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
@@ -296,7 +316,7 @@ s_worker_main(void *arg)
 {
     struct worker *w = arg;
     struct client c;
-    s_client_init(&c, w->t->token);
+    s_client_init(&c, w->t->token, w->t->https);
     /* A refused request (a 503 while leadership is checked, a 504) is sent again, as a client
      * would, for up to 10 s; the time spent counts against the throughput. */
     for (size_t i = 0; i < w->n; i++) {
@@ -409,45 +429,53 @@ s_free_reqs(struct req *r, size_t n)
     free(r);
 }
 
-/* Why long: the four workloads of one run in order, each with its requests built first. */
+/* The write workloads (1 and 2): commit latency, then batched throughput. */
 static int
-s_run(const struct target *t, const struct sizes *z, struct figures *f, int rep)
+s_run_writes(const struct target *t, const struct sizes *z, struct figures *f, int rep)
 {
     int rc = 0;
-    double *v[F_N];
-    for (int i = 0; i < F_N; i++) {
-        v[i] = &f->v[i][rep];
-    }
     struct req *r = s_build(z->seq, t->write, 1);
-    rc |= s_latency(t, r, z->seq, v[F_W_P50], v[F_W_P99]);
+    rc |= s_latency(t, r, z->seq, &f->v[F_W_P50][rep], &f->v[F_W_P99][rep]);
     s_free_reqs(r, z->seq);
     r = s_build(WRITERS * z->per_writer, t->write, BATCH);
     double reqs_per_s = 0;
-    rc |= s_concurrent(t, r, WRITERS, z->per_writer, &reqs_per_s, v[F_TPUT_P99]);
-    *v[F_TPUT] = reqs_per_s * BATCH;
+    rc |= s_concurrent(t, r, WRITERS, z->per_writer, &reqs_per_s, &f->v[F_TPUT_P99][rep]);
+    f->v[F_TPUT][rep] = reqs_per_s * BATCH;
     s_free_reqs(r, WRITERS * z->per_writer);
+    printf("  run %d: %-11s write p50 %.2f p99 %.2f ms | %.0f events/s batched (p99 %.1f ms)\n",
+           rep + 1, t->name, f->v[F_W_P50][rep], f->v[F_W_P99][rep], f->v[F_TPUT][rep],
+           f->v[F_TPUT_P99][rep]);
+    fflush(stdout);
+    return rc ? -1 : 0;
+}
+
+/* The read workloads (3 and 4), each with its requests built first. */
+static int
+s_run_reads(const struct target *t, const struct sizes *z, struct figures *f, int rep)
+{
+    int rc = 0;
     for (int consistent = 1; consistent >= 0; consistent--) {
         int base = consistent ? F_LR_P50 : F_SR_P50;
-        r = s_build_reads(t, z->per_reader, consistent);
-        rc |= s_latency(t, r, z->per_reader, v[base], v[base + 1]);
+        struct req *r = s_build_reads(t, z->per_reader, consistent);
+        rc |= s_latency(t, r, z->per_reader, &f->v[base][rep], &f->v[base + 1][rep]);
         s_free_reqs(r, z->per_reader);
         r = s_build_reads(t, READERS * z->per_reader, consistent);
         double p99;
-        rc |= s_concurrent(t, r, READERS, z->per_reader, v[base + 2], &p99);
+        rc |= s_concurrent(t, r, READERS, z->per_reader, &f->v[base + 2][rep], &p99);
         s_free_reqs(r, READERS * z->per_reader);
     }
-    printf("  run %d: %-11s write p50 %.2f p99 %.2f ms | %.0f events/s batched (p99 %.1f ms) | "
-           "%s read p50 %.2f p99 %.2f ms, %.0f/s | %s read p50 %.2f p99 %.2f ms, %.0f/s\n",
-           rep + 1, t->name, *v[F_W_P50], *v[F_W_P99], *v[F_TPUT], *v[F_TPUT_P99],
-           t->consistent_name, *v[F_LR_P50], *v[F_LR_P99], *v[F_LR_RATE], t->local_name,
-           *v[F_SR_P50], *v[F_SR_P99], *v[F_SR_RATE]);
+    printf("  run %d: %-11s %s read p50 %.2f p99 %.2f ms, %.0f/s | %s read p50 %.2f p99 %.2f "
+           "ms, %.0f/s\n",
+           rep + 1, t->name, t->consistent_name, f->v[F_LR_P50][rep], f->v[F_LR_P99][rep],
+           f->v[F_LR_RATE][rep], t->local_name, f->v[F_SR_P50][rep], f->v[F_SR_P99][rep],
+           f->v[F_SR_RATE][rep]);
     fflush(stdout);
     return rc ? -1 : 0;
 }
 
 /* ---- starting the clusters ---------------------------------------------------------------- */
 
-static pid_t s_pids[2 * N_NODES];
+static pid_t s_pids[4 * N_NODES]; /* three coordinator clusters and etcd */
 static size_t s_npids;
 
 static void
@@ -488,16 +516,17 @@ s_coord_start(const char *dir, struct target *t)
     vt_write_file(tok, TOKEN "\n");
     for (int i = 0; i < N_NODES; i++) {
         char cfg[600], log[600], text[2048];
-        snprintf(cfg, sizeof cfg, "%s/coord%d.yaml", dir, i + 1);
-        snprintf(log, sizeof log, "%s/coord%d.log", dir, i + 1);
+        snprintf(cfg, sizeof cfg, "%s/%s%d.yaml", dir, t->label, i + 1);
+        snprintf(log, sizeof log, "%s/%s%d.log", dir, t->label, i + 1);
         /* The latency budget is raised so the slow-commit counter does not log every write;
          * the log window is small so /v1/log memory stays flat over a long run. */
         snprintf(text, sizeof text,
                  "distributed_coordination:\n  node_id: %d\n  members: \"%s\"\n"
-                 "  data_dir: %s/coord%d\n  rest_port: %u\n  input_endpoint: \"\"\n"
-                 "  max_consensus_latency_ms: 10000\n  log_memory_entries: 10000\n"
-                 "admin:\n  token_file: %s\nlogging:\n  level: warn\n",
-                 i + 1, members, dir, i + 1, (unsigned)rest[i], tok);
+                 "  data_dir: %s/%s%d\n  rest_port: %u\n  input_endpoint: \"\"\n"
+                 "  max_consensus_latency_ms: 10000\n  log_memory_entries: 10000\n%s"
+                 "%sadmin:\n  token_file: %s\nlogging:\n  level: warn\n",
+                 i + 1, members, dir, t->label, i + 1, (unsigned)rest[i],
+                 t->extra ? t->extra : "", t->sections ? t->sections : "", tok);
         vt_write_file(cfg, text);
         char bin[512];
         snprintf(bin, sizeof bin, "%s/vexfs-coordinator", vt_bin_dir());
@@ -506,7 +535,7 @@ s_coord_start(const char *dir, struct target *t)
     }
     for (int i = 0; i < N_NODES; i++) {
         if (!vt_wait_ready(rest[i], 30000)) {
-            fprintf(stderr, "bench: coordinator %d not ready; logs in %s\n", i + 1, dir);
+            fprintf(stderr, "bench: %s %d not ready; logs in %s\n", t->name, i + 1, dir);
             return -1;
         }
     }
@@ -517,7 +546,7 @@ s_coord_start(const char *dir, struct target *t)
         const char *lrest =
             json_string_value(json_object_get(json_object_get(o, "leader"), "rest"));
         if (lrest) {
-            snprintf(t->url, sizeof t->url, "http://%s", lrest);
+            snprintf(t->url, sizeof t->url, "%s://%s", t->https ? "https" : "http", lrest);
             rc = 0;
         }
         json_decref(o);
@@ -569,7 +598,7 @@ s_etcd_start(const char *dir, struct target *t)
     /* Ready when a write through member 1 commits; then find the leader's client URL. */
     snprintf(t->url, sizeof t->url, "http://127.0.0.1:%u", (unsigned)client[0]);
     struct client c;
-    s_client_init(&c, false);
+    s_client_init(&c, false, false);
     char url[256];
     snprintf(url, sizeof url, "%s/v3/kv/put", t->url);
     struct req probe = s_etcd_write(0, 1);
@@ -660,6 +689,32 @@ s_report(struct figures *c, struct figures *e)
     s_line("leader / serializable reads/s (8 clients)", "r/s", c, e, F_SR_RATE, true);
 }
 
+/* The deployed coordinator beside a variant with one protection turned off: the ratio is
+ * what the protection costs (deployed / variant). */
+static void
+s_cost(const char *what, const char *unit, struct figures *c, const char *vname,
+       struct figures *v, int k, bool higher_better)
+{
+    double clo, chi, vlo, vhi;
+    double cm = s_med(c, k, &clo, &chi);
+    double vm = s_med(v, k, &vlo, &vhi);
+    printf("%-44s deployed %9.2f %s (min %.2f, max %.2f)  %s %9.2f %s (min %.2f, max %.2f)"
+           "  ratio %.3f (%s is better)\n",
+           what, cm, unit, clo, chi, vname, vm, unit, vlo, vhi, cm / vm,
+           higher_better ? "higher" : "lower");
+}
+
+static void
+s_report_variant(struct figures *c, const struct target *t, struct figures *v)
+{
+    printf("== what %s costs: medians of %d runs (deployed / %s = ratio)\n", t->off, REPS,
+           t->name);
+    s_cost("commit latency p50 (sequential writes)", "ms", c, t->name, v, F_W_P50, false);
+    s_cost("commit latency p99 (sequential writes)", "ms", c, t->name, v, F_W_P99, false);
+    s_cost("batched write throughput (4 x 100)", "ev/s", c, t->name, v, F_TPUT, true);
+    s_cost("batched write request p99", "ms", c, t->name, v, F_TPUT_P99, false);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -691,26 +746,57 @@ main(int argc, char **argv)
            "each kind\n",
            with_etcd ? " and etcd" : "", dir, fs, z.seq, WRITERS, z.per_writer, BATCH,
            z.per_reader, READERS, z.per_reader);
-    struct target coord = {.name = "coordinator", .token = true, .write = s_coord_write,
-                           .read = s_coord_read, .consistent_name = "linearizable",
-                           .local_name = "leader"};
+    struct target coord = {.name = "coordinator", .token = true, .https = true,
+                           .label = "coord", .write = s_coord_write, .read = s_coord_read,
+                           .consistent_name = "linearizable", .local_name = "leader"};
+    /* The same coordinator with one protection off in each. */
+    struct target variant[2] = {coord, coord};
+    variant[0].name = "plain-raft";
+    variant[0].label = "plainraft";
+    variant[0].off = "the raft transport's authentication and encryption";
+    variant[0].extra = "  raft_security: \"off\"\n";
+    variant[1].name = "plaintext";
+    variant[1].label = "plaintext";
+    variant[1].off = "sealing entries and snapshots";
+    variant[1].sections = "at_rest:\n  encryption: \"off\"\n";
     struct target etcd = {.name = "etcd", .token = false, .write = s_etcd_write,
                           .read = s_etcd_read, .consistent_name = "linearizable",
                           .local_name = "serializable"};
     int rc = 1;
-    struct figures fc = {0}, fe = {0};
+    struct figures fc = {0}, fe = {0}, fv[2] = {{{{0}}}};
     if (s_coord_start(dir, &coord) < 0 || s_prefill(&coord) < 0) {
         goto out;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (s_coord_start(dir, &variant[i]) < 0) {
+            goto out;
+        }
     }
     if (with_etcd && (s_etcd_start(dir, &etcd) < 0 || s_prefill(&etcd) < 0)) {
         goto out;
     }
     for (int rep = 0; rep < REPS; rep++) {
-        if (s_run(&coord, &z, &fc, rep) < 0 || (with_etcd && s_run(&etcd, &z, &fe, rep) < 0)) {
+        /* The three coordinator clusters write in a rotated order (whoever goes first meets
+         * the machine as the previous system left it), then the deployed one reads, then
+         * etcd does everything. */
+        struct target *order[3] = {&coord, &variant[0], &variant[1]};
+        struct figures *into[3] = {&fc, &fv[0], &fv[1]};
+        for (int k = 0; k < 3; k++) {
+            int j = (k + rep) % 3;
+            if (s_run_writes(order[j], &z, into[j], rep) < 0) {
+                goto out;
+            }
+        }
+        if (s_run_reads(&coord, &z, &fc, rep) < 0 ||
+            (with_etcd && (s_run_writes(&etcd, &z, &fe, rep) < 0 ||
+                           s_run_reads(&etcd, &z, &fe, rep) < 0))) {
             goto out;
         }
     }
     s_report(&fc, with_etcd ? &fe : NULL);
+    for (int i = 0; i < 2; i++) {
+        s_report_variant(&fc, &variant[i], &fv[i]);
+    }
     if (!with_etcd) {
         printf("etcd: not measured, etcd-server is not installed (scripts/install-deps.sh "
                "installs it)\n");

@@ -6,7 +6,9 @@
  *   2. latency per event (p50/p99) at 10% of the measured throughput; peer: raw ZeroMQ at the
  *      same rate;
  *   3. throughput with the Kafka journal on (when VEXFS_KAFKA_BOOTSTRAP is set): until Kafka
- *      acknowledged every event.
+ *      acknowledged every event;
+ *   4. the daemon and its links with CURVE against the same without (plain loopback links),
+ *      alternating runs: throughput ratio and p99 ratio at 10% of the plain throughput.
  * Every link is secured as in production: the daemon runs with the test support's key set and
  * certificates (CURVE on every ZeroMQ link, HTTPS), this program's sockets are opened through
  * the suite's factory (vt_sock_ex, CURVE as the identity "ctl"), so the raw peer is a CURVE
@@ -42,6 +44,7 @@ struct packed {
 static uint64_t s_serial; /* makes every sent event distinct, across runs too */
 
 static struct packed s_batches[N_TEMPLATES];
+static bool s_plain; /* section 4: this program's links and the daemon's without CURVE */
 
 /* Realistic events: a path, two content fields, one metadata field, tenant, priority. */
 static void
@@ -138,7 +141,7 @@ s_receiver_main(void *arg)
 {
     struct receiver *r = arg;
     int port = -1;
-    zsock_t *pull = vt_sock_ex(&(struct vt_sock_opts){
+    zsock_t *pull = vt_sock_ex(&(struct vt_sock_opts){.plain = s_plain, 
         .type = ZMQ_PULL, .endpoint = r->bind ? "tcp://127.0.0.1:*" : r->endpoint,
         .bind = r->bind, .hwm = 10000, .rcvtimeo_ms = 10000, .port = r->bind ? &port : NULL});
     if (r->bind) {
@@ -292,8 +295,9 @@ s_daemon_start(struct daemon *d, const char *kafka, const char *topic)
     snprintf(text, sizeof text,
              "event_propagation:\n  rest_port: %u\n  ingest_endpoint: %s\n  output_endpoint: %s\n"
              "  tap_endpoint: \"\"\n  queue_hwm: 1000\n  dedup_window_ms: 1000\n"
-             "  kafka_brokers: \"%s\"\n  kafka_topic: \"%s\"\nlogging:\n  level: warn\n",
-             (unsigned)d->rest, d->ingest, d->output, kafka ? kafka : "", topic ? topic : "x");
+             "  kafka_brokers: \"%s\"\n  kafka_topic: \"%s\"\nlogging:\n  level: warn\n%s",
+             (unsigned)d->rest, d->ingest, d->output, kafka ? kafka : "", topic ? topic : "x",
+             s_plain ? "security:\n  curve: \"off\"\n" : "");
     vt_write_file(cfg, text);
     free(dir);
     char bin[512];
@@ -322,7 +326,7 @@ s_run_throughput(const char *to, bool bind_receiver, const char *from, uint64_t 
         snprintf(r.endpoint, sizeof r.endpoint, "%s", from);
     }
     s_receiver_start(&r);
-    zsock_t *push = vt_sock_ex(&(struct vt_sock_opts){
+    zsock_t *push = vt_sock_ex(&(struct vt_sock_opts){.plain = s_plain, 
         .type = ZMQ_PUSH, .endpoint = bind_receiver ? r.endpoint : to, .hwm = 1000});
     uint64_t t0 = vx_wall_ns();
     uint64_t seq = 0;
@@ -350,7 +354,7 @@ s_run_latency(const char *to, bool bind_receiver, const char *from, uint64_t n, 
         snprintf(r.endpoint, sizeof r.endpoint, "%s", from);
     }
     s_receiver_start(&r);
-    zsock_t *push = vt_sock_ex(&(struct vt_sock_opts){
+    zsock_t *push = vt_sock_ex(&(struct vt_sock_opts){.plain = s_plain, 
         .type = ZMQ_PUSH, .endpoint = bind_receiver ? r.endpoint : to});
     usleep(100 * 1000);
     static uint64_t seq = 1;
@@ -363,6 +367,64 @@ s_run_latency(const char *to, bool bind_receiver, const char *from, uint64_t n, 
     *p50 = s_pct(r.lat_us, r.n_lat, 0.50);
     *p99 = s_pct(r.lat_us, r.n_lat, 0.99);
     free(r.lat_us);
+}
+
+/* One run on a fresh daemon, CURVE (k 0) or plain (k 1): throughput of n events, or with
+ * rate > 0 the latency of n events at that rate. Returns false when the daemon did not start. */
+static bool
+s_curve_run(int k, int seed, uint64_t n, double rate, double *thr, double *p50, double *p99)
+{
+    s_plain = k == 1;
+    struct daemon d;
+    bool ok = s_daemon_start(&d, NULL, NULL) == 0;
+    if (ok) {
+        s_make_batches((uint64_t)seed);
+        if (rate > 0) {
+            s_run_latency(d.ingest, false, d.output, n, rate, false, p50, p99);
+        } else {
+            *thr = s_run_throughput(d.ingest, false, d.output, n, false);
+        }
+        vt_stop(d.pid, SIGTERM, 30000);
+    }
+    s_plain = false;
+    return ok;
+}
+
+static void
+s_curve_vs_plain(uint64_t n, int reps)
+{
+    double thr[2][3], p50[2][3], p99[2][3];
+    for (int i = 0; i < reps; i++) {
+        for (int k = 0; k < 2; k++) {
+            if (!s_curve_run(k, 300 + i * 2 + k, n, 0, &thr[k][i], NULL, NULL)) {
+                return;
+            }
+        }
+    }
+    qsort(thr[0], (size_t)reps, sizeof(double), cb_cmp);
+    qsort(thr[1], (size_t)reps, sizeof(double), cb_cmp);
+    double rate = thr[1][1] * 0.10;
+    uint64_t ln = (uint64_t)(rate * 3);
+    ln -= ln % BATCH;
+    for (int i = 0; i < reps; i++) {
+        for (int k = 0; k < 2; k++) {
+            if (!s_curve_run(k, 400 + i * 2 + k, ln, rate, NULL, &p50[k][i], &p99[k][i])) {
+                return;
+            }
+        }
+    }
+    for (int k = 0; k < 2; k++) {
+        qsort(p50[k], (size_t)reps, sizeof(double), cb_cmp);
+        qsort(p99[k], (size_t)reps, sizeof(double), cb_cmp);
+    }
+    printf("curve       propagation with CURVE %.0f events/s (min %.0f, max %.0f), plain %.0f "
+           "(min %.0f, max %.0f): ratio %.2f; target >= 0.80: %s\n",
+           thr[0][1], thr[0][0], thr[0][2], thr[1][1], thr[1][0], thr[1][2], thr[0][1] / thr[1][1],
+           thr[0][1] / thr[1][1] >= 0.80 ? "met" : "NOT met");
+    printf("curve       latency at %.0f events/s: CURVE p50 %.1f us, p99 %.1f us; plain p50 %.1f "
+           "us, p99 %.1f us: p99 ratio %.2f; target <= 1.20: %s\n",
+           rate, p50[0][1], p99[0][1], p50[1][1], p99[1][1], p99[0][1] / p99[1][1],
+           p99[0][1] / p99[1][1] <= 1.20 ? "met" : "NOT met");
 }
 
 int
@@ -432,6 +494,8 @@ main(int argc, char **argv)
     }
     vt_http_result_fini(&st);
     vt_stop(d.pid, SIGTERM, 30000);
+
+    s_curve_vs_plain(n, reps);
 
     const char *kafka = getenv("VEXFS_KAFKA_BOOTSTRAP");
     if (kafka && *kafka) {

@@ -2,6 +2,8 @@
 /* Logging backend: formats a record into one buffer and writes it with a single write(2). */
 #include "vx_log.h"
 
+#include "vx_config.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -58,6 +60,15 @@ vx_log_write(enum vx_log_level level, const char *id, const char *fmt, ...)
     size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
     if (len > sizeof line - 2) {
         len = sizeof line - 2;
+    }
+    /* No record shows a password: the user-info of every URL in the message (quoted
+     * configuration, a library's own message naming a broker or server) reads "***". */
+    line[len] = '\0';
+    if (strstr(line + n, "://")) {
+        char masked[sizeof line];
+        vx_mask_urls(line + n, masked, sizeof line - (size_t)n - 1);
+        len = (size_t)n + strlen(masked);
+        memcpy(line + n, masked, len - (size_t)n);
     }
     /* One record is one line: fold any newline the message carried. */
     for (size_t i = (size_t)n; i < len; i++) {

@@ -3,7 +3,9 @@
  *
  *   2026-11-25T14:03:07.123Z INFO vexfs-propagation[4121] PROP-START listening rest=127.0.0.1:8080
  *
- * The id names the call site (grep finds it); the message is printf-formatted on one line.
+ * The id names the call site (grep finds it); the message is printf-formatted on one line, and
+ * the user-info of every URL in it (scheme://user:password@host) is written "***"
+ * (vx_mask_urls), so a configured URL quoted by a message or a library never shows a password.
  * Thread-safe: each record is written with one write(2). */
 #ifndef VX_LOG_H
 #define VX_LOG_H

@@ -120,6 +120,9 @@ an_anomaly_observe(an_anomaly_t *a, const struct an_result *r)
                                         (json_int_t)r->start_ns, "end_ns", (json_int_t)r->end_ns,
                                         "value", x, "mean", s->mean, "stddev", sd);
                 json_object_set_new(rec, "z_score", constant ? json_null() : json_real(z));
+                if (q->tenant) { /* whose events: REST shows it to that tenant's callers */
+                    json_object_set_new(rec, "tenant", json_string(q->tenant));
+                }
                 s_record(a, rec);
                 a->total++;
                 found++;

@@ -66,6 +66,7 @@ an_plan_build(struct an_plan *p, struct an_query *const *qs, size_t n)
     an_plan_fini(p);
     for (size_t i = 0; i < n; i++) {
         const struct an_query *q = qs[i];
+        p->tenant = p->tenant || q->tenant; /* a tenant's query reads the event's tenant */
         for (size_t k = 0; k < q->n_filters; k++) {
             s_field_add(p, &q->filters[k].field);
         }

@@ -1,6 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* REST routes: POST/GET /v1/queries, GET/PUT/DELETE /v1/queries/{id},
- * GET /v1/queries/{id}/results?limit=N, GET /v1/anomalies?query=ID, POST/GET /v1/replay. */
+ * GET /v1/queries/{id}/results?limit=N, GET /v1/anomalies?query=ID, POST/GET /v1/replay.
+ *
+ * Tenants: a query created by a request acting for a tenant is that tenant's ("tenant"
+ * member): it reads only that tenant's events, and every read, list, change and delete shows
+ * it only to callers that may act for the tenant (to others it is absent). A query without a
+ * tenant reads every tenant's events: only callers that may act for every tenant create or
+ * see one. */
 #include "an_http.h"
 
 #include <errno.h>
@@ -15,6 +21,67 @@
 struct an_http {
     an_server_t *server;
 };
+
+/* Whether the caller may see a query (JSON as an_server_get_query gives it): a tenant's query
+ * by callers that may act for that tenant, a query of every tenant's events only by callers
+ * that may act for every tenant. */
+static bool
+s_visible(vx_http_req_t *req, json_t *query)
+{
+    return vx_http_req_tenant_allowed(req, json_string_value(json_object_get(query, "tenant")));
+}
+
+/* The query id if it exists and the caller may see it, else NULL: another tenant's query
+ * answers exactly as an absent one (404), so its existence does not show. New reference. */
+static json_t *
+s_get_visible(an_http_t *h, vx_http_req_t *req, const char *id)
+{
+    json_t *q = an_server_get_query(h->server, id);
+    if (q && !s_visible(req, q)) {
+        json_decref(q);
+        q = NULL;
+    }
+    return q;
+}
+
+/* Sets the tenant of a query body (owned) from the request: the tenant the request acts for;
+ * else the body's own, when the caller may act for it; else none (every tenant's events),
+ * only for callers that may act for every tenant. Returns false with resp set when refused. */
+static bool
+s_own(vx_http_req_t *req, json_t *body, struct vx_http_resp *resp)
+{
+    const char *acting = vx_http_req_tenant(req);
+    json_t *given = json_object_get(body, "tenant");
+    if (given && !json_is_string(given)) {
+        vx_http_error(resp, 422, "invalid_query", "tenant: expected a string");
+        return false;
+    }
+    const char *named = json_string_value(given);
+    if (acting) {
+        if (named && strcmp(named, acting) != 0) {
+            vx_http_error(resp, 403, "tenant_forbidden",
+                          "tenant: the query names '%.64s' but the request acts for '%.64s'",
+                          named, acting);
+            return false;
+        }
+        json_object_set_new(body, "tenant", json_string(acting));
+        return true;
+    }
+    if (!vx_http_req_tenant_allowed(req, named)) {
+        if (named) {
+            vx_http_error(resp, 403, "tenant_forbidden",
+                          "tenant: credential '%.64s' may not act for tenant '%.64s'",
+                          vx_http_req_credential(req) ? vx_http_req_credential(req) : "",
+                          named);
+        } else {
+            vx_http_error(resp, 403, "tenant_forbidden",
+                          "a query without a tenant reads every tenant's events: name one "
+                          "(X-VexFS-Tenant or the query's tenant)");
+        }
+        return false;
+    }
+    return true;
+}
 
 static void
 s_put(an_http_t *h, json_t *body, bool replace, struct vx_http_resp *resp)
@@ -47,7 +114,11 @@ cb_post_query(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
         vx_http_error(resp, 400, "invalid_query", "expected a query object");
         return;
     }
-    s_put(arg, body, false, resp);
+    json_t *copy = json_copy(body);
+    if (s_own(req, copy, resp)) {
+        s_put(arg, copy, false, resp);
+    }
+    json_decref(copy);
 }
 
 static void
@@ -67,16 +138,38 @@ cb_put_query(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     }
     json_t *copy = json_copy(body);
     json_object_set_new(copy, "id", json_string(id));
-    s_put(arg, copy, true, resp);
+    /* Another tenant's query is not there for this caller: replacing it would be taking it. */
+    json_t *old = an_server_get_query(((an_http_t *)arg)->server, id);
+    bool foreign = old && !s_visible(req, old);
+    /* A caller of several tenants replacing a tenant's query keeps it that tenant's unless
+     * the body says otherwise (it must not become a query of every tenant's events). */
+    json_t *old_tenant = json_object_get(old, "tenant");
+    if (!foreign && old_tenant && !vx_http_req_tenant(req) && !json_object_get(copy, "tenant")) {
+        json_object_set(copy, "tenant", old_tenant);
+    }
+    json_decref(old);
+    if (foreign) {
+        vx_http_error(resp, 409, "query_exists", "query '%s' exists", id);
+    } else if (s_own(req, copy, resp)) {
+        s_put(arg, copy, true, resp);
+    }
     json_decref(copy);
 }
 
 static void
 cb_list_queries(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
-    (void)req;
     an_http_t *h = arg;
-    resp->json = json_pack("{s:o}", "queries", an_server_get_query(h->server, NULL));
+    json_t *all = an_server_get_query(h->server, NULL), *mine = json_array();
+    size_t i;
+    json_t *q;
+    json_array_foreach(all, i, q) {
+        if (s_visible(req, q)) {
+            json_array_append(mine, q);
+        }
+    }
+    json_decref(all);
+    resp->json = json_pack("{s:o}", "queries", mine);
 }
 
 static void
@@ -84,7 +177,7 @@ cb_get_query(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
     an_http_t *h = arg;
     const char *id = vx_http_req_param(req, "id");
-    resp->json = an_server_get_query(h->server, id);
+    resp->json = s_get_visible(h, req, id);
     if (!resp->json) {
         vx_http_error(resp, 404, "no_such_query", "no query '%s'", id);
     }
@@ -95,7 +188,10 @@ cb_delete_query(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
     an_http_t *h = arg;
     const char *id = vx_http_req_param(req, "id");
-    if (an_server_delete_query(h->server, id) < 0) {
+    json_t *q = s_get_visible(h, req, id);
+    bool visible = q != NULL;
+    json_decref(q);
+    if (!visible || an_server_delete_query(h->server, id) < 0) {
         vx_http_error(resp, 404, "no_such_query", "no query '%s'", id);
         return;
     }
@@ -117,7 +213,9 @@ cb_results(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
             return;
         }
     }
-    resp->json = an_server_results(h->server, id, (size_t)limit);
+    json_t *q = s_get_visible(h, req, id);
+    resp->json = q ? an_server_results(h->server, id, (size_t)limit) : NULL;
+    json_decref(q);
     if (!resp->json) {
         vx_http_error(resp, 404, "no_such_query", "no query '%s'", id);
     }
@@ -128,6 +226,16 @@ cb_anomalies(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
     an_http_t *h = arg;
     resp->json = an_server_anomalies(h->server, vx_http_req_query(req, "query"));
+    /* Only anomalies of queries the caller may see. */
+    json_t *list = json_object_get(resp->json, "anomalies");
+    for (size_t i = json_array_size(list); i-- > 0;) {
+        const char *qid = json_string_value(json_object_get(json_array_get(list, i), "query"));
+        json_t *q = qid ? s_get_visible(h, req, qid) : NULL;
+        if (!q) {
+            json_array_remove(list, i);
+        }
+        json_decref(q);
+    }
 }
 
 static void
@@ -170,20 +278,38 @@ cb_ready(void *arg, json_t *detail)
     return an_server_ready(h->server, detail);
 }
 
+/* Every route with the least role that may call it (README, "Analytics REST API"): reads
+ * need viewer, changing queries operator; a replay recomputes the windows of every query,
+ * whichever tenant's events they hold, so starting one needs admin. */
+static const struct vx_http_route_def s_routes[] = {
+    {"POST", "/v1/queries", VX_ROLE_OPERATOR, cb_post_query},
+    {"GET", "/v1/queries", VX_ROLE_VIEWER, cb_list_queries},
+    {"GET", "/v1/queries/{id}", VX_ROLE_VIEWER, cb_get_query},
+    {"PUT", "/v1/queries/{id}", VX_ROLE_OPERATOR, cb_put_query},
+    {"DELETE", "/v1/queries/{id}", VX_ROLE_OPERATOR, cb_delete_query},
+    {"GET", "/v1/queries/{id}/results", VX_ROLE_VIEWER, cb_results},
+    {"GET", "/v1/anomalies", VX_ROLE_VIEWER, cb_anomalies},
+    {"POST", "/v1/replay", VX_ROLE_ADMIN, cb_post_replay},
+    {"GET", "/v1/replay", VX_ROLE_VIEWER, cb_get_replay},
+};
+
+const struct vx_http_route_def *
+an_http_route_table(size_t *n)
+{
+    *n = sizeof s_routes / sizeof s_routes[0];
+    return s_routes;
+}
+
 an_http_t *
-an_http_new(vx_http_t *http, an_server_t *server)
+an_http_new(vx_http_t *http, an_server_t *server, char *err, size_t errlen)
 {
     an_http_t *h = vx_calloc(1, sizeof *h);
     h->server = server;
-    vx_http_route(http, "POST", "/v1/queries", cb_post_query, h);
-    vx_http_route(http, "GET", "/v1/queries", cb_list_queries, h);
-    vx_http_route(http, "GET", "/v1/queries/{id}", cb_get_query, h);
-    vx_http_route(http, "PUT", "/v1/queries/{id}", cb_put_query, h);
-    vx_http_route(http, "DELETE", "/v1/queries/{id}", cb_delete_query, h);
-    vx_http_route(http, "GET", "/v1/queries/{id}/results", cb_results, h);
-    vx_http_route(http, "GET", "/v1/anomalies", cb_anomalies, h);
-    vx_http_route(http, "POST", "/v1/replay", cb_post_replay, h);
-    vx_http_route(http, "GET", "/v1/replay", cb_get_replay, h);
+    if (vx_http_routes(http, s_routes, sizeof s_routes / sizeof s_routes[0], h, err, errlen) <
+        0) {
+        vx_free(&h);
+        return NULL;
+    }
     vx_http_set_ready(http, cb_ready, h);
     return h;
 }

@@ -89,11 +89,33 @@ cb_delete_rule(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     resp->json = json_pack("{s:s}", "deleted", name);
 }
 
+/* Drops from list the anomaly alerts of queries the caller may not see: an anomaly of a
+ * tenant's query names its tenant; one of a query over every tenant's events names none and
+ * is shown only to callers that may act for every tenant. Rule alerts are about the suite's
+ * own metrics and shown to every viewer. */
+static void
+s_filter_alerts(vx_http_req_t *req, json_t *list)
+{
+    for (size_t i = json_array_size(list); i-- > 0;) {
+        json_t *a = json_array_get(list, i);
+        const char *source = json_string_value(json_object_get(a, "source"));
+        if (!source || strcmp(source, "anomaly") != 0) {
+            continue;
+        }
+        const char *tenant =
+            json_string_value(json_object_get(json_object_get(a, "anomaly"), "tenant"));
+        if (!vx_http_req_tenant_allowed(req, tenant)) {
+            json_array_remove(list, i);
+        }
+    }
+}
+
 static void
 cb_alerts(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
-    (void)req;
     resp->json = an_monitor_alerts(arg);
+    s_filter_alerts(req, json_object_get(resp->json, "active"));
+    s_filter_alerts(req, json_object_get(resp->json, "recent"));
 }
 
 static void
@@ -111,14 +133,27 @@ cb_health(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     }
 }
 
-void
-an_mon_http_routes(vx_http_t *http, an_monitor_t *m)
+/* Every route with the least role that may call it: reads need viewer, changing alert rules
+ * operator. */
+static const struct vx_http_route_def s_routes[] = {
+    {"POST", "/v1/alert-rules", VX_ROLE_OPERATOR, cb_post_rule},
+    {"GET", "/v1/alert-rules", VX_ROLE_VIEWER, cb_list_rules},
+    {"GET", "/v1/alert-rules/{name}", VX_ROLE_VIEWER, cb_get_rule},
+    {"PUT", "/v1/alert-rules/{name}", VX_ROLE_OPERATOR, cb_put_rule},
+    {"DELETE", "/v1/alert-rules/{name}", VX_ROLE_OPERATOR, cb_delete_rule},
+    {"GET", "/v1/alerts", VX_ROLE_VIEWER, cb_alerts},
+    {"GET", "/v1/health/system", VX_ROLE_VIEWER, cb_health},
+};
+
+const struct vx_http_route_def *
+an_mon_http_route_table(size_t *n)
 {
-    vx_http_route(http, "POST", "/v1/alert-rules", cb_post_rule, m);
-    vx_http_route(http, "GET", "/v1/alert-rules", cb_list_rules, m);
-    vx_http_route(http, "GET", "/v1/alert-rules/{name}", cb_get_rule, m);
-    vx_http_route(http, "PUT", "/v1/alert-rules/{name}", cb_put_rule, m);
-    vx_http_route(http, "DELETE", "/v1/alert-rules/{name}", cb_delete_rule, m);
-    vx_http_route(http, "GET", "/v1/alerts", cb_alerts, m);
-    vx_http_route(http, "GET", "/v1/health/system", cb_health, m);
+    *n = sizeof s_routes / sizeof s_routes[0];
+    return s_routes;
+}
+
+int
+an_mon_http_routes(vx_http_t *http, an_monitor_t *m, char *err, size_t errlen)
+{
+    return vx_http_routes(http, s_routes, sizeof s_routes / sizeof s_routes[0], m, err, errlen);
 }

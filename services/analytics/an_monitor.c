@@ -74,7 +74,8 @@ struct s_rstate {
     double value;
     int series;          /* series that matched at the last scrape; -1: scrape failed */
     uint64_t evaluations;
-    char error[256];
+    char error[256];     /* shown to callers: AN_MON_SCRAPE_FAILED or "" */
+    char detail[256];    /* why the last scrape failed, for the log only */
 };
 
 struct s_service {
@@ -412,12 +413,13 @@ s_send(an_monitor_t *m, struct s_note *list)
                                                        err, sizeof err)
                                      : an_notify_email(&smtp, m->smtp_to, m->n_smtp_to,
                                                        n->subject, n->text, err, sizeof err);
-                    char where[2300];
+                    char where[2300], server[1100];
+                    vx_mask_urls(m->smtp_url, server, sizeof server);
                     snprintf(where, sizeof where, "%s: email to %s%s via %s",
                              n->actions_of->name,
                              a->n_to ? a->to[0] : m->n_smtp_to ? m->smtp_to[0] : "(nobody)",
                              (a->n_to ? a->n_to : m->n_smtp_to) > 1 ? " and others" : "",
-                             m->smtp_url);
+                             server);
                     s_count(m, 1, rc, where, err);
                 }
             }
@@ -457,11 +459,21 @@ s_apply(an_monitor_t *m, const struct s_scrape *sc, struct s_note **notes)
     vx_counter_add(m->c_evals, 1);
     if (sc->series < 0) {
         rs->series = -1;
-        snprintf(rs->error, sizeof rs->error, "%s", sc->error);
+        snprintf(rs->error, sizeof rs->error, "%s", AN_MON_SCRAPE_FAILED);
+        if (strcmp(rs->detail, sc->error) != 0) {
+            /* The reason only in the log, and only when it changes, so a target that stays
+             * down does not fill the log. */
+            char target[600];
+            vx_mask_urls(sc->target, target, sizeof target);
+            vx_warn("AN-ALERT-SCRAPE", "%s: scraping %s failed: %s", rs->rule->name, target,
+                    sc->error);
+            snprintf(rs->detail, sizeof rs->detail, "%s", sc->error);
+        }
         vx_counter_add(m->c_scrape_err, 1);
         return; /* unknown: the state stays */
     }
     rs->error[0] = '\0';
+    rs->detail[0] = '\0';
     rs->series = sc->series;
     rs->value = sc->value;
     bool holds = sc->series > 0 && an_rule_holds(rs->rule, sc->value);
@@ -511,7 +523,10 @@ s_scrape(struct s_scrape *sc, long timeout_ms)
         return;
     }
     if (status != 200) {
-        snprintf(sc->error, sizeof sc->error, "%s: HTTP %ld", sc->target, status);
+        snprintf(sc->error, sizeof sc->error, "HTTP %ld", status);
+        sc->series = -1;
+    } else if (!an_prom_is_exposition(body, len)) {
+        snprintf(sc->error, sizeof sc->error, "HTTP 200 but no Prometheus text (%zu bytes)", len);
         sc->series = -1;
     } else {
         sc->series = an_prom_sum(body, len, sc->metric, sc->keys, sc->vals, sc->n, &sc->value);
@@ -1040,8 +1055,10 @@ an_monitor_new(const vx_config_t *cfg, vx_metrics_t *metrics, const char *state_
     int rc = s_services(m, vx_config_str(cfg, AN_MON_SECTION, "services"), err, errlen);
     if (rc == 0 && *m->smtp_url && strncmp(m->smtp_url, "smtp://", 7) != 0 &&
         strncmp(m->smtp_url, "smtps://", 8) != 0) {
+        char shown[2100];
+        vx_mask_urls(m->smtp_url, shown, sizeof shown);
         snprintf(err, errlen, "monitoring.smtp_url: '%s': expected smtp://host:port or "
-                              "smtps://host:port", m->smtp_url);
+                              "smtps://host:port", shown);
         rc = -EINVAL;
     }
     if (rc == 0) {

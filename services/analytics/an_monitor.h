@@ -4,7 +4,7 @@
  *  - alert rules (an_rule.h) evaluated every metrics_collection_interval_ms on their target's
  *    /metrics: inactive -> pending when the condition holds -> firing once it held for for_ms
  *    (actions notified) -> resolved when it stops holding (actions notified again). A failed
- *    scrape leaves the state as it is and is shown on the rule;
+ *    scrape leaves the state as it is and is shown on the rule as AN_MON_SCRAPE_FAILED;
  *  - anomalies found by the analytics queries are raised as alerts (source "anomaly") and sent
  *    to anomaly_webhook_url when set; one alert fires per query, partition and group, and is
  *    resolved (and sent again) by the next final window of that series that is not anomalous,
@@ -26,6 +26,13 @@
 #include "vx_metrics.h"
 
 #define AN_MON_SECTION "monitoring"
+
+/* The one error a rule shows (status.error) when its scrape failed, whatever the reason: a
+ * closed port, a refused or reset connection, a timeout, a TLS failure, an answer other than
+ * 200 or a page that is not a Prometheus exposition all read the same, so a rule cannot be
+ * used to probe which hosts and ports answer. The reason goes to the daemon's log
+ * (AN-ALERT-SCRAPE, once per rule each time it changes). */
+#define AN_MON_SCRAPE_FAILED "target unreachable or did not answer with a metrics page"
 
 extern const struct vx_cfg_section an_mon_cfg_section;
 

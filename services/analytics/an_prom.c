@@ -131,3 +131,67 @@ an_prom_sum(const char *text, size_t len, const char *metric, char *const *keys,
     free(ls);
     return matched;
 }
+
+static bool
+s_name_char(char c, bool first)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
+           (!first && c >= '0' && c <= '9');
+}
+
+/* One line: "# TYPE ..."/"# HELP ...", or name[{labels}] value, labels read as an_prom_sum
+ * reads them (ls: scratch room for S_MAX_LABELS). */
+static bool
+s_exposition_line(const char *line, const char *e, struct s_label *ls)
+{
+    size_t n = (size_t)(e - line);
+    if (n >= 7 && (strncmp(line, "# TYPE ", 7) == 0 || strncmp(line, "# HELP ", 7) == 0)) {
+        return true;
+    }
+    const char *q = line;
+    if (q >= e || !s_name_char(*q, true)) {
+        return false;
+    }
+    while (q < e && s_name_char(*q, false)) {
+        q++;
+    }
+    size_t nl_count = 0;
+    if (q < e && *q == '{') {
+        if (!s_labels(&q, e, ls, &nl_count)) {
+            return false;
+        }
+    } else if (q >= e || (*q != ' ' && *q != '\t')) {
+        return false;
+    }
+    while (q < e && (*q == ' ' || *q == '\t')) {
+        q++;
+    }
+    char num[64];
+    size_t k = 0;
+    while (q < e && *q != ' ' && *q != '\t' && *q != '\r' && k + 1 < sizeof num) {
+        num[k++] = *q++;
+    }
+    num[k] = '\0';
+    char *stop;
+    strtod(num, &stop);
+    return k > 0 && *stop == '\0';
+}
+
+bool
+an_prom_is_exposition(const char *text, size_t len)
+{
+    struct s_label *ls = malloc(S_MAX_LABELS * sizeof *ls);
+    if (!ls) {
+        return false;
+    }
+    bool found = false;
+    const char *p = text, *end = text + len;
+    while (p < end && !found) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *e = nl ? nl : end;
+        found = s_exposition_line(p, e, ls);
+        p = nl ? nl + 1 : end;
+    }
+    free(ls);
+    return found;
+}

@@ -218,6 +218,9 @@ s_filter_match(const struct an_filter *fl, const vx_event_t *e)
 bool
 an_query_match(const struct an_query *q, const vx_event_t *e)
 {
+    if (q->tenant && (!e->tenant || strcmp(e->tenant, q->tenant) != 0)) {
+        return false;
+    }
     if (q->n_types) {
         bool ok = false;
         for (size_t i = 0; i < q->n_types && !ok; i++) {
@@ -455,8 +458,8 @@ s_parse(json_t *obj, struct an_query *q, char *err, size_t errlen)
     if (!json_is_object(obj)) {
         return s_fail(err, errlen, "a query is a JSON object");
     }
-    const char *known[] = {"id",           "event_types",    "filters", "window", "group_by",
-                           "aggregations", "export_metrics", "anomaly"};
+    const char *known[] = {"id",           "tenant",         "event_types", "filters", "window",
+                           "group_by",     "aggregations",   "export_metrics", "anomaly"};
     const char *k;
     json_t *v;
     json_object_foreach(obj, k, v) {
@@ -476,6 +479,19 @@ s_parse(json_t *obj, struct an_query *q, char *err, size_t errlen)
         }
     }
     q->id = vx_strdup(id);
+    json_t *tv = json_object_get(obj, "tenant");
+    if (tv) {
+        const char *t = json_string_value(tv);
+        bool ok = t && *t && strlen(t) <= AN_QUERY_MAX_TENANT;
+        for (const char *p = t; ok && *p; p++) {
+            ok = (unsigned char)*p >= 0x20 && *p != 0x7f;
+        }
+        if (!ok) {
+            return s_fail(err, errlen, "tenant: a string of 1 to %d characters without control "
+                                       "characters", AN_QUERY_MAX_TENANT);
+        }
+        q->tenant = vx_strdup(t);
+    }
     json_t *arr;
     int rc = s_array(obj, "event_types", false, &arr, err, errlen);
     if (rc < 0) {
@@ -591,6 +607,7 @@ an_query_destroy(struct an_query **qp)
         return;
     }
     free(q->id);
+    free(q->tenant);
     free(q->types);
     for (size_t i = 0; i < q->n_filters; i++) {
         an_field_fini(&q->filters[i].field);

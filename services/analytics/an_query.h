@@ -11,7 +11,8 @@
  *    "anomaly":{"alpha":0.3,"z_threshold":3.0,"min_windows":5}}
  *
  * Fields name a part of the event: path, type, tenant, priority, content.<key> or
- * metadata.<key>. Validation names the offending member, so a bad query is rejected with a
+ * metadata.<key>. "tenant":"acme" makes the query acme's: it sees only acme's events, and
+ * over REST only callers that may act for acme see it (set from the caller's credential). Validation names the offending member, so a bad query is rejected with a
  * precise message and never half-installed. */
 #ifndef AN_QUERY_H
 #define AN_QUERY_H
@@ -24,6 +25,7 @@
 #include "vx_event.h"
 
 #define AN_QUERY_MAX_ID 128
+#define AN_QUERY_MAX_TENANT 256
 #define AN_QUERY_MAX_ITEMS 64 /* filters, group-by fields, aggregations, event types */
 
 enum an_field_kind {
@@ -100,6 +102,7 @@ struct an_anomaly_spec {
 
 struct an_query {
     char *id;
+    char *tenant;          /* the tenant whose events alone it reads; NULL: every tenant's */
     int *types;            /* event types accepted; none: every type */
     size_t n_types;
     struct an_filter *filters;
@@ -119,7 +122,7 @@ struct an_query {
 int an_query_parse(json_t *obj, struct an_query **out, char *err, size_t errlen);
 void an_query_destroy(struct an_query **q);
 
-/* True when the event passes the type list and every filter. */
+/* True when the event passes the tenant, the type list and every filter. */
 bool an_query_match(const struct an_query *q, const vx_event_t *e);
 
 /* The value of a field of an event as text: borrowed from the event, or written into buf

@@ -58,8 +58,11 @@ main(int argc, char **argv)
         goto out;
     }
     an_server_set_monitor(server, monitor);
-    routes = an_http_new(d.http, server);
-    an_mon_http_routes(d.http, monitor);
+    routes = an_http_new(d.http, server, err, sizeof err);
+    if (!routes || an_mon_http_routes(d.http, monitor, err, sizeof err) < 0) {
+        vx_error("AN-START", "%s", err);
+        goto out;
+    }
     vx_daemon_config_routes(&d, NULL, NULL);
     if (vx_daemon_serve(&d) < 0) {
         goto out;

@@ -1,7 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The distributed_coordination section: every key the daemon reads, with bounds and help. */
-/* Rows not yet bound to a struct (VX_CFG_AT) leave offset and size zero. */
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 #include "coord_config.h"
 
 #include <arpa/inet.h>
@@ -11,62 +9,179 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coord_vclock.h"
+
+#define S_AT(field) VX_CFG_AT(struct coord_config, field)
+
 static const struct vx_cfg_key s_keys[] = {
     {"cluster_size", VX_CFG_INT, "3", 1, COORD_MAX_MEMBERS, false,
      "voters the cluster is meant to have; /v1/cluster and /ready compare the healthy count "
-     "with it, and it is exported as vexfs_cluster_size_expected for alerts"},
+     "with it, and it is exported as vexfs_cluster_size_expected for alerts",
+     S_AT(cluster_size)},
     {"max_consensus_latency_ms", VX_CFG_INT, "10", 1, 600000, true,
      "commit latency budget; slower commits are counted in vexfs_consensus_slow_total and the "
-     "budget is exported as vexfs_consensus_latency_budget_seconds"},
+     "budget is exported as vexfs_consensus_latency_budget_seconds",
+     S_AT(max_consensus_latency_ms)},
     {"enable_raft_consensus", VX_CFG_BOOL, "true", 0, 0, false,
      "replicate through the members; false runs this node as a cluster of one (members "
-     "ignored), for a single-machine setup"},
+     "ignored), for a single-machine setup",
+     S_AT(enable_raft_consensus)},
     {"enable_conflict_resolution", VX_CFG_BOOL, "true", 0, 0, false,
      "apply the per-prefix strategies to concurrent updates; false resolves every conflict "
-     "last-writer-wins (still counted)"},
+     "last-writer-wins (still counted)",
+     S_AT(enable_conflict_resolution)},
     {"enable_partition_tolerance", VX_CFG_BOOL, "true", 0, 0, false,
      "pre-vote on (a node that was cut off does not disrupt the leader when it returns) and a "
-     "node without a leader reports itself partitioned and refuses writes at once"},
+     "node without a leader reports itself partitioned and refuses writes at once",
+     S_AT(enable_partition_tolerance)},
     {"node_id", VX_CFG_INT, "1", 1, COORD_MAX_NODE_ID, false,
-     "this node's raft id; must be in members"},
+     "this node's raft id; must be in members", S_AT(node_id)},
     {"members", VX_CFG_STRING, "1@127.0.0.1:5560/8082", 0, 4096, false,
      "initial voters, comma-separated id@ip:raft_port[/rest_port[/input_port]]; used to "
-     "bootstrap an empty data_dir, later changes go through /v1/members"},
+     "bootstrap an empty data_dir, later changes go through /v1/members",
+     S_AT(members)},
     {"bootstrap", VX_CFG_BOOL, "true", 0, 0, false,
      "on first start (empty data_dir) write the initial configuration from members; false for "
-     "a node that joins a running cluster through POST /v1/members"},
+     "a node that joins a running cluster through POST /v1/members",
+     S_AT(bootstrap)},
     {"raft_bind", VX_CFG_STRING, "", 0, 64, false,
      "IPv4 address the raft transport listens on, with this node's raft port (0.0.0.0 when "
      "the member address is not on this host, e.g. a Kubernetes Service); empty: the member "
-     "address itself"},
+     "address itself",
+     S_AT(raft_bind)},
+    {"raft_security", VX_CFG_STRING, "required", 0, 16, false,
+     "required: raft peers prove they hold an admitted key before libraft sees a connection "
+     "(this node's <keys_dir>/<identity>.key; peers' public keys in <keys_dir>/authorized/, "
+     "named in raft_peer_keys) and the stream is encrypted; off: libraft's plain TCP "
+     "transport, allowed only when every member address is loopback",
+     S_AT(raft_security)},
+    {"raft_peer_keys", VX_CFG_STRING, "coordinator", 0, 1024, false,
+     "comma-separated names of public keys in <keys_dir>/authorized/ admitted as raft peers; "
+     "a name ending in * admits every key whose name starts so (coordinator-*)",
+     S_AT(raft_peer_keys)},
+    {"raft_handshake_timeout_ms", VX_CFG_INT, "2000", 50, 60000, false,
+     "longest a raft peer may take to complete the handshake before it is refused",
+     S_AT(raft_handshake_timeout_ms)},
     {"data_dir", VX_CFG_STRING, "/var/lib/vexfs/coordinator", 0, 1024, false,
-     "raft log, metadata and snapshots; created if missing; needs O_DIRECT (ext4, xfs) or tmpfs"},
-    {"rest_bind", VX_CFG_STRING, "127.0.0.1", 0, 64, false, "address of the REST server"},
-    {"rest_port", VX_CFG_INT, "8082", 0, 65535, false, "port of the REST server (0: any)"},
+     "raft log, metadata and snapshots; created if missing; needs O_DIRECT (ext4, xfs) or tmpfs",
+     S_AT(data_dir)},
+    {"rest_bind", VX_CFG_STRING, "127.0.0.1", 0, 64, false, "address of the REST server",
+     S_AT(rest_bind)},
+    {"rest_port", VX_CFG_INT, "8082", 0, 65535, false, "port of the REST server (0: any)",
+     S_AT(rest_port)},
     {"input_endpoint", VX_CFG_STRING, ">tcp://127.0.0.1:5552", 0, 1024, false,
      "ZeroMQ PULL for batches from routing's coordinator boundary; '>' connects, '@' binds; "
-     "only the leader attaches it, so routing's PUSH sends to the leader alone; empty: off"},
+     "only the leader attaches it, so routing's PUSH sends to the leader alone; empty: off",
+     S_AT(input_endpoint)},
     {"election_timeout_ms", VX_CFG_INT, "1000", 50, 60000, false,
-     "raft election timeout (randomised between 1x and 2x)"},
-    {"heartbeat_ms", VX_CFG_INT, "100", 10, 10000, false, "raft heartbeat interval"},
+     "raft election timeout (randomised between 1x and 2x)", S_AT(election_timeout_ms)},
+    {"heartbeat_ms", VX_CFG_INT, "100", 10, 10000, false,
+     "raft heartbeat interval; must be below election_timeout_ms", S_AT(heartbeat_ms)},
     {"snapshot_threshold", VX_CFG_INT, "1024", 16, 10000000, false,
-     "log entries between snapshots (bounds the log on disk)"},
+     "log entries between snapshots (bounds the log on disk)", S_AT(snapshot_threshold)},
     {"snapshot_trailing", VX_CFG_INT, "128", 0, 10000000, false,
-     "entries kept behind a snapshot for slow followers"},
+     "entries kept behind a snapshot for slow followers", S_AT(snapshot_trailing)},
     {"connect_retry_ms", VX_CFG_INT, "200", 10, 60000, false,
-     "delay before reconnecting to an unreachable peer"},
+     "delay before reconnecting to an unreachable peer", S_AT(connect_retry_ms)},
     {"apply_timeout_ms", VX_CFG_INT, "5000", 10, 600000, false,
-     "longest a REST write waits for its commit before answering 504"},
+     "longest a REST write waits for its commit before answering 504", S_AT(apply_timeout_ms)},
     {"log_memory_entries", VX_CFG_INT, "100000", 16, 10000000, false,
-     "committed events kept in memory for GET /v1/log (and in snapshots)"},
+     "committed events kept in memory for GET /v1/log (and in snapshots)",
+     S_AT(log_memory_entries)},
     {"default_strategy", VX_CFG_STRING, "last_writer_wins", 0, 32, false,
-     "conflict strategy for keys no prefix matches: last_writer_wins, merge, user_intervention"},
+     "conflict strategy for keys no prefix matches: last_writer_wins, merge, user_intervention",
+     S_AT(default_strategy)},
     {"conflict_strategies", VX_CFG_STRING, "", 0, 8192, false,
-     "per key prefix, comma-separated prefix=strategy; the longest matching prefix wins"},
+     "per key prefix, comma-separated prefix=strategy; the longest matching prefix wins",
+     S_AT(conflict_strategies)},
+    {"vclock_nodes", VX_CFG_STRING, "*", 0, 4096, false,
+     "node names a producer's vector clock may carry, comma-separated (a name ending in * "
+     "matches a prefix; * alone: any); entries with other names are folded into the one "
+     "entry " COORD_VCLOCK_FOLDED " (the sum of their counters); the cluster's own entries "
+     "node-<id> are always kept; must be the same on every member",
+     S_AT(vclock_nodes)},
+    {"vclock_max_entries", VX_CFG_INT, "64", 2, 4096, false,
+     "most entries one key's vector clock may hold; an event that would take its key past it "
+     "is refused (REST: 422 clock_too_large) and counted in "
+     "vexfs_consensus_clock_refused_total; must be the same on every member",
+     S_AT(vclock_max_entries)},
 };
 
-const struct vx_cfg_section coord_cfg_section = {COORD_SECTION, s_keys,
-                                                 sizeof s_keys / sizeof s_keys[0]};
+/* Checks a comma-separated list of names (each at most max bytes, a trailing * allowed).
+ * Returns 0 or -EINVAL naming the key. */
+static int
+s_check_names(const char *key, const char *list, size_t max, bool empty_ok, char *err,
+              size_t errlen)
+{
+    size_t n = 0;
+    const char *p = list;
+    while (*p) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        const char *star = memchr(p, '*', len);
+        if (len == 0 || len > max || (star && star != p + len - 1) ||
+            memchr(p, ' ', len) != NULL) {
+            snprintf(err, errlen,
+                     COORD_SECTION ".%s: '%.*s' is not a name (1 to %zu characters, no spaces, "
+                                   "* only at the end)",
+                     key, (int)(len > 64 ? 64 : len), p, max);
+            return -EINVAL;
+        }
+        n++;
+        p += len + (end ? 1 : 0);
+        if (end && !*p) {
+            snprintf(err, errlen, COORD_SECTION ".%s: ends with a comma", key);
+            return -EINVAL;
+        }
+    }
+    if (n == 0 && !empty_ok) {
+        snprintf(err, errlen, COORD_SECTION ".%s: needs at least one name", key);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* Rules across keys and values that need parsing: run on every load and patch, so a file
+ * that would fail at start fails --check too. */
+static int
+cb_check(const void *bound, char *err, size_t errlen)
+{
+    const struct coord_config *c = bound;
+    if (c->heartbeat_ms >= c->election_timeout_ms) {
+        snprintf(err, errlen,
+                 COORD_SECTION ".heartbeat_ms (%d) must be below election_timeout_ms (%d)",
+                 (int)c->heartbeat_ms, (int)c->election_timeout_ms);
+        return -EINVAL;
+    }
+    if (strcmp(c->raft_security, "required") != 0 && strcmp(c->raft_security, "off") != 0) {
+        snprintf(err, errlen, COORD_SECTION ".raft_security: expected required or off, got \"%s\"",
+                 c->raft_security);
+        return -EINVAL;
+    }
+    if (s_check_names("raft_peer_keys", c->raft_peer_keys, 128,
+                      strcmp(c->raft_security, "off") == 0, err, errlen) < 0 ||
+        s_check_names("vclock_nodes", c->vclock_nodes, COORD_VCLOCK_MAX_NAME, true, err,
+                      errlen) < 0) {
+        return -EINVAL;
+    }
+    struct coord_strategies *st = malloc(sizeof *st);
+    if (!st) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    char serr[300];
+    int rc = coord_strategies_parse(st, c->conflict_strategies, c->default_strategy, serr,
+                                    sizeof serr);
+    free(st);
+    if (rc < 0) {
+        snprintf(err, errlen, COORD_SECTION ".%s", serr);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+const struct vx_cfg_section coord_cfg_section =
+    VX_CFG_SECTION(COORD_SECTION, s_keys, struct coord_config, cb_check);
 
 static int
 s_port(const char *s, const char *what, uint16_t *out, char *err, size_t errlen)
@@ -278,4 +393,27 @@ coord_strategies_for(const struct coord_strategies *s, const char *key)
         }
     }
     return st;
+}
+
+bool
+coord_name_matches(const char *patterns, const char *name)
+{
+    size_t nlen = strlen(name);
+    const char *p = patterns;
+    while (*p) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len > 0 && p[len - 1] == '*') {
+            if (nlen >= len - 1 && strncmp(name, p, len - 1) == 0) {
+                return true;
+            }
+        } else if (len == nlen && strncmp(name, p, len) == 0) {
+            return true;
+        }
+        if (!end) {
+            break;
+        }
+        p = end + 1;
+    }
+    return false;
 }

@@ -3,6 +3,7 @@
 #ifndef COORD_CONFIG_H
 #define COORD_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,7 +14,43 @@
 #define COORD_MAX_STRATEGIES 64
 #define COORD_MAX_NODE_ID 1000000
 
+/* Every key of the section, bound by coord_cfg_section's table. Strings are borrowed from the
+ * vx_config_t they were bound from. */
+struct coord_config {
+    int32_t cluster_size;
+    int32_t max_consensus_latency_ms;
+    bool enable_raft_consensus;
+    bool enable_conflict_resolution;
+    bool enable_partition_tolerance;
+    int32_t node_id;
+    const char *members;
+    bool bootstrap;
+    const char *raft_bind;
+    const char *raft_security;      /* "required" or "off" */
+    const char *raft_peer_keys;     /* names under <keys_dir>/authorized/ admitted as peers */
+    int32_t raft_handshake_timeout_ms;
+    const char *data_dir;
+    const char *rest_bind;
+    int32_t rest_port;
+    const char *input_endpoint;
+    int32_t election_timeout_ms;
+    int32_t heartbeat_ms;
+    int32_t snapshot_threshold;
+    int32_t snapshot_trailing;
+    int32_t connect_retry_ms;
+    int32_t apply_timeout_ms;
+    int32_t log_memory_entries;
+    const char *default_strategy;
+    const char *conflict_strategies;
+    const char *vclock_nodes;       /* producer clock names kept; others folded */
+    int32_t vclock_max_entries;
+};
+
 extern const struct vx_cfg_section coord_cfg_section;
+
+/* Whether name matches a comma-separated list of names, each maybe ending in * (a prefix), or
+ * the list "*" (any). For raft_peer_keys and vclock_nodes. */
+bool coord_name_matches(const char *patterns, const char *name);
 
 /* One member of the cluster as written in `members`: "id@host:raft_port[/rest_port[/input_port]]",
  * host an IPv4 address or a name resolved once when parsed (raft 0.15 takes IPv4 literals

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The replicated state machine: applying committed entries, and reading the state. */
-#include "coord_fsm_int.h"
+#include "coord_fsm_priv.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -13,7 +13,7 @@
 #include "vx_mem.h"
 #include "vx_wire.h"
 
-#define S_NODE_PREFIX "node-"
+#define S_NODE_PREFIX COORD_FSM_NODE_PREFIX
 
 /* ---- tables ----------------------------------------------------------------------------- */
 
@@ -210,6 +210,10 @@ coord_fsm_new(const struct coord_fsm_opts *opts)
 {
     coord_fsm_t *f = vx_calloc(1, sizeof *f);
     f->opts = *opts;
+    if (opts->vclock_nodes && strcmp(opts->vclock_nodes, "*") != 0) {
+        f->vclock_nodes = vx_strdup(opts->vclock_nodes);
+    }
+    f->opts.vclock_nodes = f->vclock_nodes;
     if (f->opts.log_memory == 0) {
         f->opts.log_memory = 16;
     }
@@ -247,6 +251,14 @@ coord_fsm_new(const struct coord_fsm_opts *opts)
                                           "Committed events not applied: their text is not "
                                           "valid UTF-8.",
                                           NULL);
+        f->m_clock_refused = vx_metrics_counter(
+            m, "vexfs_consensus_clock_refused_total",
+            "Events refused: their key's vector clock would pass vclock_max_entries.", NULL);
+        f->m_clock_folded = vx_metrics_counter(
+            m, "vexfs_consensus_clock_folded_total",
+            "Producer clock entries folded into one because vclock_nodes does not list their "
+            "name.",
+            NULL);
     }
     return f;
 }
@@ -269,6 +281,7 @@ coord_fsm_destroy(coord_fsm_t **fp)
         free(f->gen[i].slots);
     }
     pthread_rwlock_destroy(&f->lock);
+    free(f->vclock_nodes);
     vx_free(fp);
 }
 
@@ -426,37 +439,40 @@ s_resolve_concurrent(coord_fsm_t *f, struct coord_key *k, const struct coord_vcl
     }
 }
 
+/* Applies one event. Returns its causal relation to the key's previous write, or NULL when
+ * it was refused (its key's clock would pass vclock_max_entries): then nothing changed. */
 static const char *
 s_apply_event(coord_fsm_t *f, const vx_event_t *e, const uint8_t *eid, uint64_t origin,
               uint64_t index)
 {
-    uint64_t seq = ++f->n_events;
-    char node[32];
-    snprintf(node, sizeof node, S_NODE_PREFIX "%" PRIu64, origin);
-    uint64_t stamp = coord_vclock_tick(&f->cluster, node);
     const char *path = e->path && e->path[0] ? e->path : "(none)";
-    struct coord_key *k = coord_fsm_key_get(f, path, true);
-    k->events++;
-    k->last_seq = seq;
-    k->rev = ++f->revision;
-
+    struct coord_key *k = coord_fsm_key_get(f, path, false);
     bool has_ctx = e->causality && e->causality->n_vector_clock > 0;
     struct coord_vclock ctx;
     coord_vclock_init(&ctx);
     if (has_ctx) {
-        for (size_t i = 0; i < e->causality->n_vector_clock; i++) {
-            const Vexfs__V1__ClockEntry *ce = e->causality->vector_clock[i];
-            /* Counters stop at INT64_MAX, the largest a JSON integer here holds. */
-            uint64_t counter = ce->counter > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX
-                                                                 : ce->counter;
-            if (ce->node && ce->node[0] && strlen(ce->node) <= COORD_VCLOCK_MAX_NAME &&
-                counter > coord_vclock_get(&ctx, ce->node)) {
-                coord_vclock_set(&ctx, ce->node, counter);
-            }
+        size_t folded = coord_fsm_clock_context(f, e, &ctx);
+        if (folded && f->m_clock_folded) {
+            vx_counter_add(f->m_clock_folded, folded);
         }
-    } else {
+        if (f->opts.vclock_max_entries &&
+            coord_fsm_clock_joined(k ? &k->clock : NULL, &ctx) > f->opts.vclock_max_entries) {
+            coord_vclock_fini(&ctx);
+            return NULL;
+        }
+    } else if (k) {
         coord_vclock_copy(&ctx, &k->clock);
     }
+    uint64_t seq = ++f->n_events;
+    char node[32];
+    snprintf(node, sizeof node, S_NODE_PREFIX "%" PRIu64, origin);
+    uint64_t stamp = coord_vclock_tick(&f->cluster, node);
+    if (!k) {
+        k = coord_fsm_key_get(f, path, true);
+    }
+    k->events++;
+    k->last_seq = seq;
+    k->rev = ++f->revision;
     coord_vclock_set(&ctx, node, stamp);
 
     const char *relation = "first";
@@ -551,7 +567,7 @@ s_representable(const vx_event_t *e)
     return ok;
 }
 
-/* Applies one event unless its id was applied before. */
+/* Applies one event unless its id was applied before or its clock is refused. */
 static void
 s_apply_one(coord_fsm_t *f, const vx_event_t *e, const uint8_t *eid, uint64_t origin,
             uint64_t index)
@@ -566,8 +582,18 @@ s_apply_one(coord_fsm_t *f, const vx_event_t *e, const uint8_t *eid, uint64_t or
         s_count(f->m_dups);
         return;
     }
+    if (!s_apply_event(f, e, eid, origin, index)) {
+        if (f->res->refused++ == 0) {
+            f->res->status = -E2BIG;
+            snprintf(f->res->message, sizeof f->res->message,
+                     "the vector clock of an event for key '%.100s' would give the key more "
+                     "than vclock_max_entries (%zu) producer entries",
+                     e->path && e->path[0] ? e->path : "(none)", f->opts.vclock_max_entries);
+        }
+        s_count(f->m_clock_refused);
+        return;
+    }
     coord_fsm_id_add(f, eid);
-    s_apply_event(f, e, eid, origin, index);
     if (f->res->accepted++ == 0) {
         f->res->first_seq = f->n_events;
     }

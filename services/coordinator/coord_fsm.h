@@ -16,7 +16,10 @@
  * and the open conflicts.
  *
  * Vector clocks: an event's causal context is the producer's causality.vector_clock when it
- * sends one, else the key's current clock (the producer saw everything). Each committed event
+ * sends one (its names as vclock_nodes allows, the others folded into one entry, at most
+ * vclock_max_entries producer entries per key: an event that would pass it is refused and
+ * changes nothing; see coord_fsm_clock.c), else the key's current clock (the producer saw
+ * everything). Each committed event
  * then gets the cluster's entry "node-<origin>" = the count of events committed through that
  * node. Concurrency between a stored value and a new event is decided on the causal context
  * (the "node-" entries are left out when the producer sent a clock, since producers cannot
@@ -40,6 +43,7 @@
 #include <stdint.h>
 
 #include "coord_config.h"
+#include "vx_event.h"
 #include "vx_metrics.h"
 
 #define COORD_ENTRY_HDR 16
@@ -47,6 +51,7 @@
 #define COORD_ENTRY_RESOLVE 2
 #define COORD_ENTRY_GROUP 3
 #define COORD_ENTRY_CAS 4 /* a part of a group only */
+#define COORD_ENTRY_SEALED 5 /* a sealed entry or snapshot (coord_seal.h): opened before apply */
 #define COORD_PART_HDR 8
 
 /* A conditional write's condition on the key of its one event. */
@@ -72,6 +77,10 @@ struct coord_fsm_opts {
     size_t log_memory;        /* events kept for GET /v1/log */
     size_t recent_ids;        /* event ids remembered per deduplication generation (two kept);
                                * 0: 32768; smaller only for tests and fuzzing */
+    /* Producer clock names kept (coord_config.h's vclock_nodes; NULL or "*": any) and the
+     * most entries a key's clock may hold (0: unbounded, for unit tests). Copied. */
+    const char *vclock_nodes;
+    size_t vclock_max_entries;
     vx_metrics_t *metrics;    /* may be NULL (unit tests) */
 };
 
@@ -83,6 +92,8 @@ struct coord_apply_result {
     size_t accepted;   /* events newly committed */
     size_t duplicates; /* events whose id was committed before */
     size_t skipped;    /* events not applied: text that is not UTF-8 (no JSON can show it) */
+    size_t refused;    /* events not applied: their key's clock would pass vclock_max_entries
+                        * (status -E2BIG, message names the first) */
     size_t conflicts;  /* concurrent updates met */
     uint64_t first_seq, last_seq; /* event numbers given (1-based, cluster-wide) */
     uint64_t revision; /* the state's revision after this part */
@@ -118,6 +129,13 @@ const struct coord_apply_results *coord_fsm_apply(coord_fsm_t *f, const void *da
 int coord_fsm_snapshot(coord_fsm_t *f, void **data, size_t *len);
 /* Replaces the state with a snapshot's. Returns 0 or -EPROTO (state unchanged). */
 int coord_fsm_restore(coord_fsm_t *f, const void *data, size_t len);
+
+/* Before proposing (any thread): whether any of the events would take its key's clock past
+ * vclock_max_entries as the state stands. Returns 0, or -E2BIG with a message naming the
+ * event and the key. The state machine checks again when it applies them (the state may have
+ * moved meanwhile). */
+int coord_fsm_clock_check(coord_fsm_t *f, vx_event_t *const *events, size_t n, char *err,
+                          size_t errlen);
 
 /* ---- reads (any thread; each returns a new reference) ---- */
 /* Events with seq >= from, at most limit: {"first":F,"next":N,"total":T,"events":[...]}. */

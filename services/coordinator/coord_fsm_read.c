@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Reading the replicated state machine: the event log window, a key, open conflicts, counts.
  * Any thread, under the state machine's read lock; each answer is a new JSON reference. */
-#include "coord_fsm_int.h"
+#include "coord_fsm_priv.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -15,7 +15,7 @@
  *     u32 type, u8 relation, u16 path length, path, u32 clock length, packed clock
  * all integers little-endian. Versions 1 and 2 (one JSON document, ids as hex, the log as
  * arrays) are still read. A snapshot that does not decode in full changes nothing. */
-#include "coord_fsm_int.h"
+#include "coord_fsm_priv.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -12,7 +12,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "coord_raft_int.h"
+#include "coord_raft_priv.h"
+#include "coord_seal.h"
 #include "vx_log.h"
 #include "vx_mem.h"
 
@@ -123,6 +124,20 @@ s_propose_one(coord_raft_t *r)
     }
     if (!r->pend_head) {
         r->pend_tail = NULL;
+    }
+    if (r->opts.sealer) {
+        /* Sealed before raft sees it: the log on every node holds only the record. */
+        size_t slen = coord_seal_size(buf.len);
+        uint8_t *sealed = raft_malloc(slen);
+        if (!sealed) {
+            vx_oom(slen);
+        }
+        if (coord_seal_wrap(r->opts.sealer, COORD_SEAL_ENTRY, r->opts.node_id, buf.base, buf.len,
+                            sealed) < 0) {
+            vx_oom(slen); /* the capacity is computed for it: a programming error */
+        }
+        raft_free(buf.base);
+        buf = (struct raft_buffer){.len = slen, .base = sealed};
     }
     int rv = raft_apply(&r->raft, &g->req, &buf, 1, cb_group_applied);
     if (rv != 0) {

@@ -6,7 +6,7 @@
  * 503 (with Retry-After) certainly not done, retry freely; 504 may have happened, retry with
  * the same event ids (deduplication makes the retry safe). Error bodies of writes say which
  * in "outcome": "not_done" or "unknown". */
-#include "coord_http_int.h"
+#include "coord_http_priv.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -360,6 +360,13 @@ cb_post_events(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
         json_array_append_new(idlist, json_string(idtext));
     }
     vx_counter_add(h->received_rest, n);
+    char cerr2[400];
+    if (coord_fsm_clock_check(h->fsm, events, n, cerr2, sizeof cerr2) < 0) {
+        vx_drops_add(&h->invalid, VX_DROP_TOO_LARGE, n);
+        vx_http_error(resp, 422, "clock_too_large", "%s", cerr2);
+        coord_http_outcome(resp, COORD_OUTCOME_NOT_DONE);
+        goto out;
+    }
     vx_batch_t batch = VEXFS__V1__EVENT_BATCH__INIT;
     batch.events = events;
     batch.n_events = n;
@@ -387,6 +394,18 @@ cb_post_events(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
                             json_integer(cur ? json_integer_value(json_object_get(cur, "revision"))
                                              : 0));
         json_object_set(resp->json, "current", cur ? cur : json_null());
+        goto out;
+    }
+    if (res.apply.status == -E2BIG) {
+        /* The state moved between the check above and the commit: the events named in
+         * "refused" changed nothing, the "accepted" ones committed. */
+        vx_drops_add(&h->invalid, VX_DROP_TOO_LARGE, res.apply.refused);
+        vx_http_error(resp, 422, "clock_too_large", "%s; %zu of the request's events "
+                      "committed, %zu refused", res.apply.message, res.apply.accepted,
+                      res.apply.refused);
+        coord_http_outcome(resp, COORD_OUTCOME_NOT_DONE);
+        json_object_set_new(resp->json, "accepted", json_integer((json_int_t)res.apply.accepted));
+        json_object_set_new(resp->json, "refused", json_integer((json_int_t)res.apply.refused));
         goto out;
     }
     if (res.apply.status < 0) {
@@ -454,8 +473,11 @@ cb_post_transfer(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     if (coord_http_op_error(h, &res, resp, true)) {
         return;
     }
-    resp->json = json_pack("{s:I, s:I}", "leader", (json_int_t)res.leader, "term",
-                           (json_int_t)res.term);
+    resp->json = json_pack("{s:I, s:I, s:b}", "leader", (json_int_t)res.leader, "term",
+                           (json_int_t)res.term, "already_leader", res.already_leader);
+    if (res.already_leader) {
+        json_object_set_new(resp->json, "message", json_string(res.message));
+    }
 }
 
 static void
@@ -575,9 +597,46 @@ cb_ready(void *arg, json_t *detail)
     return coord_raft_ready(h->raft, detail);
 }
 
+/* The REST API: method, path, the least role that may call it, handler. Reads need viewer,
+ * writes of events and resolutions operator, membership and leadership admin; /health and
+ * /ready come open from vx_http. A key path of up to S_STATE_DEPTH segments is one route per
+ * depth, since a {name} fills exactly one segment. */
+#define S_STATE(pattern) {"GET", (pattern), VX_ROLE_VIEWER, coord_http_get_state}
+static const struct vx_http_route_def s_routes[] = {
+    {"POST", "/v1/events", VX_ROLE_OPERATOR, cb_post_events},
+    {"POST", "/v1/conflicts/{id}/resolve", VX_ROLE_OPERATOR, cb_resolve},
+    {"POST", "/v1/leadership/transfer", VX_ROLE_ADMIN, cb_post_transfer},
+    {"POST", "/v1/members", VX_ROLE_ADMIN, cb_post_member},
+    {"DELETE", "/v1/members/{id}", VX_ROLE_ADMIN, cb_delete_member},
+    {"GET", "/v1/cluster", VX_ROLE_VIEWER, cb_get_cluster},
+    {"GET", "/v1/log", VX_ROLE_VIEWER, coord_http_get_log},
+    {"GET", "/v1/conflicts", VX_ROLE_VIEWER, coord_http_get_conflicts},
+    {"GET", "/v1/stats", VX_ROLE_VIEWER, coord_http_get_stats},
+    S_STATE("/v1/state"),
+    S_STATE("/v1/state/{s0}"),
+    S_STATE("/v1/state/{s0}/{s1}"),
+    S_STATE("/v1/state/{s0}/{s1}/{s2}"),
+    S_STATE("/v1/state/{s0}/{s1}/{s2}/{s3}"),
+    S_STATE("/v1/state/{s0}/{s1}/{s2}/{s3}/{s4}"),
+    S_STATE("/v1/state/{s0}/{s1}/{s2}/{s3}/{s4}/{s5}"),
+    S_STATE("/v1/state/{s0}/{s1}/{s2}/{s3}/{s4}/{s5}/{s6}"),
+    S_STATE("/v1/state/{s0}/{s1}/{s2}/{s3}/{s4}/{s5}/{s6}/{s7}"),
+    S_STATE("/v1/state/{s0}/{s1}/{s2}/{s3}/{s4}/{s5}/{s6}/{s7}/{s8}"),
+    S_STATE("/v1/state/{s0}/{s1}/{s2}/{s3}/{s4}/{s5}/{s6}/{s7}/{s8}/{s9}"),
+    S_STATE("/v1/state/{s0}/{s1}/{s2}/{s3}/{s4}/{s5}/{s6}/{s7}/{s8}/{s9}/{s10}"),
+    S_STATE("/v1/state/{s0}/{s1}/{s2}/{s3}/{s4}/{s5}/{s6}/{s7}/{s8}/{s9}/{s10}/{s11}"),
+};
+
+const struct vx_http_route_def *
+coord_http_route_table(size_t *n)
+{
+    *n = sizeof s_routes / sizeof s_routes[0];
+    return s_routes;
+}
+
 coord_http_t *
 coord_http_new(vx_http_t *http, coord_raft_t *raft, coord_fsm_t *fsm, vx_metrics_t *metrics,
-               const struct coord_http_opts *opts)
+               const struct coord_http_opts *opts, char *err, size_t errlen)
 {
     coord_http_t *h = vx_calloc(1, sizeof *h);
     h->raft = raft;
@@ -589,13 +648,11 @@ coord_http_new(vx_http_t *http, coord_raft_t *raft, coord_fsm_t *fsm, vx_metrics
     h->received_rest = vx_metrics_counter(metrics, "vexfs_events_received_total",
                                           "Events received, by ingest channel.", "channel",
                                           "rest", NULL);
-    vx_http_route(http, "POST", "/v1/events", cb_post_events, h);
-    vx_http_route(http, "GET", "/v1/cluster", cb_get_cluster, h);
-    vx_http_route(http, "POST", "/v1/leadership/transfer", cb_post_transfer, h);
-    vx_http_route(http, "POST", "/v1/members", cb_post_member, h);
-    vx_http_route(http, "DELETE", "/v1/members/{id}", cb_delete_member, h);
-    vx_http_route(http, "POST", "/v1/conflicts/{id}/resolve", cb_resolve, h);
-    coord_http_read_routes(h, http);
+    if (vx_http_routes(http, s_routes, sizeof s_routes / sizeof s_routes[0], h, err, errlen) <
+        0) {
+        vx_free(&h);
+        return NULL;
+    }
     vx_http_set_ready(http, cb_ready, h);
     return h;
 }

@@ -25,8 +25,15 @@ struct coord_http_opts {
     int member_timeout_ms;
 };
 
+/* Registers the route table on http (before it starts) and the /ready callback. raft, fsm and
+ * metrics are borrowed and must outlive the routes. Returns NULL with a message in err when the
+ * table is refused (a programming error, caught by the tests). */
 coord_http_t *coord_http_new(vx_http_t *http, coord_raft_t *raft, coord_fsm_t *fsm,
-                             vx_metrics_t *metrics, const struct coord_http_opts *opts);
+                             vx_metrics_t *metrics, const struct coord_http_opts *opts, char *err,
+                             size_t errlen);
 void coord_http_destroy(coord_http_t **h);
+
+/* The route table (static, n rows), for the test that checks every route's role. */
+const struct vx_http_route_def *coord_http_route_table(size_t *n);
 
 #endif

@@ -10,10 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "coord_http_int.h"
+#include "coord_http_priv.h"
 
 #define S_LOG_LIMIT_MAX 10000
-#define S_STATE_DEPTH 12 /* path segments accepted after /v1/state/ */
 
 /* Reads ?consistency and waits until this node may answer. Returns true when it answered
  * (with an error) instead. */
@@ -44,8 +43,8 @@ s_read_gate(coord_http_t *h, vx_http_req_t *req, struct vx_http_resp *resp)
     return failed;
 }
 
-static void
-cb_get_state(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+void
+coord_http_get_state(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
     coord_http_t *h = arg;
     const char *key = vx_http_req_query(req, "key");
@@ -95,8 +94,8 @@ s_query_u64(vx_http_req_t *req, const char *name, uint64_t def, uint64_t max, ui
     return 0;
 }
 
-static void
-cb_get_log(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+void
+coord_http_get_log(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
     coord_http_t *h = arg;
     uint64_t from, limit;
@@ -117,8 +116,8 @@ cb_get_log(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     resp->json = o;
 }
 
-static void
-cb_get_conflicts(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+void
+coord_http_get_conflicts(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
     coord_http_t *h = arg;
     if (s_read_gate(h, req, resp)) {
@@ -127,27 +126,12 @@ cb_get_conflicts(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     resp->json = json_pack("{s:o}", "conflicts", coord_fsm_conflicts(h->fsm));
 }
 
-static void
-cb_get_stats(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+void
+coord_http_get_stats(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
     coord_http_t *h = arg;
     if (s_read_gate(h, req, resp)) {
         return;
     }
     resp->json = coord_fsm_stats(h->fsm);
-}
-
-void
-coord_http_read_routes(coord_http_t *h, vx_http_t *http)
-{
-    vx_http_route(http, "GET", "/v1/state", cb_get_state, h);
-    char pattern[512] = "/v1/state";
-    for (int i = 0; i < S_STATE_DEPTH; i++) {
-        size_t l = strlen(pattern);
-        snprintf(pattern + l, sizeof pattern - l, "/{s%d}", i);
-        vx_http_route(http, "GET", pattern, cb_get_state, h);
-    }
-    vx_http_route(http, "GET", "/v1/log", cb_get_log, h);
-    vx_http_route(http, "GET", "/v1/conflicts", cb_get_conflicts, h);
-    vx_http_route(http, "GET", "/v1/stats", cb_get_stats, h);
 }

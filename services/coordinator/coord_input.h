@@ -14,7 +14,7 @@
 
 #include <stdbool.h>
 
-#include "coord_raft_int.h"
+#include "coord_raft_priv.h"
 
 coord_input_t *coord_input_new(coord_raft_t *r, const vx_socks_t *socks, const char *endpoint);
 /* Attaches the socket when leader is true, detaches it otherwise; drains what is waiting. */

@@ -10,11 +10,15 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "coord_input.h"
-#include "coord_raft_int.h"
+#include "coord_peer.h"
+#include "coord_seal.h"
+#include "coord_raft_priv.h"
 #include "vx_clock.h"
 #include "vx_log.h"
 #include "vx_mem.h"
@@ -172,6 +176,11 @@ s_run_op(coord_raft_t *r, struct coord_op *op)
         return;
     case COORD_OP_TRANSFER:
         op->transfer.data = op;
+        if (op->id != 0 && op->id == r->raft.id && raft_state(&r->raft) == RAFT_LEADER) {
+            op->res.already_leader = true;
+            coord_op_finish(op, 0, "node %" PRIu64 " is the leader already", op->id);
+            return;
+        }
         if (op->id != 0 && !coord_raft_has_voter(r, op->id)) {
             coord_op_finish(op, -ENOENT, "node %" PRIu64 " is not a voter of the cluster", op->id);
             return;
@@ -331,13 +340,38 @@ coord_raft_remove(coord_raft_t *r, uint64_t id, int timeout_ms, struct coord_op_
 
 /* ---- the state machine, as raft sees it ---------------------------------------------------- */
 
+/* A sealed entry or snapshot that does not open stops this node: it must not apply less than
+ * the others, nor anything it cannot check. Loop thread. */
+static void
+s_fatal(coord_raft_t *r, const char *what, const char *err)
+{
+    vx_error("COORD-SEALED", "%s: %s; stopping (the state machine applied nothing of it)", what,
+             err);
+    atomic_store(&r->failed, true);
+    kill(getpid(), SIGTERM);
+}
+
 static int
 cb_fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 {
     coord_raft_t *r = fsm->data;
     /* Entries are applied in order right after last_applied: this is the entry's index. */
     uint64_t index = r->raft.last_applied + 1;
-    const struct coord_apply_results *res = coord_fsm_apply(r->fsm, buf->base, buf->len, index);
+    const void *data = buf->base;
+    size_t len = buf->len;
+    uint8_t *plain = NULL;
+    if (coord_seal_is_sealed(data, len)) {
+        char err[300], what[64];
+        if (coord_seal_open(r->opts.sealer, COORD_SEAL_ENTRY, data, len, &plain, &len, err,
+                            sizeof err) < 0) {
+            snprintf(what, sizeof what, "entry %" PRIu64, index);
+            s_fatal(r, what, err);
+            return RAFT_CORRUPT;
+        }
+        data = plain;
+    }
+    const struct coord_apply_results *res = coord_fsm_apply(r->fsm, data, len, index);
+    free(plain);
     for (size_t i = 0; i < res->n; i++) {
         if (res->r[i].status == -EPROTO) {
             vx_warn("COORD-APPLY", "part %zu of entry %" PRIu64 " not applied: %s", i, index,
@@ -360,22 +394,31 @@ cb_fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n)
     if (rc < 0) {
         return RAFT_NOMEM;
     }
-    double secs = (double)(vx_mono_ns() - t0) / 1e9;
-    vx_histogram_observe(r->m_snapshot, secs);
-    vx_info("COORD-SNAPSHOT", "state of %zu bytes taken at index %llu in %.1f ms", len,
-            (unsigned long long)r->raft.last_applied, secs * 1000.0);
     *bufs = raft_malloc(sizeof **bufs);
     if (!*bufs) {
         vx_oom(sizeof **bufs);
     }
-    (*bufs)[0].base = raft_malloc(len ? len : 1);
+    size_t out_len = r->opts.sealer ? coord_seal_size(len) : len;
+    (*bufs)[0].base = raft_malloc(out_len ? out_len : 1);
     if (!(*bufs)[0].base) {
-        vx_oom(len);
+        vx_oom(out_len);
     }
-    memcpy((*bufs)[0].base, data, len);
-    (*bufs)[0].len = len;
+    if (r->opts.sealer) {
+        if (coord_seal_wrap(r->opts.sealer, COORD_SEAL_SNAPSHOT, r->opts.node_id, data, len,
+                            (*bufs)[0].base) < 0) {
+            vx_oom(out_len);
+        }
+    } else {
+        memcpy((*bufs)[0].base, data, len);
+    }
+    (*bufs)[0].len = out_len;
     *n = 1;
     free(data);
+    double secs = (double)(vx_mono_ns() - t0) / 1e9;
+    vx_histogram_observe(r->m_snapshot, secs);
+    vx_info("COORD-SNAPSHOT", "state of %zu bytes taken at index %llu in %.1f ms%s", len,
+            (unsigned long long)r->raft.last_applied, secs * 1000.0,
+            r->opts.sealer ? ", sealed" : "");
     return 0;
 }
 
@@ -383,9 +426,22 @@ static int
 cb_fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 {
     coord_raft_t *r = fsm->data;
-    int rc = coord_fsm_restore(r->fsm, buf->base, buf->len);
+    const void *data = buf->base;
+    size_t len = buf->len;
+    uint8_t *plain = NULL;
+    if (coord_seal_is_sealed(data, len)) {
+        char err[300];
+        if (coord_seal_open(r->opts.sealer, COORD_SEAL_SNAPSHOT, data, len, &plain, &len, err,
+                            sizeof err) < 0) {
+            s_fatal(r, "snapshot", err);
+            return RAFT_CORRUPT;
+        }
+        data = plain;
+    }
+    int rc = coord_fsm_restore(r->fsm, data, len);
+    free(plain);
     if (rc < 0) {
-        vx_error("COORD-RESTORE", "snapshot of %zu bytes is not a coordinator state", buf->len);
+        vx_error("COORD-RESTORE", "snapshot of %zu bytes is not a coordinator state", len);
         return RAFT_MALFORMED;
     }
     raft_free(buf->base);
@@ -400,12 +456,23 @@ cb_handle_closed(uv_handle_t *h)
     (void)h;
 }
 
+/* Frees the transport after libraft closed it. */
+static void
+s_transport_free(coord_raft_t *r)
+{
+    if (r->opts.peer_keys) {
+        coord_peer_fini(&r->transport);
+    } else {
+        raft_uv_tcp_close(&r->transport);
+    }
+}
+
 static void
 cb_raft_closed(struct raft *raft)
 {
     coord_raft_t *r = raft->data;
     raft_uv_close(&r->io);
-    raft_uv_tcp_close(&r->transport);
+    s_transport_free(r);
     if (r->handles_ready) {
         uv_close((uv_handle_t *)&r->async, cb_handle_closed);
     }
@@ -464,27 +531,44 @@ s_start(coord_raft_t *r, char *err, size_t errlen)
     }
     uv_loop_init(&r->loop);
     r->loop_ready = true;
-    int rv = raft_uv_tcp_init(&r->transport, &r->loop);
-    if (rv == 0) {
-        r->transport_ready = true;
-        rv = raft_uv_init(&r->io, &r->loop, o->data_dir, &r->transport);
+    char bind[96] = "";
+    if (o->raft_bind && o->raft_bind[0]) {
+        const char *port = strrchr(self->raft_addr, ':');
+        snprintf(bind, sizeof bind, "%s%s", o->raft_bind, port ? port : "");
     }
+    int rv;
+    if (o->peer_keys) {
+        struct coord_peer_opts po = {.keys = o->peer_keys,
+                                     .handshake_timeout_ms = o->handshake_timeout_ms,
+                                     .bind_address = bind,
+                                     .metrics = r->metrics,
+                                     .on_view = coord_raft_on_view,
+                                     .view_arg = r};
+        rv = coord_peer_init(&r->transport, &r->loop, &po);
+    } else {
+        rv = raft_uv_tcp_init(&r->transport, &r->loop);
+        if (rv == 0 && bind[0]) {
+            rv = raft_uv_tcp_set_bind_address(&r->transport, bind);
+            if (rv != 0) {
+                raft_uv_tcp_close(&r->transport);
+                snprintf(err, errlen, "raft_bind %s: %s", bind, raft_strerror(rv));
+                return -EINVAL;
+            }
+        }
+    }
+    if (rv != 0) {
+        snprintf(err, errlen, "raft transport: %s",
+                 r->transport.errmsg[0] ? r->transport.errmsg : raft_strerror(rv));
+        return -EIO;
+    }
+    r->transport_ready = true;
+    rv = raft_uv_init(&r->io, &r->loop, o->data_dir, &r->transport);
     if (rv != 0) {
         snprintf(err, errlen, "raft I/O in %s: %s (needs a filesystem with O_DIRECT or tmpfs)",
                  o->data_dir, r->io.errmsg[0] ? r->io.errmsg : raft_strerror(rv));
         return -EIO;
     }
     r->io_ready = true;
-    if (o->raft_bind && o->raft_bind[0]) {
-        const char *port = strrchr(self->raft_addr, ':');
-        char bind[96];
-        snprintf(bind, sizeof bind, "%s%s", o->raft_bind, port ? port : "");
-        rv = raft_uv_tcp_set_bind_address(&r->transport, bind);
-        if (rv != 0) {
-            snprintf(err, errlen, "raft_bind %s: %s", bind, raft_strerror(rv));
-            return -EINVAL;
-        }
-    }
     raft_uv_set_connect_retry_delay(&r->io, o->connect_retry_ms);
     coord_io_wrap(&r->iow, &r->io, r);
     r->fsm_iface = (struct raft_fsm){.version = 1, .data = r, .apply = cb_fsm_apply,
@@ -558,7 +642,7 @@ s_thread(void *arg)
                 raft_uv_close(&r->io);
             }
             if (r->transport_ready) {
-                raft_uv_tcp_close(&r->transport);
+                s_transport_free(r);
             }
         }
     }
@@ -593,6 +677,7 @@ coord_raft_new(const struct coord_raft_opts *opts, coord_fsm_t *fsm, vx_metrics_
     snprintf(r->input_ep, sizeof r->input_ep, "%s", opts->input_endpoint ? opts->input_endpoint : "");
     r->opts.input_endpoint = r->input_ep;
     r->fsm = fsm;
+    r->metrics = metrics;
     atomic_init(&r->max_latency_ms, opts->max_latency_ms);
     /* Three heartbeat intervals without a word from the leader (at most an election timeout):
      * a heartbeat round failed, and this node stops sending clients to that leader. */
@@ -645,6 +730,7 @@ coord_raft_destroy(coord_raft_t **rp)
     pthread_mutex_destroy(&r->q_mu);
     pthread_cond_destroy(&r->start_cv);
     pthread_mutex_destroy(&r->st_mu);
+    json_decref(r->view);
     vx_free(rp);
 }
 
@@ -652,6 +738,12 @@ unsigned
 coord_raft_retry_after_s(const coord_raft_t *r)
 {
     return (r->opts.election_ms * 2 + 999) / 1000;
+}
+
+bool
+coord_raft_failed(const coord_raft_t *r)
+{
+    return atomic_load(&r->failed);
 }
 
 void

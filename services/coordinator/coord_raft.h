@@ -31,9 +31,11 @@
 #include "coord_config.h"
 #include "coord_fsm.h"
 #include "vx_metrics.h"
+#include "vx_seal.h"
 #include "vx_sock.h"
 
 typedef struct coord_raft coord_raft_t;
+struct coord_peer_keys;
 
 struct coord_raft_opts {
     uint64_t node_id;
@@ -49,6 +51,14 @@ struct coord_raft_opts {
     const char *input_endpoint; /* "" for none */
     const vx_socks_t *socks;      /* opens the input socket; borrowed, outlives the node */
     unsigned max_latency_ms;
+    /* The peer transport (coord_peer.h): NULL is libraft's plain TCP transport; else peers
+     * authenticate with these keys (borrowed, outlive the node) within handshake_timeout_ms
+     * and the stream is encrypted. */
+    const struct coord_peer_keys *peer_keys;
+    unsigned handshake_timeout_ms;
+    /* Seals entries before they are proposed and snapshots before they are stored (borrowed;
+     * NULL: plaintext on disk). */
+    const vx_sealer_t *sealer;
 };
 
 /* Retry-After for answers given without a leader: an election's worth, in whole seconds. */
@@ -72,6 +82,7 @@ struct coord_op_result {
     uint64_t index, term;     /* APPLY: the entry's index; READ: the read index */
     double latency_s;
     uint64_t leader;          /* a leader this node can vouch for, 0 when none */
+    bool already_leader;      /* TRANSFER: the target leads already; nothing was done */
     struct coord_apply_result apply; /* APPLY: this request's part (apply.current is owned) */
 };
 
@@ -115,5 +126,8 @@ bool coord_raft_partitioned(coord_raft_t *r);
 /* A known member by id (from the configuration or added later). */
 bool coord_raft_member(coord_raft_t *r, uint64_t id, struct coord_member *out);
 void coord_raft_set_max_latency(coord_raft_t *r, unsigned ms);
+/* True once the node stopped applying because a sealed entry or snapshot did not open (it
+ * then sent the process SIGTERM). */
+bool coord_raft_failed(const coord_raft_t *r);
 
 #endif

@@ -11,9 +11,12 @@
  * answer was written after the probe was sent. Answers of our term carrying a cookie are
  * taken out of the stream (libraft would otherwise read them as a log mismatch); an answer
  * with a higher term is passed on, so libraft steps down at once. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "coord_raft_int.h"
+#include "coord_raft_priv.h"
+#include "coord_seal.h"
 #include "vx_mem.h"
 
 static struct coord_io *
@@ -56,13 +59,86 @@ cb_close(struct raft_io *io, raft_io_close_cb cb)
     w->inner->close(w->inner, cb_inner_closed);
 }
 
+/* Frees entries as libraft's loader hands them over: each batch once (entries of a batch share
+ * it), then the array. */
+static void
+s_free_entries(struct raft_entry *entries, size_t n)
+{
+    void *batch = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!entries[i].batch) {
+            raft_free(entries[i].buf.base);
+        } else if (entries[i].batch != batch) {
+            batch = entries[i].batch;
+            raft_free(batch);
+        }
+    }
+    raft_free(entries);
+}
+
+/* Opens what load read, sealed entries and snapshot, with this node's data keys: a wrong or
+ * missing key stops the start here, with the record named, before anything is applied.
+ * Returns 0 or RAFT_CORRUPT with the reason in errmsg. */
+static int
+s_check_sealed(struct coord_io *w, const struct raft_snapshot *snap, raft_index start,
+               const struct raft_entry *entries, size_t n)
+{
+    const vx_sealer_t *sealer = w->r->opts.sealer;
+    char err[300];
+    uint8_t *plain = NULL;
+    size_t plen = 0;
+    if (snap && snap->n_bufs == 1 && coord_seal_is_sealed(snap->bufs[0].base, snap->bufs[0].len) &&
+        coord_seal_open(sealer, COORD_SEAL_SNAPSHOT, snap->bufs[0].base, snap->bufs[0].len,
+                        &plain, &plen, err, sizeof err) < 0) {
+        snprintf(w->outer.errmsg, sizeof w->outer.errmsg, "the snapshot at index %llu: %s",
+                 (unsigned long long)snap->index, err);
+        return RAFT_CORRUPT;
+    }
+    free(plain);
+    for (size_t i = 0; i < n; i++) {
+        const struct raft_entry *e = &entries[i];
+        if (e->type != RAFT_COMMAND || !coord_seal_is_sealed(e->buf.base, e->buf.len)) {
+            continue;
+        }
+        if (coord_seal_open(sealer, COORD_SEAL_ENTRY, e->buf.base, e->buf.len, &plain, &plen, err,
+                            sizeof err) < 0) {
+            snprintf(w->outer.errmsg, sizeof w->outer.errmsg, "log entry %llu: %s",
+                     (unsigned long long)(start + i), err);
+            return RAFT_CORRUPT;
+        }
+        free(plain);
+    }
+    return 0;
+}
+
 static int
 cb_load(struct raft_io *io, raft_term *term, raft_id *voted_for, struct raft_snapshot **snapshot,
         raft_index *start_index, struct raft_entry *entries[], size_t *n_entries)
 {
     struct coord_io *w = s_w(io);
-    return s_ret(w, w->inner->load(w->inner, term, voted_for, snapshot, start_index, entries,
-                                   n_entries));
+    int rv = s_ret(w, w->inner->load(w->inner, term, voted_for, snapshot, start_index, entries,
+                                     n_entries));
+    if (rv == 0) {
+        /* Entries start after the snapshot's index when there is one. */
+        raft_index first = *start_index;
+        rv = s_check_sealed(w, *snapshot, first, *entries, *n_entries);
+        if (rv != 0) {
+            /* What load handed over is ours to free when we refuse it. */
+            if (*snapshot) {
+                raft_configuration_close(&(*snapshot)->configuration);
+                for (unsigned i = 0; i < (*snapshot)->n_bufs; i++) {
+                    raft_free((*snapshot)->bufs[i].base);
+                }
+                raft_free((*snapshot)->bufs);
+                raft_free(*snapshot);
+                *snapshot = NULL;
+            }
+            s_free_entries(*entries, *n_entries);
+            *entries = NULL;
+            *n_entries = 0;
+        }
+    }
+    return rv;
 }
 
 static void

@@ -4,10 +4,12 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "coord_input.h"
-#include "coord_raft_int.h"
+#include "coord_peer.h"
+#include "coord_raft_priv.h"
 #include "vx_clock.h"
 #include "vx_log.h"
 
@@ -105,6 +107,61 @@ coord_raft_live_leader(coord_raft_t *r)
     return quiet <= r->leader_stale_ms ? lid : 0;
 }
 
+/* How often a leader sends its view of the members to the followers: a few times per
+ * election timeout, and at least every heartbeat interval it would not matter more often. */
+static uint64_t
+s_view_period_ns(const coord_raft_t *r)
+{
+    unsigned ms = r->opts.heartbeat_ms > 250 ? r->opts.heartbeat_ms : 250;
+    return (uint64_t)ms * VX_NS_PER_MS;
+}
+
+/* Leader, loop thread: sends what it sees of every member (health, last contact, lag) on the
+ * authenticated peer connections, so followers can show it (coord_peer_send_view). Without
+ * the authenticated transport there is no such channel: followers then show what they see. */
+static void
+s_send_view(coord_raft_t *r, const struct coord_status_member *mem, size_t n, raft_index last,
+            uint64_t now)
+{
+    if (!r->opts.peer_keys || (r->view_sent_ns && now - r->view_sent_ns < s_view_period_ns(r))) {
+        return;
+    }
+    r->view_sent_ns = now;
+    json_t *members = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(members,
+                               json_pack("{s:I, s:b, s:I, s:I}", "id", (json_int_t)mem[i].id,
+                                         "healthy", mem[i].healthy, "last_contact_ms",
+                                         (json_int_t)mem[i].last_contact_ms, "lag",
+                                         (json_int_t)mem[i].lag));
+    }
+    json_t *v = json_pack("{s:I, s:I, s:o}", "term", (json_int_t)r->raft.current_term,
+                          "last_index", (json_int_t)last, "members", members);
+    char *text = json_dumps(v, JSON_COMPACT);
+    json_decref(v);
+    if (text) {
+        coord_peer_send_view(&r->transport, text, strlen(text));
+        free(text);
+    }
+}
+
+void
+coord_raft_on_view(void *arg, uint64_t from, const uint8_t *data, size_t len)
+{
+    coord_raft_t *r = arg;
+    json_t *v = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_object(v) || !json_is_array(json_object_get(v, "members"))) {
+        json_decref(v);
+        return;
+    }
+    pthread_mutex_lock(&r->st_mu);
+    json_decref(r->view);
+    r->view = v;
+    r->view_from = from;
+    r->view_ns = vx_mono_ns();
+    pthread_mutex_unlock(&r->st_mu);
+}
+
 /* Loop thread: refreshes the snapshot, detects partitions, attaches the input on the leader,
  * and gives the read index and group commit their periodic turn. */
 void
@@ -134,6 +191,7 @@ coord_raft_cb_tick(uv_timer_t *t)
         r->last_leader = lid;
     }
     raft_time now_ms = r->io.time(&r->io);
+    raft_index last = raft_last_index(raft);
     struct coord_status_member mem[COORD_MAX_MEMBERS] = {0};
     size_t n = 0;
     unsigned voters = 0, healthy_voters = 0, healthy = 0;
@@ -145,20 +203,29 @@ coord_raft_cb_tick(uv_timer_t *t)
         snprintf(m->addr, sizeof m->addr, "%s", s->address);
         m->role = s->role;
         m->last_contact_ms = -1;
+        m->lag = -1;
         if (s->id == raft->id) {
             m->last_contact_ms = 0;
             m->healthy = true;
+            m->known = true;
+            if (state == RAFT_LEADER) {
+                m->lag = 0;
+            }
         } else if (state == RAFT_LEADER && raft->leader_state.progress) {
             const struct raft_progress *p = &raft->leader_state.progress[i];
             m->healthy = p->recent_recv;
+            m->known = true;
             if (p->last_send > 0 && now_ms >= p->last_send) {
                 m->last_contact_ms = m->healthy ? (int64_t)(now_ms - p->last_send) : -1;
             }
+            m->lag = last >= p->match_index ? (int64_t)(last - p->match_index) : 0;
         } else if (s->id == lid && state == RAFT_FOLLOWER) {
             m->last_contact_ms = now_ms >= raft->election_timer_start
                                      ? (int64_t)(now_ms - raft->election_timer_start)
                                      : 0;
             m->healthy = (uint64_t)m->last_contact_ms < 2ULL * r->opts.election_ms;
+            m->known = true;
+            m->lag = 0;
         }
         healthy += m->healthy;
         if (s->role == RAFT_VOTER) {
@@ -206,51 +273,109 @@ coord_raft_cb_tick(uv_timer_t *t)
     if (r->input) {
         coord_input_update(r->input, state == RAFT_LEADER && !partitioned);
     }
+    if (state == RAFT_LEADER) {
+        s_send_view(r, mem, n, last, now);
+    }
     coord_read_tick(r);
     coord_group_flush(r);
 }
 
+/* The leader's entry for member id in a view, or NULL. */
+static json_t *
+s_view_member(json_t *view, uint64_t id)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(view, "members"), i, m) {
+        if ((uint64_t)json_integer_value(json_object_get(m, "id")) == id) {
+            return m;
+        }
+    }
+    return NULL;
+}
+
+/* One member's row: what this node observes, or for members it cannot observe (a follower
+ * sees only the leader), what the leader's last view frame said. */
+static json_t *
+s_member_json(coord_raft_t *r, const struct coord_status_member *m, uint64_t lid,
+              json_t *view_member)
+{
+    bool healthy = m->healthy;
+    int64_t contact = m->last_contact_ms, lag = m->lag;
+    const char *seen_by = "self";
+    if (view_member && (!m->known || lag < 0)) {
+        if (!m->known) {
+            healthy = json_is_true(json_object_get(view_member, "healthy"));
+            contact = json_integer_value(json_object_get(view_member, "last_contact_ms"));
+            seen_by = "leader";
+        }
+        lag = json_integer_value(json_object_get(view_member, "lag"));
+    }
+    bool known = m->known || view_member;
+    json_t *o = json_pack("{s:I, s:s, s:s, s:b, s:s}", "id", (json_int_t)m->id, "address",
+                          m->addr, "role", s_role_name(m->role), "leader", m->id == lid,
+                          "seen_by", known ? seen_by : "nobody");
+    json_object_set_new(o, "healthy", known ? json_boolean(healthy) : json_null());
+    json_object_set_new(o, "last_contact_ms",
+                        known && contact >= 0 ? json_integer(contact) : json_null());
+    json_object_set_new(o, "lag", known && lag >= 0 ? json_integer(lag) : json_null());
+    for (size_t k = 0; k < r->n_known; k++) {
+        if (r->known[k].id == m->id && r->known[k].rest_port) {
+            char rest[80];
+            snprintf(rest, sizeof rest, "%s:%u", r->known[k].host,
+                     (unsigned)r->known[k].rest_port);
+            json_object_set_new(o, "rest", json_string(rest));
+        }
+    }
+    return o;
+}
+
+/* Why long: it assembles one answer from three sources under one lock (the loop's snapshot,
+ * the member table with client ports, and on a follower the leader's view), so that every
+ * member is listed with role, health and lag whichever member is asked. */
 json_t *
 coord_raft_status(coord_raft_t *r)
 {
     uint64_t lid = atomic_load(&r->leader_id);
+    uint64_t now = vx_mono_ns();
     json_t *members = json_array();
     pthread_mutex_lock(&r->st_mu);
+    /* The leader's view counts while it comes from the live leader and is recent. */
+    json_t *view = NULL;
+    uint64_t view_age_ms = 0;
+    if (r->view && lid != 0 && r->view_from == lid && r->state != RAFT_LEADER) {
+        view_age_ms = (now - r->view_ns) / VX_NS_PER_MS;
+        if (view_age_ms <= 2ULL * r->opts.election_ms) {
+            view = r->view;
+        }
+    }
     unsigned healthy = 0;
-    const char *lrest = NULL;
-    char lbuf[80] = "";
+    json_t *lrest = NULL;
     for (size_t i = 0; i < r->st_n; i++) {
         const struct coord_status_member *m = &r->st_members[i];
-        json_t *o = json_pack("{s:I, s:s, s:s, s:b}", "id", (json_int_t)m->id, "address", m->addr,
-                              "role", s_role_name(m->role), "healthy", m->healthy);
-        json_object_set_new(o, "last_contact_ms", m->last_contact_ms >= 0
-                                                      ? json_integer(m->last_contact_ms)
-                                                      : json_null());
-        for (size_t k = 0; k < r->n_known; k++) {
-            if (r->known[k].id == m->id && r->known[k].rest_port) {
-                char rest[80];
-                snprintf(rest, sizeof rest, "%s:%u", r->known[k].host,
-                         (unsigned)r->known[k].rest_port);
-                json_object_set_new(o, "rest", json_string(rest));
-                if (m->id == lid) {
-                    snprintf(lbuf, sizeof lbuf, "%s", rest);
-                    lrest = lbuf;
-                }
-            }
+        json_t *o = s_member_json(r, m, lid, view ? s_view_member(view, m->id) : NULL);
+        healthy += json_is_true(json_object_get(o, "healthy"));
+        if (m->id == lid && json_object_get(o, "rest")) {
+            lrest = json_incref(json_object_get(o, "rest"));
         }
-        healthy += m->healthy;
         json_array_append_new(members, o);
     }
     const char *status = r->partitioned ? "partitioned" : s_state_name(r->state);
-    json_t *leader = lid ? json_pack("{s:I, s:s*}", "id", (json_int_t)lid, "rest", lrest)
-                         : json_null();
+    json_t *leader = lid ? json_pack("{s:I, s:o*}", "id", (json_int_t)lid, "rest", lrest)
+                         : (json_decref(lrest), json_null());
+    json_t *source = r->state == RAFT_LEADER
+                         ? json_pack("{s:s}", "from", "self")
+                         : view ? json_pack("{s:s, s:I}", "from", "leader", "age_ms",
+                                            (json_int_t)view_age_ms)
+                                : json_pack("{s:s}", "from", "self");
     json_t *out = json_pack(
-        "{s:I, s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:b}", "node_id",
+        "{s:I, s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:b, s:o}", "node_id",
         (json_int_t)r->opts.node_id, "role", s_state_name(r->state), "status", status, "leader",
         leader, "term", (json_int_t)r->term, "commit_index", (json_int_t)r->commit_index,
         "last_applied", (json_int_t)r->last_applied, "last_index", (json_int_t)r->last_index,
         "members", members, "healthy", (json_int_t)healthy, "total", (json_int_t)r->st_n,
-        "cluster_size", (json_int_t)r->opts.cluster_size, "partitioned", r->partitioned);
+        "cluster_size", (json_int_t)r->opts.cluster_size, "partitioned", r->partitioned,
+        "member_view", source);
     pthread_mutex_unlock(&r->st_mu);
     return out;
 }

@@ -19,7 +19,7 @@
 #include <errno.h>
 #include <inttypes.h>
 
-#include "coord_raft_int.h"
+#include "coord_raft_priv.h"
 #include "vx_log.h"
 
 static void

@@ -13,6 +13,8 @@
 #include <stdint.h>
 
 #define COORD_VCLOCK_MAX_NAME 128
+/* The one entry that stands for every producer name vclock_nodes does not list. */
+#define COORD_VCLOCK_FOLDED "~folded"
 
 struct coord_vclock_entry {
     uint64_t counter;

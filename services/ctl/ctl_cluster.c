@@ -40,7 +40,8 @@ s_usage(FILE *f)
             "usage: " CTL_PROG " cluster [--url URL] [--token-file F] [--json] COMMAND [ARG]\n\n"
             "Commands:\n"
             "  status                  leader, term, commit index and every member with its\n"
-            "                          role, last contact and health\n"
+            "                          role, last contact, lag and health (asked of a\n"
+            "                          follower: as the leader sees the other members)\n"
             "  transfer [ID]           hand leadership to voter ID (no ID: any other voter)\n"
             "  add ID@IP:RAFT/REST/INPUT\n"
             "                          add a member (it joins as a voter once caught up)\n"
@@ -94,23 +95,34 @@ s_status(struct s_client *c)
     printf("term     %lld\n", s_int(st, "term"));
     printf("commit   index %lld, applied %lld, last %lld\n", s_int(st, "commit_index"),
            s_int(st, "last_applied"), s_int(st, "last_index"));
-    printf("healthy  %lld of %lld members (cluster_size %lld)%s\n\n", s_int(st, "healthy"),
+    json_t *view = json_object_get(st, "member_view");
+    char from[96] = "";
+    if (strcmp(s_str(view, "from", "self"), "leader") == 0) {
+        snprintf(from, sizeof from, "; other members as the leader saw them %lld ms ago",
+                 s_int(view, "age_ms"));
+    }
+    printf("healthy  %lld of %lld members (cluster_size %lld)%s%s\n\n", s_int(st, "healthy"),
            s_int(st, "total"), s_int(st, "cluster_size"),
-           json_is_true(json_object_get(st, "partitioned")) ? ", PARTITIONED" : "");
-    printf("%-8s %-22s %-22s %-8s %-7s %-13s %s\n", "ID", "RAFT", "REST", "ROLE", "LEADER",
-           "LAST CONTACT", "HEALTHY");
+           json_is_true(json_object_get(st, "partitioned")) ? ", PARTITIONED" : "", from);
+    printf("%-8s %-22s %-22s %-8s %-7s %-13s %-8s %s\n", "ID", "RAFT", "REST", "ROLE", "LEADER",
+           "LAST CONTACT", "LAG", "HEALTHY");
     size_t i;
     json_t *m;
     json_array_foreach(json_object_get(st, "members"), i, m) {
         long long id = s_int(m, "id");
-        json_t *lc = json_object_get(m, "last_contact_ms");
-        char contact[32] = "-";
+        json_t *lc = json_object_get(m, "last_contact_ms"), *lag = json_object_get(m, "lag");
+        json_t *healthy = json_object_get(m, "healthy");
+        char contact[32] = "-", lagtxt[32] = "-";
         if (json_is_integer(lc)) {
             snprintf(contact, sizeof contact, "%lld ms", (long long)json_integer_value(lc));
         }
-        printf("%-8lld %-22s %-22s %-8s %-7s %-13s %s\n", id, s_str(m, "address", "?"),
+        if (json_is_integer(lag)) {
+            snprintf(lagtxt, sizeof lagtxt, "%lld", (long long)json_integer_value(lag));
+        }
+        printf("%-8lld %-22s %-22s %-8s %-7s %-13s %-8s %s\n", id, s_str(m, "address", "?"),
                s_str(m, "rest", "-"), s_str(m, "role", "?"), id == lid ? "*" : "", contact,
-               json_is_true(json_object_get(m, "healthy")) ? "yes" : "no");
+               lagtxt,
+               json_is_boolean(healthy) ? (json_is_true(healthy) ? "yes" : "no") : "unknown");
     }
     json_decref(st);
     return CTL_EXIT_OK;
@@ -125,7 +137,12 @@ s_transfer(struct s_client *c, long long id)
     if (!r) {
         return CTL_EXIT_FAIL;
     }
-    printf("leader is now node %lld (term %lld)\n", s_int(r, "leader"), s_int(r, "term"));
+    if (json_is_true(json_object_get(r, "already_leader"))) {
+        printf("node %lld is the leader already (term %lld): nothing to do\n", s_int(r, "leader"),
+               s_int(r, "term"));
+    } else {
+        printf("leader is now node %lld (term %lld)\n", s_int(r, "leader"), s_int(r, "term"));
+    }
     json_decref(r);
     return CTL_EXIT_OK;
 }

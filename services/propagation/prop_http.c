@@ -110,13 +110,30 @@ cb_ready(void *arg, json_t *detail)
     return prop_server_ready(p->server, detail);
 }
 
+/* Every route with the least role that may call it (README, "REST API"): submitting events
+ * changes the stream (operator), statistics are a read (viewer). */
+static const struct vx_http_route_def s_routes[] = {
+    {"POST", "/v1/events", VX_ROLE_OPERATOR, cb_post_events},
+    {"GET", "/v1/stats", VX_ROLE_VIEWER, cb_get_stats},
+};
+
+const struct vx_http_route_def *
+prop_http_route_table(size_t *n)
+{
+    *n = sizeof s_routes / sizeof s_routes[0];
+    return s_routes;
+}
+
 prop_http_t *
-prop_http_new(vx_http_t *http, prop_server_t *server)
+prop_http_new(vx_http_t *http, prop_server_t *server, char *err, size_t errlen)
 {
     prop_http_t *p = vx_calloc(1, sizeof *p);
     p->server = server;
-    vx_http_route(http, "POST", "/v1/events", cb_post_events, p);
-    vx_http_route(http, "GET", "/v1/stats", cb_get_stats, p);
+    if (vx_http_routes(http, s_routes, sizeof s_routes / sizeof s_routes[0], p, err, errlen) <
+        0) {
+        vx_free(&p);
+        return NULL;
+    }
     vx_http_set_ready(http, cb_ready, p);
     return p;
 }

@@ -9,9 +9,13 @@
 
 typedef struct prop_http prop_http_t;
 
-/* Registers POST /v1/events, GET /v1/stats and the readiness check on http. server is
- * borrowed. */
-prop_http_t *prop_http_new(vx_http_t *http, prop_server_t *server);
+/* Registers the route table (POST /v1/events, GET /v1/stats) and the readiness check on http,
+ * before it starts. server is borrowed and must outlive the routes. Returns NULL with a
+ * message in err when the table is refused (a programming error, caught by the tests). */
+prop_http_t *prop_http_new(vx_http_t *http, prop_server_t *server, char *err, size_t errlen);
 void prop_http_destroy(prop_http_t **p);
+
+/* The route table (static, *n rows), for the test that checks every route's role. */
+const struct vx_http_route_def *prop_http_route_table(size_t *n);
 
 #endif

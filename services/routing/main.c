@@ -49,7 +49,11 @@ main(int argc, char **argv)
         vx_error("RT-START", "%s", err);
         goto out;
     }
-    routes = rt_http_new(d.http, server);
+    routes = rt_http_new(d.http, server, err, sizeof err);
+    if (!routes) {
+        vx_error("RT-START", "%s", err);
+        goto out;
+    }
     vx_daemon_config_routes(&d, cb_apply, server);
     if (vx_daemon_serve(&d) < 0) {
         goto out;

@@ -161,20 +161,38 @@ cb_ready(void *arg, json_t *detail)
     return rt_server_ready(p->server, detail);
 }
 
+/* Every route with the least role that may call it (README, "Routing REST API"): reads and
+ * the explain call, which changes nothing and counts nothing, need viewer; changing rules or
+ * filters needs operator. /v1/config comes from vx_daemon (operator reads, admin writes). */
+static const struct vx_http_route_def s_routes[] = {
+    {"GET", "/v1/rules", VX_ROLE_VIEWER, cb_get_rules},
+    {"PUT", "/v1/rules", VX_ROLE_OPERATOR, cb_put_rules},
+    {"POST", "/v1/rules", VX_ROLE_OPERATOR, cb_post_rule},
+    {"GET", "/v1/rules/{id}", VX_ROLE_VIEWER, cb_get_rule},
+    {"DELETE", "/v1/rules/{id}", VX_ROLE_OPERATOR, cb_delete_rule},
+    {"GET", "/v1/filters", VX_ROLE_VIEWER, cb_get_filters},
+    {"PUT", "/v1/filters", VX_ROLE_OPERATOR, cb_put_filters},
+    {"POST", "/v1/route/test", VX_ROLE_VIEWER, cb_route_test},
+    {"GET", "/v1/stats", VX_ROLE_VIEWER, cb_get_stats},
+};
+
+const struct vx_http_route_def *
+rt_http_route_table(size_t *n)
+{
+    *n = sizeof s_routes / sizeof s_routes[0];
+    return s_routes;
+}
+
 rt_http_t *
-rt_http_new(vx_http_t *http, rt_server_t *server)
+rt_http_new(vx_http_t *http, rt_server_t *server, char *err, size_t errlen)
 {
     rt_http_t *p = vx_calloc(1, sizeof *p);
     p->server = server;
-    vx_http_route(http, "GET", "/v1/rules", cb_get_rules, p);
-    vx_http_route(http, "PUT", "/v1/rules", cb_put_rules, p);
-    vx_http_route(http, "POST", "/v1/rules", cb_post_rule, p);
-    vx_http_route(http, "GET", "/v1/rules/{id}", cb_get_rule, p);
-    vx_http_route(http, "DELETE", "/v1/rules/{id}", cb_delete_rule, p);
-    vx_http_route(http, "GET", "/v1/filters", cb_get_filters, p);
-    vx_http_route(http, "PUT", "/v1/filters", cb_put_filters, p);
-    vx_http_route(http, "POST", "/v1/route/test", cb_route_test, p);
-    vx_http_route(http, "GET", "/v1/stats", cb_get_stats, p);
+    if (vx_http_routes(http, s_routes, sizeof s_routes / sizeof s_routes[0], p, err, errlen) <
+        0) {
+        vx_free(&p);
+        return NULL;
+    }
     vx_http_set_ready(http, cb_ready, p);
     return p;
 }

@@ -145,6 +145,20 @@ START_TEST(t_prom)
     ck_assert_int_eq(an_prom_sum(page, strlen(page), "x_total", keys, vals, 2, &out), 1);
     ck_assert_int_eq(an_prom_sum(page, strlen(page), "absent", NULL, NULL, 0, &out), 0);
     ck_assert_double_eq(out, 0);
+    /* What counts as a metrics page (a scrape of anything else is a failed scrape). */
+    ck_assert(an_prom_is_exposition(page, strlen(page)));
+    const char *pages[] = {"up 1\n", "x{a=\"b c\"} 2.5e3 17\n", "<html>\n", "# TYPE x gauge"};
+    const bool want[] = {true, true, false, true};
+    for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++) {
+        ck_assert_msg(an_prom_is_exposition(pages[i], strlen(pages[i])) == want[i],
+                      "page %zu: expected %d", i, want[i]);
+    }
+    const char *not_pages[] = {"", "hello world\n", "{\"a\":1}\n", "# comment\n", "x{a=\"1\" 2\n",
+                               "SSH-2.0-OpenSSH_9.6\r\n", "HTTP/1.1 400 Bad Request\r\n"};
+    for (size_t i = 0; i < sizeof not_pages / sizeof not_pages[0]; i++) {
+        ck_assert_msg(!an_prom_is_exposition(not_pages[i], strlen(not_pages[i])),
+                      "'%s' taken for a metrics page", not_pages[i]);
+    }
 }
 END_TEST
 

@@ -6,6 +6,7 @@
  * fails and is compensated, or runs again with on_conflict retry), and an interrupted
  * execution of idempotent steps resumed after its last completed step with its writes. */
 #include <check.h>
+#include <sys/stat.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -307,6 +308,13 @@ START_TEST(t_conflict_retry)
 }
 END_TEST
 
+static bool
+cb_file_nonempty(void *arg)
+{
+    struct stat st;
+    return stat((const char *)arg, &st) == 0 && st.st_size > 0;
+}
+
 START_TEST(t_resume_idempotent)
 {
     struct s_env env;
@@ -328,6 +336,10 @@ START_TEST(t_resume_idempotent)
     ck_assert_int_eq(au_exec_submit(env.x, w, NULL, NULL, id), 0);
     struct s_wait_step ws = {env.x, id, "n"};
     ck_assert(vt_wait_until(cb_step_seen, &ws, 30000));
+    char path[600];
+    snprintf(path, sizeof path, "%s/log", env.dir);
+    /* n's script has written its line (seen running is not yet that far) */
+    ck_assert_msg(vt_wait_until(cb_file_nonempty, path, 30000), "%s stayed empty", path);
     au_exec_destroy(&env.x); /* a shutdown: n is killed, the journal entry stays */
     s_expect_state(&env, "{}");
     char go[600];
@@ -344,8 +356,6 @@ START_TEST(t_resume_idempotent)
     /* a's write is there (journaled or run again: a set_state step is), n ran again (it had not
      * completed), b read a's write */
     s_expect_state(&env, "{\"r\":{\"a\":1,\"b\":1}}");
-    char path[600];
-    snprintf(path, sizeof path, "%s/log", env.dir);
     char *log = s_read(path);
     ck_assert_str_eq(log, "n\nn\n");
     free(log);

@@ -118,7 +118,8 @@ s_prop_start(struct s_prop *p, bool client_auth)
     free(key_pem);
     free(ca_pem);
     ck_assert_msg(p->http != NULL, "%s", herr);
-    p->routes = prop_http_new(p->http, p->server);
+    p->routes = prop_http_new(p->http, p->server, err, sizeof err);
+    ck_assert_msg(p->routes != NULL, "%s", err);
     ck_assert_int_eq(vx_http_start(p->http), 0);
     snprintf(p->url, sizeof p->url, "https://127.0.0.1:%u", (unsigned)vx_http_port(p->http));
     ck_assert_int_eq(pthread_create(&p->thread, NULL, s_prop_main, p), 0);

@@ -55,6 +55,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (n < 0) {
         abort();
     }
+    (void)an_prom_is_exposition((const char *)data, size);
     an_rule_destroy(&r);
     return 0;
 }

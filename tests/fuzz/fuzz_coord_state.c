@@ -6,7 +6,7 @@
  * must be accepted or refused cleanly. Whatever state results must then survive a snapshot
  * and a restore into another state machine unchanged (every read of it renders the same), so
  * a decoder that accepts what the encoder cannot write back, or the reverse, aborts.
- * fuzz-sources: lib/vx_metrics.c services/coordinator/coord_fsm.c services/coordinator/coord_fsm_read.c services/coordinator/coord_fsm_snap.c services/coordinator/coord_crdt.c services/coordinator/coord_vclock.c services/coordinator/coord_config.c */
+ * fuzz-sources: lib/vx_metrics.c services/coordinator/coord_fsm.c services/coordinator/coord_fsm_read.c services/coordinator/coord_fsm_snap.c services/coordinator/coord_crdt.c services/coordinator/coord_vclock.c services/coordinator/coord_config.c services/coordinator/coord_fsm_clock.c */
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,8 +20,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static coord_fsm_t *
 s_fsm(void)
 {
-    /* A small id table: each input builds two state machines. */
-    struct coord_fsm_opts o = {.log_memory = 64, .recent_ids = 64, .resolve_conflicts = true};
+    /* A small id table: each input builds two state machines. Clocks keep names starting
+     * with a and the name b, fold the rest, and hold at most 8 producer entries per key. */
+    struct coord_fsm_opts o = {.log_memory = 64, .recent_ids = 64, .resolve_conflicts = true,
+                               .vclock_nodes = "a*,b", .vclock_max_entries = 8};
     char err[64];
     if (coord_strategies_parse(&o.strategies, "/m/=merge,/u/=user_intervention",
                                "last_writer_wins", err, sizeof err) < 0) {

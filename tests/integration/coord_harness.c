@@ -90,17 +90,8 @@ s_start_all(struct ch_cluster *c)
         ch_start_node(c, i);
     }
     for (size_t i = 0; i < c->n; i++) {
-        bool ready = false;
-        for (int waited = 0; waited < 20000 && !ready; waited += 50) {
-            struct ch_resp r;
-            ch_call(c, NULL, i, "GET", "/ready", NULL, NULL, 1000, &r);
-            ready = r.status == 200;
-            ch_resp_fini(&r);
-            if (!ready) {
-                s_pause_ms(50);
-            }
-        }
-        ck_assert_msg(ready, "coordinator %zu not ready; log in %s", i + 1, c->node[i].log);
+        ck_assert_msg(ch_wait_ready(c, i, 20000), "coordinator %zu not ready; log in %s", i + 1,
+                      c->node[i].log);
     }
 }
 
@@ -250,6 +241,8 @@ ch_resp_fini(struct ch_resp *r)
 {
     json_decref(r->json);
     r->json = NULL;
+    free(r->text);
+    r->text = NULL;
 }
 
 struct s_body {
@@ -316,7 +309,15 @@ ch_call(struct ch_cluster *c, ch_client_t *cl, size_t i, const char *method, con
     char url[1024];
     /* A node set up by hand (a joiner) has no host: loopback. */
     const char *host = c->node[i].host[0] ? c->node[i].host : "127.0.0.1";
-    snprintf(url, sizeof url, "http://%s:%u%s", host, (unsigned)c->node[i].rest_port, path);
+    snprintf(url, sizeof url, "https://%s:%u%s", host, (unsigned)c->node[i].rest_port, path);
+    /* HTTPS as every REST server of the suite speaks it: the test authority, the client
+     * certificate "test" (an admin in the test credentials) and the admin token. A node in a
+     * network namespace answers on an address its certificate does not name: the authority
+     * is still checked, the name is not. */
+    char ca[600], cert[600], key[600];
+    snprintf(ca, sizeof ca, "%s/ca.crt", vt_tls_dir());
+    snprintf(cert, sizeof cert, "%s/test.crt", vt_tls_dir());
+    snprintf(key, sizeof key, "%s/test.key", vt_tls_dir());
     struct curl_slist *hdrs = curl_slist_append(NULL, "Authorization: Bearer " CH_TOKEN);
     hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
     hdrs = curl_slist_append(hdrs, "Expect:");
@@ -335,6 +336,10 @@ ch_call(struct ch_cluster *c, ch_client_t *cl, size_t i, const char *method, con
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(curl, CURLOPT_CAINFO, ca);
+    curl_easy_setopt(curl, CURLOPT_SSLCERT, cert);
+    curl_easy_setopt(curl, CURLOPT_SSLKEY, key);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, strcmp(host, "127.0.0.1") == 0 ? 2L : 0L);
     if (body) {
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
@@ -346,7 +351,7 @@ ch_call(struct ch_cluster *c, ch_client_t *cl, size_t i, const char *method, con
             out->json = json_loads(b.data, 0, &e);
         }
     }
-    free(b.data);
+    out->text = b.data;
     curl_slist_free_all(hdrs);
     if (!cl) {
         curl_easy_cleanup(curl);
@@ -377,6 +382,52 @@ ch_int(struct ch_cluster *c, size_t i, const char *path, const char *field)
         v = json_integer_value(json_object_get(o, field));
     }
     json_decref(o);
+    return v;
+}
+
+bool
+ch_wait_ready(struct ch_cluster *c, size_t i, int timeout_ms)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 50) {
+        struct ch_resp r;
+        ch_call(c, NULL, i, "GET", "/ready", NULL, NULL, 1000, &r);
+        bool ready = r.status == 200;
+        ch_resp_fini(&r);
+        if (ready) {
+            return true;
+        }
+        s_pause_ms(50);
+    }
+    return false;
+}
+
+double
+ch_metric(struct ch_cluster *c, size_t i, const char *series)
+{
+    struct ch_resp r;
+    ch_call(c, NULL, i, "GET", "/metrics", NULL, NULL, 5000, &r);
+    double v = -1;
+    size_t n = strlen(series);
+    /* A sample line starts with the series; # HELP and # TYPE lines do not. */
+    for (const char *line = r.status == 200 ? r.text : NULL; line && *line;) {
+        const char *next = strchr(line, '\n');
+        if (strncmp(line, series, n) == 0 && line[n] == ' ') {
+            v = strtod(line + n + 1, NULL);
+            break;
+        }
+        line = next ? next + 1 : NULL;
+    }
+    ch_resp_fini(&r);
+    return v;
+}
+
+double
+ch_metric_sum(struct ch_cluster *c, size_t i, const char *name)
+{
+    struct ch_resp r;
+    ch_call(c, NULL, i, "GET", "/metrics", NULL, NULL, 5000, &r);
+    double v = r.status == 200 && r.text ? vt_metric_text_sum(r.text, name) : -1;
+    ch_resp_fini(&r);
     return v;
 }
 

@@ -63,6 +63,7 @@ struct ch_resp {
     json_t *json;       /* parsed body or NULL; owned */
     char retry_after[16];
     char etag[40];
+    char *text;         /* the body as it came, or NULL; owned */
 };
 void ch_resp_fini(struct ch_resp *r);
 
@@ -81,6 +82,13 @@ void ch_call(struct ch_cluster *c, ch_client_t *cl, size_t i, const char *method
  * decrefs). body may be NULL. */
 long ch_req(struct ch_cluster *c, size_t i, const char *method, const char *path,
             const char *body, json_t **out);
+/* Waits until node i's GET /ready answers 200 (HTTPS). */
+bool ch_wait_ready(struct ch_cluster *c, size_t i, int timeout_ms);
+/* One sample of node i's GET /metrics, the series exactly as printed
+ * (`vexfs_raft_peer_refused_total{direction="inbound",reason="unknown_key"}`); -1 when absent. */
+double ch_metric(struct ch_cluster *c, size_t i, const char *series);
+/* The sum of every series of metric name on node i; -1 when there is none. */
+double ch_metric_sum(struct ch_cluster *c, size_t i, const char *name);
 /* Integer field of GET path on node i (e.g. /v1/log?limit=0 "total"); -1 on failure. */
 long long ch_int(struct ch_cluster *c, size_t i, const char *path, const char *field);
 

@@ -207,7 +207,7 @@ START_TEST(t_kill9_leader_under_load)
     ck_assert(s_all_totals(&c, total, 10000, 1u << leader));
     /* The killed node restarts from its data dir and catches up. */
     ch_start_node(&c, (size_t)leader);
-    ck_assert(vt_wait_ready(c.node[leader].rest_port, 20000));
+    ck_assert(ch_wait_ready(&c, leader, 20000));
     if (!s_all_totals(&c, total, 20000, 0)) {
         json_t *dbg = NULL;
         ch_req(&c, (size_t)leader, "GET", "/v1/cluster", NULL, &dbg);
@@ -272,7 +272,7 @@ START_TEST(t_partition_by_sigstop)
     kill(c.node[leader].pid, SIGCONT);
     kill(c.node[f2].pid, SIGCONT);
     for (size_t i = 0; i < 3; i++) {
-        ck_assert_msg(vt_wait_ready(c.node[i].rest_port, 20000), "node %zu not ready after heal",
+        ck_assert_msg(ch_wait_ready(&c, i, 20000), "node %zu not ready after heal",
                       i + 1);
     }
     ck_assert(s_submit(&c, f1, 101, 100, 20000));

@@ -154,26 +154,6 @@ s_check_logs(struct ch_cluster *c, long long n)
     free(first);
 }
 
-/* The value of an unlabelled series in node i's /metrics; -1 when absent. */
-static double
-s_metric(struct ch_cluster *c, size_t i, const char *series)
-{
-    struct vt_http_result r;
-    double v = -1;
-    size_t n = strlen(series);
-    if (vt_http("GET", c->node[i].rest_port, "/metrics", NULL, 0, NULL, &r) == 0 && r.body) {
-        for (char *line = r.body; line && *line;) {
-            if (strncmp(line, series, n) == 0 && line[n] == ' ') {
-                v = strtod(line + n + 1, NULL);
-                break;
-            }
-            char *next = strchr(line, '\n');
-            line = next ? next + 1 : NULL;
-        }
-    }
-    vt_http_result_fini(&r);
-    return v;
-}
 
 START_TEST(t_leader_takes_input_and_hands_it_over)
 {
@@ -203,10 +183,10 @@ START_TEST(t_leader_takes_input_and_hands_it_over)
     }
     ck_assert_msg(s_all_totals(&c, BEFORE * S_BATCH, 10000), "not every node applied the input");
     s_check_logs(&c, BEFORE * S_BATCH);
-    ck_assert_double_ge(s_metric(&c, L, "vexfs_batches_received_total"), BEFORE);
+    ck_assert_double_ge(ch_metric(&c, L, "vexfs_batches_received_total"), BEFORE);
     for (size_t i = 0; i < 3; i++) {
         if (i != L) {
-            ck_assert_double_eq(s_metric(&c, i, "vexfs_batches_received_total"), 0);
+            ck_assert_double_eq(ch_metric(&c, i, "vexfs_batches_received_total"), 0);
         }
     }
 
@@ -217,7 +197,7 @@ START_TEST(t_leader_takes_input_and_hands_it_over)
     ck_assert_int_eq(ch_req(&c, L, "POST", "/v1/leadership/transfer", body, &o), 200);
     json_decref(o);
     ck_assert_int_eq(ch_leader(&c, 5000, 1u << L), (int)T);
-    double old_batches = s_metric(&c, L, "vexfs_batches_received_total");
+    double old_batches = ch_metric(&c, L, "vexfs_batches_received_total");
 
     for (int b = BEFORE; b < BEFORE + AFTER; b++) {
         ck_assert_msg(s_deliver(&c, T, push, (uint64_t)b * S_BATCH + 1, ++bseq,
@@ -227,17 +207,17 @@ START_TEST(t_leader_takes_input_and_hands_it_over)
     ck_assert_msg(s_all_totals(&c, (BEFORE + AFTER) * S_BATCH, 10000),
                   "not every node applied the input after the transfer");
     s_check_logs(&c, (BEFORE + AFTER) * S_BATCH);
-    ck_assert_double_ge(s_metric(&c, T, "vexfs_batches_received_total"), 1);
+    ck_assert_double_ge(ch_metric(&c, T, "vexfs_batches_received_total"), 1);
     /* A batch sent in the moment of the hand-over may still reach the old leader, which
      * refuses it (counted) and the sender delivers it again; once the hand-over is done, the
      * old leader takes nothing more. */
-    double settled = s_metric(&c, L, "vexfs_batches_received_total");
+    double settled = ch_metric(&c, L, "vexfs_batches_received_total");
     ck_assert_double_le(settled, old_batches + 2);
     int extra = BEFORE + AFTER;
     ck_assert_msg(s_deliver(&c, T, push, (uint64_t)extra * S_BATCH + 1, ++bseq,
                             (long long)(extra + 1) * S_BATCH, 20000),
                   "a batch after the hand-over was not committed");
-    ck_assert_double_eq(s_metric(&c, L, "vexfs_batches_received_total"), settled);
+    ck_assert_double_eq(ch_metric(&c, L, "vexfs_batches_received_total"), settled);
 
     zsock_destroy(&push);
     ch_stop_all(&c);

@@ -291,7 +291,7 @@ START_TEST(t_add_and_remove_member)
     st = ch_req(&c, (size_t)leader, "POST", "/v1/members", body, &o);
     ck_assert_msg(st == 409, "adding a member twice answered %ld", st);
     json_decref(o);
-    ck_assert_msg(vt_wait_ready(c.node[J].rest_port, 20000), "joiner not ready; log in %s",
+    ck_assert_msg(ch_wait_ready(&c, J, 20000), "joiner not ready; log in %s",
                   c.node[J].log);
     for (int b = 0; b < DURING; b++, next += BATCH) {
         ck_assert(s_submit(&c, J, next, BATCH, 20000, 0));

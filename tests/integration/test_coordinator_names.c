@@ -67,7 +67,7 @@ START_TEST(t_named_members_and_raft_bind)
     json_decref(o);
     committed = ch_int(&c, (size_t)leader, "/v1/cluster", "commit_index");
     ch_start_node(&c, follower);
-    ck_assert(vt_wait_ready(c.node[follower].rest_port, 20000));
+    ck_assert(ch_wait_ready(&c, follower, 20000));
     long long got = -1;
     for (int waited = 0; waited < 20000 && got < committed; waited += 50) {
         got = ch_int(&c, follower, "/v1/cluster", "commit_index");

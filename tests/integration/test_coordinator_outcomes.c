@@ -467,9 +467,9 @@ START_TEST(t_transfer_target_waits_for_own_term_commit)
         struct s_writer w = {.c = &c, .node = (size_t)l, .body = s_batch(key, n, n, 4000)};
         /* The transfer starts once the write is proposed (the leader's entry count moves)
          * and before the target stored it (a large batch takes a while to write). */
-        double entries = vt_metric(c.node[l].rest_port, "vexfs_consensus_entries_total");
+        double entries = ch_metric(&c, (size_t)l, "vexfs_consensus_entries_total");
         ck_assert_int_eq(pthread_create(&w.thread, NULL, s_writer_main, &w), 0);
-        for (int k = 0; k < 2000 && vt_metric(c.node[l].rest_port,
+        for (int k = 0; k < 2000 && ch_metric(&c, (size_t)l,
                                              "vexfs_consensus_entries_total") == entries;
              k++) {
         }
@@ -484,7 +484,15 @@ START_TEST(t_transfer_target_waits_for_own_term_commit)
         fprintf(stderr, "transfer round %d: write %ld %s, transfer %ld %s, %zu reads on the "
                         "target\n",
                 round, w.r.status, s_code(&w.r), tr.status, s_code(&tr), rec->n);
-        ck_assert_msg(tr.status == 200 || tr.status == 504, "transfer answered %ld", tr.status);
+        /* 503: leadership was lost on its own before the transfer arrived (an election
+         * while the large batch was written, on a loaded machine); nothing was transferred
+         * and the history is checked all the same. */
+        bool lost = tr.status == 503 && (strcmp(s_code(&tr), "no_leader") == 0 ||
+                                         strcmp(s_code(&tr), "partitioned") == 0);
+        ck_assert_msg(tr.status == 200 || tr.status == 504 || lost,
+                      "transfer answered %ld %s (expected 200, 504, or 503 no_leader or "
+                      "partitioned)",
+                      tr.status, s_code(&tr));
         /* The history: the value before, the write, the reads. */
         struct lc_op *ops = calloc(rec->n + 2, sizeof *ops);
         size_t m = 0;
@@ -550,7 +558,12 @@ START_TEST(t_no_dead_leader_in_421)
             }
             refused[n_refused++] = n;
         } else if (r.status == 503) {
-            ck_assert_str_eq(s_code(&r), "no_leader");
+            /* Without a leader for longer than the grace period (a slow election on a loaded
+             * machine) the follower reports itself partitioned: also a refusal that names
+             * no leader. */
+            ck_assert_msg(strcmp(s_code(&r), "no_leader") == 0 ||
+                              strcmp(s_code(&r), "partitioned") == 0,
+                          "expected 503 no_leader or partitioned, got 503 %s", s_code(&r));
             ck_assert_str_eq(s_outcome(&r), "not_done");
             ck_assert_msg(r.retry_after[0] && atoi(r.retry_after) >= 1,
                           "503 without Retry-After ('%s')", r.retry_after);

@@ -98,6 +98,28 @@ START_TEST(t_long_record_truncated_to_one_line)
 }
 END_TEST
 
+static void
+s_write_urls(void)
+{
+    vx_log_init("vexfs-test", VX_LOG_INFO);
+    vx_warn("TEST-URL", "Broker name \"sasl_ssl://bob:BrokerPw9@10.0.0.1:9093\" parse error");
+    vx_info("TEST-URL", "email via smtp://alice:S3cretMailPw@mail.example:25 and http://h/p");
+}
+
+START_TEST(t_url_user_info_masked)
+{
+    char *out = s_capture(s_write_urls);
+    ck_assert_msg(!strstr(out, "BrokerPw9") && !strstr(out, "S3cretMailPw") &&
+                      !strstr(out, "bob") && !strstr(out, "alice"),
+                  "a password shows: %s", out);
+    ck_assert_msg(strstr(out, "TEST-URL Broker name \"sasl_ssl://***@10.0.0.1:9093\" parse "
+                              "error\n") &&
+                      strstr(out, "TEST-URL email via smtp://***@mail.example:25 and http://h/p\n"),
+                  "masked lines not as expected: %s", out);
+    free(out);
+}
+END_TEST
+
 START_TEST(t_level_parse)
 {
     enum vx_log_level l;
@@ -128,6 +150,7 @@ main(void)
     tcase_add_test(tc, t_format_and_levels);
     tcase_add_test(tc, t_long_record_truncated_to_one_line);
     tcase_add_test(tc, t_level_parse);
+    tcase_add_test(tc, t_url_user_info_masked);
     suite_add_tcase(s, tc);
     tc = tcase_create("clock");
     tcase_add_test(tc, t_clocks);

@@ -13,6 +13,7 @@
  * environment. */
 #include <errno.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,24 +163,52 @@ vt_tls_dir(void)
     return s_tls;
 }
 
+static vx_socks_t *s_factories[2]; /* vt_sock_ex's, CURVE and plain; one per test process */
+static pid_t s_factory_owner[2];
+
+/* At exit, the process that made a factory closes it (its ZAP handler's socket included), so
+ * CZMQ finds no socket left open. */
+static void
+cb_close_factories(void)
+{
+    for (int k = 0; k < 2; k++) {
+        if (s_factories[k] && s_factory_owner[k] == getpid()) {
+            vx_socks_destroy(&s_factories[k]);
+        }
+    }
+}
+
 zsock_t *
 vt_sock_ex(const struct vt_sock_opts *o)
 {
-    static vx_socks_t *socks; /* one per test process (per forked test) */
-    static pid_t owner;
-    if (!socks || owner != getpid()) {
+    int k = o->plain ? 1 : 0;
+    /* Threads of one test (a collector beside the main thread) may open their first socket
+     * at the same time: one factory of each kind, made once. */
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&lock);
+    vx_socks_t *socks = s_factories[k];
+    if (!socks || s_factory_owner[k] != getpid()) {
         char err[512];
         struct vx_transport_config tc = {1000, 0, 64 * 1024 * 1024 + 4096};
         /* Identity "ctl": the suite's operator tool, which propagation's built-in producer
          * policy lets send events of any source and tenant, as tests do. */
-        struct vx_security_config sc = {"required", s_keys, "ctl", "required", s_tls, false,
-                                        "",         "",     "",    false};
+        struct vx_security_config sc = {o->plain ? "off" : "required", s_keys, "ctl", "required",
+                                        s_tls, false, "", "", "", false};
         socks = vx_socks_new(&tc, &sc, "ctl", NULL, err, sizeof err);
-        owner = getpid();
+        s_factories[k] = socks;
+        s_factory_owner[k] = getpid();
+        /* After CZMQ's own exit handler (registered when the factory made its first socket),
+         * so this one runs first. */
+        static pid_t registered;
+        if (socks && registered != getpid()) {
+            registered = getpid();
+            atexit(cb_close_factories);
+        }
         if (!socks) {
             s_die("socket factory", err);
         }
     }
+    pthread_mutex_unlock(&lock);
     char err[512], bound[256];
     struct vx_sock_spec spec = {.type = o->type, .endpoint = o->endpoint, .bind = o->bind,
                                 .subscribe = o->subscribe ? o->subscribe : "",

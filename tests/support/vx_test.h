@@ -118,6 +118,8 @@ struct vt_sock_opts {
     int reconnect_ivl_ms;
     const char *subscribe; /* SUB: NULL subscribes to everything */
     int *port;
+    bool plain; /* a plain link (security.curve off, loopback endpoints only), for benchmarks
+                   that set CURVE against plain */
 };
 zsock_t *vt_sock_ex(const struct vt_sock_opts *o);
 

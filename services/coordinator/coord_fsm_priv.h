@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The state machine's internals, shared by its apply (coord_fsm.c), read (coord_fsm_read.c)
  * and snapshot (coord_fsm_snap.c) parts. */
-#ifndef COORD_FSM_INT_H
-#define COORD_FSM_INT_H
+#ifndef COORD_FSM_PRIV_H
+#define COORD_FSM_PRIV_H
 
 #include <pthread.h>
 
 #include "coord_crdt.h"
 #include "coord_fsm.h"
+#include "vx_event.h"
 
 #define COORD_RECENT_IDS 32768 /* event ids per dedup generation; two generations kept */
+#define COORD_FSM_NODE_PREFIX "node-" /* the cluster's own clock entries: node-<origin id> */
 
 struct coord_named_counter {
     char *name;
@@ -76,9 +78,12 @@ struct coord_fsm {
     struct coord_apply_result *res;     /* the part being applied */
     vx_counter_t *m_conflicts[COORD_N_STRATEGIES], *m_resolved, *m_events, *m_dups, *m_stale;
     vx_counter_t *m_skipped;
+    char *vclock_nodes;           /* owned copy of opts.vclock_nodes; NULL: every name kept */
+    vx_counter_t *m_clock_refused, *m_clock_folded;
 };
 
-/* Both halves: key table and dedup generations (callers hold the write lock). */
+/* Both halves: key table and dedup generations (callers hold the write lock; a lookup without
+ * create only reads, so the read lock is enough for it). */
 struct coord_key *coord_fsm_key_get(coord_fsm_t *f, const char *path, bool create);
 void coord_fsm_key_free(struct coord_key *k);
 void coord_fsm_clear(coord_fsm_t *f);
@@ -90,6 +95,15 @@ void coord_fsm_log_push(coord_fsm_t *f, struct coord_log_rec *rec);
 void coord_fsm_rec_fill(struct coord_log_rec *rec, const char *path,
                         const struct coord_vclock *clock);
 json_t *coord_fsm_key_json(const struct coord_key *k);
+
+/* Clock policy (coord_fsm_clock.c). Fills ctx (empty before) with the event's producer clock:
+ * names vclock_nodes keeps, the others folded into COORD_VCLOCK_FOLDED, entries under the
+ * cluster's prefix dropped. Returns how many entries were folded. */
+size_t coord_fsm_clock_context(const coord_fsm_t *f, const vx_event_t *e,
+                               struct coord_vclock *ctx);
+/* Producer entries (not the cluster's node-<id>) a key's clock (NULL: a new key) would hold
+ * after joining ctx. */
+size_t coord_fsm_clock_joined(const struct coord_vclock *key, const struct coord_vclock *ctx);
 /* The open conflict id (and its position), NULL when none. */
 struct coord_conflict *coord_fsm_conflict_find(coord_fsm_t *f, uint64_t id, size_t *pos);
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The coordinator's REST routes, shared by the write half (coord_http.c) and the read half
  * (coord_http_read.c): the route state and the mapping of an operation's outcome onto HTTP. */
-#ifndef COORD_HTTP_INT_H
-#define COORD_HTTP_INT_H
+#ifndef COORD_HTTP_PRIV_H
+#define COORD_HTTP_PRIV_H
 
 #include <stdbool.h>
 
@@ -35,7 +35,10 @@ void coord_http_outcome(struct vx_http_resp *resp, enum coord_outcome o);
 void coord_http_unavailable(coord_http_t *h, struct vx_http_resp *resp, const char *code,
                             bool write, const char *msg);
 
-/* Registers the read routes (state, log, conflicts, stats). */
-void coord_http_read_routes(coord_http_t *h, vx_http_t *http);
+/* The read routes' handlers (coord_http_read.c), rows of coord_http.c's route table. */
+vx_http_handler_fn coord_http_get_state;
+vx_http_handler_fn coord_http_get_log;
+vx_http_handler_fn coord_http_get_conflicts;
+vx_http_handler_fn coord_http_get_stats;
 
 #endif

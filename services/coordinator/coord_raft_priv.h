@@ -2,8 +2,8 @@
 /* The raft node's internals, shared by the loop (coord_raft.c), group commit (coord_group.c),
  * the read index (coord_read.c), the I/O wrapper (coord_raft_io.c), its status and metrics
  * (coord_raft_status.c) and the ZeroMQ input (coord_input.c). Loop-thread fields are marked. */
-#ifndef COORD_RAFT_INT_H
-#define COORD_RAFT_INT_H
+#ifndef COORD_RAFT_PRIV_H
+#define COORD_RAFT_PRIV_H
 
 #include <pthread.h>
 #include <raft.h>
@@ -90,11 +90,14 @@ struct coord_status_member {
     char addr[64];
     int role;
     int64_t last_contact_ms; /* -1: unknown */
+    int64_t lag;             /* entries behind the leader's last index; -1: unknown */
     bool healthy;
+    bool known;              /* this node can tell the member's health (else: the leader's view) */
 };
 
 struct coord_raft {
     struct coord_raft_opts opts;
+    vx_metrics_t *metrics;
     char data_dir[1024];
     char input_ep[1024];
     coord_fsm_t *fsm;
@@ -142,6 +145,12 @@ struct coord_raft {
     size_t n_known;
     atomic_uint_fast64_t leader_id;
     atomic_uint max_latency_ms;
+    atomic_bool failed;        /* a sealed entry or snapshot did not open */
+    /* The leader's view of the members, as its last view frame said (coord_peer.h), under
+     * st_mu: what a follower shows for members it cannot observe itself. */
+    json_t *view;
+    uint64_t view_from, view_ns;
+    uint64_t view_sent_ns;     /* loop thread: when this node last sent its view as leader */
 
     /* metrics */
     vx_histogram_t *m_latency;
@@ -185,6 +194,8 @@ int coord_io_send_probe(coord_raft_t *r, raft_id id, const char *address, uint64
                         uint64_t cookie);
 
 void coord_raft_cb_tick(uv_timer_t *t);
+/* A view frame from node `from` (coord_peer_view_fn), loop thread. */
+void coord_raft_on_view(void *arg, uint64_t from, const uint8_t *data, size_t len);
 void coord_raft_metrics_init(coord_raft_t *r, vx_metrics_t *m);
 /* Records a member's REST/input ports (under st_mu). */
 void coord_raft_remember(coord_raft_t *r, const struct coord_member *m);
