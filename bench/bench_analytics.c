@@ -42,6 +42,7 @@
 #include "an_decode.h"
 #include "an_query.h"
 #include "an_window.h"
+#include "vt_kafka.h"
 #include "vx_clock.h"
 #include "vx_test.h"
 
@@ -260,8 +261,10 @@ static int
 s_create_topic(const char *bootstrap, const char *topic, int partitions)
 {
     char err[512];
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    rd_kafka_conf_set(c, "bootstrap.servers", bootstrap, err, sizeof err);
+    rd_kafka_conf_t *c = vt_kafka_conf(bootstrap);
+    if (!c) {
+        return -1;
+    }
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof err);
     if (!rk) {
         fprintf(stderr, "bench: Kafka client: %s\n", err);
@@ -297,8 +300,10 @@ s_fill_topic(const char *bootstrap, const char *topic, struct s_ev *evs, size_t 
         return -1;
     }
     char err[512];
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    rd_kafka_conf_set(c, "bootstrap.servers", bootstrap, err, sizeof err);
+    rd_kafka_conf_t *c = vt_kafka_conf(bootstrap);
+    if (!c) {
+        return -1;
+    }
     rd_kafka_conf_set(c, "linger.ms", "20", err, sizeof err);
     rd_kafka_conf_set(c, "queue.buffering.max.messages", "1000000", err, sizeof err);
     rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof err);
@@ -344,10 +349,12 @@ s_bare(const char *bootstrap, const char *topic, const char *group, size_t n)
 {
     struct s_fig f = {0};
     char err[512];
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_conf_t *c = vt_kafka_conf(bootstrap);
+    if (!c) {
+        return f;
+    }
     size_t nkv;
     const struct an_kafka_kv *kv = an_kafka_fetch_conf(false, &nkv);
-    rd_kafka_conf_set(c, "bootstrap.servers", bootstrap, err, sizeof err);
     rd_kafka_conf_set(c, "group.id", group, err, sizeof err);
     rd_kafka_conf_set(c, "auto.offset.reset", "earliest", err, sizeof err);
     rd_kafka_conf_set(c, "enable.auto.commit", "false", err, sizeof err);

@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vt_kafka.h"
 #include "vx_clock.h"
 #include "vx_test.h"
 #include "vx_wire.h"
@@ -179,8 +180,10 @@ static int
 s_create_topic(const char *brokers, const char *topic, int partitions)
 {
     char err[512];
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    rd_kafka_conf_set(c, "bootstrap.servers", brokers, err, sizeof err);
+    rd_kafka_conf_t *c = vt_kafka_conf(brokers);
+    if (!c) {
+        return -1;
+    }
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof err);
     if (!rk) {
         fprintf(stderr, "bench: Kafka client: %s\n", err);

@@ -25,6 +25,7 @@ static const char *const s_known_sections[] = {
     "stream_analytics",  "monitoring",    "admin",                    "logging",
     "ctl",               "event_forwarder",          "fuse_layer",  "userspace_watcher",
     "transport",         "security",                 "client",      "at_rest",
+    "kafka_security",
 };
 
 static const struct vx_cfg_key s_admin_keys[] = {

@@ -16,6 +16,9 @@ struct vx_kafka {
     vx_kafka_dr_fn *dr;
     void *arg;
     atomic_bool fatal;
+    atomic_bool refused;  /* the brokers refuse us (or TLS fails) since the last delivery */
+    char what[300];       /* "producer for <brokers>", for messages */
+    char settings[1024];  /* vx_kafka_security_describe, for messages */
 };
 
 static void
@@ -26,6 +29,7 @@ cb_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     if (m->err) {
         k->dr(m->_private, -EIO, rd_kafka_err2str(m->err), k->arg);
     } else {
+        atomic_store(&k->refused, false);
         k->dr(m->_private, 0, NULL, k->arg);
     }
 }
@@ -34,38 +38,53 @@ static void
 cb_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     vx_kafka_t *k = opaque;
-    if (err == RD_KAFKA_RESP_ERR__FATAL) {
-        char buf[512];
-        rd_kafka_fatal_error(rk, buf, sizeof buf);
+    /* Transport errors are retried by librdkafka and logged once per occurrence; a refusal or
+     * a TLS failure also marks the producer unhealthy until Kafka acknowledges a message. */
+    switch (vx_kafka_report_error(rk, k->what, k->settings, err, reason)) {
+    case VX_KAFKA_FATAL:
         atomic_store(&k->fatal, true);
-        vx_error("KAFKA-FATAL", "producer fatal error: %s", buf);
-        return;
+        break;
+    case VX_KAFKA_REFUSED:
+    case VX_KAFKA_TLS:
+        atomic_store(&k->refused, true);
+        break;
+    case VX_KAFKA_TRANSIENT:
+        break;
     }
-    /* Transport errors are retried by librdkafka; say so once per occurrence at warn. */
-    vx_warn("KAFKA-ERROR", "%s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
 static void
 cb_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     (void)rk;
-    if (level <= 4) {
+    /* A broker connection's failure (facility FAIL) also reaches cb_error, which says what it
+     * means; logging it here as well would say it twice. */
+    if (level <= 4 && strcmp(fac, "FAIL") != 0) {
         vx_warn("KAFKA-LOG", "%s: %s", fac, buf);
     }
 }
 
 vx_kafka_t *
-vx_kafka_new(const char *brokers, int message_timeout_ms, const char *const *extra,
-             vx_kafka_dr_fn *dr, void *arg, char *err, size_t errlen)
+vx_kafka_new(const char *brokers, const struct vx_kafka_security_config *sec,
+             int message_timeout_ms, const char *const *extra, vx_kafka_dr_fn *dr, void *arg,
+             char *err, size_t errlen)
 {
+    rd_kafka_conf_t *conf = vx_kafka_conf_new(brokers, sec, err, errlen);
+    if (!conf) {
+        return NULL;
+    }
     vx_kafka_t *k = vx_calloc(1, sizeof *k);
     k->dr = dr;
     k->arg = arg;
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    snprintf(k->what, sizeof k->what, "producer for %s", brokers);
+    if (sec) {
+        vx_kafka_security_describe(sec, k->settings, sizeof k->settings);
+    } else {
+        snprintf(k->settings, sizeof k->settings, "the defaults");
+    }
     char timeout[32];
     snprintf(timeout, sizeof timeout, "%d", message_timeout_ms);
     const char *settings[][2] = {
-        {"bootstrap.servers", brokers},
         {"enable.idempotence", "true"},
         {"acks", "all"},
         {"linger.ms", "1"},
@@ -76,8 +95,7 @@ vx_kafka_new(const char *brokers, int message_timeout_ms, const char *const *ext
         {"compression.codec", "lz4"},
     };
     for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
-        if (rd_kafka_conf_set(conf, settings[i][0], settings[i][1], err, errlen) !=
-            RD_KAFKA_CONF_OK) {
+        if (vx_kafka_conf_set(conf, settings[i][0], settings[i][1], err, errlen) < 0) {
             goto fail;
         }
     }
@@ -90,7 +108,7 @@ vx_kafka_new(const char *brokers, int message_timeout_ms, const char *const *ext
         }
         memcpy(key, *e, (size_t)(eq - *e));
         key[eq - *e] = '\0';
-        if (rd_kafka_conf_set(conf, key, eq + 1, err, errlen) != RD_KAFKA_CONF_OK) {
+        if (vx_kafka_conf_set(conf, key, eq + 1, err, errlen) < 0) {
             goto fail;
         }
     }
@@ -175,4 +193,10 @@ bool
 vx_kafka_fatal(vx_kafka_t *k)
 {
     return atomic_load(&k->fatal);
+}
+
+bool
+vx_kafka_healthy(vx_kafka_t *k)
+{
+    return !atomic_load(&k->fatal) && !atomic_load(&k->refused);
 }

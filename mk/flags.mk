@@ -1,6 +1,6 @@
 # Compiler flags, pkg-config and the build variant (plain or sanitized).
 
-PKGS      := libczmq libzmq libprotobuf-c jansson libmicrohttpd rdkafka yaml-0.1 libcurl libhs libpcre2-8 raft libuv fuse3 gnutls libsodium lmdb
+PKGS      := libczmq libzmq libprotobuf-c jansson libmicrohttpd rdkafka yaml-0.1 libcurl libhs libpcre2-8 raft libuv fuse3 gnutls libsodium lmdb libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)

@@ -11,27 +11,42 @@
 #                          client certificate), analytics and prometheus (viewer, by theirs),
 #                          automation (operator, by its) and admin (admin, bearer token)
 #   DIR/admin-token        that token (mode 0600)
+#   DIR/kafka/sasl.password   the Kafka SCRAM-SHA-512 password of the user "vexfs" (random,
+#                          mode 0600): kafka_security.sasl_password_file of every daemon; the
+#                          broker is verified against DIR/tls/ca.crt (kafka_security.ssl_ca_file)
+#   DIR/kafka-broker/      the compose broker's own material (docker/kafka/), readable by the
+#                          broker's user only: server.pem (key and certificate chain, signed by
+#                          DIR/tls/ca.key for the host names kafka, localhost, 127.0.0.1),
+#                          ca.crt, and sasl.password (the same password: the broker creates
+#                          the SCRAM user from it when it formats its storage)
 # docker/docker-compose.yml mounts DIR (VEXFS_SECRETS_DIR, default docker/secrets) at
 # /run/secrets/vexfs; k8s/ mounts the Secrets made from it (README, "Kubernetes"); on a host,
 # DIR=/etc/vexfs is where the daemons look by default (config/development.yaml and
 # production.yaml). Never overwrites: a DIR that already has keys/ or tls/ is refused.
 #   scripts/deploy-secrets.sh DIR [--owner UID[:GID]] [--k8s-manifest FILE]
-#     --owner         chown -R DIR, e.g. 10001:10001 (the image's user; needs root)
+#     --owner         chown -R DIR, e.g. 10001:10001 (the image's user; needs root), and
+#                     DIR/kafka-broker to the Kafka image's user (--kafka-owner)
+#     --kafka-owner   owner of DIR/kafka-broker with --owner (default 10002:10002, the user
+#                     of docker/kafka/Dockerfile)
 #     --k8s-manifest  also write FILE: the Secrets k8s/ mounts (namespace vexfs), for
 #                     `kubectl apply -f FILE`: vexfs-curve (DIR/keys), vexfs-curve-authorized
 #                     (DIR/keys/authorized), vexfs-tls (DIR/tls without ca.key, which stays
-#                     here), vexfs-credentials (credentials.yaml) and vexfs-data-keys
+#                     here), vexfs-credentials (credentials.yaml), vexfs-data-keys and
+#                     vexfs-kafka (DIR/kafka: the SCRAM password; the broker is the
+#                     cluster's own, README "Kubernetes")
 # Environment: VEXFSCTL (default build/bin/vexfsctl, else vexfsctl on PATH).
 set -euo pipefail
-usage() { echo "usage: scripts/deploy-secrets.sh DIR [--owner UID[:GID]] [--k8s-manifest FILE]" >&2; exit 2; }
+usage() { echo "usage: scripts/deploy-secrets.sh DIR [--owner UID[:GID]] [--kafka-owner UID[:GID]] [--k8s-manifest FILE]" >&2; exit 2; }
 [ $# -ge 1 ] || usage
 DIR=$1
 shift
 OWNER=
+KAFKA_OWNER=10002:10002
 MANIFEST=
 while [ $# -gt 0 ]; do
   case $1 in
     --owner) [ $# -ge 2 ] || usage; OWNER=$2; shift 2 ;;
+    --kafka-owner) [ $# -ge 2 ] || usage; KAFKA_OWNER=$2; shift 2 ;;
     --k8s-manifest) [ $# -ge 2 ] || usage; MANIFEST=$2; shift 2 ;;
     *) usage ;;
   esac
@@ -41,7 +56,7 @@ CTL=${VEXFSCTL:-}
 if [ -z "$CTL" ]; then
   if [ -x "$here/build/bin/vexfsctl" ]; then CTL=$here/build/bin/vexfsctl; else CTL=vexfsctl; fi
 fi
-for d in keys tls data-keys; do
+for d in keys tls data-keys kafka kafka-broker; do
   if [ -e "$DIR/$d" ]; then
     echo "deploy-secrets: $DIR/$d exists; refusing to overwrite it" >&2
     exit 1
@@ -72,6 +87,19 @@ CREDS=$DIR/credentials.yaml
 "$CTL" creds add prometheus --role viewer --cert-cn prometheus --file "$CREDS" \
   --token-file "$DIR/.prometheus-token" >/dev/null 2>&1
 rm -f "$DIR/.ctl-token" "$DIR/.analytics-token" "$DIR/.automation-token" "$DIR/.prometheus-token"
+# Kafka: a random SCRAM password (hex: no quoting in properties files or --add-scram) and
+# the broker's certificate, signed by the suite's CA for the name the compose clients dial.
+(
+  umask 077
+  mkdir -p "$DIR/kafka" "$DIR/kafka-broker"
+  od -An -N24 -tx1 /dev/urandom | tr -d ' \n' >"$DIR/kafka/sasl.password"
+  echo >>"$DIR/kafka/sasl.password"
+  cp "$DIR/kafka/sasl.password" "$DIR/kafka-broker/sasl.password"
+  "$CTL" certs generate kafka --dir "$DIR/tls" --hosts kafka,localhost,127.0.0.1 >/dev/null
+  cat "$DIR/tls/kafka.key" "$DIR/tls/kafka.crt" "$DIR/tls/ca.crt" >"$DIR/kafka-broker/server.pem"
+  cp "$DIR/tls/ca.crt" "$DIR/kafka-broker/ca.crt"
+  rm -f "$DIR/tls/kafka.key" "$DIR/tls/kafka.crt"
+)
 if [ ! -e "$DIR/admin-token" ]; then
   "$CTL" creds add admin --role admin --file "$CREDS" --token-file "$DIR/admin-token" >/dev/null
 fi
@@ -94,10 +122,12 @@ if [ -n "$MANIFEST" ]; then
       secret vexfs-tls $(find "$DIR/tls" -maxdepth 1 -type f ! -name ca.key | sort)
       secret vexfs-credentials "$CREDS"
       secret vexfs-data-keys $(find "$DIR/data-keys" -maxdepth 1 -type f | sort)
+      secret vexfs-kafka "$DIR/kafka/sasl.password"
     } > "$MANIFEST"
   )
 fi
 if [ -n "$OWNER" ]; then
   chown -R "$OWNER" "$DIR"
+  chown -R "$KAFKA_OWNER" "$DIR/kafka-broker"
 fi
-echo "deploy-secrets: keys, TLS certificates and credentials in $DIR"
+echo "deploy-secrets: keys, TLS certificates, credentials and Kafka secrets in $DIR"

@@ -9,7 +9,7 @@ BUILD_PACKAGES=(
   libzmq3-dev libczmq-dev libprotobuf-c-dev protobuf-c-compiler
   libraft-dev libuv1-dev libmicrohttpd-dev libvectorscan-dev librdkafka-dev
   libjansson-dev check libsubunit-dev libcurl4-openssl-dev libyaml-dev libpcre2-dev libfuse3-dev
-  libgnutls28-dev libsodium-dev liblmdb-dev
+  libgnutls28-dev libsodium-dev liblmdb-dev libssl-dev
 )
 # Tests, lint, benchmarks and deployment checks (docker-compose validates docker/, promtool
 # the Prometheus files, python3-venv holds the Kubernetes schema validator, etcd-server is the

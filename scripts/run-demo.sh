@@ -148,7 +148,10 @@ if [ "$KAFKA" = 1 ]; then
   echo "demo: starting a Kafka broker (scripts/kafka.sh; the first run downloads its jars)"
   scripts/kafka.sh status >/dev/null 2>&1 || kafka_started=1
   BROKERS=$(scripts/kafka.sh start)
-  echo "demo: Kafka at $BROKERS"
+  # The broker speaks SASL_SSL: its CA, user and password file reach every daemon as kafka_security overrides.
+  kenv=$(scripts/kafka.sh env)
+  eval "$kenv"
+  echo "demo: Kafka at $BROKERS (SASL_SSL, user $VEXFS_KAFKA_SECURITY_SASL_USERNAME)"
 fi
 
 # One configuration for the whole suite; each daemon reads its own section. Per-node values of

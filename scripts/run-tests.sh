@@ -3,7 +3,8 @@
 # tests that start the real daemons, with one real Kafka broker for the whole run.
 #   scripts/run-tests.sh [BUILD_DIR]      (default build; build/san for the sanitized build)
 # Environment: VX_TEST_FILTER (substring of test program names), VX_KEEP_KAFKA=1 (leave the
-# broker running afterwards).
+# broker running afterwards), VEXFS_KAFKA_BOOTSTRAP (a broker already running; its client settings
+# come from `scripts/kafka.sh env` unless VEXFS_KAFKA_SECURITY_PROTOCOL is set too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -22,7 +23,9 @@ if [ -n "${VX_TEST_FILTER:-}" ]; then
 fi
 [ ${#tests[@]} -gt 0 ] || { echo "run-tests: no test programs under $BUILD/tests (run make first)" >&2; exit 1; }
 
-# One broker for the whole run; tests read its address from VEXFS_KAFKA_BOOTSTRAP.
+# One broker for the whole run; tests read its address from VEXFS_KAFKA_BOOTSTRAP and its client
+# settings (SASL_SSL: the CA, the SCRAM user and its password file) from VEXFS_KAFKA_SECURITY_*, which
+# every daemon a test starts inherits as kafka_security overrides.
 if [ -z "${VEXFS_KAFKA_BOOTSTRAP:-}" ]; then
   # Stop the broker at the end only if this run started it.
   started=1
@@ -33,7 +36,12 @@ if [ -z "${VEXFS_KAFKA_BOOTSTRAP:-}" ]; then
     trap 'scripts/kafka.sh stop >/dev/null 2>&1 || true' EXIT
   fi
 fi
-echo "run-tests: Kafka at $VEXFS_KAFKA_BOOTSTRAP"
+# The caller may give settings of its own (another broker); otherwise those of scripts/kafka.sh's broker.
+if [ -z "${VEXFS_KAFKA_SECURITY_PROTOCOL:-}" ]; then
+  kenv=$(scripts/kafka.sh env)
+  eval "$kenv"
+fi
+echo "run-tests: Kafka at $VEXFS_KAFKA_BOOTSTRAP ($VEXFS_KAFKA_SECURITY_PROTOCOL${VEXFS_KAFKA_SECURITY_SASL_USERNAME:+, user $VEXFS_KAFKA_SECURITY_SASL_USERNAME})"
 
 logdir=$BUILD/test-logs
 mkdir -p "$logdir"

@@ -93,6 +93,12 @@ if [ -z "${VEXFS_KAFKA_BOOTSTRAP:-}" ]; then
   VEXFS_KAFKA_BOOTSTRAP=$(scripts/kafka.sh start)
   export VEXFS_KAFKA_BOOTSTRAP
 fi
+# The broker's client settings (SASL_SSL: CA, SCRAM user, password file), unless the caller
+# gave those of another broker; the starts use them instead of the profiles' own.
+if [ -z "${VEXFS_KAFKA_SECURITY_PROTOCOL:-}" ]; then
+  kenv=$(scripts/kafka.sh env)
+  eval "$kenv"
+fi
 say "cross-check against the daemons, and every daemon started with every profile"
 "$PY" tests/deploy/cross_check.py --bin build/bin "${render[@]}"
 say "ok"

@@ -16,12 +16,17 @@
 #include "an_config.h"
 #include "an_server_priv.h"
 #include "vx_clock.h"
+#include "vx_kafka_conf.h"
 #include "vx_log.h"
 #include "vx_mem.h"
 #include "vx_wire.h"
 
 #define S_ZMQ_BATCH 1024 /* ZeroMQ messages processed per lock */
 #define S_RES_BATCH 1024 /* results-topic records merged per call */
+
+/* The Kafka security settings in words (no secret), for error messages; written at start
+ * before any client exists. */
+static char s_kafka_settings[1024];
 
 static void
 cb_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
@@ -72,14 +77,18 @@ static void
 cb_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     an_server_t *s = opaque;
-    if (err == RD_KAFKA_RESP_ERR__FATAL) {
-        char buf[512];
-        rd_kafka_fatal_error(rk, buf, sizeof buf);
-        vx_error("AN-KAFKA-FATAL", "%s", buf);
+    if (vx_kafka_report_error(rk, rd_kafka_name(rk), s_kafka_settings, err, reason) ==
+        VX_KAFKA_FATAL) {
         atomic_store(&s->fatal, true);
-        return;
     }
-    vx_warn("AN-KAFKA-ERROR", "%s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+/* The results topic's clients: their errors are said precisely, and change nothing else. */
+static void
+cb_error_report(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)opaque;
+    vx_kafka_report_error(rk, rd_kafka_name(rk), s_kafka_settings, err, reason);
 }
 
 /* ---- events --------------------------------------------------------------------------------- */
@@ -663,21 +672,32 @@ an_server_run(an_server_t *s, volatile sig_atomic_t *stop)
 static int
 s_set(rd_kafka_conf_t *c, const char *k, const char *v, char *err, size_t errlen)
 {
-    char e[512];
-    if (rd_kafka_conf_set(c, k, v, e, sizeof e) != RD_KAFKA_CONF_OK) {
-        snprintf(err, errlen, "kafka %s=%s: %s", k, v, e);
-        return -EINVAL;
+    return vx_kafka_conf_set(c, k, v, err, errlen);
+}
+
+/* A client configuration for kafka_brokers with the kafka_security section applied (its
+ * defaults when the program does not list it). NULL with the reason in err. */
+static rd_kafka_conf_t *
+s_conf_new(const vx_config_t *cfg, char *err, size_t errlen)
+{
+    struct vx_kafka_security_config ks;
+    const struct vx_kafka_security_config *sec =
+        vx_config_bind(cfg, &vx_cfg_kafka_security_section, &ks) == 0 ? &ks : NULL;
+    if (sec) {
+        vx_kafka_security_describe(sec, s_kafka_settings, sizeof s_kafka_settings);
     }
-    return 0;
+    return vx_kafka_conf_new(vx_config_str(cfg, AN_SECTION, "kafka_brokers"), sec, err, errlen);
 }
 
 static int
 s_open_kafka(an_server_t *s, const vx_config_t *cfg, char *err, size_t errlen)
 {
     bool rt = vx_config_bool(cfg, AN_SECTION, "enable_real_time_processing");
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_conf_t *c = s_conf_new(cfg, err, errlen);
+    if (!c) {
+        return -EINVAL;
+    }
     const char *kv[][2] = {
-        {"bootstrap.servers", vx_config_str(cfg, AN_SECTION, "kafka_brokers")},
         {"group.id", vx_config_str(cfg, AN_SECTION, "group_id")},
         {"enable.auto.commit", "false"},
         {"auto.offset.reset", "earliest"},
@@ -729,10 +749,11 @@ s_open_kafka(an_server_t *s, const vx_config_t *cfg, char *err, size_t errlen)
 static int
 s_open_results(an_server_t *s, const vx_config_t *cfg, char *err, size_t errlen)
 {
-    const char *brokers = vx_config_str(cfg, AN_SECTION, "kafka_brokers");
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    if (s_set(c, "bootstrap.servers", brokers, err, errlen) < 0 ||
-        s_set(c, "enable.idempotence", "true", err, errlen) < 0 ||
+    rd_kafka_conf_t *c = s_conf_new(cfg, err, errlen);
+    if (!c) {
+        return -EINVAL;
+    }
+    if (s_set(c, "enable.idempotence", "true", err, errlen) < 0 ||
         s_set(c, "linger.ms", "5", err, errlen) < 0 ||
         /* fewer than AN_RES_RING records await their delivery report at any time */
         s_set(c, "queue.buffering.max.messages", "100000", err, errlen) < 0) {
@@ -741,6 +762,7 @@ s_open_results(an_server_t *s, const vx_config_t *cfg, char *err, size_t errlen)
     }
     rd_kafka_conf_set_opaque(c, s);
     an_commit_producer_conf(c);
+    rd_kafka_conf_set_error_cb(c, cb_error_report);
     char e[512];
     s->rk_out = rd_kafka_new(RD_KAFKA_PRODUCER, c, e, sizeof e);
     if (!s->rk_out) {
@@ -772,15 +794,18 @@ s_open_results(an_server_t *s, const vx_config_t *cfg, char *err, size_t errlen)
     /* librdkafka wants a group for assign(); this one never subscribes nor commits. */
     char rgroup[400];
     snprintf(rgroup, sizeof rgroup, "%s.results-reader.%ld", s->group_id, (long)getpid());
-    c = rd_kafka_conf_new();
-    if (s_set(c, "bootstrap.servers", brokers, err, errlen) < 0 ||
-        s_set(c, "group.id", rgroup, err, errlen) < 0 ||
+    c = s_conf_new(cfg, err, errlen);
+    if (!c) {
+        return -EINVAL;
+    }
+    if (s_set(c, "group.id", rgroup, err, errlen) < 0 ||
         s_set(c, "enable.auto.commit", "false", err, errlen) < 0 ||
         s_set(c, "enable.partition.eof", "false", err, errlen) < 0 ||
         s_set(c, "fetch.wait.max.ms", "50", err, errlen) < 0) {
         rd_kafka_conf_destroy(c);
         return -EINVAL;
     }
+    rd_kafka_conf_set_error_cb(c, cb_error_report);
     s->rk_res = rd_kafka_new(RD_KAFKA_CONSUMER, c, e, sizeof e);
     if (!s->rk_res) {
         rd_kafka_conf_destroy(c);

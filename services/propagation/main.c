@@ -10,6 +10,7 @@
 
 static const struct vx_cfg_section *const s_sections[] = {
     &prop_cfg_section,
+    &vx_cfg_kafka_security_section,
     &vx_cfg_transport_section,
     &vx_cfg_admin_section,
     &vx_cfg_logging_section,
@@ -47,10 +48,13 @@ main(int argc, char **argv)
     prop_http_t *routes = NULL;
     prop_server_t *server = NULL;
     struct prop_config cfg;
-    if (vx_config_bind(d.cfg, &prop_cfg_section, &cfg) < 0) {
+    struct vx_kafka_security_config kafka_security;
+    if (vx_config_bind(d.cfg, &prop_cfg_section, &cfg) < 0 ||
+        vx_config_bind(d.cfg, &vx_cfg_kafka_security_section, &kafka_security) < 0) {
         vx_error("PROP-START", "the configuration does not fit its table");
         goto out;
     }
+    cfg.kafka_security = &kafka_security;
     server = prop_server_new(&cfg, d.socks, d.metrics, err, sizeof err);
     if (!server) {
         vx_error("PROP-START", "%s", err);

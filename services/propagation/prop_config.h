@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "vx_config.h"
+#include "vx_kafka_conf.h"
 
 #define PROP_SECTION "event_propagation"
 
@@ -38,6 +39,9 @@ struct prop_config {
     int32_t durable_timeout_ms;
     int32_t shutdown_timeout_ms;
     const char *producer_identities_file;
+    /* Not a key of this section: main.c binds the kafka_security section (vx_kafka_conf.h)
+     * for the journal's producer (borrowed; NULL: that section's defaults). */
+    const struct vx_kafka_security_config *kafka_security;
 };
 
 extern const struct vx_cfg_section prop_cfg_section;

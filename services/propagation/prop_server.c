@@ -683,8 +683,9 @@ prop_server_new(const struct prop_config *cfg, const vx_socks_t *socks, vx_metri
 
     if (cfg->kafka_brokers[0]) {
         char kerr[512];
-        s->kafka = vx_kafka_new(cfg->kafka_brokers, cfg->kafka_message_timeout_ms, NULL,
-                                cb_kafka_delivery, s, kerr, sizeof kerr);
+        s->kafka = vx_kafka_new(cfg->kafka_brokers, cfg->kafka_security,
+                                cfg->kafka_message_timeout_ms, NULL, cb_kafka_delivery, s, kerr,
+                                sizeof kerr);
         if (!s->kafka) {
             snprintf(err, errlen, "kafka: %s", kerr);
             goto fail;
@@ -734,7 +735,7 @@ s_update_gauges(prop_server_t *s)
     vx_gauge_set(s->dedup_evictions, (double)prop_dedup_evictions(s->dedup));
     if (s->kafka) {
         vx_gauge_set(s->kafka_inflight, (double)vx_kafka_inflight(s->kafka));
-        atomic_store(&s->kafka_fatal, vx_kafka_fatal(s->kafka));
+        atomic_store(&s->kafka_fatal, !vx_kafka_healthy(s->kafka));
     }
     if (s->acks) {
         vx_gauge_set(s->acks_pending, (double)prop_acks_pending(s->acks));

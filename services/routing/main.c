@@ -6,10 +6,12 @@
 #include "rt_http.h"
 #include "rt_server.h"
 #include "vx_daemon.h"
+#include "vx_kafka_conf.h"
 #include "vx_log.h"
 
 static const struct vx_cfg_section *const s_sections[] = {
     &rt_cfg_section,
+    &vx_cfg_kafka_security_section,
     &vx_cfg_admin_section,
     &vx_cfg_logging_section,
     &vx_cfg_transport_section,

@@ -393,7 +393,7 @@ s_kafka_put(rt_outputs_t *o, struct s_output *out, const uint8_t *ev, size_t len
             /* A fatal producer: the event cannot be written; counted, never silent. */
             vx_counter_add(out->kafka_err, 1);
             vx_counter_add(o->drop_kafka, 1);
-            atomic_store(&o->kafka_fatal, vx_kafka_fatal(o->kafka));
+            atomic_store(&o->kafka_fatal, !vx_kafka_healthy(o->kafka));
             return false;
         }
         /* The producer's own queue filled before ours: the same as ours being full. */
@@ -501,7 +501,7 @@ rt_outputs_poll(rt_outputs_t *o)
     if (o->kafka) {
         vx_kafka_poll(o->kafka, 0);
         vx_gauge_set(o->kafka_inflight, (double)vx_kafka_inflight(o->kafka));
-        atomic_store(&o->kafka_fatal, vx_kafka_fatal(o->kafka));
+        atomic_store(&o->kafka_fatal, !vx_kafka_healthy(o->kafka));
     }
     s_pump_all(o);
 }
@@ -628,8 +628,9 @@ rt_outputs_new(const struct rt_outputs_opts *opts, vx_metrics_t *m, char *err, s
     }
     if (need_kafka) {
         char kerr[512];
-        o->kafka = vx_kafka_new(opts->kafka_brokers, opts->kafka_message_timeout_ms, NULL,
-                                cb_kafka_delivery, o, kerr, sizeof kerr);
+        o->kafka = vx_kafka_new(opts->kafka_brokers, opts->kafka_security,
+                                opts->kafka_message_timeout_ms, NULL, cb_kafka_delivery, o, kerr,
+                                sizeof kerr);
         if (!o->kafka) {
             snprintf(err, errlen, "kafka: %s", kerr);
             goto fail;

@@ -42,6 +42,7 @@
 #include <zmq.h>
 
 #include "rt_config.h"
+#include "vx_kafka_conf.h"
 #include "vx_metrics.h"
 #include "vx_sock.h"
 
@@ -63,6 +64,7 @@ struct rt_outputs_opts {
     bool load_balance;        /* several endpoints: one by hash(path), or all */
     const char *sender;       /* batch sender id (copied) */
     const char *kafka_brokers;  /* needed when the plan has a Kafka boundary */
+    const struct vx_kafka_security_config *kafka_security; /* borrowed; NULL: the defaults */
     const char *kafka_topic_prefix;
     int kafka_message_timeout_ms;
     rt_outputs_wait_fn *wait;

@@ -1138,6 +1138,9 @@ rt_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *met
     for (size_t i = 0; i < s->plan->n; i++) {
         s->boundaries[i] = s->plan->outputs[i].name;
     }
+    /* A program without the kafka_security section gets its defaults (TLS and SASL). */
+    struct vx_kafka_security_config kafka_security;
+    bool have_ks = vx_config_bind(cfg, &vx_cfg_kafka_security_section, &kafka_security) == 0;
     struct rt_outputs_opts oo = {
         .plan = s->plan,
         .socks = socks,
@@ -1146,6 +1149,7 @@ rt_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *met
         .load_balance = vx_config_bool(cfg, RT_SECTION, "enable_load_balancing"),
         .sender = s->sender,
         .kafka_brokers = vx_config_str(cfg, RT_SECTION, "kafka_brokers"),
+        .kafka_security = have_ks ? &kafka_security : NULL,
         .kafka_topic_prefix = vx_config_str(cfg, RT_SECTION, "kafka_topic_prefix"),
         .kafka_message_timeout_ms = (int)vx_config_int(cfg, RT_SECTION,
                                                        "kafka_message_timeout_ms"),

@@ -59,6 +59,8 @@ COORDS = {"coordinator-1": "172.28.0.11", "coordinator-2": "172.28.0.12",
 # Images built by the compose file: one service of each, in parallel.
 BUILD_SERVICES = ["propagation", "kafka", "prometheus"]
 TOKEN_PATH = "/run/secrets/vexfs/admin-token"
+# kcat in the kafka container, over SASL_SSL as the SCRAM user (the entrypoint's kcat.conf).
+KCAT = ["kcat", "-F", "/opt/kafka/config/kcat.conf", "-b", "127.0.0.1:9092"]
 
 clock = Clock()
 figures = []  # (name, text), printed together at the end
@@ -488,7 +490,7 @@ def ready(s, service):
     if service == "console":
         return s.p.health(s.p.containers(service)[0]) == "running"
     if service == "kafka":
-        r = s.p.exec("kafka", "kcat", "-b", "127.0.0.1:9092", "-L", "-m", "3", check_rc=False)
+        r = s.p.exec("kafka", *KCAT, "-L", "-m", "3", check_rc=False)
         return r.returncode == 0 or (False, r.stderr.strip()[-200:])
     path = "/-/ready" if service == "prometheus" else "/ready"
     st, doc = s.get(service, path, timeout=3)
@@ -518,7 +520,7 @@ def crash(s, service):
 
 def journal_keys(s, since_ms):
     """Keys (paths) of the journal's messages from since_ms (Kafka timestamp) on."""
-    r = s.p.exec("kafka", "kcat", "-b", "127.0.0.1:9092", "-C", "-t", "vexfs.events", "-e", "-q",
+    r = s.p.exec("kafka", *KCAT, "-C", "-t", "vexfs.events", "-e", "-q",
                  "-o", f"s@{since_ms}", "-f", "%k\\n", timeout=300)
     return set(r.stdout.split())
 

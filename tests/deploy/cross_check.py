@@ -198,6 +198,18 @@ def members(eff):
     return out
 
 
+def listener_protocol(kenv, host, port):
+    """Security protocol (SASL_SSL, SSL, ...) of the compose kafka service's advertised
+    listener at host:port, through KAFKA_LISTENER_SECURITY_PROTOCOL_MAP; None without one."""
+    pmap = dict(kv.split(":", 1) for kv in
+                kenv.get("KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", "").split(",") if ":" in kv)
+    for item in kenv.get("KAFKA_ADVERTISED_LISTENERS", "").split(","):
+        m = re.fullmatch(r"\s*(\w+)://([^:]+):(\d+)\s*", item)
+        if m and m.group(2) == host and int(m.group(3)) == port:
+            return pmap.get(m.group(1), m.group(1))
+    return None
+
+
 def daemon_ports(eff, section, node_id=None):
     """Ports the daemon listens on: REST, bound endpoints, raft."""
     ports = {eff[section]["rest_port"]}
@@ -213,7 +225,7 @@ def check_material(where, eff, section, daemon, resolve):
     """The files the daemon reads inside its security folders are there for the container:
     the TLS server's certificate, key and authority; the CURVE server key and the admitted
     keys where it binds, its own key and the servers' public key where it connects; the
-    audit key where it writes an audit log."""
+    audit key where it writes an audit log; Kafka's password file and CA where it joins Kafka."""
     sec = eff.get("security")
     if not sec:
         return
@@ -230,6 +242,15 @@ def check_material(where, eff, section, daemon, resolve):
             need += [f"{sec['keys_dir']}/{ident}.key", f"{sec['keys_dir']}/server.pub"]
     if sec.get("audit_dir"):
         need.append(sec.get("audit_key_file") or f"{sec['keys_dir']}/audit.key")
+    # Kafka clients: the SASL password file and the brokers' CA of kafka_security.
+    ks = eff.get("kafka_security") or {}
+    if eff[section].get("kafka_brokers") and ks:
+        if ks.get("protocol", "").startswith("sasl"):
+            ok(bool(ks.get("sasl_username")), where,
+               f"{daemon}: kafka_security.sasl_username is empty with protocol {ks['protocol']}")
+            need.append(ks.get("sasl_password_file", ""))
+        if ks.get("protocol") in ("sasl_ssl", "ssl") and ks.get("ssl_ca_file"):
+            need.append(ks["ssl_ca_file"])
     for path in need:
         host = resolve(path)
         ok(host is not None and (os.path.isfile(host) or
@@ -468,6 +489,13 @@ def check_compose(binary_dir):
             ok(f"{host}:{port}" in advertised, where,
                f"kafka_brokers {host}:{port} is not an advertised listener of the kafka service "
                f"({advertised})")
+            # The listener speaks the daemon's kafka_security.protocol (SASL_SSL://kafka:9092
+            # for sasl_ssl, through the listener security protocol map).
+            want = (i["eff"].get("kafka_security") or {}).get("protocol", "").upper()
+            got = listener_protocol(as_env(kafka.get("environment")), host, port)
+            ok(want == got, where, f"kafka_brokers {host}:{port}: kafka_security.protocol is "
+               f"{want.lower() or '(none)'} but the kafka service's listener there speaks "
+               f"{got or '(no listener)'}")
         for dep, cond in (i["svc"].get("depends_on") or {}).items():
             ok(isinstance(cond, dict) and cond.get("condition") == "service_healthy", where,
                f"depends_on {dep} without condition service_healthy")

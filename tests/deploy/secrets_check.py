@@ -21,10 +21,14 @@ import subprocess
 import yaml
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-# Keys of the security and at_rest sections that name material the daemon only reads.
-READ_FILES = {("security", "credentials_file"), ("security", "audit_key_file")}
+# Keys of the security, at_rest and kafka_security sections that name material the daemon
+# only reads.
+READ_FILES = {("security", "credentials_file"), ("security", "audit_key_file")} | {
+    ("kafka_security", k) for k in ("sasl_password_file", "ssl_ca_file", "ssl_certificate_file",
+                                    "ssl_key_file", "ssl_key_password_file", "ssl_keystore_file",
+                                    "ssl_keystore_password_file")}
 READ_DIRS = {("security", "keys_dir"), ("security", "tls_dir"), ("at_rest", "data_keys_dir")}
-SECTIONS = ("security", "at_rest")
+SECTIONS = ("security", "at_rest", "kafka_security")
 
 
 class Material:
@@ -83,7 +87,7 @@ _defaults = {}
 
 
 def defaults(exe):
-    """{(section, key): default} of the security and at_rest sections, from exe --help."""
+    """{(section, key): default} of the SECTIONS, from exe --help."""
     if exe not in _defaults:
         out = subprocess.run([exe, "--help"], capture_output=True, text=True).stdout
         d, sec = {}, None
@@ -92,7 +96,9 @@ def defaults(exe):
             if m:
                 sec = m.group(1)
                 continue
-            m = re.fullmatch(r"  (\w+)\s+string\s+default (.*?)(?: \(reloadable\))?", line)
+            # secret: a file naming a secret (its value is masked in --print-config)
+            m = re.fullmatch(r"  (\w+)\s+(?:string|secret)\s+default (.*?)(?: \(reloadable\))?",
+                             line)
             if m and sec in SECTIONS:
                 d[(sec, m.group(1))] = "" if m.group(2) == '""' else m.group(2)
         _defaults[exe] = d

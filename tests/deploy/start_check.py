@@ -16,7 +16,10 @@ with --verbose:
     (secrets_check.py); REST is then HTTPS, checked against the deployment's CA;
   - every listening port: a free one on 127.0.0.1, so starts never collide with anything on
     a shared machine;
-  - Kafka: the test broker (VEXFS_KAFKA_BOOTSTRAP), with topics and groups of its own;
+  - Kafka: the test broker (VEXFS_KAFKA_BOOTSTRAP), with topics and groups of its own; the
+    profile's kafka_security files must exist where its mounts put them (like every file
+    above), then the client settings of the test broker (VEXFS_KAFKA_SECURITY_*, from
+    `scripts/kafka.sh env`) replace them, since that broker has its own CA and password;
   - coordinator members: the same ids on 127.0.0.1, since peers' names resolve only inside
     their cluster.
 Peers that are absent (other daemons, producers' propagation) are connected to as usual:
@@ -152,6 +155,13 @@ def overrides(eff, section, resolve, tmp, kafka):
                     problems.append(f"{sec}.{key} = {val}: no such file in the image or a mount")
                 else:
                     put(sec, key, host)
+    if conf.get("kafka_brokers") and kafka and "kafka_security" in eff:
+        test_broker = {k: v for k, v in os.environ.items()
+                       if k.startswith("VEXFS_KAFKA_SECURITY_")}
+        if not test_broker:
+            problems.append("the test broker's client settings are missing "
+                            "(VEXFS_KAFKA_SECURITY_*: eval \"$(scripts/kafka.sh env)\")")
+        env.update(test_broker)
     return env, problems
 
 

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vt_kafka.h"
 #include "vx_test.h"
 
 void
@@ -141,9 +142,8 @@ rd_kafka_t *
 ah_producer(void)
 {
     char err[512];
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    ck_assert_int_eq(rd_kafka_conf_set(c, "bootstrap.servers", ah_bootstrap(), err, sizeof err),
-                     0);
+    rd_kafka_conf_t *c = vt_kafka_conf(ah_bootstrap());
+    ck_assert_msg(c != NULL, "no Kafka client settings (reason above)");
     rd_kafka_conf_set(c, "enable.idempotence", "true", err, sizeof err);
     rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof err);
     ck_assert_msg(p != NULL, "producer: %s", err);

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vt_kafka.h"
 #include "vx_event.h"
 
 const char *
@@ -18,6 +19,14 @@ kh_bootstrap(void)
     ck_assert_msg(b && *b, "VEXFS_KAFKA_BOOTSTRAP is not set: run through scripts/run-tests.sh, "
                            "which starts the broker");
     return b;
+}
+
+rd_kafka_conf_t *
+kh_conf(void)
+{
+    rd_kafka_conf_t *c = vt_kafka_conf(kh_bootstrap());
+    ck_assert_msg(c != NULL, "no Kafka client settings (reason above)");
+    return c;
 }
 
 void
@@ -30,9 +39,7 @@ void
 kh_create_topic(const char *topic, int partitions)
 {
     char err[512];
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    ck_assert_int_eq(rd_kafka_conf_set(c, "bootstrap.servers", kh_bootstrap(), err, sizeof err),
-                     0);
+    rd_kafka_conf_t *c = kh_conf();
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof err);
     ck_assert_msg(rk != NULL, "admin client: %s", err);
     rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, 1, err, sizeof err);
@@ -79,8 +86,7 @@ kh_read_topic(const char *topic, size_t expect, size_t *total)
     char err[512];
     char group[128];
     snprintf(group, sizeof group, "vexfs-test-%d-%ld", (int)getpid(), (long)random());
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    ck_assert_int_eq(rd_kafka_conf_set(c, "bootstrap.servers", kh_bootstrap(), err, sizeof err), 0);
+    rd_kafka_conf_t *c = kh_conf();
     rd_kafka_conf_set(c, "group.id", group, err, sizeof err);
     rd_kafka_conf_set(c, "auto.offset.reset", "earliest", err, sizeof err);
     rd_kafka_conf_set(c, "enable.auto.commit", "false", err, sizeof err);

@@ -5,10 +5,16 @@
 #define KAFKA_HARNESS_H
 
 #include <jansson.h>
+#include <librdkafka/rdkafka.h>
 #include <stddef.h>
 
 /* $VEXFS_KAFKA_BOOTSTRAP (set by scripts/run-tests.sh); fails the test when unset. */
 const char *kh_bootstrap(void);
+
+/* A client configuration for the broker with the suite's security settings from the
+ * environment (vt_kafka.h), as the daemons a test starts read them; caller owns. Fails the test
+ * when they are missing or refused. */
+rd_kafka_conf_t *kh_conf(void);
 
 /* A topic name no earlier run used: vexfs.test.<what>.<pid>.<time>. */
 void kh_topic(char *out, size_t len, const char *what);

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "vt_kafka.h"
 #include "vx_test.h"
 #include "vx_wire.h"
 
@@ -365,9 +366,8 @@ rh_read_topic(const char *topic, size_t expect, unsigned *counts, size_t max_n, 
     char err[512];
     char group[128];
     snprintf(group, sizeof group, "vexfs-rt-test-%d-%ld", (int)getpid(), (long)random());
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    ck_assert_int_eq(rd_kafka_conf_set(c, "bootstrap.servers", rh_bootstrap(), err, sizeof err),
-                     0);
+    rd_kafka_conf_t *c = vt_kafka_conf(rh_bootstrap());
+    ck_assert_msg(c != NULL, "no Kafka client settings (reason above)");
     rd_kafka_conf_set(c, "group.id", group, err, sizeof err);
     rd_kafka_conf_set(c, "auto.offset.reset", "earliest", err, sizeof err);
     rd_kafka_conf_set(c, "enable.auto.commit", "false", err, sizeof err);

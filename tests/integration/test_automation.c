@@ -467,8 +467,7 @@ s_kafka_round_trip(const struct s_tev *evs, size_t n, struct s_tev *out)
     char topic[200], err[512];
     kh_topic(topic, sizeof topic, "automation-replay");
     kh_create_topic(topic, 1);
-    rd_kafka_conf_t *pc = rd_kafka_conf_new();
-    rd_kafka_conf_set(pc, "bootstrap.servers", kh_bootstrap(), err, sizeof err);
+    rd_kafka_conf_t *pc = kh_conf();
     rd_kafka_conf_set(pc, "enable.idempotence", "true", err, sizeof err);
     rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, sizeof err);
     ck_assert_msg(p != NULL, "producer: %s", err);
@@ -496,8 +495,7 @@ s_kafka_round_trip(const struct s_tev *evs, size_t n, struct s_tev *out)
     ck_assert_int_eq(rd_kafka_flush(p, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
     rd_kafka_destroy(p);
 
-    rd_kafka_conf_t *cc = rd_kafka_conf_new();
-    rd_kafka_conf_set(cc, "bootstrap.servers", kh_bootstrap(), err, sizeof err);
+    rd_kafka_conf_t *cc = kh_conf();
     rd_kafka_conf_set(cc, "group.id", topic, err, sizeof err);
     rd_kafka_conf_set(cc, "enable.auto.commit", "false", err, sizeof err);
     rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, cc, err, sizeof err);
