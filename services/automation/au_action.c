@@ -358,27 +358,59 @@ out:
 
 /* ---- HTTP --------------------------------------------------------------------------------- */
 
+/* scheme, host and port of url as "scheme:host:port", and whether it names a user; -EINVAL
+ * when it does not parse. */
+static int
+s_url_target(const char *url, char *target, size_t tlen, bool *has_user)
+{
+    CURLU *h = curl_url();
+    char *scheme = NULL, *host = NULL, *port = NULL, *user = NULL;
+    int rc = -EINVAL;
+    if (h != NULL && curl_url_set(h, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        curl_url_get(h, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+        curl_url_get(h, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+        *has_user = curl_url_get(h, CURLUPART_USER, &user, 0) == CURLUE_OK;
+        snprintf(target, tlen, "%s:%s:%s", scheme, host, port);
+        rc = 0;
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_free(user);
+    curl_url_cleanup(h);
+    return rc;
+}
+
+/* The request goes where the definition says: the resolved URL must have the scheme, host and
+ * port of the definition's URL with its templates left empty (an event's "@host:port" in a
+ * path template would otherwise turn the pinned host into user information). */
 int
 au_http_resolve(const struct au_act *a, json_t *ctx, char **url, char *target, size_t tlen,
                 char *err, size_t errlen)
 {
     char *u = au_template_str(a->url, ctx);
-    CURLU *h = curl_url();
-    char *host = NULL, *port = NULL;
+    char *pinned = au_template_str(a->url, NULL);
+    char want[600], got[600];
+    bool want_user = false, got_user = false;
     int rc = 0;
-    if (h == NULL || curl_url_set(h, CURLUPART_URL, u, 0) != CURLUE_OK ||
-        curl_url_get(h, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-        curl_url_get(h, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+    if (s_url_target(u, got, sizeof got, &got_user) < 0) {
         snprintf(err, errlen, "url \"%.200s\" does not parse", u);
         rc = -EINVAL;
+    } else if (s_url_target(pinned, want, sizeof want, &want_user) < 0 || strcmp(want, got) != 0 ||
+               got_user != want_user) {
+        snprintf(err, errlen, "url \"%.200s\": its templates changed where the request goes "
+                              "(scheme, user, host or port); refused",
+                 u);
+        rc = -EPERM;
+    } else {
+        snprintf(target, tlen, "http:%s", strchr(got, ':') + 1);
+    }
+    free(pinned);
+    if (rc < 0) {
         free(u);
         u = NULL;
-    } else {
-        snprintf(target, tlen, "http:%s:%s", host, port);
     }
-    curl_free(host);
-    curl_free(port);
-    curl_url_cleanup(h);
     *url = u;
     return rc;
 }

@@ -162,9 +162,23 @@ s_http(struct au_wf_ctx *c, json_t *a, const char *where, struct au_act *out)
         return au_wf_err(c, "%s.url: missing", where);
     }
     if (!json_is_string(u) || (strncmp(json_string_value(u), "http://", 7) != 0 &&
-                               strncmp(json_string_value(u), "https://", 8) != 0 &&
-                               strncmp(json_string_value(u), "{{", 2) != 0)) {
+                               strncmp(json_string_value(u), "https://", 8) != 0)) {
         return au_wf_err(c, "%s.url: expected an http:// or https:// URL", where);
+    }
+    /* Where the request goes is the definition's, never an event's: templates may fill the
+     * path, the query and the fragment, not the scheme, user, host or port. */
+    const char *us = json_string_value(u);
+    const char *auth = strstr(us, "://") + 3;
+    size_t alen = strcspn(auth, "/?#");
+    const char *tmpl = strstr(auth, "{{");
+    if (tmpl != NULL && (size_t)(tmpl - auth) < alen) {
+        return au_wf_err(c, "%s.url: a template may fill the path, query or fragment, not the "
+                            "host or port (\"%.*s\")",
+                         where, (int)alen, auth);
+    }
+    if (memchr(auth, '@', alen) != NULL) {
+        return au_wf_err(c, "%s.url: user information (\"user@\") is not accepted in a URL",
+                         where);
     }
     out->url = json_string_value(u);
     snprintf(sub, sizeof sub, "%s.url", where);

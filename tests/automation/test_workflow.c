@@ -6,7 +6,9 @@
 #include <check.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "au_action.h"
 #include "au_expr.h"
 #include "au_test.h"
 #include "au_workflow.h"
@@ -299,6 +301,51 @@ START_TEST(t_templates)
 }
 END_TEST
 
+#define HTTP_STEP(url)                                                                             \
+    "{\"id\":\"w\",\"kind\":\"linear\",\"steps\":[{\"id\":\"h\",\"action\":{\"kind\":\"http\","    \
+    "\"method\":\"GET\",\"url\":\"" url "\"}}]}"
+
+/* An HTTP step goes where its definition says: templates may not fill the scheme, user, host
+ * or port, and a resolved URL whose target moved (an event's "@host:port" turning the pinned
+ * host into user information) is refused at run time. */
+START_TEST(t_http_target_pinned)
+{
+    s_fail(HTTP_STEP("{{input.url}}"), "expected an http:// or https:// URL");
+    s_fail(HTTP_STEP("http://{{input.host}}/x"), "not the host or port");
+    s_fail(HTTP_STEP("http://127.0.0.1:{{input.port}}/x"), "not the host or port");
+    s_fail(HTTP_STEP("http://alice:pw@127.0.0.1:1/x"), "user information");
+
+    /* The repro: a template right after the port could become user information. */
+    s_fail(HTTP_STEP("http://127.0.0.1:18584{{input.q}}"), "not the host or port");
+
+    /* The run-time check stands on its own too (an action built without the parser). */
+    struct au_act raw = {.kind = AU_ACT_HTTP, .method = "GET",
+                         .url = "http://127.0.0.1:18584{{input.q}}"};
+    char *url = NULL, target[256], err[512];
+    json_t *ctx = s_json("{\"input\":{\"q\":\"@127.0.0.1:18580/v1/stats\"}}");
+    ck_assert_int_eq(au_http_resolve(&raw, ctx, &url, target, sizeof target, err, sizeof err),
+                     -EPERM);
+    ck_assert_ptr_null(url);
+    ck_assert_msg(strstr(err, "changed where the request goes") != NULL, "error: %s", err);
+    json_decref(ctx);
+
+    struct au_workflow *w = s_ok(HTTP_STEP("http://127.0.0.1:18584/v1/{{input.q}}"));
+    const struct au_act *a = &w->steps.v[0].act;
+    ctx = s_json("{\"input\":{\"q\":\"items?id=7\"}}");
+    ck_assert_int_eq(au_http_resolve(a, ctx, &url, target, sizeof target, err, sizeof err), 0);
+    ck_assert_str_eq(url, "http://127.0.0.1:18584/v1/items?id=7");
+    free(url);
+    json_decref(ctx);
+    ctx = s_json("{\"input\":{\"q\":\"@127.0.0.1:18580/v1/stats\"}}"); /* a path, same host */
+    ck_assert_int_eq(au_http_resolve(a, ctx, &url, target, sizeof target, err, sizeof err), 0);
+    ck_assert_str_eq(target, "http:127.0.0.1:18584");
+    ck_assert_str_eq(target, "http:127.0.0.1:18584");
+    free(url);
+    json_decref(ctx);
+    au_workflow_unref(&w);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -312,6 +359,7 @@ main(void)
         {"state_machine_checks", t_state_machine_checks},
         {"conditions", t_conditions},
         {"templates", t_templates},
+        {"http_target_pinned", t_http_target_pinned},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);
