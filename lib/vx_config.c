@@ -510,6 +510,20 @@ vx_mask_urls(const char *text, char *out, size_t outlen)
         return out;
     }
     while (*p && o + 1 < outlen) {
+        /* A word "user:password@host..." without a scheme (a library that dropped the
+         * "scheme://" of the address it quotes): its user-info is masked too. */
+        if (p == text || strchr(" \t\n\"'(=,[", p[-1])) {
+            size_t word = strcspn(p, " \t\n\"')],");
+            const char *at = memchr(p, '@', word);
+            const char *colon = at ? memchr(p, ':', (size_t)(at - p)) : NULL;
+            if (colon && colon > p && !memchr(p, '/', (size_t)(at - p))) {
+                for (const char *m = "***@"; *m && o + 1 < outlen; m++) {
+                    out[o++] = *m;
+                }
+                p = at + 1;
+                continue;
+            }
+        }
         if (p[0] == ':' && p[1] == '/' && p[2] == '/') {
             for (int i = 0; i < 3 && o + 1 < outlen; i++) {
                 out[o++] = *p++;

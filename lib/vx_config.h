@@ -113,7 +113,9 @@ json_t *vx_config_to_json(const vx_config_t *cfg);
 
 /* Copies text into out (outlen bytes) with the user-info of every URL in it (what stands
  * between "://" and "@") replaced by three asterisks, so smtp URLs with a password keep only
- * their host. For messages and logs that quote a configured URL. Returns out. */
+ * their host; a word "user:password@host" without a scheme is masked the same way (a word
+ * with no ':' before its '@', such as an e-mail address, is kept). For messages and logs that
+ * quote a configured URL. Returns out. */
 char *vx_mask_urls(const char *text, char *out, size_t outlen);
 
 /* Validates a patch {key: value, ...} for one section: every key known and reloadable, every

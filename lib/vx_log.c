@@ -64,7 +64,7 @@ vx_log_write(enum vx_log_level level, const char *id, const char *fmt, ...)
     /* No record shows a password: the user-info of every URL in the message (quoted
      * configuration, a library's own message naming a broker or server) reads "***". */
     line[len] = '\0';
-    if (strstr(line + n, "://")) {
+    if (strstr(line + n, "://") || strchr(line + n, '@')) {
         char masked[sizeof line];
         vx_mask_urls(line + n, masked, sizeof line - (size_t)n - 1);
         len = (size_t)n + strlen(masked);

@@ -268,6 +268,12 @@ START_TEST(t_secrets_and_urls_masked)
     ck_assert_str_eq(vx_mask_urls("send to smtp://a:b@h:25 and http://h/p@x", out, sizeof out),
                      "send to smtp://***@h:25 and http://h/p@x");
     ck_assert_str_eq(vx_mask_urls("no url here", out, sizeof out), "no url here");
+    /* without a scheme (a library quoting the address it resolves), e-mail addresses kept */
+    ck_assert_str_eq(vx_mask_urls("Failed to resolve 'bob:Pw9@127.0.0.1:1:9092': no", out,
+                                  sizeof out),
+                     "Failed to resolve '***@127.0.0.1:1:9092': no");
+    ck_assert_str_eq(vx_mask_urls("mail alice@example.com at 10:00", out, sizeof out),
+                     "mail alice@example.com at 10:00");
     ck_assert_str_eq(vx_mask_urls("x://u:p@h", out, 8), "x://***");
 }
 END_TEST
