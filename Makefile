@@ -10,7 +10,8 @@
 #   make run        start the pipeline locally and show events flowing
 #   make kmod       build the kernel module (W=1) and test it in Debian's kernel under qemu
 MAKEFLAGS += --no-print-directory
-# Parallel by default; a recursive make inherits the jobserver instead.
+# Parallel by default; a recursive make inherits the jobserver instead (recipes that run a
+# script which runs make are marked '+', so the script's make gets the jobserver too).
 ifeq ($(MAKELEVEL),0)
 ifeq ($(filter -j%,$(MAKEFLAGS)),)
 MAKEFLAGS += -j$(shell nproc)
@@ -131,7 +132,7 @@ deps:
 	@scripts/install-deps.sh
 
 check:
-	@scripts/check.sh
+	+@scripts/check.sh
 
 test: all
 	@scripts/run-tests.sh $(BUILD)
@@ -141,11 +142,11 @@ sanitize:
 	@VX_SANITIZE=1 scripts/run-tests.sh build/san
 
 fuzz:
-	@scripts/fuzz.sh
+	+@scripts/fuzz.sh
 
 bench: deps
 	@$(MAKE) all
-	@scripts/bench.sh $(BUILD)
+	+@scripts/bench.sh $(BUILD)
 
 lint: | $(GEN_H)
 	@scripts/lint.sh $(BUILD)
@@ -161,7 +162,7 @@ run: deps
 	@exec env KAFKA=$(KAFKA) scripts/run-demo.sh $(BUILD)
 
 kmod:
-	@scripts/kmod-test.sh
+	+@scripts/kmod-test.sh
 
 clean:
 	rm -rf build

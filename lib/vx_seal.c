@@ -343,7 +343,8 @@ vx_seal(const vx_sealer_t *s, const void *ad, size_t adlen, const void *in, size
         return -ENOSPC;
     }
     const struct s_key *k = &s->keys[s->n - 1];
-    memcpy(out, VX_SEAL_MAGIC, 4);
+    static const uint8_t magic[4] = {'V', 'X', 'S', '1'}; /* VX_SEAL_MAGIC, no terminator */
+    memcpy(out, magic, sizeof magic);
     out[4] = (uint8_t)s->alg;
     out[5] = (uint8_t)(k->id >> 24);
     out[6] = (uint8_t)(k->id >> 16);

@@ -669,7 +669,7 @@ au_exec_list(au_exec_t *x, const struct au_store_query *q, char *err, size_t err
         json_object_set_new(page, "next_cursor", json_string("ffffffffffffffffff"));
     }
     json_t *out = json_pack("{s:o, s:I}", "executions", arr, "evicted",
-                            (json_int_t)(evicted + au_store_hist_evicted(x->o.store)));
+                            (json_int_t)evicted + (json_int_t)au_store_hist_evicted(x->o.store));
     json_t *nc = json_object_get(page, "next_cursor");
     if (nc != NULL) {
         json_object_set(out, "next_cursor", nc);

@@ -608,6 +608,6 @@ au_store_stats(au_store_t *s)
         mdb_txn_abort(txn);
     }
     return json_pack("{s:I, s:I, s:I, s:o}", "map_bytes", (json_int_t)s->map_bytes,
-                     "used_bytes", (json_int_t)((info.me_last_pgno + 1) * st.ms_psize), "seq",
+                     "used_bytes", ((json_int_t)info.me_last_pgno + 1) * (json_int_t)st.ms_psize, "seq",
                      (json_int_t)au_store_seq(s), "entries", entries);
 }

@@ -72,7 +72,8 @@ au_store_hist_add(au_store_t *s, MDB_txn *txn, const char *id, json_t *rec, uint
     }
     uint8_t key[S_HIST_KEY];
     au_store_put_be64(key, ns);
-    memcpy(key + 8, id, idl);
+    memcpy(key + 8, id, idl); // NOLINT(bugprone-not-null-terminated-result): a key of bytes
+
     int rc = au_store_put_json(s, txn, s->dbi[AU_DBI_EXEC], id, idl, rec, 0);
     if (rc == 0) {
         const char *t = json_string_value(json_object_get(rec, "tenant"));
@@ -156,6 +157,22 @@ s_hex(const uint8_t *p, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
+/* The value of one hexadecimal digit, -1 for anything else. */
+static int
+s_hexval(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
 static int
 s_unhex(const char *h, uint8_t *out, size_t max)
 {
@@ -164,11 +181,11 @@ s_unhex(const char *h, uint8_t *out, size_t max)
         return -1;
     }
     for (size_t i = 0; i < n / 2; i++) {
-        unsigned v = 0;
-        if (sscanf(h + 2 * i, "%2x", &v) != 1) {
+        int hi = s_hexval(h[2 * i]), lo = s_hexval(h[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
             return -1;
         }
-        out[i] = (uint8_t)v;
+        out[i] = (uint8_t)(hi << 4 | lo);
     }
     return (int)(n / 2);
 }
