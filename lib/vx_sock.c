@@ -10,6 +10,7 @@
 #include "vx_keys.h"
 #include "vx_log.h"
 #include "vx_mem.h"
+#include "vx_sock_mon.h"
 #include "vx_wire.h"
 #include "vx_zap.h"
 
@@ -130,6 +131,8 @@ struct vx_socks {
     struct vx_keypair client;   /* <identity>.key */
     char server_pub[VX_KEY_TXT]; /* server.pub */
     vx_zap_t *zap;
+    vx_sock_mon_t *mon;          /* started with the first monitored socket; guarded by mu */
+    vx_counter_t *c_reopened;    /* vexfs_zmq_reopened_total */
 };
 
 vx_socks_t *
@@ -144,6 +147,13 @@ vx_socks_new(const struct vx_transport_config *cfg, const struct vx_security_con
     s->cfg = *cfg;
     s->metrics = metrics;
     pthread_mutex_init(&s->mu, NULL);
+    if (metrics) {
+        s->c_reopened = vx_metrics_counter(
+            metrics, "vexfs_zmq_reopened_total",
+            "Connecting ZeroMQ sockets closed and opened again because libzmq gave up on a "
+            "connection (its peer broke the protocol, e.g. with an over-limit frame).",
+            NULL);
+    }
     s->secured = sec != NULL;
     s->curve = sec && strcmp(sec->curve, "required") == 0;
     if (s->curve) {
@@ -160,6 +170,7 @@ vx_socks_destroy(vx_socks_t **sp)
         return;
     }
     vx_socks_t *s = *sp;
+    vx_sock_mon_stop(&s->mon);
     vx_zap_stop(&s->zap);
     pthread_mutex_destroy(&s->mu);
     vx_free(sp);
@@ -356,6 +367,29 @@ s_endpoint_side(const char *endpoints, bool dflt)
     }
 }
 
+/* Attaches the factory's socket monitor (vx_sock_mon.h) to a daemon's socket that leaves the
+ * process: failed handshakes are counted, and a connecting socket's lost connections found. */
+static int
+s_monitor(vx_socks_t *s, zsock_t *z, const struct vx_sock_spec *spec, char *err, size_t errlen)
+{
+    if (!s->metrics || s_inproc(spec->endpoint)) {
+        return 0;
+    }
+    char merr[256] = "";
+    pthread_mutex_lock(&s->mu);
+    if (!s->mon) {
+        s->mon = vx_sock_mon_start(s->metrics, merr, sizeof merr);
+    }
+    vx_sock_mon_t *mon = s->mon;
+    pthread_mutex_unlock(&s->mu);
+    int rc = mon ? vx_sock_mon_attach(mon, z, !spec->bind) : -EIO;
+    if (rc < 0) {
+        snprintf(err, errlen, "%s: cannot monitor the socket: %s", spec->endpoint,
+                 merr[0] ? merr : zmq_strerror(-rc));
+    }
+    return rc;
+}
+
 zsock_t *
 vx_sock_open(const vx_socks_t *socks, const struct vx_sock_spec *spec, char *bound,
              size_t boundlen, char *err, size_t errlen)
@@ -409,6 +443,10 @@ vx_sock_open(const vx_socks_t *socks, const struct vx_sock_spec *spec, char *bou
     if (spec->type == ZMQ_SUB) {
         zsock_set_subscribe(z, spec->subscribe ? spec->subscribe : "");
     }
+    if (s_monitor((vx_socks_t *)socks, z, spec, err, errlen) < 0) {
+        zsock_destroy(&z);
+        return NULL;
+    }
     if (zsock_attach(z, spec->endpoint, spec->bind) < 0) {
         snprintf(err, errlen, "cannot %s %s: %s", spec->bind ? "bind" : "connect",
                  spec->endpoint, zmq_strerror(zmq_errno()));
@@ -437,4 +475,47 @@ vx_sock_pipe(const vx_socks_t *socks, const char *name, zsock_t **push, zsock_t 
         return -EIO;
     }
     return 0;
+}
+
+bool
+vx_sock_link_lost(const vx_socks_t *socks, const zsock_t *z, char *endpoint, size_t len)
+{
+    vx_socks_t *s = (vx_socks_t *)socks;
+    pthread_mutex_lock(&s->mu);
+    vx_sock_mon_t *mon = s->mon;
+    pthread_mutex_unlock(&s->mu);
+    return mon && z && vx_sock_mon_lost(mon, z, endpoint, len);
+}
+
+int
+vx_sock_reopen(const vx_socks_t *socks, zsock_t **z, const struct vx_sock_spec *spec, char *err,
+               size_t errlen)
+{
+    vx_socks_t *s = (vx_socks_t *)socks;
+    zsock_t *fresh = vx_sock_open(socks, spec, NULL, 0, err, errlen);
+    if (!fresh) {
+        return -EIO;
+    }
+    pthread_mutex_lock(&s->mu);
+    vx_sock_mon_t *mon = s->mon;
+    pthread_mutex_unlock(&s->mu);
+    if (mon && *z) {
+        vx_sock_mon_detach(mon, *z);
+    }
+    zsock_destroy(z);
+    *z = fresh;
+    if (s->c_reopened) {
+        vx_counter_add(s->c_reopened, 1);
+    }
+    return 0;
+}
+
+uint64_t
+vx_socks_handshakes_failed(const vx_socks_t *socks)
+{
+    vx_socks_t *s = (vx_socks_t *)socks;
+    pthread_mutex_lock(&s->mu);
+    uint64_t n = s->mon ? vx_sock_mon_failed(s->mon) : 0;
+    pthread_mutex_unlock(&s->mu);
+    return n;
 }

@@ -25,6 +25,12 @@
  *                                 .bind = true};
  *     zsock_t *s = vx_sock_open(socks, &spec, bound, sizeof bound, err, sizeof err);
  *
+ * Every socket of a factory made with metrics (the daemons') that leaves the process is watched
+ * by a socket monitor (vx_sock_mon.h): every failed handshake, which libzmq otherwise keeps to
+ * itself (a plain peer is refused at its greeting, before the ZAP handler), is counted in
+ * vexfs_zmq_handshake_failed_total{reason}, and a connecting socket whose connection libzmq
+ * gave up on is reported by vx_sock_link_lost, for its owner to vx_sock_reopen it.
+ *
  * No other file calls zsock_new. Sockets are used and destroyed (zsock_destroy) by the thread
  * that owns them; the factory itself is immutable after vx_socks_new and may be shared. */
 #ifndef VX_SOCK_H
@@ -108,6 +114,23 @@ void vx_socks_set_client_keys(vx_socks_t *s, const struct vx_keypair *client,
  * owns; zsock_destroy) or NULL with a message naming the endpoint in err. */
 zsock_t *vx_sock_open(const vx_socks_t *socks, const struct vx_sock_spec *spec, char *bound,
                       size_t boundlen, char *err, size_t errlen);
+
+/* Whether libzmq gave up on a connection of connecting socket z (borrowed): its peer broke
+ * the protocol after the handshake (an over-limit frame, ZMQ_MAXMSGSIZE) or during it, and
+ * libzmq 4.3 ends such a session without reconnecting. Known only for sockets of a factory made
+ * with metrics (the daemons), from their socket monitor; cheap enough to ask every loop turn.
+ * endpoint (may be NULL) receives the lost connection's endpoint. */
+bool vx_sock_link_lost(const vx_socks_t *socks, const zsock_t *z, char *endpoint, size_t len);
+
+/* Opens a new socket from spec and, once it is open, closes *z (what it still queued is lost,
+ * as it was with the connection) and puts the new one in its place; counted in
+ * vexfs_zmq_reopened_total. On failure *z is left as it was and err says why. Returns 0 or
+ * -errno. */
+int vx_sock_reopen(const vx_socks_t *socks, zsock_t **z, const struct vx_sock_spec *spec,
+                   char *err, size_t errlen);
+
+/* Failed handshakes counted by the factory's socket monitor so far (all reasons). */
+uint64_t vx_socks_handshakes_failed(const vx_socks_t *socks);
 
 /* A connected pair of in-process sockets (PUSH → PULL) for handing messages from other threads
  * to a loop; name must be unique in the process. Returns 0 or -errno. */

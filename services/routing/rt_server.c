@@ -24,6 +24,7 @@
 
 #define S_MAX_EVENTS 100000                 /* events in one input batch */
 #define S_ARENA_LIMIT (256u << 20)          /* decoded form of one input batch, at most */
+#define S_INPUT_CHECK_NS (250 * VX_NS_PER_MS) /* how often the input's connections are checked */
 #define S_DRAIN_MAX 256                     /* input messages read per loop turn */
 #define S_CACHE 4                           /* retired compiled sets kept (pattern caching) */
 #define S_QUIET_NS (50 * VX_NS_PER_MS)      /* at stop: the input counts as drained */
@@ -75,6 +76,9 @@ struct rt_server {
 
     zsock_t *input;
     char input_ep[RT_ENDPOINT_MAX];
+    const vx_socks_t *socks;
+    struct vx_sock_spec input_spec; /* to open the input again (s_check_input) */
+    uint64_t next_input_check_ns;
     zsock_t *ctl_pull;
     zsock_t *ctl_push;  /* guarded by ctl_mu; shared by changing threads */
     pthread_mutex_t ctl_mu;
@@ -1174,10 +1178,12 @@ rt_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *met
 
     snprintf(s->input_ep, sizeof s->input_ep, "%s",
              vx_config_str(cfg, RT_SECTION, "input_endpoint"));
-    struct vx_sock_spec in = {.type = ZMQ_PULL, .endpoint = s->input_ep,
-                              .rcvhwm = (int)vx_config_int(cfg, RT_SECTION, "queue_hwm")};
+    s->socks = socks;
+    s->input_spec = (struct vx_sock_spec){.type = ZMQ_PULL, .endpoint = s->input_ep,
+                                          .rcvhwm = (int)vx_config_int(cfg, RT_SECTION,
+                                                                       "queue_hwm")};
     char serr[512];
-    s->input = vx_sock_open(socks, &in, NULL, 0, serr, sizeof serr);
+    s->input = vx_sock_open(socks, &s->input_spec, NULL, 0, serr, sizeof serr);
     if (!s->input) {
         snprintf(err, errlen, RT_SECTION ".input_endpoint: %s", serr);
         goto fail;
@@ -1224,6 +1230,34 @@ s_apply_live(rt_server_t *s)
 {
     rt_outputs_set_batching(s->outputs, atomic_load(&s->live.batch_max_events),
                             (uint64_t)atomic_load(&s->live.batch_max_delay_us) * VX_NS_PER_US);
+}
+
+/* libzmq 4.3 ends a connecting socket's session for good when its upstream breaks the protocol
+ * (an over-limit frame) and never reconnects: the socket monitor reports it (vx_sock.h) and
+ * the input is opened again, so one bad frame cannot cut routing from propagation. Asked a few
+ * times a second; returns true when the input socket changed. */
+static bool
+s_check_input(rt_server_t *s)
+{
+    uint64_t now = vx_mono_ns();
+    if (now < s->next_input_check_ns) {
+        return false;
+    }
+    s->next_input_check_ns = now + S_INPUT_CHECK_NS;
+    char ep[256] = "";
+    if (!vx_sock_link_lost(s->socks, s->input, ep, sizeof ep)) {
+        return false;
+    }
+    char err[512];
+    if (vx_sock_reopen(s->socks, &s->input, &s->input_spec, err, sizeof err) < 0) {
+        vx_error("RT-INPUT-REOPEN", "the input's connection to %s was lost and it cannot be "
+                                    "opened again (next try in %d ms): %s",
+                 ep, (int)(S_INPUT_CHECK_NS / VX_NS_PER_MS), err);
+        return false;
+    }
+    vx_warn("RT-INPUT-REOPEN", "the input's connection to %s was ended by a protocol error and "
+                               "libzmq does not reconnect it: input socket opened again", ep);
+    return true;
 }
 
 int
@@ -1288,6 +1322,9 @@ rt_server_run(rt_server_t *s, volatile sig_atomic_t *stop, volatile sig_atomic_t
          * waits for consumers that take it now. */
         rt_outputs_flush(s->outputs, !input);
         rt_outputs_poll(s->outputs);
+        if (s_check_input(s)) {
+            items[0].socket = zsock_resolve(s->input);
+        }
     }
     free(items);
 
