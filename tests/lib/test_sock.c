@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* vx_sock: the socket factory applies its options to real sockets, resolves wildcard ports,
- * names the endpoint in its errors, and the transport section loads with its defaults. */
+ * names the endpoint in its errors, and the transport section loads with its defaults; its
+ * socket monitor counts refused handshakes by reason and finds connections libzmq gave up. */
 #include <check.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -268,6 +269,154 @@ START_TEST(t_curve_key_errors_named)
 }
 END_TEST
 
+/* ---- the socket monitor ---- */
+
+static vx_socks_t *
+s_monitored_socks(const char *dir, const char *curve, const char *identity, vx_metrics_t *m)
+{
+    char err[512];
+    struct vx_transport_config tc = {1000, 0, 1 << 20};
+    struct vx_security_config sc = {curve, dir, identity, "off", "", false, "", "", "", false};
+    vx_socks_t *s = vx_socks_new(&tc, &sc, "test", m, err, sizeof err);
+    ck_assert_msg(s != NULL, "%s", err);
+    return s;
+}
+
+struct s_series {
+    vx_metrics_t *m;
+    const char *series;
+    double want;
+    double got;
+};
+
+static bool
+cb_series_reached(void *arg)
+{
+    struct s_series *w = arg;
+    size_t len;
+    char *text = vx_metrics_render(w->m, &len);
+    char line[256];
+    snprintf(line, sizeof line, "\n%s ", w->series); /* a sample, not its # HELP line */
+    char *p = strstr(text, line);
+    w->got = p ? strtod(p + strlen(line), NULL) : -1;
+    free(text);
+    return w->got >= w->want;
+}
+
+static void
+s_expect_series(vx_metrics_t *m, const char *series, double want)
+{
+    struct s_series w = {m, series, want, 0};
+    ck_assert_msg(vt_wait_until(cb_series_reached, &w, 10000),
+                  "%s: expected at least %.0f, got %.0f", series, want, w.got);
+}
+
+/* A plain client (refused by libzmq at its greeting, before the ZAP handler) and an unlisted
+ * key are both counted, each by its reason, and the listed key still gets through. */
+START_TEST(t_monitor_counts_refused_handshakes)
+{
+    char *dir = s_keys();
+    vx_metrics_t *metrics = vx_metrics_new();
+    vx_socks_t *srv = s_monitored_socks(dir, "required", "server-side", metrics);
+    vx_socks_t *mallory = s_secure_socks(dir, "required", "mallory");
+    vx_socks_t *plain = s_secure_socks(dir, "off", "");
+    vx_socks_t *alice = s_secure_socks(dir, "required", "alice");
+    char bound[256], err[512], peer[64] = "";
+    struct vx_sock_spec in = {.type = ZMQ_PULL, .endpoint = "tcp://127.0.0.1:*", .bind = true};
+    zsock_t *pull = vx_sock_open(srv, &in, bound, sizeof bound, err, sizeof err);
+    ck_assert_msg(pull != NULL, "%s", err);
+    ck_assert_uint_eq(vx_socks_handshakes_failed(srv), 0);
+
+    char *got = s_exchange(pull, plain, bound, 300, peer);
+    ck_assert_ptr_null(got);
+    s_expect_series(metrics, "vexfs_zmq_handshake_failed_total{reason=\"not_curve\"}", 1);
+    got = s_exchange(pull, mallory, bound, 300, peer);
+    ck_assert_ptr_null(got);
+    s_expect_series(metrics, "vexfs_zmq_handshake_failed_total{reason=\"auth\"}", 1);
+    got = s_exchange(pull, alice, bound, 5000, peer);
+    ck_assert_msg(got && strcmp(got, "hi") == 0, "alice: expected \"hi\", got %s", got);
+    free(got);
+    /* The legitimate exchange failed nothing: crypto and protocol stay at zero. */
+    struct s_series w = {metrics, "vexfs_zmq_handshake_failed_total{reason=\"crypto\"}", 0, 0};
+    cb_series_reached(&w);
+    ck_assert_msg(w.got == 0, "crypto failures: expected 0, got %.0f", w.got);
+    ck_assert_uint_ge(vx_socks_handshakes_failed(srv), 2);
+
+    zsock_destroy(&pull);
+    vx_socks_destroy(&plain);
+    vx_socks_destroy(&mallory);
+    vx_socks_destroy(&alice);
+    vx_socks_destroy(&srv);
+    vx_metrics_destroy(&metrics);
+    free(dir);
+}
+END_TEST
+
+struct s_lost {
+    vx_socks_t *socks;
+    zsock_t *sock;
+    char endpoint[256];
+};
+
+static bool
+cb_link_lost(void *arg)
+{
+    struct s_lost *l = arg;
+    return vx_sock_link_lost(l->socks, l->sock, l->endpoint, sizeof l->endpoint);
+}
+
+/* A frame over the connecting receiver's limit makes libzmq end its session without
+ * reconnecting: the monitor reports the link lost, and the reopened socket receives again. */
+START_TEST(t_monitor_finds_lost_link)
+{
+    vx_metrics_t *metrics = vx_metrics_new();
+    vx_socks_t *up = s_secure_socks("/nonexistent", "off", "");
+    vx_socks_t *down = s_monitored_socks("/nonexistent", "off", "", metrics);
+    char bound[256], err[512];
+    struct vx_sock_spec out = {.type = ZMQ_PUSH, .endpoint = "tcp://127.0.0.1:*", .bind = true,
+                               .sndtimeo_ms = 5000};
+    zsock_t *push = vx_sock_open(up, &out, bound, sizeof bound, err, sizeof err);
+    ck_assert_msg(push != NULL, "%s", err);
+    struct vx_sock_spec in = {.type = ZMQ_PULL, .endpoint = bound, .rcvtimeo_ms = 5000};
+    zsock_t *pull = vx_sock_open(down, &in, NULL, 0, err, sizeof err);
+    ck_assert_msg(pull != NULL, "%s", err);
+
+    ck_assert_int_eq(zstr_send(push, "before"), 0);
+    char *got = zstr_recv(pull);
+    ck_assert_msg(got && strcmp(got, "before") == 0, "expected \"before\", got %s", got);
+    zstr_free(&got);
+    ck_assert(!vx_sock_link_lost(down, pull, NULL, 0));
+
+    size_t big = 2u << 20; /* the receiver takes 1 MiB at most */
+    char *buf = calloc(1, big);
+    ck_assert_int_eq(zmq_send(zsock_resolve(push), buf, big, 0), (int)big);
+    free(buf);
+    struct s_lost l = {down, pull, ""};
+    ck_assert_msg(vt_wait_until(cb_link_lost, &l, 10000),
+                  "the connection ended by an over-limit frame: expected it reported lost "
+                  "within 10 s, it was not");
+    ck_assert_msg(strcmp(l.endpoint, bound) == 0, "lost endpoint: expected %s, got %s", bound,
+                  l.endpoint);
+
+    zsock_t *old = pull;
+    ck_assert_msg(vx_sock_reopen(down, &pull, &in, err, sizeof err) == 0, "reopen: %s", err);
+    ck_assert_ptr_ne(pull, NULL);
+    ck_assert(!vx_sock_link_lost(down, pull, NULL, 0) || pull == old);
+    ck_assert_int_eq(zstr_send(push, "after"), 0);
+    got = zstr_recv(pull);
+    ck_assert_msg(got && strcmp(got, "after") == 0, "after reopening: expected \"after\", got %s",
+                  got);
+    zstr_free(&got);
+    s_expect_series(metrics, "vexfs_zmq_reopened_total", 1);
+
+    zsock_destroy(&pull);
+    zsock_destroy(&push);
+    vx_socks_destroy(&down);
+    vx_socks_destroy(&up);
+    vx_metrics_destroy(&metrics);
+}
+END_TEST
+
 START_TEST(t_plain_loopback_only)
 {
     vx_socks_t *plain = s_secure_socks("/nonexistent", "off", "");
@@ -339,6 +488,11 @@ main(void)
     tcase_add_test(tc, t_plain_loopback_only);
     tcase_add_test(tc, t_security_section);
     tcase_set_timeout(tc, 20);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("monitor");
+    tcase_add_test(tc, t_monitor_counts_refused_handshakes);
+    tcase_add_test(tc, t_monitor_finds_lost_link);
+    tcase_set_timeout(tc, 30);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
