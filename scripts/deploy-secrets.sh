@@ -19,21 +19,27 @@
 #                          DIR/tls/ca.key for the host names kafka, localhost, 127.0.0.1),
 #                          ca.crt, and sasl.password (the same password: the broker creates
 #                          the SCRAM user from it when it formats its storage)
-# docker/docker-compose.yml mounts DIR (VEXFS_SECRETS_DIR, default docker/secrets) at
-# /run/secrets/vexfs; k8s/ mounts the Secrets made from it (README, "Kubernetes"); on a host,
-# DIR=/etc/vexfs is where the daemons look by default (config/development.yaml and
-# production.yaml). Never overwrites: a DIR that already has keys/ or tls/ is refused.
+#   DIR/services/NAME/     what the container of identity NAME is given, and nothing else, in the
+#                          same layout (keys/, tls/, credentials.yaml, data-keys/, kafka/):
+#                          its own CURVE pair and TLS client certificate, never another
+#                          identity's secret key (S_SERVICES below says what each one gets)
+# docker/docker-compose.yml mounts DIR/services/NAME (VEXFS_SECRETS_DIR, default
+# docker/secrets) at /run/secrets/vexfs in the container of NAME; k8s/ mounts the Secrets made
+# from them (README, "Kubernetes"); on a host, DIR=/etc/vexfs is where the daemons look by
+# default (config/development.yaml and production.yaml). Never overwrites: a DIR that already
+# has keys/ or tls/ is refused.
 #   scripts/deploy-secrets.sh DIR [--owner UID[:GID]] [--k8s-manifest FILE]
 #     --owner         chown -R DIR, e.g. 10001:10001 (the image's user; needs root), and
 #                     DIR/kafka-broker to the Kafka image's user (--kafka-owner)
 #     --kafka-owner   owner of DIR/kafka-broker with --owner (default 10002:10002, the user
 #                     of docker/kafka/Dockerfile)
 #     --k8s-manifest  also write FILE: the Secrets k8s/ mounts (namespace vexfs), for
-#                     `kubectl apply -f FILE`: vexfs-curve (DIR/keys), vexfs-curve-authorized
-#                     (DIR/keys/authorized), vexfs-tls (DIR/tls without ca.key, which stays
-#                     here), vexfs-credentials (credentials.yaml), vexfs-data-keys and
-#                     vexfs-kafka (DIR/kafka: the SCRAM password; the broker is the
-#                     cluster's own, README "Kubernetes")
+#                     `kubectl apply -f FILE`: per identity NAME of a pod, vexfs-curve-NAME
+#                     (DIR/services/NAME/keys) and vexfs-tls-NAME (DIR/services/NAME/tls);
+#                     shared, with no secret key of an identity: vexfs-curve-authorized
+#                     (DIR/keys/authorized, public keys), vexfs-credentials (credentials.yaml,
+#                     token hashes), vexfs-data-keys and vexfs-kafka (DIR/kafka: the SCRAM
+#                     password; the broker is the cluster's own, README "Kubernetes")
 # Environment: VEXFSCTL (default build/bin/vexfsctl, else vexfsctl on PATH).
 set -euo pipefail
 usage() { echo "usage: scripts/deploy-secrets.sh DIR [--owner UID[:GID]] [--kafka-owner UID[:GID]] [--k8s-manifest FILE]" >&2; exit 2; }
@@ -56,7 +62,7 @@ CTL=${VEXFSCTL:-}
 if [ -z "$CTL" ]; then
   if [ -x "$here/build/bin/vexfsctl" ]; then CTL=$here/build/bin/vexfsctl; else CTL=vexfsctl; fi
 fi
-for d in keys tls data-keys kafka kafka-broker; do
+for d in keys tls data-keys kafka kafka-broker services; do
   if [ -e "$DIR/$d" ]; then
     echo "deploy-secrets: $DIR/$d exists; refusing to overwrite it" >&2
     exit 1
@@ -103,6 +109,52 @@ rm -f "$DIR/.ctl-token" "$DIR/.analytics-token" "$DIR/.automation-token" "$DIR/.
 if [ ! -e "$DIR/admin-token" ]; then
   "$CTL" creds add admin --role admin --file "$CREDS" --token-file "$DIR/admin-token" >/dev/null
 fi
+# Each container's own folder, DIR/services/NAME: what identity NAME needs, in the layout of
+# DIR. Every one gets the CA and the daemons' CURVE server public key; then, by role:
+#   own      its CURVE pair keys/NAME.key/.pub
+#   server   the daemons' CURVE server pair and authorized/ (it binds ZeroMQ sockets)
+#   peers    authorized/ only (the coordinator admits its Raft peers by it)
+#   rest     the REST server's certificate and key, credentials.yaml, the audit key
+#   client   its TLS client certificate tls/NAME.crt/.key
+#   data     data-keys/ (it seals what it writes)
+#   kafka    kafka/sasl.password
+# ca.key, kafka-broker/ and admin-token go to no container.
+S_SERVICES=(
+  "propagation own server rest kafka"
+  "routing own server rest kafka"
+  "coordinator own peers rest data"
+  "automation own server rest client data"
+  "analytics own server rest client kafka"
+  "watch own peers rest"
+  "forwarder own peers rest"
+  "fuse own peers rest"
+  "ctl own client"
+  "prometheus client"
+)
+(
+  umask 077
+  for line in "${S_SERVICES[@]}"; do
+    read -r name roles <<<"$line"
+    to=$DIR/services/$name
+    mkdir -p "$to/keys" "$to/tls"
+    cp "$DIR/keys/server.pub" "$to/keys/"
+    cp "$DIR/tls/ca.crt" "$to/tls/"
+    for role in $roles; do
+      case $role in
+        own) cp "$DIR/keys/$name.key" "$DIR/keys/$name.pub" "$to/keys/" ;;
+        server) cp "$DIR/keys/server.key" "$to/keys/"; cp -r "$DIR/keys/authorized" "$to/keys/" ;;
+        peers) cp -r "$DIR/keys/authorized" "$to/keys/" ;;
+        rest)
+          cp "$DIR/tls/server.crt" "$DIR/tls/server.key" "$to/tls/"
+          cp "$DIR/keys/audit.key" "$DIR/keys/audit.pub" "$to/keys/"
+          cp "$CREDS" "$to/credentials.yaml" ;;
+        client) cp "$DIR/tls/$name.crt" "$DIR/tls/$name.key" "$to/tls/" ;;
+        data) cp -r "$DIR/data-keys" "$to/" ;;
+        kafka) mkdir -p "$to/kafka"; cp "$DIR/kafka/sasl.password" "$to/kafka/" ;;
+      esac
+    done
+  done
+)
 # One Secret of the regular files FILES... (keys: their names).
 secret() {
   local name=$1 f
@@ -117,9 +169,11 @@ if [ -n "$MANIFEST" ]; then
   (
     umask 077
     {
-      secret vexfs-curve $(find "$DIR/keys" -maxdepth 1 -type f | sort)
+      for name in propagation routing coordinator automation analytics watch forwarder; do
+        secret "vexfs-curve-$name" $(find "$DIR/services/$name/keys" -maxdepth 1 -type f | sort)
+        secret "vexfs-tls-$name" $(find "$DIR/services/$name/tls" -maxdepth 1 -type f | sort)
+      done
       secret vexfs-curve-authorized $(find "$DIR/keys/authorized" -maxdepth 1 -type f | sort)
-      secret vexfs-tls $(find "$DIR/tls" -maxdepth 1 -type f ! -name ca.key | sort)
       secret vexfs-credentials "$CREDS"
       secret vexfs-data-keys $(find "$DIR/data-keys" -maxdepth 1 -type f | sort)
       secret vexfs-kafka "$DIR/kafka/sasl.password"

@@ -9,7 +9,7 @@ image and the Kafka jars, and cleans up whatever happens here. Steps, each timed
   up             every service healthy; the time from `up` to all healthy
   idle           Prometheus evaluated every alert rule on the idle suite: none pending or
                  firing; `vexfsctl health` and `vexfsctl status` green
-  end to end     files written on the watcher's volume and `vexfsctl emit` from a producer
+  end to end     files written on the watcher's volume and `vexfsctl emit` from the console
                  container reach every boundary (coordinator, automation, analytics, console),
                  the three coordinators' state, automation's alert and workflow, analytics'
                  windows, and propagation's Kafka journal
@@ -58,7 +58,6 @@ COORDS = {"coordinator-1": "172.28.0.11", "coordinator-2": "172.28.0.12",
           "coordinator-3": "172.28.0.13"}
 # Images built by the compose file: one service of each, in parallel.
 BUILD_SERVICES = ["propagation", "kafka", "prometheus"]
-TOKEN_PATH = "/run/secrets/vexfs/admin-token"
 # kcat in the kafka container, over SASL_SSL as the SCRAM user (the entrypoint's kcat.conf).
 KCAT = ["kcat", "-F", "/opt/kafka/config/kcat.conf", "-b", "127.0.0.1:9092"]
 
@@ -99,16 +98,16 @@ class Suite:
 
     def emit(self, lines):
         """JSON events, one per line, into propagation's ZeroMQ ingest with vexfsctl emit, run
-        in the producer container."""
+        in the console container (the only one holding the identity ctl)."""
         text = "".join(json.dumps(e) + "\n" for e in lines)
-        r = self.p.exec("watch", "vexfsctl", "emit", "--endpoint", "tcp://propagation:5550",
+        r = self.p.exec("console", "vexfsctl", "emit", "--endpoint", "tcp://propagation:5550",
                         input_text=text)
         check(f"sent {len(lines)} events" in r.stderr, "vexfsctl emit", f"sent {len(lines)} events",
               r.stderr.strip())
 
     def status_green(self):
-        """vexfsctl status from the producer container: every service up and ready."""
-        r = self.p.exec("watch", "vexfsctl", "status", "--json", "--interval", "0",
+        """vexfsctl status from the console container: every service up and ready."""
+        r = self.p.exec("console", "vexfsctl", "status", "--json", "--interval", "0",
                         "--propagation", "https://propagation:8080",
                         "--routing", "https://routing:8081",
                         "--coordinator", "https://coordinator-1:8082",
@@ -194,7 +193,8 @@ def idle(s):
     check(not active, "alerts on the idle, healthy suite", "none pending or firing", active)
     clock.note(f"idle: Prometheus evaluated {n_rules} rules; none pending or firing")
 
-    r = s.p.exec("analytics", "vexfsctl", "health", check_rc=False)
+    r = s.p.exec("console", "vexfsctl", "health", "--url", "https://analytics:8084",
+                 check_rc=False)
     n = len(SUITE) + len(COORDS)  # monitoring.services of config/docker.yaml
     check(r.returncode == 0 and f"healthy ({n} of {n} services up)" in r.stdout,
           "vexfsctl health", f"exit 0, 'healthy ({n} of {n} services up)'",
@@ -227,9 +227,9 @@ def end_to_end(s):
              "for i in 1 2 3; do printf 'line %s\\n' $i >> $d/logs/app.log; done; "
              "for i in 1 2 3; do printf 'scratch\\n' > $d/tmp-$i.dat; done; "
              "rm -f $d/tmp-1.dat $d/tmp-2.dat $d/tmp-3.dat")
-    # vexfsctl emit from the producer container.
+    # vexfsctl emit from the console container (identity ctl).
     emitted = "/srv/vexfs/demo/emitted.log"
-    r = s.p.exec("watch", "vexfsctl", "emit", "--endpoint", "tcp://propagation:5550", "--type",
+    r = s.p.exec("console", "vexfsctl", "emit", "--endpoint", "tcp://propagation:5550", "--type",
                  "filesystem_write", "--path", emitted, "--content", "size=42", "--count", "5")
     check("sent 5 events" in r.stderr, "vexfsctl emit --count 5", "sent 5 events", r.stderr)
 
@@ -365,10 +365,11 @@ def cluster(s, c):
 
 
 def exec_curl(s, service, *args):
-    """curl inside a container (reaches a node cut off from the network), token from the
-    mounted secret."""
-    script = ('curl -s --cacert /run/secrets/vexfs/tls/ca.crt -o /tmp/out -w "%{http_code}" '
-              '-H "Authorization: Bearer $(cat ' + TOKEN_PATH + ')" "$@"; echo; cat /tmp/out')
+    """curl inside a container (reaches a node cut off from the network) with the admin's
+    token, handed in as an argument: no container holds the token's file."""
+    script = ('tok=$1; shift; curl -s --cacert /run/secrets/vexfs/tls/ca.crt -o /tmp/out '
+              '-w "%{http_code}" -H "Authorization: Bearer $tok" "$@"; echo; cat /tmp/out')
+    args = (s.token,) + args
     r = s.p.exec(service, "sh", "-c", script, "curl", *args, check_rc=False)
     code, _, body = r.stdout.partition("\n")
     try:
@@ -671,8 +672,8 @@ def renice_broker(value):
 
 
 def make_secrets(folder):
-    """The secrets of the deployment, as files of the folder mounted at /run/secrets/vexfs in
-    every suite container (VEXFS_SECRETS_DIR), made by the documented step
+    """The secrets of the deployment (VEXFS_SECRETS_DIR; each container is given its
+    identity's folder services/NAME at /run/secrets/vexfs), made by the documented step
     (scripts/deploy-secrets.sh FOLDER --owner 10001:10001: CURVE keys, TLS certificates,
     credentials, the admin token). Material already there is kept: running containers read
     it at start (VX_COMPOSE_ONLY runs). https URLs then trust its CA. Returns the admin
@@ -699,7 +700,9 @@ def main():
     secrets_dir = os.path.join(work, "secrets")
     os.makedirs(secrets_dir, exist_ok=True)
     token = make_secrets(secrets_dir)
-    env = {"VEXFS_SECRETS_DIR": secrets_dir, "VEXFS_ADMIN_TOKEN_FILE": TOKEN_PATH}
+    # The daemons know the admin's token by its hash in credentials.yaml; the token file
+    # itself stays with the operator (no container is given it).
+    env = {"VEXFS_SECRETS_DIR": secrets_dir}
     project = Project(ROOT, os.environ.get("VX_COMPOSE_PROJECT", "vexfsci"), env)
     s = Suite(project, token, work)
     bench_bin = os.environ.get("VX_BENCH_BIN", os.path.join(ROOT, "build", "bench", "bench_suite"))

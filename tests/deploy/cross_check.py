@@ -224,7 +224,7 @@ def daemon_ports(eff, section, node_id=None):
 def check_material(where, eff, section, daemon, resolve):
     """The files the daemon reads inside its security folders are there for the container:
     the TLS server's certificate, key and authority; the CURVE server key and the admitted
-    keys where it binds, its own key and the servers' public key where it connects; the
+    keys where it binds (the coordinator's Raft peers: the admitted keys), its own key and the servers' public key where it connects; the
     audit key where it writes an audit log; Kafka's password file and CA where it joins Kafka."""
     sec = eff.get("security")
     if not sec:
@@ -234,9 +234,11 @@ def check_material(where, eff, section, daemon, resolve):
         need += [f"{sec['tls_dir']}/{f}" for f in ("ca.crt", "server.crt", "server.key")]
     if sec.get("curve") == "required":
         bound, connected = endpoints(eff, section)
-        if bound or (section == "event_routing" and pc.zmq_outputs(eff[section])) or \
-                section == "distributed_coordination":
+        if bound or (section == "event_routing" and pc.zmq_outputs(eff[section])):
             need += [f"{sec['keys_dir']}/server.key", f"{sec['keys_dir']}/authorized"]
+        elif section == "distributed_coordination":
+            # Raft peers prove their own keys (<identity>.key) against authorized/.
+            need += [f"{sec['keys_dir']}/authorized"]
         if connected or section == "distributed_coordination":
             ident = sec.get("identity") or daemon[len("vexfs-"):]
             need += [f"{sec['keys_dir']}/{ident}.key", f"{sec['keys_dir']}/server.pub"]
@@ -325,9 +327,10 @@ def check_dockerfile(binary_dir):
     ok("COPY config/ /etc/vexfs/" in text, "Dockerfile", "config/ is not copied to /etc/vexfs")
     m = re.search(r'^CMD \["(vexfs-[a-z]+)", "--config", "/etc/vexfs/([^"]+)"\]', text, re.M)
     if ok(m and m.group(1) in DAEMONS, "Dockerfile", "CMD runs no vexfs daemon with --config"):
-        # Run as documented: the secrets folder mounted at /run/secrets/vexfs.
+        # Run as documented: the folder of the daemon's identity mounted at /run/secrets/vexfs.
         image = pc.Image(os.path.join(ROOT, "docker", "Dockerfile"))
-        mounts = [pc.Mount("bind", "/run/secrets/vexfs", material.dir, True)]
+        mounts = [pc.Mount("bind", "/run/secrets/vexfs", os.path.join(
+            material.dir, "services", m.group(1)[len("vexfs-"):]), True)]
         eff = effective(binary_dir, m.group(1), os.path.join(ROOT, "config", m.group(2)), {},
                         "Dockerfile CMD", pc.resolver(mounts, image, tempfile.mkdtemp()))
         if eff:
@@ -379,6 +382,21 @@ def compose_mounts(svc):
     return out
 
 
+def material_folders(mounts):
+    """The host folders of the deployment's security material among a container's mounts."""
+    root = os.path.realpath(material.dir)
+    return [m.source for m in mounts if m.kind == "bind" and m.source and
+            (os.path.realpath(m.source) + "/").startswith(root + "/")]
+
+
+def check_own_keys(where, identity, serves, folders):
+    """No container is given another identity's secret key (scripts/deploy-secrets.sh gives
+    each identity a folder, and each Secret of a pod is its identity's or holds no key)."""
+    bad = sc.foreign_keys(identity, serves, folders)
+    ok(not bad, where, f"runs as identity {identity} but is given the secret keys of "
+       f"{', '.join(bad)}")
+
+
 def check_ctl_command(where, binary_dir, cmd):
     """A vexfsctl command of a service: its command exists and takes every option given."""
     words = [w for w in cmd[1:] if not w.startswith("-")]
@@ -407,6 +425,8 @@ def check_compose(binary_dir):
         cmd = svc.get("command") or []
         if cmd and os.path.basename(cmd[0]) == "vexfsctl":
             check_ctl_command(f"compose {name}", binary_dir, cmd)
+            check_own_keys(f"compose {name}", as_env(svc.get("environment")).get(
+                "VEXFS_SECURITY_IDENTITY") or "ctl", False, material_folders(compose_mounts(svc)))
         if cmd and os.path.basename(cmd[0]) == "vexfsctl" and "--endpoint" in cmd:
             e = parse_endpoint(cmd[cmd.index("--endpoint") + 1])
             if e:
@@ -435,6 +455,7 @@ def check_compose(binary_dir):
         check_binds(where, eff, section)
         pc.check_files(ok, where, eff, mounts, image, resolve, not svc.get("read_only"))
         check_material(where, eff, section, daemon, resolve)
+        check_own_keys(where, sc.identity_of(eff, daemon), True, material_folders(mounts))
         pc.check_rules(ok, where, eff, resolve)
         if starts:
             args = cmd[1:cmd.index("--config")] + cmd[cmd.index("--config") + 2:]
@@ -584,6 +605,8 @@ def check_compose(binary_dir):
                                encoding="utf-8"))
     scraped, jobs = set(), set()
     promsvc = services.get("prometheus", {})
+    check_own_keys("compose prometheus", "prometheus", False,
+                   material_folders(compose_mounts(promsvc)))
     prom_resolve = pc.resolver(compose_mounts(promsvc), pc.Image(os.path.join(
         ROOT, "docker", "prometheus", "Dockerfile")), tmp)
     for job in prom["scrape_configs"]:
@@ -866,6 +889,11 @@ def check_k8s(binary_dir, docs, label):
                 check_binds(pwhere, eff, section)
                 pc.check_files(ok, pwhere, eff, mounts, image, resolve, writable)
                 check_material(pwhere, eff, section, daemon, resolve)
+                # Every Secret the pod mounts (its init container's copies included).
+                check_own_keys(pwhere, sc.identity_of(eff, daemon), True, [
+                    f for f in (material.secret_folder(v["secret"]["secretName"],
+                                                       v["secret"].get("items"))
+                                for v in spec.get("volumes", []) if "secret" in v) if f])
                 pc.check_rules(ok, pwhere, eff, resolve)
                 if starts:
                     args = cmd[1:cmd.index("--config")] + cmd[cmd.index("--config") + 2:]

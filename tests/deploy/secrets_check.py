@@ -177,3 +177,47 @@ def init_filled(volume, spec, resolver_of, folder):
                         os.chmod(target, 0o600)
         return True
     return False
+
+
+# ---- each container holds its own identity's secret keys only ------------------------------
+
+# Keys the daemons share by role, not by identity: the CURVE server pair of every bound
+# socket, the REST servers' TLS key, the audit log's signing key.
+SHARED_KEYS = {"server", "audit"}
+
+
+def secret_keys(folder):
+    """(name, path) of every secret in folder an identity holds: CURVE secret keys and TLS
+    private keys (NAME.key: the identity NAME), other private material (*.pem, by file name)
+    and the admin's bearer token (admin-token: admin). Data keys (data-N.key) seal what the
+    daemons write and belong to no identity."""
+    out = []
+    for dirpath, _, files in os.walk(folder):
+        for f in sorted(files):
+            path = os.path.join(dirpath, f)
+            if f == "admin-token":
+                out.append(("admin", path))
+            elif f.endswith(".key") and not re.fullmatch(r"data-\d+\.key", f):
+                out.append((f[:-4], path))
+            elif f.endswith(".pem"):
+                out.append((f, path))
+    return out
+
+
+def foreign_keys(identity, serves, folders):
+    """The secrets of folders (what one container is given) that are not identity's own:
+    another identity's key, ca.key, the admin token, and, unless serves (a daemon or producer
+    with a REST server or bound sockets), the shared server and audit keys."""
+    bad = set()
+    for folder in folders:
+        for name, path in secret_keys(folder):
+            if name == identity or (serves and name in SHARED_KEYS):
+                continue
+            bad.add(f"{name} ({os.path.relpath(path, folder)})")
+    return sorted(bad)
+
+
+def identity_of(eff, daemon):
+    """The identity a daemon presents: security.identity, else its program name."""
+    ident = (eff.get("security") or {}).get("identity") or ""
+    return ident or daemon[len("vexfs-"):]
