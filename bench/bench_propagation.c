@@ -8,12 +8,16 @@
  *   3. throughput with the Kafka journal on (when VEXFS_KAFKA_BOOTSTRAP is set): until Kafka
  *      acknowledged every event;
  *   4. the daemon and its links with CURVE against the same without (plain loopback links),
- *      alternating runs: throughput ratio and p99 ratio at 10% of the plain throughput.
+ *      alternating runs: throughput ratio, the daemon's CPU time per event (user + system,
+ *      from /proc: what CURVE costs the daemon whatever else the machine runs) and p99 ratio
+ *      at 10% of the plain throughput. The daemon runs with transport.io_threads
+ *      VX_BENCH_DAEMON_IO_THREADS (1), this program with VX_BENCH_IO_THREADS (2) I/O threads.
  * Every link is secured as in production: the daemon runs with the test support's key set and
  * certificates (CURVE on every ZeroMQ link, HTTPS), this program's sockets are opened through
  * the suite's factory (vt_sock_ex, CURVE as the identity "ctl"), so the raw peer is a CURVE
  * link too (bench_security sets CURVE against plain links).
- * Usage: bench_propagation [EVENTS] (default 2,000,000); programs from $VX_BIN_DIR. */
+ * Usage: bench_propagation [EVENTS] (default 2,000,000); programs from $VX_BIN_DIR.
+ * VX_BENCH_SECTION=curve runs section 4 alone (profiling CURVE against plain). */
 #include <czmq.h>
 #include <math.h>
 #include <pthread.h>
@@ -45,6 +49,7 @@ static uint64_t s_serial; /* makes every sent event distinct, across runs too */
 
 static struct packed s_batches[N_TEMPLATES];
 static bool s_plain; /* section 4: this program's links and the daemon's without CURVE */
+static int s_daemon_io_threads = 1; /* the daemon's transport.io_threads */
 
 /* Realistic events: a path, two content fields, one metadata field, tenant, priority. */
 static void
@@ -295,9 +300,10 @@ s_daemon_start(struct daemon *d, const char *kafka, const char *topic)
     snprintf(text, sizeof text,
              "event_propagation:\n  rest_port: %u\n  ingest_endpoint: %s\n  output_endpoint: %s\n"
              "  tap_endpoint: \"\"\n  queue_hwm: 1000\n  dedup_window_ms: 1000\n"
-             "  kafka_brokers: \"%s\"\n  kafka_topic: \"%s\"\nlogging:\n  level: warn\n%s",
+             "  kafka_brokers: \"%s\"\n  kafka_topic: \"%s\"\nlogging:\n  level: warn\n%s"
+             "transport:\n  io_threads: %d\n",
              (unsigned)d->rest, d->ingest, d->output, kafka ? kafka : "", topic ? topic : "x",
-             s_plain ? "security:\n  curve: \"off\"\n" : "");
+             s_plain ? "security:\n  curve: \"off\"\n" : "", s_daemon_io_threads);
     vt_write_file(cfg, text);
     free(dir);
     char bin[512];
@@ -369,20 +375,47 @@ s_run_latency(const char *to, bool bind_receiver, const char *from, uint64_t n, 
     free(r.lat_us);
 }
 
+/* CPU seconds (user + system, every thread) process pid has used; NAN when unreadable. */
+static double
+s_cpu_seconds(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    size_t len = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f) {
+        fclose(f);
+    }
+    buf[len] = '\0';
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    unsigned long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2) {
+        return NAN;
+    }
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 /* One run on a fresh daemon, CURVE (k 0) or plain (k 1): throughput of n events, or with
- * rate > 0 the latency of n events at that rate. Returns false when the daemon did not start. */
+ * rate > 0 the latency of n events at that rate; cpu_us (may be NULL) receives the daemon's CPU
+ * time per event over the run (its figure does not depend on what else the machine runs).
+ * Returns false when the daemon did not start. */
 static bool
-s_curve_run(int k, int seed, uint64_t n, double rate, double *thr, double *p50, double *p99)
+s_curve_run(int k, int seed, uint64_t n, double rate, double *thr, double *p50, double *p99,
+            double *cpu_us)
 {
     s_plain = k == 1;
     struct daemon d;
     bool ok = s_daemon_start(&d, NULL, NULL) == 0;
     if (ok) {
         s_make_batches((uint64_t)seed);
+        double c0 = s_cpu_seconds(d.pid);
         if (rate > 0) {
             s_run_latency(d.ingest, false, d.output, n, rate, false, p50, p99);
         } else {
             *thr = s_run_throughput(d.ingest, false, d.output, n, false);
+        }
+        if (cpu_us) {
+            *cpu_us = (s_cpu_seconds(d.pid) - c0) * 1e6 / (double)n;
         }
         vt_stop(d.pid, SIGTERM, 30000);
     }
@@ -393,22 +426,26 @@ s_curve_run(int k, int seed, uint64_t n, double rate, double *thr, double *p50, 
 static void
 s_curve_vs_plain(uint64_t n, int reps)
 {
-    double thr[2][3], p50[2][3], p99[2][3];
+    double thr[2][3], p50[2][3], p99[2][3], cpu[2][3];
     for (int i = 0; i < reps; i++) {
         for (int k = 0; k < 2; k++) {
-            if (!s_curve_run(k, 300 + i * 2 + k, n, 0, &thr[k][i], NULL, NULL)) {
+            if (!s_curve_run(k, 300 + i * 2 + k, n, 0, &thr[k][i], NULL, NULL, &cpu[k][i])) {
                 return;
             }
+            printf("  run %d: %s %.0f events/s, daemon CPU %.2f us per event\n", i + 1,
+                   k ? "plain" : "CURVE", thr[k][i], cpu[k][i]);
         }
     }
-    qsort(thr[0], (size_t)reps, sizeof(double), cb_cmp);
-    qsort(thr[1], (size_t)reps, sizeof(double), cb_cmp);
+    for (int k = 0; k < 2; k++) {
+        qsort(thr[k], (size_t)reps, sizeof(double), cb_cmp);
+        qsort(cpu[k], (size_t)reps, sizeof(double), cb_cmp);
+    }
     double rate = thr[1][1] * 0.10;
     uint64_t ln = (uint64_t)(rate * 3);
     ln -= ln % BATCH;
     for (int i = 0; i < reps; i++) {
         for (int k = 0; k < 2; k++) {
-            if (!s_curve_run(k, 400 + i * 2 + k, ln, rate, NULL, &p50[k][i], &p99[k][i])) {
+            if (!s_curve_run(k, 400 + i * 2 + k, ln, rate, NULL, &p50[k][i], &p99[k][i], NULL)) {
                 return;
             }
         }
@@ -421,6 +458,10 @@ s_curve_vs_plain(uint64_t n, int reps)
            "(min %.0f, max %.0f): ratio %.2f; target >= 0.80: %s\n",
            thr[0][1], thr[0][0], thr[0][2], thr[1][1], thr[1][0], thr[1][2], thr[0][1] / thr[1][1],
            thr[0][1] / thr[1][1] >= 0.80 ? "met" : "NOT met");
+    printf("curve       daemon CPU per event: CURVE %.2f us (min %.2f, max %.2f), plain %.2f us "
+           "(min %.2f, max %.2f): plain/CURVE %.2f (the throughput ratio a daemon bound by its "
+           "own CPU reaches)\n",
+           cpu[0][1], cpu[0][0], cpu[0][2], cpu[1][1], cpu[1][0], cpu[1][2], cpu[1][1] / cpu[0][1]);
     printf("curve       latency at %.0f events/s: CURVE p50 %.1f us, p99 %.1f us; plain p50 %.1f "
            "us, p99 %.1f us: p99 ratio %.2f; target <= 1.20: %s\n",
            rate, p50[0][1], p99[0][1], p50[1][1], p99[1][1], p99[0][1] / p99[1][1],
@@ -435,6 +476,19 @@ main(int argc, char **argv)
     zsys_handler_set(NULL);
     signal(SIGPIPE, SIG_IGN);
     const int reps = 3;
+    /* The producer and the consumer are two programs in production, each with its own I/O
+     * thread doing its link's encryption; here they share one process, so it gets two. */
+    const char *bio = getenv("VX_BENCH_IO_THREADS");
+    zmq_ctx_set(zsys_init(), ZMQ_IO_THREADS, bio ? atoi(bio) : 2);
+    const char *dio = getenv("VX_BENCH_DAEMON_IO_THREADS");
+    s_daemon_io_threads = dio ? atoi(dio) : 1;
+    const char *only = getenv("VX_BENCH_SECTION");
+    if (only && strcmp(only, "curve") == 0) {
+        printf("== propagation: CURVE against plain links, batches of %d, %llu events per run\n",
+               BATCH, (unsigned long long)n);
+        s_curve_vs_plain(n, reps);
+        return 0;
+    }
 
     printf("== propagation: ingest -> publish over loopback, batches of %d, %llu events per run, "
            "CURVE on every link (the raw peer's too)\n",

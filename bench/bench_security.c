@@ -233,7 +233,7 @@ s_link_run(const vx_socks_t *socks, uint64_t n, double *ev_s, double *mb_s)
 static vx_socks_t *
 s_factory(bool curve)
 {
-    static const struct vx_transport_config tc = {1000, 0, 64 * 1024 * 1024 + 4096};
+    static const struct vx_transport_config tc = {1000, 0, 64 * 1024 * 1024 + 4096, 0};
     struct vx_security_config sc = {.curve = curve ? "required" : "off",
                                     .keys_dir = vt_keys_dir(), .identity = "ctl",
                                     .tls = "required", .tls_dir = vt_tls_dir(),

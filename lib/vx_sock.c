@@ -34,6 +34,11 @@ static const struct vx_cfg_key s_transport_keys[] = {
      "largest ZeroMQ frame a receiving socket accepts; a larger one closes the connection "
      "before it is read into memory (default: the largest batch, 64 MiB, plus 4 KiB)",
      VX_CFG_AT(struct vx_transport_config, max_message_bytes)},
+    {"io_threads", VX_CFG_INT, "1", 1, 16, false,
+     "ZeroMQ I/O threads of the process: they read, write and (CURVE) encrypt and decrypt "
+     "every link's bytes beside the daemon's own loop; more than one lets links be encrypted "
+     "in parallel where cores are free",
+     VX_CFG_AT(struct vx_transport_config, io_threads)},
 };
 const struct vx_cfg_section vx_cfg_transport_section =
     VX_CFG_SECTION("transport", s_transport_keys, struct vx_transport_config, NULL);
@@ -142,6 +147,12 @@ vx_socks_new(const struct vx_transport_config *cfg, const struct vx_security_con
     if (cfg->hwm < 1 || cfg->max_message_bytes < 1024) {
         snprintf(err, errlen, "transport: hwm and max_message_bytes must be positive");
         return NULL;
+    }
+    if (cfg->io_threads > 0) {
+        /* Read by libzmq when the process's context starts, at its first socket: programs make
+         * their factory before any socket. zsys_set_io_threads would assert on a later call;
+         * the context itself ignores one. */
+        zmq_ctx_set(zsys_init(), ZMQ_IO_THREADS, cfg->io_threads);
     }
     vx_socks_t *s = vx_calloc(1, sizeof *s);
     s->cfg = *cfg;

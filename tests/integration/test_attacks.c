@@ -53,7 +53,7 @@ static vx_socks_t *
 s_socks_plain(void)
 {
     char err[512];
-    struct vx_transport_config tc = {1000, 0, S_MAX_MSG};
+    struct vx_transport_config tc = {1000, 0, S_MAX_MSG, 0};
     vx_socks_t *s = vx_socks_new(&tc, NULL, "attacker", NULL, err, sizeof err);
     ck_assert_msg(s != NULL, "plain socket factory: %s", err);
     return s;
@@ -64,7 +64,7 @@ static vx_socks_t *
 s_socks_keyed(const char *keys_dir, const char *identity)
 {
     char err[512];
-    struct vx_transport_config tc = {1000, 0, S_MAX_MSG};
+    struct vx_transport_config tc = {1000, 0, S_MAX_MSG, 0};
     struct vx_security_config sc = {"required", keys_dir, identity, "off", "", false,
                                     "",         "",       "",       false};
     vx_socks_t *s = vx_socks_new(&tc, &sc, identity, NULL, err, sizeof err);

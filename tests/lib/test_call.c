@@ -68,7 +68,7 @@ static void
 s_loop_start(struct s_loop *l)
 {
     char err[256];
-    struct vx_transport_config tc = {1000, 0, 1 << 20};
+    struct vx_transport_config tc = {1000, 0, 1 << 20, 0};
     l->socks = vx_socks_new(&tc, NULL, "test", NULL, err, sizeof err);
     ck_assert_ptr_nonnull(l->socks);
     l->inbox = vx_inbox_new(l->socks, "test-inbox");
@@ -181,7 +181,7 @@ START_TEST(t_queued_calls_released_at_destroy)
 {
     atomic_store(&s_freed, 0);
     char err[256];
-    struct vx_transport_config tc = {1000, 0, 1 << 20};
+    struct vx_transport_config tc = {1000, 0, 1 << 20, 0};
     vx_socks_t *socks = vx_socks_new(&tc, NULL, "test", NULL, err, sizeof err);
     vx_inbox_t *in = vx_inbox_new(socks, "test-leftover");
     for (int i = 0; i < 3; i++) {
@@ -209,7 +209,7 @@ cb_count(void *arg)
 START_TEST(t_loop_enable)
 {
     char err[256];
-    struct vx_transport_config tc = {1000, 0, 1 << 20};
+    struct vx_transport_config tc = {1000, 0, 1 << 20, 0};
     vx_socks_t *socks = vx_socks_new(&tc, NULL, "test", NULL, err, sizeof err);
     zsock_t *push, *pull;
     ck_assert_int_eq(vx_sock_pipe(socks, "test-loop", &push, &pull), 0);

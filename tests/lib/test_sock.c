@@ -165,7 +165,7 @@ static vx_socks_t *
 s_secure_socks(const char *dir, const char *curve, const char *identity)
 {
     char err[512];
-    struct vx_transport_config tc = {1000, 0, 1 << 20};
+    struct vx_transport_config tc = {1000, 0, 1 << 20, 0};
     struct vx_security_config sc = {curve, dir, identity, "off", "", false, "", "", "", false};
     vx_socks_t *s = vx_socks_new(&tc, &sc, "test", NULL, err, sizeof err);
     ck_assert_msg(s != NULL, "%s", err);
@@ -275,7 +275,7 @@ static vx_socks_t *
 s_monitored_socks(const char *dir, const char *curve, const char *identity, vx_metrics_t *m)
 {
     char err[512];
-    struct vx_transport_config tc = {1000, 0, 1 << 20};
+    struct vx_transport_config tc = {1000, 0, 1 << 20, 0};
     struct vx_security_config sc = {curve, dir, identity, "off", "", false, "", "", "", false};
     vx_socks_t *s = vx_socks_new(&tc, &sc, "test", m, err, sizeof err);
     ck_assert_msg(s != NULL, "%s", err);

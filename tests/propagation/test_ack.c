@@ -21,7 +21,7 @@ static void
 s_fix_init(struct s_fix *f)
 {
     char err[256], bound[256];
-    struct vx_transport_config tc = {1000, 0, 1 << 20};
+    struct vx_transport_config tc = {1000, 0, 1 << 20, 0};
     f->socks = vx_socks_new(&tc, NULL, "test", NULL, err, sizeof err);
     struct vx_sock_spec r = {.type = ZMQ_ROUTER, .endpoint = "tcp://127.0.0.1:*", .bind = true};
     f->router = vx_sock_open(f->socks, &r, bound, sizeof bound, err, sizeof err);

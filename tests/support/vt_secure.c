@@ -189,7 +189,7 @@ vt_sock_ex(const struct vt_sock_opts *o)
     vx_socks_t *socks = s_factories[k];
     if (!socks || s_factory_owner[k] != getpid()) {
         char err[512];
-        struct vx_transport_config tc = {1000, 0, 64 * 1024 * 1024 + 4096};
+        struct vx_transport_config tc = {1000, 0, 64 * 1024 * 1024 + 4096, 0};
         /* Identity "ctl": the suite's operator tool, which propagation's built-in producer
          * policy lets send events of any source and tenant, as tests do. */
         struct vx_security_config sc = {o->plain ? "off" : "required", s_keys, "ctl", "required",

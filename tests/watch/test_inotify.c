@@ -49,7 +49,7 @@ s_env_init(struct s_env *v)
     json_decref(j);
     v->metrics = vx_metrics_new();
     ck_assert_int_eq(vx_config_bind(v->cfg, &wt_cfg_section, &v->conf), 0);
-    struct vx_transport_config tc = {1000, 0, 1 << 20};
+    struct vx_transport_config tc = {1000, 0, 1 << 20, 0};
     v->socks = vx_socks_new(&tc, NULL, "test", NULL, err, sizeof err);
     v->emit = fu_emit_new(&v->conf.emit, v->socks, VEXFS__V1__BOUNDARY__USERSPACE_API, "watch",
                           v->metrics, err, sizeof err);
