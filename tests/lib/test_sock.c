@@ -19,7 +19,7 @@ static vx_socks_t *
 s_socks(int hwm, int linger, int64_t max)
 {
     char err[256];
-    struct vx_transport_config tc = {hwm, linger, max};
+    struct vx_transport_config tc = {hwm, linger, max, 0};
     vx_socks_t *s = vx_socks_new(&tc, NULL, "test", NULL, err, sizeof err);
     ck_assert_msg(s != NULL, "%s", err);
     return s;
@@ -117,7 +117,7 @@ START_TEST(t_errors_name_endpoint)
     ck_assert_ptr_null(vx_sock_open(socks, &b, NULL, 0, err, sizeof err));
     ck_assert_msg(strstr(err, bound) && strstr(err, "in use"), "got: %s", err);
     zsock_destroy(&first);
-    struct vx_transport_config zero = {0, 0, 0};
+    struct vx_transport_config zero = {0, 0, 0, 0};
     ck_assert_ptr_null(vx_socks_new(&zero, NULL, "test", NULL, err, sizeof err));
     vx_socks_destroy(&socks);
 }
