@@ -13,6 +13,7 @@
 #include "vx_keys.h"
 #include "vx_rx.h"
 #include "vx_sock.h"
+#include "vx_sock_mon.h"
 #include "vx_test.h"
 
 static vx_socks_t *
@@ -417,6 +418,67 @@ START_TEST(t_monitor_finds_lost_link)
 }
 END_TEST
 
+struct s_rebind {
+    vx_socks_t *socks;
+    struct vx_sock_spec spec;
+    zsock_t *sock;
+    char err[512];
+};
+
+/* Binds again where a closed socket was: libzmq releases the port a moment after the close. */
+static bool
+cb_rebind(void *arg)
+{
+    struct s_rebind *r = arg;
+    r->sock = vx_sock_open(r->socks, &r->spec, NULL, 0, r->err, sizeof r->err);
+    return r->sock != NULL;
+}
+
+/* A peer that goes away and comes back is reconnected by libzmq itself: the monitor must not
+ * report that connection lost (its owner would reopen a socket for nothing). */
+START_TEST(t_monitor_ignores_reconnects)
+{
+    vx_metrics_t *metrics = vx_metrics_new();
+    vx_socks_t *up = s_secure_socks("/nonexistent", "off", "");
+    vx_socks_t *down = s_monitored_socks("/nonexistent", "off", "", metrics);
+    char bound[256], err[512];
+    struct vx_sock_spec out = {.type = ZMQ_PUSH, .endpoint = "tcp://127.0.0.1:*", .bind = true,
+                               .sndtimeo_ms = 5000};
+    zsock_t *push = vx_sock_open(up, &out, bound, sizeof bound, err, sizeof err);
+    ck_assert_msg(push != NULL, "%s", err);
+    struct vx_sock_spec in = {.type = ZMQ_PULL, .endpoint = bound, .rcvtimeo_ms = 10000};
+    zsock_t *pull = vx_sock_open(down, &in, NULL, 0, err, sizeof err);
+    ck_assert_msg(pull != NULL, "%s", err);
+    ck_assert_int_eq(zstr_send(push, "one"), 0);
+    char *got = zstr_recv(pull);
+    ck_assert_msg(got && strcmp(got, "one") == 0, "expected \"one\", got %s", got);
+    zstr_free(&got);
+
+    /* The upstream restarts on the same port; libzmq reconnects and the next message flows. */
+    zsock_destroy(&push);
+    struct s_rebind rb = {up, {.type = ZMQ_PUSH, .endpoint = bound, .bind = true,
+                               .sndtimeo_ms = 5000}, NULL, ""};
+    ck_assert_msg(vt_wait_until(cb_rebind, &rb, 10000), "rebind %s: %s", bound, rb.err);
+    push = rb.sock;
+    ck_assert_int_eq(zstr_send(push, "two"), 0);
+    got = zstr_recv(pull);
+    ck_assert_msg(got && strcmp(got, "two") == 0, "after the restart: expected \"two\", got %s",
+                  got);
+    zstr_free(&got);
+    /* Never reported lost, for twice the grace the monitor gives libzmq's retry. */
+    struct s_lost l = {down, pull, ""};
+    ck_assert_msg(!vt_wait_until(cb_link_lost, &l, 2 * VX_SOCK_MON_GRACE_MS),
+                  "a reconnected link: expected never reported lost, reported lost (%s)",
+                  l.endpoint);
+
+    zsock_destroy(&pull);
+    zsock_destroy(&push);
+    vx_socks_destroy(&down);
+    vx_socks_destroy(&up);
+    vx_metrics_destroy(&metrics);
+}
+END_TEST
+
 START_TEST(t_plain_loopback_only)
 {
     vx_socks_t *plain = s_secure_socks("/nonexistent", "off", "");
@@ -492,6 +554,7 @@ main(void)
     tc = tcase_create("monitor");
     tcase_add_test(tc, t_monitor_counts_refused_handshakes);
     tcase_add_test(tc, t_monitor_finds_lost_link);
+    tcase_add_test(tc, t_monitor_ignores_reconnects);
     tcase_set_timeout(tc, 30);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
