@@ -1169,6 +1169,9 @@ def main():
         rendered = own
     for name, docs in rendered.items():
         check_k8s(a.bin, docs, name)
+        for problem in sorted(set(sc.init_problems)):
+            fail(name, problem)
+        sc.init_problems.clear()
     check_host_profiles(a.bin)
     n_starts = starts.run(ok) if starts else 0
 

@@ -138,6 +138,10 @@ def run_overrides(exe, cfg_path, env, resolve):
     return over, values, problems
 
 
+# What init_filled found wrong in the init containers' scripts (reported by the cross-check).
+init_problems = []
+
+
 def init_filled(volume, spec, resolver_of, folder):
     """Fills `folder` with what an init container of the pod spec copies into its emptyDir
     `volume`; returns whether one does. Reads the init container's shell script:
@@ -163,6 +167,11 @@ def init_filled(volume, spec, resolver_of, folder):
                 for w in words[2:]:
                     if inside(w):
                         os.makedirs(inside(w), exist_ok=True)
+            elif words[:1] == ["cp"] and not (words[:2] == ["cp", "-L"] and len(words) >= 4
+                                               and inside(words[-1])):
+                # The script runs under -e: a copy that cannot work stops the pod.
+                init_problems.append(f"init container {ic.get('name')}: {line.strip()!r} is not "
+                                     f"`cp -L SRC... DST` with DST inside {base}")
             elif words[:2] == ["cp", "-L"] and len(words) >= 4 and inside(words[-1]):
                 dst = inside(words[-1])
                 for src in words[2:-1]:
@@ -170,6 +179,9 @@ def init_filled(volume, spec, resolver_of, folder):
                     host = resolve(d)
                     found = sorted(p for p in glob.glob(os.path.join(host, pat))
                                    if os.path.isfile(p)) if host else []
+                    if not found:
+                        init_problems.append(f"init container {ic.get('name')}: {src} matches "
+                                             f"no file of its mounts (cp fails under -e)")
                     for h in found:
                         target = os.path.join(dst, os.path.basename(h)) \
                             if os.path.isdir(dst) else dst
