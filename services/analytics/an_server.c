@@ -346,7 +346,7 @@ s_save(an_server_t *s)
     for (size_t i = 0; i < s->n_queries; i++) {
         json_array_append(arr, s->queries[i]->q->json);
     }
-    char path[4200];
+    char path[VX_PATH_MAX];
     snprintf(path, sizeof path, "%s/queries.json", s->state_dir);
     int rc = vx_jsonfile_write(path, arr);
     json_decref(arr);
@@ -692,7 +692,7 @@ an_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *m, 
     vx_gauge_set(vx_metrics_gauge(m, "vexfs_analytics_processing_latency_target_seconds",
                                   "stream_analytics.processing_latency_target_ns in seconds.",
                                   NULL),
-                 (double)s->latency_target_ns / 1e9);
+                 (double)s->latency_target_ns / (double)VX_NS_PER_S);
     static const char *const features[] = {"real_time_processing", "pattern_discovery",
                                            "anomaly_detection", "predictive_analytics"};
     for (size_t i = 0; i < sizeof features / sizeof features[0]; i++) {
@@ -704,7 +704,7 @@ an_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *m, 
                      vx_config_bool(cfg, AN_SECTION, key) ? 1 : 0);
     }
 
-    char path[4200];
+    char path[VX_PATH_MAX];
     int rc = 1;
     if (*s->state_dir) {
         snprintf(path, sizeof path, "%s/queries.json", s->state_dir);

@@ -130,7 +130,7 @@ s_store_open(au_server_t *s, char *err, size_t errlen)
 {
     const vx_config_t *cfg = s->cfg;
     const char *sd = vx_config_str(cfg, AU_SECTION, "state_dir");
-    char dir[4200];
+    char dir[VX_PATH_MAX];
     if (sd[0] != '\0') {
         s->state_dir = vx_strdup(sd);
         snprintf(dir, sizeof dir, "%s", sd);
@@ -359,7 +359,7 @@ au_server_destroy(au_server_t **sp)
     au_breakers_destroy(&s->breakers);
     au_emit_destroy(&s->emit);
     if (s->store != NULL && s->store_tmp) {
-        char path[4200];
+        char path[VX_PATH_MAX];
         const char *dir = au_store_dir(s->store);
         char *copy = strdup(dir);
         au_store_close(&s->store);

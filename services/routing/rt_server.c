@@ -204,7 +204,7 @@ static double
 cb_latency_p99_ns(void *arg)
 {
     rt_server_t *s = arg;
-    return vx_histogram_quantile(s->latency, 0.99) * 1e9;
+    return vx_histogram_quantile(s->latency, 0.99) * (double)VX_NS_PER_S;
 }
 
 static double
@@ -365,14 +365,7 @@ s_handoff(rt_server_t *s, struct s_set *set)
         s_swap_release(w);
         return -ESHUTDOWN;
     }
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += s->apply_timeout_ms / 1000;
-    deadline.tv_nsec += (long)(s->apply_timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = vx_mono_timespec(vx_deadline_ms((uint64_t)s->apply_timeout_ms));
     pthread_mutex_lock(&w->mu);
     while (!w->done) {
         if (pthread_cond_timedwait(&w->cv, &w->mu, &deadline) == ETIMEDOUT) {
@@ -759,9 +752,9 @@ rt_server_stats(rt_server_t *s)
         }
     }
     json_t *lat = json_pack("{s:f, s:f, s:f, s:I}", "p50_ns",
-                            vx_histogram_quantile(s->latency, 0.50) * 1e9, "p99_ns",
-                            vx_histogram_quantile(s->latency, 0.99) * 1e9, "p999_ns",
-                            vx_histogram_quantile(s->latency, 0.999) * 1e9, "count",
+                            vx_histogram_quantile(s->latency, 0.50) * (double)VX_NS_PER_S, "p99_ns",
+                            vx_histogram_quantile(s->latency, 0.99) * (double)VX_NS_PER_S, "p999_ns",
+                            vx_histogram_quantile(s->latency, 0.999) * (double)VX_NS_PER_S, "count",
                             (json_int_t)vx_histogram_count(s->latency));
     json_t *dropped = json_pack(
         "{s:I, s:I, s:I}", "bad_frame", (json_int_t)vx_counter_value(s->drop_bad_frame),

@@ -39,21 +39,6 @@
 #define S_HS_TIMEOUT_MS 500
 #define S_EXTRA "  raft_handshake_timeout_ms: 500\n"
 
-static uint64_t
-s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void
-s_pause_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static char s_series[256];
 
 /* The series of vexfs_raft_peer_refused_total for a direction and reason. */
@@ -70,12 +55,12 @@ static double
 s_wait_metric(struct ch_cluster *c, size_t i, const char *series, double want, int timeout_ms)
 {
     double v = -1;
-    for (uint64_t end = s_now_ms() + (uint64_t)timeout_ms; s_now_ms() < end;) {
+    for (uint64_t end = vt_now_ms() + (uint64_t)timeout_ms; vt_now_ms() < end;) {
         v = ch_metric(c, i, series);
         if (v >= want) {
             break;
         }
-        s_pause_ms(50);
+        vt_sleep_ms(50);
     }
     return v;
 }
@@ -239,10 +224,10 @@ START_TEST(t_wrong_key_member)
     ch_start_node(&c, W);
     ck_assert(ch_wait_ready(&c, W, 20000));
     bool caught = false;
-    for (uint64_t end = s_now_ms() + 20000; s_now_ms() < end && !caught;) {
+    for (uint64_t end = vt_now_ms() + 20000; vt_now_ms() < end && !caught;) {
         caught = ch_int(&c, W, "/v1/log?limit=0&consistency=any", "total") == total;
         if (!caught) {
-            s_pause_ms(50);
+            vt_sleep_ms(50);
         }
     }
     ck_assert_msg(caught, "the member with the right key did not catch up");
