@@ -193,7 +193,7 @@ s_kafka_batch(an_server_t *s, rd_kafka_message_t **msgs, ssize_t n)
         }
         if (m->partition != cur) {
             if (p && run) {
-                an_offsets_track(p, first, last, run, max_time);
+                an_part_consumed(p, first, last, run, max_time);
             }
             run = 0;
             max_time = 0;
@@ -224,7 +224,7 @@ s_kafka_batch(an_server_t *s, rd_kafka_message_t **msgs, ssize_t n)
         max_time = ev.timestamp_ns > max_time ? ev.timestamp_ns : max_time;
     }
     if (p && run) {
-        an_offsets_track(p, first, last, run, max_time);
+        an_part_consumed(p, first, last, run, max_time);
     }
     s_tally_end(s, &t);
 }

@@ -260,7 +260,7 @@ an_server_part_drop(an_server_t *s, int32_t partition)
             s_retire(s->queries[k], p->eng);
         }
         an_engine_destroy(&p->eng);
-        free(p->blocks);
+        an_offsets_fini(&p->offsets);
         free(p);
         s->parts[i] = s->parts[--s->n_parts];
         return;
