@@ -616,6 +616,36 @@ s_merge(json_t *cur, json_t *given)
     return next;
 }
 
+/* Builds the objects of a merge on their own, so that one refused is named by its place in
+ * the request ("rules[N]" of what was sent), not in the merged set. Returns false with out
+ * set when they do not build. */
+static bool
+s_validate_alone(rt_server_t *s, json_t *rules, json_t *filters, struct rt_result *out)
+{
+    json_t *none = json_array();
+    struct rt_engine_opts opts = {
+        .boundaries = s->boundaries,
+        .n_boundaries = s->plan->n,
+        .default_boundary = s->plan->default_index >= 0 ? s->boundaries[s->plan->default_index]
+                                                        : NULL,
+        .max_rules = atomic_load(&s->live.max_rules),
+        .max_filters = 0,
+    };
+    rt_engine_t *engine = NULL;
+    char err[900];
+    int rc = rt_engine_build(rules ? rules : none, filters ? filters : none, &opts, &engine, err,
+                             sizeof err);
+    rt_engine_destroy(&engine);
+    json_decref(none);
+    if (rc < 0 && rc != -ENOMEM) {
+        s_result_error(out, rc == -E2BIG ? 413 : 422,
+                       rc == -E2BIG ? "too_many_rules" : "invalid_rules", "%s", err);
+        s_count_change(s, "rest", false);
+        return false;
+    }
+    return true;
+}
+
 void
 rt_server_change(rt_server_t *s, json_t *rules, json_t *filters, bool merge,
                  const char *if_match, struct rt_result *out)
@@ -633,7 +663,7 @@ rt_server_change(rt_server_t *s, json_t *rules, json_t *filters, bool merge,
                        "the rules and filters changed since they were read (If-Match %.64s, now "
                        "%s): nothing changed; read them again",
                        if_match, etag);
-    } else {
+    } else if (!merge || s_validate_alone(s, rules, filters, out)) {
         json_t *r = rules == NULL ? json_incref(cur->rules)
                     : merge       ? s_merge(cur->rules, rules)
                                   : json_incref(rules);
