@@ -217,6 +217,13 @@ s_change(vx_http_req_t *req, struct vx_http_resp *resp, an_http_t *h, bool merge
         }
         json_decref(old);
         if (!s_own(req, copy, resp)) {
+            /* Name the query the refusal is about: "queries[N] (id "x"): ...". */
+            json_t *e = json_object_get(resp->json, "error");
+            char msg[700];
+            snprintf(msg, sizeof msg, "queries[%zu]%s%.128s%s: %s", i, id ? " (id \"" : "",
+                     id ? id : "", id ? "\")" : "",
+                     json_string_value(json_object_get(e, "message")));
+            json_object_set_new(e, "message", json_string(msg));
             goto out;
         }
     }
