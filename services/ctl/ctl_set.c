@@ -421,8 +421,9 @@ s_apply(struct ctl_set *s, const char *file)
         return CTL_EXIT_FAIL;
     }
     char summary[512] = "";
+    const int nsec = k->nsec < 2 ? k->nsec : 2;
     long long created[2] = {0, 0}, updated[2] = {0, 0};
-    for (int i = 0; i < k->nsec; i++) {
+    for (int i = 0; i < nsec; i++) {
         size_t j;
         json_t *o;
         json_array_foreach(want[i], j, o) {
@@ -434,7 +435,7 @@ s_apply(struct ctl_set *s, const char *file)
         }
     }
     int rc = s_write(s, "PATCH", want);
-    for (int i = 0; i < k->nsec; i++) {
+    for (int i = 0; i < nsec; i++) {
         s_part(summary, sizeof summary, created[i], &k->sec[i], "created");
         s_part(summary, sizeof summary, updated[i], &k->sec[i], "updated");
     }
