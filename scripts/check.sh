@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything CI checks, in one command (`make check`): packages, a -Werror build, every test
-# against real parts (one Kafka broker for the whole run), the same tests under ASan+UBSan with
+# against real parts (one Kafka broker for the whole run), every shell example of README.md run
+# against a `make run`-style suite, the same tests under ASan+UBSan with
 # LeakSanitizer, short fuzz runs of every decoder of outside input, the deployment files
 # (docker/, k8s/, config/) against the daemons, and lint. The compose file run for real
 # (scripts/compose-test.sh) is not part of it until its throughput step can measure the
@@ -31,6 +32,9 @@ scripts/validate-deploy.sh
 
 step "tests"
 scripts/run-tests.sh build
+
+step "README examples against a demo suite on ports of its own (tests/readme/run_examples.py)"
+tests/readme/run_examples.py build
 
 step "tests under ASan+UBSan+LSan"
 VX_SANITIZE=1 scripts/run-tests.sh build/san

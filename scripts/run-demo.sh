@@ -16,6 +16,11 @@
 #                    event to it and analytics reads routing's analytics boundary from it
 #   VX_DEMO_KEEP=1   keep the run's folder (/tmp/vexfs-demo.*: configuration, security material,
 #                    state, logs) after it stops; by default it is removed
+#   VX_DEMO_PORT_BASE=N  REST ports N..N+22 and ZeroMQ ports N+30..N+44 instead of the default
+#                    8080..8102 and 5549..5563 (REST: propagation N, routing N+1, coordinators
+#                    N+2, N+12, N+22, automation N+3, analytics N+4, producer N+5 or N+7), so a
+#                    second suite (the README test's) runs beside one on the default ports; the
+#                    context file carries the URLs and endpoints
 # Rules, patterns and queries of the demo: config/demo/. A daemon that does not become ready
 # has its log printed. Every daemon is stopped on Ctrl-C, SIGTERM, SIGHUP, or when whatever
 # reads the output goes away.
@@ -27,6 +32,25 @@ SECONDS_TOTAL=${VX_DEMO_SECONDS:-30}
 KAFKA=${KAFKA:-0}
 KEEP=${VX_DEMO_KEEP:-0}
 
+# Ports: REST from R, ZeroMQ from Z (offsets as on the default ports 8080.. and 5549..).
+if [ -n "${VX_DEMO_PORT_BASE:-}" ]; then
+  case $VX_DEMO_PORT_BASE in
+    *[!0-9]*) echo "demo: VX_DEMO_PORT_BASE: expected a port number, got '$VX_DEMO_PORT_BASE'" >&2; exit 2 ;;
+  esac
+  if [ "$VX_DEMO_PORT_BASE" -lt 1024 ] || [ "$VX_DEMO_PORT_BASE" -gt 65490 ]; then
+    echo "demo: VX_DEMO_PORT_BASE: expected 1024..65490, got $VX_DEMO_PORT_BASE" >&2
+    exit 2
+  fi
+  R=$VX_DEMO_PORT_BASE Z=$((VX_DEMO_PORT_BASE + 30))
+else
+  R=8080 Z=5549
+fi
+P_PROP=$R P_ROUT=$((R + 1)) P_AUTO=$((R + 3)) P_ANAL=$((R + 4)) P_FWD=$((R + 5)) P_WATCH=$((R + 7))
+P_COORD=($((R + 2)) $((R + 12)) $((R + 22)))
+Z_ACKED=$Z Z_INGEST=$((Z + 1)) Z_PROP_OUT=$((Z + 2)) Z_COORD=$((Z + 3)) Z_PROP_TAP=$((Z + 4))
+Z_AUTO=$((Z + 5)) Z_ANAL=$((Z + 6)) Z_GRAPH=$((Z + 7)) Z_VECTOR=$((Z + 8)) Z_RESULTS=$((Z + 10))
+Z_RAFT=($((Z + 11)) $((Z + 12)) $((Z + 13))) Z_RT_TAP=$((Z + 14))
+
 for tool in curl jq; do
   command -v "$tool" >/dev/null || { echo "demo: $tool is needed (apt-get install $tool)" >&2; exit 2; }
 done
@@ -34,7 +58,9 @@ for b in vexfs-propagation vexfs-routing vexfs-coordinator vexfs-automation vexf
          vexfs-watch vexfsctl; do
   [ -x "$BIN/$b" ] || { echo "demo: $BIN/$b missing: run make first" >&2; exit 2; }
 done
-for port in 8080 8081 8082 8083 8084 8092 8102 8085 8087; do
+for port in "$P_PROP" "$P_ROUT" "${P_COORD[@]}" "$P_AUTO" "$P_ANAL" "$P_FWD" "$P_WATCH" \
+            "$Z_ACKED" "$Z_INGEST" "$Z_PROP_OUT" "$Z_COORD" "$Z_PROP_TAP" "$Z_AUTO" "$Z_ANAL" \
+            "$Z_GRAPH" "$Z_VECTOR" "$Z_RESULTS" "${Z_RAFT[@]}" "$Z_RT_TAP"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "demo: something already listens on port $port (an earlier demo?); stop it first" >&2
     exit 2
@@ -76,6 +102,15 @@ cat >"$CONTEXT" <<EOF
 VEXFS_SECURITY_KEYS_DIR=$SECRETS/keys
 VEXFS_SECURITY_TLS_DIR=$SECRETS/tls
 VEXFS_TOKEN_FILE=$SECRETS/admin.token
+VEXFS_CA_FILE=$SECRETS/tls/ca.crt
+VEXFS_PROPAGATION_URL=https://127.0.0.1:$P_PROP
+VEXFS_ROUTING_URL=https://127.0.0.1:$P_ROUT
+VEXFS_COORDINATOR_URL=https://127.0.0.1:${P_COORD[0]}
+VEXFS_AUTOMATION_URL=https://127.0.0.1:$P_AUTO
+VEXFS_ANALYTICS_URL=https://127.0.0.1:$P_ANAL
+VEXFS_INGEST_ENDPOINT=tcp://127.0.0.1:$Z_INGEST
+VEXFS_TAP_ENDPOINT=tcp://127.0.0.1:$Z_PROP_TAP
+VEXFS_ROUTING_TAP_ENDPOINT=tcp://127.0.0.1:$Z_RT_TAP
 EOF
 USER_CONTEXT=${XDG_CONFIG_HOME:-$HOME/.config}/vexfs/context
 wrote_context=0
@@ -161,86 +196,106 @@ cat >"$CONFIG" <<EOF
 event_propagation:
   enable_deduplication: true
   dedup_window_ms: 1000
-  ingest_acked_endpoint: tcp://127.0.0.1:5549
+  rest_port: $P_PROP
+  ingest_endpoint: tcp://127.0.0.1:$Z_INGEST
+  ingest_acked_endpoint: tcp://127.0.0.1:$Z_ACKED
+  output_endpoint: tcp://127.0.0.1:$Z_PROP_OUT
+  tap_endpoint: tcp://127.0.0.1:$Z_PROP_TAP
   kafka_brokers: "$BROKERS"
 event_routing:
   rules_file: $PWD/config/demo/rules.yaml
   state_dir: $WORK/routing
+  rest_port: $P_ROUT
+  input_endpoint: tcp://127.0.0.1:$Z_PROP_OUT
+  output_coordinator: tcp://127.0.0.1:$Z_COORD
+  output_automation: tcp://127.0.0.1:$Z_AUTO
+  output_analytics: tcp://127.0.0.1:$Z_ANAL
+  output_graph: tcp://127.0.0.1:$Z_GRAPH
+  output_vector: tcp://127.0.0.1:$Z_VECTOR
   outputs: "console=tap"
-  tap_endpoint: tcp://127.0.0.1:5563
+  tap_endpoint: tcp://127.0.0.1:$Z_RT_TAP
   enable_load_balancing: false
   kafka_brokers: "$BROKERS"
 distributed_coordination:
   enable_raft_consensus: true
   cluster_size: 3
-  members: "1@127.0.0.1:5560/8082,2@127.0.0.1:5561/8092,3@127.0.0.1:5562/8102"
-  input_endpoint: ">tcp://127.0.0.1:5552"
+  members: "1@127.0.0.1:${Z_RAFT[0]}/${P_COORD[0]},2@127.0.0.1:${Z_RAFT[1]}/${P_COORD[1]},3@127.0.0.1:${Z_RAFT[2]}/${P_COORD[2]}"
+  input_endpoint: ">tcp://127.0.0.1:$Z_COORD"
 reactive_automation:
   patterns_file: $PWD/config/demo/patterns.json
   workflows_path: $PWD/config/demo/workflows.json
   state_dir: $WORK/automation
-  emit_endpoint: tcp://127.0.0.1:5550
+  rest_port: $P_AUTO
+  input_endpoint: tcp://127.0.0.1:$Z_AUTO
+  emit_endpoint: tcp://127.0.0.1:$Z_INGEST
 stream_analytics:
   queries_file: $PWD/config/demo/queries.json
+  rest_port: $P_ANAL
+  input_endpoint: ">tcp://127.0.0.1:$Z_ANAL"
+  results_endpoint: tcp://127.0.0.1:$Z_RESULTS
   kafka_brokers: "$BROKERS"
   group_id: vexfs-analytics-demo-$$
 userspace_watcher:
   batch_max_delay_ms: 5
-  ack_endpoint: tcp://127.0.0.1:5549
+  rest_port: $P_WATCH
+  ingest_endpoint: tcp://127.0.0.1:$Z_INGEST
+  ack_endpoint: tcp://127.0.0.1:$Z_ACKED
 event_forwarder:
   batch_max_delay_ms: 5
-  ack_endpoint: tcp://127.0.0.1:5549
+  rest_port: $P_FWD
+  ingest_endpoint: tcp://127.0.0.1:$Z_INGEST
+  ack_endpoint: tcp://127.0.0.1:$Z_ACKED
 logging:
   level: info
 EOF
 export VEXFS_LOGGING_LEVEL=info
 
-echo "demo: starting vexfs-propagation (REST :8080, ingest tcp://127.0.0.1:5550, acknowledged ingest :5549)"
+echo "demo: starting vexfs-propagation (REST :$P_PROP, ingest tcp://127.0.0.1:$Z_INGEST, acknowledged ingest :$Z_ACKED)"
 start propagation "$BIN/vexfs-propagation" --config "$CONFIG"
-ready propagation 8080
-echo "demo: starting vexfs-routing (REST :8081) with config/demo/rules.yaml"
+ready propagation "$P_PROP"
+echo "demo: starting vexfs-routing (REST :$P_ROUT) with config/demo/rules.yaml"
 start routing "$BIN/vexfs-routing" --config "$CONFIG"
-ready routing 8081
-echo "demo: starting a 3-node vexfs-coordinator cluster (REST :8082 :8092 :8102, Raft :5560-5562)"
+ready routing "$P_ROUT"
+echo "demo: starting a 3-node vexfs-coordinator cluster (REST :${P_COORD[0]} :${P_COORD[1]} :${P_COORD[2]}, Raft :${Z_RAFT[0]}-${Z_RAFT[2]})"
 for n in 1 2 3; do
-  rest=$((8072 + 10 * n))
+  rest=${P_COORD[$((n - 1))]}
   VEXFS_DISTRIBUTED_COORDINATION_NODE_ID=$n VEXFS_DISTRIBUTED_COORDINATION_REST_PORT=$rest \
   VEXFS_DISTRIBUTED_COORDINATION_DATA_DIR=$WORK/coordinator$n \
     start "coordinator$n" "$BIN/vexfs-coordinator" --config "$CONFIG"
 done
-for n in 1 2 3; do ready "coordinator$n" $((8072 + 10 * n)); done
-echo "demo: starting vexfs-automation (REST :8083) with config/demo/patterns.json and workflows.json"
+for n in 1 2 3; do ready "coordinator$n" "${P_COORD[$((n - 1))]}"; done
+echo "demo: starting vexfs-automation (REST :$P_AUTO) with config/demo/patterns.json and workflows.json"
 start automation "$BIN/vexfs-automation" --config "$CONFIG"
-ready automation 8083
-echo "demo: starting vexfs-analytics (REST :8084) with config/demo/queries.json${BROKERS:+, reading Kafka}"
+ready automation "$P_AUTO"
+echo "demo: starting vexfs-analytics (REST :$P_ANAL) with config/demo/queries.json${BROKERS:+, reading Kafka}"
 start analytics "$BIN/vexfs-analytics" --config "$CONFIG"
-ready analytics 8084
+ready analytics "$P_ANAL"
 if [ -c /dev/vexfs_events ] && [ -x "$BIN/vexfs-forwarder" ]; then
-  echo "demo: the kernel module is loaded: capturing $DEMO with it through vexfs-forwarder (REST :8085)"
+  echo "demo: the kernel module is loaded: capturing $DEMO with it through vexfs-forwarder (REST :$P_FWD)"
   echo "$DEMO" >/sys/module/vexfs_events/parameters/prefixes
   start producer "$BIN/vexfs-forwarder" --config "$CONFIG"
-  ready producer 8085
+  ready producer "$P_FWD"
 else
-  echo "demo: no kernel module loaded: watching $DEMO with vexfs-watch (REST :8087)"
+  echo "demo: no kernel module loaded: watching $DEMO with vexfs-watch (REST :$P_WATCH)"
   start producer "$BIN/vexfs-watch" "$DEMO" --config "$CONFIG"
-  ready producer 8087
+  ready producer "$P_WATCH"
 fi
 echo
-"$BIN/vexfsctl" status --interval 0 || true
+"$BIN/vexfsctl" --context "$CONTEXT" status --interval 0 || true
 echo
-"$BIN/vexfsctl" cluster status 2>/dev/null | head -n 8 || true
+"$BIN/vexfsctl" --context "$CONTEXT" cluster status 2>/dev/null | head -n 8 || true
 echo
 
 # What routing routes: the demo's `console` boundary receives every event under the demo
 # directory with the tags the rules added.
-start console bash -c "'$BIN/vexfsctl' tail --boundary console |
+start console bash -c "'$BIN/vexfsctl' --context '$CONTEXT' tail --boundary console |
   jq -c --unbuffered '{type, path: (.path // \"\" | sub(\".*/demo/\"; \"demo/\")), tags: (.metadata // {} | with_entries(select(.key == \"class\")))}' |
   sed -u 's/^/  routed> /'"
 # Alerts and closed analytics windows, polled every second.
 show_alerts() {
   local since=0 doc n
   while sleep 1; do
-    doc=$(api "8083/v1/alerts?since=$since") || continue
+    doc=$(api "$P_AUTO/v1/alerts?since=$since") || continue
     jq -c '.alerts[]? | {pattern, severity, message, partition: (.partition | sub(".*/demo/"; "demo/"))}' <<<"$doc" |
       sed -u 's/^/  ALERT> /'
     n=$(jq '[.alerts[]?.seq] | max // empty' <<<"$doc")
@@ -252,18 +307,18 @@ show_windows() {
   while sleep 1; do
     while read -r line; do
       case "$seen" in *" $line "*) ;; *) echo "  window> $line"; seen="$seen$line " ;; esac
-    done < <(api 8084/v1/queries/events-by-type/results |
+    done < <(api "$P_ANAL/v1/queries/events-by-type/results" |
       jq -c '.closed[]? | {window: (.start_ns / 1e9 | strftime("%H:%M:%S")), type: .group.type, events, bytes: .values.bytes} | tostring | gsub(" "; "")' -r 2>/dev/null)
   done
 }
 show_workflows() {
   local seen=" " id
   while sleep 1; do
-    for id in $(api 8083/v1/executions |
+    for id in $(api "$P_AUTO/v1/executions" |
                 jq -r '.executions[]? | select(.status != "queued" and .status != "running") | .id'); do
       case "$seen" in *" $id "*) continue ;; esac
       seen="$seen$id "
-      api "8083/v1/executions/$id" | jq -r '"  WORKFLOW> \(.workflow) \(.status) in \(.duration_ms * 10 | round / 10) ms: " +
+      api "$P_AUTO/v1/executions/$id" | jq -r '"  WORKFLOW> \(.workflow) \(.status) in \(.duration_ms * 10 | round / 10) ms: " +
         ([.steps[]? | "\(.id) \(.status) (\(.attempts | length) attempt\(if (.attempts | length) == 1 then "" else "s" end))"] | join(" -> "))' 2>/dev/null
     done
   done
@@ -304,7 +359,7 @@ round() {
 round 1
 sleep 2
 echo "demo: the coordinator's replicated state of demo/logs/app.log (GET /v1/state):"
-for port in 8082 8092 8102; do
+for port in "${P_COORD[@]}"; do
   if api "$port/v1/state?key=$DEMO/logs/app.log" >"$WORK/state.json" 2>/dev/null; then
     jq -c '{key: (.key | sub(".*/demo/"; "demo/")), last_write: .register.value.type, by_node: .register.node, vector_clock, events}' "$WORK/state.json" 2>/dev/null ||
       head -c 300 "$WORK/state.json"
@@ -323,11 +378,11 @@ done
 sleep 6 # let the last analytics window close
 echo
 echo "demo: the suite after the scenario:"
-"$BIN/vexfsctl" status || true
+"$BIN/vexfsctl" --context "$CONTEXT" status || true
 echo "demo: automation statistics:"
-api 8083/v1/stats | jq -c . || true
+api "$P_AUTO/v1/stats" | jq -c . || true
 echo "demo: dropped events by reason (every service):"
-drops=$(for port in 8080 8081 8082 8092 8102 8084; do
+drops=$(for port in "$P_PROP" "$P_ROUT" "${P_COORD[@]}" "$P_ANAL"; do
   api "$port/metrics" |
     grep -E '^vexfs_(events|analytics)_dropped_total' | grep -v ' 0$' | sed "s/^/  :$port /"
 done || true)

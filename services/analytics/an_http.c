@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* REST routes: POST/GET /v1/queries, GET/PUT/DELETE /v1/queries/{id},
+/* REST routes: POST/GET/PUT/PATCH /v1/queries, GET/PUT/DELETE /v1/queries/{id},
  * GET /v1/queries/{id}/results?limit=N, GET /v1/anomalies?query=ID, POST/GET /v1/replay.
  *
  * Tenants: a query created by a request acting for a tenant is that tenant's ("tenant"
@@ -160,16 +160,108 @@ static void
 cb_list_queries(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
     an_http_t *h = arg;
-    json_t *all = an_server_get_query(h->server, NULL), *mine = json_array();
+    json_t *all = an_server_get_query(h->server, NULL), *mine = json_array(), *defs = json_array();
     size_t i;
     json_t *q;
     json_array_foreach(all, i, q) {
         if (s_visible(req, q)) {
             json_array_append(mine, q);
+            json_t *d = json_copy(q);
+            json_object_del(d, "stats");
+            json_array_append_new(defs, d);
         }
     }
     json_decref(all);
+    /* The tag covers the definitions, not their counters (vx_etag.h). */
+    char etag[VX_ETAG_LEN];
+    vx_etag_of(defs, "id", etag);
+    json_decref(defs);
+    vx_http_resp_header(resp, "ETag", "%s", etag);
     resp->json = json_pack("{s:o}", "queries", mine);
+}
+
+static bool
+cb_visible(void *arg, json_t *q)
+{
+    return s_visible(arg, q);
+}
+
+/* PUT /v1/queries replaces the caller's queries, PATCH (merge) creates or updates the ones
+ * given and leaves the others; the body is a list or {"queries":[...]}. Each query's tenant is
+ * decided as for one query's POST (an existing one keeps its tenant); then one step, all or
+ * nothing, after If-Match. */
+static void
+s_change(vx_http_req_t *req, struct vx_http_resp *resp, an_http_t *h, bool merge)
+{
+    json_t *body = vx_http_req_json(req);
+    json_t *arr = json_is_object(body) ? json_object_get(body, "queries") : body;
+    if (!json_is_array(arr)) {
+        vx_http_error(resp, 400, "invalid_body", "expected a list of queries, or {\"queries\":[...]}");
+        return;
+    }
+    json_t *defs = json_array();
+    size_t i;
+    json_t *q;
+    json_array_foreach(arr, i, q) {
+        if (!json_is_object(q)) {
+            vx_http_error(resp, 422, "invalid_query", "queries[%zu]: expected a query object", i);
+            goto out;
+        }
+        json_t *copy = json_copy(q);
+        json_array_append_new(defs, copy);
+        const char *id = json_string_value(json_object_get(copy, "id"));
+        json_t *old = id ? an_server_get_query(h->server, id) : NULL;
+        json_t *old_tenant = old && s_visible(req, old) ? json_object_get(old, "tenant") : NULL;
+        if (old_tenant && !vx_http_req_tenant(req) && !json_object_get(copy, "tenant")) {
+            json_object_set(copy, "tenant", old_tenant);
+        }
+        json_decref(old);
+        if (!s_own(req, copy, resp)) {
+            /* Name the query the refusal is about: "queries[N] (id "x"): ...". */
+            json_t *e = json_object_get(resp->json, "error");
+            char msg[700];
+            snprintf(msg, sizeof msg, "queries[%zu]%s%.128s%s: %s", i, id ? " (id \"" : "",
+                     id ? id : "", id ? "\")" : "",
+                     json_string_value(json_object_get(e, "message")));
+            json_object_set_new(e, "message", json_string(msg));
+            goto out;
+        }
+    }
+    char err[1024], etag[VX_ETAG_LEN];
+    int rc = an_server_change_queries(h->server, defs, merge, cb_visible, req,
+                                      vx_http_req_header(req, "If-Match"), etag, err, sizeof err);
+    switch (rc) {
+    case 0:
+        vx_http_resp_header(resp, "ETag", "%s", etag);
+        resp->json = json_pack("{s:i, s:s}", "queries", (int)json_array_size(defs), "etag", etag);
+        break;
+    case -ESTALE:
+        vx_http_error(resp, 412, "version_conflict", "%s", err);
+        break;
+    case -EEXIST:
+        vx_http_error(resp, 409, "query_exists", "%s", err);
+        break;
+    case -ENOSPC:
+        vx_http_error(resp, 507, "too_many_queries", "%s", err);
+        break;
+    default:
+        vx_http_error(resp, 422, "invalid_query", "%s", err);
+        break;
+    }
+out:
+    json_decref(defs);
+}
+
+static void
+cb_put_queries(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    s_change(req, resp, arg, false);
+}
+
+static void
+cb_patch_queries(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    s_change(req, resp, arg, true);
 }
 
 static void
@@ -284,6 +376,8 @@ cb_ready(void *arg, json_t *detail)
 static const struct vx_http_route_def s_routes[] = {
     {"POST", "/v1/queries", VX_ROLE_OPERATOR, cb_post_query},
     {"GET", "/v1/queries", VX_ROLE_VIEWER, cb_list_queries},
+    {"PUT", "/v1/queries", VX_ROLE_OPERATOR, cb_put_queries},
+    {"PATCH", "/v1/queries", VX_ROLE_OPERATOR, cb_patch_queries},
     {"GET", "/v1/queries/{id}", VX_ROLE_VIEWER, cb_get_query},
     {"PUT", "/v1/queries/{id}", VX_ROLE_OPERATOR, cb_put_query},
     {"DELETE", "/v1/queries/{id}", VX_ROLE_OPERATOR, cb_delete_query},

@@ -65,7 +65,59 @@ static void
 cb_list_rules(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
     (void)req;
+    /* The tag covers the definitions, not their status (vx_etag.h); read first, so that a
+     * change between the two reads shows as a conflict on the next write, never as a stale
+     * list under a new tag. */
+    json_t *defs = an_monitor_rule_defs(arg);
+    char etag[VX_ETAG_LEN];
+    vx_etag_of(defs, "name", etag);
+    json_decref(defs);
+    vx_http_resp_header(resp, "ETag", "%s", etag);
     resp->json = json_pack("{s:o}", "rules", an_monitor_get_rule(arg, NULL));
+}
+
+/* PUT /v1/alert-rules replaces the set, PATCH (merge) creates or updates the rules given and
+ * leaves the others; the body is a list or {"rules":[...]}. One step, all or nothing, after
+ * If-Match. */
+static void
+s_change(vx_http_req_t *req, struct vx_http_resp *resp, void *arg, bool merge)
+{
+    json_t *body = vx_http_req_json(req);
+    json_t *arr = json_is_object(body) ? json_object_get(body, "rules") : body;
+    if (!json_is_array(arr)) {
+        vx_http_error(resp, 400, "invalid_rule", "expected a list of rules, or {\"rules\":[...]}");
+        return;
+    }
+    char err[1024], etag[VX_ETAG_LEN];
+    int rc = an_monitor_change_rules(arg, arr, merge, vx_http_req_header(req, "If-Match"), etag,
+                                     err, sizeof err);
+    switch (rc) {
+    case 0:
+        vx_http_resp_header(resp, "ETag", "%s", etag);
+        resp->json = json_pack("{s:i, s:s}", "rules", (int)json_array_size(arr), "etag", etag);
+        break;
+    case -ESTALE:
+        vx_http_error(resp, 412, "version_conflict", "%s", err);
+        break;
+    case -ENOSPC:
+        vx_http_error(resp, 507, "too_many_rules", "%s", err);
+        break;
+    default:
+        vx_http_error(resp, 400, "invalid_rule", "%s", err);
+        break;
+    }
+}
+
+static void
+cb_put_rules(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    s_change(req, resp, arg, false);
+}
+
+static void
+cb_patch_rules(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    s_change(req, resp, arg, true);
 }
 
 static void
@@ -138,6 +190,8 @@ cb_health(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 static const struct vx_http_route_def s_routes[] = {
     {"POST", "/v1/alert-rules", VX_ROLE_OPERATOR, cb_post_rule},
     {"GET", "/v1/alert-rules", VX_ROLE_VIEWER, cb_list_rules},
+    {"PUT", "/v1/alert-rules", VX_ROLE_OPERATOR, cb_put_rules},
+    {"PATCH", "/v1/alert-rules", VX_ROLE_OPERATOR, cb_patch_rules},
     {"GET", "/v1/alert-rules/{name}", VX_ROLE_VIEWER, cb_get_rule},
     {"PUT", "/v1/alert-rules/{name}", VX_ROLE_OPERATOR, cb_put_rule},
     {"DELETE", "/v1/alert-rules/{name}", VX_ROLE_OPERATOR, cb_delete_rule},

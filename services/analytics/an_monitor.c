@@ -651,6 +651,130 @@ an_monitor_put_rule(an_monitor_t *m, json_t *body, bool replace, bool *created, 
     return rc;
 }
 
+/* The index of the rule named name in rs[0..n), or -1. */
+static long
+s_named(struct an_rule **rs, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(rs[i]->name, name) == 0) {
+            return (long)i;
+        }
+    }
+    return -1;
+}
+
+/* The stored definitions (lock held; new reference). */
+static json_t *
+s_defs(an_monitor_t *m)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < m->n_rules; i++) {
+        json_array_append(arr, m->rules[i]->rule->json);
+    }
+    return arr;
+}
+
+/* Validates every rule of defs into rs[], naming the one refused. */
+static int
+s_parse_all(an_monitor_t *m, json_t *defs, struct an_rule **rs, char *err, size_t errlen)
+{
+    size_t j;
+    json_t *d;
+    json_array_foreach(defs, j, d) {
+        char why[512];
+        const char *name = json_string_value(json_object_get(d, "name"));
+        int rc = an_rule_parse(d, &rs[j], why, sizeof why);
+        if (rc == 0) {
+            rc = s_check_config(m, rs[j], why, sizeof why);
+        }
+        if (rc == 0 && s_named(rs, j, rs[j]->name) >= 0) {
+            snprintf(why, sizeof why, "name: named twice");
+            rc = -EINVAL;
+        }
+        if (rc < 0) {
+            snprintf(err, errlen, "rules[%zu]%s%.128s%s: %s", j, name ? " (name \"" : "",
+                     name ? name : "", name ? "\")" : "", why);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+int
+an_monitor_change_rules(an_monitor_t *m, json_t *defs, bool merge, const char *if_match,
+                        char etag[VX_ETAG_LEN], char *err, size_t errlen)
+{
+    size_t n = json_array_size(defs);
+    struct an_rule **rs = vx_calloc(n + 1, sizeof *rs);
+    int rc = s_parse_all(m, defs, rs, err, errlen);
+    if (rc < 0) {
+        goto out;
+    }
+    pthread_mutex_lock(&m->lock);
+    json_t *cur = s_defs(m);
+    vx_etag_of(cur, "name", etag);
+    json_decref(cur);
+    size_t after = merge ? m->n_rules : 0;
+    for (size_t j = 0; j < n; j++) {
+        after += merge && s_find(m, rs[j]->name, NULL) != NULL ? 0 : 1;
+    }
+    if (!vx_etag_matches(if_match, etag)) {
+        snprintf(err, errlen,
+                 "the alert rules changed since they were read (If-Match %.64s, now %s): "
+                 "nothing changed; read them again",
+                 if_match, etag);
+        rc = -ESTALE;
+    } else if (after > m->max_rules) {
+        snprintf(err, errlen, "at most %zu rules (monitoring.max_alert_rules)", m->max_rules);
+        rc = -ENOSPC;
+    } else {
+        for (size_t i = m->n_rules; !merge && i-- > 0;) {
+            if (s_named(rs, n, m->rules[i]->rule->name) < 0) {
+                vx_info("AN-ALERT-RULE", "rule %s deleted", m->rules[i]->rule->name);
+                s_rstate_free(&m->rules[i]);
+                m->rules[i] = m->rules[--m->n_rules];
+            }
+        }
+        /* A rule whose definition is unchanged keeps its state (pending, firing). */
+        for (size_t j = 0; j < n; j++) {
+            size_t idx;
+            struct s_rstate *old = s_find(m, rs[j]->name, &idx);
+            if (old && json_equal(old->rule->json, rs[j]->json)) {
+                continue;
+            }
+            if (old) {
+                s_rstate_free(&m->rules[idx]);
+                m->rules[idx] = m->rules[--m->n_rules];
+            }
+            vx_info("AN-ALERT-RULE", "rule %s %s", rs[j]->name, old ? "replaced" : "added");
+            s_install(m, rs[j]);
+            rs[j] = NULL;
+        }
+        vx_gauge_set(m->g_rules, (double)m->n_rules);
+        s_save(m);
+        s_sync_firing(m);
+        cur = s_defs(m);
+        vx_etag_of(cur, "name", etag);
+        json_decref(cur);
+    }
+    pthread_mutex_unlock(&m->lock);
+out:
+    for (size_t j = 0; j < n; j++) {
+        an_rule_destroy(&rs[j]);
+    }
+    free(rs);
+    return rc;
+}
+
+json_t *
+an_monitor_rule_defs(an_monitor_t *m)
+{
+    pthread_mutex_lock(&m->lock);
+    json_t *arr = s_defs(m);
+    pthread_mutex_unlock(&m->lock);
+    return arr;
+}
+
 int
 an_monitor_delete_rule(an_monitor_t *m, const char *name)
 {

@@ -23,6 +23,7 @@
 #include <stddef.h>
 
 #include "vx_config.h"
+#include "vx_etag.h"
 #include "vx_metrics.h"
 
 #define AN_MON_SECTION "monitoring"
@@ -51,6 +52,16 @@ int an_monitor_put_rule(an_monitor_t *m, json_t *body, bool replace, bool *creat
                         size_t errlen);
 /* 0 or -ENOENT. */
 int an_monitor_delete_rule(an_monitor_t *m, const char *name);
+/* Changes the alert rules in one step: defs (borrowed) replace the set, or with merge each
+ * replaces the rule of its name or is added (no other changes). Every rule is validated first;
+ * a refused one is named in err ("rules[N] (name "x"): why", -EINVAL) and nothing changes. An
+ * unchanged rule keeps its state. if_match (NULL: none) is an If-Match header checked against
+ * the set's tag (vx_etag.h): -ESTALE when it moved. etag: the tag afterwards (or the current
+ * one on -ESTALE). Returns 0, -EINVAL, -ENOSPC, -ESTALE. */
+int an_monitor_change_rules(an_monitor_t *m, json_t *defs, bool merge, const char *if_match,
+                            char etag[VX_ETAG_LEN], char *err, size_t errlen);
+/* The stored definitions, without their state (new reference, an array). */
+json_t *an_monitor_rule_defs(an_monitor_t *m);
 /* One rule with its state, or all (name NULL) as an array; NULL when not found. */
 json_t *an_monitor_get_rule(an_monitor_t *m, const char *name);
 /* {"active":[pending and firing alerts, firing anomaly alerts], "recent":[firing/resolved

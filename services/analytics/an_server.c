@@ -432,6 +432,137 @@ an_server_put_query(an_server_t *s, json_t *body, bool replace, bool *created, c
     return rc;
 }
 
+/* The definitions of the queries visible to the caller (lock held; new reference). */
+static json_t *
+s_visible_defs(an_server_t *s, an_query_visible_fn *visible, void *arg)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < s->n_queries; i++) {
+        if (visible(arg, s->queries[i]->q->json)) {
+            json_array_append(arr, s->queries[i]->q->json);
+        }
+    }
+    return arr;
+}
+
+/* Whether the query with id is named in qs[0..n). */
+static bool
+s_named(struct an_query **qs, size_t n, const char *id)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(qs[i]->id, id) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Checks the change against the installed queries (lock held): another caller's query named
+ * is refused as existing, and the count after the change must fit max_queries. */
+static int
+s_change_check(an_server_t *s, struct an_query **qs, size_t n, bool merge,
+               an_query_visible_fn *visible, void *arg, char *err, size_t errlen)
+{
+    size_t after = s->n_queries;
+    for (size_t i = 0; i < s->n_queries; i++) {
+        struct an_query *cur = s->queries[i]->q;
+        if (!merge && visible(arg, cur->json) && !s_named(qs, n, cur->id)) {
+            after--;
+        }
+    }
+    for (size_t j = 0; j < n; j++) {
+        size_t idx;
+        struct an_qstate *old = s_qstate_by_id(s, qs[j]->id, &idx);
+        if (old && !visible(arg, old->q->json)) {
+            snprintf(err, errlen, "queries[%zu] (id \"%.128s\"): query '%.128s' exists", j,
+                     qs[j]->id, qs[j]->id);
+            return -EEXIST;
+        }
+        after += old == NULL;
+    }
+    if (after > s->max_queries) {
+        snprintf(err, errlen, "at most %zu queries (stream_analytics.max_queries)",
+                 s->max_queries);
+        return -ENOSPC;
+    }
+    return 0;
+}
+
+int
+an_server_change_queries(an_server_t *s, json_t *defs, bool merge, an_query_visible_fn *visible,
+                         void *arg, const char *if_match, char etag[VX_ETAG_LEN], char *err,
+                         size_t errlen)
+{
+    size_t n = json_array_size(defs);
+    struct an_query **qs = vx_calloc(n + 1, sizeof *qs);
+    int rc = 0;
+    for (size_t j = 0; j < n && rc == 0; j++) {
+        char why[512];
+        json_t *d = json_array_get(defs, j);
+        const char *id = json_string_value(json_object_get(d, "id"));
+        rc = an_query_parse(d, &qs[j], why, sizeof why);
+        if (rc == 0 && s_named(qs, j, qs[j]->id)) {
+            snprintf(why, sizeof why, "id: named twice");
+            rc = -EINVAL;
+        }
+        if (rc < 0) {
+            snprintf(err, errlen, "queries[%zu]%s%.128s%s: %s", j, id ? " (id \"" : "",
+                     id ? id : "", id ? "\")" : "", why);
+        }
+    }
+    if (rc < 0) {
+        goto out;
+    }
+    pthread_mutex_lock(&s->lock);
+    json_t *mine = s_visible_defs(s, visible, arg);
+    vx_etag_of(mine, "id", etag);
+    json_decref(mine);
+    if (!vx_etag_matches(if_match, etag)) {
+        snprintf(err, errlen,
+                 "the queries changed since they were read (If-Match %.64s, now %s): nothing "
+                 "changed; read them again",
+                 if_match, etag);
+        rc = -ESTALE;
+    } else {
+        rc = s_change_check(s, qs, n, merge, visible, arg, err, errlen);
+    }
+    if (rc == 0) {
+        /* Removed: the caller's queries the list does not name (replace only). */
+        for (size_t i = s->n_queries; !merge && i-- > 0;) {
+            struct an_query *cur = s->queries[i]->q;
+            if (visible(arg, cur->json) && !s_named(qs, n, cur->id)) {
+                vx_info("AN-QUERY-DELETE", "query %s deleted", cur->id);
+                s_uninstall(s, i);
+            }
+        }
+        /* Installed: new or changed ones; an unchanged one keeps its windows. */
+        for (size_t j = 0; j < n; j++) {
+            size_t idx;
+            struct an_qstate *old = s_qstate_by_id(s, qs[j]->id, &idx);
+            if (old && json_equal(old->q->json, qs[j]->json)) {
+                continue;
+            }
+            if (old) {
+                s_uninstall(s, idx);
+            }
+            vx_info("AN-QUERY-PUT", "query %s %s", qs[j]->id, old ? "replaced" : "installed");
+            s_install(s, qs[j]);
+            qs[j] = NULL;
+        }
+        s_save(s);
+        mine = s_visible_defs(s, visible, arg);
+        vx_etag_of(mine, "id", etag);
+        json_decref(mine);
+    }
+    pthread_mutex_unlock(&s->lock);
+out:
+    for (size_t j = 0; j < n; j++) {
+        an_query_destroy(&qs[j]);
+    }
+    free(qs);
+    return rc;
+}
+
 int
 an_server_delete_query(an_server_t *s, const char *id)
 {

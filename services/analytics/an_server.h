@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "vx_config.h"
+#include "vx_etag.h"
 #include "vx_metrics.h"
 #include "vx_sock.h"
 
@@ -33,6 +34,18 @@ void an_server_destroy(an_server_t **s);
  * with the reason in err, -EEXIST, or -ENOSPC (max_queries). Persisted when state_dir is set. */
 int an_server_put_query(an_server_t *s, json_t *body, bool replace, bool *created, char *err,
                         size_t errlen);
+/* Whether the caller may see the query whose definition is q (borrowed). */
+typedef bool(an_query_visible_fn)(void *arg, json_t *q);
+/* Changes the caller's queries (those visible() shows) in one step: defs (borrowed, each with
+ * its tenant already decided) replace them, or with merge each replaces the query with its id
+ * or is added (no other changes). Every query is validated first; a refused one is named in
+ * err ("queries[N] (id "x"): why") and nothing changes. An unchanged query keeps its windows.
+ * if_match (NULL: none) is an If-Match header checked against the tag of the caller's queries
+ * (vx_etag.h). etag: the tag afterwards (or the current one on -ESTALE). Returns 0, -EINVAL,
+ * -EEXIST (an id of a query the caller does not see), -ENOSPC, -ESTALE. */
+int an_server_change_queries(an_server_t *s, json_t *defs, bool merge, an_query_visible_fn *visible,
+                             void *arg, const char *if_match, char etag[VX_ETAG_LEN], char *err,
+                             size_t errlen);
 /* Returns 0 or -ENOENT. */
 int an_server_delete_query(an_server_t *s, const char *id);
 /* The query with its statistics, or every query (id NULL) as an array; NULL when not found.

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "au_expr.h"
+#include "vx_etag.h"
 #include "vx_mem.h"
 
 struct s_entry {
@@ -82,6 +83,19 @@ s_entry_init(struct s_entry *e, struct au_workflow *w)
     }
 }
 
+/* The tenant's definitions as given (lock held; new reference). */
+static json_t *
+s_list_locked(au_flows_t *f, const char *tenant)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < f->n; i++) {
+        if (strcmp(f->v[i].w->tenant, tenant) == 0) {
+            json_array_append(arr, f->v[i].w->json);
+        }
+    }
+    return arr;
+}
+
 int
 au_flows_put(au_flows_t *f, json_t *def, const char *tenant, enum au_put_mode mode,
              bool *created, char *err, size_t errlen)
@@ -136,6 +150,132 @@ au_flows_delete(au_flows_t *f, const char *tenant, const char *id)
     return at >= 0 ? 0 : -ENOENT;
 }
 
+/* The entry of the tenant's list given with the id id (borrowed), or NULL. */
+static struct au_workflow *
+s_named(struct au_workflow **ws, size_t n, const char *id)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(ws[i]->id, id) == 0) {
+            return ws[i];
+        }
+    }
+    return NULL;
+}
+
+/* Validates every definition of defs before anything changes, naming the one refused:
+ * "workflows[N] (id "x"): why". Fills ws[] (caller unrefs). */
+static int
+s_parse_all(json_t *defs, const char *tenant, struct au_workflow **ws, char *err, size_t errlen)
+{
+    size_t i;
+    json_t *d;
+    json_array_foreach(defs, i, d) {
+        char why[1024];
+        const char *id = json_string_value(json_object_get(d, "id"));
+        int rc = au_workflow_parse(d, tenant, &ws[i], why, sizeof why);
+        if (rc == 0 && s_named(ws, i, ws[i]->id) != NULL) {
+            snprintf(why, sizeof why, "id: named twice");
+            rc = -EINVAL;
+        }
+        if (rc < 0) {
+            snprintf(err, errlen, "workflows[%zu]%s%.128s%s: %s", i, id ? " (id \"" : "",
+                     id ? id : "", id ? "\")" : "", why);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* Builds the registry's next vector from the current one (lock held): other tenants'
+ * entries as they are; the tenant's entries named in ws replaced, unless their definition is
+ * unchanged (then kept with their trigger state); with merge the tenant's other entries kept,
+ * else dropped; then ws's new ids appended. Takes the references of ws it uses (NULLs them). */
+static int
+s_next(au_flows_t *f, const char *tenant, struct au_workflow **ws, size_t nws, bool merge,
+       struct s_entry **out, size_t *nout, size_t *capout, char *err, size_t errlen)
+{
+    size_t cap = f->n + nws + 1, n = 0;
+    struct s_entry *v = vx_calloc(cap, sizeof *v);
+    for (size_t i = 0; i < f->n; i++) {
+        struct s_entry *e = &f->v[i];
+        struct au_workflow *given = strcmp(e->w->tenant, tenant) == 0
+                                        ? s_named(ws, nws, e->w->id)
+                                        : NULL;
+        if (strcmp(e->w->tenant, tenant) != 0 || (given == NULL && merge) ||
+            (given != NULL && json_equal(given->json, e->w->json))) {
+            v[n] = *e;
+            au_workflow_ref(e->w);
+            n++;
+        } else if (given != NULL) {
+            s_entry_init(&v[n++], au_workflow_ref(given));
+        }
+    }
+    for (size_t j = 0; j < nws; j++) {
+        if (s_find(f, tenant, ws[j]->id) < 0) {
+            s_entry_init(&v[n++], au_workflow_ref(ws[j]));
+        }
+    }
+    if (n > AU_MAX_WORKFLOWS) {
+        snprintf(err, errlen, "more than %d workflows", AU_MAX_WORKFLOWS);
+        for (size_t i = 0; i < n; i++) {
+            au_workflow_unref(&v[i].w);
+        }
+        free(v);
+        return -E2BIG;
+    }
+    *out = v;
+    *nout = n;
+    *capout = cap;
+    return 0;
+}
+
+int
+au_flows_change(au_flows_t *f, const char *tenant, json_t *defs, bool merge,
+                const char *if_match, char etag[VX_ETAG_LEN], char *err, size_t errlen)
+{
+    size_t nws = json_array_size(defs);
+    struct au_workflow **ws = vx_calloc(nws + 1, sizeof *ws);
+    int rc = s_parse_all(defs, tenant, ws, err, errlen);
+    if (rc < 0) {
+        goto out;
+    }
+    pthread_mutex_lock(&f->lock);
+    json_t *mine = s_list_locked(f, tenant);
+    vx_etag_of(mine, "id", etag);
+    json_decref(mine);
+    struct s_entry *v = NULL;
+    size_t n = 0, cap = 0;
+    if (!vx_etag_matches(if_match, etag)) {
+        snprintf(err, errlen,
+                 "the workflows of tenant %s changed since they were read (If-Match %.64s, now "
+                 "%s): nothing changed; read them again",
+                 tenant, if_match, etag);
+        rc = -ESTALE;
+    } else {
+        rc = s_next(f, tenant, ws, nws, merge, &v, &n, &cap, err, errlen);
+    }
+    if (rc == 0) {
+        for (size_t i = 0; i < f->n; i++) {
+            au_workflow_unref(&f->v[i].w);
+        }
+        free(f->v);
+        f->v = v;
+        f->n = n;
+        f->cap = cap;
+        mine = s_list_locked(f, tenant);
+        vx_etag_of(mine, "id", etag);
+        json_decref(mine);
+        s_count(f);
+    }
+    pthread_mutex_unlock(&f->lock);
+out:
+    for (size_t i = 0; i < nws; i++) {
+        au_workflow_unref(&ws[i]);
+    }
+    free(ws);
+    return rc;
+}
+
 struct au_workflow *
 au_flows_get(au_flows_t *f, const char *tenant, const char *id)
 {
@@ -149,13 +289,8 @@ au_flows_get(au_flows_t *f, const char *tenant, const char *id)
 json_t *
 au_flows_list(au_flows_t *f, const char *tenant)
 {
-    json_t *arr = json_array();
     pthread_mutex_lock(&f->lock);
-    for (size_t i = 0; i < f->n; i++) {
-        if (strcmp(f->v[i].w->tenant, tenant) == 0) {
-            json_array_append(arr, f->v[i].w->json);
-        }
-    }
+    json_t *arr = s_list_locked(f, tenant);
     pthread_mutex_unlock(&f->lock);
     return arr;
 }

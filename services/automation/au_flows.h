@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "au_workflow.h"
+#include "vx_etag.h"
 #include "vx_event.h"
 
 #define AU_MAX_WORKFLOWS 10000
@@ -32,6 +33,15 @@ enum au_put_mode { AU_PUT_ADD = 0, AU_PUT_REPLACE };
  * be NULL, says which). Returns 0, -EINVAL (err), -EEXIST, -E2BIG. */
 int au_flows_put(au_flows_t *f, json_t *def, const char *tenant, enum au_put_mode mode,
                  bool *created, char *err, size_t errlen);
+/* Changes tenant's workflows in one step: defs (borrowed, an array) replace the tenant's set,
+ * or with merge each replaces the workflow with its id or is added (no other changes). Every
+ * definition is validated first; a refused one is named in err ("workflows[N] (id "x"):
+ * why", -EINVAL) and nothing changes. A definition equal to the stored one keeps its trigger
+ * state. if_match (NULL: none) is an If-Match header checked against the tag of the tenant's
+ * set (vx_etag.h): -ESTALE when it moved. etag: the set's tag afterwards (or the current one
+ * on -ESTALE). Returns 0, -EINVAL, -ESTALE, -E2BIG. */
+int au_flows_change(au_flows_t *f, const char *tenant, json_t *defs, bool merge,
+                    const char *if_match, char etag[VX_ETAG_LEN], char *err, size_t errlen);
 /* 0 or -ENOENT. */
 int au_flows_delete(au_flows_t *f, const char *tenant, const char *id);
 /* The workflow with a reference (caller unrefs), or NULL. */

@@ -45,6 +45,9 @@ au_http_refused(struct vx_http_resp *resp, int rc, const char *err, const char *
     case -ENOENT:
         vx_http_error(resp, 404, "not_found", "%s", err);
         break;
+    case -ESTALE:
+        vx_http_error(resp, 412, "version_conflict", "%s", err);
+        break;
     case -E2BIG: {
         char code[48];
         snprintf(code, sizeof code, "too_many_%ss", what);
@@ -60,6 +63,14 @@ au_http_refused(struct vx_http_resp *resp, int rc, const char *err, const char *
     }
 }
 
+void
+au_http_set_etag(struct vx_http_resp *resp, json_t *defs, const char *key)
+{
+    char etag[VX_ETAG_LEN];
+    vx_etag_of(defs, key, etag);
+    vx_http_resp_header(resp, "ETag", "%s", etag);
+}
+
 static void
 s_refused(struct vx_http_resp *resp, int rc, const char *err)
 {
@@ -73,11 +84,15 @@ cb_get_patterns(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     if (tenant == NULL) {
         return;
     }
-    resp->json = json_pack("{s:o}", "patterns", au_server_tenant_patterns_json(arg, tenant));
+    json_t *mine = au_server_tenant_patterns_json(arg, tenant);
+    au_http_set_etag(resp, mine, "id");
+    resp->json = json_pack("{s:o}", "patterns", mine);
 }
 
+/* PUT /v1/patterns replaces the tenant's set, PATCH (merge) creates or updates the patterns
+ * given and leaves the others: all of it or nothing, after If-Match. */
 static void
-cb_put_patterns(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+s_change_patterns(vx_http_req_t *req, struct vx_http_resp *resp, void *arg, bool merge)
 {
     const char *tenant = au_http_tenant(req, resp);
     if (tenant == NULL) {
@@ -90,13 +105,28 @@ cb_put_patterns(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
                       "expected a list of patterns, or {\"patterns\":[...]}");
         return;
     }
-    char err[512];
-    int rc = au_server_set_tenant_patterns(arg, tenant, arr, err, sizeof err);
+    char err[512], etag[VX_ETAG_LEN];
+    int rc = au_server_change_tenant_patterns(arg, tenant, arr, merge,
+                                              vx_http_req_header(req, "If-Match"), etag, err,
+                                              sizeof err);
     if (rc < 0) {
         s_refused(resp, rc, err);
         return;
     }
-    resp->json = json_pack("{s:i}", "patterns", (int)json_array_size(arr));
+    vx_http_resp_header(resp, "ETag", "%s", etag);
+    resp->json = json_pack("{s:i, s:s}", "patterns", (int)json_array_size(arr), "etag", etag);
+}
+
+static void
+cb_put_patterns(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    s_change_patterns(req, resp, arg, false);
+}
+
+static void
+cb_patch_patterns(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    s_change_patterns(req, resp, arg, true);
 }
 
 static void
@@ -232,6 +262,7 @@ au_http_routes(vx_http_t *http, au_server_t *server)
 {
     vx_http_route(http, "GET", "/v1/patterns", cb_get_patterns, server);
     vx_http_route(http, "PUT", "/v1/patterns", cb_put_patterns, server);
+    vx_http_route(http, "PATCH", "/v1/patterns", cb_patch_patterns, server);
     vx_http_route(http, "POST", "/v1/patterns", cb_post_pattern, server);
     vx_http_route(http, "GET", "/v1/patterns/{id}", cb_get_pattern, server);
     vx_http_route(http, "PUT", "/v1/patterns/{id}", cb_put_pattern, server);

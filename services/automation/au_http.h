@@ -30,9 +30,13 @@ void au_wf_http_routes(vx_http_t *http, au_server_t *server);
 /* The request's tenant (borrowed from the request, valid during the handler), or NULL after
  * answering 400 for a malformed header. */
 const char *au_http_tenant(vx_http_req_t *req, struct vx_http_resp *resp);
-/* A non-negative integer query argument; def when absent, -1 when malformed. */
+/* Adds the ETag of a definition set (defs borrowed, identified by key; vx_etag.h). */
+void au_http_set_etag(struct vx_http_resp *resp, json_t *defs, const char *key);
+/* Answers a refused change (see au_http.c): -EEXIST 409, -ENOENT 404, -ESTALE 412
+ * version_conflict, -E2BIG 413, anything else invalid_<what> with invalid_status. */
 void au_http_refused(struct vx_http_resp *resp, int rc, const char *err, const char *what,
                      int invalid_status);
+/* A non-negative integer query argument; def when absent, -1 when malformed. */
 long long au_http_query_uint(vx_http_req_t *req, const char *name, long long def);
 
 /* au_http_state.c: the store's routes, called by the handlers of au_wf_http.c with the

@@ -20,6 +20,7 @@
 #include "au_exec.h"
 #include "au_flows.h"
 #include "vx_config.h"
+#include "vx_etag.h"
 #include "vx_metrics.h"
 #include "vx_seal.h"
 #include "vx_sock.h"
@@ -45,6 +46,14 @@ int au_server_set_patterns(au_server_t *s, json_t *patterns, char *err, size_t e
 /* Replaces the patterns of tenant only (each gets "tenant" set); the others stay. */
 int au_server_set_tenant_patterns(au_server_t *s, const char *tenant, json_t *patterns,
                                   char *err, size_t errlen);
+/* The REST change of a tenant's patterns: patterns replace the tenant's set, or with merge
+ * each replaces the tenant's pattern with its id or is added (no other changes). if_match
+ * (NULL: none) is an If-Match header checked against the tag of the tenant's set (vx_etag.h):
+ * -ESTALE (message in err) when it moved, and nothing changes. etag: the tenant's set's tag
+ * after the change (or the current one on -ESTALE). */
+int au_server_change_tenant_patterns(au_server_t *s, const char *tenant, json_t *patterns,
+                                     bool merge, const char *if_match, char etag[VX_ETAG_LEN],
+                                     char *err, size_t errlen);
 /* Pattern ids are unique across tenants: an id held by another tenant is -EEXIST (its
  * pattern stays invisible). p gets "tenant" set. */
 int au_server_add_pattern(au_server_t *s, const char *tenant, json_t *p, char *err,
@@ -74,6 +83,10 @@ au_breakers_t *au_server_breakers(au_server_t *s);
 int au_server_put_workflow(au_server_t *s, const char *tenant, json_t *def,
                            enum au_put_mode mode, bool *created, char *err, size_t errlen);
 int au_server_delete_workflow(au_server_t *s, const char *tenant, const char *id);
+/* au_flows_change (one step for a list of workflows, If-Match), then persisted. */
+int au_server_change_workflows(au_server_t *s, const char *tenant, json_t *defs, bool merge,
+                               const char *if_match, char etag[VX_ETAG_LEN], char *err,
+                               size_t errlen);
 /* Starts tenant's workflow id by hand with input (borrowed). Returns 0 and out_id, -ENOENT,
  * or au_exec_submit's errors. */
 int au_server_execute(au_server_t *s, const char *tenant, const char *id, json_t *input,

@@ -140,6 +140,18 @@ au_server_delete_workflow(au_server_t *s, const char *tenant, const char *id)
     return rc;
 }
 
+int
+au_server_change_workflows(au_server_t *s, const char *tenant, json_t *defs, bool merge,
+                           const char *if_match, char etag[VX_ETAG_LEN], char *err,
+                           size_t errlen)
+{
+    int rc = au_flows_change(s->flows, tenant, defs, merge, if_match, etag, err, errlen);
+    if (rc == 0) {
+        s_save(s);
+    }
+    return rc;
+}
+
 /* Reads one workflows file into all: a workflow, a list, or {"workflows":[...]}. */
 static int
 s_read_file(const char *file, json_t *all, char *err, size_t errlen)

@@ -103,16 +103,30 @@ s_tenant_of(json_t *p)
     return t != NULL ? t : "default";
 }
 
-int
-au_server_set_tenant_patterns(au_server_t *s, const char *tenant, json_t *patterns, char *err,
-                              size_t errlen)
+/* The tenant's patterns of the set all (borrowed), in its order (new reference). */
+static json_t *
+s_tenant_only(json_t *all, const char *tenant)
 {
-    pthread_mutex_lock(&s->edit_lock);
-    json_t *cur = au_server_patterns_json(s);
     json_t *arr = json_array();
     size_t i;
     json_t *p;
-    /* The tenant's first, so that "patterns[N]" in an error is N of the request's list. */
+    json_array_foreach(all, i, p) {
+        if (strcmp(s_tenant_of(p), tenant) == 0) {
+            json_array_append(arr, p);
+        }
+    }
+    return arr;
+}
+
+/* The tenant's new list: patterns (each with "tenant" set), and with merge the tenant's
+ * current patterns that patterns does not name, after them (new reference). */
+static json_t *
+s_tenant_next(json_t *mine, const char *tenant, json_t *patterns, bool merge)
+{
+    json_t *arr = json_array();
+    size_t i, j;
+    json_t *p, *q;
+    /* The request's first, so that "patterns[N]" in an error is N of the request's list. */
     json_array_foreach(patterns, i, p) {
         json_t *c = json_is_object(p) ? json_copy(p) : json_incref(p);
         if (json_is_object(c)) {
@@ -120,19 +134,68 @@ au_server_set_tenant_patterns(au_server_t *s, const char *tenant, json_t *patter
         }
         json_array_append_new(arr, c);
     }
-    json_array_foreach(cur, i, p) {
-        if (strcmp(s_tenant_of(p), tenant) != 0) {
-            json_array_append(arr, p);
+    json_array_foreach(mine, i, q) {
+        const char *qid = json_string_value(json_object_get(q, "id"));
+        bool named = false;
+        json_array_foreach(patterns, j, p) {
+            const char *pid = json_string_value(json_object_get(p, "id"));
+            named = named || (pid != NULL && qid != NULL && strcmp(pid, qid) == 0);
+        }
+        if (merge && !named) {
+            json_array_append(arr, q);
         }
     }
-    int rc = s_replace(s, arr, err, errlen);
+    return arr;
+}
+
+int
+au_server_change_tenant_patterns(au_server_t *s, const char *tenant, json_t *patterns,
+                                 bool merge, const char *if_match, char etag[VX_ETAG_LEN],
+                                 char *err, size_t errlen)
+{
+    pthread_mutex_lock(&s->edit_lock);
+    json_t *cur = au_server_patterns_json(s);
+    json_t *mine = s_tenant_only(cur, tenant);
+    json_t *arr = NULL;
+    int rc = 0;
+    vx_etag_of(mine, "id", etag);
+    if (!vx_etag_matches(if_match, etag)) {
+        snprintf(err, errlen,
+                 "the patterns of tenant %s changed since they were read (If-Match %.64s, now "
+                 "%s): nothing changed; read them again",
+                 tenant, if_match, etag);
+        rc = -ESTALE;
+        goto out;
+    }
+    arr = s_tenant_next(mine, tenant, patterns, merge);
+    json_t *next = json_deep_copy(arr);
+    size_t i;
+    json_t *p;
+    json_array_foreach(cur, i, p) {
+        if (strcmp(s_tenant_of(p), tenant) != 0) {
+            json_array_append(next, p);
+        }
+    }
+    rc = s_replace(s, next, err, errlen);
+    json_decref(next);
     if (rc == 0) {
         s_save(s);
+        vx_etag_of(arr, "id", etag);
     }
+out:
     json_decref(arr);
+    json_decref(mine);
     json_decref(cur);
     pthread_mutex_unlock(&s->edit_lock);
     return rc;
+}
+
+int
+au_server_set_tenant_patterns(au_server_t *s, const char *tenant, json_t *patterns, char *err,
+                              size_t errlen)
+{
+    char etag[VX_ETAG_LEN];
+    return au_server_change_tenant_patterns(s, tenant, patterns, false, NULL, etag, err, errlen);
 }
 
 /* The index of the pattern with id in the array, or -1. */
@@ -263,14 +326,7 @@ json_t *
 au_server_tenant_patterns_json(au_server_t *s, const char *tenant)
 {
     json_t *all = au_server_patterns_json(s);
-    json_t *arr = json_array();
-    size_t i;
-    json_t *p;
-    json_array_foreach(all, i, p) {
-        if (strcmp(s_tenant_of(p), tenant) == 0) {
-            json_array_append(arr, p);
-        }
-    }
+    json_t *arr = s_tenant_only(all, tenant);
     json_decref(all);
     return arr;
 }

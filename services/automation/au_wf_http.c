@@ -3,6 +3,8 @@
  * (X-VexFS-Tenant, see au_http.h):
  *   GET    /v1/workflows                {"workflows":[...definitions as given...]}
  *   POST   /v1/workflows                adds one: 201 {"id":..}; 400 invalid_workflow; 409
+ *   PUT    /v1/workflows                the tenant's whole set, one step; If-Match: 412
+ *   PATCH  /v1/workflows                creates or updates those given, one step; If-Match
  *   GET    /v1/workflows/{id}           the definition; 404
  *   PUT    /v1/workflows/{id}           replaces (200) or adds (201); "id" must be {id} or absent
  *   DELETE /v1/workflows/{id}           204; 404 (running executions finish)
@@ -32,9 +34,51 @@ cb_list(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
     const char *tenant = au_http_tenant(req, resp);
     if (tenant != NULL) {
-        resp->json = json_pack("{s:o}", "workflows",
-                               au_flows_list(au_server_flows(arg), tenant));
+        json_t *mine = au_flows_list(au_server_flows(arg), tenant);
+        au_http_set_etag(resp, mine, "id");
+        resp->json = json_pack("{s:o}", "workflows", mine);
     }
+}
+
+/* PUT /v1/workflows replaces the tenant's set, PATCH (merge) creates or updates the workflows
+ * given and leaves the others; the body is a list or {"workflows":[...]}. One step, all or
+ * nothing, after If-Match. */
+static void
+s_change(vx_http_req_t *req, struct vx_http_resp *resp, void *arg, bool merge)
+{
+    const char *tenant = au_http_tenant(req, resp);
+    if (tenant == NULL) {
+        return;
+    }
+    json_t *body = vx_http_req_json(req);
+    json_t *arr = json_is_object(body) ? json_object_get(body, "workflows") : body;
+    if (!json_is_array(arr)) {
+        vx_http_error(resp, 400, "invalid_body",
+                      "expected a list of workflows, or {\"workflows\":[...]}");
+        return;
+    }
+    char err[1280], etag[VX_ETAG_LEN];
+    int rc = au_server_change_workflows(arg, tenant, arr, merge,
+                                        vx_http_req_header(req, "If-Match"), etag, err,
+                                        sizeof err);
+    if (rc < 0) {
+        s_refused(resp, rc, err);
+        return;
+    }
+    vx_http_resp_header(resp, "ETag", "%s", etag);
+    resp->json = json_pack("{s:i, s:s}", "workflows", (int)json_array_size(arr), "etag", etag);
+}
+
+static void
+cb_put_set(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    s_change(req, resp, arg, false);
+}
+
+static void
+cb_patch_set(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    s_change(req, resp, arg, true);
 }
 
 static void
@@ -213,6 +257,8 @@ au_wf_http_routes(vx_http_t *http, au_server_t *server)
 {
     vx_http_route(http, "GET", "/v1/workflows", cb_list, server);
     vx_http_route(http, "POST", "/v1/workflows", cb_post, server);
+    vx_http_route(http, "PUT", "/v1/workflows", cb_put_set, server);
+    vx_http_route(http, "PATCH", "/v1/workflows", cb_patch_set, server);
     vx_http_route(http, "GET", "/v1/workflows/{id}", cb_get, server);
     vx_http_route(http, "PUT", "/v1/workflows/{id}", cb_put, server);
     vx_http_route(http, "DELETE", "/v1/workflows/{id}", cb_delete, server);

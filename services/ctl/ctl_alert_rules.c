@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* vexfsctl alerts metrics rules: vexfs-analytics' metric alert rules, changed one rule at a
- * time (PUT and DELETE /v1/alert-rules/{name}: the daemon has no PUT of the whole set). */
+/* vexfsctl alerts metrics rules: vexfs-analytics' metric alert rules, each change one PUT or
+ * PATCH /v1/alert-rules of the whole set (ctl_set.c). */
 #include <jansson.h>
 #include <stdio.h>
 
@@ -32,12 +32,14 @@ static const struct ctl_kind s_kind = {
             "state). The alerts themselves: " CTL_PROG " alerts metrics list",
     .url_env = "VEXFS_ANALYTICS_URL",
     .default_url = "https://127.0.0.1:8084",
+    .set_path = "/v1/alert-rules",
+    .derived = "status",
     .nsec = 1,
     .sec = {{"rules", "alert rule", "alert rules", "/v1/alert-rules", "/v1/alert-rules",
              "name"}},
-    .file_help = "one rule, a list, or {rules: [...]}. Changes go one rule at a time (PUT and\n"
-                 "DELETE /v1/alert-rules/{name}, in FILE's order); the first refusal stops the\n"
-                 "command",
+    .file_help = "one rule, a list, or {rules: [...]}. Every change is one request on\n"
+                 "/v1/alert-rules (PATCH for apply, PUT otherwise): all of it or nothing; a rule\n"
+                 "FILE leaves as it is keeps its state",
     .columns = s_columns,
     .row = s_row,
 };

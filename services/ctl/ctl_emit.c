@@ -101,7 +101,8 @@ s_usage(FILE *f)
             "arguments; without it, events are read from stdin, one JSON object per line (the\n"
             "form documented in lib/vx_event.h). A line that does not decode or validate is\n"
             "reported as 'line N: ...' and skipped; the exit status is then 1.\n\n"
-            "  -e, --endpoint EP     ZeroMQ ingest endpoint to PUSH to (default %s)\n"
+            "  -e, --endpoint EP     ZeroMQ ingest endpoint to PUSH to (env\n"
+            "                        VEXFS_INGEST_ENDPOINT, default %s)\n"
             "  -r, --rest URL        POST batches to URL/v1/events instead of ZeroMQ\n"
             "      --durable         with --rest: wait until Kafka has journaled each batch\n"
             "      --token-file F    with --rest: bearer token, first line of F\n"
@@ -573,7 +574,9 @@ ctl_emit_main(int argc, char **argv)
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    struct s_emit em = {.endpoint = S_DEFAULT_ENDPOINT, .batch_max = S_DEFAULT_BATCH};
+    const char *env_ep = getenv("VEXFS_INGEST_ENDPOINT");
+    struct s_emit em = {.endpoint = env_ep && *env_ep ? env_ep : S_DEFAULT_ENDPOINT,
+                        .batch_max = S_DEFAULT_BATCH};
     struct s_template t = {0};
     const char *type_name = NULL;
     const char *template_opt = NULL; /* first option that describes an argument-built event */

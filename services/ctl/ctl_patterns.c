@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* vexfsctl patterns: vexfs-automation's patterns of one tenant (--tenant), changed in one
- * PUT /v1/patterns of the tenant's whole set (ctl_set.c). */
+/* vexfsctl patterns: vexfs-automation's patterns of one tenant (--tenant), each change one
+ * PUT or PATCH /v1/patterns of the tenant's set (ctl_set.c). */
 #include <jansson.h>
 #include <stdio.h>
 
@@ -30,8 +30,8 @@ static const struct ctl_kind s_kind = {
     .set_path = "/v1/patterns",
     .nsec = 1,
     .sec = {{"patterns", "pattern", "patterns", "/v1/patterns", "/v1/patterns", "id"}},
-    .file_help = "one pattern, a list, or {patterns: [...]}. Every change is one PUT /v1/patterns\n"
-                 "of the tenant's set: all of it or nothing",
+    .file_help = "one pattern, a list, or {patterns: [...]}. Every change is one request on\n"
+                 "/v1/patterns (PATCH for apply, PUT otherwise): all of it or nothing",
     .columns = s_columns,
     .row = s_row,
 };

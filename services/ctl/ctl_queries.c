@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* vexfsctl queries: vexfs-analytics' queries, changed one query at a time (PUT and DELETE
- * /v1/queries/{id}: the daemon has no PUT of the whole set). */
+/* vexfsctl queries: vexfs-analytics' queries, each change one PUT or PATCH /v1/queries of the
+ * caller's set (ctl_set.c). */
 #include <jansson.h>
 #include <stdio.h>
 
@@ -28,11 +28,13 @@ static const struct ctl_kind s_kind = {
     .what = "Reads and changes vexfs-analytics' queries (list and get add their counters)",
     .url_env = "VEXFS_ANALYTICS_URL",
     .default_url = "https://127.0.0.1:8084",
+    .set_path = "/v1/queries",
+    .derived = "stats",
     .nsec = 1,
     .sec = {{"queries", "query", "queries", "/v1/queries", "/v1/queries", "id"}},
-    .file_help = "one query, a list, or {queries: [...]}. Changes go one query at a time (PUT\n"
-                 "and DELETE /v1/queries/{id}, in FILE's order); the first refusal stops the\n"
-                 "command",
+    .file_help = "one query, a list, or {queries: [...]}. Every change is one request on\n"
+                 "/v1/queries (PATCH for apply, PUT otherwise): all of it or nothing; a query\n"
+                 "FILE leaves as it is keeps its windows",
     .columns = s_columns,
     .row = s_row,
 };

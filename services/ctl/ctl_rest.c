@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "ctl.h"
@@ -35,6 +36,28 @@ cb_write(char *ptr, size_t size, size_t nmemb, void *arg)
     memcpy(b->data + b->len, ptr, n);
     b->len += n;
     b->data[b->len] = '\0';
+    return n;
+}
+
+/* Keeps the ETag header of the answer (the last one seen, across a redirect's answers). */
+static size_t
+cb_header(char *buf, size_t size, size_t nitems, void *arg)
+{
+    struct ctl_rest *r = arg;
+    size_t n = size * nitems;
+    if (n > 5 && strncasecmp(buf, "ETag:", 5) == 0) {
+        size_t off = 5;
+        while (off < n && (buf[off] == ' ' || buf[off] == '\t')) {
+            off++;
+        }
+        size_t end = n;
+        while (end > off && (buf[end - 1] == '\r' || buf[end - 1] == '\n' || buf[end - 1] == ' ')) {
+            end--;
+        }
+        size_t len = end - off < sizeof r->etag - 1 ? end - off : sizeof r->etag - 1;
+        memcpy(r->etag, buf + off, len);
+        r->etag[len] = '\0';
+    }
     return n;
 }
 
@@ -106,6 +129,13 @@ s_perform(struct ctl_rest *r, const char *method, const char *url, const char *b
         headers = curl_slist_append(headers, auth);
         free(auth);
     }
+    if (r->if_match) {
+        size_t mlen = strlen(r->if_match) + 16;
+        char *mh = vx_malloc(mlen);
+        snprintf(mh, mlen, "If-Match: %s", r->if_match);
+        headers = curl_slist_append(headers, mh);
+        free(mh);
+    }
     if (r->tenant) {
         size_t tlen = strlen(r->tenant) + 32;
         char *th = vx_malloc(tlen);
@@ -134,6 +164,10 @@ s_perform(struct ctl_rest *r, const char *method, const char *url, const char *b
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, cb_write);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &resp);
+    r->etag[0] = '\0';
+    r->status = 0;
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, cb_header);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, cb_progress);
     curl_easy_setopt(curl, CURLOPT_USERAGENT, CTL_PROG "/" VX_VERSION);
@@ -146,6 +180,7 @@ s_perform(struct ctl_rest *r, const char *method, const char *url, const char *b
         goto out;
     }
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, code);
+    r->status = *code;
     *doc = resp.data ? json_loadb(resp.data, resp.len, 0, NULL) : NULL;
     if (!*doc && resp.data) {
         /* Keep the first line of a non-JSON answer for the error message. */

@@ -16,6 +16,9 @@ struct ctl_rest {
     long timeout_ms;
     size_t max_response; /* bytes */
     const char *tenant;  /* borrowed; sent as X-VexFS-Tenant when not NULL (automation) */
+    const char *if_match; /* borrowed; sent as If-Match when not NULL (writes of a set) */
+    char etag[128];      /* the ETag of the last answer, "" when it had none */
+    long status;         /* the HTTP status of the last answer, 0 when none came */
 };
 
 /* Reads the token file (may be NULL), keeps a copy of url and initialises libcurl. Returns 0,

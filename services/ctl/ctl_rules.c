@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* vexfsctl rules: vexfs-routing's rules and filters, one set changed in one PUT /v1/rules
- * (ctl_set.c), and `test`: how the current set would decide an event.
+/* vexfsctl rules: vexfs-routing's rules and filters, one set changed in one PUT or PATCH
+ * /v1/rules (ctl_set.c), and `test`: how the current set would decide an event.
  *
  * Files are the daemon's own form (YAML, or JSON for .json files): {rules: [...], filters:
  * [...]}, a list of rules, or one rule. The daemon validates everything; its message is
@@ -93,8 +93,8 @@ static const struct ctl_kind s_kind = {
     .sec = {{"rules", "rule", "rules", "/v1/rules", "/v1/rules", "id"},
             {"filters", "filter", "filters", "/v1/filters", NULL, "id"}},
     .file_help = "{rules: [...], filters: [...]} (either may be absent: for replace, an absent\n"
-                 "list is empty), a list of rules, or one rule. Every change is one\n"
-                 "PUT /v1/rules: all of it or nothing",
+                 "list is empty), a list of rules, or one rule. Every change is one request on\n"
+                 "/v1/rules (PATCH for apply, PUT otherwise): all of it or nothing",
     .columns = s_columns,
     .row = s_row,
     .extra_help = "  test EVENT.json   how the current set decides for this event (JSON), without\n"

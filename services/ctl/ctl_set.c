@@ -51,8 +51,11 @@ s_usage(const struct ctl_kind *k, FILE *f)
             "      --json            the same as -o json\n"
             "  -y, --yes             replace: delete what FILE does not name\n"
             "      --help, --version\n\n"
-            "Exit status: 0 done, 1 the daemon refused or could not be reached, or an unknown\n"
-            "id; 2 usage, or a replace that would delete without --yes.\n",
+            "Every change is one request, all or nothing, sent with If-Match: the ETag of the\n"
+            "set as read first; when another writer changed the set in between, the daemon\n"
+            "answers 412 version_conflict and nothing changes (run the command again).\n\n"
+            "Exit status: 0 done, 1 the daemon refused (a conflict too) or could not be\n"
+            "reached, or an unknown id; 2 usage, or a replace that would delete without --yes.\n",
             k->cmd, k->what, objs, get, objs, del, k->extra_help ? k->extra_help : "",
             k->file_help, k->url_env, k->default_url,
             k->tenant
@@ -184,35 +187,6 @@ out:
     return rc;
 }
 
-/* GETs every section's current list into cur[] (caller decrefs). */
-static int
-s_fetch(struct ctl_set *s, json_t **cur)
-{
-    const struct ctl_kind *k = s->kind;
-    for (int i = 0; i < k->nsec; i++) {
-        cur[i] = NULL;
-    }
-    for (int i = 0; i < k->nsec; i++) {
-        json_t *r = ctl_rest_call(&s->rest, "GET", k->sec[i].list_path, NULL, false);
-        json_t *arr = r ? json_object_get(r, k->sec[i].field) : NULL;
-        if (!json_is_array(arr)) {
-            if (r != NULL) {
-                ctl_err(k->cmd, "GET %s: the answer has no '%s' list", k->sec[i].list_path,
-                        k->sec[i].field);
-            }
-            json_decref(r);
-            for (int j = 0; j < i; j++) {
-                json_decref(cur[j]);
-                cur[j] = NULL;
-            }
-            return -EIO;
-        }
-        cur[i] = json_incref(arr);
-        json_decref(r);
-    }
-    return 0;
-}
-
 static void
 s_free(const struct ctl_kind *k, json_t **arrs)
 {
@@ -221,6 +195,49 @@ s_free(const struct ctl_kind *k, json_t **arrs)
         arrs[i] = NULL;
     }
 }
+
+/* GETs every section's current list into cur[] (caller decrefs) and keeps the set's tag in
+ * s->etag. A kind of two sections has one tag for both: when the two reads answer different
+ * tags the set changed in between, and they are read again (a few times at most). */
+static int
+s_fetch(struct ctl_set *s, json_t **cur)
+{
+    const struct ctl_kind *k = s->kind;
+    for (int i = 0; i < k->nsec; i++) {
+        cur[i] = NULL;
+    }
+    for (int attempt = 0;; attempt++) {
+        bool same = true;
+        for (int i = 0; i < k->nsec; i++) {
+            json_t *r = ctl_rest_call(&s->rest, "GET", k->sec[i].list_path, NULL, false);
+            json_t *arr = r ? json_object_get(r, k->sec[i].field) : NULL;
+            if (!json_is_array(arr)) {
+                if (r != NULL) {
+                    ctl_err(k->cmd, "GET %s: the answer has no '%s' list", k->sec[i].list_path,
+                            k->sec[i].field);
+                }
+                json_decref(r);
+                s_free(k, cur);
+                return -EIO;
+            }
+            json_decref(cur[i]);
+            cur[i] = json_incref(arr);
+            json_decref(r);
+            same = same && (i == 0 || strcmp(s->etag, s->rest.etag) == 0);
+            snprintf(s->etag, sizeof s->etag, "%s", s->rest.etag);
+        }
+        if (same) {
+            return 0;
+        }
+        if (attempt == 3) {
+            ctl_err(k->cmd, "the %s keep changing while they are read; try again",
+                    k->sec[0].many);
+            s_free(k, cur);
+            return -EAGAIN;
+        }
+    }
+}
+
 
 /* The body of the set's PUT: {field: arr, ...} for every section. */
 static json_t *
@@ -233,39 +250,38 @@ s_set_body(const struct ctl_kind *k, json_t **arrs)
     return body;
 }
 
+/* Writes the set in one request: PUT (replace) or PATCH (create or update) of set_path with
+ * {field: arr, ...} and If-Match: the tag s_fetch read, so that a change by anyone else in
+ * between is refused (412) and nothing changes. Members the daemon adds to what it lists
+ * (a query's stats) are not sent back. */
 static int
-s_put_set(struct ctl_set *s, json_t **arrs)
+s_write(struct ctl_set *s, const char *method, json_t **arrs)
 {
-    json_t *body = s_set_body(s->kind, arrs);
-    json_t *r = ctl_rest_call(&s->rest, "PUT", s->kind->set_path, body, false);
+    const struct ctl_kind *k = s->kind;
+    json_t *body = json_object();
+    for (int i = 0; i < k->nsec; i++) {
+        json_t *arr = json_array();
+        size_t j;
+        json_t *o;
+        json_array_foreach(arrs[i], j, o) {
+            json_t *c = json_copy(o);
+            if (k->derived != NULL) {
+                json_object_del(c, k->derived);
+            }
+            json_array_append_new(arr, c);
+        }
+        json_object_set_new(body, k->sec[i].field, arr);
+    }
+    s->rest.if_match = s->etag[0] ? s->etag : NULL;
+    json_t *r = ctl_rest_call(&s->rest, method, k->set_path, body, false);
+    s->rest.if_match = NULL;
     json_decref(body);
     if (r == NULL) {
-        return -EIO;
-    }
-    json_decref(r);
-    return 0;
-}
-
-static int
-s_put_one(struct ctl_set *s, const struct ctl_section *sec, json_t *obj)
-{
-    char *path = ctl_set_path(sec->item_path, s_key(sec, obj));
-    json_t *r = path ? ctl_rest_call(&s->rest, "PUT", path, obj, false) : NULL;
-    free(path);
-    if (r == NULL) {
-        return -EIO;
-    }
-    json_decref(r);
-    return 0;
-}
-
-static int
-s_delete_one(struct ctl_set *s, const struct ctl_section *sec, const char *id)
-{
-    char *path = ctl_set_path(sec->item_path, id);
-    json_t *r = path ? ctl_rest_call(&s->rest, "DELETE", path, NULL, false) : NULL;
-    free(path);
-    if (r == NULL) {
+        if (s->rest.status == 412) {
+            ctl_err(k->cmd, "the %s changed while this command ran (another writer); nothing "
+                            "changed: run it again",
+                    k->sec[0].many);
+        }
         return -EIO;
     }
     json_decref(r);
@@ -389,7 +405,9 @@ s_get(struct ctl_set *s, const char *id)
 
 /* ---- apply, replace, delete ------------------------------------------------------------------ */
 
-/* Creates or updates FILE's objects; every other object stays as it is. */
+/* Creates or updates FILE's objects in one PATCH of the set; every other object stays as it
+ * is. The set is read first only to count what is created and what updated; If-Match makes
+ * the counts exact (a change in between refuses the write). */
 static int
 s_apply(struct ctl_set *s, const char *file)
 {
@@ -403,41 +421,26 @@ s_apply(struct ctl_set *s, const char *file)
         return CTL_EXIT_FAIL;
     }
     char summary[512] = "";
+    const int nsec = k->nsec < 2 ? k->nsec : 2;
     long long created[2] = {0, 0}, updated[2] = {0, 0};
-    int rc = 0;
-    for (int i = 0; i < k->nsec && rc == 0; i++) {
+    for (int i = 0; i < nsec; i++) {
         size_t j;
         json_t *o;
         json_array_foreach(want[i], j, o) {
-            long at = s_find(&k->sec[i], cur[i], s_key(&k->sec[i], o));
-            if (at >= 0) {
-                json_array_set(cur[i], (size_t)at, o);
+            if (s_find(&k->sec[i], cur[i], s_key(&k->sec[i], o)) >= 0) {
                 updated[i]++;
             } else {
-                json_array_append(cur[i], o);
                 created[i]++;
-            }
-            if (k->set_path == NULL) {
-                rc = s_put_one(s, &k->sec[i], o);
-                if (rc < 0) {
-                    created[i] -= at < 0;
-                    updated[i] -= at >= 0;
-                    break;
-                }
             }
         }
     }
-    if (rc == 0 && k->set_path != NULL) {
-        rc = s_put_set(s, cur);
-    }
-    for (int i = 0; i < k->nsec && (rc == 0 || k->set_path == NULL); i++) {
+    int rc = s_write(s, "PATCH", want);
+    for (int i = 0; i < nsec; i++) {
         s_part(summary, sizeof summary, created[i], &k->sec[i], "created");
         s_part(summary, sizeof summary, updated[i], &k->sec[i], "updated");
     }
     if (rc == 0) {
         fprintf(stderr, "applied %s: %s\n", file, summary[0] ? summary : "nothing in it");
-    } else if (summary[0]) {
-        fprintf(stderr, "stopped applying %s after the error above: %s\n", file, summary);
     }
     s_free(k, want);
     s_free(k, cur);
@@ -494,32 +497,7 @@ s_replace(struct ctl_set *s, const char *file)
         rc = CTL_EXIT_USAGE;
         goto out;
     }
-    int err = 0;
-    if (k->set_path != NULL) {
-        err = s_put_set(s, want);
-    } else {
-        for (int i = 0; i < k->nsec && err == 0; i++) {
-            size_t j;
-            json_t *o;
-            json_array_foreach(want[i], j, o) {
-                err = s_put_one(s, &k->sec[i], o);
-                if (err < 0) {
-                    break;
-                }
-            }
-            json_array_foreach(gone[i], j, o) {
-                if (err < 0) {
-                    break;
-                }
-                err = s_delete_one(s, &k->sec[i], json_string_value(o));
-            }
-        }
-    }
-    if (err < 0) {
-        if (k->set_path == NULL) {
-            fprintf(stderr, "stopped replacing with %s after the error above: the set may be "
-                            "partly changed\n", file);
-        }
+    if (s_write(s, "PUT", want) < 0) {
         rc = CTL_EXIT_FAIL;
         goto out;
     }
@@ -563,32 +541,23 @@ s_delete(struct ctl_set *s, int n, char **ids)
             goto out;
         }
     }
-    int err = 0;
-    for (int a = 0; a < n && err == 0; a++) {
+    for (int a = 0; a < n; a++) {
         int i = where[a];
         long at = s_find(&k->sec[i], cur[i], ids[a]);
         if (at < 0) {
             continue; /* named twice */
         }
         json_array_remove(cur[i], (size_t)at);
-        if (k->set_path == NULL) {
-            err = s_delete_one(s, &k->sec[i], ids[a]);
-        }
-        count[i] += err == 0;
+        count[i]++;
     }
-    if (err == 0 && k->set_path != NULL) {
-        err = s_put_set(s, cur);
+    /* The rest of the set, written back in one PUT under If-Match: all the deletes or none. */
+    if (s_write(s, "PUT", cur) < 0) {
+        rc = CTL_EXIT_FAIL;
+        goto out;
     }
     char summary[512] = "";
     for (int i = 0; i < nsec; i++) {
         s_part(summary, sizeof summary, count[i], &k->sec[i], "deleted");
-    }
-    if (err < 0) {
-        if (k->set_path == NULL && summary[0]) {
-            fprintf(stderr, "stopped deleting after the error above: %s\n", summary);
-        }
-        rc = CTL_EXIT_FAIL;
-        goto out;
     }
     fprintf(stderr, "%s\n", summary);
 out:

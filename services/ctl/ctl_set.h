@@ -9,10 +9,11 @@
  *                     and nothing changes unless --yes is given (exit 2)
  *   delete ID...      remove these objects; when one is unknown nothing changes (exit 1)
  *
- * A kind whose daemon has a PUT of the whole set (routing's rules with filters, automation's
- * patterns) is changed in one request: the command GETs the set, merges or removes by id and
- * PUTs the result, so the daemon applies all or nothing. The other kinds are changed one
- * object at a time (PUT and DELETE by id), in FILE's order. */
+ * Every change is one request on the kind's set path, which the daemon applies all or
+ * nothing: apply is a PATCH of FILE's objects (create or update), replace a PUT of FILE's
+ * objects, delete a PUT of the set without the named ones. Each carries If-Match with the
+ * ETag of the set as the command read it (to count and list what changes), so a concurrent
+ * change by another writer is refused with 412 version_conflict and nothing changes. */
 #ifndef CTL_SET_H
 #define CTL_SET_H
 
@@ -40,7 +41,8 @@ struct ctl_kind {
     const char *url_env;  /* "VEXFS_AUTOMATION_URL" */
     const char *default_url;
     bool tenant;          /* --tenant T is sent as X-VexFS-Tenant */
-    const char *set_path; /* PUT of the whole set, NULL: changes go object by object */
+    const char *set_path; /* PUT (replace) and PATCH (create or update) of the whole set */
+    const char *derived;  /* a member the daemon adds to what it lists (not sent back), or NULL */
     int nsec;
     struct ctl_section sec[2];
     const char *file_help; /* for --help: the forms FILE may take, whole lines */
@@ -60,6 +62,7 @@ struct ctl_set {
     struct ctl_rest rest;
     enum ctl_fmt fmt;
     bool yes;
+    char etag[128]; /* the set's tag as last read */
 };
 
 /* Runs the command of kind k: argv[0] is the command name. Returns an exit status. */

@@ -42,8 +42,9 @@ s_usage(FILE *f)
             "and never takes events away from their consumers. Stops after N events, after T\n"
             "ms without any message, or on SIGINT/SIGTERM; exit status 0. A summary, including\n"
             "the number of messages that could not be decoded, goes to stderr.\n\n"
-            "  -e, --endpoint EP     tap endpoint to connect to (default %s; with\n"
-            "                        --boundary, routing's tap_endpoint %s)\n"
+            "  -e, --endpoint EP     tap endpoint to connect to (env VEXFS_TAP_ENDPOINT,\n"
+            "                        default %s; with --boundary, routing's tap_endpoint:\n"
+            "                        env VEXFS_ROUTING_TAP_ENDPOINT, default %s)\n"
             "  -b, --boundary NAME   routing's events for boundary NAME\n"
             "  -n, --count N         stop after N events (default: no limit)\n"
             "  -t, --timeout-ms T    stop after T ms without a message (default: wait forever)\n"
@@ -143,7 +144,8 @@ ctl_tail_main(int argc, char **argv)
     snprintf(topic, sizeof topic, "%s%s%s", VX_WIRE_TOPIC, boundary ? "." : "",
              boundary ? boundary : "");
     if (!endpoint) {
-        endpoint = boundary ? S_ROUTING_TAP : S_DEFAULT_ENDPOINT;
+        const char *env = getenv(boundary ? "VEXFS_ROUTING_TAP_ENDPOINT" : "VEXFS_TAP_ENDPOINT");
+        endpoint = env && *env ? env : boundary ? S_ROUTING_TAP : S_DEFAULT_ENDPOINT;
     }
     struct vx_sock_spec spec = {
         .type = ZMQ_SUB,

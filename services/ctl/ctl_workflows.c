@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* vexfsctl workflows: vexfs-automation's workflows of one tenant (--tenant), changed one
- * workflow at a time (PUT and DELETE /v1/workflows/{id}: the daemon has no PUT of the whole
- * set), and `run`: start one. */
+/* vexfsctl workflows: vexfs-automation's workflows of one tenant (--tenant), each change one
+ * PUT or PATCH /v1/workflows of the tenant's set (ctl_set.c), and `run`: start one. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,11 +75,11 @@ static const struct ctl_kind s_kind = {
     .url_env = "VEXFS_AUTOMATION_URL",
     .default_url = "https://127.0.0.1:8083",
     .tenant = true,
+    .set_path = "/v1/workflows",
     .nsec = 1,
     .sec = {{"workflows", "workflow", "workflows", "/v1/workflows", "/v1/workflows", "id"}},
-    .file_help = "one workflow, a list, or {workflows: [...]}. Changes go one workflow at a time\n"
-                 "(PUT and DELETE /v1/workflows/{id}, in FILE's order); the first refusal stops\n"
-                 "the command",
+    .file_help = "one workflow, a list, or {workflows: [...]}. Every change is one request on\n"
+                 "/v1/workflows (PATCH for apply, PUT otherwise): all of it or nothing",
     .columns = s_columns,
     .row = s_row,
     .extra_help = "  run ID [INPUT]    start it with INPUT (a JSON or YAML file, - for JSON on\n"

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* REST routes: rules and filters (read, replace, add, delete), explain and statistics. */
+/* REST routes: rules and filters (read, replace, merge, add, delete), explain and statistics. */
 #include "rt_http.h"
 
 #include <string.h>
 
 #include "rt_store.h"
+#include "vx_etag.h"
 #include "vx_mem.h"
 
 struct rt_http {
@@ -29,12 +30,24 @@ s_answer(struct vx_http_resp *resp, struct rt_result *r, bool filters)
     vx_http_error(resp, r->http ? r->http : 500, code, "%s", r->message);
 }
 
+/* Answers with a set read: its body, with the set's tag as ETag and "etag" (both sets share
+ * the version, so one tag covers rules and filters). */
+static void
+s_answer_set(struct vx_http_resp *resp, json_t *set)
+{
+    char etag[VX_ETAG_LEN];
+    vx_etag_version((uint64_t)json_integer_value(json_object_get(set, "version")), etag);
+    json_object_set_new(set, "etag", json_string(etag));
+    vx_http_resp_header(resp, "ETag", "%s", etag);
+    resp->json = set;
+}
+
 static void
 cb_get_rules(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
     (void)req;
     rt_http_t *p = arg;
-    resp->json = rt_server_rules(p->server);
+    s_answer_set(resp, rt_server_rules(p->server));
 }
 
 static void
@@ -42,7 +55,7 @@ cb_get_filters(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
     (void)req;
     rt_http_t *p = arg;
-    resp->json = rt_server_filters(p->server);
+    s_answer_set(resp, rt_server_filters(p->server));
 }
 
 static void
@@ -59,9 +72,11 @@ cb_get_rule(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 }
 
 /* PUT /v1/rules and /v1/filters: a list replaces that set; an object {"rules":[...],
- * "filters":[...]} replaces the sets it names, both in one change. */
+ * "filters":[...]} replaces the sets it names, both in one change. PATCH (merge): each rule
+ * or filter given replaces the one with its id or is added; no other changes. Either way
+ * all of it or nothing, and If-Match is checked against the set's tag first. */
 static void
-s_put_set(vx_http_req_t *req, struct vx_http_resp *resp, rt_http_t *p, bool filters)
+s_put_set(vx_http_req_t *req, struct vx_http_resp *resp, rt_http_t *p, bool filters, bool merge)
 {
     json_t *body = vx_http_req_json(req);
     const char *what = filters ? "filters" : "rules";
@@ -86,7 +101,7 @@ s_put_set(vx_http_req_t *req, struct vx_http_resp *resp, rt_http_t *p, bool filt
         return;
     }
     struct rt_result r;
-    rt_server_replace(p->server, rules, flt, "rest", &r);
+    rt_server_change(p->server, rules, flt, merge, vx_http_req_header(req, "If-Match"), &r);
     s_answer(resp, &r, filters && !rules);
     json_decref(rules);
     json_decref(flt);
@@ -95,13 +110,25 @@ s_put_set(vx_http_req_t *req, struct vx_http_resp *resp, rt_http_t *p, bool filt
 static void
 cb_put_rules(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
-    s_put_set(req, resp, arg, false);
+    s_put_set(req, resp, arg, false, false);
 }
 
 static void
 cb_put_filters(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
-    s_put_set(req, resp, arg, true);
+    s_put_set(req, resp, arg, true, false);
+}
+
+static void
+cb_patch_rules(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    s_put_set(req, resp, arg, false, true);
+}
+
+static void
+cb_patch_filters(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    s_put_set(req, resp, arg, true, true);
 }
 
 static void
@@ -167,11 +194,13 @@ cb_ready(void *arg, json_t *detail)
 static const struct vx_http_route_def s_routes[] = {
     {"GET", "/v1/rules", VX_ROLE_VIEWER, cb_get_rules},
     {"PUT", "/v1/rules", VX_ROLE_OPERATOR, cb_put_rules},
+    {"PATCH", "/v1/rules", VX_ROLE_OPERATOR, cb_patch_rules},
     {"POST", "/v1/rules", VX_ROLE_OPERATOR, cb_post_rule},
     {"GET", "/v1/rules/{id}", VX_ROLE_VIEWER, cb_get_rule},
     {"DELETE", "/v1/rules/{id}", VX_ROLE_OPERATOR, cb_delete_rule},
     {"GET", "/v1/filters", VX_ROLE_VIEWER, cb_get_filters},
     {"PUT", "/v1/filters", VX_ROLE_OPERATOR, cb_put_filters},
+    {"PATCH", "/v1/filters", VX_ROLE_OPERATOR, cb_patch_filters},
     {"POST", "/v1/route/test", VX_ROLE_VIEWER, cb_route_test},
     {"GET", "/v1/stats", VX_ROLE_VIEWER, cb_get_stats},
 };

@@ -16,6 +16,7 @@
 #include "rt_store.h"
 #include "vx_arena.h"
 #include "vx_clock.h"
+#include "vx_etag.h"
 #include "vx_event.h"
 #include "vx_log.h"
 #include "vx_mem.h"
@@ -581,6 +582,99 @@ rt_server_replace(rt_server_t *s, json_t *rules, json_t *filters, const char *or
     struct s_set *cur = s_pub_ref(s, NULL);
     s_apply(s, rules ? rules : cur->rules, filters ? filters : cur->filters, origin, NULL, true,
             out);
+    s_set_release(&cur);
+    pthread_mutex_unlock(&s->set_mu);
+}
+
+/* A copy of cur (an array of objects) with every object of given put in place of the one with
+ * the same id, or appended (new reference). */
+static json_t *
+s_merge(json_t *cur, json_t *given)
+{
+    json_t *next = json_copy(cur);
+    size_t i, j;
+    json_t *g, *c;
+    json_array_foreach(given, i, g) {
+        const char *id = json_string_value(json_object_get(g, "id"));
+        bool placed = false;
+        json_array_foreach(next, j, c) {
+            const char *cid = json_string_value(json_object_get(c, "id"));
+            if (id != NULL && cid != NULL && strcmp(id, cid) == 0) {
+                json_array_set(next, j, g);
+                placed = true;
+                break;
+            }
+        }
+        if (!placed) {
+            json_array_append(next, g);
+        }
+    }
+    return next;
+}
+
+/* Builds the objects of a merge on their own, so that one refused is named by its place in
+ * the request ("rules[N]" of what was sent), not in the merged set. Returns false with out
+ * set when they do not build. */
+static bool
+s_validate_alone(rt_server_t *s, json_t *rules, json_t *filters, struct rt_result *out)
+{
+    json_t *none = json_array();
+    struct rt_engine_opts opts = {
+        .boundaries = s->boundaries,
+        .n_boundaries = s->plan->n,
+        .default_boundary = s->plan->default_index >= 0 ? s->boundaries[s->plan->default_index]
+                                                        : NULL,
+        .max_rules = atomic_load(&s->live.max_rules),
+        .max_filters = 0,
+    };
+    rt_engine_t *engine = NULL;
+    char err[900];
+    int rc = rt_engine_build(rules ? rules : none, filters ? filters : none, &opts, &engine, err,
+                             sizeof err);
+    rt_engine_destroy(&engine);
+    json_decref(none);
+    if (rc < 0 && rc != -ENOMEM) {
+        s_result_error(out, rc == -E2BIG ? 413 : 422,
+                       rc == -E2BIG ? "too_many_rules" : "invalid_rules", "%s", err);
+        s_count_change(s, "rest", false);
+        return false;
+    }
+    return true;
+}
+
+void
+rt_server_change(rt_server_t *s, json_t *rules, json_t *filters, bool merge,
+                 const char *if_match, struct rt_result *out)
+{
+    if (!s_check_reconfigurable(s, out)) {
+        return;
+    }
+    pthread_mutex_lock(&s->set_mu);
+    uint64_t version;
+    struct s_set *cur = s_pub_ref(s, &version);
+    char etag[VX_ETAG_LEN];
+    vx_etag_version(version, etag);
+    if (!vx_etag_matches(if_match, etag)) {
+        s_result_error(out, 412, "version_conflict",
+                       "the rules and filters changed since they were read (If-Match %.64s, now "
+                       "%s): nothing changed; read them again",
+                       if_match, etag);
+    } else if (!merge || s_validate_alone(s, rules, filters, out)) {
+        json_t *r = rules == NULL ? json_incref(cur->rules)
+                    : merge       ? s_merge(cur->rules, rules)
+                                  : json_incref(rules);
+        json_t *f = filters == NULL ? json_incref(cur->filters)
+                    : merge         ? s_merge(cur->filters, filters)
+                                    : json_incref(filters);
+        s_apply(s, r, f, "rest", NULL, true, out);
+        if (out->body != NULL) {
+            vx_etag_version((uint64_t)json_integer_value(json_object_get(out->body, "version")),
+                            etag);
+            json_object_set_new(out->body, "etag", json_string(etag));
+        }
+        json_decref(r);
+        json_decref(f);
+    }
     s_set_release(&cur);
     pthread_mutex_unlock(&s->set_mu);
 }

@@ -57,6 +57,13 @@ struct rt_result {
  * filters are borrowed. origin names the caller in logs and metrics ("rest", "file"). */
 void rt_server_replace(rt_server_t *s, json_t *rules, json_t *filters, const char *origin,
                        struct rt_result *out);
+/* The REST change of the sets: rules and filters (borrowed; NULL keeps that part) replace
+ * the current ones, or with merge each object replaces the one with its id or is added (no
+ * other changes). if_match (NULL: none) is an If-Match header: when it does not hold the
+ * current set's tag ("v<version>", vx_etag.h) nothing changes and the answer is 412
+ * version_conflict. The success body adds "etag", the new set's tag. */
+void rt_server_change(rt_server_t *s, json_t *rules, json_t *filters, bool merge,
+                      const char *if_match, struct rt_result *out);
 /* Adds one rule; 409 when its id exists. */
 void rt_server_add_rule(rt_server_t *s, json_t *rule, struct rt_result *out);
 /* Removes one rule; 404 when there is none with that id. */

@@ -34,8 +34,8 @@ START_TEST(t_every_route_checks_its_role)
     size_t n = 0, m = 0;
     const struct vx_http_route_def *t = an_http_route_table(&n);
     const struct vx_http_route_def *mt = an_mon_http_route_table(&m);
-    ck_assert_uint_eq(n, 9);
-    ck_assert_uint_eq(m, 7);
+    ck_assert_uint_eq(n, 11);
+    ck_assert_uint_eq(m, 9);
     char err[512] = "";
     int walked = vt_roles_walk(port, t, n, err, sizeof err);
     ck_assert_msg(walked == (int)n, "%s (log in %s)", err, log);

@@ -8,7 +8,10 @@
  * the file the set; a replace that deletes nothing needs no --yes; delete takes several ids and
  * changes nothing when one is unknown; list prints "none" for an empty set and an aligned table
  * otherwise; -o json, --json and -o yaml of list and get parse to the same document. Every
- * effect is checked with the daemon's own REST answer, not with vexfsctl. */
+ * change is one step: a file with one invalid object changes nothing and the error names it;
+ * a write with a stale If-Match is refused (412) and changes nothing; concurrent vexfsctl
+ * writers either succeed or get the conflict error, never overwrite each other. Every effect
+ * is checked with the daemon's own REST answer, not with vexfsctl. */
 #include <check.h>
 #include <jansson.h>
 #include <signal.h>
@@ -36,10 +39,12 @@ struct s_case {
     const char *token;
     const char *tenant;    /* automation: the tenant acted as; NULL elsewhere */
     const char *list_path; /* GET: {field: [...]} */
+    const char *set_path;  /* PUT and PATCH of the set, NULL: list_path */
     const char *field;
     const char *key;       /* "id" or "name" */
     const char *obj_fmt;   /* JSON of one object: %s its id, %d a number an update changes */
     const char *mod_path;  /* "a/b": where that number shows in the daemon's answer */
+    const char *bad_fmt;   /* JSON of one object the daemon refuses: %s its id */
     char dir[256];         /* files */
 };
 
@@ -284,6 +289,207 @@ s_expect_formats(const struct s_case *c, const char *verb, const char *arg)
     return j;
 }
 
+/* One request straight to the daemon: method path [body] [If-Match]; returns the status and
+ * keeps the answer's ETag in etag (VT_ETAG_LEN bytes, may be NULL) and its body in *body
+ * (may be NULL; caller frees). */
+static long
+s_rest_x(const struct s_case *c, const char *method, const char *path, const char *body,
+         const char *if_match, char *etag, char **out)
+{
+    char ca[400], cert[400], key[400];
+    snprintf(ca, sizeof ca, "%s/ca.crt", vt_tls_dir());
+    snprintf(cert, sizeof cert, "%s/test.crt", vt_tls_dir());
+    snprintf(key, sizeof key, "%s/test.key", vt_tls_dir());
+    struct vt_https_req rq = {.method = method, .port = c->port, .path = path, .body = body,
+                              .token = c->token, .tenant = c->tenant, .ca_file = ca,
+                              .cert_file = cert, .key_file = key, .timeout_ms = 20000,
+                              .if_match = if_match, .etag_out = etag};
+    struct vt_http_result r;
+    ck_assert_int_eq(vt_https(&rq, &r), 0);
+    long st = r.status;
+    if (out != NULL) {
+        *out = strdup(r.body);
+    }
+    vt_http_result_fini(&r);
+    return st;
+}
+
+/* A file with two good objects and, third, one the daemon refuses: apply and replace --yes
+ * both exit 1 naming the refused object (its place in the list and its id), and nothing
+ * changes, not even the good objects before it. The set is a,b,d with a at 30. */
+static void
+s_expect_bad_file(struct s_case *c)
+{
+    char text[4096], one[1024], bad[1024], path[400];
+    snprintf(one, sizeof one, c->obj_fmt, "a", 77);
+    snprintf(bad, sizeof bad, c->bad_fmt, "zbad");
+    int n = snprintf(text, sizeof text, "[%s,", one);
+    snprintf(one, sizeof one, c->obj_fmt, "x", 10);
+    snprintf(text + n, sizeof text - (size_t)n, "%s,%s]", one, bad);
+    snprintf(path, sizeof path, "%s/bad-third.json", c->dir);
+    ck_assert_int_eq(vt_write_file(path, text), 0);
+    const char *verbs[2][2] = {{"apply", NULL}, {"replace", "--yes"}};
+    for (int v = 0; v < 2; v++) {
+        struct vt_run_result r;
+        int st = s_ctl(c, &r, verbs[v][0], path, verbs[v][1], NULL);
+        ck_assert_msg(st == 1 && strstr(r.err, "[2]") && strstr(r.err, "zbad"),
+                      "%s %s of a file whose third object is invalid: expected exit 1 naming "
+                      "[2] and zbad, got %d: %s", c->words[0], verbs[v][0], st, r.err);
+        vt_run_result_fini(&r);
+        S_EXPECT_IDS(c, "a,b,d");
+        ck_assert_int_eq(s_mod(c, "a"), 30);
+    }
+}
+
+/* Two writers: one reads the set (its ETag), the other changes it with vexfsctl; the first
+ * one's write with If-Match of what it read is refused with 412 version_conflict and changes
+ * nothing. Its write with the current tag goes through. The set is a,b,d with a at 30. */
+static void
+s_expect_conflict(struct s_case *c)
+{
+    char tag1[VT_ETAG_LEN], tag2[VT_ETAG_LEN], *body = NULL;
+    ck_assert_int_eq(s_rest_x(c, "GET", c->list_path, NULL, NULL, tag1, NULL), 200);
+    ck_assert_msg(tag1[0] == '"', "%s: GET %s has no ETag", c->words[0], c->list_path);
+    S_CTL_EXPECT(c, 0, "apply", s_file(c, "a31.json", "a:31"));
+    char one[1024], req[1200];
+    snprintf(one, sizeof one, c->obj_fmt, "a", 32);
+    snprintf(req, sizeof req, "{\"%s\":[%s]}", c->field, one);
+    const char *set_path = c->set_path != NULL ? c->set_path : c->list_path;
+    long st = s_rest_x(c, "PATCH", set_path, req, tag1, NULL, &body);
+    ck_assert_msg(st == 412 && strstr(body, "version_conflict"),
+                  "%s: PATCH %s with a stale If-Match %s: expected 412 version_conflict, got "
+                  "%ld %s", c->words[0], set_path, tag1, st, body);
+    free(body);
+    st = s_rest_x(c, "PUT", set_path, req, tag1, NULL, &body);
+    ck_assert_msg(st == 412, "%s: PUT with a stale If-Match: expected 412, got %ld %s",
+                  c->words[0], st, body);
+    free(body);
+    S_EXPECT_IDS(c, "a,b,d");
+    ck_assert_int_eq(s_mod(c, "a"), 31);
+    ck_assert_int_eq(s_rest_x(c, "GET", c->list_path, NULL, NULL, tag2, NULL), 200);
+    ck_assert_msg(strcmp(tag1, tag2) != 0, "%s: the ETag did not move after a change (%s)",
+                  c->words[0], tag1);
+    snprintf(one, sizeof one, c->obj_fmt, "a", 30);
+    snprintf(req, sizeof req, "{\"%s\":[%s]}", c->field, one);
+    st = s_rest_x(c, "PATCH", set_path, req, tag2, NULL, &body);
+    ck_assert_msg(st == 200, "%s: PATCH with the current If-Match: %ld %s", c->words[0], st, body);
+    free(body);
+    S_EXPECT_IDS(c, "a,b,d");
+    ck_assert_int_eq(s_mod(c, "a"), 30);
+}
+
+/* Whole stderr of a finished process (caller frees). */
+static char *
+s_slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *text = calloc(1, 65536);
+    if (f != NULL) {
+        size_t n = fread(text, 1, 65535, f);
+        text[n] = '\0';
+        fclose(f);
+    }
+    return text;
+}
+
+/* Concurrent vexfsctl writers, each applying one object of its own: every one either succeeds
+ * (its object is there) or fails with the conflict error (its object is not), never a silent
+ * overwrite. Rounds go on until a conflict has been seen (a deadline bounds them). The set is
+ * a,b,d before and after. */
+static void
+s_expect_race(struct s_case *c)
+{
+    enum { S_WRITERS = 6 };
+    int conflicts = 0;
+    char bin[512];
+    snprintf(bin, sizeof bin, "%s/vexfsctl", vt_bin_dir());
+    for (int round = 0; round < 40 && conflicts == 0; round++) {
+        pid_t pids[S_WRITERS];
+        char ids[S_WRITERS][32], logs[S_WRITERS][400], files[S_WRITERS][400];
+        for (int w = 0; w < S_WRITERS; w++) {
+            snprintf(ids[w], sizeof ids[w], "r%d-%d", round, w);
+            snprintf(logs[w], sizeof logs[w], "%s/race-%d.err", c->dir, w);
+            char objs[64];
+            snprintf(objs, sizeof objs, "%s:10", ids[w]);
+            snprintf(files[w], sizeof files[w], "%s", s_file(c, ids[w], objs));
+            char *argv[16];
+            int n = 0;
+            argv[n++] = bin;
+            for (int i = 0; c->words[i] != NULL; i++) {
+                argv[n++] = (char *)c->words[i];
+            }
+            argv[n++] = (char *)"--url";
+            argv[n++] = c->url;
+            argv[n++] = (char *)"--token-file";
+            argv[n++] = c->tok_file;
+            if (c->tenant != NULL) {
+                argv[n++] = (char *)"--tenant";
+                argv[n++] = (char *)c->tenant;
+            }
+            argv[n++] = (char *)"apply";
+            argv[n++] = files[w];
+            argv[n] = NULL;
+            pids[w] = vt_spawn(argv, NULL, logs[w]);
+            ck_assert_int_gt(pids[w], 0);
+        }
+        char want[1024] = "a,b,d";
+        for (int w = 0; w < S_WRITERS; w++) {
+            int status = vt_wait_exit(pids[w], 60000);
+            int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+            char *err = s_slurp(logs[w]);
+            ck_assert_msg(code == 0 || (code == 1 && strstr(err, "version_conflict") &&
+                                        strstr(err, "nothing changed")),
+                          "%s: a concurrent apply exited %d: %s", c->words[0], code, err);
+            free(err);
+            if (code == 0) {
+                strcat(want, ",");
+                strcat(want, ids[w]);
+            }
+            conflicts += code == 1;
+        }
+        /* ids sort as a,b,d,r..: the round's successes in writer order */
+        char *have = s_ids(c);
+        ck_assert_msg(strcmp(have, want) == 0, "%s: after concurrent applies the set is [%s], "
+                      "the writers that succeeded make [%s]", c->words[0], have, want);
+        free(have);
+        char *del[S_WRITERS + 2];
+        int nd = 0;
+        for (int w = 0; w < S_WRITERS; w++) {
+            if (strstr(want, ids[w]) != NULL) {
+                del[nd++] = ids[w];
+            }
+        }
+        struct vt_run_result r;
+        if (nd > 0) {
+            char *argv[S_WRITERS + 16];
+            int n = 0;
+            argv[n++] = bin;
+            for (int i = 0; c->words[i] != NULL; i++) {
+                argv[n++] = (char *)c->words[i];
+            }
+            argv[n++] = (char *)"--url";
+            argv[n++] = c->url;
+            argv[n++] = (char *)"--token-file";
+            argv[n++] = c->tok_file;
+            if (c->tenant != NULL) {
+                argv[n++] = (char *)"--tenant";
+                argv[n++] = (char *)c->tenant;
+            }
+            argv[n++] = (char *)"delete";
+            for (int i = 0; i < nd; i++) {
+                argv[n++] = del[i];
+            }
+            argv[n] = NULL;
+            ck_assert_int_eq(vt_run(argv, NULL, NULL, 60000, &r), 0);
+            ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "delete: %s", r.err);
+            vt_run_result_fini(&r);
+        }
+        S_EXPECT_IDS(c, "a,b,d");
+    }
+    ck_assert_msg(conflicts > 0, "%s: 40 rounds of %d concurrent applies and no writer saw a "
+                  "conflict", c->words[0], (int)S_WRITERS);
+}
+
 /* The whole contract for one kind; the daemon starts empty or with anything in it. */
 static void
 s_contract(struct s_case *c)
@@ -327,6 +533,11 @@ s_contract(struct s_case *c)
     /* a replace that deletes nothing needs no --yes */
     S_CTL_EXPECT(c, 0, "replace", s_file(c, "abd.json", "a:30,b:30,d:10"));
     S_EXPECT_IDS(c, "a,b,d");
+
+    /* one step, all or nothing; concurrent writers are told, never overwritten */
+    s_expect_bad_file(c);
+    s_expect_conflict(c);
+    s_expect_race(c);
 
     /* output formats and the table */
     json_t *j = s_expect_formats(c, "list", NULL);
@@ -383,6 +594,7 @@ s_rules_case(struct s_case *c, const struct rh_daemon *rt)
     c->key = "id";
     c->obj_fmt = "{\"id\":\"%s\",\"priority\":%d,\"target_boundaries\":[\"analytics\"]}";
     c->mod_path = "priority";
+    c->bad_fmt = "{\"id\":\"%s\",\"priority\":\"high\",\"target_boundaries\":[\"analytics\"]}";
 }
 
 START_TEST(t_rules)
@@ -545,6 +757,9 @@ START_TEST(t_patterns)
                 "\"elements\":[{\"event_type\":\"filesystem_delete\"}],"
                 "\"actions\":[{\"kind\":\"alert\",\"message\":\"m\"}]}";
     c.mod_path = "window_ms";
+    c.bad_fmt = "{\"id\":\"%s\",\"kind\":\"no-such-kind\",\"window_ms\":5,"
+                "\"elements\":[{\"event_type\":\"filesystem_delete\"}],"
+                "\"actions\":[{\"kind\":\"alert\",\"message\":\"m\"}]}";
     snprintf(c.dir, sizeof c.dir, "%s", e.dir);
     s_other_tenant(&c, "{\"id\":\"other-p\",\"kind\":\"threshold\",\"window_ms\":5,"
                        "\"elements\":[{\"event_type\":\"filesystem_delete\"}],"
@@ -565,6 +780,8 @@ START_TEST(t_workflows)
     c.obj_fmt = "{\"id\":\"%s\",\"kind\":\"linear\",\"steps\":[{\"id\":\"d\",\"action\":"
                 "{\"kind\":\"delay\",\"ms\":%d}}]}";
     c.mod_path = "steps/0/action/ms";
+    c.bad_fmt = "{\"id\":\"%s\",\"kind\":\"linear\",\"steps\":[{\"id\":\"d\",\"action\":"
+                "{\"kind\":\"no-such-action\"}}]}";
     snprintf(c.dir, sizeof c.dir, "%s", e.dir);
     s_other_tenant(&c, "{\"workflows\":[{\"id\":\"a\",\"kind\":\"linear\",\"steps\":[{\"id\":"
                        "\"d\",\"action\":{\"kind\":\"delay\",\"ms\":1}}]}]}",
@@ -598,6 +815,8 @@ START_TEST(t_queries)
     c.obj_fmt = "{\"id\":\"%s\",\"window\":{\"kind\":\"tumbling\",\"size_ms\":%d},"
                 "\"aggregations\":[{\"fn\":\"count\"}]}";
     c.mod_path = "window/size_ms";
+    c.bad_fmt = "{\"id\":\"%s\",\"window\":{\"kind\":\"no-such-window\",\"size_ms\":5},"
+                "\"aggregations\":[{\"fn\":\"count\"}]}";
     s_contract(&c);
     ah_stop(&d);
 }
@@ -626,6 +845,8 @@ START_TEST(t_alert_rules)
              (unsigned)vt_free_port());
     c.obj_fmt = fmt;
     c.mod_path = "for_ms";
+    c.bad_fmt = "{\"name\":\"%s\",\"target\":\"http://127.0.0.1:9/metrics\",\"metric\":"
+                "\"m\",\"condition\":\"~\",\"threshold\":1}";
     s_contract(&c);
 
     /* numbers as they were meant, in the table, JSON and YAML */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* `make run` (scripts/run-demo.sh) as a user meets it, on its fixed ports: its output read
+/* `make run` (scripts/run-demo.sh) as a user meets it, on a free port range of its own
+ * (VX_DEMO_PORT_BASE, so another suite on the default ports does not stop it): its output read
  * through a pipe; the event a user emits with vexfsctl, which finds the demo through the
  * context file the demo wrote, shows on the demo's screen; then the reader of the output goes
  * away (as when Ctrl-C kills `make run | tee run.log`) or the demo gets SIGTERM or SIGHUP — and
@@ -23,7 +24,10 @@
 #include "vx_test.h"
 
 #define S_OUT_MAX (1u << 20)
-static const int s_ports[] = {8080, 8081, 8082, 8083, 8084, 8092, 8102, 8087};
+/* REST ports of the demo as offsets from VX_DEMO_PORT_BASE, then its ZeroMQ ports N+30..N+44. */
+static const int s_rest_offsets[] = {0, 1, 2, 3, 4, 12, 22, 7};
+#define S_N_PORTS (sizeof s_rest_offsets / sizeof s_rest_offsets[0] + 15)
+static int s_ports[S_N_PORTS];
 
 struct s_demo {
     pid_t pid;
@@ -56,14 +60,46 @@ s_port_listens(int port)
     return ok;
 }
 
+/* Whether nothing listens on, or holds, the loopback port. */
+static bool
+s_port_free(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bool ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+/* A base whose 45 ports are free, and s_ports filled from it. */
+static int
+s_pick_base(void)
+{
+    for (int base = 31000 + (int)(getpid() % 40) * 50; base < 60000; base += 50) {
+        bool ok = true;
+        for (int off = 0; off < 45 && ok; off++) {
+            ok = s_port_free(base + off);
+        }
+        if (ok) {
+            size_t n = 0;
+            for (size_t i = 0; i < sizeof s_rest_offsets / sizeof s_rest_offsets[0]; i++) {
+                s_ports[n++] = base + s_rest_offsets[i];
+            }
+            for (int z = 0; z < 15; z++) {
+                s_ports[n++] = base + 30 + z;
+            }
+            return base;
+        }
+    }
+    ck_abort_msg("no free range of 45 loopback ports between 31000 and 60000");
+    return -1;
+}
+
 static void
 s_start(struct s_demo *d)
 {
-    for (size_t i = 0; i < sizeof s_ports / sizeof s_ports[0]; i++) {
-        ck_assert_msg(!s_port_listens(s_ports[i]),
-                      "port %d is taken: the demo test needs the demo's fixed ports",
-                      s_ports[i]);
-    }
+    int base = s_pick_base();
     char *dir = vt_tmpdir();
     ck_assert_ptr_nonnull(dir);
     snprintf(d->xdg, sizeof d->xdg, "%s", dir);
@@ -81,6 +117,9 @@ s_start(struct s_demo *d)
         signal(SIGPIPE, SIG_DFL);
         setenv("XDG_CONFIG_HOME", d->xdg, 1);
         setenv("VX_DEMO_SECONDS", "0", 1);
+        char b[16];
+        snprintf(b, sizeof b, "%d", base);
+        setenv("VX_DEMO_PORT_BASE", b, 1);
         char build[600];
         snprintf(build, sizeof build, "%s/..", vt_bin_dir());
         execl("/bin/bash", "bash", "scripts/run-demo.sh", build, (char *)NULL);
@@ -207,7 +246,7 @@ s_expect_stopped(struct s_demo *d, const char *work, int timeout_ms)
     ck_assert_int_eq(w, d->pid);
     s_live = 0;
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the demo ended with status %d", st);
-    for (size_t i = 0; i < sizeof s_ports / sizeof s_ports[0]; i++) {
+    for (size_t i = 0; i < S_N_PORTS; i++) {
         ck_assert_msg(!s_port_listens(s_ports[i]), "port %d still answers after the demo",
                       s_ports[i]);
     }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct s_sink {
     char *data;
@@ -26,6 +27,24 @@ cb_sink(char *p, size_t sz, size_t n, void *arg)
     b->data = d;
     b->len += len;
     b->data[b->len] = '\0';
+    return len;
+}
+
+/* Copies the ETag header's value into the buffer arg (VT_ETAG_LEN bytes). */
+static size_t
+cb_header(char *p, size_t sz, size_t n, void *arg)
+{
+    size_t len = sz * n;
+    if (len > 5 && strncasecmp(p, "ETag:", 5) == 0) {
+        size_t off = 5, end = len;
+        while (off < end && p[off] == ' ') {
+            off++;
+        }
+        while (end > off && (p[end - 1] == '\r' || p[end - 1] == '\n' || p[end - 1] == ' ')) {
+            end--;
+        }
+        snprintf(arg, VT_ETAG_LEN, "%.*s", (int)(end - off), p + off);
+    }
     return len;
 }
 
@@ -51,6 +70,16 @@ vt_https(const struct vt_https_req *rq, struct vt_http_result *out)
         snprintf(tenant, sizeof tenant, rq->tenant[0] ? "X-VexFS-Tenant: %s" : "X-VexFS-Tenant;",
                  rq->tenant);
         hdrs = curl_slist_append(hdrs, tenant);
+    }
+    char im[600];
+    if (rq->if_match) {
+        snprintf(im, sizeof im, "If-Match: %s", rq->if_match);
+        hdrs = curl_slist_append(hdrs, im);
+    }
+    if (rq->etag_out) {
+        rq->etag_out[0] = '\0';
+        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, cb_header);
+        curl_easy_setopt(c, CURLOPT_HEADERDATA, rq->etag_out);
     }
     hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
     hdrs = curl_slist_append(hdrs, "Expect:");

@@ -21,7 +21,11 @@ struct vt_https_req {
     const char *cert_file; /* client certificate and key (PEM files), or NULL */
     const char *key_file;
     long timeout_ms;      /* default 10,000 */
+    const char *if_match; /* "If-Match: <if_match>" when not NULL */
+    char *etag_out;       /* when not NULL: the answer's ETag, "" when none (VT_ETAG_LEN bytes) */
 };
+
+#define VT_ETAG_LEN 128
 
 /* Performs the request on 127.0.0.1. Returns 0 when an answer came (out->status set), or
  * -EIO with curl's reason in out->body. Free out with vt_http_result_fini. */
