@@ -31,7 +31,13 @@
  * writes, below it or above it was written by a commit after that snapshot, the whole commit is
  * refused (-EBUSY, first committer wins) and nothing changes.
  *
- * Thread-safe: LMDB serialises writers; readers (MDB_NOTLS) take a slot only during a call. */
+ * Group commit. Every change (a commit, a journal entry, a definition, an outbox removal) is
+ * its own atomic unit, but changes of concurrent callers share one LMDB transaction and so one
+ * fsync (au_store_group.c): a call returns once the transaction holding its change is
+ * committed, never before.
+ *
+ * Thread-safe: writers queue for the next group commit; readers (MDB_NOTLS) take a slot only
+ * during a call. */
 #ifndef AU_STORE_H
 #define AU_STORE_H
 
@@ -160,5 +166,8 @@ int au_store_outbox_del(au_store_t *s, const char key[12]);
 
 /* Fills st with the environment's figures: {"map_bytes","used_bytes","entries":{...}}. */
 json_t *au_store_stats(au_store_t *s);
+/* Group commit: {"commits": changes committed, "transactions": the write transactions (each
+ * one fsync) that committed them, "largest_batch"} since open (new reference). */
+json_t *au_store_group_stats(au_store_t *s);
 
 #endif
