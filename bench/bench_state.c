@@ -253,6 +253,7 @@ static void *
 cb_client(void *arg)
 {
     struct s_client *c = arg;
+    vt_http_keep_alive(true); /* as a long-lived client: one connection, one handshake */
     for (size_t i = c->first; i < c->n; i += c->step) {
         char body[64], path[64];
         struct vt_http_result r = {0};
@@ -264,6 +265,7 @@ cb_client(void *arg)
         }
         vt_http_result_fini(&r);
     }
+    vt_http_keep_alive(false);
     return NULL;
 }
 
@@ -327,6 +329,7 @@ s_daemon(const char *bin_dir, bool durable, size_t n, int nwf, int conc)
     if (refused > 0) {
         fprintf(stderr, "bench_state: %zu executions were not accepted\n", refused);
     }
+    vt_http_keep_alive(true); /* the polls below take no handshake each */
     uint64_t deadline = vx_mono_ns() + 300 * VX_NS_PER_S;
     const char *ok = "vexfs_automation_executions_total{status=\"succeeded\"}";
     while (vt_metric(port, ok) < (double)n && vx_mono_ns() < deadline) {
@@ -343,6 +346,7 @@ s_daemon(const char *bin_dir, bool durable, size_t n, int nwf, int conc)
     if (conflicts >= 0) {
         printf("  (%.0f commits refused by a conflict and run again)\n", conflicts);
     }
+    vt_http_keep_alive(false);
 out:
     if (pid > 0) {
         vt_stop(pid, SIGTERM, 30000);
