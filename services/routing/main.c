@@ -8,6 +8,7 @@
 #include "vx_daemon.h"
 #include "vx_kafka_conf.h"
 #include "vx_log.h"
+#include "vx_seal.h"
 
 static const struct vx_cfg_section *const s_sections[] = {
     &rt_cfg_section,
@@ -16,6 +17,7 @@ static const struct vx_cfg_section *const s_sections[] = {
     &vx_cfg_logging_section,
     &vx_cfg_transport_section,
     &vx_cfg_security_section,
+    &vx_cfg_at_rest_section,
 };
 
 static void
@@ -44,7 +46,7 @@ main(int argc, char **argv)
     int rc = 1;
     char err[1024];
     rt_http_t *routes = NULL;
-    rt_server_t *server = rt_server_new(d.cfg, d.socks, d.metrics, err, sizeof err);
+    rt_server_t *server = rt_server_new(d.cfg, d.socks, d.metrics, d.sealer, err, sizeof err);
     if (!server) {
         vx_error("RT-START", "%s", err);
         goto out;
