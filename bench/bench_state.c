@@ -107,7 +107,7 @@ s_fsync_us(const char *dir, size_t n)
 static int
 s_commits(const char *dir, vx_sealer_t *sealer, int k, size_t n, double *p50, double *p99)
 {
-    struct au_store_sealer se = {cb_seal, cb_open, sealer};
+    struct au_store_sealer se = {cb_seal, cb_open, sealer, vx_sealer_key_id(sealer)};
     struct au_store_opts o = {.dir = dir, .map_bytes = 1ull << 30, .max_history = 1000,
                               .sealer = &se};
     au_store_t *s = NULL;
@@ -188,7 +188,7 @@ cb_committer(void *arg)
 static double
 s_commit_rate(const char *dir, vx_sealer_t *sealer, int nth, size_t n, double *per_txn)
 {
-    struct au_store_sealer se = {cb_seal, cb_open, sealer};
+    struct au_store_sealer se = {cb_seal, cb_open, sealer, vx_sealer_key_id(sealer)};
     struct au_store_opts o = {.dir = dir, .map_bytes = 1ull << 30, .max_history = 1000,
                               .sealer = &se};
     au_store_t *s = NULL;

@@ -310,6 +310,9 @@ au_store_open(au_store_t **out, const struct au_store_opts *o, char *err, size_t
     s->map_bytes = o->map_bytes;
     s->max_history = o->max_history ? o->max_history : 1;
     s->history_age_ns = o->history_age_ns;
+    s->c_changes = o->changes_total;
+    s->c_txns = o->transactions_total;
+    s->c_resealed = o->resealed_total;
     if (o->sealer != NULL) {
         s->sealer = *o->sealer;
         s->has_sealer = true;
@@ -379,6 +382,7 @@ au_store_close(au_store_t **sp)
         return;
     }
     au_store_t *s = *sp;
+    au_store_reseal_stop(s); /* it writes through the environment */
     if (s->env != NULL) {
         mdb_env_close(s->env);
     }

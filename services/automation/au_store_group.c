@@ -105,6 +105,10 @@ s_run_batch(au_store_t *s, struct au_store_wreq *batch)
     __atomic_store_n(&s->seq, seq, __ATOMIC_RELEASE);
     __atomic_add_fetch(&s->group_commits, (uint64_t)ok, __ATOMIC_RELAXED);
     __atomic_add_fetch(&s->group_syncs, 1, __ATOMIC_RELAXED);
+    if (s->c_changes != NULL) {
+        vx_counter_add(s->c_changes, ok);
+        vx_counter_add(s->c_txns, 1);
+    }
     uint64_t most = __atomic_load_n(&s->group_largest, __ATOMIC_RELAXED);
     if (ok > most) {
         __atomic_store_n(&s->group_largest, (uint64_t)ok, __ATOMIC_RELAXED);

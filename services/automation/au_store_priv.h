@@ -44,7 +44,18 @@ struct au_store {
     uint64_t group_commits;              /* changes committed (atomic) */
     uint64_t group_syncs;                /* transactions that committed them (atomic) */
     uint64_t group_largest;              /* the most changes one transaction held */
+    /* background re-seal (au_store_reseal.c) */
+    pthread_t reseal_thread;
+    bool reseal_running;
+    bool reseal_stop;      /* atomic */
+    int reseal_state;      /* enum au_reseal_state, atomic */
+    uint64_t reseal_total; /* records under older keys when it started */
+    uint64_t reseal_done;  /* re-sealed so far (atomic) */
+    uint64_t reseal_failed; /* records that did not open, left as they were */
+    vx_counter_t *c_changes, *c_txns, *c_resealed; /* optional (au_store_opts) */
 };
+
+enum au_reseal_state { AU_RESEAL_IDLE = 0, AU_RESEAL_RUNNING, AU_RESEAL_DONE, AU_RESEAL_FAILED };
 
 /* One change of a write transaction: applies itself to txn and returns 0, an LMDB result, or
  * a negative errno with err set. It may run in a nested transaction, and runs again never. */
