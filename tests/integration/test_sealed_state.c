@@ -9,20 +9,27 @@
  *   - a plaintext file (written with encryption off, as before sealing) is read and sealed at
  *     the first start with data keys;
  *   - after vexfsctl keys rotate-data, the next start re-seals every file under the new key
- *     (the state key id gauges say so) and the definitions are intact. */
+ *     (the state key id gauges say so) and the definitions are intact;
+ *   - vexfs-automation's LMDB store, rotated under load (executions running before, across and
+ *     after the restart onto the new key): its background re-seal reports done, and a walk of
+ *     the raw databases with liblmdb finds every sealed value under the new key id. */
 #include <check.h>
 #include <errno.h>
 #include <jansson.h>
+#include <lmdb.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "an_harness.h"
 #include "rt_harness.h"
+#include "vx_clock.h"
 #include "vx_seal.h"
 #include "vx_test.h"
 
@@ -429,6 +436,213 @@ START_TEST(t_analytics_migration)
 }
 END_TEST
 
+/* ---- automation: rotation under load --------------------------------------------------- */
+
+#define S_AU_TOKEN "sealed-token"
+
+struct s_au {
+    pid_t pid;
+    uint16_t port;
+    char dir[256], state[300], cfg[300], log[300];
+};
+
+static void
+s_au_start(struct s_au *a)
+{
+    char bin[512];
+    snprintf(bin, sizeof bin, "%s/vexfs-automation", vt_bin_dir());
+    char *argv[] = {bin, (char *)"--config", a->cfg, NULL};
+    a->pid = vt_spawn(argv, NULL, a->log);
+    ck_assert_int_gt(a->pid, 0);
+    ck_assert_msg(vt_wait_ready(a->port, 30000), "automation not ready; log in %s", a->log);
+}
+
+static void
+s_au_stop(struct s_au *a)
+{
+    int status = vt_stop(a->pid, SIGTERM, 60000);
+    a->pid = 0;
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "automation did not exit cleanly (status %d); log in %s", status, a->log);
+}
+
+static long
+s_au_call(const struct s_au *a, const char *method, const char *path, const char *body,
+          json_t **out)
+{
+    struct vt_http_result r;
+    long st = 0;
+    if (out != NULL) {
+        *out = NULL;
+    }
+    if (vt_http(method, a->port, path, body, body ? strlen(body) : 0, S_AU_TOKEN, &r) == 0) {
+        st = r.status;
+        if (out != NULL && r.body != NULL) {
+            *out = json_loads(r.body, 0, NULL);
+        }
+    }
+    vt_http_result_fini(&r);
+    return st;
+}
+
+struct s_au_load {
+    struct s_au *a;
+    atomic_bool stop;
+    atomic_int accepted;
+};
+
+/* Executions started one after the other, as long as the test runs (refusals while the
+ * daemon restarts are expected and not counted). */
+static void *
+cb_au_load(void *arg)
+{
+    struct s_au_load *l = arg;
+    for (int i = 0; !atomic_load(&l->stop); i++) {
+        char body[64];
+        snprintf(body, sizeof body, "{\"i\":%d}", i);
+        if (s_au_call(l->a, "POST", "/v1/workflows/w/execute", body, NULL) == 202) {
+            atomic_fetch_add(&l->accepted, 1);
+        } else {
+            usleep(2000);
+        }
+    }
+    return NULL;
+}
+
+static bool
+cb_reseal_done(void *arg)
+{
+    struct s_au *a = arg;
+    json_t *r = NULL;
+    bool done = false;
+    if (s_au_call(a, "GET", "/v1/stats", NULL, &r) == 200) {
+        json_t *rs = json_object_get(json_object_get(r, "store"), "reseal");
+        const char *st = json_string_value(json_object_get(rs, "state"));
+        done = st != NULL && strcmp(st, "done") == 0;
+    }
+    json_decref(r);
+    return done;
+}
+
+/* Counts the sealed values of every database of the store by key id (ids 1..3), reading the
+ * environment with liblmdb directly. */
+static void
+s_lmdb_census(const char *state, size_t by_id[4], size_t *values)
+{
+    static const char *const dbs[] = {"meta", "state", "defs", "journal", "exec", "hist",
+                                      "outbox"};
+    memset(by_id, 0, 4 * sizeof *by_id);
+    *values = 0;
+    MDB_env *env = NULL;
+    ck_assert_int_eq(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 16);
+    mdb_env_set_mapsize(env, 1ull << 30);
+    int rc = mdb_env_open(env, state, MDB_RDONLY, 0600);
+    ck_assert_msg(rc == 0, "%s: %s", state, mdb_strerror(rc));
+    MDB_txn *txn = NULL;
+    ck_assert_int_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    for (size_t d = 0; d < sizeof dbs / sizeof dbs[0]; d++) {
+        MDB_dbi dbi;
+        ck_assert_int_eq(mdb_dbi_open(txn, dbs[d], 0, &dbi), 0);
+        MDB_cursor *cur = NULL;
+        ck_assert_int_eq(mdb_cursor_open(txn, dbi, &cur), 0);
+        MDB_val k, v;
+        for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            size_t hdr = strcmp(dbs[d], "state") == 0 ? 9 : 0; /* version, object flag */
+            uint32_t id = 0;
+            if (v.mv_size >= hdr &&
+                vx_seal_record_key_id((uint8_t *)v.mv_data + hdr, v.mv_size - hdr, &id) == 0) {
+                by_id[id < 4 ? id : 3]++;
+                (*values)++;
+            } else {
+                ck_assert_msg(strcmp(dbs[d], "meta") == 0, "a value in %s is not sealed",
+                              dbs[d]);
+            }
+        }
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+}
+
+START_TEST(t_automation_rotation)
+{
+    struct s_au a;
+    memset(&a, 0, sizeof a);
+    char *t = vt_tmpdir();
+    snprintf(a.dir, sizeof a.dir, "%s", t);
+    free(t);
+    snprintf(a.state, sizeof a.state, "%s/state", a.dir);
+    snprintf(a.cfg, sizeof a.cfg, "%s/vexfs.yaml", a.dir);
+    snprintf(a.log, sizeof a.log, "%s/automation.log", a.dir);
+    a.port = vt_free_port();
+    char tok[300], cfg[2048], keys[400];
+    snprintf(tok, sizeof tok, "%s/token", a.dir);
+    ck_assert_int_eq(vt_write_file(tok, S_AU_TOKEN "\n"), 0);
+    snprintf(cfg, sizeof cfg,
+             "reactive_automation:\n  rest_port: %u\n  input_endpoint: tcp://127.0.0.1:%u\n"
+             "  state_dir: %s\n  max_executions: 100000\n  max_queued_workflows: 100000\n"
+             "admin:\n  token_file: %s\nlogging:\n  level: info\n",
+             (unsigned)a.port, (unsigned)vt_free_port(), a.state, tok);
+    ck_assert_int_eq(vt_write_file(a.cfg, cfg), 0);
+    s_keys(keys, sizeof keys, a.dir, "keys", true);
+    setenv("VEXFS_AT_REST_DATA_KEYS_DIR", keys, 1);
+    s_au_start(&a);
+    const char *wf = "{\"id\":\"w\",\"kind\":\"linear\",\"on_conflict\":\"retry\","
+                     "\"conflict_retries\":100,\"steps\":[{\"id\":\"a\",\"action\":{"
+                     "\"kind\":\"set_state\",\"path\":\"load.a\",\"value\":\"{{input.i}}\"}},"
+                     "{\"id\":\"b\",\"action\":{\"kind\":\"set_state\",\"path\":\"load.b\","
+                     "\"value\":\"{{input.i}}\"}}]}";
+    ck_assert_int_eq(s_au_call(&a, "PUT", "/v1/workflows/w", wf, NULL), 201);
+    for (int i = 0; i < 30; i++) {
+        char path[64], body[64];
+        snprintf(path, sizeof path, "/v1/state/keep.k%d", i);
+        snprintf(body, sizeof body, "{\"value\":%d}", i);
+        ck_assert_int_eq(s_au_call(&a, "PUT", path, body, NULL), 204);
+    }
+    struct s_au_load load = {.a = &a};
+    pthread_t th;
+    pthread_create(&th, NULL, cb_au_load, &load);
+    uint64_t until = vx_mono_ns() + 2 * VX_NS_PER_S;
+    while (vx_mono_ns() < until || atomic_load(&load.accepted) < 50) {
+        usleep(10000);
+    }
+    /* rotation, and the restart that takes the new key, while executions keep coming */
+    unsigned id = s_rotate(keys);
+    s_au_stop(&a);
+    s_au_start(&a);
+    int before = atomic_load(&load.accepted);
+    ck_assert_msg(vt_wait_until(cb_reseal_done, &a, 60000), "the re-seal did not finish; log %s",
+                  a.log);
+    uint64_t more = vx_mono_ns() + 30 * VX_NS_PER_S;
+    while (atomic_load(&load.accepted) < before + 20 && vx_mono_ns() < more) {
+        usleep(10000);
+    }
+    atomic_store(&load.stop, true);
+    pthread_join(th, NULL);
+    ck_assert_int_ge(atomic_load(&load.accepted), before + 20);
+    json_t *r = NULL;
+    ck_assert_int_eq(s_au_call(&a, "GET", "/v1/stats", NULL, &r), 200);
+    json_t *rs = json_object_get(json_object_get(r, "store"), "reseal");
+    ck_assert_int_eq(json_integer_value(json_object_get(rs, "key_id")), id);
+    ck_assert_int_eq(json_integer_value(json_object_get(rs, "remaining")), 0);
+    ck_assert_int_gt(json_integer_value(json_object_get(rs, "resealed")), 60);
+    json_decref(r);
+    ck_assert_int_eq(s_au_call(&a, "GET", "/v1/state", NULL, &r), 200);
+    json_t *keep = json_object_get(json_object_get(r, "state"), "keep");
+    ck_assert_int_eq(json_integer_value(json_object_get(keep, "k29")), 29);
+    json_decref(r);
+    s_au_stop(&a);
+    size_t by[4], values = 0;
+    s_lmdb_census(a.state, by, &values);
+    ck_assert_msg(by[1] == 0 && by[id < 4 ? id : 3] == values,
+                  "%zu values under key 1, %zu of %zu under key %u", by[1],
+                  by[id < 4 ? id : 3], values, id);
+    ck_assert_uint_gt(values, 60);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -441,6 +655,7 @@ main(void)
         {"routing_migration", t_routing_migration},
         {"analytics_sealed", t_analytics_sealed},
         {"analytics_migration", t_analytics_migration},
+        {"automation_rotation", t_automation_rotation},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);
