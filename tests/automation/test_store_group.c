@@ -177,6 +177,83 @@ START_TEST(t_group_commit)
 }
 END_TEST
 
+/* A full map in the middle of shared transactions: the commits that do not fit are refused
+ * (-ENOSPC) alone, the others of their batch commit, and the store stays consistent. */
+struct s_filler {
+    au_store_t *s;
+    int who;
+    int ok, full, other;
+    char first_err[512];
+};
+
+static void *
+cb_filler(void *arg)
+{
+    struct s_filler *f = arg;
+    char big[6000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    for (int i = 0; i < 200; i++) {
+        char path[64], err[512] = "";
+        snprintf(path, sizeof path, "f%d.k%d", f->who, i);
+        /* every other commit is small: they keep fitting while the big ones no longer do */
+        json_t *writes = json_pack("[[s, s]]", path, i % 2 ? "small" : big);
+        struct au_store_commit c = {.tenant = "t", .snap_seq = UINT64_MAX, .writes = writes};
+        int rc = au_store_commit(f->s, &c, err, sizeof err);
+        json_decref(writes);
+        if (rc == 0) {
+            f->ok++;
+        } else if (rc == -ENOSPC) {
+            f->full++;
+        } else {
+            f->other++;
+            snprintf(f->first_err, sizeof f->first_err, "%d: %s", rc, err);
+        }
+    }
+    return NULL;
+}
+
+START_TEST(t_group_map_full)
+{
+    char *dir = vt_tmpdir();
+    struct au_store_opts o = {.dir = dir, .map_bytes = 2u << 20, .max_history = 10};
+    au_store_t *s = NULL;
+    char err[512] = "";
+    ck_assert_msg(au_store_open(&s, &o, err, sizeof err) == 0, "open: %s", err);
+    pthread_t th[4];
+    struct s_filler fs[4];
+    for (int i = 0; i < 4; i++) {
+        fs[i] = (struct s_filler){.s = s, .who = i};
+        pthread_create(&th[i], NULL, cb_filler, &fs[i]);
+    }
+    int ok = 0, full = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_msg(fs[i].other == 0, "thread %d: %s", i, fs[i].first_err);
+        ok += fs[i].ok;
+        full += fs[i].full;
+    }
+    ck_assert_msg(full > 0, "the map never filled (%d commits)", ok);
+    ck_assert_msg(ok > 0, "nothing committed");
+    ck_assert_uint_eq(au_store_seq(s), (uint64_t)ok);
+    json_t *st = au_store_state_json(s, "t", NULL, err, sizeof err);
+    ck_assert_msg(st != NULL, "%s", err);
+    size_t keys = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(st, k, v) {
+        keys += json_object_size(v);
+    }
+    ck_assert_uint_eq(keys, (size_t)ok);
+    json_decref(st);
+    au_store_close(&s);
+    ck_assert_msg(au_store_open(&s, &o, err, sizeof err) == 0, "reopen: %s", err);
+    ck_assert_uint_eq(au_store_seq(s), (uint64_t)ok);
+    au_store_close(&s);
+    free(dir);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -184,6 +261,7 @@ main(void)
     TCase *tc = tcase_create("group_commit");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, t_group_commit);
+    tcase_add_test(tc, t_group_map_full);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
