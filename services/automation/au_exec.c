@@ -201,14 +201,16 @@ cb_worker(void *arg)
         t->running--;
         x->running--;
         if (e->rerun && !x->stop) {
-            /* refused by a conflict, on_conflict retry: queued again from its first step */
+            /* refused by a conflict, on_conflict retry: queued again from its first step,
+             * once its reset journal entry is written — before that no other worker may take
+             * it (it could run to its end and be evicted while this one still writes). */
             au_exec_reset(x, e);
-            x->queue[x->n_queue++] = e;
-            s_gauges(x);
-            pthread_cond_broadcast(&x->work);
             pthread_mutex_unlock(&x->lock);
             au_exec_journal_write(x, e);
             pthread_mutex_lock(&x->lock);
+            x->queue[x->n_queue++] = e;
+            s_gauges(x);
+            pthread_cond_broadcast(&x->work);
             continue;
         }
         x->finished++;
