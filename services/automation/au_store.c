@@ -594,6 +594,65 @@ au_store_outbox_del(au_store_t *s, const char key[12])
     return au_store_errno(au_store_write(s, cb_outbox_del, (void *)key, err, sizeof err));
 }
 
+size_t
+au_store_outbox_take(au_store_t *s, struct au_store_change *out, size_t max)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0) {
+        return 0;
+    }
+    size_t n = 0;
+    MDB_val k, v;
+    if (mdb_cursor_open(txn, s->dbi[AU_DBI_OUTBOX], &cur) == 0) {
+        for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && n < max;
+             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            if (k.mv_size != 12) {
+                continue;
+            }
+            int orc = 0;
+            memcpy(out[n].key, k.mv_data, 12);
+            out[n].change = au_store_get_json(s, &k, &v, &orc);
+            if (out[n].change == NULL) {
+                out[n].change = json_pack("{s:s}", "error", strerror(-orc));
+            }
+            n++;
+        }
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    return n;
+}
+
+struct s_del_n {
+    const struct au_store_change *c;
+    size_t n;
+};
+
+static int
+cb_outbox_del_n(au_store_t *s, MDB_txn *txn, void *arg, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    struct s_del_n *d = arg;
+    for (size_t i = 0; i < d->n; i++) {
+        MDB_val k = {12, (void *)d->c[i].key};
+        int mrc = mdb_del(txn, s->dbi[AU_DBI_OUTBOX], &k, NULL);
+        if (mrc != 0 && mrc != MDB_NOTFOUND) {
+            return mrc;
+        }
+    }
+    return 0;
+}
+
+int
+au_store_outbox_del_n(au_store_t *s, const struct au_store_change *c, size_t n)
+{
+    char err[256];
+    struct s_del_n d = {c, n};
+    return n == 0 ? 0 : au_store_errno(au_store_write(s, cb_outbox_del_n, &d, err, sizeof err));
+}
+
 json_t *
 au_store_stats(au_store_t *s)
 {

@@ -170,6 +170,15 @@ int au_store_hist_prune(au_store_t *s, uint64_t now_ns);
 json_t *au_store_outbox_first(au_store_t *s, char key[12]);
 /* Removes it once its triggers were started. 0 or -errno. */
 int au_store_outbox_del(au_store_t *s, const char key[12]);
+/* The oldest committed changes, at most max of them, in commit order: each one's key and JSON
+ * (new reference; {"error":...} when it does not open). Returns how many. */
+struct au_store_change {
+    char key[12];
+    json_t *change;
+};
+size_t au_store_outbox_take(au_store_t *s, struct au_store_change *out, size_t max);
+/* Removes n changes in one store change (one transaction and fsync for all). 0 or -errno. */
+int au_store_outbox_del_n(au_store_t *s, const struct au_store_change *c, size_t n);
 
 /* Fills st with the environment's figures: {"map_bytes","used_bytes","entries":{...}}. */
 json_t *au_store_stats(au_store_t *s);

@@ -139,15 +139,25 @@ START_TEST(t_group_commit)
            (long long)json_integer_value(json_object_get(g, "largest_batch")), ok, busy,
            invalid);
     json_decref(g);
-    /* one outbox change per committed write: 2 per successful commit */
-    size_t outbox = 0;
-    char key[12];
-    json_t *ch;
-    while ((ch = au_store_outbox_first(s, key)) != NULL) {
-        ck_assert_msg(json_object_get(ch, "error") == NULL, "an outbox change does not open");
-        json_decref(ch);
-        ck_assert_int_eq(au_store_outbox_del(s, key), 0);
-        outbox++;
+    /* one outbox change per committed write: 2 per successful commit, taken in commit order
+     * 64 at a time and removed together */
+    size_t outbox = 0, n;
+    struct au_store_change batch[64];
+    uint64_t last_seq = 0;
+    while ((n = au_store_outbox_take(s, batch, 64)) > 0) {
+        for (size_t i = 0; i < n; i++) {
+            json_t *ch = batch[i].change;
+            ck_assert_msg(json_object_get(ch, "error") == NULL, "an outbox change does not open");
+            uint64_t seq = (uint64_t)json_integer_value(json_object_get(ch, "seq"));
+            ck_assert_msg(seq >= last_seq, "outbox out of commit order: %llu after %llu",
+                          (unsigned long long)seq, (unsigned long long)last_seq);
+            last_seq = seq;
+        }
+        ck_assert_int_eq(au_store_outbox_del_n(s, batch, n), 0);
+        for (size_t i = 0; i < n; i++) {
+            json_decref(batch[i].change);
+        }
+        outbox += n;
     }
     ck_assert_uint_eq(outbox, (size_t)ok * 2);
     au_store_close(&s);
