@@ -8,6 +8,7 @@
 
 #include "vx_jsonfile.h"
 #include "vx_log.h"
+#include "vx_mem.h"
 
 static void
 s_key_gauge(vx_metrics_t *m, const char *name, uint32_t id)
@@ -25,7 +26,7 @@ int
 an_state_load(const vx_sealer_t *s, vx_metrics_t *m, const char *dir, const char *name,
               json_t **doc, bool *stale, char *err, size_t errlen)
 {
-    char path[4200];
+    char path[VX_PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     uint32_t id = 0;
     int rc = vx_jsonfile_read_sealed(s, path, doc, stale, &id, err, errlen);
@@ -42,7 +43,7 @@ int
 an_state_save(const vx_sealer_t *s, vx_metrics_t *m, const char *dir, const char *name,
               json_t *doc)
 {
-    char path[4200], err[4400];
+    char path[VX_PATH_MAX], err[VX_PATH_MAX + 200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     int rc = vx_jsonfile_mkdir(dir); /* made (mode 0700) at the first definition */
     if (rc < 0) {

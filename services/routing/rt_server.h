@@ -37,9 +37,11 @@ typedef struct rt_server rt_server_t;
  * or rules file that does not build is an error: the daemon does not start routing with
  * nothing). The state file is sealed with sealer (NULL: at_rest.encryption off), and one found
  * in plaintext or sealed under an older data key is written again sealed under the newest at
- * start. cfg, metrics and sealer are borrowed and must outlive the server. */
-rt_server_t *rt_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *metrics,
-                           const vx_sealer_t *sealer, char *err, size_t errlen);
+ * start. cfg (its strings and kafka_security too), metrics and sealer are borrowed and must
+ * outlive the server. */
+rt_server_t *rt_server_new(const struct rt_config *cfg, const vx_socks_t *socks,
+                           vx_metrics_t *metrics, const vx_sealer_t *sealer, char *err,
+                           size_t errlen);
 void rt_server_destroy(rt_server_t **s);
 
 /* Runs the loop until *stop becomes nonzero; *reload nonzero (SIGHUP) rereads the rules file.
