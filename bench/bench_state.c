@@ -9,9 +9,12 @@
  *     HTTPS) and with today's code in memory ($VX_BASELINE_BIN_DIR, built by
  *     scripts/bench-baseline.sh from the commit in bench/BASELINE; it predates security, so it
  *     is spoken to in plain HTTP, as its figure says) in the same run.
+ *   The executions are posted by as many clients at once as the run lets run at once (one,
+ *   then eight), so that concurrent submissions and commits can share a group commit.
  * Usage: bench_state [EXECUTIONS] (default 2,000). */
 #include <fcntl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +27,8 @@
 #include "vx_mem.h"
 #include "vx_seal.h"
 #include "vx_test.h"
+
+#define S_MAX_CLIENTS 16
 
 static int
 cb_cmp(const void *a, const void *b)
@@ -102,7 +107,7 @@ s_fsync_us(const char *dir, size_t n)
 static int
 s_commits(const char *dir, vx_sealer_t *sealer, int k, size_t n, double *p50, double *p99)
 {
-    struct au_store_sealer se = {cb_seal, cb_open, sealer};
+    struct au_store_sealer se = {cb_seal, cb_open, sealer, vx_sealer_key_id(sealer)};
     struct au_store_opts o = {.dir = dir, .map_bytes = 1ull << 30, .max_history = 1000,
                               .sealer = &se};
     au_store_t *s = NULL;
@@ -145,6 +150,79 @@ s_commits(const char *dir, vx_sealer_t *sealer, int k, size_t n, double *p50, do
     return 0;
 }
 
+/* Committers at once on one store, each finishing executions of 3 keys of its own. */
+struct s_committer {
+    au_store_t *s;
+    int who;
+    size_t n;
+    int failed;
+};
+
+static void *
+cb_committer(void *arg)
+{
+    struct s_committer *c = arg;
+    char err[512];
+    for (size_t i = 0; i < c->n; i++) {
+        char id[64];
+        snprintf(id, sizeof id, "exec-c%d-%zu", c->who, i);
+        json_t *writes = json_array();
+        for (int j = 0; j < 3; j++) {
+            char p[64];
+            snprintf(p, sizeof p, "c%d.k%d", c->who, j);
+            json_array_append_new(writes, json_pack("[s, I]", p, (json_int_t)i));
+        }
+        json_t *rec = json_pack("{s:s, s:s, s:s, s:s}", "id", id, "tenant", "t", "workflow",
+                                "w", "status", "succeeded");
+        struct au_store_commit cm = {.tenant = "t", .snap_seq = au_store_seq(c->s),
+                                     .writes = writes, .journal_del = id, .hist_id = id,
+                                     .hist_rec = rec, .hist_ns = vx_wall_ns()};
+        c->failed += au_store_commit(c->s, &cm, err, sizeof err) < 0;
+        json_decref(writes);
+        json_decref(rec);
+    }
+    return NULL;
+}
+
+/* Commits per second with nth committers at once, and the transactions (fsyncs) they took. */
+static double
+s_commit_rate(const char *dir, vx_sealer_t *sealer, int nth, size_t n, double *per_txn)
+{
+    struct au_store_sealer se = {cb_seal, cb_open, sealer, vx_sealer_key_id(sealer)};
+    struct au_store_opts o = {.dir = dir, .map_bytes = 1ull << 30, .max_history = 1000,
+                              .sealer = &se};
+    au_store_t *s = NULL;
+    char err[512];
+    if (au_store_open(&s, &o, err, sizeof err) < 0) {
+        fprintf(stderr, "bench_state: %s\n", err);
+        return -1;
+    }
+    pthread_t th[S_MAX_CLIENTS];
+    struct s_committer cs[S_MAX_CLIENTS];
+    uint64_t t0 = vx_mono_ns();
+    for (int i = 0; i < nth; i++) {
+        cs[i] = (struct s_committer){s, i, n / (size_t)nth, 0};
+        pthread_create(&th[i], NULL, cb_committer, &cs[i]);
+    }
+    int failed = 0;
+    for (int i = 0; i < nth; i++) {
+        pthread_join(th[i], NULL);
+        failed += cs[i].failed;
+    }
+    double secs = (double)(vx_mono_ns() - t0) / 1e9;
+    json_t *g = au_store_group_stats(s);
+    double commits = (double)json_integer_value(json_object_get(g, "commits"));
+    double txns = (double)json_integer_value(json_object_get(g, "transactions"));
+    *per_txn = txns > 0 ? commits / txns : 0;
+    json_decref(g);
+    au_store_close(&s);
+    if (failed > 0) {
+        fprintf(stderr, "bench_state: %d commits failed\n", failed);
+        return -1;
+    }
+    return (double)(n / (size_t)nth * (size_t)nth) / secs;
+}
+
 /* Workflow wk writes keys b<k>.a, b<k>.b, b<k>.c: executions of different workflows never
  * conflict; with the store, executions of one workflow that overlap are run again (the
  * in-memory code has no conflicts to detect, and no on_conflict key). */
@@ -160,6 +238,35 @@ s_wf(int k, bool store)
              "\"set_state\",\"path\":\"b%d.c\",\"value\":\"{{input.i}}\"}}]}",
              k, store ? "\"on_conflict\":\"retry\",\"conflict_retries\":100," : "", k, k, k);
     return t;
+}
+
+/* One client posting executions i = first, first + step, ... of n. */
+struct s_client {
+    uint16_t port;
+    size_t n;
+    int nwf;
+    size_t first, step;
+    size_t refused; /* out: answers other than 202 */
+};
+
+static void *
+cb_client(void *arg)
+{
+    struct s_client *c = arg;
+    vt_http_keep_alive(true); /* as a long-lived client: one connection, one handshake */
+    for (size_t i = c->first; i < c->n; i += c->step) {
+        char body[64], path[64];
+        struct vt_http_result r = {0};
+        snprintf(body, sizeof body, "{\"i\":%zu}", i);
+        snprintf(path, sizeof path, "/v1/workflows/w%d/execute", (int)(i % (size_t)c->nwf));
+        if (vt_http("POST", c->port, path, body, strlen(body), "bench", &r) < 0 ||
+            r.status != 202) {
+            c->refused++;
+        }
+        vt_http_result_fini(&r);
+    }
+    vt_http_keep_alive(false);
+    return NULL;
 }
 
 /* Executions per second of bin (a vexfs-automation) for n executions over nwf workflows
@@ -207,13 +314,22 @@ s_daemon(const char *bin_dir, bool durable, size_t n, int nwf, int conc)
         free(wf);
     }
     uint64_t t0 = vx_mono_ns();
-    for (size_t i = 0; i < n; i++) {
-        char body[64], path[64];
-        snprintf(body, sizeof body, "{\"i\":%zu}", i);
-        snprintf(path, sizeof path, "/v1/workflows/w%d/execute", (int)(i % (size_t)nwf));
-        vt_http("POST", port, path, body, strlen(body), "bench", &r);
-        vt_http_result_fini(&r);
+    pthread_t th[S_MAX_CLIENTS];
+    struct s_client cl[S_MAX_CLIENTS];
+    int nc = conc < S_MAX_CLIENTS ? conc : S_MAX_CLIENTS;
+    for (int c = 0; c < nc; c++) {
+        cl[c] = (struct s_client){port, n, nwf, (size_t)c, (size_t)nc, 0};
+        pthread_create(&th[c], NULL, cb_client, &cl[c]);
     }
+    size_t refused = 0;
+    for (int c = 0; c < nc; c++) {
+        pthread_join(th[c], NULL);
+        refused += cl[c].refused;
+    }
+    if (refused > 0) {
+        fprintf(stderr, "bench_state: %zu executions were not accepted\n", refused);
+    }
+    vt_http_keep_alive(true); /* the polls below take no handshake each */
     uint64_t deadline = vx_mono_ns() + 300 * VX_NS_PER_S;
     const char *ok = "vexfs_automation_executions_total{status=\"succeeded\"}";
     while (vt_metric(port, ok) < (double)n && vx_mono_ns() < deadline) {
@@ -230,6 +346,7 @@ s_daemon(const char *bin_dir, bool durable, size_t n, int nwf, int conc)
     if (conflicts >= 0) {
         printf("  (%.0f commits refused by a conflict and run again)\n", conflicts);
     }
+    vt_http_keep_alive(false);
 out:
     if (pid > 0) {
         vt_stop(pid, SIGTERM, 30000);
@@ -276,6 +393,24 @@ main(int argc, char **argv)
         printf("  %3d keys per execution: p50 %8.1f us  p99 %8.1f us  (%zu commits; p50 = "
                "%.2fx one fsync)\n",
                keys[i], p50, p99, runs, fs > 0 ? p50 / fs : 0);
+    }
+    /* Group commit: committers at once share transactions (and fsyncs). */
+    double one_rate = 0;
+    const int nths[] = {1, 8};
+    for (int i = 0; i < 2; i++) {
+        char sub[600];
+        snprintf(sub, sizeof sub, "%s/g%d", dir, nths[i]);
+        double per = 0;
+        double rate = s_commit_rate(sub, sealer, nths[i], n / 4, &per);
+        if (rate < 0) {
+            return 1;
+        }
+        one_rate = i == 0 ? rate : one_rate;
+        printf("  %d committer%s at once, 3 keys each: %8.0f commits/s  (%.1f commits per "
+               "fsynced transaction; %.2fx one committer; limit of one fsync per commit: "
+               "%.0f/s, ratio %.2f)\n",
+               nths[i], nths[i] == 1 ? " " : "s", rate, per, one_rate > 0 ? rate / one_rate : 0,
+               fs > 0 ? 1e6 / fs : 0, fs > 0 ? rate / (1e6 / fs) : 0);
     }
     vx_sealer_destroy(&sealer);
     free(dir);

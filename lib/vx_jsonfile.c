@@ -95,3 +95,58 @@ vx_jsonfile_read(const char *path, int *missing, char *err, size_t errlen)
     }
     return j;
 }
+
+int
+vx_jsonfile_write_sealed(const vx_sealer_t *s, const char *path, json_t *j, char *err,
+                         size_t errlen)
+{
+    char *text = json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS);
+    if (text == NULL) {
+        snprintf(err, errlen, "%s: cannot encode the document", path);
+        return -ENOMEM;
+    }
+    int rc = vx_seal_file_write(s, path, text, strlen(text), err, errlen);
+    free(text);
+    return rc;
+}
+
+int
+vx_jsonfile_read_sealed(const vx_sealer_t *s, const char *path, json_t **out, bool *stale,
+                        uint32_t *key_id, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (stale != NULL) {
+        *stale = false;
+    }
+    if (key_id != NULL) {
+        *key_id = 0;
+    }
+    char *text = NULL;
+    size_t len = 0;
+    bool plain = false;
+    /* plaintext is accepted: a file from before sealing, sealed when it is written again */
+    int rc = vx_seal_file_read(s, path, true, &text, &len, &plain, err, errlen);
+    if (rc < 0) {
+        return rc;
+    }
+    uint32_t id = 0;
+    if (!plain && vx_seal_file_key_id(path, &id) < 0) {
+        id = 0;
+    }
+    json_error_t je;
+    json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    free(text);
+    if (j == NULL) {
+        snprintf(err, errlen, "%s: %s (line %d, column %d)%s", path, je.text, je.line, je.column,
+                 plain && s != NULL ? ": neither a sealed record nor plaintext JSON" : "");
+        return -EINVAL;
+    }
+    if (stale != NULL) {
+        *stale = s != NULL && (plain || id != vx_sealer_key_id(s));
+    }
+    if (key_id != NULL) {
+        *key_id = id;
+    }
+    *out = j;
+    return 0;
+}

@@ -425,8 +425,10 @@ vx_unseal(const vx_sealer_t *s, const void *ad, size_t adlen, const uint8_t *in,
                                                               len - S_HEADER - nlen, aad,
                                                               sizeof aad, nonce, k->key);
     if (rc != 0) {
-        snprintf(err, errlen, "sealed record does not authenticate (changed, truncated, or "
-                              "stored under another name)");
+        snprintf(err, errlen, "sealed record does not authenticate under data key %u "
+                              "(changed, truncated, stored under another name, or sealed with "
+                              "another key of that id)",
+                 (unsigned)id);
         return -EBADMSG;
     }
     *outlen = (size_t)mlen;
@@ -661,4 +663,21 @@ vx_seal_file_read(const vx_sealer_t *s, const char *path, bool allow_plain, char
     *data = (char *)plain;
     *len = n;
     return 0;
+}
+
+int
+vx_seal_file_key_id(const char *path, uint32_t *id)
+{
+    uint8_t hdr[9];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -errno;
+    }
+    ssize_t n = read(fd, hdr, sizeof hdr);
+    int e = errno;
+    close(fd);
+    if (n < 0) {
+        return -e;
+    }
+    return vx_seal_record_key_id(hdr, (size_t)n, id);
 }

@@ -100,4 +100,9 @@ int vx_seal_file_write(const vx_sealer_t *s, const char *path, const void *data,
 int vx_seal_file_read(const vx_sealer_t *s, const char *path, bool allow_plain, char **data,
                       size_t *len, bool *was_plain, char *err, size_t errlen);
 
+/* The key id of the record a sealed file holds (*id), read from its header without opening
+ * it: how a daemon tells a file sealed under an older data key. Returns 0, -EBADMSG when the
+ * file is not sealed, or -errno. */
+int vx_seal_file_key_id(const char *path, uint32_t *id);
+
 #endif

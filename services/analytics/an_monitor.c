@@ -17,6 +17,7 @@
 #include "an_prom.h"
 #include "an_rule.h"
 #include "vx_clock.h"
+#include "an_state.h"
 #include "vx_jsonfile.h"
 #include "vx_log.h"
 #include "vx_mem.h"
@@ -116,6 +117,8 @@ struct an_monitor {
     struct s_service *services;
     size_t n_services;
     char *state_dir;
+    const vx_sealer_t *sealer; /* seals alert_rules.json; NULL: at_rest.encryption off */
+    vx_metrics_t *metrics;     /* borrowed */
     char *anomaly_url;
     char *smtp_url, *smtp_from;
     char **smtp_to;
@@ -226,13 +229,8 @@ s_save(an_monitor_t *m)
     for (size_t i = 0; i < m->n_rules; i++) {
         json_array_append(arr, m->rules[i]->rule->json);
     }
-    char path[VX_PATH_MAX];
-    snprintf(path, sizeof path, "%s/alert_rules.json", m->state_dir);
-    int rc = vx_jsonfile_write(path, arr);
+    an_state_save(m->sealer, m->metrics, m->state_dir, "alert_rules.json", arr);
     json_decref(arr);
-    if (rc < 0) {
-        vx_error("AN-ALERT-SAVE", "cannot write %s: %s", path, strerror(-rc));
-    }
 }
 
 /* Checks what the rule needs from the configuration (email needs an SMTP server and
@@ -1048,14 +1046,21 @@ an_monitor_health(an_monitor_t *m, int *rc)
 static int
 s_load(an_monitor_t *m, const char *path, bool missing_ok, char *err, size_t errlen)
 {
-    if (missing_ok && access(path, F_OK) < 0) {
-        return 1;
-    }
-    json_error_t je;
-    json_t *arr = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-    if (!arr) {
-        snprintf(err, errlen, "%s:%d:%d: %s", path, je.line, je.column, je.text);
-        return -EINVAL;
+    json_t *arr = NULL;
+    bool stale = false;
+    if (missing_ok) { /* the state folder's file: sealed at rest */
+        int lrc = an_state_load(m->sealer, m->metrics, m->state_dir, "alert_rules.json", &arr,
+                                &stale, err, errlen);
+        if (lrc != 0) {
+            return lrc;
+        }
+    } else {
+        json_error_t je;
+        arr = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+        if (!arr) {
+            snprintf(err, errlen, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+            return -EINVAL;
+        }
     }
     int rc = 0;
     if (!json_is_array(arr)) {
@@ -1083,6 +1088,11 @@ s_load(an_monitor_t *m, const char *path, bool missing_ok, char *err, size_t err
         an_rule_destroy(&r);
     }
     json_decref(arr);
+    if (rc == 0 && stale) { /* plaintext, or sealed under an older key: sealed anew */
+        s_save(m);
+        vx_info("AN-STATE-SEALED", "%s sealed under data key %u", path,
+                (unsigned)vx_sealer_key_id(m->sealer));
+    }
     return rc;
 }
 
@@ -1116,8 +1126,8 @@ s_services(an_monitor_t *m, const char *list, char *err, size_t errlen)
 }
 
 an_monitor_t *
-an_monitor_new(const vx_config_t *cfg, vx_metrics_t *metrics, const char *state_dir, char *err,
-               size_t errlen)
+an_monitor_new(const vx_config_t *cfg, vx_metrics_t *metrics, const char *state_dir,
+               const vx_sealer_t *sealer, char *err, size_t errlen)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread: it is not thread-safe */
     an_monitor_t *m = vx_calloc(1, sizeof *m);
@@ -1132,6 +1142,8 @@ an_monitor_new(const vx_config_t *cfg, vx_metrics_t *metrics, const char *state_
     m->notify_on = vx_config_bool(cfg, AN_MON_SECTION, "enable_real_time_alerts");
     m->health_on = vx_config_bool(cfg, AN_MON_SECTION, "enable_health_monitoring");
     m->state_dir = vx_strdup(state_dir ? state_dir : "");
+    m->sealer = sealer;
+    m->metrics = metrics;
     m->anomaly_url = vx_strdup(vx_config_str(cfg, AN_MON_SECTION, "anomaly_webhook_url"));
     m->max_anoms = (size_t)vx_config_int(cfg, AN_MON_SECTION, "max_active_anomaly_alerts");
     m->anom_timeout_ms = (uint64_t)vx_config_int(cfg, AN_MON_SECTION, "anomaly_resolve_after_ms");

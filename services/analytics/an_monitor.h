@@ -25,6 +25,7 @@
 #include "vx_config.h"
 #include "vx_etag.h"
 #include "vx_metrics.h"
+#include "vx_seal.h"
 
 #define AN_MON_SECTION "monitoring"
 
@@ -39,10 +40,11 @@ extern const struct vx_cfg_section an_mon_cfg_section;
 
 typedef struct an_monitor an_monitor_t;
 
-/* Loads the rules (state_dir/alert_rules.json, else monitoring.alert_rules_file) and starts the
- * evaluation thread. NULL with the reason in err. cfg and metrics are borrowed. */
+/* Loads the rules (state_dir/alert_rules.json, sealed with sealer unless it is NULL — see
+ * an_state.h —, else monitoring.alert_rules_file) and starts the evaluation thread. NULL with
+ * the reason in err. cfg, metrics and sealer are borrowed. */
 an_monitor_t *an_monitor_new(const vx_config_t *cfg, vx_metrics_t *metrics, const char *state_dir,
-                             char *err, size_t errlen);
+                             const vx_sealer_t *sealer, char *err, size_t errlen);
 /* Stops the thread and frees everything. */
 void an_monitor_destroy(an_monitor_t **m);
 

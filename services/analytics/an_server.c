@@ -13,6 +13,7 @@
 #include "an_monitor.h"
 #include "an_server_priv.h"
 #include "vx_clock.h"
+#include "an_state.h"
 #include "vx_jsonfile.h"
 #include "vx_log.h"
 #include "vx_mem.h"
@@ -346,13 +347,8 @@ s_save(an_server_t *s)
     for (size_t i = 0; i < s->n_queries; i++) {
         json_array_append(arr, s->queries[i]->q->json);
     }
-    char path[VX_PATH_MAX];
-    snprintf(path, sizeof path, "%s/queries.json", s->state_dir);
-    int rc = vx_jsonfile_write(path, arr);
+    an_state_save(s->sealer, s->metrics, s->state_dir, "queries.json", arr);
     json_decref(arr);
-    if (rc < 0) {
-        vx_error("AN-STATE-SAVE", "cannot write %s: %s", path, strerror(-rc));
-    }
 }
 
 /* Installs a parsed query; takes ownership of q. Lock held. */
@@ -681,14 +677,21 @@ an_server_ready(an_server_t *s, json_t *detail)
 static int
 s_load(an_server_t *s, const char *path, bool missing_ok, char *err, size_t errlen)
 {
-    if (missing_ok && access(path, F_OK) < 0) {
-        return 1;
-    }
-    json_error_t je;
-    json_t *arr = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-    if (!arr) {
-        snprintf(err, errlen, "%s:%d:%d: %s", path, je.line, je.column, je.text);
-        return -EINVAL;
+    json_t *arr = NULL;
+    bool stale = false;
+    if (missing_ok) { /* the state folder's file: sealed at rest */
+        int lrc = an_state_load(s->sealer, s->metrics, s->state_dir, "queries.json", &arr,
+                                &stale, err, errlen);
+        if (lrc != 0) {
+            return lrc;
+        }
+    } else {
+        json_error_t je;
+        arr = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+        if (!arr) {
+            snprintf(err, errlen, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+            return -EINVAL;
+        }
     }
     int rc = 0;
     if (!json_is_array(arr)) {
@@ -715,15 +718,21 @@ s_load(an_server_t *s, const char *path, bool missing_ok, char *err, size_t errl
         }
     }
     json_decref(arr);
+    if (rc == 0 && stale) { /* plaintext, or sealed under an older key: sealed anew */
+        s_save(s);
+        vx_info("AN-STATE-SEALED", "%s sealed under data key %u", path,
+                (unsigned)vx_sealer_key_id(s->sealer));
+    }
     return rc;
 }
 
 an_server_t *
-an_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *m, char *err,
-              size_t errlen)
+an_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *m,
+              const vx_sealer_t *sealer, char *err, size_t errlen)
 {
     an_server_t *s = vx_calloc(1, sizeof *s);
     s->socks = socks;
+    s->sealer = sealer;
     /* Recursive: Kafka's rebalance callback runs inside a poll the loop makes with the lock. */
     pthread_mutexattr_t attr;
     pthread_mutexattr_init(&attr);

@@ -115,6 +115,7 @@ struct an_server {
     size_t n_pending;
     char *topic;
     char *state_dir;
+    const vx_sealer_t *sealer; /* seals state_dir's files; NULL: at_rest.encryption off */
     size_t max_groups, max_results, max_queries, max_exported;
     bool anomaly_on;
     int commit_interval_ms;

@@ -11,6 +11,7 @@
 #include "vx_daemon.h"
 #include "vx_kafka_conf.h"
 #include "vx_log.h"
+#include "vx_seal.h"
 
 static const struct vx_cfg_section *const s_sections[] = {
     &an_cfg_section,
@@ -20,6 +21,7 @@ static const struct vx_cfg_section *const s_sections[] = {
     &vx_cfg_logging_section,
     &vx_cfg_transport_section,
     &vx_cfg_security_section,
+    &vx_cfg_at_rest_section,
 };
 
 int
@@ -46,13 +48,13 @@ main(int argc, char **argv)
     an_server_t *server = NULL;
     an_fetch_set_tls(d.tls_ca_file, d.tls_client_cert_file, d.tls_client_key_file);
     an_monitor_t *monitor = an_monitor_new(d.cfg, d.metrics,
-                                           vx_config_str(d.cfg, AN_SECTION, "state_dir"), err,
-                                           sizeof err);
+                                           vx_config_str(d.cfg, AN_SECTION, "state_dir"),
+                                           d.sealer, err, sizeof err);
     if (!monitor) {
         vx_error("AN-START", "%s", err);
         goto out;
     }
-    server = an_server_new(d.cfg, d.socks, d.metrics, err, sizeof err);
+    server = an_server_new(d.cfg, d.socks, d.metrics, d.sealer, err, sizeof err);
     if (!server) {
         vx_error("AN-START", "%s", err);
         goto out;

@@ -197,20 +197,25 @@ cb_worker(void *arg)
         pthread_mutex_unlock(&x->lock);
         au_exec_run(x, e);
         pthread_mutex_lock(&x->lock);
-        t = s_tenant(x, e->wf->tenant);
-        t->running--;
-        x->running--;
         if (e->rerun && !x->stop) {
-            /* refused by a conflict, on_conflict retry: queued again from its first step */
+            /* refused by a conflict, on_conflict retry: queued again from its first step,
+             * once its reset journal entry is written — before that no other worker may take
+             * it (it could run to its end and be evicted while this one still writes), and it
+             * counts as running (so the executor is not idle meanwhile). */
             au_exec_reset(x, e);
-            x->queue[x->n_queue++] = e;
-            s_gauges(x);
-            pthread_cond_broadcast(&x->work);
             pthread_mutex_unlock(&x->lock);
             au_exec_journal_write(x, e);
             pthread_mutex_lock(&x->lock);
+            s_tenant(x, e->wf->tenant)->running--;
+            x->running--;
+            x->queue[x->n_queue++] = e;
+            s_gauges(x);
+            pthread_cond_broadcast(&x->work);
             continue;
         }
+        t = s_tenant(x, e->wf->tenant);
+        t->running--;
+        x->running--;
         x->finished++;
         e->phase = AU_EXEC_DONE;
         x->n_done++;

@@ -122,6 +122,15 @@ cb_open(void *arg, const void *ad, size_t adlen, const void *sealed, size_t len,
     return 0;
 }
 
+static double
+cb_reseal_remaining(void *arg)
+{
+    au_server_t *s = arg;
+    struct au_store_reseal p;
+    au_store_reseal_progress(s->store, &p);
+    return (double)p.remaining;
+}
+
 /* The store: state_dir's LMDB environment, or a temporary one (nothing persists). An earlier
  * version's journal files (state_dir/journal/<id>.json) are moved into its journal, so their
  * executions are recovered as before. */
@@ -151,10 +160,25 @@ s_store_open(au_server_t *s, char *err, size_t errlen)
         .history_age_ns =
             (uint64_t)vx_config_int(cfg, AU_SECTION, "history_max_age_s") * VX_NS_PER_S,
     };
-    struct au_store_sealer sealer = {cb_seal, cb_open, (void *)s->sealer};
+    struct au_store_sealer sealer = {cb_seal, cb_open, (void *)s->sealer,
+                                     s->sealer ? vx_sealer_key_id(s->sealer) : 0};
     if (s->sealer != NULL) {
         so.sealer = &sealer;
     }
+    so.changes_total = vx_metrics_counter(
+        s->metrics, "vexfs_automation_store_changes_total",
+        "Changes the state store committed (execution commits, journal entries, definitions, "
+        "outbox removals).",
+        NULL);
+    so.transactions_total = vx_metrics_counter(
+        s->metrics, "vexfs_automation_store_transactions_total",
+        "Write transactions (each one fsync with state_sync) that committed them: changes that "
+        "arrive together share one (group commit).",
+        NULL);
+    so.resealed_total = vx_metrics_counter(
+        s->metrics, "vexfs_automation_store_resealed_total",
+        "Records of the state store re-sealed under the newest data key after a rotation.",
+        NULL);
     int rc = au_store_open(&s->store, &so, err, errlen);
     if (rc < 0) {
         return rc;
@@ -162,6 +186,10 @@ s_store_open(au_server_t *s, char *err, size_t errlen)
     if (s->state_dir != NULL) {
         au_server_journal_migrate(s);
     }
+    vx_metrics_gauge_fn(s->metrics, "vexfs_automation_store_reseal_remaining",
+                        "Records of the state store still sealed under an older data key "
+                        "(re-sealed in the background after a rotation).",
+                        cb_reseal_remaining, s);
     vx_info("AU-STORE", "state store %s (%s, at most %llu bytes, %llu commits so far); values "
             "%s", dir, s->store_tmp ? "temporary" : "durable",
             (unsigned long long)so.map_bytes, (unsigned long long)au_store_seq(s->store),
@@ -333,6 +361,7 @@ au_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *met
         au_server_destroy(&s);
         return NULL;
     }
+    au_store_reseal_start(s->store); /* records under older data keys, after a rotation */
     vx_info("AU-INPUT",
             "input %s, replay %s, %u patterns (time %s by default), %zu workflows, %d "
             "interrupted executions",
@@ -543,5 +572,14 @@ au_server_stats_json(au_server_t *s)
                           "replay", r);
     json_object_update(j, x);
     json_decref(x);
+    struct au_store_reseal p;
+    au_store_reseal_progress(s->store, &p);
+    json_t *store = au_store_group_stats(s->store);
+    json_object_set_new(store, "reseal",
+                        json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "state", p.state, "key_id",
+                                  (json_int_t)p.key_id, "total", (json_int_t)p.total, "resealed",
+                                  (json_int_t)p.resealed, "remaining", (json_int_t)p.remaining,
+                                  "unreadable", (json_int_t)p.unreadable));
+    json_object_set_new(j, "store", store);
     return j;
 }

@@ -103,17 +103,30 @@ s_change(au_server_t *s, const char key[12], json_t *ch)
     return done;
 }
 
-/* Evaluates every change in the outbox, oldest first. */
+/* Evaluates every change in the outbox, oldest first, S_OB_BATCH at a time: the changes whose
+ * executions were started (journaled) are removed together, in one store change, so the
+ * outbox drains at the rate changes are committed rather than one fsync per change. A crash
+ * before the removal evaluates them again; the executions' ids make that start nothing
+ * twice. */
+#define S_OB_BATCH 64
+
 static void
 s_drain(au_server_t *s)
 {
-    char key[12];
-    json_t *ch;
-    while (!s->ob_stop && (ch = au_store_outbox_first(s->store, key)) != NULL) {
-        bool done = s_change(s, key, ch);
-        json_decref(ch);
-        if (!done || au_store_outbox_del(s->store, key) < 0) {
-            break; /* again at the next kick or tick */
+    struct au_store_change batch[S_OB_BATCH];
+    bool more = true;
+    while (!s->ob_stop && more) {
+        size_t n = au_store_outbox_take(s->store, batch, S_OB_BATCH);
+        size_t done = 0;
+        while (done < n && !s->ob_stop && s_change(s, batch[done].key, batch[done].change)) {
+            done++;
+        }
+        more = n == S_OB_BATCH && done == n;
+        if (au_store_outbox_del_n(s->store, batch, done) < 0) {
+            more = false; /* again at the next kick or tick */
+        }
+        for (size_t i = 0; i < n; i++) {
+            json_decref(batch[i].change);
         }
     }
 }

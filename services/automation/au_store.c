@@ -305,10 +305,14 @@ au_store_open(au_store_t **out, const struct au_store_opts *o, char *err, size_t
         return rc;
     }
     au_store_t *s = vx_calloc(1, sizeof *s);
+    au_store_group_init(s);
     s->dir = vx_strdup(o->dir);
     s->map_bytes = o->map_bytes;
     s->max_history = o->max_history ? o->max_history : 1;
     s->history_age_ns = o->history_age_ns;
+    s->c_changes = o->changes_total;
+    s->c_txns = o->transactions_total;
+    s->c_resealed = o->resealed_total;
     if (o->sealer != NULL) {
         s->sealer = *o->sealer;
         s->has_sealer = true;
@@ -378,9 +382,11 @@ au_store_close(au_store_t **sp)
         return;
     }
     au_store_t *s = *sp;
+    au_store_reseal_stop(s); /* it writes through the environment */
     if (s->env != NULL) {
         mdb_env_close(s->env);
     }
+    au_store_group_fini(s);
     free(s->dir);
     vx_free(sp);
 }
@@ -436,19 +442,27 @@ au_store_seq(au_store_t *s)
 
 /* ---- definitions -------------------------------------------------------------------------- */
 
+/* One JSON value put under a key of one database: a change for au_store_write. */
+struct s_put_arg {
+    enum au_dbi dbi;
+    const char *key;
+    json_t *doc;
+};
+
+static int
+cb_put(au_store_t *s, MDB_txn *txn, void *arg, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    struct s_put_arg *a = arg;
+    return au_store_put_json(s, txn, s->dbi[a->dbi], a->key, strlen(a->key), a->doc, 0);
+}
+
 int
 au_store_def_put(au_store_t *s, const char *name, json_t *doc, char *err, size_t errlen)
 {
-    MDB_txn *txn = NULL;
-    int mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
-    if (mrc == 0) {
-        mrc = au_store_put_json(s, txn, s->dbi[AU_DBI_DEFS], name, strlen(name), doc, 0);
-        if (mrc == 0) {
-            mrc = mdb_txn_commit(txn);
-        } else {
-            mdb_txn_abort(txn);
-        }
-    }
+    struct s_put_arg a = {AU_DBI_DEFS, name, doc};
+    int mrc = au_store_write(s, cb_put, &a, err, errlen);
     return mrc ? au_store_fail(s, mrc, name, err, errlen) : 0;
 }
 
@@ -483,16 +497,8 @@ au_store_def_get(au_store_t *s, const char *name, int *rc, char *err, size_t err
 int
 au_store_journal_put(au_store_t *s, const char *id, json_t *entry, char *err, size_t errlen)
 {
-    MDB_txn *txn = NULL;
-    int mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
-    if (mrc == 0) {
-        mrc = au_store_put_json(s, txn, s->dbi[AU_DBI_JOURNAL], id, strlen(id), entry, 0);
-        if (mrc == 0) {
-            mrc = mdb_txn_commit(txn);
-        } else {
-            mdb_txn_abort(txn);
-        }
-    }
+    struct s_put_arg a = {AU_DBI_JOURNAL, id, entry};
+    int mrc = au_store_write(s, cb_put, &a, err, errlen);
     return mrc ? au_store_fail(s, mrc, "journal", err, errlen) : 0;
 }
 
@@ -571,21 +577,80 @@ au_store_outbox_first(au_store_t *s, char key[12])
     return j;
 }
 
+static int
+cb_outbox_del(au_store_t *s, MDB_txn *txn, void *arg, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    MDB_val k = {12, arg};
+    int mrc = mdb_del(txn, s->dbi[AU_DBI_OUTBOX], &k, NULL);
+    return mrc == MDB_NOTFOUND ? 0 : mrc;
+}
+
 int
 au_store_outbox_del(au_store_t *s, const char key[12])
 {
+    char err[256];
+    return au_store_errno(au_store_write(s, cb_outbox_del, (void *)key, err, sizeof err));
+}
+
+size_t
+au_store_outbox_take(au_store_t *s, struct au_store_change *out, size_t max)
+{
     MDB_txn *txn = NULL;
-    int mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
-    if (mrc == 0) {
-        MDB_val k = {12, (void *)key};
-        mrc = mdb_del(txn, s->dbi[AU_DBI_OUTBOX], &k, NULL);
-        if (mrc == 0 || mrc == MDB_NOTFOUND) {
-            mrc = mdb_txn_commit(txn);
-        } else {
-            mdb_txn_abort(txn);
+    MDB_cursor *cur = NULL;
+    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0) {
+        return 0;
+    }
+    size_t n = 0;
+    MDB_val k, v;
+    if (mdb_cursor_open(txn, s->dbi[AU_DBI_OUTBOX], &cur) == 0) {
+        for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && n < max;
+             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            if (k.mv_size != 12) {
+                continue;
+            }
+            int orc = 0;
+            memcpy(out[n].key, k.mv_data, 12);
+            out[n].change = au_store_get_json(s, &k, &v, &orc);
+            if (out[n].change == NULL) {
+                out[n].change = json_pack("{s:s}", "error", strerror(-orc));
+            }
+            n++;
+        }
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    return n;
+}
+
+struct s_del_n {
+    const struct au_store_change *c;
+    size_t n;
+};
+
+static int
+cb_outbox_del_n(au_store_t *s, MDB_txn *txn, void *arg, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    struct s_del_n *d = arg;
+    for (size_t i = 0; i < d->n; i++) {
+        MDB_val k = {12, (void *)d->c[i].key};
+        int mrc = mdb_del(txn, s->dbi[AU_DBI_OUTBOX], &k, NULL);
+        if (mrc != 0 && mrc != MDB_NOTFOUND) {
+            return mrc;
         }
     }
-    return au_store_errno(mrc);
+    return 0;
+}
+
+int
+au_store_outbox_del_n(au_store_t *s, const struct au_store_change *c, size_t n)
+{
+    char err[256];
+    struct s_del_n d = {c, n};
+    return n == 0 ? 0 : au_store_errno(au_store_write(s, cb_outbox_del_n, &d, err, sizeof err));
 }
 
 json_t *

@@ -31,7 +31,13 @@
  * writes, below it or above it was written by a commit after that snapshot, the whole commit is
  * refused (-EBUSY, first committer wins) and nothing changes.
  *
- * Thread-safe: LMDB serialises writers; readers (MDB_NOTLS) take a slot only during a call. */
+ * Group commit. Every change (a commit, a journal entry, a definition, an outbox removal) is
+ * its own atomic unit, but changes of concurrent callers share one LMDB transaction and so one
+ * fsync (au_store_group.c): a call returns once the transaction holding its change is
+ * committed, never before.
+ *
+ * Thread-safe: writers queue for the next group commit; readers (MDB_NOTLS) take a slot only
+ * during a call. */
 #ifndef AU_STORE_H
 #define AU_STORE_H
 
@@ -39,6 +45,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "vx_metrics.h"
 
 #define AU_STORE_MAX_KEY 480 /* LMDB's default key limit is 511 bytes */
 
@@ -53,6 +61,7 @@ struct au_store_sealer {
     int (*open)(void *arg, const void *ad, size_t adlen, const void *sealed, size_t len,
                 void **out, size_t *outlen);
     void *arg;
+    uint32_t key_id; /* the id of the key seal uses (the newest); 0: records are not re-sealed */
 };
 
 struct au_store_opts {
@@ -62,6 +71,10 @@ struct au_store_opts {
     uint32_t max_history;      /* finished executions kept, all tenants (>= 1) */
     uint64_t history_age_ns;   /* finished executions older than this go; 0: no age bound */
     const struct au_store_sealer *sealer; /* NULL: values stored as plain JSON; copied */
+    /* counted as they happen when given (borrowed; must outlive the store): */
+    vx_counter_t *changes_total;      /* changes committed */
+    vx_counter_t *transactions_total; /* write transactions (fsyncs) that committed them */
+    vx_counter_t *resealed_total;     /* records re-sealed under the newest key */
 };
 
 /* Opens (or creates) the environment. Returns 0 and *out (caller owns), or -errno with err
@@ -157,8 +170,37 @@ int au_store_hist_prune(au_store_t *s, uint64_t now_ns);
 json_t *au_store_outbox_first(au_store_t *s, char key[12]);
 /* Removes it once its triggers were started. 0 or -errno. */
 int au_store_outbox_del(au_store_t *s, const char key[12]);
+/* The oldest committed changes, at most max of them, in commit order: each one's key and JSON
+ * (new reference; {"error":...} when it does not open). Returns how many. */
+struct au_store_change {
+    char key[12];
+    json_t *change;
+};
+size_t au_store_outbox_take(au_store_t *s, struct au_store_change *out, size_t max);
+/* Removes n changes in one store change (one transaction and fsync for all). 0 or -errno. */
+int au_store_outbox_del_n(au_store_t *s, const struct au_store_change *c, size_t n);
 
 /* Fills st with the environment's figures: {"map_bytes","used_bytes","entries":{...}}. */
 json_t *au_store_stats(au_store_t *s);
+/* ---- re-sealing after a key rotation ---- */
+
+/* Starts re-sealing, in the background, every record sealed under another key than the
+ * sealer's key_id (au_store_reseal.c); nothing when there is none. Old records stay readable
+ * meanwhile. au_store_close stops it (the next start goes on). */
+void au_store_reseal_start(au_store_t *s);
+void au_store_reseal_stop(au_store_t *s);
+struct au_store_reseal {
+    const char *state;   /* "idle" (not started), "running", "done", "failed" (see the log) */
+    uint32_t key_id;     /* the key records are re-sealed under */
+    uint64_t total;      /* records under older keys when it started */
+    uint64_t resealed;   /* re-sealed so far */
+    uint64_t remaining;  /* still under older keys (0 once done) */
+    uint64_t unreadable; /* records that did not open and keep their key (reported) */
+};
+void au_store_reseal_progress(au_store_t *s, struct au_store_reseal *p);
+
+/* Group commit: {"commits": changes committed, "transactions": the write transactions (each
+ * one fsync) that committed them, "largest_batch"} since open (new reference). */
+json_t *au_store_group_stats(au_store_t *s);
 
 #endif

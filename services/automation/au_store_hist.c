@@ -90,20 +90,20 @@ au_store_hist_add(au_store_t *s, MDB_txn *txn, const char *id, json_t *rec, uint
     return rc;
 }
 
+static int
+cb_prune(au_store_t *s, MDB_txn *txn, void *arg, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    uint64_t now_ns = *(const uint64_t *)arg;
+    return s_prune(s, txn, now_ns ? now_ns : vx_wall_ns());
+}
+
 int
 au_store_hist_prune(au_store_t *s, uint64_t now_ns)
 {
-    MDB_txn *txn = NULL;
-    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-    if (rc == 0) {
-        rc = s_prune(s, txn, now_ns ? now_ns : vx_wall_ns());
-        if (rc == 0) {
-            rc = mdb_txn_commit(txn);
-        } else {
-            mdb_txn_abort(txn);
-        }
-    }
-    return au_store_errno(rc);
+    char err[256];
+    return au_store_errno(au_store_write(s, cb_prune, &now_ns, err, sizeof err));
 }
 
 size_t

@@ -6,6 +6,7 @@
 #define AU_STORE_PRIV_H
 
 #include <lmdb.h>
+#include <pthread.h>
 
 #include "au_store.h"
 
@@ -35,7 +36,37 @@ struct au_store {
     bool migrated;            /* this open sealed a plaintext store */
     uint64_t seq;             /* last commit (atomic; written under LMDB's writer lock) */
     uint64_t hist_evicted;    /* atomic */
+    /* group commit (au_store_group.c) */
+    pthread_mutex_t gmu;
+    pthread_cond_t gcv;
+    struct au_store_wreq *ghead, *gtail; /* changes waiting for the next transaction */
+    bool gleading;                       /* a caller is committing a batch */
+    uint64_t group_commits;              /* changes committed (atomic) */
+    uint64_t group_syncs;                /* transactions that committed them (atomic) */
+    uint64_t group_largest;              /* the most changes one transaction held */
+    /* background re-seal (au_store_reseal.c) */
+    pthread_t reseal_thread;
+    bool reseal_running;
+    bool reseal_stop;      /* atomic */
+    int reseal_state;      /* enum au_reseal_state, atomic */
+    uint64_t reseal_total; /* records under older keys when it started */
+    uint64_t reseal_done;  /* re-sealed so far (atomic) */
+    uint64_t reseal_failed; /* records that did not open, left as they were */
+    vx_counter_t *c_changes, *c_txns, *c_resealed; /* optional (au_store_opts) */
 };
+
+enum au_reseal_state { AU_RESEAL_IDLE = 0, AU_RESEAL_RUNNING, AU_RESEAL_DONE, AU_RESEAL_FAILED };
+
+/* One change of a write transaction: applies itself to txn and returns 0, an LMDB result, or
+ * a negative errno with err set. It may run in a nested transaction, and runs again never. */
+typedef int(au_store_apply_fn)(au_store_t *s, MDB_txn *txn, void *arg, char *err,
+                               size_t errlen);
+/* Runs fn in the next write transaction, shared with the changes of concurrent callers, and
+ * returns once that transaction is committed (or fn failed, changing nothing): fn's result,
+ * or the commit's LMDB result. */
+int au_store_write(au_store_t *s, au_store_apply_fn *fn, void *arg, char *err, size_t errlen);
+void au_store_group_init(au_store_t *s);
+void au_store_group_fini(au_store_t *s);
 
 /* An LMDB result as -errno (MDB_MAP_FULL: -ENOSPC). */
 int au_store_errno(int mdb_rc);

@@ -418,20 +418,15 @@ au_store_read_seq_txn(au_store_t *s, MDB_txn *txn)
                : 0;
 }
 
-/* One write transaction for everything c asks, so that a crash leaves all of it or none: the
- * state writes of a succeeded execution become visible in the same commit that removes its
- * journal entry and adds its record to the history. */
-int
-au_store_commit(au_store_t *s, struct au_store_commit *c, char *err, size_t errlen)
+/* Everything c asks, as one change of a write transaction (au_store_write), so that a crash
+ * leaves all of it or none: the state writes of a succeeded execution become visible in the
+ * same commit that removes its journal entry and adds its record to the history. */
+static int
+cb_commit(au_store_t *s, MDB_txn *txn, void *arg, char *err, size_t errlen)
 {
+    struct au_store_commit *c = arg;
     c->seq = 0;
-    c->conflict[0] = '\0';
-    c->conflict_seq = 0;
-    MDB_txn *txn = NULL;
-    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-    if (rc != 0) {
-        return au_store_fail(s, rc, "commit", err, errlen);
-    }
+    int rc = 0;
     if (c->writes != NULL && json_array_size(c->writes) > 0) {
         rc = s_commit_writes(s, txn, c, err, errlen);
     }
@@ -446,17 +441,17 @@ au_store_commit(au_store_t *s, struct au_store_commit *c, char *err, size_t errl
         }
         rc = au_store_hist_add(s, txn, c->hist_id, c->hist_rec, c->hist_ns);
     }
+    return rc;
+}
+
+int
+au_store_commit(au_store_t *s, struct au_store_commit *c, char *err, size_t errlen)
+{
+    c->seq = 0;
+    c->conflict[0] = '\0';
+    c->conflict_seq = 0;
+    int rc = au_store_write(s, cb_commit, c, err, errlen);
     if (rc == 0) {
-        rc = mdb_txn_commit(txn);
-        txn = NULL;
-    }
-    if (txn != NULL) {
-        mdb_txn_abort(txn);
-    }
-    if (rc == 0) {
-        if (c->seq > 0) {
-            __atomic_store_n(&s->seq, c->seq, __ATOMIC_RELEASE);
-        }
         return 0;
     }
     c->seq = 0;

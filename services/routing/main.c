@@ -8,6 +8,7 @@
 #include "vx_daemon.h"
 #include "vx_kafka_conf.h"
 #include "vx_log.h"
+#include "vx_seal.h"
 
 static const struct vx_cfg_section *const s_sections[] = {
     &rt_cfg_section,
@@ -16,6 +17,7 @@ static const struct vx_cfg_section *const s_sections[] = {
     &vx_cfg_logging_section,
     &vx_cfg_transport_section,
     &vx_cfg_security_section,
+    &vx_cfg_at_rest_section,
 };
 
 /* PUT /v1/config validated a patch: the reloadable keys go to the loop through atomics. */
@@ -57,7 +59,7 @@ main(int argc, char **argv)
         goto out;
     }
     cfg.kafka_security = &kafka_security;
-    server = rt_server_new(&cfg, d.socks, d.metrics, err, sizeof err);
+    server = rt_server_new(&cfg, d.socks, d.metrics, d.sealer, err, sizeof err);
     if (!server) {
         vx_error("RT-START", "%s", err);
         goto out;

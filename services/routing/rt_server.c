@@ -72,6 +72,8 @@ struct rt_server {
     int shutdown_timeout_ms;
     int poll_ms;
     const char *state_dir; /* borrowed from cfg; "" when not persisted */
+    const vx_sealer_t *sealer; /* seals the state file; NULL: at_rest.encryption off */
+    vx_gauge_t *g_state_key;   /* the data key id the state file is sealed with (0: plain) */
     const char *rules_file;
 
     zsock_t *input;
@@ -493,7 +495,8 @@ s_apply(rt_server_t *s, json_t *rules, json_t *filters, const char *origin, cons
                                 (json_int_t)version, "rules", set->rules, "filters",
                                 set->filters, "rules_file_hash", fh);
         char err[900];
-        int rc = doc ? rt_store_prepare(s->state_dir, doc, &txn, err, sizeof err) : -ENOMEM;
+        int rc = doc ? rt_store_prepare(s->state_dir, s->sealer, doc, &txn, err, sizeof err)
+                     : -ENOMEM;
         json_decref(doc);
         if (rc < 0) {
             s_result_error(out, 500, "persist_failed",
@@ -528,7 +531,9 @@ s_apply(rt_server_t *s, json_t *rules, json_t *filters, const char *origin, cons
     if (persist && s->state_dir[0]) {
         char err[900];
         persisted = rt_store_commit(&txn, err, sizeof err) == 0;
-        if (!persisted) {
+        if (persisted) {
+            vx_gauge_set(s->g_state_key, s->sealer ? (double)vx_sealer_key_id(s->sealer) : 0);
+        } else {
             vx_error("RT-STATE-WRITE", "rule set %llu applied but not persisted: %s",
                      (unsigned long long)version, err);
         }
@@ -1104,21 +1109,44 @@ cb_rules_file(bool force, bool exists, void *arg)
 
 /* ---- lifecycle ------------------------------------------------------------------------ */
 
+/* Writes the state file read at start again, as it was, sealed under the newest data key:
+ * the migration of a plaintext file, or the re-seal of one sealed under an older key. */
+static int
+s_reseal_state(rt_server_t *s, json_t *state, uint32_t old_id, char *err, size_t errlen)
+{
+    struct rt_store_txn txn;
+    int rc = rt_store_prepare(s->state_dir, s->sealer, state, &txn, err, errlen);
+    if (rc == 0) {
+        rc = rt_store_commit(&txn, err, errlen);
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    vx_gauge_set(s->g_state_key, (double)vx_sealer_key_id(s->sealer));
+    vx_info("RT-STATE-SEALED", "state file %s/%s: %s, now sealed under data key %u",
+            s->state_dir, RT_STORE_FILE, old_id ? "sealed under an older data key" : "plaintext",
+            (unsigned)vx_sealer_key_id(s->sealer));
+    return 0;
+}
+
 /* The first set: see rt_server_new. */
 static int
 s_initial_set(rt_server_t *s, char *err, size_t errlen)
 {
     json_t *state = NULL;
+    bool stale = false;
+    uint32_t key_id = 0;
     if (!s->state_dir[0]) {
         vx_warn("RT-STATE", RT_SECTION ".state_dir is empty: rule changes are lost at restart");
     } else {
         int rc = rt_store_init(s->state_dir, err, errlen);
         if (rc == 0) {
-            rc = rt_store_load(s->state_dir, &state, err, errlen);
+            rc = rt_store_load(s->state_dir, s->sealer, &state, &stale, &key_id, err, errlen);
         }
         if (rc < 0) {
             return rc;
         }
+        vx_gauge_set(s->g_state_key, (double)key_id);
     }
     json_t *empty = json_array();
     json_t *rules = state ? json_object_get(state, "rules") : empty;
@@ -1156,6 +1184,10 @@ s_initial_set(rt_server_t *s, char *err, size_t errlen)
     if (!res.body) {
         snprintf(err, errlen, "rule set from %s: %s",
                  from_file ? s->rules_file : state ? s->state_dir : "start", res.message);
+    } else if (state && stale && !from_file &&
+               s_reseal_state(s, state, key_id, err, errlen) < 0) {
+        json_decref(res.body);
+        res.body = NULL; /* a state file that cannot be sealed stops the start */
     }
     json_decref(res.body);
     json_decref(frules);
@@ -1190,10 +1222,15 @@ s_selftest(rt_server_t *s)
 
 rt_server_t *
 rt_server_new(const struct rt_config *cfg, const vx_socks_t *socks, vx_metrics_t *metrics,
-              char *err, size_t errlen)
+              const vx_sealer_t *sealer, char *err, size_t errlen)
 {
     rt_server_t *s = vx_calloc(1, sizeof *s);
     s->metrics = metrics;
+    s->sealer = sealer;
+    s->g_state_key = vx_metrics_gauge(metrics, "vexfs_routing_state_key_id",
+                                      "The data key id the state file is sealed with (0: "
+                                      "plaintext or no state file).",
+                                      NULL);
     rt_live_load(&s->live, cfg);
     pthread_mutex_init(&s->ctl_mu, NULL);
     pthread_mutex_init(&s->set_mu, NULL);

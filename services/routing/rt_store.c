@@ -15,6 +15,7 @@
 
 #include "vx_clock.h"
 #include "vx_event.h"
+#include "vx_jsonfile.h"
 #include "vx_mem.h"
 #include "vx_yaml.h"
 
@@ -148,26 +149,21 @@ s_read_all(const char *path, char **out, size_t *len, char *err, size_t errlen)
 }
 
 int
-rt_store_load(const char *dir, json_t **doc, char *err, size_t errlen)
+rt_store_load(const char *dir, const vx_sealer_t *sealer, json_t **doc, bool *stale,
+              uint32_t *key_id, char *err, size_t errlen)
 {
     *doc = NULL;
     char path[4352];
     snprintf(path, sizeof path, "%s/%s", dir, RT_STORE_FILE);
-    if (access(path, F_OK) < 0 && errno == ENOENT) {
+    json_t *d = NULL;
+    char why[1024];
+    int rc = vx_jsonfile_read_sealed(sealer, path, &d, stale, key_id, why, sizeof why);
+    if (rc == -ENOENT) {
         return 0;
     }
-    char *text = NULL;
-    size_t len = 0;
-    int rc = s_read_all(path, &text, &len, err, errlen);
     if (rc < 0) {
+        snprintf(err, errlen, "state file %s", why);
         return rc;
-    }
-    json_error_t je;
-    json_t *d = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-    free(text);
-    if (!d) {
-        snprintf(err, errlen, "%s: line %d, column %d: %s", path, je.line, je.column, je.text);
-        return -EINVAL;
     }
     json_t *fmt = json_object_get(d, "format");
     if (!json_is_integer(fmt) || json_integer_value(fmt) != RT_STORE_FORMAT ||
@@ -194,7 +190,8 @@ s_fsync_dir(const char *dir)
 }
 
 int
-rt_store_prepare(const char *dir, json_t *doc, struct rt_store_txn *txn, char *err, size_t errlen)
+rt_store_prepare(const char *dir, const vx_sealer_t *sealer, json_t *doc,
+                 struct rt_store_txn *txn, char *err, size_t errlen)
 {
     memset(txn, 0, sizeof *txn);
     snprintf(txn->dir, sizeof txn->dir, "%s", dir);
@@ -206,6 +203,23 @@ rt_store_prepare(const char *dir, json_t *doc, struct rt_store_txn *txn, char *e
         snprintf(err, errlen, "state: cannot encode the rule set");
         return -ENOMEM;
     }
+    size_t len = strlen(text), off = 0;
+    if (sealer != NULL) {
+        /* bound to the final name, which the file has when it is read */
+        size_t cap = len + 1 + VX_SEAL_OVERHEAD, slen = 0;
+        char *sealed = vx_malloc(cap);
+        text[len] = '\n'; /* the same bytes as a plaintext file: the newline is sealed too */
+        int src = vx_seal(sealer, RT_STORE_FILE, strlen(RT_STORE_FILE), text, len + 1,
+                          (uint8_t *)sealed, cap, &slen);
+        free(text);
+        if (src < 0) {
+            free(sealed);
+            snprintf(err, errlen, "state: cannot seal the rule set: %s", strerror(-src));
+            return src;
+        }
+        text = sealed;
+        len = slen;
+    }
     int rc = 0;
     int fd = open(txn->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
@@ -214,7 +228,6 @@ rt_store_prepare(const char *dir, json_t *doc, struct rt_store_txn *txn, char *e
         free(text);
         return rc;
     }
-    size_t len = strlen(text), off = 0;
     while (off < len) {
         ssize_t w = write(fd, text + off, len - off);
         if (w < 0 && errno == EINTR) {
@@ -227,7 +240,11 @@ rt_store_prepare(const char *dir, json_t *doc, struct rt_store_txn *txn, char *e
         }
         off += (size_t)w;
     }
-    if (rc == 0 && (write(fd, "\n", 1) != 1 || fsync(fd) < 0)) {
+    if (rc == 0 && sealer == NULL && write(fd, "\n", 1) != 1) {
+        rc = -errno;
+        snprintf(err, errlen, "state: writing %s: %s", txn->tmp, strerror(-rc));
+    }
+    if (rc == 0 && fsync(fd) < 0) {
         rc = -errno;
         snprintf(err, errlen, "state: syncing %s: %s", txn->tmp, strerror(-rc));
     }

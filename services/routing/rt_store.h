@@ -4,7 +4,8 @@
  *
  * State file: <state_dir>/routing-rules.json,
  *   {"format":1, "version":N, "rules":[...], "filters":[...], "rules_file_hash":"..."}
- * holding the normalized sets (rt_engine_rules_json). It is replaced atomically: the new text
+ * holding the normalized sets (rt_engine_rules_json), sealed at rest as one vx_seal record
+ * (vx_seal.h) when the daemon has data keys. It is replaced atomically: the new text
  * goes to a temporary file in the same directory, which is fsync'ed, then renamed over the old
  * one, and the directory is fsync'ed; a crash leaves the old file or the new one, never a
  * mixture. Writing is split in prepare (temporary file, durable) and commit (rename), so the
@@ -21,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vx_seal.h"
+
 #define RT_STORE_FILE "routing-rules.json"
 #define RT_STORE_FORMAT 1
 
@@ -33,9 +36,15 @@ int rt_set_parse(json_t *doc, const char *what, json_t **rules, json_t **filters
 /* Creates dir (and missing parents) when absent. Returns 0 or -errno with err set. */
 int rt_store_init(const char *dir, char *err, size_t errlen);
 
-/* Reads the state file of dir. Returns 0 with *doc (new reference) or NULL when there is no
- * state file, or -EINVAL/-errno with err set when it exists but cannot be read. */
-int rt_store_load(const char *dir, json_t **doc, char *err, size_t errlen);
+/* Reads the state file of dir, opening it with sealer when sealed (NULL: encryption at rest
+ * is off). Returns 0 with *doc (new reference) or NULL when there is no state file, or
+ * -EINVAL/-errno with err naming the file when it exists but cannot be read: a sealed file
+ * without data keys or under a key not loaded (-ENOKEY), a changed byte (-EBADMSG), a
+ * document that is not a state file. *stale (may be NULL) is set when the file should be
+ * written again — plaintext while sealing (the migration) or sealed under an older key than
+ * the newest — and *key_id (may be NULL) gets the id of its key (0: plaintext). */
+int rt_store_load(const char *dir, const vx_sealer_t *sealer, json_t **doc, bool *stale,
+                  uint32_t *key_id, char *err, size_t errlen);
 
 /* One pending write. */
 struct rt_store_txn {
@@ -45,10 +54,11 @@ struct rt_store_txn {
     bool pending;
 };
 
-/* Writes doc to a temporary file next to the state file and makes it durable. Returns 0, or
- * -errno with err set (nothing is left behind). */
-int rt_store_prepare(const char *dir, json_t *doc, struct rt_store_txn *txn, char *err,
-                     size_t errlen);
+/* Writes doc to a temporary file next to the state file and makes it durable, sealed with
+ * sealer (the state file's name as associated data) unless it is NULL. Returns 0, or -errno
+ * with err set (nothing is left behind). */
+int rt_store_prepare(const char *dir, const vx_sealer_t *sealer, json_t *doc,
+                     struct rt_store_txn *txn, char *err, size_t errlen);
 /* Renames the temporary file over the state file and syncs the directory. */
 int rt_store_commit(struct rt_store_txn *txn, char *err, size_t errlen);
 /* Removes the temporary file of a prepared write. Accepts a txn that is not pending. */

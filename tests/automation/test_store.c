@@ -392,7 +392,7 @@ cb_open(void *arg, const void *ad, size_t adlen, const void *sealed, size_t len,
 static au_store_t *
 s_open_sealed(const char *dir, struct s_sealer *t)
 {
-    struct au_store_sealer se = {cb_seal, cb_open, t};
+    struct au_store_sealer se = {cb_seal, cb_open, t, 0};
     struct au_store_opts o = {.dir = dir, .map_bytes = 16u << 20, .max_history = 10,
                               .sealer = &se};
     au_store_t *s = NULL;
@@ -536,7 +536,7 @@ START_TEST(t_migration_and_keys)
     /* another data key: refused */
     struct s_sealer other = {.watch_adlen = 0};
     randombytes_buf(other.key, sizeof other.key);
-    struct au_store_sealer se = {cb_seal, cb_open, &other};
+    struct au_store_sealer se = {cb_seal, cb_open, &other, 0};
     o.sealer = &se;
     ck_assert_int_eq(au_store_open(&x, &o, err, sizeof err), -EBADMSG);
     ck_assert_msg(strstr(err, "wrong or missing key") != NULL, "message: %s", err);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* vx_jsonfile: durable writes (old or new file, never a torn one), reads that tell a missing
- * file from a broken one, and directory creation. */
+ * file from a broken one, directory creation, and definitions files sealed at rest. */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
@@ -79,6 +79,98 @@ START_TEST(t_write_fails_cleanly)
 }
 END_TEST
 
+/* Sealed definitions files: plaintext read and marked stale (the migration), sealed files
+ * under the newest key fresh and under an older one stale, a file renamed, a flipped byte,
+ * no data keys and an unknown key id each refused with the file's name. */
+START_TEST(t_sealed)
+{
+    char *dir = vt_tmpdir();
+    char keys[600], path[600], other[600], err[1024] = "";
+    snprintf(keys, sizeof keys, "%s/keys", dir);
+    snprintf(path, sizeof path, "%s/defs.json", dir);
+    snprintf(other, sizeof other, "%s/other.json", dir);
+    uint32_t id = 0;
+    ck_assert_int_eq(vx_seal_key_generate(keys, &id, err, sizeof err), 0);
+    vx_sealer_t *k1 = vx_sealer_load(keys, "auto", err, sizeof err);
+    ck_assert_msg(k1 != NULL, "%s", err);
+    json_t *doc = json_pack("{s:s}", "marker", "sealedmarker123");
+
+    /* plaintext (before sealing): read with a sealer, stale */
+    ck_assert_int_eq(vx_jsonfile_write_sealed(NULL, path, doc, err, sizeof err), 0);
+    json_t *got = NULL;
+    bool stale = false;
+    uint32_t kid = 99;
+    ck_assert_int_eq(vx_jsonfile_read_sealed(k1, path, &got, &stale, &kid, err, sizeof err), 0);
+    ck_assert(json_equal(got, doc));
+    ck_assert(stale);
+    ck_assert_uint_eq(kid, 0);
+    json_decref(got);
+
+    /* sealed under the newest key: fresh, nothing in clear */
+    ck_assert_int_eq(vx_jsonfile_write_sealed(k1, path, doc, err, sizeof err), 0);
+    size_t n = 0;
+    char *raw = NULL;
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    raw = calloc(1, 65536);
+    n = fread(raw, 1, 65535, f);
+    fclose(f);
+    ck_assert_ptr_null(memmem(raw, n, "sealedmarker123", 15));
+    ck_assert_int_eq(vx_jsonfile_read_sealed(k1, path, &got, &stale, &kid, err, sizeof err), 0);
+    ck_assert(json_equal(got, doc) && !stale && kid == 1);
+    json_decref(got);
+    ck_assert_int_eq(vx_seal_file_key_id(path, &kid), 0);
+    ck_assert_uint_eq(kid, 1);
+
+    /* no data keys: refused naming the file */
+    ck_assert_int_eq(vx_jsonfile_read_sealed(NULL, path, &got, NULL, NULL, err, sizeof err),
+                     -ENOKEY);
+    ck_assert_msg(strstr(err, path) && strstr(err, "at_rest.encryption is off"), "%s", err);
+    ck_assert_ptr_null(got);
+
+    /* renamed: its name is bound in */
+    ck_assert_int_eq(rename(path, other), 0);
+    ck_assert_int_eq(vx_jsonfile_read_sealed(k1, other, &got, NULL, NULL, err, sizeof err),
+                     -EBADMSG);
+    ck_assert_msg(strstr(err, other) && strstr(err, "does not authenticate"), "%s", err);
+    ck_assert_int_eq(rename(other, path), 0);
+
+    /* a flipped byte */
+    raw[n / 2] ^= 0x04;
+    f = fopen(path, "wb");
+    ck_assert_uint_eq(fwrite(raw, 1, n, f), n);
+    fclose(f);
+    ck_assert_int_eq(vx_jsonfile_read_sealed(k1, path, &got, NULL, NULL, err, sizeof err),
+                     -EBADMSG);
+    ck_assert_msg(strstr(err, path) != NULL, "%s", err);
+    raw[n / 2] ^= 0x04;
+    f = fopen(path, "wb");
+    ck_assert_uint_eq(fwrite(raw, 1, n, f), n);
+    fclose(f);
+
+    /* a rotation: key 2 newest, the file under key 1 is stale; key 1 gone: not loaded */
+    ck_assert_int_eq(vx_seal_key_generate(keys, &id, err, sizeof err), 0);
+    vx_sealer_t *k12 = vx_sealer_load(keys, "auto", err, sizeof err);
+    ck_assert_int_eq(vx_jsonfile_read_sealed(k12, path, &got, &stale, &kid, err, sizeof err), 0);
+    ck_assert(stale && kid == 1);
+    json_decref(got);
+    char k1path[700];
+    snprintf(k1path, sizeof k1path, "%s/data-1.key", keys);
+    unlink(k1path);
+    vx_sealer_t *k2 = vx_sealer_load(keys, "auto", err, sizeof err);
+    ck_assert_int_eq(vx_jsonfile_read_sealed(k2, path, &got, NULL, NULL, err, sizeof err),
+                     -ENOKEY);
+    ck_assert_msg(strstr(err, path) && strstr(err, "data key 1, which is not loaded"), "%s",
+                  err);
+    free(raw);
+    json_decref(doc);
+    vx_sealer_destroy(&k1);
+    vx_sealer_destroy(&k12);
+    vx_sealer_destroy(&k2);
+    free(dir);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -87,6 +179,7 @@ main(void)
     tcase_add_test(tc, t_write_read);
     tcase_add_test(tc, t_missing_and_broken);
     tcase_add_test(tc, t_write_fails_cleanly);
+    tcase_add_test(tc, t_sealed);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

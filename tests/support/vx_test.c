@@ -49,6 +49,20 @@ vt_http_plain(bool plain)
 static int s_http_url(const char *method, const char *url, const char *body, size_t body_len,
                       const char *token, bool present_cert, struct vt_http_result *out);
 
+/* The calling thread's reused handle (vt_http_keep_alive), or NULL: a handle per request. */
+static __thread CURL *s_keep;
+static __thread bool s_keep_on;
+
+void
+vt_http_keep_alive(bool on)
+{
+    s_keep_on = on;
+    if (!on && s_keep != NULL) {
+        curl_easy_cleanup(s_keep);
+        s_keep = NULL;
+    }
+}
+
 static int
 s_http(const char *method, uint16_t port, const char *path, const char *body, size_t body_len,
        const char *token, bool present_cert, struct vt_http_result *out)
@@ -66,9 +80,18 @@ s_http_url(const char *method, const char *url, const char *body, size_t body_le
            const char *token, bool present_cert, struct vt_http_result *out)
 {
     memset(out, 0, sizeof *out);
-    CURL *c = curl_easy_init();
+    CURL *c = NULL;
+    if (s_keep_on && s_keep != NULL) {
+        c = s_keep; /* its connection (and TLS session) stays open for the next request */
+        curl_easy_reset(c);
+    } else {
+        c = curl_easy_init();
+    }
     if (!c) {
         return -ENOMEM;
+    }
+    if (s_keep_on) {
+        s_keep = c;
     }
     const char *tls = vt_tls_dir();
     if (strncmp(url, "https://", 8) == 0 && tls[0]) {
@@ -113,7 +136,9 @@ s_http_url(const char *method, const char *url, const char *body, size_t body_le
     out->body = buf.data;
     out->len = buf.len;
     curl_slist_free_all(hdrs);
-    curl_easy_cleanup(c);
+    if (c != s_keep) {
+        curl_easy_cleanup(c);
+    }
     return rc == CURLE_OK ? 0 : -EIO;
 }
 

@@ -36,6 +36,9 @@ long vt_http_anon_status(const char *method, uint16_t port, const char *path, co
 /* Makes vt_http (and the helpers built on it) speak plain HTTP in this process: for tests of
  * servers started without TLS (the plain mode, the HTTP library itself). */
 void vt_http_plain(bool plain);
+/* Makes vt_http in the calling thread reuse one connection (HTTP keep-alive, one TLS handshake)
+ * for the requests that follow, as a long-lived client does; false closes it. */
+void vt_http_keep_alive(bool on);
 
 /* The value of one sample of GET /metrics on port, e.g. series
  * `vexfs_events_dropped_total{reason="duplicate"}` (exactly as printed); -1 when absent or the
