@@ -11,7 +11,7 @@
  *   GET    /v1/executions               ?status=&workflow=&since=&until=&cursor=&limit= (default
  *                                       100, 1..10000), newest first; next_cursor pages on
  *   GET    /v1/executions/{id}          the full record; 404
- *   GET    /v1/breakers                 circuit breakers of every action target
+ *   GET    /v1/breakers                 the tenant's circuit breakers, one per action target
  *   GET    /v1/state                    the tenant's state {"state":{...}}
  *   PUT    /v1/state/{path}             {"value":..}: commits it (state triggers run); 204;
  *                                       507 store_full */
@@ -27,8 +27,8 @@ s_refused(struct vx_http_resp *resp, int rc, const char *err)
     au_http_refused(resp, rc, err, "workflow", 400);
 }
 
-static void
-cb_list(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+void
+au_wf_http_list(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
     const char *tenant = au_http_tenant(req, resp);
     if (tenant != NULL) {
@@ -37,8 +37,8 @@ cb_list(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     }
 }
 
-static void
-cb_post(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+void
+au_wf_http_post(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
     const char *tenant = au_http_tenant(req, resp);
     if (tenant == NULL) {
@@ -59,8 +59,8 @@ cb_post(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     resp->json = json_pack("{s:O}", "id", json_object_get(body, "id"));
 }
 
-static void
-cb_get(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+void
+au_wf_http_get(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
     const char *tenant = au_http_tenant(req, resp);
     if (tenant == NULL) {
@@ -76,8 +76,8 @@ cb_get(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     au_workflow_unref(&w);
 }
 
-static void
-cb_put(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+void
+au_wf_http_put(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
     const char *tenant = au_http_tenant(req, resp);
     if (tenant == NULL) {
@@ -108,8 +108,8 @@ cb_put(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     resp->json = json_pack("{s:s}", "id", id);
 }
 
-static void
-cb_delete(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+void
+au_wf_http_delete(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
     const char *tenant = au_http_tenant(req, resp);
     if (tenant == NULL) {
@@ -125,8 +125,8 @@ cb_delete(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     resp->text_len = 0;
 }
 
-static void
-cb_execute(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+void
+au_wf_http_execute(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
     const char *tenant = au_http_tenant(req, resp);
     if (tenant == NULL) {
@@ -156,8 +156,8 @@ cb_execute(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     }
 }
 
-static void
-cb_executions(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+void
+au_wf_http_executions(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
     const char *tenant = au_http_tenant(req, resp);
     if (tenant == NULL) {
@@ -166,8 +166,8 @@ cb_executions(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     au_http_executions(req, resp, arg, tenant);
 }
 
-static void
-cb_execution(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+void
+au_wf_http_execution(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
     const char *tenant = au_http_tenant(req, resp);
     if (tenant == NULL) {
@@ -182,15 +182,17 @@ cb_execution(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     resp->json = r;
 }
 
-static void
-cb_breakers(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+void
+au_wf_http_breakers(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
-    (void)req;
-    resp->json = au_breakers_json(au_server_breakers(arg), vx_mono_ns());
+    const char *tenant = au_http_tenant(req, resp);
+    if (tenant != NULL) {
+        resp->json = au_breakers_json(au_server_breakers(arg), tenant, vx_mono_ns());
+    }
 }
 
-static void
-cb_state(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+void
+au_wf_http_state(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
     const char *tenant = au_http_tenant(req, resp);
     if (tenant != NULL) {
@@ -198,28 +200,12 @@ cb_state(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     }
 }
 
-static void
-cb_put_state(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+void
+au_wf_http_put_state(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
     const char *tenant = au_http_tenant(req, resp);
     if (tenant == NULL) {
         return;
     }
     au_http_put_state(req, resp, arg, tenant);
-}
-
-void
-au_wf_http_routes(vx_http_t *http, au_server_t *server)
-{
-    vx_http_route(http, "GET", "/v1/workflows", cb_list, server);
-    vx_http_route(http, "POST", "/v1/workflows", cb_post, server);
-    vx_http_route(http, "GET", "/v1/workflows/{id}", cb_get, server);
-    vx_http_route(http, "PUT", "/v1/workflows/{id}", cb_put, server);
-    vx_http_route(http, "DELETE", "/v1/workflows/{id}", cb_delete, server);
-    vx_http_route(http, "POST", "/v1/workflows/{id}/execute", cb_execute, server);
-    vx_http_route(http, "GET", "/v1/executions", cb_executions, server);
-    vx_http_route(http, "GET", "/v1/executions/{id}", cb_execution, server);
-    vx_http_route(http, "GET", "/v1/breakers", cb_breakers, server);
-    vx_http_route(http, "GET", "/v1/state", cb_state, server);
-    vx_http_route(http, "PUT", "/v1/state/{path}", cb_put_state, server);
 }

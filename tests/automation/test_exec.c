@@ -576,7 +576,7 @@ START_TEST(t_breaker_states)
     au_breaker_done(b, t, true, now + MS(2006));
     au_breaker_done(b, t, false, now + MS(2007));
     ck_assert_int_eq(au_breaker_state(b, t, now + MS(2008)), AU_BREAKER_CLOSED);
-    json_t *j = au_breakers_json(b, now + MS(2008));
+    json_t *j = au_breakers_json(b, NULL, now + MS(2008));
     json_t *e = json_array_get(json_object_get(j, "breakers"), 0);
     ck_assert_str_eq(json_string_value(json_object_get(e, "target")), t);
     ck_assert_int_eq(json_integer_value(json_object_get(e, "opens")), 2);
