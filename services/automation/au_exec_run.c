@@ -161,14 +161,14 @@ s_act(au_exec_t *x, struct au_execution *e, const char *step_id, const struct au
         case AU_ACT_SCRIPT: {
             out->on_start = cb_script_started;
             out->on_start_arg = &e->pg;
-            rc = au_script_run(a, ctx, timeout_ms, &x->stop, e->id, step_id, out);
+            rc = au_script_run(a, x->o.policy, ctx, timeout_ms, &x->stop, e->id, step_id, out);
             if (out->pid > 0) {
                 s_script_done(x, e, out->pid);
             }
             break;
         }
         case AU_ACT_HTTP:
-            rc = au_http_run(a, ctx, url, timeout_ms, &x->stop, out);
+            rc = au_http_run(a, x->o.policy, ctx, url, timeout_ms, &x->stop, out);
             break;
         case AU_ACT_EMIT: {
             json_t *ev = au_template_eval(a->event, ctx);

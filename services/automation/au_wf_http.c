@@ -2,7 +2,9 @@
 /* REST routes for workflows, executions, circuit breakers and state, per tenant
  * (X-VexFS-Tenant, see au_http.h):
  *   GET    /v1/workflows                {"workflows":[...definitions as given...]}
- *   POST   /v1/workflows                adds one: 201 {"id":..}; 400 invalid_workflow; 409
+ *   POST   /v1/workflows                adds one: 201 {"id":..}; 400 invalid_workflow; 409;
+ *                                       403 inline_script_forbidden (inline script content
+ *                                       without allow_inline_scripts or an admin credential)
  *   GET    /v1/workflows/{id}           the definition; 404
  *   PUT    /v1/workflows/{id}           replaces (200) or adds (201); "id" must be {id} or absent
  *   DELETE /v1/workflows/{id}           204; 404 (running executions finish)
@@ -37,6 +39,38 @@ au_wf_http_list(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     }
 }
 
+/* Inline script content is stored only where allow_inline_scripts admits it, and only from an
+ * admin credential: it runs whatever its author wrote, as the scripts' user. Answers 403 and
+ * returns false when def (valid or not: an invalid one is answered by the put) is refused. */
+static bool
+s_inline_allowed(vx_http_req_t *req, struct vx_http_resp *resp, au_server_t *server,
+                 const char *tenant, json_t *def)
+{
+    struct au_workflow *w = NULL;
+    char err[256];
+    if (au_workflow_parse(def, tenant, &w, err, sizeof err) < 0) {
+        return true;
+    }
+    bool inl = w->inline_scripts;
+    au_workflow_unref(&w);
+    if (!inl) {
+        return true;
+    }
+    if (!au_server_act_policy(server)->allow_inline) {
+        vx_http_error(resp, 403, "inline_script_forbidden",
+                      "inline script content is off (reactive_automation.allow_inline_scripts): "
+                      "name a script of scripts_dir (\"script\": \"name\")");
+        return false;
+    }
+    if (vx_http_req_role(req) < VX_ROLE_ADMIN) {
+        vx_http_error(resp, 403, "inline_script_forbidden",
+                      "inline script content needs an admin credential; name a script of "
+                      "scripts_dir (\"script\": \"name\")");
+        return false;
+    }
+    return true;
+}
+
 void
 au_wf_http_post(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
@@ -47,6 +81,9 @@ au_wf_http_post(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     json_t *body = vx_http_req_json(req);
     if (!json_is_object(body)) {
         vx_http_error(resp, 400, "invalid_body", "expected one workflow (a JSON object)");
+        return;
+    }
+    if (!s_inline_allowed(req, resp, arg, tenant, body)) {
         return;
     }
     char err[1024];
@@ -96,6 +133,10 @@ au_wf_http_put(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     }
     json_t *w = json_copy(body);
     json_object_set_new(w, "id", json_string(id));
+    if (!s_inline_allowed(req, resp, arg, tenant, w)) {
+        json_decref(w);
+        return;
+    }
     char err[1024];
     bool created = false;
     int rc = au_server_put_workflow(arg, tenant, w, AU_PUT_REPLACE, &created, err, sizeof err);

@@ -95,7 +95,7 @@ START_TEST(t_kinds_accepted)
              "{\"id\":\"s\",\"timeout_ms\":500,\"retry\":{\"max_retries\":3,\"backoff\":\"linear\","
              "\"base_delay_ms\":5,\"jitter\":0.5},\"action\":{\"kind\":\"script\",\"interpreter\":"
              "\"python\",\"content\":\"print(1)\",\"args\":[\"{{input.a}}\"],\"env\":{\"X_1\":\"v\"}},"
-             "\"compensate\":{\"kind\":\"script\",\"interpreter\":\"bash\",\"path\":\"/bin/true\"}},"
+             "\"compensate\":{\"kind\":\"script\",\"interpreter\":\"bash\",\"script\":\"true.sh\"}},"
              "{\"id\":\"h\",\"action\":{\"kind\":\"http\",\"method\":\"POST\",\"url\":"
              "\"http://127.0.0.1:1/x\",\"headers\":{\"X-A\":\"{{input.a}}\"},\"body\":{\"k\":"
              "\"{{input.a}}\"},\"expect_status\":[200,201]}},"
@@ -137,7 +137,7 @@ START_TEST(t_bad_definitions)
            "steps[0].action.interpreter: expected \"bash\" or \"python\"");
     s_fail("{\"id\":\"w\",\"kind\":\"linear\",\"steps\":[{\"id\":\"a\",\"action\":{\"kind\":"
            "\"script\",\"interpreter\":\"bash\"}}]}",
-           "exactly one of \"content\" or \"path\"");
+           "exactly one of \"script\" (a file of scripts_dir) or \"content\"");
     s_fail("{\"id\":\"w\",\"kind\":\"linear\",\"steps\":[{\"id\":\"a\",\"action\":{\"kind\":"
            "\"script\",\"interpreter\":\"bash\",\"content\":\"x\",\"env\":{\"1A\":\"v\"}}}]}",
            "is not a variable name");
