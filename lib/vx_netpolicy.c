@@ -151,7 +151,8 @@ s_denied(const uint8_t a[16])
     static const uint8_t zero[16] = {0};
     static const uint8_t one[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
     static const uint8_t ll6[16] = {0xfe, 0x80};
-    static const uint8_t md6[16] = {0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x54};
+    static const uint8_t md6[16] = {0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0,    0,
+                                    0,    0,    0,    0,    0, 0, 0x02, 0x54};
     if (memcmp(a, s_v4_mapped, 12) == 0) {
         const uint8_t *v = a + 12;
         if (v[0] == 127) {

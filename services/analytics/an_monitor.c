@@ -402,22 +402,23 @@ s_send(an_monitor_t *m, struct s_note *list)
         if (!m->notify_on) {
             vx_counter_add(m->c_suppressed, 1);
         } else if (n->anomaly_url) {
-            int rc = an_notify_webhook(m->netpolicy, n->anomaly_url, n->json, m->scrape_timeout_ms, err,
-                                       sizeof err);
+            int rc = an_notify_webhook(m->netpolicy, n->anomaly_url, n->json,
+                                       m->scrape_timeout_ms, err, sizeof err);
             s_count(m, 0, rc, n->anomaly_url, err);
         } else if (n->actions_of) {
             for (size_t i = 0; i < n->actions_of->n_actions; i++) {
                 const struct an_action *a = &n->actions_of->actions[i];
                 if (a->type == AN_ACTION_WEBHOOK) {
-                    int rc = an_notify_webhook(m->netpolicy, a->url, n->json, m->scrape_timeout_ms, err,
-                                               sizeof err);
+                    int rc = an_notify_webhook(m->netpolicy, a->url, n->json,
+                                               m->scrape_timeout_ms, err, sizeof err);
                     s_count(m, 0, rc, a->url, err);
                 } else {
                     struct an_smtp smtp = {m->smtp_url, m->smtp_from, m->scrape_timeout_ms};
-                    int rc = a->n_to ? an_notify_email(m->netpolicy, &smtp, a->to, a->n_to, n->subject, n->text,
-                                                       err, sizeof err)
-                                     : an_notify_email(m->netpolicy, &smtp, m->smtp_to, m->n_smtp_to,
-                                                       n->subject, n->text, err, sizeof err);
+                    int rc = a->n_to ? an_notify_email(m->netpolicy, &smtp, a->to, a->n_to,
+                                                       n->subject, n->text, err, sizeof err)
+                                     : an_notify_email(m->netpolicy, &smtp, m->smtp_to,
+                                                       m->n_smtp_to, n->subject, n->text, err,
+                                                       sizeof err);
                     char where[2300], server[1100];
                     vx_mask_urls(m->smtp_url, server, sizeof server);
                     snprintf(where, sizeof where, "%s: email to %s%s via %s",

@@ -208,8 +208,8 @@ s_put(char **msg, size_t *len, size_t *cap, const char *text, bool header)
 }
 
 int
-an_notify_email(const vx_netpolicy_t *pol, const struct an_smtp *smtp, char *const *to, size_t n, const char *subject,
-                const char *body, char *err, size_t errlen)
+an_notify_email(const vx_netpolicy_t *pol, const struct an_smtp *smtp, char *const *to, size_t n,
+                const char *subject, const char *body, char *err, size_t errlen)
 {
     if (!smtp->url || !*smtp->url || n == 0) {
         snprintf(err, errlen, "no SMTP server or no recipient (monitoring.smtp_url, smtp_to)");

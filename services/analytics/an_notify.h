@@ -39,7 +39,8 @@ struct an_smtp {
 };
 
 /* Sends a plain-text mail to n recipients. Returns 0, -EACCES or -EIO (reason in err). */
-int an_notify_email(const vx_netpolicy_t *pol, const struct an_smtp *smtp, char *const *to, size_t n, const char *subject,
-                    const char *body, char *err, size_t errlen);
+int an_notify_email(const vx_netpolicy_t *pol, const struct an_smtp *smtp, char *const *to,
+                    size_t n, const char *subject, const char *body, char *err,
+                    size_t errlen);
 
 #endif

@@ -229,11 +229,26 @@ cb_get_alerts(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     resp->json = au_server_alerts_json(arg, tenant, (uint64_t)since, (size_t)limit);
 }
 
+/* The engine's and executor's totals count every tenant's events: only a caller that may act
+ * for every tenant (and names none) sees them. Others get their tenant's own counts. */
 static void
 cb_get_stats(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
-    (void)req;
-    resp->json = au_server_stats_json(arg);
+    if (vx_http_req_tenant_allowed(req, NULL)) {
+        resp->json = au_server_stats_json(arg);
+        return;
+    }
+    const char *tenant = au_http_tenant(req, resp);
+    if (tenant == NULL) {
+        return;
+    }
+    json_t *pats = au_server_tenant_patterns_json(arg, tenant);
+    json_t *wfs = au_flows_list(au_server_flows(arg), tenant);
+    resp->json = json_pack("{s:s, s:I, s:I}", "tenant", tenant, "patterns",
+                           (json_int_t)json_array_size(pats), "workflows",
+                           (json_int_t)json_array_size(wfs));
+    json_decref(pats);
+    json_decref(wfs);
 }
 
 /* The routes of this file and of au_wf_http.c in one table, so that the role test walks

@@ -116,7 +116,8 @@ START_TEST(t_script_runs_unprivileged_with_limits)
     struct au_act_policy pol = s_policy(dir);
     setenv("VEXFS_SECRET_FOR_TEST", "must-not-reach-the-script", 1);
     struct au_workflow *w = s_wf("{\"kind\":\"script\",\"interpreter\":\"python\",\"script\":"
-                                 "\"probe.py\",\"args\":[\"{{input.n}}\"],\"env\":{\"MINE\":\"x\"}}");
+                                 "\"probe.py\",\"args\":[\"{{input.n}}\"],"
+                                 "\"env\":{\"MINE\":\"x\"}}");
     struct au_act_out out;
     int rc = s_run_script(w, &pol, &out);
     ck_assert_msg(rc == 0, "rc %d: %s", rc, out.err);

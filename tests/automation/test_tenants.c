@@ -127,9 +127,22 @@ START_TEST(t_tenant_from_credential)
     ck_assert_msg(st == 200, "admin for acme: expected 200, got %ld %s", st, out);
     st = s_call(&d, "GET", "/v1/workflows/w1", NULL, S_ADMIN, "globex", out, sizeof out);
     ck_assert_msg(st == 404, "admin for globex: expected 404, got %ld %s", st, out);
-    /* breakers and executions are per tenant too */
+    /* stats: a tenant's own counts for a credential of some tenants, totals for every tenant */
+    st = s_call(&d, "GET", "/v1/stats", NULL, S_ALICE, NULL, out, sizeof out);
+    ck_assert_msg(st == 200 &&
+                      strcmp(out, "{\"tenant\":\"acme\",\"patterns\":0,\"workflows\":1}") == 0,
+                  "alice's stats: expected acme's counts, got %ld %s", st, out);
+    st = s_call(&d, "GET", "/v1/stats", NULL, S_BOB, NULL, out, sizeof out);
+    ck_assert_msg(st == 200 && strstr(out, "\"workflows\":0") != NULL &&
+                      strstr(out, "\"events\"") == NULL,
+                  "bob's stats: expected globex's counts only, got %ld %s", st, out);
+    st = s_call(&d, "GET", "/v1/stats", NULL, S_ADMIN, NULL, out, sizeof out);
+    ck_assert_msg(st == 200 && strstr(out, "\"events\"") != NULL &&
+                      strstr(out, "\"workflows\":1") != NULL,
+                  "admin's stats: expected the totals, got %ld %s", st, out);
     st = s_call(&d, "GET", "/v1/breakers", NULL, S_BOB, NULL, out, sizeof out);
-    ck_assert_msg(st == 200, "bob's breakers: %ld %s", st, out);
+    ck_assert_msg(st == 200 && strstr(out, "\"breakers\":[]") != NULL, "bob's breakers: %ld %s",
+                  st, out);
     s_stop(&d);
 }
 END_TEST

@@ -704,12 +704,12 @@ START_TEST(t_webhook_targets_refused)
     }
     ck_assert_msg(lo >= 1 && md >= 1, "refusals: loopback %g, metadata %g (expected >= 1 each)",
                   lo, md);
-    ck_assert_double_ge(
-        ah_metric(&d, "vexfs_analytics_alert_notifications_total{action=\"webhook\",result=\"failed\"}"),
-        2);
-    ck_assert_double_eq(
-        ah_metric(&d, "vexfs_analytics_alert_notifications_total{action=\"webhook\",result=\"sent\"}"),
-        0);
+    ck_assert_double_ge(ah_metric(&d, "vexfs_analytics_alert_notifications_total"
+                                      "{action=\"webhook\",result=\"failed\"}"),
+                        2);
+    ck_assert_double_eq(ah_metric(&d, "vexfs_analytics_alert_notifications_total"
+                                      "{action=\"webhook\",result=\"sent\"}"),
+                        0);
     ck_assert_int_eq(s_hooks(), hooks0);
     ah_stop(&d);
     MHD_stop_daemon(srv);
