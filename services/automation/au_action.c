@@ -474,8 +474,8 @@ int
 au_http_resolve(const struct au_act *a, json_t *ctx, char **url, char *target, size_t tlen,
                 char *err, size_t errlen)
 {
-    char *u = au_template_str(a->url, ctx);
-    char *pinned = au_template_str(a->url, NULL);
+    char *u = au_template_url(a->url, ctx);
+    char *pinned = au_template_url(a->url, NULL);
     char want[600], got[600];
     bool want_user = false, got_user = false;
     int rc = 0;
