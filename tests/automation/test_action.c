@@ -329,6 +329,14 @@ START_TEST(t_http_policy)
     vx_counter_t *c = vx_metrics_counter(metrics, "vexfs_outbound_refused_total", "",
                                          "reason", "loopback", NULL);
     ck_assert_uint_eq(vx_counter_value(c), 1);
+    /* a host name is judged by the address it resolves to, when connecting */
+    char named[512];
+    snprintf(named, sizeof named, "{\"kind\":\"http\",\"url\":\"http://localhost:%u/hello\"}",
+             vx_http_port(h));
+    rc = s_run_http(named, &pol, &out);
+    ck_assert_msg(rc == -EACCES && strstr(out.err, "loopback") != NULL,
+                  "localhost: expected -EACCES naming loopback, got %d: %s", rc, out.err);
+    ck_assert_uint_ge(vx_counter_value(c), 2);
 
     /* allowed: the request reaches the listener; the body only with keep_body */
     vx_netpolicy_t *allow = vx_netpolicy_new("127.0.0.1/32", NULL, err, sizeof err);
