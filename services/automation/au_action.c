@@ -230,7 +230,7 @@ struct s_output {
  * *err_fd. posix_spawn, because a fork of a process holding ZeroMQ threads is not safe.
  * Returns 0, or -EIO / -ENOENT with out->err set. */
 static int
-s_script_spawn(const char *interp, char **argv, char **envp, bool chdir_root, pid_t *pid,
+s_script_spawn(const char *prog, char **argv, char **envp, bool chdir_root, pid_t *pid,
                int *out_fd, int *err_fd, struct au_act_out *out)
 {
     int po[2] = {-1, -1}, pe[2] = {-1, -1};
@@ -261,7 +261,7 @@ s_script_spawn(const char *interp, char **argv, char **envp, bool chdir_root, pi
     posix_spawnattr_setpgroup(&at, 0);
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
                                       POSIX_SPAWN_SETSIGDEF);
-    int src = posix_spawnp(pid, argv[0], &fa, &at, argv, envp);
+    int src = posix_spawnp(pid, prog, &fa, &at, argv, envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
     close(po[1]);
@@ -269,7 +269,7 @@ s_script_spawn(const char *interp, char **argv, char **envp, bool chdir_root, pi
     if (src != 0) {
         close(po[0]);
         close(pe[0]);
-        snprintf(out->err, sizeof out->err, "cannot start %s: %s", interp, strerror(src));
+        snprintf(out->err, sizeof out->err, "cannot start %s: %s", prog, strerror(src));
         return -ENOENT;
     }
     *out_fd = po[0];
@@ -413,7 +413,9 @@ au_script_run(const struct au_act *a, const struct au_act_policy *pol, json_t *c
     struct s_output o = {.obuf = vx_malloc(AU_SCRIPT_MAX_OUT + 1)};
     pid_t pid = -1;
     int out_fd = -1, err_fd = -1;
-    rc = s_script_spawn(interp, argv.v, envv.v, pol != NULL, &pid, &out_fd, &err_fd, out);
+    /* under a policy the child is the wrapper (s_script_wrap), else the interpreter */
+    const char *prog = pol != NULL ? "prlimit" : interp;
+    rc = s_script_spawn(prog, argv.v, envv.v, pol != NULL, &pid, &out_fd, &err_fd, out);
     if (rc < 0) {
         goto out;
     }
