@@ -224,6 +224,7 @@ distributed_coordination:
 reactive_automation:
   patterns_file: $PWD/config/demo/patterns.json
   workflows_path: $PWD/config/demo/workflows.json
+  scripts_dir: $PWD/config/demo/scripts
   state_dir: $WORK/automation
   rest_port: $P_AUTO
   input_endpoint: tcp://127.0.0.1:$Z_AUTO

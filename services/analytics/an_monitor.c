@@ -60,6 +60,10 @@ static const struct vx_cfg_key s_keys[] = {
     {"smtp_from", VX_CFG_STRING, "vexfs@localhost", 0, 254, false, "sender of alert emails"},
     {"smtp_to", VX_CFG_STRING, "", 0, 4096, false,
      "recipients (comma separated) of email actions that name none"},
+    {"outbound_allow", VX_CFG_STRING, "", 0, 4096, false,
+     "addresses or CIDR blocks (comma-separated) alert webhooks and mail may connect to "
+     "although they are loopback, link-local, cloud metadata or unspecified, which are "
+     "refused otherwise (counted in vexfs_outbound_refused_total); empty: none"},
 };
 
 const struct vx_cfg_section an_mon_cfg_section = {AN_MON_SECTION, s_keys,
@@ -102,6 +106,7 @@ struct s_anom {
 };
 
 struct an_monitor {
+    vx_netpolicy_t *netpolicy; /* where webhooks and mail may connect */
     pthread_mutex_t lock;
     pthread_cond_t wake;
     pthread_t thread;
@@ -395,22 +400,23 @@ s_send(an_monitor_t *m, struct s_note *list)
         if (!m->notify_on) {
             vx_counter_add(m->c_suppressed, 1);
         } else if (n->anomaly_url) {
-            int rc = an_notify_webhook(n->anomaly_url, n->json, m->scrape_timeout_ms, err,
-                                       sizeof err);
+            int rc = an_notify_webhook(m->netpolicy, n->anomaly_url, n->json,
+                                       m->scrape_timeout_ms, err, sizeof err);
             s_count(m, 0, rc, n->anomaly_url, err);
         } else if (n->actions_of) {
             for (size_t i = 0; i < n->actions_of->n_actions; i++) {
                 const struct an_action *a = &n->actions_of->actions[i];
                 if (a->type == AN_ACTION_WEBHOOK) {
-                    int rc = an_notify_webhook(a->url, n->json, m->scrape_timeout_ms, err,
-                                               sizeof err);
+                    int rc = an_notify_webhook(m->netpolicy, a->url, n->json,
+                                               m->scrape_timeout_ms, err, sizeof err);
                     s_count(m, 0, rc, a->url, err);
                 } else {
                     struct an_smtp smtp = {m->smtp_url, m->smtp_from, m->scrape_timeout_ms};
-                    int rc = a->n_to ? an_notify_email(&smtp, a->to, a->n_to, n->subject, n->text,
-                                                       err, sizeof err)
-                                     : an_notify_email(&smtp, m->smtp_to, m->n_smtp_to,
-                                                       n->subject, n->text, err, sizeof err);
+                    int rc = a->n_to ? an_notify_email(m->netpolicy, &smtp, a->to, a->n_to,
+                                                       n->subject, n->text, err, sizeof err)
+                                     : an_notify_email(m->netpolicy, &smtp, m->smtp_to,
+                                                       m->n_smtp_to, n->subject, n->text, err,
+                                                       sizeof err);
                     char where[2300], server[1100];
                     vx_mask_urls(m->smtp_url, server, sizeof server);
                     snprintf(where, sizeof where, "%s: email to %s%s via %s",
@@ -1189,6 +1195,15 @@ an_monitor_new(const vx_config_t *cfg, vx_metrics_t *metrics, const char *state_
                      vx_config_bool(cfg, AN_MON_SECTION, key) ? 1 : 0);
     }
     int rc = s_services(m, vx_config_str(cfg, AN_MON_SECTION, "services"), err, errlen);
+    if (rc == 0) {
+        char why[256];
+        m->netpolicy = vx_netpolicy_new(vx_config_str(cfg, AN_MON_SECTION, "outbound_allow"),
+                                        metrics, why, sizeof why);
+        if (m->netpolicy == NULL) {
+            snprintf(err, errlen, "%s.%s", AN_MON_SECTION, why);
+            rc = -EINVAL;
+        }
+    }
     if (rc == 0 && *m->smtp_url && strncmp(m->smtp_url, "smtp://", 7) != 0 &&
         strncmp(m->smtp_url, "smtps://", 8) != 0) {
         char shown[2100];
@@ -1265,6 +1280,7 @@ an_monitor_destroy(an_monitor_t **mp)
     free(m->anomaly_url);
     free(m->smtp_url);
     free(m->smtp_from);
+    vx_netpolicy_destroy(&m->netpolicy);
     pthread_cond_destroy(&m->wake);
     pthread_mutex_destroy(&m->lock);
     free(m);

@@ -116,14 +116,33 @@ an_fetch(const char *url, long timeout_ms, long *status, char **body, size_t *le
     return out;
 }
 
+/* The error of a failed transfer under a policy: the refusal, or one text for any other
+ * transport failure. Returns -EACCES or -EIO. */
+static int
+s_failed(const struct vx_netpolicy_call *call, const char *what, char *err, size_t errlen)
+{
+    if (call->refused != NULL) {
+        snprintf(err, errlen,
+                 "refused: the outbound address policy does not admit %s addresses "
+                 "(monitoring.outbound_allow)",
+                 call->refused);
+        return -EACCES;
+    }
+    snprintf(err, errlen, "no %s answer (no connection, or none within the timeout)", what);
+    return -EIO;
+}
+
 int
-an_notify_webhook(const char *url, const char *json, long timeout_ms, char *err, size_t errlen)
+an_notify_webhook(const vx_netpolicy_t *pol, const char *url, const char *json, long timeout_ms,
+                  char *err, size_t errlen)
 {
     CURL *c = s_easy(url, timeout_ms);
     if (!c) {
         snprintf(err, errlen, "curl_easy_init failed");
         return -EIO;
     }
+    struct vx_netpolicy_call call = {.p = pol};
+    vx_netpolicy_curl(c, &call);
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, json);
@@ -133,8 +152,7 @@ an_notify_webhook(const char *url, const char *json, long timeout_ms, char *err,
     long status = 0;
     int out = 0;
     if (rc != CURLE_OK) {
-        snprintf(err, errlen, "%s", curl_easy_strerror(rc));
-        out = -EIO;
+        out = s_failed(&call, "HTTP", err, errlen);
     } else {
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
         if (status < 200 || status > 299) {
@@ -190,8 +208,8 @@ s_put(char **msg, size_t *len, size_t *cap, const char *text, bool header)
 }
 
 int
-an_notify_email(const struct an_smtp *smtp, char *const *to, size_t n, const char *subject,
-                const char *body, char *err, size_t errlen)
+an_notify_email(const vx_netpolicy_t *pol, const struct an_smtp *smtp, char *const *to, size_t n,
+                const char *subject, const char *body, char *err, size_t errlen)
 {
     if (!smtp->url || !*smtp->url || n == 0) {
         snprintf(err, errlen, "no SMTP server or no recipient (monitoring.smtp_url, smtp_to)");
@@ -204,6 +222,8 @@ an_notify_email(const struct an_smtp *smtp, char *const *to, size_t n, const cha
     }
     /* only mail: a mistyped http:// URL must not turn the message into an HTTP upload */
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+    struct vx_netpolicy_call call = {.p = pol};
+    vx_netpolicy_curl(c, &call);
     char date[64];
     time_t now = time(NULL);
     struct tm tm;
@@ -250,11 +270,12 @@ an_notify_email(const struct an_smtp *smtp, char *const *to, size_t n, const cha
         long code = 0; /* the server's last reply, 0 when it never answered */
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
         if (code) {
+            /* an SMTP server answered: its refusal is worth showing */
             snprintf(err, errlen, "%s (SMTP reply %ld)", curl_easy_strerror(rc), code);
+            out = -EIO;
         } else {
-            snprintf(err, errlen, "%s", curl_easy_strerror(rc));
+            out = s_failed(&call, "SMTP", err, errlen);
         }
-        out = -EIO;
     }
     curl_slist_free_all(rcpt);
     curl_easy_cleanup(c);

@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include "vx_netpolicy.h"
+
 #define AN_FETCH_MAX (8u << 20) /* bytes of a scraped page */
 
 /* The suite's TLS material for an_fetch (scrapes and health probes of the suite's services):
@@ -20,9 +22,15 @@ void an_fetch_set_tls(const char *ca_file, const char *cert_file, const char *ke
 int an_fetch(const char *url, long timeout_ms, long *status, char **body, size_t *len, char *err,
              size_t errlen);
 
-/* POSTs json to url. Returns 0 on a 2xx answer, -EIO otherwise (reason in err). */
-int an_notify_webhook(const char *url, const char *json, long timeout_ms, char *err,
-                      size_t errlen);
+/* Webhooks and mail connect only where pol (borrowed; NULL: anywhere) admits the address
+ * (vx_netpolicy.h): a refused address is -EACCES, "refused: the outbound address policy does
+ * not admit loopback addresses (monitoring.outbound_allow)". Every other transport failure
+ * (refused connection, reset, closed connection, not HTTP or SMTP, timeout) has one text, so
+ * errors do not tell a closed port from an open one. */
+
+/* POSTs json to url. Returns 0 on a 2xx answer, -EACCES or -EIO otherwise (reason in err). */
+int an_notify_webhook(const vx_netpolicy_t *pol, const char *url, const char *json,
+                      long timeout_ms, char *err, size_t errlen);
 
 struct an_smtp {
     const char *url;  /* smtp://host:port or smtps://... */
@@ -30,8 +38,9 @@ struct an_smtp {
     long timeout_ms;
 };
 
-/* Sends a plain-text mail to n recipients. Returns 0 or -EIO (reason in err). */
-int an_notify_email(const struct an_smtp *smtp, char *const *to, size_t n, const char *subject,
-                    const char *body, char *err, size_t errlen);
+/* Sends a plain-text mail to n recipients. Returns 0, -EACCES or -EIO (reason in err). */
+int an_notify_email(const vx_netpolicy_t *pol, const struct an_smtp *smtp, char *const *to,
+                    size_t n, const char *subject, const char *body, char *err,
+                    size_t errlen);
 
 #endif

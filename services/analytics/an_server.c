@@ -303,21 +303,26 @@ s_qstate_new(an_server_t *s, struct an_query *q)
     qs->q = q;
     qs->ring = vx_calloc(s->max_results, sizeof *qs->ring);
     qs->exported_set = zhash_new();
+    /* Labelled by tenant too ("" for a query of every tenant's events): one label set per
+     * family, which the registry requires. */
+    const char *tk = "tenant", *tv = q->tenant ? q->tenant : "";
     const char *help_m = "Events that passed a query's types and filters.";
     qs->c_matched = vx_metrics_counter(s->metrics, "vexfs_analytics_query_events_total", help_m,
-                                       "query", q->id, NULL);
+                                       "query", q->id, tk, tv, NULL);
     const char *help_d = "Events a query could not use, by reason: late (its windows had closed), "
                          "replay (already counted by a previous owner of the partition).";
     qs->c_late = vx_metrics_counter(s->metrics, "vexfs_analytics_query_dropped_total", help_d,
-                                    "query", q->id, "reason", "late", NULL);
+                                    "query", q->id, "reason", "late", tk, tv, NULL);
     qs->c_replay = vx_metrics_counter(s->metrics, "vexfs_analytics_query_dropped_total", help_d,
-                                      "query", q->id, "reason", "replay", NULL);
+                                      "query", q->id, "reason", "replay", tk, tv,
+                                      NULL);
     qs->c_evicted = vx_metrics_counter(s->metrics, "vexfs_analytics_group_evictions_total",
                                        "Groups closed early because a query hit "
                                        "max_groups_per_query.",
-                                       "query", q->id, NULL);
+                                       "query", q->id, tk, tv, NULL);
     qs->c_emitted = vx_metrics_counter(s->metrics, "vexfs_analytics_windows_total",
-                                       "Final windows emitted.", "query", q->id, NULL);
+                                       "Final windows emitted.", "query", q->id, tk, tv,
+                                       NULL);
     return qs;
 }
 

@@ -3,7 +3,8 @@
  *
  * Scripts start with posix_spawn (no fork of a process holding ZeroMQ threads), in a new
  * process group so that a timeout kills whatever the script started too. Arguments and
- * environment carry every parameter; the script text is passed unchanged. */
+ * environment carry every parameter; the script text is passed unchanged. Under a policy the
+ * child is prlimit, which execs setpriv, which execs the interpreter (au_action.h). */
 #include "au_action.h"
 
 #include <curl/curl.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,6 +27,7 @@
 extern char **environ;
 
 #define S_ERR_TAIL 400
+#define AU_SCRIPT_PATH "/usr/local/bin:/usr/bin:/bin"
 
 struct s_strv {
     char **v;
@@ -88,11 +91,45 @@ s_kill(pid_t pid)
     }
 }
 
-/* argv: the interpreter, the script (inline with -c, or its file), then the templated args.
- * bash -c gets "vexfs-step" as $0 so that the args are $1... */
+/* The wrapper that applies the policy before the interpreter starts: prlimit sets the
+ * limits, setpriv sets no_new_privs and, when configured, the user, group and no
+ * supplementary groups; each execs the next, so the interpreter starts with all of it. */
 static void
-s_script_argv(const struct au_act *a, json_t *ctx, const char *interp, struct s_strv *argv)
+s_script_wrap(const struct au_act_policy *pol, struct s_strv *argv)
 {
+    char opt[64];
+    s_strv_add(argv, vx_strdup("prlimit"));
+    static const char *const names[] = {"--cpu", "--as", "--nofile", "--nproc"};
+    const uint64_t vals[] = {pol->cpu_s, pol->memory_bytes, pol->open_files, pol->processes};
+    for (size_t i = 0; i < 4; i++) {
+        if (vals[i] > 0) {
+            snprintf(opt, sizeof opt, "%s=%llu", names[i], (unsigned long long)vals[i]);
+            s_strv_add(argv, vx_strdup(opt));
+        }
+    }
+    s_strv_add(argv, vx_strdup("--"));
+    s_strv_add(argv, vx_strdup("setpriv"));
+    s_strv_add(argv, vx_strdup("--no-new-privs"));
+    if (pol->drop) {
+        snprintf(opt, sizeof opt, "--reuid=%lu", (unsigned long)pol->uid);
+        s_strv_add(argv, vx_strdup(opt));
+        snprintf(opt, sizeof opt, "--regid=%lu", (unsigned long)pol->gid);
+        s_strv_add(argv, vx_strdup(opt));
+        s_strv_add(argv, vx_strdup("--clear-groups"));
+    }
+    s_strv_add(argv, vx_strdup("--"));
+}
+
+/* argv: under a policy its wrapper, then the interpreter, the script (inline with -c, or its
+ * file of the scripts directory), then the templated args. bash -c gets "vexfs-step" as $0 so
+ * that the args are $1... */
+static void
+s_script_argv(const struct au_act *a, const struct au_act_policy *pol, json_t *ctx,
+              const char *interp, struct s_strv *argv)
+{
+    if (pol != NULL) {
+        s_script_wrap(pol, argv);
+    }
     s_strv_add(argv, vx_strdup(interp));
     if (a->content != NULL) {
         s_strv_add(argv, vx_strdup("-c"));
@@ -101,7 +138,10 @@ s_script_argv(const struct au_act *a, json_t *ctx, const char *interp, struct s_
             s_strv_add(argv, vx_strdup("vexfs-step")); /* $0 */
         }
     } else {
-        s_strv_add(argv, vx_strdup(a->path));
+        size_t n = strlen(pol->scripts_dir) + strlen(a->script) + 2;
+        char *file = vx_malloc(n);
+        snprintf(file, n, "%s/%s", pol->scripts_dir, a->script);
+        s_strv_add(argv, file);
     }
     size_t i;
     json_t *x;
@@ -110,13 +150,17 @@ s_script_argv(const struct au_act *a, json_t *ctx, const char *interp, struct s_
     }
 }
 
-/* The environment: the daemon's own without VX_* (those are the step's), the templated env,
- * then VX_INPUT, VX_EXECUTION_ID and VX_STEP_ID, which the step cannot override. */
+/* The environment: nothing of the daemon's own (its variables may carry secrets) under a
+ * policy, only PATH; the templated env, then VX_INPUT, VX_EXECUTION_ID and VX_STEP_ID, which
+ * the step cannot override. Without a policy (unit tests) the daemon's own without VX_*. */
 static void
-s_script_env(const struct au_act *a, json_t *ctx, const char *exec_id, const char *step_id,
-             struct s_strv *envv)
+s_script_env(const struct au_act *a, const struct au_act_policy *pol, json_t *ctx,
+             const char *exec_id, const char *step_id, struct s_strv *envv)
 {
-    for (char **e = environ; e != NULL && *e != NULL; e++) {
+    if (pol != NULL) {
+        s_strv_add(envv, vx_strdup("PATH=" AU_SCRIPT_PATH));
+    }
+    for (char **e = environ; pol == NULL && e != NULL && *e != NULL; e++) {
         if (strncmp(*e, "VX_", 3) != 0) {
             s_strv_add(envv, vx_strdup(*e));
         }
@@ -124,6 +168,9 @@ s_script_env(const struct au_act *a, json_t *ctx, const char *exec_id, const cha
     const char *name;
     json_t *x;
     json_object_foreach(a->env, name, x) {
+        if (strcmp(name, "PATH") == 0 && pol != NULL) {
+            continue; /* the interpreter and the wrapper are found on the fixed PATH */
+        }
         char *v = s_text(x, ctx);
         s_strv_add(envv, s_kv(name, v));
         free(v);
@@ -134,6 +181,37 @@ s_script_env(const struct au_act *a, json_t *ctx, const char *exec_id, const cha
     free(input);
     s_strv_add(envv, s_kv("VX_EXECUTION_ID", exec_id));
     s_strv_add(envv, s_kv("VX_STEP_ID", step_id));
+}
+
+/* Whether pol lets a run: a named script needs the scripts directory and a regular file in
+ * it; inline content needs allow_inline. Returns 0, -ENOENT or -EPERM with out->err set. */
+static int
+s_script_allowed(const struct au_act *a, const struct au_act_policy *pol, struct au_act_out *out)
+{
+    if (a->content != NULL) {
+        if (pol != NULL && !pol->allow_inline) {
+            snprintf(out->err, sizeof out->err,
+                     "inline script content is not allowed (reactive_automation."
+                     "allow_inline_scripts is off); name a script of scripts_dir");
+            return -EPERM;
+        }
+        return 0;
+    }
+    if (pol == NULL || pol->scripts_dir == NULL || pol->scripts_dir[0] == '\0') {
+        snprintf(out->err, sizeof out->err,
+                 "script \"%s\": no scripts directory (reactive_automation.scripts_dir)",
+                 a->script);
+        return -ENOENT;
+    }
+    char file[4200];
+    snprintf(file, sizeof file, "%s/%s", pol->scripts_dir, a->script);
+    struct stat st;
+    if (stat(file, &st) < 0 || !S_ISREG(st.st_mode)) {
+        snprintf(out->err, sizeof out->err, "script \"%s\": no such file in scripts_dir",
+                 a->script);
+        return -ENOENT;
+    }
+    return 0;
 }
 
 /* What a running script said: stdout (at most AU_SCRIPT_MAX_OUT), the tail of stderr for the
@@ -152,8 +230,8 @@ struct s_output {
  * *err_fd. posix_spawn, because a fork of a process holding ZeroMQ threads is not safe.
  * Returns 0, or -EIO / -ENOENT with out->err set. */
 static int
-s_script_spawn(const char *interp, char **argv, char **envp, pid_t *pid, int *out_fd,
-               int *err_fd, struct au_act_out *out)
+s_script_spawn(const char *prog, char **argv, char **envp, bool chdir_root, pid_t *pid,
+               int *out_fd, int *err_fd, struct au_act_out *out)
 {
     int po[2] = {-1, -1}, pe[2] = {-1, -1};
     if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0) {
@@ -169,6 +247,9 @@ s_script_spawn(const char *interp, char **argv, char **envp, pid_t *pid, int *ou
     posix_spawnattr_t at;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    if (chdir_root) {
+        posix_spawn_file_actions_addchdir_np(&fa, "/");
+    }
     posix_spawn_file_actions_adddup2(&fa, po[1], 1);
     posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
     posix_spawnattr_init(&at);
@@ -180,7 +261,7 @@ s_script_spawn(const char *interp, char **argv, char **envp, pid_t *pid, int *ou
     posix_spawnattr_setpgroup(&at, 0);
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
                                       POSIX_SPAWN_SETSIGDEF);
-    int src = posix_spawnp(pid, interp, &fa, &at, argv, envp);
+    int src = posix_spawnp(pid, prog, &fa, &at, argv, envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
     close(po[1]);
@@ -188,7 +269,7 @@ s_script_spawn(const char *interp, char **argv, char **envp, pid_t *pid, int *ou
     if (src != 0) {
         close(po[0]);
         close(pe[0]);
-        snprintf(out->err, sizeof out->err, "cannot start %s: %s", interp, strerror(src));
+        snprintf(out->err, sizeof out->err, "cannot start %s: %s", prog, strerror(src));
         return -ENOENT;
     }
     *out_fd = po[0];
@@ -317,18 +398,24 @@ s_script_result(struct s_output *o, struct au_act_out *out)
 }
 
 int
-au_script_run(const struct au_act *a, json_t *ctx, uint64_t timeout_ms,
-              const volatile int *stop, const char *exec_id, const char *step_id,
-              struct au_act_out *out)
+au_script_run(const struct au_act *a, const struct au_act_policy *pol, json_t *ctx,
+              uint64_t timeout_ms, const volatile int *stop, const char *exec_id,
+              const char *step_id, struct au_act_out *out)
 {
+    int rc = s_script_allowed(a, pol, out);
+    if (rc < 0) {
+        return rc;
+    }
     struct s_strv argv = {0}, envv = {0};
     const char *interp = a->python ? "python3" : "bash";
-    s_script_argv(a, ctx, interp, &argv);
-    s_script_env(a, ctx, exec_id, step_id, &envv);
+    s_script_argv(a, pol, ctx, interp, &argv);
+    s_script_env(a, pol, ctx, exec_id, step_id, &envv);
     struct s_output o = {.obuf = vx_malloc(AU_SCRIPT_MAX_OUT + 1)};
     pid_t pid = -1;
     int out_fd = -1, err_fd = -1;
-    int rc = s_script_spawn(interp, argv.v, envv.v, &pid, &out_fd, &err_fd, out);
+    /* under a policy the child is the wrapper (s_script_wrap), else the interpreter */
+    const char *prog = pol != NULL ? "prlimit" : interp;
+    rc = s_script_spawn(prog, argv.v, envv.v, pol != NULL, &pid, &out_fd, &err_fd, out);
     if (rc < 0) {
         goto out;
     }
@@ -389,8 +476,8 @@ int
 au_http_resolve(const struct au_act *a, json_t *ctx, char **url, char *target, size_t tlen,
                 char *err, size_t errlen)
 {
-    char *u = au_template_str(a->url, ctx);
-    char *pinned = au_template_str(a->url, NULL);
+    char *u = au_template_url(a->url, ctx);
+    char *pinned = au_template_url(a->url, NULL);
     char want[600], got[600];
     bool want_user = false, got_user = false;
     int rc = 0;
@@ -419,6 +506,7 @@ struct s_buf {
     char *data;
     size_t len;
     bool too_big;
+    bool discard; /* the step does not keep the body: read and dropped */
 };
 
 static size_t
@@ -426,6 +514,9 @@ cb_write(char *ptr, size_t size, size_t nmemb, void *arg)
 {
     struct s_buf *b = arg;
     size_t n = size * nmemb;
+    if (b->discard) {
+        return n;
+    }
     if (b->len + n > AU_HTTP_MAX_BODY) {
         b->too_big = true;
         return 0;
@@ -496,14 +587,17 @@ s_http_outcome(const struct au_act *a, CURL *c, const char *url, const struct s_
 {
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    json_t *rj = NULL;
-    if (rb->len > 0) {
-        rj = json_loadb(rb->data, rb->len, JSON_DECODE_ANY, NULL);
-        if (rj == NULL) {
-            rj = json_stringn(rb->data, rb->len);
+    out->result = json_pack("{s:i}", "status", (int)status);
+    if (a->keep_body) {
+        json_t *rj = NULL;
+        if (rb->len > 0) {
+            rj = json_loadb(rb->data, rb->len, JSON_DECODE_ANY, NULL);
+            if (rj == NULL) {
+                rj = json_stringn(rb->data, rb->len);
+            }
         }
+        json_object_set_new(out->result, "body", rj ? rj : json_null());
     }
-    out->result = json_pack("{s:i, s:o}", "status", (int)status, "body", rj ? rj : json_null());
     bool ok = false;
     if (a->n_expect == 0) {
         ok = status >= 200 && status <= 299;
@@ -520,8 +614,9 @@ s_http_outcome(const struct au_act *a, CURL *c, const char *url, const struct s_
 }
 
 int
-au_http_run(const struct au_act *a, json_t *ctx, const char *url, uint64_t timeout_ms,
-            const volatile int *stop, struct au_act_out *out)
+au_http_run(const struct au_act *a, const struct au_act_policy *pol, json_t *ctx,
+            const char *url, uint64_t timeout_ms, const volatile int *stop,
+            struct au_act_out *out)
 {
     CURL *c = curl_easy_init();
     if (c == NULL) {
@@ -530,7 +625,9 @@ au_http_run(const struct au_act *a, json_t *ctx, const char *url, uint64_t timeo
     }
     char *body = NULL;
     struct curl_slist *hdrs = s_http_request(a, ctx, &body);
-    struct s_buf rb = {0};
+    struct s_buf rb = {.discard = !a->keep_body};
+    struct vx_netpolicy_call call = {.p = pol ? pol->net : NULL};
+    vx_netpolicy_curl(c, &call);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, a->method);
     if (strcmp(a->method, "HEAD") == 0) {
@@ -554,17 +651,28 @@ au_http_run(const struct au_act *a, json_t *ctx, const char *url, uint64_t timeo
     int rc = 0;
     if (cc == CURLE_OK) {
         rc = s_http_outcome(a, c, url, &rb, out);
+    } else if (call.refused != NULL) {
+        snprintf(out->err, sizeof out->err,
+                 "%s %.200s: refused: the outbound address policy does not admit %s addresses "
+                 "(reactive_automation.outbound_allow)",
+                 a->method, url, call.refused);
+        rc = -EACCES;
+    } else if (cc == CURLE_ABORTED_BY_CALLBACK) {
+        snprintf(out->err, sizeof out->err, "stopped: the daemon is shutting down");
+        rc = -ECANCELED;
+    } else if (rb.too_big) {
+        snprintf(out->err, sizeof out->err, "%s %.200s: response larger than %u bytes",
+                 a->method, url, AU_HTTP_MAX_BODY);
+        rc = -EIO;
     } else {
-        if (cc == CURLE_OPERATION_TIMEDOUT) {
-            out->timed_out = true;
-            rc = -ETIMEDOUT;
-        } else if (cc == CURLE_ABORTED_BY_CALLBACK) {
-            rc = -ECANCELED;
-        } else {
-            rc = -EIO;
-        }
-        snprintf(out->err, sizeof out->err, "%s %.200s: %s%s", a->method, url,
-                 curl_easy_strerror(cc), rb.too_big ? " (response larger than 1 MiB)" : "");
+        /* One text for every transport failure: a refused connection, a reset, a closed
+         * connection and a reply that is not HTTP read alike, so that a step's error does not
+         * tell a closed port from an open one. */
+        out->timed_out = cc == CURLE_OPERATION_TIMEDOUT;
+        rc = out->timed_out ? -ETIMEDOUT : -EIO;
+        snprintf(out->err, sizeof out->err,
+                 "%s %.200s: no HTTP response (no connection, or none within %llu ms)",
+                 a->method, url, (unsigned long long)timeout_ms);
     }
     free(rb.data);
     free(body);

@@ -89,17 +89,21 @@ s_get(au_breakers_t *b, const char *target)
     struct s_breaker *k = &b->v[b->n++];
     k->target = vx_strdup(target);
     if (b->metrics != NULL) {
+        /* "tenant target": both as labels, so a tenant's breakers are told apart. */
+        char tenant[AU_BREAKER_TENANT_MAX + 1] = "";
+        const char *t = au_breaker_split(target, tenant, sizeof tenant);
         k->g_state = vx_metrics_gauge(b->metrics, "vexfs_automation_breaker_state",
-                                      "Circuit breaker state by action target: 0 closed, 1 open, "
-                                      "2 half-open.",
-                                      "target", target, NULL);
+                                      "Circuit breaker state by tenant and action target: 0 "
+                                      "closed, 1 open, 2 half-open.",
+                                      "tenant", tenant, "target", t, NULL);
         k->c_opens = vx_metrics_counter(b->metrics, "vexfs_automation_breaker_opens_total",
-                                        "Times a circuit breaker opened, by action target.",
-                                        "target", target, NULL);
+                                        "Times a circuit breaker opened, by tenant and action "
+                                        "target.",
+                                        "tenant", tenant, "target", t, NULL);
         k->c_rejected = vx_metrics_counter(b->metrics, "vexfs_automation_breaker_rejected_total",
-                                           "Calls refused by an open circuit breaker, by action "
-                                           "target.",
-                                           "target", target, NULL);
+                                           "Calls refused by an open circuit breaker, by tenant "
+                                           "and action target.",
+                                           "tenant", tenant, "target", t, NULL);
     }
     s_set(k, AU_BREAKER_CLOSED);
     return k;
@@ -179,16 +183,37 @@ au_breaker_state(au_breakers_t *b, const char *target, uint64_t now_ns)
     return st;
 }
 
+const char *
+au_breaker_split(const char *key, char *tenant, size_t tlen)
+{
+    const char *sp = strchr(key, ' ');
+    if (sp == NULL || (size_t)(sp - key) >= tlen) {
+        if (tlen > 0) {
+            tenant[0] = '\0';
+        }
+        return key;
+    }
+    memcpy(tenant, key, (size_t)(sp - key));
+    tenant[sp - key] = '\0';
+    return sp + 1;
+}
+
 json_t *
-au_breakers_json(au_breakers_t *b, uint64_t now_ns)
+au_breakers_json(au_breakers_t *b, const char *tenant, uint64_t now_ns)
 {
     json_t *arr = json_array();
     pthread_mutex_lock(&b->lock);
     for (uint32_t i = 0; i < b->n; i++) {
         struct s_breaker *k = &b->v[i];
+        char kt[AU_BREAKER_TENANT_MAX + 1];
+        const char *target = au_breaker_split(k->target, kt, sizeof kt);
+        if (tenant != NULL && strcmp(kt, tenant) != 0) {
+            continue;
+        }
         s_tick(b, k, now_ns);
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I, s:I}", "target", k->target,
-                                             "state", au_breaker_state_name(k->state), "failures",
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "tenant", kt,
+                                             "target", target, "state",
+                                             au_breaker_state_name(k->state), "failures",
                                              (json_int_t)k->failures, "opens",
                                              (json_int_t)k->opens, "rejected",
                                              (json_int_t)k->rejected));

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Circuit breakers, one per action target ("http:127.0.0.1:8080", "script:/opt/x.sh", ...).
+/* Circuit breakers, one per action target ("http:127.0.0.1:8080", "script:/opt/x.sh", ...),
+ * kept per tenant: the executor names a target "<tenant> <target>" (a tenant name has no
+ * space), so one tenant's failures never open another's breaker, the metrics carry tenant and
+ * target labels, and GET /v1/breakers shows a tenant only its own.
  *
  * closed    calls go through; failure_threshold failures in a row open it
  * open      calls fail at once ("circuit open") until cooldown_ms has passed
@@ -34,9 +37,14 @@ bool au_breaker_allow(au_breakers_t *b, const char *target, uint64_t now_ns);
 void au_breaker_done(au_breakers_t *b, const char *target, bool ok, uint64_t now_ns);
 /* The state as of now_ns (an open breaker past its cool-down reads half_open). */
 enum au_breaker_state au_breaker_state(au_breakers_t *b, const char *target, uint64_t now_ns);
-/* {"breakers":[{"target":..,"state":..,"failures":n,"opens":n,"rejected":n}],
- *  "failure_threshold":n,"cooldown_ms":n,"untracked":n} (new reference) */
-json_t *au_breakers_json(au_breakers_t *b, uint64_t now_ns);
+/* {"breakers":[{"tenant":..,"target":..,"state":..,"failures":n,"opens":n,"rejected":n}],
+ *  "failure_threshold":n,"cooldown_ms":n,"untracked":n} (new reference): the breakers of
+ * tenant only ("" for targets named without one), or every breaker when tenant is NULL. */
+json_t *au_breakers_json(au_breakers_t *b, const char *tenant, uint64_t now_ns);
+#define AU_BREAKER_TENANT_MAX 64
+/* Splits a breaker key "<tenant> <target>": copies the tenant into tenant (tlen bytes; "" when
+ * the key has none) and returns the target (borrowed from key). */
+const char *au_breaker_split(const char *key, char *tenant, size_t tlen);
 /* A static string ("closed", "open", "half_open"). */
 const char *au_breaker_state_name(enum au_breaker_state s);
 

@@ -89,6 +89,30 @@ static const struct vx_cfg_key s_keys[] = {
     {"patterns_file", VX_CFG_STRING, "", 0, 4096, false,
      "JSON file with the pattern set ([...] or {\"patterns\":[...]}) loaded at start; empty: "
      "none"},
+    {"scripts_dir", VX_CFG_STRING, "", 0, 4096, false,
+     "absolute path of the operator's scripts directory: a script step names one of its "
+     "files (\"script\": \"name\"); empty: steps naming a script fail"},
+    {"allow_inline_scripts", VX_CFG_BOOL, "false", 0, 0, false,
+     "accept script steps with inline \"content\" (stored only from an admin credential) and "
+     "run them; false: refused when stored (403 inline_script_forbidden) and when run"},
+    {"script_user", VX_CFG_STRING, "", 0, 256, false,
+     "user script steps run as (its uid and primary group, no supplementary groups); empty: "
+     "the daemon's own user (a warning at start when that is root)"},
+    {"script_group", VX_CFG_STRING, "", 0, 256, false,
+     "group script steps run as; empty: script_user's primary group"},
+    {"script_cpu_seconds", VX_CFG_INT, "60", 0, 86400, false,
+     "CPU time limit of a script step's processes (RLIMIT_CPU); 0: none"},
+    {"script_memory_mb", VX_CFG_INT, "1024", 0, 1048576, false,
+     "address-space limit of each script step process in MiB (RLIMIT_AS); 0: none"},
+    {"script_open_files", VX_CFG_INT, "256", 0, 1048576, false,
+     "open files limit of a script step's processes (RLIMIT_NOFILE); 0: none"},
+    {"script_processes", VX_CFG_INT, "256", 0, 1048576, false,
+     "processes limit of script_user (RLIMIT_NPROC, counted over all of that user's "
+     "processes and threads); 0: none"},
+    {"outbound_allow", VX_CFG_STRING, "", 0, 4096, false,
+     "addresses or CIDR blocks (comma-separated) HTTP steps may connect to although they are "
+     "loopback, link-local, cloud metadata or unspecified, which are refused otherwise "
+     "(counted in vexfs_outbound_refused_total); empty: none"},
     {"rest_bind", VX_CFG_STRING, "127.0.0.1", 0, 64, false, "address of the REST server"},
     {"rest_port", VX_CFG_INT, "8083", 0, 65535, false, "port of the REST server (0: any)"},
 };

@@ -51,6 +51,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "au_action.h"
 #include "au_breaker.h"
 #include "au_store.h"
 #include "au_workflow.h"
@@ -81,6 +82,8 @@ struct au_exec_opts {
     au_store_t *store;           /* borrowed, required: state, journal and history */
     au_breakers_t *breakers;     /* borrowed, required */
     vx_metrics_t *metrics;       /* borrowed, may be NULL */
+    const struct au_act_policy *policy; /* borrowed, may be NULL: what script and HTTP steps
+                                         * may do (au_action.h; NULL: no restriction) */
     struct au_exec_hooks hooks;
 };
 

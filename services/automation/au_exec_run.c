@@ -143,8 +143,17 @@ s_act(au_exec_t *x, struct au_execution *e, const char *step_id, const struct au
         snprintf(target, sizeof target, "%s", t ? t : "");
         free(t);
     }
+    if (rc == 0 && target[0] != '\0') {
+        /* The tenant's own breaker of the target (au_breaker.h). */
+        char shown[sizeof target];
+        memcpy(shown, target, sizeof shown);
+        snprintf(target, sizeof target, "%.64s %.520s", e->wf->tenant ? e->wf->tenant : "",
+                 shown);
+    }
     if (rc == 0 && target[0] != '\0' && !au_breaker_allow(x->o.breakers, target, vx_mono_ns())) {
-        snprintf(out->err, sizeof out->err, "circuit open for %s", target);
+        snprintf(out->err, sizeof out->err, "circuit open for %s",
+                 au_breaker_split(target, (char[AU_BREAKER_TENANT_MAX + 1]){0},
+                                  AU_BREAKER_TENANT_MAX + 1));
         rc = -EHOSTUNREACH;
         target[0] = '\0'; /* not a call: nothing to report to the breaker */
     } else if (rc == 0) {
@@ -152,14 +161,14 @@ s_act(au_exec_t *x, struct au_execution *e, const char *step_id, const struct au
         case AU_ACT_SCRIPT: {
             out->on_start = cb_script_started;
             out->on_start_arg = &e->pg;
-            rc = au_script_run(a, ctx, timeout_ms, &x->stop, e->id, step_id, out);
+            rc = au_script_run(a, x->o.policy, ctx, timeout_ms, &x->stop, e->id, step_id, out);
             if (out->pid > 0) {
                 s_script_done(x, e, out->pid);
             }
             break;
         }
         case AU_ACT_HTTP:
-            rc = au_http_run(a, ctx, url, timeout_ms, &x->stop, out);
+            rc = au_http_run(a, x->o.policy, ctx, url, timeout_ms, &x->stop, out);
             break;
         case AU_ACT_EMIT: {
             json_t *ev = au_template_eval(a->event, ctx);

@@ -370,8 +370,29 @@ s_append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
     (*buf)[*len] = '\0';
 }
 
-char *
-au_template_str(const char *s, json_t *ctx)
+/* Appends v, percent-encoding every byte but RFC 3986's unreserved ones when pct is set. */
+static void
+s_append_value(char **buf, size_t *len, size_t *cap, const char *v, size_t n, bool pct)
+{
+    if (!pct) {
+        s_append(buf, len, cap, v, n);
+        return;
+    }
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~') {
+            s_append(buf, len, cap, &v[i], 1);
+        } else {
+            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+            s_append(buf, len, cap, e, 3);
+        }
+    }
+}
+
+static char *
+s_template(const char *s, json_t *ctx, bool pct)
 {
     size_t len = 0, cap = strlen(s) + 16;
     char *buf = vx_malloc(cap);
@@ -386,11 +407,12 @@ au_template_str(const char *s, json_t *ctx)
             path[n] = '\0';
             json_t *v = au_path_get(ctx, path);
             if (json_is_string(v)) {
-                s_append(&buf, &len, &cap, json_string_value(v), json_string_length(v));
+                s_append_value(&buf, &len, &cap, json_string_value(v), json_string_length(v),
+                               pct);
             } else if (v != NULL && !json_is_null(v)) {
                 char *d = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
                 if (d != NULL) {
-                    s_append(&buf, &len, &cap, d, strlen(d));
+                    s_append_value(&buf, &len, &cap, d, strlen(d), pct);
                     free(d);
                 }
             }
@@ -399,6 +421,18 @@ au_template_str(const char *s, json_t *ctx)
     }
     s_append(&buf, &len, &cap, s, strlen(s));
     return buf;
+}
+
+char *
+au_template_str(const char *s, json_t *ctx)
+{
+    return s_template(s, ctx, false);
+}
+
+char *
+au_template_url(const char *s, json_t *ctx)
+{
+    return s_template(s, ctx, true);
 }
 
 /* Recursion is bounded: checked definitions nest at most AU_EXPR_MAX_DEPTH deep. */

@@ -39,6 +39,9 @@ int au_template_check(json_t *t, const char *where, char *err, size_t errlen);
 json_t *au_template_eval(json_t *t, json_t *ctx);
 /* A string template interpolated into text (caller frees). */
 char *au_template_str(const char *s, json_t *ctx);
+/* The same for a URL: every value is percent-encoded (all but A-Z a-z 0-9 - . _ ~), so an
+ * input can fill one path segment or query value but never add a '/', '?', '&', '#' or '@'. */
+char *au_template_url(const char *s, json_t *ctx);
 
 /* The value at path in ctx, or NULL (borrowed). */
 json_t *au_path_get(json_t *ctx, const char *path);

@@ -10,11 +10,20 @@
 #define S_DEFAULT_LIMIT 100
 #define S_MAX_LIMIT 10000
 
+/* The tenant a request acts for comes from its credential (vx_http_req_tenant): the header
+ * is honoured only for a credential that may act for the tenant it names. A credential of
+ * several tenants that names none acts for "default" when it may, else it must name one. */
 const char *
 au_http_tenant(vx_http_req_t *req, struct vx_http_resp *resp)
 {
-    const char *t = vx_http_req_header(req, AU_TENANT_HEADER);
+    const char *t = vx_http_req_tenant(req);
     if (t == NULL || t[0] == '\0') {
+        if (!vx_http_req_tenant_allowed(req, "default")) {
+            vx_http_error(resp, 400, "tenant_required",
+                          AU_TENANT_HEADER ": the credential acts for several tenants and "
+                                           "not for \"default\"; name one");
+            return NULL;
+        }
         return "default";
     }
     size_t n = strlen(t);
@@ -250,24 +259,66 @@ cb_get_alerts(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     resp->json = au_server_alerts_json(arg, tenant, (uint64_t)since, (size_t)limit);
 }
 
+/* The engine's and executor's totals count every tenant's events: only a caller that may act
+ * for every tenant (and names none) sees them. Others get their tenant's own counts. */
 static void
 cb_get_stats(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
-    (void)req;
-    resp->json = au_server_stats_json(arg);
+    if (vx_http_req_tenant_allowed(req, NULL)) {
+        resp->json = au_server_stats_json(arg);
+        return;
+    }
+    const char *tenant = au_http_tenant(req, resp);
+    if (tenant == NULL) {
+        return;
+    }
+    json_t *pats = au_server_tenant_patterns_json(arg, tenant);
+    json_t *wfs = au_flows_list(au_server_flows(arg), tenant);
+    resp->json = json_pack("{s:s, s:I, s:I}", "tenant", tenant, "patterns",
+                           (json_int_t)json_array_size(pats), "workflows",
+                           (json_int_t)json_array_size(wfs));
+    json_decref(pats);
+    json_decref(wfs);
 }
 
-void
-au_http_routes(vx_http_t *http, au_server_t *server)
+/* The routes of this file and of au_wf_http.c in one table, so that the role test walks
+ * every route automation serves. Reads need viewer, changes of patterns, workflows, state and
+ * runs operator. */
+static const struct vx_http_route_def s_routes[] = {
+    {"GET", "/v1/patterns", VX_ROLE_VIEWER, cb_get_patterns},
+    {"PUT", "/v1/patterns", VX_ROLE_OPERATOR, cb_put_patterns},
+    {"PATCH", "/v1/patterns", VX_ROLE_OPERATOR, cb_patch_patterns},
+    {"POST", "/v1/patterns", VX_ROLE_OPERATOR, cb_post_pattern},
+    {"GET", "/v1/patterns/{id}", VX_ROLE_VIEWER, cb_get_pattern},
+    {"PUT", "/v1/patterns/{id}", VX_ROLE_OPERATOR, cb_put_pattern},
+    {"DELETE", "/v1/patterns/{id}", VX_ROLE_OPERATOR, cb_delete_pattern},
+    {"GET", "/v1/alerts", VX_ROLE_VIEWER, cb_get_alerts},
+    {"GET", "/v1/stats", VX_ROLE_VIEWER, cb_get_stats},
+    {"GET", "/v1/workflows", VX_ROLE_VIEWER, au_wf_http_list},
+    {"POST", "/v1/workflows", VX_ROLE_OPERATOR, au_wf_http_post},
+    {"PUT", "/v1/workflows", VX_ROLE_OPERATOR, au_wf_http_put_set},
+    {"PATCH", "/v1/workflows", VX_ROLE_OPERATOR, au_wf_http_patch_set},
+    {"GET", "/v1/workflows/{id}", VX_ROLE_VIEWER, au_wf_http_get},
+    {"PUT", "/v1/workflows/{id}", VX_ROLE_OPERATOR, au_wf_http_put},
+    {"DELETE", "/v1/workflows/{id}", VX_ROLE_OPERATOR, au_wf_http_delete},
+    {"POST", "/v1/workflows/{id}/execute", VX_ROLE_OPERATOR, au_wf_http_execute},
+    {"GET", "/v1/executions", VX_ROLE_VIEWER, au_wf_http_executions},
+    {"GET", "/v1/executions/{id}", VX_ROLE_VIEWER, au_wf_http_execution},
+    {"GET", "/v1/breakers", VX_ROLE_VIEWER, au_wf_http_breakers},
+    {"GET", "/v1/state", VX_ROLE_VIEWER, au_wf_http_state},
+    {"PUT", "/v1/state/{path}", VX_ROLE_OPERATOR, au_wf_http_put_state},
+};
+
+const struct vx_http_route_def *
+au_http_route_table(size_t *n)
 {
-    vx_http_route(http, "GET", "/v1/patterns", cb_get_patterns, server);
-    vx_http_route(http, "PUT", "/v1/patterns", cb_put_patterns, server);
-    vx_http_route(http, "PATCH", "/v1/patterns", cb_patch_patterns, server);
-    vx_http_route(http, "POST", "/v1/patterns", cb_post_pattern, server);
-    vx_http_route(http, "GET", "/v1/patterns/{id}", cb_get_pattern, server);
-    vx_http_route(http, "PUT", "/v1/patterns/{id}", cb_put_pattern, server);
-    vx_http_route(http, "DELETE", "/v1/patterns/{id}", cb_delete_pattern, server);
-    vx_http_route(http, "GET", "/v1/alerts", cb_get_alerts, server);
-    vx_http_route(http, "GET", "/v1/stats", cb_get_stats, server);
-    au_wf_http_routes(http, server);
+    *n = sizeof s_routes / sizeof s_routes[0];
+    return s_routes;
+}
+
+int
+au_http_routes(vx_http_t *http, au_server_t *server, char *err, size_t errlen)
+{
+    return vx_http_routes(http, s_routes, sizeof s_routes / sizeof s_routes[0], server, err,
+                          errlen);
 }

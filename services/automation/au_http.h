@@ -11,9 +11,13 @@
  * A rejected change answers {"error":{"code":"invalid_pattern","message":...}} and changes
  * nothing. Workflow, execution, breaker and state routes are in au_wf_http.c.
  *
- * Tenancy: every route acts for the tenant named by the X-VexFS-Tenant header ("default"
- * when absent; 1..64 characters of [A-Za-z0-9_.:-], else 400). A tenant sees, changes and
- * runs only its own patterns, alerts, workflows, executions and state. */
+ * Roles (au_http.c's route table): reads need viewer, changes and runs operator.
+ * Tenancy: every route acts for the tenant of the caller's credential (vx_http_req_tenant);
+ * X-VexFS-Tenant names one of the credential's tenants, or any for an admin acting on its
+ * behalf (audited). Without one named, a credential of several tenants acts for "default"
+ * when it may, else 400 tenant_required. Names are 1..64 characters of [A-Za-z0-9_.:-], else
+ * 400. A tenant sees, changes and runs only its own patterns, alerts, workflows, executions,
+ * state and breakers. */
 #ifndef AU_HTTP_H
 #define AU_HTTP_H
 
@@ -22,10 +26,16 @@
 
 #define AU_TENANT_HEADER "X-VexFS-Tenant"
 
-/* Adds the routes to http (before it starts); server is borrowed and must outlive it. */
-void au_http_routes(vx_http_t *http, au_server_t *server);
-/* The workflow routes (au_wf_http.c), added by au_http_routes. */
-void au_wf_http_routes(vx_http_t *http, au_server_t *server);
+/* Adds the route table to http (before it starts); server is borrowed and must outlive it.
+ * Returns 0, or -EINVAL with err naming the bad row. */
+int au_http_routes(vx_http_t *http, au_server_t *server, char *err, size_t errlen);
+/* The route table (static), for the test that walks every route's role. */
+const struct vx_http_route_def *au_http_route_table(size_t *n);
+/* The workflow, execution, breaker and state handlers (au_wf_http.c), rows of the table. */
+vx_http_handler_fn au_wf_http_list, au_wf_http_post, au_wf_http_put_set, au_wf_http_patch_set,
+    au_wf_http_get, au_wf_http_put,
+    au_wf_http_delete, au_wf_http_execute, au_wf_http_executions, au_wf_http_execution,
+    au_wf_http_breakers, au_wf_http_state, au_wf_http_put_state;
 
 /* The request's tenant (borrowed from the request, valid during the handler), or NULL after
  * answering 400 for a malformed header. */

@@ -216,6 +216,10 @@ s_workflows_init(au_server_t *s, char *err, size_t errlen)
     if (rc < 0) {
         return rc;
     }
+    rc = au_server_policy_init(s, err, errlen);
+    if (rc < 0) {
+        return rc;
+    }
     struct au_exec_opts xo = {
         .max_concurrent = (uint32_t)vx_config_int(cfg, AU_SECTION, "max_concurrent_workflows"),
         .max_queue = (uint32_t)vx_config_int(cfg, AU_SECTION, "max_queued_workflows"),
@@ -228,6 +232,7 @@ s_workflows_init(au_server_t *s, char *err, size_t errlen)
         .store = s->store,
         .breakers = s->breakers,
         .metrics = s->metrics,
+        .policy = &s->act_policy,
     };
     au_server_exec_hooks(s, &xo.hooks);
     s->exec = au_exec_new(&xo);
@@ -386,6 +391,7 @@ au_server_destroy(au_server_t **sp)
     au_exec_destroy(&s->exec);
     au_flows_destroy(&s->flows);
     au_breakers_destroy(&s->breakers);
+    vx_netpolicy_destroy(&s->netpolicy);
     au_emit_destroy(&s->emit);
     if (s->store != NULL && s->store_tmp) {
         char path[VX_PATH_MAX];

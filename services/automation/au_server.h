@@ -79,6 +79,8 @@ json_t *au_server_stats_json(au_server_t *s);
 au_flows_t *au_server_flows(au_server_t *s);
 au_exec_t *au_server_exec(au_server_t *s);
 au_breakers_t *au_server_breakers(au_server_t *s);
+/* What script and HTTP steps may do (borrowed, valid while s lives). */
+const struct au_act_policy *au_server_act_policy(au_server_t *s);
 /* au_flows_put / au_flows_delete, then persisted. def is borrowed. */
 int au_server_put_workflow(au_server_t *s, const char *tenant, json_t *def,
                            enum au_put_mode mode, bool *created, char *err, size_t errlen);

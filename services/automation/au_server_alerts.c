@@ -138,8 +138,8 @@ au_server_pattern_info_set(au_server_t *s, const au_engine_t *e)
         const struct au_pattern *p = au_engine_pattern(e, i);
         struct au_pat_info *pi = &s->pinfo[i];
         pi->c_matches = vx_metrics_counter(s->metrics, "vexfs_automation_matches_total",
-                                           "Completed pattern matches, by pattern.", "pattern",
-                                           p->id, NULL);
+                                           "Completed pattern matches, by tenant and pattern.",
+                                           "tenant", p->tenant, "pattern", p->id, NULL);
         for (uint32_t k = 0; k < p->n_actions; k++) {
             const struct au_action *act = &p->actions[k];
             if (act->kind != AU_ACTION_ALERT) {
@@ -153,8 +153,8 @@ au_server_pattern_info_set(au_server_t *s, const au_engine_t *e)
             src->kind = p->kind;
             src->severity = act->severity;
             src->c_alerts = vx_metrics_counter(s->metrics, "vexfs_automation_alerts_total",
-                                               "Alerts raised, by pattern and severity.",
-                                               "pattern", p->id, "severity",
+                                               "Alerts raised, by tenant, pattern and severity.",
+                                               "tenant", p->tenant, "pattern", p->id, "severity",
                                                au_severity_name(act->severity), NULL);
             pi->src[k] = src;
         }

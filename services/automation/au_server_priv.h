@@ -121,7 +121,14 @@ struct au_server {
     au_emit_t *emit;
     char *state_dir;              /* NULL: nothing persists */
     pthread_mutex_t save_lock;    /* orders writes of workflows.json */
+    /* what script and HTTP steps may do (au_server_policy.c) */
+    struct au_act_policy act_policy;
+    vx_netpolicy_t *netpolicy;
 };
+
+/* au_server_policy.c: fills s->act_policy and s->netpolicy from the configuration (script
+ * user and group looked up by name). Returns 0, or -EINVAL with err naming the key. */
+int au_server_policy_init(au_server_t *s, char *err, size_t errlen);
 
 #define AU_SERVER_MAX_EVENTS 100000 /* events one input batch may hold (more: too_large) */
 

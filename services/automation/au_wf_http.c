@@ -2,7 +2,9 @@
 /* REST routes for workflows, executions, circuit breakers and state, per tenant
  * (X-VexFS-Tenant, see au_http.h):
  *   GET    /v1/workflows                {"workflows":[...definitions as given...]}
- *   POST   /v1/workflows                adds one: 201 {"id":..}; 400 invalid_workflow; 409
+ *   POST   /v1/workflows                adds one: 201 {"id":..}; 400 invalid_workflow; 409;
+ *                                       403 inline_script_forbidden (inline script content
+ *                                       without allow_inline_scripts or an admin credential)
  *   PUT    /v1/workflows                the tenant's whole set, one step; If-Match: 412
  *   PATCH  /v1/workflows                creates or updates those given, one step; If-Match
  *   GET    /v1/workflows/{id}           the definition; 404
@@ -13,7 +15,7 @@
  *   GET    /v1/executions               ?status=&workflow=&since=&until=&cursor=&limit= (default
  *                                       100, 1..10000), newest first; next_cursor pages on
  *   GET    /v1/executions/{id}          the full record; 404
- *   GET    /v1/breakers                 circuit breakers of every action target
+ *   GET    /v1/breakers                 the tenant's circuit breakers, one per action target
  *   GET    /v1/state                    the tenant's state {"state":{...}}
  *   PUT    /v1/state/{path}             {"value":..}: commits it (state triggers run); 204;
  *                                       507 store_full */
@@ -29,8 +31,8 @@ s_refused(struct vx_http_resp *resp, int rc, const char *err)
     au_http_refused(resp, rc, err, "workflow", 400);
 }
 
-static void
-cb_list(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+void
+au_wf_http_list(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
     const char *tenant = au_http_tenant(req, resp);
     if (tenant != NULL) {
@@ -40,9 +42,41 @@ cb_list(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     }
 }
 
+/* Inline script content is stored only where allow_inline_scripts admits it, and only from an
+ * admin credential: it runs whatever its author wrote, as the scripts' user. Answers 403 and
+ * returns false when def (valid or not: an invalid one is answered by the put) is refused. */
+static bool
+s_inline_allowed(vx_http_req_t *req, struct vx_http_resp *resp, au_server_t *server,
+                 const char *tenant, json_t *def)
+{
+    struct au_workflow *w = NULL;
+    char err[256];
+    if (au_workflow_parse(def, tenant, &w, err, sizeof err) < 0) {
+        return true;
+    }
+    bool inl = w->inline_scripts;
+    au_workflow_unref(&w);
+    if (!inl) {
+        return true;
+    }
+    if (!au_server_act_policy(server)->allow_inline) {
+        vx_http_error(resp, 403, "inline_script_forbidden",
+                      "inline script content is off (reactive_automation.allow_inline_scripts): "
+                      "name a script of scripts_dir (\"script\": \"name\")");
+        return false;
+    }
+    if (vx_http_req_role(req) < VX_ROLE_ADMIN) {
+        vx_http_error(resp, 403, "inline_script_forbidden",
+                      "inline script content needs an admin credential; name a script of "
+                      "scripts_dir (\"script\": \"name\")");
+        return false;
+    }
+    return true;
+}
+
 /* PUT /v1/workflows replaces the tenant's set, PATCH (merge) creates or updates the workflows
  * given and leaves the others; the body is a list or {"workflows":[...]}. One step, all or
- * nothing, after If-Match. */
+ * nothing, after If-Match; inline script content is refused as for one workflow. */
 static void
 s_change(vx_http_req_t *req, struct vx_http_resp *resp, void *arg, bool merge)
 {
@@ -57,6 +91,13 @@ s_change(vx_http_req_t *req, struct vx_http_resp *resp, void *arg, bool merge)
                       "expected a list of workflows, or {\"workflows\":[...]}");
         return;
     }
+    size_t i;
+    json_t *def;
+    json_array_foreach(arr, i, def) {
+        if (json_is_object(def) && !s_inline_allowed(req, resp, arg, tenant, def)) {
+            return;
+        }
+    }
     char err[1280], etag[VX_ETAG_LEN];
     int rc = au_server_change_workflows(arg, tenant, arr, merge,
                                         vx_http_req_header(req, "If-Match"), etag, err,
@@ -69,20 +110,20 @@ s_change(vx_http_req_t *req, struct vx_http_resp *resp, void *arg, bool merge)
     resp->json = json_pack("{s:i, s:s}", "workflows", (int)json_array_size(arr), "etag", etag);
 }
 
-static void
-cb_put_set(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+void
+au_wf_http_put_set(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
     s_change(req, resp, arg, false);
 }
 
-static void
-cb_patch_set(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+void
+au_wf_http_patch_set(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
     s_change(req, resp, arg, true);
 }
 
-static void
-cb_post(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+void
+au_wf_http_post(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
     const char *tenant = au_http_tenant(req, resp);
     if (tenant == NULL) {
@@ -91,6 +132,9 @@ cb_post(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     json_t *body = vx_http_req_json(req);
     if (!json_is_object(body)) {
         vx_http_error(resp, 400, "invalid_body", "expected one workflow (a JSON object)");
+        return;
+    }
+    if (!s_inline_allowed(req, resp, arg, tenant, body)) {
         return;
     }
     char err[1024];
@@ -103,8 +147,8 @@ cb_post(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     resp->json = json_pack("{s:O}", "id", json_object_get(body, "id"));
 }
 
-static void
-cb_get(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+void
+au_wf_http_get(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
     const char *tenant = au_http_tenant(req, resp);
     if (tenant == NULL) {
@@ -120,8 +164,8 @@ cb_get(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     au_workflow_unref(&w);
 }
 
-static void
-cb_put(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+void
+au_wf_http_put(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
     const char *tenant = au_http_tenant(req, resp);
     if (tenant == NULL) {
@@ -140,6 +184,10 @@ cb_put(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     }
     json_t *w = json_copy(body);
     json_object_set_new(w, "id", json_string(id));
+    if (!s_inline_allowed(req, resp, arg, tenant, w)) {
+        json_decref(w);
+        return;
+    }
     char err[1024];
     bool created = false;
     int rc = au_server_put_workflow(arg, tenant, w, AU_PUT_REPLACE, &created, err, sizeof err);
@@ -152,8 +200,8 @@ cb_put(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     resp->json = json_pack("{s:s}", "id", id);
 }
 
-static void
-cb_delete(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+void
+au_wf_http_delete(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
     const char *tenant = au_http_tenant(req, resp);
     if (tenant == NULL) {
@@ -169,8 +217,8 @@ cb_delete(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     resp->text_len = 0;
 }
 
-static void
-cb_execute(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+void
+au_wf_http_execute(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
     const char *tenant = au_http_tenant(req, resp);
     if (tenant == NULL) {
@@ -200,8 +248,8 @@ cb_execute(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     }
 }
 
-static void
-cb_executions(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+void
+au_wf_http_executions(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
     const char *tenant = au_http_tenant(req, resp);
     if (tenant == NULL) {
@@ -210,8 +258,8 @@ cb_executions(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     au_http_executions(req, resp, arg, tenant);
 }
 
-static void
-cb_execution(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+void
+au_wf_http_execution(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
     const char *tenant = au_http_tenant(req, resp);
     if (tenant == NULL) {
@@ -226,15 +274,17 @@ cb_execution(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     resp->json = r;
 }
 
-static void
-cb_breakers(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+void
+au_wf_http_breakers(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
-    (void)req;
-    resp->json = au_breakers_json(au_server_breakers(arg), vx_mono_ns());
+    const char *tenant = au_http_tenant(req, resp);
+    if (tenant != NULL) {
+        resp->json = au_breakers_json(au_server_breakers(arg), tenant, vx_mono_ns());
+    }
 }
 
-static void
-cb_state(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+void
+au_wf_http_state(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
     const char *tenant = au_http_tenant(req, resp);
     if (tenant != NULL) {
@@ -242,30 +292,12 @@ cb_state(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     }
 }
 
-static void
-cb_put_state(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+void
+au_wf_http_put_state(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
     const char *tenant = au_http_tenant(req, resp);
     if (tenant == NULL) {
         return;
     }
     au_http_put_state(req, resp, arg, tenant);
-}
-
-void
-au_wf_http_routes(vx_http_t *http, au_server_t *server)
-{
-    vx_http_route(http, "GET", "/v1/workflows", cb_list, server);
-    vx_http_route(http, "POST", "/v1/workflows", cb_post, server);
-    vx_http_route(http, "PUT", "/v1/workflows", cb_put_set, server);
-    vx_http_route(http, "PATCH", "/v1/workflows", cb_patch_set, server);
-    vx_http_route(http, "GET", "/v1/workflows/{id}", cb_get, server);
-    vx_http_route(http, "PUT", "/v1/workflows/{id}", cb_put, server);
-    vx_http_route(http, "DELETE", "/v1/workflows/{id}", cb_delete, server);
-    vx_http_route(http, "POST", "/v1/workflows/{id}/execute", cb_execute, server);
-    vx_http_route(http, "GET", "/v1/executions", cb_executions, server);
-    vx_http_route(http, "GET", "/v1/executions/{id}", cb_execution, server);
-    vx_http_route(http, "GET", "/v1/breakers", cb_breakers, server);
-    vx_http_route(http, "GET", "/v1/state", cb_state, server);
-    vx_http_route(http, "PUT", "/v1/state/{path}", cb_put_state, server);
 }

@@ -920,8 +920,8 @@ au_act_target(const struct au_workflow *w, const char *step_id, const struct au_
         snprintf(buf, sizeof buf, "http:%.500s", url ? url : "");
         return vx_strdup(buf);
     case AU_ACT_SCRIPT:
-        if (a->path != NULL) {
-            snprintf(buf, sizeof buf, "script:%.500s", a->path);
+        if (a->script != NULL) {
+            snprintf(buf, sizeof buf, "script:%.500s", a->script);
         } else {
             snprintf(buf, sizeof buf, "script:%.128s/%.128s", w->id, step_id);
         }

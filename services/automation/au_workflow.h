@@ -41,16 +41,19 @@
  *   compensate   optional action run when a later step fails (in reverse order of completion)
  *
  * Actions ({"kind":...}; every string marked T is a template over the execution context):
- *   script    {"interpreter":"bash"|"python", "content":"..." or "path":"/abs/file",
+ *   script    {"interpreter":"bash"|"python", "script":"name" or "content":"...",
  *              "args":[T,...], "env":{"NAME":T,...}}
- *             runs bash -c CONTENT vexfs-step ARGS... / python3 -c CONTENT ARGS... (or the
- *             interpreter on path); parameters reach the process only as arguments and
+ *             runs the interpreter on <scripts_dir>/<name> with ARGS..., or (inline content,
+ *             only where allow_inline_scripts admits it) bash -c CONTENT vexfs-step ARGS... /
+ *             python3 -c CONTENT ARGS...; parameters reach the process only as arguments and
  *             environment (VX_INPUT holds the input as JSON), never inside the script text.
  *             Exit 0 succeeds; stdout (at most 64 KiB) is parsed as the step's JSON result
  *             (empty: null; not JSON: the step fails).
  *   http      {"method":"POST", "url":T, "headers":{"Name":T}, "body":T (JSON value: sent as
- *              JSON; a string: sent as is), "expect_status":[200,201] (default 200..299)}
- *             result {"status":n, "body": the response as JSON, or as a string}
+ *              JSON; a string: sent as is), "expect_status":[200,201] (default 200..299),
+ *              "keep_body":false}
+ *             result {"status":n}, with "body" (the response as JSON, or as a string; at most
+ *             1 MiB) only when keep_body is true
  *   emit      {"event":T}: the event (JSON form of vx_event.h) sent into propagation
  *   set_state {"path":"disk.usage", "value":T}: sets the daemon's state; state triggers fire
  *   delay     {"ms":1000}: waits (0..86400000)
@@ -107,7 +110,7 @@ struct au_act {
     json_t *json;
     bool python;          /* script: python3, else bash */
     const char *content;  /* script: inline text, or NULL */
-    const char *path;     /* script: file, or NULL */
+    const char *script;   /* script: name of a file of scripts_dir, or NULL */
     json_t *args;         /* script: array of templates, or NULL */
     json_t *env;          /* script: object of templates, or NULL */
     const char *method;   /* http */
@@ -116,6 +119,7 @@ struct au_act {
     json_t *body;         /* http: template, or NULL */
     int expect[16];       /* http: statuses; n_expect 0: 200..299 */
     uint32_t n_expect;
+    bool keep_body;       /* http: the result keeps the response body */
     json_t *event;        /* emit: template */
     const char *state_path; /* set_state */
     json_t *value;        /* set_state: template */
@@ -199,6 +203,7 @@ struct au_workflow {
     enum au_conflict on_conflict;
     uint32_t conflict_retries;
     bool resumable;       /* every step idempotent: an interruption resumes, not compensates */
+    bool inline_scripts;  /* some script step carries inline "content" */
     json_t *json;         /* as given, own reference */
     int refs;             /* atomic */
 };
@@ -209,6 +214,9 @@ struct au_workflow {
  *   http, emit, set_state or delay) */
 int au_workflow_parse(json_t *j, const char *tenant, struct au_workflow **out, char *err,
                       size_t errlen);
+/* Whether name may name a file of scripts_dir: 1..128 characters of [A-Za-z0-9_.-], not
+ * starting with '.' (so never a path, "." or ".."). */
+bool au_script_name_ok(const char *name);
 /* Takes one more reference; returns w (the caller owns that reference). */
 struct au_workflow *au_workflow_ref(struct au_workflow *w);
 /* Drops one reference; frees on the last. Accepts NULL; sets *w to NULL. */
@@ -216,7 +224,7 @@ void au_workflow_unref(struct au_workflow **w);
 /* Finds a step by id anywhere in the workflow (borrowed, valid while w lives), or NULL. */
 const struct au_step *au_workflow_step(const struct au_workflow *w, const char *id);
 /* The breaker target of a step's action given its resolved URL (http) or NULL: "http:host:port",
- * "script:<path>" or "script:<workflow>/<step>", "emit" (caller frees); NULL for actions
+ * "script:<name>" or "script:<workflow>/<step>", "emit" (caller frees); NULL for actions
  * without one. */
 char *au_act_target(const struct au_workflow *w, const char *step_id, const struct au_act *a,
                     const char *url);

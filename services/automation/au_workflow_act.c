@@ -64,6 +64,23 @@ s_script_args_env(struct au_wf_ctx *c, json_t *a, const char *where, struct au_a
     return au_wf_tmpl(c, out->env, sub);
 }
 
+bool
+au_script_name_ok(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > 128 || name[0] == '.') {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char ch = name[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '_' || ch == '.' || ch == '-')) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static int
 s_script(struct au_wf_ctx *c, json_t *a, const char *where, struct au_act *out)
 {
@@ -73,19 +90,26 @@ s_script(struct au_wf_ctx *c, json_t *a, const char *where, struct au_act *out)
     }
     out->python = strcmp(is, "python") == 0;
     json_t *ct = json_object_get(a, "content");
-    json_t *pt = json_object_get(a, "path");
-    if ((ct == NULL) == (pt == NULL)) {
-        return au_wf_err(c, "%s: exactly one of \"content\" or \"path\" is required", where);
+    json_t *st = json_object_get(a, "script");
+    if ((ct == NULL) == (st == NULL)) {
+        return au_wf_err(c, "%s: exactly one of \"script\" (a file of scripts_dir) or "
+                            "\"content\" (inline) is required",
+                         where);
     }
     if (ct != NULL && (!json_is_string(ct) || json_string_length(ct) == 0 ||
                        strlen(json_string_value(ct)) != json_string_length(ct))) {
         return au_wf_err(c, "%s.content: expected a non-empty string without NUL", where);
     }
-    if (pt != NULL && (!json_is_string(pt) || json_string_value(pt)[0] != '/')) {
-        return au_wf_err(c, "%s.path: expected an absolute path", where);
+    if (st != NULL && !au_script_name_ok(json_string_value(st))) {
+        return au_wf_err(c, "%s.script: expected the name of a file of scripts_dir: 1..128 "
+                            "characters of [A-Za-z0-9_.-], not starting with '.'",
+                         where);
     }
     out->content = json_string_value(ct);
-    out->path = json_string_value(pt);
+    out->script = json_string_value(st);
+    if (out->content != NULL) {
+        c->w->inline_scripts = true;
+    }
     return s_script_args_env(c, a, where, out);
 }
 
@@ -195,6 +219,11 @@ s_http(struct au_wf_ctx *c, json_t *a, const char *where, struct au_act *out)
     if (rc == 0 && es != NULL) {
         rc = s_http_expect(c, es, where, out);
     }
+    json_t *kb = json_object_get(a, "keep_body");
+    if (rc == 0 && kb != NULL && !json_is_boolean(kb)) {
+        rc = au_wf_err(c, "%s.keep_body: expected true or false", where);
+    }
+    out->keep_body = json_is_true(kb);
     return rc;
 }
 
@@ -249,10 +278,10 @@ s_delay(struct au_wf_ctx *c, json_t *a, const char *where, struct au_act *out)
 
 /* ---- the table --------------------------------------------------------------------------- */
 
-static const char *const s_script_keys[] = {"kind", "interpreter", "content", "path", "args",
+static const char *const s_script_keys[] = {"kind", "interpreter", "content", "script", "args",
                                             "env", NULL};
 static const char *const s_http_keys[] = {"kind", "method", "url", "headers", "body",
-                                          "expect_status", NULL};
+                                          "expect_status", "keep_body", NULL};
 static const char *const s_emit_keys[] = {"kind", "event", NULL};
 static const char *const s_set_state_keys[] = {"kind", "path", "value", NULL};
 static const char *const s_delay_keys[] = {"kind", "ms", NULL};

@@ -47,7 +47,10 @@ main(int argc, char **argv)
         vx_error("AU-START", "%s", err);
         goto out;
     }
-    au_http_routes(d.http, server);
+    if (au_http_routes(d.http, server, err, sizeof err) < 0) {
+        vx_error("AU-START", "%s", err);
+        goto out;
+    }
     vx_daemon_config_routes(&d, NULL, NULL);
     if (vx_daemon_serve(&d) < 0) {
         goto out;

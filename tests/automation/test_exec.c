@@ -20,6 +20,7 @@
 #include "vx_test.h"
 
 struct s_env {
+    struct au_act_policy pol; /* the scripts directory is dir; inline content allowed */
     au_breakers_t *br;
     au_exec_t *x;
     au_store_t *st;
@@ -79,6 +80,10 @@ s_start_br(struct s_env *env, struct au_exec_opts o, bool many_failures)
     env->dir = vt_tmpdir();
     env->br = au_breakers_new(many_failures ? 1000 : 3, 2000, NULL);
     o.breakers = env->br;
+    env->pol = (struct au_act_policy){.scripts_dir = env->dir, .allow_inline = true};
+    if (o.policy == NULL) {
+        o.policy = &env->pol;
+    }
     if (o.max_concurrent == 0) {
         o.max_concurrent = 4;
     }
@@ -576,7 +581,7 @@ START_TEST(t_breaker_states)
     au_breaker_done(b, t, true, now + MS(2006));
     au_breaker_done(b, t, false, now + MS(2007));
     ck_assert_int_eq(au_breaker_state(b, t, now + MS(2008)), AU_BREAKER_CLOSED);
-    json_t *j = au_breakers_json(b, now + MS(2008));
+    json_t *j = au_breakers_json(b, NULL, now + MS(2008));
     json_t *e = json_array_get(json_object_get(j, "breakers"), 0);
     ck_assert_str_eq(json_string_value(json_object_get(e, "target")), t);
     ck_assert_int_eq(json_integer_value(json_object_get(e, "opens")), 2);
@@ -608,11 +613,10 @@ START_TEST(t_breaker_in_executor)
     snprintf(text, sizeof text,
              "{\"id\":\"b\",\"kind\":\"linear\",\"steps\":[{\"id\":\"s\",\"retry\":{\"max_retries\":"
              "4,\"base_delay_ms\":1},\"action\":{\"kind\":\"script\",\"interpreter\":\"bash\","
-             "\"path\":\"%s/step.sh\"}}]}",
-             env.dir);
-    char path[512], open_err[600];
+             "\"script\":\"step.sh\"}}]}");
+    char path[512];
     snprintf(path, sizeof path, "%s/step.sh", env.dir);
-    snprintf(open_err, sizeof open_err, "circuit open for script:%s", path);
+    const char *open_err = "circuit open for script:step.sh";
     ck_assert_int_eq(vt_write_file(path, "exit 1\n"), 0);
     struct au_workflow *w = s_wf("t", text);
     json_t *r = s_run(&env, w, NULL);
@@ -629,8 +633,7 @@ START_TEST(t_breaker_in_executor)
     json_decref(r);
     /* the target recovers; after the cool-down the probe closes the breaker */
     ck_assert_int_eq(vt_write_file(path, "echo '{\"ok\":1}'\n"), 0);
-    char target[600];
-    snprintf(target, sizeof target, "script:%s", path);
+    const char *target = "t script:step.sh"; /* tenant t's breaker (au_breaker.h) */
     struct s_half h = {env.br, target};
     ck_assert(vt_wait_until(cb_half_open, &h, 30000));
     r = s_run(&env, w, NULL);

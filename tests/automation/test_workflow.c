@@ -95,7 +95,7 @@ START_TEST(t_kinds_accepted)
              "{\"id\":\"s\",\"timeout_ms\":500,\"retry\":{\"max_retries\":3,\"backoff\":\"linear\","
              "\"base_delay_ms\":5,\"jitter\":0.5},\"action\":{\"kind\":\"script\",\"interpreter\":"
              "\"python\",\"content\":\"print(1)\",\"args\":[\"{{input.a}}\"],\"env\":{\"X_1\":\"v\"}},"
-             "\"compensate\":{\"kind\":\"script\",\"interpreter\":\"bash\",\"path\":\"/bin/true\"}},"
+             "\"compensate\":{\"kind\":\"script\",\"interpreter\":\"bash\",\"script\":\"true.sh\"}},"
              "{\"id\":\"h\",\"action\":{\"kind\":\"http\",\"method\":\"POST\",\"url\":"
              "\"http://127.0.0.1:1/x\",\"headers\":{\"X-A\":\"{{input.a}}\"},\"body\":{\"k\":"
              "\"{{input.a}}\"},\"expect_status\":[200,201]}},"
@@ -137,7 +137,7 @@ START_TEST(t_bad_definitions)
            "steps[0].action.interpreter: expected \"bash\" or \"python\"");
     s_fail("{\"id\":\"w\",\"kind\":\"linear\",\"steps\":[{\"id\":\"a\",\"action\":{\"kind\":"
            "\"script\",\"interpreter\":\"bash\"}}]}",
-           "exactly one of \"content\" or \"path\"");
+           "exactly one of \"script\" (a file of scripts_dir) or \"content\"");
     s_fail("{\"id\":\"w\",\"kind\":\"linear\",\"steps\":[{\"id\":\"a\",\"action\":{\"kind\":"
            "\"script\",\"interpreter\":\"bash\",\"content\":\"x\",\"env\":{\"1A\":\"v\"}}}]}",
            "is not a variable name");
@@ -323,23 +323,31 @@ START_TEST(t_http_target_pinned)
                          .url = "http://127.0.0.1:18584{{input.q}}"};
     char *url = NULL, target[256], err[512];
     json_t *ctx = s_json("{\"input\":{\"q\":\"@127.0.0.1:18580/v1/stats\"}}");
-    ck_assert_int_eq(au_http_resolve(&raw, ctx, &url, target, sizeof target, err, sizeof err),
-                     -EPERM);
+    int rc = au_http_resolve(&raw, ctx, &url, target, sizeof target, err, sizeof err);
+    ck_assert_msg(rc == -EPERM || rc == -EINVAL, "expected a refusal, got %d", rc);
     ck_assert_ptr_null(url);
+    json_decref(ctx);
+    /* the run-time pin itself: a resolved URL whose host moved is refused */
+    struct au_act moved = {.kind = AU_ACT_HTTP, .method = "GET", .url = "http://{{input.h}}/"};
+    ctx = s_json("{\"input\":{\"h\":\"a\"}}");
+    ck_assert_int_eq(au_http_resolve(&moved, ctx, &url, target, sizeof target, err, sizeof err),
+                     -EPERM);
     ck_assert_msg(strstr(err, "changed where the request goes") != NULL, "error: %s", err);
+    ck_assert_ptr_null(url);
     json_decref(ctx);
 
     struct au_workflow *w = s_ok(HTTP_STEP("http://127.0.0.1:18584/v1/{{input.q}}"));
     const struct au_act *a = &w->steps.v[0].act;
-    ctx = s_json("{\"input\":{\"q\":\"items?id=7\"}}");
+    /* values are percent-encoded: one segment, never a new path, query or user part */
+    ctx = s_json("{\"input\":{\"q\":\"items?id=7&a=../b c\"}}");
     ck_assert_int_eq(au_http_resolve(a, ctx, &url, target, sizeof target, err, sizeof err), 0);
-    ck_assert_str_eq(url, "http://127.0.0.1:18584/v1/items?id=7");
+    ck_assert_str_eq(url, "http://127.0.0.1:18584/v1/items%3Fid%3D7%26a%3D..%2Fb%20c");
     free(url);
     json_decref(ctx);
     ctx = s_json("{\"input\":{\"q\":\"@127.0.0.1:18580/v1/stats\"}}"); /* a path, same host */
     ck_assert_int_eq(au_http_resolve(a, ctx, &url, target, sizeof target, err, sizeof err), 0);
     ck_assert_str_eq(target, "http:127.0.0.1:18584");
-    ck_assert_str_eq(target, "http:127.0.0.1:18584");
+    ck_assert_str_eq(url, "http://127.0.0.1:18584/v1/%40127.0.0.1%3A18580%2Fv1%2Fstats");
     free(url);
     json_decref(ctx);
     au_workflow_unref(&w);

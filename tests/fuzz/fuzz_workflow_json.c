@@ -31,6 +31,7 @@ s_templates(const struct au_act *a, json_t *ctx)
     }
     if (a->url != NULL) {
         free(au_template_str(a->url, ctx));
+        free(au_template_url(a->url, ctx));
     }
 }
 

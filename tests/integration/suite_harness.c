@@ -45,11 +45,12 @@ static void
 s_write_config(struct sh_suite *s, enum sh_daemon d)
 {
     char rules[PATH_MAX], patterns[PATH_MAX], queries[PATH_MAX], workflows[PATH_MAX],
-        members[512], path[400];
+        scripts[PATH_MAX], members[512], path[400];
     s_demo_config(rules, sizeof rules, "rules.yaml");
     s_demo_config(patterns, sizeof patterns, "patterns.json");
     s_demo_config(queries, sizeof queries, "queries.json");
     s_demo_config(workflows, sizeof workflows, "workflows.json");
+    s_demo_config(scripts, sizeof scripts, "scripts");
     snprintf(members, sizeof members, "1@127.0.0.1:%u/%u,2@127.0.0.1:%u/%u,3@127.0.0.1:%u/%u",
              s->raft[0], s->rest[SH_COORD1], s->raft[1], s->rest[SH_COORD2], s->raft[2],
              s->rest[SH_COORD3]);
@@ -101,6 +102,7 @@ s_write_config(struct sh_suite *s, enum sh_daemon d)
              "  input_endpoint: tcp://127.0.0.1:%u\n"
              "  patterns_file: %s\n"
              "  workflows_path: %s\n"
+             "  scripts_dir: %s\n"
              "  state_dir: %s/automation-state\n"
              "  emit_endpoint: tcp://127.0.0.1:%u\n"
              "  rest_port: %u\n"
@@ -127,7 +129,7 @@ s_write_config(struct sh_suite *s, enum sh_daemon d)
              s->ingest, s->ingest_acked, s->prop_out, s->tap, rest, kh_bootstrap(), s->journal, s->prop_out,
              s->out_coord, s->out_auto, s->out_an, s->out_graph, s->out_vector, s->out_console,
              rules, s->dir, kh_bootstrap(), prefix, rest, node, members, s->dir, node,
-             s->out_coord, rest, s->out_auto, patterns, workflows, s->dir, s->ingest, rest, kh_bootstrap(), s->routed,
+             s->out_coord, rest, s->out_auto, patterns, workflows, scripts, s->dir, s->ingest, rest, kh_bootstrap(), s->routed,
              s->routed, s->routed, s->an_input, s->an_results, queries, s->dir, rest, s->ingest,
              s->ingest_acked, rest, s->dir);
     snprintf(path, sizeof path, "%s/%s.yaml", s->dir, s_names[d]);

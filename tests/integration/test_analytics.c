@@ -210,10 +210,10 @@ START_TEST(t_kafka_tumbling)
     json_decref(res);
     /* every message consumed once; results exported for the query with export_metrics */
     ck_assert_double_eq(ah_metric(&d, "vexfs_analytics_events_total"), n + parts);
-    ck_assert_double_eq(ah_metric(&d, "vexfs_analytics_query_events_total{query=\"per-user\"}"),
+    ck_assert_double_eq(ah_metric(&d, "vexfs_analytics_query_events_total{query=\"per-user\",tenant=\"\"}"),
                         n);
     ck_assert_double_eq(
-        ah_metric(&d, "vexfs_analytics_query_dropped_total{query=\"per-user\",reason=\"late\"}"),
+        ah_metric(&d, "vexfs_analytics_query_dropped_total{query=\"per-user\",reason=\"late\",tenant=\"\"}"),
         0);
     struct vt_http_result m;
     ck_assert_int_eq(vt_http("GET", d.rest_port, "/metrics", NULL, 0, NULL, &m), 0);

@@ -208,7 +208,8 @@ START_TEST(t_rule_fires_and_resolves)
              "  enable_real_time_alerts: true\n"
              "  services: a=http://127.0.0.1:%u/a, b=http://127.0.0.1:%u/b/,"
              "ghost=http://127.0.0.1:%u\n"
-             "  health_timeout_ms: 2000\n",
+             "  health_timeout_ms: 2000\n"
+             "  outbound_allow: 127.0.0.1\n",
              (unsigned)port, (unsigned)port, (unsigned)dead);
     struct ah_daemon d;
     ah_start(&d, yaml, NULL);
@@ -448,7 +449,8 @@ START_TEST(t_email_actions)
              "monitoring:\n"
              "  metrics_collection_interval_ms: 100\n"
              "  smtp_url: smtp://127.0.0.1:%u\n"
-             "  smtp_from: alerts@vexfs.test\n",
+             "  smtp_from: alerts@vexfs.test\n"
+             "  outbound_allow: 127.0.0.1/32\n",
              (unsigned)smtp_port);
     struct ah_daemon d;
     ah_start(&d, yaml, NULL);
@@ -576,7 +578,8 @@ START_TEST(t_anomaly_alert_resolves)
     snprintf(yaml, sizeof yaml,
              "monitoring:\n"
              "  metrics_collection_interval_ms: 100\n"
-             "  anomaly_webhook_url: http://127.0.0.1:%u/hook\n",
+             "  anomaly_webhook_url: http://127.0.0.1:%u/hook\n"
+             "  outbound_allow: 127.0.0.1\n",
              (unsigned)port);
     struct ah_daemon d;
     ah_start(&d, yaml, NULL);
@@ -670,6 +673,49 @@ END_TEST
 
 /* Without monitoring.services there is nothing to probe: the rollup refuses to call that
  * healthy (it used to answer "healthy, 0 of 0 services up"). */
+/* Without an outbound_allow entry, webhooks to loopback and to the cloud metadata address are
+ * refused before connecting: counted by reason, counted as failed notifications, and the
+ * local receiver gets nothing. */
+START_TEST(t_webhook_targets_refused)
+{
+    uint16_t port = vt_free_port();
+    s_svc.value = 10;
+    struct MHD_Daemon *srv = s_serve(port);
+    int hooks0 = s_hooks();
+    struct ah_daemon d;
+    ah_start(&d, "monitoring:\n  metrics_collection_interval_ms: 100\n", NULL);
+    char body[2048];
+    snprintf(body, sizeof body,
+             "{\"name\":\"ssrf\",\"target\":\"http://127.0.0.1:%u/metrics\",\"metric\":"
+             "\"test_value\",\"condition\":\">\",\"threshold\":5,\"actions\":["
+             "{\"type\":\"webhook\",\"url\":\"http://127.0.0.1:%u/hook\"},"
+             "{\"type\":\"webhook\",\"url\":\"http://169.254.169.254/latest/meta-data/\"}]}",
+             (unsigned)port, (unsigned)port);
+    ck_assert_int_eq(ah_call(&d, "POST", "/v1/alert-rules", body, true, NULL), 201);
+    time_t deadline = time(NULL) + 60;
+    double lo = 0, md = 0;
+    while (time(NULL) < deadline) {
+        lo = ah_metric(&d, "vexfs_outbound_refused_total{reason=\"loopback\"}");
+        md = ah_metric(&d, "vexfs_outbound_refused_total{reason=\"metadata\"}");
+        if (lo >= 1 && md >= 1) {
+            break;
+        }
+        usleep(50000);
+    }
+    ck_assert_msg(lo >= 1 && md >= 1, "refusals: loopback %g, metadata %g (expected >= 1 each)",
+                  lo, md);
+    ck_assert_double_ge(ah_metric(&d, "vexfs_analytics_alert_notifications_total"
+                                      "{action=\"webhook\",result=\"failed\"}"),
+                        2);
+    ck_assert_double_eq(ah_metric(&d, "vexfs_analytics_alert_notifications_total"
+                                      "{action=\"webhook\",result=\"sent\"}"),
+                        0);
+    ck_assert_int_eq(s_hooks(), hooks0);
+    ah_stop(&d);
+    MHD_stop_daemon(srv);
+}
+END_TEST
+
 START_TEST(t_health_without_services)
 {
     struct ah_daemon d;
@@ -717,6 +763,7 @@ main(void)
     tcase_add_test(tc, t_rule_fires_and_resolves);
     tcase_add_test(tc, t_email_actions);
     tcase_add_test(tc, t_anomaly_alert_resolves);
+    tcase_add_test(tc, t_webhook_targets_refused);
     tcase_add_test(tc, t_health_without_services);
     tcase_add_test(tc, t_health_over_https);
     suite_add_tcase(s, tc);

@@ -252,8 +252,8 @@ s_matches(const struct ah_daemon *d, const struct s_expect *x, char *why, size_t
         snprintf(why, len, "sld: %zu windows, expected %zu", got_sld, want_sld);
         return false;
     }
-    double late_t = ah_metric(d, "vexfs_analytics_query_dropped_total{query=\"tum\",reason=\"late\"}");
-    double late_s = ah_metric(d, "vexfs_analytics_query_dropped_total{query=\"sld\",reason=\"late\"}");
+    double late_t = ah_metric(d, "vexfs_analytics_query_dropped_total{query=\"tum\",reason=\"late\",tenant=\"\"}");
+    double late_s = ah_metric(d, "vexfs_analytics_query_dropped_total{query=\"sld\",reason=\"late\",tenant=\"\"}");
     double bad = ah_metric(d, "vexfs_analytics_dropped_total{reason=\"decode\"}");
     if (late_t != (double)x->late_tumbling || late_s != (double)x->late_sliding || bad != 2) {
         snprintf(why, len, "dropped: late %.0f and %.0f, decode %.0f; expected %ld, %ld and 2",

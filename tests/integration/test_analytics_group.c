@@ -296,7 +296,7 @@ START_TEST(t_one_and_three_with_kill)
     /* the idle partitions' windows were closed by the idle timeout, not by an event */
     ck_assert_double_gt(ah_metric(&a, "vexfs_analytics_idle_advances_total"), 0);
     ck_assert_double_eq(
-        ah_metric(&a, "vexfs_analytics_query_dropped_total{query=\"per-user\",reason=\"late\"}"), 0);
+        ah_metric(&a, "vexfs_analytics_query_dropped_total{query=\"per-user\",reason=\"late\",tenant=\"\"}"), 0);
     json_t *r = NULL;
     ck_assert_int_eq(ah_call(&b[0], "GET", "/v1/queries/sizes/results", NULL, false, &r), 200);
     ck_assert_str_eq(json_string_value(json_object_get(r, "scope")), "group");

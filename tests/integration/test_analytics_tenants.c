@@ -109,6 +109,18 @@ s_count(const struct ah_daemon *d, const char *token, const char *path, const ch
     return n;
 }
 
+struct s_series {
+    const struct ah_daemon *d;
+    const char *series;
+};
+
+static bool
+cb_series(void *arg)
+{
+    struct s_series *w = arg;
+    return ah_metric(w->d, w->series) >= 0;
+}
+
 START_TEST(t_queries_belong_to_tenants)
 {
     char *dir = vt_tmpdir();
@@ -173,6 +185,17 @@ START_TEST(t_queries_belong_to_tenants)
     s_ids(&d, NULL, NULL, ids, sizeof ids);
     ck_assert_str_eq(ids, "q-acme,q-globex,q-all");
     ck_assert_int_eq(s_call(&d, S_BOTH, "initech", "GET", "/v1/queries", NULL, NULL), 403);
+    /* a tenant's query's series carry its tenant; a query of every tenant's events has none
+     * (the loop installs queries after the answer: polled) */
+    static const char *const series[] = {
+        "vexfs_analytics_query_events_total{query=\"q-acme\",tenant=\"acme\"}",
+        "vexfs_analytics_windows_total{query=\"q-globex\",tenant=\"globex\"}",
+        "vexfs_analytics_query_events_total{query=\"q-all\",tenant=\"\"}",
+    };
+    for (size_t i = 0; i < sizeof series / sizeof series[0]; i++) {
+        struct s_series w = {&d, series[i]};
+        ck_assert_msg(vt_wait_until(cb_series, &w, 20000), "no series %s", series[i]);
+    }
 
     /* acme's query is absent for globex */
     ck_assert_int_eq(s_call(&d, S_GLOBEX, NULL, "GET", "/v1/queries/q-acme", NULL, NULL), 404);

@@ -214,8 +214,10 @@ START_TEST(t_end_to_end)
     ck_assert_ptr_null(strstr(body, "\"/w1\""));
     ck_assert_ptr_null(strstr(body, "\"alice\"")); /* seq 1, before since */
 
-    ck_assert_double_eq(s_metric(&d, "vexfs_automation_matches_total{pattern=\"burst\"}"), 1);
-    ck_assert_double_eq(s_metric(&d, "vexfs_automation_matches_total{pattern=\"unread\"}"), 1);
+    ck_assert_double_eq(
+        s_metric(&d, "vexfs_automation_matches_total{tenant=\"default\",pattern=\"burst\"}"), 1);
+    ck_assert_double_eq(
+        s_metric(&d, "vexfs_automation_matches_total{tenant=\"default\",pattern=\"unread\"}"), 1);
     ck_assert_double_eq(s_metric(&d, "vexfs_automation_events_total"), 8);
 
     /* Single-pattern routes. */

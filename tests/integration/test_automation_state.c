@@ -70,7 +70,8 @@ s_init(struct s_daemon *d, const char *extra)
     char cfg[4096];
     snprintf(cfg, sizeof cfg,
              "reactive_automation:\n  rest_port: %u\n  input_endpoint: tcp://127.0.0.1:%u\n"
-             "  state_dir: %s\n  max_concurrent_workflows: 8\n  tenant_max_concurrent: 8\n%s"
+             "  state_dir: %s\n  max_concurrent_workflows: 8\n  tenant_max_concurrent: 8\n"
+             "  allow_inline_scripts: true\n%s"
              "admin:\n  token_file: %s\nlogging:\n  level: info\n",
              (unsigned)d->port, (unsigned)vt_free_port(), d->state, extra, d->tok);
     ck_assert_int_eq(vt_write_file(d->cfg, cfg), 0);

@@ -73,7 +73,8 @@ s_start_emit(struct s_daemon *d, const char *extra, const char *emit)
     snprintf(cfg, sizeof cfg,
              "reactive_automation:\n  rest_port: %u\n  input_endpoint: %s\n"
              "  emit_endpoint: %s\n  state_dir: %s/state\n"
-             "  breaker_failure_threshold: 2\n  breaker_cooldown_ms: 2000\n%s"
+             "  breaker_failure_threshold: 2\n  breaker_cooldown_ms: 2000\n"
+             "  allow_inline_scripts: true\n%s"
              "admin:\n  token_file: %s\nlogging:\n  level: info\n",
              (unsigned)d->port, d->input, d->emit, d->dir, extra ? extra : "", tok);
     ck_assert_int_eq(vt_write_file(d->cfg, cfg), 0);
@@ -319,7 +320,9 @@ cb_breaker(void *arg)
     return ok;
 }
 
-START_TEST(t_http_and_breaker)
+/* Without an outbound_allow entry for loopback, an HTTP step to the local listener is refused
+ * before it connects, counted, and said so in the step's error. */
+START_TEST(t_http_loopback_refused)
 {
     struct s_web web;
     s_web_start(&web);
@@ -327,10 +330,38 @@ START_TEST(t_http_and_breaker)
     s_start(&d, NULL);
     char wf[4096], body[65536];
     snprintf(wf, sizeof wf,
+             "{\"id\":\"call\",\"kind\":\"linear\",\"steps\":[{\"id\":\"get\",\"action\":{\"kind\":"
+             "\"http\",\"url\":\"http://127.0.0.1:%u/ok\"}}]}",
+             (unsigned)web.port);
+    ck_assert_int_eq(s_req(&d, "POST", "/v1/workflows", wf, NULL, body, sizeof body), 201);
+    const char *id = s_execute(&d, NULL, "call", NULL);
+    json_t *r = s_wait_status(&d, NULL, id, "failed");
+    json_t *a0 = json_array_get(json_object_get(s_step(r, "get"), "attempts"), 0);
+    const char *e = json_string_value(json_object_get(a0, "error"));
+    ck_assert_msg(e != NULL && strstr(e, "outbound address policy does not admit loopback") != NULL,
+                  "expected a refusal by the address policy, got %s", e ? e : "(none)");
+    json_decref(r);
+    ck_assert_double_eq(vt_metric(d.port, "vexfs_outbound_refused_total{reason=\"loopback\"}"), 1);
+    pthread_mutex_lock(&web.lock);
+    ck_assert_int_eq(web.hits_ok, 0);
+    pthread_mutex_unlock(&web.lock);
+    s_stop(&d);
+    s_web_stop(&web);
+}
+END_TEST
+
+START_TEST(t_http_and_breaker)
+{
+    struct s_web web;
+    s_web_start(&web);
+    struct s_daemon d;
+    s_start(&d, "  outbound_allow: 127.0.0.1/32\n");
+    char wf[4096], body[65536];
+    snprintf(wf, sizeof wf,
              "{\"id\":\"call\",\"kind\":\"linear\",\"steps\":[{\"id\":\"post\",\"action\":{\"kind\":"
              "\"http\",\"method\":\"POST\",\"url\":\"http://127.0.0.1:%u/ok\",\"headers\":{\"X-Who\":"
              "\"{{input.who}}\"},\"body\":{\"file\":\"{{input.file}}\",\"size\":\"{{input.size}}\"},"
-             "\"expect_status\":200}}]}",
+             "\"expect_status\":200,\"keep_body\":true}}]}",
              (unsigned)web.port);
     ck_assert_int_eq(s_req(&d, "POST", "/v1/workflows", wf, NULL, body, sizeof body), 201);
     const char *id =
@@ -379,14 +410,16 @@ START_TEST(t_http_and_breaker)
     ck_assert_str_eq(json_string_value(json_object_get(e, "target")), target);
     json_decref(b);
     char series[128];
-    snprintf(series, sizeof series, "vexfs_automation_breaker_opens_total{target=\"%s\"}", target);
+    snprintf(series, sizeof series,
+             "vexfs_automation_breaker_opens_total{tenant=\"default\",target=\"%s\"}", target);
     ck_assert_double_eq(vt_metric(d.port, series), 1);
 
     /* It recovers: after the cool-down a probe goes through and closes the breaker. */
     pthread_mutex_lock(&web.lock);
     web.fail = 0;
     pthread_mutex_unlock(&web.lock);
-    snprintf(series, sizeof series, "vexfs_automation_breaker_state{target=\"%s\"}", target);
+    snprintf(series, sizeof series,
+             "vexfs_automation_breaker_state{tenant=\"default\",target=\"%s\"}", target);
     double st = vt_metric(d.port, series);
     ck_assert_msg(st == 1 || st == 2, "breaker state %g", st); /* open, or already half-open */
     struct s_breaker_wait bw = {&d, target, "half_open"};
@@ -1034,6 +1067,7 @@ main(void)
         const char *name;
         const TTest *test;
     } cases[] = {
+        {"http_loopback_refused", t_http_loopback_refused},
         {"http_and_breaker", t_http_and_breaker},
         {"kill9_interrupted", t_kill9_interrupted},
         {"tenant_isolation", t_tenant_isolation},

@@ -41,6 +41,7 @@ s_start(struct s_env *e)
     ck_assert_int_eq(vt_write_file(e->tok, S_TOKEN "\n"), 0);
     snprintf(cfg, sizeof cfg,
              "reactive_automation:\n  rest_port: %u\n  input_endpoint: tcp://127.0.0.1:%u\n"
+             "  allow_inline_scripts: true\n"
              "admin:\n  token_file: %s\nlogging:\n  level: warn\n",
              (unsigned)e->port, (unsigned)vt_free_port(), e->tok);
     ck_assert_int_eq(vt_write_file(cfgpath, cfg), 0);
