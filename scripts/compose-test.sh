@@ -70,7 +70,8 @@ stop_engine() {
 # deepest first.
 unmount_under() {
   [ -n "$1" ] || return 0
-  findmnt -rn -o TARGET | grep -F "$1/" | sort -r | while read -r m; do umount -l "$m"; done
+  findmnt -rn -o TARGET | { grep -F "$1/" || true; } | sort -r |
+    while read -r m; do umount -l "$m"; done
 }
 
 cleanup() {
