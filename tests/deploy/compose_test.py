@@ -349,10 +349,17 @@ def throughput_containers(s, bench_bin, runs, seconds):
     check(st == 201, "POST routing /v1/rules (bench rule)", 201, f"{st} {doc}")
     st, doc = s.call("analytics", "POST", "/v1/queries", BENCH_QUERY)
     check(st in (200, 201), "POST analytics /v1/queries (bench query)", "201", f"{st} {doc}")
-    env = dict(os.environ, VX_SUITE_INGEST=s.url("propagation").replace("http", "tcp")
-               .replace(":8080", ":5550"),
-               VX_SUITE_PROPAGATION_URL=s.url("propagation"), VX_SUITE_ROUTING_URL=s.url("routing"),
-               VX_SUITE_ANALYTICS_URL=s.url("analytics"))
+    # The deployment's own credentials (the secrets folder scripts/deploy-secrets.sh made):
+    # CURVE as "ctl", HTTPS verified against its CA by the service names its certificate
+    # holds, resolved to the containers' addresses.
+    ips = {svc: s.p.ip(s.p.containers(svc, all_states=False)[0])
+           for svc in ("propagation", "routing", "analytics")}
+    env = dict(os.environ, VX_SUITE_INGEST=f"tcp://{ips['propagation']}:5550",
+               VX_SUITE_PROPAGATION_URL="https://propagation:8080",
+               VX_SUITE_ROUTING_URL="https://routing:8081",
+               VX_SUITE_ANALYTICS_URL="https://analytics:8084",
+               VX_SUITE_SECRETS=os.path.join(s.work, "secrets"),
+               VX_SUITE_RESOLVE=",".join(f"{svc}:{SUITE[svc]}:{ip}" for svc, ip in ips.items()))
     rates = bench_runs([bench_bin, "--external", str(seconds)], env, runs, "containers",
                        lambda: drained(s.url("analytics")))
     st, _ = s.call("routing", "DELETE", "/v1/rules/bench-writes")
@@ -704,7 +711,12 @@ def main():
     secrets_dir = os.path.join(work, "secrets")
     os.makedirs(secrets_dir, exist_ok=True)
     token = make_secrets(secrets_dir)
-    env = {"VEXFS_SECRETS_DIR": secrets_dir, "VEXFS_ADMIN_TOKEN_FILE": TOKEN_PATH}
+    env = {"VEXFS_SECRETS_DIR": secrets_dir, "VEXFS_ADMIN_TOKEN_FILE": TOKEN_PATH,
+           # Compose builds through Debian's docker CLI with the classic builder, as the
+           # tagging of the build stage below does: the same build context, so the same
+           # cached layers (docker-compose's own builder packs the context differently).
+           "COMPOSE_DOCKER_CLI_BUILD": "1", "DOCKER_BUILDKIT": "0",
+           "PATH": "/usr/bin:" + os.environ.get("PATH", "")}
     project = Project(ROOT, os.environ.get("VX_COMPOSE_PROJECT", "vexfsci"), env)
     s = Suite(project, token, work)
     bench_bin = os.environ.get("VX_BENCH_BIN", os.path.join(ROOT, "build", "bench", "bench_suite"))
