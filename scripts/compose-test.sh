@@ -144,6 +144,12 @@ if [ -z "${VEXFS_KAFKA_BOOTSTRAP:-}" ]; then
   VEXFS_KAFKA_BOOTSTRAP=$(scripts/kafka.sh start)
   export VEXFS_KAFKA_BOOTSTRAP
 fi
+# Its client settings (SASL_SSL, the user, password file and CA) for the processes' figure,
+# unless the caller gave a broker's settings of its own.
+if [ -z "${VEXFS_KAFKA_SECURITY_PROTOCOL:-}" ]; then
+  kenv=$(scripts/kafka.sh env)
+  eval "$kenv"
+fi
 
 step "Docker engine"
 if [ -z "${DOCKER_HOST:-}" ] && [ -S /var/run/docker.sock ]; then
