@@ -18,6 +18,9 @@ MAKEFLAGS += -j$(shell nproc)
 endif
 endif
 
+# `make` with no target builds everything, whatever rule an included file defines first.
+.DEFAULT_GOAL := all
+
 include mk/flags.mk
 
 V ?= 0

@@ -14,61 +14,7 @@
 
 #include <vexfs/client.h>
 
-static json_t *
-s_call(vexfs_client_t *c, const char *method, const char *path, const char *body, long *status)
-{
-    char *answer = NULL;
-    if (vexfs_client_call(c, "automation", method, path, body, status, &answer) < 0) {
-        fprintf(stderr, "patterns: %s\n", vexfs_last_error());
-        return NULL;
-    }
-    json_t *doc = json_loads(answer, 0, NULL);
-    if (*status < 200 || *status > 299) {
-        fprintf(stderr, "patterns: %s %s: HTTP %ld %s\n", method, path, *status, answer);
-        json_decref(doc);
-        doc = NULL;
-    }
-    vexfs_free(answer);
-    return doc;
-}
-
-static int
-s_apply(vexfs_client_t *c, const char *file)
-{
-    json_error_t je;
-    json_t *doc = json_load_file(file, 0, &je);
-    if (!doc) {
-        fprintf(stderr, "patterns: %s:%d: %s\n", file, je.line, je.text);
-        return 1;
-    }
-    json_t *list = json_is_array(doc) ? doc : json_object_get(doc, "patterns");
-    json_t *one = NULL;
-    if (!list) {
-        one = json_pack("[O]", doc);
-        list = one;
-    }
-    int failed = 0;
-    size_t i;
-    json_t *p;
-    json_array_foreach(list, i, p) {
-        const char *id = json_string_value(json_object_get(p, "id"));
-        char path[512];
-        snprintf(path, sizeof path, "/v1/patterns/%s", id ? id : "");
-        char *body = json_dumps(p, JSON_COMPACT);
-        long status = 0;
-        json_t *done = s_call(c, "PUT", path, body, &status);
-        free(body);
-        if (done) {
-            printf("pattern %s %s\n", id, status == 201 ? "created" : "updated");
-        } else {
-            failed++;
-        }
-        json_decref(done);
-    }
-    json_decref(one);
-    json_decref(doc);
-    return failed ? 1 : 0;
-}
+#include "example_admin.h"
 
 int
 main(int argc, char **argv)
@@ -84,9 +30,10 @@ main(int argc, char **argv)
     int rc = 2;
     long status = 0;
     if (strcmp(verb, "apply") == 0 && argc == 3) {
-        rc = s_apply(c, argv[2]);
+        rc = ex_apply_each(c, "patterns", "automation", argv[2], "patterns", "/v1/patterns",
+                           "pattern");
     } else if (strcmp(verb, "list") == 0) {
-        json_t *doc = s_call(c, "GET", "/v1/patterns", NULL, &status);
+        json_t *doc = ex_call(c, "patterns", "automation", "GET", "/v1/patterns", NULL, &status, 0);
         json_t *list = json_is_array(doc) ? doc : json_object_get(doc, "patterns");
         size_t i;
         json_t *p;
@@ -100,7 +47,7 @@ main(int argc, char **argv)
         rc = doc ? 0 : 1;
         json_decref(doc);
     } else if (strcmp(verb, "alerts") == 0) {
-        json_t *doc = s_call(c, "GET", "/v1/alerts", NULL, &status);
+        json_t *doc = ex_call(c, "patterns", "automation", "GET", "/v1/alerts", NULL, &status, 0);
         json_t *list = json_object_get(doc, "alerts");
         size_t i;
         json_t *a;

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Example: analytics queries and their windows through analytics' admin API.
  *
- *     queries apply FILE.json    (a query, or a list of them)
+ *     queries apply FILE.json    (a query, a list, or {"queries": [...]})
  *     queries results ID
  *
- * apply replaces each query of the file by its id (PUT /v1/queries/{id}), or adds it when
+ * apply updates each query of the file by its id (PUT /v1/queries/{id}), or creates it when
  * there is none yet (POST /v1/queries). results prints the windows of a query, closed and
  * open, one line per window and group. */
 #include <jansson.h>
@@ -14,69 +14,7 @@
 
 #include <vexfs/client.h>
 
-static json_t *
-s_call(vexfs_client_t *c, const char *method, const char *path, const char *body, long *status,
-       long quiet)
-{
-    char *answer = NULL;
-    if (vexfs_client_call(c, "analytics", method, path, body, status, &answer) < 0) {
-        fprintf(stderr, "queries: %s\n", vexfs_last_error());
-        return NULL;
-    }
-    json_t *doc = json_loads(answer, 0, NULL);
-    if (*status < 200 || *status > 299) {
-        if (*status != quiet) {
-            fprintf(stderr, "queries: %s %s: HTTP %ld %s\n", method, path, *status, answer);
-        }
-        json_decref(doc);
-        doc = NULL;
-    }
-    vexfs_free(answer);
-    return doc;
-}
-
-static int
-s_apply(vexfs_client_t *c, const char *file)
-{
-    json_error_t je;
-    json_t *doc = json_load_file(file, 0, &je);
-    if (!doc) {
-        fprintf(stderr, "queries: %s:%d: %s\n", file, je.line, je.text);
-        return 1;
-    }
-    json_t *one = NULL;
-    json_t *list = doc;
-    if (!json_is_array(doc)) {
-        one = json_pack("[O]", doc);
-        list = one;
-    }
-    int failed = 0;
-    size_t i;
-    json_t *q;
-    json_array_foreach(list, i, q) {
-        const char *id = json_string_value(json_object_get(q, "id"));
-        char path[512];
-        snprintf(path, sizeof path, "/v1/queries/%s", id ? id : "");
-        char *body = json_dumps(q, JSON_COMPACT);
-        long status = 0;
-        json_t *done = s_call(c, "PUT", path, body, &status, 404);
-        const char *how = "applied";
-        if (!done && status == 404) {
-            done = s_call(c, "POST", "/v1/queries", body, &status, 0);
-            how = "added";
-        }
-        free(body);
-        if (done) {
-            printf("query %s %s\n", id, how);
-        } else {
-            failed++;
-        }
-        json_decref(done);
-    }
-    json_decref(one);
-    json_decref(doc);
-    return failed ? 1 : 0;
-}
+#include "example_admin.h"
 
 /* One line per window and group: "closed|open window START group {...} {values}", START in
  * Unix milliseconds. */
@@ -102,7 +40,7 @@ s_results(vexfs_client_t *c, const char *id)
     char path[512];
     snprintf(path, sizeof path, "/v1/queries/%s/results", id);
     long status = 0;
-    json_t *doc = s_call(c, "GET", path, NULL, &status, 0);
+    json_t *doc = ex_call(c, "queries", "analytics", "GET", path, NULL, &status, 0);
     if (!doc) {
         return 1;
     }
@@ -125,7 +63,7 @@ main(int argc, char **argv)
     }
     int rc = 2;
     if (strcmp(verb, "apply") == 0 && argc == 3) {
-        rc = s_apply(c, argv[2]);
+        rc = ex_apply_each(c, "queries", "analytics", argv[2], "queries", "/v1/queries", "query");
     } else if (strcmp(verb, "results") == 0 && argc == 3) {
         rc = s_results(c, argv[2]);
     } else {

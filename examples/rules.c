@@ -16,24 +16,14 @@
 
 #include <vexfs/client.h>
 
-/* One call; the parsed answer when the status is 2xx, else NULL (reported). */
+#include "example_admin.h"
+
+/* One call to routing; the parsed answer when the status is 2xx, else NULL (reported). */
 static json_t *
 s_call(vexfs_client_t *c, const char *method, const char *path, const char *body)
 {
     long status = 0;
-    char *answer = NULL;
-    if (vexfs_client_call(c, "routing", method, path, body, &status, &answer) < 0) {
-        fprintf(stderr, "rules: %s\n", vexfs_last_error());
-        return NULL;
-    }
-    json_t *doc = json_loads(answer, 0, NULL);
-    if (status < 200 || status > 299) {
-        fprintf(stderr, "rules: %s %s: HTTP %ld %s\n", method, path, status, answer);
-        json_decref(doc);
-        doc = NULL;
-    }
-    vexfs_free(answer);
-    return doc;
+    return ex_call(c, "rules", "routing", method, path, body, &status, 0);
 }
 
 static int

@@ -4,7 +4,7 @@
  *     workflows apply FILE.json   (a workflow, a list, or {"workflows": [...]})
  *     workflows run ID [INPUT.json]
  *
- * apply creates or replaces each workflow of the file by its id (PUT /v1/workflows/{id}). run
+ * apply creates or updates each workflow of the file by its id (PUT /v1/workflows/{id}). run
  * starts one execution (POST /v1/workflows/{id}/execute), waits until it finished and prints
  * its outcome and each step's status. */
 #define _POSIX_C_SOURCE 200809L /* nanosleep */
@@ -17,61 +17,7 @@
 
 #include <vexfs/client.h>
 
-static json_t *
-s_call(vexfs_client_t *c, const char *method, const char *path, const char *body, long *status)
-{
-    char *answer = NULL;
-    if (vexfs_client_call(c, "automation", method, path, body, status, &answer) < 0) {
-        fprintf(stderr, "workflows: %s\n", vexfs_last_error());
-        return NULL;
-    }
-    json_t *doc = json_loads(answer, 0, NULL);
-    if (*status < 200 || *status > 299) {
-        fprintf(stderr, "workflows: %s %s: HTTP %ld %s\n", method, path, *status, answer);
-        json_decref(doc);
-        doc = NULL;
-    }
-    vexfs_free(answer);
-    return doc;
-}
-
-static int
-s_apply(vexfs_client_t *c, const char *file)
-{
-    json_error_t je;
-    json_t *doc = json_load_file(file, 0, &je);
-    if (!doc) {
-        fprintf(stderr, "workflows: %s:%d: %s\n", file, je.line, je.text);
-        return 1;
-    }
-    json_t *list = json_is_array(doc) ? doc : json_object_get(doc, "workflows");
-    json_t *one = NULL;
-    if (!list) {
-        one = json_pack("[O]", doc);
-        list = one;
-    }
-    int failed = 0;
-    size_t i;
-    json_t *w;
-    json_array_foreach(list, i, w) {
-        const char *id = json_string_value(json_object_get(w, "id"));
-        char path[512];
-        snprintf(path, sizeof path, "/v1/workflows/%s", id ? id : "");
-        char *body = json_dumps(w, JSON_COMPACT);
-        long status = 0;
-        json_t *done = s_call(c, "PUT", path, body, &status);
-        free(body);
-        if (done) {
-            printf("workflow %s %s\n", id, status == 201 ? "created" : "replaced");
-        } else {
-            failed++;
-        }
-        json_decref(done);
-    }
-    json_decref(one);
-    json_decref(doc);
-    return failed ? 1 : 0;
-}
+#include "example_admin.h"
 
 static int
 s_run(vexfs_client_t *c, const char *id, const char *input_file)
@@ -90,7 +36,7 @@ s_run(vexfs_client_t *c, const char *id, const char *input_file)
     char path[512];
     snprintf(path, sizeof path, "/v1/workflows/%s/execute", id);
     long status = 0;
-    json_t *started = s_call(c, "POST", path, input ? input : "{}", &status);
+    json_t *started = ex_call(c, "workflows", "automation", "POST", path, input ? input : "{}", &status, 0);
     free(input);
     if (!started) {
         return 1;
@@ -104,7 +50,7 @@ s_run(vexfs_client_t *c, const char *id, const char *input_file)
     /* Wait for the outcome: poll the execution's record (up to 30 s). */
     snprintf(path, sizeof path, "/v1/executions/%s", exec_id);
     for (int i = 0; i < 300; i++) {
-        json_t *rec = s_call(c, "GET", path, NULL, &status);
+        json_t *rec = ex_call(c, "workflows", "automation", "GET", path, NULL, &status, 0);
         if (!rec) {
             return 1;
         }
@@ -142,7 +88,8 @@ main(int argc, char **argv)
     }
     int rc = 2;
     if (strcmp(verb, "apply") == 0 && argc == 3) {
-        rc = s_apply(c, argv[2]);
+        rc = ex_apply_each(c, "workflows", "automation", argv[2], "workflows", "/v1/workflows",
+                           "workflow");
     } else if (strcmp(verb, "run") == 0 && (argc == 3 || argc == 4)) {
         rc = s_run(c, argv[2], argc == 4 ? argv[3] : NULL);
     } else {

@@ -59,7 +59,7 @@ EXAMPLE_FLAGS := -std=c11 -g $(OPT) $(WARN) -pedantic -Iinclude \
                  $(shell pkg-config --cflags jansson 2>/dev/null)
 EXAMPLE_LIBS  := $(shell pkg-config --libs jansson 2>/dev/null)
 
-$(BUILD)/examples/%: examples/%.c include/vexfs/client.h $(LIBVEXFS_SO)
+$(BUILD)/examples/%: examples/%.c examples/example_admin.h include/vexfs/client.h $(LIBVEXFS_SO)
 	@mkdir -p $(dir $@)
 	@echo '  CC      $@'
 	$(Q)$(CC) $(EXAMPLE_FLAGS) -o $@ $< -L$(BUILD)/lib -lvexfs -Wl,-rpath,'$$ORIGIN/../lib' \

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Helpers shared by the automation tests: events on the stack, engines from JSON text, and an
- * alert recorder. */
+/* Helpers shared by the automation tests: engines from JSON text and an alert recorder (events
+ * on the stack come from vt_event.h). */
 #ifndef AU_TEST_H
 #define AU_TEST_H
 
@@ -11,54 +11,10 @@
 
 #include "au_engine.h"
 #include "vx_clock.h"
+#include "vt_event.h"
 
-#define AU_TEST_MAX_FIELDS 8
 #define AU_TEST_MAX_ALERTS 64
 #define MS(x) ((uint64_t)(x) * VX_NS_PER_MS)
-
-/* An event with its map entries in the same struct, so a test needs no allocation. */
-struct au_tev {
-    vx_event_t ev;
-    Vexfs__V1__Event__ContentEntry ce[AU_TEST_MAX_FIELDS];
-    Vexfs__V1__Event__ContentEntry *cp[AU_TEST_MAX_FIELDS];
-    Vexfs__V1__Event__MetadataEntry me[AU_TEST_MAX_FIELDS];
-    Vexfs__V1__Event__MetadataEntry *mp[AU_TEST_MAX_FIELDS];
-};
-
-static inline void
-au_tev_init(struct au_tev *t, const char *type, const char *path)
-{
-    memset(t, 0, sizeof *t);
-    vexfs__v1__event__init(&t->ev);
-    int ty = 0;
-    ck_assert_msg(vx_event_type_parse(type, &ty) == 0, "bad type %s", type);
-    t->ev.type = (Vexfs__V1__EventType)ty;
-    t->ev.path = (char *)(path ? path : "");
-    t->ev.content = t->cp;
-    t->ev.metadata = t->mp;
-}
-
-static inline void
-au_tev_content(struct au_tev *t, const char *k, const char *v)
-{
-    size_t i = t->ev.n_content++;
-    ck_assert_uint_lt(i, AU_TEST_MAX_FIELDS);
-    vexfs__v1__event__content_entry__init(&t->ce[i]);
-    t->ce[i].key = (char *)k;
-    t->ce[i].value = (char *)v;
-    t->cp[i] = &t->ce[i];
-}
-
-static inline void
-au_tev_meta(struct au_tev *t, const char *k, const char *v)
-{
-    size_t i = t->ev.n_metadata++;
-    ck_assert_uint_lt(i, AU_TEST_MAX_FIELDS);
-    vexfs__v1__event__metadata_entry__init(&t->me[i]);
-    t->me[i].key = (char *)k;
-    t->me[i].value = (char *)v;
-    t->mp[i] = &t->me[i];
-}
 
 /* Alerts seen, as "pattern/partition/n_events" strings. */
 struct au_rec {
@@ -127,10 +83,10 @@ au_engine_fail(const char *text, char *err, size_t errlen)
 static inline void
 au_feed(au_engine_t *e, const char *type, const char *path, const char *user, uint64_t ms)
 {
-    struct au_tev t;
-    au_tev_init(&t, type, path);
+    struct vt_tev t;
+    vt_tev_init(&t, type, path);
     if (user != NULL) {
-        au_tev_meta(&t, "user_id", user);
+        vt_tev_meta(&t, "user_id", user);
     }
     au_engine_on_event(e, &t.ev, MS(ms));
 }

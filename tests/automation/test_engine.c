@@ -68,9 +68,9 @@ START_TEST(t_sequence_window_edge)
     /* One nanosecond later: outside, and the partial match has expired. */
     au_feed(e, "filesystem_create", "/a", "u2", 3000);
     au_feed(e, "filesystem_write", "/a", "u2", 3500);
-    struct au_tev t;
-    au_tev_init(&t, "filesystem_delete", "/a");
-    au_tev_meta(&t, "user_id", "u2");
+    struct vt_tev t;
+    vt_tev_init(&t, "filesystem_delete", "/a");
+    vt_tev_meta(&t, "user_id", "u2");
     au_engine_on_event(e, &t.ev, MS(4000) + 1);
     ck_assert_int_eq(r.n, 1);
     struct au_pattern_stats ps;
@@ -171,8 +171,8 @@ START_TEST(t_conjunction)
     ck_assert_str_eq(r.what[0], "cj//x/2");
     /* Any order; one ns past the window is outside. */
     au_feed(e, "filesystem_chmod", "/z", NULL, 1000);
-    struct au_tev t;
-    au_tev_init(&t, "filesystem_rename", "/z");
+    struct vt_tev t;
+    vt_tev_init(&t, "filesystem_rename", "/z");
     au_engine_on_event(e, &t.ev, MS(1100) + 1);
     ck_assert_int_eq(r.n, 1);
     au_feed(e, "filesystem_chmod", "/z", NULL, 1150);
@@ -209,8 +209,8 @@ START_TEST(t_absence)
     ck_assert_int_eq(r.n, 1);
     /* A read one ns late does not cancel: the absence fires first. */
     au_feed(e, "filesystem_write", "/c", NULL, 20000);
-    struct au_tev t;
-    au_tev_init(&t, "filesystem_read", "/c");
+    struct vt_tev t;
+    vt_tev_init(&t, "filesystem_read", "/c");
     au_engine_on_event(e, &t.ev, MS(20200) + 1);
     ck_assert_int_eq(r.n, 2);
     /* Long silences (beyond one turn of the wheel) fire too. */
@@ -254,9 +254,9 @@ START_TEST(t_threshold)
     /* The first of three falls out of the window one ns before the third. */
     au_feed(e, "filesystem_delete", "/f", "w", 0 + 5000);
     au_feed(e, "filesystem_delete", "/f", "w", 5500);
-    struct au_tev t;
-    au_tev_init(&t, "filesystem_delete", "/f");
-    au_tev_meta(&t, "user_id", "w");
+    struct vt_tev t;
+    vt_tev_init(&t, "filesystem_delete", "/f");
+    vt_tev_meta(&t, "user_id", "w");
     au_engine_on_event(e, &t.ev, MS(6000) + 1);
     ck_assert_int_eq(r.n, 1);
     au_feed(e, "filesystem_delete", "/f", "w", 6100);
@@ -330,10 +330,10 @@ START_TEST(t_conditions)
         {"/data/x.txt", "2000", 9, 0}, {"/data/y.txt", "1e4", 9, 1},  {"/data/a.log", NULL, 3, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct au_tev t;
-        au_tev_init(&t, "filesystem_write", cases[i].path);
+        struct vt_tev t;
+        vt_tev_init(&t, "filesystem_write", cases[i].path);
         if (cases[i].size != NULL) {
-            au_tev_content(&t, "size", cases[i].size);
+            vt_tev_content(&t, "size", cases[i].size);
         }
         t.ev.priority = cases[i].prio;
         int before = r.n;
@@ -410,8 +410,8 @@ START_TEST(t_tenants)
         "\"elements\":[{\"event_type\":\"filesystem_write\"}],\"actions\":[{\"kind\":"
         "\"alert\",\"message\":\"m\"}]}]",
         0, &r);
-    struct au_tev t;
-    au_tev_init(&t, "filesystem_write", "/x");
+    struct vt_tev t;
+    vt_tev_init(&t, "filesystem_write", "/x");
     au_engine_on_event(e, &t.ev, MS(1));
     ck_assert_int_eq(r.n, 1);
     ck_assert_str_eq(r.what[0], "d//1");
@@ -527,10 +527,10 @@ START_TEST(t_shared_conditions)
     static const char *const vals[] = {"1", "2", "1.0", "x"};
     for (int n = 0; n < 3000; n++) {
         seed = seed * 1103515245u + 12345u;
-        struct au_tev t;
-        au_tev_init(&t, types[(seed >> 4) % 2], paths[(seed >> 8) % 4]);
-        au_tev_meta(&t, "k", vals[(seed >> 12) % 4]);
-        au_tev_content(&t, "k", vals[(seed >> 16) % 4]);
+        struct vt_tev t;
+        vt_tev_init(&t, types[(seed >> 4) % 2], paths[(seed >> 8) % 4]);
+        vt_tev_meta(&t, "k", vals[(seed >> 12) % 4]);
+        vt_tev_content(&t, "k", vals[(seed >> 16) % 4]);
         t.ev.priority = (seed >> 20) % 4;
         t.ev.tenant = (char *)((seed >> 24) % 3 == 0 ? "t1" : "");
         uint64_t now = MS(n * 3);

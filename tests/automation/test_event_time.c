@@ -17,8 +17,8 @@ static void
 s_at(au_engine_t *e, const char *type, const char *path, const char *tenant, uint64_t ts_ms,
      uint64_t now_ms)
 {
-    struct au_tev t;
-    au_tev_init(&t, type, path);
+    struct vt_tev t;
+    vt_tev_init(&t, type, path);
     t.ev.timestamp_ns = T0 + MS(ts_ms);
     if (tenant != NULL) {
         t.ev.tenant = (char *)tenant;
@@ -190,9 +190,9 @@ s_run(const struct s_ev *evs, size_t n, const uint64_t *now_ms, enum au_time_mod
     au_engine_t *e = s_engine(s_kinds, &o, r);
     uint64_t last = 0;
     for (size_t i = 0; i < n; i++) {
-        struct au_tev t;
-        au_tev_init(&t, s_types[evs[i].type], "/p");
-        au_tev_meta(&t, "user_id", evs[i].user);
+        struct vt_tev t;
+        vt_tev_init(&t, s_types[evs[i].type], "/p");
+        vt_tev_meta(&t, "user_id", evs[i].user);
         t.ev.timestamp_ns = T0 + MS(evs[i].ts_ms);
         au_engine_on_event(e, &t.ev, MS(now_ms[i]));
         last = now_ms[i];
@@ -338,8 +338,8 @@ START_TEST(t_no_time)
     struct au_rec r;
     struct au_engine_opts o = {0};
     au_engine_t *e = s_engine(s_gaps, &o, &r);
-    struct au_tev t;
-    au_tev_init(&t, "filesystem_write", "/n");
+    struct vt_tev t;
+    vt_tev_init(&t, "filesystem_write", "/n");
     au_engine_on_event(e, &t.ev, 0);
     struct au_engine_stats st;
     au_engine_stats(e, &st);

@@ -529,8 +529,8 @@ START_TEST(t_state_machine_events)
     json_decref(in);
     void *args[2] = {&env, id};
     ck_assert(vt_wait_until(cb_waiting, args, 30000));
-    struct au_tev ev;
-    au_tev_init(&ev, "custom", "/x");
+    struct vt_tev ev;
+    vt_tev_init(&ev, "custom", "/x");
     ev.ev.custom_type = (char *)"other";
     au_exec_event(env.x, &ev.ev);
     ev.ev.custom_type = (char *)"approved";

@@ -167,10 +167,10 @@ static const char *const s_conj =
 static void
 s_feed_content(au_engine_t *e, const char *type, const char *path, const char *k, uint64_t ms)
 {
-    struct au_tev t;
-    au_tev_init(&t, type, path);
-    au_tev_meta(&t, "name", k);
-    au_tev_content(&t, "k", "v");
+    struct vt_tev t;
+    vt_tev_init(&t, type, path);
+    vt_tev_meta(&t, "name", k);
+    vt_tev_content(&t, "k", "v");
     au_engine_on_event(e, &t.ev, MS(ms));
 }
 
@@ -349,9 +349,9 @@ START_TEST(t_packed_input)
     const char *paths[] = {"/c", "/w", "/d"};
     const char *types[] = {"filesystem_create", "filesystem_write", "filesystem_delete"};
     for (int i = 0; i < 3; i++) {
-        struct au_tev t;
-        au_tev_init(&t, types[i], paths[i]);
-        au_tev_meta(&t, "user_id", "u");
+        struct vt_tev t;
+        vt_tev_init(&t, types[i], paths[i]);
+        vt_tev_meta(&t, "user_id", "u");
         uint8_t buf[256];
         size_t len = vexfs__v1__event__pack(&t.ev, buf);
         au_engine_on_event_packed(e, &t.ev, buf, len, MS(i));

@@ -284,8 +284,10 @@ START_TEST(t_admin_objects)
     s_expect("patterns", "list", NULL, NULL, "examples-delete-burst (threshold)");
     s_data(f, sizeof f, "workflow.json");
     s_expect("workflows", "apply", f, NULL, "workflow examples-record created");
+    s_expect("workflows", "apply", f, NULL, "workflow examples-record updated");
     s_data(f, sizeof f, "query.json");
-    s_expect("queries", "apply", f, NULL, "query examples-by-type applied");
+    s_expect("queries", "apply", f, NULL, "query examples-by-type created");
+    s_expect("queries", "apply", f, NULL, "query examples-by-type updated");
 
     /* A refusal of the daemon reaches the program as status and JSON. */
     struct vt_run_result r;

@@ -11,149 +11,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "coord_events.h"
 #include "coord_harness.h"
 #include "vx_test.h"
 
-static void
-s_pause_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static uint64_t
-s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void
-s_id(uint64_t n, char out[40])
-{
-    snprintf(out, 40, "00000000-0000-7000-8000-%012llx", (unsigned long long)n);
-}
-
-/* A request body of events first..first+count-1 with fixed ids. */
-static char *
-s_events_body(uint64_t first, size_t count)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; i < count; i++) {
-        char id[40], path[64], n[32];
-        s_id(first + i, id);
-        snprintf(path, sizeof path, "/data/f%llu", (unsigned long long)((first + i) % 97));
-        snprintf(n, sizeof n, "%llu", (unsigned long long)(first + i));
-        json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:{s:s}}", "id", id, "type",
-                                           "filesystem_write", "path", path, "content", "n", n));
-    }
-    char *s = json_dumps(a, JSON_COMPACT);
-    json_decref(a);
-    return s;
-}
-
-/* Submits through node `via`, following redirects and retrying with the same ids until the
- * batch is acknowledged or timeout_ms passes. Returns true when acknowledged. */
+/* Submits events first..first+count-1 (paths /data/f0../data/f96) through node via. */
 static bool
 s_submit(struct ch_cluster *c, size_t via, uint64_t first, size_t count, int timeout_ms)
 {
-    char *body = s_events_body(first, count);
-    uint64_t deadline = s_now_ms() + (uint64_t)timeout_ms;
-    size_t node = via;
-    bool ok = false;
-    while (s_now_ms() < deadline) {
-        json_t *o = NULL;
-        long st = c->node[node].pid > 0 ? ch_req(c, node, "POST", "/v1/events", body, &o) : 0;
-        if (st == 200) {
-            ck_assert_int_eq(json_integer_value(json_object_get(o, "accepted")) +
-                                 json_integer_value(json_object_get(o, "duplicates")),
-                             (json_int_t)count);
-            json_decref(o);
-            ok = true;
-            break;
-        }
-        json_t *leader = json_object_get(json_object_get(o, "leader"), "id");
-        if (st == 421 && json_is_integer(leader) && json_integer_value(leader) >= 1 &&
-            (size_t)json_integer_value(leader) <= c->n) {
-            node = (size_t)json_integer_value(leader) - 1;
-        } else {
-            s_pause_ms(50);
-            node = (node + 1) % c->n;
-        }
-        json_decref(o);
-    }
+    char *body = ch_events_body("/data/f", 97, first, count);
+    bool ok = ch_submit(c, via, body, count, timeout_ms, 0);
     free(body);
     return ok;
-}
-
-static bool
-s_all_totals(struct ch_cluster *c, long long want, int timeout_ms, unsigned skip)
-{
-    for (int waited = 0; waited <= timeout_ms; waited += 50) {
-        bool all = true;
-        for (size_t i = 0; i < c->n; i++) {
-            if (!(skip & (1u << i)) &&
-                ch_int(c, i, "/v1/log?limit=0&consistency=any", "total") != want) {
-                all = false;
-            }
-        }
-        if (all) {
-            return true;
-        }
-        s_pause_ms(50);
-    }
-    return false;
-}
-
-/* The ids of node i's log, in order, as one string per event joined by newlines. */
-static char *
-s_log_ids(struct ch_cluster *c, size_t i, long long total)
-{
-    size_t cap = (size_t)total * 40 + 1, len = 0;
-    char *out = calloc(1, cap);
-    for (long long from = 1; from <= total;) {
-        char path[80];
-        snprintf(path, sizeof path, "/v1/log?from=%lld&limit=5000&consistency=any", from);
-        json_t *o = NULL;
-        ck_assert_int_eq(ch_req(c, i, "GET", path, NULL, &o), 200);
-        json_t *ev = json_object_get(o, "events");
-        ck_assert_uint_gt(json_array_size(ev), 0);
-        size_t k;
-        json_t *e;
-        json_array_foreach(ev, k, e)
-        {
-            ck_assert_int_eq(json_integer_value(json_object_get(e, "seq")), from + (long long)k);
-            len += (size_t)snprintf(out + len, cap - len, "%s\n",
-                                    json_string_value(json_object_get(e, "id")));
-        }
-        from += (long long)json_array_size(ev);
-        json_decref(o);
-    }
-    return out;
-}
-
-/* Every node's log holds the same ids in the same order, each of 1..n exactly once. */
-static void
-s_check_logs(struct ch_cluster *c, long long n)
-{
-    char *first = s_log_ids(c, 0, n);
-    for (size_t i = 1; i < c->n; i++) {
-        char *other = s_log_ids(c, i, n);
-        ck_assert_msg(strcmp(first, other) == 0, "node %zu's log differs from node 1's", i + 1);
-        free(other);
-    }
-    char *seen = calloc((size_t)n + 1, 1);
-    for (char *line = first; *line;) {
-        char *nl = strchr(line, '\n');
-        unsigned long long v = strtoull(line + 24, NULL, 16);
-        ck_assert_msg(v >= 1 && v <= (unsigned long long)n && !seen[v], "event %llu twice or "
-                      "unknown", v);
-        seen[v] = 1;
-        line = nl + 1;
-    }
-    free(seen);
-    free(first);
 }
 
 START_TEST(t_three_nodes_10k_events_same_order)
@@ -176,8 +45,8 @@ START_TEST(t_three_nodes_10k_events_same_order)
     }
     /* Re-sending a batch commits nothing new. */
     ck_assert(s_submit(&c, 0, 1, BATCH, 20000));
-    ck_assert_msg(s_all_totals(&c, TOTAL, 10000, 0), "not every node applied %d events", TOTAL);
-    s_check_logs(&c, TOTAL);
+    ck_assert_msg(ch_all_totals(&c, TOTAL, 10000, 0), "not every node applied %d events", TOTAL);
+    ch_check_logs(&c, TOTAL);
     ch_stop_all(&c);
 }
 END_TEST
@@ -194,9 +63,9 @@ START_TEST(t_kill9_leader_under_load)
         ck_assert(s_submit(&c, (size_t)leader, next, BATCH, 20000));
     }
     ch_kill9(&c, (size_t)leader);
-    uint64_t t0 = s_now_ms();
+    uint64_t t0 = vt_now_ms();
     int nl = ch_leader(&c, 20 * CH_ELECTION_MS, 1u << leader);
-    uint64_t took = s_now_ms() - t0;
+    uint64_t took = vt_now_ms() - t0;
     ck_assert_msg(nl >= 0 && nl != leader, "no new leader after kill -9");
     ck_assert_msg(took < 10 * CH_ELECTION_MS, "new leader took %llu ms",
                   (unsigned long long)took);
@@ -204,11 +73,11 @@ START_TEST(t_kill9_leader_under_load)
         ck_assert(s_submit(&c, (size_t)nl, next, BATCH, 20000));
     }
     long long total = (long long)next - 1;
-    ck_assert(s_all_totals(&c, total, 10000, 1u << leader));
+    ck_assert(ch_all_totals(&c, total, 10000, 1u << leader));
     /* The killed node restarts from its data dir and catches up. */
     ch_start_node(&c, (size_t)leader);
     ck_assert(ch_wait_ready(&c, leader, 20000));
-    if (!s_all_totals(&c, total, 20000, 0)) {
+    if (!ch_all_totals(&c, total, 20000, 0)) {
         json_t *dbg = NULL;
         ch_req(&c, (size_t)leader, "GET", "/v1/cluster", NULL, &dbg);
         char *t = json_dumps(dbg, 0);
@@ -221,12 +90,12 @@ START_TEST(t_kill9_leader_under_load)
         free(t);
         json_decref(dbg);
     }
-    ck_assert_msg(s_all_totals(&c, total, 20000, 0),
+    ck_assert_msg(ch_all_totals(&c, total, 20000, 0),
                   "restarted node did not catch up: totals %lld %lld %lld, want %lld",
                   ch_int(&c, 0, "/v1/log?limit=0&consistency=any", "total"),
                   ch_int(&c, 1, "/v1/log?limit=0&consistency=any", "total"),
                   ch_int(&c, 2, "/v1/log?limit=0&consistency=any", "total"), total);
-    s_check_logs(&c, total);
+    ch_check_logs(&c, total);
     ch_stop_all(&c);
 }
 END_TEST
@@ -242,7 +111,7 @@ START_TEST(t_partition_by_sigstop)
     kill(c.node[f1].pid, SIGSTOP);
     ck_assert(s_submit(&c, (size_t)leader, 1, 100, 10000));
     kill(c.node[f1].pid, SIGCONT);
-    ck_assert(s_all_totals(&c, 100, 10000, 0));
+    ck_assert(ch_all_totals(&c, 100, 10000, 0));
     /* Now f1 alone: stop the two others. f1 is the minority and must say so. */
     kill(c.node[leader].pid, SIGSTOP);
     kill(c.node[f2].pid, SIGSTOP);
@@ -254,13 +123,13 @@ START_TEST(t_partition_by_sigstop)
                               "partitioned") == 0;
         }
         json_decref(o);
-        s_pause_ms(50);
+        vt_sleep_ms(50);
     }
     ck_assert_msg(reported, "isolated node did not report a partition");
     json_t *o = NULL;
     ck_assert_int_eq(ch_req(&c, f1, "GET", "/ready", NULL, &o), 503);
     json_decref(o);
-    char *body = s_events_body(1000, 1);
+    char *body = ch_events_body("/data/f", 97, 1000, 1);
     ck_assert_int_eq(ch_req(&c, f1, "POST", "/v1/events", body, &o), 503);
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(o, "error"), "code")),
                      "partitioned");
@@ -276,8 +145,8 @@ START_TEST(t_partition_by_sigstop)
                       i + 1);
     }
     ck_assert(s_submit(&c, f1, 101, 100, 20000));
-    ck_assert(s_all_totals(&c, 200, 10000, 0));
-    s_check_logs(&c, 200);
+    ck_assert(ch_all_totals(&c, 200, 10000, 0));
+    ch_check_logs(&c, 200);
     ch_stop_all(&c);
 }
 END_TEST

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "coord_events.h"
 #include "coord_harness.h"
 #include "vx_arena.h"
 #include "vx_event.h"
@@ -17,28 +18,6 @@
 #include "vx_wire.h"
 
 #define S_BATCH 100
-
-static void
-s_pause_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static uint64_t
-s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* Event n's id: fixed, so a batch sent twice commits once and logs can be compared. */
-static void
-s_id(uint64_t n, char out[40])
-{
-    snprintf(out, 40, "00000000-0000-7000-8000-%012llx", (unsigned long long)n);
-}
 
 /* Sends events first..first+S_BATCH-1 as one batch. Returns the vx_wire_send status. */
 static int
@@ -48,7 +27,7 @@ s_send_batch(zsock_t *push, uint64_t first, uint64_t bseq)
     vx_event_t *events[S_BATCH];
     for (size_t i = 0; i < S_BATCH; i++) {
         char id[40], path[64], n[32], err[256];
-        s_id(first + i, id);
+        ch_event_id(first + i, id);
         snprintf(path, sizeof path, "/data/in%llu", (unsigned long long)((first + i) % 31));
         snprintf(n, sizeof n, "%llu", (unsigned long long)(first + i));
         json_t *o = json_pack("{s:s, s:s, s:s, s:{s:s}}", "id", id, "type", "filesystem_write",
@@ -73,85 +52,18 @@ static bool
 s_deliver(struct ch_cluster *c, size_t i, zsock_t *push, uint64_t first, uint64_t bseq,
           long long want, int timeout_ms)
 {
-    uint64_t deadline = s_now_ms() + (uint64_t)timeout_ms;
-    while (s_now_ms() < deadline) {
+    uint64_t deadline = vt_now_ms() + (uint64_t)timeout_ms;
+    while (vt_now_ms() < deadline) {
         s_send_batch(push, first, bseq);
-        uint64_t resend = s_now_ms() + 1000;
-        while (s_now_ms() < resend) {
+        uint64_t resend = vt_now_ms() + 1000;
+        while (vt_now_ms() < resend) {
             if (ch_int(c, i, "/v1/log?limit=0&consistency=any", "total") >= want) {
                 return true;
             }
-            s_pause_ms(20);
+            vt_sleep_ms(20);
         }
     }
     return false;
-}
-
-static bool
-s_all_totals(struct ch_cluster *c, long long want, int timeout_ms)
-{
-    for (int waited = 0; waited <= timeout_ms; waited += 50) {
-        bool all = true;
-        for (size_t i = 0; i < c->n; i++) {
-            if (ch_int(c, i, "/v1/log?limit=0&consistency=any", "total") != want) {
-                all = false;
-            }
-        }
-        if (all) {
-            return true;
-        }
-        s_pause_ms(50);
-    }
-    return false;
-}
-
-/* Node i's log ids in order, one per line; checks the sequence numbers are contiguous. */
-static char *
-s_log_ids(struct ch_cluster *c, size_t i, long long total)
-{
-    size_t cap = (size_t)total * 40 + 1, len = 0;
-    char *out = calloc(1, cap);
-    for (long long from = 1; from <= total;) {
-        char path[80];
-        snprintf(path, sizeof path, "/v1/log?from=%lld&limit=5000&consistency=any", from);
-        json_t *o = NULL;
-        ck_assert_int_eq(ch_req(c, i, "GET", path, NULL, &o), 200);
-        json_t *ev = json_object_get(o, "events");
-        ck_assert_uint_gt(json_array_size(ev), 0);
-        size_t k;
-        json_t *e;
-        json_array_foreach(ev, k, e) {
-            ck_assert_int_eq(json_integer_value(json_object_get(e, "seq")), from + (long long)k);
-            len += (size_t)snprintf(out + len, cap - len, "%s\n",
-                                    json_string_value(json_object_get(e, "id")));
-        }
-        from += (long long)json_array_size(ev);
-        json_decref(o);
-    }
-    return out;
-}
-
-/* Every node holds the same ids in the same order, each of 1..n exactly once. */
-static void
-s_check_logs(struct ch_cluster *c, long long n)
-{
-    char *first = s_log_ids(c, 0, n);
-    for (size_t i = 1; i < c->n; i++) {
-        char *other = s_log_ids(c, i, n);
-        ck_assert_msg(strcmp(first, other) == 0, "node %zu's log differs from node 1's", i + 1);
-        free(other);
-    }
-    char *seen = calloc((size_t)n + 1, 1);
-    for (char *line = first; *line;) {
-        char *nl = strchr(line, '\n');
-        unsigned long long v = strtoull(line + 24, NULL, 16);
-        ck_assert_msg(v >= 1 && v <= (unsigned long long)n && !seen[v],
-                      "event %llu twice or unknown", v);
-        seen[v] = 1;
-        line = nl + 1;
-    }
-    free(seen);
-    free(first);
 }
 
 
@@ -181,8 +93,9 @@ START_TEST(t_leader_takes_input_and_hands_it_over)
                                 (long long)(b + 1) * S_BATCH, 20000),
                       "batch %d not committed through the leader's input", b);
     }
-    ck_assert_msg(s_all_totals(&c, BEFORE * S_BATCH, 10000), "not every node applied the input");
-    s_check_logs(&c, BEFORE * S_BATCH);
+    ck_assert_msg(ch_all_totals(&c, BEFORE * S_BATCH, 10000, 0),
+                  "not every node applied the input");
+    ch_check_logs(&c, BEFORE * S_BATCH);
     ck_assert_double_ge(ch_metric(&c, L, "vexfs_batches_received_total"), BEFORE);
     for (size_t i = 0; i < 3; i++) {
         if (i != L) {
@@ -204,9 +117,9 @@ START_TEST(t_leader_takes_input_and_hands_it_over)
                                 (long long)(b + 1) * S_BATCH, 20000),
                       "batch %d not committed through the new leader's input", b);
     }
-    ck_assert_msg(s_all_totals(&c, (BEFORE + AFTER) * S_BATCH, 10000),
+    ck_assert_msg(ch_all_totals(&c, (BEFORE + AFTER) * S_BATCH, 10000, 0),
                   "not every node applied the input after the transfer");
-    s_check_logs(&c, (BEFORE + AFTER) * S_BATCH);
+    ch_check_logs(&c, (BEFORE + AFTER) * S_BATCH);
     ck_assert_double_ge(ch_metric(&c, T, "vexfs_batches_received_total"), 1);
     /* A batch sent in the moment of the hand-over may still reach the old leader, which
      * refuses it (counted) and the sender delivers it again; once the hand-over is done, the

@@ -13,99 +13,20 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "coord_events.h"
 #include "coord_harness.h"
 #include "vx_test.h"
 
-static void
-s_pause_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static uint64_t
-s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* A request body of events first..first+count-1 with fixed ids, so that a retry after an
- * unknown outcome commits nothing twice. */
-static char *
-s_events_body(uint64_t first, size_t count)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; i < count; i++) {
-        char id[40], path[64], n[32];
-        snprintf(id, sizeof id, "00000000-0000-7000-8000-%012llx",
-                 (unsigned long long)(first + i));
-        snprintf(path, sizeof path, "/members/f%llu", (unsigned long long)((first + i) % 31));
-        snprintf(n, sizeof n, "%llu", (unsigned long long)(first + i));
-        json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:{s:s}}", "id", id, "type",
-                                           "filesystem_write", "path", path, "content", "n", n));
-    }
-    char *s = json_dumps(a, JSON_COMPACT);
-    json_decref(a);
-    return s;
-}
-
-/* Submits a batch through node `via`, following 421 to the leader and retrying with the same
- * ids until acknowledged or timeout_ms passes. Nodes in skip (bitmask) are not used. */
+/* Submits events first..first+count-1 (paths /members/f0../members/f30) through node via,
+ * never through the nodes in skip. */
 static bool
 s_submit(struct ch_cluster *c, size_t via, uint64_t first, size_t count, int timeout_ms,
          unsigned skip)
 {
-    char *body = s_events_body(first, count);
-    uint64_t deadline = s_now_ms() + (uint64_t)timeout_ms;
-    size_t node = via;
-    bool ok = false;
-    while (s_now_ms() < deadline) {
-        json_t *o = NULL;
-        long st = (c->node[node].pid > 0 && !(skip & (1u << node)))
-                      ? ch_req(c, node, "POST", "/v1/events", body, &o)
-                      : 0;
-        if (st == 200) {
-            ck_assert_int_eq(json_integer_value(json_object_get(o, "accepted")) +
-                                 json_integer_value(json_object_get(o, "duplicates")),
-                             (json_int_t)count);
-            json_decref(o);
-            ok = true;
-            break;
-        }
-        json_t *leader = json_object_get(json_object_get(o, "leader"), "id");
-        if (st == 421 && json_is_integer(leader) && json_integer_value(leader) >= 1 &&
-            (size_t)json_integer_value(leader) <= c->n) {
-            node = (size_t)json_integer_value(leader) - 1;
-        } else {
-            s_pause_ms(50);
-            node = (node + 1) % c->n;
-        }
-        json_decref(o);
-    }
+    char *body = ch_events_body("/members/f", 31, first, count);
+    bool ok = ch_submit(c, via, body, count, timeout_ms, skip);
     free(body);
     return ok;
-}
-
-/* Every node not in skip reports `want` events in its log. */
-static bool
-s_all_totals(struct ch_cluster *c, long long want, int timeout_ms, unsigned skip)
-{
-    for (int waited = 0; waited <= timeout_ms; waited += 50) {
-        bool all = true;
-        for (size_t i = 0; i < c->n; i++) {
-            if (!(skip & (1u << i)) &&
-                ch_int(c, i, "/v1/log?limit=0&consistency=any", "total") != want) {
-                all = false;
-            }
-        }
-        if (all) {
-            return true;
-        }
-        s_pause_ms(50);
-    }
-    return false;
 }
 
 /* Node i's whole log (GET /v1/log, paged) as "seq id path\n" lines. */
@@ -187,7 +108,7 @@ START_TEST(t_five_nodes_replicate_and_survive_two_kills)
         ck_assert_msg(s_submit(&c, via, first, BATCH, 20000, 0), "batch at %llu not committed",
                       (unsigned long long)first);
     }
-    ck_assert_msg(s_all_totals(&c, TOTAL, 10000, 0), "not every node applied %d events", TOTAL);
+    ck_assert_msg(ch_all_totals(&c, TOTAL, 10000, 0), "not every node applied %d events", TOTAL);
     s_check_logs(&c, TOTAL, 0);
     /* kill -9 the leader and one follower: three of five remain, a majority. */
     size_t k1 = (size_t)leader, k2 = (size_t)(leader + 2) % 5;
@@ -201,7 +122,7 @@ START_TEST(t_five_nodes_replicate_and_survive_two_kills)
                       "batch at %llu not committed with two nodes dead",
                       (unsigned long long)first);
     }
-    ck_assert_msg(s_all_totals(&c, TOTAL + AFTER, 10000, dead),
+    ck_assert_msg(ch_all_totals(&c, TOTAL + AFTER, 10000, dead),
                   "the survivors did not all apply %d events", TOTAL + AFTER);
     s_check_logs(&c, TOTAL + AFTER, dead);
     ch_stop_all(&c);
@@ -271,7 +192,7 @@ START_TEST(t_add_and_remove_member)
     s_config_joiner(&c, J);
     c.n = 4;
     ch_start_node(&c, J);
-    s_pause_ms(300);
+    vt_sleep_ms(300);
     ck_assert_msg(c.node[J].pid > 0, "joiner did not start");
     char body[200];
     snprintf(body, sizeof body, "{\"member\":\"%llu@127.0.0.1:%u/%u/%u\"}",
@@ -297,7 +218,7 @@ START_TEST(t_add_and_remove_member)
         ck_assert(s_submit(&c, J, next, BATCH, 20000, 0));
     }
     long long total = (long long)next - 1;
-    ck_assert_msg(s_all_totals(&c, total, 20000, 0),
+    ck_assert_msg(ch_all_totals(&c, total, 20000, 0),
                   "joiner did not catch up: totals %lld %lld %lld %lld, want %lld",
                   ch_int(&c, 0, "/v1/log?limit=0&consistency=any", "total"),
                   ch_int(&c, 1, "/v1/log?limit=0&consistency=any", "total"),
@@ -309,7 +230,7 @@ START_TEST(t_add_and_remove_member)
         for (int waited = 0; waited < 5000 && !four; waited += 50) {
             four = s_members(&c, i) == 4;
             if (!four) {
-                s_pause_ms(50);
+                vt_sleep_ms(50);
             }
         }
         ck_assert_msg(four, "node %zu reports %lld members, want 4", i + 1, s_members(&c, i));
@@ -336,7 +257,7 @@ START_TEST(t_add_and_remove_member)
         for (int waited = 0; waited < 5000 && !three; waited += 50) {
             three = s_members(&c, i) == 3;
             if (!three) {
-                s_pause_ms(50);
+                vt_sleep_ms(50);
             }
         }
         ck_assert_msg(three, "node %zu reports %lld members, want 3", i + 1, s_members(&c, i));
@@ -349,16 +270,16 @@ START_TEST(t_add_and_remove_member)
         ck_assert(s_submit(&c, (size_t)leader, next, BATCH, 20000, 0));
     }
     total = (long long)next - 1;
-    ck_assert(s_all_totals(&c, total, 10000, 0));
+    ck_assert(ch_all_totals(&c, total, 10000, 0));
     s_check_logs(&c, total, 0);
-    s_pause_ms(10 * CH_ELECTION_MS);
+    vt_sleep_ms(10 * CH_ELECTION_MS);
     ck_assert_int_eq(ch_leader(&c, 5000, 0), leader);
     ck_assert_msg(ch_int(&c, (size_t)leader, "/v1/cluster", "term") == term,
                   "the removed node disturbed the cluster: term %lld -> %lld", term,
                   ch_int(&c, (size_t)leader, "/v1/cluster", "term"));
     ck_assert(s_submit(&c, (size_t)leader, next, BATCH, 20000, 0));
     next += BATCH;
-    ck_assert(s_all_totals(&c, (long long)next - 1, 10000, 0));
+    ck_assert(ch_all_totals(&c, (long long)next - 1, 10000, 0));
     /* The removed process still shuts down cleanly. */
     int status = vt_stop(removed, SIGTERM, 60000);
     c.node[J].pid = 0;

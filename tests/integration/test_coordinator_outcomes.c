@@ -23,30 +23,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "coord_events.h"
 #include "coord_harness.h"
 #include "lin_check.h"
 #include "vx_test.h"
-
-static void
-s_pause_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static uint64_t
-s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void
-s_id(uint64_t n, char out[40])
-{
-    snprintf(out, 40, "00000000-0000-7000-8000-%012" PRIx64, n);
-}
 
 /* POSTs one event (id n, value v) to node; returns the answer. */
 static void
@@ -54,7 +34,7 @@ s_put(struct ch_cluster *c, size_t node, const char *key, uint64_t n, uint64_t v
       struct ch_resp *r)
 {
     char id[40], body[512];
-    s_id(n, id);
+    ch_event_id(n, id);
     snprintf(body, sizeof body,
              "{\"id\":\"%s\",\"type\":\"filesystem_write\",\"path\":\"%s\","
              "\"content\":{\"v\":\"%" PRIu64 "\"}}",
@@ -66,9 +46,9 @@ s_put(struct ch_cluster *c, size_t node, const char *key, uint64_t n, uint64_t v
 static void
 s_put_ok(struct ch_cluster *c, const char *key, uint64_t n)
 {
-    uint64_t deadline = s_now_ms() + 15000;
+    uint64_t deadline = vt_now_ms() + 15000;
     int node = ch_leader(c, 10000, 0);
-    while (s_now_ms() < deadline) {
+    while (vt_now_ms() < deadline) {
         ck_assert_int_ge(node, 0);
         struct ch_resp r;
         s_put(c, (size_t)node, key, n, n, &r);
@@ -103,7 +83,7 @@ static bool
 s_committed(struct ch_cluster *c, uint64_t n)
 {
     char id[40];
-    s_id(n, id);
+    ch_event_id(n, id);
     for (int attempt = 0; attempt < 100; attempt++) {
         int l = ch_leader(c, 15000, 0);
         ck_assert_int_ge(l, 0);
@@ -134,7 +114,7 @@ s_committed(struct ch_cluster *c, uint64_t n)
         if (!failed) {
             return found;
         }
-        s_pause_ms(100);
+        vt_sleep_ms(100);
     }
     ck_abort_msg("the log could not be read linearizably");
     return false;
@@ -206,14 +186,14 @@ START_TEST(t_paused_leader)
         struct s_pending wr = {.c = &c, .node = (size_t)l, .method = "POST", .path = "/v1/events"};
         n++;
         char id[40];
-        s_id(n, id);
+        ch_event_id(n, id);
         snprintf(wr.body, sizeof wr.body,
                  "{\"id\":\"%s\",\"type\":\"filesystem_write\",\"path\":\"%s\","
                  "\"content\":{\"v\":\"%" PRIu64 "\"}}",
                  id, key, n);
         ck_assert_int_eq(pthread_create(&rd.thread, NULL, s_pending_main, &rd), 0);
         ck_assert_int_eq(pthread_create(&wr.thread, NULL, s_pending_main, &wr), 0);
-        s_pause_ms(100); /* both requests wait in the paused process's sockets */
+        vt_sleep_ms(100); /* both requests wait in the paused process's sockets */
         kill(c.node[l].pid, SIGCONT);
         pthread_join(rd.thread, NULL);
         pthread_join(wr.thread, NULL);
@@ -277,8 +257,8 @@ static void *
 s_poller_main(void *arg)
 {
     struct s_poller *p = arg;
-    uint64_t deadline = s_now_ms() + 15000;
-    while (!atomic_load(p->done) && s_now_ms() < deadline) {
+    uint64_t deadline = vt_now_ms() + 15000;
+    while (!atomic_load(p->done) && vt_now_ms() < deadline) {
         long long any = s_get(p->c, p->node, p->key, "any");
         p->any_answers += any >= 0;
         p->any_stale += any >= 0 && any != p->want;
@@ -349,7 +329,7 @@ START_TEST(t_new_leader_waits_for_own_term_commit)
         for (int waited = 0; waited < 20000 && !ready; waited += 50) {
             ready = ch_req(&c, (size_t)l, "GET", "/ready", NULL, NULL) == 200;
             if (!ready) {
-                s_pause_ms(50);
+                vt_sleep_ms(50);
             }
         }
         ck_assert_msg(ready, "restarted node %d not ready", l + 1);
@@ -430,7 +410,7 @@ s_batch(const char *key, uint64_t n, uint64_t v, size_t fillers)
                                            "path", path, "content", "pad", "0123456789abcdef"));
     }
     char id[40], vs[32];
-    s_id(n, id);
+    ch_event_id(n, id);
     snprintf(vs, sizeof vs, "%" PRIu64, v);
     json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:{s:s}}", "id", id, "type",
                                        "filesystem_write", "path", key, "content", "v", vs));
@@ -478,7 +458,7 @@ START_TEST(t_transfer_target_waits_for_own_term_commit)
         struct ch_resp tr;
         ch_call(&c, NULL, (size_t)l, "POST", "/v1/leadership/transfer", body, NULL, 10000, &tr);
         pthread_join(w.thread, NULL);
-        s_pause_ms(300);
+        vt_sleep_ms(300);
         atomic_store(&rec->stop, true);
         pthread_join(rec->thread, NULL);
         fprintf(stderr, "transfer round %d: write %ld %s, transfer %ld %s, %zu reads on the "
@@ -541,8 +521,8 @@ START_TEST(t_no_dead_leader_in_421)
     uint64_t refused[512];
     size_t n_refused = 0;
     bool elected = false;
-    uint64_t deadline = s_now_ms() + 15000;
-    while (!elected && s_now_ms() < deadline && n_refused < 512) {
+    uint64_t deadline = vt_now_ms() + 15000;
+    while (!elected && vt_now_ms() < deadline && n_refused < 512) {
         struct ch_resp r;
         n++;
         s_put(&c, f, "/out/dead", n, n, &r);
@@ -575,7 +555,7 @@ START_TEST(t_no_dead_leader_in_421)
             ck_abort_msg("a follower answered %ld %s", r.status, s_code(&r));
         }
         ch_resp_fini(&r);
-        s_pause_ms(10);
+        vt_sleep_ms(10);
     }
     fprintf(stderr, "dead leader: %u answers named it (before noticing), then %u 503 no_leader, "
                     "then a new leader\n",
@@ -625,9 +605,9 @@ START_TEST(t_504_may_have_happened)
     fprintf(stderr, "504 %s: the write may have happened\n", s_code(&r));
     ch_resp_fini(&r);
     /* Sent again with the same id until answered: in the log exactly once. */
-    uint64_t deadline = s_now_ms() + 15000;
+    uint64_t deadline = vt_now_ms() + 15000;
     bool done = false;
-    while (!done && s_now_ms() < deadline) {
+    while (!done && vt_now_ms() < deadline) {
         l = ch_leader(&c, 10000, 0);
         ck_assert_int_ge(l, 0);
         s_put(&c, (size_t)l, "/out/timeout", 401, 1, &r);
@@ -641,12 +621,12 @@ START_TEST(t_504_may_have_happened)
         }
         ch_resp_fini(&r);
         if (!done) {
-            s_pause_ms(50);
+            vt_sleep_ms(50);
         }
     }
     ck_assert(done);
     char id[40];
-    s_id(401, id);
+    ch_event_id(401, id);
     json_t *o = NULL;
     ck_assert_int_eq(ch_req(&c, (size_t)l, "GET", "/v1/log?from=1&limit=10000", NULL, &o), 200);
     int copies = 0;
@@ -686,16 +666,16 @@ START_TEST(t_503_partitioned_is_not_done)
             ck_assert_msg(r.retry_after[0], "503 partitioned without Retry-After");
         }
         ch_resp_fini(&r);
-        s_pause_ms(50);
+        vt_sleep_ms(50);
     }
     ck_assert_msg(partitioned, "the cut-off node never answered 503 partitioned");
     uint64_t last = n;
     kill(c.node[l].pid, SIGCONT);
     kill(c.node[g].pid, SIGCONT);
     /* After the heal, a write through f commits; none of the refused ones did. */
-    uint64_t deadline = s_now_ms() + 15000;
+    uint64_t deadline = vt_now_ms() + 15000;
     bool healed = false;
-    while (!healed && s_now_ms() < deadline) {
+    while (!healed && vt_now_ms() < deadline) {
         int now = ch_leader(&c, 10000, 0);
         ck_assert_int_ge(now, 0);
         s_put(&c, (size_t)now, "/out/cut", 999, 999, &r);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Helpers shared by the routing tests: engines from JSON text, events built on the stack. */
+/* Helpers shared by the routing tests: engines from JSON text (events on the stack come from
+ * vt_event.h). */
 #ifndef RT_TEST_H
 #define RT_TEST_H
 
@@ -9,64 +10,7 @@
 #include <string.h>
 
 #include "rt_engine.h"
-
-#define RT_TEST_MAX_FIELDS 8
-
-/* An event with its map entries in the same struct, so a test needs no allocation. */
-struct rt_tev {
-    vx_event_t ev;
-    Vexfs__V1__Event__ContentEntry ce[RT_TEST_MAX_FIELDS];
-    Vexfs__V1__Event__ContentEntry *cp[RT_TEST_MAX_FIELDS];
-    Vexfs__V1__Event__MetadataEntry me[RT_TEST_MAX_FIELDS];
-    Vexfs__V1__Event__MetadataEntry *mp[RT_TEST_MAX_FIELDS];
-    uint8_t id[16];
-};
-
-static inline void
-rt_tev_init(struct rt_tev *t, const char *type, const char *path)
-{
-    memset(t, 0, sizeof *t);
-    vexfs__v1__event__init(&t->ev);
-    int ty = 0;
-    if (type != NULL) {
-        ck_assert_msg(vx_event_type_parse(type, &ty) == 0, "bad type %s", type);
-    }
-    t->ev.type = (Vexfs__V1__EventType)ty;
-    t->ev.path = (char *)(path ? path : "");
-    t->ev.content = t->cp;
-    t->ev.metadata = t->mp;
-}
-
-static inline void
-rt_tev_content(struct rt_tev *t, const char *k, const char *v)
-{
-    size_t i = t->ev.n_content++;
-    ck_assert_uint_lt(i, RT_TEST_MAX_FIELDS);
-    vexfs__v1__event__content_entry__init(&t->ce[i]);
-    t->ce[i].key = (char *)k;
-    t->ce[i].value = (char *)v;
-    t->cp[i] = &t->ce[i];
-}
-
-static inline void
-rt_tev_meta(struct rt_tev *t, const char *k, const char *v)
-{
-    size_t i = t->ev.n_metadata++;
-    ck_assert_uint_lt(i, RT_TEST_MAX_FIELDS);
-    vexfs__v1__event__metadata_entry__init(&t->me[i]);
-    t->me[i].key = (char *)k;
-    t->me[i].value = (char *)v;
-    t->mp[i] = &t->me[i];
-}
-
-static inline void
-rt_tev_id(struct rt_tev *t, uint64_t n)
-{
-    memset(t->id, 0, sizeof t->id);
-    memcpy(t->id, &n, sizeof n);
-    t->ev.id.data = t->id;
-    t->ev.id.len = sizeof t->id;
-}
+#include "vt_event.h"
 
 static inline json_t *
 rt_json(const char *text)

@@ -612,11 +612,11 @@ START_TEST(t_engine_equals_reference)
     unsigned matched_events = 0, total_matches = 0, stops = 0;
     char path[600], body[600], user[64];
     for (int i = 0; i < N_EVENTS; i++) {
-        struct rt_tev t;
+        struct vt_tev t;
         struct ref_event rev = {0};
         s_gen_path(path, sizeof path);
         rev.type = 1 + (int)s_rand(20);
-        rt_tev_init(&t, vx_event_type_name(rev.type), s_chance(97) ? path : "");
+        vt_tev_init(&t, vx_event_type_name(rev.type), s_chance(97) ? path : "");
         rev.values[0] = t.ev.path[0] ? t.ev.path : NULL;
         rev.tenant = s_tenants[s_rand(N_OF(s_tenants))];
         t.ev.tenant = (char *)rev.tenant;
@@ -625,15 +625,15 @@ START_TEST(t_engine_equals_reference)
         if (s_chance(50)) {
             s_gen_text(body, sizeof body);
             if (s_chance(4)) {
-                rt_tev_content(&t, "body", "shadowed password token");
+                vt_tev_content(&t, "body", "shadowed password token");
             }
-            rt_tev_content(&t, "size", "4096");
-            rt_tev_content(&t, "body", body);
+            vt_tev_content(&t, "size", "4096");
+            vt_tev_content(&t, "body", body);
             rev.values[1] = body;
         }
         if (s_chance(40)) {
             snprintf(user, sizeof user, "%s", s_users[s_rand(N_OF(s_users))]);
-            rt_tev_meta(&t, "user", user);
+            vt_tev_meta(&t, "user", user);
             rev.values[2] = user;
         }
         uint32_t n_want = 0;
@@ -923,12 +923,12 @@ START_TEST(t_anchored_sweep)
             for (unsigned v = 0; v < SW_VARIANTS; v++) {
                 char in[SW_MAX_LEN + 1];
                 s_sw_input(in, len, v, core, core_first);
-                struct rt_tev t;
+                struct vt_tev t;
                 if (fi == 0) {
-                    rt_tev_init(&t, "filesystem_write", in);
+                    vt_tev_init(&t, "filesystem_write", in);
                 } else {
-                    rt_tev_init(&t, "filesystem_write", "/x");
-                    rt_tev_content(&t, "body", in);
+                    vt_tev_init(&t, "filesystem_write", "/x");
+                    vt_tev_content(&t, "body", in);
                 }
                 uint32_t want = 0, got = 0;
                 for (unsigned i = 0; i < np; i++) {

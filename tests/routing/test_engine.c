@@ -23,15 +23,15 @@ s_match_field(const char *kind, const char *pattern, bool cs, const char *field,
     json_decref(rules);
     ck_assert_msg(rc == 0, "%s", err);
     rt_scratch_t *s = rt_scratch_new(e);
-    struct rt_tev t;
+    struct vt_tev t;
     if (strcmp(field, "path") == 0) {
-        rt_tev_init(&t, "filesystem_write", value);
+        vt_tev_init(&t, "filesystem_write", value);
     } else {
-        rt_tev_init(&t, "filesystem_write", "/x");
+        vt_tev_init(&t, "filesystem_write", "/x");
         if (strncmp(field, "content.", 8) == 0) {
-            rt_tev_content(&t, field + 8, value);
+            vt_tev_content(&t, field + 8, value);
         } else {
-            rt_tev_meta(&t, field + 9, value);
+            vt_tev_meta(&t, field + 9, value);
         }
     }
     struct rt_decision d;
@@ -127,8 +127,8 @@ s_pair(const char *lit_kind, const char *lit, const char *kind, const char *patt
 static const char *
 s_matched(rt_engine_t *e, rt_scratch_t *s, const char *path, char *buf, size_t cap)
 {
-    struct rt_tev t;
-    rt_tev_init(&t, "filesystem_write", path);
+    struct vt_tev t;
+    vt_tev_init(&t, "filesystem_write", path);
     struct rt_decision d;
     rt_engine_decide(e, s, &t.ev, 0, false, &d);
     buf[0] = '\0';
@@ -170,8 +170,8 @@ START_TEST(t_vectorscan_suffix_reproducer)
     rt_scratch_t *s = rt_scratch_new(e);
     ck_assert_str_eq(s_matched(e, s, "/a/b/c/d/e/f/g/h/i.LOG", got, sizeof got), "anchored");
     ck_assert_str_eq(s_matched(e, s, "/x.LOG", got, sizeof got), "anchored");
-    struct rt_tev t;
-    rt_tev_init(&t, "filesystem_write", "/a/b/c/d/e/f/g/h/i.LOG");
+    struct vt_tev t;
+    vt_tev_init(&t, "filesystem_write", "/a/b/c/d/e/f/g/h/i.LOG");
     struct rt_decision d;
     rt_engine_decide(e, s, &t.ev, 0, true, &d);
     ck_assert(!d.unrouted && !d.to_default);
@@ -249,25 +249,25 @@ START_TEST(t_fields)
         "\"field\":\"content.k\"}]},\"target_boundaries\":[\"vector\"]}]",
         NULL, NULL);
     rt_scratch_t *s = rt_scratch_new(e);
-    struct rt_tev t;
+    struct vt_tev t;
     struct rt_decision d;
-    rt_tev_init(&t, "system", "");
-    rt_tev_content(&t, "k", "zzz");
+    vt_tev_init(&t, "system", "");
+    vt_tev_content(&t, "k", "zzz");
     rt_engine_decide(e, s, &t.ev, 0, false, &d);
     ck_assert_uint_eq(d.n_rules, 0);
-    rt_tev_meta(&t, "k", "");
+    vt_tev_meta(&t, "k", "");
     rt_engine_decide(e, s, &t.ev, 0, false, &d);
     ck_assert_uint_eq(d.n_rules, 1); /* present but empty */
     /* A repeated map key: the last entry counts, as protobuf decoding keeps the last. */
-    rt_tev_init(&t, "system", "");
-    rt_tev_content(&t, "k", "v2");
-    rt_tev_content(&t, "k", "v1");
+    vt_tev_init(&t, "system", "");
+    vt_tev_content(&t, "k", "v2");
+    vt_tev_content(&t, "k", "v1");
     rt_engine_decide(e, s, &t.ev, 0, false, &d);
     ck_assert_uint_eq(d.n_rules, 0);
-    rt_tev_init(&t, "system", "");
-    rt_tev_content(&t, "k", "v1");
-    rt_tev_content(&t, "k", "v2");
-    rt_tev_content(&t, "other", "v2");
+    vt_tev_init(&t, "system", "");
+    vt_tev_content(&t, "k", "v1");
+    vt_tev_content(&t, "k", "v2");
+    vt_tev_content(&t, "other", "v2");
     rt_engine_decide(e, s, &t.ev, 0, false, &d);
     ck_assert_uint_eq(d.n_rules, 1);
     ck_assert_uint_eq(d.targets, rt_bit(e, "vector"));
@@ -287,20 +287,20 @@ START_TEST(t_any_all)
              pats, pats);
     rt_engine_t *e = rt_engine_from(rules, NULL, NULL);
     rt_scratch_t *s = rt_scratch_new(e);
-    struct rt_tev t;
+    struct vt_tev t;
     struct rt_decision d;
     char buf[128];
-    rt_tev_init(&t, "filesystem_write", "/data/x");
+    vt_tev_init(&t, "filesystem_write", "/data/x");
     rt_engine_decide(e, s, &t.ev, 0, false, &d);
     ck_assert_str_eq(rt_rules_str(e, &d, buf, sizeof buf), "any");
-    rt_tev_meta(&t, "user", "alice");
+    vt_tev_meta(&t, "user", "alice");
     rt_engine_decide(e, s, &t.ev, 0, false, &d);
     ck_assert_str_eq(rt_rules_str(e, &d, buf, sizeof buf), "any,all");
-    rt_tev_init(&t, "filesystem_write", "/other");
-    rt_tev_meta(&t, "user", "alice");
+    vt_tev_init(&t, "filesystem_write", "/other");
+    vt_tev_meta(&t, "user", "alice");
     rt_engine_decide(e, s, &t.ev, 0, false, &d);
     ck_assert_str_eq(rt_rules_str(e, &d, buf, sizeof buf), "any");
-    rt_tev_init(&t, "filesystem_write", "/other");
+    vt_tev_init(&t, "filesystem_write", "/other");
     rt_engine_decide(e, s, &t.ev, 0, false, &d);
     ck_assert_str_eq(rt_rules_str(e, &d, buf, sizeof buf), "");
     rt_scratch_destroy(&s);
@@ -325,14 +325,14 @@ START_TEST(t_shared_expressions)
              p, p, p, p, pi, pc);
     rt_engine_t *e = rt_engine_from(rules, NULL, NULL);
     rt_scratch_t *s = rt_scratch_new(e);
-    struct rt_tev t;
+    struct vt_tev t;
     struct rt_decision d;
     char buf[128];
-    rt_tev_init(&t, "system", "/a.log");
+    vt_tev_init(&t, "system", "/a.log");
     rt_engine_decide(e, s, &t.ev, 0, false, &d);
     ck_assert_str_eq(rt_rules_str(e, &d, buf, sizeof buf), "a,b,twice,caseless");
-    rt_tev_init(&t, "system", "/a.LOG");
-    rt_tev_content(&t, "f", "x.log");
+    vt_tev_init(&t, "system", "/a.LOG");
+    vt_tev_content(&t, "f", "x.log");
     rt_engine_decide(e, s, &t.ev, 0, false, &d);
     ck_assert_str_eq(rt_rules_str(e, &d, buf, sizeof buf), "caseless,content");
     rt_scratch_destroy(&s);
@@ -358,10 +358,10 @@ START_TEST(t_priorities_and_order)
     ck_assert_int_eq(rt_engine_rule_index(e, "mid-b"), 2);
     ck_assert_int_eq(rt_engine_rule_index(e, "nope"), -1);
     rt_scratch_t *s = rt_scratch_new(e);
-    struct rt_tev t;
+    struct vt_tev t;
     struct rt_decision d;
     char buf[128];
-    rt_tev_init(&t, "system", "");
+    vt_tev_init(&t, "system", "");
     rt_engine_decide(e, s, &t.ev, 0, false, &d);
     ck_assert_str_eq(rt_rules_str(e, &d, buf, sizeof buf), "high,mid-a,mid-b,low,neg");
     json_t *j = rt_engine_rules_json(e);
@@ -382,15 +382,15 @@ START_TEST(t_stop)
         " {\"id\":\"c\",\"priority\":10,\"target_boundaries\":[\"analytics\"]}]",
         NULL, NULL);
     rt_scratch_t *s = rt_scratch_new(e);
-    struct rt_tev t;
+    struct vt_tev t;
     struct rt_decision d;
     char buf[128];
-    rt_tev_init(&t, "filesystem_create", "/s/x");
+    vt_tev_init(&t, "filesystem_create", "/s/x");
     rt_engine_decide(e, s, &t.ev, 0, false, &d);
     ck_assert_str_eq(rt_rules_str(e, &d, buf, sizeof buf), "a,stopper");
     ck_assert_uint_eq(d.targets, rt_bit(e, "graph") | rt_bit(e, "vector"));
     /* The stop rule did not match: evaluation goes on. */
-    rt_tev_init(&t, "filesystem_create", "/t/x");
+    vt_tev_init(&t, "filesystem_create", "/t/x");
     rt_engine_decide(e, s, &t.ev, 0, false, &d);
     ck_assert_str_eq(rt_rules_str(e, &d, buf, sizeof buf), "a,same,c");
     rt_scratch_destroy(&s);
@@ -410,10 +410,10 @@ START_TEST(t_type_tenant_priority)
         "\"tenant\":\"acme\",\"min_priority\":3}}]",
         NULL, NULL);
     rt_scratch_t *s = rt_scratch_new(e);
-    struct rt_tev t;
+    struct vt_tev t;
     struct rt_decision d;
     char buf[128];
-    rt_tev_init(&t, "filesystem_write", "/a");
+    vt_tev_init(&t, "filesystem_write", "/a");
     rt_engine_decide(e, s, &t.ev, 0, false, &d);
     ck_assert_str_eq(rt_rules_str(e, &d, buf, sizeof buf), "writes");
     t.ev.tenant = "acme";
@@ -423,7 +423,7 @@ START_TEST(t_type_tenant_priority)
     t.ev.priority = 5;
     rt_engine_decide(e, s, &t.ev, 0, false, &d);
     ck_assert_str_eq(rt_rules_str(e, &d, buf, sizeof buf), "writes,acme,urgent");
-    rt_tev_init(&t, "vector_insert", "");
+    vt_tev_init(&t, "vector_insert", "");
     t.ev.tenant = "acme";
     t.ev.priority = 3;
     rt_engine_decide(e, s, &t.ev, 0, false, &d);
@@ -436,7 +436,7 @@ START_TEST(t_type_tenant_priority)
     rt_engine_decide(e, s, &t.ev, 0, false, &d);
     ck_assert_str_eq(rt_rules_str(e, &d, buf, sizeof buf), "globex");
     /* A type value unknown to this build matches only rules without a type condition. */
-    rt_tev_init(&t, NULL, "");
+    vt_tev_init(&t, NULL, "");
     t.ev.type = (Vexfs__V1__EventType)77;
     t.ev.priority = 9;
     rt_engine_decide(e, s, &t.ev, 0, false, &d);
@@ -455,9 +455,9 @@ START_TEST(t_tags_boost)
         "\"add_tags\":{\"k\":\"from-b\",\"y\":\"2\"}}}]",
         NULL, NULL);
     rt_scratch_t *s = rt_scratch_new(e);
-    struct rt_tev t;
+    struct vt_tev t;
     struct rt_decision d;
-    rt_tev_init(&t, "system", "");
+    vt_tev_init(&t, "system", "");
     t.ev.priority = 10;
     rt_engine_decide(e, s, &t.ev, 0, false, &d);
     ck_assert_uint_eq(d.priority_boost, 300);
@@ -485,9 +485,9 @@ START_TEST(t_targets_union)
                                     "\"actions\":{\"route_to_boundaries\":[\"graph\"]}}]",
                                     NULL, NULL);
     rt_scratch_t *s = rt_scratch_new(e);
-    struct rt_tev t;
+    struct vt_tev t;
     struct rt_decision d;
-    rt_tev_init(&t, "system", "");
+    vt_tev_init(&t, "system", "");
     rt_engine_decide(e, s, &t.ev, 0, false, &d);
     ck_assert_uint_eq(d.targets, rt_bit(e, "analytics") | rt_bit(e, "graph"));
     ck_assert(!d.unrouted);
@@ -508,15 +508,15 @@ START_TEST(t_default_and_unrouted)
     rt_engine_t *e = rt_engine_from(rules, NULL, "coordinator");
     ck_assert_int_eq(rt_engine_default_boundary(e), rt_engine_boundary_index(e, "coordinator"));
     rt_scratch_t *s = rt_scratch_new(e);
-    struct rt_tev t;
+    struct vt_tev t;
     struct rt_decision d;
-    rt_tev_init(&t, "filesystem_write", "/a.txt");
+    vt_tev_init(&t, "filesystem_write", "/a.txt");
     rt_engine_decide(e, s, &t.ev, 0, false, &d);
     /* Matched a rule that names no boundary: still unrouted. */
     ck_assert_uint_eq(d.n_rules, 1);
     ck_assert(d.unrouted && d.to_default);
     ck_assert_uint_eq(d.targets, rt_bit(e, "coordinator"));
-    rt_tev_init(&t, "filesystem_write", "/a.log");
+    vt_tev_init(&t, "filesystem_write", "/a.log");
     rt_engine_decide(e, s, &t.ev, 0, false, &d);
     ck_assert(!d.unrouted && !d.to_default);
     ck_assert_uint_eq(d.targets, rt_bit(e, "analytics"));
@@ -531,7 +531,7 @@ START_TEST(t_default_and_unrouted)
     /* Without a default boundary an unrouted event goes nowhere. */
     e = rt_engine_from(rules, NULL, NULL);
     s = rt_scratch_new(e);
-    rt_tev_init(&t, "filesystem_write", "/a.txt");
+    vt_tev_init(&t, "filesystem_write", "/a.txt");
     rt_engine_decide(e, s, &t.ev, 0, false, &d);
     ck_assert(d.unrouted && !d.to_default);
     ck_assert_uint_eq(d.targets, 0);
@@ -557,9 +557,9 @@ START_TEST(t_disabled)
         " {\"id\":\"offp\",\"enabled\":false,\"conditions\":{\"patterns\":[{\"pattern\":\"a\"}]}}]",
         NULL, NULL);
     rt_scratch_t *s = rt_scratch_new(e);
-    struct rt_tev t;
+    struct vt_tev t;
     struct rt_decision d;
-    rt_tev_init(&t, "system", "/a");
+    vt_tev_init(&t, "system", "/a");
     rt_engine_decide(e, s, &t.ev, 0, false, &d);
     ck_assert_uint_eq(d.n_rules, 0);
     ck_assert(d.unrouted);
@@ -592,9 +592,9 @@ START_TEST(t_many_rules)
     ck_assert_int_eq(rt_engine_build(rules, NULL, NULL, &e, err, sizeof err), 0);
     json_decref(rules);
     rt_scratch_t *s = rt_scratch_new(e);
-    struct rt_tev t;
+    struct vt_tev t;
     struct rt_decision d;
-    rt_tev_init(&t, "system", "/p250/p131/");
+    vt_tev_init(&t, "system", "/p250/p131/");
     rt_engine_decide(e, s, &t.ev, 0, false, &d);
     /* Static rules (i % 3 == 0, not i % 7 == 0), plus r131 and r250, in order. */
     uint32_t expect = 0;
@@ -621,10 +621,10 @@ START_TEST(t_counters)
                                     " {\"id\":\"b\"}]",
                                     NULL, NULL);
     rt_scratch_t *s = rt_scratch_new(e);
-    struct rt_tev t;
+    struct vt_tev t;
     struct rt_decision d;
     for (int i = 0; i < 5; i++) {
-        rt_tev_init(&t, "system", i < 2 ? "/x" : "/y");
+        vt_tev_init(&t, "system", i < 2 ? "/x" : "/y");
         rt_engine_decide(e, s, &t.ev, 0, false, &d);
     }
     rt_engine_decide(e, s, &t.ev, 0, true, &d); /* explain: not counted */
@@ -701,9 +701,9 @@ START_TEST(t_explain_json)
         "\"action\":\"tag\",\"add_tags\":{\"f\":\"1\"}}]",
         NULL);
     rt_scratch_t *s = rt_scratch_new(e);
-    struct rt_tev t;
+    struct vt_tev t;
     struct rt_decision d;
-    rt_tev_init(&t, "system", "");
+    vt_tev_init(&t, "system", "");
     t.ev.priority = 4;
     rt_engine_decide(e, s, &t.ev, 0, true, &d);
     json_t *x = rt_decision_explain(e, &d);

@@ -20,7 +20,7 @@ static const char *const s_route_all = "[{\"id\":\"all\",\"target_boundaries\":[
 struct fx {
     rt_engine_t *e;
     rt_scratch_t *s;
-    struct rt_tev t;
+    struct vt_tev t;
     struct rt_decision d;
 };
 
@@ -30,7 +30,7 @@ fx_init(struct fx *f, const char *filters)
     f->e = rt_engine_from(s_route_all, filters, NULL);
     f->s = rt_scratch_new(f->e);
     ck_assert_ptr_nonnull(f->s);
-    rt_tev_init(&f->t, "filesystem_write", "/data/a.txt");
+    vt_tev_init(&f->t, "filesystem_write", "/data/a.txt");
 }
 
 static void
@@ -60,7 +60,7 @@ START_TEST(t_content_block)
                 "{\"kind\":\"regex\",\"pattern\":\"(password|secret|token)\","
                 "\"case_sensitive\":false,\"field\":\"content.body\"}]},\"action\":\"block\"}]");
     ck_assert(fx_passes(&f, 0));
-    rt_tev_content(&f.t, "body", "the Password is hunter2");
+    vt_tev_content(&f.t, "body", "the Password is hunter2");
     struct rt_decision *d = fx_decide(&f, 0);
     ck_assert(d->dropped && d->blocked && !d->sampled_out);
     ck_assert_int_eq(d->drop_filter, 0);
@@ -318,7 +318,7 @@ START_TEST(t_sample)
     int kept = 0;
     const int n = 40000;
     for (int i = 0; i < n; i++) {
-        rt_tev_id(&f.t, (uint64_t)i * 7919 + 1);
+        vt_tev_id(&f.t, (uint64_t)i * 7919 + 1);
         struct rt_decision *d = fx_decide(&f, 0);
         bool k = !d->dropped;
         kept += k;
@@ -411,15 +411,15 @@ START_TEST(t_shared_field)
         "\"add_tags\":{\"alpha\":\"1\"}}]",
         NULL);
     rt_scratch_t *s = rt_scratch_new(e);
-    struct rt_tev t;
+    struct vt_tev t;
     struct rt_decision d;
-    rt_tev_init(&t, "system", "");
-    rt_tev_content(&t, "body", "alpha beta");
+    vt_tev_init(&t, "system", "");
+    vt_tev_content(&t, "body", "alpha beta");
     rt_engine_decide(e, s, &t.ev, 0, false, &d);
     ck_assert_str_eq(rt_tag_value(&d, "alpha"), "1");
     ck_assert_uint_eq(d.targets, rt_bit(e, "graph"));
-    rt_tev_init(&t, "system", "");
-    rt_tev_content(&t, "body", "beta");
+    vt_tev_init(&t, "system", "");
+    vt_tev_content(&t, "body", "beta");
     rt_engine_decide(e, s, &t.ev, 0, false, &d);
     ck_assert_ptr_null(rt_tag_value(&d, "alpha"));
     ck_assert_uint_eq(d.n_filters, 0);

@@ -245,9 +245,9 @@ START_TEST(t_nothing_changed)
     ck_assert_ptr_eq(live, keep);
     ck_assert(json_equal(bad, before)); /* input not modified */
     rt_scratch_t *s = rt_scratch_new(live);
-    struct rt_tev t;
+    struct vt_tev t;
     struct rt_decision d;
-    rt_tev_init(&t, "system", "");
+    vt_tev_init(&t, "system", "");
     rt_engine_decide(live, s, &t.ev, 0, false, &d);
     ck_assert_uint_eq(d.targets, rt_bit(live, "graph"));
     json_decref(bad);

@@ -286,6 +286,14 @@ vt_sleep_ms(int ms)
     }
 }
 
+uint64_t
+vt_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 bool
 vt_wait_until(bool (*fn)(void *arg), void *arg, int timeout_ms)
 {

@@ -52,6 +52,8 @@ uint16_t vt_free_port(void);
 /* Sleeps ms milliseconds (signals do not cut it short). For pacing a load or letting a fault
  * last; never to wait for a condition: poll it with vt_wait_until. */
 void vt_sleep_ms(int ms);
+/* Milliseconds on the monotonic clock, for deadlines. */
+uint64_t vt_now_ms(void);
 
 /* Polls fn until it returns true or timeout_ms passes; returns the last result. */
 bool vt_wait_until(bool (*fn)(void *arg), void *arg, int timeout_ms);
