@@ -218,6 +218,6 @@ scripts/docker-base.sh
 
 step "compose scenarios (tests/deploy/compose_test.py)"
 VX_COMPOSE_WORK=$WORK VX_COMPOSE_PROJECT=$PROJECT VX_BENCH_BIN=$ROOT/build/bench/bench_suite \
-  nice -n 10 python3 tests/deploy/compose_test.py &
+  nice -n 10 python3 tests/deploy/compose_test.py 9>&- &
 child=$!
 wait "$child"
