@@ -22,7 +22,7 @@
  * in-process at 100 us per event when it runs faster than that) and in event time with the
  * in-process run's times as the events' timestamps (lateness 0), so the daemon's engine does
  * exactly the in-process work and the ratio to the engine is what the daemon adds. Where the
- * daemon's time goes, per event: receive (ZeroMQ), decode (protobuf), match (the engine),
+ * daemon's time goes, per event: receive (ZeroMQ, checks and decoding), match (the engine),
  * actions (alerts, workflows), from its vexfs_automation_stage_nanoseconds_total; the rest
  * is the loop waiting for input.
  *
@@ -74,8 +74,8 @@ static const char *const s_types[] = {"filesystem_create", "filesystem_write", "
                                       "filesystem_chmod"};
 #define N_TYPES (sizeof s_types / sizeof s_types[0])
 
-static const char *const s_stages[] = {"receive", "decode", "match", "actions"};
-#define N_STAGES 4
+static const char *const s_stages[] = {"receive", "match", "actions"};
+#define N_STAGES 3
 
 static uint32_t s_seed = 12345;
 static int s_with_regex = 1;
@@ -359,10 +359,9 @@ s_daemon_run(unsigned long long n, bool event_time, double *stage_ns, double *cp
     printf("  %-36s %9.0f events/s  %9.0f /cpu-s  counted %.0f  alerts %.0f  partials %.0f\n",
            event_time ? "daemon (CURVE), event time:" : "daemon (CURVE), processing time:",
            rate, *cpu_rate, counted, alerts, partials);
-    printf("  %-36s receive %.0f  decode %.0f  match %.0f  actions %.0f  waiting/other %.0f "
-           "ns/event\n",
+    printf("  %-36s receive %.0f  match %.0f  actions %.0f  waiting/other %.0f ns/event\n",
            "  where the daemon's time goes:", stage_ns[0], stage_ns[1], stage_ns[2],
-           stage_ns[3], (double)dt / (double)n - busy);
+           (double)dt / (double)n - busy);
     vt_stop(pid, SIGTERM, 30000);
     zsock_destroy(&push);
     free(dir);

@@ -82,7 +82,7 @@ vx_audit_keygen(const char *dir, const char *name, char *err, size_t errlen)
     unsigned char pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
     crypto_sign_keypair(pk, sk);
     char hex[2 * crypto_sign_SECRETKEYBYTES + 2];
-    char path[4200];
+    char path[VX_PATH_MAX];
     const struct {
         const char *ext;
         const unsigned char *data;
@@ -191,7 +191,7 @@ s_rotate(vx_audit_t *a)
         pthread_cond_wait(&a->synced, &a->mu);
     }
     fdatasync(a->fd);
-    char old[4200];
+    char old[VX_PATH_MAX];
     snprintf(old, sizeof old, "%s.%llu-%llu", a->path, (unsigned long long)a->first_seq,
              (unsigned long long)a->seq);
     if (rename(a->path, old) < 0) {

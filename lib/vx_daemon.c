@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "vx_audit.h"
+#include "vx_clock.h"
 #include "vx_creds.h"
 #include "vx_log.h"
 #include "vx_mem.h"
@@ -42,7 +43,7 @@ struct s_security {
     struct vx_security_config sc; /* strings borrowed from the daemon's configuration */
     const char *token;            /* admin.token_file's token (borrowed), or NULL */
     vx_audit_t *audit;            /* NULL when audit_dir is empty */
-    char audit_path[4200];
+    char audit_path[VX_PATH_MAX];
     struct s_filesig sig;         /* of the file last loaded */
     sig_atomic_t hups_seen;
     pthread_t watcher;
@@ -192,7 +193,7 @@ s_load_tls(struct vx_daemon *d, struct s_tls *t, char *err, size_t errlen)
         vx_warn("DAEMON-PLAIN-HTTP", "security.tls is off: plain HTTP on %s only", bind);
         return 0;
     }
-    char path[4200], perr[4400];
+    char path[VX_PATH_MAX], perr[4400];
     snprintf(path, sizeof path, "%s/server.crt", sc.tls_dir);
     t->cert = vx_tls_read_pem(path, false, NULL, perr, sizeof perr);
     if (t->cert) {
@@ -361,7 +362,7 @@ s_at_rest_init(struct vx_daemon *d, char *err, size_t errlen)
 static int
 s_mkdirs(const char *dir)
 {
-    char path[4200];
+    char path[VX_PATH_MAX];
     snprintf(path, sizeof path, "%s", dir);
     for (char *s = path + 1; *s; s++) {
         if (*s == '/') {
@@ -396,7 +397,7 @@ s_audit_open(struct vx_daemon *d, struct s_security *sec, size_t n_creds, char *
         vx_warn("DAEMON-AUDIT-OFF", "security.audit_dir is empty: REST calls are not audited");
         return 0;
     }
-    char key[4200], aerr[1200];
+    char key[VX_PATH_MAX], aerr[1200];
     if (sc->audit_key_file[0]) {
         snprintf(key, sizeof key, "%s", sc->audit_key_file);
     } else if (sc->keys_dir[0]) {
@@ -459,11 +460,7 @@ s_watch(void *arg)
     struct s_security *sec = ((struct s_priv *)d->priv)->sec;
     pthread_mutex_lock(&sec->mu);
     while (!sec->stop) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += S_WATCH_PERIOD_MS * 1000000L;
-        until.tv_sec += until.tv_nsec / 1000000000L;
-        until.tv_nsec %= 1000000000L;
+        struct timespec until = vx_mono_timespec(vx_deadline_ms(S_WATCH_PERIOD_MS));
         pthread_cond_timedwait(&sec->wake, &sec->mu, &until);
         if (sec->stop) {
             break;

@@ -152,11 +152,7 @@ s_reaper(void *arg)
                 shutdown(c->fd, SHUT_RDWR);
             }
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += S_REAP_PERIOD_MS * 1000000L;
-        ts.tv_sec += ts.tv_nsec / 1000000000L;
-        ts.tv_nsec %= 1000000000L;
+        struct timespec ts = vx_mono_timespec(vx_deadline_ms(S_REAP_PERIOD_MS));
         pthread_cond_timedwait(&cs->wake, &cs->mu, &ts);
     }
     pthread_mutex_unlock(&cs->mu);
@@ -264,12 +260,7 @@ s_threads_stop(vx_http_t *h, unsigned flush_ms)
         pthread_join(p->threads[i], NULL);
     }
     p->n_threads = 0;
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += flush_ms / 1000;
-    until.tv_nsec += (long)(flush_ms % 1000) * 1000000L;
-    until.tv_sec += until.tv_nsec / 1000000000L;
-    until.tv_nsec %= 1000000000L;
+    struct timespec until = vx_mono_timespec(vx_deadline_ms((uint64_t)flush_ms));
     pthread_mutex_lock(&p->mu);
     while (flush_ms && p->unsent > 0 &&
            pthread_cond_timedwait(&p->idle, &p->mu, &until) != ETIMEDOUT) {

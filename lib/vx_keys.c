@@ -180,7 +180,7 @@ vx_keys_generate(const char *dir, const char *name, char *err, size_t errlen)
         snprintf(err, errlen, "this libzmq has no CURVE support");
         return -ENOTSUP;
     }
-    char pub[4200], key[4200], text[512];
+    char pub[VX_PATH_MAX], key[VX_PATH_MAX], text[512];
     snprintf(pub, sizeof pub, "%s/%s.pub", dir, name);
     snprintf(key, sizeof key, "%s/%s.key", dir, name);
     snprintf(text, sizeof text,
@@ -276,7 +276,7 @@ vx_keyring_load(const char *dir, char *err, size_t errlen)
         if (len <= 4 || strcmp(de->d_name + len - 4, ".pub") != 0 || de->d_name[0] == '.') {
             continue;
         }
-        char path[4200], name[S_NAME_MAX + 1], key[VX_KEY_TXT];
+        char path[VX_PATH_MAX], name[S_NAME_MAX + 1], key[VX_KEY_TXT];
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
         if (len - 4 > S_NAME_MAX) {
             snprintf(err, errlen, "%s: name longer than %d characters", path, S_NAME_MAX);

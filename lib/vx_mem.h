@@ -6,6 +6,9 @@
 #include <stddef.h>
 #include <stdlib.h>
 
+/* A buffer for a file path: a folder of up to PATH_MAX (4,096) bytes and a file name in it. */
+#define VX_PATH_MAX 4200
+
 /* Reports an allocation of size that failed (in a library's own allocator, say) and aborts. */
 _Noreturn void vx_oom_at(size_t size, const char *file, int line);
 void *vx_malloc_at(size_t size, const char *file, int line);

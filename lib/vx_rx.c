@@ -8,6 +8,7 @@
 #include "vx_arena.h"
 #include "vx_log.h"
 #include "vx_mem.h"
+#include "vx_wire_fast.h"
 
 #define S_MAX_EVENTS 10000
 #define S_ARENA_LIMIT (256u * 1024 * 1024)
@@ -77,19 +78,21 @@ vx_rx_destroy(vx_rx_t **rxp)
 }
 
 static void
-s_drop(vx_rx_t *rx, enum vx_drop_reason why, uint64_t n)
-{
-    if (rx->c.drops) {
-        vx_drops_add(rx->c.drops, why, n);
-    }
-}
-
-static void
 s_count(vx_counter_t *c, uint64_t n)
 {
     if (c && n) {
         vx_counter_add(c, n);
     }
+}
+
+/* One message dropped: its n events (or the message as one) counted under why. */
+static void
+s_drop(vx_rx_t *rx, enum vx_drop_reason why, uint64_t n)
+{
+    if (rx->c.drops) {
+        vx_drops_add(rx->c.drops, why, n);
+    }
+    s_count(rx->c.refused, 1);
 }
 
 /* Walks the batch once: events' spans, sender, batch sequence. */
@@ -162,7 +165,8 @@ vx_rx_bytes(vx_rx_t *rx, const void *data, size_t len, bool track, const char *p
     }
     if (rx->o.decode) {
         vx_arena_reset(rx->arena);
-        out->batch = vx_wire_decode(data, len, rx->arena);
+        size_t n_spans = 0; /* the walk's spans are already in out->events */
+        out->batch = vx_wire_decode_fast(data, len, rx->arena, NULL, 0, &n_spans);
         if (!out->batch || out->batch->n_events != out->n_events) {
             /* The walk found the events, so either the arena bound was hit or an event's
              * own fields are malformed. */

@@ -9,8 +9,9 @@
  *   1. the message must be two frames, the topic VX_WIRE_TOPIC and the batch (else bad_frame);
  *   2. the batch's fields are walked once: the events' packed bytes (spans), the sender and the
  *      batch sequence (malformed bytes: bad_protobuf; more than max_events: too_large);
- *   3. with decode on, the batch is unpacked into an arena bounded by arena_limit (over it:
- *      too_large), so a hostile frame never reaches the heap beyond that bound;
+ *   3. with decode on, the batch is unpacked (vx_wire_decode_fast: protobuf-c's result, in one
+ *      pass) into an arena bounded by arena_limit (over it: too_large), so a hostile frame
+ *      never reaches the heap beyond that bound;
  *   4. (sender, batch sequence) goes through a vx_seqtrack: gaps and replays are counted.
  *
  * Drops count every event of a batch whose events could be counted, else the batch as one.
@@ -45,6 +46,7 @@ struct vx_rx_counters {
     vx_counter_t *events;     /* events in them */
     vx_counter_t *gaps;       /* batches missing in a sender's sequence */
     vx_counter_t *replayed;   /* batches at or below their sender's last sequence */
+    vx_counter_t *refused;    /* messages dropped, whatever the reason (one per message) */
 };
 
 typedef struct vx_rx vx_rx_t;

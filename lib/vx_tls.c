@@ -121,7 +121,7 @@ static int
 s_save(const char *dir, const char *name, gnutls_x509_crt_t crt, gnutls_x509_privkey_t key,
        char *err, size_t errlen)
 {
-    char crt_path[4200], key_path[4200];
+    char crt_path[VX_PATH_MAX], key_path[VX_PATH_MAX];
     snprintf(crt_path, sizeof crt_path, "%s/%s.crt", dir, name);
     snprintf(key_path, sizeof key_path, "%s/%s.key", dir, name);
     gnutls_datum_t c = {NULL, 0}, k = {NULL, 0};
@@ -192,7 +192,7 @@ static int
 s_load_ca(const char *dir, const char *ca_name, gnutls_x509_crt_t *crt,
           gnutls_x509_privkey_t *key, char *err, size_t errlen)
 {
-    char path[4200];
+    char path[VX_PATH_MAX];
     snprintf(path, sizeof path, "%s/%s.crt", dir, ca_name);
     size_t clen = 0, klen = 0;
     char *c = vx_tls_read_pem(path, false, &clen, err, errlen);

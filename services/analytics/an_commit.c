@@ -34,29 +34,9 @@
 /* ---- offsets ------------------------------------------------------------------------------ */
 
 void
-an_offsets_track(struct an_part *p, int64_t first, int64_t last, uint32_t n, uint64_t max_time)
+an_part_consumed(struct an_part *p, int64_t first, int64_t last, uint32_t n, uint64_t max_time)
 {
-    struct an_block *tail = p->b_n ? &p->blocks[(p->b_head + p->b_n - 1) % p->b_cap] : NULL;
-    if (!tail || tail->n >= AN_BLOCK_EVENTS) {
-        if (p->b_n == p->b_cap) {
-            size_t cap = p->b_cap ? p->b_cap * 2 : 16;
-            struct an_block *b = vx_calloc(cap, sizeof *b);
-            for (size_t i = 0; i < p->b_n; i++) {
-                b[i] = p->blocks[(p->b_head + i) % p->b_cap]; // NOLINT(clang-analyzer-core.NullDereference)
-            }
-            free(p->blocks);
-            p->blocks = b;
-            p->b_cap = cap;
-            p->b_head = 0;
-        }
-        /* b_cap > 0 and blocks allocated here or before: the analyzer cannot follow the ring. */
-        tail = &p->blocks[(p->b_head + p->b_n++) % p->b_cap]; // NOLINT(clang-analyzer-core.NullDereference)
-        tail->first_offset = first; // NOLINT(clang-analyzer-core.NullDereference)
-        tail->max_time = 0;
-        tail->n = 0;
-    }
-    tail->n += n;
-    tail->max_time = max_time > tail->max_time ? max_time : tail->max_time;
+    an_offsets_track(&p->offsets, first, n, max_time);
     p->next_offset = last + 1;
 }
 
@@ -64,12 +44,7 @@ an_offsets_track(struct an_part *p, int64_t first, int64_t last, uint32_t n, uin
 static int64_t
 s_safe_offset(struct an_part *p)
 {
-    uint64_t low = an_engine_low_time(p->eng);
-    while (p->b_n && p->blocks[p->b_head].max_time < low) {
-        p->b_head = (p->b_head + 1) % p->b_cap;
-        p->b_n--;
-    }
-    return p->b_n ? p->blocks[p->b_head].first_offset : p->next_offset;
+    return an_offsets_safe(&p->offsets, an_engine_low_time(p->eng), p->next_offset);
 }
 
 /* Adds the commit of partition p to list. */

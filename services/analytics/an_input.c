@@ -113,7 +113,7 @@ s_latency_flush(an_server_t *s, struct s_tally *t)
     uint64_t now = vx_wall_ns();
     for (uint64_t i = 0; i < t->n_ingest; i++) {
         if (now >= s->ingest[i]) {
-            double v = (double)(now - s->ingest[i]) / 1e9;
+            double v = (double)(now - s->ingest[i]) / (double)VX_NS_PER_S;
             counts[vx_histogram_bucket(s->h_ingest_latency, v)]++;
             sum += v;
         }
@@ -193,7 +193,7 @@ s_kafka_batch(an_server_t *s, rd_kafka_message_t **msgs, ssize_t n)
         }
         if (m->partition != cur) {
             if (p && run) {
-                an_offsets_track(p, first, last, run, max_time);
+                an_part_consumed(p, first, last, run, max_time);
             }
             run = 0;
             max_time = 0;
@@ -224,7 +224,7 @@ s_kafka_batch(an_server_t *s, rd_kafka_message_t **msgs, ssize_t n)
         max_time = ev.timestamp_ns > max_time ? ev.timestamp_ns : max_time;
     }
     if (p && run) {
-        an_offsets_track(p, first, last, run, max_time);
+        an_part_consumed(p, first, last, run, max_time);
     }
     s_tally_end(s, &t);
 }
@@ -382,7 +382,7 @@ an_server_replay_status(an_server_t *s)
     const struct an_replay_run *rr = &s->replay;
     uint64_t remaining = rr->state == AN_REPLAY_RUNNING ? s_replay_remaining(s) : 0;
     uint64_t end = rr->finished_ns ? rr->finished_ns : vx_mono_ns();
-    double secs = rr->state == AN_REPLAY_IDLE ? 0 : (double)(end - rr->started_ns) / 1e9;
+    double secs = rr->state == AN_REPLAY_IDLE ? 0 : (double)(end - rr->started_ns) / (double)VX_NS_PER_S;
     json_t *j = json_pack("{s:s, s:b, s:I, s:I, s:I, s:f, s:f}", "state",
                           an_replay_state_name(rr->state), "kafka", s->rk != NULL, "events_done",
                           (json_int_t)rr->done, "events_remaining", (json_int_t)remaining,
@@ -546,11 +546,11 @@ s_replay_throttle(an_server_t *s)
     pthread_mutex_lock(&s->lock);
     uint64_t wait_ns = 0;
     if (s->replay.state == AN_REPLAY_RUNNING && s->replay_rate > 0) {
-        double elapsed = (double)(vx_mono_ns() - s->replay.started_ns) / 1e9;
+        double elapsed = (double)(vx_mono_ns() - s->replay.started_ns) / (double)VX_NS_PER_S;
         double ahead = (double)s->replay.done - (double)s->replay_rate * elapsed;
         if (ahead > 0) {
             double secs = ahead / (double)s->replay_rate;
-            wait_ns = secs > 0.1 ? 100 * VX_NS_PER_MS : (uint64_t)(secs * 1e9);
+            wait_ns = secs > 0.1 ? 100 * VX_NS_PER_MS : (uint64_t)(secs * (double)VX_NS_PER_S);
         }
     }
     pthread_mutex_unlock(&s->lock);
@@ -658,13 +658,9 @@ s_run_zmq(an_server_t *s, volatile sig_atomic_t *stop)
 }
 
 int
-an_server_run(an_server_t *s, volatile sig_atomic_t *stop)
+an_input_run(an_server_t *s, volatile sig_atomic_t *stop)
 {
-    int rc = s->rk ? s_run_kafka(s, stop) : s_run_zmq(s, stop);
-    pthread_mutex_lock(&s->lock);
-    an_server_sync_metrics(s);
-    pthread_mutex_unlock(&s->lock);
-    return rc;
+    return s->rk ? s_run_kafka(s, stop) : s_run_zmq(s, stop);
 }
 
 /* ---- setup ---------------------------------------------------------------------------------- */

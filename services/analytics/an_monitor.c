@@ -226,7 +226,7 @@ s_save(an_monitor_t *m)
     for (size_t i = 0; i < m->n_rules; i++) {
         json_array_append(arr, m->rules[i]->rule->json);
     }
-    char path[4200];
+    char path[VX_PATH_MAX];
     snprintf(path, sizeof path, "%s/alert_rules.json", m->state_dir);
     int rc = vx_jsonfile_write(path, arr);
     json_decref(arr);
@@ -889,7 +889,7 @@ an_monitor_health(an_monitor_t *m, int *rc)
     size_t up = 0, down = 0;
     for (size_t i = 0; i < m->n_services; i++) {
         const struct s_service *sv = &m->services[i];
-        char url[4200], err[256] = "";
+        char url[VX_PATH_MAX], err[256] = "";
         long hs = 0, rs = 0;
         uint64_t t0 = vx_mono_ns();
         snprintf(url, sizeof url, "%s/health", sv->url);
@@ -1064,7 +1064,7 @@ an_monitor_new(const vx_config_t *cfg, vx_metrics_t *metrics, const char *state_
     if (rc == 0) {
         rc = 1;
         if (*m->state_dir) {
-            char path[4200];
+            char path[VX_PATH_MAX];
             snprintf(path, sizeof path, "%s/alert_rules.json", m->state_dir);
             rc = s_load(m, path, true, err, errlen);
         }

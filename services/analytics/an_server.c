@@ -260,7 +260,7 @@ an_server_part_drop(an_server_t *s, int32_t partition)
             s_retire(s->queries[k], p->eng);
         }
         an_engine_destroy(&p->eng);
-        free(p->blocks);
+        an_offsets_fini(&p->offsets);
         free(p);
         s->parts[i] = s->parts[--s->n_parts];
         return;
@@ -346,7 +346,7 @@ s_save(an_server_t *s)
     for (size_t i = 0; i < s->n_queries; i++) {
         json_array_append(arr, s->queries[i]->q->json);
     }
-    char path[4200];
+    char path[VX_PATH_MAX];
     snprintf(path, sizeof path, "%s/queries.json", s->state_dir);
     int rc = vx_jsonfile_write(path, arr);
     json_decref(arr);
@@ -692,7 +692,7 @@ an_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *m, 
     vx_gauge_set(vx_metrics_gauge(m, "vexfs_analytics_processing_latency_target_seconds",
                                   "stream_analytics.processing_latency_target_ns in seconds.",
                                   NULL),
-                 (double)s->latency_target_ns / 1e9);
+                 (double)s->latency_target_ns / (double)VX_NS_PER_S);
     static const char *const features[] = {"real_time_processing", "pattern_discovery",
                                            "anomaly_detection", "predictive_analytics"};
     for (size_t i = 0; i < sizeof features / sizeof features[0]; i++) {
@@ -704,7 +704,7 @@ an_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *m, 
                      vx_config_bool(cfg, AN_SECTION, key) ? 1 : 0);
     }
 
-    char path[4200];
+    char path[VX_PATH_MAX];
     int rc = 1;
     if (*s->state_dir) {
         snprintf(path, sizeof path, "%s/queries.json", s->state_dir);
@@ -735,6 +735,17 @@ an_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *m, 
 fail:
     an_server_destroy(&s);
     return NULL;
+}
+
+int
+an_server_run(an_server_t *s, volatile sig_atomic_t *stop)
+{
+    int rc = an_input_run(s, stop);
+    /* The last batch's counts reach the metrics before the daemon reports its exit. */
+    pthread_mutex_lock(&s->lock);
+    an_server_sync_metrics(s);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
 }
 
 void

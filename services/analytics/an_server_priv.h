@@ -13,6 +13,7 @@
 #include "an_anomaly.h"
 #include "an_decode.h"
 #include "an_merge.h"
+#include "an_offsets.h"
 #include "an_query.h"
 #include "an_replay.h"
 #include "an_server.h"
@@ -31,16 +32,6 @@ struct an_qstate {
     zhash_t *exported_set;      /* groups exported as metric series */
 };
 
-/* Offsets of consumed messages in blocks, each with the newest event time in it: the
- * committable offset is the start of the first block still holding an event that an open
- * window may need. */
-struct an_block {
-    int64_t first_offset;
-    uint64_t max_time;
-    uint32_t n;
-};
-
-#define AN_BLOCK_EVENTS 1024
 #define AN_IDLE_HISTORY 64
 #define AN_BATCH 4096          /* input messages taken and processed per lock */
 #define AN_RES_RING (1u << 17) /* results-topic records awaiting their delivery report, at most */
@@ -61,8 +52,7 @@ struct an_part {
     int64_t next_offset;    /* after the last consumed message; -1 before any */
     int64_t replay_until;   /* offsets below were processed by a previous owner */
     int64_t start_offset;   /* where consumption started (the commit; <0: none, earliest) */
-    struct an_block *blocks;
-    size_t b_head, b_n, b_cap;
+    struct an_offsets offsets; /* the committable offset (an_offsets.h) */
     uint64_t last_msg_ns;   /* monotonic time of the last message (or of the assignment) */
     bool idle;              /* nothing for idle_timeout_ms */
 };
@@ -154,7 +144,7 @@ void an_server_ring_forget(an_server_t *s, const int32_t *parts, size_t n, uint6
 
 /* an_commit.c: offsets, commits and the results producer. Lock held for all. */
 /* Records n consumed messages of p, offsets first..last, newest event time max_time. */
-void an_offsets_track(struct an_part *p, int64_t first, int64_t last, uint32_t n,
+void an_part_consumed(struct an_part *p, int64_t first, int64_t last, uint32_t n,
                       uint64_t max_time);
 /* Publishes a final window to the results topic (no-op without one). */
 void an_input_publish(an_server_t *s, const struct an_result *r);
@@ -173,5 +163,7 @@ void an_commit_restore(an_server_t *s, const rd_kafka_topic_partition_t *tp);
 /* an_input.c */
 int an_input_open(an_server_t *s, const vx_config_t *cfg, char *err, size_t errlen);
 void an_input_close(an_server_t *s);
+/* The loop: consumes the input (Kafka or ZeroMQ) until *stop; see an_server_run. */
+int an_input_run(an_server_t *s, volatile sig_atomic_t *stop);
 
 #endif

@@ -79,7 +79,7 @@ s_refill(au_exec_t *x, struct au_tenant_slot *t, uint64_t now)
     if (x->o.tenant_rate <= 0) {
         return;
     }
-    double add = (double)(now - t->refill_ns) / 1e9 * x->o.tenant_rate;
+    double add = (double)(now - t->refill_ns) / (double)VX_NS_PER_S * x->o.tenant_rate;
     t->tokens = fmin((double)x->o.tenant_burst, t->tokens + add);
     t->refill_ns = now;
 }
@@ -101,7 +101,7 @@ s_pick(au_exec_t *x, uint64_t *wait_ns)
             }
             s_refill(x, t, now);
             if (x->o.tenant_rate > 0 && t->tokens < 1.0) {
-                uint64_t w = (uint64_t)((1.0 - t->tokens) / x->o.tenant_rate * 1e9) + 1;
+                uint64_t w = (uint64_t)((1.0 - t->tokens) / x->o.tenant_rate * (double)VX_NS_PER_S) + 1;
                 if (*wait_ns == 0 || w < *wait_ns) {
                     *wait_ns = w;
                 }

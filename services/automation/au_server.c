@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "au_config.h"
-#include "au_decode.h"
+#include "vx_rx.h"
 #include "au_server_priv.h"
 #include "vx_clock.h"
 #include "vx_jsonfile.h"
@@ -55,7 +55,7 @@ s_metrics_init(au_server_t *s, vx_metrics_t *metrics)
     s->g_held = vx_metrics_gauge(metrics, "vexfs_automation_held_events",
                                  "Events held until the watermark passes them (event time).",
                                  NULL);
-    static const char *const stages[AU_N_STAGES] = {"receive", "decode", "match", "actions"};
+    static const char *const stages[AU_N_STAGES] = {"receive", "match", "actions"};
     for (int i = 0; i < AU_N_STAGES; i++) {
         s->c_stage[i] = vx_metrics_counter(
             metrics, "vexfs_automation_stage_nanoseconds_total",
@@ -130,7 +130,7 @@ s_store_open(au_server_t *s, char *err, size_t errlen)
 {
     const vx_config_t *cfg = s->cfg;
     const char *sd = vx_config_str(cfg, AU_SECTION, "state_dir");
-    char dir[4200];
+    char dir[VX_PATH_MAX];
     if (sd[0] != '\0') {
         s->state_dir = vx_strdup(sd);
         snprintf(dir, sizeof dir, "%s", sd);
@@ -261,7 +261,16 @@ s_feed_init(au_server_t *s, struct au_feed *f, bool replay)
     f->s = s;
     f->replay = replay;
     f->name = replay ? "replay" : "live";
-    f->seqs = vx_seqtrack_new(4096);
+}
+
+/* The feed's receive path (after s_metrics_init: it counts into the feed's counters). */
+static void
+s_feed_rx(struct au_feed *f)
+{
+    struct vx_rx_opts o = {.max_events = AU_SERVER_MAX_EVENTS, .decode = true,
+                           .arena_limit = S_ARENA_LIMIT};
+    struct vx_rx_counters c = {.batches = f->c_batches, .gaps = f->c_gaps, .refused = f->c_bad};
+    f->rx = vx_rx_new(f->replay ? "replay input" : "input", &o, &c);
 }
 
 static void
@@ -269,7 +278,7 @@ s_feed_fini(struct au_feed *f)
 {
     zsock_destroy(&f->sock);
     au_engine_destroy(&f->engine);
-    vx_seqtrack_destroy(&f->seqs);
+    vx_rx_destroy(&f->rx);
 }
 
 au_server_t *
@@ -292,14 +301,14 @@ au_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *met
         (uint64_t)vx_config_int(cfg, AU_SECTION, "max_match_event_bytes");
     s->budget_ns =
         (uint64_t)vx_config_int(cfg, AU_SECTION, "max_automation_latency_ms") * VX_NS_PER_MS;
-    s->arena = vx_arena_new(1u << 20, S_ARENA_LIMIT);
-    s->spans = vx_calloc(AU_SERVER_MAX_SPANS, sizeof *s->spans);
     s->cyc0 = au_cycles();
     s->mono0 = vx_mono_ns();
     s_feed_init(s, &s->live, false);
     s_feed_init(s, &s->replay, true);
     s->flows = au_flows_new();
     s_metrics_init(s, metrics);
+    s_feed_rx(&s->live);
+    s_feed_rx(&s->replay);
     int rc = s_time_init(s, err, errlen);
     if (rc == 0) {
         rc = s_workflows_init(s, err, errlen);
@@ -350,7 +359,7 @@ au_server_destroy(au_server_t **sp)
     au_breakers_destroy(&s->breakers);
     au_emit_destroy(&s->emit);
     if (s->store != NULL && s->store_tmp) {
-        char path[4200];
+        char path[VX_PATH_MAX];
         const char *dir = au_store_dir(s->store);
         char *copy = strdup(dir);
         au_store_close(&s->store);
@@ -371,48 +380,29 @@ au_server_destroy(au_server_t **sp)
     s->engine = NULL;
     au_server_alerts_fini(s);
     free(s->ring);
-    vx_arena_destroy(&s->arena);
-    free(s->spans);
     pthread_mutex_destroy(&s->lock);
     pthread_mutex_destroy(&s->edit_lock);
     vx_free(sp);
 }
 
-/* Decodes one batch of feed f and feeds its events (lock held), all at the time it arrived
+/* Feeds the events of one received batch of feed f (lock held), all at the time it arrived
  * (t0, the daemon's clock when it was taken from the socket). Live events also go to the
  * executions waiting for an event and to event triggers; replayed ones only to the replay
- * engine (they happened already). The time of each stage is added to s->stage_cyc: decode,
- * then match (the engine, less what the alert callback counts as actions), then actions. */
+ * engine (they happened already). The time of each stage is added to s->stage_cyc: match (the
+ * engine, less what the alert callback counts as actions), then actions; receiving and
+ * decoding are counted by s_drain. Each event's packed bytes come with it, so that the engine
+ * copies rather than packs those it keeps. */
 static void
-s_batch(au_server_t *s, struct au_feed *f, const void *data, size_t len, uint64_t t0)
+s_batch(au_server_t *s, struct au_feed *f, const struct vx_rx_batch *in, uint64_t t0)
 {
-    uint64_t c0 = au_cycles();
     s->wall_ns = vx_wall_ns();
-    vx_arena_reset(s->arena);
-    /* The events' packed bytes come with them, so that the engine copies rather than packs
-     * those it keeps. */
-    size_t n_spans = 0;
-    vx_batch_t *b = au_wire_decode(data, len, s->arena, s->spans, AU_SERVER_MAX_SPANS, &n_spans);
-    if (b == NULL) {
-        vx_counter_add(f->c_bad, 1);
-        vx_warn("AU-BAD-BATCH", "dropped a %s input message of %zu bytes: not a valid batch",
-                f->name, len);
-        return;
-    }
-    vx_counter_add(f->c_batches, 1);
-    if (b->sender != NULL && b->sender[0] != '\0' && b->batch_sequence != 0) {
-        struct vx_seq_result r = vx_seqtrack_observe(f->seqs, b->sender, b->batch_sequence);
-        if (r.missing > 0) {
-            vx_counter_add(f->c_gaps, r.missing);
-        }
-    }
+    const vx_batch_t *b = in->batch;
     bool triggers = !f->replay && au_flows_has_event_triggers(s->flows);
     uint64_t c1 = au_cycles();
-    s->stage_cyc[AU_STAGE_DECODE] += c1 - c0;
     uint64_t actions0 = s->stage_cyc[AU_STAGE_ACTIONS];
     for (size_t i = 0; i < b->n_events; i++) {
-        au_engine_on_event_packed(f->engine, b->events[i], n_spans ? s->spans[i].data : NULL,
-                                  n_spans ? s->spans[i].len : 0, t0);
+        au_engine_on_event_packed(f->engine, b->events[i], in->events[i].data,
+                                  in->events[i].len, t0);
     }
     uint64_t c2 = au_cycles();
     s->stage_cyc[AU_STAGE_MATCH] += (c2 - c1) - (s->stage_cyc[AU_STAGE_ACTIONS] - actions0);
@@ -474,18 +464,18 @@ static void
 s_drain(au_server_t *s, struct au_feed *f)
 {
     for (int k = 0; k < 64; k++) {
-        struct vx_wire_msg msg;
+        struct vx_rx_batch in;
         uint64_t c = au_cycles();
-        int rc = vx_wire_recv(f->sock, &msg, ZMQ_DONTWAIT);
+        int rc = vx_rx_recv(f->rx, f->sock, &in, ZMQ_DONTWAIT);
         s->stage_cyc[AU_STAGE_RECEIVE] += au_cycles() - c;
-        if (rc < 0) {
+        if (rc == -EAGAIN || rc == -EINTR) {
             break;
         }
-        uint64_t t0 = vx_mono_ns();
-        if (msg.has_body) {
-            s_batch(s, f, zmq_msg_data(&msg.body), zmq_msg_size(&msg.body), t0);
+        if (rc < 0) {
+            continue; /* dropped and counted by vx_rx */
         }
-        vx_wire_msg_fini(&msg);
+        uint64_t t0 = vx_mono_ns();
+        s_batch(s, f, &in, t0);
         if (vx_mono_ns() - t0 > s->budget_ns) {
             vx_counter_add(s->c_slow, 1);
         }

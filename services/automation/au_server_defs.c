@@ -10,6 +10,7 @@
 #include "au_server_priv.h"
 #include "vx_jsonfile.h"
 #include "vx_log.h"
+#include "vx_mem.h"
 
 int
 au_server_defs_save(au_server_t *s, const char *name, json_t *doc)
@@ -31,7 +32,7 @@ au_server_defs_load(au_server_t *s, const char *name, int *rc, char *err, size_t
     if (doc != NULL || *rc < 0 || s->state_dir == NULL) {
         return doc;
     }
-    char path[4200];
+    char path[VX_PATH_MAX];
     snprintf(path, sizeof path, "%s/%s.json", s->state_dir, name);
     int missing = 0;
     char why[1024];
@@ -59,7 +60,7 @@ au_server_defs_load(au_server_t *s, const char *name, int *rc, char *err, size_t
 void
 au_server_journal_migrate(au_server_t *s)
 {
-    char dir[4200];
+    char dir[VX_PATH_MAX];
     snprintf(dir, sizeof dir, "%s/journal", s->state_dir);
     DIR *d = opendir(dir);
     if (d == NULL) {

@@ -20,6 +20,7 @@
 #include "vx_sock.h"
 #include "vx_clock.h"
 #include "vx_arena.h"
+#include "vx_rx.h"
 #include "vx_wire.h"
 
 /* One input and the engine it feeds: the live input (routing's automation boundary) or the
@@ -31,7 +32,7 @@ struct au_feed {
     const char *name;             /* "live" or "replay", as alerts carry it */
     zsock_t *sock;                /* NULL: the input is off */
     au_engine_t *engine;          /* under s->lock; NULL when the input is off */
-    vx_seqtrack_t *seqs;
+    vx_rx_t *rx;                  /* the feed's receive path (checks, decoding, sequences) */
     vx_counter_t *c_batches, *c_events, *c_bad, *c_gaps;
 };
 
@@ -65,8 +66,9 @@ struct au_pat_info {
 };
 
 /* Where the loop's time goes, for vexfs_automation_stage_nanoseconds_total. */
-enum au_stage { AU_STAGE_RECEIVE = 0, AU_STAGE_DECODE, AU_STAGE_MATCH, AU_STAGE_ACTIONS };
-#define AU_N_STAGES 4
+/* Receive is vx_rx_recv: taking a batch from ZeroMQ, checking and decoding it. */
+enum au_stage { AU_STAGE_RECEIVE = 0, AU_STAGE_MATCH, AU_STAGE_ACTIONS };
+#define AU_N_STAGES 3
 
 struct au_server {
     const vx_config_t *cfg;
@@ -96,7 +98,6 @@ struct au_server {
     uint32_t max_match_events;
     uint64_t max_match_event_bytes;
     uint64_t budget_ns;
-    vx_arena_t *arena;
     vx_counter_t *c_slow, *c_evictions;
     vx_gauge_t *g_partials, *g_patterns, *g_kept_bytes, *g_held;
     vx_counter_t *c_trunc_cap, *c_trunc_budget, *c_late, *c_no_time, *c_forced;
@@ -120,10 +121,9 @@ struct au_server {
     au_emit_t *emit;
     char *state_dir;              /* NULL: nothing persists */
     pthread_mutex_t save_lock;    /* orders writes of workflows.json */
-    struct vx_span *spans;        /* loop thread: AU_SERVER_MAX_SPANS */
 };
 
-#define AU_SERVER_MAX_SPANS 65536 /* larger batches: kept events are packed again */
+#define AU_SERVER_MAX_EVENTS 100000 /* events one input batch may hold (more: too_large) */
 
 /* A cheap clock for the stage times (several reads per batch and two per alert): the cycle
  * counter where there is one (a read costs a few ns, clock_gettime here about 100), converted

@@ -68,7 +68,7 @@ coord_op_finish(struct coord_op *op, int status, const char *fmt, ...)
         vsnprintf(op->res.message, sizeof op->res.message, fmt, ap);
         va_end(ap);
     }
-    op->res.latency_s = (double)(vx_mono_ns() - op->start_ns) / 1e9;
+    op->res.latency_s = (double)(vx_mono_ns() - op->start_ns) / (double)VX_NS_PER_S;
     if (r) {
         op->res.term = r->raft.current_term;
         op->res.leader = coord_raft_live_leader(r);
@@ -414,7 +414,7 @@ cb_fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n)
     (*bufs)[0].len = out_len;
     *n = 1;
     free(data);
-    double secs = (double)(vx_mono_ns() - t0) / 1e9;
+    double secs = (double)(vx_mono_ns() - t0) / (double)VX_NS_PER_S;
     vx_histogram_observe(r->m_snapshot, secs);
     vx_info("COORD-SNAPSHOT", "state of %zu bytes taken at index %llu in %.1f ms%s", len,
             (unsigned long long)r->raft.last_applied, secs * 1000.0,

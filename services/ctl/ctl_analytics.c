@@ -16,6 +16,7 @@
 #include "ctl.h"
 #include "ctl_out.h"
 #include "ctl_rest.h"
+#include "vx_clock.h"
 #include "vx_config.h"
 
 #define S_DEFAULT_URL "https://127.0.0.1:8084"
@@ -249,7 +250,7 @@ s_results(struct ctl_rest *r, struct s_args *a)
     size_t i;
     json_t *w;
     json_array_foreach(json_object_get(out, "closed"), i, w) {
-        time_t start = (time_t)(json_integer_value(json_object_get(w, "start_ns")) / 1000000000LL);
+        time_t start = (time_t)(json_integer_value(json_object_get(w, "start_ns")) / (json_int_t)VX_NS_PER_S);
         long long ms = (json_integer_value(json_object_get(w, "start_ns")) / 1000000LL) % 1000;
         struct tm tm;
         gmtime_r(&start, &tm);

@@ -219,7 +219,7 @@ s_run_all(CURLM *multi)
             curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
             struct s_get *g = (struct s_get *)priv;
             g->done = true;
-            g->done_s = (double)vx_mono_ns() / 1e9;
+            g->done_s = (double)vx_mono_ns() / (double)VX_NS_PER_S;
             g->result = m->data.result;
             if (g->result == CURLE_OK) {
                 curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &g->code);

@@ -124,7 +124,7 @@ static double
 cb_latency_p99_ns(void *arg)
 {
     prop_server_t *s = arg;
-    return vx_histogram_quantile(s->latency, 0.99) * 1e9;
+    return vx_histogram_quantile(s->latency, 0.99) * (double)VX_NS_PER_S;
 }
 
 static double

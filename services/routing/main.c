@@ -18,10 +18,14 @@ static const struct vx_cfg_section *const s_sections[] = {
     &vx_cfg_security_section,
 };
 
+/* PUT /v1/config validated a patch: the reloadable keys go to the loop through atomics. */
 static void
 cb_apply(const vx_config_t *cfg, void *arg)
 {
-    rt_live_load(rt_server_live(arg), cfg);
+    struct rt_config c;
+    if (vx_config_bind(cfg, &rt_cfg_section, &c) == 0) {
+        rt_live_load(rt_server_live(arg), &c);
+    }
 }
 
 int
@@ -44,7 +48,16 @@ main(int argc, char **argv)
     int rc = 1;
     char err[1024];
     rt_http_t *routes = NULL;
-    rt_server_t *server = rt_server_new(d.cfg, d.socks, d.metrics, err, sizeof err);
+    rt_server_t *server = NULL;
+    struct rt_config cfg;
+    struct vx_kafka_security_config kafka_security;
+    if (vx_config_bind(d.cfg, &rt_cfg_section, &cfg) < 0 ||
+        vx_config_bind(d.cfg, &vx_cfg_kafka_security_section, &kafka_security) < 0) {
+        vx_error("RT-START", "the configuration does not fit its table");
+        goto out;
+    }
+    cfg.kafka_security = &kafka_security;
+    server = rt_server_new(&cfg, d.socks, d.metrics, err, sizeof err);
     if (!server) {
         vx_error("RT-START", "%s", err);
         goto out;

@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The event_routing section: every key the daemon reads, with bounds and help, and the
  * output plan derived from the output keys. */
-/* Rows not yet bound to a struct (VX_CFG_AT) leave offset and size zero. */
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 #include "rt_config.h"
 
 #include <errno.h>
@@ -10,91 +8,124 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vx_mem.h"
+
 static const struct vx_cfg_key s_keys[] = {
     {"max_pattern_matching_latency_ns", VX_CFG_INT, "1000", 1, 60000000000LL, true,
      "decision budget per event (rules and filters); slower decisions are counted in "
-     "vexfs_routing_slow_decisions_total"},
+     "vexfs_routing_slow_decisions_total",
+     VX_CFG_AT(struct rt_config, max_decision_ns)},
     {"enable_dynamic_reconfiguration", VX_CFG_BOOL, "true", 0, 0, false,
      "rules and filters may change while running (REST, SIGHUP, rules_file changes); false "
-     "keeps the set loaded at start until restart"},
+     "keeps the set loaded at start until restart",
+     VX_CFG_AT(struct rt_config, reconfigurable)},
     {"enable_load_balancing", VX_CFG_BOOL, "true", 0, 0, false,
      "a boundary with several ZeroMQ endpoints: true gives each event to one of them, chosen "
-     "by hash(path); false gives every event to each of them"},
+     "by hash(path); false gives every event to each of them",
+     VX_CFG_AT(struct rt_config, load_balance)},
     {"enable_pattern_caching", VX_CFG_BOOL, "true", 0, 0, false,
      "keep the last 4 replaced sets compiled: applying one of them again (same rules, "
-     "filters and max_routing_rules) reuses its pattern databases instead of compiling"},
+     "filters and max_routing_rules) reuses its pattern databases instead of compiling",
+     VX_CFG_AT(struct rt_config, caching)},
     {"max_routing_rules", VX_CFG_INT, "10000", 1, 1000000, true,
-     "most rules in one set (filters: at most 1024); a larger set is refused (413)"},
+     "most rules in one set (filters: at most 1024); a larger set is refused (413)",
+     VX_CFG_AT(struct rt_config, max_rules)},
     {"input_endpoint", VX_CFG_STRING, "tcp://127.0.0.1:5551", 0, 1024, false,
      "ZeroMQ PULL endpoint (connected) of propagation's output; several routing instances "
-     "connected to it share the load"},
+     "connected to it share the load",
+     VX_CFG_AT(struct rt_config, input_endpoint)},
     {"output_coordinator", VX_CFG_STRING, "tcp://127.0.0.1:5552", 0, 4096, false,
-     "ZeroMQ PUSH endpoints (bound, comma-separated) of the coordinator boundary; empty: none"},
+     "ZeroMQ PUSH endpoints (bound, comma-separated) of the coordinator boundary; empty: none",
+     VX_CFG_AT(struct rt_config, output_coordinator)},
     {"output_automation", VX_CFG_STRING, "tcp://127.0.0.1:5554", 0, 4096, false,
-     "ZeroMQ PUSH endpoints of the automation boundary; empty: none"},
+     "ZeroMQ PUSH endpoints of the automation boundary; empty: none",
+     VX_CFG_AT(struct rt_config, output_automation)},
     {"output_analytics", VX_CFG_STRING, "tcp://127.0.0.1:5555", 0, 4096, false,
      "ZeroMQ PUSH endpoints of the analytics boundary (Kafka instead when kafka_brokers is "
-     "set and kafka_boundaries names it); empty: none"},
+     "set and kafka_boundaries names it); empty: none",
+     VX_CFG_AT(struct rt_config, output_analytics)},
     {"output_graph", VX_CFG_STRING, "tcp://127.0.0.1:5556", 0, 4096, false,
-     "ZeroMQ PUSH endpoints of the graph boundary; empty: none"},
+     "ZeroMQ PUSH endpoints of the graph boundary; empty: none",
+     VX_CFG_AT(struct rt_config, output_graph)},
     {"output_vector", VX_CFG_STRING, "tcp://127.0.0.1:5557", 0, 4096, false,
-     "ZeroMQ PUSH endpoints of the vector boundary; empty: none"},
+     "ZeroMQ PUSH endpoints of the vector boundary; empty: none",
+     VX_CFG_AT(struct rt_config, output_vector)},
     {"outputs", VX_CFG_STRING, "", 0, 16384, false,
      "more boundaries, or other endpoints for the five above: "
      "\"name=ep[,ep...][;name=ep...]\"; the endpoint \"tap\" makes a boundary whose events "
-     "go only to tap_endpoint (for observers such as vexfsctl tail)"},
+     "go only to tap_endpoint (for observers such as vexfsctl tail)",
+     VX_CFG_AT(struct rt_config, outputs)},
     {"tap_endpoint", VX_CFG_STRING, "", 0, 1024, false,
      "ZeroMQ PUB endpoint, bound: every batch routed to a ZeroMQ boundary is also published "
      "here with the topic events.<boundary>, for observers (a slow or absent subscriber loses "
-     "batches, never slows routing); empty: no tap (the profiles use tcp://127.0.0.1:5563)"},
+     "batches, never slows routing); empty: no tap (the profiles use tcp://127.0.0.1:5563)",
+     VX_CFG_AT(struct rt_config, tap_endpoint)},
     {"default_boundary", VX_CFG_STRING, "", 0, 63, false,
      "boundary that receives events no rule routes (they are counted either way); empty: "
-     "unrouted events go nowhere"},
+     "unrouted events go nowhere",
+     VX_CFG_AT(struct rt_config, default_boundary)},
     {"kafka_brokers", VX_CFG_STRING, "", 0, 1024, false,
-     "Kafka bootstrap servers (host:port,...); empty: every boundary is a ZeroMQ stream"},
+     "Kafka bootstrap servers (host:port,...); empty: every boundary is a ZeroMQ stream",
+     VX_CFG_AT(struct rt_config, kafka_brokers)},
     {"kafka_boundaries", VX_CFG_STRING, "analytics", 0, 1024, false,
-     "boundaries written to Kafka (comma-separated) when kafka_brokers is set"},
+     "boundaries written to Kafka (comma-separated) when kafka_brokers is set",
+     VX_CFG_AT(struct rt_config, kafka_boundaries)},
     {"kafka_topic_prefix", VX_CFG_STRING, "vexfs.routed.", 0, 200, false,
-     "a Kafka boundary's topic is this prefix followed by the boundary name"},
+     "a Kafka boundary's topic is this prefix followed by the boundary name",
+     VX_CFG_AT(struct rt_config, kafka_topic_prefix)},
     {"kafka_message_timeout_ms", VX_CFG_INT, "300000", 1000, 3600000, false,
-     "how long the producer retries one event before reporting it failed"},
+     "how long the producer retries one event before reporting it failed",
+     VX_CFG_AT(struct rt_config, kafka_message_timeout_ms)},
     {"queue_hwm", VX_CFG_INT, "1000", 1, 1000000, false,
-     "ZeroMQ high-water mark in batches, input and every output socket"},
+     "ZeroMQ high-water mark in batches, input and every output socket",
+     VX_CFG_AT(struct rt_config, queue_hwm)},
     {"boundary_policy", VX_CFG_STRING, "block", 0, 16, false,
      "what a boundary does when its queue is full: block (lossless: routing waits for that "
      "boundary's consumer; the others go on while its queue has room) or drop (the event "
      "skips that boundary, counted in vexfs_events_dropped_total{reason=\"boundary_full\"} "
-     "and vexfs_routing_boundary_dropped_total{boundary})"},
+     "and vexfs_routing_boundary_dropped_total{boundary})",
+     VX_CFG_AT(struct rt_config, boundary_policy)},
     {"boundary_queue_events", VX_CFG_INT, "10000", 1, 10000000, false,
      "events one consumer of a boundary may have waiting in routing (for Kafka: the "
-     "boundary's events not yet acknowledged) before the boundary's policy applies"},
+     "boundary's events not yet acknowledged) before the boundary's policy applies",
+     VX_CFG_AT(struct rt_config, boundary_queue_events)},
     {"boundary_policies", VX_CFG_STRING, "", 0, 16384, false,
      "per-boundary policy and queue size: \"name=block|drop[:events][;name=...]\", e.g. "
      "\"automation=drop;analytics=block:100000\"; boundaries not named use boundary_policy "
-     "and boundary_queue_events"},
-    {"batch_max_events", VX_CFG_INT, "100", 1, 10000, true, "events per output batch"},
+     "and boundary_queue_events",
+     VX_CFG_AT(struct rt_config, boundary_policies)},
+    {"batch_max_events", VX_CFG_INT, "100", 1, 10000, true, "events per output batch",
+     VX_CFG_AT(struct rt_config, batch_max_events)},
     {"batch_max_delay_us", VX_CFG_INT, "1000", 0, 1000000, true,
-     "longest a routed event waits for its output batch to fill while input keeps coming"},
+     "longest a routed event waits for its output batch to fill while input keeps coming",
+     VX_CFG_AT(struct rt_config, batch_max_delay_us)},
     {"producer_id", VX_CFG_STRING, "", 0, 256, false,
-     "sender id of output batches; empty: routing-<hostname>-<pid>"},
+     "sender id of output batches; empty: routing-<hostname>-<pid>",
+     VX_CFG_AT(struct rt_config, producer_id)},
     {"rules_file", VX_CFG_STRING, "", 0, 4096, false,
      "YAML or JSON file {rules: [...], filters: [...]}, loaded at start and again on SIGHUP "
-     "or when it changes; empty: none"},
+     "or when it changes; empty: none",
+     VX_CFG_AT(struct rt_config, rules_file)},
     {"rules_poll_ms", VX_CFG_INT, "1000", 100, 3600000, false,
-     "how often the rules file's modification time is checked"},
+     "how often the rules file's modification time is checked",
+     VX_CFG_AT(struct rt_config, rules_poll_ms)},
     {"state_dir", VX_CFG_STRING, "", 0, 4096, false,
      "directory where the current rules and filters persist across restarts; empty: not "
-     "persisted"},
+     "persisted",
+     VX_CFG_AT(struct rt_config, state_dir)},
     {"apply_timeout_ms", VX_CFG_INT, "10000", 100, 600000, false,
      "longest a rule change waits for the loop to take the new set (it is held up only while "
-     "it waits for room in a full queue of a block-policy boundary)"},
-    {"rest_bind", VX_CFG_STRING, "127.0.0.1", 0, 64, false, "address of the REST server"},
-    {"rest_port", VX_CFG_INT, "8081", 0, 65535, false, "port of the REST server (0: any)"},
+     "it waits for room in a full queue of a block-policy boundary)",
+     VX_CFG_AT(struct rt_config, apply_timeout_ms)},
+    {"rest_bind", VX_CFG_STRING, "127.0.0.1", 0, 64, false, "address of the REST server",
+     VX_CFG_AT(struct rt_config, rest_bind)},
+    {"rest_port", VX_CFG_INT, "8081", 0, 65535, false, "port of the REST server (0: any)",
+     VX_CFG_AT(struct rt_config, rest_port)},
     {"shutdown_timeout_ms", VX_CFG_INT, "30000", 0, 600000, false,
-     "on SIGTERM, how long to keep flushing outputs and Kafka before giving up"},
+     "on SIGTERM, how long to keep flushing outputs and Kafka before giving up",
+     VX_CFG_AT(struct rt_config, shutdown_timeout_ms)},
 };
 
-const struct vx_cfg_section rt_cfg_section = {RT_SECTION, s_keys, sizeof s_keys / sizeof s_keys[0]};
 
 /* The boundaries of the suite that have their own output key, in plan order. */
 static const char *const s_standard[] = {"analytics", "automation", "coordinator", "graph",
@@ -233,21 +264,21 @@ s_endpoints(struct rt_output_spec *o, const char *b, const char *e, const char *
 /* Every boundary's policy and queue size: the defaults, then boundary_policies
  * "name=block|drop[:events][;...]" for the boundaries it names (each must exist). */
 static int
-s_policies(const vx_config_t *cfg, struct rt_output_plan *plan, char *err, size_t errlen)
+s_policies(const struct rt_config *c, struct rt_output_plan *plan, char *err, size_t errlen)
 {
     enum rt_policy def;
-    if (s_policy_parse(vx_config_str(cfg, RT_SECTION, "boundary_policy"), &def) < 0) {
+    if (s_policy_parse(c->boundary_policy, &def) < 0) {
         snprintf(err, errlen, RT_SECTION ".boundary_policy: expected block or drop, got '%.32s'",
-                 vx_config_str(cfg, RT_SECTION, "boundary_policy"));
+                 c->boundary_policy);
         return -EINVAL;
     }
-    uint32_t def_events = (uint32_t)vx_config_int(cfg, RT_SECTION, "boundary_queue_events");
+    uint32_t def_events = (uint32_t)c->boundary_queue_events;
     for (size_t i = 0; i < plan->n; i++) {
         plan->outputs[i].policy = def;
         plan->outputs[i].queue_events = def_events;
     }
     const char *where = RT_SECTION ".boundary_policies";
-    const char *p = vx_config_str(cfg, RT_SECTION, "boundary_policies");
+    const char *p = c->boundary_policies;
     while (*p) {
         const char *semi = strchr(p, ';');
         const char *end = semi ? semi : p + strlen(p);
@@ -300,16 +331,17 @@ s_policies(const vx_config_t *cfg, struct rt_output_plan *plan, char *err, size_
 }
 
 int
-rt_config_plan(const vx_config_t *cfg, struct rt_output_plan *plan, char *err, size_t errlen)
+rt_config_plan(const struct rt_config *c, struct rt_output_plan *plan, char *err, size_t errlen)
 {
     memset(plan, 0, sizeof *plan);
     plan->default_index = -1;
     char where[128];
+    const char *const standard_eps[S_N_STANDARD] = {c->output_analytics, c->output_automation,
+                                                    c->output_coordinator, c->output_graph,
+                                                    c->output_vector};
     for (size_t i = 0; i < S_N_STANDARD; i++) {
-        char key[64];
-        snprintf(key, sizeof key, "output_%s", s_standard[i]);
-        snprintf(where, sizeof where, RT_SECTION ".%s", key);
-        const char *v = vx_config_str(cfg, RT_SECTION, key);
+        snprintf(where, sizeof where, RT_SECTION ".output_%s", s_standard[i]);
+        const char *v = standard_eps[i];
         struct rt_output_spec *o = s_add(plan, s_standard[i], where, err, errlen);
         if (!o || s_endpoints(o, v, v + strlen(v), where, err, errlen) < 0) {
             return -EINVAL;
@@ -317,7 +349,7 @@ rt_config_plan(const vx_config_t *cfg, struct rt_output_plan *plan, char *err, s
     }
 
     /* outputs: "name=ep[,ep...][;name=...]" */
-    const char *p = vx_config_str(cfg, RT_SECTION, "outputs");
+    const char *p = c->outputs;
     snprintf(where, sizeof where, RT_SECTION ".outputs");
     while (*p) {
         const char *semi = strchr(p, ';');
@@ -347,7 +379,7 @@ rt_config_plan(const vx_config_t *cfg, struct rt_output_plan *plan, char *err, s
                      where, name);
             return -EINVAL;
         }
-        if (o->tap_only && !vx_config_str(cfg, RT_SECTION, "tap_endpoint")[0]) {
+        if (o->tap_only && !c->tap_endpoint[0]) {
             snprintf(err, errlen, "%s: boundary '%s' is \"tap\" but tap_endpoint is empty",
                      where, name);
             return -EINVAL;
@@ -360,9 +392,9 @@ rt_config_plan(const vx_config_t *cfg, struct rt_output_plan *plan, char *err, s
     }
 
     /* Kafka boundaries take the place of their ZeroMQ endpoints. */
-    if (vx_config_str(cfg, RT_SECTION, "kafka_brokers")[0]) {
+    if (c->kafka_brokers[0]) {
         snprintf(where, sizeof where, RT_SECTION ".kafka_boundaries");
-        const char *k = vx_config_str(cfg, RT_SECTION, "kafka_boundaries");
+        const char *k = c->kafka_boundaries;
         while (*k) {
             const char *comma = strchr(k, ',');
             const char *end = comma ? comma : k + strlen(k);
@@ -399,11 +431,11 @@ rt_config_plan(const vx_config_t *cfg, struct rt_output_plan *plan, char *err, s
     }
     plan->n = kept;
 
-    if (s_policies(cfg, plan, err, errlen) < 0) {
+    if (s_policies(c, plan, err, errlen) < 0) {
         return -EINVAL;
     }
 
-    const char *def = vx_config_str(cfg, RT_SECTION, "default_boundary");
+    const char *def = c->default_boundary;
     if (def[0]) {
         for (size_t i = 0; i < plan->n; i++) {
             if (strcmp(plan->outputs[i].name, def) == 0) {
@@ -422,13 +454,25 @@ rt_config_plan(const vx_config_t *cfg, struct rt_output_plan *plan, char *err, s
 }
 
 void
-rt_live_load(struct rt_live *live, const vx_config_t *cfg)
+rt_live_load(struct rt_live *live, const struct rt_config *c)
 {
-    atomic_store(&live->max_decision_ns,
-                 (uint64_t)vx_config_int(cfg, RT_SECTION, "max_pattern_matching_latency_ns"));
-    atomic_store(&live->batch_max_events,
-                 (uint32_t)vx_config_int(cfg, RT_SECTION, "batch_max_events"));
-    atomic_store(&live->batch_max_delay_us,
-                 (uint32_t)vx_config_int(cfg, RT_SECTION, "batch_max_delay_us"));
-    atomic_store(&live->max_rules, (uint32_t)vx_config_int(cfg, RT_SECTION, "max_routing_rules"));
+    atomic_store(&live->max_decision_ns, (uint64_t)c->max_decision_ns);
+    atomic_store(&live->batch_max_events, (uint32_t)c->batch_max_events);
+    atomic_store(&live->batch_max_delay_us, (uint32_t)c->batch_max_delay_us);
+    atomic_store(&live->max_rules, (uint32_t)c->max_rules);
 }
+
+/* Rules across keys: the output plan must build (every boundary named by default_boundary,
+ * boundary_policies, kafka_boundaries or outputs exists and is well-formed), so that --check
+ * and PUT /v1/config refuse what the start would. */
+static int
+cb_check(const void *bound, char *err, size_t errlen)
+{
+    struct rt_output_plan *plan = vx_malloc(sizeof *plan);
+    int rc = rt_config_plan(bound, plan, err, errlen);
+    free(plan);
+    return rc;
+}
+
+const struct vx_cfg_section rt_cfg_section =
+    VX_CFG_SECTION(RT_SECTION, s_keys, struct rt_config, cb_check);

@@ -10,12 +10,53 @@
 #include <stdint.h>
 
 #include "vx_config.h"
+#include "vx_kafka_conf.h"
 
 #define RT_SECTION "event_routing"
 #define RT_BOUNDARY_MAX 64     /* a boundary name and its NUL */
 #define RT_MAX_OUTPUTS 64      /* boundaries one daemon serves */
 #define RT_MAX_ENDPOINTS 16    /* ZeroMQ consumers of one boundary */
 #define RT_ENDPOINT_MAX 256
+
+/* Every key of the section, bound by rt_cfg_section's table. Strings are borrowed from the
+ * vx_config_t they were bound from. */
+struct rt_config {
+    int64_t max_decision_ns;
+    bool reconfigurable;
+    bool load_balance;
+    bool caching;
+    int32_t max_rules;
+    const char *input_endpoint;
+    const char *output_coordinator;
+    const char *output_automation;
+    const char *output_analytics;
+    const char *output_graph;
+    const char *output_vector;
+    const char *outputs;
+    const char *tap_endpoint;
+    const char *default_boundary;
+    const char *kafka_brokers;
+    const char *kafka_boundaries;
+    const char *kafka_topic_prefix;
+    int32_t kafka_message_timeout_ms;
+    int32_t queue_hwm;
+    const char *boundary_policy;
+    int32_t boundary_queue_events;
+    const char *boundary_policies;
+    int32_t batch_max_events;
+    int32_t batch_max_delay_us;
+    const char *producer_id;
+    const char *rules_file;
+    int32_t rules_poll_ms;
+    const char *state_dir;
+    int32_t apply_timeout_ms;
+    const char *rest_bind;
+    int32_t rest_port;
+    int32_t shutdown_timeout_ms;
+    /* Not a key of this section: main.c binds the kafka_security section (vx_kafka_conf.h)
+     * for the boundaries' producer (borrowed; NULL: that section's defaults). */
+    const struct vx_kafka_security_config *kafka_security;
+};
 
 extern const struct vx_cfg_section rt_cfg_section;
 
@@ -48,7 +89,8 @@ struct rt_output_plan {
 /* Builds the plan from output_<boundary>, outputs, kafka_brokers, kafka_boundaries,
  * default_boundary, boundary_policy, boundary_queue_events and boundary_policies. Returns 0,
  * or -EINVAL with a message naming the key in err. */
-int rt_config_plan(const vx_config_t *cfg, struct rt_output_plan *plan, char *err, size_t errlen);
+int rt_config_plan(const struct rt_config *c, struct rt_output_plan *plan, char *err,
+                   size_t errlen);
 
 /* "block" or "drop". */
 const char *rt_policy_name(enum rt_policy p);
@@ -65,7 +107,7 @@ struct rt_live {
     _Atomic uint32_t max_rules;
 };
 
-/* Copies the reloadable keys of cfg into live. */
-void rt_live_load(struct rt_live *live, const vx_config_t *cfg);
+/* Copies the reloadable keys into live. */
+void rt_live_load(struct rt_live *live, const struct rt_config *c);
 
 #endif

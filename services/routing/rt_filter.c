@@ -302,7 +302,7 @@ s_filter_kind_check(struct rt_filter *f, json_t *j, struct rt_perr *pe)
         }
         f->rate_per_sec = s_number(rate);
         f->burst = (uint32_t)json_integer_value(burst);
-        double iv = 1e9 / f->rate_per_sec;
+        double iv = (double)VX_NS_PER_S / f->rate_per_sec;
         f->interval_ns = iv < 1 ? 1 : (uint64_t)llround(iv);
         f->tolerance_ns = f->interval_ns * (uint64_t)(f->burst - 1);
     } else if (rate != NULL || burst != NULL) {

@@ -4,10 +4,10 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "rt_engine.h"
+#include "rt_retext.h"
 #include "vx_mem.h"
 
 /* Bitset words for the matcher's states: one bit per token position, RT_MAX_PATTERN_LEN
@@ -148,61 +148,29 @@ rt_glob_fini(struct rt_glob *g)
 
 /* ---- the expression form ---------------------------------------------------------------- */
 
-struct s_buf {
-    char *p;
-    size_t len, cap;
-};
-
-static void
-s_put(struct s_buf *b, const char *s)
-{
-    size_t n = strlen(s);
-    if (b->len + n + 1 > b->cap) {
-        b->cap = (b->len + n + 1) * 2;
-        b->p = vx_realloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->len, s, n + 1);
-    b->len += n;
-}
-
-/* Letters and digits as themselves (so case folding applies plainly), every other byte as
- * \xHH, which is never a metacharacter. */
-static void
-s_put_byte(struct s_buf *b, unsigned char c)
-{
-    char tmp[8];
-    if (isalnum(c)) {
-        tmp[0] = (char)c;
-        tmp[1] = '\0';
-    } else {
-        snprintf(tmp, sizeof tmp, "\\x%02x", c);
-    }
-    s_put(b, tmp);
-}
-
 char *
 rt_glob_regex(const struct rt_glob *g)
 {
-    struct s_buf b = {0};
-    s_put(&b, "\\A");
+    struct rt_retext b = {0};
+    rt_retext_put(&b, "\\A");
     for (uint32_t i = 0; i < g->n; i++) {
         const struct rt_gtok *t = &g->t[i];
         switch (t->kind) {
         case RT_GT_BYTE:
-            s_put_byte(&b, t->byte);
+            rt_retext_put_byte(&b, t->byte);
             break;
         case RT_GT_ANY:
-            s_put(&b, "[^/]");
+            rt_retext_put(&b, "[^/]");
             break;
         case RT_GT_STAR:
-            s_put(&b, "[^/]*");
+            rt_retext_put(&b, "[^/]*");
             break;
         case RT_GT_DSTAR:
-            s_put(&b, "[\\x00-\\xff]*");
+            rt_retext_put(&b, "[\\x00-\\xff]*");
             break;
         case RT_GT_CLASS: {
             const uint64_t *set = g->sets[t->cls];
-            s_put(&b, t->neg ? "[^/" : "[");
+            rt_retext_put(&b, t->neg ? "[^/" : "[");
             for (unsigned c = 0; c < 256;) {
                 if (!s_set_has(set, (unsigned char)c)) {
                     c++;
@@ -212,19 +180,19 @@ rt_glob_regex(const struct rt_glob *g)
                 while (hi + 1 < 256 && s_set_has(set, (unsigned char)(hi + 1))) {
                     hi++;
                 }
-                s_put_byte(&b, (unsigned char)c);
+                rt_retext_put_byte(&b, (unsigned char)c);
                 if (hi > c) {
-                    s_put(&b, "-");
-                    s_put_byte(&b, (unsigned char)hi);
+                    rt_retext_put(&b, "-");
+                    rt_retext_put_byte(&b, (unsigned char)hi);
                 }
                 c = hi + 1;
             }
-            s_put(&b, "]");
+            rt_retext_put(&b, "]");
             break;
         }
         }
     }
-    s_put(&b, "\\z");
+    rt_retext_put(&b, "\\z");
     return b.p;
 }
 

@@ -805,7 +805,7 @@ s_blocked_s(const struct s_output *out, bool *blocked)
     uint64_t since = atomic_load(&out->stall_since);
     uint64_t total = atomic_load(&out->stall_ns) + (since && now > since ? now - since : 0);
     *blocked = since && now - since >= (uint64_t)RT_BLOCKED_AFTER_MS * VX_NS_PER_MS;
-    return (double)total / 1e9;
+    return (double)total / (double)VX_NS_PER_S;
 }
 
 json_t *

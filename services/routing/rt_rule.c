@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "rt_glob.h"
+#include "rt_retext.h"
 #include "vx_mem.h"
 
 #define S_MAX_TAG_KEY 256
@@ -236,46 +237,6 @@ rt_tags_to_json(const struct rt_kv *tags, uint32_t n)
 
 /* ---- patterns --------------------------------------------------------------------------- */
 
-struct s_buf {
-    char *p;
-    size_t len, cap;
-};
-
-static void
-s_put(struct s_buf *b, const char *s)
-{
-    size_t n = strlen(s);
-    if (b->len + n + 1 > b->cap) {
-        b->cap = (b->len + n + 1) * 2;
-        b->p = vx_realloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->len, s, n + 1);
-    b->len += n;
-}
-
-/* One byte as a literal: letters and digits as themselves (so case folding applies plainly),
- * everything else as \xHH, which is never a metacharacter. */
-static void
-s_put_byte(struct s_buf *b, unsigned char c)
-{
-    char tmp[8];
-    if (isalnum(c)) {
-        tmp[0] = (char)c;
-        tmp[1] = '\0';
-    } else {
-        snprintf(tmp, sizeof tmp, "\\x%02x", c);
-    }
-    s_put(b, tmp);
-}
-
-static void
-s_put_literal(struct s_buf *b, const char *s)
-{
-    for (; *s != '\0'; s++) {
-        s_put_byte(b, (unsigned char)*s);
-    }
-}
-
 /* A glob's expression comes from its one parser (rt_glob.c); NULL and a reason when the
  * glob is malformed. */
 static char *
@@ -293,23 +254,23 @@ s_glob_to_regex(const char *text, const char **why)
 static char *
 s_pattern_regex(enum rt_pat_kind kind, const char *text, const char **why)
 {
-    struct s_buf b = {0};
+    struct rt_retext b = {0};
     switch (kind) {
     case RT_PAT_LITERAL:
-        s_put_literal(&b, text);
+        rt_retext_put_literal(&b, text);
         return b.p;
     case RT_PAT_PREFIX:
-        s_put(&b, "\\A");
-        s_put_literal(&b, text);
+        rt_retext_put(&b, "\\A");
+        rt_retext_put_literal(&b, text);
         return b.p;
     case RT_PAT_SUFFIX:
-        s_put_literal(&b, text);
-        s_put(&b, "\\z");
+        rt_retext_put_literal(&b, text);
+        rt_retext_put(&b, "\\z");
         return b.p;
     case RT_PAT_EXACT:
-        s_put(&b, "\\A");
-        s_put_literal(&b, text);
-        s_put(&b, "\\z");
+        rt_retext_put(&b, "\\A");
+        rt_retext_put_literal(&b, text);
+        rt_retext_put(&b, "\\z");
         return b.p;
     case RT_PAT_GLOB:
         return s_glob_to_regex(text, why);

@@ -59,7 +59,6 @@ struct s_swap {
 };
 
 struct rt_server {
-    const vx_config_t *cfg;
     vx_metrics_t *metrics;
     struct rt_live live;
     struct rt_output_plan *plan;
@@ -204,7 +203,7 @@ static double
 cb_latency_p99_ns(void *arg)
 {
     rt_server_t *s = arg;
-    return vx_histogram_quantile(s->latency, 0.99) * 1e9;
+    return vx_histogram_quantile(s->latency, 0.99) * (double)VX_NS_PER_S;
 }
 
 static double
@@ -365,14 +364,7 @@ s_handoff(rt_server_t *s, struct s_set *set)
         s_swap_release(w);
         return -ESHUTDOWN;
     }
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += s->apply_timeout_ms / 1000;
-    deadline.tv_nsec += (long)(s->apply_timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = vx_mono_timespec(vx_deadline_ms((uint64_t)s->apply_timeout_ms));
     pthread_mutex_lock(&w->mu);
     while (!w->done) {
         if (pthread_cond_timedwait(&w->cv, &w->mu, &deadline) == ETIMEDOUT) {
@@ -759,9 +751,9 @@ rt_server_stats(rt_server_t *s)
         }
     }
     json_t *lat = json_pack("{s:f, s:f, s:f, s:I}", "p50_ns",
-                            vx_histogram_quantile(s->latency, 0.50) * 1e9, "p99_ns",
-                            vx_histogram_quantile(s->latency, 0.99) * 1e9, "p999_ns",
-                            vx_histogram_quantile(s->latency, 0.999) * 1e9, "count",
+                            vx_histogram_quantile(s->latency, 0.50) * (double)VX_NS_PER_S, "p99_ns",
+                            vx_histogram_quantile(s->latency, 0.99) * (double)VX_NS_PER_S, "p999_ns",
+                            vx_histogram_quantile(s->latency, 0.999) * (double)VX_NS_PER_S, "count",
                             (json_int_t)vx_histogram_count(s->latency));
     json_t *dropped = json_pack(
         "{s:I, s:I, s:I}", "bad_frame", (json_int_t)vx_counter_value(s->drop_bad_frame),
@@ -1099,30 +1091,29 @@ s_selftest(rt_server_t *s)
 }
 
 rt_server_t *
-rt_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *metrics, char *err,
-              size_t errlen)
+rt_server_new(const struct rt_config *cfg, const vx_socks_t *socks, vx_metrics_t *metrics,
+              char *err, size_t errlen)
 {
     rt_server_t *s = vx_calloc(1, sizeof *s);
-    s->cfg = cfg;
     s->metrics = metrics;
     rt_live_load(&s->live, cfg);
     pthread_mutex_init(&s->ctl_mu, NULL);
     pthread_mutex_init(&s->set_mu, NULL);
     pthread_mutex_init(&s->pub_mu, NULL);
     s_metrics_init(s, metrics);
-    s->reconfigurable = vx_config_bool(cfg, RT_SECTION, "enable_dynamic_reconfiguration");
-    s->caching = vx_config_bool(cfg, RT_SECTION, "enable_pattern_caching");
-    s->apply_timeout_ms = (int)vx_config_int(cfg, RT_SECTION, "apply_timeout_ms");
-    s->shutdown_timeout_ms = (int)vx_config_int(cfg, RT_SECTION, "shutdown_timeout_ms");
-    s->poll_ms = (int)vx_config_int(cfg, RT_SECTION, "rules_poll_ms");
-    s->state_dir = vx_config_str(cfg, RT_SECTION, "state_dir");
-    s->rules_file = vx_config_str(cfg, RT_SECTION, "rules_file");
+    s->reconfigurable = cfg->reconfigurable;
+    s->caching = cfg->caching;
+    s->apply_timeout_ms = cfg->apply_timeout_ms;
+    s->shutdown_timeout_ms = cfg->shutdown_timeout_ms;
+    s->poll_ms = cfg->rules_poll_ms;
+    s->state_dir = cfg->state_dir;
+    s->rules_file = cfg->rules_file;
     struct vx_rx_opts rxo = {.max_events = S_MAX_EVENTS, .decode = true,
                              .arena_limit = S_ARENA_LIMIT};
     struct vx_rx_counters rxc = {.drops = &s->drops, .gaps = s->seq_gaps};
     s->rx = vx_rx_new("input", &rxo, &rxc);
 
-    const char *pid = vx_config_str(cfg, RT_SECTION, "producer_id");
+    const char *pid = cfg->producer_id;
     if (pid[0]) {
         snprintf(s->sender, sizeof s->sender, "%s", pid);
     } else {
@@ -1138,21 +1129,17 @@ rt_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *met
     for (size_t i = 0; i < s->plan->n; i++) {
         s->boundaries[i] = s->plan->outputs[i].name;
     }
-    /* A program without the kafka_security section gets its defaults (TLS and SASL). */
-    struct vx_kafka_security_config kafka_security;
-    bool have_ks = vx_config_bind(cfg, &vx_cfg_kafka_security_section, &kafka_security) == 0;
     struct rt_outputs_opts oo = {
         .plan = s->plan,
         .socks = socks,
-        .tap_endpoint = vx_config_str(cfg, RT_SECTION, "tap_endpoint"),
-        .hwm = (int)vx_config_int(cfg, RT_SECTION, "queue_hwm"),
-        .load_balance = vx_config_bool(cfg, RT_SECTION, "enable_load_balancing"),
+        .tap_endpoint = cfg->tap_endpoint,
+        .hwm = cfg->queue_hwm,
+        .load_balance = cfg->load_balance,
         .sender = s->sender,
-        .kafka_brokers = vx_config_str(cfg, RT_SECTION, "kafka_brokers"),
-        .kafka_security = have_ks ? &kafka_security : NULL,
-        .kafka_topic_prefix = vx_config_str(cfg, RT_SECTION, "kafka_topic_prefix"),
-        .kafka_message_timeout_ms = (int)vx_config_int(cfg, RT_SECTION,
-                                                       "kafka_message_timeout_ms"),
+        .kafka_brokers = cfg->kafka_brokers,
+        .kafka_security = cfg->kafka_security,
+        .kafka_topic_prefix = cfg->kafka_topic_prefix,
+        .kafka_message_timeout_ms = cfg->kafka_message_timeout_ms,
         .wait = cb_output_wait,
         .wait_arg = s,
     };
@@ -1172,10 +1159,9 @@ rt_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *met
         goto fail;
     }
 
-    snprintf(s->input_ep, sizeof s->input_ep, "%s",
-             vx_config_str(cfg, RT_SECTION, "input_endpoint"));
+    snprintf(s->input_ep, sizeof s->input_ep, "%s", cfg->input_endpoint);
     struct vx_sock_spec in = {.type = ZMQ_PULL, .endpoint = s->input_ep,
-                              .rcvhwm = (int)vx_config_int(cfg, RT_SECTION, "queue_hwm")};
+                              .rcvhwm = cfg->queue_hwm};
     char serr[512];
     s->input = vx_sock_open(socks, &in, NULL, 0, serr, sizeof serr);
     if (!s->input) {

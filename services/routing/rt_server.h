@@ -34,9 +34,10 @@ typedef struct rt_server rt_server_t;
  * and the initial rule set: the state file of state_dir, or the rules file when it changed
  * since that state was written, or an empty set. Returns NULL with a message in err (a state
  * or rules file that does not build is an error: the daemon does not start routing with
- * nothing). cfg and metrics are borrowed and must outlive the server. */
-rt_server_t *rt_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *metrics,
-                           char *err, size_t errlen);
+ * nothing). cfg (its strings and kafka_security too) and metrics are borrowed and must outlive
+ * the server. */
+rt_server_t *rt_server_new(const struct rt_config *cfg, const vx_socks_t *socks,
+                           vx_metrics_t *metrics, char *err, size_t errlen);
 void rt_server_destroy(rt_server_t **s);
 
 /* Runs the loop until *stop becomes nonzero; *reload nonzero (SIGHUP) rereads the rules file.

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vx_clock.h"
 #include "vx_event.h"
 #include "vx_mem.h"
 #include "vx_yaml.h"
@@ -282,7 +283,7 @@ rt_rules_file_stat(const char *path, struct rt_file_stamp *st)
         return;
     }
     st->exists = true;
-    st->mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec;
+    st->mtime_ns = (int64_t)sb.st_mtim.tv_sec * (int64_t)VX_NS_PER_S + sb.st_mtim.tv_nsec;
     st->size = (int64_t)sb.st_size;
     st->ino = (uint64_t)sb.st_ino;
 }
@@ -350,14 +351,7 @@ s_watch_main(void *arg)
     rt_watch_t *w = arg;
     pthread_mutex_lock(&w->mu);
     for (;;) {
-        struct timespec deadline;
-        clock_gettime(CLOCK_MONOTONIC, &deadline);
-        deadline.tv_sec += w->poll_ms / 1000;
-        deadline.tv_nsec += (long)(w->poll_ms % 1000) * 1000000L;
-        if (deadline.tv_nsec >= 1000000000L) {
-            deadline.tv_sec++;
-            deadline.tv_nsec -= 1000000000L;
-        }
+        struct timespec deadline = vx_mono_timespec(vx_deadline_ms((uint64_t)w->poll_ms));
         while (!w->stop && !w->force) {
             if (pthread_cond_timedwait(&w->cv, &w->mu, &deadline) == ETIMEDOUT) {
                 break;

@@ -2,7 +2,7 @@
 /* Fuzz target: a message a tap subscriber of libvexfs receives (client/vc_tap.c): batch bytes
  * through the suite's receive path (vx_rx, decoding into its bounded arena) and every event
  * into the JSON line the program gets.
- * fuzz-sources: lib/vx_rx.c lib/vx_drop.c lib/vx_metrics.c
+ * fuzz-sources: lib/vx_rx.c lib/vx_wire_fast.c lib/vx_drop.c lib/vx_metrics.c
  *
  * A batch the receive path accepts must render, event by event, to JSON text that parses
  * again; one it refuses is counted under a reason. Any broken promise aborts. */

@@ -16,13 +16,6 @@
 #include "coord_netns.h"
 #include "vx_test.h"
 
-static void
-s_pause_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* One node's configuration file: defaults for tests, then extra lines for all nodes and for
  * this node; a default whose key the extra lines set is left out (YAML keys are unique). */
 static void
@@ -396,7 +389,7 @@ ch_wait_ready(struct ch_cluster *c, size_t i, int timeout_ms)
         if (ready) {
             return true;
         }
-        s_pause_ms(50);
+        vt_sleep_ms(50);
     }
     return false;
 }
@@ -449,7 +442,7 @@ ch_leader(struct ch_cluster *c, int timeout_ms, unsigned skip)
                 return (int)i;
             }
         }
-        s_pause_ms(25);
+        vt_sleep_ms(25);
     }
     return -1;
 }

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vx_test.h"
+
 #define S_CAP_STEP 1024
 
 /* What the client last saw of a key (value, revision), to build a compare-and-set. */
@@ -52,13 +54,6 @@ s_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void
-s_pause_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 static void
@@ -131,13 +126,13 @@ s_classify(struct s_client *cl, const struct ch_resp *r, int *node)
     }
     case 503:
         cl->st.unavailable++;
-        s_pause_ms(20);
+        vt_sleep_ms(20);
         *node = (int)(rand_r(&cl->seed) % cl->w->c->n);
         return S_NOT_DONE;
     case 0:
     case 504:
         cl->st.ambiguous++;
-        s_pause_ms(20);
+        vt_sleep_ms(20);
         *node = (int)(rand_r(&cl->seed) % cl->w->c->n);
         return S_AMBIGUOUS;
     default:
@@ -283,7 +278,7 @@ s_client_main(void *arg)
             s_write(cl, key, dice < 9 ? 1 : 2);
         }
         /* A short random pause spreads the operations so they overlap in different ways. */
-        s_pause_ms((int)(rand_r(&cl->seed) % 8));
+        vt_sleep_ms((int)(rand_r(&cl->seed) % 8));
     }
     ch_client_destroy(&cl->http);
     return NULL;

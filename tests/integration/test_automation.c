@@ -152,6 +152,19 @@ s_metric(const struct s_daemon *d, const char *series)
     return p ? strtod(p + strlen(series) + 1, NULL) : -1;
 }
 
+struct s_metric_wait {
+    const struct s_daemon *d;
+    const char *series;
+    double want;
+};
+
+static bool
+cb_metric_reached(void *arg)
+{
+    const struct s_metric_wait *w = arg;
+    return s_metric(w->d, w->series) >= w->want;
+}
+
 static const char *const s_patterns =
     "[{\"id\":\"burst\",\"kind\":\"threshold\",\"window_ms\":10000,\"partition_by\":"
     "\"metadata.user_id\",\"elements\":[{\"event_type\":\"filesystem_delete\","
@@ -679,7 +692,19 @@ START_TEST(t_alert_ring)
     ck_assert_double_gt(
         s_metric(&d, "vexfs_automation_stage_nanoseconds_total{stage=\"match\"}"), 0);
     ck_assert_double_gt(
-        s_metric(&d, "vexfs_automation_stage_nanoseconds_total{stage=\"decode\"}"), 0);
+        s_metric(&d, "vexfs_automation_stage_nanoseconds_total{stage=\"receive\"}"), 0);
+
+    /* A batch under another topic and bytes that are not a batch are refused and counted; the
+     * input goes on with the next batch. */
+    ck_assert_double_eq(s_metric(&d, "vexfs_automation_bad_batches_total"), 0);
+    vx_batch_t other = VEXFS__V1__EVENT_BATCH__INIT;
+    ck_assert_int_eq(vx_wire_send(push, "not-events", &other, 0), 0);
+    ck_assert_int_eq(zstr_sendx(push, VX_WIRE_TOPIC, "\x0b", NULL), 0);
+    s_send(push, VEXFS__V1__EVENT_TYPE__FILESYSTEM_WRITE, paths, 1, "u", 2);
+    struct s_metric_wait mw = {&d, "vexfs_automation_batches_total", 2};
+    ck_assert_msg(vt_wait_until(cb_metric_reached, &mw, 5000),
+                  "the batch after the refused messages was not taken");
+    ck_assert_double_eq(s_metric(&d, "vexfs_automation_bad_batches_total"), 2);
     zsock_destroy(&push);
     s_stop(&d);
 }

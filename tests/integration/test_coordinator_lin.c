@@ -20,13 +20,6 @@
 #define S_CLIENTS 5
 #define S_KEYS 3
 
-static void
-s_pause_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* ---- the checker ---------------------------------------------------------------------- */
 
 #define R(k, v, c, r) {k, 0, LC_READ, LC_OK, v, 0, LC_UNSEEN, c, r}
@@ -176,7 +169,7 @@ START_TEST(t_linearizable_without_faults)
     ch_start(&c, 3, NULL);
     struct cw_opts o = s_opts("/lin/calm");
     cw_run_t *w = cw_start(&c, &o);
-    s_pause_ms(3000);
+    vt_sleep_ms(3000);
     cw_stop(w);
     struct cw_stats st = cw_stats(w);
     ck_assert_msg(st.reads >= 30 && st.writes >= 20 && st.cas_ok + st.cas_fail >= 10,
@@ -196,14 +189,14 @@ START_TEST(t_linearizable_leader_kill9)
     struct cw_opts o = s_opts("/lin/kill9");
     cw_run_t *w = cw_start(&c, &o);
     for (int round = 0; round < 3; round++) {
-        s_pause_ms(1500);
+        vt_sleep_ms(1500);
         int l = s_new_leader(&c, 0);
         ch_kill9(&c, (size_t)l);
         s_new_leader(&c, 1u << l);
-        s_pause_ms(1000);
+        vt_sleep_ms(1000);
         ch_start_node(&c, (size_t)l);
     }
-    s_pause_ms(1500);
+    vt_sleep_ms(1500);
     cw_stop(w);
     struct cw_stats st = cw_stats(w);
     ck_assert_msg(st.reads >= 30 && st.writes >= 20, "too little work: %u reads, %u writes",
@@ -221,15 +214,15 @@ START_TEST(t_linearizable_leader_sigstop)
     struct cw_opts o = s_opts("/lin/sigstop");
     cw_run_t *w = cw_start(&c, &o);
     for (int round = 0; round < 3; round++) {
-        s_pause_ms(1500);
+        vt_sleep_ms(1500);
         int l = s_new_leader(&c, 0);
         kill(c.node[l].pid, SIGSTOP);
         /* Paused well past the election timeout: the others elect a leader and go on. */
         s_new_leader(&c, 1u << l);
-        s_pause_ms(800);
+        vt_sleep_ms(800);
         kill(c.node[l].pid, SIGCONT);
     }
-    s_pause_ms(1500);
+    vt_sleep_ms(1500);
     cw_stop(w);
     struct cw_stats st = cw_stats(w);
     ck_assert_msg(st.reads >= 30 && st.writes >= 20, "too little work: %u reads, %u writes",

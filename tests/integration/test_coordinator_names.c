@@ -18,13 +18,6 @@ static const char s_event[] =
     "{\"id\":\"00000000-0000-7000-8000-000000000002\",\"type\":\"filesystem_write\","
     "\"path\":\"/data/b\",\"content\":{\"n\":\"2\"}}]";
 
-static void
-s_pause_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 START_TEST(t_named_members_and_raft_bind)
 {
     struct ch_cluster c;
@@ -71,7 +64,7 @@ START_TEST(t_named_members_and_raft_bind)
     long long got = -1;
     for (int waited = 0; waited < 20000 && got < committed; waited += 50) {
         got = ch_int(&c, follower, "/v1/cluster", "commit_index");
-        s_pause_ms(50);
+        vt_sleep_ms(50);
     }
     ck_assert_int_ge(got, committed);
     ch_stop_all(&c);

@@ -26,13 +26,6 @@
 #include "vx_test.h"
 
 static void
-s_pause_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static void
 cb_cleanup(void)
 {
     cn_cleanup(cn_prefix());
@@ -61,29 +54,29 @@ START_TEST(t_linearizable_under_partitions)
                         .op_timeout_ms = 5000,
                         .request_timeout_ms = 1500};
     cw_run_t *w = cw_start(&c, &o);
-    s_pause_ms(1500);
+    vt_sleep_ms(1500);
     /* The leader cut off from both peers, then healed. */
     int l = s_leader(&c, 0);
     cn_isolate(&net, (size_t)l, true);
     int l2 = s_leader(&c, 1u << l);
-    s_pause_ms(1000);
+    vt_sleep_ms(1000);
     cn_isolate(&net, (size_t)l, false);
-    s_pause_ms(1500);
+    vt_sleep_ms(1500);
     /* A follower cut off. */
     l = s_leader(&c, 0);
     size_t f = ((size_t)l + 1) % 3;
     cn_isolate(&net, f, true);
-    s_pause_ms(1500);
+    vt_sleep_ms(1500);
     cn_isolate(&net, f, false);
-    s_pause_ms(1000);
+    vt_sleep_ms(1000);
     /* One link alone: the leader and one follower no longer talk, both still reach the
      * third node. */
     l = s_leader(&c, 0);
     f = ((size_t)l + 1) % 3;
     cn_link(&net, (size_t)l, f, false);
-    s_pause_ms(2000);
+    vt_sleep_ms(2000);
     cn_link(&net, (size_t)l, f, true);
-    s_pause_ms(1500);
+    vt_sleep_ms(1500);
     cw_stop(w);
     struct cw_stats st = cw_stats(w);
     fprintf(stderr, "partitions: first new leader was node %d\n", l2 + 1);
@@ -163,7 +156,7 @@ s_converge(struct ch_cluster *c, int leader)
         for (int waited = 0; waited < 10000 && !same; waited += 50) {
             same = ch_int(c, i, "/v1/log?limit=0&consistency=any", "total") == want;
             if (!same) {
-                s_pause_ms(50);
+                vt_sleep_ms(50);
             }
         }
         ck_assert_msg(same, "node %zu did not catch up with %lld events", i + 1, want);

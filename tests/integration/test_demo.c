@@ -56,14 +56,6 @@ s_port_listens(int port)
     return ok;
 }
 
-static uint64_t
-s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void
 s_start(struct s_demo *d)
 {
@@ -127,9 +119,9 @@ static void s_emit(const char *ctl, char **argv, const char *xdg);
 static bool
 s_wait_for(struct s_demo *d, const char *needle, int timeout_ms)
 {
-    uint64_t deadline = s_now_ms() + (uint64_t)timeout_ms;
+    uint64_t deadline = vt_now_ms() + (uint64_t)timeout_ms;
     while (!strstr(d->buf, needle)) {
-        uint64_t now = s_now_ms();
+        uint64_t now = vt_now_ms();
         if (now >= deadline) {
             return false;
         }
@@ -204,11 +196,11 @@ s_emit(const char *ctl, char **argv, const char *xdg)
 static void
 s_expect_stopped(struct s_demo *d, const char *work, int timeout_ms)
 {
-    uint64_t deadline = s_now_ms() + (uint64_t)timeout_ms;
+    uint64_t deadline = vt_now_ms() + (uint64_t)timeout_ms;
     int st = 0;
     pid_t w;
     while ((w = waitpid(d->pid, &st, WNOHANG)) == 0) {
-        ck_assert_msg(s_now_ms() < deadline, "the demo did not stop within %d ms", timeout_ms);
+        ck_assert_msg(vt_now_ms() < deadline, "the demo did not stop within %d ms", timeout_ms);
         struct timespec ts = {0, 50 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }

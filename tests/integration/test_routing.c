@@ -20,13 +20,6 @@
 #include "rt_harness.h"
 #include "vx_test.h"
 
-static void
-s_sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* ---- boundaries ---------------------------------------------------------------------- */
 
 #define S_CATEGORIES 6
@@ -337,7 +330,7 @@ START_TEST(t_explain_has_no_side_effects)
     json_decref(d);
     ck_assert_int_eq(rh_call(&rt, "POST", "/v1/route/test", "{\"type\":\"teleport\"}", &d), 422);
     json_decref(d);
-    s_sleep_ms(200);
+    vt_sleep_ms(200);
     ck_assert_uint_eq(atomic_load(&col.total), 1);
     rh_stop(&rt);
     rh_collect_stop(&col);
@@ -432,7 +425,7 @@ s_wait_first_rule(const struct rh_daemon *rt, const char *want)
         if (strcmp(s_first_rule_id(rt, id, sizeof id), want) == 0) {
             return;
         }
-        s_sleep_ms(50);
+        vt_sleep_ms(50);
     }
     ck_abort_msg("first rule is '%s', expected '%s'; log in %s", id, want, rt->log);
 }
@@ -489,7 +482,7 @@ START_TEST(t_rules_file_change_reloads)
                          rh_metric(&rt, "vexfs_routing_reloads_total{origin=\"file\","
                                         "result=\"rejected\"}") < 1;
          waited += 50) {
-        s_sleep_ms(50);
+        vt_sleep_ms(50);
     }
     ck_assert_double_eq(rh_metric(&rt, "vexfs_routing_reloads_total{origin=\"file\","
                                        "result=\"rejected\"}"),
@@ -501,7 +494,7 @@ START_TEST(t_rules_file_change_reloads)
                          rh_metric(&rt, "vexfs_routing_reloads_total{origin=\"file\","
                                         "result=\"rejected\"}") < 2;
          waited += 50) {
-        s_sleep_ms(50);
+        vt_sleep_ms(50);
     }
     ck_assert_str_eq(s_first_rule_id(&rt, id, sizeof id), "from-file-2");
 
@@ -535,7 +528,7 @@ START_TEST(t_sighup_rereads_rules_file)
     char id[256];
     ck_assert_str_eq(s_first_rule_id(&rt, id, sizeof id), "hup-1");
     s_write_rules_file(file, "hup-2", "coordinator");
-    s_sleep_ms(300);
+    vt_sleep_ms(300);
     ck_assert_str_eq(s_first_rule_id(&rt, id, sizeof id), "hup-1");
     kill(rt.pid, SIGHUP);
     s_wait_first_rule(&rt, "hup-2");
@@ -726,7 +719,7 @@ START_TEST(t_hot_reload_100_swaps_under_load)
     pthread_create(&snd.thread, NULL, s_sender_main, &snd);
     /* Let the stream start, then swap while it flows. */
     while (atomic_load(&a.total) < 2000) {
-        s_sleep_ms(5);
+        vt_sleep_ms(5);
     }
     size_t before = atomic_load(&a.total) + atomic_load(&b.total);
     json_t *v0 = NULL;
@@ -747,7 +740,7 @@ START_TEST(t_hot_reload_100_swaps_under_load)
         if (got >= sent) {
             break;
         }
-        s_sleep_ms(20);
+        vt_sleep_ms(20);
     }
     rh_stop(&rt);
     got = atomic_load(&a.total) + atomic_load(&b.total);
@@ -820,7 +813,7 @@ START_TEST(t_load_balancing_keeps_a_file_on_one_consumer)
     for (int waited = 0;
          waited < 10000 && atomic_load(&c[0].total) + atomic_load(&c[1].total) < S_LB_N;
          waited += 10) {
-        s_sleep_ms(10);
+        vt_sleep_ms(10);
     }
     ck_assert_uint_eq(atomic_load(&c[0].total) + atomic_load(&c[1].total), S_LB_N);
     for (size_t i = 0; i < S_LB_N; i++) {

@@ -506,7 +506,8 @@ END_TEST
 
 START_TEST(t_bad_policies_are_refused)
 {
-    /* A bad policy stops the daemon at start with a message naming the key. */
+    /* A bad output plan (policy, default boundary, tap-only boundary) stops the daemon at start
+     * with a message naming the key, and --check finds it first. */
     static const char *const bad[][2] = {
         {"  boundary_policy: maybe\n", "event_routing.boundary_policy: expected block or drop"},
         {"  boundary_policies: \"nosuch=drop\"\n",
@@ -514,6 +515,9 @@ START_TEST(t_bad_policies_are_refused)
         {"  boundary_policies: \"automation=lossy\"\n", "boundary 'automation': expected block"},
         {"  boundary_policies: \"automation=drop:0\"\n", "queue size '0' is not 1..10000000"},
         {"  boundary_policies: \"automation\"\n", "expected name=block|drop[:events]"},
+        {"  default_boundary: nowhere\n",
+         "event_routing.default_boundary: 'nowhere' is not a configured boundary"},
+        {"  outputs: \"extra=tap\"\n", "boundary 'extra' is \"tap\" but tap_endpoint is empty"},
     };
     char *dir = vt_tmpdir();
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -534,6 +538,14 @@ START_TEST(t_bad_policies_are_refused)
                       "started with %s", bad[i][0]);
         ck_assert_msg(strstr(r.err, bad[i][1]) != NULL, "expected \"%s\" in: %s", bad[i][1],
                       r.err);
+        vt_run_result_fini(&r);
+        /* --check refuses it too, as a configuration error (exit 2), before anything starts. */
+        char *check_argv[] = {bin, "--config", cfg, "--check", NULL};
+        ck_assert_int_eq(vt_run(check_argv, NULL, NULL, 20000, &r), 0);
+        ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 2,
+                      "--check with %s: expected exit 2, got status %d", bad[i][0], r.status);
+        ck_assert_msg(strstr(r.err, bad[i][1]) != NULL, "--check: expected \"%s\" in: %s",
+                      bad[i][1], r.err);
         vt_run_result_fini(&r);
     }
     free(dir);

@@ -580,14 +580,6 @@ static atomic_int s_in_flight;
 static atomic_int s_max_in_flight;
 static atomic_int s_gather_target; /* handlers wait until this many ran at once */
 
-static uint64_t
-s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Holds each request until s_gather_target handlers are inside at once (or 5 s pass), which
  * shows how many handlers run concurrently. */
 static void
@@ -599,9 +591,9 @@ h_gather(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     int max = atomic_load(&s_max_in_flight);
     while (now > max && !atomic_compare_exchange_weak(&s_max_in_flight, &max, now)) {
     }
-    uint64_t deadline = s_now_ms() + 5000;
+    uint64_t deadline = vt_now_ms() + 5000;
     while (atomic_load(&s_max_in_flight) < atomic_load(&s_gather_target) &&
-           s_now_ms() < deadline) {
+           vt_now_ms() < deadline) {
         usleep(1000);
     }
     atomic_fetch_sub(&s_in_flight, 1);

@@ -15,7 +15,7 @@ struct s_fix {
     zsock_t *push, *pull;
     vx_metrics_t *m;
     struct vx_drops drops;
-    vx_counter_t *batches, *events, *gaps, *replayed;
+    vx_counter_t *batches, *events, *gaps, *replayed, *refused;
 };
 
 static void
@@ -38,6 +38,7 @@ s_fix_init(struct s_fix *f, int64_t max_message)
     f->events = vx_metrics_counter(f->m, "vexfs_events_received_total", "e", NULL);
     f->gaps = vx_metrics_counter(f->m, "vexfs_sequence_gaps_total", "g", NULL);
     f->replayed = vx_metrics_counter(f->m, "vexfs_batches_replayed_total", "r", NULL);
+    f->refused = vx_metrics_counter(f->m, "vexfs_batches_refused_total", "x", NULL);
 }
 
 static void
@@ -52,7 +53,7 @@ s_fix_fini(struct s_fix *f)
 static vx_rx_t *
 s_rx(struct s_fix *f, const struct vx_rx_opts *o)
 {
-    struct vx_rx_counters c = {&f->drops, f->batches, f->events, f->gaps, f->replayed};
+    struct vx_rx_counters c = {&f->drops, f->batches, f->events, f->gaps, f->replayed, f->refused};
     return vx_rx_new("test", o, &c);
 }
 
@@ -139,6 +140,7 @@ START_TEST(t_wrong_topic_dropped)
     ck_assert_int_eq(vx_rx_recv(rx, f.pull, &b, 0), 0);
     ck_assert_uint_eq(b.batch_seq, 3);
     ck_assert_uint_eq(vx_drops_value(&f.drops, VX_DROP_BAD_FRAME), 2);
+    ck_assert_uint_eq(vx_counter_value(f.refused), 2);
     vx_rx_destroy(&rx);
     /* A tap subscriber may accept any topic. */
     struct vx_rx_opts any = {.any_topic = true};
@@ -191,6 +193,7 @@ START_TEST(t_malformed_bytes_dropped)
     ck_assert_int_eq(vx_rx_bytes(rx, inner, sizeof inner, true, NULL, &b), -EPROTO);
     ck_assert_uint_eq(vx_drops_value(&f.drops, VX_DROP_BAD_PROTOBUF), 5);
     ck_assert_uint_eq(vx_counter_value(f.batches), 0);
+    ck_assert_uint_eq(vx_counter_value(f.refused), 5); /* one per message dropped */
     vx_rx_destroy(&rx);
     s_fix_fini(&f);
 }

@@ -270,14 +270,6 @@ vt_free_port(void)
     return 0;
 }
 
-static uint64_t
-s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 void
 vt_sleep_ms(int ms)
 {
@@ -297,12 +289,12 @@ vt_now_ms(void)
 bool
 vt_wait_until(bool (*fn)(void *arg), void *arg, int timeout_ms)
 {
-    uint64_t deadline = s_now_ms() + (uint64_t)timeout_ms;
+    uint64_t deadline = vt_now_ms() + (uint64_t)timeout_ms;
     for (;;) {
         if (fn(arg)) {
             return true;
         }
-        if (s_now_ms() >= deadline) {
+        if (vt_now_ms() >= deadline) {
             return fn(arg);
         }
         usleep(10 * 1000);
@@ -356,14 +348,14 @@ vt_stop(pid_t pid, int sig, int timeout_ms)
         return -1;
     }
     kill(pid, sig);
-    uint64_t deadline = s_now_ms() + (uint64_t)timeout_ms;
+    uint64_t deadline = vt_now_ms() + (uint64_t)timeout_ms;
     int status = 0;
     for (;;) {
         pid_t r = waitpid(pid, &status, WNOHANG);
         if (r == pid) {
             return status;
         }
-        if (r < 0 || s_now_ms() >= deadline) {
+        if (r < 0 || vt_now_ms() >= deadline) {
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
             return -1;
@@ -464,14 +456,14 @@ vt_wait_exit(pid_t pid, int timeout_ms)
     if (pid <= 0) {
         return -1;
     }
-    uint64_t deadline = s_now_ms() + (uint64_t)timeout_ms;
+    uint64_t deadline = vt_now_ms() + (uint64_t)timeout_ms;
     int status = 0;
     for (;;) {
         pid_t r = waitpid(pid, &status, WNOHANG);
         if (r == pid) {
             return status;
         }
-        if (r < 0 || s_now_ms() >= deadline) {
+        if (r < 0 || vt_now_ms() >= deadline) {
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
             return -1;
@@ -523,10 +515,10 @@ vt_run(char *const argv[], char *const env[], const char *stdin_text, int timeou
         close(in);
         in = -1;
     }
-    uint64_t deadline = s_now_ms() + (uint64_t)timeout_ms;
+    uint64_t deadline = vt_now_ms() + (uint64_t)timeout_ms;
     bool timed_out = false;
     while (o >= 0 || e >= 0 || in >= 0) {
-        uint64_t now = s_now_ms();
+        uint64_t now = vt_now_ms();
         if (now >= deadline) {
             timed_out = true;
             break;
@@ -574,7 +566,7 @@ vt_run(char *const argv[], char *const env[], const char *stdin_text, int timeou
         waitpid(pid, &out->status, 0);
         out->status = -1;
     } else {
-        uint64_t now = s_now_ms();
+        uint64_t now = vt_now_ms();
         out->status = vt_wait_exit(pid, now < deadline ? (int)(deadline - now) : 0);
         timed_out = out->status == -1;
     }

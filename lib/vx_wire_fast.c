@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* A batch decoded in one pass over its bytes (see au_decode.h). Each message is walked twice:
+/* A batch decoded in one pass over its bytes (see vx_wire_fast.h). Each message is walked twice:
  * once to check it is of the common shape and count its repeated fields, once to fill it, so
  * that arrays are allocated at their size as protobuf-c does (an event's fields are kept from
  * the first walk, so its bytes are read once). Values follow protobuf-c 1.4:
  * the last occurrence of a singular field wins, repeated fields keep their order, a varint
  * of up to 10 bytes keeps its low 64 (or 32) bits, strings are copied with a NUL after them,
  * empty bytes are NULL. */
-#include "au_decode.h"
+#include "vx_wire_fast.h"
 
 #include <limits.h>
 #include <string.h>
@@ -389,8 +389,8 @@ s_fast(const uint8_t *data, size_t len, vx_arena_t *a, struct vx_span *spans, si
 }
 
 vx_batch_t *
-au_wire_decode(const void *data, size_t len, vx_arena_t *arena, struct vx_span *spans,
-               size_t max_spans, size_t *n_spans)
+vx_wire_decode_fast(const void *data, size_t len, vx_arena_t *arena, struct vx_span *spans,
+                    size_t max_spans, size_t *n_spans)
 {
     *n_spans = 0;
     if (len > VX_WIRE_MAX_BATCH_BYTES) {
@@ -401,8 +401,9 @@ au_wire_decode(const void *data, size_t len, vx_arena_t *arena, struct vx_span *
         return b;
     }
     b = vx_wire_decode(data, len, arena);
-    if (b != NULL && (vx_wire_event_spans(data, len, spans, max_spans, n_spans) < 0 ||
-                      *n_spans != b->n_events)) {
+    if (b != NULL && spans != NULL &&
+        (vx_wire_event_spans(data, len, spans, max_spans, n_spans) < 0 ||
+         *n_spans != b->n_events)) {
         *n_spans = 0;
     }
     return b;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* au_wire_decode: the same batch and event spans as protobuf-c (vx_wire_decode and
+/* vx_wire_decode_fast: the same batch and event spans as protobuf-c (vx_wire_decode and
  * vx_wire_event_spans) for batches of the common shape (every field of an event, maps,
  * causality, repeated and last-wins fields, long varints) and for those it leaves to
  * protobuf-c (unknown fields, a second causality, a long tag); the same refusal of bytes that
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "au_decode.h"
+#include "vx_wire_fast.h"
 
 /* A small protobuf writer for the test's batches. */
 struct s_buf {
@@ -48,10 +48,10 @@ s_same(const struct s_buf *in, bool valid)
     vx_arena_t *a2 = vx_arena_new(1u << 16, 0);
     struct vx_span s1[16], s2[16];
     size_t n1 = 99, n2 = 0;
-    vx_batch_t *mine = au_wire_decode(in->b, in->n, a1, s1, 16, &n1);
+    vx_batch_t *mine = vx_wire_decode_fast(in->b, in->n, a1, s1, 16, &n1);
     vx_batch_t *ref = vx_wire_decode(in->b, in->n, a2);
     ck_assert_msg((ref != NULL) == valid, "protobuf-c %s it", ref ? "accepted" : "refused");
-    ck_assert_msg((mine != NULL) == (ref != NULL), "au_wire_decode %s what protobuf-c %s",
+    ck_assert_msg((mine != NULL) == (ref != NULL), "vx_wire_decode_fast %s what protobuf-c %s",
                   mine ? "accepted" : "refused", ref ? "accepted" : "refused");
     if (ref != NULL) {
         ck_assert_int_eq(vx_wire_event_spans(in->b, in->n, s2, 16, &n2), 0);
@@ -186,7 +186,7 @@ END_TEST
 int
 main(void)
 {
-    Suite *s = suite_create("au_decode");
+    Suite *s = suite_create("vx_wire_fast");
     TCase *tc = tcase_create("decode");
     tcase_add_test(tc, t_common_shape);
     tcase_add_test(tc, t_left_to_protobuf_c);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz target: automation's one-pass batch decoder against protobuf-c, on any bytes.
- * fuzz-sources: services/automation/au_decode.c
+ * fuzz-sources: lib/vx_wire_fast.c
  *
- * au_wire_decode must accept exactly what vx_wire_decode (protobuf-c) accepts, give the same
+ * vx_wire_decode_fast must accept exactly what vx_wire_decode (protobuf-c) accepts, give the same
  * batch (compared packed again: every known field of every event, map entry, causality and
  * clock entry), and the same event spans as vx_wire_event_spans. */
 #include <stddef.h>
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../services/automation/au_decode.h"
+#include "vx_wire_fast.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -35,7 +35,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     vx_arena_t *a2 = vx_arena_new(1u << 16, 64u << 20);
     static struct vx_span s1[S_SPANS], s2[S_SPANS];
     size_t n1 = 0, n2 = 0;
-    vx_batch_t *mine = au_wire_decode(data, size, a1, s1, S_SPANS, &n1);
+    vx_batch_t *mine = vx_wire_decode_fast(data, size, a1, s1, S_SPANS, &n1);
     vx_batch_t *ref = vx_wire_decode(data, size, a2);
     if ((mine == NULL) != (ref == NULL)) {
         abort();
