@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz target: a routing pattern as a rule gives it over REST (prefix, suffix, exact or glob
  * text, case-sensitive or not) and a field value, through the direct matcher.
- * fuzz-sources: services/routing/rt_glob.c services/routing/rt_anchor.c
+ * fuzz-sources: services/routing/rt_glob.c services/routing/rt_anchor.c services/routing/rt_retext.c
  *
  * Input: one byte of flags (bit 0 caseless, bits 1-2 the kind), the pattern text up to the
  * first NUL byte, the value after it (up to a second NUL). A glob the parser rejects must say
