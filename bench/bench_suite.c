@@ -19,7 +19,12 @@
  *               scripts/compose-test.sh), given as VX_SUITE_INGEST (propagation's ZeroMQ
  *               ingest) and VX_SUITE_PROPAGATION_URL, VX_SUITE_ROUTING_URL,
  *               VX_SUITE_ANALYTICS_URL (REST base URLs). Its routing must send the writes
- *               under /srv/bench/ to analytics, which must run the query bytes-per-user. */
+ *               under /srv/bench/ to analytics, which must run the query bytes-per-user.
+ *               A secured deployment's material: VX_SUITE_SECRETS, the folder
+ *               scripts/deploy-secrets.sh made (CURVE as its identity "ctl" with keys/,
+ *               HTTPS trusting tls/ca.crt and presenting the admin certificate tls/ctl.crt);
+ *               VX_SUITE_RESOLVE, "host:port:address,..." for URLs that name hosts the
+ *               machine cannot resolve (the names the deployment's certificate holds). */
 #include <czmq.h>
 #include <librdkafka/rdkafka.h>
 #include <math.h>
@@ -447,6 +452,21 @@ s_external(struct suite *s)
         }
         snprintf(s->url[d], sizeof s->url[d], "%s", u);
     }
+    const char *secrets = getenv("VX_SUITE_SECRETS");
+    if (secrets && *secrets) {
+        char keys[300], tls[300], ctl[400];
+        snprintf(keys, sizeof keys, "%s/keys", secrets);
+        snprintf(tls, sizeof tls, "%s/tls", secrets);
+        snprintf(ctl, sizeof ctl, "%s/ctl.crt", tls);
+        struct stat st;
+        if (stat(ctl, &st) < 0 || stat(keys, &st) < 0) {
+            fprintf(stderr, "bench: VX_SUITE_SECRETS=%s: no keys/ or tls/ctl.crt there "
+                            "(scripts/deploy-secrets.sh makes them)\n", secrets);
+            return -1;
+        }
+        vt_secure_use(keys, tls, "ctl");
+    }
+    vt_http_resolve(getenv("VX_SUITE_RESOLVE"));
     return 0;
 }
 

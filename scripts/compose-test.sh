@@ -4,18 +4,25 @@
 # it (tests/deploy/compose_test.py says how), then leaves the machine as it found it.
 #
 # The Docker engine: the one DOCKER_HOST (or /var/run/docker.sock) names when it answers;
-# otherwise this script starts its own dockerd with its own data root, exec root and socket in
-# a temporary folder, under nice, without touching the host's firewall (--iptables=false,
-# --ip-forward=false; images are built on the host network, containers talk over the compose
-# network's bridge) and without the default bridge (--bridge=none). On exit, whatever
-# happened: `down -v`, dockerd stopped by its pid, its mounts unmounted, the compose bridge,
+# otherwise this script starts its own dockerd, under nice, without touching the host's
+# firewall (--iptables=false, --ip-forward=false; images are built on the host network,
+# containers talk over the compose network's bridge) and without the default bridge
+# (--bridge=none). Its data root (images and the build's layer cache) is persistent, outside
+# the clone: VX_DOCKER_ROOT (default /var/cache/vexfs-docker)/data, so a later run rebuilds
+# only the layers whose inputs changed (the compiled sources, usually); its exec root and
+# socket are a fresh folder under /run. One run at a time uses the root (a lock file in it);
+# an engine a killed run left behind (its pid file in the root) is stopped first, and
+# leftovers of the project are removed before the test. On exit, whatever happened: `down -v`,
+# dangling images, stopped containers, unused volumes and networks pruned (the cache and the
+# tagged images stay), dockerd stopped by its pid, its mounts unmounted, the compose bridge,
 # docker0 and Docker's iptables chains removed if they appeared, the FORWARD policy put back,
-# the folder deleted. Other tests use network namespaces afterwards.
+# the exec root deleted. Other tests use network namespaces afterwards.
 #
 # Caches in ~/.cache/vexfs: the debootstrap tarball (scripts/docker-base.sh) and the Kafka
 # jars (scripts/kafka.sh fetch, copied into docker/kafka/libs/ for the Kafka image).
-#   VX_DOCKER_ROOT    keep the own engine's data here between runs (warm layer cache) instead
-#                     of a fresh temporary folder
+#   VX_DOCKER_ROOT    the own engine's persistent root (default /var/cache/vexfs-docker)
+#   VX_DOCKER_COLD=1  empty the own engine's data root first: a cold build (the debootstrap
+#                     tarball and the jars stay cached)
 #   VEXFS_KAFKA_BOOTSTRAP  a broker on the host for the processes' throughput figure; without
 #                     it scripts/kafka.sh starts one (VEXFS_KAFKA_PORT, VEXFS_KAFKA_DIR)
 #   VX_COMPOSE_BENCH_RUNS, VX_COMPOSE_BENCH_SECONDS  throughput runs (3) and seconds per rate (2)
@@ -36,11 +43,36 @@ make -s programs build/bench/bench_suite >/dev/null
 
 own_dockerd=0
 kafka_started=0
-DROOT=""
+DROOT=""   # the own engine's persistent root
+DEXEC=""   # its exec root and socket, this run's only
 WORK=$(mktemp -d /tmp/vexfs-compose.XXXXXX) # secrets and logs of the scenarios
 forward_policy=$(iptables -S FORWARD 2>/dev/null | awk '$1 == "-P" {print $3}') || true
 had_docker0=0
 ip link show docker0 >/dev/null 2>&1 && had_docker0=1
+
+# Stops the own engine whose pid file is $1 (this run's, or one a killed run left), waiting
+# up to 30 s before SIGKILL.
+stop_engine() {
+  local pid
+  pid=$(cat "$1" 2>/dev/null) || pid=""
+  if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dockerd ]; then
+    kill -TERM "$pid"
+    for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+      say "dockerd $pid did not stop in 30 s: SIGKILL"
+      kill -KILL "$pid"
+    fi
+  fi
+  rm -f "$1"
+}
+
+# Mounts an engine left under the folder $1 (netns files, overlays of a killed engine),
+# deepest first.
+unmount_under() {
+  [ -n "$1" ] || return 0
+  findmnt -rn -o TARGET | { grep -F "$1/" || true; } | sort -r |
+    while read -r m; do umount -l "$m"; done
+}
 
 cleanup() {
   local rc=$?
@@ -52,18 +84,14 @@ cleanup() {
       >/dev/null 2>&1
   fi
   if [ "$own_dockerd" = 1 ]; then
-    local pid
-    pid=$(cat "$DROOT/dockerd.pid" 2>/dev/null)
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-      kill -TERM "$pid"
-      for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      if kill -0 "$pid" 2>/dev/null; then
-        say "dockerd did not stop in 30 s: SIGKILL"
-        kill -KILL "$pid"
-      fi
-    fi
-    # Mounts the engine left (netns files, overlays of a killed engine), deepest first.
-    findmnt -rn -o TARGET | grep -F "$DROOT/" | sort -r | while read -r m; do umount -l "$m"; done
+    # The persistent cache keeps tagged images and their layers only.
+    "$DOCKER" container prune -f >/dev/null 2>&1
+    "$DOCKER" image prune -f >/dev/null 2>&1
+    "$DOCKER" volume prune -f >/dev/null 2>&1
+    "$DOCKER" network prune -f >/dev/null 2>&1
+    stop_engine "$DROOT/dockerd.pid"
+    unmount_under "$DEXEC"
+    unmount_under "$DROOT"
     ip link show "$BRIDGE" >/dev/null 2>&1 && ip link del "$BRIDGE"
     [ "$had_docker0" = 0 ] && ip link show docker0 >/dev/null 2>&1 && ip link del docker0
     for chain in DOCKER DOCKER-ISOLATION-STAGE-1 DOCKER-ISOLATION-STAGE-2 DOCKER-USER; do
@@ -79,10 +107,9 @@ cleanup() {
     if [ -n "$forward_policy" ]; then
       iptables -P FORWARD "$forward_policy"
     fi
-    if [ -z "${VX_DOCKER_ROOT:-}" ]; then
-      rm -rf "$DROOT"
-    fi
-    say "own dockerd stopped; mounts, bridge and folder removed;" \
+    rm -rf "$DEXEC"
+    say "own dockerd stopped; mounts, bridge and exec root removed; the cache in $DROOT/data" \
+      "($(du -sh "$DROOT/data" 2>/dev/null | cut -f1)) kept;" \
       "FORWARD policy ${forward_policy:-unchanged}"
   fi
   if [ "$kafka_started" = 1 ]; then
@@ -117,6 +144,12 @@ if [ -z "${VEXFS_KAFKA_BOOTSTRAP:-}" ]; then
   VEXFS_KAFKA_BOOTSTRAP=$(scripts/kafka.sh start)
   export VEXFS_KAFKA_BOOTSTRAP
 fi
+# Its client settings (SASL_SSL, the user, password file and CA) for the processes' figure,
+# unless the caller gave a broker's settings of its own.
+if [ -z "${VEXFS_KAFKA_SECURITY_PROTOCOL:-}" ]; then
+  kenv=$(scripts/kafka.sh env)
+  eval "$kenv"
+fi
 
 step "Docker engine"
 if [ -z "${DOCKER_HOST:-}" ] && [ -S /var/run/docker.sock ]; then
@@ -125,23 +158,48 @@ fi
 if [ -n "${DOCKER_HOST:-}" ] && "$DOCKER" info >/dev/null 2>&1; then
   say "using the engine at $DOCKER_HOST"
 else
-  DROOT=${VX_DOCKER_ROOT:-$(mktemp -d /tmp/vexfs-docker.XXXXXX)}
-  [ -n "${VX_DOCKER_ROOT:-}" ] || export VX_COMPOSE_FRESH_ENGINE=1 # no layer cache: a cold build
+  DROOT=${VX_DOCKER_ROOT:-/var/cache/vexfs-docker}
   mkdir -p "$DROOT"
-  export DOCKER_HOST=unix://$DROOT/docker.sock
+  exec 9>"$DROOT/lock"
+  if ! flock -n 9; then
+    say "another run uses the engine root $DROOT: waiting for it (up to 30 min)"
+    flock -w 1800 9 || { say "$DROOT is still in use"; exit 1; }
+  fi
+  # An engine a killed run left behind, and the mounts of its exec root.
+  stop_engine "$DROOT/dockerd.pid"
+  unmount_under "$(cat "$DROOT/exec-root" 2>/dev/null)"
+  unmount_under "$DROOT"
+  if [ "${VX_DOCKER_COLD:-0}" = 1 ]; then
+    say "VX_DOCKER_COLD=1: emptying $DROOT/data (a cold build)"
+    rm -rf "$DROOT/data"
+  fi
+  DEXEC=$(mktemp -d /run/vexfs-docker.XXXXXX) # short: containerd's socket paths are limited
+  echo "$DEXEC" >"$DROOT/exec-root"
+  export DOCKER_HOST=unix://$DEXEC/docker.sock
   own_dockerd=1
-  nice -n 10 dockerd --data-root "$DROOT/data" --exec-root "$DROOT/run" \
+  nice -n 10 dockerd --data-root "$DROOT/data" --exec-root "$DEXEC" \
     --pidfile "$DROOT/dockerd.pid" -H "$DOCKER_HOST" --iptables=false --ip-forward=false \
-    --bridge=none >"$DROOT/dockerd.log" 2>&1 &
+    --bridge=none 9>&- >"$WORK/dockerd.log" 2>&1 &
   for _ in $(seq 300); do
     "$DOCKER" info >/dev/null 2>&1 && break
-    kill -0 $! 2>/dev/null || { tail -n 20 "$DROOT/dockerd.log" >&2; exit 1; }
+    kill -0 $! 2>/dev/null || { tail -n 20 "$WORK/dockerd.log" >&2; exit 1; }
     sleep 0.1
   done
-  "$DOCKER" info >/dev/null || { tail -n 20 "$DROOT/dockerd.log" >&2; exit 1; }
+  "$DOCKER" info >/dev/null || { tail -n 20 "$WORK/dockerd.log" >&2; exit 1; }
   say "started dockerd $("$DOCKER" version -f '{{.Server.Version}}') at $DOCKER_HOST" \
-    "(log $DROOT/dockerd.log)"
+    "(log $WORK/dockerd.log; data root $DROOT/data)"
+  # The cache is cold when the suite's build stage is not in it (compose_test.py then also
+  # measures a warm rebuild and `up` in the same run).
+  if "$DOCKER" image inspect vexfs-build:latest >/dev/null 2>&1; then
+    export VX_COMPOSE_CACHE=warm
+  else
+    export VX_COMPOSE_CACHE=cold
+  fi
 fi
+# Containers, volumes and networks a killed run left in the persistent root (an engine
+# restarts containers with a restart policy when it starts).
+"${COMPOSE[@]}" -p "$PROJECT" -f docker/docker-compose.yml down -v --remove-orphans -t 5 \
+  >/dev/null 2>&1 || true
 
 # The compose file publishes fixed host ports (README "Docker compose"): say which is taken.
 busy=""
@@ -160,6 +218,6 @@ scripts/docker-base.sh
 
 step "compose scenarios (tests/deploy/compose_test.py)"
 VX_COMPOSE_WORK=$WORK VX_COMPOSE_PROJECT=$PROJECT VX_BENCH_BIN=$ROOT/build/bench/bench_suite \
-  nice -n 10 python3 tests/deploy/compose_test.py &
+  nice -n 10 python3 tests/deploy/compose_test.py 9>&- &
 child=$!
 wait "$child"

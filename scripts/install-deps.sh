@@ -4,13 +4,9 @@
 #   --build   only what `make` needs to build the programs (the container image's builder)
 set -euo pipefail
 
-BUILD_PACKAGES=(
-  build-essential pkg-config
-  libzmq3-dev libczmq-dev libprotobuf-c-dev protobuf-c-compiler
-  libraft-dev libuv1-dev libmicrohttpd-dev libvectorscan-dev librdkafka-dev
-  libjansson-dev check libsubunit-dev libcurl4-openssl-dev libyaml-dev libpcre2-dev libfuse3-dev
-  libgnutls28-dev libsodium-dev liblmdb-dev libssl-dev
-)
+# The build's packages: one list, shared with docker/Dockerfile's dependency stage.
+mapfile -t BUILD_PACKAGES < <(grep -v -e '^#' -e '^[[:space:]]*$' \
+  "$(dirname "$0")/build-packages.txt")
 # Tests, lint, benchmarks and deployment checks (docker-compose validates docker/, promtool
 # the Prometheus files, python3-venv holds the Kubernetes schema validator, etcd-server is the
 # coordinator benchmark's peer, iproute2 makes the network namespaces of partition tests;

@@ -163,6 +163,22 @@ vt_tls_dir(void)
     return s_tls;
 }
 
+static char s_client[64] = "test";
+
+const char *
+vt_tls_client(void)
+{
+    return s_client;
+}
+
+void
+vt_secure_use(const char *keys_dir, const char *tls_dir, const char *client)
+{
+    snprintf(s_keys, sizeof s_keys, "%s", keys_dir);
+    snprintf(s_tls, sizeof s_tls, "%s", tls_dir);
+    snprintf(s_client, sizeof s_client, "%s", client);
+}
+
 static vx_socks_t *s_factories[2]; /* vt_sock_ex's, CURVE and plain; one per test process */
 static pid_t s_factory_owner[2];
 

@@ -39,6 +39,13 @@ cb_write(char *ptr, size_t size, size_t nmemb, void *arg)
 }
 
 static bool s_plain_http;
+static const char *s_resolve; /* vt_http_resolve's entries, borrowed */
+
+void
+vt_http_resolve(const char *entries)
+{
+    s_resolve = entries;
+}
 
 void
 vt_http_plain(bool plain)
@@ -95,16 +102,29 @@ s_http_url(const char *method, const char *url, const char *body, size_t body_le
     }
     const char *tls = vt_tls_dir();
     if (strncmp(url, "https://", 8) == 0 && tls[0]) {
-        /* As production clients do: the suite's authority, the admin certificate "test". */
+        /* As production clients do: the suite's authority, the admin certificate "test"
+         * (a deployment's own, vt_secure_use). */
         char ca[400], cert[400], key[400];
         snprintf(ca, sizeof ca, "%s/ca.crt", tls);
-        snprintf(cert, sizeof cert, "%s/test.crt", tls);
-        snprintf(key, sizeof key, "%s/test.key", tls);
+        snprintf(cert, sizeof cert, "%s/%s.crt", tls, vt_tls_client());
+        snprintf(key, sizeof key, "%s/%s.key", tls, vt_tls_client());
         curl_easy_setopt(c, CURLOPT_CAINFO, ca);
         if (present_cert) {
             curl_easy_setopt(c, CURLOPT_SSLCERT, cert);
             curl_easy_setopt(c, CURLOPT_SSLKEY, key);
         }
+    }
+    struct curl_slist *resolve = NULL;
+    for (const char *e = s_resolve; e && *e;) {
+        const char *comma = strchr(e, ',');
+        size_t n = comma ? (size_t)(comma - e) : strlen(e);
+        char entry[256];
+        snprintf(entry, sizeof entry, "%.*s", (int)(n < sizeof entry ? n : sizeof entry - 1), e);
+        resolve = curl_slist_append(resolve, entry);
+        e = comma ? comma + 1 : e + n;
+    }
+    if (resolve) {
+        curl_easy_setopt(c, CURLOPT_RESOLVE, resolve);
     }
     struct s_buf buf = {calloc(1, 1), 0};
     struct curl_slist *hdrs = NULL;
@@ -138,7 +158,10 @@ s_http_url(const char *method, const char *url, const char *body, size_t body_le
     curl_slist_free_all(hdrs);
     if (c != s_keep) {
         curl_easy_cleanup(c);
+    } else {
+        curl_easy_setopt(c, CURLOPT_RESOLVE, NULL); /* the list goes now: not for the next call */
     }
+    curl_slist_free_all(resolve);
     return rc == CURLE_OK ? 0 : -EIO;
 }
 

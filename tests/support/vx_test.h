@@ -103,6 +103,17 @@ void vt_run_result_fini(struct vt_run_result *r);
  * starts is secured as in production. */
 const char *vt_keys_dir(void);
 const char *vt_tls_dir(void);
+/* The client certificate's name in vt_tls_dir() that https requests present ("test"). */
+const char *vt_tls_client(void);
+/* Points this process at a deployment's own material instead (a benchmark measuring a suite
+ * started elsewhere, as scripts/deploy-secrets.sh lays it out): keys_dir for CURVE (identity
+ * "ctl", server.pub), tls_dir for HTTPS (ca.crt and the client certificate client.crt/.key).
+ * Call before the first socket or request; the strings are copied. */
+void vt_secure_use(const char *keys_dir, const char *tls_dir, const char *client);
+/* Name resolution of https requests to a suite whose certificates name its hosts: entries
+ * "host:port:address[,host:port:address...]" (curl's --resolve), or NULL for none. Borrowed:
+ * valid while requests are made. */
+void vt_http_resolve(const char *entries);
 /* A socket of the test's own, through the suite's factory with CURVE identity "ctl" (the
  * operator tool's, which may send events of any source and tenant; bound:
  * presents the server key and admits the authorized keys). NULL (reason on stderr) on error.
