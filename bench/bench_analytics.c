@@ -596,11 +596,15 @@ s_daemon(const char *bin_dir, const char *bootstrap, bool plain, const char *top
     char env0[] = "VEXFS_KAFKA_SECURITY_PROTOCOL=plaintext";
     char *env[] = {env0, NULL};
     pid_t pid = vt_spawn(argv, plain ? env : NULL, log);
+    /* today's code predates the suite's security: its REST API is plain HTTP */
+    const char *base = getenv("VX_BASELINE_BIN_DIR");
+    vt_http_plain(base && strcmp(bin_dir, base) == 0);
     if (pid < 0 || !vt_wait_ready(port, cg_dir ? 120000 : 30000)) {
         fprintf(stderr, "bench: %s did not start; log in %s\n", bin, log);
         if (pid > 0) {
             vt_stop(pid, SIGKILL, 5000);
         }
+        vt_http_plain(false);
         free(dir);
         return f;
     }
@@ -648,6 +652,7 @@ s_daemon(const char *bin_dir, const char *bootstrap, bool plain, const char *top
         vt_stop(perf, SIGINT, 30000);
     }
     vt_stop(pid, SIGTERM, 60000);
+    vt_http_plain(false);
     if (!t_last || t_last == t_first) {
         fprintf(stderr, "bench: %s took %.0f of %zu events; log in %s\n", bin, got, n, log);
         free(dir);
@@ -916,10 +921,13 @@ s_timed_report(struct s_listener *l, const struct s_fig *bare, const struct s_fi
                l->nr / l->tr, l->nr >= 3 * l->tr ? "met" : "NOT met", l->nc / l->tc);
     }
     if (l->nc > 0) {
+        char here[64] = "";
+        if (l->tc > 0) {
+            snprintf(here, sizeof here, "; today's does %.0f here", l->tc);
+        }
         printf("  events per CPU-second of the daemon: %.0f (target >= 2,000,000 where today's "
-               "code does 468,029 on the reference machine%s%.0f here): %s\n",
-               l->nc, l->tc > 0 ? "; today's does " : "", l->tc > 0 ? l->tc : 0,
-               l->nc >= 2e6 ? "met" : "NOT met");
+               "code does 468,029 on the reference machine%s): %s\n",
+               l->nc, here, l->nc >= 2e6 ? "met" : "NOT met");
     }
 }
 
