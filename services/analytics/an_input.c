@@ -702,7 +702,8 @@ static void
 s_malloc_tune(void)
 {
     if (mallopt(M_MMAP_THRESHOLD, 32 << 20) != 1 || mallopt(M_TRIM_THRESHOLD, 256 << 20) != 1) {
-        vx_warn("AN-MALLOC", "mallopt refused: fetch buffers will use fresh pages");
+        /* another allocator (a sanitizer's) answers for glibc's: nothing to tune */
+        vx_debug("AN-MALLOC", "mallopt refused: fetch buffers may use fresh pages");
     }
 }
 
