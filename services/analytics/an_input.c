@@ -659,13 +659,9 @@ s_run_zmq(an_server_t *s, volatile sig_atomic_t *stop)
 }
 
 int
-an_server_run(an_server_t *s, volatile sig_atomic_t *stop)
+an_input_run(an_server_t *s, volatile sig_atomic_t *stop)
 {
-    int rc = s->rk ? s_run_kafka(s, stop) : s_run_zmq(s, stop);
-    pthread_mutex_lock(&s->lock);
-    an_server_sync_metrics(s);
-    pthread_mutex_unlock(&s->lock);
-    return rc;
+    return s->rk ? s_run_kafka(s, stop) : s_run_zmq(s, stop);
 }
 
 /* ---- setup ---------------------------------------------------------------------------------- */

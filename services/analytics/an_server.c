@@ -737,6 +737,17 @@ fail:
     return NULL;
 }
 
+int
+an_server_run(an_server_t *s, volatile sig_atomic_t *stop)
+{
+    int rc = an_input_run(s, stop);
+    /* The last batch's counts reach the metrics before the daemon reports its exit. */
+    pthread_mutex_lock(&s->lock);
+    an_server_sync_metrics(s);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
 void
 an_server_destroy(an_server_t **sp)
 {
