@@ -22,7 +22,9 @@
  * GET /v1/queries/bench every 100 ms, and every 5 ms near the end), with its CPU time (user +
  * system, from /proc) over the same span, less that of its REST threads, which serve those
  * reads (a TLS handshake each over HTTPS; reported beside). Medians of the three rounds with
- * min..max. VX_BENCH_PERF=DIR also records each timed daemon with `perf record -g` into DIR.
+ * min..max. VX_BENCH_PERF=DIR also records each timed daemon with `perf record -g` into DIR;
+ * VX_BENCH_BEFORE_BIN_DIR=DIR also times the vexfs-analytics of DIR (another build of the
+ * current code, e.g. before a change) on both listeners, beside this one.
  *
  * Then, when valgrind is installed (VX_BENCH_CALLGRIND=0 skips it), where a daemon's
  * instructions go per event: each daemon runs under callgrind on a topic of PROFILE_EVENTS
@@ -894,10 +896,11 @@ struct s_listener {
     double br, bc, tr, tc, nr, nc;
 };
 
-/* Prints one listener's medians and their ratios. */
+/* Prints one listener's medians and their ratios. before: the runs of another build of the
+ * daemon (VX_BENCH_BEFORE_BIN_DIR), or NULL. */
 static void
 s_timed_report(struct s_listener *l, const struct s_fig *bare, const struct s_fig *today,
-               bool have_today, const struct s_fig *now)
+               bool have_today, const struct s_fig *now, const struct s_fig *before)
 {
     printf(" %s:\n", l->name);
     s_report("bare librdkafka consumer (limit)", bare, S_ROUNDS, &l->br, &l->bc);
@@ -908,7 +911,16 @@ s_timed_report(struct s_listener *l, const struct s_fig *bare, const struct s_fi
     if (have_today) {
         s_report("today's vexfs-analytics", today, S_ROUNDS, &l->tr, &l->tc);
     }
+    double xr = 0, xc = 0;
+    if (before) {
+        s_report("vexfs-analytics before (VX_BENCH_BEFORE_BIN_DIR)", before, S_ROUNDS, &xr, &xc);
+    }
     s_report("vexfs-analytics", now, S_ROUNDS, &l->nr, &l->nc);
+    if (xr > 0 && l->nr > 0) {
+        printf("  vexfs-analytics %.2fx the build before's events/s, %.2fx its events per "
+               "CPU-second\n",
+               l->nr / xr, l->nc / xc);
+    }
     if (l->br > 0 && l->nr > 0) {
         printf("  vexfs-analytics at %.0f%% of the bare consumer's events/s (target >= 70%%: %s), "
                "%.0f%% of its events per CPU-second\n",
@@ -944,7 +956,10 @@ s_timed(const char *bootstrap, const char *plain, const char *topic, struct s_ev
     if (s_fill_topic(bootstrap, topic, evs, n, 1000) < 0) {
         return -1;
     }
-    struct s_fig bare[2][S_ROUNDS], today[S_ROUNDS], now[2][S_ROUNDS];
+    struct s_fig bare[2][S_ROUNDS], today[S_ROUNDS], now[2][S_ROUNDS], before[2][S_ROUNDS];
+    const char *before_dir = getenv("VX_BENCH_BEFORE_BIN_DIR");
+    before_dir = before_dir && *before_dir ? before_dir : NULL;
+    memset(before, 0, sizeof before);
     memset(bare, 0, sizeof bare);
     memset(today, 0, sizeof today);
     memset(now, 0, sizeof now);
@@ -964,6 +979,10 @@ s_timed(const char *bootstrap, const char *plain, const char *topic, struct s_ev
                 snprintf(group, sizeof group, "%s.today.%d", topic, r);
                 today[r] = s_daemon(base, bs, true, topic, group, n, NULL, NULL);
             }
+            if (before_dir) {
+                snprintf(group, sizeof group, "%s.before.%s.%d", topic, tag, r);
+                before[l][r] = s_daemon(before_dir, bs, l == 1, topic, group, n, NULL, NULL);
+            }
             snprintf(group, sizeof group, "%s.now.%s.%d", topic, tag, r);
             now[l][r] = s_daemon(vt_bin_dir(), bs, l == 1, topic, group, n, NULL, NULL);
         }
@@ -978,14 +997,14 @@ s_timed(const char *bootstrap, const char *plain, const char *topic, struct s_ev
     char name[128];
     snprintf(name, sizeof name, "secured listener (%s)", proto && *proto ? proto : "plaintext");
     struct s_listener sec = {.name = name}, pl = {.name = "bench-only plaintext listener"};
-    s_timed_report(&sec, bare[0], NULL, false, now[0]);
+    s_timed_report(&sec, bare[0], NULL, false, now[0], before_dir ? before[0] : NULL);
     if (!plain) {
         printf(" plaintext listener: not measured (VEXFS_KAFKA_PLAIN_BOOTSTRAP unset; "
                "scripts/bench.sh starts its broker with one), so neither is today's code, which "
                "speaks nothing else\n");
         return 0;
     }
-    s_timed_report(&pl, bare[1], today, base != NULL, now[1]);
+    s_timed_report(&pl, bare[1], today, base != NULL, now[1], before_dir ? before[1] : NULL);
     if (!base) {
         printf("  today's vexfs-analytics: not measured (VX_BASELINE_BIN_DIR unset; "
                "scripts/bench.sh sets it from scripts/bench-baseline.sh)\n");
