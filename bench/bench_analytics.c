@@ -745,6 +745,18 @@ s_cg_get(const struct s_cg *c, const char *fn)
     return v;
 }
 
+/* Whether the dump has a function whose name starts with prefix. */
+static bool
+s_cg_has_prefix(const struct s_cg *c, const char *prefix)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        if (strncmp(c->names[i], prefix, strlen(prefix)) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static double
 s_num(const char *s)
 {
@@ -851,7 +863,8 @@ s_breakdown(const char *label, const char *cg_dir, double events, double windows
                 }
             }
         } else if (s_cg_get(&c, "vx_http_route_dispatch") > 0 || s_cg_get(&c, "cb_access") > 0 ||
-                   s_cg_get(&c, "MHD_run") > 0) {
+                   s_cg_has_prefix(&c, "MHD_")) {
+            /* libmicrohttpd's threads: over HTTPS mostly TLS handshakes, one per reading */
             other_http += c.total;
         } else if (s_cg_get(&c, "rd_kafka_consume_batch_queue") == 0 && c.total > 0) {
             other_rk += c.total;
