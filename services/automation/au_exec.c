@@ -385,54 +385,60 @@ s_environ_has(const char *pid, const char *needle)
     return found;
 }
 
-/* Kills what is left of the scripts an interrupted execution had started: a process group in
- * its record is killed only when one of its members carries that execution's id in its
- * environment (the group id may have been reused since). Returns the groups killed. */
+/* Kills what is left of the scripts an interrupted execution had started: every process group
+ * with a member that carries that execution's id in its environment (VX_EXECUTION_ID, which
+ * every script child gets). Found from /proc rather than from the groups the journal names, so
+ * a script whose group had not reached the journal when the daemon died is found too. Returns
+ * the groups killed. */
 static int
-s_kill_orphans(const char *exec_id, json_t *pgids)
+s_kill_orphans(const char *exec_id)
 {
-    int killed = 0;
     char needle[AU_EXEC_ID_LEN + 24];
     snprintf(needle, sizeof needle, "VX_EXECUTION_ID=%s", exec_id);
-    size_t i;
-    json_t *v;
-    json_array_foreach(pgids, i, v) {
-        long pg = (long)json_integer_value(v);
-        if (pg <= 1) {
+    enum { S_MAX_GROUPS = 64 };
+    long groups[S_MAX_GROUPS];
+    int n_groups = 0;
+    long own = (long)getpgrp();
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+    while (d != NULL && (de = readdir(d)) != NULL) {
+        if (de->d_name[0] < '0' || de->d_name[0] > '9') {
             continue;
         }
-        DIR *d = opendir("/proc");
-        struct dirent *de;
-        bool ours = false;
-        while (d != NULL && !ours && (de = readdir(d)) != NULL) {
-            if (de->d_name[0] < '0' || de->d_name[0] > '9') {
-                continue;
-            }
-            char path[64], stat[512];
-            snprintf(path, sizeof path, "/proc/%s/stat", de->d_name);
-            FILE *f = fopen(path, "r");
-            if (f == NULL) {
-                continue;
-            }
-            size_t n = fread(stat, 1, sizeof stat - 1, f);
-            fclose(f);
-            stat[n] = '\0';
-            /* after "(comm)": state, ppid, pgrp */
-            const char *p = strrchr(stat, ')');
-            if (p == NULL || p[1] != ' ' || p[2] == '\0' || p[3] != ' ') {
-                continue;
-            }
-            char *end = NULL;
-            (void)strtol(p + 4, &end, 10); /* ppid */
-            long pgrp = end != NULL ? strtol(end, NULL, 10) : 0;
-            if (pgrp == pg && s_environ_has(de->d_name, needle)) {
-                ours = true;
-            }
+        char path[64], stat[512];
+        snprintf(path, sizeof path, "/proc/%s/stat", de->d_name);
+        FILE *f = fopen(path, "r");
+        if (f == NULL) {
+            continue;
         }
-        if (d != NULL) {
-            closedir(d);
+        size_t n = fread(stat, 1, sizeof stat - 1, f);
+        fclose(f);
+        stat[n] = '\0';
+        /* after "(comm)": state, ppid, pgrp */
+        const char *p = strrchr(stat, ')');
+        if (p == NULL || p[1] != ' ' || p[2] == '\0' || p[3] != ' ') {
+            continue;
         }
-        if (ours && kill((pid_t)-pg, SIGKILL) == 0) {
+        char *end = NULL;
+        (void)strtol(p + 4, &end, 10); /* ppid */
+        long pgrp = end != NULL ? strtol(end, NULL, 10) : 0;
+        if (pgrp <= 1 || pgrp == own || !s_environ_has(de->d_name, needle)) {
+            continue;
+        }
+        bool seen = false;
+        for (int i = 0; i < n_groups; i++) {
+            seen = seen || groups[i] == pgrp;
+        }
+        if (!seen && n_groups < S_MAX_GROUPS) {
+            groups[n_groups++] = pgrp;
+        }
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
+    int killed = 0;
+    for (int i = 0; i < n_groups; i++) {
+        if (kill((pid_t)-groups[i], SIGKILL) == 0) {
             killed++;
         }
     }
@@ -466,12 +472,11 @@ s_recover_one(au_exec_t *x, const char *id, json_t *j, struct au_workflow *w)
         json_decref(e->completed);
         e->completed = json_incref(done);
     }
-    json_t *pgids = json_object_get(e->rec, "running_pgids");
-    if (pgids != NULL) {
-        int k = s_kill_orphans(id, pgids);
-        json_object_set_new(e->rec, "orphans_killed", json_integer(k));
-        json_object_del(e->rec, "running_pgids");
+    int killed = s_kill_orphans(id);
+    if (killed > 0 || json_object_get(e->rec, "running_pgids") != NULL) {
+        json_object_set_new(e->rec, "orphans_killed", json_integer(killed));
     }
+    json_object_del(e->rec, "running_pgids");
     if (w->resumable) {
         /* Its writes and snapshot sequence go on: the commit checks conflicts since then. */
         json_t *writes = json_object_get(j, "writes");

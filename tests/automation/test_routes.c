@@ -31,7 +31,7 @@ START_TEST(t_every_route_checks_its_role)
 
     size_t n = 0;
     const struct vx_http_route_def *t = au_http_route_table(&n);
-    ck_assert_uint_eq(n, 19);
+    ck_assert_uint_eq(n, 22);
     char err[512] = "";
     int walked = vt_roles_walk(port, t, n, err, sizeof err);
     ck_assert_msg(walked == (int)n, "%s (log in %s)", err, log);
