@@ -45,36 +45,6 @@ s_pct(double *v, size_t n, double *p50, double *p99)
     *p99 = v[(n * 99) / 100];
 }
 
-static int
-cb_seal(void *arg, const void *ad, size_t adlen, const void *plain, size_t len, void **out,
-        size_t *outlen)
-{
-    size_t cap = len + VX_SEAL_OVERHEAD;
-    uint8_t *buf = vx_malloc(cap);
-    int rc = vx_seal(arg, ad, adlen, plain, len, buf, cap, outlen);
-    if (rc < 0) {
-        free(buf);
-        return rc;
-    }
-    *out = buf;
-    return 0;
-}
-
-static int
-cb_open(void *arg, const void *ad, size_t adlen, const void *sealed, size_t len, void **out,
-        size_t *outlen)
-{
-    uint8_t *buf = vx_malloc(len ? len : 1);
-    char err[128];
-    int rc = vx_unseal(arg, ad, adlen, sealed, len, buf, len, outlen, err, sizeof err);
-    if (rc < 0) {
-        free(buf);
-        return rc;
-    }
-    *out = buf;
-    return 0;
-}
-
 /* One fsync of a 4 KiB write in dir, p50 over n: the floor of a durable commit. */
 static double
 s_fsync_us(const char *dir, size_t n)
@@ -107,7 +77,7 @@ s_fsync_us(const char *dir, size_t n)
 static int
 s_commits(const char *dir, vx_sealer_t *sealer, int k, size_t n, double *p50, double *p99)
 {
-    struct au_store_sealer se = {cb_seal, cb_open, sealer, vx_sealer_key_id(sealer)};
+    struct au_store_sealer se = au_store_vx_sealer(sealer);
     struct au_store_opts o = {.dir = dir, .map_bytes = 1ull << 30, .max_history = 1000,
                               .sealer = &se};
     au_store_t *s = NULL;
@@ -188,7 +158,7 @@ cb_committer(void *arg)
 static double
 s_commit_rate(const char *dir, vx_sealer_t *sealer, int nth, size_t n, double *per_txn)
 {
-    struct au_store_sealer se = {cb_seal, cb_open, sealer, vx_sealer_key_id(sealer)};
+    struct au_store_sealer se = au_store_vx_sealer(sealer);
     struct au_store_opts o = {.dir = dir, .map_bytes = 1ull << 30, .max_history = 1000,
                               .sealer = &se};
     au_store_t *s = NULL;

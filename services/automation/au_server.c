@@ -91,37 +91,6 @@ s_metrics_init(au_server_t *s, vx_metrics_t *metrics)
                  (double)vx_config_int(s->cfg, AU_SECTION, "target_throughput_events_per_sec"));
 }
 
-/* The store's sealer: vx_seal records, the LMDB key as associated data. */
-static int
-cb_seal(void *arg, const void *ad, size_t adlen, const void *plain, size_t len, void **out,
-        size_t *outlen)
-{
-    size_t cap = len + VX_SEAL_OVERHEAD;
-    uint8_t *buf = vx_malloc(cap);
-    int rc = vx_seal(arg, ad, adlen, plain, len, buf, cap, outlen);
-    if (rc < 0) {
-        free(buf);
-        return rc;
-    }
-    *out = buf;
-    return 0;
-}
-
-static int
-cb_open(void *arg, const void *ad, size_t adlen, const void *sealed, size_t len, void **out,
-        size_t *outlen)
-{
-    uint8_t *buf = vx_malloc(len ? len : 1);
-    char err[256];
-    int rc = vx_unseal(arg, ad, adlen, sealed, len, buf, len, outlen, err, sizeof err);
-    if (rc < 0) {
-        free(buf);
-        return rc;
-    }
-    *out = buf;
-    return 0;
-}
-
 static double
 cb_reseal_remaining(void *arg)
 {
@@ -160,9 +129,9 @@ s_store_open(au_server_t *s, char *err, size_t errlen)
         .history_age_ns =
             (uint64_t)vx_config_int(cfg, AU_SECTION, "history_max_age_s") * VX_NS_PER_S,
     };
-    struct au_store_sealer sealer = {cb_seal, cb_open, (void *)s->sealer,
-                                     s->sealer ? vx_sealer_key_id(s->sealer) : 0};
+    struct au_store_sealer sealer;
     if (s->sealer != NULL) {
+        sealer = au_store_vx_sealer(s->sealer);
         so.sealer = &sealer;
     }
     so.changes_total = vx_metrics_counter(

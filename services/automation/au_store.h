@@ -47,6 +47,7 @@
 #include <stdint.h>
 
 #include "vx_metrics.h"
+#include "vx_seal.h"
 
 #define AU_STORE_MAX_KEY 480 /* LMDB's default key limit is 511 bytes */
 
@@ -63,6 +64,10 @@ struct au_store_sealer {
     void *arg;
     uint32_t key_id; /* the id of the key seal uses (the newest); 0: records are not re-sealed */
 };
+
+/* The sealer of the suite's data keys (vx_seal.h; borrowed, must outlive the store): records
+ * sealed under its newest key, the LMDB key as associated data. */
+struct au_store_sealer au_store_vx_sealer(const vx_sealer_t *sealer);
 
 struct au_store_opts {
     const char *dir;           /* the environment's folder (created when absent); required */

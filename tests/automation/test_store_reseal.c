@@ -18,40 +18,10 @@
 #include "vx_seal.h"
 #include "vx_test.h"
 
-static int
-cb_seal(void *arg, const void *ad, size_t adlen, const void *plain, size_t len, void **out,
-        size_t *outlen)
-{
-    size_t cap = len + VX_SEAL_OVERHEAD;
-    uint8_t *buf = malloc(cap);
-    int rc = vx_seal(arg, ad, adlen, plain, len, buf, cap, outlen);
-    if (rc < 0) {
-        free(buf);
-        return rc;
-    }
-    *out = buf;
-    return 0;
-}
-
-static int
-cb_open(void *arg, const void *ad, size_t adlen, const void *sealed, size_t len, void **out,
-        size_t *outlen)
-{
-    uint8_t *buf = malloc(len ? len : 1);
-    char err[256];
-    int rc = vx_unseal(arg, ad, adlen, sealed, len, buf, len, outlen, err, sizeof err);
-    if (rc < 0) {
-        free(buf);
-        return rc;
-    }
-    *out = buf;
-    return 0;
-}
-
 static au_store_t *
 s_open(const char *dir, vx_sealer_t *sealer)
 {
-    struct au_store_sealer se = {cb_seal, cb_open, sealer, vx_sealer_key_id(sealer)};
+    struct au_store_sealer se = au_store_vx_sealer(sealer);
     struct au_store_opts o = {.dir = dir, .map_bytes = 64u << 20, .max_history = 100000,
                               .no_sync = true, .sealer = &se};
     au_store_t *s = NULL;
