@@ -121,10 +121,10 @@ fi
 # ca.key, kafka-broker/ and admin-token go to no container.
 S_SERVICES=(
   "propagation own server rest kafka"
-  "routing own server rest kafka"
+  "routing own server rest kafka data"
   "coordinator own peers rest data"
   "automation own server rest client data"
-  "analytics own server rest client kafka"
+  "analytics own server rest client kafka data"
   "watch own peers rest"
   "forwarder own peers rest"
   "fuse own peers rest"
