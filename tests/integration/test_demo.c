@@ -114,7 +114,11 @@ s_start(struct s_demo *d)
         close(p[0]);
         close(p[1]);
         setpgid(0, 0);
+        /* As from a terminal: a test run under nohup would hand down SIGHUP ignored, and a
+         * shell cannot trap a signal ignored when it starts. */
         signal(SIGPIPE, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
         setenv("XDG_CONFIG_HOME", d->xdg, 1);
         setenv("VX_DEMO_SECONDS", "0", 1);
         char b[16];
