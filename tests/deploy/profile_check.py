@@ -104,6 +104,10 @@ def resolver(mounts, image, tmp):
     return resolve
 
 
+# Folders a daemon only reads (besides the secret ones): they must exist, on any mount.
+READ_ONLY_DIRS = {("reactive_automation", "scripts_dir")}
+
+
 def check_files(ok, where, eff, mounts, image, resolve, writable_root):
     """Every named file exists for the container; every data folder is usable."""
     for sec, keys in eff.items():
@@ -111,7 +115,7 @@ def check_files(ok, where, eff, mounts, image, resolve, writable_root):
             if not isinstance(val, str) or not val.startswith("/"):
                 continue
             name = f"{sec}.{key} = {val}"
-            if (sec, key) in sc.READ_DIRS:
+            if (sec, key) in sc.READ_DIRS or (sec, key) in READ_ONLY_DIRS:
                 m = _mount_of(mounts, val)
                 host = resolve(val)
                 ok(host is not None and os.path.isdir(host), where,
