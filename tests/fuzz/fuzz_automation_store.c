@@ -3,7 +3,7 @@
  * a history cursor (GET /v1/executions?cursor=), and a state write (a path and a JSON value,
  * as a set_state step or PUT /v1/state/{path} gives them).
  * fuzz-sources: services/automation/au_store.c services/automation/au_store_state.c
- * fuzz-sources: services/automation/au_store_hist.c lib/vx_jsonfile.c
+ * fuzz-sources: services/automation/au_store_hist.c lib/vx_jsonfile.c lib/vx_seal.c
  *
  * The input is split at its first NUL: the part before is the cursor and the state path, the
  * part after the value's JSON. A bad cursor must be refused with a message; a commit must either
