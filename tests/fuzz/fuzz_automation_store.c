@@ -4,6 +4,8 @@
  * as a set_state step or PUT /v1/state/{path} gives them).
  * fuzz-sources: services/automation/au_store.c services/automation/au_store_state.c
  * fuzz-sources: services/automation/au_store_hist.c lib/vx_jsonfile.c lib/vx_seal.c
+ * fuzz-sources: services/automation/au_store_group.c services/automation/au_store_reseal.c
+ * fuzz-sources: lib/vx_creds.c lib/vx_metrics.c
  *
  * The input is split at its first NUL: the part before is the cursor and the state path, the
  * part after the value's JSON. A bad cursor must be refused with a message; a commit must either
