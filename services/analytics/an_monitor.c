@@ -1054,19 +1054,11 @@ s_load(an_monitor_t *m, const char *path, bool missing_ok, char *err, size_t err
 {
     json_t *arr = NULL;
     bool stale = false;
-    if (missing_ok) { /* the state folder's file: sealed at rest */
-        int lrc = an_state_load(m->sealer, m->metrics, m->state_dir, "alert_rules.json", &arr,
-                                &stale, err, errlen);
-        if (lrc != 0) {
-            return lrc;
-        }
-    } else {
-        json_error_t je;
-        arr = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-        if (!arr) {
-            snprintf(err, errlen, "%s:%d:%d: %s", path, je.line, je.column, je.text);
-            return -EINVAL;
-        }
+    /* missing_ok: the state folder's file, sealed at rest */
+    int lrc = an_defs_read(m->sealer, m->metrics, m->state_dir, "alert_rules.json", path, missing_ok,
+                           &arr, &stale, err, errlen);
+    if (lrc != 0) {
+        return lrc;
     }
     int rc = 0;
     if (!json_is_array(arr)) {

@@ -684,19 +684,11 @@ s_load(an_server_t *s, const char *path, bool missing_ok, char *err, size_t errl
 {
     json_t *arr = NULL;
     bool stale = false;
-    if (missing_ok) { /* the state folder's file: sealed at rest */
-        int lrc = an_state_load(s->sealer, s->metrics, s->state_dir, "queries.json", &arr,
-                                &stale, err, errlen);
-        if (lrc != 0) {
-            return lrc;
-        }
-    } else {
-        json_error_t je;
-        arr = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-        if (!arr) {
-            snprintf(err, errlen, "%s:%d:%d: %s", path, je.line, je.column, je.text);
-            return -EINVAL;
-        }
+    /* missing_ok: the state folder's file, sealed at rest */
+    int lrc = an_defs_read(s->sealer, s->metrics, s->state_dir, "queries.json", path, missing_ok,
+                           &arr, &stale, err, errlen);
+    if (lrc != 0) {
+        return lrc;
     }
     int rc = 0;
     if (!json_is_array(arr)) {

@@ -58,3 +58,22 @@ an_state_save(const vx_sealer_t *s, vx_metrics_t *m, const char *dir, const char
     s_key_gauge(m, name, s ? vx_sealer_key_id(s) : 0);
     return 0;
 }
+
+int
+an_defs_read(const vx_sealer_t *s, vx_metrics_t *m, const char *dir, const char *name,
+             const char *path, bool from_state, json_t **doc, bool *stale, char *err,
+             size_t errlen)
+{
+    *doc = NULL;
+    *stale = false;
+    if (from_state) {
+        return an_state_load(s, m, dir, name, doc, stale, err, errlen);
+    }
+    json_error_t je;
+    *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    if (!*doc) {
+        snprintf(err, errlen, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+        return -EINVAL;
+    }
+    return 0;
+}

@@ -21,6 +21,12 @@
  * -errno with err naming the file. *stale: the file should be written again (see above). */
 int an_state_load(const vx_sealer_t *s, vx_metrics_t *m, const char *dir, const char *name,
                   json_t **doc, bool *stale, char *err, size_t errlen);
+/* A definitions file: the state folder's dir/name (sealed at rest, as an_state_load) when
+ * from_state, else the operator's plain JSON file path. Returns 0 with *doc, 1 when the state
+ * folder holds no such file, or -errno with err naming the file. */
+int an_defs_read(const vx_sealer_t *s, vx_metrics_t *m, const char *dir, const char *name,
+                 const char *path, bool from_state, json_t **doc, bool *stale, char *err,
+                 size_t errlen);
 /* Writes doc (borrowed) to dir/name atomically and durably, sealed when s is given. Returns
  * 0, or -errno, logged (AN-STATE-SAVE) with the file's name. */
 int an_state_save(const vx_sealer_t *s, vx_metrics_t *m, const char *dir, const char *name,
