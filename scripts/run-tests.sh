@@ -67,6 +67,13 @@ for t in "${tests[@]}"; do
 done
 echo "run-tests: ${#tests[@]} programs, ${#failed[@]} failed, $(( $(date +%s) - start_all ))s"
 if [ ${#failed[@]} -gt 0 ]; then
+  # Repeated at the end, where a reader of only the output's tail finds it.
+  for name in "${failed[@]}"; do
+    log=$logdir/${name//\//_}.log
+    echo "---- $name: the failing checks and the last 25 lines of $log ----"
+    grep -E ':[0-9]+:[EF]:' "$log" | head -n 20 || true
+    tail -n 25 "$log"
+  done
   printf 'FAILED: %s\n' "${failed[@]}"
   exit 1
 fi
