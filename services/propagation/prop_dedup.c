@@ -59,7 +59,7 @@ s_index(const prop_dedup_t *d, uint64_t hash)
 }
 
 static struct s_slot *
-s_lookup(prop_dedup_t *d, uint64_t hash)
+s_lookup(const prop_dedup_t *d, uint64_t hash)
 {
     for (size_t i = s_index(d, hash);; i = (i + 1) & d->mask) {
         if (d->table[i].hash == hash) {
@@ -89,6 +89,13 @@ s_remove(prop_dedup_t *d, uint64_t hash, uint64_t seen_ns)
         }
     }
     d->table[i].hash = 0;
+}
+
+void
+prop_dedup_forget(prop_dedup_t *d, uint64_t hash, uint64_t seen_ns)
+{
+    /* The ring keeps its record until it expires; s_remove then finds nothing to remove. */
+    s_remove(d, hash ? hash : 1, seen_ns);
 }
 
 void
@@ -151,6 +158,34 @@ void
 prop_dedup_set_window(prop_dedup_t *d, uint64_t window_ns)
 {
     d->window_ns = window_ns;
+}
+
+size_t
+prop_dedup_export(const prop_dedup_t *d, uint64_t now_ns, uint64_t *pairs, size_t max)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < d->count && n < max; k++) {
+        const struct s_slot *r = &d->ring[(d->head + k) % d->ring_cap];
+        if (now_ns - r->seen_ns >= d->window_ns) {
+            continue; /* expired, not yet popped */
+        }
+        /* The ring keeps an older record of a hash whose window restarted: only the table's
+         * (current) record is exported. */
+        const struct s_slot *t = s_lookup(d, r->hash);
+        if (!t || t->seen_ns != r->seen_ns) {
+            continue;
+        }
+        pairs[2 * n] = r->hash;
+        pairs[2 * n + 1] = now_ns - r->seen_ns;
+        n++;
+    }
+    return n;
+}
+
+uint64_t
+prop_dedup_window(const prop_dedup_t *d)
+{
+    return d->window_ns;
 }
 
 size_t
