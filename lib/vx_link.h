@@ -128,8 +128,9 @@ size_t vx_link_pollitems(vx_link_t *l, zmq_pollitem_t *items);
  * never). */
 uint64_t vx_link_wake_ns(const vx_link_t *l);
 
-/* Gives up on every held batch; returns the number of events in them (for the caller's
- * shutdown count). */
+/* Gives up on every held batch (at shutdown); returns the number of events in them (for the
+ * caller's shutdown count). They are also counted as
+ * vexfs_events_lost_total{hop="producer_to_propagation",reason="shutdown"}. */
 size_t vx_link_abandon(vx_link_t *l);
 
 #endif

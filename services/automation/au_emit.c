@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "vx_arena.h"
+#include "vx_drop.h"
 #include "vx_event.h"
 #include "vx_mem.h"
 #include "vx_wire.h"
@@ -23,6 +24,7 @@ struct au_emit {
     uint64_t seq;             /* under lock */
     char sender[64];
     vx_counter_t *c_sent, *c_failed;
+    struct vx_drops lost; /* vexfs_events_lost_total{hop="automation_to_propagation"} */
 };
 
 au_emit_t *
@@ -36,6 +38,7 @@ au_emit_new(const char *endpoint, const vx_socks_t *socks, vx_metrics_t *metrics
                                     "Events sent into propagation by emit actions.", NULL);
     em->c_failed = vx_metrics_counter(metrics, "vexfs_automation_emit_failures_total",
                                       "Emit actions whose event was invalid or not sent.", NULL);
+    vx_lost_init(&em->lost, metrics, "automation_to_propagation", VX_LOST_MASK);
     if (endpoint[0] != '\0') {
         struct vx_sock_spec spec = {.type = ZMQ_PUSH, .endpoint = endpoint,
                                     .sndtimeo_ms = S_SEND_TIMEOUT_MS, .linger_ms = 1000};
@@ -125,6 +128,9 @@ au_emit_send(au_emit_t *em, const char *tenant, json_t *event, char *err, size_t
         }
         pthread_mutex_unlock(&em->lock);
         if (rc < 0) {
+            /* A valid event propagation did not take (within 1 s, or at all): lost on this
+             * hop, whatever the workflow's retries do next. */
+            vx_drops_add(&em->lost, VX_DROP_SEND_FAILED, 1);
             snprintf(err, errlen, "send to emit_endpoint: %s", strerror(-rc));
         }
     }
