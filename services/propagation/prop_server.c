@@ -246,29 +246,40 @@ cb_kafka_delivery(void *opaque, int err, const char *errstr, void *arg)
 
 /* ---- output ------------------------------------------------------------------------------- */
 
+/* Whether a stop was asked for (the signal handler's flag). */
+static bool
+s_stopping(const prop_server_t *s)
+{
+    return s->stop && *s->stop;
+}
+
 /* Sends one batch to routing, waiting while routing does not take it (backpressure), but not
  * past the shutdown deadline: a stop request seen here starts that deadline, so a daemon whose
- * routing is gone still stops within shutdown_timeout_ms. */
+ * routing is gone still stops within shutdown_timeout_ms. Past the deadline a send does not
+ * wait at all (one try), so the batches still in hand cost nothing each: they are counted
+ * lost at once. */
 static int
 s_send_reliable(prop_server_t *s, const void *data, size_t len)
 {
     uint64_t blocked_since = 0;
     bool warned = false;
     for (;;) {
-        int rc = vx_wire_send_packed(s->output, VX_WIRE_TOPIC, data, len, 0);
+        uint64_t now = vx_mono_ns();
+        if (s_stopping(s) && s->shutdown_deadline == 0) {
+            s->shutdown_deadline = now + (uint64_t)s->cfg.shutdown_timeout_ms * VX_NS_PER_MS;
+        }
+        bool late = s->shutdown_deadline && now >= s->shutdown_deadline;
+        int rc = vx_wire_send_packed(s->output, VX_WIRE_TOPIC, data, len, late ? ZMQ_DONTWAIT : 0);
         if (rc != -EAGAIN && rc != -EINTR) {
             if (warned) {
                 vx_info("PROP-OUTPUT-RESUMED", "routing takes batches again");
             }
             return rc;
         }
-        uint64_t now = vx_mono_ns();
-        if (s->stop && *s->stop && s->shutdown_deadline == 0) {
-            s->shutdown_deadline = now + (uint64_t)s->cfg.shutdown_timeout_ms * VX_NS_PER_MS;
-        }
-        if (s->shutdown_deadline && now >= s->shutdown_deadline) {
+        if (late) {
             return -ETIMEDOUT;
         }
+        now = vx_mono_ns();
         if (!blocked_since) {
             blocked_since = now;
         } else if (!warned && now - blocked_since > S_BLOCKED_WARN_NS) {
@@ -529,7 +540,9 @@ static void
 cb_ingest(void *arg)
 {
     prop_server_t *s = arg;
-    for (int i = 0; i < S_DRAIN_MAX; i++) {
+    /* Once a stop is asked for, no more input: what is published until the deadline is what
+     * was taken before it. */
+    for (int i = 0; i < S_DRAIN_MAX && !s_stopping(s); i++) {
         struct vx_rx_batch in;
         int rc = vx_rx_recv(s->rx_zmq, s->ingest, &in, ZMQ_DONTWAIT);
         if (rc == -EAGAIN || rc == -EINTR) {
@@ -545,7 +558,7 @@ static void
 cb_acked(void *arg)
 {
     prop_server_t *s = arg;
-    for (int i = 0; i < S_DRAIN_MAX && !prop_acks_full(s->acks); i++) {
+    for (int i = 0; i < S_DRAIN_MAX && !prop_acks_full(s->acks) && !s_stopping(s); i++) {
         uint8_t id[PROP_ACK_ID_MAX];
         size_t id_len = 0;
         zmq_msg_t body;
