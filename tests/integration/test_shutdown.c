@@ -14,6 +14,8 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include <jansson.h>
+
 #include "prop_harness.h"
 #include "rt_harness.h"
 #include "vx_test.h"
@@ -337,6 +339,66 @@ START_TEST(t_routing_consumer_stalled)
 }
 END_TEST
 
+/* ---- vexfsctl status ------------------------------------------------------------------------ */
+
+/* Losses counted while running (a drop-policy boundary nobody reads) show in vexfsctl status,
+ * summed per hop across the daemons it asks, in the table and in --json. */
+START_TEST(t_status_sums_lost_per_hop)
+{
+    enum { N = 200, CAP = 50 };
+    struct ph_daemon prop;
+    ph_start(&prop, NULL, NULL);
+    struct rh_daemon rt;
+    rh_start(&rt, prop.output, "  boundary_policies: \"coordinator=drop:50\"\n");
+    rh_expect(&rt, "PUT", "/v1/rules", s_to_coordinator, 200);
+    zsock_t *push = ph_push(&prop);
+    uint64_t bseq = 0;
+    ck_assert_uint_eq(s_send_until_blocked(push, 0, N, &bseq), N);
+    rh_wait_decided(&rt, N, 30000);
+    char pu[64], ru[64], bin[512];
+    snprintf(pu, sizeof pu, "https://127.0.0.1:%u", (unsigned)prop.rest_port);
+    snprintf(ru, sizeof ru, "https://127.0.0.1:%u", (unsigned)rt.rest_port);
+    snprintf(bin, sizeof bin, "%s/vexfsctl", vt_bin_dir());
+    char *argv[] = {bin, (char *)"status", (char *)"--only", (char *)"propagation,routing",
+                    (char *)"--interval", (char *)"0", (char *)"--propagation", pu,
+                    (char *)"--routing", ru, NULL};
+    struct vt_run_result r;
+    ck_assert_int_eq(vt_run(argv, NULL, NULL, 30000, &r), 0);
+    char want[128];
+    snprintf(want, sizeof want, "lost routing_to_boundary: %d (boundary_full %d)\n", N - CAP,
+             N - CAP);
+    ck_assert_msg(strstr(r.out, want), "expected \"%s\" in: %s", want, r.out);
+    ck_assert_msg(strstr(r.out, "lost propagation_to_routing: 0\n"),
+                  "expected propagation_to_routing: 0 in: %s", r.out);
+    vt_run_result_fini(&r);
+    char *jargv[] = {bin, (char *)"status", (char *)"--json", (char *)"--only",
+                     (char *)"propagation,routing", (char *)"--interval", (char *)"0",
+                     (char *)"--propagation", pu, (char *)"--routing", ru, NULL};
+    ck_assert_int_eq(vt_run(jargv, NULL, NULL, 30000, &r), 0);
+    json_t *doc = json_loads(r.out, 0, NULL);
+    ck_assert_msg(doc != NULL, "not JSON: %s", r.out);
+    json_t *hop = json_object_get(json_object_get(doc, "lost"), "routing_to_boundary");
+    ck_assert_int_eq(json_integer_value(json_object_get(hop, "total")), N - CAP);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(hop, "reasons"), "boundary_full")),
+        N - CAP);
+    ck_assert_int_eq(json_integer_value(json_object_get(
+                         json_object_get(json_object_get(doc, "lost"), "propagation_to_routing"),
+                         "total")),
+                     0);
+    json_decref(doc);
+    vt_run_result_fini(&r);
+    zsock_destroy(&push);
+    /* The 50 queued for nobody are lost at stop: exit 1, and counted. */
+    int status = vt_stop(rt.pid, SIGTERM, 60000);
+    rt.pid = 0;
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "routing exit status %d; log in %s",
+                  status, rt.log);
+    ck_assert_uint_eq(s_log_number(rt.log, "RT-STOP-UNDELIVERED", "boundary coordinator: "), CAP);
+    ph_stop(&prop);
+}
+END_TEST
+
 /* ---- dedup across restarts ---------------------------------------------------------------- */
 
 static void
@@ -462,6 +524,7 @@ s_suite(void)
     tcase_add_test(tc, t_prop_production_routing_absent);
     tcase_add_test(tc, t_prop_routing_stalled);
     tcase_add_test(tc, t_routing_consumer_stalled);
+    tcase_add_test(tc, t_status_sums_lost_per_hop);
     suite_add_tcase(s, tc);
     TCase *dd = tcase_create("dedup");
     tcase_set_timeout(dd, 300);
