@@ -177,7 +177,7 @@ START_TEST(t_prop_production_routing_absent)
     char tok[300];
     snprintf(tok, sizeof tok, "%s/token", dir);
     ck_assert_int_eq(vt_write_file(tok, PH_TOKEN "\n"), 0);
-    static char env[10][400];
+    static char env[11][400];
     snprintf(env[0], sizeof env[0], "VEXFS_ADMIN_TOKEN_FILE=%s", tok);
     snprintf(env[1], sizeof env[1], "VEXFS_EVENT_PROPAGATION_KAFKA_BROKERS=");
     snprintf(env[2], sizeof env[2], "VEXFS_EVENT_PROPAGATION_REST_PORT=%u", (unsigned)d.rest_port);
@@ -190,7 +190,9 @@ START_TEST(t_prop_production_routing_absent)
              (unsigned)vt_free_port());
     snprintf(env[8], sizeof env[8], "VEXFS_EVENT_PROPAGATION_SHUTDOWN_TIMEOUT_MS=%d",
              S_TIMEOUT_MS);
-    char *envp[] = {env[0], env[1], env[2], env[3], env[4], env[5], env[6], env[7], env[8], NULL};
+    snprintf(env[9], sizeof env[9], "VEXFS_EVENT_PROPAGATION_STATE_DIR=%s/state", dir);
+    char *envp[] = {env[0], env[1], env[2], env[3], env[4], env[5],
+                    env[6], env[7], env[8], env[9], NULL};
     char bin[512];
     snprintf(bin, sizeof bin, "%s/vexfs-propagation", vt_bin_dir());
     char *argv[] = {bin, (char *)"--config", (char *)"config/production.yaml", NULL};
