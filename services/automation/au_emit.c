@@ -40,8 +40,12 @@ au_emit_new(const char *endpoint, const vx_socks_t *socks, vx_metrics_t *metrics
                                       "Emit actions whose event was invalid or not sent.", NULL);
     vx_lost_init(&em->lost, metrics, "automation_to_propagation", VX_LOST_MASK);
     if (endpoint[0] != '\0') {
+        /* Queue only to a live connection (immediate): with propagation away a send fails
+         * after S_SEND_TIMEOUT_MS and is counted (the step fails and its retries apply),
+         * instead of waiting in ZeroMQ to be dropped uncounted when the daemon stops. */
         struct vx_sock_spec spec = {.type = ZMQ_PUSH, .endpoint = endpoint,
-                                    .sndtimeo_ms = S_SEND_TIMEOUT_MS, .linger_ms = 1000};
+                                    .sndtimeo_ms = S_SEND_TIMEOUT_MS, .linger_ms = 1000,
+                                    .immediate = true};
         char serr[512];
         em->sock = vx_sock_open(socks, &spec, NULL, 0, serr, sizeof serr);
         if (em->sock == NULL) {

@@ -341,6 +341,133 @@ START_TEST(t_routing_consumer_stalled)
 }
 END_TEST
 
+/* ---- automation ---------------------------------------------------------------------------- */
+
+struct s_auto {
+    pid_t pid;
+    uint16_t port;
+    char cfg[300], log[300], dir[256];
+};
+
+/* Starts vexfs-automation emitting into emit (its state in a folder of its own). */
+static void
+s_auto_start(struct s_auto *a, const char *emit)
+{
+    memset(a, 0, sizeof *a);
+    char *dir = vt_tmpdir();
+    snprintf(a->dir, sizeof a->dir, "%s", dir);
+    free(dir);
+    a->port = vt_free_port();
+    char tok[300], cfg[2048];
+    snprintf(tok, sizeof tok, "%s/token", a->dir);
+    snprintf(a->cfg, sizeof a->cfg, "%s/vexfs.yaml", a->dir);
+    snprintf(a->log, sizeof a->log, "%s/automation.log", a->dir);
+    ck_assert_int_eq(vt_write_file(tok, "auto-token\n"), 0);
+    snprintf(cfg, sizeof cfg,
+             "reactive_automation:\n  rest_port: %u\n  input_endpoint: tcp://127.0.0.1:%u\n"
+             "  emit_endpoint: %s\n  state_dir: %s/state\n"
+             "admin:\n  token_file: %s\nlogging:\n  level: info\n",
+             (unsigned)a->port, (unsigned)vt_free_port(), emit, a->dir, tok);
+    ck_assert_int_eq(vt_write_file(a->cfg, cfg), 0);
+    char bin[512];
+    snprintf(bin, sizeof bin, "%s/vexfs-automation", vt_bin_dir());
+    char *argv[] = {bin, (char *)"--config", a->cfg, NULL};
+    a->pid = vt_spawn(argv, NULL, a->log);
+    ck_assert_int_gt(a->pid, 0);
+    ck_assert_msg(vt_wait_ready(a->port, 20000), "automation not ready; log in %s", a->log);
+}
+
+static long
+s_auto_post(const struct s_auto *a, const char *path, const char *body)
+{
+    struct vt_http_result r;
+    ck_assert_int_eq(vt_http("POST", a->port, path, body, strlen(body), NULL, &r), 0);
+    long st = r.status;
+    ck_assert_msg(st == 201 || st == 202, "POST %s: %ld %s", path, st, r.body ? r.body : "");
+    vt_http_result_fini(&r);
+    return st;
+}
+
+/* A workflow whose one step emits an event, retried for long: with propagation absent every
+ * attempt waits 1 s for ZeroMQ and fails. */
+static const char *const s_emit_wf =
+    "{\"id\":\"tell\",\"kind\":\"linear\",\"steps\":[{\"id\":\"e\",\"timeout_ms\":600000,"
+    "\"retry\":{\"max_retries\":100,\"backoff\":\"fixed\",\"base_delay_ms\":10},"
+    "\"action\":{\"kind\":\"emit\",\"event\":{\"type\":\"custom\",\"custom_type\":\"x\","
+    "\"path\":\"/c/emitted\"}}}]}";
+
+/* Automation with emit steps failing against an absent propagation: it stops within the
+ * timeout, each emit ZeroMQ did not take is counted lost on its hop, and the executions in
+ * flight are journaled (the next start reports them interrupted), not lost. */
+START_TEST(t_automation_emit_absent)
+{
+    char emit[64];
+    snprintf(emit, sizeof emit, "tcp://127.0.0.1:%u", (unsigned)vt_free_port());
+    struct s_auto a;
+    s_auto_start(&a, emit);
+    s_auto_post(&a, "/v1/workflows", s_emit_wf);
+    for (int i = 0; i < 3; i++) {
+        s_auto_post(&a, "/v1/workflows/tell/execute", "{}");
+    }
+    const char *lost =
+        "vexfs_events_lost_total{hop=\"automation_to_propagation\",reason=\"send_failed\"}";
+    uint64_t t0 = vt_now_ms();
+    while (vt_metric(a.port, lost) < 3) {
+        ck_assert_msg(vt_now_ms() - t0 < 60000, "no emit counted lost; log in %s", a.log);
+        vt_sleep_ms(50);
+    }
+    double failures = vt_metric(a.port, "vexfs_automation_emit_failures_total");
+    ck_assert_msg(vt_metric(a.port, lost) <= failures, "lost %.0f > emit failures %.0f",
+                  vt_metric(a.port, lost), failures);
+    uint64_t ms;
+    int status = s_term_timed(a.pid, &ms);
+    a.pid = 0;
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "automation exit status %d; log in %s", status, a.log);
+    s_assert_in_time("automation", ms, a.log);
+    char bin[512];
+    snprintf(bin, sizeof bin, "%s/vexfs-automation", vt_bin_dir());
+    char *argv[] = {bin, (char *)"--config", a.cfg, NULL};
+    a.pid = vt_spawn(argv, NULL, a.log);
+    ck_assert_msg(vt_wait_ready(a.port, 20000), "automation not ready; log in %s", a.log);
+    s_wait_log(a.log, "3 interrupted executions", 10000);
+    status = vt_stop(a.pid, SIGTERM, 60000);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "automation exit status %d",
+                  status);
+}
+END_TEST
+
+/* Emitting into a real propagation stalled with SIGSTOP: automation still stops in time, and
+ * what it emitted reaches propagation once it resumes (ZeroMQ had taken it). */
+START_TEST(t_automation_emit_propagation_stalled)
+{
+    struct ph_daemon p;
+    ph_start(&p, NULL, NULL);
+    struct s_auto a;
+    s_auto_start(&a, p.ingest);
+    s_auto_post(&a, "/v1/workflows", s_emit_wf);
+    kill(p.pid, SIGSTOP);
+    for (int i = 0; i < 3; i++) {
+        s_auto_post(&a, "/v1/workflows/tell/execute", "{}");
+    }
+    uint64_t t0 = vt_now_ms();
+    while (vt_metric(a.port, "vexfs_automation_emitted_total") < 3) {
+        ck_assert_msg(vt_now_ms() - t0 < 60000, "the emits were not sent; log in %s", a.log);
+        vt_sleep_ms(50);
+    }
+    uint64_t ms;
+    int status = s_term_timed(a.pid, &ms);
+    a.pid = 0;
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "automation exit status %d; log in %s", status, a.log);
+    s_assert_in_time("automation", ms, a.log);
+    kill(p.pid, SIGCONT);
+    ck_assert_double_eq(ph_wait_metric(&p, "vexfs_events_received_total{channel=\"zmq\"}", 3, 20000),
+                        3);
+    ph_stop(&p);
+}
+END_TEST
+
 /* ---- vexfsctl status ------------------------------------------------------------------------ */
 
 /* Losses counted while running (a drop-policy boundary nobody reads) show in vexfsctl status,
@@ -527,6 +654,8 @@ s_suite(void)
     tcase_add_test(tc, t_prop_routing_stalled);
     tcase_add_test(tc, t_routing_consumer_stalled);
     tcase_add_test(tc, t_status_sums_lost_per_hop);
+    tcase_add_test(tc, t_automation_emit_absent);
+    tcase_add_test(tc, t_automation_emit_propagation_stalled);
     suite_add_tcase(s, tc);
     TCase *dd = tcase_create("dedup");
     tcase_set_timeout(dd, 300);
