@@ -510,7 +510,7 @@ s_log_number(const char *path, const char *id, const char *after)
  * acknowledged, so that is every event it translated. */
 START_TEST(t_stop_in_time_propagation_gone)
 {
-    enum { n = 1000, timeout_ms = 2000, margin_ms = 8000 };
+    enum { n = 1000, timeout_ms = 5000, margin_ms = 4000 }; /* margin < timeout: see test_shutdown */
     struct ph_daemon d;
     ph_start(&d, NULL, NULL);
     struct s_fwd f;

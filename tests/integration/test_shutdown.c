@@ -16,15 +16,18 @@
 
 #include <jansson.h>
 
+#include "an_harness.h"
+#include "coord_harness.h"
 #include "prop_harness.h"
 #include "rt_harness.h"
 #include "vx_test.h"
 #include "vx_wire.h"
 
-#define S_TIMEOUT_MS 2000
+#define S_TIMEOUT_MS 5000
 /* SIGTERM to exit may take the timeout plus this on a shared, loaded machine: the stop path
- * itself (sockets closed, files written, sanitizer's leak check) takes well under a second. */
-#define S_MARGIN_MS 8000
+ * itself (sockets closed, files written, sanitizer's leak check) takes well under a second.
+ * Less than the timeout, so a deadline started twice (a stop taking twice the timeout) fails. */
+#define S_MARGIN_MS 4000
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
@@ -468,6 +471,81 @@ START_TEST(t_automation_emit_propagation_stalled)
 }
 END_TEST
 
+/* ---- coordinator and analytics ---------------------------------------------------------------- */
+
+/* A coordinator leader whose two peers are gone (_i 0: stopped) or stalled (_i 1: SIGSTOP)
+ * still stops in time and cleanly: nothing of its stop waits on a peer. */
+START_TEST(t_coordinator_peers_gone)
+{
+    struct ch_cluster c;
+    ch_start(&c, 3, NULL);
+    int l = ch_leader(&c, 30000, 0);
+    ck_assert_int_ge(l, 0);
+    for (size_t i = 0; i < 3; i++) {
+        if ((int)i == l) {
+            continue;
+        }
+        if (_i == 0) {
+            ch_stop_node(&c, i);
+        } else {
+            kill(c.node[i].pid, SIGSTOP);
+        }
+    }
+    uint64_t ms;
+    int status = s_term_timed(c.node[l].pid, &ms);
+    c.node[l].pid = 0;
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "coordinator exit status %d; log in %s", status, c.node[l].log);
+    s_assert_in_time("coordinator", ms, c.node[l].log);
+    fprintf(stderr, "coordinator, peers %s: stop took %llu ms\n", _i == 0 ? "absent" : "stalled",
+            (unsigned long long)ms);
+    for (size_t i = 0; i < 3; i++) {
+        if (c.node[i].pid > 0) {
+            kill(c.node[i].pid, SIGCONT);
+        }
+    }
+    ch_stop_all(&c);
+}
+END_TEST
+
+/* Analytics fed and then left without its upstream, and with no reader of its results:
+ * it stops in time and cleanly (its outputs, PUB and REST, never wait on a reader). */
+START_TEST(t_analytics_upstream_gone)
+{
+    struct ah_daemon d;
+    ah_start(&d, NULL, NULL);
+    zsock_t *push = vt_sock_ex(&(struct vt_sock_opts){.type = ZMQ_PUSH, .endpoint = d.input,
+                                                      .linger_ms = 5000});
+    ck_assert_ptr_nonnull(push);
+    enum { N = 100 };
+    for (int i = 0; i < N; i++) {
+        vx_event_t e;
+        struct ah_ev_storage st;
+        ah_event(&e, &st, VEXFS__V1__EVENT_TYPE__FILESYSTEM_WRITE, 1000 + (uint64_t)i, "/a/x",
+                 "u", 10);
+        vx_event_t *ev = &e;
+        vx_batch_t b;
+        vexfs__v1__event_batch__init(&b);
+        b.events = &ev;
+        b.n_events = 1;
+        ck_assert_int_eq(vx_wire_send(push, VX_WIRE_TOPIC, &b, 0), 0);
+    }
+    double got = 0;
+    uint64_t t0 = vt_now_ms();
+    while ((got = ah_metric(&d, "vexfs_analytics_events_total")) < N && vt_now_ms() - t0 < 30000) {
+        vt_sleep_ms(50);
+    }
+    ck_assert_msg(got == N, "analytics took %.0f of %d events; log in %s", got, N, d.log);
+    zsock_destroy(&push);
+    uint64_t ms;
+    int status = s_term_timed(d.pid, &ms);
+    d.pid = 0;
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "analytics exit status %d; log in %s",
+                  status, d.log);
+    s_assert_in_time("analytics", ms, d.log);
+}
+END_TEST
+
 /* ---- vexfsctl status ------------------------------------------------------------------------ */
 
 /* Losses counted while running (a drop-policy boundary nobody reads) show in vexfsctl status,
@@ -656,6 +734,8 @@ s_suite(void)
     tcase_add_test(tc, t_status_sums_lost_per_hop);
     tcase_add_test(tc, t_automation_emit_absent);
     tcase_add_test(tc, t_automation_emit_propagation_stalled);
+    tcase_add_loop_test(tc, t_coordinator_peers_gone, 0, 2);
+    tcase_add_test(tc, t_analytics_upstream_gone);
     suite_add_tcase(s, tc);
     TCase *dd = tcase_create("dedup");
     tcase_set_timeout(dd, 300);
