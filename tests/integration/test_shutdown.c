@@ -18,6 +18,7 @@
 
 #include "an_harness.h"
 #include "coord_harness.h"
+#include "kafka_harness.h"
 #include "prop_harness.h"
 #include "rt_harness.h"
 #include "vx_test.h"
@@ -658,26 +659,32 @@ START_TEST(t_dedup_survives_sigterm)
 }
 END_TEST
 
-/* The same after kill -9: the window checkpointed while running (dedup_checkpoint_ms) is what
- * the next instance starts with. The test waits for a checkpoint made after the batch. */
+/* The same after kill -9, with Kafka on: the window checkpointed while running
+ * (dedup_checkpoint_ms) is what the next instance starts with. The test waits for a checkpoint
+ * made after the batch and for Kafka's acknowledgements, kills, restarts, sends the batch again:
+ * every copy is a duplicate, and the journal holds each event once. */
 START_TEST(t_dedup_survives_kill9)
 {
     enum { N = 300 };
     static struct rh_event ev[N];
     static char paths[N][32];
     s_batch(ev, N, paths);
+    char topic[200];
+    kh_topic(topic, sizeof topic, "dedup");
     struct ph_daemon d;
-    char yaml[600];
+    char yaml[1200];
     char *state = vt_tmpdir();
     snprintf(yaml, sizeof yaml,
-             "  dedup_window_ms: 600000\n  state_dir: %s/prop\n  dedup_checkpoint_ms: 200\n",
-             state);
+             "  dedup_window_ms: 600000\n  state_dir: %s/prop\n  dedup_checkpoint_ms: 200\n"
+             "  kafka_brokers: \"%s\"\n  kafka_topic: \"%s\"\n",
+             state, kh_bootstrap(), topic);
     ph_start(&d, yaml, NULL);
     zsock_t *pull = ph_pull(&d);
     zsock_t *push = ph_push(&d);
     uint64_t bseq = 0;
     rh_send(push, ev, N, &bseq);
     ck_assert_uint_eq(ph_receive(pull, N, 20000, NULL, NULL), N);
+    ck_assert_double_eq(ph_wait_metric(&d, "vexfs_kafka_delivered_total", N, 60000), N);
     double entries = ph_wait_metric(&d, "vexfs_dedup_checkpoint_entries", N, 20000);
     ck_assert_msg(entries == N, "the last checkpoint holds %.0f entries, expected %d", entries,
                   N);
@@ -694,6 +701,12 @@ START_TEST(t_dedup_survives_kill9)
     ck_assert_msg(dup == N, "%.0f of %d resent events taken for duplicates", dup, N);
     ck_assert_double_eq(ph_metric(&d, "vexfs_events_processed_total"), 0);
     ck_assert_uint_eq(ph_receive(pull, 1, 500, NULL, NULL), 0);
+    size_t total = 0;
+    json_t *ids = kh_read_topic(topic, N, &total);
+    ck_assert_msg(total == N && json_object_size(ids) == N,
+                  "the journal holds %zu messages of %zu events, expected %d once each", total,
+                  json_object_size(ids), N);
+    json_decref(ids);
     zsock_destroy(&push);
     zsock_destroy(&pull);
     ph_stop(&d);
