@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "vx_clock.h"
 #include "vx_keys.h"
 #include "vx_log.h"
 #include "vx_mem.h"
@@ -519,6 +520,37 @@ vx_sock_reopen(const vx_socks_t *socks, zsock_t **z, const struct vx_sock_spec *
         vx_counter_add(s->c_reopened, 1);
     }
     return 0;
+}
+
+void
+vx_sock_keeper_init(struct vx_sock_keeper *k, const vx_socks_t *socks,
+                    const struct vx_sock_spec *spec)
+{
+    *k = (struct vx_sock_keeper){.socks = socks, .spec = *spec};
+    snprintf(k->endpoint, sizeof k->endpoint, "%s", spec->endpoint ? spec->endpoint : "");
+    k->spec.endpoint = k->endpoint;
+}
+
+bool
+vx_sock_keeper_lost(struct vx_sock_keeper *k, const zsock_t *z, uint64_t now, char *lost,
+                    size_t lostlen)
+{
+    if (now < k->next_check_ns) {
+        return false;
+    }
+    k->next_check_ns = now + (uint64_t)VX_SOCK_KEEPER_CHECK_MS * VX_NS_PER_MS;
+    return vx_sock_link_lost(k->socks, z, lost, lostlen);
+}
+
+int
+vx_sock_keeper_check(struct vx_sock_keeper *k, zsock_t **z, uint64_t now, char *lost,
+                     size_t lostlen, char *err, size_t errlen)
+{
+    if (!vx_sock_keeper_lost(k, *z, now, lost, lostlen)) {
+        return 0;
+    }
+    int rc = vx_sock_reopen(k->socks, z, &k->spec, err, errlen);
+    return rc < 0 ? rc : 1;
 }
 
 uint64_t

@@ -131,6 +131,33 @@ bool vx_sock_link_lost(const vx_socks_t *socks, const zsock_t *z, char *endpoint
 int vx_sock_reopen(const vx_socks_t *socks, zsock_t **z, const struct vx_sock_spec *spec,
                    char *err, size_t errlen);
 
+/* A connecting receiver that outlives its lost connections: what a daemon's input keeps to
+ * ask, every loop turn, whether libzmq gave up on a connection of its socket, and to open the
+ * socket again when it did (the checks are spaced VX_SOCK_KEEPER_CHECK_MS apart, so asking is
+ * cheap). Plain data owned by the input's thread; the spec's endpoint is copied. */
+#define VX_SOCK_KEEPER_CHECK_MS 250
+struct vx_sock_keeper {
+    const vx_socks_t *socks;  /* borrowed */
+    struct vx_sock_spec spec; /* spec.endpoint points at endpoint */
+    char endpoint[1024];
+    uint64_t next_check_ns;
+};
+/* Fills k for sockets opened from spec through socks. */
+void vx_sock_keeper_init(struct vx_sock_keeper *k, const vx_socks_t *socks,
+                         const struct vx_sock_spec *spec);
+/* Whether a check is due at now (vx_mono_ns()) and found a connection of z (borrowed) lost;
+ * lost (may be NULL) receives its endpoint. For an owner that must let go of z before it is
+ * replaced (a socket watched by an event loop): it then calls vx_sock_reopen with &k->spec. */
+bool vx_sock_keeper_lost(struct vx_sock_keeper *k, const zsock_t *z, uint64_t now, char *lost,
+                         size_t lostlen);
+/* vx_sock_keeper_lost, then vx_sock_reopen when a connection was lost. Returns 1 when *z was
+ * replaced (poll sets holding the old socket must be rebuilt), 0 when nothing was lost, or
+ * -errno when the socket could not be opened again (err says why; *z is unchanged and the next
+ * check, VX_SOCK_KEEPER_CHECK_MS later, tries again). The caller logs: lost names the endpoint
+ * whose connection was lost. */
+int vx_sock_keeper_check(struct vx_sock_keeper *k, zsock_t **z, uint64_t now, char *lost,
+                         size_t lostlen, char *err, size_t errlen);
+
 /* Failed handshakes counted by the factory's socket monitor so far (all reasons). */
 uint64_t vx_socks_handshakes_failed(const vx_socks_t *socks);
 
