@@ -384,7 +384,7 @@ s_endpoint_side(const char *endpoints, bool dflt)
 static int
 s_monitor(vx_socks_t *s, zsock_t *z, const struct vx_sock_spec *spec, char *err, size_t errlen)
 {
-    if (!s->metrics || s_inproc(spec->endpoint)) {
+    if ((!s->metrics && !spec->watch) || s_inproc(spec->endpoint)) {
         return 0;
     }
     char merr[256] = "";
@@ -497,6 +497,16 @@ vx_sock_link_lost(const vx_socks_t *socks, const zsock_t *z, char *endpoint, siz
     vx_sock_mon_t *mon = s->mon;
     pthread_mutex_unlock(&s->mu);
     return mon && z && vx_sock_mon_lost(mon, z, endpoint, len);
+}
+
+uint64_t
+vx_sock_disconnects(const vx_socks_t *socks, const zsock_t *z)
+{
+    vx_socks_t *s = (vx_socks_t *)socks;
+    pthread_mutex_lock(&s->mu);
+    vx_sock_mon_t *mon = s->mon;
+    pthread_mutex_unlock(&s->mu);
+    return mon && z ? vx_sock_mon_disconnects(mon, z) : 0;
 }
 
 int

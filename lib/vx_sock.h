@@ -25,8 +25,9 @@
  *                                 .bind = true};
  *     zsock_t *s = vx_sock_open(socks, &spec, bound, sizeof bound, err, sizeof err);
  *
- * Every socket of a factory made with metrics (the daemons') that leaves the process is watched
- * by a socket monitor (vx_sock_mon.h): every failed handshake, which libzmq otherwise keeps to
+ * Every socket of a factory made with metrics (the daemons') that leaves the process, and every
+ * socket whose spec asks for it (watch), is watched by the factory's socket monitor
+ * (vx_sock_mon.h), the socket's only one: every failed handshake, which libzmq otherwise keeps to
  * itself (a plain peer is refused at its greeting, before the ZAP handler), is counted in
  * vexfs_zmq_handshake_failed_total{reason}, and a connecting socket whose connection libzmq
  * gave up on is reported by vx_sock_link_lost, for its owner to vx_sock_reopen it.
@@ -89,6 +90,8 @@ struct vx_sock_spec {
     int reconnect_ivl_ms;     /* 0: libzmq's default (100 ms) */
     int reconnect_ivl_max_ms; /* 0: libzmq's default (no backoff) */
     const char *subscribe;    /* SUB: topic prefix to subscribe to (NULL: every message) */
+    bool watch;               /* monitored even by a factory without metrics, for
+                                 vx_sock_disconnects (the producers' link) */
 };
 
 /* Makes the factory of a program. sec NULL: no security applied at all (tests of the
@@ -123,6 +126,11 @@ zsock_t *vx_sock_open(const vx_socks_t *socks, const struct vx_sock_spec *spec, 
  * with metrics (the daemons), from their socket monitor; cheap enough to ask every loop turn.
  * endpoint (may be NULL) receives the lost connection's endpoint. */
 bool vx_sock_link_lost(const vx_socks_t *socks, const zsock_t *z, char *endpoint, size_t len);
+
+/* Connections of connecting socket z (borrowed) that dropped so far, from the factory's socket
+ * monitor; 0 for a socket that is not monitored (a factory without metrics, unless its spec
+ * asked to be watched). Compare with an earlier figure to learn of a drop. */
+uint64_t vx_sock_disconnects(const vx_socks_t *socks, const zsock_t *z);
 
 /* Opens a new socket from spec and, once it is open, closes *z (what it still queued is lost,
  * as it was with the connection) and puts the new one in its place; counted in

@@ -30,6 +30,7 @@ struct s_entry {
     const zsock_t *key;    /* the monitored socket (never dereferenced); NULL once detached */
     zsock_t *pair;         /* the monitor thread's end of the monitor (owned by the thread) */
     bool connecting;
+    uint64_t disconnects;  /* connections of a connecting socket that dropped */
     struct s_slot slot[S_SLOTS];
 };
 
@@ -118,6 +119,9 @@ s_event(vx_sock_mon_t *m, struct s_entry *e, uint16_t event, uint32_t value, con
         s_failed(m, event, value, addr);
         return true;
     case ZMQ_EVENT_DISCONNECTED: {
+        if (e->connecting) {
+            e->disconnects++;
+        }
         struct s_slot *s = e->connecting ? s_slot(e, addr) : NULL;
         if (s && !s->lost_ns) {
             s->lost_ns = vx_mono_ns();
@@ -343,6 +347,16 @@ vx_sock_mon_lost(vx_sock_mon_t *m, const zsock_t *z, char *endpoint, size_t len)
     }
     pthread_mutex_unlock(&m->mu);
     return lost;
+}
+
+uint64_t
+vx_sock_mon_disconnects(vx_sock_mon_t *m, const zsock_t *z)
+{
+    pthread_mutex_lock(&m->mu);
+    struct s_entry *e = s_find(m, z);
+    uint64_t n = e ? e->disconnects : 0;
+    pthread_mutex_unlock(&m->mu);
+    return n;
 }
 
 uint64_t
