@@ -270,9 +270,12 @@ int
 vx_sock_mon_attach(vx_sock_mon_t *m, zsock_t *z, bool connecting)
 {
     static atomic_ulong s_seq;
-    char ep[64];
-    /* A fresh name every time: a closed monitor's endpoint stays taken until libzmq reaps it. */
-    snprintf(ep, sizeof ep, "inproc://vx-sock-mon-%lu", atomic_fetch_add(&s_seq, 1));
+    char ep[96];
+    /* A fresh name every time: a closed monitor's endpoint stays taken until libzmq reaps it.
+     * The counter's address keeps apart two copies of this file in one process (a program that
+     * links lib/ and loads libvexfs, which has its own), which share libzmq's context. */
+    snprintf(ep, sizeof ep, "inproc://vx-sock-mon-%p-%lu", (void *)&s_seq,
+             atomic_fetch_add(&s_seq, 1));
     int events = ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
                  ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_MONITOR_STOPPED;
     if (connecting) {
