@@ -284,7 +284,7 @@ s_send_all(zsock_t *push, unsigned long long n, bool event_time)
         }
         len += vx_pb_bytes(buf + len, 2, sender, sizeof sender - 1);
         len += vx_pb_uint(buf + len, 3, ++seq);
-        if (vx_wire_send_packed(push, "automation", buf, len, 0) < 0) {
+        if (vx_wire_send_packed(push, VX_WIRE_TOPIC, buf, len, 0) < 0) {
             seq--;
             continue; /* full for the send timeout: offer it again */
         }
@@ -337,8 +337,15 @@ s_daemon_run(unsigned long long n, bool event_time, double *stage_ns, double *cp
     s_send_all(push, n, event_time);
     double counted = 0;
     uint64_t deadline = vx_mono_ns() + 600 * VX_NS_PER_S;
+    double refused = 0;
     while ((counted = vt_metric(port, "vexfs_automation_events_total")) < (double)n &&
            vx_mono_ns() < deadline) {
+        /* A refused batch never counts: say so now rather than wait out the deadline. */
+        refused = vt_metric(port, "vexfs_automation_bad_batches_total");
+        if (refused > 0) {
+            fprintf(stderr, "bench: the daemon refused %.0f batches; see %s\n", refused, log);
+            break;
+        }
         usleep(5000);
     }
     uint64_t dt = vx_mono_ns() - t0;
