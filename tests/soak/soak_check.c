@@ -2,8 +2,8 @@
 /* The soak's independent checker: receivers of its own on the hops' far ends, counting every
  * copy of every event of the run by its number (soak.h). It trusts no daemon's counters:
  *
- *  - the Kafka journal (propagation's topic), read from the beginning in a consumer group of
- *    its own, as any outside reader of the durable record would;
+ *  - the Kafka journal (propagation's topic), every partition read from its beginning by a
+ *    consumer of its own (assigned, not in a group), as any outside reader of the record would;
  *  - routing's `console` ZeroMQ boundary, connected with a CURVE identity of its own ("test"),
  *    as an outside consumer of a boundary would. It is also the slow consumer of the fault
  *    injector: soak_check_stall stops it reading for a while, so routing's push backs up.
@@ -75,6 +75,29 @@ cb_quiet_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
     (void)buf;
 }
 
+/* The number of partitions of topic (which exists: the harness made it). */
+static int
+s_partitions(rd_kafka_t *rk, const char *topic)
+{
+    rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
+    int n = 0;
+    for (int i = 0; i < 100 && n == 0; i++) {
+        const struct rd_kafka_metadata *md = NULL;
+        if (rd_kafka_metadata(rk, 0, t, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                n = md->topics[0].partition_cnt;
+            }
+            rd_kafka_metadata_destroy(md);
+        }
+    }
+    rd_kafka_topic_destroy(t);
+    if (n == 0) {
+        fprintf(stderr, "soak checker: no metadata for topic %s\n", topic);
+        exit(2);
+    }
+    return n;
+}
+
 /* Reads the journal topic from its beginning until stopped. */
 static void *
 s_journal_main(void *arg)
@@ -85,8 +108,6 @@ s_journal_main(void *arg)
     rd_kafka_conf_t *conf = kh_conf();
     rd_kafka_conf_set_log_cb(conf, cb_quiet_log);
     if (rd_kafka_conf_set(conf, "group.id", group, err, sizeof err) != RD_KAFKA_CONF_OK ||
-        rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", err, sizeof err) !=
-            RD_KAFKA_CONF_OK ||
         rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err) !=
             RD_KAFKA_CONF_OK) {
         fprintf(stderr, "soak checker: consumer configuration: %s\n", err);
@@ -98,10 +119,16 @@ s_journal_main(void *arg)
         exit(2);
     }
     rd_kafka_poll_set_consumer(rk);
-    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(topics, c->suite->journal, RD_KAFKA_PARTITION_UA);
-    if (rd_kafka_subscribe(rk, topics) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        fprintf(stderr, "soak checker: cannot subscribe to %s\n", c->suite->journal);
+    /* Assigned partitions, not a group subscription: no group coordinator to lose and rejoin
+     * when the broker is killed, so the position survives every broker restart. */
+    int parts = s_partitions(rk, c->suite->journal);
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(parts);
+    for (int p = 0; p < parts; p++) {
+        rd_kafka_topic_partition_list_add(topics, c->suite->journal, p)->offset =
+            RD_KAFKA_OFFSET_BEGINNING;
+    }
+    if (rd_kafka_assign(rk, topics) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        fprintf(stderr, "soak checker: cannot assign the partitions of %s\n", c->suite->journal);
         exit(2);
     }
     rd_kafka_topic_partition_list_destroy(topics);
