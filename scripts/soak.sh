@@ -33,9 +33,18 @@ if [ -z "${VEXFS_KAFKA_SECURITY_PROTOCOL:-}" ]; then
   kenv=$(scripts/kafka.sh env)
   eval "$kenv"
 fi
+# The suite's folders (configurations, daemon logs, state) under one folder of the run: removed
+# when the soak passed, kept and named when it failed.
+VX_TEST_TMP=$(mktemp -d /tmp/vexfs-soak.XXXXXX)
+export VX_TEST_TMP
 echo "soak.sh: Kafka at $VEXFS_KAFKA_BOOTSTRAP; $BUILD/tests/soak/soak ${args[*]} $*"
 t0=$(date +%s)
 rc=0
 VX_BIN_DIR=$BUILD/bin "$BUILD/tests/soak/soak" "${args[@]}" "$@" || rc=$?
+if [ "$rc" = 0 ]; then
+  rm -rf "$VX_TEST_TMP"
+else
+  echo "soak.sh: the suite's folders (configurations, daemon logs, state) are kept in $VX_TEST_TMP"
+fi
 echo "soak.sh: finished in $(($(date +%s) - t0)) s, exit $rc"
 exit "$rc"
