@@ -10,6 +10,8 @@
 # A broker already running (VEXFS_KAFKA_BOOTSTRAP set, as in check.sh) is used, and killed and
 # restarted by the broker fault; otherwise the script starts one of its own from VEXFS_KAFKA_DIR /
 # VEXFS_KAFKA_PORT and stops it at the end. Needs root (tmpfs mount, packet filters).
+# VX_SANITIZE=1 scripts/soak.sh build/san ... runs the ASan+UBSan+LSan build of the soak and the
+# daemons (make SANITIZE=1 build/san/tests/soak/soak and the programs first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +26,12 @@ fi
 [ -x "$BUILD/tests/soak/soak" ] || { echo "soak.sh: $BUILD/tests/soak/soak is not built (make soak builds it)" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "soak.sh: the disk and partition faults need root (tmpfs mount, iptables)" >&2; exit 2; }
 
+# VX_SANITIZE=1 with BUILD build/san: the sanitizers' settings of scripts/run-tests.sh.
+if [ "${VX_SANITIZE:-0}" = 1 ]; then
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1:strict_string_checks=1}
+  export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+  export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}
+fi
 if [ -z "${VEXFS_KAFKA_BOOTSTRAP:-}" ]; then
   VEXFS_KAFKA_BOOTSTRAP=$(scripts/kafka.sh start)
   export VEXFS_KAFKA_BOOTSTRAP
