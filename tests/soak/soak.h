@@ -88,8 +88,10 @@ struct soak_faults;
 struct soak_faults *soak_faults_start(struct sh_suite *s, const struct soak_opts *o,
                                       struct soak_check *check, const char *log_path);
 /* Stops picking, heals what is applied, joins the thread; returns the faults applied. A
- * failure (a daemon that would not start again) is written into err and makes it return -1. */
-int soak_faults_stop(struct soak_faults **f, char *err, size_t len);
+ * failure (a daemon that would not start again) is written into err and makes it return -1.
+ * died receives the daemons that exited by themselves during the run ("" when none); the
+ * injector started each again and went on. */
+int soak_faults_stop(struct soak_faults **f, char *err, size_t len, char *died, size_t dlen);
 /* Whether name is a fault kind the injector knows (for the --faults option). */
 bool soak_fault_kind_known(const char *name);
 /* Removes every packet filter a run with this pid left (after a crash too). */

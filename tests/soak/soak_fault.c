@@ -49,6 +49,7 @@ struct soak_faults {
     uint64_t rng;
     int applied;
     char err[512];
+    char died[1024]; /* daemons that exited by themselves, for the verdict */
 };
 
 static uint64_t s_t0_ns;
@@ -96,11 +97,15 @@ s_log(struct soak_faults *f, const char *fmt, ...)
     fflush(stdout);
 }
 
-/* Holds a fault for ms, or less when the run stops. Pacing, not a wait for a condition. */
+static void s_reap(struct soak_faults *f);
+
+/* Holds a fault for ms, or less when the run stops, watching for daemons that die by
+ * themselves meanwhile. Pacing, not a wait for a condition. */
 static void
 s_hold(struct soak_faults *f, int ms)
 {
     for (int waited = 0; waited < ms && !atomic_load(&f->stop); waited += 50) {
+        s_reap(f);
         vt_sleep_ms(ms - waited < 50 ? ms - waited : 50);
     }
 }
@@ -222,6 +227,39 @@ s_kafka(const char *verb)
     return ok ? 0 : -1;
 }
 
+/* A daemon that exited without a fault killing it (a crash, an exit on an error) is a finding:
+ * written to the timeline with its status and log, kept for the verdict, and started again so
+ * the run goes on. */
+static void
+s_reap(struct soak_faults *f)
+{
+    struct sh_suite *s = f->suite;
+    for (int d = 0; d < SH_N; d++) {
+        int st;
+        if (s->pid[d] <= 0 || waitpid(s->pid[d], &st, WNOHANG) != s->pid[d]) {
+            continue;
+        }
+        char how[64];
+        if (WIFSIGNALED(st)) {
+            snprintf(how, sizeof how, "killed by signal %d (%s)", WTERMSIG(st),
+                     strsignal(WTERMSIG(st)));
+        } else {
+            snprintf(how, sizeof how, "exit status %d", WEXITSTATUS(st));
+        }
+        char line[400];
+        snprintf(line, sizeof line, "%s (pid %d) %s by itself; log %s/%s.%d.log",
+                 sh_name((enum sh_daemon)d), (int)s->pid[d], how, s->dir,
+                 sh_name((enum sh_daemon)d), s->restarts[d]);
+        s_log(f, "DIED  %s", line);
+        size_t n = strlen(f->died);
+        snprintf(f->died + n, sizeof f->died - n, "%s%s", n ? "; " : "", line);
+        s->pid[d] = 0;
+        s->restarts[d]++;
+        sh_start(s, (enum sh_daemon)d);
+        s_log(f, "heal  %s started again after its exit", sh_name((enum sh_daemon)d));
+    }
+}
+
 /* One fault: apply, hold, heal. Returns false (with f->err) when healing failed. */
 static bool
 s_one(struct soak_faults *f, enum s_kind k)
@@ -306,10 +344,10 @@ s_main(void *arg)
             kinds[n++] = k;
         }
     }
-    while (!atomic_load(&f->stop) && n > 0) {
+    while (!atomic_load(&f->stop)) {
         s_hold(f, s_between(f, f->opts.fault_min_ms, f->opts.fault_max_ms));
-        if (atomic_load(&f->stop)) {
-            break;
+        if (atomic_load(&f->stop) || n == 0) {
+            continue; /* without fault kinds the thread still watches for deaths */
         }
         if (!s_one(f, (enum s_kind)kinds[s_rand(f) % (uint64_t)n])) {
             s_log(f, "FAILED: %s", f->err);
@@ -356,7 +394,7 @@ soak_faults_start(struct sh_suite *s, const struct soak_opts *o, struct soak_che
 }
 
 int
-soak_faults_stop(struct soak_faults **fp, char *err, size_t len)
+soak_faults_stop(struct soak_faults **fp, char *err, size_t len, char *died, size_t dlen)
 {
     struct soak_faults *f = *fp;
     if (!f) {
@@ -364,6 +402,8 @@ soak_faults_stop(struct soak_faults **fp, char *err, size_t len)
     }
     atomic_store(&f->stop, true);
     pthread_join(f->thread, NULL);
+    s_reap(f);
+    snprintf(died, dlen, "%s", f->died);
     int applied = f->applied;
     if (f->err[0]) {
         snprintf(err, len, "%s", f->err);

@@ -285,10 +285,13 @@ START_TEST(t_soak)
         }
         vt_sleep_ms(200);
     }
-    char ferr[512] = "";
-    int applied = soak_faults_stop(&faults, ferr, sizeof ferr);
+    char ferr[512] = "", died[1024] = "";
+    int applied = soak_faults_stop(&faults, ferr, sizeof ferr, died, sizeof died);
     if (applied < 0) {
         s_violation(viol, sizeof viol, "a fault could not be healed: %s", ferr);
+    }
+    if (died[0]) {
+        s_violation(viol, sizeof viol, "daemons exited by themselves: %s", died);
     }
     soak_load_pause(load);
     printf("soak: %8.3f load stopped; draining\n", soak_clock_s());
