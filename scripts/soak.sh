@@ -49,6 +49,15 @@ echo "soak.sh: Kafka at $VEXFS_KAFKA_BOOTSTRAP; $BUILD/tests/soak/soak ${args[*]
 t0=$(date +%s)
 rc=0
 VX_BIN_DIR=$BUILD/bin "$BUILD/tests/soak/soak" "${args[@]}" "$@" || rc=$?
+# What a run that ended on a failed assertion (which exits without its own clean-up) may have
+# left: the disk fault's tmpfs under the run's folder, and the partition's packet filters of a
+# soak process that is gone.
+awk -v d="$VX_TEST_TMP/" 'index($2, d) == 1 {print $2}' /proc/mounts | xargs -r -n1 umount -l
+iptables -w -S INPUT 2>/dev/null | grep -o 'vexfs-soak-[0-9]*' | sort -u | while read -r tag; do
+  kill -0 "${tag#vexfs-soak-}" 2>/dev/null && continue
+  iptables -w -S INPUT | grep -F -- "--comment $tag " | sed 's/^-A /-D /' |
+    while read -r rule; do eval "iptables -w $rule"; done
+done
 if [ "$rc" = 0 ]; then
   rm -rf "$VX_TEST_TMP"
 else
