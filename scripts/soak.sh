@@ -53,10 +53,10 @@ VX_BIN_DIR=$BUILD/bin "$BUILD/tests/soak/soak" "${args[@]}" "$@" || rc=$?
 # left: the disk fault's tmpfs under the run's folder, and the partition's packet filters of a
 # soak process that is gone.
 awk -v d="$VX_TEST_TMP/" 'index($2, d) == 1 {print $2}' /proc/mounts | xargs -r -n1 umount -l
-iptables -w -S INPUT 2>/dev/null | grep -o 'vexfs-soak-[0-9]*' | sort -u | while read -r tag; do
+{ iptables -w -S INPUT 2>/dev/null || true; } | { grep -o 'vexfs-soak-[0-9]*' || true; } | sort -u | while read -r tag; do
   kill -0 "${tag#vexfs-soak-}" 2>/dev/null && continue
-  iptables -w -S INPUT | grep -F -- "--comment $tag " | sed 's/^-A /-D /' |
-    while read -r rule; do eval "iptables -w $rule"; done
+  iptables -w -S INPUT | { grep -F -- "--comment $tag " || true; } | sed 's/^-A /-D /' |
+    while read -r rule; do eval "iptables -w $rule" || true; done
 done
 if [ "$rc" = 0 ]; then
   rm -rf "$VX_TEST_TMP"
