@@ -283,7 +283,14 @@ coord_io_wrap(struct coord_io *w, struct raft_io *inner, coord_raft_t *r)
     o->snapshot_get = cb_snapshot_get;
     o->time = cb_time;
     o->random = cb_random;
-    o->async_work = inner->version >= 2 && inner->async_work ? cb_async_work : NULL;
+    /* libuv's I/O in libraft 0.15 runs work on its thread pool but still says version 1 (the
+     * field exists in the header we build against, so its presence is what counts); this
+     * wrapper is version 2, all of whose one addition it forwards, so that libraft accepts a
+     * version 3 FSM (snapshots sealed on the thread pool, coord_raft_snap.c). */
+    o->async_work = inner->async_work ? cb_async_work : NULL;
+    if (o->async_work && o->version < 2) {
+        o->version = 2;
+    }
 }
 
 static void
