@@ -114,11 +114,12 @@ cb_fsm_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsig
     return 0;
 }
 
-/* Version 1 (no thread pool): libraft frees the buffers with raft_free, so they are its. */
+/* Version 1 (no thread pool): libraft frees the buffers with raft_free, so they are its; ours
+ * are finalized at once (the re-seal scan this starts may run before libraft wrote the file:
+ * the next snapshot's scan sees it). */
 static int
 cb_fsm_snapshot_v1(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n)
 {
-    coord_raft_t *r = fsm->data;
     struct raft_buffer *ours = NULL;
     unsigned n_ours = 0;
     int rc = cb_fsm_snapshot(fsm, &ours, &n_ours);
@@ -137,7 +138,6 @@ cb_fsm_snapshot_v1(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n
     memcpy((*bufs)[0].base, ours[0].base, len);
     (*bufs)[0].len = len;
     *n = 1;
-    (void)r;
     return cb_fsm_snapshot_finalize(fsm, &ours, &n_ours);
 }
 
