@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "coord_raft.h"
+#include "coord_reseal.h"
 #include "vx_drop.h"
 
 typedef struct coord_input coord_input_t;
@@ -36,13 +37,6 @@ enum {
 };
 
 /* libraft talks to `outer`; every call goes on to libuv's `inner` (coord_raft_io.c). */
-/* What a re-seal scan of data_dir found (coord_reseal.c). */
-struct coord_reseal_counts {
-    uint64_t snapshots, stale_snapshots; /* snapshot files; not sealed under the newest key */
-    uint64_t entries, stale_entries;     /* command entries in segments; likewise */
-    uint64_t stale_segments;             /* segment files holding stale entries */
-};
-
 struct coord_io {
     struct raft_io outer;
     struct raft_io *inner;
@@ -225,10 +219,7 @@ void coord_raft_fatal(coord_raft_t *r, const char *what, const char *err);
 void coord_snap_fsm_init(coord_raft_t *r, struct raft_fsm *fsm,
                          int (*apply)(struct raft_fsm *, const struct raft_buffer *, void **));
 
-/* Re-seal progress (coord_reseal.c). Counts what in dir is not sealed under key_id. Returns 0
- * or -errno (dir unreadable). Any thread. */
-int coord_reseal_scan_dir(const char *dir, uint32_t key_id, struct coord_reseal_counts *out);
-/* Loop thread: scans data_dir on the thread pool (again after the running scan, if one runs);
+/* Re-seal progress (coord_reseal.c). Loop thread: scans data_dir on the thread pool (again after the running scan, if one runs);
  * nothing when encryption is off. */
 void coord_reseal_scan_start(coord_raft_t *r);
 void coord_reseal_metrics_init(coord_raft_t *r, vx_metrics_t *m);
