@@ -362,8 +362,14 @@ cb_fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
     uint8_t *plain = NULL;
     if (coord_seal_is_sealed(data, len)) {
         char err[300], what[64];
-        if (coord_seal_open(r->opts.sealer, COORD_SEAL_ENTRY, data, len, &plain, &len, err,
-                            sizeof err) < 0) {
+        int rc = coord_seal_open(r->opts.sealer, COORD_SEAL_ENTRY, data, len, &plain, &len, err,
+                                 sizeof err);
+        if (rc == -ENOKEY && coord_raft_keys_reload(r)) {
+            len = buf->len;
+            rc = coord_seal_open(r->opts.sealer, COORD_SEAL_ENTRY, data, len, &plain, &len, err,
+                                 sizeof err);
+        }
+        if (rc < 0) {
             snprintf(what, sizeof what, "entry %" PRIu64, index);
             coord_raft_fatal(r, what, err);
             return RAFT_CORRUPT;
@@ -615,6 +621,12 @@ coord_raft_new(const struct coord_raft_opts *opts, coord_fsm_t *fsm, vx_metrics_
     r->opts.data_dir = r->data_dir;
     snprintf(r->input_ep, sizeof r->input_ep, "%s", opts->input_endpoint ? opts->input_endpoint : "");
     r->opts.input_endpoint = r->input_ep;
+    snprintf(r->keys_dir, sizeof r->keys_dir, "%s", opts->data_keys_dir ? opts->data_keys_dir : "");
+    snprintf(r->seal_alg, sizeof r->seal_alg, "%s",
+             opts->seal_algorithm ? opts->seal_algorithm : "auto");
+    r->opts.data_keys_dir = r->keys_dir;
+    r->opts.seal_algorithm = r->seal_alg;
+    atomic_init(&r->seal_key_id, opts->sealer ? vx_sealer_key_id(opts->sealer) : 0);
     r->fsm = fsm;
     r->metrics = metrics;
     atomic_init(&r->max_latency_ms, opts->max_latency_ms);
@@ -670,6 +682,7 @@ coord_raft_destroy(coord_raft_t **rp)
     pthread_cond_destroy(&r->start_cv);
     pthread_mutex_destroy(&r->st_mu);
     json_decref(r->view);
+    coord_raft_keys_fini(r);
     vx_free(rp);
 }
 

@@ -153,6 +153,12 @@ struct coord_raft {
     uint64_t view_from, view_ns;
     uint64_t view_sent_ns;     /* loop thread: when this node last sent its view as leader */
 
+    /* data keys read again (coord_raft_keys.c), loop thread; the metrics read seal_key_id */
+    char keys_dir[1024], seal_alg[32];
+    vx_sealer_t *reloaded[8];  /* sealers loaded since start, newest last, freed at destroy */
+    size_t n_reloaded;
+    atomic_uint_fast32_t seal_key_id;
+    const vx_sealer_t *snap_sealer; /* the sealer a snapshot in progress is sealed with */
     /* snapshots (coord_raft_snap.c), loop thread but snap_seal_ns (the thread pool) */
     bool snap_async;           /* libraft's FSM version 3: sealed on the thread pool */
     size_t snap_plain_len;
@@ -210,6 +216,13 @@ int coord_io_send_probe(coord_raft_t *r, raft_id id, const char *address, uint64
                         uint64_t cookie);
 
 void coord_raft_cb_tick(uv_timer_t *t);
+/* A sealed record names a key this node has not loaded (-ENOKEY from coord_seal_open): reads
+ * the data keys again (coord_raft_keys.c). Returns true when they now include a key they did
+ * not before, and r->opts.sealer is the new sealer (new records are sealed with its newest
+ * key); the earlier sealer stays valid until coord_raft_keys_fini. Loop thread. */
+bool coord_raft_keys_reload(coord_raft_t *r);
+void coord_raft_keys_fini(coord_raft_t *r);
+
 /* A sealed entry or snapshot that does not open: logs what and why, marks the node failed and
  * stops it. Loop thread. */
 void coord_raft_fatal(coord_raft_t *r, const char *what, const char *err);

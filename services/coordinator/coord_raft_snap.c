@@ -32,7 +32,7 @@ s_seal(coord_raft_t *r, struct raft_buffer *b)
     uint64_t t0 = vx_mono_ns();
     size_t out_len = coord_seal_size(b->len);
     uint8_t *out = vx_malloc(out_len);
-    if (coord_seal_wrap(r->opts.sealer, COORD_SEAL_SNAPSHOT, r->opts.node_id, b->base, b->len,
+    if (coord_seal_wrap(r->snap_sealer, COORD_SEAL_SNAPSHOT, r->opts.node_id, b->base, b->len,
                         out) < 0) {
         free(out);
         return RAFT_NOMEM;
@@ -59,6 +59,7 @@ cb_fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n)
     (*bufs)[0] = (struct raft_buffer){.base = data, .len = len};
     *n = 1;
     r->snap_plain_len = len;
+    r->snap_sealer = r->opts.sealer; /* the thread pool seals with it, whatever the loop loads */
     r->snap_index = r->raft.last_applied;
     atomic_store(&r->snap_seal_ns, 0);
     if (r->opts.sealer && !r->snap_async) {
@@ -80,7 +81,7 @@ static int
 cb_fsm_snapshot_async(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n)
 {
     coord_raft_t *r = fsm->data;
-    if (!r->opts.sealer || *n != 1) {
+    if (!r->snap_sealer || *n != 1) {
         return 0;
     }
     return s_seal(r, &(*bufs)[0]);
@@ -150,8 +151,14 @@ cb_fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
     uint8_t *plain = NULL;
     if (coord_seal_is_sealed(data, len)) {
         char err[300];
-        if (coord_seal_open(r->opts.sealer, COORD_SEAL_SNAPSHOT, data, len, &plain, &len, err,
-                            sizeof err) < 0) {
+        int rc = coord_seal_open(r->opts.sealer, COORD_SEAL_SNAPSHOT, data, len, &plain, &len,
+                                 err, sizeof err);
+        if (rc == -ENOKEY && coord_raft_keys_reload(r)) {
+            len = buf->len;
+            rc = coord_seal_open(r->opts.sealer, COORD_SEAL_SNAPSHOT, data, len, &plain, &len,
+                                 err, sizeof err);
+        }
+        if (rc < 0) {
             coord_raft_fatal(r, "snapshot", err);
             return RAFT_CORRUPT;
         }

@@ -186,7 +186,7 @@ static double
 cb_key_id(void *arg)
 {
     coord_raft_t *r = arg;
-    return r->opts.sealer ? (double)vx_sealer_key_id(r->opts.sealer) : 0;
+    return (double)atomic_load(&r->seal_key_id);
 }
 
 void
