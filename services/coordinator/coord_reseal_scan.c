@@ -4,7 +4,6 @@
  * or cut short on disk is read as far as it is consistent (and fuzzed: fuzz_coord_reseal.c). */
 #include "coord_reseal.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "coord_fsm.h"
@@ -97,8 +96,12 @@ coord_reseal_is_segment(const char *name)
     if (strncmp(name, "open-", 5) == 0) {
         return name[5] >= '0' && name[5] <= '9';
     }
-    unsigned long long a, b;
-    char tail;
-    return sscanf(name, "%llu-%llu%c", &a, &b, &tail) == 2;
+    /* <digits>-<digits>, nothing else */
+    size_t a = strspn(name, "0123456789");
+    if (a == 0 || name[a] != '-') {
+        return false;
+    }
+    size_t b = strspn(name + a + 1, "0123456789");
+    return b > 0 && name[a + 1 + b] == '\0';
 }
 
