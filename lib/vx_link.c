@@ -35,6 +35,7 @@ struct vx_link {
     zsock_t *sock;
     zsock_t *monitor; /* PAIR receiving the DEALER's disconnections; acked mode only */
     char monitor_ep[64];
+    char endpoint[256];
     struct s_slot *slots;
     size_t head, count, inflight;
     uint64_t batch_seq;
@@ -311,12 +312,41 @@ vx_link_pollitems(vx_link_t *l, zmq_pollitem_t *items)
     return 2;
 }
 
+size_t
+vx_link_socks(vx_link_t *l, zsock_t **out)
+{
+    if (!l->acked) {
+        return 0;
+    }
+    out[0] = l->sock;
+    out[1] = l->monitor;
+    return 2;
+}
+
+const uint8_t *
+vx_link_last_put(const vx_link_t *l, size_t *len)
+{
+    if (l->count == 0) {
+        *len = 0;
+        return NULL;
+    }
+    const struct s_slot *p = &l->slots[(l->head + l->count - 1) % l->cap];
+    *len = p->len;
+    return p->data;
+}
+
 /* ---- buffer ------------------------------------------------------------------------------ */
 
 size_t
 vx_link_room(const vx_link_t *l)
 {
     return l->cap - l->count;
+}
+
+uint64_t
+vx_link_done(const vx_link_t *l)
+{
+    return l->done_batches;
 }
 
 size_t
@@ -459,6 +489,7 @@ vx_link_new(const struct vx_link_config *cfg, const vx_socks_t *socks, const cha
     struct vx_sock_spec spec = {
         .type = l->acked ? ZMQ_DEALER : ZMQ_PUSH,
         .endpoint = ep,
+        .bind = l->acked && cfg->bind,
         .sndhwm = l->acked ? (int)l->window + 1 : S_SNDHWM,
         .rcvhwm = VX_SOCK_HWM_NONE,
         .linger_ms = 2000,
@@ -467,7 +498,8 @@ vx_link_new(const struct vx_link_config *cfg, const vx_socks_t *socks, const cha
         .reconnect_ivl_max_ms = 1000,
     };
     char serr[512];
-    l->sock = vx_sock_open(socks, &spec, NULL, 0, serr, sizeof serr);
+    snprintf(l->endpoint, sizeof l->endpoint, "%s", ep);
+    l->sock = vx_sock_open(socks, &spec, l->endpoint, sizeof l->endpoint, serr, sizeof serr);
     if (!l->sock) {
         snprintf(err, errlen, "%s: %s", key, serr);
         vx_link_destroy(&l);
@@ -490,9 +522,15 @@ vx_link_new(const struct vx_link_config *cfg, const vx_socks_t *socks, const cha
             return NULL;
         }
     }
-    vx_info("VX-LINK", "%s to propagation at %s", l->acked ? "acknowledged batches" : "PUSH",
-            ep);
+    vx_info("VX-LINK", "%s %s %s", l->acked ? "acknowledged batches" : "PUSH",
+            spec.bind ? "to receivers connecting at" : "to propagation at", l->endpoint);
     return l;
+}
+
+const char *
+vx_link_endpoint(const vx_link_t *l)
+{
+    return l->endpoint;
 }
 
 void
