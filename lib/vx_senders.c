@@ -173,8 +173,8 @@ vx_senders_dirty(const vx_senders_t *t)
 /* ---- the state file ------------------------------------------------------------------------ */
 
 int
-vx_senders_save(vx_senders_t *t, const vx_sealer_t *sealer, const char *dir, char *err,
-                size_t errlen)
+vx_senders_save(vx_senders_t *t, const vx_sealer_t *sealer, const char *dir, bool sync,
+                char *err, size_t errlen)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, VX_SENDERS_FILE);
@@ -189,8 +189,14 @@ vx_senders_save(vx_senders_t *t, const vx_sealer_t *sealer, const char *dir, cha
                                              (json_int_t)s->last, "taken", hex));
     }
     json_t *doc = json_pack("{s:i, s:o}", "version", 1, "senders", arr);
-    int rc = vx_jsonfile_write_sealed(sealer, path, doc, err, errlen);
+    char *text = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);
+    if (!text) {
+        snprintf(err, errlen, "%s: cannot encode the record", path);
+        return -ENOMEM;
+    }
+    int rc = vx_seal_file_replace(sealer, path, text, strlen(text), sync, err, errlen);
+    free(text);
     if (rc == 0) {
         t->dirty = false;
     }

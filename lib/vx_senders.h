@@ -53,10 +53,11 @@ uint64_t vx_senders_last(const vx_senders_t *t, const char *sender);
 /* True when something changed since the last vx_senders_save. */
 bool vx_senders_dirty(const vx_senders_t *t);
 
-/* Writes the record to dir/VX_SENDERS_FILE atomically, sealed with s (NULL: plaintext).
- * Returns 0 or -errno with err naming the file. */
-int vx_senders_save(vx_senders_t *t, const vx_sealer_t *s, const char *dir, char *err,
-                    size_t errlen);
+/* Writes the record to dir/VX_SENDERS_FILE atomically, sealed with s (NULL: plaintext);
+ * sync: fsynced (else it survives a kill -9 of the process, not a machine crash). Returns 0
+ * or -errno with err naming the file. */
+int vx_senders_save(vx_senders_t *t, const vx_sealer_t *s, const char *dir, bool sync,
+                    char *err, size_t errlen);
 /* Reads dir/VX_SENDERS_FILE into t (empty before). Returns 0, also when there is no file;
  * -EINVAL when the file's content is not a senders record; another -errno as
  * vx_jsonfile_read_sealed. err names the file. */

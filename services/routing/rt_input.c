@@ -12,9 +12,13 @@
 #include "vx_mem.h"
 #include "vx_senders.h"
 
+#define S_ACKS_MAX 4096 /* acknowledgements held: above propagation's largest window */
+
 struct rt_input {
     struct rt_input_opts o;
     vx_senders_t *senders;
+    vx_acks_t *acks;  /* due acknowledgements: sent by rt_input_flush */
+    bool unsynced;    /* the senders file was written without fsync since the last fsync */
     zmq_msg_t body;   /* the batch frame last received (acked mode) */
     bool have_body;
     uint8_t id[VX_ACK_ID_MAX];
@@ -22,7 +26,7 @@ struct rt_input {
     uint64_t seq;     /* the sequence to acknowledge at rt_input_done; 0: none */
     uint64_t next_save_ns;
     uint64_t evicted_seen;
-    vx_counter_t *dups, *dup_events, *acks, *unacked, *evicted, *save_failed;
+    vx_counter_t *dups, *dup_events, *acks_sent, *unacked, *evicted, *save_failed;
     vx_gauge_t *g_senders;
 };
 
@@ -41,7 +45,7 @@ rt_input_new(const struct rt_input_opts *o, vx_metrics_t *m, char *err, size_t e
     in->dup_events = vx_metrics_counter(m, "vexfs_routing_input_duplicate_events_total",
                                         "Events in the input batches counted as duplicates.",
                                         NULL);
-    in->acks = vx_metrics_counter(m, "vexfs_routing_input_acks_total",
+    in->acks_sent = vx_metrics_counter(m, "vexfs_routing_input_acks_total",
                                   "Acknowledgements sent to propagation (input_acked).", NULL);
     in->unacked = vx_metrics_counter(m, "vexfs_routing_input_unacknowledged_batches_total",
                                      "Input batches routed but never acknowledged: no sender or "
@@ -54,6 +58,7 @@ rt_input_new(const struct rt_input_opts *o, vx_metrics_t *m, char *err, size_t e
     in->g_senders = vx_metrics_gauge(m, "vexfs_routing_input_senders",
                                      "Senders remembered (at most senders_max).", NULL);
     in->senders = vx_senders_new(o->senders_max);
+    in->acks = vx_acks_new(S_ACKS_MAX);
     if (o->state_dir[0]) {
         char lerr[1024];
         int rc = vx_senders_load(in->senders, o->sealer, o->state_dir, lerr, sizeof lerr);
@@ -67,6 +72,35 @@ rt_input_new(const struct rt_input_opts *o, vx_metrics_t *m, char *err, size_t e
     }
     vx_gauge_set(in->g_senders, (double)vx_senders_count(in->senders));
     return in;
+}
+
+/* Writes the senders file (sync: fsynced); a failure is counted and logged, the
+ * acknowledgements still go (delivery stays at least once; only duplicate counting after a
+ * restart suffers). */
+static void
+s_save(rt_input_t *in, bool sync)
+{
+    char err[1024];
+    if (vx_senders_save(in->senders, in->o.sealer, in->o.state_dir, sync, err, sizeof err) < 0) {
+        vx_counter_add(in->save_failed, 1);
+        vx_error("RT-INPUT-SENDERS", "not saved (resends after a restart may be routed "
+                                     "again): %s",
+                 err);
+        return;
+    }
+    in->unsynced = !sync;
+    if (sync) {
+        in->next_save_ns = vx_mono_ns() + (uint64_t)in->o.save_ms * VX_NS_PER_MS;
+    }
+}
+
+static void
+s_queue_ack(rt_input_t *in, zsock_t *sock, uint64_t seq)
+{
+    if (vx_acks_full(in->acks)) {
+        rt_input_flush(in, sock);
+    }
+    vx_acks_push(in->acks, in->id, in->id_len, seq, 0);
 }
 
 static void
@@ -85,11 +119,12 @@ rt_input_destroy(rt_input_t **inp)
     if (!in) {
         return;
     }
-    if (in->senders) {
-        rt_input_tick(in, true);
+    if (in->senders && in->o.state_dir[0] && (vx_senders_dirty(in->senders) || in->unsynced)) {
+        s_save(in, true);
     }
     s_release_body(in);
     vx_senders_destroy(&in->senders);
+    vx_acks_destroy(&in->acks);
     vx_free(inp);
 }
 
@@ -130,8 +165,7 @@ rt_input_recv(rt_input_t *in, zsock_t *sock, struct vx_rx_batch *out)
     if (r.duplicate) {
         vx_counter_add(in->dups, 1);
         vx_counter_add(in->dup_events, out->n_events);
-        vx_acks_send(sock, in->id, in->id_len, out->batch_seq);
-        vx_counter_add(in->acks, 1);
+        s_queue_ack(in, sock, out->batch_seq);
         return -EALREADY;
     }
     if (r.missing) {
@@ -156,27 +190,40 @@ rt_input_done(rt_input_t *in, zsock_t *sock)
     if (!in->o.acked || in->seq == 0) {
         return;
     }
-    vx_acks_send(sock, in->id, in->id_len, in->seq);
-    vx_counter_add(in->acks, 1);
+    s_queue_ack(in, sock, in->seq);
     in->seq = 0;
 }
 
-void
-rt_input_tick(rt_input_t *in, bool force)
+size_t
+rt_input_pending(const rt_input_t *in)
 {
-    if (!in->senders || !in->o.state_dir[0] || !vx_senders_dirty(in->senders)) {
+    return in->acks ? vx_acks_pending(in->acks) : 0;
+}
+
+void
+rt_input_flush(rt_input_t *in, zsock_t *sock)
+{
+    if (!in->o.acked || vx_acks_pending(in->acks) == 0) {
+        return;
+    }
+    /* The record first: an acknowledged batch is then known as taken after a kill -9, so its
+     * resend is counted as a duplicate and the next new batch shows no false gap. */
+    if (in->o.state_dir[0] && vx_senders_dirty(in->senders)) {
+        s_save(in, false);
+    }
+    size_t n = vx_acks_release(in->acks, UINT64_MAX, sock);
+    vx_counter_add(in->acks_sent, n);
+}
+
+void
+rt_input_tick(rt_input_t *in)
+{
+    if (!in->senders || !in->o.state_dir[0] || !(in->unsynced || vx_senders_dirty(in->senders))) {
         return;
     }
     uint64_t now = vx_mono_ns();
-    if (!force && now < in->next_save_ns) {
+    if (now < in->next_save_ns) {
         return;
     }
-    in->next_save_ns = now + (uint64_t)in->o.save_ms * VX_NS_PER_MS;
-    char err[1024];
-    if (vx_senders_save(in->senders, in->o.sealer, in->o.state_dir, err, sizeof err) < 0) {
-        vx_counter_add(in->save_failed, 1);
-        vx_error("RT-INPUT-SENDERS", "not saved (resends after a restart may be routed "
-                                     "again): %s",
-                 err);
-    }
+    s_save(in, true);
 }

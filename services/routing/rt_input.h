@@ -9,17 +9,23 @@
  *   side is vx_ackrx.h). Several routing instances may connect to one propagation: its DEALER
  *   hands each batch to the next connected routing with room, so they share the load as they
  *   do with PUSH/PULL. Each batch is answered with "ack" + its sequence once the loop routed
- *   it (rt_input_done): decided, and queued to its outputs (ZeroMQ boundaries, Kafka
- *   producer), dropped and counted by a filter, or sent nowhere. A batch whose (sender,
+ *   it (rt_input_done): decided, and handed by its outputs to ZeroMQ (the boundary's
+ *   socket) or to the Kafka producer, dropped and counted by a filter, or sent nowhere; while
+ *   an output holds events in its own memory (a consumer that does not take them), no
+ *   acknowledgement leaves, so propagation's window fills and it waits. What ZeroMQ still
+ *   holds for a boundary's consumer dies with a kill -9 of routing: the hop to the boundaries
+ *   is not acknowledged. A batch whose (sender,
  *   batch sequence) was taken before (a resend after a timeout, a lost connection or a routing
  *   restart) is acknowledged again and not routed: counted in
  *   vexfs_routing_input_duplicates_total. Which sequences of which senders were taken is kept
- *   by a vx_senders (vx_senders.h), at most senders_max senders, and saved to
- *   <state_dir>/senders.json (sealed like the rules state) every senders_save_ms while it
- *   changes and at stop, so a restarted routing tells resends from new batches and counts a
- *   real gap in vexfs_sequence_gaps_total{link="propagation"}. Batches taken in the last
- *   senders_save_ms before a kill -9 are not in the file: their resends are routed again
- *   (delivered at least once, never lost).
+ *   by a vx_senders (vx_senders.h), at most senders_max senders, and written to
+ *   <state_dir>/senders.json (sealed like the rules state) before the acknowledgements of a
+ *   loop turn leave (one write per turn, not per batch; fsynced at most every
+ *   senders_save_ms, and at stop), so a routing restarted after kill -9 knows every batch it
+ *   acknowledged: their resends are counted as duplicates, and a sequence gap it counts in
+ *   vexfs_sequence_gaps_total{link="propagation"} is a real one. Batches routed but not yet
+ *   acknowledged at a kill -9 are resent and routed again (at least once, never lost). After
+ *   a crash of the machine, the file may miss the last senders_save_ms.
  *
  * One thread (the routing loop) owns this; the socket stays rt_server's (it reopens it). */
 #ifndef RT_INPUT_H
@@ -62,10 +68,18 @@ int rt_input_socket_type(const rt_input_t *in);
  * again and counted: nothing to route). */
 int rt_input_recv(rt_input_t *in, zsock_t *sock, struct vx_rx_batch *out);
 
-/* The batch last returned by rt_input_recv was handed on: acknowledges it (acked mode). */
+/* The batch last returned by rt_input_recv was handed on: its acknowledgement is due. */
 void rt_input_done(rt_input_t *in, zsock_t *sock);
 
-/* Saves the senders when they changed and senders_save_ms passed (force: now). */
-void rt_input_tick(rt_input_t *in, bool force);
+/* Acknowledgements due and not yet sent. */
+size_t rt_input_pending(const rt_input_t *in);
+
+/* Sends the due acknowledgements, after writing the senders file (without fsync) when it
+ * changed. The loop calls it once per turn, after the batches it read were routed and its
+ * outputs handed every event to ZeroMQ or Kafka (nothing waits in an output's memory). */
+void rt_input_flush(rt_input_t *in, zsock_t *sock);
+
+/* Writes the senders file with fsync when it was written without since senders_save_ms. */
+void rt_input_tick(rt_input_t *in);
 
 #endif

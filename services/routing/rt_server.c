@@ -1460,9 +1460,15 @@ rt_server_run(rt_server_t *s, volatile sig_atomic_t *stop, volatile sig_atomic_t
         }
         /* Send when input went quiet, or when the oldest waiting batch is due; and whatever
          * waits for consumers that take it now. */
-        rt_outputs_flush(s->outputs, !input);
+        bool acks_due = rt_input_pending(s->in) > 0;
+        rt_outputs_flush(s->outputs, !input || acks_due);
         rt_outputs_poll(s->outputs);
-        rt_input_tick(s->in, false);
+        /* Acknowledge only what left this process: an event still in an output's memory
+         * would die with a kill -9 after propagation forgot it. */
+        if (acks_due && rt_outputs_oldest(s->outputs) == 0) {
+            rt_input_flush(s->in, s->input);
+        }
+        rt_input_tick(s->in);
         if (s_check_input(s)) {
             items[0].socket = zsock_resolve(s->input);
         }
