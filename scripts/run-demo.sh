@@ -231,6 +231,7 @@ reactive_automation:
   rest_port: $P_AUTO
   input_endpoint: tcp://127.0.0.1:$Z_AUTO
   emit_endpoint: tcp://127.0.0.1:$Z_INGEST
+  emit_ack_endpoint: tcp://127.0.0.1:$Z_ACKED
 stream_analytics:
   queries_file: $PWD/config/demo/queries.json
   rest_port: $P_ANAL
