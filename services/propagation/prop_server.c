@@ -361,12 +361,12 @@ s_flush(prop_server_t *s)
         if (rc == 0) {
             /* The journal below reads the events where they are: keep the builder's memory
              * while the link owns its sealed copy. */
-            struct vx_batchbuf copy = {.buf = vx_malloc(o->b.cap ? o->b.cap : 1),
-                                       .len = o->b.len, .cap = o->b.cap, .n = o->b.n};
+            size_t cap = o->b.len + 2 * 10 + 2 + strlen(s->link_sender); /* + the trailer */
+            struct vx_batchbuf copy = {.buf = vx_malloc(cap), .len = o->b.len, .cap = cap,
+                                       .n = o->b.n};
             memcpy(copy.buf, o->b.buf, o->b.len);
             vx_link_put_batch(s->link, &copy, s->link_sender);
-            sent = vx_link_last_put(s->link, &len);
-            s->out_batch_seq++;
+            sent = vx_link_last_put(s->link, &len); /* the link numbers its own batches */
         }
     } else {
         len = vx_batchbuf_seal(&o->b, s->producer_id, s->producer_id_len, ++s->out_batch_seq);
@@ -377,7 +377,9 @@ s_flush(prop_server_t *s)
     if (rc < 0) {
         vx_error("PROP-PUBLISH", "batch of %zu events not published: %s", o->b.n, strerror(-rc));
         vx_drops_add(&s->drops, VX_DROP_SHUTDOWN, o->b.n);
-        s->out_batch_seq--; /* nothing left: the next batch keeps the sequence contiguous */
+        if (!s->link) {
+            s->out_batch_seq--; /* nothing left: the next batch keeps the sequence contiguous */
+        }
         s->acks_broken = true;
     } else {
         s->published_epoch++;
