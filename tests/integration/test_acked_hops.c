@@ -34,7 +34,8 @@ static const char *const s_rules =
 struct s_producer {
     vx_metrics_t *metrics;
     vx_link_t *link;
-    size_t next; /* next event number to put */
+    size_t next;  /* next event number to put */
+    size_t limit; /* put events below this (S_N unless a test says less) */
 };
 
 static void
@@ -54,6 +55,7 @@ s_producer_init(struct s_producer *p, const struct ph_daemon *prop)
                           sizeof err);
     ck_assert_msg(p->link != NULL, "producer link: %s", err);
     p->next = 0;
+    p->limit = S_N;
 }
 
 static void
@@ -67,7 +69,7 @@ s_producer_fini(struct s_producer *p)
 static void
 s_producer_put(struct s_producer *p)
 {
-    if (p->next >= S_N || vx_link_room(p->link) == 0) {
+    if (p->next >= p->limit || vx_link_room(p->link) == 0) {
         return;
     }
     vx_event_t e[S_BATCH];
@@ -75,7 +77,7 @@ s_producer_put(struct s_producer *p)
     Vexfs__V1__Event__ContentEntry ce[S_BATCH];
     Vexfs__V1__Event__ContentEntry *cep[S_BATCH];
     char val[S_BATCH][24], path[S_BATCH][48];
-    size_t k = S_N - p->next < S_BATCH ? S_N - p->next : S_BATCH;
+    size_t k = p->limit - p->next < S_BATCH ? p->limit - p->next : S_BATCH;
     for (size_t j = 0; j < k; j++) {
         size_t n = p->next + j;
         vexfs__v1__event__init(&e[j]);
@@ -163,6 +165,29 @@ s_finish(struct s_producer *p, struct rh_collector *c)
     ck_assert_msg(missing == 0, "%zu acknowledged events never reached the boundary (first: "
                   "%zu)", missing, first_missing);
     return atomic_load(&c->total) - S_N;
+}
+
+/* Sends the stream on up to event `upto` and waits until every event below it arrived. */
+static void
+s_finish_more(struct s_producer *p, struct rh_collector *c, size_t upto)
+{
+    uint64_t end = vt_now_ms() + S_DEADLINE_MS;
+    p->limit = upto;
+    while ((p->next < upto || vx_link_held(p->link) > 0) && vt_now_ms() < end) {
+        s_producer_run(p, 20);
+    }
+    ck_assert_uint_eq(vx_link_held(p->link), 0);
+    size_t missing = 1;
+    while (missing && vt_now_ms() < end) {
+        missing = 0;
+        for (size_t i = 0; i < upto; i++) {
+            missing += atomic_load(&c->counts[i]) == 0;
+        }
+        if (missing) {
+            vt_sleep_ms(50);
+        }
+    }
+    ck_assert_msg(missing == 0, "%zu events below %zu never arrived", missing, upto);
 }
 
 static void
@@ -263,6 +288,50 @@ START_TEST(t_propagation_kill9_with_journal_loses_nothing)
 }
 END_TEST
 
+/* Resends that reach routing after their original are acknowledged again and never routed:
+ * with a 1 ms acknowledgement timeout propagation sends nearly every batch more than once,
+ * and the boundary still sees each event exactly once. Routing's record of the sender survives
+ * its kill -9. */
+START_TEST(t_resends_are_refused_not_routed)
+{
+    enum { N = 5000 };
+    struct ph_daemon prop;
+    ph_start(&prop, "  output_acked: true\n  output_ack_timeout_ms: 1\n", NULL);
+    struct rh_daemon rt;
+    rh_start(&rt, prop.output, "  input_acked: true\n");
+    rh_expect(&rt, "PUT", "/v1/rules", s_rules, 200);
+    struct rh_collector col;
+    rh_collect_start(&col, rh_out(&rt, "automation"), S_N);
+    struct s_producer p;
+    s_producer_init(&p, &prop);
+    s_finish_more(&p, &col, N);
+    /* Quiet now: every resend has reached routing; nothing more may arrive. */
+    vt_sleep_ms(1000);
+    ck_assert_uint_eq(atomic_load(&col.total), N);
+    for (size_t i = 0; i < N; i++) {
+        ck_assert_msg(atomic_load(&col.counts[i]) == 1, "event %zu arrived %u times", i,
+                      atomic_load(&col.counts[i]));
+    }
+    double resent = ph_metric(&prop, "vexfs_propagation_output_batches_resent_total");
+    double dups = rh_metric(&rt, "vexfs_routing_input_duplicates_total");
+    ck_assert_msg(resent > 0, "no batch was resent with a 1 ms timeout");
+    ck_assert_msg(dups == resent, "routing refused %.0f copies, propagation resent %.0f", dups,
+                  resent);
+    ck_assert_double_eq(rh_metric(&rt, "vexfs_sequence_gaps_total{link=\"propagation\"}"), 0);
+
+    /* Restarted after kill -9, routing still knows propagation's sender. */
+    s_kill9(&rt.pid);
+    rh_restart(&rt);
+    ck_assert_double_eq(rh_metric(&rt, "vexfs_routing_input_senders"), 1);
+    s_finish_more(&p, &col, N + 1000);
+    ck_assert_double_eq(rh_metric(&rt, "vexfs_sequence_gaps_total{link=\"propagation\"}"), 0);
+    s_producer_fini(&p);
+    rh_collect_stop(&col);
+    rh_stop(&rt);
+    ph_stop(&prop);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -271,6 +340,7 @@ main(void)
     tcase_set_timeout(tc, 400);
     tcase_add_test(tc, t_routing_kill9_midstream_loses_nothing);
     tcase_add_test(tc, t_propagation_kill9_with_journal_loses_nothing);
+    tcase_add_test(tc, t_resends_are_refused_not_routed);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
