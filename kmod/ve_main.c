@@ -2,7 +2,7 @@
 /*
  * vexfs_events: captures VFS operations under configured path prefixes and
  * hands them to userspace as records (vexfs_events_uapi.h) read from
- * /dev/vexfs_events.
+ * /dev/vexfs_events or, identically, from /proc/vexfs_events.
  *
  * Settings and counters live under /sys/module/vexfs_events/parameters/:
  *   prefixes       (rw) comma-separated absolute paths; empty captures nothing
@@ -10,8 +10,18 @@
  *   ring_size      (ro) records the ring holds, set at load
  *   recorded, dropped, coalesced, missed (ro) counters
  *
- * The device admits one reader at a time, whose own file operations are
- * never captured (a reader that logs to a watched path would feed itself).
+ * The two paths admit one reader at a time between them, whose own file
+ * operations are never captured (a reader that logs to a watched path would
+ * feed itself).
+ *
+ * Why a /proc twin of the device: a container reaches a character device of
+ * its host only when it is privileged (or a device plugin grants it), because
+ * the device cgroup stands in front of every device node. A /proc file is
+ * not a device node, so a container that is not privileged can open it; the
+ * module admits there only a reader holding CAP_AUDIT_READ (read access to
+ * the kernel's audit stream, which these records are a part of in kind), a
+ * capability no container has unless it is granted by name. The device node
+ * keeps its mode (0400, root) as its only gate.
  */
 #include <linux/fs.h>
 #include <linux/init.h>
@@ -20,6 +30,8 @@
 #include <linux/moduleparam.h>
 #include <linux/mutex.h>
 #include <linux/poll.h>
+#include <linux/proc_fs.h>
+#include <linux/capability.h>
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
@@ -234,6 +246,44 @@ static struct miscdevice ve_misc = {
 	.mode = 0400,
 };
 
+/* ---- the /proc twin ---------------------------------------------------- */
+
+/*
+ * A /proc file holds no reference on the module by itself: its reader takes
+ * one, as the device's does through .owner, so the module cannot be unloaded
+ * under a reader sleeping on the ring's wait queue.
+ */
+static int ve_proc_open(struct inode *inode, struct file *file)
+{
+	int err;
+
+	if (!capable(CAP_AUDIT_READ))
+		return -EPERM;
+	if (!try_module_get(THIS_MODULE))
+		return -ENODEV;
+	err = ve_open(inode, file);
+	if (err)
+		module_put(THIS_MODULE);
+	return err;
+}
+
+static int ve_proc_release(struct inode *inode, struct file *file)
+{
+	ve_release(inode, file);
+	module_put(THIS_MODULE);
+	return 0;
+}
+
+static const struct proc_ops ve_proc_ops = {
+	.proc_open = ve_proc_open,
+	.proc_release = ve_proc_release,
+	.proc_read = ve_read,
+	.proc_poll = ve_poll,
+	.proc_lseek = noop_llseek,
+};
+
+static struct proc_dir_entry *ve_proc;
+
 static int __init ve_init(void)
 {
 	int err;
@@ -249,13 +299,20 @@ static int __init ve_init(void)
 	err = misc_register(&ve_misc);
 	if (err)
 		goto err_ring;
+	ve_proc = proc_create(VEXFS_EV_PROC_NAME, 0400, NULL, &ve_proc_ops);
+	if (!ve_proc) {
+		err = -ENOMEM;
+		goto err_misc;
+	}
 	err = ve_probes_init();
 	if (err)
-		goto err_misc;
+		goto err_proc;
 	pr_info("vexfs_events: loaded, abi %u, ring %u records\n",
 		VEXFS_EV_VERSION, ve_ring_size);
 	return 0;
 
+err_proc:
+	proc_remove(ve_proc);
 err_misc:
 	misc_deregister(&ve_misc);
 err_ring:
@@ -269,6 +326,7 @@ static void __exit ve_exit(void)
 
 	/* Probes first: once they are gone nothing pushes any more. */
 	ve_probes_fini();
+	proc_remove(ve_proc);
 	misc_deregister(&ve_misc);
 	ve_ring_fini();
 	pf = rcu_replace_pointer(ve_prefixes, NULL, true);

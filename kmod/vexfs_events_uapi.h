@@ -32,6 +32,9 @@
 #define VEXFS_EV_MAGIC		0x56584556u	/* "VXEV" read as little endian */
 #define VEXFS_EV_VERSION	1
 #define VEXFS_EV_DEVICE		"/dev/vexfs_events"
+/* The same records for a reader holding CAP_AUDIT_READ (containers). */
+#define VEXFS_EV_PROC_NAME	"vexfs_events"
+#define VEXFS_EV_PROC		"/proc/" VEXFS_EV_PROC_NAME
 #define VEXFS_EV_PATH_MAX	4096		/* longest path, without its NUL */
 #define VEXFS_EV_ALIGN		8
 /* The largest record of this version: a read buffer this big always works. */

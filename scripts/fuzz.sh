@@ -3,6 +3,7 @@
 # Short libFuzzer runs of every decoder of outside input (tests/fuzz/fuzz_*.c).
 #
 #   scripts/fuzz.sh [SECONDS]      seconds per target: argument, else $VX_FUZZ_SECONDS, else 30
+#   VX_FUZZ_JOBS                   targets run at once (default: the number of cores)
 #
 # Each target and the library sources it needs are compiled with clang, libFuzzer, ASan and
 # UBSan into build/fuzz/ (never the gcc objects: they carry no coverage instrumentation).
@@ -112,15 +113,14 @@ s_seed() {
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-failed=0
-summary=()
-for t in "${targets[@]}"; do
+# One target's run, then its corpus minimised; its summary line goes to $OUT/$t.summary and
+# its status to $OUT/$t.status (ok or FAILED), so targets can run side by side.
+s_fuzz_one() {
+    local t=$1 log=$OUT/$1.log seeds rc=0 cov0 cov1 execs status corp
     s_seed "$t"
     mkdir -p "$OUT/artifacts/$t"
-    log=$OUT/$t.log
     seeds=$(find "$OUT/corpus/$t" -type f | wc -l)
     echo "  FUZZ    $t for ${SECONDS_PER_TARGET}s over $seeds inputs (log: $log)"
-    rc=0
     # -timeout: one input taking 10 s is a hang worth reporting, not something to wait out.
     "$OUT/$t" -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=2048 -max_len=65536 \
         -timeout=10 -print_final_stats=1 -artifact_prefix="$OUT/artifacts/$t/" \
@@ -131,9 +131,10 @@ for t in "${targets[@]}"; do
     cov1=$(sed -n 's/.*[A-Z]* cov: \([0-9]*\).*/\1/p' "$log" | tail -1)
     execs=$(sed -n 's/^stat::number_of_executed_units: *\([0-9]*\).*/\1/p' "$log" | tail -1)
     if [ "$rc" -ne 0 ]; then
-        failed=1
+        echo FAILED >"$OUT/$t.status"
         status="FAILED (exit $rc): $(grep -m1 -E 'ERROR: |runtime error:|==[0-9]+== *ABORTING|deadly signal|timeout' "$log" || echo 'see log')"
     else
+        echo ok >"$OUT/$t.status"
         status=ok
         # libFuzzer never deletes inputs it loaded, so superseded ones pile up across runs:
         # keep only a minimal set with the same coverage.
@@ -148,9 +149,31 @@ for t in "${targets[@]}"; do
         fi
     fi
     corp=$(find "$OUT/corpus/$t" -type f | wc -l)
-    summary+=("$(printf '%-16s %10s execs  cov %5s (+%s new)  corpus %s -> %s  %s' \
+    printf '%-16s %10s execs  cov %5s (+%s new)  corpus %s -> %s  %s\n' \
         "$t" "${execs:-?}" "${cov1:-?}" "$(( ${cov1:-0} - ${cov0:-0} ))" "$seeds" "$corp" \
-        "$status")")
+        "$status" >"$OUT/$t.summary"
+}
+
+# Each libFuzzer run is one process on one core: VX_FUZZ_JOBS of them (default: the cores) run
+# at once.
+jobs=${VX_FUZZ_JOBS:-$(nproc)}
+running=0
+for t in "${targets[@]}"; do
+    rm -f "$OUT/$t.status" "$OUT/$t.summary"
+    if [ "$running" -ge "$jobs" ]; then
+        wait -n || true
+        running=$((running - 1))
+    fi
+    s_fuzz_one "$t" &
+    running=$((running + 1))
+done
+wait || true
+
+failed=0
+summary=()
+for t in "${targets[@]}"; do
+    [ "$(cat "$OUT/$t.status" 2>/dev/null)" = ok ] || failed=1
+    summary+=("$(cat "$OUT/$t.summary" 2>/dev/null || echo "$t: no result (see $OUT/$t.log)")")
 done
 
 echo

@@ -118,6 +118,19 @@ echo 0 > $P/capture_reads
 wait $READER
 say "COUNTERS recorded=$(cat $P/recorded) dropped=$(cat $P/dropped) coalesced=$(cat $P/coalesced) missed=$(cat $P/missed)"
 
+# ---- /proc/vexfs_events: the same records, for a reader holding CAP_AUDIT_READ ----
+say "PROC-MODE $(stat -c %a /proc/vexfs_events)"
+vexfs_reader --path /proc/vexfs_events --drop-audit-read --idle-ms 100 >&3
+vexfs_reader --path /proc/vexfs_events --idle-ms 1500 >/tmp/proc.out &
+PREADER=$!
+sleep 0.5
+vexfs_reader --idle-ms 100 >&3                    # the device while /proc is held: busy
+echo viaproc > /mnt/w/p.txt
+rmmod vexfs_events 2>/dev/null
+say "RMMOD-WHILE-PROC-READER rc=$?"
+wait $PREADER
+sed -n 's/^REC /PREC /p; s/^READER-ERROR/PROC-READER-ERROR/p' /tmp/proc.out >&3
+
 # ---- no reader: 10 writes fold into one unread record; then 200 creates overflow the ring ----
 dd if=/dev/zero of=/mnt/w/co bs=100 count=10 2>/dev/null
 i=0
@@ -203,6 +216,16 @@ s_check "timestamps and inodes nonzero" test -n "$(grep '^HEX ' "$E" | head -1)"
 s_check "sequence of the first phase is contiguous from 1" \
     test "$(grep '^REC ' "$E" | sed -n '1,/op=read/p' | sed 's/.* seq=\([0-9]*\) .*/\1/' | awk 'NR!=$1{bad=1} END{print bad+0}')" = 0
 s_check "no probe hit missed" grep -qE '^COUNTERS .* dropped=0 .* missed=0' "$E"
+s_check "/proc/vexfs_events made with mode 0400" grep -q '^PROC-MODE 400$' "$E"
+s_check "/proc/vexfs_events refuses a reader without CAP_AUDIT_READ" \
+    grep -q '^READER-ERROR open /proc/vexfs_events: Operation not permitted' "$E"
+s_check "one reader between the two paths: the device is busy while /proc is read" \
+    grep -q '^READER-ERROR open /dev/vexfs_events: Device or resource busy' "$E"
+s_check "records read through /proc (create and write of p.txt)" \
+    sh -c "grep -q '^PREC .*op=create path=/mnt/w/p.txt ' '$E' && grep -q '^PREC .*op=write path=/mnt/w/p.txt .* size=8 ' '$E'"
+s_check "no error for the /proc reader" test -z "$(grep '^PROC-READER-ERROR' "$E")"
+s_check "the module stays loaded while /proc is read (rmmod refused)" \
+    grep -qE '^RMMOD-WHILE-PROC-READER rc=[1-9]' "$E"
 s_check "coalesced counter counts the 9 folded writes" test "$(sed -n 's/^AFTER-DRAIN .*coalesced=//p' "$E")" -ge 9
 dropped=$(sed -n 's/^OVERFLOW dropped=//p' "$E")
 s_check "overflow: 200 creates into a 64-record ring drop at least 136 (dropped=${dropped:-?})" \

@@ -2,6 +2,7 @@
 # Runs every test program of a build against real parts: unit tests (Check), then integration
 # tests that start the real daemons, with one real Kafka broker for the whole run.
 #   scripts/run-tests.sh [BUILD_DIR]      (default build; build/san for the sanitized build)
+# Temporary directories: one folder per run (VX_TEST_TMP), removed when every program passed.
 # Environment: VX_TEST_FILTER (substring of test program names), VX_KEEP_KAFKA=1 (leave the
 # broker running afterwards), VEXFS_KAFKA_BOOTSTRAP (a broker already running; its client settings
 # come from `scripts/kafka.sh env` unless VEXFS_KAFKA_SECURITY_PROTOCOL is set too).
@@ -45,6 +46,11 @@ echo "run-tests: Kafka at $VEXFS_KAFKA_BOOTSTRAP ($VEXFS_KAFKA_SECURITY_PROTOCOL
 
 logdir=$BUILD/test-logs
 mkdir -p "$logdir"
+# The tests' temporary directories (daemons' state, logs, keys) go under one folder of this run,
+# removed at the end when every program passed and kept (its path printed) when one failed.
+VX_TEST_TMP=$(mktemp -d /tmp/vexfs-run.XXXXXX)
+chmod 755 "$VX_TEST_TMP" # tests that run steps as an unprivileged user chmod their own folders
+export VX_TEST_TMP
 failed=()
 start_all=$(date +%s)
 for t in "${tests[@]}"; do
@@ -66,6 +72,11 @@ for t in "${tests[@]}"; do
   fi
 done
 echo "run-tests: ${#tests[@]} programs, ${#failed[@]} failed, $(( $(date +%s) - start_all ))s"
+if [ ${#failed[@]} -eq 0 ]; then
+  rm -rf "$VX_TEST_TMP"
+else
+  echo "run-tests: the tests' temporary directories (daemon logs, state) are kept in $VX_TEST_TMP"
+fi
 if [ ${#failed[@]} -gt 0 ]; then
   # Repeated at the end, where a reader of only the output's tail finds it.
   for name in "${failed[@]}"; do

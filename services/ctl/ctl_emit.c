@@ -552,8 +552,19 @@ enum {
     S_OPT_CUSTOM_TYPE,
 };
 
-int
-ctl_emit_main(int argc, char **argv)
+/* What the options said beyond the link (em) and the event template (t). */
+struct s_args {
+    const char *type_name;    /* --type: events are built from the arguments */
+    const char *template_opt; /* first option that describes an argument-built event */
+    bool endpoint_set;
+    long long count;
+    bool count_set;
+};
+
+/* Reads the options into em, t and a. Returns -1 to go on, or the exit status (usage error,
+ * --help, --version). */
+static int
+s_parse_opts(int argc, char **argv, struct s_emit *em, struct s_template *t, struct s_args *a)
 {
     static const struct option opts[] = {
         {"endpoint", required_argument, NULL, 'e'},
@@ -574,143 +585,154 @@ ctl_emit_main(int argc, char **argv)
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    const char *env_ep = getenv("VEXFS_INGEST_ENDPOINT");
-    struct s_emit em = {.endpoint = env_ep && *env_ep ? env_ep : S_DEFAULT_ENDPOINT,
-                        .batch_max = S_DEFAULT_BATCH};
-    struct s_template t = {0};
-    const char *type_name = NULL;
-    const char *template_opt = NULL; /* first option that describes an argument-built event */
-    bool endpoint_set = false;
-    long long count = 1, v = 0;
-    bool count_set = false;
+    long long v = 0;
     char names[512];
-    int status = CTL_EXIT_USAGE;
     int c;
     while ((c = getopt_long(argc, argv, ":e:r:b:t:p:c:m:n:hV", opts, NULL)) != -1) {
         switch (c) {
         case 'e':
-            em.endpoint = optarg;
-            endpoint_set = true;
+            em->endpoint = optarg;
+            a->endpoint_set = true;
             break;
         case 'r':
             if (!ctl_is_http_url(optarg)) {
                 ctl_err(S_CMD, "--rest: expected an http:// or https:// URL, got '%s'", optarg);
-                goto out;
+                return CTL_EXIT_USAGE;
             }
-            em.rest = optarg;
+            em->rest = optarg;
             break;
         case S_OPT_DURABLE:
-            em.durable = true;
+            em->durable = true;
             break;
         case S_OPT_TOKEN_FILE:
-            em.token_file = optarg;
+            em->token_file = optarg;
             break;
         case 'b':
             if (ctl_parse_int(S_CMD, "--batch", optarg, 1, S_MAX_BATCH, &v) < 0) {
-                goto out;
+                return CTL_EXIT_USAGE;
             }
-            em.batch_max = (size_t)v;
+            em->batch_max = (size_t)v;
             break;
         case 't':
-            if (vx_event_type_parse(optarg, &t.type) < 0) {
+            if (vx_event_type_parse(optarg, &t->type) < 0) {
                 s_names(vx_event_type_name, names, sizeof names);
                 ctl_err(S_CMD, "--type: unknown event type '%s' (one of %s)", optarg, names);
-                goto out;
+                return CTL_EXIT_USAGE;
             }
-            type_name = optarg;
+            a->type_name = optarg;
             break;
         case 'p':
-            t.path = optarg;
-            template_opt = template_opt ? template_opt : "--path";
+            t->path = optarg;
+            a->template_opt = a->template_opt ? a->template_opt : "--path";
             break;
         case 'c':
-            if (s_parse_kv("--content", optarg, &t.content, &t.n_content) < 0) {
-                goto out;
+            if (s_parse_kv("--content", optarg, &t->content, &t->n_content) < 0) {
+                return CTL_EXIT_USAGE;
             }
-            template_opt = template_opt ? template_opt : "--content";
+            a->template_opt = a->template_opt ? a->template_opt : "--content";
             break;
         case 'm':
-            if (s_parse_kv("--metadata", optarg, &t.metadata, &t.n_metadata) < 0) {
-                goto out;
+            if (s_parse_kv("--metadata", optarg, &t->metadata, &t->n_metadata) < 0) {
+                return CTL_EXIT_USAGE;
             }
-            template_opt = template_opt ? template_opt : "--metadata";
+            a->template_opt = a->template_opt ? a->template_opt : "--metadata";
             break;
         case S_OPT_TENANT:
-            t.tenant = optarg;
-            template_opt = template_opt ? template_opt : "--tenant";
+            t->tenant = optarg;
+            a->template_opt = a->template_opt ? a->template_opt : "--tenant";
             break;
         case S_OPT_PRIORITY:
             if (ctl_parse_int(S_CMD, "--priority", optarg, 0, 255, &v) < 0) {
-                goto out;
+                return CTL_EXIT_USAGE;
             }
-            t.priority = (uint32_t)v;
-            template_opt = template_opt ? template_opt : "--priority";
+            t->priority = (uint32_t)v;
+            a->template_opt = a->template_opt ? a->template_opt : "--priority";
             break;
         case S_OPT_SOURCE:
-            if (vx_boundary_parse(optarg, &t.source) < 0) {
+            if (vx_boundary_parse(optarg, &t->source) < 0) {
                 s_names(vx_boundary_name, names, sizeof names);
                 ctl_err(S_CMD, "--source: unknown boundary '%s' (one of %s)", optarg, names);
-                goto out;
+                return CTL_EXIT_USAGE;
             }
-            template_opt = template_opt ? template_opt : "--source";
+            a->template_opt = a->template_opt ? a->template_opt : "--source";
             break;
         case S_OPT_CUSTOM_TYPE:
-            t.custom_type = optarg;
-            template_opt = template_opt ? template_opt : "--custom-type";
+            t->custom_type = optarg;
+            a->template_opt = a->template_opt ? a->template_opt : "--custom-type";
             break;
         case 'n':
-            if (ctl_parse_int(S_CMD, "--count", optarg, 1, S_MAX_COUNT, &count) < 0) {
-                goto out;
+            if (ctl_parse_int(S_CMD, "--count", optarg, 1, S_MAX_COUNT, &a->count) < 0) {
+                return CTL_EXIT_USAGE;
             }
-            count_set = true;
-            template_opt = template_opt ? template_opt : "--count";
+            a->count_set = true;
+            a->template_opt = a->template_opt ? a->template_opt : "--count";
             break;
         case 'h':
             s_usage(stdout);
-            status = CTL_EXIT_OK;
-            goto out;
+            return CTL_EXIT_OK;
         case 'V':
             printf(CTL_PROG " %s\n", VX_VERSION);
-            status = CTL_EXIT_OK;
-            goto out;
+            return CTL_EXIT_OK;
         default:
-            status = ctl_opt_error(S_CMD, c, argv);
-            goto out;
+            return ctl_opt_error(S_CMD, c, argv);
         }
     }
     if (optind < argc) {
         ctl_err(S_CMD, "unexpected argument '%s'", argv[optind]);
-        goto out;
+        return CTL_EXIT_USAGE;
     }
-    if (!type_name && template_opt) {
+    return -1;
+}
+
+/* The rules between options; false (said on stderr) when they are broken. */
+static bool
+s_opts_agree(const struct s_emit *em, const struct s_template *t, const struct s_args *a)
+{
+    if (!a->type_name && a->template_opt) {
         ctl_err(S_CMD, "%s needs --type (without --type, events are read from stdin)",
-                template_opt);
-        goto out;
+                a->template_opt);
+        return false;
     }
-    if (em.rest && endpoint_set) {
+    if (em->rest && a->endpoint_set) {
         ctl_err(S_CMD, "--endpoint and --rest exclude each other");
-        goto out;
+        return false;
     }
-    if (!em.rest && (em.durable || em.token_file)) {
-        ctl_err(S_CMD, "%s needs --rest", em.durable ? "--durable" : "--token-file");
-        goto out;
+    if (!em->rest && (em->durable || em->token_file)) {
+        ctl_err(S_CMD, "%s needs --rest", em->durable ? "--durable" : "--token-file");
+        return false;
     }
-    if (count_set) {
-        for (size_t i = 0; i < t.n_content; i++) {
-            if (strcmp(t.content[i].key, "n") == 0) {
-                ctl_err(S_CMD, "--content: key 'n' is set by --count");
-                goto out;
-            }
+    for (size_t i = 0; a->count_set && i < t->n_content; i++) {
+        if (strcmp(t->content[i].key, "n") == 0) {
+            ctl_err(S_CMD, "--content: key 'n' is set by --count");
+            return false;
         }
     }
+    return true;
+}
 
+int
+ctl_emit_main(int argc, char **argv)
+{
+    const char *env_ep = getenv("VEXFS_INGEST_ENDPOINT");
+    struct s_emit em = {.endpoint = env_ep && *env_ep ? env_ep : S_DEFAULT_ENDPOINT,
+                        .batch_max = S_DEFAULT_BATCH};
+    struct s_template t = {0};
+    struct s_args a = {.count = 1};
+    int status = s_parse_opts(argc, argv, &em, &t, &a);
+    if (status >= 0) {
+        goto out;
+    }
+    status = CTL_EXIT_USAGE;
+    if (!s_opts_agree(&em, &t, &a)) {
+        goto out;
+    }
     em.arena = vx_arena_new(64 * 1024, 0);
     em.events = vx_calloc(em.batch_max, sizeof *em.events);
-    if (type_name) {
+    if (a.type_name) {
         /* Check the event once before anything is sent: a mistake here is a usage error. */
         char err[512];
         enum vx_drop_reason reason = VX_DROP_BAD_JSON;
-        if (vx_event_validate(s_build(&t, em.arena, count_set ? 0 : -1), err, sizeof err,
+        if (vx_event_validate(s_build(&t, em.arena, a.count_set ? 0 : -1), err, sizeof err,
                               &reason) < 0) {
             ctl_err(S_CMD, "%s", err);
             goto out;
@@ -721,8 +743,8 @@ ctl_emit_main(int argc, char **argv)
     if (status != CTL_EXIT_OK) {
         goto out;
     }
-    if (type_name) {
-        s_from_args(&em, &t, count, count_set);
+    if (a.type_name) {
+        s_from_args(&em, &t, a.count, a.count_set);
     } else {
         s_from_stdin(&em);
     }

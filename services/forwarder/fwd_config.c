@@ -6,8 +6,9 @@
 
 static const struct vx_cfg_key s_keys[] = {
     {"device", VX_CFG_STRING, "/dev/vexfs_events", 0, 4096, false,
-     "kernel record source: the module's device, or a file or FIFO of the same bytes "
-     "(--device overrides)",
+     "kernel record source: the module's device, its /proc/vexfs_events twin (needs "
+     "CAP_AUDIT_READ; for containers), or a file or FIFO of the same bytes (--device "
+     "overrides)",
      VX_CFG_AT(struct fwd_config, device)},
     {"ingest_endpoint", VX_CFG_STRING, "tcp://127.0.0.1:5550", 0, 1024, false,
      "propagation's ZeroMQ PULL endpoint (connected; reconnects by itself); used when "

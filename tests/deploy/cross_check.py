@@ -836,6 +836,26 @@ def pod_selected(selector, labels, workload, hostname):
     return bool(selector) and all(full.get(k) == v for k, v in selector.items())
 
 
+# The only capabilities a container of the suite may be granted, and what for.
+GRANTABLE_CAPS = {
+    "SYS_MODULE": "loading vexfs_events.ko",
+    "AUDIT_READ": "reading /proc/vexfs_events",
+}
+
+
+def check_least_privilege(where, c):
+    """No container is privileged or may gain privileges; every one drops all capabilities and
+    adds back at most one the suite names in GRANTABLE_CAPS."""
+    sc = c.get("securityContext", {})
+    ok(not sc.get("privileged", False), where, "is privileged")
+    ok(sc.get("allowPrivilegeEscalation") is False, where,
+       "does not set allowPrivilegeEscalation: false")
+    caps = sc.get("capabilities", {})
+    ok("ALL" in caps.get("drop", []), where, "does not drop ALL capabilities")
+    for cap in caps.get("add", []):
+        ok(cap in GRANTABLE_CAPS, where, f"adds capability {cap}, which the suite never needs")
+
+
 def check_k8s(binary_dir, docs, label):
     services = [d for d in docs if d["kind"] == "Service"]
     image = pc.Image(os.path.join(ROOT, "docker", "Dockerfile"))
@@ -847,6 +867,8 @@ def check_k8s(binary_dir, docs, label):
     resolvers = {}  # where -> that container's resolver
     for w, labels, spec in pods:
         wname = w["metadata"]["name"]
+        for c in spec.get("initContainers", []) + spec["containers"]:
+            check_least_privilege(f"{label} {w['kind']}/{wname} container {c['name']}", c)
         for c in spec["containers"]:
             daemon, cmd, script = container_daemon(c)
             where = f"{label} {w['kind']}/{wname} container {c['name']}"

@@ -1,15 +1,20 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Guest-side reader for scripts/kmod-test.sh: drains /dev/vexfs_events and prints every record
- * as one text line (fields by name) and one hex line (the exact bytes, so the host can keep
- * recorded records as fixtures). Exits after --idle-ms without a record, or at --count records.
- * Built static: the test initramfs has no C library. */
+/* Guest-side reader for scripts/kmod-test.sh: drains /dev/vexfs_events (or --path, e.g.
+ * /proc/vexfs_events) and prints every record as one text line (fields by name) and one hex line
+ * (the exact bytes, so the host can keep recorded records as fixtures). Exits after --idle-ms
+ * without a record, or at --count records. --drop-audit-read gives up CAP_AUDIT_READ before
+ * opening, as a container that was not granted it. Built static: the test initramfs has no C
+ * library. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <linux/capability.h>
 
 #include "vexfs_events_uapi.h"
 
@@ -35,21 +40,45 @@ s_print(const struct vexfs_event_record *r)
     printf("\n");
 }
 
+/* Removes CAP_AUDIT_READ from the effective and permitted sets. */
+static int
+s_drop_audit_read(void)
+{
+    struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct d[2];
+    if (syscall(SYS_capget, &h, d) < 0) {
+        return -1;
+    }
+    unsigned bit = CAP_AUDIT_READ % 32;
+    d[CAP_AUDIT_READ / 32].effective &= ~(1u << bit);
+    d[CAP_AUDIT_READ / 32].permitted &= ~(1u << bit);
+    d[CAP_AUDIT_READ / 32].inheritable &= ~(1u << bit);
+    return (int)syscall(SYS_capset, &h, d);
+}
+
 int
 main(int argc, char **argv)
 {
     int idle_ms = 1000;
     long max = -1;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--idle-ms") == 0) {
-            idle_ms = atoi(argv[i + 1]);
-        } else if (strcmp(argv[i], "--count") == 0) {
-            max = atol(argv[i + 1]);
+    const char *path = VEXFS_EV_DEVICE;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--drop-audit-read") == 0) {
+            if (s_drop_audit_read() < 0) {
+                printf("READER-ERROR capset: %s\n", strerror(errno));
+                return 1;
+            }
+        } else if (i + 1 < argc && strcmp(argv[i], "--idle-ms") == 0) {
+            idle_ms = atoi(argv[++i]);
+        } else if (i + 1 < argc && strcmp(argv[i], "--count") == 0) {
+            max = atol(argv[++i]);
+        } else if (i + 1 < argc && strcmp(argv[i], "--path") == 0) {
+            path = argv[++i];
         }
     }
-    int fd = open(VEXFS_EV_DEVICE, O_RDONLY | O_NONBLOCK);
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
     if (fd < 0) {
-        printf("READER-ERROR open %s: %s\n", VEXFS_EV_DEVICE, strerror(errno));
+        printf("READER-ERROR open %s: %s\n", path, strerror(errno));
         return 1;
     }
     static _Alignas(8) unsigned char buf[65536];

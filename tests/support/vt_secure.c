@@ -64,7 +64,7 @@ static void
 s_make(void)
 {
     char err[1024], path[700], dst[800];
-    snprintf(s_root, sizeof s_root, "/tmp/vexfs-test-secure.XXXXXX");
+    snprintf(s_root, sizeof s_root, "%s/vexfs-test-secure.XXXXXX", vt_tmp_root());
     if (!mkdtemp(s_root)) {
         s_die(s_root, strerror(errno));
     }

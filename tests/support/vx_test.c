@@ -398,10 +398,18 @@ vt_bin_dir(void)
     return d && *d ? d : "build/bin";
 }
 
+const char *
+vt_tmp_root(void)
+{
+    const char *d = getenv("VX_TEST_TMP");
+    return d && *d ? d : "/tmp";
+}
+
 char *
 vt_tmpdir(void)
 {
-    char tmpl[] = "/tmp/vexfs-test.XXXXXX";
+    char tmpl[512];
+    snprintf(tmpl, sizeof tmpl, "%s/vexfs-test.XXXXXX", vt_tmp_root());
     char *d = mkdtemp(tmpl);
     return d ? strdup(d) : NULL;
 }

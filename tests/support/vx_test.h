@@ -145,7 +145,10 @@ vx_socks_t *vt_socks(bool plain);
 
 /* Directory of built programs: $VX_BIN_DIR or "build/bin". */
 const char *vt_bin_dir(void);
-/* A fresh temporary directory (caller frees the string). */
+/* Where tests make their temporary directories: $VX_TEST_TMP (scripts/run-tests.sh sets one
+ * per run and removes it when every test passed) or "/tmp". */
+const char *vt_tmp_root(void);
+/* A fresh temporary directory under vt_tmp_root() (caller frees the string). */
 char *vt_tmpdir(void);
 /* Writes text to path; returns 0 or -errno. */
 int vt_write_file(const char *path, const char *text);
