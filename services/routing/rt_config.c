@@ -43,7 +43,7 @@ static const struct vx_cfg_key s_keys[] = {
      "input_acked: senders whose batch sequences are remembered (the least recently heard "
      "is forgotten first)",
      VX_CFG_AT(struct rt_config, senders_max)},
-    {"senders_save_ms", VX_CFG_INT, "200", 10, 60000, false,
+    {"senders_save_ms", VX_CFG_INT, "1000", 10, 60000, false,
      "input_acked: how often the remembered senders are saved to <state_dir>/senders.json "
      "while they change",
      VX_CFG_AT(struct rt_config, senders_save_ms)},
