@@ -57,8 +57,9 @@ s_link_main(void *arg)
         items[k++] = (zmq_pollitem_t){zsock_resolve(em->wake_pull), 0, ZMQ_POLLIN, 0};
         long timeout = wake == UINT64_MAX ? 100 : vx_ms_until(wake);
         zmq_poll(items, (int)k, timeout < 100 ? timeout : 100);
-        while (zstr_recv_nowait(em->wake_pull) != NULL) {
-            /* only a wake-up */
+        char *w;
+        while ((w = zstr_recv_nowait(em->wake_pull)) != NULL) {
+            zstr_free(&w); /* only a wake-up */
         }
     }
     return NULL;
