@@ -16,7 +16,9 @@
  * Today's daemons: $VX_PIPELINE_TODAY_BIN_DIR when set (scripts/bench-baseline.sh COMMIT
  * prints a build folder whose bin/ holds them, e.g. the commit before the acknowledged hop),
  * else this build's, configured as today (output_acked and input_acked off).
- * Every ZeroMQ link uses CURVE as in production (the test support's keys).
+ * Every ZeroMQ link uses CURVE as in production (the test support's keys). Routing has a
+ * state_dir (its senders file is written each loop turn that acknowledges), unless
+ * VX_PIPELINE_NO_STATE=1.
  * Usage: bench_pipeline [EVENTS] (default 300,000); programs from $VX_BIN_DIR. */
 #include <czmq.h>
 #include <math.h>
@@ -41,6 +43,8 @@
 #define RATE_SECONDS 3
 #define TOKEN "bench-token"
 #define LAT_MAX (RATE * RATE_SECONDS + 1000)
+
+static bool s_no_state; /* VX_PIPELINE_NO_STATE=1: routing without state_dir (no senders file) */
 
 struct pipeline {
     bool acked;
@@ -88,12 +92,13 @@ s_start(struct pipeline *p)
              "  producer_id: bench-prop\n%s"
              "event_routing:\n  rest_port: %u\n  input_endpoint: %s\n"
              "  output_automation: %s\n  output_analytics: \"\"\n  output_coordinator: \"\"\n"
-             "  output_graph: \"\"\n  output_vector: \"\"\n  state_dir: %s/routing\n"
+             "  output_graph: \"\"\n  output_vector: \"\"\n  state_dir: \"%s%s\"\n"
              "  batch_max_events: %d\n  producer_id: bench-routing\n%s"
              "admin:\n  token_file: %s\nlogging:\n  level: warn\n",
              (unsigned)p->prop_rest, p->ingest, p->acked_ep, p->out,
              p->acked ? "  output_acked: true\n" : "", (unsigned)p->rt_rest, p->out,
-             p->boundary, p->dir, BATCH, p->acked ? "  input_acked: true\n" : "", tok);
+             p->boundary, s_no_state ? "" : p->dir, s_no_state ? "" : "/routing", BATCH,
+             p->acked ? "  input_acked: true\n" : "", tok);
     vt_write_file(cfg, text);
     snprintf(log, sizeof log, "%s/propagation.log", p->dir);
     if (s_spawn(p->bin_dir, "vexfs-propagation", cfg, log, p->prop_rest, &p->prop) < 0) {
@@ -351,6 +356,7 @@ main(int argc, char **argv)
     zsys_handler_set(NULL);
     signal(SIGPIPE, SIG_IGN);
     const char *today_bin = getenv("VX_PIPELINE_TODAY_BIN_DIR");
+    s_no_state = getenv("VX_PIPELINE_NO_STATE") && atoi(getenv("VX_PIPELINE_NO_STATE")) == 1;
     struct pipeline pl[2] = {
         {.acked = false, .bin_dir = today_bin && *today_bin ? today_bin : vt_bin_dir()},
         {.acked = true, .bin_dir = vt_bin_dir()},

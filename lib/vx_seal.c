@@ -554,13 +554,6 @@ int
 vx_seal_file_write(const vx_sealer_t *s, const char *path, const void *data, size_t len,
                    char *err, size_t errlen)
 {
-    return vx_seal_file_replace(s, path, data, len, true, err, errlen);
-}
-
-int
-vx_seal_file_replace(const vx_sealer_t *s, const char *path, const void *data, size_t len,
-                     bool sync, char *err, size_t errlen)
-{
     uint8_t *sealed = NULL;
     const void *bytes = data;
     size_t n = len;
@@ -578,7 +571,7 @@ vx_seal_file_replace(const vx_sealer_t *s, const char *path, const void *data, s
         rc = -errno;
     } else {
         rc = s_write_all(fd, bytes, n);
-        if (rc == 0 && sync && fsync(fd) < 0) {
+        if (rc == 0 && fsync(fd) < 0) {
             rc = -errno;
         }
         close(fd);
@@ -594,9 +587,7 @@ vx_seal_file_replace(const vx_sealer_t *s, const char *path, const void *data, s
         snprintf(err, errlen, "%s: %s", path, strerror(-rc));
         return rc;
     }
-    if (sync) {
-        s_sync_dir(path);
-    }
+    s_sync_dir(path);
     return 0;
 }
 

@@ -93,10 +93,6 @@ int vx_seal_key_generate(const char *dir, uint32_t *id, char *err, size_t errlen
  * -errno with a message in err. */
 int vx_seal_file_write(const vx_sealer_t *s, const char *path, const void *data, size_t len,
                        char *err, size_t errlen);
-/* The same; sync false skips both fsyncs: the file then survives the process's kill -9 (the
- * page cache has it) but not a crash of the machine. For state written many times a second. */
-int vx_seal_file_replace(const vx_sealer_t *s, const char *path, const void *data, size_t len,
-                         bool sync, char *err, size_t errlen);
 /* Reads path into *data (NUL-terminated, the caller frees it with free) and *len, opening it
  * when sealed; *was_plain tells a plaintext file (accepted only when s is NULL or allow_plain,
  * the migration path). Returns 0, -ENOENT when there is no file, or another -errno with a

@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "vx_jsonfile.h"
 #include "vx_mem.h"
 
@@ -21,6 +24,7 @@ struct s_sender {
 };
 
 struct vx_senders {
+    int live_fd; /* VX_SENDERS_LIVE, open once written; -1 before */
     struct s_sender *v;
     size_t n, max;
     uint64_t clock, evicted;
@@ -33,6 +37,7 @@ vx_senders_new(size_t max_senders)
     vx_senders_t *t = vx_calloc(1, sizeof *t);
     t->max = max_senders ? max_senders : 1;
     t->v = vx_calloc(t->max, sizeof *t->v);
+    t->live_fd = -1;
     return t;
 }
 
@@ -46,6 +51,9 @@ vx_senders_destroy(vx_senders_t **tp)
         free((*tp)->v[i].id);
     }
     free((*tp)->v);
+    if ((*tp)->live_fd >= 0) {
+        close((*tp)->live_fd);
+    }
     vx_free(tp);
 }
 
@@ -172,12 +180,10 @@ vx_senders_dirty(const vx_senders_t *t)
 
 /* ---- the state file ------------------------------------------------------------------------ */
 
-int
-vx_senders_save(vx_senders_t *t, const vx_sealer_t *sealer, const char *dir, bool sync,
-                char *err, size_t errlen)
+/* The record as JSON text (caller frees), or NULL. */
+static char *
+s_encode(const vx_senders_t *t)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, VX_SENDERS_FILE);
     json_t *arr = json_array();
     for (size_t i = 0; i < t->n; i++) {
         const struct s_sender *s = &t->v[i];
@@ -191,15 +197,66 @@ vx_senders_save(vx_senders_t *t, const vx_sealer_t *sealer, const char *dir, boo
     json_t *doc = json_pack("{s:i, s:o}", "version", 1, "senders", arr);
     char *text = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);
+    return text;
+}
+
+int
+vx_senders_save(vx_senders_t *t, const vx_sealer_t *sealer, const char *dir, char *err,
+                size_t errlen)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, VX_SENDERS_FILE);
+    char *text = s_encode(t);
     if (!text) {
         snprintf(err, errlen, "%s: cannot encode the record", path);
         return -ENOMEM;
     }
-    int rc = vx_seal_file_replace(sealer, path, text, strlen(text), sync, err, errlen);
+    int rc = vx_seal_file_write(sealer, path, text, strlen(text), err, errlen);
     free(text);
     if (rc == 0) {
         t->dirty = false;
     }
+    return rc;
+}
+
+int
+vx_senders_save_live(vx_senders_t *t, const vx_sealer_t *sealer, const char *dir, char *err,
+                     size_t errlen)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, VX_SENDERS_LIVE);
+    if (t->live_fd < 0) {
+        t->live_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (t->live_fd < 0) {
+            int e = errno;
+            snprintf(err, errlen, "%s: %s", path, strerror(e));
+            return -e;
+        }
+    }
+    char *text = s_encode(t);
+    if (!text) {
+        snprintf(err, errlen, "%s: cannot encode the record", path);
+        return -ENOMEM;
+    }
+    size_t len = strlen(text), n = len;
+    uint8_t *sealed = NULL;
+    const void *bytes = text;
+    if (sealer) {
+        /* The file's base name is the associated data, as vx_seal_file_write binds it, so
+         * vx_seal_file_read opens it. */
+        sealed = vx_malloc(len + VX_SEAL_OVERHEAD);
+        (void)vx_seal(sealer, VX_SENDERS_LIVE, strlen(VX_SENDERS_LIVE), text, len, sealed,
+                      len + VX_SEAL_OVERHEAD, &n);
+        bytes = sealed;
+    }
+    int rc = 0;
+    ssize_t w = pwrite(t->live_fd, bytes, n, 0);
+    if (w < 0 || (size_t)w != n || ftruncate(t->live_fd, (off_t)n) < 0) {
+        rc = w < 0 || (size_t)w == n ? -errno : -EIO;
+        snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+    }
+    free(sealed);
+    free(text);
     return rc;
 }
 
@@ -224,20 +281,20 @@ s_parse_hex(const char *hex, uint64_t *bits)
     return 0;
 }
 
-int
-vx_senders_load(vx_senders_t *t, const vx_sealer_t *sealer, const char *dir, char *err,
-                size_t errlen)
+/* Reads one record file into t (cleared first). */
+static int
+s_load_file(vx_senders_t *t, const vx_sealer_t *sealer, const char *path, char *err,
+            size_t errlen)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, VX_SENDERS_FILE);
     json_t *doc = NULL;
     int rc = vx_jsonfile_read_sealed(sealer, path, &doc, NULL, NULL, err, errlen);
-    if (rc == -ENOENT) {
-        return 0;
-    }
     if (rc < 0) {
         return rc;
     }
+    for (size_t i = 0; i < t->n; i++) {
+        free(t->v[i].id);
+    }
+    t->n = 0;
     json_t *arr = json_object_get(doc, "senders");
     size_t i;
     json_t *e;
@@ -269,4 +326,25 @@ vx_senders_load(vx_senders_t *t, const vx_sealer_t *sealer, const char *dir, cha
 out:
     json_decref(doc);
     return rc;
+}
+
+int
+vx_senders_load(vx_senders_t *t, const vx_sealer_t *sealer, const char *dir, char *err,
+                size_t errlen, char *note, size_t notelen)
+{
+    char path[4096];
+    if (note) {
+        note[0] = '\0';
+    }
+    snprintf(path, sizeof path, "%s/%s", dir, VX_SENDERS_LIVE);
+    int rc = s_load_file(t, sealer, path, err, errlen);
+    if (rc == 0) {
+        return 0;
+    }
+    if (rc != -ENOENT && note) {
+        snprintf(note, notelen, "%s", err);
+    }
+    snprintf(path, sizeof path, "%s/%s", dir, VX_SENDERS_FILE);
+    rc = s_load_file(t, sealer, path, err, errlen);
+    return rc == -ENOENT ? 0 : rc;
 }

@@ -30,6 +30,7 @@
 
 #define VX_SENDERS_WINDOW 1024
 #define VX_SENDERS_FILE "senders.json"
+#define VX_SENDERS_LIVE "senders.live"
 
 struct vx_senders_result {
     bool duplicate;   /* taken before: acknowledge again, do not hand on */
@@ -53,15 +54,21 @@ uint64_t vx_senders_last(const vx_senders_t *t, const char *sender);
 /* True when something changed since the last vx_senders_save. */
 bool vx_senders_dirty(const vx_senders_t *t);
 
-/* Writes the record to dir/VX_SENDERS_FILE atomically, sealed with s (NULL: plaintext);
- * sync: fsynced (else it survives a kill -9 of the process, not a machine crash). Returns 0
- * or -errno with err naming the file. */
-int vx_senders_save(vx_senders_t *t, const vx_sealer_t *s, const char *dir, bool sync,
-                    char *err, size_t errlen);
-/* Reads dir/VX_SENDERS_FILE into t (empty before). Returns 0, also when there is no file;
- * -EINVAL when the file's content is not a senders record; another -errno as
- * vx_jsonfile_read_sealed. err names the file. */
-int vx_senders_load(vx_senders_t *t, const vx_sealer_t *s, const char *dir, char *err,
+/* Writes the record to dir/VX_SENDERS_FILE atomically (temporary file, fsync, rename), sealed
+ * with s (NULL: plaintext). Returns 0 or -errno with err naming the file. */
+int vx_senders_save(vx_senders_t *t, const vx_sealer_t *s, const char *dir, char *err,
                     size_t errlen);
+/* Writes the record over dir/VX_SENDERS_LIVE in place (one pwrite into a file kept open, no
+ * fsync): cheap enough for every loop turn, and it survives a kill -9 of the process. A
+ * crash of the machine may leave it torn or old; vx_senders_load then falls back to
+ * VX_SENDERS_FILE. Returns 0 or -errno with err naming the file. */
+int vx_senders_save_live(vx_senders_t *t, const vx_sealer_t *s, const char *dir, char *err,
+                         size_t errlen);
+/* Reads the record into t (empty before): dir/VX_SENDERS_LIVE when it opens and parses, else
+ * dir/VX_SENDERS_FILE. Returns 0, also when there is neither; -EINVAL when the file's content
+ * is not a senders record; another -errno as vx_jsonfile_read_sealed. err names the file;
+ * *note (may be NULL) gets why the live file was passed over ("" when it was not). */
+int vx_senders_load(vx_senders_t *t, const vx_sealer_t *s, const char *dir, char *err,
+                    size_t errlen, char *note, size_t notelen);
 
 #endif

@@ -61,14 +61,21 @@ rt_input_new(const struct rt_input_opts *o, vx_metrics_t *m, char *err, size_t e
     in->acks = vx_acks_new(S_ACKS_MAX);
     if (o->state_dir[0]) {
         char lerr[1024];
-        int rc = vx_senders_load(in->senders, o->sealer, o->state_dir, lerr, sizeof lerr);
+        char note[1024];
+        int rc = vx_senders_load(in->senders, o->sealer, o->state_dir, lerr, sizeof lerr, note,
+                                 sizeof note);
+        if (note[0]) {
+            vx_warn("RT-INPUT-SENDERS", "%s passed over (a crash of the machine?), %s read "
+                                        "instead: %s",
+                    VX_SENDERS_LIVE, VX_SENDERS_FILE, note);
+        }
         if (rc < 0) {
             snprintf(err, errlen, RT_SECTION ".state_dir: %s", lerr);
             rt_input_destroy(&in);
             return NULL;
         }
-        vx_info("RT-INPUT-SENDERS", "%zu senders remembered from %s/%s",
-                vx_senders_count(in->senders), o->state_dir, VX_SENDERS_FILE);
+        vx_info("RT-INPUT-SENDERS", "%zu senders remembered from %s",
+                vx_senders_count(in->senders), o->state_dir);
     }
     vx_gauge_set(in->g_senders, (double)vx_senders_count(in->senders));
     return in;
@@ -81,7 +88,10 @@ static void
 s_save(rt_input_t *in, bool sync)
 {
     char err[1024];
-    if (vx_senders_save(in->senders, in->o.sealer, in->o.state_dir, sync, err, sizeof err) < 0) {
+    int rc = sync ? vx_senders_save(in->senders, in->o.sealer, in->o.state_dir, err, sizeof err)
+                  : vx_senders_save_live(in->senders, in->o.sealer, in->o.state_dir, err,
+                                         sizeof err);
+    if (rc < 0) {
         vx_counter_add(in->save_failed, 1);
         vx_error("RT-INPUT-SENDERS", "not saved (resends after a restart may be routed "
                                      "again): %s",

@@ -18,10 +18,10 @@
  *   batch sequence) was taken before (a resend after a timeout, a lost connection or a routing
  *   restart) is acknowledged again and not routed: counted in
  *   vexfs_routing_input_duplicates_total. Which sequences of which senders were taken is kept
- *   by a vx_senders (vx_senders.h), at most senders_max senders, and written to
- *   <state_dir>/senders.json (sealed like the rules state) before the acknowledgements of a
- *   loop turn leave (one write per turn, not per batch; fsynced at most every
- *   senders_save_ms, and at stop), so a routing restarted after kill -9 knows every batch it
+ *   by a vx_senders (vx_senders.h), at most senders_max senders, and written over
+ *   <state_dir>/senders.live in place (sealed like the rules state; one pwrite per loop turn,
+ *   no fsync) before the acknowledgements of that turn leave, and to the fsynced
+ *   <state_dir>/senders.json every senders_save_ms while it changes and at stop, so a routing restarted after kill -9 knows every batch it
  *   acknowledged: their resends are counted as duplicates, and a sequence gap it counts in
  *   vexfs_sequence_gaps_total{link="propagation"} is a real one. Batches routed but not yet
  *   acknowledged at a kill -9 are resent and routed again (at least once, never lost). After
@@ -74,12 +74,11 @@ void rt_input_done(rt_input_t *in, zsock_t *sock);
 /* Acknowledgements due and not yet sent. */
 size_t rt_input_pending(const rt_input_t *in);
 
-/* Sends the due acknowledgements, after writing the senders file (without fsync) when it
- * changed. The loop calls it once per turn, after the batches it read were routed and its
+/* Sends the due acknowledgements, after writing senders.live when the record changed. The loop calls it once per turn, after the batches it read were routed and its
  * outputs handed every event to ZeroMQ or Kafka (nothing waits in an output's memory). */
 void rt_input_flush(rt_input_t *in, zsock_t *sock);
 
-/* Writes the senders file with fsync when it was written without since senders_save_ms. */
+/* Writes senders.json (fsynced) when the record changed and senders_save_ms passed. */
 void rt_input_tick(rt_input_t *in);
 
 #endif

@@ -69,10 +69,10 @@ s_roundtrip(const vx_sealer_t *sealer)
     vx_senders_observe(t, "prop@1", 103);
     vx_senders_observe(t, "other", 7);
     ck_assert(vx_senders_dirty(t));
-    ck_assert_int_eq(vx_senders_save(t, sealer, dir, false, err, sizeof err), 0);
+    ck_assert_int_eq(vx_senders_save(t, sealer, dir, err, sizeof err), 0);
     ck_assert(!vx_senders_dirty(t));
     vx_senders_t *u = vx_senders_new(8);
-    ck_assert_msg(vx_senders_load(u, sealer, dir, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(vx_senders_load(u, sealer, dir, err, sizeof err, NULL, 0) == 0, "%s", err);
     ck_assert_uint_eq(vx_senders_count(u), 2);
     ck_assert_uint_eq(vx_senders_last(u, "prop@1"), 103);
     /* The window came back too: 100 and 103 taken, 101 not. */
@@ -81,6 +81,26 @@ s_roundtrip(const vx_sealer_t *sealer)
     ck_assert(!vx_senders_observe(u, "prop@1", 101).duplicate);
     struct vx_senders_result r = vx_senders_observe(u, "prop@1", 106);
     ck_assert_uint_eq(r.missing, 2);
+    vx_senders_destroy(&u);
+
+    /* The live file, written in place, is newer: it wins; torn, the fsynced file is read. */
+    vx_senders_observe(t, "prop@1", 104);
+    ck_assert_int_eq(vx_senders_save_live(t, sealer, dir, err, sizeof err), 0);
+    vx_senders_observe(t, "prop@1", 105);
+    ck_assert_int_eq(vx_senders_save_live(t, sealer, dir, err, sizeof err), 0);
+    u = vx_senders_new(8);
+    char note[512];
+    ck_assert_int_eq(vx_senders_load(u, sealer, dir, err, sizeof err, note, sizeof note), 0);
+    ck_assert_str_eq(note, "");
+    ck_assert_uint_eq(vx_senders_last(u, "prop@1"), 105);
+    vx_senders_destroy(&u);
+    char live[600];
+    snprintf(live, sizeof live, "%s/%s", dir, VX_SENDERS_LIVE);
+    ck_assert_int_eq(vt_write_file(live, "{\"senders\":[{\"sen"), 0);
+    u = vx_senders_new(8);
+    ck_assert_int_eq(vx_senders_load(u, sealer, dir, err, sizeof err, note, sizeof note), 0);
+    ck_assert_msg(strstr(note, VX_SENDERS_LIVE) != NULL, "no note on the torn file: %s", note);
+    ck_assert_uint_eq(vx_senders_last(u, "prop@1"), 103);
     vx_senders_destroy(&u);
     vx_senders_destroy(&t);
     free(dir);
@@ -104,7 +124,7 @@ START_TEST(t_no_file_and_bad_files)
     char *dir = vt_tmpdir();
     char err[1024], path[600];
     vx_senders_t *t = vx_senders_new(8);
-    ck_assert_int_eq(vx_senders_load(t, NULL, dir, err, sizeof err), 0);
+    ck_assert_int_eq(vx_senders_load(t, NULL, dir, err, sizeof err, NULL, 0), 0);
     ck_assert_uint_eq(vx_senders_count(t), 0);
     snprintf(path, sizeof path, "%s/%s", dir, VX_SENDERS_FILE);
     static const char *const bad[] = {
@@ -116,7 +136,7 @@ START_TEST(t_no_file_and_bad_files)
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         ck_assert_int_eq(vt_write_file(path, bad[i]), 0);
         err[0] = '\0';
-        int rc = vx_senders_load(t, NULL, dir, err, sizeof err);
+        int rc = vx_senders_load(t, NULL, dir, err, sizeof err, NULL, 0);
         ck_assert_msg(rc < 0, "%s accepted", bad[i]);
         ck_assert_msg(strstr(err, VX_SENDERS_FILE) != NULL, "error names no file: %s", err);
     }
