@@ -30,6 +30,8 @@ struct s_entry {
     const zsock_t *key;    /* the monitored socket (never dereferenced); NULL once detached */
     zsock_t *pair;         /* the monitor thread's end of the monitor (owned by the thread) */
     bool connecting;
+    bool drops;            /* a bound socket whose dropped connections are counted too */
+    uint64_t disconnects;  /* connections of a connecting (or drops) socket that dropped */
     struct s_slot slot[S_SLOTS];
 };
 
@@ -118,6 +120,9 @@ s_event(vx_sock_mon_t *m, struct s_entry *e, uint16_t event, uint32_t value, con
         s_failed(m, event, value, addr);
         return true;
     case ZMQ_EVENT_DISCONNECTED: {
+        if (e->connecting || e->drops) {
+            e->disconnects++;
+        }
         struct s_slot *s = e->connecting ? s_slot(e, addr) : NULL;
         if (s && !s->lost_ns) {
             s->lost_ns = vx_mono_ns();
@@ -263,14 +268,20 @@ vx_sock_mon_stop(vx_sock_mon_t **mp)
 }
 
 int
-vx_sock_mon_attach(vx_sock_mon_t *m, zsock_t *z, bool connecting)
+vx_sock_mon_attach(vx_sock_mon_t *m, zsock_t *z, bool connecting, bool drops)
 {
     static atomic_ulong s_seq;
-    char ep[64];
-    /* A fresh name every time: a closed monitor's endpoint stays taken until libzmq reaps it. */
-    snprintf(ep, sizeof ep, "inproc://vx-sock-mon-%lu", atomic_fetch_add(&s_seq, 1));
+    char ep[96];
+    /* A fresh name every time: a closed monitor's endpoint stays taken until libzmq reaps it.
+     * The counter's address keeps apart two copies of this file in one process (a program that
+     * links lib/ and loads libvexfs, which has its own), which share libzmq's context. */
+    snprintf(ep, sizeof ep, "inproc://vx-sock-mon-%p-%lu", (void *)&s_seq,
+             atomic_fetch_add(&s_seq, 1));
     int events = ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
                  ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_MONITOR_STOPPED;
+    if (!connecting && drops) {
+        events |= ZMQ_EVENT_DISCONNECTED; /* a bound sender's receivers leaving (vx_link) */
+    }
     if (connecting) {
         events |= ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_DELAYED |
                   ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED;
@@ -294,7 +305,7 @@ vx_sock_mon_attach(vx_sock_mon_t *m, zsock_t *z, bool connecting)
         m->entries = vx_realloc(m->entries, m->cap * sizeof *m->entries);
     }
     m->entries[m->n++] = (struct s_entry){.id = ++m->next_id, .key = z, .pair = pair,
-                                          .connecting = connecting};
+                                          .connecting = connecting, .drops = drops};
     m->changed = true;
     pthread_mutex_unlock(&m->mu);
     return 0;
@@ -343,6 +354,16 @@ vx_sock_mon_lost(vx_sock_mon_t *m, const zsock_t *z, char *endpoint, size_t len)
     }
     pthread_mutex_unlock(&m->mu);
     return lost;
+}
+
+uint64_t
+vx_sock_mon_disconnects(vx_sock_mon_t *m, const zsock_t *z)
+{
+    pthread_mutex_lock(&m->mu);
+    struct s_entry *e = s_find(m, z);
+    uint64_t n = e ? e->disconnects : 0;
+    pthread_mutex_unlock(&m->mu);
+    return n;
 }
 
 uint64_t
