@@ -38,6 +38,7 @@ struct vx_link {
     zsock_t *sock;
     uint64_t drops_seen;     /* the monitor's count of dropped connections, last read */
     char endpoint[256];      /* bound or connected (a wildcard port resolved) */
+    bool bound;              /* cfg->bind: receivers connect to this link */
     uint64_t pumped_ns;      /* the last vx_link_pump */
     struct s_slot *slots;
     size_t head, count, inflight;
@@ -178,7 +179,8 @@ s_check_drops(vx_link_t *l)
     uint64_t drops = vx_sock_disconnects(l->socks, l->sock);
     if (drops != l->drops_seen) {
         l->drops_seen = drops;
-        s_requeue_inflight(l, "connection to propagation lost");
+        s_requeue_inflight(l, l->bound ? "a receiver's connection lost"
+                                       : "connection to propagation lost");
     }
 }
 
@@ -497,6 +499,7 @@ vx_link_new(const struct vx_link_config *cfg, const vx_socks_t *socks, const cha
     };
     char serr[512];
     snprintf(l->endpoint, sizeof l->endpoint, "%s", ep);
+    l->bound = spec.bind;
     l->sock = vx_sock_open(socks, &spec, l->endpoint, sizeof l->endpoint, serr, sizeof serr);
     if (!l->sock) {
         snprintf(err, errlen, "%s: %s", key, serr);

@@ -222,6 +222,9 @@ START_TEST(t_routing_kill9_midstream_loses_nothing)
     rh_restart(&rt);
     size_t dups = s_finish(&p, &col);
 
+    /* Propagation saw the connection go (not only a timeout), and sent what it took again. */
+    ck_assert_msg(ph_metric(&prop, "vexfs_propagation_output_link_resets_total") >= 1,
+                  "propagation did not notice routing's connection drop");
     /* Copies come only from resends: bounded by what propagation sent again. */
     double resent = ph_metric(&prop, "vexfs_propagation_output_events_resent_total");
     ck_assert_msg((double)dups <= resent, "%zu copies at the boundary, only %.0f events resent",
