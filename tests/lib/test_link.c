@@ -46,8 +46,7 @@ s_socks(const char *dir, const char *curve, const char *identity, vx_metrics_t *
 }
 
 /* Propagation's acknowledged ingest, as the test plays it: a ROUTER bound at endpoint
- * (a wildcard port the first time; the same endpoint again after it was closed, which libzmq
- * may hold a moment). */
+ * (again at the same endpoint after it was closed, which libzmq may hold a moment). */
 static zsock_t *
 s_router(vx_socks_t *socks, char *endpoint, size_t len)
 {
@@ -193,7 +192,10 @@ s_resend_after_drop(bool with_metrics)
     vx_metrics_t *m = vx_metrics_new(); /* the link's own counters, as the client library's */
     vx_socks_t *prod = s_socks(dir, "required", "alice", with_metrics ? m : NULL);
     vx_socks_t *srv = s_socks(dir, "required", "propagation", NULL);
-    char ep[256] = "tcp://127.0.0.1:*";
+    /* A port the kernel picked, not CZMQ's wildcard search (which starts at 49152 in every
+     * process): while this router is away, another program's wildcard bind would take it. */
+    char ep[256];
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%u", (unsigned)vt_free_port());
     zsock_t *router = s_router(srv, ep, sizeof ep);
     vx_link_t *l = s_link(prod, ep, m);
     s_put_one(l, "/kept");
