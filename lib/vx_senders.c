@@ -293,6 +293,7 @@ s_load_file(vx_senders_t *t, const vx_sealer_t *sealer, const char *path, char *
     }
     for (size_t i = 0; i < t->n; i++) {
         free(t->v[i].id);
+        t->v[i].id = NULL;
     }
     t->n = 0;
     json_t *arr = json_object_get(doc, "senders");
