@@ -9,12 +9,11 @@
  *   side is vx_ackrx.h). Several routing instances may connect to one propagation: its DEALER
  *   hands each batch to the next connected routing with room, so they share the load as they
  *   do with PUSH/PULL. Each batch is answered with "ack" + its sequence once the loop routed
- *   it (rt_input_done): decided, and handed by its outputs to ZeroMQ (the boundary's
- *   socket) or to the Kafka producer, dropped and counted by a filter, or sent nowhere; while
- *   an output holds events in its own memory (a consumer that does not take them), no
- *   acknowledgement leaves, so propagation's window fills and it waits. What ZeroMQ still
- *   holds for a boundary's consumer dies with a kill -9 of routing: the hop to the boundaries
- *   is not acknowledged. A batch whose (sender,
+ *   it (rt_input_done): decided, and taken by its outputs (handed to ZeroMQ or the Kafka
+ *   producer, or queued for a consumer that cannot take it yet; none left in a batch under
+ *   construction), dropped and counted by a filter, or sent nowhere. What a boundary's queue
+ *   or ZeroMQ still holds for a consumer dies with a kill -9 of routing: the hop to the
+ *   boundaries is not acknowledged. A batch whose (sender,
  *   batch sequence) was taken before (a resend after a timeout, a lost connection or a routing
  *   restart) is acknowledged again and not routed: counted in
  *   vexfs_routing_input_duplicates_total. Which sequences of which senders were taken is kept
@@ -74,8 +73,9 @@ void rt_input_done(rt_input_t *in, zsock_t *sock);
 /* Acknowledgements due and not yet sent. */
 size_t rt_input_pending(const rt_input_t *in);
 
-/* Sends the due acknowledgements, after writing senders.live when the record changed. The loop calls it once per turn, after the batches it read were routed and its
- * outputs handed every event to ZeroMQ or Kafka (nothing waits in an output's memory). */
+/* Sends the due acknowledgements, after writing senders.live when the record changed. The
+ * loop calls it once per turn, after the batches it read were routed and no event is left in
+ * an output's batch under construction. */
 void rt_input_flush(rt_input_t *in, zsock_t *sock);
 
 /* Writes senders.json (fsynced) when the record changed and senders_save_ms passed. */

@@ -1463,8 +1463,9 @@ rt_server_run(rt_server_t *s, volatile sig_atomic_t *stop, volatile sig_atomic_t
         bool acks_due = rt_input_pending(s->in) > 0;
         rt_outputs_flush(s->outputs, !input || acks_due);
         rt_outputs_poll(s->outputs);
-        /* Acknowledge only what left this process: an event still in an output's memory
-         * would die with a kill -9 after propagation forgot it. */
+        /* Acknowledge only once no event of the batches read is left in a batch under
+         * construction: each was sent, or queued for its consumer (rt_input.h says what a
+         * kill -9 still loses). */
         if (acks_due && rt_outputs_oldest(s->outputs) == 0) {
             rt_input_flush(s->in, s->input);
         }
