@@ -52,6 +52,17 @@ static const struct vx_cfg_key s_keys[] = {
     {"emit_endpoint", VX_CFG_STRING, "", 0, 1024, false,
      "ZeroMQ PUSH endpoint (connected) of propagation's ingest, for emit actions; empty: "
      "emit actions fail"},
+    {"emit_ack_endpoint", VX_CFG_STRING, "", 0, 1024, false,
+     "ZeroMQ endpoint (connected) of propagation's ingest_acked_endpoint: emitted events are "
+     "kept until propagation acknowledges them and resent after emit_ack_timeout_ms or a lost "
+     "connection; set, it is used instead of emit_endpoint; empty: off"},
+    {"emit_ack_window_batches", VX_CFG_INT, "64", 1, 100000, false,
+     "emit_ack_endpoint: batches (one event each) sent and not yet acknowledged at once"},
+    {"emit_ack_timeout_ms", VX_CFG_INT, "2000", 1, 600000, false,
+     "emit_ack_endpoint: a batch unacknowledged this long is sent again"},
+    {"emit_buffer_max_batches", VX_CFG_INT, "4096", 1, 1000000, false,
+     "emit_ack_endpoint: batches held (waiting or unacknowledged); when full an emit waits up "
+     "to 1 s, then fails"},
     {"input_endpoint", VX_CFG_STRING, "tcp://127.0.0.1:5554", 0, 1024, false,
      "ZeroMQ PULL endpoint (connected) of routing's automation boundary"},
     {"replay_endpoint", VX_CFG_STRING, "", 0, 1024, false,

@@ -172,9 +172,14 @@ static int
 s_workflows_init(au_server_t *s, char *err, size_t errlen)
 {
     const vx_config_t *cfg = s->cfg;
-    s->emit =
-        au_emit_new(vx_config_str(cfg, AU_SECTION, "emit_endpoint"), s->socks, s->metrics, err,
-                    errlen);
+    struct au_emit_opts eo = {
+        .endpoint = vx_config_str(cfg, AU_SECTION, "emit_endpoint"),
+        .ack_endpoint = vx_config_str(cfg, AU_SECTION, "emit_ack_endpoint"),
+        .ack_window_batches = (int)vx_config_int(cfg, AU_SECTION, "emit_ack_window_batches"),
+        .ack_timeout_ms = (int)vx_config_int(cfg, AU_SECTION, "emit_ack_timeout_ms"),
+        .buffer_max_batches = (int)vx_config_int(cfg, AU_SECTION, "emit_buffer_max_batches"),
+    };
+    s->emit = au_emit_new(&eo, s->socks, s->metrics, err, errlen);
     if (s->emit == NULL) {
         return -EINVAL;
     }

@@ -69,12 +69,14 @@ s_write_config(struct sh_suite *s, enum sh_daemon d)
              "  ingest_endpoint: tcp://127.0.0.1:%u\n"
              "  ingest_acked_endpoint: tcp://127.0.0.1:%u\n"
              "  output_endpoint: tcp://127.0.0.1:%u\n"
+             "  output_acked: true\n"
              "  tap_endpoint: tcp://127.0.0.1:%u\n"
              "  rest_port: %u\n"
              "  kafka_brokers: \"%s\"\n"
              "  kafka_topic: \"%s\"\n"
              "event_routing:\n"
              "  input_endpoint: tcp://127.0.0.1:%u\n"
+             "  input_acked: true\n"
              "  output_coordinator: tcp://127.0.0.1:%u\n"
              "  output_automation: tcp://127.0.0.1:%u\n"
              "  output_analytics: tcp://127.0.0.1:%u\n"
@@ -105,6 +107,7 @@ s_write_config(struct sh_suite *s, enum sh_daemon d)
              "  scripts_dir: %s\n"
              "  state_dir: %s/automation-state\n"
              "  emit_endpoint: tcp://127.0.0.1:%u\n"
+             "  emit_ack_endpoint: tcp://127.0.0.1:%u\n"
              "  rest_port: %u\n"
              "stream_analytics:\n"
              "  kafka_brokers: \"%s\"\n"
@@ -129,7 +132,7 @@ s_write_config(struct sh_suite *s, enum sh_daemon d)
              s->ingest, s->ingest_acked, s->prop_out, s->tap, rest, kh_bootstrap(), s->journal, s->prop_out,
              s->out_coord, s->out_auto, s->out_an, s->out_graph, s->out_vector, s->out_console,
              rules, s->dir, kh_bootstrap(), prefix, rest, node, members, s->dir, node,
-             s->out_coord, rest, s->out_auto, patterns, workflows, scripts, s->dir, s->ingest, rest, kh_bootstrap(), s->routed,
+             s->out_coord, rest, s->out_auto, patterns, workflows, scripts, s->dir, s->ingest, s->ingest_acked, rest, kh_bootstrap(), s->routed,
              s->routed, s->routed, s->an_input, s->an_results, queries, s->dir, rest, s->ingest,
              s->ingest_acked, rest, s->dir);
     snprintf(path, sizeof path, "%s/%s.yaml", s->dir, s_names[d]);
@@ -184,7 +187,15 @@ sh_start(struct sh_suite *s, enum sh_daemon d)
 void
 sh_start_all(struct sh_suite *s)
 {
+    sh_prepare(s, false);
+    sh_launch(s);
+}
+
+void
+sh_prepare(struct sh_suite *s, bool own_console)
+{
     memset(s, 0, sizeof *s);
+    s->own_console = own_console;
     char *dir = vt_tmpdir();
     snprintf(s->dir, sizeof s->dir, "%s", dir);
     free(dir);
@@ -225,10 +236,17 @@ sh_start_all(struct sh_suite *s)
         s_write_config(s, (enum sh_daemon)d);
     }
 
+}
+
+void
+sh_launch(struct sh_suite *s)
+{
     zsys_init();
     atomic_init(&s->console_stop, false);
     atomic_init(&s->console_events, 0);
-    ck_assert_int_eq(pthread_create(&s->console_thread, NULL, s_console_main, s), 0);
+    if (!s->own_console) {
+        ck_assert_int_eq(pthread_create(&s->console_thread, NULL, s_console_main, s), 0);
+    }
 
     sh_start(s, SH_PROPAGATION);
     sh_start(s, SH_ROUTING);
@@ -285,7 +303,9 @@ sh_stop_all(struct sh_suite *s)
         s->pid[d] = 0;
     }
     atomic_store(&s->console_stop, true);
-    pthread_join(s->console_thread, NULL);
+    if (!s->own_console) {
+        pthread_join(s->console_thread, NULL);
+    }
     ck_assert_msg(failed[0] == '\0', "did not exit 0 on SIGTERM:%s", failed);
 }
 
