@@ -210,16 +210,18 @@ START_TEST(t_prop_production_routing_absent)
     rh_send(push, one, 1, &bseq);
     ck_assert_double_eq(ph_wait_metric(&d, "vexfs_events_received_total{channel=\"zmq\"}", 1, 20000),
                         1);
-    /* The loop now waits for a routing that never comes. */
-    s_wait_log(d.log, "PROP-OUTPUT-BLOCKED", 30000);
+    /* The event now waits for a routing that never comes: in the acknowledged output's buffer
+     * (production.yaml's output_acked) or in a publish that blocks. */
     uint64_t ms;
     int status = s_term_timed(d.pid, &ms);
     d.pid = 0;
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
                   "propagation exit status %d, expected exit 0; log in %s", status, d.log);
     s_assert_in_time("propagation", ms, d.log);
+    /* Handed to the acknowledged output (counted published there) or not, it never reached a
+     * routing: it is counted lost. */
     ck_assert_uint_eq(s_log_number(d.log, "PROP-STOPPED", "published in total; lost: "), 1);
-    ck_assert_uint_eq(s_log_number(d.log, "PROP-STOPPED", "flushed; "), 0);
+    ck_assert_uint_le(s_log_number(d.log, "PROP-STOPPED", "flushed; "), 1);
     zsock_destroy(&push);
     free(dir);
 }
