@@ -155,6 +155,9 @@ s_retry(struct au_wf_ctx *c, json_t *r, const char *where, struct au_retry *out)
 static bool
 s_step_seen(const struct au_workflow *w, const char *id, const struct au_step *self);
 
+/* A list of steps (the workflow's, or a branch's), each with its action, optional compensating
+ * action, timeout and retry policy, parsed in one walk so an error names the step by its place
+ * (`steps[3].retry`); step ids must be unique across the whole workflow. */
 static int
 s_steps(struct au_wf_ctx *c, json_t *arr, const char *where, bool required, struct au_steps *out)
 {

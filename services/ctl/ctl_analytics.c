@@ -68,6 +68,8 @@ s_usage(FILE *f, const char *cmd)
             S_URL_ENV, S_DEFAULT_URL);
 }
 
+/* The options of every analytics subcommand in one table: they share the connection options,
+ * and each subcommand checks afterwards which of the rest it accepts. */
 static int
 s_parse(int argc, char **argv, struct s_args *a, bool *done, int *code)
 {

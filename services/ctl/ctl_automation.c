@@ -253,6 +253,9 @@ struct s_sub {
     int min, max;
 };
 
+/* The one entry of `vexfsctl executions` and `vexfsctl alerts`: both take the same connection
+ * and filter options, so they share this parser; `executions` also has verbs (list, get) with
+ * argument counts from a small table, checked here before anything is sent. */
 static int
 s_main(const char *cmd, int argc, char **argv)
 {

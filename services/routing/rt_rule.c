@@ -289,6 +289,8 @@ s_pattern_fini(struct rt_pattern *p)
     free(p->regex);
 }
 
+/* One pattern object of a rule: every key checked in one place, so an error names the exact
+ * member (`rules[2].conditions[0].pattern`) and a refused rule leaves nothing half-built. */
 static int
 s_pattern_parse(json_t *j, const char *where, struct rt_pattern *p, struct rt_perr *pe)
 {
