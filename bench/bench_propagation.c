@@ -9,7 +9,8 @@
  *      acknowledged every event;
  *   4. the daemon and its links with CURVE against the same without (plain loopback links),
  *      alternating runs: throughput ratio, the daemon's CPU time per event (user + system,
- *      from /proc: what CURVE costs the daemon whatever else the machine runs) and p99 ratio
+ *      from /proc: what CURVE costs the daemon whatever else the machine runs; split into its
+ *      ZeroMQ I/O threads, where CURVE's cryptography runs, and the rest) and p99 ratio
  *      at 10% of the plain throughput. The daemon runs with transport.io_threads
  *      VX_BENCH_DAEMON_IO_THREADS (1), this program with VX_BENCH_IO_THREADS (2) I/O threads.
  * Every link is secured as in production: the daemon runs with the test support's key set and
@@ -19,6 +20,7 @@
  * Usage: bench_propagation [EVENTS] (default 2,000,000); programs from $VX_BIN_DIR.
  * VX_BENCH_SECTION=curve runs section 4 alone (profiling CURVE against plain). */
 #include <czmq.h>
+#include <dirent.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -395,20 +397,59 @@ s_cpu_seconds(pid_t pid)
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* CPU seconds of process pid's libzmq I/O threads (named ZMQbg/IO/N: where CURVE encrypts and
+ * decrypts); NAN when unreadable. With s_cpu_seconds, splits the daemon's CPU into its own
+ * loop and the I/O threads. */
+static double
+s_io_cpu_seconds(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *dir = opendir(path);
+    if (!dir) {
+        return NAN;
+    }
+    unsigned long total = 0;
+    struct dirent *de;
+    while ((de = readdir(dir)) != NULL) {
+        if (de->d_name[0] == '.') {
+            continue;
+        }
+        char tpath[128], buf[1024];
+        snprintf(tpath, sizeof tpath, "/proc/%d/task/%s/stat", (int)pid, de->d_name);
+        FILE *f = fopen(tpath, "r");
+        size_t len = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+        if (f) {
+            fclose(f);
+        }
+        buf[len] = '\0';
+        char *open = strchr(buf, '('), *close = strrchr(buf, ')');
+        unsigned long ut = 0, st = 0;
+        if (!open || !close || strncmp(open + 1, "ZMQbg/IO/", 9) != 0 ||
+            sscanf(close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2) {
+            continue;
+        }
+        total += ut + st;
+    }
+    closedir(dir);
+    return (double)total / (double)sysconf(_SC_CLK_TCK);
+}
+
 /* One run on a fresh daemon, CURVE (k 0) or plain (k 1): throughput of n events, or with
  * rate > 0 the latency of n events at that rate; cpu_us (may be NULL) receives the daemon's CPU
- * time per event over the run (its figure does not depend on what else the machine runs).
+ * time per event over the run (its figure does not depend on what else the machine runs), io_us
+ * (may be NULL) the part of it in the daemon's ZeroMQ I/O threads.
  * Returns false when the daemon did not start. */
 static bool
 s_curve_run(int k, int seed, uint64_t n, double rate, double *thr, double *p50, double *p99,
-            double *cpu_us)
+            double *cpu_us, double *io_us)
 {
     s_plain = k == 1;
     struct daemon d;
     bool ok = s_daemon_start(&d, NULL, NULL) == 0;
     if (ok) {
         s_make_batches((uint64_t)seed);
-        double c0 = s_cpu_seconds(d.pid);
+        double c0 = s_cpu_seconds(d.pid), io0 = s_io_cpu_seconds(d.pid);
         if (rate > 0) {
             s_run_latency(d.ingest, false, d.output, n, rate, false, p50, p99);
         } else {
@@ -416,6 +457,9 @@ s_curve_run(int k, int seed, uint64_t n, double rate, double *thr, double *p50, 
         }
         if (cpu_us) {
             *cpu_us = (s_cpu_seconds(d.pid) - c0) * 1e6 / (double)n;
+        }
+        if (io_us) {
+            *io_us = (s_io_cpu_seconds(d.pid) - io0) * 1e6 / (double)n;
         }
         vt_stop(d.pid, SIGTERM, 30000);
     }
@@ -426,26 +470,30 @@ s_curve_run(int k, int seed, uint64_t n, double rate, double *thr, double *p50, 
 static void
 s_curve_vs_plain(uint64_t n, int reps)
 {
-    double thr[2][3], p50[2][3], p99[2][3], cpu[2][3];
+    double thr[2][3], p50[2][3], p99[2][3], cpu[2][3], io[2][3];
     for (int i = 0; i < reps; i++) {
         for (int k = 0; k < 2; k++) {
-            if (!s_curve_run(k, 300 + i * 2 + k, n, 0, &thr[k][i], NULL, NULL, &cpu[k][i])) {
+            if (!s_curve_run(k, 300 + i * 2 + k, n, 0, &thr[k][i], NULL, NULL, &cpu[k][i],
+                             &io[k][i])) {
                 return;
             }
-            printf("  run %d: %s %.0f events/s, daemon CPU %.2f us per event\n", i + 1,
-                   k ? "plain" : "CURVE", thr[k][i], cpu[k][i]);
+            printf("  run %d: %s %.0f events/s, daemon CPU %.2f us per event (ZeroMQ I/O threads "
+                   "%.2f, the rest %.2f)\n", i + 1, k ? "plain" : "CURVE", thr[k][i], cpu[k][i],
+                   io[k][i], cpu[k][i] - io[k][i]);
         }
     }
     for (int k = 0; k < 2; k++) {
         qsort(thr[k], (size_t)reps, sizeof(double), cb_cmp);
         qsort(cpu[k], (size_t)reps, sizeof(double), cb_cmp);
+        qsort(io[k], (size_t)reps, sizeof(double), cb_cmp);
     }
     double rate = thr[1][1] * 0.10;
     uint64_t ln = (uint64_t)(rate * 3);
     ln -= ln % BATCH;
     for (int i = 0; i < reps; i++) {
         for (int k = 0; k < 2; k++) {
-            if (!s_curve_run(k, 400 + i * 2 + k, ln, rate, NULL, &p50[k][i], &p99[k][i], NULL)) {
+            if (!s_curve_run(k, 400 + i * 2 + k, ln, rate, NULL, &p50[k][i], &p99[k][i], NULL,
+                             NULL)) {
                 return;
             }
         }
@@ -462,6 +510,9 @@ s_curve_vs_plain(uint64_t n, int reps)
            "(min %.2f, max %.2f): plain/CURVE %.2f (the throughput ratio a daemon bound by its "
            "own CPU reaches)\n",
            cpu[0][1], cpu[0][0], cpu[0][2], cpu[1][1], cpu[1][0], cpu[1][2], cpu[1][1] / cpu[0][1]);
+    printf("curve       of which the daemon's ZeroMQ I/O threads (where CURVE encrypts and decrypts): "
+           "CURVE %.2f us (min %.2f, max %.2f), plain %.2f us (min %.2f, max %.2f)\n",
+           io[0][1], io[0][0], io[0][2], io[1][1], io[1][0], io[1][2]);
     printf("curve       latency at %.0f events/s: CURVE p50 %.1f us, p99 %.1f us; plain p50 %.1f "
            "us, p99 %.1f us: p99 ratio %.2f; target <= 1.20: %s\n",
            rate, p50[0][1], p99[0][1], p50[1][1], p99[1][1], p99[0][1] / p99[1][1],

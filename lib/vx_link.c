@@ -3,7 +3,6 @@
 #include "vx_link.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,6 +14,9 @@
 #define S_TOPIC "events"
 #define S_SNDHWM 64     /* plain mode: batches inside ZeroMQ; the rest wait in the buffer */
 #define S_ACK_FRAME "ack"
+/* How often a link with batches in flight asks the socket monitor about dropped connections
+ * when nothing else wakes it. */
+#define S_DROP_CHECK_NS (100 * VX_NS_PER_MS)
 
 enum { S_WAIT, S_SENT, S_DONE };
 
@@ -32,9 +34,10 @@ struct vx_link {
     bool acked;
     size_t cap, window;
     uint64_t retry_ns, timeout_ns;
+    const vx_socks_t *socks; /* borrowed: its socket monitor counts the DEALER's drops */
     zsock_t *sock;
-    zsock_t *monitor; /* PAIR receiving the DEALER's disconnections; acked mode only */
-    char monitor_ep[64];
+    uint64_t drops_seen;     /* the monitor's count of dropped connections, last read */
+    uint64_t pumped_ns;      /* the last vx_link_pump */
     struct s_slot *slots;
     size_t head, count, inflight;
     uint64_t batch_seq;
@@ -165,24 +168,15 @@ s_requeue_inflight(vx_link_t *l, const char *why)
     l->next_try_ns = 0;
 }
 
+/* The factory's socket monitor (the DEALER's only one: a monitor of the link's own would
+ * replace it, and the refused handshakes it counts would go unseen) counts dropped
+ * connections; a new drop took the unacknowledged batches with it. */
 static void
-s_read_monitor(vx_link_t *l)
+s_check_drops(vx_link_t *l)
 {
-    bool down = false;
-    for (;;) {
-        zmsg_t *m = zmsg_recv_nowait(l->monitor);
-        if (!m) {
-            break;
-        }
-        zframe_t *ev = zmsg_first(m);
-        if (ev && zframe_size(ev) >= 2) {
-            uint16_t id;
-            memcpy(&id, zframe_data(ev), sizeof id);
-            down = down || id == ZMQ_EVENT_DISCONNECTED;
-        }
-        zmsg_destroy(&m);
-    }
-    if (down) {
+    uint64_t drops = vx_sock_disconnects(l->socks, l->sock);
+    if (drops != l->drops_seen) {
+        l->drops_seen = drops;
         s_requeue_inflight(l, "connection to propagation lost");
     }
 }
@@ -262,8 +256,9 @@ s_send(vx_link_t *l, uint64_t now)
 void
 vx_link_pump(vx_link_t *l, uint64_t now)
 {
+    l->pumped_ns = now;
     if (l->acked) {
-        s_read_monitor(l);
+        s_check_drops(l);
         s_read_acks(l);
         s_timeouts(l, now);
     }
@@ -297,6 +292,9 @@ vx_link_wake_ns(const vx_link_t *l)
     if (waiting && (!l->acked || l->inflight < l->window) && l->next_try_ns < wake) {
         wake = l->next_try_ns;
     }
+    if (l->inflight > 0 && l->pumped_ns + S_DROP_CHECK_NS < wake) {
+        wake = l->pumped_ns + S_DROP_CHECK_NS; /* a dropped connection is seen this soon */
+    }
     return wake;
 }
 
@@ -307,8 +305,7 @@ vx_link_pollitems(vx_link_t *l, zmq_pollitem_t *items)
         return 0;
     }
     items[0] = (zmq_pollitem_t){zsock_resolve(l->sock), 0, ZMQ_POLLIN, 0};
-    items[1] = (zmq_pollitem_t){zsock_resolve(l->monitor), 0, ZMQ_POLLIN, 0};
-    return 2;
+    return 1;
 }
 
 /* ---- buffer ------------------------------------------------------------------------------ */
@@ -448,6 +445,7 @@ vx_link_new(const struct vx_link_config *cfg, const vx_socks_t *socks, const cha
     l->retry_ns = (uint64_t)cfg->retry_interval_ms * VX_NS_PER_MS;
     l->timeout_ns = (uint64_t)cfg->ack_timeout_ms * VX_NS_PER_MS;
     l->slots = vx_calloc(l->cap, sizeof *l->slots);
+    l->socks = socks;
     s_metrics(l, prefix, dropped_help, m);
 
     l->acked = cfg->ack_endpoint[0] != '\0';
@@ -465,6 +463,7 @@ vx_link_new(const struct vx_link_config *cfg, const vx_socks_t *socks, const cha
         .immediate = true,
         .reconnect_ivl_ms = 100,
         .reconnect_ivl_max_ms = 1000,
+        .watch = l->acked, /* its drops are read from the factory's monitor, metrics or not */
     };
     char serr[512];
     l->sock = vx_sock_open(socks, &spec, NULL, 0, serr, sizeof serr);
@@ -472,23 +471,6 @@ vx_link_new(const struct vx_link_config *cfg, const vx_socks_t *socks, const cha
         snprintf(err, errlen, "%s: %s", key, serr);
         vx_link_destroy(&l);
         return NULL;
-    }
-    if (l->acked) {
-        /* A dropped connection takes unacknowledged batches with it: the monitor says so. */
-        /* A fresh name per link: a closed monitor's endpoint stays taken until libzmq's reaper
-         * gets to it, so a link made later at the same address could not bind it. */
-        static atomic_ulong s_links;
-        snprintf(l->monitor_ep, sizeof l->monitor_ep, "inproc://vx-link-%lu",
-                 atomic_fetch_add(&s_links, 1));
-        struct vx_sock_spec mon = {.type = ZMQ_PAIR, .endpoint = l->monitor_ep};
-        if (zmq_socket_monitor(zsock_resolve(l->sock), l->monitor_ep, ZMQ_EVENT_DISCONNECTED) <
-                0 ||
-            !(l->monitor = vx_sock_open(socks, &mon, NULL, 0, serr, sizeof serr))) {
-            snprintf(err, errlen, "cannot monitor the ZeroMQ socket: %s",
-                     zmq_strerror(zmq_errno()));
-            vx_link_destroy(&l);
-            return NULL;
-        }
     }
     vx_info("VX-LINK", "%s to propagation at %s", l->acked ? "acknowledged batches" : "PUSH",
             ep);
@@ -502,10 +484,6 @@ vx_link_destroy(vx_link_t **lp)
     if (!l) {
         return;
     }
-    if (l->monitor && l->sock) {
-        zmq_socket_monitor(zsock_resolve(l->sock), NULL, 0);
-    }
-    zsock_destroy(&l->monitor);
     zsock_destroy(&l->sock);
     for (size_t i = 0; i < l->count; i++) {
         free(s_at(l, i)->data);

@@ -17,7 +17,9 @@
  *     - at most ack_window_batches are sent and unacknowledged at once (pipelined, not
  *       stop-and-wait); the rest wait in the buffer (buffer_max_batches in all);
  *     - a batch unacknowledged after ack_timeout_ms is sent again, and so is every
- *       unacknowledged batch when the connection drops (a ZeroMQ monitor reports it): they go
+ *       unacknowledged batch when the connection drops (the socket factory's monitor reports it,
+ *       the socket's only monitor, which also counts its refused handshakes in
+ *       vexfs_zmq_handshake_failed_total{reason}; a drop is seen within 100 ms): they go
  *       out again, oldest first, once a propagation is reachable;
  *     - a resent batch carries the same sequence and the same events, so propagation's
  *       content-hash deduplication (which covers every field the producer sets, including
@@ -75,7 +77,7 @@ struct vx_link_config {
 
 typedef struct vx_link vx_link_t;
 
-/* Opens the link's socket through socks. prefix names the metrics ("vexfs_forwarder" ->
+/* Opens the link's socket through socks (borrowed: it must outlive the link). prefix names the metrics ("vexfs_forwarder" ->
  * vexfs_forwarder_events_sent_total); dropped_help is the help text of
  * <prefix>_events_dropped_total, whose reason send_error the link counts. cfg is copied (its
  * strings are used only here). Returns NULL with a message in err. */
@@ -122,7 +124,7 @@ void vx_link_stats(const vx_link_t *l, struct vx_link_stats *out);
  * what the window allows. now: vx_mono_ns(). */
 void vx_link_pump(vx_link_t *l, uint64_t now);
 
-/* The link's sockets for zmq_poll (ZMQ_POLLIN); returns how many were written (at most 2). */
+/* The link's socket for zmq_poll (ZMQ_POLLIN); returns how many were written (at most 1). */
 size_t vx_link_pollitems(vx_link_t *l, zmq_pollitem_t *items);
 /* Monotonic time the link next needs vx_link_pump without socket activity (UINT64_MAX:
  * never). */

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "vx_clock.h"
 #include "vx_keys.h"
 #include "vx_log.h"
 #include "vx_mem.h"
@@ -383,7 +384,7 @@ s_endpoint_side(const char *endpoints, bool dflt)
 static int
 s_monitor(vx_socks_t *s, zsock_t *z, const struct vx_sock_spec *spec, char *err, size_t errlen)
 {
-    if (!s->metrics || s_inproc(spec->endpoint)) {
+    if ((!s->metrics && !spec->watch) || s_inproc(spec->endpoint)) {
         return 0;
     }
     char merr[256] = "";
@@ -498,6 +499,16 @@ vx_sock_link_lost(const vx_socks_t *socks, const zsock_t *z, char *endpoint, siz
     return mon && z && vx_sock_mon_lost(mon, z, endpoint, len);
 }
 
+uint64_t
+vx_sock_disconnects(const vx_socks_t *socks, const zsock_t *z)
+{
+    vx_socks_t *s = (vx_socks_t *)socks;
+    pthread_mutex_lock(&s->mu);
+    vx_sock_mon_t *mon = s->mon;
+    pthread_mutex_unlock(&s->mu);
+    return mon && z ? vx_sock_mon_disconnects(mon, z) : 0;
+}
+
 int
 vx_sock_reopen(const vx_socks_t *socks, zsock_t **z, const struct vx_sock_spec *spec, char *err,
                size_t errlen)
@@ -519,6 +530,37 @@ vx_sock_reopen(const vx_socks_t *socks, zsock_t **z, const struct vx_sock_spec *
         vx_counter_add(s->c_reopened, 1);
     }
     return 0;
+}
+
+void
+vx_sock_keeper_init(struct vx_sock_keeper *k, const vx_socks_t *socks,
+                    const struct vx_sock_spec *spec)
+{
+    *k = (struct vx_sock_keeper){.socks = socks, .spec = *spec};
+    snprintf(k->endpoint, sizeof k->endpoint, "%s", spec->endpoint ? spec->endpoint : "");
+    k->spec.endpoint = k->endpoint;
+}
+
+bool
+vx_sock_keeper_lost(struct vx_sock_keeper *k, const zsock_t *z, uint64_t now, char *lost,
+                    size_t lostlen)
+{
+    if (now < k->next_check_ns) {
+        return false;
+    }
+    k->next_check_ns = now + (uint64_t)VX_SOCK_KEEPER_CHECK_MS * VX_NS_PER_MS;
+    return vx_sock_link_lost(k->socks, z, lost, lostlen);
+}
+
+int
+vx_sock_keeper_check(struct vx_sock_keeper *k, zsock_t **z, uint64_t now, char *lost,
+                     size_t lostlen, char *err, size_t errlen)
+{
+    if (!vx_sock_keeper_lost(k, *z, now, lost, lostlen)) {
+        return 0;
+    }
+    int rc = vx_sock_reopen(k->socks, z, &k->spec, err, errlen);
+    return rc < 0 ? rc : 1;
 }
 
 uint64_t

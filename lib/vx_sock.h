@@ -25,8 +25,9 @@
  *                                 .bind = true};
  *     zsock_t *s = vx_sock_open(socks, &spec, bound, sizeof bound, err, sizeof err);
  *
- * Every socket of a factory made with metrics (the daemons') that leaves the process is watched
- * by a socket monitor (vx_sock_mon.h): every failed handshake, which libzmq otherwise keeps to
+ * Every socket of a factory made with metrics (the daemons') that leaves the process, and every
+ * socket whose spec asks for it (watch), is watched by the factory's socket monitor
+ * (vx_sock_mon.h), the socket's only one: every failed handshake, which libzmq otherwise keeps to
  * itself (a plain peer is refused at its greeting, before the ZAP handler), is counted in
  * vexfs_zmq_handshake_failed_total{reason}, and a connecting socket whose connection libzmq
  * gave up on is reported by vx_sock_link_lost, for its owner to vx_sock_reopen it.
@@ -89,6 +90,8 @@ struct vx_sock_spec {
     int reconnect_ivl_ms;     /* 0: libzmq's default (100 ms) */
     int reconnect_ivl_max_ms; /* 0: libzmq's default (no backoff) */
     const char *subscribe;    /* SUB: topic prefix to subscribe to (NULL: every message) */
+    bool watch;               /* monitored even by a factory without metrics, for
+                                 vx_sock_disconnects (the producers' link) */
 };
 
 /* Makes the factory of a program. sec NULL: no security applied at all (tests of the
@@ -124,12 +127,44 @@ zsock_t *vx_sock_open(const vx_socks_t *socks, const struct vx_sock_spec *spec, 
  * endpoint (may be NULL) receives the lost connection's endpoint. */
 bool vx_sock_link_lost(const vx_socks_t *socks, const zsock_t *z, char *endpoint, size_t len);
 
+/* Connections of connecting socket z (borrowed) that dropped so far, from the factory's socket
+ * monitor; 0 for a socket that is not monitored (a factory without metrics, unless its spec
+ * asked to be watched). Compare with an earlier figure to learn of a drop. */
+uint64_t vx_sock_disconnects(const vx_socks_t *socks, const zsock_t *z);
+
 /* Opens a new socket from spec and, once it is open, closes *z (what it still queued is lost,
  * as it was with the connection) and puts the new one in its place; counted in
  * vexfs_zmq_reopened_total. On failure *z is left as it was and err says why. Returns 0 or
  * -errno. */
 int vx_sock_reopen(const vx_socks_t *socks, zsock_t **z, const struct vx_sock_spec *spec,
                    char *err, size_t errlen);
+
+/* A connecting receiver that outlives its lost connections: what a daemon's input keeps to
+ * ask, every loop turn, whether libzmq gave up on a connection of its socket, and to open the
+ * socket again when it did (the checks are spaced VX_SOCK_KEEPER_CHECK_MS apart, so asking is
+ * cheap). Plain data owned by the input's thread; the spec's endpoint is copied. */
+#define VX_SOCK_KEEPER_CHECK_MS 250
+struct vx_sock_keeper {
+    const vx_socks_t *socks;  /* borrowed */
+    struct vx_sock_spec spec; /* spec.endpoint points at endpoint */
+    char endpoint[1024];
+    uint64_t next_check_ns;
+};
+/* Fills k for sockets opened from spec through socks. */
+void vx_sock_keeper_init(struct vx_sock_keeper *k, const vx_socks_t *socks,
+                         const struct vx_sock_spec *spec);
+/* Whether a check is due at now (vx_mono_ns()) and found a connection of z (borrowed) lost;
+ * lost (may be NULL) receives its endpoint. For an owner that must let go of z before it is
+ * replaced (a socket watched by an event loop): it then calls vx_sock_reopen with &k->spec. */
+bool vx_sock_keeper_lost(struct vx_sock_keeper *k, const zsock_t *z, uint64_t now, char *lost,
+                         size_t lostlen);
+/* vx_sock_keeper_lost, then vx_sock_reopen when a connection was lost. Returns 1 when *z was
+ * replaced (poll sets holding the old socket must be rebuilt), 0 when nothing was lost, or
+ * -errno when the socket could not be opened again (err says why; *z is unchanged and the next
+ * check, VX_SOCK_KEEPER_CHECK_MS later, tries again). The caller logs: lost names the endpoint
+ * whose connection was lost. */
+int vx_sock_keeper_check(struct vx_sock_keeper *k, zsock_t **z, uint64_t now, char *lost,
+                         size_t lostlen, char *err, size_t errlen);
 
 /* Failed handshakes counted by the factory's socket monitor so far (all reasons). */
 uint64_t vx_socks_handshakes_failed(const vx_socks_t *socks);

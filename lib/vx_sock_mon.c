@@ -30,6 +30,7 @@ struct s_entry {
     const zsock_t *key;    /* the monitored socket (never dereferenced); NULL once detached */
     zsock_t *pair;         /* the monitor thread's end of the monitor (owned by the thread) */
     bool connecting;
+    uint64_t disconnects;  /* connections of a connecting socket that dropped */
     struct s_slot slot[S_SLOTS];
 };
 
@@ -118,6 +119,9 @@ s_event(vx_sock_mon_t *m, struct s_entry *e, uint16_t event, uint32_t value, con
         s_failed(m, event, value, addr);
         return true;
     case ZMQ_EVENT_DISCONNECTED: {
+        if (e->connecting) {
+            e->disconnects++;
+        }
         struct s_slot *s = e->connecting ? s_slot(e, addr) : NULL;
         if (s && !s->lost_ns) {
             s->lost_ns = vx_mono_ns();
@@ -266,9 +270,12 @@ int
 vx_sock_mon_attach(vx_sock_mon_t *m, zsock_t *z, bool connecting)
 {
     static atomic_ulong s_seq;
-    char ep[64];
-    /* A fresh name every time: a closed monitor's endpoint stays taken until libzmq reaps it. */
-    snprintf(ep, sizeof ep, "inproc://vx-sock-mon-%lu", atomic_fetch_add(&s_seq, 1));
+    char ep[96];
+    /* A fresh name every time: a closed monitor's endpoint stays taken until libzmq reaps it.
+     * The counter's address keeps apart two copies of this file in one process (a program that
+     * links lib/ and loads libvexfs, which has its own), which share libzmq's context. */
+    snprintf(ep, sizeof ep, "inproc://vx-sock-mon-%p-%lu", (void *)&s_seq,
+             atomic_fetch_add(&s_seq, 1));
     int events = ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
                  ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_MONITOR_STOPPED;
     if (connecting) {
@@ -343,6 +350,16 @@ vx_sock_mon_lost(vx_sock_mon_t *m, const zsock_t *z, char *endpoint, size_t len)
     }
     pthread_mutex_unlock(&m->mu);
     return lost;
+}
+
+uint64_t
+vx_sock_mon_disconnects(vx_sock_mon_t *m, const zsock_t *z)
+{
+    pthread_mutex_lock(&m->mu);
+    struct s_entry *e = s_find(m, z);
+    uint64_t n = e ? e->disconnects : 0;
+    pthread_mutex_unlock(&m->mu);
+    return n;
 }
 
 uint64_t

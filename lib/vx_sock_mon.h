@@ -20,7 +20,9 @@
  *     refusals are logged at most every 10 s, with how many were not logged;
  *   - for a connecting socket, a connection that dropped without libzmq retrying it within
  *     VX_SOCK_MON_GRACE_MS is reported as lost (vx_sock_mon_lost), so the owner can reopen
- *     the socket.
+ *     the socket, and every dropped connection is counted (vx_sock_mon_disconnects), so the
+ *     producers' link (vx_link.h) knows its unacknowledged batches went with it. A socket has
+ *     one monitor only (libzmq replaces an earlier one), so this is the only one.
  * Sockets are recognised by their zsock_t pointer; the newest registration of a pointer wins,
  * so a closed socket whose address is reused by a new one does not confuse them. */
 #ifndef VX_SOCK_MON_H
@@ -53,6 +55,11 @@ void vx_sock_mon_detach(vx_sock_mon_t *m, const zsock_t *z);
 /* Whether a connection of connecting socket z dropped and libzmq did not retry it. endpoint
  * (may be NULL) receives the endpoint of that connection. */
 bool vx_sock_mon_lost(vx_sock_mon_t *m, const zsock_t *z, char *endpoint, size_t len);
+
+/* Connections of connecting socket z that dropped so far (0 for a socket not watched as
+ * connecting). A consumer that must act on every drop (vx_link resends what the connection
+ * took) remembers the last figure and compares. */
+uint64_t vx_sock_mon_disconnects(vx_sock_mon_t *m, const zsock_t *z);
 
 /* Failed handshakes seen so far, all reasons (tests). */
 uint64_t vx_sock_mon_failed(const vx_sock_mon_t *m);

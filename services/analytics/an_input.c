@@ -629,10 +629,32 @@ s_run_kafka(an_server_t *s, volatile sig_atomic_t *stop)
     return atomic_load(&s->fatal) ? -EIO : 0;
 }
 
+/* libzmq 4.3 ends a connecting input's connection for good when routing's side breaks the
+ * protocol (an over-limit frame) and never reconnects it: the socket monitor reports it
+ * (vx_sock.h) and the input is opened again, so one bad frame cannot cut analytics from
+ * routing. A bound input is never given up (its peers reconnect), so this finds nothing. */
+static void
+s_pull_check(an_server_t *s)
+{
+    char ep[256] = "", err[512];
+    int rc = vx_sock_keeper_check(&s->pull_keep, &s->pull, vx_mono_ns(), ep, sizeof ep, err,
+                                  sizeof err);
+    if (rc < 0) {
+        vx_error("AN-INPUT-REOPEN", "the input's connection to %s was lost and it cannot be "
+                                    "opened again (next try in %d ms): %s",
+                 ep, VX_SOCK_KEEPER_CHECK_MS, err);
+    } else if (rc > 0) {
+        vx_warn("AN-INPUT-REOPEN", "the input's connection to %s was ended by a protocol error "
+                                   "and libzmq does not reconnect it: input socket opened again",
+                ep);
+    }
+}
+
 static int
 s_run_zmq(an_server_t *s, volatile sig_atomic_t *stop)
 {
     while (!*stop) {
+        s_pull_check(s);
         /* The suite's receive path (framing, bounded decoding, routing's sequence): a batch
          * it refuses counts as one decode drop. */
         struct vx_rx_batch in;
@@ -865,6 +887,7 @@ an_input_open(an_server_t *s, const struct an_config *cfg, char *err, size_t err
             snprintf(err, errlen, "input_endpoint: %s", serr);
             return -EINVAL;
         }
+        vx_sock_keeper_init(&s->pull_keep, s->socks, &in);
         struct vx_rx_opts ro = {.max_events = 100000, .decode = true, .arena_limit = 64u << 20};
         struct vx_rx_counters rc = {.gaps = s->c_gaps};
         s->rx = vx_rx_new("input", &ro, &rc);

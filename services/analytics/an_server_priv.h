@@ -87,6 +87,7 @@ struct an_server {
     struct an_monitor *monitor; /* anomalies become alerts; may be NULL */
     zsock_t *pub;
     zsock_t *pull;
+    struct vx_sock_keeper pull_keep; /* opens pull again when libzmq gives its connection up */
     vx_rx_t *rx;            /* the ZeroMQ input's receive path (vx_rx.h) */
     vx_counter_t *c_gaps;   /* batches missing in routing's sequence */
     rd_kafka_t *rk;

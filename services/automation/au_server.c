@@ -231,14 +231,13 @@ s_inputs_open(au_server_t *s, char *err, size_t errlen)
 {
     int hwm = (int)s->cfg->queue_hwm;
     char serr[512];
-    struct vx_sock_spec live = {.type = ZMQ_PULL,
-                                .endpoint = s->cfg->input_endpoint,
-                                .rcvhwm = hwm};
+    struct vx_sock_spec live = {.type = ZMQ_PULL, .endpoint = s->cfg->input_endpoint, .rcvhwm = hwm};
     s->live.sock = vx_sock_open(s->socks, &live, NULL, 0, serr, sizeof serr);
     if (s->live.sock == NULL) {
         snprintf(err, errlen, "input_endpoint: %s", serr);
         return -EINVAL;
     }
+    vx_sock_keeper_init(&s->live_keep, s->socks, &live);
     const char *rep = s->cfg->replay_endpoint;
     if (rep[0] == '\0') {
         return 0;
@@ -478,14 +477,47 @@ s_drain(au_server_t *s, struct au_feed *f)
     }
 }
 
-int
-au_server_run(au_server_t *s, volatile sig_atomic_t *stop)
+/* libzmq 4.3 ends the live input's connection for good when routing's side breaks the protocol
+ * (an over-limit frame) and never reconnects it: the socket monitor reports it (vx_sock.h) and
+ * the input is opened again, so one bad frame cannot cut automation from routing. Returns true
+ * when the live socket changed (the poller must be rebuilt). */
+static bool
+s_live_check(au_server_t *s)
+{
+    char ep[256] = "", err[512];
+    int rc = vx_sock_keeper_check(&s->live_keep, &s->live.sock, vx_mono_ns(), ep, sizeof ep, err,
+                                  sizeof err);
+    if (rc < 0) {
+        vx_error("AU-INPUT-REOPEN", "the input's connection to %s was lost and it cannot be "
+                                    "opened again (next try in %d ms): %s",
+                 ep, VX_SOCK_KEEPER_CHECK_MS, err);
+    } else if (rc > 0) {
+        vx_warn("AU-INPUT-REOPEN", "the input's connection to %s was ended by a protocol error "
+                                   "and libzmq does not reconnect it: input socket opened again",
+                ep);
+    }
+    return rc > 0;
+}
+
+static zpoller_t *
+s_poller_new(au_server_t *s)
 {
     zpoller_t *poller = zpoller_new(s->live.sock, NULL);
     if (s->replay.sock != NULL) {
         zpoller_add(poller, s->replay.sock);
     }
+    return poller;
+}
+
+int
+au_server_run(au_server_t *s, volatile sig_atomic_t *stop)
+{
+    zpoller_t *poller = s_poller_new(s);
     while (!*stop) {
+        if (s_live_check(s)) {
+            zpoller_destroy(&poller);
+            poller = s_poller_new(s);
+        }
         void *which = zpoller_wait(poller, S_POLL_MS);
         pthread_mutex_lock(&s->lock);
         if (which == s->live.sock) {

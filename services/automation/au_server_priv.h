@@ -80,6 +80,7 @@ struct au_server {
     pthread_mutex_t edit_lock;
     struct au_feed live;
     struct au_feed replay;
+    struct vx_sock_keeper live_keep; /* opens the live input again when libzmq gives it up */
     au_engine_t *engine;          /* under lock: live.engine, the set REST reads */
     enum au_time_mode time_mode;  /* of live patterns without their own */
     uint64_t lateness_ns, idle_ns, max_reorder_bytes;

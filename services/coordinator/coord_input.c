@@ -30,6 +30,7 @@ struct coord_input {
     struct s_attached *att;
     vx_rx_t *rx;
     uint64_t next_attempt_ns;
+    struct vx_sock_keeper keep; /* the attached socket's spec; finds its lost connections */
 };
 
 static void
@@ -96,6 +97,19 @@ s_detach(coord_input_t *in)
     vx_info("COORD-INPUT", "input %s detached (not the leader)", in->ep);
 }
 
+/* Serves socket z (owned from now on) from the raft loop. */
+static void
+s_watch(coord_input_t *in, zsock_t *z)
+{
+    struct s_attached *a = vx_calloc(1, sizeof *a);
+    a->sock = z;
+    a->in = in;
+    uv_poll_init(&in->r->loop, &a->poll, zsock_fd(z));
+    a->poll.data = a;
+    uv_poll_start(&a->poll, UV_READABLE, cb_poll);
+    in->att = a;
+}
+
 static void
 s_attach(coord_input_t *in)
 {
@@ -103,22 +117,44 @@ s_attach(coord_input_t *in)
     if (now < in->next_attempt_ns) {
         return;
     }
-    struct vx_sock_spec spec = {.type = ZMQ_PULL, .endpoint = in->ep, .rcvhwm = 1000};
     char err[512];
-    zsock_t *s = vx_sock_open(in->socks, &spec, NULL, 0, err, sizeof err);
+    zsock_t *s = vx_sock_open(in->socks, &in->keep.spec, NULL, 0, err, sizeof err);
     if (!s) {
         vx_warn("COORD-INPUT", "cannot attach input: %s", err);
         in->next_attempt_ns = now + VX_NS_PER_S;
         return;
     }
-    struct s_attached *a = vx_calloc(1, sizeof *a);
-    a->sock = s;
-    a->in = in;
-    uv_poll_init(&in->r->loop, &a->poll, zsock_fd(s));
-    a->poll.data = a;
-    uv_poll_start(&a->poll, UV_READABLE, cb_poll);
-    in->att = a;
+    s_watch(in, s);
     vx_info("COORD-INPUT", "input %s attached (leader)", in->ep);
+}
+
+/* libzmq 4.3 ends the input's connection for good when routing's side breaks the protocol (an
+ * over-limit frame) and never reconnects it: the socket monitor reports it (vx_sock.h) and the
+ * input is opened again, so one bad frame cannot cut the leader from routing. The old socket's
+ * poll handle is stopped before the socket closes; it is released when libuv closes it. */
+static void
+s_check_lost(coord_input_t *in)
+{
+    char ep[256] = "", err[512];
+    struct s_attached *a = in->att;
+    if (!a || !vx_sock_keeper_lost(&in->keep, a->sock, vx_mono_ns(), ep, sizeof ep)) {
+        return;
+    }
+    uv_poll_stop(&a->poll);
+    zsock_t *z = a->sock;
+    if (vx_sock_reopen(in->socks, &z, &in->keep.spec, err, sizeof err) < 0) {
+        uv_poll_start(&a->poll, UV_READABLE, cb_poll);
+        vx_error("COORD-INPUT-REOPEN", "the input's connection to %s was lost and it cannot be "
+                                       "opened again (next try in %d ms): %s",
+                 ep, VX_SOCK_KEEPER_CHECK_MS, err);
+        return;
+    }
+    a->sock = NULL; /* closed by vx_sock_reopen */
+    uv_close((uv_handle_t *)&a->poll, cb_poll_closed);
+    s_watch(in, z);
+    vx_warn("COORD-INPUT-REOPEN", "the input's connection to %s was ended by a protocol error "
+                                  "and libzmq does not reconnect it: input socket opened again",
+            ep);
 }
 
 coord_input_t *
@@ -128,6 +164,9 @@ coord_input_new(coord_raft_t *r, const vx_socks_t *socks, const char *endpoint)
     in->r = r;
     in->socks = socks;
     snprintf(in->ep, sizeof in->ep, "%s", endpoint);
+    vx_sock_keeper_init(&in->keep, socks,
+                        &(struct vx_sock_spec){.type = ZMQ_PULL, .endpoint = endpoint,
+                                               .rcvhwm = 1000});
     /* Decoded only to check: the batch is proposed as the bytes it arrived in. */
     struct vx_rx_opts o = {.decode = true};
     struct vx_rx_counters c = {.drops = &r->m_input_drops, .batches = r->m_input_batches,
@@ -143,6 +182,8 @@ coord_input_update(coord_input_t *in, bool leader)
         s_attach(in);
     } else if (!leader && in->att) {
         s_detach(in);
+    } else if (in->att) {
+        s_check_lost(in);
     }
     s_drain(in);
 }

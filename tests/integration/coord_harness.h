@@ -35,7 +35,8 @@ struct ch_cluster {
 };
 
 /* Writes configurations for n nodes (extra YAML lines for the distributed_coordination
- * section may be NULL) and starts them all; waits until a leader is known everywhere. */
+ * section may be NULL; an input_endpoint among them replaces the default, which binds the
+ * node's input_port) and starts them all; waits until a leader is known everywhere. */
 void ch_start(struct ch_cluster *c, size_t n, const char *extra);
 /* The same with members written as host:port (a name is resolved by the coordinator). */
 void ch_start_host(struct ch_cluster *c, size_t n, const char *extra, const char *host);
