@@ -231,7 +231,8 @@ s_inputs_open(au_server_t *s, char *err, size_t errlen)
 {
     int hwm = (int)s->cfg->queue_hwm;
     char serr[512];
-    struct vx_sock_spec live = {.type = ZMQ_PULL, .endpoint = s->cfg->input_endpoint, .rcvhwm = hwm};
+    struct vx_sock_spec live = {.type = ZMQ_PULL, .endpoint = s->cfg->input_endpoint,
+                                .rcvhwm = hwm};
     s->live.sock = vx_sock_open(s->socks, &live, NULL, 0, serr, sizeof serr);
     if (s->live.sock == NULL) {
         snprintf(err, errlen, "input_endpoint: %s", serr);
