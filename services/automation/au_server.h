@@ -34,7 +34,8 @@ typedef struct au_server au_server_t;
  * store and loads patterns_file. Returns NULL with a message in err; the caller owns the
  * result. */
 au_server_t *au_server_new(const struct au_config *cfg, const vx_socks_t *socks,
-                           vx_metrics_t *metrics, const vx_sealer_t *sealer, char *err, size_t errlen);
+                           vx_metrics_t *metrics, const vx_sealer_t *sealer, char *err,
+                           size_t errlen);
 /* Stops the workers and frees everything. Accepts NULL; sets *s to NULL. */
 void au_server_destroy(au_server_t **s);
 
