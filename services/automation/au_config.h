@@ -62,7 +62,8 @@ extern const struct vx_cfg_section au_cfg_section;
 /* The rules no single row can state: time_mode one of processing or event, scripts_dir
  * absolute, outbound_allow a list of addresses or CIDR blocks, and the daemon's endpoints
  * distinct (neither replay_endpoint nor emit_endpoint is input_endpoint). Run by
- * vx_config_load (so --check) and by PUT /v1/config through the section's check. Returns 0, or -EINVAL with a message naming the keys in err. */
+ * vx_config_load (so --check) and by PUT /v1/config through the section's check. Returns 0,
+ * or -EINVAL with a message naming the keys in err. */
 int au_config_check(const struct au_config *c, char *err, size_t errlen);
 
 #endif
