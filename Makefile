@@ -62,13 +62,18 @@ TEST_BINS := $(UNIT_SRC:%.c=$(BUILD)/%) $(INTEG_SRC:%.c=$(BUILD)/%)
 SUPPORT_O := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/support/*.c))
 HARNESS_O := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out tests/integration/test_%,$(wildcard tests/integration/*.c)))
 
+# The chaos soak (tests/soak/): one program on the integration tests' harness, run by `make soak`
+# and, in its short form, by scripts/check.sh; never by scripts/run-tests.sh.
+SOAK_O    := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/soak/*.c))
+SOAK_BIN  := $(BUILD)/tests/soak/soak
+
 BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCH_BINS:= $(BENCH_SRC:%.c=$(BUILD)/%)
 
 include mk/client.mk
 
-.PHONY: all programs check test sanitize fuzz bench lint run clean deps kmod install uninstall
-all: $(BINS) $(TEST_BINS) $(BENCH_BINS) $(CLIENT_ALL)
+.PHONY: all programs check test sanitize fuzz bench lint run clean deps kmod install uninstall soak soak-short
+all: $(BINS) $(TEST_BINS) $(SOAK_BIN) $(BENCH_BINS) $(CLIENT_ALL)
 
 programs: $(BINS)
 
@@ -125,6 +130,12 @@ $(BUILD)/tests/integration/%: $(BUILD)/obj/tests/integration/%.o $(SUPPORT_O) $(
 	@echo '  LD      $@'
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
 
+$(BUILD)/obj/tests/soak/%.o: CFLAGS += -Itests/integration
+$(SOAK_BIN): $(SOAK_O) $(SUPPORT_O) $(HARNESS_O) $(LIBVX)
+	@mkdir -p $(dir $@)
+	@echo '  LD      $@'
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
+
 $(BUILD)/obj/bench/%.o: CFLAGS += $(SERVICES:%=-Iservices/%)
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(SUPPORT_O) $(SVC_LIBS) $(LIBVX)
 	@mkdir -p $(dir $@)
@@ -166,6 +177,15 @@ run: deps
 
 kmod:
 	+@scripts/kmod-test.sh
+
+# The chaos soak (README, "Chaos soak"): SOAK_ARGS passes options (--duration, --rate, ...).
+soak: deps
+	@$(MAKE) -s $(RUN_BINS) $(SOAK_BIN)
+	@scripts/soak.sh $(BUILD) $(SOAK_ARGS)
+
+soak-short: deps
+	@$(MAKE) -s $(RUN_BINS) $(SOAK_BIN)
+	@scripts/soak.sh $(BUILD) --short $(SOAK_ARGS)
 
 clean:
 	rm -rf build

@@ -570,16 +570,21 @@ s_buf_puts(struct s_buf *b, const char *s)
 static void
 s_buf_escaped(struct s_buf *b, const char *s, bool quote)
 {
-    for (; *s; s++) {
+    const char *special = quote ? "\\\n\"" : "\\\n";
+    while (*s) {
+        size_t run = strcspn(s, special); /* copied as it is, in one piece */
+        s_buf_put(b, s, run);
+        s += run;
         if (*s == '\\') {
             s_buf_put(b, "\\\\", 2);
         } else if (*s == '\n') {
             s_buf_put(b, "\\n", 2);
-        } else if (*s == '"' && quote) {
+        } else if (*s == '"') {
             s_buf_put(b, "\\\"", 2);
         } else {
-            s_buf_put(b, s, 1);
+            break; /* the end */
         }
+        s++;
     }
 }
 

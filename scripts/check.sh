@@ -34,6 +34,9 @@ scripts/validate-deploy.sh
 step "tests"
 scripts/run-tests.sh build
 
+step "chaos soak, short form (scripts/soak.sh --short: the suite under load and random faults for 90 s; about 2 minutes)"
+scripts/soak.sh build --short
+
 step "README examples against a demo suite on ports of its own (tests/readme/run_examples.py)"
 tests/readme/run_examples.py build
 

@@ -172,7 +172,9 @@ s_replay_count(an_server_t *s, const rd_kafka_message_t *m)
  * if nothing else is paid per message. The batch's messages are decoded one at a time into
  * the same arena (reset per event: no allocation), offsets are tracked per run of one
  * partition, and counters, the latency histogram and the clock for idleness are updated once
- * per batch. Lock held. */
+ * per batch. Each message is destroyed as soon as it is done (takes ownership of msgs[0..n)):
+ * a batch's messages fill more than a core's cache, and a second pass to destroy them loaded
+ * every one again. Lock held. */
 static void
 s_kafka_batch(an_server_t *s, rd_kafka_message_t **msgs, ssize_t n)
 {
@@ -185,6 +187,9 @@ s_kafka_batch(an_server_t *s, rd_kafka_message_t **msgs, ssize_t n)
     uint32_t run = 0;
     uint64_t max_time = 0;
     for (ssize_t i = 0; i < n; i++) {
+        if (i > 0) {
+            rd_kafka_message_destroy(msgs[i - 1]); /* done with it, while it is in the cache */
+        }
         const rd_kafka_message_t *m = msgs[i];
         if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -223,6 +228,9 @@ s_kafka_batch(an_server_t *s, rd_kafka_message_t **msgs, ssize_t n)
         an_engine_set_replaying(p->eng, m->offset < p->replay_until);
         s_process(s, p, &ev, &t);
         max_time = ev.timestamp_ns > max_time ? ev.timestamp_ns : max_time;
+    }
+    if (n > 0) {
+        rd_kafka_message_destroy(msgs[n - 1]);
     }
     if (p && run) {
         an_part_consumed(p, first, last, run, max_time);
@@ -600,10 +608,7 @@ s_run_kafka(an_server_t *s, volatile sig_atomic_t *stop)
         s_replay_throttle(s);
         ssize_t n = s_consume(q, wake[0], s->msgs);
         pthread_mutex_lock(&s->lock);
-        s_kafka_batch(s, s->msgs, n);
-        for (ssize_t i = 0; i < n; i++) {
-            rd_kafka_message_destroy(s->msgs[i]);
-        }
+        s_kafka_batch(s, s->msgs, n); /* destroys the messages */
         if (s->replay.state == AN_REPLAY_PENDING) {
             s_replay_begin(s);
         }

@@ -28,6 +28,7 @@ struct s_group {
     struct s_group *next; /* hash chain */
     uint64_t hash;
     char *key;
+    size_t key_len; /* strlen(key): compared first, then the bytes */
     json_t *values;
     struct s_win **wins;
     size_t n_wins, cap;
@@ -302,7 +303,7 @@ s_group_get(an_engine_t *e, struct s_run *r, const vx_event_t *ev)
     uint64_t h = vx_hash64(e->key, len, 0x6a09e667f3bcc908ULL);
     if (r->n_buckets) {
         for (struct s_group *g = r->buckets[h & (r->n_buckets - 1)]; g; g = g->next) {
-            if (g->hash == h && strcmp(g->key, e->key) == 0) {
+            if (g->hash == h && g->key_len == len && memcmp(g->key, e->key, len) == 0) {
                 return g;
             }
         }
@@ -316,6 +317,7 @@ s_group_get(an_engine_t *e, struct s_run *r, const vx_event_t *ev)
     struct s_group *g = vx_calloc(1, sizeof *g);
     g->hash = h;
     g->key = vx_strndup(e->key, len);
+    g->key_len = len;
     g->values = json_object();
     for (size_t i = 0; i < r->q->n_group_by; i++) {
         char buf[32];

@@ -184,7 +184,15 @@ sh_start(struct sh_suite *s, enum sh_daemon d)
 void
 sh_start_all(struct sh_suite *s)
 {
+    sh_prepare(s, false);
+    sh_launch(s);
+}
+
+void
+sh_prepare(struct sh_suite *s, bool own_console)
+{
     memset(s, 0, sizeof *s);
+    s->own_console = own_console;
     char *dir = vt_tmpdir();
     snprintf(s->dir, sizeof s->dir, "%s", dir);
     free(dir);
@@ -225,10 +233,17 @@ sh_start_all(struct sh_suite *s)
         s_write_config(s, (enum sh_daemon)d);
     }
 
+}
+
+void
+sh_launch(struct sh_suite *s)
+{
     zsys_init();
     atomic_init(&s->console_stop, false);
     atomic_init(&s->console_events, 0);
-    ck_assert_int_eq(pthread_create(&s->console_thread, NULL, s_console_main, s), 0);
+    if (!s->own_console) {
+        ck_assert_int_eq(pthread_create(&s->console_thread, NULL, s_console_main, s), 0);
+    }
 
     sh_start(s, SH_PROPAGATION);
     sh_start(s, SH_ROUTING);
@@ -285,7 +300,9 @@ sh_stop_all(struct sh_suite *s)
         s->pid[d] = 0;
     }
     atomic_store(&s->console_stop, true);
-    pthread_join(s->console_thread, NULL);
+    if (!s->own_console) {
+        pthread_join(s->console_thread, NULL);
+    }
     ck_assert_msg(failed[0] == '\0', "did not exit 0 on SIGTERM:%s", failed);
 }
 

@@ -41,6 +41,7 @@ struct sh_suite {
     uint16_t ingest, ingest_acked, prop_out, tap, out_coord, out_auto, out_an, out_graph, out_vector,
         out_console, an_input, an_results, raft[3];
     int restarts[SH_N];
+    bool own_console;
     /* A consumer of routing's `console` boundary, so that boundary never backs up. */
     pthread_t console_thread;
     atomic_bool console_stop;
@@ -50,8 +51,14 @@ struct sh_suite {
 const char *sh_name(enum sh_daemon d);
 
 /* Writes every configuration and starts every daemon; returns when all are ready and the
- * coordinators have a leader. */
+ * coordinators have a leader. sh_prepare + sh_launch. */
 void sh_start_all(struct sh_suite *s);
+/* The first half: picks ports and topics, writes every configuration and makes the folder,
+ * starts nothing (a caller may then mount a file system on a state folder). own_console: the
+ * caller consumes routing's `console` boundary itself, so no thread of the harness does. */
+void sh_prepare(struct sh_suite *s, bool own_console);
+/* The second half: starts every daemon prepared by sh_prepare. */
+void sh_launch(struct sh_suite *s);
 /* Starts one daemon (again) and waits until it is ready. */
 void sh_start(struct sh_suite *s, enum sh_daemon d);
 /* SIGKILL, and waits for the process to be gone. */
