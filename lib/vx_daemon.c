@@ -481,8 +481,17 @@ s_watch(void *arg)
     return NULL;
 }
 
-int
-vx_daemon_init(struct vx_daemon *d, int argc, char **argv, int *exit_code)
+/* What the command line asks for besides running: --check and --print-config stop after the
+ * configuration is validated. */
+struct s_cmdline {
+    bool check_only;
+    bool print_config;
+};
+
+/* Parses the options and the positional arguments. Returns 0 to go on, -1 to exit with
+ * *exit_code (0 after --help or --version, 2 after a usage error). */
+static int
+s_parse_args(struct vx_daemon *d, int argc, char **argv, struct s_cmdline *cl, int *exit_code)
 {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -492,9 +501,6 @@ vx_daemon_init(struct vx_daemon *d, int argc, char **argv, int *exit_code)
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    *exit_code = 2;
-    bool check_only = false;
-    bool print_config = false;
     int c;
     while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
         switch (c) {
@@ -502,10 +508,10 @@ vx_daemon_init(struct vx_daemon *d, int argc, char **argv, int *exit_code)
             d->config_path = optarg;
             break;
         case 'C':
-            check_only = true;
+            cl->check_only = true;
             break;
         case 'P':
-            print_config = true;
+            cl->print_config = true;
             break;
         case 'h':
             s_usage(d, stdout);
@@ -527,67 +533,64 @@ vx_daemon_init(struct vx_daemon *d, int argc, char **argv, int *exit_code)
                 argv[optind + d->max_args]);
         return -1;
     }
-    vx_log_init(d->name, VX_LOG_INFO);
+    return 0;
+}
 
+/* Loads and validates the configuration, switches logging to its level and reads the admin
+ * token; fills *admin for the REST server. Logs why and returns -1 on a bad configuration. */
+static int
+s_load_config(struct vx_daemon *d, struct vx_admin_config *admin)
+{
     char err[1024];
     if (vx_config_load(&d->cfg, d->config_path, d->sections, d->n_sections, err, sizeof err) < 0) {
         vx_error("DAEMON-CONFIG", "%s", err);
         return -1;
     }
     struct vx_logging_config logging;
-    struct vx_admin_config admin;
     if (vx_config_bind(d->cfg, &vx_cfg_logging_section, &logging) < 0 ||
-        vx_config_bind(d->cfg, &vx_cfg_admin_section, &admin) < 0) {
+        vx_config_bind(d->cfg, &vx_cfg_admin_section, admin) < 0) {
         vx_error("DAEMON-CONFIG", "the admin and logging sections are not in this program's tables");
         return -1;
     }
     enum vx_log_level level = VX_LOG_INFO;
     vx_log_level_parse(logging.level, &level); /* checked when the configuration loaded */
     vx_log_init(d->name, level);
-    if (admin.connection_limit_per_ip > admin.connection_limit) {
+    if (admin->connection_limit_per_ip > admin->connection_limit) {
         vx_error("DAEMON-CONFIG", "admin.connection_limit_per_ip: %d exceeds "
                                   "admin.connection_limit %d",
-                 (int)admin.connection_limit_per_ip, (int)admin.connection_limit);
+                 (int)admin->connection_limit_per_ip, (int)admin->connection_limit);
         return -1;
     }
-    d->token = vx_config_read_secret(admin.token_file, err, sizeof err);
+    d->token = vx_config_read_secret(admin->token_file, err, sizeof err);
     if (!d->token && err[0]) {
         vx_error("DAEMON-CONFIG", "admin.token_file: %s", err);
         return -1;
     }
-    struct s_priv *p = vx_calloc(1, sizeof *p);
-    pthread_mutex_init(&p->mu, NULL);
-    d->priv = p;
-    vx_creds_t *creds = NULL;
-    if (s_security_init(d, p, &creds, err, sizeof err) < 0) {
-        vx_error("DAEMON-CONFIG", "%s", err);
-        return -1;
-    }
-    if (s_at_rest_init(d, err, sizeof err) < 0) {
-        vx_error("DAEMON-CONFIG", "%s", err);
-        vx_creds_destroy(&creds);
-        return -1;
-    }
-    if (print_config || check_only) {
-        vx_creds_destroy(&creds);
-    }
-    if (print_config) {
+    return 0;
+}
+
+/* --print-config and --check: the configuration was valid, say so and exit. */
+static void
+s_report_config(const struct vx_daemon *d, const struct s_cmdline *cl, int *exit_code)
+{
+    if (cl->print_config) {
         json_t *eff = vx_config_to_json(d->cfg);
         char *text = json_dumps(eff, JSON_INDENT(2) | JSON_SORT_KEYS);
         printf("%s\n", text ? text : "{}");
         free(text);
         json_decref(eff);
         *exit_code = text ? 0 : 1;
-        return -1;
+        return;
     }
-    if (check_only) {
-        printf("%s: configuration %s is valid\n", d->name,
-               d->config_path ? d->config_path : "(defaults)");
-        *exit_code = 0;
-        return -1;
-    }
+    printf("%s: configuration %s is valid\n", d->name,
+           d->config_path ? d->config_path : "(defaults)");
+    *exit_code = 0;
+}
 
-    /* The daemon owns the signals: CZMQ must not install its own at the first socket. */
+/* The daemon owns the signals: CZMQ must not install its own at the first socket. */
+static void
+s_signals_install(void)
+{
     zsys_handler_set(NULL);
     signal(SIGPIPE, SIG_IGN);
     struct sigaction stop = {.sa_handler = cb_stop};
@@ -595,18 +598,21 @@ vx_daemon_init(struct vx_daemon *d, int argc, char **argv, int *exit_code)
     sigaction(SIGTERM, &stop, NULL);
     sigaction(SIGINT, &stop, NULL);
     sigaction(SIGHUP, &reload, NULL);
+}
 
-    d->metrics = vx_metrics_new();
-    if (s_make_socks(d, err, sizeof err) < 0) {
-        vx_error("DAEMON-CONFIG", "%s", err);
-        vx_creds_destroy(&creds);
-        return -1;
-    }
+/* Starts the REST server with the admin limits, the TLS files and the credentials; takes
+ * ownership of *creds (handed to the server, or destroyed) and sets it to NULL. Opens the
+ * audit log when the daemon is secured. Logs why and returns -1 on failure. */
+static int
+s_http_start(struct vx_daemon *d, const struct vx_admin_config *admin, vx_creds_t **creds)
+{
+    struct s_priv *p = d->priv;
+    char err[1024];
     struct s_tls tls = {0};
     if (s_load_tls(d, &tls, err, sizeof err) < 0) {
         vx_error("DAEMON-CONFIG", "%s", err);
         s_tls_fini(&tls);
-        vx_creds_destroy(&creds);
+        vx_creds_destroy(creds);
         return -1;
     }
     struct vx_http_opts hopts = {
@@ -614,11 +620,11 @@ vx_daemon_init(struct vx_daemon *d, int argc, char **argv, int *exit_code)
         .version = VX_VERSION,
         .bind = vx_config_str(d->cfg, d->section, "rest_bind"),
         .port = (uint16_t)vx_config_int(d->cfg, d->section, "rest_port"),
-        .body_limit = (size_t)admin.body_limit_bytes,
-        .conn_limit = (unsigned)admin.connection_limit,
-        .conn_limit_per_ip = (unsigned)admin.connection_limit_per_ip,
-        .timeout_s = (unsigned)admin.request_timeout_s,
-        .workers = (unsigned)admin.worker_threads,
+        .body_limit = (size_t)admin->body_limit_bytes,
+        .conn_limit = (unsigned)admin->connection_limit,
+        .conn_limit_per_ip = (unsigned)admin->connection_limit_per_ip,
+        .timeout_s = (unsigned)admin->request_timeout_s,
+        .workers = (unsigned)admin->worker_threads,
         .metrics_open = p->sec && p->sec->sc.metrics_open,
         .token = d->token,
         .tls_cert = tls.cert,
@@ -631,17 +637,67 @@ vx_daemon_init(struct vx_daemon *d, int argc, char **argv, int *exit_code)
     s_tls_fini(&tls); /* the server keeps copies */
     if (!d->http) {
         vx_error("DAEMON-CONFIG", "REST server: %s", herr);
-        vx_creds_destroy(&creds);
+        vx_creds_destroy(creds);
         return -1;
     }
     if (p->sec) {
-        size_t n = vx_creds_count(creds);
-        vx_http_set_creds(d->http, creds);
+        size_t n = vx_creds_count(*creds);
+        vx_http_set_creds(d->http, *creds);
+        *creds = NULL;
         if (s_audit_open(d, p->sec, n, err, sizeof err) < 0) {
             vx_error("DAEMON-CONFIG", "%s", err);
             return -1;
         }
         vx_http_set_audit(d->http, p->sec->audit);
+    }
+    return 0;
+}
+
+/* The start every daemon shares, in the order a failure must be reported: the command line,
+ * the configuration (logging switches to its level as soon as it is read), security and
+ * encryption at rest (so --check and --print-config see every key checked), then the
+ * signals, the sockets and the REST server, which only a run needs. */
+int
+vx_daemon_init(struct vx_daemon *d, int argc, char **argv, int *exit_code)
+{
+    *exit_code = 2;
+    struct s_cmdline cl = {0};
+    if (s_parse_args(d, argc, argv, &cl, exit_code) < 0) {
+        return -1;
+    }
+    vx_log_init(d->name, VX_LOG_INFO);
+    struct vx_admin_config admin;
+    if (s_load_config(d, &admin) < 0) {
+        return -1;
+    }
+    struct s_priv *p = vx_calloc(1, sizeof *p);
+    pthread_mutex_init(&p->mu, NULL);
+    d->priv = p;
+    char err[1024];
+    vx_creds_t *creds = NULL;
+    if (s_security_init(d, p, &creds, err, sizeof err) < 0) {
+        vx_error("DAEMON-CONFIG", "%s", err);
+        return -1;
+    }
+    if (s_at_rest_init(d, err, sizeof err) < 0) {
+        vx_error("DAEMON-CONFIG", "%s", err);
+        vx_creds_destroy(&creds);
+        return -1;
+    }
+    if (cl.print_config || cl.check_only) {
+        vx_creds_destroy(&creds);
+        s_report_config(d, &cl, exit_code);
+        return -1;
+    }
+    s_signals_install();
+    d->metrics = vx_metrics_new();
+    if (s_make_socks(d, err, sizeof err) < 0) {
+        vx_error("DAEMON-CONFIG", "%s", err);
+        vx_creds_destroy(&creds);
+        return -1;
+    }
+    if (s_http_start(d, &admin, &creds) < 0) {
+        return -1;
     }
     *exit_code = 0;
     return 0;

@@ -723,11 +723,11 @@ s_load(an_server_t *s, const char *path, bool missing_ok, char *err, size_t errl
     return rc;
 }
 
-an_server_t *
-an_server_new(const struct an_config *cfg, const vx_socks_t *socks, vx_metrics_t *m,
-              const vx_sealer_t *sealer, char *err, size_t errlen)
+/* Copies the settings the loop reads, and makes the parts that need no I/O. */
+static void
+s_init_settings(an_server_t *s, const struct an_config *cfg, const vx_socks_t *socks,
+                vx_metrics_t *m, const vx_sealer_t *sealer)
 {
-    an_server_t *s = vx_calloc(1, sizeof *s);
     s->socks = socks;
     s->sealer = sealer;
     /* Recursive: Kafka's rebalance callback runs inside a poll the loop makes with the lock. */
@@ -758,7 +758,12 @@ an_server_new(const struct an_config *cfg, const vx_socks_t *socks, vx_metrics_t
     s->dec = an_decoder_new();
     atomic_init(&s->ready, false);
     atomic_init(&s->fatal, false);
+}
 
+/* Registers the loop's counters and its ingest-latency histogram. */
+static void
+s_init_metrics(an_server_t *s, vx_metrics_t *m)
+{
     s->c_events = vx_metrics_counter(m, "vexfs_analytics_events_total",
                                      "Events consumed from the input.", NULL);
     static const double latency_bounds[] = {50e-6, 100e-6, 200e-6, 300e-6, 500e-6, 750e-6,
@@ -823,6 +828,13 @@ an_server_new(const struct an_config *cfg, const vx_socks_t *socks, vx_metrics_t
                                                "Partitions assigned or revoked by the consumer "
                                                "group.",
                                                "kind", "revoke", NULL);
+}
+
+/* The configured targets and enable_* switches, exported as gauges so dashboards can draw
+ * them beside the measured figures. */
+static void
+s_init_gauges(an_server_t *s, const struct an_config *cfg, vx_metrics_t *m)
+{
     vx_gauge_set(vx_metrics_gauge(m, "vexfs_analytics_target_throughput_events_per_second",
                                   "stream_analytics.target_throughput_events_per_sec.", NULL),
                  (double)cfg->target_throughput_events_per_sec);
@@ -843,7 +855,13 @@ an_server_new(const struct an_config *cfg, const vx_socks_t *socks, vx_metrics_t
                                       "feature", features[i].name, NULL),
                      features[i].on ? 1 : 0);
     }
+}
 
+/* The queries: the state folder's sealed copy when there is one, else queries_file.
+ * Returns 0 or -EINVAL with the reason. */
+static int
+s_init_queries(an_server_t *s, const struct an_config *cfg, char *err, size_t errlen)
+{
     char path[VX_PATH_MAX];
     int rc = 1;
     if (*s->state_dir) {
@@ -854,9 +872,13 @@ an_server_new(const struct an_config *cfg, const vx_socks_t *socks, vx_metrics_t
     if (rc == 1 && *qfile) {
         rc = s_load(s, qfile, false, err, errlen);
     }
-    if (rc < 0) {
-        goto fail;
-    }
+    return rc < 0 ? rc : 0;
+}
+
+/* The PUB socket where closed windows are published (results_endpoint; empty: none). */
+static int
+s_init_results_pub(an_server_t *s, const struct an_config *cfg, char *err, size_t errlen)
+{
     const char *pub = cfg->results_endpoint;
     if (*pub) {
         struct vx_sock_spec ps = {.type = ZMQ_PUB, .endpoint = pub, .bind = true};
@@ -864,17 +886,30 @@ an_server_new(const struct an_config *cfg, const vx_socks_t *socks, vx_metrics_t
         s->pub = vx_sock_open(s->socks, &ps, NULL, 0, serr, sizeof serr);
         if (!s->pub) {
             snprintf(err, errlen, "results_endpoint: %s", serr);
-            goto fail;
+            return -EINVAL;
         }
     }
-    if (an_input_open(s, cfg, err, errlen) < 0) {
-        goto fail;
+    return 0;
+}
+
+/* Builds the server in named steps (settings, metrics, gauges, queries, results socket,
+ * input); the input opens last, so every query is installed before the first event can
+ * arrive. */
+an_server_t *
+an_server_new(const struct an_config *cfg, const vx_socks_t *socks, vx_metrics_t *m,
+              const vx_sealer_t *sealer, char *err, size_t errlen)
+{
+    an_server_t *s = vx_calloc(1, sizeof *s);
+    s_init_settings(s, cfg, socks, m, sealer);
+    s_init_metrics(s, m);
+    s_init_gauges(s, cfg, m);
+    if (s_init_queries(s, cfg, err, errlen) < 0 || s_init_results_pub(s, cfg, err, errlen) < 0 ||
+        an_input_open(s, cfg, err, errlen) < 0) {
+        an_server_destroy(&s);
+        return NULL;
     }
     vx_info("AN-START", "%zu queries, input %s", s->n_queries, s->rk ? "kafka" : "zeromq");
     return s;
-fail:
-    an_server_destroy(&s);
-    return NULL;
 }
 
 int
