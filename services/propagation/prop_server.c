@@ -716,17 +716,10 @@ s_open(prop_server_t *s, const vx_socks_t *socks, int type, const char *endpoint
     return vx_sock_open(socks, &spec, bound, boundlen, err, errlen);
 }
 
-prop_server_t *
-prop_server_new(const struct prop_config *cfg, const vx_socks_t *socks, vx_metrics_t *metrics,
-                char *err, size_t errlen)
+/* The producer id stamped on every event: producer_id, else "propagation-<host>". */
+static void
+s_producer_id_init(prop_server_t *s, const struct prop_config *cfg)
 {
-    prop_server_t *s = vx_calloc(1, sizeof *s);
-    s->cfg = *cfg;
-    prop_live_load(&s->live, cfg);
-    s_metrics_init(s, metrics);
-    s->loop = vx_loop_new();
-    s->acked_reader = -1;
-
     if (cfg->producer_id[0]) {
         snprintf(s->producer_id, sizeof s->producer_id, "%s", cfg->producer_id);
     } else {
@@ -736,12 +729,19 @@ prop_server_new(const struct prop_config *cfg, const vx_socks_t *socks, vx_metri
     }
     s->producer_id_len = strlen(s->producer_id);
     s->stamper.producer_id = s->producer_id;
+}
+
+/* The dedup window, restored from state_dir when there is one. */
+static int
+s_dedup_init(prop_server_t *s, const struct prop_config *cfg, vx_metrics_t *metrics, char *err,
+             size_t errlen)
+{
     s->dedup = prop_dedup_new((size_t)cfg->dedup_max_entries,
                               (uint64_t)cfg->dedup_window_ms * VX_NS_PER_MS);
     if (cfg->state_dir && cfg->state_dir[0]) {
         s->dedup_store = prop_dedup_store_new(cfg->state_dir, cfg->sealer, metrics, err, errlen);
         if (!s->dedup_store) {
-            goto fail;
+            return -1;
         }
         char lerr[1024];
         long n = prop_dedup_store_load(s->dedup_store, s->dedup, lerr, sizeof lerr);
@@ -755,36 +755,40 @@ prop_server_new(const struct prop_config *cfg, const vx_socks_t *socks, vx_metri
         }
         s->dedup_saved_ns = vx_mono_ns();
     }
-    s->identities = prop_identities_load(cfg->producer_identities_file, err, errlen);
-    if (!s->identities) {
-        goto fail;
-    }
-    struct vx_rx_opts rxo = {.max_events = S_OUT_CAP, .decode = true,
-                             .arena_limit = S_ARENA_LIMIT};
-    struct vx_rx_counters zc = {.drops = &s->drops, .batches = s->batches_in,
-                                .events = s->received_zmq, .gaps = s->seq_gaps,
-                                .replayed = s->replayed};
-    struct vx_rx_counters rc = {.drops = &s->drops, .events = s->received_rest};
-    s->rx_zmq = vx_rx_new("ingest", &rxo, &zc);
-    s->rx_rest = vx_rx_new("rest", &rxo, &rc);
-    s->out = vx_calloc(1, sizeof *s->out);
+    return 0;
+}
 
+/* The ingest sockets: the PULL every producer sends to and, with ingest_acked_endpoint, the
+ * ROUTER whose batches are acknowledged once accepted. */
+static int
+s_inputs_open(prop_server_t *s, const struct prop_config *cfg, const vx_socks_t *socks,
+              char *err, size_t errlen)
+{
     s->ingest = s_open(s, socks, ZMQ_PULL, cfg->ingest_endpoint, s->ingest_ep,
                        sizeof s->ingest_ep, err, errlen);
     if (!s->ingest) {
-        goto fail;
+        return -1;
     }
     vx_loop_reader(s->loop, s->ingest, cb_ingest, s);
     if (cfg->ingest_acked_endpoint[0]) {
         s->acked = s_open(s, socks, ZMQ_ROUTER, cfg->ingest_acked_endpoint, s->acked_ep,
                           sizeof s->acked_ep, err, errlen);
         if (!s->acked) {
-            goto fail;
+            return -1;
         }
         zsock_set_sndhwm(s->acked, 0); /* acknowledgements are bounded by S_ACK_MAX_PENDING */
         s->acks = vx_acks_new(S_ACK_MAX_PENDING);
         s->acked_reader = vx_loop_reader(s->loop, s->acked, cb_acked, s);
     }
+    return 0;
+}
+
+/* The output to routing: the acknowledged link (output_acked), which resends until routing
+ * confirms, or a plain PUSH. */
+static int
+s_output_open(prop_server_t *s, const struct prop_config *cfg, const vx_socks_t *socks,
+              vx_metrics_t *metrics, char *err, size_t errlen)
+{
     if (cfg->output_acked) {
         /* A sender id of this run: a restarted propagation numbers its batches from 1 again,
          * which routing must not take for resends of the old run's batches. */
@@ -805,7 +809,7 @@ prop_server_new(const struct prop_config *cfg, const vx_socks_t *socks, vx_metri
                               "by reason.",
                               metrics, err, errlen);
         if (!s->link) {
-            goto fail;
+            return -1;
         }
         snprintf(s->output_ep, sizeof s->output_ep, "%s", vx_link_endpoint(s->link));
         zsock_t *ls[2];
@@ -817,15 +821,23 @@ prop_server_new(const struct prop_config *cfg, const vx_socks_t *socks, vx_metri
         s->output = s_open(s, socks, ZMQ_PUSH, cfg->output_endpoint, s->output_ep,
                            sizeof s->output_ep, err, errlen);
         if (!s->output) {
-            goto fail;
+            return -1;
         }
         zsock_set_sndtimeo(s->output, 100);
     }
+    return 0;
+}
+
+/* The tap, the REST hand-over inbox and the Kafka journal. */
+static int
+s_side_open(prop_server_t *s, const struct prop_config *cfg, const vx_socks_t *socks,
+            char *err, size_t errlen)
+{
     if (cfg->tap_endpoint[0]) {
         s->tap = s_open(s, socks, ZMQ_PUB, cfg->tap_endpoint, s->tap_ep, sizeof s->tap_ep, err,
                         errlen);
         if (!s->tap) {
-            goto fail;
+            return -1;
         }
     }
     char name[64];
@@ -833,7 +845,7 @@ prop_server_new(const struct prop_config *cfg, const vx_socks_t *socks, vx_metri
     s->rest = vx_inbox_new(socks, name);
     if (!s->rest) {
         snprintf(err, errlen, "cannot create the REST hand-over socket");
-        goto fail;
+        return -1;
     }
     vx_loop_reader(s->loop, vx_inbox_sock(s->rest), cb_rest, s);
 
@@ -844,9 +856,47 @@ prop_server_new(const struct prop_config *cfg, const vx_socks_t *socks, vx_metri
                                 sizeof kerr);
         if (!s->kafka) {
             snprintf(err, errlen, "kafka: %s", kerr);
-            goto fail;
+            return -1;
         }
         s->kafka_enabled = true;
+    }
+    return 0;
+}
+
+/* Builds the server in named steps; every socket is registered with the loop as it opens, so
+ * a failure at any step leaves a server prop_server_destroy can take apart. */
+prop_server_t *
+prop_server_new(const struct prop_config *cfg, const vx_socks_t *socks, vx_metrics_t *metrics,
+                char *err, size_t errlen)
+{
+    prop_server_t *s = vx_calloc(1, sizeof *s);
+    s->cfg = *cfg;
+    prop_live_load(&s->live, cfg);
+    s_metrics_init(s, metrics);
+    s->loop = vx_loop_new();
+    s->acked_reader = -1;
+    s_producer_id_init(s, cfg);
+    if (s_dedup_init(s, cfg, metrics, err, errlen) < 0) {
+        goto fail;
+    }
+    s->identities = prop_identities_load(cfg->producer_identities_file, err, errlen);
+    if (!s->identities) {
+        goto fail;
+    }
+    struct vx_rx_opts rxo = {.max_events = S_OUT_CAP, .decode = true,
+                             .arena_limit = S_ARENA_LIMIT};
+    struct vx_rx_counters zc = {.drops = &s->drops, .batches = s->batches_in,
+                                .events = s->received_zmq, .gaps = s->seq_gaps,
+                                .replayed = s->replayed};
+    struct vx_rx_counters rc = {.drops = &s->drops, .events = s->received_rest};
+    s->rx_zmq = vx_rx_new("ingest", &rxo, &zc);
+    s->rx_rest = vx_rx_new("rest", &rxo, &rc);
+    s->out = vx_calloc(1, sizeof *s->out);
+
+    if (s_inputs_open(s, cfg, socks, err, errlen) < 0 ||
+        s_output_open(s, cfg, socks, metrics, err, errlen) < 0 ||
+        s_side_open(s, cfg, socks, err, errlen) < 0) {
+        goto fail;
     }
     atomic_store(&s->running, true);
     return s;
