@@ -606,20 +606,13 @@ s_print_json(const struct s_probe *probes, bool ok)
     json_decref(doc);
 }
 
-int
-ctl_status_main(int argc, char **argv)
+/* The command line: --json, --interval, --only and one --SERVICE URL per service (over the
+ * VEXFS_<SERVICE>_URL environment and the defaults set in probes). Returns 0 to go on, or -1
+ * with the exit status in *code (after --help or --version, or a usage error). */
+static int
+s_parse_args(int argc, char **argv, struct s_probe *probes, bool *json, long *interval_ms,
+             int *code)
 {
-    struct s_probe probes[S_N_SERVICES];
-    memset(probes, 0, sizeof probes);
-    for (size_t i = 0; i < S_N_SERVICES; i++) {
-        probes[i].svc = &s_services[i];
-        probes[i].selected = true;
-        const char *env = getenv(s_services[i].env);
-        if (s_set_url(&probes[i], env && *env ? env : s_services[i].def, s_services[i].env) < 0) {
-            return CTL_EXIT_USAGE;
-        }
-    }
-
     struct option opts[S_N_SERVICES + 6];
     size_t no = 0;
     opts[no++] = (struct option){"json", no_argument, NULL, 'j'};
@@ -633,63 +626,62 @@ ctl_status_main(int argc, char **argv)
     }
     opts[no] = (struct option){NULL, 0, NULL, 0};
 
-    bool json = false;
-    long interval_ms = S_DEFAULT_INTERVAL_MS;
+    *code = CTL_EXIT_USAGE;
     int c;
     while ((c = getopt_long(argc, argv, ":o:i:jhV", opts, NULL)) != -1) {
         if (c >= S_OPT_URL && c < S_OPT_URL + (int)S_N_SERVICES) {
             char origin[32];
             snprintf(origin, sizeof origin, "--%s", s_services[c - S_OPT_URL].name);
             if (s_set_url(&probes[c - S_OPT_URL], optarg, origin) < 0) {
-                return CTL_EXIT_USAGE;
+                return -1;
             }
             continue;
         }
         switch (c) {
         case 'j':
-            json = true;
+            *json = true;
             break;
         case 'i': {
             char *end;
             errno = 0;
-            interval_ms = strtol(optarg, &end, 10);
-            if (errno || end == optarg || *end || interval_ms < 0 || interval_ms > 60000) {
+            *interval_ms = strtol(optarg, &end, 10);
+            if (errno || end == optarg || *end || *interval_ms < 0 || *interval_ms > 60000) {
                 ctl_err(S_CMD, "--interval: expected milliseconds from 0 to 60000, got '%s'",
                         optarg);
-                return CTL_EXIT_USAGE;
+                return -1;
             }
             break;
         }
         case 'o':
             if (s_select(probes, optarg) < 0) {
-                return CTL_EXIT_USAGE;
+                return -1;
             }
             break;
         case 'h':
             s_usage(stdout);
-            return CTL_EXIT_OK;
+            *code = CTL_EXIT_OK;
+            return -1;
         case 'V':
             printf(CTL_PROG " %s\n", VX_VERSION);
-            return CTL_EXIT_OK;
+            *code = CTL_EXIT_OK;
+            return -1;
         default:
-            return ctl_opt_error(S_CMD, c, argv);
+            *code = ctl_opt_error(S_CMD, c, argv);
+            return -1;
         }
     }
     if (optind < argc) {
         ctl_err(S_CMD, "unexpected argument '%s'", argv[optind]);
-        return CTL_EXIT_USAGE;
+        return -1;
     }
+    return 0;
+}
 
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        ctl_err(S_CMD, "cannot initialise libcurl");
-        return CTL_EXIT_FAIL;
-    }
-    CURLM *multi = curl_multi_init();
-    if (!multi) {
-        ctl_err(S_CMD, "cannot initialise libcurl");
-        curl_global_cleanup();
-        return CTL_EXIT_FAIL;
-    }
+/* Asks every selected service for /health, /ready and /metrics at once and, with an interval,
+ * for /metrics again after it, so rates come from two readings of the same counters. */
+static void
+s_probe_all(CURLM *multi, struct s_probe *probes, long interval_ms)
+{
     for (size_t i = 0; i < S_N_SERVICES; i++) {
         if (probes[i].selected) {
             s_get_start(&probes[i].health, multi, probes[i].url, "/health");
@@ -711,7 +703,13 @@ ctl_status_main(int argc, char **argv)
         }
         s_run_all(multi);
     }
+}
 
+/* The verdict: at least one selected service answered, and every one that answered is ready
+ * (a service that does not answer at all is shown as down but does not fail the command). */
+static bool
+s_all_ready(const struct s_probe *probes)
+{
     size_t answered = 0, unready = 0;
     for (size_t i = 0; i < S_N_SERVICES; i++) {
         const struct s_probe *p = &probes[i];
@@ -722,7 +720,41 @@ ctl_status_main(int argc, char **argv)
             }
         }
     }
-    bool ok = answered > 0 && unready == 0 && !ctl_stop;
+    return answered > 0 && unready == 0 && !ctl_stop;
+}
+
+int
+ctl_status_main(int argc, char **argv)
+{
+    struct s_probe probes[S_N_SERVICES];
+    memset(probes, 0, sizeof probes);
+    for (size_t i = 0; i < S_N_SERVICES; i++) {
+        probes[i].svc = &s_services[i];
+        probes[i].selected = true;
+        const char *env = getenv(s_services[i].env);
+        if (s_set_url(&probes[i], env && *env ? env : s_services[i].def, s_services[i].env) < 0) {
+            return CTL_EXIT_USAGE;
+        }
+    }
+    bool json = false;
+    long interval_ms = S_DEFAULT_INTERVAL_MS;
+    int code;
+    if (s_parse_args(argc, argv, probes, &json, &interval_ms, &code) < 0) {
+        return code;
+    }
+
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        ctl_err(S_CMD, "cannot initialise libcurl");
+        return CTL_EXIT_FAIL;
+    }
+    CURLM *multi = curl_multi_init();
+    if (!multi) {
+        ctl_err(S_CMD, "cannot initialise libcurl");
+        curl_global_cleanup();
+        return CTL_EXIT_FAIL;
+    }
+    s_probe_all(multi, probes, interval_ms);
+    bool ok = s_all_ready(probes);
     if (json) {
         s_print_json(probes, ok);
     } else {
