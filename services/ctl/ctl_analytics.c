@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "ctl_opts.h"
 #include "ctl_out.h"
 #include "ctl_rest.h"
 #include "vx_clock.h"
@@ -25,7 +26,7 @@
 #define S_MAX_RESPONSE (256 * 1024 * 1024)
 #define S_BAR 40
 
-enum { S_OPT_TOKEN_FILE = 256, S_OPT_JSON, S_OPT_LIMIT, S_OPT_EARLIEST, S_OPT_FROM, S_OPT_STATUS };
+enum { S_OPT_LIMIT = CTL_OPT_OWN, S_OPT_EARLIEST, S_OPT_FROM, S_OPT_STATUS };
 
 struct s_args {
     const char *cmd;
@@ -68,86 +69,76 @@ s_usage(FILE *f, const char *cmd)
             S_URL_ENV, S_DEFAULT_URL);
 }
 
-/* The options of every analytics subcommand in one table: they share the connection options,
- * and each subcommand checks afterwards which of the rest it accepts. */
-static int
-s_parse(int argc, char **argv, struct s_args *a, bool *done, int *code)
+static void
+cb_usage(FILE *f, void *arg)
 {
-    static const struct option opts[] = {
-        {"url", required_argument, NULL, 'u'},
-        {"token-file", required_argument, NULL, S_OPT_TOKEN_FILE},
-        {"json", no_argument, NULL, S_OPT_JSON},
+    s_usage(f, ((struct s_args *)arg)->cmd);
+}
+
+/* The options only analytics' subcommands have; each subcommand checks afterwards which of
+ * them it accepts. */
+static int
+cb_opt(void *arg, int ch, char *value, char **argv)
+{
+    (void)argv;
+    struct s_args *a = arg;
+    switch (ch) {
+    case S_OPT_LIMIT:
+        return ctl_parse_int(a->cmd, "--limit", value, 1, 1000000, &a->limit) < 0
+                   ? CTL_EXIT_USAGE
+                   : 0;
+    case S_OPT_EARLIEST:
+        a->earliest = true;
+        return 0;
+    case S_OPT_FROM:
+        if (ctl_parse_int(a->cmd, "--from-timestamp", value, 0, 253402300799999LL, &a->from_ms) <
+            0) {
+            return CTL_EXIT_USAGE;
+        }
+        a->has_from = true;
+        return 0;
+    default: /* S_OPT_STATUS */
+        a->status_only = true;
+        return 0;
+    }
+}
+
+/* The options of every analytics subcommand: the shared connection options and the table
+ * above. Returns true to go on, false with the exit status in *code. */
+static bool
+s_parse(int argc, char **argv, struct s_args *a, int *code)
+{
+    static const struct option own[] = {
         {"limit", required_argument, NULL, S_OPT_LIMIT},
         {"earliest", no_argument, NULL, S_OPT_EARLIEST},
         {"from-timestamp", required_argument, NULL, S_OPT_FROM},
         {"status", no_argument, NULL, S_OPT_STATUS},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     memset(a, 0, sizeof *a);
     a->cmd = argv[0];
-    a->url = getenv(S_URL_ENV);
     a->limit = 100;
-    if (!a->url || !*a->url) {
-        a->url = S_DEFAULT_URL;
+    const struct ctl_optdef d = {
+        .cmd = a->cmd,
+        .common = CTL_COMMON_URL | CTL_COMMON_TOKEN_FILE | CTL_COMMON_JSON,
+        .url_env = S_URL_ENV,
+        .url_default = S_DEFAULT_URL,
+        .own = own,
+        .own_short = "",
+        .on_opt = cb_opt,
+        .usage = cb_usage,
+        .arg = a,
+    };
+    struct ctl_common co;
+    if (!ctl_opts_parse(&d, argc, argv, &co, code)) {
+        return false;
     }
-    *done = false;
-    int ch;
-    while ((ch = getopt_long(argc, argv, ":u:hV", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'u':
-            a->url = optarg;
-            break;
-        case S_OPT_TOKEN_FILE:
-            a->token_file = optarg;
-            break;
-        case S_OPT_JSON:
-            a->json = true;
-            break;
-        case S_OPT_LIMIT:
-            if (ctl_parse_int(a->cmd, "--limit", optarg, 1, 1000000, &a->limit) < 0) {
-                *code = CTL_EXIT_USAGE;
-                return -1;
-            }
-            break;
-        case S_OPT_EARLIEST:
-            a->earliest = true;
-            break;
-        case S_OPT_FROM:
-            if (ctl_parse_int(a->cmd, "--from-timestamp", optarg, 0, 253402300799999LL,
-                              &a->from_ms) < 0) {
-                *code = CTL_EXIT_USAGE;
-                return -1;
-            }
-            a->has_from = true;
-            break;
-        case S_OPT_STATUS:
-            a->status_only = true;
-            break;
-        case 'h':
-            s_usage(stdout, a->cmd);
-            *done = true;
-            *code = CTL_EXIT_OK;
-            return 0;
-        case 'V':
-            printf(CTL_PROG " %s\n", VX_VERSION);
-            *done = true;
-            *code = CTL_EXIT_OK;
-            return 0;
-        default:
-            *code = ctl_opt_error(a->cmd, ch, argv);
-            return -1;
-        }
-    }
-    if (!ctl_is_http_url(a->url)) {
-        ctl_err(a->cmd, "--url: expected an http:// or https:// URL, got '%s'", a->url);
-        *code = CTL_EXIT_USAGE;
-        return -1;
-    }
+    a->url = co.url;
+    a->token_file = co.token_file;
+    a->json = co.json;
     a->argc = argc - optind;
     a->argv = argv + optind;
-    return 0;
+    return true;
 }
 
 /* Checks the positional arguments: sub is one of names (NULL-terminated, with_arg tells which
@@ -212,9 +203,8 @@ static int
 s_with_rest(int argc, char **argv, int (*fn)(struct ctl_rest *, struct s_args *))
 {
     struct s_args a;
-    bool done;
     int code = 0;
-    if (s_parse(argc, argv, &a, &done, &code) < 0 || done) {
+    if (!s_parse(argc, argv, &a, &code)) {
         return code;
     }
     struct ctl_rest r;

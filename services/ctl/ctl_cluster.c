@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "ctl_opts.h"
 #include "ctl_rest.h"
 #include "vx_config.h"
 #include "vx_mem.h"
@@ -210,10 +211,31 @@ s_get(struct s_client *c, const char *key)
 }
 
 enum {
-    S_OPT_TOKEN_FILE = 1000,
-    S_OPT_JSON,
-    S_OPT_CONSISTENCY,
+    S_OPT_CONSISTENCY = CTL_OPT_OWN,
 };
+
+static void
+cb_usage(FILE *f, void *arg)
+{
+    (void)arg;
+    s_usage(f);
+}
+
+/* --consistency, the one option of its own. */
+static int
+cb_opt(void *arg, int ch, char *value, char **argv)
+{
+    (void)ch;
+    (void)argv;
+    struct s_client *c = arg;
+    if (strcmp(value, "linearizable") != 0 && strcmp(value, "leader") != 0 &&
+        strcmp(value, "any") != 0) {
+        ctl_err(S_CMD, "--consistency: expected linearizable, leader or any, got '%s'", value);
+        return CTL_EXIT_USAGE;
+    }
+    c->consistency = value;
+    return 0;
+}
 
 enum s_verb {
     S_STATUS,
@@ -226,56 +248,28 @@ enum s_verb {
 int
 ctl_cluster_main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"url", required_argument, NULL, 'u'},
-        {"token-file", required_argument, NULL, S_OPT_TOKEN_FILE},
-        {"json", no_argument, NULL, S_OPT_JSON},
+    static const struct option own[] = {
         {"consistency", required_argument, NULL, S_OPT_CONSISTENCY},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     struct s_client c = {.consistency = "linearizable"};
-    const char *url = getenv(S_URL_ENV);
-    const char *token_file = NULL;
-    if (!url || !*url) {
-        url = S_DEFAULT_URL;
+    const struct ctl_optdef d = {
+        .cmd = S_CMD,
+        .common = CTL_COMMON_URL | CTL_COMMON_TOKEN_FILE | CTL_COMMON_JSON,
+        .url_env = S_URL_ENV,
+        .url_default = S_DEFAULT_URL,
+        .own = own,
+        .own_short = "",
+        .on_opt = cb_opt,
+        .usage = cb_usage,
+        .arg = &c,
+    };
+    struct ctl_common co;
+    int code;
+    if (!ctl_opts_parse(&d, argc, argv, &co, &code)) {
+        return code;
     }
-    int ch;
-    while ((ch = getopt_long(argc, argv, ":u:hV", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'u':
-            url = optarg;
-            break;
-        case S_OPT_TOKEN_FILE:
-            token_file = optarg;
-            break;
-        case S_OPT_JSON:
-            c.json = true;
-            break;
-        case S_OPT_CONSISTENCY:
-            if (strcmp(optarg, "linearizable") != 0 && strcmp(optarg, "leader") != 0 &&
-                strcmp(optarg, "any") != 0) {
-                ctl_err(S_CMD, "--consistency: expected linearizable, leader or any, got '%s'",
-                        optarg);
-                return CTL_EXIT_USAGE;
-            }
-            c.consistency = optarg;
-            break;
-        case 'h':
-            s_usage(stdout);
-            return CTL_EXIT_OK;
-        case 'V':
-            printf(CTL_PROG " %s\n", VX_VERSION);
-            return CTL_EXIT_OK;
-        default:
-            return ctl_opt_error(S_CMD, ch, argv);
-        }
-    }
-    if (!ctl_is_http_url(url)) {
-        ctl_err(S_CMD, "--url: expected an http:// or https:// URL, got '%s'", url);
-        return CTL_EXIT_USAGE;
-    }
+    c.json = co.json;
     if (optind >= argc) {
         ctl_err(S_CMD, "missing command (status, transfer, add, remove or get)");
         return CTL_EXIT_USAGE;
@@ -316,7 +310,7 @@ ctl_cluster_main(int argc, char **argv)
         return CTL_EXIT_USAGE;
     }
 
-    int irc = ctl_rest_init(&c.rest, S_CMD, url, token_file, S_TIMEOUT_MS, S_MAX_RESPONSE);
+    int irc = ctl_rest_init(&c.rest, S_CMD, co.url, co.token_file, S_TIMEOUT_MS, S_MAX_RESPONSE);
     if (irc != 0) {
         return irc;
     }
