@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "ctl_opts.h"
 #include "ctl_out.h"
 #include "ctl_rest.h"
 #include "vx_mem.h"
@@ -236,16 +237,52 @@ s_dispatch(struct s_client *c, const char *sub, const char *a1, const char *a2)
 }
 
 enum {
-    S_OPT_TOKEN_FILE = 1000,
-    S_OPT_JSON,
-    S_OPT_TENANT,
-    S_OPT_STATUS,
+    S_OPT_STATUS = CTL_OPT_OWN,
     S_OPT_LIMIT,
     S_OPT_SINCE,
     S_OPT_UNTIL,
     S_OPT_WORKFLOW,
     S_OPT_CURSOR,
 };
+
+static void
+cb_usage(FILE *f, void *arg)
+{
+    s_usage(f, ((struct s_client *)arg)->cmd);
+}
+
+/* The filters: --status, --limit and --since for both commands (--since is a sequence number
+ * for alerts, a duration or a time for executions, which the daemon checks); --until,
+ * --workflow and --cursor for executions only. */
+static int
+cb_opt(void *arg, int ch, char *value, char **argv)
+{
+    struct s_client *c = arg;
+    const char *cmd = c->cmd;
+    switch (ch) {
+    case S_OPT_STATUS:
+        c->status = value;
+        return 0;
+    case S_OPT_LIMIT:
+        return ctl_parse_int(cmd, "--limit", value, 1, 10000, &c->limit) < 0 ? CTL_EXIT_USAGE : 0;
+    case S_OPT_SINCE:
+        if (strcmp(cmd, "executions") == 0) {
+            c->since_s = value;
+        } else if (ctl_parse_int(cmd, "--since", value, 0, INT64_MAX, &c->since) < 0) {
+            return CTL_EXIT_USAGE;
+        }
+        return 0;
+    default: /* S_OPT_UNTIL, S_OPT_WORKFLOW, S_OPT_CURSOR */
+        if (strcmp(cmd, "executions") != 0) {
+            ctl_err(cmd, "%s: only for executions", argv[optind - 1]);
+            return CTL_EXIT_USAGE;
+        }
+        *(ch == S_OPT_UNTIL      ? &c->until_s
+          : ch == S_OPT_WORKFLOW ? &c->workflow
+                                 : &c->cursor) = value;
+        return 0;
+    }
+}
 
 /* The subcommands of each command: name, least and most arguments. */
 struct s_sub {
@@ -259,83 +296,33 @@ struct s_sub {
 static int
 s_main(const char *cmd, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"url", required_argument, NULL, 'u'},
-        {"token-file", required_argument, NULL, S_OPT_TOKEN_FILE},
-        {"tenant", required_argument, NULL, S_OPT_TENANT},
-        {"json", no_argument, NULL, S_OPT_JSON},
+    static const struct option own[] = {
         {"status", required_argument, NULL, S_OPT_STATUS},
         {"limit", required_argument, NULL, S_OPT_LIMIT},
         {"since", required_argument, NULL, S_OPT_SINCE},
         {"until", required_argument, NULL, S_OPT_UNTIL},
         {"workflow", required_argument, NULL, S_OPT_WORKFLOW},
         {"cursor", required_argument, NULL, S_OPT_CURSOR},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     struct s_client c = {.cmd = cmd};
-    const char *url = getenv(S_URL_ENV);
-    const char *token_file = NULL;
-    const char *tenant = NULL;
-    if (!url || !*url) {
-        url = S_DEFAULT_URL;
+    const struct ctl_optdef d = {
+        .cmd = cmd,
+        .common = CTL_COMMON_URL | CTL_COMMON_TOKEN_FILE | CTL_COMMON_TENANT | CTL_COMMON_JSON,
+        .url_env = S_URL_ENV,
+        .url_default = S_DEFAULT_URL,
+        .own = own,
+        .own_short = "",
+        .on_opt = cb_opt,
+        .usage = cb_usage,
+        .arg = &c,
+    };
+    struct ctl_common co;
+    int code;
+    if (!ctl_opts_parse(&d, argc, argv, &co, &code)) {
+        return code;
     }
-    int ch;
-    while ((ch = getopt_long(argc, argv, ":u:hV", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'u':
-            url = optarg;
-            break;
-        case S_OPT_TOKEN_FILE:
-            token_file = optarg;
-            break;
-        case S_OPT_TENANT:
-            tenant = optarg;
-            break;
-        case S_OPT_JSON:
-            c.json = true;
-            break;
-        case S_OPT_STATUS:
-            c.status = optarg;
-            break;
-        case S_OPT_LIMIT:
-            if (ctl_parse_int(cmd, "--limit", optarg, 1, 10000, &c.limit) < 0) {
-                return CTL_EXIT_USAGE;
-            }
-            break;
-        case S_OPT_SINCE:
-            if (strcmp(cmd, "executions") == 0) {
-                c.since_s = optarg; /* a duration or a time: the daemon checks it */
-            } else if (ctl_parse_int(cmd, "--since", optarg, 0, INT64_MAX, &c.since) < 0) {
-                return CTL_EXIT_USAGE;
-            }
-            break;
-        case S_OPT_UNTIL:
-        case S_OPT_WORKFLOW:
-        case S_OPT_CURSOR:
-            if (strcmp(cmd, "executions") != 0) {
-                ctl_err(cmd, "%s: only for executions", argv[optind - 1]);
-                return CTL_EXIT_USAGE;
-            }
-            *(ch == S_OPT_UNTIL      ? &c.until_s
-              : ch == S_OPT_WORKFLOW ? &c.workflow
-                                     : &c.cursor) = optarg;
-            break;
-        case 'h':
-            s_usage(stdout, cmd);
-            return CTL_EXIT_OK;
-        case 'V':
-            printf(CTL_PROG " %s\n", VX_VERSION);
-            return CTL_EXIT_OK;
-        default:
-            return ctl_opt_error(cmd, ch, argv);
-        }
-    }
-    if (!ctl_is_http_url(url)) {
-        ctl_err(cmd, "--url: expected an http:// or https:// URL, got '%s'", url);
-        return CTL_EXIT_USAGE;
-    }
+    c.json = co.json;
     static const struct s_sub exs[] = {{"list", 0, 0}, {"get", 1, 1}, {NULL, 0, 0}};
     const struct s_sub *subs = strcmp(cmd, "executions") == 0 ? exs : NULL;
     const char *sub = NULL, *a1 = NULL, *a2 = NULL;
@@ -366,11 +353,11 @@ s_main(const char *cmd, int argc, char **argv)
         a1 = n >= 1 ? argv[optind + 1] : NULL;
         a2 = n >= 2 ? argv[optind + 2] : NULL;
     }
-    int irc = ctl_rest_init(&c.rest, cmd, url, token_file, S_TIMEOUT_MS, S_MAX_RESPONSE);
+    int irc = ctl_rest_init(&c.rest, cmd, co.url, co.token_file, S_TIMEOUT_MS, S_MAX_RESPONSE);
     if (irc != 0) {
         return irc;
     }
-    c.rest.tenant = tenant;
+    c.rest.tenant = co.tenant;
     int rc = s_dispatch(&c, sub, a1, a2);
     ctl_rest_fini(&c.rest);
     return rc;

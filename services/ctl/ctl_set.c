@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "ctl.h"
+#include "ctl_opts.h"
 #include "vx_mem.h"
 #include "vx_yaml.h"
 
@@ -588,10 +589,52 @@ out:
 /* ---- the command ----------------------------------------------------------------------------- */
 
 enum {
-    S_OPT_TOKEN_FILE = 1000,
-    S_OPT_TENANT,
+    S_OPT_TENANT = CTL_OPT_OWN,
     S_OPT_JSON,
 };
+
+/* The parse's state: the set being built and the tenant named. */
+struct s_parse {
+    struct ctl_set *s;
+    const char *tenant;
+};
+
+static void
+cb_usage(FILE *f, void *arg)
+{
+    s_usage(((struct s_parse *)arg)->s->kind, f);
+}
+
+/* --tenant (refused by a kind without tenants), -o/--output and --json (the last one given
+ * decides the format), -y/--yes. */
+static int
+cb_opt(void *arg, int ch, char *value, char **argv)
+{
+    (void)argv;
+    struct s_parse *p = arg;
+    const struct ctl_kind *k = p->s->kind;
+    switch (ch) {
+    case S_OPT_TENANT:
+        if (!k->tenant) {
+            ctl_err(k->cmd, "--tenant: %s have no tenants", k->sec[0].many);
+            return CTL_EXIT_USAGE;
+        }
+        p->tenant = value;
+        return 0;
+    case 'o':
+        if (ctl_fmt_parse(value, &p->s->fmt) < 0) {
+            ctl_err(k->cmd, "-o: expected table, json or yaml, got '%s'", value);
+            return CTL_EXIT_USAGE;
+        }
+        return 0;
+    case S_OPT_JSON:
+        p->s->fmt = CTL_FMT_JSON;
+        return 0;
+    default: /* 'y' */
+        p->s->yes = true;
+        return 0;
+    }
+}
 
 /* The five verbs: name, least and most arguments (-1: any number). */
 static const struct {
@@ -606,64 +649,30 @@ static const struct {
 int
 ctl_set_main(const struct ctl_kind *k, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"url", required_argument, NULL, 'u'},
-        {"token-file", required_argument, NULL, S_OPT_TOKEN_FILE},
+    static const struct option own[] = {
         {"tenant", required_argument, NULL, S_OPT_TENANT},
         {"output", required_argument, NULL, 'o'},
         {"json", no_argument, NULL, S_OPT_JSON},
         {"yes", no_argument, NULL, 'y'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     struct ctl_set s = {.kind = k};
-    const char *url = getenv(k->url_env);
-    const char *token_file = NULL, *tenant = NULL;
-    if (url == NULL || *url == '\0') {
-        url = k->default_url;
-    }
-    int ch;
-    while ((ch = getopt_long(argc, argv, ":u:o:yhV", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'u':
-            url = optarg;
-            break;
-        case S_OPT_TOKEN_FILE:
-            token_file = optarg;
-            break;
-        case S_OPT_TENANT:
-            if (!k->tenant) {
-                ctl_err(k->cmd, "--tenant: %s have no tenants", k->sec[0].many);
-                return CTL_EXIT_USAGE;
-            }
-            tenant = optarg;
-            break;
-        case 'o':
-            if (ctl_fmt_parse(optarg, &s.fmt) < 0) {
-                ctl_err(k->cmd, "-o: expected table, json or yaml, got '%s'", optarg);
-                return CTL_EXIT_USAGE;
-            }
-            break;
-        case S_OPT_JSON:
-            s.fmt = CTL_FMT_JSON;
-            break;
-        case 'y':
-            s.yes = true;
-            break;
-        case 'h':
-            s_usage(k, stdout);
-            return CTL_EXIT_OK;
-        case 'V':
-            printf(CTL_PROG " %s\n", VX_VERSION);
-            return CTL_EXIT_OK;
-        default:
-            return ctl_opt_error(k->cmd, ch, argv);
-        }
-    }
-    if (!ctl_is_http_url(url)) {
-        ctl_err(k->cmd, "--url: expected an http:// or https:// URL, got '%s'", url);
-        return CTL_EXIT_USAGE;
+    struct s_parse p = {.s = &s};
+    const struct ctl_optdef d = {
+        .cmd = k->cmd,
+        .common = CTL_COMMON_URL | CTL_COMMON_TOKEN_FILE,
+        .url_env = k->url_env,
+        .url_default = k->default_url,
+        .own = own,
+        .own_short = "o:y",
+        .on_opt = cb_opt,
+        .usage = cb_usage,
+        .arg = &p,
+    };
+    struct ctl_common co;
+    int code;
+    if (!ctl_opts_parse(&d, argc, argv, &co, &code)) {
+        return code;
     }
     const char *verb = optind < argc ? argv[optind] : "list";
     int nargs = optind < argc ? argc - optind - 1 : 0;
@@ -683,12 +692,12 @@ ctl_set_main(const struct ctl_kind *k, int argc, char **argv)
         ctl_err(k->cmd, "unknown command '%s' (see --help)", verb);
         return CTL_EXIT_USAGE;
     }
-    int rc = ctl_rest_init(&s.rest, k->cmd, url, token_file,
+    int rc = ctl_rest_init(&s.rest, k->cmd, co.url, co.token_file,
                            k->timeout_ms ? k->timeout_ms : S_DEFAULT_TIMEOUT_MS, S_MAX_RESPONSE);
     if (rc != 0) {
         return rc;
     }
-    s.rest.tenant = tenant;
+    s.rest.tenant = p.tenant;
     switch (v) {
     case 0:
         rc = s_list(&s);
