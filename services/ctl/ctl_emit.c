@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "ctl_opts.h"
 #include "ctl_out.h"
 #include "vx_arena.h"
 #include "vx_clock.h"
@@ -544,8 +545,7 @@ s_from_stdin(struct s_emit *em)
 /* ---- the command ----------------------------------------------------------------------- */
 
 enum {
-    S_OPT_DURABLE = 1000,
-    S_OPT_TOKEN_FILE,
+    S_OPT_DURABLE = CTL_OPT_OWN,
     S_OPT_TENANT,
     S_OPT_PRIORITY,
     S_OPT_SOURCE,
@@ -561,16 +561,121 @@ struct s_args {
     bool count_set;
 };
 
+/* Where the options go: the link (em), the event template (t) and the rest (a). */
+struct s_opts {
+    struct s_emit *em;
+    struct s_template *t;
+    struct s_args *a;
+};
+
+static void
+cb_usage(FILE *f, void *arg)
+{
+    (void)arg;
+    s_usage(f);
+}
+
+/* One option of emit's own into em, t or a; 0, or CTL_EXIT_USAGE after saying why. The options
+ * that describe the event remember the first of them given (template_opt): they need --type. */
+static int
+cb_opt(void *arg, int c, char *value, char **argv)
+{
+    (void)argv;
+    struct s_opts *o = arg;
+    struct s_emit *em = o->em;
+    struct s_template *t = o->t;
+    struct s_args *a = o->a;
+    long long v = 0;
+    char names[512];
+    switch (c) {
+    case 'e':
+        em->endpoint = value;
+        a->endpoint_set = true;
+        return 0;
+    case 'r':
+        if (!ctl_is_http_url(value)) {
+            ctl_err(S_CMD, "--rest: expected an http:// or https:// URL, got '%s'", value);
+            return CTL_EXIT_USAGE;
+        }
+        em->rest = value;
+        return 0;
+    case S_OPT_DURABLE:
+        em->durable = true;
+        return 0;
+    case 'b':
+        if (ctl_parse_int(S_CMD, "--batch", value, 1, S_MAX_BATCH, &v) < 0) {
+            return CTL_EXIT_USAGE;
+        }
+        em->batch_max = (size_t)v;
+        return 0;
+    case 't':
+        if (vx_event_type_parse(value, &t->type) < 0) {
+            s_names(vx_event_type_name, names, sizeof names);
+            ctl_err(S_CMD, "--type: unknown event type '%s' (one of %s)", value, names);
+            return CTL_EXIT_USAGE;
+        }
+        a->type_name = value;
+        return 0;
+    case 'p':
+        t->path = value;
+        a->template_opt = a->template_opt ? a->template_opt : "--path";
+        return 0;
+    case 'c':
+        if (s_parse_kv("--content", value, &t->content, &t->n_content) < 0) {
+            return CTL_EXIT_USAGE;
+        }
+        a->template_opt = a->template_opt ? a->template_opt : "--content";
+        return 0;
+    case 'm':
+        if (s_parse_kv("--metadata", value, &t->metadata, &t->n_metadata) < 0) {
+            return CTL_EXIT_USAGE;
+        }
+        a->template_opt = a->template_opt ? a->template_opt : "--metadata";
+        return 0;
+    case S_OPT_TENANT:
+        t->tenant = value;
+        a->template_opt = a->template_opt ? a->template_opt : "--tenant";
+        return 0;
+    case S_OPT_PRIORITY:
+        if (ctl_parse_int(S_CMD, "--priority", value, 0, 255, &v) < 0) {
+            return CTL_EXIT_USAGE;
+        }
+        t->priority = (uint32_t)v;
+        a->template_opt = a->template_opt ? a->template_opt : "--priority";
+        return 0;
+    case S_OPT_SOURCE:
+        if (vx_boundary_parse(value, &t->source) < 0) {
+            s_names(vx_boundary_name, names, sizeof names);
+            ctl_err(S_CMD, "--source: unknown boundary '%s' (one of %s)", value, names);
+            return CTL_EXIT_USAGE;
+        }
+        a->template_opt = a->template_opt ? a->template_opt : "--source";
+        return 0;
+    case S_OPT_CUSTOM_TYPE:
+        t->custom_type = value;
+        a->template_opt = a->template_opt ? a->template_opt : "--custom-type";
+        return 0;
+    case 'n':
+        if (ctl_parse_int(S_CMD, "--count", value, 1, S_MAX_COUNT, &a->count) < 0) {
+            return CTL_EXIT_USAGE;
+        }
+        a->count_set = true;
+        a->template_opt = a->template_opt ? a->template_opt : "--count";
+        return 0;
+    default:
+        return 0;
+    }
+}
+
 /* Reads the options into em, t and a. Returns -1 to go on, or the exit status (usage error,
  * --help, --version). */
 static int
 s_parse_opts(int argc, char **argv, struct s_emit *em, struct s_template *t, struct s_args *a)
 {
-    static const struct option opts[] = {
+    static const struct option own[] = {
         {"endpoint", required_argument, NULL, 'e'},
         {"rest", required_argument, NULL, 'r'},
         {"durable", no_argument, NULL, S_OPT_DURABLE},
-        {"token-file", required_argument, NULL, S_OPT_TOKEN_FILE},
         {"batch", required_argument, NULL, 'b'},
         {"type", required_argument, NULL, 't'},
         {"path", required_argument, NULL, 'p'},
@@ -581,106 +686,24 @@ s_parse_opts(int argc, char **argv, struct s_emit *em, struct s_template *t, str
         {"source", required_argument, NULL, S_OPT_SOURCE},
         {"custom-type", required_argument, NULL, S_OPT_CUSTOM_TYPE},
         {"count", required_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    long long v = 0;
-    char names[512];
-    int c;
-    while ((c = getopt_long(argc, argv, ":e:r:b:t:p:c:m:n:hV", opts, NULL)) != -1) {
-        switch (c) {
-        case 'e':
-            em->endpoint = optarg;
-            a->endpoint_set = true;
-            break;
-        case 'r':
-            if (!ctl_is_http_url(optarg)) {
-                ctl_err(S_CMD, "--rest: expected an http:// or https:// URL, got '%s'", optarg);
-                return CTL_EXIT_USAGE;
-            }
-            em->rest = optarg;
-            break;
-        case S_OPT_DURABLE:
-            em->durable = true;
-            break;
-        case S_OPT_TOKEN_FILE:
-            em->token_file = optarg;
-            break;
-        case 'b':
-            if (ctl_parse_int(S_CMD, "--batch", optarg, 1, S_MAX_BATCH, &v) < 0) {
-                return CTL_EXIT_USAGE;
-            }
-            em->batch_max = (size_t)v;
-            break;
-        case 't':
-            if (vx_event_type_parse(optarg, &t->type) < 0) {
-                s_names(vx_event_type_name, names, sizeof names);
-                ctl_err(S_CMD, "--type: unknown event type '%s' (one of %s)", optarg, names);
-                return CTL_EXIT_USAGE;
-            }
-            a->type_name = optarg;
-            break;
-        case 'p':
-            t->path = optarg;
-            a->template_opt = a->template_opt ? a->template_opt : "--path";
-            break;
-        case 'c':
-            if (s_parse_kv("--content", optarg, &t->content, &t->n_content) < 0) {
-                return CTL_EXIT_USAGE;
-            }
-            a->template_opt = a->template_opt ? a->template_opt : "--content";
-            break;
-        case 'm':
-            if (s_parse_kv("--metadata", optarg, &t->metadata, &t->n_metadata) < 0) {
-                return CTL_EXIT_USAGE;
-            }
-            a->template_opt = a->template_opt ? a->template_opt : "--metadata";
-            break;
-        case S_OPT_TENANT:
-            t->tenant = optarg;
-            a->template_opt = a->template_opt ? a->template_opt : "--tenant";
-            break;
-        case S_OPT_PRIORITY:
-            if (ctl_parse_int(S_CMD, "--priority", optarg, 0, 255, &v) < 0) {
-                return CTL_EXIT_USAGE;
-            }
-            t->priority = (uint32_t)v;
-            a->template_opt = a->template_opt ? a->template_opt : "--priority";
-            break;
-        case S_OPT_SOURCE:
-            if (vx_boundary_parse(optarg, &t->source) < 0) {
-                s_names(vx_boundary_name, names, sizeof names);
-                ctl_err(S_CMD, "--source: unknown boundary '%s' (one of %s)", optarg, names);
-                return CTL_EXIT_USAGE;
-            }
-            a->template_opt = a->template_opt ? a->template_opt : "--source";
-            break;
-        case S_OPT_CUSTOM_TYPE:
-            t->custom_type = optarg;
-            a->template_opt = a->template_opt ? a->template_opt : "--custom-type";
-            break;
-        case 'n':
-            if (ctl_parse_int(S_CMD, "--count", optarg, 1, S_MAX_COUNT, &a->count) < 0) {
-                return CTL_EXIT_USAGE;
-            }
-            a->count_set = true;
-            a->template_opt = a->template_opt ? a->template_opt : "--count";
-            break;
-        case 'h':
-            s_usage(stdout);
-            return CTL_EXIT_OK;
-        case 'V':
-            printf(CTL_PROG " %s\n", VX_VERSION);
-            return CTL_EXIT_OK;
-        default:
-            return ctl_opt_error(S_CMD, c, argv);
-        }
+    struct s_opts o = {.em = em, .t = t, .a = a};
+    const struct ctl_optdef d = {
+        .cmd = S_CMD,
+        .common = CTL_COMMON_TOKEN_FILE | CTL_COMMON_NO_ARGS,
+        .own = own,
+        .own_short = "e:r:b:t:p:c:m:n:",
+        .on_opt = cb_opt,
+        .usage = cb_usage,
+        .arg = &o,
+    };
+    struct ctl_common co;
+    int code;
+    if (!ctl_opts_parse(&d, argc, argv, &co, &code)) {
+        return code;
     }
-    if (optind < argc) {
-        ctl_err(S_CMD, "unexpected argument '%s'", argv[optind]);
-        return CTL_EXIT_USAGE;
-    }
+    em->token_file = co.token_file;
     return -1;
 }
 

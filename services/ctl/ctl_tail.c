@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "ctl_opts.h"
 #include "vx_event.h"
 #include "vx_rx.h"
 #include "vx_sock.h"
@@ -76,64 +77,81 @@ s_print_batch(const vx_batch_t *b, long long limit)
     return printed;
 }
 
+/* What tail's options said. */
+struct s_opts {
+    const char *endpoint, *boundary;
+    long long count, timeout_ms;
+};
+
+static void
+cb_usage(FILE *f, void *arg)
+{
+    (void)arg;
+    s_usage(f);
+}
+
+/* One of tail's options into o; 0, or CTL_EXIT_USAGE after saying why. */
+static int
+cb_opt(void *arg, int c, char *value, char **argv)
+{
+    (void)argv;
+    struct s_opts *o = arg;
+    switch (c) {
+    case 'e':
+        o->endpoint = value;
+        return 0;
+    case 'b':
+        o->boundary = value;
+        if (!value[0] || strlen(value) >= S_BOUNDARY_MAX) {
+            ctl_err(S_CMD, "--boundary: expected a boundary name of 1 to %d characters",
+                    S_BOUNDARY_MAX - 1);
+            return CTL_EXIT_USAGE;
+        }
+        return 0;
+    case 'p':
+        ctl_err(S_CMD, "--pull is gone: a reader of a lossless link takes events away from "
+                       "their consumer; use --boundary NAME (routing's tap) instead");
+        return CTL_EXIT_USAGE;
+    case 'n':
+        return ctl_parse_int(S_CMD, "--count", value, 1, LLONG_MAX, &o->count) < 0
+                   ? CTL_EXIT_USAGE
+                   : 0;
+    default: /* 't' */
+        if (ctl_parse_int(S_CMD, "--timeout-ms", value, 1, S_MAX_TIMEOUT_MS, &o->timeout_ms) < 0) {
+            return CTL_EXIT_USAGE;
+        }
+        return 0;
+    }
+}
+
 int
 ctl_tail_main(int argc, char **argv)
 {
-    static const struct option opts[] = {
+    static const struct option own[] = {
         {"endpoint", required_argument, NULL, 'e'},
         {"boundary", required_argument, NULL, 'b'},
         {"pull", no_argument, NULL, 'p'},
         {"count", required_argument, NULL, 'n'},
         {"timeout-ms", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    const char *endpoint = NULL, *boundary = NULL;
-    long long count = 0, timeout_ms = -1;
-    int c;
-    while ((c = getopt_long(argc, argv, ":e:b:n:t:hV", opts, NULL)) != -1) {
-        switch (c) {
-        case 'e':
-            endpoint = optarg;
-            break;
-        case 'b':
-            boundary = optarg;
-            if (!boundary[0] || strlen(boundary) >= S_BOUNDARY_MAX) {
-                ctl_err(S_CMD, "--boundary: expected a boundary name of 1 to %d characters",
-                        S_BOUNDARY_MAX - 1);
-                return CTL_EXIT_USAGE;
-            }
-            break;
-        case 'p':
-            ctl_err(S_CMD, "--pull is gone: a reader of a lossless link takes events away from "
-                           "their consumer; use --boundary NAME (routing's tap) instead");
-            return CTL_EXIT_USAGE;
-        case 'n':
-            if (ctl_parse_int(S_CMD, "--count", optarg, 1, LLONG_MAX, &count) < 0) {
-                return CTL_EXIT_USAGE;
-            }
-            break;
-        case 't':
-            if (ctl_parse_int(S_CMD, "--timeout-ms", optarg, 1, S_MAX_TIMEOUT_MS, &timeout_ms) <
-                0) {
-                return CTL_EXIT_USAGE;
-            }
-            break;
-        case 'h':
-            s_usage(stdout);
-            return CTL_EXIT_OK;
-        case 'V':
-            printf(CTL_PROG " %s\n", VX_VERSION);
-            return CTL_EXIT_OK;
-        default:
-            return ctl_opt_error(S_CMD, c, argv);
-        }
+    struct s_opts o = {.timeout_ms = -1};
+    const struct ctl_optdef d = {
+        .cmd = S_CMD,
+        .common = CTL_COMMON_NO_ARGS,
+        .own = own,
+        .own_short = "e:b:n:t:",
+        .on_opt = cb_opt,
+        .usage = cb_usage,
+        .arg = &o,
+    };
+    struct ctl_common co;
+    int code;
+    if (!ctl_opts_parse(&d, argc, argv, &co, &code)) {
+        return code;
     }
-    if (optind < argc) {
-        ctl_err(S_CMD, "unexpected argument '%s'", argv[optind]);
-        return CTL_EXIT_USAGE;
-    }
+    const char *endpoint = o.endpoint, *boundary = o.boundary;
+    long long count = o.count, timeout_ms = o.timeout_ms;
 
     vx_socks_t *socks = ctl_socks(S_CMD);
     if (!socks) {
