@@ -1074,14 +1074,11 @@ s_services(an_monitor_t *m, const char *list, char *err, size_t errlen)
     return rc;
 }
 
-an_monitor_t *
-an_monitor_new(const struct an_mon_config *cfg, vx_metrics_t *metrics, const char *state_dir,
-               const vx_sealer_t *sealer, char *err, size_t errlen)
+/* Copies the settings the monitor's thread reads. */
+static void
+s_init_settings(an_monitor_t *m, const struct an_mon_config *cfg, vx_metrics_t *metrics,
+                const char *state_dir, const vx_sealer_t *sealer)
 {
-    curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread: it is not thread-safe */
-    an_monitor_t *m = vx_calloc(1, sizeof *m);
-    pthread_mutex_init(&m->lock, NULL);
-    pthread_cond_init(&m->wake, NULL);
     m->max_rules = (size_t)cfg->max_alert_rules;
     m->max_recent = (size_t)cfg->alert_history;
     m->recent = vx_calloc(m->max_recent, sizeof *m->recent);
@@ -1099,6 +1096,13 @@ an_monitor_new(const struct an_mon_config *cfg, vx_metrics_t *metrics, const cha
     m->smtp_url = vx_strdup(cfg->smtp_url);
     m->smtp_from = vx_strdup(cfg->smtp_from);
     m->smtp_to = s_split(cfg->smtp_to, &m->n_smtp_to);
+}
+
+/* Registers the monitor's gauges and counters, and the monitoring.enable_* switches as
+ * gauges. */
+static void
+s_init_metrics(an_monitor_t *m, const struct an_mon_config *cfg, vx_metrics_t *metrics)
+{
     m->g_rules = vx_metrics_gauge(metrics, "vexfs_analytics_alert_rules", "Alert rules installed.",
                                   NULL);
     m->g_firing = vx_metrics_gauge(metrics, "vexfs_analytics_alerts_firing",
@@ -1140,6 +1144,38 @@ an_monitor_new(const struct an_mon_config *cfg, vx_metrics_t *metrics, const cha
                                       features[i].name, NULL),
                      features[i].on ? 1 : 0);
     }
+}
+
+/* The alert rules: the state folder's sealed copy when there is one, else alert_rules_file.
+ * Returns 0 or -EINVAL with the reason. */
+static int
+s_init_rules(an_monitor_t *m, const struct an_mon_config *cfg, char *err, size_t errlen)
+{
+    int rc = 1;
+    if (*m->state_dir) {
+        char path[VX_PATH_MAX];
+        snprintf(path, sizeof path, "%s/alert_rules.json", m->state_dir);
+        rc = s_load(m, path, true, err, errlen);
+    }
+    const char *file = cfg->alert_rules_file;
+    if (rc == 1 && *file) {
+        rc = s_load(m, file, false, err, errlen);
+    }
+    return rc < 0 ? rc : 0;
+}
+
+/* Builds the monitor in named steps; its thread starts last, once the services, the outbound
+ * policy and the rules it reads are in place. */
+an_monitor_t *
+an_monitor_new(const struct an_mon_config *cfg, vx_metrics_t *metrics, const char *state_dir,
+               const vx_sealer_t *sealer, char *err, size_t errlen)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread: it is not thread-safe */
+    an_monitor_t *m = vx_calloc(1, sizeof *m);
+    pthread_mutex_init(&m->lock, NULL);
+    pthread_cond_init(&m->wake, NULL);
+    s_init_settings(m, cfg, metrics, state_dir, sealer);
+    s_init_metrics(m, cfg, metrics);
     int rc = s_services(m, cfg->services, err, errlen);
     if (rc == 0) {
         char why[256];
@@ -1151,16 +1187,7 @@ an_monitor_new(const struct an_mon_config *cfg, vx_metrics_t *metrics, const cha
     }
     /* smtp_url's scheme was checked with the section (an_mon_config_check). */
     if (rc == 0) {
-        rc = 1;
-        if (*m->state_dir) {
-            char path[VX_PATH_MAX];
-            snprintf(path, sizeof path, "%s/alert_rules.json", m->state_dir);
-            rc = s_load(m, path, true, err, errlen);
-        }
-        const char *file = cfg->alert_rules_file;
-        if (rc == 1 && *file) {
-            rc = s_load(m, file, false, err, errlen);
-        }
+        rc = s_init_rules(m, cfg, err, errlen);
     }
     if (rc < 0) {
         an_monitor_destroy(&m);
