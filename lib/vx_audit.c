@@ -427,6 +427,105 @@ s_sig_ok(const struct s_line *l, const unsigned char *pk_given)
     return crypto_sign_verify_detached(sig, (const unsigned char *)msg, strlen(msg), pk) == 0;
 }
 
+/* Reads every line of f into *ls (*n of them; the caller frees them, also on failure), each
+ * with its parsed record, seq and prev; *ends_nl tells whether the last one ended with a
+ * newline. Returns 0, or -EBADMSG at the first line that is not an audit record (told apart:
+ * a last line cut short, or a line changed). */
+static int
+s_read_lines(FILE *f, struct s_line **ls, size_t *n, bool *ends_nl, char *err, size_t errlen)
+{
+    size_t cap = 1024;
+    *ls = vx_calloc(cap, sizeof **ls);
+    char *buf = vx_malloc(S_LINE_MAX);
+    int rc = 0;
+    bool ends_with_newline = true;
+    while (fgets(buf, S_LINE_MAX, f)) {
+        size_t len = strlen(buf);
+        ends_with_newline = len && buf[len - 1] == '\n';
+        if (ends_with_newline) {
+            buf[--len] = '\0';
+        }
+        if (*n == cap) {
+            cap *= 2;
+            *ls = vx_realloc(*ls, cap * sizeof **ls);
+        }
+        struct s_line *l = &(*ls)[(*n)++];
+        *l = (struct s_line){0};
+        l->text = vx_strdup(buf);
+        l->json = json_loads(buf, JSON_REJECT_DUPLICATES, NULL);
+        json_t *seq = json_object_get(l->json, "seq");
+        const char *prev = json_string_value(json_object_get(l->json, "prev"));
+        if (!json_is_integer(seq) || !prev || strlen(prev) != 64) {
+            bool last = !ends_with_newline && feof(f);
+            rc = last ? s_verify_fail(err, errlen, "line %zu: cut short (the file was truncated)",
+                                      *n)
+                      : s_verify_fail(err, errlen, "line %zu: not an audit record (changed)", *n);
+            goto out;
+        }
+        l->seq = (uint64_t)json_integer_value(seq);
+        memcpy(l->prev, prev, 65);
+    }
+out:
+    *ends_nl = ends_with_newline;
+    free(buf);
+    return rc;
+}
+
+/* Line i (> 0) must carry the sequence number after line i-1's; when it does not, says
+ * whether lines were removed before it or moved (the expected line stands further down). */
+static int
+s_check_seq(const struct s_line *ls, size_t n, size_t i, char *err, size_t errlen)
+{
+    if (ls[i].seq == ls[i - 1].seq + 1) {
+        return 0;
+    }
+    bool later = false;
+    for (size_t k = i + 1; k < n && !later; k++) {
+        later = ls[k].seq == ls[i - 1].seq + 1;
+    }
+    if (ls[i].seq > ls[i - 1].seq + 1 && !later) {
+        return s_verify_fail(err, errlen,
+                             "line %zu: sequence jumps from %llu to %llu: %llu line(s) removed "
+                             "before it",
+                             i + 1, (unsigned long long)ls[i - 1].seq,
+                             (unsigned long long)ls[i].seq,
+                             (unsigned long long)(ls[i].seq - ls[i - 1].seq - 1));
+    }
+    return s_verify_fail(err, errlen, "line %zu: sequence %llu after %llu: lines reordered", i + 1,
+                         (unsigned long long)ls[i].seq, (unsigned long long)ls[i - 1].seq);
+}
+
+/* Line i's prev must be the hash of line i-1 (the first line: zeros, or the log it was rotated
+ * from); when it is not, names the line that changed: line i-1 edited breaks the link into
+ * line i only, line i's own prev edited breaks the next link too. */
+static int
+s_check_chain(const struct s_line *ls, size_t n, size_t i, char *err, size_t errlen)
+{
+    char h[65];
+    bool chained;
+    if (i == 0) {
+        chained = strcmp(ls[0].prev, S_ZERO_HASH) == 0 || json_object_get(ls[0].json, "rotated_from");
+    } else {
+        vx_sha256_hex(ls[i - 1].text, strlen(ls[i - 1].text), h);
+        chained = strcmp(h, ls[i].prev) == 0;
+    }
+    if (chained) {
+        return 0;
+    }
+    bool next_ok = false;
+    if (i + 1 < n) {
+        vx_sha256_hex(ls[i].text, strlen(ls[i].text), h);
+        next_ok = strcmp(h, ls[i + 1].prev) == 0;
+    }
+    size_t bad = i == 0 || !next_ok ? i + 1 : i;
+    return s_verify_fail(err, errlen,
+                         "line %zu: changed (the hash chain breaks between lines %zu and %zu)",
+                         bad, i > 0 ? i : 1, i + 1);
+}
+
+/* Checks the whole file before it judges any line, so that a message can tell a removed line
+ * from a moved one and an edited line from an edited link: the sequence, the hash chain, each
+ * checkpoint's signature, and that the log ends on a signed checkpoint. */
 int
 vx_audit_verify(const char *path, const char *public_key_file, size_t *lines, char *err,
                 size_t errlen)
@@ -442,88 +541,29 @@ vx_audit_verify(const char *path, const char *public_key_file, size_t *lines, ch
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return -errno;
     }
-    size_t cap = 1024, n = 0;
-    struct s_line *ls = vx_calloc(cap, sizeof *ls);
-    char *buf = vx_malloc(S_LINE_MAX);
-    int rc = 0;
-    bool ends_with_newline = true;
-    while (fgets(buf, S_LINE_MAX, f)) {
-        size_t len = strlen(buf);
-        ends_with_newline = len && buf[len - 1] == '\n';
-        if (ends_with_newline) {
-            buf[--len] = '\0';
-        }
-        if (n == cap) {
-            cap *= 2;
-            ls = vx_realloc(ls, cap * sizeof *ls);
-        }
-        struct s_line *l = &ls[n++];
-        *l = (struct s_line){0};
-        l->text = vx_strdup(buf);
-        l->json = json_loads(buf, JSON_REJECT_DUPLICATES, NULL);
-        json_t *seq = json_object_get(l->json, "seq");
-        const char *prev = json_string_value(json_object_get(l->json, "prev"));
-        if (!json_is_integer(seq) || !prev || strlen(prev) != 64) {
-            bool last = !ends_with_newline && feof(f);
-            rc = last ? s_verify_fail(err, errlen, "line %zu: cut short (the file was truncated)", n)
-                      : s_verify_fail(err, errlen, "line %zu: not an audit record (changed)", n);
-            goto out;
-        }
-        l->seq = (uint64_t)json_integer_value(seq);
-        memcpy(l->prev, prev, 65);
+    size_t n = 0;
+    struct s_line *ls = NULL;
+    bool ends_nl = true;
+    int rc = s_read_lines(f, &ls, &n, &ends_nl, err, errlen);
+    if (rc < 0) {
+        goto out;
     }
     *lines = n;
     if (n == 0) {
         rc = s_verify_fail(err, errlen, "%s: empty", path);
         goto out;
     }
-    if (!ends_with_newline) {
+    if (!ends_nl) {
         rc = s_verify_fail(err, errlen, "line %zu: cut short (the file was truncated)", n);
         goto out;
     }
     size_t last_cp = 0;
     for (size_t i = 0; i < n; i++) {
-        if (i > 0 && ls[i].seq != ls[i - 1].seq + 1) {
-            /* The expected line further down means lines were moved, not removed. */
-            bool later = false;
-            for (size_t k = i + 1; k < n && !later; k++) {
-                later = ls[k].seq == ls[i - 1].seq + 1;
-            }
-            rc = ls[i].seq > ls[i - 1].seq + 1 && !later
-                     ? s_verify_fail(err, errlen,
-                                     "line %zu: sequence jumps from %llu to %llu: %llu line(s) "
-                                     "removed before it",
-                                     i + 1, (unsigned long long)ls[i - 1].seq,
-                                     (unsigned long long)ls[i].seq,
-                                     (unsigned long long)(ls[i].seq - ls[i - 1].seq - 1))
-                     : s_verify_fail(err, errlen,
-                                     "line %zu: sequence %llu after %llu: lines reordered", i + 1,
-                                     (unsigned long long)ls[i].seq,
-                                     (unsigned long long)ls[i - 1].seq);
-            goto out;
+        rc = i > 0 ? s_check_seq(ls, n, i, err, errlen) : 0;
+        if (rc == 0) {
+            rc = s_check_chain(ls, n, i, err, errlen);
         }
-        char h[65];
-        bool chained;
-        if (i == 0) {
-            chained = strcmp(ls[0].prev, S_ZERO_HASH) == 0 ||
-                      json_object_get(ls[0].json, "rotated_from");
-        } else {
-            vx_sha256_hex(ls[i - 1].text, strlen(ls[i - 1].text), h);
-            chained = strcmp(h, ls[i].prev) == 0;
-        }
-        if (!chained) {
-            /* Line i-1 edited breaks the link into line i only; line i's own prev edited breaks
-             * the next link too. */
-            bool next_ok = false;
-            if (i + 1 < n) {
-                vx_sha256_hex(ls[i].text, strlen(ls[i].text), h);
-                next_ok = strcmp(h, ls[i + 1].prev) == 0;
-            }
-            size_t bad = i == 0 || !next_ok ? i + 1 : i;
-            rc = s_verify_fail(err, errlen,
-                               "line %zu: changed (the hash chain breaks between lines %zu and "
-                               "%zu)",
-                               bad, i > 0 ? i : 1, i + 1);
+        if (rc < 0) {
             goto out;
         }
         if (json_object_get(ls[i].json, "checkpoint")) {
@@ -547,7 +587,6 @@ out:
         json_decref(ls[i].json);
     }
     free(ls);
-    free(buf);
     fclose(f);
     return rc;
 }
