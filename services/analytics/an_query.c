@@ -452,21 +452,10 @@ s_parse_anomaly(json_t *o, struct an_anomaly_spec *s, char *err, size_t errlen)
     return 0;
 }
 
+/* id (letters, digits, '-', '_', '.') and the optional tenant. */
 static int
-s_parse(json_t *obj, struct an_query *q, char *err, size_t errlen)
+s_parse_ident(json_t *obj, struct an_query *q, char *err, size_t errlen)
 {
-    if (!json_is_object(obj)) {
-        return s_fail(err, errlen, "a query is a JSON object");
-    }
-    const char *known[] = {"id",           "tenant",         "event_types", "filters", "window",
-                           "group_by",     "aggregations",   "export_metrics", "anomaly"};
-    const char *k;
-    json_t *v;
-    json_object_foreach(obj, k, v) {
-        if (s_lookup(known, sizeof known / sizeof known[0], k) < 0) {
-            return s_fail(err, errlen, "unknown member '%s'", k);
-        }
-    }
     const char *id = json_string_value(json_object_get(obj, "id"));
     if (!id || !*id || strlen(id) > AN_QUERY_MAX_ID) {
         return s_fail(err, errlen, "id: required, a string of 1 to %d characters", AN_QUERY_MAX_ID);
@@ -492,7 +481,15 @@ s_parse(json_t *obj, struct an_query *q, char *err, size_t errlen)
         }
         q->tenant = vx_strdup(t);
     }
+    return 0;
+}
+
+/* event_types: optional, names of event types. */
+static int
+s_parse_types(json_t *obj, struct an_query *q, char *err, size_t errlen)
+{
     json_t *arr;
+    json_t *v;
     int rc = s_array(obj, "event_types", false, &arr, err, errlen);
     if (rc < 0) {
         return rc;
@@ -509,7 +506,16 @@ s_parse(json_t *obj, struct an_query *q, char *err, size_t errlen)
             q->n_types++;
         }
     }
-    rc = s_array(obj, "filters", false, &arr, err, errlen);
+    return 0;
+}
+
+/* filters: optional, each one parsed by s_parse_filter. */
+static int
+s_parse_filters(json_t *obj, struct an_query *q, char *err, size_t errlen)
+{
+    json_t *arr;
+    json_t *v;
+    int rc = s_array(obj, "filters", false, &arr, err, errlen);
     if (rc < 0) {
         return rc;
     }
@@ -524,15 +530,16 @@ s_parse(json_t *obj, struct an_query *q, char *err, size_t errlen)
             }
         }
     }
-    json_t *win = json_object_get(obj, "window");
-    if (!win) {
-        return s_fail(err, errlen, "window: required");
-    }
-    rc = s_parse_window(win, &q->window, err, errlen);
-    if (rc < 0) {
-        return rc;
-    }
-    rc = s_array(obj, "group_by", false, &arr, err, errlen);
+    return 0;
+}
+
+/* group_by: optional, field names. */
+static int
+s_parse_group_by(json_t *obj, struct an_query *q, char *err, size_t errlen)
+{
+    json_t *arr;
+    json_t *v;
+    int rc = s_array(obj, "group_by", false, &arr, err, errlen);
     if (rc < 0) {
         return rc;
     }
@@ -551,7 +558,16 @@ s_parse(json_t *obj, struct an_query *q, char *err, size_t errlen)
             q->n_group_by++;
         }
     }
-    rc = s_array(obj, "aggregations", true, &arr, err, errlen);
+    return 0;
+}
+
+/* aggregations: at least one, each with an "as" name of its own. */
+static int
+s_parse_aggs(json_t *obj, struct an_query *q, char *err, size_t errlen)
+{
+    json_t *arr;
+    json_t *v;
+    int rc = s_array(obj, "aggregations", true, &arr, err, errlen);
     if (rc < 0) {
         return rc;
     }
@@ -572,6 +588,50 @@ s_parse(json_t *obj, struct an_query *q, char *err, size_t errlen)
                               q->aggs[i].as);
             }
         }
+    }
+    return 0;
+}
+
+/* Checks every member before it keeps the query: unknown members, then each member by its own
+ * parser in a fixed order, so the first error named is the same whatever the JSON's order. */
+static int
+s_parse(json_t *obj, struct an_query *q, char *err, size_t errlen)
+{
+    if (!json_is_object(obj)) {
+        return s_fail(err, errlen, "a query is a JSON object");
+    }
+    const char *known[] = {"id",           "tenant",         "event_types", "filters", "window",
+                           "group_by",     "aggregations",   "export_metrics", "anomaly"};
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v) {
+        if (s_lookup(known, sizeof known / sizeof known[0], k) < 0) {
+            return s_fail(err, errlen, "unknown member '%s'", k);
+        }
+    }
+    int rc = s_parse_ident(obj, q, err, errlen);
+    if (rc == 0) {
+        rc = s_parse_types(obj, q, err, errlen);
+    }
+    if (rc == 0) {
+        rc = s_parse_filters(obj, q, err, errlen);
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    json_t *win = json_object_get(obj, "window");
+    if (!win) {
+        return s_fail(err, errlen, "window: required");
+    }
+    rc = s_parse_window(win, &q->window, err, errlen);
+    if (rc == 0) {
+        rc = s_parse_group_by(obj, q, err, errlen);
+    }
+    if (rc == 0) {
+        rc = s_parse_aggs(obj, q, err, errlen);
+    }
+    if (rc < 0) {
+        return rc;
     }
     v = json_object_get(obj, "export_metrics");
     if (v && !json_is_boolean(v)) {
