@@ -459,6 +459,10 @@ vx_event_check_bytes(const void *data, size_t len, char *err, size_t errlen,
     return 0;
 }
 
+/* Every rule an event must keep, in one place for every boundary (REST, ZeroMQ, kernel and
+ * FUSE translation): type, source, id, path (absolute and canonical for filesystem events),
+ * priority, string sizes and map sizes. Each failure names the field and sets the drop reason
+ * it is counted under. */
 int
 vx_event_validate(const vx_event_t *e, char *err, size_t errlen, enum vx_drop_reason *reason)
 {
@@ -707,6 +711,8 @@ s_jmap(struct s_jctx *c, json_t *v, const char *field, size_t *n_out, char ***ke
     } while (0)
 /* NOLINTEND(bugprone-macro-parentheses) */
 
+/* The causality member: parent ids and the vector clock, each bounded by
+ * VX_EVENT_MAX_FIELDS and decoded into the arena; a bad entry names its place. */
 static int
 s_jcausality(struct s_jctx *c, json_t *v, vx_event_t *e)
 {
@@ -772,6 +778,9 @@ s_jcausality(struct s_jctx *c, json_t *v, vx_event_t *e)
     return 0;
 }
 
+/* One loop over the object's members, each member decoded by its own helper into the arena;
+ * the first bad member ends the decode with an error naming the field and a drop reason, so
+ * a caller counts the event under the right reason and nothing partial is kept. */
 int
 vx_event_from_json(json_t *obj, vx_arena_t *arena, vx_event_t **out, char *err, size_t errlen,
                    enum vx_drop_reason *reason)
@@ -886,6 +895,8 @@ vx_event_to_json(const vx_event_t *e)
     return vx_event_to_json_flags(e, 0);
 }
 
+/* The inverse of vx_event_from_json, member for member: empty optional fields are left out,
+ * so an event printed and read back is the same event. */
 json_t *
 vx_event_to_json_flags(const vx_event_t *e, unsigned flags)
 {

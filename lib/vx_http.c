@@ -685,6 +685,10 @@ s_builtin(vx_http_t *h, const char *pattern, enum vx_role role, vx_http_handler_
     h->routes[h->n_routes - 1].inline_answer = true;
 }
 
+/* Checks every option before anything is allocated (bind address, token, TLS pair, limits),
+ * then fills the defaults that keep memory bounded (body budget, per-address connection
+ * share) and registers the open routes; nothing listens until vx_http_start, so a daemon's
+ * route table is complete before the first request. */
 vx_http_t *
 vx_http_new(const struct vx_http_opts *opts, vx_metrics_t *metrics, const char **err)
 {

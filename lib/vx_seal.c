@@ -591,6 +591,9 @@ vx_seal_file_write(const vx_sealer_t *s, const char *path, const void *data, siz
     return 0;
 }
 
+/* Reads the whole file (bounded by S_FILE_MAX) before deciding: a sealed file is opened with
+ * the sealer's keys, a plaintext one is accepted only when allowed (and reported through
+ * *was_plain, so the caller can seal it anew). */
 int
 vx_seal_file_read(const vx_sealer_t *s, const char *path, bool allow_plain, char **data,
                   size_t *len, bool *was_plain, char *err, size_t errlen)

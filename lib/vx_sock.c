@@ -402,6 +402,9 @@ s_monitor(vx_socks_t *s, zsock_t *z, const struct vx_sock_spec *spec, char *err,
     return rc;
 }
 
+/* The one place a ZeroMQ socket is made: the options every link needs (security, size
+ * limits, timeouts, reconnection, monitoring) are applied in this order before the socket is
+ * bound or connected, so no message can pass on a socket that is not yet secured. */
 zsock_t *
 vx_sock_open(const vx_socks_t *socks, const struct vx_sock_spec *spec, char *bound,
              size_t boundlen, char *err, size_t errlen)

@@ -151,6 +151,10 @@ s_attach(struct s_frame *top, json_t *value, const yaml_event_t *ev, char *err, 
     return 0;
 }
 
+/* One loop over libyaml's events with an explicit stack of open containers (bounded by
+ * VX_YAML_MAX_DEPTH, so hostile input cannot exhaust the C stack); every event is freed on
+ * every path, and the partial tree is released on the first error, which names the line and
+ * column. Only one document, no aliases: configuration means the same thing read by anyone. */
 json_t *
 vx_yaml_parse(const char *text, size_t len, char *err, size_t errlen)
 {

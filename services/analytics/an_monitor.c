@@ -655,6 +655,9 @@ s_parse_all(an_monitor_t *m, json_t *defs, struct an_rule **rs, char *err, size_
     return 0;
 }
 
+/* Parse outside the lock, then check the If-Match tag and apply under it in one step; a rule
+ * whose definition is unchanged keeps its state (pending, firing), so re-applying a file does
+ * not reset alerts. */
 int
 an_monitor_change_rules(an_monitor_t *m, json_t *defs, bool merge, const char *if_match,
                         char etag[VX_ETAG_LEN], char *err, size_t errlen)

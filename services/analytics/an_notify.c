@@ -207,6 +207,10 @@ s_put(char **msg, size_t *len, size_t *cap, const char *text, bool header)
     (*msg)[*len] = '\0';
 }
 
+/* Builds the whole RFC 5322 message in memory (line breaks in header values become spaces,
+ * so an alert's text cannot add headers; CRLF line ends in the body) and sends it in one
+ * libcurl SMTP transfer restricted to smtp/smtps and the outbound policy; the error keeps the
+ * server's own reply when it gave one. */
 int
 an_notify_email(const vx_netpolicy_t *pol, const struct an_smtp *smtp, char *const *to, size_t n,
                 const char *subject, const char *body, char *err, size_t errlen)

@@ -118,6 +118,8 @@ s_address(const char *s)
     return true;
 }
 
+/* Each action is checked against its kind's members (webhook: url; email: to) before any is
+ * kept, so a rule with one bad action is refused as a whole. */
 static int
 s_actions(json_t *arr, struct an_rule *r, char *err, size_t errlen)
 {
@@ -193,6 +195,9 @@ s_actions(json_t *arr, struct an_rule *r, char *err, size_t errlen)
 static const char *const s_members[] = {"name",      "target", "metric",   "labels", "condition",
                                         "threshold", "for_ms", "severity", "actions"};
 
+/* Checks the members in a fixed order (so the first error named does not depend on the JSON's
+ * order); every member is checked before the rule is returned, so a bad rule changes nothing. The stored JSON gets the
+ * defaults filled in (for_ms, severity, labels, actions) so GET shows what is in force. */
 int
 an_rule_parse(json_t *obj, struct an_rule **out, char *err, size_t errlen)
 {

@@ -489,6 +489,9 @@ s_change_check(an_server_t *s, struct an_query **qs, size_t n, bool merge,
     return 0;
 }
 
+/* Parse everything outside the lock, then check and apply under it in one step: the If-Match
+ * tag, the limits and the removals (replace only) are all checked before anything changes, and
+ * an unchanged query keeps its open windows. */
 int
 an_server_change_queries(an_server_t *s, json_t *defs, bool merge, an_query_visible_fn *visible,
                          void *arg, const char *if_match, char etag[VX_ETAG_LEN], char *err,

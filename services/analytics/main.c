@@ -24,6 +24,8 @@ static const struct vx_cfg_section *const s_sections[] = {
     &vx_cfg_at_rest_section,
 };
 
+/* The daemon's start and stop in order: the shared start, the monitor, the server and its
+ * routes, the loop; then teardown in reverse, REST handlers before the objects they use. */
 int
 main(int argc, char **argv)
 {

@@ -613,6 +613,9 @@ s_http_outcome(const struct au_act *a, CURL *c, const char *url, const struct s_
     return 0;
 }
 
+/* One request under the action's deadline and the outbound policy; transport failures are
+ * reported in one wording whatever libcurl said, so retries and circuit breakers treat them
+ * alike, while an HTTP answer keeps its status for the workflow to judge. */
 int
 au_http_run(const struct au_act *a, const struct au_act_policy *pol, json_t *ctx,
             const char *url, uint64_t timeout_ms, const volatile int *stop,

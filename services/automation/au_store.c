@@ -295,6 +295,10 @@ s_keys_init(au_store_t *s, char *err, size_t errlen)
 }
 
 
+/* Opens the LMDB environment step by step, remembering which step failed so the message
+ * names it; reader slots left by a killed process are cleared before the databases are
+ * opened, and the keys are set up (a migrated store compacted) before the store is returned,
+ * so a store that returns is fully usable. */
 int
 au_store_open(au_store_t **out, const struct au_store_opts *o, char *err, size_t errlen)
 {

@@ -163,6 +163,9 @@ s_http_expect(struct au_wf_ctx *c, json_t *es, const char *where, struct au_act 
     return 0;
 }
 
+/* An http action: method, URL, headers, body template, expected statuses, keep_body, all
+ * checked when the workflow is stored; the target (scheme, host, port, no user information)
+ * must come from the definition itself, never from a template an event fills in. */
 static int
 s_http(struct au_wf_ctx *c, json_t *a, const char *where, struct au_act *out)
 {

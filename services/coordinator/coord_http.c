@@ -76,6 +76,10 @@ s_refuse_write(coord_http_t *h, struct vx_http_resp *resp)
     return false;
 }
 
+/* Every error of a cluster operation maps here to one HTTP status and one code, with the
+ * outcome the caller needs to retry safely: whether the operation certainly did not happen or
+ * may still commit (a proposal in flight), and where the leader is. One switch keeps that
+ * mapping the same for every route. */
 bool
 coord_http_op_error(coord_http_t *h, const struct coord_op_result *res,
                     struct vx_http_resp *resp, bool write)

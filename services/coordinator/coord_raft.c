@@ -451,6 +451,10 @@ s_mkdirs(const char *dir)
     return 0;
 }
 
+/* Builds the libraft stack in the order each layer needs the one below (uv loop, transport
+ * -- authenticated or plain TCP --, disk I/O, FSM, raft instance) and marks each one ready as
+ * it comes up, so that a failure at any step is undone by the close path for exactly the
+ * layers that exist. */
 static int
 s_start(coord_raft_t *r, char *err, size_t errlen)
 {

@@ -444,6 +444,8 @@ cb_cluster_size(void *arg)
     return (double)r->opts.cluster_size;
 }
 
+/* Registers every series the node exports at start, so /metrics shows each of them (at zero)
+ * before the first event, and alert rules on them never see a missing series. */
 void
 coord_raft_metrics_init(coord_raft_t *r, vx_metrics_t *m)
 {

@@ -123,6 +123,9 @@ s_check(const struct ctl_set *s, const char *file, int sec, json_t *arr)
     return 0;
 }
 
+/* A file may hold one object, a list, or the set form {field: [...]} with one list per
+ * section; each form is recognised before anything is split, so every section comes back as
+ * an array and an unknown section is refused by name. */
 int
 ctl_set_load(const struct ctl_set *s, const char *file, json_t **out)
 {

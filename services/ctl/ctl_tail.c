@@ -124,6 +124,10 @@ cb_opt(void *arg, int c, char *value, char **argv)
     }
 }
 
+/* From options to a subscription: the topic is "events" or "events.BOUNDARY" and is
+ * compared exactly on receipt (ZeroMQ subscriptions match prefixes); every received batch is
+ * decoded through the shared receive path and printed as JSON lines until --count events,
+ * --timeout-ms of silence, or a signal. */
 int
 ctl_tail_main(int argc, char **argv)
 {

@@ -153,6 +153,9 @@ ctl_alerts_main(int argc, char **argv)
     return ctl_pattern_alerts_main(argc, argv);
 }
 
+/* Only the global options are read here ('+' stops at the command name); the context file is
+ * applied before the command runs so its environment is seen by every command alike, and the
+ * signals are set up so long-running commands end cleanly on Ctrl-C. */
 int
 main(int argc, char **argv)
 {

@@ -169,6 +169,10 @@ s_num(const char *s, int base, uint64_t *out)
     return true;
 }
 
+/* The inverse of fu_op_translate: reads the content entries back into a record, field by
+ * field, and refuses an event whose entries do not describe a record completely (a SETATTR
+ * without attr, a rename without its new path), so a round trip either restores the record or
+ * fails -- the property the FUSE record tests check. */
 int
 fu_op_from_event(const vx_event_t *e, struct fu_op *op)
 {

@@ -22,6 +22,9 @@ s_query_true(vx_http_req_t *req, const char *name)
     return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcmp(v, "") == 0);
 }
 
+/* Every event of the request is decoded and validated before any is submitted, so a bad
+ * event refuses the whole request (counted by reason) and changes nothing; the answer then
+ * maps the loop's outcome to a status that says whether the events were taken. */
 static void
 cb_post_events(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {

@@ -90,6 +90,9 @@ s_list(json_t *v, const char *where, bool *any, char **out, int *out_src, size_t
     return 0;
 }
 
+/* Every producer's rule is checked (known members, sources, tenants, default tenant among
+ * them) before the table is used, so a bad identities file is refused as a whole rather
+ * than letting a producer claim more than it should. */
 static int
 s_parse(struct prop_identities *p, json_t *doc, const char *path, char *err, size_t errlen)
 {

@@ -343,6 +343,10 @@ s_policies(const struct rt_config *c, struct rt_output_plan *plan, char *err, si
     return 0;
 }
 
+/* Turns the output keys into one plan in a fixed order (the standard output_* boundaries,
+ * then outputs entries, then Kafka boundaries over both), because a later source may replace
+ * an earlier one's endpoints; only when every boundary is known can the unused standard ones
+ * be dropped, the policies attached and default_boundary checked against what remains. */
 int
 rt_config_plan(const struct rt_config *c, struct rt_output_plan *plan, char *err, size_t errlen)
 {

@@ -387,6 +387,10 @@ s_rules(rt_engine_t *e, rt_scratch_t *s, const vx_event_t *ev, bool explain,
     }
 }
 
+/* The hot path, kept in one function on purpose: candidate rules come from bit masks (type,
+ * then tenant), Hyperscan scans the event's fields once for all patterns, and the per-event
+ * scratch is reset only for the rules it touched, so the work per event is a few mask words
+ * plus what actually matched. */
 void
 rt_engine_decide(rt_engine_t *e, rt_scratch_t *s, const vx_event_t *ev, uint64_t wall_ns,
                  bool explain, struct rt_decision *d)

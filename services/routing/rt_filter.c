@@ -97,6 +97,9 @@ s_time_of_day(const char *s, bool allow_24)
     return h * 3600 + m * 60 + sec;
 }
 
+/* A time window: start and end (HH:MM[:SS]; start equal to end is refused), optional days
+ * and UTC offset; each member is checked so a filter never holds a window that cannot be
+ * evaluated. */
 static int
 s_window_parse(json_t *j, size_t i, struct rt_window *w, struct rt_perr *pe)
 {

@@ -584,6 +584,9 @@ s_bind_slots(struct s_output *out, const struct rt_output_spec *spec, const vx_s
     return 0;
 }
 
+/* One output per boundary of the plan, each with its queue, endpoints and policy; the drop
+ * and loss counters are registered before any output exists so every reason is exported from
+ * the start, and the Kafka producer is created only when some boundary needs it. */
 rt_outputs_t *
 rt_outputs_new(const struct rt_outputs_opts *opts, vx_metrics_t *m, char *err, size_t errlen)
 {

@@ -384,6 +384,9 @@ rt_cond_fini(struct rt_cond *c)
     memset(c, 0, sizeof *c);
 }
 
+/* The conditions rules and filters share (event types, tenant, path patterns or their
+ * alias, path match mode), parsed once for both so that a condition means the same in a rule
+ * and in a filter; each member is checked in turn and the first error names its path. */
 int
 rt_cond_parse_common(json_t *c, struct rt_cond *out, struct rt_perr *pe)
 {
@@ -575,6 +578,8 @@ s_description(json_t *obj, char **out, struct rt_perr *pe)
     return 0;
 }
 
+/* Checks each part of a rule (id, keys, priority, flags, conditions, targets, actions) with
+ * the error path of the member that failed; nothing of the rule is kept unless all pass. */
 static int
 s_rule_parse(json_t *j, const struct rt_names *b, struct rt_rule *r, struct rt_perr *pe)
 {

@@ -1223,6 +1223,10 @@ s_selftest(rt_server_t *s)
     vx_gauge_set(s->g_lib_affected, h->affected ? 1.0 : 0.0);
 }
 
+/* Builds the server in the order its parts depend on each other: metrics and the receive path
+ * first, the input's sequence tracking (rt_input), the output plan and its outputs, the
+ * rule-set hand-over pipe and the initial rule set, and the input socket last, so no event is
+ * read before there are rules and outputs to route it. Any failure destroys what exists. */
 rt_server_t *
 rt_server_new(const struct rt_config *cfg, const vx_socks_t *socks, vx_metrics_t *metrics,
               const vx_sealer_t *sealer, char *err, size_t errlen)
@@ -1400,6 +1404,12 @@ s_check_input(rt_server_t *s)
     return true;
 }
 
+/* The loop and the stop in one function because they share the poll set and the deadline:
+ * while running, one zmq_poll waits on the input, the rule-set hand-over and the outputs that
+ * became writable, with a timeout that keeps the oldest waiting batch within
+ * batch_max_delay_us; batches are acknowledged only once none of their events is left in a
+ * batch under construction. On stop, what propagation already delivered is routed, within
+ * S_STOP_DRAIN_NS and never past the one shutdown deadline the outputs also flush within. */
 int
 rt_server_run(rt_server_t *s, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload)
 {

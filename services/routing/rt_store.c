@@ -189,6 +189,10 @@ s_fsync_dir(const char *dir)
     return rc;
 }
 
+/* Writes the new state to a temporary file (sealed when a data key is set, bound to the final
+ * name) and syncs it, without renaming: the caller renames it (rt_store_commit) only once the
+ * loop has taken the set, and removes it otherwise, so the state file never holds a set the
+ * daemon did not apply. */
 int
 rt_store_prepare(const char *dir, const vx_sealer_t *sealer, json_t *doc,
                  struct rt_store_txn *txn, char *err, size_t errlen)
