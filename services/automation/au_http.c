@@ -184,18 +184,10 @@ cb_put_pattern(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
         return;
     }
     const char *id = vx_http_req_param(req, "id");
-    json_t *body = vx_http_req_json(req);
-    if (!json_is_object(body)) {
-        vx_http_error(resp, 400, "invalid_body", "expected one pattern (a JSON object)");
+    json_t *p = au_http_put_body(req, resp, id, "pattern");
+    if (p == NULL) {
         return;
     }
-    json_t *given = json_object_get(body, "id");
-    if (given != NULL && !(json_is_string(given) && strcmp(json_string_value(given), id) == 0)) {
-        vx_http_error(resp, 400, "invalid_body", "id in the body differs from \"%.128s\"", id);
-        return;
-    }
-    json_t *p = json_deep_copy(body);
-    json_object_set_new(p, "id", json_string(id));
     char err[512];
     bool created = false;
     int rc = au_server_put_pattern(arg, tenant, p, &created, err, sizeof err);
@@ -223,6 +215,25 @@ cb_delete_pattern(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     resp->status = 204;
     resp->text = "";
     resp->text_len = 0;
+}
+
+json_t *
+au_http_put_body(vx_http_req_t *req, struct vx_http_resp *resp, const char *id,
+                 const char *what)
+{
+    json_t *body = vx_http_req_json(req);
+    if (!json_is_object(body)) {
+        vx_http_error(resp, 400, "invalid_body", "expected one %s (a JSON object)", what);
+        return NULL;
+    }
+    json_t *given = json_object_get(body, "id");
+    if (given != NULL && !(json_is_string(given) && strcmp(json_string_value(given), id) == 0)) {
+        vx_http_error(resp, 400, "invalid_body", "id in the body differs from \"%.128s\"", id);
+        return NULL;
+    }
+    json_t *copy = json_deep_copy(body);
+    json_object_set_new(copy, "id", json_string(id));
+    return copy;
 }
 
 /* A non-negative integer query argument; def when absent, -1 when malformed. */

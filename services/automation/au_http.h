@@ -46,6 +46,11 @@ void au_http_set_etag(struct vx_http_resp *resp, json_t *defs, const char *key);
  * version_conflict, -E2BIG 413, anything else invalid_<what> with invalid_status. */
 void au_http_refused(struct vx_http_resp *resp, int rc, const char *err, const char *what,
                      int invalid_status);
+/* The body of a PUT to .../{id}: one object (what names it in the message: "pattern",
+ * "workflow") whose "id", when present, is the path's id. Returns a copy with "id" set to id
+ * (caller decrefs), or NULL after answering 400. */
+json_t *au_http_put_body(vx_http_req_t *req, struct vx_http_resp *resp, const char *id,
+                         const char *what);
 /* A non-negative integer query argument; def when absent, -1 when malformed. */
 long long au_http_query_uint(vx_http_req_t *req, const char *name, long long def);
 

@@ -172,18 +172,10 @@ au_wf_http_put(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
         return;
     }
     const char *id = vx_http_req_param(req, "id");
-    json_t *body = vx_http_req_json(req);
-    if (!json_is_object(body)) {
-        vx_http_error(resp, 400, "invalid_body", "expected one workflow (a JSON object)");
+    json_t *w = au_http_put_body(req, resp, id, "workflow");
+    if (w == NULL) {
         return;
     }
-    json_t *given = json_object_get(body, "id");
-    if (given != NULL && !(json_is_string(given) && strcmp(json_string_value(given), id) == 0)) {
-        vx_http_error(resp, 400, "invalid_body", "id in the body differs from \"%.128s\"", id);
-        return;
-    }
-    json_t *w = json_copy(body);
-    json_object_set_new(w, "id", json_string(id));
     if (!s_inline_allowed(req, resp, arg, tenant, w)) {
         json_decref(w);
         return;
