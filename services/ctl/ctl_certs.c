@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "ctl.h"
+#include "ctl_opts.h"
 #include "vx_tls.h"
 
 #define S_CMD "certs"
@@ -21,8 +22,9 @@
 #define S_DEFAULT_CLIENTS "ctl,analytics,automation"
 
 static void
-s_usage(FILE *f)
+s_usage(FILE *f, void *arg)
 {
+    (void)arg;
     fprintf(f,
             "usage: " CTL_PROG " certs init DIR [--hosts LIST] [--clients LIST]\n"
             "       " CTL_PROG " certs generate NAME --dir DIR [--hosts LIST]\n\n"
@@ -96,32 +98,32 @@ out:
 int
 ctl_certs_main(int argc, char **argv)
 {
-    static const struct option opts[] = {
+    static const struct option own[] = {
         {"dir", required_argument, NULL, 'd'},
         {"hosts", required_argument, NULL, 'H'},
         {"clients", required_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *dir = NULL, *hosts = NULL, *clients = S_DEFAULT_CLIENTS;
-    int c;
-    while ((c = getopt_long(argc, argv, ":d:H:c:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd':
-            dir = optarg;
-            break;
-        case 'H':
-            hosts = optarg;
-            break;
-        case 'c':
-            clients = optarg;
-            break;
-        case 'h':
-            s_usage(stdout);
-            return CTL_EXIT_OK;
-        default:
-            return ctl_opt_error(S_CMD, c, argv);
-        }
+    const struct ctl_optdst dst[] = {
+        {'d', &dir},
+        {'H', &hosts},
+        {'c', &clients},
+        {0, NULL},
+    };
+    const struct ctl_optdef d = {
+        .cmd = S_CMD,
+        .common = CTL_COMMON_NO_VERSION,
+        .own = own,
+        .own_short = "d:H:c:",
+        .on_opt = ctl_opt_store,
+        .usage = s_usage,
+        .arg = (void *)dst,
+    };
+    struct ctl_common co;
+    int code;
+    if (!ctl_opts_parse(&d, argc, argv, &co, &code)) {
+        return code;
     }
     int n = argc - optind;
     const char *verb = n > 0 ? argv[optind] : "";

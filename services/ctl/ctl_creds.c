@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "ctl_opts.h"
 #include "ctl_out.h"
 #include "vx_audit.h"
 #include "vx_creds.h"
@@ -32,8 +33,9 @@
 #define S_DEFAULT_FILE "/etc/vexfs/credentials.yaml"
 
 static void
-s_usage(FILE *f)
+s_usage(FILE *f, void *arg)
 {
+    (void)arg;
     fprintf(f,
             "usage: " CTL_PROG " creds add NAME --role ROLE [--tenants LIST] [--cert-cn CN]\n"
             "                          [--token-file F] [--file F]\n"
@@ -215,41 +217,37 @@ s_revoke(const char *path, const char *name)
 int
 ctl_creds_main(int argc, char **argv)
 {
-    static const struct option opts[] = {
+    static const struct option own[] = {
         {"file", required_argument, NULL, 'f'},
         {"role", required_argument, NULL, 'r'},
         {"tenants", required_argument, NULL, 't'},
         {"cert-cn", required_argument, NULL, 'c'},
         {"token-file", required_argument, NULL, 'T'},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *file = s_default_file(), *role = NULL, *tenants = NULL, *cn = NULL;
     const char *token_file = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, ":f:r:t:c:T:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'f':
-            file = optarg;
-            break;
-        case 'r':
-            role = optarg;
-            break;
-        case 't':
-            tenants = optarg;
-            break;
-        case 'c':
-            cn = optarg;
-            break;
-        case 'T':
-            token_file = optarg;
-            break;
-        case 'h':
-            s_usage(stdout);
-            return CTL_EXIT_OK;
-        default:
-            return ctl_opt_error(S_CMD, c, argv);
-        }
+    const struct ctl_optdst dst[] = {
+        {'f', &file},
+        {'r', &role},
+        {'t', &tenants},
+        {'c', &cn},
+        {'T', &token_file},
+        {0, NULL},
+    };
+    const struct ctl_optdef d = {
+        .cmd = S_CMD,
+        .common = CTL_COMMON_NO_VERSION,
+        .own = own,
+        .own_short = "f:r:t:c:T:",
+        .on_opt = ctl_opt_store,
+        .usage = s_usage,
+        .arg = (void *)dst,
+    };
+    struct ctl_common co;
+    int code;
+    if (!ctl_opts_parse(&d, argc, argv, &co, &code)) {
+        return code;
     }
     int n = argc - optind;
     const char *verb = n > 0 ? argv[optind] : "";
@@ -266,33 +264,44 @@ ctl_creds_main(int argc, char **argv)
     return CTL_EXIT_USAGE;
 }
 
+static void
+s_audit_usage(FILE *f, void *arg)
+{
+    (void)arg;
+    fprintf(f, "usage: " CTL_PROG " audit verify LOG [--public-key PUB]\n"
+               "       " CTL_PROG " audit keygen DIR [NAME]\n\n"
+               "verify checks a daemon's audit log: the hash chain of its lines and the\n"
+               "signatures of its checkpoints (with PUB, the daemon's audit.pub; without, only\n"
+               "against the key each checkpoint names). Exit status 0 when intact, 1 naming the\n"
+               "first line that was changed, removed or reordered, or where the file was cut.\n"
+               "keygen writes DIR/NAME.key (0600) and DIR/NAME.pub (default NAME: audit).\n");
+}
+
 int
 ctl_audit_main(int argc, char **argv)
 {
-    static const struct option opts[] = {
+    static const struct option own[] = {
         {"public-key", required_argument, NULL, 'p'},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *pub = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, ":p:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'p':
-            pub = optarg;
-            break;
-        case 'h':
-            printf("usage: " CTL_PROG " audit verify LOG [--public-key PUB]\n"
-                   "       " CTL_PROG " audit keygen DIR [NAME]\n\n"
-                   "verify checks a daemon's audit log: the hash chain of its lines and the\n"
-                   "signatures of its checkpoints (with PUB, the daemon's audit.pub; without, only\n"
-                   "against the key each checkpoint names). Exit status 0 when intact, 1 naming the\n"
-                   "first line that was changed, removed or reordered, or where the file was cut.\n"
-                   "keygen writes DIR/NAME.key (0600) and DIR/NAME.pub (default NAME: audit).\n");
-            return CTL_EXIT_OK;
-        default:
-            return ctl_opt_error("audit", c, argv);
-        }
+    const struct ctl_optdst dst[] = {
+        {'p', &pub},
+        {0, NULL},
+    };
+    const struct ctl_optdef d = {
+        .cmd = "audit",
+        .common = CTL_COMMON_NO_VERSION,
+        .own = own,
+        .own_short = "p:",
+        .on_opt = ctl_opt_store,
+        .usage = s_audit_usage,
+        .arg = (void *)dst,
+    };
+    struct ctl_common co;
+    int code;
+    if (!ctl_opts_parse(&d, argc, argv, &co, &code)) {
+        return code;
     }
     int n = argc - optind;
     const char *verb = n > 0 ? argv[optind] : "";

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "ctl_opts.h"
 #include "vx_audit.h"
 #include "vx_keys.h"
 #include "vx_seal.h"
@@ -24,8 +25,9 @@
     "propagation,routing,coordinator,automation,analytics,forwarder,fuse,watch,ctl"
 
 static void
-s_usage(FILE *f)
+s_usage(FILE *f, void *arg)
 {
+    (void)arg;
     fprintf(f,
             "usage: " CTL_PROG " keys generate NAME [--dir DIR]\n"
             "       " CTL_PROG " keys init DIR [--identities NAME,NAME,...]\n"
@@ -125,29 +127,31 @@ s_init(const char *dir, const char *identities)
 int
 ctl_keys_main(int argc, char **argv)
 {
-    static const struct option opts[] = {
+    static const struct option own[] = {
         {"dir", required_argument, NULL, 'd'},
         {"identities", required_argument, NULL, 'i'},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *dir = ".";
     const char *identities = S_DEFAULT_IDENTITIES;
-    int c;
-    while ((c = getopt_long(argc, argv, ":d:i:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd':
-            dir = optarg;
-            break;
-        case 'i':
-            identities = optarg;
-            break;
-        case 'h':
-            s_usage(stdout);
-            return CTL_EXIT_OK;
-        default:
-            return ctl_opt_error(S_CMD, c, argv);
-        }
+    const struct ctl_optdst dst[] = {
+        {'d', &dir},
+        {'i', &identities},
+        {0, NULL},
+    };
+    const struct ctl_optdef d = {
+        .cmd = S_CMD,
+        .common = CTL_COMMON_NO_VERSION,
+        .own = own,
+        .own_short = "d:i:",
+        .on_opt = ctl_opt_store,
+        .usage = s_usage,
+        .arg = (void *)dst,
+    };
+    struct ctl_common co;
+    int code;
+    if (!ctl_opts_parse(&d, argc, argv, &co, &code)) {
+        return code;
     }
     int n = argc - optind;
     const char *verb = n > 0 ? argv[optind] : "";

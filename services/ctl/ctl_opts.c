@@ -34,10 +34,26 @@ s_table(const struct ctl_optdef *d, struct option *opts, char *shorts, size_t sh
         opts[n++] = d->own[i];
     }
     opts[n++] = (struct option){"help", no_argument, NULL, 'h'};
-    opts[n++] = (struct option){"version", no_argument, NULL, 'V'};
+    bool version = !(d->common & CTL_COMMON_NO_VERSION);
+    if (version) {
+        opts[n++] = (struct option){"version", no_argument, NULL, 'V'};
+    }
     opts[n] = (struct option){NULL, 0, NULL, 0};
-    snprintf(shorts, shortlen, ":%s%shV", d->common & CTL_COMMON_URL ? "u:" : "",
-             d->own_short ? d->own_short : "");
+    snprintf(shorts, shortlen, ":%s%sh%s", d->common & CTL_COMMON_URL ? "u:" : "",
+             d->own_short ? d->own_short : "", version ? "V" : "");
+}
+
+int
+ctl_opt_store(void *arg, int ch, char *value, char **argv)
+{
+    (void)argv;
+    for (const struct ctl_optdst *row = arg; row->dst != NULL; row++) {
+        if (row->ch == ch) {
+            *row->dst = value;
+            return 0;
+        }
+    }
+    abort(); /* a programming error: an option of the table without a row */
 }
 
 bool

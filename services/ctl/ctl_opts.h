@@ -20,6 +20,7 @@ enum {
     CTL_COMMON_TENANT = 1 << 2,     /* --tenant T */
     CTL_COMMON_JSON = 1 << 3,       /* --json */
     CTL_COMMON_NO_ARGS = 1 << 4,    /* no positional argument: "unexpected argument 'X'" */
+    CTL_COMMON_NO_VERSION = 1 << 5, /* no --version (the offline tools: keys, certs, creds, audit) */
 };
 
 /* The values getopt_long returns for the shared long-only options; a command's own long-only
@@ -54,6 +55,15 @@ struct ctl_optdef {
     void (*usage)(FILE *f, void *arg);
     void *arg;
 };
+
+/* For commands whose own options are all plain strings: d->arg points to an array of these,
+ * ended by a row with dst NULL, and d->on_opt is ctl_opt_store, which stores each option's
+ * value (borrowed from argv) where its row says. */
+struct ctl_optdst {
+    int ch;
+    const char **dst;
+};
+int ctl_opt_store(void *arg, int ch, char *value, char **argv);
 
 /* Parses argv (argv[0] is the command name) by d into *out. Returns true to go on, with the
  * positional arguments at argv[optind..argc); false after --help or --version (*code 0) or a
