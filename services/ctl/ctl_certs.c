@@ -111,18 +111,9 @@ ctl_certs_main(int argc, char **argv)
         {'c', &clients},
         {0, NULL},
     };
-    const struct ctl_optdef d = {
-        .cmd = S_CMD,
-        .common = CTL_COMMON_NO_VERSION,
-        .own = own,
-        .own_short = "d:H:c:",
-        .on_opt = ctl_opt_store,
-        .usage = s_usage,
-        .arg = (void *)dst,
-    };
-    struct ctl_common co;
     int code;
-    if (!ctl_opts_parse(&d, argc, argv, &co, &code)) {
+    if (!ctl_opts_parse_strings(S_CMD, own, "d:H:c:", dst, s_usage, argc, argv,
+                                &code)) {
         return code;
     }
     int n = argc - optind;

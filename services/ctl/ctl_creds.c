@@ -235,18 +235,9 @@ ctl_creds_main(int argc, char **argv)
         {'T', &token_file},
         {0, NULL},
     };
-    const struct ctl_optdef d = {
-        .cmd = S_CMD,
-        .common = CTL_COMMON_NO_VERSION,
-        .own = own,
-        .own_short = "f:r:t:c:T:",
-        .on_opt = ctl_opt_store,
-        .usage = s_usage,
-        .arg = (void *)dst,
-    };
-    struct ctl_common co;
     int code;
-    if (!ctl_opts_parse(&d, argc, argv, &co, &code)) {
+    if (!ctl_opts_parse_strings(S_CMD, own, "f:r:t:c:T:", dst, s_usage, argc, argv,
+                                &code)) {
         return code;
     }
     int n = argc - optind;
@@ -289,18 +280,9 @@ ctl_audit_main(int argc, char **argv)
         {'p', &pub},
         {0, NULL},
     };
-    const struct ctl_optdef d = {
-        .cmd = "audit",
-        .common = CTL_COMMON_NO_VERSION,
-        .own = own,
-        .own_short = "p:",
-        .on_opt = ctl_opt_store,
-        .usage = s_audit_usage,
-        .arg = (void *)dst,
-    };
-    struct ctl_common co;
     int code;
-    if (!ctl_opts_parse(&d, argc, argv, &co, &code)) {
+    if (!ctl_opts_parse_strings("audit", own, "p:", dst, s_audit_usage, argc, argv,
+                                &code)) {
         return code;
     }
     int n = argc - optind;

@@ -118,3 +118,21 @@ ctl_opts_parse(const struct ctl_optdef *d, int argc, char **argv, struct ctl_com
     }
     return true;
 }
+
+bool
+ctl_opts_parse_strings(const char *cmd, const struct option *own, const char *own_short,
+                       const struct ctl_optdst *dst, void (*usage)(FILE *f, void *arg),
+                       int argc, char **argv, int *code)
+{
+    const struct ctl_optdef d = {
+        .cmd = cmd,
+        .common = CTL_COMMON_NO_VERSION,
+        .own = own,
+        .own_short = own_short,
+        .on_opt = ctl_opt_store,
+        .usage = usage,
+        .arg = (void *)dst,
+    };
+    struct ctl_common co;
+    return ctl_opts_parse(&d, argc, argv, &co, code);
+}

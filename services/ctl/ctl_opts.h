@@ -65,6 +65,12 @@ struct ctl_optdst {
 };
 int ctl_opt_store(void *arg, int ch, char *value, char **argv);
 
+/* ctl_opts_parse for such a command (the offline tools: no --version, no shared option): own
+ * and own_short as in struct ctl_optdef, dst the table ctl_opt_store fills. */
+bool ctl_opts_parse_strings(const char *cmd, const struct option *own, const char *own_short,
+                            const struct ctl_optdst *dst, void (*usage)(FILE *f, void *arg),
+                            int argc, char **argv, int *code);
+
 /* Parses argv (argv[0] is the command name) by d into *out. Returns true to go on, with the
  * positional arguments at argv[optind..argc); false after --help or --version (*code 0) or a
  * usage error, said on stderr (*code CTL_EXIT_USAGE, or what on_opt returned). */
