@@ -343,15 +343,10 @@ s_policies(const struct rt_config *c, struct rt_output_plan *plan, char *err, si
     return 0;
 }
 
-/* Turns the output keys into one plan in a fixed order (the standard output_* boundaries,
- * then outputs entries, then Kafka boundaries over both), because a later source may replace
- * an earlier one's endpoints; only when every boundary is known can the unused standard ones
- * be dropped, the policies attached and default_boundary checked against what remains. */
-int
-rt_config_plan(const struct rt_config *c, struct rt_output_plan *plan, char *err, size_t errlen)
+/* The standard boundaries' output_* keys, in s_standard's order. */
+static int
+s_plan_standard(const struct rt_config *c, struct rt_output_plan *plan, char *err, size_t errlen)
 {
-    memset(plan, 0, sizeof *plan);
-    plan->default_index = -1;
     char where[128];
     const char *const standard_eps[S_N_STANDARD] = {c->output_analytics, c->output_automation,
                                                     c->output_coordinator, c->output_graph,
@@ -365,7 +360,15 @@ rt_config_plan(const struct rt_config *c, struct rt_output_plan *plan, char *err
         }
     }
 
-    /* outputs: "name=ep[,ep...][;name=...]" */
+    return 0;
+}
+
+/* outputs: "name=ep[,ep...][;name=...]"; an entry for a standard boundary replaces its
+ * output_* endpoints, "tap" alone makes a boundary that only the routing tap shows. */
+static int
+s_plan_outputs(const struct rt_config *c, struct rt_output_plan *plan, char *err, size_t errlen)
+{
+    char where[128];
     const char *p = c->outputs;
     snprintf(where, sizeof where, RT_SECTION ".outputs");
     while (*p) {
@@ -408,7 +411,15 @@ rt_config_plan(const struct rt_config *c, struct rt_output_plan *plan, char *err
         p = semi ? semi + 1 : end;
     }
 
-    /* Kafka boundaries take the place of their ZeroMQ endpoints. */
+    return 0;
+}
+
+/* kafka_boundaries, when kafka_brokers is set: each named boundary goes to Kafka instead of
+ * its ZeroMQ endpoints. */
+static int
+s_plan_kafka(const struct rt_config *c, struct rt_output_plan *plan, char *err, size_t errlen)
+{
+    char where[128];
     if (c->kafka_brokers[0]) {
         snprintf(where, sizeof where, RT_SECTION ".kafka_boundaries");
         const char *k = c->kafka_boundaries;
@@ -434,8 +445,14 @@ rt_config_plan(const struct rt_config *c, struct rt_output_plan *plan, char *err
             k = comma ? comma + 1 : end;
         }
     }
+    return 0;
+}
 
-    /* A standard boundary with neither endpoints nor Kafka does not exist here. */
+/* Drops the boundaries left with neither endpoints, Kafka nor the tap (a standard boundary
+ * whose output_* is empty), keeping the order of the rest. */
+static void
+s_plan_prune(struct rt_output_plan *plan)
+{
     size_t kept = 0;
     for (size_t i = 0; i < plan->n; i++) {
         if (plan->outputs[i].kafka || plan->outputs[i].n_endpoints > 0 ||
@@ -447,11 +464,12 @@ rt_config_plan(const struct rt_config *c, struct rt_output_plan *plan, char *err
         }
     }
     plan->n = kept;
+}
 
-    if (s_policies(c, plan, err, errlen) < 0) {
-        return -EINVAL;
-    }
-
+/* default_boundary, when set, must be one of the boundaries that remain. */
+static int
+s_plan_default(const struct rt_config *c, struct rt_output_plan *plan, char *err, size_t errlen)
+{
     const char *def = c->default_boundary;
     if (def[0]) {
         for (size_t i = 0; i < plan->n; i++) {
@@ -466,6 +484,26 @@ rt_config_plan(const struct rt_config *c, struct rt_output_plan *plan, char *err
                      def, def);
             return -EINVAL;
         }
+    }
+    return 0;
+}
+
+/* Turns the output keys into one plan in a fixed order (the standard output_* boundaries,
+ * then outputs entries, then Kafka boundaries over both), because a later source replaces an
+ * earlier one's endpoints; only when every boundary is known can the unused standard ones be
+ * dropped, the policies attached and default_boundary checked against what remains. */
+int
+rt_config_plan(const struct rt_config *c, struct rt_output_plan *plan, char *err, size_t errlen)
+{
+    memset(plan, 0, sizeof *plan);
+    plan->default_index = -1;
+    if (s_plan_standard(c, plan, err, errlen) < 0 || s_plan_outputs(c, plan, err, errlen) < 0 ||
+        s_plan_kafka(c, plan, err, errlen) < 0) {
+        return -EINVAL;
+    }
+    s_plan_prune(plan);
+    if (s_policies(c, plan, err, errlen) < 0 || s_plan_default(c, plan, err, errlen) < 0) {
+        return -EINVAL;
     }
     return 0;
 }
