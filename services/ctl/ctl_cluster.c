@@ -245,8 +245,54 @@ enum s_verb {
     S_GET,
 };
 
-/* The verbs and their argument counts sit in one table, checked before anything is sent, so
- * a usage error never reaches the cluster; each verb then runs with one REST client. */
+/* The verb at argv[optind] and its arguments, checked against one table before anything is
+ * sent, so a usage error never reaches the cluster: *arg is its argument (NULL: none), *id the
+ * node id of transfer and remove. Returns 0, or -1 after saying why. */
+static int
+s_verb_parse(int argc, char **argv, enum s_verb *verb, const char **arg, long long *id)
+{
+    if (optind >= argc) {
+        ctl_err(S_CMD, "missing command (status, transfer, add, remove or get)");
+        return -1;
+    }
+    static const struct {
+        const char *name;
+        int min_args, max_args;
+        const char *arg;
+    } cmds[] = {
+        [S_STATUS] = {"status", 0, 0, NULL},
+        [S_TRANSFER] = {"transfer", 0, 1, "ID"},
+        [S_ADD] = {"add", 1, 1, "ID@IP:RAFT/REST/INPUT"},
+        [S_REMOVE] = {"remove", 1, 1, "ID"},
+        [S_GET] = {"get", 1, 1, "KEY"},
+    };
+    const char *cmd = argv[optind];
+    size_t k = 0;
+    while (k < sizeof cmds / sizeof cmds[0] && strcmp(cmds[k].name, cmd) != 0) {
+        k++;
+    }
+    if (k == sizeof cmds / sizeof cmds[0]) {
+        ctl_err(S_CMD, "unknown command '%s' (status, transfer, add, remove or get)", cmd);
+        return -1;
+    }
+    int nargs = argc - optind - 1;
+    if (nargs < cmds[k].min_args) {
+        ctl_err(S_CMD, "%s needs %s", cmd, cmds[k].arg);
+        return -1;
+    }
+    if (nargs > cmds[k].max_args) {
+        ctl_err(S_CMD, "unexpected argument '%s'", argv[optind + 1 + cmds[k].max_args]);
+        return -1;
+    }
+    *arg = nargs ? argv[optind + 1] : NULL;
+    if (*arg && (k == S_TRANSFER || k == S_REMOVE) &&
+        ctl_parse_int(S_CMD, "ID", *arg, 1, 1000000, id) < 0) {
+        return -1;
+    }
+    *verb = (enum s_verb)k;
+    return 0;
+}
+
 int
 ctl_cluster_main(int argc, char **argv)
 {
@@ -272,43 +318,10 @@ ctl_cluster_main(int argc, char **argv)
         return code;
     }
     c.json = co.json;
-    if (optind >= argc) {
-        ctl_err(S_CMD, "missing command (status, transfer, add, remove or get)");
-        return CTL_EXIT_USAGE;
-    }
-    static const struct {
-        const char *name;
-        int min_args, max_args;
-        const char *arg;
-    } cmds[] = {
-        [S_STATUS] = {"status", 0, 0, NULL},
-        [S_TRANSFER] = {"transfer", 0, 1, "ID"},
-        [S_ADD] = {"add", 1, 1, "ID@IP:RAFT/REST/INPUT"},
-        [S_REMOVE] = {"remove", 1, 1, "ID"},
-        [S_GET] = {"get", 1, 1, "KEY"},
-    };
-    const char *cmd = argv[optind];
-    size_t k = 0;
-    while (k < sizeof cmds / sizeof cmds[0] && strcmp(cmds[k].name, cmd) != 0) {
-        k++;
-    }
-    if (k == sizeof cmds / sizeof cmds[0]) {
-        ctl_err(S_CMD, "unknown command '%s' (status, transfer, add, remove or get)", cmd);
-        return CTL_EXIT_USAGE;
-    }
-    int nargs = argc - optind - 1;
-    if (nargs < cmds[k].min_args) {
-        ctl_err(S_CMD, "%s needs %s", cmd, cmds[k].arg);
-        return CTL_EXIT_USAGE;
-    }
-    if (nargs > cmds[k].max_args) {
-        ctl_err(S_CMD, "unexpected argument '%s'", argv[optind + 1 + cmds[k].max_args]);
-        return CTL_EXIT_USAGE;
-    }
-    const char *arg = nargs ? argv[optind + 1] : NULL;
+    enum s_verb k;
+    const char *arg = NULL;
     long long id = 0;
-    if (arg && (k == S_TRANSFER || k == S_REMOVE) &&
-        ctl_parse_int(S_CMD, "ID", arg, 1, 1000000, &id) < 0) {
+    if (s_verb_parse(argc, argv, &k, &arg, &id) < 0) {
         return CTL_EXIT_USAGE;
     }
 
@@ -317,7 +330,7 @@ ctl_cluster_main(int argc, char **argv)
         return irc;
     }
     int rc;
-    switch ((enum s_verb)k) {
+    switch (k) {
     case S_STATUS:
         rc = s_status(&c);
         break;

@@ -124,10 +124,47 @@ cb_opt(void *arg, int c, char *value, char **argv)
     }
 }
 
-/* From options to a subscription: the topic is "events" or "events.BOUNDARY" and is
- * compared exactly on receipt (ZeroMQ subscriptions match prefixes); every received batch is
- * decoded through the shared receive path and printed as JSON lines until --count events,
- * --timeout-ms of silence, or a signal. */
+/* Prints what sub receives on topic (compared exactly) as JSON lines until count events (0:
+ * no limit), the socket's receive timeout, a signal, or the reader of stdout going away; then
+ * the totals on stderr. Returns the exit status. */
+static int
+s_receive(zsock_t *sub, const char *topic, long long count)
+{
+    int status = CTL_EXIT_OK;
+    struct vx_rx_opts ro = {.decode = true, .arena_limit = S_ARENA_LIMIT, .topic = topic};
+    vx_rx_t *rx = vx_rx_new("tail", &ro, NULL);
+    long long events = 0, batches = 0, undecodable = 0;
+    while (!ctl_stop && (count == 0 || events < count)) {
+        struct vx_rx_batch in;
+        int rc = vx_rx_recv(rx, sub, &in, 0);
+        if (rc == -EAGAIN) {
+            break; /* --timeout-ms passed without a message */
+        }
+        if (rc == -EINTR) {
+            continue;
+        }
+        if (rc == -EPROTO) {
+            undecodable++;
+            continue;
+        }
+        batches++;
+        long long printed = s_print_batch(in.batch, count == 0 ? 0 : count - events);
+        if (printed < 0) {
+            /* The reader went away (e.g. "| head"): that ends tail, it is not a failure. */
+            if (printed != -EPIPE) {
+                ctl_err(S_CMD, "writing stdout: %s", strerror((int)-printed));
+                status = CTL_EXIT_FAIL;
+            }
+            break;
+        }
+        events += printed;
+    }
+    fprintf(stderr, "received %lld events in %lld batches (%lld undecodable messages)\n", events,
+            batches, undecodable);
+    vx_rx_destroy(&rx);
+    return status;
+}
+
 int
 ctl_tail_main(int argc, char **argv)
 {
@@ -183,38 +220,7 @@ ctl_tail_main(int argc, char **argv)
         return CTL_EXIT_USAGE;
     }
 
-    int status = CTL_EXIT_OK;
-    struct vx_rx_opts ro = {.decode = true, .arena_limit = S_ARENA_LIMIT, .topic = topic};
-    vx_rx_t *rx = vx_rx_new("tail", &ro, NULL);
-    long long events = 0, batches = 0, undecodable = 0;
-    while (!ctl_stop && (count == 0 || events < count)) {
-        struct vx_rx_batch in;
-        int rc = vx_rx_recv(rx, sub, &in, 0);
-        if (rc == -EAGAIN) {
-            break; /* --timeout-ms passed without a message */
-        }
-        if (rc == -EINTR) {
-            continue;
-        }
-        if (rc == -EPROTO) {
-            undecodable++;
-            continue;
-        }
-        batches++;
-        long long printed = s_print_batch(in.batch, count == 0 ? 0 : count - events);
-        if (printed < 0) {
-            /* The reader went away (e.g. "| head"): that ends tail, it is not a failure. */
-            if (printed != -EPIPE) {
-                ctl_err(S_CMD, "writing stdout: %s", strerror((int)-printed));
-                status = CTL_EXIT_FAIL;
-            }
-            break;
-        }
-        events += printed;
-    }
-    fprintf(stderr, "received %lld events in %lld batches (%lld undecodable messages)\n", events,
-            batches, undecodable);
-    vx_rx_destroy(&rx);
+    int status = s_receive(sub, topic, count);
     zsock_destroy(&sub);
     vx_socks_destroy(&socks);
     return status;
