@@ -195,6 +195,75 @@ s_actions(json_t *arr, struct an_rule *r, char *err, size_t errlen)
 static const char *const s_members[] = {"name",      "target", "metric",   "labels", "condition",
                                         "threshold", "for_ms", "severity", "actions"};
 
+/* labels: optional, at most AN_RULE_MAX_LABELS label: string pairs the series must carry. */
+static int
+s_labels(json_t *labels, struct an_rule *r, char *err, size_t errlen)
+{
+    const char *k;
+    json_t *v;
+    if (labels) {
+        if (!json_is_object(labels) || json_object_size(labels) > AN_RULE_MAX_LABELS) {
+            snprintf(err, errlen, "labels: expected an object of at most %d label: value pairs",
+                     AN_RULE_MAX_LABELS);
+            return -EINVAL;
+        }
+        r->label_keys = vx_calloc(json_object_size(labels) + 1, sizeof *r->label_keys);
+        r->label_values = vx_calloc(json_object_size(labels) + 1, sizeof *r->label_values);
+        json_object_foreach(labels, k, v) {
+            if (!s_label_name(k) || !json_is_string(v) || json_string_length(v) > 1024) {
+                snprintf(err, errlen, "labels.%.64s: expected a label name with a string value", k);
+                return -EINVAL;
+            }
+            r->label_keys[r->n_labels] = vx_strdup(k);
+            r->label_values[r->n_labels++] = vx_strdup(json_string_value(v));
+        }
+    }
+    return 0;
+}
+
+/* condition, threshold, for_ms (default 0) and severity (default warning). */
+static int
+s_condition(json_t *obj, struct an_rule *r, char *err, size_t errlen)
+{
+    const char *cond = json_string_value(json_object_get(obj, "condition"));
+    json_t *thr = json_object_get(obj, "threshold");
+    json_t *for_ms = json_object_get(obj, "for_ms");
+    json_t *sev = json_object_get(obj, "severity");
+    bool cond_ok = false;
+    for (size_t i = 0; cond && i < sizeof s_cond_names / sizeof s_cond_names[0]; i++) {
+        if (strcmp(cond, s_cond_names[i]) == 0) {
+            r->cond = (enum an_cond)i;
+            cond_ok = true;
+        }
+    }
+    if (!cond_ok) {
+        snprintf(err, errlen, "condition: expected one of > >= < <= == !=");
+        return -EINVAL;
+    }
+    if (!json_is_number(thr) || !isfinite(json_number_value(thr))) {
+        snprintf(err, errlen, "threshold: expected a number");
+        return -EINVAL;
+    }
+    r->threshold = json_number_value(thr);
+    if (for_ms && (!json_is_integer(for_ms) || json_integer_value(for_ms) < 0 ||
+                   (unsigned long long)json_integer_value(for_ms) > S_MAX_FOR_MS)) {
+        snprintf(err, errlen, "for_ms: expected an integer 0..%llu", S_MAX_FOR_MS);
+        return -EINVAL;
+    }
+    r->for_ms = for_ms ? (uint64_t)json_integer_value(for_ms) : 0;
+    const char *severity = sev ? json_string_value(sev) : "warning";
+    bool sev_ok = false;
+    for (size_t i = 0; severity && i < sizeof s_severities / sizeof s_severities[0]; i++) {
+        sev_ok |= strcmp(severity, s_severities[i]) == 0;
+    }
+    if (!sev_ok) {
+        snprintf(err, errlen, "severity: expected info, warning or critical");
+        return -EINVAL;
+    }
+    r->severity = vx_strdup(severity);
+    return 0;
+}
+
 /* Checks the members in a fixed order (so the first error named does not depend on the JSON's
  * order); every member is checked before the rule is returned, so a bad rule changes nothing. The stored JSON gets the
  * defaults filled in (for_ms, severity, labels, actions) so GET shows what is in force. */
@@ -223,10 +292,6 @@ an_rule_parse(json_t *obj, struct an_rule **out, char *err, size_t errlen)
     const char *name = json_string_value(json_object_get(obj, "name"));
     const char *target = json_string_value(json_object_get(obj, "target"));
     const char *metric = json_string_value(json_object_get(obj, "metric"));
-    const char *cond = json_string_value(json_object_get(obj, "condition"));
-    json_t *thr = json_object_get(obj, "threshold");
-    json_t *for_ms = json_object_get(obj, "for_ms");
-    json_t *sev = json_object_get(obj, "severity");
     json_t *labels = json_object_get(obj, "labels");
     json_t *actions = json_object_get(obj, "actions");
     if (!name || !s_rule_name(name)) {
@@ -245,55 +310,12 @@ an_rule_parse(json_t *obj, struct an_rule **out, char *err, size_t errlen)
         goto out;
     }
     r->metric = vx_strdup(metric);
-    if (labels) {
-        if (!json_is_object(labels) || json_object_size(labels) > AN_RULE_MAX_LABELS) {
-            snprintf(err, errlen, "labels: expected an object of at most %d label: value pairs",
-                     AN_RULE_MAX_LABELS);
-            goto out;
-        }
-        r->label_keys = vx_calloc(json_object_size(labels) + 1, sizeof *r->label_keys);
-        r->label_values = vx_calloc(json_object_size(labels) + 1, sizeof *r->label_values);
-        json_object_foreach(labels, k, v) {
-            if (!s_label_name(k) || !json_is_string(v) || json_string_length(v) > 1024) {
-                snprintf(err, errlen, "labels.%.64s: expected a label name with a string value", k);
-                goto out;
-            }
-            r->label_keys[r->n_labels] = vx_strdup(k);
-            r->label_values[r->n_labels++] = vx_strdup(json_string_value(v));
-        }
-    }
-    bool cond_ok = false;
-    for (size_t i = 0; cond && i < sizeof s_cond_names / sizeof s_cond_names[0]; i++) {
-        if (strcmp(cond, s_cond_names[i]) == 0) {
-            r->cond = (enum an_cond)i;
-            cond_ok = true;
-        }
-    }
-    if (!cond_ok) {
-        snprintf(err, errlen, "condition: expected one of > >= < <= == !=");
+    if (s_labels(labels, r, err, errlen) < 0) {
         goto out;
     }
-    if (!json_is_number(thr) || !isfinite(json_number_value(thr))) {
-        snprintf(err, errlen, "threshold: expected a number");
+    if (s_condition(obj, r, err, errlen) < 0) {
         goto out;
     }
-    r->threshold = json_number_value(thr);
-    if (for_ms && (!json_is_integer(for_ms) || json_integer_value(for_ms) < 0 ||
-                   (unsigned long long)json_integer_value(for_ms) > S_MAX_FOR_MS)) {
-        snprintf(err, errlen, "for_ms: expected an integer 0..%llu", S_MAX_FOR_MS);
-        goto out;
-    }
-    r->for_ms = for_ms ? (uint64_t)json_integer_value(for_ms) : 0;
-    const char *severity = sev ? json_string_value(sev) : "warning";
-    bool sev_ok = false;
-    for (size_t i = 0; severity && i < sizeof s_severities / sizeof s_severities[0]; i++) {
-        sev_ok |= strcmp(severity, s_severities[i]) == 0;
-    }
-    if (!sev_ok) {
-        snprintf(err, errlen, "severity: expected info, warning or critical");
-        goto out;
-    }
-    r->severity = vx_strdup(severity);
     if (actions && s_actions(actions, r, err, errlen) < 0) {
         goto out;
     }
