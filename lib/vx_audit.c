@@ -504,7 +504,8 @@ s_check_chain(const struct s_line *ls, size_t n, size_t i, char *err, size_t err
     char h[65];
     bool chained;
     if (i == 0) {
-        chained = strcmp(ls[0].prev, S_ZERO_HASH) == 0 || json_object_get(ls[0].json, "rotated_from");
+        chained = strcmp(ls[0].prev, S_ZERO_HASH) == 0 ||
+                  json_object_get(ls[0].json, "rotated_from");
     } else {
         vx_sha256_hex(ls[i - 1].text, strlen(ls[i - 1].text), h);
         chained = strcmp(h, ls[i].prev) == 0;

@@ -265,8 +265,9 @@ s_condition(json_t *obj, struct an_rule *r, char *err, size_t errlen)
 }
 
 /* Checks the members in a fixed order (so the first error named does not depend on the JSON's
- * order); every member is checked before the rule is returned, so a bad rule changes nothing. The stored JSON gets the
- * defaults filled in (for_ms, severity, labels, actions) so GET shows what is in force. */
+ * order); every member is checked before the rule is returned, so a bad rule changes nothing.
+ * The stored JSON gets the defaults filled in (for_ms, severity, labels, actions) so GET shows
+ * what is in force. */
 int
 an_rule_parse(json_t *obj, struct an_rule **out, char *err, size_t errlen)
 {

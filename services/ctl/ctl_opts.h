@@ -20,7 +20,7 @@ enum {
     CTL_COMMON_TENANT = 1 << 2,     /* --tenant T */
     CTL_COMMON_JSON = 1 << 3,       /* --json */
     CTL_COMMON_NO_ARGS = 1 << 4,    /* no positional argument: "unexpected argument 'X'" */
-    CTL_COMMON_NO_VERSION = 1 << 5, /* no --version (the offline tools: keys, certs, creds, audit) */
+    CTL_COMMON_NO_VERSION = 1 << 5, /* no --version (keys, certs, creds, audit) */
 };
 
 /* The values getopt_long returns for the shared long-only options; a command's own long-only

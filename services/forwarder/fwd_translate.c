@@ -146,7 +146,8 @@ s_path_ok(const char *p, size_t len)
 /* One kernel record becomes one event: the record's fixed fields are all turned into
  * content entries here, in one place, so the kernel's layout and the event's field names
  * cannot drift apart between producers (vexfs-fuse translates through this too, by
- * fu_op_translate). A record that cannot be represented is refused with its reason, never half-built. */
+ * fu_op_translate). A record that cannot be represented is refused with its reason, never
+ * half-built. */
 int
 fwd_record_translate(const struct fwd_record *r, vx_arena_t *a, vx_event_t **out,
                      const char **reason)
