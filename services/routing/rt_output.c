@@ -10,8 +10,10 @@
 
 #include "vx_clock.h"
 #include "vx_drop.h"
+#include "vx_ackin.h"
 #include "vx_event.h"
 #include "vx_kafka.h"
+#include "vx_link.h"
 #include "vx_log.h"
 #include "vx_mem.h"
 #include "vx_wire.h"
@@ -21,6 +23,8 @@
 #define S_TRAILER_MAX 320       /* sender (field 2, up to 300 bytes) + batch_sequence */
 #define S_HASH_SEED 0x76657866u /* fixed: the path → consumer mapping is part of the contract */
 #define S_MAX_BATCH 10000
+#define S_LINK_MAX_BATCHES 65536 /* an acknowledged consumer's link holds at most this many */
+#define S_CP_MAX (VX_ACKIN_PENDING + 1) /* checkpoints: at most one per input acknowledgement */
 
 /* A sealed batch (trailer included) its consumer has not taken yet. */
 struct s_batch {
@@ -29,7 +33,7 @@ struct s_batch {
     uint32_t n;
 };
 
-/* One ZeroMQ PUSH socket (one consumer): the batch being built for it — `events` entries
+/* One ZeroMQ consumer: a PUSH socket, or an acknowledged link (boundary_acked); the batch being built for it — `events` entries
  * (field 1) holding each event's bytes; the trailer is appended when sealed — and its queue of
  * sealed batches, oldest first. */
 struct s_slot {
@@ -44,6 +48,20 @@ struct s_slot {
     uint32_t pend_head, pend_n, pend_cap;
     _Atomic uint64_t queued; /* events in the batch being built and in pend */
     bool stalled;            /* batches wait and the last send found the consumer full */
+    /* Acknowledged (boundary_acked): the link holds the sealed batches until the consumer
+     * acknowledges them; pend then holds only each one's event count (buf NULL), in the
+     * order put, so the finished ones leave the queue as vx_link_done grows. */
+    vx_link_t *link;
+    uint64_t link_put, link_done;
+    uint64_t link_acked_seen, link_resent_seen;
+    bool gates; /* block policy: the input's acknowledgements wait for this consumer's */
+};
+
+/* The input's acknowledgements due once every gating consumer finished the batches put
+ * before this checkpoint (marks: per gating consumer, its link_put then). */
+struct s_checkpoint {
+    uint64_t id;
+    uint64_t *marks;
 };
 
 struct s_output {
@@ -60,7 +78,9 @@ struct s_output {
     _Atomic uint64_t stall_since;    /* monotonic ns the current stall began, 0: none */
     _Atomic uint64_t stall_ns;       /* ended stalls, in total */
     uint64_t stall_counted_s;        /* whole seconds already in blocked_s */
+    bool acked;
     vx_counter_t *routed, *batches, *kafka_ok, *kafka_err, *dropped, *blocked_s;
+    vx_counter_t *acked_events, *resent_events;
     vx_gauge_t *g_queued, *g_blocked, *g_capacity;
 };
 
@@ -84,6 +104,13 @@ struct rt_outputs {
     char tap_endpoint[RT_ENDPOINT_MAX];
     vx_counter_t *tap_batches;
     vx_gauge_t *kafka_inflight;
+    int ack_window, ack_timeout_ms;
+    struct s_slot *gating[RT_MAX_OUTPUTS * RT_MAX_ENDPOINTS];
+    size_t n_gating;
+    struct s_checkpoint cps[S_CP_MAX]; /* ring */
+    size_t cp_head, cp_n;
+    uint64_t cp_next, cp_reached;
+    bool cp_used; /* an acknowledgement was queued for checkpoint cp_next */
 };
 
 static uint64_t
@@ -130,6 +157,8 @@ s_lost(rt_outputs_t *o, enum vx_drop_reason reason, uint64_t n)
 
 /* ---- ZeroMQ --------------------------------------------------------------------------- */
 
+static void s_link_sync(struct s_output *out, struct s_slot *sl);
+
 /* Tries to hand one sealed batch to the consumer without waiting. Returns 0, -EAGAIN (full
  * or absent: try later) or another negative errno (the batch is lost: counted). */
 static int
@@ -161,6 +190,11 @@ s_try_send(rt_outputs_t *o, struct s_output *out, struct s_slot *sl, const uint8
 static void
 s_pump(rt_outputs_t *o, struct s_output *out, struct s_slot *sl)
 {
+    if (sl->link) {
+        vx_link_pump(sl->link, vx_mono_ns());
+        s_link_sync(out, sl);
+        return;
+    }
     while (sl->pend_n > 0) {
         struct s_batch *b = &sl->pend[sl->pend_head];
         if (s_try_send(o, out, sl, b->buf, b->len, b->n) == -EAGAIN) {
@@ -192,12 +226,76 @@ s_pend_push(struct s_slot *sl, struct s_batch b)
     sl->pend_n++;
 }
 
+/* Takes the finished batches of an acknowledged consumer out of its queue: acknowledged (or
+ * given up on a send error, which the link counts), in the order they were put. */
+static void
+s_link_sync(struct s_output *out, struct s_slot *sl)
+{
+    uint64_t done = vx_link_done(sl->link);
+    while (sl->link_done < done && sl->pend_n > 0) {
+        struct s_batch *b = &sl->pend[sl->pend_head];
+        s_queued_sub(&sl->queued, b->n);
+        sl->pend_head = (sl->pend_head + 1) % sl->pend_cap;
+        sl->pend_n--;
+        sl->link_done++;
+    }
+    struct vx_link_stats st;
+    vx_link_stats(sl->link, &st);
+    if (st.acked_events > sl->link_acked_seen) {
+        vx_counter_add(out->acked_events, st.acked_events - sl->link_acked_seen);
+        sl->link_acked_seen = st.acked_events;
+    }
+    if (st.resent_events > sl->link_resent_seen) {
+        vx_counter_add(out->resent_events, st.resent_events - sl->link_resent_seen);
+        sl->link_resent_seen = st.resent_events;
+    }
+    sl->stalled = vx_link_room(sl->link) == 0 || atomic_load(&sl->queued) >= out->cap;
+}
+
+static void s_pend_push(struct s_slot *sl, struct s_batch b);
+
+/* An acknowledged consumer's batch goes into its link (which seals it with the next batch
+ * sequence); a link without room keeps the batch under construction until it has. */
+static void
+s_link_seal(rt_outputs_t *o, struct s_output *out, struct s_slot *sl)
+{
+    if (vx_link_room(sl->link) == 0) {
+        vx_link_pump(sl->link, vx_mono_ns());
+        s_link_sync(out, sl);
+        if (vx_link_room(sl->link) == 0) {
+            sl->stalled = true;
+            return;
+        }
+    }
+    uint32_t n = (uint32_t)sl->n;
+    struct vx_batchbuf b = {.buf = sl->buf, .len = sl->len, .cap = sl->cap, .n = sl->n};
+    vx_link_put_batch(sl->link, &b, o->sender);
+    sl->buf = NULL;
+    sl->len = sl->cap = 0;
+    sl->n = 0;
+    sl->oldest_ns = 0;
+    sl->link_put++;
+    size_t tl = 0;
+    const uint8_t *tb = vx_link_last_put(sl->link, &tl);
+    if (o->tap && tb && vx_wire_send_packed(o->tap, out->tap_topic, tb, tl, ZMQ_DONTWAIT) == 0) {
+        vx_counter_add(o->tap_batches, 1);
+    }
+    s_pend_push(sl, (struct s_batch){NULL, 0, n});
+    vx_counter_add(out->batches, 1);
+    vx_link_pump(sl->link, vx_mono_ns());
+    s_link_sync(out, sl);
+}
+
 /* Closes the slot's batch (trailer with the next sequence number) and sends it, or queues it
  * behind the batches already waiting, in order. */
 static void
 s_seal(rt_outputs_t *o, struct s_output *out, struct s_slot *sl)
 {
     if (sl->n == 0) {
+        return;
+    }
+    if (sl->link) {
+        s_link_seal(o, out, sl);
         return;
     }
     size_t len = sl->len;
@@ -296,7 +394,7 @@ s_pump_all(rt_outputs_t *o)
     for (size_t i = 0; i < o->n; i++) {
         struct s_output *out = &o->out[i];
         for (size_t k = 0; k < out->n_slots; k++) {
-            if (out->slots[k].pend_n > 0) {
+            if (out->slots[k].pend_n > 0 || out->slots[k].link) {
                 s_pump(o, out, &out->slots[k]);
             }
         }
@@ -313,7 +411,14 @@ s_wait_once(rt_outputs_t *o, struct s_output *out, struct s_slot *sl)
 {
     if (sl != NULL) {
         s_seal(o, out, sl); /* a partial batch counts in the queue: let it go too */
-        if (sl->pend_n > 0) {
+        if (sl->link) {
+            zmq_pollitem_t it;
+            uint64_t now = vx_mono_ns(), wake = vx_link_wake_ns(sl->link);
+            long ms = wake <= now ? 0 : (long)((wake - now) / VX_NS_PER_MS);
+            if (vx_link_pollitems(sl->link, &it) == 1) {
+                zmq_poll(&it, 1, ms < S_WAIT_MS ? ms : S_WAIT_MS);
+            }
+        } else if (sl->pend_n > 0) {
             zmq_pollitem_t it = {zsock_resolve(sl->sock), 0, ZMQ_POLLOUT, 0};
             zmq_poll(&it, 1, S_WAIT_MS);
         }
@@ -323,6 +428,13 @@ s_wait_once(rt_outputs_t *o, struct s_output *out, struct s_slot *sl)
     rt_outputs_flush(o, false);
 }
 
+/* An acknowledged consumer's link can take the batch under construction (else it waits). */
+static bool
+s_link_room(const struct s_slot *sl)
+{
+    return !sl || !sl->link || vx_link_room(sl->link) > 0;
+}
+
 /* Room for one more event in a queue (sl's, or the Kafka boundary's when sl is NULL): true
  * when there is room, or was made by waiting (block policy); false when the event is dropped
  * (drop policy, or given up at the shutdown deadline), counted. */
@@ -330,7 +442,7 @@ static bool
 s_room(rt_outputs_t *o, struct s_output *out, struct s_slot *sl)
 {
     _Atomic uint64_t *q = sl ? &sl->queued : &out->kqueued;
-    if (atomic_load(q) < out->cap) {
+    if (atomic_load(q) < out->cap && s_link_room(sl)) {
         return true;
     }
     if (out->kafka) {
@@ -348,11 +460,11 @@ s_room(rt_outputs_t *o, struct s_output *out, struct s_slot *sl)
             s_lost(o, VX_DROP_SHUTDOWN, 1);
             return false;
         }
-        if (atomic_load(q) < out->cap) {
+        if (atomic_load(q) < out->cap && s_link_room(sl)) {
             return true;
         }
         s_wait_once(o, out, sl);
-        if (atomic_load(q) < out->cap) {
+        if (atomic_load(q) < out->cap && s_link_room(sl)) {
             return true;
         }
     }
@@ -479,7 +591,9 @@ rt_outputs_pollitems(const rt_outputs_t *o, zmq_pollitem_t *items, size_t max)
     for (size_t i = 0; i < o->n; i++) {
         for (size_t k = 0; k < o->out[i].n_slots && n < max; k++) {
             const struct s_slot *sl = &o->out[i].slots[k];
-            if (sl->pend_n > 0) {
+            if (sl->link) {
+                n += vx_link_pollitems(sl->link, &items[n]); /* acknowledgements */
+            } else if (sl->pend_n > 0) {
                 items[n++] = (zmq_pollitem_t){zsock_resolve(sl->sock), 0, ZMQ_POLLOUT, 0};
             }
         }
@@ -500,6 +614,83 @@ rt_outputs_oldest(const rt_outputs_t *o)
         }
     }
     return oldest;
+}
+
+uint64_t
+rt_outputs_wake_ns(const rt_outputs_t *o)
+{
+    uint64_t wake = UINT64_MAX;
+    for (size_t i = 0; i < o->n; i++) {
+        for (size_t k = 0; k < o->out[i].n_slots; k++) {
+            const struct s_slot *sl = &o->out[i].slots[k];
+            if (sl->link) {
+                uint64_t w = vx_link_wake_ns(sl->link);
+                wake = w < wake ? w : wake;
+            }
+        }
+    }
+    return wake;
+}
+
+/* Batches in routing for consumers: waiting to be sent, or (acknowledged) not yet
+ * acknowledged. */
+static bool
+s_waiting(const rt_outputs_t *o)
+{
+    for (size_t i = 0; i < o->n; i++) {
+        for (size_t k = 0; k < o->out[i].n_slots; k++) {
+            const struct s_slot *sl = &o->out[i].slots[k];
+            if (sl->pend_n > 0 || (sl->link && vx_link_held(sl->link) > 0)) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+uint64_t
+rt_outputs_next_checkpoint(rt_outputs_t *o)
+{
+    o->cp_used = true;
+    return o->cp_next;
+}
+
+bool
+rt_outputs_checkpoint_due(const rt_outputs_t *o)
+{
+    return o->cp_used;
+}
+
+void
+rt_outputs_checkpoint(rt_outputs_t *o)
+{
+    if (!o->cp_used || o->cp_n == S_CP_MAX) {
+        return; /* nothing new to wait for, or (never with a full input queue) no slot */
+    }
+    struct s_checkpoint *cp = &o->cps[(o->cp_head + o->cp_n) % S_CP_MAX];
+    cp->id = o->cp_next++;
+    for (size_t g = 0; g < o->n_gating; g++) {
+        cp->marks[g] = o->gating[g]->link_put;
+    }
+    o->cp_n++;
+    o->cp_used = false;
+}
+
+uint64_t
+rt_outputs_reached(rt_outputs_t *o)
+{
+    while (o->cp_n > 0) {
+        const struct s_checkpoint *cp = &o->cps[o->cp_head];
+        for (size_t g = 0; g < o->n_gating; g++) {
+            if (o->gating[g]->link_done < cp->marks[g]) {
+                return o->cp_reached;
+            }
+        }
+        o->cp_reached = cp->id;
+        o->cp_head = (o->cp_head + 1) % S_CP_MAX;
+        o->cp_n--;
+    }
+    return o->cp_reached;
 }
 
 void
@@ -557,11 +748,67 @@ s_output_metrics(struct s_output *out, vx_metrics_t *m)
                                        "boundary.",
                                        "boundary", out->name, NULL);
     vx_gauge_set(out->g_capacity, (double)out->cap);
+    if (out->acked) {
+        out->acked_events = vx_metrics_counter(m, "vexfs_routing_boundary_acked_events_total",
+                                               "Events an acknowledged boundary's consumers "
+                                               "acknowledged, by boundary.",
+                                               "boundary", out->name, NULL);
+        out->resent_events = vx_metrics_counter(m, "vexfs_routing_boundary_resent_events_total",
+                                                "Events sent again to an acknowledged "
+                                                "boundary's consumers after an acknowledgement "
+                                                "timeout or a lost connection, by boundary.",
+                                                "boundary", out->name, NULL);
+    }
+}
+
+/* An acknowledged consumer: a vx_link whose DEALER binds the endpoint. Its metrics are
+ * vexfs_routing_link_<boundary>[_<k>]_* (vx_link's own, per consumer); its losses count in
+ * vexfs_events_lost_total{hop="routing_to_boundary"}. */
+static int
+s_link_open(rt_outputs_t *o, struct s_output *out, struct s_slot *sl, size_t k,
+            const char *endpoint, const vx_socks_t *socks, vx_metrics_t *m, char *err,
+            size_t errlen)
+{
+    char prefix[RT_BOUNDARY_MAX + 40];
+    int n = snprintf(prefix, sizeof prefix, "vexfs_routing_link_%s", out->name);
+    if (k > 0) {
+        snprintf(prefix + n, sizeof prefix - (size_t)n, "_%zu", k);
+    }
+    for (char *c = prefix; *c; c++) {
+        if (*c == '.' || *c == '-') {
+            *c = '_';
+        }
+    }
+    uint64_t cap = out->cap < S_LINK_MAX_BATCHES ? out->cap : S_LINK_MAX_BATCHES;
+    struct vx_link_config lc = {
+        .ingest_endpoint = endpoint,
+        .ack_endpoint = endpoint,
+        .ack_window_batches = o->ack_window,
+        .ack_timeout_ms = o->ack_timeout_ms,
+        .buffer_max_batches = (int32_t)cap,
+        .retry_interval_ms = 10,
+        .bind = true,
+        .hop = "routing_to_boundary",
+    };
+    char lerr[512];
+    sl->link = vx_link_new(&lc, socks, prefix,
+                           "Events given up on an acknowledged boundary consumer, by reason.", m,
+                           lerr, sizeof lerr);
+    if (!sl->link) {
+        snprintf(err, errlen, "boundary %s: %s", out->name, lerr);
+        return -EADDRINUSE;
+    }
+    snprintf(sl->endpoint, sizeof sl->endpoint, "%s", vx_link_endpoint(sl->link));
+    if (out->policy == RT_POLICY_BLOCK) {
+        sl->gates = true;
+        o->gating[o->n_gating++] = sl;
+    }
+    return 0;
 }
 
 static int
-s_bind_slots(struct s_output *out, const struct rt_output_spec *spec, const vx_socks_t *socks,
-             int hwm, char *err, size_t errlen)
+s_bind_slots(rt_outputs_t *o, struct s_output *out, const struct rt_output_spec *spec,
+             const vx_socks_t *socks, vx_metrics_t *m, int hwm, char *err, size_t errlen)
 {
     if (spec->tap_only) { /* one slot without a socket: batches are built for the tap */
         struct s_slot *sl = &out->slots[out->n_slots++];
@@ -572,6 +819,12 @@ s_bind_slots(struct s_output *out, const struct rt_output_spec *spec, const vx_s
     for (size_t k = 0; k < spec->n_endpoints; k++) {
         struct s_slot *sl = &out->slots[out->n_slots++];
         atomic_init(&sl->queued, 0);
+        if (spec->acked) {
+            if (s_link_open(o, out, sl, k, spec->endpoints[k], socks, m, err, errlen) < 0) {
+                return -EADDRINUSE;
+            }
+            continue;
+        }
         struct vx_sock_spec ss = {.type = ZMQ_PUSH, .endpoint = spec->endpoints[k], .bind = true,
                                   .sndhwm = hwm};
         char serr[512];
@@ -595,6 +848,9 @@ rt_outputs_new(const struct rt_outputs_opts *opts, vx_metrics_t *m, char *err, s
     o->wait = opts->wait;
     o->wait_arg = opts->wait_arg;
     rt_outputs_set_batching(o, 100, 1000 * VX_NS_PER_US);
+    o->ack_window = opts->ack_window_batches > 0 ? opts->ack_window_batches : 64;
+    o->ack_timeout_ms = opts->ack_timeout_ms > 0 ? opts->ack_timeout_ms : 2000;
+    o->cp_next = 1;
     const char *help = "Events not forwarded, by reason.";
     o->drop_shutdown = vx_metrics_counter(m, "vexfs_events_dropped_total", help, "reason",
                                           vx_drop_names[VX_DROP_SHUTDOWN], NULL);
@@ -632,6 +888,7 @@ rt_outputs_new(const struct rt_outputs_opts *opts, vx_metrics_t *m, char *err, s
         out->kafka = spec->kafka;
         out->policy = spec->policy;
         out->cap = spec->queue_events ? spec->queue_events : 1;
+        out->acked = spec->acked;
         atomic_init(&out->kqueued, 0);
         atomic_init(&out->stall_since, 0);
         atomic_init(&out->stall_ns, 0);
@@ -639,9 +896,12 @@ rt_outputs_new(const struct rt_outputs_opts *opts, vx_metrics_t *m, char *err, s
         if (spec->kafka) {
             need_kafka = true;
             snprintf(out->topic, sizeof out->topic, "%s%s", opts->kafka_topic_prefix, spec->name);
-        } else if (s_bind_slots(out, spec, opts->socks, opts->hwm, err, errlen) < 0) {
+        } else if (s_bind_slots(o, out, spec, opts->socks, m, opts->hwm, err, errlen) < 0) {
             goto fail;
         }
+    }
+    for (size_t c = 0; c < S_CP_MAX && o->n_gating > 0; c++) {
+        o->cps[c].marks = vx_calloc(o->n_gating, sizeof *o->cps[c].marks);
     }
     if (need_kafka) {
         char kerr[512];
@@ -675,11 +935,16 @@ rt_outputs_shutdown(rt_outputs_t *o, int timeout_ms)
         size_t n = rt_outputs_pollitems(o, items, RT_MAX_OUTPUTS * RT_MAX_ENDPOINTS);
         uint64_t now = vx_mono_ns();
         bool kafka_waits = o->kafka && vx_kafka_inflight(o->kafka) > 0;
-        if ((n == 0 && !kafka_waits) || now >= deadline) {
+        if ((!s_waiting(o) && !kafka_waits) || now >= deadline) {
             break;
         }
         long left = (long)((deadline - now) / VX_NS_PER_MS);
         long step = left < S_WAIT_MS ? left : S_WAIT_MS;
+        uint64_t wake = rt_outputs_wake_ns(o);
+        if (wake != UINT64_MAX) {
+            long w = wake <= now ? 0 : (long)((wake - now) / VX_NS_PER_MS);
+            step = w < step ? w : step;
+        }
         if (n > 0) {
             zmq_poll(items, (int)n, step);
         } else {
@@ -707,6 +972,21 @@ rt_outputs_shutdown(rt_outputs_t *o, int timeout_ms)
         uint64_t lost = 0;
         for (size_t k = 0; k < out->n_slots; k++) {
             struct s_slot *sl = &out->slots[k];
+            if (sl->link) {
+                /* Given up on: the link counts them in the lost view of this hop. */
+                size_t gone = vx_link_abandon(sl->link);
+                s_link_sync(out, sl);
+                if (gone > 0) {
+                    vx_error("RT-STOP-UNACKED",
+                             "boundary %s, %s: %zu events not acknowledged by its consumer by "
+                             "the shutdown deadline; counted as dropped (reason shutdown)",
+                             out->name, sl->endpoint, gone);
+                    vx_counter_add(o->drop_shutdown, gone);
+                    rc = -ETIMEDOUT;
+                }
+                vx_link_destroy(&sl->link);
+                continue;
+            }
             for (; sl->pend_n > 0; sl->pend_n--) {
                 struct s_batch *b = &sl->pend[sl->pend_head];
                 lost += b->n;
@@ -748,6 +1028,7 @@ rt_outputs_destroy(rt_outputs_t **op)
         for (size_t k = 0; k < o->out[i].n_slots; k++) {
             struct s_slot *sl = &o->out[i].slots[k];
             zsock_destroy(&sl->sock);
+            vx_link_destroy(&sl->link);
             free(sl->buf);
             for (uint32_t j = 0; j < sl->pend_n; j++) {
                 free(sl->pend[(sl->pend_head + j) % sl->pend_cap].buf);
@@ -756,6 +1037,9 @@ rt_outputs_destroy(rt_outputs_t **op)
         }
     }
     zsock_destroy(&o->tap);
+    for (size_t c = 0; c < S_CP_MAX; c++) {
+        free(o->cps[c].marks);
+    }
     free(o->kbuf);
     vx_free(op);
 }
@@ -854,6 +1138,15 @@ rt_outputs_stats(const rt_outputs_t *o)
             json_object_set_new(b, "endpoints", eps);
             json_object_set_new(b, "batches",
                                 json_integer((json_int_t)vx_counter_value(out->batches)));
+            json_object_set_new(b, "acked", json_boolean(out->acked));
+            if (out->acked) {
+                json_object_set_new(
+                    b, "acked_events",
+                    json_integer((json_int_t)vx_counter_value(out->acked_events)));
+                json_object_set_new(
+                    b, "resent_events",
+                    json_integer((json_int_t)vx_counter_value(out->resent_events)));
+            }
         }
         json_object_set_new(all, out->name, b);
     }
