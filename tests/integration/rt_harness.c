@@ -209,6 +209,11 @@ s_collect_main(void *arg)
     ck_assert_ptr_nonnull(pull);
     vx_arena_t *a = vx_arena_new(1 << 20, 0);
     while (!atomic_load(&c->stop)) {
+        if (atomic_load(&c->paused)) {
+            struct timespec ts = {0, 10 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+            continue;
+        }
         struct vx_wire_msg m;
         uint8_t id[VX_ACK_ID_MAX];
         size_t id_len = 0;
@@ -270,6 +275,7 @@ s_collect_start(struct rh_collector *c, const char *endpoint, size_t max_n, bool
     memset(c, 0, sizeof *c);
     c->acked = acked;
     atomic_init(&c->acks, 0);
+    atomic_init(&c->paused, false);
     snprintf(c->endpoint, sizeof c->endpoint, "%s", endpoint);
     c->max_n = max_n;
     c->counts = calloc(max_n ? max_n : 1, sizeof *c->counts);

@@ -67,6 +67,7 @@ struct rh_collector {
     atomic_bool stop;
     bool acked; /* a ROUTER that acknowledges every batch (an acknowledged boundary) */
     atomic_size_t acks; /* acknowledgements sent (acked) */
+    atomic_bool paused; /* set by the test: read nothing (a stalled consumer) */
     pthread_mutex_t mu;
     json_t *paths;   /* path -> last n seen; guarded by mu */
     json_t *samples; /* first 256 events as JSON; guarded by mu */
