@@ -626,6 +626,86 @@ START_TEST(t_routing_kill9_acked_boundary_loses_nothing)
 }
 END_TEST
 
+/* Analytics on routing's acknowledged analytics boundary (input_acked): resends while it is
+ * stopped are answered again and refused, so its events count stays exactly what was routed
+ * and the copies it refused equal what routing resent. */
+START_TEST(t_boundary_analytics_resends_counted_not_windowed)
+{
+    enum { N = 5000 };
+    static const char *const rules =
+        "{\"rules\":[{\"id\":\"all\",\"conditions\":{\"event_types\":[\"filesystem_write\"]},"
+        "\"target_boundaries\":[\"analytics\"]}],\"filters\":[]}";
+    struct ph_daemon prop;
+    ph_start(&prop, "  output_acked: true\n", NULL);
+    struct rh_daemon rt;
+    rh_start(&rt, prop.output,
+             "  input_acked: true\n  boundary_acked: \"analytics\"\n"
+             "  boundary_ack_timeout_ms: 1\n");
+    rh_expect(&rt, "PUT", "/v1/rules", rules, 200);
+    struct s_au an; /* the same fields: pid, REST port, folder, configuration, log */
+    memset(&an, 0, sizeof an);
+    char *dir = vt_tmpdir();
+    snprintf(an.dir, sizeof an.dir, "%s", dir);
+    free(dir);
+    an.port = vt_free_port();
+    char tok[300], cfg[4096];
+    snprintf(tok, sizeof tok, "%s/token", an.dir);
+    snprintf(an.cfgpath, sizeof an.cfgpath, "%s/vexfs.yaml", an.dir);
+    snprintf(an.log, sizeof an.log, "%s/analytics.log", an.dir);
+    ck_assert_int_eq(vt_write_file(tok, S_AU_TOKEN "\n"), 0);
+    snprintf(cfg, sizeof cfg,
+             "stream_analytics:\n  rest_port: %u\n  input_endpoint: \">%s\"\n"
+             "  input_acked: true\n  state_dir: %s/state\n  results_endpoint: \"\"\n"
+             "admin:\n  token_file: %s\nlogging:\n  level: info\n",
+             (unsigned)an.port, rh_out(&rt, "analytics"), an.dir, tok);
+    ck_assert_int_eq(vt_write_file(an.cfgpath, cfg), 0);
+    char bin[512];
+    snprintf(bin, sizeof bin, "%s/vexfs-analytics", vt_bin_dir());
+    char *argv[] = {bin, (char *)"--config", an.cfgpath, NULL};
+    an.pid = vt_spawn(argv, NULL, an.log);
+    ck_assert_msg(vt_wait_ready(an.port, 30000), "analytics not ready; log in %s", an.log);
+
+    struct s_producer p;
+    s_producer_init(&p, &prop);
+    p.limit = N;
+    uint64_t end = vt_now_ms() + S_DEADLINE_MS;
+    while (vt_metric(an.port, "vexfs_analytics_events_total") < N / 2 && vt_now_ms() < end) {
+        s_producer_run(&p, 50);
+    }
+    kill(an.pid, SIGSTOP);
+    s_producer_run(&p, 300);
+    kill(an.pid, SIGCONT);
+    while ((p.next < N || vx_link_held(p.link) > 0) && vt_now_ms() < end) {
+        s_producer_run(&p, 20);
+    }
+    const char *acked = "vexfs_routing_boundary_acked_events_total{boundary=\"analytics\"}";
+    while (rh_metric(&rt, acked) < N && vt_now_ms() < end) {
+        vt_sleep_ms(50);
+    }
+    ck_assert_double_eq(rh_metric(&rt, acked), N);
+    double resent =
+        s_settled(&rt, "vexfs_routing_boundary_resent_events_total{boundary=\"analytics\"}");
+    double refused = 0;
+    end = vt_now_ms() + 30000;
+    while ((refused = vt_metric(an.port, "vexfs_analytics_input_duplicate_events_total")) <
+               resent &&
+           vt_now_ms() < end) {
+        vt_sleep_ms(50);
+    }
+    ck_assert_msg(resent > 0, "no batch was resent with a 1 ms timeout");
+    ck_assert_msg(refused == resent, "analytics refused %.0f events as copies, routing resent "
+                  "%.0f", refused, resent);
+    ck_assert_double_eq(vt_metric(an.port, "vexfs_analytics_events_total"), N);
+    ck_assert_double_eq(vt_metric(an.port, "vexfs_sequence_gaps_total{link=\"routing\"}"), 0);
+    s_producer_fini(&p);
+    int status = vt_stop(an.pid, SIGTERM, 30000);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "analytics did not exit cleanly (status %d); log in %s", status, an.log);
+    rh_stop(&rt);
+    ph_stop(&prop);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -641,6 +721,7 @@ main(void)
     tcase_add_test(tb, t_boundary_consumer_kill9_delivers_at_least_once);
     tcase_add_test(tb, t_boundary_resends_are_counted_not_processed);
     tcase_add_test(tb, t_routing_kill9_acked_boundary_loses_nothing);
+    tcase_add_test(tb, t_boundary_analytics_resends_counted_not_windowed);
     suite_add_tcase(s, tb);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
