@@ -209,7 +209,7 @@ event_routing:
   rest_port: $P_ROUT
   input_endpoint: tcp://127.0.0.1:$Z_PROP_OUT
   input_acked: true
-  boundary_acked: "automation"
+  boundary_acked: "automation;analytics"
   output_coordinator: tcp://127.0.0.1:$Z_COORD
   output_automation: tcp://127.0.0.1:$Z_AUTO
   output_analytics: tcp://127.0.0.1:$Z_ANAL
@@ -238,6 +238,7 @@ stream_analytics:
   queries_file: $PWD/config/demo/queries.json
   rest_port: $P_ANAL
   input_endpoint: ">tcp://127.0.0.1:$Z_ANAL"
+  input_acked: true
   results_endpoint: tcp://127.0.0.1:$Z_RESULTS
   kafka_brokers: "$BROKERS"
   group_id: vexfs-analytics-demo-$$

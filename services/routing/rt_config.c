@@ -358,8 +358,8 @@ s_policies(const struct rt_config *c, struct rt_output_plan *plan, char *err, si
     return 0;
 }
 
-/* boundary_acked "name[;name...]": each must be a configured ZeroMQ boundary with consumer
- * endpoints (not Kafka, not "tap"). */
+/* boundary_acked "name[;name...]": each must be a configured boundary with consumers (not
+ * "tap"); a Kafka one is left as it is (the broker acknowledges it). */
 static int
 s_acked(const struct rt_config *c, struct rt_output_plan *plan, char *err, size_t errlen)
 {
@@ -384,12 +384,14 @@ s_acked(const struct rt_config *c, struct rt_output_plan *plan, char *err, size_
             snprintf(err, errlen, "%s: '%s' is not a configured boundary", where, name);
             return -EINVAL;
         }
-        if (o->kafka || o->tap_only) {
-            snprintf(err, errlen, "%s: boundary '%s' is %s, not ZeroMQ consumers", where, name,
-                     o->kafka ? "a Kafka topic" : "\"tap\"");
+        if (o->tap_only) {
+            snprintf(err, errlen, "%s: boundary '%s' is \"tap\": it has no consumer to answer",
+                     where, name);
             return -EINVAL;
         }
-        o->acked = true;
+        /* A Kafka boundary (kafka_brokers set by an override, say) is acknowledged by the
+         * broker already: listed or not, it stays a topic. */
+        o->acked = !o->kafka;
     }
     return 0;
 }
