@@ -4,9 +4,11 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "vx_ackrx.h"
+#include "vx_bgwrite.h"
 #include "vx_clock.h"
 #include "vx_log.h"
 #include "vx_mem.h"
@@ -27,6 +29,7 @@ struct vx_ackin {
     char where[128];
     vx_senders_t *taken; /* batches taken: tells a resend from a new batch */
     vx_senders_t *acked; /* batches acknowledged: the saved record */
+    vx_bgwrite_t *writer; /* fsyncs the senders file off the loop thread (state_dir set) */
     vx_acks_t *acks;     /* due acknowledgements, sent by vx_ackin_flush */
     struct s_due *due;   /* [VX_ACKIN_PENDING] ring parallel to acks */
     size_t due_head, due_n;
@@ -76,6 +79,20 @@ s_metrics(vx_ackin_t *in, vx_metrics_t *m)
                                      "Senders remembered (at most senders_max).", NULL);
 }
 
+/* The outcome of a background write of the senders file (on the writer thread). */
+static void
+cb_saved(void *arg, int rc, uint64_t tag, const char *err)
+{
+    (void)tag;
+    vx_ackin_t *in = arg;
+    if (rc < 0) {
+        vx_counter_add(in->save_failed, 1);
+        vx_error("VX-ACKIN-SENDERS", "not saved (resends after a restart may be handed on "
+                                     "again): %s",
+                 err);
+    }
+}
+
 vx_ackin_t *
 vx_ackin_new(const struct vx_ackin_opts *o, vx_metrics_t *m, char *err, size_t errlen)
 {
@@ -114,26 +131,46 @@ vx_ackin_new(const struct vx_ackin_opts *o, vx_metrics_t *m, char *err, size_t e
         }
         vx_info("VX-ACKIN-SENDERS", "%zu senders remembered from %s",
                 vx_senders_count(in->acked), in->state_dir);
+        char path[sizeof in->state_dir + 32];
+        snprintf(path, sizeof path, "%s/%s", in->state_dir, VX_SENDERS_FILE);
+        in->writer = vx_bgwrite_new(path, o->sealer, cb_saved, in, lerr, sizeof lerr);
+        if (!in->writer) {
+            snprintf(err, errlen, "%s: %s", in->where, lerr);
+            vx_ackin_destroy(&in);
+            return NULL;
+        }
     }
     vx_gauge_set(in->g_senders, (double)vx_senders_count(in->taken));
     return in;
 }
 
-/* Writes the acknowledged record (sync: fsynced); a failure is counted and logged, the
- * acknowledgements still go (delivery stays at least once; only duplicate counting after a
- * restart suffers). */
+/* Writes the acknowledged record. Not sync: in place, every flush that acknowledges (survives
+ * a kill -9). Sync: the fsynced copy (survives a crash of the machine), handed to the writer
+ * thread, since an fsync can hold a loop for tens of milliseconds; final: written at stop,
+ * synchronously. A failure is counted and logged, the acknowledgements still go (delivery
+ * stays at least once; only duplicate counting after a restart suffers). */
 static void
-s_save(vx_ackin_t *in, bool sync)
+s_save(vx_ackin_t *in, bool sync, bool final)
 {
     char err[1024];
-    int rc = sync ? vx_senders_save(in->acked, in->o.sealer, in->state_dir, err, sizeof err)
-                  : vx_senders_save_live(in->acked, in->o.sealer, in->state_dir, err,
-                                         sizeof err);
+    int rc = 0;
+    if (!sync) {
+        rc = vx_senders_save_live(in->acked, in->o.sealer, in->state_dir, err, sizeof err);
+    } else {
+        size_t len = 0;
+        char *text = vx_senders_snapshot(in->acked, &len);
+        if (!text) {
+            rc = -ENOMEM;
+            snprintf(err, sizeof err, "%s: cannot encode the record", VX_SENDERS_FILE);
+        } else if (final) {
+            rc = vx_bgwrite_finish(in->writer, text, len, err, sizeof err);
+            free(text);
+        } else {
+            vx_bgwrite_put(in->writer, text, len, 0);
+        }
+    }
     if (rc < 0) {
-        vx_counter_add(in->save_failed, 1);
-        vx_error("VX-ACKIN-SENDERS", "not saved (resends after a restart may be handed on "
-                                     "again): %s",
-                 err);
+        cb_saved(in, rc, 0, err);
         return;
     }
     in->unsynced = !sync;
@@ -170,9 +207,10 @@ vx_ackin_destroy(vx_ackin_t **inp)
     if (!in) {
         return;
     }
-    if (in->acked && in->state_dir[0] && (vx_senders_dirty(in->acked) || in->unsynced)) {
-        s_save(in, true);
+    if (in->writer) {
+        s_save(in, true, true); /* also when a handed-over copy may still wait unwritten */
     }
+    vx_bgwrite_destroy(&in->writer);
     s_release_body(in);
     for (size_t i = 0; in->due && i < in->due_n; i++) {
         free(in->due[(in->due_head + i) % VX_ACKIN_PENDING].sender);
@@ -297,7 +335,7 @@ vx_ackin_flush(vx_ackin_t *in, zsock_t *sock, uint64_t reached)
         return;
     }
     if (in->state_dir[0] && vx_senders_dirty(in->acked)) {
-        s_save(in, false);
+        s_save(in, false, false);
     }
     size_t sent = vx_acks_release(in->acks, reached, sock);
     for (size_t i = 0; i < n; i++) {
@@ -313,12 +351,12 @@ vx_ackin_flush(vx_ackin_t *in, zsock_t *sock, uint64_t reached)
 void
 vx_ackin_tick(vx_ackin_t *in)
 {
-    if (!in->acked || !in->state_dir[0] || !(in->unsynced || vx_senders_dirty(in->acked))) {
+    if (!in->writer || !(in->unsynced || vx_senders_dirty(in->acked))) {
         return;
     }
     uint64_t now = vx_mono_ns();
     if (now < in->next_save_ns) {
         return;
     }
-    s_save(in, true);
+    s_save(in, true, false);
 }

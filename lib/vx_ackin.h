@@ -20,7 +20,8 @@
  *   taken (it tells a resend from a new batch while the receiver runs) and one of the batches
  *   acknowledged, which is the one saved: over <state_dir>/senders.live in place (sealed; one
  *   pwrite per flush, no fsync) before the acknowledgements of that flush leave, and to the
- *   fsynced <state_dir>/senders.json every save_ms while it changes and at destroy. So a
+ *   fsynced <state_dir>/senders.json every save_ms while it changes (by a writer thread,
+ *   vx_bgwrite, so the loop never waits for the disk) and at destroy. So a
  *   receiver restarted after kill -9 knows every batch it acknowledged (their resends are
  *   duplicates; a gap it counts is real), and a batch taken but not yet acknowledged at the
  *   kill is taken again when resent (at least once, never lost). After a crash of the
