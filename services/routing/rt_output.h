@@ -2,7 +2,7 @@
 /* The outputs of vexfs-routing: one per target boundary, each either ZeroMQ PUSH streams or a
  * Kafka topic, each with its own bounded queue and its own policy for when it is full.
  *
- * ZeroMQ. A boundary has one PUSH socket per configured endpoint, each bound and meant for
+ * ZeroMQ. A boundary has one PUSH socket (or acknowledged link, below) per configured endpoint, each bound and meant for
  * one consumer. With several endpoints and load balancing on, an event goes to endpoint
  * vx_hash64(path) % N, so all events of one file reach the same consumer, in order; with load
  * balancing off every endpoint receives every event. Events are sent in batches (EventBatch,
@@ -22,6 +22,13 @@
  * has been stalled for RT_BLOCKED_AFTER_MS (shown on /ready and in
  * vexfs_routing_boundary_blocked); stalled time adds up in
  * vexfs_routing_boundary_blocked_seconds_total.
+ *
+ * Acknowledged (boundary_acked). Each endpoint of a listed boundary is instead a vx_link
+ * (vx_link.h) whose DEALER binds it; the consumer connects a ROUTER and answers each batch. A
+ * batch stays in the consumer's queue until answered (the link's window of unanswered batches
+ * plus those waiting, queue_events in all), is sent again after ack_timeout_ms or a lost
+ * connection, and the policy applies when the queue is full. The checkpoints below let the
+ * input's acknowledgements wait for the block-policy acknowledged consumers.
  *
  * Kafka. A boundary may instead go to topic <prefix><boundary>: idempotent producer,
  * acks=all, keyed by path (one file's events stay in one partition, in order), one Event per
