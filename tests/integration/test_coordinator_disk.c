@@ -1,0 +1,363 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A full disk under the coordinator (real 3-node cluster on loopback, each node's data_dir on a
+ * small tmpfs of its own, real processes): under a steady write load the leader's tmpfs is
+ * filled to the last byte for a moment and freed, and a follower whose tmpfs is full is made
+ * leader, round after round. Every node must stay alive, a write refused for the full disk must
+ * say so (507 insufficient_storage, or 503/504 with a reason code), the failed local writes are
+ * counted in vexfs_consensus_disk_write_failures_total, logged once per episode, and once
+ * space returns writes are acknowledged again and every node holds the same log. */
+#include <check.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "coord_events.h"
+#include "coord_harness.h"
+#include "vx_test.h"
+
+#define S_ROUNDS 8
+#define S_TMPFS "size=96m,mode=0700"
+#define S_BATCH 20
+#define S_PAD 4000
+#define S_BODY (S_BATCH * (S_PAD + 300) + 16)
+
+struct s_load {
+    struct ch_cluster *c;
+    atomic_bool stop;
+    atomic_uint_fast64_t next_id, ok, refused_disk, other;
+    char bad[256];   /* the first answer a full disk must never give, or "" */
+    pthread_mutex_t mu;
+};
+
+static char s_fill_file[CH_MAX][400];
+
+static void
+s_data_dir(const struct ch_cluster *c, size_t i, char *out, size_t len)
+{
+    snprintf(out, len, "%s/data%zu", c->dir, i + 1);
+}
+
+/* Fills node i's tmpfs to the last byte (as the chaos soak's disk fault does). */
+static void
+s_fill(struct ch_cluster *c, size_t i)
+{
+    char dir[300];
+    s_data_dir(c, i, dir, sizeof dir);
+    snprintf(s_fill_file[i], sizeof s_fill_file[i], "%s/disk-fill", dir);
+    FILE *f = fopen(s_fill_file[i], "w");
+    ck_assert_msg(f != NULL, "cannot create %s: %s", s_fill_file[i], strerror(errno));
+    static const char zeros[65536];
+    while (fwrite(zeros, 1, sizeof zeros, f) == sizeof zeros) {
+    }
+    clearerr(f);
+    setvbuf(f, NULL, _IONBF, 0);
+    while (fwrite(zeros, 1, 1, f) == 1) {
+    }
+    fclose(f);
+}
+
+static void
+s_free(size_t i)
+{
+    if (s_fill_file[i][0]) {
+        unlink(s_fill_file[i]);
+        s_fill_file[i][0] = '\0';
+    }
+}
+
+/* The tmpfs mounts are written down for main(): a failed check ends the test's process before
+ * it can unmount them. */
+static char s_mounts[300];
+
+static void
+s_note_mount(const char *dir)
+{
+    FILE *f = fopen(s_mounts, "a");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "%s\n", dir);
+    fclose(f);
+}
+
+static void
+s_unmount_noted(void)
+{
+    FILE *f = fopen(s_mounts, "r");
+    if (!f) {
+        return;
+    }
+    char line[400];
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        char fill[450];
+        snprintf(fill, sizeof fill, "%s/disk-fill", line);
+        unlink(fill);
+        umount2(line, MNT_DETACH);
+    }
+    fclose(f);
+    unlink(s_mounts);
+}
+
+/* Moves every node's data onto a tmpfs of its own (nodes stopped, data copied, restarted). */
+static void
+s_to_tmpfs(struct ch_cluster *c)
+{
+    ch_stop_all(c);
+    for (size_t i = 0; i < c->n; i++) {
+        char dir[300], old[320], cmd[800];
+        s_data_dir(c, i, dir, sizeof dir);
+        snprintf(old, sizeof old, "%s.disk", dir);
+        ck_assert_int_eq(rename(dir, old), 0);
+        ck_assert_int_eq(mkdir(dir, 0700), 0);
+        ck_assert_msg(mount("tmpfs", dir, "tmpfs", 0, S_TMPFS) == 0,
+                      "cannot mount a tmpfs on %s (root needed): %s", dir, strerror(errno));
+        s_note_mount(dir);
+        snprintf(cmd, sizeof cmd, "cp -a '%s/.' '%s/'", old, dir);
+        ck_assert_int_eq(system(cmd), 0);
+    }
+    for (size_t i = 0; i < c->n; i++) {
+        ch_start_node(c, i);
+    }
+    for (size_t i = 0; i < c->n; i++) {
+        ck_assert_msg(ch_wait_ready(c, i, 30000), "node %zu not ready after the move; log %s",
+                      i + 1, c->node[i].log);
+    }
+}
+
+static void
+s_unmount(struct ch_cluster *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        char dir[300];
+        s_data_dir(c, i, dir, sizeof dir);
+        s_free(i);
+        umount2(dir, MNT_DETACH);
+    }
+}
+
+static const char *
+s_code(const struct ch_resp *r)
+{
+    const char *s =
+        json_string_value(json_object_get(json_object_get(r->json, "error"), "code"));
+    return s ? s : "";
+}
+
+/* Writes events with fresh ids through whichever node leads, as fast as answers come. */
+static void *
+s_writer(void *arg)
+{
+    struct s_load *l = arg;
+    ch_client_t *cl = ch_client_new();
+    int node = 0;
+    char *body = malloc(S_BODY);
+    ck_assert_ptr_nonnull(body);
+    char pad[S_PAD + 1];
+    memset(pad, 'x', S_PAD);
+    pad[S_PAD] = '\0';
+    while (!atomic_load(&l->stop)) {
+        /* Batches of large events: the open segment (8 MiB) fills within a second, so the
+         * next one must be prepared while the disk is full. */
+        size_t off = 0;
+        off += (size_t)snprintf(body + off, S_BODY - off, "[");
+        for (int k = 0; k < S_BATCH; k++) {
+            uint64_t n = atomic_fetch_add(&l->next_id, 1);
+            char id[40];
+            ch_event_id(n, id);
+            off += (size_t)snprintf(body + off, S_BODY - off,
+                                    "%s{\"id\":\"%s\",\"type\":\"filesystem_write\","
+                                    "\"path\":\"/disk/%" PRIu64 "\",\"content\":{\"pad\":\"%s\"}}",
+                                    k ? "," : "", id, n % 64, pad);
+        }
+        snprintf(body + off, S_BODY - off, "]");
+        struct ch_resp r;
+        ch_call(l->c, cl, (size_t)node, "POST", "/v1/events", body, NULL, 10000, &r);
+        const char *code = s_code(&r);
+        if (r.status == 200) {
+            atomic_fetch_add(&l->ok, 1);
+        } else if (r.status == 507) {
+            atomic_fetch_add(&l->refused_disk, 1);
+        } else {
+            atomic_fetch_add(&l->other, 1);
+            /* Any refusal must carry a reason; a dead node (no answer) is caught below. */
+            if (r.status != 0 && r.status != 421 && r.status != 503 && r.status != 504) {
+                pthread_mutex_lock(&l->mu);
+                if (!l->bad[0]) {
+                    snprintf(l->bad, sizeof l->bad, "status %ld code '%s' body %s", r.status,
+                             code, r.text ? r.text : "(none)");
+                }
+                pthread_mutex_unlock(&l->mu);
+            }
+        }
+        json_t *lid = json_object_get(json_object_get(r.json, "leader"), "id");
+        int idx = r.status == 421 && json_is_integer(lid) ? ch_index(l->c, json_integer_value(lid))
+                                                         : -1;
+        ch_resp_fini(&r);
+        if (r.status != 200) {
+            node = idx >= 0 ? idx : (node + 1) % (int)l->c->n;
+        }
+    }
+    ch_client_destroy(&cl);
+    free(body);
+    return NULL;
+}
+
+static void
+s_assert_alive(struct ch_cluster *c, int round)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        int st = 0;
+        pid_t p = waitpid(c->node[i].pid, &st, WNOHANG);
+        ck_assert_msg(p == 0, "round %d: node %zu died (%s %d); log %s", round, i + 1,
+                      p > 0 && WIFSIGNALED(st) ? "signal" : "exit",
+                      p > 0 && WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st), c->node[i].log);
+    }
+}
+
+/* Count of lines in file holding needle. */
+static int
+s_count_lines(const char *file, const char *needle)
+{
+    FILE *f = fopen(file, "r");
+    if (!f) {
+        return -1;
+    }
+    char line[4096];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        n += strstr(line, needle) != NULL;
+    }
+    fclose(f);
+    return n;
+}
+
+START_TEST(test_disk_full_leader)
+{
+    struct ch_cluster c;
+    ch_start(&c, 3, "  snapshot_threshold: 4096\n  snapshot_trailing: 512\n");
+    s_to_tmpfs(&c);
+
+    struct s_load l;
+    memset(&l, 0, sizeof l);
+    l.c = &c;
+    atomic_store(&l.next_id, 1);
+    pthread_mutex_init(&l.mu, NULL);
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(pthread_create(&th[i], NULL, s_writer, &l), 0);
+    }
+
+    unsigned filled_mask = 0;
+    for (int round = 0; round < S_ROUNDS; round++) {
+        int lead = ch_leader(&c, 20000, 0);
+        ck_assert_msg(lead >= 0, "round %d: no leader", round);
+        int target = lead;
+        if (round % 2 == 1) {
+            /* A follower with a full disk is made leader: its first entries fail to write. */
+            target = (lead + 1) % 3;
+            s_fill(&c, (size_t)target);
+            char body[64];
+            snprintf(body, sizeof body, "{\"id\":%zu}", (size_t)target + 1);
+            struct ch_resp r;
+            ch_call(&c, NULL, (size_t)lead, "POST", "/v1/leadership/transfer", body, NULL, 15000,
+                    &r);
+            ch_resp_fini(&r);
+        } else {
+            s_fill(&c, (size_t)target);
+        }
+        filled_mask |= 1u << target;
+        /* Held full while the load runs into it (1.5 s, as the soak's 1-3 s). */
+        uint64_t until = vt_now_ms() + 1500;
+        while (vt_now_ms() < until) {
+            s_assert_alive(&c, round);
+            usleep(50 * 1000);
+        }
+        s_free((size_t)target);
+        /* Space is back: writes are acknowledged again within a generous deadline. */
+        uint64_t ok0 = atomic_load(&l.ok);
+        uint64_t deadline = vt_now_ms() + 30000;
+        while (atomic_load(&l.ok) < ok0 + 20 && vt_now_ms() < deadline) {
+            s_assert_alive(&c, round);
+            usleep(50 * 1000);
+        }
+        s_assert_alive(&c, round);
+        ck_assert_msg(atomic_load(&l.ok) >= ok0 + 20,
+                      "round %d: writes not acknowledged within 30 s after space returned "
+                      "(ok %" PRIu64 " before, %" PRIu64 " now)",
+                      round, ok0, (uint64_t)atomic_load(&l.ok));
+    }
+    atomic_store(&l.stop, true);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+    }
+    ck_assert_msg(!l.bad[0], "a write got an answer without a reason: %s", l.bad);
+
+    /* The failed local writes were counted and logged once per episode on a filled node. */
+    double failures = 0;
+    int logged = 0;
+    for (size_t i = 0; i < c.n; i++) {
+        double v = ch_metric(&c, i, "vexfs_consensus_disk_write_failures_total");
+        ck_assert_msg(v >= 0, "node %zu has no vexfs_consensus_disk_write_failures_total", i + 1);
+        failures += v;
+        int lines = s_count_lines(c.node[i].log, "COORD-DISK-FULL");
+        int oks = s_count_lines(c.node[i].log, "COORD-DISK-OK");
+        ck_assert_msg(lines <= oks + 1, "node %zu logged %d COORD-DISK-FULL for %d recoveries",
+                      i + 1, lines, oks);
+        logged += lines;
+        if (lines > 0) {
+            ck_assert_msg(v >= lines, "node %zu logged %d episodes but counted %.0f failures",
+                          i + 1, lines, v);
+        }
+    }
+    ck_assert_msg(failures > 0 && logged > 0,
+                  "no failed disk write was counted (%.0f) or logged (%d) in %d rounds",
+                  failures, logged, S_ROUNDS);
+
+    /* Every node ends with the same log. */
+    long long total[3] = {-1, -1, -1};
+    uint64_t deadline = vt_now_ms() + 30000;
+    while (vt_now_ms() < deadline) {
+        for (size_t i = 0; i < 3; i++) {
+            total[i] = ch_int(&c, i, "/v1/log?limit=0&consistency=any", "total");
+        }
+        if (total[0] >= 0 && total[0] == total[1] && total[1] == total[2]) {
+            break;
+        }
+        usleep(100 * 1000);
+    }
+    ck_assert_msg(total[0] >= 0 && total[0] == total[1] && total[1] == total[2],
+                  "logs differ: %lld %lld %lld", total[0], total[1], total[2]);
+    fprintf(stderr,
+            "disk: %" PRIu64 " acknowledged, %" PRIu64 " refused 507, %" PRIu64
+            " other refusals, %.0f failed local writes, %d episodes logged, filled nodes 0x%x\n",
+            (uint64_t)atomic_load(&l.ok), (uint64_t)atomic_load(&l.refused_disk),
+            (uint64_t)atomic_load(&l.other), failures, logged, filled_mask);
+    ch_stop_all(&c);
+    s_unmount(&c);
+}
+END_TEST
+
+int
+main(void)
+{
+    snprintf(s_mounts, sizeof s_mounts, "/tmp/vexfs-coord-disk-mounts.%d", (int)getpid());
+    Suite *s = suite_create("coordinator_disk");
+    TCase *tc = tcase_create("disk_full");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_disk_full_leader);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    s_unmount_noted();
+    return failed == 0 ? 0 : 1;
+}
