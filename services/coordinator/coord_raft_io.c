@@ -212,7 +212,7 @@ cb_append(struct raft_io *io, struct raft_io_append *req, const struct raft_entr
           unsigned n, raft_io_append_cb cb)
 {
     struct coord_io *w = s_w(io);
-    return s_ret(w, w->inner->append(w->inner, req, entries, n, cb));
+    return coord_disk_append(w->r, req, entries, n, cb);
 }
 
 static int

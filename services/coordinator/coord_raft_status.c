@@ -271,11 +271,13 @@ coord_raft_cb_tick(uv_timer_t *t)
     vx_gauge_set(r->m_members, voters);
     vx_gauge_set(r->m_partitioned, partitioned ? 1 : 0);
     if (r->input) {
-        coord_input_update(r->input, state == RAFT_LEADER && !partitioned);
+        coord_input_update(r->input,
+                           state == RAFT_LEADER && !partitioned && !coord_disk_blocked(r));
     }
     if (state == RAFT_LEADER) {
         s_send_view(r, mem, n, last, now);
     }
+    coord_disk_tick(r);
     coord_read_tick(r);
     coord_group_flush(r);
 }
@@ -492,6 +494,13 @@ coord_raft_metrics_init(coord_raft_t *r, vx_metrics_t *m)
                                          "Time taken to serialise the state for a raft "
                                          "snapshot (commits wait meanwhile).",
                                          bounds, nb, NULL);
+    r->m_disk_failures = vx_metrics_counter(m, "vexfs_consensus_disk_write_failures_total",
+                                            "Writes to this node's raft log that failed (a "
+                                            "full disk).",
+                                            NULL);
+    r->m_disk_full = vx_metrics_gauge(m, "vexfs_consensus_disk_full",
+                                      "1 while the last write to this node's raft log failed.",
+                                      NULL);
     r->m_term = vx_metrics_gauge(m, "vexfs_raft_term", "Current raft term.", NULL);
     r->m_commit = vx_metrics_gauge(m, "vexfs_raft_commit_index", "Raft commit index.", NULL);
     r->m_leader = vx_metrics_gauge(m, "vexfs_raft_is_leader", "1 on the leader.", NULL);
