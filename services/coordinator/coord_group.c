@@ -22,6 +22,7 @@
 struct s_group {
     struct raft_apply req;
     coord_raft_t *r;
+    uint64_t term; /* the leader's term when proposed */
     size_t n;
     struct coord_op *ops[];
 };
@@ -69,7 +70,7 @@ cb_group_applied(struct raft_apply *req, int status, void *result)
     for (size_t i = 0; i < g->n; i++) {
         struct coord_op *op = g->ops[i];
         op->res.index = req->index;
-        if (status != 0 && r->disk.full) {
+        if (status != 0 && r->disk.blocked_term == g->term) {
             /* The leader could not write the entry: the followers may still hold it. */
             coord_op_finish(op, -ENOSPC, "this node could not write entry %llu to its disk (%s)",
                             (unsigned long long)req->index, coord_disk_why(r));
@@ -106,6 +107,7 @@ s_propose_one(coord_raft_t *r)
     }
     struct s_group *g = vx_calloc(1, sizeof *g + n * sizeof g->ops[0]);
     g->r = r;
+    g->term = r->raft.current_term;
     g->n = n;
     g->req.data = g;
     /* Whole 8-byte words (parts are padded): entries of other lengths did not read back

@@ -227,7 +227,7 @@ cb_snapshot_put(struct raft_io *io, unsigned trailing, struct raft_io_snapshot_p
                 const struct raft_snapshot *snapshot, raft_io_snapshot_put_cb cb)
 {
     struct coord_io *w = s_w(io);
-    return s_ret(w, w->inner->snapshot_put(w->inner, trailing, req, snapshot, cb));
+    return coord_disk_snapshot_put(w->r, trailing, req, snapshot, cb);
 }
 
 static int

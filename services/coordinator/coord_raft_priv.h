@@ -90,8 +90,6 @@ struct coord_disk {
     uint64_t gen;          /* bumped when libraft is told of a failed leader write */
     uint64_t blocked_term; /* a leader write of this term failed: nothing more is proposed in it */
     bool full;             /* an episode is open: the last local write failed */
-    bool transfer_busy;
-    struct raft_transfer transfer;
     char why[256];         /* the first failure's message */
 };
 
@@ -170,7 +168,7 @@ struct coord_raft {
     struct vx_drops m_input_drops; /* batches the input refused, by reason */
     vx_counter_t *m_entries, *m_grouped, *m_rounds, *m_reads[3];
     vx_histogram_t *m_read_latency, *m_snapshot;
-    vx_counter_t *m_disk_failures;
+    vx_counter_t *m_disk_failures[2]; /* log, snapshot */
     vx_gauge_t *m_disk_full;
     vx_gauge_t *m_term, *m_commit, *m_leader, *m_healthy, *m_members, *m_partitioned;
 };
@@ -202,12 +200,13 @@ void coord_read_fail_all(coord_raft_t *r, int status, const char *why);
 
 /* The disk guard (coord_raft_disk.c), loop thread: the I/O wrapper's append goes through it;
  * blocked: this leader's term saw a failed local write, so nothing more may be proposed in it
- * (callers refuse with -ENOSPC and coord_disk_why); the tick hands leadership over. */
+ * (callers refuse with -ENOSPC and coord_disk_why). */
 int coord_disk_append(coord_raft_t *r, struct raft_io_append *req, const struct raft_entry entries[],
                       unsigned n, raft_io_append_cb cb);
+int coord_disk_snapshot_put(coord_raft_t *r, unsigned trailing, struct raft_io_snapshot_put *req,
+                            const struct raft_snapshot *snapshot, raft_io_snapshot_put_cb cb);
 bool coord_disk_blocked(coord_raft_t *r);
 const char *coord_disk_why(coord_raft_t *r);
-void coord_disk_tick(coord_raft_t *r);
 
 /* The I/O wrapper (coord_raft_io.c). */
 void coord_io_wrap(struct coord_io *w, struct raft_io *inner, coord_raft_t *r);

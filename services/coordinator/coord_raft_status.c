@@ -277,7 +277,6 @@ coord_raft_cb_tick(uv_timer_t *t)
     if (state == RAFT_LEADER) {
         s_send_view(r, mem, n, last, now);
     }
-    coord_disk_tick(r);
     coord_read_tick(r);
     coord_group_flush(r);
 }
@@ -494,10 +493,14 @@ coord_raft_metrics_init(coord_raft_t *r, vx_metrics_t *m)
                                          "Time taken to serialise the state for a raft "
                                          "snapshot (commits wait meanwhile).",
                                          bounds, nb, NULL);
-    r->m_disk_failures = vx_metrics_counter(m, "vexfs_consensus_disk_write_failures_total",
-                                            "Writes to this node's raft log that failed (a "
-                                            "full disk).",
-                                            NULL);
+    static const char *const what[2] = {"log", "snapshot"};
+    for (int i = 0; i < 2; i++) {
+        r->m_disk_failures[i] =
+            vx_metrics_counter(m, "vexfs_consensus_disk_write_failures_total",
+                               "Writes of this node's raft log or snapshots that failed (a full "
+                               "disk), by what was written.",
+                               "what", what[i], NULL);
+    }
     r->m_disk_full = vx_metrics_gauge(m, "vexfs_consensus_disk_full",
                                       "1 while the last write to this node's raft log failed.",
                                       NULL);
