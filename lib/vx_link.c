@@ -37,6 +37,8 @@ struct vx_link {
     const vx_socks_t *socks; /* borrowed: its socket monitor counts the DEALER's drops */
     zsock_t *sock;
     uint64_t drops_seen;     /* the monitor's count of dropped connections, last read */
+    char endpoint[256];      /* bound or connected (a wildcard port resolved) */
+    bool bound;              /* cfg->bind: receivers connect to this link */
     uint64_t pumped_ns;      /* the last vx_link_pump */
     struct s_slot *slots;
     size_t head, count, inflight;
@@ -177,7 +179,8 @@ s_check_drops(vx_link_t *l)
     uint64_t drops = vx_sock_disconnects(l->socks, l->sock);
     if (drops != l->drops_seen) {
         l->drops_seen = drops;
-        s_requeue_inflight(l, "connection to propagation lost");
+        s_requeue_inflight(l, l->bound ? "a receiver's connection lost"
+                                       : "connection to propagation lost");
     }
 }
 
@@ -308,12 +311,40 @@ vx_link_pollitems(vx_link_t *l, zmq_pollitem_t *items)
     return 1;
 }
 
+size_t
+vx_link_socks(vx_link_t *l, zsock_t **out)
+{
+    if (!l->acked) {
+        return 0;
+    }
+    out[0] = l->sock;
+    return 1;
+}
+
+const uint8_t *
+vx_link_last_put(const vx_link_t *l, size_t *len)
+{
+    if (l->count == 0) {
+        *len = 0;
+        return NULL;
+    }
+    const struct s_slot *p = &l->slots[(l->head + l->count - 1) % l->cap];
+    *len = p->len;
+    return p->data;
+}
+
 /* ---- buffer ------------------------------------------------------------------------------ */
 
 size_t
 vx_link_room(const vx_link_t *l)
 {
     return l->cap - l->count;
+}
+
+uint64_t
+vx_link_done(const vx_link_t *l)
+{
+    return l->done_batches;
 }
 
 size_t
@@ -464,17 +495,26 @@ vx_link_new(const struct vx_link_config *cfg, const vx_socks_t *socks, const cha
         .reconnect_ivl_ms = 100,
         .reconnect_ivl_max_ms = 1000,
         .watch = l->acked, /* its drops are read from the factory's monitor, metrics or not */
+        .bind = l->acked && cfg->bind,
     };
     char serr[512];
-    l->sock = vx_sock_open(socks, &spec, NULL, 0, serr, sizeof serr);
+    snprintf(l->endpoint, sizeof l->endpoint, "%s", ep);
+    l->bound = spec.bind;
+    l->sock = vx_sock_open(socks, &spec, l->endpoint, sizeof l->endpoint, serr, sizeof serr);
     if (!l->sock) {
         snprintf(err, errlen, "%s: %s", key, serr);
         vx_link_destroy(&l);
         return NULL;
     }
-    vx_info("VX-LINK", "%s to propagation at %s", l->acked ? "acknowledged batches" : "PUSH",
-            ep);
+    vx_info("VX-LINK", "%s %s %s", l->acked ? "acknowledged batches" : "PUSH",
+            spec.bind ? "to receivers connecting at" : "to propagation at", l->endpoint);
     return l;
+}
+
+const char *
+vx_link_endpoint(const vx_link_t *l)
+{
+    return l->endpoint;
 }
 
 void

@@ -31,6 +31,13 @@
  *   Memory is bounded by buffer_max_batches; when the buffer is full the producer stops
  *   taking input (vx_link_room) and counts it (backpressure_total).
  *
+ * Bound (cfg->bind: propagation's output_endpoint with output_acked): the same protocol with the
+ * roles of the sockets' ends reversed: the link's DEALER binds and the receivers' ROUTERs
+ * connect (several may: the DEALER hands each batch to the next connected one that has room,
+ * and acknowledgements come back from whichever took it, naming the sequence). While no
+ * receiver is connected nothing is sent and the buffer fills. A receiver's lost connection
+ * sends every unacknowledged batch again, to whichever receivers are connected.
+ *
  * Not thread-safe: one thread owns the link. */
 #ifndef VX_LINK_H
 #define VX_LINK_H
@@ -54,6 +61,10 @@ struct vx_link_config {
     int32_t ack_timeout_ms;
     int32_t buffer_max_batches;
     int32_t retry_interval_ms;
+    /* Set by code, not a key: the link binds ack_endpoint (a DEALER that round-robins batches
+     * over the connected receivers, each a ROUTER that connects: propagation's acknowledged
+     * output to routing) instead of connecting to it. */
+    bool bind;
 };
 
 /* The link's own keys, shared by the sections of every producer: bound to the member `m` (a
@@ -86,10 +97,16 @@ vx_link_t *vx_link_new(const struct vx_link_config *cfg, const vx_socks_t *socks
                          char *err, size_t errlen);
 void vx_link_destroy(vx_link_t **l);
 
+/* The endpoint the link's socket bound or connected to (borrowed; the bound port resolved). */
+const char *vx_link_endpoint(const vx_link_t *l);
+
 /* Free buffer slots. */
 size_t vx_link_room(const vx_link_t *l);
 /* Batches held: waiting, or sent and not acknowledged. */
 size_t vx_link_held(const vx_link_t *l);
+/* Batches finished so far, counted in the order they were put (a batch finishes when it and
+ * every batch put before it were acknowledged, or given up on). */
+uint64_t vx_link_done(const vx_link_t *l);
 /* Counts one transition of the producer into "input paused because the buffer is full". */
 void vx_link_count_backpressure(vx_link_t *l);
 
@@ -126,6 +143,12 @@ void vx_link_pump(vx_link_t *l, uint64_t now);
 
 /* The link's socket for zmq_poll (ZMQ_POLLIN); returns how many were written (at most 1). */
 size_t vx_link_pollitems(vx_link_t *l, zmq_pollitem_t *items);
+/* The same socket as zsock_t (for vx_loop_reader; borrowed, valid until vx_link_destroy);
+ * returns how many were written (at most 1). */
+size_t vx_link_socks(vx_link_t *l, zsock_t **out);
+/* The packed bytes of the batch put last (borrowed, valid until the next vx_link_pump), or
+ * NULL when the buffer is empty. */
+const uint8_t *vx_link_last_put(const vx_link_t *l, size_t *len);
 /* Monotonic time the link next needs vx_link_pump without socket activity (UINT64_MAX:
  * never). */
 uint64_t vx_link_wake_ns(const vx_link_t *l);

@@ -394,7 +394,7 @@ s_monitor(vx_socks_t *s, zsock_t *z, const struct vx_sock_spec *spec, char *err,
     }
     vx_sock_mon_t *mon = s->mon;
     pthread_mutex_unlock(&s->mu);
-    int rc = mon ? vx_sock_mon_attach(mon, z, !spec->bind) : -EIO;
+    int rc = mon ? vx_sock_mon_attach(mon, z, !spec->bind, spec->watch) : -EIO;
     if (rc < 0) {
         snprintf(err, errlen, "%s: cannot monitor the socket: %s", spec->endpoint,
                  merr[0] ? merr : zmq_strerror(-rc));

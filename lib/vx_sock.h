@@ -128,7 +128,8 @@ zsock_t *vx_sock_open(const vx_socks_t *socks, const struct vx_sock_spec *spec, 
 bool vx_sock_link_lost(const vx_socks_t *socks, const zsock_t *z, char *endpoint, size_t len);
 
 /* Connections of connecting socket z (borrowed) that dropped so far, from the factory's socket
- * monitor; 0 for a socket that is not monitored (a factory without metrics, unless its spec
+ * monitor (of a bound socket whose spec asked to be watched: its accepted connections that
+ * dropped); 0 for a socket that is not monitored (a factory without metrics, unless its spec
  * asked to be watched). Compare with an earlier figure to learn of a drop. */
 uint64_t vx_sock_disconnects(const vx_socks_t *socks, const zsock_t *z);
 

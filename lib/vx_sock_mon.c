@@ -30,7 +30,8 @@ struct s_entry {
     const zsock_t *key;    /* the monitored socket (never dereferenced); NULL once detached */
     zsock_t *pair;         /* the monitor thread's end of the monitor (owned by the thread) */
     bool connecting;
-    uint64_t disconnects;  /* connections of a connecting socket that dropped */
+    bool drops;            /* a bound socket whose dropped connections are counted too */
+    uint64_t disconnects;  /* connections of a connecting (or drops) socket that dropped */
     struct s_slot slot[S_SLOTS];
 };
 
@@ -119,7 +120,7 @@ s_event(vx_sock_mon_t *m, struct s_entry *e, uint16_t event, uint32_t value, con
         s_failed(m, event, value, addr);
         return true;
     case ZMQ_EVENT_DISCONNECTED: {
-        if (e->connecting) {
+        if (e->connecting || e->drops) {
             e->disconnects++;
         }
         struct s_slot *s = e->connecting ? s_slot(e, addr) : NULL;
@@ -267,7 +268,7 @@ vx_sock_mon_stop(vx_sock_mon_t **mp)
 }
 
 int
-vx_sock_mon_attach(vx_sock_mon_t *m, zsock_t *z, bool connecting)
+vx_sock_mon_attach(vx_sock_mon_t *m, zsock_t *z, bool connecting, bool drops)
 {
     static atomic_ulong s_seq;
     char ep[96];
@@ -278,6 +279,9 @@ vx_sock_mon_attach(vx_sock_mon_t *m, zsock_t *z, bool connecting)
              atomic_fetch_add(&s_seq, 1));
     int events = ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
                  ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_MONITOR_STOPPED;
+    if (!connecting && drops) {
+        events |= ZMQ_EVENT_DISCONNECTED; /* a bound sender's receivers leaving (vx_link) */
+    }
     if (connecting) {
         events |= ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_DELAYED |
                   ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED;
@@ -301,7 +305,7 @@ vx_sock_mon_attach(vx_sock_mon_t *m, zsock_t *z, bool connecting)
         m->entries = vx_realloc(m->entries, m->cap * sizeof *m->entries);
     }
     m->entries[m->n++] = (struct s_entry){.id = ++m->next_id, .key = z, .pair = pair,
-                                          .connecting = connecting};
+                                          .connecting = connecting, .drops = drops};
     m->changed = true;
     pthread_mutex_unlock(&m->mu);
     return 0;

@@ -48,8 +48,9 @@ vx_sock_mon_t *vx_sock_mon_start(vx_metrics_t *metrics, char *err, size_t errlen
 void vx_sock_mon_stop(vx_sock_mon_t **m);
 
 /* Monitors z (borrowed; called by the thread that owns z, before it binds or connects).
- * connecting: also watch for lost connections. Returns 0 or -errno. */
-int vx_sock_mon_attach(vx_sock_mon_t *m, zsock_t *z, bool connecting);
+ * connecting: also watch for lost connections. drops: a bound socket whose dropped
+ * connections are counted too (vx_sock_mon_disconnects). Returns 0 or -errno. */
+int vx_sock_mon_attach(vx_sock_mon_t *m, zsock_t *z, bool connecting, bool drops);
 /* Forgets z before its owner closes it (optional: a closed socket is forgotten anyway). */
 void vx_sock_mon_detach(vx_sock_mon_t *m, const zsock_t *z);
 /* Whether a connection of connecting socket z dropped and libzmq did not retry it. endpoint

@@ -200,6 +200,7 @@ event_propagation:
   ingest_endpoint: tcp://127.0.0.1:$Z_INGEST
   ingest_acked_endpoint: tcp://127.0.0.1:$Z_ACKED
   output_endpoint: tcp://127.0.0.1:$Z_PROP_OUT
+  output_acked: true
   tap_endpoint: tcp://127.0.0.1:$Z_PROP_TAP
   kafka_brokers: "$BROKERS"
 event_routing:
@@ -207,6 +208,7 @@ event_routing:
   state_dir: $WORK/routing
   rest_port: $P_ROUT
   input_endpoint: tcp://127.0.0.1:$Z_PROP_OUT
+  input_acked: true
   output_coordinator: tcp://127.0.0.1:$Z_COORD
   output_automation: tcp://127.0.0.1:$Z_AUTO
   output_analytics: tcp://127.0.0.1:$Z_ANAL
@@ -229,6 +231,7 @@ reactive_automation:
   rest_port: $P_AUTO
   input_endpoint: tcp://127.0.0.1:$Z_AUTO
   emit_endpoint: tcp://127.0.0.1:$Z_INGEST
+  emit_ack_endpoint: tcp://127.0.0.1:$Z_ACKED
 stream_analytics:
   queries_file: $PWD/config/demo/queries.json
   rest_port: $P_ANAL

@@ -702,15 +702,13 @@ s_set(rd_kafka_conf_t *c, const char *k, const char *v, char *err, size_t errlen
 /* A client configuration for kafka_brokers with the kafka_security section applied (its
  * defaults when the program does not list it). NULL with the reason in err. */
 static rd_kafka_conf_t *
-s_conf_new(const vx_config_t *cfg, char *err, size_t errlen)
+s_conf_new(const struct an_config *cfg, char *err, size_t errlen)
 {
-    struct vx_kafka_security_config ks;
-    const struct vx_kafka_security_config *sec =
-        vx_config_bind(cfg, &vx_cfg_kafka_security_section, &ks) == 0 ? &ks : NULL;
+    const struct vx_kafka_security_config *sec = cfg->kafka_security;
     if (sec) {
         vx_kafka_security_describe(sec, s_kafka_settings, sizeof s_kafka_settings);
     }
-    return vx_kafka_conf_new(vx_config_str(cfg, AN_SECTION, "kafka_brokers"), sec, err, errlen);
+    return vx_kafka_conf_new(cfg->kafka_brokers, sec, err, errlen);
 }
 
 /* Why: librdkafka reads each fetch response (up to max.partition.fetch.bytes per partition)
@@ -732,16 +730,16 @@ s_malloc_tune(void)
 }
 
 static int
-s_open_kafka(an_server_t *s, const vx_config_t *cfg, char *err, size_t errlen)
+s_open_kafka(an_server_t *s, const struct an_config *cfg, char *err, size_t errlen)
 {
     s_malloc_tune();
-    bool rt = vx_config_bool(cfg, AN_SECTION, "enable_real_time_processing");
+    bool rt = cfg->enable_real_time_processing;
     rd_kafka_conf_t *c = s_conf_new(cfg, err, errlen);
     if (!c) {
         return -EINVAL;
     }
     const char *kv[][2] = {
-        {"group.id", vx_config_str(cfg, AN_SECTION, "group_id")},
+        {"group.id", cfg->group_id},
         {"enable.auto.commit", "false"},
         {"auto.offset.reset", "earliest"},
         {"partition.assignment.strategy", "cooperative-sticky"},
@@ -790,7 +788,7 @@ s_open_kafka(an_server_t *s, const vx_config_t *cfg, char *err, size_t errlen)
 
 /* The producer of the results topic and a reader of all its partitions from the start. */
 static int
-s_open_results(an_server_t *s, const vx_config_t *cfg, char *err, size_t errlen)
+s_open_results(an_server_t *s, const struct an_config *cfg, char *err, size_t errlen)
 {
     rd_kafka_conf_t *c = s_conf_new(cfg, err, errlen);
     if (!c) {
@@ -873,9 +871,9 @@ s_open_results(an_server_t *s, const vx_config_t *cfg, char *err, size_t errlen)
 }
 
 int
-an_input_open(an_server_t *s, const vx_config_t *cfg, char *err, size_t errlen)
+an_input_open(an_server_t *s, const struct an_config *cfg, char *err, size_t errlen)
 {
-    if (*vx_config_str(cfg, AN_SECTION, "kafka_brokers")) {
+    if (*cfg->kafka_brokers) {
         int rc = s->merge ? s_open_results(s, cfg, err, errlen) : 0;
         if (rc < 0) {
             return rc;
@@ -886,7 +884,7 @@ an_input_open(an_server_t *s, const vx_config_t *cfg, char *err, size_t errlen)
         }
     } else {
         struct vx_sock_spec in = {.type = ZMQ_PULL,
-                                  .endpoint = vx_config_str(cfg, AN_SECTION, "input_endpoint"),
+                                  .endpoint = cfg->input_endpoint,
                                   .bind = true, .rcvhwm = 1000, .rcvtimeo_ms = 100};
         char serr[512];
         s->pull = vx_sock_open(s->socks, &in, NULL, 0, serr, sizeof serr);

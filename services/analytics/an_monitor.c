@@ -1,7 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Alert rules, anomaly alerts, notifications and system health. */
-/* Rows not yet bound to a struct (VX_CFG_AT) leave offset and size zero. */
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 #include "an_monitor.h"
 
 #include <curl/curl.h>
@@ -21,53 +19,6 @@
 #include "vx_jsonfile.h"
 #include "vx_log.h"
 #include "vx_mem.h"
-
-static const struct vx_cfg_key s_keys[] = {
-    {"metrics_collection_interval_ms", VX_CFG_INT, "5000", 10, 3600000, false,
-     "how often alert rules scrape their target and are evaluated"},
-    {"enable_prometheus_export", VX_CFG_BOOL, "true", 0, 0, false,
-     "every daemon serves /metrics; exported as vexfs_monitoring_feature_enabled"},
-    {"enable_real_time_alerts", VX_CFG_BOOL, "true", 0, 0, false,
-     "send alert actions (webhooks, emails); false: alerts are evaluated and listed only "
-     "(notifications counted as suppressed)"},
-    {"enable_performance_monitoring", VX_CFG_BOOL, "true", 0, 0, false,
-     "exported as vexfs_monitoring_feature_enabled for dashboards"},
-    {"enable_health_monitoring", VX_CFG_BOOL, "true", 0, 0, false,
-     "serve GET /v1/health/system (probes of every service in services)"},
-    {"services", VX_CFG_STRING, "", 0, 8192, false,
-     "services whose /health and /ready make up the system health: name=base URL, comma "
-     "separated (propagation=https://127.0.0.1:8080,routing=https://127.0.0.1:8081); https "
-     "URLs are verified against the suite's CA (security.tls_dir) and analytics presents its "
-     "client certificate"},
-    {"health_timeout_ms", VX_CFG_INT, "2000", 10, 60000, false,
-     "timeout of one /health or /ready probe"},
-    {"scrape_timeout_ms", VX_CFG_INT, "3000", 10, 60000, false,
-     "timeout of one alert-rule scrape and of one webhook or email"},
-    {"alert_rules_file", VX_CFG_STRING, "", 0, 4096, false,
-     "JSON file with an array of alert rules, loaded at start when state_dir holds none"},
-    {"max_alert_rules", VX_CFG_INT, "256", 1, 100000, false, "alert rules accepted"},
-    {"alert_history", VX_CFG_INT, "1000", 1, 1000000, false,
-     "firing/resolved transitions and anomaly alerts kept for GET /v1/alerts"},
-    {"anomaly_webhook_url", VX_CFG_STRING, "", 0, 2048, false,
-     "webhook notified of every anomaly (as an alert, source anomaly); empty: none"},
-    {"anomaly_resolve_after_ms", VX_CFG_INT, "3600000", 0, 604800000, false,
-     "an anomaly alert is resolved when the next final window of its query and group is not "
-     "anomalous, or after this long without one (0: only by a normal window)"},
-    {"max_active_anomaly_alerts", VX_CFG_INT, "1000", 1, 1000000, false,
-     "anomaly alerts firing at once; beyond, the oldest is resolved (reason evicted, counted)"},
-    {"smtp_url", VX_CFG_STRING, "", 0, 2048, false,
-     "SMTP server of email actions (smtp://host:25, smtps://host:465); empty: email off"},
-    {"smtp_from", VX_CFG_STRING, "vexfs@localhost", 0, 254, false, "sender of alert emails"},
-    {"smtp_to", VX_CFG_STRING, "", 0, 4096, false,
-     "recipients (comma separated) of email actions that name none"},
-    {"outbound_allow", VX_CFG_STRING, "", 0, 4096, false,
-     "addresses or CIDR blocks (comma-separated) alert webhooks and mail may connect to "
-     "although they are loopback, link-local, cloud metadata or unspecified, which are "
-     "refused otherwise (counted in vexfs_outbound_refused_total); empty: none"},
-};
-
-const struct vx_cfg_section an_mon_cfg_section = {AN_MON_SECTION, s_keys,
-                                                  sizeof s_keys / sizeof s_keys[0]};
 
 enum s_state { S_INACTIVE, S_PENDING, S_FIRING };
 static const char *const s_state_names[] = {"inactive", "pending", "firing"};
@@ -1124,30 +1075,30 @@ s_services(an_monitor_t *m, const char *list, char *err, size_t errlen)
 }
 
 an_monitor_t *
-an_monitor_new(const vx_config_t *cfg, vx_metrics_t *metrics, const char *state_dir,
+an_monitor_new(const struct an_mon_config *cfg, vx_metrics_t *metrics, const char *state_dir,
                const vx_sealer_t *sealer, char *err, size_t errlen)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread: it is not thread-safe */
     an_monitor_t *m = vx_calloc(1, sizeof *m);
     pthread_mutex_init(&m->lock, NULL);
     pthread_cond_init(&m->wake, NULL);
-    m->max_rules = (size_t)vx_config_int(cfg, AN_MON_SECTION, "max_alert_rules");
-    m->max_recent = (size_t)vx_config_int(cfg, AN_MON_SECTION, "alert_history");
+    m->max_rules = (size_t)cfg->max_alert_rules;
+    m->max_recent = (size_t)cfg->alert_history;
     m->recent = vx_calloc(m->max_recent, sizeof *m->recent);
-    m->interval_ms = (long)vx_config_int(cfg, AN_MON_SECTION, "metrics_collection_interval_ms");
-    m->scrape_timeout_ms = (long)vx_config_int(cfg, AN_MON_SECTION, "scrape_timeout_ms");
-    m->health_timeout_ms = (long)vx_config_int(cfg, AN_MON_SECTION, "health_timeout_ms");
-    m->notify_on = vx_config_bool(cfg, AN_MON_SECTION, "enable_real_time_alerts");
-    m->health_on = vx_config_bool(cfg, AN_MON_SECTION, "enable_health_monitoring");
+    m->interval_ms = (long)cfg->metrics_collection_interval_ms;
+    m->scrape_timeout_ms = (long)cfg->scrape_timeout_ms;
+    m->health_timeout_ms = (long)cfg->health_timeout_ms;
+    m->notify_on = cfg->enable_real_time_alerts;
+    m->health_on = cfg->enable_health_monitoring;
     m->state_dir = vx_strdup(state_dir ? state_dir : "");
     m->sealer = sealer;
     m->metrics = metrics;
-    m->anomaly_url = vx_strdup(vx_config_str(cfg, AN_MON_SECTION, "anomaly_webhook_url"));
-    m->max_anoms = (size_t)vx_config_int(cfg, AN_MON_SECTION, "max_active_anomaly_alerts");
-    m->anom_timeout_ms = (uint64_t)vx_config_int(cfg, AN_MON_SECTION, "anomaly_resolve_after_ms");
-    m->smtp_url = vx_strdup(vx_config_str(cfg, AN_MON_SECTION, "smtp_url"));
-    m->smtp_from = vx_strdup(vx_config_str(cfg, AN_MON_SECTION, "smtp_from"));
-    m->smtp_to = s_split(vx_config_str(cfg, AN_MON_SECTION, "smtp_to"), &m->n_smtp_to);
+    m->anomaly_url = vx_strdup(cfg->anomaly_webhook_url);
+    m->max_anoms = (size_t)cfg->max_active_anomaly_alerts;
+    m->anom_timeout_ms = (uint64_t)cfg->anomaly_resolve_after_ms;
+    m->smtp_url = vx_strdup(cfg->smtp_url);
+    m->smtp_from = vx_strdup(cfg->smtp_from);
+    m->smtp_to = s_split(cfg->smtp_to, &m->n_smtp_to);
     m->g_rules = vx_metrics_gauge(metrics, "vexfs_analytics_alert_rules", "Alert rules installed.",
                                   NULL);
     m->g_firing = vx_metrics_gauge(metrics, "vexfs_analytics_alerts_firing",
@@ -1176,34 +1127,29 @@ an_monitor_new(const vx_config_t *cfg, vx_metrics_t *metrics, const char *state_
     }
     m->c_suppressed = vx_metrics_counter(metrics, "vexfs_analytics_alert_notifications_total",
                                          help, "action", "any", "result", "suppressed", NULL);
-    static const char *const features[] = {"prometheus_export", "real_time_alerts",
-                                           "performance_monitoring", "health_monitoring"};
+    const struct {
+        const char *name;
+        bool on;
+    } features[] = {{"prometheus_export", cfg->enable_prometheus_export},
+                    {"real_time_alerts", cfg->enable_real_time_alerts},
+                    {"performance_monitoring", cfg->enable_performance_monitoring},
+                    {"health_monitoring", cfg->enable_health_monitoring}};
     for (size_t i = 0; i < sizeof features / sizeof features[0]; i++) {
-        char key[64];
-        snprintf(key, sizeof key, "enable_%s", features[i]);
         vx_gauge_set(vx_metrics_gauge(metrics, "vexfs_monitoring_feature_enabled",
                                       "1 when a monitoring.enable_* switch is on.", "feature",
-                                      features[i], NULL),
-                     vx_config_bool(cfg, AN_MON_SECTION, key) ? 1 : 0);
+                                      features[i].name, NULL),
+                     features[i].on ? 1 : 0);
     }
-    int rc = s_services(m, vx_config_str(cfg, AN_MON_SECTION, "services"), err, errlen);
+    int rc = s_services(m, cfg->services, err, errlen);
     if (rc == 0) {
         char why[256];
-        m->netpolicy = vx_netpolicy_new(vx_config_str(cfg, AN_MON_SECTION, "outbound_allow"),
-                                        metrics, why, sizeof why);
+        m->netpolicy = vx_netpolicy_new(cfg->outbound_allow, metrics, why, sizeof why);
         if (m->netpolicy == NULL) {
             snprintf(err, errlen, "%s.%s", AN_MON_SECTION, why);
             rc = -EINVAL;
         }
     }
-    if (rc == 0 && *m->smtp_url && strncmp(m->smtp_url, "smtp://", 7) != 0 &&
-        strncmp(m->smtp_url, "smtps://", 8) != 0) {
-        char shown[2100];
-        vx_mask_urls(m->smtp_url, shown, sizeof shown);
-        snprintf(err, errlen, "monitoring.smtp_url: '%s': expected smtp://host:port or "
-                              "smtps://host:port", shown);
-        rc = -EINVAL;
-    }
+    /* smtp_url's scheme was checked with the section (an_mon_config_check). */
     if (rc == 0) {
         rc = 1;
         if (*m->state_dir) {
@@ -1211,7 +1157,7 @@ an_monitor_new(const vx_config_t *cfg, vx_metrics_t *metrics, const char *state_
             snprintf(path, sizeof path, "%s/alert_rules.json", m->state_dir);
             rc = s_load(m, path, true, err, errlen);
         }
-        const char *file = vx_config_str(cfg, AN_MON_SECTION, "alert_rules_file");
+        const char *file = cfg->alert_rules_file;
         if (rc == 1 && *file) {
             rc = s_load(m, file, false, err, errlen);
         }

@@ -22,12 +22,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "an_config.h"
 #include "vx_config.h"
 #include "vx_etag.h"
 #include "vx_metrics.h"
 #include "vx_seal.h"
-
-#define AN_MON_SECTION "monitoring"
 
 /* The one error a rule shows (status.error) when its scrape failed, whatever the reason: a
  * closed port, a refused or reset connection, a timeout, a TLS failure, an answer other than
@@ -36,15 +35,14 @@
  * (AN-ALERT-SCRAPE, once per rule each time it changes). */
 #define AN_MON_SCRAPE_FAILED "target unreachable or did not answer with a metrics page"
 
-extern const struct vx_cfg_section an_mon_cfg_section;
-
 typedef struct an_monitor an_monitor_t;
 
 /* Loads the rules (state_dir/alert_rules.json, sealed with sealer unless it is NULL — see
  * an_state.h —, else monitoring.alert_rules_file) and starts the evaluation thread. NULL with
- * the reason in err. cfg, metrics and sealer are borrowed. */
-an_monitor_t *an_monitor_new(const vx_config_t *cfg, vx_metrics_t *metrics, const char *state_dir,
-                             const vx_sealer_t *sealer, char *err, size_t errlen);
+ * the reason in err. cfg (the bound monitoring section), metrics and sealer are borrowed. */
+an_monitor_t *an_monitor_new(const struct an_mon_config *cfg, vx_metrics_t *metrics,
+                             const char *state_dir, const vx_sealer_t *sealer, char *err,
+                             size_t errlen);
 /* Stops the thread and frees everything. */
 void an_monitor_destroy(an_monitor_t **m);
 

@@ -724,7 +724,7 @@ s_load(an_server_t *s, const char *path, bool missing_ok, char *err, size_t errl
 }
 
 an_server_t *
-an_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *m,
+an_server_new(const struct an_config *cfg, const vx_socks_t *socks, vx_metrics_t *m,
               const vx_sealer_t *sealer, char *err, size_t errlen)
 {
     an_server_t *s = vx_calloc(1, sizeof *s);
@@ -737,20 +737,20 @@ an_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *m,
     pthread_mutex_init(&s->lock, &attr);
     pthread_mutexattr_destroy(&attr);
     s->metrics = m;
-    s->max_groups = (size_t)vx_config_int(cfg, AN_SECTION, "max_groups_per_query");
-    s->max_results = (size_t)vx_config_int(cfg, AN_SECTION, "max_results_per_query");
-    s->max_queries = (size_t)vx_config_int(cfg, AN_SECTION, "max_queries");
-    s->max_exported = (size_t)vx_config_int(cfg, AN_SECTION, "max_exported_series");
-    s->anomaly_on = vx_config_bool(cfg, AN_SECTION, "enable_anomaly_detection");
-    s->commit_interval_ms = (int)vx_config_int(cfg, AN_SECTION, "commit_interval_ms");
-    s->latency_target_ns = (uint64_t)vx_config_int(cfg, AN_SECTION, "processing_latency_target_ns");
-    s->state_dir = vx_strdup(vx_config_str(cfg, AN_SECTION, "state_dir"));
-    s->topic = vx_strdup(vx_config_str(cfg, AN_SECTION, "topic"));
-    s->group_id = vx_strdup(vx_config_str(cfg, AN_SECTION, "group_id"));
-    s->results_topic = vx_strdup(vx_config_str(cfg, AN_SECTION, "results_topic"));
-    s->replay_rate = vx_config_int(cfg, AN_SECTION, "replay_max_events_per_sec");
-    s->idle_timeout_ns = (uint64_t)vx_config_int(cfg, AN_SECTION, "idle_timeout_ms") * VX_NS_PER_MS;
-    if (*vx_config_str(cfg, AN_SECTION, "kafka_brokers") && *s->results_topic) {
+    s->max_groups = (size_t)cfg->max_groups_per_query;
+    s->max_results = (size_t)cfg->max_results_per_query;
+    s->max_queries = (size_t)cfg->max_queries;
+    s->max_exported = (size_t)cfg->max_exported_series;
+    s->anomaly_on = cfg->enable_anomaly_detection;
+    s->commit_interval_ms = (int)cfg->commit_interval_ms;
+    s->latency_target_ns = (uint64_t)cfg->processing_latency_target_ns;
+    s->state_dir = vx_strdup(cfg->state_dir);
+    s->topic = vx_strdup(cfg->topic);
+    s->group_id = vx_strdup(cfg->group_id);
+    s->results_topic = vx_strdup(cfg->results_topic);
+    s->replay_rate = cfg->replay_max_events_per_sec;
+    s->idle_timeout_ns = (uint64_t)cfg->idle_timeout_ms * VX_NS_PER_MS;
+    if (*cfg->kafka_brokers && *s->results_topic) {
         s->merge = an_merge_new(s->group_id, s->max_results);
     }
     s->anomaly = an_anomaly_new(100000, 1000);
@@ -825,20 +825,23 @@ an_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *m,
                                                "kind", "revoke", NULL);
     vx_gauge_set(vx_metrics_gauge(m, "vexfs_analytics_target_throughput_events_per_second",
                                   "stream_analytics.target_throughput_events_per_sec.", NULL),
-                 (double)vx_config_int(cfg, AN_SECTION, "target_throughput_events_per_sec"));
+                 (double)cfg->target_throughput_events_per_sec);
     vx_gauge_set(vx_metrics_gauge(m, "vexfs_analytics_processing_latency_target_seconds",
                                   "stream_analytics.processing_latency_target_ns in seconds.",
                                   NULL),
                  (double)s->latency_target_ns / (double)VX_NS_PER_S);
-    static const char *const features[] = {"real_time_processing", "pattern_discovery",
-                                           "anomaly_detection", "predictive_analytics"};
+    const struct {
+        const char *name;
+        bool on;
+    } features[] = {{"real_time_processing", cfg->enable_real_time_processing},
+                    {"pattern_discovery", cfg->enable_pattern_discovery},
+                    {"anomaly_detection", cfg->enable_anomaly_detection},
+                    {"predictive_analytics", cfg->enable_predictive_analytics}};
     for (size_t i = 0; i < sizeof features / sizeof features[0]; i++) {
-        char key[64];
-        snprintf(key, sizeof key, "enable_%s", features[i]);
         vx_gauge_set(vx_metrics_gauge(m, "vexfs_analytics_feature_enabled",
                                       "1 when a stream_analytics.enable_* switch is on.",
-                                      "feature", features[i], NULL),
-                     vx_config_bool(cfg, AN_SECTION, key) ? 1 : 0);
+                                      "feature", features[i].name, NULL),
+                     features[i].on ? 1 : 0);
     }
 
     char path[VX_PATH_MAX];
@@ -847,14 +850,14 @@ an_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *m,
         snprintf(path, sizeof path, "%s/queries.json", s->state_dir);
         rc = s_load(s, path, true, err, errlen);
     }
-    const char *qfile = vx_config_str(cfg, AN_SECTION, "queries_file");
+    const char *qfile = cfg->queries_file;
     if (rc == 1 && *qfile) {
         rc = s_load(s, qfile, false, err, errlen);
     }
     if (rc < 0) {
         goto fail;
     }
-    const char *pub = vx_config_str(cfg, AN_SECTION, "results_endpoint");
+    const char *pub = cfg->results_endpoint;
     if (*pub) {
         struct vx_sock_spec ps = {.type = ZMQ_PUB, .endpoint = pub, .bind = true};
         char serr[512];

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "an_config.h"
 #include "vx_config.h"
 #include "vx_etag.h"
 #include "vx_metrics.h"
@@ -23,9 +24,11 @@ typedef struct an_server an_server_t;
 
 /* Returns NULL with a message in err when an input, the results socket or the stored queries
  * cannot be set up. state_dir's queries.json is sealed with sealer (NULL: at_rest.encryption
- * off; see an_state.h). cfg, metrics and sealer are borrowed and must outlive the server. */
-an_server_t *an_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *metrics,
-                           const vx_sealer_t *sealer, char *err, size_t errlen);
+ * off; see an_state.h). cfg (the bound stream_analytics section), metrics and sealer are
+ * borrowed; the server copies what it keeps of cfg. */
+an_server_t *an_server_new(const struct an_config *cfg, const vx_socks_t *socks,
+                           vx_metrics_t *metrics, const vx_sealer_t *sealer, char *err,
+                           size_t errlen);
 /* Runs until *stop is set. Returns 0, or -errno after a fatal input error (logged). */
 int an_server_run(an_server_t *s, volatile sig_atomic_t *stop);
 /* Leaves the consumer group (committing what is safe), closes sockets, frees everything. */

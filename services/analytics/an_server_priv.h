@@ -163,7 +163,7 @@ void an_commit_fini(an_server_t *s);
 void an_commit_restore(an_server_t *s, const rd_kafka_topic_partition_t *tp);
 
 /* an_input.c */
-int an_input_open(an_server_t *s, const vx_config_t *cfg, char *err, size_t errlen);
+int an_input_open(an_server_t *s, const struct an_config *cfg, char *err, size_t errlen);
 void an_input_close(an_server_t *s);
 /* The loop: consumes the input (Kafka or ZeroMQ) until *stop; see an_server_run. */
 int an_input_run(an_server_t *s, volatile sig_atomic_t *stop);

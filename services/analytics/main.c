@@ -46,15 +46,24 @@ main(int argc, char **argv)
     char err[1024];
     an_http_t *routes = NULL;
     an_server_t *server = NULL;
+    an_monitor_t *monitor = NULL;
+    struct an_config cfg;
+    struct an_mon_config mon_cfg;
+    struct vx_kafka_security_config kafka_security;
+    if (vx_config_bind(d.cfg, &an_cfg_section, &cfg) < 0 ||
+        vx_config_bind(d.cfg, &an_mon_cfg_section, &mon_cfg) < 0 ||
+        vx_config_bind(d.cfg, &vx_cfg_kafka_security_section, &kafka_security) < 0) {
+        vx_error("AN-START", "the configuration does not fit its table");
+        goto out;
+    }
+    cfg.kafka_security = &kafka_security;
     an_fetch_set_tls(d.tls_ca_file, d.tls_client_cert_file, d.tls_client_key_file);
-    an_monitor_t *monitor = an_monitor_new(d.cfg, d.metrics,
-                                           vx_config_str(d.cfg, AN_SECTION, "state_dir"),
-                                           d.sealer, err, sizeof err);
+    monitor = an_monitor_new(&mon_cfg, d.metrics, cfg.state_dir, d.sealer, err, sizeof err);
     if (!monitor) {
         vx_error("AN-START", "%s", err);
         goto out;
     }
-    server = an_server_new(d.cfg, d.socks, d.metrics, d.sealer, err, sizeof err);
+    server = an_server_new(&cfg, d.socks, d.metrics, d.sealer, err, sizeof err);
     if (!server) {
         vx_error("AN-START", "%s", err);
         goto out;

@@ -88,7 +88,7 @@ s_metrics_init(au_server_t *s, vx_metrics_t *metrics)
                                      "Patterns loaded.", NULL);
     vx_gauge_set(vx_metrics_gauge(metrics, "vexfs_target_throughput_events_per_second",
                                   "Configured target_throughput_events_per_sec.", NULL),
-                 (double)vx_config_int(s->cfg, AU_SECTION, "target_throughput_events_per_sec"));
+                 (double)s->cfg->target_throughput_events_per_sec);
 }
 
 static double
@@ -106,8 +106,8 @@ cb_reseal_remaining(void *arg)
 static int
 s_store_open(au_server_t *s, char *err, size_t errlen)
 {
-    const vx_config_t *cfg = s->cfg;
-    const char *sd = vx_config_str(cfg, AU_SECTION, "state_dir");
+    const struct au_config *cfg = s->cfg;
+    const char *sd = cfg->state_dir;
     char dir[VX_PATH_MAX];
     if (sd[0] != '\0') {
         s->state_dir = vx_strdup(sd);
@@ -123,11 +123,10 @@ s_store_open(au_server_t *s, char *err, size_t errlen)
     }
     struct au_store_opts so = {
         .dir = dir,
-        .map_bytes = (uint64_t)vx_config_int(cfg, AU_SECTION, "state_map_bytes"),
-        .no_sync = s->store_tmp || !vx_config_bool(cfg, AU_SECTION, "state_sync"),
-        .max_history = (uint32_t)vx_config_int(cfg, AU_SECTION, "max_executions"),
-        .history_age_ns =
-            (uint64_t)vx_config_int(cfg, AU_SECTION, "history_max_age_s") * VX_NS_PER_S,
+        .map_bytes = (uint64_t)cfg->state_map_bytes,
+        .no_sync = s->store_tmp || !cfg->state_sync,
+        .max_history = (uint32_t)cfg->max_executions,
+        .history_age_ns = (uint64_t)cfg->history_max_age_s * VX_NS_PER_S,
     };
     struct au_store_sealer sealer;
     if (s->sealer != NULL) {
@@ -171,16 +170,20 @@ s_store_open(au_server_t *s, char *err, size_t errlen)
 static int
 s_workflows_init(au_server_t *s, char *err, size_t errlen)
 {
-    const vx_config_t *cfg = s->cfg;
-    s->emit =
-        au_emit_new(vx_config_str(cfg, AU_SECTION, "emit_endpoint"), s->socks, s->metrics, err,
-                    errlen);
+    const struct au_config *cfg = s->cfg;
+    struct au_emit_opts eo = {
+        .endpoint = cfg->emit_endpoint,
+        .ack_endpoint = cfg->emit_ack_endpoint,
+        .ack_window_batches = (int)cfg->emit_ack_window_batches,
+        .ack_timeout_ms = (int)cfg->emit_ack_timeout_ms,
+        .buffer_max_batches = (int)cfg->emit_buffer_max_batches,
+    };
+    s->emit = au_emit_new(&eo, s->socks, s->metrics, err, errlen);
     if (s->emit == NULL) {
         return -EINVAL;
     }
-    s->breakers = au_breakers_new(
-        (uint32_t)vx_config_int(cfg, AU_SECTION, "breaker_failure_threshold"),
-        (uint64_t)vx_config_int(cfg, AU_SECTION, "breaker_cooldown_ms"), s->metrics);
+    s->breakers = au_breakers_new((uint32_t)cfg->breaker_failure_threshold,
+                                  (uint64_t)cfg->breaker_cooldown_ms, s->metrics);
     int rc = s_store_open(s, err, errlen);
     if (rc < 0) {
         return rc;
@@ -190,14 +193,14 @@ s_workflows_init(au_server_t *s, char *err, size_t errlen)
         return rc;
     }
     struct au_exec_opts xo = {
-        .max_concurrent = (uint32_t)vx_config_int(cfg, AU_SECTION, "max_concurrent_workflows"),
-        .max_queue = (uint32_t)vx_config_int(cfg, AU_SECTION, "max_queued_workflows"),
-        .tenant_concurrency = (uint32_t)vx_config_int(cfg, AU_SECTION, "tenant_max_concurrent"),
-        .tenant_rate = (double)vx_config_int(cfg, AU_SECTION, "tenant_rate_per_sec"),
-        .tenant_burst = (uint32_t)vx_config_int(cfg, AU_SECTION, "tenant_burst"),
-        .max_history = (uint32_t)vx_config_int(cfg, AU_SECTION, "max_executions"),
-        .retries = vx_config_bool(cfg, AU_SECTION, "enable_fault_tolerance"),
-        .compensation = vx_config_bool(cfg, AU_SECTION, "enable_compensation"),
+        .max_concurrent = (uint32_t)cfg->max_concurrent_workflows,
+        .max_queue = (uint32_t)cfg->max_queued_workflows,
+        .tenant_concurrency = (uint32_t)cfg->tenant_max_concurrent,
+        .tenant_rate = (double)cfg->tenant_rate_per_sec,
+        .tenant_burst = (uint32_t)cfg->tenant_burst,
+        .max_history = (uint32_t)cfg->max_executions,
+        .retries = cfg->enable_fault_tolerance,
+        .compensation = cfg->enable_compensation,
         .store = s->store,
         .breakers = s->breakers,
         .metrics = s->metrics,
@@ -212,7 +215,7 @@ s_workflows_init(au_server_t *s, char *err, size_t errlen)
 static int
 s_time_init(au_server_t *s, char *err, size_t errlen)
 {
-    const char *mode = vx_config_str(s->cfg, AU_SECTION, "time_mode");
+    const char *mode = s->cfg->time_mode;
     if (strcmp(mode, "processing") == 0) {
         s->time_mode = AU_TIME_PROCESSING;
     } else if (strcmp(mode, "event") == 0) {
@@ -222,10 +225,9 @@ s_time_init(au_server_t *s, char *err, size_t errlen)
                  AU_SECTION, mode);
         return -EINVAL;
     }
-    s->lateness_ns =
-        (uint64_t)vx_config_int(s->cfg, AU_SECTION, "allowed_lateness_ms") * VX_NS_PER_MS;
-    s->idle_ns = (uint64_t)vx_config_int(s->cfg, AU_SECTION, "idle_timeout_ms") * VX_NS_PER_MS;
-    s->max_reorder_bytes = (uint64_t)vx_config_int(s->cfg, AU_SECTION, "max_reorder_bytes");
+    s->lateness_ns = (uint64_t)s->cfg->allowed_lateness_ms * VX_NS_PER_MS;
+    s->idle_ns = (uint64_t)s->cfg->idle_timeout_ms * VX_NS_PER_MS;
+    s->max_reorder_bytes = (uint64_t)s->cfg->max_reorder_bytes;
     return 0;
 }
 
@@ -234,10 +236,9 @@ s_time_init(au_server_t *s, char *err, size_t errlen)
 static int
 s_inputs_open(au_server_t *s, char *err, size_t errlen)
 {
-    int hwm = (int)vx_config_int(s->cfg, AU_SECTION, "queue_hwm");
+    int hwm = (int)s->cfg->queue_hwm;
     char serr[512];
-    struct vx_sock_spec live = {.type = ZMQ_PULL,
-                                .endpoint = vx_config_str(s->cfg, AU_SECTION, "input_endpoint"),
+    struct vx_sock_spec live = {.type = ZMQ_PULL, .endpoint = s->cfg->input_endpoint,
                                 .rcvhwm = hwm};
     s->live.sock = vx_sock_open(s->socks, &live, NULL, 0, serr, sizeof serr);
     if (s->live.sock == NULL) {
@@ -245,7 +246,7 @@ s_inputs_open(au_server_t *s, char *err, size_t errlen)
         return -EINVAL;
     }
     vx_sock_keeper_init(&s->live_keep, s->socks, &live);
-    const char *rep = vx_config_str(s->cfg, AU_SECTION, "replay_endpoint");
+    const char *rep = s->cfg->replay_endpoint;
     if (rep[0] == '\0') {
         return 0;
     }
@@ -285,7 +286,7 @@ s_feed_fini(struct au_feed *f)
 }
 
 au_server_t *
-au_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *metrics,
+au_server_new(const struct au_config *cfg, const vx_socks_t *socks, vx_metrics_t *metrics,
               const vx_sealer_t *sealer, char *err, size_t errlen)
 {
     au_server_t *s = vx_calloc(1, sizeof *s);
@@ -296,14 +297,12 @@ au_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *met
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->edit_lock, NULL);
     pthread_mutex_init(&s->save_lock, NULL);
-    s->cap = (size_t)vx_config_int(cfg, AU_SECTION, "max_alerts");
+    s->cap = (size_t)cfg->max_alerts;
     s->ring = vx_calloc(s->cap, sizeof *s->ring);
-    s->max_partials = (uint32_t)vx_config_int(cfg, AU_SECTION, "max_partial_matches");
-    s->max_match_events = (uint32_t)vx_config_int(cfg, AU_SECTION, "max_match_events");
-    s->max_match_event_bytes =
-        (uint64_t)vx_config_int(cfg, AU_SECTION, "max_match_event_bytes");
-    s->budget_ns =
-        (uint64_t)vx_config_int(cfg, AU_SECTION, "max_automation_latency_ms") * VX_NS_PER_MS;
+    s->max_partials = (uint32_t)cfg->max_partial_matches;
+    s->max_match_events = (uint32_t)cfg->max_match_events;
+    s->max_match_event_bytes = (uint64_t)cfg->max_match_event_bytes;
+    s->budget_ns = (uint64_t)cfg->max_automation_latency_ms * VX_NS_PER_MS;
     s->cyc0 = au_cycles();
     s->mono0 = vx_mono_ns();
     s_feed_init(s, &s->live, false);
@@ -340,8 +339,7 @@ au_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *met
     vx_info("AU-INPUT",
             "input %s, replay %s, %u patterns (time %s by default), %zu workflows, %d "
             "interrupted executions",
-            vx_config_str(cfg, AU_SECTION, "input_endpoint"),
-            s->replay.sock ? vx_config_str(cfg, AU_SECTION, "replay_endpoint") : "off",
+            cfg->input_endpoint, s->replay.sock ? cfg->replay_endpoint : "off",
             au_engine_pattern_count(s->engine),
             s->time_mode == AU_TIME_EVENT ? "event" : "processing", au_flows_count(s->flows),
             rec < 0 ? 0 : rec);

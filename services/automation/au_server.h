@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "au_breaker.h"
+#include "au_config.h"
 #include "au_exec.h"
 #include "au_flows.h"
 #include "vx_config.h"
@@ -27,12 +28,14 @@
 
 typedef struct au_server au_server_t;
 
-/* Creates the server from cfg, socks, metrics and sealer (all borrowed, must outlive it;
+/* Creates the server from cfg (the bound reactive_automation section), socks, metrics and
+ * sealer (all borrowed, must outlive it, as must the vx_config_t cfg's strings come from;
  * sealer NULL: the store is not sealed): opens the input sockets through socks, the state
  * store and loads patterns_file. Returns NULL with a message in err; the caller owns the
  * result. */
-au_server_t *au_server_new(const vx_config_t *cfg, const vx_socks_t *socks, vx_metrics_t *metrics,
-                           const vx_sealer_t *sealer, char *err, size_t errlen);
+au_server_t *au_server_new(const struct au_config *cfg, const vx_socks_t *socks,
+                           vx_metrics_t *metrics, const vx_sealer_t *sealer, char *err,
+                           size_t errlen);
 /* Stops the workers and frees everything. Accepts NULL; sets *s to NULL. */
 void au_server_destroy(au_server_t **s);
 

@@ -224,7 +224,7 @@ s_load_path(au_server_t *s, const char *path, char *err, size_t errlen)
 int
 au_server_load_workflows(au_server_t *s, char *err, size_t errlen)
 {
-    const char *wpath = vx_config_str(s->cfg, AU_SECTION, "workflows_path");
+    const char *wpath = s->cfg->workflows_path;
     int rc = 0;
     json_t *doc = au_server_defs_load(s, "workflows", &rc, err, errlen);
     if (doc != NULL) {

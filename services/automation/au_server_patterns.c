@@ -383,7 +383,7 @@ au_server_patterns_init(au_server_t *s, char *err, size_t errlen)
     if (rc < 0) {
         return rc;
     }
-    const char *file = vx_config_str(s->cfg, AU_SECTION, "patterns_file");
+    const char *file = s->cfg->patterns_file;
     json_t *doc = au_server_defs_load(s, "patterns", &rc, err, errlen);
     if (doc != NULL) {
         json_t *arr = json_is_object(doc) ? json_object_get(doc, "patterns") : doc;

@@ -43,8 +43,8 @@ static int
 s_user_init(au_server_t *s, char *err, size_t errlen)
 {
     struct au_act_policy *p = &s->act_policy;
-    const char *user = vx_config_str(s->cfg, AU_SECTION, "script_user");
-    const char *group = vx_config_str(s->cfg, AU_SECTION, "script_group");
+    const char *user = s->cfg->script_user;
+    const char *group = s->cfg->script_group;
     uid_t uid = geteuid();
     gid_t gid = getegid();
     if (user[0] != '\0' && s_lookup(user, &uid, &gid) < 0) {
@@ -79,25 +79,20 @@ int
 au_server_policy_init(au_server_t *s, char *err, size_t errlen)
 {
     struct au_act_policy *p = &s->act_policy;
-    const vx_config_t *cfg = s->cfg;
+    const struct au_config *cfg = s->cfg;
     memset(p, 0, sizeof *p);
-    p->scripts_dir = vx_config_str(cfg, AU_SECTION, "scripts_dir");
-    if (p->scripts_dir[0] != '\0' && p->scripts_dir[0] != '/') {
-        snprintf(err, errlen, "%s.scripts_dir: expected an absolute path", AU_SECTION);
-        return -EINVAL;
-    }
-    p->allow_inline = vx_config_bool(cfg, AU_SECTION, "allow_inline_scripts");
-    p->cpu_s = (uint64_t)vx_config_int(cfg, AU_SECTION, "script_cpu_seconds");
-    p->memory_bytes = (uint64_t)vx_config_int(cfg, AU_SECTION, "script_memory_mb") << 20;
-    p->open_files = (uint64_t)vx_config_int(cfg, AU_SECTION, "script_open_files");
-    p->processes = (uint64_t)vx_config_int(cfg, AU_SECTION, "script_processes");
+    p->scripts_dir = cfg->scripts_dir;
+    p->allow_inline = cfg->allow_inline_scripts;
+    p->cpu_s = (uint64_t)cfg->script_cpu_seconds;
+    p->memory_bytes = (uint64_t)cfg->script_memory_mb << 20;
+    p->open_files = (uint64_t)cfg->script_open_files;
+    p->processes = (uint64_t)cfg->script_processes;
     int rc = s_user_init(s, err, errlen);
     if (rc < 0) {
         return rc;
     }
     char why[256];
-    s->netpolicy = vx_netpolicy_new(vx_config_str(cfg, AU_SECTION, "outbound_allow"), s->metrics,
-                                    why, sizeof why);
+    s->netpolicy = vx_netpolicy_new(cfg->outbound_allow, s->metrics, why, sizeof why);
     if (s->netpolicy == NULL) {
         snprintf(err, errlen, "%s.%s", AU_SECTION, why);
         return -EINVAL;

@@ -71,7 +71,7 @@ enum au_stage { AU_STAGE_RECEIVE = 0, AU_STAGE_MATCH, AU_STAGE_ACTIONS };
 #define AU_N_STAGES 3
 
 struct au_server {
-    const vx_config_t *cfg;
+    const struct au_config *cfg; /* borrowed, as its strings */
     const vx_socks_t *socks;
     vx_metrics_t *metrics;
     pthread_mutex_t lock;

@@ -42,7 +42,13 @@ main(int argc, char **argv)
     char err[1024];
     /* Before any thread starts: libcurl's global state is not thread-safe to set up. */
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    au_server_t *server = au_server_new(d.cfg, d.socks, d.metrics, d.sealer, err, sizeof err);
+    au_server_t *server = NULL;
+    struct au_config cfg;
+    if (vx_config_bind(d.cfg, &au_cfg_section, &cfg) < 0) {
+        vx_error("AU-START", "the configuration does not fit its table");
+        goto out;
+    }
+    server = au_server_new(&cfg, d.socks, d.metrics, d.sealer, err, sizeof err);
     if (server == NULL) {
         vx_error("AU-START", "%s", err);
         goto out;

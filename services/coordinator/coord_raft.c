@@ -354,8 +354,8 @@ coord_raft_remove(coord_raft_t *r, uint64_t id, int timeout_ms, struct coord_op_
 
 /* A sealed entry or snapshot that does not open stops this node: it must not apply less than
  * the others, nor anything it cannot check. Loop thread. */
-static void
-s_fatal(coord_raft_t *r, const char *what, const char *err)
+void
+coord_raft_fatal(coord_raft_t *r, const char *what, const char *err)
 {
     vx_error("COORD-SEALED", "%s: %s; stopping (the state machine applied nothing of it)", what,
              err);
@@ -374,10 +374,16 @@ cb_fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
     uint8_t *plain = NULL;
     if (coord_seal_is_sealed(data, len)) {
         char err[300], what[64];
-        if (coord_seal_open(r->opts.sealer, COORD_SEAL_ENTRY, data, len, &plain, &len, err,
-                            sizeof err) < 0) {
+        int rc = coord_seal_open(r->opts.sealer, COORD_SEAL_ENTRY, data, len, &plain, &len, err,
+                                 sizeof err);
+        if (rc == -ENOKEY && coord_raft_keys_reload(r)) {
+            len = buf->len;
+            rc = coord_seal_open(r->opts.sealer, COORD_SEAL_ENTRY, data, len, &plain, &len, err,
+                                 sizeof err);
+        }
+        if (rc < 0) {
             snprintf(what, sizeof what, "entry %" PRIu64, index);
-            s_fatal(r, what, err);
+            coord_raft_fatal(r, what, err);
             return RAFT_CORRUPT;
         }
         data = plain;
@@ -392,71 +398,6 @@ cb_fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
     }
     *result = (void *)res;
     coord_read_applied(r, index);
-    return 0;
-}
-
-static int
-cb_fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n)
-{
-    coord_raft_t *r = fsm->data;
-    void *data = NULL;
-    size_t len = 0;
-    uint64_t t0 = vx_mono_ns();
-    int rc = coord_fsm_snapshot(r->fsm, &data, &len);
-    if (rc < 0) {
-        return RAFT_NOMEM;
-    }
-    *bufs = raft_malloc(sizeof **bufs);
-    if (!*bufs) {
-        vx_oom(sizeof **bufs);
-    }
-    size_t out_len = r->opts.sealer ? coord_seal_size(len) : len;
-    (*bufs)[0].base = raft_malloc(out_len ? out_len : 1);
-    if (!(*bufs)[0].base) {
-        vx_oom(out_len);
-    }
-    if (r->opts.sealer) {
-        if (coord_seal_wrap(r->opts.sealer, COORD_SEAL_SNAPSHOT, r->opts.node_id, data, len,
-                            (*bufs)[0].base) < 0) {
-            vx_oom(out_len);
-        }
-    } else {
-        memcpy((*bufs)[0].base, data, len);
-    }
-    (*bufs)[0].len = out_len;
-    *n = 1;
-    free(data);
-    double secs = (double)(vx_mono_ns() - t0) / (double)VX_NS_PER_S;
-    vx_histogram_observe(r->m_snapshot, secs);
-    vx_info("COORD-SNAPSHOT", "state of %zu bytes taken at index %llu in %.1f ms%s", len,
-            (unsigned long long)r->raft.last_applied, secs * 1000.0,
-            r->opts.sealer ? ", sealed" : "");
-    return 0;
-}
-
-static int
-cb_fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
-{
-    coord_raft_t *r = fsm->data;
-    const void *data = buf->base;
-    size_t len = buf->len;
-    uint8_t *plain = NULL;
-    if (coord_seal_is_sealed(data, len)) {
-        char err[300];
-        if (coord_seal_open(r->opts.sealer, COORD_SEAL_SNAPSHOT, data, len, &plain, &len, err,
-                            sizeof err) < 0) {
-            s_fatal(r, "snapshot", err);
-            return RAFT_CORRUPT;
-        }
-        data = plain;
-    }
-    int rc = coord_fsm_restore(r->fsm, data, len);
-    free(plain);
-    if (rc < 0) {
-        vx_error("COORD-RESTORE", "snapshot of %zu bytes is not a coordinator state", len);
-        return RAFT_MALFORMED;
-    }
-    raft_free(buf->base);
     return 0;
 }
 
@@ -583,8 +524,11 @@ s_start(coord_raft_t *r, char *err, size_t errlen)
     r->io_ready = true;
     raft_uv_set_connect_retry_delay(&r->io, o->connect_retry_ms);
     coord_io_wrap(&r->iow, &r->io, r);
-    r->fsm_iface = (struct raft_fsm){.version = 1, .data = r, .apply = cb_fsm_apply,
-                                     .snapshot = cb_fsm_snapshot, .restore = cb_fsm_restore};
+    coord_snap_fsm_init(r, &r->fsm_iface, cb_fsm_apply);
+    if (o->sealer) {
+        /* Sealed snapshots do not compress: libraft's LZ4 pass would only cost CPU. */
+        raft_uv_set_snapshot_compression(&r->io, false);
+    }
     rv = raft_init(&r->raft, &r->iow.outer, &r->fsm_iface, o->node_id, self->raft_addr);
     if (rv != 0) {
         snprintf(err, errlen, "raft_init: %s", raft_errmsg(&r->raft));
@@ -624,6 +568,7 @@ s_start(coord_raft_t *r, char *err, size_t errlen)
     }
     unsigned period = o->heartbeat_ms < 50 ? o->heartbeat_ms : 50;
     uv_timer_start(&r->timer, coord_raft_cb_tick, 0, period);
+    coord_reseal_scan_start(r);
     if (o->input_endpoint && o->input_endpoint[0]) {
         r->input = coord_input_new(r, o->socks, o->input_endpoint);
     }
@@ -688,6 +633,12 @@ coord_raft_new(const struct coord_raft_opts *opts, coord_fsm_t *fsm, vx_metrics_
     r->opts.data_dir = r->data_dir;
     snprintf(r->input_ep, sizeof r->input_ep, "%s", opts->input_endpoint ? opts->input_endpoint : "");
     r->opts.input_endpoint = r->input_ep;
+    snprintf(r->keys_dir, sizeof r->keys_dir, "%s", opts->data_keys_dir ? opts->data_keys_dir : "");
+    snprintf(r->seal_alg, sizeof r->seal_alg, "%s",
+             opts->seal_algorithm ? opts->seal_algorithm : "auto");
+    r->opts.data_keys_dir = r->keys_dir;
+    r->opts.seal_algorithm = r->seal_alg;
+    atomic_init(&r->seal_key_id, opts->sealer ? vx_sealer_key_id(opts->sealer) : 0);
     r->fsm = fsm;
     r->metrics = metrics;
     atomic_init(&r->max_latency_ms, opts->max_latency_ms);
@@ -743,6 +694,7 @@ coord_raft_destroy(coord_raft_t **rp)
     pthread_cond_destroy(&r->start_cv);
     pthread_mutex_destroy(&r->st_mu);
     json_decref(r->view);
+    coord_raft_keys_fini(r);
     vx_free(rp);
 }
 

@@ -59,6 +59,10 @@ struct coord_raft_opts {
     /* Seals entries before they are proposed and snapshots before they are stored (borrowed;
      * NULL: plaintext on disk). */
     const vx_sealer_t *sealer;
+    /* Where sealer's keys came from (at_rest.data_keys_dir, at_rest.algorithm; copied): read
+     * again when a record names a key this node has not loaded, as a member restarted after a
+     * key rotation seals under the new key before the others were restarted. */
+    const char *data_keys_dir, *seal_algorithm;
 };
 
 /* Retry-After for answers given without a leader: an election's worth, in whole seconds. */

@@ -19,6 +19,15 @@
 #include "coord_seal.h"
 #include "vx_mem.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#define S_LSAN_IGNORE_BEGIN() __lsan_disable()
+#define S_LSAN_IGNORE_END() __lsan_enable()
+#else
+#define S_LSAN_IGNORE_BEGIN() ((void)0)
+#define S_LSAN_IGNORE_END() ((void)0)
+#endif
+
 static struct coord_io *
 s_w(struct raft_io *io)
 {
@@ -215,11 +224,22 @@ cb_append(struct raft_io *io, struct raft_io_append *req, const struct raft_entr
     return coord_disk_append(w->r, req, entries, n, cb);
 }
 
+/* libraft 0.15's UvTruncate allocates its request (48 bytes) and hands it to UvBarrier, which
+ * drops it when another barrier (a snapshot being written, an earlier truncation) is current
+ * and no open segment is left to carry the new one: the request is then never run nor freed
+ * (src/uv_append.c, UvBarrier; later versions queue barriers). It happens on a follower that
+ * truncates its log, as a resumed old leader does, while a snapshot is written. Nothing we
+ * pass or could complete is involved, so under LeakSanitizer exactly that allocation is left
+ * out of the leak report, here where it is made (tests/lsan.supp says why no pattern there
+ * can name it). */
 static int
 cb_truncate(struct raft_io *io, raft_index index)
 {
     struct coord_io *w = s_w(io);
-    return s_ret(w, w->inner->truncate(w->inner, index));
+    S_LSAN_IGNORE_BEGIN();
+    int rv = w->inner->truncate(w->inner, index);
+    S_LSAN_IGNORE_END();
+    return s_ret(w, rv);
 }
 
 static int
@@ -283,7 +303,14 @@ coord_io_wrap(struct coord_io *w, struct raft_io *inner, coord_raft_t *r)
     o->snapshot_get = cb_snapshot_get;
     o->time = cb_time;
     o->random = cb_random;
-    o->async_work = inner->version >= 2 && inner->async_work ? cb_async_work : NULL;
+    /* libuv's I/O in libraft 0.15 runs work on its thread pool but still says version 1 (the
+     * field exists in the header we build against, so its presence is what counts); this
+     * wrapper is version 2, all of whose one addition it forwards, so that libraft accepts a
+     * version 3 FSM (snapshots sealed on the thread pool, coord_raft_snap.c). */
+    o->async_work = inner->async_work ? cb_async_work : NULL;
+    if (o->async_work && o->version < 2) {
+        o->version = 2;
+    }
 }
 
 static void

@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "coord_raft.h"
+#include "coord_reseal.h"
 #include "vx_drop.h"
 
 typedef struct coord_input coord_input_t;
@@ -161,7 +162,28 @@ struct coord_raft {
     uint64_t view_from, view_ns;
     uint64_t view_sent_ns;     /* loop thread: when this node last sent its view as leader */
 
+    /* data keys read again (coord_raft_keys.c), loop thread; the metrics read seal_key_id */
+    char keys_dir[1024], seal_alg[32];
+    vx_sealer_t *reloaded[8];  /* sealers loaded since start, newest last, freed at destroy */
+    size_t n_reloaded;
+    atomic_uint_fast32_t seal_key_id;
+    const vx_sealer_t *snap_sealer; /* the sealer a snapshot in progress is sealed with */
+    /* snapshots (coord_raft_snap.c), loop thread but snap_seal_ns (the thread pool) */
+    bool snap_async;           /* libraft's FSM version 3: sealed on the thread pool */
+    size_t snap_plain_len;
+    uint64_t snap_index, snap_loop_ns;
+    atomic_uint_fast64_t snap_seal_ns;
+    /* re-seal scans (coord_reseal.c): loop thread, `last` and `scans` under st_mu */
+    struct {
+        uv_work_t work;
+        bool running, again, behind;
+        uint32_t key_id;
+        struct coord_reseal_counts last;
+        uint64_t scans;
+    } reseal;
+
     /* metrics */
+    vx_histogram_t *m_snapshot_seal;
     vx_histogram_t *m_latency;
     vx_counter_t *m_slow, *m_failures, *m_leader_changes, *m_partitions;
     vx_counter_t *m_input_batches, *m_input_events;
@@ -215,6 +237,26 @@ int coord_io_send_probe(coord_raft_t *r, raft_id id, const char *address, uint64
                         uint64_t cookie);
 
 void coord_raft_cb_tick(uv_timer_t *t);
+/* A sealed record names a key this node has not loaded (-ENOKEY from coord_seal_open): reads
+ * the data keys again (coord_raft_keys.c). Returns true when they now include a key they did
+ * not before, and r->opts.sealer is the new sealer (new records are sealed with its newest
+ * key); the earlier sealer stays valid until coord_raft_keys_fini. Loop thread. */
+bool coord_raft_keys_reload(coord_raft_t *r);
+void coord_raft_keys_fini(coord_raft_t *r);
+
+/* A sealed entry or snapshot that does not open: logs what and why, marks the node failed and
+ * stops it. Loop thread. */
+void coord_raft_fatal(coord_raft_t *r, const char *what, const char *err);
+
+/* Snapshots (coord_raft_snap.c): fills fsm with apply and the snapshot callbacks (libraft's
+ * version 3, sealing on the thread pool, when the I/O has one). Loop thread, before raft_init. */
+void coord_snap_fsm_init(coord_raft_t *r, struct raft_fsm *fsm,
+                         int (*apply)(struct raft_fsm *, const struct raft_buffer *, void **));
+
+/* Re-seal progress (coord_reseal.c). Loop thread: scans data_dir on the thread pool (again after the running scan, if one runs);
+ * nothing when encryption is off. */
+void coord_reseal_scan_start(coord_raft_t *r);
+void coord_reseal_metrics_init(coord_raft_t *r, vx_metrics_t *m);
 /* A view frame from node `from` (coord_peer_view_fn), loop thread. */
 void coord_raft_on_view(void *arg, uint64_t from, const uint8_t *data, size_t len);
 void coord_raft_metrics_init(coord_raft_t *r, vx_metrics_t *m);

@@ -490,7 +490,7 @@ coord_raft_metrics_init(coord_raft_t *r, vx_metrics_t *m)
                                              "the read index.",
                                              bounds, nb, NULL);
     r->m_snapshot = vx_metrics_histogram(m, "vexfs_consensus_snapshot_seconds",
-                                         "Time taken to serialise the state for a raft "
+                                         "Time taken to copy the state for a raft "
                                          "snapshot (commits wait meanwhile).",
                                          bounds, nb, NULL);
     static const char *const what[2] = {"log", "snapshot"};
@@ -504,6 +504,11 @@ coord_raft_metrics_init(coord_raft_t *r, vx_metrics_t *m)
     r->m_disk_full = vx_metrics_gauge(m, "vexfs_consensus_disk_full",
                                       "1 while the last write to this node's raft log failed.",
                                       NULL);
+    r->m_snapshot_seal = vx_metrics_histogram(m, "vexfs_consensus_snapshot_seal_seconds",
+                                              "Time taken to seal a raft snapshot (on the "
+                                              "thread pool: commits go on meanwhile).",
+                                              bounds, nb, NULL);
+    coord_reseal_metrics_init(r, m);
     r->m_term = vx_metrics_gauge(m, "vexfs_raft_term", "Current raft term.", NULL);
     r->m_commit = vx_metrics_gauge(m, "vexfs_raft_commit_index", "Raft commit index.", NULL);
     r->m_leader = vx_metrics_gauge(m, "vexfs_raft_is_leader", "1 on the leader.", NULL);

@@ -131,6 +131,8 @@ coord_server_alloc(coord_server_t **out, const struct coord_config *cfg,
     ro.peer_keys = s->keys;
     ro.socks = deps->socks;
     ro.sealer = deps->sealer;
+    ro.data_keys_dir = deps->data_keys_dir;
+    ro.seal_algorithm = deps->seal_algorithm;
     s->fsm = coord_fsm_new(&fo);
     s->raft = coord_raft_new(&ro, s->fsm, deps->metrics, err, errlen);
     if (!s->raft) {

@@ -34,6 +34,7 @@ struct coord_server_deps {
     const vx_socks_t *socks;             /* opens the ZeroMQ input */
     const struct vx_security_config *security; /* keys_dir and identity of the raft keys */
     const vx_sealer_t *sealer;           /* seals raft entries and snapshots; NULL: plaintext */
+    const char *data_keys_dir, *seal_algorithm; /* where sealer's keys came from */
 };
 
 /* Builds and starts everything but the REST server (raft runs when this returns). cfg's

@@ -50,8 +50,15 @@ main(int argc, char **argv)
         vx_error("COORD-START", "the configuration does not fit its table");
         goto out;
     }
+    struct vx_at_rest_config ar = {0};
+    if (d.sealer && vx_config_bind(d.cfg, &vx_cfg_at_rest_section, &ar) < 0) {
+        vx_error("COORD-START", "the configuration does not fit its table");
+        goto out;
+    }
     struct coord_server_deps deps = {.metrics = d.metrics, .http = d.http, .socks = d.socks,
-                                     .security = &sec, .sealer = d.sealer};
+                                     .security = &sec, .sealer = d.sealer,
+                                     .data_keys_dir = ar.data_keys_dir,
+                                     .seal_algorithm = ar.algorithm};
     int src = coord_server_alloc(&server, &cfg, &deps, err, sizeof err);
     if (src < 0) {
         vx_error("COORD-START", "%s", err);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ctl.h"
 #include "vx_mem.h"
@@ -196,9 +197,26 @@ s_free(const struct ctl_kind *k, json_t **arrs)
     }
 }
 
+#define S_FETCH_TRIES 12
+
+/* Sleeps base to 3 * base milliseconds: the spread comes from the clock's nanoseconds, so
+ * writers that collided once do not wake together again. */
+static void
+s_backoff_ms(int base)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int ms = base + (int)((unsigned long)now.tv_nsec % (unsigned long)(2 * base + 1));
+    struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&t, &t) < 0 && errno == EINTR) {
+    }
+}
+
 /* GETs every section's current list into cur[] (caller decrefs) and keeps the set's tag in
  * s->etag. A kind of two sections has one tag for both: when the two reads answer different
- * tags the set changed in between, and they are read again (a few times at most). */
+ * tags the set changed in between, and they are read again, after a short random pause that
+ * grows with each attempt (other writers of the set back off the same way), S_FETCH_TRIES
+ * times at most. */
 static int
 s_fetch(struct ctl_set *s, json_t **cur)
 {
@@ -229,12 +247,13 @@ s_fetch(struct ctl_set *s, json_t **cur)
         if (same) {
             return 0;
         }
-        if (attempt == 3) {
+        if (attempt == S_FETCH_TRIES - 1) {
             ctl_err(k->cmd, "the %s keep changing while they are read; try again",
                     k->sec[0].many);
             s_free(k, cur);
             return -EAGAIN;
         }
+        s_backoff_ms(5 * (attempt + 1));
     }
 }
 

@@ -50,6 +50,22 @@ static const struct vx_cfg_key s_keys[] = {
     {"output_endpoint", VX_CFG_STRING, "tcp://127.0.0.1:5551", 0, 1024, false,
      "ZeroMQ PUSH endpoint (bound) routing pulls from; lossless, blocks when full",
      VX_CFG_AT(struct prop_config, output_endpoint)},
+    {"output_acked", VX_CFG_BOOL, "false", 0, 0, false,
+     "output_endpoint binds a DEALER instead of a PUSH: each batch is kept until a routing "
+     "(input_acked: true, a ROUTER) acknowledges it, resent after output_ack_timeout_ms or a "
+     "lost connection; an acknowledged-ingest batch is acknowledged only after routing "
+     "acknowledged every output batch holding its events",
+     VX_CFG_AT(struct prop_config, output_acked)},
+    {"output_ack_window_batches", VX_CFG_INT, "64", 1, 1000, false,
+     "output_acked: batches sent to routing and not yet acknowledged at once",
+     VX_CFG_AT(struct prop_config, output_ack_window_batches)},
+    {"output_ack_timeout_ms", VX_CFG_INT, "2000", 1, 600000, false,
+     "output_acked: a batch unacknowledged this long is sent again (routing counts and "
+     "drops the copy)",
+     VX_CFG_AT(struct prop_config, output_ack_timeout_ms)},
+    {"output_buffer_max_batches", VX_CFG_INT, "256", 1, 100000, false,
+     "output_acked: output batches held (waiting or unacknowledged); when full, ingest waits",
+     VX_CFG_AT(struct prop_config, output_buffer_max_batches)},
     {"tap_endpoint", VX_CFG_STRING, "tcp://127.0.0.1:5553", 0, 1024, false,
      "ZeroMQ PUB endpoint (bound) for observers such as vexfsctl tail; may drop; empty: off",
      VX_CFG_AT(struct prop_config, tap_endpoint)},
@@ -99,6 +115,13 @@ cb_check(const void *bound, char *err, size_t errlen)
         snprintf(err, errlen,
                  PROP_SECTION ".ingest_acked_endpoint: must differ from ingest_endpoint (%s)",
                  c->ingest_endpoint);
+        return -EINVAL;
+    }
+    if (c->output_acked && c->output_buffer_max_batches < c->output_ack_window_batches) {
+        snprintf(err, errlen,
+                 PROP_SECTION ".output_buffer_max_batches: must be at least "
+                              "output_ack_window_batches (%d)",
+                 (int)c->output_ack_window_batches);
         return -EINVAL;
     }
     if (c->tap_endpoint[0] && strcmp(c->tap_endpoint, c->output_endpoint) == 0) {

@@ -28,6 +28,10 @@ struct prop_config {
     const char *ingest_acked_endpoint;
     bool ingest_ack_durable;
     const char *output_endpoint;
+    bool output_acked;
+    int32_t output_ack_window_batches;
+    int32_t output_ack_timeout_ms;
+    int32_t output_buffer_max_batches;
     const char *tap_endpoint;
     int32_t queue_hwm;
     const char *producer_id;

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "prop_ack.h"
+#include "vx_ackrx.h"
 #include "prop_dedup.h"
 #include "prop_identity.h"
 #include "prop_stamp.h"
@@ -23,6 +23,7 @@
 #include "vx_clock.h"
 #include "vx_drop.h"
 #include "vx_kafka.h"
+#include "vx_link.h"
 #include "vx_log.h"
 #include "vx_loop.h"
 #include "vx_mem.h"
@@ -60,7 +61,7 @@ struct s_out {
     size_t rec_len[S_OUT_CAP];
     uint64_t recv_ns[S_OUT_CAP];
     struct s_submit *req[S_OUT_CAP];
-    struct prop_ack *ack[S_OUT_CAP]; /* the acknowledged-ingest batch of each event, or NULL */
+    struct vx_ack *ack[S_OUT_CAP]; /* the acknowledged-ingest batch of each event, or NULL */
     uint64_t oldest_ns; /* monotonic time the first event of this batch was accepted */
 };
 
@@ -73,14 +74,16 @@ struct prop_server {
 
     vx_loop_t *loop;
     zsock_t *ingest;
-    zsock_t *acked; /* ROUTER of the acknowledged ingest, or NULL (prop_ack.h) */
+    zsock_t *acked; /* ROUTER of the acknowledged ingest, or NULL (vx_ackrx.h) */
     int acked_reader;
     zsock_t *output;
+    vx_link_t *link; /* output_acked: the acknowledged output in place of `output` */
+    char link_sender[340]; /* the output batches' sender: producer id and start time */
     zsock_t *tap;
     vx_inbox_t *rest;
     char ingest_ep[256], acked_ep[256], output_ep[256], tap_ep[256];
-    prop_acks_t *acks;
-    uint64_t published_epoch; /* successful publishes so far */
+    vx_acks_t *acks;
+    uint64_t published_epoch; /* successful publishes so far (output_acked: put in the link) */
     bool acks_broken;         /* a publish failed (shutdown): acknowledge nothing more */
 
     vx_kafka_t *kafka;
@@ -211,7 +214,7 @@ static void
 cb_kafka_delivery(void *opaque, int err, const char *errstr, void *arg)
 {
     prop_server_t *s = arg;
-    struct prop_ack *ack = s->acks ? prop_acks_entry(s->acks, opaque) : NULL;
+    struct vx_ack *ack = s->acks ? vx_acks_entry(s->acks, opaque) : NULL;
     struct s_submit *r = ack ? NULL : opaque;
     if (ack) {
         ack->kafka_pending--; /* a failure is counted below; the batch was handed on */
@@ -270,9 +273,49 @@ s_send_reliable(prop_server_t *s, const void *data, size_t len)
     }
 }
 
+/* output_acked: waits, pumping the link, until it holds room for one more batch (routing
+ * acknowledged enough), under the same stop rule as s_send_reliable. */
+static int
+s_link_room(prop_server_t *s)
+{
+    uint64_t blocked_since = 0;
+    bool warned = false;
+    for (;;) {
+        uint64_t now = vx_mono_ns();
+        vx_link_pump(s->link, now);
+        if (vx_link_room(s->link) > 0) {
+            if (warned) {
+                vx_info("PROP-OUTPUT-RESUMED", "routing acknowledges batches again");
+            }
+            return 0;
+        }
+        if (s->stop && *s->stop && s->shutdown_deadline == 0) {
+            s->shutdown_deadline = now + (uint64_t)s->cfg.shutdown_timeout_ms * VX_NS_PER_MS;
+        }
+        if (s->shutdown_deadline && now >= s->shutdown_deadline) {
+            return -ETIMEDOUT;
+        }
+        if (!blocked_since) {
+            blocked_since = now;
+            vx_link_count_backpressure(s->link);
+        } else if (!warned && now - blocked_since > S_BLOCKED_WARN_NS) {
+            vx_warn("PROP-OUTPUT-BLOCKED", "routing has not acknowledged enough batches for "
+                                           "%llu ms: %zu held (%s)",
+                    (unsigned long long)((now - blocked_since) / VX_NS_PER_MS),
+                    vx_link_held(s->link), vx_link_endpoint(s->link));
+            warned = true;
+        }
+        zmq_pollitem_t items[2];
+        size_t k = vx_link_pollitems(s->link, items);
+        uint64_t wake = vx_link_wake_ns(s->link);
+        long timeout = wake == UINT64_MAX ? 100 : vx_ms_until(wake);
+        zmq_poll(items, (int)k, timeout < 100 ? timeout : 100);
+    }
+}
+
 static void
 s_journal(prop_server_t *s, const uint8_t *event, size_t len, struct s_submit *req,
-          struct prop_ack *ack)
+          struct vx_ack *ack)
 {
     void *opaque = req && req->durable ? (void *)req : NULL;
     if (ack && s->cfg.ingest_ack_durable) {
@@ -310,19 +353,39 @@ s_flush(prop_server_t *s)
     if (o->b.n == 0) {
         return;
     }
-    size_t len = vx_batchbuf_seal(&o->b, s->producer_id, s->producer_id_len, ++s->out_batch_seq);
-    int rc = s_send_reliable(s, o->b.buf, len);
+    size_t len = 0;
+    int rc;
+    const uint8_t *sent = NULL;
+    if (s->link) {
+        rc = s_link_room(s);
+        if (rc == 0) {
+            /* The journal below reads the events where they are: keep the builder's memory
+             * while the link owns its sealed copy. */
+            size_t cap = o->b.len + 2 * 10 + 2 + strlen(s->link_sender); /* + the trailer */
+            struct vx_batchbuf copy = {.buf = vx_malloc(cap), .len = o->b.len, .cap = cap,
+                                       .n = o->b.n};
+            memcpy(copy.buf, o->b.buf, o->b.len);
+            vx_link_put_batch(s->link, &copy, s->link_sender);
+            sent = vx_link_last_put(s->link, &len); /* the link numbers its own batches */
+        }
+    } else {
+        len = vx_batchbuf_seal(&o->b, s->producer_id, s->producer_id_len, ++s->out_batch_seq);
+        rc = s_send_reliable(s, o->b.buf, len);
+        sent = o->b.buf;
+    }
     uint64_t now = vx_mono_ns();
     if (rc < 0) {
         vx_error("PROP-PUBLISH", "batch of %zu events not published: %s", o->b.n, strerror(-rc));
         vx_drops_add(&s->drops, VX_DROP_SHUTDOWN, o->b.n);
-        s->out_batch_seq--; /* nothing left: the next batch keeps the sequence contiguous */
+        if (!s->link) {
+            s->out_batch_seq--; /* nothing left: the next batch keeps the sequence contiguous */
+        }
         s->acks_broken = true;
     } else {
         s->published_epoch++;
         vx_counter_add(s->batches_out, 1);
         vx_counter_add(s->processed, o->b.n);
-        if (s->tap && vx_wire_send_packed(s->tap, VX_WIRE_TOPIC, o->b.buf, len, ZMQ_DONTWAIT) < 0) {
+        if (s->tap && vx_wire_send_packed(s->tap, VX_WIRE_TOPIC, sent, len, ZMQ_DONTWAIT) < 0) {
             vx_counter_add(s->tap_dropped, 1);
         }
     }
@@ -346,6 +409,9 @@ s_flush(prop_server_t *s)
     vx_batchbuf_clear(&o->b);
     if (s->kafka) {
         vx_kafka_poll(s->kafka, 0);
+    }
+    if (s->link && rc == 0) {
+        vx_link_pump(s->link, vx_mono_ns()); /* send it now */
     }
 }
 
@@ -399,7 +465,7 @@ s_identity_refused(prop_server_t *s, const char *peer, const char *why, size_t n
  * run S_PREFETCH events ahead of the dedup decisions so the table's cache misses overlap. */
 static void
 s_process(prop_server_t *s, const struct vx_rx_batch *in, struct s_submit *req,
-          struct prop_ack *ack, int source)
+          struct vx_ack *ack, int source)
 {
     struct s_out *o = s->out;
     const vx_batch_t *batch = in->batch;
@@ -488,9 +554,9 @@ s_process(prop_server_t *s, const struct vx_rx_batch *in, struct s_submit *req,
 static void
 s_process_acked(prop_server_t *s, const struct vx_rx_batch *in, const uint8_t *id, size_t id_len)
 {
-    struct prop_ack *ack = NULL;
-    if (in->sender[0] && in->batch_seq && !prop_acks_full(s->acks)) {
-        ack = prop_acks_push(s->acks, id, id_len, in->batch_seq, 0);
+    struct vx_ack *ack = NULL;
+    if (in->sender[0] && in->batch_seq && !vx_acks_full(s->acks)) {
+        ack = vx_acks_push(s->acks, id, id_len, in->batch_seq, 0);
     } else {
         vx_counter_add(s->ack_unsent, 1);
         vx_warn("PROP-ACK-NONE", "batch from %s will not be acknowledged: %s",
@@ -521,15 +587,23 @@ cb_ingest(void *arg)
     }
 }
 
+/* Acknowledgements from routing and the output's connection events (output_acked). */
+static void
+cb_link(void *arg)
+{
+    prop_server_t *s = arg;
+    vx_link_pump(s->link, vx_mono_ns());
+}
+
 static void
 cb_acked(void *arg)
 {
     prop_server_t *s = arg;
-    for (int i = 0; i < S_DRAIN_MAX && !prop_acks_full(s->acks); i++) {
-        uint8_t id[PROP_ACK_ID_MAX];
+    for (int i = 0; i < S_DRAIN_MAX && !vx_acks_full(s->acks); i++) {
+        uint8_t id[VX_ACK_ID_MAX];
         size_t id_len = 0;
         zmq_msg_t body;
-        int rc = prop_acks_recv(s->acked, id, &id_len, &body);
+        int rc = vx_acks_recv(s->acked, id, &id_len, &body);
         if (rc == -EAGAIN) {
             return;
         }
@@ -555,7 +629,9 @@ s_release_acks(prop_server_t *s)
     if (!s->acked || s->acks_broken) {
         return;
     }
-    size_t n = prop_acks_release(s->acks, s->published_epoch, s->acked);
+    /* With the acknowledged output, a batch is handed on once routing acknowledged it. */
+    uint64_t handed = s->link ? vx_link_done(s->link) : s->published_epoch;
+    size_t n = vx_acks_release(s->acks, handed, s->acked);
     if (n) {
         vx_counter_add(s->acks_sent, n);
     }
@@ -656,15 +732,44 @@ prop_server_new(const struct prop_config *cfg, const vx_socks_t *socks, vx_metri
             goto fail;
         }
         zsock_set_sndhwm(s->acked, 0); /* acknowledgements are bounded by S_ACK_MAX_PENDING */
-        s->acks = prop_acks_new(S_ACK_MAX_PENDING);
+        s->acks = vx_acks_new(S_ACK_MAX_PENDING);
         s->acked_reader = vx_loop_reader(s->loop, s->acked, cb_acked, s);
     }
-    s->output = s_open(s, socks, ZMQ_PUSH, cfg->output_endpoint, s->output_ep,
-                       sizeof s->output_ep, err, errlen);
-    if (!s->output) {
-        goto fail;
+    if (cfg->output_acked) {
+        /* A sender id of this run: a restarted propagation numbers its batches from 1 again,
+         * which routing must not take for resends of the old run's batches. */
+        snprintf(s->link_sender, sizeof s->link_sender, "%s@%llx", s->producer_id,
+                 (unsigned long long)vx_wall_ns());
+        struct vx_link_config lc = {
+            .ingest_endpoint = cfg->output_endpoint,
+            .ack_endpoint = cfg->output_endpoint,
+            .ack_window_batches = cfg->output_ack_window_batches,
+            .ack_timeout_ms = cfg->output_ack_timeout_ms,
+            .buffer_max_batches = cfg->output_buffer_max_batches,
+            .retry_interval_ms = 10,
+            .bind = true,
+        };
+        s->link = vx_link_new(&lc, socks, "vexfs_propagation_output",
+                              "Output batches' events given up on by the acknowledged output, "
+                              "by reason.",
+                              metrics, err, errlen);
+        if (!s->link) {
+            goto fail;
+        }
+        snprintf(s->output_ep, sizeof s->output_ep, "%s", vx_link_endpoint(s->link));
+        zsock_t *ls[2];
+        size_t nls = vx_link_socks(s->link, ls);
+        for (size_t i = 0; i < nls; i++) {
+            vx_loop_reader(s->loop, ls[i], cb_link, s);
+        }
+    } else {
+        s->output = s_open(s, socks, ZMQ_PUSH, cfg->output_endpoint, s->output_ep,
+                           sizeof s->output_ep, err, errlen);
+        if (!s->output) {
+            goto fail;
+        }
+        zsock_set_sndtimeo(s->output, 100);
     }
-    zsock_set_sndtimeo(s->output, 100);
     if (cfg->tap_endpoint[0]) {
         s->tap = s_open(s, socks, ZMQ_PUB, cfg->tap_endpoint, s->tap_ep, sizeof s->tap_ep, err,
                         errlen);
@@ -712,8 +817,9 @@ prop_server_destroy(prop_server_t **sp)
     vx_loop_destroy(&s->loop);
     zsock_destroy(&s->ingest);
     zsock_destroy(&s->acked);
-    prop_acks_destroy(&s->acks);
+    vx_acks_destroy(&s->acks);
     zsock_destroy(&s->output);
+    vx_link_destroy(&s->link);
     zsock_destroy(&s->tap);
     vx_inbox_destroy(&s->rest);
     prop_dedup_destroy(&s->dedup);
@@ -738,7 +844,7 @@ s_update_gauges(prop_server_t *s)
         atomic_store(&s->kafka_fatal, !vx_kafka_healthy(s->kafka));
     }
     if (s->acks) {
-        vx_gauge_set(s->acks_pending, (double)prop_acks_pending(s->acks));
+        vx_gauge_set(s->acks_pending, (double)vx_acks_pending(s->acks));
     }
 }
 
@@ -750,6 +856,21 @@ s_flush_due(prop_server_t *s)
         return UINT64_MAX;
     }
     return s->out->oldest_ns + (uint64_t)atomic_load(&s->live.batch_max_delay_us) * VX_NS_PER_US;
+}
+
+/* output_acked, at stop: pumps the link until routing acknowledged everything held, or the
+ * shutdown deadline. */
+static void
+s_link_drain(prop_server_t *s)
+{
+    while (vx_link_held(s->link) > 0 && vx_mono_ns() < s->shutdown_deadline) {
+        vx_link_pump(s->link, vx_mono_ns());
+        zmq_pollitem_t items[2];
+        size_t k = vx_link_pollitems(s->link, items);
+        long left = vx_ms_until(s->shutdown_deadline);
+        zmq_poll(items, (int)k, left < 10 ? left : 10);
+    }
+    vx_link_pump(s->link, vx_mono_ns());
 }
 
 /* Stops ingest and flushes everything accepted, within shutdown_timeout_ms. */
@@ -774,15 +895,32 @@ s_shutdown(prop_server_t *s)
         }
         vx_kafka_destroy(&s->kafka, 0);
     }
+    if (s->link) {
+        s_link_drain(s);
+    }
     /* Answer what was handed on, so producers do not send it again to the next instance. */
     s_release_acks(s);
+    if (s->link) {
+        size_t lost = vx_link_abandon(s->link);
+        s->acks_broken = true; /* what was abandoned must never be acknowledged */
+        if (lost) {
+            vx_drops_add(&s->drops, VX_DROP_SHUTDOWN, lost);
+            vx_error("PROP-STOP-OUTPUT", "%zu events not acknowledged by routing by the "
+                                         "shutdown deadline (counted as dropped, reason "
+                                         "shutdown; their producers' batches stay "
+                                         "unacknowledged)",
+                     lost);
+        }
+    }
     if (s->acked) {
         zsock_set_linger(s->acked, 1000);
         zsock_destroy(&s->acked);
     }
     /* Let ZeroMQ deliver what is queued for routing before the socket closes. */
-    zsock_set_linger(s->output, (int)vx_ms_until(s->shutdown_deadline));
-    zsock_destroy(&s->output);
+    if (s->output) {
+        zsock_set_linger(s->output, (int)vx_ms_until(s->shutdown_deadline));
+        zsock_destroy(&s->output);
+    }
     atomic_store(&s->running, false);
     s_update_gauges(s);
     vx_info("PROP-STOPPED", "flushed; %llu events published in total",
@@ -801,10 +939,16 @@ prop_server_run(prop_server_t *s, volatile sig_atomic_t *stop)
     while (!*stop) {
         uint64_t due = s_flush_due(s);
         long timeout = due == UINT64_MAX ? 100 : vx_ms_until(due);
+        if (s->link) {
+            uint64_t wake = vx_link_wake_ns(s->link);
+            if (wake != UINT64_MAX && vx_ms_until(wake) < timeout) {
+                timeout = vx_ms_until(wake);
+            }
+        }
         /* While too many acknowledgements are pending the ROUTER is not read: its high-water
          * mark then holds the producers back. */
         if (s->acked) {
-            vx_loop_enable(s->loop, s->acked_reader, !prop_acks_full(s->acks));
+            vx_loop_enable(s->loop, s->acked_reader, !vx_acks_full(s->acks));
         }
         int n = vx_loop_wait(s->loop, timeout);
         if (n < 0 && n != -EINTR) {
@@ -817,6 +961,9 @@ prop_server_run(prop_server_t *s, volatile sig_atomic_t *stop)
         }
         if (s->kafka) {
             vx_kafka_poll(s->kafka, 0);
+        }
+        if (s->link) {
+            vx_link_pump(s->link, vx_mono_ns()); /* timeouts and resends */
         }
         s_release_acks(s);
         uint64_t now = vx_mono_ns();

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The propagation loop: ingest (ZeroMQ PULL, the acknowledged ROUTER of prop_ack.h, and REST
+/* The propagation loop: ingest (ZeroMQ PULL, the acknowledged ROUTER of vx_ackrx.h, and REST
  * submissions), validation,
  * deduplication, stamping, publishing (PUSH to routing, PUB tap) and the Kafka journal.
  *

@@ -34,6 +34,19 @@ static const struct vx_cfg_key s_keys[] = {
      "ZeroMQ PULL endpoint (connected) of propagation's output; several routing instances "
      "connected to it share the load",
      VX_CFG_AT(struct rt_config, input_endpoint)},
+    {"input_acked", VX_CFG_BOOL, "false", 0, 0, false,
+     "connect a ROUTER to input_endpoint instead of a PULL, for propagation's output_acked "
+     "(a DEALER): each batch is acknowledged once routed, a resend is acknowledged again and "
+     "not routed (vexfs_routing_input_duplicates_total)",
+     VX_CFG_AT(struct rt_config, input_acked)},
+    {"senders_max", VX_CFG_INT, "1024", 1, 1000000, false,
+     "input_acked: senders whose batch sequences are remembered (the least recently heard "
+     "is forgotten first)",
+     VX_CFG_AT(struct rt_config, senders_max)},
+    {"senders_save_ms", VX_CFG_INT, "1000", 10, 60000, false,
+     "input_acked: how often the remembered senders are saved to <state_dir>/senders.json "
+     "while they change",
+     VX_CFG_AT(struct rt_config, senders_save_ms)},
     {"output_coordinator", VX_CFG_STRING, "tcp://127.0.0.1:5552", 0, 4096, false,
      "ZeroMQ PUSH endpoints (bound, comma-separated) of the coordinator boundary; empty: none",
      VX_CFG_AT(struct rt_config, output_coordinator)},

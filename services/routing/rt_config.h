@@ -27,6 +27,9 @@ struct rt_config {
     bool caching;
     int32_t max_rules;
     const char *input_endpoint;
+    bool input_acked;
+    int32_t senders_max;
+    int32_t senders_save_ms;
     const char *output_coordinator;
     const char *output_automation;
     const char *output_analytics;

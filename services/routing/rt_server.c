@@ -21,6 +21,7 @@
 #include "vx_log.h"
 #include "vx_mem.h"
 #include "vx_rx.h"
+#include "rt_input.h"
 #include "vx_wire.h"
 
 #define S_MAX_EVENTS 100000                 /* events in one input batch */
@@ -94,6 +95,7 @@ struct rt_server {
     struct s_set *loop_set;
     rt_scratch_t *scratch;
     vx_rx_t *rx;                /* the input's receive path (vx_rx.h) */
+    rt_input_t *in;             /* plain or acknowledged input (rt_input.h) */
     struct vx_drops drops;      /* bad_frame, bad_protobuf, too_large */
     const struct vx_span *spans; /* the events of the batch being routed, from rx */
     uint8_t *xbuf;
@@ -1023,13 +1025,13 @@ s_drain_input(rt_server_t *s, int max)
     int n = 0;
     for (; n < max; n++) {
         struct vx_rx_batch in;
-        int rc = vx_rx_recv(s->rx, s->input, &in, ZMQ_DONTWAIT);
+        int rc = rt_input_recv(s->in, s->input, &in);
         if (rc == -EAGAIN || rc == -EINTR) {
             break;
         }
         vx_counter_add(s->batches_in, 1);
         if (rc < 0) {
-            continue; /* dropped and counted by vx_rx */
+            continue; /* dropped and counted by vx_rx, or a duplicate acknowledged again */
         }
         if (in.seq.missing) {
             vx_warn("RT-SEQ-GAP", "sender %s: %llu batches missing before %llu", in.sender,
@@ -1040,6 +1042,7 @@ s_drain_input(rt_server_t *s, int max)
         s_route_batch(s, in.batch);
         s->in_batch = false;
         s->spans = NULL;
+        rt_input_done(s->in, s->input);
     }
     return n;
 }
@@ -1245,8 +1248,23 @@ rt_server_new(const struct rt_config *cfg, const vx_socks_t *socks, vx_metrics_t
     s->rules_file = cfg->rules_file;
     struct vx_rx_opts rxo = {.max_events = S_MAX_EVENTS, .decode = true,
                              .arena_limit = S_ARENA_LIMIT};
-    struct vx_rx_counters rxc = {.drops = &s->drops, .gaps = s->seq_gaps};
+    /* Acknowledged: the senders' sequences are tracked by rt_input, across restarts. */
+    struct vx_rx_counters rxc = {.drops = &s->drops, .gaps = cfg->input_acked ? NULL : s->seq_gaps};
     s->rx = vx_rx_new("input", &rxo, &rxc);
+    struct rt_input_opts io = {
+        .acked = cfg->input_acked,
+        .senders_max = (size_t)cfg->senders_max,
+        .save_ms = cfg->senders_save_ms,
+        .state_dir = cfg->state_dir,
+        .sealer = sealer,
+        .rx = s->rx,
+        .gaps = s->seq_gaps,
+        .drops = &s->drops,
+    };
+    s->in = rt_input_new(&io, metrics, err, errlen);
+    if (!s->in) {
+        goto fail;
+    }
 
     const char *pid = cfg->producer_id;
     if (pid[0]) {
@@ -1296,8 +1314,13 @@ rt_server_new(const struct rt_config *cfg, const vx_socks_t *socks, vx_metrics_t
 
     snprintf(s->input_ep, sizeof s->input_ep, "%s", cfg->input_endpoint);
     s->socks = socks;
-    s->input_spec = (struct vx_sock_spec){.type = ZMQ_PULL, .endpoint = s->input_ep,
-                                          .rcvhwm = cfg->queue_hwm};
+    s->input_spec = (struct vx_sock_spec){.type = rt_input_socket_type(s->in),
+                                          .endpoint = s->input_ep, .rcvhwm = cfg->queue_hwm};
+    if (cfg->input_acked) {
+        /* Acknowledgements are few (one per batch, bounded by propagation's window): none is
+         * dropped at a high-water mark. */
+        s->input_spec.sndhwm = VX_SOCK_HWM_NONE;
+    }
     char serr[512];
     s->input = vx_sock_open(socks, &s->input_spec, NULL, 0, serr, sizeof serr);
     if (!s->input) {
@@ -1332,6 +1355,7 @@ rt_server_destroy(rt_server_t **sp)
         s_set_release(&s->cache[i]);
     }
     rt_scratch_destroy(&s->scratch);
+    rt_input_destroy(&s->in);
     vx_rx_destroy(&s->rx);
     free(s->xbuf);
     free(s->plan);
@@ -1436,8 +1460,16 @@ rt_server_run(rt_server_t *s, volatile sig_atomic_t *stop, volatile sig_atomic_t
         }
         /* Send when input went quiet, or when the oldest waiting batch is due; and whatever
          * waits for consumers that take it now. */
-        rt_outputs_flush(s->outputs, !input);
+        bool acks_due = rt_input_pending(s->in) > 0;
+        rt_outputs_flush(s->outputs, !input || acks_due);
         rt_outputs_poll(s->outputs);
+        /* Acknowledge only once no event of the batches read is left in a batch under
+         * construction: each was sent, or queued for its consumer (rt_input.h says what a
+         * kill -9 still loses). */
+        if (acks_due && rt_outputs_oldest(s->outputs) == 0) {
+            rt_input_flush(s->in, s->input);
+        }
+        rt_input_tick(s->in);
         if (s_check_input(s)) {
             items[0].socket = zsock_resolve(s->input);
         }

@@ -69,12 +69,14 @@ s_write_config(struct sh_suite *s, enum sh_daemon d)
              "  ingest_endpoint: tcp://127.0.0.1:%u\n"
              "  ingest_acked_endpoint: tcp://127.0.0.1:%u\n"
              "  output_endpoint: tcp://127.0.0.1:%u\n"
+             "  output_acked: true\n"
              "  tap_endpoint: tcp://127.0.0.1:%u\n"
              "  rest_port: %u\n"
              "  kafka_brokers: \"%s\"\n"
              "  kafka_topic: \"%s\"\n"
              "event_routing:\n"
              "  input_endpoint: tcp://127.0.0.1:%u\n"
+             "  input_acked: true\n"
              "  output_coordinator: tcp://127.0.0.1:%u\n"
              "  output_automation: tcp://127.0.0.1:%u\n"
              "  output_analytics: tcp://127.0.0.1:%u\n"
@@ -105,6 +107,7 @@ s_write_config(struct sh_suite *s, enum sh_daemon d)
              "  scripts_dir: %s\n"
              "  state_dir: %s/automation-state\n"
              "  emit_endpoint: tcp://127.0.0.1:%u\n"
+             "  emit_ack_endpoint: tcp://127.0.0.1:%u\n"
              "  rest_port: %u\n"
              "stream_analytics:\n"
              "  kafka_brokers: \"%s\"\n"
@@ -129,7 +132,7 @@ s_write_config(struct sh_suite *s, enum sh_daemon d)
              s->ingest, s->ingest_acked, s->prop_out, s->tap, rest, kh_bootstrap(), s->journal, s->prop_out,
              s->out_coord, s->out_auto, s->out_an, s->out_graph, s->out_vector, s->out_console,
              rules, s->dir, kh_bootstrap(), prefix, rest, node, members, s->dir, node,
-             s->out_coord, rest, s->out_auto, patterns, workflows, scripts, s->dir, s->ingest, rest, kh_bootstrap(), s->routed,
+             s->out_coord, rest, s->out_auto, patterns, workflows, scripts, s->dir, s->ingest, s->ingest_acked, rest, kh_bootstrap(), s->routed,
              s->routed, s->routed, s->an_input, s->an_results, queries, s->dir, rest, s->ingest,
              s->ingest_acked, rest, s->dir);
     snprintf(path, sizeof path, "%s/%s.yaml", s->dir, s_names[d]);

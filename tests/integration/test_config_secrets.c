@@ -106,7 +106,7 @@ START_TEST(t_analytics_smtp_url_masked)
              "  smtp_url: http://alice:" S_MAIL_PW "@127.0.0.1:25\n",
              (unsigned)vt_free_port(), d.dir);
     ck_assert_int_eq(vt_write_file(bad, text), 0);
-    /* The scheme is checked when the monitor starts (after --check's table checks). */
+    /* The scheme is checked with the section (an_mon_config_check) when the file loads. */
     s_run("vexfs-analytics", bad, NULL, &pr);
     ck_assert_msg(WIFEXITED(pr.status) && WEXITSTATUS(pr.status) != 0, "an http smtp_url passed");
     ck_assert_msg(strstr(pr.err, "monitoring.smtp_url: 'http://***@127.0.0.1:25'"),

@@ -984,6 +984,70 @@ START_TEST(t_emit_into_propagation)
 }
 END_TEST
 
+static void
+cb_got_path(const vx_batch_t *b, const vx_event_t *e, void *arg)
+{
+    (void)b;
+    json_t *paths = arg;
+    json_object_set_new(paths, e->path ? e->path : "", json_true());
+}
+
+/* emit_ack_endpoint: events emitted while propagation is killed -9 wait in automation's
+ * acknowledged link and reach propagation's output once it is back. */
+START_TEST(t_emit_acked_survives_propagation_kill9)
+{
+    enum { N = 5 };
+    struct ph_daemon p;
+    ph_start(&p, NULL, NULL);
+    zsock_t *out = ph_pull(&p);
+    char extra[256];
+    snprintf(extra, sizeof extra, "  emit_ack_endpoint: %s\n  emit_ack_timeout_ms: 1000\n",
+             p.acked);
+    struct s_daemon d;
+    s_start_emit(&d, extra, p.ingest);
+    char body[65536];
+    const char *wf = "{\"id\":\"tell\",\"kind\":\"linear\",\"steps\":[{\"id\":\"e\",\"action\":"
+                     "{\"kind\":\"emit\",\"event\":{\"type\":\"custom\",\"custom_type\":"
+                     "\"cleanup_done\",\"path\":\"{{input.path}}\"}}}]}";
+    ck_assert_int_eq(s_req(&d, "POST", "/v1/workflows", wf, NULL, body, sizeof body), 201);
+    ph_kill9(&p);
+    for (int i = 0; i < N; i++) {
+        char input[64];
+        snprintf(input, sizeof input, "{\"path\":\"/srv/acked%d\"}", i);
+        const char *id = s_execute(&d, NULL, "tell", input);
+        json_t *r = s_wait_status(&d, NULL, id, "succeeded");
+        json_decref(r);
+    }
+    /* Held, not lost: nothing acknowledged while propagation is down. */
+    ck_assert_double_eq(vt_metric(d.port, "vexfs_automation_emit_buffered_batches"), N);
+    ck_assert_double_eq(vt_metric(d.port, "vexfs_automation_emit_events_acked_total"), 0);
+    ph_restart(&p);
+    json_t *paths = json_object();
+    uint64_t end = vt_now_ms() + 60000;
+    while (json_object_size(paths) < N && vt_now_ms() < end) {
+        ph_receive(out, 1, 1000, cb_got_path, paths);
+    }
+    ck_assert_msg(json_object_size(paths) == N, "%zu of %d emitted events came out of "
+                  "propagation", json_object_size(paths), N);
+    for (int i = 0; i < N; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "/srv/acked%d", i);
+        ck_assert_msg(json_object_get(paths, path) != NULL, "%s never arrived", path);
+    }
+    json_decref(paths);
+    end = vt_now_ms() + 30000;
+    while (vt_metric(d.port, "vexfs_automation_emit_events_acked_total") < N &&
+           vt_now_ms() < end) {
+        vt_sleep_ms(50);
+    }
+    ck_assert_double_eq(vt_metric(d.port, "vexfs_automation_emit_events_acked_total"), N);
+    ck_assert_double_eq(vt_metric(d.port, "vexfs_automation_emitted_total"), N);
+    s_stop(&d);
+    zsock_destroy(&out);
+    ph_stop(&p);
+}
+END_TEST
+
 /* Workflows from a directory named in the configuration; SIGTERM while one runs exits cleanly
  * and the next start reports it interrupted; the state directory then wins over the files. */
 START_TEST(t_workflows_path_and_sigterm)
@@ -1078,6 +1142,7 @@ main(void)
         {"workflows_path_and_sigterm", t_workflows_path_and_sigterm},
         {"bad_workflows_path", t_bad_workflows_path},
         {"emit_into_propagation", t_emit_into_propagation},
+        {"emit_acked_survives_propagation_kill9", t_emit_acked_survives_propagation_kill9},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);

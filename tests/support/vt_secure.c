@@ -194,10 +194,10 @@ cb_close_factories(void)
     }
 }
 
-zsock_t *
-vt_sock_ex(const struct vt_sock_opts *o)
+vx_socks_t *
+vt_socks(bool plain)
 {
-    int k = o->plain ? 1 : 0;
+    int k = plain ? 1 : 0;
     /* Threads of one test (a collector beside the main thread) may open their first socket
      * at the same time: one factory of each kind, made once. */
     static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -208,7 +208,7 @@ vt_sock_ex(const struct vt_sock_opts *o)
         struct vx_transport_config tc = {1000, 0, 64 * 1024 * 1024 + 4096, 0};
         /* Identity "ctl": the suite's operator tool, which propagation's built-in producer
          * policy lets send events of any source and tenant, as tests do. */
-        struct vx_security_config sc = {o->plain ? "off" : "required", s_keys, "ctl", "required",
+        struct vx_security_config sc = {plain ? "off" : "required", s_keys, "ctl", "required",
                                         s_tls, false, "", "", "", false};
         socks = vx_socks_new(&tc, &sc, "ctl", NULL, err, sizeof err);
         s_factories[k] = socks;
@@ -225,6 +225,13 @@ vt_sock_ex(const struct vt_sock_opts *o)
         }
     }
     pthread_mutex_unlock(&lock);
+    return socks;
+}
+
+zsock_t *
+vt_sock_ex(const struct vt_sock_opts *o)
+{
+    vx_socks_t *socks = vt_socks(o->plain);
     char err[512], bound[256];
     struct vx_sock_spec spec = {.type = o->type, .endpoint = o->endpoint, .bind = o->bind,
                                 .subscribe = o->subscribe ? o->subscribe : "",

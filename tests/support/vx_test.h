@@ -138,6 +138,10 @@ struct vt_sock_opts {
                    that set CURVE against plain */
 };
 zsock_t *vt_sock_ex(const struct vt_sock_opts *o);
+/* The factory vt_sock_ex opens its sockets through (CURVE identity "ctl", or plain), for a
+ * test that hands it to a lib class (vx_link). Borrowed: closed at exit. */
+#include "vx_sock.h"
+vx_socks_t *vt_socks(bool plain);
 
 /* Directory of built programs: $VX_BIN_DIR or "build/bin". */
 const char *vt_bin_dir(void);

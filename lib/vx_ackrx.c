@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Pending acknowledgements of the acknowledged ingest, in arrival order (see prop_ack.h). */
-#include "prop_ack.h"
+/* Pending acknowledgements of the acknowledged ingest, in arrival order (see vx_ackrx.h). */
+#include "vx_ackrx.h"
 
 #include <errno.h>
 #include <string.h>
@@ -9,22 +9,22 @@
 #include "vx_mem.h"
 #include "vx_wire.h"
 
-struct prop_acks {
-    struct prop_ack *ring;
+struct vx_acks {
+    struct vx_ack *ring;
     size_t cap, head, count;
 };
 
-prop_acks_t *
-prop_acks_new(size_t max_pending)
+vx_acks_t *
+vx_acks_new(size_t max_pending)
 {
-    prop_acks_t *a = vx_calloc(1, sizeof *a);
+    vx_acks_t *a = vx_calloc(1, sizeof *a);
     a->cap = max_pending;
     a->ring = vx_calloc(max_pending, sizeof *a->ring);
     return a;
 }
 
 void
-prop_acks_destroy(prop_acks_t **ap)
+vx_acks_destroy(vx_acks_t **ap)
 {
     if (!*ap) {
         return;
@@ -34,21 +34,21 @@ prop_acks_destroy(prop_acks_t **ap)
 }
 
 bool
-prop_acks_full(const prop_acks_t *a)
+vx_acks_full(const vx_acks_t *a)
 {
     return a->count == a->cap;
 }
 
 size_t
-prop_acks_pending(const prop_acks_t *a)
+vx_acks_pending(const vx_acks_t *a)
 {
     return a->count;
 }
 
-struct prop_ack *
-prop_acks_push(prop_acks_t *a, const void *id, size_t id_len, uint64_t seq, uint64_t epoch)
+struct vx_ack *
+vx_acks_push(vx_acks_t *a, const void *id, size_t id_len, uint64_t seq, uint64_t epoch)
 {
-    struct prop_ack *p = &a->ring[(a->head + a->count) % a->cap];
+    struct vx_ack *p = &a->ring[(a->head + a->count) % a->cap];
     a->count++;
     memcpy(p->id, id, id_len);
     p->id_len = id_len;
@@ -58,8 +58,8 @@ prop_acks_push(prop_acks_t *a, const void *id, size_t id_len, uint64_t seq, uint
     return p;
 }
 
-struct prop_ack *
-prop_acks_entry(prop_acks_t *a, void *p)
+struct vx_ack *
+vx_acks_entry(vx_acks_t *a, void *p)
 {
     uintptr_t x = (uintptr_t)p, lo = (uintptr_t)a->ring;
     if (x < lo || x >= lo + a->cap * sizeof *a->ring || (x - lo) % sizeof *a->ring != 0) {
@@ -68,34 +68,34 @@ prop_acks_entry(prop_acks_t *a, void *p)
     return p;
 }
 
-static void
-s_send(zsock_t *router, const struct prop_ack *p)
+void
+vx_acks_send(zsock_t *router, const void *id, size_t id_len, uint64_t seqno)
 {
     uint8_t seq[8];
     for (int i = 0; i < 8; i++) {
-        seq[i] = (uint8_t)(p->seq >> (8 * i));
+        seq[i] = (uint8_t)(seqno >> (8 * i));
     }
     void *z = zsock_resolve(router);
     /* Without ROUTER_MANDATORY an ack for a connection that went away is dropped silently:
      * the producer resends on its new connection. */
-    if (zmq_send(z, p->id, p->id_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+    if (zmq_send(z, id, id_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
         zmq_send(z, "ack", 3, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
         zmq_send(z, seq, sizeof seq, ZMQ_DONTWAIT) < 0) {
-        vx_debug("PROP-ACK-SEND", "acknowledgement of batch %llu not sent: %s",
-                 (unsigned long long)p->seq, zmq_strerror(zmq_errno()));
+        vx_debug("VX-ACK-SEND", "acknowledgement of batch %llu not sent: %s",
+                 (unsigned long long)seqno, zmq_strerror(zmq_errno()));
     }
 }
 
 size_t
-prop_acks_release(prop_acks_t *a, uint64_t published, zsock_t *router)
+vx_acks_release(vx_acks_t *a, uint64_t published, zsock_t *router)
 {
     size_t n = 0;
     while (a->count > 0) {
-        const struct prop_ack *p = &a->ring[a->head];
+        const struct vx_ack *p = &a->ring[a->head];
         if (p->epoch > published || p->kafka_pending > 0) {
             break;
         }
-        s_send(router, p);
+        vx_acks_send(router, p->id, p->id_len, p->seq);
         a->head = (a->head + 1) % a->cap;
         a->count--;
         n++;
@@ -104,7 +104,7 @@ prop_acks_release(prop_acks_t *a, uint64_t published, zsock_t *router)
 }
 
 int
-prop_acks_recv(zsock_t *router, uint8_t *id, size_t *id_len, zmq_msg_t *body)
+vx_acks_recv(zsock_t *router, uint8_t *id, size_t *id_len, zmq_msg_t *body)
 {
     void *z = zsock_resolve(router);
     zmq_msg_t m;
@@ -116,7 +116,7 @@ prop_acks_recv(zsock_t *router, uint8_t *id, size_t *id_len, zmq_msg_t *body)
     /* Frame 0 (the routing id) is always complete: the rest of the message is there too. */
     int frames = 1;
     bool more = zmq_msg_more(&m);
-    *id_len = zmq_msg_size(&m) < PROP_ACK_ID_MAX ? zmq_msg_size(&m) : PROP_ACK_ID_MAX;
+    *id_len = zmq_msg_size(&m) < VX_ACK_ID_MAX ? zmq_msg_size(&m) : VX_ACK_ID_MAX;
     memcpy(id, zmq_msg_data(&m), *id_len);
     zmq_msg_close(&m);
     zmq_msg_init(body);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* prop_ack: the acknowledged ingest's bookkeeping over a real ROUTER and DEALERs: framing
+/* vx_ackrx: the acknowledged receiver's bookkeeping over a real ROUTER and DEALERs: framing
  * checks, acknowledgements released in arrival order once published and journaled, the
  * pending bound, and entries recognised as Kafka opaques. */
 #include <check.h>
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "prop_ack.h"
+#include "vx_ackrx.h"
 #include "vx_sock.h"
 #include "vx_wire.h"
 
@@ -48,7 +48,7 @@ s_recv(struct s_fix *f, uint8_t *id, size_t *id_len, zmq_msg_t *body)
 {
     zmq_pollitem_t it = {zsock_resolve(f->router), 0, ZMQ_POLLIN, 0};
     ck_assert_int_eq(zmq_poll(&it, 1, 3000), 1);
-    return prop_acks_recv(f->router, id, id_len, body);
+    return vx_acks_recv(f->router, id, id_len, body);
 }
 
 /* The sequence of the acknowledgement a dealer receives, or 0 when none within the timeout. */
@@ -78,10 +78,10 @@ START_TEST(t_framing)
 {
     struct s_fix f;
     s_fix_init(&f);
-    uint8_t id[PROP_ACK_ID_MAX];
+    uint8_t id[VX_ACK_ID_MAX];
     size_t id_len = 0;
     zmq_msg_t body;
-    ck_assert_int_eq(prop_acks_recv(f.router, id, &id_len, &body), -EAGAIN);
+    ck_assert_int_eq(vx_acks_recv(f.router, id, &id_len, &body), -EAGAIN);
     zstr_sendx(f.dealer[0], "events", "batch-bytes", NULL);
     ck_assert_int_eq(s_recv(&f, id, &id_len, &body), 0);
     ck_assert_uint_eq(zmq_msg_size(&body), 11);
@@ -102,7 +102,7 @@ START_TEST(t_release_in_order)
 {
     struct s_fix f;
     s_fix_init(&f);
-    uint8_t id[2][PROP_ACK_ID_MAX];
+    uint8_t id[2][VX_ACK_ID_MAX];
     size_t id_len[2];
     zmq_msg_t body;
     for (int i = 0; i < 2; i++) {
@@ -110,28 +110,28 @@ START_TEST(t_release_in_order)
         ck_assert_int_eq(s_recv(&f, id[i], &id_len[i], &body), 0);
         zmq_msg_close(&body);
     }
-    prop_acks_t *a = prop_acks_new(4);
-    struct prop_ack *p1 = prop_acks_push(a, id[0], id_len[0], 11, 1);
-    struct prop_ack *p2 = prop_acks_push(a, id[1], id_len[1], 21, 1);
-    struct prop_ack *p3 = prop_acks_push(a, id[0], id_len[0], 12, 2);
-    ck_assert_uint_eq(prop_acks_pending(a), 3);
-    ck_assert_ptr_eq(prop_acks_entry(a, p2), p2);
-    ck_assert_ptr_null(prop_acks_entry(a, (char *)p2 + 1));
-    ck_assert_ptr_null(prop_acks_entry(a, &body));
+    vx_acks_t *a = vx_acks_new(4);
+    struct vx_ack *p1 = vx_acks_push(a, id[0], id_len[0], 11, 1);
+    struct vx_ack *p2 = vx_acks_push(a, id[1], id_len[1], 21, 1);
+    struct vx_ack *p3 = vx_acks_push(a, id[0], id_len[0], 12, 2);
+    ck_assert_uint_eq(vx_acks_pending(a), 3);
+    ck_assert_ptr_eq(vx_acks_entry(a, p2), p2);
+    ck_assert_ptr_null(vx_acks_entry(a, (char *)p2 + 1));
+    ck_assert_ptr_null(vx_acks_entry(a, &body));
     /* Nothing is due before the first publish. */
-    ck_assert_uint_eq(prop_acks_release(a, 0, f.router), 0);
+    ck_assert_uint_eq(vx_acks_release(a, 0, f.router), 0);
     /* The first is waiting for Kafka: it holds back the ones behind it. */
     p1->kafka_pending = 1;
-    ck_assert_uint_eq(prop_acks_release(a, 2, f.router), 0);
+    ck_assert_uint_eq(vx_acks_release(a, 2, f.router), 0);
     p1->kafka_pending = 0;
-    ck_assert_uint_eq(prop_acks_release(a, 1, f.router), 2); /* p3 needs epoch 2 */
+    ck_assert_uint_eq(vx_acks_release(a, 1, f.router), 2); /* p3 needs epoch 2 */
     ck_assert_uint_eq(s_ack_of(f.dealer[0]), 11);
     ck_assert_uint_eq(s_ack_of(f.dealer[1]), 21);
-    ck_assert_uint_eq(prop_acks_release(a, 2, f.router), 1);
+    ck_assert_uint_eq(vx_acks_release(a, 2, f.router), 1);
     ck_assert_uint_eq(s_ack_of(f.dealer[0]), 12);
-    ck_assert_uint_eq(prop_acks_pending(a), 0);
+    ck_assert_uint_eq(vx_acks_pending(a), 0);
     (void)p3;
-    prop_acks_destroy(&a);
+    vx_acks_destroy(&a);
     ck_assert_ptr_null(a);
     s_fix_fini(&f);
 }
@@ -141,19 +141,19 @@ START_TEST(t_bound_and_wrap)
 {
     struct s_fix f;
     s_fix_init(&f);
-    prop_acks_t *a = prop_acks_new(3);
+    vx_acks_t *a = vx_acks_new(3);
     const uint8_t gone[] = "no-such-connection";
     for (uint64_t round = 0; round < 5; round++) {
         for (uint64_t k = 1; k <= 3; k++) {
-            ck_assert(!prop_acks_full(a));
-            prop_acks_push(a, gone, sizeof gone - 1, round * 3 + k, round + 1);
+            ck_assert(!vx_acks_full(a));
+            vx_acks_push(a, gone, sizeof gone - 1, round * 3 + k, round + 1);
         }
-        ck_assert(prop_acks_full(a));
+        ck_assert(vx_acks_full(a));
         /* An acknowledgement for a connection that went away is dropped, and counted as
          * released: the producer resends on its new connection. */
-        ck_assert_uint_eq(prop_acks_release(a, round + 1, f.router), 3);
+        ck_assert_uint_eq(vx_acks_release(a, round + 1, f.router), 3);
     }
-    prop_acks_destroy(&a);
+    vx_acks_destroy(&a);
     s_fix_fini(&f);
 }
 END_TEST
