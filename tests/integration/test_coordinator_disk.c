@@ -243,11 +243,13 @@ s_count_lines(const char *file, const char *needle)
     return n;
 }
 
-START_TEST(test_disk_full_leader)
+/* rounds of fills under cfg; converge: compare the nodes' logs at the end (needs snapshots
+ * often enough for a lagging follower, see below). */
+static void
+s_run(int rounds, const char *cfg, bool converge)
 {
     struct ch_cluster c;
-    ch_start(&c, 3,
-             "  snapshot_threshold: 256\n  snapshot_trailing: 64\n  log_memory_entries: 2000\n");
+    ch_start(&c, 3, cfg);
     s_to_tmpfs(&c);
 
     struct s_load l;
@@ -261,7 +263,7 @@ START_TEST(test_disk_full_leader)
     }
 
     unsigned filled_mask = 0;
-    for (int round = 0; round < S_ROUNDS; round++) {
+    for (int round = 0; round < rounds; round++) {
         int lead = ch_leader(&c, 20000, 0);
         ck_assert_msg(lead >= 0, "round %d: no leader", round);
         int target = lead;
@@ -332,11 +334,16 @@ START_TEST(test_disk_full_leader)
         }
     }
     /* At least one leader's own log write failed (the case libraft 0.15 crashes on). */
-    ck_assert_msg(step_downs > 0, "no leader saw a log write fail in %d rounds", S_ROUNDS);
+    ck_assert_msg(step_downs > 0, "no leader saw a log write fail in %d rounds", rounds);
     ck_assert_msg(failures > 0 && logged > 0,
                   "no failed disk write was counted (%.0f) or logged (%d) in %d rounds",
-                  failures, logged, S_ROUNDS);
+                  failures, logged, rounds);
 
+    if (!converge) {
+        ch_stop_all(&c);
+        s_unmount(&c);
+        return;
+    }
     /* Every node ends with the same log. A follower whose own write failed holds entries in
      * memory that libraft 0.15 never writes again (replicationAppend skips entries it has), so
      * it lags until the leader's next snapshot passes it: writes go on until that happened. */
@@ -374,6 +381,22 @@ START_TEST(test_disk_full_leader)
     ch_stop_all(&c);
     s_unmount(&c);
 }
+
+START_TEST(test_disk_full_leader)
+{
+    s_run(S_ROUNDS,
+          "  snapshot_threshold: 256\n  snapshot_trailing: 64\n  log_memory_entries: 2000\n",
+          true);
+}
+END_TEST
+
+/* Rare snapshots: the log is long and the leader's failed writes come in batches (how the
+ * chaos soak found the crash; without the guard a node died here in round 0). The disks end
+ * nearly full of log, so the logs are not compared. */
+START_TEST(test_disk_full_long_log)
+{
+    s_run(3, "  snapshot_threshold: 4096\n  snapshot_trailing: 512\n", false);
+}
 END_TEST
 
 int
@@ -384,6 +407,7 @@ main(void)
     TCase *tc = tcase_create("disk_full");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_disk_full_leader);
+    tcase_add_test(tc, test_disk_full_long_log);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
