@@ -44,7 +44,10 @@ s_counter(struct vx_drops *d, enum vx_drop_reason r)
     if (!c) {
         /* The registry returns the same series for the same labels, so two threads racing
          * here store the same pointer. */
-        c = vx_metrics_counter(d->metrics, d->family, d->help, "reason", vx_drop_names[r], NULL);
+        c = d->hop ? vx_metrics_counter(d->metrics, d->family, d->help, "hop", d->hop, "reason",
+                                        vx_drop_names[r], NULL)
+                   : vx_metrics_counter(d->metrics, d->family, d->help, "reason",
+                                        vx_drop_names[r], NULL);
         atomic_store_explicit(&d->c[r], c, memory_order_release);
     }
     return c;
@@ -57,8 +60,21 @@ vx_drops_init(struct vx_drops *d, vx_metrics_t *m, const char *family, const cha
     d->metrics = m;
     d->family = family;
     d->help = help;
+    d->hop = NULL;
     for (int i = 0; i < VX_DROP_N; i++) {
         atomic_init(&d->c[i], NULL);
+        if (mask & VX_DROP_BIT(i)) {
+            s_counter(d, (enum vx_drop_reason)i);
+        }
+    }
+}
+
+void
+vx_lost_init(struct vx_drops *d, vx_metrics_t *m, const char *hop, uint64_t mask)
+{
+    vx_drops_init(d, m, VX_LOST_FAMILY, VX_LOST_HELP, 0);
+    d->hop = hop;
+    for (int i = 0; i < VX_DROP_N; i++) {
         if (mask & VX_DROP_BIT(i)) {
             s_counter(d, (enum vx_drop_reason)i);
         }

@@ -44,6 +44,7 @@ struct vx_drops {
     vx_metrics_t *metrics;
     const char *family; /* e.g. "vexfs_events_dropped_total" (borrowed, static) */
     const char *help;
+    const char *hop; /* NULL, or the hop label of a vexfs_events_lost_total family */
     _Atomic(vx_counter_t *) c[VX_DROP_N];
 };
 
@@ -63,6 +64,22 @@ void vx_drops_init(struct vx_drops *d, vx_metrics_t *m, const char *family, cons
 #define VX_DROP_MASK_RX                                                                            \
     (VX_DROP_BIT(VX_DROP_BAD_FRAME) | VX_DROP_BIT(VX_DROP_BAD_PROTOBUF) |                          \
      VX_DROP_BIT(VX_DROP_TOO_LARGE))
+
+/* Events lost in flight: accepted by a daemon for delivery to the next one (the hop, e.g.
+ * "propagation_to_routing") and never delivered, by reason (shutdown: not delivered by the
+ * shutdown deadline; send_failed: the transport refused it; boundary_full: a full queue whose
+ * policy is drop; kafka_failed; busy). A daemon counts such an event twice: under its own
+ * dropped family (what happened) and here, under vexfs_events_lost_total{hop,reason} (where
+ * the pipeline lost it), which vexfsctl status sums per hop across daemons. */
+#define VX_LOST_FAMILY "vexfs_events_lost_total"
+#define VX_LOST_HELP                                                                               \
+    "Events accepted for delivery to the next daemon and never delivered, by hop and reason."
+/* The reasons an in-flight event is lost for. */
+#define VX_LOST_MASK                                                                               \
+    (VX_DROP_BIT(VX_DROP_SHUTDOWN) | VX_DROP_BIT(VX_DROP_SEND_FAILED))
+/* Registers the vexfs_events_lost_total series of hop (borrowed, must be static) for the
+ * reasons in mask; others appear when first counted. Use vx_drops_add / vx_drops_value. */
+void vx_lost_init(struct vx_drops *d, vx_metrics_t *m, const char *hop, uint64_t mask);
 
 /* Counts n events dropped for reason. Thread-safe, lock-free once the reason is registered. */
 void vx_drops_add(struct vx_drops *d, enum vx_drop_reason reason, uint64_t n);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "vx_clock.h"
+#include "vx_drop.h"
 #include "vx_log.h"
 #include "vx_mem.h"
 #include "vx_wire.h"
@@ -50,6 +51,7 @@ struct vx_link {
     vx_counter_t *sent_events, *sent_batches, *retries, *send_failed, *acked_events,
         *resent_events, *resent_batches, *resets, *backpressure;
     vx_gauge_t *buffered, *unacked;
+    struct vx_drops lost; /* vexfs_events_lost_total{hop="producer_to_propagation"} */
 };
 
 static struct s_slot *
@@ -233,6 +235,7 @@ s_send(vx_link_t *l, uint64_t now)
         }
         if (rc < 0) {
             vx_counter_add(l->send_failed, p->n_events);
+            vx_drops_add(&l->lost, VX_DROP_SEND_FAILED, p->n_events);
             vx_error("VX-LINK-SEND", "batch of %zu events dropped: %s", p->n_events,
                      zmq_strerror(-rc));
             p->state = S_DONE;
@@ -422,13 +425,15 @@ vx_link_abandon(vx_link_t *l)
     }
     l->inflight = 0;
     s_pop_done(l);
+    vx_drops_add(&l->lost, VX_DROP_SHUTDOWN, lost);
     return lost;
 }
 
 /* ---- life cycle -------------------------------------------------------------------------- */
 
 static void
-s_metrics(vx_link_t *l, const char *prefix, const char *dropped_help, vx_metrics_t *m)
+s_metrics(vx_link_t *l, const char *prefix, const char *dropped_help, const char *hop,
+          vx_metrics_t *m)
 {
     char name[160];
 #define S_NAME(suffix) (snprintf(name, sizeof name, "%s_%s", prefix, suffix), name)
@@ -442,6 +447,7 @@ s_metrics(vx_link_t *l, const char *prefix, const char *dropped_help, vx_metrics
                                     "Times propagation could not take a batch yet.", NULL);
     l->send_failed = vx_metrics_counter(m, S_NAME("events_dropped_total"), dropped_help, "reason",
                                         "send_error", NULL);
+    vx_lost_init(&l->lost, m, hop, VX_LOST_MASK);
     l->acked_events = vx_metrics_counter(m, S_NAME("events_acked_total"),
                                          "Events propagation acknowledged (ack_endpoint).", NULL);
     l->resent_events = vx_metrics_counter(m, S_NAME("events_resent_total"),
@@ -477,7 +483,7 @@ vx_link_new(const struct vx_link_config *cfg, const vx_socks_t *socks, const cha
     l->timeout_ns = (uint64_t)cfg->ack_timeout_ms * VX_NS_PER_MS;
     l->slots = vx_calloc(l->cap, sizeof *l->slots);
     l->socks = socks;
-    s_metrics(l, prefix, dropped_help, m);
+    s_metrics(l, prefix, dropped_help, cfg->hop ? cfg->hop : "producer_to_propagation", m);
 
     l->acked = cfg->ack_endpoint[0] != '\0';
     const char *ep = l->acked ? cfg->ack_endpoint : cfg->ingest_endpoint;

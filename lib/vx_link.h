@@ -65,6 +65,9 @@ struct vx_link_config {
      * over the connected receivers, each a ROUTER that connects: propagation's acknowledged
      * output to routing) instead of connecting to it. */
     bool bind;
+    /* Set by code, not a key: the hop label of the link's vexfs_events_lost_total series
+     * (NULL: "producer_to_propagation"). Static. */
+    const char *hop;
 };
 
 /* The link's own keys, shared by the sections of every producer: bound to the member `m` (a
@@ -153,8 +156,9 @@ const uint8_t *vx_link_last_put(const vx_link_t *l, size_t *len);
  * never). */
 uint64_t vx_link_wake_ns(const vx_link_t *l);
 
-/* Gives up on every held batch; returns the number of events in them (for the caller's
- * shutdown count). */
+/* Gives up on every held batch (at shutdown); returns the number of events in them (for the
+ * caller's shutdown count). They are also counted as
+ * vexfs_events_lost_total{hop="producer_to_propagation",reason="shutdown"}. */
 size_t vx_link_abandon(vx_link_t *l);
 
 #endif

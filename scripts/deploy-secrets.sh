@@ -120,7 +120,7 @@ fi
 #   kafka    kafka/sasl.password
 # ca.key, kafka-broker/ and admin-token go to no container.
 S_SERVICES=(
-  "propagation own server rest kafka"
+  "propagation own server rest kafka data"
   "routing own server rest kafka data"
   "coordinator own peers rest data"
   "automation own server rest client data"

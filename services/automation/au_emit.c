@@ -15,6 +15,7 @@
 
 #include "vx_arena.h"
 #include "vx_clock.h"
+#include "vx_drop.h"
 #include "vx_log.h"
 #include "vx_event.h"
 #include "vx_mem.h"
@@ -30,6 +31,7 @@ struct au_emit {
     uint64_t seq;             /* under lock */
     char sender[64];
     vx_counter_t *c_sent, *c_failed;
+    struct vx_drops lost; /* vexfs_events_lost_total{hop="automation_to_propagation"} */
     /* acknowledged mode */
     vx_link_t *link;          /* under lock */
     zsock_t *wake_push;       /* under lock: tells the thread a batch was put */
@@ -76,6 +78,7 @@ s_link_open(au_emit_t *em, const struct au_emit_opts *o, const vx_socks_t *socks
         .ack_timeout_ms = o->ack_timeout_ms,
         .buffer_max_batches = o->buffer_max_batches,
         .retry_interval_ms = 10,
+        .hop = "automation_to_propagation",
     };
     char lerr[512];
     em->link = vx_link_new(&lc, socks, "vexfs_automation_emit",
@@ -111,14 +114,19 @@ au_emit_new(const struct au_emit_opts *o, const vx_socks_t *socks, vx_metrics_t 
                                     "Events sent into propagation by emit actions.", NULL);
     em->c_failed = vx_metrics_counter(metrics, "vexfs_automation_emit_failures_total",
                                       "Emit actions whose event was invalid or not sent.", NULL);
+    vx_lost_init(&em->lost, metrics, "automation_to_propagation", VX_LOST_MASK);
     if (o->ack_endpoint[0] != '\0') {
         if (s_link_open(em, o, socks, metrics, err, errlen) < 0) {
             au_emit_destroy(&em);
             return NULL;
         }
     } else if (o->endpoint[0] != '\0') {
+        /* Queue only to a live connection (immediate): with propagation away a send fails
+         * after S_SEND_TIMEOUT_MS and is counted (the step fails and its retries apply),
+         * instead of waiting in ZeroMQ to be dropped uncounted when the daemon stops. */
         struct vx_sock_spec spec = {.type = ZMQ_PUSH, .endpoint = o->endpoint,
-                                    .sndtimeo_ms = S_SEND_TIMEOUT_MS, .linger_ms = 1000};
+                                    .sndtimeo_ms = S_SEND_TIMEOUT_MS, .linger_ms = 1000,
+                                    .immediate = true};
         char serr[512];
         em->sock = vx_sock_open(socks, &spec, NULL, 0, serr, sizeof serr);
         if (em->sock == NULL) {
@@ -277,6 +285,9 @@ au_emit_send(au_emit_t *em, const char *tenant, json_t *event, char *err, size_t
         }
         pthread_mutex_unlock(&em->lock);
         if (rc < 0) {
+            /* A valid event propagation did not take (within 1 s, or at all): lost on this
+             * hop, whatever the workflow's retries do next. */
+            vx_drops_add(&em->lost, VX_DROP_SEND_FAILED, 1);
             snprintf(err, errlen, "send to emit_endpoint: %s", strerror(-rc));
         }
     }

@@ -84,7 +84,9 @@ s_usage(FILE *f)
             "attention, such as a routing boundary whose consumer takes nothing; one line each\n"
             "follows the table), version, uptime, the rate of events the service took in\n"
             "over the interval and its dropped events since it started (every reason; the\n"
-            "service's /metrics has them by reason).\n"
+            "service's /metrics has them by reason). Then the events lost in flight, summed\n"
+            "per hop over the services that answered (vexfs_events_lost_total{hop,reason}):\n"
+            "one line per hop, \"lost HOP: N (reason N, ...)\"; none when no service counts any.\n"
             "Exit status 0 when at least one service answered and every service that answered\n"
             "is ready (degraded counts as ready), 1 otherwise.\n\n"
             "  --json              print a JSON document instead of a table\n"
@@ -340,6 +342,108 @@ s_latest(const struct s_probe *p, const char *metric)
     return b >= 0 ? b : s_metric_sum(&p->metrics[0], metric);
 }
 
+/* The latest /metrics answer of a probe: the second read, else the first; NULL without one. */
+static const struct s_get *
+s_latest_get(const struct s_probe *p)
+{
+    for (int k = 1; k >= 0; k--) {
+        const struct s_get *g = &p->metrics[k];
+        if (s_answered(g) && g->code == 200 && g->body) {
+            return g;
+        }
+    }
+    return NULL;
+}
+
+/* The value of label `name` in a series' label text (`{a="x",b="y"}`) into out; false when
+ * absent. */
+static bool
+s_label(const char *labels, size_t len, const char *name, char *out, size_t outlen)
+{
+    char key[64];
+    snprintf(key, sizeof key, "%s=\"", name);
+    size_t klen = strlen(key);
+    for (size_t i = 0; i + klen <= len; i++) {
+        if ((i == 0 || labels[i - 1] == '{' || labels[i - 1] == ',') &&
+            strncmp(labels + i, key, klen) == 0) {
+            const char *v = labels + i + klen;
+            const char *end = memchr(v, '"', len - i - klen);
+            if (!end || (size_t)(end - v) >= outlen) {
+                return false;
+            }
+            memcpy(out, v, (size_t)(end - v));
+            out[end - v] = '\0';
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Events lost in flight, summed over every answering service: an object hop -> {"total": n,
+ * "reasons": {reason: n}} (new reference; empty when no service has the family). The series
+ * are the same counters each daemon shows as vexfs_events_lost_total{hop,reason}. */
+static json_t *
+s_lost_by_hop(const struct s_probe *probes)
+{
+    static const char name[] = "vexfs_events_lost_total{";
+    json_t *hops = json_object();
+    for (size_t i = 0; i < S_N_SERVICES; i++) {
+        const struct s_get *g = probes[i].selected ? s_latest_get(&probes[i]) : NULL;
+        for (const char *line = g ? g->body : ""; *line;) {
+            const char *eol = strchr(line, '\n');
+            size_t len = eol ? (size_t)(eol - line) : strlen(line);
+            const char *close = strncmp(line, name, sizeof name - 1) == 0
+                                    ? memchr(line, '}', len)
+                                    : NULL;
+            char hop[128], reason[64];
+            if (close && s_label(line + sizeof name - 2, (size_t)(close - line) - sizeof name + 3,
+                                 "hop", hop, sizeof hop) &&
+                s_label(line + sizeof name - 2, (size_t)(close - line) - sizeof name + 3,
+                        "reason", reason, sizeof reason)) {
+                double v = strtod(close + 1, NULL);
+                json_t *h = json_object_get(hops, hop);
+                if (!h) {
+                    h = json_pack("{s:I, s:{}}", "total", (json_int_t)0, "reasons");
+                    json_object_set_new(hops, hop, h);
+                }
+                json_t *rs = json_object_get(h, "reasons");
+                json_int_t add = (json_int_t)v;
+                json_object_set_new(h, "total",
+                                    json_integer(json_integer_value(json_object_get(h, "total")) +
+                                                 add));
+                json_object_set_new(
+                    rs, reason,
+                    json_integer(json_integer_value(json_object_get(rs, reason)) + add));
+            }
+            line += len + (eol ? 1 : 0);
+        }
+    }
+    return hops;
+}
+
+/* One line per hop: "lost HOP: N (reason N, ...)", the reasons with a count only. */
+static void
+s_print_lost(const struct s_probe *probes)
+{
+    json_t *hops = s_lost_by_hop(probes);
+    const char *hop;
+    json_t *h;
+    json_object_foreach(hops, hop, h) {
+        printf("lost %s: %lld", hop, (long long)json_integer_value(json_object_get(h, "total")));
+        const char *reason;
+        json_t *n;
+        const char *sep = " (";
+        json_object_foreach(json_object_get(h, "reasons"), reason, n) {
+            if (json_integer_value(n) > 0) {
+                printf("%s%s %lld", sep, reason, (long long)json_integer_value(n));
+                sep = ", ";
+            }
+        }
+        printf("%s\n", strcmp(sep, ", ") == 0 ? ")" : "");
+    }
+    json_decref(hops);
+}
+
 /* The "detail" of a 200 /ready answer and its non-empty "degraded" list (names of parts that
  * work but need attention, e.g. routing's blocked boundaries), or NULL. *detail gets a new
  * reference when the list is returned; the caller releases it. */
@@ -445,6 +549,7 @@ s_print_table(const struct s_probe *probes)
         }
         json_decref(detail);
     }
+    s_print_lost(probes);
 }
 
 static void
@@ -494,7 +599,8 @@ s_print_json(const struct s_probe *probes, bool ok)
         json_decref(detail);
         json_array_append_new(list, o);
     }
-    json_t *doc = json_pack("{s:b, s:o}", "ok", ok, "services", list);
+    json_t *doc = json_pack("{s:b, s:o, s:o}", "ok", ok, "services", list, "lost",
+                            s_lost_by_hop(probes));
     json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
     fputc('\n', stdout);
     json_decref(doc);

@@ -7,6 +7,7 @@
 #include "prop_server.h"
 #include "vx_daemon.h"
 #include "vx_log.h"
+#include "vx_seal.h"
 
 static const struct vx_cfg_section *const s_sections[] = {
     &prop_cfg_section,
@@ -15,6 +16,7 @@ static const struct vx_cfg_section *const s_sections[] = {
     &vx_cfg_admin_section,
     &vx_cfg_logging_section,
     &vx_cfg_security_section,
+    &vx_cfg_at_rest_section,
 };
 
 /* PUT /v1/config validated a patch: the reloadable keys go to the loop through atomics. */
@@ -55,6 +57,7 @@ main(int argc, char **argv)
         goto out;
     }
     cfg.kafka_security = &kafka_security;
+    cfg.sealer = d.sealer;
     server = prop_server_new(&cfg, d.socks, d.metrics, err, sizeof err);
     if (!server) {
         vx_error("PROP-START", "%s", err);

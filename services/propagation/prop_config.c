@@ -99,6 +99,15 @@ static const struct vx_cfg_key s_keys[] = {
      "may claim and the tenant stamped where an event names none (README, \"Producer "
      "identities\"); empty: the suite's own producers with their own source and any tenant",
      VX_CFG_AT(struct prop_config, producer_identities_file)},
+    {"state_dir", VX_CFG_STRING, "", 0, 4096, false,
+     "directory where the dedup window is kept across restarts (dedup.bin, sealed with "
+     "at_rest): written at stop and every dedup_checkpoint_ms, read at start; empty: the "
+     "window starts empty after a restart",
+     VX_CFG_AT(struct prop_config, state_dir)},
+    {"dedup_checkpoint_ms", VX_CFG_INT, "1000", 0, 3600000, false,
+     "with state_dir, how often the dedup window is written while events arrive (what a kill "
+     "-9 forgets of it); 0: only at stop",
+     VX_CFG_AT(struct prop_config, dedup_checkpoint_ms)},
 };
 
 /* Rules across keys: a journal needs a topic, and two sockets cannot bind one endpoint (the

@@ -9,6 +9,7 @@
 
 #include "vx_config.h"
 #include "vx_kafka_conf.h"
+#include "vx_seal.h"
 
 #define PROP_SECTION "event_propagation"
 
@@ -43,6 +44,11 @@ struct prop_config {
     int32_t durable_timeout_ms;
     int32_t shutdown_timeout_ms;
     const char *producer_identities_file;
+    const char *state_dir;
+    int32_t dedup_checkpoint_ms;
+    /* Not a key of this section: main.c sets it from the at_rest section (borrowed; NULL:
+     * state files are written in plaintext). */
+    const vx_sealer_t *sealer;
     /* Not a key of this section: main.c binds the kafka_security section (vx_kafka_conf.h)
      * for the journal's producer (borrowed; NULL: that section's defaults). */
     const struct vx_kafka_security_config *kafka_security;

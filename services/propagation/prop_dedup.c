@@ -59,7 +59,7 @@ s_index(const prop_dedup_t *d, uint64_t hash)
 }
 
 static struct s_slot *
-s_lookup(prop_dedup_t *d, uint64_t hash)
+s_lookup(const prop_dedup_t *d, uint64_t hash)
 {
     for (size_t i = s_index(d, hash);; i = (i + 1) & d->mask) {
         if (d->table[i].hash == hash) {
@@ -92,6 +92,27 @@ s_remove(prop_dedup_t *d, uint64_t hash, uint64_t seen_ns)
 }
 
 void
+prop_dedup_forget(prop_dedup_t *d, uint64_t hash, uint64_t seen_ns)
+{
+    hash = hash ? hash : 1;
+    struct s_slot *t = s_lookup(d, hash);
+    if (!t || t->seen_ns != seen_ns) {
+        return;
+    }
+    s_remove(d, hash, seen_ns);
+    /* The ring's record becomes a tombstone (hash 0), so an export leaves it out. Forgotten
+     * events are the latest ones (a batch that could not be published): search from the
+     * newest back. */
+    for (size_t k = d->count; k-- > 0;) {
+        struct s_slot *r = &d->ring[(d->head + k) % d->ring_cap];
+        if (r->hash == hash && r->seen_ns == seen_ns) {
+            r->hash = 0;
+            return;
+        }
+    }
+}
+
+void
 prop_dedup_prefetch(const prop_dedup_t *d, uint64_t hash)
 {
     __builtin_prefetch(&d->table[s_index(d, hash ? hash : 1)]);
@@ -105,7 +126,9 @@ s_pop_oldest(prop_dedup_t *d)
     if (d->count > 16) {
         __builtin_prefetch(&d->table[s_index(d, d->ring[(d->head + 16) % d->ring_cap].hash)]);
     }
-    s_remove(d, old->hash, old->seen_ns);
+    if (old->hash != 0) { /* 0: a record prop_dedup_forget already removed */
+        s_remove(d, old->hash, old->seen_ns);
+    }
     /* NOLINTNEXTLINE(clang-analyzer-core.DivideZero): prop_dedup_new makes ring_cap >= 1 */
     d->head = (d->head + 1) % d->ring_cap;
     d->count--;
@@ -151,6 +174,39 @@ void
 prop_dedup_set_window(prop_dedup_t *d, uint64_t window_ns)
 {
     d->window_ns = window_ns;
+}
+
+/* Why the export reads the ring alone, never the table: it runs on the loop every checkpoint,
+ * and a table lookup per entry (a cache miss each) cost about a microsecond per entry, half a
+ * second for a busy window. A ring record is either live, a tombstone (forgotten), expired,
+ * or an older record of a hash whose window restarted; the last kind is exported too, and
+ * harmless: restoring replays the records in order, so the hash's newer record restarts its
+ * window exactly as it did here. */
+size_t
+prop_dedup_export(const prop_dedup_t *d, uint64_t now_ns, uint64_t *pairs, size_t max)
+{
+    size_t n = 0;
+    size_t first = d->ring_cap - d->head < d->count ? d->ring_cap - d->head : d->count;
+    const struct s_slot *seg[2] = {d->ring + d->head, d->ring};
+    size_t len[2] = {first, d->count - first};
+    for (int g = 0; g < 2; g++) {
+        for (size_t k = 0; k < len[g] && n < max; k++) {
+            const struct s_slot *r = &seg[g][k];
+            if (r->hash == 0 || now_ns - r->seen_ns >= d->window_ns) {
+                continue;
+            }
+            pairs[2 * n] = r->hash;
+            pairs[2 * n + 1] = now_ns - r->seen_ns;
+            n++;
+        }
+    }
+    return n;
+}
+
+uint64_t
+prop_dedup_window(const prop_dedup_t *d)
+{
+    return d->window_ns;
 }
 
 size_t

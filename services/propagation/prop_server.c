@@ -17,6 +17,7 @@
 
 #include "vx_ackrx.h"
 #include "prop_dedup.h"
+#include "prop_dedup_store.h"
 #include "prop_identity.h"
 #include "prop_stamp.h"
 #include "vx_call.h"
@@ -60,6 +61,7 @@ struct s_out {
     size_t rec_off[S_OUT_CAP];  /* where each packed Event starts in b.buf */
     size_t rec_len[S_OUT_CAP];
     uint64_t recv_ns[S_OUT_CAP];
+    uint64_t hash[S_OUT_CAP]; /* content hash recorded in the dedup window, 0: none */
     struct s_submit *req[S_OUT_CAP];
     struct vx_ack *ack[S_OUT_CAP]; /* the acknowledged-ingest batch of each event, or NULL */
     uint64_t oldest_ns; /* monotonic time the first event of this batch was accepted */
@@ -91,6 +93,9 @@ struct prop_server {
     atomic_bool kafka_fatal; /* mirrored by the loop: REST threads never touch kafka */
 
     prop_dedup_t *dedup;
+    prop_dedup_store_t *dedup_store; /* NULL without state_dir */
+    uint64_t dedup_saved_ns;         /* monotonic time of the last checkpoint */
+    uint64_t dedup_saved_input;      /* events received at the last checkpoint */
     prop_identities_t *identities;
     uint64_t identity_logged_ns;
     uint64_t identity_unlogged;
@@ -106,6 +111,7 @@ struct prop_server {
 
     /* metrics */
     struct vx_drops drops;
+    struct vx_drops lost_routing, lost_kafka; /* vexfs_events_lost_total of the two hops */
     vx_counter_t *received_zmq, *received_rest, *processed, *deduplicated, *slow;
     vx_counter_t *seq_gaps, *batches_in, *batches_out, *tap_dropped;
     vx_counter_t *kafka_delivered, *kafka_failed;
@@ -121,7 +127,7 @@ struct prop_server {
 #define S_DROP_MASK                                                                                \
     (VX_DROP_MASK_EVENT | VX_DROP_MASK_RX | VX_DROP_BIT(VX_DROP_DUPLICATE) |                       \
      VX_DROP_BIT(VX_DROP_SHUTDOWN) | VX_DROP_BIT(VX_DROP_KAFKA_FAILED) |                           \
-     VX_DROP_BIT(VX_DROP_BUSY) | VX_DROP_BIT(VX_DROP_IDENTITY))
+     VX_DROP_BIT(VX_DROP_BUSY) | VX_DROP_BIT(VX_DROP_IDENTITY) | VX_DROP_BIT(VX_DROP_SEND_FAILED))
 
 static double
 cb_latency_p99_ns(void *arg)
@@ -153,6 +159,8 @@ s_metrics_init(prop_server_t *s, vx_metrics_t *m)
                                  "Events slower than max_propagation_latency_ns.", NULL);
     vx_drops_init(&s->drops, m, "vexfs_events_dropped_total", "Events not forwarded, by reason.",
                   S_DROP_MASK);
+    vx_lost_init(&s->lost_routing, m, "propagation_to_routing", VX_LOST_MASK);
+    vx_lost_init(&s->lost_kafka, m, "propagation_to_kafka", VX_DROP_BIT(VX_DROP_KAFKA_FAILED));
     s->seq_gaps = vx_metrics_counter(m, "vexfs_sequence_gaps_total",
                                      "Batches missing in a sender's sequence, by link.", "link",
                                      "ingest", NULL);
@@ -222,6 +230,7 @@ cb_kafka_delivery(void *opaque, int err, const char *errstr, void *arg)
     if (err) {
         vx_counter_add(s->kafka_failed, 1);
         vx_drops_add(&s->drops, VX_DROP_KAFKA_FAILED, 1);
+        vx_drops_add(&s->lost_kafka, VX_DROP_KAFKA_FAILED, 1);
         vx_warn("PROP-KAFKA-DELIVERY", "event not journaled: %s", errstr);
     } else {
         vx_counter_add(s->kafka_delivered, 1);
@@ -240,29 +249,40 @@ cb_kafka_delivery(void *opaque, int err, const char *errstr, void *arg)
 
 /* ---- output ------------------------------------------------------------------------------- */
 
+/* Whether a stop was asked for (the signal handler's flag). */
+static bool
+s_stopping(const prop_server_t *s)
+{
+    return s->stop && *s->stop;
+}
+
 /* Sends one batch to routing, waiting while routing does not take it (backpressure), but not
  * past the shutdown deadline: a stop request seen here starts that deadline, so a daemon whose
- * routing is gone still stops within shutdown_timeout_ms. */
+ * routing is gone still stops within shutdown_timeout_ms. Past the deadline a send does not
+ * wait at all (one try), so the batches still in hand cost nothing each: they are counted
+ * lost at once. */
 static int
 s_send_reliable(prop_server_t *s, const void *data, size_t len)
 {
     uint64_t blocked_since = 0;
     bool warned = false;
     for (;;) {
-        int rc = vx_wire_send_packed(s->output, VX_WIRE_TOPIC, data, len, 0);
+        uint64_t now = vx_mono_ns();
+        if (s_stopping(s) && s->shutdown_deadline == 0) {
+            s->shutdown_deadline = now + (uint64_t)s->cfg.shutdown_timeout_ms * VX_NS_PER_MS;
+        }
+        bool late = s->shutdown_deadline && now >= s->shutdown_deadline;
+        int rc = vx_wire_send_packed(s->output, VX_WIRE_TOPIC, data, len, late ? ZMQ_DONTWAIT : 0);
         if (rc != -EAGAIN && rc != -EINTR) {
             if (warned) {
                 vx_info("PROP-OUTPUT-RESUMED", "routing takes batches again");
             }
             return rc;
         }
-        uint64_t now = vx_mono_ns();
-        if (s->stop && *s->stop && s->shutdown_deadline == 0) {
-            s->shutdown_deadline = now + (uint64_t)s->cfg.shutdown_timeout_ms * VX_NS_PER_MS;
-        }
-        if (s->shutdown_deadline && now >= s->shutdown_deadline) {
+        if (late) {
             return -ETIMEDOUT;
         }
+        now = vx_mono_ns();
         if (!blocked_since) {
             blocked_since = now;
         } else if (!warned && now - blocked_since > S_BLOCKED_WARN_NS) {
@@ -329,6 +349,7 @@ s_journal(prop_server_t *s, const uint8_t *event, size_t len, struct s_submit *r
     if (rc < 0) {
         vx_counter_add(s->kafka_failed, 1);
         vx_drops_add(&s->drops, VX_DROP_KAFKA_FAILED, 1);
+        vx_drops_add(&s->lost_kafka, VX_DROP_KAFKA_FAILED, 1);
         if (req && req->status == 0) {
             req->status = -EIO;
             snprintf(req->message, sizeof req->message, "Kafka producer refused the event: %s",
@@ -375,8 +396,12 @@ s_flush(prop_server_t *s)
     }
     uint64_t now = vx_mono_ns();
     if (rc < 0) {
+        /* -ETIMEDOUT: routing took nothing until the shutdown deadline; anything else is
+         * ZeroMQ refusing the batch. */
+        enum vx_drop_reason why = rc == -ETIMEDOUT ? VX_DROP_SHUTDOWN : VX_DROP_SEND_FAILED;
         vx_error("PROP-PUBLISH", "batch of %zu events not published: %s", o->b.n, strerror(-rc));
-        vx_drops_add(&s->drops, VX_DROP_SHUTDOWN, o->b.n);
+        vx_drops_add(&s->drops, why, o->b.n);
+        vx_drops_add(&s->lost_routing, why, o->b.n);
         if (!s->link) {
             s->out_batch_seq--; /* nothing left: the next batch keeps the sequence contiguous */
         }
@@ -397,7 +422,12 @@ s_flush(prop_server_t *s)
         vx_histogram_observe(s->latency, (double)lat * 1e-9);
         if (rc == 0 && s->kafka) {
             s_journal(s, o->b.buf + o->rec_off[i], o->rec_len[i], o->req[i], o->ack[i]);
-        } else if (rc < 0 && o->req[i] && o->req[i]->status == 0) {
+        } else if (rc < 0 && o->hash[i]) {
+            /* Not published: a copy sent again (after a restart too) must not meet it as a
+             * duplicate. */
+            prop_dedup_forget(s->dedup, o->hash[i], o->recv_ns[i]);
+        }
+        if (rc < 0 && o->req[i] && o->req[i]->status == 0) {
             o->req[i]->status = -ESHUTDOWN;
             snprintf(o->req[i]->message, sizeof o->req[i]->message, "not published: %s",
                      strerror(-rc));
@@ -536,6 +566,7 @@ s_process(prop_server_t *s, const struct vx_rx_batch *in, struct s_submit *req,
         uint8_t id[VX_EVENT_ID_LEN];
         s_append(s, e, in->events[i], wall, source, tenant, id);
         o->recv_ns[k] = mono;
+        o->hash[k] = dedup ? hashes[slot] : 0;
         o->req[k] = req;
         o->ack[k] = ack;
         if (req) {
@@ -575,7 +606,9 @@ static void
 cb_ingest(void *arg)
 {
     prop_server_t *s = arg;
-    for (int i = 0; i < S_DRAIN_MAX; i++) {
+    /* Once a stop is asked for, no more input: what is published until the deadline is what
+     * was taken before it. */
+    for (int i = 0; i < S_DRAIN_MAX && !s_stopping(s); i++) {
         struct vx_rx_batch in;
         int rc = vx_rx_recv(s->rx_zmq, s->ingest, &in, ZMQ_DONTWAIT);
         if (rc == -EAGAIN || rc == -EINTR) {
@@ -599,7 +632,7 @@ static void
 cb_acked(void *arg)
 {
     prop_server_t *s = arg;
-    for (int i = 0; i < S_DRAIN_MAX && !vx_acks_full(s->acks); i++) {
+    for (int i = 0; i < S_DRAIN_MAX && !vx_acks_full(s->acks) && !s_stopping(s); i++) {
         uint8_t id[VX_ACK_ID_MAX];
         size_t id_len = 0;
         zmq_msg_t body;
@@ -705,6 +738,23 @@ prop_server_new(const struct prop_config *cfg, const vx_socks_t *socks, vx_metri
     s->stamper.producer_id = s->producer_id;
     s->dedup = prop_dedup_new((size_t)cfg->dedup_max_entries,
                               (uint64_t)cfg->dedup_window_ms * VX_NS_PER_MS);
+    if (cfg->state_dir && cfg->state_dir[0]) {
+        s->dedup_store = prop_dedup_store_new(cfg->state_dir, cfg->sealer, metrics, err, errlen);
+        if (!s->dedup_store) {
+            goto fail;
+        }
+        char lerr[1024];
+        long n = prop_dedup_store_load(s->dedup_store, s->dedup, lerr, sizeof lerr);
+        if (n < 0) {
+            /* The window is a guard against copies, not data: start with an empty one (the
+             * next checkpoint replaces the file) rather than not at all. */
+            vx_error("PROP-DEDUP-LOAD", "dedup window not restored, starting empty: %s", lerr);
+        } else {
+            vx_info("PROP-DEDUP-RESTORED", "dedup window: %ld content hashes restored from %s",
+                    n, cfg->state_dir);
+        }
+        s->dedup_saved_ns = vx_mono_ns();
+    }
     s->identities = prop_identities_load(cfg->producer_identities_file, err, errlen);
     if (!s->identities) {
         goto fail;
@@ -748,6 +798,7 @@ prop_server_new(const struct prop_config *cfg, const vx_socks_t *socks, vx_metri
             .buffer_max_batches = cfg->output_buffer_max_batches,
             .retry_interval_ms = 10,
             .bind = true,
+            .hop = "propagation_to_routing", /* shares propagation's own lost_routing series */
         };
         s->link = vx_link_new(&lc, socks, "vexfs_propagation_output",
                               "Output batches' events given up on by the acknowledged output, "
@@ -822,6 +873,7 @@ prop_server_destroy(prop_server_t **sp)
     vx_link_destroy(&s->link);
     zsock_destroy(&s->tap);
     vx_inbox_destroy(&s->rest);
+    prop_dedup_store_destroy(&s->dedup_store);
     prop_dedup_destroy(&s->dedup);
     prop_identities_destroy(&s->identities);
     vx_rx_destroy(&s->rx_zmq);
@@ -856,6 +908,24 @@ s_flush_due(prop_server_t *s)
         return UINT64_MAX;
     }
     return s->out->oldest_ns + (uint64_t)atomic_load(&s->live.batch_max_delay_us) * VX_NS_PER_US;
+}
+
+/* Every dedup_checkpoint_ms, when events arrived since the last one, hands a snapshot of the
+ * dedup window to the store's writer: what a kill -9 forgets of the window is bounded by that
+ * period. */
+static void
+s_dedup_checkpoint(prop_server_t *s, uint64_t now)
+{
+    if (!s->dedup_store || s->cfg.dedup_checkpoint_ms == 0 ||
+        now - s->dedup_saved_ns < (uint64_t)s->cfg.dedup_checkpoint_ms * VX_NS_PER_MS) {
+        return;
+    }
+    uint64_t input = vx_counter_value(s->received_zmq) + vx_counter_value(s->received_rest);
+    if (input != s->dedup_saved_input) {
+        prop_dedup_store_checkpoint(s->dedup_store, s->dedup);
+        s->dedup_saved_input = input;
+    }
+    s->dedup_saved_ns = now;
 }
 
 /* output_acked, at stop: pumps the link until routing acknowledged everything held, or the
@@ -921,10 +991,26 @@ s_shutdown(prop_server_t *s)
         zsock_set_linger(s->output, (int)vx_ms_until(s->shutdown_deadline));
         zsock_destroy(&s->output);
     }
+    if (s->dedup_store) {
+        /* After the flush: what could not be published was forgotten, so a copy sent to the
+         * next instance is published, not taken for a duplicate. */
+        char derr[1024];
+        if (prop_dedup_store_save(s->dedup_store, s->dedup, derr, sizeof derr) < 0) {
+            vx_error("PROP-DEDUP-SAVE", "dedup window not saved: %s", derr);
+        } else {
+            vx_info("PROP-DEDUP-SAVED", "dedup window saved: %zu content hashes",
+                    prop_dedup_size(s->dedup));
+        }
+    }
     atomic_store(&s->running, false);
     s_update_gauges(s);
-    vx_info("PROP-STOPPED", "flushed; %llu events published in total",
-            (unsigned long long)vx_counter_value(s->processed));
+    uint64_t lost = vx_drops_value(&s->lost_routing, VX_DROP_SHUTDOWN) +
+                    vx_drops_value(&s->lost_routing, VX_DROP_SEND_FAILED);
+    uint64_t lost_kafka = vx_drops_value(&s->lost_kafka, VX_DROP_KAFKA_FAILED);
+    vx_info("PROP-STOPPED", "flushed; %llu events published in total; lost: %llu to routing, "
+                            "%llu to kafka",
+            (unsigned long long)vx_counter_value(s->processed), (unsigned long long)lost,
+            (unsigned long long)lost_kafka);
     return rc;
 }
 
@@ -967,6 +1053,7 @@ prop_server_run(prop_server_t *s, volatile sig_atomic_t *stop)
         }
         s_release_acks(s);
         uint64_t now = vx_mono_ns();
+        s_dedup_checkpoint(s, now);
         if (now - last_gauges > S_GAUGE_PERIOD_NS) {
             s_update_gauges(s);
             last_gauges = now;

@@ -79,6 +79,7 @@ struct rt_outputs {
     rt_outputs_wait_fn *wait;
     void *wait_arg;
     vx_counter_t *drop_shutdown, *drop_kafka, *drop_full, *drop_send;
+    struct vx_drops lost; /* vexfs_events_lost_total{hop="routing_to_boundary"} */
     zsock_t *tap;            /* PUB for observers, or NULL */
     char tap_endpoint[RT_ENDPOINT_MAX];
     vx_counter_t *tap_batches;
@@ -114,6 +115,19 @@ s_queued_sub(_Atomic uint64_t *q, uint64_t n)
     s_queued_add(q, -(int64_t)n);
 }
 
+/* Counts n events routed to a boundary and never delivered: under the daemon's dropped family
+ * and the suite's lost view of this hop. */
+static void
+s_lost(rt_outputs_t *o, enum vx_drop_reason reason, uint64_t n)
+{
+    vx_counter_t *c = reason == VX_DROP_SEND_FAILED     ? o->drop_send
+                      : reason == VX_DROP_BOUNDARY_FULL ? o->drop_full
+                      : reason == VX_DROP_KAFKA_FAILED  ? o->drop_kafka
+                                                        : o->drop_shutdown;
+    vx_counter_add(c, n);
+    vx_drops_add(&o->lost, reason, n);
+}
+
 /* ---- ZeroMQ --------------------------------------------------------------------------- */
 
 /* Tries to hand one sealed batch to the consumer without waiting. Returns 0, -EAGAIN (full
@@ -138,7 +152,7 @@ s_try_send(rt_outputs_t *o, struct s_output *out, struct s_slot *sl, const uint8
     }
     vx_error("RT-OUT-SEND", "boundary %s, %s: %s; %u events dropped", out->name, sl->endpoint,
              zmq_strerror(-rc), n);
-    vx_counter_add(o->drop_send, n);
+    s_lost(o, VX_DROP_SEND_FAILED, n);
     s_queued_sub(&sl->queued, n);
     return rc;
 }
@@ -323,7 +337,7 @@ s_room(rt_outputs_t *o, struct s_output *out, struct s_slot *sl)
         out->kfull = true;
     }
     if (out->policy == RT_POLICY_DROP) {
-        vx_counter_add(o->drop_full, 1);
+        s_lost(o, VX_DROP_BOUNDARY_FULL, 1);
         vx_counter_add(out->dropped, 1);
         return false;
     }
@@ -331,7 +345,7 @@ s_room(rt_outputs_t *o, struct s_output *out, struct s_slot *sl)
         /* The hook first: past the shutdown deadline a put gives up at once, not after a wait
          * per event. */
         if (o->wait && o->wait(o->wait_arg)) {
-            vx_counter_add(o->drop_shutdown, 1);
+            s_lost(o, VX_DROP_SHUTDOWN, 1);
             return false;
         }
         if (atomic_load(q) < out->cap) {
@@ -354,7 +368,7 @@ cb_kafka_delivery(void *opaque, int err, const char *errstr, void *arg)
     s_queued_sub(&out->kqueued, 1);
     if (err) {
         vx_counter_add(out->kafka_err, 1);
-        vx_counter_add(o->drop_kafka, 1);
+        s_lost(o, VX_DROP_KAFKA_FAILED, 1);
         vx_warn("RT-KAFKA-DELIVERY", "boundary %s: event not written to %s: %s", out->name,
                 out->topic, errstr);
     } else {
@@ -392,19 +406,19 @@ s_kafka_put(rt_outputs_t *o, struct s_output *out, const uint8_t *ev, size_t len
         if (rc != -ENOBUFS) {
             /* A fatal producer: the event cannot be written; counted, never silent. */
             vx_counter_add(out->kafka_err, 1);
-            vx_counter_add(o->drop_kafka, 1);
+            s_lost(o, VX_DROP_KAFKA_FAILED, 1);
             atomic_store(&o->kafka_fatal, !vx_kafka_healthy(o->kafka));
             return false;
         }
         /* The producer's own queue filled before ours: the same as ours being full. */
         out->kfull = true;
         if (out->policy == RT_POLICY_DROP) {
-            vx_counter_add(o->drop_full, 1);
+            s_lost(o, VX_DROP_BOUNDARY_FULL, 1);
             vx_counter_add(out->dropped, 1);
             return false;
         }
         if (o->wait && o->wait(o->wait_arg)) {
-            vx_counter_add(o->drop_shutdown, 1);
+            s_lost(o, VX_DROP_SHUTDOWN, 1);
             return false;
         }
         s_wait_once(o, out, NULL);
@@ -590,6 +604,9 @@ rt_outputs_new(const struct rt_outputs_opts *opts, vx_metrics_t *m, char *err, s
                                       vx_drop_names[VX_DROP_BOUNDARY_FULL], NULL);
     o->drop_send = vx_metrics_counter(m, "vexfs_events_dropped_total", help, "reason",
                                       vx_drop_names[VX_DROP_SEND_FAILED], NULL);
+    vx_lost_init(&o->lost, m, "routing_to_boundary",
+                 VX_LOST_MASK | VX_DROP_BIT(VX_DROP_BOUNDARY_FULL) |
+                     VX_DROP_BIT(VX_DROP_KAFKA_FAILED));
     o->kafka_inflight = vx_metrics_gauge(m, "vexfs_kafka_inflight_messages",
                                          "Events queued for Kafka, not yet acknowledged.", NULL);
     o->tap_batches = vx_metrics_counter(m, "vexfs_routing_tap_batches_total",
@@ -709,7 +726,7 @@ rt_outputs_shutdown(rt_outputs_t *o, int timeout_ms)
                      "boundary %s: %llu events not taken by its consumers by the shutdown "
                      "deadline; counted as dropped (reason shutdown)",
                      out->name, (unsigned long long)lost);
-            vx_counter_add(o->drop_shutdown, lost);
+            s_lost(o, VX_DROP_SHUTDOWN, lost);
             rc = -ETIMEDOUT;
         }
         s_state(out, vx_mono_ns());

@@ -1480,8 +1480,16 @@ rt_server_run(rt_server_t *s, volatile sig_atomic_t *stop, volatile sig_atomic_t
     vx_info("RT-STOP", "stopping input; routing what was received and flushing outputs");
     atomic_store(&s->running, false); /* /ready answers 503 from here on */
     uint64_t now = vx_mono_ns();
-    s->shutdown_deadline = now + (uint64_t)s->shutdown_timeout_ms * VX_NS_PER_MS;
+    /* Counted from the stop request: a wait for a full consumer may have started it already
+     * (cb_output_wait), and starting it again here would give a stop twice the timeout. The
+     * input is drained for S_STOP_DRAIN_NS at most, and never past the deadline. */
+    if (s->shutdown_deadline == 0) {
+        s->shutdown_deadline = now + (uint64_t)s->shutdown_timeout_ms * VX_NS_PER_MS;
+    }
     uint64_t drain_end = now + S_STOP_DRAIN_NS, last_msg = now;
+    if (drain_end > s->shutdown_deadline) {
+        drain_end = s->shutdown_deadline;
+    }
     while ((now = vx_mono_ns()) < drain_end && now - last_msg < S_QUIET_NS) {
         if (s_drain_input(s, S_DRAIN_MAX) > 0) {
             last_msg = vx_mono_ns();

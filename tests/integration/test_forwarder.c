@@ -485,6 +485,75 @@ START_TEST(t_resend_deduplicated)
 }
 END_TEST
 
+/* The last number after `after` in the last log line holding id; -1 when there is none. */
+static long long
+s_log_number(const char *path, const char *id, const char *after)
+{
+    FILE *fp = fopen(path, "r");
+    char line[4096];
+    long long v = -1;
+    while (fp && fgets(line, sizeof line, fp)) {
+        const char *p = strstr(line, id) ? strstr(line, after) : NULL;
+        if (p) {
+            v = strtoll(p + strlen(after), NULL, 10);
+        }
+    }
+    if (fp) {
+        fclose(fp);
+    }
+    return v;
+}
+
+/* The forwarder stops within shutdown_timeout_ms with propagation absent (_i 0: stopped before
+ * any record) or stalled (_i 1: SIGSTOP), and counts every event it still held as lost, in its
+ * log line and under vexfs_events_lost_total{hop="producer_to_propagation"}. Nothing was ever
+ * acknowledged, so that is every event it translated. */
+START_TEST(t_stop_in_time_propagation_gone)
+{
+    enum { n = 1000, timeout_ms = 5000, margin_ms = 4000 }; /* margin < timeout: see test_shutdown */
+    struct ph_daemon d;
+    ph_start(&d, NULL, NULL);
+    struct s_fwd f;
+    char extra[512];
+    snprintf(extra, sizeof extra,
+             "  ack_endpoint: %s\n  ack_timeout_ms: 500\n  batch_max_events: 50\n"
+             "  buffer_max_batches: 2000\n  shutdown_timeout_ms: %d\n",
+             d.acked, (int)timeout_ms);
+    s_fwd_start_with(&f, &d, extra);
+    if (_i == 0) {
+        ph_stop(&d);
+    } else {
+        kill(d.pid, SIGSTOP);
+    }
+    struct s_stream st;
+    s_stream_make(&st, n);
+    struct s_writer w = {.st = &st, .fifo = f.fifo};
+    atomic_store(&w.limit, n);
+    ck_assert_int_eq(pthread_create(&w.thread, NULL, s_writer_main, &w), 0);
+    S_WAIT_FOR(s_metric(f.rest_port, "vexfs_forwarder_records_total") == n, 60000);
+    ck_assert(s_metric(f.rest_port, "vexfs_forwarder_records_total") == n);
+    ck_assert(s_metric(f.rest_port, "vexfs_forwarder_events_acked_total") == 0);
+    pthread_join(w.thread, NULL);
+    uint64_t t0 = vt_now_ms();
+    int stf = vt_stop(f.pid, SIGTERM, 60000);
+    uint64_t ms = vt_now_ms() - t0;
+    ck_assert_msg(WIFEXITED(stf) && WEXITSTATUS(stf) == 0, "forwarder exit status %d; log in %s",
+                  stf, f.log);
+    ck_assert_msg(ms <= timeout_ms + margin_ms, "the forwarder took %llu ms to stop; log in %s",
+                  (unsigned long long)ms, f.log);
+    long long lost = s_log_number(f.log, "FWD-STOP-DROP", "FWD-STOP-DROP ");
+    ck_assert_msg(lost == n, "%lld events counted lost, expected %d; log in %s", lost, (int)n,
+                  f.log);
+    fprintf(stderr, "forwarder, propagation %s: stop took %llu ms, %lld events lost\n",
+            _i == 0 ? "absent" : "stalled", (unsigned long long)ms, lost);
+    s_stream_fini(&st);
+    if (_i == 1) {
+        kill(d.pid, SIGCONT);
+        ph_stop(&d);
+    }
+}
+END_TEST
+
 int
 main(void)
 {
@@ -494,6 +563,7 @@ main(void)
     tcase_add_test(tc, t_fields_arrive);
     tcase_add_test(tc, t_resend_deduplicated);
     tcase_add_test(tc, t_kill9_at_least_once);
+    tcase_add_loop_test(tc, t_stop_in_time_propagation_gone, 0, 2);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* prop_dedup: window edges, bounded memory, eviction, deletion keeping probe chains intact. */
 #include <check.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "prop_dedup.h"
+#include "prop_dedup_store.h"
 
 #define MS 1000000ULL
 
@@ -113,6 +116,47 @@ START_TEST(t_matches_reference_model)
 }
 END_TEST
 
+/* The state file keeps each hash with its age: restored at a later wall-clock time, the ages
+ * grew by the time that passed, so what expired meanwhile is left out and the rest expires
+ * when it would have. */
+START_TEST(t_file_round_trip_ages)
+{
+    const uint64_t s = 1000000000ull;
+    prop_dedup_t *a = prop_dedup_new(100, 10 * s);
+    ck_assert(!prop_dedup_check(a, 11, 100 * s)); /* age 5 s at 105 */
+    ck_assert(!prop_dedup_check(a, 22, 103 * s)); /* age 2 s */
+    ck_assert(!prop_dedup_check(a, 33, 104 * s)); /* age 1 s, then forgotten */
+    prop_dedup_forget(a, 33, 104 * s);
+    uint8_t *buf;
+    size_t len;
+    prop_dedup_encode(a, 105 * s, 1000 * s, &buf, &len);
+    ck_assert_uint_eq(len, 24 + 2 * 16);
+    /* 6 s later on the wall clock, on a fresh monotonic clock: 11 is 11 s old (gone), 22 is
+     * 8 s old (kept: a duplicate for 2 s more), 33 was never written. */
+    prop_dedup_t *b = prop_dedup_new(100, 10 * s);
+    char err[128];
+    ck_assert_int_eq(prop_dedup_decode(b, buf, len, 50 * s, 1006 * s, err, sizeof err), 1);
+    ck_assert(prop_dedup_check(b, 22, 51 * s));
+    ck_assert(!prop_dedup_check(b, 11, 50 * s));
+    ck_assert(!prop_dedup_check(b, 33, 50 * s));
+    ck_assert(!prop_dedup_check(b, 22, 52 * s)); /* 10 s after it was first seen: new again */
+    /* A truncated file and a foreign one are refused and change nothing. */
+    prop_dedup_t *c = prop_dedup_new(100, 10 * s);
+    ck_assert_int_eq(prop_dedup_decode(c, buf, len - 1, 50 * s, 1006 * s, err, sizeof err),
+                     -EPROTO);
+    ck_assert_ptr_nonnull(strstr(err, "entries"));
+    ck_assert_int_eq(prop_dedup_decode(c, (const uint8_t *)"garbage", 7, 50 * s, 1006 * s, err,
+                                       sizeof err),
+                     -EPROTO);
+    ck_assert_ptr_nonnull(strstr(err, "VXDEDUP1"));
+    ck_assert_uint_eq(prop_dedup_size(c), 0);
+    free(buf);
+    prop_dedup_destroy(&a);
+    prop_dedup_destroy(&b);
+    prop_dedup_destroy(&c);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -121,6 +165,7 @@ main(void)
     tcase_add_test(tc, t_window_edges);
     tcase_add_test(tc, t_duplicate_does_not_extend_window);
     tcase_add_test(tc, t_window_change);
+    tcase_add_test(tc, t_file_round_trip_ages);
     suite_add_tcase(s, tc);
     tc = tcase_create("memory");
     tcase_add_test(tc, t_bounded_with_evictions);
