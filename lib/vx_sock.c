@@ -509,6 +509,16 @@ vx_sock_disconnects(const vx_socks_t *socks, const zsock_t *z)
     return mon && z ? vx_sock_mon_disconnects(mon, z) : 0;
 }
 
+uint64_t
+vx_sock_handshakes(const vx_socks_t *socks, const zsock_t *z)
+{
+    vx_socks_t *s = (vx_socks_t *)socks;
+    pthread_mutex_lock(&s->mu);
+    vx_sock_mon_t *mon = s->mon;
+    pthread_mutex_unlock(&s->mu);
+    return mon && z ? vx_sock_mon_handshakes(mon, z) : 0;
+}
+
 int
 vx_sock_reopen(const vx_socks_t *socks, zsock_t **z, const struct vx_sock_spec *spec, char *err,
                size_t errlen)

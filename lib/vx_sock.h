@@ -133,6 +133,11 @@ bool vx_sock_link_lost(const vx_socks_t *socks, const zsock_t *z, char *endpoint
  * asked to be watched). Compare with an earlier figure to learn of a drop. */
 uint64_t vx_sock_disconnects(const vx_socks_t *socks, const zsock_t *z);
 
+/* Connections of connecting socket z (borrowed) whose handshake succeeded so far, from the
+ * same monitor (0 for a socket that is not monitored). A SUB socket learns from it that its
+ * subscription is on its way to the publisher: ZeroMQ drops what a publisher sends before. */
+uint64_t vx_sock_handshakes(const vx_socks_t *socks, const zsock_t *z);
+
 /* Opens a new socket from spec and, once it is open, closes *z (what it still queued is lost,
  * as it was with the connection) and puts the new one in its place; counted in
  * vexfs_zmq_reopened_total. On failure *z is left as it was and err says why. Returns 0 or

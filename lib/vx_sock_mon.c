@@ -32,6 +32,7 @@ struct s_entry {
     bool connecting;
     bool drops;            /* a bound socket whose dropped connections are counted too */
     uint64_t disconnects;  /* connections of a connecting (or drops) socket that dropped */
+    uint64_t handshakes;   /* connections of a connecting socket whose handshake succeeded */
     struct s_slot slot[S_SLOTS];
 };
 
@@ -129,10 +130,14 @@ s_event(vx_sock_mon_t *m, struct s_entry *e, uint16_t event, uint32_t value, con
         }
         return true;
     }
+    case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+        if (e->connecting) {
+            e->handshakes++;
+        }
+        /* fall through */
     case ZMQ_EVENT_CONNECTED:
     case ZMQ_EVENT_CONNECT_DELAYED:
-    case ZMQ_EVENT_CONNECT_RETRIED:
-    case ZMQ_EVENT_HANDSHAKE_SUCCEEDED: {
+    case ZMQ_EVENT_CONNECT_RETRIED: {
         struct s_slot *s = e->connecting ? s_slot(e, addr) : NULL;
         if (s) {
             s->lost_ns = 0;
@@ -362,6 +367,16 @@ vx_sock_mon_disconnects(vx_sock_mon_t *m, const zsock_t *z)
     pthread_mutex_lock(&m->mu);
     struct s_entry *e = s_find(m, z);
     uint64_t n = e ? e->disconnects : 0;
+    pthread_mutex_unlock(&m->mu);
+    return n;
+}
+
+uint64_t
+vx_sock_mon_handshakes(vx_sock_mon_t *m, const zsock_t *z)
+{
+    pthread_mutex_lock(&m->mu);
+    struct s_entry *e = s_find(m, z);
+    uint64_t n = e ? e->handshakes : 0;
     pthread_mutex_unlock(&m->mu);
     return n;
 }

@@ -62,6 +62,11 @@ bool vx_sock_mon_lost(vx_sock_mon_t *m, const zsock_t *z, char *endpoint, size_t
  * took) remembers the last figure and compares. */
 uint64_t vx_sock_mon_disconnects(vx_sock_mon_t *m, const zsock_t *z);
 
+/* Connections of connecting socket z whose handshake succeeded so far (0 for a socket not
+ * watched as connecting): a subscriber that must not miss the first messages of a publisher
+ * waits for one. */
+uint64_t vx_sock_mon_handshakes(vx_sock_mon_t *m, const zsock_t *z);
+
 /* Failed handshakes seen so far, all reasons (tests). */
 uint64_t vx_sock_mon_failed(const vx_sock_mon_t *m);
 

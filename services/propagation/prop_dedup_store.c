@@ -15,6 +15,7 @@
 #include "vx_mem.h"
 
 #define S_MAGIC "VXDEDUP1"
+#define S_MAGIC_LEN 8 /* the header's first bytes: S_MAGIC without its NUL */
 #define S_HEADER (8 + 8 + 8)
 #define S_ENTRY 16
 
@@ -59,7 +60,8 @@ prop_dedup_encode(const prop_dedup_t *d, uint64_t now_mono, uint64_t now_wall, u
     uint64_t *pairs = vx_malloc((max ? max : 1) * 2 * sizeof *pairs);
     size_t n = prop_dedup_export(d, now_mono, pairs, max);
     uint8_t *buf = vx_malloc(S_HEADER + n * S_ENTRY);
-    memcpy(buf, S_MAGIC, 8);
+    /* A byte tag, not a string: its NUL is not part of the file. */
+    memcpy(buf, S_MAGIC, S_MAGIC_LEN); // NOLINT(bugprone-not-null-terminated-result)
     s_put64(buf + 8, now_wall);
     s_put64(buf + 16, n);
     for (size_t i = 0; i < n; i++) {
@@ -75,7 +77,7 @@ long
 prop_dedup_decode(prop_dedup_t *d, const uint8_t *buf, size_t len, uint64_t now_mono,
                   uint64_t now_wall, char *err, size_t errlen)
 {
-    if (len < S_HEADER || memcmp(buf, S_MAGIC, 8) != 0) {
+    if (len < S_HEADER || memcmp(buf, S_MAGIC, S_MAGIC_LEN) != 0) {
         snprintf(err, errlen, "not a dedup state file (no " S_MAGIC " header)");
         return -EPROTO;
     }
@@ -272,7 +274,8 @@ prop_dedup_store_save(prop_dedup_store_t *st, const prop_dedup_t *d, char *err, 
     int rc = s_write(st, buf, len, err, errlen);
     if (rc == 0) {
         vx_counter_add(st->written, 1);
-        vx_gauge_set(st->entries, (double)((len - S_HEADER) / S_ENTRY));
+        size_t entries = (len - S_HEADER) / S_ENTRY; /* whole entries: the file holds no part */
+        vx_gauge_set(st->entries, (double)entries);
     } else {
         vx_counter_add(st->failed, 1);
     }

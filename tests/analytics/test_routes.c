@@ -17,7 +17,7 @@ START_TEST(t_every_route_checks_its_role)
 {
     char *dir = vt_tmpdir();
     ck_assert_ptr_nonnull(dir);
-    char log[400], cfg[2048];
+    char cfg[2048];
     uint16_t port = vt_free_port();
     snprintf(cfg, sizeof cfg,
              "stream_analytics:\n"
@@ -26,9 +26,6 @@ START_TEST(t_every_route_checks_its_role)
              "  results_endpoint: tcp://127.0.0.1:%u\n"
              "  state_dir: %s\n",
              (unsigned)port, (unsigned)vt_free_port(), (unsigned)vt_free_port(), dir);
-    pid_t pid = vt_roles_spawn(dir, "vexfs-analytics", cfg, port, log, sizeof log);
-    ck_assert_msg(pid > 0, "analytics not ready; log in %s", log);
-
     /* Both tables: queries, results, anomalies and replay; the monitor's alert rules, alerts
      * and system health. */
     size_t n = 0, m = 0;
@@ -36,15 +33,12 @@ START_TEST(t_every_route_checks_its_role)
     const struct vx_http_route_def *mt = an_mon_http_route_table(&m);
     ck_assert_uint_eq(n, 11);
     ck_assert_uint_eq(m, 9);
-    char err[512] = "";
-    int walked = vt_roles_walk(port, t, n, err, sizeof err);
-    ck_assert_msg(walked == (int)n, "%s (log in %s)", err, log);
-    walked = vt_roles_walk(port, mt, m, err, sizeof err);
-    ck_assert_msg(walked == (int)m, "%s (log in %s)", err, log);
-
-    int status = vt_stop(pid, SIGTERM, 20000);
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status %d; log in %s",
-                  status, log);
+    const struct vt_route_table tables[] = {{t, n}, {mt, m}};
+    char err[1024] = "";
+    size_t n_tables = sizeof tables / sizeof tables[0];
+    int rc = vt_roles_run(dir, "vexfs-analytics", cfg, port, tables, n_tables, err, sizeof err);
+    ck_assert_msg(rc == 0,
+                  "%s", err);
     free(dir);
 }
 END_TEST

@@ -438,7 +438,8 @@ START_TEST(t_rest_queries_and_anomalies)
     /* final windows are streamed on the PUB socket as well */
     zsock_t *sub = vt_sock_ex(&(struct vt_sock_opts){.type = ZMQ_SUB, .endpoint = d.results,
                                                      .subscribe = "analytics.q1",
-                                                     .rcvtimeo_ms = 10000});
+                                                     .rcvtimeo_ms = 10000,
+                                                     .wait_connected_ms = 10000});
     ck_assert_ptr_nonnull(sub);
     zsock_t *push = vt_sock_ex(&(struct vt_sock_opts){.type = ZMQ_PUSH, .endpoint = d.input,
                                                       .linger_ms = 5000});

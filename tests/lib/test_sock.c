@@ -100,6 +100,43 @@ START_TEST(t_subscribe)
 }
 END_TEST
 
+START_TEST(t_handshakes_counted)
+{
+    vx_socks_t *socks = s_socks(1000, 0, 1 << 20);
+    char bound[256], err[256];
+    struct vx_sock_spec pub = {.type = ZMQ_PUB, .endpoint = "tcp://127.0.0.1:*", .bind = true};
+    zsock_t *p = vx_sock_open(socks, &pub, bound, sizeof bound, err, sizeof err);
+    ck_assert_ptr_nonnull(p);
+    struct vx_sock_spec sub = {.type = ZMQ_SUB, .endpoint = bound, .subscribe = "", .watch = true};
+    zsock_t *s = vx_sock_open(socks, &sub, NULL, 0, err, sizeof err);
+    ck_assert_ptr_nonnull(s);
+    struct vx_sock_spec quiet = {.type = ZMQ_SUB, .endpoint = bound, .subscribe = ""};
+    zsock_t *q = vx_sock_open(socks, &quiet, NULL, 0, err, sizeof err);
+    ck_assert_ptr_nonnull(q);
+    int waited = 0;
+    while (vx_sock_handshakes(socks, s) == 0 && waited < 10000) {
+        usleep(10000);
+        waited += 10;
+    }
+    ck_assert_uint_eq(vx_sock_handshakes(socks, s), 1);
+    /* A socket the factory does not monitor (no metrics, not watched) reports none. */
+    ck_assert_uint_eq(vx_sock_handshakes(socks, q), 0);
+    /* Once the handshake is done, the subscription reaches the publisher: the first message
+     * published after a short pause arrives. */
+    usleep(100000);
+    zstr_send(p, "first");
+    zsock_set_rcvtimeo(s, 5000);
+    char *got = zstr_recv(s);
+    ck_assert_ptr_nonnull(got);
+    ck_assert_str_eq(got, "first");
+    free(got);
+    zsock_destroy(&q);
+    zsock_destroy(&s);
+    zsock_destroy(&p);
+    vx_socks_destroy(&socks);
+}
+END_TEST
+
 START_TEST(t_errors_name_endpoint)
 {
     vx_socks_t *socks = s_socks(1000, 0, 1 << 20);
@@ -540,6 +577,7 @@ main(void)
     TCase *tc = tcase_create("factory");
     tcase_add_test(tc, t_options_applied);
     tcase_add_test(tc, t_subscribe);
+    tcase_add_test(tc, t_handshakes_counted);
     tcase_add_test(tc, t_errors_name_endpoint);
     tcase_add_test(tc, t_transport_section);
     tcase_set_timeout(tc, 20);

@@ -16,7 +16,7 @@ START_TEST(t_every_route_checks_its_role)
 {
     char *dir = vt_tmpdir();
     ck_assert_ptr_nonnull(dir);
-    char log[400], cfg[2048];
+    char cfg[2048];
     uint16_t port = vt_free_port();
     snprintf(cfg, sizeof cfg,
              "event_routing:\n"
@@ -32,19 +32,15 @@ START_TEST(t_every_route_checks_its_role)
              (unsigned)port, (unsigned)vt_free_port(), (unsigned)vt_free_port(),
              (unsigned)vt_free_port(), (unsigned)vt_free_port(), (unsigned)vt_free_port(),
              (unsigned)vt_free_port(), dir);
-    pid_t pid = vt_roles_spawn(dir, "vexfs-routing", cfg, port, log, sizeof log);
-    ck_assert_msg(pid > 0, "routing not ready; log in %s", log);
-
     size_t n = 0;
     const struct vx_http_route_def *t = rt_http_route_table(&n);
     ck_assert_uint_eq(n, 11);
-    char err[512] = "";
-    int walked = vt_roles_walk(port, t, n, err, sizeof err);
-    ck_assert_msg(walked == (int)n, "%s (log in %s)", err, log);
-
-    int status = vt_stop(pid, SIGTERM, 20000);
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status %d; log in %s",
-                  status, log);
+    const struct vt_route_table tables[] = {{t, n}};
+    char err[1024] = "";
+    size_t n_tables = sizeof tables / sizeof tables[0];
+    int rc = vt_roles_run(dir, "vexfs-routing", cfg, port, tables, n_tables, err, sizeof err);
+    ck_assert_msg(rc == 0,
+                  "%s", err);
     free(dir);
 }
 END_TEST

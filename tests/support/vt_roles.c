@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include <jansson.h>
 
@@ -178,4 +179,31 @@ vt_roles_walk(uint16_t port, const struct vx_http_route_def *table, size_t n, ch
         return -1;
     }
     return (int)n;
+}
+
+int
+vt_roles_run(const char *dir, const char *program, const char *yaml, uint16_t port,
+             const struct vt_route_table *tables, size_t n_tables, char *err, size_t errlen)
+{
+    char log[400];
+    pid_t pid = vt_roles_spawn(dir, program, yaml, port, log, sizeof log);
+    if (pid <= 0) {
+        snprintf(err, errlen, "%s not ready; log in %s", program, log);
+        return -1;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n_tables && rc == 0; i++) {
+        char why[512] = "";
+        if (vt_roles_walk(port, tables[i].rows, tables[i].n, why, sizeof why) !=
+            (int)tables[i].n) {
+            snprintf(err, errlen, "%s (log in %s)", why, log);
+            rc = -1;
+        }
+    }
+    int status = vt_stop(pid, SIGTERM, 20000);
+    if (rc == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+        snprintf(err, errlen, "%s exit status %d; log in %s", program, status, log);
+        rc = -1;
+    }
+    return rc;
 }

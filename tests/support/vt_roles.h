@@ -52,4 +52,16 @@ void vt_roles_fill(const char *pattern, char *out, size_t outlen);
 int vt_roles_walk(uint16_t port, const struct vx_http_route_def *table, size_t n, char *err,
                   size_t errlen);
 
+/* One route table of a daemon (a daemon may serve several). */
+struct vt_route_table {
+    const struct vx_http_route_def *rows;
+    size_t n;
+};
+
+/* The whole check of a daemon's routes: starts program with yaml in dir (vt_roles_spawn),
+ * walks each of tables[0..n_tables) (vt_roles_walk), then stops it with SIGTERM, which must end
+ * it with exit 0. Returns 0, or -1 with what went wrong and where the daemon's log is in err. */
+int vt_roles_run(const char *dir, const char *program, const char *yaml, uint16_t port,
+                 const struct vt_route_table *tables, size_t n_tables, char *err, size_t errlen);
+
 #endif

@@ -238,11 +238,28 @@ vt_sock_ex(const struct vt_sock_opts *o)
                                 .sndhwm = o->hwm, .rcvhwm = o->hwm, .linger_ms = o->linger_ms,
                                 .rcvtimeo_ms = o->rcvtimeo_ms, .sndtimeo_ms = o->sndtimeo_ms,
                                 .immediate = o->immediate,
-                                .reconnect_ivl_ms = o->reconnect_ivl_ms};
+                                .reconnect_ivl_ms = o->reconnect_ivl_ms,
+                                .watch = o->wait_connected_ms > 0};
     zsock_t *s = vx_sock_open(socks, &spec, bound, sizeof bound, err, sizeof err);
     if (!s) {
         fprintf(stderr, "vt_sock %s: %s\n", o->endpoint, err);
         return NULL;
+    }
+    if (o->wait_connected_ms > 0 && !o->bind) {
+        int waited = 0;
+        while (vx_sock_handshakes(socks, s) == 0 && waited < o->wait_connected_ms) {
+            usleep(10000);
+            waited += 10;
+        }
+        if (vx_sock_handshakes(socks, s) == 0) {
+            fprintf(stderr, "vt_sock %s: no completed handshake within %d ms\n", o->endpoint,
+                    o->wait_connected_ms);
+            zsock_destroy(&s);
+            return NULL;
+        }
+        /* The subscription follows the handshake on the same connection; the publisher's
+         * I/O thread reads it soon after. */
+        usleep(100000);
     }
     if (o->port) {
         const char *colon = strrchr(bound, ':');

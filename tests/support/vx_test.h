@@ -134,6 +134,9 @@ struct vt_sock_opts {
     int reconnect_ivl_ms;
     const char *subscribe; /* SUB: NULL subscribes to everything */
     int *port;
+    int wait_connected_ms; /* connecting: wait up to this long for a completed handshake (a
+                              SUB whose subscription must reach the publisher before it
+                              sends); NULL is returned when none came */
     bool plain; /* a plain link (security.curve off, loopback endpoints only), for benchmarks
                    that set CURVE against plain */
 };
