@@ -87,10 +87,14 @@ struct coord_op {
 };
 
 /* The disk guard's state (coord_raft_disk.c), loop thread. */
+struct coord_disk_op;
 struct coord_disk {
-    uint64_t gen;          /* bumped when libraft is told of a failed leader write */
+    struct coord_disk_op *head, *tail; /* log writes, truncations, snapshot writes not yet
+                                          answered to libraft, in libraft's order (owned) */
+    uint64_t retry_at;     /* raft time (ms) when held writes go again */
     uint64_t blocked_term; /* a leader write of this term failed: nothing more is proposed in it */
     bool full;             /* an episode is open: the last local write failed */
+    bool closing, pumping, delivering, order_warned;
     char why[256];         /* the first failure's message */
 };
 
@@ -225,8 +229,13 @@ void coord_read_fail_all(coord_raft_t *r, int status, const char *why);
  * (callers refuse with -ENOSPC and coord_disk_why). */
 int coord_disk_append(coord_raft_t *r, struct raft_io_append *req, const struct raft_entry entries[],
                       unsigned n, raft_io_append_cb cb);
+int coord_disk_truncate(coord_raft_t *r, raft_index index);
 int coord_disk_snapshot_put(coord_raft_t *r, unsigned trailing, struct raft_io_snapshot_put *req,
                             const struct raft_snapshot *snapshot, raft_io_snapshot_put_cb cb);
+/* tick: submits held writes whose retry is due; close: before the inner I/O closes, answers
+ * RAFT_CANCELED to what it never saw. */
+void coord_disk_tick(coord_raft_t *r);
+void coord_disk_close(coord_raft_t *r);
 bool coord_disk_blocked(coord_raft_t *r);
 const char *coord_disk_why(coord_raft_t *r);
 

@@ -277,6 +277,7 @@ coord_raft_cb_tick(uv_timer_t *t)
     if (state == RAFT_LEADER) {
         s_send_view(r, mem, n, last, now);
     }
+    coord_disk_tick(r);
     coord_read_tick(r);
     coord_group_flush(r);
 }
