@@ -232,8 +232,14 @@ s_unlink(coord_raft_t *r, struct coord_disk_op *op)
 /* Hands op's result to libraft and frees it (op already unlinked). libraft may call back into
  * the guard from its callback. */
 static void
-s_finish(struct coord_disk_op *op, int status)
+s_finish(coord_raft_t *r, struct coord_disk_op *op, int status)
 {
+    if (op->kind == S_APPEND && r->disk.closing) {
+        /* libraft is closing (its state is unavailable): told of a failure, appendLeaderCb
+         * would still cut its log at the write's index, which may lie past the log's end by
+         * now (the wrap-around in the file comment); "done" only releases the entries. */
+        status = 0;
+    }
     if (op->kind == S_APPEND) {
         op->append_cb(op->append, status);
     } else if (op->kind == S_PUT) {
@@ -263,7 +269,7 @@ s_deliver(coord_raft_t *r)
             break;
         }
         s_unlink(r, op);
-        s_finish(op, op->status);
+        s_finish(r, op, op->status);
     }
     d->delivering = false;
 }
@@ -520,7 +526,7 @@ coord_disk_close(coord_raft_t *r)
             return;
         }
         s_unlink(r, op);
-        s_finish(op, op->state == S_DONE ? op->status : RAFT_CANCELED);
+        s_finish(r, op, op->state == S_DONE ? op->status : RAFT_CANCELED);
     }
 }
 
