@@ -219,6 +219,17 @@ vx_senders_save(vx_senders_t *t, const vx_sealer_t *sealer, const char *dir, cha
     return rc;
 }
 
+char *
+vx_senders_snapshot(vx_senders_t *t, size_t *len)
+{
+    char *text = s_encode(t);
+    if (text) {
+        *len = strlen(text);
+        t->dirty = false;
+    }
+    return text;
+}
+
 int
 vx_senders_save_live(vx_senders_t *t, const vx_sealer_t *sealer, const char *dir, char *err,
                      size_t errlen)

@@ -58,6 +58,10 @@ bool vx_senders_dirty(const vx_senders_t *t);
  * with s (NULL: plaintext). Returns 0 or -errno with err naming the file. */
 int vx_senders_save(vx_senders_t *t, const vx_sealer_t *s, const char *dir, char *err,
                     size_t errlen);
+/* The record as the content of VX_SENDERS_FILE, for an owner that writes it off its loop
+ * (vx_bgwrite): malloc'd and NUL-terminated, *len its length without the NUL; the record counts
+ * as saved (vx_senders_dirty false) from then on. NULL when out of memory. */
+char *vx_senders_snapshot(vx_senders_t *t, size_t *len);
 /* Writes the record over dir/VX_SENDERS_LIVE in place (one pwrite into a file kept open, no
  * fsync): cheap enough for every loop turn, and it survives a kill -9 of the process. A
  * crash of the machine may leave it torn or old; vx_senders_load then falls back to

@@ -3,12 +3,12 @@
 #include "prop_dedup_store.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "vx_bgwrite.h"
 #include "vx_clock.h"
 #include "vx_jsonfile.h"
 #include "vx_log.h"
@@ -20,16 +20,8 @@
 #define S_ENTRY 16
 
 struct prop_dedup_store {
-    char path[4200];
+    vx_bgwrite_t *writer; /* writes checkpoints off the loop thread */
     const vx_sealer_t *sealer;
-    pthread_t thread;
-    bool started;
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    uint8_t *pending; /* under lock: the next snapshot to write, owned */
-    size_t pending_len;
-    size_t pending_entries;
-    bool stopping; /* under lock */
     vx_counter_t *written, *failed;
     vx_gauge_t *entries;
 };
@@ -120,44 +112,27 @@ prop_dedup_decode(prop_dedup_t *d, const uint8_t *buf, size_t len, uint64_t now_
     return restored;
 }
 
-/* ---- the writer thread ---------------------------------------------------------------------- */
+/* ---- writing -------------------------------------------------------------------------------- */
 
-static int
-s_write(prop_dedup_store_t *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
+/* Entries of a file body: whole entries only, the file holds no part of one. */
+static size_t
+s_entries(size_t len)
 {
-    return vx_seal_file_write(st->sealer, st->path, buf, len, err, errlen);
+    return (len - S_HEADER) / S_ENTRY;
 }
 
-static void *
-cb_writer(void *arg)
+/* The outcome of one write (on the writer thread for checkpoints; the metrics are atomic). */
+static void
+cb_written(void *arg, int rc, uint64_t entries, const char *err)
 {
     prop_dedup_store_t *st = arg;
-    pthread_mutex_lock(&st->lock);
-    for (;;) {
-        while (!st->pending && !st->stopping) {
-            pthread_cond_wait(&st->wake, &st->lock);
-        }
-        if (!st->pending) {
-            break; /* stopping with nothing left to write */
-        }
-        uint8_t *buf = st->pending;
-        size_t len = st->pending_len;
-        size_t entries = st->pending_entries;
-        st->pending = NULL;
-        pthread_mutex_unlock(&st->lock);
-        char err[512];
-        if (s_write(st, buf, len, err, sizeof err) < 0) {
-            vx_counter_add(st->failed, 1);
-            vx_warn("PROP-DEDUP-CHECKPOINT", "dedup window not written: %s", err);
-        } else {
-            vx_counter_add(st->written, 1);
-            vx_gauge_set(st->entries, (double)entries);
-        }
-        free(buf);
-        pthread_mutex_lock(&st->lock);
+    if (rc < 0) {
+        vx_counter_add(st->failed, 1);
+        vx_warn("PROP-DEDUP-CHECKPOINT", "dedup window not written: %s", err);
+        return;
     }
-    pthread_mutex_unlock(&st->lock);
-    return NULL;
+    vx_counter_add(st->written, 1);
+    vx_gauge_set(st->entries, (double)entries);
 }
 
 prop_dedup_store_t *
@@ -170,38 +145,22 @@ prop_dedup_store_new(const char *state_dir, const vx_sealer_t *sealer, vx_metric
         return NULL;
     }
     prop_dedup_store_t *st = vx_calloc(1, sizeof *st);
-    snprintf(st->path, sizeof st->path, "%s/" PROP_DEDUP_FILE, state_dir);
     st->sealer = sealer;
-    pthread_mutex_init(&st->lock, NULL);
-    pthread_cond_init(&st->wake, NULL);
     const char *help = "Writes of the dedup window to the state folder, by outcome.";
     st->written = vx_metrics_counter(metrics, "vexfs_dedup_checkpoints_total", help, "outcome",
                                      "written", NULL);
     st->failed = vx_metrics_counter(metrics, "vexfs_dedup_checkpoints_total", help, "outcome",
-                                     "failed", NULL);
+                                    "failed", NULL);
     st->entries = vx_metrics_gauge(metrics, "vexfs_dedup_checkpoint_entries",
                                    "Content hashes in the last dedup window written.", NULL);
-    if (pthread_create(&st->thread, NULL, cb_writer, st) != 0) {
-        snprintf(err, errlen, "cannot start the dedup writer thread");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/" PROP_DEDUP_FILE, state_dir);
+    st->writer = vx_bgwrite_new(path, sealer, cb_written, st, err, errlen);
+    if (!st->writer) {
         prop_dedup_store_destroy(&st);
         return NULL;
     }
-    st->started = true;
     return st;
-}
-
-static void
-s_stop_thread(prop_dedup_store_t *st)
-{
-    if (!st->started) {
-        return;
-    }
-    pthread_mutex_lock(&st->lock);
-    st->stopping = true;
-    pthread_cond_signal(&st->wake);
-    pthread_mutex_unlock(&st->lock);
-    pthread_join(st->thread, NULL);
-    st->started = false;
 }
 
 void
@@ -210,11 +169,7 @@ prop_dedup_store_destroy(prop_dedup_store_t **stp)
     if (!stp || !*stp) {
         return;
     }
-    prop_dedup_store_t *st = *stp;
-    s_stop_thread(st);
-    free(st->pending);
-    pthread_cond_destroy(&st->wake);
-    pthread_mutex_destroy(&st->lock);
+    vx_bgwrite_destroy(&(*stp)->writer);
     vx_free(stp);
 }
 
@@ -225,13 +180,13 @@ prop_dedup_store_load(prop_dedup_store_t *st, prop_dedup_t *d, char *err, size_t
     size_t len = 0;
     bool plain = false;
     char rerr[512];
-    int rc = vx_seal_file_read(st->sealer, st->path, false, &data, &len, &plain, rerr,
+    int rc = vx_seal_file_read(st->sealer, vx_bgwrite_path(st->writer), false, &data, &len, &plain, rerr,
                                sizeof rerr);
     if (rc == -ENOENT) {
         return 0;
     }
     if (rc < 0) {
-        snprintf(err, errlen, "%s: %s", st->path, rerr);
+        snprintf(err, errlen, "%s: %s", vx_bgwrite_path(st->writer), rerr);
         return rc;
     }
     char derr[256];
@@ -239,7 +194,7 @@ prop_dedup_store_load(prop_dedup_store_t *st, prop_dedup_t *d, char *err, size_t
                                sizeof derr);
     free(data);
     if (n < 0) {
-        snprintf(err, errlen, "%s: %s", st->path, derr);
+        snprintf(err, errlen, "%s: %s", vx_bgwrite_path(st->writer), derr);
     }
     return n;
 }
@@ -250,35 +205,17 @@ prop_dedup_store_checkpoint(prop_dedup_store_t *st, const prop_dedup_t *d)
     uint8_t *buf;
     size_t len;
     prop_dedup_encode(d, vx_mono_ns(), vx_wall_ns(), &buf, &len);
-    pthread_mutex_lock(&st->lock);
-    if (st->stopping) {
-        pthread_mutex_unlock(&st->lock);
-        free(buf);
-        return;
-    }
-    free(st->pending); /* an older snapshot not yet written: this one supersedes it */
-    st->pending = buf;
-    st->pending_len = len;
-    st->pending_entries = (len - S_HEADER) / S_ENTRY;
-    pthread_cond_signal(&st->wake);
-    pthread_mutex_unlock(&st->lock);
+    vx_bgwrite_put(st->writer, buf, len, s_entries(len));
 }
 
 int
 prop_dedup_store_save(prop_dedup_store_t *st, const prop_dedup_t *d, char *err, size_t errlen)
 {
-    s_stop_thread(st);
     uint8_t *buf;
     size_t len;
     prop_dedup_encode(d, vx_mono_ns(), vx_wall_ns(), &buf, &len);
-    int rc = s_write(st, buf, len, err, errlen);
-    if (rc == 0) {
-        vx_counter_add(st->written, 1);
-        size_t entries = (len - S_HEADER) / S_ENTRY; /* whole entries: the file holds no part */
-        vx_gauge_set(st->entries, (double)entries);
-    } else {
-        vx_counter_add(st->failed, 1);
-    }
+    int rc = vx_bgwrite_finish(st->writer, buf, len, err, errlen);
+    cb_written(st, rc, s_entries(len), err);
     free(buf);
     return rc;
 }

@@ -4,9 +4,11 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "rt_config.h"
 #include "vx_ackrx.h"
+#include "vx_bgwrite.h"
 #include "vx_clock.h"
 #include "vx_log.h"
 #include "vx_mem.h"
@@ -17,6 +19,7 @@
 struct rt_input {
     struct rt_input_opts o;
     vx_senders_t *senders;
+    vx_bgwrite_t *writer; /* fsyncs the senders file off the loop thread (state_dir set) */
     vx_acks_t *acks;  /* due acknowledgements: sent by rt_input_flush */
     bool unsynced;    /* the senders file was written without fsync since the last fsync */
     zmq_msg_t body;   /* the batch frame last received (acked mode) */
@@ -29,6 +32,20 @@ struct rt_input {
     vx_counter_t *dups, *dup_events, *acks_sent, *unacked, *evicted, *save_failed;
     vx_gauge_t *g_senders;
 };
+
+/* The outcome of a background write of the senders file (on the writer thread). */
+static void
+cb_saved(void *arg, int rc, uint64_t tag, const char *err)
+{
+    (void)tag;
+    rt_input_t *in = arg;
+    if (rc < 0) {
+        vx_counter_add(in->save_failed, 1);
+        vx_error("RT-INPUT-SENDERS", "not saved (resends after a restart may be routed "
+                                     "again): %s",
+                 err);
+    }
+}
 
 rt_input_t *
 rt_input_new(const struct rt_input_opts *o, vx_metrics_t *m, char *err, size_t errlen)
@@ -76,26 +93,46 @@ rt_input_new(const struct rt_input_opts *o, vx_metrics_t *m, char *err, size_t e
         }
         vx_info("RT-INPUT-SENDERS", "%zu senders remembered from %s",
                 vx_senders_count(in->senders), o->state_dir);
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", o->state_dir, VX_SENDERS_FILE);
+        in->writer = vx_bgwrite_new(path, o->sealer, cb_saved, in, lerr, sizeof lerr);
+        if (!in->writer) {
+            snprintf(err, errlen, RT_SECTION ".state_dir: %s", lerr);
+            rt_input_destroy(&in);
+            return NULL;
+        }
     }
     vx_gauge_set(in->g_senders, (double)vx_senders_count(in->senders));
     return in;
 }
 
-/* Writes the senders file (sync: fsynced); a failure is counted and logged, the
- * acknowledgements still go (delivery stays at least once; only duplicate counting after a
- * restart suffers). */
+/* Writes the senders file. Not sync: in place, every loop turn that acknowledges (survives a
+ * kill -9). Sync: the fsynced copy (survives a crash of the machine), handed to the writer
+ * thread, since an fsync can hold a loop for tens of milliseconds; final: written at stop,
+ * synchronously. A failure is counted and logged, the acknowledgements still go (delivery
+ * stays at least once; only duplicate counting after a restart suffers). */
 static void
-s_save(rt_input_t *in, bool sync)
+s_save(rt_input_t *in, bool sync, bool final)
 {
     char err[1024];
-    int rc = sync ? vx_senders_save(in->senders, in->o.sealer, in->o.state_dir, err, sizeof err)
-                  : vx_senders_save_live(in->senders, in->o.sealer, in->o.state_dir, err,
-                                         sizeof err);
+    int rc = 0;
+    if (!sync) {
+        rc = vx_senders_save_live(in->senders, in->o.sealer, in->o.state_dir, err, sizeof err);
+    } else {
+        size_t len = 0;
+        char *text = vx_senders_snapshot(in->senders, &len);
+        if (!text) {
+            rc = -ENOMEM;
+            snprintf(err, sizeof err, "%s: cannot encode the record", VX_SENDERS_FILE);
+        } else if (final) {
+            rc = vx_bgwrite_finish(in->writer, text, len, err, sizeof err);
+            free(text);
+        } else {
+            vx_bgwrite_put(in->writer, text, len, 0);
+        }
+    }
     if (rc < 0) {
-        vx_counter_add(in->save_failed, 1);
-        vx_error("RT-INPUT-SENDERS", "not saved (resends after a restart may be routed "
-                                     "again): %s",
-                 err);
+        cb_saved(in, rc, 0, err);
         return;
     }
     in->unsynced = !sync;
@@ -129,9 +166,10 @@ rt_input_destroy(rt_input_t **inp)
     if (!in) {
         return;
     }
-    if (in->senders && in->o.state_dir[0] && (vx_senders_dirty(in->senders) || in->unsynced)) {
-        s_save(in, true);
+    if (in->writer) {
+        s_save(in, true, true); /* also when a handed-over copy may still wait unwritten */
     }
+    vx_bgwrite_destroy(&in->writer);
     s_release_body(in);
     vx_senders_destroy(&in->senders);
     vx_acks_destroy(&in->acks);
@@ -219,7 +257,7 @@ rt_input_flush(rt_input_t *in, zsock_t *sock)
     /* The record first: an acknowledged batch is then known as taken after a kill -9, so its
      * resend is counted as a duplicate and the next new batch shows no false gap. */
     if (in->o.state_dir[0] && vx_senders_dirty(in->senders)) {
-        s_save(in, false);
+        s_save(in, false, false);
     }
     size_t n = vx_acks_release(in->acks, UINT64_MAX, sock);
     vx_counter_add(in->acks_sent, n);
@@ -228,12 +266,12 @@ rt_input_flush(rt_input_t *in, zsock_t *sock)
 void
 rt_input_tick(rt_input_t *in)
 {
-    if (!in->senders || !in->o.state_dir[0] || !(in->unsynced || vx_senders_dirty(in->senders))) {
+    if (!in->writer || !(in->unsynced || vx_senders_dirty(in->senders))) {
         return;
     }
     uint64_t now = vx_mono_ns();
     if (now < in->next_save_ns) {
         return;
     }
-    s_save(in, true);
+    s_save(in, true, false);
 }

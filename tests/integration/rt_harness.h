@@ -58,7 +58,7 @@ void rh_expect(const struct rh_daemon *d, const char *method, const char *path,
  * without n are counted in other), records per path the consumer saw it and whether the n
  * values of one path arrived in increasing order, and keeps the first samples as JSON. */
 struct rh_collector {
-    char endpoint[64];
+    char endpoint[160]; /* one endpoint, or several separated by commas */
     size_t max_n;
     atomic_uint *counts; /* [max_n] */
     atomic_size_t total;

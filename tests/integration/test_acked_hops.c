@@ -343,6 +343,48 @@ START_TEST(t_resends_are_refused_not_routed)
 }
 END_TEST
 
+/* Two routing instances on one propagation (each its own boundary socket; the consumer reads
+ * both): the DEALER shares the batches between them, and when one is killed with kill -9
+ * mid-stream, what it had not answered goes to the other; every acknowledged event still
+ * reaches a boundary. */
+START_TEST(t_two_routings_share_the_output)
+{
+    struct ph_daemon prop;
+    ph_start(&prop, "  output_acked: true\n  output_ack_timeout_ms: 2000\n", NULL);
+    struct rh_daemon a, b;
+    rh_start(&a, prop.output, "  input_acked: true\n");
+    rh_start(&b, prop.output, "  input_acked: true\n");
+    rh_expect(&a, "PUT", "/v1/rules", s_rules, 200);
+    rh_expect(&b, "PUT", "/v1/rules", s_rules, 200);
+    char both[160];
+    snprintf(both, sizeof both, "%s,%s", rh_out(&a, "automation"), rh_out(&b, "automation"));
+    struct rh_collector col;
+    rh_collect_start(&col, both, S_N);
+    struct s_producer p;
+    s_producer_init(&p, &prop);
+
+    s_run_until(&p, &col, S_N / 3);
+    double took_a = rh_metric(&a, "vexfs_events_processed_total");
+    double took_b = rh_metric(&b, "vexfs_events_processed_total");
+    ck_assert_msg(took_a > 0 && took_b > 0, "the output was not shared: routing A decided %.0f "
+                  "events, B %.0f", took_a, took_b);
+    ck_assert_int_eq(kill(a.pid, SIGSTOP), 0);
+    s_producer_run(&p, 300);
+    s_kill9(&a.pid);
+    size_t dups = s_finish(&p, &col);
+    double resent = ph_metric(&prop, "vexfs_propagation_output_events_resent_total");
+    ck_assert_msg(resent > 0, "nothing was resent after routing A was killed");
+    ck_assert_msg((double)dups <= resent, "%zu copies at the boundaries, only %.0f events resent",
+                  dups, resent);
+    fprintf(stderr, "two routings: A decided %.0f and B %.0f events before the kill; %zu copies, "
+            "%.0f events resent\n", took_a, took_b, dups, resent);
+    s_producer_fini(&p);
+    rh_collect_stop(&col);
+    rh_stop(&b);
+    ph_stop(&prop);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -352,6 +394,7 @@ main(void)
     tcase_add_test(tc, t_routing_kill9_midstream_loses_nothing);
     tcase_add_test(tc, t_propagation_kill9_with_journal_loses_nothing);
     tcase_add_test(tc, t_resends_are_refused_not_routed);
+    tcase_add_test(tc, t_two_routings_share_the_output);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
