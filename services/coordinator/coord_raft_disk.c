@@ -285,7 +285,11 @@ cb_inner_appended(struct raft_io_append *req, int status)
         return; /* its submission was refused; the op was submitted again */
     }
     op->cur = NULL;
-    if (status == 0 && s_any_failed(&r->disk) && !r->disk.order_warned) {
+    bool failed_ahead = false;
+    for (struct coord_disk_op *o = r->disk.head; o && o != op; o = o->next) {
+        failed_ahead = failed_ahead || o->state == S_FAILED;
+    }
+    if (status == 0 && failed_ahead && !r->disk.order_warned) {
         /* Not the full-disk case (see the file comment): the disk's order is libuv's now. */
         r->disk.order_warned = true;
         vx_error("COORD-DISK-ORDER",

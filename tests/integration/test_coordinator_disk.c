@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* A full disk under the coordinator (real 3-node cluster on loopback, each node's data_dir on a
- * small tmpfs of its own, real processes): under a steady write load the leader's tmpfs is
- * filled to the last byte for a moment and freed, and a follower whose tmpfs is full is made
- * leader, round after round. Every node must stay alive, a write refused for the full disk must
+ * small tmpfs of its own, real processes): under a steady write load a tmpfs is filled to the
+ * last byte for a moment and freed, round after round: the leader's, a follower's that is then
+ * made leader, a follower's. Every node must stay alive, a write refused for the full disk must
  * say so (507 insufficient_storage, or 503/504 with a reason code), the failed local writes are
- * counted in vexfs_consensus_disk_write_failures_total, logged once per episode, and once
- * space returns writes are acknowledged again and every node holds the same log. */
+ * counted in vexfs_consensus_disk_write_failures_total, logged once per episode; once space
+ * returns writes are acknowledged again, a follower whose writes failed catches up at once,
+ * every node holds the same log, and holds it again after a restart from its data_dir. */
 #include <check.h>
 #include <errno.h>
 #include <inttypes.h>
