@@ -119,11 +119,16 @@ s_episode_start(coord_raft_t *r, const char *what, int status, const char *errms
         snprintf(d->why, sizeof d->why, "%s, status %d", raft_strerror(status), status);
     }
     vx_gauge_set(r->m_disk_full, 1);
+    char then[80];
+    if (what[0] == 's') {
+        snprintf(then, sizeof then, "the snapshot is dropped and taken again later");
+    } else {
+        snprintf(then, sizeof then, "held and written again every %d ms", S_RETRY_MS);
+    }
     vx_warn("COORD-DISK-FULL",
-            "a %s write in %s failed as %s (%s); held and written again every %d ms, failures "
-            "counted until a write succeeds",
+            "a %s write in %s failed as %s (%s): %s; failures counted until a write succeeds",
             what, r->data_dir, raft_state(&r->raft) == RAFT_LEADER ? "leader" : "follower", d->why,
-            S_RETRY_MS);
+            then);
 }
 
 /* True while a failed write is held. */
