@@ -499,23 +499,28 @@ vx_sock_link_lost(const vx_socks_t *socks, const zsock_t *z, char *endpoint, siz
     return mon && z && vx_sock_mon_lost(mon, z, endpoint, len);
 }
 
-uint64_t
-vx_sock_disconnects(const vx_socks_t *socks, const zsock_t *z)
+/* The factory's socket monitor, NULL before its first monitored socket. */
+static vx_sock_mon_t *
+s_monitor_of(const vx_socks_t *socks)
 {
     vx_socks_t *s = (vx_socks_t *)socks;
     pthread_mutex_lock(&s->mu);
     vx_sock_mon_t *mon = s->mon;
     pthread_mutex_unlock(&s->mu);
+    return mon;
+}
+
+uint64_t
+vx_sock_disconnects(const vx_socks_t *socks, const zsock_t *z)
+{
+    vx_sock_mon_t *mon = s_monitor_of(socks);
     return mon && z ? vx_sock_mon_disconnects(mon, z) : 0;
 }
 
 uint64_t
 vx_sock_handshakes(const vx_socks_t *socks, const zsock_t *z)
 {
-    vx_socks_t *s = (vx_socks_t *)socks;
-    pthread_mutex_lock(&s->mu);
-    vx_sock_mon_t *mon = s->mon;
-    pthread_mutex_unlock(&s->mu);
+    vx_sock_mon_t *mon = s_monitor_of(socks);
     return mon && z ? vx_sock_mon_handshakes(mon, z) : 0;
 }
 

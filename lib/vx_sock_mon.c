@@ -361,25 +361,29 @@ vx_sock_mon_lost(vx_sock_mon_t *m, const zsock_t *z, char *endpoint, size_t len)
     return lost;
 }
 
-uint64_t
-vx_sock_mon_disconnects(vx_sock_mon_t *m, const zsock_t *z)
+/* One of z's counters (handshakes or disconnects), 0 for a socket not monitored. */
+static uint64_t
+s_count(vx_sock_mon_t *m, const zsock_t *z, bool handshakes)
 {
     pthread_mutex_lock(&m->mu);
     struct s_entry *e = s_find(m, z);
-    uint64_t n = e ? e->disconnects : 0;
+    uint64_t n = e ? (handshakes ? e->handshakes : e->disconnects) : 0;
     pthread_mutex_unlock(&m->mu);
     return n;
 }
 
 uint64_t
+vx_sock_mon_disconnects(vx_sock_mon_t *m, const zsock_t *z)
+{
+    return s_count(m, z, false);
+}
+
+uint64_t
 vx_sock_mon_handshakes(vx_sock_mon_t *m, const zsock_t *z)
 {
-    pthread_mutex_lock(&m->mu);
-    struct s_entry *e = s_find(m, z);
-    uint64_t n = e ? e->handshakes : 0;
-    pthread_mutex_unlock(&m->mu);
-    return n;
+    return s_count(m, z, true);
 }
+
 
 uint64_t
 vx_sock_mon_failed(const vx_sock_mon_t *m)

@@ -24,7 +24,7 @@ if [ "${1:-}" = --short ]; then
         --drain 120)
 fi
 [ -x "$BUILD/tests/soak/soak" ] || { echo "soak.sh: $BUILD/tests/soak/soak is not built (make soak builds it)" >&2; exit 2; }
-[ "$(id -u)" = 0 ] || { echo "soak.sh: the disk and partition faults need root (tmpfs mount, iptables)" >&2; exit 2; }
+[ "$(id -u)" = 0 ] || { echo "soak.sh: the disk and partition faults need root (tmpfs mount, network namespaces)" >&2; exit 2; }
 
 # VX_SANITIZE=1 with BUILD build/san: the sanitizers' settings of scripts/run-tests.sh.
 if [ "${VX_SANITIZE:-0}" = 1 ]; then
@@ -50,14 +50,16 @@ t0=$(date +%s)
 rc=0
 VX_BIN_DIR=$BUILD/bin "$BUILD/tests/soak/soak" "${args[@]}" "$@" || rc=$?
 # What a run that ended on a failed assertion (which exits without its own clean-up) may have
-# left: the disk fault's tmpfs under the run's folder, and the partition's packet filters of a
-# soak process that is gone.
+# left: the disk fault's tmpfs under the run's folder, and the partition's network namespaces
+# (vxc<PID>n*) of a soak process that is gone, with what still runs in them.
 awk -v d="$VX_TEST_TMP/" 'index($2, d) == 1 {print $2}' /proc/mounts | xargs -r -n1 umount -l
-{ iptables -w -S INPUT 2>/dev/null || true; } | { grep -o 'vexfs-soak-[0-9]*' || true; } | sort -u | while read -r tag; do
-  kill -0 "${tag#vexfs-soak-}" 2>/dev/null && continue
-  iptables -w -S INPUT | { grep -F -- "--comment $tag " || true; } | sed 's/^-A /-D /' |
-    while read -r rule; do eval "iptables -w $rule" || true; done
-done
+{ ip netns list 2>/dev/null || true; } | awk '{print $1}' | { grep -E '^vxc[0-9]+n[0-9]+$' || true; } |
+  while read -r ns; do
+    pid=${ns#vxc}; pid=${pid%n*}
+    kill -0 "$pid" 2>/dev/null && continue
+    ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+    ip netns delete "$ns" 2>/dev/null || true
+  done
 if [ "$rc" = 0 ]; then
   rm -rf "$VX_TEST_TMP"
 else

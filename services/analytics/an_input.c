@@ -251,18 +251,17 @@ s_replay_fail(an_server_t *s, const char *what, const char *why)
     vx_warn("AN-REPLAY-FAILED", "%s", rr->error);
 }
 
-/* Finds where the replay starts and ends in every owned partition, seeks there and starts the
- * partitions' windows afresh. Lock held, on the loop thread. */
-static void
-s_replay_begin(an_server_t *s)
+/* Where the replay starts and ends in every owned partition (rr->req), found from the broker
+ * and sought to: parts (n_parts of them, at most s->n_parts) and their events in *total.
+ * Returns 0, or -1 with what failed in what/why. Without the lock: broker round trips. */
+static int
+s_replay_locate(an_server_t *s, const struct an_replay_req *req, struct an_replay_part *parts,
+                size_t *n_parts, uint64_t *total, char *what, size_t wlen, char *why,
+                size_t ylen)
 {
-    struct an_replay_run *rr = &s->replay;
-    free(rr->parts);
-    rr->parts = vx_calloc(s->n_parts ? s->n_parts : 1, sizeof *rr->parts);
-    rr->n_parts = 0;
-    rr->done = rr->total = 0;
-    rr->started_ns = vx_mono_ns();
-    rr->error[0] = '\0';
+    int rc = -1;
+    *n_parts = 0;
+    *total = 0;
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(8);
     for (size_t i = 0; i < s->n_parts; i++) {
         int32_t id = s->parts[i]->partition;
@@ -273,45 +272,85 @@ s_replay_begin(an_server_t *s)
         rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(s->rk, s->topic, id, &lo, &hi,
                                                                    10000);
         if (err) {
-            s_replay_fail(s, "reading the partition's offsets", rd_kafka_err2str(err));
+            snprintf(what, wlen, "reading the partition's offsets");
+            snprintf(why, ylen, "%s", rd_kafka_err2str(err));
             goto out;
         }
-        rr->parts[rr->n_parts++] = (struct an_replay_part){id, lo, hi, false};
+        parts[(*n_parts)++] = (struct an_replay_part){id, lo, hi, false};
         rd_kafka_topic_partition_list_add(list, s->topic, id)->offset =
-            rr->req.earliest ? lo : rr->req.from_ms;
+            req->earliest ? lo : req->from_ms;
     }
-    if (!rr->req.earliest && list->cnt > 0) {
+    if (!req->earliest && list->cnt > 0) {
         rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(s->rk, list, 10000);
         if (err) {
-            s_replay_fail(s, "offsets for the timestamp", rd_kafka_err2str(err));
+            snprintf(what, wlen, "offsets for the timestamp");
+            snprintf(why, ylen, "%s", rd_kafka_err2str(err));
             goto out;
         }
     }
     for (int i = 0; i < list->cnt; i++) {
-        struct an_replay_part *rp = &rr->parts[i];
+        struct an_replay_part *rp = &parts[i];
         rd_kafka_topic_partition_t *tp = &list->elems[i];
         if (tp->err) {
-            s_replay_fail(s, "offsets for the timestamp", rd_kafka_err2str(tp->err));
+            snprintf(what, wlen, "offsets for the timestamp");
+            snprintf(why, ylen, "%s", rd_kafka_err2str(tp->err));
             goto out;
         }
         /* no message at or after the timestamp: nothing to replay in this partition */
         rp->start = tp->offset >= 0 ? tp->offset : rp->end;
         tp->offset = rp->start;
-        rr->total += rp->end > rp->start ? (uint64_t)(rp->end - rp->start) : 0;
+        *total += rp->end > rp->start ? (uint64_t)(rp->end - rp->start) : 0;
     }
     if (list->cnt > 0) {
         rd_kafka_error_t *kerr = rd_kafka_seek_partitions(s->rk, list, 10000);
         if (kerr) {
-            s_replay_fail(s, "seeking", rd_kafka_error_string(kerr));
+            snprintf(what, wlen, "seeking");
+            snprintf(why, ylen, "%s", rd_kafka_error_string(kerr));
             rd_kafka_error_destroy(kerr);
             goto out;
         }
         for (int i = 0; i < list->cnt; i++) {
             if (list->elems[i].err) {
-                s_replay_fail(s, "seeking", rd_kafka_err2str(list->elems[i].err));
+                snprintf(what, wlen, "seeking");
+                snprintf(why, ylen, "%s", rd_kafka_err2str(list->elems[i].err));
                 goto out;
             }
         }
+    }
+    rc = 0;
+out:
+    rd_kafka_topic_partition_list_destroy(list);
+    return rc;
+}
+
+/* Finds where the replay starts and ends in every owned partition, seeks there and starts the
+ * partitions' windows afresh. Called with the lock held, on the loop thread; the broker round
+ * trips (up to 10 s each under a slow broker) run with the lock released, so REST readers
+ * (GET /v1/replay, /metrics, queries) are not held up meanwhile. That is safe: only this thread
+ * changes the partitions, and the replay stays pending meanwhile, so another POST is refused. */
+static void
+s_replay_begin(an_server_t *s)
+{
+    struct an_replay_run *rr = &s->replay;
+    struct an_replay_req req = rr->req;
+    struct an_replay_part *parts = vx_calloc(s->n_parts ? s->n_parts : 1, sizeof *parts);
+    size_t n_parts = 0;
+    uint64_t total = 0;
+    char what[64] = "", why[256] = "";
+    pthread_mutex_unlock(&s->lock);
+    int rc = s_replay_locate(s, &req, parts, &n_parts, &total, what, sizeof what, why,
+                             sizeof why);
+    pthread_mutex_lock(&s->lock);
+    free(rr->parts);
+    rr->parts = parts;
+    rr->n_parts = n_parts;
+    rr->done = 0;
+    rr->total = total;
+    rr->started_ns = vx_mono_ns();
+    rr->error[0] = '\0';
+    if (rc < 0) {
+        s_replay_fail(s, what, why);
+        return;
     }
     int32_t *ids = vx_calloc(rr->n_parts ? rr->n_parts : 1, sizeof *ids);
     for (size_t i = 0; i < rr->n_parts; i++) {
@@ -330,8 +369,6 @@ s_replay_begin(an_server_t *s)
     rr->state = AN_REPLAY_RUNNING;
     vx_info("AN-REPLAY-START", "replaying %" PRIu64 " events in %zu partitions", rr->total,
             rr->n_parts);
-out:
-    rd_kafka_topic_partition_list_destroy(list);
 }
 
 static uint64_t

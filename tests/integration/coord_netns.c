@@ -87,6 +87,7 @@ cn_setup(struct cn_net *net, size_t n)
         snprintf(net->node_addr[i], sizeof net->node_addr[i], "198.18.%u.%zu", sub, i + 1);
         snprintf(net->client_addr[i], sizeof net->client_addr[i], "198.19.%u.%zu", sub,
                  4 * i + 2);
+        snprintf(net->host_addr[i], sizeof net->host_addr[i], "198.19.%u.%zu", sub, 4 * i + 1);
         S_IP("netns add %s", net->ns[i]);
         S_IP("-n %s link set lo up", net->ns[i]);
         S_IP("-n %s addr add %s/32 dev lo", net->ns[i], net->node_addr[i]);

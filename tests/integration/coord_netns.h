@@ -23,6 +23,8 @@ struct cn_net {
     char ns[CN_MAX][32];
     char node_addr[CN_MAX][24];
     char client_addr[CN_MAX][24];
+    char host_addr[CN_MAX][24]; /* the test's end of node i's client link: what a node
+                                   connects to for a service of the test's namespace */
 };
 
 /* The path of the ip program. */

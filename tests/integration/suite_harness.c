@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "coord_netns.h"
 #include "kafka_harness.h"
 #include "vx_arena.h"
 #include "vx_test.h"
@@ -51,10 +52,22 @@ s_write_config(struct sh_suite *s, enum sh_daemon d)
     s_demo_config(queries, sizeof queries, "queries.json");
     s_demo_config(workflows, sizeof workflows, "workflows.json");
     s_demo_config(scripts, sizeof scripts, "scripts");
-    snprintf(members, sizeof members, "1@127.0.0.1:%u/%u,2@127.0.0.1:%u/%u,3@127.0.0.1:%u/%u",
-             s->raft[0], s->rest[SH_COORD1], s->raft[1], s->rest[SH_COORD2], s->raft[2],
-             s->rest[SH_COORD3]);
+    /* With the coordinators in namespaces of their own (sh_prepare_ex), each answers raft on
+     * its node address and connects to routing's coordinator boundary over its client link;
+     * routing binds that boundary on every address so the links reach it. */
+    const char *raft_host[3] = {"127.0.0.1", "127.0.0.1", "127.0.0.1"};
+    if (s->netns) {
+        for (int i = 0; i < 3; i++) {
+            raft_host[i] = s->net.node_addr[i];
+        }
+    }
+    snprintf(members, sizeof members, "1@%s:%u/%u,2@%s:%u/%u,3@%s:%u/%u", raft_host[0],
+             s->raft[0], s->rest[SH_COORD1], raft_host[1], s->raft[1], s->rest[SH_COORD2],
+             raft_host[2], s->raft[2], s->rest[SH_COORD3]);
     int node = d >= SH_COORD1 && d <= SH_COORD3 ? (int)(d - SH_COORD1) + 1 : 1;
+    const char *coord_in_host = s->netns ? s->net.host_addr[node - 1] : "127.0.0.1";
+    const char *out_coord_host = s->netns ? "0.0.0.0" : "127.0.0.1";
+    const char *coord_rest_bind = s->netns ? "0.0.0.0" : "127.0.0.1";
     uint16_t rest = s->rest[d];
     char prefix[200];
     snprintf(prefix, sizeof prefix, "%.*s", (int)(strlen(s->routed) - strlen("analytics")),
@@ -77,7 +90,7 @@ s_write_config(struct sh_suite *s, enum sh_daemon d)
              "event_routing:\n"
              "  input_endpoint: tcp://127.0.0.1:%u\n"
              "  input_acked: true\n"
-             "  output_coordinator: tcp://127.0.0.1:%u\n"
+             "  output_coordinator: tcp://%s:%u\n"
              "  output_automation: tcp://127.0.0.1:%u\n"
              "  output_analytics: tcp://127.0.0.1:%u\n"
              "  output_graph: tcp://127.0.0.1:%u\n"
@@ -95,7 +108,8 @@ s_write_config(struct sh_suite *s, enum sh_daemon d)
              "  node_id: %d\n"
              "  members: \"%s\"\n"
              "  data_dir: %s/coordinator%d\n"
-             "  input_endpoint: \">tcp://127.0.0.1:%u\"\n"
+             "  input_endpoint: \">tcp://%s:%u\"\n"
+             "  rest_bind: %s\n"
              "  election_timeout_ms: 300\n"
              "  heartbeat_ms: 50\n"
              "  connect_retry_ms: 100\n"
@@ -130,9 +144,9 @@ s_write_config(struct sh_suite *s, enum sh_daemon d)
              "logging:\n"
              "  level: info\n",
              s->ingest, s->ingest_acked, s->prop_out, s->tap, rest, kh_bootstrap(), s->journal, s->prop_out,
-             s->out_coord, s->out_auto, s->out_an, s->out_graph, s->out_vector, s->out_console,
+             out_coord_host, s->out_coord, s->out_auto, s->out_an, s->out_graph, s->out_vector, s->out_console,
              rules, s->dir, kh_bootstrap(), prefix, rest, node, members, s->dir, node,
-             s->out_coord, rest, s->out_auto, patterns, workflows, scripts, s->dir, s->ingest, s->ingest_acked, rest, kh_bootstrap(), s->routed,
+             coord_in_host, s->out_coord, coord_rest_bind, rest, s->out_auto, patterns, workflows, scripts, s->dir, s->ingest, s->ingest_acked, rest, kh_bootstrap(), s->routed,
              s->routed, s->routed, s->an_input, s->an_results, queries, s->dir, rest, s->ingest,
              s->ingest_acked, rest, s->dir);
     snprintf(path, sizeof path, "%s/%s.yaml", s->dir, s_names[d]);
@@ -178,7 +192,14 @@ sh_start(struct sh_suite *s, enum sh_daemon d)
     snprintf(log, sizeof log, "%s/%s.%d.log", s->dir, s_names[d], s->restarts[d]);
     char *argv_std[] = {bin, "--config", cfg, NULL};
     char *argv_watch[] = {bin, s->demo, "--config", cfg, NULL};
-    s->pid[d] = vt_spawn(d == SH_WATCH ? argv_watch : argv_std, NULL, log);
+    char **argv = d == SH_WATCH ? argv_watch : argv_std;
+    /* `ip netns exec` execs the program: the pid is the coordinator's own. */
+    char *argv_ns[] = {(char *)cn_ip(), "netns", "exec", NULL, bin, "--config", cfg, NULL};
+    if (s->netns && d >= SH_COORD1 && d <= SH_COORD3) {
+        argv_ns[3] = s->net.ns[d - SH_COORD1];
+        argv = argv_ns;
+    }
+    s->pid[d] = vt_spawn(argv, NULL, log);
     ck_assert_msg(s->pid[d] > 0, "cannot start %s", bin);
     ck_assert_msg(vt_wait_ready(s->rest[d], 30000), "%s not ready in 30 s; log in %s",
                   s_names[d], log);
@@ -194,8 +215,18 @@ sh_start_all(struct sh_suite *s)
 void
 sh_prepare(struct sh_suite *s, bool own_console)
 {
+    sh_prepare_ex(s, own_console, false);
+}
+
+void
+sh_prepare_ex(struct sh_suite *s, bool own_console, bool coord_netns)
+{
     memset(s, 0, sizeof *s);
     s->own_console = own_console;
+    if (coord_netns) {
+        cn_setup(&s->net, 3);
+        s->netns = true;
+    }
     char *dir = vt_tmpdir();
     snprintf(s->dir, sizeof s->dir, "%s", dir);
     free(dir);
@@ -231,6 +262,10 @@ sh_prepare(struct sh_suite *s, bool own_console)
     s->an_results = vt_free_port();
     for (int i = 0; i < 3; i++) {
         s->raft[i] = vt_free_port();
+        if (s->netns) {
+            /* Requests by port to a coordinator go to its client link. */
+            vt_http_route(s->rest[SH_COORD1 + i], s->net.client_addr[i]);
+        }
     }
     for (int d = 0; d < SH_N; d++) {
         s_write_config(s, (enum sh_daemon)d);
@@ -257,7 +292,13 @@ sh_launch(struct sh_suite *s)
         char cfg[400], log[400];
         snprintf(cfg, sizeof cfg, "%s/%s.yaml", s->dir, s_names[d]);
         snprintf(log, sizeof log, "%s/%s.0.log", s->dir, s_names[d]);
-        char *argv[] = {bin, "--config", cfg, NULL};
+        char *plain[] = {bin, "--config", cfg, NULL};
+        char *in_ns[] = {(char *)cn_ip(), "netns", "exec", NULL, bin, "--config", cfg, NULL};
+        char **argv = plain;
+        if (s->netns) {
+            in_ns[3] = s->net.ns[d - SH_COORD1];
+            argv = in_ns;
+        }
         s->pid[d] = vt_spawn(argv, NULL, log);
         ck_assert_int_gt(s->pid[d], 0);
     }
@@ -305,6 +346,13 @@ sh_stop_all(struct sh_suite *s)
     atomic_store(&s->console_stop, true);
     if (!s->own_console) {
         pthread_join(s->console_thread, NULL);
+    }
+    if (s->netns) {
+        for (int i = 0; i < 3; i++) {
+            vt_http_route(s->rest[SH_COORD1 + i], NULL);
+        }
+        cn_cleanup(s->net.prefix);
+        s->netns = false;
     }
     ck_assert_msg(failed[0] == '\0', "did not exit 0 on SIGTERM:%s", failed);
 }

@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "coord_netns.h"
+
 #define SH_TOKEN "suite-token"
 
 enum sh_daemon {
@@ -46,6 +48,10 @@ struct sh_suite {
     pthread_t console_thread;
     atomic_bool console_stop;
     atomic_long console_events;
+    /* sh_prepare_ex(..., true): each coordinator in a network namespace of its own, so a
+     * partition is a link set down (cn_isolate). */
+    bool netns;
+    struct cn_net net;
 };
 
 const char *sh_name(enum sh_daemon d);
@@ -57,6 +63,10 @@ void sh_start_all(struct sh_suite *s);
  * starts nothing (a caller may then mount a file system on a state folder). own_console: the
  * caller consumes routing's `console` boundary itself, so no thread of the harness does. */
 void sh_prepare(struct sh_suite *s, bool own_console);
+/* The same; coord_netns: each coordinator runs in a network namespace of its own (root and
+ * iproute2 needed; coord_netns.h), raft between them over links a test can cut, REST and the
+ * coordinator boundary over a client link never cut. sh_stop_all removes the namespaces. */
+void sh_prepare_ex(struct sh_suite *s, bool own_console, bool coord_netns);
 /* The second half: starts every daemon prepared by sh_prepare. */
 void sh_launch(struct sh_suite *s);
 /* Starts one daemon (again) and waits until it is ready. */

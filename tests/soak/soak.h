@@ -94,8 +94,8 @@ struct soak_faults *soak_faults_start(struct sh_suite *s, const struct soak_opts
 int soak_faults_stop(struct soak_faults **f, char *err, size_t len, char *died, size_t dlen);
 /* Whether name is a fault kind the injector knows (for the --faults option). */
 bool soak_fault_kind_known(const char *name);
-/* Removes every packet filter a run with this pid left (after a crash too). */
-void soak_faults_cleanup(void);
+/* Removes the network namespaces of s (may be NULL) and those runs that are gone left. */
+void soak_faults_cleanup(struct sh_suite *s);
 
 /* Milliseconds since the run began, for the timeline. */
 double soak_clock_s(void);

@@ -7,9 +7,10 @@
  *              analytics), started again on the same ports and state after the hold
  *   broker     SIGKILL of the Kafka broker (scripts/kafka.sh kill9), started again on its data
  *   stop       SIGSTOP of one daemon, SIGCONT after the hold
- *   partition  one coordinator cut off: packet filters drop every packet to and from its raft
- *              port, so no peer's message reaches it (see README, "Chaos soak", for what this
- *              cuts and what it does not)
+ *   partition  one coordinator cut off: each coordinator runs in a network namespace of its
+ *              own (sh_prepare_ex), and the links from its namespace to the other two are set
+ *              down, so no raft message passes either way; its client link (REST, the
+ *              coordinator boundary) stays up (see README, "Chaos soak")
  *   disk       the state folder on its own small tmpfs filled to the last byte, freed after
  *   slow       the checker's console consumer stops reading, so routing's boundary backs up
  *
@@ -110,73 +111,17 @@ s_hold(struct soak_faults *f, int ms)
     }
 }
 
-/* ---- packet filters (the partition) ------------------------------------------------------ */
-
-static void
-s_comment(char *out, size_t len)
-{
-    snprintf(out, len, "vexfs-soak-%d", (int)getpid());
-}
-
-/* Adds (op "-I") or removes (op "-D") the two rules that drop packets to and from port. */
-static int
-s_filter(const char *op, uint16_t port)
-{
-    char p[16], comment[48];
-    snprintf(p, sizeof p, "%u", port);
-    s_comment(comment, sizeof comment);
-    int rc = 0;
-    const char *dirs[2] = {"--dport", "--sport"};
-    for (int i = 0; i < 2; i++) {
-        char *argv[] = {(char *)"/usr/sbin/iptables", (char *)"-w", (char *)op,
-                        (char *)"INPUT", (char *)"-i", (char *)"lo", (char *)"-p",
-                        (char *)"tcp", (char *)dirs[i], p, (char *)"-m", (char *)"comment",
-                        (char *)"--comment", comment, (char *)"-j", (char *)"DROP", NULL};
-        struct vt_run_result r;
-        if (vt_run(argv, NULL, NULL, 20000, &r) != 0 || !WIFEXITED(r.status) ||
-            WEXITSTATUS(r.status) != 0) {
-            fprintf(stderr, "soak: iptables %s %s %s: %s\n", op, dirs[i], p, r.err ? r.err : "");
-            rc = -1;
-        }
-        vt_run_result_fini(&r);
-    }
-    return rc;
-}
+/* ---- the partition ---------------------------------------------------------------------- */
 
 void
-soak_faults_cleanup(void)
+soak_faults_cleanup(struct sh_suite *s)
 {
-    char comment[48];
-    s_comment(comment, sizeof comment);
-    /* Each rule of this run, removed one by one by its own specification. */
-    for (int round = 0; round < 64; round++) {
-        char *argv[] = {(char *)"/usr/sbin/iptables", (char *)"-w", (char *)"-S", (char *)"INPUT",
-                        NULL};
-        struct vt_run_result r;
-        if (vt_run(argv, NULL, NULL, 20000, &r) != 0 || !r.out) {
-            vt_run_result_fini(&r);
-            return;
-        }
-        char *line = strstr(r.out, comment);
-        if (!line) {
-            vt_run_result_fini(&r);
-            return;
-        }
-        while (line > r.out && line[-1] != '\n') {
-            line--;
-        }
-        char *end = strchr(line, '\n');
-        if (end) {
-            *end = '\0';
-        }
-        /* "-A INPUT -i lo -p tcp -m tcp --dport N -m comment --comment X -j DROP" */
-        char cmd[600];
-        snprintf(cmd, sizeof cmd, "/usr/sbin/iptables -w -D %s", line + 3);
-        vt_run_result_fini(&r);
-        if (system(cmd) != 0) {
-            return;
-        }
+    /* Namespaces of this run (a failed or interrupted one), and of runs that are gone. */
+    if (s && s->netns) {
+        cn_cleanup(s->net.prefix);
+        s->netns = false;
     }
+    cn_cleanup_stale();
 }
 
 /* ---- the full disk ----------------------------------------------------------------------- */
@@ -296,17 +241,11 @@ s_one(struct soak_faults *f, enum s_kind k)
         return true;
     case S_PARTITION: {
         int i = (int)(s_rand(f) % 3);
-        s_log(f, "apply partition coordinator%d (raft port %u cut) for %d ms", i + 1, s->raft[i],
-              hold);
-        if (s_filter("-I", s->raft[i]) < 0) {
-            snprintf(f->err, sizeof f->err, "iptables refused the partition's rules");
-            return false;
-        }
+        s_log(f, "apply partition coordinator%d (its links to the other coordinators down) for "
+                 "%d ms", i + 1, hold);
+        cn_isolate(&s->net, (size_t)i, true);
         s_hold(f, hold);
-        if (s_filter("-D", s->raft[i]) < 0) {
-            snprintf(f->err, sizeof f->err, "iptables refused to remove the partition's rules");
-            return false;
-        }
+        cn_isolate(&s->net, (size_t)i, false);
         s_log(f, "heal  partition coordinator%d", i + 1);
         return true;
     }

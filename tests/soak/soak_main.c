@@ -59,7 +59,7 @@ cb_undo(void)
             }
         }
     }
-    soak_faults_cleanup();
+    soak_faults_cleanup(s_suite);
     if (s_mounted[0]) {
         umount2(s_mounted, MNT_DETACH);
         s_mounted[0] = '\0';
@@ -263,7 +263,8 @@ START_TEST(t_soak)
     fflush(stdout);
 
     static struct sh_suite s;
-    sh_prepare(&s, true);
+    /* The coordinators in namespaces of their own when the partition fault may be picked. */
+    sh_prepare_ex(&s, true, strstr(s_opts.faults, "partition") != NULL);
     s_suite = &s;
     atexit(cb_undo);
     if (strstr(s_opts.faults, "disk")) {

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,50 @@ cb_write(char *ptr, size_t size, size_t nmemb, void *arg)
 static bool s_plain_http;
 static const char *s_resolve; /* vt_http_resolve's entries, borrowed */
 
+/* vt_http_route's table: ports whose server is off loopback. */
+#define S_ROUTES 16
+static struct {
+    uint16_t port;
+    char addr[48];
+} s_routes[S_ROUTES];
+static pthread_mutex_t s_routes_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void
+vt_http_route(uint16_t port, const char *addr)
+{
+    pthread_mutex_lock(&s_routes_lock);
+    int free_slot = -1;
+    for (int i = 0; i < S_ROUTES; i++) {
+        if (s_routes[i].port == port) {
+            s_routes[i].port = 0;
+        }
+        if (s_routes[i].port == 0 && free_slot < 0) {
+            free_slot = i;
+        }
+    }
+    if (addr && free_slot >= 0) {
+        s_routes[free_slot].port = port;
+        snprintf(s_routes[free_slot].addr, sizeof s_routes[free_slot].addr, "%s", addr);
+    }
+    pthread_mutex_unlock(&s_routes_lock);
+}
+
+/* The address port is routed to, into addr; false when it is on loopback. */
+static bool
+s_route_of(uint16_t port, char *addr, size_t len)
+{
+    bool found = false;
+    pthread_mutex_lock(&s_routes_lock);
+    for (int i = 0; i < S_ROUTES && !found; i++) {
+        if (s_routes[i].port == port) {
+            snprintf(addr, len, "%s", s_routes[i].addr);
+            found = true;
+        }
+    }
+    pthread_mutex_unlock(&s_routes_lock);
+    return found;
+}
+
 void
 vt_http_resolve(const char *entries)
 {
@@ -54,7 +99,8 @@ vt_http_plain(bool plain)
 }
 
 static int s_http_url(const char *method, const char *url, const char *body, size_t body_len,
-                      const char *token, bool present_cert, struct vt_http_result *out);
+                      const char *token, bool present_cert, const char *resolve_one,
+                      struct vt_http_result *out);
 
 /* The calling thread's reused handle (vt_http_keep_alive), or NULL: a handle per request. */
 static __thread CURL *s_keep;
@@ -74,17 +120,28 @@ static int
 s_http(const char *method, uint16_t port, const char *path, const char *body, size_t body_len,
        const char *token, bool present_cert, struct vt_http_result *out)
 {
-    char url[1024];
+    char url[1024], addr[48], resolve[96] = "";
     const char *tls = s_plain_http ? "" : vt_tls_dir();
-    snprintf(url, sizeof url, "%s://127.0.0.1:%u%s", tls[0] ? "https" : "http", (unsigned)port,
+    const char *host = "127.0.0.1";
+    if (s_route_of(port, addr, sizeof addr)) {
+        if (tls[0]) {
+            host = "localhost"; /* named by the certificate; resolved to addr */
+            snprintf(resolve, sizeof resolve, "localhost:%u:%s", (unsigned)port, addr);
+        } else {
+            host = addr;
+        }
+    }
+    snprintf(url, sizeof url, "%s://%s:%u%s", tls[0] ? "https" : "http", host, (unsigned)port,
              path);
-    return s_http_url(method, url, body, body_len, token, present_cert, out);
+    return s_http_url(method, url, body, body_len, token, present_cert,
+                      resolve[0] ? resolve : NULL, out);
 }
 
 /* present_cert: send the client certificate "test" on an https URL (false: a stranger). */
 static int
 s_http_url(const char *method, const char *url, const char *body, size_t body_len,
-           const char *token, bool present_cert, struct vt_http_result *out)
+           const char *token, bool present_cert, const char *resolve_one,
+           struct vt_http_result *out)
 {
     memset(out, 0, sizeof *out);
     CURL *c = NULL;
@@ -115,6 +172,9 @@ s_http_url(const char *method, const char *url, const char *body, size_t body_le
         }
     }
     struct curl_slist *resolve = NULL;
+    if (resolve_one) {
+        resolve = curl_slist_append(resolve, resolve_one);
+    }
     for (const char *e = s_resolve; e && *e;) {
         const char *comma = strchr(e, ',');
         size_t n = comma ? (size_t)(comma - e) : strlen(e);
@@ -169,7 +229,7 @@ int
 vt_http_url(const char *method, const char *url, const char *body, size_t body_len,
             const char *token, struct vt_http_result *out)
 {
-    return s_http_url(method, url, body, body_len, token, true, out);
+    return s_http_url(method, url, body, body_len, token, true, NULL, out);
 }
 
 int

@@ -114,6 +114,11 @@ void vt_secure_use(const char *keys_dir, const char *tls_dir, const char *client
  * "host:port:address[,host:port:address...]" (curl's --resolve), or NULL for none. Borrowed:
  * valid while requests are made. */
 void vt_http_resolve(const char *entries);
+/* Requests by port (vt_http, vt_http_anon, vt_metric, vt_wait_ready, ...) to port go to addr
+ * instead of 127.0.0.1: a server in a network namespace of its own. Over https the URL names
+ * "localhost", which the suite's server certificate names, resolved to addr, so the server is
+ * verified as on loopback. addr NULL forgets the port. At most 16 ports. */
+void vt_http_route(uint16_t port, const char *addr);
 /* A socket of the test's own, through the suite's factory with CURVE identity "ctl" (the
  * operator tool's, which may send events of any source and tenant; bound:
  * presents the server key and admits the authorized keys). NULL (reason on stderr) on error.
