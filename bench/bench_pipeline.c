@@ -19,6 +19,10 @@
  * Every ZeroMQ link uses CURVE as in production (the test support's keys). Routing has a
  * state_dir (its senders file is written each loop turn that acknowledges), unless
  * VX_PIPELINE_NO_STATE=1.
+ * VX_PIPELINE_BOUNDARY_ACKED=1 compares the boundary hop instead: both pipelines have the
+ * acknowledged internal hops, the first with a plain boundary (PUSH to a PULL consumer), the
+ * second with routing's boundary_acked (a DEALER to a ROUTER consumer that answers each batch
+ * as it is counted).
  * Usage: bench_pipeline [EVENTS] (default 300,000); programs from $VX_BIN_DIR. */
 #include <czmq.h>
 #include <math.h>
@@ -31,6 +35,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "vx_ackrx.h"
 #include "vx_clock.h"
 #include "vx_link.h"
 #include "vx_metrics.h"
@@ -48,6 +53,7 @@ static bool s_no_state; /* VX_PIPELINE_NO_STATE=1: routing without state_dir (no
 
 struct pipeline {
     bool acked;
+    bool boundary_acked; /* routing's boundary_acked: automation, consumer a ROUTER */
     const char *bin_dir;
     char dir[256];
     pid_t prop, rt;
@@ -98,7 +104,10 @@ s_start(struct pipeline *p)
              (unsigned)p->prop_rest, p->ingest, p->acked_ep, p->out,
              p->acked ? "  output_acked: true\n" : "", (unsigned)p->rt_rest, p->out,
              p->boundary, s_no_state ? "" : p->dir, s_no_state ? "" : "/routing", BATCH,
-             p->acked ? "  input_acked: true\n" : "", tok);
+             p->acked ? (p->boundary_acked ? "  input_acked: true\n  boundary_acked: automation\n"
+                                           : "  input_acked: true\n")
+                      : "",
+             tok);
     vt_write_file(cfg, text);
     snprintf(log, sizeof log, "%s/propagation.log", p->dir);
     if (s_spawn(p->bin_dir, "vexfs-propagation", cfg, log, p->prop_rest, &p->prop) < 0) {
@@ -138,6 +147,7 @@ s_stop(struct pipeline *p)
 
 struct consumer {
     char endpoint[64];
+    bool acked; /* a ROUTER that answers each batch (boundary_acked) */
     atomic_bool stop;
     atomic_ulong events;
     atomic_ulong last_ns; /* arrival of the last event */
@@ -162,8 +172,8 @@ static void *
 s_consume(void *arg)
 {
     struct consumer *c = arg;
-    struct vt_sock_opts o = {.type = ZMQ_PULL, .endpoint = c->endpoint, .rcvtimeo_ms = 100,
-                             .hwm = 1000};
+    struct vt_sock_opts o = {.type = c->acked ? ZMQ_ROUTER : ZMQ_PULL, .endpoint = c->endpoint,
+                             .rcvtimeo_ms = 100, .hwm = 1000};
     zsock_t *pull = vt_sock_ex(&o);
     while (!atomic_load(&c->stop)) {
         zmsg_t *m = zmsg_recv(pull);
@@ -175,6 +185,10 @@ s_consume(void *arg)
         vx_batch_t *b = f ? vexfs__v1__event_batch__unpack(NULL, zframe_size(f),
                                                            zframe_data(f))
                           : NULL;
+        zframe_t *id = zmsg_first(m);
+        if (b && c->acked && id && b->batch_sequence) {
+            vx_acks_send(pull, zframe_data(id), zframe_size(id), b->batch_sequence);
+        }
         if (b) {
             if (c->record) {
                 for (size_t i = 0; i < b->n_events; i++) {
@@ -259,7 +273,7 @@ s_throughput(const struct pipeline *p, uint64_t n, uint64_t *seq)
 {
     vx_metrics_t *m = vx_metrics_new();
     vx_link_t *l = s_producer(p, m);
-    struct consumer c = {0};
+    struct consumer c = {.acked = p->boundary_acked};
     snprintf(c.endpoint, sizeof c.endpoint, "%s", p->boundary);
     pthread_create(&c.thread, NULL, s_consume, &c);
     vt_sleep_ms(300); /* the consumer connects */
@@ -297,7 +311,7 @@ s_latency(const struct pipeline *p, uint64_t *seq, double *p50, double *p99)
 {
     vx_metrics_t *m = vx_metrics_new();
     vx_link_t *l = s_producer(p, m);
-    struct consumer c = {.record = true};
+    struct consumer c = {.record = true, .acked = p->boundary_acked};
     c.lat = calloc(LAT_MAX, sizeof *c.lat);
     snprintf(c.endpoint, sizeof c.endpoint, "%s", p->boundary);
     pthread_create(&c.thread, NULL, s_consume, &c);
@@ -357,11 +371,17 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     const char *today_bin = getenv("VX_PIPELINE_TODAY_BIN_DIR");
     s_no_state = getenv("VX_PIPELINE_NO_STATE") && atoi(getenv("VX_PIPELINE_NO_STATE")) == 1;
+    bool bnd = getenv("VX_PIPELINE_BOUNDARY_ACKED") &&
+               atoi(getenv("VX_PIPELINE_BOUNDARY_ACKED")) == 1;
     struct pipeline pl[2] = {
-        {.acked = false, .bin_dir = today_bin && *today_bin ? today_bin : vt_bin_dir()},
-        {.acked = true, .bin_dir = vt_bin_dir()},
+        {.acked = bnd, .bin_dir = !bnd && today_bin && *today_bin ? today_bin : vt_bin_dir()},
+        {.acked = true, .boundary_acked = bnd, .bin_dir = vt_bin_dir()},
     };
-    static const char *const names[2] = {"today (PUSH/PULL hop)", "acknowledged hops"};
+    const char *names[2] = {"today (PUSH/PULL hop)", "acknowledged hops"};
+    if (bnd) {
+        names[0] = "plain boundary";
+        names[1] = "acknowledged boundary";
+    }
     double tput[2][REPS], p50[2][REPS], p99[2][REPS];
     bool ok = true;
     printf("bench_pipeline: producer -> propagation -> routing -> boundary, %llu events per "
@@ -399,9 +419,10 @@ main(int argc, char **argv)
                ph[k] * 1e3);
     }
     double ratio = tm[1] / tm[0];
-    printf("acknowledged / today: throughput %.2f (target >= 0.80: %s); p99 at %d events/s "
+    printf("%s: throughput %.2f (target >= 0.80: %s); p99 at %d events/s "
            "%.3f ms vs %.3f ms (target < 5 ms: %s)\n",
-           ratio, ratio >= 0.8 ? "met" : "NOT met", RATE, pm[1] * 1e3, pm[0] * 1e3,
+           bnd ? "acknowledged boundary / plain boundary" : "acknowledged / today", ratio,
+           ratio >= 0.8 ? "met" : "NOT met", RATE, pm[1] * 1e3, pm[0] * 1e3,
            pm[1] < 0.005 ? "met" : "NOT met");
     return ok ? 0 : 1;
 }

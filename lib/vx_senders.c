@@ -292,16 +292,10 @@ s_parse_hex(const char *hex, uint64_t *bits)
     return 0;
 }
 
-/* Reads one record file into t (cleared first). */
+/* Takes the record doc into t (cleared first); name says where it came from in err. */
 static int
-s_load_file(vx_senders_t *t, const vx_sealer_t *sealer, const char *path, char *err,
-            size_t errlen)
+s_load_doc(vx_senders_t *t, json_t *doc, const char *name, char *err, size_t errlen)
 {
-    json_t *doc = NULL;
-    int rc = vx_jsonfile_read_sealed(sealer, path, &doc, NULL, NULL, err, errlen);
-    if (rc < 0) {
-        return rc;
-    }
     for (size_t i = 0; i < t->n; i++) {
         free(t->v[i].id);
         t->v[i].id = NULL;
@@ -311,9 +305,8 @@ s_load_file(vx_senders_t *t, const vx_sealer_t *sealer, const char *path, char *
     size_t i;
     json_t *e;
     if (!json_is_array(arr)) {
-        snprintf(err, errlen, "%s: no \"senders\" array", path);
-        rc = -EINVAL;
-        goto out;
+        snprintf(err, errlen, "%s: no \"senders\" array", name);
+        return -EINVAL;
     }
     json_array_foreach(arr, i, e) {
         const char *id = json_string_value(json_object_get(e, "sender"));
@@ -322,9 +315,8 @@ s_load_file(vx_senders_t *t, const vx_sealer_t *sealer, const char *path, char *
         uint64_t bits[S_WORDS];
         if (!id || strlen(id) > S_ID_MAX || !json_is_integer(last) ||
             json_integer_value(last) < 0 || !hex || s_parse_hex(hex, bits) < 0) {
-            snprintf(err, errlen, "%s: senders[%zu] is not {sender, last, taken}", path, i);
-            rc = -EINVAL;
-            goto out;
+            snprintf(err, errlen, "%s: senders[%zu] is not {sender, last, taken}", name, i);
+            return -EINVAL;
         }
         struct s_sender *s = s_find(t, id);
         if (!s) {
@@ -335,7 +327,34 @@ s_load_file(vx_senders_t *t, const vx_sealer_t *sealer, const char *path, char *
         s->seen = ++t->clock;
     }
     t->dirty = false;
-out:
+    return 0;
+}
+
+/* Reads one record file into t (cleared first). */
+static int
+s_load_file(vx_senders_t *t, const vx_sealer_t *sealer, const char *path, char *err,
+            size_t errlen)
+{
+    json_t *doc = NULL;
+    int rc = vx_jsonfile_read_sealed(sealer, path, &doc, NULL, NULL, err, errlen);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = s_load_doc(t, doc, path, err, errlen);
+    json_decref(doc);
+    return rc;
+}
+
+int
+vx_senders_parse(vx_senders_t *t, const char *text, size_t len, char *err, size_t errlen)
+{
+    json_error_t je;
+    json_t *doc = json_loadb(text, len, 0, &je);
+    if (!doc) {
+        snprintf(err, errlen, "record: not JSON: %s (line %d)", je.text, je.line);
+        return -EINVAL;
+    }
+    int rc = s_load_doc(t, doc, "record", err, errlen);
     json_decref(doc);
     return rc;
 }

@@ -72,6 +72,10 @@ int vx_senders_save_live(vx_senders_t *t, const vx_sealer_t *s, const char *dir,
  * dir/VX_SENDERS_FILE. Returns 0, also when there is neither; -EINVAL when the file's content
  * is not a senders record; another -errno as vx_jsonfile_read_sealed. err names the file;
  * *note (may be NULL) gets why the live file was passed over ("" when it was not). */
+/* Reads a record's text (the content of either file, unsealed) into t (emptied first).
+ * Returns 0, or -EINVAL with err saying what is wrong (t then holds the senders read before
+ * the fault, at most its max_senders as always). */
+int vx_senders_parse(vx_senders_t *t, const char *text, size_t len, char *err, size_t errlen);
 int vx_senders_load(vx_senders_t *t, const vx_sealer_t *s, const char *dir, char *err,
                     size_t errlen, char *note, size_t notelen);
 

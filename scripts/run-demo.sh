@@ -209,6 +209,7 @@ event_routing:
   rest_port: $P_ROUT
   input_endpoint: tcp://127.0.0.1:$Z_PROP_OUT
   input_acked: true
+  boundary_acked: "automation;analytics"
   output_coordinator: tcp://127.0.0.1:$Z_COORD
   output_automation: tcp://127.0.0.1:$Z_AUTO
   output_analytics: tcp://127.0.0.1:$Z_ANAL
@@ -230,12 +231,14 @@ reactive_automation:
   state_dir: $WORK/automation
   rest_port: $P_AUTO
   input_endpoint: tcp://127.0.0.1:$Z_AUTO
+  input_acked: true
   emit_endpoint: tcp://127.0.0.1:$Z_INGEST
   emit_ack_endpoint: tcp://127.0.0.1:$Z_ACKED
 stream_analytics:
   queries_file: $PWD/config/demo/queries.json
   rest_port: $P_ANAL
   input_endpoint: ">tcp://127.0.0.1:$Z_ANAL"
+  input_acked: true
   results_endpoint: tcp://127.0.0.1:$Z_RESULTS
   kafka_brokers: "$BROKERS"
   group_id: vexfs-analytics-demo-$$

@@ -67,6 +67,19 @@ static const struct vx_cfg_key s_keys[] = {
      "ZeroMQ PULL endpoint used without Kafka ('>' connects, '@' or none binds); routing's "
      "output_analytics by default",
      VX_CFG_AT(struct an_config, input_endpoint)},
+    {"input_acked", VX_CFG_BOOL, "false", 0, 0, false,
+     "without Kafka: a ROUTER at input_endpoint instead of a PULL, for routing's acknowledged "
+     "analytics boundary (boundary_acked; use '>' to connect): each batch is acknowledged once "
+     "its events are in the windows (not durable across a restart), a resend is acknowledged "
+     "again and not counted twice (vexfs_analytics_input_duplicates_total)",
+     VX_CFG_AT(struct an_config, input_acked)},
+    {"input_senders_max", VX_CFG_INT, "1024", 1, 1000000, false,
+     "input_acked: senders whose batch sequences are remembered",
+     VX_CFG_AT(struct an_config, input_senders_max)},
+    {"input_senders_save_ms", VX_CFG_INT, "1000", 10, 60000, false,
+     "input_acked: how often the remembered senders are saved to <state_dir>/senders.json "
+     "while they change (state_dir empty: not saved)",
+     VX_CFG_AT(struct an_config, input_senders_save_ms)},
     {"results_endpoint", VX_CFG_STRING, "tcp://127.0.0.1:5559", 0, 1024, false,
      "ZeroMQ PUB endpoint (bound) streaming every final window as JSON, topic "
      "analytics.<query id>; may drop; empty: off",

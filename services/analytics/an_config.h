@@ -33,6 +33,9 @@ struct an_config {
     int64_t replay_max_events_per_sec;
     int32_t commit_interval_ms;
     const char *input_endpoint;
+    bool input_acked;
+    int32_t input_senders_max;
+    int32_t input_senders_save_ms;
     const char *results_endpoint;
     const char *queries_file;
     const char *state_dir;

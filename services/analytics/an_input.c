@@ -16,6 +16,7 @@
 
 #include "an_config.h"
 #include "an_server_priv.h"
+#include "vx_ackin.h"
 #include "vx_clock.h"
 #include "vx_kafka_conf.h"
 #include "vx_log.h"
@@ -692,6 +693,25 @@ s_pull_check(an_server_t *s)
     }
 }
 
+/* One batch from the ZeroMQ input (wait: up to the socket's 100 ms), through vx_ackin when
+ * acknowledged: a resend is answered again there and skipped here. */
+static int
+s_zmq_recv(an_server_t *s, struct vx_rx_batch *in, bool wait)
+{
+    if (!vx_ackin_acked(s->ackin)) {
+        return vx_rx_recv(s->rx, s->pull, in, wait ? 0 : ZMQ_DONTWAIT);
+    }
+    if (wait) {
+        zmq_pollitem_t it = {zsock_resolve(s->pull), 0, ZMQ_POLLIN, 0};
+        zmq_poll(&it, 1, 100);
+    }
+    int rc;
+    do {
+        rc = vx_ackin_recv(s->ackin, s->pull, in);
+    } while (rc == -EALREADY);
+    return rc;
+}
+
 static int
 s_run_zmq(an_server_t *s, volatile sig_atomic_t *stop)
 {
@@ -700,7 +720,7 @@ s_run_zmq(an_server_t *s, volatile sig_atomic_t *stop)
         /* The suite's receive path (framing, bounded decoding, routing's sequence): a batch
          * it refuses counts as one decode drop. */
         struct vx_rx_batch in;
-        int rc = vx_rx_recv(s->rx, s->pull, &in, 0); /* waits up to the 100 ms timeout */
+        int rc = s_zmq_recv(s, &in, true);
         pthread_mutex_lock(&s->lock);
         for (int n = 0; rc == 0 || rc == -EPROTO; n++) {
             if (rc == -EPROTO) {
@@ -712,10 +732,14 @@ s_run_zmq(an_server_t *s, volatile sig_atomic_t *stop)
                     s_process(s, p, in.batch->events[i], &t);
                 }
                 s_tally_end(s, &t);
+                /* In the windows: handed on (they are not durable across a restart). */
+                vx_ackin_done(s->ackin, 0);
             }
             /* more without waiting, up to a batch per lock; the rest on the next round */
-            rc = n + 1 < S_ZMQ_BATCH ? vx_rx_recv(s->rx, s->pull, &in, ZMQ_DONTWAIT) : -EAGAIN;
+            rc = n + 1 < S_ZMQ_BATCH ? s_zmq_recv(s, &in, false) : -EAGAIN;
         }
+        vx_ackin_flush(s->ackin, s->pull, UINT64_MAX);
+        vx_ackin_tick(s->ackin);
         an_server_sync_metrics(s);
         pthread_mutex_unlock(&s->lock);
     }
@@ -920,9 +944,12 @@ an_input_open(an_server_t *s, const struct an_config *cfg, char *err, size_t err
             return rc;
         }
     } else {
-        struct vx_sock_spec in = {.type = ZMQ_PULL,
+        struct vx_sock_spec in = {.type = cfg->input_acked ? ZMQ_ROUTER : ZMQ_PULL,
                                   .endpoint = cfg->input_endpoint,
                                   .bind = true, .rcvhwm = 1000, .rcvtimeo_ms = 100};
+        if (cfg->input_acked) {
+            in.sndhwm = VX_SOCK_HWM_NONE; /* acknowledgements: one per batch, never dropped */
+        }
         char serr[512];
         s->pull = vx_sock_open(s->socks, &in, NULL, 0, serr, sizeof serr);
         if (!s->pull) {
@@ -931,8 +958,23 @@ an_input_open(an_server_t *s, const struct an_config *cfg, char *err, size_t err
         }
         vx_sock_keeper_init(&s->pull_keep, s->socks, &in);
         struct vx_rx_opts ro = {.max_events = 100000, .decode = true, .arena_limit = 64u << 20};
-        struct vx_rx_counters rc = {.gaps = s->c_gaps};
+        struct vx_rx_counters rc = {.gaps = cfg->input_acked ? NULL : s->c_gaps};
         s->rx = vx_rx_new("input", &ro, &rc);
+        struct vx_ackin_opts io = {
+            .acked = cfg->input_acked,
+            .senders_max = (size_t)cfg->input_senders_max,
+            .save_ms = cfg->input_senders_save_ms,
+            .state_dir = s->state_dir ? s->state_dir : "",
+            .sealer = s->sealer,
+            .rx = s->rx,
+            .gaps = s->c_gaps,
+            .prefix = "vexfs_analytics_input",
+            .where = AN_SECTION ".state_dir",
+        };
+        s->ackin = vx_ackin_new(&io, s->metrics, err, errlen);
+        if (!s->ackin) {
+            return -EINVAL;
+        }
     }
     atomic_store(&s->ready, true);
     return 0;
@@ -966,5 +1008,6 @@ an_input_close(an_server_t *s)
         rd_kafka_destroy(s->rk_res);
         s->rk_res = NULL;
     }
+    vx_ackin_destroy(&s->ackin);
     zsock_destroy(&s->pull);
 }

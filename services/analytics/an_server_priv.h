@@ -18,6 +18,7 @@
 #include "an_replay.h"
 #include "an_server.h"
 #include "an_window.h"
+#include "vx_ackin.h"
 #include "vx_rx.h"
 #include "vx_arena.h"
 
@@ -116,6 +117,7 @@ struct an_server {
     size_t n_pending;
     char *topic;
     char *state_dir;
+    vx_ackin_t *ackin; /* ZeroMQ input: plain or acknowledged (input_acked) */
     const vx_sealer_t *sealer; /* seals state_dir's files; NULL: at_rest.encryption off */
     size_t max_groups, max_results, max_queries, max_exported;
     bool anomaly_on;

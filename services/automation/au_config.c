@@ -92,6 +92,20 @@ static const struct vx_cfg_key s_keys[] = {
     {"input_endpoint", VX_CFG_STRING, "tcp://127.0.0.1:5554", 0, 1024, false,
      "ZeroMQ PULL endpoint (connected) of routing's automation boundary",
      VX_CFG_AT(struct au_config, input_endpoint)},
+    {"input_acked", VX_CFG_BOOL, "false", 0, 0, false,
+     "connect a ROUTER to input_endpoint instead of a PULL, for routing's acknowledged "
+     "automation boundary (boundary_acked): each batch is acknowledged once its events are in "
+     "the engine, a resend is acknowledged again and not processed "
+     "(vexfs_automation_input_duplicates_total)",
+     VX_CFG_AT(struct au_config, input_acked)},
+    {"input_senders_max", VX_CFG_INT, "1024", 1, 1000000, false,
+     "input_acked: senders whose batch sequences are remembered (the least recently heard is "
+     "forgotten first)",
+     VX_CFG_AT(struct au_config, input_senders_max)},
+    {"input_senders_save_ms", VX_CFG_INT, "1000", 10, 60000, false,
+     "input_acked: how often the remembered senders are saved to <state_dir>/senders.json "
+     "while they change (state_dir empty: not saved)",
+     VX_CFG_AT(struct au_config, input_senders_save_ms)},
     {"replay_endpoint", VX_CFG_STRING, "", 0, 1024, false,
      "ZeroMQ PULL endpoint (bound) for replays: recorded events sent again go to a replay "
      "engine with the same patterns, in event time unless a pattern says otherwise; empty: "

@@ -37,6 +37,9 @@ struct au_config {
     int32_t emit_ack_timeout_ms;
     int32_t emit_buffer_max_batches;
     const char *input_endpoint;
+    bool input_acked;
+    int32_t input_senders_max;
+    int32_t input_senders_save_ms;
     const char *replay_endpoint;
     int32_t queue_hwm;
     const char *time_mode;

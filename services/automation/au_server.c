@@ -231,15 +231,21 @@ s_time_init(au_server_t *s, char *err, size_t errlen)
     return 0;
 }
 
-/* The inputs: a PULL socket connected to routing's automation boundary, and, when
+/* The inputs: a PULL (or, input_acked, a ROUTER) connected to routing's automation boundary,
+ * and, when
  * replay_endpoint is set, a PULL socket bound there for replays. */
 static int
 s_inputs_open(au_server_t *s, char *err, size_t errlen)
 {
     int hwm = (int)s->cfg->queue_hwm;
     char serr[512];
-    struct vx_sock_spec live = {.type = ZMQ_PULL, .endpoint = s->cfg->input_endpoint,
-                                .rcvhwm = hwm};
+    struct vx_sock_spec live = {.type = vx_ackin_socket_type(s->live.ackin),
+                                .endpoint = s->cfg->input_endpoint, .rcvhwm = hwm};
+    if (s->cfg->input_acked) {
+        /* Acknowledgements are few (one per batch, bounded by routing's window): none is
+         * dropped at a high-water mark. */
+        live.sndhwm = VX_SOCK_HWM_NONE;
+    }
     s->live.sock = vx_sock_open(s->socks, &live, NULL, 0, serr, sizeof serr);
     if (s->live.sock == NULL) {
         snprintf(err, errlen, "input_endpoint: %s", serr);
@@ -282,6 +288,7 @@ s_feed_fini(struct au_feed *f)
 {
     zsock_destroy(&f->sock);
     au_engine_destroy(&f->engine);
+    vx_ackin_destroy(&f->ackin);
     vx_rx_destroy(&f->rx);
 }
 
@@ -314,6 +321,22 @@ au_server_new(const struct au_config *cfg, const vx_socks_t *socks, vx_metrics_t
     int rc = s_time_init(s, err, errlen);
     if (rc == 0) {
         rc = s_workflows_init(s, err, errlen);
+    }
+    if (rc == 0) {
+        /* After the store: the senders record lives in state_dir with it. */
+        struct vx_ackin_opts io = {
+            .acked = cfg->input_acked,
+            .senders_max = (size_t)cfg->input_senders_max,
+            .save_ms = cfg->input_senders_save_ms,
+            .state_dir = s->state_dir ? s->state_dir : "",
+            .sealer = sealer,
+            .rx = s->live.rx,
+            .gaps = s->live.c_gaps,
+            .prefix = "vexfs_automation_input",
+            .where = AU_SECTION ".state_dir",
+        };
+        s->live.ackin = vx_ackin_new(&io, metrics, err, errlen);
+        rc = s->live.ackin ? 0 : -EINVAL;
     }
     /* The sockets before the patterns: whether a replay engine is built depends on them. */
     if (rc == 0) {
@@ -469,19 +492,26 @@ s_drain(au_server_t *s, struct au_feed *f)
     for (int k = 0; k < 64; k++) {
         struct vx_rx_batch in;
         uint64_t c = au_cycles();
-        int rc = vx_rx_recv(f->rx, f->sock, &in, ZMQ_DONTWAIT);
+        int rc = f->ackin ? vx_ackin_recv(f->ackin, f->sock, &in)
+                          : vx_rx_recv(f->rx, f->sock, &in, ZMQ_DONTWAIT);
         s->stage_cyc[AU_STAGE_RECEIVE] += au_cycles() - c;
         if (rc == -EAGAIN || rc == -EINTR) {
             break;
         }
         if (rc < 0) {
-            continue; /* dropped and counted by vx_rx */
+            continue; /* dropped and counted by vx_rx, or a duplicate acknowledged again */
         }
         uint64_t t0 = vx_mono_ns();
         s_batch(s, f, &in, t0);
+        if (f->ackin) {
+            vx_ackin_done(f->ackin, 0); /* its events are in the engine: handed on */
+        }
         if (vx_mono_ns() - t0 > s->budget_ns) {
             vx_counter_add(s->c_slow, 1);
         }
+    }
+    if (f->ackin) {
+        vx_ackin_flush(f->ackin, f->sock, UINT64_MAX);
     }
 }
 
@@ -544,6 +574,7 @@ au_server_run(au_server_t *s, volatile sig_atomic_t *stop)
         s->stage_cyc[AU_STAGE_MATCH] +=
             (au_cycles() - c0) - (s->stage_cyc[AU_STAGE_ACTIONS] - actions0);
         s_export(s);
+        vx_ackin_tick(s->live.ackin);
         pthread_mutex_unlock(&s->lock);
     }
     zpoller_destroy(&poller);

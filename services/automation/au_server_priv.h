@@ -17,6 +17,7 @@
 #include "au_emit.h"
 #include "au_engine.h"
 #include "au_server.h"
+#include "vx_ackin.h"
 #include "vx_sock.h"
 #include "vx_clock.h"
 #include "vx_arena.h"
@@ -33,6 +34,7 @@ struct au_feed {
     zsock_t *sock;                /* NULL: the input is off */
     au_engine_t *engine;          /* under s->lock; NULL when the input is off */
     vx_rx_t *rx;                  /* the feed's receive path (checks, decoding, sequences) */
+    vx_ackin_t *ackin;            /* live: plain or acknowledged (input_acked) input */
     vx_counter_t *c_batches, *c_events, *c_bad, *c_gaps;
 };
 

@@ -107,6 +107,21 @@ static const struct vx_cfg_key s_keys[] = {
      "\"automation=drop;analytics=block:100000\"; boundaries not named use boundary_policy "
      "and boundary_queue_events",
      VX_CFG_AT(struct rt_config, boundary_policies)},
+    {"boundary_acked", VX_CFG_STRING, "", 0, 4096, false,
+     "ZeroMQ boundaries whose consumers acknowledge each batch: \"name[;name...]\", e.g. "
+     "\"coordinator;automation;analytics\"; each endpoint is then a bound DEALER (the "
+     "consumer connects a ROUTER, input_acked) and a batch stays in routing until its consumer "
+     "acknowledged it, sent again after boundary_ack_timeout_ms or a lost connection; empty: "
+     "every ZeroMQ boundary is a PUSH without acknowledgements",
+     VX_CFG_AT(struct rt_config, boundary_acked)},
+    {"boundary_ack_window_batches", VX_CFG_INT, "64", 1, 1000, false,
+     "batches sent to one consumer of an acknowledged boundary and not yet acknowledged at "
+     "once; the rest wait in the boundary's queue",
+     VX_CFG_AT(struct rt_config, boundary_ack_window_batches)},
+    {"boundary_ack_timeout_ms", VX_CFG_INT, "2000", 1, 600000, false,
+     "a batch an acknowledged boundary's consumer has not acknowledged this long is sent "
+     "again (the consumer counts and drops the copy)",
+     VX_CFG_AT(struct rt_config, boundary_ack_timeout_ms)},
     {"batch_max_events", VX_CFG_INT, "100", 1, 10000, true, "events per output batch",
      VX_CFG_AT(struct rt_config, batch_max_events)},
     {"batch_max_delay_us", VX_CFG_INT, "1000", 0, 1000000, true,
@@ -343,6 +358,44 @@ s_policies(const struct rt_config *c, struct rt_output_plan *plan, char *err, si
     return 0;
 }
 
+/* boundary_acked "name[;name...]": each must be a configured boundary with consumers (not
+ * "tap"); a Kafka one is left as it is (the broker acknowledges it). */
+static int
+s_acked(const struct rt_config *c, struct rt_output_plan *plan, char *err, size_t errlen)
+{
+    const char *where = RT_SECTION ".boundary_acked";
+    const char *p = c->boundary_acked;
+    while (*p) {
+        const char *semi = strpbrk(p, ";,");
+        const char *end = semi ? semi : p + strlen(p);
+        char name[RT_BOUNDARY_MAX];
+        int n = s_trim(p, end, name, sizeof name);
+        p = semi ? semi + 1 : end;
+        if (n == 0) {
+            continue;
+        }
+        if (n < 0) {
+            snprintf(err, errlen, "%s: a boundary name is longer than %d characters", where,
+                     RT_BOUNDARY_MAX - 1);
+            return -EINVAL;
+        }
+        struct rt_output_spec *o = s_find(plan, name);
+        if (!o) {
+            snprintf(err, errlen, "%s: '%s' is not a configured boundary", where, name);
+            return -EINVAL;
+        }
+        if (o->tap_only) {
+            snprintf(err, errlen, "%s: boundary '%s' is \"tap\": it has no consumer to answer",
+                     where, name);
+            return -EINVAL;
+        }
+        /* A Kafka boundary (kafka_brokers set by an override, say) is acknowledged by the
+         * broker already: listed or not, it stays a topic. */
+        o->acked = !o->kafka;
+    }
+    return 0;
+}
+
 int
 rt_config_plan(const struct rt_config *c, struct rt_output_plan *plan, char *err, size_t errlen)
 {
@@ -444,7 +497,7 @@ rt_config_plan(const struct rt_config *c, struct rt_output_plan *plan, char *err
     }
     plan->n = kept;
 
-    if (s_policies(c, plan, err, errlen) < 0) {
+    if (s_policies(c, plan, err, errlen) < 0 || s_acked(c, plan, err, errlen) < 0) {
         return -EINVAL;
     }
 

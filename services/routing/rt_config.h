@@ -46,6 +46,9 @@ struct rt_config {
     const char *boundary_policy;
     int32_t boundary_queue_events;
     const char *boundary_policies;
+    const char *boundary_acked;
+    int32_t boundary_ack_window_batches;
+    int32_t boundary_ack_timeout_ms;
     int32_t batch_max_events;
     int32_t batch_max_delay_us;
     const char *producer_id;
@@ -79,6 +82,7 @@ struct rt_output_spec {
     char endpoints[RT_MAX_ENDPOINTS][RT_ENDPOINT_MAX];
     enum rt_policy policy;
     uint32_t queue_events;  /* most events waiting in routing for this boundary */
+    bool acked;             /* boundary_acked: each consumer gets an acknowledged link */
 };
 
 /* Every boundary of this daemon, in a fixed order: the five of the suite that are
@@ -90,7 +94,8 @@ struct rt_output_plan {
 };
 
 /* Builds the plan from output_<boundary>, outputs, kafka_brokers, kafka_boundaries,
- * default_boundary, boundary_policy, boundary_queue_events and boundary_policies. Returns 0,
+ * default_boundary, boundary_policy, boundary_queue_events, boundary_policies and
+ * boundary_acked. Returns 0,
  * or -EINVAL with a message naming the key in err. */
 int rt_config_plan(const struct rt_config *c, struct rt_output_plan *plan, char *err,
                    size_t errlen);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Output streams per boundary: batched ZeroMQ PUSH sockets (sharded by path or fanned out)
- * and Kafka topics, each consumer with its own bounded queue. */
+/* Output streams per boundary: batched ZeroMQ PUSH sockets (sharded by path or fanned out),
+ * acknowledged links (rt_output_link.c) and Kafka topics, each consumer with its own bounded
+ * queue. */
 #include "rt_output.h"
 
 #include <czmq.h>
@@ -8,10 +9,9 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "rt_output_priv.h"
 #include "vx_clock.h"
-#include "vx_drop.h"
 #include "vx_event.h"
-#include "vx_kafka.h"
 #include "vx_log.h"
 #include "vx_mem.h"
 #include "vx_wire.h"
@@ -22,72 +22,8 @@
 #define S_HASH_SEED 0x76657866u /* fixed: the path → consumer mapping is part of the contract */
 #define S_MAX_BATCH 10000
 
-/* A sealed batch (trailer included) its consumer has not taken yet. */
-struct s_batch {
-    uint8_t *buf;
-    size_t len;
-    uint32_t n;
-};
-
-/* One ZeroMQ PUSH socket (one consumer): the batch being built for it — `events` entries
- * (field 1) holding each event's bytes; the trailer is appended when sealed — and its queue of
- * sealed batches, oldest first. */
-struct s_slot {
-    zsock_t *sock;
-    char endpoint[RT_ENDPOINT_MAX];
-    uint8_t *buf;
-    size_t len, cap;
-    size_t n;
-    uint64_t oldest_ns;
-    uint64_t batch_seq;
-    struct s_batch *pend; /* ring */
-    uint32_t pend_head, pend_n, pend_cap;
-    _Atomic uint64_t queued; /* events in the batch being built and in pend */
-    bool stalled;            /* batches wait and the last send found the consumer full */
-};
-
-struct s_output {
-    char name[RT_BOUNDARY_MAX];
-    bool kafka;
-    char topic[RT_BOUNDARY_MAX + 256];
-    char tap_topic[RT_BOUNDARY_MAX + 8]; /* "events.<name>" */
-    struct s_slot slots[RT_MAX_ENDPOINTS];
-    size_t n_slots;
-    enum rt_policy policy;
-    uint64_t cap;                    /* events per queue (per consumer; the topic for Kafka) */
-    _Atomic uint64_t kqueued;        /* Kafka: produced, not yet acknowledged or failed */
-    bool kfull;                      /* Kafka: the last put found the queue full */
-    _Atomic uint64_t stall_since;    /* monotonic ns the current stall began, 0: none */
-    _Atomic uint64_t stall_ns;       /* ended stalls, in total */
-    uint64_t stall_counted_s;        /* whole seconds already in blocked_s */
-    vx_counter_t *routed, *batches, *kafka_ok, *kafka_err, *dropped, *blocked_s;
-    vx_gauge_t *g_queued, *g_blocked, *g_capacity;
-};
-
-struct rt_outputs {
-    struct s_output out[RT_MAX_OUTPUTS];
-    size_t n;
-    bool load_balance;
-    char sender[300];
-    size_t sender_len;
-    uint32_t batch_max;
-    uint64_t delay_ns;
-    vx_kafka_t *kafka;
-    atomic_bool kafka_fatal;
-    uint8_t *kbuf; /* one Kafka value: event bytes and appended fields */
-    size_t kcap;
-    rt_outputs_wait_fn *wait;
-    void *wait_arg;
-    vx_counter_t *drop_shutdown, *drop_kafka, *drop_full, *drop_send;
-    struct vx_drops lost; /* vexfs_events_lost_total{hop="routing_to_boundary"} */
-    zsock_t *tap;            /* PUB for observers, or NULL */
-    char tap_endpoint[RT_ENDPOINT_MAX];
-    vx_counter_t *tap_batches;
-    vx_gauge_t *kafka_inflight;
-};
-
 static uint64_t
-s_queued(const struct s_output *out)
+s_queued(const struct rt_out *out)
 {
     if (out->kafka) {
         return atomic_load(&out->kqueued);
@@ -99,21 +35,6 @@ s_queued(const struct s_output *out)
     return q;
 }
 
-/* Queue sizes have one writer, the loop thread (Kafka's delivery reports are served there
- * too): a relaxed load and store, not a locked add on every event. REST threads read whole
- * values. */
-static void
-s_queued_add(_Atomic uint64_t *q, int64_t n)
-{
-    atomic_store_explicit(q, atomic_load_explicit(q, memory_order_relaxed) + (uint64_t)n,
-                          memory_order_relaxed);
-}
-
-static void
-s_queued_sub(_Atomic uint64_t *q, uint64_t n)
-{
-    s_queued_add(q, -(int64_t)n);
-}
 
 /* Counts n events routed to a boundary and never delivered: under the daemon's dropped family
  * and the suite's lost view of this hop. */
@@ -130,21 +51,22 @@ s_lost(rt_outputs_t *o, enum vx_drop_reason reason, uint64_t n)
 
 /* ---- ZeroMQ --------------------------------------------------------------------------- */
 
+
 /* Tries to hand one sealed batch to the consumer without waiting. Returns 0, -EAGAIN (full
  * or absent: try later) or another negative errno (the batch is lost: counted). */
 static int
-s_try_send(rt_outputs_t *o, struct s_output *out, struct s_slot *sl, const uint8_t *buf,
+s_try_send(rt_outputs_t *o, struct rt_out *out, struct rt_out_slot *sl, const uint8_t *buf,
            size_t len, uint32_t n)
 {
     if (!sl->sock) { /* a tap-only boundary: the tap had it when it was sealed */
         vx_counter_add(out->batches, 1);
-        s_queued_sub(&sl->queued, n);
+        rt_out_queued_sub(&sl->queued, n);
         return 0;
     }
     int rc = vx_wire_send_packed(sl->sock, S_TOPIC, buf, len, ZMQ_DONTWAIT);
     if (rc == 0) {
         vx_counter_add(out->batches, 1);
-        s_queued_sub(&sl->queued, n);
+        rt_out_queued_sub(&sl->queued, n);
         return 0;
     }
     if (rc == -EAGAIN || rc == -EINTR) {
@@ -153,16 +75,21 @@ s_try_send(rt_outputs_t *o, struct s_output *out, struct s_slot *sl, const uint8
     vx_error("RT-OUT-SEND", "boundary %s, %s: %s; %u events dropped", out->name, sl->endpoint,
              zmq_strerror(-rc), n);
     s_lost(o, VX_DROP_SEND_FAILED, n);
-    s_queued_sub(&sl->queued, n);
+    rt_out_queued_sub(&sl->queued, n);
     return rc;
 }
 
 /* Sends the slot's waiting batches, oldest first, as long as its consumer takes them. */
 static void
-s_pump(rt_outputs_t *o, struct s_output *out, struct s_slot *sl)
+s_pump(rt_outputs_t *o, struct rt_out *out, struct rt_out_slot *sl)
 {
+    if (sl->link) {
+        vx_link_pump(sl->link, vx_mono_ns());
+        rt_out_link_sync(out, sl);
+        return;
+    }
     while (sl->pend_n > 0) {
-        struct s_batch *b = &sl->pend[sl->pend_head];
+        struct rt_out_batch *b = &sl->pend[sl->pend_head];
         if (s_try_send(o, out, sl, b->buf, b->len, b->n) == -EAGAIN) {
             sl->stalled = true;
             return;
@@ -174,12 +101,12 @@ s_pump(rt_outputs_t *o, struct s_output *out, struct s_slot *sl)
     sl->stalled = false;
 }
 
-static void
-s_pend_push(struct s_slot *sl, struct s_batch b)
+void
+rt_out_pend_push(struct rt_out_slot *sl, struct rt_out_batch b)
 {
     if (sl->pend_n == sl->pend_cap) {
         uint32_t cap = sl->pend_cap ? sl->pend_cap * 2 : 8;
-        struct s_batch *p = vx_calloc(cap, sizeof *p);
+        struct rt_out_batch *p = vx_calloc(cap, sizeof *p);
         for (uint32_t i = 0; i < sl->pend_n; i++) {
             p[i] = sl->pend[(sl->pend_head + i) % sl->pend_cap];
         }
@@ -192,12 +119,19 @@ s_pend_push(struct s_slot *sl, struct s_batch b)
     sl->pend_n++;
 }
 
+
+
+
 /* Closes the slot's batch (trailer with the next sequence number) and sends it, or queues it
  * behind the batches already waiting, in order. */
 static void
-s_seal(rt_outputs_t *o, struct s_output *out, struct s_slot *sl)
+s_seal(rt_outputs_t *o, struct rt_out *out, struct rt_out_slot *sl)
 {
     if (sl->n == 0) {
+        return;
+    }
+    if (sl->link) {
+        rt_out_link_seal(o, out, sl);
         return;
     }
     size_t len = sl->len;
@@ -221,14 +155,14 @@ s_seal(rt_outputs_t *o, struct s_output *out, struct s_slot *sl)
         }
         sl->stalled = true;
     }
-    s_pend_push(sl, (struct s_batch){sl->buf, len, n});
+    rt_out_pend_push(sl, (struct rt_out_batch){sl->buf, len, n});
     sl->buf = NULL;
     sl->cap = 0;
     s_pump(o, out, sl);
 }
 
 static void
-s_slot_put(rt_outputs_t *o, struct s_output *out, struct s_slot *sl, const uint8_t *ev,
+s_slot_put(rt_outputs_t *o, struct rt_out *out, struct rt_out_slot *sl, const uint8_t *ev,
            size_t len, const uint8_t *extra, size_t xlen)
 {
     size_t rec = len + xlen;
@@ -248,7 +182,7 @@ s_slot_put(rt_outputs_t *o, struct s_output *out, struct s_slot *sl, const uint8
     }
     sl->len += rec;
     sl->n++;
-    s_queued_add(&sl->queued, 1);
+    rt_out_queued_add(&sl->queued, 1);
     if (sl->n >= o->batch_max || sl->len >= VX_WIRE_MAX_BATCH_BYTES / 2) {
         s_seal(o, out, sl);
     }
@@ -259,7 +193,7 @@ s_slot_put(rt_outputs_t *o, struct s_output *out, struct s_slot *sl, const uint8
 /* Follows the boundary's stalls: when one begins and ends, the blocked-time counter (whole
  * seconds), the blocked and queued gauges. */
 static void
-s_state(struct s_output *out, uint64_t now)
+s_state(struct rt_out *out, uint64_t now)
 {
     if (out->kafka && out->kfull && s_queued(out) < out->cap) {
         out->kfull = false; /* acknowledgements made room since a put found it full */
@@ -294,9 +228,9 @@ s_pump_all(rt_outputs_t *o)
 {
     uint64_t now = vx_mono_ns();
     for (size_t i = 0; i < o->n; i++) {
-        struct s_output *out = &o->out[i];
+        struct rt_out *out = &o->out[i];
         for (size_t k = 0; k < out->n_slots; k++) {
-            if (out->slots[k].pend_n > 0) {
+            if (out->slots[k].pend_n > 0 || out->slots[k].link) {
                 s_pump(o, out, &out->slots[k]);
             }
         }
@@ -309,11 +243,18 @@ s_pump_all(rt_outputs_t *o)
 /* Waits, up to S_WAIT_MS, for the consumer of sl to become writable (or, for Kafka, for
  * acknowledgements), sending everything else that can go meanwhile. */
 static void
-s_wait_once(rt_outputs_t *o, struct s_output *out, struct s_slot *sl)
+s_wait_once(rt_outputs_t *o, struct rt_out *out, struct rt_out_slot *sl)
 {
     if (sl != NULL) {
         s_seal(o, out, sl); /* a partial batch counts in the queue: let it go too */
-        if (sl->pend_n > 0) {
+        if (sl->link) {
+            zmq_pollitem_t it;
+            uint64_t now = vx_mono_ns(), wake = vx_link_wake_ns(sl->link);
+            long ms = wake <= now ? 0 : (long)((wake - now) / VX_NS_PER_MS);
+            if (vx_link_pollitems(sl->link, &it) == 1) {
+                zmq_poll(&it, 1, ms < S_WAIT_MS ? ms : S_WAIT_MS);
+            }
+        } else if (sl->pend_n > 0) {
             zmq_pollitem_t it = {zsock_resolve(sl->sock), 0, ZMQ_POLLOUT, 0};
             zmq_poll(&it, 1, S_WAIT_MS);
         }
@@ -323,14 +264,15 @@ s_wait_once(rt_outputs_t *o, struct s_output *out, struct s_slot *sl)
     rt_outputs_flush(o, false);
 }
 
+
 /* Room for one more event in a queue (sl's, or the Kafka boundary's when sl is NULL): true
  * when there is room, or was made by waiting (block policy); false when the event is dropped
  * (drop policy, or given up at the shutdown deadline), counted. */
 static bool
-s_room(rt_outputs_t *o, struct s_output *out, struct s_slot *sl)
+s_room(rt_outputs_t *o, struct rt_out *out, struct rt_out_slot *sl)
 {
     _Atomic uint64_t *q = sl ? &sl->queued : &out->kqueued;
-    if (atomic_load(q) < out->cap) {
+    if (atomic_load(q) < out->cap && rt_out_link_room(sl)) {
         return true;
     }
     if (out->kafka) {
@@ -348,11 +290,11 @@ s_room(rt_outputs_t *o, struct s_output *out, struct s_slot *sl)
             s_lost(o, VX_DROP_SHUTDOWN, 1);
             return false;
         }
-        if (atomic_load(q) < out->cap) {
+        if (atomic_load(q) < out->cap && rt_out_link_room(sl)) {
             return true;
         }
         s_wait_once(o, out, sl);
-        if (atomic_load(q) < out->cap) {
+        if (atomic_load(q) < out->cap && rt_out_link_room(sl)) {
             return true;
         }
     }
@@ -364,8 +306,8 @@ static void
 cb_kafka_delivery(void *opaque, int err, const char *errstr, void *arg)
 {
     rt_outputs_t *o = arg;
-    struct s_output *out = opaque;
-    s_queued_sub(&out->kqueued, 1);
+    struct rt_out *out = opaque;
+    rt_out_queued_sub(&out->kqueued, 1);
     if (err) {
         vx_counter_add(out->kafka_err, 1);
         s_lost(o, VX_DROP_KAFKA_FAILED, 1);
@@ -378,7 +320,7 @@ cb_kafka_delivery(void *opaque, int err, const char *errstr, void *arg)
 
 /* Returns true when the event was handed to the producer. */
 static bool
-s_kafka_put(rt_outputs_t *o, struct s_output *out, const uint8_t *ev, size_t len,
+s_kafka_put(rt_outputs_t *o, struct rt_out *out, const uint8_t *ev, size_t len,
             const uint8_t *extra, size_t xlen, const char *path, size_t path_len)
 {
     const uint8_t *value = ev;
@@ -399,7 +341,7 @@ s_kafka_put(rt_outputs_t *o, struct s_output *out, const uint8_t *ev, size_t len
         }
         int rc = vx_kafka_produce(o->kafka, out->topic, path, path_len, value, vlen, out, 0);
         if (rc == 0) {
-            s_queued_add(&out->kqueued, 1);
+            rt_out_queued_add(&out->kqueued, 1);
             out->kfull = false;
             return true;
         }
@@ -431,7 +373,7 @@ void
 rt_outputs_put(rt_outputs_t *o, size_t i, const uint8_t *ev, size_t len, const uint8_t *extra,
                size_t xlen, const char *path, size_t path_len)
 {
-    struct s_output *out = &o->out[i];
+    struct rt_out *out = &o->out[i];
     bool taken = false;
     if (out->kafka) {
         taken = s_kafka_put(o, out, ev, len, extra, xlen, path, path_len);
@@ -461,9 +403,9 @@ rt_outputs_flush(rt_outputs_t *o, bool force)
 {
     uint64_t now = force ? 0 : vx_mono_ns();
     for (size_t i = 0; i < o->n; i++) {
-        struct s_output *out = &o->out[i];
+        struct rt_out *out = &o->out[i];
         for (size_t k = 0; k < out->n_slots; k++) {
-            struct s_slot *sl = &out->slots[k];
+            struct rt_out_slot *sl = &out->slots[k];
             if (sl->n > 0 && (force || now - sl->oldest_ns >= o->delay_ns)) {
                 s_seal(o, out, sl);
             }
@@ -478,8 +420,10 @@ rt_outputs_pollitems(const rt_outputs_t *o, zmq_pollitem_t *items, size_t max)
     size_t n = 0;
     for (size_t i = 0; i < o->n; i++) {
         for (size_t k = 0; k < o->out[i].n_slots && n < max; k++) {
-            const struct s_slot *sl = &o->out[i].slots[k];
-            if (sl->pend_n > 0) {
+            const struct rt_out_slot *sl = &o->out[i].slots[k];
+            if (sl->link) {
+                n += vx_link_pollitems(sl->link, &items[n]); /* acknowledgements */
+            } else if (sl->pend_n > 0) {
                 items[n++] = (zmq_pollitem_t){zsock_resolve(sl->sock), 0, ZMQ_POLLOUT, 0};
             }
         }
@@ -493,7 +437,7 @@ rt_outputs_oldest(const rt_outputs_t *o)
     uint64_t oldest = 0;
     for (size_t i = 0; i < o->n; i++) {
         for (size_t k = 0; k < o->out[i].n_slots; k++) {
-            const struct s_slot *sl = &o->out[i].slots[k];
+            const struct rt_out_slot *sl = &o->out[i].slots[k];
             if (sl->n > 0 && (oldest == 0 || sl->oldest_ns < oldest)) {
                 oldest = sl->oldest_ns;
             }
@@ -501,6 +445,24 @@ rt_outputs_oldest(const rt_outputs_t *o)
     }
     return oldest;
 }
+
+
+/* Batches in routing for consumers: waiting to be sent, or (acknowledged) not yet
+ * acknowledged. */
+static bool
+s_waiting(const rt_outputs_t *o)
+{
+    for (size_t i = 0; i < o->n; i++) {
+        for (size_t k = 0; k < o->out[i].n_slots; k++) {
+            const struct rt_out_slot *sl = &o->out[i].slots[k];
+            if (sl->pend_n > 0 || (sl->link && vx_link_held(sl->link) > 0)) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 
 void
 rt_outputs_set_batching(rt_outputs_t *o, uint32_t max_events, uint64_t max_delay_ns)
@@ -521,7 +483,7 @@ rt_outputs_poll(rt_outputs_t *o)
 }
 
 static void
-s_output_metrics(struct s_output *out, vx_metrics_t *m)
+s_output_metrics(struct rt_out *out, vx_metrics_t *m)
 {
     out->routed = vx_metrics_counter(m, "vexfs_events_routed_total",
                                      "Events given to a boundary's queue, by boundary.",
@@ -557,21 +519,39 @@ s_output_metrics(struct s_output *out, vx_metrics_t *m)
                                        "boundary.",
                                        "boundary", out->name, NULL);
     vx_gauge_set(out->g_capacity, (double)out->cap);
+    if (out->acked) {
+        out->acked_events = vx_metrics_counter(m, "vexfs_routing_boundary_acked_events_total",
+                                               "Events an acknowledged boundary's consumers "
+                                               "acknowledged, by boundary.",
+                                               "boundary", out->name, NULL);
+        out->resent_events = vx_metrics_counter(m, "vexfs_routing_boundary_resent_events_total",
+                                                "Events sent again to an acknowledged "
+                                                "boundary's consumers after an acknowledgement "
+                                                "timeout or a lost connection, by boundary.",
+                                                "boundary", out->name, NULL);
+    }
 }
 
+
 static int
-s_bind_slots(struct s_output *out, const struct rt_output_spec *spec, const vx_socks_t *socks,
-             int hwm, char *err, size_t errlen)
+s_bind_slots(rt_outputs_t *o, struct rt_out *out, const struct rt_output_spec *spec,
+             const vx_socks_t *socks, vx_metrics_t *m, int hwm, char *err, size_t errlen)
 {
     if (spec->tap_only) { /* one slot without a socket: batches are built for the tap */
-        struct s_slot *sl = &out->slots[out->n_slots++];
+        struct rt_out_slot *sl = &out->slots[out->n_slots++];
         atomic_init(&sl->queued, 0);
         snprintf(sl->endpoint, sizeof sl->endpoint, "tap");
         return 0;
     }
     for (size_t k = 0; k < spec->n_endpoints; k++) {
-        struct s_slot *sl = &out->slots[out->n_slots++];
+        struct rt_out_slot *sl = &out->slots[out->n_slots++];
         atomic_init(&sl->queued, 0);
+        if (spec->acked) {
+            if (rt_out_link_open(o, out, sl, k, spec->endpoints[k], socks, m, err, errlen) < 0) {
+                return -EADDRINUSE;
+            }
+            continue;
+        }
         struct vx_sock_spec ss = {.type = ZMQ_PUSH, .endpoint = spec->endpoints[k], .bind = true,
                                   .sndhwm = hwm};
         char serr[512];
@@ -595,6 +575,9 @@ rt_outputs_new(const struct rt_outputs_opts *opts, vx_metrics_t *m, char *err, s
     o->wait = opts->wait;
     o->wait_arg = opts->wait_arg;
     rt_outputs_set_batching(o, 100, 1000 * VX_NS_PER_US);
+    o->ack_window = opts->ack_window_batches > 0 ? opts->ack_window_batches : 64;
+    o->ack_timeout_ms = opts->ack_timeout_ms > 0 ? opts->ack_timeout_ms : 2000;
+    o->cp_next = 1;
     const char *help = "Events not forwarded, by reason.";
     o->drop_shutdown = vx_metrics_counter(m, "vexfs_events_dropped_total", help, "reason",
                                           vx_drop_names[VX_DROP_SHUTDOWN], NULL);
@@ -626,12 +609,13 @@ rt_outputs_new(const struct rt_outputs_opts *opts, vx_metrics_t *m, char *err, s
     bool need_kafka = false;
     for (size_t i = 0; i < plan->n; i++) {
         const struct rt_output_spec *spec = &plan->outputs[i];
-        struct s_output *out = &o->out[o->n++];
+        struct rt_out *out = &o->out[o->n++];
         snprintf(out->name, sizeof out->name, "%s", spec->name);
         snprintf(out->tap_topic, sizeof out->tap_topic, "events.%s", spec->name);
         out->kafka = spec->kafka;
         out->policy = spec->policy;
         out->cap = spec->queue_events ? spec->queue_events : 1;
+        out->acked = spec->acked;
         atomic_init(&out->kqueued, 0);
         atomic_init(&out->stall_since, 0);
         atomic_init(&out->stall_ns, 0);
@@ -639,9 +623,12 @@ rt_outputs_new(const struct rt_outputs_opts *opts, vx_metrics_t *m, char *err, s
         if (spec->kafka) {
             need_kafka = true;
             snprintf(out->topic, sizeof out->topic, "%s%s", opts->kafka_topic_prefix, spec->name);
-        } else if (s_bind_slots(out, spec, opts->socks, opts->hwm, err, errlen) < 0) {
+        } else if (s_bind_slots(o, out, spec, opts->socks, m, opts->hwm, err, errlen) < 0) {
             goto fail;
         }
+    }
+    for (size_t c = 0; c < RT_OUT_CP_MAX && o->n_gating > 0; c++) {
+        o->cps[c].marks = vx_calloc(o->n_gating, sizeof *o->cps[c].marks);
     }
     if (need_kafka) {
         char kerr[512];
@@ -675,11 +662,16 @@ rt_outputs_shutdown(rt_outputs_t *o, int timeout_ms)
         size_t n = rt_outputs_pollitems(o, items, RT_MAX_OUTPUTS * RT_MAX_ENDPOINTS);
         uint64_t now = vx_mono_ns();
         bool kafka_waits = o->kafka && vx_kafka_inflight(o->kafka) > 0;
-        if ((n == 0 && !kafka_waits) || now >= deadline) {
+        if ((!s_waiting(o) && !kafka_waits) || now >= deadline) {
             break;
         }
         long left = (long)((deadline - now) / VX_NS_PER_MS);
         long step = left < S_WAIT_MS ? left : S_WAIT_MS;
+        uint64_t wake = rt_outputs_wake_ns(o);
+        if (wake != UINT64_MAX) {
+            long w = wake <= now ? 0 : (long)((wake - now) / VX_NS_PER_MS);
+            step = w < step ? w : step;
+        }
         if (n > 0) {
             zmq_poll(items, (int)n, step);
         } else {
@@ -703,14 +695,29 @@ rt_outputs_shutdown(rt_outputs_t *o, int timeout_ms)
         vx_gauge_set(o->kafka_inflight, 0);
     }
     for (size_t i = 0; i < o->n; i++) {
-        struct s_output *out = &o->out[i];
+        struct rt_out *out = &o->out[i];
         uint64_t lost = 0;
         for (size_t k = 0; k < out->n_slots; k++) {
-            struct s_slot *sl = &out->slots[k];
+            struct rt_out_slot *sl = &out->slots[k];
+            if (sl->link) {
+                /* Given up on: the link counts them in the lost view of this hop. */
+                size_t gone = vx_link_abandon(sl->link);
+                rt_out_link_sync(out, sl);
+                if (gone > 0) {
+                    vx_error("RT-STOP-UNACKED",
+                             "boundary %s, %s: %zu events not acknowledged by its consumer by "
+                             "the shutdown deadline; counted as dropped (reason shutdown)",
+                             out->name, sl->endpoint, gone);
+                    vx_counter_add(o->drop_shutdown, gone);
+                    rc = -ETIMEDOUT;
+                }
+                vx_link_destroy(&sl->link);
+                continue;
+            }
             for (; sl->pend_n > 0; sl->pend_n--) {
-                struct s_batch *b = &sl->pend[sl->pend_head];
+                struct rt_out_batch *b = &sl->pend[sl->pend_head];
                 lost += b->n;
-                s_queued_sub(&sl->queued, b->n);
+                rt_out_queued_sub(&sl->queued, b->n);
                 free(b->buf);
                 sl->pend_head = (sl->pend_head + 1) % sl->pend_cap;
             }
@@ -746,8 +753,9 @@ rt_outputs_destroy(rt_outputs_t **op)
     }
     for (size_t i = 0; i < o->n; i++) {
         for (size_t k = 0; k < o->out[i].n_slots; k++) {
-            struct s_slot *sl = &o->out[i].slots[k];
+            struct rt_out_slot *sl = &o->out[i].slots[k];
             zsock_destroy(&sl->sock);
+            vx_link_destroy(&sl->link);
             free(sl->buf);
             for (uint32_t j = 0; j < sl->pend_n; j++) {
                 free(sl->pend[(sl->pend_head + j) % sl->pend_cap].buf);
@@ -756,6 +764,9 @@ rt_outputs_destroy(rt_outputs_t **op)
         }
     }
     zsock_destroy(&o->tap);
+    for (size_t c = 0; c < RT_OUT_CP_MAX; c++) {
+        free(o->cps[c].marks);
+    }
     free(o->kbuf);
     vx_free(op);
 }
@@ -792,7 +803,7 @@ rt_outputs_describe(const rt_outputs_t *o, size_t i, const char *path, size_t pa
     if (i >= o->n) {
         return json_null();
     }
-    const struct s_output *out = &o->out[i];
+    const struct rt_out *out = &o->out[i];
     json_t *d = json_pack("{s:s, s:s}", "boundary", out->name, "kind",
                           out->kafka ? "kafka" : "zmq");
     if (out->kafka) {
@@ -816,7 +827,7 @@ rt_outputs_describe(const rt_outputs_t *o, size_t i, const char *path, size_t pa
 /* Seconds the boundary's consumers spent stalled, the current stall included, and whether
  * the current one has lasted RT_BLOCKED_AFTER_MS. */
 static double
-s_blocked_s(const struct s_output *out, bool *blocked)
+s_blocked_s(const struct rt_out *out, bool *blocked)
 {
     uint64_t now = vx_mono_ns();
     uint64_t since = atomic_load(&out->stall_since);
@@ -830,7 +841,7 @@ rt_outputs_stats(const rt_outputs_t *o)
 {
     json_t *all = json_object();
     for (size_t i = 0; i < o->n; i++) {
-        const struct s_output *out = &o->out[i];
+        const struct rt_out *out = &o->out[i];
         bool blocked;
         double blocked_s = s_blocked_s(out, &blocked);
         json_t *b = json_pack("{s:s, s:I, s:s, s:I, s:I, s:b, s:f, s:I}", "kind",
@@ -854,6 +865,15 @@ rt_outputs_stats(const rt_outputs_t *o)
             json_object_set_new(b, "endpoints", eps);
             json_object_set_new(b, "batches",
                                 json_integer((json_int_t)vx_counter_value(out->batches)));
+            json_object_set_new(b, "acked", json_boolean(out->acked));
+            if (out->acked) {
+                json_object_set_new(
+                    b, "acked_events",
+                    json_integer((json_int_t)vx_counter_value(out->acked_events)));
+                json_object_set_new(
+                    b, "resent_events",
+                    json_integer((json_int_t)vx_counter_value(out->resent_events)));
+            }
         }
         json_object_set_new(all, out->name, b);
     }
@@ -865,7 +885,7 @@ rt_outputs_blocked(const rt_outputs_t *o, json_t *names, json_t *detail)
 {
     size_t n = 0;
     for (size_t i = 0; i < o->n; i++) {
-        const struct s_output *out = &o->out[i];
+        const struct rt_out *out = &o->out[i];
         bool blocked;
         double blocked_s = s_blocked_s(out, &blocked);
         if (!blocked) {

@@ -2,7 +2,7 @@
 /* The outputs of vexfs-routing: one per target boundary, each either ZeroMQ PUSH streams or a
  * Kafka topic, each with its own bounded queue and its own policy for when it is full.
  *
- * ZeroMQ. A boundary has one PUSH socket per configured endpoint, each bound and meant for
+ * ZeroMQ. A boundary has one PUSH socket (or acknowledged link, below) per configured endpoint, each bound and meant for
  * one consumer. With several endpoints and load balancing on, an event goes to endpoint
  * vx_hash64(path) % N, so all events of one file reach the same consumer, in order; with load
  * balancing off every endpoint receives every event. Events are sent in batches (EventBatch,
@@ -22,6 +22,13 @@
  * has been stalled for RT_BLOCKED_AFTER_MS (shown on /ready and in
  * vexfs_routing_boundary_blocked); stalled time adds up in
  * vexfs_routing_boundary_blocked_seconds_total.
+ *
+ * Acknowledged (boundary_acked). Each endpoint of a listed boundary is instead a vx_link
+ * (vx_link.h) whose DEALER binds it; the consumer connects a ROUTER and answers each batch. A
+ * batch stays in the consumer's queue until answered (the link's window of unanswered batches
+ * plus those waiting, queue_events in all), is sent again after ack_timeout_ms or a lost
+ * connection, and the policy applies when the queue is full. The checkpoints below let the
+ * input's acknowledgements wait for the block-policy acknowledged consumers.
  *
  * Kafka. A boundary may instead go to topic <prefix><boundary>: idempotent producer,
  * acks=all, keyed by path (one file's events stay in one partition, in order), one Event per
@@ -69,6 +76,8 @@ struct rt_outputs_opts {
     int kafka_message_timeout_ms;
     rt_outputs_wait_fn *wait;
     void *wait_arg;
+    int ack_window_batches; /* acknowledged consumers: batches unacknowledged at once */
+    int ack_timeout_ms;     /* ... and how long before one is sent again */
 };
 
 /* Binds every ZeroMQ endpoint and creates the Kafka producer when needed. Returns NULL with a
@@ -99,6 +108,25 @@ uint64_t rt_outputs_oldest(const rt_outputs_t *o);
 /* Serves Kafka delivery reports, sends what consumers can take now, and updates the queue
  * and blocked-time metrics. Never waits. */
 void rt_outputs_poll(rt_outputs_t *o);
+
+/* Monotonic time an acknowledged consumer's link next needs rt_outputs_poll without socket
+ * activity (a resend due, a dropped connection to look for); UINT64_MAX: never. */
+uint64_t rt_outputs_wake_ns(const rt_outputs_t *o);
+
+/* Checkpoints gate the input's acknowledgements on the acknowledged, block-policy
+ * consumers: an input batch handed to the outputs is acknowledged once every such consumer
+ * acknowledged every batch holding its events.
+ *   rt_outputs_next_checkpoint: the id an acknowledgement queued now waits for (marks it as
+ *     wanted);
+ *   rt_outputs_checkpoint_due: an acknowledgement waits for a checkpoint not yet taken;
+ *   rt_outputs_checkpoint: takes it (call when no event is left in a batch under
+ *     construction), recording what each gating consumer was given so far;
+ *   rt_outputs_reached: the highest checkpoint every gating consumer has acknowledged.
+ * With no acknowledged block-policy boundary a checkpoint is reached when taken. */
+uint64_t rt_outputs_next_checkpoint(rt_outputs_t *o);
+bool rt_outputs_checkpoint_due(const rt_outputs_t *o);
+void rt_outputs_checkpoint(rt_outputs_t *o);
+uint64_t rt_outputs_reached(rt_outputs_t *o);
 
 /* Shutdown: sends everything queued, waits for Kafka's acknowledgements, and lets ZeroMQ
  * deliver what is queued, all within timeout_ms. Returns 0, or -ETIMEDOUT when something

@@ -15,13 +15,13 @@
 #include "rt_output.h"
 #include "rt_store.h"
 #include "vx_arena.h"
+#include "vx_ackin.h"
 #include "vx_clock.h"
 #include "vx_etag.h"
 #include "vx_event.h"
 #include "vx_log.h"
 #include "vx_mem.h"
 #include "vx_rx.h"
-#include "rt_input.h"
 #include "vx_wire.h"
 
 #define S_MAX_EVENTS 100000                 /* events in one input batch */
@@ -95,7 +95,7 @@ struct rt_server {
     struct s_set *loop_set;
     rt_scratch_t *scratch;
     vx_rx_t *rx;                /* the input's receive path (vx_rx.h) */
-    rt_input_t *in;             /* plain or acknowledged input (rt_input.h) */
+    vx_ackin_t *in;             /* plain or acknowledged input (vx_ackin.h) */
     struct vx_drops drops;      /* bad_frame, bad_protobuf, too_large */
     const struct vx_span *spans; /* the events of the batch being routed, from rx */
     uint8_t *xbuf;
@@ -1025,7 +1025,7 @@ s_drain_input(rt_server_t *s, int max)
     int n = 0;
     for (; n < max; n++) {
         struct vx_rx_batch in;
-        int rc = rt_input_recv(s->in, s->input, &in);
+        int rc = vx_ackin_recv(s->in, s->input, &in);
         if (rc == -EAGAIN || rc == -EINTR) {
             break;
         }
@@ -1042,7 +1042,7 @@ s_drain_input(rt_server_t *s, int max)
         s_route_batch(s, in.batch);
         s->in_batch = false;
         s->spans = NULL;
-        rt_input_done(s->in, s->input);
+        vx_ackin_done(s->in, rt_outputs_next_checkpoint(s->outputs));
     }
     return n;
 }
@@ -1248,11 +1248,13 @@ rt_server_new(const struct rt_config *cfg, const vx_socks_t *socks, vx_metrics_t
     s->rules_file = cfg->rules_file;
     struct vx_rx_opts rxo = {.max_events = S_MAX_EVENTS, .decode = true,
                              .arena_limit = S_ARENA_LIMIT};
-    /* Acknowledged: the senders' sequences are tracked by rt_input, across restarts. */
+    /* Acknowledged: the senders' sequences are tracked by vx_ackin, across restarts. */
     struct vx_rx_counters rxc = {.drops = &s->drops, .gaps = cfg->input_acked ? NULL : s->seq_gaps};
     s->rx = vx_rx_new("input", &rxo, &rxc);
-    struct rt_input_opts io = {
+    struct vx_ackin_opts io = {
         .acked = cfg->input_acked,
+        .prefix = "vexfs_routing_input",
+        .where = RT_SECTION ".state_dir",
         .senders_max = (size_t)cfg->senders_max,
         .save_ms = cfg->senders_save_ms,
         .state_dir = cfg->state_dir,
@@ -1261,7 +1263,7 @@ rt_server_new(const struct rt_config *cfg, const vx_socks_t *socks, vx_metrics_t
         .gaps = s->seq_gaps,
         .drops = &s->drops,
     };
-    s->in = rt_input_new(&io, metrics, err, errlen);
+    s->in = vx_ackin_new(&io, metrics, err, errlen);
     if (!s->in) {
         goto fail;
     }
@@ -1295,6 +1297,8 @@ rt_server_new(const struct rt_config *cfg, const vx_socks_t *socks, vx_metrics_t
         .kafka_message_timeout_ms = cfg->kafka_message_timeout_ms,
         .wait = cb_output_wait,
         .wait_arg = s,
+        .ack_window_batches = cfg->boundary_ack_window_batches,
+        .ack_timeout_ms = cfg->boundary_ack_timeout_ms,
     };
     s->outputs = rt_outputs_new(&oo, metrics, err, errlen);
     if (!s->outputs) {
@@ -1314,7 +1318,7 @@ rt_server_new(const struct rt_config *cfg, const vx_socks_t *socks, vx_metrics_t
 
     snprintf(s->input_ep, sizeof s->input_ep, "%s", cfg->input_endpoint);
     s->socks = socks;
-    s->input_spec = (struct vx_sock_spec){.type = rt_input_socket_type(s->in),
+    s->input_spec = (struct vx_sock_spec){.type = vx_ackin_socket_type(s->in),
                                           .endpoint = s->input_ep, .rcvhwm = cfg->queue_hwm};
     if (cfg->input_acked) {
         /* Acknowledgements are few (one per batch, bounded by propagation's window): none is
@@ -1355,7 +1359,7 @@ rt_server_destroy(rt_server_t **sp)
         s_set_release(&s->cache[i]);
     }
     rt_scratch_destroy(&s->scratch);
-    rt_input_destroy(&s->in);
+    vx_ackin_destroy(&s->in);
     vx_rx_destroy(&s->rx);
     free(s->xbuf);
     free(s->plan);
@@ -1442,8 +1446,16 @@ rt_server_run(rt_server_t *s, volatile sig_atomic_t *stop, volatile sig_atomic_t
             uint64_t age = vx_mono_ns() - oldest;
             timeout = age >= delay ? 0 : (long)((delay - age) / VX_NS_PER_MS);
         }
+        uint64_t wake = rt_outputs_wake_ns(s->outputs);
+        if (wake != UINT64_MAX) {
+            uint64_t now = vx_mono_ns();
+            long w = wake <= now ? 0 : (long)((wake - now) / VX_NS_PER_MS) + 1;
+            timeout = w < timeout ? w : timeout;
+        }
         size_t n_out = rt_outputs_pollitems(s->outputs, items + 2, max_items - 2);
         items[0].revents = items[1].revents = 0;
+        /* Every acknowledgement slot taken: read no input until some leave. */
+        items[0].events = vx_ackin_full(s->in) ? 0 : ZMQ_POLLIN;
         int n = zmq_poll(items, (int)(2 + n_out), timeout);
         if (n < 0 && zmq_errno() != EINTR) {
             vx_error("RT-POLL", "zmq_poll: %s", zmq_strerror(zmq_errno()));
@@ -1460,16 +1472,20 @@ rt_server_run(rt_server_t *s, volatile sig_atomic_t *stop, volatile sig_atomic_t
         }
         /* Send when input went quiet, or when the oldest waiting batch is due; and whatever
          * waits for consumers that take it now. */
-        bool acks_due = rt_input_pending(s->in) > 0;
+        bool acks_due = rt_outputs_checkpoint_due(s->outputs);
         rt_outputs_flush(s->outputs, !input || acks_due);
         rt_outputs_poll(s->outputs);
-        /* Acknowledge only once no event of the batches read is left in a batch under
-         * construction: each was sent, or queued for its consumer (rt_input.h says what a
-         * kill -9 still loses). */
+        /* A checkpoint only once no event of the batches read is left in a batch under
+         * construction: each was sent, or queued for its consumer. The input's
+         * acknowledgements leave when their checkpoint is reached: at once, or, with
+         * acknowledged block-policy boundaries, once those consumers acknowledged every batch
+         * holding the events (so a kill -9 of routing loses nothing propagation will not send
+         * again). */
         if (acks_due && rt_outputs_oldest(s->outputs) == 0) {
-            rt_input_flush(s->in, s->input);
+            rt_outputs_checkpoint(s->outputs);
         }
-        rt_input_tick(s->in);
+        vx_ackin_flush(s->in, s->input, rt_outputs_reached(s->outputs));
+        vx_ackin_tick(s->in);
         if (s_check_input(s)) {
             items[0].socket = zsock_resolve(s->input);
         }

@@ -6,7 +6,7 @@
  * decode into a second window unchanged (the same hashes, the same ages), so a decoder that
  * accepts what the encoder cannot write back, or the reverse, aborts.
  * fuzz-sources: services/propagation/prop_dedup.c services/propagation/prop_dedup_store.c
- * fuzz-sources: lib/vx_jsonfile.c lib/vx_seal.c lib/vx_metrics.c lib/vx_creds.c */
+ * fuzz-sources: lib/vx_jsonfile.c lib/vx_seal.c lib/vx_metrics.c lib/vx_creds.c lib/vx_bgwrite.c */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

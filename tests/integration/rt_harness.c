@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "vt_kafka.h"
+#include "vx_ackrx.h"
 #include "vx_test.h"
 #include "vx_wire.h"
 
@@ -202,16 +203,35 @@ static void *
 s_collect_main(void *arg)
 {
     struct rh_collector *c = arg;
-    zsock_t *pull = vt_sock_ex(&(struct vt_sock_opts){.type = ZMQ_PULL, .endpoint = c->endpoint,
-                                                      .hwm = 100000, .rcvtimeo_ms = 50});
+    zsock_t *pull = vt_sock_ex(&(struct vt_sock_opts){
+        .type = c->acked ? ZMQ_ROUTER : ZMQ_PULL, .endpoint = c->endpoint, .hwm = 100000,
+        .rcvtimeo_ms = 50});
     ck_assert_ptr_nonnull(pull);
     vx_arena_t *a = vx_arena_new(1 << 20, 0);
     while (!atomic_load(&c->stop)) {
+        if (atomic_load(&c->paused)) {
+            struct timespec ts = {0, 10 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+            continue;
+        }
         struct vx_wire_msg m;
-        if (vx_wire_recv(pull, &m, 0) < 0) {
+        uint8_t id[VX_ACK_ID_MAX];
+        size_t id_len = 0;
+        if (c->acked) {
+            zmq_msg_init(&m.body);
+            if (vx_acks_recv(pull, id, &id_len, &m.body) < 0) {
+                zmq_pollitem_t it = {zsock_resolve(pull), 0, ZMQ_POLLIN, 0};
+                zmq_poll(&it, 1, 50);
+                continue;
+            }
+        } else if (vx_wire_recv(pull, &m, 0) < 0) {
             continue;
         }
         vx_batch_t *b = vx_wire_decode(zmq_msg_data(&m.body), zmq_msg_size(&m.body), a);
+        if (b && c->acked && b->batch_sequence) {
+            vx_acks_send(pull, id, id_len, b->batch_sequence);
+            atomic_fetch_add(&c->acks, 1);
+        }
         if (b) {
             for (size_t i = 0; i < b->n_events; i++) {
                 const vx_event_t *e = b->events[i];
@@ -237,7 +257,11 @@ s_collect_main(void *arg)
         } else {
             atomic_fetch_add(&c->other, 1);
         }
-        vx_wire_msg_fini(&m);
+        if (c->acked) {
+            zmq_msg_close(&m.body);
+        } else {
+            vx_wire_msg_fini(&m);
+        }
         vx_arena_reset(a);
     }
     vx_arena_destroy(&a);
@@ -245,10 +269,13 @@ s_collect_main(void *arg)
     return NULL;
 }
 
-void
-rh_collect_start(struct rh_collector *c, const char *endpoint, size_t max_n)
+static void
+s_collect_start(struct rh_collector *c, const char *endpoint, size_t max_n, bool acked)
 {
     memset(c, 0, sizeof *c);
+    c->acked = acked;
+    atomic_init(&c->acks, 0);
+    atomic_init(&c->paused, false);
     snprintf(c->endpoint, sizeof c->endpoint, "%s", endpoint);
     c->max_n = max_n;
     c->counts = calloc(max_n ? max_n : 1, sizeof *c->counts);
@@ -263,6 +290,18 @@ rh_collect_start(struct rh_collector *c, const char *endpoint, size_t max_n)
      * sockets at once race on it, so it is set up here, before any consumer thread. */
     zsys_init();
     ck_assert_int_eq(pthread_create(&c->thread, NULL, s_collect_main, c), 0);
+}
+
+void
+rh_collect_start(struct rh_collector *c, const char *endpoint, size_t max_n)
+{
+    s_collect_start(c, endpoint, max_n, false);
+}
+
+void
+rh_collect_start_acked(struct rh_collector *c, const char *endpoint, size_t max_n)
+{
+    s_collect_start(c, endpoint, max_n, true);
 }
 
 void

@@ -65,6 +65,9 @@ struct rh_collector {
     atomic_size_t other;
     atomic_size_t out_of_order;
     atomic_bool stop;
+    bool acked; /* a ROUTER that acknowledges every batch (an acknowledged boundary) */
+    atomic_size_t acks; /* acknowledgements sent (acked) */
+    atomic_bool paused; /* set by the test: read nothing (a stalled consumer) */
     pthread_mutex_t mu;
     json_t *paths;   /* path -> last n seen; guarded by mu */
     json_t *samples; /* first 256 events as JSON; guarded by mu */
@@ -72,6 +75,9 @@ struct rh_collector {
 };
 
 void rh_collect_start(struct rh_collector *c, const char *endpoint, size_t max_n);
+/* The same on an acknowledged boundary (boundary_acked): a ROUTER connected to routing's
+ * DEALER that answers every batch once counted (copies are counted and answered too). */
+void rh_collect_start_acked(struct rh_collector *c, const char *endpoint, size_t max_n);
 void rh_collect_stop(struct rh_collector *c);
 /* Waits until the collector's total reaches n or timeout_ms passes; returns the total. */
 size_t rh_collect_wait(struct rh_collector *c, size_t n, int timeout_ms);

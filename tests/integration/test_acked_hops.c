@@ -343,6 +343,7 @@ START_TEST(t_resends_are_refused_not_routed)
 }
 END_TEST
 
+
 /* Two routing instances on one propagation (each its own boundary socket; the consumer reads
  * both): the DEALER shares the batches between them, and when one is killed with kill -9
  * mid-stream, what it had not answered goes to the other; every acknowledged event still
@@ -385,6 +386,368 @@ START_TEST(t_two_routings_share_the_output)
 }
 END_TEST
 
+/* ---- acknowledged boundaries (routing boundary_acked) ------------------------------------ */
+
+#define S_AU_TOKEN "automation-token"
+
+/* A real vexfs-automation on routing's acknowledged automation boundary (input_acked), its
+ * senders record in its state folder. */
+struct s_au {
+    pid_t pid;
+    uint16_t port;
+    char dir[256], cfgpath[300], log[300];
+};
+
+static void
+s_au_spawn(struct s_au *d)
+{
+    char bin[512];
+    snprintf(bin, sizeof bin, "%s/vexfs-automation", vt_bin_dir());
+    char *argv[] = {bin, (char *)"--config", d->cfgpath, NULL};
+    d->pid = vt_spawn(argv, NULL, d->log);
+    ck_assert_int_gt(d->pid, 0);
+    ck_assert_msg(vt_wait_ready(d->port, 30000), "automation not ready; log in %s", d->log);
+}
+
+static void
+s_au_start(struct s_au *d, const char *input)
+{
+    memset(d, 0, sizeof *d);
+    char *dir = vt_tmpdir();
+    ck_assert_ptr_nonnull(dir);
+    snprintf(d->dir, sizeof d->dir, "%s", dir);
+    free(dir);
+    d->port = vt_free_port();
+    char tok[300], cfg[4096];
+    snprintf(tok, sizeof tok, "%s/token", d->dir);
+    snprintf(d->cfgpath, sizeof d->cfgpath, "%s/vexfs.yaml", d->dir);
+    snprintf(d->log, sizeof d->log, "%s/automation.log", d->dir);
+    ck_assert_int_eq(vt_write_file(tok, S_AU_TOKEN "\n"), 0);
+    snprintf(cfg, sizeof cfg,
+             "reactive_automation:\n  rest_port: %u\n  input_endpoint: %s\n"
+             "  input_acked: true\n  state_dir: %s/state\n"
+             "admin:\n  token_file: %s\nlogging:\n  level: info\n",
+             (unsigned)d->port, input, d->dir, tok);
+    ck_assert_int_eq(vt_write_file(d->cfgpath, cfg), 0);
+    s_au_spawn(d);
+}
+
+static double
+s_au_metric(const struct s_au *d, const char *series)
+{
+    return vt_metric(d->port, series);
+}
+
+static void
+s_au_stop(struct s_au *d)
+{
+    int status = vt_stop(d->pid, SIGTERM, 30000);
+    d->pid = 0;
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "automation did not exit cleanly (status %d); log in %s", status, d->log);
+}
+
+/* Waits until the automation run counted at least n events. */
+struct s_au_wait {
+    const struct s_au *d;
+    double n;
+};
+
+static bool
+cb_au_events(void *arg)
+{
+    const struct s_au_wait *w = arg;
+    return s_au_metric(w->d, "vexfs_automation_events_total") >= w->n;
+}
+
+/* Runs the producer until the automation run counted n events. */
+static void
+s_run_until_au(struct s_producer *p, const struct s_au *au, double n)
+{
+    uint64_t end = vt_now_ms() + S_DEADLINE_MS;
+    struct s_au_wait w = {au, n};
+    while (!cb_au_events(&w) && vt_now_ms() < end) {
+        s_producer_run(p, 50);
+    }
+    ck_assert_msg(cb_au_events(&w), "automation counted %.0f events, expected %.0f",
+                  s_au_metric(au, "vexfs_automation_events_total"), n);
+}
+
+/* A routing counter that stopped moving: read until the same value comes 5 times in a row,
+ * 100 ms apart (the consumer is stopped, so only acknowledgements already on the way can
+ * still arrive). */
+static double
+s_settled(const struct rh_daemon *rt, const char *series)
+{
+    double last = -2;
+    int same = 0;
+    uint64_t end = vt_now_ms() + 30000;
+    while (same < 5 && vt_now_ms() < end) {
+        double v = rh_metric(rt, series);
+        same = v == last ? same + 1 : 0;
+        last = v;
+        vt_sleep_ms(100);
+    }
+    ck_assert_msg(same >= 5, "%s never settled (last %.0f)", series, last);
+    return last;
+}
+
+#define S_RT_ACKED_YAML                                                                       \
+    "  input_acked: true\n  boundary_acked: \"automation\"\n"                                \
+    "  boundary_ack_timeout_ms: 1000\n"
+#define S_AU_ACKED "vexfs_routing_boundary_acked_events_total{boundary=\"automation\"}"
+#define S_AU_RESENT "vexfs_routing_boundary_resent_events_total{boundary=\"automation\"}"
+#define S_LOST_RT "vexfs_events_lost_total{hop=\"routing_to_boundary\",reason=\"shutdown\"}"
+
+/* The consumer killed with kill -9 mid-stream and started again: routing keeps what it had
+ * not acknowledged and sends it again, so every event the killed run had not acknowledged is
+ * taken by the new run, and the new run's copies of what the old one had acknowledged are
+ * refused as duplicates (its senders record survived in its state folder). */
+START_TEST(t_boundary_consumer_kill9_delivers_at_least_once)
+{
+    struct ph_daemon prop;
+    ph_start(&prop, "  output_acked: true\n  output_ack_timeout_ms: 2000\n", NULL);
+    struct rh_daemon rt;
+    rh_start(&rt, prop.output, S_RT_ACKED_YAML);
+    rh_expect(&rt, "PUT", "/v1/rules", s_rules, 200);
+    struct s_au au;
+    s_au_start(&au, rh_out(&rt, "automation"));
+    struct s_producer p;
+    s_producer_init(&p, &prop);
+
+    s_run_until_au(&p, &au, S_N / 3);
+    /* Stopped first: batches pile up unacknowledged in routing's window towards it. */
+    ck_assert_int_eq(kill(au.pid, SIGSTOP), 0);
+    s_producer_run(&p, 500);
+    double acked_before = s_settled(&rt, S_AU_ACKED);
+    ck_assert_int_eq(kill(au.pid, SIGKILL), 0);
+    int status = 0;
+    ck_assert_int_eq(waitpid(au.pid, &status, 0), au.pid);
+    s_producer_run(&p, 300);
+    s_au_spawn(&au);
+
+    /* Everything put reaches routing (propagation's acknowledgements) ... */
+    uint64_t end = vt_now_ms() + S_DEADLINE_MS;
+    while (!s_producer_done(&p) && vt_now_ms() < end) {
+        s_producer_run(&p, 20);
+    }
+    ck_assert_msg(s_producer_done(&p), "the producer's events were not all acknowledged");
+    /* ... and every event the killed run had not acknowledged reaches the new run. */
+    double want = (double)S_N - acked_before;
+    struct s_au_wait w = {&au, want};
+    ck_assert_msg(vt_wait_until(cb_au_events, &w, S_DEADLINE_MS),
+                  "the restarted automation counted %.0f events, expected at least %.0f (%d "
+                  "routed, %.0f acknowledged by the killed run)",
+                  s_au_metric(&au, "vexfs_automation_events_total"), want, S_N, acked_before);
+    /* Routing finishes: every event it routed to automation was acknowledged. */
+    end = vt_now_ms() + S_DEADLINE_MS;
+    double acked = 0;
+    while ((acked = rh_metric(&rt, S_AU_ACKED)) < S_N && vt_now_ms() < end) {
+        vt_sleep_ms(50);
+    }
+    ck_assert_msg(acked >= S_N, "routing has %.0f of %d events acknowledged by automation",
+                  acked, S_N);
+    double resent = rh_metric(&rt, S_AU_RESENT);
+    ck_assert_msg(resent > 0, "routing resent nothing to the restarted automation");
+    double got = s_au_metric(&au, "vexfs_automation_events_total");
+    double dups = s_au_metric(&au, "vexfs_automation_input_duplicate_events_total");
+    /* The new run's events are what the old one had not acknowledged, plus at most the
+     * resent events it could not know as taken. */
+    ck_assert_msg(got <= want + resent, "the restarted automation counted %.0f events, more "
+                  "than %.0f unacknowledged plus %.0f resent", got, want, resent);
+    ck_assert_msg(dups >= 0, "vexfs_automation_input_duplicate_events_total is missing");
+    ck_assert_double_eq(s_au_metric(&au, "vexfs_automation_lost_batches_total"), 0);
+    ck_assert_double_eq(rh_metric(&rt, S_LOST_RT), 0);
+    fprintf(stderr, "automation kill -9: %.0f acknowledged by the killed run, %.0f taken by the "
+            "new one, %.0f resent by routing, %.0f refused as duplicates\n", acked_before, got,
+            resent, dups);
+    s_producer_fini(&p);
+    s_au_stop(&au);
+    rh_stop(&rt);
+    ph_stop(&prop);
+}
+END_TEST
+
+/* Resends to an acknowledged boundary are refused by its consumer, not processed: with a
+ * 1 ms acknowledgement timeout routing sends batches again whenever automation is slower
+ * (certainly while it is stopped), and the duplicates automation counts equal what routing
+ * resent; its events count stays exactly the number routed. */
+START_TEST(t_boundary_resends_are_counted_not_processed)
+{
+    enum { N = 5000 };
+    struct ph_daemon prop;
+    ph_start(&prop, "  output_acked: true\n", NULL);
+    struct rh_daemon rt;
+    rh_start(&rt, prop.output,
+             "  input_acked: true\n  boundary_acked: \"automation\"\n"
+             "  boundary_ack_timeout_ms: 1\n");
+    rh_expect(&rt, "PUT", "/v1/rules", s_rules, 200);
+    struct s_au au;
+    s_au_start(&au, rh_out(&rt, "automation"));
+    struct s_producer p;
+    s_producer_init(&p, &prop);
+    p.limit = N;
+    s_run_until_au(&p, &au, N / 2);
+    kill(au.pid, SIGSTOP);
+    s_producer_run(&p, 300);
+    kill(au.pid, SIGCONT);
+    uint64_t end = vt_now_ms() + S_DEADLINE_MS;
+    while ((p.next < N || vx_link_held(p.link) > 0) && vt_now_ms() < end) {
+        s_producer_run(&p, 20);
+    }
+    while (rh_metric(&rt, S_AU_ACKED) < N && vt_now_ms() < end) {
+        vt_sleep_ms(50);
+    }
+    ck_assert_double_eq(rh_metric(&rt, S_AU_ACKED), N);
+    /* Quiet: every resend reached automation (routing holds nothing; a resend already on its
+     * way is refused within the settle time). */
+    double resent = s_settled(&rt, S_AU_RESENT);
+    double refused = 0;
+    end = vt_now_ms() + 30000;
+    while ((refused = s_au_metric(&au, "vexfs_automation_input_duplicate_events_total")) <
+               resent &&
+           vt_now_ms() < end) {
+        vt_sleep_ms(50);
+    }
+    ck_assert_msg(resent > 0, "no batch was resent with a 1 ms timeout");
+    ck_assert_msg(refused == resent, "automation refused %.0f events as copies, routing resent "
+                  "%.0f", refused, resent);
+    ck_assert_double_eq(s_au_metric(&au, "vexfs_automation_events_total"), N);
+    ck_assert_double_eq(s_au_metric(&au, "vexfs_automation_lost_batches_total"), 0);
+    s_producer_fini(&p);
+    s_au_stop(&au);
+    rh_stop(&rt);
+    ph_stop(&prop);
+}
+END_TEST
+
+/* Routing killed with kill -9 mid-stream while its acknowledged boundary's consumer is stalled
+ * (reads nothing), so routing holds routed batches in its queue and window for it: routing
+ * acknowledges propagation's batches only once the consumer acknowledged their events, so
+ * propagation sends again everything routing held, and every event reaches the consumer (an
+ * acknowledging consumer counting each event). */
+START_TEST(t_routing_kill9_acked_boundary_loses_nothing)
+{
+    struct ph_daemon prop;
+    ph_start(&prop, "  output_acked: true\n  output_ack_timeout_ms: 2000\n", NULL);
+    struct rh_daemon rt;
+    /* Routing's own resends would add copies while the consumer stalls: not within this test. */
+    rh_start(&rt, prop.output,
+             "  input_acked: true\n  boundary_acked: \"automation\"\n"
+             "  boundary_ack_timeout_ms: 600000\n");
+    rh_expect(&rt, "PUT", "/v1/rules", s_rules, 200);
+    struct rh_collector col;
+    rh_collect_start_acked(&col, rh_out(&rt, "automation"), S_N);
+    struct s_producer p;
+    s_producer_init(&p, &prop);
+
+    s_run_until(&p, &col, S_N / 3);
+    atomic_store(&col.paused, true);
+    /* Routing routes on into the stalled consumer's queue until its window and queue are
+     * full. */
+    s_producer_run(&p, 1000);
+    double held = rh_metric(&rt, "vexfs_routing_boundary_queued_events{boundary=\"automation\"}");
+    ck_assert_msg(held > 0, "routing holds nothing for the stalled consumer");
+    s_kill9(&rt.pid);
+    s_producer_run(&p, 300);
+    rh_restart(&rt);
+    atomic_store(&col.paused, false);
+    size_t dups = s_finish(&p, &col);
+    double resent = ph_metric(&prop, "vexfs_propagation_output_events_resent_total");
+    ck_assert_msg((double)dups <= resent, "%zu copies at the boundary, only %.0f events resent "
+                  "by propagation", dups, resent);
+    ck_assert_msg(resent >= held, "propagation resent %.0f events; routing held %.0f for the "
+                  "consumer when it was killed", resent, held);
+    ck_assert_msg(atomic_load(&col.acks) > 0, "the consumer acknowledged nothing");
+    fprintf(stderr, "routing kill -9 (acknowledged boundary): %.0f events held for the stalled "
+            "consumer, %zu copies, %.0f resent by propagation\n", held, dups, resent);
+    s_producer_fini(&p);
+    rh_collect_stop(&col);
+    rh_stop(&rt);
+    ph_stop(&prop);
+}
+END_TEST
+
+/* Analytics on routing's acknowledged analytics boundary (input_acked): resends while it is
+ * stopped are answered again and refused, so its events count stays exactly what was routed
+ * and the copies it refused equal what routing resent. */
+START_TEST(t_boundary_analytics_resends_counted_not_windowed)
+{
+    enum { N = 5000 };
+    static const char *const rules =
+        "{\"rules\":[{\"id\":\"all\",\"conditions\":{\"event_types\":[\"filesystem_write\"]},"
+        "\"target_boundaries\":[\"analytics\"]}],\"filters\":[]}";
+    struct ph_daemon prop;
+    ph_start(&prop, "  output_acked: true\n", NULL);
+    struct rh_daemon rt;
+    rh_start(&rt, prop.output,
+             "  input_acked: true\n  boundary_acked: \"analytics\"\n"
+             "  boundary_ack_timeout_ms: 1\n");
+    rh_expect(&rt, "PUT", "/v1/rules", rules, 200);
+    struct s_au an; /* the same fields: pid, REST port, folder, configuration, log */
+    memset(&an, 0, sizeof an);
+    char *dir = vt_tmpdir();
+    snprintf(an.dir, sizeof an.dir, "%s", dir);
+    free(dir);
+    an.port = vt_free_port();
+    char tok[300], cfg[4096];
+    snprintf(tok, sizeof tok, "%s/token", an.dir);
+    snprintf(an.cfgpath, sizeof an.cfgpath, "%s/vexfs.yaml", an.dir);
+    snprintf(an.log, sizeof an.log, "%s/analytics.log", an.dir);
+    ck_assert_int_eq(vt_write_file(tok, S_AU_TOKEN "\n"), 0);
+    snprintf(cfg, sizeof cfg,
+             "stream_analytics:\n  rest_port: %u\n  input_endpoint: \">%s\"\n"
+             "  input_acked: true\n  state_dir: %s/state\n  results_endpoint: \"\"\n"
+             "admin:\n  token_file: %s\nlogging:\n  level: info\n",
+             (unsigned)an.port, rh_out(&rt, "analytics"), an.dir, tok);
+    ck_assert_int_eq(vt_write_file(an.cfgpath, cfg), 0);
+    char bin[512];
+    snprintf(bin, sizeof bin, "%s/vexfs-analytics", vt_bin_dir());
+    char *argv[] = {bin, (char *)"--config", an.cfgpath, NULL};
+    an.pid = vt_spawn(argv, NULL, an.log);
+    ck_assert_msg(vt_wait_ready(an.port, 30000), "analytics not ready; log in %s", an.log);
+
+    struct s_producer p;
+    s_producer_init(&p, &prop);
+    p.limit = N;
+    uint64_t end = vt_now_ms() + S_DEADLINE_MS;
+    while (vt_metric(an.port, "vexfs_analytics_events_total") < N / 2 && vt_now_ms() < end) {
+        s_producer_run(&p, 50);
+    }
+    kill(an.pid, SIGSTOP);
+    s_producer_run(&p, 300);
+    kill(an.pid, SIGCONT);
+    while ((p.next < N || vx_link_held(p.link) > 0) && vt_now_ms() < end) {
+        s_producer_run(&p, 20);
+    }
+    const char *acked = "vexfs_routing_boundary_acked_events_total{boundary=\"analytics\"}";
+    while (rh_metric(&rt, acked) < N && vt_now_ms() < end) {
+        vt_sleep_ms(50);
+    }
+    ck_assert_double_eq(rh_metric(&rt, acked), N);
+    double resent =
+        s_settled(&rt, "vexfs_routing_boundary_resent_events_total{boundary=\"analytics\"}");
+    double refused = 0;
+    end = vt_now_ms() + 30000;
+    while ((refused = vt_metric(an.port, "vexfs_analytics_input_duplicate_events_total")) <
+               resent &&
+           vt_now_ms() < end) {
+        vt_sleep_ms(50);
+    }
+    ck_assert_msg(resent > 0, "no batch was resent with a 1 ms timeout");
+    ck_assert_msg(refused == resent, "analytics refused %.0f events as copies, routing resent "
+                  "%.0f", refused, resent);
+    ck_assert_double_eq(vt_metric(an.port, "vexfs_analytics_events_total"), N);
+    ck_assert_double_eq(vt_metric(an.port, "vexfs_sequence_gaps_total{link=\"routing\"}"), 0);
+    s_producer_fini(&p);
+    int status = vt_stop(an.pid, SIGTERM, 30000);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "analytics did not exit cleanly (status %d); log in %s", status, an.log);
+    rh_stop(&rt);
+    ph_stop(&prop);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -396,6 +759,13 @@ main(void)
     tcase_add_test(tc, t_resends_are_refused_not_routed);
     tcase_add_test(tc, t_two_routings_share_the_output);
     suite_add_tcase(s, tc);
+    TCase *tb = tcase_create("boundary");
+    tcase_set_timeout(tb, 400);
+    tcase_add_test(tb, t_boundary_consumer_kill9_delivers_at_least_once);
+    tcase_add_test(tb, t_boundary_resends_are_counted_not_processed);
+    tcase_add_test(tb, t_routing_kill9_acked_boundary_loses_nothing);
+    tcase_add_test(tb, t_boundary_analytics_resends_counted_not_windowed);
+    suite_add_tcase(s, tb);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
