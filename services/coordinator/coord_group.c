@@ -10,6 +10,7 @@
  * overlap. Each request then gets its own part of the entry's results, and the entry's
  * index; the whole entry is applied under one lock of the state machine. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "coord_raft_priv.h"
@@ -21,6 +22,7 @@
 struct s_group {
     struct raft_apply req;
     coord_raft_t *r;
+    uint64_t term; /* the leader's term when proposed */
     size_t n;
     struct coord_op *ops[];
 };
@@ -68,7 +70,11 @@ cb_group_applied(struct raft_apply *req, int status, void *result)
     for (size_t i = 0; i < g->n; i++) {
         struct coord_op *op = g->ops[i];
         op->res.index = req->index;
-        if (status != 0) {
+        if (status != 0 && r->disk.blocked_term == g->term) {
+            /* The leader could not write the entry: the followers may still hold it. */
+            coord_op_finish(op, -ENOSPC, "this node could not write entry %llu to its disk (%s)",
+                            (unsigned long long)req->index, coord_disk_why(r));
+        } else if (status != 0) {
             coord_op_finish(op, coord_raft_errno(status), "%s", raft_strerror(status));
         } else if (!res || i >= res->n) {
             coord_op_finish(op, -EIO, "entry %llu has no result for part %zu",
@@ -101,6 +107,7 @@ s_propose_one(coord_raft_t *r)
     }
     struct s_group *g = vx_calloc(1, sizeof *g + n * sizeof g->ops[0]);
     g->r = r;
+    g->term = r->raft.current_term;
     g->n = n;
     g->req.data = g;
     /* Whole 8-byte words (parts are padded): entries of other lengths did not read back
@@ -167,6 +174,16 @@ coord_group_flush(coord_raft_t *r)
     if (r->pend_head && raft_state(&r->raft) != RAFT_LEADER) {
         /* Nothing was proposed: certainly not done, the client may go to the leader. */
         coord_group_fail_pending(r, -ENOTCONN, "this node is not the leader");
+        return;
+    }
+    if (r->pend_head && coord_disk_blocked(r)) {
+        /* Not proposed (see coord_raft_disk.c): certainly not done. */
+        char why[400];
+        snprintf(why, sizeof why,
+                 "this node's disk is full (%s): nothing was written; leadership is being "
+                 "handed to another member",
+                 coord_disk_why(r));
+        coord_group_fail_pending(r, -ENOSPC, why);
         return;
     }
     while (r->pend_head && r->groups_inflight < COORD_GROUP_MAX_INFLIGHT) {

@@ -136,6 +136,19 @@ coord_http_op_error(coord_http_t *h, const struct coord_op_result *res,
                                    "the node is stopping; nothing was done: retry elsewhere");
         }
         return true;
+    case -ENOSPC:
+        if (res->proposed) {
+            vx_http_error(resp, 507, "insufficient_storage",
+                          "%s; the entry may still commit through the other members: retry with "
+                          "the same event ids (duplicates are skipped)",
+                          res->message);
+            coord_http_outcome(resp, unknown);
+        } else {
+            vx_http_error(resp, 507, "insufficient_storage", "%s: retry", res->message);
+            vx_http_resp_header(resp, "Retry-After", "%u", coord_raft_retry_after_s(h->raft));
+            coord_http_outcome(resp, not_done);
+        }
+        return true;
     case -EBUSY:
         vx_http_error(resp, 409, "change_in_progress",
                       "another membership change is in progress: %s", res->message);

@@ -111,6 +111,8 @@ coord_raft_errno(int rv)
         return -EEXIST;
     case RAFT_SHUTDOWN:
         return -ESHUTDOWN;
+    case RAFT_NOSPACE:
+        return -ENOSPC;
     default:
         return -EIO;
     }
@@ -188,6 +190,11 @@ s_run_op(coord_raft_t *r, struct coord_op *op)
         rv = raft_transfer(&r->raft, &op->transfer, op->id, cb_transferred);
         break;
     case COORD_OP_ADD:
+        if (coord_disk_blocked(r)) {
+            coord_op_finish(op, -ENOSPC, "this node's disk is full (%s): nothing was changed",
+                            coord_disk_why(r));
+            return;
+        }
         op->change.data = op;
         rv = raft_add(&r->raft, &op->change, op->id, op->member.raft_addr, cb_changed);
         if (rv == 0) {
@@ -195,6 +202,11 @@ s_run_op(coord_raft_t *r, struct coord_op *op)
         }
         break;
     case COORD_OP_REMOVE:
+        if (coord_disk_blocked(r)) {
+            coord_op_finish(op, -ENOSPC, "this node's disk is full (%s): nothing was changed",
+                            coord_disk_why(r));
+            return;
+        }
         op->change.data = op;
         rv = raft_remove(&r->raft, &op->change, op->id, cb_changed);
         break;

@@ -86,6 +86,18 @@ struct coord_op {
     struct coord_op_result res;
 };
 
+/* The disk guard's state (coord_raft_disk.c), loop thread. */
+struct coord_disk_op;
+struct coord_disk {
+    struct coord_disk_op *head, *tail; /* log writes, truncations, snapshot writes not yet
+                                          answered to libraft, in libraft's order (owned) */
+    uint64_t retry_at;     /* raft time (ms) when held writes go again */
+    uint64_t blocked_term; /* a leader write of this term failed: nothing more is proposed in it */
+    bool full;             /* an episode is open: the last local write failed */
+    bool closing, pumping, delivering, order_warned;
+    char why[256];         /* the first failure's message */
+};
+
 struct coord_status_member {
     uint64_t id;
     char addr[64];
@@ -120,6 +132,7 @@ struct coord_raft {
     size_t pend_n, pend_bytes;
     unsigned groups_inflight;  /* group entries proposed, not applied */
     struct coord_reads reads;
+    struct coord_disk disk;
     unsigned leader_stale_ms;  /* a follower vouches for a leader heard from this recently */
     uint64_t no_leader_since_ns;
     uint64_t leader_alone_since_ns; /* first tick the leader lacked a majority, 0: has one */
@@ -181,6 +194,8 @@ struct coord_raft {
     struct vx_drops m_input_drops; /* batches the input refused, by reason */
     vx_counter_t *m_entries, *m_grouped, *m_rounds, *m_reads[3];
     vx_histogram_t *m_read_latency, *m_snapshot;
+    vx_counter_t *m_disk_failures[2]; /* log, snapshot */
+    vx_gauge_t *m_disk_full;
     vx_gauge_t *m_term, *m_commit, *m_leader, *m_healthy, *m_members, *m_partitioned;
 };
 
@@ -208,6 +223,21 @@ void coord_read_probe_answer(coord_raft_t *r, raft_id from, uint64_t term, uint6
 void coord_read_applied(coord_raft_t *r, uint64_t index);
 void coord_read_tick(coord_raft_t *r);
 void coord_read_fail_all(coord_raft_t *r, int status, const char *why);
+
+/* The disk guard (coord_raft_disk.c), loop thread: the I/O wrapper's append goes through it;
+ * blocked: this leader's term saw a failed local write, so nothing more may be proposed in it
+ * (callers refuse with -ENOSPC and coord_disk_why). */
+int coord_disk_append(coord_raft_t *r, struct raft_io_append *req, const struct raft_entry entries[],
+                      unsigned n, raft_io_append_cb cb);
+int coord_disk_truncate(coord_raft_t *r, raft_index index);
+int coord_disk_snapshot_put(coord_raft_t *r, unsigned trailing, struct raft_io_snapshot_put *req,
+                            const struct raft_snapshot *snapshot, raft_io_snapshot_put_cb cb);
+/* tick: submits held writes whose retry is due; close: before the inner I/O closes, answers
+ * RAFT_CANCELED to what it never saw. */
+void coord_disk_tick(coord_raft_t *r);
+void coord_disk_close(coord_raft_t *r);
+bool coord_disk_blocked(coord_raft_t *r);
+const char *coord_disk_why(coord_raft_t *r);
 
 /* The I/O wrapper (coord_raft_io.c). */
 void coord_io_wrap(struct coord_io *w, struct raft_io *inner, coord_raft_t *r);

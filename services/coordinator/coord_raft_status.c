@@ -271,11 +271,13 @@ coord_raft_cb_tick(uv_timer_t *t)
     vx_gauge_set(r->m_members, voters);
     vx_gauge_set(r->m_partitioned, partitioned ? 1 : 0);
     if (r->input) {
-        coord_input_update(r->input, state == RAFT_LEADER && !partitioned);
+        coord_input_update(r->input,
+                           state == RAFT_LEADER && !partitioned && !coord_disk_blocked(r));
     }
     if (state == RAFT_LEADER) {
         s_send_view(r, mem, n, last, now);
     }
+    coord_disk_tick(r);
     coord_read_tick(r);
     coord_group_flush(r);
 }
@@ -494,6 +496,17 @@ coord_raft_metrics_init(coord_raft_t *r, vx_metrics_t *m)
                                          "Time taken to copy the state for a raft "
                                          "snapshot (commits wait meanwhile).",
                                          bounds, nb, NULL);
+    static const char *const what[2] = {"log", "snapshot"};
+    for (int i = 0; i < 2; i++) {
+        r->m_disk_failures[i] =
+            vx_metrics_counter(m, "vexfs_consensus_disk_write_failures_total",
+                               "Writes of this node's raft log or snapshots that failed (a full "
+                               "disk), by what was written.",
+                               "what", what[i], NULL);
+    }
+    r->m_disk_full = vx_metrics_gauge(m, "vexfs_consensus_disk_full",
+                                      "1 while the last write to this node's raft log failed.",
+                                      NULL);
     r->m_snapshot_seal = vx_metrics_histogram(m, "vexfs_consensus_snapshot_seal_seconds",
                                               "Time taken to seal a raft snapshot (on the "
                                               "thread pool: commits go on meanwhile).",

@@ -149,7 +149,7 @@ s_ensure_barrier(coord_raft_t *r)
 {
     struct coord_reads *rs = &r->reads;
     if (rs->barrier_busy || r->closing || raft_state(&r->raft) != RAFT_LEADER ||
-        rs->ready_term == r->raft.current_term) {
+        rs->ready_term == r->raft.current_term || coord_disk_blocked(r)) {
         return;
     }
     rs->barrier.data = r;
