@@ -292,6 +292,11 @@ s_feed_fini(struct au_feed *f)
     vx_rx_destroy(&f->rx);
 }
 
+/* Builds the server in the order its parts need each other: the feeds and metrics, the clock,
+ * the workflows and their store (the acknowledged input's senders record lives beside it),
+ * the sockets (which decide whether a replay engine exists), the patterns, then the stored
+ * workflows; only then are interrupted executions recovered and the triggers' thread started,
+ * so nothing runs against a half-built server. */
 au_server_t *
 au_server_new(const struct au_config *cfg, const vx_socks_t *socks, vx_metrics_t *metrics,
               const vx_sealer_t *sealer, char *err, size_t errlen)
