@@ -6,7 +6,7 @@
 # (docker/, k8s/, config/) against the daemons, the compose file run for real in Docker
 # (scripts/compose-test.sh: its engine's build cache persists in /var/cache/vexfs-docker, so
 # a run after the first rebuilds only what changed), and lint.
-#   VX_FUZZ_SECONDS   seconds per fuzz target (default 20)
+#   VX_FUZZ_SECONDS   seconds per fuzz target (default 12: 19 targets, two at a time)
 #   VX_SKIP_LINT=1    leave out cppcheck/clang-tidy (local iterations only)
 #   VX_SKIP_COMPOSE=1 leave out the compose test (local iterations only)
 #   VX_SOAK_SEED      the short chaos soak's fault schedule (default 7)
@@ -55,7 +55,7 @@ if [ "${VX_SKIP_COMPOSE:-0}" != 1 ]; then
 fi
 
 step "fuzz"
-scripts/fuzz.sh "${VX_FUZZ_SECONDS:-20}"
+scripts/fuzz.sh "${VX_FUZZ_SECONDS:-12}"
 
 if [ "${VX_SKIP_LINT:-0}" != 1 ]; then
   step "lint"
