@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "an_config.h"
+#include "vx_test.h"
 
 static const struct vx_cfg_section *const s_secs[] = {&an_cfg_section, &an_mon_cfg_section};
 #define S_N_SECS (sizeof s_secs / sizeof s_secs[0])
@@ -19,15 +20,10 @@ static const struct vx_cfg_section *const s_secs[] = {&an_cfg_section, &an_mon_c
 static vx_config_t *
 s_bind(const char *path, struct an_config *c, struct an_mon_config *m)
 {
+    void *const out[] = {c, m};
     char err[512];
-    vx_config_t *cfg = NULL;
-    int rc = vx_config_load(&cfg, path, s_secs, S_N_SECS, err, sizeof err);
-    ck_assert_msg(rc == 0, "%s: expected to load, got %d: %s", path ? path : "(defaults)", rc,
-                  err);
-    memset(c, 0x5a, sizeof *c); /* a field bind leaves alone shows as garbage */
-    memset(m, 0x5a, sizeof *m);
-    ck_assert_int_eq(vx_config_bind(cfg, &an_cfg_section, c), 0);
-    ck_assert_int_eq(vx_config_bind(cfg, &an_mon_cfg_section, m), 0);
+    vx_config_t *cfg = vt_config_bind(path, s_secs, out, S_N_SECS, err, sizeof err);
+    ck_assert_msg(cfg != NULL, "%s: expected to load: %s", path ? path : "(defaults)", err);
     return cfg;
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "au_config.h"
+#include "vx_test.h"
 
 static const struct vx_cfg_section *const s_secs[] = {&au_cfg_section};
 
@@ -17,13 +18,10 @@ static const struct vx_cfg_section *const s_secs[] = {&au_cfg_section};
 static vx_config_t *
 s_bind(const char *path, struct au_config *c)
 {
+    void *const out[] = {c};
     char err[512];
-    vx_config_t *cfg = NULL;
-    int rc = vx_config_load(&cfg, path, s_secs, 1, err, sizeof err);
-    ck_assert_msg(rc == 0, "%s: expected to load, got %d: %s", path ? path : "(defaults)", rc,
-                  err);
-    memset(c, 0x5a, sizeof *c); /* a field bind leaves alone shows as garbage */
-    ck_assert_int_eq(vx_config_bind(cfg, &au_cfg_section, c), 0);
+    vx_config_t *cfg = vt_config_bind(path, s_secs, out, 1, err, sizeof err);
+    ck_assert_msg(cfg != NULL, "%s: expected to load: %s", path ? path : "(defaults)", err);
     return cfg;
 }
 

@@ -151,6 +151,14 @@ zsock_t *vt_sock_ex(const struct vt_sock_opts *o);
 #include "vx_sock.h"
 vx_socks_t *vt_socks(bool plain);
 
+/* Loads the configuration file path (NULL: the defaults) for the n sections secs and binds
+ * each into out[i] (filled with 0x5a first, so a field the bind leaves alone shows). Returns
+ * the configuration, which holds the bound strings (the caller destroys it), or NULL with the
+ * reason in err. */
+#include "vx_config.h"
+vx_config_t *vt_config_bind(const char *path, const struct vx_cfg_section *const *secs,
+                            void *const *out, size_t n, char *err, size_t errlen);
+
 /* Directory of built programs: $VX_BIN_DIR or "build/bin". */
 const char *vt_bin_dir(void);
 /* Where tests make their temporary directories: $VX_TEST_TMP (scripts/run-tests.sh sets one
