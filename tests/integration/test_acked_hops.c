@@ -681,6 +681,51 @@ START_TEST(t_routing_kill9_acked_boundary_loses_nothing)
 }
 END_TEST
 
+/* Routing stopped and started again mid-stream with the same producer_id (as a container
+ * restarted in place keeps its hostname and pid 1): the new run numbers its boundary batches
+ * from 1 again. The consumer remembers what it took from the old run (its senders record), so
+ * unless the new run's sender differs, its batches look like resends and are refused: events
+ * lost without a count. Every event must reach the consumer. */
+START_TEST(t_routing_restart_batches_not_taken_for_resends)
+{
+    struct ph_daemon prop;
+    ph_start(&prop, "  output_acked: true\n  output_ack_timeout_ms: 2000\n", NULL);
+    struct rh_daemon rt;
+    rh_start(&rt, prop.output, S_RT_ACKED_YAML);
+    rh_expect(&rt, "PUT", "/v1/rules", s_rules, 200);
+    struct s_au au;
+    s_au_start(&au, rh_out(&rt, "automation"));
+    struct s_producer p;
+    s_producer_init(&p, &prop);
+
+    s_run_until_au(&p, &au, S_N / 3);
+    rh_stop(&rt);
+    double before = s_au_metric(&au, "vexfs_automation_events_total");
+    s_producer_run(&p, 300);
+    rh_restart(&rt);
+    rh_expect(&rt, "PUT", "/v1/rules", s_rules, 200);
+    uint64_t end = vt_now_ms() + S_DEADLINE_MS;
+    while (!s_producer_done(&p) && vt_now_ms() < end) {
+        s_producer_run(&p, 20);
+    }
+    ck_assert_msg(s_producer_done(&p), "the producer's events were not all acknowledged");
+    struct s_au_wait w = {&au, S_N};
+    bool all = vt_wait_until(cb_au_events, &w, S_DEADLINE_MS);
+    double got = s_au_metric(&au, "vexfs_automation_events_total");
+    double dups = s_au_metric(&au, "vexfs_automation_input_duplicate_events_total");
+    ck_assert_msg(all, "automation counted %.0f events, expected at least %d (%.0f before "
+                  "routing's restart; %.0f refused as duplicates)",
+                  got, S_N, before, dups);
+    ck_assert_double_eq(s_au_metric(&au, "vexfs_automation_lost_batches_total"), 0);
+    fprintf(stderr, "routing restart: %.0f events before, %.0f in all, %.0f refused as "
+            "duplicates\n", before, got, dups);
+    s_producer_fini(&p);
+    s_au_stop(&au);
+    rh_stop(&rt);
+    ph_stop(&prop);
+}
+END_TEST
+
 /* Analytics on routing's acknowledged analytics boundary (input_acked): resends while it is
  * stopped are answered again and refused, so its events count stays exactly what was routed
  * and the copies it refused equal what routing resent. */
@@ -912,6 +957,7 @@ main(void)
     tcase_add_test(tb, t_boundary_consumer_kill9_delivers_at_least_once);
     tcase_add_test(tb, t_boundary_resends_are_counted_not_processed);
     tcase_add_test(tb, t_routing_kill9_acked_boundary_loses_nothing);
+    tcase_add_test(tb, t_routing_restart_batches_not_taken_for_resends);
     tcase_add_test(tb, t_boundary_analytics_resends_counted_not_windowed);
     suite_add_tcase(s, tb);
     TCase *tco = tcase_create("coordinator");
