@@ -200,21 +200,28 @@ cb_put_pattern(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     resp->json = json_pack("{s:s}", "id", id);
 }
 
-static void
-cb_delete_pattern(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+void
+au_http_delete(vx_http_req_t *req, struct vx_http_resp *resp, void *arg,
+               int (*del)(au_server_t *s, const char *tenant, const char *id), const char *what)
 {
     const char *tenant = au_http_tenant(req, resp);
     if (tenant == NULL) {
         return;
     }
     const char *id = vx_http_req_param(req, "id");
-    if (au_server_delete_pattern(arg, tenant, id) < 0) {
-        vx_http_error(resp, 404, "not_found", "no pattern with id \"%.128s\"", id);
+    if (del(arg, tenant, id) < 0) {
+        vx_http_error(resp, 404, "not_found", "no %s with id \"%.128s\"", what, id);
         return;
     }
     resp->status = 204;
     resp->text = "";
     resp->text_len = 0;
+}
+
+static void
+cb_delete_pattern(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    au_http_delete(req, resp, arg, au_server_delete_pattern, "pattern");
 }
 
 json_t *

@@ -195,18 +195,7 @@ au_wf_http_put(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 void
 au_wf_http_delete(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
-    const char *tenant = au_http_tenant(req, resp);
-    if (tenant == NULL) {
-        return;
-    }
-    const char *id = vx_http_req_param(req, "id");
-    if (au_server_delete_workflow(arg, tenant, id) < 0) {
-        vx_http_error(resp, 404, "not_found", "no workflow with id \"%.128s\"", id);
-        return;
-    }
-    resp->status = 204;
-    resp->text = "";
-    resp->text_len = 0;
+    au_http_delete(req, resp, arg, au_server_delete_workflow, "workflow");
 }
 
 void
