@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vc_int.h"
+#include "vc_priv.h"
 #include "vx_arena.h"
 #include "vx_event.h"
 #include "vx_mem.h"
