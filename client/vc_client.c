@@ -18,7 +18,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "vc_int.h"
+#include "vc_priv.h"
 #include "vx_call.h"
 #include "vx_clock.h"
 #include "vx_keys.h"

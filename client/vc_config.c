@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vc_int.h"
+#include "vc_priv.h"
 #include "vx_log.h"
 #include "vx_mem.h"
 #include "vx_yaml.h"

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "vc_int.h"
+#include "vc_priv.h"
 
 /* One message per thread, so threads that emit at once never read each other's errors. */
 static __thread char s_msg[1024];

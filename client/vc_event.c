@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vc_int.h"
+#include "vc_priv.h"
 #include "vx_arena.h"
 #include "vx_event.h"
 #include "vx_mem.h"
@@ -67,8 +67,84 @@ s_map_check(const struct vexfs_kv *kv, size_t n, const char *field, char *err, s
     } while (0)
 /* NOLINTEND(bugprone-macro-parentheses) */
 
-/* Why a long function: it is the table of the struct's fields, each converted and checked in
- * the order of the README's event table, with one cleanup for all the arrays it builds. */
+/* The event's scalar fields in the order of the README's event table: type, source,
+ * priority, the strings, the timestamp and the id (parsed into id, which e then points to). */
+static int
+s_scalars(const struct vexfs_event *ev, vx_event_t *e, uint8_t id[VX_EVENT_ID_LEN], char *err,
+          size_t errlen)
+{
+    int t = 0, b = 0;
+    if (!ev->type) {
+        snprintf(err, errlen, "field 'type': required");
+        return -EINVAL;
+    }
+    if (vx_event_type_parse(ev->type, &t) < 0) {
+        s_bad(err, errlen, "field '%s': unknown event type '%.64s'", "type", ev->type);
+        return -EINVAL;
+    }
+    e->type = (Vexfs__V1__EventType)t;
+    if (ev->source && vx_boundary_parse(ev->source, &b) < 0) {
+        s_bad(err, errlen,
+              "field '%s': unknown boundary '%.64s' (kernel_module, fuse, userspace_api, graph, "
+              "vector, analytics, automation, coordinator)",
+              "source", ev->source);
+        return -EINVAL;
+    }
+    e->source = (Vexfs__V1__Boundary)b;
+    if (ev->priority < 0 || ev->priority > 255) {
+        snprintf(err, errlen, "field 'priority': must be 0..255, got %d", ev->priority);
+        return -EINVAL;
+    }
+    e->priority = (uint32_t)ev->priority;
+    e->path = (char *)(ev->path ? ev->path : "");
+    e->custom_type = (char *)(ev->custom_type ? ev->custom_type : "");
+    e->tenant = (char *)(ev->tenant ? ev->tenant : "");
+    e->trace_id = (char *)(ev->trace_id ? ev->trace_id : "");
+    e->timestamp_ns = ev->timestamp_ns;
+    if (ev->id) {
+        if (vx_event_id_parse(ev->id, id) < 0) {
+            s_bad(err, errlen, "field '%s': not a 16-byte id in UUID form: '%.40s'", "id", ev->id);
+            return -EINVAL;
+        }
+        e->id.data = id;
+        e->id.len = VX_EVENT_ID_LEN;
+    }
+    return 0;
+}
+
+/* The causality's parent ids, parsed into *parents and *bytes (the caller frees both, also on
+ * failure). */
+static int
+s_parents(const struct vexfs_event *ev, Vexfs__V1__Causality *causality,
+          ProtobufCBinaryData **parents, uint8_t **bytes, char *err, size_t errlen)
+{
+    if (ev->n_parent_ids > VX_EVENT_MAX_FIELDS || !ev->parent_ids) {
+        snprintf(err, errlen, "field 'causality.parent_ids': %s",
+                 ev->parent_ids ? "more than 256 entries" : "entries announced, none given");
+        return -EINVAL;
+    }
+    *parents = vx_calloc(ev->n_parent_ids, sizeof **parents);
+    *bytes = vx_malloc(ev->n_parent_ids * VX_EVENT_ID_LEN);
+    for (size_t i = 0; i < ev->n_parent_ids; i++) {
+        uint8_t *p = *bytes + i * VX_EVENT_ID_LEN;
+        if (!ev->parent_ids[i] || vx_event_id_parse(ev->parent_ids[i], p) < 0) {
+            snprintf(err, errlen,
+                     "field 'causality.parent_ids': entry %zu is not a 16-byte id in UUID "
+                     "form",
+                     i);
+            return -EINVAL;
+        }
+        (*parents)[i].data = p;
+        (*parents)[i].len = VX_EVENT_ID_LEN;
+    }
+    causality->n_parent_ids = ev->n_parent_ids;
+    causality->parent_ids = *parents;
+    return 0;
+}
+
+/* The struct's fields converted and checked in the order of the README's event table (the
+ * scalars, the maps, the causality), then the whole event validated as every boundary does,
+ * with one cleanup for all the arrays it builds. */
 int
 vc_event_pack(const struct vexfs_event *given, uint8_t **out, size_t *len, char *err,
               size_t errlen)
@@ -91,42 +167,9 @@ vc_event_pack(const struct vexfs_event *given, uint8_t **out, size_t *len, char 
     ProtobufCBinaryData *parents = NULL;
     uint8_t *parent_bytes = NULL;
     int rc = -EINVAL;
-    int t = 0, b = 0;
 
-    if (!ev.type) {
-        snprintf(err, errlen, "field 'type': required");
+    if (s_scalars(&ev, &e, id, err, errlen) < 0) {
         goto out;
-    }
-    if (vx_event_type_parse(ev.type, &t) < 0) {
-        s_bad(err, errlen, "field '%s': unknown event type '%.64s'", "type", ev.type);
-        goto out;
-    }
-    e.type = (Vexfs__V1__EventType)t;
-    if (ev.source && vx_boundary_parse(ev.source, &b) < 0) {
-        s_bad(err, errlen,
-              "field '%s': unknown boundary '%.64s' (kernel_module, fuse, userspace_api, graph, "
-              "vector, analytics, automation, coordinator)",
-              "source", ev.source);
-        goto out;
-    }
-    e.source = (Vexfs__V1__Boundary)b;
-    if (ev.priority < 0 || ev.priority > 255) {
-        snprintf(err, errlen, "field 'priority': must be 0..255, got %d", ev.priority);
-        goto out;
-    }
-    e.priority = (uint32_t)ev.priority;
-    e.path = (char *)(ev.path ? ev.path : "");
-    e.custom_type = (char *)(ev.custom_type ? ev.custom_type : "");
-    e.tenant = (char *)(ev.tenant ? ev.tenant : "");
-    e.trace_id = (char *)(ev.trace_id ? ev.trace_id : "");
-    e.timestamp_ns = ev.timestamp_ns;
-    if (ev.id) {
-        if (vx_event_id_parse(ev.id, id) < 0) {
-            s_bad(err, errlen, "field '%s': not a 16-byte id in UUID form: '%.40s'", "id", ev.id);
-            goto out;
-        }
-        e.id.data = id;
-        e.id.len = sizeof id;
     }
     if (s_map_check(ev.content, ev.n_content, "content", err, errlen) < 0 ||
         s_map_check(ev.metadata, ev.n_metadata, "metadata", err, errlen) < 0) {
@@ -141,27 +184,9 @@ vc_event_pack(const struct vexfs_event *given, uint8_t **out, size_t *len, char 
     e.n_metadata = ev.n_metadata;
     e.metadata = mptrs;
     if (ev.n_parent_ids) {
-        if (ev.n_parent_ids > VX_EVENT_MAX_FIELDS || !ev.parent_ids) {
-            snprintf(err, errlen, "field 'causality.parent_ids': %s",
-                     ev.parent_ids ? "more than 256 entries" : "entries announced, none given");
+        if (s_parents(&ev, &causality, &parents, &parent_bytes, err, errlen) < 0) {
             goto out;
         }
-        parents = vx_calloc(ev.n_parent_ids, sizeof *parents);
-        parent_bytes = vx_malloc(ev.n_parent_ids * VX_EVENT_ID_LEN);
-        for (size_t i = 0; i < ev.n_parent_ids; i++) {
-            uint8_t *p = parent_bytes + i * VX_EVENT_ID_LEN;
-            if (!ev.parent_ids[i] || vx_event_id_parse(ev.parent_ids[i], p) < 0) {
-                snprintf(err, errlen,
-                         "field 'causality.parent_ids': entry %zu is not a 16-byte id in UUID "
-                         "form",
-                         i);
-                goto out;
-            }
-            parents[i].data = p;
-            parents[i].len = VX_EVENT_ID_LEN;
-        }
-        causality.n_parent_ids = ev.n_parent_ids;
-        causality.parent_ids = parents;
         e.causality = &causality;
     }
     enum vx_drop_reason reason = VX_DROP_N;

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "vc_answer.h"
-#include "vc_int.h"
+#include "vc_priv.h"
 #include "vx_event.h"
 #include "vx_mem.h"
 #include "vx_tls.h"

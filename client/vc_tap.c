@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vc_int.h"
+#include "vc_priv.h"
 #include "vx_clock.h"
 #include "vx_drop.h"
 #include "vx_event.h"

@@ -151,6 +151,90 @@ s_attach(struct s_frame *top, json_t *value, const yaml_event_t *ev, char *err, 
     return 0;
 }
 
+/* The parse in progress: the stack of open containers, the finished root, documents seen. */
+struct s_parse {
+    struct s_frame stack[VX_YAML_MAX_DEPTH + 1];
+    int depth;
+    json_t *root;
+    int docs;
+    char *err;
+    size_t errlen;
+};
+
+/* A finished node (scalar or closed container): the root, or a child of the open container. */
+static int
+s_place(struct s_parse *p, json_t *node, const yaml_event_t *ev)
+{
+    if (p->depth == 0) {
+        p->root = node;
+        return 0;
+    }
+    return s_attach(&p->stack[p->depth - 1], node, ev, p->err, p->errlen);
+}
+
+/* A sequence or mapping opens: pushed, unless too deep or in a key's place. */
+static int
+s_container_start(struct s_parse *p, const yaml_event_t *ev)
+{
+    if (p->depth >= VX_YAML_MAX_DEPTH) {
+        snprintf(p->err, p->errlen, "line %zu: nesting deeper than %d levels",
+                 ev->start_mark.line + 1, VX_YAML_MAX_DEPTH);
+        return -EINVAL;
+    }
+    struct s_frame *top = p->depth > 0 ? &p->stack[p->depth - 1] : NULL;
+    if (top && json_is_object(top->node) && !top->key) {
+        snprintf(p->err, p->errlen, "line %zu, column %zu: mapping keys must be scalars",
+                 ev->start_mark.line + 1, ev->start_mark.column + 1);
+        return -EINVAL;
+    }
+    p->stack[p->depth].node = ev->type == YAML_MAPPING_START_EVENT ? json_object() : json_array();
+    p->stack[p->depth].key = NULL;
+    p->depth++;
+    return 0;
+}
+
+/* One libyaml event into the tree; *done at the end of the stream. */
+static int
+s_event(struct s_parse *p, const yaml_event_t *ev, bool *done)
+{
+    json_t *node = NULL;
+    switch (ev->type) {
+    case YAML_STREAM_END_EVENT:
+        *done = true;
+        return 0;
+    case YAML_DOCUMENT_START_EVENT:
+        if (++p->docs > 1) {
+            snprintf(p->err, p->errlen, "line %zu: only one YAML document is allowed",
+                     ev->start_mark.line + 1);
+            return -EINVAL;
+        }
+        return 0;
+    case YAML_ALIAS_EVENT:
+        snprintf(p->err, p->errlen, "line %zu, column %zu: aliases are not supported",
+                 ev->start_mark.line + 1, ev->start_mark.column + 1);
+        return -EINVAL;
+    case YAML_SCALAR_EVENT:
+        node = s_scalar(ev);
+        if (!node) {
+            snprintf(p->err, p->errlen, "line %zu, column %zu: scalar is not valid UTF-8",
+                     ev->start_mark.line + 1, ev->start_mark.column + 1);
+            return -EINVAL;
+        }
+        return s_place(p, node, ev);
+    case YAML_SEQUENCE_START_EVENT:
+    case YAML_MAPPING_START_EVENT:
+        return s_container_start(p, ev);
+    case YAML_SEQUENCE_END_EVENT:
+    case YAML_MAPPING_END_EVENT:
+        p->depth--;
+        node = p->stack[p->depth].node;
+        p->stack[p->depth].node = NULL;
+        return s_place(p, node, ev);
+    default:
+        return 0;
+    }
+}
+
 /* One loop over libyaml's events with an explicit stack of open containers (bounded by
  * VX_YAML_MAX_DEPTH, so hostile input cannot exhaust the C stack); every event is freed on
  * every path, and the partial tree is released on the first error, which names the line and
@@ -160,14 +244,13 @@ vx_yaml_parse(const char *text, size_t len, char *err, size_t errlen)
 {
     yaml_parser_t parser;
     yaml_event_t ev;
-    struct s_frame stack[VX_YAML_MAX_DEPTH + 1];
-    int depth = 0;
-    json_t *root = NULL;
+    struct s_parse p;
     bool done = false;
-    int docs = 0;
 
     err[0] = '\0';
-    memset(stack, 0, sizeof stack);
+    memset(&p, 0, sizeof p);
+    p.err = err;
+    p.errlen = errlen;
     if (!yaml_parser_initialize(&parser)) {
         snprintf(err, errlen, "yaml parser initialisation failed");
         return NULL;
@@ -179,85 +262,21 @@ vx_yaml_parse(const char *text, size_t len, char *err, size_t errlen)
                      parser.problem_mark.column + 1, parser.problem ? parser.problem : "syntax error");
             goto fail;
         }
-        int rc = 0;
-        json_t *node = NULL;
-        switch (ev.type) {
-        case YAML_STREAM_END_EVENT:
-            done = true;
-            break;
-        case YAML_DOCUMENT_START_EVENT:
-            if (++docs > 1) {
-                snprintf(err, errlen, "line %zu: only one YAML document is allowed",
-                         ev.start_mark.line + 1);
-                rc = -EINVAL;
-            }
-            break;
-        case YAML_ALIAS_EVENT:
-            snprintf(err, errlen, "line %zu, column %zu: aliases are not supported",
-                     ev.start_mark.line + 1, ev.start_mark.column + 1);
-            rc = -EINVAL;
-            break;
-        case YAML_SCALAR_EVENT:
-            node = s_scalar(&ev);
-            if (!node) {
-                snprintf(err, errlen, "line %zu, column %zu: scalar is not valid UTF-8",
-                         ev.start_mark.line + 1, ev.start_mark.column + 1);
-                rc = -EINVAL;
-            } else if (depth == 0) {
-                root = node;
-            } else {
-                rc = s_attach(&stack[depth - 1], node, &ev, err, errlen);
-            }
-            break;
-        case YAML_SEQUENCE_START_EVENT:
-        case YAML_MAPPING_START_EVENT:
-            if (depth >= VX_YAML_MAX_DEPTH) {
-                snprintf(err, errlen, "line %zu: nesting deeper than %d levels",
-                         ev.start_mark.line + 1, VX_YAML_MAX_DEPTH);
-                rc = -EINVAL;
-                break;
-            }
-            if (depth > 0 && json_is_object(stack[depth - 1].node) && !stack[depth - 1].key) {
-                snprintf(err, errlen, "line %zu, column %zu: mapping keys must be scalars",
-                         ev.start_mark.line + 1, ev.start_mark.column + 1);
-                rc = -EINVAL;
-                break;
-            }
-            stack[depth].node = ev.type == YAML_MAPPING_START_EVENT ? json_object() : json_array();
-            stack[depth].key = NULL;
-            depth++;
-            break;
-        case YAML_SEQUENCE_END_EVENT:
-        case YAML_MAPPING_END_EVENT:
-            depth--;
-            node = stack[depth].node;
-            stack[depth].node = NULL;
-            if (depth == 0) {
-                root = node;
-            } else {
-                rc = s_attach(&stack[depth - 1], node, &ev, err, errlen);
-            }
-            break;
-        default:
-            break;
-        }
+        int rc = s_event(&p, &ev, &done);
         yaml_event_delete(&ev);
         if (rc < 0) {
             goto fail;
         }
     }
     yaml_parser_delete(&parser);
-    if (!root) {
-        root = json_object();
-    }
-    return root;
+    return p.root ? p.root : json_object();
 
 fail:
-    for (int i = 0; i < depth; i++) {
-        json_decref(stack[i].node);
-        free(stack[i].key);
+    for (int i = 0; i < p.depth; i++) {
+        json_decref(p.stack[i].node);
+        free(p.stack[i].key);
     }
-    json_decref(root);
+    json_decref(p.root);
     yaml_parser_delete(&parser);
     return NULL;
 }

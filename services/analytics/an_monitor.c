@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Alert rules, anomaly alerts, notifications and system health. */
-#include "an_monitor.h"
+#include "an_monitor_priv.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -20,76 +20,10 @@
 #include "vx_log.h"
 #include "vx_mem.h"
 
-enum s_state { S_INACTIVE, S_PENDING, S_FIRING };
-static const char *const s_state_names[] = {"inactive", "pending", "firing"};
-
-struct s_rstate {
-    struct an_rule *rule;
-    enum s_state state;
-    uint64_t since_mono, since_wall, fired_wall;
-    double value;
-    int series;          /* series that matched at the last scrape; -1: scrape failed */
-    uint64_t evaluations;
-    char error[256];     /* shown to callers: AN_MON_SCRAPE_FAILED or "" */
-    char detail[256];    /* why the last scrape failed, for the log only */
-};
-
-struct s_service {
-    char *name, *url;
-};
-
-struct s_note {
-    struct s_note *next;
-    char *json;     /* payload */
-    char *subject;  /* email subject */
-    char *text;     /* email body */
-    struct an_rule *actions_of; /* a copy of the rule's actions (owned) or NULL */
-    char *anomaly_url;
-};
-
-/* A firing anomaly alert: one per query, partition and group (the series' identity). */
-struct s_anom {
-    char *key;        /* query \x1f partition \x1f group (compact, sorted) */
-    char *query;
-    json_t *alert;    /* the firing alert of its latest anomalous window */
-    uint64_t fired_wall, last_mono;
-    uint64_t windows; /* anomalous windows since it fired */
-};
-
-struct an_monitor {
-    vx_netpolicy_t *netpolicy; /* where webhooks and mail may connect */
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    pthread_t thread;
-    bool running, stop;
-    struct s_rstate **rules;
-    size_t n_rules, max_rules;
-    struct s_note *pending; /* anomaly notifications for the thread to send */
-    struct s_anom *anoms;   /* firing anomaly alerts, oldest first */
-    size_t n_anoms, max_anoms;
-    uint64_t anom_timeout_ms;
-    json_t **recent;
-    size_t recent_head, recent_n, max_recent;
-    struct s_service *services;
-    size_t n_services;
-    char *state_dir;
-    const vx_sealer_t *sealer; /* seals alert_rules.json; NULL: at_rest.encryption off */
-    vx_metrics_t *metrics;     /* borrowed */
-    char *anomaly_url;
-    char *smtp_url, *smtp_from;
-    char **smtp_to;
-    size_t n_smtp_to;
-    bool notify_on, health_on;
-    long interval_ms, scrape_timeout_ms, health_timeout_ms;
-    vx_gauge_t *g_rules, *g_firing;
-    vx_counter_t *c_evals, *c_scrape_err, *c_anomalies, *c_anom_resolved, *c_anom_evicted;
-    vx_counter_t *c_sent[2], *c_failed[2], *c_suppressed;
-};
-
 /* ---- helpers -------------------------------------------------------------------------------- */
 
-static uint64_t
-s_wall_ms(void)
+uint64_t
+an_monitor_wall_ms(void)
 {
     return vx_wall_ns() / 1000000ULL;
 }
@@ -119,8 +53,8 @@ s_split(const char *list, size_t *n)
     return out;
 }
 
-static void
-s_recent_add(an_monitor_t *m, json_t *j)
+void
+an_monitor_recent_add(an_monitor_t *m, json_t *j)
 {
     if (m->recent_n == m->max_recent) {
         json_decref(m->recent[m->recent_head]);
@@ -131,8 +65,8 @@ s_recent_add(an_monitor_t *m, json_t *j)
     }
 }
 
-static struct s_rstate *
-s_find(an_monitor_t *m, const char *name, size_t *idx)
+struct an_rstate *
+an_monitor_find(an_monitor_t *m, const char *name, size_t *idx)
 {
     for (size_t i = 0; i < m->n_rules; i++) {
         if (strcmp(m->rules[i]->rule->name, name) == 0) {
@@ -145,16 +79,16 @@ s_find(an_monitor_t *m, const char *name, size_t *idx)
     return NULL;
 }
 
-static void
-s_rstate_free(struct s_rstate **rsp)
+void
+an_monitor_rstate_free(struct an_rstate **rsp)
 {
     an_rule_destroy(&(*rsp)->rule);
     free(*rsp);
     *rsp = NULL;
 }
 
-static json_t *
-s_alert_json(const struct s_rstate *rs, const char *status)
+json_t *
+an_monitor_alert_json(const struct an_rstate *rs, const char *status)
 {
     const struct an_rule *r = rs->rule;
     json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:s, s:f, s:I, s:s}", "source", "rule",
@@ -165,7 +99,7 @@ s_alert_json(const struct s_rstate *rs, const char *status)
     if (rs->series > 0) {
         json_object_set_new(j, "value", json_real(rs->value));
     }
-    if (rs->state != S_INACTIVE || strcmp(status, "resolved") == 0) {
+    if (rs->state != AN_RS_INACTIVE || strcmp(status, "resolved") == 0) {
         json_object_set_new(j, "pending_since_ms", json_integer((json_int_t)rs->since_wall));
     }
     if (rs->fired_wall) {
@@ -175,8 +109,8 @@ s_alert_json(const struct s_rstate *rs, const char *status)
 }
 
 /* Saves the rules to state_dir/alert_rules.json (durably: vx_jsonfile.h). Lock held. */
-static void
-s_save(an_monitor_t *m)
+void
+an_monitor_save(an_monitor_t *m)
 {
     if (!m->state_dir || !*m->state_dir) {
         return;
@@ -191,8 +125,8 @@ s_save(an_monitor_t *m)
 
 /* Checks what the rule needs from the configuration (email needs an SMTP server and
  * recipients). */
-static int
-s_check_config(an_monitor_t *m, const struct an_rule *r, char *err, size_t errlen)
+int
+an_monitor_check_config(an_monitor_t *m, const struct an_rule *r, char *err, size_t errlen)
 {
     for (size_t i = 0; i < r->n_actions; i++) {
         const struct an_action *a = &r->actions[i];
@@ -211,22 +145,22 @@ s_check_config(an_monitor_t *m, const struct an_rule *r, char *err, size_t errle
     return 0;
 }
 
-static void
-s_install(an_monitor_t *m, struct an_rule *r)
+void
+an_monitor_install(an_monitor_t *m, struct an_rule *r)
 {
-    struct s_rstate *rs = vx_calloc(1, sizeof *rs);
+    struct an_rstate *rs = vx_calloc(1, sizeof *rs);
     rs->rule = r;
     m->rules = vx_realloc(m->rules, (m->n_rules + 1) * sizeof *m->rules);
     m->rules[m->n_rules++] = rs;
     vx_gauge_set(m->g_rules, (double)m->n_rules);
 }
 
-static void
-s_sync_firing(an_monitor_t *m)
+void
+an_monitor_sync_firing(an_monitor_t *m)
 {
     size_t firing = 0;
     for (size_t i = 0; i < m->n_rules; i++) {
-        firing += m->rules[i]->state == S_FIRING;
+        firing += m->rules[i]->state == AN_RS_FIRING;
     }
     vx_gauge_set(m->g_firing, (double)firing);
 }
@@ -270,7 +204,7 @@ s_line(char **text, const char *label, json_t *v)
 
 /* The subject and the plain-text body of an alert's email. */
 static void
-s_mail(struct s_note *n, json_t *p)
+s_mail(struct an_note *n, json_t *p)
 {
     const char *status = json_string_value(json_object_get(p, "status"));
     const char *name = json_string_value(json_object_get(p, "rule"));
@@ -315,10 +249,11 @@ s_mail(struct s_note *n, json_t *p)
     free(json);
 }
 
-static void
-s_queue(struct s_note **list, json_t *payload, const struct an_rule *r, const char *anomaly_url)
+void
+an_monitor_queue(struct an_note **list, json_t *payload, const struct an_rule *r,
+                 const char *anomaly_url)
 {
-    struct s_note *n = vx_calloc(1, sizeof *n);
+    struct an_note *n = vx_calloc(1, sizeof *n);
     n->json = json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS);
     if (r) {
         s_mail(n, payload);
@@ -342,10 +277,10 @@ s_count(an_monitor_t *m, int kind, int rc, const char *where, const char *err)
 
 /* Sends and frees the queued notifications. Without the lock. */
 static void
-s_send(an_monitor_t *m, struct s_note *list)
+s_send(an_monitor_t *m, struct an_note *list)
 {
     while (list) {
-        struct s_note *n = list;
+        struct an_note *n = list;
         list = n->next;
         char err[512];
         if (!m->notify_on) {
@@ -388,8 +323,6 @@ s_send(an_monitor_t *m, struct s_note *list)
     }
 }
 
-static void s_anom_expire(an_monitor_t *m);
-
 /* ---- evaluation --------------------------------------------------------------------------- */
 
 struct s_scrape {
@@ -403,9 +336,9 @@ struct s_scrape {
 
 /* Applies one scrape to its rule's state; queues notifications. Lock held. */
 static void
-s_apply(an_monitor_t *m, const struct s_scrape *sc, struct s_note **notes)
+s_apply(an_monitor_t *m, const struct s_scrape *sc, struct an_note **notes)
 {
-    struct s_rstate *rs = s_find(m, sc->name, NULL);
+    struct an_rstate *rs = an_monitor_find(m, sc->name, NULL);
     if (!rs || strcmp(rs->rule->target, sc->target) != 0 ||
         strcmp(rs->rule->metric, sc->metric) != 0) {
         return; /* deleted or replaced meanwhile */
@@ -434,36 +367,36 @@ s_apply(an_monitor_t *m, const struct s_scrape *sc, struct s_note **notes)
     bool holds = sc->series > 0 && an_rule_holds(rs->rule, sc->value);
     uint64_t now = vx_mono_ns();
     if (holds) {
-        if (rs->state == S_INACTIVE) {
-            rs->state = S_PENDING;
+        if (rs->state == AN_RS_INACTIVE) {
+            rs->state = AN_RS_PENDING;
             rs->since_mono = now;
-            rs->since_wall = s_wall_ms();
+            rs->since_wall = an_monitor_wall_ms();
             rs->fired_wall = 0;
         }
-        if (rs->state == S_PENDING && now - rs->since_mono >= rs->rule->for_ms * VX_NS_PER_MS) {
-            rs->state = S_FIRING;
-            rs->fired_wall = s_wall_ms();
-            json_t *a = s_alert_json(rs, "firing");
+        if (rs->state == AN_RS_PENDING && now - rs->since_mono >= rs->rule->for_ms * VX_NS_PER_MS) {
+            rs->state = AN_RS_FIRING;
+            rs->fired_wall = an_monitor_wall_ms();
+            json_t *a = an_monitor_alert_json(rs, "firing");
             json_object_set_new(a, "held_ms", json_integer((json_int_t)((now - rs->since_mono) /
                                                                         VX_NS_PER_MS)));
             json_object_set_new(a, "at_ms", json_integer((json_int_t)rs->fired_wall));
-            s_queue(notes, a, rs->rule, NULL);
-            s_recent_add(m, a);
+            an_monitor_queue(notes, a, rs->rule, NULL);
+            an_monitor_recent_add(m, a);
             vx_warn("AN-ALERT-FIRING", "%s: %s %s %g (value %g)", rs->rule->name,
                     rs->rule->metric, an_cond_name(rs->rule->cond), rs->rule->threshold,
                     sc->value);
         }
-    } else if (rs->state == S_FIRING) {
-        json_t *a = s_alert_json(rs, "resolved");
-        json_object_set_new(a, "at_ms", json_integer((json_int_t)s_wall_ms()));
-        json_object_set_new(a, "resolved_at_ms", json_integer((json_int_t)s_wall_ms()));
-        s_queue(notes, a, rs->rule, NULL);
-        s_recent_add(m, a);
-        rs->state = S_INACTIVE;
+    } else if (rs->state == AN_RS_FIRING) {
+        json_t *a = an_monitor_alert_json(rs, "resolved");
+        json_object_set_new(a, "at_ms", json_integer((json_int_t)an_monitor_wall_ms()));
+        json_object_set_new(a, "resolved_at_ms", json_integer((json_int_t)an_monitor_wall_ms()));
+        an_monitor_queue(notes, a, rs->rule, NULL);
+        an_monitor_recent_add(m, a);
+        rs->state = AN_RS_INACTIVE;
         rs->fired_wall = 0;
         vx_info("AN-ALERT-RESOLVED", "%s resolved", rs->rule->name);
     } else {
-        rs->state = S_INACTIVE;
+        rs->state = AN_RS_INACTIVE;
     }
 }
 
@@ -528,14 +461,14 @@ s_round(an_monitor_t *m)
         s_scrape(&sc[i], m->scrape_timeout_ms);
     }
     pthread_mutex_lock(&m->lock);
-    s_anom_expire(m);
-    struct s_note *notes = m->pending;
+    an_monitor_anom_expire(m);
+    struct an_note *notes = m->pending;
     m->pending = NULL;
     for (size_t i = 0; i < n; i++) {
         s_apply(m, &sc[i], &notes);
         s_scrape_free(&sc[i]);
     }
-    s_sync_firing(m);
+    an_monitor_sync_firing(m);
     pthread_mutex_unlock(&m->lock);
     free(sc);
     s_send(m, notes);
@@ -563,396 +496,6 @@ cb_thread(void *arg)
     return NULL;
 }
 
-/* ---- rules over REST -------------------------------------------------------------------------- */
-
-int
-an_monitor_put_rule(an_monitor_t *m, json_t *body, bool replace, bool *created, char *err,
-                    size_t errlen)
-{
-    struct an_rule *r = NULL;
-    int rc = an_rule_parse(body, &r, err, errlen);
-    if (rc < 0) {
-        return rc;
-    }
-    rc = s_check_config(m, r, err, errlen);
-    if (rc < 0) {
-        an_rule_destroy(&r);
-        return rc;
-    }
-    pthread_mutex_lock(&m->lock);
-    size_t idx;
-    struct s_rstate *old = s_find(m, r->name, &idx);
-    if (old && !replace) {
-        snprintf(err, errlen, "rule '%s' exists (PUT /v1/alert-rules/%s replaces it)", r->name,
-                 r->name);
-        rc = -EEXIST;
-    } else if (!old && m->n_rules >= m->max_rules) {
-        snprintf(err, errlen, "at most %zu rules (monitoring.max_alert_rules)", m->max_rules);
-        rc = -ENOSPC;
-    } else {
-        if (old) {
-            s_rstate_free(&m->rules[idx]);
-            m->rules[idx] = m->rules[--m->n_rules];
-        }
-        *created = old == NULL;
-        vx_info("AN-ALERT-RULE", "rule %s %s", r->name, old ? "replaced" : "added");
-        s_install(m, r);
-        r = NULL;
-        s_save(m);
-        s_sync_firing(m);
-    }
-    pthread_mutex_unlock(&m->lock);
-    an_rule_destroy(&r);
-    return rc;
-}
-
-/* The index of the rule named name in rs[0..n), or -1. */
-static long
-s_named(struct an_rule **rs, size_t n, const char *name)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(rs[i]->name, name) == 0) {
-            return (long)i;
-        }
-    }
-    return -1;
-}
-
-/* The stored definitions (lock held; new reference). */
-static json_t *
-s_defs(an_monitor_t *m)
-{
-    json_t *arr = json_array();
-    for (size_t i = 0; i < m->n_rules; i++) {
-        json_array_append(arr, m->rules[i]->rule->json);
-    }
-    return arr;
-}
-
-/* Validates every rule of defs into rs[], naming the one refused. */
-static int
-s_parse_all(an_monitor_t *m, json_t *defs, struct an_rule **rs, char *err, size_t errlen)
-{
-    size_t j;
-    json_t *d;
-    json_array_foreach(defs, j, d) {
-        char why[512];
-        const char *name = json_string_value(json_object_get(d, "name"));
-        int rc = an_rule_parse(d, &rs[j], why, sizeof why);
-        if (rc == 0) {
-            rc = s_check_config(m, rs[j], why, sizeof why);
-        }
-        if (rc == 0 && s_named(rs, j, rs[j]->name) >= 0) {
-            snprintf(why, sizeof why, "name: named twice");
-            rc = -EINVAL;
-        }
-        if (rc < 0) {
-            snprintf(err, errlen, "rules[%zu]%s%.128s%s: %s", j, name ? " (name \"" : "",
-                     name ? name : "", name ? "\")" : "", why);
-            return rc;
-        }
-    }
-    return 0;
-}
-
-/* Parse outside the lock, then check the If-Match tag and apply under it in one step; a rule
- * whose definition is unchanged keeps its state (pending, firing), so re-applying a file does
- * not reset alerts. */
-int
-an_monitor_change_rules(an_monitor_t *m, json_t *defs, bool merge, const char *if_match,
-                        char etag[VX_ETAG_LEN], char *err, size_t errlen)
-{
-    size_t n = json_array_size(defs);
-    struct an_rule **rs = vx_calloc(n + 1, sizeof *rs);
-    int rc = s_parse_all(m, defs, rs, err, errlen);
-    if (rc < 0) {
-        goto out;
-    }
-    pthread_mutex_lock(&m->lock);
-    json_t *cur = s_defs(m);
-    vx_etag_of(cur, "name", etag);
-    json_decref(cur);
-    size_t after = merge ? m->n_rules : 0;
-    for (size_t j = 0; j < n; j++) {
-        after += merge && s_find(m, rs[j]->name, NULL) != NULL ? 0 : 1;
-    }
-    if (!vx_etag_matches(if_match, etag)) {
-        snprintf(err, errlen,
-                 "the alert rules changed since they were read (If-Match %.64s, now %s): "
-                 "nothing changed; read them again",
-                 if_match, etag);
-        rc = -ESTALE;
-    } else if (after > m->max_rules) {
-        snprintf(err, errlen, "at most %zu rules (monitoring.max_alert_rules)", m->max_rules);
-        rc = -ENOSPC;
-    } else {
-        for (size_t i = m->n_rules; !merge && i-- > 0;) {
-            if (s_named(rs, n, m->rules[i]->rule->name) < 0) {
-                vx_info("AN-ALERT-RULE", "rule %s deleted", m->rules[i]->rule->name);
-                s_rstate_free(&m->rules[i]);
-                m->rules[i] = m->rules[--m->n_rules];
-            }
-        }
-        /* A rule whose definition is unchanged keeps its state (pending, firing). */
-        for (size_t j = 0; j < n; j++) {
-            size_t idx;
-            struct s_rstate *old = s_find(m, rs[j]->name, &idx);
-            if (old && json_equal(old->rule->json, rs[j]->json)) {
-                continue;
-            }
-            if (old) {
-                s_rstate_free(&m->rules[idx]);
-                m->rules[idx] = m->rules[--m->n_rules];
-            }
-            vx_info("AN-ALERT-RULE", "rule %s %s", rs[j]->name, old ? "replaced" : "added");
-            s_install(m, rs[j]);
-            rs[j] = NULL;
-        }
-        vx_gauge_set(m->g_rules, (double)m->n_rules);
-        s_save(m);
-        s_sync_firing(m);
-        cur = s_defs(m);
-        vx_etag_of(cur, "name", etag);
-        json_decref(cur);
-    }
-    pthread_mutex_unlock(&m->lock);
-out:
-    for (size_t j = 0; j < n; j++) {
-        an_rule_destroy(&rs[j]);
-    }
-    free(rs);
-    return rc;
-}
-
-json_t *
-an_monitor_rule_defs(an_monitor_t *m)
-{
-    pthread_mutex_lock(&m->lock);
-    json_t *arr = s_defs(m);
-    pthread_mutex_unlock(&m->lock);
-    return arr;
-}
-
-int
-an_monitor_delete_rule(an_monitor_t *m, const char *name)
-{
-    pthread_mutex_lock(&m->lock);
-    size_t idx;
-    int rc = -ENOENT;
-    if (s_find(m, name, &idx)) {
-        s_rstate_free(&m->rules[idx]);
-        m->rules[idx] = m->rules[--m->n_rules];
-        vx_gauge_set(m->g_rules, (double)m->n_rules);
-        s_save(m);
-        s_sync_firing(m);
-        rc = 0;
-    }
-    pthread_mutex_unlock(&m->lock);
-    return rc;
-}
-
-static json_t *
-s_rule_json(const struct s_rstate *rs)
-{
-    json_t *j = json_deep_copy(rs->rule->json);
-    json_t *st = json_pack("{s:s, s:I}", "state", s_state_names[rs->state], "evaluations",
-                           (json_int_t)rs->evaluations);
-    if (rs->series > 0) {
-        json_object_set_new(st, "value", json_real(rs->value));
-    }
-    json_object_set_new(st, "series", json_integer(rs->series));
-    if (rs->error[0]) {
-        json_object_set_new(st, "error", json_string(rs->error));
-    }
-    json_object_set_new(j, "status", st);
-    return j;
-}
-
-json_t *
-an_monitor_get_rule(an_monitor_t *m, const char *name)
-{
-    pthread_mutex_lock(&m->lock);
-    json_t *out = NULL;
-    if (name) {
-        struct s_rstate *rs = s_find(m, name, NULL);
-        out = rs ? s_rule_json(rs) : NULL;
-    } else {
-        out = json_array();
-        for (size_t i = 0; i < m->n_rules; i++) {
-            json_array_append_new(out, s_rule_json(m->rules[i]));
-        }
-    }
-    pthread_mutex_unlock(&m->lock);
-    return out;
-}
-
-json_t *
-an_monitor_alerts(an_monitor_t *m)
-{
-    pthread_mutex_lock(&m->lock);
-    json_t *active = json_array(), *recent = json_array();
-    for (size_t i = 0; i < m->n_rules; i++) {
-        const struct s_rstate *rs = m->rules[i];
-        if (rs->state != S_INACTIVE) {
-            json_array_append_new(active, s_alert_json(rs, s_state_names[rs->state]));
-        }
-    }
-    for (size_t i = 0; i < m->n_anoms; i++) {
-        json_array_append(active, m->anoms[i].alert);
-    }
-    for (size_t i = 0; i < m->recent_n; i++) {
-        json_array_append(recent, m->recent[(m->recent_head + i) % m->max_recent]);
-    }
-    pthread_mutex_unlock(&m->lock);
-    return json_pack("{s:o, s:o}", "active", active, "recent", recent);
-}
-
-/* The identity of an anomaly's series without its aggregation (caller frees). */
-static char *
-s_anom_key(const char *query, int partition, json_t *group)
-{
-    char *g = group ? json_dumps(group, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
-    char *key = NULL;
-    if (asprintf(&key, "%s\x1f%d\x1f%s", query, partition, g ? g : "{}") < 0) {
-        vx_oom(0);
-    }
-    free(g);
-    return key;
-}
-
-static struct s_anom *
-s_anom_find(an_monitor_t *m, const char *key)
-{
-    for (size_t i = 0; i < m->n_anoms; i++) {
-        if (strcmp(m->anoms[i].key, key) == 0) {
-            return &m->anoms[i];
-        }
-    }
-    return NULL;
-}
-
-/* Resolves the firing anomaly alert i: a resolved alert in recent and for the webhook, the
- * entry removed (order kept). window: the normal window that resolved it, or NULL. Lock held. */
-static void
-s_anom_resolve(an_monitor_t *m, size_t i, const char *reason, json_t *window)
-{
-    struct s_anom *a = &m->anoms[i];
-    uint64_t now = s_wall_ms();
-    json_t *r = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:O}", "source", "anomaly",
-                          "status", "resolved", "severity", "warning", "reason", reason, "at_ms",
-                          (json_int_t)now, "resolved_at_ms", (json_int_t)now, "fired_at_ms",
-                          (json_int_t)a->fired_wall, "anomalous_windows",
-                          (json_int_t)a->windows, "anomaly",
-                          json_object_get(a->alert, "anomaly"));
-    if (window) {
-        json_object_set(r, "resolved_by_window", window);
-    }
-    if (*m->anomaly_url) {
-        s_queue(&m->pending, r, NULL, m->anomaly_url);
-        pthread_cond_signal(&m->wake);
-    }
-    s_recent_add(m, r);
-    vx_counter_add(m->c_anom_resolved, 1);
-    vx_info("AN-ANOMALY-RESOLVED", "anomaly alert of query %s resolved (%s)", a->query, reason);
-    free(a->key);
-    free(a->query);
-    json_decref(a->alert);
-    memmove(&m->anoms[i], &m->anoms[i + 1], (m->n_anoms - i - 1) * sizeof *m->anoms);
-    m->n_anoms--;
-}
-
-void
-an_monitor_anomaly(an_monitor_t *m, json_t *anomaly)
-{
-    uint64_t now = s_wall_ms();
-    json_t *a = json_pack("{s:s, s:s, s:s, s:I, s:O}", "source", "anomaly", "status", "firing",
-                          "severity", "warning", "at_ms", (json_int_t)now, "anomaly", anomaly);
-    const char *query = json_string_value(json_object_get(anomaly, "query"));
-    char *key = s_anom_key(query ? query : "", (int)json_integer_value(json_object_get(anomaly,
-                                                                                      "partition")),
-                           json_object_get(anomaly, "group"));
-    pthread_mutex_lock(&m->lock);
-    vx_counter_add(m->c_anomalies, 1);
-    struct s_anom *fa = s_anom_find(m, key);
-    if (fa) {
-        /* the same series again (or another aggregation of the same window): still firing */
-        json_object_set_new(a, "fired_at_ms", json_integer((json_int_t)fa->fired_wall));
-        json_decref(fa->alert);
-        fa->alert = json_incref(a);
-        fa->windows++;
-        fa->last_mono = vx_mono_ns();
-        free(key);
-    } else {
-        if (m->n_anoms == m->max_anoms) {
-            vx_counter_add(m->c_anom_evicted, 1);
-            s_anom_resolve(m, 0, "evicted", NULL);
-        }
-        json_object_set_new(a, "fired_at_ms", json_integer((json_int_t)now));
-        m->anoms = vx_realloc(m->anoms, (m->n_anoms + 1) * sizeof *m->anoms);
-        m->anoms[m->n_anoms++] = (struct s_anom){key, vx_strdup(query ? query : ""),
-                                                 json_incref(a), now, vx_mono_ns(), 1};
-    }
-    if (*m->anomaly_url) {
-        /* sent by the evaluation thread: the caller (the analytics loop) must not wait */
-        s_queue(&m->pending, a, NULL, m->anomaly_url);
-        pthread_cond_signal(&m->wake);
-    }
-    s_recent_add(m, a);
-    pthread_mutex_unlock(&m->lock);
-}
-
-void
-an_monitor_window_normal(an_monitor_t *m, const char *query, int partition, json_t *group,
-                         uint64_t start_ns, uint64_t end_ns)
-{
-    pthread_mutex_lock(&m->lock);
-    if (m->n_anoms == 0) {
-        pthread_mutex_unlock(&m->lock);
-        return;
-    }
-    char *key = s_anom_key(query, partition, group);
-    struct s_anom *fa = s_anom_find(m, key);
-    if (fa) {
-        json_t *w = json_pack("{s:I, s:I}", "start_ns", (json_int_t)start_ns, "end_ns",
-                              (json_int_t)end_ns);
-        s_anom_resolve(m, (size_t)(fa - m->anoms), "normal_window", w);
-        json_decref(w);
-    }
-    pthread_mutex_unlock(&m->lock);
-    free(key);
-}
-
-void
-an_monitor_forget_query(an_monitor_t *m, const char *query)
-{
-    pthread_mutex_lock(&m->lock);
-    for (size_t i = 0; i < m->n_anoms;) {
-        if (strcmp(m->anoms[i].query, query) == 0) {
-            s_anom_resolve(m, i, "query_removed", NULL);
-        } else {
-            i++;
-        }
-    }
-    pthread_mutex_unlock(&m->lock);
-}
-
-/* Resolves the anomaly alerts without a window for anomaly_resolve_after_ms. Lock held. */
-static void
-s_anom_expire(an_monitor_t *m)
-{
-    if (m->anom_timeout_ms == 0) {
-        return;
-    }
-    uint64_t now = vx_mono_ns();
-    for (size_t i = 0; i < m->n_anoms;) {
-        if (now - m->anoms[i].last_mono >= m->anom_timeout_ms * VX_NS_PER_MS) {
-            s_anom_resolve(m, i, "timeout", NULL);
-        } else {
-            i++;
-        }
-    }
-}
-
 /* ---- health ------------------------------------------------------------------------------------ */
 
 json_t *
@@ -970,7 +513,7 @@ an_monitor_health(an_monitor_t *m, int *rc)
     json_t *services = json_array();
     size_t up = 0, down = 0;
     for (size_t i = 0; i < m->n_services; i++) {
-        const struct s_service *sv = &m->services[i];
+        const struct an_service *sv = &m->services[i];
         char url[VX_PATH_MAX], err[256] = "";
         long hs = 0, rs = 0;
         uint64_t t0 = vx_mono_ns();
@@ -1027,21 +570,21 @@ s_load(an_monitor_t *m, const char *path, bool missing_ok, char *err, size_t err
         if (rc < 0) {
             break;
         }
-        if (an_rule_parse(v, &r, sub, sizeof sub) < 0 || s_check_config(m, r, sub, sizeof sub) < 0) {
+        if (an_rule_parse(v, &r, sub, sizeof sub) < 0 || an_monitor_check_config(m, r, sub, sizeof sub) < 0) {
             snprintf(err, errlen, "%s: rule %zu: %s", path, i, sub);
             rc = -EINVAL;
-        } else if (s_find(m, r->name, NULL)) {
+        } else if (an_monitor_find(m, r->name, NULL)) {
             snprintf(err, errlen, "%s: rule %zu: name '%s' appears twice", path, i, r->name);
             rc = -EINVAL;
         } else {
-            s_install(m, r);
+            an_monitor_install(m, r);
             r = NULL;
         }
         an_rule_destroy(&r);
     }
     json_decref(arr);
     if (rc == 0 && stale) { /* plaintext, or sealed under an older key: sealed anew */
-        s_save(m);
+        an_monitor_save(m);
         vx_info("AN-STATE-SEALED", "%s sealed under data key %u", path,
                 (unsigned)vx_sealer_key_id(m->sealer));
     }
@@ -1220,7 +763,7 @@ an_monitor_destroy(an_monitor_t **mp)
         pthread_join(m->thread, NULL);
     }
     while (m->n_rules) {
-        s_rstate_free(&m->rules[--m->n_rules]);
+        an_monitor_rstate_free(&m->rules[--m->n_rules]);
     }
     for (size_t i = 0; i < m->n_anoms; i++) {
         free(m->anoms[i].key);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* What an_server.c (queries, results, metrics) and an_input.c (Kafka, ZeroMQ, the loop)
- * share. Not for other files. */
+/* What an_server.c (queries, results, metrics), an_input.c (Kafka, ZeroMQ, the loop) and
+ * an_input_replay.c (the loop's replay) share. Not for other files. */
 #ifndef AN_SERVER_PRIV_H
 #define AN_SERVER_PRIV_H
 
@@ -169,5 +169,15 @@ int an_input_open(an_server_t *s, const struct an_config *cfg, char *err, size_t
 void an_input_close(an_server_t *s);
 /* The loop: consumes the input (Kafka or ZeroMQ) until *stop; see an_server_run. */
 int an_input_run(an_server_t *s, volatile sig_atomic_t *stop);
+
+/* an_input_replay.c: the replay the loop runs (POST /v1/replay asks for it) */
+/* Starts the replay asked for: locates and seeks the range of every owned partition. */
+void an_input_replay_begin(an_server_t *s);
+/* Sees whether the running replay reached its end. */
+void an_input_replay_check(an_server_t *s);
+/* Counts message m when it falls in the range being replayed. Lock held. */
+void an_input_replay_count(an_server_t *s, const rd_kafka_message_t *m);
+/* Keeps a replay under replay_max_events_per_sec by waiting before the next batch. */
+void an_input_replay_throttle(an_server_t *s);
 
 #endif

@@ -98,6 +98,26 @@ cb_get_patterns(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     resp->json = json_pack("{s:o}", "patterns", mine);
 }
 
+json_t *
+au_http_set_body(vx_http_req_t *req, struct vx_http_resp *resp, const char *what)
+{
+    json_t *body = vx_http_req_json(req);
+    json_t *arr = json_is_object(body) ? json_object_get(body, what) : body;
+    if (!json_is_array(arr)) {
+        vx_http_error(resp, 400, "invalid_body", "expected a list of %s, or {\"%s\":[...]}", what,
+                      what);
+        return NULL;
+    }
+    return arr;
+}
+
+void
+au_http_set_changed(struct vx_http_resp *resp, const char *what, json_t *set, const char *etag)
+{
+    vx_http_resp_header(resp, "ETag", "%s", etag);
+    resp->json = json_pack("{s:i, s:s}", what, (int)json_array_size(set), "etag", etag);
+}
+
 /* PUT /v1/patterns replaces the tenant's set, PATCH (merge) creates or updates the patterns
  * given and leaves the others: all of it or nothing, after If-Match. */
 static void
@@ -107,11 +127,8 @@ s_change_patterns(vx_http_req_t *req, struct vx_http_resp *resp, void *arg, bool
     if (tenant == NULL) {
         return;
     }
-    json_t *body = vx_http_req_json(req);
-    json_t *arr = json_is_object(body) ? json_object_get(body, "patterns") : body;
-    if (!json_is_array(arr)) {
-        vx_http_error(resp, 400, "invalid_body",
-                      "expected a list of patterns, or {\"patterns\":[...]}");
+    json_t *arr = au_http_set_body(req, resp, "patterns");
+    if (arr == NULL) {
         return;
     }
     char err[512], etag[VX_ETAG_LEN];
@@ -122,8 +139,7 @@ s_change_patterns(vx_http_req_t *req, struct vx_http_resp *resp, void *arg, bool
         s_refused(resp, rc, err);
         return;
     }
-    vx_http_resp_header(resp, "ETag", "%s", etag);
-    resp->json = json_pack("{s:i, s:s}", "patterns", (int)json_array_size(arr), "etag", etag);
+    au_http_set_changed(resp, "patterns", arr, etag);
 }
 
 static void
@@ -200,21 +216,28 @@ cb_put_pattern(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
     resp->json = json_pack("{s:s}", "id", id);
 }
 
-static void
-cb_delete_pattern(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+void
+au_http_delete(vx_http_req_t *req, struct vx_http_resp *resp, void *arg,
+               int (*del)(au_server_t *s, const char *tenant, const char *id), const char *what)
 {
     const char *tenant = au_http_tenant(req, resp);
     if (tenant == NULL) {
         return;
     }
     const char *id = vx_http_req_param(req, "id");
-    if (au_server_delete_pattern(arg, tenant, id) < 0) {
-        vx_http_error(resp, 404, "not_found", "no pattern with id \"%.128s\"", id);
+    if (del(arg, tenant, id) < 0) {
+        vx_http_error(resp, 404, "not_found", "no %s with id \"%.128s\"", what, id);
         return;
     }
     resp->status = 204;
     resp->text = "";
     resp->text_len = 0;
+}
+
+static void
+cb_delete_pattern(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    au_http_delete(req, resp, arg, au_server_delete_pattern, "pattern");
 }
 
 json_t *

@@ -46,6 +46,18 @@ void au_http_set_etag(struct vx_http_resp *resp, json_t *defs, const char *key);
  * version_conflict, -E2BIG 413, anything else invalid_<what> with invalid_status. */
 void au_http_refused(struct vx_http_resp *resp, int rc, const char *err, const char *what,
                      int invalid_status);
+/* The body of a PUT or PATCH of a whole set: a list, or {"<what>": [...]} (what: "patterns",
+ * "workflows"). Returns the list (borrowed from the request), or NULL after answering 400. */
+json_t *au_http_set_body(vx_http_req_t *req, struct vx_http_resp *resp, const char *what);
+/* The answer to a set changed: its ETag header and {"<what>": n, "etag": etag}. */
+void au_http_set_changed(struct vx_http_resp *resp, const char *what, json_t *set,
+                         const char *etag);
+/* DELETE of one definition of the caller's tenant by the path's id: del(server, tenant, id)
+ * (au_server_delete_pattern, au_server_delete_workflow); 204, or 404 naming what ("pattern",
+ * "workflow") when there is none. */
+void au_http_delete(vx_http_req_t *req, struct vx_http_resp *resp, void *arg,
+                    int (*del)(au_server_t *s, const char *tenant, const char *id),
+                    const char *what);
 /* The body of a PUT to .../{id}: one object (what names it in the message: "pattern",
  * "workflow") whose "id", when present, is the path's id. Returns a copy with "id" set to id
  * (caller decrefs), or NULL after answering 400. */

@@ -84,11 +84,8 @@ s_change(vx_http_req_t *req, struct vx_http_resp *resp, void *arg, bool merge)
     if (tenant == NULL) {
         return;
     }
-    json_t *body = vx_http_req_json(req);
-    json_t *arr = json_is_object(body) ? json_object_get(body, "workflows") : body;
-    if (!json_is_array(arr)) {
-        vx_http_error(resp, 400, "invalid_body",
-                      "expected a list of workflows, or {\"workflows\":[...]}");
+    json_t *arr = au_http_set_body(req, resp, "workflows");
+    if (arr == NULL) {
         return;
     }
     size_t i;
@@ -106,8 +103,7 @@ s_change(vx_http_req_t *req, struct vx_http_resp *resp, void *arg, bool merge)
         s_refused(resp, rc, err);
         return;
     }
-    vx_http_resp_header(resp, "ETag", "%s", etag);
-    resp->json = json_pack("{s:i, s:s}", "workflows", (int)json_array_size(arr), "etag", etag);
+    au_http_set_changed(resp, "workflows", arr, etag);
 }
 
 void
@@ -195,18 +191,7 @@ au_wf_http_put(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 void
 au_wf_http_delete(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
 {
-    const char *tenant = au_http_tenant(req, resp);
-    if (tenant == NULL) {
-        return;
-    }
-    const char *id = vx_http_req_param(req, "id");
-    if (au_server_delete_workflow(arg, tenant, id) < 0) {
-        vx_http_error(resp, 404, "not_found", "no workflow with id \"%.128s\"", id);
-        return;
-    }
-    resp->status = 204;
-    resp->text = "";
-    resp->text_len = 0;
+    au_http_delete(req, resp, arg, au_server_delete_workflow, "workflow");
 }
 
 void

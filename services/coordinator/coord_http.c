@@ -282,71 +282,60 @@ s_write_answer(const struct coord_op_result *res, json_t *idlist)
                      (json_int_t)res->apply.revision, "ids", idlist);
 }
 
-/* Why long: one pass from the request to the answer, in order: shape (plain, array or
- * conditional), condition headers, each event decoded, validated and given an id, then one
- * part proposed and its outcome mapped. */
-static void
-cb_post_events(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+/* The request's shape: a plain event, an array, or the conditional form {"event", "if"}, and
+ * its condition (from "if" or from headers) in *cond (*cond_value owned by the caller). On
+ * return *body is the event or array of events. Returns false with resp set when refused. */
+static bool
+s_events_shape(vx_http_req_t *req, json_t **body, struct coord_cond *cond, char **cond_value,
+               int *has_cond, struct vx_http_resp *resp)
 {
-    coord_http_t *h = arg;
-    json_t *body = vx_http_req_json(req);
-    if (!body || (!json_is_object(body) && !json_is_array(body))) {
+    json_t *b = *body;
+    if (!b || (!json_is_object(b) && !json_is_array(b))) {
         vx_http_error(resp, 400, "invalid_event",
                       "expected an event object, an array of events or "
                       "{\"event\": {...}, \"if\": {...}}");
-        coord_http_outcome(resp, COORD_OUTCOME_NOT_DONE);
-        return;
+        return false;
     }
     /* The conditional form wraps one event; so do condition headers. */
-    struct coord_cond cond = {0};
-    char *cond_value = NULL;
     char cerr[200];
-    int has_cond = s_cond_from_headers(req, &cond, cerr, sizeof cerr);
-    if (json_is_object(body) && json_object_get(body, "event")) {
-        json_t *ifo = json_object_get(body, "if");
-        if (!json_is_object(json_object_get(body, "event")) || !ifo ||
-            json_object_size(body) != 2) {
+    *has_cond = s_cond_from_headers(req, cond, cerr, sizeof cerr);
+    if (json_is_object(b) && json_object_get(b, "event")) {
+        json_t *ifo = json_object_get(b, "if");
+        if (!json_is_object(json_object_get(b, "event")) || !ifo || json_object_size(b) != 2) {
             vx_http_error(resp, 400, "invalid_request",
                           "a conditional write is {\"event\": {...}, \"if\": {...}}");
-            coord_http_outcome(resp, COORD_OUTCOME_NOT_DONE);
-            return;
+            return false;
         }
-        if (has_cond != 0) {
+        if (*has_cond != 0) {
             vx_http_error(resp, 400, "invalid_request",
                           "give the condition once: in \"if\" or in a header");
-            coord_http_outcome(resp, COORD_OUTCOME_NOT_DONE);
-            return;
+            return false;
         }
-        has_cond = s_cond_from_json(ifo, &cond, &cond_value, cerr, sizeof cerr) < 0 ? -1 : 1;
-        body = json_object_get(body, "event");
+        *has_cond = s_cond_from_json(ifo, cond, cond_value, cerr, sizeof cerr) < 0 ? -1 : 1;
+        b = json_object_get(b, "event");
     }
-    if (has_cond < 0 || (has_cond > 0 && !json_is_object(body))) {
+    *body = b;
+    if (*has_cond < 0 || (*has_cond > 0 && !json_is_object(b))) {
         vx_http_error(resp, 400, "invalid_request", "%s",
-                      has_cond < 0 ? cerr : "a conditional write carries exactly one event");
-        coord_http_outcome(resp, COORD_OUTCOME_NOT_DONE);
-        free(cond_value);
-        return;
+                      *has_cond < 0 ? cerr : "a conditional write carries exactly one event");
+        return false;
     }
-    size_t n = json_is_array(body) ? json_array_size(body) : 1;
+    size_t n = json_is_array(b) ? json_array_size(b) : 1;
     if (n == 0 || n > S_MAX_EVENTS_PER_REQUEST) {
         vx_http_error(resp, n ? 413 : 400, n ? "too_many_events" : "invalid_event",
                       "a request carries 1 to %d events, got %zu", S_MAX_EVENTS_PER_REQUEST, n);
-        coord_http_outcome(resp, COORD_OUTCOME_NOT_DONE);
-        free(cond_value);
-        return;
+        return false;
     }
-    if (s_refuse_write(h, resp)) {
-        free(cond_value);
-        return;
-    }
-    size_t blen = 0;
-    vx_http_req_body(req, &blen);
-    vx_arena_t *arena = vx_arena_new(64 * 1024, 8 * blen + (1u << 20));
-    vx_event_t **events = vx_calloc(n, sizeof *events);
-    uint8_t *ids = vx_malloc(n * VX_EVENT_ID_LEN);
-    uint8_t *packed = NULL, *part = NULL;
-    json_t *idlist = json_array();
-    struct coord_op_result res = {0};
+    return true;
+}
+
+/* Decodes and validates the n events of body into events (in arena), each given an id when
+ * it has none (ids: n ids of room), their ids appended to idlist. Returns false with resp set
+ * (the event named) at the first bad one. */
+static bool
+s_events_decode(coord_http_t *h, json_t *body, size_t n, vx_arena_t *arena, vx_event_t **events,
+                uint8_t *ids, json_t *idlist, struct vx_http_resp *resp)
+{
     for (size_t i = 0; i < n; i++) {
         json_t *obj = json_is_array(body) ? json_array_get(body, i) : body;
         char err[300];
@@ -363,8 +352,7 @@ cb_post_events(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
             } else {
                 vx_http_error(resp, status, "invalid_event", "%s", err);
             }
-            coord_http_outcome(resp, COORD_OUTCOME_NOT_DONE);
-            goto out;
+            return false;
         }
         /* Ids make a retried request idempotent: the state machine skips ids it applied. */
         if (events[i]->id.len != VX_EVENT_ID_LEN) {
@@ -375,6 +363,83 @@ cb_post_events(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
         char idtext[VX_EVENT_ID_STR];
         vx_event_id_format(events[i]->id.data, idtext);
         json_array_append_new(idlist, json_string(idtext));
+    }
+    return true;
+}
+
+/* The answer to a proposed write from its outcome res: an error of the proposal (no leader,
+ * timeout, ...), a condition not met (412), clocks refused at commit (422, the part that
+ * committed named), a rejection, or the write's answer. */
+static void
+s_events_answer(coord_http_t *h, struct coord_op_result *res, json_t *idlist,
+                struct vx_http_resp *resp)
+{
+    if (coord_http_op_error(h, res, resp, true)) {
+        return;
+    }
+    if (res->apply.status == -ECANCELED) {
+        vx_http_error(resp, 412, "precondition_failed", "%s; nothing was written",
+                      res->apply.message);
+        coord_http_outcome(resp, COORD_OUTCOME_NOT_DONE);
+        json_t *cur = res->apply.current;
+        json_object_set_new(resp->json, "revision",
+                            json_integer(cur ? json_integer_value(json_object_get(cur, "revision"))
+                                             : 0));
+        json_object_set(resp->json, "current", cur ? cur : json_null());
+        return;
+    }
+    if (res->apply.status == -E2BIG) {
+        /* The state moved between the check before proposing and the commit: the events
+         * named in "refused" changed nothing, the "accepted" ones committed. */
+        vx_drops_add(&h->invalid, VX_DROP_TOO_LARGE, res->apply.refused);
+        vx_http_error(resp, 422, "clock_too_large", "%s; %zu of the request's events "
+                      "committed, %zu refused", res->apply.message, res->apply.accepted,
+                      res->apply.refused);
+        coord_http_outcome(resp, COORD_OUTCOME_NOT_DONE);
+        json_object_set_new(resp->json, "accepted", json_integer((json_int_t)res->apply.accepted));
+        json_object_set_new(resp->json, "refused", json_integer((json_int_t)res->apply.refused));
+        return;
+    }
+    if (res->apply.status < 0) {
+        vx_http_error(resp, 422, "rejected", "%s", res->apply.message);
+        coord_http_outcome(resp, COORD_OUTCOME_NOT_DONE);
+        return;
+    }
+    resp->json = s_write_answer(res, idlist);
+}
+
+/* One pass from the request to the answer, in order: shape and condition, each event decoded,
+ * validated and given an id, the clocks checked, then one entry proposed (plain or
+ * compare-and-set) and its outcome mapped. */
+static void
+cb_post_events(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
+{
+    coord_http_t *h = arg;
+    json_t *body = vx_http_req_json(req);
+    struct coord_cond cond = {0};
+    char *cond_value = NULL;
+    int has_cond = 0;
+    if (!s_events_shape(req, &body, &cond, &cond_value, &has_cond, resp)) {
+        coord_http_outcome(resp, COORD_OUTCOME_NOT_DONE);
+        free(cond_value);
+        return;
+    }
+    if (s_refuse_write(h, resp)) {
+        free(cond_value);
+        return;
+    }
+    size_t n = json_is_array(body) ? json_array_size(body) : 1;
+    size_t blen = 0;
+    vx_http_req_body(req, &blen);
+    vx_arena_t *arena = vx_arena_new(64 * 1024, 8 * blen + (1u << 20));
+    vx_event_t **events = vx_calloc(n, sizeof *events);
+    uint8_t *ids = vx_malloc(n * VX_EVENT_ID_LEN);
+    uint8_t *packed = NULL, *part = NULL;
+    json_t *idlist = json_array();
+    struct coord_op_result res = {0};
+    if (!s_events_decode(h, body, n, arena, events, ids, idlist, resp)) {
+        coord_http_outcome(resp, COORD_OUTCOME_NOT_DONE);
+        goto out;
     }
     vx_counter_add(h->received_rest, n);
     char cerr2[400];
@@ -399,38 +464,7 @@ cb_post_events(vx_http_req_t *req, struct vx_http_resp *resp, void *arg)
         coord_raft_submit(h->raft, COORD_ENTRY_EVENTS, packed, len, h->opts.apply_timeout_ms,
                           &res);
     }
-    if (coord_http_op_error(h, &res, resp, true)) {
-        goto out;
-    }
-    if (res.apply.status == -ECANCELED) {
-        vx_http_error(resp, 412, "precondition_failed", "%s; nothing was written",
-                      res.apply.message);
-        coord_http_outcome(resp, COORD_OUTCOME_NOT_DONE);
-        json_t *cur = res.apply.current;
-        json_object_set_new(resp->json, "revision",
-                            json_integer(cur ? json_integer_value(json_object_get(cur, "revision"))
-                                             : 0));
-        json_object_set(resp->json, "current", cur ? cur : json_null());
-        goto out;
-    }
-    if (res.apply.status == -E2BIG) {
-        /* The state moved between the check above and the commit: the events named in
-         * "refused" changed nothing, the "accepted" ones committed. */
-        vx_drops_add(&h->invalid, VX_DROP_TOO_LARGE, res.apply.refused);
-        vx_http_error(resp, 422, "clock_too_large", "%s; %zu of the request's events "
-                      "committed, %zu refused", res.apply.message, res.apply.accepted,
-                      res.apply.refused);
-        coord_http_outcome(resp, COORD_OUTCOME_NOT_DONE);
-        json_object_set_new(resp->json, "accepted", json_integer((json_int_t)res.apply.accepted));
-        json_object_set_new(resp->json, "refused", json_integer((json_int_t)res.apply.refused));
-        goto out;
-    }
-    if (res.apply.status < 0) {
-        vx_http_error(resp, 422, "rejected", "%s", res.apply.message);
-        coord_http_outcome(resp, COORD_OUTCOME_NOT_DONE);
-        goto out;
-    }
-    resp->json = s_write_answer(&res, idlist);
+    s_events_answer(h, &res, idlist, resp);
 out:
     coord_op_result_fini(&res);
     json_decref(idlist);

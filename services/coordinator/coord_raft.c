@@ -466,31 +466,12 @@ s_mkdirs(const char *dir)
     return 0;
 }
 
-/* Builds the libraft stack in the order each layer needs the one below (uv loop, transport
- * -- authenticated or plain TCP --, disk I/O, FSM, raft instance) and marks each one ready as
- * it comes up, so that a failure at any step is undone by the close path for exactly the
- * layers that exist. */
+/* The transport to the peers, bound to raft_bind (with self's port) when set: authenticated
+ * (coord_peer.c) when peer keys are configured, libraft's plain TCP otherwise. */
 static int
-s_start(coord_raft_t *r, char *err, size_t errlen)
+s_transport_init(coord_raft_t *r, const struct coord_member *self, char *err, size_t errlen)
 {
     const struct coord_raft_opts *o = &r->opts;
-    const struct coord_member *self = NULL;
-    for (size_t i = 0; i < o->n_members; i++) {
-        if (o->members[i].id == o->node_id) {
-            self = &o->members[i];
-        }
-    }
-    if (!self) {
-        snprintf(err, errlen, "node_id %" PRIu64 " is not in members", o->node_id);
-        return -EINVAL;
-    }
-    int rc = s_mkdirs(o->data_dir);
-    if (rc < 0) {
-        snprintf(err, errlen, "data_dir %s: %s", o->data_dir, strerror(-rc));
-        return rc;
-    }
-    uv_loop_init(&r->loop);
-    r->loop_ready = true;
     char bind[96] = "";
     if (o->raft_bind && o->raft_bind[0]) {
         const char *port = strrchr(self->raft_addr, ':');
@@ -521,22 +502,16 @@ s_start(coord_raft_t *r, char *err, size_t errlen)
                  r->transport.errmsg[0] ? r->transport.errmsg : raft_strerror(rv));
         return -EIO;
     }
-    r->transport_ready = true;
-    rv = raft_uv_init(&r->io, &r->loop, o->data_dir, &r->transport);
-    if (rv != 0) {
-        snprintf(err, errlen, "raft I/O in %s: %s (needs a filesystem with O_DIRECT or tmpfs)",
-                 o->data_dir, r->io.errmsg[0] ? r->io.errmsg : raft_strerror(rv));
-        return -EIO;
-    }
-    r->io_ready = true;
-    raft_uv_set_connect_retry_delay(&r->io, o->connect_retry_ms);
-    coord_io_wrap(&r->iow, &r->io, r);
-    coord_snap_fsm_init(r, &r->fsm_iface, cb_fsm_apply);
-    if (o->sealer) {
-        /* Sealed snapshots do not compress: libraft's LZ4 pass would only cost CPU. */
-        raft_uv_set_snapshot_compression(&r->io, false);
-    }
-    rv = raft_init(&r->raft, &r->iow.outer, &r->fsm_iface, o->node_id, self->raft_addr);
+    return 0;
+}
+
+/* The raft instance on the I/O and FSM, the cluster's first configuration when bootstrapping
+ * (a data dir with state resumes instead), and its timeouts and snapshot settings. */
+static int
+s_raft_init(coord_raft_t *r, const struct coord_member *self, char *err, size_t errlen)
+{
+    const struct coord_raft_opts *o = &r->opts;
+    int rv = raft_init(&r->raft, &r->iow.outer, &r->fsm_iface, o->node_id, self->raft_addr);
     if (rv != 0) {
         snprintf(err, errlen, "raft_init: %s", raft_errmsg(&r->raft));
         return -EIO;
@@ -563,6 +538,57 @@ s_start(coord_raft_t *r, char *err, size_t errlen)
     raft_set_snapshot_threshold(&r->raft, o->snapshot_threshold);
     raft_set_snapshot_trailing(&r->raft, o->snapshot_trailing);
     raft_set_pre_vote(&r->raft, o->pre_vote);
+    return 0;
+}
+
+/* Builds the libraft stack in the order each layer needs the one below (uv loop, transport
+ * -- authenticated or plain TCP --, disk I/O, FSM, raft instance) and marks each one ready as
+ * it comes up, so that a failure at any step is undone by the close path for exactly the
+ * layers that exist. */
+static int
+s_start(coord_raft_t *r, char *err, size_t errlen)
+{
+    const struct coord_raft_opts *o = &r->opts;
+    const struct coord_member *self = NULL;
+    for (size_t i = 0; i < o->n_members; i++) {
+        if (o->members[i].id == o->node_id) {
+            self = &o->members[i];
+        }
+    }
+    if (!self) {
+        snprintf(err, errlen, "node_id %" PRIu64 " is not in members", o->node_id);
+        return -EINVAL;
+    }
+    int rc = s_mkdirs(o->data_dir);
+    if (rc < 0) {
+        snprintf(err, errlen, "data_dir %s: %s", o->data_dir, strerror(-rc));
+        return rc;
+    }
+    uv_loop_init(&r->loop);
+    r->loop_ready = true;
+    rc = s_transport_init(r, self, err, errlen);
+    if (rc < 0) {
+        return rc;
+    }
+    r->transport_ready = true;
+    int rv = raft_uv_init(&r->io, &r->loop, o->data_dir, &r->transport);
+    if (rv != 0) {
+        snprintf(err, errlen, "raft I/O in %s: %s (needs a filesystem with O_DIRECT or tmpfs)",
+                 o->data_dir, r->io.errmsg[0] ? r->io.errmsg : raft_strerror(rv));
+        return -EIO;
+    }
+    r->io_ready = true;
+    raft_uv_set_connect_retry_delay(&r->io, o->connect_retry_ms);
+    coord_io_wrap(&r->iow, &r->io, r);
+    coord_snap_fsm_init(r, &r->fsm_iface, cb_fsm_apply);
+    if (o->sealer) {
+        /* Sealed snapshots do not compress: libraft's LZ4 pass would only cost CPU. */
+        raft_uv_set_snapshot_compression(&r->io, false);
+    }
+    rc = s_raft_init(r, self, err, errlen);
+    if (rc < 0) {
+        return rc;
+    }
     uv_async_init(&r->loop, &r->async, cb_queue);
     r->async.data = r;
     uv_timer_init(&r->loop, &r->timer);

@@ -162,18 +162,12 @@ coord_raft_on_view(void *arg, uint64_t from, const uint8_t *data, size_t len)
     pthread_mutex_unlock(&r->st_mu);
 }
 
-/* Loop thread: refreshes the snapshot, detects partitions, attaches the input on the leader,
- * and gives the read index and group commit their periodic turn. */
-void
-coord_raft_cb_tick(uv_timer_t *t)
+/* Tracks the leader: since when there is none, and a change of leader (logged, counted).
+ * Returns the leader's id, 0 when there is none. */
+static raft_id
+s_tick_leader(coord_raft_t *r, uint64_t now)
 {
-    coord_raft_t *r = t->data;
-    if (r->closing) {
-        return;
-    }
     struct raft *raft = &r->raft;
-    uint64_t now = vx_mono_ns();
-    int state = raft_state(raft);
     raft_id lid = 0;
     const char *laddr = NULL;
     raft_leader(raft, &lid, &laddr);
@@ -190,11 +184,24 @@ coord_raft_cb_tick(uv_timer_t *t)
         vx_counter_add(r->m_leader_changes, 1);
         r->last_leader = lid;
     }
+    return lid;
+}
+
+/* Counts of a tick's members: voters, and how many of them and of all are healthy. */
+struct s_health {
+    unsigned voters, healthy_voters, healthy;
+};
+
+/* What this node knows of each member (mem: room for COORD_MAX_MEMBERS): a leader from its
+ * followers' progress, a follower of its leader only, from its election timer. Returns the
+ * members filled in, their health counts in *hc. */
+static size_t
+s_tick_members(coord_raft_t *r, raft_id lid, int state, raft_index last,
+               struct coord_status_member *mem, struct s_health *hc)
+{
+    struct raft *raft = &r->raft;
     raft_time now_ms = r->io.time(&r->io);
-    raft_index last = raft_last_index(raft);
-    struct coord_status_member mem[COORD_MAX_MEMBERS] = {0};
     size_t n = 0;
-    unsigned voters = 0, healthy_voters = 0, healthy = 0;
     for (unsigned i = 0; i < raft->configuration.n && n < COORD_MAX_MEMBERS; i++) {
         const struct raft_server *s = &raft->configuration.servers[i];
         struct coord_status_member *m = &mem[n++];
@@ -227,25 +234,42 @@ coord_raft_cb_tick(uv_timer_t *t)
             m->known = true;
             m->lag = 0;
         }
-        healthy += m->healthy;
+        hc->healthy += m->healthy;
         if (s->role == RAFT_VOTER) {
-            voters++;
-            healthy_voters += m->healthy;
+            hc->voters++;
+            hc->healthy_voters += m->healthy;
         }
     }
+    return n;
+}
+
+/* Whether this node is cut off from the majority: no leader, or a leader without a majority
+ * of healthy voters, for a whole grace period. */
+static bool
+s_tick_partitioned(coord_raft_t *r, raft_id lid, int state, const struct s_health *hc,
+                   uint64_t now)
+{
     uint64_t grace = (uint64_t)r->opts.election_ms * VX_NS_PER_MS * (r->opts.pre_vote ? 1 : 2);
     /* libraft clears its per-follower "recent contact" flags at every election timeout and
      * sets them again as replies arrive, so one sample right after a reset reads as no
      * contact: only a leader that lacks a majority for a whole grace period is cut off. */
-    bool leader_alone = state == RAFT_LEADER && voters > 0 && healthy_voters <= voters / 2;
+    bool leader_alone =
+        state == RAFT_LEADER && hc->voters > 0 && hc->healthy_voters <= hc->voters / 2;
     if (!leader_alone) {
         r->leader_alone_since_ns = 0;
     } else if (r->leader_alone_since_ns == 0) {
         r->leader_alone_since_ns = now;
     }
-    bool partitioned =
-        (lid == 0 && r->no_leader_since_ns != 0 && now - r->no_leader_since_ns > grace) ||
-        (leader_alone && now - r->leader_alone_since_ns > grace);
+    return (lid == 0 && r->no_leader_since_ns != 0 && now - r->no_leader_since_ns > grace) ||
+           (leader_alone && now - r->leader_alone_since_ns > grace);
+}
+
+/* Publishes the tick's snapshot for readers (under st_mu) and its gauges. */
+static void
+s_tick_publish(coord_raft_t *r, raft_id lid, int state, bool partitioned,
+               const struct coord_status_member *mem, size_t n, const struct s_health *hc)
+{
+    struct raft *raft = &r->raft;
     pthread_mutex_lock(&r->st_mu);
     if (partitioned && !r->partitioned) {
         vx_warn("COORD-PARTITION", "cut off from the majority: writes refused until it heals");
@@ -267,9 +291,30 @@ coord_raft_cb_tick(uv_timer_t *t)
     vx_gauge_set(r->m_term, (double)raft->current_term);
     vx_gauge_set(r->m_commit, (double)raft->commit_index);
     vx_gauge_set(r->m_leader, state == RAFT_LEADER ? 1 : 0);
-    vx_gauge_set(r->m_healthy, state == RAFT_LEADER ? healthy : (lid ? voters : 1));
-    vx_gauge_set(r->m_members, voters);
+    vx_gauge_set(r->m_healthy, state == RAFT_LEADER ? hc->healthy : (lid ? hc->voters : 1));
+    vx_gauge_set(r->m_members, hc->voters);
     vx_gauge_set(r->m_partitioned, partitioned ? 1 : 0);
+}
+
+/* Loop thread: refreshes the snapshot, detects partitions, attaches the input on the leader,
+ * and gives the read index and group commit their periodic turn. */
+void
+coord_raft_cb_tick(uv_timer_t *t)
+{
+    coord_raft_t *r = t->data;
+    if (r->closing) {
+        return;
+    }
+    struct raft *raft = &r->raft;
+    uint64_t now = vx_mono_ns();
+    int state = raft_state(raft);
+    raft_id lid = s_tick_leader(r, now);
+    raft_index last = raft_last_index(raft);
+    struct coord_status_member mem[COORD_MAX_MEMBERS] = {0};
+    struct s_health hc = {0};
+    size_t n = s_tick_members(r, lid, state, last, mem, &hc);
+    bool partitioned = s_tick_partitioned(r, lid, state, &hc, now);
+    s_tick_publish(r, lid, state, partitioned, mem, n, &hc);
     if (r->input) {
         coord_input_update(r->input,
                            state == RAFT_LEADER && !partitioned && !coord_disk_blocked(r));

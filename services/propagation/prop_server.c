@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The propagation loop and its state.
+/* The propagation loop, its inputs, start and stop (the output is in prop_output.c, the REST
+ * side in prop_server_rest.c, the shared state in prop_server_priv.h).
  *
  * Three inputs reach one loop thread: the PULL ingest and the acknowledged ROUTER (batches
  * read through a vx_rx), and REST submissions (vx_call through an inbox). Each batch is
  * validated, deduplicated and stamped event by event; accepted events are appended, as the
  * bytes they arrived in plus their stamp, to one output batch (vx_batchbuf) that is published
  * when it is full, when batch_max_delay_us passed, or when input goes quiet. */
-#include "prop_server.h"
+#include "prop_server_priv.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -31,103 +32,14 @@
 #include "vx_rx.h"
 #include "vx_wire.h"
 
-#define S_OUT_CAP 10000                     /* largest batch_max_events */
 #define S_ARENA_LIMIT (256u * 1024 * 1024)  /* hard bound on one decoded input batch */
 #define S_DRAIN_MAX 256                     /* messages read per socket per loop turn */
 #define S_PREFETCH 128                      /* events validated and hashed ahead of dedup */
 #define S_ACK_MAX_PENDING 8192              /* acknowledged batches not yet handed on */
-#define S_BLOCKED_WARN_NS (2 * VX_NS_PER_S) /* routing not taking batches: say so after this */
 #define S_GAUGE_PERIOD_NS (100 * VX_NS_PER_MS)
 #define S_IDENTITY_LOG_NS (10 * VX_NS_PER_S) /* refused claims logged at most this often */
 
-/* A REST submission travelling to the loop and back. */
-struct s_submit {
-    struct vx_call call;
-    bool durable;
-    void *packed;
-    size_t len;
-    /* written by the loop thread before the call is done */
-    int pending; /* Kafka acknowledgements still awaited */
-    int status;
-    char message[256];
-    size_t accepted;
-    size_t duplicates;
-    json_t *ids;
-};
-
-/* The output batch under construction and what the loop must remember of each event in it. */
-struct s_out {
-    struct vx_batchbuf b;
-    size_t rec_off[S_OUT_CAP];  /* where each packed Event starts in b.buf */
-    size_t rec_len[S_OUT_CAP];
-    uint64_t recv_ns[S_OUT_CAP];
-    uint64_t hash[S_OUT_CAP]; /* content hash recorded in the dedup window, 0: none */
-    struct s_submit *req[S_OUT_CAP];
-    struct vx_ack *ack[S_OUT_CAP]; /* the acknowledged-ingest batch of each event, or NULL */
-    uint64_t oldest_ns; /* monotonic time the first event of this batch was accepted */
-};
-
-struct prop_server {
-    struct prop_config cfg;
-    struct prop_live live;
-    char producer_id[300];
-    size_t producer_id_len;
-    volatile sig_atomic_t *stop; /* set by prop_server_run */
-
-    vx_loop_t *loop;
-    zsock_t *ingest;
-    zsock_t *acked; /* ROUTER of the acknowledged ingest, or NULL (vx_ackrx.h) */
-    int acked_reader;
-    zsock_t *output;
-    vx_link_t *link; /* output_acked: the acknowledged output in place of `output` */
-    char link_sender[340]; /* the output batches' sender: producer id and start time */
-    zsock_t *tap;
-    vx_inbox_t *rest;
-    char ingest_ep[256], acked_ep[256], output_ep[256], tap_ep[256];
-    vx_acks_t *acks;
-    uint64_t published_epoch; /* successful publishes so far (output_acked: put in the link) */
-    bool acks_broken;         /* a publish failed (shutdown): acknowledge nothing more */
-
-    vx_kafka_t *kafka;
-    bool kafka_enabled;      /* constant after new: REST threads read it */
-    atomic_bool kafka_fatal; /* mirrored by the loop: REST threads never touch kafka */
-
-    prop_dedup_t *dedup;
-    prop_dedup_store_t *dedup_store; /* NULL without state_dir */
-    uint64_t dedup_saved_ns;         /* monotonic time of the last checkpoint */
-    uint64_t dedup_saved_input;      /* events received at the last checkpoint */
-    prop_identities_t *identities;
-    uint64_t identity_logged_ns;
-    uint64_t identity_unlogged;
-    vx_rx_t *rx_zmq;  /* the PULL ingest and the acknowledged ROUTER */
-    vx_rx_t *rx_rest; /* REST submissions (already validated, never sequence-tracked) */
-    struct prop_stamper stamper;
-    struct s_out *out;
-    uint64_t out_batch_seq;
-    uint8_t *scratch; /* re-encoding of events whose unknown fields are stripped */
-    size_t scratch_cap;
-    uint64_t shutdown_deadline; /* monotonic; 0 while running */
-    atomic_bool running;
-
-    /* metrics */
-    struct vx_drops drops;
-    struct vx_drops lost_routing, lost_kafka; /* vexfs_events_lost_total of the two hops */
-    vx_counter_t *received_zmq, *received_rest, *processed, *deduplicated, *slow;
-    vx_counter_t *seq_gaps, *batches_in, *batches_out, *tap_dropped;
-    vx_counter_t *kafka_delivered, *kafka_failed;
-    vx_counter_t *acks_sent, *replayed, *ack_unsent;
-    vx_gauge_t *acks_pending;
-    vx_histogram_t *latency;
-    vx_gauge_t *dedup_entries, *dedup_evictions, *kafka_inflight;
-};
-
 /* ---- metrics ------------------------------------------------------------------------------ */
-
-/* The reasons propagation drops events for, shown from the start. */
-#define S_DROP_MASK                                                                                \
-    (VX_DROP_MASK_EVENT | VX_DROP_MASK_RX | VX_DROP_BIT(VX_DROP_DUPLICATE) |                       \
-     VX_DROP_BIT(VX_DROP_SHUTDOWN) | VX_DROP_BIT(VX_DROP_KAFKA_FAILED) |                           \
-     VX_DROP_BIT(VX_DROP_BUSY) | VX_DROP_BIT(VX_DROP_IDENTITY) | VX_DROP_BIT(VX_DROP_SEND_FAILED))
 
 static double
 cb_latency_p99_ns(void *arg)
@@ -158,7 +70,7 @@ s_metrics_init(prop_server_t *s, vx_metrics_t *m)
     s->slow = vx_metrics_counter(m, "vexfs_events_slow_total",
                                  "Events slower than max_propagation_latency_ns.", NULL);
     vx_drops_init(&s->drops, m, "vexfs_events_dropped_total", "Events not forwarded, by reason.",
-                  S_DROP_MASK);
+                  PROP_DROP_MASK);
     vx_lost_init(&s->lost_routing, m, "propagation_to_routing", VX_LOST_MASK);
     vx_lost_init(&s->lost_kafka, m, "propagation_to_kafka", VX_DROP_BIT(VX_DROP_KAFKA_FAILED));
     s->seq_gaps = vx_metrics_counter(m, "vexfs_sequence_gaps_total",
@@ -205,271 +117,6 @@ s_metrics_init(prop_server_t *s, vx_metrics_t *m)
                         "Configured target_throughput_events_per_sec.", cb_target_throughput, s);
 }
 
-/* ---- submissions -------------------------------------------------------------------------- */
-
-static void
-cb_submit_free(struct vx_call *c)
-{
-    struct s_submit *r = (struct s_submit *)c;
-    json_decref(r->ids);
-    free(r->packed);
-    free(r);
-}
-
-/* ---- Kafka -------------------------------------------------------------------------------- */
-
-static void
-cb_kafka_delivery(void *opaque, int err, const char *errstr, void *arg)
-{
-    prop_server_t *s = arg;
-    struct vx_ack *ack = s->acks ? vx_acks_entry(s->acks, opaque) : NULL;
-    struct s_submit *r = ack ? NULL : opaque;
-    if (ack) {
-        ack->kafka_pending--; /* a failure is counted below; the batch was handed on */
-    }
-    if (err) {
-        vx_counter_add(s->kafka_failed, 1);
-        vx_drops_add(&s->drops, VX_DROP_KAFKA_FAILED, 1);
-        vx_drops_add(&s->lost_kafka, VX_DROP_KAFKA_FAILED, 1);
-        vx_warn("PROP-KAFKA-DELIVERY", "event not journaled: %s", errstr);
-    } else {
-        vx_counter_add(s->kafka_delivered, 1);
-    }
-    if (!r) {
-        return;
-    }
-    if (err && r->status == 0) {
-        r->status = -EIO;
-        snprintf(r->message, sizeof r->message, "Kafka did not acknowledge: %s", errstr);
-    }
-    if (--r->pending == 0) {
-        vx_call_done(&r->call);
-    }
-}
-
-/* ---- output ------------------------------------------------------------------------------- */
-
-/* Whether a stop was asked for (the signal handler's flag). */
-static bool
-s_stopping(const prop_server_t *s)
-{
-    return s->stop && *s->stop;
-}
-
-/* Sends one batch to routing, waiting while routing does not take it (backpressure), but not
- * past the shutdown deadline: a stop request seen here starts that deadline, so a daemon whose
- * routing is gone still stops within shutdown_timeout_ms. Past the deadline a send does not
- * wait at all (one try), so the batches still in hand cost nothing each: they are counted
- * lost at once. */
-static int
-s_send_reliable(prop_server_t *s, const void *data, size_t len)
-{
-    uint64_t blocked_since = 0;
-    bool warned = false;
-    for (;;) {
-        uint64_t now = vx_mono_ns();
-        if (s_stopping(s) && s->shutdown_deadline == 0) {
-            s->shutdown_deadline = now + (uint64_t)s->cfg.shutdown_timeout_ms * VX_NS_PER_MS;
-        }
-        bool late = s->shutdown_deadline && now >= s->shutdown_deadline;
-        int rc = vx_wire_send_packed(s->output, VX_WIRE_TOPIC, data, len, late ? ZMQ_DONTWAIT : 0);
-        if (rc != -EAGAIN && rc != -EINTR) {
-            if (warned) {
-                vx_info("PROP-OUTPUT-RESUMED", "routing takes batches again");
-            }
-            return rc;
-        }
-        if (late) {
-            return -ETIMEDOUT;
-        }
-        now = vx_mono_ns();
-        if (!blocked_since) {
-            blocked_since = now;
-        } else if (!warned && now - blocked_since > S_BLOCKED_WARN_NS) {
-            vx_warn("PROP-OUTPUT-BLOCKED", "routing has not taken a batch for %llu ms (%s)",
-                    (unsigned long long)((now - blocked_since) / VX_NS_PER_MS), s->output_ep);
-            warned = true;
-        }
-    }
-}
-
-/* output_acked: waits, pumping the link, until it holds room for one more batch (routing
- * acknowledged enough), under the same stop rule as s_send_reliable. */
-static int
-s_link_room(prop_server_t *s)
-{
-    uint64_t blocked_since = 0;
-    bool warned = false;
-    for (;;) {
-        uint64_t now = vx_mono_ns();
-        vx_link_pump(s->link, now);
-        if (vx_link_room(s->link) > 0) {
-            if (warned) {
-                vx_info("PROP-OUTPUT-RESUMED", "routing acknowledges batches again");
-            }
-            return 0;
-        }
-        if (s->stop && *s->stop && s->shutdown_deadline == 0) {
-            s->shutdown_deadline = now + (uint64_t)s->cfg.shutdown_timeout_ms * VX_NS_PER_MS;
-        }
-        if (s->shutdown_deadline && now >= s->shutdown_deadline) {
-            return -ETIMEDOUT;
-        }
-        if (!blocked_since) {
-            blocked_since = now;
-            vx_link_count_backpressure(s->link);
-        } else if (!warned && now - blocked_since > S_BLOCKED_WARN_NS) {
-            vx_warn("PROP-OUTPUT-BLOCKED", "routing has not acknowledged enough batches for "
-                                           "%llu ms: %zu held (%s)",
-                    (unsigned long long)((now - blocked_since) / VX_NS_PER_MS),
-                    vx_link_held(s->link), vx_link_endpoint(s->link));
-            warned = true;
-        }
-        zmq_pollitem_t items[2];
-        size_t k = vx_link_pollitems(s->link, items);
-        uint64_t wake = vx_link_wake_ns(s->link);
-        long timeout = wake == UINT64_MAX ? 100 : vx_ms_until(wake);
-        zmq_poll(items, (int)k, timeout < 100 ? timeout : 100);
-    }
-}
-
-static void
-s_journal(prop_server_t *s, const uint8_t *event, size_t len, struct s_submit *req,
-          struct vx_ack *ack)
-{
-    void *opaque = req && req->durable ? (void *)req : NULL;
-    if (ack && s->cfg.ingest_ack_durable) {
-        opaque = ack;
-    }
-    /* The key is the event's path, so one file's events stay in one partition. */
-    struct vx_span path = {(const uint8_t *)"", 0};
-    vx_pb_find_bytes(event, len, VX_PB_EVENT_PATH, &path);
-    int rc = vx_kafka_produce(s->kafka, s->cfg.kafka_topic, (const char *)path.data, path.len,
-                              event, len, opaque, s->cfg.durable_timeout_ms);
-    if (rc < 0) {
-        vx_counter_add(s->kafka_failed, 1);
-        vx_drops_add(&s->drops, VX_DROP_KAFKA_FAILED, 1);
-        vx_drops_add(&s->lost_kafka, VX_DROP_KAFKA_FAILED, 1);
-        if (req && req->status == 0) {
-            req->status = -EIO;
-            snprintf(req->message, sizeof req->message, "Kafka producer refused the event: %s",
-                     rc == -ENOBUFS ? "local queue full" : "producer failed");
-        }
-        return;
-    }
-    if (req && req->durable) {
-        req->pending++;
-    }
-    if (opaque && opaque == (void *)ack) {
-        ack->kafka_pending++;
-    }
-}
-
-/* Publishes the output batch: to routing (waiting for it), to the tap (never waiting), then
- * journals each event and accounts latency. */
-static void
-s_flush(prop_server_t *s)
-{
-    struct s_out *o = s->out;
-    if (o->b.n == 0) {
-        return;
-    }
-    size_t len = 0;
-    int rc;
-    const uint8_t *sent = NULL;
-    if (s->link) {
-        rc = s_link_room(s);
-        if (rc == 0) {
-            /* The journal below reads the events where they are: keep the builder's memory
-             * while the link owns its sealed copy. */
-            size_t cap = o->b.len + 2 * 10 + 2 + strlen(s->link_sender); /* + the trailer */
-            struct vx_batchbuf copy = {.buf = vx_malloc(cap), .len = o->b.len, .cap = cap,
-                                       .n = o->b.n};
-            memcpy(copy.buf, o->b.buf, o->b.len);
-            vx_link_put_batch(s->link, &copy, s->link_sender);
-            sent = vx_link_last_put(s->link, &len); /* the link numbers its own batches */
-        }
-    } else {
-        len = vx_batchbuf_seal(&o->b, s->producer_id, s->producer_id_len, ++s->out_batch_seq);
-        rc = s_send_reliable(s, o->b.buf, len);
-        sent = o->b.buf;
-    }
-    uint64_t now = vx_mono_ns();
-    if (rc < 0) {
-        /* -ETIMEDOUT: routing took nothing until the shutdown deadline; anything else is
-         * ZeroMQ refusing the batch. */
-        enum vx_drop_reason why = rc == -ETIMEDOUT ? VX_DROP_SHUTDOWN : VX_DROP_SEND_FAILED;
-        vx_error("PROP-PUBLISH", "batch of %zu events not published: %s", o->b.n, strerror(-rc));
-        vx_drops_add(&s->drops, why, o->b.n);
-        vx_drops_add(&s->lost_routing, why, o->b.n);
-        if (!s->link) {
-            s->out_batch_seq--; /* nothing left: the next batch keeps the sequence contiguous */
-        }
-        s->acks_broken = true;
-    } else {
-        s->published_epoch++;
-        vx_counter_add(s->batches_out, 1);
-        vx_counter_add(s->processed, o->b.n);
-        if (s->tap && vx_wire_send_packed(s->tap, VX_WIRE_TOPIC, sent, len, ZMQ_DONTWAIT) < 0) {
-            vx_counter_add(s->tap_dropped, 1);
-        }
-    }
-    uint64_t budget = atomic_load(&s->live.max_latency_ns);
-    uint64_t slow = 0;
-    for (size_t i = 0; i < o->b.n; i++) {
-        uint64_t lat = now - o->recv_ns[i];
-        slow += lat > budget;
-        vx_histogram_observe(s->latency, (double)lat * 1e-9);
-        if (rc == 0 && s->kafka) {
-            s_journal(s, o->b.buf + o->rec_off[i], o->rec_len[i], o->req[i], o->ack[i]);
-        } else if (rc < 0 && o->hash[i]) {
-            /* Not published: a copy sent again (after a restart too) must not meet it as a
-             * duplicate. */
-            prop_dedup_forget(s->dedup, o->hash[i], o->recv_ns[i]);
-        }
-        if (rc < 0 && o->req[i] && o->req[i]->status == 0) {
-            o->req[i]->status = -ESHUTDOWN;
-            snprintf(o->req[i]->message, sizeof o->req[i]->message, "not published: %s",
-                     strerror(-rc));
-        }
-    }
-    if (slow) {
-        vx_counter_add(s->slow, slow);
-    }
-    vx_batchbuf_clear(&o->b);
-    if (s->kafka) {
-        vx_kafka_poll(s->kafka, 0);
-    }
-    if (s->link && rc == 0) {
-        vx_link_pump(s->link, vx_mono_ns()); /* send it now */
-    }
-}
-
-/* Appends one accepted event: its bytes as received (or re-encoded without unknown fields)
- * and its stamp. */
-static void
-s_append(prop_server_t *s, const vx_event_t *e, struct vx_span span, uint64_t wall, int source,
-         const char *tenant, uint8_t id[VX_EVENT_ID_LEN])
-{
-    struct s_out *o = s->out;
-    if (!s->cfg.keep_unknown_fields && e->base.n_unknown_fields) {
-        vx_event_t copy = *e;
-        copy.base.n_unknown_fields = 0;
-        copy.base.unknown_fields = NULL;
-        size_t need = vexfs__v1__event__get_packed_size(&copy);
-        if (need > s->scratch_cap) {
-            s->scratch_cap = need * 2;
-            s->scratch = vx_realloc(s->scratch, s->scratch_cap);
-        }
-        span.len = vexfs__v1__event__pack(&copy, s->scratch);
-        span.data = s->scratch;
-    }
-    uint8_t stamp[PROP_STAMP_MAX];
-    size_t slen = prop_stamp_encode(&s->stamper, e, stamp, id, wall, source, tenant);
-    size_t k = o->b.n;
-    o->rec_off[k] = vx_batchbuf_add(&o->b, span.data, span.len, stamp, slen);
-    o->rec_len[k] = span.len + slen;
-}
 
 /* ---- processing --------------------------------------------------------------------------- */
 
@@ -494,10 +141,10 @@ s_identity_refused(prop_server_t *s, const char *peer, const char *why, size_t n
  * the REST submission the batch came from, or NULL for ZeroMQ ingest. Validation and hashing
  * run S_PREFETCH events ahead of the dedup decisions so the table's cache misses overlap. */
 static void
-s_process(prop_server_t *s, const struct vx_rx_batch *in, struct s_submit *req,
+s_process(prop_server_t *s, const struct vx_rx_batch *in, struct prop_submit *req,
           struct vx_ack *ack, int source)
 {
-    struct s_out *o = s->out;
+    struct prop_out *o = s->out;
     const vx_batch_t *batch = in->batch;
     /* A batch over CURVE names its sender; what that identity may claim is checked per event.
      * An identity the policy does not list may send nothing at all. */
@@ -515,8 +162,8 @@ s_process(prop_server_t *s, const struct vx_rx_batch *in, struct s_submit *req,
     uint32_t max = atomic_load(&s->live.batch_max_events);
     bool dedup = atomic_load(&s->live.dedup_enabled);
     prop_dedup_set_window(s->dedup, atomic_load(&s->live.dedup_window_ms) * VX_NS_PER_MS);
-    if (max > S_OUT_CAP) {
-        max = S_OUT_CAP;
+    if (max > PROP_OUT_CAP) {
+        max = PROP_OUT_CAP;
     }
     uint64_t hashes[S_PREFETCH];
     bool valid[S_PREFETCH];
@@ -557,14 +204,14 @@ s_process(prop_server_t *s, const struct vx_rx_batch *in, struct s_submit *req,
             continue;
         }
         if (o->b.n >= max) {
-            s_flush(s);
+            prop_output_flush(s);
         }
         if (o->b.n == 0) {
             o->oldest_ns = mono;
         }
         size_t k = o->b.n;
         uint8_t id[VX_EVENT_ID_LEN];
-        s_append(s, e, in->events[i], wall, source, tenant, id);
+        prop_output_append(s, e, in->events[i], wall, source, tenant, id);
         o->recv_ns[k] = mono;
         o->hash[k] = dedup ? hashes[slot] : 0;
         o->req[k] = req;
@@ -577,7 +224,7 @@ s_process(prop_server_t *s, const struct vx_rx_batch *in, struct s_submit *req,
         }
     }
     if (!s->cfg.coalesce || o->b.n >= max) {
-        s_flush(s);
+        prop_output_flush(s);
     }
 }
 
@@ -608,7 +255,7 @@ cb_ingest(void *arg)
     prop_server_t *s = arg;
     /* Once a stop is asked for, no more input: what is published until the deadline is what
      * was taken before it. */
-    for (int i = 0; i < S_DRAIN_MAX && !s_stopping(s); i++) {
+    for (int i = 0; i < S_DRAIN_MAX && !prop_server_stopping(s); i++) {
         struct vx_rx_batch in;
         int rc = vx_rx_recv(s->rx_zmq, s->ingest, &in, ZMQ_DONTWAIT);
         if (rc == -EAGAIN || rc == -EINTR) {
@@ -632,7 +279,7 @@ static void
 cb_acked(void *arg)
 {
     prop_server_t *s = arg;
-    for (int i = 0; i < S_DRAIN_MAX && !vx_acks_full(s->acks) && !s_stopping(s); i++) {
+    for (int i = 0; i < S_DRAIN_MAX && !vx_acks_full(s->acks) && !prop_server_stopping(s); i++) {
         uint8_t id[VX_ACK_ID_MAX];
         size_t id_len = 0;
         zmq_msg_t body;
@@ -671,7 +318,7 @@ s_release_acks(prop_server_t *s)
 }
 
 static void
-s_handle_submit(prop_server_t *s, struct s_submit *r)
+s_handle_submit(prop_server_t *s, struct prop_submit *r)
 {
     struct vx_rx_batch in;
     if (vx_rx_bytes(s->rx_rest, r->packed, r->len, false, NULL, &in) == 0) {
@@ -681,7 +328,7 @@ s_handle_submit(prop_server_t *s, struct s_submit *r)
         snprintf(r->message, sizeof r->message, "the events could not be encoded as a batch");
     }
     /* A REST caller waits: publish now rather than when the batch fills. */
-    s_flush(s);
+    prop_output_flush(s);
     if (r->pending == 0) {
         vx_call_done(&r->call);
     }
@@ -696,7 +343,7 @@ cb_rest(void *arg)
         if (!c) {
             return;
         }
-        s_handle_submit(s, (struct s_submit *)c);
+        s_handle_submit(s, (struct prop_submit *)c);
     }
 }
 
@@ -851,7 +498,7 @@ s_side_open(prop_server_t *s, const struct prop_config *cfg, const vx_socks_t *s
     if (cfg->kafka_brokers[0]) {
         char kerr[512];
         s->kafka = vx_kafka_new(cfg->kafka_brokers, cfg->kafka_security,
-                                cfg->kafka_message_timeout_ms, NULL, cb_kafka_delivery, s, kerr,
+                                cfg->kafka_message_timeout_ms, NULL, prop_output_cb_delivery, s, kerr,
                                 sizeof kerr);
         if (!s->kafka) {
             snprintf(err, errlen, "kafka: %s", kerr);
@@ -882,7 +529,7 @@ prop_server_new(const struct prop_config *cfg, const vx_socks_t *socks, vx_metri
     if (!s->identities) {
         goto fail;
     }
-    struct vx_rx_opts rxo = {.max_events = S_OUT_CAP, .decode = true,
+    struct vx_rx_opts rxo = {.max_events = PROP_OUT_CAP, .decode = true,
                              .arena_limit = S_ARENA_LIMIT};
     struct vx_rx_counters zc = {.drops = &s->drops, .batches = s->batches_in,
                                 .events = s->received_zmq, .gaps = s->seq_gaps,
@@ -1003,7 +650,7 @@ s_shutdown(prop_server_t *s)
     zsock_destroy(&s->ingest);
     vx_inbox_close(s->rest);
     cb_rest(s);
-    s_flush(s);
+    prop_output_flush(s);
     int rc = 0;
     if (s->kafka) {
         long left_ms = vx_ms_until(s->shutdown_deadline);
@@ -1092,7 +739,7 @@ prop_server_run(prop_server_t *s, volatile sig_atomic_t *stop)
         }
         /* Flush when input went quiet, or when the oldest waiting event is due. */
         if (s->out->b.n > 0 && (n <= 0 || vx_mono_ns() >= s_flush_due(s))) {
-            s_flush(s);
+            prop_output_flush(s);
         }
         if (s->kafka) {
             vx_kafka_poll(s->kafka, 0);
@@ -1109,156 +756,4 @@ prop_server_run(prop_server_t *s, volatile sig_atomic_t *stop)
         }
     }
     return s_shutdown(s);
-}
-
-/* ---- REST side ---------------------------------------------------------------------------- */
-
-void
-prop_server_submit(prop_server_t *s, vx_event_t *const *events, size_t n, bool durable,
-                   struct prop_outcome *out)
-{
-    memset(out, 0, sizeof *out);
-    struct s_submit *r = vx_calloc(1, sizeof *r);
-    vx_call_init(&r->call, cb_submit_free);
-    r->durable = durable && s->kafka_enabled;
-    r->ids = json_array();
-    vx_batch_t batch = VEXFS__V1__EVENT_BATCH__INIT;
-    batch.events = (vx_event_t **)events;
-    batch.n_events = n;
-    r->len = vexfs__v1__event_batch__get_packed_size(&batch);
-    r->packed = vx_malloc(r->len);
-    vexfs__v1__event_batch__pack(&batch, r->packed);
-
-    int sent = vx_inbox_send(s->rest, &r->call);
-    if (sent < 0) {
-        bool closing = sent == -ESHUTDOWN;
-        out->status = closing ? -ESHUTDOWN : -EBUSY;
-        snprintf(out->message, sizeof out->message, "%s",
-                 closing ? "shutting down: not accepting events"
-                         : "ingest queue full: retry later");
-        vx_drops_add(&s->drops, closing ? VX_DROP_SHUTDOWN : VX_DROP_BUSY, n);
-        vx_call_unref(&r->call);
-        return;
-    }
-    if (vx_call_wait(&r->call, vx_deadline_ms((uint64_t)s->cfg.durable_timeout_ms)) == 0) {
-        out->status = r->status;
-        snprintf(out->message, sizeof out->message, "%s", r->message);
-        out->accepted = r->accepted;
-        out->duplicates = r->duplicates;
-        out->ids = json_incref(r->ids);
-    } else {
-        out->status = -ETIMEDOUT;
-        snprintf(out->message, sizeof out->message,
-                 "no acknowledgement within %d ms; the events may still be delivered",
-                 s->cfg.durable_timeout_ms);
-    }
-    vx_call_unref(&r->call);
-}
-
-struct prop_live *
-prop_server_live(prop_server_t *s)
-{
-    return &s->live;
-}
-
-bool
-prop_server_has_kafka(const prop_server_t *s)
-{
-    return s->kafka_enabled;
-}
-
-bool
-prop_server_ready(prop_server_t *s, json_t *detail)
-{
-    bool running = atomic_load(&s->running);
-    bool kafka_ok = !atomic_load(&s->kafka_fatal);
-    json_object_set_new(detail, "loop", json_string(running ? "running" : "stopped"));
-    json_object_set_new(detail, "kafka",
-                        json_string(s->kafka_enabled ? (kafka_ok ? "ok" : "failed") : "off"));
-    return running && kafka_ok;
-}
-
-void
-prop_server_count_invalid(prop_server_t *s, enum vx_drop_reason reason, size_t n)
-{
-    vx_drops_add(&s->drops, reason, n);
-}
-
-static json_t *
-s_count_json(const vx_counter_t *c)
-{
-    return json_integer((json_int_t)vx_counter_value(c));
-}
-
-json_t *
-prop_server_stats(prop_server_t *s)
-{
-    json_t *dropped = json_object();
-    for (int i = 0; i < VX_DROP_N; i++) {
-        if (S_DROP_MASK & VX_DROP_BIT(i)) {
-            json_object_set_new(dropped, vx_drop_names[i],
-                                json_integer((json_int_t)vx_drops_value(&s->drops,
-                                                                        (enum vx_drop_reason)i)));
-        }
-    }
-    json_t *received = json_object();
-    json_object_set_new(received, "zmq", s_count_json(s->received_zmq));
-    json_object_set_new(received, "rest", s_count_json(s->received_rest));
-
-    json_t *lat = json_object();
-    json_object_set_new(lat, "p50_us", json_real(vx_histogram_quantile(s->latency, 0.50) * 1e6));
-    json_object_set_new(lat, "p99_us", json_real(vx_histogram_quantile(s->latency, 0.99) * 1e6));
-    json_object_set_new(lat, "p999_us",
-                        json_real(vx_histogram_quantile(s->latency, 0.999) * 1e6));
-    json_object_set_new(lat, "count", json_integer((json_int_t)vx_histogram_count(s->latency)));
-
-    json_t *dd = json_object();
-    json_object_set_new(dd, "entries", json_integer((json_int_t)vx_gauge_value(s->dedup_entries)));
-    json_object_set_new(dd, "evictions",
-                        json_integer((json_int_t)vx_gauge_value(s->dedup_evictions)));
-    json_object_set_new(dd, "window_ms",
-                        json_integer((json_int_t)atomic_load(&s->live.dedup_window_ms)));
-
-    json_t *kafka = json_object();
-    json_object_set_new(kafka, "enabled", json_boolean(s->kafka_enabled));
-    json_object_set_new(kafka, "topic", json_string(s->cfg.kafka_topic));
-    json_object_set_new(kafka, "delivered", s_count_json(s->kafka_delivered));
-    json_object_set_new(kafka, "failed", s_count_json(s->kafka_failed));
-    json_object_set_new(kafka, "inflight",
-                        json_integer((json_int_t)vx_gauge_value(s->kafka_inflight)));
-
-    json_t *st = json_object();
-    json_object_set_new(st, "received", received);
-    json_object_set_new(st, "propagated", s_count_json(s->processed));
-    json_object_set_new(st, "deduplicated", s_count_json(s->deduplicated));
-    json_object_set_new(st, "dropped", dropped);
-    json_object_set_new(st, "latency", lat);
-    json_object_set_new(st, "sequence_gaps", s_count_json(s->seq_gaps));
-    json_object_set_new(st, "dedup", dd);
-    json_object_set_new(st, "kafka", kafka);
-    return st;
-}
-
-const char *
-prop_server_ingest_endpoint(const prop_server_t *s)
-{
-    return s->ingest_ep;
-}
-
-const char *
-prop_server_acked_endpoint(const prop_server_t *s)
-{
-    return s->acked_ep;
-}
-
-const char *
-prop_server_output_endpoint(const prop_server_t *s)
-{
-    return s->output_ep;
-}
-
-const char *
-prop_server_tap_endpoint(const prop_server_t *s)
-{
-    return s->tap_ep;
 }

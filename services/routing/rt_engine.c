@@ -3,7 +3,7 @@
  * Hyperscan database and one direct matcher (rt_anchor) per field, precompute the type and
  * tenant bitsets. Reading a built
  * engine is in rt_engine_info.c, deciding in rt_engine_decide.c. */
-#include "rt_engine_int.h"
+#include "rt_engine_priv.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -6,7 +6,7 @@
  * matcher of anchored patterns, every match marking its owner; filters run in order; then the candidate rules that need no pattern or
  * whose patterns hit are applied in evaluation order until a stop rule. Only touched entries
  * of the scratch are reset afterwards, so the cost follows the matches, not the rule count. */
-#include "rt_engine_int.h"
+#include "rt_engine_priv.h"
 
 #include <errno.h>
 #include <string.h>

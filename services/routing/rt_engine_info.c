@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Reading a built engine: ids, names, counters, the normalized sets, and carrying counters
  * and rate-limit state over to the engine that replaces it on a reload. */
-#include "rt_engine_int.h"
+#include "rt_engine_priv.h"
 
 #include <errno.h>
 #include <string.h>

@@ -13,7 +13,7 @@
 
 #include "vx_log.h"
 #include "vx_mem.h"
-#include "wt_watch_int.h"
+#include "wt_watch_priv.h"
 
 #define S_MASK (FAN_CREATE | FAN_DELETE | FAN_RENAME | FAN_CLOSE_WRITE | FAN_ATTRIB | FAN_ONDIR)
 

@@ -13,7 +13,7 @@
 #include "vx_clock.h"
 #include "vx_log.h"
 #include "vx_mem.h"
-#include "wt_watch_int.h"
+#include "wt_watch_priv.h"
 
 #define S_MASK                                                                                    \
     (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE | IN_ATTRIB |          \

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The watcher front: directories, back end choice and the event helper. */
-#include "wt_watch_int.h"
+#include "wt_watch_priv.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -39,35 +39,14 @@ s_setup(void)
 static void
 s_teardown(void)
 {
-    char mnt[PATH_MAX + 8], pids[PATH_MAX + 8];
+    char mnt[PATH_MAX + 8];
     snprintf(mnt, sizeof mnt, "%s/mnt", s_dir);
     char *argv[] = {(char *)"/usr/bin/fusermount3", (char *)"-u", (char *)"-z", mnt, NULL};
     struct vt_run_result r;
     int rc = vt_run(argv, NULL, NULL, 10000, &r);
     (void)rc; /* not mounted any more is the usual case */
     vt_run_result_fini(&r);
-    snprintf(pids, sizeof pids, "%s/pids", s_dir);
-    FILE *f = fopen(pids, "r");
-    int pid;
-    while (f && fscanf(f, "%d", &pid) == 1) {
-        if (pid > 0 && kill(pid, 0) == 0) {
-            kill(pid, SIGKILL);
-        }
-    }
-    if (f) {
-        fclose(f);
-    }
-}
-
-static void
-s_note_pid(pid_t pid)
-{
-    char pids[PATH_MAX + 8];
-    snprintf(pids, sizeof pids, "%s/pids", s_dir);
-    FILE *f = fopen(pids, "a");
-    ck_assert_ptr_nonnull(f);
-    fprintf(f, "%d\n", (int)pid);
-    fclose(f);
+    vt_pids_kill(s_dir);
 }
 
 struct s_fuse {
@@ -112,7 +91,7 @@ s_fuse_start(struct s_fuse *fz, const struct ph_daemon *d, const char *extra)
     char *argv[] = {bin, src, fz->mnt, (char *)"--config", cfgpath, NULL};
     fz->pid = vt_spawn(argv, NULL, fz->log);
     ck_assert_int_gt(fz->pid, 0);
-    s_note_pid(fz->pid);
+    ck_assert_int_eq(vt_pids_note(s_dir, fz->pid), 0);
     ck_assert_msg(vt_wait_ready(fz->rest_port, 20000), "vexfs-fuse not ready; log in %s",
                   fz->log);
     ck_assert(s_is_mounted(fz->mnt));
@@ -209,7 +188,7 @@ START_TEST(t_operations_arrive)
 {
     struct ph_daemon d;
     ph_start(&d, NULL, NULL);
-    s_note_pid(d.pid);
+    ck_assert_int_eq(vt_pids_note(s_dir, d.pid), 0);
     zsock_t *pull = ph_pull(&d);
     struct s_fuse fz;
     s_fuse_start(&fz, &d, NULL);
@@ -282,7 +261,7 @@ START_TEST(t_reads_when_enabled)
 {
     struct ph_daemon d;
     ph_start(&d, NULL, NULL);
-    s_note_pid(d.pid);
+    ck_assert_int_eq(vt_pids_note(s_dir, d.pid), 0);
     zsock_t *pull = ph_pull(&d);
     char src[PATH_MAX + 16];
     snprintf(src, sizeof src, "%s/src/r.txt", s_dir);
@@ -311,7 +290,7 @@ START_TEST(t_files_belong_to_the_caller)
      * user's in the source, and the events carry the user's uid. */
     struct ph_daemon d;
     ph_start(&d, NULL, NULL);
-    s_note_pid(d.pid);
+    ck_assert_int_eq(vt_pids_note(s_dir, d.pid), 0);
     zsock_t *pull = ph_pull(&d);
     char src[PATH_MAX + 16];
     snprintf(src, sizeof src, "%s/src", s_dir);
@@ -359,7 +338,7 @@ START_TEST(t_unmount_ends_the_daemon)
     /* Unmounted from outside (fusermount3 -u): the daemon notices and exits 0. */
     struct ph_daemon d;
     ph_start(&d, NULL, NULL);
-    s_note_pid(d.pid);
+    ck_assert_int_eq(vt_pids_note(s_dir, d.pid), 0);
     struct s_fuse fz;
     s_fuse_start(&fz, &d, NULL);
     char *argv[] = {(char *)"/usr/bin/fusermount3", (char *)"-u", fz.mnt, NULL};

@@ -37,29 +37,7 @@ s_setup(void)
 static void
 s_teardown(void)
 {
-    char pids[PATH_MAX + 8];
-    snprintf(pids, sizeof pids, "%s/pids", s_dir);
-    FILE *f = fopen(pids, "r");
-    int pid;
-    while (f && fscanf(f, "%d", &pid) == 1) {
-        if (pid > 0 && kill(pid, 0) == 0) {
-            kill(pid, SIGKILL);
-        }
-    }
-    if (f) {
-        fclose(f);
-    }
-}
-
-static void
-s_note_pid(pid_t pid)
-{
-    char pids[PATH_MAX + 8];
-    snprintf(pids, sizeof pids, "%s/pids", s_dir);
-    FILE *f = fopen(pids, "a");
-    ck_assert_ptr_nonnull(f);
-    fprintf(f, "%d\n", (int)pid);
-    fclose(f);
+    vt_pids_kill(s_dir);
 }
 
 struct s_ev {
@@ -138,7 +116,7 @@ START_TEST(t_operations_arrive)
     bool fan = _i == 1;
     struct ph_daemon d;
     ph_start(&d, NULL, NULL);
-    s_note_pid(d.pid);
+    ck_assert_int_eq(vt_pids_note(s_dir, d.pid), 0);
     zsock_t *pull = ph_pull(&d);
 
     char tree[PATH_MAX + 8], cfgpath[PATH_MAX + 16], log[PATH_MAX + 16], cfg[2048];
@@ -157,7 +135,7 @@ START_TEST(t_operations_arrive)
     char *argv[] = {bin, tree, (char *)"--config", cfgpath, NULL};
     pid_t w = vt_spawn(argv, NULL, log);
     ck_assert_int_gt(w, 0);
-    s_note_pid(w);
+    ck_assert_int_eq(vt_pids_note(s_dir, w), 0);
     ck_assert_msg(vt_wait_ready(port, 20000), "vexfs-watch not ready; log in %s", log);
 
     char a[PATH_MAX + 32], dir[PATH_MAX + 32], b[PATH_MAX + 32], c[PATH_MAX + 32];

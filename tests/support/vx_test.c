@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vx_mem.h"
+
 struct s_buf {
     char *data;
     size_t len;
@@ -679,4 +681,34 @@ vt_run_result_fini(struct vt_run_result *r)
     free(r->out);
     free(r->err);
     memset(r, 0, sizeof *r);
+}
+
+int
+vt_pids_note(const char *dir, pid_t pid)
+{
+    char pids[VX_PATH_MAX];
+    snprintf(pids, sizeof pids, "%s/pids", dir);
+    FILE *f = fopen(pids, "a");
+    if (!f) {
+        return -errno;
+    }
+    fprintf(f, "%d\n", (int)pid);
+    return fclose(f) == 0 ? 0 : -errno;
+}
+
+void
+vt_pids_kill(const char *dir)
+{
+    char pids[VX_PATH_MAX];
+    snprintf(pids, sizeof pids, "%s/pids", dir);
+    FILE *f = fopen(pids, "r");
+    int pid;
+    while (f && fscanf(f, "%d", &pid) == 1) {
+        if (pid > 0 && kill(pid, 0) == 0) {
+            kill(pid, SIGKILL);
+        }
+    }
+    if (f) {
+        fclose(f);
+    }
 }

@@ -169,4 +169,10 @@ char *vt_tmpdir(void);
 /* Writes text to path; returns 0 or -errno. */
 int vt_write_file(const char *path, const char *text);
 
+/* A test runs in a forked child: the processes it starts are recorded in dir/pids so that the
+ * parent's teardown ends them whatever happened in it. vt_pids_note appends pid (0 or
+ * -errno); vt_pids_kill sends SIGKILL to every recorded process that still runs. */
+int vt_pids_note(const char *dir, pid_t pid);
+void vt_pids_kill(const char *dir);
+
 #endif

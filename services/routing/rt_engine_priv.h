@@ -12,8 +12,8 @@
  * rt_anchor.h for why). Per-type and per-tenant bitsets over rules give the candidates of an
  * event before any scan, so a field is scanned only when some candidate (or a filter) looks
  * at it. */
-#ifndef RT_ENGINE_INT_H
-#define RT_ENGINE_INT_H
+#ifndef RT_ENGINE_PRIV_H
+#define RT_ENGINE_PRIV_H
 
 #include <hs/hs.h>
 #include <stdatomic.h>

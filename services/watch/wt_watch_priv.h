@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Internals shared by the watcher's front (wt_watch.c) and its two back ends. */
-#ifndef WT_WATCH_INT_H
-#define WT_WATCH_INT_H
+#ifndef WT_WATCH_PRIV_H
+#define WT_WATCH_PRIV_H
 
 #include <stdbool.h>
 #include <stdint.h>

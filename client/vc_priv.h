@@ -7,8 +7,8 @@
  * link to propagation), vc_emit.c (events into batches, flush), vc_event.c (a struct vexfs_event
  * or JSON into a packed Event), vc_tap.c (taps), vc_http.c (admin REST calls), vc_answer.c (their
  * answers decoded), vc_error.c (the per-thread error message). */
-#ifndef VC_INT_H
-#define VC_INT_H
+#ifndef VC_PRIV_H
+#define VC_PRIV_H
 
 #include <jansson.h>
 #include <pthread.h>
