@@ -280,6 +280,19 @@ vx_utf8_valid(const char *s, size_t len)
     const unsigned char *p = (const unsigned char *)s;
     const unsigned char *end = p + len;
     while (p < end) {
+        /* Paths, keys and values are nearly always ASCII: eight bytes at a time while no byte
+         * has its high bit set. */
+        while ((size_t)(end - p) >= 8) {
+            uint64_t w;
+            memcpy(&w, p, 8);
+            if (w & 0x8080808080808080ULL) {
+                break;
+            }
+            p += 8;
+        }
+        if (p == end) {
+            break;
+        }
         if (*p < 0x80) {
             p++;
             continue;

@@ -121,10 +121,15 @@ s_u32(const struct s_field *f)
     return v;
 }
 
-/* A string field's copy, NUL-terminated; false when the arena is full. */
+/* A string field's copy, NUL-terminated; false when the arena is full or the string holds a
+ * NUL byte (protobuf-c keeps it and cuts the string there: left to it, so that a batch the walk
+ * takes has no such string, see vx_wire_decode_checked). */
 static bool
 s_str(vx_arena_t *a, const struct s_field *f, char **out)
 {
+    if (memchr(f->v, 0, f->len) != NULL) {
+        return false;
+    }
     char *s = vx_arena_alloc(a, f->len + 1);
     if (s == NULL) {
         return false;
@@ -386,6 +391,22 @@ s_fast(const uint8_t *data, size_t len, vx_arena_t *a, struct vx_span *spans, si
     }
     *n_spans = n <= max ? n : 0;
     return b;
+}
+
+vx_batch_t *
+vx_wire_decode_checked(const void *data, size_t len, vx_arena_t *arena, bool *checked)
+{
+    *checked = false;
+    if (len > VX_WIRE_MAX_BATCH_BYTES) {
+        return NULL;
+    }
+    size_t n_spans = 0;
+    vx_batch_t *b = s_fast(data, len, arena, NULL, 0, &n_spans);
+    if (b != NULL) {
+        *checked = true;
+        return b;
+    }
+    return vx_wire_decode(data, len, arena);
 }
 
 vx_batch_t *

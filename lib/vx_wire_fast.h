@@ -15,6 +15,7 @@
 #ifndef VX_WIRE_FAST_H
 #define VX_WIRE_FAST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "vx_arena.h"
@@ -27,5 +28,14 @@
  * limit is reached. */
 vx_batch_t *vx_wire_decode_fast(const void *data, size_t len, vx_arena_t *arena,
                                 struct vx_span *spans, size_t max_spans, size_t *n_spans);
+
+/* The same decoding without spans, and *checked true when the batch took the hand-written walk:
+ * its every event is then well-formed protobuf of known fields and none of its strings (path,
+ * tenant, producer_id, trace_id, custom_type, map keys and values, clock nodes) holds a NUL
+ * byte, which is all vx_event_check_bytes verifies of an event, so a receiver need not walk
+ * each event's bytes again. *checked false: those checks are still to be made (the batch went
+ * to protobuf-c, or it is NULL). */
+vx_batch_t *vx_wire_decode_checked(const void *data, size_t len, vx_arena_t *arena,
+                                   bool *checked);
 
 #endif

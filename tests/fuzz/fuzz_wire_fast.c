@@ -4,12 +4,15 @@
  *
  * vx_wire_decode_fast must accept exactly what vx_wire_decode (protobuf-c) accepts, give the same
  * batch (compared packed again: every known field of every event, map entry, causality and
- * clock entry), and the same event spans as vx_wire_event_spans. */
+ * clock entry), and the same event spans as vx_wire_event_spans. vx_wire_decode_checked must
+ * give the same batch too, and when it says the batch is checked, every event's bytes must
+ * pass vx_event_check_bytes (the check propagation then skips). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "vx_event.h"
 #include "vx_wire_fast.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -60,7 +63,28 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         }
         free(p1);
+        vx_arena_t *a3 = vx_arena_new(1u << 16, 64u << 20);
+        bool checked = false;
+        vx_batch_t *c = vx_wire_decode_checked(data, size, a3, &checked);
+        if (c == NULL) {
+            abort();
+        }
+        uint8_t *p3 = s_pack(c, &l1);
+        if (l1 != l2 || memcmp(p3, p2, l1) != 0) {
+            abort();
+        }
+        free(p3);
         free(p2);
+        if (checked && n2 > 0) {
+            for (size_t i = 0; i < n2; i++) {
+                char err[256];
+                enum vx_drop_reason why;
+                if (vx_event_check_bytes(s2[i].data, s2[i].len, err, sizeof err, &why) != 0) {
+                    abort();
+                }
+            }
+        }
+        vx_arena_destroy(&a3);
     }
     vx_arena_destroy(&a1);
     vx_arena_destroy(&a2);

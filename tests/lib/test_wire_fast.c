@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vx_event.h"
 #include "vx_wire_fast.h"
 
 /* A small protobuf writer for the test's batches. */
@@ -40,10 +41,12 @@ s_sub(struct s_buf *o, uint32_t field, const struct s_buf *m)
     s_ld(o, field, m->b, m->n);
 }
 
-/* Decodes bytes both ways and compares everything. */
-static void
+/* Decodes bytes both ways and compares everything; returns what vx_wire_decode_checked said
+ * of the batch (checked or not). */
+static bool
 s_same(const struct s_buf *in, bool valid)
 {
+    bool checked = false;
     vx_arena_t *a1 = vx_arena_new(1u << 16, 0);
     vx_arena_t *a2 = vx_arena_new(1u << 16, 0);
     struct vx_span s1[16], s2[16];
@@ -68,6 +71,23 @@ s_same(const struct s_buf *in, bool valid)
         vexfs__v1__event_batch__pack(ref, p2);
         ck_assert_msg(memcmp(p1, p2, l1) == 0, "the batches differ");
         free(p1);
+        /* vx_wire_decode_checked: the same batch; checked means every event passes
+         * vx_event_check_bytes (what propagation then skips). */
+        vx_arena_t *a3 = vx_arena_new(1u << 16, 0);
+        vx_batch_t *c = vx_wire_decode_checked(in->b, in->n, a3, &checked);
+        ck_assert_ptr_nonnull(c);
+        uint8_t *p3 = malloc(l2 + 1);
+        ck_assert_uint_eq(vexfs__v1__event_batch__get_packed_size(c), l2);
+        vexfs__v1__event_batch__pack(c, p3);
+        ck_assert_msg(memcmp(p3, p2, l2) == 0, "vx_wire_decode_checked's batch differs");
+        free(p3);
+        for (size_t i = 0; checked && i < n2; i++) {
+            char err[256];
+            enum vx_drop_reason why;
+            ck_assert_msg(vx_event_check_bytes(s2[i].data, s2[i].len, err, sizeof err, &why) == 0,
+                          "a checked batch's event %zu fails vx_event_check_bytes: %s", i, err);
+        }
+        vx_arena_destroy(&a3);
         free(p2);
         /* The fields the engine reads, directly. */
         for (size_t i = 0; i < ref->n_events; i++) {
@@ -79,6 +99,7 @@ s_same(const struct s_buf *in, bool valid)
     }
     vx_arena_destroy(&a1);
     vx_arena_destroy(&a2);
+    return checked;
 }
 
 START_TEST(t_common_shape)
@@ -122,7 +143,7 @@ START_TEST(t_common_shape)
     s_ld(&b, 1, "", 0); /* an empty event */
     s_ld(&b, 2, "routing", 7);
     s_vi(&b, 3, 9);
-    s_same(&b, true);
+    ck_assert_msg(s_same(&b, true), "a batch of the common shape is not checked");
     /* Long varints: a 10-byte timestamp and a 6-byte priority keep their low bits. */
     struct s_buf ev3 = {0}, b3 = {0};
     ev3.b[ev3.n++] = 0x20;
@@ -164,6 +185,40 @@ START_TEST(t_left_to_protobuf_c)
 }
 END_TEST
 
+/* A string holding a NUL (protobuf-c cuts it there) is left to protobuf-c, so the batch is not
+ * checked and its event fails vx_event_check_bytes; bytes fields (ids) may hold NULs. */
+START_TEST(t_nul_strings)
+{
+    static const uint32_t fields[] = {5, 8, 10, 13, 15};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        struct s_buf ev = {0}, b = {0};
+        s_vi(&ev, 2, 2);
+        s_ld(&ev, fields[i], "/a\0b", 4);
+        s_sub(&b, 1, &ev);
+        ck_assert_msg(!s_same(&b, true), "field %u with a NUL: checked", fields[i]);
+    }
+    struct s_buf entry = {0}, ev = {0}, b = {0};
+    s_ld(&entry, 1, "k", 1);
+    s_ld(&entry, 2, "v\0", 2);
+    s_vi(&ev, 2, 2);
+    s_sub(&ev, 6, &entry);
+    s_sub(&b, 1, &ev);
+    ck_assert_msg(!s_same(&b, true), "a content value with a NUL: checked");
+    struct s_buf clock = {0}, caus = {0}, ev2 = {0}, b2 = {0};
+    s_ld(&clock, 1, "n\0", 2);
+    s_sub(&caus, 2, &clock);
+    s_vi(&ev2, 2, 2);
+    s_sub(&ev2, 12, &caus);
+    s_sub(&b2, 1, &ev2);
+    ck_assert_msg(!s_same(&b2, true), "a clock node with a NUL: checked");
+    struct s_buf ev3 = {0}, b3 = {0};
+    s_ld(&ev3, 1, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16);
+    s_vi(&ev3, 2, 2);
+    s_sub(&b3, 1, &ev3);
+    ck_assert_msg(s_same(&b3, true), "an id of NUL bytes: not checked");
+}
+END_TEST
+
 /* Not a batch: refused both ways. */
 START_TEST(t_refused)
 {
@@ -191,6 +246,7 @@ main(void)
     tcase_add_test(tc, t_common_shape);
     tcase_add_test(tc, t_left_to_protobuf_c);
     tcase_add_test(tc, t_refused);
+    tcase_add_test(tc, t_nul_strings);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
