@@ -117,7 +117,13 @@ s_rand64(void)
 void
 vx_event_id_new(uint8_t id[VX_EVENT_ID_LEN])
 {
-    uint64_t ms = vx_wall_ns() / VX_NS_PER_MS;
+    vx_event_id_new_at(id, vx_wall_ns());
+}
+
+void
+vx_event_id_new_at(uint8_t id[VX_EVENT_ID_LEN], uint64_t wall_ns)
+{
+    uint64_t ms = wall_ns / VX_NS_PER_MS;
     uint64_t r1 = s_rand64();
     uint64_t r2 = s_rand64();
     for (int i = 0; i < 6; i++) {
@@ -247,10 +253,20 @@ s_hash_str(const char *s, uint64_t seed)
 }
 
 static uint64_t
+s_hash_entry_len(const char *key, size_t klen, const char *value, size_t vlen, uint64_t seed)
+{
+    return s_mix(vx_hash64(key ? key : "", klen, seed) ^ S_K1,
+                 vx_hash64(value ? value : "", vlen, seed ^ S_K2) ^ S_K0);
+}
+
+static uint64_t
 s_hash_entry(const char *key, const char *value, uint64_t seed)
 {
-    return s_mix(s_hash_str(key, seed) ^ S_K1, s_hash_str(value, seed ^ S_K2) ^ S_K0);
+    return s_hash_entry_len(key, key ? strlen(key) : 0, value, value ? strlen(value) : 0, seed);
 }
+
+#define S_SEED_CONTENT 0x636f6e74656e74ULL
+#define S_SEED_METADATA 0x6d657461ULL
 
 uint64_t
 vx_event_content_hash(const vx_event_t *e)
@@ -262,11 +278,11 @@ vx_event_content_hash(const vx_event_t *e)
     /* Maps hash as the sum of their entries: independent of the order entries arrived in. */
     uint64_t content = e->n_content;
     for (size_t i = 0; i < e->n_content; i++) {
-        content += s_hash_entry(e->content[i]->key, e->content[i]->value, 0x636f6e74656e74ULL);
+        content += s_hash_entry(e->content[i]->key, e->content[i]->value, S_SEED_CONTENT);
     }
     uint64_t metadata = e->n_metadata;
     for (size_t i = 0; i < e->n_metadata; i++) {
-        metadata += s_hash_entry(e->metadata[i]->key, e->metadata[i]->value, 0x6d657461ULL);
+        metadata += s_hash_entry(e->metadata[i]->key, e->metadata[i]->value, S_SEED_METADATA);
     }
     h = s_mix(h ^ content ^ S_K2, metadata ^ S_K1);
     return h ? h : 1;
@@ -340,10 +356,9 @@ s_fail(char *err, size_t errlen, enum vx_drop_reason *reason, enum vx_drop_reaso
 }
 
 static int
-s_check_str(const char *s, size_t max, const char *field, char *err, size_t errlen,
+s_check_len(const char *s, size_t len, size_t max, const char *field, char *err, size_t errlen,
             enum vx_drop_reason *reason)
 {
-    size_t len = s ? strlen(s) : 0;
     if (len > max) {
         return s_fail(err, errlen, reason, VX_DROP_TOO_LARGE, "field '%s': too long", field);
     }
@@ -354,15 +369,28 @@ s_check_str(const char *s, size_t max, const char *field, char *err, size_t errl
 }
 
 static int
+s_check_str(const char *s, size_t max, const char *field, char *err, size_t errlen,
+            enum vx_drop_reason *reason)
+{
+    return s_check_len(s, s ? strlen(s) : 0, max, field, err, errlen, reason);
+}
+
+/* A map entry; with sum, its hash (seeded by seed) is added to *sum, from the lengths the
+ * checks measured. */
+static int
 s_check_entry(const char *key, const char *value, const char *field, char *err, size_t errlen,
-              enum vx_drop_reason *reason)
+              enum vx_drop_reason *reason, uint64_t seed, uint64_t *sum)
 {
     if (!key || !key[0]) {
         return s_fail(err, errlen, reason, VX_DROP_BAD_FIELD, "field '%s': empty key", field);
     }
-    if (s_check_str(key, 256, field, err, errlen, reason) < 0 ||
-        s_check_str(value, VX_EVENT_MAX_VALUE, field, err, errlen, reason) < 0) {
+    size_t klen = strlen(key), vlen = value ? strlen(value) : 0;
+    if (s_check_len(key, klen, 256, field, err, errlen, reason) < 0 ||
+        s_check_len(value, vlen, VX_EVENT_MAX_VALUE, field, err, errlen, reason) < 0) {
         return -EINVAL;
+    }
+    if (sum) {
+        *sum += s_hash_entry_len(key, klen, value, vlen, seed);
     }
     return 0;
 }
@@ -475,9 +503,11 @@ vx_event_check_bytes(const void *data, size_t len, char *err, size_t errlen,
 /* Every rule an event must keep, in one place for every boundary (REST, ZeroMQ, kernel and
  * FUSE translation): type, source, id, path (absolute and canonical for filesystem events),
  * priority, string sizes and map sizes. Each failure names the field and sets the drop reason
- * it is counted under. */
-int
-vx_event_validate(const vx_event_t *e, char *err, size_t errlen, enum vx_drop_reason *reason)
+ * it is counted under. With hash, a valid event's vx_event_content_hash goes to *hash,
+ * computed from the string lengths the checks measured (each string is measured once). */
+static int
+s_validate(const vx_event_t *e, char *err, size_t errlen, enum vx_drop_reason *reason,
+           uint64_t *hash)
 {
     if (!vx_event_type_name(e->type)) {
         snprintf(err, errlen, "field 'type': unknown event type %d", (int)e->type);
@@ -507,7 +537,8 @@ vx_event_validate(const vx_event_t *e, char *err, size_t errlen, enum vx_drop_re
         return s_fail(err, errlen, reason, VX_DROP_BAD_PATH, "field 'path': must be absolute, got '%.64s'",
                       e->path);
     }
-    if (has_path && !vx_path_canonical(e->path, strlen(e->path))) {
+    size_t path_len = has_path ? strlen(e->path) : 0;
+    if (has_path && !vx_path_canonical(e->path, path_len)) {
         return s_fail(err, errlen, reason, VX_DROP_BAD_PATH,
                       "field 'path': must be canonical (no empty, '.' or '..' segments and no "
                       "trailing '/'), got '%.64s'",
@@ -518,26 +549,29 @@ vx_event_validate(const vx_event_t *e, char *err, size_t errlen, enum vx_drop_re
         *reason = VX_DROP_BAD_FIELD;
         return -EINVAL;
     }
-    if (s_check_str(e->path, VX_EVENT_MAX_PATH, "path", err, errlen, reason) < 0 ||
-        s_check_str(e->tenant, 256, "tenant", err, errlen, reason) < 0 ||
+    size_t tenant_len = e->tenant ? strlen(e->tenant) : 0;
+    size_t custom_len = e->custom_type ? strlen(e->custom_type) : 0;
+    if (s_check_len(e->path, path_len, VX_EVENT_MAX_PATH, "path", err, errlen, reason) < 0 ||
+        s_check_len(e->tenant, tenant_len, 256, "tenant", err, errlen, reason) < 0 ||
         s_check_str(e->producer_id, 256, "producer_id", err, errlen, reason) < 0 ||
         s_check_str(e->trace_id, 256, "trace_id", err, errlen, reason) < 0 ||
-        s_check_str(e->custom_type, 256, "custom_type", err, errlen, reason) < 0) {
+        s_check_len(e->custom_type, custom_len, 256, "custom_type", err, errlen, reason) < 0) {
         return -EINVAL;
     }
     if (e->n_content > VX_EVENT_MAX_FIELDS || e->n_metadata > VX_EVENT_MAX_FIELDS) {
         return s_fail(err, errlen, reason, VX_DROP_TOO_LARGE, "field '%s': more than 256 entries",
                       e->n_content > VX_EVENT_MAX_FIELDS ? "content" : "metadata");
     }
+    uint64_t content = e->n_content, metadata = e->n_metadata;
     for (size_t i = 0; i < e->n_content; i++) {
         if (s_check_entry(e->content[i]->key, e->content[i]->value, "content", err, errlen,
-                          reason) < 0) {
+                          reason, S_SEED_CONTENT, hash ? &content : NULL) < 0) {
             return -EINVAL;
         }
     }
     for (size_t i = 0; i < e->n_metadata; i++) {
         if (s_check_entry(e->metadata[i]->key, e->metadata[i]->value, "metadata", err, errlen,
-                          reason) < 0) {
+                          reason, S_SEED_METADATA, hash ? &metadata : NULL) < 0) {
             return -EINVAL;
         }
     }
@@ -561,7 +595,29 @@ vx_event_validate(const vx_event_t *e, char *err, size_t errlen, enum vx_drop_re
             }
         }
     }
+    if (hash) {
+        /* As vx_event_content_hash, term by term. */
+        uint64_t h = s_mix((uint64_t)e->type ^ S_K0, (uint64_t)e->source ^ S_K1);
+        h = vx_hash64(has_path ? e->path : "", path_len, h);
+        h = vx_hash64(e->tenant ? e->tenant : "", tenant_len, h);
+        h = vx_hash64(e->custom_type ? e->custom_type : "", custom_len, h);
+        h = s_mix(h ^ content ^ S_K2, metadata ^ S_K1);
+        *hash = h ? h : 1;
+    }
     return 0;
+}
+
+int
+vx_event_validate(const vx_event_t *e, char *err, size_t errlen, enum vx_drop_reason *reason)
+{
+    return s_validate(e, err, errlen, reason, NULL);
+}
+
+int
+vx_event_validate_hash(const vx_event_t *e, char *err, size_t errlen,
+                       enum vx_drop_reason *reason, uint64_t *hash)
+{
+    return s_validate(e, err, errlen, reason, hash);
 }
 
 /* ---- JSON form --------------------------------------------------------------------------- */

@@ -541,12 +541,12 @@ s_process(prop_server_t *s, const struct vx_rx_batch *in, struct s_submit *req,
                 valid[j - i] =
                     (in->checked || vx_event_check_bytes(in->events[j].data, in->events[j].len,
                                                          err, sizeof err, &reason) == 0) &&
-                    vx_event_validate(batch->events[j], err, sizeof err, &reason) == 0;
+                    vx_event_validate_hash(batch->events[j], err, sizeof err, &reason,
+                                           dedup ? &hashes[j - i] : NULL) == 0;
                 if (!valid[j - i]) {
                     vx_drops_add(&s->drops, reason, 1);
                     vx_debug("PROP-INVALID", "event dropped: %s", err);
                 } else if (dedup) {
-                    hashes[j - i] = vx_event_content_hash(batch->events[j]);
                     prop_dedup_prefetch(s->dedup, hashes[j - i]);
                 }
             }
