@@ -355,14 +355,15 @@ s_fail(char *err, size_t errlen, enum vx_drop_reason *reason, enum vx_drop_reaso
     return -EINVAL;
 }
 
+/* ascii: the caller knows the string is ASCII (vx_wire_decode_checked), so valid UTF-8. */
 static int
 s_check_len(const char *s, size_t len, size_t max, const char *field, char *err, size_t errlen,
-            enum vx_drop_reason *reason)
+            enum vx_drop_reason *reason, bool ascii)
 {
     if (len > max) {
         return s_fail(err, errlen, reason, VX_DROP_TOO_LARGE, "field '%s': too long", field);
     }
-    if (!vx_utf8_valid(s ? s : "", len)) {
+    if (!ascii && !vx_utf8_valid(s ? s : "", len)) {
         return s_fail(err, errlen, reason, VX_DROP_BAD_UTF8, "field '%s': not valid UTF-8", field);
     }
     return 0;
@@ -370,23 +371,23 @@ s_check_len(const char *s, size_t len, size_t max, const char *field, char *err,
 
 static int
 s_check_str(const char *s, size_t max, const char *field, char *err, size_t errlen,
-            enum vx_drop_reason *reason)
+            enum vx_drop_reason *reason, bool ascii)
 {
-    return s_check_len(s, s ? strlen(s) : 0, max, field, err, errlen, reason);
+    return s_check_len(s, s ? strlen(s) : 0, max, field, err, errlen, reason, ascii);
 }
 
 /* A map entry; with sum, its hash (seeded by seed) is added to *sum, from the lengths the
  * checks measured. */
 static int
 s_check_entry(const char *key, const char *value, const char *field, char *err, size_t errlen,
-              enum vx_drop_reason *reason, uint64_t seed, uint64_t *sum)
+              enum vx_drop_reason *reason, bool ascii, uint64_t seed, uint64_t *sum)
 {
     if (!key || !key[0]) {
         return s_fail(err, errlen, reason, VX_DROP_BAD_FIELD, "field '%s': empty key", field);
     }
     size_t klen = strlen(key), vlen = value ? strlen(value) : 0;
-    if (s_check_len(key, klen, 256, field, err, errlen, reason) < 0 ||
-        s_check_len(value, vlen, VX_EVENT_MAX_VALUE, field, err, errlen, reason) < 0) {
+    if (s_check_len(key, klen, 256, field, err, errlen, reason, ascii) < 0 ||
+        s_check_len(value, vlen, VX_EVENT_MAX_VALUE, field, err, errlen, reason, ascii) < 0) {
         return -EINVAL;
     }
     if (sum) {
@@ -506,7 +507,7 @@ vx_event_check_bytes(const void *data, size_t len, char *err, size_t errlen,
  * it is counted under. With hash, a valid event's vx_event_content_hash goes to *hash,
  * computed from the string lengths the checks measured (each string is measured once). */
 static int
-s_validate(const vx_event_t *e, char *err, size_t errlen, enum vx_drop_reason *reason,
+s_validate(const vx_event_t *e, bool ascii, char *err, size_t errlen, enum vx_drop_reason *reason,
            uint64_t *hash)
 {
     if (!vx_event_type_name(e->type)) {
@@ -551,11 +552,13 @@ s_validate(const vx_event_t *e, char *err, size_t errlen, enum vx_drop_reason *r
     }
     size_t tenant_len = e->tenant ? strlen(e->tenant) : 0;
     size_t custom_len = e->custom_type ? strlen(e->custom_type) : 0;
-    if (s_check_len(e->path, path_len, VX_EVENT_MAX_PATH, "path", err, errlen, reason) < 0 ||
-        s_check_len(e->tenant, tenant_len, 256, "tenant", err, errlen, reason) < 0 ||
-        s_check_str(e->producer_id, 256, "producer_id", err, errlen, reason) < 0 ||
-        s_check_str(e->trace_id, 256, "trace_id", err, errlen, reason) < 0 ||
-        s_check_len(e->custom_type, custom_len, 256, "custom_type", err, errlen, reason) < 0) {
+    if (s_check_len(e->path, path_len, VX_EVENT_MAX_PATH, "path", err, errlen, reason, ascii) <
+            0 ||
+        s_check_len(e->tenant, tenant_len, 256, "tenant", err, errlen, reason, ascii) < 0 ||
+        s_check_str(e->producer_id, 256, "producer_id", err, errlen, reason, ascii) < 0 ||
+        s_check_str(e->trace_id, 256, "trace_id", err, errlen, reason, ascii) < 0 ||
+        s_check_len(e->custom_type, custom_len, 256, "custom_type", err, errlen, reason, ascii) <
+            0) {
         return -EINVAL;
     }
     if (e->n_content > VX_EVENT_MAX_FIELDS || e->n_metadata > VX_EVENT_MAX_FIELDS) {
@@ -565,13 +568,13 @@ s_validate(const vx_event_t *e, char *err, size_t errlen, enum vx_drop_reason *r
     uint64_t content = e->n_content, metadata = e->n_metadata;
     for (size_t i = 0; i < e->n_content; i++) {
         if (s_check_entry(e->content[i]->key, e->content[i]->value, "content", err, errlen,
-                          reason, S_SEED_CONTENT, hash ? &content : NULL) < 0) {
+                          reason, ascii, S_SEED_CONTENT, hash ? &content : NULL) < 0) {
             return -EINVAL;
         }
     }
     for (size_t i = 0; i < e->n_metadata; i++) {
         if (s_check_entry(e->metadata[i]->key, e->metadata[i]->value, "metadata", err, errlen,
-                          reason, S_SEED_METADATA, hash ? &metadata : NULL) < 0) {
+                          reason, ascii, S_SEED_METADATA, hash ? &metadata : NULL) < 0) {
             return -EINVAL;
         }
     }
@@ -590,7 +593,7 @@ s_validate(const vx_event_t *e, char *err, size_t errlen, enum vx_drop_reason *r
         }
         for (size_t i = 0; i < c->n_vector_clock; i++) {
             if (s_check_str(c->vector_clock[i]->node, 256, "causality.vector_clock", err, errlen,
-                            reason) < 0) {
+                            reason, ascii) < 0) {
                 return -EINVAL;
             }
         }
@@ -610,14 +613,14 @@ s_validate(const vx_event_t *e, char *err, size_t errlen, enum vx_drop_reason *r
 int
 vx_event_validate(const vx_event_t *e, char *err, size_t errlen, enum vx_drop_reason *reason)
 {
-    return s_validate(e, err, errlen, reason, NULL);
+    return s_validate(e, false, err, errlen, reason, NULL);
 }
 
 int
-vx_event_validate_hash(const vx_event_t *e, char *err, size_t errlen,
+vx_event_validate_hash(const vx_event_t *e, bool ascii, char *err, size_t errlen,
                        enum vx_drop_reason *reason, uint64_t *hash)
 {
-    return s_validate(e, err, errlen, reason, hash);
+    return s_validate(e, ascii, err, errlen, reason, hash);
 }
 
 /* ---- JSON form --------------------------------------------------------------------------- */

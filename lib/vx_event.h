@@ -59,8 +59,10 @@ uint64_t vx_event_content_hash(const vx_event_t *e);
  * "bad_path", "bad_id", "too_large", "bad_utf8", "bad_field". */
 int vx_event_validate(const vx_event_t *e, char *err, size_t errlen, enum vx_drop_reason *reason);
 /* vx_event_validate, and for a valid event *hash = vx_event_content_hash(e) (hash may be NULL):
- * one measure of each string serves both, for receivers that check and deduplicate. */
-int vx_event_validate_hash(const vx_event_t *e, char *err, size_t errlen,
+ * one measure of each string serves both, for receivers that check and deduplicate. ascii: the
+ * caller knows every string of e is ASCII (VX_WIRE_CHECKED_ASCII), so the UTF-8 checks are
+ * skipped; false checks them. */
+int vx_event_validate_hash(const vx_event_t *e, bool ascii, char *err, size_t errlen,
                            enum vx_drop_reason *reason, uint64_t *hash);
 
 /* Checks what decoding hides: a NUL character inside a string field of a packed Event (path,

@@ -64,8 +64,8 @@ struct vx_rx_batch {
                                      the receiver's authorized/ folder); "" on plain links */
     uint64_t batch_seq;           /* 0 when the batch has none */
     struct vx_seq_result seq;     /* the sequence check; zero when sender or sequence is absent */
-    bool checked;                 /* decoded events' bytes already hold what
-                                     vx_event_check_bytes verifies (vx_wire_decode_checked) */
+    unsigned checked;             /* VX_WIRE_CHECKED_* bits: what decoding already found
+                                     true of every event (vx_wire_decode_checked) */
 };
 
 /* link: the receiver's name in log lines ("ingest", "input"); borrowed, static. */

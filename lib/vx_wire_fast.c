@@ -131,6 +131,7 @@ struct s_mem {
     vx_arena_t *a;
     uint8_t *p;
     uint8_t *end;
+    uint64_t hi; /* every string byte ORed together: a high bit set means not all ASCII */
 };
 
 static inline void *
@@ -146,13 +147,33 @@ s_take(struct s_mem *m, size_t n, size_t align)
     return vx_arena_alloc(m->a, n);
 }
 
+/* Whether n bytes at p hold no NUL, eight at a time; ORs them into *hi. */
+static inline bool
+s_scan(const uint8_t *p, size_t n, uint64_t *hi)
+{
+    uint64_t acc = 0, zero = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        zero |= (w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL; /* a zero byte */
+        acc |= w;
+    }
+    for (; i < n; i++) {
+        zero |= p[i] == 0;
+        acc |= p[i];
+    }
+    *hi |= acc;
+    return zero == 0;
+}
+
 /* A string field's copy, NUL-terminated; false when the arena is full or the string holds a
  * NUL byte (protobuf-c keeps it and cuts the string there: left to it, so that a batch the walk
  * takes has no such string, see vx_wire_decode_checked). */
 static bool
 s_str(struct s_mem *m, const struct s_field *f, char **out)
 {
-    if (memchr(f->v, 0, f->len) != NULL) {
+    if (!s_scan(f->v, f->len, &m->hi)) {
         return false;
     }
     char *s = s_take(m, f->len + 1, 1);
@@ -197,7 +218,8 @@ s_entry(struct s_mem *m, const uint8_t *p, const uint8_t *end, char **key, char 
 
 /* Causality: parent_ids (1, bytes) and vector_clock (2, ClockEntry: node 1, counter 2). */
 static bool
-s_causality(vx_arena_t *a, const uint8_t *p, const uint8_t *end, Vexfs__V1__Causality **out)
+s_causality(vx_arena_t *a, const uint8_t *p, const uint8_t *end, Vexfs__V1__Causality **out,
+            uint64_t *hi)
 {
     size_t n_ids = 0, n_clock = 0;
     struct s_field f;
@@ -250,6 +272,7 @@ s_causality(vx_arena_t *a, const uint8_t *p, const uint8_t *end, Vexfs__V1__Caus
         }
     }
     *out = c;
+    *hi |= m.hi;
     return true;
 }
 
@@ -342,7 +365,7 @@ s_event_field(struct s_mem *m, const struct s_field *f, vx_event_t *ev)
         ev->sequence = s_u64(f);
         return true;
     case S_EV_CAUSALITY:
-        return s_causality(m->a, f->v, f->v + f->len, &ev->causality);
+        return s_causality(m->a, f->v, f->v + f->len, &ev->causality, &m->hi);
     case S_EV_TRACE:
         return s_str(m, f, &ev->trace_id);
     case S_EV_INGEST:
@@ -356,7 +379,7 @@ s_event_field(struct s_mem *m, const struct s_field *f, vx_event_t *ev)
 }
 
 static vx_event_t *
-s_event(vx_arena_t *a, const uint8_t *p, const uint8_t *end)
+s_event(vx_arena_t *a, const uint8_t *p, const uint8_t *end, uint64_t *hi)
 {
     struct s_field fs[S_MAX_FIELDS];
     size_t n_content = 0, n_meta = 0, bytes = 0;
@@ -381,13 +404,14 @@ s_event(vx_arena_t *a, const uint8_t *p, const uint8_t *end)
             return NULL;
         }
     }
+    *hi |= m.hi;
     return ev;
 }
 
 /* The common shape, or NULL (left to protobuf-c). */
 static vx_batch_t *
 s_fast(const uint8_t *data, size_t len, vx_arena_t *a, struct vx_span *spans, size_t max,
-       size_t *n_spans)
+       size_t *n_spans, uint64_t *hi)
 {
     const uint8_t *end = data + len;
     size_t n = 0;
@@ -419,7 +443,7 @@ s_fast(const uint8_t *data, size_t len, vx_arena_t *a, struct vx_span *spans, si
             if (b->n_events < max) {
                 spans[b->n_events] = (struct vx_span){.data = f.v, .len = f.len};
             }
-            evs[b->n_events] = s_event(a, f.v, f.v + f.len);
+            evs[b->n_events] = s_event(a, f.v, f.v + f.len, hi);
             if (evs[b->n_events] == NULL) {
                 return NULL;
             }
@@ -431,16 +455,18 @@ s_fast(const uint8_t *data, size_t len, vx_arena_t *a, struct vx_span *spans, si
 }
 
 vx_batch_t *
-vx_wire_decode_checked(const void *data, size_t len, vx_arena_t *arena, bool *checked)
+vx_wire_decode_checked(const void *data, size_t len, vx_arena_t *arena, unsigned *checked)
 {
-    *checked = false;
+    *checked = 0;
     if (len > VX_WIRE_MAX_BATCH_BYTES) {
         return NULL;
     }
     size_t n_spans = 0;
-    vx_batch_t *b = s_fast(data, len, arena, NULL, 0, &n_spans);
+    uint64_t hi = 0;
+    vx_batch_t *b = s_fast(data, len, arena, NULL, 0, &n_spans, &hi);
     if (b != NULL) {
-        *checked = true;
+        *checked = VX_WIRE_CHECKED_BYTES |
+                   ((hi & 0x8080808080808080ULL) == 0 ? VX_WIRE_CHECKED_ASCII : 0);
         return b;
     }
     return vx_wire_decode(data, len, arena);
@@ -454,7 +480,8 @@ vx_wire_decode_fast(const void *data, size_t len, vx_arena_t *arena, struct vx_s
     if (len > VX_WIRE_MAX_BATCH_BYTES) {
         return NULL;
     }
-    vx_batch_t *b = s_fast(data, len, arena, spans, max_spans, n_spans);
+    uint64_t hi = 0;
+    vx_batch_t *b = s_fast(data, len, arena, spans, max_spans, n_spans, &hi);
     if (b != NULL) {
         return b;
     }

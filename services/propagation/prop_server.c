@@ -30,6 +30,7 @@
 #include "vx_mem.h"
 #include "vx_rx.h"
 #include "vx_wire.h"
+#include "vx_wire_fast.h"
 
 #define S_OUT_CAP 10000                     /* largest batch_max_events */
 #define S_ARENA_LIMIT (256u * 1024 * 1024)  /* hard bound on one decoded input batch */
@@ -539,9 +540,11 @@ s_process(prop_server_t *s, const struct vx_rx_batch *in, struct s_submit *req,
                 char err[256];
                 enum vx_drop_reason reason = VX_DROP_BAD_FIELD;
                 valid[j - i] =
-                    (in->checked || vx_event_check_bytes(in->events[j].data, in->events[j].len,
-                                                         err, sizeof err, &reason) == 0) &&
-                    vx_event_validate_hash(batch->events[j], err, sizeof err, &reason,
+                    ((in->checked & VX_WIRE_CHECKED_BYTES) ||
+                     vx_event_check_bytes(in->events[j].data, in->events[j].len, err, sizeof err,
+                                          &reason) == 0) &&
+                    vx_event_validate_hash(batch->events[j], in->checked & VX_WIRE_CHECKED_ASCII,
+                                           err, sizeof err, &reason,
                                            dedup ? &hashes[j - i] : NULL) == 0;
                 if (!valid[j - i]) {
                     vx_drops_add(&s->drops, reason, 1);

@@ -103,7 +103,7 @@ START_TEST(t_hash_ignores_stamps_and_map_order)
     vx_event_t *all[] = {e1, e2, e3, e4, e5, e6};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         uint64_t h = 0;
-        ck_assert_int_eq(vx_event_validate_hash(all[i], err, sizeof err, &reason, &h), 0);
+        ck_assert_int_eq(vx_event_validate_hash(all[i], false, err, sizeof err, &reason, &h), 0);
         ck_assert_uint_eq(h, vx_event_content_hash(all[i]));
     }
     vx_arena_destroy(&a);
@@ -223,7 +223,7 @@ START_TEST(t_validate)
     char err2[256] = "";
     enum vx_drop_reason reason2 = VX_DROP_N;
     uint64_t h = 0;
-    ck_assert_int_eq(vx_event_validate_hash(e, err2, sizeof err2, &reason2, &h), rc);
+    ck_assert_int_eq(vx_event_validate_hash(e, false, err2, sizeof err2, &reason2, &h), rc);
     if (rc == 0) {
         ck_assert_uint_eq(h, vx_event_content_hash(e));
     } else {
