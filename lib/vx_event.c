@@ -196,12 +196,24 @@ vx_event_id_parse(const char *s, uint8_t id[VX_EVENT_ID_LEN])
 void
 vx_trace_id_new(char out[33])
 {
-    static const char hex[] = "0123456789abcdef";
-    uint64_t a = s_rand64();
-    uint64_t b = s_rand64();
-    for (int i = 0; i < 16; i++) {
-        out[i] = hex[(a >> (4 * i)) & 15];
-        out[16 + i] = hex[(b >> (4 * i)) & 15];
+    /* Two digits per byte, low nibble first: the digits of a, then of b, nibble by nibble,
+     * as one table lookup per byte. */
+    static const char pairs[513] =
+        "00102030405060708090a0b0c0d0e0f001112131415161718191a1b1c1d1e1f1"
+        "02122232425262728292a2b2c2d2e2f203132333435363738393a3b3c3d3e3f3"
+        "04142434445464748494a4b4c4d4e4f405152535455565758595a5b5c5d5e5f5"
+        "06162636465666768696a6b6c6d6e6f607172737475767778797a7b7c7d7e7f7"
+        "08182838485868788898a8b8c8d8e8f809192939495969798999a9b9c9d9e9f9"
+        "0a1a2a3a4a5a6a7a8a9aaabacadaeafa0b1b2b3b4b5b6b7b8b9babbbcbdbebfb"
+        "0c1c2c3c4c5c6c7c8c9cacbcccdcecfc0d1d2d3d4d5d6d7d8d9dadbdcdddedfd"
+        "0e1e2e3e4e5e6e7e8e9eaebecedeeefe0f1f2f3f4f5f6f7f8f9fafbfcfdfefff";
+    uint64_t r[2];
+    r[0] = s_rand64();
+    r[1] = s_rand64();
+    for (int k = 0; k < 2; k++) {
+        for (int i = 0; i < 8; i++) {
+            memcpy(out + 16 * k + 2 * i, pairs + 2 * ((r[k] >> (8 * i)) & 0xff), 2);
+        }
     }
     out[32] = '\0';
 }

@@ -147,21 +147,33 @@ s_take(struct s_mem *m, size_t n, size_t align)
     return vx_arena_alloc(m->a, n);
 }
 
-/* Whether n bytes at p hold no NUL, eight at a time; ORs them into *hi. */
+/* Whether n bytes at p hold no NUL, read a word at a time (the last word overlapping the one
+ * before it; strings under 8 bytes as two overlapping 4-byte words); ORs them into *hi. */
 static inline bool
 s_scan(const uint8_t *p, size_t n, uint64_t *hi)
 {
     uint64_t acc = 0, zero = 0;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
+    if (n >= 8) {
         uint64_t w;
-        memcpy(&w, p + i, 8);
-        zero |= (w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL; /* a zero byte */
+        for (size_t i = 0; i + 8 < n; i += 8) {
+            memcpy(&w, p + i, 8);
+            zero |= (w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL; /* a zero byte */
+            acc |= w;
+        }
+        memcpy(&w, p + n - 8, 8);
+        zero |= (w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL;
         acc |= w;
-    }
-    for (; i < n; i++) {
-        zero |= p[i] == 0;
-        acc |= p[i];
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, p, 4);
+        memcpy(&b, p + n - 4, 4);
+        zero = ((a - 0x01010101u) & ~a & 0x80808080u) | ((b - 0x01010101u) & ~b & 0x80808080u);
+        acc = a | b;
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            zero |= p[i] == 0;
+            acc |= p[i];
+        }
     }
     *hi |= acc;
     return zero == 0;

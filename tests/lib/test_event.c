@@ -62,6 +62,7 @@ START_TEST(t_ids)
     vx_trace_id_new(t1);
     vx_trace_id_new(t2);
     ck_assert_int_eq(strlen(t1), 32);
+    ck_assert_uint_eq(strspn(t1, "0123456789abcdef"), 32);
     ck_assert_str_ne(t1, t2);
 }
 END_TEST
