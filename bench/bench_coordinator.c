@@ -26,7 +26,11 @@
  * it, running the whole time and measured interleaved with it in every run, two more clusters
  * of the same coordinator, each with one thing turned off, and their write figures (1 and 2)
  * with the ratio to the deployed one: libraft's plain TCP transport (raft_security: off), and
- * entries and snapshots in plaintext (at_rest.encryption: off).
+ * entries and snapshots in plaintext (at_rest.encryption: off). Then the same comparisons
+ * paired, finer than runs: sequential writes alternate request by request between the two
+ * clusters and batched writers alternate in slices (s_run_paired), beside a control pair of
+ * two identical deployed clusters (its ratios are the noise floor), and the CPU of sealing one
+ * entry and opening it on every member, measured in-process (s_seal_cpu).
  * Usage: bench_coordinator [SEQUENTIAL] [BATCHES_PER_CLIENT] [READS_PER_CLIENT]
  * (defaults 1000, 100, 1000); programs from $VX_BIN_DIR. Without etcd installed the
  * coordinator is measured alone and the missing peer is said. */
@@ -42,7 +46,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "coord_seal.h"
 #include "vx_clock.h"
+#include "vx_seal.h"
 #include "vx_test.h"
 
 #define N_NODES 3
@@ -337,10 +343,11 @@ s_worker_main(void *arg)
 }
 
 /* k clients, each sending its share of reqs; fills the rate (requests/s) and the p99 of the
- * requests in ms. Returns 0 or -1 when a request failed. */
+ * requests in ms, and copies each request's latency into keep (k * per; may be NULL). Returns
+ * 0 or -1 when a request failed. */
 static int
 s_concurrent(const struct target *t, struct req *reqs, size_t k, size_t per, double *rate,
-             double *p99)
+             double *p99, double *keep)
 {
     struct worker *w = calloc(k, sizeof *w);
     double *lat = calloc(k * per, sizeof *lat);
@@ -365,6 +372,9 @@ s_concurrent(const struct target *t, struct req *reqs, size_t k, size_t per, dou
                refusal);
     }
     *rate = (double)(k * per) / secs;
+    if (keep) {
+        memcpy(keep, lat, k * per * sizeof *lat);
+    }
     *p99 = s_pct(lat, k * per, 0.99);
     free(lat);
     free(w);
@@ -439,7 +449,7 @@ s_run_writes(const struct target *t, const struct sizes *z, struct figures *f, i
     s_free_reqs(r, z->seq);
     r = s_build(WRITERS * z->per_writer, t->write, BATCH);
     double reqs_per_s = 0;
-    rc |= s_concurrent(t, r, WRITERS, z->per_writer, &reqs_per_s, &f->v[F_TPUT_P99][rep]);
+    rc |= s_concurrent(t, r, WRITERS, z->per_writer, &reqs_per_s, &f->v[F_TPUT_P99][rep], NULL);
     f->v[F_TPUT][rep] = reqs_per_s * BATCH;
     s_free_reqs(r, WRITERS * z->per_writer);
     printf("  run %d: %-11s write p50 %.2f p99 %.2f ms | %.0f events/s batched (p99 %.1f ms)\n",
@@ -461,7 +471,7 @@ s_run_reads(const struct target *t, const struct sizes *z, struct figures *f, in
         s_free_reqs(r, z->per_reader);
         r = s_build_reads(t, READERS * z->per_reader, consistent);
         double p99;
-        rc |= s_concurrent(t, r, READERS, z->per_reader, &f->v[base + 2][rep], &p99);
+        rc |= s_concurrent(t, r, READERS, z->per_reader, &f->v[base + 2][rep], &p99, NULL);
         s_free_reqs(r, READERS * z->per_reader);
     }
     printf("  run %d: %-11s %s read p50 %.2f p99 %.2f ms, %.0f/s | %s read p50 %.2f p99 %.2f "
@@ -475,7 +485,7 @@ s_run_reads(const struct target *t, const struct sizes *z, struct figures *f, in
 
 /* ---- starting the clusters ---------------------------------------------------------------- */
 
-static pid_t s_pids[4 * N_NODES]; /* three coordinator clusters and etcd */
+static pid_t s_pids[5 * N_NODES]; /* four coordinator clusters and etcd */
 static size_t s_npids;
 
 static void
@@ -639,7 +649,7 @@ s_prefill(const struct target *t)
 {
     struct req *r = s_build(KEYS / BATCH, t->write, BATCH);
     double rate, p99;
-    int rc = s_concurrent(t, r, 1, KEYS / BATCH, &rate, &p99);
+    int rc = s_concurrent(t, r, 1, KEYS / BATCH, &rate, &p99, NULL);
     s_free_reqs(r, KEYS / BATCH);
     return rc;
 }
@@ -705,14 +715,200 @@ s_cost(const char *what, const char *unit, struct figures *c, const char *vname,
 }
 
 static void
-s_report_variant(struct figures *c, const struct target *t, struct figures *v)
+s_report_variant(struct figures *c, const struct target *t, struct figures *v, bool paired)
 {
-    printf("== what %s costs: medians of %d runs (deployed / %s = ratio)\n", t->off, REPS,
-           t->name);
+    printf("== what %s costs%s: medians of %d runs (deployed / %s = ratio)\n", t->off,
+           paired ? ", paired (request by request, slice by slice)" : "", REPS, t->name);
     s_cost("commit latency p50 (sequential writes)", "ms", c, t->name, v, F_W_P50, false);
     s_cost("commit latency p99 (sequential writes)", "ms", c, t->name, v, F_W_P99, false);
     s_cost("batched write throughput (4 x 100)", "ev/s", c, t->name, v, F_TPUT, true);
     s_cost("batched write request p99", "ms", c, t->name, v, F_TPUT_P99, false);
+}
+
+/* ---- a protection's cost, paired ----------------------------------------------------------- */
+
+/* The interleaved runs above put seconds between the deployed cluster's writes and a
+ * variant's, and on a shared machine the fsync latency of the disk drifts more than that in
+ * seconds: their ratios swing both ways by more than the effect. So the write workloads run
+ * again paired: sequential writes alternate request by request between the two clusters (the
+ * first of each pair alternates too), and the batched writers alternate in slices of
+ * PAIR_SLICE batches per writer, so both meet the machine in the same instant. */
+#define PAIR_SLICE 10
+
+static int
+s_paired_latency(const struct target *a, const struct target *b, size_t n, double *out_a,
+                 double *out_b)
+{
+    const struct target *t[2] = {a, b};
+    struct client c[2];
+    struct req *r[2];
+    double *lat[2];
+    for (int k = 0; k < 2; k++) {
+        s_client_init(&c[k], t[k]->token, t[k]->https);
+        r[k] = s_build(n, t[k]->write, 1);
+        lat[k] = calloc(n, sizeof(double));
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        for (int step = 0; step < 2; step++) {
+            int k = (int)((i + (size_t)step) % 2);
+            char url[256];
+            snprintf(url, sizeof url, "%s%s", t[k]->url, r[k][i].path);
+            uint64_t t0 = vx_mono_ns();
+            long st = s_send(&c[k], url, r[k][i].body);
+            lat[k][i] = (double)(vx_mono_ns() - t0) / 1e6;
+            if (st != 200) {
+                fprintf(stderr, "bench: %s: %s answered %ld\n", t[k]->name, r[k][i].path, st);
+                rc = -1;
+                break;
+            }
+        }
+    }
+    out_a[0] = s_pct(lat[0], n, 0.50);
+    out_a[1] = s_pct(lat[0], n, 0.99);
+    out_b[0] = s_pct(lat[1], n, 0.50);
+    out_b[1] = s_pct(lat[1], n, 0.99);
+    for (int k = 0; k < 2; k++) {
+        s_free_reqs(r[k], n);
+        free(lat[k]);
+        s_client_fini(&c[k]);
+    }
+    return rc;
+}
+
+/* Batched writes in alternating slices; out_*[0] events/s over the slices' summed time,
+ * out_*[1] the p99 of every batch request of the slices. */
+/* Each slice's throughput ratio (a / b) against its neighbour of the other cluster, over
+ * every run: their median is the paired estimate, which a slow second on the machine moves
+ * far less than the summed rates. */
+struct slice_ratios {
+    double *v;
+    size_t n, cap;
+};
+
+static void
+s_ratio_add(struct slice_ratios *sr, double v)
+{
+    if (sr->n == sr->cap) {
+        sr->cap = sr->cap ? 2 * sr->cap : 64;
+        sr->v = realloc(sr->v, sr->cap * sizeof *sr->v);
+    }
+    sr->v[sr->n++] = v;
+}
+
+static int
+s_paired_batched(const struct target *a, const struct target *b, size_t per_writer,
+                 double *out_a, double *out_b, struct slice_ratios *sr)
+{
+    const struct target *t[2] = {a, b};
+    size_t slices = (per_writer + PAIR_SLICE - 1) / PAIR_SLICE;
+    double secs[2] = {0, 0};
+    double *lat[2] = {calloc(WRITERS * per_writer, sizeof(double)),
+                      calloc(WRITERS * per_writer, sizeof(double))};
+    size_t done[2] = {0, 0};
+    int rc = 0;
+    for (size_t s = 0; s < slices && rc == 0; s++) {
+        size_t left = per_writer - s * PAIR_SLICE, per = left < PAIR_SLICE ? left : PAIR_SLICE;
+        double rates[2] = {0, 0};
+        for (int step = 0; step < 2 && rc == 0; step++) {
+            int k = (int)((s + (size_t)step) % 2);
+            struct req *r = s_build(WRITERS * per, t[k]->write, BATCH);
+            double p99 = 0;
+            rc = s_concurrent(t[k], r, WRITERS, per, &rates[k], &p99, lat[k] + done[k]);
+            s_free_reqs(r, WRITERS * per);
+            secs[k] += rates[k] > 0 ? (double)(WRITERS * per) / rates[k] : 0;
+            done[k] += WRITERS * per;
+        }
+        if (rc == 0 && rates[1] > 0) {
+            s_ratio_add(sr, rates[0] / rates[1]);
+        }
+    }
+    for (int k = 0; k < 2; k++) {
+        double *o = k ? out_b : out_a;
+        o[0] = secs[k] > 0 ? (double)(done[k] * BATCH) / secs[k] : 0;
+        o[1] = done[k] ? s_pct(lat[k], done[k], 0.99) : 0;
+        free(lat[k]);
+    }
+    return rc;
+}
+
+/* In-process: what sealing one entry on the leader and opening it on the three members costs
+ * in CPU, for a single write's entry and for a batch of BATCH; the bound of sealing's share of
+ * a commit on an idle machine. */
+static void
+s_seal_cpu(double commit_p50_ms)
+{
+    uint8_t key[VX_SEAL_KEY_BYTES];
+    for (size_t i = 0; i < sizeof key; i++) {
+        key[i] = (uint8_t)(i * 37 + 11);
+    }
+    char err[256];
+    vx_sealer_t *sl = vx_sealer_from_key(1, key, VX_SEAL_AES256GCM, err, sizeof err);
+    if (!sl) {
+        sl = vx_sealer_from_key(1, key, VX_SEAL_XCHACHA20POLY1305, err, sizeof err);
+    }
+    if (!sl) {
+        printf("sealing CPU: not measured: %s\n", err);
+        return;
+    }
+    for (int batch = 0; batch < 2; batch++) {
+        struct req r = s_coord_write(1, batch ? BATCH : 1);
+        size_t len = strlen(r.body) + 16, reps = batch ? 2000 : 50000;
+        uint8_t *plain = calloc(1, len), *sealed = malloc(coord_seal_size(len));
+        memcpy(plain + 16, r.body, len - 16);
+        uint64_t t0 = vx_mono_ns();
+        for (size_t i = 0; i < reps; i++) {
+            coord_seal_wrap(sl, COORD_SEAL_ENTRY, 1, plain, len, sealed);
+            for (int node = 0; node < N_NODES; node++) {
+                uint8_t *back = NULL;
+                size_t blen = 0;
+                if (coord_seal_open(sl, COORD_SEAL_ENTRY, sealed, coord_seal_size(len), &back,
+                                    &blen, err, sizeof err) < 0) {
+                    printf("sealing CPU: open failed: %s\n", err);
+                    reps = i + 1;
+                    break;
+                }
+                free(back);
+            }
+        }
+        double us = (double)(vx_mono_ns() - t0) / 1e3 / (double)reps;
+        printf("sealing CPU (%s, %s entry of %zu bytes: seal once, open on %d members): "
+               "%.2f us",
+               vx_sealer_algorithm(sl), batch ? "a batch's" : "a single write's", len, N_NODES,
+               us);
+        if (!batch && commit_p50_ms > 0) {
+            printf(" = %.3f%% of the deployed commit p50 (limit 10%%)", us / 10.0 / commit_p50_ms);
+        }
+        printf("\n");
+        free(plain);
+        free(sealed);
+        s_req_fini(&r);
+    }
+    vx_sealer_destroy(&sl);
+}
+
+static int
+s_run_paired(const struct target *a, const struct target *b, const struct sizes *z,
+             struct figures *fa, struct figures *fb, struct slice_ratios *sr, int rep)
+{
+    double la[2], lb[2], ta[2], tb[2];
+    if (s_paired_latency(a, b, z->seq, la, lb) < 0 ||
+        s_paired_batched(a, b, z->per_writer, ta, tb, sr) < 0) {
+        return -1;
+    }
+    fa->v[F_W_P50][rep] = la[0];
+    fa->v[F_W_P99][rep] = la[1];
+    fb->v[F_W_P50][rep] = lb[0];
+    fb->v[F_W_P99][rep] = lb[1];
+    fa->v[F_TPUT][rep] = ta[0];
+    fa->v[F_TPUT_P99][rep] = ta[1];
+    fb->v[F_TPUT][rep] = tb[0];
+    fb->v[F_TPUT_P99][rep] = tb[1];
+    printf("  paired run %d: %s p50 %.2f p99 %.2f ms, %.0f ev/s | %s p50 %.2f p99 %.2f ms, "
+           "%.0f ev/s\n",
+           rep + 1, a->name, la[0], la[1], ta[0], b->name, lb[0], lb[1], tb[0]);
+    fflush(stdout);
+    return 0;
 }
 
 int
@@ -763,7 +959,15 @@ main(int argc, char **argv)
                           .read = s_etcd_read, .consistent_name = "linearizable",
                           .local_name = "serializable"};
     int rc = 1;
-    struct figures fc = {0}, fe = {0}, fv[2] = {{{{0}}}};
+    /* The control: a second deployed cluster, paired with the first like a variant. Their
+     * ratio, which should be 1, is how far two identical clusters differ here: the floor
+     * under which a variant's ratio says nothing. */
+    struct target twin = coord;
+    twin.name = "twin";
+    twin.label = "twin";
+    twin.off = "nothing (a second deployed cluster: the noise floor)";
+    struct figures fc = {0}, fe = {0}, fv[2] = {{{{0}}}}, pc[3] = {{{{0}}}}, pv[3] = {{{{0}}}};
+    struct slice_ratios sr[3] = {{0}};
     if (s_coord_start(dir, &coord) < 0 || s_prefill(&coord) < 0) {
         goto out;
     }
@@ -771,6 +975,9 @@ main(int argc, char **argv)
         if (s_coord_start(dir, &variant[i]) < 0) {
             goto out;
         }
+    }
+    if (s_coord_start(dir, &twin) < 0 || s_prefill(&twin) < 0) {
+        goto out;
     }
     if (with_etcd && (s_etcd_start(dir, &etcd) < 0 || s_prefill(&etcd) < 0)) {
         goto out;
@@ -793,16 +1000,38 @@ main(int argc, char **argv)
             goto out;
         }
     }
+    const struct target *against[3] = {&variant[0], &variant[1], &twin};
+    for (int rep = 0; rep < REPS; rep++) {
+        for (int i = 0; i < 3; i++) {
+            if (s_run_paired(&coord, against[i], &z, &pc[i], &pv[i], &sr[i], rep) < 0) {
+                goto out;
+            }
+        }
+    }
     s_report(&fc, with_etcd ? &fe : NULL);
     for (int i = 0; i < 2; i++) {
-        s_report_variant(&fc, &variant[i], &fv[i]);
+        s_report_variant(&fc, &variant[i], &fv[i], false);
     }
+    for (int i = 0; i < 3; i++) {
+        s_report_variant(&pc[i], against[i], &pv[i], true);
+        if (sr[i].n) {
+            qsort(sr[i].v, sr[i].n, sizeof(double), cb_cmp);
+            printf("%-44s median of %zu slice pairs %.3f (quartiles %.3f, %.3f)\n",
+                   "batched throughput, per slice pair", sr[i].n, sr[i].v[sr[i].n / 2],
+                   sr[i].v[sr[i].n / 4], sr[i].v[(3 * sr[i].n) / 4]);
+        }
+    }
+    double lo, hi;
+    s_seal_cpu(s_med(&pc[1], F_W_P50, &lo, &hi));
     if (!with_etcd) {
         printf("etcd: not measured, etcd-server is not installed (scripts/install-deps.sh "
                "installs it)\n");
     }
     rc = 0;
 out:
+    for (int i = 0; i < 3; i++) {
+        free(sr[i].v);
+    }
     s_stop_all();
     free(dir);
     curl_global_cleanup();
