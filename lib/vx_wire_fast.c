@@ -138,7 +138,7 @@ static inline void *
 s_take(struct s_mem *m, size_t n, size_t align)
 {
     if (m->p != NULL) {
-        uint8_t *at = (uint8_t *)(((uintptr_t)m->p + (align - 1)) & ~(uintptr_t)(align - 1));
+        uint8_t *at = m->p + ((size_t)(-(uintptr_t)m->p) & (align - 1));
         if (at <= m->end && (size_t)(m->end - at) >= n) {
             m->p = at + n;
             return at;
@@ -409,12 +409,19 @@ s_event(vx_arena_t *a, const uint8_t *p, const uint8_t *end, uint64_t *hi)
     void **ptrs = (void **)(void *)(block + sizeof *ev);
     struct s_mem m = {.a = a, .p = block + head, .end = block + head + bytes};
     vexfs__v1__event__init(ev);
-    ev->content = n_content ? (Vexfs__V1__Event__ContentEntry **)ptrs : NULL;
-    ev->metadata = n_meta ? (Vexfs__V1__Event__MetadataEntry **)(ptrs + n_content) : NULL;
+    ev->content = (Vexfs__V1__Event__ContentEntry **)ptrs;
+    ev->metadata = (Vexfs__V1__Event__MetadataEntry **)(ptrs + n_content);
     for (int i = 0; i < n; i++) {
         if (!s_event_field(&m, &fs[i], ev)) {
             return NULL;
         }
+    }
+    /* Empty maps are NULL, as protobuf-c leaves them. */
+    if (n_content == 0) {
+        ev->content = NULL;
+    }
+    if (n_meta == 0) {
+        ev->metadata = NULL;
     }
     *hi |= m.hi;
     return ev;
