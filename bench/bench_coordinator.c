@@ -735,9 +735,33 @@ s_report_variant(struct figures *c, const struct target *t, struct figures *v, b
  * PAIR_SLICE batches per writer, so both meet the machine in the same instant. */
 #define PAIR_SLICE 10
 
+/* A growing list of figures over every run of a pair: each slice's throughput ratio (a / b)
+ * against its neighbour of the other cluster (their median is the paired estimate, which a
+ * slow second on the machine moves far less than the summed rates), and every sequential
+ * write's latency per cluster (their percentiles pooled over the runs rest on REPS times more
+ * samples than one run's). */
+struct dvec {
+    double *v;
+    size_t n, cap;
+};
+
+struct pair_pool {
+    struct dvec ratios, lat[2];
+};
+
+static void
+s_dvec_add(struct dvec *sr, double v)
+{
+    if (sr->n == sr->cap) {
+        sr->cap = sr->cap ? 2 * sr->cap : 64;
+        sr->v = realloc(sr->v, sr->cap * sizeof *sr->v);
+    }
+    sr->v[sr->n++] = v;
+}
+
 static int
 s_paired_latency(const struct target *a, const struct target *b, size_t n, double *out_a,
-                 double *out_b)
+                 double *out_b, struct dvec pool[2])
 {
     const struct target *t[2] = {a, b};
     struct client c[2];
@@ -764,6 +788,11 @@ s_paired_latency(const struct target *a, const struct target *b, size_t n, doubl
             }
         }
     }
+    for (int k = 0; k < 2; k++) {
+        for (size_t i = 0; rc == 0 && i < n; i++) {
+            s_dvec_add(&pool[k], lat[k][i]);
+        }
+    }
     out_a[0] = s_pct(lat[0], n, 0.50);
     out_a[1] = s_pct(lat[0], n, 0.99);
     out_b[0] = s_pct(lat[1], n, 0.50);
@@ -778,27 +807,9 @@ s_paired_latency(const struct target *a, const struct target *b, size_t n, doubl
 
 /* Batched writes in alternating slices; out_*[0] events/s over the slices' summed time,
  * out_*[1] the p99 of every batch request of the slices. */
-/* Each slice's throughput ratio (a / b) against its neighbour of the other cluster, over
- * every run: their median is the paired estimate, which a slow second on the machine moves
- * far less than the summed rates. */
-struct slice_ratios {
-    double *v;
-    size_t n, cap;
-};
-
-static void
-s_ratio_add(struct slice_ratios *sr, double v)
-{
-    if (sr->n == sr->cap) {
-        sr->cap = sr->cap ? 2 * sr->cap : 64;
-        sr->v = realloc(sr->v, sr->cap * sizeof *sr->v);
-    }
-    sr->v[sr->n++] = v;
-}
-
 static int
 s_paired_batched(const struct target *a, const struct target *b, size_t per_writer,
-                 double *out_a, double *out_b, struct slice_ratios *sr)
+                 double *out_a, double *out_b, struct dvec *sr)
 {
     const struct target *t[2] = {a, b};
     size_t slices = (per_writer + PAIR_SLICE - 1) / PAIR_SLICE;
@@ -820,7 +831,7 @@ s_paired_batched(const struct target *a, const struct target *b, size_t per_writ
             done[k] += WRITERS * per;
         }
         if (rc == 0 && rates[1] > 0) {
-            s_ratio_add(sr, rates[0] / rates[1]);
+            s_dvec_add(sr, rates[0] / rates[1]);
         }
     }
     for (int k = 0; k < 2; k++) {
@@ -889,11 +900,11 @@ s_seal_cpu(double commit_p50_ms)
 
 static int
 s_run_paired(const struct target *a, const struct target *b, const struct sizes *z,
-             struct figures *fa, struct figures *fb, struct slice_ratios *sr, int rep)
+             struct figures *fa, struct figures *fb, struct pair_pool *pp, int rep)
 {
     double la[2], lb[2], ta[2], tb[2];
-    if (s_paired_latency(a, b, z->seq, la, lb) < 0 ||
-        s_paired_batched(a, b, z->per_writer, ta, tb, sr) < 0) {
+    if (s_paired_latency(a, b, z->seq, la, lb, pp->lat) < 0 ||
+        s_paired_batched(a, b, z->per_writer, ta, tb, &pp->ratios) < 0) {
         return -1;
     }
     fa->v[F_W_P50][rep] = la[0];
@@ -967,7 +978,8 @@ main(int argc, char **argv)
     twin.label = "twin";
     twin.off = "nothing (a second deployed cluster: the noise floor)";
     struct figures fc = {0}, fe = {0}, fv[2] = {{{{0}}}}, pc[3] = {{{{0}}}}, pv[3] = {{{{0}}}};
-    struct slice_ratios sr[3] = {{0}};
+    struct pair_pool pp[3];
+    memset(pp, 0, sizeof pp);
     if (s_coord_start(dir, &coord) < 0 || s_prefill(&coord) < 0) {
         goto out;
     }
@@ -1003,7 +1015,7 @@ main(int argc, char **argv)
     const struct target *against[3] = {&variant[0], &variant[1], &twin};
     for (int rep = 0; rep < REPS; rep++) {
         for (int i = 0; i < 3; i++) {
-            if (s_run_paired(&coord, against[i], &z, &pc[i], &pv[i], &sr[i], rep) < 0) {
+            if (s_run_paired(&coord, against[i], &z, &pc[i], &pv[i], &pp[i], rep) < 0) {
                 goto out;
             }
         }
@@ -1014,11 +1026,20 @@ main(int argc, char **argv)
     }
     for (int i = 0; i < 3; i++) {
         s_report_variant(&pc[i], against[i], &pv[i], true);
-        if (sr[i].n) {
-            qsort(sr[i].v, sr[i].n, sizeof(double), cb_cmp);
+        struct dvec *sr = &pp[i].ratios, *la = &pp[i].lat[0], *lb = &pp[i].lat[1];
+        if (la->n && lb->n) {
+            double a50 = s_pct(la->v, la->n, 0.50), a99 = s_pct(la->v, la->n, 0.99);
+            double b50 = s_pct(lb->v, lb->n, 0.50), b99 = s_pct(lb->v, lb->n, 0.99);
+            printf("%-44s p50 %.2f / %.2f ms = %.3f, p99 %.2f / %.2f ms = %.3f (%zu writes "
+                   "each)\n",
+                   "commit latency pooled over the runs", a50, b50, a50 / b50, a99, b99,
+                   a99 / b99, la->n);
+        }
+        if (sr->n) {
+            qsort(sr->v, sr->n, sizeof(double), cb_cmp);
             printf("%-44s median of %zu slice pairs %.3f (quartiles %.3f, %.3f)\n",
-                   "batched throughput, per slice pair", sr[i].n, sr[i].v[sr[i].n / 2],
-                   sr[i].v[sr[i].n / 4], sr[i].v[(3 * sr[i].n) / 4]);
+                   "batched throughput, per slice pair", sr->n, sr->v[sr->n / 2],
+                   sr->v[sr->n / 4], sr->v[(3 * sr->n) / 4]);
         }
     }
     double lo, hi;
@@ -1030,7 +1051,9 @@ main(int argc, char **argv)
     rc = 0;
 out:
     for (int i = 0; i < 3; i++) {
-        free(sr[i].v);
+        free(pp[i].ratios.v);
+        free(pp[i].lat[0].v);
+        free(pp[i].lat[1].v);
     }
     s_stop_all();
     free(dir);

@@ -10,6 +10,7 @@
 #include "vx_drop.h"
 #include "vx_log.h"
 #include "vx_mem.h"
+#include "vx_rx.h"
 #include "vx_wire.h"
 
 #define S_TOPIC "events"
@@ -537,4 +538,17 @@ vx_link_destroy(vx_link_t **lp)
     free(l->slots);
     free(l);
     *lp = NULL;
+}
+
+void
+vx_link_run_sender(char *out, size_t cap, const char *base)
+{
+    char run[24];
+    int rlen = snprintf(run, sizeof run, "@%llx", (unsigned long long)vx_wall_ns());
+    size_t room = cap - 1 < VX_RX_SENDER_MAX ? cap - 1 : VX_RX_SENDER_MAX;
+    size_t keep = strlen(base);
+    if (keep > room - (size_t)rlen) {
+        keep = room - (size_t)rlen;
+    }
+    snprintf(out, cap, "%.*s%s", (int)keep, base, run);
 }

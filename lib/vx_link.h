@@ -113,6 +113,14 @@ uint64_t vx_link_done(const vx_link_t *l);
 /* Counts one transition of the producer into "input paused because the buffer is full". */
 void vx_link_count_backpressure(vx_link_t *l);
 
+/* A sender id for this run of a program: base (cut to fit) + "@" + the start time in ns, hex,
+ * at most VX_RX_SENDER_MAX bytes. Every run numbers its batches from 1, so an acknowledged
+ * receiver that remembers its senders (vx_ackin.h) must not meet a restarted sender under its
+ * old name: it would take the new run's batches for resends of the old run's and refuse them.
+ * A name that is the same on every run (a configured producer_id, or host and pid in a
+ * container restarted in place) therefore gets this suffix. */
+void vx_link_run_sender(char *out, size_t cap, const char *base);
+
 /* Packs events[0..n) as the next batch of sender into the buffer. The caller checked
  * vx_link_room() > 0. */
 void vx_link_put(vx_link_t *l, vx_event_t **events, size_t n, const char *sender);

@@ -14,7 +14,6 @@
 #define S_ARENA_LIMIT (256u * 1024 * 1024)
 #define S_ARENA_CHUNK (1u << 20)
 #define S_MAX_SENDERS 4096
-#define S_SENDER_MAX 256
 
 struct vx_rx {
     const char *link;
@@ -25,7 +24,7 @@ struct vx_rx {
     struct vx_span *spans;
     zmq_msg_t body;     /* the message of the last vx_rx_recv */
     bool has_body;
-    char sender[S_SENDER_MAX + 1];
+    char sender[VX_RX_SENDER_MAX + 1];
 };
 
 vx_rx_t *
@@ -130,10 +129,10 @@ s_walk(vx_rx_t *rx, const uint8_t *data, size_t len, struct vx_rx_batch *out)
                 n + over, rx->o.max_events);
         return -EPROTO;
     }
-    if (sender.len > S_SENDER_MAX) {
+    if (sender.len > VX_RX_SENDER_MAX) {
         s_drop(rx, VX_DROP_BAD_FIELD, n ? n : 1);
         vx_warn("RX-BAD-SENDER", "%s: a batch whose sender is %zu bytes long dropped (at most %d)",
-                rx->link, sender.len, S_SENDER_MAX);
+                rx->link, sender.len, VX_RX_SENDER_MAX);
         return -EPROTO;
     }
     memcpy(rx->sender, sender.data, sender.len);

@@ -28,6 +28,9 @@
 #include "vx_metrics.h"
 #include "vx_wire.h"
 
+/* The longest batch sender a receiver takes; a longer one drops the batch (bad_frame). */
+#define VX_RX_SENDER_MAX 256
+
 struct vx_rx_opts {
     size_t max_events;   /* most events one batch may hold; 0: 10,000 */
     bool decode;         /* unpack every batch into vx_batch_t (else spans and trailer only) */

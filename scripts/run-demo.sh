@@ -209,7 +209,7 @@ event_routing:
   rest_port: $P_ROUT
   input_endpoint: tcp://127.0.0.1:$Z_PROP_OUT
   input_acked: true
-  boundary_acked: "automation;analytics"
+  boundary_acked: "automation;analytics;coordinator"
   output_coordinator: tcp://127.0.0.1:$Z_COORD
   output_automation: tcp://127.0.0.1:$Z_AUTO
   output_analytics: tcp://127.0.0.1:$Z_ANAL
@@ -224,6 +224,7 @@ distributed_coordination:
   cluster_size: 3
   members: "1@127.0.0.1:${Z_RAFT[0]}/${P_COORD[0]},2@127.0.0.1:${Z_RAFT[1]}/${P_COORD[1]},3@127.0.0.1:${Z_RAFT[2]}/${P_COORD[2]}"
   input_endpoint: ">tcp://127.0.0.1:$Z_COORD"
+  input_acked: true
 reactive_automation:
   patterns_file: $PWD/config/demo/patterns.json
   workflows_path: $PWD/config/demo/workflows.json

@@ -70,9 +70,25 @@ static const struct vx_cfg_key s_keys[] = {
     {"rest_port", VX_CFG_INT, "8082", 0, 65535, false, "port of the REST server (0: any)",
      S_AT(rest_port)},
     {"input_endpoint", VX_CFG_STRING, ">tcp://127.0.0.1:5552", 0, 1024, false,
-     "ZeroMQ PULL for batches from routing's coordinator boundary; '>' connects, '@' binds; "
-     "only the leader attaches it, so routing's PUSH sends to the leader alone; empty: off",
+     "ZeroMQ PULL (input_acked: ROUTER) for batches from routing's coordinator boundary; "
+     "'>' connects, '@' binds; only the leader attaches it, so routing sends to the leader "
+     "alone; empty: off",
      S_AT(input_endpoint)},
+    {"input_acked", VX_CFG_BOOL, "false", 0, 0, false,
+     "attach a ROUTER to input_endpoint instead of a PULL, for routing's acknowledged "
+     "coordinator boundary (boundary_acked): each batch is acknowledged once its raft entry "
+     "is committed and applied, a batch whose proposal failed is not (routing sends it again, "
+     "to the next leader), a resend already acknowledged is acknowledged again and not "
+     "proposed (vexfs_coordinator_input_duplicates_total)",
+     S_AT(input_acked)},
+    {"input_senders_max", VX_CFG_INT, "1024", 1, 1000000, false,
+     "input_acked: senders whose batch sequences are remembered (the least recently heard is "
+     "forgotten first)",
+     S_AT(input_senders_max)},
+    {"input_senders_save_ms", VX_CFG_INT, "1000", 10, 60000, false,
+     "input_acked: how often the remembered senders are saved to <data_dir>/senders.json "
+     "while they change",
+     S_AT(input_senders_save_ms)},
     {"election_timeout_ms", VX_CFG_INT, "1000", 50, 60000, false,
      "raft election timeout (randomised between 1x and 2x)", S_AT(election_timeout_ms)},
     {"heartbeat_ms", VX_CFG_INT, "100", 10, 10000, false,

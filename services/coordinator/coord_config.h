@@ -33,6 +33,9 @@ struct coord_config {
     const char *rest_bind;
     int32_t rest_port;
     const char *input_endpoint;
+    bool input_acked;
+    int32_t input_senders_max;
+    int32_t input_senders_save_ms;
     int32_t election_timeout_ms;
     int32_t heartbeat_ms;
     int32_t snapshot_threshold;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "coord_input.h"
 #include "coord_raft_priv.h"
 #include "coord_seal.h"
 #include "vx_log.h"
@@ -86,6 +87,9 @@ cb_group_applied(struct raft_apply *req, int status, void *result)
         }
     }
     free(g);
+    if (r->input) {
+        coord_input_flush(r->input); /* the batches this entry committed may be answered */
+    }
     /* Not from inside libraft's callback (it may be failing requests while stepping down):
      * the next loop iteration proposes what waited. */
     uv_async_send(&r->async);

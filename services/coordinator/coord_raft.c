@@ -74,6 +74,9 @@ coord_op_finish(struct coord_op *op, int status, const char *fmt, ...)
         op->res.leader = coord_raft_live_leader(r);
         if (op->kind == COORD_OP_APPLY) {
             r->inflight--;
+            if (op->input_epoch && r->input) {
+                coord_input_finished(r->input, op->input_epoch, status);
+            }
             if (status == 0) {
                 vx_histogram_observe(r->m_latency, op->res.latency_s);
                 if (op->res.latency_s * 1000.0 > (double)atomic_load(&r->max_latency_ms)) {

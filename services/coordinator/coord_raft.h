@@ -49,6 +49,9 @@ struct coord_raft_opts {
     bool pre_vote;            /* and immediate partition reporting */
     unsigned cluster_size;
     const char *input_endpoint; /* "" for none */
+    bool input_acked;             /* a ROUTER acknowledging applied batches (coord_input.h) */
+    size_t input_senders_max;     /* input_acked: senders remembered */
+    int input_senders_save_ms;    /* input_acked: fsynced save of the senders record */
     const vx_socks_t *socks;      /* opens the input socket; borrowed, outlives the node */
     unsigned max_latency_ms;
     /* The peer transport (coord_peer.h): NULL is libraft's plain TCP transport; else peers

@@ -81,6 +81,7 @@ struct coord_op {
     struct coord_member member;
     bool assigned;
     bool fire_and_forget;      /* ZeroMQ input: nobody waits */
+    uint64_t input_epoch;      /* ZeroMQ input: the proposal's epoch (coord_input.h); 0 none */
     struct raft_change change;
     struct raft_transfer transfer;
     struct coord_op_result res;

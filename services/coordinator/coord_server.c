@@ -61,6 +61,9 @@ s_raft_opts(const struct coord_config *c, struct coord_raft_opts *ro, char *err,
     ro->pre_vote = c->enable_partition_tolerance;
     ro->cluster_size = (unsigned)c->cluster_size;
     ro->input_endpoint = c->input_endpoint;
+    ro->input_acked = c->input_acked;
+    ro->input_senders_max = (size_t)c->input_senders_max;
+    ro->input_senders_save_ms = c->input_senders_save_ms;
     ro->max_latency_ms = (unsigned)c->max_consensus_latency_ms;
     ro->handshake_timeout_ms = (unsigned)c->raft_handshake_timeout_ms;
     return 0;

@@ -806,8 +806,7 @@ s_output_open(prop_server_t *s, const struct prop_config *cfg, const vx_socks_t 
     if (cfg->output_acked) {
         /* A sender id of this run: a restarted propagation numbers its batches from 1 again,
          * which routing must not take for resends of the old run's batches. */
-        snprintf(s->link_sender, sizeof s->link_sender, "%s@%llx", s->producer_id,
-                 (unsigned long long)vx_wall_ns());
+        vx_link_run_sender(s->link_sender, sizeof s->link_sender, s->producer_id);
         struct vx_link_config lc = {
             .ingest_endpoint = cfg->output_endpoint,
             .ack_endpoint = cfg->output_endpoint,

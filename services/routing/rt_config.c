@@ -128,7 +128,8 @@ static const struct vx_cfg_key s_keys[] = {
      "longest a routed event waits for its output batch to fill while input keeps coming",
      VX_CFG_AT(struct rt_config, batch_max_delay_us)},
     {"producer_id", VX_CFG_STRING, "", 0, 256, false,
-     "sender id of output batches; empty: routing-<hostname>-<pid>",
+     "sender id of output batches, + \"@<start ns, hex>\" per run; empty: "
+     "routing-<hostname>-<pid>",
      VX_CFG_AT(struct rt_config, producer_id)},
     {"rules_file", VX_CFG_STRING, "", 0, 4096, false,
      "YAML or JSON file {rules: [...], filters: [...]}, loaded at start and again on SIGHUP "

@@ -19,6 +19,7 @@
 #include "vx_clock.h"
 #include "vx_etag.h"
 #include "vx_event.h"
+#include "vx_link.h"
 #include "vx_log.h"
 #include "vx_mem.h"
 #include "vx_rx.h"
@@ -1272,14 +1273,18 @@ rt_server_new(const struct rt_config *cfg, const vx_socks_t *socks, vx_metrics_t
         goto fail;
     }
 
+    /* A run's own sender id: the acknowledged boundaries' consumers remember senders across
+     * routing's restarts (vx_link_run_sender). */
     const char *pid = cfg->producer_id;
+    char base[300];
     if (pid[0]) {
-        snprintf(s->sender, sizeof s->sender, "%s", pid);
+        snprintf(base, sizeof base, "%s", pid);
     } else {
         char host[256] = "localhost";
         gethostname(host, sizeof host - 1);
-        snprintf(s->sender, sizeof s->sender, "routing-%s-%ld", host, (long)getpid());
+        snprintf(base, sizeof base, "routing-%s-%ld", host, (long)getpid());
     }
+    vx_link_run_sender(s->sender, sizeof s->sender, base);
 
     s->plan = vx_calloc(1, sizeof *s->plan);
     if (rt_config_plan(cfg, s->plan, err, errlen) < 0) {

@@ -24,6 +24,9 @@ START_TEST(t_table)
     ck_assert_str_eq(c.vclock_nodes, "*");
     ck_assert_int_eq(c.vclock_max_entries, 64);
     ck_assert_str_eq(c.input_endpoint, ">tcp://127.0.0.1:5552");
+    ck_assert(!c.input_acked);
+    ck_assert_int_eq(c.input_senders_max, 1024);
+    ck_assert_int_eq(c.input_senders_save_ms, 1000);
     vx_config_destroy(&cfg);
 }
 END_TEST
@@ -60,6 +63,9 @@ START_TEST(t_cross_key_rules)
         {"{\"default_strategy\": \"coin_flip\"}", "default_strategy: unknown strategy"},
         {"{\"conflict_strategies\": \"/a=coin\"}", "conflict_strategies: unknown strategy"},
         {"{\"vclock_max_entries\": 1}", "vclock_max_entries"},
+        {"{\"input_acked\": \"sometimes\"}", "input_acked"},
+        {"{\"input_senders_max\": 0}", "input_senders_max"},
+        {"{\"input_senders_save_ms\": 5}", "input_senders_save_ms"},
     };
     char doc[512], err[512];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "coord_harness.h"
 #include "prop_harness.h"
 #include "rt_harness.h"
 #include "vx_clock.h"
@@ -36,6 +37,7 @@ struct s_producer {
     vx_link_t *link;
     size_t next;  /* next event number to put */
     size_t limit; /* put events below this (S_N unless a test says less) */
+    size_t counted_paths; /* >0: paths /coord/f<n % this>, each event counter.n += 1 */
 };
 
 static void
@@ -77,14 +79,25 @@ s_producer_put(struct s_producer *p)
     Vexfs__V1__Event__ContentEntry ce[S_BATCH];
     Vexfs__V1__Event__ContentEntry *cep[S_BATCH];
     char val[S_BATCH][24], path[S_BATCH][48];
+    Vexfs__V1__Event__MetadataEntry me[S_BATCH];
+    Vexfs__V1__Event__MetadataEntry *mep[S_BATCH];
     size_t k = p->limit - p->next < S_BATCH ? p->limit - p->next : S_BATCH;
     for (size_t j = 0; j < k; j++) {
         size_t n = p->next + j;
         vexfs__v1__event__init(&e[j]);
+        vexfs__v1__event__metadata_entry__init(&me[j]);
         vexfs__v1__event__content_entry__init(&ce[j]);
         e[j].type = VEXFS__V1__EVENT_TYPE__FILESYSTEM_WRITE;
         e[j].source = VEXFS__V1__BOUNDARY__FUSE;
         snprintf(path[j], sizeof path[j], "/acked/f%zu", n % 97);
+        if (p->counted_paths) {
+            snprintf(path[j], sizeof path[j], "/coord/f%zu", n % p->counted_paths);
+            me[j].key = (char *)"counter.n";
+            me[j].value = (char *)"1";
+            mep[j] = &me[j];
+            e[j].n_metadata = 1;
+            e[j].metadata = &mep[j];
+        }
         e[j].path = path[j];
         snprintf(val[j], sizeof val[j], "%zu", n);
         ce[j].key = (char *)"n";
@@ -668,6 +681,51 @@ START_TEST(t_routing_kill9_acked_boundary_loses_nothing)
 }
 END_TEST
 
+/* Routing stopped and started again mid-stream with the same producer_id (as a container
+ * restarted in place keeps its hostname and pid 1): the new run numbers its boundary batches
+ * from 1 again. The consumer remembers what it took from the old run (its senders record), so
+ * unless the new run's sender differs, its batches look like resends and are refused: events
+ * lost without a count. Every event must reach the consumer. */
+START_TEST(t_routing_restart_batches_not_taken_for_resends)
+{
+    struct ph_daemon prop;
+    ph_start(&prop, "  output_acked: true\n  output_ack_timeout_ms: 2000\n", NULL);
+    struct rh_daemon rt;
+    rh_start(&rt, prop.output, S_RT_ACKED_YAML);
+    rh_expect(&rt, "PUT", "/v1/rules", s_rules, 200);
+    struct s_au au;
+    s_au_start(&au, rh_out(&rt, "automation"));
+    struct s_producer p;
+    s_producer_init(&p, &prop);
+
+    s_run_until_au(&p, &au, S_N / 3);
+    rh_stop(&rt);
+    double before = s_au_metric(&au, "vexfs_automation_events_total");
+    s_producer_run(&p, 300);
+    rh_restart(&rt);
+    rh_expect(&rt, "PUT", "/v1/rules", s_rules, 200);
+    uint64_t end = vt_now_ms() + S_DEADLINE_MS;
+    while (!s_producer_done(&p) && vt_now_ms() < end) {
+        s_producer_run(&p, 20);
+    }
+    ck_assert_msg(s_producer_done(&p), "the producer's events were not all acknowledged");
+    struct s_au_wait w = {&au, S_N};
+    bool all = vt_wait_until(cb_au_events, &w, S_DEADLINE_MS);
+    double got = s_au_metric(&au, "vexfs_automation_events_total");
+    double dups = s_au_metric(&au, "vexfs_automation_input_duplicate_events_total");
+    ck_assert_msg(all, "automation counted %.0f events, expected at least %d (%.0f before "
+                  "routing's restart; %.0f refused as duplicates)",
+                  got, S_N, before, dups);
+    ck_assert_double_eq(s_au_metric(&au, "vexfs_automation_lost_batches_total"), 0);
+    fprintf(stderr, "routing restart: %.0f events before, %.0f in all, %.0f refused as "
+            "duplicates\n", before, got, dups);
+    s_producer_fini(&p);
+    s_au_stop(&au);
+    rh_stop(&rt);
+    ph_stop(&prop);
+}
+END_TEST
+
 /* Analytics on routing's acknowledged analytics boundary (input_acked): resends while it is
  * stopped are answered again and refused, so its events count stays exactly what was routed
  * and the copies it refused equal what routing resent. */
@@ -748,6 +806,141 @@ START_TEST(t_boundary_analytics_resends_counted_not_windowed)
 }
 END_TEST
 
+/* ---- the coordinator boundary (routing boundary_acked, coordinator input_acked) --------- */
+
+#define S_CO_N 20000
+#define S_CO_PATHS 7
+#define S_CO_ACKED "vexfs_routing_boundary_acked_events_total{boundary=\"coordinator\"}"
+#define S_CO_RESENT "vexfs_routing_boundary_resent_events_total{boundary=\"coordinator\"}"
+
+static const char *const s_co_rules =
+    "{\"rules\":[{\"id\":\"all\",\"conditions\":{\"event_types\":[\"filesystem_write\"]},"
+    "\"target_boundaries\":[\"coordinator\"]}],\"filters\":[]}";
+
+/* The replicated state as node i reads it (linearizable): the sum over the stream's paths of
+ * counter n, to which every event adds 1; -1 when a read failed. */
+static long long
+s_co_state(struct ch_cluster *c, size_t i)
+{
+    long long sum = 0;
+    for (size_t k = 0; k < S_CO_PATHS; k++) {
+        char path[64];
+        snprintf(path, sizeof path, "/v1/state/coord/f%zu", k);
+        json_t *o = NULL;
+        long st = ch_req(c, i, "GET", path, NULL, &o);
+        if (st == 200) {
+            sum += json_integer_value(json_object_get(json_object_get(o, "counters"), "n"));
+        }
+        json_decref(o);
+        if (st != 200 && st != 404) {
+            return -1;
+        }
+    }
+    return sum;
+}
+
+struct s_co_wait {
+    struct ch_cluster *c;
+    size_t node;
+    double n;
+};
+
+static bool
+cb_co_applied(void *arg)
+{
+    struct s_co_wait *w = arg;
+    return ch_metric(w->c, w->node, "vexfs_consensus_events_applied_total") >= w->n;
+}
+
+static bool
+cb_co_state(void *arg)
+{
+    struct s_co_wait *w = arg;
+    return (double)s_co_state(w->c, w->node) >= w->n;
+}
+
+/* Routing's coordinator boundary acknowledged by a real 3-node cluster (input_acked). The
+ * leader is stopped mid-stream: the others elect a leader, which attaches its ROUTER while
+ * the stopped one is still connected, so routing's DEALER hands batches to both (the stopped
+ * one answers none: they are sent again); then it is killed with kill -9, losing what it took
+ * and had not answered, and entries it had committed whose answers never left. Every event
+ * routed must reach the replicated state, and since the state machine skips an event id it
+ * applied before, every counter holds exactly what was sent, whatever was committed twice.
+ * (With the PULL input of before, what ZeroMQ had delivered to the killed leader was lost.) */
+START_TEST(t_coordinator_leader_kill9_loses_nothing)
+{
+    struct ph_daemon prop;
+    ph_start(&prop, "  output_acked: true\n  output_ack_timeout_ms: 2000\n", NULL);
+    struct rh_daemon rt;
+    rh_start(&rt, prop.output,
+             "  input_acked: true\n  boundary_acked: \"coordinator\"\n"
+             "  boundary_ack_timeout_ms: 1000\n");
+    rh_expect(&rt, "PUT", "/v1/rules", s_co_rules, 200);
+    char extra[256];
+    snprintf(extra, sizeof extra, "  input_acked: true\n  input_endpoint: \">%s\"\n",
+             rh_out(&rt, "coordinator"));
+    struct ch_cluster c;
+    ch_start(&c, 3, extra);
+    int leader = ch_leader(&c, 20000, 0);
+    ck_assert_int_ge(leader, 0);
+    struct s_producer p;
+    s_producer_init(&p, &prop);
+    p.limit = S_CO_N;
+    p.counted_paths = S_CO_PATHS;
+
+    struct s_co_wait w = {&c, (size_t)leader, S_CO_N / 3};
+    uint64_t end = vt_now_ms() + S_DEADLINE_MS;
+    while (!cb_co_applied(&w) && vt_now_ms() < end) {
+        s_producer_run(&p, 50);
+    }
+    ck_assert_msg(cb_co_applied(&w), "the leader applied %.0f events, expected %.0f",
+                  ch_metric(&c, (size_t)leader, "vexfs_consensus_events_applied_total"), w.n);
+    ck_assert_int_eq(kill(c.node[leader].pid, SIGSTOP), 0);
+    int next = ch_leader(&c, 30000, 1u << leader);
+    ck_assert_msg(next >= 0, "no new leader while node %d is stopped", leader + 1);
+    s_producer_run(&p, 1500);
+    ch_kill9(&c, (size_t)leader);
+
+    /* Everything put reaches routing (propagation's acknowledgements) ... */
+    end = vt_now_ms() + S_DEADLINE_MS;
+    while ((p.next < p.limit || vx_link_held(p.link) > 0) && vt_now_ms() < end) {
+        s_producer_run(&p, 20);
+    }
+    ck_assert_msg(p.next >= p.limit && vx_link_held(p.link) == 0,
+                  "producer: %zu of %d events put, %zu batches unacknowledged", p.next, S_CO_N,
+                  vx_link_held(p.link));
+    /* ... the replicated state holds each event once (read from the new leader) ... */
+    w = (struct s_co_wait){&c, (size_t)next, S_CO_N};
+    vt_wait_until(cb_co_state, &w, 60000);
+    long long got = s_co_state(&c, (size_t)next);
+    ck_assert_msg(got == S_CO_N, "the replicated state counts %lld events, expected %d", got,
+                  S_CO_N);
+    /* ... and routing had every event it routed to the coordinator acknowledged. */
+    double acked = 0;
+    while ((acked = rh_metric(&rt, S_CO_ACKED)) < S_CO_N && vt_now_ms() < end) {
+        vt_sleep_ms(50);
+    }
+    ck_assert_msg(acked >= S_CO_N, "routing has %.0f of %d events acknowledged by the "
+                  "coordinator", acked, S_CO_N);
+    double resent = rh_metric(&rt, S_CO_RESENT);
+    double dup_in = ch_metric(&c, (size_t)next, "vexfs_coordinator_input_duplicate_events_total");
+    double dup_log = ch_metric(&c, (size_t)next, "vexfs_consensus_events_duplicate_total");
+    ck_assert_msg(resent > 0, "routing resent nothing after the leader was stopped and killed");
+    ck_assert_msg(dup_in >= 0 && dup_log >= 0, "duplicate counters missing (%.0f, %.0f)",
+                  dup_in, dup_log);
+    ck_assert_msg(dup_in + dup_log <= resent, "%.0f copies refused by the input and %.0f "
+                  "skipped in the log, only %.0f events resent", dup_in, dup_log, resent);
+    ck_assert_double_eq(rh_metric(&rt, S_LOST_RT), 0);
+    fprintf(stderr, "coordinator leader kill -9: %.0f events resent by routing, %.0f refused "
+            "by the new leader's input, %.0f committed again and skipped by the state "
+            "machine\n", resent, dup_in, dup_log);
+    s_producer_fini(&p);
+    ch_stop_all(&c);
+    rh_stop(&rt);
+    ph_stop(&prop);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -764,8 +957,13 @@ main(void)
     tcase_add_test(tb, t_boundary_consumer_kill9_delivers_at_least_once);
     tcase_add_test(tb, t_boundary_resends_are_counted_not_processed);
     tcase_add_test(tb, t_routing_kill9_acked_boundary_loses_nothing);
+    tcase_add_test(tb, t_routing_restart_batches_not_taken_for_resends);
     tcase_add_test(tb, t_boundary_analytics_resends_counted_not_windowed);
     suite_add_tcase(s, tb);
+    TCase *tco = tcase_create("coordinator");
+    tcase_set_timeout(tco, 400);
+    tcase_add_test(tco, t_coordinator_leader_kill9_loses_nothing);
+    suite_add_tcase(s, tco);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

@@ -15,6 +15,7 @@
 #include "vx_keys.h"
 #include "vx_link.h"
 #include "vx_metrics.h"
+#include "vx_rx.h"
 #include "vx_sock.h"
 #include "vx_test.h"
 
@@ -147,6 +148,26 @@ s_series(vx_metrics_t *m, const char *series)
 
 /* A propagation without CURVE: the producer's CURVE handshake fails at the greeting, and the
  * producer's own metrics count it (libzmq keeps it to the link's socket monitor). */
+/* A run's sender id: the base, "@" and hex digits, within what a receiver takes, and another
+ * for another run (a later start time, in ns). */
+START_TEST(t_run_sender)
+{
+    char a[300], b[300], long_base[400];
+    vx_link_run_sender(a, sizeof a, "routing-test");
+    ck_assert_msg(strncmp(a, "routing-test@", 13) == 0 && strlen(a) > 13 &&
+                      strspn(a + 13, "0123456789abcdef") == strlen(a + 13),
+                  "sender id \"%s\", expected routing-test@<hex>", a);
+    vx_link_run_sender(b, sizeof b, "routing-test");
+    ck_assert_msg(strcmp(a, b) != 0, "two runs share the sender id %s", a);
+    memset(long_base, 'p', sizeof long_base - 1);
+    long_base[sizeof long_base - 1] = '\0';
+    vx_link_run_sender(a, sizeof a, long_base);
+    ck_assert_msg(strlen(a) <= VX_RX_SENDER_MAX && strchr(a, '@'),
+                  "a sender id of %zu bytes from a 399-byte base (at most %d, with its run)",
+                  strlen(a), VX_RX_SENDER_MAX);
+}
+END_TEST
+
 START_TEST(t_refused_handshake_counted)
 {
     char *dir = s_keys();
@@ -251,6 +272,7 @@ s_suite(void)
     Suite *s = suite_create("link");
     TCase *tc = tcase_create("monitor");
     tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, t_run_sender);
     tcase_add_test(tc, t_refused_handshake_counted);
     tcase_add_test(tc, t_resend_after_drop);
     tcase_add_test(tc, t_resend_after_drop_without_metrics);
