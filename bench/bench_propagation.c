@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Benchmarks of the real vexfs-propagation process over loopback, each beside its peer
  * measured in the same run:
- *   1. throughput, batches of 100, ingest -> publish; peer: raw ZeroMQ PUSH/PULL of the same
- *      packed batches on the same kind of link;
+ *   1. throughput, batches of 100, ingest -> publish, and the daemon's CPU time per event;
+ *      peer: raw ZeroMQ PUSH/PULL of the same packed batches on the same kind of link;
  *   2. latency per event (p50/p99) at 10% of the measured throughput; peer: raw ZeroMQ at the
  *      same rate;
  *   3. throughput with the Kafka journal on (when VEXFS_KAFKA_BOOTSTRAP is set): until Kafka
@@ -544,7 +544,7 @@ main(int argc, char **argv)
     printf("== propagation: ingest -> publish over loopback, batches of %d, %llu events per run, "
            "CURVE on every link (the raw peer's too)\n",
            BATCH, (unsigned long long)n);
-    double raw[3], prop[3];
+    double raw[3], prop[3], cpu[3];
     struct daemon d;
     if (s_daemon_start(&d, NULL, NULL) < 0) {
         return 1;
@@ -553,17 +553,24 @@ main(int argc, char **argv)
         s_make_batches((uint64_t)i + 1);
         raw[i] = s_run_throughput(NULL, true, NULL, n, true);
         s_make_batches((uint64_t)i + 100);
+        double c0 = s_cpu_seconds(d.pid);
         prop[i] = s_run_throughput(d.ingest, false, d.output, n, false);
-        printf("  run %d: raw ZeroMQ %.0f ev/s, propagation %.0f ev/s\n", i + 1, raw[i], prop[i]);
+        cpu[i] = (s_cpu_seconds(d.pid) - c0) * 1e6 / (double)n;
+        printf("  run %d: raw ZeroMQ %.0f ev/s, propagation %.0f ev/s (daemon CPU %.2f us per "
+               "event)\n", i + 1, raw[i], prop[i], cpu[i]);
     }
     qsort(raw, reps, sizeof(double), cb_cmp);
     qsort(prop, reps, sizeof(double), cb_cmp);
+    qsort(cpu, reps, sizeof(double), cb_cmp);
     printf("throughput  propagation %.0f events/s (median of %d; min %.0f, max %.0f)\n", prop[1],
            reps, prop[0], prop[2]);
     printf("throughput  raw ZeroMQ PUSH/PULL (CURVE) %.0f events/s (median; min %.0f, max %.0f)\n",
            raw[1], raw[0], raw[2]);
     printf("ratio       propagation / raw ZeroMQ = %.2f; target >= 1,000,000 events/s: %s\n",
            prop[1] / raw[1], prop[1] >= 1e6 ? "met" : "NOT met");
+    printf("cpu         the daemon's CPU time per event (user + system, all its threads; what the "
+           "machine's other load does not change much): %.2f us (median; min %.2f, max %.2f)\n",
+           cpu[1], cpu[0], cpu[2]);
 
     /* Latency on a fresh daemon, so its own receipt-to-publish histogram holds only these. */
     vt_stop(d.pid, SIGTERM, 30000);

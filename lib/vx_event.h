@@ -40,6 +40,8 @@ bool vx_event_type_is_filesystem(int type);
 
 /* A new time-ordered id: 48-bit Unix milliseconds, then random bits (UUID version 7 layout). */
 void vx_event_id_new(uint8_t id[VX_EVENT_ID_LEN]);
+/* The same with the clock already read: wall_ns is the Unix time in ns (vx_wall_ns). */
+void vx_event_id_new_at(uint8_t id[VX_EVENT_ID_LEN], uint64_t wall_ns);
 /* Canonical 8-4-4-4-12 lowercase hex. */
 void vx_event_id_format(const uint8_t id[VX_EVENT_ID_LEN], char out[VX_EVENT_ID_STR]);
 /* Accepts the canonical form or 32 hex digits. Returns 0 or -EINVAL. */
@@ -56,6 +58,12 @@ uint64_t vx_event_content_hash(const vx_event_t *e);
  * reason (vx_drop.h, for metric labels) in *reason: "unknown_type", "missing_path",
  * "bad_path", "bad_id", "too_large", "bad_utf8", "bad_field". */
 int vx_event_validate(const vx_event_t *e, char *err, size_t errlen, enum vx_drop_reason *reason);
+/* vx_event_validate, and for a valid event *hash = vx_event_content_hash(e) (hash may be NULL):
+ * one measure of each string serves both, for receivers that check and deduplicate. ascii: the
+ * caller knows every string of e is ASCII (VX_WIRE_CHECKED_ASCII), so the UTF-8 checks are
+ * skipped; false checks them. */
+int vx_event_validate_hash(const vx_event_t *e, bool ascii, char *err, size_t errlen,
+                           enum vx_drop_reason *reason, uint64_t *hash);
 
 /* Checks what decoding hides: a NUL character inside a string field of a packed Event (path,
  * tenant, ids, map keys and values, clock nodes), which protobuf-c would silently cut at.

@@ -164,8 +164,8 @@ vx_rx_bytes(vx_rx_t *rx, const void *data, size_t len, bool track, const char *p
     }
     if (rx->o.decode) {
         vx_arena_reset(rx->arena);
-        size_t n_spans = 0; /* the walk's spans are already in out->events */
-        out->batch = vx_wire_decode_fast(data, len, rx->arena, NULL, 0, &n_spans);
+        /* the walk's spans are already in out->events */
+        out->batch = vx_wire_decode_checked(data, len, rx->arena, &out->checked);
         if (!out->batch || out->batch->n_events != out->n_events) {
             /* The walk found the events, so either the arena bound was hit or an event's
              * own fields are malformed. */

@@ -9,7 +9,7 @@
  *   1. the message must be two frames, the topic VX_WIRE_TOPIC and the batch (else bad_frame);
  *   2. the batch's fields are walked once: the events' packed bytes (spans), the sender and the
  *      batch sequence (malformed bytes: bad_protobuf; more than max_events: too_large);
- *   3. with decode on, the batch is unpacked (vx_wire_decode_fast: protobuf-c's result, in one
+ *   3. with decode on, the batch is unpacked (vx_wire_decode_checked: protobuf-c's result, in one
  *      pass) into an arena bounded by arena_limit (over it: too_large), so a hostile frame
  *      never reaches the heap beyond that bound;
  *   4. (sender, batch sequence) goes through a vx_seqtrack: gaps and replays are counted.
@@ -67,6 +67,8 @@ struct vx_rx_batch {
                                      the receiver's authorized/ folder); "" on plain links */
     uint64_t batch_seq;           /* 0 when the batch has none */
     struct vx_seq_result seq;     /* the sequence check; zero when sender or sequence is absent */
+    unsigned checked;             /* VX_WIRE_CHECKED_* bits: what decoding already found
+                                     true of every event (vx_wire_decode_checked) */
 };
 
 /* link: the receiver's name in log lines ("ingest", "input"); borrowed, static. */

@@ -36,6 +36,9 @@ enum {
 };
 enum { S_WT_VARINT = 0, S_WT_LEN = 2 };
 
+_Static_assert(sizeof(Vexfs__V1__Event__MetadataEntry) <= sizeof(Vexfs__V1__Event__ContentEntry),
+               "s_event_scan bounds a map entry by the content entry's size");
+
 #define S_MAX_FIELDS 128 /* of one event on the fast path; more: left to protobuf-c */
 
 /* The wire type each field of Event must have, by field number; -1: not a field. */
@@ -121,11 +124,71 @@ s_u32(const struct s_field *f)
     return v;
 }
 
-/* A string field's copy, NUL-terminated; false when the arena is full. */
-static bool
-s_str(vx_arena_t *a, const struct s_field *f, char **out)
+/* Where one event's memory comes from: a block taken from the arena at once, sized from the
+ * walk of its fields (an upper bound), and the arena itself for anything the block cannot
+ * hold (p NULL: the arena only). One arena call per event instead of one per string. */
+struct s_mem {
+    vx_arena_t *a;
+    uint8_t *p;
+    uint8_t *end;
+    uint64_t hi; /* every string byte ORed together: a high bit set means not all ASCII */
+};
+
+static inline void *
+s_take(struct s_mem *m, size_t n, size_t align)
 {
-    char *s = vx_arena_alloc(a, f->len + 1);
+    if (m->p != NULL) {
+        uint8_t *at = m->p + ((size_t)(-(uintptr_t)m->p) & (align - 1));
+        if (at <= m->end && (size_t)(m->end - at) >= n) {
+            m->p = at + n;
+            return at;
+        }
+    }
+    return vx_arena_alloc(m->a, n);
+}
+
+/* Whether n bytes at p hold no NUL, read a word at a time (the last word overlapping the one
+ * before it; strings under 8 bytes as two overlapping 4-byte words); ORs them into *hi. */
+static inline bool
+s_scan(const uint8_t *p, size_t n, uint64_t *hi)
+{
+    uint64_t acc = 0, zero = 0;
+    if (n >= 8) {
+        uint64_t w;
+        for (size_t i = 0; i + 8 < n; i += 8) {
+            memcpy(&w, p + i, 8);
+            zero |= (w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL; /* a zero byte */
+            acc |= w;
+        }
+        memcpy(&w, p + n - 8, 8);
+        zero |= (w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL;
+        acc |= w;
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, p, 4);
+        memcpy(&b, p + n - 4, 4);
+        zero = ((a - 0x01010101u) & ~a & 0x80808080u) | ((b - 0x01010101u) & ~b & 0x80808080u);
+        acc = a | b;
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            zero |= p[i] == 0;
+            acc |= p[i];
+        }
+    }
+    *hi |= acc;
+    return zero == 0;
+}
+
+/* A string field's copy, NUL-terminated; false when the arena is full or the string holds a
+ * NUL byte (protobuf-c keeps it and cuts the string there: left to it, so that a batch the walk
+ * takes has no such string, see vx_wire_decode_checked). */
+static bool
+s_str(struct s_mem *m, const struct s_field *f, char **out)
+{
+    if (!s_scan(f->v, f->len, &m->hi)) {
+        return false;
+    }
+    char *s = s_take(m, f->len + 1, 1);
     if (s == NULL) {
         return false;
     }
@@ -136,14 +199,14 @@ s_str(vx_arena_t *a, const struct s_field *f, char **out)
 }
 
 static bool
-s_bytes(vx_arena_t *a, const struct s_field *f, ProtobufCBinaryData *out)
+s_bytes(struct s_mem *m, const struct s_field *f, ProtobufCBinaryData *out)
 {
     out->len = f->len;
     out->data = NULL;
     if (f->len == 0) {
         return true;
     }
-    out->data = vx_arena_alloc(a, f->len);
+    out->data = s_take(m, f->len, 1);
     if (out->data == NULL) {
         return false;
     }
@@ -153,12 +216,12 @@ s_bytes(vx_arena_t *a, const struct s_field *f, ProtobufCBinaryData *out)
 
 /* A map entry (content or metadata: key 1, value 2, both strings). */
 static bool
-s_entry(vx_arena_t *a, const uint8_t *p, const uint8_t *end, char **key, char **value)
+s_entry(struct s_mem *m, const uint8_t *p, const uint8_t *end, char **key, char **value)
 {
     struct s_field f;
     while (p < end) {
         if (!s_next(&p, end, &f) || f.wt != S_WT_LEN || (f.num != 1 && f.num != 2) ||
-            !s_str(a, &f, f.num == 1 ? key : value)) {
+            !s_str(m, &f, f.num == 1 ? key : value)) {
             return false;
         }
     }
@@ -167,7 +230,8 @@ s_entry(vx_arena_t *a, const uint8_t *p, const uint8_t *end, char **key, char **
 
 /* Causality: parent_ids (1, bytes) and vector_clock (2, ClockEntry: node 1, counter 2). */
 static bool
-s_causality(vx_arena_t *a, const uint8_t *p, const uint8_t *end, Vexfs__V1__Causality **out)
+s_causality(vx_arena_t *a, const uint8_t *p, const uint8_t *end, Vexfs__V1__Causality **out,
+            uint64_t *hi)
 {
     size_t n_ids = 0, n_clock = 0;
     struct s_field f;
@@ -178,6 +242,7 @@ s_causality(vx_arena_t *a, const uint8_t *p, const uint8_t *end, Vexfs__V1__Caus
         n_ids += f.num == 1;
         n_clock += f.num == 2;
     }
+    struct s_mem m = {.a = a};
     Vexfs__V1__Causality *c = vx_arena_alloc(a, sizeof *c);
     ProtobufCBinaryData *ids = vx_arena_alloc(a, n_ids * sizeof *ids + 1);
     Vexfs__V1__ClockEntry **clock = vx_arena_alloc(a, n_clock * sizeof *clock + 1);
@@ -190,7 +255,7 @@ s_causality(vx_arena_t *a, const uint8_t *p, const uint8_t *end, Vexfs__V1__Caus
     while (p < end) {
         s_next(&p, end, &f);
         if (f.num == 1) {
-            if (!s_bytes(a, &f, &ids[c->n_parent_ids++])) {
+            if (!s_bytes(&m, &f, &ids[c->n_parent_ids++])) {
                 return false;
             }
             continue;
@@ -208,7 +273,7 @@ s_causality(vx_arena_t *a, const uint8_t *p, const uint8_t *end, Vexfs__V1__Caus
                 return false;
             }
             if (g.num == 1 && g.wt == S_WT_LEN) {
-                if (!s_str(a, &g, &ce->node)) {
+                if (!s_str(&m, &g, &ce->node)) {
                     return false;
                 }
             } else if (g.num == 2 && g.wt == S_WT_VARINT) {
@@ -219,14 +284,17 @@ s_causality(vx_arena_t *a, const uint8_t *p, const uint8_t *end, Vexfs__V1__Caus
         }
     }
     *out = c;
+    *hi |= m.hi;
     return true;
 }
 
-/* Reads an Event's fields into fs (at most S_MAX_FIELDS), checking its shape and counting its
- * map entries; returns the number of fields, or -1 (left to protobuf-c). */
+/* Reads an Event's fields into fs (at most S_MAX_FIELDS), checking its shape, counting its
+ * map entries and adding to *bytes an upper bound of the memory its strings, bytes and map
+ * entries take (a map entry's strings, NULs included, fit in its payload plus 2); returns the
+ * number of fields, or -1 (left to protobuf-c). */
 static int
 s_event_scan(const uint8_t *p, const uint8_t *end, struct s_field *fs, size_t *n_content,
-             size_t *n_meta)
+             size_t *n_meta, size_t *bytes)
 {
     bool causality = false;
     int n = 0;
@@ -244,6 +312,11 @@ s_event_scan(const uint8_t *p, const uint8_t *end, struct s_field *fs, size_t *n
         }
         *n_content += f->num == S_EV_CONTENT;
         *n_meta += f->num == S_EV_METADATA;
+        if (f->num == S_EV_CONTENT || f->num == S_EV_METADATA) {
+            *bytes += f->len + 2 + 16 + sizeof(Vexfs__V1__Event__ContentEntry);
+        } else if (f->wt == S_WT_LEN && f->num != S_EV_CAUSALITY) {
+            *bytes += f->len + 1;
+        }
         n++;
     }
     return n;
@@ -251,33 +324,33 @@ s_event_scan(const uint8_t *p, const uint8_t *end, struct s_field *fs, size_t *n
 
 /* A map field's entry into *slot. */
 static bool
-s_map_entry(vx_arena_t *a, const struct s_field *f, bool content, void **slot)
+s_map_entry(struct s_mem *m, const struct s_field *f, bool content, void **slot)
 {
     if (content) {
-        Vexfs__V1__Event__ContentEntry *en = vx_arena_alloc(a, sizeof *en);
+        Vexfs__V1__Event__ContentEntry *en = s_take(m, sizeof *en, 16);
         if (en == NULL) {
             return false;
         }
         vexfs__v1__event__content_entry__init(en);
         *slot = en;
-        return s_entry(a, f->v, f->v + f->len, &en->key, &en->value);
+        return s_entry(m, f->v, f->v + f->len, &en->key, &en->value);
     }
-    Vexfs__V1__Event__MetadataEntry *en = vx_arena_alloc(a, sizeof *en);
+    Vexfs__V1__Event__MetadataEntry *en = s_take(m, sizeof *en, 16);
     if (en == NULL) {
         return false;
     }
     vexfs__v1__event__metadata_entry__init(en);
     *slot = en;
-    return s_entry(a, f->v, f->v + f->len, &en->key, &en->value);
+    return s_entry(m, f->v, f->v + f->len, &en->key, &en->value);
 }
 
 /* One field of an Event (of the shape s_event_scan checked) into ev. */
 static bool
-s_event_field(vx_arena_t *a, const struct s_field *f, vx_event_t *ev)
+s_event_field(struct s_mem *m, const struct s_field *f, vx_event_t *ev)
 {
     switch (f->num) {
     case S_EV_ID:
-        return s_bytes(a, f, &ev->id);
+        return s_bytes(m, f, &ev->id);
     case S_EV_TYPE:
         ev->type = (Vexfs__V1__EventType)(int32_t)s_u32(f);
         return true;
@@ -288,65 +361,76 @@ s_event_field(vx_arena_t *a, const struct s_field *f, vx_event_t *ev)
         ev->timestamp_ns = s_u64(f);
         return true;
     case S_EV_PATH:
-        return s_str(a, f, &ev->path);
+        return s_str(m, f, &ev->path);
     case S_EV_CONTENT:
-        return s_map_entry(a, f, true, (void **)&ev->content[ev->n_content++]);
+        return s_map_entry(m, f, true, (void **)&ev->content[ev->n_content++]);
     case S_EV_METADATA:
-        return s_map_entry(a, f, false, (void **)&ev->metadata[ev->n_metadata++]);
+        return s_map_entry(m, f, false, (void **)&ev->metadata[ev->n_metadata++]);
     case S_EV_TENANT:
-        return s_str(a, f, &ev->tenant);
+        return s_str(m, f, &ev->tenant);
     case S_EV_PRIORITY:
         ev->priority = s_u32(f);
         return true;
     case S_EV_PRODUCER:
-        return s_str(a, f, &ev->producer_id);
+        return s_str(m, f, &ev->producer_id);
     case S_EV_SEQUENCE:
         ev->sequence = s_u64(f);
         return true;
     case S_EV_CAUSALITY:
-        return s_causality(a, f->v, f->v + f->len, &ev->causality);
+        return s_causality(m->a, f->v, f->v + f->len, &ev->causality, &m->hi);
     case S_EV_TRACE:
-        return s_str(a, f, &ev->trace_id);
+        return s_str(m, f, &ev->trace_id);
     case S_EV_INGEST:
         ev->ingest_ns = s_u64(f);
         return true;
     case S_EV_CUSTOM:
-        return s_str(a, f, &ev->custom_type);
+        return s_str(m, f, &ev->custom_type);
     default:
         return false;
     }
 }
 
 static vx_event_t *
-s_event(vx_arena_t *a, const uint8_t *p, const uint8_t *end)
+s_event(vx_arena_t *a, const uint8_t *p, const uint8_t *end, uint64_t *hi)
 {
     struct s_field fs[S_MAX_FIELDS];
-    size_t n_content = 0, n_meta = 0;
-    int n = s_event_scan(p, end, fs, &n_content, &n_meta);
+    size_t n_content = 0, n_meta = 0, bytes = 0;
+    int n = s_event_scan(p, end, fs, &n_content, &n_meta, &bytes);
     if (n < 0) {
         return NULL;
     }
-    vx_event_t *ev = vx_arena_alloc(a, sizeof *ev);
-    void *content = vx_arena_alloc(a, n_content * sizeof(void *) + 1);
-    void *meta = vx_arena_alloc(a, n_meta * sizeof(void *) + 1);
-    if (ev == NULL || content == NULL || meta == NULL) {
+    /* The event, its two pointer arrays, then its strings and entries, in one block. */
+    size_t head = (sizeof(vx_event_t) + (n_content + n_meta) * sizeof(void *) + 15) & ~(size_t)15;
+    uint8_t *block = vx_arena_alloc(a, head + bytes);
+    if (block == NULL) {
         return NULL;
     }
+    vx_event_t *ev = (vx_event_t *)(void *)block;
+    void **ptrs = (void **)(void *)(block + sizeof *ev);
+    struct s_mem m = {.a = a, .p = block + head, .end = block + head + bytes};
     vexfs__v1__event__init(ev);
-    ev->content = n_content ? content : NULL;
-    ev->metadata = n_meta ? meta : NULL;
+    ev->content = (Vexfs__V1__Event__ContentEntry **)ptrs;
+    ev->metadata = (Vexfs__V1__Event__MetadataEntry **)(ptrs + n_content);
     for (int i = 0; i < n; i++) {
-        if (!s_event_field(a, &fs[i], ev)) {
+        if (!s_event_field(&m, &fs[i], ev)) {
             return NULL;
         }
     }
+    /* Empty maps are NULL, as protobuf-c leaves them. */
+    if (n_content == 0) {
+        ev->content = NULL;
+    }
+    if (n_meta == 0) {
+        ev->metadata = NULL;
+    }
+    *hi |= m.hi;
     return ev;
 }
 
 /* The common shape, or NULL (left to protobuf-c). */
 static vx_batch_t *
 s_fast(const uint8_t *data, size_t len, vx_arena_t *a, struct vx_span *spans, size_t max,
-       size_t *n_spans)
+       size_t *n_spans, uint64_t *hi)
 {
     const uint8_t *end = data + len;
     size_t n = 0;
@@ -370,14 +454,15 @@ s_fast(const uint8_t *data, size_t len, vx_arena_t *a, struct vx_span *spans, si
         if (f.num == S_BATCH_SEQUENCE) {
             b->batch_sequence = s_u64(&f);
         } else if (f.num == S_BATCH_SENDER) {
-            if (!s_str(a, &f, &b->sender)) {
+            struct s_mem m = {.a = a};
+            if (!s_str(&m, &f, &b->sender)) {
                 return NULL;
             }
         } else {
             if (b->n_events < max) {
                 spans[b->n_events] = (struct vx_span){.data = f.v, .len = f.len};
             }
-            evs[b->n_events] = s_event(a, f.v, f.v + f.len);
+            evs[b->n_events] = s_event(a, f.v, f.v + f.len, hi);
             if (evs[b->n_events] == NULL) {
                 return NULL;
             }
@@ -389,6 +474,24 @@ s_fast(const uint8_t *data, size_t len, vx_arena_t *a, struct vx_span *spans, si
 }
 
 vx_batch_t *
+vx_wire_decode_checked(const void *data, size_t len, vx_arena_t *arena, unsigned *checked)
+{
+    *checked = 0;
+    if (len > VX_WIRE_MAX_BATCH_BYTES) {
+        return NULL;
+    }
+    size_t n_spans = 0;
+    uint64_t hi = 0;
+    vx_batch_t *b = s_fast(data, len, arena, NULL, 0, &n_spans, &hi);
+    if (b != NULL) {
+        *checked = VX_WIRE_CHECKED_BYTES |
+                   ((hi & 0x8080808080808080ULL) == 0 ? VX_WIRE_CHECKED_ASCII : 0);
+        return b;
+    }
+    return vx_wire_decode(data, len, arena);
+}
+
+vx_batch_t *
 vx_wire_decode_fast(const void *data, size_t len, vx_arena_t *arena, struct vx_span *spans,
                     size_t max_spans, size_t *n_spans)
 {
@@ -396,7 +499,8 @@ vx_wire_decode_fast(const void *data, size_t len, vx_arena_t *arena, struct vx_s
     if (len > VX_WIRE_MAX_BATCH_BYTES) {
         return NULL;
     }
-    vx_batch_t *b = s_fast(data, len, arena, spans, max_spans, n_spans);
+    uint64_t hi = 0;
+    vx_batch_t *b = s_fast(data, len, arena, spans, max_spans, n_spans, &hi);
     if (b != NULL) {
         return b;
     }

@@ -15,6 +15,7 @@
 #ifndef VX_WIRE_FAST_H
 #define VX_WIRE_FAST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "vx_arena.h"
@@ -27,5 +28,19 @@
  * limit is reached. */
 vx_batch_t *vx_wire_decode_fast(const void *data, size_t len, vx_arena_t *arena,
                                 struct vx_span *spans, size_t max_spans, size_t *n_spans);
+
+/* What vx_wire_decode_checked found true of every event of a batch. */
+#define VX_WIRE_CHECKED_BYTES 1u /* well-formed protobuf of known fields, no NUL byte in any
+                                    string (path, tenant, producer_id, trace_id, custom_type,
+                                    map keys and values, clock nodes): all vx_event_check_bytes
+                                    verifies of an event */
+#define VX_WIRE_CHECKED_ASCII 2u /* and every byte of those strings is ASCII (so valid UTF-8) */
+
+/* The same decoding without spans; *checked receives VX_WIRE_CHECKED_* bits, set when the batch
+ * took the hand-written walk (which finds them on its way), so a receiver need not walk each
+ * event's bytes or strings again. 0: those checks are still to be made (the batch went to
+ * protobuf-c, or it is NULL). */
+vx_batch_t *vx_wire_decode_checked(const void *data, size_t len, vx_arena_t *arena,
+                                   unsigned *checked);
 
 #endif

@@ -31,7 +31,7 @@ CC=${FUZZ_CC:-clang}
 
 # Only the library files the targets call; lib/vx_http.c, lib/vx_metrics.c and the Kafka
 # producer stay out so a half-written or heavy module cannot break fuzzing.
-LIB_SRC=(lib/vx_mem.c lib/vx_arena.c lib/vx_event.c lib/vx_wire.c lib/vx_yaml.c lib/vx_config.c lib/vx_log.c)
+LIB_SRC=(lib/vx_mem.c lib/vx_arena.c lib/vx_event.c lib/vx_event_check.c lib/vx_wire.c lib/vx_yaml.c lib/vx_config.c lib/vx_log.c)
 PKGS="libczmq libzmq libprotobuf-c jansson yaml-0.1 lmdb libsodium"
 
 if ! command -v "$CC" >/dev/null; then

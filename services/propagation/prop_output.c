@@ -213,10 +213,19 @@ prop_output_flush(prop_server_t *s)
     }
     uint64_t budget = atomic_load(&s->live.max_latency_ns);
     uint64_t slow = 0;
+    /* Latency counted into local buckets and added once: the events of one input batch share
+     * their receipt time, so the bucket is looked up once per run of them. */
+    uint64_t counts[PROP_LAT_BUCKETS + 1] = {0};
+    double lat_sum = 0;
+    size_t bucket = 0;
     for (size_t i = 0; i < o->b.n; i++) {
         uint64_t lat = now - o->recv_ns[i];
         slow += lat > budget;
-        vx_histogram_observe(s->latency, (double)lat * 1e-9);
+        if (i == 0 || o->recv_ns[i] != o->recv_ns[i - 1]) {
+            bucket = vx_histogram_bucket(s->latency, (double)lat * 1e-9);
+        }
+        counts[bucket]++;
+        lat_sum += (double)lat * 1e-9;
         if (rc == 0 && s->kafka) {
             s_journal(s, o->b.buf + o->rec_off[i], o->rec_len[i], o->req[i], o->ack[i]);
         } else if (rc < 0 && o->hash[i]) {
@@ -230,6 +239,7 @@ prop_output_flush(prop_server_t *s)
                      strerror(-rc));
         }
     }
+    vx_histogram_add(s->latency, counts, lat_sum);
     if (slow) {
         vx_counter_add(s->slow, slow);
     }

@@ -31,6 +31,7 @@
 #include "vx_mem.h"
 #include "vx_rx.h"
 #include "vx_wire.h"
+#include "vx_wire_fast.h"
 
 #define S_ARENA_LIMIT (256u * 1024 * 1024)  /* hard bound on one decoded input batch */
 #define S_DRAIN_MAX 256                     /* messages read per socket per loop turn */
@@ -100,8 +101,8 @@ s_metrics_init(prop_server_t *s, vx_metrics_t *m)
                                      "Batches at or below their sender's last sequence (a "
                                      "producer's resend, or a producer that restarted its sequence).",
                                      NULL);
-    double bounds[24];
-    size_t nb = vx_metrics_exp_bounds(bounds, 24, 1e-6, 2.0);
+    double bounds[PROP_LAT_BUCKETS];
+    size_t nb = vx_metrics_exp_bounds(bounds, PROP_LAT_BUCKETS, 1e-6, 2.0);
     s->latency = vx_metrics_histogram(m, "vexfs_event_propagation_latency_seconds",
                                       "Time from receipt to publish, per event.", bounds, nb, NULL);
     s->dedup_entries = vx_metrics_gauge(m, "vexfs_dedup_entries",
@@ -175,14 +176,16 @@ s_process(prop_server_t *s, const struct vx_rx_batch *in, struct prop_submit *re
                 char err[256];
                 enum vx_drop_reason reason = VX_DROP_BAD_FIELD;
                 valid[j - i] =
-                    vx_event_check_bytes(in->events[j].data, in->events[j].len, err, sizeof err,
-                                         &reason) == 0 &&
-                    vx_event_validate(batch->events[j], err, sizeof err, &reason) == 0;
+                    ((in->checked & VX_WIRE_CHECKED_BYTES) ||
+                     vx_event_check_bytes(in->events[j].data, in->events[j].len, err, sizeof err,
+                                          &reason) == 0) &&
+                    vx_event_validate_hash(batch->events[j], in->checked & VX_WIRE_CHECKED_ASCII,
+                                           err, sizeof err, &reason,
+                                           dedup ? &hashes[j - i] : NULL) == 0;
                 if (!valid[j - i]) {
                     vx_drops_add(&s->drops, reason, 1);
                     vx_debug("PROP-INVALID", "event dropped: %s", err);
                 } else if (dedup) {
-                    hashes[j - i] = vx_event_content_hash(batch->events[j]);
                     prop_dedup_prefetch(s->dedup, hashes[j - i]);
                 }
             }

@@ -23,6 +23,7 @@
 #include "vx_wire.h"
 
 #define PROP_OUT_CAP 10000 /* largest batch_max_events */
+#define PROP_LAT_BUCKETS 24 /* finite bounds of the latency histogram */
 
 /* The reasons propagation drops events for, shown from the start. */
 #define PROP_DROP_MASK                                                                                \

@@ -14,7 +14,7 @@ prop_stamp_encode(struct prop_stamper *st, const vx_event_t *in, uint8_t out[PRO
     if (in->id.len == VX_EVENT_ID_LEN) {
         memcpy(id, in->id.data, VX_EVENT_ID_LEN);
     } else {
-        vx_event_id_new(id);
+        vx_event_id_new_at(id, now_ns);
         n += vx_pb_bytes(out + n, VX_PB_EVENT_ID, id, VX_EVENT_ID_LEN);
     }
     if (in->source == 0 && source != 0) {

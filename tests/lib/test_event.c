@@ -62,6 +62,7 @@ START_TEST(t_ids)
     vx_trace_id_new(t1);
     vx_trace_id_new(t2);
     ck_assert_int_eq(strlen(t1), 32);
+    ck_assert_uint_eq(strspn(t1, "0123456789abcdef"), 32);
     ck_assert_str_ne(t1, t2);
 }
 END_TEST
@@ -93,6 +94,19 @@ START_TEST(t_hash_ignores_stamps_and_map_order)
     ck_assert_uint_ne(vx_event_content_hash(e1), vx_event_content_hash(e3));
     ck_assert_uint_ne(vx_event_content_hash(e1), vx_event_content_hash(e4));
     ck_assert_uint_ne(vx_event_content_hash(e1), vx_event_content_hash(e5));
+    /* vx_event_validate_hash gives the same hash, from the lengths its checks measured. */
+    vx_event_t *e6 = s_from("{\"type\":\"custom\",\"custom_type\":\"deploy\",\"tenant\":\"acme\","
+                            "\"path\":\"/srv/data/project-1/file-1.txt\",\"content\":{\"k\":\"\","
+                            "\"long-key-of-some-length\":\"a value longer than sixteen bytes\"},"
+                            "\"metadata\":{\"user_id\":\"1001\"}}",
+                            a, err, sizeof err, &reason);
+    ck_assert_ptr_nonnull(e6);
+    vx_event_t *all[] = {e1, e2, e3, e4, e5, e6};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        uint64_t h = 0;
+        ck_assert_int_eq(vx_event_validate_hash(all[i], false, err, sizeof err, &reason, &h), 0);
+        ck_assert_uint_eq(h, vx_event_content_hash(all[i]));
+    }
     vx_arena_destroy(&a);
 }
 END_TEST
@@ -206,6 +220,17 @@ START_TEST(t_validate)
     vx_event_t *e = s_from(b->json, a, err, sizeof err, &reason);
     ck_assert_msg(e != NULL, "decode: %s", err);
     int rc = vx_event_validate(e, err, sizeof err, &reason);
+    /* The validating hasher decides and says exactly the same. */
+    char err2[256] = "";
+    enum vx_drop_reason reason2 = VX_DROP_N;
+    uint64_t h = 0;
+    ck_assert_int_eq(vx_event_validate_hash(e, false, err2, sizeof err2, &reason2, &h), rc);
+    if (rc == 0) {
+        ck_assert_uint_eq(h, vx_event_content_hash(e));
+    } else {
+        ck_assert_str_eq(err2, err);
+        ck_assert_int_eq(reason2, reason);
+    }
     if (!b->reason) {
         ck_assert_msg(rc == 0, "unexpected error: %s", err);
     } else {
@@ -340,6 +365,13 @@ START_TEST(t_utf8)
     ck_assert(!vx_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
     ck_assert(!vx_utf8_valid("\xf4\x90\x80\x80", 4)); /* beyond U+10FFFF */
     ck_assert(!vx_utf8_valid("\xe2\x82", 2));         /* truncated */
+    /* Past the eight-bytes-at-a-time ASCII stretch. */
+    ck_assert(vx_utf8_valid("abcdefgh\xc3\xa9", 10));
+    ck_assert(vx_utf8_valid("abcdefghijklmnopq\xf0\x9f\x98\x80xyz", 24));
+    ck_assert(!vx_utf8_valid("abcdefghij\xc0\xaf", 12));
+    ck_assert(!vx_utf8_valid("abcdefghijklmnopqrs\xed\xa0\x80", 22));
+    ck_assert(!vx_utf8_valid("abcdefgh\xe2\x82", 10));
+    ck_assert(!vx_utf8_valid("abcdefgh\xff", 9));
 }
 END_TEST
 
