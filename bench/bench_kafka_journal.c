@@ -59,8 +59,8 @@ s_start(struct daemon *d, const char *brokers, const char *topic, const char *pr
     char cfg[300], ids[300], text[2048];
     snprintf(cfg, sizeof cfg, "%s/bench.yaml", d->dir);
     snprintf(ids, sizeof ids, "%s/identities.yaml", d->dir);
-    /* The bench's CURVE identity ("test") may claim any source and tenant. */
-    vt_write_file(ids, "producers:\n  test: {sources: [\"*\"], tenants: [\"*\"]}\n");
+    /* The bench's CURVE identity ("ctl", vt_sock's) may claim any source and tenant. */
+    vt_write_file(ids, "producers:\n  ctl: {sources: [\"*\"], tenants: [\"*\"]}\n");
     snprintf(text, sizeof text,
              "event_propagation:\n  rest_port: %u\n  ingest_endpoint: %s\n  output_endpoint: %s\n"
              "  tap_endpoint: \"\"\n  enable_deduplication: false\n  producer_identities_file: %s\n"
