@@ -12,7 +12,8 @@
  *      from /proc: what CURVE costs the daemon whatever else the machine runs; split into its
  *      ZeroMQ I/O threads, where CURVE's cryptography runs, and the rest) and p99 ratio
  *      at 10% of the plain throughput. The daemon runs with transport.io_threads
- *      VX_BENCH_DAEMON_IO_THREADS (1), this program with VX_BENCH_IO_THREADS (2) I/O threads.
+ *      VX_BENCH_DAEMON_IO_THREADS (0: its default, 2), this program with VX_BENCH_IO_THREADS
+ *      (2) I/O threads.
  * Every link is secured as in production: the daemon runs with the test support's key set and
  * certificates (CURVE on every ZeroMQ link, HTTPS), this program's sockets are opened through
  * the suite's factory (vt_sock_ex, CURVE as the identity "ctl"), so the raw peer is a CURVE
@@ -51,7 +52,7 @@ static uint64_t s_serial; /* makes every sent event distinct, across runs too */
 
 static struct packed s_batches[N_TEMPLATES];
 static bool s_plain; /* section 4: this program's links and the daemon's without CURVE */
-static int s_daemon_io_threads = 1; /* the daemon's transport.io_threads */
+static int s_daemon_io_threads = 0; /* the daemon's transport.io_threads (0: its default) */
 
 /* Realistic events: a path, two content fields, one metadata field, tenant, priority. */
 static void
@@ -532,7 +533,7 @@ main(int argc, char **argv)
     const char *bio = getenv("VX_BENCH_IO_THREADS");
     zmq_ctx_set(zsys_init(), ZMQ_IO_THREADS, bio ? atoi(bio) : 2);
     const char *dio = getenv("VX_BENCH_DAEMON_IO_THREADS");
-    s_daemon_io_threads = dio ? atoi(dio) : 1;
+    s_daemon_io_threads = dio ? atoi(dio) : 0;
     const char *only = getenv("VX_BENCH_SECTION");
     if (only && strcmp(only, "curve") == 0) {
         printf("== propagation: CURVE against plain links, batches of %d, %llu events per run\n",

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The real vexfs-propagation process over loopback: completeness and order at volume, field
- * preservation, deduplication, bad input on both channels, live config, graceful shutdown. */
+ * preservation, deduplication, bad input on both channels, live config, graceful shutdown,
+ * the number of ZeroMQ I/O threads. */
 #include <check.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -461,6 +463,45 @@ START_TEST(t_acked_ingest)
 }
 END_TEST
 
+/* ---- transport ---------------------------------------------------------------------------- */
+
+/* libzmq I/O threads of process pid (named ZMQbg/IO/N). */
+static int
+s_io_threads_of(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *dir = opendir(path);
+    ck_assert_ptr_nonnull(dir);
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(dir)) != NULL) {
+        char comm_path[128], comm[64] = "";
+        snprintf(comm_path, sizeof comm_path, "%s/%s/comm", path, de->d_name);
+        FILE *f = de->d_name[0] != '.' ? fopen(comm_path, "r") : NULL;
+        if (f) {
+            n += fgets(comm, sizeof comm, f) && strncmp(comm, "ZMQbg/IO/", 9) == 0;
+            fclose(f);
+        }
+    }
+    closedir(dir);
+    return n;
+}
+
+/* transport.io_threads 0 (the default) gives propagation two I/O threads, one per busy
+ * encrypted link; a configured number is taken as it is. */
+START_TEST(t_io_threads)
+{
+    struct ph_daemon d;
+    ph_start(&d, NULL, NULL);
+    ck_assert_int_eq(s_io_threads_of(d.pid), 2);
+    ph_stop(&d);
+    ph_start(&d, NULL, "transport:\n  io_threads: 3\n");
+    ck_assert_int_eq(s_io_threads_of(d.pid), 3);
+    ph_stop(&d);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -471,6 +512,7 @@ main(void)
     tcase_add_test(tc, t_sequence_gap_counted);
     tcase_add_test(tc, t_sigterm_flushes_everything);
     tcase_add_test(tc, t_acked_ingest);
+    tcase_add_test(tc, t_io_threads);
     suite_add_tcase(s, tc);
     tc = tcase_create("dedup");
     tcase_set_timeout(tc, 60);
