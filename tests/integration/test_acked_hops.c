@@ -518,72 +518,98 @@ s_settled(const struct rh_daemon *rt, const char *series)
 #define S_AU_RESENT "vexfs_routing_boundary_resent_events_total{boundary=\"automation\"}"
 #define S_LOST_RT "vexfs_events_lost_total{hop=\"routing_to_boundary\",reason=\"shutdown\"}"
 
+/* The chain the restart tests share: propagation (acknowledged output) -> routing
+ * (acknowledged input, automation's boundary acknowledged) -> automation, with the producer
+ * run until automation counted a third of the stream. */
+struct s_chain {
+    struct ph_daemon prop;
+    struct rh_daemon rt;
+    struct s_au au;
+    struct s_producer p;
+};
+
+static void
+s_chain_start(struct s_chain *c)
+{
+    ph_start(&c->prop, "  output_acked: true\n  output_ack_timeout_ms: 2000\n", NULL);
+    rh_start(&c->rt, c->prop.output, S_RT_ACKED_YAML);
+    rh_expect(&c->rt, "PUT", "/v1/rules", s_rules, 200);
+    s_au_start(&c->au, rh_out(&c->rt, "automation"));
+    s_producer_init(&c->p, &c->prop);
+    s_run_until_au(&c->p, &c->au, S_N / 3);
+}
+
+/* Runs the producer until propagation acknowledged every event it put. */
+static void
+s_chain_put_all(struct s_chain *c)
+{
+    uint64_t end = vt_now_ms() + S_DEADLINE_MS;
+    while (!s_producer_done(&c->p) && vt_now_ms() < end) {
+        s_producer_run(&c->p, 20);
+    }
+    ck_assert_msg(s_producer_done(&c->p), "the producer's events were not all acknowledged");
+}
+
+static void
+s_chain_stop(struct s_chain *c)
+{
+    s_producer_fini(&c->p);
+    s_au_stop(&c->au);
+    rh_stop(&c->rt);
+    ph_stop(&c->prop);
+}
+
 /* The consumer killed with kill -9 mid-stream and started again: routing keeps what it had
  * not acknowledged and sends it again, so every event the killed run had not acknowledged is
  * taken by the new run, and the new run's copies of what the old one had acknowledged are
  * refused as duplicates (its senders record survived in its state folder). */
 START_TEST(t_boundary_consumer_kill9_delivers_at_least_once)
 {
-    struct ph_daemon prop;
-    ph_start(&prop, "  output_acked: true\n  output_ack_timeout_ms: 2000\n", NULL);
-    struct rh_daemon rt;
-    rh_start(&rt, prop.output, S_RT_ACKED_YAML);
-    rh_expect(&rt, "PUT", "/v1/rules", s_rules, 200);
-    struct s_au au;
-    s_au_start(&au, rh_out(&rt, "automation"));
-    struct s_producer p;
-    s_producer_init(&p, &prop);
-
-    s_run_until_au(&p, &au, S_N / 3);
+    struct s_chain c;
+    s_chain_start(&c);
+    struct s_au *au = &c.au;
     /* Stopped first: batches pile up unacknowledged in routing's window towards it. */
-    ck_assert_int_eq(kill(au.pid, SIGSTOP), 0);
-    s_producer_run(&p, 500);
-    double acked_before = s_settled(&rt, S_AU_ACKED);
-    ck_assert_int_eq(kill(au.pid, SIGKILL), 0);
+    ck_assert_int_eq(kill(au->pid, SIGSTOP), 0);
+    s_producer_run(&c.p, 500);
+    double acked_before = s_settled(&c.rt, S_AU_ACKED);
+    ck_assert_int_eq(kill(au->pid, SIGKILL), 0);
     int status = 0;
-    ck_assert_int_eq(waitpid(au.pid, &status, 0), au.pid);
-    s_producer_run(&p, 300);
-    s_au_spawn(&au);
+    ck_assert_int_eq(waitpid(au->pid, &status, 0), au->pid);
+    s_producer_run(&c.p, 300);
+    s_au_spawn(au);
 
     /* Everything put reaches routing (propagation's acknowledgements) ... */
-    uint64_t end = vt_now_ms() + S_DEADLINE_MS;
-    while (!s_producer_done(&p) && vt_now_ms() < end) {
-        s_producer_run(&p, 20);
-    }
-    ck_assert_msg(s_producer_done(&p), "the producer's events were not all acknowledged");
+    s_chain_put_all(&c);
     /* ... and every event the killed run had not acknowledged reaches the new run. */
     double want = (double)S_N - acked_before;
-    struct s_au_wait w = {&au, want};
+    struct s_au_wait w = {au, want};
     ck_assert_msg(vt_wait_until(cb_au_events, &w, S_DEADLINE_MS),
                   "the restarted automation counted %.0f events, expected at least %.0f (%d "
                   "routed, %.0f acknowledged by the killed run)",
-                  s_au_metric(&au, "vexfs_automation_events_total"), want, S_N, acked_before);
+                  s_au_metric(au, "vexfs_automation_events_total"), want, S_N, acked_before);
     /* Routing finishes: every event it routed to automation was acknowledged. */
-    end = vt_now_ms() + S_DEADLINE_MS;
+    uint64_t end = vt_now_ms() + S_DEADLINE_MS;
     double acked = 0;
-    while ((acked = rh_metric(&rt, S_AU_ACKED)) < S_N && vt_now_ms() < end) {
+    while ((acked = rh_metric(&c.rt, S_AU_ACKED)) < S_N && vt_now_ms() < end) {
         vt_sleep_ms(50);
     }
     ck_assert_msg(acked >= S_N, "routing has %.0f of %d events acknowledged by automation",
                   acked, S_N);
-    double resent = rh_metric(&rt, S_AU_RESENT);
+    double resent = rh_metric(&c.rt, S_AU_RESENT);
     ck_assert_msg(resent > 0, "routing resent nothing to the restarted automation");
-    double got = s_au_metric(&au, "vexfs_automation_events_total");
-    double dups = s_au_metric(&au, "vexfs_automation_input_duplicate_events_total");
+    double got = s_au_metric(au, "vexfs_automation_events_total");
+    double dups = s_au_metric(au, "vexfs_automation_input_duplicate_events_total");
     /* The new run's events are what the old one had not acknowledged, plus at most the
      * resent events it could not know as taken. */
     ck_assert_msg(got <= want + resent, "the restarted automation counted %.0f events, more "
                   "than %.0f unacknowledged plus %.0f resent", got, want, resent);
     ck_assert_msg(dups >= 0, "vexfs_automation_input_duplicate_events_total is missing");
-    ck_assert_double_eq(s_au_metric(&au, "vexfs_automation_lost_batches_total"), 0);
-    ck_assert_double_eq(rh_metric(&rt, S_LOST_RT), 0);
+    ck_assert_double_eq(s_au_metric(au, "vexfs_automation_lost_batches_total"), 0);
+    ck_assert_double_eq(rh_metric(&c.rt, S_LOST_RT), 0);
     fprintf(stderr, "automation kill -9: %.0f acknowledged by the killed run, %.0f taken by the "
             "new one, %.0f resent by routing, %.0f refused as duplicates\n", acked_before, got,
             resent, dups);
-    s_producer_fini(&p);
-    s_au_stop(&au);
-    rh_stop(&rt);
-    ph_stop(&prop);
+    s_chain_stop(&c);
 }
 END_TEST
 
@@ -694,41 +720,25 @@ END_TEST
  * lost without a count. Every event must reach the consumer. */
 START_TEST(t_routing_restart_batches_not_taken_for_resends)
 {
-    struct ph_daemon prop;
-    ph_start(&prop, "  output_acked: true\n  output_ack_timeout_ms: 2000\n", NULL);
-    struct rh_daemon rt;
-    rh_start(&rt, prop.output, S_RT_ACKED_YAML);
-    rh_expect(&rt, "PUT", "/v1/rules", s_rules, 200);
-    struct s_au au;
-    s_au_start(&au, rh_out(&rt, "automation"));
-    struct s_producer p;
-    s_producer_init(&p, &prop);
-
-    s_run_until_au(&p, &au, S_N / 3);
-    rh_stop(&rt);
-    double before = s_au_metric(&au, "vexfs_automation_events_total");
-    s_producer_run(&p, 300);
-    rh_restart(&rt);
-    rh_expect(&rt, "PUT", "/v1/rules", s_rules, 200);
-    uint64_t end = vt_now_ms() + S_DEADLINE_MS;
-    while (!s_producer_done(&p) && vt_now_ms() < end) {
-        s_producer_run(&p, 20);
-    }
-    ck_assert_msg(s_producer_done(&p), "the producer's events were not all acknowledged");
-    struct s_au_wait w = {&au, S_N};
+    struct s_chain c;
+    s_chain_start(&c);
+    rh_stop(&c.rt);
+    double before = s_au_metric(&c.au, "vexfs_automation_events_total");
+    s_producer_run(&c.p, 300);
+    rh_restart(&c.rt);
+    rh_expect(&c.rt, "PUT", "/v1/rules", s_rules, 200);
+    s_chain_put_all(&c);
+    struct s_au_wait w = {&c.au, S_N};
     bool all = vt_wait_until(cb_au_events, &w, S_DEADLINE_MS);
-    double got = s_au_metric(&au, "vexfs_automation_events_total");
-    double dups = s_au_metric(&au, "vexfs_automation_input_duplicate_events_total");
+    double got = s_au_metric(&c.au, "vexfs_automation_events_total");
+    double dups = s_au_metric(&c.au, "vexfs_automation_input_duplicate_events_total");
     ck_assert_msg(all, "automation counted %.0f events, expected at least %d (%.0f before "
                   "routing's restart; %.0f refused as duplicates)",
                   got, S_N, before, dups);
-    ck_assert_double_eq(s_au_metric(&au, "vexfs_automation_lost_batches_total"), 0);
+    ck_assert_double_eq(s_au_metric(&c.au, "vexfs_automation_lost_batches_total"), 0);
     fprintf(stderr, "routing restart: %.0f events before, %.0f in all, %.0f refused as "
             "duplicates\n", before, got, dups);
-    s_producer_fini(&p);
-    s_au_stop(&au);
-    rh_stop(&rt);
-    ph_stop(&prop);
+    s_chain_stop(&c);
 }
 END_TEST
 
