@@ -213,11 +213,13 @@ vt_socks(bool plain)
         socks = vx_socks_new(&tc, &sc, "ctl", NULL, err, sizeof err);
         s_factories[k] = socks;
         s_factory_owner[k] = getpid();
-        /* After CZMQ's own exit handler (registered when the factory made its first socket),
-         * so this one runs first. */
+        /* After CZMQ's own exit handler, so this one runs first: zsys_init registers that one
+         * (once) if no socket of the process has yet, as when the factory's ZAP handler starts
+         * only with its first bound socket. */
         static pid_t registered;
         if (socks && registered != getpid()) {
             registered = getpid();
+            zsys_init();
             atexit(cb_close_factories);
         }
         if (!socks) {
