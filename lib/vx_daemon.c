@@ -131,6 +131,9 @@ s_make_socks(struct vx_daemon *d, char *err, size_t errlen)
         snprintf(err, errlen, "security: the section does not fit its table");
         return -EINVAL;
     }
+    if (tc.io_threads == 0) {
+        tc.io_threads = d->io_threads;
+    }
     const char *program = strncmp(d->name, "vexfs-", 6) == 0 ? d->name + 6 : d->name;
     d->socks = vx_socks_new(&tc, secured ? &sc : NULL, program, d->metrics, err, errlen);
     if (d->socks && secured) {

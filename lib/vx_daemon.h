@@ -41,6 +41,8 @@ struct vx_daemon {
     const struct vx_cfg_section *const *sections; /* the service's, admin and logging */
     size_t n_sections;
     int max_args;         /* positional arguments accepted (directories, ...); 0: none */
+    int io_threads;       /* ZeroMQ I/O threads when transport.io_threads is 0 (its default);
+                             0: libzmq's 1 */
     /* filled by vx_daemon_init */
     const char *config_path; /* NULL: defaults and environment only */
     char **args;          /* the positional arguments (borrowed from argv) */

@@ -142,20 +142,6 @@ struct vx_socks {
     vx_counter_t *c_reopened;    /* vexfs_zmq_reopened_total */
 };
 
-/* Why propagation gets two: its ingest and its output are both busy CURVE links, and with one
- * I/O thread the decryption of the one and the encryption of the other take turns. With two
- * they run side by side: in bench_propagation's curve section (2 cores, 8 paired rounds,
- * medians) CURVE's p99 at 10% load fell from 1.47 to 1.13 ms with its throughput unchanged
- * within the noise. Every other program has one busy link at most. */
-static int
-s_io_threads(int configured, const char *program)
-{
-    if (configured > 0) {
-        return configured;
-    }
-    return program && strcmp(program, "propagation") == 0 ? 2 : 0; /* 0: libzmq's own, 1 */
-}
-
 vx_socks_t *
 vx_socks_new(const struct vx_transport_config *cfg, const struct vx_security_config *sec,
              const char *program, vx_metrics_t *metrics, char *err, size_t errlen)
@@ -164,12 +150,11 @@ vx_socks_new(const struct vx_transport_config *cfg, const struct vx_security_con
         snprintf(err, errlen, "transport: hwm and max_message_bytes must be positive");
         return NULL;
     }
-    /* Read by libzmq when the process's context starts, at its first socket: programs make
-     * their factory before any socket. zsys_set_io_threads would assert on a later call; the
-     * context itself ignores one. */
-    int io_threads = s_io_threads(cfg->io_threads, program);
-    if (io_threads > 0) {
-        zmq_ctx_set(zsys_init(), ZMQ_IO_THREADS, io_threads);
+    if (cfg->io_threads > 0) {
+        /* Read by libzmq when the process's context starts, at its first socket: programs make
+         * their factory before any socket. zsys_set_io_threads would assert on a later call;
+         * the context itself ignores one. */
+        zmq_ctx_set(zsys_init(), ZMQ_IO_THREADS, cfg->io_threads);
     }
     vx_socks_t *s = vx_calloc(1, sizeof *s);
     s->cfg = *cfg;

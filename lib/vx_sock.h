@@ -51,7 +51,7 @@ struct vx_transport_config {
     int32_t linger_ms;        /* how long a closing socket may keep sending what is queued */
     int64_t max_message_bytes; /* largest frame a receiving socket accepts */
     int32_t io_threads;       /* libzmq I/O threads of the process (encryption runs there);
-                                 0: the program's own (2 for propagation, else libzmq's 1) */
+                                 0: libzmq's default (1) */
 };
 extern const struct vx_cfg_section vx_cfg_transport_section;
 
